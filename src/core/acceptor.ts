@@ -1,0 +1,92 @@
+import { assert } from './assert.js';
+import { type Ballot, ballotEquals, compareBallots, formatBallot } from './ballot.js';
+import type { DurableState } from './durable-state.js';
+import type { AcceptedEntry } from './messages.js';
+import type { OutputBuilder } from './output-builder.js';
+import { SlotLog } from './slot-log.js';
+import { type Value, valueEquals } from './value.js';
+
+/**
+ * The acceptor: Paxos's two safety rules and nothing else (Paxos Made Simple, §2.2).
+ *
+ * 1. Promise a ballot only if it is at least every ballot promised before.
+ * 2. Accept a value in a ballot only if that ballot is at least the promised one.
+ *
+ * Every change is handed to the output to be persisted; the driver makes it durable
+ * before the promise or the acknowledgement leaves (DESIGN rule 3).
+ * @internal
+ */
+export class Acceptor {
+  private promisedBallot: Ballot;
+  private readonly entries = new SlotLog<AcceptedEntry>();
+
+  constructor(state: DurableState) {
+    this.promisedBallot = state.promised;
+    for (const e of state.accepted) {
+      assert(compareBallots(e.ballot, state.promised) <= 0, () => `slot ${e.slot} accepted in ballot ${formatBallot(e.ballot)} above the promise ${formatBallot(state.promised)}`);
+      this.entries.set(e.slot, e);
+    }
+  }
+
+  /** The highest ballot promised: its round is the highest this node used or promised. */
+  get promised(): Ballot {
+    return this.promisedBallot;
+  }
+
+  /** The highest slot with an accepted value (0 if none). */
+  get lastSlot(): number {
+    return this.entries.lastSlot;
+  }
+
+  /** The value accepted for `slot`, with its ballot. */
+  accepted(slot: number): AcceptedEntry | undefined {
+    return this.entries.get(slot);
+  }
+
+  /**
+   * Rule 1. Promises `ballot` unless a higher one was promised; on success returns
+   * every entry accepted at or above `firstSlot`, which the promise must carry.
+   */
+  prepare(ballot: Ballot, firstSlot: number, out: OutputBuilder): AcceptedEntry[] | undefined {
+    const order = compareBallots(ballot, this.promisedBallot);
+    if (order < 0) return undefined;
+    if (order > 0) {
+      this.promisedBallot = ballot;
+      out.persistPromised(ballot);
+    }
+    const reported: AcceptedEntry[] = [];
+    for (let slot = Math.max(firstSlot, 1); slot <= this.entries.lastSlot; slot++) {
+      const e = this.entries.get(slot);
+      if (e !== undefined) reported.push(e);
+    }
+    return reported;
+  }
+
+  /**
+   * Rule 2. Accepts `values` for the slots from `firstSlot` in `ballot` unless a
+   * higher ballot was promised (accepting also promises `ballot`). Returns whether it
+   * accepted.
+   */
+  accept(ballot: Ballot, firstSlot: number, values: readonly Value[], out: OutputBuilder): boolean {
+    const order = compareBallots(ballot, this.promisedBallot);
+    if (order < 0) return false;
+    if (order > 0) {
+      this.promisedBallot = ballot;
+      out.persistPromised(ballot);
+    }
+    for (let i = 0; i < values.length; i++) {
+      const slot = firstSlot + i;
+      const value = values[i]!;
+      const previous = this.entries.get(slot);
+      if (previous !== undefined && ballotEquals(previous.ballot, ballot)) {
+        // A duplicate: one ballot proposes one value per slot.
+        assert(valueEquals(previous.value, value), () => `slot ${slot}: ballot ${formatBallot(ballot)} proposed two values`);
+        continue;
+      }
+      const entry: AcceptedEntry = { slot, ballot, value };
+      this.entries.set(slot, entry);
+      out.persistAccepted(entry);
+    }
+    return true;
+  }
+}

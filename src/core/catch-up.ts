@@ -1,0 +1,49 @@
+import type { Learner } from './learner.js';
+import type { Limits } from './limits.js';
+import type { ChosenMessage } from './messages.js';
+import type { NodeId } from './node-id.js';
+import type { Value } from './value.js';
+
+/**
+ * Catch-up of a lagging replica: it asks for the chosen values it lacks, one bounded
+ * request at a time, retried if unanswered; any replica that knows them answers.
+ * @internal
+ */
+export class CatchUp {
+  /** Ticks until a request may be sent again. */
+  private cooldown = 0;
+
+  constructor(private readonly limits: Limits) {}
+
+  tick(): void {
+    if (this.cooldown > 0) this.cooldown--;
+  }
+
+  /** The range to request from `firstSlot`, or nothing while a request is outstanding. */
+  request(firstSlot: number, knownCommit: number): [first: number, last: number] | undefined {
+    if (this.cooldown > 0 || firstSlot > knownCommit) return undefined;
+    this.cooldown = 2 * this.limits.heartbeatTicks;
+    return [firstSlot, Math.min(knownCommit, firstSlot + this.limits.catchUpSlotsMax - 1)];
+  }
+
+  /** An answer arrived: another request may follow at once. */
+  answered(): void {
+    this.cooldown = 0;
+  }
+
+  /** The answer to a request for `first..last`: the contiguous known chosen values. */
+  static serve(
+    learner: Learner,
+    self: NodeId,
+    to: NodeId,
+    first: number,
+    last: number,
+    limits: Limits,
+  ): ChosenMessage | undefined {
+    const end = Math.min(last, learner.commitIndex, first + limits.catchUpSlotsMax - 1);
+    if (first < 1 || end < first) return undefined;
+    const values: Value[] = [];
+    for (let slot = first; slot <= end; slot++) values.push(learner.value(slot)!);
+    return { type: 'chosen', from: self, to, firstSlot: first, values, commitIndex: learner.commitIndex };
+  }
+}

@@ -1,0 +1,74 @@
+import { type Ballot, ballotZero } from './ballot.js';
+import type { AcceptedEntry } from './messages.js';
+import type { Value } from './value.js';
+
+/** A value a replica learned was chosen without accepting it itself (catch-up). */
+export interface ChosenEntry {
+  readonly slot: number;
+  readonly value: Value;
+}
+
+/**
+ * What a replica needs to be durable, written as one atomic batch. Later batches
+ * override earlier ones field by field; accepted and chosen entries replace the
+ * entry of the same slot.
+ */
+export interface PersistBatch {
+  /** The promised ballot, if it changed. Its round is the highest round this node used or promised. */
+  readonly promised?: Ballot;
+  /** Newly accepted values (in slot order). */
+  readonly accepted: readonly AcceptedEntry[];
+  /** Chosen values learned from other replicas (in slot order). */
+  readonly chosen: readonly ChosenEntry[];
+  /** The commit index, if it advanced. */
+  readonly commitIndex?: number;
+}
+
+/** Everything a replica persisted: what it restarts from. */
+export interface DurableState {
+  readonly promised: Ballot;
+  /** The highest-slot-wins set of accepted entries, in slot order. */
+  readonly accepted: readonly AcceptedEntry[];
+  readonly chosen: readonly ChosenEntry[];
+  readonly commitIndex: number;
+}
+
+/** The state of a replica that has never persisted anything. */
+export const emptyDurableState: DurableState = Object.freeze({
+  promised: ballotZero,
+  accepted: [],
+  chosen: [],
+  commitIndex: 0,
+});
+
+/**
+ * A durable state kept as maps, with batches merged in: the reference semantics of a
+ * Storage, used by in-memory storages and the simulator's disk.
+ */
+export class DurableStateBuilder {
+  promised: Ballot = ballotZero;
+  commitIndex = 0;
+  readonly accepted = new Map<number, AcceptedEntry>();
+  readonly chosen = new Map<number, ChosenEntry>();
+
+  static from(state: DurableState): DurableStateBuilder {
+    const b = new DurableStateBuilder();
+    b.promised = state.promised;
+    b.commitIndex = state.commitIndex;
+    for (const e of state.accepted) b.accepted.set(e.slot, e);
+    for (const e of state.chosen) b.chosen.set(e.slot, e);
+    return b;
+  }
+
+  merge(batch: PersistBatch): void {
+    if (batch.promised !== undefined) this.promised = batch.promised;
+    for (const e of batch.accepted) this.accepted.set(e.slot, e);
+    for (const e of batch.chosen) this.chosen.set(e.slot, e);
+    if (batch.commitIndex !== undefined) this.commitIndex = batch.commitIndex;
+  }
+
+  build(): DurableState {
+    const bySlot = <T extends { slot: number }>(m: Map<number, T>): T[] => [...m.values()].sort((a, b) => a.slot - b.slot);
+    return { promised: this.promised, accepted: bySlot(this.accepted), chosen: bySlot(this.chosen), commitIndex: this.commitIndex };
+  }
+}

@@ -1,0 +1,19 @@
+export { type Ballot, ballotZero, compareBallots, ballotEquals, maxBallot, formatBallot } from './ballot.js';
+export type { NodeId } from './node-id.js';
+export { type Value, type NoopValue, type BatchValue, noop, batch, valueBytes, valueEquals } from './value.js';
+export type * from './messages.js';
+export {
+  type DurableState,
+  type PersistBatch,
+  type ChosenEntry,
+  emptyDurableState,
+  DurableStateBuilder,
+} from './durable-state.js';
+export type { Output, CommittedEntry } from './output.js';
+export { type Limits, defaultLimits } from './limits.js';
+export { SynodError, InvariantError, ConfigError, type SynodErrorCode } from './errors.js';
+export type { Quorum, VoteResult, VoteLookup, AcknowledgedLookup } from './quorum/quorum.js';
+export { majority } from './quorum/majority.js';
+export { flexible } from './quorum/flexible.js';
+export { joint } from './quorum/joint.js';
+export { Replica, type ReplicaOptions, type ReplicaStatus, type ProposeResult, type Role } from './replica.js';

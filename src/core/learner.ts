@@ -1,0 +1,113 @@
+import type { Acceptor } from './acceptor.js';
+import { assert } from './assert.js';
+import { type Ballot, ballotEquals, formatBallot } from './ballot.js';
+import type { DurableState } from './durable-state.js';
+import type { OutputBuilder } from './output-builder.js';
+import { SlotLog } from './slot-log.js';
+import { type Value, valueEquals } from './value.js';
+
+/**
+ * The learner: which slots are chosen, with what value; the commit index (the end of
+ * the contiguous chosen prefix); and handing chosen slots out to be applied, once and
+ * in order.
+ * @internal
+ */
+export class Learner {
+  private readonly chosen = new SlotLog<Value>();
+  private commit = 0;
+  private handedOut = 0;
+  private appliedSlot = 0;
+
+  constructor(state: DurableState, acceptor: Acceptor) {
+    for (const e of state.chosen) this.chosen.set(e.slot, e.value);
+    for (let slot = 1; slot <= state.commitIndex; slot++) {
+      if (this.chosen.has(slot)) continue;
+      // Marked chosen because this replica accepted it in the announcing leader's
+      // ballot; later ballots can only carry the same value.
+      const accepted = acceptor.accepted(slot);
+      assert(accepted !== undefined, () => `commit index ${state.commitIndex} covers slot ${slot}, which has no value`);
+      this.chosen.set(slot, accepted.value);
+    }
+    this.commit = state.commitIndex;
+  }
+
+  get commitIndex(): number {
+    return this.commit;
+  }
+
+  get appliedIndex(): number {
+    return this.appliedSlot;
+  }
+
+  /** The chosen value of `slot`, if this replica knows it. */
+  value(slot: number): Value | undefined {
+    return this.chosen.get(slot);
+  }
+
+  /** The highest slot known chosen (0 if none); may lie beyond the commit index. */
+  get lastChosenSlot(): number {
+    return this.chosen.lastSlot;
+  }
+
+  /** Records that `value` is chosen for `slot`. Returns false if it was known already. */
+  learn(slot: number, value: Value): boolean {
+    const known = this.chosen.get(slot);
+    if (known !== undefined) {
+      assert(valueEquals(known, value), () => `slot ${slot} learned two different chosen values`);
+      return false;
+    }
+    this.chosen.set(slot, value);
+    return true;
+  }
+
+  /** Moves the commit index over every contiguous chosen slot. */
+  advance(out: OutputBuilder): void {
+    let c = this.commit;
+    while (this.chosen.has(c + 1)) c++;
+    if (c === this.commit) return;
+    this.commit = c;
+    out.persistCommitIndex(c);
+  }
+
+  /**
+   * A leader in `ballot` says every slot up to `leaderCommit` is chosen. Marks the
+   * slots this replica accepted in that same ballot: the leader proposed one value a
+   * slot, and it is the chosen one. Returns the first slot whose value must be fetched
+   * (catch-up), if any.
+   */
+  followLeader(ballot: Ballot, leaderCommit: number, acceptor: Acceptor, out: OutputBuilder): number | undefined {
+    for (let slot = this.commit + 1; slot <= leaderCommit; slot++) {
+      if (this.chosen.has(slot)) continue;
+      const accepted = acceptor.accepted(slot);
+      if (accepted === undefined || !ballotEquals(accepted.ballot, ballot)) {
+        this.advance(out);
+        return slot;
+      }
+      this.chosen.set(slot, accepted.value);
+    }
+    this.advance(out);
+    return undefined;
+  }
+
+  /** Hands every newly committed slot to the output, in order. */
+  takeCommitted(out: OutputBuilder): void {
+    for (let slot = this.handedOut + 1; slot <= this.commit; slot++) {
+      const value = this.chosen.get(slot);
+      assert(value !== undefined, () => `slot ${slot} is below the commit index ${this.commit} but has no value`);
+      out.commit({ slot, value });
+    }
+    this.handedOut = this.commit;
+  }
+
+  /** The driver applied every slot up to `slot`. */
+  applied(slot: number): void {
+    assert(slot <= this.handedOut, () => `applied(${slot}) beyond the last slot handed out, ${this.handedOut}`);
+    assert(slot >= this.appliedSlot, () => `applied(${slot}) goes back from ${this.appliedSlot}`);
+    this.appliedSlot = slot;
+  }
+
+  /** A precondition check for leaders: every slot below `slot` must be known. */
+  assertKnownBelow(slot: number, ballot: Ballot): void {
+    assert(this.commit >= slot - 1, () => `leader ${formatBallot(ballot)} starts at slot ${slot} but its commit index is ${this.commit}`);
+  }
+}

@@ -1,0 +1,132 @@
+import type { Ballot } from './ballot.js';
+import type { NodeId } from './node-id.js';
+import type { Value } from './value.js';
+
+/**
+ * Every message replicas exchange, one discriminated union on `type`. Slots are
+ * absolute, from 1. A transport moves these records; it may lose, duplicate, delay or
+ * reorder them, and the protocol stays safe.
+ */
+export type Message =
+  | PrecheckMessage
+  | PrecheckReplyMessage
+  | PrepareMessage
+  | PromiseMessage
+  | AcceptMessage
+  | AcceptedMessage
+  | RejectMessage
+  | HeartbeatMessage
+  | HeartbeatReplyMessage
+  | CatchUpMessage
+  | ChosenMessage;
+
+/** The `type` of every message. */
+export type MessageType = Message['type'];
+
+interface Envelope {
+  /** The sender. */
+  readonly from: NodeId;
+  /** The addressee. */
+  readonly to: NodeId;
+}
+
+/** An accepted value as an acceptor reports it in a promise. */
+export interface AcceptedEntry {
+  readonly slot: number;
+  /** The ballot in which the acceptor accepted `value`. */
+  readonly ballot: Ballot;
+  readonly value: Value;
+}
+
+/**
+ * Before phase 1: "would you support an election?" A voter that still hears from a
+ * live leader, or whose commit index is ahead of the sender's, says no. It changes no
+ * state, so a node that cannot reach a quorum never bumps ballots.
+ */
+export interface PrecheckMessage extends Envelope {
+  readonly type: 'precheck';
+  /** The sender's commit index. */
+  readonly commitIndex: number;
+}
+
+/** The answer to a {@link PrecheckMessage}. */
+export interface PrecheckReplyMessage extends Envelope {
+  readonly type: 'precheckReply';
+  readonly granted: boolean;
+  /** The replier's promised ballot, so the candidate can pick a higher round. */
+  readonly promised: Ballot;
+}
+
+/** Phase 1a: promise `ballot` for every slot from `firstSlot` on. */
+export interface PrepareMessage extends Envelope {
+  readonly type: 'prepare';
+  readonly ballot: Ballot;
+  /** The candidate's first unchosen slot. */
+  readonly firstSlot: number;
+}
+
+/** Phase 1b: the promise, with every value accepted from the prepare's `firstSlot` on. */
+export interface PromiseMessage extends Envelope {
+  readonly type: 'promise';
+  readonly ballot: Ballot;
+  /** Accepted entries at or above the prepare's `firstSlot`, in slot order. */
+  readonly accepted: readonly AcceptedEntry[];
+}
+
+/** Phase 2a: accept `values` for the slots from `firstSlot` on, in ballot `ballot`. */
+export interface AcceptMessage extends Envelope {
+  readonly type: 'accept';
+  readonly ballot: Ballot;
+  readonly firstSlot: number;
+  readonly values: readonly Value[];
+  /** The leader's commit index. */
+  readonly commitIndex: number;
+}
+
+/** Phase 2b: the sender accepted `count` slots from `firstSlot` in `ballot` (durably). */
+export interface AcceptedMessage extends Envelope {
+  readonly type: 'accepted';
+  readonly ballot: Ballot;
+  readonly firstSlot: number;
+  readonly count: number;
+}
+
+/** A prepare or accept refused: the sender has promised a higher ballot. */
+export interface RejectMessage extends Envelope {
+  readonly type: 'reject';
+  /** The refused ballot. */
+  readonly ballot: Ballot;
+  /** The higher ballot the sender has promised. */
+  readonly promised: Ballot;
+}
+
+/** The leader is alive; its commit index. Sent to voters and observers. */
+export interface HeartbeatMessage extends Envelope {
+  readonly type: 'heartbeat';
+  readonly ballot: Ballot;
+  readonly commitIndex: number;
+}
+
+/** A follower or observer answers a heartbeat, so the leader knows it still leads. */
+export interface HeartbeatReplyMessage extends Envelope {
+  readonly type: 'heartbeatReply';
+  readonly ballot: Ballot;
+  /** The replier's commit index. */
+  readonly commitIndex: number;
+}
+
+/** "Send me the chosen values of slots `firstSlot..lastSlot`." */
+export interface CatchUpMessage extends Envelope {
+  readonly type: 'catchUp';
+  readonly firstSlot: number;
+  readonly lastSlot: number;
+}
+
+/** Chosen values, for catch-up and for observers. */
+export interface ChosenMessage extends Envelope {
+  readonly type: 'chosen';
+  readonly firstSlot: number;
+  readonly values: readonly Value[];
+  /** The sender's commit index. */
+  readonly commitIndex: number;
+}

@@ -1,0 +1,36 @@
+import type { PersistBatch } from './durable-state.js';
+import type { Message } from './messages.js';
+import type { Value } from './value.js';
+
+/** A chosen slot handed to the driver to apply. */
+export interface CommittedEntry {
+  readonly slot: number;
+  readonly value: Value;
+}
+
+/**
+ * The work a replica hands its driver after a batch of inputs. The driver must do it
+ * in this order:
+ *
+ * 1. make `persist` durable (one atomic write), after every earlier output's persist;
+ * 2. then report {@link Replica.persisted} with `persistSeq`;
+ * 3. send `messages` only after step 1: a promise or an accepted message reports
+ *    state that must survive a crash (persist before you speak);
+ * 4. apply `committed` in order and report {@link Replica.applied} (this may happen
+ *    before step 1: chosen values are durable on a quorum already).
+ */
+export interface Output {
+  /** State to make durable before any message of this output is sent. */
+  readonly persist: PersistBatch | undefined;
+  /** Report it to `persisted()` once `persist` is durable; 0 when there is nothing to persist. */
+  readonly persistSeq: number;
+  /** Messages to send, each after `persist` of this and every earlier output is durable. */
+  readonly messages: readonly Message[];
+  /** Newly chosen slots, contiguous and in order, to apply to the state machine. */
+  readonly committed: readonly CommittedEntry[];
+  /**
+   * Commands this replica queued as leader and gave up before they got a slot (it
+   * lost leadership). They were never proposed; the caller may retry elsewhere.
+   */
+  readonly dropped: readonly Uint8Array[];
+}

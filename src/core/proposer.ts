@@ -1,0 +1,242 @@
+import { assert } from './assert.js';
+import { type Ballot, compareBallots, formatBallot } from './ballot.js';
+import type { Limits } from './limits.js';
+import type { AcceptedEntry } from './messages.js';
+import type { NodeId } from './node-id.js';
+import type { Quorum, VoteResult } from './quorum/quorum.js';
+import { type Value, batch, noop } from './value.js';
+
+/**
+ * Phase 1 of one candidacy: a single prepare for every slot from the candidate's
+ * first unchosen slot, and the promises that answer it.
+ * @internal
+ */
+export class Candidacy {
+  private readonly promises = new Map<NodeId, readonly AcceptedEntry[]>();
+  private readonly refusals = new Set<NodeId>();
+  /** Ticks since this candidacy began. */
+  elapsed = 0;
+
+  constructor(
+    readonly ballot: Ballot,
+    readonly firstSlot: number,
+  ) {}
+
+  onPromise(from: NodeId, accepted: readonly AcceptedEntry[]): void {
+    for (const e of accepted) {
+      assert(e.slot >= this.firstSlot, () => `promise from ${from} reports slot ${e.slot} below the prepare's first slot ${this.firstSlot}`);
+      assert(compareBallots(e.ballot, this.ballot) < 0, () => `promise from ${from} for ${formatBallot(this.ballot)} reports slot ${e.slot} accepted in ${formatBallot(e.ballot)}`);
+    }
+    this.promises.set(from, accepted);
+  }
+
+  onRefusal(from: NodeId): void {
+    this.refusals.add(from);
+  }
+
+  hasAnswered(voter: NodeId): boolean {
+    return this.promises.has(voter) || this.refusals.has(voter);
+  }
+
+  vote(quorum: Quorum): VoteResult {
+    return quorum.phase1((v) => (this.promises.has(v) ? true : this.refusals.has(v) ? false : undefined));
+  }
+
+  /**
+   * The values the new leader must propose from `firstSlot` on: for each slot, the
+   * value accepted in the highest ballot any promise reports; a no-op where none does
+   * (Paxos Made Simple, §2.3; Paxos Made Moderately Complex, "pmax").
+   */
+  adoptedValues(): Value[] {
+    const best = new Map<number, AcceptedEntry>();
+    let lastSlot = this.firstSlot - 1;
+    for (const entries of this.promises.values()) {
+      for (const e of entries) {
+        const current = best.get(e.slot);
+        if (current === undefined || compareBallots(e.ballot, current.ballot) > 0) best.set(e.slot, e);
+        if (e.slot > lastSlot) lastSlot = e.slot;
+      }
+    }
+    const values: Value[] = [];
+    for (let slot = this.firstSlot; slot <= lastSlot; slot++) values.push(best.get(slot)?.value ?? noop);
+    return values;
+  }
+}
+
+/** A range of slots a voter acknowledged out of order. */
+type AckRange = [first: number, last: number];
+
+/**
+ * Phase 2 of one leadership: assigns slots to queued commands (batched, within the
+ * pipeline window), tracks which voter accepted which slots in this ballot, and
+ * computes the commit index from a quorum of acknowledgements.
+ * @internal
+ */
+export class Leadership {
+  /** The next slot to assign. */
+  nextSlot: number;
+  /** Per voter: every slot from `firstSlot` to this one is accepted in this ballot. */
+  private readonly through = new Map<NodeId, number>();
+  private readonly ranges = new Map<NodeId, AckRange[]>();
+  /** Per voter: the next slot to send it. */
+  readonly sendNext = new Map<NodeId, number>();
+  /** Per voter: `through` at the last heartbeat, to spot a stalled follower. */
+  private readonly throughAtHeartbeat = new Map<NodeId, number>();
+  /** Per peer: the tick it was last heard from in this ballot. */
+  readonly lastHeard = new Map<NodeId, number>();
+  /** Per observer: the next chosen slot to push. */
+  readonly observerNext = new Map<NodeId, number>();
+  /** This node's own acceptances waiting to be durable: [persistSeq, lastSlot]. */
+  private readonly selfAcks: [seq: number, lastSlot: number][] = [];
+  private queue: Uint8Array[] = [];
+  private queueHead = 0;
+  heartbeatElapsed = 0;
+  /** Ticks since leadership began. */
+  elapsed = 0;
+
+  constructor(
+    readonly ballot: Ballot,
+    readonly firstSlot: number,
+    private readonly self: NodeId,
+    private readonly quorum: Quorum,
+    observers: readonly NodeId[],
+    now: number,
+  ) {
+    this.nextSlot = firstSlot;
+    for (const v of quorum.voters) {
+      this.through.set(v, firstSlot - 1);
+      this.sendNext.set(v, firstSlot);
+      this.throughAtHeartbeat.set(v, firstSlot - 1);
+      this.lastHeard.set(v, now);
+    }
+    for (const o of observers) {
+      this.observerNext.set(o, firstSlot);
+      this.lastHeard.set(o, now);
+    }
+  }
+
+  get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  enqueue(commands: readonly Uint8Array[]): void {
+    for (const c of commands) this.queue.push(c);
+  }
+
+  /** Takes every queued command (on step-down). */
+  drain(): Uint8Array[] {
+    const rest = this.queue.slice(this.queueHead);
+    this.queue = [];
+    this.queueHead = 0;
+    return rest;
+  }
+
+  /**
+   * Cuts queued commands into slot values: at most `batchCommandsMax` commands and
+   * `batchBytesMax` bytes a slot, and no slot beyond the window.
+   */
+  takeBatches(commitIndex: number, limits: Limits): Value[] {
+    const values: Value[] = [];
+    const room = commitIndex + limits.inflightSlotsMax - (this.nextSlot - 1);
+    while (this.queued > 0 && values.length < room) {
+      const commands: Uint8Array[] = [];
+      let bytes = 0;
+      while (this.queueHead < this.queue.length && commands.length < limits.batchCommandsMax) {
+        const c = this.queue[this.queueHead]!;
+        if (commands.length > 0 && bytes + c.byteLength > limits.batchBytesMax) break;
+        commands.push(c);
+        bytes += c.byteLength;
+        this.queueHead++;
+      }
+      assert(commands.length > 0, 'a batch took no command');
+      values.push(batch(commands));
+    }
+    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return values;
+  }
+
+  /** This node accepted slots up to `lastSlot`; it counts once `persistSeq` is durable. */
+  selfAccepted(persistSeq: number, lastSlot: number): void {
+    this.selfAcks.push([persistSeq, lastSlot]);
+  }
+
+  /** The driver reported persists up to `persistSeq` durable. */
+  persisted(persistSeq: number): void {
+    let last = -1;
+    let i = 0;
+    while (i < this.selfAcks.length && this.selfAcks[i]![0] <= persistSeq) {
+      last = this.selfAcks[i]![1];
+      i++;
+    }
+    if (i === 0) return;
+    this.selfAcks.splice(0, i);
+    this.acknowledge(this.self, this.firstSlot, last);
+  }
+
+  /** `voter` accepted slots `first..last` in this ballot. */
+  acknowledge(voter: NodeId, first: number, last: number): void {
+    const through = this.through.get(voter);
+    assert(through !== undefined, () => `acknowledgement from ${voter}, who does not vote`);
+    assert(last < this.nextSlot, () => `${voter} acknowledged slot ${last}, never proposed (next ${this.nextSlot})`);
+    if (last <= through) return;
+    let ranges = this.ranges.get(voter);
+    if (first > through + 1) {
+      // Out of order: remember it until the gap fills; a bounded list, since a
+      // forgotten range is only retransmitted.
+      if (ranges === undefined) this.ranges.set(voter, (ranges = []));
+      ranges.push([first, last]);
+      return;
+    }
+    let t = last;
+    if (ranges !== undefined && ranges.length > 0) {
+      let merged = true;
+      while (merged) {
+        merged = false;
+        for (let i = 0; i < ranges.length; i++) {
+          const r = ranges[i]!;
+          if (r[0] <= t + 1) {
+            if (r[1] > t) t = r[1];
+            ranges.splice(i, 1);
+            merged = true;
+            break;
+          }
+        }
+      }
+    }
+    this.through.set(voter, t);
+  }
+
+  /** Keeps each voter's out-of-order list within `ackRangesMax`. */
+  trimRanges(max: number): void {
+    for (const ranges of this.ranges.values()) if (ranges.length > max) ranges.splice(0, ranges.length - max);
+  }
+
+  /** The commit index a quorum of acknowledgements allows. */
+  committedSlot(): number {
+    return this.quorum.committedSlot((v) => this.through.get(v) ?? 0);
+  }
+
+  /**
+   * Go-back-N: a voter whose acknowledgements did not move since the last heartbeat
+   * while slots are outstanding gets everything after its last acknowledgement again.
+   */
+  retransmitStalled(): void {
+    const lastProposed = this.nextSlot - 1;
+    for (const [voter, through] of this.through) {
+      if (voter === this.self) continue;
+      if (through < lastProposed && through === this.throughAtHeartbeat.get(voter)) this.sendNext.set(voter, through + 1);
+      this.throughAtHeartbeat.set(voter, through);
+    }
+  }
+
+  /** Whether a phase-2 quorum was heard from within the last `windowTicks` ticks. */
+  hearsQuorum(now: number, windowTicks: number): boolean {
+    return (
+      this.quorum.phase2((v) => (v === this.self || now - (this.lastHeard.get(v) ?? -Infinity) < windowTicks ? true : undefined)) ===
+      'won'
+    );
+  }
+}

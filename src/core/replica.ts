@@ -1,0 +1,641 @@
+import { Acceptor } from './acceptor.js';
+import { assert, unreachable } from './assert.js';
+import { type Ballot, ballotEquals, compareBallots, formatBallot } from './ballot.js';
+import { CatchUp } from './catch-up.js';
+import { type DurableState, emptyDurableState } from './durable-state.js';
+import { Election } from './election.js';
+import { ConfigError } from './errors.js';
+import { Learner } from './learner.js';
+import { type Limits, defaultLimits, validateLimits } from './limits.js';
+import type {
+  AcceptMessage,
+  AcceptedEntry,
+  AcceptedMessage,
+  CatchUpMessage,
+  ChosenMessage,
+  HeartbeatMessage,
+  HeartbeatReplyMessage,
+  Message,
+  PrecheckMessage,
+  PrecheckReplyMessage,
+  PrepareMessage,
+  PromiseMessage,
+  RejectMessage,
+} from './messages.js';
+import type { NodeId } from './node-id.js';
+import type { Output } from './output.js';
+import { OutputBuilder } from './output-builder.js';
+import { Candidacy, Leadership } from './proposer.js';
+import type { Quorum } from './quorum/quorum.js';
+import { type Value, valueEquals } from './value.js';
+
+/** What a replica currently does. */
+export type Role = 'follower' | 'candidate' | 'leader' | 'observer';
+
+/** How to build a {@link Replica}. */
+export interface ReplicaOptions {
+  /** This node's id: one of the quorum's voters or one of `observers`. */
+  readonly id: NodeId;
+  /** The voters and how they form quorums: `majority(ids)`, `flexible(...)` or `joint(...)`. */
+  readonly quorum: Quorum;
+  /** Nodes that learn every chosen value but never vote. Default none. */
+  readonly observers?: readonly NodeId[];
+  /** Bounds and timings; each missing field takes its default from {@link defaultLimits}. */
+  readonly limits?: Partial<Limits>;
+  /** The only randomness: returns a number in [0, 1). Used for election timeouts. */
+  readonly random: () => number;
+  /** What this node persisted before (its restart point). Default: a new node. */
+  readonly state?: DurableState;
+}
+
+/** Why a proposal was refused, or that it was queued. */
+export type ProposeResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | undefined }
+  | { readonly ok: false; readonly reason: 'overloaded'; readonly queued: number; readonly limit: number }
+  | { readonly ok: false; readonly reason: 'too-large'; readonly bytes: number; readonly limit: number };
+
+/** A replica's state at a glance. */
+export interface ReplicaStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  /** The highest ballot this node promised (its own, when it leads). */
+  readonly promised: Ballot;
+  /** The node this replica believes leads, if any. */
+  readonly leader: NodeId | undefined;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  /** The highest slot this replica accepted a value for. */
+  readonly lastAcceptedSlot: number;
+  /** Commands queued on a leader, waiting for a slot. */
+  readonly queuedCommands: number;
+  /** Messages dropped by the input guards (malformed, misaddressed, unknown sender). */
+  readonly droppedMessages: number;
+  /** Ticks since this replica started. */
+  readonly now: number;
+}
+
+const api = 'Replica';
+
+/**
+ * One Multi-Paxos replica: acceptor, learner and (when elected) the distinguished
+ * proposer, or an observer that only learns. Pure and deterministic: no I/O, no clock,
+ * no timers; the only randomness is `options.random`.
+ *
+ * Drive it with {@link step} (a message arrived), {@link tick} (a unit of time passed),
+ * {@link propose}, {@link persisted} and {@link applied}; then collect the work with
+ * {@link takeOutput} and do it in the order {@link Output} prescribes.
+ *
+ * @example
+ * ```ts
+ * const replica = new Replica({ id: 'a', quorum: majority(['a', 'b', 'c']), random: Math.random });
+ * replica.tick();
+ * const out = replica.takeOutput();
+ * await storage.persist(out.persist); replica.persisted(out.persistSeq);
+ * for (const m of out.messages) transport.send(m);
+ * ```
+ */
+export class Replica {
+  readonly id: NodeId;
+  private readonly quorum: Quorum;
+  private readonly observers: readonly NodeId[];
+  private readonly peers: readonly NodeId[];
+  private readonly members: ReadonlySet<NodeId>;
+  private readonly isVoter: boolean;
+  private readonly limits: Limits;
+  private readonly acceptor: Acceptor;
+  private readonly learner: Learner;
+  private readonly election: Election;
+  private readonly catchUp: CatchUp;
+  private readonly out = new OutputBuilder();
+  private role: Role;
+  private candidacy: Candidacy | undefined;
+  private leadership: Leadership | undefined;
+  /** The candidate's own promise, counted once durable. */
+  private selfPromise: { seq: number; reported: readonly AcceptedEntry[] } | undefined;
+  private leaderHint: NodeId | undefined;
+  /** The latest leader ballot heard and the commit index it announced. */
+  private followed: { ballot: Ballot; commitIndex: number } | undefined;
+  /** The highest round seen anywhere, so a new candidacy outbids it. */
+  private roundSeen = 0;
+  private persistedSeq = 0;
+  private now = 0;
+  private dropped = 0;
+
+  constructor(options: ReplicaOptions) {
+    const { id, quorum } = options;
+    const observers = options.observers ?? [];
+    if (typeof id !== 'string' || id.length === 0) throw new ConfigError(api, 'id', 'must be a non-empty string');
+    if (new Set(observers).size !== observers.length) throw new ConfigError(api, 'observers', 'must not repeat an id');
+    for (const o of observers) {
+      if (typeof o !== 'string' || o.length === 0) throw new ConfigError(api, 'observers', 'must hold non-empty strings');
+      if (quorum.isVoter(o)) throw new ConfigError(api, 'observers', `must not include the voter ${o}`);
+    }
+    if (!quorum.isVoter(id) && !observers.includes(id)) throw new ConfigError(api, 'id', `${id} is neither a voter nor an observer`);
+    if (typeof options.random !== 'function') throw new ConfigError(api, 'random', 'must be a function returning a number in [0, 1)');
+    const limits: Limits = { ...defaultLimits, ...options.limits };
+    const bad = validateLimits(limits);
+    if (bad !== undefined) throw new ConfigError(api, `limits.${bad[0]}`, bad[1]);
+
+    this.id = id;
+    this.quorum = quorum;
+    this.observers = observers;
+    this.limits = limits;
+    this.isVoter = quorum.isVoter(id);
+    this.members = new Set([...quorum.voters, ...observers]);
+    this.peers = [...this.members].filter((m) => m !== id);
+    const state = options.state ?? emptyDurableState;
+    this.acceptor = new Acceptor(state);
+    this.learner = new Learner(state, this.acceptor);
+    this.election = new Election(limits, options.random);
+    this.catchUp = new CatchUp(limits);
+    this.roundSeen = state.promised.round;
+    this.role = this.isVoter ? 'follower' : 'observer';
+  }
+
+  /** This replica's state at a glance. */
+  get status(): ReplicaStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      promised: this.acceptor.promised,
+      leader: this.role === 'leader' ? this.id : this.leaderHint,
+      commitIndex: this.learner.commitIndex,
+      appliedIndex: this.learner.appliedIndex,
+      lastAcceptedSlot: this.acceptor.lastSlot,
+      queuedCommands: this.leadership?.queued ?? 0,
+      droppedMessages: this.dropped,
+      now: this.now,
+    };
+  }
+
+  /** The chosen value of `slot`, if this replica knows it. */
+  chosenValue(slot: number): Value | undefined {
+    return this.learner.value(slot);
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** A message arrived. Malformed or misaddressed ones are dropped and counted. */
+  step(message: Message): void {
+    const reason = this.ignore(message);
+    if (reason !== undefined) {
+      this.dropped++;
+      return;
+    }
+    switch (message.type) {
+      case 'precheck': return this.onPrecheck(message);
+      case 'precheckReply': return this.onPrecheckReply(message);
+      case 'prepare': return this.onPrepare(message);
+      case 'promise': return this.onPromise(message);
+      case 'accept': return this.onAccept(message);
+      case 'accepted': return this.onAccepted(message);
+      case 'reject': return this.onReject(message);
+      case 'heartbeat': return this.onHeartbeat(message);
+      case 'heartbeatReply': return this.onHeartbeatReply(message);
+      case 'catchUp': return this.onCatchUp(message);
+      case 'chosen': return this.onChosen(message);
+      default: return unreachable(message);
+    }
+  }
+
+  /** One unit of logical time passed. */
+  tick(): void {
+    this.now++;
+    this.catchUp.tick();
+    switch (this.role) {
+      case 'leader': return this.tickLeader();
+      case 'candidate': return this.tickCandidate();
+      case 'follower': return this.tickFollower();
+      case 'observer': return;
+      default: return unreachable(this.role);
+    }
+  }
+
+  /**
+   * Queues commands for the next slots. Only a leader takes them; commands are bytes,
+   * each at most `batchBytesMax` long.
+   */
+  propose(commands: readonly Uint8Array[]): ProposeResult {
+    const leadership = this.leadership;
+    if (this.role !== 'leader' || leadership === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    for (const c of commands) {
+      if (c.byteLength > this.limits.batchBytesMax) return { ok: false, reason: 'too-large', bytes: c.byteLength, limit: this.limits.batchBytesMax };
+    }
+    if (leadership.queued + commands.length > this.limits.proposalQueueMax) {
+      return { ok: false, reason: 'overloaded', queued: leadership.queued, limit: this.limits.proposalQueueMax };
+    }
+    leadership.enqueue(commands);
+    return { ok: true };
+  }
+
+  /** Every persist up to output `persistSeq` is durable. */
+  persisted(persistSeq: number): void {
+    assert(persistSeq <= this.out.lastPersistSeq, () => `persisted(${persistSeq}) but only ${this.out.lastPersistSeq} persists were handed out`);
+    assert(persistSeq >= this.persistedSeq, () => `persisted(${persistSeq}) goes back from ${this.persistedSeq}`);
+    this.persistedSeq = persistSeq;
+    if (this.leadership !== undefined) {
+      this.leadership.persisted(persistSeq);
+      this.advanceLeaderCommit();
+    } else if (this.candidacy !== undefined && this.selfPromise !== undefined && this.selfPromise.seq <= persistSeq) {
+      this.candidacy.onPromise(this.id, this.selfPromise.reported);
+      this.selfPromise = undefined;
+      this.checkCandidacy();
+    }
+  }
+
+  /** The driver applied every committed slot up to `slot`. */
+  applied(slot: number): void {
+    this.learner.applied(slot);
+  }
+
+  /** Collects the work produced since the last call. See {@link Output} for the order. */
+  takeOutput(): Output {
+    if (this.leadership !== undefined) this.flushLeader(this.leadership);
+    this.learner.takeCommitted(this.out);
+    return this.out.take();
+  }
+
+  // ---------------------------------------------------------------- guards
+
+  /** Why `m` must be dropped, or undefined when it may be stepped. */
+  private ignore(m: Message): string | undefined {
+    if (m.to !== this.id) return 'misaddressed';
+    if (m.from === this.id || !this.members.has(m.from)) return 'unknown sender';
+    const fromVoter = this.quorum.isVoter(m.from);
+    switch (m.type) {
+      case 'precheck':
+      case 'prepare':
+      case 'accept':
+        if (!this.isVoter) return 'observers do not vote';
+        if (!fromVoter) return 'only voters campaign or lead';
+        break;
+      case 'precheckReply':
+      case 'promise':
+      case 'accepted':
+      case 'reject':
+      case 'heartbeat':
+        if (!fromVoter) return 'only voters vote or lead';
+        break;
+      case 'heartbeatReply':
+      case 'catchUp':
+      case 'chosen':
+        break;
+      default:
+        return unreachable(m);
+    }
+    if ('ballot' in m && !isBallot(m.ballot)) return 'malformed ballot';
+    switch (m.type) {
+      case 'prepare':
+      case 'accept':
+      case 'heartbeat':
+        if (m.ballot.node !== m.from) return 'ballot not owned by its sender';
+        break;
+      case 'promise':
+      case 'accepted':
+        if (m.ballot.node !== this.id) return 'answer to a ballot that is not ours';
+        break;
+      case 'reject':
+        if (!isBallot(m.promised)) return 'malformed ballot';
+        break;
+      case 'precheckReply':
+        if (!isBallot(m.promised)) return 'malformed ballot';
+        break;
+      default:
+        break;
+    }
+    switch (m.type) {
+      case 'prepare':
+        return isSlot(m.firstSlot) ? undefined : 'bad slot';
+      case 'accept':
+        if (!isSlot(m.firstSlot) || !isCount(m.commitIndex)) return 'bad slot';
+        return m.values.length >= 1 && m.values.length <= this.limits.acceptSlotsMax && m.values.every(isValue) ? undefined : 'bad values';
+      case 'accepted':
+        return isSlot(m.firstSlot) && isCount(m.count) && m.count >= 1 && m.count <= this.limits.acceptSlotsMax ? undefined : 'bad slot';
+      case 'promise':
+        return m.accepted.every((e) => isSlot(e.slot) && isBallot(e.ballot) && isValue(e.value)) ? undefined : 'bad entries';
+      case 'chosen':
+        if (!isSlot(m.firstSlot) || !isCount(m.commitIndex)) return 'bad slot';
+        return m.values.length <= this.limits.catchUpSlotsMax && m.values.every(isValue) ? undefined : 'bad values';
+      case 'catchUp':
+        return isSlot(m.firstSlot) && isSlot(m.lastSlot) && m.lastSlot >= m.firstSlot ? undefined : 'bad slot';
+      case 'precheck':
+      case 'heartbeat':
+      case 'heartbeatReply':
+        return isCount(m.commitIndex) ? undefined : 'bad commit index';
+      default:
+        return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------- election
+
+  private tickFollower(): void {
+    this.election.tick();
+    if (this.election.timedOut) this.startPrecheck();
+  }
+
+  private tickCandidate(): void {
+    const c = this.candidacy;
+    assert(c !== undefined, 'candidate without a candidacy');
+    this.election.tick();
+    c.elapsed++;
+    if (this.election.timedOut) {
+      this.candidacy = undefined;
+      this.selfPromise = undefined;
+      this.role = 'follower';
+      this.startPrecheck();
+      return;
+    }
+    if (c.elapsed % this.limits.heartbeatTicks === 0) {
+      for (const v of this.quorum.voters) {
+        if (v !== this.id && !c.hasAnswered(v)) this.out.send({ type: 'prepare', from: this.id, to: v, ballot: c.ballot, firstSlot: c.firstSlot });
+      }
+    }
+  }
+
+  private startPrecheck(): void {
+    assert(this.isVoter && this.role === 'follower', () => `${this.id} prechecks as ${this.role}`);
+    this.election.startPrecheck(this.id);
+    const commitIndex = this.learner.commitIndex;
+    for (const v of this.quorum.voters) if (v !== this.id) this.out.send({ type: 'precheck', from: this.id, to: v, commitIndex });
+    this.checkPrecheck();
+  }
+
+  private checkPrecheck(): void {
+    if (this.election.precheckVote(this.quorum) === 'won') this.startCandidacy();
+  }
+
+  private onPrecheck(m: PrecheckMessage): void {
+    const granted = this.election.grantsPrecheck(this.role === 'leader', m.commitIndex, this.learner.commitIndex);
+    this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
+  }
+
+  private onPrecheckReply(m: PrecheckReplyMessage): void {
+    this.roundSeen = Math.max(this.roundSeen, m.promised.round);
+    if (this.role !== 'follower' || !this.election.prechecking) return;
+    this.election.onPrecheckReply(m.from, m.granted);
+    this.checkPrecheck();
+  }
+
+  private startCandidacy(): void {
+    this.election.stopPrecheck();
+    const round = Math.max(this.roundSeen, this.acceptor.promised.round) + 1;
+    const ballot: Ballot = { round, node: this.id };
+    const firstSlot = this.learner.commitIndex + 1;
+    const reported = this.acceptor.prepare(ballot, firstSlot, this.out);
+    assert(reported !== undefined, () => `${this.id} could not promise its own new ballot ${formatBallot(ballot)}`);
+    this.roundSeen = round;
+    this.candidacy = new Candidacy(ballot, firstSlot);
+    this.selfPromise = { seq: this.out.nextPersistSeq, reported };
+    this.role = 'candidate';
+    this.leaderHint = undefined;
+    this.election.resetTimer();
+    for (const v of this.quorum.voters) if (v !== this.id) this.out.send({ type: 'prepare', from: this.id, to: v, ballot, firstSlot });
+  }
+
+  private onPrepare(m: PrepareMessage): void {
+    this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
+    const reported = this.acceptor.prepare(m.ballot, m.firstSlot, this.out);
+    if (reported === undefined) {
+      this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
+      return;
+    }
+    if (this.role === 'leader' || this.role === 'candidate') this.stepDown();
+    this.election.resetTimer();
+    this.out.send({ type: 'promise', from: this.id, to: m.from, ballot: m.ballot, accepted: reported });
+  }
+
+  private onPromise(m: PromiseMessage): void {
+    const c = this.candidacy;
+    if (this.role !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
+    c.onPromise(m.from, m.accepted);
+    this.checkCandidacy();
+  }
+
+  private checkCandidacy(): void {
+    const c = this.candidacy;
+    if (c === undefined || c.vote(this.quorum) !== 'won') return;
+    this.becomeLeader(c);
+  }
+
+  private becomeLeader(c: Candidacy): void {
+    assert(ballotEquals(this.acceptor.promised, c.ballot), () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`);
+    this.learner.assertKnownBelow(c.firstSlot, c.ballot);
+    const values = c.adoptedValues();
+    for (let i = 0; i < values.length; i++) {
+      const known = this.learner.value(c.firstSlot + i);
+      assert(known === undefined || valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${c.firstSlot + i} a value other than the chosen one`);
+    }
+    const l = new Leadership(c.ballot, c.firstSlot, this.id, this.quorum, this.observers, this.now);
+    this.leadership = l;
+    this.candidacy = undefined;
+    this.selfPromise = undefined;
+    this.role = 'leader';
+    this.leaderHint = this.id;
+    this.followed = undefined;
+    if (values.length > 0) {
+      const ok = this.acceptor.accept(c.ballot, c.firstSlot, values, this.out);
+      assert(ok, 'a new leader could not accept in its own ballot');
+      l.nextSlot = c.firstSlot + values.length;
+      l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
+    }
+    this.broadcastHeartbeat(l);
+  }
+
+  private tickLeader(): void {
+    const l = this.leadership;
+    assert(l !== undefined, 'leader without a leadership');
+    l.elapsed++;
+    if (l.elapsed >= this.limits.electionTicksMin && !l.hearsQuorum(this.now, this.limits.electionTicksMin)) {
+      this.stepDown();
+      return;
+    }
+    if (++l.heartbeatElapsed >= this.limits.heartbeatTicks) {
+      l.heartbeatElapsed = 0;
+      l.retransmitStalled();
+      l.trimRanges(this.limits.ackRangesMax);
+      this.broadcastHeartbeat(l);
+    }
+  }
+
+  private broadcastHeartbeat(l: Leadership): void {
+    const commitIndex = this.learner.commitIndex;
+    for (const p of this.peers) this.out.send({ type: 'heartbeat', from: this.id, to: p, ballot: l.ballot, commitIndex });
+  }
+
+  /** Leaves the leader or candidate role; a leader gives back its queued commands. */
+  private stepDown(): void {
+    if (this.leadership !== undefined) this.out.drop(this.leadership.drain());
+    this.leadership = undefined;
+    this.candidacy = undefined;
+    this.selfPromise = undefined;
+    this.role = 'follower';
+    this.election.stopPrecheck();
+    this.election.heardLeader();
+  }
+
+  /** A leader of `ballot` (at least our promise) spoke: follow it. */
+  private follow(ballot: Ballot): void {
+    if (this.role === 'leader' || this.role === 'candidate') this.stepDown();
+    this.leaderHint = ballot.node;
+    this.election.heardLeader();
+  }
+
+  private onReject(m: RejectMessage): void {
+    this.roundSeen = Math.max(this.roundSeen, m.promised.round);
+    const own = this.leadership?.ballot ?? this.candidacy?.ballot;
+    if (own === undefined || !ballotEquals(m.ballot, own) || compareBallots(m.promised, own) <= 0) return;
+    this.candidacy?.onRefusal(m.from);
+    this.stepDown();
+  }
+
+  // ---------------------------------------------------------------- phase 2
+
+  private flushLeader(l: Leadership): void {
+    const values = l.takeBatches(this.learner.commitIndex, this.limits);
+    if (values.length > 0) {
+      const first = l.nextSlot;
+      const ok = this.acceptor.accept(l.ballot, first, values, this.out);
+      assert(ok, () => `leader ${formatBallot(l.ballot)} refused by its own acceptor`);
+      l.nextSlot += values.length;
+      l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
+    }
+    const last = l.nextSlot - 1;
+    const commitIndex = this.learner.commitIndex;
+    for (const v of this.quorum.voters) {
+      if (v === this.id) continue;
+      let next = l.sendNext.get(v)!;
+      while (next <= last) {
+        const end = Math.min(last, next + this.limits.acceptSlotsMax - 1);
+        const vals: Value[] = [];
+        for (let slot = next; slot <= end; slot++) vals.push(this.ownAccepted(l, slot));
+        this.out.send({ type: 'accept', from: this.id, to: v, ballot: l.ballot, firstSlot: next, values: vals, commitIndex });
+        next = end + 1;
+      }
+      l.sendNext.set(v, next);
+    }
+    for (const o of this.observers) {
+      let next = l.observerNext.get(o)!;
+      while (next <= commitIndex) {
+        const chosen = CatchUp.serve(this.learner, this.id, o, next, commitIndex, this.limits);
+        assert(chosen !== undefined && chosen.values.length > 0, () => `nothing to push to ${o} from slot ${next}`);
+        this.out.send(chosen);
+        next += chosen.values.length;
+      }
+      l.observerNext.set(o, next);
+    }
+  }
+
+  private ownAccepted(l: Leadership, slot: number): Value {
+    const e = this.acceptor.accepted(slot);
+    assert(e !== undefined && ballotEquals(e.ballot, l.ballot), () => `leader ${formatBallot(l.ballot)} lost its own value for slot ${slot}`);
+    return e.value;
+  }
+
+  private onAccept(m: AcceptMessage): void {
+    if (!this.acceptor.accept(m.ballot, m.firstSlot, m.values, this.out)) {
+      this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
+      return;
+    }
+    this.follow(m.ballot);
+    this.out.send({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, firstSlot: m.firstSlot, count: m.values.length });
+    this.learnFromLeader(m.ballot, m.commitIndex);
+  }
+
+  private onAccepted(m: AcceptedMessage): void {
+    const l = this.leadership;
+    if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
+    l.lastHeard.set(m.from, this.now);
+    l.acknowledge(m.from, m.firstSlot, m.firstSlot + m.count - 1);
+    this.advanceLeaderCommit();
+  }
+
+  /** Chosen = accepted by a phase-2 quorum in this leader's ballot. */
+  private advanceLeaderCommit(): void {
+    const l = this.leadership;
+    if (l === undefined) return;
+    const committed = l.committedSlot();
+    if (committed <= this.learner.commitIndex) return;
+    for (let slot = this.learner.commitIndex + 1; slot <= committed; slot++) this.learner.learn(slot, this.ownAccepted(l, slot));
+    this.learner.advance(this.out);
+    assert(this.learner.commitIndex >= committed, () => `commit index ${this.learner.commitIndex} below the quorum's ${committed}`);
+  }
+
+  // ---------------------------------------------------------------- learning
+
+  private onHeartbeat(m: HeartbeatMessage): void {
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) {
+      this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
+      return;
+    }
+    this.follow(m.ballot);
+    this.learnFromLeader(m.ballot, m.commitIndex);
+    this.out.send({ type: 'heartbeatReply', from: this.id, to: m.from, ballot: m.ballot, commitIndex: this.learner.commitIndex });
+  }
+
+  private onHeartbeatReply(m: HeartbeatReplyMessage): void {
+    const l = this.leadership;
+    if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
+    l.lastHeard.set(m.from, this.now);
+  }
+
+  /** A leader of `ballot` announced `commitIndex`: learn what we can, fetch the rest. */
+  private learnFromLeader(ballot: Ballot, commitIndex: number): void {
+    const f = this.followed;
+    if (f === undefined || compareBallots(ballot, f.ballot) > 0) this.followed = { ballot, commitIndex };
+    else if (ballotEquals(ballot, f.ballot) && commitIndex > f.commitIndex) this.followed = { ballot, commitIndex };
+    const target = this.followed!;
+    if (!ballotEquals(target.ballot, ballot)) return;
+    const gap = this.learner.followLeader(target.ballot, target.commitIndex, this.acceptor, this.out);
+    if (gap !== undefined) this.requestCatchUp(target.ballot.node, gap, target.commitIndex);
+  }
+
+  private requestCatchUp(from: NodeId, gap: number, knownCommit: number): void {
+    const range = this.catchUp.request(gap, knownCommit);
+    if (range !== undefined) this.out.send({ type: 'catchUp', from: this.id, to: from, firstSlot: range[0], lastSlot: range[1] });
+  }
+
+  private onCatchUp(m: CatchUpMessage): void {
+    const reply = CatchUp.serve(this.learner, this.id, m.from, m.firstSlot, m.lastSlot, this.limits);
+    if (reply !== undefined) this.out.send(reply);
+  }
+
+  private onChosen(m: ChosenMessage): void {
+    this.catchUp.answered();
+    for (let i = 0; i < m.values.length; i++) {
+      const slot = m.firstSlot + i;
+      const value = m.values[i]!;
+      if (this.learner.learn(slot, value)) this.out.persistChosen({ slot, value });
+    }
+    this.learner.advance(this.out);
+    const f = this.followed;
+    if (f !== undefined && this.role !== 'leader') {
+      const gap = this.learner.followLeader(f.ballot, f.commitIndex, this.acceptor, this.out);
+      if (gap !== undefined) this.requestCatchUp(f.ballot.node, gap, f.commitIndex);
+    } else if (m.commitIndex > this.learner.commitIndex) {
+      this.requestCatchUp(m.from, this.learner.commitIndex + 1, m.commitIndex);
+    }
+  }
+}
+
+function isSlot(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+function isBallot(b: unknown): b is Ballot {
+  if (typeof b !== 'object' || b === null) return false;
+  const { round, node } = b as { round: unknown; node: unknown };
+  return isCount(round) && typeof node === 'string';
+}
+
+function isValue(v: unknown): v is Value {
+  if (typeof v !== 'object' || v === null) return false;
+  const value = v as { kind: unknown; commands?: unknown };
+  if (value.kind === 'noop') return true;
+  return value.kind === 'batch' && Array.isArray(value.commands) && value.commands.length >= 1 && value.commands.every((c) => c instanceof Uint8Array);
+}
