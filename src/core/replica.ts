@@ -108,7 +108,7 @@ export class Replica {
   private readonly election: Election;
   private readonly catchUp: CatchUp;
   private readonly out = new OutputBuilder();
-  private role: Role;
+  private currentRole: Role;
   private candidacy: Candidacy | undefined;
   private leadership: Leadership | undefined;
   /** The candidate's own promise, counted once durable. */
@@ -150,16 +150,16 @@ export class Replica {
     this.election = new Election(limits, options.random);
     this.catchUp = new CatchUp(limits);
     this.roundSeen = state.promised.round;
-    this.role = this.isVoter ? 'follower' : 'observer';
+    this.currentRole = this.isVoter ? 'follower' : 'observer';
   }
 
   /** This replica's state at a glance. */
   get status(): ReplicaStatus {
     return {
       id: this.id,
-      role: this.role,
+      role: this.currentRole,
       promised: this.acceptor.promised,
-      leader: this.role === 'leader' ? this.id : this.leaderHint,
+      leader: this.currentRole === 'leader' ? this.id : this.leaderHint,
       commitIndex: this.learner.commitIndex,
       appliedIndex: this.learner.appliedIndex,
       lastAcceptedSlot: this.acceptor.lastSlot,
@@ -167,6 +167,11 @@ export class Replica {
       droppedMessages: this.dropped,
       now: this.now,
     };
+  }
+
+  /** What this replica does now. */
+  get role(): Role {
+    return this.currentRole;
   }
 
   /** The chosen value of `slot`, if this replica knows it. */
@@ -203,12 +208,12 @@ export class Replica {
   tick(): void {
     this.now++;
     this.catchUp.tick();
-    switch (this.role) {
+    switch (this.currentRole) {
       case 'leader': return this.tickLeader();
       case 'candidate': return this.tickCandidate();
       case 'follower': return this.tickFollower();
       case 'observer': return;
-      default: return unreachable(this.role);
+      default: return unreachable(this.currentRole);
     }
   }
 
@@ -218,7 +223,7 @@ export class Replica {
    */
   propose(commands: readonly Uint8Array[]): ProposeResult {
     const leadership = this.leadership;
-    if (this.role !== 'leader' || leadership === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (this.currentRole !== 'leader' || leadership === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     for (const c of commands) {
       if (c.byteLength > this.limits.batchBytesMax) return { ok: false, reason: 'too-large', bytes: c.byteLength, limit: this.limits.batchBytesMax };
     }
@@ -343,7 +348,7 @@ export class Replica {
     if (this.election.timedOut) {
       this.candidacy = undefined;
       this.selfPromise = undefined;
-      this.role = 'follower';
+      this.currentRole = 'follower';
       this.startPrecheck();
       return;
     }
@@ -355,7 +360,7 @@ export class Replica {
   }
 
   private startPrecheck(): void {
-    assert(this.isVoter && this.role === 'follower', () => `${this.id} prechecks as ${this.role}`);
+    assert(this.isVoter && this.currentRole === 'follower', () => `${this.id} prechecks as ${this.currentRole}`);
     this.election.startPrecheck(this.id);
     const commitIndex = this.learner.commitIndex;
     for (const v of this.quorum.voters) if (v !== this.id) this.out.send({ type: 'precheck', from: this.id, to: v, commitIndex });
@@ -367,13 +372,13 @@ export class Replica {
   }
 
   private onPrecheck(m: PrecheckMessage): void {
-    const granted = this.election.grantsPrecheck(this.role === 'leader', m.commitIndex, this.learner.commitIndex);
+    const granted = this.election.grantsPrecheck(this.currentRole === 'leader', m.commitIndex, this.learner.commitIndex);
     this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
   }
 
   private onPrecheckReply(m: PrecheckReplyMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.promised.round);
-    if (this.role !== 'follower' || !this.election.prechecking) return;
+    if (this.currentRole !== 'follower' || !this.election.prechecking) return;
     this.election.onPrecheckReply(m.from, m.granted);
     this.checkPrecheck();
   }
@@ -388,7 +393,7 @@ export class Replica {
     this.roundSeen = round;
     this.candidacy = new Candidacy(ballot, firstSlot);
     this.selfPromise = { seq: this.out.nextPersistSeq, reported };
-    this.role = 'candidate';
+    this.currentRole = 'candidate';
     this.leaderHint = undefined;
     this.election.resetTimer();
     for (const v of this.quorum.voters) if (v !== this.id) this.out.send({ type: 'prepare', from: this.id, to: v, ballot, firstSlot });
@@ -401,14 +406,14 @@ export class Replica {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
-    if (this.role === 'leader' || this.role === 'candidate') this.stepDown();
+    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown();
     this.election.resetTimer();
     this.out.send({ type: 'promise', from: this.id, to: m.from, ballot: m.ballot, accepted: reported });
   }
 
   private onPromise(m: PromiseMessage): void {
     const c = this.candidacy;
-    if (this.role !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
+    if (this.currentRole !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
     c.onPromise(m.from, m.accepted);
     this.checkCandidacy();
   }
@@ -431,7 +436,7 @@ export class Replica {
     this.leadership = l;
     this.candidacy = undefined;
     this.selfPromise = undefined;
-    this.role = 'leader';
+    this.currentRole = 'leader';
     this.leaderHint = this.id;
     this.followed = undefined;
     if (values.length > 0) {
@@ -470,14 +475,14 @@ export class Replica {
     this.leadership = undefined;
     this.candidacy = undefined;
     this.selfPromise = undefined;
-    this.role = 'follower';
+    this.currentRole = 'follower';
     this.election.stopPrecheck();
     this.election.heardLeader();
   }
 
   /** A leader of `ballot` (at least our promise) spoke: follow it. */
   private follow(ballot: Ballot): void {
-    if (this.role === 'leader' || this.role === 'candidate') this.stepDown();
+    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown();
     this.leaderHint = ballot.node;
     this.election.heardLeader();
   }
@@ -610,7 +615,7 @@ export class Replica {
     }
     this.learner.advance(this.out);
     const f = this.followed;
-    if (f !== undefined && this.role !== 'leader') {
+    if (f !== undefined && this.currentRole !== 'leader') {
       const gap = this.learner.followLeader(f.ballot, f.commitIndex, this.acceptor, this.out);
       if (gap !== undefined) this.requestCatchUp(f.ballot.node, gap, f.commitIndex);
     } else if (m.commitIndex > this.learner.commitIndex) {

@@ -1,0 +1,45 @@
+/**
+ * Faults the simulator injects, addressed by node index (0-based, voters first, then
+ * observers) so a schedule does not depend on node names.
+ */
+export type Fault =
+  /** The process dies: every write not yet durable is lost, as are messages it had not sent. */
+  | { readonly kind: 'crash'; readonly node: number }
+  /** A crashed process starts again from its durable state. */
+  | { readonly kind: 'restart'; readonly node: number }
+  /** Symmetric partition: nodes talk only within their group (unlisted nodes form one more group). */
+  | { readonly kind: 'partition'; readonly groups: readonly (readonly number[])[] }
+  /** Asymmetric: messages from `from` to `to` are lost; the other way still works. */
+  | { readonly kind: 'cut'; readonly from: number; readonly to: number }
+  /** Partial connectivity: `a` and `c` cannot talk, both can talk to `b`. */
+  | { readonly kind: 'bridge'; readonly a: number; readonly b: number; readonly c: number }
+  /** Every link restored. */
+  | { readonly kind: 'heal' }
+  /** New message loss, duplication and delay. */
+  | { readonly kind: 'network'; readonly lossRate: number; readonly duplicateRate: number; readonly delayTicksMax: number };
+
+/** A fault and the tick it happens at. */
+export interface ScheduledFault {
+  readonly at: number;
+  readonly fault: Fault;
+}
+
+/** One line describing a fault, for traces. */
+export function describeFault(fault: Fault, name: (node: number) => string): string {
+  switch (fault.kind) {
+    case 'crash':
+      return `crash ${name(fault.node)}`;
+    case 'restart':
+      return `restart ${name(fault.node)}`;
+    case 'partition':
+      return `partition ${fault.groups.map((g) => `{${g.map(name).join(',')}}`).join(' ')}`;
+    case 'cut':
+      return `cut ${name(fault.from)} -> ${name(fault.to)}`;
+    case 'bridge':
+      return `bridge ${name(fault.a)} - ${name(fault.b)} - ${name(fault.c)} (${name(fault.a)} and ${name(fault.c)} cut)`;
+    case 'heal':
+      return 'heal the network';
+    case 'network':
+      return `network loss=${fault.lossRate} duplicate=${fault.duplicateRate} delay<=${fault.delayTicksMax}`;
+  }
+}

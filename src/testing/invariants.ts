@@ -1,0 +1,198 @@
+import {
+  type AcceptedEntry,
+  type Ballot,
+  type Message,
+  type NodeId,
+  type Quorum,
+  type Value,
+  SynodError,
+  compareBallots,
+  formatBallot,
+  valueEquals,
+} from '../core/index.js';
+import type { DurableStateBuilder } from '../core/index.js';
+
+/** A broken safety property found by the checkers. Carries the rule and the numbers. */
+export class SafetyViolation extends SynodError {
+  /** Which property: `agreement`, `validity`, `prefix`, `promise-monotonicity`, `persist-before-send`, `durability`, `convergence`. */
+  readonly property: string;
+
+  constructor(property: string, message: string) {
+    super('SAFETY', `${property}: ${message}`);
+    this.property = property;
+  }
+}
+
+interface BallotVotes {
+  readonly ballot: Ballot;
+  readonly value: Value;
+  readonly voters: Set<NodeId>;
+}
+
+interface Chosen {
+  readonly ballot: Ballot;
+  readonly value: Value;
+}
+
+/**
+ * The safety checkers, fed by the simulator as things happen, each check incremental:
+ *
+ * - agreement: never two values chosen for one slot, where chosen is computed from the
+ *   acceptors' durable state across the cluster (a phase-2 quorum durably accepted the
+ *   same ballot), never from what learners claim;
+ * - validity: every chosen value is a no-op or a batch of proposed commands;
+ * - durability: a slot a replica commits is chosen in that sense, with that value;
+ * - prefix consistency: every replica applies slot after slot the one chosen value;
+ * - promise monotonicity: an acceptor never promises or accepts below a ballot it
+ *   promised before, across restarts too, and its durable promise never goes back;
+ * - persist before send: a promise or an acknowledgement leaves only once the state it
+ *   reports is durable.
+ */
+export class Invariants {
+  private readonly votes = new Map<number, BallotVotes[]>();
+  private readonly chosen = new Map<number, Chosen>();
+  private readonly applied = new Map<NodeId, number>();
+  private readonly appliedValues: Value[] = [];
+  private readonly promisedSent = new Map<NodeId, Ballot>();
+  private readonly durablePromised = new Map<NodeId, Ballot>();
+  private readonly proposed = new Set<string>();
+  /** Counts of checks made, to show the checkers ran. */
+  readonly counts = { durableWrites: 0, sends: 0, applies: 0, chosenSlots: 0 };
+
+  constructor(private readonly quorum: Quorum) {}
+
+  /** A command entered the system (validity). */
+  proposedCommand(command: Uint8Array): void {
+    this.proposed.add(key(command));
+  }
+
+  /** The highest slot known chosen. */
+  get chosenSlots(): number {
+    return this.chosen.size;
+  }
+
+  /** The chosen value of `slot`, per the acceptors' durable state. */
+  chosenValue(slot: number): Value | undefined {
+    return this.chosen.get(slot)?.value;
+  }
+
+  /** `node` made `accepted` durable, with its durable promise now `promised`. */
+  durableWrite(node: NodeId, promised: Ballot, accepted: readonly AcceptedEntry[]): void {
+    this.counts.durableWrites++;
+    const before = this.durablePromised.get(node);
+    if (before !== undefined && compareBallots(promised, before) < 0) {
+      throw new SafetyViolation('promise-monotonicity', `${node}'s durable promise went back from ${formatBallot(before)} to ${formatBallot(promised)}`);
+    }
+    this.durablePromised.set(node, promised);
+    for (const e of accepted) this.vote(node, e);
+  }
+
+  private vote(node: NodeId, e: AcceptedEntry): void {
+    let list = this.votes.get(e.slot);
+    if (list === undefined) this.votes.set(e.slot, (list = []));
+    let votes = list.find((v) => compareBallots(v.ballot, e.ballot) === 0);
+    if (votes === undefined) list.push((votes = { ballot: e.ballot, value: e.value, voters: new Set() }));
+    else if (!valueEquals(votes.value, e.value)) {
+      throw new SafetyViolation('agreement', `slot ${e.slot}: ballot ${formatBallot(e.ballot)} carries two different values`);
+    }
+    votes.voters.add(node);
+    const voters = votes.voters;
+    if (this.quorum.phase2((v) => (voters.has(v) ? true : undefined)) !== 'won') return;
+    const previous = this.chosen.get(e.slot);
+    if (previous === undefined) {
+      this.checkValid(e.slot, e.value);
+      this.chosen.set(e.slot, { ballot: e.ballot, value: e.value });
+      this.counts.chosenSlots++;
+    } else if (!valueEquals(previous.value, e.value)) {
+      throw new SafetyViolation(
+        'agreement',
+        `slot ${e.slot} chosen twice: ballot ${formatBallot(previous.ballot)} chose ${describe(previous.value)}, ballot ${formatBallot(e.ballot)} chose ${describe(e.value)}`,
+      );
+    }
+  }
+
+  private checkValid(slot: number, value: Value): void {
+    if (value.kind === 'noop') return;
+    for (const c of value.commands) {
+      if (!this.proposed.has(key(c))) throw new SafetyViolation('validity', `slot ${slot} chose a command nobody proposed: ${key(c)}`);
+    }
+  }
+
+  /** `node` is about to send `m`; `durable` is its durable state now. */
+  send(node: NodeId, m: Message, durable: DurableStateBuilder): void {
+    this.counts.sends++;
+    if (m.type !== 'promise' && m.type !== 'accepted') return;
+    const promisedBefore = this.promisedSent.get(node);
+    if (promisedBefore !== undefined && compareBallots(m.ballot, promisedBefore) < 0) {
+      throw new SafetyViolation(
+        'promise-monotonicity',
+        `${node} sent ${m.type} for ballot ${formatBallot(m.ballot)} after promising ${formatBallot(promisedBefore)}`,
+      );
+    }
+    if (m.type === 'promise') this.promisedSent.set(node, m.ballot);
+    if (compareBallots(durable.promised, m.ballot) < 0) {
+      throw new SafetyViolation(
+        'persist-before-send',
+        `${node} sent ${m.type} for ballot ${formatBallot(m.ballot)} while its durable promise is ${formatBallot(durable.promised)}`,
+      );
+    }
+    if (m.type === 'accepted') {
+      for (let slot = m.firstSlot; slot < m.firstSlot + m.count; slot++) {
+        const e = durable.accepted.get(slot);
+        if (e === undefined || compareBallots(e.ballot, m.ballot) < 0) {
+          throw new SafetyViolation('persist-before-send', `${node} acknowledged slot ${slot} in ballot ${formatBallot(m.ballot)} before making it durable`);
+        }
+      }
+    }
+  }
+
+  /** `node` restarted with in-memory promise `promised`. */
+  restarted(node: NodeId, promised: Ballot): void {
+    this.applied.set(node, 0);
+    const durable = this.durablePromised.get(node);
+    const sent = this.promisedSent.get(node);
+    for (const before of [durable, sent]) {
+      if (before !== undefined && compareBallots(promised, before) < 0) {
+        throw new SafetyViolation('promise-monotonicity', `${node} restarted promising ${formatBallot(promised)}, below its earlier promise ${formatBallot(before)}`);
+      }
+    }
+  }
+
+  /** `node` applied `value` at `slot`. */
+  apply(node: NodeId, slot: number, value: Value): void {
+    this.counts.applies++;
+    const last = this.applied.get(node) ?? 0;
+    if (slot !== last + 1) throw new SafetyViolation('prefix', `${node} applied slot ${slot} after slot ${last}`);
+    this.applied.set(node, slot);
+    const chosen = this.chosen.get(slot);
+    if (chosen === undefined) {
+      throw new SafetyViolation('durability', `${node} committed slot ${slot}, which no phase-2 quorum has durably accepted`);
+    }
+    if (!valueEquals(chosen.value, value)) {
+      throw new SafetyViolation('durability', `${node} committed ${describe(value)} at slot ${slot}, but ${describe(chosen.value)} was chosen`);
+    }
+    const first = this.appliedValues[slot - 1];
+    if (first === undefined) this.appliedValues[slot - 1] = value;
+    else if (!valueEquals(first, value)) {
+      throw new SafetyViolation('prefix', `${node} applied ${describe(value)} at slot ${slot}, another replica applied ${describe(first)}`);
+    }
+  }
+
+  /** The highest slot any replica applied. */
+  get appliedSlots(): number {
+    return this.appliedValues.length;
+  }
+}
+
+function key(command: Uint8Array): string {
+  let s = '';
+  for (const b of command) s += String.fromCharCode(b);
+  return s;
+}
+
+/** A short description of a value for messages: `noop` or `[c1,c2]`. */
+export function describe(value: Value): string {
+  if (value.kind === 'noop') return 'noop';
+  const shown = value.commands.slice(0, 3).map(key).join(',');
+  return `[${shown}${value.commands.length > 3 ? `,+${value.commands.length - 3}` : ''}]`;
+}

@@ -1,0 +1,112 @@
+import type { Message, NodeId } from '../core/index.js';
+import type { Prng } from './prng.js';
+
+/** How the simulated network misbehaves; every rate is a probability per message. */
+export interface NetworkConditions {
+  /** Probability a message is lost. Default 0. */
+  readonly lossRate: number;
+  /** Probability a message is delivered twice. Default 0. */
+  readonly duplicateRate: number;
+  /** Largest delivery delay in ticks; each message draws a delay in [0, max], which reorders them. Default 1. */
+  readonly delayTicksMax: number;
+}
+
+/** A perfect network: nothing lost or duplicated, delays of 0 or 1 tick. */
+export const calmNetwork: NetworkConditions = Object.freeze({ lossRate: 0, duplicateRate: 0, delayTicksMax: 1 });
+
+interface InFlight {
+  readonly deliverAt: number;
+  readonly order: number;
+  readonly message: Message;
+}
+
+/**
+ * The simulated network: messages in flight with a delivery tick; links cut one way
+ * or both ways (partitions, asymmetric and partial connectivity); loss, duplication
+ * and random delay (which reorders).
+ */
+export class SimNetwork {
+  private inFlight: InFlight[] = [];
+  private readonly blocked = new Set<string>();
+  private sequence = 0;
+  conditions: NetworkConditions = calmNetwork;
+  /** Counts, for reports. */
+  readonly counts = { sent: 0, delivered: 0, lost: 0, duplicated: 0, cut: 0 };
+
+  constructor(private readonly random: Prng) {}
+
+  /** Whether `from` can reach `to` now. */
+  connected(from: NodeId, to: NodeId): boolean {
+    return !this.blocked.has(linkKey(from, to));
+  }
+
+  /** Cuts the link from `from` to `to` (one way). */
+  cut(from: NodeId, to: NodeId): void {
+    this.blocked.add(linkKey(from, to));
+  }
+
+  /** Restores every link. */
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  /** Number of links cut. */
+  get cutLinks(): number {
+    return this.blocked.size;
+  }
+
+  send(message: Message, now: number): void {
+    this.counts.sent++;
+    if (!this.connected(message.from, message.to)) {
+      this.counts.cut++;
+      return;
+    }
+    if (this.random.chance(this.conditions.lossRate)) {
+      this.counts.lost++;
+      return;
+    }
+    const copies = this.random.chance(this.conditions.duplicateRate) ? 2 : 1;
+    if (copies === 2) this.counts.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      const delay = this.random.int(this.conditions.delayTicksMax + 1);
+      this.inFlight.push({ deliverAt: now + delay, order: this.sequence++, message });
+    }
+  }
+
+  /**
+   * Takes the messages due by `now`, in a random order (reordering among messages due
+   * together), dropping those whose link is cut at delivery time.
+   */
+  takeDue(now: number): Message[] {
+    if (this.inFlight.length === 0) return [];
+    const due: InFlight[] = [];
+    const later: InFlight[] = [];
+    for (const f of this.inFlight) (f.deliverAt <= now ? due : later).push(f);
+    this.inFlight = later;
+    for (let i = due.length - 1; i > 0; i--) {
+      const j = this.random.int(i + 1);
+      const t = due[i]!;
+      due[i] = due[j]!;
+      due[j] = t;
+    }
+    const out: Message[] = [];
+    for (const f of due) {
+      if (!this.connected(f.message.from, f.message.to)) {
+        this.counts.cut++;
+        continue;
+      }
+      this.counts.delivered++;
+      out.push(f.message);
+    }
+    return out;
+  }
+
+  /** Messages still in flight. */
+  get pending(): number {
+    return this.inFlight.length;
+  }
+}
+
+function linkKey(from: NodeId, to: NodeId): string {
+  return `${from}\u0000${to}`;
+}

@@ -1,0 +1,350 @@
+import {
+  type Limits,
+  type Message,
+  type NodeId,
+  type Output,
+  type ProposeResult,
+  type Quorum,
+  type Role,
+  type Value,
+  ConfigError,
+  Replica,
+  compareBallots,
+  flexible,
+  formatBallot,
+  majority,
+} from '../core/index.js';
+import { type Fault, describeFault } from './faults.js';
+import { Invariants } from './invariants.js';
+import { Prng } from './prng.js';
+import { SimDisk } from './sim-disk.js';
+import { type NetworkConditions, SimNetwork, calmNetwork } from './sim-network.js';
+import { HashStateMachine, type SimStateMachine } from './state-machine.js';
+import { Trace } from './trace.js';
+
+/** Which quorum system the simulated cluster uses. */
+export type QuorumSpec = { readonly kind: 'majority' } | { readonly kind: 'flexible'; readonly phase1: number; readonly phase2: number };
+
+/** How to build a {@link Simulator}. */
+export interface SimulatorOptions {
+  /** Seeds every random choice: the same seed and inputs replay the same run. */
+  readonly seed: number;
+  /** Number of voters, named `n1..nN`. 1 to 9. */
+  readonly voters: number;
+  /** Number of observers, named `o1..oM`. Default 0. */
+  readonly observers?: number;
+  /** Default majority. */
+  readonly quorum?: QuorumSpec;
+  /** Replica limits; defaults from the core. */
+  readonly limits?: Partial<Limits>;
+  /** Largest disk write latency in ticks (each write draws in [0, max]). Default 1. */
+  readonly diskDelayTicksMax?: number;
+  /** Initial network conditions. Default {@link calmNetwork}. */
+  readonly network?: NetworkConditions;
+  /** Builds each replica's state machine. Default {@link HashStateMachine}. */
+  readonly stateMachine?: () => SimStateMachine;
+  /** Lines of trace kept for failure reports (default 400), and an optional live sink. */
+  readonly trace?: { readonly limit?: number; readonly sink?: (line: string) => void };
+  /** Trace every commit at the leader (verbose). Default false. */
+  readonly traceCommits?: boolean;
+}
+
+interface SimNode {
+  readonly id: NodeId;
+  readonly disk: SimDisk;
+  replica: Replica | undefined;
+  machine: SimStateMachine;
+  /** Messages waiting for the write with this seq (and every earlier one) to be durable. */
+  held: { seq: number; messages: readonly Message[] }[];
+  role: Role | undefined;
+  lastApplied: number;
+}
+
+/**
+ * A deterministic cluster simulator: the real {@link Replica} of every node, a
+ * simulated network (delay, loss, duplication, reordering, partitions), simulated
+ * disks (writes durable after a delay; a crash loses the rest) and virtual time, with
+ * the safety {@link Invariants} checked as every event happens. Persist before send is
+ * enforced: a node's messages leave only once its earlier writes are durable.
+ *
+ * @example
+ * ```ts
+ * const sim = new Simulator({ seed: 42, voters: 3 });
+ * sim.runUntil(() => sim.leader() !== undefined, 200);
+ * sim.propose(new TextEncoder().encode('x'));
+ * sim.run(50);
+ * ```
+ */
+export class Simulator {
+  readonly ids: readonly NodeId[];
+  readonly quorum: Quorum;
+  readonly invariants: Invariants;
+  readonly network: SimNetwork;
+  readonly trace: Trace;
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly random: Prng;
+  private readonly observerIds: readonly NodeId[];
+  private readonly diskDelayTicksMax: number;
+  private readonly newMachine: () => SimStateMachine;
+  private readonly traceCommits: boolean;
+  private time = 0;
+  /** Called for every command a replica applies: (node, slot, command). */
+  onApply: ((node: NodeId, slot: number, command: Uint8Array) => void) | undefined;
+  /** Called with commands a leader gave back when it stepped down. */
+  onDropped: ((commands: readonly Uint8Array[]) => void) | undefined;
+
+  constructor(private readonly options: SimulatorOptions) {
+    if (!Number.isInteger(options.voters) || options.voters < 1 || options.voters > 9) {
+      throw new ConfigError('Simulator', 'voters', 'must be an integer from 1 to 9');
+    }
+    const voterIds = Array.from({ length: options.voters }, (_, i) => `n${i + 1}`);
+    this.observerIds = Array.from({ length: options.observers ?? 0 }, (_, i) => `o${i + 1}`);
+    this.ids = [...voterIds, ...this.observerIds];
+    const spec = options.quorum ?? { kind: 'majority' };
+    this.quorum = spec.kind === 'majority' ? majority(voterIds) : flexible(voterIds, spec);
+    this.random = new Prng(options.seed);
+    this.network = new SimNetwork(this.random.fork());
+    this.network.conditions = options.network ?? calmNetwork;
+    this.invariants = new Invariants(this.quorum);
+    this.trace = new Trace(options.trace?.limit ?? 400, options.trace?.sink);
+    this.diskDelayTicksMax = options.diskDelayTicksMax ?? 1;
+    this.newMachine = options.stateMachine ?? (() => new HashStateMachine());
+    this.traceCommits = options.traceCommits ?? false;
+    for (const id of this.ids) {
+      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0 };
+      this.nodes.set(id, node);
+      this.boot(node);
+    }
+  }
+
+  /** Virtual time, in ticks. */
+  get now(): number {
+    return this.time;
+  }
+
+  /** The name of node `index` (voters first, then observers). */
+  name(index: number): NodeId {
+    const id = this.ids[index];
+    if (id === undefined) throw new ConfigError('Simulator', 'node', `index ${index} is out of range`);
+    return id;
+  }
+
+  /** The live replica of `id`, or undefined while it is crashed. */
+  replica(id: NodeId): Replica | undefined {
+    return this.nodes.get(id)?.replica;
+  }
+
+  /** Whether `id` is up. */
+  isUp(id: NodeId): boolean {
+    return this.nodes.get(id)?.replica !== undefined;
+  }
+
+  /** The state machine fingerprint of a live node. */
+  fingerprint(id: NodeId): string | undefined {
+    const n = this.nodes.get(id);
+    return n?.replica === undefined ? undefined : n.machine.fingerprint();
+  }
+
+  /** The live leader with the highest ballot, if any. */
+  leader(): NodeId | undefined {
+    let best: Replica | undefined;
+    for (const n of this.nodes.values()) {
+      const r = n.replica;
+      if (r === undefined || r.role !== 'leader') continue;
+      if (best === undefined || compareBallots(r.status.promised, best.status.promised) > 0) best = r;
+    }
+    return best?.id;
+  }
+
+  /** Proposes one command to the current leader (or to `to`). */
+  propose(command: Uint8Array, to?: NodeId): ProposeResult {
+    this.invariants.proposedCommand(command);
+    const target = to ?? this.leader();
+    const node = target === undefined ? undefined : this.nodes.get(target);
+    if (node?.replica === undefined) return { ok: false, reason: 'not-leader', leaderHint: undefined };
+    const result = node.replica.propose([command]);
+    this.drain(node);
+    return result;
+  }
+
+  /** Injects a fault now. */
+  inject(fault: Fault): void {
+    this.trace.add(this.time, 'sim', describeFault(fault, (i) => this.name(i)));
+    switch (fault.kind) {
+      case 'crash':
+        return this.crash(this.name(fault.node));
+      case 'restart':
+        return this.restart(this.name(fault.node));
+      case 'partition': {
+        const group = new Map<NodeId, number>();
+        fault.groups.forEach((g, gi) => g.forEach((i) => group.set(this.name(i), gi)));
+        for (const a of this.ids) for (const b of this.ids) if (a !== b && group.get(a) !== group.get(b)) this.network.cut(a, b);
+        return;
+      }
+      case 'cut':
+        if (fault.from !== fault.to) this.network.cut(this.name(fault.from), this.name(fault.to));
+        return;
+      case 'bridge': {
+        const a = this.name(fault.a);
+        const c = this.name(fault.c);
+        if (a !== c) {
+          this.network.cut(a, c);
+          this.network.cut(c, a);
+        }
+        return;
+      }
+      case 'heal':
+        return this.network.heal();
+      case 'network':
+        this.network.conditions = { lossRate: fault.lossRate, duplicateRate: fault.duplicateRate, delayTicksMax: fault.delayTicksMax };
+        return;
+    }
+  }
+
+  /** Kills `id`: writes not yet durable and messages not yet sent are lost. */
+  crash(id: NodeId): void {
+    const node = this.nodes.get(id);
+    if (node?.replica === undefined) return;
+    node.disk.crash();
+    node.held = [];
+    node.replica = undefined;
+    node.role = undefined;
+  }
+
+  /** Restarts a crashed `id` from its durable state, with a fresh state machine. */
+  restart(id: NodeId): void {
+    const node = this.nodes.get(id);
+    if (node === undefined || node.replica !== undefined) return;
+    this.boot(node);
+    this.invariants.restarted(id, node.replica!.status.promised);
+  }
+
+  private boot(node: SimNode): void {
+    const rng = this.random.fork();
+    node.machine = this.newMachine();
+    node.lastApplied = 0;
+    node.replica = new Replica({
+      id: node.id,
+      quorum: this.quorum,
+      observers: this.observerIds,
+      ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
+      random: () => rng.next(),
+      state: node.disk.load(),
+    });
+    node.role = node.replica.role;
+  }
+
+  /** Advances virtual time by one tick: durable writes, deliveries, then every replica's tick. */
+  tick(): void {
+    this.time++;
+    for (const node of this.nodes.values()) this.completeWrites(node);
+    for (const m of this.network.takeDue(this.time)) {
+      const node = this.nodes.get(m.to);
+      if (node?.replica === undefined) continue;
+      node.replica.step(m);
+      this.drain(node);
+    }
+    for (const node of this.nodes.values()) {
+      if (node.replica === undefined) continue;
+      node.replica.tick();
+      this.drain(node);
+    }
+  }
+
+  /** Runs `ticks` ticks. */
+  run(ticks: number): void {
+    for (let i = 0; i < ticks; i++) this.tick();
+  }
+
+  /** Ticks until `done()` holds or `ticksMax` ticks passed; returns whether it holds. */
+  runUntil(done: () => boolean, ticksMax: number): boolean {
+    for (let i = 0; i < ticksMax; i++) {
+      if (done()) return true;
+      this.tick();
+    }
+    return done();
+  }
+
+  private completeWrites(node: SimNode): void {
+    const replica = node.replica;
+    if (replica === undefined) return;
+    let completed: number | undefined;
+    for (let w = node.disk.completeNext(this.time); w !== undefined; w = node.disk.completeNext(this.time)) {
+      this.invariants.durableWrite(node.id, node.disk.state.promised, w.batch.accepted);
+      completed = w.seq;
+      while (node.held.length > 0 && node.held[0]!.seq <= w.seq) {
+        for (const m of node.held.shift()!.messages) this.send(node, m);
+      }
+    }
+    if (completed !== undefined) {
+      replica.persisted(completed);
+      this.drain(node);
+    }
+  }
+
+  private send(node: SimNode, m: Message): void {
+    this.invariants.send(node.id, m, node.disk.state);
+    this.network.send(m, this.time);
+  }
+
+  /** Does all the work a replica handed out, in the order its contract prescribes. */
+  private drain(node: SimNode): void {
+    for (;;) {
+      const replica = node.replica;
+      if (replica === undefined) return;
+      const out = replica.takeOutput();
+      if (isEmpty(out)) break;
+      if (out.committed.length > 0) this.applyCommitted(node, replica, out);
+      if (out.dropped.length > 0) this.onDropped?.(out.dropped);
+      if (out.persist !== undefined) {
+        node.disk.write(out.persistSeq, out.persist, this.time + this.random.int(this.diskDelayTicksMax + 1));
+        if (out.messages.length > 0) node.held.push({ seq: out.persistSeq, messages: out.messages });
+        this.completeWrites(node);
+      } else if (node.disk.hasPending) {
+        if (out.messages.length > 0) node.held.push({ seq: node.disk.lastPendingSeq!, messages: out.messages });
+      } else {
+        for (const m of out.messages) this.send(node, m);
+      }
+    }
+    this.traceRole(node);
+  }
+
+  private applyCommitted(node: SimNode, replica: Replica, out: Output): void {
+    let commands = 0;
+    for (const { slot, value } of out.committed) {
+      this.invariants.apply(node.id, slot, value);
+      node.lastApplied = slot;
+      commands += applyValue(node.machine, slot, value, (c) => this.onApply?.(node.id, slot, c));
+    }
+    const first = out.committed[0]!.slot;
+    replica.applied(node.lastApplied);
+    if (this.traceCommits && replica.role === 'leader') {
+      const range = first === node.lastApplied ? `slot ${first}` : `slots ${first}..${node.lastApplied}`;
+      this.trace.add(this.time, node.id, `commits ${range} (${commands} command${commands === 1 ? '' : 's'})`);
+    }
+  }
+
+  private traceRole(node: SimNode): void {
+    const replica = node.replica;
+    if (replica === undefined || replica.role === node.role) return;
+    const before = node.role;
+    node.role = replica.role;
+    const s = replica.status;
+    if (s.role === 'leader') this.trace.add(this.time, node.id, `elected leader in ballot ${formatBallot(s.promised)} (commit index ${s.commitIndex})`);
+    else if (s.role === 'candidate') this.trace.add(this.time, node.id, `campaigns with ballot ${formatBallot(s.promised)}`);
+    else if (before === 'leader') this.trace.add(this.time, node.id, `steps down (promised ${formatBallot(s.promised)})`);
+  }
+}
+
+function isEmpty(out: Output): boolean {
+  return out.persist === undefined && out.messages.length === 0 && out.committed.length === 0 && out.dropped.length === 0;
+}
+
+function applyValue(machine: SimStateMachine, slot: number, value: Value, each: (c: Uint8Array) => void): number {
+  if (value.kind === 'noop') return 0;
+  for (const c of value.commands) {
+    machine.apply(c, slot);
+    each(c);
+  }
+  return value.commands.length;
+}
