@@ -1,0 +1,143 @@
+/**
+ * DESIGN rule 6, "layers point one way": core ← runtime ← storage/transport; testing
+ * may use core and runtime; nothing below the testing kit imports it; storage and
+ * transport adapters never import each other. Directories that do not exist yet are
+ * skipped, so the rules are written once for the target layout.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { classifySpecifier, isInside, lex, listTypeScriptFiles, moduleReferences, position } from './scan.js';
+
+const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+const srcRoot = join(repoRoot, 'src');
+
+/** A top-level folder of src/, `root` for files directly in src/ (the `synod` entry). */
+type Layer = 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'testing' | 'cli' | 'root';
+
+interface LayerRule {
+  readonly layer: Exclude<Layer, 'root'>;
+  /** If given, the only layers this one may import. */
+  readonly mayImport?: readonly Layer[];
+  /** Layers this one must not import. */
+  readonly mayNotImport?: readonly Layer[];
+}
+
+const rules: readonly LayerRule[] = [
+  { layer: 'core', mayImport: ['core'] },
+  { layer: 'runtime', mayImport: ['core', 'runtime'] },
+  { layer: 'storage', mayNotImport: ['transport', 'testing', 'kv', 'cli', 'root'] },
+  { layer: 'transport', mayNotImport: ['storage', 'testing', 'kv', 'cli', 'root'] },
+  { layer: 'testing', mayImport: ['core', 'runtime', 'testing'] },
+  { layer: 'kv', mayNotImport: ['testing', 'cli', 'root'] },
+];
+
+/** The entry file of `synod` may not pull in the testing kit: it has its own subpath. */
+const rootMayNotImport: readonly Layer[] = ['testing', 'cli'];
+
+const packageSubpaths: Readonly<Record<string, Layer>> = {
+  synod: 'root',
+  'synod/testing': 'testing',
+  'synod/kv': 'kv',
+};
+
+/**
+ * The layer a specifier imported from `file` lands in, or undefined for npm packages,
+ * Node builtins and files outside src/ (other tests check those).
+ */
+function targetLayer(file: string, specifier: string, src: string): Layer | 'outside-src' | undefined {
+  const self = packageSubpaths[specifier];
+  if (self !== undefined) return self;
+  if (specifier.startsWith('synod/')) return specifier.split('/')[1] as Layer;
+  if (classifySpecifier(specifier) !== 'relative') return undefined;
+  const target = resolve(dirname(file), specifier);
+  if (!isInside(src, target)) return 'outside-src';
+  return layerOf(target, src);
+}
+
+function layerOf(path: string, src: string): Layer {
+  const parts = relative(src, path).split(sep);
+  return parts.length === 1 ? 'root' : (parts[0] as Layer);
+}
+
+/** Every import in `source` (at `file`, inside `src`) that breaks a layer rule, as `file:line text`. */
+function layerViolations(file: string, source: string, src: string): string[] {
+  const from = layerOf(file, src);
+  const rule = rules.find((r) => r.layer === from);
+  const forbidden = (to: Layer): boolean => {
+    if (to === from) return false;
+    if (from === 'root') return rootMayNotImport.includes(to);
+    if (rule === undefined) return false;
+    if (rule.mayImport !== undefined && !rule.mayImport.includes(to)) return true;
+    return rule.mayNotImport?.includes(to) ?? false;
+  };
+  const violations: string[] = [];
+  for (const reference of moduleReferences(lex(source))) {
+    const to = targetLayer(file, reference.specifier, src);
+    if (to === undefined) continue;
+    const { line } = position(source, reference.offset);
+    const name = relative(dirname(src), file).split(sep).join('/');
+    if (to === 'outside-src') {
+      violations.push(`${name}:${line} imports '${reference.specifier}', outside src/`);
+    } else if (forbidden(to)) {
+      violations.push(`${name}:${line} src/${from} imports '${reference.specifier}' (src/${to === 'root' ? 'index' : to})`);
+    }
+  }
+  return violations;
+}
+
+describe('layers point one way (DESIGN rule 6)', () => {
+  it('src/core exists and has files', () => {
+    expect(existsSync(join(srcRoot, 'core'))).toBe(true);
+    expect(listTypeScriptFiles(join(srcRoot, 'core')).length).toBeGreaterThan(0);
+  });
+
+  const present = [...rules.map((r) => r.layer), 'root' as const].filter(
+    (layer) => layer === 'root' || existsSync(join(srcRoot, layer)),
+  );
+
+  it.each(present)('src/%s imports only what its layer allows', (layer) => {
+    const files =
+      layer === 'root'
+        ? listTypeScriptFiles(srcRoot).filter((f) => layerOf(f, srcRoot) === 'root')
+        : listTypeScriptFiles(join(srcRoot, layer));
+    const violations = files.flatMap((file) => layerViolations(file, readFileSync(file, 'utf8'), srcRoot));
+    expect(violations, `DESIGN rule 6 broken:\n${violations.join('\n')}`).toEqual([]);
+  });
+});
+
+describe('the layer check can fail', () => {
+  const src = resolve('/virtual/src');
+  const at = (path: string): string => join(src, ...path.split('/'));
+  const cases: ReadonlyArray<readonly [string, string, boolean]> = [
+    ['core/replica.ts', "import { Node } from '../runtime/node.js';", true],
+    ['core/quorum/joint.ts', "import { Simulator } from '../../testing/simulator.js';", true],
+    ['core/replica.ts', "import { x } from '../index.js';", true],
+    ['core/replica.ts', "import { x } from '../../test/helpers.js';", true],
+    ['core/replica.ts', "import { Simulator } from 'synod/testing';", true],
+    ['runtime/node.ts', "import type { FileStorage } from '../storage/file/wal.js';", true],
+    ['runtime/node.ts', "import { Simulator } from '../testing/simulator.js';", true],
+    ['runtime/node.ts', "import { KvStore } from '../kv/store.js';", true],
+    ['runtime/node.ts', "import { tcp } from '../transport/tcp/tcp.js';", true],
+    ['storage/file/wal.ts', "import { frame } from '../../transport/tcp/framing.js';", true],
+    ['transport/memory.ts', "import { MemoryStorage } from '../storage/memory.js';", true],
+    ['testing/simulator.ts', "import { KvStore } from '../kv/store.js';", true],
+    ['testing/simulator.ts', "import { FileStorage } from '../storage/file.js';", true],
+    ['index.ts', "export * from './testing/index.js';", true],
+    ['core/replica.ts', "import { compareBallots } from './ballot.js';", false],
+    ['core/quorum/joint.ts', "import type { NodeId } from '../node-id.js';", false],
+    ['runtime/node.ts', "import { Replica } from '../core/replica.js';", false],
+    ['testing/simulator.ts', "import { Replica } from '../core/replica.js';", false],
+    ['testing/simulator.ts', "import { Node } from '../runtime/node.js';", false],
+    ['testing/simulator.ts', "import fc from 'fast-check';", false],
+    ['storage/file/wal.ts', "import { assert } from '../../core/assert.js';", false],
+    ['storage/file/wal.ts', "import { open } from 'node:fs/promises';", false],
+    ['kv/server.ts', "import { Node } from '../runtime/node.js';", false],
+    ['index.ts', "export * from './core/ballot.js';", false],
+  ];
+
+  it.each(cases)('%s: %s → violation %s', (path, source, expected) => {
+    expect(layerViolations(at(path), source, src).length > 0).toBe(expected);
+  });
+});
