@@ -1,3 +1,5 @@
+import type { NetworkConditions } from './sim-network.js';
+
 /**
  * Faults the simulator injects, addressed by node index (0-based, voters first, then
  * observers) so a schedule does not depend on node names.
@@ -15,8 +17,8 @@ export type Fault =
   | { readonly kind: 'bridge'; readonly a: number; readonly b: number; readonly c: number }
   /** Every link restored. */
   | { readonly kind: 'heal' }
-  /** New message loss, duplication and delay. */
-  | { readonly kind: 'network'; readonly lossRate: number; readonly duplicateRate: number; readonly delayTicksMax: number };
+  /** New message loss, duplication, delay and stragglers (see {@link NetworkConditions}). */
+  | ({ readonly kind: 'network' } & NetworkConditions);
 
 /** A fault and the tick it happens at. */
 export interface ScheduledFault {
@@ -40,6 +42,6 @@ export function describeFault(fault: Fault, name: (node: number) => string): str
     case 'heal':
       return 'heal the network';
     case 'network':
-      return `network loss=${fault.lossRate} duplicate=${fault.duplicateRate} delay<=${fault.delayTicksMax}`;
+      return `network loss=${fault.lossRate} duplicate=${fault.duplicateRate} delay<=${fault.delayTicksMax}${fault.stragglerRate ? ` stragglers=${fault.stragglerRate}` : ''}`;
   }
 }

@@ -18,3 +18,11 @@ export {
   type SimulationConfig,
   type SimulationResult,
 } from './run-simulation.js';
+export {
+  simulationArbitrary,
+  faultArbitrary,
+  limitsArbitrary,
+  quorumArbitrary,
+  type SimulationArbitraryOptions,
+} from './arbitraries.js';
+export { simulationProperty, simulationParameters } from './properties.js';

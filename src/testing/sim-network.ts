@@ -9,6 +9,13 @@ export interface NetworkConditions {
   readonly duplicateRate: number;
   /** Largest delivery delay in ticks; each message draws a delay in [0, max], which reorders them. Default 1. */
   readonly delayTicksMax: number;
+  /**
+   * Probability a message is a straggler, delayed up to `stragglerTicksMax` ticks: long
+   * enough to arrive after elections, from a ballot long gone. Default 0.
+   */
+  readonly stragglerRate?: number;
+  /** Longest straggler delay in ticks. Default 200. */
+  readonly stragglerTicksMax?: number;
 }
 
 /** A perfect network: nothing lost or duplicated, delays of 0 or 1 tick. */
@@ -68,7 +75,8 @@ export class SimNetwork {
     const copies = this.random.chance(this.conditions.duplicateRate) ? 2 : 1;
     if (copies === 2) this.counts.duplicated++;
     for (let i = 0; i < copies; i++) {
-      const delay = this.random.int(this.conditions.delayTicksMax + 1);
+      const straggler = this.random.chance(this.conditions.stragglerRate ?? 0);
+      const delay = this.random.int((straggler ? (this.conditions.stragglerTicksMax ?? 200) : this.conditions.delayTicksMax) + 1);
       this.inFlight.push({ deliverAt: now + delay, order: this.sequence++, message });
     }
   }

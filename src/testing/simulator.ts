@@ -196,7 +196,13 @@ export class Simulator {
       case 'heal':
         return this.network.heal();
       case 'network':
-        this.network.conditions = { lossRate: fault.lossRate, duplicateRate: fault.duplicateRate, delayTicksMax: fault.delayTicksMax };
+        this.network.conditions = {
+          lossRate: fault.lossRate,
+          duplicateRate: fault.duplicateRate,
+          delayTicksMax: fault.delayTicksMax,
+          ...(fault.stragglerRate !== undefined ? { stragglerRate: fault.stragglerRate } : {}),
+          ...(fault.stragglerTicksMax !== undefined ? { stragglerTicksMax: fault.stragglerTicksMax } : {}),
+        };
         return;
     }
   }

@@ -1,0 +1,87 @@
+/**
+ * Proves the safety suite can fail: applies each deliberate protocol bug in turn,
+ * runs the simulation property, and reports how many schedules it took to go red.
+ * Restores every file afterwards. Run on a scratch branch: `npx tsx scripts/mutants.ts`.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+interface Mutant {
+  readonly name: string;
+  readonly file: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+const mutants: Mutant[] = [
+  {
+    name: 'acceptor accepts below its promise',
+    file: 'src/core/acceptor.ts',
+    from: 'const order = compareBallots(ballot, this.promisedBallot);\n    if (order < 0) return false;\n    if (order > 0) {\n      this.promisedBallot = ballot;\n      out.persistPromised(ballot);\n    }\n    for',
+    to: 'const order = compareBallots(ballot, this.promisedBallot);\n    if (order > 0) {\n      this.promisedBallot = ballot;\n      out.persistPromised(ballot);\n    }\n    for',
+  },
+  {
+    name: 'new leader ignores accepted values reported in promises',
+    file: 'src/core/proposer.ts',
+    from: '  adoptedValues(): Value[] {\n',
+    to: '  adoptedValues(): Value[] {\n    if (this.firstSlot > 0) return [];\n',
+  },
+  {
+    name: 'slot counted chosen from accepts of different ballots (follower)',
+    file: 'src/core/learner.ts',
+    from: 'if (accepted === undefined || !ballotEquals(accepted.ballot, ballot)) {',
+    to: 'if (accepted === undefined || (ballot.round < 0 && !ballotEquals(accepted.ballot, ballot))) {',
+  },
+  {
+    name: 'slot counted chosen from accepts of different ballots (leader)',
+    file: 'src/core/replica.ts',
+    from: 'if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;\n    l.lastHeard.set(m.from, this.now);\n    l.acknowledge(m.from, m.firstSlot, m.firstSlot + m.count - 1);',
+    to: 'if (l === undefined) return;\n    l.lastHeard.set(m.from, this.now);\n    l.acknowledge(m.from, m.firstSlot, Math.min(m.firstSlot + m.count - 1, l.nextSlot - 1));',
+  },
+  {
+    name: 'promise sent before it was persisted',
+    file: 'src/core/acceptor.ts',
+    from: 'if (order > 0) {\n      this.promisedBallot = ballot;\n      out.persistPromised(ballot);\n    }\n    const reported',
+    to: 'if (order > 0) {\n      this.promisedBallot = ballot;\n    }\n    const reported',
+  },
+  {
+    name: 'driver sends messages before the write is durable',
+    file: 'src/testing/simulator.ts',
+    from: 'if (out.messages.length > 0) node.held.push({ seq: out.persistSeq, messages: out.messages });\n        this.completeWrites(node);',
+    to: 'for (const m of out.messages) this.send(node, m);\n        this.completeWrites(node);',
+  },
+  {
+    name: 'restarted node forgets its promised ballot',
+    file: 'src/core/acceptor.ts',
+    from: 'this.promisedBallot = state.promised;',
+    to: 'this.promisedBallot = { round: 0, node: "" };',
+  },
+];
+
+const runs = Number(process.env['SYNOD_SCHEDULES'] ?? 1000);
+const suite = process.env['SYNOD_SUITE'] ?? 'test/core/safety/mixed.prop.test.ts';
+const only = process.env['SYNOD_MUTANT'];
+const rows: string[] = [];
+for (const m of mutants) {
+  if (only !== undefined && !m.name.includes(only)) continue;
+  const original = readFileSync(m.file, 'utf8');
+  if (!original.includes(m.from)) throw new Error(`mutant "${m.name}": pattern not found in ${m.file}`);
+  writeFileSync(m.file, original.replace(m.from, m.to));
+  let verdict: string;
+  try {
+    execFileSync('npx', ['vitest', 'run', suite], { env: { ...process.env, SYNOD_SCHEDULES: String(runs), SYNOD_NO_SHRINK: '1' }, stdio: 'pipe', encoding: 'utf8' });
+    verdict = `NOT CAUGHT in ${runs} schedules`;
+  } catch (e) {
+    const out = String((e as { stdout?: string }).stdout ?? '') + String((e as { stderr?: string }).stderr ?? '');
+    const after = /Property failed after (\d+) tests/.exec(out)?.[1] ?? '?';
+    const shrunk = /Shrunk (\d+) time/.exec(out)?.[1] ?? '0';
+    const why = /Caused by: ([^\n]*)/.exec(out)?.[1] ?? out.split('\n').find((l) => /Error/.test(l)) ?? '';
+    verdict = `caught after ${after} schedule(s) (shrunk ${shrunk}x): ${why.slice(0, 160)}`;
+  } finally {
+    writeFileSync(m.file, original);
+  }
+  const row = `- ${m.name}: ${verdict}`;
+  console.log(row);
+  rows.push(row);
+}
+console.log(`\n${rows.length} mutants, ${rows.filter((r) => r.includes('NOT CAUGHT')).length} not caught`);

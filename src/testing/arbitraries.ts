@@ -1,0 +1,110 @@
+import fc from 'fast-check';
+import type { Limits } from '../core/index.js';
+import type { Fault, ScheduledFault } from './faults.js';
+import type { SimulationConfig } from './run-simulation.js';
+import type { QuorumSpec } from './simulator.js';
+
+/** Shape of the clusters {@link simulationArbitrary} draws. */
+export interface SimulationArbitraryOptions {
+  /** Voter counts to draw from. Default [1, 3, 5, 7]. */
+  readonly voters?: readonly number[];
+  /** Most observers. Default 1. */
+  readonly observersMax?: number;
+  /** Quorum kinds to draw from. Default both. */
+  readonly quorums?: readonly QuorumSpec['kind'][];
+  /** Commands per run. Default 200. */
+  readonly proposals?: number;
+  /** Range of the safety phase, in ticks. Default [300, 700]. */
+  readonly safetyTicks?: readonly [min: number, max: number];
+  /** Most faults per run. Default 14. */
+  readonly faultsMax?: number;
+}
+
+/** A fault against one of `nodes` nodes. */
+export function faultArbitrary(nodes: number): fc.Arbitrary<Fault> {
+  const node = fc.integer({ min: 0, max: nodes - 1 });
+  return fc.oneof(
+    { weight: 4, arbitrary: node.map((n): Fault => ({ kind: 'crash', node: n })) },
+    { weight: 4, arbitrary: node.map((n): Fault => ({ kind: 'restart', node: n })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .array(fc.integer({ min: 0, max: 2 }), { minLength: nodes, maxLength: nodes })
+        .map((groupOf): Fault => {
+          const groups: number[][] = [[], [], []];
+          groupOf.forEach((g, n) => groups[g]!.push(n));
+          return { kind: 'partition', groups: groups.filter((g) => g.length > 0) };
+        }),
+    },
+    { weight: 2, arbitrary: fc.record({ from: node, to: node }).map(({ from, to }): Fault => ({ kind: 'cut', from, to })) },
+    { weight: 2, arbitrary: fc.record({ a: node, b: node, c: node }).map(({ a, b, c }): Fault => ({ kind: 'bridge', a, b, c })) },
+    { weight: 3, arbitrary: fc.constant<Fault>({ kind: 'heal' }) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({
+          lossRate: fc.constantFrom(0, 0.02, 0.1, 0.3),
+          duplicateRate: fc.constantFrom(0, 0.05, 0.2),
+          delayTicksMax: fc.integer({ min: 0, max: 8 }),
+          stragglerRate: fc.constantFrom(0, 0, 0.01, 0.05),
+          stragglerTicksMax: fc.constantFrom(50, 200),
+        })
+        .map((n): Fault => ({ kind: 'network', ...n })),
+    },
+  );
+}
+
+/** Replica limits small enough to exercise windows, batching and message splitting. */
+export function limitsArbitrary(): fc.Arbitrary<Partial<Limits>> {
+  return fc.oneof(
+    fc.constant({}),
+    fc.record({
+      inflightSlotsMax: fc.integer({ min: 1, max: 32 }),
+      batchCommandsMax: fc.integer({ min: 1, max: 8 }),
+      acceptSlotsMax: fc.integer({ min: 1, max: 8 }),
+      catchUpSlotsMax: fc.integer({ min: 1, max: 8 }),
+      ackRangesMax: fc.integer({ min: 1, max: 4 }),
+      proposalQueueMax: fc.constant(4096),
+    }),
+  );
+}
+
+/** A quorum system over `voters` voters: majority, or flexible with phase1 + phase2 = voters + 1. */
+export function quorumArbitrary(voters: number, kinds: readonly QuorumSpec['kind'][]): fc.Arbitrary<QuorumSpec> {
+  const options: fc.Arbitrary<QuorumSpec>[] = [];
+  if (kinds.includes('majority')) options.push(fc.constant<QuorumSpec>({ kind: 'majority' }));
+  if (kinds.includes('flexible')) {
+    options.push(fc.integer({ min: 1, max: voters }).map((phase2): QuorumSpec => ({ kind: 'flexible', phase1: voters - phase2 + 1, phase2 })));
+  }
+  return fc.oneof(...options);
+}
+
+/**
+ * Whole simulation configurations: cluster size and quorum system, limits, disk and
+ * network conditions, a schedule of faults, and a seed for everything else.
+ */
+export function simulationArbitrary(options: SimulationArbitraryOptions = {}): fc.Arbitrary<SimulationConfig> {
+  const [ticksMin, ticksMax] = options.safetyTicks ?? [300, 700];
+  return fc
+    .record({
+      voters: fc.constantFrom(...(options.voters ?? [1, 3, 5, 7])),
+      observers: fc.integer({ min: 0, max: options.observersMax ?? 1 }),
+      safetyTicks: fc.integer({ min: ticksMin, max: ticksMax }),
+    })
+    .chain(({ voters, observers, safetyTicks }) =>
+      fc.record({
+        seed: fc.integer({ min: 0, max: 0x7fffffff }),
+        voters: fc.constant(voters),
+        observers: fc.constant(observers),
+        quorum: quorumArbitrary(voters, options.quorums ?? ['majority', 'flexible']),
+        limits: limitsArbitrary(),
+        diskDelayTicksMax: fc.integer({ min: 0, max: 3 }),
+        proposals: fc.constant(options.proposals ?? 200),
+        safetyTicks: fc.constant(safetyTicks),
+        faults: fc.array(
+          fc.record({ at: fc.integer({ min: 1, max: safetyTicks }), fault: faultArbitrary(voters + observers) }),
+          { maxLength: options.faultsMax ?? 14 },
+        ) as fc.Arbitrary<ScheduledFault[]>,
+      }),
+    );
+}
