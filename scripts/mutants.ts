@@ -60,6 +60,7 @@ const mutants: Mutant[] = [
 
 const runs = Number(process.env['SYNOD_SCHEDULES'] ?? 1000);
 const suite = process.env['SYNOD_SUITE'] ?? 'test/core/safety/mixed.prop.test.ts';
+const scenarios = 'test/core/replica.scenario.test.ts';
 const only = process.env['SYNOD_MUTANT'];
 const rows: string[] = [];
 for (const m of mutants) {
@@ -68,6 +69,14 @@ for (const m of mutants) {
   if (!original.includes(m.from)) throw new Error(`mutant "${m.name}": pattern not found in ${m.file}`);
   writeFileSync(m.file, original.replace(m.from, m.to));
   let verdict: string;
+  let scenario: string;
+  try {
+    execFileSync('npx', ['vitest', 'run', scenarios], { stdio: 'pipe', encoding: 'utf8' });
+    scenario = 'scenarios green';
+  } catch (e) {
+    const out = String((e as { stdout?: string }).stdout ?? '');
+    scenario = `scenarios red (${/Tests\s+(\d+ failed)/.exec(out)?.[1] ?? 'failed'})`;
+  }
   try {
     execFileSync('npx', ['vitest', 'run', suite], { env: { ...process.env, SYNOD_SCHEDULES: String(runs), SYNOD_NO_SHRINK: '1' }, stdio: 'pipe', encoding: 'utf8' });
     verdict = `NOT CAUGHT in ${runs} schedules`;
@@ -80,7 +89,7 @@ for (const m of mutants) {
   } finally {
     writeFileSync(m.file, original);
   }
-  const row = `- ${m.name}: ${verdict}`;
+  const row = `- ${m.name}: ${scenario}; property ${verdict}`;
   console.log(row);
   rows.push(row);
 }

@@ -15,6 +15,10 @@ export type Fault =
   | { readonly kind: 'cut'; readonly from: number; readonly to: number }
   /** Partial connectivity: `a` and `c` cannot talk, both can talk to `b`. */
   | { readonly kind: 'bridge'; readonly a: number; readonly b: number; readonly c: number }
+  /** Whoever leads at that moment crashes (no-op without a leader). */
+  | { readonly kind: 'crashLeader' }
+  /** Whoever leads at that moment is cut off from everyone, both ways. */
+  | { readonly kind: 'isolateLeader' }
   /** Every link restored. */
   | { readonly kind: 'heal' }
   /** New message loss, duplication, delay and stragglers (see {@link NetworkConditions}). */
@@ -39,6 +43,10 @@ export function describeFault(fault: Fault, name: (node: number) => string): str
       return `cut ${name(fault.from)} -> ${name(fault.to)}`;
     case 'bridge':
       return `bridge ${name(fault.a)} - ${name(fault.b)} - ${name(fault.c)} (${name(fault.a)} and ${name(fault.c)} cut)`;
+    case 'crashLeader':
+      return 'crash the leader';
+    case 'isolateLeader':
+      return 'isolate the leader';
     case 'heal':
       return 'heal the network';
     case 'network':

@@ -26,3 +26,4 @@ export {
   type SimulationArbitraryOptions,
 } from './arbitraries.js';
 export { simulationProperty, simulationParameters } from './properties.js';
+export { ManualCluster, type ManualClusterOptions } from './manual-cluster.js';

@@ -193,6 +193,16 @@ export class Simulator {
         }
         return;
       }
+      case 'crashLeader': {
+        const leader = this.leader();
+        if (leader !== undefined) this.crash(leader);
+        return;
+      }
+      case 'isolateLeader': {
+        const leader = this.leader();
+        if (leader !== undefined) for (const other of this.ids) if (other !== leader) this.isolate(leader, other);
+        return;
+      }
       case 'heal':
         return this.network.heal();
       case 'network':
@@ -205,6 +215,11 @@ export class Simulator {
         };
         return;
     }
+  }
+
+  private isolate(a: NodeId, b: NodeId): void {
+    this.network.cut(a, b);
+    this.network.cut(b, a);
   }
 
   /** Kills `id`: writes not yet durable and messages not yet sent are lost. */
