@@ -25,5 +25,5 @@ export {
   quorumArbitrary,
   type SimulationArbitraryOptions,
 } from './arbitraries.js';
-export { simulationProperty, simulationParameters } from './properties.js';
+export { simulationProperty, simulationParameters, assertSimulations } from './properties.js';
 export { ManualCluster, type ManualClusterOptions } from './manual-cluster.js';

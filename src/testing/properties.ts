@@ -37,3 +37,30 @@ export function simulationParameters(defaultRuns: number, env: Record<string, st
     ...(replay !== undefined ? { seed: replay.seed, ...(replay.path !== undefined ? { path: replay.path } : {}), endOnFailure: true } : {}),
   };
 }
+
+/**
+ * Runs a simulation property and, on failure, throws one error that says how to replay
+ * it (`SYNOD_REPLAY='{"seed":…,"path":"…"}'`), the shrunk configuration, and the broken
+ * rule with the end of that run's trace.
+ *
+ * @example
+ * ```ts
+ * it('is safe', () => assertSimulations(simulationArbitrary(), simulationParameters(300, process.env)));
+ * ```
+ */
+export function assertSimulations(arbitrary: fc.Arbitrary<SimulationConfig>, parameters: fc.Parameters<[SimulationConfig]>): void {
+  const details = fc.check(simulationProperty(arbitrary), parameters);
+  if (!details.failed) return;
+  const replay = JSON.stringify({ seed: details.seed, path: details.counterexamplePath ?? '' });
+  const error = details.errorInstance;
+  const cause = error instanceof Error ? error.message : String(error ?? (details.interrupted ? 'interrupted' : 'unknown'));
+  throw new Error(
+    [
+      `simulation failed after ${details.numRuns} schedule(s), shrunk ${details.numShrinks} time(s)`,
+      `replay: SYNOD_REPLAY='${replay}' npx vitest run <this test file>`,
+      `schedule: ${JSON.stringify(details.counterexample?.[0])}`,
+      cause,
+    ].join('\n'),
+    { cause: error },
+  );
+}
