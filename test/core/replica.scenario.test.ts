@@ -35,6 +35,30 @@ describe('Replica scenarios', () => {
     for (const id of ['a', 'b', 'c', 'd', 'e']) expect(c.applied(id)).toEqual(['v2']);
   });
 
+  it('a follower told a slot is committed applies its own value only if it accepted it in that leader\'s ballot', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c', 'd', 'e'] });
+    c.elect('a');
+    c.take(() => true);
+    c.propose('a', 'v1');
+    c.deliver((m) => m.type === 'accept' && m.to === 'b');
+    c.take(() => true);
+
+    // c, d, e choose v2 for slot 1 in a higher ballot; b still holds v1 from ballot 1.a.
+    c.elect('c', ['c', 'd', 'e']);
+    c.take(() => true);
+    c.propose('c', 'v2');
+    c.deliverWithin(['c', 'd', 'e']);
+    expect(c.status('c').commitIndex).toBe(1);
+
+    // c's heartbeat tells b that slot 1 is committed: b must fetch the chosen value.
+    c.tick(['c'], 2);
+    c.deliver((m) => m.type === 'heartbeat' && m.to === 'b');
+    expect(c.applied('b')).toEqual([]);
+    expect(c.inFlight.some((m) => m.type === 'catchUp' && m.from === 'b')).toBe(true);
+    c.deliver();
+    expect(c.applied('b')).toEqual(['v2']);
+  });
+
   it('a new leader re-proposes the highest-ballot values it learns in promises and fills holes with no-ops', () => {
     const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
     c.elect('a');
