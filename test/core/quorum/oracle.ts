@@ -5,6 +5,7 @@
  * candidate. Slow on purpose; nothing here shares code with src/core/quorum.
  */
 import fc from 'fast-check';
+import { expect } from 'vitest';
 import type { NodeId } from '../../../src/core/node-id.js';
 import type { Quorum, VoteResult } from '../../../src/core/quorum/quorum.js';
 
@@ -95,4 +96,17 @@ export const acknowledgedArb = fc
 export function recording<T>(answers: ReadonlyMap<NodeId, T>): { lookup: (v: NodeId) => T; asked: NodeId[] } {
   const asked: NodeId[] = [];
   return { asked, lookup: (v) => (asked.push(v), answers.get(v) as T) };
+}
+
+/**
+ * Checks both phases' vote results against the brute-force oracle, and that exactly the
+ * spec's voters are asked.
+ */
+export function expectVotesMatchOracle(quorum: Quorum, spec: QuorumSpec, answers: ReadonlyMap<NodeId, boolean | undefined>): void {
+  for (const phase of [1, 2] as const) {
+    const { lookup, asked } = recording(answers);
+    const result = phase === 1 ? quorum.phase1(lookup) : quorum.phase2(lookup);
+    expect(result).toBe(voteOracle(spec, phase, (v) => answers.get(v)));
+    expect(new Set(asked)).toEqual(new Set(spec.voters));
+  }
 }
