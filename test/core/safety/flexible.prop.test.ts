@@ -5,5 +5,5 @@ import { assertSimulations, simulationArbitrary, simulationParameters } from '..
 // monotonicity, persist-before-send) under random faults, then liveness once healed.
 it('stays safe and converges: flexible clusters', () => {
   const arbitrary = simulationArbitrary({ voters: [3, 5, 7], quorums: ['flexible'], observersMax: 1 });
-  assertSimulations(arbitrary, simulationParameters(300, process.env));
+  assertSimulations(arbitrary, simulationParameters(500, process.env));
 }, 600_000);

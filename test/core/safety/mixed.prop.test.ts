@@ -5,5 +5,5 @@ import { assertSimulations, simulationArbitrary, simulationParameters } from '..
 // monotonicity, persist-before-send) under random faults, then liveness once healed.
 it('stays safe and converges: mixed clusters', () => {
   const arbitrary = simulationArbitrary({ voters: [1, 3, 5, 7], quorums: ['majority', 'flexible'], observersMax: 1 });
-  assertSimulations(arbitrary, simulationParameters(250, process.env));
+  assertSimulations(arbitrary, simulationParameters(600, process.env));
 }, 600_000);

@@ -5,5 +5,5 @@ import { assertSimulations, simulationArbitrary, simulationParameters } from '..
 // monotonicity, persist-before-send) under random faults, then liveness once healed.
 it('stays safe and converges: observers clusters', () => {
   const arbitrary = simulationArbitrary({ voters: [1, 3, 5], quorums: ['majority', 'flexible'], observersMax: 2 });
-  assertSimulations(arbitrary, simulationParameters(200, process.env));
+  assertSimulations(arbitrary, simulationParameters(400, process.env));
 }, 600_000);
