@@ -10,24 +10,33 @@ import type { Value } from './value.js';
  * @internal
  */
 export class CatchUp {
-  /** Ticks until a request may be sent again. */
+  /** The request waiting for its answer, if any. */
+  private outstanding: number | undefined;
+  /** Ticks until an unanswered request may be sent again. */
   private cooldown = 0;
 
   constructor(private readonly limits: Limits) {}
 
   tick(): void {
     if (this.cooldown > 0) this.cooldown--;
+    if (this.cooldown === 0) this.outstanding = undefined;
   }
 
-  /** The range to request from `firstSlot`, or nothing while a request is outstanding. */
+  /**
+   * The range to request from `firstSlot`, or nothing while a request is outstanding:
+   * one request at a time, so duplicated or pushed answers can never multiply requests.
+   */
   request(firstSlot: number, knownCommit: number): [first: number, last: number] | undefined {
-    if (this.cooldown > 0 || firstSlot > knownCommit) return undefined;
+    if (this.outstanding !== undefined || firstSlot > knownCommit) return undefined;
+    this.outstanding = firstSlot;
     this.cooldown = 2 * this.limits.heartbeatTicks;
     return [firstSlot, Math.min(knownCommit, firstSlot + this.limits.catchUpSlotsMax - 1)];
   }
 
-  /** An answer arrived: another request may follow at once. */
-  answered(): void {
+  /** Chosen values from `firstSlot` arrived: if they answer the outstanding request, the next may follow at once. */
+  received(firstSlot: number): void {
+    if (this.outstanding !== firstSlot) return;
+    this.outstanding = undefined;
     this.cooldown = 0;
   }
 

@@ -607,7 +607,7 @@ export class Replica {
   }
 
   private onChosen(m: ChosenMessage): void {
-    this.catchUp.answered();
+    this.catchUp.received(m.firstSlot);
     for (let i = 0; i < m.values.length; i++) {
       const slot = m.firstSlot + i;
       const value = m.values[i]!;
