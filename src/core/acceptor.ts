@@ -80,7 +80,7 @@ export class Acceptor {
       const previous = this.entries.get(slot);
       if (previous !== undefined && ballotEquals(previous.ballot, ballot)) {
         // A duplicate: one ballot proposes one value per slot.
-        assert(valueEquals(previous.value, value), () => `slot ${slot}: ballot ${formatBallot(ballot)} proposed two values`);
+        if (!valueEquals(previous.value, value)) assert(false, `slot ${slot}: ballot ${formatBallot(ballot)} proposed two values`);
         continue;
       }
       const entry: AcceptedEntry = { slot, ballot, value };

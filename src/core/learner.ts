@@ -53,7 +53,7 @@ export class Learner {
   learn(slot: number, value: Value): boolean {
     const known = this.chosen.get(slot);
     if (known !== undefined) {
-      assert(valueEquals(known, value), () => `slot ${slot} learned two different chosen values`);
+      if (!valueEquals(known, value)) assert(false, `slot ${slot} learned two different chosen values`);
       return false;
     }
     this.chosen.set(slot, value);
@@ -93,7 +93,7 @@ export class Learner {
   takeCommitted(out: OutputBuilder): void {
     for (let slot = this.handedOut + 1; slot <= this.commit; slot++) {
       const value = this.chosen.get(slot);
-      assert(value !== undefined, () => `slot ${slot} is below the commit index ${this.commit} but has no value`);
+      if (value === undefined) assert(false, `slot ${slot} is below the commit index ${this.commit} but has no value`);
       out.commit({ slot, value });
     }
     this.handedOut = this.commit;
@@ -101,8 +101,9 @@ export class Learner {
 
   /** The driver applied every slot up to `slot`. */
   applied(slot: number): void {
-    assert(slot <= this.handedOut, () => `applied(${slot}) beyond the last slot handed out, ${this.handedOut}`);
-    assert(slot >= this.appliedSlot, () => `applied(${slot}) goes back from ${this.appliedSlot}`);
+    // Runs after every apply: messages are built only on failure.
+    if (slot > this.handedOut) assert(false, `applied(${slot}) beyond the last slot handed out, ${this.handedOut}`);
+    if (slot < this.appliedSlot) assert(false, `applied(${slot}) goes back from ${this.appliedSlot}`);
     this.appliedSlot = slot;
   }
 

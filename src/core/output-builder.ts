@@ -4,17 +4,34 @@ import type { AcceptedEntry, Message } from './messages.js';
 import type { CommittedEntry, Output } from './output.js';
 
 /**
- * Collects what the roles produce between two `takeOutput()` calls.
+ * What `take()` returns when nothing happened: shared, so the poll that ends every
+ * drain loop allocates nothing, and frozen, lists included, so no driver can fill it.
+ */
+const emptyOutput: Output = Object.freeze({
+  persist: undefined,
+  persistSeq: 0,
+  messages: Object.freeze([]),
+  committed: Object.freeze([]),
+  dropped: Object.freeze([]),
+});
+
+/**
+ * Collects what the roles produce between two `takeOutput()` calls. Each list is
+ * created on its first item and handed over whole, so every output owns its lists:
+ * `takeOutput()` runs after every input, and most outputs are empty or nearly so.
+ * (Empty lists of a non-empty output are fresh rather than a shared frozen `[]`:
+ * V8 in Node 20 allocates an iterator for every `for...of` over a frozen array, and
+ * drivers loop over every list.)
  * @internal
  */
 export class OutputBuilder {
   private promised: Ballot | undefined;
   private commitIndex: number | undefined;
-  private accepted: AcceptedEntry[] = [];
-  private chosen: ChosenEntry[] = [];
-  private messages: Message[] = [];
-  private committed: CommittedEntry[] = [];
-  private dropped: Uint8Array[] = [];
+  private accepted: AcceptedEntry[] | undefined;
+  private chosen: ChosenEntry[] | undefined;
+  private messages: Message[] | undefined;
+  private committed: CommittedEntry[] | undefined;
+  private dropped: Uint8Array[] | undefined;
   private seq = 0;
 
   /** The persist sequence number the next non-empty persist will carry. */
@@ -31,11 +48,11 @@ export class OutputBuilder {
   }
 
   persistAccepted(entry: AcceptedEntry): void {
-    this.accepted.push(entry);
+    this.accepted = append(this.accepted, entry);
   }
 
   persistChosen(entry: ChosenEntry): void {
-    this.chosen.push(entry);
+    this.chosen = append(this.chosen, entry);
   }
 
   persistCommitIndex(commitIndex: number): void {
@@ -43,55 +60,68 @@ export class OutputBuilder {
   }
 
   send(message: Message): void {
-    this.messages.push(message);
+    this.messages = append(this.messages, message);
   }
 
   commit(entry: CommittedEntry): void {
-    this.committed.push(entry);
+    this.committed = append(this.committed, entry);
   }
 
   drop(commands: readonly Uint8Array[]): void {
-    for (const c of commands) this.dropped.push(c);
+    for (const c of commands) this.dropped = append(this.dropped, c);
   }
 
   get isEmpty(): boolean {
-    return (
-      !this.hasPersist && this.messages.length === 0 && this.committed.length === 0 && this.dropped.length === 0
-    );
+    return !this.hasPersist && this.messages === undefined && this.committed === undefined && this.dropped === undefined;
   }
 
   private get hasPersist(): boolean {
-    return (
-      this.promised !== undefined || this.commitIndex !== undefined || this.accepted.length > 0 || this.chosen.length > 0
-    );
+    return this.promised !== undefined || this.commitIndex !== undefined || this.accepted !== undefined || this.chosen !== undefined;
   }
 
   take(): Output {
+    if (this.isEmpty) return emptyOutput;
     let persist: PersistBatch | undefined;
     let persistSeq = 0;
     if (this.hasPersist) {
       persistSeq = ++this.seq;
-      persist = {
-        ...(this.promised !== undefined ? { promised: this.promised } : {}),
-        accepted: this.accepted,
-        chosen: this.chosen,
-        ...(this.commitIndex !== undefined ? { commitIndex: this.commitIndex } : {}),
-      };
+      persist = persistBatch(this.promised, this.accepted ?? [], this.chosen ?? [], this.commitIndex);
     }
     const output: Output = {
       persist,
       persistSeq,
-      messages: this.messages,
-      committed: this.committed,
-      dropped: this.dropped,
+      messages: this.messages ?? [],
+      committed: this.committed ?? [],
+      dropped: this.dropped ?? [],
     };
     this.promised = undefined;
     this.commitIndex = undefined;
-    this.accepted = [];
-    this.chosen = [];
-    this.messages = [];
-    this.committed = [];
-    this.dropped = [];
+    this.accepted = undefined;
+    this.chosen = undefined;
+    this.messages = undefined;
+    this.committed = undefined;
+    this.dropped = undefined;
     return output;
   }
+}
+
+/**
+ * `list` with `item` added. A new list starts as a one-item literal: most outputs carry
+ * one or two items of a kind, and an empty `[]` reserves room for 17 on its first push.
+ */
+function append<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined) return [item];
+  list.push(item);
+  return list;
+}
+
+/** A persist batch with only the optional fields that are set, in a fixed key order. */
+function persistBatch(
+  promised: Ballot | undefined,
+  accepted: readonly AcceptedEntry[],
+  chosen: readonly ChosenEntry[],
+  commitIndex: number | undefined,
+): PersistBatch {
+  if (promised === undefined) return commitIndex === undefined ? { accepted, chosen } : { accepted, chosen, commitIndex };
+  return commitIndex === undefined ? { promised, accepted, chosen } : { promised, accepted, chosen, commitIndex };
 }

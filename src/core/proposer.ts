@@ -77,6 +77,8 @@ export class Leadership {
   nextSlot: number;
   /** Per voter: every slot from `firstSlot` to this one is accepted in this ballot. */
   private readonly through = new Map<NodeId, number>();
+  /** `through` as the quorum's lookup, made once: {@link committedSlot} runs on every accepted message. */
+  private readonly acknowledged = (voter: NodeId): number => this.through.get(voter) ?? 0;
   private readonly ranges = new Map<NodeId, AckRange[]>();
   /** Per voter: the next slot to send it. */
   readonly sendNext = new Map<NodeId, number>();
@@ -139,17 +141,20 @@ export class Leadership {
     const values: Value[] = [];
     const room = commitIndex + limits.inflightSlotsMax - (this.nextSlot - 1);
     while (this.queued > 0 && values.length < room) {
-      const commands: Uint8Array[] = [];
+      // Find where this slot's batch ends, then copy it out in one exact-size slice.
+      const first = this.queueHead;
+      const end = Math.min(this.queue.length, first + limits.batchCommandsMax);
+      let last = first;
       let bytes = 0;
-      while (this.queueHead < this.queue.length && commands.length < limits.batchCommandsMax) {
-        const c = this.queue[this.queueHead]!;
-        if (commands.length > 0 && bytes + c.byteLength > limits.batchBytesMax) break;
-        commands.push(c);
-        bytes += c.byteLength;
-        this.queueHead++;
+      while (last < end) {
+        const size = this.queue[last]!.byteLength;
+        if (last > first && bytes + size > limits.batchBytesMax) break;
+        bytes += size;
+        last++;
       }
-      assert(commands.length > 0, 'a batch took no command');
-      values.push(batch(commands));
+      assert(last > first, 'a batch took no command');
+      values.push(batch(this.queue.slice(first, last)));
+      this.queueHead = last;
     }
     if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
@@ -172,15 +177,17 @@ export class Leadership {
       i++;
     }
     if (i === 0) return;
-    this.selfAcks.splice(0, i);
+    if (i === this.selfAcks.length) this.selfAcks.length = 0;
+    else this.selfAcks.splice(0, i);
     this.acknowledge(this.self, this.firstSlot, last);
   }
 
   /** `voter` accepted slots `first..last` in this ballot. */
   acknowledge(voter: NodeId, first: number, last: number): void {
     const through = this.through.get(voter);
-    assert(through !== undefined, () => `acknowledgement from ${voter}, who does not vote`);
-    assert(last < this.nextSlot, () => `${voter} acknowledged slot ${last}, never proposed (next ${this.nextSlot})`);
+    // Runs for every accepted message: messages are built only on failure.
+    if (through === undefined) assert(false, `acknowledgement from ${voter}, who does not vote`);
+    if (last >= this.nextSlot) assert(false, `${voter} acknowledged slot ${last}, never proposed (next ${this.nextSlot})`);
     if (last <= through) return;
     let ranges = this.ranges.get(voter);
     if (first > through + 1) {
@@ -216,7 +223,7 @@ export class Leadership {
 
   /** The commit index a quorum of acknowledgements allows. */
   committedSlot(): number {
-    return this.quorum.committedSlot((v) => this.through.get(v) ?? 0);
+    return this.quorum.committedSlot(this.acknowledged);
   }
 
   /**

@@ -77,6 +77,9 @@ export interface ReplicaStatus {
 
 const api = 'Replica';
 
+/** The answer to every accepted proposal: shared, since results are read-only. */
+const proposalQueued: ProposeResult = Object.freeze({ ok: true });
+
 /**
  * One Multi-Paxos replica: acceptor, learner and (when elected) the distinguished
  * proposer, or an observer that only learns. Pure and deterministic: no I/O, no clock,
@@ -99,7 +102,14 @@ export class Replica {
   readonly id: NodeId;
   private readonly quorum: Quorum;
   private readonly observers: readonly NodeId[];
+  /** Every member but this node. */
   private readonly peers: readonly NodeId[];
+  /**
+   * Every voter but this node: the addressees of prechecks, prepares and accepts. A
+   * plain array, unlike the quorum's frozen `voters`, which V8 (Node 20) does not
+   * iterate without allocating, and the leader walks it on every `takeOutput()`.
+   */
+  private readonly otherVoters: readonly NodeId[];
   private readonly members: ReadonlySet<NodeId>;
   private readonly isVoter: boolean;
   private readonly limits: Limits;
@@ -139,11 +149,12 @@ export class Replica {
 
     this.id = id;
     this.quorum = quorum;
-    this.observers = observers;
+    this.observers = [...observers];
     this.limits = limits;
     this.isVoter = quorum.isVoter(id);
     this.members = new Set([...quorum.voters, ...observers]);
     this.peers = [...this.members].filter((m) => m !== id);
+    this.otherVoters = quorum.voters.filter((v) => v !== id);
     const state = options.state ?? emptyDurableState;
     this.acceptor = new Acceptor(state);
     this.learner = new Learner(state, this.acceptor);
@@ -231,13 +242,14 @@ export class Replica {
       return { ok: false, reason: 'overloaded', queued: leadership.queued, limit: this.limits.proposalQueueMax };
     }
     leadership.enqueue(commands);
-    return { ok: true };
+    return proposalQueued;
   }
 
   /** Every persist up to output `persistSeq` is durable. */
   persisted(persistSeq: number): void {
-    assert(persistSeq <= this.out.lastPersistSeq, () => `persisted(${persistSeq}) but only ${this.out.lastPersistSeq} persists were handed out`);
-    assert(persistSeq >= this.persistedSeq, () => `persisted(${persistSeq}) goes back from ${this.persistedSeq}`);
+    // Runs after every persist: messages are built only on failure.
+    if (persistSeq > this.out.lastPersistSeq) assert(false, `persisted(${persistSeq}) but only ${this.out.lastPersistSeq} persists were handed out`);
+    if (persistSeq < this.persistedSeq) assert(false, `persisted(${persistSeq}) goes back from ${this.persistedSeq}`);
     this.persistedSeq = persistSeq;
     if (this.leadership !== undefined) {
       this.leadership.persisted(persistSeq);
@@ -314,14 +326,16 @@ export class Replica {
         return isSlot(m.firstSlot) ? undefined : 'bad slot';
       case 'accept':
         if (!isSlot(m.firstSlot) || !isCount(m.commitIndex)) return 'bad slot';
-        return m.values.length >= 1 && m.values.length <= this.limits.acceptSlotsMax && m.values.every(isValue) ? undefined : 'bad values';
+        if (!Array.isArray(m.values) || m.values.length < 1 || m.values.length > this.limits.acceptSlotsMax) return 'bad values';
+        return isArrayOf(m.values, isValue) ? undefined : 'bad values';
       case 'accepted':
         return isSlot(m.firstSlot) && isCount(m.count) && m.count >= 1 && m.count <= this.limits.acceptSlotsMax ? undefined : 'bad slot';
       case 'promise':
-        return m.accepted.every((e) => isSlot(e.slot) && isBallot(e.ballot) && isValue(e.value)) ? undefined : 'bad entries';
+        return isArrayOf(m.accepted, isAcceptedEntry) ? undefined : 'bad entries';
       case 'chosen':
         if (!isSlot(m.firstSlot) || !isCount(m.commitIndex)) return 'bad slot';
-        return m.values.length <= this.limits.catchUpSlotsMax && m.values.every(isValue) ? undefined : 'bad values';
+        if (!Array.isArray(m.values) || m.values.length > this.limits.catchUpSlotsMax) return 'bad values';
+        return isArrayOf(m.values, isValue) ? undefined : 'bad values';
       case 'catchUp':
         return isSlot(m.firstSlot) && isSlot(m.lastSlot) && m.lastSlot >= m.firstSlot ? undefined : 'bad slot';
       case 'precheck':
@@ -353,8 +367,8 @@ export class Replica {
       return;
     }
     if (c.elapsed % this.limits.heartbeatTicks === 0) {
-      for (const v of this.quorum.voters) {
-        if (v !== this.id && !c.hasAnswered(v)) this.out.send({ type: 'prepare', from: this.id, to: v, ballot: c.ballot, firstSlot: c.firstSlot });
+      for (const v of this.otherVoters) {
+        if (!c.hasAnswered(v)) this.out.send({ type: 'prepare', from: this.id, to: v, ballot: c.ballot, firstSlot: c.firstSlot });
       }
     }
   }
@@ -363,7 +377,7 @@ export class Replica {
     assert(this.isVoter && this.currentRole === 'follower', () => `${this.id} prechecks as ${this.currentRole}`);
     this.election.startPrecheck(this.id);
     const commitIndex = this.learner.commitIndex;
-    for (const v of this.quorum.voters) if (v !== this.id) this.out.send({ type: 'precheck', from: this.id, to: v, commitIndex });
+    for (const v of this.otherVoters) this.out.send({ type: 'precheck', from: this.id, to: v, commitIndex });
     this.checkPrecheck();
   }
 
@@ -396,7 +410,7 @@ export class Replica {
     this.currentRole = 'candidate';
     this.leaderHint = undefined;
     this.election.resetTimer();
-    for (const v of this.quorum.voters) if (v !== this.id) this.out.send({ type: 'prepare', from: this.id, to: v, ballot, firstSlot });
+    for (const v of this.otherVoters) this.out.send({ type: 'prepare', from: this.id, to: v, ballot, firstSlot });
   }
 
   private onPrepare(m: PrepareMessage): void {
@@ -497,25 +511,21 @@ export class Replica {
 
   // ---------------------------------------------------------------- phase 2
 
+  /** Runs on every `takeOutput()` of a leader: assigns queued commands slots, sends what voters lack. */
   private flushLeader(l: Leadership): void {
-    const values = l.takeBatches(this.learner.commitIndex, this.limits);
-    if (values.length > 0) {
-      const first = l.nextSlot;
-      const ok = this.acceptor.accept(l.ballot, first, values, this.out);
-      assert(ok, () => `leader ${formatBallot(l.ballot)} refused by its own acceptor`);
-      l.nextSlot += values.length;
-      l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
-    }
+    if (l.queued > 0) this.proposeQueued(l);
     const last = l.nextSlot - 1;
     const commitIndex = this.learner.commitIndex;
-    for (const v of this.quorum.voters) {
-      if (v === this.id) continue;
+    // Voters that are up to date are sent the same slots: their accepts share one list.
+    let range: { firstSlot: number; values: readonly Value[] } | undefined;
+    for (const v of this.otherVoters) {
       let next = l.sendNext.get(v)!;
       while (next <= last) {
         const end = Math.min(last, next + this.limits.acceptSlotsMax - 1);
-        const vals: Value[] = [];
-        for (let slot = next; slot <= end; slot++) vals.push(this.ownAccepted(l, slot));
-        this.out.send({ type: 'accept', from: this.id, to: v, ballot: l.ballot, firstSlot: next, values: vals, commitIndex });
+        if (range === undefined || range.firstSlot !== next || range.values.length !== end - next + 1) {
+          range = { firstSlot: next, values: this.ownAcceptedValues(l, next, end) };
+        }
+        this.out.send({ type: 'accept', from: this.id, to: v, ballot: l.ballot, firstSlot: next, values: range.values, commitIndex });
         next = end + 1;
       }
       l.sendNext.set(v, next);
@@ -532,9 +542,26 @@ export class Replica {
     }
   }
 
+  /** Cuts queued commands into the next slots' values, within the window, and accepts them itself. */
+  private proposeQueued(l: Leadership): void {
+    const values = l.takeBatches(this.learner.commitIndex, this.limits);
+    if (values.length === 0) return;
+    const ok = this.acceptor.accept(l.ballot, l.nextSlot, values, this.out);
+    assert(ok, () => `leader ${formatBallot(l.ballot)} refused by its own acceptor`);
+    l.nextSlot += values.length;
+    l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
+  }
+
+  /** This leader's own values for slots `first..last`, all accepted in its ballot. */
+  private ownAcceptedValues(l: Leadership, first: number, last: number): Value[] {
+    const values = new Array<Value>(last - first + 1);
+    for (let slot = first; slot <= last; slot++) values[slot - first] = this.ownAccepted(l, slot);
+    return values;
+  }
+
   private ownAccepted(l: Leadership, slot: number): Value {
     const e = this.acceptor.accepted(slot);
-    assert(e !== undefined && ballotEquals(e.ballot, l.ballot), () => `leader ${formatBallot(l.ballot)} lost its own value for slot ${slot}`);
+    if (e === undefined || !ballotEquals(e.ballot, l.ballot)) assert(false, `leader ${formatBallot(l.ballot)} lost its own value for slot ${slot}`);
     return e.value;
   }
 
@@ -564,7 +591,7 @@ export class Replica {
     if (committed <= this.learner.commitIndex) return;
     for (let slot = this.learner.commitIndex + 1; slot <= committed; slot++) this.learner.learn(slot, this.ownAccepted(l, slot));
     this.learner.advance(this.out);
-    assert(this.learner.commitIndex >= committed, () => `commit index ${this.learner.commitIndex} below the quorum's ${committed}`);
+    if (this.learner.commitIndex < committed) assert(false, `commit index ${this.learner.commitIndex} below the quorum's ${committed}`);
   }
 
   // ---------------------------------------------------------------- learning
@@ -589,7 +616,7 @@ export class Replica {
   private learnFromLeader(ballot: Ballot, commitIndex: number): void {
     const f = this.followed;
     if (f === undefined || compareBallots(ballot, f.ballot) > 0) this.followed = { ballot, commitIndex };
-    else if (ballotEquals(ballot, f.ballot) && commitIndex > f.commitIndex) this.followed = { ballot, commitIndex };
+    else if (ballotEquals(ballot, f.ballot) && commitIndex > f.commitIndex) f.commitIndex = commitIndex;
     const target = this.followed!;
     if (!ballotEquals(target.ballot, ballot)) return;
     const gap = this.learner.followLeader(target.ballot, target.commitIndex, this.acceptor, this.out);
@@ -642,5 +669,26 @@ function isValue(v: unknown): v is Value {
   if (typeof v !== 'object' || v === null) return false;
   const value = v as { kind: unknown; commands?: unknown };
   if (value.kind === 'noop') return true;
-  return value.kind === 'batch' && Array.isArray(value.commands) && value.commands.length >= 1 && value.commands.every((c) => c instanceof Uint8Array);
+  return value.kind === 'batch' && Array.isArray(value.commands) && value.commands.length >= 1 && isArrayOf(value.commands, isBytes);
+}
+
+function isBytes(b: unknown): b is Uint8Array {
+  return b instanceof Uint8Array;
+}
+
+function isAcceptedEntry(e: unknown): e is AcceptedEntry {
+  if (typeof e !== 'object' || e === null) return false;
+  const entry = e as { slot: unknown; ballot: unknown; value: unknown };
+  return isSlot(entry.slot) && isBallot(entry.ballot) && isValue(entry.value);
+}
+
+/**
+ * Whether `list` is an array whose every element passes `check`. An indexed loop, not
+ * `every`: a hole is checked (as undefined) rather than skipped, and no callback or
+ * iterator is allocated for what runs on every command of every accept.
+ */
+function isArrayOf<T>(list: unknown, check: (item: unknown) => item is T): list is readonly T[] {
+  if (!Array.isArray(list)) return false;
+  for (let i = 0; i < list.length; i++) if (!check(list[i])) return false;
+  return true;
 }

@@ -17,7 +17,8 @@ export class SlotLog<T> {
   }
 
   set(slot: number, item: T): void {
-    assert(Number.isSafeInteger(slot) && slot >= 1, () => `slot ${slot} is not a positive integer`);
+    // Runs for every slot: the message is built only on failure, and no closure is made.
+    if (!Number.isSafeInteger(slot) || slot < 1) assert(false, `slot ${slot} is not a positive integer`);
     this.items[slot - 1] = item;
     if (slot > this.last) this.last = slot;
   }
