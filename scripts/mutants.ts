@@ -82,8 +82,8 @@ for (const m of mutants) {
     verdict = `NOT CAUGHT in ${runs} schedules`;
   } catch (e) {
     const out = String((e as { stdout?: string }).stdout ?? '') + String((e as { stderr?: string }).stderr ?? '');
-    const after = /Property failed after (\d+) tests/.exec(out)?.[1] ?? '?';
-    const shrunk = /Shrunk (\d+) time/.exec(out)?.[1] ?? '0';
+    const after = /simulation failed after (\d+) schedule/.exec(out)?.[1] ?? '?';
+    const shrunk = /shrunk (\d+) time/.exec(out)?.[1] ?? '0';
     const why = /Caused by: ([^\n]*)/.exec(out)?.[1] ?? out.split('\n').find((l) => /Error/.test(l)) ?? '';
     verdict = `caught after ${after} schedule(s) (shrunk ${shrunk}x): ${why.slice(0, 160)}`;
   } finally {
