@@ -9,7 +9,7 @@ export {
   emptyDurableState,
   DurableStateBuilder,
 } from './durable-state.js';
-export type { Output, CommittedEntry } from './output.js';
+export { type Output, type CommittedEntry, isEmptyOutput } from './output.js';
 export { type Limits, defaultLimits } from './limits.js';
 export { SynodError, InvariantError, ConfigError, type SynodErrorCode } from './errors.js';
 export type { Quorum, VoteResult, VoteLookup, AcknowledgedLookup } from './quorum/quorum.js';

@@ -34,3 +34,8 @@ export interface Output {
    */
   readonly dropped: readonly Uint8Array[];
 }
+
+/** Whether `output` holds no work at all: the driver's signal that the replica is idle. */
+export function isEmptyOutput(output: Output): boolean {
+  return output.persist === undefined && output.messages.length === 0 && output.committed.length === 0 && output.dropped.length === 0;
+}

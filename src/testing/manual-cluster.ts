@@ -8,6 +8,7 @@ import {
   Replica,
   type ReplicaStatus,
   ConfigError,
+  isEmptyOutput,
   majority,
 } from '../core/index.js';
 import { Invariants } from './invariants.js';
@@ -23,6 +24,7 @@ export interface ManualClusterOptions {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * A cluster you drive by hand, for scripted protocol scenarios: nothing is delivered
@@ -92,7 +94,6 @@ export class ManualCluster {
 
   /** The commands `id` applied, in order, as strings (no-ops skipped). */
   applied(id: NodeId): string[] {
-    const decoder = new TextDecoder();
     return this.appliedLog.get(id)!.flatMap((e) => (e.value.kind === 'batch' ? e.value.commands.map((c) => decoder.decode(c)) : []));
   }
 
@@ -192,9 +193,8 @@ export class ManualCluster {
     if (replica === undefined) return;
     const disk = this.disks.get(id)!;
     for (let out = replica.takeOutput(); ; out = replica.takeOutput()) {
-      const empty = out.persist === undefined && out.messages.length === 0 && out.committed.length === 0 && out.dropped.length === 0;
-      if (empty) return;
-      for (const c of out.dropped) this.dropped.push(new TextDecoder().decode(c));
+      if (isEmptyOutput(out)) return;
+      for (const c of out.dropped) this.dropped.push(decoder.decode(c));
       if (out.persist !== undefined) {
         disk.merge(out.persist);
         this.invariants.durableWrite(id, disk.promised, out.persist.accepted);

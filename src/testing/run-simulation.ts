@@ -1,7 +1,7 @@
 import { SynodError } from '../core/index.js';
 import type { ScheduledFault } from './faults.js';
 import { SafetyViolation } from './invariants.js';
-import { calmNetwork } from './sim-network.js';
+import { type SimNetwork, calmNetwork } from './sim-network.js';
 import { Simulator, type SimulatorOptions } from './simulator.js';
 
 /** A whole simulated run: a workload under faults, then a healed network. */
@@ -29,8 +29,6 @@ export interface SimulationResult {
   readonly network: SimNetwork['counts'];
   readonly checks: Simulator['invariants']['counts'];
 }
-
-type SimNetwork = Simulator['network'];
 
 /** The healed cluster did not commit every proposal or converge in time. */
 export class LivenessFailure extends SynodError {

@@ -12,6 +12,7 @@ import {
   compareBallots,
   flexible,
   formatBallot,
+  isEmptyOutput,
   majority,
 } from '../core/index.js';
 import { type Fault, describeFault } from './faults.js';
@@ -314,7 +315,7 @@ export class Simulator {
       const replica = node.replica;
       if (replica === undefined) return;
       const out = replica.takeOutput();
-      if (isEmpty(out)) break;
+      if (isEmptyOutput(out)) break;
       if (out.committed.length > 0) this.applyCommitted(node, replica, out);
       if (out.dropped.length > 0) this.onDropped?.(out.dropped);
       if (out.persist !== undefined) {
@@ -355,10 +356,6 @@ export class Simulator {
     else if (s.role === 'candidate') this.trace.add(this.time, node.id, `campaigns with ballot ${formatBallot(s.promised)}`);
     else if (before === 'leader') this.trace.add(this.time, node.id, `steps down (promised ${formatBallot(s.promised)})`);
   }
-}
-
-function isEmpty(out: Output): boolean {
-  return out.persist === undefined && out.messages.length === 0 && out.committed.length === 0 && out.dropped.length === 0;
 }
 
 function applyValue(machine: SimStateMachine, slot: number, value: Value, each: (c: Uint8Array) => void): number {
