@@ -9,11 +9,19 @@ export {
   emptyDurableState,
   DurableStateBuilder,
 } from './durable-state.js';
-export { type Output, type CommittedEntry, isEmptyOutput } from './output.js';
+export { type Output, type CommittedEntry, type ReadIndexResult, isEmptyOutput } from './output.js';
 export { type Limits, defaultLimits } from './limits.js';
 export { SynodError, InvariantError, ConfigError, type SynodErrorCode } from './errors.js';
 export type { Quorum, VoteResult, VoteLookup, AcknowledgedLookup } from './quorum/quorum.js';
 export { majority } from './quorum/majority.js';
 export { flexible } from './quorum/flexible.js';
 export { joint } from './quorum/joint.js';
-export { Replica, type ReplicaOptions, type ReplicaStatus, type ProposeResult, type Role } from './replica.js';
+export {
+  Replica,
+  type ReplicaOptions,
+  type ReplicaStatus,
+  type ProposeResult,
+  type ReadIndexRequestResult,
+  type TransferResult,
+  type Role,
+} from './replica.js';

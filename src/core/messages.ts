@@ -18,7 +18,8 @@ export type Message =
   | HeartbeatMessage
   | HeartbeatReplyMessage
   | CatchUpMessage
-  | ChosenMessage;
+  | ChosenMessage
+  | TimeoutNowMessage;
 
 /** The `type` of every message. */
 export type MessageType = Message['type'];
@@ -105,6 +106,11 @@ export interface HeartbeatMessage extends Envelope {
   readonly type: 'heartbeat';
   readonly ballot: Ballot;
   readonly commitIndex: number;
+  /**
+   * The leader's heartbeat round, increasing within a ballot. A reply echoes it, so
+   * the leader knows the replier had promised nothing higher after a read began.
+   */
+  readonly seq: number;
 }
 
 /** A follower or observer answers a heartbeat, so the leader knows it still leads. */
@@ -113,6 +119,8 @@ export interface HeartbeatReplyMessage extends Envelope {
   readonly ballot: Ballot;
   /** The replier's commit index. */
   readonly commitIndex: number;
+  /** The `seq` of the heartbeat answered. */
+  readonly seq: number;
 }
 
 /** "Send me the chosen values of slots `firstSlot..lastSlot`." */
@@ -129,4 +137,14 @@ export interface ChosenMessage extends Envelope {
   readonly values: readonly Value[];
   /** The sender's commit index. */
   readonly commitIndex: number;
+}
+
+/**
+ * Leadership transfer: the leader of `ballot` tells a voter that holds every slot it
+ * proposed to start phase 1 now, without waiting for its election timeout.
+ */
+export interface TimeoutNowMessage extends Envelope {
+  readonly type: 'timeoutNow';
+  /** The sending leader's ballot: a stale request (from a deposed leader) is ignored. */
+  readonly ballot: Ballot;
 }

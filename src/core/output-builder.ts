@@ -1,7 +1,7 @@
 import type { Ballot } from './ballot.js';
 import type { ChosenEntry, PersistBatch } from './durable-state.js';
 import type { AcceptedEntry, Message } from './messages.js';
-import type { CommittedEntry, Output } from './output.js';
+import type { CommittedEntry, Output, ReadIndexResult } from './output.js';
 
 /**
  * What `take()` returns when nothing happened: shared, so the poll that ends every
@@ -13,6 +13,7 @@ const emptyOutput: Output = Object.freeze({
   messages: Object.freeze([]),
   committed: Object.freeze([]),
   dropped: Object.freeze([]),
+  reads: Object.freeze([]),
 });
 
 /**
@@ -32,6 +33,7 @@ export class OutputBuilder {
   private messages: Message[] | undefined;
   private committed: CommittedEntry[] | undefined;
   private dropped: Uint8Array[] | undefined;
+  private reads: ReadIndexResult[] | undefined;
   private seq = 0;
 
   /** The persist sequence number the next non-empty persist will carry. */
@@ -71,8 +73,14 @@ export class OutputBuilder {
     for (const c of commands) this.dropped = append(this.dropped, c);
   }
 
+  read(result: ReadIndexResult): void {
+    this.reads = append(this.reads, result);
+  }
+
   get isEmpty(): boolean {
-    return !this.hasPersist && this.messages === undefined && this.committed === undefined && this.dropped === undefined;
+    return (
+      !this.hasPersist && this.messages === undefined && this.committed === undefined && this.dropped === undefined && this.reads === undefined
+    );
   }
 
   private get hasPersist(): boolean {
@@ -93,6 +101,7 @@ export class OutputBuilder {
       messages: this.messages ?? [],
       committed: this.committed ?? [],
       dropped: this.dropped ?? [],
+      reads: this.reads ?? [],
     };
     this.promised = undefined;
     this.commitIndex = undefined;
@@ -101,6 +110,7 @@ export class OutputBuilder {
     this.messages = undefined;
     this.committed = undefined;
     this.dropped = undefined;
+    this.reads = undefined;
     return output;
   }
 }

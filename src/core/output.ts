@@ -1,5 +1,6 @@
 import type { PersistBatch } from './durable-state.js';
 import type { Message } from './messages.js';
+import type { NodeId } from './node-id.js';
 import type { Value } from './value.js';
 
 /** A chosen slot handed to the driver to apply. */
@@ -7,6 +8,14 @@ export interface CommittedEntry {
   readonly slot: number;
   readonly value: Value;
 }
+
+/**
+ * The answer to a {@link Replica.readIndex} request: the slot a linearizable read must
+ * wait to have applied, or the news that this replica stopped leading first.
+ */
+export type ReadIndexResult =
+  | { readonly id: number; readonly ok: true; readonly index: number }
+  | { readonly id: number; readonly ok: false; readonly leaderHint: NodeId | undefined };
 
 /**
  * The work a replica hands its driver after a batch of inputs. The driver must do it
@@ -33,9 +42,14 @@ export interface Output {
    * lost leadership). They were never proposed; the caller may retry elsewhere.
    */
   readonly dropped: readonly Uint8Array[];
+  /**
+   * Read-index requests settled since the last output: confirmed by a phase-2 quorum
+   * (a read may return once the state machine applied `index`), or failed.
+   */
+  readonly reads: readonly ReadIndexResult[];
 }
 
 /** Whether `output` holds no work at all: the driver's signal that the replica is idle. */
 export function isEmptyOutput(output: Output): boolean {
-  return output.persist === undefined && output.messages.length === 0 && output.committed.length === 0 && output.dropped.length === 0;
+  return output.persist === undefined && output.messages.length === 0 && output.committed.length === 0 && output.dropped.length === 0 && output.reads.length === 0;
 }

@@ -95,6 +95,18 @@ export class Leadership {
   heartbeatElapsed = 0;
   /** Ticks since leadership began. */
   elapsed = 0;
+  /** The last slot phase 1 adopted a value for: every value chosen before this leadership lies at or below it. */
+  adoptedEnd: number;
+  /** The `seq` of the last heartbeat round sent. */
+  heartbeatSeq = 0;
+  /** Per voter: the highest heartbeat `seq` it answered in this ballot. */
+  private readonly echoed = new Map<NodeId, number>();
+  /** Reads waiting for a phase-2 quorum to answer heartbeat round `seq` or later, in `seq` order. */
+  private readonly reads: { id: number; index: number; seq: number }[] = [];
+  /** Whether a read waits for a heartbeat round not yet sent. */
+  readRoundWanted = false;
+  /** A leadership transfer under way: the target, and whether it was told to campaign. */
+  transfer: { to: NodeId; elapsed: number; told: boolean } | undefined;
 
   constructor(
     readonly ballot: Ballot,
@@ -105,6 +117,7 @@ export class Leadership {
     now: number,
   ) {
     this.nextSlot = firstSlot;
+    this.adoptedEnd = firstSlot - 1;
     for (const v of quorum.voters) {
       this.through.set(v, firstSlot - 1);
       this.sendNext.set(v, firstSlot);
@@ -237,6 +250,43 @@ export class Leadership {
       if (through < lastProposed && through === this.throughAtHeartbeat.get(voter)) this.sendNext.set(voter, through + 1);
       this.throughAtHeartbeat.set(voter, through);
     }
+  }
+
+  /** The slots `voter` accepted in this ballot, contiguously from the first. */
+  acknowledgedThrough(voter: NodeId): number {
+    return this.through.get(voter) ?? 0;
+  }
+
+  /**
+   * Registers a read that may be served at `index` once a phase-2 quorum answers a
+   * heartbeat round sent from now on (read-index).
+   */
+  addRead(id: number, index: number): void {
+    this.reads.push({ id, index, seq: this.heartbeatSeq + 1 });
+    this.readRoundWanted = true;
+  }
+
+  /** `voter` answered heartbeat round `seq`; returns the reads this confirms, in order. */
+  echo(voter: NodeId, seq: number): { id: number; index: number }[] {
+    if (seq > (this.echoed.get(voter) ?? 0)) this.echoed.set(voter, seq);
+    return this.confirmedReads();
+  }
+
+  /** The reads a phase-2 quorum (this leader included) has confirmed, taken off the list. */
+  confirmedReads(): { id: number; index: number }[] {
+    let n = 0;
+    while (n < this.reads.length) {
+      const seq = this.reads[n]!.seq;
+      const vote = this.quorum.phase2((v) => (v === this.self || (this.echoed.get(v) ?? 0) >= seq ? true : undefined));
+      if (vote !== 'won') break;
+      n++;
+    }
+    return n === 0 ? [] : this.reads.splice(0, n);
+  }
+
+  /** Takes every waiting read (on step-down). */
+  drainReads(): number[] {
+    return this.reads.splice(0).map((r) => r.id);
   }
 
   /** Whether a phase-2 quorum was heard from within the last `windowTicks` ticks. */

@@ -21,6 +21,7 @@ import type {
   PrepareMessage,
   PromiseMessage,
   RejectMessage,
+  TimeoutNowMessage,
 } from './messages.js';
 import type { NodeId } from './node-id.js';
 import type { Output } from './output.js';
@@ -55,6 +56,17 @@ export type ProposeResult =
   | { readonly ok: false; readonly reason: 'overloaded'; readonly queued: number; readonly limit: number }
   | { readonly ok: false; readonly reason: 'too-large'; readonly bytes: number; readonly limit: number };
 
+/** Whether a leadership transfer began, or why not. */
+export type TransferResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | undefined }
+  | { readonly ok: false; readonly reason: 'not-voter' };
+
+/** Whether a read-index request was registered, or why not. */
+export type ReadIndexRequestResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | undefined };
+
 /** A replica's state at a glance. */
 export interface ReplicaStatus {
   readonly id: NodeId;
@@ -77,8 +89,8 @@ export interface ReplicaStatus {
 
 const api = 'Replica';
 
-/** The answer to every accepted proposal: shared, since results are read-only. */
-const proposalQueued: ProposeResult = Object.freeze({ ok: true });
+/** The answer to every accepted request: shared, since results are read-only. */
+const proposalQueued = Object.freeze({ ok: true as const });
 
 /**
  * One Multi-Paxos replica: acceptor, learner and (when elected) the distinguished
@@ -211,6 +223,7 @@ export class Replica {
       case 'heartbeatReply': return this.onHeartbeatReply(message);
       case 'catchUp': return this.onCatchUp(message);
       case 'chosen': return this.onChosen(message);
+      case 'timeoutNow': return this.onTimeoutNow(message);
       default: return unreachable(message);
     }
   }
@@ -242,6 +255,37 @@ export class Replica {
       return { ok: false, reason: 'overloaded', queued: leadership.queued, limit: this.limits.proposalQueueMax };
     }
     leadership.enqueue(commands);
+    return proposalQueued;
+  }
+
+  /**
+   * Asks for a linearizable read point (read-index). Only a leader takes it: it notes
+   * the highest slot that may hold a value chosen before now, confirms with a phase-2
+   * quorum's answers to a fresh heartbeat round that no newer leader can have chosen
+   * anything, and reports `{ id, ok: true, index }` in a later {@link Output.reads}. A
+   * read that observes the state machine once it applied `index` is linearizable. If
+   * this replica stops leading first, the read is reported failed.
+   */
+  readIndex(id: number): ReadIndexRequestResult {
+    const l = this.leadership;
+    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    assert(Number.isSafeInteger(id), () => `read id ${id} is not an integer`);
+    l.addRead(id, Math.max(this.learner.commitIndex, l.adoptedEnd));
+    return proposalQueued;
+  }
+
+  /**
+   * Hands leadership to the voter `to`: this leader stops assigning slots, waits until
+   * `to` accepted every slot it proposed, then tells it to campaign at once. The
+   * transfer is given up after `electionTicksMax` ticks; the caller learns the outcome
+   * from {@link status} (`leader`).
+   */
+  transferLeadership(to: NodeId): TransferResult {
+    const l = this.leadership;
+    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (!this.quorum.isVoter(to)) return { ok: false, reason: 'not-voter' };
+    if (to === this.id) return proposalQueued;
+    l.transfer = { to, elapsed: 0, told: false };
     return proposalQueued;
   }
 
@@ -284,6 +328,7 @@ export class Replica {
       case 'precheck':
       case 'prepare':
       case 'accept':
+      case 'timeoutNow':
         if (!this.isVoter) return 'observers do not vote';
         if (!fromVoter) return 'only voters campaign or lead';
         break;
@@ -306,6 +351,7 @@ export class Replica {
       case 'prepare':
       case 'accept':
       case 'heartbeat':
+      case 'timeoutNow':
         if (m.ballot.node !== m.from) return 'ballot not owned by its sender';
         break;
       case 'promise':
@@ -339,9 +385,10 @@ export class Replica {
       case 'catchUp':
         return isSlot(m.firstSlot) && isSlot(m.lastSlot) && m.lastSlot >= m.firstSlot ? undefined : 'bad slot';
       case 'precheck':
+        return isCount(m.commitIndex) ? undefined : 'bad commit index';
       case 'heartbeat':
       case 'heartbeatReply':
-        return isCount(m.commitIndex) ? undefined : 'bad commit index';
+        return isCount(m.commitIndex) && isCount(m.seq) ? undefined : 'bad commit index';
       default:
         return undefined;
     }
@@ -420,7 +467,7 @@ export class Replica {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown();
+    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(m.from);
     this.election.resetTimer();
     this.out.send({ type: 'promise', from: this.id, to: m.from, ballot: m.ballot, accepted: reported });
   }
@@ -457,6 +504,7 @@ export class Replica {
       const ok = this.acceptor.accept(c.ballot, c.firstSlot, values, this.out);
       assert(ok, 'a new leader could not accept in its own ballot');
       l.nextSlot = c.firstSlot + values.length;
+      l.adoptedEnd = l.nextSlot - 1;
       l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
     }
     this.broadcastHeartbeat(l);
@@ -467,9 +515,10 @@ export class Replica {
     assert(l !== undefined, 'leader without a leadership');
     l.elapsed++;
     if (l.elapsed >= this.limits.electionTicksMin && !l.hearsQuorum(this.now, this.limits.electionTicksMin)) {
-      this.stepDown();
+      this.stepDown(undefined);
       return;
     }
+    if (l.transfer !== undefined && ++l.transfer.elapsed >= this.limits.electionTicksMax) l.transfer = undefined;
     if (++l.heartbeatElapsed >= this.limits.heartbeatTicks) {
       l.heartbeatElapsed = 0;
       l.retransmitStalled();
@@ -480,12 +529,21 @@ export class Replica {
 
   private broadcastHeartbeat(l: Leadership): void {
     const commitIndex = this.learner.commitIndex;
-    for (const p of this.peers) this.out.send({ type: 'heartbeat', from: this.id, to: p, ballot: l.ballot, commitIndex });
+    const seq = ++l.heartbeatSeq;
+    l.readRoundWanted = false;
+    for (const p of this.peers) this.out.send({ type: 'heartbeat', from: this.id, to: p, ballot: l.ballot, commitIndex, seq });
   }
 
-  /** Leaves the leader or candidate role; a leader gives back its queued commands. */
-  private stepDown(): void {
-    if (this.leadership !== undefined) this.out.drop(this.leadership.drain());
+  /**
+   * Leaves the leader or candidate role; a leader gives back its queued commands and
+   * fails its waiting reads, naming `leaderHint` as the node to ask instead.
+   */
+  private stepDown(leaderHint: NodeId | undefined): void {
+    const l = this.leadership;
+    if (l !== undefined) {
+      this.out.drop(l.drain());
+      for (const id of l.drainReads()) this.out.read({ id, ok: false, leaderHint });
+    }
     this.leadership = undefined;
     this.candidacy = undefined;
     this.selfPromise = undefined;
@@ -496,7 +554,7 @@ export class Replica {
 
   /** A leader of `ballot` (at least our promise) spoke: follow it. */
   private follow(ballot: Ballot): void {
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown();
+    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(ballot.node);
     this.leaderHint = ballot.node;
     this.election.heardLeader();
   }
@@ -506,14 +564,15 @@ export class Replica {
     const own = this.leadership?.ballot ?? this.candidacy?.ballot;
     if (own === undefined || !ballotEquals(m.ballot, own) || compareBallots(m.promised, own) <= 0) return;
     this.candidacy?.onRefusal(m.from);
-    this.stepDown();
+    this.stepDown(m.promised.node);
   }
 
   // ---------------------------------------------------------------- phase 2
 
   /** Runs on every `takeOutput()` of a leader: assigns queued commands slots, sends what voters lack. */
   private flushLeader(l: Leadership): void {
-    if (l.queued > 0) this.proposeQueued(l);
+    // A transfer holds new commands back, so the target can catch up with a fixed end.
+    if (l.queued > 0 && l.transfer === undefined) this.proposeQueued(l);
     const last = l.nextSlot - 1;
     const commitIndex = this.learner.commitIndex;
     // Voters that are up to date are sent the same slots: their accepts share one list.
@@ -539,6 +598,13 @@ export class Replica {
         next += chosen.values.length;
       }
       l.observerNext.set(o, next);
+    }
+    if (l.readRoundWanted) this.broadcastHeartbeat(l);
+    for (const r of l.confirmedReads()) this.out.read({ id: r.id, ok: true, index: r.index });
+    const t = l.transfer;
+    if (t !== undefined && !t.told && l.acknowledgedThrough(t.to) >= last) {
+      t.told = true;
+      this.out.send({ type: 'timeoutNow', from: this.id, to: t.to, ballot: l.ballot });
     }
   }
 
@@ -603,13 +669,23 @@ export class Replica {
     }
     this.follow(m.ballot);
     this.learnFromLeader(m.ballot, m.commitIndex);
-    this.out.send({ type: 'heartbeatReply', from: this.id, to: m.from, ballot: m.ballot, commitIndex: this.learner.commitIndex });
+    this.out.send({ type: 'heartbeatReply', from: this.id, to: m.from, ballot: m.ballot, commitIndex: this.learner.commitIndex, seq: m.seq });
   }
 
   private onHeartbeatReply(m: HeartbeatReplyMessage): void {
     const l = this.leadership;
     if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
     l.lastHeard.set(m.from, this.now);
+    if (!this.quorum.isVoter(m.from)) return;
+    for (const r of l.echo(m.from, m.seq)) this.out.read({ id: r.id, ok: true, index: r.index });
+  }
+
+  /** The leader hands over: campaign now, skipping the pre-check its followers would refuse. */
+  private onTimeoutNow(m: TimeoutNowMessage): void {
+    const f = this.followed;
+    if (this.currentRole !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return;
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
+    this.startCandidacy();
   }
 
   /** A leader of `ballot` announced `commitIndex`: learn what we can, fetch the rest. */

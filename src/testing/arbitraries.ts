@@ -40,6 +40,7 @@ export function faultArbitrary(nodes: number): fc.Arbitrary<Fault> {
     { weight: 2, arbitrary: fc.record({ a: node, b: node, c: node }).map(({ a, b, c }): Fault => ({ kind: 'bridge', a, b, c })) },
     { weight: 3, arbitrary: fc.constant<Fault>({ kind: 'crashLeader' }) },
     { weight: 2, arbitrary: fc.constant<Fault>({ kind: 'isolateLeader' }) },
+    { weight: 3, arbitrary: node.map((n): Fault => ({ kind: 'transferLeader', to: n })) },
     { weight: 4, arbitrary: fc.constant<Fault>({ kind: 'heal' }) },
     {
       weight: 3,

@@ -19,6 +19,8 @@ export type Fault =
   | { readonly kind: 'crashLeader' }
   /** Whoever leads at that moment is cut off from everyone, both ways. */
   | { readonly kind: 'isolateLeader' }
+  /** Whoever leads at that moment hands leadership to `to` (no-op without a leader, or if `to` does not vote). */
+  | { readonly kind: 'transferLeader'; readonly to: number }
   /** Every link restored. */
   | { readonly kind: 'heal' }
   /** New message loss, duplication, delay and stragglers (see {@link NetworkConditions}). */
@@ -47,6 +49,8 @@ export function describeFault(fault: Fault, name: (node: number) => string): str
       return 'crash the leader';
     case 'isolateLeader':
       return 'isolate the leader';
+    case 'transferLeader':
+      return `transfer leadership to ${name(fault.to)}`;
     case 'heal':
       return 'heal the network';
     case 'network':

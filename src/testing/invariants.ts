@@ -46,7 +46,9 @@ interface Chosen {
  * - promise monotonicity: an acceptor never promises or accepts below a ballot it
  *   promised before, across restarts too, and its durable promise never goes back;
  * - persist before send: a promise or an acknowledgement leaves only once the state it
- *   reports is durable.
+ *   reports is durable;
+ * - linearizable reads: a read index a leader confirms covers every slot any replica
+ *   had applied (so acknowledged) when the read was asked for.
  */
 export class Invariants {
   private readonly votes = new Map<number, BallotVotes[]>();
@@ -56,8 +58,10 @@ export class Invariants {
   private readonly promisedSent = new Map<NodeId, Ballot>();
   private readonly durablePromised = new Map<NodeId, Ballot>();
   private readonly proposed = new Set<string>();
+  /** Per waiting read (`node/id`): the highest slot applied anywhere when it was asked for. */
+  private readonly readsWaiting = new Map<string, number>();
   /** Counts of checks made, to show the checkers ran. */
-  readonly counts = { durableWrites: 0, sends: 0, applies: 0 };
+  readonly counts = { durableWrites: 0, sends: 0, applies: 0, reads: 0 };
 
   constructor(private readonly quorum: Quorum) {}
 
@@ -175,6 +179,29 @@ export class Invariants {
     else if (!valueEquals(first, value)) {
       throw new SafetyViolation('prefix', `${node} applied ${describe(value)} at slot ${slot}, another replica applied ${describe(first)}`);
     }
+  }
+
+  /** `node` took read-index request `id`. */
+  readRequested(node: NodeId, id: number): void {
+    this.readsWaiting.set(`${node}/${id}`, this.appliedSlots);
+  }
+
+  /** `node` confirmed read `id` at `index`, or (`index` undefined) failed it. */
+  readSettled(node: NodeId, id: number, index: number | undefined): void {
+    const k = `${node}/${id}`;
+    const required = this.readsWaiting.get(k);
+    if (required === undefined) throw new SafetyViolation('linearizable-reads', `${node} settled read ${id}, which it never took`);
+    this.readsWaiting.delete(k);
+    if (index === undefined) return;
+    this.counts.reads++;
+    if (index < required) {
+      throw new SafetyViolation('linearizable-reads', `${node} confirmed read ${id} at slot ${index}, but slot ${required} was applied before the read began`);
+    }
+  }
+
+  /** `node` crashed: its waiting reads died with it. */
+  crashed(node: NodeId): void {
+    for (const k of this.readsWaiting.keys()) if (k.startsWith(`${node}/`)) this.readsWaiting.delete(k);
   }
 
   /** The highest slot any replica applied. */

@@ -105,11 +105,13 @@ function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
     }
   };
 
+  const readEveryTicks = 3;
   const faults = [...config.faults].sort((a, b) => a.at - b.at);
   let next = 0;
   for (let t = 1; t <= config.safetyTicks; t++) {
     while (next < faults.length && faults[next]!.at <= t) sim.inject(faults[next++]!.fault);
     submit();
+    if (t % readEveryTicks === 0) sim.readAtLeaders();
     sim.tick();
   }
 

@@ -89,6 +89,7 @@ export class Simulator {
   private readonly newMachine: () => SimStateMachine;
   private readonly traceCommits: boolean;
   private time = 0;
+  private readIds = 0;
   /** Called for every command a replica applies: (node, slot, command). */
   onApply: ((node: NodeId, slot: number, command: Uint8Array) => void) | undefined;
   /** Called with commands a leader gave back when it stepped down. */
@@ -168,6 +169,21 @@ export class Simulator {
     return result;
   }
 
+  /**
+   * Asks every node that believes it leads (a deposed leader too) for a read index;
+   * the invariants check each confirmed index against what was applied before.
+   */
+  readAtLeaders(): void {
+    for (const node of this.nodes.values()) {
+      const r = node.replica;
+      if (r === undefined || r.role !== 'leader') continue;
+      const id = ++this.readIds;
+      if (!r.readIndex(id).ok) continue;
+      this.invariants.readRequested(node.id, id);
+      this.drain(node);
+    }
+  }
+
   /** Injects a fault now. */
   inject(fault: Fault): void {
     this.trace.add(this.time, 'sim', describeFault(fault, (i) => this.name(i)));
@@ -204,6 +220,13 @@ export class Simulator {
         if (leader !== undefined) for (const other of this.ids) if (other !== leader) this.isolate(leader, other);
         return;
       }
+      case 'transferLeader': {
+        const leader = this.leader();
+        const replica = leader === undefined ? undefined : this.nodes.get(leader)?.replica;
+        if (replica === undefined) return;
+        replica.transferLeadership(this.name(fault.to));
+        return this.drain(this.nodes.get(leader!)!);
+      }
       case 'heal':
         return this.network.heal();
       case 'network':
@@ -228,6 +251,7 @@ export class Simulator {
     const node = this.nodes.get(id);
     if (node?.replica === undefined) return;
     node.disk.crash();
+    this.invariants.crashed(id);
     node.held = [];
     node.replica = undefined;
     node.role = undefined;
@@ -318,6 +342,7 @@ export class Simulator {
       if (isEmptyOutput(out)) break;
       if (out.committed.length > 0) this.applyCommitted(node, replica, out);
       if (out.dropped.length > 0) this.onDropped?.(out.dropped);
+      for (const r of out.reads) this.invariants.readSettled(node.id, r.id, r.ok ? r.index : undefined);
       if (out.persist !== undefined) {
         node.disk.write(out.persistSeq, out.persist, this.time + this.random.int(this.diskDelayTicksMax + 1));
         if (out.messages.length > 0) node.held.push({ seq: out.persistSeq, messages: out.messages });

@@ -50,9 +50,9 @@ describe('Replica', () => {
   it('drops malformed, misaddressed and unknown-sender messages, and counts them', () => {
     const r = new Replica({ id: 'a', quorum, random: () => 0 });
     const ballot = { round: 1, node: 'b' };
-    r.step({ type: 'heartbeat', from: 'b', to: 'c', ballot, commitIndex: 0 });
-    r.step({ type: 'heartbeat', from: 'x', to: 'a', ballot, commitIndex: 0 });
-    r.step({ type: 'heartbeat', from: 'c', to: 'a', ballot, commitIndex: 0 }); // ballot not owned by its sender
+    r.step({ type: 'heartbeat', from: 'b', to: 'c', ballot, commitIndex: 0, seq: 1 });
+    r.step({ type: 'heartbeat', from: 'x', to: 'a', ballot, commitIndex: 0, seq: 1 });
+    r.step({ type: 'heartbeat', from: 'c', to: 'a', ballot, commitIndex: 0, seq: 1 }); // ballot not owned by its sender
     r.step({ type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 0, values: [{ kind: 'noop' }], commitIndex: 0 });
     r.step({ type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: [], commitIndex: 0 });
     r.step({ type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: [{ kind: 'batch', commands: ['x'] } as never], commitIndex: 0 });
