@@ -72,3 +72,26 @@ export class DurableStateBuilder {
     return { promised: this.promised, accepted: bySlot(this.accepted), chosen: bySlot(this.chosen), commitIndex: this.commitIndex };
   }
 }
+
+/**
+ * One batch with the effect of `batches` applied in order: how a driver writes several
+ * outputs' state with one storage write (group commit).
+ */
+export function mergePersistBatches(batches: readonly PersistBatch[]): PersistBatch {
+  if (batches.length === 1) return batches[0]!;
+  const b = new DurableStateBuilder();
+  let promised: Ballot | undefined;
+  let commitIndex: number | undefined;
+  for (const batch of batches) {
+    if (batch.promised !== undefined) promised = batch.promised;
+    if (batch.commitIndex !== undefined) commitIndex = batch.commitIndex;
+    b.merge({ accepted: batch.accepted, chosen: batch.chosen });
+  }
+  const { accepted, chosen } = b.build();
+  return {
+    ...(promised !== undefined ? { promised } : {}),
+    accepted,
+    chosen,
+    ...(commitIndex !== undefined ? { commitIndex } : {}),
+  };
+}

@@ -8,6 +8,7 @@ export {
   type ChosenEntry,
   emptyDurableState,
   DurableStateBuilder,
+  mergePersistBatches,
 } from './durable-state.js';
 export { type Output, type CommittedEntry, type ReadIndexResult, isEmptyOutput } from './output.js';
 export { type Limits, defaultLimits } from './limits.js';

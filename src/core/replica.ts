@@ -344,7 +344,8 @@ export class Replica {
       case 'chosen':
         break;
       default:
-        return unreachable(m);
+        // A driver may hand over anything a peer sent: never trust the type.
+        return 'unknown type';
     }
     if ('ballot' in m && !isBallot(m.ballot)) return 'malformed ballot';
     switch (m.type) {

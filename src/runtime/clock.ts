@@ -1,0 +1,26 @@
+/** A timer a {@link Clock} set; only the clock that made it knows what it is. */
+export type TimerHandle = unknown;
+
+/**
+ * Time as the runtime sees it: a reading in milliseconds, and one-shot timers. The
+ * default reads `performance.now()` and uses `setTimeout`; the testing kit's
+ * simulator passes a virtual clock, so a simulated node runs the same code.
+ */
+export interface Clock {
+  /** Milliseconds since an arbitrary origin; never goes back. */
+  now(): number;
+  /** Calls `callback` once, after `ms` milliseconds. */
+  setTimer(callback: () => void, ms: number): TimerHandle;
+  /** Cancels a timer; harmless if it already ran. */
+  clearTimer(handle: TimerHandle): void;
+  /** Wall-clock time in milliseconds since the epoch: only a leader reads it, to stamp commands. */
+  wallTime(): number;
+}
+
+/** The real clock: `performance.now()`, `setTimeout`, `Date.now()`. */
+export const systemClock: Clock = Object.freeze({
+  now: () => performance.now(),
+  setTimer: (callback: () => void, ms: number): TimerHandle => setTimeout(callback, ms),
+  clearTimer: (handle: TimerHandle): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  wallTime: () => Date.now(),
+});

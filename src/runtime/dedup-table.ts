@@ -1,0 +1,106 @@
+import { assert } from '../core/assert.js';
+
+/** What applying a request produced: the state machine's result, or what it threw. */
+export type Outcome<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
+
+/** What the table knows of a request about to be applied. */
+export type Lookup<R> =
+  | { readonly kind: 'new' }
+  /** Applied before: here is its outcome; do not apply it again. */
+  | { readonly kind: 'duplicate'; readonly outcome: Outcome<R> }
+  /** Applied before (or given up by its client), and the outcome is forgotten: do not apply it. */
+  | { readonly kind: 'expired' };
+
+/** Bounds of the deduplication table; every replica must use the same ones. */
+export interface DedupLimits {
+  /** Results kept per client; the oldest is forgotten beyond it. Default 1,024. */
+  readonly resultsPerClientMax: number;
+  /** Clients remembered; the least recently active is forgotten beyond it. Default 100,000. */
+  readonly clientsMax: number;
+  /** A client silent this long (in log timestamps, ms) is forgotten. Default one hour. */
+  readonly clientIdleMs: number;
+}
+
+export const defaultDedupLimits: DedupLimits = Object.freeze({
+  resultsPerClientMax: 1024,
+  clientsMax: 100_000,
+  clientIdleMs: 3_600_000,
+});
+
+interface ClientRecord<R> {
+  /** Requests below this seq are finished: applied, or no longer awaited. */
+  floor: number;
+  /** Outcomes of applied requests at or above `floor`, in insertion order. */
+  readonly results: Map<number, Outcome<R>>;
+  lastActive: number;
+}
+
+/**
+ * Exactly-once for retried requests: per client, the outcome of every recent request,
+ * so a request applied twice (retried after a timeout or a leader change) takes effect
+ * once and the retry gets the first outcome. It is part of the replicated state: it
+ * changes only as the log is applied, and only from the log's contents (sequence
+ * numbers and the leaders' timestamps), so every replica holds the same table.
+ *
+ * Memory is bounded three ways: a client's `ackedBelow` lets it drop results it no
+ * longer waits for; at most `resultsPerClientMax` results a client (forgetting the
+ * oldest raises the client's floor, so a late retry of it is refused, never re-applied);
+ * and clients idle for `clientIdleMs` or beyond `clientsMax` are forgotten.
+ * @internal
+ */
+export class DedupTable<R> {
+  /** Least recently active first: a touched client is moved to the end. */
+  private readonly clients = new Map<string, ClientRecord<R>>();
+
+  constructor(private readonly limits: DedupLimits) {}
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Looks up request `seq` of `clientId`, applied at log time `timestamp`, and records the client's progress. */
+  check(clientId: string, seq: number, ackedBelow: number, timestamp: number): Lookup<R> {
+    let record = this.clients.get(clientId);
+    if (record === undefined) record = { floor: 0, results: new Map(), lastActive: timestamp };
+    else this.clients.delete(clientId);
+    this.clients.set(clientId, record);
+    record.lastActive = timestamp;
+    if (ackedBelow > record.floor) this.raiseFloor(record, ackedBelow);
+    this.forgetIdle(timestamp);
+    if (seq < record.floor) return { kind: 'expired' };
+    const outcome = record.results.get(seq);
+    return outcome === undefined ? { kind: 'new' } : { kind: 'duplicate', outcome };
+  }
+
+  /** Records the outcome of a request {@link check} called new. */
+  record(clientId: string, seq: number, outcome: Outcome<R>): void {
+    const record = this.clients.get(clientId);
+    assert(record !== undefined, () => `dedup: recording ${clientId}/${seq} without a check`);
+    assert(!record.results.has(seq) && seq >= record.floor, () => `dedup: ${clientId}/${seq} recorded twice`);
+    record.results.set(seq, outcome);
+    if (record.results.size > this.limits.resultsPerClientMax) {
+      const oldest = record.results.keys().next().value as number;
+      this.raiseFloor(record, oldest + 1);
+    }
+  }
+
+  /**
+   * Results below the floor are dead (a lookup checks the floor first); free them from
+   * the oldest on, stopping at the first live one, so the cost stays proportional to
+   * what is freed. Out-of-order stragglers are freed later by the size bound.
+   */
+  private raiseFloor(record: ClientRecord<R>, floor: number): void {
+    record.floor = Math.max(record.floor, floor);
+    for (const seq of record.results.keys()) {
+      if (seq >= record.floor) break;
+      record.results.delete(seq);
+    }
+  }
+
+  private forgetIdle(now: number): void {
+    for (const [id, record] of this.clients) {
+      if (this.clients.size <= this.limits.clientsMax && now - record.lastActive < this.limits.clientIdleMs) break;
+      this.clients.delete(id);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The errors a node's promises reject with. Each extends {@link SynodError}, has a
+ * stable `code`, and matches `instanceof` across duplicate copies of the package.
+ */
+import { type NodeId, SynodError } from '../core/index.js';
+
+/** The node is closed (or failed and closed itself): nothing more will happen. `cause` says why, if it failed. */
+export class ClosedError extends SynodError {
+  constructor(message = 'the node is closed', options?: { cause?: unknown }) {
+    super('CLOSED', message, options);
+  }
+}
+
+/** The node was used before `start()` resolved. */
+export class NotStartedError extends SynodError {
+  constructor(api: string) {
+    super('NOT_STARTED', `${api}: the node has not started; await node.start() first`);
+  }
+}
+
+/**
+ * This node does not lead and was told not to forward. `leaderHint` names the node
+ * it believes leads (if any), and `command` gives the refused command back.
+ */
+export class NotLeaderError extends SynodError {
+  readonly leaderHint: NodeId | undefined;
+  readonly command: unknown;
+
+  constructor(leaderHint: NodeId | undefined, command?: unknown) {
+    super('NOT_LEADER', leaderHint === undefined ? 'this node does not lead, and knows no leader' : `this node does not lead; try ${leaderHint}`);
+    this.leaderHint = leaderHint;
+    this.command = command;
+  }
+}
+
+/** The wait ran out. The command may still be chosen and applied later. */
+export class TimeoutError extends SynodError {
+  /** How long the caller waited, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(what: string, timeoutMs: number) {
+    super('TIMEOUT', `${what} timed out after ${timeoutMs} ms; it may still take effect`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The caller's `AbortSignal` fired. The command may still be chosen and applied later. */
+export class AbortedError extends SynodError {
+  constructor(what: string, options?: { cause?: unknown }) {
+    super('ABORTED', `${what} was aborted; it may still take effect`, options);
+  }
+}
+
+/** Too many proposals wait already (`pendingProposalsMax`, or the leader's queue): try again later. */
+export class OverloadedError extends SynodError {
+  readonly limit: number;
+
+  constructor(limit: number, where: 'node' | 'leader') {
+    super('OVERLOADED', where === 'node' ? `${limit} proposals are pending on this node already` : `the leader's queue is full (${limit} commands)`);
+    this.limit = limit;
+  }
+}
+
+/** A command is larger than `commandBytesMax` (the same on every node), so it is refused before it enters the log. */
+export class CommandTooLargeError extends SynodError {
+  readonly bytes: number;
+  readonly limit: number;
+
+  constructor(bytes: number, limit: number) {
+    super('TOO_LARGE', `the command is ${bytes} bytes encoded; the limit is ${limit}`);
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/**
+ * The command was chosen, but its retry came after the deduplication table forgot
+ * the original's result (the client moved past it, or it was evicted): it was not
+ * applied again, and its result is lost.
+ */
+export class ResultExpiredError extends SynodError {
+  constructor(clientId: string, seq: number) {
+    super('RESULT_EXPIRED', `request ${seq} of client ${clientId} was applied before; its result is no longer kept`);
+  }
+}
+
+/** The state machine threw while applying the command (on every replica alike); `cause` is what it threw. */
+export class ApplyError extends SynodError {
+  constructor(slot: number, cause: unknown) {
+    super('APPLY', `the state machine threw applying the command in slot ${slot}`, { cause });
+  }
+}
+
+/** The Storage failed a write or a load; the node fails closed. `cause` is the storage's error. */
+export class StorageError extends SynodError {
+  constructor(operation: string, cause: unknown) {
+    super('STORAGE', `storage ${operation} failed; the node stops rather than acknowledge what may not be durable`, { cause });
+  }
+}
+
+/** A leadership transfer did not complete: the target did not take over in time, or cannot lead. */
+export class TransferError extends SynodError {
+  readonly target: NodeId;
+
+  constructor(target: NodeId, why: string) {
+    super('TRANSFER', `leadership transfer to ${target} failed: ${why}`);
+    this.target = target;
+  }
+}

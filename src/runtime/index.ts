@@ -1,0 +1,31 @@
+export { createNode, SynodNode, type NodeState, type NodeStatus, type ProposeOptions, type WaitOptions } from './node.js';
+export type { NodeOptions } from './options.js';
+export type { Transport, TransportHandlers } from './transport.js';
+export type { Storage, Snapshot } from './storage.js';
+export { type StateMachine, type ApplyMeta, type SnapshotCapture, type Codec, jsonCodec, bytesCodec } from './state-machine.js';
+export type {
+  NodeMessage,
+  NodeMessageType,
+  ForwardMessage,
+  ForwardRefusedMessage,
+  ReadRequestMessage,
+  ReadReplyMessage,
+} from './runtime-messages.js';
+export { type Clock, type TimerHandle, systemClock } from './clock.js';
+export { type Logger, silentLogger } from './logger.js';
+export type { NodeEvents, NodeListener } from './events.js';
+export type { NodeMetrics } from './metrics.js';
+export type { DedupLimits } from './dedup-table.js';
+export {
+  ClosedError,
+  NotStartedError,
+  NotLeaderError,
+  TimeoutError,
+  AbortedError,
+  OverloadedError,
+  CommandTooLargeError,
+  ResultExpiredError,
+  ApplyError,
+  StorageError,
+  TransferError,
+} from './errors.js';

@@ -1,0 +1,85 @@
+/** A node's counters and gauges at one moment; see {@link SynodNode.metrics}. */
+export interface NodeMetrics {
+  readonly proposals: {
+    /** `propose()` calls accepted for processing. */
+    readonly submitted: number;
+    /** Proposals whose promise resolved with a result. */
+    readonly succeeded: number;
+    /** Proposals whose promise rejected (timeouts, aborts, refusals, close). */
+    readonly failed: number;
+    /** Proposals sent on to the leader (retries counted again). */
+    readonly forwarded: number;
+    /** Proposals waiting now. */
+    readonly pending: number;
+  };
+  /** Slots applied, and commands in them (duplicates skipped count as applied). */
+  readonly applied: { readonly slots: number; readonly commands: number; readonly duplicates: number; readonly malformed: number };
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  /** Commit index minus applied index: slots chosen but not yet applied here. */
+  readonly applyLag: number;
+  /** Times this node became a candidate, and times it became leader. */
+  readonly elections: { readonly campaigns: number; readonly won: number };
+  readonly leaderChanges: number;
+  readonly messages: { readonly in: number; readonly out: number; readonly dropped: number };
+  readonly reads: { readonly served: number; readonly failed: number };
+  readonly persist: {
+    /** Storage writes made. */
+    readonly writes: number;
+    /** Core outputs those writes carried (group commit: outputs / writes). */
+    readonly batches: number;
+    /** Write latency in milliseconds over the recent writes. */
+    readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  };
+}
+
+const latencySamples = 1024;
+
+/**
+ * The mutable counters behind {@link NodeMetrics}.
+ * @internal
+ */
+export class MetricsRecorder {
+  submitted = 0;
+  succeeded = 0;
+  failed = 0;
+  forwarded = 0;
+  slots = 0;
+  commands = 0;
+  duplicates = 0;
+  malformed = 0;
+  campaigns = 0;
+  won = 0;
+  leaderChanges = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  messagesDropped = 0;
+  readsServed = 0;
+  readsFailed = 0;
+  writes = 0;
+  batches = 0;
+  private readonly latencies = new Float64Array(latencySamples);
+  private latencyCount = 0;
+
+  persistLatency(ms: number): void {
+    this.latencies[this.latencyCount++ % latencySamples] = ms;
+  }
+
+  snapshot(gauges: { pending: number; commitIndex: number; appliedIndex: number }): NodeMetrics {
+    const n = Math.min(this.latencyCount, latencySamples);
+    const sorted = this.latencies.slice(0, n).sort();
+    const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);
+    return {
+      proposals: { submitted: this.submitted, succeeded: this.succeeded, failed: this.failed, forwarded: this.forwarded, pending: gauges.pending },
+      applied: { slots: this.slots, commands: this.commands, duplicates: this.duplicates, malformed: this.malformed },
+      commitIndex: gauges.commitIndex,
+      appliedIndex: gauges.appliedIndex,
+      applyLag: gauges.commitIndex - gauges.appliedIndex,
+      elections: { campaigns: this.campaigns, won: this.won },
+      leaderChanges: this.leaderChanges,
+      messages: { in: this.messagesIn, out: this.messagesOut, dropped: this.messagesDropped },
+      reads: { served: this.readsServed, failed: this.readsFailed },
+      persist: { writes: this.writes, batches: this.batches, latencyMs: { p50: at(0.5), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! } },
+    };
+  }
+}

@@ -1,0 +1,876 @@
+import { EventEmitter } from 'eventemitter3';
+import {
+  type Ballot,
+  type CommittedEntry,
+  ConfigError,
+  InvariantError,
+  type Message,
+  type NodeId,
+  type ReadIndexResult,
+  Replica,
+  type Role,
+  isEmptyOutput,
+} from '../core/index.js';
+import type { TimerHandle } from './clock.js';
+import { DedupTable, type Outcome } from './dedup-table.js';
+import { decodeEnvelope, encodeEnvelope, envelopeIdBytesMax, envelopeKey, requestKey, stampEnvelope } from './envelope.js';
+import {
+  AbortedError,
+  ApplyError,
+  ClosedError,
+  CommandTooLargeError,
+  NotLeaderError,
+  NotStartedError,
+  OverloadedError,
+  ResultExpiredError,
+  StorageError,
+  TransferError,
+} from './errors.js';
+import type { NodeEvents, NodeListener } from './events.js';
+import { MetricsRecorder, type NodeMetrics } from './metrics.js';
+import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { PersistPipeline } from './persist-pipeline.js';
+import type { ForwardMessage, ForwardRefusedMessage, NodeMessage, ReadReplyMessage, ReadRequestMessage } from './runtime-messages.js';
+import type { TransportHandlers } from './transport.js';
+import { type Waiter, createWaiter } from './waiter.js';
+
+/** Where a node is in its life. */
+export type NodeState = 'new' | 'starting' | 'running' | 'closing' | 'closed';
+
+/** Options of one {@link SynodNode.propose} call. */
+export interface ProposeOptions {
+  /** Stops waiting when it fires (the command may still be applied). */
+  readonly signal?: AbortSignal;
+  /** How long to wait. Default the node's `proposeTimeoutMs`. */
+  readonly timeoutMs?: number;
+  /**
+   * The request's identity for exactly-once. A retry with the same `clientId` and
+   * `seq`, on any node, is applied at most once, and gets the first one's result.
+   * `ackedBelow` (default 0) tells the cluster the client waits for no request with a
+   * lower `seq`, so their results can be forgotten. Default: the node's own client id
+   * and its next sequence number.
+   */
+  readonly request?: { readonly clientId: string; readonly seq: number; readonly ackedBelow?: number };
+}
+
+/** Options of {@link SynodNode.read} and {@link SynodNode.transferLeadership}. */
+export interface WaitOptions {
+  readonly signal?: AbortSignal;
+  /** How long to wait. Default the node's `readTimeoutMs`. */
+  readonly timeoutMs?: number;
+}
+
+/** A node's state at a glance. */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly state: NodeState;
+  /** Undefined until started. */
+  readonly role: Role | undefined;
+  /** The node this one believes leads. */
+  readonly leader: NodeId | undefined;
+  /** The highest ballot this node promised (its own, when it leads). */
+  readonly promised: Ballot | undefined;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+}
+
+interface PendingProposal<Result> {
+  readonly key: string;
+  readonly clientId: string;
+  readonly seq: number;
+  readonly envelope: Uint8Array;
+  readonly waiters: Waiter<Result>[];
+  /** The tick it was last handed to a leader (here or by forwarding); -1 when it waits for one. */
+  submittedTick: number;
+  /** The leadership it was last proposed in, when this node led; -1 otherwise. */
+  leadership: number;
+}
+
+interface LocalRead {
+  readonly id: number;
+  readonly waiter: Waiter<void>;
+  /** The confirmed read index, once known: the read resolves when it is applied. */
+  index: number | undefined;
+  sentTick: number;
+}
+
+interface Transfer {
+  readonly to: NodeId;
+  readonly waiter: Waiter<void>;
+}
+
+const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A replica of the user's state machine, driving the pure core with a Transport, a
+ * Storage and timers. Create it with {@link createNode}, `start()` it, `propose()`
+ * commands and `read()` linearizably; `close()` it when done.
+ *
+ * Guarantees: a `propose()` promise resolves only after its command is chosen (durable
+ * on a phase-2 quorum) and applied here, with the state machine's result; it never
+ * hangs (it resolves or rejects with a typed error); a command retried with the same
+ * request identity is applied at most once. Messages that report durable state leave
+ * only once that state is durable, for any Storage.
+ *
+ * @example
+ * ```ts
+ * const network = new MemoryNetwork();
+ * const node = createNode({
+ *   id: 'a', members: ['a', 'b', 'c'],
+ *   transport: network.transport('a'), storage: new MemoryStorage(), stateMachine: new Counter(),
+ * });
+ * await node.start();
+ * const total = await node.propose({ add: 1 });
+ * await node.read(); // the local state now reflects every write acknowledged before
+ * await node.close();
+ * ```
+ */
+export class SynodNode<Command, Result> {
+  readonly id: NodeId;
+  private readonly options: ResolvedOptions<Command, Result>;
+  private readonly emitter = new EventEmitter();
+  private readonly recorder = new MetricsRecorder();
+  private readonly pipeline: PersistPipeline;
+  private readonly dedup: DedupTable<Result>;
+  private readonly proposals = new Map<string, PendingProposal<Result>>();
+  /** This node's own client's pending proposals by seq, lowest first: the first is `ackedBelow`. */
+  private readonly ownPending = new Map<number, PendingProposal<Result>>();
+  private readonly reads = new Map<number, LocalRead>();
+  /** Reads this leader runs for followers: core read id → the follower and its read id. */
+  private readonly remoteReads = new Map<number, { from: NodeId; id: number }>();
+  private readonly transfers = new Set<Transfer>();
+  private readonly forwards = new Map<NodeId, Uint8Array[]>();
+  private replica: Replica | undefined;
+  private lifecycle: NodeState = 'new';
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private clientId = '';
+  private nextSeq = 1;
+  private readIds = 0;
+  private ticks = 0;
+  private tickTimer: TimerHandle | undefined;
+  private drainScheduled = false;
+  private appliedIndex = 0;
+  private lastTimestamp = 0;
+  private role: Role | undefined;
+  private leader: NodeId | undefined;
+  private commitIndex = 0;
+  /** Counts leaderships this node won, so proposals know whether they were made in the current one. */
+  private leadership = 0;
+
+  /** Use {@link createNode}. @internal */
+  constructor(options: ResolvedOptions<Command, Result>) {
+    this.options = options;
+    this.id = options.id;
+    this.dedup = new DedupTable(options.dedup);
+    this.pipeline = new PersistPipeline({
+      write: (batch) => options.storage.persist(batch),
+      persisted: (seq, outputs, elapsedMs) => this.onPersisted(seq, outputs, elapsedMs),
+      send: (message) => this.send(message),
+      failed: (error) => this.fail(new StorageError('persist', error)),
+      now: () => options.clock.now(),
+    });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Loads the stored state, replays the committed log into the state machine, starts
+   * the transport and the ticks. Idempotent; rejects with {@link StorageError} if the
+   * storage cannot load, or {@link ClosedError} if closed meanwhile.
+   */
+  start(): Promise<void> {
+    if (this.starting === undefined) this.starting = this.boot();
+    return this.starting;
+  }
+
+  private async boot(): Promise<void> {
+    if (this.lifecycle !== 'new') throw new ClosedError();
+    this.lifecycle = 'starting';
+    const { storage, transport, clock } = this.options;
+    let durable;
+    try {
+      durable = await storage.load();
+    } catch (error) {
+      await this.shutdown(new StorageError('load', error));
+      throw new StorageError('load', error);
+    }
+    if (this.lifecycle !== 'starting') throw new ClosedError();
+    this.replica = new Replica({
+      id: this.id,
+      quorum: this.options.quorum,
+      observers: this.options.observers,
+      limits: this.options.limits,
+      random: this.options.random,
+      state: durable,
+    });
+    this.clientId = this.options.clientId ?? `${this.id}/${this.randomId(10)}`;
+    if (new TextEncoder().encode(this.clientId).byteLength > envelopeIdBytesMax) this.clientId = this.randomId(16);
+    const handlers: TransportHandlers = {
+      deliver: (message) => this.deliver(message),
+      peerUnreachable: (peer) => this.emit('peer', { peer, reachable: false }),
+      peerReachable: (peer) => this.emit('peer', { peer, reachable: true }),
+    };
+    try {
+      await transport.start(handlers);
+    } catch (error) {
+      await this.shutdown(error);
+      throw new ClosedError('the transport did not start', { cause: error });
+    }
+    if (this.lifecycle !== 'starting') throw new ClosedError();
+    this.lifecycle = 'running';
+    this.role = this.replica.role;
+    this.options.logger.info({ node: this.id, commitIndex: durable.commitIndex, promised: durable.promised }, 'node started');
+    this.tickTimer = clock.setTimer(this.onTick, this.options.tickMs);
+    this.scheduleDrain();
+  }
+
+  /**
+   * Stops the node: every pending promise rejects with {@link ClosedError}, timers
+   * stop, state waiting to be written is flushed, then the transport and the storage
+   * close. Idempotent.
+   */
+  close(): Promise<void> {
+    return this.shutdown(undefined);
+  }
+
+  private shutdown(cause: unknown): Promise<void> {
+    if (this.closing === undefined) this.closing = this.stop(cause);
+    return this.closing;
+  }
+
+  private async stop(cause: unknown): Promise<void> {
+    const wasRunning = this.lifecycle === 'running';
+    this.lifecycle = 'closing';
+    if (this.tickTimer !== undefined) this.options.clock.clearTimer(this.tickTimer);
+    this.pipeline.stop();
+    const closed = (): ClosedError =>
+      cause === undefined ? new ClosedError() : new ClosedError('the node failed and closed itself', { cause });
+    for (const p of [...this.proposals.values()]) for (const w of [...p.waiters]) w.reject(closed());
+    for (const r of [...this.reads.values()]) r.waiter.reject(closed());
+    for (const t of [...this.transfers]) t.waiter.reject(closed());
+    const { logger } = this.options;
+    if (cause === undefined && wasRunning) {
+      await this.pipeline.flush().catch((error: unknown) => logger.error({ node: this.id, error }, 'flushing storage on close failed'));
+    }
+    await this.options.transport.close().catch((error: unknown) => logger.error({ node: this.id, error }, 'closing the transport failed'));
+    await this.options.storage.close().catch((error: unknown) => logger.error({ node: this.id, error }, 'closing the storage failed'));
+    this.lifecycle = 'closed';
+    logger.info({ node: this.id }, 'node closed');
+  }
+
+  /** A bug or a storage failure: report it, then close with it as the cause. */
+  private fail(error: unknown): void {
+    if (this.lifecycle === 'closing' || this.lifecycle === 'closed') return;
+    const e = error instanceof Error ? error : new InvariantError(String(error));
+    this.options.logger.error({ node: this.id, error: e }, 'node failed');
+    this.emit('error', { error: e, fatal: true });
+    void this.shutdown(e);
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /**
+   * Proposes `command` and resolves with the state machine's result once it is chosen
+   * and applied on this node. On a follower it is forwarded to the leader (unless the
+   * node was created with `followerProposals: 'reject'`).
+   *
+   * Rejects with: {@link TimeoutError} or {@link AbortedError} (the command may still
+   * be applied), {@link OverloadedError}, {@link CommandTooLargeError},
+   * {@link NotLeaderError}, {@link ApplyError} (the state machine threw),
+   * {@link ResultExpiredError} (a retry whose original result was forgotten),
+   * {@link ClosedError}, {@link NotStartedError}.
+   */
+  propose(command: Command, options: ProposeOptions = {}): Promise<Result> {
+    try {
+      return this.admit(command, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private admit(command: Command, options: ProposeOptions): Promise<Result> {
+    const replica = this.running('propose');
+    const timeoutMs = this.timeout('propose', options.timeoutMs, this.options.proposeTimeoutMs);
+    if (this.options.followerProposals === 'reject' && replica.role !== 'leader') throw new NotLeaderError(this.leader, command);
+    let clientId = this.clientId;
+    let seq: number;
+    let ackedBelow: number;
+    const request = options.request;
+    if (request === undefined) {
+      seq = this.nextSeq;
+      ackedBelow = this.ownPending.size === 0 ? seq : (this.ownPending.keys().next().value as number);
+    } else {
+      ({ clientId, seq } = request);
+      ackedBelow = request.ackedBelow ?? 0;
+      if (typeof clientId !== 'string' || clientId.length === 0) throw new ConfigError('propose', 'request.clientId', 'must be a non-empty string');
+      if (new TextEncoder().encode(clientId).byteLength > envelopeIdBytesMax) throw new ConfigError('propose', 'request.clientId', `must be at most ${envelopeIdBytesMax} bytes`);
+      if (!Number.isSafeInteger(seq) || seq < 0) throw new ConfigError('propose', 'request.seq', 'must be a non-negative integer');
+      if (!Number.isSafeInteger(ackedBelow) || ackedBelow < 0 || ackedBelow > seq) throw new ConfigError('propose', 'request.ackedBelow', 'must be an integer from 0 to seq');
+      if (clientId === this.clientId) throw new ConfigError('propose', 'request.clientId', "must not be this node's own client id");
+    }
+    const key = requestKey(clientId, seq);
+    const existing = this.proposals.get(key);
+    if (existing === undefined && this.proposals.size >= this.options.pendingProposalsMax) throw new OverloadedError(this.options.pendingProposalsMax, 'node');
+    if (options.signal?.aborted === true) throw new AbortedError('propose', { cause: options.signal.reason });
+    let envelope = existing?.envelope;
+    if (envelope === undefined) {
+      const payload = this.options.codec.encode(command);
+      envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, origin: this.id, payload });
+      if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
+    }
+    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, waiters: [], submittedTick: -1, leadership: -1 };
+    const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', { timeoutMs, signal: options.signal }, (w) => this.waiterDone(p, w));
+    p.waiters.push(waiter);
+    this.recorder.submitted++;
+    if (existing === undefined) {
+      this.proposals.set(key, p);
+      if (request === undefined) {
+        this.ownPending.set(seq, p);
+        this.nextSeq++;
+      }
+      this.submit(p);
+    }
+    return promise;
+  }
+
+  /**
+   * A linearizable read point: resolves once this node's state machine reflects every
+   * command acknowledged (to anyone) before `read()` was called. Then read the state
+   * machine directly. The leader confirms it still leads with a round of heartbeats
+   * answered by a phase-2 quorum (read-index); a follower asks the leader for that
+   * index; both wait until they applied it.
+   *
+   * Rejects with {@link TimeoutError}, {@link AbortedError}, {@link ClosedError}.
+   */
+  read(options: WaitOptions = {}): Promise<void> {
+    try {
+      this.running('read');
+      const timeoutMs = this.timeout('read', options.timeoutMs, this.options.readTimeoutMs);
+      const id = ++this.readIds;
+      const { promise, waiter } = createWaiter<void>(this.options.clock, 'read', { timeoutMs, signal: options.signal }, () => this.reads.delete(id));
+      const read: LocalRead = { id, waiter, index: undefined, sentTick: -1 };
+      this.reads.set(id, read);
+      this.sendRead(read);
+      return promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Same as {@link read}: a barrier after which local reads are linearizable. */
+  barrier(options: WaitOptions = {}): Promise<void> {
+    return this.read(options);
+  }
+
+  /**
+   * Hands leadership to the voter `to`. This node stops assigning new slots, waits until
+   * `to` holds every slot it proposed, and tells it to campaign at once. Resolves when
+   * `to` leads; rejects with {@link NotLeaderError} if this node does not lead, and with
+   * {@link TransferError} if `to` cannot lead or did not take over in time.
+   */
+  transferLeadership(to: NodeId, options: WaitOptions = {}): Promise<void> {
+    try {
+      const replica = this.running('transferLeadership');
+      const timeoutMs = this.timeout('transferLeadership', options.timeoutMs, this.options.readTimeoutMs);
+      if (to === this.id && replica.role === 'leader') return Promise.resolve();
+      const result = replica.transferLeadership(to);
+      if (!result.ok) {
+        if (result.reason === 'not-voter') throw new TransferError(to, 'it is not a voting member');
+        throw new NotLeaderError(result.leaderHint);
+      }
+      this.scheduleDrain();
+      const limits = { timeoutMs, signal: options.signal, onTimeout: () => new TransferError(to, `it did not take over within ${timeoutMs} ms`) };
+      const { promise, waiter } = createWaiter<void>(this.options.clock, 'transferLeadership', limits, () => this.transfers.delete(transfer));
+      const transfer: Transfer = { to, waiter };
+      this.transfers.add(transfer);
+      return promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** This node's state at a glance. */
+  status(): NodeStatus {
+    const s = this.replica?.status;
+    return {
+      id: this.id,
+      state: this.lifecycle,
+      role: s?.role,
+      leader: s?.leader,
+      promised: s?.promised,
+      commitIndex: s?.commitIndex ?? 0,
+      appliedIndex: this.appliedIndex,
+    };
+  }
+
+  /** Counters and gauges: proposals, commits, elections, messages, persist latency, apply lag. */
+  metrics(): NodeMetrics {
+    return this.recorder.snapshot({ pending: this.proposals.size, commitIndex: this.replica?.status.commitIndex ?? 0, appliedIndex: this.appliedIndex });
+  }
+
+  /** Listens to `event`. Listeners run synchronously; one that throws is logged, never breaks the node. */
+  on<E extends keyof NodeEvents>(event: E, listener: NodeListener<E>): this {
+    this.emitter.on(event, listener);
+    return this;
+  }
+
+  /** Listens to `event` once. */
+  once<E extends keyof NodeEvents>(event: E, listener: NodeListener<E>): this {
+    this.emitter.once(event, listener);
+    return this;
+  }
+
+  /** Stops listening. */
+  off<E extends keyof NodeEvents>(event: E, listener: NodeListener<E>): this {
+    this.emitter.off(event, listener);
+    return this;
+  }
+
+  // ---------------------------------------------------------------- the drive loop
+
+  private running(api: string): Replica {
+    if (this.lifecycle === 'new' || this.lifecycle === 'starting') throw new NotStartedError(api);
+    if (this.lifecycle !== 'running' || this.replica === undefined) throw new ClosedError();
+    return this.replica;
+  }
+
+  private timeout(api: string, given: number | undefined, fallback: number): number {
+    if (given === undefined) return fallback;
+    if (typeof given !== 'number' || !Number.isFinite(given) || given <= 0) throw new ConfigError(api, 'timeoutMs', 'must be a positive number of milliseconds');
+    return given;
+  }
+
+  private readonly onTick = (): void => {
+    if (this.lifecycle !== 'running') return;
+    this.tickTimer = this.options.clock.setTimer(this.onTick, this.options.tickMs);
+    this.guard(() => {
+      this.ticks++;
+      this.replica!.tick();
+      this.retryDue();
+      this.scheduleDrain();
+    });
+  };
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.lifecycle !== 'running') return;
+    this.drainScheduled = true;
+    queueMicrotask(this.drainNow);
+  }
+
+  private readonly drainNow = (): void => {
+    this.drainScheduled = false;
+    this.guard(() => this.drain());
+  };
+
+  /** Any exception out of the core or the drive loop is a bug: the node stops. */
+  private guard(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** Does the core's work in the order {@link Output} prescribes. */
+  private drain(): void {
+    const replica = this.replica;
+    if (replica === undefined || this.lifecycle !== 'running') return;
+    for (;;) {
+      const out = replica.takeOutput();
+      if (isEmptyOutput(out)) break;
+      if (out.committed.length > 0) this.applyCommitted(replica, out.committed);
+      if (out.dropped.length > 0) this.onDropped(out.dropped);
+      for (const r of out.reads) this.onReadIndex(r);
+      this.pipeline.push(out.persistSeq, out.persist, out.messages);
+      if (this.lifecycle !== 'running') return;
+    }
+    this.flushForwards();
+    this.observe(replica);
+  }
+
+  private onPersisted(seq: number, outputs: number, elapsedMs: number): void {
+    this.recorder.writes++;
+    this.recorder.batches += outputs;
+    this.recorder.persistLatency(elapsedMs);
+    if (this.lifecycle !== 'running') return;
+    this.guard(() => this.replica!.persisted(seq));
+    this.scheduleDrain();
+  }
+
+  private send(message: NodeMessage): void {
+    this.recorder.messagesOut++;
+    try {
+      this.options.transport.send(message);
+    } catch (error) {
+      // A transport must not throw; if it does, the message is lost, which the protocol tolerates.
+      this.options.logger.warn({ node: this.id, to: message.to, error }, 'transport.send threw');
+    }
+  }
+
+  /** Notices role, leader and commit index changes: events, metrics, retries. */
+  private observe(replica: Replica): void {
+    const s = replica.status;
+    if (s.role !== this.role) {
+      const previous = this.role!;
+      this.role = s.role;
+      if (s.role === 'candidate') this.recorder.campaigns++;
+      if (s.role === 'leader') {
+        this.recorder.won++;
+        this.leadership++;
+      }
+      this.options.logger.info({ node: this.id, role: s.role, previous, promised: s.promised }, 'role changed');
+      this.emit('roleChange', { role: s.role, previous });
+    }
+    if (s.leader !== this.leader) {
+      this.leader = s.leader;
+      this.recorder.leaderChanges++;
+      this.options.logger.info({ node: this.id, leader: s.leader }, 'leader changed');
+      this.emit('leaderChange', { leader: s.leader });
+      this.onLeaderChange(s.leader);
+    }
+    if (s.commitIndex > this.commitIndex) {
+      this.commitIndex = s.commitIndex;
+      this.emit('commit', { commitIndex: s.commitIndex });
+    }
+  }
+
+  private onLeaderChange(leader: NodeId | undefined): void {
+    for (const t of [...this.transfers]) {
+      if (leader === t.to) t.waiter.resolve();
+    }
+    if (leader === undefined) return;
+    for (const p of this.proposals.values()) this.submit(p);
+    for (const r of this.reads.values()) if (r.index === undefined) this.sendRead(r);
+    this.flushForwards();
+  }
+
+  private emit<E extends keyof NodeEvents>(event: E, payload: NodeEvents[E]): void {
+    try {
+      this.emitter.emit(event, payload);
+    } catch (error) {
+      this.options.logger.error({ node: this.id, event, error }, 'an event listener threw');
+    }
+  }
+
+  // ---------------------------------------------------------------- proposals
+
+  /** Hands `p` to the leader: this node's core if it leads, else a forward. */
+  private submit(p: PendingProposal<Result>): void {
+    const replica = this.replica!;
+    p.submittedTick = this.ticks;
+    if (replica.role === 'leader') {
+      p.leadership = this.leadership;
+      const stamped = stampEnvelope(p.envelope, this.options.clock.wallTime());
+      if (stamped === undefined) throw new InvariantError(`this node built a malformed envelope for ${p.key}`);
+      const result = replica.propose([stamped]);
+      if (result.ok) {
+        this.scheduleDrain();
+        return;
+      }
+      if (result.reason === 'overloaded') return this.settle(p, { ok: false, error: new OverloadedError(result.limit, 'leader') });
+      if (result.reason === 'too-large') return this.settle(p, { ok: false, error: new CommandTooLargeError(result.bytes, result.limit) });
+    }
+    p.leadership = -1;
+    const leader = this.leader;
+    if (leader === undefined || leader === this.id) {
+      p.submittedTick = -1;
+      return;
+    }
+    this.forward(leader, p.envelope);
+  }
+
+  private forward(leader: NodeId, envelope: Uint8Array): void {
+    let list = this.forwards.get(leader);
+    if (list === undefined) this.forwards.set(leader, (list = []));
+    list.push(envelope);
+    this.recorder.forwarded++;
+    this.scheduleDrain();
+  }
+
+  /** Sends the forwards gathered in this turn, one message per leader and at most a batch each. */
+  private flushForwards(): void {
+    if (this.forwards.size === 0) return;
+    const max = this.options.limits.batchCommandsMax;
+    for (const [to, commands] of this.forwards) {
+      for (let i = 0; i < commands.length; i += max) {
+        const message: ForwardMessage = { type: 'forward', from: this.id, to, commands: commands.slice(i, i + max) };
+        this.send(message);
+      }
+    }
+    this.forwards.clear();
+  }
+
+  /** Resubmits proposals nothing was heard of for `retryTicks`, and re-asks unanswered reads. */
+  private retryDue(): void {
+    const due = this.ticks - this.options.retryTicks;
+    const leading = this.replica!.role === 'leader';
+    for (const p of this.proposals.values()) {
+      // A proposal in this leader's own pipeline commits, or comes back in `dropped`.
+      if (leading && p.leadership === this.leadership) continue;
+      if (p.submittedTick <= due) this.submit(p);
+    }
+    for (const r of this.reads.values()) if (r.index === undefined && r.sentTick <= due) this.sendRead(r);
+  }
+
+  /** Commands this node queued as leader and gave back on stepping down. */
+  private onDropped(commands: readonly Uint8Array[]): void {
+    for (const c of commands) {
+      const key = envelopeKey(c);
+      const p = key === undefined ? undefined : this.proposals.get(key);
+      if (p !== undefined) this.submit(p);
+      else if (this.leader !== undefined && this.leader !== this.id) this.forward(this.leader, c);
+    }
+  }
+
+  private waiterDone(p: PendingProposal<Result>, w: Waiter<Result>): void {
+    const i = p.waiters.indexOf(w);
+    if (i >= 0) p.waiters.splice(i, 1);
+    if (p.waiters.length === 0) {
+      this.proposals.delete(p.key);
+      if (p.clientId === this.clientId) this.ownPending.delete(p.seq);
+    }
+  }
+
+  private settle(p: PendingProposal<Result>, outcome: Outcome<Result>): void {
+    for (const w of [...p.waiters]) {
+      if (outcome.ok) {
+        this.recorder.succeeded++;
+        w.resolve(outcome.value);
+      } else {
+        this.recorder.failed++;
+        w.reject(outcome.error);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  private applyCommitted(replica: Replica, committed: readonly CommittedEntry[]): void {
+    for (const { slot, value } of committed) {
+      if (value.kind === 'batch') for (const bytes of value.commands) this.applyCommand(slot, bytes);
+      this.appliedIndex = slot;
+      this.recorder.slots++;
+    }
+    replica.applied(this.appliedIndex);
+    this.emit('apply', { appliedIndex: this.appliedIndex });
+    if (this.reads.size > 0) {
+      for (const r of [...this.reads.values()]) if (r.index !== undefined && r.index <= this.appliedIndex) this.serveRead(r);
+    }
+  }
+
+  private applyCommand(slot: number, bytes: Uint8Array): void {
+    let e;
+    try {
+      e = decodeEnvelope(bytes);
+    } catch (error) {
+      // Every replica skips the same bytes: the state stays the same everywhere.
+      this.recorder.malformed++;
+      this.options.logger.error({ node: this.id, slot, error }, 'skipped a malformed command in the log');
+      return;
+    }
+    const timestamp = Math.max(this.lastTimestamp, e.timestamp);
+    this.lastTimestamp = timestamp;
+    const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, timestamp);
+    let outcome: Outcome<Result>;
+    if (lookup.kind === 'new') {
+      outcome = this.execute(slot, e.payload, { slot, timestamp, clientId: e.clientId, origin: e.origin });
+      this.dedup.record(e.clientId, e.seq, outcome);
+      this.recorder.commands++;
+    } else {
+      this.recorder.duplicates++;
+      outcome = lookup.kind === 'duplicate' ? lookup.outcome : { ok: false, error: new ResultExpiredError(e.clientId, e.seq) };
+    }
+    const p = this.proposals.get(requestKey(e.clientId, e.seq));
+    if (p !== undefined) this.settle(p, outcome);
+  }
+
+  private execute(slot: number, payload: Uint8Array, meta: { slot: number; timestamp: number; clientId: string; origin: NodeId }): Outcome<Result> {
+    let command: Command;
+    try {
+      command = this.options.codec.decode(payload);
+    } catch (error) {
+      return { ok: false, error: new ApplyError(slot, error) };
+    }
+    try {
+      return { ok: true, value: this.options.stateMachine.apply(command, meta) };
+    } catch (error) {
+      return { ok: false, error: new ApplyError(slot, error) };
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private sendRead(read: LocalRead): void {
+    const replica = this.replica!;
+    read.sentTick = this.ticks;
+    if (replica.role === 'leader') {
+      if (replica.readIndex(read.id).ok) {
+        this.scheduleDrain();
+        return;
+      }
+    }
+    const leader = this.leader;
+    if (leader === undefined || leader === this.id) {
+      read.sentTick = -1;
+      return;
+    }
+    const message: ReadRequestMessage = { type: 'readRequest', from: this.id, to: leader, id: read.id };
+    this.send(message);
+  }
+
+  /** The core settled a read-index request: one of ours, or one run for a follower. */
+  private onReadIndex(r: ReadIndexResult): void {
+    const remote = this.remoteReads.get(r.id);
+    if (remote !== undefined) {
+      this.remoteReads.delete(r.id);
+      const reply: ReadReplyMessage = {
+        type: 'readReply',
+        from: this.id,
+        to: remote.from,
+        id: remote.id,
+        index: r.ok ? r.index : undefined,
+        leaderHint: r.ok ? this.id : r.leaderHint,
+      };
+      this.send(reply);
+      return;
+    }
+    const read = this.reads.get(r.id);
+    if (read === undefined || read.index !== undefined) return;
+    if (!r.ok) {
+      this.recorder.readsFailed++;
+      read.sentTick = -1;
+      return;
+    }
+    this.confirmRead(read, r.index);
+  }
+
+  private confirmRead(read: LocalRead, index: number): void {
+    read.index = index;
+    if (index <= this.appliedIndex) this.serveRead(read);
+  }
+
+  private serveRead(read: LocalRead): void {
+    this.recorder.readsServed++;
+    read.waiter.resolve();
+    this.reads.delete(read.id);
+  }
+
+  // ---------------------------------------------------------------- messages in
+
+  private deliver(message: NodeMessage): void {
+    if (this.lifecycle !== 'running' || this.replica === undefined) return;
+    this.recorder.messagesIn++;
+    if (!this.isFromPeer(message)) {
+      this.recorder.messagesDropped++;
+      return;
+    }
+    this.guard(() => {
+      switch (message.type) {
+        case 'forward':
+          return this.onForward(message);
+        case 'forwardRefused':
+          return this.onForwardRefused(message);
+        case 'readRequest':
+          return this.onReadRequest(message);
+        case 'readReply':
+          return this.onReadReply(message);
+        default:
+          return this.replica!.step(message as Message);
+      }
+    });
+    this.scheduleDrain();
+  }
+
+  private isFromPeer(m: unknown): m is NodeMessage {
+    if (typeof m !== 'object' || m === null) return false;
+    const { from, to, type } = m as { from: unknown; to: unknown; type: unknown };
+    return to === this.id && typeof from === 'string' && from !== this.id && this.options.members.has(from) && typeof type === 'string';
+  }
+
+  private onForward(m: ForwardMessage): void {
+    if (!Array.isArray(m.commands)) return this.dropMalformed(m);
+    const replica = this.replica!;
+    const refused: [string, number][] = [];
+    let reason: ForwardRefusedMessage['reason'] = 'not-leader';
+    for (const c of m.commands) {
+      if (!(c instanceof Uint8Array) || c.byteLength > this.options.commandBytesMax) {
+        this.recorder.messagesDropped++;
+        continue;
+      }
+      const stamped = stampEnvelope(c, this.options.clock.wallTime());
+      if (stamped === undefined) {
+        this.recorder.messagesDropped++;
+        continue;
+      }
+      const result = replica.role === 'leader' ? replica.propose([stamped]) : undefined;
+      if (result?.ok === true) continue;
+      const e = decodeEnvelope(stamped);
+      refused.push([e.clientId, e.seq]);
+      if (result?.ok === false && result.reason === 'overloaded') reason = 'overloaded';
+    }
+    if (refused.length > 0) {
+      const reply: ForwardRefusedMessage = { type: 'forwardRefused', from: this.id, to: m.from, requests: refused, reason, leaderHint: this.leader };
+      this.send(reply);
+    }
+  }
+
+  private onForwardRefused(m: ForwardRefusedMessage): void {
+    if (!Array.isArray(m.requests)) return this.dropMalformed(m);
+    if (m.reason !== 'overloaded') return; // retried on the next leader change or retry tick
+    for (const r of m.requests) {
+      if (!Array.isArray(r) || typeof r[0] !== 'string' || typeof r[1] !== 'number') continue;
+      const p = this.proposals.get(requestKey(r[0], r[1]));
+      if (p !== undefined) this.settle(p, { ok: false, error: new OverloadedError(this.options.limits.proposalQueueMax, 'leader') });
+    }
+  }
+
+  private onReadRequest(m: ReadRequestMessage): void {
+    if (!Number.isSafeInteger(m.id)) return this.dropMalformed(m);
+    const id = ++this.readIds;
+    const result = this.replica!.readIndex(id);
+    if (result.ok) {
+      this.remoteReads.set(id, { from: m.from, id: m.id });
+      return;
+    }
+    const reply: ReadReplyMessage = { type: 'readReply', from: this.id, to: m.from, id: m.id, index: undefined, leaderHint: result.leaderHint };
+    this.send(reply);
+  }
+
+  private onReadReply(m: ReadReplyMessage): void {
+    if (!Number.isSafeInteger(m.id) || (m.index !== undefined && (!Number.isSafeInteger(m.index) || m.index < 0))) return this.dropMalformed(m);
+    const read = this.reads.get(m.id);
+    if (read === undefined || read.index !== undefined) return;
+    if (m.index === undefined) {
+      this.recorder.readsFailed++;
+      read.sentTick = -1; // asked again on the next leader change or retry tick
+      return;
+    }
+    this.confirmRead(read, m.index);
+  }
+
+  private dropMalformed(m: NodeMessage): void {
+    this.recorder.messagesDropped++;
+    this.options.logger.warn({ node: this.id, from: m.from, type: m.type }, 'dropped a malformed message');
+  }
+
+  private randomId(length: number): string {
+    let s = '';
+    for (let i = 0; i < length; i++) s += idAlphabet[Math.floor(this.options.random() * idAlphabet.length)] ?? 'x';
+    return s;
+  }
+}
+
+/**
+ * Validates `options` (throwing one {@link ConfigError} that names the field) and
+ * builds a node. Call `start()` on it next.
+ *
+ * @example
+ * ```ts
+ * const node = createNode({ id: 'a', members: ['a', 'b', 'c'], transport, storage, stateMachine });
+ * await node.start();
+ * ```
+ */
+export function createNode<Command, Result>(options: NodeOptions<Command, Result>): SynodNode<Command, Result> {
+  return new SynodNode(resolveOptions(options));
+}

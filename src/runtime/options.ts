@@ -1,0 +1,212 @@
+import { ConfigError, type Limits, type NodeId, type Quorum, defaultLimits, flexible, majority } from '../core/index.js';
+import { validateLimits } from '../core/limits.js';
+import { type Clock, systemClock } from './clock.js';
+import { type DedupLimits, defaultDedupLimits } from './dedup-table.js';
+import { envelopeIdBytesMax, envelopeOverhead } from './envelope.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { StateMachine } from './state-machine.js';
+import { type Codec, jsonCodec } from './state-machine.js';
+import type { Storage } from './storage.js';
+import type { Transport } from './transport.js';
+
+/**
+ * Everything {@link createNode} takes. Times are in milliseconds unless the name says
+ * ticks; every optional field documents its default.
+ */
+export interface NodeOptions<Command, Result> {
+  /** This node's id: one of `members` or one of `observers`. */
+  readonly id: NodeId;
+  /** The voting members (acceptors), this node included if it votes. 1 to 64 distinct ids. */
+  readonly members: readonly NodeId[];
+  /** Nodes that learn and apply every command but never vote. Default none. */
+  readonly observers?: readonly NodeId[];
+  /**
+   * How voters form quorums. Default `'majority'`. Flexible Paxos: `{ phase1, phase2 }`
+   * voters, with `phase1 + phase2 > members.length` (checked).
+   */
+  readonly quorum?: 'majority' | { readonly phase1: number; readonly phase2: number };
+  readonly transport: Transport;
+  readonly storage: Storage;
+  readonly stateMachine: StateMachine<Command, Result>;
+  /** Turns commands into bytes and back; the same on every node. Default JSON ({@link jsonCodec}). */
+  readonly codec?: Codec<Command>;
+  /** Length of one tick, the core's unit of time. Default 50 ms. */
+  readonly tickMs?: number;
+  /** A follower campaigns after hearing no leader for a random number of ticks in [min, max]. Default { min: 10, max: 20 } (0.5 to 1 s). */
+  readonly electionTicks?: { readonly min: number; readonly max: number };
+  /** Ticks between a leader's heartbeats. Default 2 ticks (100 ms); below `electionTicks.min`. */
+  readonly heartbeatTicks?: number;
+  /** Commands one slot carries at most (batching). Default 256. */
+  readonly batchCommandsMax?: number;
+  /** Bytes one slot carries at most. Default 1 MiB; at least `commandBytesMax`. */
+  readonly batchBytesMax?: number;
+  /** Largest encoded command (with the runtime's envelope of about 40 bytes). Must be the same on every node. Default 1 MiB. */
+  readonly commandBytesMax?: number;
+  /** Slots a leader keeps in flight beyond its commit index (the pipeline). Default 1,024. */
+  readonly inflightSlotsMax?: number;
+  /** Commands a leader queues waiting for a slot. Default 65,536. */
+  readonly leaderQueueMax?: number;
+  /** Proposals this node keeps waiting at once; more reject with `OverloadedError`. Default 10,000. */
+  readonly pendingProposalsMax?: number;
+  /** How long `propose()` waits by default. Default 10,000 ms. */
+  readonly proposeTimeoutMs?: number;
+  /** How long `read()` and `transferLeadership()` wait by default. Default 10,000 ms. */
+  readonly readTimeoutMs?: number;
+  /** On a follower, `propose()` forwards to the leader (`'forward'`, default) or rejects with `NotLeaderError` (`'reject'`). */
+  readonly followerProposals?: 'forward' | 'reject';
+  /** Ticks after which an unapplied proposal or an unanswered read is sent again. Default `electionTicks.max`. */
+  readonly retryTicks?: number;
+  /** Bounds of the exactly-once table; the same on every node. Defaults: see {@link DedupLimits}. */
+  readonly dedup?: Partial<DedupLimits>;
+  /** The client id of proposals that do not give one. Default `<id>/<random>`, new at every start. */
+  readonly clientId?: string;
+  /** The only randomness (election timeouts, the default client id). Default `Math.random`. */
+  readonly random?: () => number;
+  /** Time and timers. Default the system clock; the testing kit passes a virtual one. */
+  readonly clock?: Clock;
+  /** Where the node logs. Default silent. */
+  readonly logger?: Logger;
+}
+
+/** Options with every default filled in, validated. @internal */
+export interface ResolvedOptions<Command, Result> {
+  readonly id: NodeId;
+  readonly quorum: Quorum;
+  readonly observers: readonly NodeId[];
+  readonly members: ReadonlySet<NodeId>;
+  readonly transport: Transport;
+  readonly storage: Storage;
+  readonly stateMachine: StateMachine<Command, Result>;
+  readonly codec: Codec<Command>;
+  readonly tickMs: number;
+  readonly limits: Limits;
+  readonly commandBytesMax: number;
+  readonly pendingProposalsMax: number;
+  readonly proposeTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly followerProposals: 'forward' | 'reject';
+  readonly retryTicks: number;
+  readonly dedup: DedupLimits;
+  readonly clientId: string | undefined;
+  readonly random: () => number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+const api = 'createNode';
+const membersMax = 64;
+
+function fail(field: string, why: string): never {
+  throw new ConfigError(api, field, why);
+}
+
+function positiveInteger(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) fail(field, `must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+function ids(field: string, value: unknown): NodeId[] {
+  if (!Array.isArray(value)) fail(field, 'must be an array of node ids');
+  for (const id of value) {
+    if (typeof id !== 'string' || id.length === 0) fail(field, 'must hold non-empty strings');
+    if (new TextEncoder().encode(id).byteLength > envelopeIdBytesMax) fail(field, `holds an id longer than ${envelopeIdBytesMax} bytes`);
+  }
+  if (new Set(value).size !== value.length) fail(field, 'must not repeat an id');
+  return value as NodeId[];
+}
+
+function hasMethods(field: string, value: unknown, methods: readonly string[]): void {
+  if (typeof value !== 'object' || value === null) fail(field, `must be an object with ${methods.join(', ')}`);
+  for (const m of methods) {
+    if (typeof (value as Record<string, unknown>)[m] !== 'function') fail(field, `must have a ${m}() method`);
+  }
+}
+
+/** Checks every option once, up front, and fills in the defaults. @internal */
+export function resolveOptions<Command, Result>(options: NodeOptions<Command, Result>): ResolvedOptions<Command, Result> {
+  if (typeof options !== 'object' || options === null) fail('options', 'must be an object');
+  const { id } = options;
+  if (typeof id !== 'string' || id.length === 0) fail('id', 'must be a non-empty string');
+  const voters = ids('members', options.members);
+  if (voters.length === 0 || voters.length > membersMax) fail('members', `must hold 1 to ${membersMax} ids`);
+  const observers = ids('observers', options.observers ?? []);
+  for (const o of observers) if (voters.includes(o)) fail('observers', `must not include the member ${o}`);
+  if (!voters.includes(id) && !observers.includes(id)) fail('members', `must include \`id\` (${id}), or \`observers\` must`);
+
+  let quorum: Quorum;
+  const q = options.quorum ?? 'majority';
+  if (q === 'majority') quorum = majority(voters);
+  else if (typeof q === 'object' && q !== null) {
+    const phase1 = positiveInteger('quorum.phase1', q.phase1, 0);
+    const phase2 = positiveInteger('quorum.phase2', q.phase2, 0);
+    if (phase1 > voters.length || phase2 > voters.length) fail('quorum', `phase sizes must be at most members.length (${voters.length})`);
+    if (phase1 + phase2 <= voters.length) fail('quorum', `needs phase1 + phase2 > members.length (${phase1} + ${phase2} <= ${voters.length}), or quorums may not intersect`);
+    quorum = flexible(voters, { phase1, phase2 });
+  } else fail('quorum', "must be 'majority' or { phase1, phase2 }");
+
+  hasMethods('transport', options.transport, ['start', 'send', 'close']);
+  hasMethods('storage', options.storage, ['load', 'persist', 'saveSnapshot', 'loadSnapshot', 'compact', 'close']);
+  hasMethods('stateMachine', options.stateMachine, ['apply']);
+  if (options.codec !== undefined) hasMethods('codec', options.codec, ['encode', 'decode']);
+  if (options.clock !== undefined) hasMethods('clock', options.clock, ['now', 'setTimer', 'clearTimer', 'wallTime']);
+  if (options.logger !== undefined) hasMethods('logger', options.logger, ['debug', 'info', 'warn', 'error']);
+  if (options.random !== undefined && typeof options.random !== 'function') fail('random', 'must be a function returning a number in [0, 1)');
+
+  const tickMs = positiveInteger('tickMs', options.tickMs, 50);
+  const election = options.electionTicks ?? { min: defaultLimits.electionTicksMin, max: defaultLimits.electionTicksMax };
+  if (typeof election !== 'object' || election === null) fail('electionTicks', 'must be { min, max }');
+  const commandBytesMax = positiveInteger('commandBytesMax', options.commandBytesMax, defaultLimits.batchBytesMax);
+  const limits: Limits = {
+    ...defaultLimits,
+    electionTicksMin: positiveInteger('electionTicks.min', election.min, defaultLimits.electionTicksMin),
+    electionTicksMax: positiveInteger('electionTicks.max', election.max, defaultLimits.electionTicksMax),
+    heartbeatTicks: positiveInteger('heartbeatTicks', options.heartbeatTicks, defaultLimits.heartbeatTicks),
+    batchCommandsMax: positiveInteger('batchCommandsMax', options.batchCommandsMax, defaultLimits.batchCommandsMax),
+    batchBytesMax: positiveInteger('batchBytesMax', options.batchBytesMax, Math.max(defaultLimits.batchBytesMax, commandBytesMax)),
+    inflightSlotsMax: positiveInteger('inflightSlotsMax', options.inflightSlotsMax, defaultLimits.inflightSlotsMax),
+    proposalQueueMax: positiveInteger('leaderQueueMax', options.leaderQueueMax, defaultLimits.proposalQueueMax),
+  };
+  const bad = validateLimits(limits);
+  if (bad !== undefined) {
+    const names: Partial<Record<keyof Limits, string>> = { electionTicksMin: 'electionTicks.min', electionTicksMax: 'electionTicks.max', proposalQueueMax: 'leaderQueueMax' };
+    fail(names[bad[0]] ?? bad[0], bad[1]);
+  }
+  if (commandBytesMax > limits.batchBytesMax) fail('commandBytesMax', `must be at most batchBytesMax (${limits.batchBytesMax})`);
+
+  const clientId = options.clientId;
+  if (clientId !== undefined && (typeof clientId !== 'string' || clientId.length === 0)) fail('clientId', 'must be a non-empty string');
+  if (clientId !== undefined && new TextEncoder().encode(clientId).byteLength > envelopeIdBytesMax) fail('clientId', `must be at most ${envelopeIdBytesMax} bytes`);
+  if (commandBytesMax <= envelopeOverhead(clientId ?? `${id}/xxxxxxxx`, id)) fail('commandBytesMax', 'leaves no room for a command beside the envelope');
+  const followerProposals = options.followerProposals ?? 'forward';
+  if (followerProposals !== 'forward' && followerProposals !== 'reject') fail('followerProposals', "must be 'forward' or 'reject'");
+  const dedupInput = options.dedup ?? {};
+  const dedup: DedupLimits = {
+    resultsPerClientMax: positiveInteger('dedup.resultsPerClientMax', dedupInput.resultsPerClientMax, defaultDedupLimits.resultsPerClientMax),
+    clientsMax: positiveInteger('dedup.clientsMax', dedupInput.clientsMax, defaultDedupLimits.clientsMax),
+    clientIdleMs: positiveInteger('dedup.clientIdleMs', dedupInput.clientIdleMs, defaultDedupLimits.clientIdleMs),
+  };
+  return {
+    id,
+    quorum,
+    observers,
+    members: new Set([...voters, ...observers]),
+    transport: options.transport,
+    storage: options.storage,
+    stateMachine: options.stateMachine,
+    codec: options.codec ?? (jsonCodec as Codec<Command>),
+    tickMs,
+    limits,
+    commandBytesMax,
+    pendingProposalsMax: positiveInteger('pendingProposalsMax', options.pendingProposalsMax, 10_000),
+    proposeTimeoutMs: positiveInteger('proposeTimeoutMs', options.proposeTimeoutMs, 10_000),
+    readTimeoutMs: positiveInteger('readTimeoutMs', options.readTimeoutMs, 10_000),
+    followerProposals,
+    retryTicks: positiveInteger('retryTicks', options.retryTicks, limits.electionTicksMax),
+    dedup,
+    clientId,
+    random: options.random ?? Math.random,
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? silentLogger,
+  };
+}

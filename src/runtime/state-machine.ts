@@ -1,0 +1,74 @@
+import type { NodeId } from '../core/index.js';
+
+/** What the runtime tells {@link StateMachine.apply} about the command it applies. */
+export interface ApplyMeta {
+  /** The slot that chose the command. */
+  readonly slot: number;
+  /**
+   * Milliseconds since the epoch, assigned by the leader that proposed the command
+   * and made non-decreasing across the log. Use it for anything time-based (expiry,
+   * TTLs): apply must never read a clock itself (DESIGN rule 4).
+   */
+  readonly timestamp: number;
+  /** The client that proposed the command (by default the proposing node's own client). */
+  readonly clientId: string;
+  /** The node whose runtime first proposed the command. */
+  readonly origin: NodeId;
+}
+
+/** The first step of a snapshot: a cheap, synchronous capture whose `write` runs while applies continue. */
+export interface SnapshotCapture {
+  /** Serialises the captured state. It may take its time: later applies must not change what it writes. */
+  write(): Promise<Uint8Array>;
+}
+
+/**
+ * The user's replicated state. Every replica applies the same commands in the same
+ * order, so `apply` must be deterministic: a pure function of the state and the
+ * command (and `meta`), with no clock, randomness or I/O. Its result goes back to the
+ * proposer's `propose()` promise.
+ *
+ * If `apply` throws, the command's outcome is that error on every replica (the
+ * proposer's promise rejects with {@link ApplyError}); apply must then leave the state
+ * as it was, deterministically.
+ *
+ * @example
+ * ```ts
+ * class Counter implements StateMachine<{ add: number }, number> {
+ *   total = 0;
+ *   apply(command: { add: number }): number { return (this.total += command.add); }
+ *   snapshot() { const total = this.total; return { write: async () => new TextEncoder().encode(String(total)) }; }
+ *   restore(data: Uint8Array) { this.total = Number(new TextDecoder().decode(data)); }
+ * }
+ * ```
+ */
+export interface StateMachine<Command, Result> {
+  /** Applies one chosen command and returns the proposer's result. */
+  apply(command: Command, meta: ApplyMeta): Result;
+  /** Captures the state for a snapshot (step one of two). Optional until snapshots are scheduled. */
+  snapshot?(): SnapshotCapture;
+  /** Replaces the whole state with a snapshot's. */
+  restore?(data: Uint8Array): void;
+}
+
+/** Turns commands into the bytes the log carries, and back. */
+export interface Codec<T> {
+  encode(value: T): Uint8Array;
+  /** Throws on bytes it cannot read. */
+  decode(bytes: Uint8Array): T;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Commands as JSON text (UTF-8). The default codec. */
+export const jsonCodec: Codec<unknown> = Object.freeze({
+  encode: (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value)),
+  decode: (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes)) as unknown,
+});
+
+/** Commands that are bytes already. */
+export const bytesCodec: Codec<Uint8Array> = Object.freeze({
+  encode: (value: Uint8Array): Uint8Array => value,
+  decode: (bytes: Uint8Array): Uint8Array => bytes,
+});

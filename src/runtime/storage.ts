@@ -1,0 +1,47 @@
+import type { DurableState, PersistBatch } from '../core/index.js';
+
+/** A state machine snapshot, and the last slot it includes. */
+export interface Snapshot {
+  /** Every slot up to and including this one is reflected in `data`. */
+  readonly slot: number;
+  /** The state machine's (and the runtime's) state, opaque to the storage. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * Where a node keeps what must survive a crash: the acceptor's promise, accepted and
+ * chosen log entries, the commit index, and snapshots. Slots are absolute, from 1.
+ *
+ * Contract, checked by the Storage conformance suite in `synod/testing`:
+ * - `persist` applies one batch atomically (all of it or none after a crash) and in
+ *   call order; its promise resolves only once the batch is durable (the adapter owns
+ *   fsync). The runtime sends nothing that reports a batch's state before that.
+ * - Batches merge as {@link DurableStateBuilder.merge} does: a new promise, accepted or
+ *   chosen entry replaces the one of the same slot, the commit index only moves on.
+ * - `load` returns what every resolved `persist` wrote (and maybe later ones).
+ * - Snapshots are kept apart from the log: `saveSnapshot` replaces the previous one
+ *   atomically; `compact(slot)` may then forget log entries below `slot`.
+ * - A failed write rejects, and the storage fails closed: no later write may resolve
+ *   as if the failed one had succeeded.
+ *
+ * @example
+ * ```ts
+ * const storage = new MemoryStorage();
+ * await storage.persist({ promised: { round: 1, node: 'a' }, accepted: [], chosen: [] });
+ * const state = await storage.load(); // state.promised is { round: 1, node: 'a' }
+ * ```
+ */
+export interface Storage {
+  /** What was persisted before: the node's restart point. A new storage returns the empty state. */
+  load(): Promise<DurableState>;
+  /** Makes `batch` durable, atomically and after every earlier batch. */
+  persist(batch: PersistBatch): Promise<void>;
+  /** Stores `snapshot` atomically, replacing the previous one. */
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** The latest snapshot saved, if any. */
+  loadSnapshot(): Promise<Snapshot | undefined>;
+  /** Allows the storage to forget accepted and chosen entries below `slot` (a snapshot covers them). */
+  compact(slot: number): Promise<void>;
+  /** Flushes and releases the storage. Later calls reject. */
+  close(): Promise<void>;
+}
