@@ -3,3 +3,10 @@
  * @packageDocumentation
  */
 export * from './core/index.js';
+export { MemoryStorage, type MemoryStorageStats } from './storage/memory-storage.js';
+export {
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  type MemoryNetworkConditions,
+  type MemoryNetworkCounts,
+} from './transport/memory-network.js';
