@@ -1,8 +1,11 @@
 /**
- * synod: embeddable Multi-Paxos. The root entry exports the pure protocol core.
+ * synod: embeddable Multi-Paxos. The root entry exports the runtime node (what most
+ * users want: `createNode`), its interfaces and in-memory adapters, and the pure
+ * protocol core underneath.
  * @packageDocumentation
  */
 export * from './core/index.js';
+export * from './runtime/index.js';
 export { MemoryStorage, type MemoryStorageStats } from './storage/memory-storage.js';
 export {
   MemoryNetwork,

@@ -1,0 +1,195 @@
+/**
+ * How the node refuses: configuration errors up front, typed rejections at call
+ * time, and failing closed when its storage fails. Every error is a SynodError that
+ * callers can match with `instanceof`.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AbortedError,
+  ApplyError,
+  ClosedError,
+  CommandTooLargeError,
+  ConfigError,
+  MemoryNetwork,
+  MemoryStorage,
+  NotLeaderError,
+  NotStartedError,
+  OverloadedError,
+  StorageError,
+  SynodError,
+  createNode,
+} from '../../src/index.js';
+import { type Add, Counters, LocalCluster, type LocalClusterOptions } from './local-cluster.js';
+
+let cluster: LocalCluster | undefined;
+
+async function startCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  cluster = new LocalCluster(options);
+  await cluster.start();
+  return cluster;
+}
+
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+describe('createNode validates every option up front', () => {
+  const network = new MemoryNetwork();
+  const base = () => ({ id: 'a', members: ['a', 'b', 'c'], transport: network.transport(`t${Math.random()}`), storage: new MemoryStorage(), stateMachine: new Counters() });
+  const cases: [string, Record<string, unknown>][] = [
+    ['id', { id: '' }],
+    ['members', { members: ['b', 'c'] }],
+    ['members', { members: ['a', 'a'] }],
+    ['members', { members: [] }],
+    ['observers', { observers: ['b'] }],
+    ['quorum', { quorum: { phase1: 1, phase2: 2 } }],
+    ['quorum', { quorum: 'unanimous' }],
+    ['transport', { transport: {} }],
+    ['storage', { storage: { load() {} } }],
+    ['stateMachine', { stateMachine: {} }],
+    ['tickMs', { tickMs: 0 }],
+    ['electionTicks.max', { electionTicks: { min: 10, max: 5 } }],
+    ['heartbeatTicks', { heartbeatTicks: 10 }],
+    ['commandBytesMax', { commandBytesMax: 10 }],
+    ['commandBytesMax', { commandBytesMax: 4096, batchBytesMax: 1024 }],
+    ['followerProposals', { followerProposals: 'drop' }],
+    ['dedup.resultsPerClientMax', { dedup: { resultsPerClientMax: -1 } }],
+    ['clientId', { clientId: '' }],
+  ];
+
+  it.each(cases)('names `%s`', (field, override) => {
+    let error: unknown;
+    try {
+      createNode({ ...base(), ...override } as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).field).toBe(field);
+    expect((error as Error).message).toMatch(/^createNode: /);
+  });
+});
+
+describe('refusals at call time', () => {
+  it('before start and after close', async () => {
+    const network = new MemoryNetwork();
+    const node = createNode<Add, number>({ id: 'a', members: ['a'], transport: network.transport('a'), storage: new MemoryStorage(), stateMachine: new Counters() });
+    await expect(node.propose({ key: 'x', add: 1 })).rejects.toBeInstanceOf(NotStartedError);
+    await expect(node.read()).rejects.toBeInstanceOf(NotStartedError);
+    await node.start();
+    await node.close();
+    await expect(node.propose({ key: 'x', add: 1 })).rejects.toBeInstanceOf(ClosedError);
+    await expect(node.read()).rejects.toBeInstanceOf(ClosedError);
+    expect(node.status().state).toBe('closed');
+  });
+
+  it('a command larger than commandBytesMax', async () => {
+    const c = await startCluster({ voters: 1, node: { commandBytesMax: 256 } });
+    await c.waitForLeader();
+    const error = await c.node('n1').propose({ key: 'x'.repeat(300), add: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandTooLargeError);
+    expect((error as CommandTooLargeError).limit).toBe(256);
+    expect(await c.node('n1').propose({ key: 'x', add: 1 })).toBe(1);
+  });
+
+  it('more pending proposals than pendingProposalsMax', async () => {
+    const c = await startCluster({ voters: 3, node: { pendingProposalsMax: 4 } });
+    await c.waitForLeader();
+    const accepted = Array.from({ length: 4 }, () => c.node('n1').propose({ key: 'o', add: 1 }));
+    await expect(c.node('n1').propose({ key: 'o', add: 1 })).rejects.toBeInstanceOf(OverloadedError);
+    await Promise.all(accepted);
+  });
+
+  it("a follower told to reject gives the leader's id and the command back", async () => {
+    const c = await startCluster({ voters: 3, node: { followerProposals: 'reject' } });
+    const leader = await c.waitForLeader();
+    const follower = c.ids.find((id) => id !== leader)!;
+    await c.waitFor(() => c.node(follower).status().leader === leader, 'the follower to know the leader');
+    const command = { key: 'f', add: 1 };
+    const error = await c.node(follower).propose(command).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotLeaderError);
+    expect((error as NotLeaderError).leaderHint).toBe(leader);
+    expect((error as NotLeaderError).command).toBe(command);
+  });
+
+  it('an aborted signal stops the wait', async () => {
+    const c = await startCluster({ voters: 3 });
+    const leader = await c.waitForLeader();
+    c.network.isolate(leader);
+    const controller = new AbortController();
+    const waiting = c.node(leader).propose({ key: 'a', add: 1 }, { signal: controller.signal });
+    controller.abort(new Error('user gave up'));
+    await expect(waiting).rejects.toBeInstanceOf(AbortedError);
+    await expect(c.node(leader).propose({ key: 'a', add: 1 }, { signal: controller.signal })).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  it('a state machine that throws rejects that command only, on every replica alike', async () => {
+    const c = await startCluster({ voters: 3 });
+    await c.waitForLeader();
+    const error = await c.node('n2').propose({ key: 'bad', add: -1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplyError);
+    expect((error as ApplyError).cause).toBeInstanceOf(RangeError);
+    expect(await c.node('n2').propose({ key: 'bad', add: 2 })).toBe(2);
+  });
+});
+
+describe('failing closed', () => {
+  it('a failed storage write stops the node: pending proposals reject, an error event fires', async () => {
+    const c = await startCluster({ voters: 3 });
+    const leader = await c.waitForLeader();
+    const events: { error: Error; fatal: boolean }[] = [];
+    c.node(leader).on('error', (e) => events.push(e));
+    c.storages.get(leader)!.failNextPersists(1);
+    const outcome = await c.node(leader).propose({ key: 's', add: 1 }).catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(ClosedError);
+    expect((outcome as ClosedError).cause).toBeInstanceOf(StorageError);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.fatal).toBe(true);
+    await c.waitFor(() => c.node(leader).status().state === 'closed', 'the node to close');
+    // The others elect a new leader and carry on.
+    await c.waitFor(() => c.leader() !== undefined && c.leader() !== leader, 'a new leader');
+    const survivor = c.ids.find((id) => id !== leader)!;
+    expect(await c.node(survivor).propose({ key: 's', add: 1 })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a storage that cannot load rejects start with StorageError', async () => {
+    const storage = new MemoryStorage();
+    const broken = Object.assign(Object.create(storage) as MemoryStorage, { load: () => Promise.reject(new Error('EIO')) });
+    const node = createNode<Add, number>({ id: 'a', members: ['a'], transport: new MemoryNetwork().transport('a'), storage: broken, stateMachine: new Counters() });
+    await expect(node.start()).rejects.toBeInstanceOf(StorageError);
+    expect(node.status().state).toBe('closed');
+  });
+});
+
+describe('events', () => {
+  it('report leader, role, commit and apply changes; a throwing listener does not break the node', async () => {
+    const c = new LocalCluster({ voters: 1 });
+    cluster = c;
+    const node = c.node('n1');
+    const seen: string[] = [];
+    node.on('roleChange', ({ role }) => seen.push(`role:${role}`));
+    node.on('leaderChange', ({ leader }) => seen.push(`leader:${leader}`));
+    node.once('commit', () => seen.push('commit'));
+    node.once('apply', () => seen.push('apply'));
+    node.on('apply', () => {
+      throw new Error('listener bug');
+    });
+    await c.start();
+    await node.propose({ key: 'e', add: 1 });
+    expect(seen).toEqual(expect.arrayContaining(['role:candidate', 'role:leader', 'leader:n1', 'commit', 'apply']));
+    expect(await node.propose({ key: 'e', add: 1 })).toBe(2);
+    const m = node.metrics();
+    expect(m.proposals.succeeded).toBe(2);
+    expect(m.elections.won).toBe(1);
+    expect(m.persist.writes).toBeGreaterThan(0);
+    expect(m.applyLag).toBe(0);
+  });
+
+  it('errors are SynodErrors with stable codes', async () => {
+    const e = new NotLeaderError('b', { key: 'k', add: 1 });
+    expect(e).toBeInstanceOf(SynodError);
+    expect(e.code).toBe('NOT_LEADER');
+    expect(new OverloadedError(3, 'node').code).toBe('OVERLOADED');
+  });
+});
