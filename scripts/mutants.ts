@@ -56,11 +56,23 @@ const mutants: Mutant[] = [
     from: 'this.promisedBallot = state.promised;',
     to: 'this.promisedBallot = { round: 0, node: "" };',
   },
+  {
+    name: 'leader serves a read without a quorum round',
+    file: 'src/core/proposer.ts',
+    from: "if (vote !== 'won') break;",
+    to: "if (vote !== 'won' && seq < 0) break;",
+  },
+  {
+    name: 'read index ignores slots adopted in phase 1',
+    file: 'src/core/replica.ts',
+    from: 'l.addRead(id, Math.max(this.learner.commitIndex, l.adoptedEnd));',
+    to: 'l.addRead(id, this.learner.commitIndex);',
+  },
 ];
 
 const runs = Number(process.env['SYNOD_SCHEDULES'] ?? 1000);
 const suite = process.env['SYNOD_SUITE'] ?? 'test/core/safety/mixed.prop.test.ts';
-const scenarios = 'test/core/replica.scenario.test.ts';
+const scenarios = ['test/core/replica.scenario.test.ts', 'test/core/replica.reads.scenario.test.ts'];
 const only = process.env['SYNOD_MUTANT'];
 const rows: string[] = [];
 for (const m of mutants) {
@@ -71,7 +83,7 @@ for (const m of mutants) {
   let verdict: string;
   let scenario: string;
   try {
-    execFileSync('npx', ['vitest', 'run', scenarios], { stdio: 'pipe', encoding: 'utf8' });
+    execFileSync('npx', ['vitest', 'run', ...scenarios], { stdio: 'pipe', encoding: 'utf8' });
     scenario = 'scenarios green';
   } catch (e) {
     const out = String((e as { stdout?: string }).stdout ?? '');

@@ -18,6 +18,8 @@ export interface SimulationArbitraryOptions {
   readonly safetyTicks?: readonly [min: number, max: number];
   /** Most faults per run. Default 14. */
   readonly faultsMax?: number;
+  /** The faults to draw from, for a cluster of `nodes` nodes. Default {@link faultArbitrary}. */
+  readonly fault?: (nodes: number) => fc.Arbitrary<Fault>;
 }
 
 /** A fault against one of `nodes` nodes. */
@@ -41,6 +43,7 @@ export function faultArbitrary(nodes: number): fc.Arbitrary<Fault> {
     { weight: 3, arbitrary: fc.constant<Fault>({ kind: 'crashLeader' }) },
     { weight: 2, arbitrary: fc.constant<Fault>({ kind: 'isolateLeader' }) },
     { weight: 3, arbitrary: node.map((n): Fault => ({ kind: 'transferLeader', to: n })) },
+    { weight: 2, arbitrary: fc.record({ node, factor: fc.integer({ min: 1, max: 4 }) }).map(({ node: n, factor }): Fault => ({ kind: 'slowClock', node: n, factor })) },
     { weight: 4, arbitrary: fc.constant<Fault>({ kind: 'heal' }) },
     {
       weight: 3,
@@ -53,6 +56,27 @@ export function faultArbitrary(nodes: number): fc.Arbitrary<Fault> {
           stragglerTicksMax: fc.constantFrom(50, 200),
         })
         .map((n): Fault => ({ kind: 'network', ...n })),
+    },
+  );
+}
+
+/**
+ * Faults that leave a deposed leader believing it still leads while another takes
+ * over: slow clocks (a leader whose clock lags holds on while its followers time out)
+ * and leadership transfers whose prepare may not reach the old leader (one-way cuts,
+ * loss). The schedule that catches a read served without a quorum round.
+ */
+export function transferFaultArbitrary(nodes: number): fc.Arbitrary<Fault> {
+  const node = fc.integer({ min: 0, max: nodes - 1 });
+  return fc.oneof(
+    { weight: 6, arbitrary: node.map((n): Fault => ({ kind: 'transferLeader', to: n })) },
+    { weight: 4, arbitrary: fc.record({ node, factor: fc.integer({ min: 2, max: 4 }) }).map(({ node: n, factor }): Fault => ({ kind: 'slowClock', node: n, factor })) },
+    { weight: 4, arbitrary: fc.record({ from: node, to: node }).map(({ from, to }): Fault => ({ kind: 'cut', from, to })) },
+    { weight: 2, arbitrary: fc.constant<Fault>({ kind: 'heal' }) },
+    { weight: 1, arbitrary: fc.constant<Fault>({ kind: 'isolateLeader' }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(0.05, 0.2).map((lossRate): Fault => ({ kind: 'network', lossRate, duplicateRate: 0, delayTicksMax: 3 })),
     },
   );
 }
@@ -105,7 +129,7 @@ export function simulationArbitrary(options: SimulationArbitraryOptions = {}): f
         proposals: fc.constant(options.proposals ?? 200),
         safetyTicks: fc.constant(safetyTicks),
         faults: fc.array(
-          fc.record({ at: fc.integer({ min: 1, max: safetyTicks }), fault: faultArbitrary(voters + observers) }),
+          fc.record({ at: fc.integer({ min: 1, max: safetyTicks }), fault: (options.fault ?? faultArbitrary)(voters + observers) }),
           { maxLength: options.faultsMax ?? 14 },
         ) as fc.Arbitrary<ScheduledFault[]>,
       }),

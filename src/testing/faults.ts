@@ -21,6 +21,12 @@ export type Fault =
   | { readonly kind: 'isolateLeader' }
   /** Whoever leads at that moment hands leadership to `to` (no-op without a leader, or if `to` does not vote). */
   | { readonly kind: 'transferLeader'; readonly to: number }
+  /**
+   * Node `node`'s clock runs `factor` times slower (1 restores it): it ticks once every
+   * `factor` ticks. Timeouts are counted in a node's own ticks, so a slow leader holds
+   * on to leadership longer than its followers wait: the drift that breaks leases.
+   */
+  | { readonly kind: 'slowClock'; readonly node: number; readonly factor: number }
   /** Every link restored. */
   | { readonly kind: 'heal' }
   /** New message loss, duplication, delay and stragglers (see {@link NetworkConditions}). */
@@ -51,6 +57,8 @@ export function describeFault(fault: Fault, name: (node: number) => string): str
       return 'isolate the leader';
     case 'transferLeader':
       return `transfer leadership to ${name(fault.to)}`;
+    case 'slowClock':
+      return fault.factor === 1 ? `${name(fault.node)}'s clock runs normally` : `${name(fault.node)}'s clock runs ${fault.factor}x slower`;
     case 'heal':
       return 'heal the network';
     case 'network':

@@ -21,6 +21,7 @@ export {
 export {
   simulationArbitrary,
   faultArbitrary,
+  transferFaultArbitrary,
   limitsArbitrary,
   quorumArbitrary,
   type SimulationArbitraryOptions,

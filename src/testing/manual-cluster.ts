@@ -5,6 +5,7 @@ import {
   type Message,
   type NodeId,
   type ProposeResult,
+  type ReadIndexResult,
   Replica,
   type ReplicaStatus,
   ConfigError,
@@ -47,6 +48,8 @@ export class ManualCluster {
   inFlight: Message[] = [];
   /** Commands leaders gave back when they stepped down, as strings. */
   readonly dropped: string[] = [];
+  /** Read-index results each replica reported, in order. */
+  readonly reads: { node: NodeId; result: ReadIndexResult }[] = [];
   readonly invariants: Invariants;
   private readonly replicas = new Map<NodeId, Replica | undefined>();
   private readonly disks = new Map<NodeId, DurableStateBuilder>();
@@ -60,6 +63,13 @@ export class ManualCluster {
       this.disks.set(id, new DurableStateBuilder());
       this.boot(id);
     }
+  }
+
+  /** Asks `id` for a read index (see {@link Replica.readIndex}); results land in {@link reads}. */
+  readIndex(id: NodeId, readId: number): ReturnType<Replica['readIndex']> {
+    const result = this.replica(id).readIndex(readId);
+    this.drain(id);
+    return result;
   }
 
   /** Every node, voters first. */
@@ -195,6 +205,7 @@ export class ManualCluster {
     for (let out = replica.takeOutput(); ; out = replica.takeOutput()) {
       if (isEmptyOutput(out)) return;
       for (const c of out.dropped) this.dropped.push(decoder.decode(c));
+      for (const result of out.reads) this.reads.push({ node: id, result });
       if (out.persist !== undefined) {
         disk.merge(out.persist);
         this.invariants.durableWrite(id, disk.promised, out.persist.accepted);

@@ -59,6 +59,8 @@ interface SimNode {
   held: { seq: number; messages: readonly Message[] }[];
   role: Role | undefined;
   lastApplied: number;
+  /** The node ticks once every this many simulator ticks (a slow clock); 1 normally. */
+  tickEvery: number;
 }
 
 /**
@@ -113,7 +115,7 @@ export class Simulator {
     this.newMachine = options.stateMachine ?? (() => new HashStateMachine());
     this.traceCommits = options.traceCommits ?? false;
     for (const id of this.ids) {
-      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0 };
+      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0, tickEvery: 1 };
       this.nodes.set(id, node);
       this.boot(node);
     }
@@ -227,6 +229,9 @@ export class Simulator {
         replica.transferLeadership(this.name(fault.to));
         return this.drain(this.nodes.get(leader!)!);
       }
+      case 'slowClock':
+        this.nodes.get(this.name(fault.node))!.tickEvery = Math.max(1, Math.floor(fault.factor));
+        return;
       case 'heal':
         return this.network.heal();
       case 'network':
@@ -291,7 +296,7 @@ export class Simulator {
       this.drain(node);
     }
     for (const node of this.nodes.values()) {
-      if (node.replica === undefined) continue;
+      if (node.replica === undefined || this.time % node.tickEvery !== 0) continue;
       node.replica.tick();
       this.drain(node);
     }

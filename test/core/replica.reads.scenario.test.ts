@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { ManualCluster } from '../../src/testing/index.js';
+
+// Read-index and leadership transfer, scripted: the interleavings that matter.
+describe('read index', () => {
+  it('is confirmed only after a quorum answers a heartbeat round sent after the read began', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.deliver();
+    c.propose('a', 'x');
+    c.deliver();
+    // Heartbeats from before the read are in flight; answering them must not confirm it.
+    c.tick(['a'], 2);
+    const old = c.take((m) => m.type === 'heartbeat');
+    expect(c.readIndex('a', 1).ok).toBe(true);
+    for (const m of old) c.inject(m);
+    const stale = (m: { type: string; seq?: number }): boolean => (m.type === 'heartbeat' || m.type === 'heartbeatReply') && m.seq! < 3;
+    expect(c.deliver(stale)).toBeGreaterThanOrEqual(2);
+    expect(c.inFlight.filter(stale)).toEqual([]);
+    expect(c.reads).toEqual([]);
+    c.deliver();
+    expect(c.reads).toEqual([{ node: 'a', result: { id: 1, ok: true, index: 1 } }]);
+  });
+
+  it('fails when the leader is deposed before a quorum answers', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.deliver();
+    c.readIndex('a', 7);
+    c.take(() => true);
+    c.elect('b', ['b', 'c']);
+    c.deliver();
+    expect(c.reads).toEqual([{ node: 'a', result: { id: 7, ok: false, leaderHint: 'b' } }]);
+  });
+
+  it('covers slots a new leader adopted in phase 1 but has not committed yet', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.deliver();
+    c.propose('a', 'x');
+    // b accepts x, then a crashes before anyone learns it was chosen.
+    c.deliver((m) => m.type === 'accept' && m.to === 'b');
+    c.deliver((m) => m.type === 'accepted');
+    expect(c.status('a').commitIndex).toBe(1);
+    c.take(() => true);
+    c.crash('a');
+    c.elect('b', ['b', 'c']);
+    c.take((m) => m.type === 'accept');
+    expect(c.status('b').commitIndex).toBe(0);
+    c.readIndex('b', 1);
+    c.deliver((m) => m.type === 'heartbeat' || m.type === 'heartbeatReply');
+    expect(c.reads).toEqual([{ node: 'b', result: { id: 1, ok: true, index: 1 } }]);
+  });
+
+  it('is immediate in a one-voter cluster', () => {
+    const c = new ManualCluster({ voters: ['a'] });
+    c.elect('a');
+    c.readIndex('a', 1);
+    expect(c.reads).toEqual([{ node: 'a', result: { id: 1, ok: true, index: 0 } }]);
+  });
+});
+
+describe('leadership transfer', () => {
+  it('waits for the target to hold every slot, then the target campaigns at once', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.deliver();
+    c.propose('a', 'x');
+    c.deliver((m) => m.type === 'accept' && m.to === 'c');
+    c.take((m) => m.type === 'accept');
+    c.deliver();
+    expect(c.replica('a').transferLeadership('b').ok).toBe(true);
+    // b lacks slot 1: no timeoutNow yet, and new commands wait.
+    c.propose('a', 'y');
+    c.tick(['a'], 2);
+    expect(c.inFlight.some((m) => m.type === 'timeoutNow')).toBe(false);
+    expect(c.inFlight.filter((m) => m.type === 'accept').every((m) => m.type === 'accept' && m.values.length === 1)).toBe(true);
+    c.deliver((m) => m.type !== 'timeoutNow');
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.status('b').role).toBe('leader');
+    expect(c.status('a').role).toBe('follower');
+    // y was handed back when a stepped down; x stayed chosen.
+    expect(c.dropped).toEqual(['y']);
+    expect(c.applied('b')).toEqual(['x']);
+  });
+
+  it('refuses a non-voter and a follower', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'] });
+    c.elect('a');
+    c.deliver();
+    expect(c.replica('a').transferLeadership('o')).toEqual({ ok: false, reason: 'not-voter' });
+    expect(c.replica('b').transferLeadership('c')).toEqual({ ok: false, reason: 'not-leader', leaderHint: 'a' });
+  });
+});
