@@ -81,6 +81,8 @@ export interface ReplicaStatus {
   readonly lastAcceptedSlot: number;
   /** Commands queued on a leader, waiting for a slot. */
   readonly queuedCommands: number;
+  /** The voter this leader is handing leadership to, while a transfer is under way. */
+  readonly transferTarget: NodeId | undefined;
   /** Messages dropped by the input guards (malformed, misaddressed, unknown sender). */
   readonly droppedMessages: number;
   /** Ticks since this replica started. */
@@ -187,6 +189,7 @@ export class Replica {
       appliedIndex: this.learner.appliedIndex,
       lastAcceptedSlot: this.acceptor.lastSlot,
       queuedCommands: this.leadership?.queued ?? 0,
+      transferTarget: this.leadership?.transfer?.to,
       droppedMessages: this.dropped,
       now: this.now,
     };
@@ -549,6 +552,8 @@ export class Replica {
     this.candidacy = undefined;
     this.selfPromise = undefined;
     this.currentRole = 'follower';
+    // Never name ourselves: a deposed leader knows at most who deposed it.
+    this.leaderHint = leaderHint === this.id ? undefined : leaderHint;
     this.election.stopPrecheck();
     this.election.heardLeader();
   }

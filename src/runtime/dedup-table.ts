@@ -8,23 +8,34 @@ export type Lookup<R> =
   | { readonly kind: 'new' }
   /** Applied before: here is its outcome; do not apply it again. */
   | { readonly kind: 'duplicate'; readonly outcome: Outcome<R> }
-  /** Applied before (or given up by its client), and the outcome is forgotten: do not apply it. */
+  /**
+   * Do not apply it: it may have been applied already and its outcome forgotten (the
+   * client moved its floor past it, or the client was forgotten), or its client gave
+   * it up (`ackedBelow`).
+   */
   | { readonly kind: 'expired' };
 
 /** Bounds of the deduplication table; every replica must use the same ones. */
 export interface DedupLimits {
-  /** Results kept per client; the oldest is forgotten beyond it. Default 1,024. */
+  /** Results kept per client; the oldest is forgotten beyond it. Default 256. */
   readonly resultsPerClientMax: number;
-  /** Clients remembered; the least recently active is forgotten beyond it. Default 100,000. */
+  /** Clients remembered; the least recently active is forgotten beyond it. Default 50,000. */
   readonly clientsMax: number;
   /** A client silent this long (in log timestamps, ms) is forgotten. Default one hour. */
   readonly clientIdleMs: number;
+  /**
+   * The clock skew tolerated between a request's origin and the leaders, in ms: a
+   * request from a forgotten client made up to this long after the client was last
+   * active is refused as a possible retry. Default one minute.
+   */
+  readonly clockSkewMaxMs: number;
 }
 
 export const defaultDedupLimits: DedupLimits = Object.freeze({
-  resultsPerClientMax: 1024,
-  clientsMax: 100_000,
+  resultsPerClientMax: 256,
+  clientsMax: 50_000,
   clientIdleMs: 3_600_000,
+  clockSkewMaxMs: 60_000,
 });
 
 interface ClientRecord<R> {
@@ -45,12 +56,18 @@ interface ClientRecord<R> {
  * Memory is bounded three ways: a client's `ackedBelow` lets it drop results it no
  * longer waits for; at most `resultsPerClientMax` results a client (forgetting the
  * oldest raises the client's floor, so a late retry of it is refused, never re-applied);
- * and clients idle for `clientIdleMs` or beyond `clientsMax` are forgotten.
+ * and clients idle for `clientIdleMs` or beyond `clientsMax` are forgotten. A forgotten
+ * client leaves a watermark: the latest time any forgotten client was active. A request
+ * from a client the table does not know, made (its `createdAt`) before that watermark
+ * plus `clockSkewMaxMs`, may be a retry of something applied before the client was
+ * forgotten, so it is refused rather than applied twice. Requests made later are new.
  * @internal
  */
 export class DedupTable<R> {
   /** Least recently active first: a touched client is moved to the end. */
   private readonly clients = new Map<string, ClientRecord<R>>();
+  /** The latest `lastActive` of any client forgotten so far. */
+  private forgottenThrough = -Infinity;
 
   constructor(private readonly limits: DedupLimits) {}
 
@@ -58,11 +75,16 @@ export class DedupTable<R> {
     return this.clients.size;
   }
 
-  /** Looks up request `seq` of `clientId`, applied at log time `timestamp`, and records the client's progress. */
-  check(clientId: string, seq: number, ackedBelow: number, timestamp: number): Lookup<R> {
+  /**
+   * Looks up request `seq` of `clientId`, made at `createdAt` on its origin's clock and
+   * applied at log time `timestamp`, and records the client's progress.
+   */
+  check(clientId: string, seq: number, ackedBelow: number, createdAt: number, timestamp: number): Lookup<R> {
     let record = this.clients.get(clientId);
-    if (record === undefined) record = { floor: 0, results: new Map(), lastActive: timestamp };
-    else this.clients.delete(clientId);
+    if (record === undefined) {
+      if (createdAt <= this.forgottenThrough + this.limits.clockSkewMaxMs) return { kind: 'expired' };
+      record = { floor: 0, results: new Map(), lastActive: timestamp };
+    } else this.clients.delete(clientId);
     this.clients.set(clientId, record);
     record.lastActive = timestamp;
     if (ackedBelow > record.floor) this.raiseFloor(record, ackedBelow);
@@ -101,6 +123,7 @@ export class DedupTable<R> {
     for (const [id, record] of this.clients) {
       if (this.clients.size <= this.limits.clientsMax && now - record.lastActive < this.limits.clientIdleMs) break;
       this.clients.delete(id);
+      this.forgottenThrough = Math.max(this.forgottenThrough, record.lastActive);
     }
   }
 }

@@ -6,8 +6,9 @@ import type { NodeId } from '../core/index.js';
  * for, the leader's timestamp, the node that first proposed it, then the user's bytes.
  *
  * Layout (little-endian): version u8 · clientId length u16 · origin length u8 · seq f64 ·
- * ackedBelow f64 · timestamp f64 · clientId · origin · payload. The timestamp sits at a
- * fixed offset so a leader stamps a forwarded command without decoding it all.
+ * ackedBelow f64 · timestamp f64 · createdAt f64 · clientId · origin · payload: 36
+ * bytes plus the two ids. The timestamp sits at a fixed offset so a leader stamps a
+ * forwarded command without decoding it all.
  * @internal
  */
 export interface Envelope {
@@ -17,15 +18,20 @@ export interface Envelope {
   readonly ackedBelow: number;
   /** Milliseconds since the epoch, set by the leader that proposes the command (0 until then). */
   readonly timestamp: number;
+  /** Milliseconds since the epoch on the origin's clock when the request was first made; retries keep it. */
+  readonly createdAt: number;
   readonly origin: NodeId;
   readonly payload: Uint8Array;
 }
 
 const version = 1;
-const fixedBytes = 28;
+const fixedBytes = 36;
+const createdAtOffset = 28;
 const timestampOffset = 20;
 /** Longest client id or origin, in UTF-8 bytes. */
 export const envelopeIdBytesMax = 255;
+/** Random characters after `<node id>/` in a node's default client id. */
+export const clientSuffixLength = 10;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -47,6 +53,7 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
   view.setFloat64(4, e.seq, true);
   view.setFloat64(12, e.ackedBelow, true);
   view.setFloat64(timestampOffset, e.timestamp, true);
+  view.setFloat64(createdAtOffset, e.createdAt, true);
   bytes.set(id, fixedBytes);
   bytes.set(origin, fixedBytes + id.byteLength);
   bytes.set(e.payload, fixedBytes + id.byteLength + origin.byteLength);
@@ -64,8 +71,10 @@ function invalid(bytes: Uint8Array): string | undefined {
     const n = view.getFloat64(offset, true);
     if (!Number.isSafeInteger(n) || n < 0) return `bad sequence number ${n}`;
   }
-  const t = view.getFloat64(timestampOffset, true);
-  if (!Number.isFinite(t) || t < 0) return `bad timestamp ${t}`;
+  for (const offset of [timestampOffset, createdAtOffset]) {
+    const t = view.getFloat64(offset, true);
+    if (!Number.isFinite(t) || t < 0) return `bad timestamp ${t}`;
+  }
   return undefined;
 }
 
@@ -83,6 +92,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     seq: view.getFloat64(4, true),
     ackedBelow: view.getFloat64(12, true),
     timestamp: view.getFloat64(timestampOffset, true),
+    createdAt: view.getFloat64(createdAtOffset, true),
     origin: decoder.decode(bytes.subarray(idEnd, originEnd)),
     payload: bytes.subarray(originEnd),
   };

@@ -4,7 +4,11 @@
  */
 import { type NodeId, SynodError } from '../core/index.js';
 
-/** The node is closed (or failed and closed itself): nothing more will happen. `cause` says why, if it failed. */
+/**
+ * The node is closed (or failed and closed itself): this node will do nothing more.
+ * `cause` says why, if it failed. A command that was pending may still be applied by
+ * the other nodes.
+ */
 export class ClosedError extends SynodError {
   constructor(message = 'the node is closed', options?: { cause?: unknown }) {
     super('CLOSED', message, options);
@@ -51,12 +55,23 @@ export class AbortedError extends SynodError {
   }
 }
 
-/** Too many proposals wait already (`pendingProposalsMax`, or the leader's queue): try again later. */
+/**
+ * Too many requests wait already (`pendingProposalsMax`, `pendingReadsMax`, or the
+ * leader's queue): try again later. The command was not queued; only an earlier
+ * attempt of the same request (a retry) could still be applied.
+ */
 export class OverloadedError extends SynodError {
   readonly limit: number;
 
-  constructor(limit: number, where: 'node' | 'leader') {
-    super('OVERLOADED', where === 'node' ? `${limit} proposals are pending on this node already` : `the leader's queue is full (${limit} commands)`);
+  constructor(limit: number, where: 'node' | 'leader' | 'reads') {
+    super(
+      'OVERLOADED',
+      where === 'node'
+        ? `${limit} proposals are pending on this node already`
+        : where === 'reads'
+          ? `${limit} reads are pending on this node already`
+          : `the leader's queue is full (${limit} commands)`,
+    );
     this.limit = limit;
   }
 }
@@ -74,13 +89,15 @@ export class CommandTooLargeError extends SynodError {
 }
 
 /**
- * The command was chosen, but its retry came after the deduplication table forgot
- * the original's result (the client moved past it, or it was evicted): it was not
- * applied again, and its result is lost.
+ * The request reached the log but was not applied: the deduplication table no longer
+ * keeps its outcome. Either it was applied before and this is a late retry (the client
+ * moved its `ackedBelow` past it, the table's per-client bound forgot it, or the client
+ * was forgotten), or its client had given it up. Its effect is whatever the first
+ * attempt had, if any.
  */
 export class ResultExpiredError extends SynodError {
   constructor(clientId: string, seq: number) {
-    super('RESULT_EXPIRED', `request ${seq} of client ${clientId} was applied before; its result is no longer kept`);
+    super('RESULT_EXPIRED', `request ${seq} of client ${clientId} was not applied: its outcome is no longer kept, or its client gave it up`);
   }
 }
 

@@ -13,8 +13,9 @@ export interface NodeEvents {
   /** A peer became unreachable or reachable again, as the transport reports it. */
   peer: { readonly peer: NodeId; readonly reachable: boolean };
   /**
-   * Something went wrong. A fatal error (a storage failure, a broken invariant) is
-   * followed by the node closing itself; `fatal` says which.
+   * Something went wrong. Fatal (a storage failure, a broken invariant): the node
+   * closes itself. Not fatal: a transport's `send` threw, or the log held a command the
+   * runtime could not read (skipped on every replica alike).
    */
   error: { readonly error: Error; readonly fatal: boolean };
 }

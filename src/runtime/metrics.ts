@@ -1,15 +1,17 @@
 /** A node's counters and gauges at one moment; see {@link SynodNode.metrics}. */
 export interface NodeMetrics {
   readonly proposals: {
-    /** `propose()` calls accepted for processing. */
+    /** `propose()` calls taken (a call joining a pending duplicate of its request counts too). */
     readonly submitted: number;
-    /** Proposals whose promise resolved with a result. */
+    /** Calls refused at once (not started, closed, too large, overloaded, bad options). */
+    readonly refused: number;
+    /** Taken calls whose promise resolved with a result. */
     readonly succeeded: number;
-    /** Proposals whose promise rejected (timeouts, aborts, refusals, close). */
+    /** Taken calls whose promise rejected (timeouts, aborts, apply errors, close). */
     readonly failed: number;
-    /** Proposals sent on to the leader (retries counted again). */
+    /** Commands sent on to the leader (retries counted again). */
     readonly forwarded: number;
-    /** Proposals waiting now. */
+    /** Distinct requests waiting now. */
     readonly pending: number;
   };
   /** Slots applied, and commands in them (duplicates skipped count as applied). */
@@ -22,7 +24,8 @@ export interface NodeMetrics {
   readonly elections: { readonly campaigns: number; readonly won: number };
   readonly leaderChanges: number;
   readonly messages: { readonly in: number; readonly out: number; readonly dropped: number };
-  readonly reads: { readonly served: number; readonly failed: number };
+  /** `read()` calls resolved and rejected, and read-index requests a leader refused and that were asked again. */
+  readonly reads: { readonly served: number; readonly failed: number; readonly retries: number };
   readonly persist: {
     /** Storage writes made. */
     readonly writes: number;
@@ -41,6 +44,7 @@ const latencySamples = 1024;
  */
 export class MetricsRecorder {
   submitted = 0;
+  refused = 0;
   succeeded = 0;
   failed = 0;
   forwarded = 0;
@@ -56,6 +60,7 @@ export class MetricsRecorder {
   messagesDropped = 0;
   readsServed = 0;
   readsFailed = 0;
+  readRetries = 0;
   writes = 0;
   batches = 0;
   private readonly latencies = new Float64Array(latencySamples);
@@ -70,7 +75,7 @@ export class MetricsRecorder {
     const sorted = this.latencies.slice(0, n).sort();
     const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);
     return {
-      proposals: { submitted: this.submitted, succeeded: this.succeeded, failed: this.failed, forwarded: this.forwarded, pending: gauges.pending },
+      proposals: { submitted: this.submitted, refused: this.refused, succeeded: this.succeeded, failed: this.failed, forwarded: this.forwarded, pending: gauges.pending },
       applied: { slots: this.slots, commands: this.commands, duplicates: this.duplicates, malformed: this.malformed },
       commitIndex: gauges.commitIndex,
       appliedIndex: gauges.appliedIndex,
@@ -78,7 +83,7 @@ export class MetricsRecorder {
       elections: { campaigns: this.campaigns, won: this.won },
       leaderChanges: this.leaderChanges,
       messages: { in: this.messagesIn, out: this.messagesOut, dropped: this.messagesDropped },
-      reads: { served: this.readsServed, failed: this.readsFailed },
+      reads: { served: this.readsServed, failed: this.readsFailed, retries: this.readRetries },
       persist: { writes: this.writes, batches: this.batches, latencyMs: { p50: at(0.5), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! } },
     };
   }

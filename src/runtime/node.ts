@@ -13,7 +13,7 @@ import {
 } from '../core/index.js';
 import type { TimerHandle } from './clock.js';
 import { DedupTable, type Outcome } from './dedup-table.js';
-import { decodeEnvelope, encodeEnvelope, envelopeIdBytesMax, envelopeKey, requestKey, stampEnvelope } from './envelope.js';
+import { clientSuffixLength, decodeEnvelope, encodeEnvelope, envelopeIdBytesMax, envelopeKey, requestKey, stampEnvelope } from './envelope.js';
 import {
   AbortedError,
   ApplyError,
@@ -84,6 +84,8 @@ interface PendingProposal<Result> {
   submittedTick: number;
   /** The leadership it was last proposed in, when this node led; -1 otherwise. */
   leadership: number;
+  /** Times it was handed to a leader. */
+  attempts: number;
 }
 
 interface LocalRead {
@@ -204,8 +206,8 @@ export class SynodNode<Command, Result> {
       random: this.options.random,
       state: durable,
     });
-    this.clientId = this.options.clientId ?? `${this.id}/${this.randomId(10)}`;
-    if (new TextEncoder().encode(this.clientId).byteLength > envelopeIdBytesMax) this.clientId = this.randomId(16);
+    // Ids are checked at creation to leave room for this suffix.
+    this.clientId = this.options.clientId ?? `${this.id}/${this.randomId(clientSuffixLength)}`;
     const handlers: TransportHandlers = {
       deliver: (message) => this.deliver(message),
       peerUnreachable: (peer) => this.emit('peer', { peer, reachable: false }),
@@ -285,6 +287,7 @@ export class SynodNode<Command, Result> {
     try {
       return this.admit(command, options);
     } catch (error) {
+      this.recorder.refused++;
       return Promise.reject(error);
     }
   }
@@ -316,11 +319,15 @@ export class SynodNode<Command, Result> {
     let envelope = existing?.envelope;
     if (envelope === undefined) {
       const payload = this.options.codec.encode(command);
-      envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, origin: this.id, payload });
+      envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, createdAt: this.options.clock.wallTime(), origin: this.id, payload });
       if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
     }
-    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, waiters: [], submittedTick: -1, leadership: -1 };
-    const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', { timeoutMs, signal: options.signal }, (w) => this.waiterDone(p, w));
+    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, waiters: [], submittedTick: -1, leadership: -1, attempts: 0 };
+    const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', { timeoutMs, signal: options.signal }, (w, ok) => {
+      if (ok) this.recorder.succeeded++;
+      else this.recorder.failed++;
+      this.waiterDone(p, w);
+    });
     p.waiters.push(waiter);
     this.recorder.submitted++;
     if (existing === undefined) {
@@ -347,8 +354,14 @@ export class SynodNode<Command, Result> {
     try {
       this.running('read');
       const timeoutMs = this.timeout('read', options.timeoutMs, this.options.readTimeoutMs);
+      if (this.reads.size >= this.options.pendingReadsMax) throw new OverloadedError(this.options.pendingReadsMax, 'reads');
+      if (options.signal?.aborted === true) throw new AbortedError('read', { cause: options.signal.reason });
       const id = ++this.readIds;
-      const { promise, waiter } = createWaiter<void>(this.options.clock, 'read', { timeoutMs, signal: options.signal }, () => this.reads.delete(id));
+      const { promise, waiter } = createWaiter<void>(this.options.clock, 'read', { timeoutMs, signal: options.signal }, (_, resolved) => {
+        if (resolved) this.recorder.readsServed++;
+        else this.recorder.readsFailed++;
+        this.reads.delete(id);
+      });
       const read: LocalRead = { id, waiter, index: undefined, sentTick: -1 };
       this.reads.set(id, read);
       this.sendRead(read);
@@ -380,6 +393,7 @@ export class SynodNode<Command, Result> {
         throw new NotLeaderError(result.leaderHint);
       }
       this.scheduleDrain();
+      for (const t of [...this.transfers]) if (t.to !== to) t.waiter.reject(new TransferError(t.to, `superseded by a transfer to ${to}`));
       const limits = { timeoutMs, signal: options.signal, onTimeout: () => new TransferError(to, `it did not take over within ${timeoutMs} ms`) };
       const { promise, waiter } = createWaiter<void>(this.options.clock, 'transferLeadership', limits, () => this.transfers.delete(transfer));
       const transfer: Transfer = { to, waiter };
@@ -505,6 +519,7 @@ export class SynodNode<Command, Result> {
     } catch (error) {
       // A transport must not throw; if it does, the message is lost, which the protocol tolerates.
       this.options.logger.warn({ node: this.id, to: message.to, error }, 'transport.send threw');
+      this.emit('error', { error: error instanceof Error ? error : new Error(String(error)), fatal: false });
     }
   }
 
@@ -533,11 +548,17 @@ export class SynodNode<Command, Result> {
       this.commitIndex = s.commitIndex;
       this.emit('commit', { commitIndex: s.commitIndex });
     }
+    if (this.transfers.size > 0 && s.role === 'leader' && s.transferTarget === undefined) {
+      for (const t of [...this.transfers]) {
+        t.waiter.reject(new TransferError(t.to, `it did not catch up and campaign within ${this.options.limits.electionTicksMax} ticks; this node leads on`));
+      }
+    }
   }
 
   private onLeaderChange(leader: NodeId | undefined): void {
     for (const t of [...this.transfers]) {
       if (leader === t.to) t.waiter.resolve();
+      else if (leader !== undefined && leader !== this.id) t.waiter.reject(new TransferError(t.to, `${leader} took over instead`));
     }
     if (leader === undefined) return;
     for (const p of this.proposals.values()) this.submit(p);
@@ -559,6 +580,7 @@ export class SynodNode<Command, Result> {
   private submit(p: PendingProposal<Result>): void {
     const replica = this.replica!;
     p.submittedTick = this.ticks;
+    const first = p.attempts++ === 0;
     if (replica.role === 'leader') {
       p.leadership = this.leadership;
       const stamped = stampEnvelope(p.envelope, this.options.clock.wallTime());
@@ -568,7 +590,11 @@ export class SynodNode<Command, Result> {
         this.scheduleDrain();
         return;
       }
-      if (result.reason === 'overloaded') return this.settle(p, { ok: false, error: new OverloadedError(result.limit, 'leader') });
+      // Refused for now. Only a first attempt can fail: a retry's earlier attempt may still be applied.
+      if (result.reason === 'overloaded') {
+        if (first) this.settle(p, { ok: false, error: new OverloadedError(result.limit, 'leader') });
+        return;
+      }
       if (result.reason === 'too-large') return this.settle(p, { ok: false, error: new CommandTooLargeError(result.bytes, result.limit) });
     }
     p.leadership = -1;
@@ -588,15 +614,23 @@ export class SynodNode<Command, Result> {
     this.scheduleDrain();
   }
 
-  /** Sends the forwards gathered in this turn, one message per leader and at most a batch each. */
+  /** Sends the forwards gathered in this turn: per leader, messages of at most one slot's commands and bytes. */
   private flushForwards(): void {
     if (this.forwards.size === 0) return;
-    const max = this.options.limits.batchCommandsMax;
+    const { batchCommandsMax, batchBytesMax } = this.options.limits;
     for (const [to, commands] of this.forwards) {
-      for (let i = 0; i < commands.length; i += max) {
-        const message: ForwardMessage = { type: 'forward', from: this.id, to, commands: commands.slice(i, i + max) };
-        this.send(message);
+      let chunk: Uint8Array[] = [];
+      let bytes = 0;
+      for (const c of commands) {
+        if (chunk.length > 0 && (chunk.length === batchCommandsMax || bytes + c.byteLength > batchBytesMax)) {
+          this.send({ type: 'forward', from: this.id, to, commands: chunk } satisfies ForwardMessage);
+          chunk = [];
+          bytes = 0;
+        }
+        chunk.push(c);
+        bytes += c.byteLength;
       }
+      this.send({ type: 'forward', from: this.id, to, commands: chunk } satisfies ForwardMessage);
     }
     this.forwards.clear();
   }
@@ -634,13 +668,8 @@ export class SynodNode<Command, Result> {
 
   private settle(p: PendingProposal<Result>, outcome: Outcome<Result>): void {
     for (const w of [...p.waiters]) {
-      if (outcome.ok) {
-        this.recorder.succeeded++;
-        w.resolve(outcome.value);
-      } else {
-        this.recorder.failed++;
-        w.reject(outcome.error);
-      }
+      if (outcome.ok) w.resolve(outcome.value);
+      else w.reject(outcome.error);
     }
   }
 
@@ -667,11 +696,12 @@ export class SynodNode<Command, Result> {
       // Every replica skips the same bytes: the state stays the same everywhere.
       this.recorder.malformed++;
       this.options.logger.error({ node: this.id, slot, error }, 'skipped a malformed command in the log');
+      this.emit('error', { error: new InvariantError(`slot ${slot} holds a malformed command envelope: ${String(error)}`), fatal: false });
       return;
     }
     const timestamp = Math.max(this.lastTimestamp, e.timestamp);
     this.lastTimestamp = timestamp;
-    const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, timestamp);
+    const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, e.createdAt, timestamp);
     let outcome: Outcome<Result>;
     if (lookup.kind === 'new') {
       outcome = this.execute(slot, e.payload, { slot, timestamp, clientId: e.clientId, origin: e.origin });
@@ -738,7 +768,7 @@ export class SynodNode<Command, Result> {
     const read = this.reads.get(r.id);
     if (read === undefined || read.index !== undefined) return;
     if (!r.ok) {
-      this.recorder.readsFailed++;
+      this.recorder.readRetries++;
       read.sentTick = -1;
       return;
     }
@@ -751,9 +781,7 @@ export class SynodNode<Command, Result> {
   }
 
   private serveRead(read: LocalRead): void {
-    this.recorder.readsServed++;
     read.waiter.resolve();
-    this.reads.delete(read.id);
   }
 
   // ---------------------------------------------------------------- messages in
@@ -815,20 +843,26 @@ export class SynodNode<Command, Result> {
     }
   }
 
+  /**
+   * The leader could not take forwarded proposals. Each is retried on the next leader
+   * change or after `retryTicks`; only a first attempt refused as overloaded fails at
+   * once (a retry's earlier attempt may still be queued at the leader).
+   */
   private onForwardRefused(m: ForwardRefusedMessage): void {
     if (!Array.isArray(m.requests)) return this.dropMalformed(m);
-    if (m.reason !== 'overloaded') return; // retried on the next leader change or retry tick
+    if (m.reason !== 'overloaded') return;
     for (const r of m.requests) {
       if (!Array.isArray(r) || typeof r[0] !== 'string' || typeof r[1] !== 'number') continue;
       const p = this.proposals.get(requestKey(r[0], r[1]));
-      if (p !== undefined) this.settle(p, { ok: false, error: new OverloadedError(this.options.limits.proposalQueueMax, 'leader') });
+      if (p !== undefined && p.attempts === 1) this.settle(p, { ok: false, error: new OverloadedError(this.options.limits.proposalQueueMax, 'leader') });
     }
   }
 
   private onReadRequest(m: ReadRequestMessage): void {
     if (!Number.isSafeInteger(m.id)) return this.dropMalformed(m);
     const id = ++this.readIds;
-    const result = this.replica!.readIndex(id);
+    // Over the limit, refuse as if not leading: the follower asks again later.
+    const result = this.remoteReads.size < this.options.pendingReadsMax ? this.replica!.readIndex(id) : ({ ok: false, leaderHint: this.leader } as const);
     if (result.ok) {
       this.remoteReads.set(id, { from: m.from, id: m.id });
       return;
@@ -842,7 +876,7 @@ export class SynodNode<Command, Result> {
     const read = this.reads.get(m.id);
     if (read === undefined || read.index !== undefined) return;
     if (m.index === undefined) {
-      this.recorder.readsFailed++;
+      this.recorder.readRetries++;
       read.sentTick = -1; // asked again on the next leader change or retry tick
       return;
     }

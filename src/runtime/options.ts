@@ -2,7 +2,7 @@ import { ConfigError, type Limits, type NodeId, type Quorum, defaultLimits, flex
 import { validateLimits } from '../core/limits.js';
 import { type Clock, systemClock } from './clock.js';
 import { type DedupLimits, defaultDedupLimits } from './dedup-table.js';
-import { envelopeIdBytesMax, envelopeOverhead } from './envelope.js';
+import { clientSuffixLength, envelopeIdBytesMax, envelopeOverhead } from './envelope.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { StateMachine } from './state-machine.js';
 import { type Codec, jsonCodec } from './state-machine.js';
@@ -40,7 +40,10 @@ export interface NodeOptions<Command, Result> {
   readonly batchCommandsMax?: number;
   /** Bytes one slot carries at most. Default 1 MiB; at least `commandBytesMax`. */
   readonly batchBytesMax?: number;
-  /** Largest encoded command (with the runtime's envelope of about 40 bytes). Must be the same on every node. Default 1 MiB. */
+  /**
+   * Largest encoded command, counting the runtime's envelope (36 bytes plus the client
+   * id and the origin node id). Must be the same on every node. Default 1 MiB.
+   */
   readonly commandBytesMax?: number;
   /** Slots a leader keeps in flight beyond its commit index (the pipeline). Default 1,024. */
   readonly inflightSlotsMax?: number;
@@ -48,11 +51,17 @@ export interface NodeOptions<Command, Result> {
   readonly leaderQueueMax?: number;
   /** Proposals this node keeps waiting at once; more reject with `OverloadedError`. Default 10,000. */
   readonly pendingProposalsMax?: number;
+  /** Reads this node keeps waiting at once (and reads a leader runs for followers); more are refused. Default 10,000. */
+  readonly pendingReadsMax?: number;
   /** How long `propose()` waits by default. Default 10,000 ms. */
   readonly proposeTimeoutMs?: number;
   /** How long `read()` and `transferLeadership()` wait by default. Default 10,000 ms. */
   readonly readTimeoutMs?: number;
-  /** On a follower, `propose()` forwards to the leader (`'forward'`, default) or rejects with `NotLeaderError` (`'reject'`). */
+  /**
+   * On a follower, `propose()` forwards to the leader (`'forward'`, default) or rejects
+   * with `NotLeaderError` (`'reject'`). A proposal taken while this node led and handed
+   * back when it stepped down is forwarded in either mode, so it completes.
+   */
   readonly followerProposals?: 'forward' | 'reject';
   /** Ticks after which an unapplied proposal or an unanswered read is sent again. Default `electionTicks.max`. */
   readonly retryTicks?: number;
@@ -82,6 +91,7 @@ export interface ResolvedOptions<Command, Result> {
   readonly limits: Limits;
   readonly commandBytesMax: number;
   readonly pendingProposalsMax: number;
+  readonly pendingReadsMax: number;
   readonly proposeTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly followerProposals: 'forward' | 'reject';
@@ -177,7 +187,11 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   const clientId = options.clientId;
   if (clientId !== undefined && (typeof clientId !== 'string' || clientId.length === 0)) fail('clientId', 'must be a non-empty string');
   if (clientId !== undefined && new TextEncoder().encode(clientId).byteLength > envelopeIdBytesMax) fail('clientId', `must be at most ${envelopeIdBytesMax} bytes`);
-  if (commandBytesMax <= envelopeOverhead(clientId ?? `${id}/xxxxxxxx`, id)) fail('commandBytesMax', 'leaves no room for a command beside the envelope');
+  const defaultClientId = `${id}/${'x'.repeat(clientSuffixLength)}`;
+  if (clientId === undefined && new TextEncoder().encode(defaultClientId).byteLength > envelopeIdBytesMax) {
+    fail('clientId', `must be given: \`id\` is too long to derive one (${envelopeIdBytesMax - clientSuffixLength - 1} bytes at most)`);
+  }
+  if (commandBytesMax <= envelopeOverhead(clientId ?? defaultClientId, id)) fail('commandBytesMax', 'leaves no room for a command beside the envelope');
   const followerProposals = options.followerProposals ?? 'forward';
   if (followerProposals !== 'forward' && followerProposals !== 'reject') fail('followerProposals', "must be 'forward' or 'reject'");
   const dedupInput = options.dedup ?? {};
@@ -185,6 +199,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     resultsPerClientMax: positiveInteger('dedup.resultsPerClientMax', dedupInput.resultsPerClientMax, defaultDedupLimits.resultsPerClientMax),
     clientsMax: positiveInteger('dedup.clientsMax', dedupInput.clientsMax, defaultDedupLimits.clientsMax),
     clientIdleMs: positiveInteger('dedup.clientIdleMs', dedupInput.clientIdleMs, defaultDedupLimits.clientIdleMs),
+    clockSkewMaxMs: positiveInteger('dedup.clockSkewMaxMs', dedupInput.clockSkewMaxMs, defaultDedupLimits.clockSkewMaxMs),
   };
   return {
     id,
@@ -199,6 +214,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     limits,
     commandBytesMax,
     pendingProposalsMax: positiveInteger('pendingProposalsMax', options.pendingProposalsMax, 10_000),
+    pendingReadsMax: positiveInteger('pendingReadsMax', options.pendingReadsMax, 10_000),
     proposeTimeoutMs: positiveInteger('proposeTimeoutMs', options.proposeTimeoutMs, 10_000),
     readTimeoutMs: positiveInteger('readTimeoutMs', options.readTimeoutMs, 10_000),
     followerProposals,

@@ -61,9 +61,13 @@ export interface Codec<T> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Commands as JSON text (UTF-8). The default codec. */
+/** Commands as JSON text (UTF-8). The default codec. Refuses what JSON cannot hold (`undefined`, functions). */
 export const jsonCodec: Codec<unknown> = Object.freeze({
-  encode: (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value)),
+  encode: (value: unknown): Uint8Array => {
+    const text = JSON.stringify(value) as string | undefined;
+    if (text === undefined) throw new TypeError(`jsonCodec cannot encode ${typeof value}`);
+    return encoder.encode(text);
+  },
   decode: (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes)) as unknown,
 });
 

@@ -12,7 +12,7 @@ export interface Snapshot {
  * Where a node keeps what must survive a crash: the acceptor's promise, accepted and
  * chosen log entries, the commit index, and snapshots. Slots are absolute, from 1.
  *
- * Contract, checked by the Storage conformance suite in `synod/testing`:
+ * Contract (a Storage conformance suite in `synod/testing` is planned to check it):
  * - `persist` applies one batch atomically (all of it or none after a crash) and in
  *   call order; its promise resolves only once the batch is durable (the adapter owns
  *   fsync). The runtime sends nothing that reports a batch's state before that.

@@ -19,10 +19,16 @@ export interface WaitLimits {
 
 /**
  * A promise with its settle functions, a timeout and an abort signal; `done` runs
- * once, however it settles, so the owner can forget it.
+ * once, however it settles (`resolved` says whether it resolved), so the owner can
+ * forget it.
  * @internal
  */
-export function createWaiter<T>(clock: Clock, what: string, limits: WaitLimits, done: (waiter: Waiter<T>) => void): { promise: Promise<T>; waiter: Waiter<T> } {
+export function createWaiter<T>(
+  clock: Clock,
+  what: string,
+  limits: WaitLimits,
+  done: (waiter: Waiter<T>, resolved: boolean) => void,
+): { promise: Promise<T>; waiter: Waiter<T> } {
   let resolvePromise!: (value: T) => void;
   let rejectPromise!: (error: unknown) => void;
   const promise = new Promise<T>((resolve, reject) => {
@@ -32,23 +38,23 @@ export function createWaiter<T>(clock: Clock, what: string, limits: WaitLimits, 
   let settled = false;
   let timer: TimerHandle | undefined;
   const { signal } = limits;
-  const onAbort = (): void => settle(() => rejectPromise(new AbortedError(what, { cause: signal?.reason })));
-  const settle = (action: () => void): void => {
+  const onAbort = (): void => settle(false, () => rejectPromise(new AbortedError(what, { cause: signal?.reason })));
+  const settle = (resolved: boolean, action: () => void): void => {
     if (settled) return;
     settled = true;
     if (timer !== undefined) clock.clearTimer(timer);
     signal?.removeEventListener('abort', onAbort);
     action();
-    done(waiter);
+    done(waiter, resolved);
   };
   const waiter: Waiter<T> = {
-    resolve: (value) => settle(() => resolvePromise(value)),
-    reject: (error) => settle(() => rejectPromise(error)),
+    resolve: (value) => settle(true, () => resolvePromise(value)),
+    reject: (error) => settle(false, () => rejectPromise(error)),
     get settled() {
       return settled;
     },
   };
-  timer = clock.setTimer(() => settle(() => rejectPromise(limits.onTimeout?.() ?? new TimeoutError(what, limits.timeoutMs))), limits.timeoutMs);
+  timer = clock.setTimer(() => settle(false, () => rejectPromise(limits.onTimeout?.() ?? new TimeoutError(what, limits.timeoutMs))), limits.timeoutMs);
   signal?.addEventListener('abort', onAbort, { once: true });
   return { promise, waiter };
 }

@@ -61,7 +61,7 @@ export class LocalCluster {
       storage: this.storages.get(id)!,
       stateMachine: machine,
       tickMs: 5,
-      electionTicks: { min: 6, max: 12 },
+      electionTicks: { min: 20, max: 40 },
       proposeTimeoutMs: 5_000,
       readTimeoutMs: 5_000,
       ...this.options.node,

@@ -17,7 +17,9 @@ import {
   OverloadedError,
   StorageError,
   SynodError,
+  TransferError,
   createNode,
+  jsonCodec,
 } from '../../src/index.js';
 import { type Add, Counters, LocalCluster, type LocalClusterOptions } from './local-cluster.js';
 
@@ -131,6 +133,47 @@ describe('refusals at call time', () => {
     expect(error).toBeInstanceOf(ApplyError);
     expect((error as ApplyError).cause).toBeInstanceOf(RangeError);
     expect(await c.node('n2').propose({ key: 'bad', add: 2 })).toBe(2);
+  });
+});
+
+describe('leadership transfer failures', () => {
+  it('rejects soon after the leader gives up, not at the timeout', async () => {
+    const c = await startCluster({ voters: 3 });
+    const leader = await c.waitForLeader();
+    const target = c.ids.find((id) => id !== leader)!;
+    c.network.isolate(target);
+    const started = Date.now();
+    const error = await c.node(leader).transferLeadership(target, { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransferError);
+    // electionTicks.max is 40 ticks of 5 ms: the leader gives up after about 200 ms.
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(c.node(leader).status().role).toBe('leader');
+    expect(await c.node(leader).propose({ key: 'after', add: 1 })).toBe(1);
+  });
+
+  it('a deposed leader does not name itself as the leader', async () => {
+    const c = await startCluster({ voters: 3 });
+    const leader = await c.waitForLeader();
+    c.network.isolate(leader);
+    await c.waitFor(() => c.node(leader).status().role === 'follower', 'the isolated leader to step down');
+    expect(c.node(leader).status().leader).not.toBe(leader);
+  });
+});
+
+describe('limits on reads and codecs', () => {
+  it('refuses reads beyond pendingReadsMax', async () => {
+    const c = await startCluster({ voters: 3, node: { pendingReadsMax: 2 } });
+    const leader = await c.waitForLeader();
+    c.network.isolate(leader);
+    const waiting = [c.node(leader).read({ timeoutMs: 300 }), c.node(leader).read({ timeoutMs: 300 })];
+    await expect(c.node(leader).read()).rejects.toBeInstanceOf(OverloadedError);
+    await Promise.allSettled(waiting);
+    expect(c.node(leader).metrics().reads.failed).toBe(2);
+  });
+
+  it('the JSON codec refuses what JSON cannot hold', () => {
+    expect(() => jsonCodec.encode(undefined)).toThrow(TypeError);
+    expect(jsonCodec.decode(jsonCodec.encode({ a: 1 }))).toEqual({ a: 1 });
   });
 });
 
