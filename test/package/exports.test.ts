@@ -31,7 +31,24 @@ const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as 
 
 /** What each subpath must export (every name a function or class). */
 const expectedNames: Readonly<Record<string, readonly string[]>> = {
-  '.': ['Replica', 'majority', 'flexible', 'joint', 'SynodError', 'InvariantError', 'ConfigError', 'compareBallots'],
+  '.': [
+    'Replica',
+    'majority',
+    'flexible',
+    'joint',
+    'SynodError',
+    'InvariantError',
+    'ConfigError',
+    'compareBallots',
+    'createNode',
+    'SynodNode',
+    'MemoryNetwork',
+    'MemoryStorage',
+    'ClosedError',
+    'NotLeaderError',
+    'TimeoutError',
+    'OverloadedError',
+  ],
   './testing': ['Simulator', 'runSimulation'],
 };
 
@@ -204,6 +221,27 @@ describe('the built package (dist/)', () => {
         plainErrorIsSynodError: false,
         code: 'CONFIG',
       });
+    });
+  });
+
+  describe('the runtime from the built package', () => {
+    const cluster = (load: string): string => `
+      ${load}
+      const network = new m.MemoryNetwork();
+      const node = m.createNode({ id: 'a', members: ['a'], transport: network.transport('a'), storage: new m.MemoryStorage(),
+        stateMachine: { total: 0, apply(c) { return (this.total += c.add); } }, tickMs: 5 });
+      await node.start();
+      const results = [await node.propose({ add: 2 }), await node.propose({ add: 3 })];
+      await node.close();
+      const closed = await node.propose({ add: 1 }).catch((e) => e);
+      console.log(JSON.stringify({ results, closed: closed instanceof m.ClosedError, code: closed.code }));
+    `;
+
+    it.each([
+      ['ESM', `const m = await import(${JSON.stringify(pkg.name)});`],
+      ['CJS', `const { createRequire } = await import('node:module'); const m = createRequire(process.cwd() + '/package.json')(${JSON.stringify(pkg.name)});`],
+    ])('a one-node cluster proposes and closes (%s)', (_, load) => {
+      expect(JSON.parse(runEsm(`${cluster(load)}`))).toEqual({ results: [2, 5], closed: true, code: 'CLOSED' });
     });
   });
 });
