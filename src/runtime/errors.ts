@@ -93,7 +93,9 @@ export class CommandTooLargeError extends SynodError {
  * keeps its outcome. Either it was applied before and this is a late retry (the client
  * moved its `ackedBelow` past it, the table's per-client bound forgot it, or the client
  * was forgotten), or its client had given it up. Its effect is whatever the first
- * attempt had, if any.
+ * attempt had, if any. A client the table does not know whose request was made within
+ * `dedup.clockSkewMaxMs` of a forgotten client's last activity is refused the same way
+ * (it cannot be told from a late retry); it may simply try again.
  */
 export class ResultExpiredError extends SynodError {
   constructor(clientId: string, seq: number) {

@@ -348,7 +348,8 @@ export class SynodNode<Command, Result> {
    * answered by a phase-2 quorum (read-index); a follower asks the leader for that
    * index; both wait until they applied it.
    *
-   * Rejects with {@link TimeoutError}, {@link AbortedError}, {@link ClosedError}.
+   * Rejects with {@link TimeoutError}, {@link AbortedError}, {@link OverloadedError}
+   * (`pendingReadsMax` reads wait already), {@link ClosedError}, {@link NotStartedError}.
    */
   read(options: WaitOptions = {}): Promise<void> {
     try {
@@ -592,6 +593,8 @@ export class SynodNode<Command, Result> {
       }
       // Refused for now. Only a first attempt can fail: a retry's earlier attempt may still be applied.
       if (result.reason === 'overloaded') {
+        // Not in the pipeline: let retryDue() hand it over again.
+        p.leadership = -1;
         if (first) this.settle(p, { ok: false, error: new OverloadedError(result.limit, 'leader') });
         return;
       }
