@@ -19,7 +19,8 @@ export type Message =
   | HeartbeatReplyMessage
   | CatchUpMessage
   | ChosenMessage
-  | TimeoutNowMessage;
+  | TimeoutNowMessage
+  | CommitMessage;
 
 /** The `type` of every message. */
 export type MessageType = Message['type'];
@@ -147,4 +148,15 @@ export interface TimeoutNowMessage extends Envelope {
   readonly type: 'timeoutNow';
   /** The sending leader's ballot: a stale request (from a deposed leader) is ignored. */
   readonly ballot: Ballot;
+}
+
+/**
+ * The leader's commit index moved and no accept is on its way to carry it: sent at
+ * once, so followers apply (and answer their clients) without waiting for the next
+ * heartbeat. No reply.
+ */
+export interface CommitMessage extends Envelope {
+  readonly type: 'commit';
+  readonly ballot: Ballot;
+  readonly commitIndex: number;
 }

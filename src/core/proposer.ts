@@ -86,6 +86,8 @@ export class Leadership {
   private readonly throughAtHeartbeat = new Map<NodeId, number>();
   /** Per peer: the tick it was last heard from in this ballot. */
   readonly lastHeard = new Map<NodeId, number>();
+  /** Per voter: the commit index last sent to it (in an accept, a heartbeat or a commit message). */
+  readonly commitSent = new Map<NodeId, number>();
   /** Per observer: the next chosen slot to push. */
   readonly observerNext = new Map<NodeId, number>();
   /** This node's own acceptances waiting to be durable: [persistSeq, lastSlot]. */

@@ -13,6 +13,7 @@ import type {
   AcceptedMessage,
   CatchUpMessage,
   ChosenMessage,
+  CommitMessage,
   HeartbeatMessage,
   HeartbeatReplyMessage,
   Message,
@@ -227,6 +228,7 @@ export class Replica {
       case 'catchUp': return this.onCatchUp(message);
       case 'chosen': return this.onChosen(message);
       case 'timeoutNow': return this.onTimeoutNow(message);
+      case 'commit': return this.onCommit(message);
       default: return unreachable(message);
     }
   }
@@ -342,6 +344,10 @@ export class Replica {
       case 'heartbeat':
         if (!fromVoter) return 'only voters vote or lead';
         break;
+      case 'commit':
+        if (!this.isVoter) return 'observers learn from chosen messages';
+        if (!fromVoter) return 'only voters lead';
+        break;
       case 'heartbeatReply':
       case 'catchUp':
       case 'chosen':
@@ -356,6 +362,7 @@ export class Replica {
       case 'accept':
       case 'heartbeat':
       case 'timeoutNow':
+      case 'commit':
         if (m.ballot.node !== m.from) return 'ballot not owned by its sender';
         break;
       case 'promise':
@@ -389,6 +396,7 @@ export class Replica {
       case 'catchUp':
         return isSlot(m.firstSlot) && isSlot(m.lastSlot) && m.lastSlot >= m.firstSlot ? undefined : 'bad slot';
       case 'precheck':
+      case 'commit':
         return isCount(m.commitIndex) ? undefined : 'bad commit index';
       case 'heartbeat':
       case 'heartbeatReply':
@@ -536,6 +544,7 @@ export class Replica {
     const seq = ++l.heartbeatSeq;
     l.readRoundWanted = false;
     for (const p of this.peers) this.out.send({ type: 'heartbeat', from: this.id, to: p, ballot: l.ballot, commitIndex, seq });
+    for (const v of this.otherVoters) l.commitSent.set(v, commitIndex);
   }
 
   /**
@@ -591,9 +600,14 @@ export class Replica {
           range = { firstSlot: next, values: this.ownAcceptedValues(l, next, end) };
         }
         this.out.send({ type: 'accept', from: this.id, to: v, ballot: l.ballot, firstSlot: next, values: range.values, commitIndex });
+        l.commitSent.set(v, commitIndex);
         next = end + 1;
       }
       l.sendNext.set(v, next);
+      if ((l.commitSent.get(v) ?? 0) < commitIndex) {
+        this.out.send({ type: 'commit', from: this.id, to: v, ballot: l.ballot, commitIndex });
+        l.commitSent.set(v, commitIndex);
+      }
     }
     for (const o of this.observers) {
       let next = l.observerNext.get(o)!;
@@ -684,6 +698,13 @@ export class Replica {
     l.lastHeard.set(m.from, this.now);
     if (!this.quorum.isVoter(m.from)) return;
     for (const r of l.echo(m.from, m.seq)) this.out.read({ id: r.id, ok: true, index: r.index });
+  }
+
+  /** The leader's commit index moved: learn from it as from a heartbeat, without answering. */
+  private onCommit(m: CommitMessage): void {
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
+    this.follow(m.ballot);
+    this.learnFromLeader(m.ballot, m.commitIndex);
   }
 
   /** The leader hands over: campaign now, skipping the pre-check its followers would refuse. */

@@ -15,10 +15,18 @@ export interface Clock {
   clearTimer(handle: TimerHandle): void;
   /** Wall-clock time in milliseconds since the epoch: only a leader reads it, to stamp commands. */
   wallTime(): number;
+  /**
+   * Calls `callback` soon, after pending I/O, without the 1 ms floor of a zero-delay
+   * timer (`setImmediate` on Node). Optional: where missing, a zero-delay timer is used.
+   */
+  defer?(callback: () => void): void;
 }
 
-/** The real clock: `performance.now()`, `setTimeout`, `Date.now()`. */
+/** The real clock: `performance.now()`, `setTimeout`, `Date.now()`, `setImmediate`. */
 export const systemClock: Clock = Object.freeze({
+  defer: (callback: () => void): void => {
+    setImmediate(callback);
+  },
   now: () => performance.now(),
   setTimer: (callback: () => void, ms: number): TimerHandle => setTimeout(callback, ms),
   clearTimer: (handle: TimerHandle): void => clearTimeout(handle as ReturnType<typeof setTimeout>),

@@ -3,7 +3,8 @@ import type { NodeId } from '../core/index.js';
 /**
  * How the runtime wraps each command before it enters the log: who sent it (client id
  * and sequence number, for exactly-once), which requests that client no longer waits
- * for, the leader's timestamp, the node that first proposed it, then the user's bytes.
+ * for, the leader's timestamp, when the request was made, the node that first proposed
+ * it, then the user's bytes.
  *
  * Layout (little-endian): version u8 · clientId length u16 · origin length u8 · seq f64 ·
  * ackedBelow f64 · timestamp f64 · createdAt f64 · clientId · origin · payload: 36
@@ -26,8 +27,10 @@ export interface Envelope {
 
 const version = 1;
 const fixedBytes = 36;
-const createdAtOffset = 28;
+const seqOffset = 4;
+const ackedBelowOffset = 12;
 const timestampOffset = 20;
+const createdAtOffset = 28;
 /** Longest client id or origin, in UTF-8 bytes. */
 export const envelopeIdBytesMax = 255;
 /** Random characters after `<node id>/` in a node's default client id. */
@@ -36,45 +39,107 @@ export const clientSuffixLength = 10;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+// Numbers go through one scratch float, byte by byte: a DataView over a small
+// Uint8Array's `.buffer` would move the array off V8's heap, on every command.
+const scratch = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratch.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function writeF64(bytes: Uint8Array, offset: number, value: number): void {
+  scratch[0] = value;
+  if (littleEndian) for (let i = 0; i < 8; i++) bytes[offset + i] = scratchBytes[i]!;
+  else for (let i = 0; i < 8; i++) bytes[offset + i] = scratchBytes[7 - i]!;
+}
+
+function readF64(bytes: Uint8Array, offset: number): number {
+  if (littleEndian) for (let i = 0; i < 8; i++) scratchBytes[i] = bytes[offset + i]!;
+  else for (let i = 0; i < 8; i++) scratchBytes[7 - i] = bytes[offset + i]!;
+  return scratch[0]!;
+}
+
+// Envelopes are small and made one per command: carve them out of shared 64 KiB slabs
+// rather than give each its own backing store (V8 allocates a separate one for typed
+// arrays over 64 bytes, and that dominates the cost of a small command).
+const slabBytes = 64 * 1024;
+let slab = new ArrayBuffer(slabBytes);
+let slabOffset = 0;
+
+function allocate(length: number): Uint8Array {
+  if (length > slabBytes / 16) return new Uint8Array(length);
+  if (slabOffset + length > slabBytes) {
+    slab = new ArrayBuffer(slabBytes);
+    slabOffset = 0;
+  }
+  const bytes = new Uint8Array(slab, slabOffset, length);
+  // Keep 8-byte alignment: nothing depends on it, but it keeps views apart.
+  slabOffset += (length + 7) & ~7;
+  return bytes;
+}
+
+/** UTF-8 bytes of an id; the few ids a node uses over and over are cached. */
+const idBytesCache = new Map<string, Uint8Array>();
+function idBytes(id: string): Uint8Array {
+  let bytes = idBytesCache.get(id);
+  if (bytes === undefined) {
+    bytes = encoder.encode(id);
+    if (idBytesCache.size >= 1024) idBytesCache.clear();
+    idBytesCache.set(id, bytes);
+  }
+  return bytes;
+}
+
+/** An id from its UTF-8 bytes: short ASCII ids (the common case) without a TextDecoder call. */
+function idString(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start <= 64) {
+    let s = '';
+    for (let i = start; i < end; i++) {
+      const b = bytes[i]!;
+      if (b >= 0x80) return decoder.decode(bytes.subarray(start, end));
+      s += String.fromCharCode(b);
+    }
+    return s;
+  }
+  return decoder.decode(bytes.subarray(start, end));
+}
+
 /** Bytes the envelope adds around a payload for these ids. */
 export function envelopeOverhead(clientId: string, origin: NodeId): number {
   return fixedBytes + encoder.encode(clientId).byteLength + encoder.encode(origin).byteLength;
 }
 
 export function encodeEnvelope(e: Envelope): Uint8Array {
-  const id = encoder.encode(e.clientId);
-  const origin = encoder.encode(e.origin);
+  const id = idBytes(e.clientId);
+  const origin = idBytes(e.origin);
   if (id.byteLength > envelopeIdBytesMax || origin.byteLength > envelopeIdBytesMax) throw new RangeError('client id or origin longer than 255 bytes');
-  const bytes = new Uint8Array(fixedBytes + id.byteLength + origin.byteLength + e.payload.byteLength);
-  const view = new DataView(bytes.buffer);
-  view.setUint8(0, version);
-  view.setUint16(1, id.byteLength, true);
-  view.setUint8(3, origin.byteLength);
-  view.setFloat64(4, e.seq, true);
-  view.setFloat64(12, e.ackedBelow, true);
-  view.setFloat64(timestampOffset, e.timestamp, true);
-  view.setFloat64(createdAtOffset, e.createdAt, true);
+  const bytes = allocate(fixedBytes + id.byteLength + origin.byteLength + e.payload.byteLength);
+  bytes[0] = version;
+  bytes[1] = id.byteLength & 0xff;
+  bytes[2] = id.byteLength >>> 8;
+  bytes[3] = origin.byteLength;
+  writeF64(bytes, seqOffset, e.seq);
+  writeF64(bytes, ackedBelowOffset, e.ackedBelow);
+  writeF64(bytes, timestampOffset, e.timestamp);
+  writeF64(bytes, createdAtOffset, e.createdAt);
   bytes.set(id, fixedBytes);
   bytes.set(origin, fixedBytes + id.byteLength);
   bytes.set(e.payload, fixedBytes + id.byteLength + origin.byteLength);
   return bytes;
 }
 
-/** Why `bytes` is not a valid envelope, or undefined. Checked before a leader takes a forwarded command. */
+/** Why the header of `bytes` is not a valid envelope's, or undefined. */
 function invalid(bytes: Uint8Array): string | undefined {
   if (bytes.byteLength < fixedBytes) return `${bytes.byteLength} bytes is shorter than the envelope header`;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint8(0) !== version) return `unknown envelope version ${view.getUint8(0)}`;
-  const ids = view.getUint16(1, true) + view.getUint8(3);
+  if (bytes[0] !== version) return `unknown envelope version ${bytes[0]}`;
+  const ids = (bytes[1]! | (bytes[2]! << 8)) + bytes[3]!;
   if (fixedBytes + ids > bytes.byteLength) return 'ids run past the end';
-  for (const offset of [4, 12]) {
-    const n = view.getFloat64(offset, true);
-    if (!Number.isSafeInteger(n) || n < 0) return `bad sequence number ${n}`;
-  }
-  for (const offset of [timestampOffset, createdAtOffset]) {
-    const t = view.getFloat64(offset, true);
-    if (!Number.isFinite(t) || t < 0) return `bad timestamp ${t}`;
-  }
+  const seq = readF64(bytes, seqOffset);
+  if (!Number.isSafeInteger(seq) || seq < 0) return `bad sequence number ${seq}`;
+  const ackedBelow = readF64(bytes, ackedBelowOffset);
+  if (!Number.isSafeInteger(ackedBelow) || ackedBelow < 0) return `bad ackedBelow ${ackedBelow}`;
+  const timestamp = readF64(bytes, timestampOffset);
+  if (!Number.isFinite(timestamp) || timestamp < 0) return `bad timestamp ${timestamp}`;
+  const createdAt = readF64(bytes, createdAtOffset);
+  if (!Number.isFinite(createdAt) || createdAt < 0) return `bad creation time ${createdAt}`;
   return undefined;
 }
 
@@ -82,18 +147,15 @@ function invalid(bytes: Uint8Array): string | undefined {
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   const why = invalid(bytes);
   if (why !== undefined) throw new RangeError(`malformed command envelope: ${why}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const idLength = view.getUint16(1, true);
-  const originLength = view.getUint8(3);
-  const idEnd = fixedBytes + idLength;
-  const originEnd = idEnd + originLength;
+  const idEnd = fixedBytes + (bytes[1]! | (bytes[2]! << 8));
+  const originEnd = idEnd + bytes[3]!;
   return {
-    clientId: decoder.decode(bytes.subarray(fixedBytes, idEnd)),
-    seq: view.getFloat64(4, true),
-    ackedBelow: view.getFloat64(12, true),
-    timestamp: view.getFloat64(timestampOffset, true),
-    createdAt: view.getFloat64(createdAtOffset, true),
-    origin: decoder.decode(bytes.subarray(idEnd, originEnd)),
+    clientId: idString(bytes, fixedBytes, idEnd),
+    seq: readF64(bytes, seqOffset),
+    ackedBelow: readF64(bytes, ackedBelowOffset),
+    timestamp: readF64(bytes, timestampOffset),
+    createdAt: readF64(bytes, createdAtOffset),
+    origin: idString(bytes, idEnd, originEnd),
     payload: bytes.subarray(originEnd),
   };
 }
@@ -113,16 +175,14 @@ export function requestKey(clientId: string, seq: number): string {
 }
 
 /**
- * A copy of a valid envelope with the leader's `timestamp`, or undefined if `bytes` is
- * malformed (a forwarded command from a buggy or hostile peer never enters the log).
+ * A copy of an envelope with the leader's `timestamp`, or undefined if its header is
+ * malformed (a forwarded command from a buggy peer never enters the log that way). Ids
+ * that are not UTF-8 are caught at apply, where every replica skips them alike.
  */
 export function stampEnvelope(bytes: Uint8Array, timestamp: number): Uint8Array | undefined {
-  try {
-    decodeEnvelope(bytes);
-  } catch {
-    return undefined;
-  }
-  const copy = bytes.slice();
-  new DataView(copy.buffer).setFloat64(timestampOffset, timestamp, true);
+  if (invalid(bytes) !== undefined) return undefined;
+  const copy = allocate(bytes.byteLength);
+  copy.set(bytes);
+  writeF64(copy, timestampOffset, timestamp);
   return copy;
 }

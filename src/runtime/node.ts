@@ -323,7 +323,8 @@ export class SynodNode<Command, Result> {
       if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
     }
     const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, waiters: [], submittedTick: -1, leadership: -1, attempts: 0 };
-    const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', { timeoutMs, signal: options.signal }, (w, ok) => {
+    const limits = { timeoutMs, signal: options.signal, timer: false };
+    const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', limits, (w, ok) => {
       if (ok) this.recorder.succeeded++;
       else this.recorder.failed++;
       this.waiterDone(p, w);
@@ -642,7 +643,14 @@ export class SynodNode<Command, Result> {
   private retryDue(): void {
     const due = this.ticks - this.options.retryTicks;
     const leading = this.replica!.role === 'leader';
+    const now = this.options.clock.now();
     for (const p of this.proposals.values()) {
+      // Proposal timeouts are checked here, once a tick, rather than with a timer each.
+      for (let i = p.waiters.length - 1; i >= 0; i--) {
+        const w = p.waiters[i]!;
+        if (w.deadline <= now) w.expire();
+      }
+      if (p.waiters.length === 0) continue;
       // A proposal in this leader's own pipeline commits, or comes back in `dropped`.
       if (leading && p.leadership === this.leadership) continue;
       if (p.submittedTick <= due) this.submit(p);
@@ -836,7 +844,13 @@ export class SynodNode<Command, Result> {
       }
       const result = replica.role === 'leader' ? replica.propose([stamped]) : undefined;
       if (result?.ok === true) continue;
-      const e = decodeEnvelope(stamped);
+      let e;
+      try {
+        e = decodeEnvelope(stamped);
+      } catch {
+        this.recorder.messagesDropped++;
+        continue;
+      }
       refused.push([e.clientId, e.seq]);
       if (result?.ok === false && result.reason === 'overloaded') reason = 'overloaded';
     }

@@ -311,7 +311,7 @@ export class MemoryNetwork {
   private onClosed(endpoint: Endpoint): void {
     if (this.live.get(endpoint.id) === endpoint) this.live.delete(endpoint.id);
     for (const flight of endpoint.pending) {
-      this.clock.clearTimer(flight.timer);
+      if (flight.timer !== undefined) this.clock.clearTimer(flight.timer);
       this.land(flight);
       this.tally.dropped++;
     }
@@ -351,9 +351,27 @@ export class MemoryNetwork {
     const { min, max } = this.conditions.delayMs;
     const delay = max > min ? min + this.random() * (max - min) : min;
     const flight: InFlight = { link, to, timer: undefined };
-    flight.timer = this.clock.setTimer(() => this.arrive(flight, from, message), delay);
     to.pending.add(flight);
+    if (delay > 0) {
+      flight.timer = this.clock.setTimer(() => this.arrive(flight, from, message), delay);
+      return;
+    }
+    // Zero delay: one deferred turn delivers every such message, in send order, without
+    // a zero-delay timer's 1 ms floor on Node.
+    this.soon.push({ flight, from, message });
+    if (this.soon.length === 1) {
+      if (this.clock.defer !== undefined) this.clock.defer(this.deliverSoon);
+      else this.clock.setTimer(this.deliverSoon, 0);
+    }
   }
+
+  private soon: { flight: InFlight; from: NodeId; message: NodeMessage }[] = [];
+
+  private readonly deliverSoon = (): void => {
+    const due = this.soon;
+    this.soon = [];
+    for (const d of due) this.arrive(d.flight, d.from, d.message);
+  };
 
   /** A timer came due: hand the message over if its addressee and link are still there. */
   private arrive(flight: InFlight, from: NodeId, message: NodeMessage): void {
