@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { Limits } from '../core/index.js';
 import type { Fault, ScheduledFault } from './faults.js';
+import type { RuntimeSimulationConfig } from './run-runtime-simulation.js';
 import type { SimulationConfig } from './run-simulation.js';
 import type { QuorumSpec } from './simulator.js';
 
@@ -131,6 +132,66 @@ export function simulationArbitrary(options: SimulationArbitraryOptions = {}): f
         faults: fc.array(
           fc.record({ at: fc.integer({ min: 1, max: safetyTicks }), fault: (options.fault ?? faultArbitrary)(voters + observers) }),
           { maxLength: options.faultsMax ?? 14 },
+        ) as fc.Arbitrary<ScheduledFault[]>,
+      }),
+    );
+}
+
+/** Shape of the runs {@link runtimeSimulationArbitrary} draws. */
+export interface RuntimeSimulationArbitraryOptions {
+  /** Voter counts to draw from. Default [1, 3, 5]. */
+  readonly voters?: readonly number[];
+  /** Most observers. Default 1. */
+  readonly observersMax?: number;
+  /** Quorum kinds to draw from. Default both. */
+  readonly quorums?: readonly QuorumSpec['kind'][];
+  /** Commands per run. Default 30. */
+  readonly proposals?: number;
+  /** Range of the safety phase, in virtual ms. Default [1,500, 4,000] (150 to 400 ticks of 10 ms). */
+  readonly safetyMs?: readonly [min: number, max: number];
+  /** Most faults per run. Default 10. */
+  readonly faultsMax?: number;
+}
+
+/**
+ * Runs of real runtime nodes for {@link runRuntimeSimulation}: cluster size and quorum
+ * system, small batching and pipeline limits, followers that forward proposals or
+ * refuse them, disk delays, and a schedule of faults (drawn by {@link faultArbitrary},
+ * at virtual ms of the safety phase).
+ *
+ * @example
+ * ```ts
+ * await fc.assert(fc.asyncProperty(runtimeSimulationArbitrary(), async (config) => {
+ *   await runRuntimeSimulation(config);
+ * }), { numRuns: 100 });
+ * ```
+ */
+export function runtimeSimulationArbitrary(options: RuntimeSimulationArbitraryOptions = {}): fc.Arbitrary<RuntimeSimulationConfig> {
+  const [msMin, msMax] = options.safetyMs ?? [1_500, 4_000];
+  return fc
+    .record({
+      voters: fc.constantFrom(...(options.voters ?? [1, 3, 5])),
+      observers: fc.integer({ min: 0, max: options.observersMax ?? 1 }),
+      safetyMs: fc.integer({ min: msMin, max: msMax }),
+    })
+    .chain(({ voters, observers, safetyMs }) =>
+      fc.record({
+        seed: fc.integer({ min: 0, max: 0x7fffffff }),
+        voters: fc.constant(voters),
+        observers: fc.constant(observers),
+        quorum: quorumArbitrary(voters, options.quorums ?? ['majority', 'flexible']),
+        proposals: fc.constant(options.proposals ?? 30),
+        safetyMs: fc.constant(safetyMs),
+        persistDelayMsMax: fc.integer({ min: 0, max: 15 }),
+        node: fc
+          .tuple(
+            fc.oneof(fc.constant({}), fc.record({ batchCommandsMax: fc.integer({ min: 1, max: 4 }), inflightSlotsMax: fc.integer({ min: 1, max: 8 }) })),
+            fc.constantFrom<'forward' | 'reject'>('forward', 'forward', 'forward', 'reject'),
+          )
+          .map(([limits, followerProposals]) => ({ ...limits, followerProposals })),
+        faults: fc.array(
+          fc.record({ at: fc.integer({ min: 1, max: safetyMs }), fault: faultArbitrary(voters + observers) }),
+          { maxLength: options.faultsMax ?? 10 },
         ) as fc.Arbitrary<ScheduledFault[]>,
       }),
     );

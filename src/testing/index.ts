@@ -5,9 +5,9 @@
  */
 export { Prng } from './prng.js';
 export { SimDisk } from './sim-disk.js';
-export { SimNetwork, type NetworkConditions, calmNetwork } from './sim-network.js';
+export { SimNetwork, type NetworkConditions, type SimNetworkOptions, type Addressed, calmNetwork } from './sim-network.js';
 export { type Fault, type ScheduledFault, describeFault } from './faults.js';
-export { Invariants, SafetyViolation, describe as describeValue } from './invariants.js';
+export { Invariants, type InvariantsOptions, SafetyViolation, describe as describeValue } from './invariants.js';
 export { type SimStateMachine, HashStateMachine } from './state-machine.js';
 export { Trace } from './trace.js';
 export { Simulator, type SimulatorOptions, type QuorumSpec } from './simulator.js';
@@ -25,6 +25,20 @@ export {
   limitsArbitrary,
   quorumArbitrary,
   type SimulationArbitraryOptions,
+  runtimeSimulationArbitrary,
+  type RuntimeSimulationArbitraryOptions,
 } from './arbitraries.js';
-export { simulationProperty, simulationParameters, assertSimulations } from './properties.js';
+export { simulationProperty, simulationParameters, assertSimulations, runtimeSimulationProperty, assertRuntimeSimulations } from './properties.js';
 export { ManualCluster, type ManualClusterOptions } from './manual-cluster.js';
+export { VirtualClock, VirtualClockView, type VirtualClockOptions, settlePromises } from './virtual-clock.js';
+export { SimStorage, type SimStorageOptions, type SimStorageCounts } from './sim-storage.js';
+export { SimTransportHub, SimTransport, type SimTransportHubOptions } from './sim-transport.js';
+export { RecordingStateMachine, type RecordedCommand } from './recording-state-machine.js';
+export {
+  RuntimeSimulation,
+  type RuntimeSimulationOptions,
+  type SimulatedNodeOptions,
+  type AppliedCommand,
+  type RuntimeSimulationCounts,
+} from './runtime-simulation.js';
+export { runRuntimeSimulation, type RuntimeSimulationConfig, type RuntimeSimulationResult } from './run-runtime-simulation.js';

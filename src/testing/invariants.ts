@@ -14,7 +14,12 @@ import type { DurableStateBuilder } from '../core/index.js';
 
 /** A broken safety property found by the checkers. Carries the rule and the numbers. */
 export class SafetyViolation extends SynodError {
-  /** Which property: `agreement`, `validity`, `prefix`, `promise-monotonicity`, `persist-before-send`, `durability`, `convergence`. */
+  /**
+   * Which property: `agreement`, `validity`, `prefix`, `promise-monotonicity`,
+   * `persist-before-send`, `durability`, `convergence`, `linearizable-reads`; and, from
+   * the runtime simulation, `exactly-once`, `acknowledged-lost`, `observers`, `errors`, `apply`
+   * and `node-failure`.
+   */
   readonly property: string;
 
   constructor(property: string, message: string) {
@@ -32,6 +37,17 @@ interface BallotVotes {
 interface Chosen {
   readonly ballot: Ballot;
   readonly value: Value;
+}
+
+/** How an {@link Invariants} reads the commands it checks. */
+export interface InvariantsOptions {
+  /**
+   * The bytes that were proposed, given a command found in a chosen value, for the
+   * validity check. Default: the command itself. The runtime wraps each proposal in
+   * an envelope the leader stamps, so its simulation passes a function that unwraps
+   * the payload.
+   */
+  readonly proposedBytes?: (command: Uint8Array) => Uint8Array;
 }
 
 /**
@@ -63,7 +79,14 @@ export class Invariants {
   /** Counts of checks made, to show the checkers ran. */
   readonly counts = { durableWrites: 0, sends: 0, applies: 0, reads: 0 };
 
-  constructor(private readonly quorum: Quorum) {}
+  private readonly proposedBytes: (command: Uint8Array) => Uint8Array;
+
+  constructor(
+    private readonly quorum: Quorum,
+    options: InvariantsOptions = {},
+  ) {
+    this.proposedBytes = options.proposedBytes ?? ((command) => command);
+  }
 
   /** A command entered the system (validity). */
   proposedCommand(command: Uint8Array): void {
@@ -117,7 +140,8 @@ export class Invariants {
   private checkValid(slot: number, value: Value): void {
     if (value.kind === 'noop') return;
     for (const c of value.commands) {
-      if (!this.proposed.has(key(c))) throw new SafetyViolation('validity', `slot ${slot} chose a command nobody proposed: ${key(c)}`);
+      const proposed = key(this.proposedBytes(c));
+      if (!this.proposed.has(proposed)) throw new SafetyViolation('validity', `slot ${slot} chose a command nobody proposed: ${proposed}`);
     }
   }
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { simulationArbitrary } from './arbitraries.js';
+import { runtimeSimulationArbitrary, simulationArbitrary } from './arbitraries.js';
+import { type RuntimeSimulationConfig, runRuntimeSimulation } from './run-runtime-simulation.js';
 import { type SimulationConfig, runSimulation } from './run-simulation.js';
 
 /**
@@ -25,7 +26,7 @@ export function simulationProperty(arbitrary: fc.Arbitrary<SimulationConfig> = s
  * `SYNOD_REPLAY` (the `{"seed":..,"path":".."}` a failure printed), and
  * `SYNOD_NO_SHRINK=1` to stop at the first failure (for counting schedules to failure).
  */
-export function simulationParameters(defaultRuns: number, env: Record<string, string | undefined> = {}): fc.Parameters<[SimulationConfig]> {
+export function simulationParameters<Config = SimulationConfig>(defaultRuns: number, env: Record<string, string | undefined> = {}): fc.Parameters<[Config]> {
   const runs = env['SYNOD_SCHEDULES'] !== undefined ? Number(env['SYNOD_SCHEDULES']) : defaultRuns;
   const replay = env['SYNOD_REPLAY'] !== undefined ? (JSON.parse(env['SYNOD_REPLAY']) as { seed: number; path?: string }) : undefined;
   return {
@@ -50,13 +51,50 @@ export function simulationParameters(defaultRuns: number, env: Record<string, st
  */
 export function assertSimulations(arbitrary: fc.Arbitrary<SimulationConfig>, parameters: fc.Parameters<[SimulationConfig]>): void {
   const details = fc.check(simulationProperty(arbitrary), parameters);
-  if (!details.failed) return;
+  if (details.failed) throw replayError('simulation', details);
+}
+
+/**
+ * The same property for real runtime nodes: for every drawn run,
+ * {@link runRuntimeSimulation} finds no violation and the healed cluster converges.
+ *
+ * @example
+ * ```ts
+ * await fc.assert(runtimeSimulationProperty(runtimeSimulationArbitrary({ voters: [3] })), { numRuns: 50 });
+ * ```
+ */
+export function runtimeSimulationProperty(
+  arbitrary: fc.Arbitrary<RuntimeSimulationConfig> = runtimeSimulationArbitrary(),
+): fc.IAsyncPropertyWithHooks<[RuntimeSimulationConfig]> {
+  return fc.asyncProperty(arbitrary, async (config) => {
+    await runRuntimeSimulation(config);
+  });
+}
+
+/**
+ * Runs the runtime simulation property and, on failure, throws one error that says
+ * how to replay it, the shrunk run, and the broken rule with the end of its trace.
+ *
+ * @example
+ * ```ts
+ * it('is safe', () => assertRuntimeSimulations(runtimeSimulationArbitrary(), simulationParameters(100, process.env)));
+ * ```
+ */
+export async function assertRuntimeSimulations(
+  arbitrary: fc.Arbitrary<RuntimeSimulationConfig>,
+  parameters: fc.Parameters<[RuntimeSimulationConfig]>,
+): Promise<void> {
+  const details = await fc.check(runtimeSimulationProperty(arbitrary), parameters);
+  if (details.failed) throw replayError('runtime simulation', details);
+}
+
+function replayError<Config>(what: string, details: fc.RunDetails<[Config]>): Error {
   const replay = JSON.stringify({ seed: details.seed, path: details.counterexamplePath ?? '' });
   const error = details.errorInstance;
   const cause = error instanceof Error ? error.message : String(error ?? (details.interrupted ? 'interrupted' : 'unknown'));
-  throw new Error(
+  return new Error(
     [
-      `simulation failed after ${details.numRuns} schedule(s), shrunk ${details.numShrinks} time(s)`,
+      `${what} failed after ${details.numRuns} schedule(s), shrunk ${details.numShrinks} time(s)`,
       `replay: SYNOD_REPLAY='${replay}' npx vitest run <this test file>`,
       `schedule: ${JSON.stringify(details.counterexample?.[0])}`,
       cause,

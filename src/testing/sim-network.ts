@@ -21,26 +21,59 @@ export interface NetworkConditions {
 /** A perfect network: nothing lost or duplicated, delays of 0 or 1 tick. */
 export const calmNetwork: NetworkConditions = Object.freeze({ lossRate: 0, duplicateRate: 0, delayTicksMax: 1 });
 
-interface InFlight {
+/** What the network can carry: any record addressed from one node to another. */
+export interface Addressed {
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
+/** How a {@link SimNetwork} measures time. */
+export interface SimNetworkOptions {
+  /**
+   * Length of one tick in the network's time unit: delays are drawn in ticks (see
+   * {@link NetworkConditions}) and scaled by it. Default 1, for the core simulator,
+   * which counts time in ticks; the runtime simulation counts milliseconds and passes
+   * its tick length, so the same conditions mean the same thing to both.
+   */
+  readonly tickLength?: number;
+}
+
+interface InFlight<M> {
   readonly deliverAt: number;
   readonly order: number;
-  readonly message: Message;
+  readonly message: M;
 }
 
 /**
- * The simulated network: messages in flight with a delivery tick; links cut one way
+ * The simulated network: messages in flight with a delivery time; links cut one way
  * or both ways (partitions, asymmetric and partial connectivity); loss, duplication
- * and random delay (which reorders).
+ * and random delay (which reorders). It carries the core's {@link Message}s by
+ * default, or any addressed record (the runtime's `NodeMessage`s).
+ *
+ * @example
+ * ```ts
+ * const network = new SimNetwork(new Prng(1));
+ * network.send({ type: 'catchUp', from: 'a', to: 'b', firstSlot: 1, lastSlot: 3 }, 0);
+ * network.takeDue(1); // the message, unless the link was cut meanwhile
+ * ```
  */
-export class SimNetwork {
-  private inFlight: InFlight[] = [];
+export class SimNetwork<M extends Addressed = Message> {
+  private inFlight: InFlight<M>[] = [];
   private readonly blocked = new Set<string>();
   private sequence = 0;
+  /** Loss, duplication and delay applied to messages sent from now on. */
   conditions: NetworkConditions = calmNetwork;
   /** Counts, for reports. */
   readonly counts = { sent: 0, delivered: 0, lost: 0, duplicated: 0, cut: 0 };
 
-  constructor(private readonly random: Prng) {}
+  private readonly tickLength: number;
+
+  constructor(
+    private readonly random: Prng,
+    options: SimNetworkOptions = {},
+  ) {
+    this.tickLength = options.tickLength ?? 1;
+  }
 
   /** Whether `from` can reach `to` now. */
   connected(from: NodeId, to: NodeId): boolean {
@@ -62,7 +95,8 @@ export class SimNetwork {
     return this.blocked.size;
   }
 
-  send(message: Message, now: number): void {
+  /** Sends `message` at time `now`: it is lost, or due once or twice after a random delay. */
+  send(message: M, now: number): void {
     this.counts.sent++;
     if (!this.connected(message.from, message.to)) {
       this.counts.cut++;
@@ -76,7 +110,7 @@ export class SimNetwork {
     if (copies === 2) this.counts.duplicated++;
     for (let i = 0; i < copies; i++) {
       const straggler = this.random.chance(this.conditions.stragglerRate ?? 0);
-      const delay = this.random.int((straggler ? (this.conditions.stragglerTicksMax ?? 200) : this.conditions.delayTicksMax) + 1);
+      const delay = this.random.int((straggler ? (this.conditions.stragglerTicksMax ?? 200) : this.conditions.delayTicksMax) + 1) * this.tickLength;
       this.inFlight.push({ deliverAt: now + delay, order: this.sequence++, message });
     }
   }
@@ -85,10 +119,10 @@ export class SimNetwork {
    * Takes the messages due by `now`, in a random order (reordering among messages due
    * together), dropping those whose link is cut at delivery time.
    */
-  takeDue(now: number): Message[] {
+  takeDue(now: number): M[] {
     if (this.inFlight.length === 0) return [];
-    const due: InFlight[] = [];
-    const later: InFlight[] = [];
+    const due: InFlight<M>[] = [];
+    const later: InFlight<M>[] = [];
     for (const f of this.inFlight) (f.deliverAt <= now ? due : later).push(f);
     this.inFlight = later;
     for (let i = due.length - 1; i > 0; i--) {
@@ -97,7 +131,7 @@ export class SimNetwork {
       due[i] = due[j]!;
       due[j] = t;
     }
-    const out: Message[] = [];
+    const out: M[] = [];
     for (const f of due) {
       if (!this.connected(f.message.from, f.message.to)) {
         this.counts.cut++;
@@ -112,6 +146,13 @@ export class SimNetwork {
   /** Messages still in flight. */
   get pending(): number {
     return this.inFlight.length;
+  }
+
+  /** The earliest delivery time of a message in flight, or undefined when none is. */
+  get nextDue(): number | undefined {
+    let next: number | undefined;
+    for (const f of this.inFlight) if (next === undefined || f.deliverAt < next) next = f.deliverAt;
+    return next;
   }
 }
 
