@@ -57,16 +57,20 @@ interface ClientRecord<R> {
  * longer waits for; at most `resultsPerClientMax` results a client (forgetting the
  * oldest raises the client's floor, so a late retry of it is refused, never re-applied);
  * and clients idle for `clientIdleMs` or beyond `clientsMax` are forgotten. A forgotten
- * client leaves a watermark: the latest time any forgotten client was active. A request
- * from a client the table does not know, made (its `createdAt`) before that watermark
- * plus `clockSkewMaxMs`, may be a retry of something applied before the client was
- * forgotten, so it is refused rather than applied twice. Requests made later are new.
+ * client leaves a tombstone (a hash of its id and when it was last active), so a
+ * request it made before then (its `createdAt`, within `clockSkewMaxMs`) is refused as
+ * a possible retry of something applied before, never applied twice. Tombstones are
+ * bounded too (four per remembered client); the oldest fold into a watermark that
+ * refuses any unknown client's request made before it. A client never seen, whose id
+ * matches no tombstone, is new.
  * @internal
  */
 export class DedupTable<R> {
   /** Least recently active first: a touched client is moved to the end. */
   private readonly clients = new Map<string, ClientRecord<R>>();
-  /** The latest `lastActive` of any client forgotten so far. */
+  /** Forgotten clients: id hash → when last active, oldest first. */
+  private readonly tombstones = new Map<number, number>();
+  /** The latest `lastActive` of any tombstone dropped so far. */
   private forgottenThrough = -Infinity;
 
   constructor(private readonly limits: DedupLimits) {}
@@ -82,7 +86,9 @@ export class DedupTable<R> {
   check(clientId: string, seq: number, ackedBelow: number, createdAt: number, timestamp: number): Lookup<R> {
     let record = this.clients.get(clientId);
     if (record === undefined) {
-      if (createdAt <= this.forgottenThrough + this.limits.clockSkewMaxMs) return { kind: 'expired' };
+      const tombstone = this.tombstones.get(hashId(clientId));
+      const through = Math.max(this.forgottenThrough, tombstone ?? -Infinity);
+      if (createdAt <= through + this.limits.clockSkewMaxMs) return { kind: 'expired' };
       record = { floor: 0, results: new Map(), lastActive: timestamp };
     } else this.clients.delete(clientId);
     this.clients.set(clientId, record);
@@ -92,6 +98,19 @@ export class DedupTable<R> {
     if (seq < record.floor) return { kind: 'expired' };
     const outcome = record.results.get(seq);
     return outcome === undefined ? { kind: 'new' } : { kind: 'duplicate', outcome };
+  }
+
+  /**
+   * What this replica knows of request `seq` of `clientId`, changing nothing: its
+   * outcome if applied and kept, `'expired'` if below its client's floor, or undefined
+   * (not applied here yet, as far as the table knows). A leader asks before queueing a
+   * resend; a node asks before proposing a retry.
+   */
+  known(clientId: string, seq: number): Outcome<R> | 'expired' | undefined {
+    const record = this.clients.get(clientId);
+    if (record === undefined) return undefined;
+    if (seq < record.floor) return 'expired';
+    return record.results.get(seq);
   }
 
   /** Records the outcome of a request {@link check} called new. */
@@ -123,7 +142,29 @@ export class DedupTable<R> {
     for (const [id, record] of this.clients) {
       if (this.clients.size <= this.limits.clientsMax && now - record.lastActive < this.limits.clientIdleMs) break;
       this.clients.delete(id);
-      this.forgottenThrough = Math.max(this.forgottenThrough, record.lastActive);
+      this.bury(id, record.lastActive);
     }
   }
+
+  private bury(clientId: string, lastActive: number): void {
+    const h = hashId(clientId);
+    this.tombstones.delete(h);
+    this.tombstones.set(h, Math.max(lastActive, this.tombstones.get(h) ?? -Infinity));
+    const max = Math.max(1024, 4 * this.limits.clientsMax);
+    for (const [oldest, at] of this.tombstones) {
+      if (this.tombstones.size <= max) break;
+      this.tombstones.delete(oldest);
+      this.forgottenThrough = Math.max(this.forgottenThrough, at);
+    }
+  }
+}
+
+/** FNV-1a over the id's UTF-16 code units: the same on every replica. */
+function hashId(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }

@@ -31,6 +31,7 @@ import { MetricsRecorder, type NodeMetrics } from './metrics.js';
 import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PersistPipeline } from './persist-pipeline.js';
 import type { ForwardMessage, ForwardRefusedMessage, NodeMessage, ReadReplyMessage, ReadRequestMessage } from './runtime-messages.js';
+import type { ApplyMeta } from './state-machine.js';
 import type { TransportHandlers } from './transport.js';
 import { type Waiter, createWaiter } from './waiter.js';
 
@@ -142,11 +143,17 @@ export class SynodNode<Command, Result> {
   private readonly remoteReads = new Map<number, { from: NodeId; id: number }>();
   private readonly transfers = new Set<Transfer>();
   private readonly forwards = new Map<NodeId, Uint8Array[]>();
+  /**
+   * Requests this node proposed in its current leadership and has not applied yet: a
+   * follower's resend of one of them is already in the pipeline and is not queued again.
+   */
+  private readonly inPipeline = new Set<string>();
   private replica: Replica | undefined;
   private lifecycle: NodeState = 'new';
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private clientId = '';
+  /** Set at start from the wall clock, so a restart with a fixed `clientId` never reuses a sequence number. */
   private nextSeq = 1;
   private readIds = 0;
   private ticks = 0;
@@ -208,6 +215,9 @@ export class SynodNode<Command, Result> {
     });
     // Ids are checked at creation to leave room for this suffix.
     this.clientId = this.options.clientId ?? `${this.id}/${this.randomId(clientSuffixLength)}`;
+    // A fixed client id outlives the process, and its old requests are in the log: start
+    // above any sequence number an earlier run could have used (fewer than 1,024 a ms).
+    this.nextSeq = Math.max(1, Math.floor(clock.wallTime()) * 1024);
     const handlers: TransportHandlers = {
       deliver: (message) => this.deliver(message),
       peerUnreachable: (peer) => this.emit('peer', { peer, reachable: false }),
@@ -313,6 +323,20 @@ export class SynodNode<Command, Result> {
       if (clientId === this.clientId) throw new ConfigError('propose', 'request.clientId', "must not be this node's own client id");
     }
     const key = requestKey(clientId, seq);
+    if (request !== undefined) {
+      // A retry of a request this replica applied already: its outcome is known here.
+      const known = this.dedup.known(clientId, seq);
+      if (known === 'expired') throw new ResultExpiredError(clientId, seq);
+      if (known !== undefined) {
+        this.recorder.submitted++;
+        if (known.ok) {
+          this.recorder.succeeded++;
+          return Promise.resolve(known.value);
+        }
+        this.recorder.failed++;
+        return Promise.reject(known.error);
+      }
+    }
     const existing = this.proposals.get(key);
     if (existing === undefined && this.proposals.size >= this.options.pendingProposalsMax) throw new OverloadedError(this.options.pendingProposalsMax, 'node');
     if (options.signal?.aborted === true) throw new AbortedError('propose', { cause: options.signal.reason });
@@ -531,6 +555,7 @@ export class SynodNode<Command, Result> {
     if (s.role !== this.role) {
       const previous = this.role!;
       this.role = s.role;
+      this.inPipeline.clear();
       if (s.role === 'candidate') this.recorder.campaigns++;
       if (s.role === 'leader') {
         this.recorder.won++;
@@ -589,6 +614,7 @@ export class SynodNode<Command, Result> {
       if (stamped === undefined) throw new InvariantError(`this node built a malformed envelope for ${p.key}`);
       const result = replica.propose([stamped]);
       if (result.ok) {
+        this.inPipeline.add(p.key);
         this.scheduleDrain();
         return;
       }
@@ -715,18 +741,20 @@ export class SynodNode<Command, Result> {
     const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, e.createdAt, timestamp);
     let outcome: Outcome<Result>;
     if (lookup.kind === 'new') {
-      outcome = this.execute(slot, e.payload, { slot, timestamp, clientId: e.clientId, origin: e.origin });
+      outcome = this.execute(slot, e.payload, { slot, timestamp, clientId: e.clientId, seq: e.seq, origin: e.origin });
       this.dedup.record(e.clientId, e.seq, outcome);
       this.recorder.commands++;
     } else {
       this.recorder.duplicates++;
       outcome = lookup.kind === 'duplicate' ? lookup.outcome : { ok: false, error: new ResultExpiredError(e.clientId, e.seq) };
     }
-    const p = this.proposals.get(requestKey(e.clientId, e.seq));
+    const key = requestKey(e.clientId, e.seq);
+    if (this.inPipeline.size > 0) this.inPipeline.delete(key);
+    const p = this.proposals.get(key);
     if (p !== undefined) this.settle(p, outcome);
   }
 
-  private execute(slot: number, payload: Uint8Array, meta: { slot: number; timestamp: number; clientId: string; origin: NodeId }): Outcome<Result> {
+  private execute(slot: number, payload: Uint8Array, meta: ApplyMeta): Outcome<Result> {
     let command: Command;
     try {
       command = this.options.codec.decode(payload);
@@ -842,13 +870,19 @@ export class SynodNode<Command, Result> {
         this.recorder.messagesDropped++;
         continue;
       }
-      const result = replica.role === 'leader' ? replica.propose([stamped]) : undefined;
-      if (result?.ok === true) continue;
       let e;
       try {
         e = decodeEnvelope(stamped);
       } catch {
         this.recorder.messagesDropped++;
+        continue;
+      }
+      const key = requestKey(e.clientId, e.seq);
+      // Already queued, or applied (the sender will learn the result when it applies the slot).
+      if (replica.role === 'leader' && (this.inPipeline.has(key) || this.dedup.known(e.clientId, e.seq) !== undefined)) continue;
+      const result = replica.role === 'leader' ? replica.propose([stamped]) : undefined;
+      if (result?.ok === true) {
+        this.inPipeline.add(key);
         continue;
       }
       refused.push([e.clientId, e.seq]);

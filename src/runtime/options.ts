@@ -67,7 +67,11 @@ export interface NodeOptions<Command, Result> {
   readonly retryTicks?: number;
   /** Bounds of the exactly-once table; the same on every node. Defaults: see {@link DedupLimits}. */
   readonly dedup?: Partial<DedupLimits>;
-  /** The client id of proposals that do not give one. Default `<id>/<random>`, new at every start. */
+  /**
+   * The client id of proposals that do not give one. Default `<id>/<random>`, new at
+   * every start. Sequence numbers start from the wall clock at every start, so a fixed
+   * id survives restarts; never give two live nodes the same one.
+   */
   readonly clientId?: string;
   /** The only randomness (election timeouts, the default client id). Default `Math.random`. */
   readonly random?: () => number;

@@ -12,6 +12,8 @@ export interface ApplyMeta {
   readonly timestamp: number;
   /** The client that proposed the command (by default the proposing node's own client). */
   readonly clientId: string;
+  /** The request's sequence number within its client: `clientId` and `seq` identify it. */
+  readonly seq: number;
   /** The node whose runtime first proposed the command. */
   readonly origin: NodeId;
 }

@@ -55,4 +55,27 @@ describe('the deduplication table', () => {
     // A request made well after the watermark (beyond the skew allowance) is new.
     expect(t.check('a', 2, 0, 1_010 + defaultDedupLimits.clockSkewMaxMs + 1, 70_000)).toEqual({ kind: 'new' });
   });
+
+  it('new clients are not refused after others were forgotten for size (tombstones are per client)', () => {
+    const t = new DedupTable<number>({ ...defaultDedupLimits, clientsMax: 2 });
+    for (let i = 1; i <= 5; i++) {
+      const at = i * 1_000;
+      expect(t.check(`c${i}`, 1, 0, at, at), `c${i}`).toEqual({ kind: 'new' });
+      t.record(`c${i}`, 1, ok(i));
+    }
+    // c1..c3 were forgotten; their retries are refused, never applied again.
+    for (let i = 1; i <= 3; i++) expect(t.check(`c${i}`, 1, 0, i * 1_000, 6_000)).toEqual({ kind: 'expired' });
+  });
+
+  it('known() tells what was applied, without changing anything', () => {
+    const t = new DedupTable<number>(defaultDedupLimits);
+    expect(t.known('c', 1)).toBeUndefined();
+    t.check('c', 1, 0, 100, 100);
+    expect(t.known('c', 1)).toBeUndefined();
+    t.record('c', 1, ok(1));
+    expect(t.known('c', 1)).toEqual(ok(1));
+    expect(t.known('c', 2)).toBeUndefined();
+    t.check('c', 3, 3, 100, 100);
+    expect(t.known('c', 2)).toBe('expired');
+  });
 });
