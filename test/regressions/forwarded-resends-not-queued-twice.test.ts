@@ -13,9 +13,11 @@ it('a leader does not queue a resend of a request already in its pipeline', asyn
   const c = new LocalCluster({ voters: 3, node: { batchCommandsMax: 1, inflightSlotsMax: 1, retryTicks: 2 } });
   await c.start();
   try {
-    const leader = await c.waitForLeader();
-    const follower = c.ids.find((id) => id !== leader)!;
-    await c.waitFor(() => c.node(follower).status().leader === leader, 'the follower to know the leader');
+    // A leader, and a follower that knows it (elections may still settle under load).
+    const followerOf = (l: string | undefined) => (l === undefined ? undefined : c.ids.find((id) => id !== l && c.node(id).status().leader === l));
+    await c.waitFor(() => followerOf(c.leader()) !== undefined, 'a leader and a follower that knows it');
+    const leader = c.leader()!;
+    const follower = followerOf(leader)!;
     c.network.setConditions({ delayMs: { min: 3, max: 3 } });
     await Promise.all(Array.from({ length: 40 }, (_, i) => c.node(follower).propose({ key: `k${i}`, add: 1 })));
     expect(c.node(follower).metrics().proposals.forwarded).toBeGreaterThan(200);

@@ -60,7 +60,7 @@ export class LocalCluster {
       transport: this.network.transport(id),
       storage: this.storages.get(id)!,
       stateMachine: machine,
-      tickMs: 5,
+      tickMs: 10,
       electionTicks: { min: 20, max: 40 },
       proposeTimeoutMs: 5_000,
       readTimeoutMs: 5_000,

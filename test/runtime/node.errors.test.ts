@@ -145,7 +145,7 @@ describe('leadership transfer failures', () => {
     const started = Date.now();
     const error = await c.node(leader).transferLeadership(target, { timeoutMs: 5_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransferError);
-    // electionTicks.max is 40 ticks of 5 ms: the leader gives up after about 200 ms.
+    // electionTicks.max is 40 ticks of 10 ms: the leader gives up after about 400 ms.
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(c.node(leader).status().role).toBe('leader');
     expect(await c.node(leader).propose({ key: 'after', add: 1 })).toBe(1);

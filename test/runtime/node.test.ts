@@ -1,5 +1,5 @@
 /**
- * The runtime node on real timers with fast ticks (5 ms): the scenarios of the
+ * The runtime node on real timers with fast ticks (10 ms): the scenarios of the
  * runtime issue, each on a fresh in-process cluster.
  */
 import { afterEach, describe, expect, it } from 'vitest';
