@@ -116,8 +116,9 @@ export class DedupTable<R> {
   /** Records the outcome of a request {@link check} called new. */
   record(clientId: string, seq: number, outcome: Outcome<R>): void {
     const record = this.clients.get(clientId);
-    assert(record !== undefined, () => `dedup: recording ${clientId}/${seq} without a check`);
-    assert(!record.results.has(seq) && seq >= record.floor, () => `dedup: ${clientId}/${seq} recorded twice`);
+    // Runs for every command applied: messages are built only on failure.
+    if (record === undefined) assert(false, `dedup: recording ${clientId}/${seq} without a check`);
+    if (seq < record.floor || record.results.has(seq)) assert(false, `dedup: ${clientId}/${seq} recorded twice`);
     record.results.set(seq, outcome);
     if (record.results.size > this.limits.resultsPerClientMax) {
       const oldest = record.results.keys().next().value as number;

@@ -748,8 +748,9 @@ export class SynodNode<Command, Result> {
       this.recorder.duplicates++;
       outcome = lookup.kind === 'duplicate' ? lookup.outcome : { ok: false, error: new ResultExpiredError(e.clientId, e.seq) };
     }
+    if (this.inPipeline.size === 0 && this.proposals.size === 0) return;
     const key = requestKey(e.clientId, e.seq);
-    if (this.inPipeline.size > 0) this.inPipeline.delete(key);
+    this.inPipeline.delete(key);
     const p = this.proposals.get(key);
     if (p !== undefined) this.settle(p, outcome);
   }
