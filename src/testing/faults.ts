@@ -65,3 +65,14 @@ export function describeFault(fault: Fault, name: (node: number) => string): str
       return `network loss=${fault.lossRate} duplicate=${fault.duplicateRate} delay<=${fault.delayTicksMax}${fault.stragglerRate ? ` stragglers=${fault.stragglerRate}` : ''}`;
   }
 }
+
+/** The network conditions a `network` fault sets. */
+export function networkConditionsOf(fault: Extract<Fault, { kind: 'network' }>): NetworkConditions {
+  return {
+    lossRate: fault.lossRate,
+    duplicateRate: fault.duplicateRate,
+    delayTicksMax: fault.delayTicksMax,
+    ...(fault.stragglerRate !== undefined ? { stragglerRate: fault.stragglerRate } : {}),
+    ...(fault.stragglerTicksMax !== undefined ? { stragglerTicksMax: fault.stragglerTicksMax } : {}),
+  };
+}

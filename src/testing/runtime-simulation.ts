@@ -27,7 +27,7 @@ import {
   jsonCodec,
 } from '../runtime/index.js';
 import { decodeEnvelope, requestKey } from '../runtime/envelope.js';
-import { type Fault, describeFault } from './faults.js';
+import { type Fault, describeFault, networkConditionsOf } from './faults.js';
 import { Invariants, SafetyViolation } from './invariants.js';
 import { Prng } from './prng.js';
 import { RecordingStateMachine } from './recording-state-machine.js';
@@ -550,13 +550,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       case 'heal':
         return this.hub.heal();
       case 'network':
-        this.hub.conditions = {
-          lossRate: fault.lossRate,
-          duplicateRate: fault.duplicateRate,
-          delayTicksMax: fault.delayTicksMax,
-          ...(fault.stragglerRate !== undefined ? { stragglerRate: fault.stragglerRate } : {}),
-          ...(fault.stragglerTicksMax !== undefined ? { stragglerTicksMax: fault.stragglerTicksMax } : {}),
-        };
+        this.hub.conditions = networkConditionsOf(fault);
         return;
       default:
         return unreachable(fault);

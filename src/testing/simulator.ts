@@ -15,7 +15,7 @@ import {
   isEmptyOutput,
   majority,
 } from '../core/index.js';
-import { type Fault, describeFault } from './faults.js';
+import { type Fault, describeFault, networkConditionsOf } from './faults.js';
 import { Invariants } from './invariants.js';
 import { Prng } from './prng.js';
 import { SimDisk } from './sim-disk.js';
@@ -235,13 +235,7 @@ export class Simulator {
       case 'heal':
         return this.network.heal();
       case 'network':
-        this.network.conditions = {
-          lossRate: fault.lossRate,
-          duplicateRate: fault.duplicateRate,
-          delayTicksMax: fault.delayTicksMax,
-          ...(fault.stragglerRate !== undefined ? { stragglerRate: fault.stragglerRate } : {}),
-          ...(fault.stragglerTicksMax !== undefined ? { stragglerTicksMax: fault.stragglerTicksMax } : {}),
-        };
+        this.network.conditions = networkConditionsOf(fault);
         return;
     }
   }

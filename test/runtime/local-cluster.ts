@@ -2,6 +2,7 @@
  * A cluster of real runtime nodes in one process, on real timers with fast ticks,
  * over a MemoryNetwork, each on its own MemoryStorage: the fixture of the runtime tests.
  */
+import { afterEach } from 'vitest';
 import { type NodeOptions, MemoryNetwork, MemoryStorage, type NodeId, type SynodNode, createNode } from '../../src/index.js';
 
 /** Commands add to a named counter; the result is the counter's new value. */
@@ -114,4 +115,27 @@ export class LocalCluster {
   async close(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.close()));
   }
+}
+
+/**
+ * One cluster per test, closed after it: `start(options)` builds and starts one;
+ * `track(cluster)` registers one the test starts itself.
+ */
+export function clusterPerTest(): { start(options: LocalClusterOptions): Promise<LocalCluster>; track(cluster: LocalCluster): LocalCluster } {
+  let current: LocalCluster | undefined;
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    async start(options) {
+      current = new LocalCluster(options);
+      await current.start();
+      return current;
+    },
+    track(cluster) {
+      current = cluster;
+      return cluster;
+    },
+  };
 }

@@ -3,7 +3,7 @@
  * time, and failing closed when its storage fails. Every error is a SynodError that
  * callers can match with `instanceof`.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AbortedError,
   ApplyError,
@@ -21,20 +21,10 @@ import {
   createNode,
   jsonCodec,
 } from '../../src/index.js';
-import { type Add, Counters, LocalCluster, type LocalClusterOptions } from './local-cluster.js';
+import { type Add, Counters, LocalCluster, clusterPerTest } from './local-cluster.js';
 
-let cluster: LocalCluster | undefined;
-
-async function startCluster(options: LocalClusterOptions): Promise<LocalCluster> {
-  cluster = new LocalCluster(options);
-  await cluster.start();
-  return cluster;
-}
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
+const clusters = clusterPerTest();
+const startCluster = clusters.start;
 
 describe('createNode validates every option up front', () => {
   const network = new MemoryNetwork();
@@ -207,8 +197,7 @@ describe('failing closed', () => {
 
 describe('events', () => {
   it('report leader, role, commit and apply changes; a throwing listener does not break the node', async () => {
-    const c = new LocalCluster({ voters: 1 });
-    cluster = c;
+    const c = clusters.track(new LocalCluster({ voters: 1 }));
     const node = c.node('n1');
     const seen: string[] = [];
     node.on('roleChange', ({ role }) => seen.push(`role:${role}`));

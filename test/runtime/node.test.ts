@@ -2,22 +2,12 @@
  * The runtime node on real timers with fast ticks (10 ms): the scenarios of the
  * runtime issue, each on a fresh in-process cluster.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClosedError, NotLeaderError, SynodError, TimeoutError, TransferError } from '../../src/index.js';
-import { LocalCluster, type LocalClusterOptions } from './local-cluster.js';
+import { clusterPerTest } from './local-cluster.js';
 
-let cluster: LocalCluster | undefined;
-
-async function startCluster(options: LocalClusterOptions): Promise<LocalCluster> {
-  cluster = new LocalCluster(options);
-  await cluster.start();
-  return cluster;
-}
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
+const clusters = clusterPerTest();
+const startCluster = clusters.start;
 
 describe('a cluster elects a leader and commits', () => {
   it.each([1, 3, 5])('with %i voters, through every node', async (voters) => {
