@@ -31,6 +31,9 @@ export interface DedupLimits {
   readonly clockSkewMaxMs: number;
 }
 
+const newRequest: Lookup<never> = Object.freeze({ kind: 'new' });
+const expired: Lookup<never> = Object.freeze({ kind: 'expired' });
+
 export const defaultDedupLimits: DedupLimits = Object.freeze({
   resultsPerClientMax: 256,
   clientsMax: 50_000,
@@ -72,6 +75,10 @@ export class DedupTable<R> {
   private readonly tombstones = new Map<number, number>();
   /** The latest `lastActive` of any tombstone dropped so far. */
   private forgottenThrough = -Infinity;
+  /** The client of the last check, already last in `clients` (no reordering needed). */
+  private lastClient: string | undefined;
+  /** Log time of the last sweep for idle clients: one a second of log time is enough. */
+  private lastSweep = -Infinity;
 
   constructor(private readonly limits: DedupLimits) {}
 
@@ -85,19 +92,26 @@ export class DedupTable<R> {
    */
   check(clientId: string, seq: number, ackedBelow: number, createdAt: number, timestamp: number): Lookup<R> {
     let record = this.clients.get(clientId);
-    if (record === undefined) {
+    if (record !== undefined && clientId === this.lastClient) {
+      // Runs of commands from one client (the common case) skip the reordering.
+      record.lastActive = timestamp;
+    } else if (record === undefined) {
       const tombstone = this.tombstones.get(hashId(clientId));
       const through = Math.max(this.forgottenThrough, tombstone ?? -Infinity);
-      if (createdAt <= through + this.limits.clockSkewMaxMs) return { kind: 'expired' };
+      if (createdAt <= through + this.limits.clockSkewMaxMs) return expired;
       record = { floor: 0, results: new Map(), lastActive: timestamp };
-    } else this.clients.delete(clientId);
-    this.clients.set(clientId, record);
-    record.lastActive = timestamp;
+      this.clients.set(clientId, record);
+    } else {
+      this.clients.delete(clientId);
+      this.clients.set(clientId, record);
+      record.lastActive = timestamp;
+    }
+    this.lastClient = clientId;
     if (ackedBelow > record.floor) this.raiseFloor(record, ackedBelow);
     this.forgetIdle(timestamp);
-    if (seq < record.floor) return { kind: 'expired' };
+    if (seq < record.floor) return expired;
     const outcome = record.results.get(seq);
-    return outcome === undefined ? { kind: 'new' } : { kind: 'duplicate', outcome };
+    return outcome === undefined ? newRequest : { kind: 'duplicate', outcome };
   }
 
   /**
@@ -140,9 +154,12 @@ export class DedupTable<R> {
   }
 
   private forgetIdle(now: number): void {
+    if (this.clients.size <= this.limits.clientsMax && now - this.lastSweep < 1_000) return;
+    this.lastSweep = now;
     for (const [id, record] of this.clients) {
       if (this.clients.size <= this.limits.clientsMax && now - record.lastActive < this.limits.clientIdleMs) break;
       this.clients.delete(id);
+      if (id === this.lastClient) this.lastClient = undefined;
       this.bury(id, record.lastActive);
     }
   }

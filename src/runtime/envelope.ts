@@ -88,18 +88,30 @@ function idBytes(id: string): Uint8Array {
   return bytes;
 }
 
-/** An id from its UTF-8 bytes: short ASCII ids (the common case) without a TextDecoder call. */
+// The few ids a log carries over and over (client ids, node ids), decoded once: a
+// decoded id is reused when the same bytes come again.
+const recentIds: { bytes: Uint8Array; id: string }[] = [];
+const recentIdsMax = 16;
+
+/** An id from its UTF-8 bytes `bytes[start..end)`. */
 function idString(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= 64) {
-    let s = '';
-    for (let i = start; i < end; i++) {
-      const b = bytes[i]!;
-      if (b >= 0x80) return decoder.decode(bytes.subarray(start, end));
-      s += String.fromCharCode(b);
+  const length = end - start;
+  for (let r = 0; r < recentIds.length; r++) {
+    const known = recentIds[r]!;
+    if (known.bytes.length !== length) continue;
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (known.bytes[i] !== bytes[start + i]) {
+        same = false;
+        break;
+      }
     }
-    return s;
+    if (same) return known.id;
   }
-  return decoder.decode(bytes.subarray(start, end));
+  const id = decoder.decode(bytes.subarray(start, end));
+  if (recentIds.length >= recentIdsMax) recentIds.shift();
+  recentIds.push({ bytes: bytes.slice(start, end), id });
+  return id;
 }
 
 /** Bytes the envelope adds around a payload for these ids. */
