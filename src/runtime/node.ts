@@ -173,7 +173,8 @@ export class SynodNode<Command, Result> {
     this.id = options.id;
     this.dedup = new DedupTable(options.dedup);
     this.pipeline = new PersistPipeline({
-      write: (batch) => options.storage.persist(batch),
+      // A storage that throws instead of rejecting fails the same way.
+      write: (batch) => new Promise<void>((resolve, reject) => void Promise.resolve(options.storage.persist(batch)).then(resolve, reject)),
       persisted: (seq, outputs, elapsedMs) => this.onPersisted(seq, outputs, elapsedMs),
       send: (message) => this.send(message),
       failed: (error) => this.fail(new StorageError('persist', error)),

@@ -186,6 +186,24 @@ describe('failing closed', () => {
     expect(await c.node(survivor).propose({ key: 's', add: 1 })).toBeGreaterThanOrEqual(1);
   });
 
+  it('a storage whose persist throws instead of rejecting fails the node the same way', async () => {
+    const storage = new MemoryStorage();
+    const throwing = Object.assign(Object.create(storage) as MemoryStorage, {
+      persist: () => {
+        throw new Error('EIO');
+      },
+    });
+    const network = new MemoryNetwork();
+    const lone = createNode<Add, number>({ id: 'a', members: ['a'], transport: network.transport('a'), storage: throwing, stateMachine: new Counters(), tickMs: 5 });
+    const errors: Error[] = [];
+    lone.on('error', ({ error }) => errors.push(error));
+    await lone.start();
+    const outcome = await lone.propose({ key: 'x', add: 1 }).catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(ClosedError);
+    expect((outcome as ClosedError).cause).toBeInstanceOf(StorageError);
+    expect(errors[0]).toBeInstanceOf(StorageError);
+  });
+
   it('a storage that cannot load rejects start with StorageError', async () => {
     const storage = new MemoryStorage();
     const broken = Object.assign(Object.create(storage) as MemoryStorage, { load: () => Promise.reject(new Error('EIO')) });
