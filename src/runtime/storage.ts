@@ -12,7 +12,7 @@ export interface Snapshot {
  * Where a node keeps what must survive a crash: the acceptor's promise, accepted and
  * chosen log entries, the commit index, and snapshots. Slots are absolute, from 1.
  *
- * Contract (a Storage conformance suite in `synod/testing` is planned to check it):
+ * Contract, checked by `storageConformance` in `synod/testing`:
  * - `persist` applies one batch atomically (all of it or none after a crash) and in
  *   call order; its promise resolves only once the batch is durable (the adapter owns
  *   fsync). The runtime sends nothing that reports a batch's state before that.
@@ -20,7 +20,8 @@ export interface Snapshot {
  *   chosen entry replaces the one of the same slot, the commit index only moves on.
  * - `load` returns what every resolved `persist` wrote (and maybe later ones).
  * - Snapshots are kept apart from the log: `saveSnapshot` replaces the previous one
- *   atomically; `compact(slot)` may then forget log entries below `slot`.
+ *   atomically; `compact(slot)` then forgets accepted and chosen entries below `slot`,
+ *   and rejects, forgetting nothing, unless the saved snapshot covers `slot - 1`.
  * - A failed write rejects, and the storage fails closed: no later write may resolve
  *   as if the failed one had succeeded.
  *
@@ -40,7 +41,7 @@ export interface Storage {
   saveSnapshot(snapshot: Snapshot): Promise<void>;
   /** The latest snapshot saved, if any. */
   loadSnapshot(): Promise<Snapshot | undefined>;
-  /** Allows the storage to forget accepted and chosen entries below `slot` (a snapshot covers them). */
+  /** Forgets accepted and chosen entries below `slot`; rejects unless the saved snapshot covers `slot - 1`. */
   compact(slot: number): Promise<void>;
   /** Flushes and releases the storage. Later calls reject. */
   close(): Promise<void>;

@@ -42,3 +42,4 @@ export {
   type RuntimeSimulationCounts,
 } from './runtime-simulation.js';
 export { runRuntimeSimulation, type RuntimeSimulationConfig, type RuntimeSimulationResult } from './run-runtime-simulation.js';
+export { storageConformance, type StorageFactory, type TestHarness } from './storage-conformance.js';
