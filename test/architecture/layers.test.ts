@@ -40,6 +40,7 @@ const packageSubpaths: Readonly<Record<string, Layer>> = {
   synod: 'root',
   'synod/testing': 'testing',
   'synod/kv': 'kv',
+  'synod/file-storage': 'storage',
 };
 
 /**

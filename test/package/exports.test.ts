@@ -49,7 +49,8 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
     'TimeoutError',
     'OverloadedError',
   ],
-  './testing': ['Simulator', 'runSimulation'],
+  './testing': ['Simulator', 'runSimulation', 'RuntimeSimulation', 'storageConformance'],
+  './file-storage': ['FileStorage', 'CorruptionError', 'LockedError', 'StorageFailedError'],
 };
 
 /** Every code subpath of the exports map (`./package.json` aside). */

@@ -1,0 +1,351 @@
+/**
+ * A durable {@link Storage} in a directory of files: a write-ahead log with group
+ * commit, a snapshot file, and a lock file. Node-only.
+ */
+import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type PersistBatch } from '../../core/index.js';
+import { ClosedError } from '../../runtime/errors.js';
+import type { Snapshot, Storage } from '../../runtime/storage.js';
+import { StorageFailedError } from './errors.js';
+import { type FileSystem, nodeFileSystem } from './file-system.js';
+import { LockFile } from './lock-file.js';
+import { RecordType, encodeBatch, encodeRecord } from './record.js';
+import { encodeSnapshot, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
+import { Wal } from './wal.js';
+
+/** Options of {@link FileStorage.open}. */
+export interface FileStorageOptions {
+  /**
+   * A log segment that reached this size, in bytes, is closed and the next write
+   * starts a new one. Default 64 MiB. A single record may make a segment larger.
+   */
+  readonly segmentBytesMax?: number;
+  /**
+   * Told about repairs made while opening (a torn tail truncated after a crash).
+   * Default: ignore them.
+   */
+  readonly onWarning?: (message: string) => void;
+  /** The file system to use. Default {@link nodeFileSystem}; tests wrap it to inject faults. */
+  readonly fs?: FileSystem;
+}
+
+/** Counters of a {@link FileStorage}, since it was opened. */
+export interface FileStorageStats {
+  /** Persists that resolved. */
+  readonly persists: number;
+  /** fdatasyncs of the log that made persists durable; `persists / fsyncs` is the group-commit factor. */
+  readonly fsyncs: number;
+}
+
+/** Default of {@link FileStorageOptions.segmentBytesMax}: 64 MiB. */
+export const segmentBytesMaxDefault = 64 * 1024 * 1024;
+/** The most persists written and synced together (one group commit). */
+export const groupPersistsMax = 4096;
+
+type Job =
+  | {
+      readonly kind: 'persist';
+      readonly batch: PersistBatch;
+      readonly record: Uint8Array;
+      readonly resolve: () => void;
+      readonly reject: (error: unknown) => void;
+    }
+  | {
+      readonly kind: 'task';
+      readonly api: string;
+      /** Whether it writes: a failed write makes the storage fail closed. */
+      readonly writes: boolean;
+      readonly run: () => Promise<void>;
+      readonly reject: (error: unknown) => void;
+    };
+
+/**
+ * A {@link Storage} that keeps its data in files in one directory, for production use.
+ *
+ * - `persist` appends one record to a write-ahead log and resolves after an
+ *   `fdatasync`. Persists issued while a sync is in flight are written together and
+ *   share the next sync (group commit); they resolve in call order. {@link stats}
+ *   shows the effect.
+ * - Snapshots are written to `snapshot.tmp`, synced and renamed over `snapshot`.
+ * - `compact(slot)` writes the remaining state as a base record into a fresh log
+ *   segment and deletes the older segments.
+ * - Opening replays the log; a torn tail (the last record of the last segment, cut by
+ *   a crash) is truncated and reported to `onWarning`; damage anywhere else refuses to
+ *   open with {@link CorruptionError}.
+ * - A failed write or sync fails the storage closed: that call and every later write
+ *   reject with {@link StorageFailedError}; reopening recovers what was durable.
+ * - A lock file `LOCK` with the owner's pid keeps a second process (or a second open
+ *   in this one) out: {@link LockedError}. A crashed owner's lock is taken over.
+ *
+ * @example
+ * ```ts
+ * const storage = await FileStorage.open('/var/lib/synod/n1');
+ * await storage.persist({ promised: { round: 1, node: 'n1' }, accepted: [], chosen: [] });
+ * await storage.close();
+ * ```
+ */
+export class FileStorage implements Storage {
+  private readonly queue: Job[] = [];
+  private draining: Promise<void> | undefined;
+  private closed = false;
+  /** Set by the first failed write: every later write rejects with it. */
+  private failure: Error | undefined;
+  /** The commit index of the last persist called, to check the next one against. */
+  private commitIndexCalled: number;
+  private readonly counters = { persists: 0, fsyncs: 0 };
+
+  private constructor(
+    private readonly fs: FileSystem,
+    /** The data directory. */
+    readonly dir: string,
+    private readonly lock: LockFile,
+    private readonly wal: Wal,
+    /** The state every synced record adds up to. */
+    private readonly state: DurableStateBuilder,
+    /** The slot of the saved snapshot, if any. */
+    private snapshotSlot: number | undefined,
+  ) {
+    this.commitIndexCalled = state.commitIndex;
+  }
+
+  /**
+   * Opens (creating it if missing) the data directory `dir`: takes its lock, then
+   * replays the snapshot and the log.
+   *
+   * @throws {@link LockedError} if another live process (or another open handle in this
+   *   process) holds the directory.
+   * @throws {@link CorruptionError} if a file is damaged other than at the log's tail,
+   *   or of an unknown format version.
+   * @throws {@link ConfigError} if an option is out of range.
+   */
+  static async open(dir: string, options: FileStorageOptions = {}): Promise<FileStorage> {
+    const segmentBytesMax = options.segmentBytesMax ?? segmentBytesMaxDefault;
+    if (!Number.isSafeInteger(segmentBytesMax) || segmentBytesMax < 1) {
+      throw new ConfigError('FileStorage.open', 'segmentBytesMax', `must be a positive integer (bytes), got ${segmentBytesMax}`);
+    }
+    if (typeof dir !== 'string' || dir === '') throw new ConfigError('FileStorage.open', 'dir', 'must be a non-empty path');
+    const fs = options.fs ?? nodeFileSystem;
+    const onWarning = options.onWarning ?? (() => {});
+    await fs.mkdir(dir);
+    const lock = await LockFile.acquire(fs, dir);
+    try {
+      const snapshot = await readSnapshotFile(fs, dir);
+      const state = new DurableStateBuilder();
+      const wal = await Wal.open(fs, dir, state, { segmentBytesMax, onWarning });
+      return new FileStorage(fs, dir, lock, wal, state, snapshot?.slot);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Counters since the storage was opened.
+   *
+   * @example
+   * ```ts
+   * await Promise.all(batches.map((b) => storage.persist(b)));
+   * storage.stats.persists / storage.stats.fsyncs; // persists per fsync
+   * ```
+   */
+  get stats(): FileStorageStats {
+    return { ...this.counters };
+  }
+
+  /** How many log segment files the directory holds. @internal */
+  get segmentCount(): number {
+    return this.wal.segmentCount;
+  }
+
+  /** {@inheritDoc Storage.load} It includes every persist called before it that succeeded. */
+  load(): Promise<DurableState> {
+    return this.enqueueTask('load', false, async () => this.state.build());
+  }
+
+  /**
+   * {@inheritDoc Storage.persist}
+   *
+   * @throws {@link StorageFailedError} (rejects) if the write or its sync failed, or
+   *   an earlier one did.
+   * @throws {@link InvariantError} (rejects) if the batch is malformed: slots not
+   *   positive integers increasing within each list, a commit index below the stored one.
+   */
+  persist(batch: PersistBatch): Promise<void> {
+    try {
+      // Everything up to the enqueue runs at call time: that is what keeps call order.
+      this.checkWritable('persist');
+      checkBatch(batch, this.commitIndexCalled);
+      const record = encodeRecord(RecordType.batch, encodeBatch(batch));
+      if (batch.commitIndex !== undefined) this.commitIndexCalled = batch.commitIndex;
+      return new Promise<void>((resolve, reject) => {
+        this.queue.push({ kind: 'persist', batch, record, resolve, reject });
+        this.startDraining();
+      });
+    } catch (error) {
+      if (error instanceof InvariantError) this.failure ??= error;
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@inheritDoc Storage.saveSnapshot} Durable when it resolves. */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    try {
+      this.checkWritable('saveSnapshot');
+      encodeSnapshot(snapshot); // validates now; the write encodes again from a copy
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const copy: Snapshot = { slot: snapshot.slot, data: snapshot.data.slice() };
+    return this.enqueueTask('saveSnapshot', true, async () => {
+      await writeSnapshotFile(this.fs, this.dir, copy);
+      this.snapshotSlot = copy.slot;
+    });
+  }
+
+  /** {@inheritDoc Storage.loadSnapshot} Read from the file: a fresh copy. */
+  loadSnapshot(): Promise<Snapshot | undefined> {
+    return this.enqueueTask('loadSnapshot', false, () => readSnapshotFile(this.fs, this.dir));
+  }
+
+  /**
+   * {@inheritDoc Storage.compact}
+   *
+   * Only what a saved snapshot covers may go: it rejects with {@link InvariantError}
+   * unless the snapshot's slot is at least `slot - 1`. The commit index stays.
+   */
+  compact(slot: number): Promise<void> {
+    try {
+      this.checkWritable('compact');
+      if (!Number.isSafeInteger(slot) || slot < 1) throw new InvariantError(`FileStorage.compact: slot must be a positive integer, got ${slot}`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.enqueueTask('compact', true, async () => {
+      // An empty state covers slot 0, so compact(1) (forget nothing) needs no snapshot.
+      const covered = this.snapshotSlot ?? 0;
+      if (covered < slot - 1) {
+        throw new InvariantError(`FileStorage.compact: cannot forget entries below slot ${slot}: the snapshot covers slots up to ${covered} only`);
+      }
+      const { accepted, chosen } = this.state;
+      for (const s of accepted.keys()) if (s < slot) accepted.delete(s);
+      for (const s of chosen.keys()) if (s < slot) chosen.delete(s);
+      const whole = this.state.build();
+      const base = encodeBatch({ promised: whole.promised, accepted: whole.accepted, chosen: whole.chosen, commitIndex: whole.commitIndex });
+      await this.wal.rebase(encodeRecord(RecordType.base, base));
+    });
+  }
+
+  /**
+   * {@inheritDoc Storage.close} Waits for the writes in flight (their promises settle
+   * first), then closes the log and removes the lock file. Also after a failure.
+   */
+  async close(): Promise<void> {
+    if (this.closed) throw new ClosedError('FileStorage.close: the storage is closed');
+    this.closed = true;
+    while (this.draining !== undefined) await this.draining;
+    try {
+      await this.wal.close();
+    } finally {
+      await this.lock.release();
+    }
+  }
+
+  private checkWritable(api: string): void {
+    if (this.closed) throw new ClosedError(`FileStorage.${api}: the storage is closed`);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private enqueueTask<T>(api: string, writes: boolean, task: () => Promise<T>): Promise<T> {
+    try {
+      if (writes) this.checkWritable(api);
+      else if (this.closed) throw new ClosedError(`FileStorage.${api}: the storage is closed`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ kind: 'task', api, writes, run: async () => resolve(await task()), reject });
+      this.startDraining();
+    });
+  }
+
+  private startDraining(): void {
+    if (this.draining !== undefined) return;
+    // drain() awaits before anything else, so this assignment precedes its end.
+    this.draining = this.drain();
+  }
+
+  /** Runs the queued jobs in order; consecutive persists share one write and one sync. */
+  private async drain(): Promise<void> {
+    // Let the caller's synchronous burst of persists queue up: they form one group.
+    await Promise.resolve();
+    for (let job = this.queue[0]; job !== undefined; job = this.queue[0]) {
+      if (job.kind === 'task') {
+        this.queue.shift();
+        if (job.writes && this.failure !== undefined) {
+          job.reject(this.failure);
+          continue;
+        }
+        try {
+          await job.run();
+        } catch (error) {
+          if (job.writes && !(error instanceof InvariantError)) {
+            job.reject(this.fail(job.api, error));
+          } else {
+            job.reject(error);
+          }
+        }
+        continue;
+      }
+      const group: Extract<Job, { kind: 'persist' }>[] = [];
+      while (group.length < groupPersistsMax && this.queue[0]?.kind === 'persist') {
+        group.push(this.queue.shift() as Extract<Job, { kind: 'persist' }>);
+      }
+      if (this.failure !== undefined) {
+        for (const p of group) p.reject(this.failure);
+        continue;
+      }
+      try {
+        await this.wal.append(group.map((p) => p.record));
+      } catch (error) {
+        const failure = this.fail('persist', error);
+        for (const p of group) p.reject(failure);
+        continue;
+      }
+      this.counters.fsyncs++;
+      for (const p of group) {
+        this.state.merge(p.batch);
+        this.counters.persists++;
+        p.resolve();
+      }
+    }
+    // Synchronously with the empty-queue check: a job queued from now on starts a new drain.
+    this.draining = undefined;
+  }
+
+  /** Fails the storage closed; rejects every queued write. */
+  private fail(what: string, cause: unknown): Error {
+    const failure = this.failure ?? new StorageFailedError(`FileStorage.${what}`, { cause });
+    this.failure = failure;
+    return failure;
+  }
+}
+
+/** Checks what the merge relies on; a failure is a bug in the driver. */
+function checkBatch(batch: PersistBatch, commitIndexBefore: number): void {
+  if (!Array.isArray(batch.accepted)) throw new InvariantError('FileStorage.persist: batch.accepted must be an array');
+  if (!Array.isArray(batch.chosen)) throw new InvariantError('FileStorage.persist: batch.chosen must be an array');
+  checkSlots('accepted', batch.accepted);
+  checkSlots('chosen', batch.chosen);
+  const { commitIndex } = batch;
+  if (commitIndex !== undefined && Number.isSafeInteger(commitIndex) && commitIndex < commitIndexBefore) {
+    throw new InvariantError(`FileStorage.persist: commitIndex ${commitIndex} is below the stored ${commitIndexBefore}`);
+  }
+}
+
+function checkSlots(list: 'accepted' | 'chosen', entries: readonly { readonly slot: number }[]): void {
+  let previous = 0;
+  for (const { slot } of entries) {
+    if (!Number.isSafeInteger(slot) || slot < 1) throw new InvariantError(`FileStorage.persist: ${list} slot ${slot} is not a positive integer`);
+    if (slot <= previous) throw new InvariantError(`FileStorage.persist: ${list} slot ${slot} follows slot ${previous}; slots must increase`);
+    previous = slot;
+  }
+}

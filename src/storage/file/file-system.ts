@@ -1,0 +1,92 @@
+/**
+ * The few file-system calls the file storage makes, as an interface, so that tests can
+ * inject faults (a failing fsync, a full disk) around the real `node:fs/promises`.
+ */
+import { promises as fsp } from 'node:fs';
+
+/** An open file. Positions and lengths are in bytes. */
+export interface FileHandle {
+  /** Writes `length` bytes of `data` from `offset` at file position `position`; may write fewer. */
+  write(data: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  /** fdatasync(2): the file's data (and its size) are durable when it resolves. */
+  datasync(): Promise<void>;
+  /** fsync(2): the file's data and metadata are durable; on a directory, its entries. */
+  sync(): Promise<void>;
+  /** Cuts the file to `length` bytes. */
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The file-system calls the file storage uses (a subset of `node:fs/promises`). */
+export interface FileSystem {
+  /** Creates `path` and its missing parents; no error if it exists. */
+  mkdir(path: string): Promise<void>;
+  /** The names in directory `path`. */
+  readdir(path: string): Promise<string[]>;
+  /** The whole content of `path`. Rejects with code `ENOENT` if it does not exist. */
+  readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Opens `path` with `flags`: `'r'` (read; also used to fsync a directory), `'r+'`
+   * (read and write an existing file) or `'wx'` (create a new file, `EEXIST` if present).
+   */
+  open(path: string, flags: 'r' | 'r+' | 'wx'): Promise<FileHandle>;
+  /** Renames `from` to `to` atomically, replacing `to`. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes `path`. Rejects with code `ENOENT` if it does not exist. */
+  unlink(path: string): Promise<void>;
+}
+
+/** The real file system, over `node:fs/promises`. */
+export const nodeFileSystem: FileSystem = Object.freeze({
+  async mkdir(path: string): Promise<void> {
+    await fsp.mkdir(path, { recursive: true });
+  },
+  readdir: (path: string) => fsp.readdir(path),
+  async readFile(path: string): Promise<Uint8Array> {
+    const buffer = await fsp.readFile(path);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  },
+  async open(path: string, flags: 'r' | 'r+' | 'wx'): Promise<FileHandle> {
+    const handle = await fsp.open(path, flags);
+    return {
+      write: (data, offset, length, position) => handle.write(data, offset, length, position),
+      datasync: () => handle.datasync(),
+      sync: () => handle.sync(),
+      truncate: (length) => handle.truncate(length),
+      close: () => handle.close(),
+    };
+  },
+  rename: (from: string, to: string) => fsp.rename(from, to),
+  unlink: (path: string) => fsp.unlink(path),
+});
+
+/**
+ * Makes the entries of directory `dir` durable (a created, renamed or deleted file).
+ * @internal
+ */
+export async function syncDirectory(fs: FileSystem, dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes all of `data` at `position`, looping over short writes.
+ * @internal
+ */
+export async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < data.byteLength) {
+    const { bytesWritten } = await handle.write(data, written, data.byteLength - written, position + written);
+    if (bytesWritten <= 0) throw Object.assign(new Error(`write returned ${bytesWritten} bytes`), { code: 'EIO' });
+    written += bytesWritten;
+  }
+}
+
+/** True if `error` is a Node system error with `code`. @internal */
+export function hasCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}

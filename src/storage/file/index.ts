@@ -1,0 +1,6 @@
+/**
+ * `synod/file-storage`: the durable, Node-only {@link FileStorage}.
+ */
+export { FileStorage, type FileStorageOptions, type FileStorageStats, segmentBytesMaxDefault } from './file-storage.js';
+export { CorruptionError, LockedError, StorageFailedError } from './errors.js';
+export { type FileSystem, type FileHandle, nodeFileSystem } from './file-system.js';

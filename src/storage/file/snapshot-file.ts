@@ -1,0 +1,113 @@
+/**
+ * The snapshot file: `snapshot`, replaced atomically by writing `snapshot.tmp`,
+ * syncing it, renaming it over `snapshot` and syncing the directory.
+ *
+ * Layout (little-endian): magic `SYNODSNP`, format version u16, slot f64, data length
+ * u32, CRC-32 u32 over slot, length and data, then the data.
+ */
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { InvariantError } from '../../core/index.js';
+import type { Snapshot } from '../../runtime/storage.js';
+import { CorruptionError } from './errors.js';
+import { type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
+
+/** The snapshot format this build writes and reads. */
+export const snapshotFormatVersion = 1;
+export const snapshotFileName = 'snapshot';
+export const snapshotTempFileName = 'snapshot.tmp';
+const magic = new TextEncoder().encode('SYNODSNP');
+const headerBytes = magic.byteLength + 2 + 8 + 4 + 4;
+const crcOffset = headerBytes - 4;
+const slotOffset = magic.byteLength + 2;
+
+/** The bytes of the snapshot file for `snapshot`. */
+export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
+  if (!Number.isSafeInteger(snapshot.slot) || snapshot.slot < 0) {
+    throw new InvariantError(`FileStorage.saveSnapshot: slot must be a non-negative integer, got ${snapshot.slot}`);
+  }
+  if (!(snapshot.data instanceof Uint8Array)) throw new InvariantError('FileStorage.saveSnapshot: data must be a Uint8Array');
+  if (snapshot.data.byteLength > 0xffffffff) throw new InvariantError(`FileStorage.saveSnapshot: ${snapshot.data.byteLength} bytes exceed 4 GiB`);
+  const out = new Uint8Array(headerBytes + snapshot.data.byteLength);
+  const view = new DataView(out.buffer);
+  out.set(magic);
+  view.setUint16(magic.byteLength, snapshotFormatVersion, true);
+  view.setFloat64(slotOffset, snapshot.slot, true);
+  view.setUint32(slotOffset + 8, snapshot.data.byteLength, true);
+  out.set(snapshot.data, headerBytes);
+  view.setUint32(crcOffset, checksum(out), true);
+  return out;
+}
+
+/**
+ * The snapshot `bytes` (read from `file`) hold.
+ *
+ * @throws {@link CorruptionError} if they are damaged or of an unknown version.
+ */
+export function decodeSnapshot(file: string, bytes: Uint8Array): Snapshot {
+  if (bytes.byteLength < headerBytes) throw new CorruptionError(file, 0, `${bytes.byteLength} bytes, shorter than the ${headerBytes}-byte header`);
+  for (let i = 0; i < magic.byteLength; i++) {
+    if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod snapshot');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(magic.byteLength, true);
+  if (version !== snapshotFormatVersion) {
+    throw new CorruptionError(file, magic.byteLength, `unknown snapshot format version ${version}; this build reads version ${snapshotFormatVersion}`);
+  }
+  const slot = view.getFloat64(slotOffset, true);
+  if (!Number.isSafeInteger(slot) || slot < 0) throw new CorruptionError(file, slotOffset, `slot ${slot} is not a non-negative integer`);
+  const length = view.getUint32(slotOffset + 8, true);
+  if (length !== bytes.byteLength - headerBytes) {
+    throw new CorruptionError(file, slotOffset + 8, `data length ${length} does not match the ${bytes.byteLength - headerBytes} bytes after the header`);
+  }
+  const stored = view.getUint32(crcOffset, true);
+  if (stored !== checksum(bytes)) throw new CorruptionError(file, crcOffset, 'CRC mismatch');
+  const data = new Uint8Array(length);
+  data.set(bytes.subarray(headerBytes));
+  return { slot, data };
+}
+
+/** CRC-32 over slot, length and data (everything but magic, version and the CRC). */
+function checksum(bytes: Uint8Array): number {
+  return crc32(bytes.subarray(headerBytes), crc32(bytes.subarray(slotOffset, crcOffset)));
+}
+
+/** Replaces the snapshot in `dir` with `snapshot`, atomically and durably. */
+export async function writeSnapshotFile(fs: FileSystem, dir: string, snapshot: Snapshot): Promise<void> {
+  const bytes = encodeSnapshot(snapshot);
+  const temp = join(dir, snapshotTempFileName);
+  await removeIfPresent(fs, temp);
+  const handle = await fs.open(temp, 'wx');
+  try {
+    await writeFully(handle, bytes, 0);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(temp, join(dir, snapshotFileName));
+  await syncDirectory(fs, dir);
+}
+
+/** The snapshot in `dir`, if any; removes a leftover `snapshot.tmp` of a crashed save. */
+export async function readSnapshotFile(fs: FileSystem, dir: string): Promise<Snapshot | undefined> {
+  if (await removeIfPresent(fs, join(dir, snapshotTempFileName))) await syncDirectory(fs, dir);
+  const file = join(dir, snapshotFileName);
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  return decodeSnapshot(file, bytes);
+}
+
+async function removeIfPresent(fs: FileSystem, file: string): Promise<boolean> {
+  try {
+    await fs.unlink(file);
+    return true;
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return false;
+    throw error;
+  }
+}

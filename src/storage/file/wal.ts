@@ -1,0 +1,265 @@
+/**
+ * The write-ahead log: a directory of append-only segment files
+ * `wal-<16-digit first sequence>.log`, each a header (magic `SYNODWAL`, format version
+ * u16) followed by records (see record.ts). Records are numbered by a sequence that
+ * runs on across segments, so a missing segment is detected.
+ *
+ * Durability rules: a segment is fully synced before the next one is started, so only
+ * the last segment can end in a torn record; creating and deleting a segment are
+ * followed by an fsync of the directory.
+ */
+import { join } from 'node:path';
+import { type DurableStateBuilder, InvariantError, ballotZero } from '../../core/index.js';
+import { CorruptionError } from './errors.js';
+import { type FileHandle, type FileSystem, syncDirectory, writeFully } from './file-system.js';
+import { MalformedPayloadError, RecordType, decodeBatch, readRecord, recordHeaderBytes } from './record.js';
+
+/** The segment format this build writes and reads. */
+export const walFormatVersion = 1;
+const magic = new TextEncoder().encode('SYNODWAL');
+/** Magic and format version. */
+export const segmentHeaderBytes = magic.byteLength + 2;
+const segmentPattern = /^wal-(\d{16})\.log$/;
+
+/** The file name of the segment whose first record has `firstSequence`. */
+export function segmentName(firstSequence: number): string {
+  if (!Number.isSafeInteger(firstSequence) || firstSequence < 1) throw new InvariantError(`segment sequence ${firstSequence} is not a positive integer`);
+  return `wal-${String(firstSequence).padStart(16, '0')}.log`;
+}
+
+/** The first sequence a segment file name carries, or undefined if `name` is not a segment. */
+export function parseSegmentName(name: string): number | undefined {
+  const match = segmentPattern.exec(name);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** A segment's header bytes. */
+export function segmentHeader(version = walFormatVersion): Uint8Array {
+  const header = new Uint8Array(segmentHeaderBytes);
+  header.set(magic);
+  new DataView(header.buffer).setUint16(magic.byteLength, version, true);
+  return header;
+}
+
+/** Options of {@link Wal.open}. */
+export interface WalOptions {
+  /** A segment that reached this size (bytes) is closed and the next append starts a new one. */
+  readonly segmentBytesMax: number;
+  /** Told about a torn tail that recovery truncated. */
+  readonly onWarning: (message: string) => void;
+}
+
+/** The segment being appended to. */
+interface Tail {
+  readonly file: string;
+  readonly handle: FileHandle;
+  readonly firstSequence: number;
+  /** Bytes in the file, header included. */
+  size: number;
+}
+
+/** The log of one data directory, open for appending. */
+export class Wal {
+  /** Segments before the tail, oldest first (full paths). */
+  private readonly older: string[];
+
+  private constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+    private readonly options: WalOptions,
+    private tail: Tail,
+    /** The sequence the next record gets. */
+    private nextSequence: number,
+    older: string[],
+  ) {
+    this.older = older;
+  }
+
+  /** How many segment files the log has now. */
+  get segmentCount(): number {
+    return this.older.length + 1;
+  }
+
+  /**
+   * Replays the log in `dir` into `state`, truncating a torn tail, and opens it for
+   * appending (starting a first segment if there is none).
+   *
+   * @throws {@link CorruptionError} if a segment is damaged other than at the tail.
+   */
+  static async open(fs: FileSystem, dir: string, state: DurableStateBuilder, options: WalOptions): Promise<Wal> {
+    const segments = (await fs.readdir(dir))
+      .map((name) => ({ name, firstSequence: parseSegmentName(name) }))
+      .filter((s): s is { name: string; firstSequence: number } => s.firstSequence !== undefined)
+      .sort((a, b) => a.firstSequence - b.firstSequence);
+    if (segments.length === 0) {
+      const tail = await createSegment(fs, dir, 1);
+      return new Wal(fs, dir, options, tail, 1, []);
+    }
+    let expected: number | undefined;
+    let validEnd = 0;
+    let torn = false;
+    for (const [i, segment] of segments.entries()) {
+      const file = join(dir, segment.name);
+      if (expected !== undefined && segment.firstSequence !== expected) {
+        throw new CorruptionError(file, 0, `the segment starts at sequence ${segment.firstSequence}, but the one before it ends at ${expected - 1}: a segment is missing or out of place`);
+      }
+      const replayed = replaySegment(file, await fs.readFile(file), i === segments.length - 1, state);
+      expected = segment.firstSequence + replayed.records;
+      validEnd = replayed.validEnd;
+      torn = replayed.torn !== undefined;
+      if (replayed.torn !== undefined) options.onWarning(`${file}: truncated a torn tail at byte ${validEnd}: ${replayed.torn}`);
+    }
+    const last = segments[segments.length - 1]!;
+    const file = join(dir, last.name);
+    const handle = await fs.open(file, 'r+');
+    const tail: Tail = { file, handle, firstSequence: last.firstSequence, size: validEnd };
+    try {
+      if (validEnd < segmentHeaderBytes) {
+        // Torn while it was being created: write its header again.
+        await handle.truncate(0);
+        await writeFully(handle, segmentHeader(), 0);
+        tail.size = segmentHeaderBytes;
+        await handle.sync();
+      } else if (torn) {
+        await handle.truncate(validEnd);
+        await handle.sync();
+      }
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    const older = segments.slice(0, -1).map((s) => join(dir, s.name));
+    return new Wal(fs, dir, options, tail, expected!, older);
+  }
+
+  /**
+   * Appends `records` (framed) and fdatasyncs: they are durable when it resolves. Starts
+   * a new segment first if the tail reached `segmentBytesMax`. A rejection leaves the
+   * log in an unknown state: the caller must stop using it.
+   */
+  async append(records: readonly Uint8Array[]): Promise<void> {
+    if (records.length === 0) return;
+    if (this.tail.size >= this.options.segmentBytesMax && this.tail.firstSequence < this.nextSequence) await this.roll();
+    const data = records.length === 1 ? records[0]! : Buffer.concat(records);
+    await writeFully(this.tail.handle, data, this.tail.size);
+    this.tail.size += data.byteLength;
+    this.nextSequence += records.length;
+    await this.tail.handle.datasync();
+  }
+
+  /**
+   * Makes `base` (a framed base record holding the whole durable state) the log's
+   * first record: writes it into a fresh segment, syncs, then deletes every older
+   * segment and syncs the directory. A crash at any point leaves a log that replays
+   * to the same state.
+   */
+  async rebase(base: Uint8Array): Promise<void> {
+    if (this.tail.firstSequence < this.nextSequence) await this.roll();
+    if (this.tail.firstSequence !== this.nextSequence) throw new InvariantError(`Wal.rebase: the tail segment starts at ${this.tail.firstSequence}, not at ${this.nextSequence}`);
+    await this.append([base]);
+    if (this.older.length === 0) return;
+    for (const file of this.older) await this.fs.unlink(file);
+    this.older.length = 0;
+    await syncDirectory(this.fs, this.dir);
+  }
+
+  /** Closes the tail segment's file. */
+  async close(): Promise<void> {
+    await this.tail.handle.close();
+  }
+
+  /** Closes the tail (already synced) and starts a segment at the next sequence. */
+  private async roll(): Promise<void> {
+    const next = await createSegment(this.fs, this.dir, this.nextSequence);
+    const previous = this.tail;
+    this.older.push(previous.file);
+    this.tail = next;
+    await previous.handle.close();
+  }
+}
+
+/** A new segment with its header, synced, and the directory synced. */
+async function createSegment(fs: FileSystem, dir: string, firstSequence: number): Promise<Tail> {
+  const file = join(dir, segmentName(firstSequence));
+  const handle = await fs.open(file, 'wx');
+  try {
+    await writeFully(handle, segmentHeader(), 0);
+    await handle.sync();
+    await syncDirectory(fs, dir);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return { file, handle, firstSequence, size: segmentHeaderBytes };
+}
+
+interface Replayed {
+  /** Complete, valid records. */
+  readonly records: number;
+  /** Where the valid prefix ends (0 for a last segment torn inside its header). */
+  readonly validEnd: number;
+  /** Why the tail was cut, if it was. */
+  readonly torn?: string;
+}
+
+/**
+ * Merges the records of one segment into `state`. Only the last segment may end in a
+ * torn record: an incomplete frame, a frame whose CRC fails and that ends the file, or
+ * zeros to the end of the file.
+ */
+function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: DurableStateBuilder): Replayed {
+  if (bytes.byteLength < segmentHeaderBytes) {
+    const header = segmentHeader();
+    const prefix = bytes.every((b, i) => b === header[i] || b === 0);
+    if (last && prefix) return { records: 0, validEnd: 0, torn: `a segment header of ${bytes.byteLength} bytes` };
+    throw new CorruptionError(file, 0, `the segment is ${bytes.byteLength} bytes, shorter than its header`);
+  }
+  for (let i = 0; i < magic.byteLength; i++) {
+    if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod WAL segment');
+  }
+  const version = new DataView(bytes.buffer, bytes.byteOffset).getUint16(magic.byteLength, true);
+  if (version !== walFormatVersion) {
+    throw new CorruptionError(file, magic.byteLength, `unknown WAL format version ${version}; this build reads version ${walFormatVersion}`);
+  }
+  let offset = segmentHeaderBytes;
+  let records = 0;
+  while (offset < bytes.byteLength) {
+    if (last && isZero(bytes, offset)) return { records, validEnd: offset, torn: 'zeros to the end of the file' };
+    const read = readRecord(bytes, offset);
+    if (read.kind === 'truncated') {
+      if (last) return { records, validEnd: offset, torn: read.why };
+      throw new CorruptionError(file, offset, read.why);
+    }
+    if (read.kind === 'bad-crc') {
+      if (last && read.end === bytes.byteLength) return { records, validEnd: offset, torn: read.why };
+      throw new CorruptionError(file, offset, read.why);
+    }
+    applyRecord(file, offset, read.type, read.payload, state);
+    records++;
+    offset = read.end;
+  }
+  return { records, validEnd: offset };
+}
+
+function applyRecord(file: string, offset: number, type: number, payload: Uint8Array, state: DurableStateBuilder): void {
+  if (type !== RecordType.batch && type !== RecordType.base) throw new CorruptionError(file, offset, `unknown record type ${type}`);
+  let batch;
+  try {
+    batch = decodeBatch(payload);
+  } catch (error) {
+    if (!(error instanceof MalformedPayloadError)) throw error;
+    throw new CorruptionError(file, offset + recordHeaderBytes + error.offset, `a record that passed its CRC does not decode: ${error.message}`);
+  }
+  if (type === RecordType.base) {
+    state.promised = ballotZero;
+    state.commitIndex = 0;
+    state.accepted.clear();
+    state.chosen.clear();
+  }
+  state.merge(batch);
+}
+
+function isZero(bytes: Uint8Array, from: number): boolean {
+  for (let i = from; i < bytes.byteLength; i++) if (bytes[i] !== 0) return false;
+  return true;
+}

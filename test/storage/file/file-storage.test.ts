@@ -1,0 +1,393 @@
+import { readdir, readFile, writeFile, appendFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InvariantError, SynodError, emptyDurableState } from '../../../src/core/index.js';
+import { ClosedError } from '../../../src/runtime/errors.js';
+import {
+  CorruptionError,
+  FileStorage,
+  type FileSystem,
+  LockedError,
+  StorageFailedError,
+  nodeFileSystem,
+} from '../../../src/storage/file/index.js';
+import { RecordType, encodeBatch, encodeRecord } from '../../../src/storage/file/record.js';
+import { segmentHeaderBytes, segmentName } from '../../../src/storage/file/wal.js';
+import { accepted, ballot, chosen, openStorage, slotsOf, tempDir, write } from './helpers.js';
+
+const firstSegment = segmentName(1);
+const recordBytes = (b: Parameters<typeof encodeBatch>[0]): number => encodeRecord(RecordType.batch, encodeBatch(b)).byteLength;
+
+describe('FileStorage: persist and load', () => {
+  it('a new directory loads the empty state and no snapshot', async () => {
+    const dir = join(await tempDir(), 'nested', 'data');
+    const storage = await openStorage(dir);
+    expect(await storage.load()).toEqual(emptyDurableState);
+    expect(await storage.loadSnapshot()).toBeUndefined();
+    expect((await readdir(dir)).sort()).toEqual(['LOCK', firstSegment]);
+  });
+
+  it('loads after a reopen what was persisted: promise, accepted, chosen, commit index', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    const entry = accepted(1, 2);
+    await storage.persist(write({ promised: ballot(2, 'b'), accepted: [entry], chosen: [chosen(3)], commitIndex: 1 }));
+    await storage.close();
+    const again = await openStorage(dir);
+    const state = await again.load();
+    expect(state.promised).toEqual(ballot(2, 'b'));
+    expect(state.accepted).toEqual([entry]);
+    expect(state.chosen).toEqual([chosen(3)]);
+    expect(state.commitIndex).toBe(1);
+  });
+
+  it('merges batches: a later entry of the same slot replaces the earlier, absent fields stay', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    await storage.persist(write({ promised: ballot(1), accepted: [accepted(1, 1, 'old'), accepted(2, 1)], commitIndex: 1 }));
+    await storage.persist(write({ accepted: [accepted(1, 3, 'new'), accepted(4, 3)], chosen: [chosen(2)] }));
+    const check = async (s: FileStorage): Promise<void> => {
+      const state = await s.load();
+      expect(state.promised).toEqual(ballot(1));
+      expect(state.commitIndex).toBe(1);
+      expect(slotsOf(state.accepted)).toEqual([1, 2, 4]);
+      expect(state.accepted[0]).toEqual(accepted(1, 3, 'new'));
+      expect(slotsOf(state.chosen)).toEqual([2]);
+    };
+    await check(storage);
+    await storage.close();
+    await check(await openStorage(dir));
+  });
+
+  it('group commit: 64 concurrent persists share fsyncs and resolve in call order', async () => {
+    const storage = await openStorage(await tempDir());
+    const resolved: number[] = [];
+    await Promise.all(
+      Array.from({ length: 64 }, (_, i) => storage.persist(write({ accepted: [accepted(i + 1, 1)], commitIndex: i })).then(() => resolved.push(i))),
+    );
+    expect(resolved).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    expect(storage.stats.persists).toBe(64);
+    expect(storage.stats.fsyncs).toBeGreaterThanOrEqual(1);
+    expect(storage.stats.fsyncs).toBeLessThan(64);
+    expect(slotsOf((await storage.load()).accepted)).toHaveLength(64);
+  });
+
+  it('persists issued while an fsync is in flight share the next one', async () => {
+    const gate = gatedDatasync();
+    const storage = await openStorage(await tempDir(), { fs: gate.fs });
+    const first = storage.persist(write({ commitIndex: 1 }));
+    await gate.reached(); // the first group's fdatasync is in flight
+    const later = [2, 3, 4].map((c) => storage.persist(write({ commitIndex: c })));
+    gate.release();
+    await Promise.all([first, ...later]);
+    expect(storage.stats).toEqual({ persists: 4, fsyncs: 2 });
+  });
+
+  it('rolls to a new segment past segmentBytesMax and replays across segments', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir, { segmentBytesMax: 200 });
+    for (let slot = 1; slot <= 20; slot++) await storage.persist(write({ accepted: [accepted(slot, 1)], commitIndex: slot }));
+    const segments = (await readdir(dir)).filter((n) => n.startsWith('wal-'));
+    expect(segments.length).toBeGreaterThan(2);
+    expect(segments.length).toBe(storage.segmentCount);
+    await storage.close();
+    const state = await (await openStorage(dir, { segmentBytesMax: 200 })).load();
+    expect(slotsOf(state.accepted)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(state.commitIndex).toBe(20);
+  });
+
+  it('rejects a malformed batch with InvariantError and then fails closed', async () => {
+    const storage = await openStorage(await tempDir());
+    await storage.persist(write({ commitIndex: 5 }));
+    await expect(storage.persist(write({ accepted: [accepted(2, 1), accepted(1, 1)] }))).rejects.toThrow(InvariantError);
+    await expect(storage.persist(write({}))).rejects.toThrow(InvariantError);
+  });
+
+  it('rejects a commit index that moves back', async () => {
+    const storage = await openStorage(await tempDir());
+    await storage.persist(write({ commitIndex: 5 }));
+    await expect(storage.persist(write({ commitIndex: 4 }))).rejects.toThrow(/commitIndex 4 is below the stored 5/);
+  });
+});
+
+describe('FileStorage: recovery', () => {
+  async function threeRecords(dir: string): Promise<{ batches: ReturnType<typeof write>[]; file: string }> {
+    const storage = await openStorage(dir);
+    const batches = [1, 2, 3].map((slot) => write({ accepted: [accepted(slot, 1)], commitIndex: slot - 1 }));
+    for (const b of batches) await storage.persist(b);
+    await storage.close();
+    return { batches, file: join(dir, firstSegment) };
+  }
+
+  it('truncates a partial last record, keeps what came before, and warns', async () => {
+    const dir = await tempDir();
+    const { file } = await threeRecords(dir);
+    const sizeBefore = (await readFile(file)).byteLength;
+    const partial = encodeRecord(RecordType.batch, encodeBatch(write({ accepted: [accepted(4, 1)] })));
+    await appendFile(file, partial.subarray(0, partial.byteLength - 3));
+    const warnings: string[] = [];
+    const storage = await openStorage(dir, { onWarning: (m) => warnings.push(m) });
+    expect(slotsOf((await storage.load()).accepted)).toEqual([1, 2, 3]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/torn tail at byte \d+/);
+    expect((await readFile(file)).byteLength).toBe(sizeBefore);
+    // The log goes on after the cut.
+    await storage.persist(write({ accepted: [accepted(5, 1)] }));
+    await storage.close();
+    expect(slotsOf((await (await openStorage(dir)).load()).accepted)).toEqual([1, 2, 3, 5]);
+  });
+
+  it('truncates a last record whose CRC fails, and a zero-filled tail', async () => {
+    const dir = await tempDir();
+    const { file } = await threeRecords(dir);
+    const bytes = await readFile(file);
+    bytes[bytes.byteLength - 1] = bytes[bytes.byteLength - 1]! ^ 0x01; // the last record's last payload byte
+    await writeFile(file, Buffer.concat([bytes, Buffer.alloc(0)]));
+    const warnings: string[] = [];
+    const storage = await openStorage(dir, { onWarning: (m) => warnings.push(m) });
+    expect(slotsOf((await storage.load()).accepted)).toEqual([1, 2]);
+    expect(warnings[0]).toMatch(/CRC mismatch/);
+    await storage.close();
+    await appendFile(file, Buffer.alloc(4096));
+    const zeroWarnings: string[] = [];
+    const again = await openStorage(dir, { onWarning: (m) => zeroWarnings.push(m) });
+    expect(slotsOf((await again.load()).accepted)).toEqual([1, 2]);
+    expect(zeroWarnings[0]).toMatch(/zeros to the end/);
+  });
+
+  it('rewrites the header of a last segment torn while it was created', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, firstSegment), 'SYNO');
+    const warnings: string[] = [];
+    const storage = await openStorage(dir, { onWarning: (m) => warnings.push(m) });
+    expect(warnings[0]).toMatch(/a segment header of 4 bytes/);
+    await storage.persist(write({ commitIndex: 2 }));
+    await storage.close();
+    expect((await (await openStorage(dir)).load()).commitIndex).toBe(2);
+  });
+
+  it('refuses a flipped bit in a record before the tail: CorruptionError with file and offset', async () => {
+    const dir = await tempDir();
+    const { batches, file } = await threeRecords(dir);
+    const bytes = await readFile(file);
+    const second = segmentHeaderBytes + recordBytes(batches[0]!);
+    bytes[second + 12] = bytes[second + 12]! ^ 0x10;
+    await writeFile(file, bytes);
+    const error = await FileStorage.open(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect(error).toBeInstanceOf(SynodError);
+    expect(error).toMatchObject({ code: 'CORRUPTION', file, offset: second });
+    expect(String(error)).toMatch(/CRC mismatch/);
+    // Refusing to open leaves the lock free.
+    expect(await readdir(dir)).not.toContain('LOCK');
+  });
+
+  it('refuses a bad length in a record before the tail of a non-last segment', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir, { segmentBytesMax: 100 });
+    for (let slot = 1; slot <= 6; slot++) await storage.persist(write({ accepted: [accepted(slot, 1)] }));
+    await storage.close();
+    const file = join(dir, firstSegment);
+    const bytes = await readFile(file);
+    bytes.writeUInt32LE(1_000_000, segmentHeaderBytes);
+    await writeFile(file, bytes);
+    await expect(FileStorage.open(dir)).rejects.toMatchObject({ name: 'CorruptionError', file, offset: segmentHeaderBytes });
+  });
+
+  it('refuses an unknown format version and a bad magic', async () => {
+    const dir = await tempDir();
+    const { file } = await threeRecords(dir);
+    const bytes = await readFile(file);
+    bytes.writeUInt16LE(99, 8);
+    await writeFile(file, bytes);
+    const error = await FileStorage.open(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect(error).toMatchObject({ file, offset: 8 });
+    expect(String(error)).toMatch(/unknown WAL format version 99; this build reads version 1/);
+    bytes.write('NOTAWAL!', 0, 'latin1');
+    await writeFile(file, bytes);
+    await expect(FileStorage.open(dir)).rejects.toThrow(/bad magic/);
+  });
+
+  it('refuses a log with a missing segment', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir, { segmentBytesMax: 100 });
+    for (let slot = 1; slot <= 8; slot++) await storage.persist(write({ accepted: [accepted(slot, 1)] }));
+    await storage.close();
+    const segments = (await readdir(dir)).filter((n) => n.startsWith('wal-')).sort();
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    await unlink(join(dir, segments[1]!));
+    await expect(FileStorage.open(dir)).rejects.toThrow(/a segment is missing/);
+  });
+});
+
+describe('FileStorage: lock', () => {
+  it('refuses a second open while this live process holds the lock, naming the pid', async () => {
+    const dir = await tempDir();
+    await openStorage(dir);
+    const error = await FileStorage.open(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockedError);
+    expect(error).toMatchObject({ code: 'LOCKED', pid: process.pid, lockFile: join(dir, 'LOCK') });
+    expect(String(error)).toContain(String(process.pid));
+  });
+
+  it('close releases the lock', async () => {
+    const dir = await tempDir();
+    await (await openStorage(dir)).close();
+    expect(await readdir(dir)).not.toContain('LOCK');
+    await openStorage(dir);
+  });
+
+  it('takes over a stale lock of a dead process', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'LOCK'), '2147483646\n');
+    await openStorage(dir);
+    expect((await readFile(join(dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+  });
+});
+
+describe('FileStorage: snapshots and compaction', () => {
+  it('saves a snapshot that survives a reopen, and replaces it', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    await storage.saveSnapshot({ slot: 3, data: new Uint8Array([1, 2, 3]) });
+    await storage.saveSnapshot({ slot: 5, data: new Uint8Array([4, 5]) });
+    await storage.close();
+    await writeFile(join(dir, 'snapshot.tmp'), 'left over by a crash');
+    const again = await openStorage(dir);
+    expect(await again.loadSnapshot()).toEqual({ slot: 5, data: new Uint8Array([4, 5]) });
+    expect(await readdir(dir)).not.toContain('snapshot.tmp');
+  });
+
+  it('refuses a damaged snapshot', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    await storage.saveSnapshot({ slot: 3, data: new Uint8Array([1, 2, 3]) });
+    await storage.close();
+    const file = join(dir, 'snapshot');
+    const bytes = await readFile(file);
+    bytes[bytes.byteLength - 1] = 9;
+    await writeFile(file, bytes);
+    await expect(FileStorage.open(dir)).rejects.toMatchObject({ name: 'CorruptionError', file });
+  });
+
+  it('compact forgets entries below the slot, keeps the rest across a reopen, and deletes old segments', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir, { segmentBytesMax: 150 });
+    await storage.persist(write({ promised: ballot(4, 'c') }));
+    for (let slot = 1; slot <= 10; slot++) await storage.persist(write({ accepted: [accepted(slot, 2)], chosen: [chosen(slot)], commitIndex: slot }));
+    expect(storage.segmentCount).toBeGreaterThan(2);
+    await expect(storage.compact(7)).rejects.toThrow(/snapshot covers slots up to 0 only/);
+    await storage.saveSnapshot({ slot: 6, data: new Uint8Array([6]) });
+    await storage.compact(7);
+    expect(storage.segmentCount).toBe(1);
+    await storage.persist(write({ accepted: [accepted(11, 2)] }));
+    await storage.close();
+    const segments = (await readdir(dir)).filter((n) => n.startsWith('wal-'));
+    expect(segments).not.toContain(firstSegment);
+    expect(segments.length).toBeLessThanOrEqual(2); // the base record's segment, and maybe one rolled after it
+    const state = await (await openStorage(dir)).load();
+    expect(slotsOf(state.accepted)).toEqual([7, 8, 9, 10, 11]);
+    expect(slotsOf(state.chosen)).toEqual([7, 8, 9, 10]);
+    expect(state.promised).toEqual(ballot(4, 'c'));
+    expect(state.commitIndex).toBe(10);
+  });
+
+  it('compact twice in a row, and after a fresh open', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    for (let slot = 1; slot <= 4; slot++) await storage.persist(write({ accepted: [accepted(slot, 1)] }));
+    await storage.saveSnapshot({ slot: 3, data: new Uint8Array() });
+    await storage.compact(2);
+    await storage.compact(4);
+    await storage.close();
+    const again = await openStorage(dir);
+    await again.compact(4);
+    expect(slotsOf((await again.load()).accepted)).toEqual([4]);
+  });
+});
+
+describe('FileStorage: fail closed', () => {
+  it('a failed fdatasync rejects that persist and every later write; a reopen recovers what was durable', async () => {
+    const dir = await tempDir();
+    const fs = failingDatasync(2);
+    const storage = await openStorage(dir, { fs });
+    await storage.persist(write({ accepted: [accepted(1, 1)] }));
+    const failed = await storage.persist(write({ accepted: [accepted(2, 1)] })).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(StorageFailedError);
+    expect(failed).toMatchObject({ code: 'STORAGE_FAILED' });
+    expect((failed as Error).cause).toMatchObject({ code: 'EIO' });
+    // Later writes reject too, even though the disk "works" again.
+    await expect(storage.persist(write({ accepted: [accepted(3, 1)] }))).rejects.toBe(failed);
+    await expect(storage.saveSnapshot({ slot: 1, data: new Uint8Array() })).rejects.toBe(failed);
+    await expect(storage.compact(1)).rejects.toBe(failed);
+    expect(storage.stats).toEqual({ persists: 1, fsyncs: 1 });
+    await storage.close();
+    const state = await (await openStorage(dir)).load();
+    expect(slotsOf(state.accepted)).toContain(1);
+    expect(slotsOf(state.accepted)).not.toContain(3);
+  });
+
+  it('rejects every persist of the group and every queued one', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir, { fs: failingDatasync(1) });
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => storage.persist(write({ accepted: [accepted(i + 1, 1)] }))));
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof StorageFailedError)).toBe(true);
+  });
+
+  it('after close every call rejects with ClosedError', async () => {
+    const storage = await openStorage(await tempDir());
+    const pending = storage.persist(write({ commitIndex: 1 }));
+    await storage.close();
+    await expect(pending).resolves.toBeUndefined();
+    await expect(storage.persist(write({}))).rejects.toThrow(ClosedError);
+    await expect(storage.load()).rejects.toThrow(ClosedError);
+    await expect(storage.close()).rejects.toThrow(ClosedError);
+  });
+});
+
+/** The real file system, with the `n`-th fdatasync (from 1) and every later one failing with EIO. */
+function failingDatasync(n: number): FileSystem {
+  let calls = 0;
+  return {
+    ...nodeFileSystem,
+    async open(path, flags) {
+      const handle = await nodeFileSystem.open(path, flags);
+      return {
+        ...handle,
+        async datasync() {
+          calls++;
+          if (calls >= n) throw Object.assign(new Error('injected I/O error'), { code: 'EIO' });
+          await handle.datasync();
+        },
+      };
+    },
+  };
+}
+
+/** The real file system, with the first fdatasync held until `release()`. */
+function gatedDatasync(): { fs: FileSystem; reached: () => Promise<void>; release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let reached!: () => void;
+  const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+  let first = true;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    async open(path, flags) {
+      const handle = await nodeFileSystem.open(path, flags);
+      return {
+        ...handle,
+        async datasync() {
+          if (first) {
+            first = false;
+            reached();
+            await released;
+          }
+          await handle.datasync();
+        },
+      };
+    },
+  };
+  return { fs, reached: () => reachedPromise, release };
+}
