@@ -83,8 +83,6 @@ interface PendingProposal<Result> {
   readonly waiters: Waiter<Result>[];
   /** The tick it was last handed to a leader (here or by forwarding); -1 when it waits for one. */
   submittedTick: number;
-  /** The leadership it was last proposed in, when this node led; -1 otherwise. */
-  leadership: number;
   /** Times it was handed to a leader. */
   attempts: number;
 }
@@ -164,8 +162,6 @@ export class SynodNode<Command, Result> {
   private role: Role | undefined;
   private leader: NodeId | undefined;
   private commitIndex = 0;
-  /** Counts leaderships this node won, so proposals know whether they were made in the current one. */
-  private leadership = 0;
 
   /** Use {@link createNode}. @internal */
   constructor(options: ResolvedOptions<Command, Result>) {
@@ -347,7 +343,7 @@ export class SynodNode<Command, Result> {
       envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, createdAt: this.options.clock.wallTime(), origin: this.id, payload });
       if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
     }
-    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, waiters: [], submittedTick: -1, leadership: -1, attempts: 0 };
+    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, waiters: [], submittedTick: -1, attempts: 0 };
     const limits = { timeoutMs, signal: options.signal, timer: false };
     const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', limits, (w, ok) => {
       if (ok) this.recorder.succeeded++;
@@ -558,10 +554,7 @@ export class SynodNode<Command, Result> {
       this.role = s.role;
       this.inPipeline.clear();
       if (s.role === 'candidate') this.recorder.campaigns++;
-      if (s.role === 'leader') {
-        this.recorder.won++;
-        this.leadership++;
-      }
+      if (s.role === 'leader') this.recorder.won++;
       this.options.logger.info({ node: this.id, role: s.role, previous, promised: s.promised }, 'role changed');
       this.emit('roleChange', { role: s.role, previous });
     }
@@ -610,7 +603,6 @@ export class SynodNode<Command, Result> {
     p.submittedTick = this.ticks;
     const first = p.attempts++ === 0;
     if (replica.role === 'leader') {
-      p.leadership = this.leadership;
       const stamped = stampEnvelope(p.envelope, this.options.clock.wallTime());
       if (stamped === undefined) throw new InvariantError(`this node built a malformed envelope for ${p.key}`);
       const result = replica.propose([stamped]);
@@ -621,14 +613,12 @@ export class SynodNode<Command, Result> {
       }
       // Refused for now. Only a first attempt can fail: a retry's earlier attempt may still be applied.
       if (result.reason === 'overloaded') {
-        // Not in the pipeline: let retryDue() hand it over again.
-        p.leadership = -1;
+        // Not in the pipeline, so retryDue() hands it over again.
         if (first) this.settle(p, { ok: false, error: new OverloadedError(result.limit, 'leader') });
         return;
       }
       if (result.reason === 'too-large') return this.settle(p, { ok: false, error: new CommandTooLargeError(result.bytes, result.limit) });
     }
-    p.leadership = -1;
     const leader = this.leader;
     if (leader === undefined || leader === this.id) {
       p.submittedTick = -1;
@@ -679,7 +669,7 @@ export class SynodNode<Command, Result> {
       }
       if (p.waiters.length === 0) continue;
       // A proposal in this leader's own pipeline commits, or comes back in `dropped`.
-      if (leading && p.leadership === this.leadership) continue;
+      if (leading && this.inPipeline.has(p.key)) continue;
       if (p.submittedTick <= due) this.submit(p);
     }
     for (const r of this.reads.values()) if (r.index === undefined && r.sentTick <= due) this.sendRead(r);
