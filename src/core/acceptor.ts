@@ -20,8 +20,10 @@ export class Acceptor {
   private promisedBallot: Ballot;
   private readonly entries = new SlotLog<AcceptedEntry>();
 
-  constructor(state: DurableState) {
+  /** `snapshotSlot`: the restart point's snapshot covers every slot up to it, so they are forgotten. */
+  constructor(state: DurableState, snapshotSlot = 0) {
     this.promisedBallot = state.promised;
+    this.entries.forgetThrough(snapshotSlot);
     for (const e of state.accepted) {
       assert(compareBallots(e.ballot, state.promised) <= 0, () => `slot ${e.slot} accepted in ballot ${formatBallot(e.ballot)} above the promise ${formatBallot(state.promised)}`);
       this.entries.set(e.slot, e);
@@ -36,6 +38,15 @@ export class Acceptor {
   /** The highest slot with an accepted value (0 if none). */
   get lastSlot(): number {
     return this.entries.lastSlot;
+  }
+
+  /**
+   * Forgets the accepted values of every slot up to `slot` (all chosen, and covered by
+   * a snapshot). Such a slot is never reported in a promise again: the replica refuses
+   * prepares that start at or below it.
+   */
+  forgetThrough(slot: number): void {
+    this.entries.forgetThrough(slot);
   }
 
   /** The value accepted for `slot`, with its ballot. */
@@ -54,6 +65,7 @@ export class Acceptor {
       this.promisedBallot = ballot;
       out.persistPromised(ballot);
     }
+    assert(firstSlot > this.entries.forgotten, () => `prepare from slot ${firstSlot}, but slots up to ${this.entries.forgotten} are forgotten`);
     const reported: AcceptedEntry[] = [];
     for (let slot = Math.max(firstSlot, 1); slot <= this.entries.lastSlot; slot++) {
       const e = this.entries.get(slot);

@@ -33,6 +33,12 @@ export class CatchUp {
     return [firstSlot, Math.min(knownCommit, firstSlot + this.limits.catchUpSlotsMax - 1)];
   }
 
+  /** A snapshot was installed: whatever was asked for before is stale, ask again at once. */
+  reset(): void {
+    this.outstanding = undefined;
+    this.cooldown = 0;
+  }
+
   /** Chosen values from `firstSlot` arrived: if they answer the outstanding request, the next may follow at once. */
   received(firstSlot: number): void {
     if (this.outstanding !== firstSlot) return;
@@ -40,7 +46,10 @@ export class CatchUp {
     this.cooldown = 0;
   }
 
-  /** The answer to a request for `first..last`: the contiguous known chosen values. */
+  /**
+   * The answer to a request for `first..last`: the contiguous known chosen values, or
+   * `'snapshot'` when `first` was compacted away (the asker needs the snapshot).
+   */
   static serve(
     learner: Learner,
     self: NodeId,
@@ -48,7 +57,8 @@ export class CatchUp {
     first: number,
     last: number,
     limits: Limits,
-  ): ChosenMessage | undefined {
+  ): ChosenMessage | 'snapshot' | undefined {
+    if (first <= learner.compactedThrough) return 'snapshot';
     const end = Math.min(last, learner.commitIndex, first + limits.catchUpSlotsMax - 1);
     if (first < 1 || end < first) return undefined;
     const values: Value[] = [];

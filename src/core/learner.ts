@@ -18,9 +18,11 @@ export class Learner {
   private handedOut = 0;
   private appliedSlot = 0;
 
-  constructor(state: DurableState, acceptor: Acceptor) {
+  /** `snapshotSlot`: the driver restored a snapshot of every slot up to it (applied already). */
+  constructor(state: DurableState, acceptor: Acceptor, snapshotSlot = 0) {
+    this.chosen.forgetThrough(snapshotSlot);
     for (const e of state.chosen) this.chosen.set(e.slot, e.value);
-    for (let slot = 1; slot <= state.commitIndex; slot++) {
+    for (let slot = snapshotSlot + 1; slot <= state.commitIndex; slot++) {
       if (this.chosen.has(slot)) continue;
       // Marked chosen because this replica accepted it in the announcing leader's
       // ballot; later ballots can only carry the same value.
@@ -28,7 +30,40 @@ export class Learner {
       assert(accepted !== undefined, () => `commit index ${state.commitIndex} covers slot ${slot}, which has no value`);
       this.chosen.set(slot, accepted.value);
     }
-    this.commit = state.commitIndex;
+    this.commit = Math.max(state.commitIndex, snapshotSlot);
+    this.handedOut = snapshotSlot;
+    this.appliedSlot = snapshotSlot;
+  }
+
+  /** Slots up to this one are compacted: their values are only in a snapshot. */
+  get compactedThrough(): number {
+    return this.chosen.forgotten;
+  }
+
+  /**
+   * Forgets the values of applied slots up to `slot`: a snapshot covers them. A replica
+   * that needs them gets the snapshot instead.
+   */
+  compact(slot: number): void {
+    assert(slot <= this.appliedSlot, () => `compact(${slot}) beyond the applied slot ${this.appliedSlot}`);
+    this.chosen.forgetThrough(slot);
+  }
+
+  /**
+   * The driver installed a snapshot of every slot up to `slot`, ahead of what this
+   * replica applied: those slots count as chosen, handed out and applied.
+   */
+  installSnapshot(slot: number, out: OutputBuilder): void {
+    assert(slot > this.appliedSlot, () => `snapshot of slot ${slot} is not ahead of the applied slot ${this.appliedSlot}`);
+    assert(this.handedOut === this.appliedSlot, () => `snapshot installed while slots ${this.appliedSlot + 1}..${this.handedOut} were handed out and not applied`);
+    this.chosen.forgetThrough(slot);
+    this.handedOut = slot;
+    this.appliedSlot = slot;
+    if (slot > this.commit) {
+      this.commit = slot;
+      out.persistCommitIndex(slot);
+    }
+    this.advance(out);
   }
 
   get commitIndex(): number {

@@ -1,6 +1,7 @@
 import type { Ballot } from './ballot.js';
 import type { ChosenEntry, PersistBatch } from './durable-state.js';
 import type { AcceptedEntry, Message } from './messages.js';
+import type { NodeId } from './node-id.js';
 import type { CommittedEntry, Output, ReadIndexResult } from './output.js';
 
 /**
@@ -14,6 +15,7 @@ const emptyOutput: Output = Object.freeze({
   committed: Object.freeze([]),
   dropped: Object.freeze([]),
   reads: Object.freeze([]),
+  snapshotsTo: Object.freeze([]),
 });
 
 /**
@@ -34,6 +36,7 @@ export class OutputBuilder {
   private committed: CommittedEntry[] | undefined;
   private dropped: Uint8Array[] | undefined;
   private reads: ReadIndexResult[] | undefined;
+  private snapshotsTo: NodeId[] | undefined;
   private seq = 0;
 
   /** The persist sequence number the next non-empty persist will carry. */
@@ -77,9 +80,16 @@ export class OutputBuilder {
     this.reads = append(this.reads, result);
   }
 
+  /** `to` needs a snapshot: named once per output however often it asks. */
+  sendSnapshot(to: NodeId): void {
+    if (this.snapshotsTo?.includes(to) === true) return;
+    this.snapshotsTo = append(this.snapshotsTo, to);
+  }
+
   get isEmpty(): boolean {
     return (
-      !this.hasPersist && this.messages === undefined && this.committed === undefined && this.dropped === undefined && this.reads === undefined
+      !this.hasPersist && this.messages === undefined && this.committed === undefined && this.dropped === undefined && this.reads === undefined &&
+      this.snapshotsTo === undefined
     );
   }
 
@@ -102,6 +112,7 @@ export class OutputBuilder {
       committed: this.committed ?? [],
       dropped: this.dropped ?? [],
       reads: this.reads ?? [],
+      snapshotsTo: this.snapshotsTo ?? [],
     };
     this.promised = undefined;
     this.commitIndex = undefined;
@@ -111,6 +122,7 @@ export class OutputBuilder {
     this.committed = undefined;
     this.dropped = undefined;
     this.reads = undefined;
+    this.snapshotsTo = undefined;
     return output;
   }
 }

@@ -1,6 +1,7 @@
 import type { PersistBatch } from './durable-state.js';
 import type { Message } from './messages.js';
 import type { NodeId } from './node-id.js';
+import type { ReplicaStatus } from './replica.js';
 import type { Value } from './value.js';
 
 /** A chosen slot handed to the driver to apply. */
@@ -47,9 +48,15 @@ export interface Output {
    * (a read may return once the state machine applied `index`), or failed.
    */
   readonly reads: readonly ReadIndexResult[];
+  /**
+   * Peers that need slots this replica compacted away: send each the latest snapshot
+   * (covering at least {@link ReplicaStatus.compactedThrough}); they install it with
+   * {@link Replica.installSnapshot}. No ordering duty: a snapshot holds only chosen slots.
+   */
+  readonly snapshotsTo: readonly NodeId[];
 }
 
 /** Whether `output` holds no work at all: the driver's signal that the replica is idle. */
 export function isEmptyOutput(output: Output): boolean {
-  return output.persist === undefined && output.messages.length === 0 && output.committed.length === 0 && output.dropped.length === 0 && output.reads.length === 0;
+  return output.persist === undefined && output.messages.length === 0 && output.committed.length === 0 && output.dropped.length === 0 && output.reads.length === 0 && output.snapshotsTo.length === 0;
 }

@@ -231,6 +231,21 @@ export class Leadership {
     this.through.set(voter, t);
   }
 
+  /**
+   * `voter` is sent a snapshot covering every slot up to `slot`, all committed: count
+   * them as acknowledged (they need no quorum any more) and send from the next one.
+   */
+  skipTo(voter: NodeId, slot: number): void {
+    const through = this.through.get(voter);
+    assert(through !== undefined, () => `snapshot for ${voter}, who does not vote`);
+    if (slot > through) {
+      // Acknowledging the last slot merges any out-of-order ranges that now connect.
+      this.through.set(voter, slot - 1);
+      this.acknowledge(voter, slot, slot);
+    }
+    if (slot >= (this.sendNext.get(voter) ?? 0)) this.sendNext.set(voter, slot + 1);
+  }
+
   /** Keeps each voter's out-of-order list within `ackRangesMax`. */
   trimRanges(max: number): void {
     for (const ranges of this.ranges.values()) if (ranges.length > max) ranges.splice(0, ranges.length - max);

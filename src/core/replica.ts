@@ -48,6 +48,12 @@ export interface ReplicaOptions {
   readonly random: () => number;
   /** What this node persisted before (its restart point). Default: a new node. */
   readonly state?: DurableState;
+  /**
+   * The slot of the snapshot the driver restored into the state machine before building
+   * the replica (its restart point): every slot up to it counts as applied, and log
+   * entries at or below it are ignored. Default 0 (no snapshot).
+   */
+  readonly snapshotSlot?: number;
 }
 
 /** Why a proposal was refused, or that it was queued. */
@@ -78,6 +84,8 @@ export interface ReplicaStatus {
   readonly leader: NodeId | undefined;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** Slots up to this one were compacted away: peers that need them get a snapshot. */
+  readonly compactedThrough: number;
   /** The highest slot this replica accepted a value for. */
   readonly lastAcceptedSlot: number;
   /** Commands queued on a leader, waiting for a slot. */
@@ -171,8 +179,10 @@ export class Replica {
     this.peers = [...this.members].filter((m) => m !== id);
     this.otherVoters = quorum.voters.filter((v) => v !== id);
     const state = options.state ?? emptyDurableState;
-    this.acceptor = new Acceptor(state);
-    this.learner = new Learner(state, this.acceptor);
+    const snapshotSlot = options.snapshotSlot ?? 0;
+    if (!Number.isSafeInteger(snapshotSlot) || snapshotSlot < 0) throw new ConfigError(api, 'snapshotSlot', `must be a slot (an integer >= 0), got ${snapshotSlot}`);
+    this.acceptor = new Acceptor(state, snapshotSlot);
+    this.learner = new Learner(state, this.acceptor, snapshotSlot);
     this.election = new Election(limits, options.random);
     this.catchUp = new CatchUp(limits);
     this.roundSeen = state.promised.round;
@@ -188,6 +198,7 @@ export class Replica {
       leader: this.currentRole === 'leader' ? this.id : this.leaderHint,
       commitIndex: this.learner.commitIndex,
       appliedIndex: this.learner.appliedIndex,
+      compactedThrough: this.learner.compactedThrough,
       lastAcceptedSlot: this.acceptor.lastSlot,
       queuedCommands: this.leadership?.queued ?? 0,
       transferTarget: this.leadership?.transfer?.to,
@@ -313,6 +324,39 @@ export class Replica {
   /** The driver applied every committed slot up to `slot`. */
   applied(slot: number): void {
     this.learner.applied(slot);
+  }
+
+  /**
+   * The driver saved a snapshot covering every slot up to at least `slot` (applied
+   * already): the log up to `slot` may be forgotten. Peers that later need those slots
+   * are named in {@link Output.snapshotsTo}. Keep some applied slots below the
+   * snapshot's in the log, so briefly lagging peers catch up from the log instead.
+   */
+  compact(slot: number): void {
+    assert(Number.isSafeInteger(slot) && slot >= 0, () => `compact(${slot}): not a slot`);
+    if (slot <= this.learner.compactedThrough) return;
+    this.learner.compact(slot);
+    this.acceptor.forgetThrough(slot);
+  }
+
+  /**
+   * The driver received a snapshot of every slot up to `slot`, made it durable, and
+   * restored it into the state machine: this replica continues from `slot + 1`. Call
+   * it only when `slot` is above {@link ReplicaStatus.appliedIndex} (check before
+   * restoring: an older snapshot must be discarded) and nothing handed out is left
+   * unapplied. A leader or candidate steps down first.
+   */
+  installSnapshot(slot: number): void {
+    assert(Number.isSafeInteger(slot) && slot > this.learner.appliedIndex, () => `installSnapshot(${slot}) is not ahead of the applied slot ${this.learner.appliedIndex}`);
+    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
+    this.learner.installSnapshot(slot, this.out);
+    this.acceptor.forgetThrough(slot);
+    this.catchUp.reset();
+    const f = this.followed;
+    if (f !== undefined) {
+      const gap = this.learner.followLeader(f.ballot, f.commitIndex, this.acceptor, this.out);
+      if (gap !== undefined) this.requestCatchUp(f.ballot.node, gap, f.commitIndex);
+    }
   }
 
   /** Collects the work produced since the last call. See {@link Output} for the order. */
@@ -474,6 +518,12 @@ export class Replica {
 
   private onPrepare(m: PrepareMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
+    if (m.firstSlot <= this.learner.compactedThrough) {
+      // The accepted values of those slots are gone: promising would hide them from the
+      // candidate (they are chosen). It needs the snapshot, not our vote.
+      this.out.sendSnapshot(m.from);
+      return;
+    }
     const reported = this.acceptor.prepare(m.ballot, m.firstSlot, this.out);
     if (reported === undefined) {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
@@ -592,8 +642,15 @@ export class Replica {
     const commitIndex = this.learner.commitIndex;
     // Voters that are up to date are sent the same slots: their accepts share one list.
     let range: { firstSlot: number; values: readonly Value[] } | undefined;
+    const compacted = this.learner.compactedThrough;
     for (const v of this.otherVoters) {
       let next = l.sendNext.get(v)!;
+      if (next <= compacted && next <= last) {
+        // It lags behind what this leader compacted: the snapshot replaces those slots.
+        this.out.sendSnapshot(v);
+        l.skipTo(v, compacted);
+        next = compacted + 1;
+      }
       while (next <= last) {
         const end = Math.min(last, next + this.limits.acceptSlotsMax - 1);
         if (range === undefined || range.firstSlot !== next || range.values.length !== end - next + 1) {
@@ -611,9 +668,13 @@ export class Replica {
     }
     for (const o of this.observers) {
       let next = l.observerNext.get(o)!;
+      if (next <= compacted) {
+        this.out.sendSnapshot(o);
+        next = compacted + 1;
+      }
       while (next <= commitIndex) {
         const chosen = CatchUp.serve(this.learner, this.id, o, next, commitIndex, this.limits);
-        assert(chosen !== undefined && chosen.values.length > 0, () => `nothing to push to ${o} from slot ${next}`);
+        assert(chosen !== undefined && chosen !== 'snapshot' && chosen.values.length > 0, () => `nothing to push to ${o} from slot ${next}`);
         this.out.send(chosen);
         next += chosen.values.length;
       }
@@ -733,7 +794,8 @@ export class Replica {
 
   private onCatchUp(m: CatchUpMessage): void {
     const reply = CatchUp.serve(this.learner, this.id, m.from, m.firstSlot, m.lastSlot, this.limits);
-    if (reply !== undefined) this.out.send(reply);
+    if (reply === 'snapshot') this.out.sendSnapshot(m.from);
+    else if (reply !== undefined) this.out.send(reply);
   }
 
   private onChosen(m: ChosenMessage): void {

@@ -3,7 +3,7 @@ import type { Limits } from '../core/index.js';
 import type { Fault, ScheduledFault } from './faults.js';
 import type { RuntimeSimulationConfig } from './run-runtime-simulation.js';
 import type { SimulationConfig } from './run-simulation.js';
-import type { QuorumSpec } from './simulator.js';
+import type { QuorumSpec, SimSnapshotOptions } from './simulator.js';
 
 /** Shape of the clusters {@link simulationArbitrary} draws. */
 export interface SimulationArbitraryOptions {
@@ -21,6 +21,8 @@ export interface SimulationArbitraryOptions {
   readonly faultsMax?: number;
   /** The faults to draw from, for a cluster of `nodes` nodes. Default {@link faultArbitrary}. */
   readonly fault?: (nodes: number) => fc.Arbitrary<Fault>;
+  /** Whether nodes snapshot and compact their logs (often, so transfers happen amid faults). Default false. */
+  readonly snapshots?: boolean;
 }
 
 /** A fault against one of `nodes` nodes. */
@@ -133,8 +135,14 @@ export function simulationArbitrary(options: SimulationArbitraryOptions = {}): f
           fc.record({ at: fc.integer({ min: 1, max: safetyTicks }), fault: (options.fault ?? faultArbitrary)(voters + observers) }),
           { maxLength: options.faultsMax ?? 14 },
         ) as fc.Arbitrary<ScheduledFault[]>,
+        ...(options.snapshots === true ? { snapshots: snapshotOptionsArbitrary() } : {}),
       }),
     );
+}
+
+/** Snapshot schedules for the simulator: frequent, with few or no trailing slots kept. */
+export function snapshotOptionsArbitrary(): fc.Arbitrary<SimSnapshotOptions> {
+  return fc.record({ everySlots: fc.integer({ min: 1, max: 40 }), trailingSlots: fc.integer({ min: 0, max: 16 }) });
 }
 
 /** Shape of the runs {@link runtimeSimulationArbitrary} draws. */

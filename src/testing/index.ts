@@ -4,13 +4,13 @@
  * @packageDocumentation
  */
 export { Prng } from './prng.js';
-export { SimDisk } from './sim-disk.js';
+export { SimDisk, type SimSnapshot } from './sim-disk.js';
 export { SimNetwork, type NetworkConditions, type SimNetworkOptions, type Addressed, calmNetwork } from './sim-network.js';
 export { type Fault, type ScheduledFault, describeFault } from './faults.js';
 export { Invariants, type InvariantsOptions, SafetyViolation, describe as describeValue } from './invariants.js';
 export { type SimStateMachine, HashStateMachine } from './state-machine.js';
 export { Trace } from './trace.js';
-export { Simulator, type SimulatorOptions, type QuorumSpec } from './simulator.js';
+export { Simulator, type SimulatorOptions, type QuorumSpec, type SimMessage, type SimSnapshotOptions, type SnapshotTransfer } from './simulator.js';
 export {
   runSimulation,
   commandBytes,
@@ -24,6 +24,7 @@ export {
   transferFaultArbitrary,
   limitsArbitrary,
   quorumArbitrary,
+  snapshotOptionsArbitrary,
   type SimulationArbitraryOptions,
   runtimeSimulationArbitrary,
   type RuntimeSimulationArbitraryOptions,

@@ -77,7 +77,9 @@ export class Invariants {
   /** Per waiting read (`node/id`): the highest slot applied anywhere when it was asked for. */
   private readonly readsWaiting = new Map<string, number>();
   /** Counts of checks made, to show the checkers ran. */
-  readonly counts = { durableWrites: 0, sends: 0, applies: 0, reads: 0 };
+  readonly counts = { durableWrites: 0, sends: 0, applies: 0, reads: 0, snapshots: 0 };
+  /** The state machine's state after each slot (when snapshots are on), the first replica's. */
+  private readonly statesAt = new Map<number, string>();
 
   private readonly proposedBytes: (command: Uint8Array) => Uint8Array;
 
@@ -145,8 +147,11 @@ export class Invariants {
     }
   }
 
-  /** `node` is about to send `m`; `durable` is its durable state now. */
-  send(node: NodeId, m: Message, durable: DurableStateBuilder): void {
+  /**
+   * `node` is about to send `m`; `durable` is its durable state now, and its durable
+   * snapshot covers the slots up to `snapshotSlot` (chosen, so their entries may be gone).
+   */
+  send(node: NodeId, m: Message, durable: DurableStateBuilder, snapshotSlot = 0): void {
     this.counts.sends++;
     if (m.type !== 'promise' && m.type !== 'accepted') return;
     const promisedBefore = this.promisedSent.get(node);
@@ -165,6 +170,7 @@ export class Invariants {
     }
     if (m.type === 'accepted') {
       for (let slot = m.firstSlot; slot < m.firstSlot + m.count; slot++) {
+        if (slot <= snapshotSlot) continue;
         const e = durable.accepted.get(slot);
         if (e === undefined || compareBallots(e.ballot, m.ballot) < 0) {
           throw new SafetyViolation('persist-before-send', `${node} acknowledged slot ${slot} in ballot ${formatBallot(m.ballot)} before making it durable`);
@@ -173,9 +179,9 @@ export class Invariants {
     }
   }
 
-  /** `node` restarted with in-memory promise `promised`. */
-  restarted(node: NodeId, promised: Ballot): void {
-    this.applied.set(node, 0);
+  /** `node` restarted with in-memory promise `promised`, from a snapshot of slots up to `snapshotSlot`. */
+  restarted(node: NodeId, promised: Ballot, snapshotSlot = 0): void {
+    this.applied.set(node, snapshotSlot);
     const durable = this.durablePromised.get(node);
     const sent = this.promisedSent.get(node);
     for (const before of [durable, sent]) {
@@ -203,6 +209,27 @@ export class Invariants {
     else if (!valueEquals(first, value)) {
       throw new SafetyViolation('prefix', `${node} applied ${describe(value)} at slot ${slot}, another replica applied ${describe(first)}`);
     }
+  }
+
+  /** `node`'s state machine holds `state` after applying `slot`: every replica must hold the same there. */
+  appliedState(node: NodeId, slot: number, state: string): void {
+    const first = this.statesAt.get(slot);
+    if (first === undefined) this.statesAt.set(slot, state);
+    else if (first !== state) throw new SafetyViolation('prefix', `${node} holds state ${state} after slot ${slot}, another replica held ${first}`);
+  }
+
+  /**
+   * `node` installed a snapshot of slots up to `slot` holding `state`: it must be the
+   * state a replica reached by applying those chosen slots, and it continues after them.
+   */
+  installed(node: NodeId, slot: number, state: string): void {
+    this.counts.snapshots++;
+    const applied = this.applied.get(node) ?? 0;
+    if (slot <= applied) throw new SafetyViolation('prefix', `${node} installed a snapshot of slot ${slot}, behind its applied slot ${applied}`);
+    const expected = this.statesAt.get(slot);
+    if (expected === undefined) throw new SafetyViolation('durability', `${node} installed a snapshot of slot ${slot}, which no replica applied`);
+    if (expected !== state) throw new SafetyViolation('prefix', `${node} installed a snapshot of slot ${slot} holding ${state}, but applying the chosen slots gives ${expected}`);
+    this.applied.set(node, slot);
   }
 
   /** `node` took read-index request `id`. */

@@ -1,5 +1,11 @@
 import { type DurableState, DurableStateBuilder, type PersistBatch } from '../core/index.js';
 
+/** A simulated snapshot: the state machine's state after applying every slot up to `slot`. */
+export interface SimSnapshot {
+  readonly slot: number;
+  readonly state: string;
+}
+
 interface PendingWrite {
   readonly seq: number;
   readonly batch: PersistBatch;
@@ -13,6 +19,7 @@ interface PendingWrite {
 export class SimDisk {
   private durable = new DurableStateBuilder();
   private pending: PendingWrite[] = [];
+  private saved: SimSnapshot | undefined;
 
   /** Queues a write that becomes durable at `doneAt` (never before an earlier one). */
   write(seq: number, batch: PersistBatch, doneAt: number): void {
@@ -36,6 +43,23 @@ export class SimDisk {
     this.pending.shift();
     this.durable.merge(next.batch);
     return next;
+  }
+
+  /**
+   * Saves `snapshot` durably at once (snapshots are written apart from the log), unless
+   * the one saved is as recent; then forgets the durable entries the snapshot covers
+   * below `compactBelow` (a storage's `compact`).
+   */
+  saveSnapshot(snapshot: SimSnapshot, compactBelow: number): void {
+    if (this.saved === undefined || snapshot.slot > this.saved.slot) this.saved = snapshot;
+    const below = Math.min(compactBelow, this.saved.slot + 1);
+    for (const slot of this.durable.accepted.keys()) if (slot < below) this.durable.accepted.delete(slot);
+    for (const slot of this.durable.chosen.keys()) if (slot < below) this.durable.chosen.delete(slot);
+  }
+
+  /** The latest snapshot saved, if any. */
+  get snapshot(): SimSnapshot | undefined {
+    return this.saved;
   }
 
   /** A crash: unsynced writes are gone. */

@@ -18,13 +18,32 @@ import {
 import { type Fault, describeFault, networkConditionsOf } from './faults.js';
 import { Invariants } from './invariants.js';
 import { Prng } from './prng.js';
-import { SimDisk } from './sim-disk.js';
+import { SimDisk, type SimSnapshot } from './sim-disk.js';
 import { type NetworkConditions, SimNetwork, calmNetwork } from './sim-network.js';
 import { HashStateMachine, type SimStateMachine } from './state-machine.js';
 import { Trace } from './trace.js';
 
 /** Which quorum system the simulated cluster uses. */
 export type QuorumSpec = { readonly kind: 'majority' } | { readonly kind: 'flexible'; readonly phase1: number; readonly phase2: number };
+
+/** A snapshot on its way to a replica that needs slots its sender compacted. */
+export interface SnapshotTransfer {
+  readonly type: 'snapshot';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly snapshot: SimSnapshot;
+}
+
+/** What the simulated network carries: the core's messages, and snapshots. */
+export type SimMessage = Message | SnapshotTransfer;
+
+/** When simulated nodes snapshot and compact. */
+export interface SimSnapshotOptions {
+  /** A node snapshots its state machine once it applied this many slots since its last snapshot. */
+  readonly everySlots: number;
+  /** Applied slots kept in the log below each snapshot, for peers that lag a little. */
+  readonly trailingSlots: number;
+}
 
 /** How to build a {@link Simulator}. */
 export interface SimulatorOptions {
@@ -48,6 +67,11 @@ export interface SimulatorOptions {
   readonly trace?: { readonly limit?: number; readonly sink?: (line: string) => void };
   /** Trace every commit at the leader (verbose). Default false. */
   readonly traceCommits?: boolean;
+  /**
+   * Snapshots and log compaction, so that lagging or restarted replicas are sent a
+   * snapshot (over the simulated network, with its loss, delays and cuts). Default off.
+   */
+  readonly snapshots?: SimSnapshotOptions;
 }
 
 interface SimNode {
@@ -59,6 +83,8 @@ interface SimNode {
   held: { seq: number; messages: readonly Message[] }[];
   role: Role | undefined;
   lastApplied: number;
+  /** The slot of the node's last snapshot (0 if none). */
+  lastSnapshot: number;
   /** The node ticks once every this many simulator ticks (a slow clock); 1 normally. */
   tickEvery: number;
 }
@@ -82,7 +108,7 @@ export class Simulator {
   readonly ids: readonly NodeId[];
   readonly quorum: Quorum;
   readonly invariants: Invariants;
-  readonly network: SimNetwork;
+  readonly network: SimNetwork<SimMessage>;
   readonly trace: Trace;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly random: Prng;
@@ -107,7 +133,7 @@ export class Simulator {
     const spec = options.quorum ?? { kind: 'majority' };
     this.quorum = spec.kind === 'majority' ? majority(voterIds) : flexible(voterIds, spec);
     this.random = new Prng(options.seed);
-    this.network = new SimNetwork(this.random.fork());
+    this.network = new SimNetwork<SimMessage>(this.random.fork());
     this.network.conditions = options.network ?? calmNetwork;
     this.invariants = new Invariants(this.quorum);
     this.trace = new Trace(options.trace?.limit ?? 400, options.trace?.sink);
@@ -115,7 +141,7 @@ export class Simulator {
     this.newMachine = options.stateMachine ?? (() => new HashStateMachine());
     this.traceCommits = options.traceCommits ?? false;
     for (const id of this.ids) {
-      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0, tickEvery: 1 };
+      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0, lastSnapshot: 0, tickEvery: 1 };
       this.nodes.set(id, node);
       this.boot(node);
     }
@@ -261,13 +287,16 @@ export class Simulator {
     const node = this.nodes.get(id);
     if (node === undefined || node.replica !== undefined) return;
     this.boot(node);
-    this.invariants.restarted(id, node.replica!.status.promised);
+    this.invariants.restarted(id, node.replica!.status.promised, node.lastApplied);
   }
 
   private boot(node: SimNode): void {
     const rng = this.random.fork();
     node.machine = this.newMachine();
-    node.lastApplied = 0;
+    const snapshot = node.disk.snapshot;
+    if (snapshot !== undefined) node.machine.restore(snapshot.state);
+    node.lastApplied = snapshot?.slot ?? 0;
+    node.lastSnapshot = node.lastApplied;
     node.replica = new Replica({
       id: node.id,
       quorum: this.quorum,
@@ -275,6 +304,7 @@ export class Simulator {
       ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
       random: () => rng.next(),
       state: node.disk.load(),
+      snapshotSlot: node.lastApplied,
     });
     node.role = node.replica.role;
   }
@@ -286,7 +316,8 @@ export class Simulator {
     for (const m of this.network.takeDue(this.time)) {
       const node = this.nodes.get(m.to);
       if (node?.replica === undefined) continue;
-      node.replica.step(m);
+      if (m.type === 'snapshot') this.install(node, node.replica, m.snapshot);
+      else node.replica.step(m);
       this.drain(node);
     }
     for (const node of this.nodes.values()) {
@@ -327,8 +358,38 @@ export class Simulator {
     }
   }
 
+  /** A snapshot arrived: save it, restore it and tell the replica, unless it is stale. */
+  private install(node: SimNode, replica: Replica, snapshot: SimSnapshot): void {
+    if (snapshot.slot <= replica.status.appliedIndex) return;
+    this.invariants.installed(node.id, snapshot.slot, snapshot.state);
+    node.disk.saveSnapshot(snapshot, snapshot.slot + 1);
+    node.machine.restore(snapshot.state);
+    node.lastApplied = snapshot.slot;
+    node.lastSnapshot = snapshot.slot;
+    replica.installSnapshot(snapshot.slot);
+    this.trace.add(this.time, node.id, `installs a snapshot of slots 1..${snapshot.slot}`);
+  }
+
+  /** Snapshots the state machine and compacts the log once `everySlots` more slots are applied. */
+  private maybeSnapshot(node: SimNode, replica: Replica): void {
+    const every = this.options.snapshots;
+    if (every === undefined || node.lastApplied - node.lastSnapshot < every.everySlots) return;
+    const slot = node.lastApplied;
+    const keepFrom = Math.max(1, slot - every.trailingSlots + 1);
+    node.disk.saveSnapshot({ slot, state: node.machine.snapshot() }, keepFrom);
+    node.lastSnapshot = slot;
+    replica.compact(keepFrom - 1);
+  }
+
+  /** Sends `to` the latest snapshot `node` saved, over the network. */
+  private sendSnapshot(node: SimNode, to: NodeId): void {
+    const snapshot = node.disk.snapshot;
+    if (snapshot === undefined) return;
+    this.network.send({ type: 'snapshot', from: node.id, to, snapshot }, this.time);
+  }
+
   private send(node: SimNode, m: Message): void {
-    this.invariants.send(node.id, m, node.disk.state);
+    this.invariants.send(node.id, m, node.disk.state, node.disk.snapshot?.slot);
     this.network.send(m, this.time);
   }
 
@@ -342,6 +403,7 @@ export class Simulator {
       if (out.committed.length > 0) this.applyCommitted(node, replica, out);
       if (out.dropped.length > 0) this.onDropped?.(out.dropped);
       for (const r of out.reads) this.invariants.readSettled(node.id, r.id, r.ok ? r.index : undefined);
+      for (const to of out.snapshotsTo) this.sendSnapshot(node, to);
       if (out.persist !== undefined) {
         node.disk.write(out.persistSeq, out.persist, this.time + this.random.int(this.diskDelayTicksMax + 1));
         if (out.messages.length > 0) node.held.push({ seq: out.persistSeq, messages: out.messages });
@@ -361,9 +423,11 @@ export class Simulator {
       this.invariants.apply(node.id, slot, value);
       node.lastApplied = slot;
       commands += applyValue(node.machine, slot, value, (c) => this.onApply?.(node.id, slot, c));
+      if (this.options.snapshots !== undefined) this.invariants.appliedState(node.id, slot, node.machine.snapshot());
     }
     const first = out.committed[0]!.slot;
     replica.applied(node.lastApplied);
+    this.maybeSnapshot(node, replica);
     if (this.traceCommits && replica.role === 'leader') {
       const range = first === node.lastApplied ? `slot ${first}` : `slots ${first}..${node.lastApplied}`;
       this.trace.add(this.time, node.id, `commits ${range} (${commands} command${commands === 1 ? '' : 's'})`);

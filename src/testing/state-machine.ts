@@ -7,6 +7,10 @@ export interface SimStateMachine {
   apply(command: Uint8Array, slot: number): void;
   /** A digest of the whole state, equal on two replicas exactly when their states are. */
   fingerprint(): string;
+  /** The whole state, for a snapshot. */
+  snapshot(): string;
+  /** Replaces the whole state with a {@link snapshot}'s. */
+  restore(snapshot: string): void;
 }
 
 /**
@@ -31,5 +35,15 @@ export class HashStateMachine implements SimStateMachine {
 
   fingerprint(): string {
     return `${this.count}:${this.hash.toString(16)}`;
+  }
+
+  snapshot(): string {
+    return this.fingerprint();
+  }
+
+  restore(snapshot: string): void {
+    const [count, hash] = snapshot.split(':');
+    this.count = Number(count);
+    this.hash = Number.parseInt(hash ?? '', 16) >>> 0;
   }
 }
