@@ -50,6 +50,23 @@ interface ClientRecord<R> {
 }
 
 /**
+ * A {@link DedupTable}'s whole state as plain data, for a snapshot: clients and
+ * tombstones in the table's own order, so a table rebuilt from it behaves the same.
+ * @internal
+ */
+export interface DedupState<R> {
+  readonly clients: readonly {
+    readonly id: string;
+    readonly floor: number;
+    readonly lastActive: number;
+    readonly results: readonly (readonly [seq: number, outcome: Outcome<R>])[];
+  }[];
+  readonly tombstones: readonly (readonly [hash: number, lastActive: number])[];
+  readonly forgottenThrough: number;
+  readonly lastSweep: number;
+}
+
+/**
  * Exactly-once for retried requests: per client, the outcome of every recent request,
  * so a request applied twice (retried after a timeout or a leader change) takes effect
  * once and the retry gets the first outcome. It is part of the replicated state: it
@@ -84,6 +101,23 @@ export class DedupTable<R> {
 
   get size(): number {
     return this.clients.size;
+  }
+
+  /** The whole table as plain data (for a snapshot); outcomes are shared, not copied. */
+  exportState(): DedupState<R> {
+    const clients = [...this.clients].map(([id, r]) => ({ id, floor: r.floor, lastActive: r.lastActive, results: [...r.results] }));
+    return { clients, tombstones: [...this.tombstones], forgottenThrough: this.forgottenThrough, lastSweep: this.lastSweep };
+  }
+
+  /** Replaces the whole table with `state` (a snapshot's). */
+  importState(state: DedupState<R>): void {
+    this.clients.clear();
+    this.tombstones.clear();
+    for (const c of state.clients) this.clients.set(c.id, { floor: c.floor, results: new Map(c.results), lastActive: c.lastActive });
+    for (const [hash, at] of state.tombstones) this.tombstones.set(hash, at);
+    this.forgottenThrough = state.forgottenThrough;
+    this.lastSweep = state.lastSweep;
+    this.lastClient = undefined;
   }
 
   /**

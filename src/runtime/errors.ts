@@ -105,8 +105,23 @@ export class ResultExpiredError extends SynodError {
 
 /** The state machine threw while applying the command (on every replica alike); `cause` is what it threw. */
 export class ApplyError extends SynodError {
+  /** The slot that carried the command. */
+  readonly slot: number;
+
   constructor(slot: number, cause: unknown) {
     super('APPLY', `the state machine threw applying the command in slot ${slot}`, { cause });
+    this.slot = slot;
+  }
+}
+
+/**
+ * A snapshot could not be read: damaged or of an unknown format, from the storage or
+ * from a peer. One from a peer is refused (and asked for again); one from the storage
+ * stops the node from starting.
+ */
+export class SnapshotError extends SynodError {
+  constructor(why: string, options?: { cause?: unknown }) {
+    super('SNAPSHOT', `snapshot unreadable: ${why}`, options);
   }
 }
 

@@ -1,8 +1,8 @@
 export { createNode, SynodNode, type NodeState, type NodeStatus, type ProposeOptions, type WaitOptions } from './node.js';
-export type { NodeOptions } from './options.js';
+export type { NodeOptions, SnapshotOptions } from './options.js';
 export type { Transport, TransportHandlers } from './transport.js';
 export type { Storage, Snapshot } from './storage.js';
-export { type StateMachine, type ApplyMeta, type SnapshotCapture, type Codec, jsonCodec, bytesCodec } from './state-machine.js';
+export { type StateMachine, type ApplyMeta, type SnapshotCapture, type Codec, jsonCodec, bytesCodec, resultJsonCodec } from './state-machine.js';
 export type {
   NodeMessage,
   NodeMessageType,
@@ -10,6 +10,8 @@ export type {
   ForwardRefusedMessage,
   ReadRequestMessage,
   ReadReplyMessage,
+  SnapshotChunkMessage,
+  SnapshotAckMessage,
 } from './runtime-messages.js';
 export { type Clock, type TimerHandle, systemClock } from './clock.js';
 export { type Logger, silentLogger } from './logger.js';
@@ -28,4 +30,5 @@ export {
   ApplyError,
   StorageError,
   TransferError,
+  SnapshotError,
 } from './errors.js';

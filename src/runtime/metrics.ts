@@ -26,6 +26,11 @@ export interface NodeMetrics {
   readonly messages: { readonly in: number; readonly out: number; readonly dropped: number };
   /** `read()` calls resolved and rejected, and read-index requests a leader refused and that were asked again. */
   readonly reads: { readonly served: number; readonly failed: number; readonly retries: number };
+  /**
+   * Snapshots this node saved on schedule, installed from a peer, sent whole to a peer,
+   * and refused from a peer (unreadable); transfers it is sending now.
+   */
+  readonly snapshots: { readonly saved: number; readonly installed: number; readonly sent: number; readonly refused: number; readonly sending: number };
   readonly persist: {
     /** Storage writes made. */
     readonly writes: number;
@@ -70,7 +75,12 @@ export class MetricsRecorder {
     this.latencies[this.latencyCount++ % latencySamples] = ms;
   }
 
-  snapshot(gauges: { pending: number; commitIndex: number; appliedIndex: number }): NodeMetrics {
+  snapshot(gauges: {
+    pending: number;
+    commitIndex: number;
+    appliedIndex: number;
+    snapshots: { saved: number; installed: number; sent: number; refused: number; sending: number };
+  }): NodeMetrics {
     const n = Math.min(this.latencyCount, latencySamples);
     const sorted = this.latencies.slice(0, n).sort();
     const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);
@@ -84,6 +94,7 @@ export class MetricsRecorder {
       leaderChanges: this.leaderChanges,
       messages: { in: this.messagesIn, out: this.messagesOut, dropped: this.messagesDropped },
       reads: { served: this.readsServed, failed: this.readsFailed, retries: this.readRetries },
+      snapshots: { ...gauges.snapshots },
       persist: { writes: this.writes, batches: this.batches, latencyMs: { p50: at(0.5), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! } },
     };
   }

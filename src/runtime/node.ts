@@ -23,6 +23,7 @@ import {
   NotStartedError,
   OverloadedError,
   ResultExpiredError,
+  SnapshotError,
   StorageError,
   TransferError,
 } from './errors.js';
@@ -30,8 +31,18 @@ import type { NodeEvents, NodeListener } from './events.js';
 import { MetricsRecorder, type NodeMetrics } from './metrics.js';
 import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PersistPipeline } from './persist-pipeline.js';
-import type { ForwardMessage, ForwardRefusedMessage, NodeMessage, ReadReplyMessage, ReadRequestMessage } from './runtime-messages.js';
-import type { ApplyMeta } from './state-machine.js';
+import type {
+  ForwardMessage,
+  ForwardRefusedMessage,
+  NodeMessage,
+  ReadReplyMessage,
+  ReadRequestMessage,
+  SnapshotAckMessage,
+  SnapshotChunkMessage,
+} from './runtime-messages.js';
+import type { RuntimeState } from './snapshot-format.js';
+import { Snapshots } from './snapshots.js';
+import type { ApplyMeta, StateMachine } from './state-machine.js';
 import type { TransportHandlers } from './transport.js';
 import { type Waiter, createWaiter } from './waiter.js';
 
@@ -133,6 +144,7 @@ export class SynodNode<Command, Result> {
   private readonly recorder = new MetricsRecorder();
   private readonly pipeline: PersistPipeline;
   private readonly dedup: DedupTable<Result>;
+  private readonly snapshots: Snapshots<Result>;
   private readonly proposals = new Map<string, PendingProposal<Result>>();
   /** This node's own client's pending proposals by seq, lowest first: the first is `ackedBelow`. */
   private readonly ownPending = new Map<number, PendingProposal<Result>>();
@@ -176,6 +188,27 @@ export class SynodNode<Command, Result> {
       failed: (error) => this.fail(new StorageError('persist', error)),
       now: () => options.clock.now(),
     });
+    this.snapshots = new Snapshots<Result>({
+      id: options.id,
+      storage: options.storage,
+      stateMachine: options.stateMachine as StateMachine<unknown, Result>,
+      resultCodec: options.resultCodec,
+      options: options.snapshot,
+      logger: options.logger,
+      random: options.random,
+      retryTicks: options.limits.electionTicksMax,
+      running: () => this.lifecycle === 'running',
+      appliedIndex: () => this.appliedIndex,
+      runtimeState: () => ({ lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState() }),
+      install: (slot, state, machine) => this.guard(() => this.installSnapshot(slot, state, machine)),
+      compact: (slot) => this.guard(() => this.replica!.compact(slot)),
+      send: (message) => this.send(message),
+      fail: (error) => this.fail(error),
+      warn: (error) => {
+        this.options.logger.warn({ node: this.id, error }, error.message);
+        this.emit('error', { error, fatal: false });
+      },
+    });
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -202,6 +235,19 @@ export class SynodNode<Command, Result> {
       throw new StorageError('load', error);
     }
     if (this.lifecycle !== 'starting') throw new ClosedError();
+    let snapshotSlot = 0;
+    try {
+      const restored = await this.snapshots.load();
+      if (restored !== undefined) {
+        this.restoreState(restored.state, restored.machine);
+        snapshotSlot = restored.slot;
+      }
+    } catch (error) {
+      await this.shutdown(error);
+      throw error;
+    }
+    if (this.lifecycle !== 'starting') throw new ClosedError();
+    this.appliedIndex = snapshotSlot;
     this.replica = new Replica({
       id: this.id,
       quorum: this.options.quorum,
@@ -209,6 +255,7 @@ export class SynodNode<Command, Result> {
       limits: this.options.limits,
       random: this.options.random,
       state: durable,
+      snapshotSlot,
     });
     // Ids are checked at creation to leave room for this suffix.
     this.clientId = this.options.clientId ?? `${this.id}/${this.randomId(clientSuffixLength)}`;
@@ -229,7 +276,7 @@ export class SynodNode<Command, Result> {
     if (this.lifecycle !== 'starting') throw new ClosedError();
     this.lifecycle = 'running';
     this.role = this.replica.role;
-    this.options.logger.info({ node: this.id, commitIndex: durable.commitIndex, promised: durable.promised }, 'node started');
+    this.options.logger.info({ node: this.id, commitIndex: durable.commitIndex, promised: durable.promised, snapshotSlot }, 'node started');
     this.tickTimer = clock.setTimer(this.onTick, this.options.tickMs);
     this.scheduleDrain();
   }
@@ -443,7 +490,12 @@ export class SynodNode<Command, Result> {
 
   /** Counters and gauges: proposals, commits, elections, messages, persist latency, apply lag. */
   metrics(): NodeMetrics {
-    return this.recorder.snapshot({ pending: this.proposals.size, commitIndex: this.replica?.status.commitIndex ?? 0, appliedIndex: this.appliedIndex });
+    return this.recorder.snapshot({
+      pending: this.proposals.size,
+      commitIndex: this.replica?.status.commitIndex ?? 0,
+      appliedIndex: this.appliedIndex,
+      snapshots: { ...this.snapshots.counts, sending: this.snapshots.sending },
+    });
   }
 
   /** Listens to `event`. Listeners run synchronously; one that throws is logged, never breaks the node. */
@@ -484,6 +536,7 @@ export class SynodNode<Command, Result> {
     this.guard(() => {
       this.ticks++;
       this.replica!.tick();
+      this.snapshots.tick();
       this.retryDue();
       this.scheduleDrain();
     });
@@ -519,6 +572,7 @@ export class SynodNode<Command, Result> {
       if (out.committed.length > 0) this.applyCommitted(replica, out.committed);
       if (out.dropped.length > 0) this.onDropped(out.dropped);
       for (const r of out.reads) this.onReadIndex(r);
+      for (const to of out.snapshotsTo) this.snapshots.sendTo(to);
       this.pipeline.push(out.persistSeq, out.persist, out.messages);
       if (this.lifecycle !== 'running') return;
     }
@@ -704,12 +758,19 @@ export class SynodNode<Command, Result> {
   // ---------------------------------------------------------------- apply
 
   private applyCommitted(replica: Replica, committed: readonly CommittedEntry[]): void {
+    let bytes = 0;
     for (const { slot, value } of committed) {
-      if (value.kind === 'batch') for (const bytes of value.commands) this.applyCommand(slot, bytes);
+      if (value.kind === 'batch') {
+        for (const command of value.commands) {
+          this.applyCommand(slot, command);
+          bytes += command.byteLength;
+        }
+      }
       this.appliedIndex = slot;
       this.recorder.slots++;
     }
     replica.applied(this.appliedIndex);
+    this.snapshots.applied(committed.length, bytes);
     this.emit('apply', { appliedIndex: this.appliedIndex });
     if (this.reads.size > 0) {
       for (const r of [...this.reads.values()]) if (r.index !== undefined && r.index <= this.appliedIndex) this.serveRead(r);
@@ -758,6 +819,51 @@ export class SynodNode<Command, Result> {
     } catch (error) {
       return { ok: false, error: new ApplyError(slot, error) };
     }
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  /** Replaces the state machine's and the runtime's replicated state with a snapshot's. */
+  private restoreState(state: RuntimeState<Result>, machine: Uint8Array): void {
+    try {
+      this.options.stateMachine.restore!(machine);
+    } catch (error) {
+      throw new SnapshotError("the state machine's restore() threw; its state may be half replaced", { cause: error });
+    }
+    this.dedup.importState(state.dedup);
+    this.lastTimestamp = state.lastTimestamp;
+  }
+
+  /** A snapshot from a peer, durable already, replaces everything applied: continue after `slot`. */
+  private installSnapshot(slot: number, state: RuntimeState<Result>, machine: Uint8Array): void {
+    const replica = this.replica!;
+    this.restoreState(state, machine);
+    this.appliedIndex = slot;
+    replica.installSnapshot(slot);
+    this.inPipeline.clear();
+    // Requests applied inside the snapshot never pass through apply here: settle them
+    // from the restored exactly-once table.
+    for (const p of [...this.proposals.values()]) {
+      const known = this.dedup.known(p.clientId, p.seq);
+      if (known === undefined) continue;
+      this.settle(p, known === 'expired' ? { ok: false, error: new ResultExpiredError(p.clientId, p.seq) } : known);
+    }
+    this.emit('apply', { appliedIndex: slot });
+    for (const r of [...this.reads.values()]) if (r.index !== undefined && r.index <= slot) this.serveRead(r);
+    this.scheduleDrain();
+  }
+
+  private onSnapshotChunk(m: SnapshotChunkMessage): void {
+    const ok =
+      isCount(m.transfer) && isCount(m.slot) && m.slot >= 1 && isCount(m.total) && m.total >= 1 && isCount(m.offset) && m.data instanceof Uint8Array;
+    if (!ok) return this.dropMalformed(m);
+    this.snapshots.onChunk(m);
+  }
+
+  private onSnapshotAck(m: SnapshotAckMessage): void {
+    const ok = isCount(m.transfer) && isCount(m.received) && (m.status === 'more' || m.status === 'done' || m.status === 'failed');
+    if (!ok) return this.dropMalformed(m);
+    this.snapshots.onAck(m);
   }
 
   // ---------------------------------------------------------------- reads
@@ -834,6 +940,10 @@ export class SynodNode<Command, Result> {
           return this.onReadRequest(message);
         case 'readReply':
           return this.onReadReply(message);
+        case 'snapshotChunk':
+          return this.onSnapshotChunk(message);
+        case 'snapshotAck':
+          return this.onSnapshotAck(message);
         default:
           return this.replica!.step(message as Message);
       }
@@ -936,6 +1046,10 @@ export class SynodNode<Command, Result> {
     for (let i = 0; i < length; i++) s += idAlphabet[Math.floor(this.options.random() * idAlphabet.length)] ?? 'x';
     return s;
   }
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 /**

@@ -5,9 +5,30 @@ import { type DedupLimits, defaultDedupLimits } from './dedup-table.js';
 import { clientSuffixLength, envelopeIdBytesMax, envelopeOverhead } from './envelope.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { StateMachine } from './state-machine.js';
-import { type Codec, jsonCodec } from './state-machine.js';
+import { type Codec, jsonCodec, resultJsonCodec } from './state-machine.js';
 import type { Storage } from './storage.js';
 import type { Transport } from './transport.js';
+
+/**
+ * When a node snapshots its state machine and compacts its log, and how snapshots
+ * travel to replicas that need slots compacted away. Snapshots need the state
+ * machine's `snapshot()` and `restore()`; without them the log is kept whole.
+ */
+export interface SnapshotOptions {
+  /** Snapshot once this many slots were applied since the last snapshot. Default 10,000 slots. */
+  readonly everySlots?: number;
+  /** ...or once this many command bytes were applied since the last snapshot. Default 64 MiB. */
+  readonly everyBytes?: number;
+  /**
+   * Applied slots kept in the log below each snapshot, so a replica that lags a little
+   * catches up from the log rather than with a whole snapshot. Default 1,000 slots.
+   */
+  readonly trailingSlots?: number;
+  /** Bytes of snapshot per message when one is sent to a peer. Default 256 KiB. */
+  readonly chunkBytes?: number;
+  /** The largest snapshot taken from a peer; a larger one is refused. Default 1 GiB. */
+  readonly bytesMax?: number;
+}
 
 /**
  * Everything {@link createNode} takes. Times are in milliseconds unless the name says
@@ -30,6 +51,15 @@ export interface NodeOptions<Command, Result> {
   readonly stateMachine: StateMachine<Command, Result>;
   /** Turns commands into bytes and back; the same on every node. Default JSON ({@link jsonCodec}). */
   readonly codec?: Codec<Command>;
+  /**
+   * Turns results into bytes and back, to keep the exactly-once table's results in
+   * snapshots. Default JSON with `undefined` allowed ({@link resultJsonCodec}). A result
+   * it cannot encode is kept as lost: a retry of it after a snapshot was installed gets
+   * `ResultExpiredError`, never a second apply.
+   */
+  readonly resultCodec?: Codec<Result>;
+  /** Snapshot scheduling and transfer. Defaults: see {@link SnapshotOptions}. */
+  readonly snapshot?: SnapshotOptions;
   /** Length of one tick, the core's unit of time. Default 50 ms. */
   readonly tickMs?: number;
   /** A follower campaigns after hearing no leader for a random number of ticks in [min, max]. Default { min: 10, max: 20 } (0.5 to 1 s). */
@@ -91,6 +121,8 @@ export interface ResolvedOptions<Command, Result> {
   readonly storage: Storage;
   readonly stateMachine: StateMachine<Command, Result>;
   readonly codec: Codec<Command>;
+  readonly resultCodec: Codec<Result>;
+  readonly snapshot: Required<SnapshotOptions>;
   readonly tickMs: number;
   readonly limits: Limits;
   readonly commandBytesMax: number;
@@ -117,6 +149,12 @@ function fail(field: string, why: string): never {
 function positiveInteger(field: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) fail(field, `must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+function nonNegativeInteger(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(field, `must be an integer >= 0, got ${String(value)}`);
   return value;
 }
 
@@ -163,6 +201,16 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   hasMethods('storage', options.storage, ['load', 'persist', 'saveSnapshot', 'loadSnapshot', 'compact', 'close']);
   hasMethods('stateMachine', options.stateMachine, ['apply']);
   if (options.codec !== undefined) hasMethods('codec', options.codec, ['encode', 'decode']);
+  if (options.resultCodec !== undefined) hasMethods('resultCodec', options.resultCodec, ['encode', 'decode']);
+  const snapshotInput = options.snapshot ?? {};
+  if (typeof snapshotInput !== 'object' || snapshotInput === null) fail('snapshot', 'must be an object');
+  const snapshot: Required<SnapshotOptions> = {
+    everySlots: positiveInteger('snapshot.everySlots', snapshotInput.everySlots, 10_000),
+    everyBytes: positiveInteger('snapshot.everyBytes', snapshotInput.everyBytes, 64 * 1024 * 1024),
+    trailingSlots: nonNegativeInteger('snapshot.trailingSlots', snapshotInput.trailingSlots, 1_000),
+    chunkBytes: positiveInteger('snapshot.chunkBytes', snapshotInput.chunkBytes, 256 * 1024),
+    bytesMax: positiveInteger('snapshot.bytesMax', snapshotInput.bytesMax, 1024 * 1024 * 1024),
+  };
   if (options.clock !== undefined) hasMethods('clock', options.clock, ['now', 'setTimer', 'clearTimer', 'wallTime']);
   if (options.logger !== undefined) hasMethods('logger', options.logger, ['debug', 'info', 'warn', 'error']);
   if (options.random !== undefined && typeof options.random !== 'function') fail('random', 'must be a function returning a number in [0, 1)');
@@ -214,6 +262,8 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     storage: options.storage,
     stateMachine: options.stateMachine,
     codec: options.codec ?? (jsonCodec as Codec<Command>),
+    resultCodec: options.resultCodec ?? (resultJsonCodec as Codec<Result>),
+    snapshot,
     tickMs,
     limits,
     commandBytesMax,

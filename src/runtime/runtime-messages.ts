@@ -5,7 +5,14 @@ import type { Message, NodeId } from '../core/index.js';
  * runtime adds to forward proposals and reads from followers to the leader. A
  * {@link Transport} moves these records unchanged; a codec may turn them into bytes.
  */
-export type NodeMessage = Message | ForwardMessage | ForwardRefusedMessage | ReadRequestMessage | ReadReplyMessage;
+export type NodeMessage =
+  | Message
+  | ForwardMessage
+  | ForwardRefusedMessage
+  | ReadRequestMessage
+  | ReadReplyMessage
+  | SnapshotChunkMessage
+  | SnapshotAckMessage;
 
 /** The `type` of every node message. */
 export type NodeMessageType = NodeMessage['type'];
@@ -51,4 +58,39 @@ export interface ReadReplyMessage {
   /** The slot the follower must have applied before it reads; undefined when refused. */
   readonly index: number | undefined;
   readonly leaderHint: NodeId | undefined;
+}
+
+/**
+ * One piece of a snapshot streamed to a replica that needs slots the sender compacted.
+ * Chunks of one transfer are sent in order, one at a time: each waits for its ack.
+ */
+export interface SnapshotChunkMessage {
+  readonly type: 'snapshotChunk';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** Identifies the transfer: chunks of another (older) transfer are not mixed in. */
+  readonly transfer: number;
+  /** The snapshot covers every slot up to this one. */
+  readonly slot: number;
+  /** The snapshot's size in bytes. */
+  readonly total: number;
+  /** Where `data` starts in the snapshot. */
+  readonly offset: number;
+  readonly data: Uint8Array;
+}
+
+/** The receiver's answer to a chunk: how far it got, and whether the transfer ended. */
+export interface SnapshotAckMessage {
+  readonly type: 'snapshotAck';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly transfer: number;
+  /** The offset of the next chunk it wants (everything before it arrived). */
+  readonly received: number;
+  /**
+   * `'more'`: send the chunk at `received`. `'done'`: installed, or no longer needed.
+   * `'failed'`: refused (too large, unreadable, the storage failed); the receiver asks
+   * again later through catch-up.
+   */
+  readonly status: 'more' | 'done' | 'failed';
 }

@@ -78,3 +78,14 @@ export const bytesCodec: Codec<Uint8Array> = Object.freeze({
   encode: (value: Uint8Array): Uint8Array => value,
   decode: (bytes: Uint8Array): Uint8Array => bytes,
 });
+
+const noBytes = new Uint8Array(0);
+
+/**
+ * Results as JSON, with `undefined` (a command that returns nothing) as zero bytes.
+ * The default codec of results kept in snapshots.
+ */
+export const resultJsonCodec: Codec<unknown> = Object.freeze({
+  encode: (value: unknown): Uint8Array => (value === undefined ? noBytes : jsonCodec.encode(value)),
+  decode: (bytes: Uint8Array): unknown => (bytes.byteLength === 0 ? undefined : jsonCodec.decode(bytes)),
+});

@@ -195,8 +195,14 @@ export function runtimeSimulationArbitrary(options: RuntimeSimulationArbitraryOp
           .tuple(
             fc.oneof(fc.constant({}), fc.record({ batchCommandsMax: fc.integer({ min: 1, max: 4 }), inflightSlotsMax: fc.integer({ min: 1, max: 8 }) })),
             fc.constantFrom<'forward' | 'reject'>('forward', 'forward', 'forward', 'reject'),
+            // Frequent snapshots, tiny chunks, few trailing slots: restarted and lagging
+            // nodes get snapshots streamed to them amid the faults.
+            fc.option(
+              fc.record({ everySlots: fc.integer({ min: 1, max: 12 }), trailingSlots: fc.integer({ min: 0, max: 4 }), chunkBytes: fc.integer({ min: 16, max: 512 }) }),
+              { freq: 2 },
+            ),
           )
-          .map(([limits, followerProposals]) => ({ ...limits, followerProposals })),
+          .map(([limits, followerProposals, snapshot]) => ({ ...limits, followerProposals, ...(snapshot !== null ? { snapshot } : {}) })),
         faults: fc.array(
           fc.record({ at: fc.integer({ min: 1, max: safetyMs }), fault: faultArbitrary(voters + observers) }),
           { maxLength: options.faultsMax ?? 10 },

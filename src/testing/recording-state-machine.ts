@@ -1,4 +1,4 @@
-import type { ApplyMeta, StateMachine } from '../runtime/index.js';
+import type { ApplyMeta, SnapshotCapture, StateMachine } from '../runtime/index.js';
 
 /** One command a {@link RecordingStateMachine} applied, with what the runtime told it. */
 export interface RecordedCommand<Command> {
@@ -30,6 +30,19 @@ export class RecordingStateMachine<Command = unknown> implements StateMachine<Co
   apply(command: Command, meta: ApplyMeta): number {
     this.applied.push({ command, slot: meta.slot, clientId: meta.clientId, origin: meta.origin, timestamp: meta.timestamp });
     return this.applied.length - 1;
+  }
+
+  /** Captures the list (commands must be JSON values) for a snapshot. */
+  snapshot(): SnapshotCapture {
+    const text = JSON.stringify(this.applied);
+    return { write: async () => new TextEncoder().encode(text) };
+  }
+
+  /** Replaces the list with a snapshot's. */
+  restore(data: Uint8Array): void {
+    const list = JSON.parse(new TextDecoder().decode(data)) as RecordedCommand<Command>[];
+    this.applied.length = 0;
+    for (const r of list) this.applied.push(r);
   }
 
   /** The commands alone, in order. */

@@ -46,7 +46,7 @@ import { VirtualClock, type VirtualClockView } from './virtual-clock.js';
  */
 export type SimulatedNodeOptions = Omit<
   NodeOptions<unknown, unknown>,
-  'id' | 'members' | 'observers' | 'quorum' | 'transport' | 'storage' | 'stateMachine' | 'codec' | 'clock' | 'random' | 'clientId'
+  'id' | 'members' | 'observers' | 'quorum' | 'transport' | 'storage' | 'stateMachine' | 'codec' | 'resultCodec' | 'clock' | 'random' | 'clientId'
 >;
 
 /** How to build a {@link RuntimeSimulation}. */
@@ -146,6 +146,8 @@ export interface RuntimeSimulationCounts {
   reads: number;
   readsChecked: number;
   applies: number;
+  /** Snapshots restored (at a start or from a peer), each checked against the log. */
+  restores: number;
   /** Rejections by error code. */
   readonly rejections: Record<string, number>;
 }
@@ -203,7 +205,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   /** How the voters form quorums. */
   readonly quorum: Quorum;
   /** What happened to the promises watched. */
-  readonly counts: RuntimeSimulationCounts = { proposed: 0, acknowledged: 0, rejected: 0, abandoned: 0, reads: 0, readsChecked: 0, applies: 0, rejections: {} };
+  readonly counts: RuntimeSimulationCounts = { proposed: 0, acknowledged: 0, rejected: 0, abandoned: 0, reads: 0, readsChecked: 0, applies: 0, restores: 0, rejections: {} };
   private readonly options: RuntimeSimulationOptions<Command, Result>;
   private readonly members = new Map<NodeId, Member<Command, Result>>();
   private readonly random: Prng;
@@ -680,8 +682,26 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
         if (live()) this.guard(() => this.onApply(m, meta));
         return machine.apply(command, meta);
       },
-      ...(machine.snapshot !== undefined ? { snapshot: () => machine.snapshot!() } : {}),
-      ...(machine.restore !== undefined ? { restore: (data: Uint8Array) => machine.restore!(data) } : {}),
+      // Snapshots carry the checkers' record of what was applied beside the machine's
+      // bytes, so a node restored from one is checked against the log like the others.
+      ...(machine.snapshot !== undefined
+        ? {
+            snapshot: () => {
+              const capture = machine.snapshot!();
+              const records = encodeRecords(m.applied);
+              return { write: async () => joinSnapshot(records, await capture.write()) };
+            },
+          }
+        : {}),
+      ...(machine.restore !== undefined
+        ? {
+            restore: (data: Uint8Array) => {
+              const { records, machine: bytes } = splitSnapshot(data);
+              machine.restore!(bytes);
+              if (m.incarnation === incarnation) this.guard(() => this.onRestore(m, records));
+            },
+          }
+        : {}),
     };
     const codec: Codec<Command> = {
       encode: (command) => this.codec.encode(command),
@@ -743,7 +763,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     if (!m.voter && (message.type === 'promise' || message.type === 'accepted')) {
       throw new SafetyViolation('observers', `observer ${m.id} sent a ${message.type} for ballot ${formatBallot(message.ballot)}`);
     }
-    this.invariants.send(m.id, message, m.storage.durable);
+    this.invariants.send(m.id, message, m.storage.durable, m.storage.durableSnapshot?.slot);
   }
 
   /** Identifies the command the runtime is applying on `m` and checks it. */
@@ -776,6 +796,30 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       throw new SafetyViolation('exactly-once', `${m.id} applied request ${again.key} (${show(payload)}) again at slot ${slot}; it was applied at slot ${again.slot}`);
     }
     throw new SafetyViolation('durability', `${m.id} applied ${show(payload)} from ${meta.clientId} at slot ${slot}, which is not (or no more often) among the slot's chosen commands`);
+  }
+
+  /**
+   * `m` restored a snapshot holding `records`: they must be the start of the log every
+   * replica applied (prefix); the node continues after them.
+   */
+  private onRestore(m: Member<Command, Result>, records: readonly AppliedCommand[]): void {
+    this.counts.restores++;
+    for (let i = 0; i < records.length; i++) {
+      const c = records[i]!;
+      const first = this.canonical[i];
+      if (first === undefined || first.slot !== c.slot || first.clientId !== c.clientId || first.seq !== c.seq || !bytesEqual(first.payload, c.payload)) {
+        throw new SafetyViolation('prefix', `${m.id} restored a snapshot whose command ${i + 1} (${c.clientId}#${c.seq}, slot ${c.slot}) is not the one the replicas applied there`);
+      }
+    }
+    m.applied = [...records];
+    m.appliedRequests = new Map(records.map((c) => [requestKey(c.clientId, c.seq), c.slot]));
+    m.appliedPayloads = new Map();
+    for (const c of records) {
+      const k = payloadKey(c.clientId, c.payload);
+      m.appliedPayloads.set(k, (m.appliedPayloads.get(k) ?? 0) + 1);
+    }
+    const last = records[records.length - 1];
+    m.cursor = { slot: last?.slot ?? 0, index: Number.MAX_SAFE_INTEGER };
   }
 
   private record(m: Member<Command, Result>, c: AppliedCommand): void {
@@ -861,4 +905,26 @@ const decoder = new TextDecoder();
 function show(bytes: Uint8Array): string {
   const text = decoder.decode(bytes.subarray(0, 40));
   return bytes.byteLength > 40 ? `${text}...` : text;
+}
+
+/** The checkers' records as JSON bytes (payloads in base64). */
+function encodeRecords(records: readonly AppliedCommand[]): Uint8Array {
+  const plain = records.map((c) => ({ ...c, payload: btoa(String.fromCharCode(...c.payload)) }));
+  return new TextEncoder().encode(JSON.stringify(plain));
+}
+
+/** A simulated node's snapshot: the records' length (4 bytes), the records, the machine's bytes. */
+function joinSnapshot(records: Uint8Array, machine: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + records.byteLength + machine.byteLength);
+  new DataView(out.buffer).setUint32(0, records.byteLength);
+  out.set(records, 4);
+  out.set(machine, 4 + records.byteLength);
+  return out;
+}
+
+function splitSnapshot(data: Uint8Array): { records: AppliedCommand[]; machine: Uint8Array } {
+  const length = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+  const plain = JSON.parse(new TextDecoder().decode(data.subarray(4, 4 + length))) as (Omit<AppliedCommand, 'payload'> & { payload: string })[];
+  const records = plain.map((c) => ({ ...c, payload: Uint8Array.from(atob(c.payload), (ch) => ch.charCodeAt(0)) }));
+  return { records, machine: data.subarray(4 + length) };
 }

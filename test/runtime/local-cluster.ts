@@ -23,6 +23,19 @@ export class Counters {
     this.log.push({ slot: meta.slot, clientId: meta.clientId, key: command.key });
     return value;
   }
+
+  snapshot(): { write(): Promise<Uint8Array> } {
+    const text = JSON.stringify({ values: [...this.values], log: this.log });
+    return { write: async () => new TextEncoder().encode(text) };
+  }
+
+  restore(data: Uint8Array): void {
+    const { values, log } = JSON.parse(new TextDecoder().decode(data)) as { values: [string, number][]; log: Counters['log'] };
+    this.values.clear();
+    for (const [k, v] of values) this.values.set(k, v);
+    this.log.length = 0;
+    this.log.push(...log);
+  }
 }
 
 export interface LocalClusterOptions {

@@ -1,0 +1,167 @@
+/**
+ * The bytes of a runtime snapshot: the runtime's own replicated state (the
+ * exactly-once table and the log's last timestamp) ahead of the state machine's bytes.
+ * A snapshot from a peer is input like any message, so decoding checks everything.
+ */
+import type { DedupState, Outcome } from './dedup-table.js';
+import { ApplyError, ResultExpiredError, SnapshotError } from './errors.js';
+import type { Codec } from './state-machine.js';
+
+/** What a snapshot holds besides the state machine's bytes. @internal */
+export interface RuntimeState<R> {
+  /** The leader timestamp of the last command applied (timestamps never go back). */
+  readonly lastTimestamp: number;
+  readonly dedup: DedupState<R>;
+}
+
+/** "SYNS": a synod runtime snapshot. */
+const magic = 0x53594e53;
+const version = 1;
+/** magic u32, version u8, 3 reserved bytes, runtime-state length u32. */
+const headerBytes = 12;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** A result as stored: its codec's bytes (base64), what the state machine threw, or lost. */
+type StoredOutcome = { readonly v: string } | { readonly e: string; readonly slot: number } | { readonly x: 1 };
+
+/**
+ * The runtime's part of a snapshot, encoded at once (results are encoded before any
+ * caller can change them). A result the codec cannot encode is stored as lost: a retry
+ * of it gets `ResultExpiredError`, never a second apply.
+ * @internal
+ */
+export function encodeRuntimeState<R>(state: RuntimeState<R>, resultCodec: Codec<R>): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({
+      t: state.lastTimestamp,
+      c: state.dedup.clients.map((c) => [c.id, c.floor, c.lastActive, c.results.map(([seq, o]) => [seq, storeOutcome(o, resultCodec)])]),
+      b: state.dedup.tombstones,
+      f: finiteOrNull(state.dedup.forgottenThrough),
+      s: finiteOrNull(state.dedup.lastSweep),
+    }),
+  );
+}
+
+/** A whole snapshot: the runtime's part (from {@link encodeRuntimeState}), then the state machine's bytes. @internal */
+export function encodeSnapshot(runtime: Uint8Array, machine: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(headerBytes + runtime.byteLength + machine.byteLength);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, magic);
+  view.setUint8(4, version);
+  view.setUint32(8, runtime.byteLength);
+  bytes.set(runtime, headerBytes);
+  bytes.set(machine, headerBytes + runtime.byteLength);
+  return bytes;
+}
+
+/**
+ * Reads a snapshot made by {@link encodeSnapshot}.
+ * @throws {@link SnapshotError} if the bytes are damaged or of another format version.
+ * @internal
+ */
+export function decodeSnapshot<R>(bytes: Uint8Array, resultCodec: Codec<R>): { state: RuntimeState<R>; machine: Uint8Array } {
+  if (bytes.byteLength < headerBytes) throw new SnapshotError(`${bytes.byteLength} bytes, shorter than the header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0) !== magic) throw new SnapshotError('bad magic: not a synod snapshot');
+  const v = view.getUint8(4);
+  if (v !== version) throw new SnapshotError(`format version ${v}; this synod reads version ${version}`);
+  const length = view.getUint32(8);
+  if (length > bytes.byteLength - headerBytes) throw new SnapshotError(`runtime state of ${length} bytes overruns the snapshot`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(bytes.subarray(headerBytes, headerBytes + length)));
+  } catch (error) {
+    throw new SnapshotError('runtime state is not valid JSON', { cause: error });
+  }
+  const state = readState(parsed, resultCodec);
+  return { state, machine: bytes.subarray(headerBytes + length) };
+}
+
+function storeOutcome<R>(outcome: Outcome<R>, codec: Codec<R>): StoredOutcome {
+  if (!outcome.ok) {
+    if (outcome.error instanceof ApplyError) return { e: messageOf(outcome.error.cause), slot: outcome.error.slot };
+    return { x: 1 };
+  }
+  try {
+    return { v: toBase64(codec.encode(outcome.value)) };
+  } catch {
+    return { x: 1 };
+  }
+}
+
+function readState<R>(raw: unknown, codec: Codec<R>): RuntimeState<R> {
+  const o = raw as { t?: unknown; c?: unknown; b?: unknown; f?: unknown; s?: unknown } | null;
+  if (typeof o !== 'object' || o === null) throw new SnapshotError('runtime state is not an object');
+  const lastTimestamp = finite(o.t, 'last timestamp');
+  if (!Array.isArray(o.c) || !Array.isArray(o.b)) throw new SnapshotError('exactly-once table is malformed');
+  const clients = o.c.map((entry: unknown) => {
+    if (!Array.isArray(entry) || entry.length !== 4 || typeof entry[0] !== 'string' || !Array.isArray(entry[3])) {
+      throw new SnapshotError('exactly-once client record is malformed');
+    }
+    const id = entry[0];
+    const results = (entry[3] as unknown[]).map((r): readonly [number, Outcome<R>] => {
+      if (!Array.isArray(r) || r.length !== 2) throw new SnapshotError(`result of client ${id} is malformed`);
+      const seq = finite(r[0], 'sequence number');
+      return [seq, readOutcome(r[1], id, seq, codec)];
+    });
+    return { id, floor: finite(entry[1], 'floor'), lastActive: finite(entry[2], 'last activity'), results };
+  });
+  const tombstones = o.b.map((t: unknown): readonly [number, number] => {
+    if (!Array.isArray(t) || t.length !== 2) throw new SnapshotError('tombstone is malformed');
+    return [finite(t[0], 'tombstone hash'), finite(t[1], 'tombstone time')];
+  });
+  return {
+    lastTimestamp,
+    dedup: { clients, tombstones, forgottenThrough: nullToLowest(o.f), lastSweep: nullToLowest(o.s) },
+  };
+}
+
+function readOutcome<R>(raw: unknown, clientId: string, seq: number, codec: Codec<R>): Outcome<R> {
+  const o = raw as { v?: unknown; e?: unknown; slot?: unknown; x?: unknown } | null;
+  if (typeof o !== 'object' || o === null) throw new SnapshotError(`result ${clientId}/${seq} is malformed`);
+  if (typeof o.v === 'string') {
+    let value: R;
+    try {
+      value = codec.decode(fromBase64(o.v));
+    } catch (error) {
+      throw new SnapshotError(`result ${clientId}/${seq} does not decode`, { cause: error });
+    }
+    return { ok: true, value };
+  }
+  if (typeof o.e === 'string') return { ok: false, error: new ApplyError(finite(o.slot, 'slot'), new Error(o.e)) };
+  if (o.x === 1) return { ok: false, error: new ResultExpiredError(clientId, seq) };
+  throw new SnapshotError(`result ${clientId}/${seq} is malformed`);
+}
+
+function finite(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new SnapshotError(`${what} is not a number`);
+  return value;
+}
+
+/** JSON has no -Infinity: "never" travels as null. */
+function finiteOrNull(n: number): number | null {
+  return Number.isFinite(n) ? n : null;
+}
+
+function nullToLowest(value: unknown): number {
+  return value === null ? -Infinity : finite(value, 'table watermark');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const s = atob(text);
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  return bytes;
+}

@@ -1,0 +1,255 @@
+/**
+ * A node's snapshots: taking them on schedule (two-step: a synchronous capture, then
+ * the write while applies go on), compacting the log below them, streaming them to
+ * replicas that need compacted slots, and installing one a peer sent.
+ */
+import type { NodeId } from '../core/index.js';
+import { SnapshotError, StorageError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
+import { type RuntimeState, decodeSnapshot, encodeRuntimeState, encodeSnapshot } from './snapshot-format.js';
+import { type ReceivedSnapshot, SnapshotReceiver, SnapshotSender } from './snapshot-transfer.js';
+import type { Codec, StateMachine } from './state-machine.js';
+import type { Snapshot, Storage } from './storage.js';
+import type { SnapshotOptions } from './options.js';
+
+/** What {@link Snapshots} needs from its node. @internal */
+export interface SnapshotHost<R> {
+  readonly id: NodeId;
+  readonly storage: Storage;
+  readonly stateMachine: StateMachine<unknown, R>;
+  readonly resultCodec: Codec<R>;
+  readonly options: Required<SnapshotOptions>;
+  readonly logger: Logger;
+  readonly random: () => number;
+  /** Ticks between retries of an unacknowledged chunk. */
+  readonly retryTicks: number;
+  /** Whether the node runs (not starting, not closing). */
+  running(): boolean;
+  appliedIndex(): number;
+  /** The runtime's replicated state now, right after the last apply. */
+  runtimeState(): RuntimeState<R>;
+  /**
+   * Replaces the replicated state with a snapshot's of slots up to `slot`, synchronously:
+   * the state machine, the runtime's state, and the core's position.
+   */
+  install(slot: number, state: RuntimeState<R>, machine: Uint8Array): void;
+  /** The core may forget its log up to `slot`. */
+  compact(slot: number): void;
+  send(message: SnapshotChunkMessage | SnapshotAckMessage): void;
+  /** A storage failure: the node fails closed. */
+  fail(error: Error): void;
+  /** A problem that does not stop the node. */
+  warn(error: Error): void;
+}
+
+/** Snapshot counters for the node's metrics. @internal */
+export interface SnapshotCounts {
+  saved: number;
+  installed: number;
+  sent: number;
+  refused: number;
+}
+
+/** @internal */
+export class Snapshots<R> {
+  /** The slot of the last snapshot saved in the storage (0 if none). */
+  private savedSlot = 0;
+  /** Applied since the last snapshot, to schedule the next. */
+  private slotsSince = 0;
+  private bytesSince = 0;
+  /** A scheduled snapshot is being written. */
+  private taking = false;
+  /** Saves and installs, one at a time and in order: a snapshot in the storage never goes back. */
+  private chain: Promise<void> = Promise.resolve();
+  private readonly sender: SnapshotSender;
+  private readonly receiver: SnapshotReceiver;
+  readonly counts: SnapshotCounts = { saved: 0, installed: 0, sent: 0, refused: 0 };
+
+  constructor(private readonly host: SnapshotHost<R>) {
+    const o = host.options;
+    this.sender = new SnapshotSender(host.id, { chunkBytes: o.chunkBytes, retryTicks: host.retryTicks, retriesMax: 5 }, (m) => host.send(m), host.random);
+    this.receiver = new SnapshotReceiver(host.id, o.bytesMax, host.retryTicks * 8);
+  }
+
+  /** Whether the state machine can snapshot and restore. */
+  private get supported(): boolean {
+    return typeof this.host.stateMachine.snapshot === 'function' && typeof this.host.stateMachine.restore === 'function';
+  }
+
+  /**
+   * Reads the stored snapshot at start, if any: the slot it covers and its parts.
+   * @throws {@link StorageError} if the storage cannot load it, or it is unreadable, or
+   *   the state machine cannot restore.
+   */
+  async load(): Promise<{ slot: number; state: RuntimeState<R>; machine: Uint8Array } | undefined> {
+    let snapshot: Snapshot | undefined;
+    try {
+      snapshot = await this.host.storage.loadSnapshot();
+    } catch (error) {
+      throw new StorageError('loadSnapshot', error);
+    }
+    if (snapshot === undefined) return undefined;
+    if (typeof this.host.stateMachine.restore !== 'function') {
+      throw new StorageError('loadSnapshot', new SnapshotError(`the storage holds a snapshot of slot ${snapshot.slot}, but the state machine has no restore()`));
+    }
+    let decoded;
+    try {
+      decoded = decodeSnapshot(snapshot.data, this.host.resultCodec);
+    } catch (error) {
+      throw new StorageError('loadSnapshot', error);
+    }
+    this.savedSlot = snapshot.slot;
+    return { slot: snapshot.slot, ...decoded };
+  }
+
+  /** Slots up to `slot` were applied, `bytes` of commands: takes a snapshot when one is due. */
+  applied(slots: number, bytes: number): void {
+    this.slotsSince += slots;
+    this.bytesSince += bytes;
+    const o = this.host.options;
+    if (this.taking || !this.supported || (this.slotsSince < o.everySlots && this.bytesSince < o.everyBytes)) return;
+    const slot = this.host.appliedIndex();
+    let capture;
+    let runtime;
+    try {
+      capture = this.host.stateMachine.snapshot!();
+      runtime = encodeRuntimeState(this.host.runtimeState(), this.host.resultCodec);
+    } catch (error) {
+      this.slotsSince = 0;
+      this.bytesSince = 0;
+      this.host.warn(new SnapshotError(`the state machine's snapshot() threw at slot ${slot}`, { cause: error }));
+      return;
+    }
+    this.slotsSince = 0;
+    this.bytesSince = 0;
+    this.taking = true;
+    this.enqueue(async () => {
+      try {
+        let machine: Uint8Array;
+        try {
+          machine = await capture.write();
+        } catch (error) {
+          this.host.warn(new SnapshotError(`writing the snapshot of slot ${slot} failed`, { cause: error }));
+          return;
+        }
+        if (slot <= this.savedSlot || !this.host.running()) return; // an installed one is newer
+        await this.save({ slot, data: encodeSnapshot(runtime, machine) });
+        this.counts.saved++;
+        this.host.logger.info({ node: this.host.id, slot }, 'snapshot saved');
+        await this.compact(slot - this.host.options.trailingSlots);
+      } finally {
+        this.taking = false;
+      }
+    });
+  }
+
+  /** The core named `to` as needing slots this node compacted: stream it the stored snapshot. */
+  sendTo(to: NodeId): void {
+    if (this.sender.busy(to)) return;
+    this.sender.reserve(to);
+    this.host.storage.loadSnapshot().then(
+      (snapshot) => {
+        if (snapshot === undefined || !this.host.running()) {
+          this.sender.release(to);
+          if (snapshot === undefined) this.host.logger.warn({ node: this.host.id, to }, 'a peer needs a snapshot, but none is stored');
+          return;
+        }
+        this.host.logger.info({ node: this.host.id, to, slot: snapshot.slot, bytes: snapshot.data.byteLength }, 'sending a snapshot');
+        this.sender.start(to, snapshot);
+      },
+      (error: unknown) => {
+        this.sender.release(to);
+        this.host.fail(new StorageError('loadSnapshot', error));
+      },
+    );
+  }
+
+  onAck(m: SnapshotAckMessage): void {
+    const outcome = this.sender.onAck(m);
+    if (outcome === 'done') this.counts.sent++;
+    if (outcome === 'failed') this.host.logger.warn({ node: this.host.id, to: m.from }, 'a peer refused the snapshot sent to it');
+  }
+
+  onChunk(m: SnapshotChunkMessage): void {
+    const { ack, complete } = this.receiver.onChunk(m, this.host.appliedIndex());
+    if (ack !== undefined) this.host.send(ack);
+    if (complete !== undefined) this.enqueue(() => this.installReceived(complete));
+  }
+
+  tick(): void {
+    for (const to of this.sender.tick()) this.host.logger.warn({ node: this.host.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
+    this.receiver.tick();
+  }
+
+  /** Transfers this node is sending now. */
+  get sending(): number {
+    return this.sender.size;
+  }
+
+  private async installReceived(s: ReceivedSnapshot): Promise<void> {
+    let status: 'done' | 'failed' = 'failed';
+    try {
+      if (!this.host.running()) return;
+      if (s.slot <= this.host.appliedIndex()) {
+        status = 'done';
+        return;
+      }
+      if (!this.supported) {
+        this.host.warn(new SnapshotError(`a peer sent a snapshot of slot ${s.slot}, but the state machine has no snapshot()/restore()`));
+        return;
+      }
+      let decoded;
+      try {
+        decoded = decodeSnapshot(s.data, this.host.resultCodec);
+      } catch (error) {
+        this.counts.refused++;
+        this.host.warn(error instanceof Error ? error : new SnapshotError(String(error)));
+        return;
+      }
+      // Durable first: once the core counts the slots applied it persists a commit
+      // index that only this snapshot covers.
+      if (s.slot > this.savedSlot) await this.save({ slot: s.slot, data: s.data });
+      if (!this.host.running()) return;
+      status = 'done';
+      if (s.slot <= this.host.appliedIndex()) return; // the log got there first meanwhile
+      this.host.install(s.slot, decoded.state, decoded.machine);
+      this.slotsSince = 0;
+      this.bytesSince = 0;
+      this.counts.installed++;
+      this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot }, 'installed a snapshot from a peer');
+      await this.compact(s.slot);
+    } finally {
+      if (this.host.running()) this.host.send(this.receiver.finished(s, status));
+    }
+  }
+
+  private async save(snapshot: Snapshot): Promise<void> {
+    try {
+      await this.host.storage.saveSnapshot(snapshot);
+    } catch (error) {
+      const e = new StorageError('saveSnapshot', error);
+      this.host.fail(e);
+      throw e;
+    }
+    this.savedSlot = Math.max(this.savedSlot, snapshot.slot);
+  }
+
+  /** Forgets the log up to `slot` in the core and in the storage (which needs the snapshot to cover it). */
+  private async compact(slot: number): Promise<void> {
+    if (slot < 1 || !this.host.running()) return;
+    this.host.compact(slot);
+    try {
+      await this.host.storage.compact(slot + 1);
+    } catch (error) {
+      const e = new StorageError('compact', error);
+      this.host.fail(e);
+      throw e;
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    // A failed task has reported itself (the node fails closed); the chain goes on.
+    this.chain = this.chain.then(task).catch(() => undefined);
+  }
+}

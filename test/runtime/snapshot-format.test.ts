@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { DedupTable, defaultDedupLimits } from '../../src/runtime/dedup-table.js';
+import { ApplyError, ResultExpiredError, SnapshotError } from '../../src/runtime/errors.js';
+import { decodeSnapshot, encodeRuntimeState, encodeSnapshot } from '../../src/runtime/snapshot-format.js';
+import { resultJsonCodec } from '../../src/runtime/state-machine.js';
+import type { Codec } from '../../src/runtime/state-machine.js';
+
+const codec = resultJsonCodec as Codec<unknown>;
+
+function table(): DedupTable<unknown> {
+  const t = new DedupTable<unknown>(defaultDedupLimits);
+  t.check('a', 1, 0, 0, 1_000);
+  t.record('a', 1, { ok: true, value: { n: 1 } });
+  t.check('a', 2, 0, 0, 1_001);
+  t.record('a', 2, { ok: true, value: undefined });
+  t.check('b', 5, 0, 0, 1_002);
+  t.record('b', 5, { ok: false, error: new ApplyError(9, new RangeError('negative')) });
+  t.check('b', 6, 0, 0, 1_003);
+  t.record('b', 6, { ok: true, value: 10n }); // JSON cannot hold a bigint
+  return t;
+}
+
+describe('runtime snapshot format', () => {
+  it('round-trips the exactly-once table, the last timestamp and the machine bytes', () => {
+    const t = table();
+    const bytes = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1_003, dedup: t.exportState() }, codec), new Uint8Array([1, 2, 3]));
+    const { state, machine } = decodeSnapshot(bytes, codec);
+    expect([...machine]).toEqual([1, 2, 3]);
+    expect(state.lastTimestamp).toBe(1_003);
+    const restored = new DedupTable<unknown>(defaultDedupLimits);
+    restored.importState(state.dedup);
+    expect(restored.known('a', 1)).toEqual({ ok: true, value: { n: 1 } });
+    expect(restored.known('a', 2)).toEqual({ ok: true, value: undefined });
+    const failed = restored.known('b', 5);
+    expect(failed !== undefined && failed !== 'expired' && !failed.ok && failed.error instanceof ApplyError && failed.error.slot === 9).toBe(true);
+    // A result the codec cannot encode is kept as lost: a retry is refused, never re-applied.
+    const lost = restored.known('b', 6);
+    expect(lost !== undefined && lost !== 'expired' && !lost.ok && lost.error instanceof ResultExpiredError).toBe(true);
+    expect(restored.check('a', 1, 0, 0, 2_000)).toMatchObject({ kind: 'duplicate' });
+  });
+
+  it('refuses damaged bytes and other versions with SnapshotError', () => {
+    const good = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1, dedup: table().exportState() }, codec), new Uint8Array(4));
+    const cases: Uint8Array[] = [new Uint8Array(3), good.slice(0, 20)];
+    const badMagic = good.slice();
+    badMagic[0] = 0;
+    const badVersion = good.slice();
+    badVersion[4] = 99;
+    const badJson = good.slice();
+    badJson[12] = 0x7b + 1;
+    const overrun = good.slice();
+    new DataView(overrun.buffer).setUint32(8, 1 << 30);
+    cases.push(badMagic, badVersion, badJson, overrun);
+    for (const bytes of cases) expect(() => decodeSnapshot(bytes, codec)).toThrow(SnapshotError);
+  });
+});
