@@ -74,6 +74,28 @@ export class Acceptor {
     return reported;
   }
 
+  /** Raises the promise to `ballot` if it is higher (a rejoin after amnesia), persisting it. */
+  raisePromise(ballot: Ballot, out: OutputBuilder): void {
+    if (compareBallots(ballot, this.promisedBallot) <= 0) return;
+    this.promisedBallot = ballot;
+    out.persistPromised(ballot);
+  }
+
+  /**
+   * Takes on entries other acceptors accepted, each in a ballot at most the promise
+   * (a rejoin after amnesia stands them in for accepts it may have forgotten). An entry
+   * of a higher ballot already held for a slot stays.
+   */
+  adopt(entries: readonly AcceptedEntry[], out: OutputBuilder): void {
+    for (const e of entries) {
+      assert(compareBallots(e.ballot, this.promisedBallot) <= 0, () => `adopting slot ${e.slot} of ballot ${formatBallot(e.ballot)} above the promise ${formatBallot(this.promisedBallot)}`);
+      const held = this.entries.get(e.slot);
+      if (held !== undefined && compareBallots(held.ballot, e.ballot) >= 0) continue;
+      this.entries.set(e.slot, e);
+      out.persistAccepted(e);
+    }
+  }
+
   /**
    * Rule 2. Accepts `values` for the slots from `firstSlot` in `ballot` unless a
    * higher ballot was promised (accepting also promises `ballot`). Returns whether it

@@ -1,5 +1,6 @@
 import type { Ballot } from './ballot.js';
 import type { NodeId } from './node-id.js';
+import type { ChosenEntry } from './durable-state.js';
 import type { Value } from './value.js';
 
 /**
@@ -20,7 +21,9 @@ export type Message =
   | CatchUpMessage
   | ChosenMessage
   | TimeoutNowMessage
-  | CommitMessage;
+  | CommitMessage
+  | ProbeMessage
+  | ProbeReplyMessage;
 
 /** The `type` of every message. */
 export type MessageType = Message['type'];
@@ -73,6 +76,12 @@ export interface PromiseMessage extends Envelope {
   readonly ballot: Ballot;
   /** Accepted entries at or above the prepare's `firstSlot`, in slot order. */
   readonly accepted: readonly AcceptedEntry[];
+  /**
+   * Values the sender knows chosen at or above the prepare's `firstSlot` (learned, maybe
+   * never accepted by it), in slot order. They outrank any accepted value: a chosen
+   * value is the only one a new leader may propose for its slot.
+   */
+  readonly chosen: readonly ChosenEntry[];
 }
 
 /** Phase 2a: accept `values` for the slots from `firstSlot` on, in ballot `ballot`. */
@@ -159,4 +168,23 @@ export interface CommitMessage extends Envelope {
   readonly type: 'commit';
   readonly ballot: Ballot;
   readonly commitIndex: number;
+}
+
+/**
+ * A voter that starts with empty storage (new, or wiped) asks every other voter what
+ * it holds before it votes: it may have promised or accepted before and forgotten.
+ */
+export interface ProbeMessage extends Envelope {
+  readonly type: 'probe';
+}
+
+/** The answer to a {@link ProbeMessage}: what the replier holds that the asker may have forgotten. */
+export interface ProbeReplyMessage extends Envelope {
+  readonly type: 'probeReply';
+  /** The replier's promised ballot. */
+  readonly promised: Ballot;
+  /** The replier's commit index. */
+  readonly commitIndex: number;
+  /** The replier's accepted entries above its commit index, in slot order. */
+  readonly accepted: readonly AcceptedEntry[];
 }

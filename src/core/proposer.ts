@@ -4,7 +4,8 @@ import type { Limits } from './limits.js';
 import type { AcceptedEntry } from './messages.js';
 import type { NodeId } from './node-id.js';
 import type { Quorum, VoteResult } from './quorum/quorum.js';
-import { type Value, batch, noop } from './value.js';
+import type { ChosenEntry } from './durable-state.js';
+import { type Value, batch, noop, valueEquals } from './value.js';
 
 /**
  * Phase 1 of one candidacy: a single prepare for every slot from the candidate's
@@ -13,6 +14,8 @@ import { type Value, batch, noop } from './value.js';
  */
 export class Candidacy {
   private readonly promises = new Map<NodeId, readonly AcceptedEntry[]>();
+  /** Values some promise reported chosen: they outrank every accepted value of their slot. */
+  private readonly chosen = new Map<number, Value>();
   private readonly refusals = new Set<NodeId>();
   /** Ticks since this candidacy began. */
   elapsed = 0;
@@ -22,10 +25,16 @@ export class Candidacy {
     readonly firstSlot: number,
   ) {}
 
-  onPromise(from: NodeId, accepted: readonly AcceptedEntry[]): void {
+  onPromise(from: NodeId, accepted: readonly AcceptedEntry[], chosen: readonly ChosenEntry[]): void {
     for (const e of accepted) {
       assert(e.slot >= this.firstSlot, () => `promise from ${from} reports slot ${e.slot} below the prepare's first slot ${this.firstSlot}`);
       assert(compareBallots(e.ballot, this.ballot) < 0, () => `promise from ${from} for ${formatBallot(this.ballot)} reports slot ${e.slot} accepted in ${formatBallot(e.ballot)}`);
+    }
+    for (const e of chosen) {
+      assert(e.slot >= this.firstSlot, () => `promise from ${from} reports chosen slot ${e.slot} below the prepare's first slot ${this.firstSlot}`);
+      const known = this.chosen.get(e.slot);
+      assert(known === undefined || valueEquals(known, e.value), () => `promises report two chosen values for slot ${e.slot}`);
+      this.chosen.set(e.slot, e.value);
     }
     this.promises.set(from, accepted);
   }
@@ -58,7 +67,8 @@ export class Candidacy {
       }
     }
     const values: Value[] = [];
-    for (let slot = this.firstSlot; slot <= lastSlot; slot++) values.push(best.get(slot)?.value ?? noop);
+    for (const slot of this.chosen.keys()) if (slot > lastSlot) lastSlot = slot;
+    for (let slot = this.firstSlot; slot <= lastSlot; slot++) values.push(this.chosen.get(slot) ?? best.get(slot)?.value ?? noop);
     return values;
   }
 }

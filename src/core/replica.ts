@@ -1,8 +1,8 @@
 import { Acceptor } from './acceptor.js';
 import { assert, unreachable } from './assert.js';
-import { type Ballot, ballotEquals, compareBallots, formatBallot } from './ballot.js';
+import { type Ballot, ballotEquals, ballotZero, compareBallots, formatBallot } from './ballot.js';
 import { CatchUp } from './catch-up.js';
-import { type DurableState, emptyDurableState } from './durable-state.js';
+import { type ChosenEntry, type DurableState, emptyDurableState } from './durable-state.js';
 import { Election } from './election.js';
 import { ConfigError } from './errors.js';
 import { Learner } from './learner.js';
@@ -20,6 +20,8 @@ import type {
   PrecheckMessage,
   PrecheckReplyMessage,
   PrepareMessage,
+  ProbeMessage,
+  ProbeReplyMessage,
   PromiseMessage,
   RejectMessage,
   TimeoutNowMessage,
@@ -29,6 +31,7 @@ import type { Output } from './output.js';
 import { OutputBuilder } from './output-builder.js';
 import { Candidacy, Leadership } from './proposer.js';
 import type { Quorum } from './quorum/quorum.js';
+import { Rejoin } from './rejoin.js';
 import { type Value, valueEquals } from './value.js';
 
 /** What a replica currently does. */
@@ -90,6 +93,14 @@ export interface ReplicaStatus {
   readonly lastAcceptedSlot: number;
   /** Commands queued on a leader, waiting for a slot. */
   readonly queuedCommands: number;
+  /**
+   * Set while this voter does not vote because its storage held no promise (new, or
+   * wiped): `'probing'` asks every other voter what it holds; `'rebuilding'` learns the
+   * chosen log up to `rejoinTarget` first. See the amnesia guard in `docs/protocol.md`.
+   */
+  readonly rejoining: 'probing' | 'rebuilding' | undefined;
+  /** While rebuilding: the commit index to reach before voting again. */
+  readonly rejoinTarget: number | undefined;
   /** The voter this leader is handing leadership to, while a transfer is under way. */
   readonly transferTarget: NodeId | undefined;
   /** Messages dropped by the input guards (malformed, misaddressed, unknown sender). */
@@ -145,7 +156,9 @@ export class Replica {
   private candidacy: Candidacy | undefined;
   private leadership: Leadership | undefined;
   /** The candidate's own promise, counted once durable. */
-  private selfPromise: { seq: number; reported: readonly AcceptedEntry[] } | undefined;
+  private selfPromise: { seq: number; reported: readonly AcceptedEntry[]; chosen: readonly ChosenEntry[] } | undefined;
+  /** Set while this voter may not vote yet (amnesia guard). */
+  private rejoin: Rejoin | undefined;
   private leaderHint: NodeId | undefined;
   /** The latest leader ballot heard and the commit index it announced. */
   private followed: { ballot: Ballot; commitIndex: number } | undefined;
@@ -187,6 +200,11 @@ export class Replica {
     this.catchUp = new CatchUp(limits);
     this.roundSeen = state.promised.round;
     this.currentRole = this.isVoter ? 'follower' : 'observer';
+    // No promise on record: a new voter, or one whose storage was wiped. Ask first.
+    if (this.isVoter && this.otherVoters.length > 0 && ballotEquals(state.promised, ballotZero)) {
+      this.rejoin = new Rejoin(this.otherVoters);
+      this.sendProbes();
+    }
   }
 
   /** This replica's state at a glance. */
@@ -201,6 +219,8 @@ export class Replica {
       compactedThrough: this.learner.compactedThrough,
       lastAcceptedSlot: this.acceptor.lastSlot,
       queuedCommands: this.leadership?.queued ?? 0,
+      rejoining: this.rejoin?.state,
+      rejoinTarget: this.rejoin?.plan?.commitIndex,
       transferTarget: this.leadership?.transfer?.to,
       droppedMessages: this.dropped,
       now: this.now,
@@ -240,6 +260,8 @@ export class Replica {
       case 'chosen': return this.onChosen(message);
       case 'timeoutNow': return this.onTimeoutNow(message);
       case 'commit': return this.onCommit(message);
+      case 'probe': return this.onProbe(message);
+      case 'probeReply': return this.onProbeReply(message);
       default: return unreachable(message);
     }
   }
@@ -315,7 +337,7 @@ export class Replica {
       this.leadership.persisted(persistSeq);
       this.advanceLeaderCommit();
     } else if (this.candidacy !== undefined && this.selfPromise !== undefined && this.selfPromise.seq <= persistSeq) {
-      this.candidacy.onPromise(this.id, this.selfPromise.reported);
+      this.candidacy.onPromise(this.id, this.selfPromise.reported, this.selfPromise.chosen);
       this.selfPromise = undefined;
       this.checkCandidacy();
     }
@@ -361,6 +383,7 @@ export class Replica {
 
   /** Collects the work produced since the last call. See {@link Output} for the order. */
   takeOutput(): Output {
+    if (this.rejoin !== undefined) this.checkRejoin(this.rejoin);
     if (this.leadership !== undefined) this.flushLeader(this.leadership);
     this.learner.takeCommitted(this.out);
     return this.out.take();
@@ -392,6 +415,10 @@ export class Replica {
         if (!this.isVoter) return 'observers learn from chosen messages';
         if (!fromVoter) return 'only voters lead';
         break;
+      case 'probe':
+      case 'probeReply':
+        if (!this.isVoter || !fromVoter) return 'only voters probe each other';
+        break;
       case 'heartbeatReply':
       case 'catchUp':
       case 'chosen':
@@ -417,6 +444,7 @@ export class Replica {
         if (!isBallot(m.promised)) return 'malformed ballot';
         break;
       case 'precheckReply':
+      case 'probeReply':
         if (!isBallot(m.promised)) return 'malformed ballot';
         break;
       default:
@@ -432,7 +460,9 @@ export class Replica {
       case 'accepted':
         return isSlot(m.firstSlot) && isCount(m.count) && m.count >= 1 && m.count <= this.limits.acceptSlotsMax ? undefined : 'bad slot';
       case 'promise':
-        return isArrayOf(m.accepted, isAcceptedEntry) ? undefined : 'bad entries';
+        return isArrayOf(m.accepted, isAcceptedEntry) && isArrayOf(m.chosen, isChosenEntry) ? undefined : 'bad entries';
+      case 'probeReply':
+        return isCount(m.commitIndex) && isArrayOf(m.accepted, isAcceptedEntry) ? undefined : 'bad probe reply';
       case 'chosen':
         if (!isSlot(m.firstSlot) || !isCount(m.commitIndex)) return 'bad slot';
         if (!Array.isArray(m.values) || m.values.length > this.limits.catchUpSlotsMax) return 'bad values';
@@ -453,6 +483,11 @@ export class Replica {
   // ---------------------------------------------------------------- election
 
   private tickFollower(): void {
+    if (this.rejoin !== undefined) {
+      // It may not campaign (that promises its own ballot); it keeps asking instead.
+      if (this.rejoin.state === 'probing' && this.now % this.limits.heartbeatTicks === 0) this.sendProbes();
+      return;
+    }
     this.election.tick();
     if (this.election.timedOut) this.startPrecheck();
   }
@@ -489,7 +524,7 @@ export class Replica {
   }
 
   private onPrecheck(m: PrecheckMessage): void {
-    const granted = this.election.grantsPrecheck(this.currentRole === 'leader', m.commitIndex, this.learner.commitIndex);
+    const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.currentRole === 'leader', m.commitIndex, this.learner.commitIndex);
     this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
   }
 
@@ -509,7 +544,7 @@ export class Replica {
     assert(reported !== undefined, () => `${this.id} could not promise its own new ballot ${formatBallot(ballot)}`);
     this.roundSeen = round;
     this.candidacy = new Candidacy(ballot, firstSlot);
-    this.selfPromise = { seq: this.out.nextPersistSeq, reported };
+    this.selfPromise = { seq: this.out.nextPersistSeq, reported, chosen: this.chosenFrom(firstSlot) };
     this.currentRole = 'candidate';
     this.leaderHint = undefined;
     this.election.resetTimer();
@@ -518,6 +553,7 @@ export class Replica {
 
   private onPrepare(m: PrepareMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
+    if (this.rejoin !== undefined) return; // it may have forgotten a higher promise
     if (m.firstSlot <= this.learner.compactedThrough) {
       // The accepted values of those slots are gone: promising would hide them from the
       // candidate (they are chosen). It needs the snapshot, not our vote.
@@ -531,13 +567,13 @@ export class Replica {
     }
     if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(m.from);
     this.election.resetTimer();
-    this.out.send({ type: 'promise', from: this.id, to: m.from, ballot: m.ballot, accepted: reported });
+    this.out.send({ type: 'promise', from: this.id, to: m.from, ballot: m.ballot, accepted: reported, chosen: this.chosenFrom(m.firstSlot) });
   }
 
   private onPromise(m: PromiseMessage): void {
     const c = this.candidacy;
     if (this.currentRole !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
-    c.onPromise(m.from, m.accepted);
+    c.onPromise(m.from, m.accepted, m.chosen);
     this.checkCandidacy();
   }
 
@@ -713,6 +749,12 @@ export class Replica {
   }
 
   private onAccept(m: AcceptMessage): void {
+    if (this.rejoin !== undefined) {
+      // Learn from the leader without accepting: nothing to acknowledge.
+      this.follow(m.ballot);
+      this.learnFromLeader(m.ballot, m.commitIndex);
+      return;
+    }
     if (!this.acceptor.accept(m.ballot, m.firstSlot, m.values, this.out)) {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
@@ -750,6 +792,8 @@ export class Replica {
     }
     this.follow(m.ballot);
     this.learnFromLeader(m.ballot, m.commitIndex);
+    // A reply vouches that no higher ballot was promised, which it cannot know yet.
+    if (this.rejoin !== undefined) return;
     this.out.send({ type: 'heartbeatReply', from: this.id, to: m.from, ballot: m.ballot, commitIndex: this.learner.commitIndex, seq: m.seq });
   }
 
@@ -770,6 +814,7 @@ export class Replica {
 
   /** The leader hands over: campaign now, skipping the pre-check its followers would refuse. */
   private onTimeoutNow(m: TimeoutNowMessage): void {
+    if (this.rejoin !== undefined) return;
     const f = this.followed;
     if (this.currentRole !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return;
     if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
@@ -798,6 +843,69 @@ export class Replica {
     else if (reply !== undefined) this.out.send(reply);
   }
 
+  // ---------------------------------------------------------------- amnesia guard
+
+  private sendProbes(): void {
+    for (const v of this.rejoin!.unanswered()) this.out.send({ type: 'probe', from: this.id, to: v });
+  }
+
+  private onProbe(m: ProbeMessage): void {
+    const commitIndex = this.learner.commitIndex;
+    const accepted: AcceptedEntry[] = [];
+    for (let slot = Math.max(commitIndex, this.learner.compactedThrough) + 1; slot <= this.acceptor.lastSlot; slot++) {
+      const e = this.acceptor.accepted(slot);
+      if (e !== undefined) accepted.push(e);
+    }
+    this.out.send({ type: 'probeReply', from: this.id, to: m.from, promised: this.acceptor.promised, commitIndex, accepted });
+  }
+
+  private onProbeReply(m: ProbeReplyMessage): void {
+    this.roundSeen = Math.max(this.roundSeen, m.promised.round);
+    const r = this.rejoin;
+    if (r === undefined) return;
+    const outcome = r.onReply(m);
+    if (outcome === 'fresh') {
+      // A new cluster. Record that this voter joined: a promise of round 0, below every
+      // real ballot, so a restart does not ask again.
+      this.acceptor.raisePromise(joinedMark(this.id), this.out);
+      this.rejoin = undefined;
+      this.election.heardLeader();
+    } else if (outcome === 'rebuild') {
+      const plan = r.plan!;
+      if (plan.source !== undefined && this.learner.commitIndex < plan.commitIndex) {
+        // Ask the voter that has the chosen log directly: a leader may need our vote.
+        this.requestCatchUp(plan.source, this.learner.commitIndex + 1, plan.commitIndex);
+      }
+    }
+  }
+
+  /** A rebuilding voter that learned the chosen log far enough takes its plan on and votes again. */
+  private checkRejoin(r: Rejoin): void {
+    const plan = r.plan;
+    if (plan === undefined) return;
+    const commitIndex = this.learner.commitIndex;
+    if (commitIndex < plan.commitIndex) {
+      if (plan.source !== undefined) this.requestCatchUp(plan.source, commitIndex + 1, plan.commitIndex);
+      return;
+    }
+    const mark = joinedMark(this.id);
+    this.acceptor.raisePromise(compareBallots(plan.promised, mark) > 0 ? plan.promised : mark, this.out);
+    this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex), this.out);
+    this.roundSeen = Math.max(this.roundSeen, plan.promised.round);
+    this.rejoin = undefined;
+    this.election.heardLeader();
+  }
+
+  /** The values this replica knows chosen from `firstSlot` on, for a promise. */
+  private chosenFrom(firstSlot: number): ChosenEntry[] {
+    const chosen: ChosenEntry[] = [];
+    for (let slot = Math.max(firstSlot, this.learner.compactedThrough + 1); slot <= this.learner.lastChosenSlot; slot++) {
+      const value = this.learner.value(slot);
+      if (value !== undefined) chosen.push({ slot, value });
+    }
+    return chosen;
+  }
+
   private onChosen(m: ChosenMessage): void {
     this.catchUp.received(m.firstSlot);
     for (let i = 0; i < m.values.length; i++) {
@@ -814,6 +922,11 @@ export class Replica {
       this.requestCatchUp(m.from, this.learner.commitIndex + 1, m.commitIndex);
     }
   }
+}
+
+/** The promise a voter records once it may vote: round 0, below every real ballot (rounds start at 1). */
+function joinedMark(id: NodeId): Ballot {
+  return { round: 0, node: id };
 }
 
 function isSlot(n: unknown): n is number {
@@ -839,6 +952,12 @@ function isValue(v: unknown): v is Value {
 
 function isBytes(b: unknown): b is Uint8Array {
   return b instanceof Uint8Array;
+}
+
+function isChosenEntry(e: unknown): e is ChosenEntry {
+  if (typeof e !== 'object' || e === null) return false;
+  const entry = e as { slot: unknown; value: unknown };
+  return isSlot(entry.slot) && isValue(entry.value);
 }
 
 function isAcceptedEntry(e: unknown): e is AcceptedEntry {

@@ -174,6 +174,8 @@ export class SynodNode<Command, Result> {
   private role: Role | undefined;
   private leader: NodeId | undefined;
   private commitIndex = 0;
+  /** The amnesia guard's state last seen (see {@link ReplicaStatus.rejoining}). */
+  private rejoining: 'probing' | 'rebuilding' | undefined;
 
   /** Use {@link createNode}. @internal */
   constructor(options: ResolvedOptions<Command, Result>) {
@@ -603,6 +605,7 @@ export class SynodNode<Command, Result> {
   /** Notices role, leader and commit index changes: events, metrics, retries. */
   private observe(replica: Replica): void {
     const s = replica.status;
+    if (s.rejoining !== this.rejoining) this.onRejoining(s.rejoining, s.rejoinTarget);
     if (s.role !== this.role) {
       const previous = this.role!;
       this.role = s.role;
@@ -627,6 +630,22 @@ export class SynodNode<Command, Result> {
       for (const t of [...this.transfers]) {
         t.waiter.reject(new TransferError(t.to, `it did not catch up and campaign within ${this.options.limits.electionTicksMax} ticks; this node leads on`));
       }
+    }
+  }
+
+  /** The amnesia guard's progress, said in the log: a voter that does not vote is worth knowing about. */
+  private onRejoining(state: 'probing' | 'rebuilding' | undefined, target: number | undefined): void {
+    const before = this.rejoining;
+    this.rejoining = state;
+    const { logger } = this.options;
+    if (state === 'probing') {
+      logger.warn({ node: this.id }, 'no promise on record (a new node, or its storage was wiped): asking every voter what it holds before voting');
+    } else if (state === 'rebuilding') {
+      logger.warn({ node: this.id, target }, `the cluster has history this node does not hold: not voting until it learned the chosen log up to slot ${target}`);
+    } else if (before === 'rebuilding') {
+      logger.info({ node: this.id, promised: this.replica?.status.promised }, 'caught up after amnesia: voting again with a promise no lower than any it may have made');
+    } else {
+      logger.info({ node: this.id }, 'every voter answered and none holds anything: a new cluster, voting');
     }
   }
 

@@ -9,6 +9,11 @@ export type Fault =
   | { readonly kind: 'crash'; readonly node: number }
   /** A crashed process starts again from its durable state. */
   | { readonly kind: 'restart'; readonly node: number }
+  /**
+   * The process dies and its storage is wiped (a lost disk, a deleted data directory);
+   * it starts again at once, empty, under the same id: amnesia.
+   */
+  | { readonly kind: 'wipe'; readonly node: number }
   /** Symmetric partition: nodes talk only within their group (unlisted nodes form one more group). */
   | { readonly kind: 'partition'; readonly groups: readonly (readonly number[])[] }
   /** Asymmetric: messages from `from` to `to` are lost; the other way still works. */
@@ -45,6 +50,8 @@ export function describeFault(fault: Fault, name: (node: number) => string): str
       return `crash ${name(fault.node)}`;
     case 'restart':
       return `restart ${name(fault.node)}`;
+    case 'wipe':
+      return `wipe ${name(fault.node)}'s storage and restart it`;
     case 'partition':
       return `partition ${fault.groups.map((g) => `{${g.map(name).join(',')}}`).join(' ')}`;
     case 'cut':

@@ -179,11 +179,23 @@ export class Invariants {
     }
   }
 
+  /**
+   * `node`'s storage was erased: its durable promise starts again from nothing. What it
+   * sent before still binds it (the promises it sent are checked across the wipe), and
+   * its earlier votes still count toward what was chosen.
+   */
+  wiped(node: NodeId): void {
+    this.durablePromised.delete(node);
+    this.applied.set(node, 0);
+  }
+
   /** `node` restarted with in-memory promise `promised`, from a snapshot of slots up to `snapshotSlot`. */
   restarted(node: NodeId, promised: Ballot, snapshotSlot = 0): void {
     this.applied.set(node, snapshotSlot);
     const durable = this.durablePromised.get(node);
-    const sent = this.promisedSent.get(node);
+    // A wiped node restarts with no promise at all; it may not vote until it rebuilt one.
+    // A voter that restarts with no real promise (round 0) does not vote until it rebuilt one.
+    const sent = durable === undefined || promised.round === 0 ? undefined : this.promisedSent.get(node);
     for (const before of [durable, sent]) {
       if (before !== undefined && compareBallots(promised, before) < 0) {
         throw new SafetyViolation('promise-monotonicity', `${node} restarted promising ${formatBallot(promised)}, below its earlier promise ${formatBallot(before)}`);

@@ -63,6 +63,11 @@ export class ManualCluster {
       this.disks.set(id, new DurableStateBuilder());
       this.boot(id);
     }
+    // A new cluster: every voter asks the others whether they are fresh before it votes
+    // (the amnesia guard). Answer those probes now, so scenarios start from a cluster
+    // whose voters all vote.
+    for (const id of this.ids) this.drain(id);
+    this.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
   }
 
   /** Asks `id` for a read index (see {@link Replica.readIndex}); results land in {@link reads}. */
@@ -192,6 +197,18 @@ export class ManualCluster {
   restart(id: NodeId): void {
     this.boot(id);
     this.invariants.restarted(id, this.status(id).promised);
+  }
+
+  /**
+   * Crashes `id`, erases its disk and starts it again, empty, under the same id
+   * (amnesia). Its rejoin probes go in flight.
+   */
+  wipe(id: NodeId): void {
+    this.crash(id);
+    this.disks.set(id, new DurableStateBuilder());
+    this.invariants.wiped(id);
+    this.boot(id);
+    this.drain(id);
   }
 
   private liveIds(): NodeId[] {

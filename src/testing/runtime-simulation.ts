@@ -477,6 +477,18 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     this.check();
   }
 
+  /** Kills `id`, erases its storage and starts it again, empty, under the same id (amnesia). */
+  async wipe(id: NodeId): Promise<void> {
+    const m = this.member(id);
+    this.crash(id);
+    if (m.node !== undefined) return;
+    this.trace.add(this.now, id, 'storage wiped');
+    m.storage = m.storage.wipe();
+    this.invariants.wiped(id);
+    await this.boot(m);
+    this.check();
+  }
+
   /** Nodes talk only within their group; nodes in no group form one more. */
   partition(groups: readonly (readonly NodeId[])[]): void {
     this.trace.add(this.now, 'sim', `partition ${groups.map((g) => `{${g.join(',')}}`).join(' ')}`);
@@ -522,6 +534,8 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
         return this.crash(this.name(fault.node));
       case 'restart':
         return this.restart(this.name(fault.node));
+      case 'wipe':
+        return this.wipe(this.name(fault.node));
       case 'partition':
         return this.hub.partition(
           fault.groups.map((g) => g.map((i) => this.name(i))),

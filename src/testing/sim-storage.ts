@@ -180,6 +180,17 @@ export class SimStorage implements Storage {
     return new SimStorage(this.options);
   }
 
+  /**
+   * A crashed or closed storage's disk, erased (a lost disk, a deleted data directory):
+   * a handle on an empty disk, for the same node. The counts carry on.
+   */
+  wipe(): SimStorage {
+    if (!this.crashed && !this.closed) throw new ConfigError('SimStorage.wipe', 'this', 'must be crashed or closed first');
+    this.disk.current = undefined;
+    reopening = { state: new DurableStateBuilder(), snapshot: undefined, current: undefined, counts: this.disk.counts };
+    return new SimStorage(this.options);
+  }
+
   private enqueue(apply: () => void): Promise<void> {
     if (this.crashed) return never();
     if (this.closed) return Promise.reject(new ClosedError('SimStorage: write after close'));

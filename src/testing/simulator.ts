@@ -76,7 +76,7 @@ export interface SimulatorOptions {
 
 interface SimNode {
   readonly id: NodeId;
-  readonly disk: SimDisk;
+  disk: SimDisk;
   replica: Replica | undefined;
   machine: SimStateMachine;
   /** Messages waiting for the write with this seq (and every earlier one) to be durable. */
@@ -220,6 +220,8 @@ export class Simulator {
         return this.crash(this.name(fault.node));
       case 'restart':
         return this.restart(this.name(fault.node));
+      case 'wipe':
+        return this.wipe(this.name(fault.node));
       case 'partition': {
         const group = new Map<NodeId, number>();
         fault.groups.forEach((g, gi) => g.forEach((i) => group.set(this.name(i), gi)));
@@ -280,6 +282,16 @@ export class Simulator {
     node.held = [];
     node.replica = undefined;
     node.role = undefined;
+  }
+
+  /** Kills `id`, erases its disk and restarts it empty under the same id (amnesia). */
+  wipe(id: NodeId): void {
+    const node = this.nodes.get(id);
+    if (node === undefined) return;
+    this.crash(id);
+    node.disk = new SimDisk();
+    this.invariants.wiped(id);
+    this.restart(id);
   }
 
   /** Restarts a crashed `id` from its durable state, with a fresh state machine. */

@@ -26,12 +26,19 @@ const malformed: ReadonlyArray<readonly [string, unknown]> = [
   ['chosen values with a hole', { type: 'chosen', from: 'b', to: 'a', firstSlot: 1, values: holey([{ kind: 'noop' }], 2), commitIndex: 2 }],
 ];
 
+/** A voter of a running cluster: it has promised before, so it votes at once (no rejoin probing). */
+function voter(): Replica {
+  const r = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: { round: 1, node: 'b' }, accepted: [], chosen: [], commitIndex: 0 } });
+  expect(r.status.rejoining).toBeUndefined();
+  return r;
+}
+
 describe('Replica input guards', () => {
   it.each(malformed)('drops %s without a throw or a state change', (_, message) => {
-    const r = new Replica({ id: 'a', quorum, random: () => 0 });
+    const r = voter();
     expect(() => r.step(message as Message)).not.toThrow();
     expect(r.status.droppedMessages).toBe(1);
-    expect(r.status.promised.round).toBe(0);
+    expect(r.status.promised.round).toBe(1);
     expect(r.status.lastAcceptedSlot).toBe(0);
     expect(r.status.commitIndex).toBe(0);
     const out = r.takeOutput();
@@ -40,7 +47,7 @@ describe('Replica input guards', () => {
   });
 
   it('still takes the well-formed version of each', () => {
-    const r = new Replica({ id: 'a', quorum, random: () => 0 });
+    const r = voter();
     r.step({ type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: [{ kind: 'batch', commands: [new Uint8Array(1)] }, { kind: 'noop' }], commitIndex: 0 });
     expect(r.status.droppedMessages).toBe(0);
     expect(r.status.lastAcceptedSlot).toBe(2);

@@ -125,6 +125,15 @@ export class LocalCluster {
     return node;
   }
 
+  /** Closes `id`, erases its storage and starts it again, empty, under the same id (amnesia). */
+  async wipe(id: NodeId): Promise<SynodNode<Add, number>> {
+    await this.node(id).close();
+    this.storages.set(id, new MemoryStorage());
+    const node = this.build(id);
+    await node.start();
+    return node;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.close()));
   }

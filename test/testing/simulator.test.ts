@@ -57,7 +57,7 @@ describe('Simulator', () => {
     const sim = new Simulator({ seed: 1, voters: 3 });
     // A message claiming a promise the sender never made durable must be refused by the checker.
     expect(() =>
-      sim.invariants.send('n1', { type: 'promise', from: 'n1', to: 'n2', ballot: { round: 9, node: 'n2' }, accepted: [] }, new (class {
+      sim.invariants.send('n1', { type: 'promise', from: 'n1', to: 'n2', ballot: { round: 9, node: 'n2' }, accepted: [], chosen: [] }, new (class {
         promised = { round: 0, node: '' };
         accepted = new Map();
       })() as never),
