@@ -2,11 +2,12 @@
  * A durable {@link Storage} in a directory of files: a write-ahead log with group
  * commit, a snapshot file, and a lock file. Node-only.
  */
+import { dirname, resolve } from 'node:path';
 import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type PersistBatch } from '../../core/index.js';
 import { ClosedError } from '../../runtime/errors.js';
 import type { Snapshot, Storage } from '../../runtime/storage.js';
 import { StorageFailedError } from './errors.js';
-import { type FileSystem, nodeFileSystem } from './file-system.js';
+import { type FileSystem, hasCode, nodeFileSystem, syncDirectory } from './file-system.js';
 import { LockFile } from './lock-file.js';
 import { RecordType, encodeBatch, encodeRecord } from './record.js';
 import { encodeSnapshot, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
@@ -109,7 +110,8 @@ export class FileStorage implements Storage {
 
   /**
    * Opens (creating it if missing) the data directory `dir`: takes its lock, then
-   * replays the snapshot and the log.
+   * replays the snapshot and the log. A directory it creates is made durable in its
+   * parent (and so is each parent it creates) before it resolves.
    *
    * @throws {@link LockedError} if another live process (or another open handle in this
    *   process) holds the directory.
@@ -125,7 +127,7 @@ export class FileStorage implements Storage {
     if (typeof dir !== 'string' || dir === '') throw new ConfigError('FileStorage.open', 'dir', 'must be a non-empty path');
     const fs = options.fs ?? nodeFileSystem;
     const onWarning = options.onWarning ?? (() => {});
-    await fs.mkdir(dir);
+    await createDirectory(fs, dir);
     const lock = await LockFile.acquire(fs, dir);
     try {
       const snapshot = await readSnapshotFile(fs, dir);
@@ -326,6 +328,32 @@ export class FileStorage implements Storage {
     const failure = this.failure ?? new StorageFailedError(`FileStorage.${what}`, { cause });
     this.failure = failure;
     return failure;
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents, and makes their entries durable: each new
+ * directory is an entry of its parent, lost in a power cut (with the lock and the log
+ * written into it) unless the parent is synced.
+ */
+async function createDirectory(fs: FileSystem, dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let path = resolve(dir); !(await directoryExists(fs, path)); path = dirname(path)) {
+    missing.push(path);
+    if (dirname(path) === path) break;
+  }
+  await fs.mkdir(dir);
+  for (const created of missing) await syncDirectory(fs, dirname(created));
+}
+
+/** Whether `path` exists; anything but ENOENT counts as there (mkdir then reports it). */
+async function directoryExists(fs: FileSystem, path: string): Promise<boolean> {
+  try {
+    await fs.readdir(path);
+    return true;
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return false;
+    return true;
   }
 }
 

@@ -17,7 +17,7 @@
  * Every length is checked against the bytes that remain before anything is allocated.
  */
 import { crc32 } from 'node:zlib';
-import type { AcceptedEntry, Ballot, ChosenEntry, PersistBatch, Value } from '../../core/index.js';
+import { type AcceptedEntry, type Ballot, type ChosenEntry, type DurableStateBuilder, type PersistBatch, type Value, noop } from '../../core/index.js';
 import { InvariantError } from '../../core/errors.js';
 
 /** Bytes of a record's frame before its payload: length, type, CRC. */
@@ -42,16 +42,53 @@ export class MalformedPayloadError extends Error {
   }
 }
 
-/** One framed record, ready to append. */
+/**
+ * One framed record, ready to append. Framing the payload {@link encodeBatch} returned
+ * last writes the header into the room it left in front of the payload, so the common
+ * `encodeRecord(type, encodeBatch(batch))` copies nothing and allocates nothing more.
+ */
 export function encodeRecord(type: RecordType, payload: Uint8Array): Uint8Array {
   if (payload.byteLength > 0xffffffff) throw new InvariantError(`record payload of ${payload.byteLength} bytes exceeds 4 GiB`);
-  const out = new Uint8Array(recordHeaderBytes + payload.byteLength);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, payload.byteLength, true);
+  let out: Uint8Array;
+  if (payload === lastPayload) {
+    // Once only: a second frame of the same payload must not share (and rewrite) this one.
+    out = lastFrame!;
+    lastPayload = lastFrame = undefined;
+  } else {
+    out = carve(recordHeaderBytes + payload.byteLength);
+    out.set(payload, recordHeaderBytes);
+  }
+  setUint32(out, 0, payload.byteLength);
   out[4] = type;
-  out.set(payload, recordHeaderBytes);
-  view.setUint32(5, frameChecksum(type, payload), true);
+  setUint32(out, 5, frameChecksum(type, payload));
   return out;
+}
+
+/** The payload {@link encodeBatch} returned last and the frame around it, until {@link encodeRecord} frames it. */
+let lastPayload: Uint8Array | undefined;
+let lastFrame: Uint8Array | undefined;
+
+/** Bytes of each slab that small frames are carved from. */
+const slabBytes = 64 * 1024;
+/** A frame larger than this gets a buffer of its own. */
+const slabPieceBytesMax = 4 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * `length` fresh bytes. Small ones are views into a shared slab, like Node's buffer
+ * pool: a few hundred bytes need no allocation of their own (which costs more than the
+ * encoding). A slab lives as long as any of its pieces, and frames live until written.
+ */
+function carve(length: number): Uint8Array {
+  if (length > slabPieceBytesMax) return new Uint8Array(length);
+  if (slabUsed + length > slab.byteLength) {
+    slab = new Uint8Array(slabBytes);
+    slabUsed = 0;
+  }
+  const piece = new Uint8Array(slab.buffer, slabUsed, length);
+  slabUsed += (length + 7) & ~7;
+  return piece;
 }
 
 /** What {@link readRecord} found at an offset. */
@@ -66,21 +103,37 @@ export type ReadResult =
 export function readRecord(bytes: Uint8Array, offset: number): ReadResult {
   const left = bytes.byteLength - offset;
   if (left < recordHeaderBytes) return { kind: 'truncated', why: `${left} bytes left, a record header needs ${recordHeaderBytes}` };
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, left);
-  const length = view.getUint32(0, true);
+  const length = getUint32(bytes, offset);
   if (length > left - recordHeaderBytes) {
     return { kind: 'truncated', why: `record length ${length} exceeds the ${left - recordHeaderBytes} bytes left` };
   }
   const end = offset + recordHeaderBytes + length;
-  const stored = view.getUint32(5, true);
-  const actual = frameChecksum(bytes[offset + 4]!, bytes.subarray(offset + recordHeaderBytes, end));
+  const type = bytes[offset + 4]!;
+  const stored = getUint32(bytes, offset + 5);
+  const payload = bytes.subarray(offset + recordHeaderBytes, end);
+  const actual = frameChecksum(type, payload);
   if (stored !== actual) return { kind: 'bad-crc', end, why: `CRC mismatch: stored ${hex(stored)}, computed ${hex(actual)}` };
-  return { kind: 'record', type: bytes[offset + 4]!, payload: bytes.subarray(offset + recordHeaderBytes, end), end };
+  return { kind: 'record', type, payload, end };
 }
+
+/** The CRC-32 of each possible type byte alone, to start a frame's checksum from. */
+const typeChecksums = Array.from({ length: 256 }, (_, type) => crc32(Uint8Array.of(type)));
 
 /** CRC-32 over the type byte, then the payload. */
 function frameChecksum(type: number, payload: Uint8Array): number {
-  return crc32(payload, crc32(new Uint8Array([type])));
+  return crc32(payload, typeChecksums[type]!);
+}
+
+/** Little-endian u32 at `offset` (frames are read and written without a DataView per record). */
+function getUint32(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0;
+}
+
+function setUint32(bytes: Uint8Array, offset: number, n: number): void {
+  bytes[offset] = n;
+  bytes[offset + 1] = n >>> 8;
+  bytes[offset + 2] = n >>> 16;
+  bytes[offset + 3] = n >>> 24;
 }
 
 function hex(n: number): string {
@@ -100,12 +153,15 @@ const chosenBytesMin = 8 + valueBytesMin;
 
 /**
  * The payload of `batch`. Checks what decoding checks, so a record that would not
- * decode is never written.
+ * decode is never written. The payload's buffer keeps room for a frame header in front
+ * of it, which {@link encodeRecord} fills when it frames this payload next.
  *
  * @throws {@link InvariantError} if a field is out of range (a driver bug).
  */
 export function encodeBatch(batch: PersistBatch): Uint8Array {
-  const w = new ByteWriter();
+  const w = scratch;
+  // Room for the frame's header, so that encodeRecord can frame the payload in place.
+  w.reset(recordHeaderBytes);
   let flags = 0;
   if (batch.promised !== undefined) flags |= flagPromised;
   if (batch.commitIndex !== undefined) flags |= flagCommitIndex;
@@ -123,7 +179,10 @@ export function encodeBatch(batch: PersistBatch): Uint8Array {
     w.f64(checkInteger('chosen slot', entry.slot, 1));
     writeValue(w, entry.value);
   }
-  return w.finish();
+  const frame = w.take();
+  lastFrame = frame;
+  lastPayload = frame.subarray(recordHeaderBytes);
+  return lastPayload;
 }
 
 /**
@@ -132,25 +191,13 @@ export function encodeBatch(batch: PersistBatch): Uint8Array {
  * @throws {@link MalformedPayloadError} if it does not decode, with the offset.
  */
 export function decodeBatch(payload: Uint8Array): PersistBatch {
-  const r = new ByteReader(payload);
-  const flags = r.u8();
-  if ((flags & ~(flagPromised | flagCommitIndex)) !== 0) r.fail(0, `unknown flags 0x${flags.toString(16)}`);
-  const promised = (flags & flagPromised) !== 0 ? readBallot(r) : undefined;
-  const commitIndex = (flags & flagCommitIndex) !== 0 ? r.integer('commitIndex', 0) : undefined;
-  const acceptedCount = r.count('accepted', acceptedBytesMin);
+  const d = new BatchDecoder(payload);
+  const { promised, commitIndex } = d.head();
   const accepted: AcceptedEntry[] = [];
-  for (let i = 0; i < acceptedCount; i++) {
-    const slot = r.integer('accepted slot', 1);
-    const ballot = readBallot(r);
-    accepted.push({ slot, ballot, value: readValue(r) });
-  }
-  const chosenCount = r.count('chosen', chosenBytesMin);
+  for (let i = d.count('accepted', acceptedBytesMin); i > 0; i--) accepted.push(d.accepted());
   const chosen: ChosenEntry[] = [];
-  for (let i = 0; i < chosenCount; i++) {
-    const slot = r.integer('chosen slot', 1);
-    chosen.push({ slot, value: readValue(r) });
-  }
-  if (r.left() !== 0) r.fail(r.offset, `${r.left()} bytes after the batch`);
+  for (let i = d.count('chosen', chosenBytesMin); i > 0; i--) chosen.push(d.chosen());
+  d.end();
   return {
     ...(promised !== undefined ? { promised } : {}),
     accepted,
@@ -159,19 +206,34 @@ export function decodeBatch(payload: Uint8Array): PersistBatch {
   };
 }
 
+/**
+ * Merges the batch `payload` holds into `state`: the effect of
+ * `state.merge(decodeBatch(payload))`, without building the batch's lists (replay's hot
+ * path: a log of a million entries decodes a million of them).
+ *
+ * @throws {@link MalformedPayloadError} if it does not decode, with the offset; `state`
+ *   may then hold part of the batch, so the caller must discard it.
+ */
+export function mergeBatch(payload: Uint8Array, state: DurableStateBuilder): void {
+  const d = new BatchDecoder(payload);
+  const { promised, commitIndex } = d.head();
+  for (let i = d.count('accepted', acceptedBytesMin); i > 0; i--) {
+    const entry = d.accepted();
+    state.accepted.set(entry.slot, entry);
+  }
+  for (let i = d.count('chosen', chosenBytesMin); i > 0; i--) {
+    const entry = d.chosen();
+    state.chosen.set(entry.slot, entry);
+  }
+  d.end();
+  if (promised !== undefined) state.promised = promised;
+  if (commitIndex !== undefined) state.commitIndex = commitIndex;
+}
+
 function writeBallot(w: ByteWriter, ballot: Ballot): void {
   w.f64(checkInteger('ballot round', ballot.round, 0));
   if (typeof ballot.node !== 'string') throw new InvariantError('FileStorage: a ballot node id must be a string');
-  const node = Buffer.from(ballot.node, 'utf8');
-  if (node.byteLength > 0xffff) throw new InvariantError(`FileStorage: node id of ${node.byteLength} bytes exceeds 65535`);
-  w.u16(node.byteLength);
-  w.bytes(node);
-}
-
-function readBallot(r: ByteReader): Ballot {
-  const round = r.integer('ballot round', 0);
-  const length = r.u16();
-  return { round, node: r.utf8(length) };
+  w.nodeId(ballot.node);
 }
 
 function writeValue(w: ByteWriter, value: Value): void {
@@ -189,17 +251,6 @@ function writeValue(w: ByteWriter, value: Value): void {
   }
 }
 
-function readValue(r: ByteReader): Value {
-  const at = r.offset;
-  const kind = r.u8();
-  if (kind === valueNoop) return { kind: 'noop' };
-  if (kind !== valueBatch) return r.fail(at, `unknown value kind ${kind}`);
-  const count = r.count('commands', 4);
-  const commands: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) commands.push(r.copy(r.count('command bytes', 1)));
-  return { kind: 'batch', commands };
-}
-
 function checkInteger(field: string, n: number, min: number): number {
   if (!Number.isSafeInteger(n) || n < min) throw new InvariantError(`FileStorage: ${field} must be an integer >= ${min}, got ${n}`);
   return n;
@@ -210,16 +261,29 @@ function checkCount(field: string, n: number): number {
   return n;
 }
 
-/** An append-only buffer that grows by doubling. */
+/** Bytes of the scratch buffer payloads are encoded in, at first and after a large payload. */
+const scratchBytesInitial = 4096;
+/** A scratch buffer grown past this (by a large payload) is dropped after use rather than kept. */
+const scratchBytesKept = 1 << 20;
+
+/**
+ * An append-only buffer that grows by doubling, reused from one payload to the next
+ * (encoding is synchronous): a payload costs its copy into a piece of a slab, and no
+ * buffer of its own.
+ */
 class ByteWriter {
-  private buf = new Uint8Array(256);
+  private buf = new Uint8Array(scratchBytesInitial);
   private view = new DataView(this.buf.buffer);
   private length = 0;
 
+  /** Starts over, with `headroom` bytes left free (zeros) at the front. */
+  reset(headroom: number): void {
+    this.buf.fill(0, 0, headroom);
+    this.length = headroom;
+  }
   u8(n: number): void {
     this.reserve(1);
-    this.view.setUint8(this.length, n);
-    this.length += 1;
+    this.buf[this.length++] = n;
   }
   u16(n: number): void {
     this.reserve(2);
@@ -241,8 +305,39 @@ class ByteWriter {
     this.buf.set(b, this.length);
     this.length += b.byteLength;
   }
-  finish(): Uint8Array {
-    return this.buf.subarray(0, this.length);
+  /** A node id: its UTF-8 byte length as a u16, then the bytes (ASCII written directly). */
+  nodeId(node: string): void {
+    const at = this.length;
+    this.u16(0);
+    this.reserve(node.length);
+    let ascii = true;
+    for (let i = 0; i < node.length; i++) {
+      const c = node.charCodeAt(i);
+      if (c >= 0x80) {
+        ascii = false;
+        break;
+      }
+      this.buf[this.length + i] = c;
+    }
+    const encoded = ascii ? undefined : Buffer.from(node, 'utf8');
+    const length = encoded === undefined ? node.length : encoded.byteLength;
+    if (length > 0xffff) throw new InvariantError(`FileStorage: node id of ${length} bytes exceeds 65535`);
+    if (encoded !== undefined) {
+      this.reserve(length);
+      this.buf.set(encoded, this.length);
+    }
+    this.view.setUint16(at, length, true);
+    this.length += length;
+  }
+  /** A copy of what was written since {@link reset}, headroom included: the buffer itself is reused. */
+  take(): Uint8Array {
+    const out = carve(this.length);
+    out.set(this.buf.subarray(0, this.length));
+    if (this.buf.byteLength > scratchBytesKept) {
+      this.buf = new Uint8Array(scratchBytesInitial);
+      this.view = new DataView(this.buf.buffer);
+    }
+    return out;
   }
   private reserve(n: number): void {
     if (this.length + n <= this.buf.byteLength) return;
@@ -255,71 +350,156 @@ class ByteWriter {
   }
 }
 
-/** Reads a payload, checking every length against the bytes that remain. */
-class ByteReader {
-  offset = 0;
+/** The writer every payload is encoded with. */
+const scratch = new ByteWriter();
+
+/**
+ * Reads one batch payload, checking every length against the bytes that remain.
+ *
+ * What it decodes shares what it can, since a replay may decode millions of entries:
+ * an entry's ballot equal to the one before it in the payload is the same object (and
+ * its node id is decoded once), a no-op is the shared {@link noop}, and commands are
+ * views into one copy of the payload (made at the first command), so no entry keeps the
+ * file's buffer alive and no command costs an allocation of its own bytes.
+ */
+class BatchDecoder {
+  private offset = 0;
+  private readonly end_: number;
   private readonly view: DataView;
+  /** The payload's copy that commands view, made at the first command. */
+  private commands: Uint8Array | undefined;
+  /** The last ballot decoded, and where its node id's bytes are. */
+  private lastBallot: Ballot | undefined;
+  private lastNodeAt = 0;
+  private lastNodeLength = 0;
 
   constructor(private readonly bytes: Uint8Array) {
+    this.end_ = bytes.byteLength;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  left(): number {
-    return this.bytes.byteLength - this.offset;
+  /** Flags, then the promised ballot and the commit index they announce. */
+  head(): { promised: Ballot | undefined; commitIndex: number | undefined } {
+    const flags = this.u8();
+    if ((flags & ~(flagPromised | flagCommitIndex)) !== 0) this.fail(0, `unknown flags 0x${flags.toString(16)}`);
+    const promised = (flags & flagPromised) !== 0 ? this.ballot() : undefined;
+    const commitIndex = (flags & flagCommitIndex) !== 0 ? this.integer('commitIndex', 0) : undefined;
+    return { promised, commitIndex };
   }
-  fail(at: number, why: string): never {
+
+  accepted(): AcceptedEntry {
+    const slot = this.integer('accepted slot', 1);
+    const ballot = this.ballot();
+    return { slot, ballot, value: this.value() };
+  }
+
+  chosen(): ChosenEntry {
+    const slot = this.integer('chosen slot', 1);
+    return { slot, value: this.value() };
+  }
+
+  /** Checks that the payload ends here. */
+  end(): void {
+    if (this.offset !== this.end_) this.fail(this.offset, `${this.end_ - this.offset} bytes after the batch`);
+  }
+
+  /** A u32 count of items of at least `itemBytesMin` bytes each, checked against the bytes left. */
+  count(field: string, itemBytesMin: number): number {
+    const at = this.offset;
+    const n = this.u32();
+    const left = this.end_ - this.offset;
+    if (n * itemBytesMin > left) this.fail(at, `${field} count ${n} needs at least ${n * itemBytesMin} bytes, ${left} left`);
+    return n;
+  }
+
+  private ballot(): Ballot {
+    const round = this.integer('ballot round', 0);
+    const length = this.u16();
+    this.need(length, 'a node id');
+    const at = this.offset;
+    this.offset += length;
+    const last = this.lastBallot;
+    if (last !== undefined && last.round === round && this.sameNode(at, length)) return last;
+    let node: string;
+    try {
+      node = utf8.decode(this.bytes.subarray(at, at + length));
+    } catch {
+      return this.fail(at, 'a node id is not valid UTF-8');
+    }
+    this.lastNodeAt = at;
+    this.lastNodeLength = length;
+    this.lastBallot = { round, node };
+    return this.lastBallot;
+  }
+
+  /** Whether the `length` bytes at `at` are those of the last ballot's node id. */
+  private sameNode(at: number, length: number): boolean {
+    if (length !== this.lastNodeLength) return false;
+    const { bytes } = this;
+    for (let i = 0, j = this.lastNodeAt; i < length; i++, j++) if (bytes[at + i] !== bytes[j]) return false;
+    return true;
+  }
+
+  private value(): Value {
+    const at = this.offset;
+    const kind = this.u8();
+    if (kind === valueNoop) return noop;
+    if (kind !== valueBatch) return this.fail(at, `unknown value kind ${kind}`);
+    const count = this.count('commands', 4);
+    // Sized up front: an array grown by push keeps spare capacity for as long as the entry lives.
+    const commands = new Array<Uint8Array>(count);
+    for (let i = 0; i < count; i++) commands[i] = this.command(this.count('command bytes', 1));
+    return { kind: 'batch', commands };
+  }
+
+  /** `length` bytes, as a view into the payload's copy. */
+  private command(length: number): Uint8Array {
+    this.need(length, 'a command');
+    this.commands ??= this.bytes.slice();
+    const out = new Uint8Array(this.commands.buffer, this.commands.byteOffset + this.offset, length);
+    this.offset += length;
+    return out;
+  }
+
+  private fail(at: number, why: string): never {
     throw new MalformedPayloadError(at, why);
   }
+
   private need(n: number, what: string): void {
-    if (n > this.left()) this.fail(this.offset, `${what} needs ${n} bytes, ${this.left()} left`);
+    const left = this.end_ - this.offset;
+    if (n > left) this.fail(this.offset, `${what} needs ${n} bytes, ${left} left`);
   }
-  u8(): number {
+
+  private u8(): number {
     this.need(1, 'a u8');
     return this.view.getUint8(this.offset++);
   }
-  u16(): number {
+
+  private u16(): number {
     this.need(2, 'a u16');
     const n = this.view.getUint16(this.offset, true);
     this.offset += 2;
     return n;
   }
-  u32(): number {
+
+  private u32(): number {
     this.need(4, 'a u32');
     const n = this.view.getUint32(this.offset, true);
     this.offset += 4;
     return n;
   }
-  integer(field: string, min: number): number {
+
+  private integer(field: string, min: number): number {
     this.need(8, field);
     const at = this.offset;
     const n = this.view.getFloat64(at, true);
     this.offset += 8;
     if (!Number.isSafeInteger(n) || n < min) this.fail(at, `${field} ${n} is not an integer >= ${min}`);
-    return n;
-  }
-  /** A u32 count of items of at least `itemBytesMin` bytes each, checked against the bytes left. */
-  count(field: string, itemBytesMin: number): number {
-    const at = this.offset;
-    const n = this.u32();
-    if (n * itemBytesMin > this.left()) this.fail(at, `${field} count ${n} needs at least ${n * itemBytesMin} bytes, ${this.left()} left`);
-    return n;
-  }
-  utf8(length: number): string {
-    this.need(length, 'a node id');
-    const at = this.offset;
-    this.offset += length;
-    try {
-      return utf8.decode(this.bytes.subarray(at, at + length));
-    } catch {
-      return this.fail(at, 'a node id is not valid UTF-8');
-    }
-  }
-  /** `length` bytes, copied so that the record's file buffer can be freed. */
-  copy(length: number): Uint8Array {
-    this.need(length, 'a command');
-    const out = new Uint8Array(length);
-    out.set(this.bytes.subarray(this.offset, this.offset + length));
-    this.offset += length;
-    return out;
+    // As a small integer where it fits: a float64 would be boxed (an allocation, kept alive
+    // by every entry and map key that holds it).
+    return n <= smallIntegerMax ? n | 0 : n;
   }
 }
+
+/** The largest integer V8 keeps unboxed everywhere (a 31-bit Smi). */
+const smallIntegerMax = 2 ** 30 - 1;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type DurableStateBuilder, InvariantError, ballotZero } from '../../core/index.js';
 import { CorruptionError } from './errors.js';
 import { type FileHandle, type FileSystem, syncDirectory, writeFully } from './file-system.js';
-import { MalformedPayloadError, RecordType, decodeBatch, readRecord, recordHeaderBytes } from './record.js';
+import { MalformedPayloadError, RecordType, mergeBatch, readRecord, recordHeaderBytes } from './record.js';
 
 /** The segment format this build writes and reads. */
 export const walFormatVersion = 1;
@@ -226,14 +226,16 @@ function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: Du
   while (offset < bytes.byteLength) {
     if (last && isZero(bytes, offset)) return { records, validEnd: offset, torn: 'zeros to the end of the file' };
     const read = readRecord(bytes, offset);
-    if (read.kind === 'truncated') {
-      if (last) return { records, validEnd: offset, torn: read.why };
-      throw new CorruptionError(file, offset, read.why);
+    if (read.kind === 'truncated' || (read.kind === 'bad-crc' && read.end === bytes.byteLength)) {
+      if (!last) throw new CorruptionError(file, offset, read.why);
+      // A crash tears only the records written last. A whole record after this one
+      // means damage in the middle (say, a flipped length bit): truncating would drop
+      // records that may have been acknowledged.
+      const next = validRecordAfter(bytes, offset + 1);
+      if (next !== undefined) throw new CorruptionError(file, offset, `${read.why}, yet a valid record follows at byte ${next}: damage, not a torn tail`);
+      return { records, validEnd: offset, torn: read.why };
     }
-    if (read.kind === 'bad-crc') {
-      if (last && read.end === bytes.byteLength) return { records, validEnd: offset, torn: read.why };
-      throw new CorruptionError(file, offset, read.why);
-    }
+    if (read.kind === 'bad-crc') throw new CorruptionError(file, offset, read.why);
     applyRecord(file, offset, read.type, read.payload, state);
     records++;
     offset = read.end;
@@ -243,20 +245,29 @@ function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: Du
 
 function applyRecord(file: string, offset: number, type: number, payload: Uint8Array, state: DurableStateBuilder): void {
   if (type !== RecordType.batch && type !== RecordType.base) throw new CorruptionError(file, offset, `unknown record type ${type}`);
-  let batch;
-  try {
-    batch = decodeBatch(payload);
-  } catch (error) {
-    if (!(error instanceof MalformedPayloadError)) throw error;
-    throw new CorruptionError(file, offset + recordHeaderBytes + error.offset, `a record that passed its CRC does not decode: ${error.message}`);
-  }
   if (type === RecordType.base) {
     state.promised = ballotZero;
     state.commitIndex = 0;
     state.accepted.clear();
     state.chosen.clear();
   }
-  state.merge(batch);
+  try {
+    mergeBatch(payload, state);
+  } catch (error) {
+    // The state holds part of the record now; the open fails, so it is dropped.
+    if (!(error instanceof MalformedPayloadError)) throw error;
+    throw new CorruptionError(file, offset + recordHeaderBytes + error.offset, `a record that passed its CRC does not decode: ${error.message}`);
+  }
+}
+
+/** The offset of the first complete record with a valid CRC at or after `from`, if any. */
+function validRecordAfter(bytes: Uint8Array, from: number): number | undefined {
+  for (let offset = from; offset + recordHeaderBytes <= bytes.byteLength; offset++) {
+    const type = bytes[offset + 4];
+    if (type !== RecordType.batch && type !== RecordType.base) continue;
+    if (readRecord(bytes, offset).kind === 'record') return offset;
+  }
+  return undefined;
 }
 
 function isZero(bytes: Uint8Array, from: number): boolean {
