@@ -11,6 +11,8 @@ interface Mutant {
   readonly file: string;
   readonly from: string;
   readonly to: string;
+  /** The property suite to run, if not the default one. */
+  readonly suite?: string;
 }
 
 const mutants: Mutant[] = [
@@ -68,11 +70,32 @@ const mutants: Mutant[] = [
     from: 'l.addRead(id, Math.max(this.learner.commitIndex, l.adoptedEnd));',
     to: 'l.addRead(id, this.learner.commitIndex);',
   },
+  {
+    name: 'acceptor promises below its compaction point',
+    file: 'src/core/replica.ts',
+    from: 'if (m.firstSlot <= this.learner.compactedThrough) {',
+    to: 'if (m.firstSlot < 0) {',
+    suite: 'test/core/safety/snapshots.prop.test.ts',
+  },
+  {
+    name: 'a voter with no promise on record votes at once (no amnesia guard)',
+    file: 'src/core/replica.ts',
+    from: 'if (this.isVoter && this.otherVoters.length > 0 && ballotEquals(state.promised, ballotZero)) {',
+    to: 'if (this.isVoter && this.otherVoters.length < 0) {',
+    suite: 'test/core/safety/amnesia.prop.test.ts',
+  },
+  {
+    name: 'a rejoining voter adopts no accepted entries',
+    file: 'src/core/replica.ts',
+    from: '    this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex), this.out);\n',
+    to: '',
+    suite: 'test/core/safety/amnesia.prop.test.ts',
+  },
 ];
 
 const runs = Number(process.env['SYNOD_SCHEDULES'] ?? 1000);
 const suite = process.env['SYNOD_SUITE'] ?? 'test/core/safety/mixed.prop.test.ts';
-const scenarios = ['test/core/replica.scenario.test.ts', 'test/core/replica.reads.scenario.test.ts'];
+const scenarios = ['test/core/replica.scenario.test.ts', 'test/core/replica.reads.scenario.test.ts', 'test/core/replica.amnesia.scenario.test.ts'];
 const only = process.env['SYNOD_MUTANT'];
 const rows: string[] = [];
 for (const m of mutants) {
@@ -90,7 +113,7 @@ for (const m of mutants) {
     scenario = `scenarios red (${/Tests\s+(\d+ failed)/.exec(out)?.[1] ?? 'failed'})`;
   }
   try {
-    execFileSync('npx', ['vitest', 'run', suite], { env: { ...process.env, SYNOD_SCHEDULES: String(runs), SYNOD_NO_SHRINK: '1' }, stdio: 'pipe', encoding: 'utf8' });
+    execFileSync('npx', ['vitest', 'run', m.suite ?? suite], { env: { ...process.env, SYNOD_SCHEDULES: String(runs), SYNOD_NO_SHRINK: '1' }, stdio: 'pipe', encoding: 'utf8' });
     verdict = `NOT CAUGHT in ${runs} schedules`;
   } catch (e) {
     const out = String((e as { stdout?: string }).stdout ?? '') + String((e as { stderr?: string }).stderr ?? '');
