@@ -47,6 +47,7 @@ import {
   createNode,
 } from '../../src/index.js';
 import { type CoreBatched, measureCoreBatched } from '../core/batched.js';
+import { Window as MeasuredWindow } from '../window.js';
 
 /** Where the proposers send their commands, and how many of them there are. */
 interface Row {
@@ -123,42 +124,15 @@ async function startCluster(): Promise<Cluster> {
 
 // ------------------------------------------------------------------ proposers
 
-/** What the proposers share: whether to stop, whether the window is open, and what it saw. */
-class Window {
-  stopped = false;
-  measuring = false;
-  /** Proposals resolved while measuring. */
-  completed = 0;
-  /** Proposals rejected (at any time), by error name: how many, and the first one's message. */
+/** The shared window, plus the proposals rejected (at any time), by error name. */
+class Window extends MeasuredWindow {
   readonly failures = new Map<string, { count: number; first: string }>();
-  /** Proposals the reservoir has been offered. */
-  private offered = 0;
-  readonly latencies = new Float64Array(latencySamplesMax);
-
-  record(ms: number): void {
-    if (!this.measuring) return;
-    this.completed++;
-    const n = this.offered++;
-    if (n < latencySamplesMax) this.latencies[n] = ms;
-    else {
-      const j = Math.floor(Math.random() * (n + 1));
-      if (j < latencySamplesMax) this.latencies[j] = ms;
-    }
-  }
 
   fail(error: unknown): void {
     const name = error instanceof Error ? error.name : typeof error;
     const seen = this.failures.get(name);
     if (seen === undefined) this.failures.set(name, { count: 1, first: error instanceof Error ? error.message : String(error) });
     else seen.count++;
-  }
-
-  /** The `q` quantile of the sampled latencies, in ms. */
-  quantile(q: number): number {
-    const n = Math.min(this.offered, latencySamplesMax);
-    if (n === 0) return Number.NaN;
-    const sorted = this.latencies.slice(0, n).sort();
-    return sorted[Math.min(n - 1, Math.floor(q * n))]!;
   }
 }
 
@@ -207,7 +181,7 @@ async function runRow(row: Row, warmupSeconds: number, seconds: number): Promise
   const cluster = await startCluster();
   const { leader, network } = cluster;
   const node = row.target === 'leader' ? leader : cluster.follower;
-  const window = new Window();
+  const window = new Window(latencySamplesMax);
   const loops: Promise<void>[] = [];
   for (let i = 0; i < row.proposers; i++) {
     const command = new Uint8Array(commandBytes);

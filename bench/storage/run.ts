@@ -40,6 +40,7 @@ import { performance } from 'node:perf_hooks';
 import { type AcceptedEntry, type ChosenEntry, type PersistBatch, type Value, batch } from '../../src/core/index.js';
 import { FileStorage, type FileStorageStats } from '../../src/storage/file/index.js';
 import { RecordType, encodeBatch, encodeRecord } from '../../src/storage/file/record.js';
+import { Window } from '../window.js';
 
 const commandBytes = 100;
 const slotsLive = 1 << 16;
@@ -63,33 +64,6 @@ function secondsFromEnv(name: string, fallback: number): number {
   return value;
 }
 
-/** Operations and a uniform sample of their latencies, counted only while measuring. */
-class Window {
-  stopped = false;
-  measuring = false;
-  completed = 0;
-  private offered = 0;
-  private readonly latencies = new Float64Array(latencySamplesMax);
-
-  record(ms: number): void {
-    if (!this.measuring) return;
-    this.completed++;
-    const n = this.offered++;
-    if (n < latencySamplesMax) this.latencies[n] = ms;
-    else {
-      const j = Math.floor(Math.random() * (n + 1));
-      if (j < latencySamplesMax) this.latencies[j] = ms;
-    }
-  }
-
-  /** The `q` quantile of the sampled latencies, in ms. */
-  quantile(q: number): number {
-    const n = Math.min(this.offered, latencySamplesMax);
-    if (n === 0) return Number.NaN;
-    const sorted = this.latencies.slice(0, n).sort();
-    return sorted[Math.min(n - 1, Math.floor(q * n))]!;
-  }
-}
 
 /**
  * Lets `loops` (which stop when `window.stopped`) run through a warm-up, then a measured
@@ -137,7 +111,7 @@ interface Result {
 async function baseline(dir: string, warmupSeconds: number, seconds: number): Promise<Result> {
   const handle = await open(join(dir, 'baseline.log'), 'wx');
   const record = new Uint8Array(recordBytes).fill(0xa5);
-  const window = new Window();
+  const window = new Window(latencySamplesMax);
   let position = 0;
   const loop = async (): Promise<void> => {
     while (!window.stopped) {
@@ -160,7 +134,7 @@ async function baseline(dir: string, warmupSeconds: number, seconds: number): Pr
 
 async function storageRow(dir: string, writers: number, warmupSeconds: number, seconds: number): Promise<Result> {
   const storage = await FileStorage.open(dir);
-  const window = new Window();
+  const window = new Window(latencySamplesMax);
   let next = 0;
   const writer = async (): Promise<void> => {
     while (!window.stopped) {
