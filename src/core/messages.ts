@@ -176,11 +176,20 @@ export interface CommitMessage extends Envelope {
  */
 export interface ProbeMessage extends Envelope {
   readonly type: 'probe';
+  /**
+   * The zero ballot (round 0) in the first round. In the second, a ballot of the sender's above
+   * every promise the first round found: the replier promises it (durably, before it
+   * answers), so accepts the sender sent as leader before it lost its storage, maybe
+   * still on their way, can no longer be accepted anywhere.
+   */
+  readonly fence: Ballot;
 }
 
 /** The answer to a {@link ProbeMessage}: what the replier holds that the asker may have forgotten. */
 export interface ProbeReplyMessage extends Envelope {
   readonly type: 'probeReply';
+  /** The probe's `fence`, so answers to an earlier round are told apart. */
+  readonly fence: Ballot;
   /** The replier's promised ballot. */
   readonly promised: Ballot;
   /** The replier's commit index. */

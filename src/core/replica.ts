@@ -202,7 +202,7 @@ export class Replica {
     this.currentRole = this.isVoter ? 'follower' : 'observer';
     // No promise on record: a new voter, or one whose storage was wiped. Ask first.
     if (this.isVoter && this.otherVoters.length > 0 && ballotEquals(state.promised, ballotZero)) {
-      this.rejoin = new Rejoin(this.otherVoters);
+      this.rejoin = new Rejoin(id, this.otherVoters);
       this.sendProbes();
     }
   }
@@ -444,8 +444,13 @@ export class Replica {
         if (!isBallot(m.promised)) return 'malformed ballot';
         break;
       case 'precheckReply':
-      case 'probeReply':
         if (!isBallot(m.promised)) return 'malformed ballot';
+        break;
+      case 'probe':
+        if (!isBallot(m.fence)) return 'malformed ballot';
+        break;
+      case 'probeReply':
+        if (!isBallot(m.promised) || !isBallot(m.fence)) return 'malformed ballot';
         break;
       default:
         break;
@@ -846,17 +851,29 @@ export class Replica {
   // ---------------------------------------------------------------- amnesia guard
 
   private sendProbes(): void {
-    for (const v of this.rejoin!.unanswered()) this.out.send({ type: 'probe', from: this.id, to: v });
+    const fence = this.rejoin!.fence;
+    for (const v of this.rejoin!.unanswered()) this.out.send({ type: 'probe', from: this.id, to: v, fence });
   }
 
   private onProbe(m: ProbeMessage): void {
+    if (m.fence.round > 0) {
+      if (m.fence.node !== m.from) return;
+      this.roundSeen = Math.max(this.roundSeen, m.fence.round);
+      // A voter rejoining itself accepts nothing, and must keep no promise on record.
+      if (this.rejoin === undefined && compareBallots(m.fence, this.acceptor.promised) > 0) {
+        // A rejoining voter fences off accepts it sent before it lost its storage. A
+        // leader of a lower ballot can no longer get this vote: it steps down.
+        this.acceptor.raisePromise(m.fence, this.out);
+        if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
+      }
+    }
     const commitIndex = this.learner.commitIndex;
     const accepted: AcceptedEntry[] = [];
     for (let slot = Math.max(commitIndex, this.learner.compactedThrough) + 1; slot <= this.acceptor.lastSlot; slot++) {
       const e = this.acceptor.accepted(slot);
       if (e !== undefined) accepted.push(e);
     }
-    this.out.send({ type: 'probeReply', from: this.id, to: m.from, promised: this.acceptor.promised, commitIndex, accepted });
+    this.out.send({ type: 'probeReply', from: this.id, to: m.from, fence: m.fence, promised: this.acceptor.promised, commitIndex, accepted });
   }
 
   private onProbeReply(m: ProbeReplyMessage): void {
@@ -870,6 +887,8 @@ export class Replica {
       this.acceptor.raisePromise(joinedMark(this.id), this.out);
       this.rejoin = undefined;
       this.election.heardLeader();
+    } else if (outcome === 'fence') {
+      this.sendProbes();
     } else if (outcome === 'rebuild') {
       const plan = r.plan!;
       if (plan.source !== undefined && this.learner.commitIndex < plan.commitIndex) {
