@@ -87,8 +87,8 @@ const mutants: Mutant[] = [
   {
     name: 'a rejoining voter adopts no accepted entries',
     file: 'src/core/replica.ts',
-    from: '    this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex), this.out);\n',
-    to: '',
+    from: 'this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex).map(',
+    to: 'this.acceptor.adopt(plan.accepted.filter((e) => e.slot < 0).map(',
     suite: 'test/core/safety/amnesia.prop.test.ts',
   },
 ];

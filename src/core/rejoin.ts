@@ -29,8 +29,9 @@ export interface RejoinPlan {
  *    have helped choose.
  * 3. **Rebuilding.** Without voting, it learns the chosen log up to the highest commit
  *    index any voter had. Then, in one durable write, it raises its promise to the
- *    highest any voter holds and accepts, for each slot above, the entry some voter
- *    accepted in the highest ballot; and it votes again.
+ *    highest any voter holds and accepts, in the fence ballot, for each slot above, the
+ *    value some voter accepted in the highest ballot (what a leader of the fence ballot
+ *    would propose after that phase 1); and it votes again.
  *
  * Why that is enough. A candidate persists its own ballot before it asks for promises,
  * so every ballot this voter could have promised is at most some voter's promise. A

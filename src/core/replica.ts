@@ -909,7 +909,11 @@ export class Replica {
     }
     const mark = joinedMark(this.id);
     this.acceptor.raisePromise(compareBallots(plan.promised, mark) > 0 ? plan.promised : mark, this.out);
-    this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex), this.out);
+    // Accepted in the fence ballot: the fenced round was a phase 1 answered by every
+    // voter, so these are the values a leader of that ballot would propose; a vote in
+    // it (which no other voter ever casts) outranks every older entry and no newer one.
+    const fence = r.fence;
+    this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex).map((e) => ({ slot: e.slot, ballot: fence, value: e.value })), this.out);
     this.roundSeen = Math.max(this.roundSeen, plan.promised.round);
     this.rejoin = undefined;
     this.election.heardLeader();
