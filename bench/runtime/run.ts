@@ -47,6 +47,7 @@ import {
   createNode,
 } from '../../src/index.js';
 import { type CoreBatched, measureCoreBatched } from '../core/batched.js';
+import { secondsFromEnv } from '../env.js';
 import { Window as MeasuredWindow } from '../window.js';
 
 /** Where the proposers send their commands, and how many of them there are. */
@@ -82,13 +83,6 @@ class Counter implements StateMachine<Uint8Array, number> {
   }
 }
 
-function secondsFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds, got ${raw}`);
-  return value;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

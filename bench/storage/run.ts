@@ -40,6 +40,7 @@ import { performance } from 'node:perf_hooks';
 import { type AcceptedEntry, type ChosenEntry, type PersistBatch, type Value, batch } from '../../src/core/index.js';
 import { FileStorage, type FileStorageStats } from '../../src/storage/file/index.js';
 import { RecordType, encodeBatch, encodeRecord } from '../../src/storage/file/record.js';
+import { secondsFromEnv } from '../env.js';
 import { Window } from '../window.js';
 
 const commandBytes = 100;
@@ -56,13 +57,6 @@ const latencyTargetRatio = 1.2;
 const throughputTargetRatio = 50;
 const throughputTargetWriters = 256;
 
-function secondsFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds, got ${raw}`);
-  return value;
-}
 
 
 /**

@@ -31,7 +31,8 @@ import {
   type Transport,
   createNode,
 } from '../../../src/index.js';
-import { FaultyFileSystem, FileStorage, type FileSystem } from '../../../src/storage/file/index.js';
+import { FaultyFileSystem, FileStorage } from '../../../src/storage/file/index.js';
+import { markLockStale } from './helpers.js';
 import { type RecordedCommand, RecordingStateMachine } from '../../../src/testing/index.js';
 
 /** A client's request: the command names its own identity, so records can be checked against acknowledgements. */
@@ -241,23 +242,6 @@ class CrashingCluster {
   }
 }
 
-/**
- * The crashed storage's lock file names this process, which lives on after a simulated
- * crash: make it name a process that is gone, as after a real one, so the reopen takes
- * the lock over.
- */
-async function markLockStale(fs: FileSystem, dir: string): Promise<void> {
-  const handle = await fs.open(join(dir, 'LOCK'), 'r+').catch(() => undefined);
-  if (handle === undefined) return;
-  try {
-    const deadPid = new TextEncoder().encode('2147483646\n');
-    await handle.truncate(0);
-    await handle.write(deadPid, 0, deadPid.byteLength, 0);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Clients that propose one request after another, each retried under the same identity until acknowledged. */
 class Clients {

@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
-import { FaultyFileSystem, FileStorage, type FileSystem } from '../../../src/storage/file/index.js';
+import { FaultyFileSystem, FileStorage } from '../../../src/storage/file/index.js';
+import { markLockStale } from './helpers.js';
 import { storageConformance } from '../../../src/testing/index.js';
 
 const dirs: string[] = [];
@@ -48,20 +49,3 @@ storageConformance(
   { describe, it },
 );
 
-/**
- * The crashed storage's lock file names this process, which lives on in a simulated
- * crash: make it name a process that is gone, as after a real one, so that the reopen
- * takes it over.
- */
-async function markLockStale(fs: FileSystem, dir: string): Promise<void> {
-  const handle = await fs.open(join(dir, 'LOCK'), 'r+').catch(() => undefined);
-  if (handle === undefined) return;
-  try {
-    const deadPid = new TextEncoder().encode('2147483646\n');
-    await handle.truncate(0);
-    await handle.write(deadPid, 0, deadPid.byteLength, 0);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
