@@ -642,7 +642,8 @@ export class SynodNode<Command, Result> {
       logger.warn({ node: this.id }, 'no promise on record (a new node, or its storage was wiped): asking every voter what it holds before voting');
     } else if (state === 'rebuilding') {
       logger.warn({ node: this.id, target }, `the cluster has history this node does not hold: not voting until it learned the chosen log up to slot ${target}`);
-    } else if (before === 'rebuilding') {
+    } else if (before === 'rebuilding' || (this.replica?.status.promised.round ?? 0) > 0) {
+      // It may have learned the log while probing and rebuilt within one step.
       logger.info({ node: this.id, promised: this.replica?.status.promised }, 'caught up after amnesia: voting again with a promise no lower than any it may have made');
     } else {
       logger.info({ node: this.id }, 'every voter answered and none holds anything: a new cluster, voting');
