@@ -13,3 +13,12 @@ export {
   type MemoryNetworkConditions,
   type MemoryNetworkCounts,
 } from './transport/memory-network.js';
+export {
+  encodeMessage,
+  decodeMessage,
+  isCoreMessage,
+  CodecError,
+  type CodecLimits,
+  defaultCodecLimits,
+  protocolVersion,
+} from './transport/codec/index.js';

@@ -1,0 +1,362 @@
+/**
+ * The binary encoding of every message nodes exchange (the core's and the runtime's).
+ * A frame is a 4-byte header (magic "SY", protocol version, message type), then the
+ * sender and addressee ids, then the message's fields in a fixed order. Decoding is
+ * pure and hostile-input safe: every length is checked against what is left and
+ * against {@link CodecLimits} before anything is allocated, and the only error thrown
+ * is {@link CodecError}. Byte strings (commands, snapshot chunks) are views into the
+ * frame: no copies.
+ */
+import type { AcceptedEntry, Ballot, ChosenEntry, Message, Value } from '../../core/index.js';
+import { noop } from '../../core/index.js';
+import type { NodeMessage } from '../../runtime/index.js';
+import { CodecError } from './codec-error.js';
+import { Reader, Writer } from './wire.js';
+
+/** Bounds a decoder enforces. */
+export interface CodecLimits {
+  /** The largest frame taken. Default 16 MiB. */
+  readonly frameBytesMax: number;
+  /** The longest node or client id, in UTF-8 bytes. Default 255. */
+  readonly idBytesMax: number;
+}
+
+/** The default {@link CodecLimits}. */
+export const defaultCodecLimits: CodecLimits = Object.freeze({ frameBytesMax: 16 * 1024 * 1024, idBytesMax: 255 });
+
+/** The protocol version this build speaks. */
+export const protocolVersion = 1;
+const magic0 = 0x53; // 'S'
+const magic1 = 0x59; // 'Y'
+
+/** Message type numbers on the wire. Never reuse a number. */
+const types = [
+  'precheck',
+  'precheckReply',
+  'prepare',
+  'promise',
+  'accept',
+  'accepted',
+  'reject',
+  'heartbeat',
+  'heartbeatReply',
+  'catchUp',
+  'chosen',
+  'timeoutNow',
+  'commit',
+  'probe',
+  'probeReply',
+  'forward',
+  'forwardRefused',
+  'readRequest',
+  'readReply',
+  'snapshotChunk',
+  'snapshotAck',
+] as const satisfies readonly NodeMessage['type'][];
+const typeNumbers = new Map<string, number>(types.map((t, i) => [t, i + 1]));
+
+/**
+ * Encodes `message` into one frame.
+ * @throws {@link CodecError} if a field cannot be encoded (not an unsigned safe integer).
+ */
+export function encodeMessage(message: NodeMessage): Uint8Array {
+  const w = new Writer();
+  const type = typeNumbers.get(message.type);
+  if (type === undefined) throw new CodecError(`unknown message type ${String(message.type)}`);
+  w.u8(magic0);
+  w.u8(magic1);
+  w.u8(protocolVersion);
+  w.u8(type);
+  w.string(message.from);
+  w.string(message.to);
+  const m = message;
+  switch (m.type) {
+    case 'precheck':
+      w.uint(m.commitIndex);
+      break;
+    case 'precheckReply':
+      w.bool(m.granted);
+      ballot(w, m.promised);
+      break;
+    case 'prepare':
+      ballot(w, m.ballot);
+      w.uint(m.firstSlot);
+      break;
+    case 'promise':
+      ballot(w, m.ballot);
+      acceptedList(w, m.accepted);
+      w.uint(m.chosen.length);
+      for (const e of m.chosen) {
+        w.uint(e.slot);
+        value(w, e.value);
+      }
+      break;
+    case 'accept':
+      ballot(w, m.ballot);
+      w.uint(m.firstSlot);
+      w.uint(m.commitIndex);
+      values(w, m.values);
+      break;
+    case 'accepted':
+      ballot(w, m.ballot);
+      w.uint(m.firstSlot);
+      w.uint(m.count);
+      break;
+    case 'reject':
+      ballot(w, m.ballot);
+      ballot(w, m.promised);
+      break;
+    case 'heartbeat':
+    case 'heartbeatReply':
+      ballot(w, m.ballot);
+      w.uint(m.commitIndex);
+      w.uint(m.seq);
+      break;
+    case 'catchUp':
+      w.uint(m.firstSlot);
+      w.uint(m.lastSlot);
+      break;
+    case 'chosen':
+      w.uint(m.firstSlot);
+      w.uint(m.commitIndex);
+      values(w, m.values);
+      break;
+    case 'timeoutNow':
+      ballot(w, m.ballot);
+      break;
+    case 'commit':
+      ballot(w, m.ballot);
+      w.uint(m.commitIndex);
+      break;
+    case 'probe':
+      ballot(w, m.fence);
+      break;
+    case 'probeReply':
+      ballot(w, m.fence);
+      ballot(w, m.promised);
+      w.uint(m.commitIndex);
+      acceptedList(w, m.accepted);
+      break;
+    case 'forward':
+      w.uint(m.commands.length);
+      for (const c of m.commands) w.bytesOf(c);
+      break;
+    case 'forwardRefused':
+      w.uint(m.requests.length);
+      for (const [clientId, seq] of m.requests) {
+        w.string(clientId);
+        w.uint(seq);
+      }
+      w.bool(m.reason === 'overloaded');
+      optionalString(w, m.leaderHint);
+      break;
+    case 'readRequest':
+      w.uint(m.id);
+      break;
+    case 'readReply':
+      w.uint(m.id);
+      w.bool(m.index !== undefined);
+      if (m.index !== undefined) w.uint(m.index);
+      optionalString(w, m.leaderHint);
+      break;
+    case 'snapshotChunk':
+      w.uint(m.transfer);
+      w.uint(m.slot);
+      w.uint(m.total);
+      w.uint(m.offset);
+      w.bytesOf(m.data);
+      break;
+    case 'snapshotAck':
+      w.uint(m.transfer);
+      w.uint(m.received);
+      w.u8(m.status === 'more' ? 0 : m.status === 'done' ? 1 : 2);
+      break;
+  }
+  return w.finish();
+}
+
+/**
+ * Decodes one frame (all of `frame`).
+ * @throws {@link CodecError} for anything malformed, and only that.
+ */
+export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCodecLimits): NodeMessage {
+  if (frame.byteLength > limits.frameBytesMax) throw new CodecError(`${frame.byteLength} bytes, more than the frame limit ${limits.frameBytesMax}`);
+  const r = new Reader(frame);
+  if (r.u8('magic') !== magic0 || r.u8('magic') !== magic1) throw new CodecError('bad magic: not a synod frame');
+  const version = r.u8('version');
+  if (version !== protocolVersion) throw new CodecError(`protocol version ${version}; this build speaks ${protocolVersion}`);
+  const type = types[r.u8('type') - 1];
+  if (type === undefined) throw new CodecError('unknown message type');
+  const from = r.string('from', limits.idBytesMax);
+  const to = r.string('to', limits.idBytesMax);
+  const id = limits.idBytesMax;
+  let m: NodeMessage;
+  switch (type) {
+    case 'precheck':
+      m = { type, from, to, commitIndex: r.uint('commitIndex') };
+      break;
+    case 'precheckReply':
+      m = { type, from, to, granted: r.bool('granted'), promised: readBallot(r, id) };
+      break;
+    case 'prepare':
+      m = { type, from, to, ballot: readBallot(r, id), firstSlot: r.uint('firstSlot') };
+      break;
+    case 'promise': {
+      const b = readBallot(r, id);
+      const accepted = readAcceptedList(r, id);
+      const chosen: ChosenEntry[] = [];
+      for (let i = r.count('chosen', 2); i > 0; i--) chosen.push({ slot: r.uint('slot'), value: readValue(r) });
+      m = { type, from, to, ballot: b, accepted, chosen };
+      break;
+    }
+    case 'accept': {
+      const b = readBallot(r, id);
+      const firstSlot = r.uint('firstSlot');
+      const commitIndex = r.uint('commitIndex');
+      m = { type, from, to, ballot: b, firstSlot, commitIndex, values: readValues(r) };
+      break;
+    }
+    case 'accepted':
+      m = { type, from, to, ballot: readBallot(r, id), firstSlot: r.uint('firstSlot'), count: r.uint('count') };
+      break;
+    case 'reject':
+      m = { type, from, to, ballot: readBallot(r, id), promised: readBallot(r, id) };
+      break;
+    case 'heartbeat':
+    case 'heartbeatReply':
+      m = { type, from, to, ballot: readBallot(r, id), commitIndex: r.uint('commitIndex'), seq: r.uint('seq') };
+      break;
+    case 'catchUp':
+      m = { type, from, to, firstSlot: r.uint('firstSlot'), lastSlot: r.uint('lastSlot') };
+      break;
+    case 'chosen': {
+      const firstSlot = r.uint('firstSlot');
+      const commitIndex = r.uint('commitIndex');
+      m = { type, from, to, firstSlot, commitIndex, values: readValues(r) };
+      break;
+    }
+    case 'timeoutNow':
+      m = { type, from, to, ballot: readBallot(r, id) };
+      break;
+    case 'commit':
+      m = { type, from, to, ballot: readBallot(r, id), commitIndex: r.uint('commitIndex') };
+      break;
+    case 'probe':
+      m = { type, from, to, fence: readBallot(r, id) };
+      break;
+    case 'probeReply': {
+      const fence = readBallot(r, id);
+      const promised = readBallot(r, id);
+      const commitIndex = r.uint('commitIndex');
+      m = { type, from, to, fence, promised, commitIndex, accepted: readAcceptedList(r, id) };
+      break;
+    }
+    case 'forward': {
+      const commands: Uint8Array[] = [];
+      for (let i = r.count('commands', 1); i > 0; i--) commands.push(r.bytesOf('command', limits.frameBytesMax));
+      m = { type, from, to, commands };
+      break;
+    }
+    case 'forwardRefused': {
+      const requests: [string, number][] = [];
+      for (let i = r.count('requests', 2); i > 0; i--) requests.push([r.string('clientId', id), r.uint('seq')]);
+      const reason = r.bool('reason') ? 'overloaded' : 'not-leader';
+      m = { type, from, to, requests, reason, leaderHint: readOptionalString(r, id) };
+      break;
+    }
+    case 'readRequest':
+      m = { type, from, to, id: r.uint('id') };
+      break;
+    case 'readReply': {
+      const readId = r.uint('id');
+      const index = r.bool('has index') ? r.uint('index') : undefined;
+      m = { type, from, to, id: readId, index, leaderHint: readOptionalString(r, id) };
+      break;
+    }
+    case 'snapshotChunk': {
+      const transfer = r.uint('transfer');
+      const slot = r.uint('slot');
+      const total = r.uint('total');
+      const offset = r.uint('offset');
+      m = { type, from, to, transfer, slot, total, offset, data: r.bytesOf('data', limits.frameBytesMax) };
+      break;
+    }
+    case 'snapshotAck': {
+      const transfer = r.uint('transfer');
+      const received = r.uint('received');
+      const status = r.u8('status');
+      if (status > 2) throw new CodecError(`snapshot ack status ${status}`);
+      m = { type, from, to, transfer, received, status: status === 0 ? 'more' : status === 1 ? 'done' : 'failed' };
+      break;
+    }
+  }
+  r.end();
+  return m;
+}
+
+/** Whether `m` is one of the core's messages (the rest are the runtime's). */
+export function isCoreMessage(m: NodeMessage): m is Message {
+  return (typeNumbers.get(m.type) ?? 0) <= typeNumbers.get('probeReply')!;
+}
+
+function ballot(w: Writer, b: Ballot): void {
+  w.uint(b.round);
+  w.string(b.node);
+}
+
+function readBallot(r: Reader, idBytesMax: number): Ballot {
+  return { round: r.uint('ballot round'), node: r.string('ballot node', idBytesMax) };
+}
+
+function value(w: Writer, v: Value): void {
+  if (v.kind === 'noop') {
+    w.uint(0);
+    return;
+  }
+  w.uint(v.commands.length);
+  for (const c of v.commands) w.bytesOf(c);
+}
+
+/** A value: a command count (0 for a no-op), then each command. */
+function readValue(r: Reader): Value {
+  const n = r.count('value commands', 1);
+  if (n === 0) return noop;
+  const commands: Uint8Array[] = new Array<Uint8Array>(n);
+  for (let i = 0; i < n; i++) commands[i] = r.bytesOf('command', r.left);
+  return { kind: 'batch', commands };
+}
+
+function values(w: Writer, list: readonly Value[]): void {
+  w.uint(list.length);
+  for (const v of list) value(w, v);
+}
+
+function readValues(r: Reader): Value[] {
+  const out: Value[] = [];
+  for (let i = r.count('values', 1); i > 0; i--) out.push(readValue(r));
+  return out;
+}
+
+function acceptedList(w: Writer, list: readonly AcceptedEntry[]): void {
+  w.uint(list.length);
+  for (const e of list) {
+    w.uint(e.slot);
+    ballot(w, e.ballot);
+    value(w, e.value);
+  }
+}
+
+function readAcceptedList(r: Reader, idBytesMax: number): AcceptedEntry[] {
+  const out: AcceptedEntry[] = [];
+  for (let i = r.count('accepted', 4); i > 0; i--) out.push({ slot: r.uint('slot'), ballot: readBallot(r, idBytesMax), value: readValue(r) });
+  return out;
+}
+
+function optionalString(w: Writer, s: string | undefined): void {
+  w.bool(s !== undefined);
+  if (s !== undefined) w.string(s);
+}
+
+function readOptionalString(r: Reader, max: number): string | undefined {
+  return r.bool('has hint') ? r.string('hint', max) : undefined;
+}

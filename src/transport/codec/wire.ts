@@ -1,0 +1,136 @@
+/**
+ * The primitives of the binary codec: a growable writer and a bounds-checked reader.
+ * Integers are unsigned LEB128 varints up to 2^53 - 1; strings and byte strings carry
+ * a varint length. Pure: no Node imports, so a browser transport can reuse it.
+ */
+import { CodecError } from './codec-error.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Appends values to a buffer that grows by doubling. @internal */
+export class Writer {
+  private bytes = new Uint8Array(256);
+  private at = 0;
+
+  private room(n: number): void {
+    if (this.at + n <= this.bytes.byteLength) return;
+    let size = this.bytes.byteLength * 2;
+    while (size < this.at + n) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.bytes.subarray(0, this.at));
+    this.bytes = grown;
+  }
+
+  u8(n: number): void {
+    this.room(1);
+    this.bytes[this.at++] = n;
+  }
+
+  /** An unsigned integer (a safe integer), 1 to 8 bytes. */
+  uint(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new CodecError(`cannot encode ${n}: not an unsigned safe integer`);
+    this.room(8);
+    while (n >= 0x80) {
+      this.bytes[this.at++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.bytes[this.at++] = n;
+  }
+
+  bool(b: boolean): void {
+    this.u8(b ? 1 : 0);
+  }
+
+  bytesOf(data: Uint8Array): void {
+    this.uint(data.byteLength);
+    this.room(data.byteLength);
+    this.bytes.set(data, this.at);
+    this.at += data.byteLength;
+  }
+
+  string(s: string): void {
+    this.bytesOf(encoder.encode(s));
+  }
+
+  /** The bytes written, as a view (no copy). */
+  finish(): Uint8Array {
+    return this.bytes.subarray(0, this.at);
+  }
+}
+
+/** Reads values back, checking every length against what is left. @internal */
+export class Reader {
+  private at: number;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    from = 0,
+  ) {
+    this.at = from;
+  }
+
+  get left(): number {
+    return this.bytes.byteLength - this.at;
+  }
+
+  u8(what: string): number {
+    if (this.at >= this.bytes.byteLength) throw new CodecError(`${what}: frame ends early`);
+    return this.bytes[this.at++]!;
+  }
+
+  uint(what: string): number {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8(what);
+      n += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) {
+        if (!Number.isSafeInteger(n)) throw new CodecError(`${what}: ${n} is beyond 2^53`);
+        if (i > 0 && b === 0) throw new CodecError(`${what}: varint not in its shortest form`);
+        return n;
+      }
+      scale *= 0x80;
+    }
+    throw new CodecError(`${what}: varint longer than 8 bytes`);
+  }
+
+  bool(what: string): boolean {
+    const b = this.u8(what);
+    if (b > 1) throw new CodecError(`${what}: ${b} is not a boolean`);
+    return b === 1;
+  }
+
+  /** A byte string, as a view of the frame (no copy), at most `max` bytes. */
+  bytesOf(what: string, max: number): Uint8Array {
+    const length = this.uint(`${what} length`);
+    if (length > max) throw new CodecError(`${what}: ${length} bytes, more than the limit ${max}`);
+    if (length > this.left) throw new CodecError(`${what}: ${length} bytes, but ${this.left} are left`);
+    const out = this.bytes.subarray(this.at, this.at + length);
+    this.at += length;
+    return out;
+  }
+
+  string(what: string, max: number): string {
+    const raw = this.bytesOf(what, max);
+    try {
+      return decoder.decode(raw);
+    } catch {
+      throw new CodecError(`${what}: not valid UTF-8`);
+    }
+  }
+
+  /**
+   * A count of items, each taking at least `itemBytesMin` bytes: checked against what is
+   * left before anything is allocated for them.
+   */
+  count(what: string, itemBytesMin: number): number {
+    const n = this.uint(`${what} count`);
+    if (n * itemBytesMin > this.left) throw new CodecError(`${what}: ${n} items cannot fit in the ${this.left} bytes left`);
+    return n;
+  }
+
+  end(): void {
+    if (this.left !== 0) throw new CodecError(`${this.left} bytes after the message`);
+  }
+}
