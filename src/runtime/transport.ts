@@ -21,7 +21,7 @@ export interface TransportHandlers {
  * corrupt them (a codec validates what it decodes). Encoding, if any, is the
  * transport's business; the in-memory transport hands the records over as they are.
  *
- * Contract (a Transport conformance suite in `synod/testing` is planned to check it):
+ * Contract, checked by `transportConformance` in `synod/testing`:
  * - `send` never throws and never blocks; a message for an unknown or dead peer is dropped;
  * - messages are delivered only to the node they are addressed to (`message.to`), only
  *   between `start()` and `close()`;

@@ -44,3 +44,4 @@ export {
 } from './runtime-simulation.js';
 export { runRuntimeSimulation, type RuntimeSimulationConfig, type RuntimeSimulationResult } from './run-runtime-simulation.js';
 export { storageConformance, type StorageFactory, type TestHarness } from './storage-conformance.js';
+export { transportConformance, type TransportFactory, type TransportConformanceOptions } from './transport-conformance.js';
