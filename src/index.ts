@@ -21,4 +21,7 @@ export {
   type CodecLimits,
   defaultCodecLimits,
   protocolVersion,
+  FrameReader,
+  prefixFrame,
+  framePrefixBytes,
 } from './transport/codec/index.js';

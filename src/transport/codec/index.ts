@@ -4,3 +4,4 @@
  */
 export { encodeMessage, decodeMessage, isCoreMessage, type CodecLimits, defaultCodecLimits, protocolVersion } from './message-codec.js';
 export { CodecError } from './codec-error.js';
+export { FrameReader, prefixFrame, framePrefixBytes } from './frame-reader.js';
