@@ -16,7 +16,6 @@ export {
 export {
   encodeMessage,
   decodeMessage,
-  isCoreMessage,
   CodecError,
   type CodecLimits,
   defaultCodecLimits,

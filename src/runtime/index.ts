@@ -3,15 +3,16 @@ export type { NodeOptions, SnapshotOptions } from './options.js';
 export type { Transport, TransportHandlers } from './transport.js';
 export type { Storage, Snapshot } from './storage.js';
 export { type StateMachine, type ApplyMeta, type SnapshotCapture, type Codec, jsonCodec, bytesCodec, resultJsonCodec } from './state-machine.js';
-export type {
-  NodeMessage,
-  NodeMessageType,
-  ForwardMessage,
-  ForwardRefusedMessage,
-  ReadRequestMessage,
-  ReadReplyMessage,
-  SnapshotChunkMessage,
-  SnapshotAckMessage,
+export {
+  isCoreMessage,
+  type NodeMessage,
+  type NodeMessageType,
+  type ForwardMessage,
+  type ForwardRefusedMessage,
+  type ReadRequestMessage,
+  type ReadReplyMessage,
+  type SnapshotChunkMessage,
+  type SnapshotAckMessage,
 } from './runtime-messages.js';
 export { type Clock, type TimerHandle, systemClock } from './clock.js';
 export { type Logger, silentLogger } from './logger.js';

@@ -17,6 +17,20 @@ export type NodeMessage =
 /** The `type` of every node message. */
 export type NodeMessageType = NodeMessage['type'];
 
+const runtimeTypes: ReadonlySet<string> = new Set<Exclude<NodeMessageType, Message['type']>>([
+  'forward',
+  'forwardRefused',
+  'readRequest',
+  'readReply',
+  'snapshotChunk',
+  'snapshotAck',
+]);
+
+/** Whether `m` is one of the core's protocol messages (the others are the runtime's own). */
+export function isCoreMessage(m: NodeMessage): m is Message {
+  return !runtimeTypes.has(m.type);
+}
+
 /**
  * A follower hands proposals to the node it believes leads. Each command is a
  * runtime envelope (client id, sequence number, payload); the follower learns the

@@ -1,7 +1,6 @@
 import {
   ConfigError,
   type DurableState,
-  type Message,
   type NodeId,
   type Quorum,
   SynodError,
@@ -15,6 +14,7 @@ import {
   ClosedError,
   type Codec,
   type NodeMessage,
+  isCoreMessage,
   type NodeOptions,
   type NodeStatus,
   type ProposeOptions,
@@ -884,9 +884,6 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   }
 }
 
-function isCoreMessage(m: NodeMessage): m is Message {
-  return m.type !== 'forward' && m.type !== 'forwardRefused' && m.type !== 'readRequest' && m.type !== 'readReply';
-}
 
 function tryDecode(bytes: Uint8Array): ReturnType<typeof decodeEnvelope> | undefined {
   try {

@@ -2,6 +2,6 @@
  * The binary codec of synod's messages: pure (no Node imports), so any transport, in
  * Node or in a browser, can frame messages with it.
  */
-export { encodeMessage, decodeMessage, isCoreMessage, type CodecLimits, defaultCodecLimits, protocolVersion } from './message-codec.js';
+export { encodeMessage, decodeMessage, type CodecLimits, defaultCodecLimits, protocolVersion } from './message-codec.js';
 export { CodecError } from './codec-error.js';
 export { FrameReader, prefixFrame, framePrefixBytes } from './frame-reader.js';

@@ -7,7 +7,7 @@
  * is {@link CodecError}. Byte strings (commands, snapshot chunks) are views into the
  * frame: no copies.
  */
-import type { AcceptedEntry, Ballot, ChosenEntry, Message, Value } from '../../core/index.js';
+import type { AcceptedEntry, Ballot, ChosenEntry, Value } from '../../core/index.js';
 import { noop } from '../../core/index.js';
 import type { NodeMessage } from '../../runtime/index.js';
 import { CodecError } from './codec-error.js';
@@ -294,10 +294,6 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
   return m;
 }
 
-/** Whether `m` is one of the core's messages (the rest are the runtime's). */
-export function isCoreMessage(m: NodeMessage): m is Message {
-  return (typeNumbers.get(m.type) ?? 0) <= typeNumbers.get('probeReply')!;
-}
 
 function ballot(w: Writer, b: Ballot): void {
   w.uint(b.round);
