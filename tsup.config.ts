@@ -6,6 +6,8 @@ export default defineConfig({
     'testing/index': 'src/testing/index.ts',
     // Node-only (node:fs): its own subpath, so a browser bundle cannot pull it in.
     'storage/file/index': 'src/storage/file/index.ts',
+    // Node-only too (node:net, node:tls).
+    'transport/tcp/index': 'src/transport/tcp/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

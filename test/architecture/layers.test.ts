@@ -41,6 +41,7 @@ const packageSubpaths: Readonly<Record<string, Layer>> = {
   'synod/testing': 'testing',
   'synod/kv': 'kv',
   'synod/file-storage': 'storage',
+  'synod/tcp-transport': 'transport',
 };
 
 /**
@@ -140,5 +141,41 @@ describe('the layer check can fail', () => {
 
   it.each(cases)('%s: %s → violation %s', (path, source, expected) => {
     expect(layerViolations(at(path), source, src).length > 0).toBe(expected);
+  });
+});
+
+/**
+ * DESIGN rule 6, second half: Node-only code (fs, net, tls, ...) lives in the file
+ * storage, the TCP transport and the CLI, on their own subpaths. So the `synod` entry,
+ * followed through every import, reaches no Node builtin: a browser bundle of it works.
+ */
+describe('the synod entry reaches no Node builtin', () => {
+  /** Every module reachable from `entry`, and the Node builtins each imports. */
+  function builtinsReachable(entry: string): string[] {
+    const seen = new Set<string>();
+    const found: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = readFileSync(file, 'utf8');
+      for (const reference of moduleReferences(lex(source))) {
+        if (reference.kind === 'triple-slash') continue;
+        const specifier = reference.specifier;
+        if (specifier.startsWith('node:')) found.push(`${relative(repoRoot, file)} imports ${specifier}`);
+        if (classifySpecifier(specifier) !== 'relative') continue;
+        visit(resolve(dirname(file), specifier).replace(/\.js$/, '.ts'));
+      }
+    };
+    visit(entry);
+    return found;
+  }
+
+  it('src/index.ts imports no node: module, directly or through any import', () => {
+    expect(builtinsReachable(join(srcRoot, 'index.ts'))).toEqual([]);
+  });
+
+  it('the check sees a builtin behind the Node-only subpaths', () => {
+    expect(builtinsReachable(join(srcRoot, 'transport', 'tcp', 'index.ts')).some((f) => f.includes('node:net'))).toBe(true);
+    expect(builtinsReachable(join(srcRoot, 'storage', 'file', 'index.ts')).some((f) => f.includes('node:fs'))).toBe(true);
   });
 });

@@ -51,6 +51,7 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
   ],
   './testing': ['Simulator', 'runSimulation', 'RuntimeSimulation', 'storageConformance'],
   './file-storage': ['FileStorage', 'CorruptionError', 'LockedError', 'StorageFailedError'],
+  './tcp-transport': ['TcpTransport', 'TransportError'],
 };
 
 /** Every code subpath of the exports map (`./package.json` aside). */

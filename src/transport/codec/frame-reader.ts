@@ -30,29 +30,50 @@ export class FrameReader {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
 
-  constructor(private readonly frameBytesMax: number) {}
+  /**
+   * @param frameBytesMax the largest frame taken; a transport may lower it while a peer
+   *   is not yet authenticated and raise it after, with {@link FrameReader.limit}.
+   */
+  constructor(private frameBytesMax: number) {}
 
   /** Bytes held waiting for the rest of a frame. */
   get buffered(): number {
     return this.pendingBytes;
   }
 
+  /** Changes the largest frame taken from the next frame on. */
+  limit(frameBytesMax: number): void {
+    this.frameBytesMax = frameBytesMax;
+  }
+
   /** Takes one chunk of the stream; returns the frames it completed, in order. */
   push(chunk: Uint8Array): Uint8Array[] {
-    if (chunk.byteLength === 0) return [];
+    this.append(chunk);
+    const frames: Uint8Array[] = [];
+    for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
+    return frames;
+  }
+
+  /** Takes one chunk of the stream without cutting frames; {@link next} cuts them. */
+  append(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
     this.pending.push(chunk);
     this.pendingBytes += chunk.byteLength;
-    const frames: Uint8Array[] = [];
-    for (;;) {
-      if (this.pendingBytes < framePrefixBytes) break;
-      const head = this.peek(framePrefixBytes);
-      const length = new DataView(head.buffer, head.byteOffset, framePrefixBytes).getUint32(0, true);
-      if (length > this.frameBytesMax) throw new CodecError(`a frame of ${length} bytes announced, more than the limit ${this.frameBytesMax}`);
-      if (this.pendingBytes < framePrefixBytes + length) break;
-      this.take(framePrefixBytes);
-      frames.push(this.take(length));
-    }
-    return frames;
+  }
+
+  /**
+   * The next whole frame, or undefined until more bytes arrive. Checks the length
+   * against the limit in force now.
+   * @throws {@link CodecError} for a length above the limit.
+   */
+  next(): Uint8Array | undefined {
+    if (this.pendingBytes < framePrefixBytes) return undefined;
+    const head = this.peek(framePrefixBytes);
+    const length = new DataView(head.buffer, head.byteOffset, framePrefixBytes).getUint32(0, true);
+    if (length > this.frameBytesMax) throw new CodecError(`a frame of ${length} bytes announced, more than the limit ${this.frameBytesMax}`);
+    if (this.pendingBytes < framePrefixBytes + length) return undefined;
+    this.take(framePrefixBytes);
+    return this.take(length);
   }
 
   /** The first `n` buffered bytes, without consuming them. */

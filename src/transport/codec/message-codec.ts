@@ -61,6 +61,15 @@ const typeNumbers = new Map<string, number>(types.map((t, i) => [t, i + 1]));
  */
 export function encodeMessage(message: NodeMessage): Uint8Array {
   const w = new Writer();
+  writeMessage(w, message);
+  return w.finish();
+}
+
+/**
+ * Appends the frame of `message` to `w`, so a transport can lay many frames into one
+ * buffer. On a throw, `w` holds part of a frame: truncate it back. @internal
+ */
+export function writeMessage(w: Writer, message: NodeMessage): void {
   const type = typeNumbers.get(message.type);
   if (type === undefined) throw new CodecError(`unknown message type ${String(message.type)}`);
   w.u8(magic0);
@@ -172,7 +181,6 @@ export function encodeMessage(message: NodeMessage): Uint8Array {
       w.u8(m.status === 'more' ? 0 : m.status === 'done' ? 1 : 2);
       break;
   }
-  return w.finish();
 }
 
 /**

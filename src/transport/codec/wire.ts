@@ -10,8 +10,38 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Appends values to a buffer that grows by doubling. @internal */
 export class Writer {
-  private bytes = new Uint8Array(256);
+  private bytes: Uint8Array;
   private at = 0;
+
+  constructor(capacity = 256) {
+    this.bytes = new Uint8Array(Math.max(16, capacity));
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.at;
+  }
+
+  /** Forgets everything written after `length` bytes (to undo a half-written value). */
+  truncate(length: number): void {
+    this.at = Math.min(this.at, length);
+  }
+
+  /** Reserves 4 bytes for a length written later with {@link setU32}; returns where. */
+  reserveU32(): number {
+    this.room(4);
+    const at = this.at;
+    this.at += 4;
+    return at;
+  }
+
+  /** Writes `n` as 4 little-endian bytes at `at` (a place {@link reserveU32} returned). */
+  setU32(at: number, n: number): void {
+    this.bytes[at] = n & 0xff;
+    this.bytes[at + 1] = (n >>> 8) & 0xff;
+    this.bytes[at + 2] = (n >>> 16) & 0xff;
+    this.bytes[at + 3] = (n >>> 24) & 0xff;
+  }
 
   private room(n: number): void {
     if (this.at + n <= this.bytes.byteLength) return;

@@ -1,0 +1,165 @@
+/**
+ * The frames two TcpTransports exchange before any message, and the ping that keeps an
+ * idle connection honest. They share the message frames' length prefix but carry the
+ * magic "SH", so neither kind can be mistaken for the other.
+ *
+ * The exchange (the dialer is the node with the smaller id):
+ *   dialer   → hello   { cluster, from, to, nonce }
+ *   acceptor → welcome { cluster, from, to, nonce, proof }   proof of the secret over both nonces
+ *   dialer   → proof   { proof }                            the same, signed for the other role
+ *   acceptor → ready                                          messages may flow
+ * Either side may answer `refuse { reason }` instead and close.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { NodeId } from '../../core/index.js';
+import { CodecError } from '../codec/codec-error.js';
+import { protocolVersion } from '../codec/message-codec.js';
+import { Reader, Writer } from '../codec/wire.js';
+
+/** Bytes of each side's nonce. */
+export const nonceBytes = 32;
+/** Bytes of a proof: an HMAC-SHA256. */
+const proofBytes = 32;
+/** The largest handshake frame read before the peer is authenticated. */
+export const handshakeFrameBytesMax = 2048;
+/** The longest refusal reason sent or read. */
+const reasonBytesMax = 200;
+/** The longest cluster id, in UTF-8 bytes. */
+export const clusterIdBytesMax = 255;
+
+const magic0 = 0x53; // 'S'
+const magic1 = 0x48; // 'H'
+
+/** One handshake or control frame. */
+export type HandshakeFrame =
+  | { readonly kind: 'hello'; readonly version: number; readonly cluster: string; readonly from: NodeId; readonly to: NodeId; readonly nonce: Uint8Array }
+  | { readonly kind: 'welcome'; readonly version: number; readonly cluster: string; readonly from: NodeId; readonly to: NodeId; readonly nonce: Uint8Array; readonly proof: Uint8Array }
+  | { readonly kind: 'proof'; readonly version: number; readonly proof: Uint8Array }
+  | { readonly kind: 'ready'; readonly version: number }
+  | { readonly kind: 'refuse'; readonly version: number; readonly reason: string }
+  | { readonly kind: 'ping'; readonly version: number };
+
+const kinds = ['hello', 'welcome', 'proof', 'ready', 'refuse', 'ping'] as const satisfies readonly HandshakeFrame['kind'][];
+
+/** Whether `frame` is a handshake or control frame (rather than a message). */
+export function isHandshakeFrame(frame: Uint8Array): boolean {
+  return frame.byteLength >= 2 && frame[0] === magic0 && frame[1] === magic1;
+}
+
+/** Appends `frame`, with its length prefix, to `w`. */
+export function writeHandshake(w: Writer, frame: HandshakeFrame): void {
+  const at = w.reserveU32();
+  w.u8(magic0);
+  w.u8(magic1);
+  w.u8(frame.version);
+  w.u8(kinds.indexOf(frame.kind) + 1);
+  switch (frame.kind) {
+    case 'hello':
+    case 'welcome':
+      w.string(frame.cluster);
+      w.string(frame.from);
+      w.string(frame.to);
+      w.bytesOf(frame.nonce);
+      if (frame.kind === 'welcome') w.bytesOf(frame.proof);
+      break;
+    case 'proof':
+      w.bytesOf(frame.proof);
+      break;
+    case 'refuse':
+      w.string(frame.reason.slice(0, reasonBytesMax / 4));
+      break;
+    case 'ready':
+    case 'ping':
+      break;
+  }
+  w.setU32(at, w.length - at - 4);
+}
+
+/** One handshake frame with its length prefix, ready to write. */
+export function handshakeBytes(frame: HandshakeFrame): Uint8Array {
+  const w = new Writer(128);
+  writeHandshake(w, frame);
+  return w.finish();
+}
+
+/**
+ * Decodes one handshake frame (without its prefix). The version is returned, not
+ * checked: the caller refuses a version it does not speak with a reason.
+ * @throws {@link CodecError} for anything malformed.
+ */
+export function decodeHandshake(frame: Uint8Array, idBytesMax: number): HandshakeFrame {
+  const r = new Reader(frame);
+  if (r.u8('magic') !== magic0 || r.u8('magic') !== magic1) throw new CodecError('bad magic: not a handshake frame');
+  const version = r.u8('version');
+  const kind = kinds[r.u8('kind') - 1];
+  let out: HandshakeFrame;
+  switch (kind) {
+    case 'hello':
+    case 'welcome': {
+      const cluster = r.string('cluster', clusterIdBytesMax);
+      const from = r.string('from', idBytesMax);
+      const to = r.string('to', idBytesMax);
+      const nonce = r.bytesOf('nonce', nonceBytes);
+      if (nonce.byteLength !== nonceBytes) throw new CodecError(`nonce: ${nonce.byteLength} bytes, not ${nonceBytes}`);
+      if (kind === 'hello') out = { kind, version, cluster, from, to, nonce };
+      else out = { kind, version, cluster, from, to, nonce, proof: readProof(r) };
+      break;
+    }
+    case 'proof':
+      out = { kind, version, proof: readProof(r) };
+      break;
+    case 'refuse':
+      out = { kind, version, reason: r.string('reason', reasonBytesMax) };
+      break;
+    case 'ready':
+    case 'ping':
+      out = { kind, version };
+      break;
+    default:
+      throw new CodecError('unknown handshake frame kind');
+  }
+  r.end();
+  return out;
+}
+
+/** A proof is empty (no secret configured) or one HMAC. */
+function readProof(r: Reader): Uint8Array {
+  const proof = r.bytesOf('proof', proofBytes);
+  if (proof.byteLength !== 0 && proof.byteLength !== proofBytes) throw new CodecError(`proof: ${proof.byteLength} bytes`);
+  return proof;
+}
+
+/** A fresh nonce. */
+export function newNonce(): Uint8Array {
+  return randomBytes(nonceBytes);
+}
+
+/** What a proof covers: who signs it, both ends, both nonces, the cluster and the version. */
+export interface ProofContext {
+  readonly cluster: string;
+  readonly dialer: NodeId;
+  readonly acceptor: NodeId;
+  readonly dialerNonce: Uint8Array;
+  readonly acceptorNonce: Uint8Array;
+}
+
+/**
+ * HMAC-SHA256 of the secret over the context, labelled with the signer's role: the
+ * acceptor's proof cannot be reflected back as the dialer's, nor replayed on another
+ * connection (the other side's nonce is fresh each time).
+ */
+export function proofOf(secret: Uint8Array, signer: 'dialer' | 'acceptor', c: ProofContext): Uint8Array {
+  const w = new Writer(256);
+  w.string(`synod handshake v${protocolVersion} ${signer}`);
+  w.string(c.cluster);
+  w.string(c.dialer);
+  w.string(c.acceptor);
+  w.bytesOf(c.dialerNonce);
+  w.bytesOf(c.acceptorNonce);
+  return createHmac('sha256', secret).update(w.finish()).digest();
+}
+
+/** Compares a proof received with the one expected, in constant time. */
+export function proofMatches(expected: Uint8Array, got: Uint8Array): boolean {
+  return got.byteLength === expected.byteLength && timingSafeEqual(expected, got);
+}

@@ -1,0 +1,181 @@
+/**
+ * Everything a TcpTransport keeps for one peer: the messages waiting for it (encoded
+ * straight into one buffer, so a burst leaves in one write), the connection to it, and
+ * the redial schedule when this node is the side that dials.
+ */
+import type { NodeId } from '../../core/index.js';
+import type { NodeMessage } from '../../runtime/index.js';
+import { writeMessage } from '../codec/message-codec.js';
+import { Writer } from '../codec/wire.js';
+import type { Connection } from './connection.js';
+import { RedialBackoff } from './redial-backoff.js';
+import type { ResolvedTcpOptions, TcpAddress } from './tcp-options.js';
+import type { TcpCounters } from './tcp-stats.js';
+
+/** What a link asks of its transport. @internal */
+export interface LinkHost {
+  readonly options: ResolvedTcpOptions;
+  readonly counters: TcpCounters;
+  /** Opens a connection to `peer` at `address`, as the dialer. */
+  dial(peer: NodeId, address: TcpAddress): Connection;
+  /** `peer` became reachable (true) or unreachable (false). */
+  reach(peer: NodeId, reachable: boolean): void;
+}
+
+const batchBytesFirst = 4 * 1024;
+const batchBytesCap = 1024 * 1024;
+
+/** @internal */
+export class PeerLink {
+  private batch: Writer | undefined;
+  private batchMessages = 0;
+  /** The size the next batch buffer starts at: the last one's, so it rarely grows. */
+  private batchBytesHint = batchBytesFirst;
+  private connection: Connection | undefined;
+  private dialing: Connection | undefined;
+  private redialTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushQueued = false;
+  private reachable: boolean | undefined;
+  private closed = false;
+  private readonly backoff: RedialBackoff;
+
+  constructor(
+    readonly peer: NodeId,
+    private address: TcpAddress,
+    /** Whether this node dials the peer (its id sorts first) rather than waits for it. */
+    readonly dials: boolean,
+    private readonly host: LinkHost,
+  ) {
+    const o = host.options;
+    this.backoff = new RedialBackoff(o.reconnectDelayMsMin, o.reconnectDelayMsMax, o.random);
+  }
+
+  /** Whether an authenticated connection to the peer is open. */
+  get connected(): boolean {
+    return this.connection !== undefined;
+  }
+
+  /** Bytes held for the peer: waiting here and in the socket's buffer. */
+  get heldBytes(): number {
+    return (this.batch?.length ?? 0) + (this.connection?.writableLength ?? 0);
+  }
+
+  /**
+   * Queues `message`. When the peer holds too much already, the oldest messages go
+   * first: the queue waiting here is dropped (and counted) to make room, because a
+   * newer message supersedes older ones (a later commit index, a later ballot). What
+   * the socket already took cannot be recalled; if that alone is over the limit,
+   * `message` is dropped.
+   */
+  send(message: NodeMessage): void {
+    const o = this.host.options;
+    const c = this.host.counters;
+    if (this.batchMessages >= o.queueMessagesMax || this.heldBytes >= o.queueBytesMax) this.dropQueue();
+    const w = (this.batch ??= new Writer(this.batchBytesHint));
+    const start = w.length;
+    try {
+      const at = w.reserveU32();
+      writeMessage(w, message);
+      const frameBytes = w.length - at - 4;
+      if (frameBytes > o.frameBytesMax) throw new RangeError(`a ${message.type} message of ${frameBytes} bytes, more than frameBytesMax ${o.frameBytesMax}`);
+      w.setU32(at, frameBytes);
+    } catch (error) {
+      w.truncate(start);
+      c.messagesDropped++;
+      o.logger.error({ node: o.id, peer: this.peer, error }, 'tcp: a message could not be encoded; dropped');
+      return;
+    }
+    if (this.heldBytes > o.queueBytesMax) {
+      w.truncate(start);
+      c.messagesDropped++;
+      return;
+    }
+    this.batchMessages++;
+    c.messagesSent++;
+    if (this.connection !== undefined && !this.flushQueued) {
+      // Everything sent during this turn of the event loop leaves in one write.
+      this.flushQueued = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Drops every message waiting here, counted. */
+  private dropQueue(): void {
+    this.host.counters.messagesDropped += this.batchMessages;
+    this.batch = undefined;
+    this.batchMessages = 0;
+  }
+
+  /** Takes `connection` (open, authenticated as this peer) as the one to use. */
+  attach(connection: Connection): void {
+    const previous = this.connection;
+    this.connection = connection;
+    if (this.dialing === connection) this.dialing = undefined;
+    // A peer that restarted dials again before the old connection noticed: the newer wins.
+    if (previous !== undefined && previous !== connection) previous.close('replaced by a newer connection from the same peer');
+    this.backoff.reset();
+    this.setReachable(true);
+    this.flush();
+  }
+
+  /** `connection` ended: forget it, and redial if this side dials. */
+  detach(connection: Connection): void {
+    // Not ours: an inbound connection that claimed this peer and never authenticated.
+    if (connection !== this.dialing && connection !== this.connection) return;
+    if (connection === this.dialing) this.dialing = undefined;
+    if (connection === this.connection) this.connection = undefined;
+    if (this.connection !== undefined || this.closed) return;
+    this.setReachable(false);
+    if (this.dials) this.scheduleDial(this.backoff.next());
+  }
+
+  /** Dials now, if this side dials and no connection is open or on its way. */
+  dial(): void {
+    if (this.closed || !this.dials || this.connection !== undefined || this.dialing !== undefined) return;
+    this.dialing = this.host.dial(this.peer, this.address);
+  }
+
+  /** The peer moved: drop its connection and dial the new address. */
+  moveTo(address: TcpAddress): void {
+    this.address = address;
+    this.dialing?.close('the peer moved to a new address');
+    this.connection?.close('the peer moved to a new address');
+  }
+
+  /** Stops for good: timers cleared, connections closed, the queue dropped. */
+  close(): void {
+    this.closed = true;
+    if (this.redialTimer !== undefined) clearTimeout(this.redialTimer);
+    this.dialing?.close('the transport closed');
+    this.connection?.close('the transport closed');
+    this.dropQueue();
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    const connection = this.connection;
+    const w = this.batch;
+    if (connection === undefined || w === undefined || w.length === 0) return;
+    this.batch = undefined;
+    this.batchMessages = 0;
+    this.batchBytesHint = Math.min(batchBytesCap, Math.max(batchBytesFirst, w.length));
+    connection.write(w.finish());
+  }
+
+  private scheduleDial(delayMs: number): void {
+    if (this.redialTimer !== undefined) return;
+    this.redialTimer = setTimeout(() => {
+      this.redialTimer = undefined;
+      this.dial();
+    }, delayMs);
+    this.redialTimer.unref();
+  }
+
+  private setReachable(reachable: boolean): void {
+    if (this.reachable === reachable) return;
+    this.reachable = reachable;
+    const o = this.host.options;
+    if (!reachable) o.logger.warn({ node: o.id, peer: this.peer }, 'tcp: peer unreachable');
+    this.host.reach(this.peer, reachable);
+  }
+}

@@ -1,0 +1,175 @@
+import type { NodeId } from '../../core/index.js';
+import { ConfigError } from '../../core/index.js';
+import type { Logger } from '../../runtime/index.js';
+import { silentLogger } from '../../runtime/index.js';
+import { defaultCodecLimits } from '../codec/message-codec.js';
+import { clusterIdBytesMax } from './handshake.js';
+
+/** Where a node listens, or where a peer is reached. */
+export interface TcpAddress {
+  /** Host name or IP address, such as `10.0.0.5` or `127.0.0.1`. */
+  readonly host: string;
+  /** TCP port. 0 when listening picks a free one (read it back with `address()`). */
+  readonly port: number;
+}
+
+/** Mutual TLS: every node presents a certificate and checks its peer's against `ca`. */
+export interface TcpTlsOptions {
+  /** The CA certificate(s) (PEM) a peer's certificate must chain to. */
+  readonly ca: string | Uint8Array | readonly (string | Uint8Array)[];
+  /**
+   * This node's certificate (PEM). It must name this node's id, as a DNS name in its
+   * subjectAltName or as its subject's CN: peers refuse it otherwise.
+   */
+  readonly cert: string | Uint8Array;
+  /** The private key of `cert` (PEM). */
+  readonly key: string | Uint8Array;
+  /** The key's passphrase, if it has one. */
+  readonly passphrase?: string;
+}
+
+/**
+ * Options of {@link TcpTransport}. Authentication is not optional: give `secret`, or
+ * `tls`, or both (see docs/security.md).
+ */
+export interface TcpTransportOptions {
+  /** This node's id, as the cluster knows it. */
+  readonly id: NodeId;
+  /** The cluster's name. A peer that names another cluster is refused. 1 to 255 bytes. */
+  readonly clusterId: string;
+  /** Where this node accepts connections. */
+  readonly listen: TcpAddress;
+  /** The other nodes this one talks to, by id. Others are refused. Change with `setPeer`/`removePeer`. */
+  readonly peers: Readonly<Record<NodeId, TcpAddress>>;
+  /**
+   * A secret every node of the cluster shares (at least 16 bytes; 32 random bytes
+   * recommended). Both ends of a connection prove they hold it (HMAC-SHA256 over fresh
+   * nonces) before any message is taken. It authenticates connections, not bytes: on
+   * a network where someone can tamper with packets, use `tls`.
+   */
+  readonly secret?: string | Uint8Array;
+  /** Mutual TLS 1.3. */
+  readonly tls?: TcpTlsOptions;
+  /** The largest frame sent or taken, in bytes. Default 16 MiB, like the codec's. */
+  readonly frameBytesMax?: number;
+  /**
+   * Bytes held for one peer (waiting to be written plus in the socket's buffer) above
+   * which messages to it are dropped and counted. Default 16 MiB.
+   */
+  readonly queueBytesMax?: number;
+  /** Messages waiting for one peer above which more are dropped. Default 4,096. */
+  readonly queueMessagesMax?: number;
+  /** First redial delay after a failure, in ms; doubles on each failure. Default 50. */
+  readonly reconnectDelayMsMin?: number;
+  /** The longest redial delay, in ms. Default 2,000. Each delay is jittered down by up to half. */
+  readonly reconnectDelayMsMax?: number;
+  /** Time a connection has to finish its handshake (TLS included), in ms. Default 5,000. */
+  readonly handshakeTimeoutMs?: number;
+  /** Connections still in their handshake above which new ones are closed at once. Default 64. */
+  readonly handshakesMax?: number;
+  /** A ping is sent on a connection that wrote nothing for this long, in ms. Default 1,000. */
+  readonly pingIntervalMs?: number;
+  /** A connection that received nothing for this long is closed, in ms. Default 5,000. */
+  readonly idleTimeoutMs?: number;
+  /** Bad frames a connection may send before it is closed. Default 8. */
+  readonly badFramesMax?: number;
+  /** The longest node id taken, in UTF-8 bytes. Default 255. */
+  readonly idBytesMax?: number;
+  /** Where connection events go (pino's shape). Default: silent. */
+  readonly logger?: Logger;
+  /** Randomness for the redial jitter, in [0, 1). Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** Options with every default filled in. @internal */
+export interface ResolvedTcpOptions {
+  readonly id: NodeId;
+  readonly clusterId: string;
+  readonly listen: TcpAddress;
+  readonly peers: Readonly<Record<NodeId, TcpAddress>>;
+  readonly secret: Uint8Array | undefined;
+  readonly tls: TcpTlsOptions | undefined;
+  readonly frameBytesMax: number;
+  readonly queueBytesMax: number;
+  readonly queueMessagesMax: number;
+  readonly reconnectDelayMsMin: number;
+  readonly reconnectDelayMsMax: number;
+  readonly handshakeTimeoutMs: number;
+  readonly handshakesMax: number;
+  readonly pingIntervalMs: number;
+  readonly idleTimeoutMs: number;
+  readonly badFramesMax: number;
+  readonly idBytesMax: number;
+  readonly logger: Logger;
+  readonly random: () => number;
+}
+
+const api = 'TcpTransport';
+const secretBytesMin = 16;
+
+/** Validates `o` and fills in the defaults. @internal */
+export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
+  const idBytesMax = positive('idBytesMax', o.idBytesMax ?? defaultCodecLimits.idBytesMax);
+  checkId('id', o.id, idBytesMax);
+  const clusterBytes = new TextEncoder().encode(o.clusterId ?? '').byteLength;
+  if (clusterBytes === 0 || clusterBytes > clusterIdBytesMax) throw new ConfigError(api, 'clusterId', `must be 1 to ${clusterIdBytesMax} bytes`);
+  checkAddress('listen', o.listen, true);
+  for (const [peer, address] of Object.entries(o.peers ?? {})) checkPeer(o.id, peer, address, idBytesMax);
+  const secret = typeof o.secret === 'string' ? new TextEncoder().encode(o.secret) : o.secret;
+  if (secret !== undefined && secret.byteLength < secretBytesMin) throw new ConfigError(api, 'secret', `must be at least ${secretBytesMin} bytes`);
+  if (secret === undefined && o.tls === undefined) throw new ConfigError(api, 'secret', 'or `tls` must be given: a transport never runs unauthenticated');
+  const frameBytesMax = positive('frameBytesMax', o.frameBytesMax ?? defaultCodecLimits.frameBytesMax);
+  const queueBytesMax = positive('queueBytesMax', o.queueBytesMax ?? 16 * 1024 * 1024);
+  const reconnectDelayMsMin = positive('reconnectDelayMsMin', o.reconnectDelayMsMin ?? 50);
+  const reconnectDelayMsMax = positive('reconnectDelayMsMax', o.reconnectDelayMsMax ?? 2_000);
+  if (reconnectDelayMsMax < reconnectDelayMsMin) throw new ConfigError(api, 'reconnectDelayMsMax', 'must be at least `reconnectDelayMsMin`');
+  const pingIntervalMs = positive('pingIntervalMs', o.pingIntervalMs ?? 1_000);
+  const idleTimeoutMs = positive('idleTimeoutMs', o.idleTimeoutMs ?? 5_000);
+  // A healthy but quiet peer pings once an interval; two missed pings are not yet silence.
+  if (idleTimeoutMs < 2 * pingIntervalMs) throw new ConfigError(api, 'idleTimeoutMs', 'must be at least twice `pingIntervalMs`');
+  return {
+    id: o.id,
+    clusterId: o.clusterId,
+    listen: o.listen,
+    peers: { ...o.peers },
+    secret,
+    tls: o.tls,
+    frameBytesMax,
+    queueBytesMax,
+    queueMessagesMax: positive('queueMessagesMax', o.queueMessagesMax ?? 4_096),
+    reconnectDelayMsMin,
+    reconnectDelayMsMax,
+    handshakeTimeoutMs: positive('handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5_000),
+    handshakesMax: positive('handshakesMax', o.handshakesMax ?? 64),
+    pingIntervalMs,
+    idleTimeoutMs,
+    badFramesMax: positive('badFramesMax', o.badFramesMax ?? 8),
+    idBytesMax,
+    logger: o.logger ?? silentLogger,
+    random: o.random ?? Math.random,
+  };
+}
+
+function positive(field: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(api, field, `must be a positive integer, not ${n}`);
+  return n;
+}
+
+function checkId(field: string, id: unknown, idBytesMax: number): void {
+  if (typeof id !== 'string' || id.length === 0) throw new ConfigError(api, field, 'must be a non-empty string');
+  if (new TextEncoder().encode(id).byteLength > idBytesMax) throw new ConfigError(api, field, `is longer than ${idBytesMax} bytes`);
+}
+
+/** Validates one entry of `peers`. @internal */
+export function checkPeer(self: NodeId, peer: NodeId, address: TcpAddress, idBytesMax: number): void {
+  checkId(`peers.${peer}`, peer, idBytesMax);
+  if (peer === self) throw new ConfigError(api, `peers.${peer}`, 'is this node itself');
+  checkAddress(`peers.${peer}`, address, false);
+}
+
+/** Validates a peer address, or the listening one (where port 0 picks a free port). */
+function checkAddress(field: string, a: TcpAddress | undefined, listening: boolean): void {
+  if (a === undefined || typeof a.host !== 'string' || a.host.length === 0) throw new ConfigError(api, field, 'must have a `host`');
+  const portMin = listening ? 0 : 1;
+  if (!Number.isInteger(a.port) || a.port < portMin || a.port > 65_535) throw new ConfigError(api, field, `has port ${a.port}, not ${portMin} to 65535`);
+}

@@ -1,0 +1,261 @@
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createSecureContext, TLSSocket, type PeerCertificate, type SecureContext } from 'node:tls';
+import type { NodeId } from '../../core/index.js';
+import { SynodError } from '../../core/index.js';
+import type { NodeMessage, Transport, TransportHandlers } from '../../runtime/index.js';
+import { certificateNamesNode } from './certificate-names.js';
+import { Connection, type ConnectionHost } from './connection.js';
+import { type LinkHost, PeerLink } from './peer-link.js';
+import { checkPeer, resolveTcpOptions, type ResolvedTcpOptions, type TcpAddress, type TcpTransportOptions } from './tcp-options.js';
+import { newTcpCounters, type TcpCounters, type TcpTransportStats } from './tcp-stats.js';
+
+/** The transport could not start (its port is taken, say), or was used out of turn. */
+export class TransportError extends SynodError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TRANSPORT', message, options);
+  }
+}
+
+/**
+ * A {@link Transport} over TCP, or TLS 1.3, between the nodes of one cluster.
+ *
+ * - **One connection per pair of nodes.** The node whose id sorts first (JavaScript
+ *   string order) dials; the other accepts, and refuses a dial from a node whose id
+ *   sorts after its own. The dialer redials with exponential backoff and jitter.
+ * - **Authenticated.** A handshake carries the cluster id, both node ids and the
+ *   protocol version, then both ends prove the shared `secret` (HMAC-SHA256 over fresh
+ *   nonces) and/or present certificates naming their node ids (mutual TLS). Nothing
+ *   else is taken: not unknown ids, not other clusters, not a message whose `from`
+ *   is not the authenticated peer.
+ * - **Hostile bytes stay out.** Frames are length-prefixed and decoded by the codec;
+ *   a bad frame is dropped and counted, and a connection that sends `badFramesMax`
+ *   of them is closed. A connection has `handshakeTimeoutMs` to authenticate, and at
+ *   most `handshakesMax` may be trying at once.
+ * - **Bounded.** Messages sent during one turn of the event loop leave in one write;
+ *   a peer that is slow or gone holds at most `queueBytesMax` bytes and
+ *   `queueMessagesMax` messages, and more are dropped and counted (Paxos retries what
+ *   matters).
+ * - **Reachability.** The node hears `peerUnreachable` when a connection to a peer
+ *   is lost (or the first dial fails) and `peerReachable` when one is up again.
+ *
+ * @example
+ * ```ts
+ * import { createNode } from 'synod';
+ * import { FileStorage } from 'synod/file-storage';
+ * import { TcpTransport } from 'synod/tcp-transport';
+ *
+ * const transport = new TcpTransport({
+ *   id: 'a',
+ *   clusterId: 'orders',
+ *   listen: { host: '10.0.0.1', port: 7000 },
+ *   peers: { b: { host: '10.0.0.2', port: 7000 }, c: { host: '10.0.0.3', port: 7000 } },
+ *   secret: process.env.SYNOD_SECRET, // or tls: { ca, cert, key }
+ * });
+ * const node = createNode({ id: 'a', members: ['a', 'b', 'c'], transport, storage, stateMachine });
+ * await node.start();
+ * ```
+ */
+export class TcpTransport implements Transport {
+  private readonly o: ResolvedTcpOptions;
+  private readonly counters: TcpCounters = newTcpCounters();
+  private readonly links = new Map<NodeId, PeerLink>();
+  /** Inbound connections still in their handshake. */
+  private readonly handshaking = new Set<Connection>();
+  private readonly secureContext: SecureContext | undefined;
+  private handlers: TransportHandlers | undefined;
+  private server: Server | undefined;
+  private state: 'new' | 'starting' | 'started' | 'closed' = 'new';
+  private readonly connectionHost: ConnectionHost;
+  private readonly linkHost: LinkHost;
+
+  /** @throws {@link ConfigError} for an invalid option, naming it. */
+  constructor(options: TcpTransportOptions) {
+    this.o = resolveTcpOptions(options);
+    const tls = this.o.tls;
+    this.secureContext =
+      tls === undefined
+        ? undefined
+        : createSecureContext({ ca: tls.ca as string | string[], cert: tls.cert as string, key: tls.key as string, passphrase: tls.passphrase, minVersion: 'TLSv1.3' });
+    this.connectionHost = {
+      options: this.o,
+      counters: this.counters,
+      tls: this.secureContext !== undefined,
+      refusal: (peer) => this.refusal(peer),
+      established: (connection) => this.onEstablished(connection),
+      deliver: (_connection, message) => this.deliver(message),
+      ended: (connection) => this.onEnded(connection),
+    };
+    this.linkHost = {
+      options: this.o,
+      counters: this.counters,
+      dial: (peer, address) => this.dial(peer, address),
+      reach: (peer, reachable) => this.reach(peer, reachable),
+    };
+    for (const [peer, address] of Object.entries(this.o.peers)) this.links.set(peer, this.newLink(peer, address));
+  }
+
+  /**
+   * Listens, then dials the peers this node dials.
+   * @throws {@link TransportError} if it cannot listen (the port is taken) or was started before.
+   */
+  async start(handlers: TransportHandlers): Promise<void> {
+    if (this.state !== 'new') throw new TransportError(`TcpTransport ${this.o.id}: start() called on a transport that is ${this.state}`);
+    this.state = 'starting';
+    this.handlers = handlers;
+    const server = createServer({ noDelay: true }, (socket) => this.onIncoming(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const failed = (error: Error): void => reject(new TransportError(`TcpTransport ${this.o.id}: cannot listen on ${this.o.listen.host}:${this.o.listen.port}: ${error.message}`, { cause: error }));
+      server.once('error', failed);
+      server.listen({ host: this.o.listen.host, port: this.o.listen.port }, () => {
+        server.off('error', failed);
+        resolve();
+      });
+    }).catch((error: unknown) => {
+      this.state = 'closed';
+      throw error;
+    });
+    server.on('error', (error) => this.o.logger.error({ node: this.o.id, error }, 'tcp: server error'));
+    if (this.state !== 'starting') return; // closed while listening
+    this.state = 'started';
+    for (const link of this.links.values()) link.dial();
+  }
+
+  /** Queues `message` for `message.to`; drops and counts it if it cannot be sent. Never throws. */
+  send(message: NodeMessage): void {
+    const link = this.state === 'started' ? this.links.get(message.to) : undefined;
+    if (link === undefined) {
+      this.counters.messagesDropped++;
+      return;
+    }
+    link.send(message);
+  }
+
+  /** Closes every connection and stops listening; resolves once no handler will be called again. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    for (const link of this.links.values()) link.close();
+    for (const connection of [...this.handshaking]) connection.close('the transport closed');
+    const server = this.server;
+    if (server !== undefined && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Where this transport listens (the port chosen, if `listen.port` was 0). Once started. */
+  address(): TcpAddress {
+    const a = this.server?.address();
+    if (a === undefined || a === null || typeof a === 'string') throw new TransportError(`TcpTransport ${this.o.id}: not listening`);
+    return { host: a.address, port: a.port };
+  }
+
+  /** Counts of what this transport has done. */
+  get stats(): TcpTransportStats {
+    return { ...this.counters };
+  }
+
+  /** Ids of the peers with an authenticated connection open now. */
+  connectedPeers(): NodeId[] {
+    return [...this.links.values()].filter((l) => l.connected).map((l) => l.peer);
+  }
+
+  /**
+   * Adds a peer, or moves a known one to a new address (its connection is dropped and
+   * made again). For membership changes.
+   * @throws {@link ConfigError} for an invalid address or id.
+   */
+  setPeer(peer: NodeId, address: TcpAddress): void {
+    checkPeer(this.o.id, peer, address, this.o.idBytesMax);
+    const link = this.links.get(peer);
+    if (link !== undefined) {
+      link.moveTo(address);
+      return;
+    }
+    const added = this.newLink(peer, address);
+    this.links.set(peer, added);
+    if (this.state === 'started') added.dial();
+  }
+
+  /** Forgets a peer: its connection is closed, its queue dropped, its dials refused. */
+  removePeer(peer: NodeId): void {
+    this.links.get(peer)?.close();
+    this.links.delete(peer);
+  }
+
+  private newLink(peer: NodeId, address: TcpAddress): PeerLink {
+    return new PeerLink(peer, address, this.o.id < peer, this.linkHost);
+  }
+
+  private onIncoming(socket: Socket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    if (this.state !== 'started' || this.handshaking.size >= this.o.handshakesMax) {
+      if (this.state === 'started') {
+        this.counters.handshakesFailed++;
+        this.o.logger.warn({ node: this.o.id, remote, handshaking: this.handshaking.size }, 'tcp: too many connections in their handshake; closed a new one');
+      }
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    const stream: Socket =
+      this.secureContext === undefined
+        ? socket
+        : new TLSSocket(socket, { isServer: true, secureContext: this.secureContext, requestCert: true, rejectUnauthorized: true });
+    const connection = new Connection(this.connectionHost, stream, 'acceptor', remote);
+    this.handshaking.add(connection);
+  }
+
+  private dial(peer: NodeId, address: TcpAddress): Connection {
+    const remote = `${address.host}:${address.port}`;
+    let socket: Socket;
+    if (this.secureContext === undefined) {
+      socket = netConnect({ host: address.host, port: address.port, noDelay: true });
+    } else {
+      socket = tlsConnect({
+        host: address.host,
+        port: address.port,
+        secureContext: this.secureContext,
+        rejectUnauthorized: true,
+        // The peer must be the node we dial: its certificate names it, whatever its host name.
+        checkServerIdentity: (_host: string, cert: PeerCertificate) => (certificateNamesNode(cert, peer) ? undefined : new Error(`the certificate at ${remote} does not name ${peer}`)),
+      });
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    return new Connection(this.connectionHost, socket, 'dialer', remote, peer);
+  }
+
+  private refusal(peer: NodeId): string | undefined {
+    const link = this.links.get(peer);
+    if (link === undefined) return `unknown node id ${JSON.stringify(peer)}`;
+    if (link.dials) return `${this.o.id} dials ${peer}, not the other way round`;
+    return undefined;
+  }
+
+  private onEstablished(connection: Connection): void {
+    this.handshaking.delete(connection);
+    const link = connection.peer === undefined ? undefined : this.links.get(connection.peer);
+    if (this.state !== 'started' || link === undefined) {
+      connection.close('the peer is no longer known');
+      return;
+    }
+    link.attach(connection);
+  }
+
+  private onEnded(connection: Connection): void {
+    this.handshaking.delete(connection);
+    if (connection.peer !== undefined) this.links.get(connection.peer)?.detach(connection);
+  }
+
+  private deliver(message: NodeMessage): void {
+    if (this.state !== 'started') return;
+    this.counters.messagesDelivered++;
+    this.handlers!.deliver(message);
+  }
+
+  private reach(peer: NodeId, reachable: boolean): void {
+    if (this.state !== 'started') return;
+    if (reachable) this.handlers!.peerReachable(peer);
+    else this.handlers!.peerUnreachable(peer);
+  }
+}

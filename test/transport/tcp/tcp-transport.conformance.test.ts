@@ -1,0 +1,16 @@
+/** TcpTransport against the Transport conformance suite of synod/testing. */
+import { describe, it } from 'vitest';
+import { transportConformance } from '../../../src/testing/index.js';
+import { freePorts, tcpTransport } from './helpers.js';
+
+let ports: number[] = [];
+transportConformance(
+  'TcpTransport with a shared secret',
+  {
+    setup: async (ids) => {
+      ports = await freePorts(ids.length);
+    },
+    create: (id, ids) => tcpTransport(id, ids, ports),
+  },
+  { describe, it },
+);
