@@ -1,5 +1,5 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, TLSSocket, type PeerCertificate, type SecureContext } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, createServer as createTlsServer, type PeerCertificate, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { NodeId } from '../../core/index.js';
 import { SynodError } from '../../core/index.js';
 import type { NodeMessage, Transport, TransportHandlers } from '../../runtime/index.js';
@@ -59,9 +59,17 @@ export class TcpTransport implements Transport {
   private readonly o: ResolvedTcpOptions;
   private readonly counters: TcpCounters = newTcpCounters();
   private readonly links = new Map<NodeId, PeerLink>();
-  /** Inbound connections still in their handshake. */
+  /** Inbound connections in the synod handshake. */
   private readonly handshaking = new Set<Connection>();
+  /** Inbound sockets still in their TLS handshake, by remote address and port. */
+  private readonly tlsHandshaking = new Map<string, { socket: Socket; timer: ReturnType<typeof setTimeout> }>();
   private readonly secureContext: SecureContext | undefined;
+  /**
+   * Never listens: accepted sockets are handed to it (its documented 'connection'
+   * injection) so that Node checks client certificates, while this transport keeps
+   * counting and timing every connection itself.
+   */
+  private readonly tlsServer: TlsServer | undefined;
   private handlers: TransportHandlers | undefined;
   private server: Server | undefined;
   private state: 'new' | 'starting' | 'started' | 'closed' = 'new';
@@ -72,10 +80,16 @@ export class TcpTransport implements Transport {
   constructor(options: TcpTransportOptions) {
     this.o = resolveTcpOptions(options);
     const tls = this.o.tls;
-    this.secureContext =
-      tls === undefined
-        ? undefined
-        : createSecureContext({ ca: tls.ca as string | string[], cert: tls.cert as string, key: tls.key as string, passphrase: tls.passphrase, minVersion: 'TLSv1.3' });
+    if (tls !== undefined) {
+      const contextOptions = { ca: tls.ca as string | string[], cert: tls.cert as string, key: tls.key as string, passphrase: tls.passphrase, minVersion: 'TLSv1.3' as const };
+      this.secureContext = createSecureContext(contextOptions);
+      this.tlsServer = createTlsServer({ ...contextOptions, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.o.handshakeTimeoutMs });
+      this.tlsServer.on('secureConnection', (socket) => this.onSecureIncoming(socket));
+      this.tlsServer.on('tlsClientError', (error, socket) => {
+        this.counters.handshakesFailed++;
+        this.o.logger.warn({ node: this.o.id, remote: remoteOf(socket), reason: error.message }, 'tcp: TLS handshake failed');
+      });
+    }
     this.connectionHost = {
       options: this.o,
       counters: this.counters,
@@ -137,6 +151,11 @@ export class TcpTransport implements Transport {
     this.state = 'closed';
     for (const link of this.links.values()) link.close();
     for (const connection of [...this.handshaking]) connection.close('the transport closed');
+    for (const { socket, timer } of this.tlsHandshaking.values()) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    this.tlsHandshaking.clear();
     const server = this.server;
     if (server !== undefined && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -186,23 +205,46 @@ export class TcpTransport implements Transport {
   }
 
   private onIncoming(socket: Socket): void {
-    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    if (this.state !== 'started' || this.handshaking.size >= this.o.handshakesMax) {
+    const remote = remoteOf(socket);
+    const trying = this.handshaking.size + this.tlsHandshaking.size;
+    if (this.state !== 'started' || trying >= this.o.handshakesMax) {
       if (this.state === 'started') {
         this.counters.handshakesFailed++;
-        this.o.logger.warn({ node: this.o.id, remote, handshaking: this.handshaking.size }, 'tcp: too many connections in their handshake; closed a new one');
+        this.o.logger.warn({ node: this.o.id, remote, handshaking: trying }, 'tcp: too many connections in their handshake; closed a new one');
       }
       socket.destroy();
       return;
     }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    const stream: Socket =
-      this.secureContext === undefined
-        ? socket
-        : new TLSSocket(socket, { isServer: true, secureContext: this.secureContext, requestCert: true, rejectUnauthorized: true });
-    const connection = new Connection(this.connectionHost, stream, 'acceptor', remote);
-    this.handshaking.add(connection);
+    if (this.tlsServer === undefined) {
+      this.handshaking.add(new Connection(this.connectionHost, socket, 'acceptor', remote));
+      return;
+    }
+    const timer = setTimeout(() => socket.destroy(), this.o.handshakeTimeoutMs);
+    timer.unref();
+    this.tlsHandshaking.set(remote, { socket, timer });
+    socket.once('close', () => {
+      if (this.tlsHandshaking.get(remote)?.socket !== socket) return;
+      clearTimeout(timer);
+      this.tlsHandshaking.delete(remote);
+    });
+    this.tlsServer.emit('connection', socket);
+  }
+
+  /** An inbound socket finished TLS with a certificate our CA signed: now the synod handshake. */
+  private onSecureIncoming(socket: TLSSocket): void {
+    const remote = remoteOf(socket);
+    const pending = this.tlsHandshaking.get(remote);
+    if (pending !== undefined) {
+      clearTimeout(pending.timer);
+      this.tlsHandshaking.delete(remote);
+    }
+    if (this.state !== 'started') {
+      socket.destroy();
+      return;
+    }
+    this.handshaking.add(new Connection(this.connectionHost, socket, 'acceptor', remote));
   }
 
   private dial(peer: NodeId, address: TcpAddress): Connection {
@@ -258,4 +300,8 @@ export class TcpTransport implements Transport {
     if (reachable) this.handlers!.peerReachable(peer);
     else this.handlers!.peerUnreachable(peer);
   }
+}
+
+function remoteOf(socket: Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
