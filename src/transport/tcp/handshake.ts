@@ -66,7 +66,7 @@ export function writeHandshake(w: Writer, frame: HandshakeFrame): void {
       w.bytesOf(frame.proof);
       break;
     case 'refuse':
-      w.string(frame.reason.slice(0, reasonBytesMax / 4));
+      w.string(clip(frame.reason, reasonBytesMax));
       break;
     case 'ready':
     case 'ping':
@@ -127,6 +127,13 @@ function readProof(r: Reader): Uint8Array {
   const proof = r.bytesOf('proof', proofBytes);
   if (proof.byteLength !== 0 && proof.byteLength !== proofBytes) throw new CodecError(`proof: ${proof.byteLength} bytes`);
   return proof;
+}
+
+/** `text` cut to at most `bytesMax` UTF-8 bytes, on a character boundary. */
+function clip(text: string, bytesMax: number): string {
+  let out = text;
+  while (new TextEncoder().encode(out).byteLength > bytesMax) out = out.slice(0, -1);
+  return out;
 }
 
 /** A fresh nonce. */
