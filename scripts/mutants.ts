@@ -13,7 +13,11 @@ interface Mutant {
   readonly to: string;
   /** The property suite to run, if not the default one. */
   readonly suite?: string;
+  /** For a mutant outside the core: the test files that must go red, run instead of the scenarios and the property. */
+  readonly tests?: readonly string[];
 }
+
+const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 
 const mutants: Mutant[] = [
   {
@@ -91,6 +95,76 @@ const mutants: Mutant[] = [
     to: 'this.acceptor.adopt(plan.accepted.filter((e) => e.slot < 0).map(',
     suite: 'test/core/safety/amnesia.prop.test.ts',
   },
+  {
+    name: 'tcp: the acceptor takes any proof',
+    file: 'src/transport/tcp/connection.ts',
+    from: "const refusal = this.proofRefusal('dialer', proof);",
+    to: 'const refusal = undefined as string | undefined;',
+    tests: tcpTests,
+  },
+  {
+    name: 'tcp: the acceptor reuses one nonce',
+    file: 'src/transport/tcp/connection.ts',
+    from: 'private readonly nonce = newNonce();',
+    to: 'private readonly nonce = new Uint8Array(32);',
+    tests: tcpTests,
+  },
+  {
+    name: 'tcp: the acceptor ignores the cluster id',
+    file: 'src/transport/tcp/connection.ts',
+    from: "    this.peer = h.from;\n    if (h.cluster !== o.clusterId)",
+    to: "    this.peer = h.from;\n    if (h.cluster === '\\u0000')",
+    tests: tcpTests,
+  },
+  {
+    name: 'tcp: the acceptor takes unknown ids and ignores the dial rule',
+    file: 'src/transport/tcp/connection.ts',
+    from: 'const refusal = this.host.refusal(h.from);',
+    to: 'const refusal = undefined as string | undefined;',
+    tests: tcpTests,
+  },
+  {
+    name: "tcp: the acceptor does not check that the certificate names the peer",
+    file: 'src/transport/tcp/connection.ts',
+    from: "    if (!certificateNamesNode(socket.getPeerCertificate(), id)) return",
+    to: "    if (this.role === 'dialer' && !certificateNamesNode(socket.getPeerCertificate(), id)) return",
+    tests: tcpTests,
+  },
+  {
+    name: 'tcp: messages not from the authenticated peer are delivered',
+    file: 'src/transport/tcp/connection.ts',
+    from: 'if (message.from !== this.peer || message.to !== this.host.options.id) {',
+    to: 'if (message.type === undefined) {',
+    tests: tcpTests,
+  },
+  {
+    name: 'tcp: no handshake timeout',
+    file: 'src/transport/tcp/connection.ts',
+    from: 'this.handshakeTimer = setTimeout(() => this.close(`handshake not finished after ${timeoutMs} ms`), timeoutMs);',
+    to: 'this.handshakeTimer = setTimeout(() => this.close(`handshake not finished after ${timeoutMs} ms`), timeoutMs * 1000);',
+    tests: tcpTests,
+  },
+  {
+    name: 'tcp: no bound on handshakes in progress',
+    file: 'src/transport/tcp/tcp-transport.ts',
+    from: "if (this.state !== 'started' || trying >= this.o.handshakesMax) {",
+    to: "if (this.state !== 'started') {",
+    tests: tcpTests,
+  },
+  {
+    name: 'tcp: the queue toward a peer is not bounded',
+    file: 'src/transport/tcp/peer-link.ts',
+    from: 'if (this.batchMessages >= o.queueMessagesMax || this.heldBytes >= o.queueBytesMax) this.dropQueue();',
+    to: '',
+    tests: tcpTests,
+  },
+  {
+    name: 'tcp: bad frames never close the connection',
+    file: 'src/transport/tcp/connection.ts',
+    from: 'if (this.badFrames >= this.host.options.badFramesMax) {',
+    to: 'if (this.badFrames < 0) {',
+    tests: tcpTests,
+  },
 ];
 
 const runs = Number(process.env['SYNOD_SCHEDULES'] ?? 1000);
@@ -103,6 +177,22 @@ for (const m of mutants) {
   const original = readFileSync(m.file, 'utf8');
   if (!original.includes(m.from)) throw new Error(`mutant "${m.name}": pattern not found in ${m.file}`);
   writeFileSync(m.file, original.replace(m.from, m.to));
+  if (m.tests !== undefined) {
+    let row: string;
+    try {
+      execFileSync('npx', ['vitest', 'run', ...m.tests], { stdio: 'pipe', encoding: 'utf8' });
+      row = `- ${m.name}: NOT CAUGHT by ${m.tests.join(', ')}`;
+    } catch (e) {
+      const out = String((e as { stdout?: string }).stdout ?? '');
+      const failed = [...out.matchAll(/^\s+× (.*?)(?: \d+ms)?$/gm)].map((x) => x[1]);
+      row = `- ${m.name}: caught, ${failed.length} red: ${failed.join(' | ').slice(0, 300)}`;
+    } finally {
+      writeFileSync(m.file, original);
+    }
+    console.log(row);
+    rows.push(row);
+    continue;
+  }
   let verdict: string;
   let scenario: string;
   try {
