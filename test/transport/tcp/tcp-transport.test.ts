@@ -1,0 +1,192 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, type NodeId, type NodeMessage } from '../../../src/index.js';
+import { RedialBackoff } from '../../../src/transport/tcp/redial-backoff.js';
+import { TcpTransport, TransportError } from '../../../src/transport/tcp/index.js';
+import { freePorts, tcpTransport, type TestTcpOptions, testSecret } from './helpers.js';
+import { RawPeer, sleep } from './raw-peer.js';
+
+interface Started {
+  readonly transport: TcpTransport;
+  readonly delivered: NodeMessage[];
+  readonly events: string[];
+}
+
+const open: TcpTransport[] = [];
+const raws: RawPeer[] = [];
+afterEach(async () => {
+  for (const r of raws.splice(0)) r.close();
+  for (const t of open.splice(0)) await t.close();
+});
+
+async function start(id: NodeId, ports: readonly number[], options: TestTcpOptions = {}, ids: readonly NodeId[] = ['a', 'b']): Promise<Started> {
+  const transport = tcpTransport(id, ids, ports, options);
+  const s: Started = { transport, delivered: [], events: [] };
+  await transport.start({
+    deliver: (m) => s.delivered.push(m),
+    peerReachable: (p) => s.events.push(`+${p}`),
+    peerUnreachable: (p) => s.events.push(`-${p}`),
+  });
+  open.push(transport);
+  return s;
+}
+
+const forward = (from: NodeId, to: NodeId, n: number, bytes = 1): NodeMessage => ({ type: 'forward', from, to, commands: [new Uint8Array(bytes).fill(n & 0xff)] });
+
+async function until(done: () => boolean, what: string, ms = 3_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe('TcpTransport options', () => {
+  const base = { id: 'a', clusterId: 'c', listen: { host: '127.0.0.1', port: 0 }, peers: { b: { host: '127.0.0.1', port: 9 } }, secret: testSecret };
+  const field = (options: object): string | undefined => {
+    try {
+      new TcpTransport(options as never);
+      return undefined;
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).field;
+    }
+  };
+
+  it('are checked up front, naming the field at fault', () => {
+    expect(field(base)).toBeUndefined();
+    expect(field({ ...base, secret: undefined })).toBe('secret');
+    expect(field({ ...base, secret: 'short' })).toBe('secret');
+    expect(field({ ...base, clusterId: '' })).toBe('clusterId');
+    expect(field({ ...base, peers: { a: { host: 'x', port: 1 } } })).toBe('peers.a');
+    expect(field({ ...base, peers: { b: { host: 'x', port: 0 } } })).toBe('peers.b');
+    expect(field({ ...base, listen: { host: '', port: 1 } })).toBe('listen');
+    expect(field({ ...base, pingIntervalMs: 1_000, idleTimeoutMs: 1_500 })).toBe('idleTimeoutMs');
+    expect(field({ ...base, reconnectDelayMsMin: 100, reconnectDelayMsMax: 50 })).toBe('reconnectDelayMsMax');
+    expect(field({ ...base, queueBytesMax: 0 })).toBe('queueBytesMax');
+  });
+});
+
+describe('RedialBackoff', () => {
+  it('doubles from the minimum to the maximum, each delay jittered into [ceiling / 2, ceiling], and starts over after a reset', () => {
+    const low = new RedialBackoff(10, 100, () => 0);
+    expect([1, 2, 3, 4, 5, 6].map(() => low.next())).toEqual([5, 10, 20, 40, 50, 50]);
+    const high = new RedialBackoff(10, 100, () => 0.999_999);
+    const delays = [1, 2, 3, 4, 5].map(() => high.next());
+    expect(delays.map((d) => Math.round(d))).toEqual([10, 20, 40, 80, 100]);
+    high.reset();
+    expect(Math.round(high.next())).toBe(10);
+  });
+});
+
+describe('TcpTransport', () => {
+  it('coalesces the messages of one event-loop turn into few writes and keeps their order', async () => {
+    const ports = await freePorts(2);
+    const b = await start('b', ports);
+    const a = await start('a', ports);
+    await until(() => a.transport.connectedPeers().includes('b'), 'a connected to b');
+    const writesBefore = a.transport.stats.writes;
+    for (let i = 0; i < 1_000; i++) a.transport.send(forward('a', 'b', i, 8));
+    await until(() => b.delivered.length === 1_000, '1,000 messages');
+    expect(b.delivered.map((m) => (m.type === 'forward' ? m.commands[0]![0] : -1))).toEqual(Array.from({ length: 1_000 }, (_, i) => i & 0xff));
+    expect(a.transport.stats.writes - writesBefore).toBeLessThanOrEqual(2);
+    expect(a.transport.stats.messagesSent).toBe(1_000);
+    expect(b.transport.stats.messagesDelivered).toBe(1_000);
+  });
+
+  it('tells the node when a peer goes away and when it is back', async () => {
+    const ports = await freePorts(2);
+    let b = await start('b', ports);
+    const a = await start('a', ports);
+    await until(() => a.events.includes('+b') && b.events.includes('+a'), 'both reachable');
+    await b.transport.close();
+    await until(() => a.events.includes('-b'), 'b unreachable at a');
+    b = await start('b', ports);
+    await until(() => a.events.filter((e) => e === '+b').length === 2, 'b reachable again at a');
+    a.transport.send(forward('a', 'b', 1));
+    await until(() => b.delivered.length === 1, 'delivery after the return');
+    expect(a.events).toEqual(['+b', '-b', '+b']);
+  });
+
+  it('reports a peer unreachable when the first dial fails', async () => {
+    const ports = await freePorts(2);
+    const a = await start('a', ports);
+    await until(() => a.events.includes('-b'), 'b unreachable');
+    await start('b', ports);
+    await until(() => a.events.includes('+b'), 'b reachable once it listens');
+    expect(a.events).toEqual(['-b', '+b']);
+  });
+
+  it('keeps a quiet connection open with pings, and closes one that falls silent', async () => {
+    const ports = await freePorts(2);
+    const timing = { pingIntervalMs: 40, idleTimeoutMs: 120 };
+    const b = await start('b', ports, timing);
+    const a = await start('a', ports, timing);
+    await until(() => a.transport.connectedPeers().includes('b'), 'connected');
+    await sleep(500);
+    expect(a.transport.stats.connectionsEstablished).toBe(1);
+    expect(b.transport.stats.connectionsEstablished).toBe(1);
+    // A peer that authenticates and then says nothing, not even pings.
+    const ports2 = await freePorts(2);
+    await start('b', ports2, timing);
+    const silent = await RawPeer.connect(ports2[1]!);
+    raws.push(silent);
+    expect((await silent.handshake({ cluster: 'test', from: 'a', to: 'b', secret: testSecret })).result).toBe('open');
+    const opened = Date.now();
+    await silent.waitClosed();
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(100);
+  });
+
+  it('takes a newer connection from the same peer in place of the older one', async () => {
+    const ports = await freePorts(2);
+    const b = await start('b', ports);
+    const first = await RawPeer.connect(ports[1]!);
+    const second = await RawPeer.connect(ports[1]!);
+    raws.push(first, second);
+    expect((await first.handshake({ cluster: 'test', from: 'a', to: 'b', secret: testSecret })).result).toBe('open');
+    expect((await second.handshake({ cluster: 'test', from: 'a', to: 'b', secret: testSecret })).result).toBe('open');
+    await first.waitClosed();
+    expect(second.closed).toBe(false);
+    expect(b.events).toEqual(['+a']);
+  });
+
+  it('drops and counts what it cannot send: before start, to an unknown peer, over frameBytesMax', async () => {
+    const ports = await freePorts(2);
+    const idle = tcpTransport('a', ['a', 'b'], ports);
+    idle.send(forward('a', 'b', 1));
+    expect(idle.stats.messagesDropped).toBe(1);
+    const b = await start('b', ports, { frameBytesMax: 1_000 });
+    const a = await start('a', ports, { frameBytesMax: 1_000 });
+    a.transport.send(forward('a', 'nobody', 1));
+    a.transport.send(forward('a', 'b', 2, 2_000));
+    a.transport.send(forward('a', 'b', 3, 10));
+    await until(() => b.delivered.length === 1, 'the message that fits');
+    expect(a.transport.stats.messagesDropped).toBe(2);
+    expect(a.transport.stats.connectionsEstablished).toBe(1);
+  });
+
+  it('refuses a second start and a taken port with TransportError', async () => {
+    const ports = await freePorts(2);
+    const b = await start('b', ports);
+    await expect(b.transport.start({ deliver: () => {}, peerReachable: () => {}, peerUnreachable: () => {} })).rejects.toBeInstanceOf(TransportError);
+    const clash = tcpTransport('b', ['a', 'b'], ports);
+    await expect(clash.start({ deliver: () => {}, peerReachable: () => {}, peerUnreachable: () => {} })).rejects.toThrow(/cannot listen/);
+  });
+
+  it('follows membership: setPeer adds a peer and connects, removePeer drops it', async () => {
+    const ports = await freePorts(3);
+    const ids = ['a', 'b', 'c'];
+    const a = await start('a', ports, { peers: { b: { host: '127.0.0.1', port: ports[1]! } } }, ids);
+    const c = await start('c', ports, {}, ids);
+    a.transport.send(forward('a', 'c', 1));
+    expect(a.transport.stats.messagesDropped).toBe(1);
+    a.transport.setPeer('c', { host: '127.0.0.1', port: ports[2]! });
+    await until(() => a.transport.connectedPeers().includes('c'), 'a connected to c');
+    a.transport.send(forward('a', 'c', 2));
+    await until(() => c.delivered.length === 1, 'delivery to the added peer');
+    a.transport.removePeer('c');
+    a.transport.send(forward('a', 'c', 3));
+    await until(() => c.events.includes('-a'), 'c saw a leave');
+    expect(a.transport.connectedPeers()).toEqual([]);
+    expect(c.delivered).toHaveLength(1);
+  });
+});
