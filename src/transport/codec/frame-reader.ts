@@ -27,7 +27,9 @@ export function prefixFrame(frame: Uint8Array): Uint8Array {
  * ```
  */
 export class FrameReader {
-  private pending: Uint8Array[] = [];
+  /** Chunks received and not yet consumed; the first is consumed up to `offset`. */
+  private chunks: Uint8Array[] = [];
+  private offset = 0;
   private pendingBytes = 0;
 
   /**
@@ -57,7 +59,8 @@ export class FrameReader {
   /** Takes one chunk of the stream without cutting frames; {@link next} cuts them. */
   append(chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return;
-    this.pending.push(chunk);
+    // A plain view: slicing a Node Buffer makes Buffers, which cost more to make and read.
+    this.chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.pendingBytes += chunk.byteLength;
   }
 
@@ -68,49 +71,65 @@ export class FrameReader {
    */
   next(): Uint8Array | undefined {
     if (this.pendingBytes < framePrefixBytes) return undefined;
-    const head = this.peek(framePrefixBytes);
-    const length = new DataView(head.buffer, head.byteOffset, framePrefixBytes).getUint32(0, true);
+    const length = this.prefix();
     if (length > this.frameBytesMax) throw new CodecError(`a frame of ${length} bytes announced, more than the limit ${this.frameBytesMax}`);
     if (this.pendingBytes < framePrefixBytes + length) return undefined;
-    this.take(framePrefixBytes);
+    this.skip(framePrefixBytes);
     return this.take(length);
   }
 
-  /** The first `n` buffered bytes, without consuming them. */
-  private peek(n: number): Uint8Array {
-    const first = this.pending[0]!;
-    if (first.byteLength >= n) return first.subarray(0, n);
-    return this.gather(n, false);
+  /** Consumes the next `n` buffered bytes without returning them. */
+  private skip(n: number): void {
+    this.pendingBytes -= n;
+    for (let left = n; left > 0; ) {
+      const chunk = this.chunks[0]!;
+      const used = Math.min(chunk.byteLength - this.offset, left);
+      left -= used;
+      this.offset += used;
+      if (this.offset === chunk.byteLength) this.dropFirst();
+    }
   }
 
-  /** Consumes the first `n` buffered bytes (a view when they lie in one chunk). */
+  /** The length prefix (little-endian), read without consuming it, across chunks if need be. */
+  private prefix(): number {
+    let n = 0;
+    let chunk = 0;
+    let at = this.offset;
+    for (let k = 0, scale = 1; k < framePrefixBytes; k++, scale *= 0x100) {
+      while (at >= this.chunks[chunk]!.byteLength) {
+        chunk++;
+        at = 0;
+      }
+      n += this.chunks[chunk]![at++]! * scale;
+    }
+    return n;
+  }
+
+  /** Consumes the next `n` buffered bytes: a view when they lie in one chunk, else a copy. */
   private take(n: number): Uint8Array {
-    const first = this.pending[0];
-    if (first !== undefined && first.byteLength >= n) {
-      const out = first.subarray(0, n);
-      if (first.byteLength === n) this.pending.shift();
-      else this.pending[0] = first.subarray(n);
-      this.pendingBytes -= n;
+    if (n === 0) return new Uint8Array(0);
+    this.pendingBytes -= n;
+    const first = this.chunks[0]!;
+    if (first.byteLength - this.offset >= n) {
+      const out = first.subarray(this.offset, this.offset + n);
+      this.offset += n;
+      if (this.offset === first.byteLength) this.dropFirst();
       return out;
     }
-    return this.gather(n, true);
+    const out = new Uint8Array(n);
+    for (let at = 0; at < n; ) {
+      const chunk = this.chunks[0]!;
+      const used = Math.min(chunk.byteLength - this.offset, n - at);
+      out.set(chunk.subarray(this.offset, this.offset + used), at);
+      at += used;
+      this.offset += used;
+      if (this.offset === chunk.byteLength) this.dropFirst();
+    }
+    return out;
   }
 
-  private gather(n: number, consume: boolean): Uint8Array {
-    const out = new Uint8Array(n);
-    let at = 0;
-    let i = 0;
-    while (at < n) {
-      const chunk = this.pending[i]!;
-      const used = Math.min(chunk.byteLength, n - at);
-      out.set(chunk.subarray(0, used), at);
-      at += used;
-      if (consume) {
-        if (used === chunk.byteLength) this.pending.shift();
-        else this.pending[0] = chunk.subarray(used);
-      } else i++;
-    }
-    if (consume) this.pendingBytes -= n;
-    return out;
+  private dropFirst(): void {
+    this.chunks.shift();
+    this.offset = 0;
   }
 }

@@ -8,13 +8,22 @@ import { CodecError } from './codec-error.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
 /** Appends values to a buffer that grows by doubling. @internal */
 export class Writer {
   private bytes: Uint8Array;
   private at = 0;
 
-  constructor(capacity = 256) {
-    this.bytes = new Uint8Array(Math.max(16, capacity));
+  /**
+   * @param start the initial capacity in bytes, or a buffer to start writing into (a
+   *   transport may pass one it allocated without zero-filling).
+   */
+  constructor(start: number | Uint8Array = 256) {
+    this.bytes = typeof start === 'number' ? new Uint8Array(Math.max(16, start)) : start;
   }
 
   /** Bytes written so far. */
@@ -80,6 +89,13 @@ export class Writer {
   }
 
   string(s: string): void {
+    // Ids and names are short ASCII: written in place, skipping TextEncoder's allocation.
+    if (s.length < 0x80 && isAscii(s)) {
+      this.room(1 + s.length);
+      this.bytes[this.at++] = s.length;
+      for (let i = 0; i < s.length; i++) this.bytes[this.at++] = s.charCodeAt(i);
+      return;
+    }
     this.bytesOf(encoder.encode(s));
   }
 
@@ -109,20 +125,22 @@ export class Reader {
     return this.bytes[this.at++]!;
   }
 
-  uint(what: string): number {
+  /** A varint. `suffix` completes `what` in an error (kept apart so no label is built per call). */
+  uint(what: string, suffix = ''): number {
     let n = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
-      const b = this.u8(what);
+      if (this.at >= this.bytes.byteLength) throw new CodecError(`${what}${suffix}: frame ends early`);
+      const b = this.bytes[this.at++]!;
       n += (b & 0x7f) * scale;
       if ((b & 0x80) === 0) {
-        if (!Number.isSafeInteger(n)) throw new CodecError(`${what}: ${n} is beyond 2^53`);
-        if (i > 0 && b === 0) throw new CodecError(`${what}: varint not in its shortest form`);
+        if (!Number.isSafeInteger(n)) throw new CodecError(`${what}${suffix}: ${n} is beyond 2^53`);
+        if (i > 0 && b === 0) throw new CodecError(`${what}${suffix}: varint not in its shortest form`);
         return n;
       }
       scale *= 0x80;
     }
-    throw new CodecError(`${what}: varint longer than 8 bytes`);
+    throw new CodecError(`${what}${suffix}: varint longer than 8 bytes`);
   }
 
   bool(what: string): boolean {
@@ -133,7 +151,7 @@ export class Reader {
 
   /** A byte string, as a view of the frame (no copy), at most `max` bytes. */
   bytesOf(what: string, max: number): Uint8Array {
-    const length = this.uint(`${what} length`);
+    const length = this.uint(what, ' length');
     if (length > max) throw new CodecError(`${what}: ${length} bytes, more than the limit ${max}`);
     if (length > this.left) throw new CodecError(`${what}: ${length} bytes, but ${this.left} are left`);
     const out = this.bytes.subarray(this.at, this.at + length);
@@ -142,6 +160,24 @@ export class Reader {
   }
 
   string(what: string, max: number): string {
+    // The common case, a short ASCII id, is read in place: no view, no TextDecoder.
+    const length = this.bytes[this.at];
+    if (length !== undefined && length <= 16 && length <= max && this.at + 1 + length <= this.bytes.byteLength) {
+      let out = '';
+      let ascii = true;
+      for (let i = this.at + 1; i <= this.at + length; i++) {
+        const c = this.bytes[i]!;
+        if (c >= 0x80) {
+          ascii = false;
+          break;
+        }
+        out += String.fromCharCode(c);
+      }
+      if (ascii) {
+        this.at += 1 + length;
+        return out;
+      }
+    }
     const raw = this.bytesOf(what, max);
     try {
       return decoder.decode(raw);
@@ -155,7 +191,7 @@ export class Reader {
    * left before anything is allocated for them.
    */
   count(what: string, itemBytesMin: number): number {
-    const n = this.uint(`${what} count`);
+    const n = this.uint(what, ' count');
     if (n * itemBytesMin > this.left) throw new CodecError(`${what}: ${n} items cannot fit in the ${this.left} bytes left`);
     return n;
   }

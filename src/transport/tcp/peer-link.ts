@@ -22,19 +22,20 @@ export interface LinkHost {
   reach(peer: NodeId, reachable: boolean): void;
 }
 
-const batchBytesFirst = 4 * 1024;
+/** Batches up to this size are copied out and their buffer reused; larger ones are handed to the socket whole. */
+const batchCopyBytesMax = 16 * 1024;
 const batchBytesCap = 1024 * 1024;
 
 /** @internal */
 export class PeerLink {
-  private batch: Writer | undefined;
+  /** Messages waiting, encoded with their length prefixes. */
+  private batch = newBatch(batchCopyBytesMax);
   private batchMessages = 0;
-  /** The size the next batch buffer starts at: the last one's, so it rarely grows. */
-  private batchBytesHint = batchBytesFirst;
   private connection: Connection | undefined;
   private dialing: Connection | undefined;
   private redialTimer: ReturnType<typeof setTimeout> | undefined;
-  private flushQueued = false;
+  /** A flush is set for the end of this turn of the event loop. */
+  private turnFlushSet = false;
   private reachable: boolean | undefined;
   private closed = false;
   private readonly backoff: RedialBackoff;
@@ -57,7 +58,7 @@ export class PeerLink {
 
   /** Bytes held for the peer: waiting here and in the socket's buffer. */
   get heldBytes(): number {
-    return (this.batch?.length ?? 0) + (this.connection?.writableLength ?? 0);
+    return this.batch.length + (this.connection?.writableLength ?? 0);
   }
 
   /**
@@ -71,7 +72,7 @@ export class PeerLink {
     const o = this.host.options;
     const c = this.host.counters;
     if (this.batchMessages >= o.queueMessagesMax || this.heldBytes >= o.queueBytesMax) this.dropQueue();
-    const w = (this.batch ??= new Writer(this.batchBytesHint));
+    const w = this.batch;
     const start = w.length;
     try {
       const at = w.reserveU32();
@@ -92,17 +93,22 @@ export class PeerLink {
     }
     this.batchMessages++;
     c.messagesSent++;
-    if (this.connection !== undefined && !this.flushQueued) {
-      // Everything sent during this turn of the event loop leaves in one write.
-      this.flushQueued = true;
-      setImmediate(() => this.flush());
+    if (this.connection !== undefined && !this.turnFlushSet) {
+      // The first message of a turn leaves at once (no added latency); the rest of the
+      // turn's messages leave together in one write when the turn ends.
+      this.turnFlushSet = true;
+      this.flush();
+      setImmediate(() => {
+        this.turnFlushSet = false;
+        this.flush();
+      });
     }
   }
 
   /** Drops every message waiting here, counted. */
   private dropQueue(): void {
     this.host.counters.messagesDropped += this.batchMessages;
-    this.batch = undefined;
+    this.batch.truncate(0);
     this.batchMessages = 0;
   }
 
@@ -152,14 +158,19 @@ export class PeerLink {
   }
 
   private flush(): void {
-    this.flushQueued = false;
     const connection = this.connection;
     const w = this.batch;
-    if (connection === undefined || w === undefined || w.length === 0) return;
-    this.batch = undefined;
+    if (connection === undefined || w.length === 0) return;
     this.batchMessages = 0;
-    this.batchBytesHint = Math.min(batchBytesCap, Math.max(batchBytesFirst, w.length));
-    connection.write(w.finish());
+    if (w.length <= batchCopyBytesMax) {
+      // Small batches are the common case: one pooled copy, and the buffer is kept.
+      connection.write(Buffer.from(w.finish()));
+      w.truncate(0);
+      return;
+    }
+    const bytes = w.finish();
+    this.batch = newBatch(Math.min(batchBytesCap, bytes.byteLength));
+    connection.write(bytes);
   }
 
   private scheduleDial(delayMs: number): void {
@@ -178,4 +189,13 @@ export class PeerLink {
     if (!reachable) o.logger.warn({ node: o.id, peer: this.peer }, 'tcp: peer unreachable');
     this.host.reach(this.peer, reachable);
   }
+}
+
+/**
+ * A batch buffer, not zero-filled (every byte is written before it is read), seen as a
+ * plain Uint8Array: the writer then meets one array type only, and stays fast.
+ */
+function newBatch(bytes: number): Writer {
+  const buffer = Buffer.allocUnsafe(Math.max(batchCopyBytesMax, bytes));
+  return new Writer(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
 }
