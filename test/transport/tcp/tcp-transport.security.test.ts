@@ -4,65 +4,18 @@
  * that never finish their handshake, or too many at once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NodeId, NodeMessage } from '../../../src/index.js';
 import { encodeMessage, prefixFrame, protocolVersion } from '../../../src/transport/codec/index.js';
 import { handshakeBytes } from '../../../src/transport/tcp/handshake.js';
-import type { TcpTransport } from '../../../src/transport/tcp/index.js';
-import { freePorts, tcpTransport, type TestTcpOptions, testSecret, tlsOf } from './helpers.js';
-import { RawPeer, sleep } from './raw-peer.js';
+import { forward, freePorts, Opened, type StartedTransport, testSecret, tlsOf, type TestTcpOptions, until } from './helpers.js';
+import { sleep } from './raw-peer.js';
 
-interface Started {
-  readonly transport: TcpTransport;
-  readonly delivered: NodeMessage[];
-  readonly reachable: NodeId[];
-  readonly warnings: string[];
-}
-
-const open: TcpTransport[] = [];
-const raws: RawPeer[] = [];
-afterEach(async () => {
-  for (const r of raws.splice(0)) r.close();
-  for (const t of open.splice(0)) await t.close();
-});
-
-const ids = ['a', 'b'] as const;
-
-async function start(id: NodeId, ports: readonly number[], options: TestTcpOptions = {}, cluster: readonly NodeId[] = ids): Promise<Started> {
-  const warnings: string[] = [];
-  const note = (fields: Record<string, unknown>, message: string): void => {
-    warnings.push(`${message}: ${String(fields.reason ?? '')}`);
-  };
-  const transport = tcpTransport(id, cluster, ports, { logger: { debug: () => {}, info: () => {}, warn: note, error: note }, ...options });
-  const s: Started = { transport, delivered: [], reachable: [], warnings };
-  await transport.start({
-    deliver: (m) => s.delivered.push(m),
-    peerReachable: (p) => s.reachable.push(p),
-    peerUnreachable: () => {},
-  });
-  open.push(transport);
-  return s;
-}
-
-async function raw(port: number): Promise<RawPeer> {
-  const r = await RawPeer.connect(port);
-  raws.push(r);
-  return r;
-}
-
-function forward(from: NodeId, to: NodeId, n: number): NodeMessage {
-  return { type: 'forward', from, to, commands: [new Uint8Array([n])] };
-}
-
-async function until(done: () => boolean, what: string, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const opened = new Opened();
+afterEach(() => opened.closeAll());
+const start = (id: string, ports: readonly number[], options: TestTcpOptions = {}, ids?: readonly string[]): Promise<StartedTransport> => opened.start(id, ports, options, ids);
+const raw = (port: number) => opened.raw(port);
 
 /** Sends a→b for a while and returns what b got: nothing, when b refused a. */
-async function trySending(a: Started, ms = 400): Promise<void> {
+async function trySending(a: StartedTransport, ms = 400): Promise<void> {
   for (let i = 0; i < ms / 20; i++) {
     a.transport.send(forward('a', 'b', i));
     await sleep(20);

@@ -1,44 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, type NodeId, type NodeMessage } from '../../../src/index.js';
+import { ConfigError } from '../../../src/index.js';
 import { RedialBackoff } from '../../../src/transport/tcp/redial-backoff.js';
 import { TcpTransport, TransportError } from '../../../src/transport/tcp/index.js';
-import { freePorts, tcpTransport, type TestTcpOptions, testSecret } from './helpers.js';
-import { RawPeer, sleep } from './raw-peer.js';
+import { forward, freePorts, Opened, type StartedTransport, tcpTransport, type TestTcpOptions, testSecret, until } from './helpers.js';
+import { sleep } from './raw-peer.js';
 
-interface Started {
-  readonly transport: TcpTransport;
-  readonly delivered: NodeMessage[];
-  readonly events: string[];
-}
-
-const open: TcpTransport[] = [];
-const raws: RawPeer[] = [];
-afterEach(async () => {
-  for (const r of raws.splice(0)) r.close();
-  for (const t of open.splice(0)) await t.close();
-});
-
-async function start(id: NodeId, ports: readonly number[], options: TestTcpOptions = {}, ids: readonly NodeId[] = ['a', 'b']): Promise<Started> {
-  const transport = tcpTransport(id, ids, ports, options);
-  const s: Started = { transport, delivered: [], events: [] };
-  await transport.start({
-    deliver: (m) => s.delivered.push(m),
-    peerReachable: (p) => s.events.push(`+${p}`),
-    peerUnreachable: (p) => s.events.push(`-${p}`),
-  });
-  open.push(transport);
-  return s;
-}
-
-const forward = (from: NodeId, to: NodeId, n: number, bytes = 1): NodeMessage => ({ type: 'forward', from, to, commands: [new Uint8Array(bytes).fill(n & 0xff)] });
-
-async function until(done: () => boolean, what: string, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const opened = new Opened();
+afterEach(() => opened.closeAll());
+const start = (id: string, ports: readonly number[], options: TestTcpOptions = {}, ids?: readonly string[]): Promise<StartedTransport> => opened.start(id, ports, options, ids);
 
 describe('TcpTransport options', () => {
   const base = { id: 'a', clusterId: 'c', listen: { host: '127.0.0.1', port: 0 }, peers: { b: { host: '127.0.0.1', port: 9 } }, secret: testSecret };
@@ -128,20 +97,18 @@ describe('TcpTransport', () => {
     // A peer that authenticates and then says nothing, not even pings.
     const ports2 = await freePorts(2);
     await start('b', ports2, timing);
-    const silent = await RawPeer.connect(ports2[1]!);
-    raws.push(silent);
+    const silent = await opened.raw(ports2[1]!);
     expect((await silent.handshake({ cluster: 'test', from: 'a', to: 'b', secret: testSecret })).result).toBe('open');
-    const opened = Date.now();
+    const openedAt = Date.now();
     await silent.waitClosed();
-    expect(Date.now() - opened).toBeGreaterThanOrEqual(100);
+    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(100);
   });
 
   it('takes a newer connection from the same peer in place of the older one', async () => {
     const ports = await freePorts(2);
     const b = await start('b', ports);
-    const first = await RawPeer.connect(ports[1]!);
-    const second = await RawPeer.connect(ports[1]!);
-    raws.push(first, second);
+    const first = await opened.raw(ports[1]!);
+    const second = await opened.raw(ports[1]!);
     expect((await first.handshake({ cluster: 'test', from: 'a', to: 'b', secret: testSecret })).result).toBe('open');
     expect((await second.handshake({ cluster: 'test', from: 'a', to: 'b', secret: testSecret })).result).toBe('open');
     await first.waitClosed();
