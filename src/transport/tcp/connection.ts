@@ -266,10 +266,11 @@ export class Connection {
 
   /** Why the peer's proof of the secret is not good enough, or undefined. */
   private proofRefusal(signer: 'dialer' | 'acceptor', proof: Uint8Array): string | undefined {
-    const secret = this.host.options.secret;
-    if (secret === undefined) return proof.byteLength === 0 ? undefined : 'the peer proves a shared secret and this node has none configured';
+    const secrets = this.host.options.secrets;
+    if (secrets.length === 0) return proof.byteLength === 0 ? undefined : 'the peer proves a shared secret and this node has none configured';
     if (proof.byteLength === 0) return 'the peer sent no proof of the shared secret';
-    return proofMatches(proofOf(secret, signer, this.proofContext()), proof) ? undefined : 'authentication failed: wrong proof of the shared secret';
+    const context = this.proofContext();
+    return secrets.some((secret) => proofMatches(proofOf(secret, signer, context), proof)) ? undefined : 'authentication failed: wrong proof of the shared secret';
   }
 
   /** Under TLS, why the peer's certificate does not make it node `id`, or undefined. */

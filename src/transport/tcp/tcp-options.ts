@@ -48,6 +48,13 @@ export interface TcpTransportOptions {
    * a network where someone can tamper with packets, use `tls`.
    */
   readonly secret?: string | Uint8Array;
+  /**
+   * Other secrets a peer may prove, to rotate `secret` without a window in which
+   * nodes refuse each other. This node always proves `secret`. Rotate in three
+   * rolling restarts: `{ secret: old, acceptedSecrets: [new] }`, then
+   * `{ secret: new, acceptedSecrets: [old] }`, then `{ secret: new }`. Default none.
+   */
+  readonly acceptedSecrets?: readonly (string | Uint8Array)[];
   /** Mutual TLS 1.3. */
   readonly tls?: TcpTlsOptions;
   /** The largest frame sent or taken, in bytes. Default 16 MiB, like the codec's. */
@@ -88,6 +95,8 @@ export interface ResolvedTcpOptions {
   readonly listen: TcpAddress;
   readonly peers: Readonly<Record<NodeId, TcpAddress>>;
   readonly secret: Uint8Array | undefined;
+  /** Every secret a peer may prove: `secret` first, then `acceptedSecrets`. Empty without a secret. */
+  readonly secrets: readonly Uint8Array[];
   readonly tls: TcpTlsOptions | undefined;
   readonly frameBytesMax: number;
   readonly queueBytesMax: number;
@@ -115,9 +124,10 @@ export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
   if (clusterBytes === 0 || clusterBytes > clusterIdBytesMax) throw new ConfigError(api, 'clusterId', `must be 1 to ${clusterIdBytesMax} bytes`);
   checkAddress('listen', o.listen, true);
   for (const [peer, address] of Object.entries(o.peers ?? {})) checkPeer(o.id, peer, address, idBytesMax);
-  const secret = typeof o.secret === 'string' ? new TextEncoder().encode(o.secret) : o.secret;
-  if (secret !== undefined && secret.byteLength < secretBytesMin) throw new ConfigError(api, 'secret', `must be at least ${secretBytesMin} bytes`);
+  const secret = o.secret === undefined ? undefined : secretBytes('secret', o.secret);
   if (secret === undefined && o.tls === undefined) throw new ConfigError(api, 'secret', 'or `tls` must be given: a transport never runs unauthenticated');
+  const accepted = (o.acceptedSecrets ?? []).map((s, i) => secretBytes(`acceptedSecrets[${i}]`, s));
+  if (secret === undefined && accepted.length > 0) throw new ConfigError(api, 'acceptedSecrets', 'needs `secret`: this node must prove one too');
   const frameBytesMax = positive('frameBytesMax', o.frameBytesMax ?? defaultCodecLimits.frameBytesMax);
   const queueBytesMax = positive('queueBytesMax', o.queueBytesMax ?? 16 * 1024 * 1024);
   const reconnectDelayMsMin = positive('reconnectDelayMsMin', o.reconnectDelayMsMin ?? 50);
@@ -133,6 +143,7 @@ export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
     listen: o.listen,
     peers: { ...o.peers },
     secret,
+    secrets: secret === undefined ? [] : [secret, ...accepted],
     tls: o.tls,
     frameBytesMax,
     queueBytesMax,
@@ -148,6 +159,12 @@ export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
     logger: o.logger ?? silentLogger,
     random: o.random ?? Math.random,
   };
+}
+
+function secretBytes(field: string, s: string | Uint8Array): Uint8Array {
+  const bytes = typeof s === 'string' ? new TextEncoder().encode(s) : s;
+  if (bytes.byteLength < secretBytesMin) throw new ConfigError(api, field, `must be at least ${secretBytesMin} bytes`);
+  return bytes;
 }
 
 function positive(field: string, n: number): number {

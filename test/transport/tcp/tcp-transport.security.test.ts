@@ -37,6 +37,28 @@ describe('TcpTransport refuses peers that cannot prove who they are', () => {
     expect(a.warnings.join('\n')).toMatch(/wrong proof of the shared secret/);
   });
 
+  it('a secret rotates in three rolling restarts without a pair that refuses each other', async () => {
+    const [old, next] = ['the old secret of enough bytes', 'the new secret of enough bytes'];
+    const step1 = { secret: old, acceptedSecrets: [next] };
+    const step2 = { secret: next, acceptedSecrets: [old] };
+    const step3 = { secret: next };
+    // Every pair of steps a rolling restart can put side by side connects, both ways round.
+    for (const [left, right] of [[{ secret: old }, step1], [step1, step2], [step2, step3], [step1, step1], [step3, step2], [step2, step1]] as const) {
+      const ports = await freePorts(2);
+      const b = await start('b', ports, right);
+      const a = await start('a', ports, left);
+      a.transport.send(forward('a', 'b', 1));
+      await until(() => b.delivered.length === 1, `a delivery from ${JSON.stringify(left)} to ${JSON.stringify(right)}`);
+      await opened.closeAll();
+    }
+    // Skipping the middle step leaves nodes that refuse each other.
+    const ports = await freePorts(2);
+    const b = await start('b', ports, step3);
+    const a = await start('a', ports, { secret: old });
+    await trySending(a, 200);
+    expect(b.delivered).toEqual([]);
+  });
+
   it('another cluster id: refused, nothing delivered', async () => {
     const ports = await freePorts(2);
     const b = await start('b', ports);
