@@ -68,7 +68,8 @@ const node = createNode<Command, number>({
   stateMachine: record,
   tickMs: 10,
   electionTicks: { min: 15, max: 30 },
-  snapshot: { everySlots: 50, trailingSlots: 10 },
+  // Small, so that snapshots are taken and logs compacted while a node is down.
+  snapshot: { everySlots: 5, trailingSlots: 2 },
 });
 await node.start();
 
