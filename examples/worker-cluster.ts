@@ -25,6 +25,11 @@ class AppliedLog implements StateMachine<string, number> {
 type Report = { readonly id: NodeId; readonly applied: number; readonly digest: string; readonly delivered: number; readonly rejected: number };
 
 if (isMainThread) {
+  // A stuck cluster fails fast instead of hanging whoever runs the example (CI included).
+  setTimeout(() => {
+    console.error('worker-cluster: no result after 30 s');
+    process.exit(1);
+  }, 30_000).unref();
   const network = new WorkerNetwork();
   const workers = members.map((id) => {
     const control = network.join(id);

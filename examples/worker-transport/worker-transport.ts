@@ -6,9 +6,14 @@
  * - `WorkerNetwork` lives in one thread (the main one). `join(id)` gives a node a
  *   control port; through it the network hands the node one end of a fresh channel to
  *   every other member, and the other end to that member. A node that rejoins (a
- *   restart) gets fresh channels, and its peers drop the old ones.
+ *   restart) gets fresh channels, and its peers close the old ones.
  * - `WorkerTransport` lives wherever its node does: pass the control port to a worker
  *   in `workerData`, with it in `transferList`.
+ *
+ * Reachability is best effort: a peer is reported reachable when a channel to it
+ * arrives, and unreachable when that channel's `close` event fires (the peer's
+ * transport closed, or its thread ended). A channel replaced before its `close` event
+ * arrived is not reported unreachable.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { CodecError, decodeMessage, encodeMessage, type NodeId, type NodeMessage, type Transport, type TransportHandlers } from '../../src/index.js';
@@ -16,8 +21,10 @@ import { CodecError, decodeMessage, encodeMessage, type NodeId, type NodeMessage
 /** What travels on a control port, from the network to a node. */
 type Control = { readonly peer: NodeId; readonly port: MessagePort } | { readonly ready: true };
 
-/** Messages held for a peer whose channel has not arrived (or was lost) before more are dropped. */
+/** Messages held for one peer whose channel has not arrived (or was lost); beyond it the oldest go. */
 const waitingMessagesMax = 1_000;
+/** Peers with messages held at once; a message for one more peer without a channel is dropped. */
+const waitingPeersMax = 16;
 
 export class WorkerNetwork {
   private readonly controls = new Map<NodeId, MessagePort>();
@@ -45,14 +52,16 @@ export class WorkerNetwork {
 /** What a WorkerTransport counted. */
 export interface WorkerTransportCounts {
   delivered: number;
-  /** Sends dropped: closed, or too many waiting for a peer's channel. */
+  /** Sends dropped: after close, or beyond the bounds of what waits for a peer's channel. */
   dropped: number;
+  /** Sends that `encodeMessage` refused (a bug in the sender): dropped. */
+  unencodable: number;
   /** Frames refused: malformed, or not from the channel's peer to this node. */
   rejected: number;
 }
 
 export class WorkerTransport implements Transport {
-  readonly counts: WorkerTransportCounts = { delivered: 0, dropped: 0, rejected: 0 };
+  readonly counts: WorkerTransportCounts = { delivered: 0, dropped: 0, unencodable: 0, rejected: 0 };
   private readonly ports = new Map<NodeId, MessagePort>();
   private readonly waiting = new Map<NodeId, NodeMessage[]>();
   private handlers: TransportHandlers | undefined;
@@ -67,6 +76,7 @@ export class WorkerTransport implements Transport {
   start(handlers: TransportHandlers): Promise<void> {
     this.handlers = handlers;
     return new Promise((resolve) => {
+      this.control.once('close', resolve);
       this.control.on('message', (m: Control) => {
         if ('ready' in m) resolve();
         else this.attach(m.peer, m.port);
@@ -74,27 +84,27 @@ export class WorkerTransport implements Transport {
     });
   }
 
+  /** Never throws: what cannot be sent is dropped and counted. */
   send(message: NodeMessage): void {
     if (this.closed) {
       this.counts.dropped++;
       return;
     }
     const port = this.ports.get(message.to);
-    if (port === undefined) {
-      // No channel yet (the peer has not joined, or is restarting): hold a bounded few.
-      const queue = this.waiting.get(message.to) ?? [];
-      if (queue.length >= waitingMessagesMax) {
-        queue.shift(); // the oldest goes: newer messages supersede it
-        this.counts.dropped++;
-      }
-      queue.push(message);
-      this.waiting.set(message.to, queue);
+    if (port === undefined) return this.wait(message);
+    let frame: Uint8Array;
+    try {
+      frame = encodeMessage(message);
+    } catch {
+      this.counts.unencodable++; // a CodecError, or a TypeError for a record missing fields
       return;
     }
-    const frame = encodeMessage(message);
-    // The frame is a view into a larger buffer: copy it so the transfer moves only its bytes.
+    // Transferring detaches the whole ArrayBuffer, and posting a view without transfer
+    // clones the whole ArrayBuffer. The encoder's buffer is usually larger than the
+    // frame, so copy exactly the frame out and transfer the copy; a frame that owns its
+    // buffer (nobody else holds it) is transferred as it is, with no copy.
     const owned = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength ? frame : frame.slice();
-    port.postMessage(owned, [owned.buffer as ArrayBuffer]);
+    port.postMessage(owned, [owned.buffer as ArrayBuffer]); // to a closed port: dropped by Node
   }
 
   close(): Promise<void> {
@@ -106,18 +116,36 @@ export class WorkerTransport implements Transport {
     return Promise.resolve();
   }
 
+  /** No channel to `message.to` (not joined yet, or restarting): hold a bounded few. */
+  private wait(message: NodeMessage): void {
+    let queue = this.waiting.get(message.to);
+    if (queue === undefined) {
+      if (this.waiting.size >= waitingPeersMax) {
+        this.counts.dropped++;
+        return;
+      }
+      queue = [];
+      this.waiting.set(message.to, queue);
+    }
+    if (queue.length >= waitingMessagesMax) {
+      queue.shift(); // the oldest goes: newer messages supersede it
+      this.counts.dropped++;
+    }
+    queue.push(message);
+  }
+
   /** A channel to `peer` arrived: it replaces any older one, and what waited is sent. */
   private attach(peer: NodeId, port: MessagePort): void {
     if (this.closed) return port.close();
     this.ports.get(peer)?.close();
     this.ports.set(peer, port);
-    port.on('message', (frame: Uint8Array) => this.receive(peer, frame));
+    port.on('message', (frame: unknown) => this.receive(peer, frame));
     port.on('close', () => {
       if (this.ports.get(peer) !== port) return;
       this.ports.delete(peer);
       if (!this.closed) this.handlers?.peerUnreachable(peer);
     });
-    port.unref();
+    port.unref(); // an open channel alone does not keep the thread alive
     this.handlers?.peerReachable(peer);
     const queue = this.waiting.get(peer) ?? [];
     this.waiting.delete(peer);
@@ -125,10 +153,11 @@ export class WorkerTransport implements Transport {
   }
 
   /** Checks a frame from `peer` before the node sees it: the channel vouches for the sender. */
-  private receive(peer: NodeId, frame: Uint8Array): void {
+  private receive(peer: NodeId, frame: unknown): void {
     if (this.closed) return;
     let message: NodeMessage;
     try {
+      if (!(frame instanceof Uint8Array)) throw new CodecError(`a ${typeof frame} where a frame was expected`);
       message = decodeMessage(frame);
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
