@@ -17,6 +17,7 @@ interface Mutant {
   readonly tests?: readonly string[];
 }
 
+const linTests = ['test/testing/linearizability'];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 
 const mutants: Mutant[] = [
@@ -164,6 +165,48 @@ const mutants: Mutant[] = [
     from: 'if (this.badFrames >= this.host.options.badFramesMax) {',
     to: 'if (this.badFrames < 0) {',
     tests: tcpTests,
+  },
+  {
+    name: 'lin: a return sorts before a call at the same instant (equal times ordered)',
+    file: 'src/testing/linearizability/search.ts',
+    from: 'Number(a.entry.isCall ? 0 : 1) - Number(b.entry.isCall ? 0 : 1)',
+    to: 'Number(a.entry.isCall ? 1 : 0) - Number(b.entry.isCall ? 1 : 0)',
+    tests: linTests,
+  },
+  {
+    name: 'lin: the memo ignores the model state',
+    file: 'src/testing/linearizability/search.ts',
+    from: 'const key = `${next1}.${next2}.${model.hash(step.state)}`;',
+    to: 'const key = `${next1}.${next2}`;',
+    tests: linTests,
+  },
+  {
+    name: 'lin: an info operation never takes effect',
+    file: 'src/testing/linearizability/search.ts',
+    from: '      if (step.ok) {\n        const word',
+    to: '      if (step.ok && operation.outcome === \'ok\') {\n        const word',
+    tests: linTests,
+  },
+  {
+    name: 'lin: a write counted read-only (skipped when backtracking)',
+    file: 'src/testing/linearizability/versioned-kv-model.ts',
+    from: "output.type !== 'written' && output.type !== 'deleted'",
+    to: "output.type !== 'deleted'",
+    tests: linTests,
+  },
+  {
+    name: 'lin: a spent budget answers linearizable',
+    file: 'src/testing/linearizability/search.ts',
+    from: "if (!budget.spend()) return 'unknown';",
+    to: "if (!budget.spend()) return 'linearizable';",
+    tests: linTests,
+  },
+  {
+    name: 'lin: shrinking stops after one pass (not 1-minimal)',
+    file: 'src/testing/linearizability/shrink.ts',
+    from: 'else if (!dropped) break;',
+    to: 'else break;',
+    tests: linTests,
   },
 ];
 

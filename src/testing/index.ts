@@ -45,3 +45,30 @@ export {
 export { runRuntimeSimulation, type RuntimeSimulationConfig, type RuntimeSimulationResult } from './run-runtime-simulation.js';
 export { storageConformance, type StorageFactory, type TestHarness } from './storage-conformance.js';
 export { transportConformance, type TransportFactory, type TransportConformanceOptions } from './transport-conformance.js';
+export {
+  checkLinearizability,
+  type LinearizabilityVerdict,
+  type LinearizabilityOptions,
+  type BudgetReason,
+  type Outcome,
+  type Operation,
+  type History,
+  type HistoryEvent,
+  historyFromEvents,
+  validateHistory,
+  HistoryError,
+  type Model,
+  type ModelStep,
+  type KvInput,
+  type KvOutput,
+  type KvState,
+  versionedKvModel,
+  kvOutputEquals,
+  linearizabilityLimits,
+  type KvPlannedOperation,
+  simulateKvHistory,
+  kvHistoryArbitrary,
+  type KvHistoryArbitraryOptions,
+  type KvHistoryFault,
+  type KvHistorySample,
+} from './linearizability/index.js';

@@ -1,0 +1,13 @@
+/**
+ * The linearizability checker of `synod/testing`: histories, models, the versioned KV
+ * model and the search.
+ */
+export { type Outcome, type Operation, type History, type HistoryEvent, historyFromEvents, validateHistory } from './history.js';
+export { HistoryError } from './history-error.js';
+export type { Model, ModelStep } from './model.js';
+export { type KvInput, type KvOutput, type KvState, versionedKvModel, kvOutputEquals } from './versioned-kv-model.js';
+export { checkLinearizability, type LinearizabilityVerdict, type LinearizabilityOptions } from './check-linearizability.js';
+export { linearizabilityLimits } from './limits.js';
+export type { BudgetReason } from './budget.js';
+export { type KvPlannedOperation, simulateKvHistory } from './kv-history-simulation.js';
+export { kvHistoryArbitrary, type KvHistoryArbitraryOptions, type KvHistoryFault, type KvHistorySample } from './kv-history-arbitrary.js';

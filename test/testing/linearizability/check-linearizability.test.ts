@@ -1,0 +1,233 @@
+/**
+ * Hand-made versioned-KV histories with known verdicts, both ways, and the budget.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkLinearizability, HistoryError, versionedKvModel } from '../../../src/testing/index.js';
+import { bruteForceLinearizable } from './brute-force.js';
+import { type KvOperation, absent, conflict, del, deleted, fail, get, info, ok, put, value, written } from './fixtures.js';
+
+const check = (history: readonly KvOperation[]) => checkLinearizability(history, versionedKvModel);
+
+/** Each case: a history, its verdict, and (checked too) the brute-force oracle's agreement. */
+const cases: { name: string; linearizable: boolean; history: KvOperation[] }[] = [
+  {
+    name: 'stale read: a get after a completed overwrite returns the old value',
+    linearizable: false,
+    history: [ok('a', put('1'), 0, 1, written(1)), ok('a', put('2'), 2, 3, written(2)), ok('b', get, 4, 5, value('1', 1))],
+  },
+  {
+    name: 'lost write: an acknowledged put is not seen by a later get',
+    linearizable: false,
+    history: [ok('a', put('1'), 0, 1, written(1)), ok('b', get, 2, 3, absent)],
+  },
+  {
+    name: 'CAS double success: two CAS on version 1 both succeed',
+    linearizable: false,
+    history: [ok('a', put('1'), 0, 1, written(1)), ok('b', put('b', 1), 2, 5, written(2)), ok('c', put('c', 1), 2, 5, written(2))],
+  },
+  {
+    name: 'CAS one success, one conflict: linearizable',
+    linearizable: true,
+    history: [ok('a', put('1'), 0, 1, written(1)), ok('b', put('b', 1), 2, 5, written(2)), ok('c', put('c', 1), 2, 5, conflict(2)), ok('a', get, 6, 7, value('b', 2))],
+  },
+  {
+    name: 'read of a value never written',
+    linearizable: false,
+    history: [ok('a', put('1'), 0, 1, written(1)), ok('b', get, 2, 3, value('zzz', 1))],
+  },
+  {
+    name: 'concurrent puts, one order',
+    linearizable: true,
+    history: [ok('a', put('a'), 0, 10, written(1)), ok('b', put('b'), 1, 9, written(2)), ok('c', get, 11, 12, value('b', 2))],
+  },
+  {
+    name: 'concurrent puts, the other order',
+    linearizable: true,
+    history: [ok('a', put('a'), 0, 10, written(2)), ok('b', put('b'), 1, 9, written(1)), ok('c', get, 11, 12, value('a', 2))],
+  },
+  {
+    name: 'concurrent get may see the write or not',
+    linearizable: true,
+    history: [ok('a', put('a'), 0, 10, written(1)), ok('b', get, 1, 2, value('a', 1)), ok('c', get, 3, 4, value('a', 1))],
+  },
+  {
+    name: 'read from the future: a get completes before the put it reads was invoked',
+    linearizable: false,
+    history: [ok('b', get, 0, 1, value('a', 1)), ok('a', put('a'), 2, 3, written(1))],
+  },
+  {
+    name: 'a read cannot go back after a later read saw the write',
+    linearizable: false,
+    history: [ok('a', put('a'), 0, 10, written(1)), ok('b', get, 1, 2, value('a', 1)), ok('c', get, 3, 4, absent)],
+  },
+  {
+    name: 'an info put that did take effect',
+    linearizable: true,
+    history: [info('a', put('a'), 0), ok('b', get, 5, 6, value('a', 1))],
+  },
+  {
+    name: 'an info put that took effect long after its client gave up',
+    linearizable: true,
+    history: [info('a', put('a'), 0), ok('b', get, 5, 6, absent), ok('b', get, 100, 101, value('a', 1))],
+  },
+  {
+    name: 'an info put that did not take effect',
+    linearizable: true,
+    history: [info('a', put('a'), 0), ok('b', put('b'), 5, 6, written(1)), ok('b', get, 7, 8, value('b', 1))],
+  },
+  {
+    name: 'an info put cannot take effect before its invocation',
+    linearizable: false,
+    history: [ok('b', get, 0, 1, value('a', 1)), info('a', put('a'), 5)],
+  },
+  {
+    name: 'a fail put must not take effect',
+    linearizable: false,
+    history: [fail('a', put('a'), 0, 1), ok('b', get, 2, 3, value('a', 1))],
+  },
+  {
+    name: 'a fail put leaves the key absent',
+    linearizable: true,
+    history: [fail('a', put('a'), 0, 1), ok('b', get, 2, 3, absent)],
+  },
+  {
+    name: 'create-if-absent conflicts on a present key and reports its version',
+    linearizable: true,
+    history: [ok('a', put('a'), 0, 1, written(1)), ok('a', put('b'), 2, 3, written(2)), ok('b', put('c', 0), 4, 5, conflict(2))],
+  },
+  {
+    name: 'delete resets the version: a re-create is version 1',
+    linearizable: true,
+    history: [ok('a', put('a'), 0, 1, written(1)), ok('a', put('b'), 2, 3, written(2)), ok('a', del(2), 4, 5, deleted), ok('b', put('c', 0), 6, 7, written(1)), ok('b', get, 8, 9, value('c', 1))],
+  },
+  {
+    name: 'a version that skips a write',
+    linearizable: false,
+    history: [ok('a', put('a'), 0, 1, written(1)), ok('a', put('b'), 2, 3, written(3))],
+  },
+  {
+    name: 'equal times are concurrent: a get invoked as the put completes may miss it',
+    linearizable: true,
+    history: [ok('a', put('a'), 0, 5, written(1)), ok('b', get, 5, 6, absent)],
+  },
+];
+
+describe('checkLinearizability on hand-made versioned-KV histories', () => {
+  it('has cases both ways', () => {
+    expect(cases.filter((c) => c.linearizable).length).toBeGreaterThanOrEqual(4);
+    expect(cases.filter((c) => !c.linearizable).length).toBeGreaterThanOrEqual(4);
+  });
+  for (const c of cases) {
+    it(`${c.linearizable ? 'linearizable' : 'not linearizable'}: ${c.name}`, () => {
+      const verdict = check(c.history);
+      expect(verdict.result).toBe(c.linearizable ? 'linearizable' : 'not-linearizable');
+      expect(bruteForceLinearizable(c.history, versionedKvModel)).toBe(c.linearizable);
+      if (verdict.result === 'not-linearizable') {
+        expect(verdict.shrinkComplete).toBe(true);
+        expect(check(verdict.minimal).result).toBe('not-linearizable');
+      }
+    });
+  }
+
+  it('shrinks a lost write among noise to the write and the read that missed it', () => {
+    const verdict = check([
+      ok('c', get, 0.2, 0.5, absent),
+      ok('a', put('a'), 0, 1, written(1)),
+      ok('d', get, 0.5, 1.5, absent),
+      fail('f', put('z'), 0, 4),
+      ok('b', get, 2, 3, absent),
+      info('e', del(), 10),
+    ]);
+    expect(verdict.result).toBe('not-linearizable');
+    if (verdict.result !== 'not-linearizable') return;
+    expect(verdict.minimal.map((o) => [o.client, o.input])).toEqual([
+      ['a', put('a')],
+      ['b', get],
+    ]);
+  });
+
+  it('shrinks a stale read to a read of a version never written (a 1-minimal answer)', () => {
+    const verdict = check([ok('a', put('1'), 0, 1, written(1)), ok('a', put('2'), 2, 3, written(2)), ok('b', get, 4, 5, value('1', 1))]);
+    // Removing both puts leaves the read alone, which no history explains.
+    expect(verdict).toMatchObject({ result: 'not-linearizable', minimal: [{ client: 'b', input: get }], shrinkComplete: true });
+  });
+
+  it('shrinks in passes until no single operation can go: a drop late in a pass can free an earlier one', () => {
+    // One pass keeps the first get (without it, the put explains the read of 'a'), then
+    // drops the put; only a second pass sees the first get is no longer needed.
+    const verdict = check([ok('c', get, 4, 5, absent), ok('a', put('a'), 0, 1, written(1)), ok('b', get, 2, 3, value('a', 1))]);
+    expect(verdict).toMatchObject({ result: 'not-linearizable', minimal: [{ client: 'b', input: get }], shrinkComplete: true });
+  });
+
+  it('checks keys independently and names the failing key, with only its operations', () => {
+    const history = [
+      ok('a', put('1'), 0, 1, written(1), 'k1'),
+      ok('b', get, 2, 3, value('1', 1), 'k1'),
+      ok('a', put('1'), 0, 1, written(1), 'k2'),
+      ok('b', get, 2, 3, absent, 'k2'),
+      ok('c', get, 2, 3, absent, 'k3'),
+    ];
+    const verdict = check(history);
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'k2' });
+    if (verdict.result === 'not-linearizable') expect(verdict.minimal.every((o) => o.key === 'k2')).toBe(true);
+    // The same operations on one key would be a different history: keys are not mixed.
+    expect(check(history.filter((o) => o.key !== 'k2')).result).toBe('linearizable');
+  });
+
+  it('accepts an empty history and one of only info and fail operations', () => {
+    expect(check([]).result).toBe('linearizable');
+    expect(check([info('a', put('a'), 0), fail('b', del(), 1, 2)]).result).toBe('linearizable');
+  });
+
+  it('rejects malformed histories with HistoryError naming the operation', () => {
+    const noCompletion: KvOperation = { client: 'a', key: 'x', input: get, invokedAt: 0, outcome: 'ok', output: absent };
+    const backwards = ok('a', get, 5, 4, absent);
+    const noOutput: KvOperation = { client: 'a', key: 'x', input: get, invokedAt: 0, completedAt: 1, outcome: 'ok' };
+    for (const [history, index] of [[[noCompletion], 0], [[ok('a', get, 0, 1, absent), backwards], 1], [[noOutput], 0]] as const) {
+      const attempt = () => check(history);
+      expect(attempt).toThrow(HistoryError);
+      try {
+        attempt();
+      } catch (e) {
+        expect((e as HistoryError).index).toBe(index);
+        expect((e as HistoryError).code).toBe('HISTORY');
+      }
+    }
+  });
+});
+
+/**
+ * A hard history: `writers` concurrent `info` puts of distinct values (each may or may
+ * not have taken effect, in any order) and a concurrent get of a value nobody wrote.
+ * Every subset of the puts, with the last one, is a distinct configuration, so the
+ * search visits about 2^writers of them before it can answer.
+ */
+function hardHistory(writers: number): KvOperation[] {
+  const history: KvOperation[] = [];
+  for (let i = 0; i < writers; i++) history.push(info(`c${i}`, put(`v${i}`), i));
+  history.push(ok('r', get, 0, 2000, value('never', 1)));
+  return history;
+}
+
+describe('the budget', () => {
+  it('answers unknown, never linearizable, when the step budget runs out', () => {
+    const verdict = checkLinearizability(hardHistory(22), versionedKvModel, { stepsMax: 5_000 });
+    expect(verdict).toEqual({ result: 'unknown', reason: 'step budget' });
+  });
+
+  it('answers unknown when the time budget runs out (a clock that jumps 1 ms per read)', () => {
+    let t = 0;
+    const verdict = checkLinearizability(hardHistory(22), versionedKvModel, { timeBudgetMs: 3, now: () => t++ });
+    expect(verdict).toEqual({ result: 'unknown', reason: 'time budget' });
+  });
+
+  it('answers unknown on a linearizable history too, when the budget is too small to finish', () => {
+    const history = [...hardHistory(12).slice(0, -1), ok('r', get, 0, 2000, value('v3', 1))];
+    expect(checkLinearizability(history, versionedKvModel, { stepsMax: 3 }).result).toBe('unknown');
+    expect(checkLinearizability(history, versionedKvModel).result).toBe('linearizable');
+  });
+
+  it('finishes the hard history with enough budget', () => {
+    expect(checkLinearizability(hardHistory(10), versionedKvModel).result).toBe('not-linearizable');
+  });
+});
