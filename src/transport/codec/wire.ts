@@ -6,7 +6,8 @@
 import { CodecError } from './codec-error.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a string that begins with U+FEFF must come back with it.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
