@@ -1,0 +1,68 @@
+/**
+ * The errors the KV rejects with. Each extends `SynodError`, has a stable `code`, and
+ * matches `instanceof` across duplicate copies of the package.
+ */
+import { SynodError } from '../core/index.js';
+
+/**
+ * A put or delete with `expectedVersion` found another version. Nothing changed.
+ *
+ * @example
+ * ```ts
+ * try { await kv.put('config', data, { expectedVersion: 3 }); }
+ * catch (e) { if (e instanceof VersionConflictError) console.log('now at version', e.currentVersion); }
+ * ```
+ */
+export class VersionConflictError extends SynodError {
+  readonly key: string;
+  /** The key's version when the write was refused; 0 when it is absent. */
+  readonly currentVersion: number;
+  /** The store revision when the write was refused. */
+  readonly revision: number;
+
+  constructor(key: string, expectedVersion: number | undefined, currentVersion: number, revision: number) {
+    super('VERSION_CONFLICT', `key ${key}: expected version ${expectedVersion ?? '(absent)'}, found ${currentVersion}`);
+    this.key = key;
+    this.currentVersion = currentVersion;
+    this.revision = revision;
+  }
+}
+
+/**
+ * A read or watch asked for history at or below the compacted revision.
+ *
+ * @example
+ * ```ts
+ * try { for await (const e of kv.watch({ prefix: 'jobs/' }, { fromRevision: 5 })) handle(e); }
+ * catch (e) { if (e instanceof CompactedError) resync(e.compactRevision); }
+ * ```
+ */
+export class CompactedError extends SynodError {
+  /** The revision asked for. */
+  readonly revision: number;
+  /** History at or below this revision is gone; read the current state and watch from after it. */
+  readonly compactRevision: number;
+
+  constructor(revision: number, compactRevision: number) {
+    super('COMPACTED', `revision ${revision} is compacted (history kept after revision ${compactRevision})`);
+    this.revision = revision;
+    this.compactRevision = compactRevision;
+  }
+}
+
+/** The session does not exist: it expired or was closed. Its ephemeral keys are gone. */
+export class SessionExpiredError extends SynodError {
+  readonly session: number;
+
+  constructor(session: number) {
+    super('SESSION_EXPIRED', `session ${session} does not exist: it expired or was closed`);
+    this.session = session;
+  }
+}
+
+/** A request the KV refuses as malformed: an empty or too long key, a too large value, a bad option. */
+export class KvRequestError extends SynodError {
+  constructor(api: string, reason: string, options?: { cause?: unknown }) {
+    super('KV_REQUEST', `${api}: ${reason}`, options);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The KV state machine's snapshot format: every key's retained history, the
+ * sessions, the sequence counters, the revisions and the log time. Binary, versioned,
+ * every length checked on the way in.
+ */
+import { CodecError } from '../transport/codec/codec-error.js';
+import { Reader, Writer } from '../transport/codec/wire.js';
+import { readKey, writeKey } from './kv-codec.js';
+import { kvLimits } from './kv-limits.js';
+import { type KeyRecord, MvccStore } from './mvcc-store.js';
+import { SessionTable } from './session-table.js';
+
+/** What a snapshot holds. @internal */
+export interface KvSnapshotState {
+  readonly store: MvccStore;
+  readonly sessions: SessionTable;
+  readonly sequences: Map<string, number>;
+  readonly time: number;
+}
+
+const magic = [0x53, 0x4b, 0x56] as const; // "SKV"
+const formatVersion = 1;
+
+/** Encodes a captured state. @internal */
+export function encodeKvSnapshot(state: KvSnapshotState): Uint8Array {
+  const w = new Writer(1024);
+  for (const b of magic) w.u8(b);
+  w.u8(formatVersion);
+  w.uint(state.store.revision);
+  w.uint(state.store.compactRevision);
+  w.uint(state.time);
+  w.uint(state.sessions.nextId);
+  w.uint(state.sequences.size);
+  for (const [prefix, next] of [...state.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    writeKey(w, 'kv snapshot sequence prefix', prefix);
+    w.uint(next);
+  }
+  const sessions = state.sessions.all();
+  w.uint(sessions.length);
+  for (const s of sessions) {
+    w.uint(s.id);
+    w.uint(s.ttlMs);
+    w.uint(s.expiresAt);
+  }
+  const histories = [...state.store.allHistories()];
+  w.uint(histories.length);
+  for (const [key, history] of histories) {
+    writeKey(w, 'kv snapshot key', key);
+    w.uint(history.length);
+    for (const r of history) {
+      w.uint(r.revision);
+      if (r.value === null) {
+        w.u8(0);
+        continue;
+      }
+      w.u8(r.session === undefined ? 1 : 2);
+      w.uint(r.version);
+      w.uint(r.createRevision);
+      w.bytesOf(r.value);
+      if (r.session !== undefined) w.uint(r.session);
+    }
+  }
+  return w.finish().slice();
+}
+
+/** Decodes a snapshot; throws {@link CodecError} on anything malformed. @internal */
+export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
+  const r = new Reader(bytes);
+  for (const b of magic) if (r.u8('kv snapshot magic') !== b) throw new CodecError('kv snapshot: not a KV snapshot (bad magic)');
+  const version = r.u8('kv snapshot format version');
+  if (version !== formatVersion) throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersion}`);
+  const revision = r.uint('kv snapshot revision');
+  const compactRevision = r.uint('kv snapshot compact revision');
+  if (compactRevision > revision) throw new CodecError(`kv snapshot: compact revision ${compactRevision} above revision ${revision}`);
+  const time = r.uint('kv snapshot time');
+  const sessions = new SessionTable();
+  sessions.nextId = r.uint('kv snapshot next session id');
+  const sequences = new Map<string, number>();
+  const sequenceCount = r.count('kv snapshot sequences', 2);
+  for (let i = 0; i < sequenceCount; i++) sequences.set(readKey(r, 'kv snapshot sequence prefix'), r.uint('kv snapshot sequence counter'));
+  const sessionCount = r.count('kv snapshot sessions', 3);
+  let lastId = 0;
+  for (let i = 0; i < sessionCount; i++) {
+    const id = r.uint('kv snapshot session id');
+    if (id <= lastId || id >= sessions.nextId) throw new CodecError(`kv snapshot: session id ${id} out of order or not below ${sessions.nextId}`);
+    lastId = id;
+    sessions.restore({ id, ttlMs: r.uint('kv snapshot session ttl'), expiresAt: r.uint('kv snapshot session expiry'), keys: new Set() });
+  }
+  const keyCount = r.count('kv snapshot keys', 3);
+  const histories: [string, KeyRecord[]][] = [];
+  for (let i = 0; i < keyCount; i++) {
+    const key = readKey(r, 'kv snapshot key');
+    const recordCount = r.count('kv snapshot records', 2);
+    if (recordCount === 0) throw new CodecError(`kv snapshot: key ${key} has no records`);
+    const history: KeyRecord[] = [];
+    for (let j = 0; j < recordCount; j++) {
+      const at = r.uint('kv snapshot record revision');
+      if (at > revision || (history.length > 0 && at <= history[history.length - 1]!.revision)) throw new CodecError(`kv snapshot: key ${key} has record revision ${at} out of order`);
+      const kind = r.u8('kv snapshot record kind');
+      if (kind === 0) {
+        history.push({ revision: at, version: 0, createRevision: 0, value: null, session: undefined });
+        continue;
+      }
+      if (kind > 2) throw new CodecError(`kv snapshot: record kind ${kind}`);
+      const recordVersion = r.uint('kv snapshot record version');
+      const createRevision = r.uint('kv snapshot record create revision');
+      const value = r.bytesOf('kv snapshot value', kvLimits.valueBytesMax).slice();
+      const session = kind === 2 ? r.uint('kv snapshot record session') : undefined;
+      if (recordVersion === 0 || createRevision > at) throw new CodecError(`kv snapshot: key ${key} record at ${at} has version ${recordVersion}, created at ${createRevision}`);
+      history.push({ revision: at, version: recordVersion, createRevision, value, session });
+    }
+    histories.push([key, history]);
+    const last = history[history.length - 1]!;
+    if (last.value !== null && last.session !== undefined) {
+      const owner = sessions.get(last.session);
+      if (owner === undefined) throw new CodecError(`kv snapshot: key ${key} owned by unknown session ${last.session}`);
+      owner.keys.add(key);
+    }
+  }
+  r.end();
+  return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time };
+}

@@ -1,0 +1,333 @@
+/**
+ * The replicated KV as a deterministic state machine: versioned keys with etcd-style
+ * revisions, transactions, sessions with ephemeral keys, sequential keys, and the
+ * history that watches and revision reads need.
+ */
+import { assert, unreachable } from '../core/assert.js';
+import type { ApplyMeta, SnapshotCapture, StateMachine } from '../runtime/index.js';
+import { utf8Length } from './kv-codec.js';
+import type { KvCommand, KvResult } from './kv-command.js';
+import { kvLimits } from './kv-limits.js';
+import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js';
+import type { Compare, KeyRange, TxnOp, TxnOpResult } from './kv-types.js';
+import { type KeyRecord, MvccStore } from './mvcc-store.js';
+import { SessionTable } from './session-table.js';
+
+/** Options of {@link KvStateMachine}; replicated behaviour, so the same on every replica. */
+export interface KvStateMachineOptions {
+  /**
+   * Revisions of history kept for watches and revision reads; older history is
+   * compacted as writes go on. Default 100,000 revisions.
+   */
+  readonly historyRevisionsMax?: number;
+}
+
+/** Why `key` is not a valid key, or undefined. */
+export function invalidKey(key: unknown): string | undefined {
+  if (typeof key !== 'string' || key.length === 0) return 'a key must be a non-empty string';
+  if (key.length > kvLimits.keyBytesMax) return `a key is at most ${kvLimits.keyBytesMax} UTF-8 bytes`;
+  const bytes = utf8Length(key);
+  if (bytes < 0) return `a key must be valid Unicode (a lone surrogate at index ${~bytes})`;
+  if (bytes > kvLimits.keyBytesMax) return `a key is at most ${kvLimits.keyBytesMax} UTF-8 bytes`;
+  return undefined;
+}
+
+function invalidValue(value: unknown): string | undefined {
+  if (!(value instanceof Uint8Array)) return 'a value must be a Uint8Array';
+  if (value.byteLength > kvLimits.valueBytesMax) return `a value is at most ${kvLimits.valueBytesMax} bytes, not ${value.byteLength}`;
+  return undefined;
+}
+
+function invalidRange(range: KeyRange): string | undefined {
+  if ('key' in range) return invalidKey(range.key);
+  if ('prefix' in range) return typeof range.prefix === 'string' && utf8Length(range.prefix) >= 0 && utf8Length(range.prefix) <= kvLimits.keyBytesMax ? undefined : 'a prefix must be a valid string of at most keyBytesMax bytes';
+  if (typeof range.start !== 'string' || typeof range.end !== 'string') return 'a range needs string start and end';
+  return undefined;
+}
+
+function isVersionNumber(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+/** The sequential key under `prefix` for counter `n`: zero padded to `kvLimits.sequenceDigits` digits. */
+export function sequentialKey(prefix: string, n: number): string {
+  return prefix + String(n).padStart(kvLimits.sequenceDigits, '0');
+}
+
+/**
+ * The KV state machine. Give it to `createNode` with `kvCommandCodec` and
+ * `kvResultCodec`, or let {@link createKvNode} do it. Reads go through {@link read}
+ * (after the runtime's read point for a linearizable one).
+ *
+ * @example
+ * ```ts
+ * const machine = new KvStateMachine();
+ * const node = createNode({ ..., stateMachine: machine, codec: kvCommandCodec, resultCodec: kvResultCodec });
+ * ```
+ */
+export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
+  private store = new MvccStore();
+  private sessions = new SessionTable();
+  /** The next counter of each sequential prefix. */
+  private sequences = new Map<string, number>();
+  /** Log time of the last command applied. */
+  private time = 0;
+  private readonly historyRevisionsMax: number;
+  private readonly listeners = new Set<(revision: number) => void>();
+
+  constructor(options: KvStateMachineOptions = {}) {
+    this.historyRevisionsMax = options.historyRevisionsMax ?? 100_000;
+    assert(Number.isSafeInteger(this.historyRevisionsMax) && this.historyRevisionsMax >= 1, `KvStateMachine: historyRevisionsMax must be a positive integer, not ${this.historyRevisionsMax}`);
+  }
+
+  /** The store's revision: the last write's. */
+  get revision(): number {
+    return this.store.revision;
+  }
+
+  /** History at or below this revision is gone. */
+  get compactRevision(): number {
+    return this.store.compactRevision;
+  }
+
+  /** Log time (ms since the epoch) of the last command applied. */
+  get logTime(): number {
+    return this.time;
+  }
+
+  /** The read view (local state: call after the runtime's read point for a linearizable read). @internal */
+  get view(): MvccStore {
+    return this.store;
+  }
+
+  /** The session table (local state). @internal */
+  get sessionTable(): SessionTable {
+    return this.sessions;
+  }
+
+  /** Calls `listener` after every write with the new revision; returns the unsubscribe function. @internal */
+  onRevision(listener: (revision: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  apply(command: KvCommand, meta: ApplyMeta): KvResult {
+    if (meta.timestamp > this.time) this.time = meta.timestamp;
+    const before = this.store.revision;
+    const result = this.execute(command);
+    if (this.store.revision !== before) {
+      if (this.store.revision - this.store.compactRevision > this.historyRevisionsMax) this.store.compact(this.store.revision - this.historyRevisionsMax);
+      for (const listener of this.listeners) listener(this.store.revision);
+    }
+    return result;
+  }
+
+  private execute(c: KvCommand): KvResult {
+    switch (c.type) {
+      case 'put':
+        return this.put(c);
+      case 'delete':
+        return this.delete(c);
+      case 'txn':
+        return this.txn(c);
+      case 'session-create': {
+        if (!isVersionNumber(c.ttlMs) || c.ttlMs < kvLimits.sessionTtlMsMin || c.ttlMs > kvLimits.sessionTtlMsMax) {
+          return { type: 'invalid', reason: `a session TTL is ${kvLimits.sessionTtlMsMin} to ${kvLimits.sessionTtlMsMax} ms, not ${String(c.ttlMs)}` };
+        }
+        if (this.sessions.size >= kvLimits.sessionsMax) return { type: 'invalid', reason: `at most ${kvLimits.sessionsMax} sessions at once` };
+        return { type: 'session', session: this.sessions.info(this.sessions.create(c.ttlMs, this.time)) };
+      }
+      case 'session-keepalive': {
+        const session = this.sessions.get(c.session);
+        if (session === undefined) return { type: 'no-session', session: c.session };
+        session.expiresAt = Math.max(session.expiresAt, this.time + session.ttlMs);
+        return { type: 'session', session: this.sessions.info(session) };
+      }
+      case 'session-close': {
+        if (this.sessions.get(c.session) === undefined) return { type: 'no-session', session: c.session };
+        const keys = this.deleteAll(this.sessions.end(c.session));
+        return { type: 'session-closed', keysDeleted: keys, revision: this.store.revision };
+      }
+      case 'session-expire': {
+        const expired = this.sessions.expiredAt(this.time);
+        const keys = expired.flatMap((id) => this.sessions.end(id));
+        this.deleteAll(keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+        return { type: 'expired', sessions: expired, revision: this.store.revision };
+      }
+      case 'session-renew': {
+        const all = this.sessions.all();
+        for (const session of all) session.expiresAt = Math.max(session.expiresAt, this.time + session.ttlMs);
+        return { type: 'renewed', sessions: all.length };
+      }
+      case 'compact': {
+        if (!isVersionNumber(c.revision) || c.revision > this.store.revision) return { type: 'invalid', reason: `cannot compact to revision ${String(c.revision)}, beyond the store's ${this.store.revision}` };
+        if (c.revision <= this.store.compactRevision) return { type: 'compacted-revision', revision: c.revision, compactRevision: this.store.compactRevision };
+        this.store.compact(c.revision);
+        return { type: 'compacted', revision: c.revision };
+      }
+      default:
+        return unreachable(c);
+    }
+  }
+
+  /** Why a put of `key` with `value` by `session` would be refused, or undefined. */
+  private refusePut(key: string, value: Uint8Array, session: number | undefined): KvResult | undefined {
+    const bad = invalidKey(key) ?? invalidValue(value);
+    if (bad !== undefined) return { type: 'invalid', reason: bad };
+    if (session !== undefined && this.sessions.get(session) === undefined) return { type: 'no-session', session };
+    return undefined;
+  }
+
+  private put(c: Extract<KvCommand, { type: 'put' }>): KvResult {
+    const refused = this.refusePut(c.key, c.value, c.session);
+    if (refused !== undefined) return refused;
+    let key = c.key;
+    const current = () => this.store.latest(key)?.version ?? 0;
+    if (c.sequential === true) {
+      if (c.expectedVersion !== undefined) return { type: 'invalid', reason: 'a sequential put takes no expectedVersion' };
+      const n = this.sequences.get(c.key) ?? 0;
+      key = sequentialKey(c.key, n);
+      const bad = invalidKey(key);
+      if (bad !== undefined) return { type: 'invalid', reason: bad };
+      // A key made by hand where the sequence lands: the create fails like a CAS on absence.
+      if (current() !== 0) return { type: 'conflict', key, version: current(), revision: this.store.revision };
+      this.sequences.set(c.key, n + 1);
+    } else if (c.expectedVersion !== undefined) {
+      if (!isVersionNumber(c.expectedVersion)) return { type: 'invalid', reason: `expectedVersion must be a non-negative integer, not ${String(c.expectedVersion)}` };
+      if (current() !== c.expectedVersion) return { type: 'conflict', key, version: current(), revision: this.store.revision };
+    }
+    const revision = this.store.revision + 1;
+    const record = this.write(key, c.value, c.session, revision);
+    this.store.commit(revision);
+    return { type: 'put', key, version: record.version, revision };
+  }
+
+  private delete(c: Extract<KvCommand, { type: 'delete' }>): KvResult {
+    const bad = invalidKey(c.key);
+    if (bad !== undefined) return { type: 'invalid', reason: bad };
+    if (c.expectedVersion !== undefined && (!isVersionNumber(c.expectedVersion) || c.expectedVersion === 0)) {
+      return { type: 'invalid', reason: `a delete's expectedVersion must be a positive integer, not ${String(c.expectedVersion)}` };
+    }
+    const live = this.store.latest(c.key);
+    if (live === undefined) return { type: 'delete', deleted: false, revision: this.store.revision };
+    if (c.expectedVersion !== undefined && live.version !== c.expectedVersion) return { type: 'conflict', key: c.key, version: live.version, revision: this.store.revision };
+    const revision = this.store.revision + 1;
+    this.write(c.key, null, undefined, revision);
+    this.store.commit(revision);
+    return { type: 'delete', deleted: true, revision };
+  }
+
+  /** Deletes every live key of `keys` (sorted) at one new revision; returns how many. */
+  private deleteAll(keys: readonly string[]): number {
+    const revision = this.store.revision + 1;
+    let deleted = 0;
+    for (const key of keys) {
+      if (this.store.latest(key) === undefined) continue;
+      this.write(key, null, undefined, revision);
+      deleted++;
+    }
+    if (deleted > 0) this.store.commit(revision);
+    return deleted;
+  }
+
+  /** Writes one key and moves its ownership between sessions. */
+  private write(key: string, value: Uint8Array | null, session: number | undefined, revision: number): KeyRecord {
+    const before = this.store.latest(key);
+    // A decoded value is a view into the frame it came in (a socket read of up to 64 KiB):
+    // keep a copy, so a long-lived key does not pin the whole frame.
+    const record = this.store.write(key, value === null || value.byteLength === value.buffer.byteLength ? value : value.slice(), session, revision);
+    this.sessions.own(key, before?.session, value === null ? undefined : session);
+    return record;
+  }
+
+  private compareHolds(c: Compare): boolean {
+    const live = this.store.latest(c.key);
+    if (c.target === 'value') {
+      if (live === undefined) return false;
+      const same = live.value!.byteLength === c.value.byteLength && live.value!.every((b, i) => b === c.value[i]);
+      return c.op === '==' ? same : !same;
+    }
+    const actual = live === undefined ? 0 : c.target === 'version' ? live.version : c.target === 'createRevision' ? live.createRevision : live.revision;
+    switch (c.op) {
+      case '==':
+        return actual === c.value;
+      case '!=':
+        return actual !== c.value;
+      case '<':
+        return actual < c.value;
+      case '>':
+        return actual > c.value;
+      default:
+        return unreachable(c);
+    }
+  }
+
+  /** Why a transaction would be refused before anything ran, or undefined. */
+  private refuseTxn(c: Extract<KvCommand, { type: 'txn' }>): KvResult | undefined {
+    if (c.compare.length > kvLimits.txnOpsMax || c.success.length > kvLimits.txnOpsMax || c.failure.length > kvLimits.txnOpsMax) {
+      return { type: 'invalid', reason: `a transaction has at most ${kvLimits.txnOpsMax} compares and ${kvLimits.txnOpsMax} operations per branch` };
+    }
+    for (const compare of c.compare) {
+      const bad = invalidKey(compare.key) ?? (compare.target === 'value' ? invalidValue(compare.value) : isVersionNumber(compare.value) ? undefined : 'a compared number must be a non-negative integer');
+      if (bad !== undefined) return { type: 'invalid', reason: bad };
+    }
+    for (const branch of [c.success, c.failure]) {
+      const written = new Set<string>();
+      for (const op of branch) {
+        if (op.op === 'range') {
+          const bad = invalidRange(op.range);
+          if (bad !== undefined) return { type: 'invalid', reason: bad };
+          continue;
+        }
+        const refused = op.op === 'put' ? this.refusePut(op.key, op.value, op.session) : invalidKey(op.key) === undefined ? undefined : ({ type: 'invalid', reason: invalidKey(op.key)! } as const);
+        if (refused !== undefined) return refused;
+        if (written.has(op.key)) return { type: 'invalid', reason: `a transaction writes key ${op.key} twice` };
+        written.add(op.key);
+      }
+    }
+    return undefined;
+  }
+
+  private txn(c: Extract<KvCommand, { type: 'txn' }>): KvResult {
+    const refused = this.refuseTxn(c);
+    if (refused !== undefined) return refused;
+    const succeeded = c.compare.every((compare) => this.compareHolds(compare));
+    const revision = this.store.revision + 1;
+    let wrote = false;
+    const results = (succeeded ? c.success : c.failure).map((op: TxnOp): TxnOpResult => {
+      switch (op.op) {
+        case 'put':
+          wrote = true;
+          return { op: 'put', key: op.key, version: this.write(op.key, op.value, op.session, revision).version };
+        case 'delete': {
+          const deleted = this.store.latest(op.key) !== undefined;
+          if (deleted) {
+            wrote = true;
+            this.write(op.key, null, undefined, revision);
+          }
+          return { op: 'delete', key: op.key, deleted };
+        }
+        case 'range': {
+          const limit = Math.min(op.limit ?? kvLimits.rangeKeysMax, kvLimits.rangeKeysMax);
+          return { op: 'range', ...this.store.range(op.range, limit) };
+        }
+      }
+    });
+    if (wrote) this.store.commit(revision);
+    return { type: 'txn', succeeded, results, revision: this.store.revision };
+  }
+
+  snapshot(): SnapshotCapture {
+    const state = { store: this.store.clone(), sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time };
+    return { write: () => Promise.resolve(encodeKvSnapshot(state)) };
+  }
+
+  restore(data: Uint8Array): void {
+    const state = decodeKvSnapshot(data);
+    this.store = state.store;
+    this.sessions = state.sessions;
+    this.sequences = state.sequences;
+    this.time = state.time;
+    for (const listener of this.listeners) listener(this.store.revision);
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * The multi-version store under the KV state machine: every key's history of
+ * versions (etcd's MVCC), a sorted key index for ranges, and a revision-ordered log of
+ * changes that feeds watches and compaction.
+ */
+import { assert } from '../core/assert.js';
+import type { KeyRange, KeyValue, WatchEvent } from './kv-types.js';
+
+/** One version of one key; `value` null marks a delete (a tombstone). @internal */
+export interface KeyRecord {
+  readonly revision: number;
+  readonly version: number;
+  readonly createRevision: number;
+  readonly value: Uint8Array | null;
+  readonly session: number | undefined;
+}
+
+/** One change: `key` changed at `revision`. @internal */
+export interface Change {
+  readonly revision: number;
+  readonly key: string;
+}
+
+const empty = new Uint8Array(0);
+
+/** The KeyValue of a live record. */
+export function keyValueOf(key: string, r: KeyRecord): KeyValue {
+  assert(r.value !== null, () => `key ${key}: revision ${r.revision} is a tombstone, not a value`);
+  const kv = { key, value: r.value, version: r.version, createRevision: r.createRevision, modRevision: r.revision };
+  return r.session === undefined ? kv : { ...kv, session: r.session };
+}
+
+/** The first index in sorted `keys` whose key is not below `key`. */
+function lowerBound(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The record of `history` current at `revision`, if any (tombstones included). */
+function recordAt(history: readonly KeyRecord[], revision: number): KeyRecord | undefined {
+  for (let i = history.length - 1; i >= 0; i--) if (history[i]!.revision <= revision) return history[i];
+  return undefined;
+}
+
+/** @internal */
+export class MvccStore {
+  /** Every key with any history, and its versions in revision order. */
+  private readonly histories = new Map<string, KeyRecord[]>();
+  /** The keys of `histories`, sorted. */
+  private keys: string[] = [];
+  /** Changes in revision order (and key order within a revision), from `changesHead` on. */
+  private changes: Change[] = [];
+  private changesHead = 0;
+  /** The store's revision: the last write's. */
+  revision = 0;
+  /** History at or below this revision is forgotten: reads and watches need a later one. */
+  compactRevision = 0;
+
+  /** The live record of `key` now, or undefined if it is absent. */
+  latest(key: string): KeyRecord | undefined {
+    const history = this.histories.get(key);
+    const last = history?.[history.length - 1];
+    return last === undefined || last.value === null ? undefined : last;
+  }
+
+  /** Writes `key` at `revision` (above the store's): a put with `value`, or a delete with null. */
+  write(key: string, value: Uint8Array | null, session: number | undefined, revision: number): KeyRecord {
+    assert(revision > this.revision, () => `write of ${key} at revision ${revision}, not above the store's ${this.revision}`);
+    let history = this.histories.get(key);
+    if (history === undefined) {
+      history = [];
+      this.histories.set(key, history);
+      this.keys.splice(lowerBound(this.keys, key), 0, key);
+    }
+    const last = history[history.length - 1];
+    assert(last === undefined || last.revision < revision, () => `key ${key} written twice at revision ${revision}`);
+    const live = last !== undefined && last.value !== null ? last : undefined;
+    const record: KeyRecord =
+      value === null
+        ? { revision, version: 0, createRevision: 0, value: null, session: undefined }
+        : { revision, version: (live?.version ?? 0) + 1, createRevision: live?.createRevision ?? revision, value, session };
+    history.push(record);
+    this.changes.push({ revision, key });
+    return record;
+  }
+
+  /** Ends a write command: the store is now at `revision`, and its changes are in key order. */
+  commit(revision: number): void {
+    assert(revision === this.revision + 1, () => `commit of revision ${revision} after ${this.revision}`);
+    let from = this.changes.length;
+    while (from > this.changesHead && this.changes[from - 1]!.revision === revision) from--;
+    assert(from < this.changes.length, () => `revision ${revision} committed with no change`);
+    if (this.changes.length - from > 1) {
+      const tail = this.changes.splice(from).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      this.changes.push(...tail);
+    }
+    this.revision = revision;
+  }
+
+  /**
+   * The live keys in `range` at `revision` (default now), sorted; at most `limit` of
+   * them, with the count of all. The caller checks `revision` is not compacted.
+   */
+  range(range: KeyRange, limit: number, revision = this.revision): { kvs: KeyValue[]; more: boolean; count: number } {
+    assert(revision >= this.compactRevision && revision <= this.revision, () => `range at revision ${revision}, outside [${this.compactRevision}, ${this.revision}]`);
+    const kvs: KeyValue[] = [];
+    let count = 0;
+    const visit = (key: string): void => {
+      const history = this.histories.get(key)!;
+      const record = revision === this.revision ? history[history.length - 1] : recordAt(history, revision);
+      if (record === undefined || record.value === null) return;
+      count++;
+      if (kvs.length < limit) kvs.push(keyValueOf(key, record));
+    };
+    if ('key' in range) {
+      if (this.histories.has(range.key)) visit(range.key);
+    } else if ('prefix' in range) {
+      for (let i = lowerBound(this.keys, range.prefix); i < this.keys.length && this.keys[i]!.startsWith(range.prefix); i++) visit(this.keys[i]!);
+    } else {
+      for (let i = lowerBound(this.keys, range.start); i < this.keys.length && this.keys[i]! < range.end; i++) visit(this.keys[i]!);
+    }
+    return { kvs, more: count > kvs.length, count };
+  }
+
+  /**
+   * The changes with a revision in `[from, to]` whose key `matches`, in order, as watch
+   * events: at most `max` (a whole revision is never split, so a few more may come).
+   * `through` is the last revision looked at: `to`, unless `max` cut the scan short.
+   */
+  events(from: number, to: number, matches: (key: string) => boolean, max: number): { events: WatchEvent[]; through: number } {
+    assert(from > this.compactRevision, () => `events from revision ${from}, compacted through ${this.compactRevision}`);
+    const out: WatchEvent[] = [];
+    let lo = this.changesHead;
+    let hi = this.changes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.changes[mid]!.revision < from) lo = mid + 1;
+      else hi = mid;
+    }
+    let through = to;
+    for (let i = lo; i < this.changes.length; i++) {
+      const change = this.changes[i]!;
+      if (change.revision > to) break;
+      if (out.length >= max && change.revision !== out[out.length - 1]!.revision) {
+        through = change.revision - 1;
+        break;
+      }
+      if (!matches(change.key)) continue;
+      const record = recordAt(this.histories.get(change.key)!, change.revision)!;
+      assert(record.revision === change.revision, () => `key ${change.key}: no record at its change revision ${change.revision}`);
+      out.push(
+        record.value === null
+          ? { type: 'delete', kv: { key: change.key, value: empty, version: 0, createRevision: 0, modRevision: change.revision }, revision: change.revision }
+          : { type: 'put', kv: keyValueOf(change.key, record), revision: change.revision },
+      );
+    }
+    return { events: out, through };
+  }
+
+  /** Forgets history at or below `revision`: each key keeps its record current then, unless that is a delete. */
+  compact(revision: number): void {
+    assert(revision >= this.compactRevision && revision <= this.revision, () => `compaction to ${revision}, outside [${this.compactRevision}, ${this.revision}]`);
+    const gone: string[] = [];
+    while (this.changesHead < this.changes.length && this.changes[this.changesHead]!.revision <= revision) {
+      const { key } = this.changes[this.changesHead++]!;
+      const history = this.histories.get(key);
+      if (history === undefined) continue;
+      let keep = 0; // the index of the record current at `revision`
+      while (keep + 1 < history.length && history[keep + 1]!.revision <= revision) keep++;
+      if (history[keep]!.revision > revision) continue;
+      if (history[keep]!.value === null) keep++;
+      if (keep > 0) history.splice(0, keep);
+      if (history.length === 0) {
+        this.histories.delete(key);
+        gone.push(key);
+      }
+    }
+    if (gone.length > 0) {
+      const dropped = new Set(gone);
+      this.keys = this.keys.filter((key) => !dropped.has(key));
+    }
+    if (this.changesHead > 1024 && this.changesHead * 2 > this.changes.length) {
+      this.changes = this.changes.slice(this.changesHead);
+      this.changesHead = 0;
+    }
+    this.compactRevision = revision;
+  }
+
+  /** Every key's history, in key order (for snapshots). The arrays must not be changed. */
+  *allHistories(): IterableIterator<[string, readonly KeyRecord[]]> {
+    for (const key of this.keys) yield [key, this.histories.get(key)!];
+  }
+
+  /** A copy sharing the (immutable) records: what a snapshot captures. */
+  clone(): MvccStore {
+    const copy = new MvccStore();
+    for (const [key, history] of this.histories) copy.histories.set(key, history.slice());
+    copy.keys = this.keys.slice();
+    copy.changes = this.changes.slice(this.changesHead);
+    copy.revision = this.revision;
+    copy.compactRevision = this.compactRevision;
+    return copy;
+  }
+
+  /** Rebuilds a store from histories (in any order) and its revisions; the change log is derived. */
+  static restore(histories: Iterable<[string, KeyRecord[]]>, revision: number, compactRevision: number): MvccStore {
+    const store = new MvccStore();
+    for (const [key, history] of histories) {
+      assert(history.length > 0, () => `restored key ${key} has no history`);
+      store.histories.set(key, history);
+      for (const record of history) if (record.revision > compactRevision) store.changes.push({ revision: record.revision, key });
+    }
+    store.keys = [...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    store.changes.sort((a, b) => a.revision - b.revision || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    store.revision = revision;
+    store.compactRevision = compactRevision;
+    return store;
+  }
+}
