@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
+    'kv/index': 'src/kv/index.ts',
     // Node-only (node:fs): its own subpath, so a browser bundle cannot pull it in.
     'storage/file/index': 'src/storage/file/index.ts',
     // Node-only too (node:net, node:tls).

@@ -17,6 +17,7 @@ interface Mutant {
   readonly tests?: readonly string[];
 }
 
+const kvTests = ['test/kv'];
 const linTests = ['test/testing/linearizability'];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 
@@ -207,6 +208,48 @@ const mutants: Mutant[] = [
     from: 'else if (!dropped) break;',
     to: 'else break;',
     tests: linTests,
+  },
+  {
+    name: 'kv: a put does not count versions',
+    file: 'src/kv/mvcc-store.ts',
+    from: 'version: (live?.version ?? 0) + 1,',
+    to: 'version: 1,',
+    tests: kvTests,
+  },
+  {
+    name: 'kv: compaction drops the record current at the compacted revision',
+    file: 'src/kv/mvcc-store.ts',
+    from: 'if (history[keep]!.value === null) keep++;',
+    to: 'keep++;',
+    tests: kvTests,
+  },
+  {
+    name: 'kv: a compare-and-set ignores the expected version',
+    file: 'src/kv/kv-state-machine.ts',
+    from: 'if (current() !== c.expectedVersion) return',
+    to: 'if (current() < 0) return',
+    tests: kvTests,
+  },
+  {
+    name: 'kv: a session expires only after its expiry, not at it',
+    file: 'src/kv/session-table.ts',
+    from: 'if (session.expiresAt <= now) out.push',
+    to: 'if (session.expiresAt < now) out.push',
+    tests: kvTests,
+  },
+  {
+    name: 'kv: a snapshot forgets which session owns a key',
+    file: 'src/kv/kv-snapshot.ts',
+    from: '      owner.keys.add(key);',
+    to: '      void owner;',
+    tests: kvTests,
+  },
+  {
+    name: 'kv: changes of one revision not in key order',
+    file: 'src/kv/mvcc-store.ts',
+    from: 'if (this.changes.length - from > 1) {',
+    to: 'if (this.changes.length - from > 99) {',
+    tests: kvTests,
   },
 ];
 

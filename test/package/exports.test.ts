@@ -52,6 +52,7 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
   './testing': ['Simulator', 'runSimulation', 'RuntimeSimulation', 'storageConformance'],
   './file-storage': ['FileStorage', 'CorruptionError', 'LockedError', 'StorageFailedError'],
   './tcp-transport': ['TcpTransport', 'TransportError'],
+  './kv': ['createKvNode', 'KvNode', 'KvStateMachine', 'VersionConflictError', 'CompactedError'],
 };
 
 /** Every code subpath of the exports map (`./package.json` aside). */

@@ -1,0 +1,32 @@
+/**
+ * synod/kv: the replicated key-value store. Versioned keys (ZooKeeper's versions,
+ * etcd's revisions), transactions, sessions with ephemeral keys, sequential keys,
+ * watches and linearizable reads, on a synod node.
+ * @packageDocumentation
+ */
+export { createKvNode, KvNode, type KvNodeOptions } from './kv-node.js';
+export type { KvApi, Consistency, ReadOptions, WriteOptions, SessionOptions, WatchOptions, Watch } from './kv-api.js';
+export { KvStateMachine, type KvStateMachineOptions, sequentialKey } from './kv-state-machine.js';
+export { KvSession, type SessionEnd } from './kv-session.js';
+export { KvWatch } from './kv-watch.js';
+export { VersionConflictError, CompactedError, SessionExpiredError, KvRequestError } from './errors.js';
+export { kvLimits } from './kv-limits.js';
+export { kvCommandCodec, kvResultCodec } from './kv-codec.js';
+export type { KvCommand, KvResult } from './kv-command.js';
+export type {
+  KeyValue,
+  KeyRange,
+  PutOptions,
+  DeleteOptions,
+  RangeOptions,
+  RangeResult,
+  PutResult,
+  DeleteResult,
+  Compare,
+  TxnOp,
+  TxnRequest,
+  TxnOpResult,
+  TxnResult,
+  WatchEvent,
+  SessionInfo,
+} from './kv-types.js';

@@ -1,0 +1,336 @@
+/**
+ * The embedded KV: a synod node running the KV state machine, with a typed API for
+ * reads, writes, transactions, sessions and watches, and the leader's duties for
+ * sessions (renew on election, expire when due).
+ */
+import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
+import { CodecError } from '../transport/codec/codec-error.js';
+import { CompactedError, KvRequestError, SessionExpiredError, VersionConflictError } from './errors.js';
+import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
+import type { KvCommand, KvResult } from './kv-command.js';
+import { kvLimits } from './kv-limits.js';
+import { KvSession } from './kv-session.js';
+import { KvStateMachine, type KvStateMachineOptions, invalidKey } from './kv-state-machine.js';
+import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
+import { KvWatch } from './kv-watch.js';
+import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from './kv-api.js';
+
+/**
+ * The default `commandBytesMax` of a KV node: a put of a key and a value at their
+ * limits, with room for the command's other fields and the runtime's envelope (36
+ * bytes and two ids of at most 255 bytes). The runtime's own default (1 MiB) would
+ * refuse a value of `kvLimits.valueBytesMax`.
+ */
+const kvCommandBytesMax = kvLimits.valueBytesMax + kvLimits.keyBytesMax + 1024;
+
+/**
+ * Options of {@link createKvNode}: those of `createNode`, less what the KV supplies.
+ * `commandBytesMax` defaults to room for a put of a key and a value at their limits
+ * (`kvLimits.valueBytesMax + kvLimits.keyBytesMax + 1024` bytes), capped at
+ * `batchBytesMax` if that is given.
+ */
+export interface KvNodeOptions extends Omit<NodeOptions<KvCommand, KvResult>, 'stateMachine' | 'codec' | 'resultCodec'> {
+  /** The state machine's replicated options; the same on every replica. */
+  readonly kv?: KvStateMachineOptions;
+  /** How often the leader looks for sessions past their expiry, in ms. Default 100 ms. */
+  readonly sessionCheckMs?: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Bytes of a value given as text or bytes. */
+function bytesOf(value: string | Uint8Array): Uint8Array {
+  return typeof value === 'string' ? encoder.encode(value) : value;
+}
+
+/**
+ * A node of the replicated KV. Every method may be called on any node: writes go to
+ * the leader (forwarded by the runtime), linearizable reads wait for the cluster's
+ * read point, watches read this replica's copy of the history.
+ *
+ * Guarantees: a resolved write is chosen, durable on a quorum and applied; a write
+ * retried with the same request identity applies once; a conflict, a missing session
+ * or a malformed request rejects with a typed error and changes nothing.
+ *
+ * @example
+ * ```ts
+ * const kv = createKvNode({ id: 'a', members: ['a', 'b', 'c'], transport, storage });
+ * await kv.start();
+ * const { version } = await kv.put('config/mode', 'fast');
+ * await kv.put('config/mode', 'safe', { expectedVersion: version }); // compare-and-set
+ * const entry = await kv.get('config/mode');
+ * console.log(new TextDecoder().decode(entry?.value), entry?.version); // safe 2
+ * ```
+ */
+export class KvNode implements KvApi {
+  /** The synod node underneath: status, metrics, events, leadership transfer. */
+  readonly node: SynodNode<KvCommand, KvResult>;
+  /** The state machine (this replica's copy of the store). */
+  readonly machine: KvStateMachine;
+  private readonly clock: Clock;
+  private readonly sessionCheckMs: number;
+  private readonly sessions = new Map<number, KvSession>();
+  private readonly watches = new Set<KvWatch>();
+  private sessionTimer: TimerHandle | undefined;
+  /** Whether this leadership's `session-renew` is applied, so expiry may run. */
+  private renewed = false;
+  private expiring = false;
+  private closed = false;
+
+  /** Use {@link createKvNode}. @internal */
+  constructor(options: KvNodeOptions) {
+    const { kv, sessionCheckMs, ...nodeOptions } = options;
+    this.machine = new KvStateMachine(kv);
+    this.clock = options.clock ?? systemClock;
+    this.sessionCheckMs = sessionCheckMs ?? 100;
+    if (!(this.sessionCheckMs > 0)) throw new KvRequestError('createKvNode', `sessionCheckMs must be positive, not ${this.sessionCheckMs}`);
+    const commandBytesMax = nodeOptions.commandBytesMax ?? Math.min(kvCommandBytesMax, nodeOptions.batchBytesMax ?? kvCommandBytesMax);
+    this.node = createNode<KvCommand, KvResult>({ ...nodeOptions, commandBytesMax, stateMachine: this.machine, codec: kvCommandCodec, resultCodec: kvResultCodec });
+    this.node.on('roleChange', ({ role }) => {
+      this.renewed = false;
+      if (role === 'leader') this.renewSessions();
+    });
+  }
+
+  /** Starts the node (replays its log) and the leader's session duties. */
+  async start(): Promise<void> {
+    await this.node.start();
+    this.scheduleSessionCheck();
+  }
+
+  /** Stops keeping sessions alive (they expire after their TTL), ends watches, closes the node. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sessionTimer !== undefined) this.clock.clearTimer(this.sessionTimer);
+    for (const session of this.sessions.values()) session.abandon();
+    for (const watch of [...this.watches]) watch.close();
+    await this.node.close();
+  }
+
+  /** The value of `key`, or undefined if it is absent. */
+  async get(key: string, options: ReadOptions = {}): Promise<KeyValue | undefined> {
+    const { kvs } = await this.range({ key }, options);
+    return kvs[0];
+  }
+
+  /** The keys of a range, sorted by key, at the current revision or at `options.revision`. */
+  async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
+    const bad = 'key' in range ? invalidKey(range.key) : undefined;
+    if (bad !== undefined) throw new KvRequestError('range', bad);
+    if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit > 0)) throw new KvRequestError('range', `limit must be a positive integer, not ${options.limit}`);
+    await this.readPoint(options);
+    const view = this.machine.view;
+    const revision = options.revision ?? view.revision;
+    if (!Number.isSafeInteger(revision) || revision < 0) throw new KvRequestError('range', `revision must be a non-negative integer, not ${revision}`);
+    if (revision > view.revision) throw new KvRequestError('range', `revision ${revision} is in the future (the store is at ${view.revision})`);
+    if (revision < view.compactRevision) throw new CompactedError(revision, view.compactRevision);
+    const limit = Math.min(options.limit ?? kvLimits.rangeKeysMax, kvLimits.rangeKeysMax);
+    return { ...view.range(range, limit, revision), revision };
+  }
+
+  /** Writes `key`. With `expectedVersion`, a compare-and-set: rejects with {@link VersionConflictError} on a mismatch. */
+  async put(key: string, value: string | Uint8Array, options: PutOptions & WriteOptions = {}): Promise<PutResult> {
+    const bytes = bytesOf(value);
+    const command: KvCommand = {
+      type: 'put',
+      key,
+      value: bytes,
+      ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
+      ...(options.session === undefined ? {} : { session: options.session }),
+      ...(options.sequential === true ? { sequential: true } : {}),
+    };
+    const result = await this.submit('put', command, options);
+    if (result.type === 'put') return { key: result.key, version: result.version, revision: result.revision };
+    throw this.refusal('put', result, options.expectedVersion);
+  }
+
+  /** Deletes `key`; `deleted` is false if it was absent. With `expectedVersion`, only at that version. */
+  async delete(key: string, options: DeleteOptions & WriteOptions = {}): Promise<DeleteResult> {
+    const command: KvCommand = { type: 'delete', key, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) };
+    const result = await this.submit('delete', command, options);
+    if (result.type === 'delete') return { deleted: result.deleted, revision: result.revision };
+    throw this.refusal('delete', result, options.expectedVersion);
+  }
+
+  /**
+   * A transaction: if every compare holds, the `success` operations run, else the
+   * `failure` ones; atomically, at one revision (etcd's Txn, ZooKeeper's multi).
+   *
+   * @example
+   * ```ts
+   * const { succeeded } = await kv.txn({
+   *   compare: [{ key: 'lock', target: 'version', op: '==', value: 0 }],
+   *   success: [{ op: 'put', key: 'lock', value: new TextEncoder().encode('me') }],
+   *   failure: [{ op: 'range', range: { key: 'lock' } }],
+   * });
+   * ```
+   */
+  async txn(request: TxnRequest, options: WriteOptions = {}): Promise<TxnResult> {
+    const command: KvCommand = { type: 'txn', compare: request.compare, success: request.success, failure: request.failure ?? [] };
+    const result = await this.submit('txn', command, options);
+    if (result.type === 'txn') return { succeeded: result.succeeded, results: result.results, revision: result.revision };
+    throw this.refusal('txn', result, undefined);
+  }
+
+  /** Opens a session that this node keeps alive until it is closed (or the node closes). */
+  async createSession(options: SessionOptions): Promise<KvSession> {
+    const keepAliveMs = options.keepAliveMs ?? Math.floor(options.ttlMs / 3);
+    if (!(keepAliveMs > 0 && keepAliveMs < options.ttlMs)) throw new KvRequestError('createSession', `keepAliveMs must be positive and below ttlMs, not ${keepAliveMs}`);
+    const result = await this.submit('createSession', { type: 'session-create', ttlMs: options.ttlMs }, options);
+    if (result.type !== 'session') throw this.refusal('createSession', result, undefined);
+    const session = new KvSession(
+      {
+        clock: this.clock,
+        keepAlive: (id) => this.keepAlive(id, keepAliveMs),
+        closeSession: async (id) => {
+          this.sessions.delete(id);
+          const closed = await this.submit('session.close', { type: 'session-close', session: id }, {});
+          if (closed.type !== 'session-closed' && closed.type !== 'no-session') throw this.refusal('session.close', closed, undefined);
+        },
+      },
+      result.session,
+      keepAliveMs,
+    );
+    this.sessions.set(session.id, session);
+    void session.ended.then(() => this.sessions.delete(session.id));
+    return session;
+  }
+
+  /**
+   * Watches a key, a prefix or a range from a revision on. See {@link KvWatch}.
+   *
+   * @example
+   * ```ts
+   * for await (const event of kv.watch({ prefix: 'jobs/' }, { fromRevision: lastSeen + 1 })) {
+   *   lastSeen = event.revision;
+   * }
+   * ```
+   */
+  watch(range: KeyRange, options: WatchOptions = {}): KvWatch {
+    if (this.closed) throw new ClosedError('watch: the KV node is closed');
+    if (options.fromRevision !== undefined && !(Number.isSafeInteger(options.fromRevision) && options.fromRevision > 0)) {
+      throw new KvRequestError('watch', `fromRevision must be a positive integer, not ${options.fromRevision}`);
+    }
+    const watch = new KvWatch(
+      this.machine,
+      range,
+      options,
+      async () => {
+        await this.node.read();
+        return this.machine.revision + 1;
+      },
+      (w) => this.watches.delete(w),
+    );
+    this.watches.add(watch);
+    return watch;
+  }
+
+  /** Forgets history at or below `revision` on every replica; reads and watches need a later one after. */
+  async compact(revision: number, options: WriteOptions = {}): Promise<void> {
+    const result = await this.submit('compact', { type: 'compact', revision }, options);
+    if (result.type !== 'compacted') throw this.refusal('compact', result, undefined);
+  }
+
+  /** This replica's revision (no read point: possibly stale). */
+  get revision(): number {
+    return this.machine.revision;
+  }
+
+  private async readPoint(options: ReadOptions): Promise<void> {
+    if ((options.consistency ?? 'linearizable') === 'serializable') {
+      if (this.closed) throw new ClosedError('the KV node is closed');
+      return;
+    }
+    await this.node.read({ ...(options.signal === undefined ? {} : { signal: options.signal }), ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+  }
+
+  private submit(api: string, command: KvCommand, options: WriteOptions): Promise<KvResult> {
+    const bad = this.precheck(command);
+    if (bad !== undefined) return Promise.reject(new KvRequestError(api, bad));
+    return this.node.propose(command, options).catch((error: unknown) => {
+      // The command codec refuses to encode what breaks a limit (a too large value in a
+      // transaction, a key with a lone surrogate, ...): the command never entered the log.
+      throw error instanceof CodecError ? new KvRequestError(api, error.message, { cause: error }) : error;
+    });
+  }
+
+  /** The checks the state machine makes too, made here first so a bad request costs no round trip. */
+  private precheck(command: KvCommand): string | undefined {
+    if (command.type === 'delete') return invalidKey(command.key);
+    if (command.type !== 'put') return undefined;
+    const bad = invalidKey(command.key);
+    if (bad !== undefined) return bad;
+    if (command.value.byteLength > kvLimits.valueBytesMax) return `a value is at most ${kvLimits.valueBytesMax} bytes, not ${command.value.byteLength}`;
+    return undefined;
+  }
+
+  /** The typed error for a refusal. */
+  private refusal(api: string, result: KvResult, expectedVersion: number | undefined): Error {
+    switch (result.type) {
+      case 'conflict':
+        return new VersionConflictError(result.key, expectedVersion, result.version, result.revision);
+      case 'no-session':
+        return new SessionExpiredError(result.session);
+      case 'compacted-revision':
+        return new CompactedError(result.revision, result.compactRevision);
+      case 'invalid':
+        return new KvRequestError(api, result.reason);
+      default:
+        return new KvRequestError(api, `unexpected result ${result.type}`);
+    }
+  }
+
+  private async keepAlive(id: number, timeoutMs: number): Promise<SessionInfo | null> {
+    const result = await this.submit('session.keepAlive', { type: 'session-keepalive', session: id }, { timeoutMs });
+    if (result.type === 'no-session') return null;
+    if (result.type !== 'session') throw this.refusal('session.keepAlive', result, undefined);
+    return result.session;
+  }
+
+  /** A new leader first gives every session a full TTL: their keepalives had no leader to reach. */
+  private renewSessions(): void {
+    this.node.propose({ type: 'session-renew' }).then(
+      () => {
+        if (this.node.status().role === 'leader') this.renewed = true;
+      },
+      () => {
+        // Lost leadership or closed: the next leader renews.
+      },
+    );
+  }
+
+  private scheduleSessionCheck(): void {
+    if (this.closed) return;
+    this.sessionTimer = this.clock.setTimer(() => {
+      this.sessionTimer = undefined;
+      this.checkSessions();
+      this.scheduleSessionCheck();
+    }, this.sessionCheckMs);
+  }
+
+  /** On the leader: enters a `session-expire` when some session is past its expiry by this clock. */
+  private checkSessions(): void {
+    for (const [id, session] of this.sessions) if (this.machine.sessionTable.get(id) === undefined && !session.isOver) session.expired();
+    if (!this.renewed || this.expiring || this.node.status().role !== 'leader') return;
+    const earliest = this.machine.sessionTable.earliestExpiry();
+    if (earliest === undefined || earliest > this.clock.wallTime()) return;
+    this.expiring = true;
+    this.node.propose({ type: 'session-expire' }).then(
+      () => (this.expiring = false),
+      () => (this.expiring = false),
+    );
+  }
+}
+
+/**
+ * Creates a node of the replicated KV.
+ *
+ * @example
+ * ```ts
+ * const kv = createKvNode({ id: 'a', members: ['a', 'b', 'c'], transport: network.transport('a'), storage: new MemoryStorage() });
+ * await kv.start();
+ * ```
+ */
+export function createKvNode(options: KvNodeOptions): KvNode {
+  return new KvNode(options);
+}

@@ -1,0 +1,123 @@
+/**
+ * A watch: the changes to a key, a prefix or a range, in revision order, as an async
+ * iterator. It reads from the store's history rather than buffering per watcher, so a
+ * slow consumer costs no memory and misses nothing, unless compaction passes it.
+ */
+import type { KvStateMachine } from './kv-state-machine.js';
+import { CompactedError } from './errors.js';
+import type { KeyRange, WatchEvent } from './kv-types.js';
+import type { Watch, WatchOptions } from './kv-api.js';
+
+/** Events fetched from history at once. */
+const eventsPerFetch = 256;
+
+/** Whether `key` is in `range`. @internal */
+export function rangeMatcher(range: KeyRange): (key: string) => boolean {
+  if ('key' in range) return (key) => key === range.key;
+  if ('prefix' in range) return (key) => key.startsWith(range.prefix);
+  return (key) => key >= range.start && key < range.end;
+}
+
+/**
+ * The changes to a range, from a revision on. Iterate it with `for await`; `close()`
+ * (or `break`) ends it. It ends by itself when its node closes. No change is missed or
+ * repeated: events come in revision order straight from the replicated history, the
+ * same on every replica, across leader changes.
+ *
+ * @example
+ * ```ts
+ * const watch = kv.watch({ prefix: 'config/' });
+ * for await (const event of watch) console.log(event.type, event.kv.key, event.revision);
+ * ```
+ */
+export class KvWatch implements Watch {
+  private buffer: WatchEvent[] = [];
+  private at = 0;
+  private nextRevision: number | undefined;
+  private done = false;
+  private wake: (() => void) | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly unsubscribe: () => void;
+  private readonly matches: (key: string) => boolean;
+
+  /** @internal */
+  constructor(
+    private readonly machine: KvStateMachine,
+    range: KeyRange,
+    options: WatchOptions,
+    /** Resolves with the revision after a linearizable read point. */
+    private readonly readPoint: () => Promise<number>,
+    private readonly onEnd: (watch: KvWatch) => void,
+  ) {
+    this.matches = rangeMatcher(range);
+    this.nextRevision = options.fromRevision;
+    this.unsubscribe = machine.onRevision(() => this.poke());
+  }
+
+  /** The revision to resume from after the events delivered so far (undefined before it started). */
+  get resumeRevision(): number | undefined {
+    return this.at < this.buffer.length ? this.buffer[this.at]!.revision : this.nextRevision;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<WatchEvent>> {
+    // Calls run one after another, so concurrent next()s get events in order.
+    const step = this.queue.then(() => this.step());
+    this.queue = step.catch(() => undefined);
+    return step;
+  }
+
+  return(): Promise<IteratorResult<WatchEvent>> {
+    this.close();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  /** Ends the watch: pending and later `next()` calls report done. */
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.unsubscribe();
+    this.poke();
+    this.onEnd(this);
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async step(): Promise<IteratorResult<WatchEvent>> {
+    for (;;) {
+      if (this.done) return { done: true, value: undefined };
+      if (this.at < this.buffer.length) return { done: false, value: this.buffer[this.at++]! };
+      if (this.nextRevision === undefined) {
+        let readPoint: number;
+        try {
+          readPoint = await this.readPoint();
+        } catch (error) {
+          if (this.done) continue; // closed while waiting (its node closing rejects the read): end, not fail
+          throw error;
+        }
+        this.nextRevision = readPoint;
+        continue;
+      }
+      if (this.nextRevision <= this.machine.compactRevision) {
+        const error = new CompactedError(this.nextRevision, this.machine.compactRevision);
+        this.close();
+        throw error;
+      }
+      if (this.nextRevision <= this.machine.revision) {
+        const { events, through } = this.machine.view.events(this.nextRevision, this.machine.revision, this.matches, eventsPerFetch);
+        this.buffer = events;
+        this.at = 0;
+        this.nextRevision = through + 1;
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
