@@ -9,6 +9,9 @@ export default defineConfig({
     'storage/file/index': 'src/storage/file/index.ts',
     // Node-only too (node:net, node:tls).
     'transport/tcp/index': 'src/transport/tcp/index.ts',
+    // The KV's server and client: Node-only too.
+    'kv/server/index': 'src/kv/server/index.ts',
+    'kv/client/index': 'src/kv/client/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -40,6 +40,8 @@ const packageSubpaths: Readonly<Record<string, Layer>> = {
   synod: 'root',
   'synod/testing': 'testing',
   'synod/kv': 'kv',
+  'synod/kv-server': 'kv',
+  'synod/kv-client': 'kv',
   'synod/file-storage': 'storage',
   'synod/tcp-transport': 'transport',
 };
@@ -172,6 +174,11 @@ describe('the synod entry reaches no Node builtin', () => {
 
   it('src/index.ts imports no node: module, directly or through any import', () => {
     expect(builtinsReachable(join(srcRoot, 'index.ts'))).toEqual([]);
+  });
+
+  it('neither does synod/kv (the KV state machine and the embedded node); its server and client are Node-only subpaths', () => {
+    expect(builtinsReachable(join(srcRoot, 'kv', 'index.ts'))).toEqual([]);
+    expect(builtinsReachable(join(srcRoot, 'kv', 'server', 'index.ts')).some((f) => f.includes('node:net'))).toBe(true);
   });
 
   it('the check sees a builtin behind the Node-only subpaths', () => {

@@ -52,6 +52,8 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
   './testing': ['Simulator', 'runSimulation', 'RuntimeSimulation', 'storageConformance'],
   './file-storage': ['FileStorage', 'CorruptionError', 'LockedError', 'StorageFailedError'],
   './tcp-transport': ['TcpTransport', 'TransportError'],
+  './kv-server': ['KvServer'],
+  './kv-client': ['KvClient', 'KvServerError'],
   './kv': ['createKvNode', 'KvNode', 'KvStateMachine', 'VersionConflictError', 'CompactedError'],
 };
 

@@ -1,0 +1,418 @@
+/**
+ * A client of a KV cluster over the network. Node-only (node:net, node:tls).
+ */
+import { randomBytes } from 'node:crypto';
+import { type Socket, connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { ConfigError } from '../../core/index.js';
+import { ClosedError, TimeoutError, systemClock } from '../../runtime/index.js';
+import { CodecError } from '../../transport/codec/codec-error.js';
+import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
+import type { TcpAddress, TcpTlsOptions } from '../../transport/tcp/index.js';
+import { KvRequestError } from '../errors.js';
+import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
+import type { KvCommand, KvResult } from '../kv-command.js';
+import { refusalError } from '../kv-refusal.js';
+import { checkKey, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import { KvSession } from '../kv-session.js';
+import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, TxnRequest, TxnResult } from '../kv-types.js';
+import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
+import { errorFromBody } from '../protocol/client-errors.js';
+import type { ClientRequest, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
+import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
+import { RemoteWatch, type WatchLink } from './remote-watch.js';
+
+/** Options of a {@link KvClient}. */
+export interface KvClientOptions {
+  /** The servers' client addresses; any of them serves every request. The client tries them in order, moving on when one fails (shuffle them to spread clients). */
+  readonly endpoints: readonly TcpAddress[];
+  /** The cluster's name; a server of another cluster is refused. */
+  readonly clusterId: string;
+  /** The clients' shared secret (the servers' `clientSecret`), unless `tls` is given. */
+  readonly secret?: string | Uint8Array;
+  /** Mutual TLS: this client's certificate and key, and the CA that signed the servers'. */
+  readonly tls?: TcpTlsOptions;
+  /** This client's id for exactly-once. Default: random. Two live clients must not share one. */
+  readonly clientId?: string;
+  /** How long a request waits by default, across reconnects, in ms. Default 10,000. */
+  readonly requestTimeoutMs?: number;
+  /** How long one connection attempt (with its handshake) may take, in ms. Default 2,000. */
+  readonly connectTimeoutMs?: number;
+}
+
+interface Pending {
+  readonly id: number;
+  /** The request, so it can be sent again on the next connection. */
+  readonly request: ClientRequest;
+  readonly resolve: (frame: ServerFrame) => void;
+  readonly reject: (error: Error) => void;
+  readonly deadline: number;
+  readonly timer: ReturnType<typeof setTimeout>;
+  /** The write's sequence number, for `ackedBelow`. */
+  readonly seq: number | undefined;
+}
+
+/** Server errors after which a request is sent again (its identity keeps a write exactly-once). */
+const retryCodes = new Set(['CLOSED', 'NOT_LEADER', 'OVERLOADED', 'TIMEOUT', 'NOT_STARTED']);
+
+/**
+ * A handle on a KV cluster through its servers. It connects to one endpoint at a
+ * time, authenticates both ways, and moves to another when the connection fails,
+ * sending again whatever was in flight: writes keep their request identity, so a
+ * retried write applies once; watches resume from the revision they reached.
+ *
+ * @example
+ * ```ts
+ * const kv = new KvClient({ endpoints: [{ host: '127.0.0.1', port: 7100 }], clusterId: 'demo', secret: clientSecret });
+ * await kv.connect();
+ * const { version } = await kv.put('greeting', 'hello');
+ * await kv.put('greeting', 'hello again', { expectedVersion: version });
+ * for await (const event of kv.watch({ prefix: 'jobs/' })) console.log(event.kv.key);
+ * await kv.close();
+ * ```
+ */
+export class KvClient implements KvApi {
+  readonly clientId: string;
+  private readonly secret: Uint8Array | undefined;
+  private readonly requestTimeoutMs: number;
+  private socket: Socket | undefined;
+  private open = false;
+  private closed = false;
+  private endpoint: number;
+  private attempts = 0;
+  private nextId = 1;
+  private seq = 0;
+  /** Writes in flight by sequence number, oldest first; `ackedBelow` is the oldest. */
+  private readonly writesInFlight: number[] = [];
+  private readonly finishedSeqs = new Set<number>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly watches = new Map<number, RemoteWatch>();
+  private readonly liveWatches = new Set<RemoteWatch>();
+  private readonly sessions = new Set<KvSession>();
+  private opened: { promise: Promise<void>; resolve: () => void } | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the last connection attempt failed, for the errors of requests that waited in vain. */
+  private lastFailure: string | undefined;
+
+  constructor(private readonly options: KvClientOptions) {
+    if (options.endpoints.length === 0) throw new ConfigError('KvClient', 'endpoints', 'must name at least one server');
+    if (options.tls === undefined) {
+      if (options.secret === undefined) throw new ConfigError('KvClient', 'secret', 'is required unless tls is given');
+      const bytes = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
+      if (bytes.byteLength < 16) throw new ConfigError('KvClient', 'secret', `must be at least 16 bytes, got ${bytes.byteLength}`);
+      this.secret = bytes;
+    }
+    this.clientId = options.clientId ?? `client-${randomBytes(8).toString('hex')}`;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.endpoint = 0;
+  }
+
+  /** Connects; resolves once a server accepted this client (requests made before wait for it too). */
+  connect(): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('KvClient: closed'));
+    this.opened ??= (() => {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    })();
+    if (this.socket === undefined && this.reconnectTimer === undefined) this.dial();
+    return this.opened.promise;
+  }
+
+  /** Closes the connection; pending requests reject with ClosedError, sessions stop their keepalives. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    for (const s of this.sessions) s.abandon();
+    for (const w of [...this.liveWatches]) w.close();
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new ClosedError('KvClient: closed'));
+    }
+    this.pending.clear();
+    this.socket?.destroy();
+  }
+
+  async get(key: string, options: ReadOptions = {}): Promise<KeyValue | undefined> {
+    checkKey('get', key);
+    return (await this.range({ key }, options)).kvs[0];
+  }
+
+  async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
+    const frame = await this.call((id) => ({ kind: 'range', id, range, limit: options.limit ?? 0, revision: options.revision ?? 0, linearizable: options.consistency !== 'serializable' }), options.timeoutMs, undefined);
+    if (frame.kind !== 'range') throw new KvRequestError('range', `unexpected answer ${frame.kind}`);
+    return frame.result;
+  }
+
+  async put(key: string, value: string | Uint8Array, options: PutOptions & WriteOptions = {}): Promise<PutResult> {
+    return putResultOf(await this.command(putCommand(key, value, options), options), options);
+  }
+
+  async delete(key: string, options: DeleteOptions & WriteOptions = {}): Promise<DeleteResult> {
+    return deleteResultOf(await this.command(deleteCommand(key, options), options), options);
+  }
+
+  async txn(request: TxnRequest, options: WriteOptions = {}): Promise<TxnResult> {
+    return txnResultOf(await this.command(txnCommand(request), options));
+  }
+
+  async createSession(options: SessionOptions): Promise<KvSession> {
+    const keepAliveMs = keepAliveMsOf(options.ttlMs, options.keepAliveMs);
+    const info = sessionOf('createSession', await this.command({ type: 'session-create', ttlMs: options.ttlMs }, options));
+    if (info === null) throw new KvRequestError('createSession', 'the session vanished as it was created');
+    const session = new KvSession(
+      {
+        clock: systemClock,
+        keepAlive: async (id) => sessionOf('session.keepAlive', await this.command({ type: 'session-keepalive', session: id }, { timeoutMs: keepAliveMs })),
+        closeSession: async (id) => {
+          this.sessions.delete(session);
+          const result = await this.command({ type: 'session-close', session: id }, {});
+          if (result.type !== 'session-closed' && result.type !== 'no-session') throw refusalError('session.close', result, undefined);
+        },
+      },
+      info,
+      keepAliveMs,
+    );
+    this.sessions.add(session);
+    void session.ended.then(() => this.sessions.delete(session));
+    return session;
+  }
+
+  watch(range: KeyRange, options: WatchOptions = {}): RemoteWatch {
+    if (this.closed) throw new ClosedError('KvClient: closed');
+    if (options.fromRevision !== undefined && !(Number.isSafeInteger(options.fromRevision) && options.fromRevision > 0)) {
+      throw new KvRequestError('watch', `fromRevision must be a positive integer, not ${options.fromRevision}`);
+    }
+    const watch = new RemoteWatch(range, options.fromRevision, this.watchLink);
+    this.liveWatches.add(watch);
+    return watch;
+  }
+
+  async compact(revision: number, options: WriteOptions = {}): Promise<void> {
+    const result = await this.command({ type: 'compact', revision }, options);
+    if (result.type !== 'compacted') throw refusalError('compact', result, undefined);
+  }
+
+  /** The status of the server this client is connected to. */
+  async status(options: { timeoutMs?: number } = {}): Promise<ServerStatus> {
+    const frame = await this.call((id) => ({ kind: 'status', id }), options.timeoutMs, undefined);
+    if (frame.kind !== 'status') throw new KvRequestError('status', `unexpected answer ${frame.kind}`);
+    return frame.status;
+  }
+
+  /** Sends a log command with this client's next request identity (or the caller's). */
+  private async command(command: KvCommand, options: WriteOptions): Promise<KvResult> {
+    const own = options.request === undefined;
+    const seq = own ? ++this.seq : undefined;
+    if (seq !== undefined) this.writesInFlight.push(seq);
+    const frame = await this.call(
+      (id) => ({
+        kind: 'command',
+        id,
+        command,
+        request: options.request === undefined ? { clientId: this.clientId, seq: seq!, ackedBelow: this.ackedBelow() } : { ackedBelow: 0, ...options.request },
+        timeoutMs: 0,
+      }),
+      options.timeoutMs,
+      seq,
+    );
+    if (frame.kind !== 'result') throw new KvRequestError('command', `unexpected answer ${frame.kind}`);
+    return frame.result;
+  }
+
+  private ackedBelow(): number {
+    while (this.writesInFlight.length > 0 && this.finishedSeqs.has(this.writesInFlight[0]!)) this.finishedSeqs.delete(this.writesInFlight.shift()!);
+    return this.writesInFlight[0] ?? this.seq + 1;
+  }
+
+  /** Sends a request now or once connected, again after a reconnect, until answered or timed out. */
+  private call(build: (id: number) => ClientRequest, timeoutMs: number | undefined, seq: number | undefined): Promise<ServerFrame> {
+    if (this.closed) return Promise.reject(new ClosedError('KvClient: closed'));
+    void this.connect();
+    const id = this.nextId++;
+    const request = build(id);
+    const waitMs = timeoutMs ?? this.requestTimeoutMs;
+    return new Promise<ServerFrame>((resolve, reject) => {
+      const done = () => {
+        this.pending.delete(id);
+        if (seq !== undefined) this.finishedSeqs.add(seq);
+      };
+      const timer = setTimeout(() => {
+        done();
+        const why = this.open || this.lastFailure === undefined ? '' : ` (no server reachable; last failure: ${this.lastFailure})`;
+        reject(new TimeoutError(`KvClient: ${request.kind}${why}`, waitMs));
+      }, waitMs);
+      this.pending.set(id, {
+        id,
+        request,
+        seq,
+        deadline: Date.now() + waitMs,
+        timer,
+        resolve: (frame) => {
+          clearTimeout(timer);
+          done();
+          resolve(frame);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          done();
+          reject(error);
+        },
+      });
+      if (this.open) this.send(request);
+    });
+  }
+
+  private readonly watchLink: WatchLink = {
+    subscribe: (watch, fromRevision) => {
+      const id = this.nextId++;
+      this.watches.set(id, watch);
+      if (this.open) this.send({ kind: 'watch', id, range: watch.range, fromRevision });
+      else void this.connect();
+      return id;
+    },
+    unsubscribe: (id) => {
+      this.watches.delete(id);
+      if (this.open) this.send({ kind: 'unwatch', id });
+    },
+    closed: (watch) => {
+      this.liveWatches.delete(watch);
+    },
+  };
+
+  private send(request: ClientRequest): void {
+    this.socket?.write(prefixFrame(encodeClientRequest(request)));
+  }
+
+  private dial(): void {
+    if (this.closed) return;
+    const address = this.options.endpoints[this.endpoint % this.options.endpoints.length]!;
+    const tls = this.options.tls;
+    const socket: Socket =
+      tls === undefined
+        ? tcpConnect({ host: address.host, port: address.port })
+        : tlsConnect({ host: address.host, port: address.port, ca: tls.ca as string | string[], cert: tls.cert as string, key: tls.key as string, passphrase: tls.passphrase, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    const reader = new FrameReader(clientHandshakeBytesMax);
+    const nonce = clientNonce();
+    let state: 'challenge' | 'welcome' | 'open' = 'challenge';
+    let context: Parameters<typeof clientProofOf>[2] | undefined;
+    const fail = (why: string) => {
+      this.lastFailure = `${address.host}:${address.port}: ${why}`;
+      socket.destroy(new Error(why));
+    };
+    const timer = setTimeout(() => fail('connect timed out'), this.options.connectTimeoutMs ?? 2_000);
+    socket.on('data', (chunk: Buffer) => {
+      reader.append(chunk);
+      for (;;) {
+        let frame: Uint8Array | undefined;
+        try {
+          frame = reader.next();
+        } catch (error) {
+          return fail(error instanceof Error ? error.message : String(error));
+        }
+        if (frame === undefined || socket.destroyed) return;
+        if (state === 'open') {
+          this.onFrame(frame);
+          continue;
+        }
+        let h;
+        try {
+          h = decodeClientHandshake(frame);
+        } catch (error) {
+          return fail(`bad handshake: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        if (h.kind === 'refuse') return fail(`refused: ${h.reason}`);
+        if (state === 'challenge' && h.kind === 'challenge') {
+          if (h.cluster !== this.options.clusterId) return fail(`server is in cluster ${h.cluster}, not ${this.options.clusterId}`);
+          context = { cluster: h.cluster, node: h.node, clientId: this.clientId, serverNonce: h.nonce, clientNonce: nonce };
+          const proof = this.secret === undefined ? new Uint8Array(0) : clientProofOf(this.secret, 'client', context);
+          socket.write(prefixFrame(encodeClientHandshake({ kind: 'hello', clientId: this.clientId, nonce, proof })));
+          state = 'welcome';
+        } else if (state === 'welcome' && h.kind === 'welcome') {
+          if (this.secret !== undefined && !clientProofMatches(clientProofOf(this.secret, 'server', context!), h.proof)) return fail('the server failed to prove the secret');
+          clearTimeout(timer);
+          state = 'open';
+          reader.limit(64 * 1024 * 1024);
+          this.onOpen();
+        } else {
+          return fail(`unexpected handshake frame ${h.kind}`);
+        }
+      }
+    });
+    socket.on('error', (error) => {
+      this.lastFailure = `${address.host}:${address.port}: ${error.message}`;
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (this.socket === socket) this.onClose();
+    });
+  }
+
+  private onOpen(): void {
+    this.open = true;
+    this.lastFailure = undefined;
+    this.attempts = 0;
+    for (const p of this.pending.values()) this.send(p.request);
+    this.watches.clear();
+    for (const watch of this.liveWatches) watch.reconnected();
+    this.opened?.resolve();
+  }
+
+  private onClose(): void {
+    this.open = false;
+    this.socket = undefined;
+    for (const id of this.watches.keys()) this.watches.delete(id);
+    if (this.closed) return;
+    this.endpoint++;
+    this.attempts++;
+    const delay = Math.min(1_000, 20 * 2 ** Math.min(this.attempts, 6)) * (0.5 + Math.random() / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.dial();
+    }, this.attempts <= 1 ? 0 : delay);
+  }
+
+  private onFrame(bytes: Uint8Array): void {
+    let frame: ServerFrame;
+    try {
+      frame = decodeServerFrame(bytes);
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+      // A server speaking garbage cannot be trusted with the rest of the stream.
+      this.socket?.destroy();
+      return;
+    }
+    const watch = this.watches.get(frame.id);
+    if (watch !== undefined) {
+      if (frame.kind === 'watching') watch.started(frame.id, frame.fromRevision);
+      else if (frame.kind === 'events') watch.events(frame.id, frame.events, frame.through);
+      else if (frame.kind === 'error') {
+        this.watches.delete(frame.id);
+        if (retryCodes.has(frame.error.code)) setTimeout(() => watch.reconnected(), 50);
+        else {
+          watch.failed(frame.id, errorFromBody(frame.error));
+          this.liveWatches.delete(watch);
+        }
+      }
+      return;
+    }
+    const p = this.pending.get(frame.id);
+    if (p === undefined) return;
+    if (frame.kind === 'error') {
+      if (retryCodes.has(frame.error.code) && Date.now() < p.deadline - 50) {
+        // The server could not finish it (leaderless for a moment, closing): try again shortly.
+        setTimeout(() => {
+          if (this.pending.has(p.id) && this.open) this.send(p.request);
+        }, 50);
+        return;
+      }
+      const error = errorFromBody(frame.error);
+      p.reject(error);
+      return;
+    }
+    p.resolve(frame);
+  }
+}

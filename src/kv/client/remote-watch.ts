@@ -1,0 +1,158 @@
+/**
+ * A watch through a KV server. The client remembers the revision it must resume from
+ * (everything through it was delivered), so after a lost connection, a server
+ * failover or a pause for a slow consumer, it asks again from there: no event missed,
+ * none repeated.
+ */
+import type { Watch } from '../kv-api.js';
+import type { KeyRange, WatchEvent } from '../kv-types.js';
+
+/** What a remote watch asks of its client. @internal */
+export interface WatchLink {
+  /** Subscribes (again) from `fromRevision` (0: from a read point); returns the subscription's id. */
+  subscribe(watch: RemoteWatch, fromRevision: number): number;
+  /** Drops the subscription `id`. */
+  unsubscribe(id: number): void;
+  /** The watch ended for good. */
+  closed(watch: RemoteWatch): void;
+}
+
+/** Events buffered for a slow consumer before the subscription pauses. */
+const bufferedMax = 10_000;
+
+/** @internal */
+export class RemoteWatch implements Watch {
+  private buffer: WatchEvent[] = [];
+  private at = 0;
+  /** The next revision to deliver; 0 until the server says where the watch starts. */
+  private resume: number;
+  private subscription: number | undefined;
+  private paused = false;
+  /** Events of revision `resume` delivered already (a frame cut inside it). */
+  private partial = 0;
+  /** Events of revision `resume` to skip on this subscription: the `partial` ones, sent again. */
+  private skip = 0;
+  private done = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    readonly range: KeyRange,
+    fromRevision: number | undefined,
+    private readonly link: WatchLink,
+  ) {
+    this.resume = fromRevision ?? 0;
+    this.subscription = this.subscribe();
+  }
+
+  /** The id of the live subscription, if any. */
+  get subscriptionId(): number | undefined {
+    return this.subscription;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<WatchEvent>> {
+    for (;;) {
+      if (this.at < this.buffer.length) {
+        const event = this.buffer[this.at++]!;
+        if (this.at === this.buffer.length) {
+          this.buffer = [];
+          this.at = 0;
+        }
+        if (this.paused && this.buffer.length - this.at < bufferedMax / 2) this.unpause();
+        return { done: false, value: event };
+      }
+      if (this.failure !== undefined) {
+        const error = this.failure;
+        this.failure = undefined;
+        throw error;
+      }
+      if (this.done) return { done: true, value: undefined };
+      if (this.paused) this.unpause();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  return(): Promise<IteratorResult<WatchEvent>> {
+    this.close();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.subscription !== undefined) this.link.unsubscribe(this.subscription);
+    this.subscription = undefined;
+    this.link.closed(this);
+    this.poke();
+  }
+
+  /** The server said subscription `id` starts at `fromRevision`. */
+  started(id: number, fromRevision: number): void {
+    if (id !== this.subscription) return;
+    if (this.resume === 0) this.resume = fromRevision;
+  }
+
+  /** Events of subscription `id`, complete through `through`. */
+  events(id: number, events: readonly WatchEvent[], through: number): void {
+    if (id !== this.subscription || this.done) return;
+    for (const e of events) {
+      if (e.revision < this.resume) continue;
+      if (e.revision === this.resume) {
+        // A revision cut across frames is resent whole after a resubscribe: skip what came already.
+        if (this.skip > 0) {
+          this.skip--;
+          continue;
+        }
+        this.partial++;
+      }
+      this.buffer.push(e);
+    }
+    if (through + 1 > this.resume) {
+      this.resume = through + 1;
+      this.partial = 0;
+    }
+    if (this.buffer.length - this.at > bufferedMax && !this.paused) {
+      this.paused = true;
+      this.link.unsubscribe(id);
+      this.subscription = undefined;
+    }
+    this.poke();
+  }
+
+  /** Subscription `id` ended with `error` (compaction, a refusal): the watch fails. */
+  failed(id: number, error: Error): void {
+    if (id !== this.subscription) return;
+    this.subscription = undefined;
+    this.failure = error;
+    this.done = true;
+    this.link.closed(this);
+    this.poke();
+  }
+
+  /** The connection was lost: subscribe again on the next one, from where delivery stands. */
+  reconnected(): void {
+    if (this.done || this.paused) return;
+    this.subscription = this.subscribe();
+  }
+
+  private unpause(): void {
+    if (!this.paused || this.done) return;
+    this.paused = false;
+    this.subscription = this.subscribe();
+  }
+
+  private subscribe(): number {
+    this.skip = this.partial;
+    return this.link.subscribe(this, this.resume);
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}

@@ -1,0 +1,22 @@
+/** The typed errors the KV's refusals become, on a node and in a remote client alike. */
+import { CompactedError, KvRequestError, SessionExpiredError, VersionConflictError } from './errors.js';
+import type { KvResult } from './kv-command.js';
+
+/**
+ * The error for a result that refused its command (`conflict`, `no-session`,
+ * `compacted-revision`, `invalid`), or for a result of the wrong type. @internal
+ */
+export function refusalError(api: string, result: KvResult, expectedVersion: number | undefined): Error {
+  switch (result.type) {
+    case 'conflict':
+      return new VersionConflictError(result.key, expectedVersion, result.version, result.revision);
+    case 'no-session':
+      return new SessionExpiredError(result.session);
+    case 'compacted-revision':
+      return new CompactedError(result.revision, result.compactRevision);
+    case 'invalid':
+      return new KvRequestError(api, result.reason);
+    default:
+      return new KvRequestError(api, `unexpected result ${result.type}`);
+  }
+}

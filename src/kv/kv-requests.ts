@@ -1,0 +1,78 @@
+/**
+ * The KV's writes as log commands, and their results as what the API returns: shared
+ * by the embedded node and the remote client, so both behave alike.
+ */
+import { KvRequestError } from './errors.js';
+import type { KvCommand, KvResult } from './kv-command.js';
+import { refusalError } from './kv-refusal.js';
+import { invalidKey } from './kv-state-machine.js';
+import type { DeleteOptions, DeleteResult, PutOptions, PutResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
+
+const encoder = new TextEncoder();
+
+/** The bytes of a value given as text or bytes. @internal */
+export function valueBytes(value: string | Uint8Array): Uint8Array {
+  return typeof value === 'string' ? encoder.encode(value) : value;
+}
+
+/** Throws {@link KvRequestError} for a key the store would refuse, before any round trip. @internal */
+export function checkKey(api: string, key: string): void {
+  const bad = invalidKey(key);
+  if (bad !== undefined) throw new KvRequestError(api, bad);
+}
+
+/** @internal */
+export function putCommand(key: string, value: string | Uint8Array, options: PutOptions): KvCommand {
+  checkKey('put', key);
+  return {
+    type: 'put',
+    key,
+    value: valueBytes(value),
+    ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
+    ...(options.session === undefined ? {} : { session: options.session }),
+    ...(options.sequential === true ? { sequential: true } : {}),
+  };
+}
+
+/** @internal */
+export function putResultOf(result: KvResult, options: PutOptions): PutResult {
+  if (result.type === 'put') return { key: result.key, version: result.version, revision: result.revision };
+  throw refusalError('put', result, options.expectedVersion);
+}
+
+/** @internal */
+export function deleteCommand(key: string, options: DeleteOptions): KvCommand {
+  checkKey('delete', key);
+  return { type: 'delete', key, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) };
+}
+
+/** @internal */
+export function deleteResultOf(result: KvResult, options: DeleteOptions): DeleteResult {
+  if (result.type === 'delete') return { deleted: result.deleted, revision: result.revision };
+  throw refusalError('delete', result, options.expectedVersion);
+}
+
+/** @internal */
+export function txnCommand(request: TxnRequest): KvCommand {
+  return { type: 'txn', compare: request.compare, success: request.success, failure: request.failure ?? [] };
+}
+
+/** @internal */
+export function txnResultOf(result: KvResult): TxnResult {
+  if (result.type === 'txn') return { succeeded: result.succeeded, results: result.results, revision: result.revision };
+  throw refusalError('txn', result, undefined);
+}
+
+/** The session a create or keepalive answered; null if the session no longer exists. @internal */
+export function sessionOf(api: string, result: KvResult): SessionInfo | null {
+  if (result.type === 'session') return result.session;
+  if (result.type === 'no-session') return null;
+  throw refusalError(api, result, undefined);
+}
+
+/** The keepalive interval for a session, checked. @internal */
+export function keepAliveMsOf(ttlMs: number, keepAliveMs: number | undefined): number {
+  const ms = keepAliveMs ?? Math.floor(ttlMs / 3);
+  if (!(ms > 0 && ms < ttlMs)) throw new KvRequestError('createSession', `keepAliveMs must be positive and below ttlMs, not ${ms}`);
+  return ms;
+}

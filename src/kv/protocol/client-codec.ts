@@ -1,0 +1,247 @@
+/**
+ * The binary encoding of the client protocol's frames (see `client-frames.ts`): a
+ * version byte, a kind byte, the request id, then the kind's fields. Commands and
+ * results reuse the log's encoding. Decoding checks every field and length and fails
+ * only with `CodecError`.
+ */
+import { CodecError } from '../../transport/codec/codec-error.js';
+import { Reader, Writer } from '../../transport/codec/wire.js';
+import { readCommand, readCount, readFlags, readKey, readKeyValue, readRange, readResult, readString, writeCommand, writeCount, writeKey, writeKeyValue, writeRange, writeResult, writeString, writeUint } from '../kv-codec.js';
+import { kvLimits } from '../kv-limits.js';
+import type { KeyValue, WatchEvent } from '../kv-types.js';
+import type { ClientRequest, ErrorBody, ServerFrame, ServerStatus } from './client-frames.js';
+
+/** The client protocol's version; a peer speaking another is refused at the handshake. */
+export const clientProtocolVersion = 1;
+/** Events in one `events` frame at most. */
+export const eventsPerFrameMax = 1024;
+/** Longest node id or client id, in bytes. */
+const idBytesMax = 255;
+/** Longest error message, in bytes. */
+const messageBytesMax = 16 * 1024;
+/** Members in a status at most. */
+const membersMax = 64;
+
+const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status'] as const satisfies readonly ClientRequest['kind'][];
+const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error'] as const satisfies readonly ServerFrame['kind'][];
+
+function header(w: Writer, kindIndex: number, id: number): void {
+  w.u8(clientProtocolVersion);
+  w.u8(kindIndex + 1);
+  writeUint(w, 'request id', id);
+}
+
+function readHeader(r: Reader, kinds: readonly string[]): { kind: number; id: number } {
+  const version = r.u8('protocol version');
+  if (version !== clientProtocolVersion) throw new CodecError(`client protocol version ${version}; this build speaks ${clientProtocolVersion}`);
+  const kind = r.u8('frame kind') - 1;
+  if (kind < 0 || kind >= kinds.length) throw new CodecError(`unknown frame kind ${kind + 1}`);
+  return { kind, id: r.uint('request id') };
+}
+
+/** Encodes a client's request. @internal */
+export function encodeClientRequest(q: ClientRequest): Uint8Array {
+  const w = new Writer(64);
+  header(w, requestKinds.indexOf(q.kind), q.id);
+  switch (q.kind) {
+    case 'command':
+      w.u8(q.request === undefined ? 0 : 1);
+      if (q.request !== undefined) {
+        writeString(w, 'client id', q.request.clientId, idBytesMax);
+        writeUint(w, 'seq', q.request.seq);
+        writeUint(w, 'ackedBelow', q.request.ackedBelow);
+      }
+      writeUint(w, 'timeoutMs', q.timeoutMs);
+      writeCommand(w, q.command);
+      break;
+    case 'range':
+      writeRange(w, q.range);
+      writeUint(w, 'limit', q.limit);
+      writeUint(w, 'revision', q.revision);
+      w.bool(q.linearizable);
+      break;
+    case 'watch':
+      writeRange(w, q.range);
+      writeUint(w, 'fromRevision', q.fromRevision);
+      break;
+    case 'unwatch':
+    case 'status':
+      break;
+  }
+  return w.finish();
+}
+
+/** Decodes a client's request; throws `CodecError` on anything malformed. @internal */
+export function decodeClientRequest(frame: Uint8Array): ClientRequest {
+  const r = new Reader(frame);
+  const { kind, id } = readHeader(r, requestKinds);
+  let q: ClientRequest;
+  switch (requestKinds[kind]!) {
+    case 'command': {
+      const hasRequest = readFlags(r, 'request flag', 1) === 1;
+      const request = hasRequest ? { clientId: readString(r, 'client id', idBytesMax), seq: r.uint('seq'), ackedBelow: r.uint('ackedBelow') } : undefined;
+      if (request !== undefined && (request.clientId.length === 0 || request.ackedBelow > request.seq)) throw new CodecError(`request identity ${request.clientId}#${request.seq} (ackedBelow ${request.ackedBelow}) is malformed`);
+      const timeoutMs = r.uint('timeoutMs');
+      q = { kind: 'command', id, request, timeoutMs, command: readCommand(r) };
+      break;
+    }
+    case 'range':
+      q = { kind: 'range', id, range: readRange(r), limit: r.uint('limit'), revision: r.uint('revision'), linearizable: r.bool('linearizable') };
+      break;
+    case 'watch':
+      q = { kind: 'watch', id, range: readRange(r), fromRevision: r.uint('fromRevision') };
+      break;
+    case 'unwatch':
+      q = { kind: 'unwatch', id };
+      break;
+    case 'status':
+      q = { kind: 'status', id };
+      break;
+  }
+  r.end();
+  return q;
+}
+
+function writeEvent(w: Writer, e: WatchEvent): void {
+  w.u8(e.type === 'put' ? 1 : 2);
+  writeUint(w, 'event revision', e.revision);
+  writeKeyValue(w, e.kv);
+}
+
+function readEvent(r: Reader): WatchEvent {
+  const type = r.u8('event type');
+  if (type !== 1 && type !== 2) throw new CodecError(`unknown event type ${type}`);
+  const revision = r.uint('event revision');
+  const kv = readKeyValue(r);
+  if (kv.modRevision !== revision) throw new CodecError(`event at revision ${revision} carries a key modified at ${kv.modRevision}`);
+  return { type: type === 1 ? 'put' : 'delete', revision, kv };
+}
+
+/** `s` with every lone surrogate (which UTF-8 cannot carry) replaced by U+FFFD. */
+function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+const errorHasKey = 1;
+const errorHasNumber = 2;
+const errorHasRevision = 4;
+const errorHasLeader = 8;
+
+/** Encodes a server's frame. @internal */
+export function encodeServerFrame(f: ServerFrame): Uint8Array {
+  const w = new Writer(64);
+  header(w, frameKinds.indexOf(f.kind), f.id);
+  switch (f.kind) {
+    case 'result':
+      writeResult(w, f.result);
+      break;
+    case 'range':
+      writeCount(w, 'range keys', f.result.kvs.length, kvLimits.rangeKeysMax);
+      for (const kv of f.result.kvs) writeKeyValue(w, kv);
+      w.bool(f.result.more);
+      writeUint(w, 'range count', f.result.count);
+      writeUint(w, 'range revision', f.result.revision);
+      break;
+    case 'watching':
+      writeUint(w, 'fromRevision', f.fromRevision);
+      break;
+    case 'events':
+      writeCount(w, 'events', f.events.length, eventsPerFrameMax);
+      for (const e of f.events) writeEvent(w, e);
+      writeUint(w, 'events through', f.through);
+      break;
+    case 'status': {
+      const s = f.status;
+      writeString(w, 'status node', s.node, idBytesMax);
+      w.u8(s.leader === undefined ? 0 : 1);
+      if (s.leader !== undefined) writeString(w, 'status leader', s.leader, idBytesMax);
+      writeString(w, 'status role', s.role, idBytesMax);
+      writeCount(w, 'status members', s.members.length, membersMax);
+      for (const m of s.members) writeString(w, 'status member', m, idBytesMax);
+      writeUint(w, 'status commitIndex', s.commitIndex);
+      writeUint(w, 'status appliedIndex', s.appliedIndex);
+      writeUint(w, 'status revision', s.revision);
+      writeUint(w, 'status compactRevision', s.compactRevision);
+      break;
+    }
+    case 'error': {
+      const e = f.error;
+      writeString(w, 'error code', e.code, idBytesMax);
+      writeString(w, 'error message', wellFormed(e.message.length > messageBytesMax / 4 ? e.message.slice(0, messageBytesMax / 4) : e.message), messageBytesMax);
+      const flags = (e.key !== undefined ? errorHasKey : 0) | (e.number !== undefined ? errorHasNumber : 0) | (e.revision !== undefined ? errorHasRevision : 0) | (e.leaderHint !== undefined ? errorHasLeader : 0);
+      w.u8(flags);
+      if (e.key !== undefined) writeKey(w, 'error key', e.key);
+      if (e.number !== undefined) writeUint(w, 'error number', e.number);
+      if (e.revision !== undefined) writeUint(w, 'error revision', e.revision);
+      if (e.leaderHint !== undefined) writeString(w, 'error leader', e.leaderHint, idBytesMax);
+      break;
+    }
+  }
+  return w.finish();
+}
+
+/** Decodes a server's frame; throws `CodecError` on anything malformed. @internal */
+export function decodeServerFrame(frame: Uint8Array): ServerFrame {
+  const r = new Reader(frame);
+  const { kind, id } = readHeader(r, frameKinds);
+  let f: ServerFrame;
+  switch (frameKinds[kind]!) {
+    case 'result':
+      f = { kind: 'result', id, result: readResult(r) };
+      break;
+    case 'range': {
+      const n = readCount(r, 'range keys', 8, kvLimits.rangeKeysMax);
+      const kvs: KeyValue[] = [];
+      for (let i = 0; i < n; i++) kvs.push(readKeyValue(r));
+      const more = r.bool('range more');
+      const count = r.uint('range count');
+      if (count < n || more !== count > n) throw new CodecError(`range: count ${count} and more ${more} with ${n} keys`);
+      f = { kind: 'range', id, result: { kvs, more, count, revision: r.uint('range revision') } };
+      break;
+    }
+    case 'watching':
+      f = { kind: 'watching', id, fromRevision: r.uint('fromRevision') };
+      break;
+    case 'events': {
+      const n = readCount(r, 'events', 9, eventsPerFrameMax);
+      const events: WatchEvent[] = [];
+      for (let i = 0; i < n; i++) {
+        const e = readEvent(r);
+        if (i > 0 && e.revision < events[i - 1]!.revision) throw new CodecError(`events out of revision order: ${e.revision} after ${events[i - 1]!.revision}`);
+        events.push(e);
+      }
+      const through = r.uint('events through');
+      if (n > 0 && through < events[n - 1]!.revision) throw new CodecError(`events through ${through}, below the last event's revision ${events[n - 1]!.revision}`);
+      f = { kind: 'events', id, events, through };
+      break;
+    }
+    case 'status': {
+      const node = readString(r, 'status node', idBytesMax);
+      const leader = readFlags(r, 'status leader flag', 1) === 1 ? readString(r, 'status leader', idBytesMax) : undefined;
+      const role = readString(r, 'status role', idBytesMax);
+      const n = readCount(r, 'status members', 1, membersMax);
+      const members: string[] = [];
+      for (let i = 0; i < n; i++) members.push(readString(r, 'status member', idBytesMax));
+      const status: ServerStatus = { node, leader, role, members, commitIndex: r.uint('status commitIndex'), appliedIndex: r.uint('status appliedIndex'), revision: r.uint('status revision'), compactRevision: r.uint('status compactRevision') };
+      f = { kind: 'status', id, status };
+      break;
+    }
+    case 'error': {
+      const code = readString(r, 'error code', idBytesMax);
+      const message = readString(r, 'error message', messageBytesMax);
+      const flags = readFlags(r, 'error flags', errorHasKey | errorHasNumber | errorHasRevision | errorHasLeader);
+      const error: ErrorBody = {
+        code,
+        message,
+        ...((flags & errorHasKey) !== 0 ? { key: readKey(r, 'error key') } : {}),
+        ...((flags & errorHasNumber) !== 0 ? { number: r.uint('error number') } : {}),
+        ...((flags & errorHasRevision) !== 0 ? { revision: r.uint('error revision') } : {}),
+        ...((flags & errorHasLeader) !== 0 ? { leaderHint: readString(r, 'error leader', idBytesMax) } : {}),
+      };
+      f = { kind: 'error', id, error };
+      break;
+    }
+  }
+  r.end();
+  return f;
+}

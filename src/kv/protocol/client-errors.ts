@@ -1,0 +1,54 @@
+/**
+ * Errors across the client protocol: the server sends a typed error's code and
+ * fields, the client rebuilds the same class, so `instanceof` works remotely too.
+ */
+import { SynodError } from '../../core/index.js';
+import { ClosedError, NotLeaderError, OverloadedError, TimeoutError } from '../../runtime/index.js';
+import { CompactedError, KvRequestError, SessionExpiredError, VersionConflictError } from '../errors.js';
+import type { ErrorBody } from './client-frames.js';
+
+/** The body of a frame reporting `error`. @internal */
+export function errorBodyOf(error: unknown): ErrorBody {
+  if (error instanceof VersionConflictError) return { code: error.code, message: error.message, key: error.key, number: error.currentVersion, revision: error.revision };
+  if (error instanceof CompactedError) return { code: error.code, message: error.message, number: error.revision, revision: error.compactRevision };
+  if (error instanceof SessionExpiredError) return { code: error.code, message: error.message, number: error.session };
+  if (error instanceof TimeoutError) return { code: error.code, message: error.message, number: error.timeoutMs };
+  if (error instanceof OverloadedError) return { code: error.code, message: error.message, number: error.limit };
+  if (error instanceof NotLeaderError) return { code: error.code, message: error.message, ...(error.leaderHint === undefined ? {} : { leaderHint: error.leaderHint }) };
+  if (error instanceof SynodError) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * A refusal from a KV server that has no class of its own here (a code this build
+ * does not know, or an internal failure). `code` is the server's.
+ */
+export class KvServerError extends SynodError {
+  constructor(code: string, message: string) {
+    super(code, `server: ${message}`);
+  }
+}
+
+/** The error a body names, as the class the server threw. @internal */
+export function errorFromBody(body: ErrorBody): Error {
+  switch (body.code) {
+    case 'VERSION_CONFLICT':
+      return new VersionConflictError(body.key ?? '', undefined, body.number ?? 0, body.revision ?? 0);
+    case 'COMPACTED':
+      return new CompactedError(body.number ?? 0, body.revision ?? 0);
+    case 'SESSION_EXPIRED':
+      return new SessionExpiredError(body.number ?? 0);
+    case 'KV_REQUEST':
+      return new KvRequestError('server', body.message);
+    case 'NOT_LEADER':
+      return new NotLeaderError(body.leaderHint);
+    case 'TIMEOUT':
+      return new TimeoutError('the request, on the server,', body.number ?? 0);
+    case 'CLOSED':
+      return new ClosedError(`server: ${body.message}`);
+    case 'OVERLOADED':
+      return new OverloadedError(body.number ?? 0, 'node');
+    default:
+      return new KvServerError(body.code, body.message);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The frames a KV client and a KV server exchange once the connection is
+ * authenticated. Each travels length-prefixed (`prefixFrame`); requests carry an id
+ * the answers repeat. Writes carry the log command itself (`kvCommandCodec`'s
+ * encoding), and their answers the applied result (`kvResultCodec`'s).
+ */
+import type { KvCommand, KvResult } from '../kv-command.js';
+import type { KeyRange, RangeResult, WatchEvent } from '../kv-types.js';
+
+/** A request's identity for exactly-once, as in `ProposeOptions.request`. */
+export interface RequestIdentity {
+  readonly clientId: string;
+  readonly seq: number;
+  readonly ackedBelow: number;
+}
+
+/** What a client asks. */
+export type ClientRequest =
+  /** A write (or session command) for the log. `timeoutMs` 0: the server's default. */
+  | { readonly kind: 'command'; readonly id: number; readonly command: KvCommand; readonly request: RequestIdentity | undefined; readonly timeoutMs: number }
+  /** A range read. `revision` 0: now. `limit` 0: no limit beyond the server's. */
+  | { readonly kind: 'range'; readonly id: number; readonly range: KeyRange; readonly limit: number; readonly revision: number; readonly linearizable: boolean }
+  /** Starts a watch named by `id`. `fromRevision` 0: after a linearizable read point. */
+  | { readonly kind: 'watch'; readonly id: number; readonly range: KeyRange; readonly fromRevision: number }
+  /** Ends the watch started by request `id`. */
+  | { readonly kind: 'unwatch'; readonly id: number }
+  /** The server node's status. */
+  | { readonly kind: 'status'; readonly id: number };
+
+/** The server node's view of the cluster, for `synod status`. */
+export interface ServerStatus {
+  readonly node: string;
+  readonly leader: string | undefined;
+  readonly role: string;
+  readonly members: readonly string[];
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly revision: number;
+  readonly compactRevision: number;
+}
+
+/** A refusal, as a typed error's code and the fields the client rebuilds it from. */
+export interface ErrorBody {
+  readonly code: string;
+  readonly message: string;
+  /** VERSION_CONFLICT: the key. */
+  readonly key?: string;
+  /** VERSION_CONFLICT: the current version; COMPACTED: the revision asked for; SESSION_EXPIRED: the session. */
+  readonly number?: number;
+  /** VERSION_CONFLICT: the revision; COMPACTED: the compacted revision. */
+  readonly revision?: number;
+  /** NOT_LEADER: the node believed to lead. */
+  readonly leaderHint?: string;
+}
+
+/** What a server sends. */
+export type ServerFrame =
+  | { readonly kind: 'result'; readonly id: number; readonly result: KvResult }
+  | { readonly kind: 'range'; readonly id: number; readonly result: RangeResult }
+  /** The watch `id` reports from `fromRevision` on. */
+  | { readonly kind: 'watching'; readonly id: number; readonly fromRevision: number }
+  /** Events of watch `id`; with them, every change at or below `through` was sent (resume from `through + 1`). */
+  | { readonly kind: 'events'; readonly id: number; readonly events: readonly WatchEvent[]; readonly through: number }
+  | { readonly kind: 'status'; readonly id: number; readonly status: ServerStatus }
+  /** Request `id` failed (a watch: it ended). */
+  | { readonly kind: 'error'; readonly id: number; readonly error: ErrorBody };

@@ -1,0 +1,7 @@
+/**
+ * synod/kv-server: the KV server (FileStorage, TcpTransport between replicas, a port
+ * for clients). Node-only: its own subpath, so a browser bundle cannot pull it in.
+ * @packageDocumentation
+ */
+export { KvServer, type KvServerOptions, type KvServerAddress } from './kv-server.js';
+export type { ConnectionLimits } from './client-connection.js';

@@ -1,0 +1,183 @@
+/**
+ * A KV server: one replica of the replicated KV as a process's job. FileStorage on
+ * disk, TcpTransport to the other replicas, and a port for clients speaking the KV
+ * client protocol. Node-only.
+ */
+import { type Server, type Socket, createServer as createTcpServer } from 'node:net';
+import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
+import { ConfigError, type NodeId } from '../../core/index.js';
+import { type Logger, silentLogger } from '../../runtime/index.js';
+import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
+import { type TcpAddress, type TcpTlsOptions, TcpTransport } from '../../transport/tcp/index.js';
+import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
+import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';
+
+/** Where one member listens. */
+export interface KvServerAddress {
+  /** For the other replicas (TcpTransport). */
+  readonly peer: TcpAddress;
+  /** For clients. */
+  readonly client: TcpAddress;
+}
+
+/** Options of a {@link KvServer}. */
+export interface KvServerOptions {
+  /** This server's node id: one of `members`. */
+  readonly id: NodeId;
+  /** The cluster's name: peers and clients of another cluster are refused. */
+  readonly clusterId: string;
+  /** Every voting member and where it listens. */
+  readonly members: Readonly<Record<NodeId, KvServerAddress>>;
+  /** This server's data directory (FileStorage: WAL and snapshots). */
+  readonly dataDir: string;
+  /** The replicas' shared secret (at least 16 bytes), unless `tls` is given. */
+  readonly secret?: string | Uint8Array;
+  /** More secrets accepted from peers, while a new one rolls out. */
+  readonly acceptedSecrets?: readonly (string | Uint8Array)[];
+  /** The clients' shared secret (at least 16 bytes), unless `tls` is given. Keep it apart from `secret`. */
+  readonly clientSecret?: string | Uint8Array;
+  /**
+   * Mutual TLS for peers and clients alike: a peer's certificate must name its node
+   * id; a client's must be signed by `ca`.
+   */
+  readonly tls?: TcpTlsOptions;
+  /** More options of the KV node (timeouts, snapshots, limits). */
+  readonly node?: Omit<KvNodeOptions, 'id' | 'members' | 'transport' | 'storage' | 'logger'>;
+  readonly storage?: FileStorageOptions;
+  /** Bounds on each client connection. Defaults: 16 MiB frames, 4,096 requests in flight, 256 watches, 8 bad frames, 5 s handshake, 8 MiB socket backlog. */
+  readonly clientLimits?: Partial<ConnectionLimits>;
+  /** Client connections at once; more are refused. Default 4,096. */
+  readonly clientConnectionsMax?: number;
+  readonly logger?: Logger;
+}
+
+const defaultLimits: ConnectionLimits = {
+  frameBytesMax: 16 * 1024 * 1024,
+  requestsInFlightMax: 4096,
+  watchesMax: 256,
+  badFramesMax: 8,
+  handshakeTimeoutMs: 5_000,
+  socketBytesHigh: 8 * 1024 * 1024,
+};
+
+function secretBytes(field: string, secret: string | Uint8Array): Uint8Array {
+  const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+  if (bytes.byteLength < 16) throw new ConfigError('KvServer', field, `must be at least 16 bytes, got ${bytes.byteLength}`);
+  return bytes;
+}
+
+/**
+ * A replica of the KV with its client port.
+ *
+ * @example
+ * ```ts
+ * const server = new KvServer({
+ *   id: 'a', clusterId: 'demo', dataDir: './data/a', secret, clientSecret,
+ *   members: {
+ *     a: { peer: { host: '10.0.0.1', port: 7000 }, client: { host: '10.0.0.1', port: 7100 } },
+ *     b: { peer: { host: '10.0.0.2', port: 7000 }, client: { host: '10.0.0.2', port: 7100 } },
+ *     c: { peer: { host: '10.0.0.3', port: 7000 }, client: { host: '10.0.0.3', port: 7100 } },
+ *   },
+ * });
+ * await server.start();
+ * ```
+ */
+export class KvServer {
+  private kvNode: KvNode | undefined;
+  private storage: FileStorage | undefined;
+  private listener: Server | undefined;
+  private readonly connections = new Set<ClientConnection>();
+  private readonly host: ConnectionHost;
+  private readonly clientSecret: Uint8Array | undefined;
+  private readonly logger: Logger;
+  private closing = false;
+
+  constructor(private readonly options: KvServerOptions) {
+    if (options.members[options.id] === undefined) throw new ConfigError('KvServer', 'members', `must include this server's id ${options.id}`);
+    if (options.tls === undefined && (options.secret === undefined || options.clientSecret === undefined)) {
+      throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret are required unless tls is given');
+    }
+    this.clientSecret = options.clientSecret === undefined || options.tls !== undefined ? undefined : secretBytes('clientSecret', options.clientSecret);
+    this.logger = options.logger ?? silentLogger;
+    const limits = { ...defaultLimits, ...options.clientLimits };
+    const server = this;
+    this.host = {
+      get kv() {
+        return server.kv;
+      },
+      clusterId: options.clusterId,
+      nodeId: options.id,
+      members: Object.keys(options.members),
+      secret: this.clientSecret,
+      logger: this.logger,
+      limits,
+      closed: (c) => this.connections.delete(c),
+    };
+  }
+
+  /** The KV node this server runs (embedded API, status, events). */
+  get kv(): KvNode {
+    if (this.kvNode === undefined) throw new ConfigError('KvServer', 'start', 'the server has not started');
+    return this.kvNode;
+  }
+
+  /** The client port's address once started (the port chosen, if 0 was asked). */
+  clientAddress(): TcpAddress | undefined {
+    const address = this.listener?.address();
+    return address === null || address === undefined || typeof address === 'string' ? undefined : { host: address.address, port: address.port };
+  }
+
+  /** Opens the storage (recovering it), joins the cluster and starts serving clients. */
+  async start(): Promise<void> {
+    const { options } = this;
+    const me = options.members[options.id]!;
+    this.storage = await FileStorage.open(options.dataDir, options.storage);
+    const peers: Record<NodeId, TcpAddress> = {};
+    for (const [id, address] of Object.entries(options.members)) if (id !== options.id) peers[id] = address.peer;
+    const transport = new TcpTransport({
+      id: options.id,
+      clusterId: options.clusterId,
+      listen: me.peer,
+      peers,
+      ...(options.secret === undefined ? {} : { secret: options.secret }),
+      ...(options.acceptedSecrets === undefined ? {} : { acceptedSecrets: options.acceptedSecrets }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      logger: this.logger,
+    });
+    this.kvNode = createKvNode({ ...options.node, id: options.id, members: Object.keys(options.members), transport, storage: this.storage, logger: this.logger });
+    await this.kvNode.start();
+    const onSocket = (socket: Socket) => {
+      if (this.closing || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {
+        socket.destroy();
+        return;
+      }
+      this.connections.add(new ClientConnection(socket, this.host));
+    };
+    this.listener =
+      options.tls === undefined
+        ? createTcpServer(onSocket)
+        : createTlsServer(
+            { ca: options.tls.ca as string | string[], cert: options.tls.cert as string, key: options.tls.key as string, passphrase: options.tls.passphrase, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: true },
+            (socket: TLSSocket) => onSocket(socket),
+          );
+    await new Promise<void>((resolve, reject) => {
+      this.listener!.once('error', reject);
+      this.listener!.listen({ host: me.client.host, port: me.client.port }, () => {
+        this.listener!.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Stops serving clients, closes the node (and its storage). */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const listener = this.listener;
+    // close() waits for every connection to end, so end them after it stops accepting.
+    const stopped = listener === undefined ? Promise.resolve() : new Promise((resolve) => listener.close(resolve));
+    for (const c of [...this.connections]) c.close(undefined);
+    await stopped;
+    await this.kvNode?.close();
+  }
+}

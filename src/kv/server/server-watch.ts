@@ -1,0 +1,74 @@
+/**
+ * A watch a server runs for one client: it reads events from the store's history in
+ * batches and sends them as fast as the client's socket takes them. Nothing is
+ * buffered per watch: when the socket is full it waits for `drain`, and the history
+ * is the backlog. If compaction passes it, it ends with CompactedError.
+ */
+import { CompactedError } from '../errors.js';
+import type { KvStateMachine } from '../kv-state-machine.js';
+import type { KeyRange, WatchEvent } from '../kv-types.js';
+import { rangeMatcher } from '../kv-watch.js';
+import { eventsPerFrameMax } from '../protocol/client-codec.js';
+
+/** Where a server watch sends. @internal */
+export interface WatchSink {
+  /** Sends a batch, complete through revision `through`; returns false when the socket is full (wait for `whenWritable`). */
+  events(id: number, events: readonly WatchEvent[], through: number): boolean;
+  /** Resolves once the socket takes more. */
+  whenWritable(): Promise<void>;
+  /** The watch ended with an error. */
+  failed(id: number, error: Error): void;
+}
+
+/** @internal */
+export class ServerWatch {
+  private stopped = false;
+  private pumping = false;
+  private readonly matches: (key: string) => boolean;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    readonly id: number,
+    private readonly machine: KvStateMachine,
+    range: KeyRange,
+    private nextRevision: number,
+    private readonly sink: WatchSink,
+  ) {
+    this.matches = rangeMatcher(range);
+    this.unsubscribe = machine.onRevision(() => void this.pump());
+    void this.pump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping || this.stopped) return;
+    this.pumping = true;
+    try {
+      while (!this.stopped && this.nextRevision <= this.machine.revision) {
+        if (this.nextRevision <= this.machine.compactRevision) {
+          this.stop();
+          this.sink.failed(this.id, new CompactedError(this.nextRevision, this.machine.compactRevision));
+          return;
+        }
+        const { events, through } = this.machine.view.events(this.nextRevision, this.machine.revision, this.matches, eventsPerFrameMax / 2);
+        this.nextRevision = through + 1;
+        if (events.length === 0) continue;
+        // One revision may hold more events than a frame (a session's keys expiring):
+        // a frame cut inside a revision is complete only through the revision before.
+        let writable = true;
+        for (let at = 0; at < events.length; at += eventsPerFrameMax) {
+          const chunk = events.slice(at, at + eventsPerFrameMax);
+          const next = events[at + eventsPerFrameMax];
+          writable = this.sink.events(this.id, chunk, next === undefined ? through : next.revision - 1);
+        }
+        if (!writable) await this.sink.whenWritable();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+}

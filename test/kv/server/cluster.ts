@@ -1,0 +1,77 @@
+/** Test helpers: a cluster of KV servers on 127.0.0.1, each with its own data directory. */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KvClient, type KvClientOptions } from '../../../src/kv/client/index.js';
+import { KvServer, type KvServerAddress } from '../../../src/kv/server/index.js';
+
+/** A port free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export class ServerCluster {
+  readonly servers = new Map<string, KvServer>();
+  readonly secret = randomBytes(32);
+  readonly clientSecret = randomBytes(32);
+  readonly clusterId = 'test-kv';
+  private readonly clients: KvClient[] = [];
+
+  private constructor(
+    readonly dir: string,
+    readonly members: Record<string, KvServerAddress>,
+  ) {}
+
+  static async start(ids: readonly string[] = ['a', 'b', 'c']): Promise<ServerCluster> {
+    const members: Record<string, KvServerAddress> = {};
+    for (const id of ids) members[id] = { peer: { host: '127.0.0.1', port: await freePort() }, client: { host: '127.0.0.1', port: await freePort() } };
+    const cluster = new ServerCluster(await mkdtemp(join(tmpdir(), 'synod-kv-server-')), members);
+    await Promise.all(ids.map((id) => cluster.startServer(id)));
+    return cluster;
+  }
+
+  server(id: string): KvServer {
+    return this.servers.get(id)!;
+  }
+
+  async startServer(id: string): Promise<KvServer> {
+    const server = new KvServer({
+      id,
+      clusterId: this.clusterId,
+      members: this.members,
+      dataDir: join(this.dir, id),
+      secret: this.secret,
+      clientSecret: this.clientSecret,
+      node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, sessionCheckMs: 20 },
+    });
+    await server.start();
+    this.servers.set(id, server);
+    return server;
+  }
+
+  async stopServer(id: string): Promise<void> {
+    await this.servers.get(id)?.close();
+    this.servers.delete(id);
+  }
+
+  /** A client of the given servers (default all). */
+  client(options: Partial<KvClientOptions> & { only?: readonly string[] } = {}): KvClient {
+    const { only, ...rest } = options;
+    const endpoints = (only ?? Object.keys(this.members)).map((id) => this.members[id]!.client);
+    const client = new KvClient({ endpoints, clusterId: this.clusterId, secret: this.clientSecret, requestTimeoutMs: 8_000, ...rest });
+    this.clients.push(client);
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
+    await Promise.all([...this.servers.keys()].map((id) => this.stopServer(id)));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
