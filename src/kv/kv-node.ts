@@ -5,7 +5,9 @@
  */
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
 import { CodecError } from '../transport/codec/codec-error.js';
-import { CompactedError, KvRequestError, SessionExpiredError, VersionConflictError } from './errors.js';
+import { CompactedError, KvRequestError } from './errors.js';
+import { refusalError } from './kv-refusal.js';
+import { deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
 import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
@@ -34,13 +36,6 @@ export interface KvNodeOptions extends Omit<NodeOptions<KvCommand, KvResult>, 's
   readonly kv?: KvStateMachineOptions;
   /** How often the leader looks for sessions past their expiry, in ms. Default 100 ms. */
   readonly sessionCheckMs?: number;
-}
-
-const encoder = new TextEncoder();
-
-/** Bytes of a value given as text or bytes. */
-function bytesOf(value: string | Uint8Array): Uint8Array {
-  return typeof value === 'string' ? encoder.encode(value) : value;
 }
 
 /**
@@ -74,6 +69,7 @@ export class KvNode implements KvApi {
   private sessionTimer: TimerHandle | undefined;
   /** Whether this leadership's `session-renew` is applied, so expiry may run. */
   private renewed = false;
+  private renewing = false;
   private expiring = false;
   private closed = false;
 
@@ -130,26 +126,12 @@ export class KvNode implements KvApi {
 
   /** Writes `key`. With `expectedVersion`, a compare-and-set: rejects with {@link VersionConflictError} on a mismatch. */
   async put(key: string, value: string | Uint8Array, options: PutOptions & WriteOptions = {}): Promise<PutResult> {
-    const bytes = bytesOf(value);
-    const command: KvCommand = {
-      type: 'put',
-      key,
-      value: bytes,
-      ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
-      ...(options.session === undefined ? {} : { session: options.session }),
-      ...(options.sequential === true ? { sequential: true } : {}),
-    };
-    const result = await this.submit('put', command, options);
-    if (result.type === 'put') return { key: result.key, version: result.version, revision: result.revision };
-    throw this.refusal('put', result, options.expectedVersion);
+    return putResultOf(await this.submit('put', putCommand(key, value, options), options), options);
   }
 
   /** Deletes `key`; `deleted` is false if it was absent. With `expectedVersion`, only at that version. */
   async delete(key: string, options: DeleteOptions & WriteOptions = {}): Promise<DeleteResult> {
-    const command: KvCommand = { type: 'delete', key, ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }) };
-    const result = await this.submit('delete', command, options);
-    if (result.type === 'delete') return { deleted: result.deleted, revision: result.revision };
-    throw this.refusal('delete', result, options.expectedVersion);
+    return deleteResultOf(await this.submit('delete', deleteCommand(key, options), options), options);
   }
 
   /**
@@ -166,29 +148,32 @@ export class KvNode implements KvApi {
    * ```
    */
   async txn(request: TxnRequest, options: WriteOptions = {}): Promise<TxnResult> {
-    const command: KvCommand = { type: 'txn', compare: request.compare, success: request.success, failure: request.failure ?? [] };
-    const result = await this.submit('txn', command, options);
-    if (result.type === 'txn') return { succeeded: result.succeeded, results: result.results, revision: result.revision };
-    throw this.refusal('txn', result, undefined);
+    return txnResultOf(await this.submit('txn', txnCommand(request), options));
   }
 
   /** Opens a session that this node keeps alive until it is closed (or the node closes). */
   async createSession(options: SessionOptions): Promise<KvSession> {
-    const keepAliveMs = options.keepAliveMs ?? Math.floor(options.ttlMs / 3);
-    if (!(keepAliveMs > 0 && keepAliveMs < options.ttlMs)) throw new KvRequestError('createSession', `keepAliveMs must be positive and below ttlMs, not ${keepAliveMs}`);
-    const result = await this.submit('createSession', { type: 'session-create', ttlMs: options.ttlMs }, options);
-    if (result.type !== 'session') throw this.refusal('createSession', result, undefined);
+    const keepAliveMs = keepAliveMsOf(options.ttlMs, options.keepAliveMs);
+    const info = sessionOf('createSession', await this.submit('createSession', { type: 'session-create', ttlMs: options.ttlMs }, options));
+    if (info === null) throw new KvRequestError('createSession', 'the session vanished as it was created');
     const session = new KvSession(
       {
         clock: this.clock,
         keepAlive: (id) => this.keepAlive(id, keepAliveMs),
         closeSession: async (id) => {
           this.sessions.delete(id);
-          const closed = await this.submit('session.close', { type: 'session-close', session: id }, {});
+          let closed: KvResult;
+          try {
+            closed = await this.submit('session.close', { type: 'session-close', session: id }, {});
+          } catch (error) {
+            // Not applied (yet): look out for its expiry again, so `ended` still resolves.
+            if (!this.closed) this.sessions.set(id, session);
+            throw error;
+          }
           if (closed.type !== 'session-closed' && closed.type !== 'no-session') throw this.refusal('session.close', closed, undefined);
         },
       },
-      result.session,
+      info,
       keepAliveMs,
     );
     this.sessions.set(session.id, session);
@@ -245,8 +230,6 @@ export class KvNode implements KvApi {
   }
 
   private submit(api: string, command: KvCommand, options: WriteOptions): Promise<KvResult> {
-    const bad = this.precheck(command);
-    if (bad !== undefined) return Promise.reject(new KvRequestError(api, bad));
     return this.node.propose(command, options).catch((error: unknown) => {
       // The command codec refuses to encode what breaks a limit (a too large value in a
       // transaction, a key with a lone surrogate, ...): the command never entered the log.
@@ -254,47 +237,27 @@ export class KvNode implements KvApi {
     });
   }
 
-  /** The checks the state machine makes too, made here first so a bad request costs no round trip. */
-  private precheck(command: KvCommand): string | undefined {
-    if (command.type === 'delete') return invalidKey(command.key);
-    if (command.type !== 'put') return undefined;
-    const bad = invalidKey(command.key);
-    if (bad !== undefined) return bad;
-    if (command.value.byteLength > kvLimits.valueBytesMax) return `a value is at most ${kvLimits.valueBytesMax} bytes, not ${command.value.byteLength}`;
-    return undefined;
-  }
-
   /** The typed error for a refusal. */
   private refusal(api: string, result: KvResult, expectedVersion: number | undefined): Error {
-    switch (result.type) {
-      case 'conflict':
-        return new VersionConflictError(result.key, expectedVersion, result.version, result.revision);
-      case 'no-session':
-        return new SessionExpiredError(result.session);
-      case 'compacted-revision':
-        return new CompactedError(result.revision, result.compactRevision);
-      case 'invalid':
-        return new KvRequestError(api, result.reason);
-      default:
-        return new KvRequestError(api, `unexpected result ${result.type}`);
-    }
+    return refusalError(api, result, expectedVersion);
   }
 
   private async keepAlive(id: number, timeoutMs: number): Promise<SessionInfo | null> {
-    const result = await this.submit('session.keepAlive', { type: 'session-keepalive', session: id }, { timeoutMs });
-    if (result.type === 'no-session') return null;
-    if (result.type !== 'session') throw this.refusal('session.keepAlive', result, undefined);
-    return result.session;
+    return sessionOf('session.keepAlive', await this.submit('session.keepAlive', { type: 'session-keepalive', session: id }, { timeoutMs }));
   }
 
   /** A new leader first gives every session a full TTL: their keepalives had no leader to reach. */
   private renewSessions(): void {
+    if (this.renewing) return;
+    this.renewing = true;
     this.node.propose({ type: 'session-renew' }).then(
       () => {
+        this.renewing = false;
         if (this.node.status().role === 'leader') this.renewed = true;
       },
       () => {
-        // Lost leadership or closed: the next leader renews.
+        // Lost leadership (the next leader renews), or a timeout: the next check tries again.
+        this.renewing = false;
       },
     );
   }
@@ -311,7 +274,9 @@ export class KvNode implements KvApi {
   /** On the leader: enters a `session-expire` when some session is past its expiry by this clock. */
   private checkSessions(): void {
     for (const [id, session] of this.sessions) if (this.machine.sessionTable.get(id) === undefined && !session.isOver) session.expired();
-    if (!this.renewed || this.expiring || this.node.status().role !== 'leader') return;
+    if (this.node.status().role !== 'leader') return;
+    if (!this.renewed) return this.renewSessions();
+    if (this.expiring) return;
     const earliest = this.machine.sessionTable.earliestExpiry();
     if (earliest === undefined || earliest > this.clock.wallTime()) return;
     this.expiring = true;

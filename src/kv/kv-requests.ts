@@ -4,6 +4,7 @@
  */
 import { KvRequestError } from './errors.js';
 import type { KvCommand, KvResult } from './kv-command.js';
+import { kvLimits } from './kv-limits.js';
 import { refusalError } from './kv-refusal.js';
 import { invalidKey } from './kv-state-machine.js';
 import type { DeleteOptions, DeleteResult, PutOptions, PutResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
@@ -24,10 +25,12 @@ export function checkKey(api: string, key: string): void {
 /** @internal */
 export function putCommand(key: string, value: string | Uint8Array, options: PutOptions): KvCommand {
   checkKey('put', key);
+  const bytes = valueBytes(value);
+  if (bytes.byteLength > kvLimits.valueBytesMax) throw new KvRequestError('put', `a value is at most ${kvLimits.valueBytesMax} bytes, not ${bytes.byteLength}`);
   return {
     type: 'put',
     key,
-    value: valueBytes(value),
+    value: bytes,
     ...(options.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
     ...(options.session === undefined ? {} : { session: options.session }),
     ...(options.sequential === true ? { sequential: true } : {}),

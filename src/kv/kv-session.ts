@@ -59,11 +59,16 @@ export class KvSession {
     return this.over;
   }
 
-  /** Ends the session: its ephemeral keys are deleted. Resolves once the close is applied. */
+  /**
+   * Ends the session: its ephemeral keys are deleted. Resolves once the close is
+   * applied, and `ended` with it. Keepalives stop at once: if the close rejects (a
+   * timeout), call it again, or the session expires after its TTL.
+   */
   async close(): Promise<void> {
     if (this.over) return;
-    this.stop('closed');
+    this.abandon();
     await this.host.closeSession(this.id);
+    this.stop('closed');
   }
 
   /** Stops keeping the session alive without closing it (the node is closing): it expires after its TTL. @internal */
