@@ -12,6 +12,8 @@ export default defineConfig({
     // The KV's server and client: Node-only too.
     'kv/server/index': 'src/kv/server/index.ts',
     'kv/client/index': 'src/kv/client/index.ts',
+    // The `synod` command (package.json `bin`).
+    'cli/synod': 'src/cli/synod.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -1,0 +1,81 @@
+/**
+ * The cluster file the `synod` command reads: the members and where they listen, the
+ * data directories, and where the secrets are. Paths are relative to the file.
+ *
+ * ```json
+ * {
+ *   "clusterId": "local",
+ *   "members": {
+ *     "a": { "peer": "127.0.0.1:7001", "client": "127.0.0.1:7101", "dataDir": "a" },
+ *     "b": { "peer": "127.0.0.1:7002", "client": "127.0.0.1:7102", "dataDir": "b" },
+ *     "c": { "peer": "127.0.0.1:7003", "client": "127.0.0.1:7103", "dataDir": "c" }
+ *   },
+ *   "secretFile": "secret",
+ *   "clientSecretFile": "client-secret"
+ * }
+ * ```
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../core/index.js';
+import type { KvServerAddress } from '../kv/server/index.js';
+import type { TcpAddress } from '../transport/tcp/index.js';
+
+/** A cluster file, read and checked. */
+export interface ClusterConfig {
+  readonly path: string;
+  readonly clusterId: string;
+  readonly members: Readonly<Record<string, KvServerAddress & { readonly dataDir: string }>>;
+  /** The peers' secret, read from `secretFile`. */
+  readonly secret: Uint8Array | undefined;
+  /** The clients' secret, read from `clientSecretFile`. */
+  readonly clientSecret: Uint8Array | undefined;
+}
+
+/** `host:port` as an address. */
+export function parseAddress(field: string, text: unknown): TcpAddress {
+  if (typeof text !== 'string') throw new ConfigError('synod', field, 'must be a "host:port" string');
+  const at = text.lastIndexOf(':');
+  const port = Number(text.slice(at + 1));
+  const host = text.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('synod', field, `"${text}" is not host:port`);
+  return { host, port };
+}
+
+async function secretFrom(path: string, field: string, file: unknown): Promise<Uint8Array | undefined> {
+  if (file === undefined) return undefined;
+  if (typeof file !== 'string') throw new ConfigError('synod', field, 'must be a path');
+  const text = (await readFile(resolve(dirname(path), file), 'utf8')).trim();
+  if (text.length < 32) throw new ConfigError('synod', field, `${file} must hold a secret of at least 32 characters`);
+  return new TextEncoder().encode(text);
+}
+
+/** Reads and checks a cluster file; throws ConfigError naming the field at fault. */
+export async function readClusterConfig(path: string): Promise<ClusterConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError('synod', 'config', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof raw !== 'object' || raw === null) throw new ConfigError('synod', 'config', `${path} must hold a JSON object`);
+  const o = raw as Record<string, unknown>;
+  if (typeof o['clusterId'] !== 'string' || o['clusterId'].length === 0) throw new ConfigError('synod', 'clusterId', 'must be a non-empty string');
+  const membersRaw = o['members'];
+  if (typeof membersRaw !== 'object' || membersRaw === null || Object.keys(membersRaw).length === 0) throw new ConfigError('synod', 'members', 'must name at least one member');
+  const members: Record<string, KvServerAddress & { dataDir: string }> = {};
+  for (const [id, m] of Object.entries(membersRaw as Record<string, unknown>)) {
+    if (typeof m !== 'object' || m === null) throw new ConfigError('synod', `members.${id}`, 'must be an object');
+    const member = m as Record<string, unknown>;
+    const dataDir = member['dataDir'] ?? id;
+    if (typeof dataDir !== 'string') throw new ConfigError('synod', `members.${id}.dataDir`, 'must be a path');
+    members[id] = { peer: parseAddress(`members.${id}.peer`, member['peer']), client: parseAddress(`members.${id}.client`, member['client']), dataDir: resolve(dirname(path), dataDir) };
+  }
+  return {
+    path,
+    clusterId: o['clusterId'],
+    members,
+    secret: await secretFrom(path, 'secretFile', o['secretFile']),
+    clientSecret: await secretFrom(path, 'clientSecretFile', o['clientSecretFile']),
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * `synod cluster up`: a local cluster for trying synod. Writes a cluster file, its
+ * secrets and data directories under `--dir` (default `./.synod`) the first time, then
+ * runs every member as a child process until Ctrl-C. Run it again and the members
+ * restart from their data.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { type Args, intOption, option } from './args.js';
+import { readClusterConfig } from './cluster-config.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen({ host: '127.0.0.1', port: 0 }, done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** Writes a cluster file of `nodes` members on 127.0.0.1 (free ports), with fresh secrets; returns its path. */
+export async function writeLocalCluster(dir: string, nodes: number): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'cluster.json');
+  if (existsSync(path)) return path;
+  const members: Record<string, { peer: string; client: string; dataDir: string }> = {};
+  for (const id of 'abcdefghi'.slice(0, nodes)) members[id] = { peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}`, dataDir: id };
+  await writeFile(join(dir, 'secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
+  await writeFile(join(dir, 'client-secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
+  await writeFile(path, `${JSON.stringify({ clusterId: `local-${randomBytes(4).toString('hex')}`, members, secretFile: 'secret', clientSecretFile: 'client-secret' }, null, 2)}\n`);
+  return path;
+}
+
+/** Starts `synod serve` for member `id` as a child of this process (the same runtime and loader). */
+export function spawnMember(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
+  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'serve', '--config', configPath, '--id', id, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function clusterUp(args: Args): Promise<number> {
+  const dir = resolve(option(args, 'dir', '.synod')!);
+  const path = await writeLocalCluster(dir, intOption(args, 'nodes') ?? 3);
+  const config = await readClusterConfig(path);
+  const children = Object.keys(config.members).map((id) => {
+    const child = spawnMember(path, id);
+    const prefix = (data: Buffer) => data.toString().split('\n').filter((l) => l.length > 0).map((l) => `[${id}] ${l}\n`).join('');
+    child.stdout!.on('data', (d: Buffer) => process.stdout.write(prefix(d)));
+    child.stderr!.on('data', (d: Buffer) => process.stderr.write(prefix(d)));
+    return child;
+  });
+  console.log(`synod: cluster ${config.clusterId} (${Object.keys(config.members).join(', ')}) from ${path}; try: synod put hello world --config ${path}; Ctrl-C stops it`);
+  const exited = children.map((child) => new Promise<number>((done) => child.once('exit', (code) => done(code ?? 1))));
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    void Promise.race(exited).then(() => done());
+  });
+  for (const child of children) child.kill('SIGTERM');
+  const codes = await Promise.all(exited);
+  return codes.every((c) => c === 0) ? 0 : 1;
+}

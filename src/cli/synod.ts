@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * The `synod` command: run a KV server, try a local cluster, and talk to one.
+ *
+ *   synod cluster up [--dir .synod] [--nodes 3]
+ *   synod serve --config FILE --id ID [--tick-ms N] [--verbose]
+ *   synod put KEY VALUE [--expected-version N] [--sequential]
+ *   synod get KEY [--serializable] [--revision N]
+ *   synod del KEY [--expected-version N]
+ *   synod range [PREFIX] [--start K --end K] [--limit N] [--revision N]
+ *   synod txn JSON
+ *   synod watch KEY|PREFIX [--prefix] [--from REVISION] [--count N]
+ *   synod status
+ *
+ * Client commands read the cluster file from `--config` (default .synod/cluster.json);
+ * `--json` prints machine-readable output.
+ */
+import { SynodError } from '../core/index.js';
+import { parseArgs } from './args.js';
+import { clientCommand } from './client-commands.js';
+import { clusterUp } from './cluster-up.js';
+import { serve } from './serve.js';
+
+const usage = `usage: synod <command> [options]
+  cluster up [--dir .synod] [--nodes 3]      run a local cluster until Ctrl-C
+  serve --config FILE --id ID                run one member of a cluster file
+  put KEY VALUE [--expected-version N] [--sequential]
+  get KEY [--serializable] [--revision N]
+  del KEY [--expected-version N]
+  range [PREFIX] [--start K --end K] [--limit N] [--revision N]
+  txn JSON                                   e.g. '{"compare":[{"key":"k","target":"version","op":"==","value":0}],"success":[{"op":"put","key":"k","value":"v"}]}'
+  watch KEY|PREFIX [--prefix] [--from REVISION] [--count N]
+  status                                     every member: role, leader, commit index, lag
+client commands: --config FILE (default .synod/cluster.json), --json`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, new Set(['json', 'serializable', 'sequential', 'prefix', 'verbose', 'help']));
+  const [command, sub] = args.positional;
+  if (command === undefined || args.options.has('help')) {
+    console.log(usage);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'serve') {
+    await serve(args);
+    return 0;
+  }
+  if (command === 'cluster' && sub === 'up') return clusterUp(args);
+  if (['put', 'get', 'del', 'range', 'txn', 'watch', 'status'].includes(command)) return clientCommand(command, args);
+  console.error(usage);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`synod: ${error instanceof SynodError ? `${error.name}: ${error.message}` : error instanceof Error ? error.stack : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,68 @@
+/**
+ * The `synod` command end to end: `synod cluster up` runs three server processes from
+ * a fresh directory, and the client commands talk to them as a user would, checking
+ * output and exit codes (a refused compare-and-set, an absent key, a watch).
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const cli = join(root, 'src', 'cli', 'synod.ts');
+let dir: string;
+let up: ChildProcess;
+
+function synod(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(tsx, [cli, ...args, '--config', join(dir, '.synod', 'cluster.json')], { cwd: dir, timeout: 30_000 }, (error, stdout, stderr) => {
+      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'synod-cli-'));
+  up = spawn(tsx, [cli, 'cluster', 'up', '--dir', join(dir, '.synod')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Ready once every member answers status.
+  for (let i = 0; i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    if ((await synod('status')).code === 0) return;
+  }
+  throw new Error('the local cluster did not come up');
+}, 60_000);
+
+afterAll(async () => {
+  if (up.exitCode === null) {
+    const exited = new Promise((r) => up.once('exit', r));
+    up.kill('SIGINT');
+    await exited;
+  }
+  await rm(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('synod', () => {
+  it('puts, gets, refuses a stale compare-and-set, deletes, ranges and watches', async () => {
+    expect((await synod('put', 'greeting', 'hello')).stdout).toMatch(/^greeting\tversion 1\trevision \d+/);
+    expect(await synod('get', 'greeting')).toMatchObject({ code: 0, stdout: 'hello\n' });
+    const stale = await synod('put', 'greeting', 'bye', '--expected-version', '5');
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/VersionConflictError: key greeting: expected version 5, found 1/);
+    expect((await synod('put', 'greeting', 'bye', '--expected-version', '1')).stdout).toMatch(/version 2/);
+    expect((await synod('put', 'jobs/', 'a', '--sequential')).stdout).toMatch(/^jobs\/0000000000\t/);
+    const range = await synod('range', 'jobs/', '--json');
+    expect(JSON.parse(range.stdout.trim())).toMatchObject({ key: 'jobs/0000000000', value: 'a', version: 1 });
+    const watch = await synod('watch', 'greeting', '--from', '1', '--count', '2');
+    expect(watch.stdout.split('\n').filter(Boolean).map((l) => l.split('\t').slice(1))).toEqual([
+      ['put', 'greeting', 'hello'],
+      ['put', 'greeting', 'bye'],
+    ]);
+    expect((await synod('del', 'greeting')).code).toBe(0);
+    expect(await synod('get', 'greeting')).toMatchObject({ code: 1 });
+    const status = await synod('status');
+    expect(status.stdout.split('\n').filter((l) => l.split('\t')[1] === 'leader')).toHaveLength(1);
+  }, 60_000);
+});
