@@ -84,6 +84,7 @@ function secretBytes(field: string, secret: string | Uint8Array): Uint8Array {
  */
 export class KvServer {
   private kvNode: KvNode | undefined;
+  private transport: TcpTransport | undefined;
   private storage: FileStorage | undefined;
   private listener: Server | undefined;
   private readonly connections = new Set<ClientConnection>();
@@ -127,6 +128,11 @@ export class KvServer {
     return address === null || address === undefined || typeof address === 'string' ? undefined : { host: address.address, port: address.port };
   }
 
+  /** Fault injection for tests: drops all traffic to and from these peers (see `TcpTransport.blockPeers`). */
+  blockPeers(peers: Iterable<NodeId>): void {
+    this.transport?.blockPeers(peers);
+  }
+
   /** Opens the storage (recovering it), joins the cluster and starts serving clients. */
   async start(): Promise<void> {
     const { options } = this;
@@ -134,7 +140,7 @@ export class KvServer {
     this.storage = await FileStorage.open(options.dataDir, options.storage);
     const peers: Record<NodeId, TcpAddress> = {};
     for (const [id, address] of Object.entries(options.members)) if (id !== options.id) peers[id] = address.peer;
-    const transport = new TcpTransport({
+    const transport = (this.transport = new TcpTransport({
       id: options.id,
       clusterId: options.clusterId,
       listen: me.peer,
@@ -143,7 +149,7 @@ export class KvServer {
       ...(options.acceptedSecrets === undefined ? {} : { acceptedSecrets: options.acceptedSecrets }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       logger: this.logger,
-    });
+    }));
     this.kvNode = createKvNode({ ...options.node, id: options.id, members: Object.keys(options.members), transport, storage: this.storage, logger: this.logger });
     await this.kvNode.start();
     const onSocket = (socket: Socket) => {

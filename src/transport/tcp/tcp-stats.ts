@@ -18,6 +18,8 @@ export interface TcpTransportStats {
   readonly handshakesFailed: number;
   /** Connections closed for sending too many bad frames. */
   readonly connectionsClosedForBadFrames: number;
+  /** Messages dropped, both ways, because their peer was blocked by `blockPeers` (fault injection). */
+  readonly messagesBlocked: number;
 }
 
 /** The mutable counters behind {@link TcpTransportStats}. @internal */
@@ -36,5 +38,6 @@ export function newTcpCounters(): TcpCounters {
     connectionsEstablished: 0,
     handshakesFailed: 0,
     connectionsClosedForBadFrames: 0,
+    messagesBlocked: 0,
   };
 }

@@ -71,6 +71,8 @@ export class TcpTransport implements Transport {
    */
   private readonly tlsServer: TlsServer | undefined;
   private handlers: TransportHandlers | undefined;
+  /** Peers cut off by {@link blockPeers}. */
+  private blocked: ReadonlySet<NodeId> = new Set();
   private server: Server | undefined;
   private state: 'new' | 'starting' | 'started' | 'closed' = 'new';
   private readonly connectionHost: ConnectionHost;
@@ -135,8 +137,27 @@ export class TcpTransport implements Transport {
     for (const link of this.links.values()) link.dial();
   }
 
+  /**
+   * Fault injection for tests (a nemesis): from now on, drops every message to or from
+   * these peers, as a network partition would, and counts them in `messagesBlocked`.
+   * Connections stay up, so it is the silent kind of partition. `blockPeers([])` heals.
+   *
+   * @example
+   * ```ts
+   * transport.blockPeers(['b', 'c']); // this node hears nothing from b and c, and they nothing from it
+   * transport.blockPeers([]);         // healed
+   * ```
+   */
+  blockPeers(peers: Iterable<NodeId>): void {
+    this.blocked = new Set(peers);
+  }
+
   /** Queues `message` for `message.to`; drops and counts it if it cannot be sent. Never throws. */
   send(message: NodeMessage): void {
+    if (this.blocked.size > 0 && this.blocked.has(message.to)) {
+      this.counters.messagesBlocked++;
+      return;
+    }
     const link = this.state === 'started' ? this.links.get(message.to) : undefined;
     if (link === undefined) {
       this.counters.messagesDropped++;
@@ -291,6 +312,10 @@ export class TcpTransport implements Transport {
 
   private deliver(message: NodeMessage): void {
     if (this.state !== 'started') return;
+    if (this.blocked.size > 0 && this.blocked.has(message.from)) {
+      this.counters.messagesBlocked++;
+      return;
+    }
     this.counters.messagesDelivered++;
     this.handlers!.deliver(message);
   }

@@ -62,6 +62,24 @@ describe('TcpTransport', () => {
     expect(b.transport.stats.messagesDelivered).toBe(1_000);
   });
 
+  it('drops every message to and from a blocked peer, both ways, until healed (fault injection)', async () => {
+    const ports = await freePorts(2);
+    const b = await start('b', ports);
+    const a = await start('a', ports);
+    await until(() => a.transport.connectedPeers().includes('b'), 'a connected to b');
+    a.transport.blockPeers(['b']);
+    a.transport.send(forward('a', 'b', 1));
+    b.transport.send(forward('b', 'a', 2));
+    await sleep(100);
+    expect(b.delivered).toHaveLength(0);
+    expect(a.delivered).toHaveLength(0);
+    expect(a.transport.stats.messagesBlocked).toBe(2);
+    a.transport.blockPeers([]);
+    a.transport.send(forward('a', 'b', 3));
+    b.transport.send(forward('b', 'a', 4));
+    await until(() => a.delivered.length === 1 && b.delivered.length === 1, 'delivery after healing');
+  });
+
   it('tells the node when a peer goes away and when it is back', async () => {
     const ports = await freePorts(2);
     let b = await start('b', ports);
