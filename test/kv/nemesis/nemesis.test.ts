@@ -1,0 +1,186 @@
+/**
+ * The nemesis test: five KV server processes on 127.0.0.1 (FileStorage, TcpTransport),
+ * concurrent clients doing get, put, compare-and-set and delete, while a nemesis
+ * SIGKILLs and restarts servers, SIGSTOPs and resumes them, and partitions them
+ * (through the transport's fault hook). Then the nemesis stops, everything heals, and:
+ * the cluster must serve again within a bounded time, and the whole history (every
+ * operation with its real-time bounds, unknown outcomes included) must be
+ * linearizable, which also means no acknowledged write was lost.
+ *
+ * `SYNOD_NEMESIS_MS` sets how long the nemesis runs (default 60,000; CI runs that).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+import { type ClusterConfig, readClusterConfig } from '../../../src/cli/cluster-config.js';
+import { writeLocalCluster } from '../../../src/cli/cluster-up.js';
+import { KvClient } from '../../../src/kv/client/index.js';
+import { VersionConflictError } from '../../../src/kv/index.js';
+import { type KvInput, type KvOutput, type Operation, Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
+
+const nemesisMs = Number(process.env['SYNOD_NEMESIS_MS'] ?? 60_000);
+const seed = Number(process.env['SYNOD_NEMESIS_SEED'] ?? Date.now() % 100_000);
+const here = resolve(fileURLToPath(new URL('.', import.meta.url)));
+const keys = ['x', 'y', 'z'];
+const text = new TextDecoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let dir: string | undefined;
+const servers = new Map<string, ChildProcess>();
+const stopped = new Set<string>();
+
+afterAll(async () => {
+  for (const child of servers.values()) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  }
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+async function startServer(config: ClusterConfig, id: string): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'server-process.ts'), config.path, id], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  servers.set(id, child);
+  await new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server ${id} did not start`)), 30_000);
+    child.once('message', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === null) fail(new Error(`server ${id} exited with ${code} while starting`));
+    });
+  });
+}
+
+function alive(id: string): boolean {
+  const child = servers.get(id);
+  return child !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+it(`keeps the history linearizable under kills, pauses and partitions of 5 server processes (${nemesisMs} ms, seed ${seed})`, async () => {
+  dir = await mkdtemp(join(tmpdir(), 'synod-nemesis-'));
+  const config = await readClusterConfig(await writeLocalCluster(dir, 5));
+  const ids = Object.keys(config.members);
+  await Promise.all(ids.map((id) => startServer(config, id)));
+  const random = new Prng(seed);
+  const history: Operation<KvInput, KvOutput>[] = [];
+  const log: string[] = [];
+  const t0 = performance.now();
+  const note = (line: string) => log.push(`t=${((performance.now() - t0) / 1000).toFixed(1)}s ${line}`);
+
+  // Clients, each starting at a different server and failing over to the others.
+  const clients = ids.map((_, i) => new KvClient({ endpoints: [...ids.slice(i), ...ids.slice(0, i)].map((id) => config.members[id]!.client), clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 2_000, connectTimeoutMs: 1_000 }));
+  let running = true;
+  const worker = async (index: number) => {
+    const client = clients[index % clients.length]!;
+    const name = `w${index}`;
+    const versions = new Map<string, number>();
+    for (let n = 0; running; n++) {
+      const key = keys[random.int(keys.length)]!;
+      const roll = random.next();
+      const value = `${name}-${n}`;
+      const input: KvInput =
+        roll < 0.4 ? { op: 'get' } : roll < 0.6 ? { op: 'put', value } : roll < 0.9 ? { op: 'put', value, expectedVersion: versions.get(key) ?? 0 } : { op: 'delete' };
+      const invokedAt = performance.now();
+      try {
+        let output: KvOutput;
+        if (input.op === 'get') {
+          const kv = await client.get(key);
+          output = kv === undefined ? { type: 'absent' } : { type: 'value', value: text.decode(kv.value), version: kv.version };
+          versions.set(key, kv?.version ?? 0);
+        } else if (input.op === 'put') {
+          const r = await client.put(key, input.value, input.expectedVersion === undefined ? {} : { expectedVersion: input.expectedVersion });
+          output = { type: 'written', version: r.version };
+          versions.set(key, r.version);
+        } else {
+          const r = await client.delete(key);
+          output = r.deleted ? { type: 'deleted' } : { type: 'absent' };
+        }
+        history.push({ client: name, key, input, invokedAt, completedAt: performance.now(), outcome: 'ok', output });
+      } catch (error) {
+        if (error instanceof VersionConflictError) {
+          versions.set(key, error.currentVersion);
+          history.push({ client: name, key, input, invokedAt, completedAt: performance.now(), outcome: 'ok', output: { type: 'conflict', version: error.currentVersion } });
+        } else if (input.op !== 'get') {
+          // A write whose outcome is unknown may take effect at any later time, or never.
+          history.push({ client: name, key, input, invokedAt, outcome: 'info' });
+        }
+        await sleep(20);
+      }
+    }
+  };
+  const workers = Array.from({ length: 10 }, (_, i) => worker(i));
+
+  // The nemesis: one fault at a time, each undone before the next.
+  const end = performance.now() + nemesisMs;
+  let faults = 0;
+  while (performance.now() < end) {
+    await sleep(500 + random.int(1_500));
+    const victim = ids[random.int(ids.length)]!;
+    const kind = random.int(3);
+    faults++;
+    if (kind === 0) {
+      note(`SIGKILL ${victim}`);
+      servers.get(victim)!.kill('SIGKILL');
+      await sleep(500 + random.int(2_000));
+      note(`restart ${victim}`);
+      await startServer(config, victim);
+    } else if (kind === 1) {
+      note(`SIGSTOP ${victim}`);
+      servers.get(victim)!.kill('SIGSTOP');
+      stopped.add(victim);
+      await sleep(500 + random.int(3_000));
+      note(`SIGCONT ${victim}`);
+      servers.get(victim)!.kill('SIGCONT');
+      stopped.delete(victim);
+    } else {
+      const shuffled = [...ids].sort(() => random.next() - 0.5);
+      const minority = shuffled.slice(0, 1 + random.int(2));
+      const majority = shuffled.slice(minority.length);
+      note(`partition ${minority.join(',')} | ${majority.join(',')}`);
+      for (const id of ids) if (alive(id)) servers.get(id)!.send({ block: minority.includes(id) ? majority : minority });
+      await sleep(1_000 + random.int(3_000));
+      note('heal');
+      for (const id of ids) if (alive(id)) servers.get(id)!.send({ block: [] });
+    }
+  }
+
+  // Healed: every server up. The cluster must serve a write again within a bound.
+  for (const id of ids) if (!alive(id)) await startServer(config, id);
+  const healedAt = performance.now();
+  let recoveredMs: number | undefined;
+  while (recoveredMs === undefined && performance.now() - healedAt < 20_000) {
+    try {
+      await clients[0]!.put('probe', 'after the nemesis', { timeoutMs: 2_000 });
+      recoveredMs = performance.now() - healedAt;
+    } catch {
+      await sleep(100);
+    }
+  }
+  running = false;
+  await Promise.all(workers);
+  note(`served again ${recoveredMs === undefined ? 'never' : `${Math.round(recoveredMs)} ms`} after healing`);
+  expect(recoveredMs, log.join('\n')).toBeDefined();
+  expect(recoveredMs!).toBeLessThan(20_000);
+
+  // The final word on every key, read linearizably: an acknowledged write missing here is lost.
+  for (const key of keys) {
+    const invokedAt = performance.now();
+    const kv = await clients[1]!.get(key, { timeoutMs: 10_000 });
+    history.push({ client: 'final', key, input: { op: 'get' }, invokedAt, completedAt: performance.now(), outcome: 'ok', output: kv === undefined ? { type: 'absent' } : { type: 'value', value: text.decode(kv.value), version: kv.version } });
+  }
+  await Promise.all(clients.map((c) => c.close()));
+
+  const ok = history.filter((o) => o.outcome === 'ok').length;
+  const unknown = history.filter((o) => o.outcome === 'info').length;
+  note(`${history.length} operations: ${ok} ok, ${unknown} unknown; ${faults} faults`);
+  console.log(log.join('\n'));
+  expect(faults).toBeGreaterThan(0);
+  expect(ok).toBeGreaterThan(100);
+  const verdict = checkLinearizability(history, versionedKvModel, { timeBudgetMs: 60_000 });
+  expect(verdict, `seed ${seed}\n${log.join('\n')}\n${JSON.stringify(verdict).slice(0, 3_000)}`).toEqual({ result: 'linearizable' });
+}, nemesisMs + 180_000);
