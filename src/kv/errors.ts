@@ -44,7 +44,7 @@ export class CompactedError extends SynodError {
   readonly compactRevision: number;
 
   constructor(revision: number, compactRevision: number) {
-    super('COMPACTED', `revision ${revision} is compacted (history kept after revision ${compactRevision})`);
+    super('COMPACTED', `revision ${revision} is compacted: reads need revision ${compactRevision} or later, watches ${compactRevision + 1} or later`);
     this.revision = revision;
     this.compactRevision = compactRevision;
   }

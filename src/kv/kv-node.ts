@@ -98,7 +98,7 @@ export class KvNode implements KvApi {
   async close(): Promise<void> {
     this.closed = true;
     if (this.sessionTimer !== undefined) this.clock.clearTimer(this.sessionTimer);
-    for (const session of this.sessions.values()) session.abandon();
+    for (const session of [...this.sessions.values()]) session.detach();
     for (const watch of [...this.watches]) watch.close();
     await this.node.close();
   }

@@ -5,8 +5,12 @@
 import type { Clock, TimerHandle } from '../runtime/index.js';
 import type { SessionInfo } from './kv-types.js';
 
-/** How a session ended. */
-export type SessionEnd = 'closed' | 'expired';
+/**
+ * How a session ended, for this handle: `'closed'` by {@link KvSession.close},
+ * `'expired'` when the cluster ended it, `'abandoned'` when its node or client closed
+ * and stopped keeping it alive (the cluster expires it after its TTL).
+ */
+export type SessionEnd = 'closed' | 'expired' | 'abandoned';
 
 /** What a session needs from its node. @internal */
 export interface SessionHost {
@@ -35,7 +39,7 @@ export interface SessionHost {
 export class KvSession {
   readonly id: number;
   readonly ttlMs: number;
-  /** Resolves when the session ends: `'closed'` by {@link close}, `'expired'` when the cluster ended it. */
+  /** Resolves when the session ends for this handle; see {@link SessionEnd}. */
   readonly ended: Promise<SessionEnd>;
   private end: ((how: SessionEnd) => void) | undefined;
   private timer: TimerHandle | undefined;
@@ -81,6 +85,11 @@ export class KvSession {
   /** @internal */
   expired(): void {
     this.stop('expired');
+  }
+
+  /** Its node or client closed: no more keepalives. @internal */
+  detach(): void {
+    this.stop('abandoned');
   }
 
   private stop(how: SessionEnd): void {

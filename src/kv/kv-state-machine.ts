@@ -185,12 +185,12 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     const current = () => this.store.latest(key)?.version ?? 0;
     if (c.sequential === true) {
       if (c.expectedVersion !== undefined) return { type: 'invalid', reason: 'a sequential put takes no expectedVersion' };
-      const n = this.sequences.get(c.key) ?? 0;
+      let n = this.sequences.get(c.key) ?? 0;
       key = sequentialKey(c.key, n);
       const bad = invalidKey(key);
       if (bad !== undefined) return { type: 'invalid', reason: bad };
-      // A key made by hand where the sequence lands: the create fails like a CAS on absence.
-      if (current() !== 0) return { type: 'conflict', key, version: current(), revision: this.store.revision };
+      // A key made by hand where the sequence lands is skipped: a sequential create always creates.
+      while (current() !== 0) key = sequentialKey(c.key, ++n);
       this.sequences.set(c.key, n + 1);
     } else if (c.expectedVersion !== undefined) {
       if (!isVersionNumber(c.expectedVersion)) return { type: 'invalid', reason: `expectedVersion must be a non-negative integer, not ${String(c.expectedVersion)}` };

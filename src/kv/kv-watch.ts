@@ -39,6 +39,8 @@ export class KvWatch implements Watch {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly unsubscribe: () => void;
   private readonly matches: (key: string) => boolean;
+  /** The read point taken at creation, when no `fromRevision` was given. */
+  private readonly started: Promise<number> | undefined;
 
   /** @internal */
   constructor(
@@ -46,13 +48,18 @@ export class KvWatch implements Watch {
     range: KeyRange,
     options: WatchOptions,
     /** Resolves with the revision after a linearizable read point. */
-    private readonly readPoint: () => Promise<number>,
+    readPoint: () => Promise<number>,
     private readonly onEnd: (watch: KvWatch) => void,
   ) {
     this.matches = rangeMatcher(range);
     this.nextRevision = options.fromRevision;
+    // The default start is taken now, not at the first next(): a write acknowledged after
+    // watch() returned is never missed, however late iteration begins.
+    this.started = this.nextRevision === undefined ? readPoint() : undefined;
+    this.started?.catch(() => undefined);
     this.unsubscribe = machine.onRevision(() => this.poke());
   }
+
 
   /** The revision to resume from after the events delivered so far (undefined before it started). */
   get resumeRevision(): number | undefined {
@@ -97,7 +104,7 @@ export class KvWatch implements Watch {
       if (this.nextRevision === undefined) {
         let readPoint: number;
         try {
-          readPoint = await this.readPoint();
+          readPoint = await this.started!;
         } catch (error) {
           if (this.done) continue; // closed while waiting (its node closing rejects the read): end, not fail
           throw error;

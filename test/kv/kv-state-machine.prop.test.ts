@@ -11,7 +11,7 @@ import { type KeyValue, type KvCommand, type KvResult, KvStateMachine, type TxnO
 import type { ApplyMeta } from '../../src/runtime/index.js';
 
 const runs = Number(process.env['SYNOD_KV_RUNS'] ?? 300);
-const keys = ['a', 'a/1', 'a/2', 'b', 'b/1'] as const;
+const keys = ['a', 'a/1', 'a/2', 'b', 'b/1', 'q/0000000001'] as const; // the last where a sequence will land
 const prefixes = ['', 'a', 'a/', 'b/', 'q/'] as const;
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -78,9 +78,9 @@ class Model {
         if (c.session !== undefined && !this.sessions.has(c.session)) return { type: 'no-session', session: c.session };
         let key = c.key;
         if (c.sequential === true) {
-          const n = this.sequences.get(c.key) ?? 0;
+          let n = this.sequences.get(c.key) ?? 0;
           key = sequentialKey(c.key, n);
-          if (version(key) !== 0) return { type: 'conflict', key, version: version(key), revision: this.revision };
+          while (version(key) !== 0) key = sequentialKey(c.key, ++n);
           this.sequences.set(c.key, n + 1);
         } else if (c.expectedVersion !== undefined && version(key) !== c.expectedVersion) {
           return { type: 'conflict', key, version: version(key), revision: this.revision };

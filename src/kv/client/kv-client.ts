@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ConfigError } from '../../core/index.js';
-import { ClosedError, TimeoutError, systemClock } from '../../runtime/index.js';
+import { AbortedError, ClosedError, TimeoutError, systemClock } from '../../runtime/index.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
 import type { TcpAddress, TcpTlsOptions } from '../../transport/tcp/index.js';
@@ -38,12 +38,18 @@ export interface KvClientOptions {
   readonly requestTimeoutMs?: number;
   /** How long one connection attempt (with its handshake) may take, in ms. Default 2,000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * The largest request sent, in bytes: a larger one is refused here with
+   * `KvRequestError` rather than by the server. Match the servers' `frameBytesMax`.
+   * Default 16 MiB.
+   */
+  readonly requestBytesMax?: number;
 }
 
 interface Pending {
   readonly id: number;
-  /** The request, so it can be sent again on the next connection. */
-  readonly request: ClientRequest;
+  /** The request's frame, so it can be sent again on the next connection. */
+  readonly frame: Uint8Array;
   readonly resolve: (frame: ServerFrame) => void;
   readonly reject: (error: Error) => void;
   readonly deadline: number;
@@ -81,7 +87,8 @@ export class KvClient implements KvApi {
   private endpoint: number;
   private attempts = 0;
   private nextId = 1;
-  private seq = 0;
+  /** From the wall clock, so a client restarted with a fixed `clientId` never reuses a sequence number. */
+  private seq = Date.now() * 1024;
   /** Writes in flight by sequence number, oldest first; `ackedBelow` is the oldest. */
   private readonly writesInFlight: number[] = [];
   private readonly finishedSeqs = new Set<number>();
@@ -124,7 +131,7 @@ export class KvClient implements KvApi {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reconnectTimer);
-    for (const s of this.sessions) s.abandon();
+    for (const s of [...this.sessions]) s.detach();
     for (const w of [...this.liveWatches]) w.close();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
@@ -140,7 +147,9 @@ export class KvClient implements KvApi {
   }
 
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
-    const frame = await this.call((id) => ({ kind: 'range', id, range, limit: options.limit ?? 0, revision: options.revision ?? 0, linearizable: options.consistency !== 'serializable' }), options.timeoutMs, undefined);
+    if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit > 0)) throw new KvRequestError('range', `limit must be a positive integer, not ${options.limit}`);
+    if (options.revision !== undefined && !(Number.isSafeInteger(options.revision) && options.revision > 0)) throw new KvRequestError('range', `revision must be a positive integer, not ${options.revision}`);
+    const frame = await this.call((id) => ({ kind: 'range', id, range, limit: options.limit ?? 0, revision: options.revision ?? 0, linearizable: options.consistency !== 'serializable' }), options, undefined);
     if (frame.kind !== 'range') throw new KvRequestError('range', `unexpected answer ${frame.kind}`);
     return frame.result;
   }
@@ -166,8 +175,14 @@ export class KvClient implements KvApi {
         clock: systemClock,
         keepAlive: async (id) => sessionOf('session.keepAlive', await this.command({ type: 'session-keepalive', session: id }, { timeoutMs: keepAliveMs })),
         closeSession: async (id) => {
+          let result: KvResult;
+          try {
+            result = await this.command({ type: 'session-close', session: id }, {});
+          } catch (error) {
+            // Not applied (yet): `ended` waits for a retried close (the session expires after its TTL meanwhile).
+            throw error;
+          }
           this.sessions.delete(session);
-          const result = await this.command({ type: 'session-close', session: id }, {});
           if (result.type !== 'session-closed' && result.type !== 'no-session') throw refusalError('session.close', result, undefined);
         },
       },
@@ -196,7 +211,7 @@ export class KvClient implements KvApi {
 
   /** The status of the server this client is connected to. */
   async status(options: { timeoutMs?: number } = {}): Promise<ServerStatus> {
-    const frame = await this.call((id) => ({ kind: 'status', id }), options.timeoutMs, undefined);
+    const frame = await this.call((id) => ({ kind: 'status', id }), options, undefined);
     if (frame.kind !== 'status') throw new KvRequestError('status', `unexpected answer ${frame.kind}`);
     return frame.status;
   }
@@ -214,7 +229,7 @@ export class KvClient implements KvApi {
         request: options.request === undefined ? { clientId: this.clientId, seq: seq!, ackedBelow: this.ackedBelow() } : { ackedBelow: 0, ...options.request },
         timeoutMs: 0,
       }),
-      options.timeoutMs,
+      options,
       seq,
     );
     if (frame.kind !== 'result') throw new KvRequestError('command', `unexpected answer ${frame.kind}`);
@@ -226,16 +241,40 @@ export class KvClient implements KvApi {
     return this.writesInFlight[0] ?? this.seq + 1;
   }
 
-  /** Sends a request now or once connected, again after a reconnect, until answered or timed out. */
-  private call(build: (id: number) => ClientRequest, timeoutMs: number | undefined, seq: number | undefined): Promise<ServerFrame> {
+  /**
+   * Sends a request now or once connected, again after a reconnect, until answered,
+   * timed out or aborted (a write may still apply after either).
+   */
+  private call(build: (id: number) => ClientRequest, wait: { readonly timeoutMs?: number | undefined; readonly signal?: AbortSignal | undefined }, seq: number | undefined): Promise<ServerFrame> {
+    const signal = wait.signal;
     if (this.closed) return Promise.reject(new ClosedError('KvClient: closed'));
     void this.connect();
     const id = this.nextId++;
     const request = build(id);
-    const waitMs = timeoutMs ?? this.requestTimeoutMs;
+    let frame: Uint8Array;
+    try {
+      frame = prefixFrame(encodeClientRequest(request));
+    } catch (error) {
+      // The codec refuses what breaks a limit (a lone surrogate, too many txn ops): nothing was sent.
+      if (seq !== undefined) this.finishedSeqs.add(seq);
+      return Promise.reject(error instanceof CodecError ? new KvRequestError(request.kind, error.message, { cause: error }) : error);
+    }
+    const requestBytesMax = this.options.requestBytesMax ?? 16 * 1024 * 1024;
+    if (frame.byteLength - 4 > requestBytesMax) {
+      if (seq !== undefined) this.finishedSeqs.add(seq);
+      return Promise.reject(new KvRequestError(request.kind, `the request is ${frame.byteLength - 4} bytes, more than the ${requestBytesMax} a server takes`));
+    }
+    if (signal?.aborted === true) {
+      if (seq !== undefined) this.finishedSeqs.add(seq);
+      return Promise.reject(new AbortedError(`KvClient: ${request.kind}`, { cause: signal.reason }));
+    }
+    const waitMs = wait.timeoutMs ?? this.requestTimeoutMs;
     return new Promise<ServerFrame>((resolve, reject) => {
+      const onAbort = () => this.pending.get(id)?.reject(new AbortedError(`KvClient: ${request.kind}`, { cause: signal?.reason }));
+      signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => {
         this.pending.delete(id);
+        signal?.removeEventListener('abort', onAbort);
         if (seq !== undefined) this.finishedSeqs.add(seq);
       };
       const timer = setTimeout(() => {
@@ -245,7 +284,7 @@ export class KvClient implements KvApi {
       }, waitMs);
       this.pending.set(id, {
         id,
-        request,
+        frame,
         seq,
         deadline: Date.now() + waitMs,
         timer,
@@ -260,7 +299,7 @@ export class KvClient implements KvApi {
           reject(error);
         },
       });
-      if (this.open) this.send(request);
+      if (this.open) this.socket?.write(frame);
     });
   }
 
@@ -299,7 +338,10 @@ export class KvClient implements KvApi {
     const nonce = clientNonce();
     let state: 'challenge' | 'welcome' | 'open' = 'challenge';
     let context: Parameters<typeof clientProofOf>[2] | undefined;
+    /** Whether this attempt's failure was recorded (by `fail` or a socket error). */
+    let failed = false;
     const fail = (why: string) => {
+      failed = true;
       this.lastFailure = `${address.host}:${address.port}: ${why}`;
       socket.destroy(new Error(why));
     };
@@ -343,10 +385,13 @@ export class KvClient implements KvApi {
       }
     });
     socket.on('error', (error) => {
+      failed = true;
       this.lastFailure = `${address.host}:${address.port}: ${error.message}`;
     });
     socket.on('close', () => {
       clearTimeout(timer);
+      // Hung up on without a word: under TLS 1.3 that is how a server refuses this client's certificate.
+      if (state !== 'open' && !failed) this.lastFailure = `${address.host}:${address.port}: closed by the server during the handshake${tls === undefined ? '' : ' (did it refuse this client certificate?)'}`;
       if (this.socket === socket) this.onClose();
     });
   }
@@ -355,7 +400,7 @@ export class KvClient implements KvApi {
     this.open = true;
     this.lastFailure = undefined;
     this.attempts = 0;
-    for (const p of this.pending.values()) this.send(p.request);
+    for (const p of this.pending.values()) this.socket?.write(p.frame);
     this.watches.clear();
     for (const watch of this.liveWatches) watch.reconnected();
     this.opened?.resolve();
@@ -405,7 +450,7 @@ export class KvClient implements KvApi {
       if (retryCodes.has(frame.error.code) && Date.now() < p.deadline - 50) {
         // The server could not finish it (leaderless for a moment, closing): try again shortly.
         setTimeout(() => {
-          if (this.pending.has(p.id) && this.open) this.send(p.request);
+          if (this.pending.has(p.id) && this.open) this.socket?.write(p.frame);
         }, 50);
         return;
       }

@@ -21,6 +21,14 @@ const idBytesMax = 255;
 const messageBytesMax = 16 * 1024;
 /** Members in a status at most. */
 const membersMax = 64;
+/**
+ * Fewest bytes a key value takes (key length, value length, version, createRevision,
+ * modRevision, flags): a list's count is checked against the bytes left with it, so it
+ * must not overstate an item, or a valid frame of short items is refused.
+ */
+const keyValueBytesMin = 6;
+/** Fewest bytes an event takes: its type, its revision, its key value. */
+const eventBytesMin = 2 + keyValueBytesMin;
 
 const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status'] as const satisfies readonly ClientRequest['kind'][];
 const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error'] as const satisfies readonly ServerFrame['kind'][];
@@ -103,6 +111,7 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
 }
 
 function writeEvent(w: Writer, e: WatchEvent): void {
+  if (e.kv.modRevision !== e.revision) throw new CodecError(`event at revision ${e.revision} carries a key modified at ${e.kv.modRevision}`);
   w.u8(e.type === 'put' ? 1 : 2);
   writeUint(w, 'event revision', e.revision);
   writeKeyValue(w, e.kv);
@@ -115,6 +124,22 @@ function readEvent(r: Reader): WatchEvent {
   const kv = readKeyValue(r);
   if (kv.modRevision !== revision) throw new CodecError(`event at revision ${revision} carries a key modified at ${kv.modRevision}`);
   return { type: type === 1 ? 'put' : 'delete', revision, kv };
+}
+
+/** Events come in revision order (several may share one: a transaction). */
+function checkEventOrder(e: WatchEvent, previous: WatchEvent | undefined): void {
+  if (previous !== undefined && e.revision < previous.revision) throw new CodecError(`events out of revision order: ${e.revision} after ${previous.revision}`);
+}
+
+/** `through` covers every event of the frame: a client resumes from `through + 1`. */
+function checkEventsThrough(events: readonly WatchEvent[], through: number): void {
+  const last = events[events.length - 1];
+  if (last !== undefined && through < last.revision) throw new CodecError(`events through ${through}, below the last event's revision ${last.revision}`);
+}
+
+/** `count` holds the keys returned and those left out; `more` says whether any were left out. */
+function checkRangeCounts(keys: number, more: boolean, count: number): void {
+  if (count < keys || more !== count > keys) throw new CodecError(`range: count ${count} and more ${more} with ${keys} keys`);
 }
 
 /** `s` with every lone surrogate (which UTF-8 cannot carry) replaced by U+FFFD. */
@@ -136,6 +161,7 @@ export function encodeServerFrame(f: ServerFrame): Uint8Array {
       writeResult(w, f.result);
       break;
     case 'range':
+      checkRangeCounts(f.result.kvs.length, f.result.more, f.result.count);
       writeCount(w, 'range keys', f.result.kvs.length, kvLimits.rangeKeysMax);
       for (const kv of f.result.kvs) writeKeyValue(w, kv);
       w.bool(f.result.more);
@@ -147,7 +173,11 @@ export function encodeServerFrame(f: ServerFrame): Uint8Array {
       break;
     case 'events':
       writeCount(w, 'events', f.events.length, eventsPerFrameMax);
-      for (const e of f.events) writeEvent(w, e);
+      f.events.forEach((e, i) => {
+        checkEventOrder(e, f.events[i - 1]);
+        writeEvent(w, e);
+      });
+      checkEventsThrough(f.events, f.through);
       writeUint(w, 'events through', f.through);
       break;
     case 'status': {
@@ -190,12 +220,12 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
       f = { kind: 'result', id, result: readResult(r) };
       break;
     case 'range': {
-      const n = readCount(r, 'range keys', 8, kvLimits.rangeKeysMax);
+      const n = readCount(r, 'range keys', keyValueBytesMin, kvLimits.rangeKeysMax);
       const kvs: KeyValue[] = [];
       for (let i = 0; i < n; i++) kvs.push(readKeyValue(r));
       const more = r.bool('range more');
       const count = r.uint('range count');
-      if (count < n || more !== count > n) throw new CodecError(`range: count ${count} and more ${more} with ${n} keys`);
+      checkRangeCounts(n, more, count);
       f = { kind: 'range', id, result: { kvs, more, count, revision: r.uint('range revision') } };
       break;
     }
@@ -203,15 +233,15 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
       f = { kind: 'watching', id, fromRevision: r.uint('fromRevision') };
       break;
     case 'events': {
-      const n = readCount(r, 'events', 9, eventsPerFrameMax);
+      const n = readCount(r, 'events', eventBytesMin, eventsPerFrameMax);
       const events: WatchEvent[] = [];
       for (let i = 0; i < n; i++) {
         const e = readEvent(r);
-        if (i > 0 && e.revision < events[i - 1]!.revision) throw new CodecError(`events out of revision order: ${e.revision} after ${events[i - 1]!.revision}`);
+        checkEventOrder(e, events[i - 1]);
         events.push(e);
       }
       const through = r.uint('events through');
-      if (n > 0 && through < events[n - 1]!.revision) throw new CodecError(`events through ${through}, below the last event's revision ${events[n - 1]!.revision}`);
+      checkEventsThrough(events, through);
       f = { kind: 'events', id, events, through };
       break;
     }

@@ -3,7 +3,7 @@
  * fields, the client rebuilds the same class, so `instanceof` works remotely too.
  */
 import { SynodError } from '../../core/index.js';
-import { ClosedError, NotLeaderError, OverloadedError, TimeoutError } from '../../runtime/index.js';
+import { AbortedError, ClosedError, CommandTooLargeError, NotLeaderError, OverloadedError, TimeoutError } from '../../runtime/index.js';
 import { CompactedError, KvRequestError, SessionExpiredError, VersionConflictError } from '../errors.js';
 import type { ErrorBody } from './client-frames.js';
 
@@ -12,6 +12,7 @@ export function errorBodyOf(error: unknown): ErrorBody {
   if (error instanceof VersionConflictError) return { code: error.code, message: error.message, key: error.key, number: error.currentVersion, revision: error.revision };
   if (error instanceof CompactedError) return { code: error.code, message: error.message, number: error.revision, revision: error.compactRevision };
   if (error instanceof SessionExpiredError) return { code: error.code, message: error.message, number: error.session };
+  if (error instanceof CommandTooLargeError) return { code: error.code, message: error.message, number: error.bytes, revision: error.limit };
   if (error instanceof TimeoutError) return { code: error.code, message: error.message, number: error.timeoutMs };
   if (error instanceof OverloadedError) return { code: error.code, message: error.message, number: error.limit };
   if (error instanceof NotLeaderError) return { code: error.code, message: error.message, ...(error.leaderHint === undefined ? {} : { leaderHint: error.leaderHint }) };
@@ -46,6 +47,10 @@ export function errorFromBody(body: ErrorBody): Error {
       return new TimeoutError('the request, on the server,', body.number ?? 0);
     case 'CLOSED':
       return new ClosedError(`server: ${body.message}`);
+    case 'TOO_LARGE':
+      return new CommandTooLargeError(body.number ?? 0, body.revision ?? 0);
+    case 'ABORTED':
+      return new AbortedError('the request, on the server,');
     case 'OVERLOADED':
       return new OverloadedError(body.number ?? 0, 'node');
     default:

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../runtime/index.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
+import { KvRequestError } from '../errors.js';
 import type { KvNode } from '../kv-node.js';
 import { decodeClientRequest, encodeServerFrame } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
@@ -32,7 +33,7 @@ export interface ConnectionHost {
 export interface ConnectionLimits {
   /** Largest frame after the handshake, in bytes. */
   readonly frameBytesMax: number;
-  /** Requests in flight; beyond it the server stops reading the socket until some finish. */
+  /** Requests in flight; at it the server stops reading the socket until half of them finish. */
   readonly requestsInFlightMax: number;
   /** Watches open at once; more are refused. */
   readonly watchesMax: number;
@@ -40,7 +41,11 @@ export interface ConnectionLimits {
   readonly badFramesMax: number;
   /** Time to finish the handshake, in ms. */
   readonly handshakeTimeoutMs: number;
-  /** Bytes queued on the socket above which watches wait for `drain`. */
+  /**
+   * Bytes queued on the socket above which watches wait for `drain` and the server stops
+   * reading requests (a client that does not read its answers). At least the socket's
+   * own high-water mark (16 KiB) in effect, since only above that does `drain` come.
+   */
   readonly socketBytesHigh: number;
 }
 
@@ -64,6 +69,7 @@ export class ClientConnection {
     socket.setNoDelay(true);
     this.handshakeTimer = setTimeout(() => this.close('handshake timed out'), host.limits.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.resumeReading());
     socket.on('error', () => this.close(undefined));
     socket.on('close', () => this.close(undefined));
     this.sendRaw(encodeClientHandshake({ kind: 'challenge', cluster: host.clusterId, node: host.nodeId, nonce: this.serverNonce }));
@@ -87,7 +93,15 @@ export class ClientConnection {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.reader.append(chunk);
-    for (;;) {
+    this.readFrames();
+  }
+
+  /**
+   * Handles the frames buffered, until they run out or reading pauses: a chunk may hold
+   * many requests, and those past the pause wait in the reader, not in flight.
+   */
+  private readFrames(): void {
+    while (!this.paused) {
       let frame: Uint8Array | undefined;
       try {
         frame = this.reader.next();
@@ -138,10 +152,7 @@ export class ClientConnection {
       return;
     }
     this.inFlight++;
-    if (this.inFlight >= this.host.limits.requestsInFlightMax && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
+    if (this.inFlight >= this.host.limits.requestsInFlightMax || this.socketFull()) this.pauseReading();
     this.serve(request).then(
       (answer) => this.finish(answer),
       (error: unknown) => this.finish({ kind: 'error', id: request.id, error: errorBodyOf(error) }),
@@ -167,8 +178,8 @@ export class ClientConnection {
         return { kind: 'range', id: request.id, result };
       }
       case 'watch': {
-        if (this.watches.size >= this.host.limits.watchesMax) throw new CodecError(`at most ${this.host.limits.watchesMax} watches per connection`);
-        if (this.watches.has(request.id)) throw new CodecError(`watch ${request.id} is already open`);
+        if (this.watches.size >= this.host.limits.watchesMax) throw new KvRequestError('watch', `at most ${this.host.limits.watchesMax} watches per connection`);
+        if (this.watches.has(request.id)) throw new KvRequestError('watch', `watch ${request.id} is already open`);
         let from = request.fromRevision;
         if (from === 0) {
           await kv.node.read();
@@ -200,14 +211,35 @@ export class ClientConnection {
     }
   }
 
+  /** Whether the socket holds more than `socketBytesHigh` the client has not taken yet (and `drain` will say when it has). */
+  private socketFull(): boolean {
+    return this.socket.writableNeedDrain && this.socket.writableLength >= this.host.limits.socketBytesHigh;
+  }
+
+  /** Stops reading requests: too many in flight, or answers piling up unread. */
+  private pauseReading(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /** Reads again once half the requests in flight finished and the socket drained; first the frames already buffered. */
+  private resumeReading(): void {
+    if (!this.paused || this.state === 'closed') return;
+    if (this.inFlight >= this.host.limits.requestsInFlightMax / 2 || this.socketFull()) return;
+    this.paused = false;
+    this.socket.resume();
+    this.readFrames();
+  }
+
   private readonly watchSink = {
     events: (id: number, events: readonly WatchEvent[], through: number): boolean => {
       this.send({ kind: 'events', id, events, through });
-      return this.socket.writableLength < this.host.limits.socketBytesHigh;
+      return !this.socketFull();
     },
     whenWritable: (): Promise<void> =>
       new Promise((resolve) => {
-        if (this.state === 'closed' || this.socket.writableLength < this.host.limits.socketBytesHigh) return resolve();
+        if (this.state === 'closed' || !this.socketFull()) return resolve();
         this.socket.once('drain', resolve);
         this.socket.once('close', resolve);
       }),
@@ -220,10 +252,7 @@ export class ClientConnection {
   private finish(answer: ServerFrame | undefined): void {
     this.inFlight--;
     if (answer !== undefined) this.send(answer);
-    if (this.paused && this.inFlight < this.host.limits.requestsInFlightMax / 2) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.resumeReading();
   }
 
   private send(frame: ServerFrame): void {

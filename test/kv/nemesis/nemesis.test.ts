@@ -37,7 +37,9 @@ afterAll(async () => {
     child.kill('SIGCONT');
     child.kill('SIGKILL');
   }
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  // Kept when SYNOD_NEMESIS_KEEP is set: the servers' logs are there.
+  if (dir !== undefined && process.env['SYNOD_NEMESIS_KEEP'] === undefined) await rm(dir, { recursive: true, force: true });
+  else if (dir !== undefined) console.log(`nemesis data and logs kept in ${dir}`);
 });
 
 async function startServer(config: ClusterConfig, id: string): Promise<void> {
@@ -164,6 +166,14 @@ it(`keeps the history linearizable under kills, pauses and partitions of 5 serve
   running = false;
   await Promise.all(workers);
   note(`served again ${recoveredMs === undefined ? 'never' : `${Math.round(recoveredMs)} ms`} after healing`);
+  if (recoveredMs === undefined) {
+    // What each server thinks, for the failure report.
+    for (const id of ids) {
+      const one = new KvClient({ endpoints: [config.members[id]!.client], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 2_000 });
+      note(`${id}: ${await one.status().then((s) => JSON.stringify(s), (e: unknown) => String(e))}`);
+      await one.close();
+    }
+  }
   expect(recoveredMs, log.join('\n')).toBeDefined();
   expect(recoveredMs!).toBeLessThan(20_000);
 

@@ -5,7 +5,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvClient, type KvClientOptions } from '../../../src/kv/client/index.js';
-import { KvServer, type KvServerAddress } from '../../../src/kv/server/index.js';
+import { KvServer, type KvServerAddress, type KvServerOptions } from '../../../src/kv/server/index.js';
+
+/** How a {@link ServerCluster} starts. */
+export interface ServerClusterOptions {
+  /** More options of member `id`'s server (client limits, `tls`: then no secrets are given). */
+  readonly server?: (id: string) => Partial<KvServerOptions>;
+  /** The members started (default all); the others never answer, as if down. */
+  readonly started?: readonly string[];
+}
 
 /** A port free a moment ago on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -26,14 +34,20 @@ export class ServerCluster {
   private constructor(
     readonly dir: string,
     readonly members: Record<string, KvServerAddress>,
+    private readonly options: ServerClusterOptions,
   ) {}
 
-  static async start(ids: readonly string[] = ['a', 'b', 'c']): Promise<ServerCluster> {
+  static async start(ids: readonly string[] = ['a', 'b', 'c'], options: ServerClusterOptions = {}): Promise<ServerCluster> {
     const members: Record<string, KvServerAddress> = {};
     for (const id of ids) members[id] = { peer: { host: '127.0.0.1', port: await freePort() }, client: { host: '127.0.0.1', port: await freePort() } };
-    const cluster = new ServerCluster(await mkdtemp(join(tmpdir(), 'synod-kv-server-')), members);
-    await Promise.all(ids.map((id) => cluster.startServer(id)));
+    const cluster = new ServerCluster(await mkdtemp(join(tmpdir(), 'synod-kv-server-')), members, options);
+    await Promise.all((options.started ?? ids).map((id) => cluster.startServer(id)));
     return cluster;
+  }
+
+  /** Member `id`'s client port. */
+  port(id: string): number {
+    return this.members[id]!.client.port;
   }
 
   server(id: string): KvServer {
@@ -41,14 +55,15 @@ export class ServerCluster {
   }
 
   async startServer(id: string): Promise<KvServer> {
+    const extra = this.options.server?.(id) ?? {};
     const server = new KvServer({
       id,
       clusterId: this.clusterId,
       members: this.members,
       dataDir: join(this.dir, id),
-      secret: this.secret,
-      clientSecret: this.clientSecret,
+      ...(extra.tls === undefined ? { secret: this.secret, clientSecret: this.clientSecret } : {}),
       node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, sessionCheckMs: 20 },
+      ...extra,
     });
     await server.start();
     this.servers.set(id, server);
