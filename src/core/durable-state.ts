@@ -74,6 +74,23 @@ export class DurableStateBuilder {
 }
 
 /**
+ * Why `batch` breaks the PersistBatch contract a storage relies on (slots positive and
+ * strictly increasing in each list, a commit index never below the stored one), or
+ * undefined. @internal
+ */
+export function persistBatchProblem(batch: PersistBatch, storedCommitIndex: number): string | undefined {
+  for (const list of ['accepted', 'chosen'] as const) {
+    let previous = 0;
+    for (const { slot } of batch[list]) {
+      if (!Number.isSafeInteger(slot) || slot <= previous) return `${list} slot ${slot} follows slot ${previous}; slots must be positive and increase`;
+      previous = slot;
+    }
+  }
+  if (batch.commitIndex !== undefined && batch.commitIndex < storedCommitIndex) return `commitIndex ${batch.commitIndex} is below the stored ${storedCommitIndex}`;
+  return undefined;
+}
+
+/**
  * One batch with the effect of `batches` applied in order: how a driver writes several
  * outputs' state with one storage write (group commit).
  */

@@ -103,7 +103,7 @@ export class OutputBuilder {
     let persistSeq = 0;
     if (this.hasPersist) {
       persistSeq = ++this.seq;
-      persist = persistBatch(this.promised, this.accepted ?? [], this.chosen ?? [], this.commitIndex);
+      persist = persistBatch(this.promised, inSlotOrder(this.accepted ?? []), inSlotOrder(this.chosen ?? []), this.commitIndex);
     }
     const output: Output = {
       persist,
@@ -135,6 +135,20 @@ function append<T>(list: T[] | undefined, item: T): T[] {
   if (list === undefined) return [item];
   list.push(item);
   return list;
+}
+
+/**
+ * `entries` in strictly increasing slot order, as a PersistBatch promises, the last
+ * entry of a slot winning. One output can record slots out of order: an accept for
+ * slots 100-127, then one for slot 98 (a new leader re-proposing) in the same turn.
+ */
+function inSlotOrder<T extends { readonly slot: number }>(entries: T[]): T[] {
+  let ordered = true;
+  for (let i = 1; i < entries.length && ordered; i++) ordered = entries[i]!.slot > entries[i - 1]!.slot;
+  if (ordered) return entries;
+  const bySlot = new Map<number, T>();
+  for (const e of entries) bySlot.set(e.slot, e);
+  return [...bySlot.values()].sort((a, b) => a.slot - b.slot);
 }
 
 /** A persist batch with only the optional fields that are set, in a fixed key order. */

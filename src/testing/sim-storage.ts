@@ -1,4 +1,5 @@
-import { ConfigError, type DurableState, DurableStateBuilder, type NodeId, type PersistBatch } from '../core/index.js';
+import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type NodeId, type PersistBatch } from '../core/index.js';
+import { persistBatchProblem } from '../core/durable-state.js';
 import { assert } from '../core/assert.js';
 import { ClosedError, type Clock, type Snapshot, type Storage, type TimerHandle } from '../runtime/index.js';
 
@@ -117,6 +118,10 @@ export class SimStorage implements Storage {
 
   /** Makes `batch` durable after a random delay, after every earlier write. */
   persist(batch: PersistBatch): Promise<void> {
+    // The contract a real storage checks (FileStorage refuses such a batch and the node
+    // stops): the simulator checks it too, so a driver breaking it fails here first.
+    const problem = persistBatchProblem(batch, this.disk.state.commitIndex);
+    if (problem !== undefined) throw new InvariantError(`SimStorage.persist on ${this.options.node}: ${problem}`);
     if (!this.crashed && !this.closed) this.disk.counts.persists++;
     return this.enqueue(() => {
       this.disk.state.merge(batch);
