@@ -32,11 +32,13 @@ export async function serve(args: Args): Promise<void> {
   });
   await server.start();
   process.stdout.write(`synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}, data in ${member.dataDir}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
+  const failure = await new Promise<Error | undefined>((resolve) => {
+    const stop = () => resolve(undefined);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    void server.failed.then(resolve);
   });
   await server.close();
+  if (failure !== undefined) throw failure;
   process.stdout.write(`synod: ${id} stopped\n`);
 }

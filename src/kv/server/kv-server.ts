@@ -92,6 +92,19 @@ export class KvServer {
   private readonly clientSecret: Uint8Array | undefined;
   private readonly logger: Logger;
   private closing = false;
+  private readonly failure: { promise: Promise<Error>; resolve: (error: Error) => void } = (() => {
+    let resolve!: (error: Error) => void;
+    const promise = new Promise<Error>((r) => (resolve = r));
+    return { promise, resolve };
+  })();
+
+  /**
+   * Resolves with the error if the node fails (a storage failure, a broken invariant):
+   * the server has stopped by then. Exit and let a supervisor restart the process.
+   */
+  get failed(): Promise<Error> {
+    return this.failure.promise;
+  }
 
   constructor(private readonly options: KvServerOptions) {
     if (options.members[options.id] === undefined) throw new ConfigError('KvServer', 'members', `must include this server's id ${options.id}`);
@@ -151,6 +164,14 @@ export class KvServer {
       logger: this.logger,
     }));
     this.kvNode = createKvNode({ ...options.node, id: options.id, members: Object.keys(options.members), transport, storage: this.storage, logger: this.logger });
+    // A fatal error (a storage failure) closes the node: stop serving too, so a
+    // supervisor sees the process fail instead of a server answering for a dead replica.
+    this.kvNode.node.on('error', ({ error, fatal }) => {
+      if (!fatal) return;
+      this.logger.error({ node: options.id, error }, 'kv server: the node failed; stopping');
+      this.failure.resolve(error);
+      void this.close();
+    });
     await this.kvNode.start();
     const onSocket = (socket: Socket) => {
       if (this.closing || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {

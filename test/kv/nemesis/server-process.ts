@@ -13,7 +13,7 @@ const config = await readClusterConfig(configPath!);
 // Role and leader changes and warnings, one JSON line each, next to the data directory: read when a run fails.
 const logFile = join(config.members[id!]!.dataDir, '..', `${id}.log`);
 const line = (level: string) => (fields: Record<string, unknown>, message: string) =>
-  appendFileSync(logFile, `${JSON.stringify({ t: Date.now(), level, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? v.message : v))}\n`);
+  appendFileSync(logFile, `${JSON.stringify({ t: Date.now(), level, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack, cause: v.cause } : v))}\n`);
 const logger = { debug: () => {}, info: line('info'), warn: line('warn'), error: line('error') };
 const server = new KvServer({
   id: id!,
@@ -35,4 +35,6 @@ process.on('message', (m: { block?: string[] }) => {
 process.on('SIGTERM', () => {
   void server.close().then(() => process.exit(0));
 });
+// A failed node stops its server; the process exits, and the nemesis restarts it later.
+void server.failed.then(() => process.exit(1));
 process.send?.('ready');
