@@ -169,6 +169,7 @@ export class SynodNode<Command, Result> {
   private ticks = 0;
   private tickTimer: TimerHandle | undefined;
   private drainScheduled = false;
+  private batchDrainScheduled = false;
   private appliedIndex = 0;
   private lastTimestamp = 0;
   private role: Role | undefined;
@@ -544,6 +545,23 @@ export class SynodNode<Command, Result> {
     });
   };
 
+  /**
+   * A drain for new proposals, after the I/O callbacks of this event-loop turn: the
+   * requests that arrive together (many client connections readable at once) are cut
+   * into one slot, with one accept and one write each, not one slot apiece.
+   */
+  private scheduleBatchDrain(): void {
+    if (this.batchDrainScheduled || this.lifecycle !== 'running') return;
+    this.batchDrainScheduled = true;
+    const run = () => {
+      this.batchDrainScheduled = false;
+      this.scheduleDrain();
+    };
+    const clock = this.options.clock;
+    if (clock.defer !== undefined) clock.defer(run);
+    else clock.setTimer(run, 0);
+  }
+
   private scheduleDrain(): void {
     if (this.drainScheduled || this.lifecycle !== 'running') return;
     this.drainScheduled = true;
@@ -682,7 +700,7 @@ export class SynodNode<Command, Result> {
       const result = replica.propose([stamped]);
       if (result.ok) {
         this.inPipeline.add(p.key);
-        this.scheduleDrain();
+        this.scheduleBatchDrain();
         return;
       }
       // Refused for now. Only a first attempt can fail: a retry's earlier attempt may still be applied.
