@@ -163,6 +163,10 @@ export class ClientConnection {
     const kv = this.host.kv;
     switch (request.kind) {
       case 'command': {
+        // The leader's own duties: a client that could enter them would keep dead sessions alive.
+        if (request.command.type === 'session-renew' || request.command.type === 'session-expire') {
+          throw new KvRequestError('command', `${request.command.type} is entered by the leader, not by clients`);
+        }
         const options = {
           ...(request.request === undefined ? {} : { request: request.request }),
           ...(request.timeoutMs === 0 ? {} : { timeoutMs: request.timeoutMs }),

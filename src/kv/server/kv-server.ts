@@ -112,6 +112,13 @@ export class KvServer {
       throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret are required unless tls is given');
     }
     this.clientSecret = options.clientSecret === undefined || options.tls !== undefined ? undefined : secretBytes('clientSecret', options.clientSecret);
+    if (this.clientSecret !== undefined && options.secret !== undefined) {
+      const peer = secretBytes('secret', options.secret);
+      // A client holding the peers' secret could join as a replica: the two must differ.
+      if (peer.byteLength === this.clientSecret.byteLength && peer.every((b, i) => b === this.clientSecret![i])) {
+        throw new ConfigError('KvServer', 'clientSecret', 'must differ from secret (the peers\' secret): a client must not be able to join as a replica');
+      }
+    }
     this.logger = options.logger ?? silentLogger;
     const limits = { ...defaultLimits, ...options.clientLimits };
     const server = this;

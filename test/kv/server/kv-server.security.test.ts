@@ -21,6 +21,7 @@ import { clientHandshakeBytesMax, clientNonce, clientProofOf, decodeClientHandsh
 import { TimeoutError } from '../../../src/runtime/index.js';
 import { FrameReader, prefixFrame } from '../../../src/transport/codec/frame-reader.js';
 import { tlsOf } from '../../transport/tcp/helpers.js';
+import { KvServer } from '../../../src/kv/server/index.js';
 import { ServerCluster, type ServerClusterOptions } from './cluster.js';
 import { concat, RawClient, sleep } from './raw-client.js';
 
@@ -138,6 +139,16 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
 });
 
 describe('the KV server bounds what a connection can make it do', () => {
+  it("refuses the leader's own commands from a client (session-renew would keep dead sessions alive), and a client secret equal to the peers'", async () => {
+    const c = await startOne();
+    const r = await raw(c.port('a'));
+    expect((await r.handshake({ secret: c.clientSecret })).result).toBe('open');
+    r.send({ kind: 'command', id: 1, command: { type: 'session-renew' }, request: undefined, timeoutMs: 0 }, { kind: 'command', id: 2, command: { type: 'session-expire' }, request: undefined, timeoutMs: 0 });
+    for (let i = 0; i < 2; i++) expect(await r.nextFrame()).toMatchObject({ kind: 'error', error: { code: 'KV_REQUEST' } });
+    const same = 'x'.repeat(32);
+    expect(() => new KvServer({ id: 'a', clusterId: 'c', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/tmp/never', secret: same, clientSecret: same })).toThrow(/must differ from secret/);
+  });
+
   it('garbage frames after a valid handshake: ignored, and the connection closed at badFramesMax', async () => {
     const c = await startOne({ server: () => ({ clientLimits: { badFramesMax: 4 } }) });
     const r = await raw(c.port('a'));
