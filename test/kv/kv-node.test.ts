@@ -5,18 +5,17 @@
  * leader change, exactly-once requests, and refused input.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClosedError, MemoryNetwork, MemoryStorage, type NodeId, SynodError, TimeoutError } from '../../src/index.js';
+import { ClosedError, type NodeId, SynodError, TimeoutError } from '../../src/index.js';
+import { InProcessKvCluster } from '../../examples/kv-recipes/in-process-cluster.js';
 import {
   CompactedError,
   type KeyValue,
-  type KvNode,
   type KvNodeOptions,
   KvRequestError,
   type KvWatch,
   SessionExpiredError,
   VersionConflictError,
   type WatchEvent,
-  createKvNode,
   kvLimits,
   sequentialKey,
 } from '../../src/kv/index.js';
@@ -27,95 +26,24 @@ const bytes = (s: string): Uint8Array => encoder.encode(s);
 const text = (kv: KeyValue | undefined): string | undefined => (kv === undefined ? undefined : decoder.decode(kv.value));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Three KV nodes on one MemoryNetwork, each on its own MemoryStorage, with fast ticks. */
-class KvCluster {
-  readonly network = new MemoryNetwork({ delayMs: { min: 0, max: 1 } });
-  readonly ids: readonly NodeId[] = ['a', 'b', 'c'];
-  private readonly nodes = new Map<NodeId, KvNode>();
-  private readonly closed = new Set<NodeId>();
-
-  constructor(options: Partial<KvNodeOptions> = {}) {
-    for (const id of this.ids) {
-      const node = createKvNode({
-        id,
-        members: this.ids,
-        transport: this.network.transport(id),
-        storage: new MemoryStorage(),
-        tickMs: 10,
-        electionTicks: { min: 20, max: 40 },
-        proposeTimeoutMs: 5_000,
-        readTimeoutMs: 5_000,
-        sessionCheckMs: 20,
-        ...options,
-      });
-      this.nodes.set(id, node);
-    }
-  }
-
-  async start(): Promise<void> {
-    await Promise.all([...this.nodes.values()].map((n) => n.start()));
-  }
-
-  kv(id: NodeId): KvNode {
-    const node = this.nodes.get(id);
-    if (node === undefined) throw new Error(`no node ${id}`);
-    return node;
-  }
-
-  /** The nodes not closed. */
-  get live(): NodeId[] {
-    return this.ids.filter((id) => !this.closed.has(id));
-  }
-
-  /** The live node that believes it leads with the highest ballot. */
-  leader(): NodeId | undefined {
-    let best: { id: NodeId; round: number } | undefined;
-    for (const id of this.live) {
-      const s = this.kv(id).node.status();
-      if (s.state !== 'running' || s.role !== 'leader' || s.promised === undefined) continue;
-      if (best === undefined || s.promised.round > best.round) best = { id, round: s.promised.round };
-    }
-    return best?.id;
-  }
-
-  async waitFor(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(5);
-    }
-  }
-
-  /** Waits for a leader; returns it and the live nodes that follow it. */
-  async waitForLeader(): Promise<{ leader: NodeId; followers: NodeId[] }> {
-    await this.waitFor(() => this.leader() !== undefined, 'a leader');
-    const leader = this.leader()!;
-    return { leader, followers: this.live.filter((id) => id !== leader) };
-  }
-
-  async closeNode(id: NodeId): Promise<void> {
-    this.closed.add(id);
-    await this.kv(id).close();
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.live.map((id) => this.closeNode(id)));
-  }
-}
-
-let current: KvCluster | undefined;
+let current: InProcessKvCluster | undefined;
 
 afterEach(async () => {
-  current?.network.heal();
   await current?.close();
   current = undefined;
 });
 
-/** A started cluster, closed after the test. */
-async function startCluster(options: Partial<KvNodeOptions> = {}): Promise<KvCluster> {
-  current = new KvCluster(options);
-  await current.start();
+/** A started cluster (the recipes' in-process cluster, with 5 s timeouts), closed after the test. */
+async function startCluster(options: Partial<KvNodeOptions> = {}): Promise<InProcessKvCluster> {
+  current = await InProcessKvCluster.start({ node: { proposeTimeoutMs: 5_000, readTimeoutMs: 5_000, ...options } });
   return current;
+}
+
+/** Waits for a leader; returns it and the live nodes that follow it. */
+async function waitForLeader(c: InProcessKvCluster): Promise<{ leader: NodeId; followers: NodeId[] }> {
+  await c.waitFor(() => c.leader() !== undefined, 'a leader');
+  const leader = c.leader()!;
+  return { leader, followers: c.live.filter((id) => id !== leader) };
 }
 
 /** The next `count` events of `watch`; fails (closing the watch) if they do not come within `ms`. */
@@ -147,7 +75,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 describe('put, get and delete', () => {
   it('versions count writes since the create; revisions grow by one per write', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const [f1, f2] = followers as [NodeId, NodeId];
     const r0 = (await c.kv(f1).range({ prefix: '' })).revision;
 
@@ -179,7 +107,7 @@ describe('put, get and delete', () => {
 
   it('a linearizable get on any node sees a write acknowledged on another', async () => {
     const c = await startCluster();
-    await c.waitForLeader();
+    await waitForLeader(c);
     for (let i = 0; i < 12; i++) {
       const writer = c.ids[i % 3]!;
       const reader = c.ids[(i + 1) % 3]!;
@@ -192,7 +120,7 @@ describe('put, get and delete', () => {
 
   it('a serializable get answers from the local copy, even cut off from the leader', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const cutOff = followers[0]!;
     await c.kv(leader).put('s', 'old');
     await c.kv(cutOff).get('s'); // caught up
@@ -211,7 +139,7 @@ describe('put, get and delete', () => {
 describe('compare-and-set', () => {
   it('expectedVersion 0 creates only if absent; a stale version rejects and changes nothing', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const kv = c.kv(followers[0]!);
 
     const created = await kv.put('cas', 'one', { expectedVersion: 0 });
@@ -250,7 +178,7 @@ describe('compare-and-set', () => {
 describe('transactions', () => {
   it('compares on version, value and modRevision; the success branch writes at one revision', async () => {
     const c = await startCluster();
-    const { followers } = await c.waitForLeader();
+    const { followers } = await waitForLeader(c);
     const kv = c.kv(followers[0]!);
     await kv.put('t/a', '1');
     const b = await kv.put('t/b', '2');
@@ -314,7 +242,7 @@ describe('transactions', () => {
 
   it('a failed compare runs the failure branch; the success branch writes nothing', async () => {
     const c = await startCluster();
-    const { leader } = await c.waitForLeader();
+    const { leader } = await waitForLeader(c);
     const kv = c.kv(leader);
     const a = await kv.put('f/a', 'x');
     await kv.put('f/a', 'y');
@@ -351,7 +279,7 @@ describe('transactions', () => {
 describe('range', () => {
   it('reads a prefix, a span, with a limit, and at an older revision; compaction cuts history', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const kv = c.kv(followers[0]!);
     const revisions = new Map<string, number>();
     for (const key of ['r/b', 'r/a', 'rx', 'r/d', 'r/c', 's']) revisions.set(key, (await c.kv(leader).put(key, `${key}@1`)).revision);
@@ -403,7 +331,7 @@ describe('range', () => {
 describe('sequential keys', () => {
   it('concurrent sequential creates under one prefix get distinct, increasing, zero-padded keys', async () => {
     const c = await startCluster();
-    await c.waitForLeader();
+    await waitForLeader(c);
     const results = await Promise.all(Array.from({ length: 15 }, (_, i) => c.kv(c.ids[i % 3]!).put('queue/job-', `job ${i}`, { sequential: true })));
     const byRevision = [...results].sort((x, y) => x.revision - y.revision);
     expect(new Set(results.map((r) => r.revision)).size).toBe(15);
@@ -426,7 +354,7 @@ describe('sequential keys', () => {
 describe('sessions', () => {
   it('keepalives hold a session past its TTL; close deletes its ephemeral keys everywhere', async () => {
     const c = await startCluster();
-    const { followers } = await c.waitForLeader();
+    const { followers } = await waitForLeader(c);
     const kv = c.kv(followers[0]!);
     const session = await kv.createSession({ ttlMs: 200 });
     await kv.put('svc/one', 'addr-1', { session: session.id });
@@ -451,7 +379,7 @@ describe('sessions', () => {
 
   it('a close that cannot reach the cluster yet does not end the session until it is applied', async () => {
     const c = await startCluster();
-    const { followers } = await c.waitForLeader();
+    const { followers } = await waitForLeader(c);
     const owner = followers[0]!;
     const session = await c.kv(owner).createSession({ ttlMs: 5_000 });
     await c.kv(owner).put('pending/1', 'one', { session: session.id });
@@ -473,7 +401,7 @@ describe('sessions', () => {
 
   it('a close that times out stops the keepalives: the session expires, and ended says so', async () => {
     const c = await startCluster({ proposeTimeoutMs: 300 });
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const owner = followers[0]!;
     const session = await c.kv(owner).createSession({ ttlMs: 250 });
     await c.kv(owner).put('timeout/1', 'one', { session: session.id });
@@ -489,7 +417,7 @@ describe('sessions', () => {
 
   it('when the node keeping a session alive closes, the leader expires it after its TTL on every replica at one revision', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const owner = followers[0]!;
     const witness = followers[1]!;
     const session = await c.kv(owner).createSession({ ttlMs: 300 });
@@ -528,7 +456,7 @@ describe('sessions', () => {
 
   it('a session cut off from the cluster for longer than its TTL ends as expired', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const owner = followers[0]!;
     const session = await c.kv(owner).createSession({ ttlMs: 250 });
     await c.kv(owner).put('cut/1', 'one', { session: session.id });
@@ -548,7 +476,7 @@ describe('sessions', () => {
 describe('watch', () => {
   it('replays past events from a revision, then live ones; resuming at last + 1 neither repeats nor skips', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const writers = [leader, ...followers];
     const written: { key: string; type: 'put' | 'delete'; revision: number }[] = [];
     const write = async (i: number): Promise<void> => {
@@ -585,7 +513,7 @@ describe('watch', () => {
 
   it('misses nothing across a leader change', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const [watcher, other] = followers as [NodeId, NodeId];
     const from = (await c.kv(watcher).range({ prefix: '' })).revision + 1;
     const watch = c.kv(watcher).watch({ prefix: 'lc/' }, { fromRevision: from });
@@ -596,7 +524,7 @@ describe('watch', () => {
       revisions.push((await kv.put(`lc/${i % 7}`, `${i}`)).revision);
       if (i % 3 === 0) await kv.put(`elsewhere/${i}`, 'not watched');
     }
-    const { leader: second } = await c.waitForLeader();
+    const { leader: second } = await waitForLeader(c);
     expect(second).not.toBe(leader);
     const events = await nextEvents(watch, 30);
     expect(events.map((e) => e.revision)).toEqual(revisions);
@@ -606,7 +534,7 @@ describe('watch', () => {
 
   it('misses nothing on a deposed leader: cut off, then healed, it delivers every change in order', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const watcher = c.kv(leader);
     const watch = watcher.watch({ prefix: 'dp/' }, { fromRevision: watcher.revision + 1 });
     const revisions: number[] = [];
@@ -627,7 +555,7 @@ describe('watch', () => {
 
   it('misses nothing on a follower that catches up by snapshot', async () => {
     const c = await startCluster({ snapshot: { everySlots: 20, trailingSlots: 5 } });
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const [lagging, other] = followers as [NodeId, NodeId];
     const session = await c.kv(other).createSession({ ttlMs: 5_000 });
     const revisions = [(await c.kv(other).put('snap/ephemeral', 'e', { session: session.id })).revision];
@@ -651,7 +579,7 @@ describe('watch', () => {
 
   it('rejects a fromRevision at or below the compacted revision', async () => {
     const c = await startCluster();
-    const { leader } = await c.waitForLeader();
+    const { leader } = await waitForLeader(c);
     const kv = c.kv(leader);
     const revisions: number[] = [];
     for (let i = 0; i < 5; i++) revisions.push((await kv.put(`cw/${i}`, `${i}`)).revision);
@@ -671,7 +599,7 @@ describe('watch', () => {
 
   it('closing the node ends its watches: the for-await loops exit', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const kv = c.kv(followers[0]!);
     const seen: WatchEvent[] = [];
     const waiting = kv.watch({ prefix: 'end/' }, { fromRevision: kv.revision + 1 });
@@ -705,7 +633,7 @@ describe('watch', () => {
 describe('exactly-once', () => {
   it('a request proposed again, on another node, applies once and answers the first result', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const request = { clientId: 'client-7', seq: 1 };
     const first = await c.kv(followers[0]!).put('once', 'first', { request });
     const retry = await c.kv(followers[1]!).put('once', 'second', { request });
@@ -736,7 +664,7 @@ describe('exactly-once', () => {
 describe('bad input', () => {
   it('refuses an empty or too long key and a too large value with KvRequestError, writing nothing', async () => {
     const c = await startCluster();
-    const { leader, followers } = await c.waitForLeader();
+    const { leader, followers } = await waitForLeader(c);
     const kv = c.kv(followers[0]!);
     await kv.put('fine', 'ok');
     const before = (await kv.range({ prefix: '' })).revision;
@@ -769,7 +697,7 @@ describe('bad input', () => {
 
   it('takes a key and a value at their limits', async () => {
     const c = await startCluster();
-    const { followers } = await c.waitForLeader();
+    const { followers } = await waitForLeader(c);
     const key = 'k'.repeat(kvLimits.keyBytesMax);
     const value = new Uint8Array(kvLimits.valueBytesMax).fill(7);
     const written = await c.kv(followers[0]!).put(key, value);
