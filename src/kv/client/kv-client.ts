@@ -9,6 +9,7 @@ import { AbortedError, ClosedError, TimeoutError, systemClock } from '../../runt
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
 import type { TcpAddress, TcpTlsOptions } from '../../transport/tcp/index.js';
+import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
@@ -105,9 +106,7 @@ export class KvClient implements KvApi {
     if (options.endpoints.length === 0) throw new ConfigError('KvClient', 'endpoints', 'must name at least one server');
     if (options.tls === undefined) {
       if (options.secret === undefined) throw new ConfigError('KvClient', 'secret', 'is required unless tls is given');
-      const bytes = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
-      if (bytes.byteLength < 16) throw new ConfigError('KvClient', 'secret', `must be at least 16 bytes, got ${bytes.byteLength}`);
-      this.secret = bytes;
+      this.secret = secretBytes('secret', options.secret, 'KvClient');
     }
     this.clientId = options.clientId ?? `client-${randomBytes(8).toString('hex')}`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;

@@ -9,6 +9,7 @@ import { ConfigError, type NodeId } from '../../core/index.js';
 import { type Logger, silentLogger } from '../../runtime/index.js';
 import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
 import { type TcpAddress, type TcpTlsOptions, TcpTransport } from '../../transport/tcp/index.js';
+import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';
 
@@ -60,11 +61,6 @@ const defaultLimits: ConnectionLimits = {
   socketBytesHigh: 8 * 1024 * 1024,
 };
 
-function secretBytes(field: string, secret: string | Uint8Array): Uint8Array {
-  const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
-  if (bytes.byteLength < 16) throw new ConfigError('KvServer', field, `must be at least 16 bytes, got ${bytes.byteLength}`);
-  return bytes;
-}
 
 /**
  * A replica of the KV with its client port.
@@ -111,9 +107,9 @@ export class KvServer {
     if (options.tls === undefined && (options.secret === undefined || options.clientSecret === undefined)) {
       throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret are required unless tls is given');
     }
-    this.clientSecret = options.clientSecret === undefined || options.tls !== undefined ? undefined : secretBytes('clientSecret', options.clientSecret);
+    this.clientSecret = options.clientSecret === undefined || options.tls !== undefined ? undefined : secretBytes('clientSecret', options.clientSecret, 'KvServer');
     if (this.clientSecret !== undefined && options.secret !== undefined) {
-      const peer = secretBytes('secret', options.secret);
+      const peer = secretBytes('secret', options.secret, 'KvServer');
       // A client holding the peers' secret could join as a replica: the two must differ.
       if (peer.byteLength === this.clientSecret.byteLength && peer.every((b, i) => b === this.clientSecret![i])) {
         throw new ConfigError('KvServer', 'clientSecret', 'must differ from secret (the peers\' secret): a client must not be able to join as a replica');

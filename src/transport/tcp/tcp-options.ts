@@ -161,9 +161,10 @@ export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
   };
 }
 
-function secretBytes(field: string, s: string | Uint8Array): Uint8Array {
+/** A shared secret as bytes (UTF-8 for text); throws ConfigError, naming `owner` and `field`, below 16 bytes. @internal */
+export function secretBytes(field: string, s: string | Uint8Array, owner: string = api): Uint8Array {
   const bytes = typeof s === 'string' ? new TextEncoder().encode(s) : s;
-  if (bytes.byteLength < secretBytesMin) throw new ConfigError(api, field, `must be at least ${secretBytesMin} bytes`);
+  if (bytes.byteLength < secretBytesMin) throw new ConfigError(owner, field, `must be at least ${secretBytesMin} bytes, got ${bytes.byteLength}`);
   return bytes;
 }
 

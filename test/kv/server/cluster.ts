@@ -1,9 +1,9 @@
 /** Test helpers: a cluster of KV servers on 127.0.0.1, each with its own data directory. */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePorts } from '../../transport/tcp/helpers.js';
 import { KvClient, type KvClientOptions } from '../../../src/kv/client/index.js';
 import { KvServer, type KvServerAddress, type KvServerOptions } from '../../../src/kv/server/index.js';
 
@@ -15,14 +15,6 @@ export interface ServerClusterOptions {
   readonly started?: readonly string[];
 }
 
-/** A port free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export class ServerCluster {
   readonly servers = new Map<string, KvServer>();
@@ -39,7 +31,8 @@ export class ServerCluster {
 
   static async start(ids: readonly string[] = ['a', 'b', 'c'], options: ServerClusterOptions = {}): Promise<ServerCluster> {
     const members: Record<string, KvServerAddress> = {};
-    for (const id of ids) members[id] = { peer: { host: '127.0.0.1', port: await freePort() }, client: { host: '127.0.0.1', port: await freePort() } };
+    const ports = await freePorts(ids.length * 2);
+    ids.forEach((id, i) => (members[id] = { peer: { host: '127.0.0.1', port: ports[2 * i]! }, client: { host: '127.0.0.1', port: ports[2 * i + 1]! } }));
     const cluster = new ServerCluster(await mkdtemp(join(tmpdir(), 'synod-kv-server-')), members, options);
     await Promise.all((options.started ?? ids).map((id) => cluster.startServer(id)));
     return cluster;
