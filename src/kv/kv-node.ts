@@ -6,8 +6,7 @@
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
 import { CodecError } from '../transport/codec/codec-error.js';
 import { CompactedError, KvRequestError } from './errors.js';
-import { refusalError } from './kv-refusal.js';
-import { deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
+import { checkCompacted, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
 import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
@@ -170,7 +169,7 @@ export class KvNode implements KvApi {
             if (!this.closed) this.sessions.set(id, session);
             throw error;
           }
-          if (closed.type !== 'session-closed' && closed.type !== 'no-session') throw this.refusal('session.close', closed, undefined);
+          checkSessionClosed(closed);
         },
       },
       info,
@@ -213,7 +212,7 @@ export class KvNode implements KvApi {
   /** Forgets history at or below `revision` on every replica; reads and watches need a later one after. */
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
     const result = await this.submit('compact', { type: 'compact', revision }, options);
-    if (result.type !== 'compacted') throw this.refusal('compact', result, undefined);
+    checkCompacted(result);
   }
 
   /** This replica's revision (no read point: possibly stale). */
@@ -235,11 +234,6 @@ export class KvNode implements KvApi {
       // transaction, a key with a lone surrogate, ...): the command never entered the log.
       throw error instanceof CodecError ? new KvRequestError(api, error.message, { cause: error }) : error;
     });
-  }
-
-  /** The typed error for a refusal. */
-  private refusal(api: string, result: KvResult, expectedVersion: number | undefined): Error {
-    return refusalError(api, result, expectedVersion);
   }
 
   private async keepAlive(id: number, timeoutMs: number): Promise<SessionInfo | null> {

@@ -79,3 +79,13 @@ export function keepAliveMsOf(ttlMs: number, keepAliveMs: number | undefined): n
   if (!(ms > 0 && ms < ttlMs)) throw new KvRequestError('createSession', `keepAliveMs must be positive and below ttlMs, not ${ms}`);
   return ms;
 }
+
+/** Throws unless a session close was applied (or the session was gone already). @internal */
+export function checkSessionClosed(result: KvResult): void {
+  if (result.type !== 'session-closed' && result.type !== 'no-session') throw refusalError('session.close', result, undefined);
+}
+
+/** Throws unless a compaction was applied. @internal */
+export function checkCompacted(result: KvResult): void {
+  if (result.type !== 'compacted') throw refusalError('compact', result, undefined);
+}

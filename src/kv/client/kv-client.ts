@@ -13,8 +13,7 @@ import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
-import { refusalError } from '../kv-refusal.js';
-import { checkKey, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import { checkCompacted, checkKey, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, TxnRequest, TxnResult } from '../kv-types.js';
 import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
@@ -182,7 +181,7 @@ export class KvClient implements KvApi {
             throw error;
           }
           this.sessions.delete(session);
-          if (result.type !== 'session-closed' && result.type !== 'no-session') throw refusalError('session.close', result, undefined);
+          checkSessionClosed(result);
         },
       },
       info,
@@ -205,7 +204,7 @@ export class KvClient implements KvApi {
 
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
     const result = await this.command({ type: 'compact', revision }, options);
-    if (result.type !== 'compacted') throw refusalError('compact', result, undefined);
+    checkCompacted(result);
   }
 
   /** The status of the server this client is connected to. */
