@@ -74,19 +74,27 @@ export class DurableStateBuilder {
 }
 
 /**
- * Why `batch` breaks the PersistBatch contract a storage relies on (slots positive and
- * strictly increasing in each list, a commit index never below the stored one), or
- * undefined. @internal
+ * Why `batch` breaks the PersistBatch contract a storage relies on (both lists arrays
+ * of positive integer slots, strictly increasing; a commit index a non-negative
+ * integer, never below the stored one), or undefined. Every storage checks it and
+ * refuses the batch with an InvariantError: it is a bug in the driver. @internal
  */
 export function persistBatchProblem(batch: PersistBatch, storedCommitIndex: number): string | undefined {
   for (const list of ['accepted', 'chosen'] as const) {
+    const entries: unknown = batch[list];
+    if (!Array.isArray(entries)) return `batch.${list} must be an array`;
     let previous = 0;
-    for (const { slot } of batch[list]) {
-      if (!Number.isSafeInteger(slot) || slot <= previous) return `${list} slot ${slot} follows slot ${previous}; slots must be positive and increase`;
+    for (const { slot } of entries as readonly { readonly slot: number }[]) {
+      if (!Number.isSafeInteger(slot) || slot < 1) return `${list} slot ${slot} is not a positive integer`;
+      if (slot <= previous) return `${list} slot ${slot} follows slot ${previous}; slots must increase`;
       previous = slot;
     }
   }
-  if (batch.commitIndex !== undefined && batch.commitIndex < storedCommitIndex) return `commitIndex ${batch.commitIndex} is below the stored ${storedCommitIndex}`;
+  const { commitIndex } = batch;
+  if (commitIndex !== undefined) {
+    if (!Number.isSafeInteger(commitIndex) || commitIndex < 0) return `commitIndex must be a non-negative integer, got ${commitIndex}`;
+    if (commitIndex < storedCommitIndex) return `commitIndex ${commitIndex} is below the stored ${storedCommitIndex}`;
+  }
   return undefined;
 }
 

@@ -1,4 +1,5 @@
 import { type DurableState, DurableStateBuilder, ConfigError, InvariantError, type PersistBatch } from '../core/index.js';
+import { persistBatchProblem } from '../core/durable-state.js';
 import { ClosedError } from '../runtime/errors.js';
 import type { Snapshot, Storage } from '../runtime/storage.js';
 
@@ -216,33 +217,8 @@ export class MemoryStorage implements Storage {
 
 /** Checks what the merge relies on; a failure is a bug in the driver. */
 function checkBatch(batch: PersistBatch, storedCommitIndex: number): void {
-  if (!Array.isArray(batch.accepted)) throw new InvariantError('MemoryStorage.persist: batch.accepted must be an array');
-  if (!Array.isArray(batch.chosen)) throw new InvariantError('MemoryStorage.persist: batch.chosen must be an array');
-  checkSlots('accepted', batch.accepted);
-  checkSlots('chosen', batch.chosen);
-  const { commitIndex } = batch;
-  if (commitIndex !== undefined) {
-    if (!Number.isSafeInteger(commitIndex) || commitIndex < 0) {
-      throw new InvariantError(`MemoryStorage.persist: commitIndex must be a non-negative integer, got ${commitIndex}`);
-    }
-    if (commitIndex < storedCommitIndex) {
-      throw new InvariantError(`MemoryStorage.persist: commitIndex ${commitIndex} is below the stored ${storedCommitIndex}`);
-    }
-  }
-}
-
-function checkSlots(list: 'accepted' | 'chosen', entries: readonly { readonly slot: number }[]): void {
-  let previous = 0;
-  for (const entry of entries) {
-    const { slot } = entry;
-    if (!Number.isSafeInteger(slot) || slot < 1) {
-      throw new InvariantError(`MemoryStorage.persist: ${list} slot ${slot} is not a positive integer`);
-    }
-    if (slot <= previous) {
-      throw new InvariantError(`MemoryStorage.persist: ${list} slot ${slot} follows slot ${previous}; slots must increase`);
-    }
-    previous = slot;
-  }
+  const problem = persistBatchProblem(batch, storedCommitIndex);
+  if (problem !== undefined) throw new InvariantError(`MemoryStorage.persist: ${problem}`);
 }
 
 /** The error a broken disk reports by default. */

@@ -4,6 +4,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type PersistBatch } from '../../core/index.js';
+import { persistBatchProblem } from '../../core/durable-state.js';
 import { ClosedError } from '../../runtime/errors.js';
 import type { Snapshot, Storage } from '../../runtime/storage.js';
 import { StorageFailedError } from './errors.js';
@@ -359,21 +360,6 @@ async function directoryExists(fs: FileSystem, path: string): Promise<boolean> {
 
 /** Checks what the merge relies on; a failure is a bug in the driver. */
 function checkBatch(batch: PersistBatch, commitIndexBefore: number): void {
-  if (!Array.isArray(batch.accepted)) throw new InvariantError('FileStorage.persist: batch.accepted must be an array');
-  if (!Array.isArray(batch.chosen)) throw new InvariantError('FileStorage.persist: batch.chosen must be an array');
-  checkSlots('accepted', batch.accepted);
-  checkSlots('chosen', batch.chosen);
-  const { commitIndex } = batch;
-  if (commitIndex !== undefined && Number.isSafeInteger(commitIndex) && commitIndex < commitIndexBefore) {
-    throw new InvariantError(`FileStorage.persist: commitIndex ${commitIndex} is below the stored ${commitIndexBefore}`);
-  }
-}
-
-function checkSlots(list: 'accepted' | 'chosen', entries: readonly { readonly slot: number }[]): void {
-  let previous = 0;
-  for (const { slot } of entries) {
-    if (!Number.isSafeInteger(slot) || slot < 1) throw new InvariantError(`FileStorage.persist: ${list} slot ${slot} is not a positive integer`);
-    if (slot <= previous) throw new InvariantError(`FileStorage.persist: ${list} slot ${slot} follows slot ${previous}; slots must increase`);
-    previous = slot;
-  }
+  const problem = persistBatchProblem(batch, commitIndexBefore);
+  if (problem !== undefined) throw new InvariantError(`FileStorage.persist: ${problem}`);
 }
