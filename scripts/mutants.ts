@@ -55,8 +55,26 @@ const mutants: Mutant[] = [
   {
     name: 'driver sends messages before the write is durable',
     file: 'src/testing/simulator.ts',
-    from: 'if (out.messages.length > 0) node.held.push({ seq: out.persistSeq, messages: out.messages });\n        this.completeWrites(node);',
-    to: 'for (const m of out.messages) this.send(node, m);\n        this.completeWrites(node);',
+    from: 'if (mayPrecedePersist(m)) this.send(node, m);',
+    to: 'if (m.type.length > 0) this.send(node, m);',
+  },
+  {
+    name: 'an accepted message may leave before its persist',
+    file: 'src/core/output.ts',
+    from: "new Set<MessageType>(['accept', 'heartbeat', 'commit', 'chosen', 'catchUp'])",
+    to: "new Set<MessageType>(['accept', 'accepted', 'heartbeat', 'commit', 'chosen', 'catchUp'])",
+  },
+  {
+    name: 'accepted entries are written without a sync',
+    file: 'src/core/durable-state.ts',
+    from: 'return batch.promised !== undefined || batch.accepted.length > 0;',
+    to: 'return batch.promised !== undefined;',
+  },
+  {
+    name: 'the leader counts its own acceptance before it is durable',
+    file: 'src/core/proposer.ts',
+    from: '    this.selfAcks.push([persistSeq, lastSlot]);\n',
+    to: '    this.selfAcks.push([persistSeq, lastSlot]);\n    this.persisted(persistSeq);\n',
   },
   {
     name: 'restarted node forgets its promised ballot',

@@ -24,6 +24,23 @@ export interface PersistBatch {
   readonly commitIndex?: number;
 }
 
+/**
+ * Whether `batch` must be durable before its persist resolves. A batch with no
+ * promise and no accepted entry holds only what the learner knows (chosen values and
+ * the commit index): the replica learns it again from its peers after a crash, so a
+ * storage may resolve such a persist once it is written in order, and make it durable
+ * with the next batch that needs a sync (as etcd's raft syncs only for new entries or
+ * a new vote). A storage that syncs every batch is correct too, only slower.
+ *
+ * @example
+ * ```ts
+ * persistNeedsSync({ accepted: [], chosen: [], commitIndex: 7 }); // false
+ * ```
+ */
+export function persistNeedsSync(batch: PersistBatch): boolean {
+  return batch.promised !== undefined || batch.accepted.length > 0;
+}
+
 /** Everything a replica persisted: what it restarts from. */
 export interface DurableState {
   readonly promised: Ballot;

@@ -9,8 +9,9 @@ export {
   emptyDurableState,
   DurableStateBuilder,
   mergePersistBatches,
+  persistNeedsSync,
 } from './durable-state.js';
-export { type Output, type CommittedEntry, type ReadIndexResult, isEmptyOutput } from './output.js';
+export { type Output, type CommittedEntry, type ReadIndexResult, isEmptyOutput, mayPrecedePersist } from './output.js';
 export { type Limits, defaultLimits } from './limits.js';
 export { SynodError, InvariantError, ConfigError, type SynodErrorCode } from './errors.js';
 export type { Quorum, VoteResult, VoteLookup, AcknowledgedLookup } from './quorum/quorum.js';

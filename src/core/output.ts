@@ -1,5 +1,5 @@
 import type { PersistBatch } from './durable-state.js';
-import type { Message } from './messages.js';
+import type { Message, MessageType } from './messages.js';
 import type { NodeId } from './node-id.js';
 import type { ReplicaStatus } from './replica.js';
 import type { Value } from './value.js';
@@ -23,9 +23,12 @@ export type ReadIndexResult =
  * in this order:
  *
  * 1. make `persist` durable (one atomic write), after every earlier output's persist;
+ *    a batch {@link persistNeedsSync} says needs no sync may merely be written in order;
  * 2. then report {@link Replica.persisted} with `persistSeq`;
- * 3. send `messages` only after step 1: a promise or an accepted message reports
- *    state that must survive a crash (persist before you speak);
+ * 3. send `messages` only after step 1 (and every earlier output's step 1): a promise
+ *    or an accepted message reports state that must survive a crash (persist before you
+ *    speak). The leader's and learner's messages ({@link mayPrecedePersist}) may leave
+ *    at once, so a leader's disk write and its followers' run side by side;
  * 4. apply `committed` in order and report {@link Replica.applied} (this may happen
  *    before step 1: chosen values are durable on a quorum already).
  */
@@ -59,4 +62,29 @@ export interface Output {
 /** Whether `output` holds no work at all: the driver's signal that the replica is idle. */
 export function isEmptyOutput(output: Output): boolean {
   return output.persist === undefined && output.messages.length === 0 && output.committed.length === 0 && output.dropped.length === 0 && output.reads.length === 0 && output.snapshotsTo.length === 0;
+}
+
+/**
+ * The messages that report no acceptor state of their sender: a leader's accepts,
+ * heartbeats and commit notices, chosen values, and catch-up requests. A leader counts
+ * its own acceptance only once it is durable ({@link Replica.persisted}), and no other
+ * node hears of its ballot before that ballot is durable (the prepare waits for it), so
+ * these may be sent before their output's persist: the leader's fsync then overlaps its
+ * followers' instead of preceding them.
+ */
+const sentBeforePersist: ReadonlySet<string> = new Set<MessageType>(['accept', 'heartbeat', 'commit', 'chosen', 'catchUp']);
+
+/**
+ * Whether `message` may be sent before its output's persist (and every earlier one) is
+ * durable. Every other message, a promise, an accepted, a reject or any reply, must
+ * wait: it speaks for the sender's durable state.
+ *
+ * @example
+ * ```ts
+ * const out = replica.takeOutput();
+ * for (const m of out.messages) if (mayPrecedePersist(m)) transport.send(m);
+ * ```
+ */
+export function mayPrecedePersist(message: Pick<Message, 'type'> | { readonly type: string }): boolean {
+  return sentBeforePersist.has(message.type);
 }

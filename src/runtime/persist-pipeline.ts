@@ -1,4 +1,4 @@
-import { type PersistBatch, mergePersistBatches } from '../core/index.js';
+import { type PersistBatch, mayPrecedePersist, mergePersistBatches } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import type { NodeMessage } from './runtime-messages.js';
 
@@ -22,10 +22,12 @@ export interface PipelineDriver {
 
 /**
  * Persist before you speak (DESIGN rule 3), with group commit. Outputs enter in the
- * order the core produced them; each output's messages leave only once its own write
- * and every earlier one is durable. While a write is in flight, later outputs queue,
- * and the next write carries all of their state merged into one batch: one storage
- * write, then the whole group's messages.
+ * order the core produced them; each output's messages that report acceptor state
+ * leave only once its own write and every earlier one is durable. The rest (a leader's
+ * accepts, heartbeats, commits; see `mayPrecedePersist`) leave at once, so the leader's
+ * write overlaps its followers'. While a write is in flight, later outputs queue, and
+ * the next write carries all of their state merged into one batch: one storage write,
+ * then the whole group's waiting messages.
  * @internal
  */
 export class PersistPipeline {
@@ -48,7 +50,13 @@ export class PersistPipeline {
       for (const m of messages) this.driver.send(m);
       return;
     }
-    this.stages.push({ seq, batch, messages });
+    let waiting: NodeMessage[] | undefined;
+    for (const m of messages) {
+      if (mayPrecedePersist(m)) this.driver.send(m);
+      else (waiting ??= []).push(m);
+    }
+    if (batch === undefined && waiting === undefined) return;
+    this.stages.push({ seq, batch, messages: waiting ?? [] });
     this.pump();
   }
 

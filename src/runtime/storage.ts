@@ -16,6 +16,9 @@ export interface Snapshot {
  * - `persist` applies one batch atomically (all of it or none after a crash) and in
  *   call order; its promise resolves only once the batch is durable (the adapter owns
  *   fsync). The runtime sends nothing that reports a batch's state before that.
+ *   Exception: a batch that `persistNeedsSync` says needs no sync (learner state
+ *   only) may resolve once written in order; a crash may lose it, but only together with
+ *   every later batch, and the next synced batch makes it durable too (a log's prefix).
  * - Batches merge as {@link DurableStateBuilder.merge} does: a new promise, accepted or
  *   chosen entry replaces the one of the same slot, the commit index only moves on.
  * - `load` returns what every resolved `persist` wrote (and maybe later ones).

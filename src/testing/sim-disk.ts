@@ -10,21 +10,29 @@ interface PendingWrite {
   readonly seq: number;
   readonly batch: PersistBatch;
   readonly doneAt: number;
+  /** Whether completing it syncs (makes it and every earlier write durable). */
+  readonly sync: boolean;
 }
 
 /**
- * A simulated disk for one node: writes become durable in order, after a delay; a
- * crash loses every write not yet durable.
+ * A simulated disk for one node: writes complete in order, after a delay; a synced
+ * write is durable when it completes, with every write before it; a crash loses every
+ * write not yet durable (an unsynced write can be lost after it completed).
  */
 export class SimDisk {
   private durable = new DurableStateBuilder();
   private pending: PendingWrite[] = [];
+  /** Completed writes no sync covered yet, in order. */
+  private unsynced: PersistBatch[] = [];
   private saved: SimSnapshot | undefined;
 
-  /** Queues a write that becomes durable at `doneAt` (never before an earlier one). */
-  write(seq: number, batch: PersistBatch, doneAt: number): void {
+  /**
+   * Queues a write that completes at `doneAt` (never before an earlier one). Unless
+   * `sync` (see `persistNeedsSync`), completing it does not make it durable.
+   */
+  write(seq: number, batch: PersistBatch, doneAt: number, sync = true): void {
     const last = this.pending[this.pending.length - 1];
-    this.pending.push({ seq, batch, doneAt: last !== undefined ? Math.max(doneAt, last.doneAt) : doneAt });
+    this.pending.push({ seq, batch, doneAt: last !== undefined ? Math.max(doneAt, last.doneAt) : doneAt, sync });
   }
 
   get hasPending(): boolean {
@@ -41,8 +49,14 @@ export class SimDisk {
     const next = this.pending[0];
     if (next === undefined || next.doneAt > now) return undefined;
     this.pending.shift();
-    this.durable.merge(next.batch);
+    this.unsynced.push(next.batch);
+    if (next.sync) this.sync();
     return next;
+  }
+
+  private sync(): void {
+    for (const batch of this.unsynced) this.durable.merge(batch);
+    this.unsynced = [];
   }
 
   /**
@@ -51,6 +65,7 @@ export class SimDisk {
    * below `compactBelow` (a storage's `compact`).
    */
   saveSnapshot(snapshot: SimSnapshot, compactBelow: number): void {
+    this.sync();
     if (this.saved === undefined || snapshot.slot > this.saved.slot) this.saved = snapshot;
     const below = Math.min(compactBelow, this.saved.slot + 1);
     for (const slot of this.durable.accepted.keys()) if (slot < below) this.durable.accepted.delete(slot);
@@ -65,6 +80,7 @@ export class SimDisk {
   /** A crash: unsynced writes are gone. */
   crash(): void {
     this.pending = [];
+    this.unsynced = [];
   }
 
   /** The durable state, what a restart loads. */

@@ -1,5 +1,5 @@
 import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type NodeId, type PersistBatch } from '../core/index.js';
-import { persistBatchProblem } from '../core/durable-state.js';
+import { persistBatchProblem, persistNeedsSync } from '../core/durable-state.js';
 import { assert } from '../core/assert.js';
 import { ClosedError, type Clock, type Snapshot, type Storage, type TimerHandle } from '../runtime/index.js';
 
@@ -35,6 +35,8 @@ interface PendingWrite {
   readonly doneAt: number;
   readonly apply: () => void;
   readonly resolve: () => void;
+  /** Whether completing it syncs: makes it, and every write before it, durable. */
+  readonly sync: boolean;
 }
 
 /** What survives a crash: shared by every handle of one node's storage. */
@@ -49,7 +51,10 @@ interface Disk {
 /**
  * A simulated {@link Storage}: each write (persist, snapshot, compaction) becomes
  * durable after a seeded random delay on the virtual clock, strictly in call order,
- * and only then does its promise resolve. `crash()` loses every write not yet durable
+ * and only then does its promise resolve. A persist that `persistNeedsSync` says needs
+ * no sync resolves once the writes before it completed, without delay, but becomes
+ * durable only with the next synced write: a crash before that loses it, as a real
+ * log loses its unsynced tail. `crash()` loses every write not yet durable
  * and leaves its promise pending forever (the process that waited on it is dead);
  * `reopen()` then hands the restarted node a new handle on the durable state. It is
  * the runtime's counterpart of the core simulator's {@link SimDisk}.
@@ -68,6 +73,8 @@ export class SimStorage implements Storage {
   private readonly disk: Disk;
   private readonly options: SimStorageOptions;
   private pending: PendingWrite[] = [];
+  /** Completed writes no sync covered yet, in order: what a crash loses although they resolved. */
+  private unsynced: (() => void)[] = [];
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
   private lastDoneAt = 0;
@@ -127,7 +134,7 @@ export class SimStorage implements Storage {
       this.disk.state.merge(batch);
       this.disk.counts.durable++;
       this.options.onDurable?.(this.options.node, batch, this.disk.state);
-    });
+    }, persistNeedsSync(batch));
   }
 
   /** Stores `snapshot` durably, in order with the writes. The bytes are copied. */
@@ -159,7 +166,8 @@ export class SimStorage implements Storage {
     if (this.crashed) return never();
     if (this.closed) return;
     const last = this.pending[this.pending.length - 1];
-    if (last !== undefined) await new Promise<void>((resolve) => this.pending.push({ doneAt: last.doneAt, apply: () => {}, resolve }));
+    if (last !== undefined) await new Promise<void>((resolve) => this.pending.push({ doneAt: last.doneAt, apply: () => {}, resolve, sync: true }));
+    this.sync();
     this.closed = true;
     if (this.disk.current === this) this.disk.current = undefined;
   }
@@ -171,8 +179,9 @@ export class SimStorage implements Storage {
   crash(): void {
     if (this.crashed) return;
     this.crashed = true;
-    this.disk.counts.lost += this.pending.length;
+    this.disk.counts.lost += this.pending.length + this.unsynced.length;
     this.pending = [];
+    this.unsynced = [];
     if (this.timer !== undefined) this.options.clock.clearTimer(this.timer);
     this.timer = undefined;
     if (this.disk.current === this) this.disk.current = undefined;
@@ -196,16 +205,16 @@ export class SimStorage implements Storage {
     return new SimStorage(this.options);
   }
 
-  private enqueue(apply: () => void): Promise<void> {
+  private enqueue(apply: () => void, sync = true): Promise<void> {
     if (this.crashed) return never();
     if (this.closed) return Promise.reject(new ClosedError('SimStorage: write after close'));
     const max = this.options.persistDelayMsMax ?? 2;
-    const delay = Math.floor(this.options.random() * (max + 1));
+    const delay = sync ? Math.floor(this.options.random() * (max + 1)) : 0;
     // In call order: never durable before an earlier write.
     const doneAt = Math.max(this.options.clock.now() + delay, this.lastDoneAt);
     this.lastDoneAt = doneAt;
     return new Promise<void>((resolve) => {
-      this.pending.push({ doneAt, apply, resolve });
+      this.pending.push({ doneAt, apply, resolve, sync });
       this.arm();
     });
   }
@@ -225,11 +234,19 @@ export class SimStorage implements Storage {
     const now = this.options.clock.now();
     while (this.pending.length > 0 && this.pending[0]!.doneAt <= now && !this.crashed) {
       const w = this.pending.shift()!;
-      w.apply();
+      this.unsynced.push(w.apply);
+      if (w.sync) this.sync();
       w.resolve();
     }
     this.arm();
   };
+
+  /** Makes every completed write durable, in order. */
+  private sync(): void {
+    const writes = this.unsynced;
+    this.unsynced = [];
+    for (const apply of writes) apply();
+  }
 }
 
 /** The disk `reopen()` hands its new handle: constructors take only public options. */

@@ -13,7 +13,9 @@ import {
   flexible,
   formatBallot,
   isEmptyOutput,
+  mayPrecedePersist,
   majority,
+  persistNeedsSync,
 } from '../core/index.js';
 import { type Fault, describeFault, networkConditionsOf } from './faults.js';
 import { Invariants } from './invariants.js';
@@ -416,14 +418,21 @@ export class Simulator {
       if (out.dropped.length > 0) this.onDropped?.(out.dropped);
       for (const r of out.reads) this.invariants.readSettled(node.id, r.id, r.ok ? r.index : undefined);
       for (const to of out.snapshotsTo) this.sendSnapshot(node, to);
-      if (out.persist !== undefined) {
-        node.disk.write(out.persistSeq, out.persist, this.time + this.random.int(this.diskDelayTicksMax + 1));
-        if (out.messages.length > 0) node.held.push({ seq: out.persistSeq, messages: out.messages });
-        this.completeWrites(node);
-      } else if (node.disk.hasPending) {
-        if (out.messages.length > 0) node.held.push({ seq: node.disk.lastPendingSeq!, messages: out.messages });
-      } else {
+      if (out.persist === undefined && !node.disk.hasPending) {
         for (const m of out.messages) this.send(node, m);
+      } else {
+        // The leader's and learner's messages leave now; the acceptor's wait for the write.
+        const waiting: Message[] = [];
+        for (const m of out.messages) {
+          if (mayPrecedePersist(m)) this.send(node, m);
+          else waiting.push(m);
+        }
+        if (out.persist !== undefined) {
+          const doneAt = this.time + this.random.int(this.diskDelayTicksMax + 1);
+          node.disk.write(out.persistSeq, out.persist, doneAt, persistNeedsSync(out.persist));
+        }
+        if (waiting.length > 0) node.held.push({ seq: node.disk.lastPendingSeq!, messages: waiting });
+        if (out.persist !== undefined) this.completeWrites(node);
       }
     }
     this.traceRole(node);

@@ -22,7 +22,10 @@ function harness() {
   return { pipeline, writes, sent, persisted, failures };
 }
 
-const msg = (to: string): NodeMessage => ({ type: 'heartbeat', from: 'a', to, ballot: { round: 1, node: 'a' }, commitIndex: 0, seq: 1 });
+/** An acceptor's report: it must wait for the write. */
+const msg = (to: string): NodeMessage => ({ type: 'accepted', from: 'a', to, ballot: { round: 1, node: 'a' }, firstSlot: 1, count: 1 });
+/** A leader's accept: it may leave before the write. */
+const accept = (to: string): NodeMessage => ({ type: 'accept', from: 'a', to, ballot: { round: 1, node: 'a' }, firstSlot: 1, values: [], commitIndex: 0 });
 const accepted = (slot: number): PersistBatch => ({ accepted: [{ slot, ballot: { round: 1, node: 'a' }, value: { kind: 'noop' } }], chosen: [] });
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
@@ -40,7 +43,7 @@ describe('PersistPipeline', () => {
     expect(h.sent).toEqual([]);
     h.writes[0]!.resolve();
     await settle();
-    expect(h.sent).toEqual(['heartbeat:b']);
+    expect(h.sent).toEqual(['accepted:b']);
     expect(h.persisted).toEqual([{ seq: 1, outputs: 1 }]);
     // Group commit: outputs 2 and 3 in one write, their state merged.
     expect(h.writes).toHaveLength(2);
@@ -48,17 +51,28 @@ describe('PersistPipeline', () => {
     expect(h.writes[1]!.batch.promised).toEqual({ round: 2, node: 'x' });
     h.writes[1]!.resolve();
     await settle();
-    expect(h.sent).toEqual(['heartbeat:b', 'heartbeat:c', 'heartbeat:d', 'heartbeat:e']);
+    expect(h.sent).toEqual(['accepted:b', 'accepted:c', 'accepted:d', 'accepted:e']);
     expect(h.persisted).toEqual([
       { seq: 1, outputs: 1 },
       { seq: 3, outputs: 2 },
     ]);
   });
 
+  it("sends a leader's messages at once, ahead of the write, while an acceptor's reports wait for it", async () => {
+    const h = harness();
+    h.pipeline.push(1, accepted(1), [accept('b'), msg('c')]);
+    expect(h.sent).toEqual(['accept:b']);
+    h.pipeline.push(0, undefined, [accept('d'), msg('e')]);
+    expect(h.sent).toEqual(['accept:b', 'accept:d']);
+    h.writes[0]!.resolve();
+    await settle();
+    expect(h.sent).toEqual(['accept:b', 'accept:d', 'accepted:c', 'accepted:e']);
+  });
+
   it('sends at once what needs no write when nothing waits', () => {
     const h = harness();
     h.pipeline.push(0, undefined, [msg('b')]);
-    expect(h.sent).toEqual(['heartbeat:b']);
+    expect(h.sent).toEqual(['accepted:b']);
     expect(h.writes).toHaveLength(0);
   });
 

@@ -48,6 +48,26 @@ describe('SimStorage', () => {
     expect(() => again.reopen()).toThrow(/crashed or closed/);
   });
 
+  it('a learner-only batch resolves once written but is durable only with the next synced write; a crash before that loses it', async () => {
+    const clock = new VirtualClock();
+    const s = storage(clock);
+    let done = false;
+    void s.persist(promise(2));
+    void s.persist({ accepted: [], chosen: [], commitIndex: 4 }).then(() => (done = true));
+    await clock.runUntil(() => done, 100);
+    expect(s.durable.commitIndex).toBe(0);
+    s.crash();
+    expect(s.counts.lost).toBe(1);
+    const again = s.reopen();
+    expect(await again.load()).toMatchObject({ promised: { round: 2 }, commitIndex: 0 });
+    let synced = false;
+    void again.persist({ accepted: [], chosen: [], commitIndex: 4 });
+    void again.persist(promise(3)).then(() => (synced = true));
+    await clock.runUntil(() => synced, 100);
+    again.crash();
+    expect(await again.reopen().load()).toMatchObject({ promised: { round: 3 }, commitIndex: 4 });
+  });
+
   it('keeps snapshots, and compaction forgets log entries below a slot', async () => {
     const clock = new VirtualClock();
     const s = storage(clock);

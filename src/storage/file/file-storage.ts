@@ -4,7 +4,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type PersistBatch } from '../../core/index.js';
-import { persistBatchProblem } from '../../core/durable-state.js';
+import { persistBatchProblem, persistNeedsSync } from '../../core/durable-state.js';
 import { ClosedError } from '../../runtime/errors.js';
 import type { Snapshot, Storage } from '../../runtime/storage.js';
 import { StorageFailedError } from './errors.js';
@@ -66,7 +66,8 @@ type Job =
  * - `persist` appends one record to a write-ahead log and resolves after an
  *   `fdatasync`. Persists issued while a sync is in flight are written together and
  *   share the next sync (group commit); they resolve in call order. {@link stats}
- *   shows the effect.
+ *   shows the effect. A batch of learner state only (`persistNeedsSync` is false)
+ *   resolves once written: the next sync, or `close`, makes it durable.
  * - Snapshots are written to `snapshot.tmp`, synced and renamed over `snapshot`.
  * - `compact(slot)` writes the remaining state as a base record into a fresh log
  *   segment and deletes the older segments.
@@ -246,7 +247,7 @@ export class FileStorage implements Storage {
     this.closed = true;
     while (this.draining !== undefined) await this.draining;
     try {
-      await this.wal.close();
+      await this.wal.close(this.failure === undefined);
     } finally {
       await this.lock.release();
     }
@@ -306,14 +307,19 @@ export class FileStorage implements Storage {
         for (const p of group) p.reject(this.failure);
         continue;
       }
+      // Learner-only batches need no sync of their own (persistNeedsSync): the next sync covers them.
+      const sync = group.some((p) => persistNeedsSync(p.batch));
       try {
-        await this.wal.append(group.map((p) => p.record));
+        await this.wal.append(
+          group.map((p) => p.record),
+          sync,
+        );
       } catch (error) {
         const failure = this.fail('persist', error);
         for (const p of group) p.reject(failure);
         continue;
       }
-      this.counters.fsyncs++;
+      if (sync) this.counters.fsyncs++;
       for (const p of group) {
         this.state.merge(p.batch);
         this.counters.persists++;

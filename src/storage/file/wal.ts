@@ -62,6 +62,8 @@ interface Tail {
 export class Wal {
   /** Segments before the tail, oldest first (full paths). */
   private readonly older: string[];
+  /** Whether the tail holds records written without a sync since the last one. */
+  private unsynced = false;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -133,18 +135,27 @@ export class Wal {
   }
 
   /**
-   * Appends `records` (framed) and fdatasyncs: they are durable when it resolves. Starts
-   * a new segment first if the tail reached `segmentBytesMax`. A rejection leaves the
-   * log in an unknown state: the caller must stop using it.
+   * Appends `records` (framed) and, if `sync`, fdatasyncs: then they are durable, with
+   * every record before them, when it resolves. Unsynced records are written in order
+   * (a crash can lose them only with everything after them) and become durable with
+   * the next sync. Starts a new segment first if the tail reached `segmentBytesMax`. A
+   * rejection leaves the log in an unknown state: the caller must stop using it.
    */
-  async append(records: readonly Uint8Array[]): Promise<void> {
+  async append(records: readonly Uint8Array[], sync = true): Promise<void> {
     if (records.length === 0) return;
     if (this.tail.size >= this.options.segmentBytesMax && this.tail.firstSequence < this.nextSequence) await this.roll();
     const data = records.length === 1 ? records[0]! : Buffer.concat(records);
     await writeFully(this.tail.handle, data, this.tail.size);
     this.tail.size += data.byteLength;
     this.nextSequence += records.length;
+    if (sync) await this.sync();
+    else this.unsynced = true;
+  }
+
+  /** Makes every record written durable. */
+  async sync(): Promise<void> {
     await this.tail.handle.datasync();
+    this.unsynced = false;
   }
 
   /**
@@ -163,13 +174,18 @@ export class Wal {
     await syncDirectory(this.fs, this.dir);
   }
 
-  /** Closes the tail segment's file. */
-  async close(): Promise<void> {
-    await this.tail.handle.close();
+  /** Closes the tail segment's file, syncing first what was written unsynced unless `sync` is false (after a failure). */
+  async close(sync = true): Promise<void> {
+    try {
+      if (sync && this.unsynced) await this.sync();
+    } finally {
+      await this.tail.handle.close();
+    }
   }
 
-  /** Closes the tail (already synced) and starts a segment at the next sequence. */
+  /** Syncs and closes the tail, and starts a segment at the next sequence. */
   private async roll(): Promise<void> {
+    if (this.unsynced) await this.sync();
     const next = await createSegment(this.fs, this.dir, this.nextSequence);
     const previous = this.tail;
     this.older.push(previous.file);

@@ -428,13 +428,36 @@ describe('FileStorage through FaultyFileSystem: faults fail it closed, a crash l
     }
   });
 
+  it('a learner-only batch, resolved without a sync, is lost in a crash only with what follows it; a later synced batch makes it durable', async () => {
+    for (const seed of crashSeeds) {
+      const dir = await tempDir();
+      const fs = new FaultyFileSystem();
+      const storage = await FileStorage.open(dir, { fs });
+      const synced = write({ accepted: [accepted(1, 1)] });
+      const learned = write({ chosen: [chosen(2)], commitIndex: 1 });
+      await storage.persist(synced);
+      await storage.persist(learned);
+      const first = await crashAndReopen(fs, dir, seed);
+      const state = await first.storage.load();
+      // Either the learner batch survived whole, or it is gone: never torn, never the synced one lost.
+      expect([merged([synced], 1), merged([synced, learned], 2)], `seed ${seed}`).toContainEqual(state);
+      const later = write({ accepted: [accepted(3, 1)] });
+      await first.storage.persist(learned);
+      await first.storage.persist(later);
+      const second = await crashAndReopen(first.fs, dir, seed);
+      expect(await second.storage.load(), `seed ${seed}`).toEqual(merged([synced, learned, later], 3));
+      await second.storage.close();
+    }
+  });
+
   it('a crash at any point of a compaction leaves the state before it or after it', async () => {
     for (const seed of crashSeeds) {
       for (const turns of [0, 1, 2, 3, 5]) {
         const dir = await tempDir();
         const fs = new FaultyFileSystem();
         const storage = await FileStorage.open(dir, { fs, segmentBytesMax: 150 });
-        const all = [...batches(12, 20), write({ chosen: [chosen(1), chosen(2)], commitIndex: 12 })];
+        // The last batch carries a promise: a batch needing a sync, so it is durable before the compaction.
+        const all = [...batches(12, 20), write({ promised: { round: 1, node: 'a' }, chosen: [chosen(1), chosen(2)], commitIndex: 12 })];
         for (const b of all) await storage.persist(b);
         await storage.saveSnapshot({ slot: 6, data: bytes('six') });
         const compacting = storage.compact(7);

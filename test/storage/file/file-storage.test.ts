@@ -75,12 +75,29 @@ describe('FileStorage: persist and load', () => {
   it('persists issued while an fsync is in flight share the next one', async () => {
     const gate = gatedDatasync();
     const storage = await openStorage(await tempDir(), { fs: gate.fs });
-    const first = storage.persist(write({ commitIndex: 1 }));
+    const first = storage.persist(write({ promised: ballot(1) }));
     await gate.reached(); // the first group's fdatasync is in flight
-    const later = [2, 3, 4].map((c) => storage.persist(write({ commitIndex: c })));
+    const later = [2, 3, 4].map((c) => storage.persist(write({ promised: ballot(c) })));
     gate.release();
     await Promise.all([first, ...later]);
     expect(storage.stats).toEqual({ persists: 4, fsyncs: 2 });
+  });
+
+  it('a batch of learner state only (chosen entries, commit index) resolves without an fsync; the next synced batch, or close, makes it durable', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    await storage.persist(write({ chosen: [chosen(1)], commitIndex: 1 }));
+    expect(storage.stats).toEqual({ persists: 1, fsyncs: 0 });
+    await storage.persist(write({ accepted: [accepted(2, 1)] }));
+    expect(storage.stats).toEqual({ persists: 2, fsyncs: 1 });
+    await storage.persist(write({ commitIndex: 2 }));
+    expect(storage.stats).toEqual({ persists: 3, fsyncs: 1 });
+    expect((await storage.load()).commitIndex).toBe(2);
+    await storage.close();
+    const state = await (await openStorage(dir)).load();
+    expect(state.commitIndex).toBe(2);
+    expect(slotsOf(state.chosen)).toEqual([1]);
+    expect(slotsOf(state.accepted)).toEqual([2]);
   });
 
   it('rolls to a new segment past segmentBytesMax and replays across segments', async () => {
