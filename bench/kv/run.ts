@@ -281,7 +281,9 @@ interface Point {
   readonly otherCores: number;
   /** The leader's commands per slot applied (batching). */
   readonly commandsPerSlot: number;
-  /** Storage writes (fdatasyncs) per operation, every server summed. */
+  /** Storage writes per operation, every server summed. */
+  readonly writesPerOp: number;
+  /** fdatasyncs (and fsyncs) per operation, every server summed. */
   readonly fsyncsPerOp: number;
   /** Peer messages sent per operation, every server summed. */
   readonly messagesPerOp: number;
@@ -367,7 +369,8 @@ async function runPoint(load: Child, servers: readonly Server[], leader: string,
         ? Number.NaN
         : Math.max(0, (((after.machine.busy - before.machine.busy) * 1e6) / clockTicksPerSecond - serverCpuMicros - clientCpuMicros) / wallMicros),
     commandsPerSlot: delta(leaderIndex, 'commandsApplied') / delta(leaderIndex, 'slotsApplied'),
-    fsyncsPerOp: sum('persistWrites') / ops,
+    writesPerOp: sum('persistWrites') / ops,
+    fsyncsPerOp: sum('fsyncs') / ops,
     messagesPerOp: sum('messagesOut') / ops,
     leaderReadCallsPerOp: delta(leaderIndex, 'readCalls') / ops,
     leaderWriteCallsPerOp: delta(leaderIndex, 'writeCalls') / ops,
@@ -404,8 +407,8 @@ function verdict(ok: boolean): string {
 }
 
 const header =
-  '| op | clients | pass | ops/s | p50 ms | p99 ms | p50 / RTT | p50 / floor | server CPU ms/op | leader CPU ms/op | client CPU ms/op | cores busy | other cores | cmds/slot | fsyncs/op | peer msgs/op | leader syscalls/op r+w | failures | events |';
-const rule = '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
+  '| op | clients | pass | ops/s | p50 ms | p99 ms | p50 / RTT | p50 / floor | server CPU ms/op | leader CPU ms/op | client CPU ms/op | cores busy | other cores | cmds/slot | writes/op | fsyncs/op | peer msgs/op | leader syscalls/op r+w | failures | events |';
+const rule = '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
 
 /** The leader (`b→a`: it moved in the window), snapshots saved and campaigns, if any. */
 function eventsOf(p: Pick<Point, 'leaderBefore' | 'leaderAfter' | 'snapshots' | 'campaigns'>): string {
@@ -432,6 +435,7 @@ function row(p: Omit<Point, 'pass'> & { pass: string }, rttMs: number, floorMs: 
     fixed(p.coresBusy, 2),
     fixed(p.otherCores, 2),
     p.kind === 'cas' ? fixed(p.commandsPerSlot, 1) : '–',
+    fixed(p.writesPerOp, 2),
     fixed(p.fsyncsPerOp, 2),
     fixed(p.messagesPerOp, 2),
     `${fixed(p.leaderReadCallsPerOp, 1)}+${fixed(p.leaderWriteCallsPerOp, 1)}`,
@@ -549,6 +553,7 @@ async function main(): Promise<void> {
           coresBusy: m((p) => p.coresBusy),
           otherCores: m((p) => p.otherCores),
           commandsPerSlot: m((p) => p.commandsPerSlot),
+          writesPerOp: m((p) => p.writesPerOp),
           fsyncsPerOp: m((p) => p.fsyncsPerOp),
           messagesPerOp: m((p) => p.messagesPerOp),
           leaderReadCallsPerOp: m((p) => p.leaderReadCallsPerOp),
@@ -582,7 +587,8 @@ async function main(): Promise<void> {
     console.log('- CPU ms/op: CPU time (user + system, every thread) per operation; server: the three server processes summed; leader:');
     console.log('  the leader alone; client: the load process (all its clients). cores busy: servers + client CPU time over wall time;');
     console.log(`  other cores: the machine's busy CPU time less that, over wall time (other processes: a noisy machine shows here; ${cpus.length} cores in all).`);
-    console.log('- cmds/slot: commands per slot the leader applied (batching); fsyncs/op: storage writes, each one fdatasync, per operation,');
+    console.log('- cmds/slot: commands per slot the leader applied (batching); writes/op: storage writes per operation; fsyncs/op: fdatasync');
+    console.log('  and fsync calls per operation (a write of learner state only needs none), both');
     console.log('  the three servers summed; peer msgs/op: messages between the servers per operation; leader syscalls/op: the leader\'s');
     console.log('  read- and write-family system calls (sockets, files: /proc/<pid>/io) per operation. failures: timeouts, conflicts.');
     const procTotal = points.every((p) => p.serverProcCpuMicros !== undefined) ? points.reduce((a, p) => a + p.serverProcCpuMicros!, 0) : undefined;

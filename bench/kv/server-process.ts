@@ -16,6 +16,7 @@ import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { readClusterConfig } from '../../src/cli/cluster-config.js';
 import { KvServer } from '../../src/kv/server/index.js';
+import { type FileSystem, nodeFileSystem } from '../../src/storage/file/index.js';
 import { answerParent, tellReady } from './parent.js';
 
 /** As `synod serve` (src/cli/serve.ts) without `--snapshot-every`. */
@@ -33,8 +34,10 @@ export interface ServerMark {
   /** Slots applied, and the commands they carried. */
   readonly slotsApplied: number;
   readonly commandsApplied: number;
-  /** Storage writes (each one fdatasync) so far. */
+  /** Storage writes (persists, each a group of the core's outputs) so far. */
   readonly persistWrites: number;
+  /** fdatasync and fsync calls on the data directory's files so far. */
+  readonly fsyncs: number;
   /** Peer messages received and sent. */
   readonly messagesIn: number;
   readonly messagesOut: number;
@@ -71,6 +74,26 @@ if (!(Number.isSafeInteger(snapshotEverySlots) && snapshotEverySlots > 0)) throw
 const config = await readClusterConfig(configPath);
 const member = config.members[id];
 if (member === undefined) throw new Error(`server-process: ${id} is not a member of ${configPath}`);
+/** The real file system, counting syncs: a learner-only write needs none (persistNeedsSync). */
+let fsyncs = 0;
+const countingFs: FileSystem = {
+  ...nodeFileSystem,
+  async open(path, flags) {
+    const handle = await nodeFileSystem.open(path, flags);
+    return {
+      ...handle,
+      datasync: () => {
+        fsyncs++;
+        return handle.datasync();
+      },
+      sync: () => {
+        fsyncs++;
+        return handle.sync();
+      },
+    };
+  },
+};
+
 const server = new KvServer({
   id,
   clusterId: config.clusterId,
@@ -79,6 +102,7 @@ const server = new KvServer({
   secret: config.secret!,
   clientSecret: config.clientSecret!,
   node: { snapshot: { everySlots: snapshotEverySlots } },
+  storage: { fs: countingFs },
 });
 await server.start();
 
@@ -95,6 +119,7 @@ answerParent(
         slotsApplied: m.applied.slots,
         commandsApplied: m.applied.commands,
         persistWrites: m.persist.writes,
+        fsyncs,
         messagesIn: m.messages.in,
         messagesOut: m.messages.out,
         snapshotsSaved: m.snapshots.saved,
