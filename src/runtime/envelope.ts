@@ -88,19 +88,20 @@ function idBytes(id: string): Uint8Array {
   return bytes;
 }
 
-// The few ids a log carries over and over (client ids, node ids), decoded once: a
-// decoded id is reused when the same bytes come again.
-const recentIds: { bytes: Uint8Array; id: string }[] = [];
-const recentIdsMax = 16;
+// The ids a log carries over and over (client ids, node ids), decoded once: a decoded
+// id is found again by a hash of its bytes, so many clients do not thrash a short list.
+const knownIds = new Map<number, { bytes: Uint8Array; id: string }>();
+const knownIdsMax = 4096;
 
 /** An id from its UTF-8 bytes `bytes[start..end)`. */
 function idString(bytes: Uint8Array, start: number, end: number): string {
-  const length = end - start;
-  for (let r = 0; r < recentIds.length; r++) {
-    const known = recentIds[r]!;
-    if (known.bytes.length !== length) continue;
+  // FNV-1a: a collision only costs a decode.
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  const known = knownIds.get(hash);
+  if (known !== undefined && known.bytes.length === end - start) {
     let same = true;
-    for (let i = 0; i < length; i++) {
+    for (let i = 0; i < known.bytes.length; i++) {
       if (known.bytes[i] !== bytes[start + i]) {
         same = false;
         break;
@@ -109,8 +110,8 @@ function idString(bytes: Uint8Array, start: number, end: number): string {
     if (same) return known.id;
   }
   const id = decoder.decode(bytes.subarray(start, end));
-  if (recentIds.length >= recentIdsMax) recentIds.shift();
-  recentIds.push({ bytes: bytes.slice(start, end), id });
+  if (knownIds.size >= knownIdsMax) knownIds.clear();
+  knownIds.set(hash, { bytes: bytes.slice(start, end), id });
   return id;
 }
 
