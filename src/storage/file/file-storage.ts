@@ -43,6 +43,12 @@ export const segmentBytesMaxDefault = 64 * 1024 * 1024;
 /** The most persists written and synced together (one group commit). */
 export const groupPersistsMax = 4096;
 
+/**
+ * Bytes of learner-only records (see `persistNeedsSync`) held in memory for the next
+ * synced write; past this they are written (still without a sync).
+ */
+export const unwrittenBytesMax = 256 * 1024;
+
 type Job =
   | {
       readonly kind: 'persist';
@@ -67,7 +73,8 @@ type Job =
  *   `fdatasync`. Persists issued while a sync is in flight are written together and
  *   share the next sync (group commit); they resolve in call order. {@link stats}
  *   shows the effect. A batch of learner state only (`persistNeedsSync` is false)
- *   resolves once written: the next sync, or `close`, makes it durable.
+ *   resolves at once: it waits in memory (up to {@link unwrittenBytesMax}) and goes
+ *   with the next write, whose sync (or `close`) makes it durable.
  * - Snapshots are written to `snapshot.tmp`, synced and renamed over `snapshot`.
  * - `compact(slot)` writes the remaining state as a base record into a fresh log
  *   segment and deletes the older segments.
@@ -95,6 +102,12 @@ export class FileStorage implements Storage {
   /** The commit index of the last persist called, to check the next one against. */
   private commitIndexCalled: number;
   private readonly counters = { persists: 0, fsyncs: 0 };
+  /**
+   * Learner-only records not written yet: they go with the next write, in order, so a
+   * learner-only persist costs no system call (a crash loses them, and all after them).
+   */
+  private unwritten: Uint8Array[] = [];
+  private unwrittenBytes = 0;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -234,6 +247,9 @@ export class FileStorage implements Storage {
       for (const s of chosen.keys()) if (s < slot) chosen.delete(s);
       const whole = this.state.build();
       const base = encodeBatch({ promised: whole.promised, accepted: whole.accepted, chosen: whole.chosen, commitIndex: whole.commitIndex });
+      // The base holds the unwritten records' state: written after it, they would bring back compacted entries.
+      this.unwritten = [];
+      this.unwrittenBytes = 0;
       await this.wal.rebase(encodeRecord(RecordType.base, base));
     });
   }
@@ -247,6 +263,7 @@ export class FileStorage implements Storage {
     this.closed = true;
     while (this.draining !== undefined) await this.draining;
     try {
+      if (this.failure === undefined && this.unwritten.length > 0) await this.writeUnwritten(true);
       await this.wal.close(this.failure === undefined);
     } finally {
       await this.lock.release();
@@ -307,13 +324,15 @@ export class FileStorage implements Storage {
         for (const p of group) p.reject(this.failure);
         continue;
       }
-      // Learner-only batches need no sync of their own (persistNeedsSync): the next sync covers them.
+      // Learner-only batches need no sync of their own (persistNeedsSync): they wait in
+      // memory and go with the next write, whose sync covers them.
       const sync = group.some((p) => persistNeedsSync(p.batch));
       try {
-        await this.wal.append(
-          group.map((p) => p.record),
-          sync,
-        );
+        for (const p of group) {
+          this.unwritten.push(p.record);
+          this.unwrittenBytes += p.record.byteLength;
+        }
+        if (sync || this.unwrittenBytes > unwrittenBytesMax) await this.writeUnwritten(sync);
       } catch (error) {
         const failure = this.fail('persist', error);
         for (const p of group) p.reject(failure);
@@ -328,6 +347,14 @@ export class FileStorage implements Storage {
     }
     // Synchronously with the empty-queue check: a job queued from now on starts a new drain.
     this.draining = undefined;
+  }
+
+  /** Appends the records waiting in memory, in order, and syncs if `sync`. */
+  private async writeUnwritten(sync: boolean): Promise<void> {
+    const records = this.unwritten;
+    this.unwritten = [];
+    this.unwrittenBytes = 0;
+    await this.wal.append(records, sync);
   }
 
   /** Fails the storage closed; rejects every queued write. */

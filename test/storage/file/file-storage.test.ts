@@ -13,6 +13,7 @@ import {
 } from '../../../src/storage/file/index.js';
 import { RecordType, encodeBatch, encodeRecord } from '../../../src/storage/file/record.js';
 import { segmentHeaderBytes, segmentName } from '../../../src/storage/file/wal.js';
+import { unwrittenBytesMax } from '../../../src/storage/file/index.js';
 import { accepted, ballot, chosen, openStorage, slotsOf, tempDir, write } from './helpers.js';
 
 const firstSegment = segmentName(1);
@@ -98,6 +99,33 @@ describe('FileStorage: persist and load', () => {
     expect(state.commitIndex).toBe(2);
     expect(slotsOf(state.chosen)).toEqual([1]);
     expect(slotsOf(state.accepted)).toEqual([2]);
+  });
+
+  it('learner-only batches wait in memory up to unwrittenBytesMax, then are written unsynced; all of them are there after close', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    const value = { kind: 'batch' as const, commands: [new Uint8Array(1000).fill(7)] };
+    const count = Math.ceil((2 * unwrittenBytesMax) / 1000);
+    for (let slot = 1; slot <= count; slot++) await storage.persist(write({ chosen: [{ slot, value }], commitIndex: slot }));
+    expect(storage.stats.fsyncs).toBe(0);
+    await storage.close();
+    const state = await (await openStorage(dir)).load();
+    expect(state.commitIndex).toBe(count);
+    expect(state.chosen).toHaveLength(count);
+  });
+
+  it('a compaction does not bring back entries from learner-only batches still waiting to be written', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    await storage.persist(write({ accepted: [accepted(1, 1), accepted(2, 1)] }));
+    await storage.persist(write({ chosen: [chosen(1), chosen(2)], commitIndex: 2 }));
+    await storage.saveSnapshot({ slot: 2, data: new Uint8Array([2]) });
+    await storage.compact(3);
+    await storage.persist(write({ accepted: [accepted(3, 1)] }));
+    await storage.close();
+    const state = await (await openStorage(dir)).load();
+    expect(state).toMatchObject({ commitIndex: 2, chosen: [] });
+    expect(slotsOf(state.accepted)).toEqual([3]);
   });
 
   it('rolls to a new segment past segmentBytesMax and replays across segments', async () => {
