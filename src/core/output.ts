@@ -85,6 +85,6 @@ const sentBeforePersist: ReadonlySet<string> = new Set<MessageType>(['accept', '
  * for (const m of out.messages) if (mayPrecedePersist(m)) transport.send(m);
  * ```
  */
-export function mayPrecedePersist(message: Pick<Message, 'type'> | { readonly type: string }): boolean {
+export function mayPrecedePersist(message: { readonly type: string }): boolean {
   return sentBeforePersist.has(message.type);
 }
