@@ -249,6 +249,50 @@ async function diskFloor(dir: string, sync: 'fdatasync' | 'O_DSYNC', warmupSecon
   }
 }
 
+/**
+ * Three files on the same disk, each written ({@link valueBytes} bytes at its end) and
+ * fdatasynced at once, as the three replicas do for one write: the time until the
+ * second of the three is durable (a quorum). One disk serves the three flushes, so this
+ * is a CAS's real disk floor here, above one lone fdatasync.
+ */
+async function quorumDiskFloor(dir: string, warmupSeconds: number, seconds: number): Promise<Floor> {
+  const handles = await Promise.all([0, 1, 2].map((i) => open(join(dir, `quorum-floor-${i}.log`), 'wx')));
+  const record = new Uint8Array(valueBytes).fill(0xa5);
+  const window = new Window(1 << 16);
+  let position = 0;
+  const loop = async (): Promise<void> => {
+    while (!window.stopped) {
+      const start = performance.now();
+      let durable = 0;
+      let quorum!: () => void;
+      const quorumReached = new Promise<void>((resolve) => (quorum = resolve));
+      const all = handles.map(async (handle) => {
+        await handle.write(record, 0, record.byteLength, position);
+        await handle.datasync();
+        if (++durable === 2) quorum();
+      });
+      await quorumReached;
+      window.record(performance.now() - start);
+      await Promise.all(all);
+      position += record.byteLength;
+    }
+  };
+  try {
+    const looping = loop();
+    await sleep(warmupSeconds * 1000);
+    const before = process.cpuUsage();
+    window.measuring = true;
+    await sleep(seconds * 1000);
+    window.measuring = false;
+    const cpu = process.cpuUsage(before);
+    window.stopped = true;
+    await looping;
+    return { count: window.completed, p50Ms: window.quantile(0.5), p99Ms: window.quantile(0.99), cpuMicros: (cpu.user + cpu.system) / window.completed, peerCpuMicros: 0 };
+  } finally {
+    await Promise.all(handles.map((h) => h.close()));
+  }
+}
+
 /** The raw round trip from the load process to the echo server, one at a time. */
 async function rttFloor(load: Child, echo: Child, port: number, sizes: FrameSizes, seconds: number): Promise<Floor> {
   const before = await echo.ask<number>('mark');
@@ -491,6 +535,7 @@ async function main(): Promise<void> {
     const rtt = await rttFloor(load, echo, port, sizes, floorSeconds);
     const sync = await diskFloor(root, 'fdatasync', floorWarmupSeconds, floorSeconds);
     const dsync = await diskFloor(root, 'O_DSYNC', floorWarmupSeconds, floorSeconds);
+    const quorumSync = await quorumDiskFloor(root, floorWarmupSeconds, floorSeconds);
     const floorOf = (kind: Kind): number => 2 * rtt.p50Ms + (kind === 'cas' ? sync.p50Ms : 0);
 
     console.log('# synod KV: three server processes (FileStorage, fsync on), clients in another process, loopback\n');
@@ -508,6 +553,7 @@ async function main(): Promise<void> {
     console.log(floorRow(rttName, rtt));
     console.log(floorRow(`write ${valueBytes} B at a file's end + fdatasync, same disk`, sync));
     console.log(floorRow(`write ${valueBytes} B at a file's end, file opened O_DSYNC (context)`, dsync));
+    console.log(floorRow(`three files written + fdatasynced at once, as three replicas: until two are durable (context)`, quorumSync));
     console.log('');
     console.log(header);
     console.log(rule);
@@ -611,6 +657,8 @@ async function main(): Promise<void> {
     const one = medians.get('cas/1');
     if (one !== undefined) {
       console.log(`- one client's CAS p50: ${fixed(one.p50Ms, 3)} ms vs target <= ${casP50TargetMs} ms: ${verdict(one.p50Ms <= casP50TargetMs)} (ZooKeeper 1.0 ms, etcd 3 ms)`);
+      const quorumFloorMs = 2 * rtt.p50Ms + quorumSync.p50Ms;
+      console.log(`  floor with the three replicas' flushes on one disk: two round trips + a quorum's fdatasync = ${fixed(quorumFloorMs, 3)} ms (p50 ${fixed(one.p50Ms / quorumFloorMs, 2)}x it)`);
     }
     const cas = medians.get(`cas/${manyClients}`);
     if (cas !== undefined) {
