@@ -21,8 +21,15 @@ export interface KvSnapshotState {
 const magic = [0x53, 0x4b, 0x56] as const; // "SKV"
 const formatVersion = 1;
 
-/** Encodes a captured state. @internal */
-export function encodeKvSnapshot(state: KvSnapshotState): Uint8Array {
+/** Records encoded between two pauses of {@link encodeKvSnapshot}: a few ms of work. */
+const recordsPerStep = 8192;
+
+/**
+ * Encodes a captured state, awaiting `pause()` after every {@link recordsPerStep}
+ * records, so a large store's snapshot (10 MB takes 30-40 ms) does not hold the event
+ * loop all at once while requests wait behind it. @internal
+ */
+export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Promise<void>): Promise<Uint8Array> {
   const w = new Writer(1024);
   for (const b of magic) w.u8(b);
   w.u8(formatVersion);
@@ -44,10 +51,15 @@ export function encodeKvSnapshot(state: KvSnapshotState): Uint8Array {
   }
   const histories = [...state.store.allHistories()];
   w.uint(histories.length);
+  let sincePause = 0;
   for (const [key, history] of histories) {
     writeKey(w, 'kv snapshot key', key);
     w.uint(history.length);
     for (const r of history) {
+      if (++sincePause === recordsPerStep) {
+        sincePause = 0;
+        await pause();
+      }
       w.uint(r.revision);
       if (r.value === null) {
         w.u8(0);

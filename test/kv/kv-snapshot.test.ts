@@ -45,6 +45,28 @@ describe('KV snapshots', () => {
     expect(copy.view.range({ prefix: '' }, 100)).toEqual(original.view.range({ prefix: '' }, 100));
   });
 
+  it('a large store encodes in steps, pausing between them; writes applied during the pauses do not change the snapshot', async () => {
+    let pauses = 0;
+    let writesDuringPauses = 0;
+    let m!: KvStateMachine;
+    const pause = (): Promise<void> => {
+      pauses++;
+      m.apply({ type: 'put', key: `during/${writesDuringPauses++}`, value: bytes('later') }, meta(200));
+      return Promise.resolve();
+    };
+    m = new KvStateMachine({ snapshotPause: pause });
+    for (let i = 0; i < 20_000; i++) m.apply({ type: 'put', key: `k/${i % 50}`, value: bytes(`v${i}`) }, meta(100));
+    const before = m.view.range({ prefix: '' }, 100);
+    const revision = m.revision;
+    const data = await m.snapshot().write();
+    expect(pauses).toBe(2); // 20,000 records: a pause after 8,192 and after 16,384
+    expect(m.revision).toBe(revision + 2);
+    const copy = new KvStateMachine();
+    copy.restore(data);
+    expect(copy.revision).toBe(revision);
+    expect(copy.view.range({ prefix: '' }, 100)).toEqual(before);
+  });
+
   it('refuse damaged bytes with CodecError only', async () => {
     const data = await busyMachine().snapshot().write();
     expect(() => new KvStateMachine().restore(data.subarray(0, data.length - 1))).toThrow(CodecError);
