@@ -205,16 +205,18 @@ export class FileStorage implements Storage {
 
   /** {@inheritDoc Storage.saveSnapshot} Durable when it resolves. */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
+    let bytes: Uint8Array;
     try {
       this.checkWritable('saveSnapshot');
-      encodeSnapshot(snapshot); // validates now; the write encodes again from a copy
+      // Validates now, and is a copy: the caller may change `data` once this returns.
+      bytes = encodeSnapshot(snapshot);
     } catch (error) {
       return Promise.reject(error);
     }
-    const copy: Snapshot = { slot: snapshot.slot, data: snapshot.data.slice() };
+    const { slot } = snapshot;
     return this.enqueueTask('saveSnapshot', true, async () => {
-      await writeSnapshotFile(this.fs, this.dir, copy);
-      this.snapshotSlot = copy.slot;
+      await writeSnapshotFile(this.fs, this.dir, bytes);
+      this.snapshotSlot = slot;
     });
   }
 

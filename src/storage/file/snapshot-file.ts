@@ -72,9 +72,8 @@ function checksum(bytes: Uint8Array): number {
   return crc32(bytes.subarray(headerBytes), crc32(bytes.subarray(slotOffset, crcOffset)));
 }
 
-/** Replaces the snapshot in `dir` with `snapshot`, atomically and durably. */
-export async function writeSnapshotFile(fs: FileSystem, dir: string, snapshot: Snapshot): Promise<void> {
-  const bytes = encodeSnapshot(snapshot);
+/** Replaces the snapshot in `dir` with `bytes` (from {@link encodeSnapshot}), atomically and durably. */
+export async function writeSnapshotFile(fs: FileSystem, dir: string, bytes: Uint8Array): Promise<void> {
   const temp = join(dir, snapshotTempFileName);
   await removeIfPresent(fs, temp);
   const handle = await fs.open(temp, 'wx');
