@@ -2,7 +2,9 @@
 # Regenerates the TLS fixtures of the TCP transport tests (test/transport/tcp/certs):
 # a cluster CA; certificates for nodes a, b, c naming their ids (subjectAltName DNS);
 # and the wrong ones the tests must refuse: a certificate for "a" from another CA, and
-# one from the right CA naming "mallory". Test-only keys, valid for 100 years.
+# one from the right CA naming "mallory". For the KV servers' client port, a CA of its
+# own (client-ca): the port's certificate (client-port) and a client's (client-1); a
+# client certificate must never pass as a peer's. Test-only keys, valid for 100 years.
 # Usage: bash scripts/make-test-certs.sh   (needs openssl; the outputs are committed)
 set -euo pipefail
 out="$(dirname "$0")/../test/transport/tcp/certs"
@@ -25,8 +27,11 @@ leaf() { # file-name node-id ca
 
 ca ca
 ca rogue-ca
+ca client-ca
 for id in a b c; do leaf "$id" "$id" ca; done
 leaf rogue-a a rogue-ca
 leaf mallory mallory ca
-rm -f ./*.srl ca.key rogue-ca.key
+leaf client-port synod-kv client-ca
+leaf client-1 client-1 client-ca
+rm -f ./*.srl ca.key rogue-ca.key client-ca.key
 echo "certificates written to $out"

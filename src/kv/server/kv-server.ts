@@ -38,10 +38,17 @@ export interface KvServerOptions {
   /** The clients' shared secret (at least 16 bytes), unless `tls` is given. Keep it apart from `secret`. */
   readonly clientSecret?: string | Uint8Array;
   /**
-   * Mutual TLS for peers and clients alike: a peer's certificate must name its node
-   * id; a client's must be signed by `ca`.
+   * Mutual TLS between the replicas (the peer port): a peer's certificate must be
+   * signed by `tls.ca` and name its node id. Needs `clientTls` too.
    */
   readonly tls?: TcpTlsOptions;
+  /**
+   * Mutual TLS on the client port: this server presents `clientTls.cert`, and a client's
+   * certificate must be signed by `clientTls.ca`, a CA the peers do not trust (a
+   * certificate issued to a client could otherwise name a member and dial the peer port
+   * as that replica). Required with `tls`; refused if it shares a CA with `tls`.
+   */
+  readonly clientTls?: TcpTlsOptions;
   /** More options of the KV node (timeouts, snapshots, limits). */
   readonly node?: Omit<KvNodeOptions, 'id' | 'members' | 'transport' | 'storage' | 'logger'>;
   readonly storage?: FileStorageOptions;
@@ -106,6 +113,15 @@ export class KvServer {
     if (options.members[options.id] === undefined) throw new ConfigError('KvServer', 'members', `must include this server's id ${options.id}`);
     if (options.tls === undefined && (options.secret === undefined || options.clientSecret === undefined)) {
       throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret are required unless tls is given');
+    }
+    if ((options.tls === undefined) !== (options.clientTls === undefined)) {
+      throw new ConfigError('KvServer', options.tls === undefined ? 'tls' : 'clientTls', 'tls (peers) and clientTls (clients) go together');
+    }
+    if (options.tls !== undefined && options.clientTls !== undefined) {
+      const peerCas = new Set(pemList(options.tls.ca));
+      if (pemList(options.clientTls.ca).some((ca) => peerCas.has(ca))) {
+        throw new ConfigError('KvServer', 'clientTls', "must not share a CA with tls (the peers'): a client's certificate could name a member and join as a replica");
+      }
     }
     this.clientSecret = options.clientSecret === undefined || options.tls !== undefined ? undefined : secretBytes('clientSecret', options.clientSecret, 'KvServer');
     if (this.clientSecret !== undefined && options.secret !== undefined) {
@@ -183,11 +199,12 @@ export class KvServer {
       }
       this.connections.add(new ClientConnection(socket, this.host));
     };
+    const clientTls = options.clientTls;
     this.listener =
-      options.tls === undefined
+      clientTls === undefined
         ? createTcpServer(onSocket)
         : createTlsServer(
-            { ca: options.tls.ca as string | string[], cert: options.tls.cert as string, key: options.tls.key as string, passphrase: options.tls.passphrase, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: true },
+            { ca: clientTls.ca as string | string[], cert: clientTls.cert as string, key: clientTls.key as string, passphrase: clientTls.passphrase, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: true },
             (socket: TLSSocket) => onSocket(socket),
           );
     await new Promise<void>((resolve, reject) => {
@@ -210,4 +227,14 @@ export class KvServer {
     await stopped;
     await this.kvNode?.close();
   }
+}
+
+/** The certificates of a TLS `ca` option (bundles split), each as PEM without whitespace. */
+function pemList(ca: TcpTlsOptions['ca']): string[] {
+  const list = Array.isArray(ca) ? (ca as readonly (string | Uint8Array)[]) : [ca as string | Uint8Array];
+  return list.flatMap((c) => {
+    const text = typeof c === 'string' ? c : new TextDecoder().decode(c);
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [text];
+    return blocks.map((b) => b.replace(/\s+/g, ''));
+  });
 }

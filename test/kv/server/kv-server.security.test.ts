@@ -19,6 +19,7 @@ import { encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest } from '../../../src/kv/protocol/client-frames.js';
 import { clientHandshakeBytesMax, clientNonce, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../../../src/kv/protocol/client-handshake.js';
 import { TimeoutError } from '../../../src/runtime/index.js';
+import { ConfigError } from '../../../src/index.js';
 import { FrameReader, prefixFrame } from '../../../src/transport/codec/frame-reader.js';
 import { tlsOf } from '../../transport/tcp/helpers.js';
 import { KvServer } from '../../../src/kv/server/index.js';
@@ -116,25 +117,43 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
     await untouched(c);
   });
 
-  it('a client certificate from another CA, under mutual TLS: refused; one from the cluster CA works', async () => {
-    const c = await startOne({ server: (id) => ({ tls: tlsOf(id) }) });
-    const rogue = c.client({ tls: { ...tlsOf('rogue-a'), ca: tlsOf('a').ca }, requestTimeoutMs: 800 });
+  /** A server's TLS: the peers' CA on the peer port, the clients' own CA on the client port. */
+  const serverTls = (id: string) => ({ tls: tlsOf(id), clientTls: tlsOf('client-port', 'client-ca') });
+
+  it("a client certificate from another CA, or from the peers' CA, under mutual TLS: refused; one from the clients' CA works", async () => {
+    const c = await startOne({ server: serverTls });
+    const rogue = c.client({ tls: { ...tlsOf('rogue-a'), ca: tlsOf('client-1', 'client-ca').ca }, requestTimeoutMs: 800 });
     await timesOutSaying(rogue.put('k', 'evil'), /no server reachable; last failure: 127\.0\.0\.1:\d+: closed by the server during the handshake \(did it refuse this client certificate\?\)/);
+    // A member's own certificate (the peers' CA) is no client certificate.
+    const member = c.client({ tls: { ...tlsOf('b'), ca: tlsOf('client-1', 'client-ca').ca }, requestTimeoutMs: 800 });
+    await timesOutSaying(member.put('k', 'evil'), /closed by the server during the handshake/);
     // Plain TCP at the TLS port gets not even a challenge.
     const plain = await raw(c.port('a'));
     plain.write(new Uint8Array(64));
     await plain.waitClosed();
     expect(plain.frames).toEqual([]);
-    const good = c.client({ tls: tlsOf('mallory') }); // any name: the CA vouches for clients
+    const good = c.client({ tls: tlsOf('client-1', 'client-ca') });
     expect(await good.get('k')).toBeUndefined();
     expect(await good.put('k', 'fine')).toMatchObject({ version: 1 });
     expect(text((await good.get('k'))?.value)).toBe('fine');
   });
 
   it('under mutual TLS, a client refuses a server whose certificate another CA signed', async () => {
-    const c = await startOne({ server: () => ({ tls: { ...tlsOf('rogue-a'), ca: tlsOf('a').ca } }) });
-    const client = c.client({ tls: tlsOf('c'), requestTimeoutMs: 800 });
+    const c = await startOne({ server: (id) => ({ tls: tlsOf(id), clientTls: { ...tlsOf('rogue-a'), ca: tlsOf('client-1', 'client-ca').ca } }) });
+    const client = c.client({ tls: tlsOf('client-1', 'client-ca'), requestTimeoutMs: 800 });
     await timesOutSaying(client.put('k', 'v'), /no server reachable; last failure: 127\.0\.0\.1:\d+: .*certificate/);
+  });
+
+  it("refuses TLS for the peers without TLS for the clients, and a client CA the peers trust (a client's certificate naming a member would pass as that replica)", () => {
+    const base = { id: 'a', clusterId: 'x', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/nonexistent' };
+    expect(() => new KvServer({ ...base, tls: tlsOf('a') })).toThrow(/tls \(peers\) and clientTls \(clients\) go together/);
+    const shared = () => new KvServer({ ...base, tls: tlsOf('a'), clientTls: { ...tlsOf('client-port', 'client-ca'), ca: [tlsOf('client-1', 'client-ca').ca, tlsOf('a').ca] } });
+    expect(shared).toThrow(ConfigError);
+    expect(shared).toThrow(/`clientTls` must not share a CA with tls/);
+    // The same CA inside a bundle, written with other line breaks, is found too.
+    const bundle = `${tlsOf('client-1', 'client-ca').ca}\n${tlsOf('a').ca.replace(/\n/g, '\r\n')}`;
+    expect(() => new KvServer({ ...base, tls: tlsOf('a'), clientTls: { ...tlsOf('client-port', 'client-ca'), ca: bundle } })).toThrow(/must not share a CA/);
+    expect(() => new KvServer({ ...base, tls: tlsOf('a'), clientTls: tlsOf('client-port', 'client-ca') })).not.toThrow();
   });
 });
 
