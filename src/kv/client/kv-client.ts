@@ -32,6 +32,13 @@ export interface KvClientOptions {
   readonly secret?: string | Uint8Array;
   /** Mutual TLS: this client's certificate and key, and the CA that signed the servers'. */
   readonly tls?: TcpTlsOptions;
+  /**
+   * Under `tls`, the name every server's certificate must carry (a DNS name of its
+   * subjectAltName). Default: the endpoint's host, so an endpoint given as an IP
+   * address needs that IP in the certificate. Either way, a certificate the same CA
+   * issued to a client does not pass for a server.
+   */
+  readonly serverName?: string;
   /** This client's id for exactly-once. Default: random. Two live clients must not share one. */
   readonly clientId?: string;
   /** How long a request waits by default, across reconnects, in ms. Default 10,000. */
@@ -329,7 +336,16 @@ export class KvClient implements KvApi {
     const socket: Socket =
       tls === undefined
         ? tcpConnect({ host: address.host, port: address.port })
-        : tlsConnect({ host: address.host, port: address.port, ca: tls.ca as string | string[], cert: tls.cert as string, key: tls.key as string, passphrase: tls.passphrase, minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
+        : tlsConnect({
+            host: address.host,
+            port: address.port,
+            ...(this.options.serverName === undefined ? {} : { servername: this.options.serverName }),
+            ca: tls.ca as string | string[],
+            cert: tls.cert as string,
+            key: tls.key as string,
+            passphrase: tls.passphrase,
+            minVersion: 'TLSv1.3',
+          });
     this.socket = socket;
     socket.setNoDelay(true);
     const reader = new FrameReader(clientHandshakeBytesMax);

@@ -144,6 +144,14 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
     await timesOutSaying(client.put('k', 'v'), /no server reachable; last failure: 127\.0\.0\.1:\d+: .*certificate/);
   });
 
+  it("under mutual TLS, a client refuses a server whose certificate does not name it, even from the clients' CA (another client's); serverName names it", async () => {
+    const c = await startOne({ server: (id) => ({ tls: tlsOf(id), clientTls: tlsOf('client-1', 'client-ca') }) });
+    const client = c.client({ tls: tlsOf('client-1', 'client-ca'), requestTimeoutMs: 800 });
+    await timesOutSaying(client.put('k', 'v'), /no server reachable; last failure: 127\.0\.0\.1:\d+: .*IP: 127\.0\.0\.1 is not in the cert's list/);
+    const named = c.client({ tls: tlsOf('client-1', 'client-ca'), serverName: 'client-1' });
+    expect(await named.put('k', 'v')).toMatchObject({ version: 1 });
+  });
+
   it("refuses TLS for the peers without TLS for the clients, and a client CA the peers trust (a client's certificate naming a member would pass as that replica)", () => {
     const base = { id: 'a', clusterId: 'x', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/nonexistent' };
     expect(() => new KvServer({ ...base, tls: tlsOf('a') })).toThrow(/tls \(peers\) and clientTls \(clients\) go together/);
