@@ -47,6 +47,22 @@ export interface WatchOptions {
 /** A running watch: iterate it with `for await`; `close()` (or `break`) ends it. */
 export interface Watch extends AsyncIterableIterator<WatchEvent> {
   close(): void;
+  /**
+   * Every matching change at or below this revision has been handed out by `next()`
+   * (one below the start before any was). So once the event just taken has a revision
+   * at or below it, that revision's changes are all in hand: apply a transaction's
+   * changes together, never a state between two of them.
+   *
+   * @example
+   * ```ts
+   * let batch: WatchEvent[] = [];
+   * for await (const event of watch) {
+   *   batch.push(event);
+   *   if (watch.deliveredThrough >= event.revision) { apply(batch); batch = []; }
+   * }
+   * ```
+   */
+  readonly deliveredThrough: number;
 }
 
 /**

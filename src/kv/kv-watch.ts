@@ -66,6 +66,12 @@ export class KvWatch implements Watch {
     return this.at < this.buffer.length ? this.buffer[this.at]!.revision : this.nextRevision;
   }
 
+  /** {@inheritDoc Watch.deliveredThrough} A fetch never splits a revision, so this is exact. */
+  get deliveredThrough(): number {
+    const resume = this.resumeRevision;
+    return resume === undefined ? 0 : resume - 1;
+  }
+
   [Symbol.asyncIterator](): this {
     return this;
   }

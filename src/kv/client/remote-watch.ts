@@ -45,6 +45,15 @@ export class RemoteWatch implements Watch {
     this.subscription = this.subscribe();
   }
 
+  /**
+   * {@inheritDoc Watch.deliveredThrough} The server's frames say through which revision
+   * they are complete; a revision cut across frames counts only once its last frame came.
+   */
+  get deliveredThrough(): number {
+    const complete = Math.max(0, this.resume - 1);
+    return this.at < this.buffer.length ? Math.min(complete, this.buffer[this.at]!.revision - 1) : complete;
+  }
+
   /** The id of the live subscription, if any. */
   get subscriptionId(): number | undefined {
     return this.subscription;

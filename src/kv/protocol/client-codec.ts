@@ -131,10 +131,14 @@ function checkEventOrder(e: WatchEvent, previous: WatchEvent | undefined): void 
   if (previous !== undefined && e.revision < previous.revision) throw new CodecError(`events out of revision order: ${e.revision} after ${previous.revision}`);
 }
 
-/** `through` covers every event of the frame: a client resumes from `through + 1`. */
+/**
+ * `through` covers the frame's events, but for a revision cut across frames (more
+ * events than a frame holds): a frame that ends inside revision r is complete through
+ * r - 1 only, and the rest of r follows. A client resumes from `through + 1`.
+ */
 function checkEventsThrough(events: readonly WatchEvent[], through: number): void {
   const last = events[events.length - 1];
-  if (last !== undefined && through < last.revision) throw new CodecError(`events through ${through}, below the last event's revision ${last.revision}`);
+  if (last !== undefined && through < last.revision - 1) throw new CodecError(`events through ${through}, more than one revision below the last event's revision ${last.revision}`);
 }
 
 /** `count` holds the keys returned and those left out; `more` says whether any were left out. */

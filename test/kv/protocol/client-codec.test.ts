@@ -286,8 +286,9 @@ describe('malformed server frames: CodecError', () => {
     expect(decodeServerFrame(eventsFrame([put(3), put(3)], 3))).toMatchObject({ kind: 'events', through: 3 });
   });
 
-  it('through below the last event', () => {
-    refused(decodeServerFrame, eventsFrame([put(3), put(5)], 4), /events through 4, below the last event's revision 5/);
+  it('through more than one revision below the last event (one below is a frame cut inside that revision)', () => {
+    refused(decodeServerFrame, eventsFrame([put(3), put(5)], 3), /events through 3, more than one revision below the last event's revision 5/);
+    expect(decodeServerFrame(eventsFrame([put(3), put(5)], 4))).toMatchObject({ kind: 'events', through: 4 });
     expect(decodeServerFrame(eventsFrame([put(3), put(5)], 5))).toMatchObject({ kind: 'events', through: 5 });
   });
 
@@ -356,7 +357,7 @@ describe('malformed server frames: CodecError', () => {
 describe('the encoder refuses what the decoder would', () => {
   it('events out of order, through below them, or a key modified at another revision', () => {
     expect(() => encodeServerFrame({ kind: 'events', id: 1, events: [put(5), put(3)], through: 5 })).toThrow(CodecError);
-    expect(() => encodeServerFrame({ kind: 'events', id: 1, events: [put(3), put(5)], through: 4 })).toThrow(/through 4, below/);
+    expect(() => encodeServerFrame({ kind: 'events', id: 1, events: [put(3), put(5)], through: 3 })).toThrow(/through 3, more than one revision below/);
     expect(() => encodeServerFrame({ kind: 'events', id: 1, events: [{ type: 'put', revision: 4, kv: tiny(3) }], through: 4 })).toThrow(/modified at 3/);
     expect(() => encodeServerFrame({ kind: 'events', id: 1, events: Array.from({ length: eventsPerFrameMax + 1 }, () => put(5)), through: 5 })).toThrow(/more than the limit/);
   });

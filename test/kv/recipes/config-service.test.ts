@@ -249,6 +249,7 @@ class CompactedOnce extends CountingKv {
     const gate = this.gate;
     inner.close();
     return {
+      deliveredThrough: 0,
       async next(): Promise<IteratorResult<WatchEvent>> {
         await gate;
         record.closed = true;

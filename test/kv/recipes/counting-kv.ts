@@ -69,6 +69,9 @@ export class CountingKv implements KvApi {
       inner.close();
     };
     return {
+      get deliveredThrough() {
+        return inner.deliveredThrough;
+      },
       async next(): Promise<IteratorResult<WatchEvent>> {
         try {
           const step = await inner.next();

@@ -322,6 +322,9 @@ class LateWatchKv extends CountingKv {
       return started;
     };
     return {
+      get deliveredThrough() {
+        return started?.deliveredThrough ?? 0;
+      },
       next: async () => (await start()).next(),
       return: async () => {
         closed = true;
