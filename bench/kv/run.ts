@@ -214,6 +214,31 @@ interface Floor {
 }
 
 /**
+ * Runs `step` (one timed operation) back to back, `settle` (untimed) before each: a
+ * warm-up, then `seconds` measured, with this process's CPU time per operation.
+ */
+async function diskLoopFloor(step: () => Promise<void>, warmupSeconds: number, seconds: number, settle?: () => Promise<unknown>): Promise<Floor> {
+  const window = new Window(1 << 16);
+  const looping = (async () => {
+    while (!window.stopped) {
+      await settle?.();
+      const start = performance.now();
+      await step();
+      window.record(performance.now() - start);
+    }
+  })();
+  await sleep(warmupSeconds * 1000);
+  const before = process.cpuUsage();
+  window.measuring = true;
+  await sleep(seconds * 1000);
+  window.measuring = false;
+  const cpu = process.cpuUsage(before);
+  window.stopped = true;
+  await looping;
+  return { count: window.completed, p50Ms: window.quantile(0.5), p99Ms: window.quantile(0.99), cpuMicros: (cpu.user + cpu.system) / window.completed, peerCpuMicros: 0 };
+}
+
+/**
  * A loop of `write` of {@link valueBytes} bytes at the end of a file in `dir`: then
  * `fdatasync` (`sync` 'fdatasync'), or nothing with the file opened `O_DSYNC` (each
  * write durable when it returns: one thread-pool trip instead of two).
@@ -222,28 +247,17 @@ async function diskFloor(dir: string, sync: 'fdatasync' | 'O_DSYNC', warmupSecon
   const flags = sync === 'fdatasync' ? 'wx' : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
   const handle = await open(join(dir, `${sync}-floor.log`), flags);
   const record = new Uint8Array(valueBytes).fill(0xa5);
-  const window = new Window(1 << 16);
   let position = 0;
-  const loop = async (): Promise<void> => {
-    while (!window.stopped) {
-      const start = performance.now();
-      await handle.write(record, 0, record.byteLength, position);
-      if (sync === 'fdatasync') await handle.datasync();
-      position += record.byteLength;
-      window.record(performance.now() - start);
-    }
-  };
   try {
-    const looping = loop();
-    await sleep(warmupSeconds * 1000);
-    const before = process.cpuUsage();
-    window.measuring = true;
-    await sleep(seconds * 1000);
-    window.measuring = false;
-    const cpu = process.cpuUsage(before);
-    window.stopped = true;
-    await looping;
-    return { count: window.completed, p50Ms: window.quantile(0.5), p99Ms: window.quantile(0.99), cpuMicros: (cpu.user + cpu.system) / window.completed, peerCpuMicros: 0 };
+    return await diskLoopFloor(
+      async () => {
+        await handle.write(record, 0, record.byteLength, position);
+        if (sync === 'fdatasync') await handle.datasync();
+        position += record.byteLength;
+      },
+      warmupSeconds,
+      seconds,
+    );
   } finally {
     await handle.close();
   }
@@ -253,42 +267,36 @@ async function diskFloor(dir: string, sync: 'fdatasync' | 'O_DSYNC', warmupSecon
  * Three files on the same disk, each written ({@link valueBytes} bytes at its end) and
  * fdatasynced at once, as the three replicas do for one write: the time until the
  * second of the three is durable (a quorum). One disk serves the three flushes, so this
- * is a CAS's real disk floor here, above one lone fdatasync.
+ * is a CAS's real disk floor here, above one lone fdatasync. The third flush is waited
+ * for after the timing, before the next round.
  */
 async function quorumDiskFloor(dir: string, warmupSeconds: number, seconds: number): Promise<Floor> {
   const handles = await Promise.all([0, 1, 2].map((i) => open(join(dir, `quorum-floor-${i}.log`), 'wx')));
   const record = new Uint8Array(valueBytes).fill(0xa5);
-  const window = new Window(1 << 16);
   let position = 0;
-  const loop = async (): Promise<void> => {
-    while (!window.stopped) {
-      const start = performance.now();
-      let durable = 0;
-      let quorum!: () => void;
-      const quorumReached = new Promise<void>((resolve) => (quorum = resolve));
-      const all = handles.map(async (handle) => {
-        await handle.write(record, 0, record.byteLength, position);
-        await handle.datasync();
-        if (++durable === 2) quorum();
-      });
-      await quorumReached;
-      window.record(performance.now() - start);
-      await Promise.all(all);
-      position += record.byteLength;
-    }
-  };
+  let straggler: Promise<unknown> = Promise.resolve();
   try {
-    const looping = loop();
-    await sleep(warmupSeconds * 1000);
-    const before = process.cpuUsage();
-    window.measuring = true;
-    await sleep(seconds * 1000);
-    window.measuring = false;
-    const cpu = process.cpuUsage(before);
-    window.stopped = true;
-    await looping;
-    return { count: window.completed, p50Ms: window.quantile(0.5), p99Ms: window.quantile(0.99), cpuMicros: (cpu.user + cpu.system) / window.completed, peerCpuMicros: 0 };
+    return await diskLoopFloor(
+      async () => {
+        let durable = 0;
+        let quorum!: () => void;
+        const quorumReached = new Promise<void>((resolve) => (quorum = resolve));
+        straggler = Promise.all(
+          handles.map(async (handle) => {
+            await handle.write(record, 0, record.byteLength, position);
+            await handle.datasync();
+            if (++durable === 2) quorum();
+          }),
+        );
+        position += record.byteLength;
+        await quorumReached;
+      },
+      warmupSeconds,
+      seconds,
+      () => straggler,
+    );
   } finally {
+    await straggler;
     await Promise.all(handles.map((h) => h.close()));
   }
 }
