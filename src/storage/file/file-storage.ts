@@ -22,6 +22,14 @@ export interface FileStorageOptions {
    */
   readonly segmentBytesMax?: number;
   /**
+   * Zeros written ahead of the log's last record, in bytes, so that a synced append
+   * overwrites space the file has and its fdatasync does not also commit a new file
+   * size (a journal write on ext4 and XFS). Default 1 MiB; 0 turns it off. Written and
+   * synced beside the appends, a chunk at a time, never past `segmentBytesMax`; cut off
+   * again on close.
+   */
+  readonly preallocateBytes?: number;
+  /**
    * Told about repairs made while opening (a torn tail truncated after a crash).
    * Default: ignore them.
    */
@@ -40,6 +48,8 @@ export interface FileStorageStats {
 
 /** Default of {@link FileStorageOptions.segmentBytesMax}: 64 MiB. */
 export const segmentBytesMaxDefault = 64 * 1024 * 1024;
+/** Default of {@link FileStorageOptions.preallocateBytes}: 1 MiB. */
+export const preallocateBytesDefault = 1024 * 1024;
 /** The most persists written and synced together (one group commit). */
 export const groupPersistsMax = 4096;
 
@@ -139,6 +149,10 @@ export class FileStorage implements Storage {
     if (!Number.isSafeInteger(segmentBytesMax) || segmentBytesMax < 1) {
       throw new ConfigError('FileStorage.open', 'segmentBytesMax', `must be a positive integer (bytes), got ${segmentBytesMax}`);
     }
+    const preallocateBytes = options.preallocateBytes ?? preallocateBytesDefault;
+    if (!Number.isSafeInteger(preallocateBytes) || preallocateBytes < 0) {
+      throw new ConfigError('FileStorage.open', 'preallocateBytes', `must be a non-negative integer (bytes), got ${preallocateBytes}`);
+    }
     if (typeof dir !== 'string' || dir === '') throw new ConfigError('FileStorage.open', 'dir', 'must be a non-empty path');
     const fs = options.fs ?? nodeFileSystem;
     const onWarning = options.onWarning ?? (() => {});
@@ -147,7 +161,7 @@ export class FileStorage implements Storage {
     try {
       const snapshot = await readSnapshotFile(fs, dir);
       const state = new DurableStateBuilder();
-      const wal = await Wal.open(fs, dir, state, { segmentBytesMax, onWarning });
+      const wal = await Wal.open(fs, dir, state, { segmentBytesMax, preallocateBytes, onWarning });
       return new FileStorage(fs, dir, lock, wal, state, snapshot?.slot);
     } catch (error) {
       await lock.release();

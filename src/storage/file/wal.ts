@@ -7,6 +7,12 @@
  * Durability rules: a segment is fully synced before the next one is started, so only
  * the last segment can end in a torn record; creating and deleting a segment are
  * followed by an fsync of the directory.
+ *
+ * Preallocation: while a segment is the tail, zeros are written (and synced) ahead of
+ * its last record, so an append overwrites bytes the file already has and its
+ * fdatasync flushes data only, not a new file size through the file system's journal
+ * (on ext4 about a third less per sync, and steadier). Closing or rolling the segment
+ * cuts the zeros off again; after a crash they read as a torn tail of zeros.
  */
 import { join } from 'node:path';
 import { type DurableStateBuilder, InvariantError, ballotZero } from '../../core/index.js';
@@ -45,6 +51,8 @@ export function segmentHeader(version = walFormatVersion): Uint8Array {
 export interface WalOptions {
   /** A segment that reached this size (bytes) is closed and the next append starts a new one. */
   readonly segmentBytesMax: number;
+  /** Zeros kept written ahead of the tail's last record, in bytes (0: none). */
+  readonly preallocateBytes: number;
   /** Told about a torn tail that recovery truncated. */
   readonly onWarning: (message: string) => void;
 }
@@ -54,8 +62,10 @@ interface Tail {
   readonly file: string;
   readonly handle: FileHandle;
   readonly firstSequence: number;
-  /** Bytes in the file, header included. */
+  /** Bytes of header and records, header included. */
   size: number;
+  /** Bytes in the file: `size` and the synced zeros after it. */
+  length: number;
 }
 
 /** The log of one data directory, open for appending. */
@@ -64,6 +74,13 @@ export class Wal {
   private readonly older: string[];
   /** Whether the tail holds records written without a sync since the last one. */
   private unsynced = false;
+  /** The write and sync of zeros after the tail's end, while one is under way. */
+  private extending: Promise<void> | undefined;
+  /** False once writing zeros failed (say the disk is full): appends then grow the file. */
+  private preallocating: boolean;
+  /** A failed sync of the zeros: it may have cost unsynced records too, so every later write fails. */
+  private failure: unknown;
+  private zeros: Uint8Array | undefined;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -75,6 +92,7 @@ export class Wal {
     older: string[],
   ) {
     this.older = older;
+    this.preallocating = options.preallocateBytes > 0;
   }
 
   /** How many segment files the log has now. */
@@ -114,7 +132,7 @@ export class Wal {
     const last = segments[segments.length - 1]!;
     const file = join(dir, last.name);
     const handle = await fs.open(file, 'r+');
-    const tail: Tail = { file, handle, firstSequence: last.firstSequence, size: validEnd };
+    const tail: Tail = { file, handle, firstSequence: last.firstSequence, size: validEnd, length: validEnd };
     try {
       if (validEnd < segmentHeaderBytes) {
         // Torn while it was being created: write its header again.
@@ -143,17 +161,28 @@ export class Wal {
    */
   async append(records: readonly Uint8Array[], sync = true): Promise<void> {
     if (records.length === 0) return;
+    this.checkFailure();
     if (this.tail.size >= this.options.segmentBytesMax && this.tail.firstSequence < this.nextSequence) await this.roll();
     const data = records.length === 1 ? records[0]! : Buffer.concat(records);
-    await writeFully(this.tail.handle, data, this.tail.size);
-    this.tail.size += data.byteLength;
+    const tail = this.tail;
+    const end = tail.size + data.byteLength;
+    // Never write into the range zeros are being written to.
+    if (end > tail.length && this.extending !== undefined) {
+      await this.extending;
+      this.checkFailure();
+    }
+    await writeFully(tail.handle, data, tail.size);
+    tail.size = end;
+    tail.length = Math.max(tail.length, end);
     this.nextSequence += records.length;
     if (sync) await this.sync();
     else this.unsynced = true;
+    this.preallocate();
   }
 
   /** Makes every record written durable. */
   async sync(): Promise<void> {
+    this.checkFailure();
     await this.tail.handle.datasync();
     this.unsynced = false;
   }
@@ -177,20 +206,71 @@ export class Wal {
   /** Closes the tail segment's file, syncing first what was written unsynced unless `sync` is false (after a failure). */
   async close(sync = true): Promise<void> {
     try {
-      if (sync && this.unsynced) await this.sync();
+      await this.extending;
+      if (sync) await this.finishTail();
     } finally {
       await this.tail.handle.close();
     }
   }
 
-  /** Syncs and closes the tail, and starts a segment at the next sequence. */
+  /** Finishes the tail (see {@link finishTail}), closes it, and starts a segment at the next sequence. */
   private async roll(): Promise<void> {
-    if (this.unsynced) await this.sync();
+    await this.extending;
+    await this.finishTail();
     const next = await createSegment(this.fs, this.dir, this.nextSequence);
     const previous = this.tail;
     this.older.push(previous.file);
     this.tail = next;
     await previous.handle.close();
+  }
+
+  /** Cuts the zeros after the tail's records off and makes its records and length durable. */
+  private async finishTail(): Promise<void> {
+    this.checkFailure();
+    const tail = this.tail;
+    if (tail.length > tail.size) {
+      await tail.handle.truncate(tail.size);
+      tail.length = tail.size;
+      await tail.handle.sync();
+      this.unsynced = false;
+    } else if (this.unsynced) await this.sync();
+  }
+
+  /**
+   * Starts writing and syncing zeros after the tail's end when less than half of
+   * `preallocateBytes` is left ahead of it, up to the segment size limit. Runs beside
+   * appends; an append that needs the range waits for it.
+   */
+  private preallocate(): void {
+    const tail = this.tail;
+    const chunk = this.options.preallocateBytes;
+    if (!this.preallocating || this.extending !== undefined || tail.length - tail.size >= chunk / 2) return;
+    const bytes = Math.min(chunk, this.options.segmentBytesMax - tail.length);
+    if (bytes <= 0) return;
+    this.zeros ??= new Uint8Array(chunk);
+    const from = tail.length;
+    const zeros = this.zeros.subarray(0, bytes);
+    this.extending = (async () => {
+      try {
+        await writeFully(tail.handle, zeros, from);
+      } catch {
+        // Not fatal (records can still grow the file), but no more tries.
+        this.preallocating = false;
+        return;
+      }
+      try {
+        await tail.handle.datasync();
+        tail.length = from + bytes;
+      } catch (error) {
+        this.failure ??= error;
+      }
+    })().finally(() => {
+      this.extending = undefined;
+    });
+  }
+
+  private checkFailure(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 }
 
@@ -206,7 +286,7 @@ async function createSegment(fs: FileSystem, dir: string, firstSequence: number)
     await handle.close();
     throw error;
   }
-  return { file, handle, firstSequence, size: segmentHeaderBytes };
+  return { file, handle, firstSequence, size: segmentHeaderBytes, length: segmentHeaderBytes };
 }
 
 interface Replayed {
@@ -220,7 +300,8 @@ interface Replayed {
 
 /**
  * Merges the records of one segment into `state`. Only the last segment may end in a
- * torn record: an incomplete frame, a frame whose CRC fails and that ends the file, or
+ * torn record: an incomplete frame or a frame whose CRC fails, with no valid frame
+ * after it (in preallocated zeros the pages of a record can land in any order), or
  * zeros to the end of the file.
  */
 function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: DurableStateBuilder): Replayed {
@@ -242,7 +323,7 @@ function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: Du
   while (offset < bytes.byteLength) {
     if (last && isZero(bytes, offset)) return { records, validEnd: offset, torn: 'zeros to the end of the file' };
     const read = readRecord(bytes, offset);
-    if (read.kind === 'truncated' || (read.kind === 'bad-crc' && read.end === bytes.byteLength)) {
+    if (read.kind === 'truncated' || read.kind === 'bad-crc') {
       if (!last) throw new CorruptionError(file, offset, read.why);
       // A crash tears only the records written last. A whole record after this one
       // means damage in the middle (say, a flipped length bit): truncating would drop
@@ -251,7 +332,6 @@ function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: Du
       if (next !== undefined) throw new CorruptionError(file, offset, `${read.why}, yet a valid record follows at byte ${next}: damage, not a torn tail`);
       return { records, validEnd: offset, torn: read.why };
     }
-    if (read.kind === 'bad-crc') throw new CorruptionError(file, offset, read.why);
     applyRecord(file, offset, read.type, read.payload, state);
     records++;
     offset = read.end;
