@@ -90,6 +90,14 @@ const countingFs: FileSystem = {
         fsyncs++;
         return handle.sync();
       },
+      ...(handle.datasyncSync === undefined
+        ? {}
+        : {
+            datasyncSync: () => {
+              fsyncs++;
+              handle.datasyncSync!();
+            },
+          }),
     };
   },
 };

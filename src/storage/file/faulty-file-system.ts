@@ -268,6 +268,18 @@ export class FaultyFileSystem implements FileSystem {
     );
   }
 
+  /** {@link call} for a synchronous call (a crash cannot land while it runs). @internal */
+  callSync<T>(op: FileSystemOp, paths: readonly string[], run: () => T, onFault?: () => void): T {
+    this.disk.counts.set(op, this.calls(op) + 1);
+    if (this.dead) throw deadError(op, paths);
+    const fault = this.disk.takeFault(op, paths);
+    if (fault !== undefined) {
+      onFault?.();
+      throw fault;
+    }
+    return run();
+  }
+
   /** Throws if the power went out: a call under way stops before its next step below. @internal */
   checkAlive(): void {
     if (this.dead) throw deadError('call', []);
@@ -295,22 +307,66 @@ type HandleTarget =
 
 /** A handle of a {@link FaultyFileSystem}: each call goes through the file system's `call`. */
 class FaultyFileHandle implements FileHandle {
+  /** Present when the inner handle has both synchronous calls; same faults and crash model. */
+  readonly writeSync?: (data: Uint8Array, offset: number, length: number, position: number) => number;
+  readonly datasyncSync?: () => void;
+
   constructor(
     private readonly fs: FaultyFileSystem,
     private readonly path: string,
     readonly inner: FileHandle,
     private readonly target: HandleTarget,
-  ) {}
+  ) {
+    const { writeSync, datasyncSync } = inner;
+    if (writeSync === undefined || datasyncSync === undefined) return;
+    this.writeSync = (data, offset, length, position) =>
+      fs.callSync('write', [path], () => {
+        const bytesWritten = writeSync.call(inner, data, offset, length, position);
+        this.recordWrite(data, offset, length, position, bytesWritten);
+        return bytesWritten;
+      });
+    this.datasyncSync = () =>
+      fs.callSync(
+        'datasync',
+        [path],
+        () => {
+          const upTo = this.syncPoint();
+          try {
+            datasyncSync.call(inner);
+          } catch (error) {
+            this.doom();
+            throw error;
+          }
+          this.makeDurable(upTo);
+        },
+        () => this.doom(),
+      );
+  }
 
   write(data: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
     return this.fs.call('write', [this.path], async () => {
       const result = await this.inner.write(data, offset, length, position);
-      if (this.target.kind === 'file') {
-        assert(result.bytesWritten <= length, `write of ${length} bytes reported ${result.bytesWritten} written`);
-        this.target.inode.record({ kind: 'write', position, bytes: data.slice(offset, offset + result.bytesWritten) });
-      }
+      this.recordWrite(data, offset, length, position, result.bytesWritten);
       return result;
     });
+  }
+
+  private recordWrite(data: Uint8Array, offset: number, length: number, position: number, bytesWritten: number): void {
+    if (this.target.kind !== 'file') return;
+    assert(bytesWritten <= length, `write of ${length} bytes reported ${bytesWritten} written`);
+    this.target.inode.record({ kind: 'write', position, bytes: data.slice(offset, offset + bytesWritten) });
+  }
+
+  /** The change sequence a sync that starts now makes durable up to. */
+  private syncPoint(): number {
+    const { target } = this;
+    return target.kind === 'file' ? target.inode.nextSequence : target.kind === 'dir' ? target.directory.nextSequence : 0;
+  }
+
+  private makeDurable(upTo: number): void {
+    const { target } = this;
+    if (target.kind === 'file') target.inode.makeDurable(upTo);
+    else if (target.kind === 'dir') target.directory.makeDurable(upTo);
   }
 
   truncate(length: number): Promise<void> {

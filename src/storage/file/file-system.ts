@@ -2,7 +2,7 @@
  * The few file-system calls the file storage makes, as an interface, so that tests can
  * inject faults (a failing fsync, a full disk) around the real `node:fs/promises`.
  */
-import { promises as fsp } from 'node:fs';
+import { fdatasyncSync, promises as fsp, writeSync } from 'node:fs';
 
 /** An open file. Positions and lengths are in bytes. */
 export interface FileHandle {
@@ -15,6 +15,15 @@ export interface FileHandle {
   /** Cuts the file to `length` bytes. */
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional, with {@link datasyncSync}: {@link write} as a system call on the calling
+   * thread, returning the bytes written. A handle with both lets FileStorage append small
+   * records to its log without two trips through libuv's thread pool (see
+   * `FileStorageOptions.syncOnEventLoop`).
+   */
+  writeSync?(data: Uint8Array, offset: number, length: number, position: number): number;
+  /** Optional, with {@link writeSync}: {@link datasync} on the calling thread. */
+  datasyncSync?(): void;
 }
 
 /** The file-system calls the file storage uses (a subset of `node:fs/promises`). */
@@ -48,12 +57,15 @@ export const nodeFileSystem: FileSystem = Object.freeze({
   },
   async open(path: string, flags: 'r' | 'r+' | 'wx'): Promise<FileHandle> {
     const handle = await fsp.open(path, flags);
+    const { fd } = handle;
     return {
       write: (data, offset, length, position) => handle.write(data, offset, length, position),
       datasync: () => handle.datasync(),
       sync: () => handle.sync(),
       truncate: (length) => handle.truncate(length),
       close: () => handle.close(),
+      writeSync: (data, offset, length, position) => writeSync(fd, data, offset, length, position),
+      datasyncSync: () => fdatasyncSync(fd),
     };
   },
   rename: (from: string, to: string) => fsp.rename(from, to),
@@ -81,6 +93,19 @@ export async function writeFully(handle: FileHandle, data: Uint8Array, position:
   let written = 0;
   while (written < data.byteLength) {
     const { bytesWritten } = await handle.write(data, written, data.byteLength - written, position + written);
+    if (bytesWritten <= 0) throw Object.assign(new Error(`write returned ${bytesWritten} bytes`), { code: 'EIO' });
+    written += bytesWritten;
+  }
+}
+
+/**
+ * {@link writeFully} with `handle.writeSync`.
+ * @internal
+ */
+export function writeFullySync(handle: FileHandle & { writeSync: NonNullable<FileHandle['writeSync']> }, data: Uint8Array, position: number): void {
+  let written = 0;
+  while (written < data.byteLength) {
+    const bytesWritten = handle.writeSync(data, written, data.byteLength - written, position + written);
     if (bytesWritten <= 0) throw Object.assign(new Error(`write returned ${bytesWritten} bytes`), { code: 'EIO' });
     written += bytesWritten;
   }

@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { type DurableStateBuilder, InvariantError, ballotZero } from '../../core/index.js';
 import { CorruptionError } from './errors.js';
-import { type FileHandle, type FileSystem, syncDirectory, writeFully } from './file-system.js';
+import { type FileHandle, type FileSystem, syncDirectory, writeFully, writeFullySync } from './file-system.js';
 import { MalformedPayloadError, RecordType, mergeBatch, readRecord, recordHeaderBytes } from './record.js';
 
 /** The segment format this build writes and reads. */
@@ -53,9 +53,20 @@ export interface WalOptions {
   readonly segmentBytesMax: number;
   /** Zeros kept written ahead of the tail's last record, in bytes (0: none). */
   readonly preallocateBytes: number;
+  /** Whether appends of up to {@link inlineBytesMax} use the handle's synchronous calls, if it has them. */
+  readonly syncOnEventLoop: boolean;
   /** Told about a torn tail that recovery truncated. */
   readonly onWarning: (message: string) => void;
 }
+
+/** Appends up to this size may be written and synced on the event loop (a copy into the page cache is quick). */
+export const inlineBytesMax = 256 * 1024;
+/** An fdatasync on the event loop slower than this (ms) means a slow disk: use the thread pool for {@link inlineBackoffMs}. */
+export const inlineStallMs = 10;
+/** How long (ms) a stalled sync sends appends through the thread pool before the event loop is tried again. */
+export const inlineBackoffMs = 1000;
+
+type InlineHandle = FileHandle & Required<Pick<FileHandle, 'writeSync' | 'datasyncSync'>>;
 
 /** The segment being appended to. */
 interface Tail {
@@ -81,6 +92,8 @@ export class Wal {
   /** A failed sync of the zeros: it may have cost unsynced records too, so every later write fails. */
   private failure: unknown;
   private zeros: Uint8Array | undefined;
+  /** Until when (performance.now()) appends go through the thread pool after a stalled inline sync. */
+  private inlineAfter = 0;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -158,6 +171,12 @@ export class Wal {
    * (a crash can lose them only with everything after them) and become durable with
    * the next sync. Starts a new segment first if the tail reached `segmentBytesMax`. A
    * rejection leaves the log in an unknown state: the caller must stop using it.
+   *
+   * With `syncOnEventLoop`, an append of up to {@link inlineBytesMax} is written and
+   * synced with synchronous calls: it blocks the event loop for one fdatasync, which
+   * costs less than the two thread-pool trips it saves (each a handoff to a worker and a
+   * wake-up of the loop) while the disk is quick. A sync slower than
+   * {@link inlineStallMs} turns that off for {@link inlineBackoffMs}.
    */
   async append(records: readonly Uint8Array[], sync = true): Promise<void> {
     if (records.length === 0) return;
@@ -171,12 +190,16 @@ export class Wal {
       await this.extending;
       this.checkFailure();
     }
-    await writeFully(tail.handle, data, tail.size);
+    const inline = this.inlineHandle(data.byteLength);
+    if (inline !== undefined) writeFullySync(inline, data, tail.size);
+    else await writeFully(tail.handle, data, tail.size);
     tail.size = end;
     tail.length = Math.max(tail.length, end);
     this.nextSequence += records.length;
-    if (sync) await this.sync();
-    else this.unsynced = true;
+    if (sync) {
+      if (inline !== undefined) this.syncInline(inline);
+      else await this.sync();
+    } else this.unsynced = true;
     this.preallocate();
   }
 
@@ -185,6 +208,22 @@ export class Wal {
     this.checkFailure();
     await this.tail.handle.datasync();
     this.unsynced = false;
+  }
+
+  private syncInline(handle: InlineHandle): void {
+    const start = performance.now();
+    handle.datasyncSync();
+    this.unsynced = false;
+    const end = performance.now();
+    if (end - start > inlineStallMs) this.inlineAfter = end + inlineBackoffMs;
+  }
+
+  /** The tail's handle if an append of `bytes` is to use its synchronous calls. */
+  private inlineHandle(bytes: number): InlineHandle | undefined {
+    const handle = this.tail.handle;
+    if (!this.options.syncOnEventLoop || bytes > inlineBytesMax || handle.writeSync === undefined || handle.datasyncSync === undefined) return undefined;
+    if (this.inlineAfter > 0 && performance.now() < this.inlineAfter) return undefined;
+    return handle as InlineHandle;
   }
 
   /**

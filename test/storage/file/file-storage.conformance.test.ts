@@ -23,29 +23,31 @@ afterAll(async () => {
 const fileSystems = new Map<string, FaultyFileSystem>();
 let crashes = 0;
 
-storageConformance(
-  'FileStorage',
-  {
-    async create() {
-      const dir = await mkdtemp(join(tmpdir(), 'synod-conformance-'));
-      dirs.push(dir);
-      const fs = new FaultyFileSystem();
-      fileSystems.set(dir, fs);
-      return FileStorage.open(dir, { fs });
+// Both ways a log append can go: synchronous calls on the event loop (the default) and the thread pool.
+for (const syncOnEventLoop of [true, false]) {
+  storageConformance(
+    `FileStorage (syncOnEventLoop: ${syncOnEventLoop})`,
+    {
+      async create() {
+        const dir = await mkdtemp(join(tmpdir(), 'synod-conformance-'));
+        dirs.push(dir);
+        const fs = new FaultyFileSystem();
+        fileSystems.set(dir, fs);
+        return FileStorage.open(dir, { fs, syncOnEventLoop });
+      },
+      reopen: async (previous) => {
+        const { dir } = previous as FileStorage;
+        return FileStorage.open(dir, { fs: fileSystems.get(dir)!, syncOnEventLoop });
+      },
+      crash: async (storage) => {
+        const { dir } = storage as FileStorage;
+        crashes++;
+        const fs = await fileSystems.get(dir)!.crash(crashes % 2 === 0 ? { seed: crashes } : {});
+        fileSystems.set(dir, fs);
+        await markLockStale(fs, dir);
+        return FileStorage.open(dir, { fs, syncOnEventLoop });
+      },
     },
-    reopen: async (previous) => {
-      const { dir } = previous as FileStorage;
-      return FileStorage.open(dir, { fs: fileSystems.get(dir)! });
-    },
-    crash: async (storage) => {
-      const { dir } = storage as FileStorage;
-      crashes++;
-      const fs = await fileSystems.get(dir)!.crash(crashes % 2 === 0 ? { seed: crashes } : {});
-      fileSystems.set(dir, fs);
-      await markLockStale(fs, dir);
-      return FileStorage.open(dir, { fs });
-    },
-  },
-  { describe, it },
-);
-
+    { describe, it },
+  );
+}

@@ -405,6 +405,11 @@ function failingDatasync(n: number): FileSystem {
           if (calls >= n) throw Object.assign(new Error('injected I/O error'), { code: 'EIO' });
           await handle.datasync();
         },
+        datasyncSync() {
+          calls++;
+          if (calls >= n) throw Object.assign(new Error('injected I/O error'), { code: 'EIO' });
+          handle.datasyncSync!();
+        },
       };
     },
   };
@@ -421,8 +426,10 @@ function gatedDatasync(): { fs: FileSystem; reached: () => Promise<void>; releas
     ...nodeFileSystem,
     async open(path, flags) {
       const handle = await nodeFileSystem.open(path, flags);
+      // Held asynchronously: the synchronous calls are withheld, so every sync is async.
+      const { writeSync: _write, datasyncSync: _sync, ...asyncOnly } = handle;
       return {
-        ...handle,
+        ...asyncOnly,
         async datasync() {
           if (first) {
             first = false;

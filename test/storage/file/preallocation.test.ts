@@ -41,6 +41,17 @@ function hookedFileSystem(hooks: {
           await hooks.beforeDatasync?.(lastWriteZeros);
           return handle.datasync();
         },
+        // Records may be written on the event loop; zeros never are, so the hooks' delays apply to them.
+        writeSync(data, offset, length, position) {
+          const zeros = isZeros(data, offset, length);
+          void hooks.beforeWrite?.(zeros);
+          lastWriteZeros = zeros;
+          return handle.writeSync!(data, offset, length, position);
+        },
+        datasyncSync() {
+          void hooks.beforeDatasync?.(lastWriteZeros);
+          handle.datasyncSync!();
+        },
       };
       return hooked;
     },
