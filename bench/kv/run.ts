@@ -49,6 +49,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { readClusterConfig } from '../../src/cli/cluster-config.js';
 import { writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { secondsFromEnv } from '../env.js';
@@ -323,6 +324,78 @@ async function quorumDiskFloor(dir: string, layout: Layout, warmupSeconds: numbe
   }
 }
 
+/** A worker of {@link blockingQuorumDiskFloor}: on each round, one write and fdatasync with blocking calls. */
+const quorumWorkerSource = `
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { file, bytes, shared } = workerData;
+const state = new Int32Array(shared);
+const fd = fs.openSync(file, 'r+');
+const record = new Uint8Array(bytes).fill(0xa5);
+let round = 0;
+for (;;) {
+  Atomics.wait(state, 0, round);
+  round = Atomics.load(state, 0);
+  if (Atomics.load(state, 2) === 1) break;
+  fs.writeSync(fd, record, 0, bytes, (round - 1) * bytes);
+  fs.fdatasyncSync(fd);
+  Atomics.add(state, 1, 1);
+  Atomics.notify(state, 1);
+}
+fs.closeSync(fd);
+`;
+
+/**
+ * `copies` preallocated files, each written ({@link valueBytes} bytes after the last
+ * one) and fdatasynced by its own thread with blocking calls, as FileStorage's log does
+ * on each replica's event loop, all at once: the time until `quorum` of them are
+ * durable. The disk's floor without thread-pool trips or event-loop wake-ups.
+ */
+async function blockingDiskFloor(dir: string, copies: number, quorum: number, warmupSeconds: number, seconds: number): Promise<Floor> {
+  const files = Array.from({ length: copies }, (_, i) => join(dir, `blocking-${copies}-floor-${i}.log`));
+  for (const file of files) await (await openFloorFile(file, 'preallocated')).close();
+  const shared = new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT);
+  const state = new Int32Array(shared); // [round, durable this round, stop]
+  const workers = files.map((file) => new Worker(quorumWorkerSource, { eval: true, workerData: { file, bytes: valueBytes, shared } }));
+  const exited = workers.map((w) => new Promise((r) => w.once('exit', r)));
+  await sleep(100); // the workers start and wait
+  const window = new Window(1 << 16);
+  const maxRounds = Math.floor(floorPreallocatedBytes / valueBytes);
+  const waitFor = (count: number): void => {
+    for (let seen = Atomics.load(state, 1); seen < count; seen = Atomics.load(state, 1)) Atomics.wait(state, 1, seen, 1000);
+  };
+  // Blocking loops, one per phase, yielding between them so timers run.
+  const run = (ms: number): number => {
+    const end = performance.now() + ms;
+    let rounds = 0;
+    while (performance.now() < end && Atomics.load(state, 0) < maxRounds) {
+      Atomics.store(state, 1, 0);
+      const start = performance.now();
+      Atomics.add(state, 0, 1);
+      Atomics.notify(state, 0);
+      waitFor(quorum);
+      window.record(performance.now() - start);
+      waitFor(copies); // the stragglers, untimed
+      rounds++;
+    }
+    return rounds;
+  };
+  try {
+    run(warmupSeconds * 1000);
+    const before = process.cpuUsage();
+    window.measuring = true;
+    run(seconds * 1000);
+    window.measuring = false;
+    const cpu = process.cpuUsage(before);
+    return { count: window.completed, p50Ms: window.quantile(0.5), p99Ms: window.quantile(0.99), cpuMicros: (cpu.user + cpu.system) / window.completed, peerCpuMicros: 0 };
+  } finally {
+    Atomics.store(state, 2, 1);
+    Atomics.add(state, 0, 1);
+    Atomics.notify(state, 0);
+    await Promise.all(exited);
+  }
+}
+
 /** The raw round trip from the load process to the echo server, one at a time. */
 async function rttFloor(load: Child, echo: Child, port: number, sizes: FrameSizes, seconds: number): Promise<Floor> {
   const before = await echo.ask<number>('mark');
@@ -568,8 +641,10 @@ async function main(): Promise<void> {
     const dsyncPreallocated = await diskFloor(root, 'O_DSYNC', 'preallocated', floorWarmupSeconds, floorSeconds);
     const quorumSync = await quorumDiskFloor(root, 'append', floorWarmupSeconds, floorSeconds);
     const quorumSyncPreallocated = await quorumDiskFloor(root, 'preallocated', floorWarmupSeconds, floorSeconds);
+    const quorumSyncBlocking = await blockingDiskFloor(root, 3, 2, floorWarmupSeconds, floorSeconds);
+    const syncBlocking = await blockingDiskFloor(root, 1, 1, floorWarmupSeconds, floorSeconds);
     // The log writes over preallocated zeros: the lone flush it can do is the faster of the two.
-    const oneSync = Math.min(sync.p50Ms, syncPreallocated.p50Ms);
+    const oneSync = Math.min(sync.p50Ms, syncPreallocated.p50Ms, syncBlocking.p50Ms);
     const floorOf = (kind: Kind): number => 2 * rtt.p50Ms + (kind === 'cas' ? oneSync : 0);
 
     console.log('# synod KV: three server processes (FileStorage, fsync on), clients in another process, loopback\n');
@@ -586,10 +661,12 @@ async function main(): Promise<void> {
     console.log('|---|---:|---:|---:|---:|');
     console.log(floorRow(rttName, rtt));
     console.log(floorRow(`write ${valueBytes} B at a file's end + fdatasync, same disk`, sync));
-    console.log(floorRow(`write ${valueBytes} B over preallocated zeros + fdatasync (as FileStorage's log)`, syncPreallocated));
+    console.log(floorRow(`write ${valueBytes} B over preallocated zeros + fdatasync`, syncPreallocated));
     console.log(floorRow(`write ${valueBytes} B over preallocated zeros, file opened O_DSYNC (context)`, dsyncPreallocated));
+    console.log(floorRow(`write ${valueBytes} B over preallocated zeros + fdatasync, blocking calls on a thread of their own (as FileStorage's log)`, syncBlocking));
     console.log(floorRow(`three files written at their ends + fdatasynced at once, as three replicas: until two are durable`, quorumSync));
-    console.log(floorRow(`the same over preallocated zeros (as FileStorage's log)`, quorumSyncPreallocated));
+    console.log(floorRow(`the same over preallocated zeros`, quorumSyncPreallocated));
+    console.log(floorRow(`the same over preallocated zeros, each file flushed by its own thread with blocking calls (as FileStorage's log)`, quorumSyncBlocking));
     console.log('');
     console.log(header);
     console.log(rule);
@@ -693,7 +770,7 @@ async function main(): Promise<void> {
     const one = medians.get('cas/1');
     if (one !== undefined) {
       console.log(`- one client's CAS p50: ${fixed(one.p50Ms, 3)} ms vs target <= ${casP50TargetMs} ms: ${verdict(one.p50Ms <= casP50TargetMs)} (ZooKeeper 1.0 ms, etcd 3 ms)`);
-      const quorumFloorMs = 2 * rtt.p50Ms + Math.min(quorumSync.p50Ms, quorumSyncPreallocated.p50Ms);
+      const quorumFloorMs = 2 * rtt.p50Ms + Math.min(quorumSync.p50Ms, quorumSyncPreallocated.p50Ms, quorumSyncBlocking.p50Ms);
       console.log(`  floor with the three replicas' flushes on one disk: two round trips + a quorum's fdatasync = ${fixed(quorumFloorMs, 3)} ms (p50 ${fixed(one.p50Ms / quorumFloorMs, 2)}x it)`);
     }
     const cas = medians.get(`cas/${manyClients}`);
