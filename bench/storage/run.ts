@@ -15,7 +15,9 @@
  * - Rows: 1, 16 and 256 writers on one FileStorage (default options, a fresh directory
  *   per row), each awaiting its persist before issuing the next. Measures: persists
  *   resolved per second of the window; p50 and p99 latency of `persist()` from a
- *   uniform sample; persists per fdatasync (the group-commit factor) from `stats`.
+ *   uniform sample; persists per fdatasync (the group-commit factor) from `stats`. The
+ *   same rows again with `syncOnEventLoop: false` (every log write and sync through
+ *   libuv's thread pool), for what the default's blocking calls save.
  * - Targets: at 1 writer, p50 at most 1.2x the baseline's p50; at 256 writers,
  *   throughput at least 50x the baseline's rate.
  * - Open: a directory holding {@link openEntries} entries (9 in 10 accepted, 1 in 10
@@ -38,7 +40,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type AcceptedEntry, type ChosenEntry, type PersistBatch, type Value, batch } from '../../src/core/index.js';
-import { FileStorage, type FileStorageStats } from '../../src/storage/file/index.js';
+import { FileStorage, type FileStorageOptions, type FileStorageStats } from '../../src/storage/file/index.js';
 import { RecordType, encodeBatch, encodeRecord } from '../../src/storage/file/record.js';
 import { secondsFromEnv } from '../env.js';
 import { Window } from '../window.js';
@@ -126,8 +128,8 @@ async function baseline(dir: string, warmupSeconds: number, seconds: number): Pr
 
 // ------------------------------------------------------------------ FileStorage rows
 
-async function storageRow(dir: string, writers: number, warmupSeconds: number, seconds: number): Promise<Result> {
-  const storage = await FileStorage.open(dir);
+async function storageRow(dir: string, writers: number, warmupSeconds: number, seconds: number, options: FileStorageOptions = {}): Promise<Result> {
+  const storage = await FileStorage.open(dir, options);
   const window = new Window(latencySamplesMax);
   let next = 0;
   const writer = async (): Promise<void> => {
@@ -272,9 +274,14 @@ async function main(): Promise<void> {
   try {
     let raw: Result | undefined;
     const rows: { writers: number; result: Result }[] = [];
+    // The same rows with every log write and sync through the thread pool: what syncOnEventLoop saves.
+    const pooledRows: { writers: number; result: Result }[] = [];
     if (args.persist) {
       raw = await baseline(root, warmupSeconds, seconds);
-      for (const writers of args.rows) rows.push({ writers, result: await storageRow(join(root, `row-${writers}`), writers, warmupSeconds, seconds) });
+      for (const writers of args.rows) {
+        rows.push({ writers, result: await storageRow(join(root, `row-${writers}`), writers, warmupSeconds, seconds) });
+        pooledRows.push({ writers, result: await storageRow(join(root, `pooled-${writers}`), writers, warmupSeconds, seconds, { syncOnEventLoop: false }) });
+      }
     }
     const opened = args.open ? await openTime(join(root, 'open')) : undefined;
 
@@ -287,9 +294,12 @@ async function main(): Promise<void> {
       console.log('| row | writers | ops/s | p50 ms | p99 ms | persists/fsync | ops/s vs raw | p50 vs raw |');
       console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
       console.log(`| raw write + fdatasync (baseline) | 1 | ${format(raw.opsPerSecond)} | ${ms(raw.p50Ms)} | ${ms(raw.p99Ms)} | 1 | 1.00 | 1.00 |`);
-      for (const { writers, result: r } of rows) {
+      for (const { writers, result: r, name } of [
+        ...rows.map((row) => ({ ...row, name: 'FileStorage.persist' })),
+        ...pooledRows.map((row) => ({ ...row, name: 'FileStorage.persist, syncOnEventLoop: false (thread pool)' })),
+      ]) {
         const cells = [
-          'FileStorage.persist',
+          name,
           format(writers),
           format(r.opsPerSecond),
           ms(r.p50Ms),
