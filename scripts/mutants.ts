@@ -19,6 +19,7 @@ interface Mutant {
 
 const kvTests = ['test/kv'];
 const linTests = ['test/testing/linearizability'];
+const fileLogTests = ['test/storage/file/file-storage.conformance.test.ts', 'test/storage/file/preallocation.test.ts', 'test/storage/file/faulty-file-system.test.ts'];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 
 const mutants: Mutant[] = [
@@ -268,6 +269,34 @@ const mutants: Mutant[] = [
     from: 'if (this.changes.length - from > 1) {',
     to: 'if (this.changes.length - from > 99) {',
     tests: kvTests,
+  },
+  {
+    name: 'file log: an append on the event loop skips its fdatasync',
+    file: 'src/storage/file/wal.ts',
+    from: '    handle.datasyncSync();\n',
+    to: '\n',
+    tests: fileLogTests,
+  },
+  {
+    name: 'file log: an append may land where zeros are still being written',
+    file: 'src/storage/file/wal.ts',
+    from: 'if (end > tail.length && this.extending !== undefined) {',
+    to: 'if (false) {',
+    tests: fileLogTests,
+  },
+  {
+    name: 'file log: a record torn inside preallocated zeros is refused as damage',
+    file: 'src/storage/file/wal.ts',
+    from: "if (read.kind === 'truncated' || read.kind === 'bad-crc') {",
+    to: "if (read.kind === 'truncated' || (read.kind === 'bad-crc' && read.end === bytes.byteLength)) {",
+    tests: fileLogTests,
+  },
+  {
+    name: 'file log: a failed sync of the zeros is ignored',
+    file: 'src/storage/file/wal.ts',
+    from: '        this.failure ??= error;',
+    to: '        void error;',
+    tests: fileLogTests,
   },
 ];
 
