@@ -292,6 +292,13 @@ const mutants: Mutant[] = [
     tests: fileLogTests,
   },
   {
+    name: 'file log: a persist resolves while a sync of the zeros is under way',
+    file: 'src/storage/file/wal.ts',
+    from: '      if (this.extending !== undefined) await this.extending;\n      this.checkFailure();\n    } else',
+    to: '    } else',
+    tests: fileLogTests,
+  },
+  {
     name: 'file log: a failed sync of the zeros is ignored',
     file: 'src/storage/file/wal.ts',
     from: '        this.failure ??= error;',

@@ -174,6 +174,29 @@ describe('FileStorage preallocation', () => {
     expect(slotsOf((await (await openStorage(dir)).load()).accepted)).toContain(1);
   });
 
+  it('a persist whose sync overlapped a failing sync of the zeros rejects (the error may have cost its records)', async () => {
+    const dir = await tempDir();
+    let zeroSyncs = 0;
+    let secondUnderWay = false;
+    const fs = hookedFileSystem({
+      beforeDatasync: async (afterZeros) => {
+        if (!afterZeros || ++zeroSyncs === 1) return; // the first chunk of zeros syncs well
+        secondUnderWay = true;
+        await new Promise((r) => setTimeout(r, 30));
+        throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+      },
+    });
+    const storage = await openStorage(dir, { fs, preallocateBytes: 4096 });
+    // Append until the second chunk of zeros is being written; the records still fit in the first.
+    let slot = 0;
+    while (!secondUnderWay) {
+      await storage.persist(write({ accepted: [accepted(++slot, 1)] }));
+      await new Promise((r) => setTimeout(r, 1));
+      expect(slot).toBeLessThan(200);
+    }
+    await expect(storage.persist(write({ accepted: [accepted(++slot, 1)] }))).rejects.toBeInstanceOf(StorageFailedError);
+  });
+
   it('a failed write of the zeros (a full disk) does not fail the storage: appends grow the file', async () => {
     const dir = await tempDir();
     const fs = hookedFileSystem({
