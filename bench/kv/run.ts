@@ -324,8 +324,8 @@ async function quorumDiskFloor(dir: string, layout: Layout, warmupSeconds: numbe
   }
 }
 
-/** A worker of {@link blockingQuorumDiskFloor}: on each round, one write and fdatasync with blocking calls. */
-const quorumWorkerSource = `
+/** A worker of {@link blockingDiskFloor}: on each round, one write and fdatasync with blocking calls. */
+const blockingFloorWorkerSource = `
 const { workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const { file, bytes, shared } = workerData;
@@ -356,7 +356,7 @@ async function blockingDiskFloor(dir: string, copies: number, quorum: number, wa
   for (const file of files) await (await openFloorFile(file, 'preallocated')).close();
   const shared = new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT);
   const state = new Int32Array(shared); // [round, durable this round, stop]
-  const workers = files.map((file) => new Worker(quorumWorkerSource, { eval: true, workerData: { file, bytes: valueBytes, shared } }));
+  const workers = files.map((file) => new Worker(blockingFloorWorkerSource, { eval: true, workerData: { file, bytes: valueBytes, shared } }));
   const exited = workers.map((w) => new Promise((r) => w.once('exit', r)));
   await sleep(100); // the workers start and wait
   const window = new Window(1 << 16);
@@ -742,7 +742,7 @@ async function main(): Promise<void> {
     console.log('- ops/s: operations completed per second of the measured window, all clients together; p50/p99: latency of one operation,');
     console.log('  as its client saw it (from the call to the answer), from a uniform sample of at most 131,072.');
     console.log(`- p50 / RTT: over the raw round trip's p50 (${fixed(rtt.p50Ms, 3)} ms). p50 / floor: over the op's physical floor, for a CAS two round trips`);
-    console.log(`  (client to leader, leader to a follower) and one fdatasync, the faster layout (${fixed(floorOf('cas'), 3)} ms), for a linearizable read two round trips (${fixed(floorOf('read'), 3)} ms).`);
+    console.log(`  (client to leader, leader to a follower) and one fdatasync, the fastest way measured (${fixed(floorOf('cas'), 3)} ms), for a linearizable read two round trips (${fixed(floorOf('read'), 3)} ms).`);
     console.log('- CPU ms/op: CPU time (user + system, every thread) per operation; server: the three server processes summed; leader:');
     console.log('  the leader alone; client: the load process (all its clients). cores busy: servers + client CPU time over wall time;');
     console.log(`  other cores: the machine's busy CPU time less that, over wall time (other processes: a noisy machine shows here; ${cpus.length} cores in all).`);
