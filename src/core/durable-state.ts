@@ -26,11 +26,13 @@ export interface PersistBatch {
 
 /**
  * Whether `batch` must be durable before its persist resolves. A batch with no
- * promise and no accepted entry holds only what the learner knows (chosen values and
- * the commit index): the replica learns it again from its peers after a crash, so a
- * storage may resolve such a persist once it is written in order, and make it durable
- * with the next batch that needs a sync (as etcd's raft syncs only for new entries or
- * a new vote). A storage that syncs every batch is correct too, only slower.
+ * promise, no accepted entry and no chosen value holds only the commit index: the
+ * replica learns it again from its peers after a crash, so a storage may resolve such
+ * a persist once it is written in order, and make it durable with the next batch that
+ * needs a sync (as etcd's raft syncs only for new entries or a new vote). Chosen values
+ * learned by catch-up are synced: a replica's answer that it holds every slot up to its
+ * commit index is what lets a new configuration take over from the old one. A storage
+ * that syncs every batch is correct too, only slower.
  *
  * @example
  * ```ts
@@ -38,7 +40,7 @@ export interface PersistBatch {
  * ```
  */
 export function persistNeedsSync(batch: PersistBatch): boolean {
-  return batch.promised !== undefined || batch.accepted.length > 0;
+  return batch.promised !== undefined || batch.accepted.length > 0 || batch.chosen.length > 0;
 }
 
 /** Everything a replica persisted: what it restarts from. */

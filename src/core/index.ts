@@ -1,6 +1,18 @@
 export { type Ballot, ballotZero, compareBallots, ballotEquals, maxBallot, formatBallot } from './ballot.js';
 export type { NodeId } from './node-id.js';
-export { type Value, type NoopValue, type BatchValue, noop, batch, valueBytes, valueEquals } from './value.js';
+export { type Value, type NoopValue, type BatchValue, type ConfigValue, noop, batch, valueBytes, valueEquals } from './value.js';
+export {
+  type Configuration,
+  type QuorumRule,
+  type VoterSet,
+  windowSlotsDefault,
+  encodeConfiguration,
+  decodeConfiguration,
+  configurationEquals,
+  quorumsMeet,
+} from './configuration/configuration.js';
+export type { ConfigurationState } from './configuration/epochs.js';
+export { type MembershipChange, type ChangeRefusal, planChange } from './configuration/membership-change.js';
 export type * from './messages.js';
 export {
   type DurableState,
@@ -26,4 +38,5 @@ export {
   type ReadIndexRequestResult,
   type TransferResult,
   type Role,
+  type ChangeMembersResult,
 } from './replica.js';

@@ -4,6 +4,7 @@ import { type Ballot, ballotEquals, formatBallot } from './ballot.js';
 import type { DurableState } from './durable-state.js';
 import type { OutputBuilder } from './output-builder.js';
 import { SlotLog } from './slot-log.js';
+import { type ConfigurationState, Epochs } from './configuration/epochs.js';
 import { type Value, valueEquals } from './value.js';
 
 /**
@@ -17,9 +18,16 @@ export class Learner {
   private commit = 0;
   private handedOut = 0;
   private appliedSlot = 0;
+  /** Which configuration governs which slots, folded from the committed prefix. */
+  readonly epochs: Epochs;
 
-  /** `snapshotSlot`: the driver restored a snapshot of every slot up to it (applied already). */
-  constructor(state: DurableState, acceptor: Acceptor, snapshotSlot = 0) {
+  /**
+   * `snapshotSlot`: the driver restored a snapshot of every slot up to it (applied
+   * already); `configuration`: the configurations that snapshot carried (or, without
+   * one, the cluster's first).
+   */
+  constructor(state: DurableState, acceptor: Acceptor, snapshotSlot: number, configuration: ConfigurationState) {
+    this.epochs = new Epochs(configuration, snapshotSlot);
     this.chosen.forgetThrough(snapshotSlot);
     for (const e of state.chosen) this.chosen.set(e.slot, e.value);
     for (let slot = snapshotSlot + 1; slot <= state.commitIndex; slot++) {
@@ -30,9 +38,19 @@ export class Learner {
       assert(accepted !== undefined, () => `commit index ${state.commitIndex} covers slot ${slot}, which has no value`);
       this.chosen.set(slot, accepted.value);
     }
-    this.commit = Math.max(state.commitIndex, snapshotSlot);
+    this.commit = snapshotSlot;
     this.handedOut = snapshotSlot;
     this.appliedSlot = snapshotSlot;
+    this.foldThrough(Math.max(state.commitIndex, snapshotSlot));
+  }
+
+  /** Moves the commit index to `slot` (every slot up to it chosen), folding configurations on the way. */
+  private foldThrough(slot: number): void {
+    for (let s = this.commit + 1; s <= slot; s++) {
+      const value = this.chosen.get(s)!;
+      this.epochs.fold(s, value.kind === 'config' ? value.config : undefined);
+    }
+    if (slot > this.commit) this.commit = slot;
   }
 
   /** Slots up to this one are compacted: their values are only in a snapshot. */
@@ -47,13 +65,14 @@ export class Learner {
   compact(slot: number): void {
     assert(slot <= this.appliedSlot, () => `compact(${slot}) beyond the applied slot ${this.appliedSlot}`);
     this.chosen.forgetThrough(slot);
+    this.epochs.forgetThrough(slot);
   }
 
   /**
    * The driver installed a snapshot of every slot up to `slot`, ahead of what this
    * replica applied: those slots count as chosen, handed out and applied.
    */
-  installSnapshot(slot: number, out: OutputBuilder): void {
+  installSnapshot(slot: number, configuration: ConfigurationState, out: OutputBuilder): void {
     assert(slot > this.appliedSlot, () => `snapshot of slot ${slot} is not ahead of the applied slot ${this.appliedSlot}`);
     assert(this.handedOut === this.appliedSlot, () => `snapshot installed while slots ${this.appliedSlot + 1}..${this.handedOut} were handed out and not applied`);
     this.chosen.forgetThrough(slot);
@@ -63,6 +82,7 @@ export class Learner {
       this.commit = slot;
       out.persistCommitIndex(slot);
     }
+    if (slot > this.epochs.folded) this.epochs.restore(configuration, slot);
     this.advance(out);
   }
 
@@ -100,7 +120,7 @@ export class Learner {
     let c = this.commit;
     while (this.chosen.has(c + 1)) c++;
     if (c === this.commit) return;
-    this.commit = c;
+    this.foldThrough(c);
     out.persistCommitIndex(c);
   }
 

@@ -6,6 +6,8 @@ import type { NodeId } from './node-id.js';
 import type { Quorum, VoteResult } from './quorum/quorum.js';
 import type { ChosenEntry } from './durable-state.js';
 import { type Value, batch, noop, valueEquals } from './value.js';
+import type { Configuration } from './configuration/configuration.js';
+import type { Epoch } from './configuration/epochs.js';
 
 /**
  * Phase 1 of one candidacy: a single prepare for every slot from the candidate's
@@ -45,6 +47,11 @@ export class Candidacy {
 
   hasAnswered(voter: NodeId): boolean {
     return this.promises.has(voter) || this.refusals.has(voter);
+  }
+
+  /** The voters that promised. */
+  promisers(): NodeId[] {
+    return [...this.promises.keys()];
   }
 
   vote(quorum: Quorum): VoteResult {
@@ -111,6 +118,30 @@ export class Leadership {
   adoptedEnd: number;
   /** The `seq` of the last heartbeat round sent. */
   heartbeatSeq = 0;
+  /**
+   * The values phase 1 found for the slots from `firstSlot` to `adoptedEnd` (index
+   * `slot - firstSlot`): proposed before any new command, each once its slot's
+   * configuration is known and covered by promises.
+   */
+  private adopted: (Value | undefined)[] = [];
+  /** Their ballots, so a promise that arrives later (a configuration entering the window) merges by Paxos's rule. */
+  private adoptedBallots: (Ballot | undefined)[] = [];
+  /** The voters that promised this ballot. */
+  readonly promisers = new Set<NodeId>();
+  /** Per voter asked to promise after the election (a configuration entered the window): when. */
+  readonly prepareSent = new Map<NodeId, number>();
+  /** Configurations this leader may propose in: covered by promises, and handed over to. */
+  readonly ready = new Set<Epoch>();
+  /** Per member: the commit index it last reported (heartbeat replies speak for durable state). */
+  readonly reportedCommit = new Map<NodeId, number>();
+  /** A configuration to propose in the next free slot. */
+  pendingChange: Configuration | undefined;
+  /** The slot this leader proposed a configuration at (0 if none is on its way). */
+  changeSlot = 0;
+  /** Heartbeat rounds from this one on may confirm reads: sent once the adopted slots were committed. */
+  firstReadSeq = Infinity;
+  /** The commit index at which this leader last asked for commit reports to hand over to a configuration. */
+  gateRoundAt = -1;
   /** Per voter: the highest heartbeat `seq` it answered in this ballot. */
   private readonly echoed = new Map<NodeId, number>();
   /** Reads waiting for a phase-2 quorum to answer heartbeat round `seq` or later, in `seq` order. */
@@ -124,22 +155,72 @@ export class Leadership {
     readonly ballot: Ballot,
     readonly firstSlot: number,
     private readonly self: NodeId,
-    private readonly quorum: Quorum,
-    observers: readonly NodeId[],
     now: number,
   ) {
     this.nextSlot = firstSlot;
     this.adoptedEnd = firstSlot - 1;
-    for (const v of quorum.voters) {
-      this.through.set(v, firstSlot - 1);
-      this.sendNext.set(v, firstSlot);
-      this.throughAtHeartbeat.set(v, firstSlot - 1);
-      this.lastHeard.set(v, now);
+    this.addVoter(self, firstSlot, now);
+  }
+
+  /** Phase 1's outcome: the values to propose from `firstSlot` on, and who promised. */
+  adopt(values: readonly Value[], promisers: readonly NodeId[]): void {
+    assert(this.nextSlot === this.firstSlot, () => `values adopted after slot ${this.nextSlot} was assigned`);
+    this.adopted = [...values];
+    this.adoptedBallots = values.map(() => undefined);
+    this.adoptedEnd = this.firstSlot + values.length - 1;
+    for (const p of promisers) this.promisers.add(p);
+  }
+
+  /**
+   * A promise for this ballot arrived while leading (asked for when a configuration
+   * entered the window): its entries for slots not yet assigned join the adopted
+   * values, the highest ballot winning and a chosen value above all.
+   */
+  onLatePromise(from: NodeId, accepted: readonly AcceptedEntry[], chosen: readonly ChosenEntry[]): void {
+    this.promisers.add(from);
+    for (const e of accepted) {
+      // A promise answered late may report our own accepts: those slots are assigned.
+      assert(compareBallots(e.ballot, this.ballot) <= 0, () => `promise from ${from} for ${formatBallot(this.ballot)} reports slot ${e.slot} accepted in ${formatBallot(e.ballot)}`);
+      if (e.slot < this.nextSlot || compareBallots(e.ballot, this.ballot) === 0) continue;
+      const i = e.slot - this.firstSlot;
+      const held = this.adoptedBallots[i];
+      if (this.adopted[i] !== undefined && (held === undefined || compareBallots(held, e.ballot) >= 0)) continue;
+      this.setAdopted(e.slot, e.value, e.ballot);
     }
-    for (const o of observers) {
-      this.observerNext.set(o, firstSlot);
-      this.lastHeard.set(o, now);
+    for (const e of chosen) if (e.slot >= this.nextSlot) this.setAdopted(e.slot, e.value, undefined);
+  }
+
+  private setAdopted(slot: number, value: Value, ballot: Ballot | undefined): void {
+    const i = slot - this.firstSlot;
+    while (this.adopted.length <= i) {
+      this.adopted.push(undefined);
+      this.adoptedBallots.push(undefined);
     }
+    this.adopted[i] = value;
+    // A chosen value keeps no ballot: nothing outranks it.
+    this.adoptedBallots[i] = ballot;
+    if (slot > this.adoptedEnd) this.adoptedEnd = slot;
+  }
+
+  /** The value phase 1 found for `slot` (at most `adoptedEnd`): a no-op fills a hole. */
+  adoptedValue(slot: number): Value {
+    return this.adopted[slot - this.firstSlot] ?? noop;
+  }
+
+  /** `voter` votes from slot `from` on (a configuration that includes it entered the window). */
+  addVoter(voter: NodeId, from: number, now: number): void {
+    if (this.through.has(voter)) return;
+    this.through.set(voter, from - 1);
+    this.sendNext.set(voter, from);
+    this.throughAtHeartbeat.set(voter, from - 1);
+    this.lastHeard.set(voter, now);
+  }
+
+  /** `observer` is pushed chosen values from `from` on. */
+  addObserver(observer: NodeId, from: number, now: number): void {
+    if (this.observerNext.has(observer)) return;
+    this.observerNext.set(observer, from);
+    if (!this.lastHeard.has(observer)) this.lastHeard.set(observer, now);
   }
 
   get queued(): number {
@@ -162,9 +243,8 @@ export class Leadership {
    * Cuts queued commands into slot values: at most `batchCommandsMax` commands and
    * `batchBytesMax` bytes a slot, and no slot beyond the window.
    */
-  takeBatches(commitIndex: number, limits: Limits): Value[] {
+  takeBatches(room: number, limits: Limits): Value[] {
     const values: Value[] = [];
-    const room = commitIndex + limits.inflightSlotsMax - (this.nextSlot - 1);
     while (this.queued > 0 && values.length < room) {
       // Find where this slot's batch ends, then copy it out in one exact-size slice.
       const first = this.queueHead;
@@ -261,9 +341,9 @@ export class Leadership {
     for (const ranges of this.ranges.values()) if (ranges.length > max) ranges.splice(0, ranges.length - max);
   }
 
-  /** The commit index a quorum of acknowledgements allows. */
-  committedSlot(): number {
-    return this.quorum.committedSlot(this.acknowledged);
+  /** The highest slot a phase-2 quorum of `quorum` acknowledged (contiguously). */
+  committedSlot(quorum: Quorum): number {
+    return quorum.committedSlot(this.acknowledged);
   }
 
   /**
@@ -294,21 +374,32 @@ export class Leadership {
   }
 
   /** `voter` answered heartbeat round `seq`; returns the reads this confirms, in order. */
-  echo(voter: NodeId, seq: number): { id: number; index: number }[] {
+  echo(voter: NodeId, seq: number, quorum: Quorum): { id: number; index: number }[] {
     if (seq > (this.echoed.get(voter) ?? 0)) this.echoed.set(voter, seq);
-    return this.confirmedReads();
+    return this.confirmedReads(quorum);
   }
 
-  /** The reads a phase-2 quorum (this leader included) has confirmed, taken off the list. */
-  confirmedReads(): { id: number; index: number }[] {
+  /**
+   * The reads a phase-2 quorum (this leader included) of `quorum` has confirmed, taken
+   * off the list. Only rounds sent once this leader committed what phase 1 adopted
+   * count: until then a configuration it has not heard of may govern, and a leader of
+   * it would not have needed this quorum (see "Membership changes" in docs/protocol.md).
+   */
+  confirmedReads(quorum: Quorum): { id: number; index: number }[] {
     let n = 0;
     while (n < this.reads.length) {
-      const seq = this.reads[n]!.seq;
-      const vote = this.quorum.phase2((v) => (v === this.self || (this.echoed.get(v) ?? 0) >= seq ? true : undefined));
+      const seq = Math.max(this.reads[n]!.seq, this.firstReadSeq);
+      if (seq === Infinity) break;
+      const vote = quorum.phase2((v) => (v === this.self || (this.echoed.get(v) ?? 0) >= seq ? true : undefined));
       if (vote !== 'won') break;
       n++;
     }
     return n === 0 ? [] : this.reads.splice(0, n);
+  }
+
+  /** Whether reads wait for confirmation. */
+  get hasReads(): boolean {
+    return this.reads.length > 0;
   }
 
   /** Takes every waiting read (on step-down). */
@@ -317,9 +408,9 @@ export class Leadership {
   }
 
   /** Whether a phase-2 quorum was heard from within the last `windowTicks` ticks. */
-  hearsQuorum(now: number, windowTicks: number): boolean {
+  hearsQuorum(now: number, windowTicks: number, quorum: Quorum): boolean {
     return (
-      this.quorum.phase2((v) => (v === this.self || now - (this.lastHeard.get(v) ?? -Infinity) < windowTicks ? true : undefined)) ===
+      quorum.phase2((v) => (v === this.self || now - (this.lastHeard.get(v) ?? -Infinity) < windowTicks ? true : undefined)) ===
       'won'
     );
   }

@@ -31,20 +31,41 @@ import type { Output } from './output.js';
 import { OutputBuilder } from './output-builder.js';
 import { Candidacy, Leadership } from './proposer.js';
 import type { Quorum } from './quorum/quorum.js';
+import { joint } from './quorum/joint.js';
+import { ThresholdQuorum } from './quorum/flexible.js';
+import { type Configuration, checkConfiguration, configurationProblem, isMember, quorumOf, windowSlotsDefault } from './configuration/configuration.js';
+import type { ConfigurationState, Epoch } from './configuration/epochs.js';
+import { type MembershipChange, type ChangeRefusal, finishJoint, planChange, votersAdded } from './configuration/membership-change.js';
 import { Rejoin } from './rejoin.js';
-import { type Value, valueEquals } from './value.js';
+import { type Value, noop, valueEquals } from './value.js';
 
 /** What a replica currently does. */
-export type Role = 'follower' | 'candidate' | 'leader' | 'observer';
+export type Role = 'follower' | 'candidate' | 'leader' | 'observer' | 'removed';
 
 /** How to build a {@link Replica}. */
 export interface ReplicaOptions {
   /** This node's id: one of the quorum's voters or one of `observers`. */
   readonly id: NodeId;
-  /** The voters and how they form quorums: `majority(ids)`, `flexible(...)` or `joint(...)`. */
+  /**
+   * The cluster's first voters and how they form quorums: `majority(ids)` or
+   * `flexible(...)`. Later configurations come from the log (and from `configuration`).
+   */
   readonly quorum: Quorum;
   /** Nodes that learn every chosen value but never vote. Default none. */
   readonly observers?: readonly NodeId[];
+  /** Each first member's address, an opaque string the driver gives meaning to. Default none. */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
+  /**
+   * The slots between a configuration being chosen and governing (the same on every
+   * replica of a cluster, for its whole life). Default {@link windowSlotsDefault} (256).
+   */
+  readonly windowSlots?: number;
+  /**
+   * The configurations a restored snapshot carried ({@link Replica.configurationAt} of
+   * its slot). Overrides `quorum`, `observers`, `addresses` and `windowSlots`. Default:
+   * the first configuration they describe.
+   */
+  readonly configuration?: ConfigurationState;
   /** Bounds and timings; each missing field takes its default from {@link defaultLimits}. */
   readonly limits?: Partial<Limits>;
   /** The only randomness: returns a number in [0, 1). Used for election timeouts. */
@@ -71,6 +92,15 @@ export type TransferResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | undefined }
   | { readonly ok: false; readonly reason: 'not-voter' };
+
+/** Whether a membership change was queued, or why not. */
+export type ChangeMembersResult =
+  | { readonly ok: true; readonly config: Configuration }
+  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | undefined }
+  | { readonly ok: false; readonly reason: 'in-progress'; readonly config: Configuration }
+  | { readonly ok: false; readonly reason: 'behind'; readonly id: NodeId; readonly commitIndex: number; readonly required: number }
+  | { readonly ok: false; readonly reason: 'would-lose-quorum'; readonly voters: readonly NodeId[] }
+  | ({ readonly ok: false } & ChangeRefusal);
 
 /** Whether a read-index request was registered, or why not. */
 export type ReadIndexRequestResult =
@@ -107,6 +137,10 @@ export interface ReplicaStatus {
   readonly droppedMessages: number;
   /** Ticks since this replica started. */
   readonly now: number;
+  /** The latest configuration chosen: it governs from {@link configurationFrom} on. */
+  readonly configuration: Configuration;
+  /** The first slot {@link configuration} governs. */
+  readonly configurationFrom: number;
 }
 
 const api = 'Replica';
@@ -134,18 +168,27 @@ const proposalQueued = Object.freeze({ ok: true as const });
  */
 export class Replica {
   readonly id: NodeId;
-  private readonly quorum: Quorum;
-  private readonly observers: readonly NodeId[];
+  /**
+   * The configurations governing the slots from the commit index on to where the
+   * window ends: every vote (precheck, phase 1, reads, a leader's quorum check) must
+   * win in each of them, so `quorum` is their joint. Recomputed by {@link refreshView}.
+   */
+  private view: readonly Epoch[] = [];
+  private quorum!: Quorum;
+  private observers: NodeId[] = [];
   /** Every member but this node. */
-  private readonly peers: readonly NodeId[];
+  private peers: NodeId[] = [];
   /**
    * Every voter but this node: the addressees of prechecks, prepares and accepts. A
    * plain array, unlike the quorum's frozen `voters`, which V8 (Node 20) does not
    * iterate without allocating, and the leader walks it on every `takeOutput()`.
    */
-  private readonly otherVoters: readonly NodeId[];
-  private readonly members: ReadonlySet<NodeId>;
-  private readonly isVoter: boolean;
+  private otherVoters: NodeId[] = [];
+  private members: ReadonlySet<NodeId> = new Set();
+  private isVoter = false;
+  /** The view holds until the commit index reaches this slot or a configuration is added. */
+  private viewUntil = 0;
+  private viewEpochs = 0;
   private readonly limits: Limits;
   private readonly acceptor: Acceptor;
   private readonly learner: Learner;
@@ -169,42 +212,122 @@ export class Replica {
   private dropped = 0;
 
   constructor(options: ReplicaOptions) {
-    const { id, quorum } = options;
-    const observers = options.observers ?? [];
+    const { id } = options;
     if (typeof id !== 'string' || id.length === 0) throw new ConfigError(api, 'id', 'must be a non-empty string');
-    if (new Set(observers).size !== observers.length) throw new ConfigError(api, 'observers', 'must not repeat an id');
-    for (const o of observers) {
-      if (typeof o !== 'string' || o.length === 0) throw new ConfigError(api, 'observers', 'must hold non-empty strings');
-      if (quorum.isVoter(o)) throw new ConfigError(api, 'observers', `must not include the voter ${o}`);
-    }
-    if (!quorum.isVoter(id) && !observers.includes(id)) throw new ConfigError(api, 'id', `${id} is neither a voter nor an observer`);
     if (typeof options.random !== 'function') throw new ConfigError(api, 'random', 'must be a function returning a number in [0, 1)');
     const limits: Limits = { ...defaultLimits, ...options.limits };
     const bad = validateLimits(limits);
     if (bad !== undefined) throw new ConfigError(api, `limits.${bad[0]}`, bad[1]);
+    const configuration = options.configuration ?? [{ from: 1, source: 0, config: firstConfiguration(options) }];
+    if (!Array.isArray(configuration) || configuration.length === 0) throw new ConfigError(api, 'configuration', 'must list at least one configuration');
+    for (const e of configuration) checkConfiguration(api, e.config);
 
     this.id = id;
-    this.quorum = quorum;
-    this.observers = [...observers];
     this.limits = limits;
-    this.isVoter = quorum.isVoter(id);
-    this.members = new Set([...quorum.voters, ...observers]);
-    this.peers = [...this.members].filter((m) => m !== id);
-    this.otherVoters = quorum.voters.filter((v) => v !== id);
     const state = options.state ?? emptyDurableState;
     const snapshotSlot = options.snapshotSlot ?? 0;
     if (!Number.isSafeInteger(snapshotSlot) || snapshotSlot < 0) throw new ConfigError(api, 'snapshotSlot', `must be a slot (an integer >= 0), got ${snapshotSlot}`);
     this.acceptor = new Acceptor(state, snapshotSlot);
-    this.learner = new Learner(state, this.acceptor, snapshotSlot);
+    this.learner = new Learner(state, this.acceptor, snapshotSlot, configuration);
     this.election = new Election(limits, options.random);
     this.catchUp = new CatchUp(limits);
     this.roundSeen = state.promised.round;
-    this.currentRole = this.isVoter ? 'follower' : 'observer';
+    if (options.configuration === undefined && !isMember(configuration[0]!.config, id)) throw new ConfigError(api, 'id', `${id} is neither a voter nor an observer`);
+    // The log it holds may have moved it out since: then it starts removed.
+    this.computeView();
+    this.currentRole = this.isVoter ? 'follower' : this.observers.includes(id) ? 'observer' : 'removed';
+    if (this.currentRole === 'observer' && ballotEquals(state.promised, ballotZero)) {
+      // Recorded so that a promotion later finds it: this node joined as an observer and
+      // has voted on nothing (a wiped voter restarts with nothing and runs the guard).
+      this.acceptor.raisePromise(joinedMark(id), this.out);
+    }
     // No promise on record: a new voter, or one whose storage was wiped. Ask first.
     if (this.isVoter && this.otherVoters.length > 0 && ballotEquals(state.promised, ballotZero)) {
       this.rejoin = new Rejoin(id, this.otherVoters);
       this.sendProbes();
     }
+  }
+
+  /** The configurations governing the slots from the commit index on, to the window's end. */
+  private computeView(): void {
+    const epochs = this.learner.epochs;
+    const commit = this.learner.commitIndex;
+    const view = epochs.between(commit + 1, Math.min(commit + epochs.windowSlots, epochs.knownThrough));
+    this.view = view;
+    this.viewEpochs = epochs.version;
+    this.viewUntil = view.length > 1 ? view[1]!.from : epochs.lastSlotOf(view[0]!) + 1;
+    let quorum = view[0]!.quorum;
+    for (let i = 1; i < view.length; i++) quorum = joint(quorum, view[i]!.quorum);
+    this.quorum = quorum;
+    const voters = new Set<NodeId>();
+    const observers = new Set<NodeId>();
+    for (const e of view) {
+      for (const v of e.voters) voters.add(v);
+      for (const o of e.config.observers) observers.add(o);
+    }
+    for (const v of voters) observers.delete(v);
+    this.isVoter = voters.has(this.id);
+    this.otherVoters = [...voters].filter((v) => v !== this.id);
+    this.observers = [...observers];
+    this.members = new Set([...voters, ...observers]);
+    this.peers = [...this.members].filter((m) => m !== this.id);
+  }
+
+  /**
+   * Recomputes the view when the commit index left the slots it covers or a
+   * configuration was chosen, and moves this node between roles accordingly.
+   */
+  private refreshView(): void {
+    const epochs = this.learner.epochs;
+    if (epochs.version === this.viewEpochs && this.learner.commitIndex + 1 < this.viewUntil) return;
+    const wasMember = this.members;
+    const wasLeading = this.leadership;
+    this.computeView();
+    if (wasLeading !== undefined && !this.isVoter) {
+      // This leader removed itself: the commit index that says so must reach the others,
+      // or a voter that missed it campaigns in a configuration this node left.
+      for (const m of wasMember) {
+        if (m !== this.id) this.out.send({ type: 'commit', from: this.id, to: m, ballot: wasLeading.ballot, commitIndex: this.learner.commitIndex });
+      }
+    }
+    const observer = this.observers.includes(this.id);
+    if (this.isVoter) {
+      if (this.currentRole === 'observer' || this.currentRole === 'removed') {
+        this.currentRole = 'follower';
+        this.election.heardLeader();
+        if (ballotEquals(this.acceptor.promised, ballotZero) && this.otherVoters.length > 0 && this.rejoin === undefined) {
+          this.rejoin = new Rejoin(this.id, this.otherVoters);
+          this.sendProbes();
+        }
+      }
+    } else if (this.currentRole !== 'observer' && this.currentRole !== 'removed') {
+      if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
+      this.rejoin = undefined;
+      this.currentRole = observer ? 'observer' : 'removed';
+    } else {
+      this.currentRole = observer ? 'observer' : 'removed';
+    }
+    const l = this.leadership;
+    if (l !== undefined) {
+      for (const e of this.view) {
+        for (const v of e.voters) if (v !== this.id) l.addVoter(v, Math.max(e.from, l.firstSlot), this.now);
+        for (const o of e.config.observers) l.addObserver(o, l.firstSlot, this.now);
+      }
+      // Members that left still need to hear the commit index that moved them out.
+      for (const m of wasMember) {
+        if (m !== this.id && !this.members.has(m)) this.out.send({ type: 'commit', from: this.id, to: m, ballot: l.ballot, commitIndex: this.learner.commitIndex });
+      }
+    }
+  }
+
+  /**
+   * What a snapshot of every slot up to `slot` must carry about configurations, so a
+   * replica restored from it knows which configuration governs the slots that follow.
+   * `slot` must be applied and not compacted.
+   */
+  configurationAt(slot: number): ConfigurationState {
+    assert(slot <= this.learner.commitIndex, () => `configurationAt(${slot}) beyond the commit index ${this.learner.commitIndex}`);
+    return this.learner.epochs.stateAt(slot);
   }
 
   /** This replica's state at a glance. */
@@ -224,7 +347,14 @@ export class Replica {
       transferTarget: this.leadership?.transfer?.to,
       droppedMessages: this.dropped,
       now: this.now,
+      configuration: this.learner.epochs.latest.config,
+      configurationFrom: this.learner.epochs.latest.from,
     };
+  }
+
+  /** Whether `id` is a member of a configuration this replica knows governs now or will. */
+  isMember(id: NodeId): boolean {
+    return this.members.has(id) || this.id === id || isMember(this.learner.epochs.latest.config, id);
   }
 
   /** What this replica does now. */
@@ -241,9 +371,24 @@ export class Replica {
 
   /** A message arrived. Malformed or misaddressed ones are dropped and counted. */
   step(message: Message): void {
+    this.refreshView();
     const reason = this.ignore(message);
     if (reason !== undefined) {
       this.dropped++;
+      if (reason === 'observers do not vote' && message.type === 'precheck' && message.commitIndex > this.learner.commitIndex) {
+        // A voter counts on this node's vote: it learned a configuration this node has not yet.
+        this.requestCatchUp(message.from, this.learner.commitIndex + 1, message.commitIndex);
+      }
+      if (membershipReasons.has(reason) && (message.type === 'heartbeat' || message.type === 'commit') && isCount(message.commitIndex) && message.commitIndex > this.learner.commitIndex) {
+        // A leader this node does not know as one: a configuration it has not learned
+        // made it so. Learn the chosen log from it (its answer is taken from anyone).
+        this.requestCatchUp(message.from, this.learner.commitIndex + 1, message.commitIndex);
+      }
+      if ((reason === 'unknown sender' || reason === 'only voters campaign or lead') && message.type === 'precheck' && message.to === this.id && message.from !== this.id) {
+        // A member removed or demoted while it was cut off campaigns in a configuration
+        // that is gone: send it what it lacks, so it learns the change and stops.
+        this.sendLagging(message.from, message.commitIndex);
+      }
       return;
     }
     switch (message.type) {
@@ -269,12 +414,15 @@ export class Replica {
   /** One unit of logical time passed. */
   tick(): void {
     this.now++;
+    this.refreshView();
     this.catchUp.tick();
     switch (this.currentRole) {
       case 'leader': return this.tickLeader();
       case 'candidate': return this.tickCandidate();
       case 'follower': return this.tickFollower();
-      case 'observer': return;
+      case 'observer':
+      case 'removed':
+        return;
       default: return unreachable(this.currentRole);
     }
   }
@@ -368,10 +516,15 @@ export class Replica {
    * restoring: an older snapshot must be discarded) and nothing handed out is left
    * unapplied. A leader or candidate steps down first.
    */
-  installSnapshot(slot: number): void {
+  installSnapshot(slot: number, configuration?: ConfigurationState): void {
     assert(Number.isSafeInteger(slot) && slot > this.learner.appliedIndex, () => `installSnapshot(${slot}) is not ahead of the applied slot ${this.learner.appliedIndex}`);
+    const epochs = this.learner.epochs;
+    // A driver that stores no configuration in its snapshots only works for a cluster
+    // whose members never changed: fail loudly rather than guess past a change.
+    assert(configuration !== undefined || (epochs.latest.source === 0 && epochs.latest.config.id === 0), () => `installSnapshot(${slot}) without the snapshot's configuration, in a cluster that changed members`);
     if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
-    this.learner.installSnapshot(slot, this.out);
+    this.learner.installSnapshot(slot, configuration ?? [{ from: 1, source: 0, config: epochs.latest.config }], this.out);
+    this.refreshView();
     this.acceptor.forgetThrough(slot);
     this.catchUp.reset();
     const f = this.followed;
@@ -383,6 +536,7 @@ export class Replica {
 
   /** Collects the work produced since the last call. See {@link Output} for the order. */
   takeOutput(): Output {
+    this.refreshView();
     if (this.rejoin !== undefined) this.checkRejoin(this.rejoin);
     if (this.leadership !== undefined) this.flushLeader(this.leadership);
     this.learner.takeCommitted(this.out);
@@ -394,12 +548,20 @@ export class Replica {
   /** Why `m` must be dropped, or undefined when it may be stepped. */
   private ignore(m: Message): string | undefined {
     if (m.to !== this.id) return 'misaddressed';
-    if (m.from === this.id || !this.members.has(m.from)) return 'unknown sender';
+    if (m.from === this.id) return 'unknown sender';
+    // Chosen values are facts whoever sends them: a member that left may still ask for
+    // the values that tell it so, and a member that lags learns of the new ones from them.
+    if (!this.members.has(m.from) && m.type !== 'catchUp' && m.type !== 'chosen') return 'unknown sender';
     const fromVoter = this.quorum.isVoter(m.from);
     switch (m.type) {
       case 'precheck':
       case 'prepare':
       case 'accept':
+        // A voter that was removed or demoted still answers for the slots it voted in: a
+        // leader that does not know of the change yet may need its vote to learn them.
+        if (!this.isVoter && this.acceptor.promised.round === 0) return 'observers do not vote';
+        if (!fromVoter) return 'only voters campaign or lead';
+        break;
       case 'timeoutNow':
         if (!this.isVoter) return 'observers do not vote';
         if (!fromVoter) return 'only voters campaign or lead';
@@ -412,12 +574,14 @@ export class Replica {
         if (!fromVoter) return 'only voters vote or lead';
         break;
       case 'commit':
-        if (!this.isVoter) return 'observers learn from chosen messages';
+        if (this.currentRole === 'observer') return 'observers learn from chosen messages';
         if (!fromVoter) return 'only voters lead';
         break;
       case 'probe':
       case 'probeReply':
-        if (!this.isVoter || !fromVoter) return 'only voters probe each other';
+        // A voter removed or demoted still holds what it voted: a rejoining voter that
+        // counts it must hear its answer.
+        if ((!this.isVoter && this.acceptor.promised.round === 0) || !fromVoter) return 'only voters probe each other';
         break;
       case 'heartbeatReply':
       case 'catchUp':
@@ -531,6 +695,17 @@ export class Replica {
   private onPrecheck(m: PrecheckMessage): void {
     const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.currentRole === 'leader', m.commitIndex, this.learner.commitIndex);
     this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
+    // Refused for lagging: send what it lacks, or it may never learn that the
+    // configuration it campaigns in was replaced.
+    this.sendLagging(m.from, m.commitIndex);
+  }
+
+  /** Sends `to`, whose commit index is `commitIndex`, the chosen values after it (one bounded message), if it lags. */
+  private sendLagging(to: NodeId, commitIndex: number): void {
+    if (!isCount(commitIndex) || commitIndex >= this.learner.commitIndex) return;
+    const reply = CatchUp.serve(this.learner, this.id, to, commitIndex + 1, this.learner.commitIndex, this.limits);
+    if (reply === 'snapshot') this.out.sendSnapshot(to);
+    else if (reply !== undefined) this.out.send(reply);
   }
 
   private onPrecheckReply(m: PrecheckReplyMessage): void {
@@ -576,6 +751,12 @@ export class Replica {
   }
 
   private onPromise(m: PromiseMessage): void {
+    const l = this.leadership;
+    if (l !== undefined && ballotEquals(m.ballot, l.ballot)) {
+      // Asked for when a configuration entered the window after the election.
+      l.onLatePromise(m.from, m.accepted, m.chosen);
+      return;
+    }
     const c = this.candidacy;
     if (this.currentRole !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
     c.onPromise(m.from, m.accepted, m.chosen);
@@ -596,19 +777,17 @@ export class Replica {
       const known = this.learner.value(c.firstSlot + i);
       assert(known === undefined || valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${c.firstSlot + i} a value other than the chosen one`);
     }
-    const l = new Leadership(c.ballot, c.firstSlot, this.id, this.quorum, this.observers, this.now);
+    const l = new Leadership(c.ballot, c.firstSlot, this.id, this.now);
+    l.adopt(values, c.promisers());
     this.leadership = l;
     this.candidacy = undefined;
     this.selfPromise = undefined;
     this.currentRole = 'leader';
     this.leaderHint = this.id;
     this.followed = undefined;
-    if (values.length > 0) {
-      const ok = this.acceptor.accept(c.ballot, c.firstSlot, values, this.out);
-      assert(ok, 'a new leader could not accept in its own ballot');
-      l.nextSlot = c.firstSlot + values.length;
-      l.adoptedEnd = l.nextSlot - 1;
-      l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
+    for (const e of this.view) {
+      for (const v of e.voters) if (v !== this.id) l.addVoter(v, Math.max(e.from, l.firstSlot), this.now);
+      for (const o of e.config.observers) l.addObserver(o, l.firstSlot, this.now);
     }
     this.broadcastHeartbeat(l);
   }
@@ -617,7 +796,7 @@ export class Replica {
     const l = this.leadership;
     assert(l !== undefined, 'leader without a leadership');
     l.elapsed++;
-    if (l.elapsed >= this.limits.electionTicksMin && !l.hearsQuorum(this.now, this.limits.electionTicksMin)) {
+    if (l.elapsed >= this.limits.electionTicksMin && !l.hearsQuorum(this.now, this.limits.electionTicksMin, this.quorum)) {
       this.stepDown(undefined);
       return;
     }
@@ -634,6 +813,7 @@ export class Replica {
     const commitIndex = this.learner.commitIndex;
     const seq = ++l.heartbeatSeq;
     l.readRoundWanted = false;
+    if (l.firstReadSeq === Infinity && commitIndex >= l.adoptedEnd) l.firstReadSeq = seq;
     for (const p of this.peers) this.out.send({ type: 'heartbeat', from: this.id, to: p, ballot: l.ballot, commitIndex, seq });
     for (const v of this.otherVoters) l.commitSent.set(v, commitIndex);
   }
@@ -673,14 +853,126 @@ export class Replica {
     this.stepDown(m.promised.node);
   }
 
+  // ---------------------------------------------------------------- membership
+
+  /**
+   * Proposes one change to the members. Only a leader takes it, and one change at a
+   * time: the configuration it leads to is proposed in the next free slot and governs
+   * `windowSlots` slots after it is chosen (the leader fills the gap with no-ops). A
+   * change whose old and new quorums need not meet goes through a joint configuration
+   * first; the leader proposes the second step itself. A voter added must have
+   * reported a commit index within `catchUpSlotsMax` of the leader's. Follow it with
+   * {@link status}: `configuration` and `configurationFrom`.
+   */
+  changeMembers(change: MembershipChange): ChangeMembersResult {
+    const l = this.leadership;
+    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    const latest = this.learner.epochs.latest;
+    if (this.changeInProgress(l)) return { ok: false, reason: 'in-progress', config: l.pendingChange ?? latest.config };
+    const plan = planChange(latest.config, change);
+    if (!plan.ok) {
+      const { ok: _, ...refusal } = plan;
+      return { ok: false, ...refusal };
+    }
+    const commitIndex = this.learner.commitIndex;
+    const required = Math.max(0, commitIndex - this.limits.catchUpSlotsMax);
+    for (const v of votersAdded(latest.config, plan.config)) {
+      // Caught up, and heard from lately: a voter that cannot answer would stall the
+      // configuration it joins (its quorums may need it).
+      const reported = l.reportedCommit.get(v);
+      const heard = l.lastHeard.get(v);
+      const silent = reported === undefined || heard === undefined || this.now - heard >= this.limits.electionTicksMin;
+      if (silent || reported < required) return { ok: false, reason: 'behind', id: v, commitIndex: reported ?? 0, required };
+    }
+    // A configuration whose quorums need voters this leader has not heard from lately
+    // would stall the cluster the moment it governs (etcd's strict reconfiguration check).
+    const live = (v: NodeId): boolean | undefined => (v === this.id || this.now - (l.lastHeard.get(v) ?? -Infinity) < this.limits.electionTicksMin ? true : undefined);
+    const quorum = quorumOf(plan.config);
+    if (quorum.phase1(live) !== 'won' || quorum.phase2(live) !== 'won') {
+      return { ok: false, reason: 'would-lose-quorum', voters: plan.config.voters };
+    }
+    l.pendingChange = plan.config;
+    return { ok: true, config: plan.config };
+  }
+
+  /** A change is queued, on its way to be chosen, or chosen and not yet governing the next slot. */
+  private changeInProgress(l: Leadership): boolean {
+    if (l.pendingChange !== undefined) return true;
+    if (l.changeSlot > this.learner.commitIndex) return true;
+    const latest = this.learner.epochs.latest;
+    return latest.from > l.nextSlot || latest.config.leaving !== undefined;
+  }
+
+  /**
+   * Whether this leader may propose in `e`: it votes in it, a phase-1 quorum of it
+   * promised this ballot (asking its voters if not), and, for the first slot of a new
+   * configuration, a phase-2 quorum of it has durably learned every earlier slot.
+   */
+  private mayProposeIn(l: Leadership, e: Epoch): boolean {
+    if (l.ready.has(e)) return true;
+    if (!e.quorum.isVoter(this.id)) return false;
+    if (e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== 'won') {
+      const firstSlot = Math.max(e.from, l.nextSlot);
+      for (const v of e.voters) {
+        if (v === this.id || l.promisers.has(v)) continue;
+        const sent = l.prepareSent.get(v);
+        if (sent !== undefined && this.now - sent < this.limits.heartbeatTicks) continue;
+        l.prepareSent.set(v, this.now);
+        this.out.send({ type: 'prepare', from: this.id, to: v, ballot: l.ballot, firstSlot });
+      }
+      return false;
+    }
+    if (e.source > 0 && l.nextSlot <= e.from) {
+      // The handover: the new voters must hold every slot the old configuration chose,
+      // durably, before the new one decides anything (see docs/protocol.md).
+      const before = e.from - 1;
+      const commitIndex = this.learner.commitIndex;
+      if (commitIndex < before) return false;
+      const won = e.quorum.phase2((v) => (v === this.id || (l.reportedCommit.get(v) ?? 0) >= before ? true : undefined));
+      if (won !== 'won') {
+        if (l.gateRoundAt !== commitIndex) {
+          l.gateRoundAt = commitIndex;
+          l.readRoundWanted = true;
+        }
+        return false;
+      }
+    }
+    l.ready.add(e);
+    return true;
+  }
+
+  /** The last slot this leader may assign now: the window, and the configurations it may propose in. */
+  private proposeLimit(l: Leadership): number {
+    const epochs = this.learner.epochs;
+    let limit = this.learner.commitIndex + Math.min(this.limits.inflightSlotsMax, epochs.windowSlots);
+    for (const e of this.view) {
+      if (e.from > limit) break;
+      if (epochs.lastSlotOf(e) < l.nextSlot) continue;
+      if (!this.mayProposeIn(l, e)) return Math.min(limit, Math.max(e.from, l.nextSlot) - 1);
+    }
+    return limit;
+  }
+
+  /** A leader that is not a voter of the configuration that governs next hands over once its own slots are chosen. */
+  private handOver(l: Leadership): void {
+    const e = this.learner.epochs.at(Math.min(l.nextSlot, this.learner.epochs.knownThrough));
+    if (e.quorum.isVoter(this.id) || l.transfer !== undefined || this.learner.commitIndex < l.nextSlot - 1) return;
+    let best: NodeId | undefined;
+    for (const v of e.voters) {
+      if (best === undefined || (l.reportedCommit.get(v) ?? 0) > (l.reportedCommit.get(best) ?? 0)) best = v;
+    }
+    if (best !== undefined) l.transfer = { to: best, elapsed: 0, told: false };
+  }
+
   // ---------------------------------------------------------------- phase 2
 
-  /** Runs on every `takeOutput()` of a leader: assigns queued commands slots, sends what voters lack. */
+  /** Runs on every `takeOutput()` of a leader: assigns slots, sends what voters lack. */
   private flushLeader(l: Leadership): void {
-    // A transfer holds new commands back, so the target can catch up with a fixed end.
-    if (l.queued > 0 && l.transfer === undefined) this.proposeQueued(l);
+    this.proposeNext(l);
+    this.handOver(l);
     const last = l.nextSlot - 1;
     const commitIndex = this.learner.commitIndex;
+    const epochs = this.learner.epochs;
     // Voters that are up to date are sent the same slots: their accepts share one list.
     let range: { firstSlot: number; values: readonly Value[] } | undefined;
     const compacted = this.learner.compactedThrough;
@@ -693,7 +985,17 @@ export class Replica {
         next = compacted + 1;
       }
       while (next <= last) {
-        const end = Math.min(last, next + this.limits.acceptSlotsMax - 1);
+        // Each slot goes to the voters of the configuration that governs it.
+        const e = epochs.at(next);
+        const epochEnd = Math.min(last, epochs.lastSlotOf(e));
+        if (!e.quorum.isVoter(v)) {
+          // Not its slots: count them as done for it, so its acknowledgements stay
+          // contiguous across a configuration it did not vote in.
+          l.acknowledge(v, next, epochEnd);
+          next = epochEnd + 1;
+          continue;
+        }
+        const end = Math.min(epochEnd, next + this.limits.acceptSlotsMax - 1);
         if (range === undefined || range.firstSlot !== next || range.values.length !== end - next + 1) {
           range = { firstSlot: next, values: this.ownAcceptedValues(l, next, end) };
         }
@@ -721,8 +1023,8 @@ export class Replica {
       }
       l.observerNext.set(o, next);
     }
-    if (l.readRoundWanted) this.broadcastHeartbeat(l);
-    for (const r of l.confirmedReads()) this.out.read({ id: r.id, ok: true, index: r.index });
+    if (l.readRoundWanted || (l.firstReadSeq === Infinity && commitIndex >= l.adoptedEnd && l.hasReads)) this.broadcastHeartbeat(l);
+    for (const r of l.confirmedReads(this.quorum)) this.out.read({ id: r.id, ok: true, index: r.index });
     const t = l.transfer;
     if (t !== undefined && !t.told && l.acknowledgedThrough(t.to) >= last) {
       t.told = true;
@@ -730,11 +1032,39 @@ export class Replica {
     }
   }
 
-  /** Cuts queued commands into the next slots' values, within the window, and accepts them itself. */
-  private proposeQueued(l: Leadership): void {
-    const values = l.takeBatches(this.learner.commitIndex, this.limits);
+  /**
+   * Assigns the next slots, within the window and the configurations this leader may
+   * propose in: first what phase 1 adopted, then a queued membership change (alone in
+   * its slot), then queued commands, then no-ops up to where a chosen configuration
+   * starts to govern, so it takes effect without waiting for traffic. Accepts them itself.
+   */
+  private proposeNext(l: Leadership): void {
+    const limit = this.proposeLimit(l);
+    if (l.nextSlot > limit) return;
+    const first = l.nextSlot;
+    const values: Value[] = [];
+    while (first + values.length <= Math.min(limit, l.adoptedEnd)) values.push(l.adoptedValue(first + values.length));
+    // A transfer holds new commands back, so the target can catch up with a fixed end.
+    if (l.transfer === undefined) {
+      const latest = this.learner.epochs.latest;
+      if (l.pendingChange === undefined && latest.config.leaving !== undefined && latest.from <= first + values.length && l.changeSlot <= this.learner.commitIndex) {
+        // The joint configuration governs: propose its second step.
+        l.pendingChange = finishJoint(latest.config);
+      }
+      if (l.pendingChange !== undefined && first + values.length <= limit) {
+        l.changeSlot = first + values.length;
+        values.push({ kind: 'config', config: l.pendingChange });
+        l.pendingChange = undefined;
+      }
+      if (l.queued > 0) {
+        const room = limit - (first + values.length) + 1;
+        for (const v of l.takeBatches(room, this.limits)) values.push(v);
+      }
+    }
+    const fillTo = Math.min(limit, this.learner.epochs.latest.from - 1);
+    while (first + values.length <= fillTo) values.push(noop);
     if (values.length === 0) return;
-    const ok = this.acceptor.accept(l.ballot, l.nextSlot, values, this.out);
+    const ok = this.acceptor.accept(l.ballot, first, values, this.out);
     assert(ok, () => `leader ${formatBallot(l.ballot)} refused by its own acceptor`);
     l.nextSlot += values.length;
     l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
@@ -781,7 +1111,18 @@ export class Replica {
   private advanceLeaderCommit(): void {
     const l = this.leadership;
     if (l === undefined) return;
-    const committed = l.committedSlot();
+    // Walk the configurations from the commit index: each slot is chosen by a phase-2
+    // quorum of the configuration that governs it.
+    const epochs = this.learner.epochs;
+    let committed = this.learner.commitIndex;
+    while (committed + 1 < l.nextSlot) {
+      const e = epochs.at(committed + 1);
+      const end = Math.min(l.nextSlot - 1, epochs.lastSlotOf(e));
+      const c = Math.min(end, l.committedSlot(e.quorum));
+      if (c <= committed) break;
+      committed = c;
+      if (c < end) break;
+    }
     if (committed <= this.learner.commitIndex) return;
     for (let slot = this.learner.commitIndex + 1; slot <= committed; slot++) this.learner.learn(slot, this.ownAccepted(l, slot));
     this.learner.advance(this.out);
@@ -806,8 +1147,9 @@ export class Replica {
     const l = this.leadership;
     if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
     l.lastHeard.set(m.from, this.now);
+    if (m.commitIndex >= (l.reportedCommit.get(m.from) ?? -1)) l.reportedCommit.set(m.from, m.commitIndex);
     if (!this.quorum.isVoter(m.from)) return;
-    for (const r of l.echo(m.from, m.seq)) this.out.read({ id: r.id, ok: true, index: r.index });
+    for (const r of l.echo(m.from, m.seq, this.quorum)) this.out.read({ id: r.id, ok: true, index: r.index });
   }
 
   /** The leader's commit index moved: learn from it as from a heartbeat, without answering. */
@@ -947,6 +1289,23 @@ export class Replica {
   }
 }
 
+/** Why a message is dropped when sender and receiver disagree on the members: one of them lags. */
+const membershipReasons: ReadonlySet<string> = new Set(['unknown sender', 'only voters vote or lead', 'only voters lead', 'only voters campaign or lead']);
+
+/** The configuration `options` describe: the cluster's first. */
+function firstConfiguration(options: ReplicaOptions): Configuration {
+  const { quorum } = options;
+  if (!(quorum instanceof ThresholdQuorum)) throw new ConfigError(api, 'quorum', 'must be majority(...) or flexible(...): a configuration records its rule');
+  return checkConfiguration(api, {
+    id: 0,
+    voters: quorum.voters,
+    quorum: quorum.rule,
+    observers: options.observers ?? [],
+    addresses: options.addresses ?? {},
+    windowSlots: options.windowSlots ?? windowSlotsDefault,
+  });
+}
+
 /** The promise a voter records once it may vote: round 0, below every real ballot (rounds start at 1). */
 function joinedMark(id: NodeId): Ballot {
   return { round: 0, node: id };
@@ -968,8 +1327,9 @@ function isBallot(b: unknown): b is Ballot {
 
 function isValue(v: unknown): v is Value {
   if (typeof v !== 'object' || v === null) return false;
-  const value = v as { kind: unknown; commands?: unknown };
+  const value = v as { kind: unknown; commands?: unknown; config?: unknown };
   if (value.kind === 'noop') return true;
+  if (value.kind === 'config') return typeof value.config === 'object' && value.config !== null && configurationProblem(value.config as Configuration) === undefined;
   return value.kind === 'batch' && Array.isArray(value.commands) && value.commands.length >= 1 && isArrayOf(value.commands, isBytes);
 }
 

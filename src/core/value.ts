@@ -1,9 +1,12 @@
+import { type Configuration, canonical, configurationEquals } from './configuration/configuration.js';
+
 /**
- * What a slot holds: a batch of commands from clients, or a no-op that a new leader
- * uses to fill a hole. Commands are opaque bytes to the core: applications encode
- * them, so the core can size batches and a transport can send them unchanged.
+ * What a slot holds: a batch of commands from clients, a no-op that a new leader
+ * uses to fill a hole, or a new configuration of the cluster. Commands are opaque bytes
+ * to the core: applications encode them, so the core can size batches and a transport
+ * can send them unchanged.
  */
-export type Value = NoopValue | BatchValue;
+export type Value = NoopValue | BatchValue | ConfigValue;
 
 /** Fills a slot that no client command occupies. Applies nothing. */
 export interface NoopValue {
@@ -14,6 +17,16 @@ export interface NoopValue {
 export interface BatchValue {
   readonly kind: 'batch';
   readonly commands: readonly Uint8Array[];
+}
+
+/**
+ * A new configuration of the cluster (who votes, who observes, their addresses). It
+ * governs the slots from its own slot plus the configuration window; applies nothing
+ * to the state machine.
+ */
+export interface ConfigValue {
+  readonly kind: 'config';
+  readonly config: Configuration;
 }
 
 /** The one no-op value (values are immutable, so it is shared). */
@@ -27,6 +40,7 @@ export function batch(commands: readonly Uint8Array[]): BatchValue {
 /** Payload bytes a value carries (commands' lengths summed; 0 for a no-op). */
 export function valueBytes(value: Value): number {
   if (value.kind === 'noop') return 0;
+  if (value.kind === 'config') return canonical(value.config).length;
   let total = 0;
   for (const c of value.commands) total += c.byteLength;
   return total;
@@ -36,6 +50,7 @@ export function valueBytes(value: Value): number {
 export function valueEquals(a: Value, b: Value): boolean {
   if (a === b) return true;
   if (a.kind === 'noop' || b.kind === 'noop') return a.kind === b.kind;
+  if (a.kind === 'config' || b.kind === 'config') return a.kind === 'config' && b.kind === 'config' && configurationEquals(a.config, b.config);
   if (a.commands.length !== b.commands.length) return false;
   for (let i = 0; i < a.commands.length; i++) {
     if (!bytesEqual(a.commands[i]!, b.commands[i]!)) return false;

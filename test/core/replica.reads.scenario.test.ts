@@ -33,7 +33,7 @@ describe('read index', () => {
     expect(c.reads).toEqual([{ node: 'a', result: { id: 7, ok: false, leaderHint: 'b' } }]);
   });
 
-  it('covers slots a new leader adopted in phase 1 but has not committed yet', () => {
+  it('covers slots a new leader adopted in phase 1, and confirms only once it committed them', () => {
     const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
     c.elect('a');
     c.deliver();
@@ -49,6 +49,12 @@ describe('read index', () => {
     expect(c.status('b').commitIndex).toBe(0);
     c.readIndex('b', 1);
     c.deliver((m) => m.type === 'heartbeat' || m.type === 'heartbeatReply');
+    // Until the adopted slot is committed, a configuration b has not heard of may govern.
+    expect(c.reads).toEqual([]);
+    // The dropped accepts go again (go-back-N on the next heartbeats); c acknowledges.
+    c.tick(['b', 'c'], 4);
+    c.deliver((m) => m.to !== 'a');
+    expect(c.status('b').commitIndex).toBe(1);
     expect(c.reads).toEqual([{ node: 'b', result: { id: 1, ok: true, index: 1 } }]);
   });
 

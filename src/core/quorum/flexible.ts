@@ -46,7 +46,7 @@ export function flexible(voters: readonly NodeId[], sizes: { phase1: number; pha
       `phase1 + phase2 must exceed ${n} (the number of voters) so that every phase-1 quorum meets every phase-2 quorum; got ${phase1} + ${phase2}`,
     );
   }
-  return new ThresholdQuorum(ids, phase1, phase2, `flexible(phase1 ${phase1}, phase2 ${phase2} of ${n})`);
+  return new ThresholdQuorum(ids, phase1, phase2, `flexible(phase1 ${phase1}, phase2 ${phase2} of ${n})`, false);
 }
 
 /**
@@ -64,7 +64,10 @@ export class ThresholdQuorum implements Quorum {
   /** Scratch space for {@link ThresholdQuorum.committedSlot}: one acknowledged slot per voter. */
   readonly #acknowledged: number[];
 
-  constructor(voters: readonly NodeId[], phase1: number, phase2: number, description: string) {
+  /** The rule as a configuration records it: `'majority'`, or the two sizes. */
+  readonly rule: 'majority' | { readonly phase1: number; readonly phase2: number };
+
+  constructor(voters: readonly NodeId[], phase1: number, phase2: number, description: string, isMajority: boolean) {
     const n = voters.length;
     assert(Number.isInteger(phase1) && phase1 >= 1 && phase1 <= n, `${description}: phase-1 size ${phase1} outside 1..${n}`);
     assert(Number.isInteger(phase2) && phase2 >= 1 && phase2 <= n, `${description}: phase-2 size ${phase2} outside 1..${n}`);
@@ -75,6 +78,7 @@ export class ThresholdQuorum implements Quorum {
     this.#phase1 = phase1;
     this.#phase2 = phase2;
     this.#description = description;
+    this.rule = isMajority ? 'majority' : Object.freeze({ phase1, phase2 });
     this.#acknowledged = new Array<number>(n).fill(0);
   }
 

@@ -22,5 +22,5 @@ import { checkVoters } from './voters.js';
 export function majority(voters: readonly NodeId[]): Quorum {
   const ids = checkVoters('majority', voters);
   const size = Math.floor(ids.length / 2) + 1;
-  return new ThresholdQuorum(ids, size, size, `majority(${size} of ${ids.length})`);
+  return new ThresholdQuorum(ids, size, size, `majority(${size} of ${ids.length})`, true);
 }

@@ -17,7 +17,7 @@
  * Every length is checked against the bytes that remain before anything is allocated.
  */
 import { crc32 } from 'node:zlib';
-import { type AcceptedEntry, type Ballot, type ChosenEntry, type DurableStateBuilder, type PersistBatch, type Value, noop } from '../../core/index.js';
+import { type AcceptedEntry, type Ballot, type ChosenEntry, type DurableStateBuilder, type PersistBatch, type Value, decodeConfiguration, encodeConfiguration, noop } from '../../core/index.js';
 import { InvariantError } from '../../core/errors.js';
 
 /** Bytes of a record's frame before its payload: length, type, CRC. */
@@ -145,6 +145,7 @@ const flagPromised = 1;
 const flagCommitIndex = 2;
 const valueNoop = 0;
 const valueBatch = 1;
+const valueConfig = 2;
 /** Smallest encodings, to bound counts against the bytes left before allocating. */
 const ballotBytesMin = 8 + 2;
 const valueBytesMin = 1;
@@ -239,6 +240,13 @@ function writeBallot(w: ByteWriter, ballot: Ballot): void {
 function writeValue(w: ByteWriter, value: Value): void {
   if (value.kind === 'noop') {
     w.u8(valueNoop);
+    return;
+  }
+  if (value.kind === 'config') {
+    w.u8(valueConfig);
+    const bytes = encodeConfiguration(value.config);
+    w.u32(checkCount('configuration bytes', bytes.byteLength));
+    w.bytes(bytes);
     return;
   }
   if (value.kind !== 'batch') throw new InvariantError(`FileStorage: unknown value kind ${String((value as Value).kind)}`);
@@ -444,12 +452,25 @@ class BatchDecoder {
     const at = this.offset;
     const kind = this.u8();
     if (kind === valueNoop) return noop;
+    if (kind === valueConfig) return this.configuration(this.count('configuration bytes', 1));
     if (kind !== valueBatch) return this.fail(at, `unknown value kind ${kind}`);
     const count = this.count('commands', 4);
     // Sized up front: an array grown by push keeps spare capacity for as long as the entry lives.
     const commands = new Array<Uint8Array>(count);
     for (let i = 0; i < count; i++) commands[i] = this.command(this.count('command bytes', 1));
     return { kind: 'batch', commands };
+  }
+
+  private configuration(length: number): Value {
+    const at = this.offset;
+    this.need(length, 'a configuration');
+    const bytes = this.bytes.slice(this.offset, this.offset + length);
+    this.offset += length;
+    try {
+      return { kind: 'config', config: decodeConfiguration(bytes) };
+    } catch (e) {
+      return this.fail(at, `bad configuration: ${(e as Error).message}`);
+    }
   }
 
   /** `length` bytes, as a view into the payload's copy. */

@@ -8,7 +8,7 @@
  * frame: no copies.
  */
 import type { AcceptedEntry, Ballot, ChosenEntry, Value } from '../../core/index.js';
-import { noop } from '../../core/index.js';
+import { decodeConfiguration, encodeConfiguration, noop } from '../../core/index.js';
 import type { NodeMessage } from '../../runtime/index.js';
 import { CodecError } from './codec-error.js';
 import { Reader, Writer } from './wire.js';
@@ -25,7 +25,7 @@ export interface CodecLimits {
 export const defaultCodecLimits: CodecLimits = Object.freeze({ frameBytesMax: 16 * 1024 * 1024, idBytesMax: 255 });
 
 /** The protocol version this build speaks. */
-export const protocolVersion = 1;
+export const protocolVersion = 2;
 const magic0 = 0x53; // 'S'
 const magic1 = 0x59; // 'Y'
 
@@ -317,14 +317,32 @@ function value(w: Writer, v: Value): void {
     w.uint(0);
     return;
   }
+  if (v.kind === 'config') {
+    // Commands never number 2^32: that count marks a configuration.
+    w.uint(configMark);
+    w.bytesOf(encodeConfiguration(v.config));
+    return;
+  }
   w.uint(v.commands.length);
   for (const c of v.commands) w.bytesOf(c);
 }
 
-/** A value: a command count (0 for a no-op), then each command. */
+/** The command count that marks a configuration value. */
+const configMark = 2 ** 32;
+
+/** A value: a command count (0 for a no-op, 2^32 for a configuration), then each command or the configuration's bytes. */
 function readValue(r: Reader): Value {
-  const n = r.count('value commands', 1);
+  const n = r.uint('value commands');
   if (n === 0) return noop;
+  if (n === configMark) {
+    const bytes = r.bytesOf('configuration', r.left);
+    try {
+      return { kind: 'config', config: decodeConfiguration(bytes) };
+    } catch (e) {
+      throw new CodecError(`bad configuration value: ${(e as Error).message}`);
+    }
+  }
+  if (n > r.left) throw new CodecError(`value commands: ${n} is more than the ${r.left} bytes left`);
   const commands: Uint8Array[] = new Array<Uint8Array>(n);
   for (let i = 0; i < n; i++) commands[i] = r.bytesOf('command', r.left);
   return { kind: 'batch', commands };

@@ -37,7 +37,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ballot, type DurableState, DurableStateBuilder, type Value, ballotEquals, formatBallot, persistNeedsSync } from '../../../src/core/index.js';
+import { type Ballot, type DurableState, DurableStateBuilder, type Value, ballotEquals, formatBallot, persistNeedsSync, valueEquals } from '../../../src/core/index.js';
 import { FileStorage } from '../../../src/storage/file/index.js';
 import { RecordType, encodeBatch, encodeRecord } from '../../../src/storage/file/record.js';
 import { parseSegmentName, segmentHeaderBytes } from '../../../src/storage/file/wal.js';
@@ -253,7 +253,7 @@ function copyOf(state: DurableStateBuilder): DurableStateBuilder {
 }
 
 function describeValue(v: Value): string {
-  return v.kind === 'noop' ? 'no-op' : `batch of ${v.commands.length} (${v.commands.map((c) => c.byteLength).join(', ')} bytes)`;
+  return v.kind !== 'batch' ? v.kind : `batch of ${v.commands.length} (${v.commands.map((c) => c.byteLength).join(', ')} bytes)`;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -261,7 +261,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function sameValue(a: Value, b: Value): boolean {
-  if (a.kind === 'noop' || b.kind === 'noop') return a.kind === b.kind;
+  if (a.kind !== 'batch' || b.kind !== 'batch') return valueEquals(a, b);
   return a.commands.length === b.commands.length && a.commands.every((c, i) => sameBytes(c, b.commands[i]!));
 }
 

@@ -2,12 +2,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batch, noop } from '../../../src/core/index.js';
 import { type NodeMessage, isCoreMessage } from '../../../src/runtime/index.js';
-import { CodecError, decodeMessage, encodeMessage } from '../../../src/transport/codec/index.js';
+import { CodecError, decodeMessage, encodeMessage, protocolVersion } from '../../../src/transport/codec/index.js';
 
 const b = (round: number, node: string) => ({ round, node });
 const cmd = (text: string): Uint8Array => new TextEncoder().encode(text);
 const v1 = batch([cmd('x'), cmd(''), cmd('héllo')]);
 const big = 2 ** 53 - 1;
+const config = {
+  kind: 'config' as const,
+  config: { id: 3, voters: ['a', 'b', 'd'], quorum: 'majority' as const, leaving: { voters: ['a', 'b', 'c'], quorum: { phase1: 2, phase2: 2 } }, observers: ['o'], addresses: { a: '127.0.0.1:7001', o: 'h:1' }, windowSlots: 64 },
+};
 
 /** One example of every message type, with edge values (empty lists, the largest integers, missing hints). */
 const examples: NodeMessage[] = [
@@ -16,7 +20,7 @@ const examples: NodeMessage[] = [
   { type: 'prepare', from: 'a', to: 'b', ballot: b(7, 'a'), firstSlot: 1 },
   { type: 'promise', from: 'b', to: 'a', ballot: b(7, 'a'), accepted: [{ slot: 3, ballot: b(2, 'c'), value: v1 }, { slot: 4, ballot: b(2, 'c'), value: noop }], chosen: [{ slot: 5, value: v1 }] },
   { type: 'promise', from: 'b', to: 'a', ballot: b(7, 'a'), accepted: [], chosen: [] },
-  { type: 'accept', from: 'a', to: 'b', ballot: b(7, 'a'), firstSlot: 9, values: [v1, noop], commitIndex: 8 },
+  { type: 'accept', from: 'a', to: 'b', ballot: b(7, 'a'), firstSlot: 9, values: [v1, noop, config], commitIndex: 8 },
   { type: 'accepted', from: 'b', to: 'a', ballot: b(7, 'a'), firstSlot: 9, count: 2 },
   { type: 'reject', from: 'b', to: 'a', ballot: b(7, 'a'), promised: b(8, 'c') },
   { type: 'heartbeat', from: 'a', to: 'b', ballot: b(7, 'a'), commitIndex: 10, seq: 300 },
@@ -62,15 +66,26 @@ describe('message codec', () => {
       copy[at] = value;
       return copy;
     };
-    variants.push(withByte(0, 0), withByte(2, 2), withByte(3, 0), withByte(3, 99), new Uint8Array([...frame, 0]), frame.subarray(0, frame.byteLength - 1), new Uint8Array(0));
+    variants.push(withByte(0, 0), withByte(2, protocolVersion + 1), withByte(2, protocolVersion - 1), withByte(3, 0), withByte(3, 99), new Uint8Array([...frame, 0]), frame.subarray(0, frame.byteLength - 1), new Uint8Array(0));
     for (const bad of variants) expect(() => decodeMessage(bad)).toThrow(CodecError);
     expect(() => decodeMessage(frame, { frameBytesMax: frame.byteLength - 1, idBytesMax: 255 })).toThrow(CodecError);
     expect(() => decodeMessage(frame, { frameBytesMax: 1 << 20, idBytesMax: 0 })).toThrow(CodecError);
   });
 
+  it('refuses a configuration value that is not one, with a CodecError', () => {
+    const frame = encodeMessage({ type: 'chosen', from: 'a', to: 'b', firstSlot: 1, values: [config], commitIndex: 1 });
+    // Turn the first voter's id 'a' into a second 'b': the configuration lists a voter twice.
+    const text = new TextDecoder().decode(frame);
+    const at = text.indexOf('["a","b","d"]');
+    expect(at).toBeGreaterThan(0);
+    const bad = frame.slice();
+    bad[at + 2] = 'b'.charCodeAt(0);
+    expect(() => decodeMessage(bad)).toThrow(/bad configuration value.*twice/);
+  });
+
   it('refuses a count that cannot fit before allocating for it', () => {
     // A forward claiming 2^40 commands in a 20-byte frame.
-    const w = [0x53, 0x59, 1, 16, 1, 0x62, 1, 0x61, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20];
+    const w = [0x53, 0x59, protocolVersion, 16, 1, 0x62, 1, 0x61, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20];
     expect(() => decodeMessage(new Uint8Array(w))).toThrow(/cannot fit/);
   });
 
