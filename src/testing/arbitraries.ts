@@ -23,6 +23,12 @@ export interface SimulationArbitraryOptions {
   readonly fault?: (nodes: number) => fc.Arbitrary<Fault>;
   /** Whether nodes snapshot and compact their logs (often, so transfers happen amid faults). Default false. */
   readonly snapshots?: boolean;
+  /**
+   * Membership changes inside the schedules: two spare nodes, a small configuration
+   * window (1 to 6 slots, so changes take effect fast and overlap everything), and
+   * `changeMembers` faults among the others. Default false.
+   */
+  readonly membership?: boolean;
 }
 
 /** A fault against one of `nodes` nodes. */
@@ -137,12 +143,36 @@ export function simulationArbitrary(options: SimulationArbitraryOptions = {}): f
         proposals: fc.constant(options.proposals ?? 200),
         safetyTicks: fc.constant(safetyTicks),
         faults: fc.array(
-          fc.record({ at: fc.integer({ min: 1, max: safetyTicks }), fault: (options.fault ?? faultArbitrary)(voters + observers) }),
+          fc.record({
+            at: fc.integer({ min: 1, max: safetyTicks }),
+            fault:
+              options.membership === true
+                ? fc.oneof(membershipFaultArbitrary(voters + observers + sparesOf(options)), (options.fault ?? faultArbitrary)(voters + observers))
+                : (options.fault ?? faultArbitrary)(voters + observers),
+          }),
           { maxLength: options.faultsMax ?? 14 },
         ) as fc.Arbitrary<ScheduledFault[]>,
         ...(options.snapshots === true ? { snapshots: snapshotOptionsArbitrary() } : {}),
+        ...(options.membership === true ? { spares: fc.constant(sparesOf(options)), windowSlots: fc.integer({ min: 1, max: 6 }) } : {}),
       }),
     );
+}
+
+function sparesOf(options: SimulationArbitraryOptions): number {
+  return options.membership === true ? 2 : 0;
+}
+
+/**
+ * Membership changes for a cluster of `nodes` nodes (voters, observers and spares, by
+ * index): add a spare as an observer, promote, demote, remove, replace, or the leader
+ * removing itself. Each is resolved against the configuration of the moment.
+ */
+export function membershipFaultArbitrary(nodes: number): fc.Arbitrary<Fault> {
+  return fc.record({
+    kind: fc.constant('changeMembers' as const),
+    change: fc.constantFrom('addObserver', 'promote', 'demote', 'remove', 'replace', 'removeLeader', 'addObserver', 'promote'),
+    node: fc.integer({ min: 0, max: nodes - 1 }),
+  });
 }
 
 /** Snapshot schedules for the simulator: frequent, with few or no trailing slots kept. */

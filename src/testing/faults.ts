@@ -32,6 +32,13 @@ export type Fault =
    * on to leadership longer than its followers wait: the drift that breaks leases.
    */
   | { readonly kind: 'slowClock'; readonly node: number; readonly factor: number }
+  /**
+   * The leader is asked for a membership change involving node `node` (resolved against
+   * the latest configuration; a change that does not apply is a no-op): add a spare as
+   * an observer, promote an observer, demote or remove a voter, replace a voter with a
+   * spare, or remove whoever leads.
+   */
+  | { readonly kind: 'changeMembers'; readonly change: 'addObserver' | 'promote' | 'demote' | 'remove' | 'replace' | 'removeLeader'; readonly node: number }
   /** Every link restored. */
   | { readonly kind: 'heal' }
   /** New message loss, duplication, delay and stragglers (see {@link NetworkConditions}). */
@@ -66,6 +73,8 @@ export function describeFault(fault: Fault, name: (node: number) => string): str
       return `transfer leadership to ${name(fault.to)}`;
     case 'slowClock':
       return fault.factor === 1 ? `${name(fault.node)}'s clock runs normally` : `${name(fault.node)}'s clock runs ${fault.factor}x slower`;
+    case 'changeMembers':
+      return fault.change === 'removeLeader' ? 'ask the leader to remove itself' : `ask the leader to ${fault.change} ${name(fault.node)}`;
     case 'heal':
       return 'heal the network';
     case 'network':

@@ -10,7 +10,8 @@ import {
   formatBallot,
   valueEquals,
 } from '../core/index.js';
-import type { DurableStateBuilder } from '../core/index.js';
+import type { Configuration, DurableStateBuilder } from '../core/index.js';
+import { Epochs } from '../core/configuration/epochs.js';
 
 /** A broken safety property found by the checkers. Carries the rule and the numbers. */
 export class SafetyViolation extends SynodError {
@@ -48,6 +49,13 @@ export interface InvariantsOptions {
    * the payload.
    */
   readonly proposedBytes?: (command: Uint8Array) => Uint8Array;
+  /**
+   * The cluster's first configuration, for a cluster whose members change: the checker
+   * then derives which configuration governs each slot from the chosen values alone,
+   * as the protocol defines it, and counts a slot chosen only by a phase-2 quorum of
+   * that configuration. Default: `quorum` governs every slot.
+   */
+  readonly configuration?: Configuration;
 }
 
 /**
@@ -82,12 +90,22 @@ export class Invariants {
   private readonly statesAt = new Map<number, string>();
 
   private readonly proposedBytes: (command: Uint8Array) => Uint8Array;
+  /** The configurations of the chosen log, when members change; folded as the chosen prefix grows. */
+  private readonly epochs: Epochs | undefined;
+  /** Slots voted on whose configuration was not known yet: decided once it is. */
+  private readonly undecided = new Set<number>();
 
   constructor(
     private readonly quorum: Quorum,
     options: InvariantsOptions = {},
   ) {
     this.proposedBytes = options.proposedBytes ?? ((command) => command);
+    if (options.configuration !== undefined) this.epochs = new Epochs([{ from: 1, source: 0, config: options.configuration }], 0);
+  }
+
+  /** The latest configuration the chosen log holds (the first one, for a cluster whose members never change). */
+  get latestConfiguration(): Configuration | undefined {
+    return this.epochs?.latest.config;
   }
 
   /** A command entered the system (validity). */
@@ -125,12 +143,31 @@ export class Invariants {
       throw new SafetyViolation('agreement', `slot ${e.slot}: ballot ${formatBallot(e.ballot)} carries two different values`);
     }
     votes.voters.add(node);
+    this.decide(e.slot, votes);
+  }
+
+  /** Whether `votes` chose their value for `slot`: a phase-2 quorum of the slot's configuration. */
+  private decide(slot: number, votes: BallotVotes): void {
+    const e = { slot, ballot: votes.ballot, value: votes.value };
     const voters = votes.voters;
-    if (this.quorum.phase2((v) => (voters.has(v) ? true : undefined)) !== 'won') return;
+    let quorum = this.quorum;
+    if (this.epochs !== undefined) {
+      if (slot > this.epochs.knownThrough) {
+        this.undecided.add(slot);
+        return;
+      }
+      const epoch = this.epochs.at(slot);
+      for (const v of voters) {
+        if (!epoch.quorum.isVoter(v)) throw new SafetyViolation('configuration', `${v} accepted slot ${slot}, but it does not vote in configuration ${epoch.config.id}, which governs it`);
+      }
+      quorum = epoch.quorum;
+    }
+    if (quorum.phase2((v) => (voters.has(v) ? true : undefined)) !== 'won') return;
     const previous = this.chosen.get(e.slot);
     if (previous === undefined) {
       this.checkValid(e.slot, e.value);
       this.chosen.set(e.slot, { ballot: e.ballot, value: e.value });
+      this.foldChosen();
     } else if (!valueEquals(previous.value, e.value)) {
       throw new SafetyViolation(
         'agreement',
@@ -139,8 +176,24 @@ export class Invariants {
     }
   }
 
+  /** Folds the contiguous chosen prefix into the configurations, and decides the slots that makes known. */
+  private foldChosen(): void {
+    const epochs = this.epochs;
+    if (epochs === undefined) return;
+    const before = epochs.knownThrough;
+    for (let c = this.chosen.get(epochs.folded + 1); c !== undefined; c = this.chosen.get(epochs.folded + 1)) {
+      epochs.fold(epochs.folded + 1, c.value.kind === 'config' ? c.value.config : undefined);
+    }
+    if (epochs.knownThrough === before) return;
+    for (const slot of [...this.undecided].sort((a, b) => a - b)) {
+      if (slot > epochs.knownThrough) continue;
+      this.undecided.delete(slot);
+      for (const votes of this.votes.get(slot) ?? []) this.decide(slot, votes);
+    }
+  }
+
   private checkValid(slot: number, value: Value): void {
-    if (value.kind === 'noop') return;
+    if (value.kind !== 'batch') return;
     for (const c of value.commands) {
       const proposed = key(this.proposedBytes(c));
       if (!this.proposed.has(proposed)) throw new SafetyViolation('validity', `slot ${slot} chose a command nobody proposed: ${proposed}`);
@@ -282,6 +335,7 @@ function key(command: Uint8Array): string {
 /** A short description of a value for messages: `noop` or `[c1,c2]`. */
 export function describe(value: Value): string {
   if (value.kind === 'noop') return 'noop';
+  if (value.kind === 'config') return `config ${value.config.id}`;
   const shown = value.commands.slice(0, 3).map(key).join(',');
   return `[${shown}${value.commands.length > 3 ? `,+${value.commands.length - 3}` : ''}]`;
 }

@@ -26,6 +26,8 @@ export interface SimulationResult {
   readonly livenessTicks: number;
   /** Slots chosen (per the acceptors' durable state). */
   readonly chosenSlots: number;
+  /** Membership changes that took effect (the latest configuration's id). */
+  readonly configurations: number;
   readonly network: SimNetwork['counts'];
   readonly checks: Simulator['invariants']['counts'];
 }
@@ -127,7 +129,7 @@ function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
     if (appliedCount < total) return false;
     const target = sim.invariants.appliedSlots;
     let print: string | undefined;
-    for (const id of sim.ids) {
+    for (const id of sim.members()) {
       const r = sim.replica(id)!;
       const s = r.status;
       if (s.appliedIndex < target || s.commitIndex !== s.appliedIndex) return false;
@@ -145,7 +147,7 @@ function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
   if (!converged()) {
     const stuck: string[] = [];
     for (let i = 0; i < total && stuck.length < 5; i++) if (applied[i] === 0) stuck.push(`c${i}`);
-    const statuses = sim.ids.map((id) => {
+    const statuses = sim.members().map((id) => {
       const s = sim.replica(id)!.status;
       return `${id}:${s.role} commit=${s.commitIndex} applied=${s.appliedIndex} fp=${sim.fingerprint(id)}`;
     });
@@ -155,12 +157,13 @@ function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
     );
   }
   // Convergence of state, beyond the applied prefix: same fingerprint everywhere.
-  const prints = new Set(sim.ids.map((id) => sim.fingerprint(id)));
+  const prints = new Set(sim.members().map((id) => sim.fingerprint(id)));
   if (prints.size !== 1) throw new SafetyViolation('convergence', `replicas applied the same slots but hold different states: ${[...prints].join(' ')}`);
   return {
     ticks: sim.now,
     livenessTicks: sim.now - start,
     chosenSlots: sim.invariants.chosenSlots,
+    configurations: sim.invariants.latestConfiguration?.id ?? 0,
     network: { ...sim.network.counts },
     checks: { ...sim.invariants.counts },
   };

@@ -1,9 +1,10 @@
-import { type DurableState, DurableStateBuilder, type PersistBatch } from '../core/index.js';
+import { type ConfigurationState, type DurableState, DurableStateBuilder, type PersistBatch } from '../core/index.js';
 
-/** A simulated snapshot: the state machine's state after applying every slot up to `slot`. */
+/** A simulated snapshot: the state machine's state after applying every slot up to `slot`, and the configurations that govern after it. */
 export interface SimSnapshot {
   readonly slot: number;
   readonly state: string;
+  readonly configuration: ConfigurationState;
 }
 
 interface PendingWrite {

@@ -1,4 +1,8 @@
 import {
+  type ChangeMembersResult,
+  type Configuration,
+  type MembershipChange,
+  windowSlotsDefault,
   type Limits,
   type Message,
   type NodeId,
@@ -55,6 +59,13 @@ export interface SimulatorOptions {
   readonly voters: number;
   /** Number of observers, named `o1..oM`. Default 0. */
   readonly observers?: number;
+  /**
+   * Number of spare nodes, named `s1..sK`: down and outside the cluster until a
+   * `changeMembers` fault adds one (then it starts, empty, as an observer). Default 0.
+   */
+  readonly spares?: number;
+  /** The configuration window (slots between a configuration being chosen and governing). Default the core's. */
+  readonly windowSlots?: number;
   /** Default majority. */
   readonly quorum?: QuorumSpec;
   /** Replica limits; defaults from the core. */
@@ -89,6 +100,8 @@ interface SimNode {
   lastSnapshot: number;
   /** The node ticks once every this many simulator ticks (a slow clock); 1 normally. */
   tickEvery: number;
+  /** A spare: the configuration that added it, which it starts from (until a snapshot says more). */
+  joinedWith: Configuration | undefined;
 }
 
 /**
@@ -131,21 +144,24 @@ export class Simulator {
     }
     const voterIds = Array.from({ length: options.voters }, (_, i) => `n${i + 1}`);
     this.observerIds = Array.from({ length: options.observers ?? 0 }, (_, i) => `o${i + 1}`);
-    this.ids = [...voterIds, ...this.observerIds];
+    const spareIds = Array.from({ length: options.spares ?? 0 }, (_, i) => `s${i + 1}`);
+    this.ids = [...voterIds, ...this.observerIds, ...spareIds];
     const spec = options.quorum ?? { kind: 'majority' };
     this.quorum = spec.kind === 'majority' ? majority(voterIds) : flexible(voterIds, spec);
     this.random = new Prng(options.seed);
     this.network = new SimNetwork<SimMessage>(this.random.fork());
     this.network.conditions = options.network ?? calmNetwork;
-    this.invariants = new Invariants(this.quorum);
+    this.invariants = new Invariants(this.quorum, {
+      configuration: { id: 0, voters: voterIds, quorum: spec.kind === 'majority' ? 'majority' : { phase1: spec.phase1, phase2: spec.phase2 }, observers: this.observerIds, addresses: {}, windowSlots: options.windowSlots ?? windowSlotsDefault },
+    });
     this.trace = new Trace(options.trace?.limit ?? 400, options.trace?.sink);
     this.diskDelayTicksMax = options.diskDelayTicksMax ?? 1;
     this.newMachine = options.stateMachine ?? (() => new HashStateMachine());
     this.traceCommits = options.traceCommits ?? false;
     for (const id of this.ids) {
-      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0, lastSnapshot: 0, tickEvery: 1 };
+      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0, lastSnapshot: 0, tickEvery: 1, joinedWith: undefined };
       this.nodes.set(id, node);
-      this.boot(node);
+      if (!spareIds.includes(id)) this.boot(node);
     }
   }
 
@@ -164,6 +180,14 @@ export class Simulator {
   /** The live replica of `id`, or undefined while it is crashed. */
   replica(id: NodeId): Replica | undefined {
     return this.nodes.get(id)?.replica;
+  }
+
+  /** The members of the latest configuration the chosen log holds: the nodes that must converge. */
+  members(): NodeId[] {
+    const config = this.invariants.latestConfiguration;
+    if (config === undefined) return [...this.ids];
+    const voters = config.leaving === undefined ? config.voters : [...new Set([...config.voters, ...config.leaving.voters])];
+    return this.ids.filter((id) => voters.includes(id) || config.observers.includes(id));
   }
 
   /** Whether `id` is up. */
@@ -259,6 +283,9 @@ export class Simulator {
         replica.transferLeadership(this.name(fault.to));
         return this.drain(this.nodes.get(leader!)!);
       }
+      case 'changeMembers':
+        this.changeMembers(fault.change, this.name(fault.node));
+        return;
       case 'slowClock':
         this.nodes.get(this.name(fault.node))!.tickEvery = Math.max(1, Math.floor(fault.factor));
         return;
@@ -268,6 +295,46 @@ export class Simulator {
         this.network.conditions = networkConditionsOf(fault);
         return;
     }
+  }
+
+  /** Asks the leader for a membership change about `id` (see the `changeMembers` fault); a spare it adds starts. */
+  changeMembers(kind: Extract<Fault, { kind: 'changeMembers' }>['change'], id: NodeId): ChangeMembersResult | undefined {
+    const leader = this.leader();
+    const replica = leader === undefined ? undefined : this.nodes.get(leader)?.replica;
+    if (replica === undefined) return undefined;
+    const spare = this.ids.find((s) => this.isSpare(this.nodes.get(s)!) && s === id) ?? this.ids.find((s) => this.isSpare(this.nodes.get(s)!));
+    let change: MembershipChange | undefined;
+    switch (kind) {
+      case 'addObserver':
+        if (spare !== undefined) change = { type: 'addObserver', id: spare };
+        break;
+      case 'replace':
+        if (spare !== undefined) change = { type: 'replace', remove: id, add: spare };
+        break;
+      case 'removeLeader':
+        change = { type: 'remove', id: replica.id };
+        break;
+      default:
+        change = { type: kind, id };
+    }
+    if (change === undefined) return undefined;
+    const result = replica.changeMembers(change);
+    this.trace.add(this.time, replica.id, `change ${JSON.stringify(change)}: ${result.ok ? `configuration ${result.config.id} queued` : result.reason}`);
+    if (result.ok) {
+      const added = change.type === 'addObserver' ? change.id : change.type === 'replace' ? change.add : undefined;
+      const node = added === undefined ? undefined : this.nodes.get(added);
+      if (node !== undefined && node.replica === undefined && node.joinedWith === undefined) {
+        node.joinedWith = result.config;
+        this.boot(node);
+      }
+    }
+    this.drain(this.nodes.get(replica.id)!);
+    return result;
+  }
+
+  /** A spare not added yet. */
+  private isSpare(node: SimNode): boolean {
+    return node.id.startsWith('s') && node.joinedWith === undefined;
   }
 
   private isolate(a: NodeId, b: NodeId): void {
@@ -293,6 +360,9 @@ export class Simulator {
     this.crash(id);
     node.disk = new SimDisk();
     this.invariants.wiped(id);
+    // Restarted as an operator would: with the cluster's current members, not those it joined with.
+    const latest = this.invariants.latestConfiguration;
+    if (latest !== undefined && latest.id > 0) node.joinedWith = latest;
     this.restart(id);
   }
 
@@ -300,6 +370,7 @@ export class Simulator {
   restart(id: NodeId): void {
     const node = this.nodes.get(id);
     if (node === undefined || node.replica !== undefined) return;
+    if (this.isSpare(node)) return;
     this.boot(node);
     this.invariants.restarted(id, node.replica!.status.promised, node.lastApplied);
   }
@@ -311,10 +382,13 @@ export class Simulator {
     if (snapshot !== undefined) node.machine.restore(snapshot.state);
     node.lastApplied = snapshot?.slot ?? 0;
     node.lastSnapshot = node.lastApplied;
+    const configuration = snapshot?.configuration ?? (node.joinedWith !== undefined ? [{ from: 1, source: 0, config: node.joinedWith }] : undefined);
     node.replica = new Replica({
       id: node.id,
       quorum: this.quorum,
       observers: this.observerIds,
+      ...(this.options.windowSlots !== undefined ? { windowSlots: this.options.windowSlots } : {}),
+      ...(configuration !== undefined ? { configuration } : {}),
       ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
       random: () => rng.next(),
       state: node.disk.load(),
@@ -380,7 +454,7 @@ export class Simulator {
     node.machine.restore(snapshot.state);
     node.lastApplied = snapshot.slot;
     node.lastSnapshot = snapshot.slot;
-    replica.installSnapshot(snapshot.slot);
+    replica.installSnapshot(snapshot.slot, snapshot.configuration);
     this.trace.add(this.time, node.id, `installs a snapshot of slots 1..${snapshot.slot}`);
   }
 
@@ -390,7 +464,7 @@ export class Simulator {
     if (every === undefined || node.lastApplied - node.lastSnapshot < every.everySlots) return;
     const slot = node.lastApplied;
     const keepFrom = Math.max(1, slot - every.trailingSlots + 1);
-    node.disk.saveSnapshot({ slot, state: node.machine.snapshot() }, keepFrom);
+    node.disk.saveSnapshot({ slot, state: node.machine.snapshot(), configuration: replica.configurationAt(slot) }, keepFrom);
     node.lastSnapshot = slot;
     replica.compact(keepFrom - 1);
   }
@@ -468,7 +542,7 @@ export class Simulator {
 }
 
 function applyValue(machine: SimStateMachine, slot: number, value: Value, each: (c: Uint8Array) => void): number {
-  if (value.kind === 'noop') return 0;
+  if (value.kind !== 'batch') return 0;
   for (const c of value.commands) {
     machine.apply(c, slot);
     each(c);
