@@ -141,3 +141,19 @@ export class TransferError extends SynodError {
     this.target = target;
   }
 }
+
+/**
+ * A membership change was refused, the cluster unchanged: `reason` says why (an
+ * unknown or duplicate id, a bad address, removing the last voter, promoting an
+ * observer that is behind, another change in progress), or a change this node queued
+ * was superseded by another configuration.
+ */
+export class MembershipError extends SynodError {
+  /** Why, as a stable word: `unknown-member`, `already-member`, `not-observer`, `not-voter`, `last-voter`, `bad-address`, `invalid`, `behind`, `in-progress`, `would-lose-quorum`, `superseded`. */
+  readonly reason: string;
+
+  constructor(reason: string, why: string) {
+    super('MEMBERSHIP', `membership change refused (${reason}): ${why}`);
+    this.reason = reason;
+  }
+}

@@ -1,4 +1,4 @@
-import type { NodeId, Role } from '../core/index.js';
+import type { Configuration, NodeId, Role } from '../core/index.js';
 
 /** Every event a node emits, by name, with its payload. */
 export interface NodeEvents {
@@ -6,6 +6,11 @@ export interface NodeEvents {
   leaderChange: { readonly leader: NodeId | undefined };
   /** This replica's own role changed. */
   roleChange: { readonly role: Role; readonly previous: Role };
+  /**
+   * A new configuration was chosen: it governs the slots from `from` on (once the
+   * commit index reaches `from - 1`, it is in effect).
+   */
+  configuration: { readonly configuration: Configuration; readonly from: number };
   /** The commit index moved: every slot up to it is chosen. */
   commit: { readonly commitIndex: number };
   /** The state machine applied every slot up to `appliedIndex`. */

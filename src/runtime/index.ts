@@ -32,4 +32,5 @@ export {
   StorageError,
   TransferError,
   SnapshotError,
+  MembershipError,
 } from './errors.js';

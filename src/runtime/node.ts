@@ -1,7 +1,12 @@
 import { EventEmitter } from 'eventemitter3';
 import {
   type Ballot,
+  type ChangeMembersResult,
   type CommittedEntry,
+  type Configuration,
+  type ConfigurationState,
+  type MembershipChange,
+  configurationEquals,
   ConfigError,
   InvariantError,
   type Message,
@@ -26,6 +31,8 @@ import {
   SnapshotError,
   StorageError,
   TransferError,
+  MembershipError,
+  TimeoutError,
 } from './errors.js';
 import type { NodeEvents, NodeListener } from './events.js';
 import { MetricsRecorder, type NodeMetrics } from './metrics.js';
@@ -84,6 +91,9 @@ export interface NodeStatus {
   readonly promised: Ballot | undefined;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The latest configuration chosen (undefined until started), and the first slot it governs. */
+  readonly configuration: Configuration | undefined;
+  readonly configurationFrom: number;
 }
 
 interface PendingProposal<Result> {
@@ -104,6 +114,12 @@ interface LocalRead {
   /** The confirmed read index, once known: the read resolves when it is applied. */
   index: number | undefined;
   sentTick: number;
+}
+
+interface PendingChange {
+  /** The configuration the change leads to (a joint one for a two-step change). */
+  readonly target: Configuration;
+  readonly waiter: Waiter<Configuration>;
 }
 
 interface Transfer {
@@ -152,6 +168,9 @@ export class SynodNode<Command, Result> {
   /** Reads this leader runs for followers: core read id → the follower and its read id. */
   private readonly remoteReads = new Map<number, { from: NodeId; id: number }>();
   private readonly transfers = new Set<Transfer>();
+  private readonly changes = new Set<PendingChange>();
+  /** The id of the latest configuration reported in an event. */
+  private configurationId = -1;
   private readonly forwards = new Map<NodeId, Uint8Array[]>();
   /**
    * Requests this node proposed in its current leadership and has not applied yet: a
@@ -202,7 +221,7 @@ export class SynodNode<Command, Result> {
       retryTicks: options.limits.electionTicksMax,
       running: () => this.lifecycle === 'running',
       appliedIndex: () => this.appliedIndex,
-      runtimeState: () => ({ lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState() }),
+      runtimeState: () => ({ lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState(), configuration: this.replica!.configurationAt(this.appliedIndex) }),
       install: (slot, state, machine) => this.guard(() => this.installSnapshot(slot, state, machine)),
       compact: (slot) => this.guard(() => this.replica!.compact(slot)),
       send: (message) => this.send(message),
@@ -239,11 +258,13 @@ export class SynodNode<Command, Result> {
     }
     if (this.lifecycle !== 'starting') throw new ClosedError();
     let snapshotSlot = 0;
+    let configuration: ConfigurationState | undefined;
     try {
       const restored = await this.snapshots.load();
       if (restored !== undefined) {
         this.restoreState(restored.state, restored.machine);
         snapshotSlot = restored.slot;
+        configuration = restored.state.configuration;
       }
     } catch (error) {
       await this.shutdown(error);
@@ -255,6 +276,7 @@ export class SynodNode<Command, Result> {
       id: this.id,
       quorum: this.options.quorum,
       observers: this.options.observers,
+      ...(configuration !== undefined ? { configuration } : {}),
       limits: this.options.limits,
       random: this.options.random,
       state: durable,
@@ -308,6 +330,7 @@ export class SynodNode<Command, Result> {
     for (const p of [...this.proposals.values()]) for (const w of [...p.waiters]) w.reject(closed());
     for (const r of [...this.reads.values()]) r.waiter.reject(closed());
     for (const t of [...this.transfers]) t.waiter.reject(closed());
+    for (const c of [...this.changes]) c.waiter.reject(closed());
     const { logger } = this.options;
     if (cause === undefined && wasRunning) {
       await this.pipeline.flush().catch((error: unknown) => logger.error({ node: this.id, error }, 'flushing storage on close failed'));
@@ -488,7 +511,48 @@ export class SynodNode<Command, Result> {
       promised: s?.promised,
       commitIndex: s?.commitIndex ?? 0,
       appliedIndex: this.appliedIndex,
+      configuration: s?.configuration,
+      configurationFrom: s?.configurationFrom ?? 0,
     };
+  }
+
+  /**
+   * Changes the cluster's members: adds an observer, promotes an observer to voter,
+   * demotes or removes a voter, removes an observer, or replaces a voter. Only the
+   * leader takes a change, one at a time. Resolves with the new configuration once it
+   * is in effect (chosen, and every slot before the one it governs from applied here);
+   * a change the leader makes in two steps (a joint configuration first) resolves after
+   * the second. Rejects with {@link NotLeaderError} (with the leader to ask),
+   * {@link MembershipError} (why it was refused, the cluster unchanged), or
+   * {@link TimeoutError} (it may still take effect: read `status().configuration`).
+   *
+   * @example
+   * ```ts
+   * await leader.changeMembers({ type: 'addObserver', id: 'd', address: '10.0.0.4:7000' });
+   * // ... once d has caught up:
+   * await leader.changeMembers({ type: 'promote', id: 'd' });
+   * await leader.changeMembers({ type: 'remove', id: 'c' });
+   * ```
+   */
+  changeMembers(change: MembershipChange, options: WaitOptions = {}): Promise<Configuration> {
+    try {
+      const replica = this.running('changeMembers');
+      const timeoutMs = this.timeout('changeMembers', options.timeoutMs, this.options.readTimeoutMs);
+      const result = replica.changeMembers(change);
+      if (!result.ok) {
+        if (result.reason === 'not-leader') throw new NotLeaderError(result.leaderHint);
+        throw new MembershipError(result.reason, describeRefusal(result));
+      }
+      this.scheduleDrain();
+      const target = result.config;
+      const limits = { timeoutMs, signal: options.signal, onTimeout: () => new TimeoutError('changeMembers', timeoutMs) };
+      const { promise, waiter } = createWaiter<Configuration>(this.options.clock, 'changeMembers', limits, () => this.changes.delete(pending));
+      const pending: PendingChange = { target, waiter };
+      this.changes.add(pending);
+      return promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Counters and gauges: proposals, commits, elections, messages, persist latency, apply lag. */
@@ -644,10 +708,36 @@ export class SynodNode<Command, Result> {
       this.commitIndex = s.commitIndex;
       this.emit('commit', { commitIndex: s.commitIndex });
     }
+    if (s.configuration.id !== this.configurationId) {
+      this.configurationId = s.configuration.id;
+      this.options.logger.info({ node: this.id, configuration: s.configuration, from: s.configurationFrom }, 'configuration chosen');
+      this.emit('configuration', { configuration: s.configuration, from: s.configurationFrom });
+    }
+    if (this.changes.size > 0) this.settleChanges(s.configuration, s.configurationFrom);
     if (this.transfers.size > 0 && s.role === 'leader' && s.transferTarget === undefined) {
       for (const t of [...this.transfers]) {
         t.waiter.reject(new TransferError(t.to, `it did not catch up and campaign within ${this.options.limits.electionTicksMax} ticks; this node leads on`));
       }
+    }
+  }
+
+  /**
+   * Resolves the changes whose configuration is in effect here: chosen, not half done,
+   * and every slot before it governs applied. A change another configuration replaced
+   * first is refused as superseded.
+   */
+  private settleChanges(latest: Configuration, from: number): void {
+    for (const c of [...this.changes]) {
+      const { target } = c;
+      if (latest.id < target.id) continue;
+      const ours = configurationEquals(latest, target) || (target.leaving !== undefined && latest.id === target.id + 1 && latest.leaving === undefined && sameVoters(latest, target));
+      const beyond = latest.id > target.id + (target.leaving !== undefined ? 1 : 0);
+      if (!ours && !beyond && latest.id === target.id) {
+        c.waiter.reject(new MembershipError('superseded', `configuration ${latest.id} was chosen from another change`));
+        continue;
+      }
+      if (latest.leaving !== undefined || this.appliedIndex < from - 1) continue;
+      c.waiter.resolve(latest);
     }
   }
 
@@ -877,7 +967,7 @@ export class SynodNode<Command, Result> {
     const replica = this.replica!;
     this.restoreState(state, machine);
     this.appliedIndex = slot;
-    replica.installSnapshot(slot);
+    replica.installSnapshot(slot, state.configuration);
     this.inPipeline.clear();
     // Requests applied inside the snapshot never pass through apply here: settle them
     // from the restored exactly-once table.
@@ -992,7 +1082,9 @@ export class SynodNode<Command, Result> {
   private isFromPeer(m: unknown): m is NodeMessage {
     if (typeof m !== 'object' || m === null) return false;
     const { from, to, type } = m as { from: unknown; to: unknown; type: unknown };
-    return to === this.id && typeof from === 'string' && from !== this.id && this.options.members.has(from) && typeof type === 'string';
+    if (to !== this.id || typeof from !== 'string' || from === this.id || typeof type !== 'string') return false;
+    // The members given at creation, and those later configurations added.
+    return this.options.members.has(from) || this.replica?.isMember(from) === true;
   }
 
   private onForward(m: ForwardMessage): void {
@@ -1100,6 +1192,37 @@ function isCount(n: unknown): n is number {
  * await node.start();
  * ```
  */
+/** Whether two configurations have the same voters and rule. */
+function sameVoters(a: Configuration, b: Configuration): boolean {
+  return a.voters.length === b.voters.length && a.voters.every((v) => b.voters.includes(v)) && JSON.stringify(a.quorum) === JSON.stringify(b.quorum);
+}
+
+/** One sentence for a refused change. */
+function describeRefusal(r: Exclude<ChangeMembersResult, { ok: true } | { reason: 'not-leader' }>): string {
+  switch (r.reason) {
+    case 'unknown-member':
+      return `${r.id} is not a member`;
+    case 'already-member':
+      return `${r.id} is a member already`;
+    case 'not-observer':
+      return `${r.id} is not an observer`;
+    case 'not-voter':
+      return `${r.id} is not a voter`;
+    case 'last-voter':
+      return `${r.id} is the last voter`;
+    case 'bad-address':
+      return `the address of ${r.id} ${r.why}`;
+    case 'invalid':
+      return `\`${r.field}\` ${r.why}`;
+    case 'behind':
+      return `${r.id} has not caught up (commit index ${r.commitIndex}, needs ${r.required}, and to be heard from lately)`;
+    case 'in-progress':
+      return `configuration ${r.config.id} is still being put in place`;
+    case 'would-lose-quorum':
+      return `the new voters ${r.voters.join(', ')} could not form a quorum of the members this leader hears from`;
+  }
+}
+
 export function createNode<Command, Result>(options: NodeOptions<Command, Result>): SynodNode<Command, Result> {
   return new SynodNode(resolveOptions(options));
 }

@@ -3,6 +3,7 @@
  * exactly-once table and the log's last timestamp) ahead of the state machine's bytes.
  * A snapshot from a peer is input like any message, so decoding checks everything.
  */
+import { type ConfigurationState, decodeConfiguration, encodeConfiguration } from '../core/index.js';
 import type { DedupState, Outcome } from './dedup-table.js';
 import { ApplyError, ResultExpiredError, SnapshotError } from './errors.js';
 import type { Codec } from './state-machine.js';
@@ -12,6 +13,11 @@ export interface RuntimeState<R> {
   /** The leader timestamp of the last command applied (timestamps never go back). */
   readonly lastTimestamp: number;
   readonly dedup: DedupState<R>;
+  /**
+   * The configurations that govern the slots after the snapshot's. Absent in snapshots
+   * of a cluster whose members never changed (and in those older synods wrote).
+   */
+  readonly configuration?: ConfigurationState;
 }
 
 /** "SYNS": a synod runtime snapshot. */
@@ -40,6 +46,7 @@ export function encodeRuntimeState<R>(state: RuntimeState<R>, resultCodec: Codec
       b: state.dedup.tombstones,
       f: finiteOrNull(state.dedup.forgottenThrough),
       s: finiteOrNull(state.dedup.lastSweep),
+      ...(state.configuration !== undefined ? { g: state.configuration.map((e) => [e.from, e.source, toBase64(encodeConfiguration(e.config))]) } : {}),
     }),
   );
 }
@@ -92,7 +99,7 @@ function storeOutcome<R>(outcome: Outcome<R>, codec: Codec<R>): StoredOutcome {
 }
 
 function readState<R>(raw: unknown, codec: Codec<R>): RuntimeState<R> {
-  const o = raw as { t?: unknown; c?: unknown; b?: unknown; f?: unknown; s?: unknown } | null;
+  const o = raw as { t?: unknown; c?: unknown; b?: unknown; f?: unknown; s?: unknown; g?: unknown } | null;
   if (typeof o !== 'object' || o === null) throw new SnapshotError('runtime state is not an object');
   const lastTimestamp = finite(o.t, 'last timestamp');
   if (!Array.isArray(o.c) || !Array.isArray(o.b)) throw new SnapshotError('exactly-once table is malformed');
@@ -115,7 +122,25 @@ function readState<R>(raw: unknown, codec: Codec<R>): RuntimeState<R> {
   return {
     lastTimestamp,
     dedup: { clients, tombstones, forgottenThrough: nullToLowest(o.f), lastSweep: nullToLowest(o.s) },
+    ...(o.g !== undefined ? { configuration: readConfigurationState(o.g) } : {}),
   };
+}
+
+function readConfigurationState(raw: unknown): ConfigurationState {
+  if (!Array.isArray(raw) || raw.length === 0) throw new SnapshotError('configuration state is malformed');
+  let previous = 0;
+  return raw.map((e: unknown) => {
+    if (!Array.isArray(e) || e.length !== 3 || typeof e[2] !== 'string') throw new SnapshotError('configuration record is malformed');
+    const from = finite(e[0], 'configuration slot');
+    const source = finite(e[1], 'configuration source slot');
+    if (!Number.isSafeInteger(from) || from <= previous || !Number.isSafeInteger(source) || source < 0) throw new SnapshotError(`configuration from slot ${from} is out of order`);
+    previous = from;
+    try {
+      return { from, source, config: decodeConfiguration(fromBase64(e[2])) };
+    } catch (error) {
+      throw new SnapshotError('configuration does not decode', { cause: error });
+    }
+  });
 }
 
 function readOutcome<R>(raw: unknown, clientId: string, seq: number, codec: Codec<R>): Outcome<R> {

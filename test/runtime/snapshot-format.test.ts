@@ -39,6 +39,20 @@ describe('runtime snapshot format', () => {
     expect(restored.check('a', 1, 0, 0, 2_000)).toMatchObject({ kind: 'duplicate' });
   });
 
+  it('round-trips the configurations that govern after the snapshot, and refuses a malformed one', () => {
+    const config = (id: number, voters: string[]) => ({ id, voters, quorum: 'majority' as const, observers: ['o'], addresses: { o: 'h:1' }, windowSlots: 8 });
+    const configuration = [{ from: 3, source: 0, config: config(1, ['a', 'b', 'c']) }, { from: 12, source: 4, config: config(2, ['a', 'b']) }];
+    const dedup = new DedupTable<unknown>(defaultDedupLimits).exportState();
+    const bytes = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup, configuration }, codec), new Uint8Array(0));
+    expect(decodeSnapshot(bytes, codec).state.configuration).toEqual(configuration);
+    // Without one (a cluster whose members never changed, or an older synod): absent.
+    const plain = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup }, codec), new Uint8Array(0));
+    expect(decodeSnapshot(plain, codec).state.configuration).toBeUndefined();
+    // A configuration that lists a voter twice is refused, not installed.
+    const twice = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup, configuration: [{ from: 3, source: 0, config: config(1, ['a', 'a']) }] }, codec), new Uint8Array(0));
+    expect(() => decodeSnapshot(twice, codec)).toThrow(SnapshotError);
+  });
+
   it('refuses damaged bytes and other versions with SnapshotError', () => {
     const good = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1, dedup: table().exportState() }, codec), new Uint8Array(4));
     const cases: Uint8Array[] = [new Uint8Array(3), good.slice(0, 20)];
