@@ -19,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/index.js';
 import type { KvServerAddress } from '../kv/server/index.js';
+import { parseHostPort } from '../kv/server/member-address.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
 
 /** A cluster file, read and checked. */
@@ -35,11 +36,7 @@ export interface ClusterConfig {
 /** `host:port` as an address. */
 export function parseAddress(field: string, text: unknown): TcpAddress {
   if (typeof text !== 'string') throw new ConfigError('synod', field, 'must be a "host:port" string');
-  const at = text.lastIndexOf(':');
-  const port = Number(text.slice(at + 1));
-  const host = text.slice(0, at).replace(/^\[(.*)\]$/, '$1');
-  if (at <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('synod', field, `"${text}" is not host:port`);
-  return { host, port };
+  return parseHostPort('synod', field, text);
 }
 
 async function secretFrom(path: string, field: string, file: unknown): Promise<Uint8Array | undefined> {

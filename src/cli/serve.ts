@@ -1,9 +1,46 @@
 /** `synod serve`: runs one member of the cluster file until SIGINT or SIGTERM. */
 import { ConfigError } from '../core/index.js';
 import type { Logger } from '../runtime/index.js';
-import { KvServer } from '../kv/server/index.js';
+import { resolve } from 'node:path';
+import { KvServer, type KvServerAddress } from '../kv/server/index.js';
+import { formatMemberAddress, parseHostPort } from '../kv/server/member-address.js';
 import { type Args, intOption, option } from './args.js';
-import { readClusterConfig } from './cluster-config.js';
+import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
+import { onLeader, promoteWhenCaughtUp } from './member-commands.js';
+
+/** The addresses and data directory a joining member is given on the command line. */
+function joiningMember(args: Args): KvServerAddress & { dataDir: string } {
+  const peer = parseHostPort('synod serve --join', '--peer', option(args, 'peer') ?? '');
+  const client = parseHostPort('synod serve --join', '--client', option(args, 'client') ?? '');
+  const dataDir = option(args, 'data-dir');
+  if (dataDir === undefined) throw new ConfigError('synod serve --join', '--data-dir', 'is required');
+  return { peer, client, dataDir: resolve(dataDir) };
+}
+
+/**
+ * Has the cluster add this server: as an observer first (it receives the snapshot and
+ * the log), then as a voter once the leader sees it caught up. A restarted member that
+ * is one already skips what is done.
+ */
+async function joinCluster(server: KvServer, config: ClusterConfig, id: string, member: KvServerAddress, timeoutMs: number): Promise<void> {
+  const say = (line: string) => process.stdout.write(`synod: ${id} ${line}\n`);
+  try {
+    const { configuration } = await onLeader(config, (kv) => kv.members());
+    if (configuration.voters.includes(id)) {
+      say('is a voter already');
+      return;
+    }
+    if (!configuration.observers.includes(id)) {
+      await onLeader(config, (kv) => kv.changeMembers({ type: 'addObserver', id, address: formatMemberAddress(member) }, { timeoutMs }));
+      say('joined as an observer; catching up');
+    }
+    const promoted = await promoteWhenCaughtUp(config, id, timeoutMs);
+    say(`is a voter (configuration ${promoted.configuration.id})`);
+  } catch (error) {
+    process.stderr.write(`synod: ${id} could not join: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+    void server.close().then(() => process.exit(1));
+  }
+}
 
 /** A logger writing one JSON line per entry to stderr, at `warn` and above unless verbose. */
 function stderrLogger(id: string, verbose: boolean): Logger {
@@ -17,13 +54,16 @@ function stderrLogger(id: string, verbose: boolean): Logger {
 export async function serve(args: Args): Promise<void> {
   const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
   const id = option(args, 'id');
-  if (id === undefined || config.members[id] === undefined) throw new ConfigError('synod serve', '--id', `must name a member of ${config.path}: ${Object.keys(config.members).join(', ')}`);
-  const member = config.members[id];
+  const join = args.options.has('join');
+  if (id === undefined || (!join && config.members[id] === undefined)) throw new ConfigError('synod serve', '--id', `must name a member of ${config.path}: ${Object.keys(config.members).join(', ')} (or add --join to join as a new one)`);
+  if (join && config.members[id] !== undefined) throw new ConfigError('synod serve', '--join', `${id} is a member of ${config.path} already; serve it without --join`);
+  const member = join ? joiningMember(args) : config.members[id]!;
   const tickMs = intOption(args, 'tick-ms');
   const server = new KvServer({
     id,
     clusterId: config.clusterId,
     members: config.members,
+    ...(join ? { observers: { [id]: member } } : {}),
     dataDir: member.dataDir,
     ...(config.secret === undefined ? {} : { secret: config.secret }),
     ...(config.clientSecret === undefined ? {} : { clientSecret: config.clientSecret }),
@@ -32,6 +72,7 @@ export async function serve(args: Args): Promise<void> {
   });
   await server.start();
   process.stdout.write(`synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}, data in ${member.dataDir}\n`);
+  if (join) void joinCluster(server, config, id, member, intOption(args, 'timeout-ms') ?? 300_000);
   const failure = await new Promise<Error | undefined>((resolve) => {
     const stop = () => resolve(undefined);
     process.once('SIGINT', stop);

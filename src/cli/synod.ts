@@ -19,6 +19,7 @@ import { SynodError } from '../core/index.js';
 import { parseArgs } from './args.js';
 import { clientCommand } from './client-commands.js';
 import { clusterUp } from './cluster-up.js';
+import { memberCommand } from './member-commands.js';
 import { serve } from './serve.js';
 
 const usage = `usage: synod <command> [options]
@@ -31,10 +32,16 @@ const usage = `usage: synod <command> [options]
   txn JSON                                   e.g. '{"compare":[{"key":"k","target":"version","op":"==","value":0}],"success":[{"op":"put","key":"k","value":"v"}]}'
   watch KEY|PREFIX [--prefix] [--from REVISION] [--count N]
   status                                     every member: role, leader, commit index, lag
+  member list                                who votes, who observes, where each listens
+  member add ID --peer H:P --client H:P [--observer]   add a member (an observer, promoted once caught up unless --observer)
+  member promote ID | demote ID | remove ID
+  leader transfer ID                         hand leadership to the voter ID
+  serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D
+                                             start a new member and have the cluster add it
 client commands: --config FILE (default .synod/cluster.json), --json`;
 
 async function main(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(['json', 'serializable', 'sequential', 'prefix', 'verbose', 'help']));
+  const args = parseArgs(argv, new Set(['json', 'serializable', 'sequential', 'prefix', 'verbose', 'help', 'observer', 'join']));
   const [command, sub] = args.positional;
   if (command === undefined || args.options.has('help')) {
     console.log(usage);
@@ -46,6 +53,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'cluster' && sub === 'up') return clusterUp(args);
   if (['put', 'get', 'del', 'range', 'txn', 'watch', 'status'].includes(command)) return clientCommand(command, args);
+  if (command === 'member' || command === 'leader') return memberCommand(command, args);
   console.error(usage);
   return 2;
 }

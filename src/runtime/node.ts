@@ -276,6 +276,7 @@ export class SynodNode<Command, Result> {
       id: this.id,
       quorum: this.options.quorum,
       observers: this.options.observers,
+      addresses: this.options.addresses,
       ...(configuration !== undefined ? { configuration } : {}),
       limits: this.options.limits,
       random: this.options.random,

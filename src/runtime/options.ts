@@ -42,6 +42,12 @@ export interface NodeOptions<Command, Result> {
   /** Nodes that learn and apply every command but never vote. Default none. */
   readonly observers?: readonly NodeId[];
   /**
+   * Where each first member can be reached, an opaque string your transport reads
+   * (the KV server writes `peerHost:port,clientHost:port`). It goes in the cluster's
+   * configuration, so members added later are found from the log. Default none.
+   */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
+  /**
    * How voters form quorums. Default `'majority'`. Flexible Paxos: `{ phase1, phase2 }`
    * voters, with `phase1 + phase2 > members.length` (checked).
    */
@@ -116,6 +122,7 @@ export interface ResolvedOptions<Command, Result> {
   readonly id: NodeId;
   readonly quorum: Quorum;
   readonly observers: readonly NodeId[];
+  readonly addresses: Readonly<Record<NodeId, string>>;
   readonly members: ReadonlySet<NodeId>;
   readonly transport: Transport;
   readonly storage: Storage;
@@ -257,6 +264,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     id,
     quorum,
     observers,
+    addresses: { ...options.addresses },
     members: new Set([...voters, ...observers]),
     transport: options.transport,
     storage: options.storage,

@@ -65,4 +65,38 @@ describe('synod', () => {
     const status = await synod('status');
     expect(status.stdout.split('\n').filter((l) => l.split('\t')[1] === 'leader')).toHaveLength(1);
   }, 60_000);
+
+  it('a new server joins with serve --join and becomes a voter; an old voter is removed; leadership moves to the new one; writes go on', async () => {
+    const members = async (): Promise<{ voters: string[]; observers: string[]; id: number }> => JSON.parse((await synod('member', 'list', '--json')).stdout) as { voters: string[]; observers: string[]; id: number };
+    expect((await members()).voters.sort()).toEqual(['a', 'b', 'c']);
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const joiner = spawn(
+      tsx,
+      [cli, 'serve', '--config', join(dir, '.synod', 'cluster.json'), '--id', 'd', '--join', '--peer', `127.0.0.1:${port}`, '--client', `127.0.0.1:${port + 1}`, '--data-dir', join(dir, 'd')],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let joinerOut = '';
+    joiner.stdout!.on('data', (b: Buffer) => (joinerOut += b.toString()));
+    joiner.stderr!.on('data', (b: Buffer) => (joinerOut += b.toString()));
+    try {
+      for (let i = 0; i < 120 && !(await members()).voters.includes('d'); i++) await new Promise((r) => setTimeout(r, 500));
+      expect((await members()).voters, joinerOut).toContain('d');
+      expect(joinerOut).toMatch(/d joined as an observer; catching up[\s\S]*d is a voter/);
+      const removed = await synod('member', 'remove', 'c');
+      expect(removed.code, removed.stderr).toBe(0);
+      expect((await members()).voters.sort()).toEqual(['a', 'b', 'd']);
+      // A refusal is typed and names why; the configuration is unchanged.
+      const bad = await synod('member', 'remove', 'nobody');
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/MembershipError: membership change refused \(unknown-member\)/);
+      const moved = await synod('leader', 'transfer', 'd');
+      expect(moved.stdout, moved.stderr).toMatch(/d leads/);
+      expect((await synod('put', 'after', 'join')).code).toBe(0);
+      expect(await synod('get', 'after')).toMatchObject({ code: 0, stdout: 'join\n' });
+    } finally {
+      const exited = new Promise((r) => joiner.once('exit', r));
+      joiner.kill('SIGINT');
+      await exited;
+    }
+  }, 120_000);
 });

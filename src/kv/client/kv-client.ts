@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { ConfigError } from '../../core/index.js';
+import { type Configuration, ConfigError, type MembershipChange } from '../../core/index.js';
 import { AbortedError, ClosedError, TimeoutError, systemClock } from '../../runtime/index.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
@@ -18,7 +18,7 @@ import { KvSession } from '../kv-session.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, TxnRequest, TxnResult } from '../kv-types.js';
 import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
-import type { ClientRequest, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
+import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
 import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
 import { RemoteWatch, type WatchLink } from './remote-watch.js';
 
@@ -219,6 +219,36 @@ export class KvClient implements KvApi {
     const frame = await this.call((id) => ({ kind: 'status', id }), options, undefined);
     if (frame.kind !== 'status') throw new KvRequestError('status', `unexpected answer ${frame.kind}`);
     return frame.status;
+  }
+
+  /**
+   * The latest configuration the connected server knows (who votes, who observes,
+   * where each listens) and the first slot it governs.
+   */
+  async members(options: { timeoutMs?: number } = {}): Promise<{ configuration: Configuration; from: number }> {
+    return this.member('list', '', '', options);
+  }
+
+  /**
+   * Asks the connected server, which must lead (else `NotLeaderError` with the leader),
+   * for a membership change; resolves with the configuration in effect after it. See
+   * `SynodNode.changeMembers` for the rules; a refusal is a `MembershipError`.
+   */
+  async changeMembers(change: MembershipChange, options: { timeoutMs?: number } = {}): Promise<{ configuration: Configuration; from: number }> {
+    if (change.type === 'replace') throw new KvRequestError('changeMembers', 'replace is not offered remotely: add an observer, promote it, then remove the old voter');
+    const address = change.type === 'addObserver' ? (change.address ?? '') : '';
+    return this.member(change.type, change.id, address, options);
+  }
+
+  /** Asks the connected server, which must lead, to hand leadership to the voter `to`. */
+  async transferLeadership(to: string, options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.member('transfer', to, '', options);
+  }
+
+  private async member(action: MemberAction, target: string, address: string, options: { timeoutMs?: number }): Promise<{ configuration: Configuration; from: number }> {
+    const frame = await this.call((id) => ({ kind: 'member', id, action, target, address, timeoutMs: options.timeoutMs ?? 0 }), options, undefined);
+    if (frame.kind !== 'members') throw new KvRequestError('member', `unexpected answer ${frame.kind}`);
+    return { configuration: frame.configuration, from: frame.from };
   }
 
   /** Sends a log command with this client's next request identity (or the caller's). */

@@ -9,7 +9,8 @@ import { Reader, Writer } from '../../transport/codec/wire.js';
 import { readCommand, readCount, readFlags, readKey, readKeyValue, readRange, readResult, readString, writeCommand, writeCount, writeKey, writeKeyValue, writeRange, writeResult, writeString, writeUint } from '../kv-codec.js';
 import { kvLimits } from '../kv-limits.js';
 import type { KeyValue, WatchEvent } from '../kv-types.js';
-import type { ClientRequest, ErrorBody, ServerFrame, ServerStatus } from './client-frames.js';
+import { decodeConfiguration, encodeConfiguration } from '../../core/index.js';
+import type { ClientRequest, ErrorBody, MemberAction, ServerFrame, ServerStatus } from './client-frames.js';
 
 /** The client protocol's version; a peer speaking another is refused at the handshake. */
 export const clientProtocolVersion = 1;
@@ -30,8 +31,13 @@ const keyValueBytesMin = 6;
 /** Fewest bytes an event takes: its type, its revision, its key value. */
 const eventBytesMin = 2 + keyValueBytesMin;
 
-const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status'] as const satisfies readonly ClientRequest['kind'][];
-const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error'] as const satisfies readonly ServerFrame['kind'][];
+const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status', 'member'] as const satisfies readonly ClientRequest['kind'][];
+const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error', 'members'] as const satisfies readonly ServerFrame['kind'][];
+const memberActions = ['list', 'addObserver', 'promote', 'demote', 'remove', 'transfer'] as const satisfies readonly MemberAction[];
+/** Longest member address, in bytes. */
+const addressBytesMax = 256;
+/** Longest encoded configuration, in bytes. */
+const configurationBytesMax = 64 * 1024;
 
 function header(w: Writer, kindIndex: number, id: number): void {
   w.u8(clientProtocolVersion);
@@ -75,6 +81,12 @@ export function encodeClientRequest(q: ClientRequest): Uint8Array {
     case 'unwatch':
     case 'status':
       break;
+    case 'member':
+      w.u8(memberActions.indexOf(q.action));
+      writeString(w, 'member target', q.target, idBytesMax);
+      writeString(w, 'member address', q.address, addressBytesMax);
+      writeUint(w, 'timeoutMs', q.timeoutMs);
+      break;
   }
   return w.finish();
 }
@@ -105,6 +117,12 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
     case 'status':
       q = { kind: 'status', id };
       break;
+    case 'member': {
+      const action = memberActions[r.u8('member action')];
+      if (action === undefined) throw new CodecError('unknown member action');
+      q = { kind: 'member', id, action, target: readString(r, 'member target', idBytesMax), address: readString(r, 'member address', addressBytesMax), timeoutMs: r.uint('timeoutMs') };
+      break;
+    }
   }
   r.end();
   return q;
@@ -198,6 +216,13 @@ export function encodeServerFrame(f: ServerFrame): Uint8Array {
       writeUint(w, 'status compactRevision', s.compactRevision);
       break;
     }
+    case 'members': {
+      const bytes = encodeConfiguration(f.configuration);
+      if (bytes.byteLength > configurationBytesMax) throw new CodecError(`a configuration of ${bytes.byteLength} bytes is over ${configurationBytesMax}`);
+      w.bytesOf(bytes);
+      writeUint(w, 'configuration from', f.from);
+      break;
+    }
     case 'error': {
       const e = f.error;
       writeString(w, 'error code', e.code, idBytesMax);
@@ -273,6 +298,17 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
         ...((flags & errorHasLeader) !== 0 ? { leaderHint: readString(r, 'error leader', idBytesMax) } : {}),
       };
       f = { kind: 'error', id, error };
+      break;
+    }
+    case 'members': {
+      const bytes = r.bytesOf('configuration', configurationBytesMax);
+      let configuration;
+      try {
+        configuration = decodeConfiguration(bytes);
+      } catch (error) {
+        throw new CodecError(`bad configuration: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      f = { kind: 'members', id, configuration, from: r.uint('configuration from') };
       break;
     }
   }

@@ -4,6 +4,7 @@
  * the answers repeat. Writes carry the log command itself (`kvCommandCodec`'s
  * encoding), and their answers the applied result (`kvResultCodec`'s).
  */
+import type { Configuration } from '../../core/index.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
 import type { KeyRange, RangeResult, WatchEvent } from '../kv-types.js';
 
@@ -25,7 +26,16 @@ export type ClientRequest =
   /** Ends the watch started by request `id`. */
   | { readonly kind: 'unwatch'; readonly id: number }
   /** The server node's status. */
-  | { readonly kind: 'status'; readonly id: number };
+  | { readonly kind: 'status'; readonly id: number }
+  /**
+   * The members (`list`, any server), or a change to them (only the leader takes one;
+   * others answer NOT_LEADER with the leader). `target` names the member; `address`
+   * (for `addObserver`) where it listens; `timeoutMs` 0: the server's default.
+   */
+  | { readonly kind: 'member'; readonly id: number; readonly action: MemberAction; readonly target: string; readonly address: string; readonly timeoutMs: number };
+
+/** What a `member` request does. `transfer` hands leadership to `target`. */
+export type MemberAction = 'list' | 'addObserver' | 'promote' | 'demote' | 'remove' | 'transfer';
 
 /** The server node's view of the cluster, for `synod status`. */
 export interface ServerStatus {
@@ -62,5 +72,7 @@ export type ServerFrame =
   /** Events of watch `id`; with them, every change at or below `through` was sent (resume from `through + 1`). */
   | { readonly kind: 'events'; readonly id: number; readonly events: readonly WatchEvent[]; readonly through: number }
   | { readonly kind: 'status'; readonly id: number; readonly status: ServerStatus }
+  /** The latest configuration this server knows, and the first slot it governs. */
+  | { readonly kind: 'members'; readonly id: number; readonly configuration: Configuration; readonly from: number }
   /** Request `id` failed (a watch: it ended). */
   | { readonly kind: 'error'; readonly id: number; readonly error: ErrorBody };

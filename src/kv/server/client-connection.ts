@@ -195,6 +195,8 @@ export class ClientConnection {
         this.watches.set(request.id, new ServerWatch(request.id, kv.machine, request.range, from, this.watchSink));
         return undefined;
       }
+      case 'member':
+        return this.member(request);
       case 'status': {
         const s = kv.node.status();
         return {
@@ -204,7 +206,7 @@ export class ClientConnection {
             node: s.id,
             leader: s.leader,
             role: s.role ?? 'starting',
-            members: this.host.members,
+            members: s.configuration?.voters ?? this.host.members,
             commitIndex: s.commitIndex,
             appliedIndex: s.appliedIndex,
             revision: kv.machine.revision,
@@ -213,6 +215,28 @@ export class ClientConnection {
         };
       }
     }
+  }
+
+  /** A `member` request: the configuration, or a change to it (the leader's; others refuse with the leader). */
+  private async member(request: Extract<ClientRequest, { kind: 'member' }>): Promise<ServerFrame> {
+    const node = this.host.kv.node;
+    const options = request.timeoutMs === 0 ? {} : { timeoutMs: request.timeoutMs };
+    const { target } = request;
+    switch (request.action) {
+      case 'list':
+        break;
+      case 'transfer':
+        await node.transferLeadership(target, options);
+        break;
+      case 'addObserver':
+        await node.changeMembers({ type: 'addObserver', id: target, ...(request.address === '' ? {} : { address: request.address }) }, options);
+        break;
+      default:
+        await node.changeMembers({ type: request.action, id: target }, options);
+    }
+    const s = node.status();
+    if (s.configuration === undefined) throw new KvRequestError('member', 'the node has not started');
+    return { kind: 'members', id: request.id, configuration: s.configuration, from: s.configurationFrom };
   }
 
   /** Whether the socket holds more than `socketBytesHigh` the client has not taken yet (and `drain` will say when it has). */

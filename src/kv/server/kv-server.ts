@@ -5,13 +5,14 @@
  */
 import { type Server, type Socket, createServer as createTcpServer } from 'node:net';
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
-import { ConfigError, type NodeId } from '../../core/index.js';
+import { type Configuration, ConfigError, type NodeId } from '../../core/index.js';
 import { type Logger, silentLogger } from '../../runtime/index.js';
 import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
 import { type TcpAddress, type TcpTlsOptions, TcpTransport } from '../../transport/tcp/index.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';
+import { formatMemberAddress, parseMemberAddress } from './member-address.js';
 
 /** Where one member listens. */
 export interface KvServerAddress {
@@ -27,8 +28,14 @@ export interface KvServerOptions {
   readonly id: NodeId;
   /** The cluster's name: peers and clients of another cluster are refused. */
   readonly clusterId: string;
-  /** Every voting member and where it listens. */
+  /**
+   * Every voting member and where it listens, when the cluster was created (a server
+   * that joins later lists the voters it knows of). Members added since are found in
+   * the cluster's configuration.
+   */
   readonly members: Readonly<Record<NodeId, KvServerAddress>>;
+  /** Observers and where they listen; a joining server lists itself here. Default none. */
+  readonly observers?: Readonly<Record<NodeId, KvServerAddress>>;
   /** This server's data directory (FileStorage: WAL and snapshots). */
   readonly dataDir: string;
   /** The replicas' shared secret (at least 16 bytes), unless `tls` is given. */
@@ -110,7 +117,7 @@ export class KvServer {
   }
 
   constructor(private readonly options: KvServerOptions) {
-    if (options.members[options.id] === undefined) throw new ConfigError('KvServer', 'members', `must include this server's id ${options.id}`);
+    if (options.members[options.id] === undefined && options.observers?.[options.id] === undefined) throw new ConfigError('KvServer', 'members', `must include this server's id ${options.id} (or observers must)`);
     if (options.tls === undefined && (options.secret === undefined || options.clientSecret === undefined)) {
       throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret are required unless tls is given');
     }
@@ -168,10 +175,13 @@ export class KvServer {
   /** Opens the storage (recovering it), joins the cluster and starts serving clients. */
   async start(): Promise<void> {
     const { options } = this;
-    const me = options.members[options.id]!;
+    const everyone = { ...options.members, ...options.observers };
+    const me = everyone[options.id]!;
     this.storage = await FileStorage.open(options.dataDir, options.storage);
     const peers: Record<NodeId, TcpAddress> = {};
-    for (const [id, address] of Object.entries(options.members)) if (id !== options.id) peers[id] = address.peer;
+    for (const [id, address] of Object.entries(everyone)) if (id !== options.id) peers[id] = address.peer;
+    const addresses: Record<NodeId, string> = {};
+    for (const [id, address] of Object.entries(everyone)) addresses[id] = formatMemberAddress(address);
     const transport = (this.transport = new TcpTransport({
       id: options.id,
       clusterId: options.clusterId,
@@ -182,7 +192,18 @@ export class KvServer {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       logger: this.logger,
     }));
-    this.kvNode = createKvNode({ ...options.node, id: options.id, members: Object.keys(options.members), transport, storage: this.storage, logger: this.logger });
+    this.kvNode = createKvNode({
+      ...options.node,
+      id: options.id,
+      members: Object.keys(options.members),
+      observers: Object.keys(options.observers ?? {}),
+      addresses,
+      transport,
+      storage: this.storage,
+      logger: this.logger,
+    });
+    // The configuration says where every member listens: dial the ones added later.
+    this.kvNode.node.on('configuration', ({ configuration }) => this.learnPeers(configuration));
     // A fatal error (a storage failure) closes the node: stop serving too, so a
     // supervisor sees the process fail instead of a server answering for a dead replica.
     this.kvNode.node.on('error', ({ error, fatal }) => {
@@ -192,6 +213,8 @@ export class KvServer {
       void this.close();
     });
     await this.kvNode.start();
+    const started = this.kvNode.node.status().configuration;
+    if (started !== undefined) this.learnPeers(started);
     const onSocket = (socket: Socket) => {
       if (this.closing || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {
         socket.destroy();
@@ -214,6 +237,20 @@ export class KvServer {
         resolve();
       });
     });
+  }
+
+  /** Points the transport at every member of `configuration` that has an address. */
+  private learnPeers(configuration: Configuration): void {
+    const transport = this.transport;
+    if (transport === undefined) return;
+    for (const [id, text] of Object.entries(configuration.addresses)) {
+      if (id === this.options.id) continue;
+      try {
+        transport.setPeer(id, parseMemberAddress('KvServer', text).peer);
+      } catch (error) {
+        this.logger.warn({ node: this.options.id, member: id, address: text, error }, 'kv server: a member address in the configuration does not parse; not dialing it');
+      }
+    }
   }
 
   /** Stops serving clients, closes the node (and its storage). */

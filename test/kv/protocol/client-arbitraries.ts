@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import type { ClientHandshakeFrame } from '../../../src/kv/protocol/client-handshake.js';
-import type { ClientRequest, ErrorBody, RequestIdentity, ServerFrame, ServerStatus } from '../../../src/kv/protocol/client-frames.js';
+import type { ClientRequest, ErrorBody, MemberAction, RequestIdentity, ServerFrame, ServerStatus } from '../../../src/kv/protocol/client-frames.js';
 import type { RangeResult, WatchEvent } from '../../../src/kv/kv-types.js';
 import { keyArbitrary, keyRangeArbitrary, keyValueArbitrary, kvCommandArbitrary, kvResultArbitrary, uintArbitrary } from '../kv-arbitraries.js';
 
@@ -38,6 +38,17 @@ export const clientRequestArbitraries = {
   watch: fc.record({ kind: fc.constant('watch'), id: uintArbitrary(), range: keyRangeArbitrary(), fromRevision: uintArbitrary() }, plain),
   unwatch: fc.record({ kind: fc.constant('unwatch'), id: uintArbitrary() }, plain),
   status: fc.record({ kind: fc.constant('status'), id: uintArbitrary() }, plain),
+  member: fc.record(
+    {
+      kind: fc.constant('member'),
+      id: uintArbitrary(),
+      action: fc.constantFrom('list', 'addObserver', 'promote', 'demote', 'remove', 'transfer') as fc.Arbitrary<MemberAction>,
+      target: idArbitrary(),
+      address: fc.oneof(fc.constant(''), fc.constant('127.0.0.1:7001,127.0.0.1:7101')),
+      timeoutMs: uintArbitrary(),
+    },
+    plain,
+  ),
 } satisfies { [K in ClientRequest['kind']]: fc.Arbitrary<Extract<ClientRequest, { kind: K }>> };
 
 export function clientRequestArbitrary(): fc.Arbitrary<ClientRequest> {
@@ -105,6 +116,15 @@ export const serverFrameArbitraries = {
   events: fc.tuple(uintArbitrary(), eventsArbitrary()).map(([id, { events, through }]) => ({ kind: 'events' as const, id, events, through })),
   status: fc.record({ kind: fc.constant('status'), id: uintArbitrary(), status: serverStatusArbitrary() }, plain),
   error: fc.record({ kind: fc.constant('error'), id: uintArbitrary(), error: errorBodyArbitrary() }, plain),
+  members: fc.record(
+    {
+      kind: fc.constant('members'),
+      id: uintArbitrary(),
+      configuration: fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { minLength: 1 }).map((voters) => ({ id: voters.length, voters, quorum: 'majority' as const, observers: ['o'], addresses: { o: 'h:1,h:2' }, windowSlots: 256 })),
+      from: uintArbitrary(),
+    },
+    plain,
+  ),
 } satisfies { [K in ServerFrame['kind']]: fc.Arbitrary<Extract<ServerFrame, { kind: K }>> };
 
 export function serverFrameArbitrary(): fc.Arbitrary<ServerFrame> {

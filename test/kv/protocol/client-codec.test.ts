@@ -168,6 +168,7 @@ const validRequests: ClientRequest[] = [
   { kind: 'watch', id: 3, range: { start: 'a', end: 'z' }, fromRevision: 1 },
   { kind: 'unwatch', id: 3 },
   { kind: 'status', id: 128 },
+  { kind: 'member', id: 9, action: 'addObserver', target: 'd', address: '127.0.0.1:7004,127.0.0.1:7104', timeoutMs: 5000 },
 ];
 const validFrames: ServerFrame[] = [
   { kind: 'result', id: 1, result: { type: 'put', key: 'k', version: 2, revision: 9 } },
@@ -177,6 +178,7 @@ const validFrames: ServerFrame[] = [
   { kind: 'events', id: 3, events: [], through: 8 },
   { kind: 'status', id: 4, status: validStatus },
   { kind: 'error', id: 5, error: { code: 'VERSION_CONFLICT', message: 'no', key: 'k', number: 1, revision: 2, leaderHint: 'b' } },
+  { kind: 'members', id: 6, configuration: { id: 2, voters: ['a', 'b', 'd'], quorum: 'majority', observers: [], addresses: { d: '127.0.0.1:7004,127.0.0.1:7104' }, windowSlots: 256 }, from: 300 },
 ];
 const validHandshakes: ClientHandshakeFrame[] = [
   { kind: 'challenge', cluster: 'c', node: 'a', nonce: new Uint8Array(32).fill(1) },
@@ -198,9 +200,9 @@ describe('malformed client requests: CodecError', () => {
 
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255]) refused(decodeClientRequest, new Uint8Array([version, RequestKind.Status, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 6, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
-    // A server frame is not a request: 6 (error) is no request kind.
-    refused(decodeClientRequest, encodeServerFrame(validFrames[6]!), /unknown frame kind 6/);
+    for (const kind of [0, 7, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    // A server frame is not a request: 7 (members) is no request kind.
+    refused(decodeClientRequest, encodeServerFrame(validFrames[7]!), /unknown frame kind 7/);
   });
 
   it('a request id beyond 2^53, or not in its shortest form', () => {
@@ -277,7 +279,7 @@ describe('malformed server frames: CodecError', () => {
 
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255]) refused(decodeServerFrame, new Uint8Array([version, FrameKind.Watching, 1, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 7, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    for (const kind of [0, 8, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
   });
 
   it('events out of revision order', () => {

@@ -1,0 +1,172 @@
+/**
+ * `synod member ...` and `synod leader transfer`: change who is in the cluster, through
+ * its leader. The leader is found by asking the members the cluster file names (and
+ * those the configuration added since) for their status.
+ */
+import { type Configuration, ConfigError } from '../core/index.js';
+import { MembershipError, NotLeaderError } from '../runtime/index.js';
+import { KvClient } from '../kv/client/index.js';
+import { formatMemberAddress, parseHostPort, parseMemberAddress } from '../kv/server/member-address.js';
+import type { TcpAddress } from '../transport/tcp/index.js';
+import { type Args, intOption, option } from './args.js';
+import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
+
+const usage = `usage:
+  synod member list
+  synod member add ID --peer HOST:PORT --client HOST:PORT [--observer]
+  synod member promote ID | demote ID | remove ID
+  synod leader transfer ID`;
+
+/** Runs `synod member ...` or `synod leader transfer ID`; returns the exit code. */
+export async function memberCommand(command: 'member' | 'leader', args: Args): Promise<number> {
+  const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
+  const json = args.options.has('json');
+  const [, action, target] = args.positional;
+  const timeoutMs = intOption(args, 'timeout-ms') ?? 60_000;
+  if (command === 'leader') {
+    if (action !== 'transfer' || target === undefined) throw new ConfigError('synod', 'arguments', usage);
+    await onLeader(config, (kv) => kv.transferLeadership(target, { timeoutMs }));
+    console.log(`synod: ${target} leads`);
+    return 0;
+  }
+  switch (action) {
+    case 'list': {
+      const { configuration, from } = await withAnyMember(config, (kv) => kv.members());
+      print(configuration, from, json);
+      return 0;
+    }
+    case 'add': {
+      if (target === undefined) throw new ConfigError('synod', 'arguments', usage);
+      const peer = parseHostPort('synod member add', '--peer', option(args, 'peer') ?? '');
+      const client = parseHostPort('synod member add', '--client', option(args, 'client') ?? '');
+      const address = formatMemberAddress({ peer, client });
+      let result = await onLeader(config, (kv) => kv.changeMembers({ type: 'addObserver', id: target, address }, { timeoutMs }));
+      if (!args.options.has('observer')) result = await promoteWhenCaughtUp(config, target, timeoutMs);
+      print(result.configuration, result.from, json);
+      return 0;
+    }
+    case 'promote': {
+      if (target === undefined) throw new ConfigError('synod', 'arguments', usage);
+      const result = await promoteWhenCaughtUp(config, target, timeoutMs);
+      print(result.configuration, result.from, json);
+      return 0;
+    }
+    case 'demote':
+    case 'remove': {
+      if (target === undefined) throw new ConfigError('synod', 'arguments', usage);
+      const result = await onLeader(config, (kv) => kv.changeMembers({ type: action, id: target }, { timeoutMs }));
+      print(result.configuration, result.from, json);
+      return 0;
+    }
+    default:
+      throw new ConfigError('synod', 'arguments', usage);
+  }
+}
+
+/** Promotes `id`, asking again while the leader says it has not caught up yet. */
+export async function promoteWhenCaughtUp(config: ClusterConfig, id: string, timeoutMs: number): Promise<{ configuration: Configuration; from: number }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await onLeader(config, (kv) => kv.changeMembers({ type: 'promote', id }, { timeoutMs: Math.max(1_000, deadline - Date.now()) }));
+    } catch (error) {
+      const retry = error instanceof MembershipError && (error.reason === 'behind' || error.reason === 'in-progress');
+      if (!retry || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+function print(configuration: Configuration, from: number, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ ...configuration, from }));
+    return;
+  }
+  const role = (id: string): string => (configuration.voters.includes(id) ? 'voter' : configuration.leaving?.voters.includes(id) === true ? 'leaving' : 'observer');
+  const ids = [...new Set([...configuration.voters, ...(configuration.leaving?.voters ?? []), ...configuration.observers])];
+  console.log(`configuration ${configuration.id} (governs from slot ${from}; quorum ${JSON.stringify(configuration.quorum)})`);
+  console.log('id\trole\tpeer\tclient');
+  for (const id of ids) {
+    const text = configuration.addresses[id];
+    let where = '-\t-';
+    if (text !== undefined) {
+      try {
+        const a = parseMemberAddress('synod', text);
+        where = `${a.peer.host}:${a.peer.port}\t${a.client.host}:${a.client.port}`;
+      } catch {
+        where = `${text}\t`;
+      }
+    }
+    console.log(`${id}\t${role(id)}\t${where}`);
+  }
+}
+
+function client(config: ClusterConfig, endpoints: readonly TcpAddress[]): KvClient {
+  if (config.clientSecret === undefined) throw new ConfigError('synod', 'clientSecretFile', `${config.path} names no client secret`);
+  return new KvClient({ endpoints, clusterId: config.clusterId, secret: config.clientSecret, requestTimeoutMs: 5_000 });
+}
+
+async function withAnyMember<T>(config: ClusterConfig, run: (kv: KvClient) => Promise<T>): Promise<T> {
+  const kv = client(config, Object.values(config.members).map((m) => m.client));
+  try {
+    return await run(kv);
+  } finally {
+    await kv.close();
+  }
+}
+
+/** Every member's client address: the cluster file's, and those the configuration holds. */
+async function clientAddresses(config: ClusterConfig): Promise<Map<string, TcpAddress>> {
+  const addresses = new Map<string, TcpAddress>(Object.entries(config.members).map(([id, m]) => [id, m.client]));
+  try {
+    const { configuration } = await withAnyMember(config, (kv) => kv.members({ timeoutMs: 3_000 }));
+    for (const [id, text] of Object.entries(configuration.addresses)) {
+      try {
+        addresses.set(id, parseMemberAddress('synod', text).client);
+      } catch {
+        // A member recorded without a KV server's address: the cluster file may know it.
+      }
+    }
+  } catch {
+    // No member answered: try the cluster file's addresses alone.
+  }
+  return addresses;
+}
+
+/** Runs `run` against the leader, found by status, following NOT_LEADER hints. */
+export async function onLeader<T>(config: ClusterConfig, run: (kv: KvClient) => Promise<T>): Promise<T> {
+  const addresses = await clientAddresses(config);
+  let leader: string | undefined;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (leader === undefined) {
+      for (const address of addresses.values()) {
+        const kv = client(config, [address]);
+        try {
+          leader = (await kv.status({ timeoutMs: 2_000 })).leader;
+        } catch {
+          // Unreachable: ask the next one.
+        } finally {
+          await kv.close();
+        }
+        if (leader !== undefined) break;
+      }
+    }
+    const address = leader === undefined ? undefined : addresses.get(leader);
+    if (address === undefined) {
+      leader = undefined;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      continue;
+    }
+    const kv = client(config, [address]);
+    try {
+      return await run(kv);
+    } catch (error) {
+      if (!(error instanceof NotLeaderError)) throw error;
+      leader = error.leaderHint;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await kv.close();
+    }
+  }
+  throw new NotLeaderError(undefined);
+}
