@@ -8,6 +8,7 @@ import {
   SynodError,
   compareBallots,
   formatBallot,
+  quorumsMeet,
   valueEquals,
 } from '../core/index.js';
 import type { Configuration, DurableStateBuilder } from '../core/index.js';
@@ -94,6 +95,12 @@ export class Invariants {
   private readonly epochs: Epochs | undefined;
   /** Slots voted on whose configuration was not known yet: decided once it is. */
   private readonly undecided = new Set<number>();
+  /** Per node, per slot: the values it holds durably (accepted, or learned chosen). */
+  private readonly held = new Map<NodeId, Map<number, Value[]>>();
+  /** Per node: the slot its installed snapshot covers. */
+  private readonly snapshotThrough = new Map<NodeId, number>();
+  /** The first slots of configurations checked for the handover. */
+  private readonly handedOver = new Set<number>();
 
   constructor(
     private readonly quorum: Quorum,
@@ -123,15 +130,35 @@ export class Invariants {
     return this.chosen.get(slot)?.value;
   }
 
-  /** `node` made `accepted` durable, with its durable promise now `promised`. */
-  durableWrite(node: NodeId, promised: Ballot, accepted: readonly AcceptedEntry[]): void {
+  /** `node` made `accepted` (and the learned `chosen` values) durable, with its durable promise now `promised`. */
+  durableWrite(node: NodeId, promised: Ballot, accepted: readonly AcceptedEntry[], chosen: readonly { readonly slot: number; readonly value: Value }[] = []): void {
     this.counts.durableWrites++;
+    if (this.epochs !== undefined) for (const e of [...accepted, ...chosen]) this.hold(node, e.slot, e.value);
     const before = this.durablePromised.get(node);
     if (before !== undefined && compareBallots(promised, before) < 0) {
       throw new SafetyViolation('promise-monotonicity', `${node}'s durable promise went back from ${formatBallot(before)} to ${formatBallot(promised)}`);
     }
     this.durablePromised.set(node, promised);
     for (const e of accepted) this.vote(node, e);
+  }
+
+  private hold(node: NodeId, slot: number, value: Value): void {
+    let slots = this.held.get(node);
+    if (slots === undefined) this.held.set(node, (slots = new Map()));
+    const values = slots.get(slot);
+    if (values === undefined) slots.set(slot, [value]);
+    else if (!values.some((v) => valueEquals(v, value))) values.push(value);
+  }
+
+  /** Whether `node` durably holds the chosen value of every slot below `slot`. */
+  private holdsBelow(node: NodeId, slot: number): boolean {
+    const covered = this.snapshotThrough.get(node) ?? 0;
+    const slots = this.held.get(node);
+    for (let s = covered + 1; s < slot; s++) {
+      const chosen = this.chosen.get(s);
+      if (chosen === undefined || !(slots?.get(s) ?? []).some((v) => valueEquals(v, chosen.value))) return false;
+    }
+    return true;
   }
 
   private vote(node: NodeId, e: AcceptedEntry): void {
@@ -157,6 +184,14 @@ export class Invariants {
         return;
       }
       const epoch = this.epochs.at(slot);
+      if (epoch.source > 0 && slot === epoch.from && !this.handedOver.has(slot)) {
+        // The handover: a configuration decides nothing before a phase-2 quorum of it
+        // durably holds every slot the configurations before it chose.
+        this.handedOver.add(slot);
+        if (epoch.quorum.phase2((v) => (this.holdsBelow(v, slot) ? true : undefined)) !== 'won') {
+          throw new SafetyViolation('durability', `slot ${slot}, the first of configuration ${epoch.config.id}, was accepted before a phase-2 quorum of it held every earlier slot`);
+        }
+      }
       for (const v of voters) {
         if (!epoch.quorum.isVoter(v)) throw new SafetyViolation('configuration', `${v} accepted slot ${slot}, but it does not vote in configuration ${epoch.config.id}, which governs it`);
       }
@@ -182,7 +217,12 @@ export class Invariants {
     if (epochs === undefined) return;
     const before = epochs.knownThrough;
     for (let c = this.chosen.get(epochs.folded + 1); c !== undefined; c = this.chosen.get(epochs.folded + 1)) {
-      epochs.fold(epochs.folded + 1, c.value.kind === 'config' ? c.value.config : undefined);
+      const previous = epochs.latest.config;
+      if (epochs.fold(epochs.folded + 1, c.value.kind === 'config' ? c.value.config : undefined) && !quorumsMeet(previous, epochs.latest.config)) {
+        // A leader that still believes `previous` governs must not be able to confirm a
+        // read without a voter of the new configuration's quorums hearing of it.
+        throw new SafetyViolation('configuration', `configuration ${epochs.latest.config.id} follows ${previous.id}, but a phase-1 quorum of ${previous.id} can miss a phase-2 quorum of it`);
+      }
     }
     if (epochs.knownThrough === before) return;
     for (const slot of [...this.undecided].sort((a, b) => a - b)) {
@@ -239,6 +279,8 @@ export class Invariants {
    */
   wiped(node: NodeId): void {
     this.durablePromised.delete(node);
+    this.held.delete(node);
+    this.snapshotThrough.delete(node);
     this.applied.set(node, 0);
   }
 
@@ -295,6 +337,7 @@ export class Invariants {
     if (expected === undefined) throw new SafetyViolation('durability', `${node} installed a snapshot of slot ${slot}, which no replica applied`);
     if (expected !== state) throw new SafetyViolation('prefix', `${node} installed a snapshot of slot ${slot} holding ${state}, but applying the chosen slots gives ${expected}`);
     this.applied.set(node, slot);
+    this.snapshotThrough.set(node, Math.max(slot, this.snapshotThrough.get(node) ?? 0));
   }
 
   /** `node` took read-index request `id`. */

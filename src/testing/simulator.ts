@@ -434,7 +434,7 @@ export class Simulator {
     if (replica === undefined) return;
     let completed: number | undefined;
     for (let w = node.disk.completeNext(this.time); w !== undefined; w = node.disk.completeNext(this.time)) {
-      this.invariants.durableWrite(node.id, node.disk.state.promised, w.batch.accepted);
+      this.invariants.durableWrite(node.id, node.disk.state.promised, w.batch.accepted, w.batch.chosen);
       completed = w.seq;
       while (node.held.length > 0 && node.held[0]!.seq <= w.seq) {
         for (const m of node.held.shift()!.messages) this.send(node, m);
