@@ -18,6 +18,7 @@ interface Mutant {
 }
 
 const kvTests = ['test/kv'];
+const membershipSuite = 'test/core/safety/membership.prop.test.ts';
 const linTests = ['test/testing/linearizability'];
 const fileLogTests = ['test/storage/file/file-storage.conformance.test.ts', 'test/storage/file/preallocation.test.ts', 'test/storage/file/faulty-file-system.test.ts'];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
@@ -50,8 +51,8 @@ const mutants: Mutant[] = [
   {
     name: 'promise sent before it was persisted',
     file: 'src/core/acceptor.ts',
-    from: 'if (order > 0) {\n      this.promisedBallot = ballot;\n      out.persistPromised(ballot);\n    }\n    const reported',
-    to: 'if (order > 0) {\n      this.promisedBallot = ballot;\n    }\n    const reported',
+    from: 'if (order > 0) {\n      this.promisedBallot = ballot;\n      out.persistPromised(ballot);\n    }\n    assert(firstSlot > this.entries.forgotten',
+    to: 'if (order > 0) {\n      this.promisedBallot = ballot;\n    }\n    assert(firstSlot > this.entries.forgotten',
   },
   {
     name: 'driver sends messages before the write is durable',
@@ -115,6 +116,48 @@ const mutants: Mutant[] = [
     from: 'this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex).map(',
     to: 'this.acceptor.adopt(plan.accepted.filter((e) => e.slot < 0).map(',
     suite: 'test/core/safety/amnesia.prop.test.ts',
+  },
+  {
+    name: 'membership: a configuration governs from the slot after its own (no window)',
+    file: 'src/core/configuration/epochs.ts',
+    from: 'const from = slot + latest.config.windowSlots;',
+    to: 'const from = slot + 1;',
+    suite: membershipSuite,
+  },
+  {
+    name: 'membership: a leader proposes in a configuration no phase-1 quorum of it promised',
+    file: 'src/core/replica.ts',
+    from: 'if (e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== \'won\') {',
+    to: 'if (e.from < 0 && e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== \'won\') {',
+    suite: membershipSuite,
+  },
+  {
+    name: 'membership: a slot goes to every voter of the window, removed or not yet added ones too',
+    file: 'src/core/replica.ts',
+    from: 'if (!e.quorum.isVoter(v)) {\n          // Not its slots',
+    to: 'if (v.length < 0) {\n          // Not its slots',
+    suite: membershipSuite,
+  },
+  {
+    name: 'membership: a change whose quorums need not meet skips the joint step',
+    file: 'src/core/configuration/membership-change.ts',
+    from: 'if (!quorumsMeet(current, next)) next =',
+    to: 'if (current.id < 0 && !quorumsMeet(current, next)) next =',
+    suite: membershipSuite,
+  },
+  {
+    name: 'membership: a new configuration decides before its voters hold the earlier slots (no handover)',
+    file: 'src/core/replica.ts',
+    from: 'if (e.source > 0 && l.nextSlot <= e.from) {',
+    to: 'if (e.source < 0 && l.nextSlot <= e.from) {',
+    suite: membershipSuite,
+  },
+  {
+    name: 'membership: reads confirmed before the adopted slots are committed',
+    file: 'src/core/replica.ts',
+    from: 'if (l.firstReadSeq === Infinity && commitIndex >= l.adoptedEnd) l.firstReadSeq = seq;',
+    to: 'if (l.firstReadSeq === Infinity) l.firstReadSeq = seq;',
+    suite: membershipSuite,
   },
   {
     name: 'tcp: the acceptor takes any proof',
