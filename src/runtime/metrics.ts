@@ -1,3 +1,5 @@
+import type { DedupStats } from './dedup-table.js';
+
 /** A node's counters and gauges at one moment; see {@link SynodNode.metrics}. */
 export interface NodeMetrics {
   readonly proposals: {
@@ -31,6 +33,12 @@ export interface NodeMetrics {
    * and refused from a peer (unreadable); transfers it is sending now.
    */
   readonly snapshots: { readonly saved: number; readonly installed: number; readonly sent: number; readonly refused: number; readonly sending: number };
+  /**
+   * The exactly-once table now (clients, results kept, their estimated bytes) and how
+   * often its byte bounds tripped since this node started; the log replayed at a
+   * start counts again.
+   */
+  readonly exactlyOnce: DedupStats;
   readonly persist: {
     /** Storage writes made. */
     readonly writes: number;
@@ -80,6 +88,7 @@ export class MetricsRecorder {
     commitIndex: number;
     appliedIndex: number;
     snapshots: { saved: number; installed: number; sent: number; refused: number; sending: number };
+    exactlyOnce: DedupStats;
   }): NodeMetrics {
     const n = Math.min(this.latencyCount, latencySamples);
     const sorted = this.latencies.slice(0, n).sort();
@@ -95,6 +104,7 @@ export class MetricsRecorder {
       messages: { in: this.messagesIn, out: this.messagesOut, dropped: this.messagesDropped },
       reads: { served: this.readsServed, failed: this.readsFailed, retries: this.readRetries },
       snapshots: { ...gauges.snapshots },
+      exactlyOnce: gauges.exactlyOnce,
       persist: { writes: this.writes, batches: this.batches, latencyMs: { p50: at(0.5), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! } },
     };
   }

@@ -12,7 +12,7 @@ import {
   isEmptyOutput,
 } from '../core/index.js';
 import type { TimerHandle } from './clock.js';
-import { DedupTable, type Outcome } from './dedup-table.js';
+import { type DedupTrip, DedupTable, type Outcome } from './dedup-table.js';
 import { clientSuffixLength, decodeEnvelope, encodeEnvelope, envelopeIdBytesMax, envelopeKey, requestKey, stampEnvelope } from './envelope.js';
 import {
   AbortedError,
@@ -22,6 +22,7 @@ import {
   NotLeaderError,
   NotStartedError,
   OverloadedError,
+  ResultDroppedError,
   ResultExpiredError,
   SnapshotError,
   StorageError,
@@ -113,6 +114,9 @@ interface Transfer {
 
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
+/** At most one log line this often about each byte bound of the exactly-once table tripping (the metrics count every trip). */
+const dedupTripLogMs = 10_000;
+
 /**
  * A replica of the user's state machine, driving the pure core with a Transport, a
  * Storage and timers. Create it with {@link createNode}, `start()` it, `propose()`
@@ -177,12 +181,14 @@ export class SynodNode<Command, Result> {
   private commitIndex = 0;
   /** The amnesia guard's state last seen (see {@link ReplicaStatus.rejoining}). */
   private rejoining: 'probing' | 'rebuilding' | undefined;
+  /** Per byte bound of the exactly-once table: when its last line was logged, and its trips since. */
+  private readonly dedupTripLog = { result: { at: -Infinity, trips: 0 }, client: { at: -Infinity, trips: 0 }, total: { at: -Infinity, trips: 0 } };
 
   /** Use {@link createNode}. @internal */
   constructor(options: ResolvedOptions<Command, Result>) {
     this.options = options;
     this.id = options.id;
-    this.dedup = new DedupTable(options.dedup);
+    this.dedup = new DedupTable(options.dedup, (trip) => this.onDedupTrip(trip));
     this.pipeline = new PersistPipeline({
       // A storage that throws instead of rejecting fails the same way.
       write: (batch) => new Promise<void>((resolve, reject) => void Promise.resolve(options.storage.persist(batch)).then(resolve, reject)),
@@ -338,6 +344,7 @@ export class SynodNode<Command, Result> {
    * be applied), {@link OverloadedError}, {@link CommandTooLargeError},
    * {@link NotLeaderError}, {@link ApplyError} (the state machine threw),
    * {@link ResultExpiredError} (a retry whose original result was forgotten),
+   * {@link ResultDroppedError} (a retry of a request applied whose result was too large to keep),
    * {@link ClosedError}, {@link NotStartedError}.
    */
   propose(command: Command, options: ProposeOptions = {}): Promise<Result> {
@@ -376,6 +383,10 @@ export class SynodNode<Command, Result> {
       if (known === 'expired') throw new ResultExpiredError(clientId, seq);
       if (known !== undefined) {
         this.recorder.submitted++;
+        if (known === 'dropped') {
+          this.recorder.failed++;
+          return Promise.reject(new ResultDroppedError(clientId, seq));
+        }
         if (known.ok) {
           this.recorder.succeeded++;
           return Promise.resolve(known.value);
@@ -498,6 +509,7 @@ export class SynodNode<Command, Result> {
       commitIndex: this.replica?.status.commitIndex ?? 0,
       appliedIndex: this.appliedIndex,
       snapshots: { ...this.snapshots.counts, sending: this.snapshots.sending },
+      exactlyOnce: this.dedup.stats,
     });
   }
 
@@ -836,13 +848,40 @@ export class SynodNode<Command, Result> {
       this.recorder.commands++;
     } else {
       this.recorder.duplicates++;
-      outcome = lookup.kind === 'duplicate' ? lookup.outcome : { ok: false, error: new ResultExpiredError(e.clientId, e.seq) };
+      outcome = lookup.kind === 'duplicate' ? lookup.outcome : refusal(lookup.kind, e.clientId, e.seq);
     }
     if (this.inPipeline.size === 0 && this.proposals.size === 0) return;
     const key = requestKey(e.clientId, e.seq);
     this.inPipeline.delete(key);
     const p = this.proposals.get(key);
     if (p !== undefined) this.settle(p, outcome);
+  }
+
+  /**
+   * A byte bound of the exactly-once table tripped, inside apply: a warning line, at
+   * most one a bound every {@link dedupTripLogMs} (an attack trips one on every
+   * request). Only the log is touched here, never replicated state.
+   */
+  private onDedupTrip(trip: DedupTrip): void {
+    const log = this.dedupTripLog[trip.bound];
+    log.trips++;
+    const now = this.options.clock.now();
+    if (now - log.at < dedupTripLogMs) return;
+    const { resultBytesPerClientMax, resultBytesMax } = this.options.dedup;
+    const what =
+      trip.bound === 'result'
+        ? `the result of request ${trip.seq} of client ${trip.clientId} is larger than dedup.resultBytesPerClientMax (${resultBytesPerClientMax} bytes): kept as applied, result dropped`
+        : trip.bound === 'client'
+          ? `client ${trip.clientId} went over dedup.resultBytesPerClientMax (${resultBytesPerClientMax} bytes): ${trip.results} of its older results dropped`
+          : `the exactly-once table went over dedup.resultBytesMax (${resultBytesMax} bytes): ${trip.results} results of the least recently active clients dropped`;
+    const trips = log.trips;
+    log.at = now;
+    log.trips = 0;
+    try {
+      this.options.logger.warn({ node: this.id, bound: trip.bound, clientId: trip.clientId, seq: trip.seq, trips }, `${what} (${trips} such trips since the last line)`);
+    } catch {
+      // A logger that throws must not break an apply half done.
+    }
   }
 
   private execute(slot: number, payload: Uint8Array, meta: ApplyMeta): Outcome<Result> {
@@ -884,7 +923,7 @@ export class SynodNode<Command, Result> {
     for (const p of [...this.proposals.values()]) {
       const known = this.dedup.known(p.clientId, p.seq);
       if (known === undefined) continue;
-      this.settle(p, known === 'expired' ? { ok: false, error: new ResultExpiredError(p.clientId, p.seq) } : known);
+      this.settle(p, known === 'expired' || known === 'dropped' ? refusal(known, p.clientId, p.seq) : known);
     }
     this.emit('apply', { appliedIndex: slot });
     for (const r of [...this.reads.values()]) if (r.index !== undefined && r.index <= slot) this.serveRead(r);
@@ -1084,6 +1123,11 @@ export class SynodNode<Command, Result> {
     for (let i = 0; i < length; i++) s += idAlphabet[Math.floor(this.options.random() * idAlphabet.length)] ?? 'x';
     return s;
   }
+}
+
+/** The outcome a request gets that the exactly-once table refuses to apply again. */
+function refusal(kind: 'expired' | 'dropped', clientId: string, seq: number): Outcome<never> {
+  return { ok: false, error: kind === 'dropped' ? new ResultDroppedError(clientId, seq) : new ResultExpiredError(clientId, seq) };
 }
 
 function isCount(n: unknown): n is number {

@@ -1,7 +1,7 @@
 import { ConfigError, type Limits, type NodeId, type Quorum, defaultLimits, flexible, majority } from '../core/index.js';
 import { validateLimits } from '../core/limits.js';
 import { type Clock, systemClock } from './clock.js';
-import { type DedupLimits, defaultDedupLimits } from './dedup-table.js';
+import { type DedupLimits, defaultDedupLimits, resultBytesPerClientMin } from './dedup-table.js';
 import { clientSuffixLength, envelopeIdBytesMax, envelopeOverhead } from './envelope.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { StateMachine } from './state-machine.js';
@@ -252,7 +252,11 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     clientsMax: positiveInteger('dedup.clientsMax', dedupInput.clientsMax, defaultDedupLimits.clientsMax),
     clientIdleMs: positiveInteger('dedup.clientIdleMs', dedupInput.clientIdleMs, defaultDedupLimits.clientIdleMs),
     clockSkewMaxMs: positiveInteger('dedup.clockSkewMaxMs', dedupInput.clockSkewMaxMs, defaultDedupLimits.clockSkewMaxMs),
+    resultBytesPerClientMax: positiveInteger('dedup.resultBytesPerClientMax', dedupInput.resultBytesPerClientMax, defaultDedupLimits.resultBytesPerClientMax),
+    resultBytesMax: positiveInteger('dedup.resultBytesMax', dedupInput.resultBytesMax, defaultDedupLimits.resultBytesMax),
   };
+  if (dedup.resultBytesPerClientMax < resultBytesPerClientMin) fail('dedup.resultBytesPerClientMax', `must be at least ${resultBytesPerClientMin} bytes, got ${dedup.resultBytesPerClientMax}`);
+  if (dedup.resultBytesMax < dedup.resultBytesPerClientMax) fail('dedup.resultBytesMax', `must be at least dedup.resultBytesPerClientMax (${dedup.resultBytesPerClientMax} bytes), got ${dedup.resultBytesMax}`);
   return {
     id,
     quorum,
