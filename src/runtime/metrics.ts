@@ -16,8 +16,11 @@ export interface NodeMetrics {
     /** Distinct requests waiting now. */
     readonly pending: number;
   };
-  /** Slots applied, and commands in them (duplicates skipped count as applied). */
-  readonly applied: { readonly slots: number; readonly commands: number; readonly duplicates: number; readonly malformed: number };
+  /**
+   * Slots applied, and commands in them (duplicates skipped count as applied);
+   * `readOnly`, the commands among them that only read and so took no exactly-once entry.
+   */
+  readonly applied: { readonly slots: number; readonly commands: number; readonly readOnly: number; readonly duplicates: number; readonly malformed: number };
   readonly commitIndex: number;
   readonly appliedIndex: number;
   /** Commit index minus applied index: slots chosen but not yet applied here. */
@@ -63,6 +66,7 @@ export class MetricsRecorder {
   forwarded = 0;
   slots = 0;
   commands = 0;
+  readOnly = 0;
   duplicates = 0;
   malformed = 0;
   campaigns = 0;
@@ -95,7 +99,7 @@ export class MetricsRecorder {
     const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);
     return {
       proposals: { submitted: this.submitted, refused: this.refused, succeeded: this.succeeded, failed: this.failed, forwarded: this.forwarded, pending: gauges.pending },
-      applied: { slots: this.slots, commands: this.commands, duplicates: this.duplicates, malformed: this.malformed },
+      applied: { slots: this.slots, commands: this.commands, readOnly: this.readOnly, duplicates: this.duplicates, malformed: this.malformed },
       commitIndex: gauges.commitIndex,
       appliedIndex: gauges.appliedIndex,
       applyLag: gauges.commitIndex - gauges.appliedIndex,

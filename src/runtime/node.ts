@@ -92,6 +92,8 @@ interface PendingProposal<Result> {
   readonly clientId: string;
   readonly seq: number;
   readonly envelope: Uint8Array;
+  /** The command only reads (`StateMachine.readOnly`): it takes no exactly-once entry, and a retry runs it again. */
+  readonly readOnly: boolean;
   readonly waiters: Waiter<Result>[];
   /** The tick it was last handed to a leader (here or by forwarding); -1 when it waits for one. */
   submittedTick: number;
@@ -377,7 +379,8 @@ export class SynodNode<Command, Result> {
       if (clientId === this.clientId) throw new ConfigError('propose', 'request.clientId', "must not be this node's own client id");
     }
     const key = requestKey(clientId, seq);
-    if (request !== undefined) {
+    const readOnly = this.isReadOnly(command);
+    if (request !== undefined && !readOnly) {
       // A retry of a request this replica applied already: its outcome is known here.
       const known = this.dedup.known(clientId, seq);
       if (known === 'expired') throw new ResultExpiredError(clientId, seq);
@@ -404,7 +407,7 @@ export class SynodNode<Command, Result> {
       envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, createdAt: this.options.clock.wallTime(), origin: this.id, payload });
       if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
     }
-    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, waiters: [], submittedTick: -1, attempts: 0 };
+    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, readOnly, waiters: [], submittedTick: -1, attempts: 0 };
     const limits = { timeoutMs, signal: options.signal, timer: false };
     const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', limits, (w, ok) => {
       if (ok) this.recorder.succeeded++;
@@ -840,15 +843,25 @@ export class SynodNode<Command, Result> {
     }
     const timestamp = Math.max(this.lastTimestamp, e.timestamp);
     this.lastTimestamp = timestamp;
-    const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, e.createdAt, timestamp);
+    const meta: ApplyMeta = { slot, timestamp, clientId: e.clientId, seq: e.seq, origin: e.origin };
+    const decoded = this.decodeCommand(slot, e.payload);
     let outcome: Outcome<Result>;
-    if (lookup.kind === 'new') {
-      outcome = this.execute(slot, e.payload, { slot, timestamp, clientId: e.clientId, seq: e.seq, origin: e.origin });
-      this.dedup.record(e.clientId, e.seq, outcome);
+    if (decoded.ok && this.isReadOnly(decoded.command)) {
+      // It changes nothing, so running it again is harmless: no entry, only the client's progress.
+      this.dedup.progress(e.clientId, e.ackedBelow, timestamp);
+      outcome = this.execute(slot, decoded.command, meta);
       this.recorder.commands++;
+      this.recorder.readOnly++;
     } else {
-      this.recorder.duplicates++;
-      outcome = lookup.kind === 'duplicate' ? lookup.outcome : refusal(lookup.kind, e.clientId, e.seq);
+      const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, e.createdAt, timestamp);
+      if (lookup.kind === 'new') {
+        outcome = decoded.ok ? this.execute(slot, decoded.command, meta) : decoded;
+        this.dedup.record(e.clientId, e.seq, outcome);
+        this.recorder.commands++;
+      } else {
+        this.recorder.duplicates++;
+        outcome = lookup.kind === 'duplicate' ? lookup.outcome : refusal(lookup.kind, e.clientId, e.seq);
+      }
     }
     if (this.inPipeline.size === 0 && this.proposals.size === 0) return;
     const key = requestKey(e.clientId, e.seq);
@@ -884,13 +897,31 @@ export class SynodNode<Command, Result> {
     }
   }
 
-  private execute(slot: number, payload: Uint8Array, meta: ApplyMeta): Outcome<Result> {
-    let command: Command;
+  /** The command in `payload`; a codec that cannot read it makes the command's outcome an {@link ApplyError}, on every replica alike. */
+  private decodeCommand(slot: number, payload: Uint8Array): { readonly ok: true; readonly command: Command } | { readonly ok: false; readonly error: ApplyError } {
     try {
-      command = this.options.codec.decode(payload);
+      return { ok: true, command: this.options.codec.decode(payload) };
     } catch (error) {
       return { ok: false, error: new ApplyError(slot, error) };
     }
+  }
+
+  /**
+   * Whether the state machine says `command` only reads. One that throws is taken to
+   * write: keeping an entry is the safe side. Pure in the command, so every replica
+   * answers alike.
+   */
+  private isReadOnly(command: Command): boolean {
+    const readOnly = this.options.stateMachine.readOnly;
+    if (readOnly === undefined) return false;
+    try {
+      return readOnly.call(this.options.stateMachine, command) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private execute(slot: number, command: Command, meta: ApplyMeta): Outcome<Result> {
     try {
       return { ok: true, value: this.options.stateMachine.apply(command, meta) };
     } catch (error) {
@@ -921,6 +952,8 @@ export class SynodNode<Command, Result> {
     // Requests applied inside the snapshot never pass through apply here: settle them
     // from the restored exactly-once table.
     for (const p of [...this.proposals.values()]) {
+      // A read takes no entry: it is sent again, and runs again.
+      if (p.readOnly) continue;
       const known = this.dedup.known(p.clientId, p.seq);
       if (known === undefined) continue;
       this.settle(p, known === 'expired' || known === 'dropped' ? refusal(known, p.clientId, p.seq) : known);
@@ -1057,8 +1090,9 @@ export class SynodNode<Command, Result> {
         continue;
       }
       const key = requestKey(e.clientId, e.seq);
-      // Already queued, or applied (the sender will learn the result when it applies the slot).
-      if (replica.role === 'leader' && (this.inPipeline.has(key) || this.dedup.known(e.clientId, e.seq) !== undefined)) continue;
+      // Already queued, or applied (the sender will learn the result when it applies the slot);
+      // a read, though, keeps no entry and runs again.
+      if (replica.role === 'leader' && (this.inPipeline.has(key) || (this.dedup.known(e.clientId, e.seq) !== undefined && !this.isReadOnlyPayload(e.payload)))) continue;
       const result = replica.role === 'leader' ? replica.propose([stamped]) : undefined;
       if (result?.ok === true) {
         this.inPipeline.add(key);
@@ -1111,6 +1145,11 @@ export class SynodNode<Command, Result> {
       return;
     }
     this.confirmRead(read, m.index);
+  }
+
+  private isReadOnlyPayload(payload: Uint8Array): boolean {
+    const decoded = this.decodeCommand(0, payload);
+    return decoded.ok && this.isReadOnly(decoded.command);
   }
 
   private dropMalformed(m: NodeMessage): void {

@@ -200,6 +200,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   hasMethods('transport', options.transport, ['start', 'send', 'close']);
   hasMethods('storage', options.storage, ['load', 'persist', 'saveSnapshot', 'loadSnapshot', 'compact', 'close']);
   hasMethods('stateMachine', options.stateMachine, ['apply']);
+  if (options.stateMachine.readOnly !== undefined && typeof options.stateMachine.readOnly !== 'function') fail('stateMachine', 'readOnly, if given, must be a method');
   if (options.codec !== undefined) hasMethods('codec', options.codec, ['encode', 'decode']);
   if (options.resultCodec !== undefined) hasMethods('resultCodec', options.resultCodec, ['encode', 'decode']);
   const snapshotInput = options.snapshot ?? {};

@@ -181,3 +181,19 @@ describe('the deduplication table’s byte bounds', () => {
     expect(again.stats.bytes).toBe(big.stats.bytes);
   });
 });
+
+describe('requests that take no entry (read-only)', () => {
+  it('progress() adds no client and no result, but moves a known client’s floor', () => {
+    const t = new DedupTable<number>(defaultDedupLimits);
+    t.progress('reader', 5, 100);
+    expect(t.stats).toMatchObject({ clients: 0, results: 0, bytes: 0 });
+    t.check('c', 1, 0, 100, 100);
+    t.record('c', 1, ok(1));
+    t.check('c', 2, 0, 100, 100);
+    t.record('c', 2, ok(2));
+    t.progress('c', 2, 200);
+    expect(t.stats).toMatchObject({ clients: 1, results: 1 });
+    expect(t.known('c', 1)).toBe('expired');
+    expect(t.known('c', 2)).toEqual(ok(2));
+  });
+});
