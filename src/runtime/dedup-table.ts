@@ -92,6 +92,7 @@ export interface DedupTrip {
 
 /** The table's size and how often its byte bounds tripped, for the node's metrics. */
 export interface DedupStats {
+  /** Clients remembered. */
   readonly clients: number;
   /** Results kept, dropped ones included. */
   readonly results: number;
