@@ -22,6 +22,7 @@ const membershipSuite = 'test/core/safety/membership.prop.test.ts';
 const linTests = ['test/testing/linearizability'];
 const fileLogTests = ['test/storage/file/file-storage.conformance.test.ts', 'test/storage/file/preallocation.test.ts', 'test/storage/file/faulty-file-system.test.ts'];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
+const exactlyOnceTests = ['test/runtime/dedup-table.test.ts', 'test/runtime/dedup-table.prop.test.ts', 'test/runtime/node.dedup-bounds.test.ts', 'test/kv/kv-exactly-once-bounds.test.ts'];
 
 const mutants: Mutant[] = [
   {
@@ -347,6 +348,34 @@ const mutants: Mutant[] = [
     from: '        this.failure ??= error;',
     to: '        void error;',
     tests: fileLogTests,
+  },
+  {
+    name: 'exactly-once: a kept result is never dropped to stay within the byte bounds',
+    file: 'src/runtime/dedup-table.ts',
+    from: '    const forClient = record.bytes > resultBytesPerClientMax ? this.shrink(record, seq, resultBytesPerClientMax) : 0;\n    const forTotal = this.bytes > resultBytesMax ? this.shrinkTotal(clientId, seq) : 0;\n    if (record.bytes > resultBytesPerClientMax) assert(',
+    to: '    const forClient = 0;\n    const forTotal = 0;\n    if (forClient < 0) assert(',
+    tests: exactlyOnceTests,
+  },
+  {
+    name: 'exactly-once: a request whose result was dropped is applied again',
+    file: 'src/runtime/dedup-table.ts',
+    from: "return kept.outcome === undefined ? dropped : { kind: 'duplicate', outcome: kept.outcome };",
+    to: "return kept.outcome === undefined ? newRequest : { kind: 'duplicate', outcome: kept.outcome };",
+    tests: exactlyOnceTests,
+  },
+  {
+    name: 'exactly-once: a read-only command keeps an entry',
+    file: 'src/runtime/node.ts',
+    from: '    if (readOnly === undefined) return false;',
+    to: '    if (readOnly !== null) return false;',
+    tests: exactlyOnceTests,
+  },
+  {
+    name: 'exactly-once: a leader skips a forwarded read-only retry its table refuses',
+    file: 'src/runtime/node.ts',
+    from: '(this.dedup.known(e.clientId, e.seq) !== undefined && !this.isReadOnlyPayload(e.payload))',
+    to: '(this.dedup.known(e.clientId, e.seq) !== undefined)',
+    tests: exactlyOnceTests,
   },
 ];
 

@@ -120,6 +120,16 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Whether `command` only reads: a transaction whose branches hold `range` operations
+   * alone (whichever runs, and whatever its compares find, it writes nothing). The
+   * runtime keeps no exactly-once entry for it, so a read-only transaction with a large
+   * answer holds no memory on the replicas; a retry runs it again.
+   */
+  readOnly(command: KvCommand): boolean {
+    return command.type === 'txn' && command.success.every(isRange) && command.failure.every(isRange);
+  }
+
   apply(command: KvCommand, meta: ApplyMeta): KvResult {
     if (meta.timestamp > this.time) this.time = meta.timestamp;
     const before = this.store.revision;
@@ -340,6 +350,10 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.time = state.time;
     for (const listener of this.listeners) listener(this.store.revision);
   }
+}
+
+function isRange(op: TxnOp): boolean {
+  return op.op === 'range';
 }
 
 /** Resolves on a later turn of the event loop, after pending I/O. */

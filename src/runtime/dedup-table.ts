@@ -1,4 +1,5 @@
 import { assert } from '../core/assert.js';
+import { estimateBytes, resultEntryBytes } from './result-bytes.js';
 
 /** What applying a request produced: the state machine's result, or what it threw. */
 export type Outcome<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
@@ -8,6 +9,11 @@ export type Lookup<R> =
   | { readonly kind: 'new' }
   /** Applied before: here is its outcome; do not apply it again. */
   | { readonly kind: 'duplicate'; readonly outcome: Outcome<R> }
+  /**
+   * Applied before, but its result was not kept (larger than the byte bounds allow, or
+   * dropped later to stay within them): do not apply it again.
+   */
+  | { readonly kind: 'dropped' }
   /**
    * Do not apply it: it may have been applied already and its outcome forgotten (the
    * client moved its floor past it, or the client was forgotten), or its client gave
@@ -29,23 +35,91 @@ export interface DedupLimits {
    * active is refused as a possible retry. Default one minute.
    */
   readonly clockSkewMaxMs: number;
+  /**
+   * Estimated bytes of results kept for one client, in bytes (each result's
+   * {@link estimateBytes} plus 64 for its entry). A result larger than this is kept
+   * as "applied, result dropped" (a retry gets `ResultDroppedError`); beyond it, the
+   * client's oldest results are dropped the same way. Default 1 MiB; at least 1 KiB.
+   */
+  readonly resultBytesPerClientMax: number;
+  /**
+   * Estimated bytes of results kept for all clients together, in bytes. Beyond it, the
+   * least recently active clients' results are dropped, then forgotten. Default
+   * 64 MiB; at least `resultBytesPerClientMax`.
+   */
+  readonly resultBytesMax: number;
 }
+
+/** The smallest `resultBytesPerClientMax`: room for a few entries, dropped ones included. */
+export const resultBytesPerClientMin = 1024;
 
 const newRequest: Lookup<never> = Object.freeze({ kind: 'new' });
 const expired: Lookup<never> = Object.freeze({ kind: 'expired' });
+const dropped: Lookup<never> = Object.freeze({ kind: 'dropped' });
 
 export const defaultDedupLimits: DedupLimits = Object.freeze({
   resultsPerClientMax: 256,
   clientsMax: 50_000,
   clientIdleMs: 3_600_000,
   clockSkewMaxMs: 60_000,
+  resultBytesPerClientMax: 1024 * 1024,
+  resultBytesMax: 64 * 1024 * 1024,
 });
 
+/**
+ * The bytes the table charges for keeping `outcome`: its entry plus the estimate of
+ * its value or error. Above `bytesMax`, some number above it (the walk stops early).
+ * @internal
+ */
+export function outcomeBytes<R>(outcome: Outcome<R>, bytesMax: number): number {
+  return resultEntryBytes + estimateBytes(outcome.ok ? outcome.value : outcome.error, bytesMax - resultEntryBytes);
+}
+
+/** A byte bound of the table that tripped, as the node logs it. */
+export interface DedupTrip {
+  /**
+   * `result`: one result was larger than `resultBytesPerClientMax`, kept as dropped;
+   * `client`: a client's older results were dropped or forgotten to stay within it;
+   * `total`: the least recently active clients' results, to stay within `resultBytesMax`.
+   */
+  readonly bound: 'result' | 'client' | 'total';
+  /** The request whose result was being kept. */
+  readonly clientId: string;
+  readonly seq: number;
+  /** Results dropped or forgotten by this trip. */
+  readonly results: number;
+}
+
+/** The table's size and how often its byte bounds tripped, for the node's metrics. */
+export interface DedupStats {
+  /** Clients remembered. */
+  readonly clients: number;
+  /** Results kept, dropped ones included. */
+  readonly results: number;
+  /** Their estimated bytes: at most `resultBytesMax`. */
+  readonly bytes: number;
+  /** Results larger than `resultBytesPerClientMax`, kept as dropped. */
+  readonly tooLarge: number;
+  /** Results dropped or forgotten to keep a client within `resultBytesPerClientMax`. */
+  readonly evictedForClient: number;
+  /** Results dropped or forgotten to keep the table within `resultBytesMax`. */
+  readonly evictedForTotal: number;
+}
+
+/** A kept result: its outcome (undefined once dropped) and the bytes charged for it. */
+interface Kept<R> {
+  outcome: Outcome<R> | undefined;
+  bytes: number;
+}
+
 interface ClientRecord<R> {
+  readonly id: string;
   /** Requests below this seq are finished: applied, or no longer awaited. */
   floor: number;
-  /** Outcomes of applied requests at or above `floor`, in insertion order. */
-  readonly results: Map<number, Outcome<R>>;
+  /** Results of applied requests at or above `floor`, in insertion order. */
+  readonly results: Map<number, Kept<R>>;
+  /** The sum of `results`' bytes. */
+  bytes: number;
   lastActive: number;
 }
 
@@ -59,11 +133,23 @@ export interface DedupState<R> {
     readonly id: string;
     readonly floor: number;
     readonly lastActive: number;
-    readonly results: readonly (readonly [seq: number, outcome: Outcome<R>])[];
+    readonly results: readonly KeptResult<R>[];
   }[];
   readonly tombstones: readonly (readonly [hash: number, lastActive: number])[];
   readonly forgottenThrough: number;
   readonly lastSweep: number;
+}
+
+/** One kept result as plain data. @internal */
+export interface KeptResult<R> {
+  readonly seq: number;
+  /** What applying the request produced; undefined: applied, but the result was dropped. */
+  readonly outcome: Outcome<R> | undefined;
+  /**
+   * The bytes the table charged for it; undefined in a snapshot from before byte
+   * bounds, where it is estimated again when the table is rebuilt.
+   */
+  readonly bytes: number | undefined;
 }
 
 /**
@@ -71,12 +157,18 @@ export interface DedupState<R> {
  * so a request applied twice (retried after a timeout or a leader change) takes effect
  * once and the retry gets the first outcome. It is part of the replicated state: it
  * changes only as the log is applied, and only from the log's contents (sequence
- * numbers and the leaders' timestamps), so every replica holds the same table.
+ * numbers, the leaders' timestamps, and the results themselves), so every replica
+ * holds the same table, and a replay of the log rebuilds it.
  *
- * Memory is bounded three ways: a client's `ackedBelow` lets it drop results it no
+ * Memory is bounded four ways: a client's `ackedBelow` lets it drop results it no
  * longer waits for; at most `resultsPerClientMax` results a client (forgetting the
  * oldest raises the client's floor, so a late retry of it is refused, never re-applied);
- * and clients idle for `clientIdleMs` or beyond `clientsMax` are forgotten. A forgotten
+ * bytes (an estimate from each result's shape, the same everywhere): a result larger
+ * than `resultBytesPerClientMax` is kept only as "applied, result dropped", a client
+ * over it has its oldest results dropped so, and a table over `resultBytesMax` drops,
+ * then forgets, the results of its least recently active clients first (a dropped
+ * result's retry is refused with that reason, never re-applied); and clients idle for
+ * `clientIdleMs` or beyond `clientsMax` are forgotten. A forgotten
  * client leaves a tombstone (a hash of its id and when it was last active), so a
  * request it made before then (its `createdAt`, within `clockSkewMaxMs`) is refused as
  * a possible retry of something applied before, never applied twice. Tombstones are
@@ -88,6 +180,12 @@ export interface DedupState<R> {
 export class DedupTable<R> {
   /** Least recently active first: a touched client is moved to the end. */
   private readonly clients = new Map<string, ClientRecord<R>>();
+  /**
+   * The clients that hold results, in the same order as `clients`: where the total
+   * byte bound takes from, least recently active first, without passing over the
+   * clients that hold none.
+   */
+  private readonly holders = new Map<string, ClientRecord<R>>();
   /** Forgotten clients: id hash → when last active, oldest first. */
   private readonly tombstones = new Map<number, number>();
   /** The latest `lastActive` of any tombstone dropped so far. */
@@ -96,28 +194,86 @@ export class DedupTable<R> {
   private lastClient: string | undefined;
   /** Log time of the last sweep for idle clients: one a second of log time is enough. */
   private lastSweep = -Infinity;
+  /** The sum of every client's `bytes`. */
+  private bytes = 0;
+  /** Results kept, over every client. */
+  private results = 0;
+  private tooLarge = 0;
+  private evictedForClient = 0;
+  private evictedForTotal = 0;
 
-  constructor(private readonly limits: DedupLimits) {}
+  /**
+   * @param onTrip told each time a byte bound trips (for a log line). It must not
+   *   change replicated state; the table is consistent when it is called.
+   */
+  constructor(
+    private readonly limits: DedupLimits,
+    private readonly onTrip: (trip: DedupTrip) => void = () => {},
+  ) {
+    assert(limits.resultBytesPerClientMax >= resultBytesPerClientMin, `dedup: resultBytesPerClientMax ${limits.resultBytesPerClientMax} is below ${resultBytesPerClientMin}`);
+    assert(limits.resultBytesMax >= limits.resultBytesPerClientMax, `dedup: resultBytesMax ${limits.resultBytesMax} is below resultBytesPerClientMax ${limits.resultBytesPerClientMax}`);
+  }
 
   get size(): number {
     return this.clients.size;
   }
 
+  /** Its size and the counts of its byte bounds tripping. */
+  get stats(): DedupStats {
+    return {
+      clients: this.clients.size,
+      results: this.results,
+      bytes: this.bytes,
+      tooLarge: this.tooLarge,
+      evictedForClient: this.evictedForClient,
+      evictedForTotal: this.evictedForTotal,
+    };
+  }
+
   /** The whole table as plain data (for a snapshot); outcomes are shared, not copied. */
   exportState(): DedupState<R> {
-    const clients = [...this.clients].map(([id, r]) => ({ id, floor: r.floor, lastActive: r.lastActive, results: [...r.results] }));
+    const clients = [...this.clients].map(([id, r]) => ({
+      id,
+      floor: r.floor,
+      lastActive: r.lastActive,
+      results: [...r.results].map(([seq, kept]): KeptResult<R> => ({ seq, outcome: kept.outcome, bytes: kept.bytes })),
+    }));
     return { clients, tombstones: [...this.tombstones], forgottenThrough: this.forgottenThrough, lastSweep: this.lastSweep };
   }
 
-  /** Replaces the whole table with `state` (a snapshot's). */
+  /**
+   * Replaces the whole table with `state` (a snapshot's). A state over this table's
+   * bounds (from a node with larger ones, or from before byte bounds) is brought
+   * within them the way apply would, so a restored node never holds more than a live
+   * one may.
+   */
   importState(state: DedupState<R>): void {
     this.clients.clear();
+    this.holders.clear();
     this.tombstones.clear();
-    for (const c of state.clients) this.clients.set(c.id, { floor: c.floor, results: new Map(c.results), lastActive: c.lastActive });
+    this.bytes = 0;
+    this.results = 0;
+    const { resultBytesPerClientMax } = this.limits;
+    for (const c of state.clients) {
+      const record: ClientRecord<R> = { id: c.id, floor: c.floor, results: new Map(), bytes: 0, lastActive: c.lastActive };
+      this.clients.set(c.id, record);
+      for (const { seq, outcome, bytes } of c.results) {
+        let kept: Kept<R> = { outcome, bytes: bytes ?? (outcome === undefined ? resultEntryBytes : outcomeBytes(outcome, resultBytesPerClientMax)) };
+        if (kept.bytes > resultBytesPerClientMax) {
+          kept = { outcome: undefined, bytes: resultEntryBytes };
+          this.tooLarge++;
+        }
+        this.add(record, seq, kept);
+      }
+      while (record.results.size > this.limits.resultsPerClientMax) this.raiseFloor(record, (record.results.keys().next().value as number) + 1);
+      if (record.bytes > resultBytesPerClientMax) this.evictedForClient += this.shrink(record, undefined, resultBytesPerClientMax);
+    }
     for (const [hash, at] of state.tombstones) this.tombstones.set(hash, at);
     this.forgottenThrough = state.forgottenThrough;
     this.lastSweep = state.lastSweep;
     this.lastClient = undefined;
+    if (this.bytes > this.limits.resultBytesMax) this.evictedForTotal += this.shrinkTotal(undefined, undefined);
+    this.checkBounds();
   }
 
   /**
@@ -126,64 +282,180 @@ export class DedupTable<R> {
    */
   check(clientId: string, seq: number, ackedBelow: number, createdAt: number, timestamp: number): Lookup<R> {
     let record = this.clients.get(clientId);
-    if (record !== undefined && clientId === this.lastClient) {
-      // Runs of commands from one client (the common case) skip the reordering.
-      record.lastActive = timestamp;
-    } else if (record === undefined) {
+    if (record === undefined) {
       const tombstone = this.tombstones.get(hashId(clientId));
       const through = Math.max(this.forgottenThrough, tombstone ?? -Infinity);
       if (createdAt <= through + this.limits.clockSkewMaxMs) return expired;
-      record = { floor: 0, results: new Map(), lastActive: timestamp };
+      record = { id: clientId, floor: 0, results: new Map(), bytes: 0, lastActive: timestamp };
       this.clients.set(clientId, record);
+      this.lastClient = clientId;
     } else {
-      this.clients.delete(clientId);
-      this.clients.set(clientId, record);
-      record.lastActive = timestamp;
+      this.touch(record, timestamp);
     }
-    this.lastClient = clientId;
     if (ackedBelow > record.floor) this.raiseFloor(record, ackedBelow);
     this.forgetIdle(timestamp);
     if (seq < record.floor) return expired;
-    const outcome = record.results.get(seq);
-    return outcome === undefined ? newRequest : { kind: 'duplicate', outcome };
+    const kept = record.results.get(seq);
+    if (kept === undefined) return newRequest;
+    return kept.outcome === undefined ? dropped : { kind: 'duplicate', outcome: kept.outcome };
+  }
+
+  /**
+   * Records the progress a request that takes no entry (a read-only one) reports:
+   * `clientId`, if remembered, waits for nothing below `ackedBelow` and was active at
+   * log time `timestamp`. An unknown client is not added: a read leaves no trace.
+   */
+  progress(clientId: string, ackedBelow: number, timestamp: number): void {
+    const record = this.clients.get(clientId);
+    if (record === undefined) return;
+    this.touch(record, timestamp);
+    if (ackedBelow > record.floor) this.raiseFloor(record, ackedBelow);
+    this.forgetIdle(timestamp);
   }
 
   /**
    * What this replica knows of request `seq` of `clientId`, changing nothing: its
-   * outcome if applied and kept, `'expired'` if below its client's floor, or undefined
-   * (not applied here yet, as far as the table knows). A leader asks before queueing a
-   * resend; a node asks before proposing a retry.
+   * outcome if applied and kept, `'dropped'` if applied but its result was not kept,
+   * `'expired'` if below its client's floor, or undefined (not applied here yet, as
+   * far as the table knows). A leader asks before queueing a resend; a node asks
+   * before proposing a retry.
    */
-  known(clientId: string, seq: number): Outcome<R> | 'expired' | undefined {
+  known(clientId: string, seq: number): Outcome<R> | 'dropped' | 'expired' | undefined {
     const record = this.clients.get(clientId);
     if (record === undefined) return undefined;
     if (seq < record.floor) return 'expired';
-    return record.results.get(seq);
+    const kept = record.results.get(seq);
+    if (kept === undefined) return undefined;
+    return kept.outcome ?? 'dropped';
   }
 
-  /** Records the outcome of a request {@link check} called new. */
+  /** Records the outcome of a request {@link check} called new, within the table's bounds. */
   record(clientId: string, seq: number, outcome: Outcome<R>): void {
     const record = this.clients.get(clientId);
     // Runs for every command applied: messages are built only on failure.
     if (record === undefined) assert(false, `dedup: recording ${clientId}/${seq} without a check`);
     if (seq < record.floor || record.results.has(seq)) assert(false, `dedup: ${clientId}/${seq} recorded twice`);
-    record.results.set(seq, outcome);
-    if (record.results.size > this.limits.resultsPerClientMax) {
+    const { resultBytesPerClientMax, resultBytesMax, resultsPerClientMax } = this.limits;
+    let kept: Kept<R> = { outcome, bytes: outcomeBytes(outcome, resultBytesPerClientMax) };
+    const tooLarge = kept.bytes > resultBytesPerClientMax;
+    if (tooLarge) kept = { outcome: undefined, bytes: resultEntryBytes };
+    this.add(record, seq, kept);
+    if (record.results.size > resultsPerClientMax) {
       const oldest = record.results.keys().next().value as number;
       this.raiseFloor(record, oldest + 1);
+    }
+    const forClient = record.bytes > resultBytesPerClientMax ? this.shrink(record, seq, resultBytesPerClientMax) : 0;
+    const forTotal = this.bytes > resultBytesMax ? this.shrinkTotal(clientId, seq) : 0;
+    if (record.bytes > resultBytesPerClientMax) assert(false, `dedup: ${clientId} keeps ${record.bytes} bytes of results, over ${resultBytesPerClientMax}`);
+    if (this.bytes > resultBytesMax) assert(false, `dedup: ${this.bytes} bytes of results kept, over resultBytesMax ${resultBytesMax}`);
+    if (!tooLarge && forClient === 0 && forTotal === 0) return;
+    // Told once the table is whole again.
+    if (tooLarge) {
+      this.tooLarge++;
+      this.onTrip({ bound: 'result', clientId, seq, results: 1 });
+    }
+    if (forClient > 0) {
+      this.evictedForClient += forClient;
+      this.onTrip({ bound: 'client', clientId, seq, results: forClient });
+    }
+    if (forTotal > 0) {
+      this.evictedForTotal += forTotal;
+      this.onTrip({ bound: 'total', clientId, seq, results: forTotal });
+    }
+  }
+
+  private add(record: ClientRecord<R>, seq: number, kept: Kept<R>): void {
+    record.results.set(seq, kept);
+    // A client that just gained its first result was just touched: last, as in `clients`.
+    if (record.results.size === 1) this.holders.set(record.id, record);
+    record.bytes += kept.bytes;
+    this.bytes += kept.bytes;
+    this.results++;
+  }
+
+  private remove(record: ClientRecord<R>, seq: number, kept: Kept<R>): void {
+    record.results.delete(seq);
+    if (record.results.size === 0) this.holders.delete(record.id);
+    record.bytes -= kept.bytes;
+    this.bytes -= kept.bytes;
+    this.results--;
+  }
+
+  /** Moves `record` to the most recently active end. */
+  private touch(record: ClientRecord<R>, timestamp: number): void {
+    record.lastActive = timestamp;
+    // Runs of commands from one client (the common case) skip the reordering.
+    if (record.id === this.lastClient) return;
+    this.clients.delete(record.id);
+    this.clients.set(record.id, record);
+    if (record.results.size > 0) {
+      this.holders.delete(record.id);
+      this.holders.set(record.id, record);
+    }
+    this.lastClient = record.id;
+  }
+
+  /**
+   * Brings `record` down to `bytesMax`: its oldest results are dropped first (a marker
+   * stays, so a retry is still refused), then, if the markers alone are too many,
+   * forgotten from the oldest on (raising its floor). `keep`, the result being
+   * recorded, is not touched: it fits alone. Returns how many results it took.
+   */
+  private shrink(record: ClientRecord<R>, keep: number | undefined, bytesMax: number): number {
+    let taken = 0;
+    for (const [seq, kept] of record.results) {
+      if (record.bytes <= bytesMax) return taken;
+      if (seq === keep || kept.outcome === undefined) continue;
+      const freed = kept.bytes - resultEntryBytes;
+      kept.outcome = undefined;
+      kept.bytes = resultEntryBytes;
+      record.bytes -= freed;
+      this.bytes -= freed;
+      taken++;
+    }
+    while (record.bytes > bytesMax) {
+      const oldest = record.results.keys().next().value as number;
+      assert(oldest !== keep, () => `dedup: ${record.id} is at ${record.bytes} bytes with only ${keep} left, over ${bytesMax}`);
+      const before = record.results.size;
+      this.raiseFloor(record, oldest + 1);
+      taken += before - record.results.size;
+    }
+    return taken;
+  }
+
+  /**
+   * Brings the table down to `resultBytesMax`, taking from the least recently active
+   * clients first, each in turn down to nothing (the client being recorded last: it is
+   * the most recently active).
+   */
+  private shrinkTotal(clientId: string | undefined, keep: number | undefined): number {
+    const bytesMax = this.limits.resultBytesMax;
+    let taken = 0;
+    for (const holder of this.holders.values()) {
+      if (this.bytes <= bytesMax) break;
+      const target = Math.max(0, holder.bytes - (this.bytes - bytesMax));
+      taken += this.shrink(holder, holder.id === clientId ? keep : undefined, target);
+    }
+    return taken;
+  }
+
+  private checkBounds(): void {
+    assert(this.bytes <= this.limits.resultBytesMax, () => `dedup: ${this.bytes} bytes of results kept, over resultBytesMax ${this.limits.resultBytesMax}`);
+    for (const record of this.holders.values()) {
+      assert(record.bytes <= this.limits.resultBytesPerClientMax, () => `dedup: ${record.id} keeps ${record.bytes} bytes of results, over ${this.limits.resultBytesPerClientMax}`);
     }
   }
 
   /**
    * Results below the floor are dead (a lookup checks the floor first); free them from
    * the oldest on, stopping at the first live one, so the cost stays proportional to
-   * what is freed. Out-of-order stragglers are freed later by the size bound.
+   * what is freed. Out-of-order stragglers are freed later by the size bounds.
    */
   private raiseFloor(record: ClientRecord<R>, floor: number): void {
     record.floor = Math.max(record.floor, floor);
-    for (const seq of record.results.keys()) {
+    for (const [seq, kept] of record.results) {
       if (seq >= record.floor) break;
-      record.results.delete(seq);
+      this.remove(record, seq, kept);
     }
   }
 
@@ -193,6 +465,9 @@ export class DedupTable<R> {
     for (const [id, record] of this.clients) {
       if (this.clients.size <= this.limits.clientsMax && now - record.lastActive < this.limits.clientIdleMs) break;
       this.clients.delete(id);
+      this.holders.delete(id);
+      this.bytes -= record.bytes;
+      this.results -= record.results.size;
       if (id === this.lastClient) this.lastClient = undefined;
       this.bury(id, record.lastActive);
     }

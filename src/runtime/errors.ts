@@ -103,6 +103,33 @@ export class ResultExpiredError extends SynodError {
   }
 }
 
+/**
+ * The request was applied (once: it is not applied again), but its result is not
+ * kept: it was larger than the exactly-once table keeps for one client
+ * (`dedup.resultBytesPerClientMax`), or it was dropped later to keep the table within
+ * its byte bounds (`dedup.resultBytesPerClientMax`, `dedup.resultBytesMax`). Only a
+ * retry gets this error; the first attempt got the result. Read what the request
+ * changed instead, or make its result smaller.
+ *
+ * @example
+ * ```ts
+ * try { await node.propose(command, { request }); }
+ * catch (e) { if (e instanceof ResultDroppedError) console.log(`${e.clientId}/${e.seq} took effect; its result is gone`); }
+ * ```
+ */
+export class ResultDroppedError extends SynodError {
+  /** The request's client. */
+  readonly clientId: string;
+  /** The request's sequence number. */
+  readonly seq: number;
+
+  constructor(clientId: string, seq: number) {
+    super('RESULT_DROPPED', `request ${seq} of client ${clientId} was applied, but its result was too large to keep for a retry`);
+    this.clientId = clientId;
+    this.seq = seq;
+  }
+}
+
 /** The state machine threw while applying the command (on every replica alike); `cause` is what it threw. */
 export class ApplyError extends SynodError {
   /** The slot that carried the command. */

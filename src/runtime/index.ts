@@ -18,7 +18,7 @@ export { type Clock, type TimerHandle, systemClock } from './clock.js';
 export { type Logger, silentLogger } from './logger.js';
 export type { NodeEvents, NodeListener } from './events.js';
 export type { NodeMetrics } from './metrics.js';
-export type { DedupLimits } from './dedup-table.js';
+export type { DedupLimits, DedupStats } from './dedup-table.js';
 export {
   ClosedError,
   NotStartedError,
@@ -28,6 +28,7 @@ export {
   OverloadedError,
   CommandTooLargeError,
   ResultExpiredError,
+  ResultDroppedError,
   ApplyError,
   StorageError,
   TransferError,

@@ -1,3 +1,5 @@
+import type { DedupStats } from './dedup-table.js';
+
 /** A node's counters and gauges at one moment; see {@link SynodNode.metrics}. */
 export interface NodeMetrics {
   readonly proposals: {
@@ -14,8 +16,11 @@ export interface NodeMetrics {
     /** Distinct requests waiting now. */
     readonly pending: number;
   };
-  /** Slots applied, and commands in them (duplicates skipped count as applied). */
-  readonly applied: { readonly slots: number; readonly commands: number; readonly duplicates: number; readonly malformed: number };
+  /**
+   * Slots applied, and commands in them (duplicates skipped count as applied);
+   * `readOnly`, the commands among them that only read and so took no exactly-once entry.
+   */
+  readonly applied: { readonly slots: number; readonly commands: number; readonly readOnly: number; readonly duplicates: number; readonly malformed: number };
   readonly commitIndex: number;
   readonly appliedIndex: number;
   /** Commit index minus applied index: slots chosen but not yet applied here. */
@@ -31,6 +36,12 @@ export interface NodeMetrics {
    * and refused from a peer (unreadable); transfers it is sending now.
    */
   readonly snapshots: { readonly saved: number; readonly installed: number; readonly sent: number; readonly refused: number; readonly sending: number };
+  /**
+   * The exactly-once table now (clients, results kept, their estimated bytes) and how
+   * often its byte bounds tripped since this node started; the log replayed at a
+   * start counts again.
+   */
+  readonly exactlyOnce: DedupStats;
   readonly persist: {
     /** Storage writes made. */
     readonly writes: number;
@@ -55,6 +66,7 @@ export class MetricsRecorder {
   forwarded = 0;
   slots = 0;
   commands = 0;
+  readOnly = 0;
   duplicates = 0;
   malformed = 0;
   campaigns = 0;
@@ -80,13 +92,14 @@ export class MetricsRecorder {
     commitIndex: number;
     appliedIndex: number;
     snapshots: { saved: number; installed: number; sent: number; refused: number; sending: number };
+    exactlyOnce: DedupStats;
   }): NodeMetrics {
     const n = Math.min(this.latencyCount, latencySamples);
     const sorted = this.latencies.slice(0, n).sort();
     const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);
     return {
       proposals: { submitted: this.submitted, refused: this.refused, succeeded: this.succeeded, failed: this.failed, forwarded: this.forwarded, pending: gauges.pending },
-      applied: { slots: this.slots, commands: this.commands, duplicates: this.duplicates, malformed: this.malformed },
+      applied: { slots: this.slots, commands: this.commands, readOnly: this.readOnly, duplicates: this.duplicates, malformed: this.malformed },
       commitIndex: gauges.commitIndex,
       appliedIndex: gauges.appliedIndex,
       applyLag: gauges.commitIndex - gauges.appliedIndex,
@@ -95,6 +108,7 @@ export class MetricsRecorder {
       messages: { in: this.messagesIn, out: this.messagesOut, dropped: this.messagesDropped },
       reads: { served: this.readsServed, failed: this.readsFailed, retries: this.readRetries },
       snapshots: { ...gauges.snapshots },
+      exactlyOnce: gauges.exactlyOnce,
       persist: { writes: this.writes, batches: this.batches, latencyMs: { p50: at(0.5), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! } },
     };
   }

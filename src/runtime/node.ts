@@ -17,7 +17,7 @@ import {
   isEmptyOutput,
 } from '../core/index.js';
 import type { TimerHandle } from './clock.js';
-import { DedupTable, type Outcome } from './dedup-table.js';
+import { type DedupTrip, DedupTable, type Outcome } from './dedup-table.js';
 import { clientSuffixLength, decodeEnvelope, encodeEnvelope, envelopeIdBytesMax, envelopeKey, requestKey, stampEnvelope } from './envelope.js';
 import {
   AbortedError,
@@ -27,6 +27,7 @@ import {
   NotLeaderError,
   NotStartedError,
   OverloadedError,
+  ResultDroppedError,
   ResultExpiredError,
   SnapshotError,
   StorageError,
@@ -101,6 +102,8 @@ interface PendingProposal<Result> {
   readonly clientId: string;
   readonly seq: number;
   readonly envelope: Uint8Array;
+  /** The command only reads (`StateMachine.readOnly`): it takes no exactly-once entry, and a retry runs it again. */
+  readonly readOnly: boolean;
   readonly waiters: Waiter<Result>[];
   /** The tick it was last handed to a leader (here or by forwarding); -1 when it waits for one. */
   submittedTick: number;
@@ -128,6 +131,9 @@ interface Transfer {
 }
 
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** At most one log line this often about each byte bound of the exactly-once table tripping (the metrics count every trip). */
+const dedupTripLogMs = 10_000;
 
 /**
  * A replica of the user's state machine, driving the pure core with a Transport, a
@@ -196,12 +202,14 @@ export class SynodNode<Command, Result> {
   private commitIndex = 0;
   /** The amnesia guard's state last seen (see {@link ReplicaStatus.rejoining}). */
   private rejoining: 'probing' | 'rebuilding' | undefined;
+  /** Per byte bound of the exactly-once table: when its last line was logged, and its trips since. */
+  private readonly dedupTripLog = { result: { at: -Infinity, trips: 0 }, client: { at: -Infinity, trips: 0 }, total: { at: -Infinity, trips: 0 } };
 
   /** Use {@link createNode}. @internal */
   constructor(options: ResolvedOptions<Command, Result>) {
     this.options = options;
     this.id = options.id;
-    this.dedup = new DedupTable(options.dedup);
+    this.dedup = new DedupTable(options.dedup, (trip) => this.onDedupTrip(trip));
     this.pipeline = new PersistPipeline({
       // A storage that throws instead of rejecting fails the same way.
       write: (batch) => new Promise<void>((resolve, reject) => void Promise.resolve(options.storage.persist(batch)).then(resolve, reject)),
@@ -362,6 +370,7 @@ export class SynodNode<Command, Result> {
    * be applied), {@link OverloadedError}, {@link CommandTooLargeError},
    * {@link NotLeaderError}, {@link ApplyError} (the state machine threw),
    * {@link ResultExpiredError} (a retry whose original result was forgotten),
+   * {@link ResultDroppedError} (a retry of a request applied whose result was too large to keep),
    * {@link ClosedError}, {@link NotStartedError}.
    */
   propose(command: Command, options: ProposeOptions = {}): Promise<Result> {
@@ -394,12 +403,17 @@ export class SynodNode<Command, Result> {
       if (clientId === this.clientId) throw new ConfigError('propose', 'request.clientId', "must not be this node's own client id");
     }
     const key = requestKey(clientId, seq);
-    if (request !== undefined) {
+    const readOnly = this.isReadOnly(command);
+    if (request !== undefined && !readOnly) {
       // A retry of a request this replica applied already: its outcome is known here.
       const known = this.dedup.known(clientId, seq);
       if (known === 'expired') throw new ResultExpiredError(clientId, seq);
       if (known !== undefined) {
         this.recorder.submitted++;
+        if (known === 'dropped') {
+          this.recorder.failed++;
+          return Promise.reject(new ResultDroppedError(clientId, seq));
+        }
         if (known.ok) {
           this.recorder.succeeded++;
           return Promise.resolve(known.value);
@@ -417,7 +431,7 @@ export class SynodNode<Command, Result> {
       envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, createdAt: this.options.clock.wallTime(), origin: this.id, payload });
       if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
     }
-    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, waiters: [], submittedTick: -1, attempts: 0 };
+    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, readOnly, waiters: [], submittedTick: -1, attempts: 0 };
     const limits = { timeoutMs, signal: options.signal, timer: false };
     const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', limits, (w, ok) => {
       if (ok) this.recorder.succeeded++;
@@ -563,6 +577,7 @@ export class SynodNode<Command, Result> {
       commitIndex: this.replica?.status.commitIndex ?? 0,
       appliedIndex: this.appliedIndex,
       snapshots: { ...this.snapshots.counts, sending: this.snapshots.sending },
+      exactlyOnce: this.dedup.stats,
     });
   }
 
@@ -919,15 +934,25 @@ export class SynodNode<Command, Result> {
     }
     const timestamp = Math.max(this.lastTimestamp, e.timestamp);
     this.lastTimestamp = timestamp;
-    const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, e.createdAt, timestamp);
+    const meta: ApplyMeta = { slot, timestamp, clientId: e.clientId, seq: e.seq, origin: e.origin };
+    const decoded = this.decodeCommand(slot, e.payload);
     let outcome: Outcome<Result>;
-    if (lookup.kind === 'new') {
-      outcome = this.execute(slot, e.payload, { slot, timestamp, clientId: e.clientId, seq: e.seq, origin: e.origin });
-      this.dedup.record(e.clientId, e.seq, outcome);
+    if (decoded.ok && this.isReadOnly(decoded.command)) {
+      // It changes nothing, so running it again is harmless: no entry, only the client's progress.
+      this.dedup.progress(e.clientId, e.ackedBelow, timestamp);
+      outcome = this.execute(slot, decoded.command, meta);
       this.recorder.commands++;
+      this.recorder.readOnly++;
     } else {
-      this.recorder.duplicates++;
-      outcome = lookup.kind === 'duplicate' ? lookup.outcome : { ok: false, error: new ResultExpiredError(e.clientId, e.seq) };
+      const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, e.createdAt, timestamp);
+      if (lookup.kind === 'new') {
+        outcome = decoded.ok ? this.execute(slot, decoded.command, meta) : decoded;
+        this.dedup.record(e.clientId, e.seq, outcome);
+        this.recorder.commands++;
+      } else {
+        this.recorder.duplicates++;
+        outcome = lookup.kind === 'duplicate' ? lookup.outcome : refusal(lookup.kind, e.clientId, e.seq);
+      }
     }
     if (this.inPipeline.size === 0 && this.proposals.size === 0) return;
     const key = requestKey(e.clientId, e.seq);
@@ -936,13 +961,58 @@ export class SynodNode<Command, Result> {
     if (p !== undefined) this.settle(p, outcome);
   }
 
-  private execute(slot: number, payload: Uint8Array, meta: ApplyMeta): Outcome<Result> {
-    let command: Command;
+  /**
+   * A byte bound of the exactly-once table tripped, inside apply: a warning line, at
+   * most one a bound every {@link dedupTripLogMs} (an attack trips one on every
+   * request). Only the log is touched here, never replicated state.
+   */
+  private onDedupTrip(trip: DedupTrip): void {
+    const log = this.dedupTripLog[trip.bound];
+    log.trips++;
+    const now = this.options.clock.now();
+    if (now - log.at < dedupTripLogMs) return;
+    const { resultBytesPerClientMax, resultBytesMax } = this.options.dedup;
+    const what =
+      trip.bound === 'result'
+        ? `the result of request ${trip.seq} of client ${trip.clientId} is larger than dedup.resultBytesPerClientMax (${resultBytesPerClientMax} bytes): kept as applied, result dropped`
+        : trip.bound === 'client'
+          ? `client ${trip.clientId} went over dedup.resultBytesPerClientMax (${resultBytesPerClientMax} bytes): ${trip.results} of its older results dropped`
+          : `the exactly-once table went over dedup.resultBytesMax (${resultBytesMax} bytes): ${trip.results} results of the least recently active clients dropped`;
+    const trips = log.trips;
+    log.at = now;
+    log.trips = 0;
     try {
-      command = this.options.codec.decode(payload);
+      this.options.logger.warn({ node: this.id, bound: trip.bound, clientId: trip.clientId, seq: trip.seq, trips }, `${what} (${trips} such trips since the last line)`);
+    } catch {
+      // A logger that throws must not break an apply half done.
+    }
+  }
+
+  /** The command in `payload`; a codec that cannot read it makes the command's outcome an {@link ApplyError}, on every replica alike. */
+  private decodeCommand(slot: number, payload: Uint8Array): { readonly ok: true; readonly command: Command } | { readonly ok: false; readonly error: ApplyError } {
+    try {
+      return { ok: true, command: this.options.codec.decode(payload) };
     } catch (error) {
       return { ok: false, error: new ApplyError(slot, error) };
     }
+  }
+
+  /**
+   * Whether the state machine says `command` only reads. One that throws is taken to
+   * write: keeping an entry is the safe side. Pure in the command, so every replica
+   * answers alike.
+   */
+  private isReadOnly(command: Command): boolean {
+    const readOnly = this.options.stateMachine.readOnly;
+    if (readOnly === undefined) return false;
+    try {
+      return readOnly.call(this.options.stateMachine, command) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private execute(slot: number, command: Command, meta: ApplyMeta): Outcome<Result> {
     try {
       return { ok: true, value: this.options.stateMachine.apply(command, meta) };
     } catch (error) {
@@ -973,9 +1043,11 @@ export class SynodNode<Command, Result> {
     // Requests applied inside the snapshot never pass through apply here: settle them
     // from the restored exactly-once table.
     for (const p of [...this.proposals.values()]) {
+      // A read takes no entry: it is sent again, and runs again.
+      if (p.readOnly) continue;
       const known = this.dedup.known(p.clientId, p.seq);
       if (known === undefined) continue;
-      this.settle(p, known === 'expired' ? { ok: false, error: new ResultExpiredError(p.clientId, p.seq) } : known);
+      this.settle(p, known === 'expired' || known === 'dropped' ? refusal(known, p.clientId, p.seq) : known);
     }
     this.emit('apply', { appliedIndex: slot });
     for (const r of [...this.reads.values()]) if (r.index !== undefined && r.index <= slot) this.serveRead(r);
@@ -1111,8 +1183,9 @@ export class SynodNode<Command, Result> {
         continue;
       }
       const key = requestKey(e.clientId, e.seq);
-      // Already queued, or applied (the sender will learn the result when it applies the slot).
-      if (replica.role === 'leader' && (this.inPipeline.has(key) || this.dedup.known(e.clientId, e.seq) !== undefined)) continue;
+      // Already queued, or applied (the sender will learn the result when it applies the slot);
+      // a read, though, keeps no entry and runs again.
+      if (replica.role === 'leader' && (this.inPipeline.has(key) || (this.dedup.known(e.clientId, e.seq) !== undefined && !this.isReadOnlyPayload(e.payload)))) continue;
       const result = replica.role === 'leader' ? replica.propose([stamped]) : undefined;
       if (result?.ok === true) {
         this.inPipeline.add(key);
@@ -1167,6 +1240,11 @@ export class SynodNode<Command, Result> {
     this.confirmRead(read, m.index);
   }
 
+  private isReadOnlyPayload(payload: Uint8Array): boolean {
+    const decoded = this.decodeCommand(0, payload);
+    return decoded.ok && this.isReadOnly(decoded.command);
+  }
+
   private dropMalformed(m: NodeMessage): void {
     this.recorder.messagesDropped++;
     this.options.logger.warn({ node: this.id, from: m.from, type: m.type }, 'dropped a malformed message');
@@ -1177,6 +1255,11 @@ export class SynodNode<Command, Result> {
     for (let i = 0; i < length; i++) s += idAlphabet[Math.floor(this.options.random() * idAlphabet.length)] ?? 'x';
     return s;
   }
+}
+
+/** The outcome a request gets that the exactly-once table refuses to apply again. */
+function refusal(kind: 'expired' | 'dropped', clientId: string, seq: number): Outcome<never> {
+  return { ok: false, error: kind === 'dropped' ? new ResultDroppedError(clientId, seq) : new ResultExpiredError(clientId, seq) };
 }
 
 function isCount(n: unknown): n is number {

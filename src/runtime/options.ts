@@ -1,7 +1,7 @@
 import { ConfigError, type Limits, type NodeId, type Quorum, defaultLimits, flexible, majority } from '../core/index.js';
 import { validateLimits } from '../core/limits.js';
 import { type Clock, systemClock } from './clock.js';
-import { type DedupLimits, defaultDedupLimits } from './dedup-table.js';
+import { type DedupLimits, defaultDedupLimits, resultBytesPerClientMin } from './dedup-table.js';
 import { clientSuffixLength, envelopeIdBytesMax, envelopeOverhead } from './envelope.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { StateMachine } from './state-machine.js';
@@ -207,6 +207,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   hasMethods('transport', options.transport, ['start', 'send', 'close']);
   hasMethods('storage', options.storage, ['load', 'persist', 'saveSnapshot', 'loadSnapshot', 'compact', 'close']);
   hasMethods('stateMachine', options.stateMachine, ['apply']);
+  if (options.stateMachine.readOnly !== undefined && typeof options.stateMachine.readOnly !== 'function') fail('stateMachine', 'readOnly, if given, must be a method');
   if (options.codec !== undefined) hasMethods('codec', options.codec, ['encode', 'decode']);
   if (options.resultCodec !== undefined) hasMethods('resultCodec', options.resultCodec, ['encode', 'decode']);
   const snapshotInput = options.snapshot ?? {};
@@ -259,7 +260,11 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     clientsMax: positiveInteger('dedup.clientsMax', dedupInput.clientsMax, defaultDedupLimits.clientsMax),
     clientIdleMs: positiveInteger('dedup.clientIdleMs', dedupInput.clientIdleMs, defaultDedupLimits.clientIdleMs),
     clockSkewMaxMs: positiveInteger('dedup.clockSkewMaxMs', dedupInput.clockSkewMaxMs, defaultDedupLimits.clockSkewMaxMs),
+    resultBytesPerClientMax: positiveInteger('dedup.resultBytesPerClientMax', dedupInput.resultBytesPerClientMax, defaultDedupLimits.resultBytesPerClientMax),
+    resultBytesMax: positiveInteger('dedup.resultBytesMax', dedupInput.resultBytesMax, defaultDedupLimits.resultBytesMax),
   };
+  if (dedup.resultBytesPerClientMax < resultBytesPerClientMin) fail('dedup.resultBytesPerClientMax', `must be at least ${resultBytesPerClientMin} bytes, got ${dedup.resultBytesPerClientMax}`);
+  if (dedup.resultBytesMax < dedup.resultBytesPerClientMax) fail('dedup.resultBytesMax', `must be at least dedup.resultBytesPerClientMax (${dedup.resultBytesPerClientMax} bytes), got ${dedup.resultBytesMax}`);
   return {
     id,
     quorum,

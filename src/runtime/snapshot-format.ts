@@ -4,7 +4,8 @@
  * A snapshot from a peer is input like any message, so decoding checks everything.
  */
 import { type ConfigurationState, decodeConfiguration, encodeConfiguration } from '../core/index.js';
-import type { DedupState, Outcome } from './dedup-table.js';
+import { type DedupState, type KeptResult, type Outcome } from './dedup-table.js';
+import { resultEntryBytes } from './result-bytes.js';
 import { ApplyError, ResultExpiredError, SnapshotError } from './errors.js';
 import type { Codec } from './state-machine.js';
 
@@ -22,27 +23,37 @@ export interface RuntimeState<R> {
 
 /** "SYNS": a synod runtime snapshot. */
 const magic = 0x53594e53;
-const version = 1;
+/**
+ * 2: each kept result carries the bytes the table charged for it, and a result may be
+ * kept as dropped. Version 1 (no byte bounds yet) is still read: its results' bytes
+ * are estimated again when the table is rebuilt.
+ */
+const version = 2;
+const versionsRead: readonly number[] = [1, 2];
 /** magic u32, version u8, 3 reserved bytes, runtime-state length u32. */
 const headerBytes = 12;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** A result as stored: its codec's bytes (base64), what the state machine threw, or lost. */
-type StoredOutcome = { readonly v: string } | { readonly e: string; readonly slot: number } | { readonly x: 1 };
+/**
+ * A result as stored: its codec's bytes (base64), what the state machine threw, lost
+ * (the codec could not encode it), or dropped (too large for the table's bounds).
+ */
+type StoredOutcome = { readonly v: string } | { readonly e: string; readonly slot: number } | { readonly x: 1 } | { readonly d: 1 };
 
 /**
  * The runtime's part of a snapshot, encoded at once (results are encoded before any
  * caller can change them). A result the codec cannot encode is stored as lost: a retry
- * of it gets `ResultExpiredError`, never a second apply.
+ * of it gets `ResultExpiredError`, never a second apply. Each result keeps the bytes
+ * the table charged for it, so a restored table counts exactly as the live one did.
  * @internal
  */
 export function encodeRuntimeState<R>(state: RuntimeState<R>, resultCodec: Codec<R>): Uint8Array {
   return encoder.encode(
     JSON.stringify({
       t: state.lastTimestamp,
-      c: state.dedup.clients.map((c) => [c.id, c.floor, c.lastActive, c.results.map(([seq, o]) => [seq, storeOutcome(o, resultCodec)])]),
+      c: state.dedup.clients.map((c) => [c.id, c.floor, c.lastActive, c.results.map((r) => [r.seq, storeOutcome(r.outcome, resultCodec), r.bytes ?? null])]),
       b: state.dedup.tombstones,
       f: finiteOrNull(state.dedup.forgottenThrough),
       s: finiteOrNull(state.dedup.lastSweep),
@@ -73,7 +84,7 @@ export function decodeSnapshot<R>(bytes: Uint8Array, resultCodec: Codec<R>): { s
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0) !== magic) throw new SnapshotError('bad magic: not a synod snapshot');
   const v = view.getUint8(4);
-  if (v !== version) throw new SnapshotError(`format version ${v}; this synod reads version ${version}`);
+  if (!versionsRead.includes(v)) throw new SnapshotError(`format version ${v}; this synod reads versions ${versionsRead.join(' and ')}`);
   const length = view.getUint32(8);
   if (length > bytes.byteLength - headerBytes) throw new SnapshotError(`runtime state of ${length} bytes overruns the snapshot`);
   let parsed: unknown;
@@ -82,11 +93,12 @@ export function decodeSnapshot<R>(bytes: Uint8Array, resultCodec: Codec<R>): { s
   } catch (error) {
     throw new SnapshotError('runtime state is not valid JSON', { cause: error });
   }
-  const state = readState(parsed, resultCodec);
+  const state = readState(parsed, resultCodec, v);
   return { state, machine: bytes.subarray(headerBytes + length) };
 }
 
-function storeOutcome<R>(outcome: Outcome<R>, codec: Codec<R>): StoredOutcome {
+function storeOutcome<R>(outcome: Outcome<R> | undefined, codec: Codec<R>): StoredOutcome {
+  if (outcome === undefined) return { d: 1 };
   if (!outcome.ok) {
     if (outcome.error instanceof ApplyError) return { e: messageOf(outcome.error.cause), slot: outcome.error.slot };
     return { x: 1 };
@@ -98,7 +110,7 @@ function storeOutcome<R>(outcome: Outcome<R>, codec: Codec<R>): StoredOutcome {
   }
 }
 
-function readState<R>(raw: unknown, codec: Codec<R>): RuntimeState<R> {
+function readState<R>(raw: unknown, codec: Codec<R>, format: number): RuntimeState<R> {
   const o = raw as { t?: unknown; c?: unknown; b?: unknown; f?: unknown; s?: unknown; g?: unknown } | null;
   if (typeof o !== 'object' || o === null) throw new SnapshotError('runtime state is not an object');
   const lastTimestamp = finite(o.t, 'last timestamp');
@@ -108,10 +120,15 @@ function readState<R>(raw: unknown, codec: Codec<R>): RuntimeState<R> {
       throw new SnapshotError('exactly-once client record is malformed');
     }
     const id = entry[0];
-    const results = (entry[3] as unknown[]).map((r): readonly [number, Outcome<R>] => {
-      if (!Array.isArray(r) || r.length !== 2) throw new SnapshotError(`result of client ${id} is malformed`);
+    const results = (entry[3] as unknown[]).map((r): KeptResult<R> => {
+      if (!Array.isArray(r) || r.length !== (format === 1 ? 2 : 3)) throw new SnapshotError(`result of client ${id} is malformed`);
       const seq = finite(r[0], 'sequence number');
-      return [seq, readOutcome(r[1], id, seq, codec)];
+      const outcome = readOutcome(r[1], id, seq, codec, format);
+      if (format === 1) return { seq, outcome, bytes: undefined };
+      const bytes = finite(r[2], 'result bytes');
+      if (!Number.isSafeInteger(bytes) || bytes < resultEntryBytes) throw new SnapshotError(`result ${id}/${seq} is charged ${bytes} bytes, below an entry's ${resultEntryBytes}`);
+      if (outcome === undefined && bytes !== resultEntryBytes) throw new SnapshotError(`dropped result ${id}/${seq} is charged ${bytes} bytes, not ${resultEntryBytes}`);
+      return { seq, outcome, bytes };
     });
     return { id, floor: finite(entry[1], 'floor'), lastActive: finite(entry[2], 'last activity'), results };
   });
@@ -143,8 +160,8 @@ function readConfigurationState(raw: unknown): ConfigurationState {
   });
 }
 
-function readOutcome<R>(raw: unknown, clientId: string, seq: number, codec: Codec<R>): Outcome<R> {
-  const o = raw as { v?: unknown; e?: unknown; slot?: unknown; x?: unknown } | null;
+function readOutcome<R>(raw: unknown, clientId: string, seq: number, codec: Codec<R>, format: number): Outcome<R> | undefined {
+  const o = raw as { v?: unknown; e?: unknown; slot?: unknown; x?: unknown; d?: unknown } | null;
   if (typeof o !== 'object' || o === null) throw new SnapshotError(`result ${clientId}/${seq} is malformed`);
   if (typeof o.v === 'string') {
     let value: R;
@@ -157,6 +174,7 @@ function readOutcome<R>(raw: unknown, clientId: string, seq: number, codec: Code
   }
   if (typeof o.e === 'string') return { ok: false, error: new ApplyError(finite(o.slot, 'slot'), new Error(o.e)) };
   if (o.x === 1) return { ok: false, error: new ResultExpiredError(clientId, seq) };
+  if (o.d === 1 && format >= 2) return undefined;
   throw new SnapshotError(`result ${clientId}/${seq} is malformed`);
 }
 

@@ -47,6 +47,16 @@ export interface SnapshotCapture {
 export interface StateMachine<Command, Result> {
   /** Applies one chosen command and returns the proposer's result. */
   apply(command: Command, meta: ApplyMeta): Result;
+  /**
+   * Whether `command` only reads: applying it changes no state, whatever the state.
+   * Such a command takes no entry in the exactly-once table (its result is not kept
+   * for a retry; a retry runs it again, which is harmless), so a client reading large
+   * answers through the log holds no memory on the replicas. It must be a pure
+   * function of the command, the same on every replica and in every version that
+   * replays the same log. Optional: by default every command may write, and keeps
+   * its result for retries.
+   */
+  readOnly?(command: Command): boolean;
   /** Captures the state for a snapshot (step one of two). Optional until snapshots are scheduled. */
   snapshot?(): SnapshotCapture;
   /** Replaces the whole state with a snapshot's. */

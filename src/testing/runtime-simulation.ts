@@ -696,9 +696,10 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     const live = (): boolean => m.incarnation === incarnation && m.node !== undefined;
     const stateMachine: StateMachine<Command, Result> = {
       apply: (command, meta) => {
-        if (live()) this.guard(() => this.onApply(m, meta));
+        if (live()) this.guard(() => this.onApply(m, meta, machine.readOnly?.(command) === true));
         return machine.apply(command, meta);
       },
+      ...(machine.readOnly !== undefined ? { readOnly: (command: Command) => machine.readOnly!(command) } : {}),
       // Snapshots carry the checkers' record of what was applied beside the machine's
       // bytes, so a node restored from one is checked against the log like the others.
       ...(machine.snapshot !== undefined
@@ -783,8 +784,12 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     this.invariants.send(m.id, message, m.storage.durable, m.storage.durableSnapshot?.slot);
   }
 
-  /** Identifies the command the runtime is applying on `m` and checks it. */
-  private onApply(m: Member<Command, Result>, meta: { slot: number; clientId: string; origin: NodeId }): void {
+  /**
+   * Identifies the command the runtime is applying on `m` and checks it. A read-only
+   * command (the machine's `readOnly`) may be applied again: it keeps no exactly-once
+   * entry, and running it again changes nothing.
+   */
+  private onApply(m: Member<Command, Result>, meta: { slot: number; clientId: string; origin: NodeId }, readOnly: boolean): void {
     this.counts.applies++;
     const payload = m.decoding;
     m.decoding = undefined;
@@ -800,7 +805,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       const e = tryDecode(value.commands[i]!);
       if (e === undefined || e.clientId !== meta.clientId || e.origin !== meta.origin || !bytesEqual(e.payload, payload)) continue;
       const key = requestKey(e.clientId, e.seq);
-      const before = m.appliedRequests.get(key);
+      const before = readOnly ? undefined : m.appliedRequests.get(key);
       if (before !== undefined) {
         again ??= { key: `${e.clientId}#${e.seq}`, slot: before };
         continue;

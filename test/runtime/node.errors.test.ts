@@ -47,6 +47,10 @@ describe('createNode validates every option up front', () => {
     ['commandBytesMax', { commandBytesMax: 4096, batchBytesMax: 1024 }],
     ['followerProposals', { followerProposals: 'drop' }],
     ['dedup.resultsPerClientMax', { dedup: { resultsPerClientMax: -1 } }],
+    ['dedup.resultBytesPerClientMax', { dedup: { resultBytesPerClientMax: 1023 } }],
+    // The total must hold at least one client's worth: the default total is below a larger per-client bound.
+    ['dedup.resultBytesMax', { dedup: { resultBytesPerClientMax: 128 * 1024 * 1024 } }],
+    ['dedup.resultBytesMax', { dedup: { resultBytesPerClientMax: 4096, resultBytesMax: 2048 } }],
     ['clientId', { clientId: '' }],
   ];
 

@@ -34,7 +34,17 @@ describe('changeMembers', () => {
       expect(added.observers).toEqual(['n4']);
       await c.waitFor(() => joiner.status().appliedIndex >= leader.status().commitIndex - 1, 'the observer to catch up');
       const writes = Array.from({ length: 50 }, () => leader.propose({ key: 'x', add: 1 }));
-      const promoted = await leader.changeMembers({ type: 'promote', id: 'n4' });
+      // The leader promotes only a member it heard report its commit index lately: ask again while it says `behind`.
+      let promoted;
+      for (;;) {
+        try {
+          promoted = await leader.changeMembers({ type: 'promote', id: 'n4' });
+          break;
+        } catch (error) {
+          if (!(error instanceof MembershipError && error.reason === 'behind')) throw error;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
       expect([...promoted.voters].sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
       const victim = c.voters.find((v) => v !== leaderId)!;
       const removed = await leader.changeMembers({ type: 'remove', id: victim });

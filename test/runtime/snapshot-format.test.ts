@@ -32,10 +32,10 @@ describe('runtime snapshot format', () => {
     expect(restored.known('a', 1)).toEqual({ ok: true, value: { n: 1 } });
     expect(restored.known('a', 2)).toEqual({ ok: true, value: undefined });
     const failed = restored.known('b', 5);
-    expect(failed !== undefined && failed !== 'expired' && !failed.ok && failed.error instanceof ApplyError && failed.error.slot === 9).toBe(true);
+    expect(typeof failed === 'object' && !failed.ok && failed.error instanceof ApplyError && failed.error.slot === 9).toBe(true);
     // A result the codec cannot encode is kept as lost: a retry is refused, never re-applied.
     const lost = restored.known('b', 6);
-    expect(lost !== undefined && lost !== 'expired' && !lost.ok && lost.error instanceof ResultExpiredError).toBe(true);
+    expect(typeof lost === 'object' && !lost.ok && lost.error instanceof ResultExpiredError).toBe(true);
     expect(restored.check('a', 1, 0, 0, 2_000)).toMatchObject({ kind: 'duplicate' });
   });
 
@@ -66,5 +66,47 @@ describe('runtime snapshot format', () => {
     new DataView(overrun.buffer).setUint32(8, 1 << 30);
     cases.push(badMagic, badVersion, badJson, overrun);
     for (const bytes of cases) expect(() => decodeSnapshot(bytes, codec)).toThrow(SnapshotError);
+  });
+
+  it('keeps the bytes charged for each result and the dropped markers, so a restored table counts as the live one', () => {
+    const limits = { ...defaultDedupLimits, resultBytesPerClientMax: 1024, resultBytesMax: 4096 };
+    const t = new DedupTable<unknown>(limits);
+    t.check('a', 1, 0, 0, 1_000);
+    t.record('a', 1, { ok: true, value: 'x'.repeat(5_000) }); // too large: dropped
+    t.check('a', 2, 0, 0, 1_001);
+    t.record('a', 2, { ok: true, value: { n: 2, pad: 'y'.repeat(100) } });
+    const bytes = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1_001, dedup: t.exportState() }, codec), new Uint8Array(0));
+    const restored = new DedupTable<unknown>(limits);
+    restored.importState(decodeSnapshot(bytes, codec).state.dedup);
+    expect(restored.known('a', 1)).toBe('dropped');
+    expect(restored.check('a', 1, 0, 0, 2_000)).toEqual({ kind: 'dropped' });
+    expect(restored.known('a', 2)).toEqual({ ok: true, value: { n: 2, pad: 'y'.repeat(100) } });
+    expect(restored.stats.bytes).toBe(t.stats.bytes);
+    expect(restored.exportState().clients[0]!.results.map((r) => r.bytes)).toEqual(t.exportState().clients[0]!.results.map((r) => r.bytes));
+  });
+
+  it('still reads a version 1 snapshot (no bytes kept): results are charged again', () => {
+    const runtime = new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { v: btoa('{"n":1}') }], [2, { x: 1 }]]]], b: [[7, 3]], f: null, s: 5 }));
+    const bytes = encodeSnapshot(runtime, new Uint8Array([9]));
+    bytes[4] = 1;
+    const { state, machine } = decodeSnapshot(bytes, codec);
+    expect([...machine]).toEqual([9]);
+    expect(state.dedup.clients[0]!.results.map((r) => r.bytes)).toEqual([undefined, undefined]);
+    const restored = new DedupTable<unknown>(defaultDedupLimits);
+    restored.importState(state.dedup);
+    expect(restored.known('a', 1)).toEqual({ ok: true, value: { n: 1 } });
+    expect(restored.stats.results).toBe(2);
+    expect(restored.stats.bytes).toBeGreaterThan(2 * 64);
+    // A dropped marker is version 2's: in a version 1 snapshot it is damage.
+    const bad = encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { d: 1 }]]]], b: [], f: null, s: 5 })), new Uint8Array(0));
+    bad[4] = 1;
+    expect(() => decodeSnapshot(bad, codec)).toThrow(SnapshotError);
+  });
+
+  it('refuses a result charged less than an entry, or a dropped one charged more', () => {
+    const encode = (result: unknown[]) => encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [result]]], b: [], f: null, s: 5 })), new Uint8Array(0));
+    expect(() => decodeSnapshot(encode([1, { v: btoa('1') }, 10]), codec)).toThrow(SnapshotError);
+    expect(() => decodeSnapshot(encode([1, { d: 1 }, 500]), codec)).toThrow(SnapshotError);
+    expect(decodeSnapshot(encode([1, { d: 1 }, 64]), codec).state.dedup.clients[0]!.results[0]!.outcome).toBeUndefined();
   });
 });

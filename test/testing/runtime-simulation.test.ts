@@ -242,6 +242,34 @@ describe('RuntimeSimulation: real runtime nodes on simulated time, network and d
     }
   });
 
+  it('lets a read-only command (the machine’s readOnly) run again for a retry, and still checks writes apply once', async () => {
+    class Reads implements StateMachine<{ add: number } | { read: true }, number> {
+      total = 0;
+      reads = 0;
+      readOnly(command: { add: number } | { read: true }): boolean {
+        return 'read' in command;
+      }
+      apply(command: { add: number } | { read: true }): number {
+        if ('read' in command) return (this.reads++, this.total);
+        return (this.total += command.add);
+      }
+    }
+    const { sim } = await elected<{ add: number } | { read: true }, number>({ seed: 3, voters: 3, stateMachine: () => new Reads() });
+    const read = { request: { clientId: 'reader', seq: 1 } };
+    const write = { request: { clientId: 'writer', seq: 1 } };
+    expect(await sim.settle(sim.propose('n1', { add: 5 }, write), 2_000)).toBe(5);
+    expect(await sim.settle(sim.propose('n2', { add: 5 }, write), 2_000)).toBe(5);
+    expect(await sim.settle(sim.propose('n1', { read: true }, read), 2_000)).toBe(5);
+    expect(await sim.settle(sim.propose('n2', { read: true }, read), 2_000)).toBe(5);
+    expect(await sim.runUntil(() => sim.converged(), 2_000)).toBe(true);
+    for (const id of sim.ids) {
+      const machine = sim.machine(id) as Reads;
+      expect(machine.total, id).toBe(5);
+      expect(machine.reads, id).toBe(2);
+    }
+    sim.finish();
+  });
+
   it('is deterministic: the same seed replays the same run, line for line', async () => {
     const run = async (seed: number): Promise<string[]> => {
       const lines: string[] = [];

@@ -53,9 +53,9 @@ export interface ServerStatus {
 export interface ErrorBody {
   readonly code: string;
   readonly message: string;
-  /** VERSION_CONFLICT: the key. */
+  /** VERSION_CONFLICT: the key; RESULT_DROPPED: the request's client id. */
   readonly key?: string;
-  /** VERSION_CONFLICT: the current version; COMPACTED: the revision asked for; SESSION_EXPIRED: the session. */
+  /** VERSION_CONFLICT: the current version; COMPACTED: the revision asked for; SESSION_EXPIRED: the session; RESULT_DROPPED: the request's seq. */
   readonly number?: number;
   /** VERSION_CONFLICT: the revision; COMPACTED: the compacted revision. */
   readonly revision?: number;

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { VersionConflictError, type WatchEvent } from '../../../src/kv/index.js';
-import { TimeoutError } from '../../../src/runtime/index.js';
+import { ResultDroppedError, TimeoutError } from '../../../src/runtime/index.js';
 import { ServerCluster } from './cluster.js';
 
 let cluster: ServerCluster | undefined;
@@ -36,6 +36,24 @@ describe('KV servers and clients', () => {
     const status = await a.status();
     expect(status.members).toEqual(['a', 'b', 'c']);
     expect(status.revision).toBeGreaterThanOrEqual(3);
+  }, 30_000);
+
+  it('refuse the retry of a write whose result was too large to keep with ResultDroppedError, remotely too', async () => {
+    const node = { tickMs: 10, electionTicks: { min: 10, max: 20 }, sessionCheckMs: 20, dedup: { resultBytesPerClientMax: 1024, resultBytesMax: 64 * 1024 } };
+    cluster = await ServerCluster.start(['a', 'b', 'c'], { server: () => ({ node }) });
+    const client = cluster.client();
+    await client.put('big', new Uint8Array(4096));
+    // A write whose answer (the 4 KiB value it reads) is over the 1 KiB a client's results may keep.
+    const txn = { compare: [], success: [{ op: 'put' as const, key: 'once', value: new TextEncoder().encode('first') }, { op: 'range' as const, range: { key: 'big' } }] };
+    const request = { clientId: 'remote-1', seq: 1, ackedBelow: 0 };
+    expect((await client.txn(txn, { request })).succeeded).toBe(true);
+    const onB = cluster.client({ only: ['b'] });
+    // A linearizable read on b first: b has applied the write, so it answers the retry from its table.
+    expect((await onB.get('once'))?.version).toBe(1);
+    const retry = onB.txn(txn, { request });
+    await expect(retry).rejects.toBeInstanceOf(ResultDroppedError);
+    await expect(retry).rejects.toMatchObject({ clientId: 'remote-1', seq: 1 });
+    expect((await client.get('once'))?.version).toBe(1);
   }, 30_000);
 
   it('refuse a client with the wrong secret or cluster, and say why when its request times out', async () => {
