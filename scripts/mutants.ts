@@ -381,7 +381,7 @@ const mutants: Mutant[] = [
 
 const runs = Number(process.env['SYNOD_SCHEDULES'] ?? 1000);
 const suite = process.env['SYNOD_SUITE'] ?? 'test/core/safety/mixed.prop.test.ts';
-const scenarios = ['test/core/replica.scenario.test.ts', 'test/core/replica.reads.scenario.test.ts', 'test/core/replica.amnesia.scenario.test.ts'];
+const scenarios = ['test/core/replica.scenario.test.ts', 'test/core/replica.reads.scenario.test.ts', 'test/core/replica.amnesia.scenario.test.ts', 'test/core/replica.membership.scenario.test.ts'];
 const only = process.env['SYNOD_MUTANT'];
 const rows: string[] = [];
 for (const m of mutants) {

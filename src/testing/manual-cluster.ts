@@ -1,5 +1,7 @@
 import {
+  type ChangeMembersResult,
   type CommittedEntry,
+  type MembershipChange,
   DurableStateBuilder,
   type Limits,
   type Message,
@@ -22,6 +24,8 @@ export interface ManualClusterOptions {
   readonly observers?: readonly NodeId[];
   /** Replica limits. */
   readonly limits?: Partial<Limits>;
+  /** The configuration window, in slots. Default the core's. */
+  readonly windowSlots?: number;
 }
 
 const encoder = new TextEncoder();
@@ -91,6 +95,7 @@ export class ManualCluster {
         quorum: this.quorum,
         observers: this.options.observers ?? [],
         ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
+        ...(this.options.windowSlots !== undefined ? { windowSlots: this.options.windowSlots } : {}),
         random: () => 0,
         state: this.disks.get(id)!.build(),
       }),
@@ -120,6 +125,13 @@ export class ManualCluster {
         this.drain(id);
       }
     }
+  }
+
+  /** Asks `id` for a membership change (see {@link Replica.changeMembers}). */
+  changeMembers(id: NodeId, change: MembershipChange): ChangeMembersResult {
+    const result = this.replica(id).changeMembers(change);
+    this.drain(id);
+    return result;
   }
 
   /** Proposes a command (a string) at `id`. */
