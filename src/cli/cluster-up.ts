@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { type Args, intOption, option } from './args.js';
 import { readClusterConfig } from './cluster-config.js';
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((done) => server.listen({ host: '127.0.0.1', port: 0 }, done));
   const { port } = server.address() as { port: number };

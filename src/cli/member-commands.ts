@@ -4,7 +4,7 @@
  * those the configuration added since) for their status.
  */
 import { type Configuration, ConfigError } from '../core/index.js';
-import { MembershipError, NotLeaderError } from '../runtime/index.js';
+import { MembershipError, NotLeaderError, TimeoutError } from '../runtime/index.js';
 import { KvClient } from '../kv/client/index.js';
 import { formatMemberAddress, parseHostPort, parseMemberAddress } from '../kv/server/member-address.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
@@ -106,8 +106,8 @@ function client(config: ClusterConfig, endpoints: readonly TcpAddress[]): KvClie
   return new KvClient({ endpoints, clusterId: config.clusterId, secret: config.clientSecret, requestTimeoutMs: 5_000 });
 }
 
-async function withAnyMember<T>(config: ClusterConfig, run: (kv: KvClient) => Promise<T>): Promise<T> {
-  const kv = client(config, Object.values(config.members).map((m) => m.client));
+async function withAnyMember<T>(config: ClusterConfig, run: (kv: KvClient) => Promise<T>, more: readonly TcpAddress[] = []): Promise<T> {
+  const kv = client(config, [...Object.values(config.members).map((m) => m.client), ...more]);
   try {
     return await run(kv);
   } finally {
@@ -115,11 +115,34 @@ async function withAnyMember<T>(config: ClusterConfig, run: (kv: KvClient) => Pr
   }
 }
 
-/** Every member's client address: the cluster file's, and those the configuration holds. */
-async function clientAddresses(config: ClusterConfig): Promise<Map<string, TcpAddress>> {
-  const addresses = new Map<string, TcpAddress>(Object.entries(config.members).map(([id, m]) => [id, m.client]));
+/** The leader some member at `addresses` names, or undefined if none answers with one within 2 s. */
+async function findLeader(config: ClusterConfig, addresses: readonly TcpAddress[]): Promise<string | undefined> {
+  const asked = addresses.map(async (address) => {
+    const kv = client(config, [address]);
+    try {
+      const leader = (await kv.status({ timeoutMs: 2_000 })).leader;
+      if (leader === undefined) throw new NotLeaderError(undefined);
+      return leader;
+    } finally {
+      await kv.close();
+    }
+  });
   try {
-    const { configuration } = await withAnyMember(config, (kv) => kv.members({ timeoutMs: 3_000 }));
+    return await Promise.any(asked);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every member's client address: the cluster file's, `more` (servers known to have
+ * joined since), and those the configuration holds.
+ */
+async function clientAddresses(config: ClusterConfig, more: readonly TcpAddress[]): Promise<Map<string, TcpAddress>> {
+  const addresses = new Map<string, TcpAddress>(Object.entries(config.members).map(([id, m]) => [id, m.client]));
+  more.forEach((address, i) => addresses.set(`#${i}`, address));
+  try {
+    const { configuration } = await withAnyMember(config, (kv) => kv.members({ timeoutMs: 3_000 }), more);
     for (const [id, text] of Object.entries(configuration.addresses)) {
       try {
         addresses.set(id, parseMemberAddress('synod', text).client);
@@ -130,27 +153,23 @@ async function clientAddresses(config: ClusterConfig): Promise<Map<string, TcpAd
   } catch {
     // No member answered: try the cluster file's addresses alone.
   }
+  // Drop the placeholders the configuration named for real.
+  const named = new Set([...addresses.entries()].filter(([id]) => !id.startsWith('#')).map(([, a]) => `${a.host}:${a.port}`));
+  for (const [id, a] of addresses) if (id.startsWith('#') && named.has(`${a.host}:${a.port}`)) addresses.delete(id);
   return addresses;
 }
 
-/** Runs `run` against the leader, found by status, following NOT_LEADER hints. */
-export async function onLeader<T>(config: ClusterConfig, run: (kv: KvClient) => Promise<T>): Promise<T> {
-  const addresses = await clientAddresses(config);
+/**
+ * Runs `run` against the leader, found by asking the members for their status, and
+ * following NOT_LEADER hints. `more`: client addresses of servers that joined after the
+ * cluster file was written (a cluster file that names no live member needs them).
+ */
+export async function onLeader<T>(config: ClusterConfig, run: (kv: KvClient) => Promise<T>, more: readonly TcpAddress[] = []): Promise<T> {
+  const addresses = await clientAddresses(config, more);
   let leader: string | undefined;
   for (let attempt = 0; attempt < 20; attempt++) {
-    if (leader === undefined) {
-      for (const address of addresses.values()) {
-        const kv = client(config, [address]);
-        try {
-          leader = (await kv.status({ timeoutMs: 2_000 })).leader;
-        } catch {
-          // Unreachable: ask the next one.
-        } finally {
-          await kv.close();
-        }
-        if (leader !== undefined) break;
-      }
-    }
+    // Ask everyone at once: a dead member costs its timeout once, not once per member.
+    leader ??= await findLeader(config, [...addresses.values()]);
     const address = leader === undefined ? undefined : addresses.get(leader);
     if (address === undefined) {
       leader = undefined;
@@ -161,8 +180,11 @@ export async function onLeader<T>(config: ClusterConfig, run: (kv: KvClient) => 
     try {
       return await run(kv);
     } catch (error) {
-      if (!(error instanceof NotLeaderError)) throw error;
-      leader = error.leaderHint;
+      // A leader that is gone (the status that named it was stale): the request never
+      // reached a server, so asking the new leader cannot apply it twice.
+      const unreachable = error instanceof TimeoutError && /no server reachable/.test(error.message);
+      if (!(error instanceof NotLeaderError) && !unreachable) throw error;
+      leader = error instanceof NotLeaderError ? error.leaderHint : undefined;
       await new Promise((resolve) => setTimeout(resolve, 100));
     } finally {
       await kv.close();

@@ -143,6 +143,8 @@ export class PeerLink {
 
   /** The peer moved: drop its connection and dial the new address. */
   moveTo(address: TcpAddress): void {
+    // The same address again (a configuration that did not move it): keep the connection.
+    if (address.host === this.address.host && address.port === this.address.port) return;
     this.address = address;
     this.dialing?.close('the peer moved to a new address');
     this.connection?.close('the peer moved to a new address');
