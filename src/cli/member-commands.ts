@@ -115,14 +115,17 @@ async function withAnyMember<T>(config: ClusterConfig, run: (kv: KvClient) => Pr
   }
 }
 
-/** The leader some member at `addresses` names, or undefined if none answers with one within 2 s. */
+/**
+ * The member at `addresses` that says it leads (a follower's word may be stale: the
+ * leader it names may be gone), or undefined if none does within 2 s.
+ */
 async function findLeader(config: ClusterConfig, addresses: readonly TcpAddress[]): Promise<string | undefined> {
   const asked = addresses.map(async (address) => {
     const kv = client(config, [address]);
     try {
-      const leader = (await kv.status({ timeoutMs: 2_000 })).leader;
-      if (leader === undefined) throw new NotLeaderError(undefined);
-      return leader;
+      const s = await kv.status({ timeoutMs: 2_000 });
+      if (s.role !== 'leader') throw new NotLeaderError(s.leader);
+      return s.node;
     } finally {
       await kv.close();
     }

@@ -284,10 +284,16 @@ export class Replica {
     const wasLeading = this.leadership;
     this.computeView();
     if (wasLeading !== undefined && !this.isVoter) {
-      // This leader removed itself: the commit index that says so must reach the others,
-      // or a voter that missed it campaigns in a configuration this node left.
+      // This leader removed itself. The voter that reported the most campaigns at once,
+      // instead of after a timeout (told first: once it learns the change, it no longer
+      // takes this node's word). Then the commit index that says so must reach the
+      // others, or a voter that missed it campaigns in a configuration this node left.
+      let heir: NodeId | undefined;
+      for (const v of this.otherVoters) if (heir === undefined || (wasLeading.reportedCommit.get(v) ?? -1) > (wasLeading.reportedCommit.get(heir) ?? -1)) heir = v;
+      if (heir !== undefined) this.out.send({ type: 'timeoutNow', from: this.id, to: heir, ballot: wasLeading.ballot });
+      const commitIndex = this.learner.commitIndex;
       for (const m of wasMember) {
-        if (m !== this.id) this.out.send({ type: 'commit', from: this.id, to: m, ballot: wasLeading.ballot, commitIndex: this.learner.commitIndex });
+        if (m !== this.id) this.out.send({ type: 'commit', from: this.id, to: m, ballot: wasLeading.ballot, commitIndex });
       }
     }
     const observer = this.observers.includes(this.id);
