@@ -20,6 +20,7 @@ import { parseArgs } from './args.js';
 import { clientCommand } from './client-commands.js';
 import { clusterUp } from './cluster-up.js';
 import { memberCommand } from './member-commands.js';
+import { recover } from './recover.js';
 import { serve } from './serve.js';
 
 const usage = `usage: synod <command> [options]
@@ -38,10 +39,12 @@ const usage = `usage: synod <command> [options]
   leader transfer ID                         hand leadership to the voter ID
   serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D
                                              start a new member and have the cluster add it
+  recover --id ID --force-new-cluster [--data-dir D]
+                                             a majority is gone for good: make the stopped survivor ID the only voter
 client commands: --config FILE (default .synod/cluster.json), --json`;
 
 async function main(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(['json', 'serializable', 'sequential', 'prefix', 'verbose', 'help', 'observer', 'join']));
+  const args = parseArgs(argv, new Set(['json', 'serializable', 'sequential', 'prefix', 'verbose', 'help', 'observer', 'join', 'force-new-cluster']));
   const [command, sub] = args.positional;
   if (command === undefined || args.options.has('help')) {
     console.log(usage);
@@ -54,6 +57,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'cluster' && sub === 'up') return clusterUp(args);
   if (['put', 'get', 'del', 'range', 'txn', 'watch', 'status'].includes(command)) return clientCommand(command, args);
   if (command === 'member' || command === 'leader') return memberCommand(command, args);
+  if (command === 'recover') return recover(args);
   console.error(usage);
   return 2;
 }

@@ -13,6 +13,7 @@ export {
 } from './configuration/configuration.js';
 export type { ConfigurationState } from './configuration/epochs.js';
 export { type MembershipChange, type ChangeRefusal, planChange } from './configuration/membership-change.js';
+export { type ForcedCluster, forceNewCluster } from './configuration/force-new-cluster.js';
 export type * from './messages.js';
 export {
   type DurableState,
