@@ -10,6 +10,7 @@
  */
 import type { KvClient } from '../src/kv/client/index.js';
 import { VersionConflictError } from '../src/kv/index.js';
+import { TimeoutError } from '../src/runtime/index.js';
 import { type KvInput, type KvOutput, type Operation, checkLinearizability, versionedKvModel } from '../src/testing/index.js';
 
 const text = new TextDecoder();
@@ -117,6 +118,22 @@ export class CasWorkload {
     const extra = this.keys.filter((k) => finals.get(k)! > this.acknowledged.get(k)! + this.unknown.get(k)!);
     check(lost.length === 0, `no acknowledged write lost (every key's final version >= its acknowledged writes)${lost.length > 0 ? `: ${lost.join(', ')}` : ''}`);
     check(extra.length === 0, `no write applied twice (final version <= acknowledged + unknown writes)${extra.length > 0 ? `: ${extra.join(', ')}` : ''}`);
+  }
+}
+
+/**
+ * Waits until a new cluster serves a write through `client` (it first elects a leader,
+ * and each process may still be loading its code), up to 30 s; returns how long it took.
+ */
+export async function firstWrite(client: KvClient): Promise<number> {
+  const booted = performance.now();
+  for (;;) {
+    try {
+      await client.put('warmup', 'x');
+      return performance.now() - booted;
+    } catch (error) {
+      if (!(error instanceof TimeoutError) || performance.now() - booted > 30_000) throw error;
+    }
   }
 }
 

@@ -17,8 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { readClusterConfig } from '../src/cli/cluster-config.js';
 import { writeLocalCluster } from '../src/cli/cluster-up.js';
 import { KvClient } from '../src/kv/client/index.js';
-import { TimeoutError } from '../src/runtime/index.js';
-import { CasWorkload, percentile } from './cas-workload.js';
+import { CasWorkload, firstWrite, percentile } from './cas-workload.js';
 
 const seconds = Number(process.argv[2] ?? 10);
 const workers = 32;
@@ -62,18 +61,8 @@ const check = (ok: boolean, what: string) => {
 try {
   for (const id of ids) startServer(id);
   await Promise.all(clients.map((c) => c.connect()));
-  // A new cluster first elects a leader, and each process may still be loading its code:
-  // wait (up to 30 s) until it serves a write, and say how long that took.
-  const booted = performance.now();
-  for (;;) {
-    try {
-      await clients[0]!.put('warmup', 'x');
-      break;
-    } catch (error) {
-      if (!(error instanceof TimeoutError) || performance.now() - booted > 30_000) throw error;
-    }
-  }
-  console.log(`the new cluster served its first write ${Math.round(performance.now() - booted)} ms after the clients connected`);
+  const bootMs = await firstWrite(clients[0]!);
+  console.log(`the new cluster served its first write ${Math.round(bootMs)} ms after the clients connected`);
   console.log(`3 KV servers (${ids.join(', ')}) on FileStorage in ${dir}, client ports ${ids.map((id) => config.members[id]!.client.port).join(', ')}; ${workers} workers doing compare-and-set on ${keys.length} keys for ${seconds} s`);
 
   const start = performance.now();

@@ -18,9 +18,8 @@ import { readClusterConfig } from '../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../src/cli/cluster-up.js';
 import { onLeader } from '../src/cli/member-commands.js';
 import { KvClient } from '../src/kv/client/index.js';
-import { TimeoutError } from '../src/runtime/index.js';
 import type { TcpAddress } from '../src/transport/tcp/index.js';
-import { CasWorkload, percentile } from './cas-workload.js';
+import { CasWorkload, firstWrite, percentile } from './cas-workload.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const cli = join(root, 'src', 'cli', 'synod.ts');
@@ -89,15 +88,7 @@ const check = (ok: boolean, what: string) => {
 
 try {
   for (const id of Object.keys(config.members)) serve(id);
-  const booted = performance.now();
-  for (;;) {
-    try {
-      await clients[0]!.put('warmup', 'x');
-      break;
-    } catch (error) {
-      if (!(error instanceof TimeoutError) || performance.now() - booted > 30_000) throw error;
-    }
-  }
+  await firstWrite(clients[0]!);
   console.log(`cluster a, b, c up; 16 workers doing compare-and-set on ${workload.keys.length} keys`);
   const start = performance.now();
   workload.start(clients, 16);
