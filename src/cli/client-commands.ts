@@ -2,16 +2,17 @@
 import { ConfigError } from '../core/index.js';
 import { KvClient, type ServerStatus } from '../kv/client/index.js';
 import type { Compare, KeyRange, KeyValue, TxnOp, TxnRequest } from '../kv/index.js';
+import type { TcpAddress } from '../transport/tcp/index.js';
 import { type Args, intOption, option } from './args.js';
 import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
+import { clientAddresses } from './member-commands.js';
 
 const text = new TextDecoder();
 const bytes = new TextEncoder();
 
-function clientOf(config: ClusterConfig, only?: string): KvClient {
-  const ids = only === undefined ? Object.keys(config.members) : [only];
+function clientOf(config: ClusterConfig, endpoints: readonly TcpAddress[] = Object.values(config.members).map((m) => m.client)): KvClient {
   if (config.clientSecret === undefined) throw new ConfigError('synod', 'clientSecretFile', `${config.path} names no client secret`);
-  return new KvClient({ endpoints: ids.map((id) => config.members[id]!.client), clusterId: config.clusterId, secret: config.clientSecret, requestTimeoutMs: 5_000 });
+  return new KvClient({ endpoints, clusterId: config.clusterId, secret: config.clientSecret, requestTimeoutMs: 5_000 });
 }
 
 function show(kv: KeyValue, json: boolean): string {
@@ -104,11 +105,15 @@ export async function clientCommand(command: string, args: Args): Promise<number
   }
 }
 
-/** `synod status`: every member's view: role, leader, commit index, and how far it lags. */
+/**
+ * `synod status`: every member's view: role, leader, commit index, and how far it lags.
+ * The members are those of the cluster file and those the configuration added since.
+ */
 async function status(config: ClusterConfig, json: boolean): Promise<number> {
+  const addresses = await clientAddresses(config);
   const rows = await Promise.all(
-    Object.keys(config.members).map(async (id): Promise<[string, ServerStatus | string]> => {
-      const kv = clientOf(config, id);
+    [...addresses].map(async ([id, address]): Promise<[string, ServerStatus | string]> => {
+      const kv = clientOf(config, [address]);
       try {
         return [id, await kv.status({ timeoutMs: 2_000 })];
       } catch (error) {

@@ -141,7 +141,7 @@ async function findLeader(config: ClusterConfig, addresses: readonly TcpAddress[
  * Every member's client address: the cluster file's, `more` (servers known to have
  * joined since), and those the configuration holds.
  */
-async function clientAddresses(config: ClusterConfig, more: readonly TcpAddress[]): Promise<Map<string, TcpAddress>> {
+export async function clientAddresses(config: ClusterConfig, more: readonly TcpAddress[] = []): Promise<Map<string, TcpAddress>> {
   const addresses = new Map<string, TcpAddress>(Object.entries(config.members).map(([id, m]) => [id, m.client]));
   more.forEach((address, i) => addresses.set(`#${i}`, address));
   try {

@@ -82,6 +82,8 @@ describe('synod', () => {
       for (let i = 0; i < 120 && !(await members()).voters.includes('d'); i++) await new Promise((r) => setTimeout(r, 500));
       expect((await members()).voters, joinerOut).toContain('d');
       expect(joinerOut).toMatch(/d joined as an observer; catching up[\s\S]*d is a voter/);
+      // status reports the member the configuration added, though the cluster file does not name it.
+      expect((await synod('status')).stdout.split('\n').some((l) => l.startsWith('d\t'))).toBe(true);
       const removed = await synod('member', 'remove', 'c');
       expect(removed.code, removed.stderr).toBe(0);
       expect((await members()).voters.sort()).toEqual(['a', 'b', 'd']);
