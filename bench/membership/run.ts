@@ -1,0 +1,173 @@
+/**
+ * Membership benchmark: how long adding a member takes to a cluster holding a given
+ * amount of KV data, and what the change costs the writes running meanwhile.
+ *
+ * For each size: three `synod serve` processes on 127.0.0.1 (FileStorage, fsync on,
+ * snapshots every 64 slots so a new member is sent a snapshot, not the log), loaded with
+ * `size` MB of 64 KiB values; then `--clients` clients, each a closed loop of
+ * compare-and-sets on its own key, run for `--seconds` s (the baseline), and a fourth
+ * server is started with `synod serve --join`: added as an observer, sent the snapshot
+ * and the log, promoted once caught up. Reported: the time from its start to being a
+ * voter (including the process's own start, about 1 s of loading code here), the rate
+ * that makes for the data, and CAS/s during the change against the baseline.
+ *
+ * Floors of the same run, for the transfer: reading a file of the same size (written and
+ * synced first, so probably from the page cache: an upper bound on a disk read), and
+ * streaming the same bytes over one loopback TCP connection. Targets (the issue): the
+ * transfer at least 50% of the slower floor; CAS/s during the change at least 70% of
+ * before.
+ *
+ * A benchmark, not a test: it reports and never fails on its numbers. Run with
+ * `npx tsx bench/membership/run.ts [--sizes 10,100] [--clients 64] [--seconds 5]`
+ * (add 1000 to `--sizes` for the 1 GB point: minutes, and about 3 GB of disk).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readClusterConfig } from '../../src/cli/cluster-config.js';
+import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
+import { KvClient } from '../../src/kv/client/index.js';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, fallback: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
+};
+const sizesMb = arg('sizes', '10,100').split(',').map(Number);
+const clientCount = Number(arg('clients', '64'));
+const seconds = Number(arg('seconds', '5'));
+const valueBytes = 64 * 1024;
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+const cli = join(root, 'src', 'cli', 'synod.ts');
+
+/** MB/s reading back a `bytes`-byte file just written and synced in `dir`. */
+async function diskReadRate(dir: string, bytes: number): Promise<number> {
+  const path = join(dir, 'floor.bin');
+  const file = await open(path, 'w');
+  const chunk = Buffer.alloc(1 << 20, 7);
+  for (let written = 0; written < bytes; written += chunk.byteLength) await file.write(chunk);
+  await file.sync();
+  await file.close();
+  const start = performance.now();
+  const data = await readFile(path);
+  const ms = performance.now() - start;
+  await rm(path);
+  return data.byteLength / 1e6 / (ms / 1000);
+}
+
+/** MB/s streaming `bytes` bytes over one loopback TCP connection. */
+async function loopbackRate(bytes: number): Promise<number> {
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const server = createServer((socket) => socket.on('data', (b: Buffer) => {
+    received += b.byteLength;
+    if (received >= bytes) done();
+  }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  const chunk = Buffer.alloc(1 << 20, 7);
+  const start = performance.now();
+  for (let sent = 0; sent < bytes; sent += chunk.byteLength) {
+    if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+  }
+  await finished;
+  const ms = performance.now() - start;
+  socket.destroy();
+  server.close();
+  return bytes / 1e6 / (ms / 1000);
+}
+
+async function point(sizeMb: number): Promise<string> {
+  const dir = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-bench-membership-'));
+  const configPath = await writeLocalCluster(dir, 3);
+  const config = await readClusterConfig(configPath);
+  const children: ChildProcess[] = [];
+  const serve = (id: string, extra: readonly string[] = []) => {
+    const child = spawn(process.execPath, [...process.execArgv, cli, 'serve', '--config', configPath, '--id', id, '--snapshot-every', '64', ...extra], { stdio: 'ignore' });
+    children.push(child);
+  };
+  const endpoints = Object.values(config.members).map((m) => m.client);
+  const newClient = (i: number) => new KvClient({ endpoints: [...endpoints.slice(i % 3), ...endpoints.slice(0, i % 3)], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 10_000 });
+  const loader = newClient(0);
+  const clients = Array.from({ length: clientCount }, (_, i) => newClient(i));
+  try {
+    for (const id of Object.keys(config.members)) serve(id);
+    for (let t = performance.now(); ; ) {
+      try {
+        await loader.put('warmup', 'x');
+        break;
+      } catch (error) {
+        if (performance.now() - t > 30_000) throw error;
+      }
+    }
+    // The data: 64 KiB values, 16 writes at a time.
+    const values = Math.ceil((sizeMb * 1e6) / valueBytes);
+    const value = new Uint8Array(valueBytes).fill(42);
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < values) await loader.put(`data/${String(next++).padStart(8, '0')}`, value);
+    }));
+    // The workload: each client a closed loop of compare-and-sets on its own key.
+    let ops = 0;
+    let stopping = false;
+    const loops = clients.map(async (c, i) => {
+      let version = 0;
+      while (!stopping) {
+        try {
+          version = (await c.put(`cas/${i}`, String(version), { expectedVersion: version })).version;
+          ops++;
+        } catch {
+          await new Promise((r) => setTimeout(r, 10));
+          version = (await c.get(`cas/${i}`).catch(() => undefined))?.version ?? version;
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1_000));
+    let mark = ops;
+    let t0 = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const before = (ops - mark) / ((performance.now() - t0) / 1000);
+    // The change: a fourth server joins, is sent the snapshot, and is promoted.
+    const peer = await freePort();
+    const client = await freePort();
+    mark = ops;
+    t0 = performance.now();
+    serve('d', ['--join', '--peer', `127.0.0.1:${peer}`, '--client', `127.0.0.1:${client}`, '--data-dir', join(dir, 'd')]);
+    for (;;) {
+      const voters = (await loader.members().catch(() => undefined))?.configuration.voters ?? [];
+      if (voters.includes('d')) break;
+      if (performance.now() - t0 > 600_000) throw new Error('d did not become a voter within 10 minutes');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const changeMs = performance.now() - t0;
+    const during = (ops - mark) / (changeMs / 1000);
+    stopping = true;
+    await Promise.all(loops);
+    const bytes = values * valueBytes;
+    const disk = await diskReadRate(dir, bytes);
+    const net = await loopbackRate(bytes);
+    const rate = bytes / 1e6 / (changeMs / 1000);
+    const floor = Math.min(disk, net);
+    return [
+      `| ${sizeMb} MB | ${Math.round(changeMs)} ms | ${rate.toFixed(1)} MB/s | ${disk.toFixed(0)} / ${net.toFixed(0)} MB/s | ${(rate / floor).toFixed(3)} ${rate / floor >= 0.5 ? 'met' : 'not met'} |`,
+      `${Math.round(before)} | ${Math.round(during)} | ${(during / before).toFixed(2)} ${during / before >= 0.7 ? 'met' : 'not met'} |`,
+    ].join(' ');
+  } finally {
+    await Promise.all([loader, ...clients].map((c) => c.close()));
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }))));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const cpus = os.cpus();
+console.log(`membership benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; ${clientCount} CAS clients, ${seconds} s baseline`);
+console.log('| data | join to voter | rate | floors: file read / loopback | rate ÷ slower floor (target ≥ 0.5) | CAS/s before | during | ratio (target ≥ 0.7) |');
+console.log('|---|---:|---:|---:|---|---:|---:|---|');
+for (const size of sizesMb) console.log(await point(size));
+process.exit(0);
