@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { readClusterConfig } from '../src/cli/cluster-config.js';
 import { writeLocalCluster } from '../src/cli/cluster-up.js';
 import { KvClient } from '../src/kv/client/index.js';
-import { CasWorkload, firstWrite, percentile } from './cas-workload.js';
+import { CasWorkload, firstWrite, percentile } from './kv-workload/cas-workload.js';
 
 const seconds = Number(process.argv[2] ?? 10);
 const workers = 32;

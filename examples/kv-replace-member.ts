@@ -19,7 +19,7 @@ import { freePort, writeLocalCluster } from '../src/cli/cluster-up.js';
 import { onLeader } from '../src/cli/member-commands.js';
 import { KvClient } from '../src/kv/client/index.js';
 import type { TcpAddress } from '../src/transport/tcp/index.js';
-import { CasWorkload, firstWrite, percentile } from './cas-workload.js';
+import { CasWorkload, firstWrite, percentile } from './kv-workload/cas-workload.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const cli = join(root, 'src', 'cli', 'synod.ts');

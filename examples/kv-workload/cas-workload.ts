@@ -8,10 +8,10 @@
  * counts the writes it took: at least every acknowledged compare-and-set, at most those
  * plus the unknown ones.
  */
-import type { KvClient } from '../src/kv/client/index.js';
-import { VersionConflictError } from '../src/kv/index.js';
-import { TimeoutError } from '../src/runtime/index.js';
-import { type KvInput, type KvOutput, type Operation, checkLinearizability, versionedKvModel } from '../src/testing/index.js';
+import type { KvClient } from '../../src/kv/client/index.js';
+import { VersionConflictError } from '../../src/kv/index.js';
+import { TimeoutError } from '../../src/runtime/index.js';
+import { type KvInput, type KvOutput, type Operation, checkLinearizability, versionedKvModel } from '../../src/testing/index.js';
 
 const text = new TextDecoder();
 
