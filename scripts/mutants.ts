@@ -70,8 +70,8 @@ const mutants: Mutant[] = [
   {
     name: 'accepted entries are written without a sync',
     file: 'src/core/durable-state.ts',
-    from: 'return batch.promised !== undefined || batch.accepted.length > 0;',
-    to: 'return batch.promised !== undefined;',
+    from: 'return batch.promised !== undefined || batch.accepted.length > 0 || batch.chosen.length > 0;',
+    to: 'return batch.promised !== undefined || batch.chosen.length > 0;',
   },
   {
     name: 'the leader counts its own acceptance before it is durable',

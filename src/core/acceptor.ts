@@ -13,7 +13,7 @@ import { type Value, valueEquals } from './value.js';
  * 2. Accept a value in a ballot only if that ballot is at least the promised one.
  *
  * Every change is handed to the output to be persisted; the driver makes it durable
- * before the promise or the acknowledgement leaves (DESIGN rule 3).
+ * before the promise or the acknowledgement leaves (persist before you speak, docs/protocol.md).
  * @internal
  */
 export class Acceptor {

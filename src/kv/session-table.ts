@@ -1,6 +1,6 @@
 /**
  * The sessions of the KV state machine and the ephemeral keys each owns. Expiry is
- * judged in log time only (DESIGN rule 4): a session ends when a `session-expire`
+ * judged in log time only (apply is deterministic): a session ends when a `session-expire`
  * command's timestamp passes its expiry, or when it is closed.
  */
 import { assert } from '../core/assert.js';

@@ -21,7 +21,7 @@ export interface PipelineDriver {
 }
 
 /**
- * Persist before you speak (DESIGN rule 3), with group commit. Outputs enter in the
+ * Persist before you speak (docs/protocol.md), with group commit. Outputs enter in the
  * order the core produced them; each output's messages that report acceptor state
  * leave only once its own write and every earlier one is durable. The rest (a leader's
  * accepts, heartbeats, commits; see `mayPrecedePersist`) leave at once, so the leader's

@@ -7,7 +7,7 @@ export interface ApplyMeta {
   /**
    * Milliseconds since the epoch, assigned by the leader that proposed the command
    * and made non-decreasing across the log. Use it for anything time-based (expiry,
-   * TTLs): apply must never read a clock itself (DESIGN rule 4).
+   * TTLs): apply must never read a clock itself (apply is deterministic).
    */
   readonly timestamp: number;
   /** The client that proposed the command (by default the proposing node's own client). */
