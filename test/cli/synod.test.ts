@@ -87,6 +87,10 @@ describe('synod', () => {
       const removed = await synod('member', 'remove', 'c');
       expect(removed.code, removed.stderr).toBe(0);
       expect((await members()).voters.sort()).toEqual(['a', 'b', 'd']);
+      // The removed member stops answering clients (its copy no longer follows the cluster).
+      const cRow = async () => (await synod('status')).stdout.split('\n').find((l) => l.startsWith('c\t')) ?? '';
+      for (let i = 0; i < 40 && !(await cRow()).includes('unreachable'); i++) await new Promise((r) => setTimeout(r, 250));
+      expect(await cRow()).toMatch(/unreachable/);
       // A refusal is typed and names why; the configuration is unchanged.
       const bad = await synod('member', 'remove', 'nobody');
       expect(bad.code).toBe(1);

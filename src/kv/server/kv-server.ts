@@ -102,6 +102,8 @@ export class KvServer {
   private readonly clientSecret: Uint8Array | undefined;
   private readonly logger: Logger;
   private closing = false;
+  /** This member was removed from the cluster: clients are refused. */
+  private removed = false;
   private readonly failure: { promise: Promise<Error>; resolve: (error: Error) => void } = (() => {
     let resolve!: (error: Error) => void;
     const promise = new Promise<Error>((r) => (resolve = r));
@@ -204,6 +206,14 @@ export class KvServer {
     });
     // The configuration says where every member listens: dial the ones added later.
     this.kvNode.node.on('configuration', ({ configuration }) => this.learnPeers(configuration));
+    // A removed member no longer learns the cluster's writes: its answers would be stale.
+    // Its clients are cut off, so they fail over to a member.
+    this.kvNode.node.on('roleChange', ({ role }) => {
+      if (role !== 'removed') return;
+      this.logger.warn({ node: options.id }, 'kv server: this member was removed from the cluster; closing client connections and refusing new ones');
+      this.removed = true;
+      for (const c of [...this.connections]) c.close(undefined);
+    });
     // A fatal error (a storage failure) closes the node: stop serving too, so a
     // supervisor sees the process fail instead of a server answering for a dead replica.
     this.kvNode.node.on('error', ({ error, fatal }) => {
@@ -216,7 +226,7 @@ export class KvServer {
     const started = this.kvNode.node.status().configuration;
     if (started !== undefined) this.learnPeers(started);
     const onSocket = (socket: Socket) => {
-      if (this.closing || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {
+      if (this.closing || this.removed || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {
         socket.destroy();
         return;
       }
