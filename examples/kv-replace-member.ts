@@ -7,7 +7,7 @@
  * three. The time each change took is printed; at the end the whole history is checked
  * linearizable, with no acknowledged write lost.
  *
- * Run: `npx tsx examples/kv-replace-member.ts`.
+ * Run: `npx tsx examples/kv-replace-member.ts` (`SYNOD_DEBUG=1` shows the servers' logs).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -33,7 +33,7 @@ for (const id of ['d', 'e', 'f', 'g', 'h']) joiners.set(id, { peer: { host: '127
 const joinerClients = [...joiners.values()].map((a) => a.client);
 
 function serve(id: string, extra: readonly string[] = []): void {
-  servers.set(id, spawn(process.execPath, [...process.execArgv, cli, 'serve', '--config', configPath, '--id', id, '--snapshot-every', '500', ...extra], { stdio: ['ignore', 'ignore', process.env['SYNOD_DEBUG'] ? 'inherit' : 'ignore'] }));
+  servers.set(id, spawn(process.execPath, [...process.execArgv, cli, 'serve', '--config', configPath, '--id', id, '--snapshot-every', '500', ...(process.env['SYNOD_DEBUG'] ? ['--verbose'] : []), ...extra], { stdio: ['ignore', 'ignore', process.env['SYNOD_DEBUG'] ? 'inherit' : 'ignore'] }));
 }
 
 function join_(id: string): void {

@@ -226,5 +226,11 @@ export function decodeConfiguration(bytes: Uint8Array): Configuration {
     addresses: Object.fromEntries(addresses as [string, string][]),
     windowSlots,
   } as Configuration;
-  return checkConfiguration('decodeConfiguration', config);
+  const checked = checkConfiguration('decodeConfiguration', config);
+  // One configuration, one byte form: anything else (spaces, reordered fields) is refused.
+  const canonicalBytes = encodeConfiguration(checked);
+  if (canonicalBytes.byteLength !== bytes.byteLength || canonicalBytes.some((b, i) => b !== bytes[i])) {
+    throw new ConfigError('decodeConfiguration', 'bytes', 'are not in the canonical form');
+  }
+  return checked;
 }

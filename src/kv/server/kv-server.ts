@@ -66,6 +66,9 @@ export interface KvServerOptions {
   readonly logger?: Logger;
 }
 
+/** How long a removed member's server still answers the requests in flight before it closes its client connections. */
+const removedGraceMs = 1_000;
+
 const defaultLimits: ConnectionLimits = {
   frameBytesMax: 16 * 1024 * 1024,
   requestsInFlightMax: 4096,
@@ -208,11 +211,21 @@ export class KvServer {
     this.kvNode.node.on('configuration', ({ configuration }) => this.learnPeers(configuration));
     // A removed member no longer learns the cluster's writes: its answers would be stale.
     // Its clients are cut off, so they fail over to a member.
-    this.kvNode.node.on('roleChange', ({ role }) => {
-      if (role !== 'removed') return;
-      this.logger.warn({ node: options.id }, 'kv server: this member was removed from the cluster; closing client connections and refusing new ones');
-      this.removed = true;
-      for (const c of [...this.connections]) c.close(undefined);
+    // (A server that joins goes through the configurations of the log it learns, some
+    // from before it was added: it may be out of them for a moment, and serves again.)
+    this.kvNode.node.on('roleChange', ({ role, previous }) => {
+      this.removed = role === 'removed';
+      if (role === 'removed') {
+        this.logger.warn({ node: options.id }, 'kv server: this member is not in the configuration; closing client connections and refusing new ones');
+        // A moment's grace: answers already settling (the removal itself, when this
+        // member led and removed itself) still reach their clients.
+        setTimeout(() => {
+          if (!this.removed) return;
+          for (const c of [...this.connections]) c.close(undefined);
+        }, removedGraceMs).unref();
+      } else if (previous === 'removed') {
+        this.logger.info({ node: options.id, role }, 'kv server: this member is in the configuration again; serving clients');
+      }
     });
     // A fatal error (a storage failure) closes the node: stop serving too, so a
     // supervisor sees the process fail instead of a server answering for a dead replica.
