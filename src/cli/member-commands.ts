@@ -138,12 +138,11 @@ async function findLeader(config: ClusterConfig, addresses: readonly TcpAddress[
 }
 
 /**
- * Every member's client address: the cluster file's, `more` (servers known to have
- * joined since), and those the configuration holds.
+ * Every member's client address by id: the cluster file's, and those the configuration
+ * holds (asked of any member the file names or `more` lists).
  */
 export async function clientAddresses(config: ClusterConfig, more: readonly TcpAddress[] = []): Promise<Map<string, TcpAddress>> {
   const addresses = new Map<string, TcpAddress>(Object.entries(config.members).map(([id, m]) => [id, m.client]));
-  more.forEach((address, i) => addresses.set(`#${i}`, address));
   try {
     const { configuration } = await withAnyMember(config, (kv) => kv.members({ timeoutMs: 3_000 }), more);
     for (const [id, text] of Object.entries(configuration.addresses)) {
@@ -156,9 +155,6 @@ export async function clientAddresses(config: ClusterConfig, more: readonly TcpA
   } catch {
     // No member answered: try the cluster file's addresses alone.
   }
-  // Drop the placeholders the configuration named for real.
-  const named = new Set([...addresses.entries()].filter(([id]) => !id.startsWith('#')).map(([, a]) => `${a.host}:${a.port}`));
-  for (const [id, a] of addresses) if (id.startsWith('#') && named.has(`${a.host}:${a.port}`)) addresses.delete(id);
   return addresses;
 }
 
@@ -172,7 +168,7 @@ export async function onLeader<T>(config: ClusterConfig, run: (kv: KvClient) => 
   let leader: string | undefined;
   for (let attempt = 0; attempt < 20; attempt++) {
     // Ask everyone at once: a dead member costs its timeout once, not once per member.
-    leader ??= await findLeader(config, [...addresses.values()]);
+    leader ??= await findLeader(config, [...addresses.values(), ...more]);
     const address = leader === undefined ? undefined : addresses.get(leader);
     if (address === undefined) {
       leader = undefined;

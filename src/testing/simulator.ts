@@ -100,7 +100,9 @@ interface SimNode {
   lastSnapshot: number;
   /** The node ticks once every this many simulator ticks (a slow clock); 1 normally. */
   tickEvery: number;
-  /** A spare: the configuration that added it, which it starts from (until a snapshot says more). */
+  /** One of the spare nodes, outside the cluster until a change adds it. */
+  readonly spare: boolean;
+  /** The configuration it starts from (until a snapshot says more): for a spare, the one that added it. */
   joinedWith: Configuration | undefined;
 }
 
@@ -159,7 +161,7 @@ export class Simulator {
     this.newMachine = options.stateMachine ?? (() => new HashStateMachine());
     this.traceCommits = options.traceCommits ?? false;
     for (const id of this.ids) {
-      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0, lastSnapshot: 0, tickEvery: 1, joinedWith: undefined };
+      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0, lastSnapshot: 0, tickEvery: 1, spare: spareIds.includes(id), joinedWith: undefined };
       this.nodes.set(id, node);
       if (!spareIds.includes(id)) this.boot(node);
     }
@@ -334,7 +336,7 @@ export class Simulator {
 
   /** A spare not added yet. */
   private isSpare(node: SimNode): boolean {
-    return node.id.startsWith('s') && node.joinedWith === undefined;
+    return node.spare && node.joinedWith === undefined;
   }
 
   private isolate(a: NodeId, b: NodeId): void {
