@@ -1155,9 +1155,10 @@ export class SynodNode<Command, Result> {
   private isFromPeer(m: unknown): m is NodeMessage {
     if (typeof m !== 'object' || m === null) return false;
     const { from, to, type } = m as { from: unknown; to: unknown; type: unknown };
-    if (to !== this.id || typeof from !== 'string' || from === this.id || typeof type !== 'string') return false;
-    // The members given at creation, and those later configurations added.
-    return this.options.members.has(from) || this.replica?.isMember(from) === true;
+    // Any sender the transport let through: it authenticates who may speak. A member
+    // may hear from one that a configuration it has not learned yet added (the new
+    // leader, say), and must listen to it to learn of it.
+    return to === this.id && typeof from === 'string' && from !== '' && from !== this.id && typeof type === 'string';
   }
 
   private onForward(m: ForwardMessage): void {

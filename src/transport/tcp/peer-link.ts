@@ -1,7 +1,8 @@
 /**
  * Everything a TcpTransport keeps for one peer: the messages waiting for it (encoded
  * straight into one buffer, so a burst leaves in one write), the connection to it, and
- * the redial schedule when this node is the side that dials.
+ * the redial schedule when this node is the side that dials. A peer whose address is
+ * not known (it dialed in before any configuration named it) is never dialed.
  */
 import type { NodeId } from '../../core/index.js';
 import type { NodeMessage } from '../../runtime/index.js';
@@ -39,16 +40,29 @@ export class PeerLink {
   private reachable: boolean | undefined;
   private closed = false;
   private readonly backoff: RedialBackoff;
+  /** The waiting side's own dials, in case the peer does not know this node (see `detach`). */
+  private readonly waitingBackoff: RedialBackoff;
 
   constructor(
     readonly peer: NodeId,
-    private address: TcpAddress,
-    /** Whether this node dials the peer (its id sorts first) rather than waits for it. */
-    readonly dials: boolean,
+    private address: TcpAddress | undefined,
+    /** Whether this node's id sorts first, which makes it the side that dials. */
+    private readonly sortsFirst: boolean,
     private readonly host: LinkHost,
   ) {
     const o = host.options;
     this.backoff = new RedialBackoff(o.reconnectDelayMsMin, o.reconnectDelayMsMax, o.random);
+    this.waitingBackoff = new RedialBackoff(o.idleTimeoutMs, 8 * o.idleTimeoutMs, o.random);
+  }
+
+  /** Whether this node dials the peer rather than waits for it: its id sorts first and it knows where the peer is. */
+  get dials(): boolean {
+    return this.sortsFirst && this.address !== undefined;
+  }
+
+  /** Whether this node knows where the peer listens (from its options or a configuration). */
+  get known(): boolean {
+    return this.address !== undefined;
   }
 
   /** Whether an authenticated connection to the peer is open. */
@@ -120,6 +134,7 @@ export class PeerLink {
     // A peer that restarted dials again before the old connection noticed: the newer wins.
     if (previous !== undefined && previous !== connection) previous.close('replaced by a newer connection from the same peer');
     this.backoff.reset();
+    this.waitingBackoff.reset();
     this.setReachable(true);
     this.flush();
   }
@@ -132,20 +147,39 @@ export class PeerLink {
     if (connection === this.connection) this.connection = undefined;
     if (this.connection !== undefined || this.closed) return;
     this.setReachable(false);
-    if (this.dials) this.scheduleDial(this.backoff.next());
+    this.scheduleDial();
   }
 
-  /** Dials now, if this side dials and no connection is open or on its way. */
-  dial(): void {
-    if (this.closed || !this.dials || this.connection !== undefined || this.dialing !== undefined) return;
+  /** The transport started, or took this link while started: dial, or wait to be dialed. */
+  start(): void {
+    if (this.dials) this.dial();
+    else this.scheduleDial();
+  }
+
+  /**
+   * Dials now, if no connection is open or on its way: as the side that dials, or as
+   * the waiting side when `waited` (the peer has not dialed for a while: it may not
+   * know this node yet, being a member that missed the configuration adding it).
+   */
+  dial(waited = false): void {
+    if (this.closed || this.address === undefined || this.connection !== undefined || this.dialing !== undefined) return;
+    if (!this.dials && !waited) return;
     this.dialing = this.host.dial(this.peer, this.address);
   }
 
-  /** The peer moved: drop its connection and dial the new address. */
+  /**
+   * The peer moved: drop its connection and dial the new address. A peer that dialed
+   * in unknown keeps its connection: this is where it listens, now known.
+   */
   moveTo(address: TcpAddress): void {
-    // The same address again (a configuration that did not move it): keep the connection.
-    if (address.host === this.address.host && address.port === this.address.port) return;
+    const before = this.address;
     this.address = address;
+    if (before === undefined) {
+      this.scheduleDial();
+      return;
+    }
+    // The same address again (a configuration that did not move it): keep the connection.
+    if (address.host === before.host && address.port === before.port) return;
     this.dialing?.close('the peer moved to a new address');
     this.connection?.close('the peer moved to a new address');
   }
@@ -175,12 +209,22 @@ export class PeerLink {
     connection.write(bytes);
   }
 
-  private scheduleDial(delayMs: number): void {
-    if (this.redialTimer !== undefined) return;
-    this.redialTimer = setTimeout(() => {
-      this.redialTimer = undefined;
-      this.dial();
-    }, delayMs);
+  /**
+   * Dials again later when no connection is open: soon as the side that dials; after
+   * a longer wait (idle timeouts, growing) as the waiting side, whose peer dials it
+   * unless the peer does not know it.
+   */
+  private scheduleDial(): void {
+    if (this.redialTimer !== undefined || this.closed || this.address === undefined || this.connection !== undefined) return;
+    const waited = !this.dials;
+    this.redialTimer = setTimeout(
+      () => {
+        this.redialTimer = undefined;
+        this.dial(waited);
+        if (waited && this.dialing === undefined) this.scheduleDial();
+      },
+      waited ? this.waitingBackoff.next() : this.backoff.next(),
+    );
     this.redialTimer.unref();
   }
 

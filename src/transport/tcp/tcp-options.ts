@@ -39,7 +39,10 @@ export interface TcpTransportOptions {
   readonly clusterId: string;
   /** Where this node accepts connections. */
   readonly listen: TcpAddress;
-  /** The other nodes this one talks to, by id. Others are refused. Change with `setPeer`/`removePeer`. */
+  /**
+   * The other nodes this one talks to, by id. Change with `setPeer`/`removePeer`. An
+   * authenticated node not named here is taken only within `unknownPeersMax`.
+   */
   readonly peers: Readonly<Record<NodeId, TcpAddress>>;
   /**
    * A secret every node of the cluster shares (at least 16 bytes; 32 random bytes
@@ -82,6 +85,15 @@ export interface TcpTransportOptions {
   readonly badFramesMax?: number;
   /** The longest node id taken, in UTF-8 bytes. Default 255. */
   readonly idBytesMax?: number;
+  /**
+   * Authenticated nodes missing from `peers` whose dial this node takes, at most this
+   * many at once; it answers them over the connection they opened, and forgets them
+   * when it closes. They are members that a configuration this node has not learned
+   * yet added: a lagging member must take the new leader's dial to catch up and learn
+   * of it. They prove the cluster's secret or certificate like anyone else. 0 refuses
+   * every unknown id. Default 16.
+   */
+  readonly unknownPeersMax?: number;
   /** Where connection events go (pino's shape). Default: silent. */
   readonly logger?: Logger;
   /** Randomness for the redial jitter, in [0, 1). Default `Math.random`. */
@@ -109,6 +121,7 @@ export interface ResolvedTcpOptions {
   readonly idleTimeoutMs: number;
   readonly badFramesMax: number;
   readonly idBytesMax: number;
+  readonly unknownPeersMax: number;
   readonly logger: Logger;
   readonly random: () => number;
 }
@@ -156,6 +169,7 @@ export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
     idleTimeoutMs,
     badFramesMax: positive('badFramesMax', o.badFramesMax ?? 8),
     idBytesMax,
+    unknownPeersMax: atLeastZero('unknownPeersMax', o.unknownPeersMax ?? 16),
     logger: o.logger ?? silentLogger,
     random: o.random ?? Math.random,
   };
@@ -170,6 +184,11 @@ export function secretBytes(field: string, s: string | Uint8Array, owner: string
 
 function positive(field: string, n: number): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(api, field, `must be a positive integer, not ${n}`);
+  return n;
+}
+
+function atLeastZero(field: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(api, field, `must be a non-negative integer, not ${n}`);
   return n;
 }
 

@@ -21,12 +21,15 @@ export class TransportError extends SynodError {
  *
  * - **One connection per pair of nodes.** The node whose id sorts first (JavaScript
  *   string order) dials; the other accepts, and refuses a dial from a node whose id
- *   sorts after its own. The dialer redials with exponential backoff and jitter.
+ *   sorts after its own. The dialer redials with exponential backoff and jitter. The
+ *   other side dials too after an idle timeout without a connection, in case the
+ *   peer does not know it yet (a member that missed the configuration adding it).
  * - **Authenticated.** A handshake carries the cluster id, both node ids and the
  *   protocol version, then both ends prove the shared `secret` (HMAC-SHA256 over fresh
  *   nonces) and/or present certificates naming their node ids (mutual TLS). Nothing
- *   else is taken: not unknown ids, not other clusters, not a message whose `from`
- *   is not the authenticated peer.
+ *   else is taken: not other clusters, not a message whose `from` is not the
+ *   authenticated peer, and ids not in `peers` only up to `unknownPeersMax` (members
+ *   this node has not learned of yet).
  * - **Hostile bytes stay out.** Frames are length-prefixed and decoded by the codec;
  *   a bad frame is dropped and counted, and a connection that sends `badFramesMax`
  *   of them is closed. A connection has `handshakeTimeoutMs` to authenticate, and at
@@ -134,7 +137,7 @@ export class TcpTransport implements Transport {
     server.on('error', (error) => this.o.logger.error({ node: this.o.id, error }, 'tcp: server error'));
     if (this.state !== 'starting') return; // closed while listening
     this.state = 'started';
-    for (const link of this.links.values()) link.dial();
+    for (const link of this.links.values()) link.start();
   }
 
   /**
@@ -212,7 +215,7 @@ export class TcpTransport implements Transport {
     }
     const added = this.newLink(peer, address);
     this.links.set(peer, added);
-    if (this.state === 'started') added.dial();
+    if (this.state === 'started') added.start();
   }
 
   /** Forgets a peer: its connection is closed, its queue dropped, its dials refused. */
@@ -221,7 +224,7 @@ export class TcpTransport implements Transport {
     this.links.delete(peer);
   }
 
-  private newLink(peer: NodeId, address: TcpAddress): PeerLink {
+  private newLink(peer: NodeId, address: TcpAddress | undefined): PeerLink {
     return new PeerLink(peer, address, this.o.id < peer, this.linkHost);
   }
 
@@ -290,14 +293,28 @@ export class TcpTransport implements Transport {
 
   private refusal(peer: NodeId): string | undefined {
     const link = this.links.get(peer);
-    if (link === undefined) return `unknown node id ${JSON.stringify(peer)}`;
+    if (link === undefined) return this.unknownPeerRoom() ? undefined : `unknown node id ${JSON.stringify(peer)}`;
     if (link.dials) return `${this.o.id} dials ${peer}, not the other way round`;
     return undefined;
   }
 
+  /** Whether one more unknown peer may connect (see `unknownPeersMax`). */
+  private unknownPeerRoom(): boolean {
+    let unknown = 0;
+    for (const link of this.links.values()) if (!link.known) unknown++;
+    return unknown < this.o.unknownPeersMax;
+  }
+
   private onEstablished(connection: Connection): void {
     this.handshaking.delete(connection);
-    const link = connection.peer === undefined ? undefined : this.links.get(connection.peer);
+    const peer = connection.peer;
+    let link = peer === undefined ? undefined : this.links.get(peer);
+    if (this.state === 'started' && link === undefined && peer !== undefined && connection.role === 'acceptor' && this.unknownPeerRoom()) {
+      // An authenticated member no configuration here names yet: answered over its connection.
+      link = this.newLink(peer, undefined);
+      this.links.set(peer, link);
+      this.o.logger.info({ node: this.o.id, peer, remote: connection.remote }, 'tcp: took a connection from a node not known yet');
+    }
     if (this.state !== 'started' || link === undefined) {
       connection.close('the peer is no longer known');
       return;
@@ -307,7 +324,15 @@ export class TcpTransport implements Transport {
 
   private onEnded(connection: Connection): void {
     this.handshaking.delete(connection);
-    if (connection.peer !== undefined) this.links.get(connection.peer)?.detach(connection);
+    const peer = connection.peer;
+    const link = peer === undefined ? undefined : this.links.get(peer);
+    if (link === undefined) return;
+    link.detach(connection);
+    // An unknown peer cannot be dialed back: forget it until it dials again.
+    if (!link.known && !link.connected) {
+      link.close();
+      this.links.delete(peer!);
+    }
   }
 
   private deliver(message: NodeMessage): void {

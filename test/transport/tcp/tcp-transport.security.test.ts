@@ -71,11 +71,11 @@ describe('TcpTransport refuses peers that cannot prove who they are', () => {
     expect(a.warnings.join('\n')).toMatch(/refused by the peer: wrong cluster id/);
   });
 
-  it('a node id the acceptor does not know: refused', async () => {
+  it('a node id the acceptor does not know, with unknownPeersMax 0: refused', async () => {
     const ports = await freePorts(3);
     const cluster = ['0', 'a', 'b'];
     // b listens on ports[2] and knows only a; '0' knows b.
-    const b = await start('b', [ports[1]!, ports[2]!], {}, ['a', 'b']);
+    const b = await start('b', [ports[1]!, ports[2]!], { unknownPeersMax: 0 }, ['a', 'b']);
     const stranger = await start('0', ports, { peers: { b: { host: '127.0.0.1', port: ports[2]! } } }, cluster);
     for (let i = 0; i < 20; i++) {
       stranger.transport.send(forward('0', 'b', i));

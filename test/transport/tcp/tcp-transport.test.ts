@@ -174,4 +174,45 @@ describe('TcpTransport', () => {
     expect(a.transport.connectedPeers()).toEqual([]);
     expect(c.delivered).toHaveLength(1);
   });
+
+  it('takes the dial of an authenticated node it does not know (a member it has not learned of), answers on that connection, forgets it after; at most unknownPeersMax', async () => {
+    const ports = await freePorts(4);
+    const ids = ['0', '1', 'a', 'c'];
+    // c knows nobody; '0' and '1' (sorting first, so they dial) know c.
+    const c = await start('c', ports, { peers: {}, unknownPeersMax: 1 }, ids);
+    const zero = await start('0', ports, { peers: { c: { host: '127.0.0.1', port: ports[3]! } } }, ids);
+    zero.transport.send(forward('0', 'c', 1));
+    await until(() => c.delivered.length === 1, 'delivery from the unknown node');
+    c.transport.send(forward('c', '0', 2));
+    await until(() => zero.delivered.length === 1, 'the answer over its connection');
+    // A second unknown node is one too many.
+    const one = await start('1', ports, { peers: { c: { host: '127.0.0.1', port: ports[3]! } } }, ids);
+    one.transport.send(forward('1', 'c', 3));
+    await until(() => one.warnings.some((w) => /unknown node id "1"/.test(w)), 'the second unknown node refused');
+    expect(c.delivered).toHaveLength(1);
+    // Gone: forgotten, so it no longer takes a slot, and what is sent to it is dropped.
+    await zero.transport.close();
+    await until(() => !c.transport.connectedPeers().includes('0'), 'c forgot 0');
+    const dropped = c.transport.stats.messagesDropped;
+    c.transport.send(forward('c', '0', 4));
+    expect(c.transport.stats.messagesDropped).toBe(dropped + 1);
+    await until(() => c.delivered.some((m) => m.from === '1'), "1's redial taken once 0 left");
+  });
+
+  it('dials, as the side that waits, a peer that has not dialed it for an idle timeout (the peer does not know it yet)', async () => {
+    const ports = await freePorts(2);
+    const ids = ['a', 'c'];
+    // a sorts first, so a would dial; but only c knows a.
+    const a = await start('a', ports, { peers: {} }, ids);
+    const c = await start('c', ports, { pingIntervalMs: 50, idleTimeoutMs: 200 }, ids);
+    c.transport.send(forward('c', 'a', 1));
+    await until(() => a.delivered.length >= 1, 'c dialed a after waiting');
+    a.transport.send(forward('a', 'c', 2));
+    await until(() => c.delivered.length === 1, 'the answer');
+    // Once a knows c's address, the connection stays as it is.
+    a.transport.setPeer('c', { host: '127.0.0.1', port: ports[1]! });
+    a.transport.send(forward('a', 'c', 3));
+    await until(() => c.delivered.length === 2, 'a second answer');
+    expect(c.events).toEqual(['+a']);
+  });
 });
