@@ -1,17 +1,25 @@
 /**
  * One KV server as a child process of the nemesis test: `node --import tsx
- * server-process.ts CONFIG ID`. It tells its parent `ready` once serving, and obeys
- * `{ block: [ids] }` (a partition, through the transport's fault hook) over IPC.
+ * server-process.ts CONFIG ID [JOIN]`. JOIN, for a member the cluster file does not
+ * name, is `{"peer","client","dataDir"}` as JSON: the server starts as an observer the
+ * cluster is asked to add (the test asks). It tells its parent `ready` once serving, and
+ * obeys `{ block: [ids] }` (a partition, through the transport's fault hook) over IPC.
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readClusterConfig } from '../../../src/cli/cluster-config.js';
 import { KvServer } from '../../../src/kv/server/index.js';
+import { parseHostPort } from '../../../src/kv/server/member-address.js';
 
-const [configPath, id] = process.argv.slice(2);
+const [configPath, id, joinText] = process.argv.slice(2);
 const config = await readClusterConfig(configPath!);
+const joining = joinText === undefined ? undefined : (JSON.parse(joinText) as { peer: string; client: string; dataDir: string });
+const member =
+  joining === undefined
+    ? config.members[id!]!
+    : { peer: parseHostPort('nemesis', 'peer', joining.peer), client: parseHostPort('nemesis', 'client', joining.client), dataDir: joining.dataDir };
 // Role and leader changes and warnings, one JSON line each, next to the data directory: read when a run fails.
-const logFile = join(config.members[id!]!.dataDir, '..', `${id}.log`);
+const logFile = join(member.dataDir, '..', `${id}.log`);
 const line = (level: string) => (fields: Record<string, unknown>, message: string) =>
   appendFileSync(logFile, `${JSON.stringify({ t: Date.now(), level, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack, cause: v.cause } : v))}\n`);
 const logger = { debug: () => {}, info: line('info'), warn: line('warn'), error: line('error') };
@@ -19,7 +27,8 @@ const server = new KvServer({
   id: id!,
   clusterId: config.clusterId,
   members: config.members,
-  dataDir: config.members[id!]!.dataDir,
+  ...(joining === undefined ? {} : { observers: { [id!]: member } }),
+  dataDir: member.dataDir,
   secret: config.secret!,
   clientSecret: config.clientSecret!,
   node: { tickMs: 20, snapshot: { everySlots: 500, trailingSlots: 100 } },
