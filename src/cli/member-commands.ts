@@ -3,7 +3,8 @@
  * its leader. The leader is found by asking the members the cluster file names (and
  * those the configuration added since) for their status.
  */
-import { type Configuration, ConfigError } from '../core/index.js';
+import { type Configuration, ConfigError, type MembershipChange } from '../core/index.js';
+import { isMember } from '../core/configuration/configuration.js';
 import { MembershipError, NotLeaderError, TimeoutError } from '../runtime/index.js';
 import { KvClient } from '../kv/client/index.js';
 import { formatMemberAddress, parseHostPort, parseMemberAddress } from '../kv/server/member-address.js';
@@ -15,6 +16,7 @@ const usage = `usage:
   synod member list
   synod member add ID --peer HOST:PORT --client HOST:PORT [--observer]
   synod member promote ID | demote ID | remove ID
+  synod member replace OLD NEW [--peer HOST:PORT --client HOST:PORT]
   synod leader transfer ID`;
 
 /** Runs `synod member ...` or `synod leader transfer ID`; returns the exit code. */
@@ -51,6 +53,20 @@ export async function memberCommand(command: 'member' | 'leader', args: Args): P
       print(result.configuration, result.from, json);
       return 0;
     }
+    case 'replace': {
+      // NEW joins as an observer first (unless it is one), then takes OLD's place in one change.
+      const added = args.positional[3];
+      if (target === undefined || added === undefined) throw new ConfigError('synod', 'arguments', usage);
+      const { configuration } = await onLeader(config, (kv) => kv.members());
+      if (!isMember(configuration, added)) {
+        const peer = parseHostPort('synod member replace', '--peer', option(args, 'peer') ?? '');
+        const client = parseHostPort('synod member replace', '--client', option(args, 'client') ?? '');
+        await onLeader(config, (kv) => kv.changeMembers({ type: 'addObserver', id: added, address: formatMemberAddress({ peer, client }) }, { timeoutMs }));
+      }
+      const result = await whenCaughtUp(config, { type: 'replace', remove: target, add: added }, timeoutMs);
+      print(result.configuration, result.from, json);
+      return 0;
+    }
     case 'demote':
     case 'remove': {
       if (target === undefined) throw new ConfigError('synod', 'arguments', usage);
@@ -64,11 +80,16 @@ export async function memberCommand(command: 'member' | 'leader', args: Args): P
 }
 
 /** Promotes `id`, asking again while the leader says it has not caught up yet. */
-export async function promoteWhenCaughtUp(config: ClusterConfig, id: string, timeoutMs: number): Promise<{ configuration: Configuration; from: number }> {
+export function promoteWhenCaughtUp(config: ClusterConfig, id: string, timeoutMs: number): Promise<{ configuration: Configuration; from: number }> {
+  return whenCaughtUp(config, { type: 'promote', id }, timeoutMs);
+}
+
+/** Makes `change` (which makes an observer a voter), asking again while the leader says the observer has not caught up yet. */
+async function whenCaughtUp(config: ClusterConfig, change: MembershipChange, timeoutMs: number): Promise<{ configuration: Configuration; from: number }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await onLeader(config, (kv) => kv.changeMembers({ type: 'promote', id }, { timeoutMs: Math.max(1_000, deadline - Date.now()) }));
+      return await onLeader(config, (kv) => kv.changeMembers(change, { timeoutMs: Math.max(1_000, deadline - Date.now()) }));
     } catch (error) {
       const retry = error instanceof MembershipError && (error.reason === 'behind' || error.reason === 'in-progress');
       if (!retry || Date.now() > deadline) throw error;

@@ -19,10 +19,10 @@ function joiningMember(args: Args): KvServerAddress & { dataDir: string } {
 
 /**
  * Has the cluster add this server: as an observer first (it receives the snapshot and
- * the log), then as a voter once the leader sees it caught up. A restarted member that
- * is one already skips what is done.
+ * the log), then, unless `observer`, as a voter once the leader sees it caught up. A
+ * restarted member that is one already skips what is done.
  */
-async function joinCluster(server: KvServer, config: ClusterConfig, id: string, member: KvServerAddress, timeoutMs: number): Promise<void> {
+async function joinCluster(server: KvServer, config: ClusterConfig, id: string, member: KvServerAddress, timeoutMs: number, observer: boolean): Promise<void> {
   const say = (line: string) => process.stdout.write(`synod: ${id} ${line}\n`);
   try {
     const { configuration } = await onLeader(config, (kv) => kv.members());
@@ -32,8 +32,9 @@ async function joinCluster(server: KvServer, config: ClusterConfig, id: string, 
     }
     if (!configuration.observers.includes(id)) {
       await onLeader(config, (kv) => kv.changeMembers({ type: 'addObserver', id, address: formatMemberAddress(member) }, { timeoutMs }));
-      say('joined as an observer; catching up');
+      say(observer ? 'joined as an observer' : 'joined as an observer; catching up');
     }
+    if (observer) return;
     const promoted = await promoteWhenCaughtUp(config, id, timeoutMs);
     say(`is a voter (configuration ${promoted.configuration.id})`);
   } catch (error) {
@@ -72,7 +73,7 @@ export async function serve(args: Args): Promise<void> {
   });
   await server.start();
   process.stdout.write(`synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}, data in ${member.dataDir}\n`);
-  if (join) void joinCluster(server, config, id, member, intOption(args, 'timeout-ms') ?? 300_000);
+  if (join) void joinCluster(server, config, id, member, intOption(args, 'timeout-ms') ?? 300_000, args.options.has('observer'));
   const failure = await new Promise<Error | undefined>((resolve) => {
     const stop = () => resolve(undefined);
     process.once('SIGINT', stop);

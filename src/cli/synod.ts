@@ -36,9 +36,10 @@ const usage = `usage: synod <command> [options]
   member list                                who votes, who observes, where each listens
   member add ID --peer H:P --client H:P [--observer]   add a member (an observer, promoted once caught up unless --observer)
   member promote ID | demote ID | remove ID
+  member replace OLD NEW [--peer H:P --client H:P]   NEW (an observer, added first if it is not one) takes the voter OLD's place in one change
   leader transfer ID                         hand leadership to the voter ID
-  serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D
-                                             start a new member and have the cluster add it
+  serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D [--observer]
+                                             start a new member and have the cluster add it (as a voter once caught up, unless --observer)
   recover --id ID --force-new-cluster [--data-dir D]
                                              a majority is gone for good: make the stopped survivor ID the only voter
 client commands: --config FILE (default .synod/cluster.json), --json`;

@@ -533,7 +533,8 @@ export class SynodNode<Command, Result> {
 
   /**
    * Changes the cluster's members: adds an observer, promotes an observer to voter,
-   * demotes or removes a voter, removes an observer, or replaces a voter. Only the
+   * demotes or removes a voter, removes an observer, or puts an observer in a voter's
+   * place (`replace`, one change, through a joint configuration). Only the
    * leader takes a change, one at a time. Resolves with the new configuration once it
    * is in effect (chosen, and every slot before the one it governs from applied here);
    * a change the leader makes in two steps (a joint configuration first) resolves after
@@ -547,6 +548,8 @@ export class SynodNode<Command, Result> {
    * // ... once d has caught up:
    * await leader.changeMembers({ type: 'promote', id: 'd' });
    * await leader.changeMembers({ type: 'remove', id: 'c' });
+   * // or, in place of the last two, one change that keeps three voters:
+   * await leader.changeMembers({ type: 'replace', remove: 'c', add: 'd' });
    * ```
    */
   changeMembers(change: MembershipChange, options: WaitOptions = {}): Promise<Configuration> {

@@ -310,9 +310,14 @@ export class Simulator {
       case 'addObserver':
         if (spare !== undefined) change = { type: 'addObserver', id: spare };
         break;
-      case 'replace':
-        if (spare !== undefined) change = { type: 'replace', remove: id, add: spare };
+      case 'replace': {
+        // The voter `id` gives its place to an observer; with none, a spare is added as
+        // one first, as an operator would (a later replace then uses it).
+        const observer = replica.status.configuration.observers[0];
+        if (observer !== undefined) change = { type: 'replace', remove: id, add: observer };
+        else if (spare !== undefined) change = { type: 'addObserver', id: spare };
         break;
+      }
       case 'removeLeader':
         change = { type: 'remove', id: replica.id };
         break;
@@ -323,7 +328,7 @@ export class Simulator {
     const result = replica.changeMembers(change);
     this.trace.add(this.time, replica.id, `change ${JSON.stringify(change)}: ${result.ok ? `configuration ${result.config.id} queued` : result.reason}`);
     if (result.ok) {
-      const added = change.type === 'addObserver' ? change.id : change.type === 'replace' ? change.add : undefined;
+      const added = change.type === 'addObserver' ? change.id : undefined;
       const node = added === undefined ? undefined : this.nodes.get(added);
       if (node !== undefined && node.replica === undefined && node.joinedWith === undefined) {
         node.joinedWith = result.config;

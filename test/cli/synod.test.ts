@@ -66,7 +66,7 @@ describe('synod', () => {
     expect(status.stdout.split('\n').filter((l) => l.split('\t')[1] === 'leader')).toHaveLength(1);
   }, 60_000);
 
-  it('a new server joins with serve --join and becomes a voter; an old voter is removed; leadership moves to the new one; writes go on', async () => {
+  it('a new server joins with serve --join and becomes a voter; an old voter is removed; leadership moves to the new one; an observer replaces a voter; writes go on', async () => {
     const members = async (): Promise<{ voters: string[]; observers: string[]; id: number }> => JSON.parse((await synod('member', 'list', '--json')).stdout) as { voters: string[]; observers: string[]; id: number };
     expect((await members()).voters.sort()).toEqual(['a', 'b', 'c']);
     const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -76,6 +76,7 @@ describe('synod', () => {
       { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let joinerOut = '';
+    let observer: ChildProcess | undefined;
     joiner.stdout!.on('data', (b: Buffer) => (joinerOut += b.toString()));
     joiner.stderr!.on('data', (b: Buffer) => (joinerOut += b.toString()));
     try {
@@ -99,10 +100,33 @@ describe('synod', () => {
       expect(moved.stdout, moved.stderr).toMatch(/d leads/);
       expect((await synod('put', 'after', 'join')).code).toBe(0);
       expect(await synod('get', 'after')).toMatchObject({ code: 0, stdout: 'join\n' });
+
+      // Replace: e joins as an observer only, then takes b's place in one change.
+      observer = spawn(
+        tsx,
+        [cli, 'serve', '--config', join(dir, '.synod', 'cluster.json'), '--id', 'e', '--join', '--observer', '--peer', `127.0.0.1:${port + 2}`, '--client', `127.0.0.1:${port + 3}`, '--data-dir', join(dir, 'e')],
+        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let observerOut = '';
+      observer.stdout!.on('data', (b: Buffer) => (observerOut += b.toString()));
+      observer.stderr!.on('data', (b: Buffer) => (observerOut += b.toString()));
+      for (let i = 0; i < 120 && !(await members()).observers.includes('e'); i++) await new Promise((r) => setTimeout(r, 250));
+      expect((await members()).observers, observerOut).toContain('e');
+      const notObserver = await synod('member', 'replace', 'b', 'a');
+      expect(notObserver.stderr).toMatch(/MembershipError: membership change refused \(not-observer\)/);
+      const replaced = await synod('member', 'replace', 'b', 'e', '--json');
+      expect(replaced.code, replaced.stderr).toBe(0);
+      const after = JSON.parse(replaced.stdout) as { voters: string[]; observers: string[]; leaving?: unknown };
+      expect([after.voters.sort(), after.observers, after.leaving]).toEqual([['a', 'd', 'e'], [], undefined]);
+      expect((await synod('put', 'after', 'replace')).code).toBe(0);
+      expect(await synod('get', 'after')).toMatchObject({ code: 0, stdout: 'replace\n' });
     } finally {
-      const exited = new Promise((r) => joiner.once('exit', r));
-      joiner.kill('SIGINT');
-      await exited;
+      for (const child of [joiner, observer]) {
+        if (child === undefined || child.exitCode !== null) continue;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGINT');
+        await exited;
+      }
     }
-  }, 120_000);
+  }, 150_000);
 });

@@ -2,15 +2,17 @@ import type { NodeId } from '../node-id.js';
 import { type Configuration, addressBytesMax, configurationProblem, isMember, quorumsMeet, votersOf } from './configuration.js';
 
 /**
- * One change to the cluster's members. `replace` removes one voter and adds another in
- * one change (through a joint configuration when the old and new quorums need not meet).
+ * One change to the cluster's members. `replace` puts the observer `add` in the place
+ * of the voter `remove` in one change (through a joint configuration when the old and
+ * new quorums need not meet), so the voter count never changes: add the new machine as
+ * an observer first, let it catch up, then replace.
  */
 export type MembershipChange =
   | { readonly type: 'addObserver'; readonly id: NodeId; readonly address?: string }
   | { readonly type: 'promote'; readonly id: NodeId }
   | { readonly type: 'demote'; readonly id: NodeId }
   | { readonly type: 'remove'; readonly id: NodeId }
-  | { readonly type: 'replace'; readonly remove: NodeId; readonly add: NodeId; readonly address?: string };
+  | { readonly type: 'replace'; readonly remove: NodeId; readonly add: NodeId };
 
 /** Why a change was refused. Each leaves the configuration as it was. */
 export type ChangeRefusal =
@@ -41,10 +43,10 @@ export function planChange(current: Configuration, change: MembershipChange): { 
     }
     return undefined;
   };
-  const dropVoter = (id: NodeId): ChangeRefusal | undefined => {
+  const dropVoter = (id: NodeId, replaced = false): ChangeRefusal | undefined => {
     const i = voters.indexOf(id);
     if (i < 0) return isMember(current, id) ? { reason: 'not-voter', id } : { reason: 'unknown-member', id };
-    if (voters.length === 1) return { reason: 'last-voter', id };
+    if (voters.length === 1 && !replaced) return { reason: 'last-voter', id };
     voters.splice(i, 1);
     return undefined;
   };
@@ -72,13 +74,17 @@ export function planChange(current: Configuration, change: MembershipChange): { 
       else refusal = dropVoter(change.id);
       if (refusal === undefined) delete addresses[change.id];
       break;
-    case 'replace':
-      refusal = dropVoter(change.remove) ?? add(change.add, change.address);
+    case 'replace': {
+      const i = observers.indexOf(change.add);
+      if (i < 0) refusal = isMember(current, change.add) ? { reason: 'not-observer', id: change.add } : { reason: 'unknown-member', id: change.add };
+      else refusal = dropVoter(change.remove, true);
       if (refusal === undefined) {
-        delete addresses[change.remove];
+        observers.splice(i, 1);
         voters.push(change.add);
+        delete addresses[change.remove];
       }
       break;
+    }
     default:
       return { ok: false, reason: 'invalid', field: 'type', why: `unknown change ${JSON.stringify((change as { type?: unknown }).type)}` };
   }

@@ -235,9 +235,8 @@ export class KvClient implements KvApi {
    * `SynodNode.changeMembers` for the rules; a refusal is a `MembershipError`.
    */
   async changeMembers(change: MembershipChange, options: { timeoutMs?: number } = {}): Promise<{ configuration: Configuration; from: number }> {
-    if (change.type === 'replace') throw new KvRequestError('changeMembers', 'replace is not offered remotely: add an observer, promote it, then remove the old voter');
-    const address = change.type === 'addObserver' ? (change.address ?? '') : '';
-    return this.member(change.type, change.id, address, options);
+    if (change.type === 'replace') return this.member('replace', change.remove, change.add, options);
+    return this.member(change.type, change.id, change.type === 'addObserver' ? (change.address ?? '') : '', options);
   }
 
   /** Asks the connected server, which must lead, to hand leadership to the voter `to`. */
@@ -245,8 +244,8 @@ export class KvClient implements KvApi {
     await this.member('transfer', to, '', options);
   }
 
-  private async member(action: MemberAction, target: string, address: string, options: { timeoutMs?: number }): Promise<{ configuration: Configuration; from: number }> {
-    const frame = await this.call((id) => ({ kind: 'member', id, action, target, address, timeoutMs: options.timeoutMs ?? 0 }), options, undefined);
+  private async member(action: MemberAction, target: string, argument: string, options: { timeoutMs?: number }): Promise<{ configuration: Configuration; from: number }> {
+    const frame = await this.call((id) => ({ kind: 'member', id, action, target, argument, timeoutMs: options.timeoutMs ?? 0 }), options, undefined);
     if (frame.kind !== 'members') throw new KvRequestError('member', `unexpected answer ${frame.kind}`);
     return { configuration: frame.configuration, from: frame.from };
   }

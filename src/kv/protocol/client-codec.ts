@@ -33,7 +33,7 @@ const eventBytesMin = 2 + keyValueBytesMin;
 
 const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status', 'member'] as const satisfies readonly ClientRequest['kind'][];
 const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error', 'members'] as const satisfies readonly ServerFrame['kind'][];
-const memberActions = ['list', 'addObserver', 'promote', 'demote', 'remove', 'transfer'] as const satisfies readonly MemberAction[];
+const memberActions = ['list', 'addObserver', 'promote', 'demote', 'remove', 'transfer', 'replace'] as const satisfies readonly MemberAction[];
 /** Longest member address, in bytes. */
 const addressBytesMax = 256;
 /** Longest encoded configuration, in bytes. */
@@ -84,7 +84,7 @@ export function encodeClientRequest(q: ClientRequest): Uint8Array {
     case 'member':
       w.u8(memberActions.indexOf(q.action));
       writeString(w, 'member target', q.target, idBytesMax);
-      writeString(w, 'member address', q.address, addressBytesMax);
+      writeString(w, 'member argument', q.argument, addressBytesMax);
       writeUint(w, 'timeoutMs', q.timeoutMs);
       break;
   }
@@ -120,7 +120,7 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
     case 'member': {
       const action = memberActions[r.u8('member action')];
       if (action === undefined) throw new CodecError('unknown member action');
-      q = { kind: 'member', id, action, target: readString(r, 'member target', idBytesMax), address: readString(r, 'member address', addressBytesMax), timeoutMs: r.uint('timeoutMs') };
+      q = { kind: 'member', id, action, target: readString(r, 'member target', idBytesMax), argument: readString(r, 'member argument', addressBytesMax), timeoutMs: r.uint('timeoutMs') };
       break;
     }
   }

@@ -29,13 +29,14 @@ export type ClientRequest =
   | { readonly kind: 'status'; readonly id: number }
   /**
    * The members (`list`, any server), or a change to them (only the leader takes one;
-   * others answer NOT_LEADER with the leader). `target` names the member; `address`
-   * (for `addObserver`) where it listens; `timeoutMs` 0: the server's default.
+   * others answer NOT_LEADER with the leader). `target` names the member; `argument`
+   * is, for `addObserver`, where it listens, and for `replace`, the observer taking
+   * the voter `target`'s place (else empty); `timeoutMs` 0: the server's default.
    */
-  | { readonly kind: 'member'; readonly id: number; readonly action: MemberAction; readonly target: string; readonly address: string; readonly timeoutMs: number };
+  | { readonly kind: 'member'; readonly id: number; readonly action: MemberAction; readonly target: string; readonly argument: string; readonly timeoutMs: number };
 
 /** What a `member` request does. `transfer` hands leadership to `target`. */
-export type MemberAction = 'list' | 'addObserver' | 'promote' | 'demote' | 'remove' | 'transfer';
+export type MemberAction = 'list' | 'addObserver' | 'promote' | 'demote' | 'remove' | 'transfer' | 'replace';
 
 /** The server node's view of the cluster, for `synod status`. */
 export interface ServerStatus {

@@ -229,7 +229,10 @@ export class ClientConnection {
         await node.transferLeadership(target, options);
         break;
       case 'addObserver':
-        await node.changeMembers({ type: 'addObserver', id: target, ...(request.address === '' ? {} : { address: request.address }) }, options);
+        await node.changeMembers({ type: 'addObserver', id: target, ...(request.argument === '' ? {} : { address: request.argument }) }, options);
+        break;
+      case 'replace':
+        await node.changeMembers({ type: 'replace', remove: target, add: request.argument }, options);
         break;
       default:
         await node.changeMembers({ type: request.action, id: target }, options);

@@ -42,9 +42,9 @@ export const clientRequestArbitraries = {
     {
       kind: fc.constant('member'),
       id: uintArbitrary(),
-      action: fc.constantFrom('list', 'addObserver', 'promote', 'demote', 'remove', 'transfer') as fc.Arbitrary<MemberAction>,
+      action: fc.constantFrom('list', 'addObserver', 'promote', 'demote', 'remove', 'transfer', 'replace') as fc.Arbitrary<MemberAction>,
       target: idArbitrary(),
-      address: fc.oneof(fc.constant(''), fc.constant('127.0.0.1:7001,127.0.0.1:7101')),
+      argument: fc.constantFrom('', '127.0.0.1:7001,127.0.0.1:7101', 'd'),
       timeoutMs: uintArbitrary(),
     },
     plain,

@@ -168,7 +168,8 @@ const validRequests: ClientRequest[] = [
   { kind: 'watch', id: 3, range: { start: 'a', end: 'z' }, fromRevision: 1 },
   { kind: 'unwatch', id: 3 },
   { kind: 'status', id: 128 },
-  { kind: 'member', id: 9, action: 'addObserver', target: 'd', address: '127.0.0.1:7004,127.0.0.1:7104', timeoutMs: 5000 },
+  { kind: 'member', id: 9, action: 'addObserver', target: 'd', argument: '127.0.0.1:7004,127.0.0.1:7104', timeoutMs: 5000 },
+  { kind: 'member', id: 10, action: 'replace', target: 'c', argument: 'd', timeoutMs: 0 },
 ];
 const validFrames: ServerFrame[] = [
   { kind: 'result', id: 1, result: { type: 'put', key: 'k', version: 2, revision: 9 } },
