@@ -4,8 +4,8 @@
  * SIGKILLs and restarts servers, SIGSTOPs and resumes them, and partitions them
  * (through the transport's fault hook). Meanwhile, and overlapping those faults, it
  * changes the members: a voter is replaced by a new server with a new id and an empty
- * data directory (added as an observer, promoted, the old one removed and its process
- * killed), a voter is demoted and promoted back, leadership is handed to another voter.
+ * data directory (added as an observer, then promoted and the old one removed, or put in
+ * its place in one joint change; the old one's process killed), a voter is demoted and promoted back, leadership is handed to another voter.
  * Then the nemesis stops, everything heals, and: every membership change must finish,
  * the cluster must serve again within a bounded time, and the whole history (every
  * operation with its real-time bounds, unknown outcomes included) must be
@@ -194,9 +194,16 @@ it(`keeps the history linearizable under kills, pauses, partitions and membershi
       await startServer(config, spare.id);
       const address = `${spare.peer.host}:${spare.peer.port},${spare.client.host}:${spare.client.port}`;
       await ensure(`add observer ${spare.id}`, (c) => isMember(c, spare.id), { type: 'addObserver', id: spare.id, address });
-      await ensure(`promote ${spare.id}`, (c) => c.voters.includes(spare.id), { type: 'promote', id: spare.id });
-      voters.add(spare.id);
-      await ensure(`remove ${victim}`, (c) => !isMember(c, victim), { type: 'remove', id: victim });
+      if (kind === 0) {
+        // In two changes: promote, then remove.
+        await ensure(`promote ${spare.id}`, (c) => c.voters.includes(spare.id), { type: 'promote', id: spare.id });
+        voters.add(spare.id);
+        await ensure(`remove ${victim}`, (c) => !isMember(c, victim), { type: 'remove', id: victim });
+      } else {
+        // In one change, through a joint configuration.
+        await ensure(`replace ${victim} by ${spare.id}`, (c) => !isMember(c, victim) && c.voters.includes(spare.id) && c.leaving === undefined, { type: 'replace', remove: victim, add: spare.id });
+        voters.add(spare.id);
+      }
       voters.delete(victim);
       active.delete(victim);
       note(`membership: retire ${victim}`);
