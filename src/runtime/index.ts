@@ -16,6 +16,7 @@ export {
 } from './runtime-messages.js';
 export { type Clock, type TimerHandle, systemClock } from './clock.js';
 export { type Logger, silentLogger } from './logger.js';
+export { type LogRateLimit, type RateLimitedLogger, limitLogRate } from './log-rate-limit.js';
 export type { NodeEvents, NodeListener } from './events.js';
 export type { NodeMetrics } from './metrics.js';
 export type { DedupLimits, DedupStats } from './dedup-table.js';

@@ -29,7 +29,8 @@ function synod(configPath: string, ...args: string[]): Promise<{ code: number; s
 }
 
 function serve(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
-  const child = spawn(tsx, [cli, 'serve', '--config', configPath, '--id', id, ...extra], { stdio: 'ignore' });
+  // Node itself runs the server (not the tsx command, whose SIGKILL would leave its child serving).
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--config', configPath, '--id', id, ...extra], { stdio: 'ignore' });
   children.push(child);
   return child;
 }

@@ -60,6 +60,11 @@ export class PeerLink {
     return this.sortsFirst && this.address !== undefined;
   }
 
+  /** The host the peer listens on, if known. */
+  get listenHost(): string | undefined {
+    return this.address?.host;
+  }
+
   /** Whether this node knows where the peer listens (from its options or a configuration). */
   get known(): boolean {
     return this.address !== undefined;

@@ -1,7 +1,7 @@
 import type { NodeId } from '../../core/index.js';
 import { ConfigError } from '../../core/index.js';
-import type { Logger } from '../../runtime/index.js';
-import { silentLogger } from '../../runtime/index.js';
+import type { Logger, RateLimitedLogger } from '../../runtime/index.js';
+import { limitLogRate, silentLogger } from '../../runtime/index.js';
 import { defaultCodecLimits } from '../codec/message-codec.js';
 import { clusterIdBytesMax } from './handshake.js';
 
@@ -75,8 +75,19 @@ export interface TcpTransportOptions {
   readonly reconnectDelayMsMax?: number;
   /** Time a connection has to finish its handshake (TLS included), in ms. Default 5,000. */
   readonly handshakeTimeoutMs?: number;
-  /** Connections still in their handshake above which new ones are closed at once. Default 64. */
+  /**
+   * Connections still in their handshake above which new ones are closed at once.
+   * Those from the hosts the peers listen on are counted apart (`peerHandshakesMax`).
+   * Default 64.
+   */
   readonly handshakesMax?: number;
+  /**
+   * Connections in their handshake from the hosts the peers listen on (as IP addresses
+   * in `peers`; a host name is not resolved for this), counted apart from
+   * `handshakesMax`, so that a flood of connections from elsewhere cannot keep the
+   * members out. Default 16.
+   */
+  readonly peerHandshakesMax?: number;
   /** A ping is sent on a connection that wrote nothing for this long, in ms. Default 1,000. */
   readonly pingIntervalMs?: number;
   /** A connection that received nothing for this long is closed, in ms. Default 5,000. */
@@ -96,6 +107,12 @@ export interface TcpTransportOptions {
   readonly unknownPeersMax?: number;
   /** Where connection events go (pino's shape). Default: silent. */
   readonly logger?: Logger;
+  /**
+   * How many lines of each kind reach `logger`: a flood of refused connections costs a
+   * few lines, and the rest are counted in `stats.logLinesSuppressed`. Default 20 per
+   * kind per 10 s.
+   */
+  readonly logRateLimit?: { readonly linesMax?: number; readonly intervalMs?: number };
   /** Randomness for the redial jitter, in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
 }
@@ -117,12 +134,13 @@ export interface ResolvedTcpOptions {
   readonly reconnectDelayMsMax: number;
   readonly handshakeTimeoutMs: number;
   readonly handshakesMax: number;
+  readonly peerHandshakesMax: number;
   readonly pingIntervalMs: number;
   readonly idleTimeoutMs: number;
   readonly badFramesMax: number;
   readonly idBytesMax: number;
   readonly unknownPeersMax: number;
-  readonly logger: Logger;
+  readonly logger: RateLimitedLogger;
   readonly random: () => number;
 }
 
@@ -165,12 +183,16 @@ export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
     reconnectDelayMsMax,
     handshakeTimeoutMs: positive('handshakeTimeoutMs', o.handshakeTimeoutMs ?? 5_000),
     handshakesMax: positive('handshakesMax', o.handshakesMax ?? 64),
+    peerHandshakesMax: positive('peerHandshakesMax', o.peerHandshakesMax ?? 16),
     pingIntervalMs,
     idleTimeoutMs,
     badFramesMax: positive('badFramesMax', o.badFramesMax ?? 8),
     idBytesMax,
     unknownPeersMax: atLeastZero('unknownPeersMax', o.unknownPeersMax ?? 16),
-    logger: o.logger ?? silentLogger,
+    logger: limitLogRate(o.logger ?? silentLogger, {
+      linesMax: positive('logRateLimit.linesMax', o.logRateLimit?.linesMax ?? 20),
+      intervalMs: positive('logRateLimit.intervalMs', o.logRateLimit?.intervalMs ?? 10_000),
+    }),
     random: o.random ?? Math.random,
   };
 }

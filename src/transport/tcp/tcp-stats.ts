@@ -20,6 +20,10 @@ export interface TcpTransportStats {
   readonly connectionsClosedForBadFrames: number;
   /** Messages dropped, both ways, because their peer was blocked by `blockPeers` (fault injection). */
   readonly messagesBlocked: number;
+  /** Connections closed at once for arriving while too many others were in their handshake (`handshakesMax`, `peerHandshakesMax`). */
+  readonly handshakesRefusedForLoad: number;
+  /** Log lines dropped by the rate limit (see `logRateLimit`). */
+  readonly logLinesSuppressed: number;
 }
 
 /** The mutable counters behind {@link TcpTransportStats}. @internal */
@@ -39,5 +43,7 @@ export function newTcpCounters(): TcpCounters {
     handshakesFailed: 0,
     connectionsClosedForBadFrames: 0,
     messagesBlocked: 0,
+    handshakesRefusedForLoad: 0,
+    logLinesSuppressed: 0,
   };
 }

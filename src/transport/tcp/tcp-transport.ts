@@ -64,6 +64,11 @@ export class TcpTransport implements Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   /** Inbound connections in the synod handshake. */
   private readonly handshaking = new Set<Connection>();
+  /**
+   * Every inbound connection in a handshake (TLS or synod), by remote address and port:
+   * whether it came from a host a peer listens on (see `peerHandshakesMax`).
+   */
+  private readonly admitted = new Map<string, boolean>();
   /** Inbound sockets still in their TLS handshake, by remote address and port. */
   private readonly tlsHandshaking = new Map<string, { socket: Socket; timer: ReturnType<typeof setTimeout> }>();
   private readonly secureContext: SecureContext | undefined;
@@ -193,7 +198,7 @@ export class TcpTransport implements Transport {
 
   /** Counts of what this transport has done. */
   get stats(): TcpTransportStats {
-    return { ...this.counters };
+    return { ...this.counters, logLinesSuppressed: this.o.logger.suppressed };
   }
 
   /** Ids of the peers with an authenticated connection open now. */
@@ -230,15 +235,23 @@ export class TcpTransport implements Transport {
 
   private onIncoming(socket: Socket): void {
     const remote = remoteOf(socket);
-    const trying = this.handshaking.size + this.tlsHandshaking.size;
-    if (this.state !== 'started' || trying >= this.o.handshakesMax) {
+    // Members' connections are counted apart from everyone else's: a flood from other
+    // hosts fills its own budget, not theirs.
+    const fromPeerHost = this.peerHosts().has(plainHost(socket.remoteAddress));
+    let trying = 0;
+    for (const peerHost of this.admitted.values()) if (peerHost === fromPeerHost) trying++;
+    const max = fromPeerHost ? this.o.peerHandshakesMax : this.o.handshakesMax;
+    if (this.state !== 'started' || trying >= max) {
       if (this.state === 'started') {
         this.counters.handshakesFailed++;
-        this.o.logger.warn({ node: this.o.id, remote, handshaking: trying }, 'tcp: too many connections in their handshake; closed a new one');
+        this.counters.handshakesRefusedForLoad++;
+        this.o.logger.warn({ node: this.o.id, remote, handshaking: trying, fromPeerHost }, 'tcp: too many connections in their handshake; closed a new one');
       }
       socket.destroy();
       return;
     }
+    this.admitted.set(remote, fromPeerHost);
+    socket.once('close', () => this.admitted.delete(remote));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     if (this.tlsServer === undefined) {
@@ -298,6 +311,16 @@ export class TcpTransport implements Transport {
     return undefined;
   }
 
+  /** The hosts the known peers listen on, as plain IP addresses. */
+  private peerHosts(): Set<string> {
+    const hosts = new Set<string>();
+    for (const link of this.links.values()) {
+      const host = link.listenHost;
+      if (host !== undefined) hosts.add(plainHost(host));
+    }
+    return hosts;
+  }
+
   /** Whether one more unknown peer may connect (see `unknownPeersMax`). */
   private unknownPeerRoom(): boolean {
     let unknown = 0;
@@ -307,6 +330,7 @@ export class TcpTransport implements Transport {
 
   private onEstablished(connection: Connection): void {
     this.handshaking.delete(connection);
+    this.admitted.delete(connection.remote);
     const peer = connection.peer;
     let link = peer === undefined ? undefined : this.links.get(peer);
     if (this.state === 'started' && link === undefined && peer !== undefined && connection.role === 'acceptor' && this.unknownPeerRoom()) {
@@ -350,6 +374,12 @@ export class TcpTransport implements Transport {
     if (reachable) this.handlers!.peerReachable(peer);
     else this.handlers!.peerUnreachable(peer);
   }
+}
+
+/** An IP address as written in `peers`: an IPv4 address seen through an IPv6 socket loses its `::ffff:` prefix. */
+function plainHost(address: string | undefined): string {
+  const a = (address ?? '').toLowerCase();
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
 function remoteOf(socket: Socket): string {

@@ -89,8 +89,8 @@ export class Opened {
   }
 
   /** A raw socket to `port` (see {@link RawPeer}). */
-  async raw(port: number): Promise<RawPeer> {
-    const r = await RawPeer.connect(port);
+  async raw(port: number, localAddress?: string): Promise<RawPeer> {
+    const r = await RawPeer.connect(port, localAddress);
     this.raws.push(r);
     return r;
   }

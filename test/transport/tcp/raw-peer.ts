@@ -22,9 +22,10 @@ export class RawPeer {
     });
   }
 
-  static connect(port: number): Promise<RawPeer> {
+  /** Connects from `localAddress` (another loopback address plays another host). */
+  static connect(port: number, localAddress = '127.0.0.1'): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port });
+      const socket = connect({ host: '127.0.0.1', port, localAddress });
       socket.once('connect', () => resolve(new RawPeer(socket)));
       socket.once('error', reject);
     });

@@ -12,7 +12,7 @@ import { sleep } from './raw-peer.js';
 const opened = new Opened();
 afterEach(() => opened.closeAll());
 const start = (id: string, ports: readonly number[], options: TestTcpOptions = {}, ids?: readonly string[]): Promise<StartedTransport> => opened.start(id, ports, options, ids);
-const raw = (port: number) => opened.raw(port);
+const raw = (port: number, localAddress?: string) => opened.raw(port, localAddress);
 
 /** Sends a→b for a while and returns what b got: nothing, when b refused a. */
 async function trySending(a: StartedTransport, ms = 400): Promise<void> {
@@ -239,10 +239,26 @@ describe('TcpTransport bounds half-open connections', () => {
 
   it('closes new connections at once while handshakesMax are in their handshake', async () => {
     const ports = await freePorts(2);
-    await start('b', ports, { handshakesMax: 3, handshakeTimeoutMs: 2_000 });
-    const peers = await Promise.all(Array.from({ length: 6 }, () => raw(ports[1]!)));
+    const b = await start('b', ports, { handshakesMax: 3, handshakeTimeoutMs: 2_000 });
+    // From 127.0.0.2: not a host any peer listens on.
+    const peers = await Promise.all(Array.from({ length: 6 }, () => raw(ports[1]!, '127.0.0.2')));
     await sleep(200);
     expect(peers.filter((p) => p.closed)).toHaveLength(3);
+    expect(b.transport.stats.handshakesRefusedForLoad).toBe(3);
+  });
+
+  it('keeps handshake room for the hosts the peers listen on: a flood from elsewhere does not keep a member out, and costs a few log lines', async () => {
+    const ports = await freePorts(2);
+    const b = await start('b', ports, { handshakesMax: 4, handshakeTimeoutMs: 5_000, logRateLimit: { linesMax: 3, intervalMs: 60_000 } });
+    const flood = await Promise.all(Array.from({ length: 40 }, () => raw(ports[1]!, '127.0.0.2')));
+    await sleep(200);
+    expect(flood.filter((p) => !p.closed)).toHaveLength(4);
+    // The member a (listening on 127.0.0.1) still gets in while the flood holds every other slot.
+    const a = await start('a', ports);
+    a.transport.send(forward('a', 'b', 1));
+    await until(() => b.delivered.length === 1, 'a message from the member during the flood');
+    expect(b.warnings.filter((w) => w.startsWith('tcp: too many connections'))).toHaveLength(3);
+    expect(b.transport.stats.logLinesSuppressed).toBe(33);
   });
 
   it('stays well after a storm of garbage connections', async () => {
