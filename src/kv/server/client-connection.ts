@@ -14,6 +14,7 @@ import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
 import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
 import type { WatchEvent } from '../kv-types.js';
+import type { ServerMetricsRecorder } from './server-metrics.js';
 import { ServerWatch } from './server-watch.js';
 
 /** What a connection needs from its server. @internal */
@@ -26,6 +27,7 @@ export interface ConnectionHost {
   readonly secret: Uint8Array | undefined;
   readonly logger: Logger;
   readonly limits: ConnectionLimits;
+  readonly metrics: ServerMetricsRecorder;
   closed(connection: ClientConnection): void;
 }
 
@@ -73,6 +75,11 @@ export class ClientConnection {
     socket.on('error', () => this.close(undefined));
     socket.on('close', () => this.close(undefined));
     this.sendRaw(encodeClientHandshake({ kind: 'challenge', cluster: host.clusterId, node: host.nodeId, nonce: this.serverNonce }));
+  }
+
+  /** What this connection holds now, for the server's metrics. */
+  usage(): { answerBytesQueued: number; partialFrameBytes: number; watches: number } {
+    return { answerBytesQueued: this.socket.writableLength, partialFrameBytes: this.reader.buffered, watches: this.watches.size };
   }
 
   /** Ends the connection (with a reason the client is told during the handshake). */
@@ -142,6 +149,7 @@ export class ClientConnection {
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
       this.badFrames++;
+      this.host.metrics.badFrames++;
       this.host.logger.warn({ node: this.host.nodeId, client: this.clientId, error: error.message }, 'kv server: malformed frame from a client');
       if (this.badFrames >= this.host.limits.badFramesMax) this.close(`${this.badFrames} malformed frames`);
       return;
@@ -182,7 +190,10 @@ export class ClientConnection {
         return { kind: 'range', id: request.id, result };
       }
       case 'watch': {
-        if (this.watches.size >= this.host.limits.watchesMax) throw new KvRequestError('watch', `at most ${this.host.limits.watchesMax} watches per connection`);
+        if (this.watches.size >= this.host.limits.watchesMax) {
+          this.host.metrics.watchesRefused++;
+          throw new KvRequestError('watch', `at most ${this.host.limits.watchesMax} watches per connection`);
+        }
         if (this.watches.has(request.id)) throw new KvRequestError('watch', `watch ${request.id} is already open`);
         let from = request.fromRevision;
         if (from === 0) {

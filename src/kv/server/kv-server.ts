@@ -13,6 +13,7 @@ import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';
 import { formatMemberAddress, parseMemberAddress } from './member-address.js';
+import { type KvServerMetrics, ServerMetricsRecorder } from './server-metrics.js';
 
 /** Where one member listens. */
 export interface KvServerAddress {
@@ -102,6 +103,7 @@ export class KvServer {
   private listener: Server | undefined;
   private readonly connections = new Set<ClientConnection>();
   private readonly host: ConnectionHost;
+  private readonly recorder = new ServerMetricsRecorder();
   private readonly clientSecret: Uint8Array | undefined;
   private readonly logger: Logger;
   private closing = false;
@@ -156,6 +158,7 @@ export class KvServer {
       secret: this.clientSecret,
       logger: this.logger,
       limits,
+      metrics: this.recorder,
       closed: (c) => this.connections.delete(c),
     };
   }
@@ -164,6 +167,18 @@ export class KvServer {
   get kv(): KvNode {
     if (this.kvNode === undefined) throw new ConfigError('KvServer', 'start', 'the server has not started');
     return this.kvNode;
+  }
+
+  /** What the server holds for its clients now, and how often a bound on a client tripped. */
+  metrics(): KvServerMetrics {
+    const clients = { connections: this.connections.size, answerBytesQueued: 0, partialFrameBytes: 0, watches: 0 };
+    for (const c of this.connections) {
+      const u = c.usage();
+      clients.answerBytesQueued += u.answerBytesQueued;
+      clients.partialFrameBytes += u.partialFrameBytes;
+      clients.watches += u.watches;
+    }
+    return this.recorder.snapshot(clients);
   }
 
   /** The client port's address once started (the port chosen, if 0 was asked). */

@@ -1,0 +1,40 @@
+/**
+ * What a KV server holds for its clients now, and how often a bound on a client
+ * tripped: the counters a client that reads nothing, floods watches or trickles frames
+ * shows up in first.
+ */
+
+/** A KV server's client connections at one moment; see `KvServer.metrics()`. */
+export interface KvServerMetrics {
+  /** Gauges, summed over the client connections open now. */
+  readonly clients: {
+    /** Client connections open (handshaking included). */
+    readonly connections: number;
+    /** Bytes of answers written to client sockets and not yet taken by the kernel. */
+    readonly answerBytesQueued: number;
+    /** Bytes received from clients and not yet read as requests: mostly frames still arriving. */
+    readonly partialFrameBytes: number;
+    /** Watches open, those still being set up included. */
+    readonly watches: number;
+  };
+  /** How often each bound on a client tripped since the server started. */
+  readonly trips: {
+    /** Malformed frames after the handshake (dropped). */
+    readonly badFrames: number;
+    /** Watches refused: the connection had `watchesMax` open. */
+    readonly watchesRefused: number;
+  };
+}
+
+/**
+ * The counters behind {@link KvServerMetrics}; the gauges are read from the connections.
+ * @internal
+ */
+export class ServerMetricsRecorder {
+  badFrames = 0;
+  watchesRefused = 0;
+
+  snapshot(clients: KvServerMetrics['clients']): KvServerMetrics {
+    return { clients, trips: { badFrames: this.badFrames, watchesRefused: this.watchesRefused } };
+  }
+}
