@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../../runtime/index.js';
+import { assert } from '../../core/assert.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
 import { KvRequestError } from '../errors.js';
@@ -155,8 +156,8 @@ export class ClientConnection {
       return;
     }
     if (request.kind === 'unwatch') {
-      this.watches.get(request.id)?.stop();
-      this.watches.delete(request.id);
+      const watch = this.watches.get(request.id);
+      if (watch !== undefined) this.dropWatch(watch);
       return;
     }
     this.inFlight++;
@@ -190,20 +191,24 @@ export class ClientConnection {
         return { kind: 'range', id: request.id, result };
       }
       case 'watch': {
-        if (this.watches.size >= this.host.limits.watchesMax) {
-          this.host.metrics.watchesRefused++;
-          throw new KvRequestError('watch', `at most ${this.host.limits.watchesMax} watches per connection`);
-        }
-        if (this.watches.has(request.id)) throw new KvRequestError('watch', `watch ${request.id} is already open`);
+        // The slot is taken before the read point is awaited: the bounds hold for watches
+        // set up concurrently, and a close stops the ones still being set up.
+        const watch = this.openWatch(request);
         let from = request.fromRevision;
         if (from === 0) {
-          await kv.node.read();
+          try {
+            await kv.node.read();
+          } catch (error) {
+            this.dropWatch(watch);
+            throw error;
+          }
           from = kv.machine.revision + 1;
         }
-        if (this.state === 'closed') return undefined;
+        // Stopped meanwhile: its connection closed, or its client unwatched it.
+        if (watch.isStopped) return undefined;
         // 'watching' goes out before any event: the client learns where the watch starts.
         this.send({ kind: 'watching', id: request.id, fromRevision: from });
-        this.watches.set(request.id, new ServerWatch(request.id, kv.machine, request.range, from, this.watchSink));
+        watch.start(from);
         return undefined;
       }
       case 'member':
@@ -226,6 +231,32 @@ export class ClientConnection {
         };
       }
     }
+  }
+
+  /**
+   * Takes a watch's slot, or refuses it: `watchesMax` are open (or being set up), or one
+   * with this id is.
+   */
+  private openWatch(request: Extract<ClientRequest, { kind: 'watch' }>): ServerWatch {
+    const { watchesMax } = this.host.limits;
+    if (this.watches.size >= watchesMax) {
+      this.host.metrics.watchesRefused++;
+      throw new KvRequestError('watch', `at most ${watchesMax} watches per connection`);
+    }
+    if (this.watches.has(request.id)) {
+      this.host.metrics.watchIdsRefused++;
+      throw new KvRequestError('watch', `watch ${request.id} is already open`);
+    }
+    const watch = new ServerWatch(request.id, this.host.kv.machine, request.range, this.watchSink);
+    this.watches.set(request.id, watch);
+    assert(this.watches.size <= watchesMax, `${this.watches.size} watches open, over watchesMax ${watchesMax}`);
+    return watch;
+  }
+
+  /** Stops a watch and frees its slot (if it still holds it: its id may be taken again since). */
+  private dropWatch(watch: ServerWatch): void {
+    watch.stop();
+    if (this.watches.get(watch.id) === watch) this.watches.delete(watch.id);
   }
 
   /** A `member` request: the configuration, or a change to it (the leader's; others refuse with the leader). */

@@ -23,6 +23,8 @@ export interface KvServerMetrics {
     readonly badFrames: number;
     /** Watches refused: the connection had `watchesMax` open. */
     readonly watchesRefused: number;
+    /** Watches refused: one with the same id was open, or being set up, on the connection. */
+    readonly watchIdsRefused: number;
   };
 }
 
@@ -33,8 +35,9 @@ export interface KvServerMetrics {
 export class ServerMetricsRecorder {
   badFrames = 0;
   watchesRefused = 0;
+  watchIdsRefused = 0;
 
   snapshot(clients: KvServerMetrics['clients']): KvServerMetrics {
-    return { clients, trips: { badFrames: this.badFrames, watchesRefused: this.watchesRefused } };
+    return { clients, trips: { badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused } };
   }
 }

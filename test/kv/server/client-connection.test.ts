@@ -1,0 +1,115 @@
+/**
+ * What one client connection can make a KV server hold, against a real server on
+ * 127.0.0.1 driven by a hand-written client: answers it never reads, watches it floods
+ * (set up concurrently, or under one id), frames it starts and never finishes, alone
+ * or with other connections; and what it is told when it sends garbage. Every bound
+ * is small here so each case runs in a moment; none asserts on speed.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
+import type { KvServer } from '../../../src/kv/server/index.js';
+import { ServerCluster, type ServerClusterOptions } from './cluster.js';
+import { RawClient, sleep } from './raw-client.js';
+
+let cluster: ServerCluster | undefined;
+const opened: RawClient[] = [];
+afterEach(async () => {
+  for (const o of opened.splice(0)) o.close();
+  await cluster?.close();
+  cluster = undefined;
+});
+
+async function startOne(options: ServerClusterOptions = {}): Promise<ServerCluster> {
+  cluster = await ServerCluster.start(['a'], options);
+  return cluster;
+}
+
+/** A raw client of `c`'s member 'a', past the handshake. */
+async function authenticated(c: ServerCluster): Promise<RawClient> {
+  const r = await RawClient.connect(c.port('a'));
+  opened.push(r);
+  expect((await r.handshake({ secret: c.clientSecret })).result).toBe('open');
+  return r;
+}
+
+/** Waits until `ready()` holds; throws after `timeoutMs` with `what`. */
+async function until(what: string, ready: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`still not ${what} after ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+/** The next `n` server frames (after the handshake). */
+async function frames(r: RawClient, n: number): Promise<ServerFrame[]> {
+  await until(`${n} frames received`, () => r.frames.length >= 2 + n);
+  return r.serverFrames().slice(0, n);
+}
+
+/** Listeners on the state machine's revisions: every server watch holds one while subscribed. */
+const subscribers = (server: KvServer): number => (server.kv.machine as unknown as { listeners: Set<unknown> }).listeners.size;
+
+const watch = (id: number, fromRevision = 0): ClientRequest => ({ kind: 'watch', id, range: { prefix: 'w/' }, fromRevision });
+
+describe('watches', () => {
+  it('watchesMax holds for watches set up concurrently (fromRevision 0 waits for a read point): exactly watchesMax open, the rest refused', async () => {
+    const c = await startOne({ server: () => ({ clientLimits: { watchesMax: 4 } }) });
+    const server = c.server('a');
+    const r = await authenticated(c);
+    r.send(...Array.from({ length: 20 }, (_, i) => watch(i + 1)));
+    const got = await frames(r, 20);
+    expect(got.filter((f) => f.kind === 'watching')).toHaveLength(4);
+    const refused = got.filter((f) => f.kind === 'error');
+    expect(refused).toHaveLength(16);
+    for (const f of refused) expect(f).toMatchObject({ error: { code: 'KV_REQUEST', message: expect.stringContaining('at most 4 watches') } });
+    expect(server.metrics().clients.watches).toBe(4);
+    expect(server.metrics().trips.watchesRefused).toBe(16);
+  });
+
+  it('a watch id already open, or still being set up, is refused with a typed error; the first watch keeps running', async () => {
+    const c = await startOne();
+    const server = c.server('a');
+    const r = await authenticated(c);
+    r.send(watch(7), watch(7)); // the second arrives while the first waits for its read point
+    const got = await frames(r, 2);
+    expect(got.filter((f) => f.kind === 'watching')).toEqual([{ kind: 'watching', id: 7, fromRevision: expect.any(Number) }]);
+    expect(got.filter((f) => f.kind === 'error')).toEqual([{ kind: 'error', id: 7, error: expect.objectContaining({ code: 'KV_REQUEST', message: expect.stringContaining('watch 7 is already open') }) }]);
+    r.send(watch(7, 1)); // and once it runs
+    expect((await frames(r, 3))[2]).toMatchObject({ kind: 'error', id: 7, error: { code: 'KV_REQUEST' } });
+    expect(server.metrics().clients.watches).toBe(1);
+    expect(server.metrics().trips.watchIdsRefused).toBe(2);
+    await c.client({ only: ['a'] }).put('w/x', 'v');
+    await until('the event sent', () => r.serverFrames().some((f) => f.kind === 'events'));
+    expect(r.serverFrames().filter((f) => f.kind === 'events')).toEqual([expect.objectContaining({ id: 7, events: [expect.objectContaining({ type: 'put' })] })]);
+  });
+
+  it('a closed connection stops all its watches: none stays subscribed to the state machine', async () => {
+    const c = await startOne();
+    const server = c.server('a');
+    const baseline = subscribers(server);
+    const r = await authenticated(c);
+    r.send(watch(1), watch(1), watch(1), watch(1), watch(2), watch(3));
+    await frames(r, 6);
+    r.close();
+    await until('the connection gone', () => server.metrics().clients.connections === 0);
+    expect(server.metrics().clients.watches).toBe(0);
+    expect(subscribers(server)).toBe(baseline);
+  });
+
+  it('watches still waiting for their read point when the connection closes are stopped with it, and never subscribe', async () => {
+    // 'a' of three, alone: no leader, so the read point never comes and the read times out.
+    cluster = await ServerCluster.start(['a', 'b', 'c'], { started: ['a'], server: () => ({ node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, readTimeoutMs: 300 } }) });
+    const c = cluster;
+    const server = c.server('a');
+    const baseline = subscribers(server);
+    const r = await authenticated(c);
+    r.send(watch(1), watch(2), watch(3));
+    await until('three watches being set up', () => server.metrics().clients.watches === 3);
+    r.close();
+    await until('the connection gone', () => server.metrics().clients.connections === 0);
+    expect(server.metrics().clients.watches).toBe(0);
+    await until('the three reads failed', () => server.kv.node.metrics().reads.failed >= 3);
+    expect(subscribers(server)).toBe(baseline);
+  });
+});
