@@ -4,13 +4,13 @@
  * everything a client can make the server hold.
  */
 import type { Socket } from 'node:net';
-import type { Logger } from '../../runtime/index.js';
+import { ClosedError, type Logger } from '../../runtime/index.js';
 import { assert } from '../../core/assert.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
 import { KvRequestError } from '../errors.js';
 import type { KvNode } from '../kv-node.js';
-import { decodeClientRequest, encodeServerFrame } from '../protocol/client-codec.js';
+import { decodeClientRequest, encodeServerFrame, requestIdOf } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
 import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
@@ -83,11 +83,15 @@ export class ClientConnection {
     return { answerBytesQueued: this.socket.writableLength, partialFrameBytes: this.reader.buffered, watches: this.watches.size };
   }
 
-  /** Ends the connection (with a reason the client is told during the handshake). */
+  /** Ends the connection; a reason is logged and told to the client. */
   close(reason: string | undefined): void {
     if (this.state === 'closed') return;
     if (reason !== undefined) this.host.logger.info({ node: this.host.nodeId, client: this.clientId || undefined, reason }, 'kv server: client connection closed');
-    if (this.state === 'handshake' && reason !== undefined && !this.socket.destroyed) this.sendRaw(encodeClientHandshake({ kind: 'refuse', reason }));
+    if (reason !== undefined && !this.socket.destroyed) {
+      // The client is told why: during the handshake by a refusal, after it by an error frame with id 0 (no request has it).
+      if (this.state === 'handshake') this.sendRaw(encodeClientHandshake({ kind: 'refuse', reason }));
+      else this.send({ kind: 'error', id: 0, error: errorBodyOf(new ClosedError(`the server closed this connection: ${reason}`)) });
+    }
     this.state = 'closed';
     clearTimeout(this.handshakeTimer);
     for (const watch of this.watches.values()) watch.stop();
@@ -152,6 +156,9 @@ export class ClientConnection {
       this.badFrames++;
       this.host.metrics.badFrames++;
       this.host.logger.warn({ node: this.host.nodeId, client: this.clientId, error: error.message }, 'kv server: malformed frame from a client');
+      // Answered, so the client need not wait for its timeout: under the request's id if
+      // the header holds one, else 0 (no request has it).
+      this.send({ kind: 'error', id: requestIdOf(frame) ?? 0, error: errorBodyOf(error) });
       if (this.badFrames >= this.host.limits.badFramesMax) this.close(`${this.badFrames} malformed frames`);
       return;
     }

@@ -6,10 +6,12 @@
  * is small here so each case runs in a moment; none asserts on speed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
 import type { KvServer } from '../../../src/kv/server/index.js';
+import { prefixFrame } from '../../../src/transport/codec/frame-reader.js';
 import { ServerCluster, type ServerClusterOptions } from './cluster.js';
-import { RawClient, sleep } from './raw-client.js';
+import { concat, RawClient, sleep } from './raw-client.js';
 
 let cluster: ServerCluster | undefined;
 const opened: RawClient[] = [];
@@ -111,5 +113,22 @@ describe('watches', () => {
     expect(server.metrics().clients.watches).toBe(0);
     await until('the three reads failed', () => server.kv.node.metrics().reads.failed >= 3);
     expect(subscribers(server)).toBe(baseline);
+  });
+});
+
+describe('malformed frames after the handshake', () => {
+  it('are answered with a CODEC error frame (with the request id when it can be read) so the client need not wait for its timeout', async () => {
+    const c = await startOne();
+    const server = c.server('a');
+    const r = await authenticated(c);
+    const good = encodeClientRequest({ kind: 'status', id: 41 });
+    // A status request with a byte too many: its id is readable.
+    r.write(prefixFrame(concat([good, new Uint8Array([0])])));
+    expect((await frames(r, 1))[0]).toEqual({ kind: 'error', id: 41, error: { code: 'CODEC', message: expect.stringContaining('malformed frame') } });
+    // Another version: nothing in it can be trusted, the id neither.
+    r.write(prefixFrame(new Uint8Array([7, 5, 42])));
+    expect((await frames(r, 2))[1]).toEqual({ kind: 'error', id: 0, error: { code: 'CODEC', message: expect.stringContaining('client protocol version 7') } });
+    expect(server.metrics().trips.badFrames).toBe(2);
+    expect(r.closed).toBe(false);
   });
 });
