@@ -15,6 +15,7 @@ import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
 import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
 import type { WatchEvent } from '../kv-types.js';
+import type { PartialFrameBudget } from './partial-frame-budget.js';
 import type { ServerMetricsRecorder } from './server-metrics.js';
 import { ServerWatch } from './server-watch.js';
 
@@ -29,6 +30,8 @@ export interface ConnectionHost {
   readonly logger: Logger;
   readonly limits: ConnectionLimits;
   readonly metrics: ServerMetricsRecorder;
+  /** What all the server's client connections may hold of frames not yet read. */
+  readonly partialFrames: PartialFrameBudget;
   closed(connection: ClientConnection): void;
 }
 
@@ -44,6 +47,12 @@ export interface ConnectionLimits {
   readonly badFramesMax: number;
   /** Time to finish the handshake, in ms. */
   readonly handshakeTimeoutMs: number;
+  /**
+   * Time a frame after the handshake may take to arrive whole, in ms, from its first
+   * byte (or from when the server read on again, if it had stopped reading the
+   * connection); then the connection is closed, saying why. Default 30,000.
+   */
+  readonly frameCompleteMsMax: number;
   /**
    * Bytes queued on the socket above which watches wait for `drain` and the server stops
    * reading requests (a client that does not read its answers). At least the socket's
@@ -64,6 +73,14 @@ export class ClientConnection {
   private readonly watches = new Map<number, ServerWatch>();
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
   private corked = false;
+  /** Frames read so far: a change tells a new frame from the one that was partial. */
+  private framesRead = 0;
+  /** The partial frame: `framesRead` when it was first seen, and when (monotonic ms). */
+  private partial: { readonly frame: number; readonly since: number } | undefined;
+  /** Fires at the earliest when the partial frame is overdue; set at most once at a time. */
+  private frameTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes of this connection's reader charged to the server's partial-frame budget. */
+  private charged = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -80,7 +97,7 @@ export class ClientConnection {
 
   /** What this connection holds now, for the server's metrics. */
   usage(): { answerBytesQueued: number; partialFrameBytes: number; watches: number } {
-    return { answerBytesQueued: this.socket.writableLength, partialFrameBytes: this.reader.buffered, watches: this.watches.size };
+    return { answerBytesQueued: this.socket.writableLength, partialFrameBytes: this.charged, watches: this.watches.size };
   }
 
   /** Ends the connection; a reason is logged and told to the client. */
@@ -94,6 +111,9 @@ export class ClientConnection {
     }
     this.state = 'closed';
     clearTimeout(this.handshakeTimer);
+    clearTimeout(this.frameTimer);
+    this.host.partialFrames.recharge(this.charged, 0);
+    this.charged = 0;
     for (const watch of this.watches.values()) watch.stop();
     this.watches.clear();
     // end() flushes what is queued (a refusal's reason); a peer that never reads is cut off.
@@ -106,6 +126,55 @@ export class ClientConnection {
     if (this.state === 'closed') return;
     this.reader.append(chunk);
     this.readFrames();
+    this.afterReading();
+  }
+
+  /**
+   * Charges what the reader still holds (a partial frame, or whole ones while reading is
+   * paused) to the server's budget, closing the connection whose bytes would take it
+   * over; and times the partial frame.
+   */
+  private afterReading(): void {
+    if (this.state === 'closed') return;
+    const held = this.reader.buffered;
+    if (!this.host.partialFrames.recharge(this.charged, held)) {
+      this.host.metrics.partialFrameCloses++;
+      const { bytesMax, held: others } = this.host.partialFrames;
+      return this.close(`${held} bytes of frames not yet whole here would take what all clients hold to ${others - this.charged + held} bytes, over partialFrameBytesMax (${bytesMax})`);
+    }
+    this.charged = held;
+    this.timePartialFrame();
+  }
+
+  /**
+   * Notes when the frame now partial began (a frame read since means a new one) and sets
+   * the timer if none is set. Frames held while reading is paused are not the client's
+   * delay: they are not timed. The handshake has its own timer.
+   */
+  private timePartialFrame(): void {
+    if (this.state !== 'open' || this.paused || this.reader.buffered === 0) {
+      this.partial = undefined;
+      return;
+    }
+    if (this.partial === undefined || this.partial.frame !== this.framesRead) this.partial = { frame: this.framesRead, since: performance.now() };
+    if (this.frameTimer === undefined) this.setFrameTimer(this.host.limits.frameCompleteMsMax);
+  }
+
+  private setFrameTimer(ms: number): void {
+    this.frameTimer = setTimeout(() => this.onFrameTimer(), ms);
+    this.frameTimer.unref();
+  }
+
+  /** The partial frame timed then may have completed (and another begun): only an overdue one closes the connection. */
+  private onFrameTimer(): void {
+    this.frameTimer = undefined;
+    const partial = this.partial;
+    if (this.state !== 'open' || partial === undefined) return;
+    const { frameCompleteMsMax } = this.host.limits;
+    const left = partial.since + frameCompleteMsMax - performance.now();
+    if (left > 0) return this.setFrameTimer(Math.ceil(left));
+    this.host.metrics.frameTimeouts++;
+    this.close(`a frame was not whole within frameCompleteMsMax (${frameCompleteMsMax} ms) of its first byte (${this.reader.buffered} bytes of it came)`);
   }
 
   /**
@@ -121,6 +190,7 @@ export class ClientConnection {
         return this.close(error instanceof Error ? error.message : String(error));
       }
       if (frame === undefined || (this.state as string) === 'closed') return;
+      this.framesRead++;
       if (this.state === 'handshake') this.onHandshake(frame);
       else this.onRequestFrame(frame);
     }
@@ -307,6 +377,7 @@ export class ClientConnection {
     this.paused = false;
     this.socket.resume();
     this.readFrames();
+    this.afterReading();
   }
 
   private readonly watchSink = {

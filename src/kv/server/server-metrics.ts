@@ -12,19 +12,23 @@ export interface KvServerMetrics {
     readonly connections: number;
     /** Bytes of answers written to client sockets and not yet taken by the kernel. */
     readonly answerBytesQueued: number;
-    /** Bytes received from clients and not yet read as requests: mostly frames still arriving. */
+    /** Bytes received from clients and not yet read: frames still arriving, and whole ones waiting while reading is paused. */
     readonly partialFrameBytes: number;
     /** Watches open, those still being set up included. */
     readonly watches: number;
   };
   /** How often each bound on a client tripped since the server started. */
   readonly trips: {
-    /** Malformed frames after the handshake (dropped). */
+    /** Malformed frames after the handshake (each answered with a CODEC error frame and dropped). */
     readonly badFrames: number;
     /** Watches refused: the connection had `watchesMax` open. */
     readonly watchesRefused: number;
     /** Watches refused: one with the same id was open, or being set up, on the connection. */
     readonly watchIdsRefused: number;
+    /** Connections closed because a frame was not whole within `frameCompleteMsMax` of its first byte. */
+    readonly frameTimeouts: number;
+    /** Connections closed because their bytes would have taken the frames not yet read, of all clients, over `partialFrameBytesMax`. */
+    readonly partialFrameCloses: number;
   };
 }
 
@@ -36,8 +40,10 @@ export class ServerMetricsRecorder {
   badFrames = 0;
   watchesRefused = 0;
   watchIdsRefused = 0;
+  frameTimeouts = 0;
+  partialFrameCloses = 0;
 
   snapshot(clients: KvServerMetrics['clients']): KvServerMetrics {
-    return { clients, trips: { badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused } };
+    return { clients, trips: { badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
   }
 }

@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
-import type { KvServer } from '../../../src/kv/server/index.js';
+import { ConfigError } from '../../../src/index.js';
+import { KvServer } from '../../../src/kv/server/index.js';
 import { prefixFrame } from '../../../src/transport/codec/frame-reader.js';
 import { ServerCluster, type ServerClusterOptions } from './cluster.js';
 import { concat, RawClient, sleep } from './raw-client.js';
@@ -51,6 +52,12 @@ async function frames(r: RawClient, n: number): Promise<ServerFrame[]> {
 
 /** Listeners on the state machine's revisions: every server watch holds one while subscribed. */
 const subscribers = (server: KvServer): number => (server.kv.machine as unknown as { listeners: Set<unknown> }).listeners.size;
+
+const lengthPrefix = (n: number): Uint8Array => {
+  const prefix = new Uint8Array(4);
+  new DataView(prefix.buffer).setUint32(0, n, true);
+  return prefix;
+};
 
 const watch = (id: number, fromRevision = 0): ClientRequest => ({ kind: 'watch', id, range: { prefix: 'w/' }, fromRevision });
 
@@ -113,6 +120,57 @@ describe('watches', () => {
     expect(server.metrics().clients.watches).toBe(0);
     await until('the three reads failed', () => server.kv.node.metrics().reads.failed >= 3);
     expect(subscribers(server)).toBe(baseline);
+  });
+});
+
+describe('frames a client starts and does not finish', () => {
+  it('frameCompleteMsMax: a frame still incomplete that long after its first byte closes the connection, with an error frame saying why', async () => {
+    const c = await startOne({ server: () => ({ clientLimits: { frameCompleteMsMax: 200 } }) });
+    const server = c.server('a');
+    const r = await authenticated(c);
+    // Whole frames are served however long the connection lives...
+    r.send({ kind: 'status', id: 1 });
+    await frames(r, 1);
+    await sleep(300);
+    r.send({ kind: 'status', id: 2 });
+    expect((await frames(r, 2))[1]).toMatchObject({ kind: 'status', id: 2 });
+    // ...but a frame whose first bytes came and whose rest never does is not waited for.
+    r.write(concat([lengthPrefix(1000), new Uint8Array(10)]));
+    await r.waitClosed(5_000);
+    expect(r.serverFrames().at(-1)).toEqual({ kind: 'error', id: 0, error: { code: 'CLOSED', message: expect.stringMatching(/a frame was not whole within frameCompleteMsMax \(200 ms\) of its first byte \(14 bytes of it came\)/) } });
+    expect(server.metrics().trips.frameTimeouts).toBe(1);
+  });
+
+  it('partialFrameBytesMax: the connection whose bytes would take the partial frames of all clients over it is closed, saying why; the others finish theirs', async () => {
+    const frameBytesMax = 256 * 1024;
+    const c = await startOne({ server: () => ({ clientLimits: { frameBytesMax }, partialFrameBytesMax: 512 * 1024 }) });
+    const server = c.server('a');
+    const put = (id: number): Uint8Array => prefixFrame(encodeClientRequest({ kind: 'command', id, command: { type: 'put', key: `p/${id}`, value: new Uint8Array(200 * 1024) }, request: undefined, timeoutMs: 0 }));
+    const first = put(1);
+    const partial = first.byteLength - 1_000;
+    const [r1, r2, r3] = [await authenticated(c), await authenticated(c), await authenticated(c)];
+    r1.write(first.subarray(0, partial));
+    r2.write(put(2).subarray(0, partial));
+    await until('two partial frames held', () => server.metrics().clients.partialFrameBytes === 2 * partial);
+    r3.write(put(3).subarray(0, partial));
+    await r3.waitClosed(5_000);
+    expect(r3.serverFrames().at(-1)).toEqual({ kind: 'error', id: 0, error: { code: 'CLOSED', message: expect.stringContaining('partialFrameBytesMax') } });
+    expect(server.metrics().trips.partialFrameCloses).toBe(1);
+    r1.write(first.subarray(partial));
+    r2.write(put(2).subarray(partial));
+    expect(await frames(r1, 1)).toMatchObject([{ kind: 'result', id: 1 }]);
+    expect(await frames(r2, 1)).toMatchObject([{ kind: 'result', id: 2 }]);
+    expect(r1.closed || r2.closed).toBe(false);
+    expect(server.metrics().clients.partialFrameBytes).toBe(0);
+  });
+});
+
+describe('the bounds are checked when the server is made', () => {
+  it('partialFrameBytesMax below one frame of frameBytesMax, or a frameCompleteMsMax that is not a positive integer: ConfigError', () => {
+    const base = { id: 'a', clusterId: 'c', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/tmp/never', secret: 'x'.repeat(32), clientSecret: 'y'.repeat(32) };
+    expect(() => new KvServer({ ...base, clientLimits: { frameBytesMax: 1024 }, partialFrameBytesMax: 1024 })).toThrow(ConfigError);
+    expect(() => new KvServer({ ...base, clientLimits: { frameBytesMax: 1024 }, partialFrameBytesMax: 1028 })).not.toThrow();
+    expect(() => new KvServer({ ...base, clientLimits: { frameCompleteMsMax: 0 } })).toThrow(/frameCompleteMsMax/);
   });
 });
 
