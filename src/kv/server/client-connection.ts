@@ -54,12 +54,25 @@ export interface ConnectionLimits {
    */
   readonly frameCompleteMsMax: number;
   /**
-   * Bytes queued on the socket above which watches wait for `drain` and the server stops
-   * reading requests (a client that does not read its answers). At least the socket's
+   * Bytes of answers a connection may have outstanding, in bytes; default 8 MiB. At it the
+   * server stops reading the connection's requests, and encodes no more answers for it,
+   * until the client takes what is queued; watches wait for `drain` too. Outstanding:
+   * the answers written and not yet taken by the kernel, plus {@link answerBytesAssumed}
+   * for each request read whose answer is not written yet (being served, or computed
+   * and waiting for room), since its size is not known before. At least the socket's
    * own high-water mark (16 KiB) in effect, since only above that does `drain` come.
    */
   readonly socketBytesHigh: number;
 }
+
+/**
+ * What an answer counts for against `socketBytesHigh` until it is written, in bytes: so
+ * at most `socketBytesHigh / answerBytesAssumed` requests (128 at the defaults) are read
+ * ahead of their answers. Answers computed meanwhile wait unencoded (a range's keys and
+ * values are the store's own, not copies) until the socket has room.
+ * @internal
+ */
+export const answerBytesAssumed = 64 * 1024;
 
 /** @internal */
 export class ClientConnection {
@@ -67,7 +80,10 @@ export class ClientConnection {
   private readonly serverNonce = clientNonce();
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private clientId = '';
+  /** Requests being served. */
   private inFlight = 0;
+  /** Answers computed and not yet written: they wait, unencoded, for the socket to have room. */
+  private unsent: ServerFrame[] = [];
   private paused = false;
   private badFrames = 0;
   private readonly watches = new Map<number, ServerWatch>();
@@ -89,15 +105,18 @@ export class ClientConnection {
     socket.setNoDelay(true);
     this.handshakeTimer = setTimeout(() => this.close('handshake timed out'), host.limits.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.resumeReading());
+    socket.on('drain', () => {
+      this.writeAnswers();
+      this.resumeReading();
+    });
     socket.on('error', () => this.close(undefined));
     socket.on('close', () => this.close(undefined));
     this.sendRaw(encodeClientHandshake({ kind: 'challenge', cluster: host.clusterId, node: host.nodeId, nonce: this.serverNonce }));
   }
 
   /** What this connection holds now, for the server's metrics. */
-  usage(): { answerBytesQueued: number; partialFrameBytes: number; watches: number } {
-    return { answerBytesQueued: this.socket.writableLength, partialFrameBytes: this.charged, watches: this.watches.size };
+  usage(): { answerBytesQueued: number; requestsUnanswered: number; partialFrameBytes: number; watches: number } {
+    return { answerBytesQueued: this.socket.writableLength, requestsUnanswered: this.inFlight + this.unsent.length, partialFrameBytes: this.charged, watches: this.watches.size };
   }
 
   /** Ends the connection; a reason is logged and told to the client. */
@@ -116,6 +135,8 @@ export class ClientConnection {
     this.charged = 0;
     for (const watch of this.watches.values()) watch.stop();
     this.watches.clear();
+    // Answers computed and not sent are dropped; those still being served are dropped as they come.
+    this.unsent = [];
     // end() flushes what is queued (a refusal's reason); a peer that never reads is cut off.
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1_000).unref();
@@ -238,7 +259,12 @@ export class ClientConnection {
       return;
     }
     this.inFlight++;
-    if (this.inFlight >= this.host.limits.requestsInFlightMax || this.socketFull()) this.pauseReading();
+    if (this.answersFull()) {
+      this.host.metrics.answerPauses++;
+      this.pauseReading();
+    } else if (this.inFlight >= this.host.limits.requestsInFlightMax) {
+      this.pauseReading();
+    }
     this.serve(request).then(
       (answer) => this.finish(answer),
       (error: unknown) => this.finish({ kind: 'error', id: request.id, error: errorBodyOf(error) }),
@@ -363,6 +389,20 @@ export class ClientConnection {
     return this.socket.writableNeedDrain && this.socket.writableLength >= this.host.limits.socketBytesHigh;
   }
 
+  /** `socketBytesHigh`, or the socket's own high-water mark if higher (`drain` comes only above it). */
+  private answerBytesHigh(): number {
+    return Math.max(this.host.limits.socketBytesHigh, this.socket.writableHighWaterMark);
+  }
+
+  /** Answer bytes outstanding: queued on the socket, and assumed for each request read and not answered yet. */
+  private answerBytesOutstanding(): number {
+    return this.socket.writableLength + (this.inFlight + this.unsent.length) * answerBytesAssumed;
+  }
+
+  private answersFull(): boolean {
+    return this.answerBytesOutstanding() >= this.answerBytesHigh();
+  }
+
   /** Stops reading requests: too many in flight, or answers piling up unread. */
   private pauseReading(): void {
     if (this.paused) return;
@@ -370,10 +410,15 @@ export class ClientConnection {
     this.socket.pause();
   }
 
-  /** Reads again once half the requests in flight finished and the socket drained; first the frames already buffered. */
+  /**
+   * Reads again once half the requests in flight finished and the answers outstanding
+   * fell to half of `socketBytesHigh` (or to the socket's high-water mark: below it no
+   * `drain` comes to check again); first the frames already buffered.
+   */
   private resumeReading(): void {
     if (!this.paused || this.state === 'closed') return;
-    if (this.inFlight >= this.host.limits.requestsInFlightMax / 2 || this.socketFull()) return;
+    if (this.inFlight >= this.host.limits.requestsInFlightMax / 2) return;
+    if (this.answerBytesOutstanding() > Math.max(this.answerBytesHigh() / 2, this.socket.writableHighWaterMark)) return;
     this.paused = false;
     this.socket.resume();
     this.readFrames();
@@ -398,9 +443,24 @@ export class ClientConnection {
   };
 
   private finish(answer: ServerFrame | undefined): void {
+    if (this.state === 'closed') return;
     this.inFlight--;
-    if (answer !== undefined) this.send(answer);
+    assert(this.inFlight >= 0, `${this.inFlight} requests in flight`);
+    if (answer !== undefined) this.unsent.push(answer);
+    this.writeAnswers();
     this.resumeReading();
+  }
+
+  /**
+   * Encodes and writes the answers waiting, while the socket holds less than
+   * `socketBytesHigh`: a client that does not read holds at most that much encoded, and
+   * one answer more. Above it the socket's `drain` calls again.
+   */
+  private writeAnswers(): void {
+    const high = this.answerBytesHigh();
+    let written = 0;
+    while (written < this.unsent.length && this.socket.writableLength < high && this.state !== 'closed') this.send(this.unsent[written++]!);
+    if (written > 0) this.unsent = this.unsent.slice(written);
   }
 
   private send(frame: ServerFrame): void {

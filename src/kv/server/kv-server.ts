@@ -193,10 +193,11 @@ export class KvServer {
 
   /** What the server holds for its clients now, and how often a bound on a client tripped. */
   metrics(): KvServerMetrics {
-    const clients = { connections: this.connections.size, answerBytesQueued: 0, partialFrameBytes: 0, watches: 0 };
+    const clients = { connections: this.connections.size, answerBytesQueued: 0, requestsUnanswered: 0, partialFrameBytes: 0, watches: 0 };
     for (const c of this.connections) {
       const u = c.usage();
       clients.answerBytesQueued += u.answerBytesQueued;
+      clients.requestsUnanswered += u.requestsUnanswered;
       clients.partialFrameBytes += u.partialFrameBytes;
       clients.watches += u.watches;
     }

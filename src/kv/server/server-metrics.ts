@@ -10,8 +10,10 @@ export interface KvServerMetrics {
   readonly clients: {
     /** Client connections open (handshaking included). */
     readonly connections: number;
-    /** Bytes of answers written to client sockets and not yet taken by the kernel. */
+    /** Bytes of answers (and watch events) written to client sockets and not yet taken by the kernel. */
     readonly answerBytesQueued: number;
+    /** Requests read and not answered yet: being served, or answered and waiting for their client's socket to have room. */
+    readonly requestsUnanswered: number;
     /** Bytes received from clients and not yet read: frames still arriving, and whole ones waiting while reading is paused. */
     readonly partialFrameBytes: number;
     /** Watches open, those still being set up included. */
@@ -19,6 +21,8 @@ export interface KvServerMetrics {
   };
   /** How often each bound on a client tripped since the server started. */
   readonly trips: {
+    /** Times the server stopped reading a connection because its answers outstanding reached `socketBytesHigh`. */
+    readonly answerPauses: number;
     /** Malformed frames after the handshake (each answered with a CODEC error frame and dropped). */
     readonly badFrames: number;
     /** Watches refused: the connection had `watchesMax` open. */
@@ -37,6 +41,7 @@ export interface KvServerMetrics {
  * @internal
  */
 export class ServerMetricsRecorder {
+  answerPauses = 0;
   badFrames = 0;
   watchesRefused = 0;
   watchIdsRefused = 0;
@@ -44,6 +49,6 @@ export class ServerMetricsRecorder {
   partialFrameCloses = 0;
 
   snapshot(clients: KvServerMetrics['clients']): KvServerMetrics {
-    return { clients, trips: { badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
+    return { clients, trips: { answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
   }
 }

@@ -5,6 +5,8 @@
  * or with other connections; and what it is told when it sends garbage. Every bound
  * is small here so each case runs in a moment; none asserts on speed.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
@@ -59,7 +61,60 @@ const lengthPrefix = (n: number): Uint8Array => {
   return prefix;
 };
 
+/** What this process (and so the server in it) holds live, after a full collection. */
+function liveBytes(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+}
+
 const watch = (id: number, fromRevision = 0): ClientRequest => ({ kind: 'watch', id, range: { prefix: 'w/' }, fromRevision });
+
+describe('answers a client does not read', () => {
+  it('pipelined large reads: the server stops reading once socketBytesHigh of answers are outstanding, encodes no more than that, and frees it all when the client leaves', async () => {
+    const socketBytesHigh = 256 * 1024;
+    const c = await startOne({ server: () => ({ clientLimits: { socketBytesHigh } }) });
+    const server = c.server('a');
+    const honest = c.client({ only: ['a'] });
+    const value = new Uint8Array(64 * 1024).fill(7);
+    for (let i = 0; i < 10; i++) await honest.put(`big/${i}`, value);
+    const answerBytes = 10 * value.byteLength + 4096; // one answer: ten values and their keys
+    const r = await authenticated(c);
+    r.socket.pause(); // reads nothing from now on
+    const before = liveBytes();
+    // 100 requests of a few bytes ask for 64 MB of answers.
+    const reads = 100;
+    r.send(...Array.from({ length: reads }, (_, i): ClientRequest => ({ kind: 'range', id: i + 1, range: { prefix: 'big/' }, limit: 0, revision: 0, linearizable: false })));
+    let queuedMax = 0;
+    for (let i = 0; i < 50; i++) {
+      await sleep(10);
+      queuedMax = Math.max(queuedMax, server.metrics().clients.answerBytesQueued);
+    }
+    const grown = liveBytes() - before;
+    const report = `the process grew by ${(grown / 1e6).toFixed(1)} MB; at most ${(queuedMax / 1e6).toFixed(1)} MB of answers queued`;
+    // Without the bound the server answers all 100 at once: 64 MB queued for a client that reads none.
+    expect(grown, report).toBeLessThan(16 * 1024 * 1024);
+    expect(queuedMax, report).toBeLessThanOrEqual(socketBytesHigh + answerBytes);
+    expect(server.metrics().trips.answerPauses).toBeGreaterThan(0);
+    expect(r.closed).toBe(false); // not an offence: it is only slow
+    expect((await honest.status()).node).toBe('a');
+    // Once it reads, every answer comes, whole.
+    r.socket.resume();
+    const answers = await frames(r, reads);
+    expect(answers.map((f) => f.id).sort((x, y) => x - y)).toEqual(Array.from({ length: reads }, (_, i) => i + 1));
+    for (const f of answers) expect(f).toMatchObject({ kind: 'range', result: { count: 10 } });
+    // A client that leaves with answers outstanding leaves nothing behind.
+    const again = await authenticated(c);
+    again.socket.pause();
+    again.send(...Array.from({ length: reads }, (_, i): ClientRequest => ({ kind: 'range', id: i + 1, range: { prefix: 'big/' }, limit: 0, revision: 0, linearizable: false })));
+    await until('paused', () => server.metrics().clients.answerBytesQueued > socketBytesHigh);
+    again.close();
+    r.close();
+    await until('every connection gone', () => server.metrics().clients.connections === 1); // the honest client's
+    expect(server.metrics().clients.answerBytesQueued).toBe(0);
+  });
+});
 
 describe('watches', () => {
   it('watchesMax holds for watches set up concurrently (fromRevision 0 waits for a read point): exactly watchesMax open, the rest refused', async () => {
