@@ -37,30 +37,33 @@ export interface ConnectionHost {
 
 /** Bounds on one client connection. */
 export interface ConnectionLimits {
-  /** Largest frame after the handshake, in bytes. */
+  /** Largest frame after the handshake, in bytes. Default 16 MiB. */
   readonly frameBytesMax: number;
-  /** Requests in flight; at it the server stops reading the socket until half of them finish. */
+  /** Requests in flight; at it the server stops reading the socket until half of them finish. Default 4,096. */
   readonly requestsInFlightMax: number;
-  /** Watches open at once; more are refused. */
+  /**
+   * Watches open at once, those still being set up included; more are refused
+   * (`KvRequestError`), as is a watch whose id is in use. Default 256.
+   */
   readonly watchesMax: number;
-  /** Malformed frames before the connection is closed. */
+  /** Malformed frames before the connection is closed (each is answered with a `CODEC` error frame). Default 8. */
   readonly badFramesMax: number;
-  /** Time to finish the handshake, in ms. */
+  /** Time to finish the handshake, in ms. Default 5,000. */
   readonly handshakeTimeoutMs: number;
   /**
-   * Time a frame after the handshake may take to arrive whole, in ms, from its first
-   * byte (or from when the server read on again, if it had stopped reading the
-   * connection); then the connection is closed, saying why. Default 30,000.
+   * Time a frame after the handshake may take to arrive whole, from its first byte (or
+   * from when the server read on again, if it had stopped reading the connection), in
+   * ms; then the connection is closed, saying why. Default 30,000.
    */
   readonly frameCompleteMsMax: number;
   /**
-   * Bytes of answers a connection may have outstanding, in bytes; default 8 MiB. At it the
-   * server stops reading the connection's requests, and encodes no more answers for it,
-   * until the client takes what is queued; watches wait for `drain` too. Outstanding:
-   * the answers written and not yet taken by the kernel, plus {@link answerBytesAssumed}
-   * for each request read whose answer is not written yet (being served, or computed
-   * and waiting for room), since its size is not known before. At least the socket's
-   * own high-water mark (16 KiB) in effect, since only above that does `drain` come.
+   * Answers a connection may have outstanding, in bytes. At it the server stops reading
+   * the connection's requests, and encodes no more answers for it, until the client
+   * takes what is queued; watches wait for `drain` too. Outstanding: the answers written
+   * and not yet taken by the kernel, plus 64 KiB for each request read whose answer is
+   * not written yet (being served, or computed and waiting for room), since its size is
+   * not known before. At least the socket's own high-water mark (16 KiB) in effect, since
+   * only above that does `drain` come. Default 8 MiB.
    */
   readonly socketBytesHigh: number;
 }
