@@ -73,9 +73,8 @@ export interface ConnectionLimits {
  * at most `socketBytesHigh / answerBytesAssumed` requests (128 at the defaults) are read
  * ahead of their answers. Answers computed meanwhile wait unencoded (a range's keys and
  * values are the store's own, not copies) until the socket has room.
- * @internal
  */
-export const answerBytesAssumed = 64 * 1024;
+const answerBytesAssumed = 64 * 1024;
 
 /** @internal */
 export class ClientConnection {
