@@ -128,6 +128,23 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
   return q;
 }
 
+/**
+ * The request id of a frame that failed to decode, if its header can be trusted that
+ * far (this protocol version, then a kind byte, then the id), so the refusal can name
+ * the request; undefined otherwise. @internal
+ */
+export function requestIdOf(frame: Uint8Array): number | undefined {
+  try {
+    const r = new Reader(frame);
+    if (r.u8('protocol version') !== clientProtocolVersion) return undefined;
+    r.u8('frame kind');
+    return r.uint('request id');
+  } catch (error) {
+    if (error instanceof CodecError) return undefined;
+    throw error;
+  }
+}
+
 function writeEvent(w: Writer, e: WatchEvent): void {
   if (e.kv.modRevision !== e.revision) throw new CodecError(`event at revision ${e.revision} carries a key modified at ${e.kv.modRevision}`);
   w.u8(e.type === 'put' ? 1 : 2);

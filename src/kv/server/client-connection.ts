@@ -4,16 +4,19 @@
  * everything a client can make the server hold.
  */
 import type { Socket } from 'node:net';
-import type { Logger } from '../../runtime/index.js';
+import { ClosedError, type Logger } from '../../runtime/index.js';
+import { assert } from '../../core/assert.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
 import { KvRequestError } from '../errors.js';
 import type { KvNode } from '../kv-node.js';
-import { decodeClientRequest, encodeServerFrame } from '../protocol/client-codec.js';
+import { decodeClientRequest, encodeServerFrame, requestIdOf } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
 import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
 import type { WatchEvent } from '../kv-types.js';
+import type { PartialFrameBudget } from './partial-frame-budget.js';
+import type { ServerMetricsRecorder } from './server-metrics.js';
 import { ServerWatch } from './server-watch.js';
 
 /** What a connection needs from its server. @internal */
@@ -26,28 +29,52 @@ export interface ConnectionHost {
   readonly secret: Uint8Array | undefined;
   readonly logger: Logger;
   readonly limits: ConnectionLimits;
+  readonly metrics: ServerMetricsRecorder;
+  /** What all the server's client connections may hold of frames not yet read. */
+  readonly partialFrames: PartialFrameBudget;
   closed(connection: ClientConnection): void;
 }
 
 /** Bounds on one client connection. */
 export interface ConnectionLimits {
-  /** Largest frame after the handshake, in bytes. */
+  /** Largest frame after the handshake, in bytes. Default 16 MiB. */
   readonly frameBytesMax: number;
-  /** Requests in flight; at it the server stops reading the socket until half of them finish. */
+  /** Requests in flight; at it the server stops reading the socket until half of them finish. Default 4,096. */
   readonly requestsInFlightMax: number;
-  /** Watches open at once; more are refused. */
+  /**
+   * Watches open at once, those still being set up included; more are refused
+   * (`KvRequestError`), as is a watch whose id is in use. Default 256.
+   */
   readonly watchesMax: number;
-  /** Malformed frames before the connection is closed. */
+  /** Malformed frames before the connection is closed (each is answered with a `CODEC` error frame). Default 8. */
   readonly badFramesMax: number;
-  /** Time to finish the handshake, in ms. */
+  /** Time to finish the handshake, in ms. Default 5,000. */
   readonly handshakeTimeoutMs: number;
   /**
-   * Bytes queued on the socket above which watches wait for `drain` and the server stops
-   * reading requests (a client that does not read its answers). At least the socket's
-   * own high-water mark (16 KiB) in effect, since only above that does `drain` come.
+   * Time a frame after the handshake may take to arrive whole, from its first byte (or
+   * from when the server read on again, if it had stopped reading the connection), in
+   * ms; then the connection is closed, saying why. Default 30,000.
+   */
+  readonly frameCompleteMsMax: number;
+  /**
+   * Answers a connection may have outstanding, in bytes. At it the server stops reading
+   * the connection's requests, and encodes no more answers for it, until the client
+   * takes what is queued; watches wait for `drain` too. Outstanding: the answers written
+   * and not yet taken by the kernel, plus 64 KiB for each request read whose answer is
+   * not written yet (being served, or computed and waiting for room), since its size is
+   * not known before. At least the socket's own high-water mark (16 KiB) in effect, since
+   * only above that does `drain` come. Default 8 MiB.
    */
   readonly socketBytesHigh: number;
 }
+
+/**
+ * What an answer counts for against `socketBytesHigh` until it is written, in bytes: so
+ * at most `socketBytesHigh / answerBytesAssumed` requests (128 at the defaults) are read
+ * ahead of their answers. Answers computed meanwhile wait unencoded (a range's keys and
+ * values are the store's own, not copies) until the socket has room.
+ */
+const answerBytesAssumed = 64 * 1024;
 
 /** @internal */
 export class ClientConnection {
@@ -55,12 +82,23 @@ export class ClientConnection {
   private readonly serverNonce = clientNonce();
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private clientId = '';
+  /** Requests being served. */
   private inFlight = 0;
+  /** Answers computed and not yet written: they wait, unencoded, for the socket to have room. */
+  private unsent: ServerFrame[] = [];
   private paused = false;
   private badFrames = 0;
   private readonly watches = new Map<number, ServerWatch>();
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
   private corked = false;
+  /** Frames read so far: a change tells a new frame from the one that was partial. */
+  private framesRead = 0;
+  /** The partial frame: `framesRead` when it was first seen, and when (monotonic ms). */
+  private partial: { readonly frame: number; readonly since: number } | undefined;
+  /** Fires at the earliest when the partial frame is overdue; set at most once at a time. */
+  private frameTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bytes of this connection's reader charged to the server's partial-frame budget. */
+  private charged = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -69,21 +107,38 @@ export class ClientConnection {
     socket.setNoDelay(true);
     this.handshakeTimer = setTimeout(() => this.close('handshake timed out'), host.limits.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.resumeReading());
+    socket.on('drain', () => {
+      this.writeAnswers();
+      this.resumeReading();
+    });
     socket.on('error', () => this.close(undefined));
     socket.on('close', () => this.close(undefined));
     this.sendRaw(encodeClientHandshake({ kind: 'challenge', cluster: host.clusterId, node: host.nodeId, nonce: this.serverNonce }));
   }
 
-  /** Ends the connection (with a reason the client is told during the handshake). */
+  /** What this connection holds now, for the server's metrics. */
+  usage(): { answerBytesQueued: number; requestsUnanswered: number; partialFrameBytes: number; watches: number } {
+    return { answerBytesQueued: this.socket.writableLength, requestsUnanswered: this.inFlight + this.unsent.length, partialFrameBytes: this.charged, watches: this.watches.size };
+  }
+
+  /** Ends the connection; a reason is logged and told to the client. */
   close(reason: string | undefined): void {
     if (this.state === 'closed') return;
     if (reason !== undefined) this.host.logger.info({ node: this.host.nodeId, client: this.clientId || undefined, reason }, 'kv server: client connection closed');
-    if (this.state === 'handshake' && reason !== undefined && !this.socket.destroyed) this.sendRaw(encodeClientHandshake({ kind: 'refuse', reason }));
+    if (reason !== undefined && !this.socket.destroyed) {
+      // The client is told why: during the handshake by a refusal, after it by an error frame with id 0 (no request has it).
+      if (this.state === 'handshake') this.sendRaw(encodeClientHandshake({ kind: 'refuse', reason }));
+      else this.send({ kind: 'error', id: 0, error: errorBodyOf(new ClosedError(`the server closed this connection: ${reason}`)) });
+    }
     this.state = 'closed';
     clearTimeout(this.handshakeTimer);
+    clearTimeout(this.frameTimer);
+    this.host.partialFrames.recharge(this.charged, 0);
+    this.charged = 0;
     for (const watch of this.watches.values()) watch.stop();
     this.watches.clear();
+    // Answers computed and not sent are dropped; those still being served are dropped as they come.
+    this.unsent = [];
     // end() flushes what is queued (a refusal's reason); a peer that never reads is cut off.
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1_000).unref();
@@ -94,6 +149,55 @@ export class ClientConnection {
     if (this.state === 'closed') return;
     this.reader.append(chunk);
     this.readFrames();
+    this.afterReading();
+  }
+
+  /**
+   * Charges what the reader still holds (a partial frame, or whole ones while reading is
+   * paused) to the server's budget, closing the connection whose bytes would take it
+   * over; and times the partial frame.
+   */
+  private afterReading(): void {
+    if (this.state === 'closed') return;
+    const held = this.reader.buffered;
+    if (!this.host.partialFrames.recharge(this.charged, held)) {
+      this.host.metrics.partialFrameCloses++;
+      const { bytesMax, held: others } = this.host.partialFrames;
+      return this.close(`${held} bytes of frames not yet whole here would take what all clients hold to ${others - this.charged + held} bytes, over partialFrameBytesMax (${bytesMax})`);
+    }
+    this.charged = held;
+    this.timePartialFrame();
+  }
+
+  /**
+   * Notes when the frame now partial began (a frame read since means a new one) and sets
+   * the timer if none is set. Frames held while reading is paused are not the client's
+   * delay: they are not timed. The handshake has its own timer.
+   */
+  private timePartialFrame(): void {
+    if (this.state !== 'open' || this.paused || this.reader.buffered === 0) {
+      this.partial = undefined;
+      return;
+    }
+    if (this.partial === undefined || this.partial.frame !== this.framesRead) this.partial = { frame: this.framesRead, since: performance.now() };
+    if (this.frameTimer === undefined) this.setFrameTimer(this.host.limits.frameCompleteMsMax);
+  }
+
+  private setFrameTimer(ms: number): void {
+    this.frameTimer = setTimeout(() => this.onFrameTimer(), ms);
+    this.frameTimer.unref();
+  }
+
+  /** The partial frame timed then may have completed (and another begun): only an overdue one closes the connection. */
+  private onFrameTimer(): void {
+    this.frameTimer = undefined;
+    const partial = this.partial;
+    if (this.state !== 'open' || partial === undefined) return;
+    const { frameCompleteMsMax } = this.host.limits;
+    const left = partial.since + frameCompleteMsMax - performance.now();
+    if (left > 0) return this.setFrameTimer(Math.ceil(left));
+    this.host.metrics.frameTimeouts++;
+    this.close(`a frame was not whole within frameCompleteMsMax (${frameCompleteMsMax} ms) of its first byte (${this.reader.buffered} bytes of it came)`);
   }
 
   /**
@@ -109,6 +213,7 @@ export class ClientConnection {
         return this.close(error instanceof Error ? error.message : String(error));
       }
       if (frame === undefined || (this.state as string) === 'closed') return;
+      this.framesRead++;
       if (this.state === 'handshake') this.onHandshake(frame);
       else this.onRequestFrame(frame);
     }
@@ -142,17 +247,26 @@ export class ClientConnection {
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
       this.badFrames++;
+      this.host.metrics.badFrames++;
       this.host.logger.warn({ node: this.host.nodeId, client: this.clientId, error: error.message }, 'kv server: malformed frame from a client');
+      // Answered, so the client need not wait for its timeout: under the request's id if
+      // the header holds one, else 0 (no request has it).
+      this.send({ kind: 'error', id: requestIdOf(frame) ?? 0, error: errorBodyOf(error) });
       if (this.badFrames >= this.host.limits.badFramesMax) this.close(`${this.badFrames} malformed frames`);
       return;
     }
     if (request.kind === 'unwatch') {
-      this.watches.get(request.id)?.stop();
-      this.watches.delete(request.id);
+      const watch = this.watches.get(request.id);
+      if (watch !== undefined) this.dropWatch(watch);
       return;
     }
     this.inFlight++;
-    if (this.inFlight >= this.host.limits.requestsInFlightMax || this.socketFull()) this.pauseReading();
+    if (this.answersFull()) {
+      this.host.metrics.answerPauses++;
+      this.pauseReading();
+    } else if (this.inFlight >= this.host.limits.requestsInFlightMax) {
+      this.pauseReading();
+    }
     this.serve(request).then(
       (answer) => this.finish(answer),
       (error: unknown) => this.finish({ kind: 'error', id: request.id, error: errorBodyOf(error) }),
@@ -182,17 +296,24 @@ export class ClientConnection {
         return { kind: 'range', id: request.id, result };
       }
       case 'watch': {
-        if (this.watches.size >= this.host.limits.watchesMax) throw new KvRequestError('watch', `at most ${this.host.limits.watchesMax} watches per connection`);
-        if (this.watches.has(request.id)) throw new KvRequestError('watch', `watch ${request.id} is already open`);
+        // The slot is taken before the read point is awaited: the bounds hold for watches
+        // set up concurrently, and a close stops the ones still being set up.
+        const watch = this.openWatch(request);
         let from = request.fromRevision;
         if (from === 0) {
-          await kv.node.read();
+          try {
+            await kv.node.read();
+          } catch (error) {
+            this.dropWatch(watch);
+            throw error;
+          }
           from = kv.machine.revision + 1;
         }
-        if (this.state === 'closed') return undefined;
+        // Stopped meanwhile: its connection closed, or its client unwatched it.
+        if (watch.isStopped) return undefined;
         // 'watching' goes out before any event: the client learns where the watch starts.
         this.send({ kind: 'watching', id: request.id, fromRevision: from });
-        this.watches.set(request.id, new ServerWatch(request.id, kv.machine, request.range, from, this.watchSink));
+        watch.start(from);
         return undefined;
       }
       case 'member':
@@ -215,6 +336,32 @@ export class ClientConnection {
         };
       }
     }
+  }
+
+  /**
+   * Takes a watch's slot, or refuses it: `watchesMax` are open (or being set up), or one
+   * with this id is.
+   */
+  private openWatch(request: Extract<ClientRequest, { kind: 'watch' }>): ServerWatch {
+    const { watchesMax } = this.host.limits;
+    if (this.watches.size >= watchesMax) {
+      this.host.metrics.watchesRefused++;
+      throw new KvRequestError('watch', `at most ${watchesMax} watches per connection`);
+    }
+    if (this.watches.has(request.id)) {
+      this.host.metrics.watchIdsRefused++;
+      throw new KvRequestError('watch', `watch ${request.id} is already open`);
+    }
+    const watch = new ServerWatch(request.id, this.host.kv.machine, request.range, this.watchSink);
+    this.watches.set(request.id, watch);
+    assert(this.watches.size <= watchesMax, `${this.watches.size} watches open, over watchesMax ${watchesMax}`);
+    return watch;
+  }
+
+  /** Stops a watch and frees its slot (if it still holds it: its id may be taken again since). */
+  private dropWatch(watch: ServerWatch): void {
+    watch.stop();
+    if (this.watches.get(watch.id) === watch) this.watches.delete(watch.id);
   }
 
   /** A `member` request: the configuration, or a change to it (the leader's; others refuse with the leader). */
@@ -247,6 +394,20 @@ export class ClientConnection {
     return this.socket.writableNeedDrain && this.socket.writableLength >= this.host.limits.socketBytesHigh;
   }
 
+  /** `socketBytesHigh`, or the socket's own high-water mark if higher (`drain` comes only above it). */
+  private answerBytesHigh(): number {
+    return Math.max(this.host.limits.socketBytesHigh, this.socket.writableHighWaterMark);
+  }
+
+  /** Answer bytes outstanding: queued on the socket, and assumed for each request read and not answered yet. */
+  private answerBytesOutstanding(): number {
+    return this.socket.writableLength + (this.inFlight + this.unsent.length) * answerBytesAssumed;
+  }
+
+  private answersFull(): boolean {
+    return this.answerBytesOutstanding() >= this.answerBytesHigh();
+  }
+
   /** Stops reading requests: too many in flight, or answers piling up unread. */
   private pauseReading(): void {
     if (this.paused) return;
@@ -254,13 +415,19 @@ export class ClientConnection {
     this.socket.pause();
   }
 
-  /** Reads again once half the requests in flight finished and the socket drained; first the frames already buffered. */
+  /**
+   * Reads again once half the requests in flight finished and the answers outstanding
+   * fell to half of `socketBytesHigh` (or to the socket's high-water mark: below it no
+   * `drain` comes to check again); first the frames already buffered.
+   */
   private resumeReading(): void {
     if (!this.paused || this.state === 'closed') return;
-    if (this.inFlight >= this.host.limits.requestsInFlightMax / 2 || this.socketFull()) return;
+    if (this.inFlight >= this.host.limits.requestsInFlightMax / 2) return;
+    if (this.answerBytesOutstanding() > Math.max(this.answerBytesHigh() / 2, this.socket.writableHighWaterMark)) return;
     this.paused = false;
     this.socket.resume();
     this.readFrames();
+    this.afterReading();
   }
 
   private readonly watchSink = {
@@ -281,9 +448,24 @@ export class ClientConnection {
   };
 
   private finish(answer: ServerFrame | undefined): void {
+    if (this.state === 'closed') return;
     this.inFlight--;
-    if (answer !== undefined) this.send(answer);
+    assert(this.inFlight >= 0, `${this.inFlight} requests in flight`);
+    if (answer !== undefined) this.unsent.push(answer);
+    this.writeAnswers();
     this.resumeReading();
+  }
+
+  /**
+   * Encodes and writes the answers waiting, while the socket holds less than
+   * `socketBytesHigh`: a client that does not read holds at most that much encoded, and
+   * one answer more. Above it the socket's `drain` calls again.
+   */
+  private writeAnswers(): void {
+    const high = this.answerBytesHigh();
+    let written = 0;
+    while (written < this.unsent.length && this.socket.writableLength < high && this.state !== 'closed') this.send(this.unsent[written++]!);
+    if (written > 0) this.unsent = this.unsent.slice(written);
   }
 
   private send(frame: ServerFrame): void {

@@ -5,3 +5,4 @@
  */
 export { KvServer, type KvServerOptions, type KvServerAddress } from './kv-server.js';
 export type { ConnectionLimits } from './client-connection.js';
+export type { KvServerMetrics } from './server-metrics.js';

@@ -9,10 +9,13 @@ import { type Configuration, ConfigError, type NodeId } from '../../core/index.j
 import { type Logger, silentLogger } from '../../runtime/index.js';
 import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
 import { type TcpAddress, type TcpTlsOptions, TcpTransport } from '../../transport/tcp/index.js';
+import { framePrefixBytes } from '../../transport/codec/frame-reader.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';
 import { formatMemberAddress, parseMemberAddress } from './member-address.js';
+import { PartialFrameBudget } from './partial-frame-budget.js';
+import { type KvServerMetrics, ServerMetricsRecorder } from './server-metrics.js';
 
 /** Where one member listens. */
 export interface KvServerAddress {
@@ -59,15 +62,26 @@ export interface KvServerOptions {
   /** More options of the KV node (timeouts, snapshots, limits). */
   readonly node?: Omit<KvNodeOptions, 'id' | 'members' | 'transport' | 'storage' | 'logger'>;
   readonly storage?: FileStorageOptions;
-  /** Bounds on each client connection. Defaults: 16 MiB frames, 4,096 requests in flight, 256 watches, 8 bad frames, 5 s handshake, 8 MiB socket backlog. */
+  /** Bounds on each client connection. Defaults: 16 MiB frames, 4,096 requests in flight, 256 watches, 8 bad frames, 5 s handshake, 30 s for a frame to arrive whole, 8 MiB socket backlog. */
   readonly clientLimits?: Partial<ConnectionLimits>;
   /** Client connections at once; more are refused. Default 4,096. */
   readonly clientConnectionsMax?: number;
+  /**
+   * Bytes all client connections together may hold of frames received but not yet read
+   * (frames still arriving, and whole ones waiting while a connection is not read). A
+   * connection whose bytes would take the total over it is closed, saying why. At least
+   * `clientLimits.frameBytesMax` plus its 4-byte length, so one frame of the largest size
+   * always fits. Default 64 MiB (67,108,864), in bytes.
+   */
+  readonly partialFrameBytesMax?: number;
   readonly logger?: Logger;
 }
 
 /** How long a removed member's server still answers the requests in flight before it closes its client connections. */
 const removedGraceMs = 1_000;
+
+/** The default of `KvServerOptions.partialFrameBytesMax`: four frames of the largest default size. */
+const defaultPartialFrameBytesMax = 64 * 1024 * 1024;
 
 const defaultLimits: ConnectionLimits = {
   frameBytesMax: 16 * 1024 * 1024,
@@ -75,6 +89,7 @@ const defaultLimits: ConnectionLimits = {
   watchesMax: 256,
   badFramesMax: 8,
   handshakeTimeoutMs: 5_000,
+  frameCompleteMsMax: 30_000,
   socketBytesHigh: 8 * 1024 * 1024,
 };
 
@@ -102,6 +117,7 @@ export class KvServer {
   private listener: Server | undefined;
   private readonly connections = new Set<ClientConnection>();
   private readonly host: ConnectionHost;
+  private readonly recorder = new ServerMetricsRecorder();
   private readonly clientSecret: Uint8Array | undefined;
   private readonly logger: Logger;
   private closing = false;
@@ -145,6 +161,13 @@ export class KvServer {
     }
     this.logger = options.logger ?? silentLogger;
     const limits = { ...defaultLimits, ...options.clientLimits };
+    if (!(Number.isSafeInteger(limits.frameCompleteMsMax) && limits.frameCompleteMsMax > 0)) {
+      throw new ConfigError('KvServer', 'clientLimits.frameCompleteMsMax', `must be a positive integer (ms), not ${limits.frameCompleteMsMax}`);
+    }
+    const partialFrameBytesMax = options.partialFrameBytesMax ?? defaultPartialFrameBytesMax;
+    if (!(Number.isSafeInteger(partialFrameBytesMax) && partialFrameBytesMax >= limits.frameBytesMax + framePrefixBytes)) {
+      throw new ConfigError('KvServer', 'partialFrameBytesMax', `must be an integer of at least clientLimits.frameBytesMax + ${framePrefixBytes} (${limits.frameBytesMax + framePrefixBytes}), so one frame of the largest size fits, not ${partialFrameBytesMax}`);
+    }
     const server = this;
     this.host = {
       get kv() {
@@ -156,6 +179,8 @@ export class KvServer {
       secret: this.clientSecret,
       logger: this.logger,
       limits,
+      metrics: this.recorder,
+      partialFrames: new PartialFrameBudget(partialFrameBytesMax),
       closed: (c) => this.connections.delete(c),
     };
   }
@@ -164,6 +189,19 @@ export class KvServer {
   get kv(): KvNode {
     if (this.kvNode === undefined) throw new ConfigError('KvServer', 'start', 'the server has not started');
     return this.kvNode;
+  }
+
+  /** What the server holds for its clients now, and how often a bound on a client tripped. */
+  metrics(): KvServerMetrics {
+    const clients = { connections: this.connections.size, answerBytesQueued: 0, requestsUnanswered: 0, partialFrameBytes: 0, watches: 0 };
+    for (const c of this.connections) {
+      const u = c.usage();
+      clients.answerBytesQueued += u.answerBytesQueued;
+      clients.requestsUnanswered += u.requestsUnanswered;
+      clients.partialFrameBytes += u.partialFrameBytes;
+      clients.watches += u.watches;
+    }
+    return this.recorder.snapshot(clients);
   }
 
   /** The client port's address once started (the port chosen, if 0 was asked). */

@@ -4,6 +4,7 @@
  * buffered per watch: when the socket is full it waits for `drain`, and the history
  * is the backlog. If compaction passes it, it ends with CompactedError.
  */
+import { assert } from '../../core/assert.js';
 import { CompactedError } from '../errors.js';
 import type { KvStateMachine } from '../kv-state-machine.js';
 import type { KeyRange, WatchEvent } from '../kv-types.js';
@@ -20,35 +21,54 @@ export interface WatchSink {
   failed(id: number, error: Error): void;
 }
 
-/** @internal */
+/**
+ * A watch's slot is taken when its request is read, before the read point a watch from
+ * "now" waits for: the connection's bounds count it from then, and `stop()` then ends it
+ * before it ever subscribes.
+ * @internal
+ */
 export class ServerWatch {
   private stopped = false;
   private pumping = false;
+  private nextRevision = 0;
   private readonly matches: (key: string) => boolean;
-  private readonly unsubscribe: () => void;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     readonly id: number,
     private readonly machine: KvStateMachine,
     range: KeyRange,
-    private nextRevision: number,
     private readonly sink: WatchSink,
   ) {
     this.matches = rangeMatcher(range);
-    this.unsubscribe = machine.onRevision(() => void this.pump());
+  }
+
+  /** Whether the watch was stopped (by its client, its connection closing, or an error). */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Subscribes and sends the changes from `fromRevision` on. Not after `stop()`. */
+  start(fromRevision: number): void {
+    assert(!this.stopped, `watch ${this.id} started after it was stopped`);
+    assert(this.unsubscribe === undefined, `watch ${this.id} started twice`);
+    assert(Number.isSafeInteger(fromRevision) && fromRevision > 0, `watch ${this.id} from revision ${fromRevision}`);
+    this.nextRevision = fromRevision;
+    this.unsubscribe = this.machine.onRevision(() => void this.pump());
     void this.pump();
   }
 
   stop(): void {
     this.stopped = true;
-    this.unsubscribe();
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
   }
 
   private async pump(): Promise<void> {
     if (this.pumping || this.stopped) return;
     this.pumping = true;
     try {
-      while (!this.stopped && this.nextRevision <= this.machine.revision) {
+      while (!this.stopped && this.unsubscribe !== undefined && this.nextRevision <= this.machine.revision) {
         if (this.nextRevision <= this.machine.compactRevision) {
           this.stop();
           this.sink.failed(this.id, new CompactedError(this.nextRevision, this.machine.compactRevision));

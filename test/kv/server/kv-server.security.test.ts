@@ -176,7 +176,7 @@ describe('the KV server bounds what a connection can make it do', () => {
     expect(() => new KvServer({ id: 'a', clusterId: 'c', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/tmp/never', secret: same, clientSecret: same })).toThrow(/must differ from secret/);
   });
 
-  it('garbage frames after a valid handshake: ignored, and the connection closed at badFramesMax', async () => {
+  it('garbage frames after a valid handshake: answered with an error and otherwise ignored, and the connection closed at badFramesMax, saying why', async () => {
     const c = await startOne({ server: () => ({ clientLimits: { badFramesMax: 4 } }) });
     const r = await raw(c.port('a'));
     expect((await r.handshake({ secret: c.clientSecret })).result).toBe('open');
@@ -188,12 +188,22 @@ describe('the KV server bounds what a connection can make it do', () => {
     r.write(concat(garbage.map(prefixFrame)));
     // Three bad frames do not close it, and a good request is still served.
     r.send({ kind: 'status', id: 5 });
+    for (let i = 0; i < 3; i++) expect(await r.nextFrame()).toMatchObject({ kind: 'error', error: { code: 'CODEC' } });
     expect(await r.nextFrame()).toMatchObject({ kind: 'status', id: 5, status: { node: 'a' } });
     expect(r.closed).toBe(false);
     // The fourth does: a put cut short.
     r.write(prefixFrame(encodeClientRequest(put(6, 'evil')).subarray(0, 6)));
     await r.waitClosed();
-    expect(r.serverFrames().map((f) => f.kind)).toEqual(['status']);
+    // Each bad frame is answered (under its id where its header holds one), and the close is explained.
+    expect(r.serverFrames().map((f) => [f.kind, f.id, f.kind === 'error' ? f.error.code : ''])).toEqual([
+      ['error', 0, 'CODEC'],
+      ['error', 0, 'CODEC'],
+      ['error', 1, 'CODEC'],
+      ['status', 5, ''],
+      ['error', 6, 'CODEC'],
+      ['error', 0, 'CLOSED'],
+    ]);
+    expect(r.serverFrames().at(-1)).toMatchObject({ error: { message: expect.stringContaining('4 malformed frames') } });
     await untouched(c);
   });
 
