@@ -109,6 +109,8 @@ export class KvServer {
   private readonly clientSecret: Uint8Array | undefined;
   private readonly logger: Logger;
   private closing = false;
+  /** The snapshot sent to a client now, if any: the next waits for it (one copy of the state held at a time). */
+  private snapshotting: Promise<void> = Promise.resolve();
   /** This member was removed from the cluster: clients are refused. */
   private removed = false;
   private readonly failure: { promise: Promise<Error>; resolve: (error: Error) => void } = (() => {
@@ -161,6 +163,14 @@ export class KvServer {
       logger: this.logger,
       limits,
       closed: (c) => this.connections.delete(c),
+      oneSnapshotAtATime: (task) => {
+        const run = this.snapshotting.then(task);
+        this.snapshotting = run.then(
+          () => undefined,
+          () => undefined,
+        );
+        return run;
+      },
     };
   }
 
