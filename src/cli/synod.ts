@@ -11,6 +11,7 @@
  *   synod txn JSON
  *   synod watch KEY|PREFIX [--prefix] [--from REVISION] [--count N]
  *   synod status
+ *   synod snapshot save FILE | restore FILE [--id ID] [--data-dir D] | info FILE
  *
  * Client commands read the cluster file from `--config` (default .synod/cluster.json);
  * `--json` prints machine-readable output.
@@ -22,6 +23,7 @@ import { clusterUp } from './cluster-up.js';
 import { memberCommand } from './member-commands.js';
 import { recover } from './recover.js';
 import { serve } from './serve.js';
+import { snapshotCommand } from './snapshot-commands.js';
 
 const usage = `usage: synod <command> [options]
   cluster up [--dir .synod] [--nodes 3]      run a local cluster until Ctrl-C
@@ -42,6 +44,10 @@ const usage = `usage: synod <command> [options]
                                              start a new member and have the cluster add it (as a voter once caught up, unless --observer)
   recover --id ID --force-new-cluster [--data-dir D]
                                              a majority is gone for good: make the stopped survivor ID the only voter
+  snapshot save FILE [--timeout-ms N]        a consistent snapshot of the cluster, through the leader, to a new FILE (with a SHA-256)
+  snapshot restore FILE [--id ID] [--data-dir D]
+                                             seed the data directory of a new cluster (the cluster file's: a new id, ID alone) with FILE's KV state
+  snapshot info FILE                         check FILE and say what it holds
 client commands: --config FILE (default .synod/cluster.json), --json`;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -59,6 +65,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (['put', 'get', 'del', 'range', 'txn', 'watch', 'status'].includes(command)) return clientCommand(command, args);
   if (command === 'member' || command === 'leader') return memberCommand(command, args);
   if (command === 'recover') return recover(args);
+  if (command === 'snapshot') return snapshotCommand(args);
   console.error(usage);
   return 2;
 }

@@ -50,6 +50,7 @@ import type {
 } from './runtime-messages.js';
 import type { RuntimeState } from './snapshot-format.js';
 import { Snapshots } from './snapshots.js';
+import type { Snapshot } from './storage.js';
 import type { ApplyMeta, StateMachine } from './state-machine.js';
 import type { TransportHandlers } from './transport.js';
 import { type Waiter, createWaiter } from './waiter.js';
@@ -480,6 +481,24 @@ export class SynodNode<Command, Result> {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * A consistent copy of the replicated state, for a backup: waits for a linearizable
+   * read point (as {@link read} does), then captures this replica's state at its applied
+   * slot, at or past that point. So the copy holds every command acknowledged before the
+   * call, and of those applied later either all up to its slot or none. `data` is in the
+   * format a stored snapshot has (the runtime's state: the exactly-once table, the
+   * configurations; then the state machine's bytes); nothing is saved.
+   *
+   * Rejects as {@link read} does, and with {@link SnapshotError} if the state machine
+   * has no `snapshot()` or it threw.
+   */
+  async exportSnapshot(options: WaitOptions = {}): Promise<Snapshot> {
+    await this.read(options);
+    this.running('exportSnapshot');
+    // The read point is applied, and the applied slot never goes back: the capture is at or past it.
+    return this.snapshots.capture();
   }
 
   /** Same as {@link read}: a barrier after which local reads are linearizable. */

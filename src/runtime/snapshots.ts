@@ -144,6 +144,28 @@ export class Snapshots<R> {
     });
   }
 
+  /**
+   * The replicated state as it is now, right after the last apply, as a snapshot's
+   * bytes (the format a stored one has); nothing is saved. The capture is synchronous,
+   * so the state machine, the runtime's state and the slot agree; the encoding runs
+   * while applies go on.
+   * @throws {@link SnapshotError} if the state machine cannot snapshot, or its snapshot threw.
+   */
+  async capture(): Promise<Snapshot> {
+    if (!this.supported) throw new SnapshotError('the state machine has no snapshot()/restore()');
+    const slot = this.host.appliedIndex();
+    let machine: Uint8Array;
+    let runtime: Uint8Array;
+    try {
+      const capture = this.host.stateMachine.snapshot!();
+      runtime = encodeRuntimeState(this.host.runtimeState(), this.host.resultCodec);
+      machine = await capture.write();
+    } catch (error) {
+      throw new SnapshotError(`the state machine's snapshot failed at slot ${slot}`, { cause: error });
+    }
+    return { slot, data: encodeSnapshot(runtime, machine) };
+  }
+
   /** The core named `to` as needing slots this node compacted: stream it the stored snapshot. */
   sendTo(to: NodeId): void {
     if (this.sender.busy(to)) return;

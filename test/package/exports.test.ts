@@ -50,7 +50,7 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
     'OverloadedError',
   ],
   './testing': ['Simulator', 'runSimulation', 'RuntimeSimulation', 'storageConformance'],
-  './file-storage': ['FileStorage', 'CorruptionError', 'LockedError', 'StorageFailedError'],
+  './file-storage': ['FileStorage', 'CorruptionError', 'ClusterMismatchError', 'LockedError', 'StorageFailedError'],
   './tcp-transport': ['TcpTransport', 'TransportError'],
   './kv-server': ['KvServer'],
   './kv-client': ['KvClient', 'KvServerError'],

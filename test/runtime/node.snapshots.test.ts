@@ -4,8 +4,9 @@
  * restarted in the middle of a transfer, and exactly-once across an installed snapshot.
  */
 import { describe, expect, it } from 'vitest';
-import type { NodeId } from '../../src/index.js';
-import { type LocalCluster, clusterPerTest } from './local-cluster.js';
+import { type NodeId, TimeoutError, resultJsonCodec } from '../../src/index.js';
+import { decodeSnapshot } from '../../src/runtime/snapshot-format.js';
+import { Counters, type LocalCluster, clusterPerTest } from './local-cluster.js';
 
 const clusters = clusterPerTest();
 
@@ -91,5 +92,25 @@ describe('snapshots', () => {
     const retry = await c.node(lagging).propose({ key: 'once', add: 5 }, { request });
     expect(retry).toBe(first);
     expect(c.machines.get(leader)!.values.get('once')).toBe(5);
+  });
+
+  it("exportSnapshot: a follower's copy holds every write acknowledged before the call, saves nothing, and a cut-off replica cannot export its stale state", async () => {
+    const c = await clusters.start({ voters: 3 });
+    const leader = await c.waitForLeader();
+    const [follower, other] = c.ids.filter((id) => id !== leader) as [NodeId, NodeId];
+    await commit(c, leader, 20);
+    const acknowledged = c.node(leader).status().commitIndex;
+    const exported = await c.node(follower).exportSnapshot();
+    expect(exported.slot).toBeGreaterThanOrEqual(acknowledged);
+    const { state, machine } = decodeSnapshot(exported.data, resultJsonCodec);
+    expect(state.dedup.clients.length).toBeGreaterThan(0);
+    const copy = new Counters();
+    copy.restore(machine);
+    expect([...copy.values.values()].reduce((a, b) => a + b, 0)).toBe(20);
+    expect(c.node(follower).metrics().snapshots.saved).toBe(0);
+    // Cut off from the leader, a replica has no read point: it must not hand out what it has.
+    c.network.isolate(other);
+    await commit(c, leader, 4);
+    await expect(c.node(other).exportSnapshot({ timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
   });
 });

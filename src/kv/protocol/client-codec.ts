@@ -31,13 +31,21 @@ const keyValueBytesMin = 6;
 /** Fewest bytes an event takes: its type, its revision, its key value. */
 const eventBytesMin = 2 + keyValueBytesMin;
 
-const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status', 'member'] as const satisfies readonly ClientRequest['kind'][];
-const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error', 'members'] as const satisfies readonly ServerFrame['kind'][];
+const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status', 'member', 'snapshot'] as const satisfies readonly ClientRequest['kind'][];
+const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error', 'members', 'snapshotChunk'] as const satisfies readonly ServerFrame['kind'][];
 const memberActions = ['list', 'addObserver', 'promote', 'demote', 'remove', 'transfer', 'replace'] as const satisfies readonly MemberAction[];
 /** Longest member address, in bytes. */
 const addressBytesMax = 256;
 /** Longest encoded configuration, in bytes. */
 const configurationBytesMax = 64 * 1024;
+/**
+ * Most bytes of a snapshot in one `snapshotChunk` frame: well below what a client reads
+ * in one frame (64 MiB), and small enough that a server sends a large snapshot with
+ * the socket's backpressure, not as one buffer.
+ */
+export const snapshotChunkBytesMax = 1024 * 1024;
+/** Bytes of a SHA-256 digest. */
+const sha256Bytes = 32;
 
 function header(w: Writer, kindIndex: number, id: number): void {
   w.u8(clientProtocolVersion);
@@ -87,6 +95,9 @@ export function encodeClientRequest(q: ClientRequest): Uint8Array {
       writeString(w, 'member argument', q.argument, addressBytesMax);
       writeUint(w, 'timeoutMs', q.timeoutMs);
       break;
+    case 'snapshot':
+      writeUint(w, 'timeoutMs', q.timeoutMs);
+      break;
   }
   return w.finish();
 }
@@ -123,6 +134,9 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
       q = { kind: 'member', id, action, target: readString(r, 'member target', idBytesMax), argument: readString(r, 'member argument', addressBytesMax), timeoutMs: r.uint('timeoutMs') };
       break;
     }
+    case 'snapshot':
+      q = { kind: 'snapshot', id, timeoutMs: r.uint('timeoutMs') };
+      break;
   }
   r.end();
   return q;
@@ -174,6 +188,13 @@ function checkEventOrder(e: WatchEvent, previous: WatchEvent | undefined): void 
 function checkEventsThrough(events: readonly WatchEvent[], through: number): void {
   const last = events[events.length - 1];
   if (last !== undefined && through < last.revision - 1) throw new CodecError(`events through ${through}, more than one revision below the last event's revision ${last.revision}`);
+}
+
+/** A snapshot piece is not empty, within the frame's bound, inside the whole, with a digest of the right size. */
+function checkSnapshotChunk(totalBytes: number, offset: number, data: Uint8Array, sha256: Uint8Array): void {
+  if (data.byteLength === 0 || data.byteLength > snapshotChunkBytesMax) throw new CodecError(`snapshot chunk of ${data.byteLength} bytes: not between 1 and ${snapshotChunkBytesMax}`);
+  if (offset + data.byteLength > totalBytes) throw new CodecError(`snapshot chunk at ${offset} of ${data.byteLength} bytes overruns the ${totalBytes} in all`);
+  if (sha256.byteLength !== sha256Bytes) throw new CodecError(`snapshot digest of ${sha256.byteLength} bytes, not ${sha256Bytes}`);
 }
 
 /** `count` holds the keys returned and those left out; `more` says whether any were left out. */
@@ -240,6 +261,14 @@ export function encodeServerFrame(f: ServerFrame): Uint8Array {
       writeUint(w, 'configuration from', f.from);
       break;
     }
+    case 'snapshotChunk':
+      checkSnapshotChunk(f.totalBytes, f.offset, f.data, f.sha256);
+      writeUint(w, 'snapshot slot', f.slot);
+      writeUint(w, 'snapshot bytes', f.totalBytes);
+      writeUint(w, 'snapshot offset', f.offset);
+      w.bytesOf(f.sha256);
+      w.bytesOf(f.data);
+      break;
     case 'error': {
       const e = f.error;
       writeString(w, 'error code', e.code, idBytesMax);
@@ -326,6 +355,16 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
         throw new CodecError(`bad configuration: ${error instanceof Error ? error.message : String(error)}`);
       }
       f = { kind: 'members', id, configuration, from: r.uint('configuration from') };
+      break;
+    }
+    case 'snapshotChunk': {
+      const slot = r.uint('snapshot slot');
+      const totalBytes = r.uint('snapshot bytes');
+      const offset = r.uint('snapshot offset');
+      const sha256 = r.bytesOf('snapshot digest', sha256Bytes).slice();
+      const data = r.bytesOf('snapshot data', snapshotChunkBytesMax).slice();
+      checkSnapshotChunk(totalBytes, offset, data, sha256);
+      f = { kind: 'snapshotChunk', id, slot, totalBytes, offset, sha256, data };
       break;
     }
   }

@@ -33,7 +33,13 @@ export type ClientRequest =
    * is, for `addObserver`, where it listens, and for `replace`, the observer taking
    * the voter `target`'s place (else empty); `timeoutMs` 0: the server's default.
    */
-  | { readonly kind: 'member'; readonly id: number; readonly action: MemberAction; readonly target: string; readonly argument: string; readonly timeoutMs: number };
+  | { readonly kind: 'member'; readonly id: number; readonly action: MemberAction; readonly target: string; readonly argument: string; readonly timeoutMs: number }
+  /**
+   * A consistent copy of the replicated state (`SynodNode.exportSnapshot`), for a
+   * backup: the server answers with `snapshotChunk` frames. `timeoutMs` bounds the wait
+   * for the read point; 0: the server's default.
+   */
+  | { readonly kind: 'snapshot'; readonly id: number; readonly timeoutMs: number };
 
 /** What a `member` request does. `transfer` hands leadership to `target`. */
 export type MemberAction = 'list' | 'addObserver' | 'promote' | 'demote' | 'remove' | 'transfer' | 'replace';
@@ -75,5 +81,13 @@ export type ServerFrame =
   | { readonly kind: 'status'; readonly id: number; readonly status: ServerStatus }
   /** The latest configuration this server knows, and the first slot it governs. */
   | { readonly kind: 'members'; readonly id: number; readonly configuration: Configuration; readonly from: number }
+  /**
+   * A piece of the snapshot request `id` asked for: `data` holds its bytes from
+   * `offset`, of `totalBytes` in all, a copy of the slots up to `slot`; `sha256` is the
+   * digest of the whole (the same in every piece). The pieces come in order, and the
+   * last ends at `totalBytes`. A piece at offset 0 starts the snapshot over (a request
+   * sent again after a reconnect).
+   */
+  | { readonly kind: 'snapshotChunk'; readonly id: number; readonly slot: number; readonly totalBytes: number; readonly offset: number; readonly sha256: Uint8Array; readonly data: Uint8Array }
   /** Request `id` failed (a watch: it ended). */
   | { readonly kind: 'error'; readonly id: number; readonly error: ErrorBody };

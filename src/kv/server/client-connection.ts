@@ -3,6 +3,7 @@
  * any order (each carries its id), watches pumped from history, and bounds on
  * everything a client can make the server hold.
  */
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { ClosedError, type Logger } from '../../runtime/index.js';
 import { assert } from '../../core/assert.js';
@@ -10,7 +11,7 @@ import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
 import { KvRequestError } from '../errors.js';
 import type { KvNode } from '../kv-node.js';
-import { decodeClientRequest, encodeServerFrame, requestIdOf } from '../protocol/client-codec.js';
+import { decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
 import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
@@ -33,6 +34,11 @@ export interface ConnectionHost {
   /** What all the server's client connections may hold of frames not yet read. */
   readonly partialFrames: PartialFrameBudget;
   closed(connection: ClientConnection): void;
+  /**
+   * Runs `task` once no other connection's runs (a snapshot held and sent: at most one
+   * copy of the state at a time, whatever the clients ask).
+   */
+  oneSnapshotAtATime<T>(task: () => Promise<T>): Promise<T>;
 }
 
 /** Bounds on one client connection. */
@@ -318,6 +324,8 @@ export class ClientConnection {
       }
       case 'member':
         return this.member(request);
+      case 'snapshot':
+        return this.host.oneSnapshotAtATime(() => this.sendSnapshot(request));
       case 'status': {
         const s = kv.node.status();
         return {
@@ -389,6 +397,34 @@ export class ClientConnection {
     return { kind: 'members', id: request.id, configuration: s.configuration, from: s.configurationFrom };
   }
 
+  /**
+   * A `snapshot` request: a copy of the state at a linearizable point, sent in pieces
+   * of at most `snapshotChunkBytesMax`, waiting for the socket to drain between them.
+   * Answers nothing more (the last piece says it is complete).
+   */
+  private async sendSnapshot(request: Extract<ClientRequest, { kind: 'snapshot' }>): Promise<undefined> {
+    if (this.state === 'closed') return undefined;
+    const snapshot = await this.host.kv.node.exportSnapshot(request.timeoutMs === 0 ? {} : { timeoutMs: request.timeoutMs });
+    const { slot, data } = snapshot;
+    const sha256 = createHash('sha256').update(data).digest();
+    this.host.logger.info({ node: this.host.nodeId, client: this.clientId, slot, bytes: data.byteLength }, 'kv server: sending a snapshot to a client');
+    for (let offset = 0; offset < data.byteLength; offset += snapshotChunkBytesMax) {
+      if ((this.state as string) === 'closed') return undefined;
+      this.send({ kind: 'snapshotChunk', id: request.id, slot, totalBytes: data.byteLength, offset, sha256, data: data.subarray(offset, offset + snapshotChunkBytesMax) });
+      if (this.socketFull()) await this.whenWritable();
+    }
+    return undefined;
+  }
+
+  /** Resolves once the socket took what it holds (or closed). */
+  private whenWritable(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.state === 'closed' || !this.socketFull()) return resolve();
+      this.socket.once('drain', resolve);
+      this.socket.once('close', resolve);
+    });
+  }
+
   /** Whether the socket holds more than `socketBytesHigh` the client has not taken yet (and `drain` will say when it has). */
   private socketFull(): boolean {
     return this.socket.writableNeedDrain && this.socket.writableLength >= this.host.limits.socketBytesHigh;
@@ -435,12 +471,7 @@ export class ClientConnection {
       this.send({ kind: 'events', id, events, through });
       return !this.socketFull();
     },
-    whenWritable: (): Promise<void> =>
-      new Promise((resolve) => {
-        if (this.state === 'closed' || !this.socketFull()) return resolve();
-        this.socket.once('drain', resolve);
-        this.socket.once('close', resolve);
-      }),
+    whenWritable: (): Promise<void> => this.whenWritable(),
     failed: (id: number, error: Error): void => {
       this.watches.delete(id);
       this.send({ kind: 'error', id, error: errorBodyOf(error) });

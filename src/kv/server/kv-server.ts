@@ -39,7 +39,11 @@ export interface KvServerOptions {
   readonly members: Readonly<Record<NodeId, KvServerAddress>>;
   /** Observers and where they listen; a joining server lists itself here. Default none. */
   readonly observers?: Readonly<Record<NodeId, KvServerAddress>>;
-  /** This server's data directory (FileStorage: WAL and snapshots). */
+  /**
+   * This server's data directory (FileStorage: WAL and snapshots). It belongs to
+   * `clusterId` from its first start on: served under another id, the start is refused
+   * with `ClusterMismatchError`.
+   */
   readonly dataDir: string;
   /** The replicas' shared secret (at least 16 bytes), unless `tls` is given. */
   readonly secret?: string | Uint8Array;
@@ -121,6 +125,8 @@ export class KvServer {
   private readonly clientSecret: Uint8Array | undefined;
   private readonly logger: Logger;
   private closing = false;
+  /** The snapshot sent to a client now, if any: the next waits for it (one copy of the state held at a time). */
+  private snapshotting: Promise<void> = Promise.resolve();
   /** This member was removed from the cluster: clients are refused. */
   private removed = false;
   private readonly failure: { promise: Promise<Error>; resolve: (error: Error) => void } = (() => {
@@ -182,6 +188,14 @@ export class KvServer {
       metrics: this.recorder,
       partialFrames: new PartialFrameBudget(partialFrameBytesMax),
       closed: (c) => this.connections.delete(c),
+      oneSnapshotAtATime: (task) => {
+        const run = this.snapshotting.then(task);
+        this.snapshotting = run.then(
+          () => undefined,
+          () => undefined,
+        );
+        return run;
+      },
     };
   }
 
@@ -220,7 +234,8 @@ export class KvServer {
     const { options } = this;
     const everyone = { ...options.members, ...options.observers };
     const me = everyone[options.id]!;
-    this.storage = await FileStorage.open(options.dataDir, options.storage);
+    // The directory is bound to the cluster: another cluster's member cannot serve it.
+    this.storage = await FileStorage.open(options.dataDir, { ...options.storage, clusterId: options.clusterId });
     const peers: Record<NodeId, TcpAddress> = {};
     for (const [id, address] of Object.entries(everyone)) if (id !== options.id) peers[id] = address.peer;
     const addresses: Record<NodeId, string> = {};

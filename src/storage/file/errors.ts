@@ -37,6 +37,28 @@ export class LockedError extends SynodError {
 }
 
 /**
+ * The data directory belongs to another cluster than the one it is opened for (see
+ * `FileStorageOptions.clusterId`): nothing was read or written. A member's data served
+ * in another cluster (an old cluster's member joining a restored one, or the other way
+ * round) could vote with a log that cluster never chose.
+ */
+export class ClusterMismatchError extends SynodError {
+  /** The data directory. */
+  readonly dir: string;
+  /** The cluster the directory belongs to. */
+  readonly recorded: string;
+  /** The cluster it was opened for. */
+  readonly expected: string;
+
+  constructor(dir: string, recorded: string, expected: string) {
+    super('CLUSTER_MISMATCH', `${dir} belongs to cluster ${JSON.stringify(recorded)}, not ${JSON.stringify(expected)}; a member's data cannot move to another cluster (give a new member an empty directory)`);
+    this.dir = dir;
+    this.recorded = recorded;
+    this.expected = expected;
+  }
+}
+
+/**
  * A write or an fsync failed (EIO, ENOSPC, ...): the storage failed closed. The call
  * that hit the failure and every later call reject with this error (`cause` is the
  * original one) until the storage is reopened, which recovers what was durable.

@@ -9,6 +9,7 @@ import { ClosedError } from '../../runtime/errors.js';
 import type { Snapshot, Storage } from '../../runtime/storage.js';
 import { StorageFailedError } from './errors.js';
 import { type FileSystem, hasCode, nodeFileSystem, syncDirectory } from './file-system.js';
+import { bindClusterId, clusterIdBytesMax } from './cluster-id-file.js';
 import { LockFile } from './lock-file.js';
 import { RecordType, encodeBatch, encodeRecord } from './record.js';
 import { encodeSnapshot, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
@@ -47,6 +48,15 @@ export interface FileStorageOptions {
   readonly onWarning?: (message: string) => void;
   /** The file system to use. Default {@link nodeFileSystem}; tests wrap it to inject faults. */
   readonly fs?: FileSystem;
+  /**
+   * The cluster this directory belongs to. The first open that names one records it in
+   * the file `cluster-id`; an open that names another is refused with
+   * {@link ClusterMismatchError} before anything is read, so one cluster's data is never
+   * served in another (an old cluster's member joining a restored one). A directory
+   * that records no cluster yet (one written before synod recorded them) takes the
+   * first it is opened for. At most 255 UTF-8 bytes. Default: no check.
+   */
+  readonly clusterId?: string;
 }
 
 /** Counters of a {@link FileStorage}, since it was opened. */
@@ -153,6 +163,8 @@ export class FileStorage implements Storage {
    *   process) holds the directory.
    * @throws {@link CorruptionError} if a file is damaged other than at the log's tail,
    *   or of an unknown format version.
+   * @throws {@link ClusterMismatchError} if the directory belongs to another cluster
+   *   than `options.clusterId`.
    * @throws {@link ConfigError} if an option is out of range.
    */
   static async open(dir: string, options: FileStorageOptions = {}): Promise<FileStorage> {
@@ -165,11 +177,16 @@ export class FileStorage implements Storage {
       throw new ConfigError('FileStorage.open', 'preallocateBytes', `must be a non-negative integer (bytes), got ${preallocateBytes}`);
     }
     if (typeof dir !== 'string' || dir === '') throw new ConfigError('FileStorage.open', 'dir', 'must be a non-empty path');
+    const clusterId = options.clusterId;
+    if (clusterId !== undefined && (typeof clusterId !== 'string' || clusterId === '' || new TextEncoder().encode(clusterId).byteLength > clusterIdBytesMax)) {
+      throw new ConfigError('FileStorage.open', 'clusterId', `must be a non-empty string of at most ${clusterIdBytesMax} UTF-8 bytes`);
+    }
     const fs = options.fs ?? nodeFileSystem;
     const onWarning = options.onWarning ?? (() => {});
     await createDirectory(fs, dir);
     const lock = await LockFile.acquire(fs, dir);
     try {
+      if (clusterId !== undefined) await bindClusterId(fs, dir, clusterId);
       const snapshot = await readSnapshotFile(fs, dir);
       const state = new DurableStateBuilder();
       const wal = await Wal.open(fs, dir, state, { segmentBytesMax, preallocateBytes, syncOnEventLoop: options.syncOnEventLoop ?? true, onWarning });

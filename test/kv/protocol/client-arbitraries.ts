@@ -49,6 +49,7 @@ export const clientRequestArbitraries = {
     },
     plain,
   ),
+  snapshot: fc.record({ kind: fc.constant('snapshot'), id: uintArbitrary(), timeoutMs: uintArbitrary() }, plain),
 } satisfies { [K in ClientRequest['kind']]: fc.Arbitrary<Extract<ClientRequest, { kind: K }>> };
 
 export function clientRequestArbitrary(): fc.Arbitrary<ClientRequest> {
@@ -125,6 +126,9 @@ export const serverFrameArbitraries = {
     },
     plain,
   ),
+  snapshotChunk: fc
+    .tuple(uintArbitrary(), uintArbitrary(), fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.nat({ max: 100 }), fc.nat({ max: 100 }), fc.uint8Array({ minLength: 32, maxLength: 32 }))
+    .map(([id, slot, data, before, after, sha256]) => ({ kind: 'snapshotChunk' as const, id, slot, totalBytes: before + data.byteLength + after, offset: before, sha256, data })),
 } satisfies { [K in ServerFrame['kind']]: fc.Arbitrary<Extract<ServerFrame, { kind: K }>> };
 
 export function serverFrameArbitrary(): fc.Arbitrary<ServerFrame> {

@@ -41,7 +41,7 @@ const targets = [
     decode: decodeClientRequest,
     encode: encodeClientRequest,
     arbitrary: clientRequestArbitrary(),
-    heads: kinds(5, clientProtocolVersion),
+    heads: kinds(6, clientProtocolVersion),
     trimmed: () => false,
   } satisfies Target<ClientRequest>,
   {
@@ -49,7 +49,7 @@ const targets = [
     decode: decodeServerFrame,
     encode: encodeServerFrame,
     arbitrary: serverFrameArbitrary(),
-    heads: kinds(6, clientProtocolVersion),
+    heads: kinds(7, clientProtocolVersion),
     trimmed: (f) => f.kind === 'error' && f.error.message.length > 4096,
   } satisfies Target<ServerFrame>,
   {

@@ -170,6 +170,7 @@ const validRequests: ClientRequest[] = [
   { kind: 'status', id: 128 },
   { kind: 'member', id: 9, action: 'addObserver', target: 'd', argument: '127.0.0.1:7004,127.0.0.1:7104', timeoutMs: 5000 },
   { kind: 'member', id: 10, action: 'replace', target: 'c', argument: 'd', timeoutMs: 0 },
+  { kind: 'snapshot', id: 11, timeoutMs: 60_000 },
 ];
 const validFrames: ServerFrame[] = [
   { kind: 'result', id: 1, result: { type: 'put', key: 'k', version: 2, revision: 9 } },
@@ -180,6 +181,7 @@ const validFrames: ServerFrame[] = [
   { kind: 'status', id: 4, status: validStatus },
   { kind: 'error', id: 5, error: { code: 'VERSION_CONFLICT', message: 'no', key: 'k', number: 1, revision: 2, leaderHint: 'b' } },
   { kind: 'members', id: 6, configuration: { id: 2, voters: ['a', 'b', 'd'], quorum: 'majority', observers: [], addresses: { d: '127.0.0.1:7004,127.0.0.1:7104' }, windowSlots: 256 }, from: 300 },
+  { kind: 'snapshotChunk', id: 7, slot: 40, totalBytes: 10, offset: 7, sha256: new Uint8Array(32).fill(9), data: new Uint8Array([1, 2, 3]) },
 ];
 const validHandshakes: ClientHandshakeFrame[] = [
   { kind: 'challenge', cluster: 'c', node: 'a', nonce: new Uint8Array(32).fill(1) },
@@ -201,9 +203,9 @@ describe('malformed client requests: CodecError', () => {
 
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255]) refused(decodeClientRequest, new Uint8Array([version, RequestKind.Status, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 7, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
-    // A server frame is not a request: 7 (members) is no request kind.
-    refused(decodeClientRequest, encodeServerFrame(validFrames[7]!), /unknown frame kind 7/);
+    for (const kind of [0, 8, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    // A server frame is not a request: 8 (snapshotChunk) is no request kind.
+    refused(decodeClientRequest, encodeServerFrame(validFrames[8]!), /unknown frame kind 8/);
   });
 
   it('a request id beyond 2^53, or not in its shortest form', () => {
@@ -280,7 +282,27 @@ describe('malformed server frames: CodecError', () => {
 
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255]) refused(decodeServerFrame, new Uint8Array([version, FrameKind.Watching, 1, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 8, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    for (const kind of [0, 9, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+  });
+
+  it('a snapshot chunk that is empty, too large, overruns the whole, or carries a digest of the wrong size', () => {
+    const chunk = (totalBytes: number, offset: number, sha256: Uint8Array, data: Uint8Array) =>
+      bytesOf((w) => {
+        header(w, 8);
+        w.uint(40);
+        w.uint(totalBytes);
+        w.uint(offset);
+        w.bytesOf(sha256);
+        w.bytesOf(data);
+      });
+    const digest = new Uint8Array(32);
+    expect(decodeServerFrame(chunk(3, 0, digest, new Uint8Array(3)))).toMatchObject({ kind: 'snapshotChunk', slot: 40, totalBytes: 3, offset: 0 });
+    refused(decodeServerFrame, chunk(3, 0, digest, new Uint8Array(0)), /snapshot chunk of 0 bytes/);
+    refused(decodeServerFrame, chunk(3 * 1024 * 1024, 0, digest, new Uint8Array(1024 * 1024 + 1)), /snapshot data: 1048577 bytes, more than the limit 1048576/);
+    refused(decodeServerFrame, chunk(3, 1, digest, new Uint8Array(3)), /overruns the 3 in all/);
+    refused(decodeServerFrame, chunk(3, 0, new Uint8Array(31), new Uint8Array(3)), /snapshot digest of 31 bytes/);
+    refused(decodeServerFrame, chunk(3, 0, new Uint8Array(33), new Uint8Array(3)), /snapshot digest: 33 bytes, more than the limit 32/);
+    expect(() => encodeServerFrame({ kind: 'snapshotChunk', id: 1, slot: 1, totalBytes: 2, offset: 0, sha256: digest, data: new Uint8Array(3) })).toThrow(/overruns/);
   });
 
   it('events out of revision order', () => {

@@ -6,7 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { VersionConflictError, type WatchEvent } from '../../../src/kv/index.js';
+import { decodeKvSnapshot } from '../../../src/kv/kv-snapshot.js';
+import { kvResultCodec } from '../../../src/kv/kv-codec.js';
 import { ResultDroppedError, TimeoutError } from '../../../src/runtime/index.js';
+import { decodeSnapshot } from '../../../src/runtime/snapshot-format.js';
 import { ServerCluster } from './cluster.js';
 
 let cluster: ServerCluster | undefined;
@@ -102,4 +105,24 @@ describe('KV servers and clients', () => {
     expect(seen.map((e) => e.kv.version)).toEqual(Array.from({ length: acknowledged }, (_, i) => i + 1));
     expect(new Set(seen.map((e) => e.revision)).size).toBe(seen.length);
   }, 60_000);
+
+  it('send a snapshot larger than a frame in pieces, from any server, one at a time, holding every write acknowledged before', async () => {
+    cluster = await ServerCluster.start();
+    const writer = cluster.client({ only: ['a'] });
+    const big = (i: number) => new Uint8Array(700 * 1024).fill(i);
+    for (let i = 1; i <= 3; i++) await writer.put(`big/${i}`, big(i));
+    await writer.put('small', 'last');
+    const leader = (await writer.status()).leader!;
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader)!;
+    // Two at once, from the leader and from a follower: each server sends one snapshot at a time, the other waits.
+    const [fromLeader, fromFollower, again] = await Promise.all([cluster.client({ only: [leader] }).snapshot(), cluster.client({ only: [follower] }).snapshot(), cluster.client({ only: [follower] }).snapshot()]);
+    for (const snapshot of [fromLeader, fromFollower, again]) {
+      expect(snapshot.data.byteLength).toBeGreaterThan(2 * 1024 * 1024);
+      const { machine } = decodeSnapshot(snapshot.data, kvResultCodec);
+      const { store } = decodeKvSnapshot(machine);
+      expect(text(store.latest('small')?.value ?? undefined)).toBe('last');
+      // Compared as bytes: toEqual on 700 KiB arrays takes seconds.
+      for (let i = 1; i <= 3; i++) expect(Buffer.compare(store.latest(`big/${i}`)!.value!, big(i))).toBe(0);
+    }
+  }, 30_000);
 });

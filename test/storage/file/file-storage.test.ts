@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { InvariantError, SynodError, emptyDurableState } from '../../../src/core/index.js';
 import { ClosedError } from '../../../src/runtime/errors.js';
 import {
+  ClusterMismatchError,
   CorruptionError,
   FileStorage,
   type FileSystem,
@@ -287,6 +288,45 @@ describe('FileStorage: lock', () => {
     await writeFile(join(dir, 'LOCK'), '2147483646\n');
     await openStorage(dir);
     expect((await readFile(join(dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+  });
+});
+
+describe('FileStorage: the cluster a directory belongs to', () => {
+  it('records the first cluster id it is opened for, and refuses another before reading anything, leaving the directory as it was', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir, { clusterId: 'orders' });
+    await storage.persist(write({ promised: ballot(2) }));
+    await storage.close();
+    expect(await readdir(dir)).toContain('cluster-id');
+    const before = await Promise.all((await readdir(dir)).sort().map(async (name) => [name, await readFile(join(dir, name))]));
+    const error = await FileStorage.open(dir, { clusterId: 'orders-restored' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterMismatchError);
+    expect(error).toMatchObject({ code: 'CLUSTER_MISMATCH', dir, recorded: 'orders', expected: 'orders-restored' });
+    expect(await Promise.all((await readdir(dir)).sort().map(async (name) => [name, await readFile(join(dir, name))]))).toEqual(before);
+    // The same id opens it; no id skips the check.
+    const same = await openStorage(dir, { clusterId: 'orders' });
+    expect((await same.load()).promised).toEqual(ballot(2));
+    await same.close();
+    await (await openStorage(dir)).close();
+  });
+
+  it('a directory that records no cluster yet takes the first id it is opened for', async () => {
+    const dir = await tempDir();
+    await (await openStorage(dir)).close();
+    await (await openStorage(dir, { clusterId: 'é-cluster' })).close();
+    await expect(FileStorage.open(dir, { clusterId: 'other' })).rejects.toBeInstanceOf(ClusterMismatchError);
+  });
+
+  it('refuses a damaged cluster-id file with CorruptionError, and a bad clusterId option with ConfigError', async () => {
+    const dir = await tempDir();
+    await (await openStorage(dir, { clusterId: 'orders' })).close();
+    const file = join(dir, 'cluster-id');
+    const bytes = await readFile(file);
+    bytes[bytes.byteLength - 1]! ^= 1;
+    await writeFile(file, bytes);
+    await expect(FileStorage.open(dir, { clusterId: 'orders' })).rejects.toBeInstanceOf(CorruptionError);
+    await expect(FileStorage.open(dir, { clusterId: '' })).rejects.toThrow(/clusterId/);
+    await expect(FileStorage.open(dir, { clusterId: 'x'.repeat(256) })).rejects.toThrow(/at most 255 UTF-8 bytes/);
   });
 });
 
