@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { KvServer, type KvServerAddress } from '../kv/server/index.js';
 import { formatMemberAddress, parseHostPort } from '../kv/server/member-address.js';
 import { type Args, intOption, option } from './args.js';
+import { errorFields, errorLine } from './error-text.js';
 import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
 import { onLeader, promoteWhenCaughtUp } from './member-commands.js';
 
@@ -38,7 +39,7 @@ async function joinCluster(server: KvServer, config: ClusterConfig, id: string, 
     const promoted = await promoteWhenCaughtUp(config, id, timeoutMs);
     say(`is a voter (configuration ${promoted.configuration.id})`);
   } catch (error) {
-    process.stderr.write(`synod: ${id} could not join: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+    process.stderr.write(`synod: ${id} could not join: ${errorLine(error)}\n`);
     void server.close().then(() => process.exit(1));
   }
 }
@@ -46,7 +47,7 @@ async function joinCluster(server: KvServer, config: ClusterConfig, id: string, 
 /** A logger writing one JSON line per entry to stderr, at `warn` and above unless verbose. */
 function stderrLogger(id: string, verbose: boolean): Logger {
   const line = (level: string) => (fields: Record<string, unknown>, message: string) => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, node: id, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? v.message : v))}\n`);
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, node: id, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? errorFields(v) : v))}\n`);
   };
   const ignore = () => {};
   return { debug: ignore, info: verbose ? line('info') : ignore, warn: line('warn'), error: line('error') };

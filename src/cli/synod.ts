@@ -16,8 +16,8 @@
  * Client commands read the cluster file from `--config` (default .synod/cluster.json);
  * `--json` prints machine-readable output.
  */
-import { SynodError } from '../core/index.js';
 import { parseArgs } from './args.js';
+import { errorLine } from './error-text.js';
 import { clientCommand } from './client-commands.js';
 import { clusterUp } from './cluster-up.js';
 import { memberCommand } from './member-commands.js';
@@ -73,7 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`synod: ${error instanceof SynodError ? `${error.name}: ${error.message}` : error instanceof Error ? error.stack : String(error)}`);
+    console.error(`synod: ${errorLine(error)}`);
     process.exit(1);
   },
 );

@@ -206,6 +206,8 @@ describe('failing closed', () => {
     expect(outcome).toBeInstanceOf(ClosedError);
     expect((outcome as ClosedError).cause).toBeInstanceOf(StorageError);
     expect(errors[0]).toBeInstanceOf(StorageError);
+    // The storage's own words are in the message, not only in `cause`: loggers print messages.
+    expect(errors[0]!.message).toMatch(/^storage persist failed \(EIO\)/);
   });
 
   it('a storage that cannot load rejects start with StorageError', async () => {

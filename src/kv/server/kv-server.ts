@@ -6,7 +6,7 @@
 import { type Server, type Socket, createServer as createTcpServer } from 'node:net';
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { type Configuration, ConfigError, type NodeId } from '../../core/index.js';
-import { type Logger, silentLogger } from '../../runtime/index.js';
+import { type Logger, limitLogRate, silentLogger } from '../../runtime/index.js';
 import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
 import { type TcpAddress, type TcpTlsOptions, TcpTransport } from '../../transport/tcp/index.js';
 import { framePrefixBytes } from '../../transport/codec/frame-reader.js';
@@ -165,7 +165,8 @@ export class KvServer {
         throw new ConfigError('KvServer', 'clientSecret', 'must differ from secret (the peers\' secret): a client must not be able to join as a replica');
       }
     }
-    this.logger = options.logger ?? silentLogger;
+    // A client can make a server log (a refused handshake, a bad frame): so many lines of a kind, no more.
+    this.logger = limitLogRate(options.logger ?? silentLogger);
     const limits = { ...defaultLimits, ...options.clientLimits };
     if (!(Number.isSafeInteger(limits.frameCompleteMsMax) && limits.frameCompleteMsMax > 0)) {
       throw new ConfigError('KvServer', 'clientLimits.frameCompleteMsMax', `must be a positive integer (ms), not ${limits.frameCompleteMsMax}`);
@@ -235,7 +236,12 @@ export class KvServer {
     const everyone = { ...options.members, ...options.observers };
     const me = everyone[options.id]!;
     // The directory is bound to the cluster: another cluster's member cannot serve it.
-    this.storage = await FileStorage.open(options.dataDir, { ...options.storage, clusterId: options.clusterId });
+    this.storage = await FileStorage.open(options.dataDir, {
+      // A torn tail repaired on open is normal after a crash, but never silent.
+      onWarning: (warning) => this.logger.warn({ node: options.id, dataDir: options.dataDir, warning }, 'kv server: the storage repaired its log while opening'),
+      ...options.storage,
+      clusterId: options.clusterId,
+    });
     const peers: Record<NodeId, TcpAddress> = {};
     for (const [id, address] of Object.entries(everyone)) if (id !== options.id) peers[id] = address.peer;
     const addresses: Record<NodeId, string> = {};

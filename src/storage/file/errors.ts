@@ -71,8 +71,10 @@ export class StorageFailedError extends SynodError {
 
 function describe(cause: unknown): string {
   if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code} (${cause.message})` : cause.message;
+    const { code, path } = cause as { code?: unknown; path?: unknown };
+    // Node names the path in the message of path calls, not of calls on a handle.
+    const where = typeof path === 'string' && !cause.message.includes(path) ? ` on ${path}` : '';
+    return typeof code === 'string' ? `${code}${where} (${cause.message})` : `${cause.message}${where}`;
   }
   return String(cause);
 }

@@ -9,6 +9,9 @@ import { type FileHandle, type FileSystem, hasCode, nodeFileSystem, writeFully }
 /** The calls of a {@link FileSystem} (and of its {@link FileHandle}s) that can be counted and failed. */
 export type FileSystemOp = 'mkdir' | 'readdir' | 'readFile' | 'open' | 'rename' | 'unlink' | 'write' | 'datasync' | 'sync' | 'truncate';
 
+/** Calls made on an open handle: Node's errors for them carry no path. */
+const handleOps: ReadonlySet<FileSystemOp> = new Set(['write', 'datasync', 'sync', 'truncate']);
+
 /** Options of {@link FaultyFileSystem.failNext}. */
 export interface FaultOptions {
   /** The `code` of the error the failed calls reject with, as Node's system errors carry. Default `'EIO'`. */
@@ -641,12 +644,9 @@ class Disk {
       }
       fault.remaining--;
       if (fault.remaining <= 0) this.faults.splice(i, 1);
-      const error = Object.assign(new Error(`${fault.code}: injected by FaultyFileSystem, ${op} '${paths.join("' -> '")}'`), {
-        code: fault.code,
-        syscall: op,
-        path: paths[0],
-      });
-      return error;
+      // As Node's own: a call on an open handle names no path.
+      if (handleOps.has(op)) return Object.assign(new Error(`${fault.code}: injected by FaultyFileSystem, ${op}`), { code: fault.code, syscall: op });
+      return Object.assign(new Error(`${fault.code}: injected by FaultyFileSystem, ${op} '${paths.join("' -> '")}'`), { code: fault.code, syscall: op, path: paths[0] });
     }
     return undefined;
   }

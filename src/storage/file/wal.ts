@@ -179,38 +179,46 @@ export class Wal {
    * {@link inlineStallMs} turns that off for {@link inlineBackoffMs}.
    */
   async append(records: readonly Uint8Array[], sync = true): Promise<void> {
-    if (records.length === 0) return;
-    this.checkFailure();
-    if (this.tail.size >= this.options.segmentBytesMax && this.tail.firstSequence < this.nextSequence) await this.roll();
-    const data = records.length === 1 ? records[0]! : Buffer.concat(records);
-    const tail = this.tail;
-    const end = tail.size + data.byteLength;
-    // Never write into the range zeros are being written to.
-    if (end > tail.length && this.extending !== undefined) {
-      await this.extending;
+    try {
+      if (records.length === 0) return;
       this.checkFailure();
+      if (this.tail.size >= this.options.segmentBytesMax && this.tail.firstSequence < this.nextSequence) await this.roll();
+      const data = records.length === 1 ? records[0]! : Buffer.concat(records);
+      const tail = this.tail;
+      const end = tail.size + data.byteLength;
+      // Never write into the range zeros are being written to.
+      if (end > tail.length && this.extending !== undefined) {
+        await this.extending;
+        this.checkFailure();
+      }
+      const inline = this.inlineHandle(data.byteLength);
+      if (inline !== undefined) writeFullySync(inline, data, tail.size);
+      else await writeFully(tail.handle, data, tail.size);
+      tail.size = end;
+      tail.length = Math.max(tail.length, end);
+      this.nextSequence += records.length;
+      if (sync) {
+        if (inline !== undefined) this.syncInline(inline);
+        else await this.sync();
+        // A sync of zeros under way may meet (and report only to itself) a write-back
+        // error that also cost these records: resolve only once it ended well.
+        if (this.extending !== undefined) await this.extending;
+        this.checkFailure();
+      } else this.unsynced = true;
+      this.preallocate();
+    } catch (error) {
+      throw naming(error, this.tail.file);
     }
-    const inline = this.inlineHandle(data.byteLength);
-    if (inline !== undefined) writeFullySync(inline, data, tail.size);
-    else await writeFully(tail.handle, data, tail.size);
-    tail.size = end;
-    tail.length = Math.max(tail.length, end);
-    this.nextSequence += records.length;
-    if (sync) {
-      if (inline !== undefined) this.syncInline(inline);
-      else await this.sync();
-      // A sync of zeros under way may meet (and report only to itself) a write-back
-      // error that also cost these records: resolve only once it ended well.
-      if (this.extending !== undefined) await this.extending;
-      this.checkFailure();
-    } else this.unsynced = true;
-    this.preallocate();
   }
 
   /** Makes every record written durable. */
   async sync(): Promise<void> {
     this.checkFailure();
-    await this.tail.handle.datasync();
+    try {
+      await this.tail.handle.datasync();
+    } catch (error) {
+      throw naming(error, this.tail.file);
+    }
     this.unsynced = false;
   }
 
@@ -305,7 +313,7 @@ export class Wal {
         await tail.handle.datasync();
         tail.length = from + bytes;
       } catch (error) {
-        this.failure ??= error;
+        this.failure ??= naming(error, tail.file);
       }
     })().finally(() => {
       this.extending = undefined;
@@ -315,6 +323,15 @@ export class Wal {
   private checkFailure(): void {
     if (this.failure !== undefined) throw this.failure;
   }
+}
+
+/**
+ * `error` with the file it happened on: Node's errors from calls on an open handle
+ * (write, fdatasync) name no path, and "ENOSPC" alone does not say which disk is full.
+ */
+function naming(error: unknown, file: string): unknown {
+  if (error instanceof Error && (error as { path?: unknown }).path === undefined) Object.assign(error, { path: file });
+  return error;
 }
 
 /** A new segment with its header, synced, and the directory synced. */

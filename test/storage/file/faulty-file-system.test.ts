@@ -325,6 +325,8 @@ describe('FileStorage through FaultyFileSystem: faults fail it closed, a crash l
       const failed = await storage.persist(all[5]!).catch((e: unknown) => e);
       expect(failed).toBeInstanceOf(StorageFailedError);
       expect((failed as Error).cause).toMatchObject({ code });
+      // Which disk is full: the file, though Node's error for a write on a handle names none.
+      expect((failed as Error).message).toMatch(new RegExp(`${code} on ${dir}/wal-\\d+\\.log`));
       await expect(storage.persist(all[6]!)).rejects.toBe(failed);
       await expect(storage.saveSnapshot({ slot: 1, data: new Uint8Array(1) })).rejects.toBe(failed);
       await expect(storage.compact(1)).rejects.toBe(failed);
