@@ -98,8 +98,15 @@ export class CommandTooLargeError extends SynodError {
  * (it cannot be told from a late retry); it may simply try again.
  */
 export class ResultExpiredError extends SynodError {
+  /** The request's client. */
+  readonly clientId: string;
+  /** The request's sequence number. */
+  readonly seq: number;
+
   constructor(clientId: string, seq: number) {
     super('RESULT_EXPIRED', `request ${seq} of client ${clientId} was not applied: its outcome is no longer kept, or its client gave it up`);
+    this.clientId = clientId;
+    this.seq = seq;
   }
 }
 

@@ -3,7 +3,7 @@
  * fields, the client rebuilds the same class, so `instanceof` works remotely too.
  */
 import { SynodError } from '../../core/index.js';
-import { AbortedError, ClosedError, CommandTooLargeError, MembershipError, NotLeaderError, OverloadedError, ResultDroppedError, TimeoutError } from '../../runtime/index.js';
+import { AbortedError, ClosedError, CommandTooLargeError, MembershipError, NotLeaderError, OverloadedError, ResultDroppedError, ResultExpiredError, TimeoutError } from '../../runtime/index.js';
 import { CompactedError, KvRequestError, SessionExpiredError, VersionConflictError } from '../errors.js';
 import type { ErrorBody } from './client-frames.js';
 
@@ -16,7 +16,7 @@ export function errorBodyOf(error: unknown): ErrorBody {
   if (error instanceof TimeoutError) return { code: error.code, message: error.message, number: error.timeoutMs };
   if (error instanceof OverloadedError) return { code: error.code, message: error.message, number: error.limit };
   if (error instanceof MembershipError) return { code: error.code, message: error.message, key: error.reason };
-  if (error instanceof ResultDroppedError) return { code: error.code, message: error.message, key: error.clientId, number: error.seq };
+  if (error instanceof ResultDroppedError || error instanceof ResultExpiredError) return { code: error.code, message: error.message, key: error.clientId, number: error.seq };
   if (error instanceof NotLeaderError) return { code: error.code, message: error.message, ...(error.leaderHint === undefined ? {} : { leaderHint: error.leaderHint }) };
   if (error instanceof SynodError) return { code: error.code, message: error.message };
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
@@ -55,6 +55,8 @@ export function errorFromBody(body: ErrorBody): Error {
       return new AbortedError('the request, on the server,');
     case 'RESULT_DROPPED':
       return new ResultDroppedError(body.key ?? '', body.number ?? 0);
+    case 'RESULT_EXPIRED':
+      return new ResultExpiredError(body.key ?? '', body.number ?? 0);
     case 'OVERLOADED':
       return new OverloadedError(body.number ?? 0, 'node');
     case 'MEMBERSHIP': {

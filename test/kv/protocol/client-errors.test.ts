@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResultDroppedError } from '../../../src/runtime/index.js';
+import { ResultDroppedError, ResultExpiredError } from '../../../src/runtime/index.js';
 import { decodeServerFrame, encodeServerFrame } from '../../../src/kv/protocol/client-codec.js';
 import { KvServerError, errorBodyOf, errorFromBody } from '../../../src/kv/protocol/client-errors.js';
 
@@ -15,6 +15,12 @@ describe('errors across the client protocol', () => {
     const error = acrossTheWire(new ResultDroppedError('client-7', 1_780_000_000_000_123));
     expect(error).toBeInstanceOf(ResultDroppedError);
     expect(error).toMatchObject({ code: 'RESULT_DROPPED', clientId: 'client-7', seq: 1_780_000_000_000_123 });
+  });
+
+  it('an expired result comes back as ResultExpiredError with its request (it was not applied: the client may try again)', () => {
+    const error = acrossTheWire(new ResultExpiredError('client-8', 41));
+    expect(error).toBeInstanceOf(ResultExpiredError);
+    expect(error).toMatchObject({ code: 'RESULT_EXPIRED', clientId: 'client-8', seq: 41 });
   });
 
   it('a code without a class here stays a KvServerError with the server’s code', () => {
