@@ -14,7 +14,13 @@ export interface SimulationConfig extends SimulatorOptions {
   readonly faults: readonly ScheduledFault[];
   /** Ticks the healed cluster has to commit every proposal and converge. Default 3,000. */
   readonly livenessTicksMax?: number;
-  /** Ticks after which a client proposes a command again if it was not applied. Default 60. */
+  /**
+   * Ticks after which a client proposes a command again if it was not applied; each
+   * further retry of a command waits twice as long, up to 16 times this (a command that
+   * is only queued behind a slow pipeline would otherwise be proposed again and again,
+   * and its copies fill the leader's queue). A command the leader reports dropped is
+   * proposed again at once. Default 60.
+   */
   readonly resubmitTicks?: number;
 }
 
@@ -74,6 +80,8 @@ function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
   const applied = new Uint8Array(total);
   let appliedCount = 0;
   const lastSubmitted = new Float64Array(total).fill(-Infinity);
+  /** Times each command was proposed since it was last reported dropped: its backoff. */
+  const attempts = new Uint8Array(total);
   const byKey = new Map<string, number>();
   for (let i = 0; i < total; i++) byKey.set(`c${i}`, i);
   const decoder = new TextDecoder();
@@ -87,7 +95,10 @@ function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
   sim.onDropped = (commands) => {
     for (const c of commands) {
       const i = byKey.get(decoder.decode(c));
-      if (i !== undefined) lastSubmitted[i] = -Infinity;
+      if (i !== undefined) {
+        lastSubmitted[i] = -Infinity;
+        attempts[i] = 0;
+      }
     }
   };
   let released = 0;
@@ -97,13 +108,14 @@ function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
     released = Math.min(total, Math.max(released, Math.ceil((total * sim.now) / submitPhase)));
     if (leader === undefined) return;
     for (let i = 0; i < released; i++) {
-      if (applied[i] === 1 || sim.now - lastSubmitted[i]! < resubmitTicks) continue;
+      if (applied[i] === 1 || sim.now - lastSubmitted[i]! < resubmitTicks * 2 ** Math.min(4, Math.max(0, attempts[i]! - 1))) continue;
       const result = sim.propose(commandBytes(i), leader);
       if (!result.ok) {
         if (result.reason === 'not-leader') return;
         continue;
       }
       lastSubmitted[i] = sim.now;
+      attempts[i] = Math.min(255, attempts[i]! + 1);
     }
   };
 
