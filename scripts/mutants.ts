@@ -378,6 +378,13 @@ const mutants: Mutant[] = [
     to: '(this.dedup.known(e.clientId, e.seq) !== undefined)',
     tests: exactlyOnceTests,
   },
+  {
+    name: 'kv client: a connection silent for a whole request timeout is kept',
+    file: 'src/kv/client/kv-client.ts',
+    from: 'if (this.open && socket !== undefined && written?.socket === socket && written.chunksReceived === this.chunksReceived) {',
+    to: 'if (this.open && socket !== undefined && written?.socket === socket && written.chunksReceived < 0) {',
+    tests: ['test/regressions/kv-client-silent-connection.test.ts'],
+  },
 ];
 
 // `--check`: only that every mutant still applies (a pattern that no longer matches

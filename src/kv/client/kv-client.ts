@@ -42,7 +42,11 @@ export interface KvClientOptions {
   readonly serverName?: string;
   /** This client's id for exactly-once. Default: random. Two live clients must not share one. */
   readonly clientId?: string;
-  /** How long a request waits by default, across reconnects, in ms. Default 10,000. */
+  /**
+   * How long a request waits by default, across reconnects, in ms. Default 10,000. A
+   * request that times out with nothing received since it was written closes the
+   * connection (it is presumed dead) and the client dials the next endpoint.
+   */
   readonly requestTimeoutMs?: number;
   /** How long one connection attempt (with its handshake) may take, in ms. Default 2,000. */
   readonly connectTimeoutMs?: number;
@@ -64,6 +68,8 @@ interface Pending {
   readonly timer: ReturnType<typeof setTimeout>;
   /** The write's sequence number, for `ackedBelow`. */
   readonly seq: number | undefined;
+  /** The connection the request was last written on, and `chunksReceived` then. */
+  written: { readonly socket: Socket; readonly chunksReceived: number } | undefined;
 }
 
 /** Server errors after which a request is sent again (its identity keeps a write exactly-once). */
@@ -110,6 +116,8 @@ export class KvClient implements KvApi {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Why the last connection attempt failed, for the errors of requests that waited in vain. */
   private lastFailure: string | undefined;
+  /** Chunks of bytes received on any connection: a request that timed out with this unchanged since it was written heard nothing. */
+  private chunksReceived = 0;
 
   constructor(private readonly options: KvClientOptions) {
     if (options.endpoints.length === 0) throw new ConfigError('KvClient', 'endpoints', 'must name at least one server');
@@ -349,7 +357,16 @@ export class KvClient implements KvApi {
         if (seq !== undefined) this.finishedSeqs.add(seq);
       };
       const timer = setTimeout(() => {
+        const written = this.pending.get(id)?.written;
         done();
+        // Nothing came back on this connection for a whole request timeout: the network
+        // dropped it, or the server hangs, with the socket still open (TCP would retry
+        // for many minutes). Give it up, so the client dials the next server.
+        const socket = this.socket;
+        if (this.open && socket !== undefined && written?.socket === socket && written.chunksReceived === this.chunksReceived) {
+          this.lastFailure = `${socket.remoteAddress}:${socket.remotePort}: nothing received for ${waitMs} ms`;
+          socket.destroy();
+        }
         const why = this.open || this.lastFailure === undefined ? '' : ` (no server reachable; last failure: ${this.lastFailure})`;
         reject(new TimeoutError(`KvClient: ${request.kind}${why}`, waitMs));
       }, waitMs);
@@ -359,6 +376,7 @@ export class KvClient implements KvApi {
         seq,
         deadline: Date.now() + waitMs,
         timer,
+        written: undefined,
         resolve: (frame) => {
           clearTimeout(timer);
           done();
@@ -370,7 +388,7 @@ export class KvClient implements KvApi {
           reject(error);
         },
       });
-      if (this.open) this.socket?.write(frame);
+      if (this.open) this.write(this.pending.get(id)!);
     });
   }
 
@@ -390,6 +408,14 @@ export class KvClient implements KvApi {
       this.liveWatches.delete(watch);
     },
   };
+
+  /** Writes a pending request on the open connection, noting where and when. */
+  private write(p: Pending): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    socket.write(p.frame);
+    p.written = { socket, chunksReceived: this.chunksReceived };
+  }
 
   private send(request: ClientRequest): void {
     this.socket?.write(prefixFrame(encodeClientRequest(request)));
@@ -427,6 +453,7 @@ export class KvClient implements KvApi {
     };
     const timer = setTimeout(() => fail('connect timed out'), this.options.connectTimeoutMs ?? 2_000);
     socket.on('data', (chunk: Buffer) => {
+      this.chunksReceived++;
       reader.append(chunk);
       for (;;) {
         let frame: Uint8Array | undefined;
@@ -480,7 +507,7 @@ export class KvClient implements KvApi {
     this.open = true;
     this.lastFailure = undefined;
     this.attempts = 0;
-    for (const p of this.pending.values()) this.socket?.write(p.frame);
+    for (const p of this.pending.values()) this.write(p);
     this.watches.clear();
     for (const watch of this.liveWatches) watch.reconnected();
     this.opened?.resolve();
@@ -540,7 +567,7 @@ export class KvClient implements KvApi {
       if (retryCodes.has(frame.error.code) && Date.now() < p.deadline - 50) {
         // The server could not finish it (leaderless for a moment, closing): try again shortly.
         setTimeout(() => {
-          if (this.pending.has(p.id) && this.open) this.socket?.write(p.frame);
+          if (this.pending.has(p.id) && this.open) this.write(p);
         }, 50);
         return;
       }
