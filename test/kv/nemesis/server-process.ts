@@ -41,6 +41,8 @@ await server.start();
 process.on('message', (m: { block?: string[] }) => {
   if (Array.isArray(m.block)) server.blockPeers(m.block);
 });
+// The test that started it is gone (its worker killed, say): go too, rather than serve on unwatched.
+process.on('disconnect', () => process.exit(1));
 process.on('SIGTERM', () => {
   void server.close().then(() => process.exit(0));
 });
