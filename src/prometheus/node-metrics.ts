@@ -24,7 +24,12 @@ export const nodeFamilies: readonly Family<NodeMetrics>[] = [
 
   // Role and leadership.
   { kind: 'gauge', name: 'role', help: 'This member\'s role: 1 for the role it has, 0 for the others.', labelNames: ['role'], read: (m) => oneOf('role', roles, m.role) },
-  { kind: 'gauge', name: 'has_leader', help: '1 if this member knows a leader (itself included), else 0.', read: (m) => (m.leader === undefined ? 0 : 1) },
+  {
+    kind: 'gauge',
+    name: 'has_leader',
+    help: '1 if this member knows a leader and heard from it within electionTicks.min ticks (always, on the leader), else 0: a member cut off from the others drops to 0.',
+    read: (m) => (m.leaderLive ? 1 : 0),
+  },
   { kind: 'gauge', name: 'leader_silent_seconds', help: 'Seconds since this member last heard from a leader (0 while it leads).', read: (m) => m.leaderSilentMs / 1000 },
   { kind: 'counter', name: 'elections_total', help: 'Times this member became a candidate.', read: (m) => m.elections.campaigns },
   { kind: 'counter', name: 'elections_won_total', help: 'Times this member became leader.', read: (m) => m.elections.won },

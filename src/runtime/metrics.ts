@@ -46,6 +46,12 @@ export interface NodeMetrics {
    * cut off from the others still names its last leader in `leader`; this grows.
    */
   readonly leaderSilentMs: number;
+  /**
+   * A leader is known and was heard from within `electionTicks.min` ticks (always so on
+   * the leader): what the core calls a live leader, and what a member cut off from the
+   * others loses first.
+   */
+  readonly leaderLive: boolean;
   /** The commit index the leader last announced to this node (its own while it leads). */
   readonly leaderCommitIndex: number;
   /** `leaderCommitIndex` minus `appliedIndex`: slots the cluster chose that this node has not applied yet. */
@@ -186,6 +192,7 @@ export class MetricsRecorder {
     role: Role | undefined;
     leader: NodeId | undefined;
     leaderSilentMs: number;
+    leaderLive: boolean;
     leaderCommitIndex: number;
     members: readonly MemberLag[];
     pending: number;
@@ -201,6 +208,7 @@ export class MetricsRecorder {
       role: gauges.role,
       leader: gauges.leader,
       leaderSilentMs: gauges.leaderSilentMs,
+      leaderLive: gauges.leaderLive,
       leaderCommitIndex: gauges.leaderCommitIndex,
       lag: Math.max(0, gauges.leaderCommitIndex - gauges.appliedIndex),
       members: gauges.members,

@@ -611,10 +611,12 @@ export class SynodNode<Command, Result> {
       lag: Math.max(0, leaderCommitIndex - (m.commitIndex ?? 0)),
       silentMs: m.silentTicks === undefined ? undefined : m.silentTicks * tickMs,
     }));
+    const leaderSilentTicks = replica?.leaderSilentTicks ?? 0;
     return this.recorder.snapshot({
       role: status?.role,
       leader: status?.leader,
-      leaderSilentMs: (replica?.leaderSilentTicks ?? 0) * tickMs,
+      leaderSilentMs: leaderSilentTicks * tickMs,
+      leaderLive: status?.leader !== undefined && leaderSilentTicks < this.options.limits.electionTicksMin,
       leaderCommitIndex,
       members,
       pending: this.proposals.size,

@@ -66,6 +66,7 @@ describe('node.metrics()', () => {
     expect(m.role).toBe('leader');
     expect(m.leader).toBe(leader);
     expect(m.leaderSilentMs).toBe(0);
+    expect(m.leaderLive).toBe(true);
     expect(m.leaderCommitIndex).toBe(m.commitIndex);
     expect(m.members.map((p) => p.id).sort()).toEqual([...others].sort());
 
@@ -76,6 +77,7 @@ describe('node.metrics()', () => {
     expect(f.leader).toBe(leader);
     expect(f.members).toEqual([]);
     expect(f.leaderSilentMs).toBeLessThan(200);
+    expect(f.leaderLive).toBe(true);
 
     c.network.isolate(follower);
     for (let i = 0; i < 3; i++) await c.node(leader).propose({ key: 'k', add: 1 });
@@ -83,5 +85,8 @@ describe('node.metrics()', () => {
     await c.waitFor(() => c.node(follower).metrics().leaderSilentMs >= 400, 'the cut-off follower to notice the silence');
     await c.waitFor(() => (c.node(leader).metrics().members.find((p) => p.id === follower)?.lag ?? 0) >= 3, 'the leader to see the follower lag');
     expect(c.node(follower).metrics().role).toBe('follower');
+    // It still names its last leader, which it no longer counts live.
+    expect(c.node(follower).metrics().leader).toBe(leader);
+    expect(c.node(follower).metrics().leaderLive).toBe(false);
   });
 });
