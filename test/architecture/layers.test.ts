@@ -221,7 +221,8 @@ describe('prom-client stays on its own subpath', () => {
     expect(importsReachable(join(srcRoot, 'prometheus', 'index.ts'), (s) => s.startsWith('node:'))).toEqual([]);
   });
 
-  it('the check sees prom-client behind synod/prometheus', () => {
+  it('the check sees prom-client behind synod/prometheus and the synod command', () => {
     expect(importsReachable(join(srcRoot, 'prometheus', 'index.ts'), promClient).length).toBeGreaterThan(0);
+    expect(importsReachable(join(srcRoot, 'cli', 'synod.ts'), promClient).length).toBeGreaterThan(0);
   });
 });
