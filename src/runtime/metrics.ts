@@ -8,6 +8,9 @@ import type { DedupStats } from './dedup-table.js';
  */
 export const latencyBucketsMs: readonly number[] = Object.freeze([0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]);
 
+/** {@link latencyBucketsMs} as a typed array: what {@link LatencyRecorder.observe} searches. */
+const bucketBounds = Float64Array.from(latencyBucketsMs);
+
 /** Observations of one latency since the node started, by bucket; see {@link NodeMetrics.latency}. */
 export interface LatencyHistogram {
   /** The buckets' upper bounds in milliseconds: {@link latencyBucketsMs}. */
@@ -108,7 +111,8 @@ export interface NodeMetrics {
   };
   /**
    * Latency histograms since this node started, in milliseconds:
-   * - `propose`: a `propose()` call taken to its promise settling (resolved or rejected; refusals at once are not timed);
+   * - `propose`: a `propose()` call taken to its promise settling (resolved or rejected; refusals at once are not
+   *   timed); one settled by a committed batch is timed to the end of that batch's apply;
    * - `commit`: a pending proposal taken to its slot being reported chosen to this node;
    * - `apply`: applying the slots of one committed batch to the state machine;
    * - `persist`: one storage write (with its fsync, for the file storage), group commit included;
@@ -137,15 +141,46 @@ export class LatencyRecorder {
   observe(ms: number): void {
     // A clock that never goes back still hands a negative difference to a caller that mixed two readings up.
     const v = ms > 0 ? ms : 0;
-    let i = 0;
-    while (i < latencyBucketsMs.length && v > latencyBucketsMs[i]!) i++;
-    this.counts[i]!++;
+    // The first bucket whose bound is at least v: a binary search over a typed array (four comparisons, no allocation).
+    let lo = 0;
+    let hi = bucketBounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (v > bucketBounds[mid]!) lo = mid + 1;
+      else hi = mid;
+    }
+    this.counts[lo]!++;
     this.count++;
     this.sumMs += v;
   }
 
   snapshot(): LatencyHistogram {
     return { bucketsMs: latencyBucketsMs, counts: Array.from(this.counts), count: this.count, sumMs: this.sumMs };
+  }
+}
+
+/**
+ * Times in milliseconds, kept to be observed together later: a typed array that grows
+ * by doubling and is reused, so pushing allocates nothing once it is large enough.
+ * @internal
+ */
+export class TimeList {
+  private times = new Float64Array(64);
+  private length = 0;
+
+  push(ms: number): void {
+    if (this.length === this.times.length) {
+      const grown = new Float64Array(this.times.length * 2);
+      grown.set(this.times);
+      this.times = grown;
+    }
+    this.times[this.length++] = ms;
+  }
+
+  /** Hands every time kept to `each`, in order, and forgets them. */
+  drain(each: (ms: number) => void): void {
+    for (let i = 0; i < this.length; i++) each(this.times[i]!);
+    this.length = 0;
   }
 }
 

@@ -36,7 +36,7 @@ import {
   TimeoutError,
 } from './errors.js';
 import type { NodeEvents, NodeListener } from './events.js';
-import { MetricsRecorder, type NodeMetrics } from './metrics.js';
+import { MetricsRecorder, type NodeMetrics, TimeList } from './metrics.js';
 import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PersistPipeline } from './persist-pipeline.js';
 import type {
@@ -200,8 +200,10 @@ export class SynodNode<Command, Result> {
   private batchDrainScheduled = false;
   private appliedIndex = 0;
   private lastTimestamp = 0;
-  /** When the committed batch being applied came out of the core, on the clock's `now()`. */
-  private applyStartedMs = 0;
+  /** While a committed batch is applied: when it came out of the core, on the clock's `now()`. */
+  private applyingSince: number | undefined;
+  /** The start times of the proposals the batch being applied settled, timed when it ends. */
+  private readonly settledInApply = new TimeList();
   private role: Role | undefined;
   private leader: NodeId | undefined;
   private commitIndex = 0;
@@ -441,7 +443,10 @@ export class SynodNode<Command, Result> {
       if (ok) this.recorder.succeeded++;
       else this.recorder.failed++;
       // The waiter read the clock for its deadline: its start is that reading, no second one.
-      this.recorder.proposeLatency.observe(this.options.clock.now() - (w.deadline - timeoutMs));
+      // One settled by the batch being applied is timed at the batch's end: one clock read a batch, not a proposal.
+      const startedMs = w.deadline - timeoutMs;
+      if (this.applyingSince !== undefined) this.settledInApply.push(startedMs);
+      else this.recorder.proposeLatency.observe(this.options.clock.now() - startedMs);
       this.waiterDone(p, w);
     });
     const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, readOnly, waiters: [], submittedTick: -1, attempts: 0, startedMs: waiter.deadline - timeoutMs };
@@ -949,7 +954,8 @@ export class SynodNode<Command, Result> {
 
   private applyCommitted(replica: Replica, committed: readonly CommittedEntry[]): void {
     const clock = this.options.clock;
-    const started = (this.applyStartedMs = clock.now());
+    const started = clock.now();
+    this.applyingSince = started;
     let bytes = 0;
     for (const { slot, value } of committed) {
       if (value.kind === 'batch') {
@@ -961,7 +967,10 @@ export class SynodNode<Command, Result> {
       this.appliedIndex = slot;
       this.recorder.slots++;
     }
-    this.recorder.applyLatency.observe(clock.now() - started);
+    this.applyingSince = undefined;
+    const ended = clock.now();
+    this.recorder.applyLatency.observe(ended - started);
+    this.settledInApply.drain((startedMs) => this.recorder.proposeLatency.observe(ended - startedMs));
     replica.applied(this.appliedIndex);
     this.snapshots.applied(committed.length, bytes);
     this.emit('apply', { appliedIndex: this.appliedIndex });
@@ -1009,7 +1018,7 @@ export class SynodNode<Command, Result> {
     const p = this.proposals.get(key);
     if (p === undefined) return;
     // Chosen and known here when the batch holding it came out of the core.
-    this.recorder.commitLatency.observe(this.applyStartedMs - p.startedMs);
+    this.recorder.commitLatency.observe((this.applyingSince ?? this.options.clock.now()) - p.startedMs);
     this.settle(p, outcome);
   }
 

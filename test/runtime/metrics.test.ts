@@ -4,7 +4,7 @@
  * `/readyz` and the lag gauges of the KV server are computed from.
  */
 import { describe, expect, it } from 'vitest';
-import { LatencyRecorder, latencyBucketsMs } from '../../src/runtime/metrics.js';
+import { LatencyRecorder, TimeList, latencyBucketsMs } from '../../src/runtime/metrics.js';
 import { clusterPerTest } from './local-cluster.js';
 
 describe('LatencyRecorder', () => {
@@ -27,6 +27,17 @@ describe('LatencyRecorder', () => {
 
   it('has ascending bounds', () => {
     for (let i = 1; i < latencyBucketsMs.length; i++) expect(latencyBucketsMs[i]).toBeGreaterThan(latencyBucketsMs[i - 1]!);
+  });
+});
+
+describe('TimeList', () => {
+  it('keeps times past its first capacity, in order, and is empty after a drain', () => {
+    const list = new TimeList();
+    for (let i = 0; i < 200; i++) list.push(i);
+    const seen: number[] = [];
+    list.drain((ms) => seen.push(ms));
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    list.drain(() => expect.unreachable('drained already'));
   });
 });
 
