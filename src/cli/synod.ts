@@ -43,7 +43,7 @@ const usage = `usage: synod <command> [options]
   member promote ID | demote ID | remove ID
   member replace OLD NEW [--peer H:P --client H:P]   NEW (an observer, added first if it is not one) takes the voter OLD's place in one change
   leader transfer ID                         hand leadership to the voter ID
-  serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D [--observer]
+  serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D [--observer] [--metrics H:P]
                                              start a new member and have the cluster add it (as a voter once caught up, unless --observer)
   recover --id ID --force-new-cluster [--data-dir D]
                                              a majority is gone for good: make the stopped survivor ID the only voter
