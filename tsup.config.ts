@@ -12,6 +12,8 @@ export default defineConfig({
     // The KV's server and client: Node-only too.
     'kv/server/index': 'src/kv/server/index.ts',
     'kv/client/index': 'src/kv/client/index.ts',
+    // The prom-client helpers: their own subpath, so nothing else loads prom-client.
+    'prometheus/index': 'src/prometheus/index.ts',
     // The `synod` command (package.json `bin`).
     'cli/synod': 'src/cli/synod.ts',
   },

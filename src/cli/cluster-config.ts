@@ -1,14 +1,16 @@
 /**
  * The cluster file the `synod` command reads: the members and where they listen, the
- * data directories, and where the secrets are. Paths are relative to the file.
+ * data directories, and where the secrets are. Paths are relative to the file. A
+ * member's `metrics` address (optional) is where `synod serve` answers `/metrics`,
+ * `/healthz` and `/readyz` over HTTP.
  *
  * ```json
  * {
  *   "clusterId": "local",
  *   "members": {
- *     "a": { "peer": "127.0.0.1:7001", "client": "127.0.0.1:7101", "dataDir": "a" },
- *     "b": { "peer": "127.0.0.1:7002", "client": "127.0.0.1:7102", "dataDir": "b" },
- *     "c": { "peer": "127.0.0.1:7003", "client": "127.0.0.1:7103", "dataDir": "c" }
+ *     "a": { "peer": "127.0.0.1:7001", "client": "127.0.0.1:7101", "metrics": "127.0.0.1:7201", "dataDir": "a" },
+ *     "b": { "peer": "127.0.0.1:7002", "client": "127.0.0.1:7102", "metrics": "127.0.0.1:7202", "dataDir": "b" },
+ *     "c": { "peer": "127.0.0.1:7003", "client": "127.0.0.1:7103", "metrics": "127.0.0.1:7203", "dataDir": "c" }
  *   },
  *   "secretFile": "secret",
  *   "clientSecretFile": "client-secret"
@@ -22,11 +24,18 @@ import type { KvServerAddress } from '../kv/server/index.js';
 import { parseHostPort } from '../kv/server/member-address.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
 
+/** One member of a cluster file: where it listens and keeps its data. */
+export interface ClusterMember extends KvServerAddress {
+  readonly dataDir: string;
+  /** Where `synod serve` answers `/metrics`, `/healthz` and `/readyz` (HTTP); none if absent. */
+  readonly metrics?: TcpAddress;
+}
+
 /** A cluster file, read and checked. */
 export interface ClusterConfig {
   readonly path: string;
   readonly clusterId: string;
-  readonly members: Readonly<Record<string, KvServerAddress & { readonly dataDir: string }>>;
+  readonly members: Readonly<Record<string, ClusterMember>>;
   /** The peers' secret, read from `secretFile`. */
   readonly secret: Uint8Array | undefined;
   /** The clients' secret, read from `clientSecretFile`. */
@@ -60,13 +69,19 @@ export async function readClusterConfig(path: string): Promise<ClusterConfig> {
   if (typeof o['clusterId'] !== 'string' || o['clusterId'].length === 0) throw new ConfigError('synod', 'clusterId', 'must be a non-empty string');
   const membersRaw = o['members'];
   if (typeof membersRaw !== 'object' || membersRaw === null || Object.keys(membersRaw).length === 0) throw new ConfigError('synod', 'members', 'must name at least one member');
-  const members: Record<string, KvServerAddress & { dataDir: string }> = {};
+  const members: Record<string, ClusterMember> = {};
   for (const [id, m] of Object.entries(membersRaw as Record<string, unknown>)) {
     if (typeof m !== 'object' || m === null) throw new ConfigError('synod', `members.${id}`, 'must be an object');
     const member = m as Record<string, unknown>;
     const dataDir = member['dataDir'] ?? id;
     if (typeof dataDir !== 'string') throw new ConfigError('synod', `members.${id}.dataDir`, 'must be a path');
-    members[id] = { peer: parseAddress(`members.${id}.peer`, member['peer']), client: parseAddress(`members.${id}.client`, member['client']), dataDir: resolve(dirname(path), dataDir) };
+    const metrics = member['metrics'] === undefined ? undefined : parseAddress(`members.${id}.metrics`, member['metrics']);
+    members[id] = {
+      peer: parseAddress(`members.${id}.peer`, member['peer']),
+      client: parseAddress(`members.${id}.client`, member['client']),
+      ...(metrics === undefined ? {} : { metrics }),
+      dataDir: resolve(dirname(path), dataDir),
+    };
   }
   return {
     path,

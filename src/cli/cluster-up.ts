@@ -21,13 +21,15 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Writes a cluster file of `nodes` members on 127.0.0.1 (free ports), with fresh secrets; returns its path. */
+/** Writes a cluster file of `nodes` members on 127.0.0.1 (free ports for peers, clients and metrics), with fresh secrets; returns its path. */
 export async function writeLocalCluster(dir: string, nodes: number): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'cluster.json');
   if (existsSync(path)) return path;
-  const members: Record<string, { peer: string; client: string; dataDir: string }> = {};
-  for (const id of 'abcdefghi'.slice(0, nodes)) members[id] = { peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}`, dataDir: id };
+  const members: Record<string, { peer: string; client: string; metrics: string; dataDir: string }> = {};
+  for (const id of 'abcdefghi'.slice(0, nodes)) {
+    members[id] = { peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}`, metrics: `127.0.0.1:${await freePort()}`, dataDir: id };
+  }
   await writeFile(join(dir, 'secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
   await writeFile(join(dir, 'client-secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
   await writeFile(path, `${JSON.stringify({ clusterId: `local-${randomBytes(4).toString('hex')}`, members, secretFile: 'secret', clientSecretFile: 'client-secret' }, null, 2)}\n`);

@@ -2,15 +2,19 @@
 import { ConfigError } from '../core/index.js';
 import type { Logger } from '../runtime/index.js';
 import { resolve } from 'node:path';
+import { Registry } from 'prom-client';
 import { KvServer, type KvServerAddress } from '../kv/server/index.js';
 import { formatMemberAddress, parseHostPort } from '../kv/server/member-address.js';
+import { registerKvServerMetrics } from '../prometheus/index.js';
+import type { TcpAddress } from '../transport/tcp/index.js';
 import { type Args, intOption, option } from './args.js';
 import { errorFields, errorLine } from './error-text.js';
-import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
+import { type ClusterConfig, type ClusterMember, readClusterConfig } from './cluster-config.js';
 import { onLeader, promoteWhenCaughtUp } from './member-commands.js';
+import { type MetricsEndpoint, notReadyBecause, readyLagSlotsMaxDefault, type ServeState, startMetricsEndpoint } from './metrics-endpoint.js';
 
 /** The addresses and data directory a joining member is given on the command line. */
-function joiningMember(args: Args): KvServerAddress & { dataDir: string } {
+function joiningMember(args: Args): ClusterMember {
   const peer = parseHostPort('synod serve --join', '--peer', option(args, 'peer') ?? '');
   const client = parseHostPort('synod serve --join', '--client', option(args, 'client') ?? '');
   const dataDir = option(args, 'data-dir');
@@ -53,6 +57,25 @@ function stderrLogger(id: string, verbose: boolean): Logger {
   return { debug: ignore, info: verbose ? line('info') : ignore, warn: line('warn'), error: line('error') };
 }
 
+/**
+ * Opens the member's HTTP endpoint (`/metrics`, `/healthz`, `/readyz`) on `--metrics`
+ * or the cluster file's `metrics` address, if either is given, before the server starts:
+ * `/healthz` answers during a long replay, `/readyz` says why the member is not ready.
+ */
+async function openMetrics(args: Args, server: KvServer, member: { metrics?: TcpAddress }, state: () => ServeState): Promise<MetricsEndpoint | undefined> {
+  const flag = option(args, 'metrics');
+  const address = flag === undefined ? member.metrics : parseHostPort('synod serve', '--metrics', flag);
+  if (address === undefined) return undefined;
+  const lagSlotsMax = intOption(args, 'ready-lag-max') ?? readyLagSlotsMaxDefault;
+  const registry = new Registry();
+  registerKvServerMetrics(registry, server);
+  return startMetricsEndpoint({
+    address,
+    registry,
+    notReady: () => notReadyBecause(state(), state() === 'running' ? server.kv.node.metrics() : undefined, lagSlotsMax),
+  });
+}
+
 export async function serve(args: Args): Promise<void> {
   const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
   const id = option(args, 'id');
@@ -72,8 +95,17 @@ export async function serve(args: Args): Promise<void> {
     node: { ...(tickMs === undefined ? {} : { tickMs }), snapshot: { everySlots: intOption(args, 'snapshot-every') ?? 10_000 } },
     logger: stderrLogger(id, args.options.has('verbose')),
   });
-  await server.start();
-  process.stdout.write(`synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}, data in ${member.dataDir}\n`);
+  let state: ServeState = 'starting';
+  const endpoint = await openMetrics(args, server, member, () => state);
+  try {
+    await server.start();
+  } catch (error) {
+    await endpoint?.close();
+    throw error;
+  }
+  state = 'running';
+  const metricsAt = endpoint === undefined ? '' : `, metrics on http://${endpoint.address.host}:${endpoint.address.port}/metrics`;
+  process.stdout.write(`synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}${metricsAt}, data in ${member.dataDir}\n`);
   if (join) void joinCluster(server, config, id, member, intOption(args, 'timeout-ms') ?? 300_000, args.options.has('observer'));
   const failure = await new Promise<Error | undefined>((resolve) => {
     const stop = () => resolve(undefined);
@@ -81,7 +113,9 @@ export async function serve(args: Args): Promise<void> {
     process.once('SIGTERM', stop);
     void server.failed.then(resolve);
   });
+  state = 'stopping';
   await server.close();
+  await endpoint?.close();
   if (failure !== undefined) throw failure;
   process.stdout.write(`synod: ${id} stopped\n`);
 }

@@ -3,7 +3,7 @@
  * The `synod` command: run a KV server, try a local cluster, and talk to one.
  *
  *   synod cluster up [--dir .synod] [--nodes 3]
- *   synod serve --config FILE --id ID [--tick-ms N] [--verbose]
+ *   synod serve --config FILE --id ID [--metrics H:P] [--ready-lag-max N] [--tick-ms N] [--verbose]
  *   synod put KEY VALUE [--expected-version N] [--sequential]
  *   synod get KEY [--serializable] [--revision N]
  *   synod del KEY [--expected-version N]
@@ -27,7 +27,10 @@ import { snapshotCommand } from './snapshot-commands.js';
 
 const usage = `usage: synod <command> [options]
   cluster up [--dir .synod] [--nodes 3]      run a local cluster until Ctrl-C
-  serve --config FILE --id ID                run one member of a cluster file
+  serve --config FILE --id ID [--metrics H:P] [--ready-lag-max N]
+                                             run one member of a cluster file; /metrics, /healthz and /readyz
+                                             over HTTP on --metrics or the member's "metrics" address, if any;
+                                             /readyz fails beyond N slots of lag (default 1000)
   put KEY VALUE [--expected-version N] [--sequential]
   get KEY [--serializable] [--revision N]
   del KEY [--expected-version N]
@@ -40,7 +43,7 @@ const usage = `usage: synod <command> [options]
   member promote ID | demote ID | remove ID
   member replace OLD NEW [--peer H:P --client H:P]   NEW (an observer, added first if it is not one) takes the voter OLD's place in one change
   leader transfer ID                         hand leadership to the voter ID
-  serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D [--observer]
+  serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D [--observer] [--metrics H:P]
                                              start a new member and have the cluster add it (as a voter once caught up, unless --observer)
   recover --id ID --force-new-cluster [--data-dir D]
                                              a majority is gone for good: make the stopped survivor ID the only voter

@@ -40,4 +40,5 @@ export {
   type TransferResult,
   type Role,
   type ChangeMembersResult,
+  type MemberProgress,
 } from './replica.js';

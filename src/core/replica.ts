@@ -143,6 +143,15 @@ export interface ReplicaStatus {
   readonly configurationFrom: number;
 }
 
+/** One member as its leader sees it; see {@link Replica.memberProgress}. */
+export interface MemberProgress {
+  readonly id: NodeId;
+  /** The commit index it last reported in this leadership, if it has. */
+  readonly commitIndex: number | undefined;
+  /** Ticks since the leader last heard from it in this leadership, if it has. */
+  readonly silentTicks: number | undefined;
+}
+
 const api = 'Replica';
 
 /** The answer to every accepted request: shared, since results are read-only. */
@@ -356,6 +365,35 @@ export class Replica {
       configuration: this.learner.epochs.latest.config,
       configurationFrom: this.learner.epochs.latest.from,
     };
+  }
+
+  /**
+   * Ticks since this replica last heard from a leader (0 while it leads). A follower cut
+   * off from the leader keeps naming it in {@link status}; this is what grows.
+   */
+  get leaderSilentTicks(): number {
+    return this.currentRole === 'leader' ? 0 : this.election.leaderElapsed;
+  }
+
+  /** The commit index the leader last announced to this replica (its own while it leads; 0 before any). */
+  get leaderCommitIndex(): number {
+    if (this.currentRole === 'leader') return this.learner.commitIndex;
+    return Math.max(this.followed?.commitIndex ?? 0, this.learner.commitIndex);
+  }
+
+  /**
+   * While this replica leads: every other member, with the commit index it last reported
+   * in this leadership (undefined if none yet) and the ticks since it was last heard
+   * from (undefined if never). Empty unless leading. A new array each call: for metrics,
+   * not for the hot path.
+   */
+  memberProgress(): readonly MemberProgress[] {
+    const l = this.leadership;
+    if (l === undefined || this.currentRole !== 'leader') return [];
+    return this.peers.map((id) => {
+      const heard = l.lastHeard.get(id);
+      return { id, commitIndex: l.reportedCommit.get(id), silentTicks: heard === undefined ? undefined : this.now - heard };
+    });
   }
 
   /** Whether `id` is a member of a configuration this replica knows governs now or will. */

@@ -99,6 +99,14 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     return this.store.compactRevision;
   }
 
+  /**
+   * How much this replica's copy holds: keys with any history kept, versions newer than
+   * the compaction revision, the bytes of every value kept, and sessions open.
+   */
+  get size(): { readonly keys: number; readonly versions: number; readonly valueBytes: number; readonly sessions: number } {
+    return { ...this.store.size, sessions: this.sessions.size };
+  }
+
   /** Log time (ms since the epoch) of the last command applied. */
   get logTime(): number {
     return this.time;

@@ -61,6 +61,13 @@ export class MvccStore {
   revision = 0;
   /** History at or below this revision is forgotten: reads and watches need a later one. */
   compactRevision = 0;
+  /** The bytes of every value held, in every version kept (tombstones hold none). */
+  private bytes = 0;
+
+  /** How much the store holds: keys with any history kept, versions above the compaction revision, and the bytes of all values kept. */
+  get size(): { readonly keys: number; readonly versions: number; readonly valueBytes: number } {
+    return { keys: this.histories.size, versions: this.changes.length - this.changesHead, valueBytes: this.bytes };
+  }
 
   /** The live record of `key` now, or undefined if it is absent. */
   latest(key: string): KeyRecord | undefined {
@@ -86,6 +93,7 @@ export class MvccStore {
         ? { revision, version: 0, createRevision: 0, value: null, session: undefined }
         : { revision, version: (live?.version ?? 0) + 1, createRevision: live?.createRevision ?? revision, value, session };
     history.push(record);
+    this.bytes += value?.byteLength ?? 0;
     this.changes.push({ revision, key });
     return record;
   }
@@ -175,7 +183,7 @@ export class MvccStore {
       while (keep + 1 < history.length && history[keep + 1]!.revision <= revision) keep++;
       if (history[keep]!.revision > revision) continue;
       if (history[keep]!.value === null) keep++;
-      if (keep > 0) history.splice(0, keep);
+      if (keep > 0) for (const gone of history.splice(0, keep)) this.bytes -= gone.value?.byteLength ?? 0;
       if (history.length === 0) {
         this.histories.delete(key);
         gone.push(key);
@@ -205,6 +213,7 @@ export class MvccStore {
     copy.changes = this.changes.slice(this.changesHead);
     copy.revision = this.revision;
     copy.compactRevision = this.compactRevision;
+    copy.bytes = this.bytes;
     return copy;
   }
 
@@ -214,7 +223,10 @@ export class MvccStore {
     for (const [key, history] of histories) {
       assert(history.length > 0, () => `restored key ${key} has no history`);
       store.histories.set(key, history);
-      for (const record of history) if (record.revision > compactRevision) store.changes.push({ revision: record.revision, key });
+      for (const record of history) {
+        store.bytes += record.value?.byteLength ?? 0;
+        if (record.revision > compactRevision) store.changes.push({ revision: record.revision, key });
+      }
     }
     store.keys = [...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     store.changes.sort((a, b) => a.revision - b.revision || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -1,7 +1,66 @@
+import type { NodeId, Role } from '../core/index.js';
 import type { DedupStats } from './dedup-table.js';
+
+/**
+ * Upper bounds of the latency histograms' buckets, in milliseconds, ascending; one more
+ * bucket, unbounded, holds what is above the last. Fixed, so an observation is a few
+ * comparisons and an increment.
+ */
+export const latencyBucketsMs: readonly number[] = Object.freeze([0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]);
+
+/** {@link latencyBucketsMs} as a typed array: what {@link LatencyRecorder.observe} searches. */
+const bucketBounds = Float64Array.from(latencyBucketsMs);
+
+/** Observations of one latency since the node started, by bucket; see {@link NodeMetrics.latency}. */
+export interface LatencyHistogram {
+  /** The buckets' upper bounds in milliseconds: {@link latencyBucketsMs}. */
+  readonly bucketsMs: readonly number[];
+  /**
+   * Observations per bucket, not cumulative: `counts[i]` those above `bucketsMs[i - 1]`
+   * and at most `bucketsMs[i]`; the last entry (index `bucketsMs.length`) those above
+   * the last bound.
+   */
+  readonly counts: readonly number[];
+  /** Observations in all. */
+  readonly count: number;
+  /** Their sum, in milliseconds. */
+  readonly sumMs: number;
+}
+
+/** One member as the leader sees it; see {@link NodeMetrics.members}. */
+export interface MemberLag {
+  readonly id: NodeId;
+  /** The commit index it last reported to this leader (0 if it has not in this leadership). */
+  readonly commitIndex: number;
+  /** This leader's commit index minus `commitIndex`: slots chosen that it has not reported learning. */
+  readonly lag: number;
+  /** Milliseconds since this leader last heard from it (undefined if it has not in this leadership). */
+  readonly silentMs: number | undefined;
+}
 
 /** A node's counters and gauges at one moment; see {@link SynodNode.metrics}. */
 export interface NodeMetrics {
+  /** This node's role now; undefined until started. */
+  readonly role: Role | undefined;
+  /** The node this one believes leads (itself, when leading), if any. */
+  readonly leader: NodeId | undefined;
+  /**
+   * Milliseconds since this node last heard from a leader (0 while it leads). A member
+   * cut off from the others still names its last leader in `leader`; this grows.
+   */
+  readonly leaderSilentMs: number;
+  /**
+   * A leader is known and was heard from within `electionTicks.min` ticks (always so on
+   * the leader): what the core calls a live leader, and what a member cut off from the
+   * others loses first.
+   */
+  readonly leaderLive: boolean;
+  /** The commit index the leader last announced to this node (its own while it leads). */
+  readonly leaderCommitIndex: number;
+  /** `leaderCommitIndex` minus `appliedIndex`: slots the cluster chose that this node has not applied yet. */
+  readonly lag: number;
+  /** While this node leads: every other member and how far it lags. Empty otherwise. */
+  readonly members: readonly MemberLag[];
   readonly proposals: {
     /** `propose()` calls taken (a call joining a pending duplicate of its request counts too). */
     readonly submitted: number;
@@ -50,9 +109,80 @@ export interface NodeMetrics {
     /** Write latency in milliseconds over the recent writes. */
     readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
   };
+  /**
+   * Latency histograms since this node started, in milliseconds:
+   * - `propose`: a `propose()` call taken to its promise settling (resolved or rejected; refusals at once are not
+   *   timed); one settled by a committed batch is timed to the end of that batch's apply;
+   * - `commit`: a pending proposal taken to its slot being reported chosen to this node;
+   * - `apply`: applying the slots of one committed batch to the state machine;
+   * - `persist`: one storage write (with its fsync, for the file storage), group commit included;
+   * - `read`: a `read()` call taken to its read point being applied here (or the call failing).
+   */
+  readonly latency: {
+    readonly propose: LatencyHistogram;
+    readonly commit: LatencyHistogram;
+    readonly apply: LatencyHistogram;
+    readonly persist: LatencyHistogram;
+    readonly read: LatencyHistogram;
+  };
 }
 
 const latencySamples = 1024;
+
+/**
+ * A histogram over {@link latencyBucketsMs}: no allocation per observation.
+ * @internal
+ */
+export class LatencyRecorder {
+  private readonly counts = new Float64Array(latencyBucketsMs.length + 1);
+  private count = 0;
+  private sumMs = 0;
+
+  observe(ms: number): void {
+    // A clock that never goes back still hands a negative difference to a caller that mixed two readings up.
+    const v = ms > 0 ? ms : 0;
+    // The first bucket whose bound is at least v: a binary search over a typed array (four comparisons, no allocation).
+    let lo = 0;
+    let hi = bucketBounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (v > bucketBounds[mid]!) lo = mid + 1;
+      else hi = mid;
+    }
+    this.counts[lo]!++;
+    this.count++;
+    this.sumMs += v;
+  }
+
+  snapshot(): LatencyHistogram {
+    return { bucketsMs: latencyBucketsMs, counts: Array.from(this.counts), count: this.count, sumMs: this.sumMs };
+  }
+}
+
+/**
+ * Times in milliseconds, kept to be observed together later: a typed array that grows
+ * by doubling and is reused, so pushing allocates nothing once it is large enough.
+ * @internal
+ */
+export class TimeList {
+  private times = new Float64Array(64);
+  private length = 0;
+
+  push(ms: number): void {
+    if (this.length === this.times.length) {
+      const grown = new Float64Array(this.times.length * 2);
+      grown.set(this.times);
+      this.times = grown;
+    }
+    this.times[this.length++] = ms;
+  }
+
+  /** Hands every time kept to `each`, in order, and forgets them. */
+  drain(each: (ms: number) => void): void {
+    for (let i = 0; i < this.length; i++) each(this.times[i]!);
+    this.length = 0;
+  }
+}
 
 /**
  * The mutable counters behind {@link NodeMetrics}.
@@ -80,14 +210,26 @@ export class MetricsRecorder {
   readRetries = 0;
   writes = 0;
   batches = 0;
+  readonly proposeLatency = new LatencyRecorder();
+  readonly commitLatency = new LatencyRecorder();
+  readonly applyLatency = new LatencyRecorder();
+  readonly persistLatencyHistogram = new LatencyRecorder();
+  readonly readLatency = new LatencyRecorder();
   private readonly latencies = new Float64Array(latencySamples);
   private latencyCount = 0;
 
   persistLatency(ms: number): void {
     this.latencies[this.latencyCount++ % latencySamples] = ms;
+    this.persistLatencyHistogram.observe(ms);
   }
 
   snapshot(gauges: {
+    role: Role | undefined;
+    leader: NodeId | undefined;
+    leaderSilentMs: number;
+    leaderLive: boolean;
+    leaderCommitIndex: number;
+    members: readonly MemberLag[];
     pending: number;
     commitIndex: number;
     appliedIndex: number;
@@ -98,6 +240,13 @@ export class MetricsRecorder {
     const sorted = this.latencies.slice(0, n).sort();
     const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);
     return {
+      role: gauges.role,
+      leader: gauges.leader,
+      leaderSilentMs: gauges.leaderSilentMs,
+      leaderLive: gauges.leaderLive,
+      leaderCommitIndex: gauges.leaderCommitIndex,
+      lag: Math.max(0, gauges.leaderCommitIndex - gauges.appliedIndex),
+      members: gauges.members,
       proposals: { submitted: this.submitted, refused: this.refused, succeeded: this.succeeded, failed: this.failed, forwarded: this.forwarded, pending: gauges.pending },
       applied: { slots: this.slots, commands: this.commands, readOnly: this.readOnly, duplicates: this.duplicates, malformed: this.malformed },
       commitIndex: gauges.commitIndex,
@@ -110,6 +259,13 @@ export class MetricsRecorder {
       snapshots: { ...gauges.snapshots },
       exactlyOnce: gauges.exactlyOnce,
       persist: { writes: this.writes, batches: this.batches, latencyMs: { p50: at(0.5), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! } },
+      latency: {
+        propose: this.proposeLatency.snapshot(),
+        commit: this.commitLatency.snapshot(),
+        apply: this.applyLatency.snapshot(),
+        persist: this.persistLatencyHistogram.snapshot(),
+        read: this.readLatency.snapshot(),
+      },
     };
   }
 }

@@ -36,7 +36,7 @@ import {
   TimeoutError,
 } from './errors.js';
 import type { NodeEvents, NodeListener } from './events.js';
-import { MetricsRecorder, type NodeMetrics } from './metrics.js';
+import { MetricsRecorder, type NodeMetrics, TimeList } from './metrics.js';
 import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PersistPipeline } from './persist-pipeline.js';
 import type {
@@ -110,6 +110,8 @@ interface PendingProposal<Result> {
   submittedTick: number;
   /** Times it was handed to a leader. */
   attempts: number;
+  /** When it was first proposed, on the clock's `now()`: its commit latency is measured from here. */
+  readonly startedMs: number;
 }
 
 interface LocalRead {
@@ -198,6 +200,10 @@ export class SynodNode<Command, Result> {
   private batchDrainScheduled = false;
   private appliedIndex = 0;
   private lastTimestamp = 0;
+  /** While a committed batch is applied: when it came out of the core, on the clock's `now()`. */
+  private applyingSince: number | undefined;
+  /** The start times of the proposals the batch being applied settled, timed when it ends. */
+  private readonly settledInApply = new TimeList();
   private role: Role | undefined;
   private leader: NodeId | undefined;
   private commitIndex = 0;
@@ -432,13 +438,18 @@ export class SynodNode<Command, Result> {
       envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, createdAt: this.options.clock.wallTime(), origin: this.id, payload });
       if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
     }
-    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, readOnly, waiters: [], submittedTick: -1, attempts: 0 };
     const limits = { timeoutMs, signal: options.signal, timer: false };
     const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', limits, (w, ok) => {
       if (ok) this.recorder.succeeded++;
       else this.recorder.failed++;
+      // The waiter read the clock for its deadline: its start is that reading, no second one.
+      // One settled by the batch being applied is timed at the batch's end: one clock read a batch, not a proposal.
+      const startedMs = w.deadline - timeoutMs;
+      if (this.applyingSince !== undefined) this.settledInApply.push(startedMs);
+      else this.recorder.proposeLatency.observe(this.options.clock.now() - startedMs);
       this.waiterDone(p, w);
     });
+    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, readOnly, waiters: [], submittedTick: -1, attempts: 0, startedMs: waiter.deadline - timeoutMs };
     p.waiters.push(waiter);
     this.recorder.submitted++;
     if (existing === undefined) {
@@ -469,9 +480,10 @@ export class SynodNode<Command, Result> {
       if (this.reads.size >= this.options.pendingReadsMax) throw new OverloadedError(this.options.pendingReadsMax, 'reads');
       if (options.signal?.aborted === true) throw new AbortedError('read', { cause: options.signal.reason });
       const id = ++this.readIds;
-      const { promise, waiter } = createWaiter<void>(this.options.clock, 'read', { timeoutMs, signal: options.signal }, (_, resolved) => {
+      const { promise, waiter } = createWaiter<void>(this.options.clock, 'read', { timeoutMs, signal: options.signal }, (w, resolved) => {
         if (resolved) this.recorder.readsServed++;
         else this.recorder.readsFailed++;
+        this.recorder.readLatency.observe(this.options.clock.now() - (w.deadline - timeoutMs));
         this.reads.delete(id);
       });
       const read: LocalRead = { id, waiter, index: undefined, sentTick: -1 };
@@ -594,7 +606,24 @@ export class SynodNode<Command, Result> {
 
   /** Counters and gauges: proposals, commits, elections, messages, persist latency, apply lag. */
   metrics(): NodeMetrics {
+    const replica = this.replica;
+    const status = replica?.status;
+    const tickMs = this.options.tickMs;
+    const leaderCommitIndex = replica?.leaderCommitIndex ?? 0;
+    const members = (replica?.memberProgress() ?? []).map((m) => ({
+      id: m.id,
+      commitIndex: m.commitIndex ?? 0,
+      lag: Math.max(0, leaderCommitIndex - (m.commitIndex ?? 0)),
+      silentMs: m.silentTicks === undefined ? undefined : m.silentTicks * tickMs,
+    }));
+    const leaderSilentTicks = replica?.leaderSilentTicks ?? 0;
     return this.recorder.snapshot({
+      role: status?.role,
+      leader: status?.leader,
+      leaderSilentMs: leaderSilentTicks * tickMs,
+      leaderLive: status?.leader !== undefined && leaderSilentTicks < this.options.limits.electionTicksMin,
+      leaderCommitIndex,
+      members,
       pending: this.proposals.size,
       commitIndex: this.replica?.status.commitIndex ?? 0,
       appliedIndex: this.appliedIndex,
@@ -924,6 +953,9 @@ export class SynodNode<Command, Result> {
   // ---------------------------------------------------------------- apply
 
   private applyCommitted(replica: Replica, committed: readonly CommittedEntry[]): void {
+    const clock = this.options.clock;
+    const started = clock.now();
+    this.applyingSince = started;
     let bytes = 0;
     for (const { slot, value } of committed) {
       if (value.kind === 'batch') {
@@ -935,6 +967,10 @@ export class SynodNode<Command, Result> {
       this.appliedIndex = slot;
       this.recorder.slots++;
     }
+    this.applyingSince = undefined;
+    const ended = clock.now();
+    this.recorder.applyLatency.observe(ended - started);
+    this.settledInApply.drain((startedMs) => this.recorder.proposeLatency.observe(ended - startedMs));
     replica.applied(this.appliedIndex);
     this.snapshots.applied(committed.length, bytes);
     this.emit('apply', { appliedIndex: this.appliedIndex });
@@ -980,7 +1016,10 @@ export class SynodNode<Command, Result> {
     const key = requestKey(e.clientId, e.seq);
     this.inPipeline.delete(key);
     const p = this.proposals.get(key);
-    if (p !== undefined) this.settle(p, outcome);
+    if (p === undefined) return;
+    // Chosen and known here when the batch holding it came out of the core.
+    this.recorder.commitLatency.observe((this.applyingSince ?? this.options.clock.now()) - p.startedMs);
+    this.settle(p, outcome);
   }
 
   /**

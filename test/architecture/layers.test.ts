@@ -14,7 +14,7 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 const srcRoot = join(repoRoot, 'src');
 
 /** A top-level folder of src/, `root` for files directly in src/ (the `synod` entry). */
-type Layer = 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'testing' | 'cli' | 'root';
+type Layer = 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'testing' | 'prometheus' | 'cli' | 'root';
 
 interface LayerRule {
   readonly layer: Exclude<Layer, 'root'>;
@@ -30,11 +30,13 @@ const rules: readonly LayerRule[] = [
   { layer: 'storage', mayNotImport: ['transport', 'testing', 'kv', 'cli', 'root'] },
   { layer: 'transport', mayNotImport: ['storage', 'testing', 'kv', 'cli', 'root'] },
   { layer: 'testing', mayImport: ['core', 'runtime', 'testing'] },
-  { layer: 'kv', mayNotImport: ['testing', 'cli', 'root'] },
+  { layer: 'kv', mayNotImport: ['testing', 'prometheus', 'cli', 'root'] },
+  // The prom-client helpers read the others' metrics (types only); nothing but the CLI imports them.
+  { layer: 'prometheus', mayNotImport: ['storage', 'testing', 'cli', 'root'] },
 ];
 
 /** The entry file of `synod` may not pull in the testing kit: it has its own subpath. */
-const rootMayNotImport: readonly Layer[] = ['testing', 'cli'];
+const rootMayNotImport: readonly Layer[] = ['testing', 'prometheus', 'cli'];
 
 const packageSubpaths: Readonly<Record<string, Layer>> = {
   synod: 'root',
@@ -44,6 +46,7 @@ const packageSubpaths: Readonly<Record<string, Layer>> = {
   'synod/kv-client': 'kv',
   'synod/file-storage': 'storage',
   'synod/tcp-transport': 'transport',
+  'synod/prometheus': 'prometheus',
 };
 
 /**
@@ -129,6 +132,9 @@ describe('the layer check can fail', () => {
     ['testing/simulator.ts', "import { KvStore } from '../kv/store.js';", true],
     ['testing/simulator.ts', "import { FileStorage } from '../storage/file.js';", true],
     ['index.ts', "export * from './testing/index.js';", true],
+    ['index.ts', "export * from './prometheus/index.js';", true],
+    ['kv/server/kv-server.ts', "import { registerKvServerMetrics } from '../../prometheus/index.js';", true],
+    ['prometheus/node-metrics.ts', "import { FileStorage } from '../storage/file/index.js';", true],
     ['core/replica.ts', "import { compareBallots } from './ballot.js';", false],
     ['core/quorum/joint.ts', "import type { NodeId } from '../node-id.js';", false],
     ['runtime/node.ts', "import { Replica } from '../core/replica.js';", false],
@@ -138,6 +144,8 @@ describe('the layer check can fail', () => {
     ['storage/file/wal.ts', "import { assert } from '../../core/assert.js';", false],
     ['storage/file/wal.ts', "import { open } from 'node:fs/promises';", false],
     ['kv/server.ts', "import { Node } from '../runtime/node.js';", false],
+    ['prometheus/node-metrics.ts', "import type { NodeMetrics } from '../runtime/metrics.js';", false],
+    ['prometheus/node-metrics.ts', "import { Counter } from 'prom-client';", false],
     ['index.ts', "export * from './core/ballot.js';", false],
   ];
 
@@ -145,6 +153,26 @@ describe('the layer check can fail', () => {
     expect(layerViolations(at(path), source, src).length > 0).toBe(expected);
   });
 });
+
+/** Every import matching `wanted` in a module reachable from `entry` (through relative imports, type-only ones included), as `file imports specifier`. */
+function importsReachable(entry: string, wanted: (specifier: string) => boolean): string[] {
+  const seen = new Set<string>();
+  const found: string[] = [];
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = readFileSync(file, 'utf8');
+    for (const reference of moduleReferences(lex(source))) {
+      if (reference.kind === 'triple-slash') continue;
+      const specifier = reference.specifier;
+      if (wanted(specifier)) found.push(`${relative(repoRoot, file)} imports ${specifier}`);
+      if (classifySpecifier(specifier) !== 'relative') continue;
+      visit(resolve(dirname(file), specifier).replace(/\.js$/, '.ts'));
+    }
+  };
+  visit(entry);
+  return found;
+}
 
 /**
  * DESIGN rule 6, second half: Node-only code (fs, net, tls, ...) lives in the file
@@ -154,22 +182,7 @@ describe('the layer check can fail', () => {
 describe('the synod entry reaches no Node builtin', () => {
   /** Every module reachable from `entry`, and the Node builtins each imports. */
   function builtinsReachable(entry: string): string[] {
-    const seen = new Set<string>();
-    const found: string[] = [];
-    const visit = (file: string): void => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      const source = readFileSync(file, 'utf8');
-      for (const reference of moduleReferences(lex(source))) {
-        if (reference.kind === 'triple-slash') continue;
-        const specifier = reference.specifier;
-        if (specifier.startsWith('node:')) found.push(`${relative(repoRoot, file)} imports ${specifier}`);
-        if (classifySpecifier(specifier) !== 'relative') continue;
-        visit(resolve(dirname(file), specifier).replace(/\.js$/, '.ts'));
-      }
-    };
-    visit(entry);
-    return found;
+    return importsReachable(entry, (specifier) => specifier.startsWith('node:'));
   }
 
   it('src/index.ts imports no node: module, directly or through any import', () => {
@@ -184,5 +197,32 @@ describe('the synod entry reaches no Node builtin', () => {
   it('the check sees a builtin behind the Node-only subpaths', () => {
     expect(builtinsReachable(join(srcRoot, 'transport', 'tcp', 'index.ts')).some((f) => f.includes('node:net'))).toBe(true);
     expect(builtinsReachable(join(srcRoot, 'storage', 'file', 'index.ts')).some((f) => f.includes('node:fs'))).toBe(true);
+  });
+});
+
+/**
+ * prom-client is for the `synod/prometheus` subpath and `synod serve` alone: the core,
+ * the `synod` entry, `synod/kv` and `synod/testing` never load it, so an embedder that
+ * does not export metrics (or runs in a browser) never pulls it in.
+ */
+describe('prom-client stays on its own subpath', () => {
+  const promClient = (specifier: string): boolean => specifier === 'prom-client' || specifier.startsWith('prom-client/');
+
+  it.each(['index.ts', 'kv/index.ts', 'testing/index.ts', 'kv/client/index.ts', 'storage/file/index.ts', 'transport/tcp/index.ts'])('src/%s reaches no prom-client import', (entry) => {
+    expect(importsReachable(join(srcRoot, ...entry.split('/')), promClient)).toEqual([]);
+  });
+
+  it('no file under src/core imports it', () => {
+    const found = listTypeScriptFiles(join(srcRoot, 'core')).flatMap((file) => importsReachable(file, promClient));
+    expect(found).toEqual([]);
+  });
+
+  it('synod/prometheus reaches no Node builtin of its own (only types of the Node-only parts)', () => {
+    expect(importsReachable(join(srcRoot, 'prometheus', 'index.ts'), (s) => s.startsWith('node:'))).toEqual([]);
+  });
+
+  it('the check sees prom-client behind synod/prometheus and the synod command', () => {
+    expect(importsReachable(join(srcRoot, 'prometheus', 'index.ts'), promClient).length).toBeGreaterThan(0);
+    expect(importsReachable(join(srcRoot, 'cli', 'synod.ts'), promClient).length).toBeGreaterThan(0);
   });
 });

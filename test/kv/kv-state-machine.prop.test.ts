@@ -233,6 +233,15 @@ function drive(steps: readonly Step[], snapshotAt: number | undefined): Promise<
       if (replica !== undefined) expect(replica.apply(s.command, meta(i + 1, time)), `replica, command ${i}`).toEqual(got);
       expect(machine.revision).toBe(model.revision);
       expect(machine.compactRevision).toBe(model.compactRevision);
+      // The size gauges, kept as the store changes, against a count of what it holds.
+      const histories = [...machine.view.allHistories()];
+      expect(machine.size, `size after command ${i}`).toEqual({
+        keys: histories.length,
+        versions: model.changes.filter((c) => c.revision > model.compactRevision).length,
+        valueBytes: histories.reduce((sum, [, h]) => sum + h.reduce((n, r) => n + (r.value?.byteLength ?? 0), 0), 0),
+        sessions: model.sessions.size,
+      });
+      if (replica !== undefined) expect(replica.size, `replica size after command ${i}`).toEqual(machine.size);
       // A read at any revision still kept.
       const at = Math.min(model.revision, model.compactRevision + Math.floor(s.readAt * (model.revision - model.compactRevision + 1)));
       expect(machine.view.range({ prefix: s.prefix }, s.limit, at), `range ${s.prefix} at ${at}`).toEqual(model.range(s.prefix, s.limit, at));

@@ -55,6 +55,7 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
   './kv-server': ['KvServer'],
   './kv-client': ['KvClient', 'KvServerError'],
   './kv': ['createKvNode', 'KvNode', 'KvStateMachine', 'VersionConflictError', 'CompactedError'],
+  './prometheus': ['registerNodeMetrics', 'registerTcpTransportMetrics', 'registerKvServerMetrics'],
 };
 
 /** Every code subpath of the exports map (`./package.json` aside). */

@@ -130,6 +130,7 @@ export class ClientConnection {
   /** Ends the connection; a reason is logged and told to the client. */
   close(reason: string | undefined): void {
     if (this.state === 'closed') return;
+    if (reason !== undefined && this.state === 'handshake') this.host.metrics.handshakesRefused++;
     if (reason !== undefined) this.host.logger.info({ node: this.host.nodeId, client: this.clientId || undefined, reason }, 'kv server: client connection closed');
     if (reason !== undefined && !this.socket.destroyed) {
       // The client is told why: during the handshake by a refusal, after it by an error frame with id 0 (no request has it).

@@ -8,7 +8,7 @@ import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { type Configuration, ConfigError, type NodeId } from '../../core/index.js';
 import { type Logger, limitLogRate, silentLogger } from '../../runtime/index.js';
 import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
-import { type TcpAddress, type TcpTlsOptions, TcpTransport } from '../../transport/tcp/index.js';
+import { type TcpAddress, type TcpPeerStats, type TcpTlsOptions, TcpTransport, type TcpTransportStats } from '../../transport/tcp/index.js';
 import { framePrefixBytes } from '../../transport/codec/frame-reader.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
@@ -219,6 +219,15 @@ export class KvServer {
     return this.recorder.snapshot(clients);
   }
 
+  /**
+   * The peer transport's counts: in all, and per peer it knows now (see
+   * `TcpTransport.stats` and `peerStats`). Undefined until started.
+   */
+  transportStats(): { readonly total: TcpTransportStats; readonly peers: Readonly<Record<NodeId, TcpPeerStats>> } | undefined {
+    const transport = this.transport;
+    return transport === undefined ? undefined : { total: transport.stats, peers: transport.peerStats() };
+  }
+
   /** The client port's address once started (the port chosen, if 0 was asked). */
   clientAddress(): TcpAddress | undefined {
     const address = this.listener?.address();
@@ -299,6 +308,7 @@ export class KvServer {
     if (started !== undefined) this.learnPeers(started);
     const onSocket = (socket: Socket) => {
       if (this.closing || this.removed || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {
+        if (!this.closing) this.recorder.connectionsRefused++;
         socket.destroy();
         return;
       }

@@ -21,6 +21,10 @@ export interface KvServerMetrics {
   };
   /** How often each bound on a client tripped since the server started. */
   readonly trips: {
+    /** Connections closed as soon as they were accepted: `clientConnectionsMax` were open, or this member was removed from the cluster. */
+    readonly connectionsRefused: number;
+    /** Connections the server closed in their handshake: malformed, failed authentication, or not finished within `handshakeTimeoutMs`. */
+    readonly handshakesRefused: number;
     /** Times the server stopped reading a connection because its answers outstanding reached `socketBytesHigh`. */
     readonly answerPauses: number;
     /** Malformed frames after the handshake (each answered with a CODEC error frame and dropped). */
@@ -41,6 +45,8 @@ export interface KvServerMetrics {
  * @internal
  */
 export class ServerMetricsRecorder {
+  connectionsRefused = 0;
+  handshakesRefused = 0;
   answerPauses = 0;
   badFrames = 0;
   watchesRefused = 0;
@@ -49,6 +55,6 @@ export class ServerMetricsRecorder {
   partialFrameCloses = 0;
 
   snapshot(clients: KvServerMetrics['clients']): KvServerMetrics {
-    return { clients, trips: { answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
+    return { clients, trips: { connectionsRefused: this.connectionsRefused, handshakesRefused: this.handshakesRefused, answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
   }
 }

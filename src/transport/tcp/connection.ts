@@ -14,7 +14,7 @@ import { certificateNamesNode } from './certificate-names.js';
 import type { HandshakeFrame, ProofContext } from './handshake.js';
 import { decodeHandshake, handshakeBytes, handshakeFrameBytesMax, isHandshakeFrame, newNonce, proofMatches, proofOf } from './handshake.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
-import type { TcpCounters } from './tcp-stats.js';
+import type { TcpCounters, TcpPeerCounters } from './tcp-stats.js';
 
 /** What a connection reports to, and asks of, its transport. @internal */
 export interface ConnectionHost {
@@ -47,6 +47,8 @@ const noProof = new Uint8Array(0);
 export class Connection {
   /** The peer's node id: the one expected (dialer) or claimed in its hello (acceptor); authenticated once open. */
   peer: NodeId | undefined;
+  /** The peer's own counters, once its link took this connection. */
+  peerCounts: TcpPeerCounters | undefined;
   private state: State;
   private readonly reader = new FrameReader(handshakeFrameBytesMax);
   private readonly nonce = newNonce();
@@ -129,6 +131,7 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.host.counters.bytesReceived += chunk.byteLength;
+    if (this.peerCounts !== undefined) this.peerCounts.bytesReceived += chunk.byteLength;
     this.lastReceived = Date.now();
     this.reader.append(chunk);
     // A frame may close the connection; the state is re-read on every turn.
@@ -176,6 +179,7 @@ export class Connection {
       this.bad(`a message from ${message.from} to ${message.to} on the connection between ${this.peer} and ${this.host.options.id}`);
       return;
     }
+    if (this.peerCounts !== undefined) this.peerCounts.framesReceived++;
     this.host.deliver(this, message);
   }
 

@@ -4,4 +4,4 @@
  */
 export { TcpTransport, TransportError } from './tcp-transport.js';
 export type { TcpTransportOptions, TcpAddress, TcpTlsOptions } from './tcp-options.js';
-export type { TcpTransportStats } from './tcp-stats.js';
+export type { TcpTransportStats, TcpPeerStats } from './tcp-stats.js';

@@ -11,7 +11,7 @@ import { Writer } from '../codec/wire.js';
 import type { Connection } from './connection.js';
 import { RedialBackoff } from './redial-backoff.js';
 import type { ResolvedTcpOptions, TcpAddress } from './tcp-options.js';
-import type { TcpCounters } from './tcp-stats.js';
+import type { TcpCounters, TcpPeerCounters } from './tcp-stats.js';
 
 /** What a link asks of its transport. @internal */
 export interface LinkHost {
@@ -29,6 +29,8 @@ const batchBytesCap = 1024 * 1024;
 
 /** @internal */
 export class PeerLink {
+  /** What went to and came from the peer; its connections count into it once attached. */
+  readonly counts: TcpPeerCounters = { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 };
   /** Messages waiting, encoded with their length prefixes. */
   private batch = newBatch(batchCopyBytesMax);
   private batchMessages = 0;
@@ -112,6 +114,7 @@ export class PeerLink {
     }
     this.batchMessages++;
     c.messagesSent++;
+    this.counts.framesSent++;
     if (this.connection !== undefined && !this.turnFlushSet) {
       // The first message of a turn leaves at once (no added latency); the rest of the
       // turn's messages leave together in one write when the turn ends.
@@ -135,6 +138,7 @@ export class PeerLink {
   attach(connection: Connection): void {
     const previous = this.connection;
     this.connection = connection;
+    connection.peerCounts = this.counts;
     if (this.dialing === connection) this.dialing = undefined;
     // A peer that restarted dials again before the old connection noticed: the newer wins.
     if (previous !== undefined && previous !== connection) previous.close('replaced by a newer connection from the same peer');
@@ -203,6 +207,7 @@ export class PeerLink {
     const w = this.batch;
     if (connection === undefined || w.length === 0) return;
     this.batchMessages = 0;
+    this.counts.bytesSent += w.length;
     if (w.length <= batchCopyBytesMax) {
       // Small batches are the common case: one pooled copy, and the buffer is kept.
       connection.write(Buffer.from(w.finish()));

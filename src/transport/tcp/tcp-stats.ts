@@ -26,6 +26,24 @@ export interface TcpTransportStats {
   readonly logLinesSuppressed: number;
 }
 
+/**
+ * What a {@link TcpTransport} exchanged with one peer over its authenticated
+ * connections (handshakes not counted), for as long as the transport knows the peer.
+ */
+export interface TcpPeerStats {
+  /** Messages encoded and queued for the peer, one frame each. */
+  readonly framesSent: number;
+  /** Bytes written to the peer's connection. */
+  readonly bytesSent: number;
+  /** Messages received from the peer and decoded, one frame each (those of a blocked peer included). */
+  readonly framesReceived: number;
+  /** Bytes read from the peer's connection. */
+  readonly bytesReceived: number;
+}
+
+/** The mutable counters behind {@link TcpPeerStats}. @internal */
+export type TcpPeerCounters = { -readonly [K in keyof TcpPeerStats]: TcpPeerStats[K] };
+
 /** The mutable counters behind {@link TcpTransportStats}. @internal */
 export type TcpCounters = { -readonly [K in keyof TcpTransportStats]: TcpTransportStats[K] };
 

@@ -7,7 +7,7 @@ import { certificateNamesNode } from './certificate-names.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { type LinkHost, PeerLink } from './peer-link.js';
 import { checkPeer, resolveTcpOptions, type ResolvedTcpOptions, type TcpAddress, type TcpTransportOptions } from './tcp-options.js';
-import { newTcpCounters, type TcpCounters, type TcpTransportStats } from './tcp-stats.js';
+import { newTcpCounters, type TcpCounters, type TcpPeerStats, type TcpTransportStats } from './tcp-stats.js';
 
 /** The transport could not start (its port is taken, say), or was used out of turn. */
 export class TransportError extends SynodError {
@@ -199,6 +199,13 @@ export class TcpTransport implements Transport {
   /** Counts of what this transport has done. */
   get stats(): TcpTransportStats {
     return { ...this.counters, logLinesSuppressed: this.o.logger.suppressed };
+  }
+
+  /** What went to and came from each peer this transport knows now (a peer forgotten takes its counts along). */
+  peerStats(): Record<NodeId, TcpPeerStats> {
+    const stats: Record<NodeId, TcpPeerStats> = {};
+    for (const [peer, link] of this.links) stats[peer] = { ...link.counts };
+    return stats;
   }
 
   /** Ids of the peers with an authenticated connection open now. */

@@ -93,6 +93,21 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
     await bare.waitClosed();
     await sleep(100); // time for a write that slipped through to apply
     await untouched(c);
+    // Each refusal is counted: the KvClient's (one connection or more) and the two raw ones.
+    expect(c.server('a').metrics().trips.handshakesRefused).toBeGreaterThanOrEqual(3);
+    expect(c.server('a').metrics().trips.connectionsRefused).toBe(0);
+  });
+
+  it('connections over clientConnectionsMax are closed at once, and counted', async () => {
+    const c = await startOne({ server: () => ({ clientConnectionsMax: 2 }) });
+    const kept = [await raw(c.port('a')), await raw(c.port('a'))];
+    for (const r of kept) expect(await r.nextHandshake()).toMatchObject({ kind: 'challenge' });
+    const over = await raw(c.port('a'));
+    await over.waitClosed();
+    expect(over.frames).toHaveLength(0);
+    expect(c.server('a').metrics().trips.connectionsRefused).toBe(1);
+    expect(c.server('a').metrics().trips.handshakesRefused).toBe(0);
+    expect(c.server('a').metrics().clients.connections).toBe(2);
   });
 
   it('a client that claims another cluster or another server, or replays a hello: refused', async () => {

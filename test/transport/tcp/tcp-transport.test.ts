@@ -62,6 +62,28 @@ describe('TcpTransport', () => {
     expect(b.transport.stats.messagesDelivered).toBe(1_000);
   });
 
+  it('counts frames and bytes per peer, both ways, once its connection is authenticated', async () => {
+    const ports = await freePorts(3);
+    const b = await start('b', ports, {}, ['a', 'b', 'c']);
+    const a = await start('a', ports, {}, ['a', 'b', 'c']);
+    await until(() => a.transport.connectedPeers().includes('b'), 'a connected to b');
+    for (let i = 0; i < 10; i++) a.transport.send(forward('a', 'b', i, 100));
+    b.transport.send(forward('b', 'a', 1, 100));
+    await until(() => b.delivered.length === 10 && a.delivered.length === 1, 'the messages');
+    const ab = a.transport.peerStats()['b']!;
+    const ba = b.transport.peerStats()['a']!;
+    expect(ab.framesSent).toBe(10);
+    expect(ba.framesReceived).toBe(10);
+    expect(ba.framesSent).toBe(1);
+    expect(ab.framesReceived).toBe(1);
+    // Ten frames of at least 100 payload bytes each one way, and what the other side sent back (pings aside).
+    expect(ab.bytesSent).toBeGreaterThan(1_000);
+    expect(ba.bytesReceived).toBeGreaterThanOrEqual(ab.bytesSent);
+    expect(ab.bytesSent).toBeLessThanOrEqual(a.transport.stats.bytesSent);
+    // c is known (it has a port) and never started: nothing went to it, nothing came.
+    expect(a.transport.peerStats()['c']).toEqual({ framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 });
+  });
+
   it('drops every message to and from a blocked peer, both ways, until healed (fault injection)', async () => {
     const ports = await freePorts(2);
     const b = await start('b', ports);
