@@ -14,7 +14,8 @@
  *   then the fields present, in order;
  * - lists: a varint count, checked against the bytes left and against its limit
  *   (`txnOpsMax` for compares, ops and op results, `rangeKeysMax` for a range's keys,
- *   `sessionsMax` for expired sessions) before anything is allocated for them.
+ *   `sessionsMax` for the sessions of a `session-expire` and for expired sessions)
+ *   before anything is allocated for them.
  *
  * Every record has one encoding, so a decoded record re-encodes to the very same bytes.
  * Encoding checks the limits too (a record the decoder would refuse is never written),
@@ -50,9 +51,10 @@ const commandTag = {
   'session-create': 4,
   'session-keepalive': 5,
   'session-close': 6,
-  'session-expire': 7,
+  'session-expire-by-log-time': 7,
   'session-renew': 8,
   compact: 9,
+  'session-expire': 10,
 } as const satisfies Record<KvCommand['type'], number>;
 
 /** Type tags of the results. Never reuse a number. */
@@ -219,6 +221,12 @@ export function writeCommand(w: Writer, c: KvCommand): void {
       return;
     case 'session-expire':
       w.u8(commandTag['session-expire']);
+      writeUint(w, 'session-expire decidedAtSlot', c.decidedAtSlot);
+      writeCount(w, 'session-expire sessions', c.sessions.length, kvLimits.sessionsMax);
+      for (const session of c.sessions) writeUint(w, 'session-expire session', session);
+      return;
+    case 'session-expire-by-log-time':
+      w.u8(commandTag['session-expire-by-log-time']);
       return;
     case 'session-renew':
       w.u8(commandTag['session-renew']);
@@ -265,8 +273,14 @@ export function readCommand(r: Reader): KvCommand {
       return { type: 'session-keepalive', session: r.uint('session-keepalive session') };
     case commandTag['session-close']:
       return { type: 'session-close', session: r.uint('session-close session') };
-    case commandTag['session-expire']:
-      return { type: 'session-expire' };
+    case commandTag['session-expire']: {
+      const decidedAtSlot = r.uint('session-expire decidedAtSlot');
+      const sessions: number[] = [];
+      for (let n = readCount(r, 'session-expire sessions', sessionIdBytesMin, kvLimits.sessionsMax); n > 0; n--) sessions.push(r.uint('session-expire session'));
+      return { type: 'session-expire', sessions, decidedAtSlot };
+    }
+    case commandTag['session-expire-by-log-time']:
+      return { type: 'session-expire-by-log-time' };
     case commandTag['session-renew']:
       return { type: 'session-renew' };
     case commandTag.compact:

@@ -8,11 +8,19 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  * A command of the KV state machine.
  *
  * - `put`, `delete`, `txn`: the writes.
- * - `session-create`, `session-keepalive`, `session-close`: a client's sessions.
- * - `session-expire`: entered by the leader when its clock passes a session's expiry;
- *   it ends every session whose expiry is at or before the command's log timestamp.
- * - `session-renew`: entered by a new leader; gives every session a full TTL from the
- *   command's timestamp, so no session expires for want of a leader to keep it alive.
+ * - `session-create`, `session-keepalive`, `session-close`: a client's sessions. A
+ *   create or keepalive renews the session: it records the command's slot.
+ * - `session-expire`: entered by the leader, whose monotonic clock measured each of
+ *   `sessions` silent (no renewal it saw) for a whole TTL. The leader decided with its
+ *   state as of slot `decidedAtSlot`; the command ends each listed session not
+ *   renewed after that slot, so a keepalive that got into the log meanwhile wins. No
+ *   wall clock decides it.
+ * - `session-renew`: entered by a new leader before it expires anything; renews every
+ *   session (records the slot), so a leader change ends no session and the new
+ *   leader's countdowns all start from its takeover.
+ * - `session-expire-by-log-time`: read from logs written before expiry was elapsed
+ *   time (it was `session-expire` then, the same bytes), never entered now: ends every
+ *   session whose `expiresAt` is at or before the command's log timestamp, as it did.
  * - `compact`: forget history at or below `revision`.
  */
 export type KvCommand =
@@ -22,8 +30,9 @@ export type KvCommand =
   | { readonly type: 'session-create'; readonly ttlMs: number }
   | { readonly type: 'session-keepalive'; readonly session: number }
   | { readonly type: 'session-close'; readonly session: number }
-  | { readonly type: 'session-expire' }
+  | { readonly type: 'session-expire'; readonly sessions: readonly number[]; readonly decidedAtSlot: number }
   | { readonly type: 'session-renew' }
+  | { readonly type: 'session-expire-by-log-time' }
   | { readonly type: 'compact'; readonly revision: number };
 
 /**

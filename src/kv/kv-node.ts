@@ -1,7 +1,7 @@
 /**
  * The embedded KV: a synod node running the KV state machine, with a typed API for
  * reads, writes, transactions, sessions and watches, and the leader's duties for
- * sessions (renew on election, expire when due).
+ * sessions (renew on election, expire after a TTL of silence on its monotonic clock).
  */
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
 import { CodecError } from '../transport/codec/codec-error.js';
@@ -11,6 +11,7 @@ import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { KvSession } from './kv-session.js';
+import { SessionCountdown, expireSessionsPerCommandMax } from './session-countdown.js';
 import { KvStateMachine, type KvStateMachineOptions, invalidKey } from './kv-state-machine.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
 import { KvWatch } from './kv-watch.js';
@@ -33,7 +34,10 @@ const kvCommandBytesMax = kvLimits.valueBytesMax + kvLimits.keyBytesMax + 1024;
 export interface KvNodeOptions extends Omit<NodeOptions<KvCommand, KvResult>, 'stateMachine' | 'codec' | 'resultCodec'> {
   /** The state machine's replicated options; the same on every replica. */
   readonly kv?: KvStateMachineOptions;
-  /** How often the leader looks for sessions past their expiry, in ms. Default 100 ms. */
+  /**
+   * How often the leader looks for sessions silent for their TTL, in ms (of its
+   * monotonic clock). A session expires up to two checks after its TTL. Default 100 ms.
+   */
   readonly sessionCheckMs?: number;
 }
 
@@ -66,6 +70,8 @@ export class KvNode implements KvApi {
   private readonly sessions = new Map<number, KvSession>();
   private readonly watches = new Set<KvWatch>();
   private sessionTimer: TimerHandle | undefined;
+  /** On the leader: how long each session has been silent, by the monotonic clock. */
+  private readonly countdown = new SessionCountdown();
   /** Whether this leadership's `session-renew` is applied, so expiry may run. */
   private renewed = false;
   private renewing = false;
@@ -83,6 +89,7 @@ export class KvNode implements KvApi {
     this.node = createNode<KvCommand, KvResult>({ ...nodeOptions, commandBytesMax, stateMachine: this.machine, codec: kvCommandCodec, resultCodec: kvResultCodec });
     this.node.on('roleChange', ({ role }) => {
       this.renewed = false;
+      this.countdown.clear();
       if (role === 'leader') this.renewSessions();
     });
   }
@@ -240,7 +247,12 @@ export class KvNode implements KvApi {
     return sessionOf('session.keepAlive', await this.submit('session.keepAlive', { type: 'session-keepalive', session: id }, { timeoutMs }));
   }
 
-  /** A new leader first gives every session a full TTL: their keepalives had no leader to reach. */
+  /**
+   * A new leader first renews every session (their keepalives had no leader to reach),
+   * and expires nothing before that is applied: every countdown then starts from its
+   * takeover, and an expiry decided by an earlier leader that lands after it ends
+   * nothing (each session was renewed since).
+   */
   private renewSessions(): void {
     if (this.renewing) return;
     this.renewing = true;
@@ -265,16 +277,22 @@ export class KvNode implements KvApi {
     }, this.sessionCheckMs);
   }
 
-  /** On the leader: enters a `session-expire` when some session is past its expiry by this clock. */
+  /**
+   * On the leader: enters a `session-expire` naming the sessions silent for their TTL,
+   * by the countdowns on the monotonic clock (a wall clock decides nothing here). It
+   * says which slot the leader had applied when it decided, so a keepalive applied
+   * after that slot keeps its session.
+   */
   private checkSessions(): void {
     for (const [id, session] of this.sessions) if (this.machine.sessionTable.get(id) === undefined && !session.isOver) session.expired();
-    if (this.node.status().role !== 'leader') return;
+    const status = this.node.status();
+    if (status.role !== 'leader') return;
     if (!this.renewed) return this.renewSessions();
-    if (this.expiring) return;
-    const earliest = this.machine.sessionTable.earliestExpiry();
-    if (earliest === undefined || earliest > this.clock.wallTime()) return;
+    // Every check, even with an expiry in flight: renewals restart their countdowns.
+    const due = this.countdown.observe(this.machine.sessionTable.values(), this.clock.now(), expireSessionsPerCommandMax);
+    if (due.length === 0 || this.expiring) return;
     this.expiring = true;
-    this.node.propose({ type: 'session-expire' }).then(
+    this.node.propose({ type: 'session-expire', sessions: due, decidedAtSlot: status.appliedIndex }).then(
       () => (this.expiring = false),
       () => (this.expiring = false),
     );

@@ -2,6 +2,11 @@
  * The KV state machine's snapshot format: every key's retained history, the
  * sessions, the sequence counters, the revisions and the log time. Binary, versioned,
  * every length checked on the way in.
+ *
+ * Version 2 adds each session's renewal slot (after its expiry). Version 1 is still
+ * read: its sessions get renewal slot 0, which decides nothing, because a leader
+ * enters `session-renew` (renewing every session at its slot) before any
+ * `session-expire` of its own.
  */
 import { CodecError } from '../transport/codec/codec-error.js';
 import { Reader, Writer } from '../transport/codec/wire.js';
@@ -19,7 +24,9 @@ export interface KvSnapshotState {
 }
 
 const magic = [0x53, 0x4b, 0x56] as const; // "SKV"
-const formatVersion = 1;
+const formatVersion = 2;
+/** The first version, without the sessions' renewal slots: still read. */
+const formatVersionWithoutRenewals = 1;
 
 /** Records encoded between two pauses of {@link encodeKvSnapshot}: a few ms of work. */
 const recordsPerStep = 8192;
@@ -48,6 +55,7 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
     w.uint(s.id);
     w.uint(s.ttlMs);
     w.uint(s.expiresAt);
+    w.uint(s.renewedSlot);
   }
   const histories = [...state.store.allHistories()];
   w.uint(histories.length);
@@ -80,7 +88,9 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
   const r = new Reader(bytes);
   for (const b of magic) if (r.u8('kv snapshot magic') !== b) throw new CodecError('kv snapshot: not a KV snapshot (bad magic)');
   const version = r.u8('kv snapshot format version');
-  if (version !== formatVersion) throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersion}`);
+  if (version !== formatVersion && version !== formatVersionWithoutRenewals) {
+    throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersionWithoutRenewals} and ${formatVersion}`);
+  }
   const revision = r.uint('kv snapshot revision');
   const compactRevision = r.uint('kv snapshot compact revision');
   if (compactRevision > revision) throw new CodecError(`kv snapshot: compact revision ${compactRevision} above revision ${revision}`);
@@ -90,13 +100,16 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
   const sequences = new Map<string, number>();
   const sequenceCount = r.count('kv snapshot sequences', 2);
   for (let i = 0; i < sequenceCount; i++) sequences.set(readKey(r, 'kv snapshot sequence prefix'), r.uint('kv snapshot sequence counter'));
-  const sessionCount = r.count('kv snapshot sessions', 3);
+  const sessionCount = r.count('kv snapshot sessions', version === formatVersionWithoutRenewals ? 3 : 4);
   let lastId = 0;
   for (let i = 0; i < sessionCount; i++) {
     const id = r.uint('kv snapshot session id');
     if (id <= lastId || id >= sessions.nextId) throw new CodecError(`kv snapshot: session id ${id} out of order or not below ${sessions.nextId}`);
     lastId = id;
-    sessions.restore({ id, ttlMs: r.uint('kv snapshot session ttl'), expiresAt: r.uint('kv snapshot session expiry'), keys: new Set() });
+    const ttlMs = r.uint('kv snapshot session ttl');
+    const expiresAt = r.uint('kv snapshot session expiry');
+    const renewedSlot = version === formatVersionWithoutRenewals ? 0 : r.uint('kv snapshot session renewal slot');
+    sessions.restore({ id, ttlMs, expiresAt, renewedSlot, keys: new Set() });
   }
   const keyCount = r.count('kv snapshot keys', 3);
   const histories: [string, KeyRecord[]][] = [];

@@ -141,7 +141,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   apply(command: KvCommand, meta: ApplyMeta): KvResult {
     if (meta.timestamp > this.time) this.time = meta.timestamp;
     const before = this.store.revision;
-    const result = this.execute(command);
+    const result = this.execute(command, meta.slot);
     if (this.store.revision !== before) {
       if (this.store.revision - this.store.compactRevision > this.historyRevisionsMax) this.store.compact(this.store.revision - this.historyRevisionsMax);
       for (const listener of this.listeners) listener(this.store.revision);
@@ -149,7 +149,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     return result;
   }
 
-  private execute(c: KvCommand): KvResult {
+  /** Runs `c`, chosen in `slot`. */
+  private execute(c: KvCommand, slot: number): KvResult {
     switch (c.type) {
       case 'put':
         return this.put(c);
@@ -162,12 +163,12 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
           return { type: 'invalid', reason: `a session TTL is ${kvLimits.sessionTtlMsMin} to ${kvLimits.sessionTtlMsMax} ms, not ${String(c.ttlMs)}` };
         }
         if (this.sessions.size >= kvLimits.sessionsMax) return { type: 'invalid', reason: `at most ${kvLimits.sessionsMax} sessions at once` };
-        return { type: 'session', session: this.sessions.info(this.sessions.create(c.ttlMs, this.time)) };
+        return { type: 'session', session: this.sessions.info(this.sessions.create(c.ttlMs, this.time, slot)) };
       }
       case 'session-keepalive': {
         const session = this.sessions.get(c.session);
         if (session === undefined) return { type: 'no-session', session: c.session };
-        session.expiresAt = Math.max(session.expiresAt, this.time + session.ttlMs);
+        this.sessions.renew(session, this.time, slot);
         return { type: 'session', session: this.sessions.info(session) };
       }
       case 'session-close': {
@@ -176,14 +177,16 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         return { type: 'session-closed', keysDeleted: keys, revision: this.store.revision };
       }
       case 'session-expire': {
-        const expired = this.sessions.expiredAt(this.time);
-        const keys = expired.flatMap((id) => this.sessions.end(id));
-        this.deleteAll(keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-        return { type: 'expired', sessions: expired, revision: this.store.revision };
+        // The leader decided on its state as of `decidedAtSlot`, which must be applied before this slot.
+        if (!isVersionNumber(c.decidedAtSlot) || c.decidedAtSlot >= slot) return { type: 'invalid', reason: `a session-expire in slot ${slot} cannot be decided at slot ${String(c.decidedAtSlot)}` };
+        if (c.sessions.length > kvLimits.sessionsMax) return { type: 'invalid', reason: `a session-expire names at most ${kvLimits.sessionsMax} sessions` };
+        return this.endSessions(this.sessions.silentSince(c.sessions, c.decidedAtSlot));
       }
+      case 'session-expire-by-log-time':
+        return this.endSessions(this.sessions.expiredAt(this.time));
       case 'session-renew': {
         const all = this.sessions.all();
-        for (const session of all) session.expiresAt = Math.max(session.expiresAt, this.time + session.ttlMs);
+        for (const session of all) this.sessions.renew(session, this.time, slot);
         return { type: 'renewed', sessions: all.length };
       }
       case 'compact': {
@@ -242,6 +245,13 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.write(c.key, null, undefined, revision);
     this.store.commit(revision);
     return { type: 'delete', deleted: true, revision };
+  }
+
+  /** Ends the sessions `ids` (sorted, each existing) and deletes their keys at one new revision. */
+  private endSessions(ids: readonly number[]): KvResult {
+    const keys = ids.flatMap((id) => this.sessions.end(id));
+    this.deleteAll(keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    return { type: 'expired', sessions: ids, revision: this.store.revision };
   }
 
   /** Deletes every live key of `keys` (sorted) at one new revision; returns how many. */

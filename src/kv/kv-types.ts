@@ -135,6 +135,11 @@ export interface WatchEvent {
 export interface SessionInfo {
   readonly id: number;
   readonly ttlMs: number;
-  /** Log time (ms since the epoch) after which the leader may expire it, unless kept alive. */
+  /**
+   * For display: log time (the leaders' wall clocks, ms since the epoch) of its last
+   * renewal plus its TTL. Expiry does not follow it: the leader expires a session
+   * after a TTL of silence measured by its monotonic clock, so a wall clock step on any
+   * machine neither ends a live session nor keeps a dead one.
+   */
   readonly expiresAt: number;
 }

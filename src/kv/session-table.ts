@@ -1,7 +1,10 @@
 /**
- * The sessions of the KV state machine and the ephemeral keys each owns. Expiry is
- * judged in log time only (apply is deterministic): a session ends when a `session-expire`
- * command's timestamp passes its expiry, or when it is closed.
+ * The sessions of the KV state machine and the ephemeral keys each owns. A session
+ * ends when it is closed, or when the leader's `session-expire` names it and nothing
+ * renewed it after the slot the leader decided at: each session records the slot of
+ * its last renewal (create, keepalive or a new leader's `session-renew`), never a
+ * clock reading. Its `expiresAt` (log time of its last renewal plus its TTL) is for
+ * display, and for replaying logs written before expiry was elapsed time.
  */
 import { assert } from '../core/assert.js';
 import type { SessionInfo } from './kv-types.js';
@@ -10,7 +13,10 @@ import type { SessionInfo } from './kv-types.js';
 export interface Session {
   readonly id: number;
   readonly ttlMs: number;
+  /** Log time (the leaders' wall clocks) of its last renewal plus its TTL: for display, and for the legacy `session-expire-by-log-time`. */
   expiresAt: number;
+  /** The slot of the command that last renewed it: its create, a keepalive, or a new leader's `session-renew`. */
+  renewedSlot: number;
   /** The keys it owns (whose latest put named it). */
   readonly keys: Set<string>;
 }
@@ -29,10 +35,18 @@ export class SessionTable {
     return this.sessions.get(id);
   }
 
-  create(ttlMs: number, now: number): Session {
-    const session: Session = { id: this.nextId++, ttlMs, expiresAt: now + ttlMs, keys: new Set() };
+  /** A new session, created at log time `now` by the command in `slot`. */
+  create(ttlMs: number, now: number, slot: number): Session {
+    const session: Session = { id: this.nextId++, ttlMs, expiresAt: now + ttlMs, renewedSlot: slot, keys: new Set() };
     this.sessions.set(session.id, session);
     return session;
+  }
+
+  /** Renews `session` by the command in `slot`, at log time `now`. */
+  renew(session: Session, now: number, slot: number): void {
+    assert(slot >= session.renewedSlot, () => `session ${session.id} renewed at slot ${slot}, before its last renewal at ${session.renewedSlot}`);
+    session.renewedSlot = slot;
+    session.expiresAt = Math.max(session.expiresAt, now + session.ttlMs);
   }
 
   /** Ends a session; returns the keys it owned, sorted. */
@@ -43,18 +57,21 @@ export class SessionTable {
     return [...session.keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  /** The sessions whose expiry is at or before `now`, by id. */
+  /** The sessions whose `expiresAt` is at or before `now`, by id: only for the legacy `session-expire-by-log-time`. */
   expiredAt(now: number): number[] {
     const out: number[] = [];
     for (const session of this.sessions.values()) if (session.expiresAt <= now) out.push(session.id);
     return out.sort((a, b) => a - b);
   }
 
-  /** The earliest expiry of any session, or undefined with none. */
-  earliestExpiry(): number | undefined {
-    let earliest: number | undefined;
-    for (const session of this.sessions.values()) if (earliest === undefined || session.expiresAt < earliest) earliest = session.expiresAt;
-    return earliest;
+  /** Of `ids`, the sessions that exist and were last renewed at or before `slot`, by id, each once. */
+  silentSince(ids: readonly number[], slot: number): number[] {
+    const out = new Set<number>();
+    for (const id of ids) {
+      const session = this.sessions.get(id);
+      if (session !== undefined && session.renewedSlot <= slot) out.add(id);
+    }
+    return [...out].sort((a, b) => a - b);
   }
 
   /** Moves `key` from the session that owned it (if any) to `owner` (if any). */
@@ -73,6 +90,11 @@ export class SessionTable {
     return [...this.sessions.values()].sort((a, b) => a.id - b.id);
   }
 
+  /** Every session, in no particular order, without a copy: do not change the table while iterating. */
+  values(): IterableIterator<Session> {
+    return this.sessions.values();
+  }
+
   info(session: Session): SessionInfo {
     return { id: session.id, ttlMs: session.ttlMs, expiresAt: session.expiresAt };
   }
@@ -81,7 +103,7 @@ export class SessionTable {
   clone(): SessionTable {
     const copy = new SessionTable();
     copy.nextId = this.nextId;
-    for (const s of this.sessions.values()) copy.sessions.set(s.id, { id: s.id, ttlMs: s.ttlMs, expiresAt: s.expiresAt, keys: new Set(s.keys) });
+    for (const s of this.sessions.values()) copy.sessions.set(s.id, { id: s.id, ttlMs: s.ttlMs, expiresAt: s.expiresAt, renewedSlot: s.renewedSlot, keys: new Set(s.keys) });
     return copy;
   }
 

@@ -7,13 +7,17 @@ export type TimerHandle = unknown;
  * simulator passes a virtual clock, so a simulated node runs the same code.
  */
 export interface Clock {
-  /** Milliseconds since an arbitrary origin; never goes back. */
+  /** Milliseconds since an arbitrary origin; never goes back, and is never stepped: what every timeout and deadline is measured on. */
   now(): number;
   /** Calls `callback` once, after `ms` milliseconds. */
   setTimer(callback: () => void, ms: number): TimerHandle;
   /** Cancels a timer; harmless if it already ran. */
   clearTimer(handle: TimerHandle): void;
-  /** Wall-clock time in milliseconds since the epoch: only a leader reads it, to stamp commands. */
+  /**
+   * Wall-clock time in milliseconds since the epoch: a request's `createdAt`, and a
+   * leader's command timestamps (held within 5% of elapsed time by `now()`). It may
+   * jump either way: nothing decides a deadline by it.
+   */
   wallTime(): number;
   /**
    * Calls `callback` soon, after pending I/O, without the 1 ms floor of a zero-delay

@@ -18,6 +18,7 @@ import {
 } from '../core/index.js';
 import type { TimerHandle } from './clock.js';
 import { type DedupTrip, DedupTable, type Outcome } from './dedup-table.js';
+import { LogClock } from './log-clock.js';
 import { clientSuffixLength, decodeEnvelope, encodeEnvelope, envelopeIdBytesMax, envelopeKey, requestKey, stampEnvelope } from './envelope.js';
 import {
   AbortedError,
@@ -204,6 +205,10 @@ export class SynodNode<Command, Result> {
   private applyingSince: number | undefined;
   /** The start times of the proposals the batch being applied settled, timed when it ends. */
   private readonly settledInApply = new TimeList();
+  /** What this node stamps commands with as leader: its wall clock, held to elapsed time. */
+  private readonly logClock = new LogClock();
+  /** Slots chosen before this start, replayed from the disk: they tell the log clock nothing about now. */
+  private replayedThrough = 0;
   private role: Role | undefined;
   private leader: NodeId | undefined;
   private commitIndex = 0;
@@ -287,6 +292,7 @@ export class SynodNode<Command, Result> {
     }
     if (this.lifecycle !== 'starting') throw new ClosedError();
     this.appliedIndex = snapshotSlot;
+    this.replayedThrough = durable.commitIndex;
     this.replica = new Replica({
       id: this.id,
       quorum: this.options.quorum,
@@ -852,7 +858,7 @@ export class SynodNode<Command, Result> {
     p.submittedTick = this.ticks;
     const first = p.attempts++ === 0;
     if (replica.role === 'leader') {
-      const stamped = stampEnvelope(p.envelope, this.options.clock.wallTime());
+      const stamped = stampEnvelope(p.envelope, this.logTimeNow());
       if (stamped === undefined) throw new InvariantError(`this node built a malformed envelope for ${p.key}`);
       const result = replica.propose([stamped]);
       if (result.ok) {
@@ -992,6 +998,7 @@ export class SynodNode<Command, Result> {
     }
     const timestamp = Math.max(this.lastTimestamp, e.timestamp);
     this.lastTimestamp = timestamp;
+    if (slot > this.replayedThrough) this.logClock.observe(timestamp, this.options.clock.now());
     const meta: ApplyMeta = { slot, timestamp, clientId: e.clientId, seq: e.seq, origin: e.origin };
     const decoded = this.decodeCommand(slot, e.payload);
     let outcome: Outcome<Result>;
@@ -1222,6 +1229,12 @@ export class SynodNode<Command, Result> {
     return to === this.id && typeof from === 'string' && from !== '' && from !== this.id && typeof type === 'string';
   }
 
+  /** The timestamp this node, as leader, gives a command now (see {@link LogClock}). */
+  private logTimeNow(): number {
+    const { clock } = this.options;
+    return this.logClock.stamp(clock.wallTime(), clock.now(), this.lastTimestamp);
+  }
+
   private onForward(m: ForwardMessage): void {
     if (!Array.isArray(m.commands)) return this.dropMalformed(m);
     const replica = this.replica!;
@@ -1232,7 +1245,7 @@ export class SynodNode<Command, Result> {
         this.recorder.messagesDropped++;
         continue;
       }
-      const stamped = stampEnvelope(c, this.options.clock.wallTime());
+      const stamped = stampEnvelope(c, this.logTimeNow());
       if (stamped === undefined) {
         this.recorder.messagesDropped++;
         continue;

@@ -5,9 +5,14 @@ export interface ApplyMeta {
   /** The slot that chose the command. */
   readonly slot: number;
   /**
-   * Milliseconds since the epoch, assigned by the leader that proposed the command
-   * and made non-decreasing across the log. Use it for anything time-based (expiry,
-   * TTLs): apply must never read a clock itself (apply is deterministic).
+   * Log time: milliseconds since the epoch, assigned by the leader that proposed the
+   * command and made non-decreasing across the log. The leader reads its wall clock
+   * only within 5% of the time its monotonic clock measured since it last stamped or
+   * saw a command, so a wall clock step moves log time slowly, not at once. Use it for
+   * time-based state (TTLs, display): apply must never read a clock itself (apply is
+   * deterministic). For a deadline that must hold to the millisecond whatever the
+   * clocks do, let the leader measure it on its monotonic clock and enter the
+   * decision, as the KV does for sessions.
    */
   readonly timestamp: number;
   /** The client that proposed the command (by default the proposing node's own client). */

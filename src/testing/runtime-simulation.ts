@@ -135,6 +135,8 @@ interface Member<Command, Result> {
   decoding: Uint8Array | undefined;
   /** How many times slower than the shared clock this node's clock runs (1: in step). */
   slowdown: number;
+  /** How far this node's wall clock was stepped, in ms (0: in step). */
+  wallStepMs: number;
 }
 
 /** Outcomes of the promises the simulation watched. */
@@ -265,6 +267,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
         cursor: { slot: 0, index: 0 },
         decoding: undefined,
         slowdown: 1,
+        wallStepMs: 0,
       });
     }
   }
@@ -518,6 +521,18 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     if (m.clock !== undefined) m.clock.slowdown = factor;
   }
 
+  /**
+   * Steps `id`'s wall clock by `ms` (negative: back), as an NTP step or `date -s`
+   * would, across restarts too: its `wallTime()` jumps (the leader's command
+   * timestamps read it), its monotonic clock and timers go on.
+   */
+  stepWallClock(id: NodeId, ms: number): void {
+    const m = this.member(id);
+    this.trace.add(this.now, id, `wall clock stepped ${ms >= 0 ? '+' : ''}${ms} ms`);
+    m.wallStepMs += ms;
+    m.clock?.stepWallTime(ms);
+  }
+
   /** New loss, duplication and delay for messages sent from now on. */
   network(conditions: NetworkConditions): void {
     this.hub.conditions = conditions;
@@ -685,6 +700,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     const id = m.id;
     m.clock = this.clock.child();
     m.clock.slowdown = m.slowdown;
+    m.clock.stepWallTime(m.wallStepMs);
     m.clientId = `${id}~${incarnation}`;
     m.applied = [];
     m.appliedRequests = new Map();

@@ -239,7 +239,9 @@ export class VirtualClock implements Clock {
  *
  * A view can also run slow, like a drifting clock: with `slowdown` 3, its `now()`
  * advances a third as fast as the shared time and its timers wait three times as
- * long, so its node's ticks, timeouts and timestamps all lag.
+ * long, so its node's ticks, timeouts and timestamps all lag. And its wall clock can
+ * be stepped, as an NTP step or an operator's `date -s` steps a machine's:
+ * {@link VirtualClockView.stepWallTime} moves `wallTime()` only.
  *
  * @example
  * ```ts
@@ -252,6 +254,8 @@ export class VirtualClock implements Clock {
 export class VirtualClockView implements Clock {
   private disposed = false;
   private factor = 1;
+  /** What {@link stepWallTime} added to the wall clock, in ms. */
+  private wallStepMs = 0;
   /** Shared time and view time when `slowdown` last changed: the view's time continues from there. */
   private anchor: { shared: number; local: number };
 
@@ -264,9 +268,24 @@ export class VirtualClockView implements Clock {
     return this.anchor.local + (this.clock.now() - this.anchor.shared) / this.factor;
   }
 
-  /** The clock's epoch plus this view's time. */
+  /** The clock's epoch plus this view's time, plus every {@link stepWallTime} so far. */
   wallTime(): number {
-    return this.clock.wallTime() - this.clock.now() + this.now();
+    return this.clock.wallTime() - this.clock.now() + this.now() + this.wallStepMs;
+  }
+
+  /**
+   * Steps this view's wall clock by `ms` (negative: back), at once, as an NTP step or
+   * `date -s` does: `wallTime()` jumps, while `now()` (the monotonic clock) and the
+   * timers go on as before.
+   */
+  stepWallTime(ms: number): void {
+    if (!Number.isFinite(ms)) throw new ConfigError('VirtualClockView.stepWallTime', 'ms', `must be a finite number of milliseconds, got ${ms}`);
+    this.wallStepMs += ms;
+  }
+
+  /** The sum of the steps given to {@link stepWallTime}, in ms (0: in step with the shared clock). */
+  get wallStep(): number {
+    return this.wallStepMs;
   }
 
   /** How many times slower than the shared clock this view runs (1, the default, is in step). Applies to timers set from now on. */

@@ -116,8 +116,9 @@ export function kvCommandArbitrary(): fc.Arbitrary<KvCommand> {
     fc.record({ type: fc.constant('session-create'), ttlMs: uintArbitrary() }, plain),
     fc.record({ type: fc.constant('session-keepalive'), session: uintArbitrary() }, plain),
     fc.record({ type: fc.constant('session-close'), session: uintArbitrary() }, plain),
-    fc.constant({ type: 'session-expire' } as const),
+    fc.record({ type: fc.constant('session-expire'), sessions: fc.array(uintArbitrary(), { maxLength: 8 }), decidedAtSlot: uintArbitrary() }, plain),
     fc.constant({ type: 'session-renew' } as const),
+    fc.constant({ type: 'session-expire-by-log-time' } as const),
     fc.record({ type: fc.constant('compact'), revision: uintArbitrary() }, plain),
   );
 }

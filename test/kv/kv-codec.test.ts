@@ -47,8 +47,10 @@ const commands: KvCommand[] = [
   { type: 'session-create', ttlMs: 10_000 },
   { type: 'session-keepalive', session: 1 },
   { type: 'session-close', session: big },
-  { type: 'session-expire' },
+  { type: 'session-expire', sessions: [], decidedAtSlot: 0 },
+  { type: 'session-expire', sessions: [1, 300, big], decidedAtSlot: big },
   { type: 'session-renew' },
+  { type: 'session-expire-by-log-time' },
   { type: 'compact', revision: 42 },
 ];
 
@@ -130,7 +132,11 @@ describe('kvCommandCodec and kvResultCodec round trips', () => {
     // version 1, tag put (1), key "k", value [7, 8], flags expectedVersion|sequential present|sequential (0b1101), expectedVersion 300.
     const put = kvCommandCodec.encode({ type: 'put', key: 'k', value: bytes(7, 8), expectedVersion: 300, sequential: true });
     expect([...put]).toEqual([1, 1, 1, 0x6b, 2, 7, 8, 0b1101, 0xac, 0x02]);
-    expect([...kvCommandCodec.encode({ type: 'session-expire' })]).toEqual([1, 7]);
+    // The legacy expiry keeps the bytes of the session-expire that logs written before expiry was elapsed time hold.
+    expect([...kvCommandCodec.encode({ type: 'session-expire-by-log-time' })]).toEqual([1, 7]);
+    expect(kvCommandCodec.decode(bytes(1, 7))).toStrictEqual({ type: 'session-expire-by-log-time' });
+    // tag 10, decidedAtSlot 300, 2 sessions: 1 and 5.
+    expect([...kvCommandCodec.encode({ type: 'session-expire', sessions: [1, 5], decidedAtSlot: 300 })]).toEqual([1, 10, 0xac, 0x02, 2, 1, 5]);
     expect([...kvResultCodec.encode({ type: 'delete', deleted: true, revision: 5 })]).toEqual([1, 2, 1, 5]);
   });
 
@@ -207,7 +213,7 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
   it('refuses an unknown type tag', () => {
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
-    refused(decodeCommand, bytes(1, 10), /unknown command type tag 10/);
+    refused(decodeCommand, bytes(1, 11), /unknown command type tag 11/);
     refused(decodeResult, bytes(1, 13), /unknown result type tag 13/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
@@ -278,6 +284,8 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
     refused(decodeResult, kvs(kvLimits.rangeKeysMax + 1), /txn range result kvs: 10001 items, more than the limit 10000/);
     refused(decodeResult, bytes(1, 6, ...varint(kvLimits.sessionsMax + 1), ...Array<number>(kvLimits.sessionsMax + 1).fill(1), 0), /expired sessions: 100001 items, more than the limit 100000/);
     refused(decodeResult, bytes(1, 6, 5, 1, 2, 3), /expired sessions: 5 items cannot fit in the 3 bytes left/);
+    refused(decodeCommand, bytes(1, 10, 0, ...varint(kvLimits.sessionsMax + 1), ...Array<number>(kvLimits.sessionsMax + 1).fill(1)), /session-expire sessions: 100001 items, more than the limit 100000/);
+    refused(decodeCommand, bytes(1, 10, 0, 5, 1, 2, 3), /session-expire sessions: 5 items cannot fit in the 3 bytes left/);
   });
 
   it('refuses a range result whose count and more disagree with its keys', () => {
@@ -331,6 +339,7 @@ describe('encoding checks the record too (pair checks across boundaries)', () =>
     refusedEncode(() => kvResultCodec.encode({ type: 'txn', succeeded: true, results: [{ op: 'range', kvs, more: false, count: kvs.length }], revision: 1 }), /txn range result kvs: 10001 items/);
     const sessions = Array.from({ length: kvLimits.sessionsMax + 1 }, (_, i) => i);
     refusedEncode(() => kvResultCodec.encode({ type: 'expired', sessions, revision: 1 }), /expired sessions: 100001 items/);
+    refusedEncode(() => kvCommandCodec.encode({ type: 'session-expire', sessions, decidedAtSlot: 1 }), /session-expire sessions: 100001 items/);
   });
 
   it('refuses a number that is not an unsigned safe integer, naming the field', () => {

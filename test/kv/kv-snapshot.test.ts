@@ -67,10 +67,56 @@ describe('KV snapshots', () => {
     expect(copy.view.range({ prefix: '' }, 100)).toEqual(before);
   });
 
+  it('keep each session\'s renewal slot (format version 2)', async () => {
+    const m = new KvStateMachine();
+    m.apply({ type: 'session-create', ttlMs: 1_000 }, { slot: 5, timestamp: 10, clientId: 'c', seq: 1, origin: 'a' });
+    m.apply({ type: 'session-create', ttlMs: 1_000 }, { slot: 6, timestamp: 10, clientId: 'c', seq: 2, origin: 'a' });
+    m.apply({ type: 'session-keepalive', session: 1 }, { slot: 9, timestamp: 20, clientId: 'c', seq: 3, origin: 'a' });
+    const data = await m.snapshot().write();
+    expect(data[3], 'format version').toBe(2);
+    const copy = new KvStateMachine();
+    copy.restore(data);
+    expect(copy.sessionTable.all().map((s) => [s.id, s.renewedSlot])).toEqual([
+      [1, 9],
+      [2, 6],
+    ]);
+    // A leader that decided at slot 8 expires the session silent since slot 6, not the one kept alive at 9: on both alike.
+    for (const machine of [m, copy]) {
+      expect(machine.apply({ type: 'session-expire', sessions: [1, 2], decidedAtSlot: 8 }, { slot: 10, timestamp: 30, clientId: 'c', seq: 4, origin: 'a' })).toMatchObject({ type: 'expired', sessions: [2] });
+    }
+  });
+
+  it('still read format version 1, written before sessions had renewal slots', () => {
+    // Written by the version 1 encoder: sessions 1 (ttl 1 s, kept alive at log time
+    // 1,700,000,000,500, owns "eph") and 2 (ttl 5 s, owns "eph2"), and the key "plain".
+    const v1 = Uint8Array.from(
+      Buffer.from('534b56010300f4d395ffbc3103000201e807dcdb95ffbc310288279cf795ffbc31030365706801010201010165010465706832010202010201660205706c61696e01030101030170', 'hex'),
+    );
+    const m = new KvStateMachine();
+    m.restore(v1);
+    expect(m.revision).toBe(3);
+    expect(m.logTime).toBe(1_700_000_000_500);
+    expect(m.sessionTable.all().map((s) => ({ id: s.id, ttlMs: s.ttlMs, expiresAt: s.expiresAt, renewedSlot: s.renewedSlot, keys: [...s.keys] }))).toEqual([
+      { id: 1, ttlMs: 1_000, expiresAt: 1_700_000_001_500, renewedSlot: 0, keys: ['eph'] },
+      { id: 2, ttlMs: 5_000, expiresAt: 1_700_000_005_020, renewedSlot: 0, keys: ['eph2'] },
+    ]);
+    expect(m.view.range({ prefix: '' }, 10).kvs.map((kv) => [kv.key, kv.session])).toEqual([
+      ['eph', 1],
+      ['eph2', 2],
+      ['plain', undefined],
+    ]);
+    // A new leader's renew gives every session its slot; what it decides after that holds.
+    const at = (slot: number) => ({ slot, timestamp: 1_700_000_000_600, clientId: 'c', seq: slot, origin: 'a' });
+    m.apply({ type: 'session-renew' }, at(20));
+    expect(m.sessionTable.all().map((s) => s.renewedSlot)).toEqual([20, 20]);
+    m.apply({ type: 'session-keepalive', session: 2 }, at(22));
+    expect(m.apply({ type: 'session-expire', sessions: [1, 2], decidedAtSlot: 21 }, at(23))).toMatchObject({ type: 'expired', sessions: [1] });
+  });
+
   it('refuse damaged bytes with CodecError only', async () => {
     const data = await busyMachine().snapshot().write();
     expect(() => new KvStateMachine().restore(data.subarray(0, data.length - 1))).toThrow(CodecError);
-    expect(() => new KvStateMachine().restore(new Uint8Array([0x53, 0x4b, 0x56, 9]))).toThrow(/format version 9/);
+    expect(() => new KvStateMachine().restore(new Uint8Array([0x53, 0x4b, 0x56, 9]))).toThrow(/format version 9, this build reads 1 and 2/);
     fc.assert(
       fc.property(fc.nat(data.length - 1), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, xor, cut) => {
         const damaged = cut ? data.slice(0, at) : data.slice();

@@ -16,7 +16,7 @@ const prefixes = ['', 'a', 'a/', 'b/', 'q/'] as const;
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 type Entry = { value: Uint8Array; version: number; createRevision: number; modRevision: number; session: number | undefined };
-type Session = { ttlMs: number; expiresAt: number };
+type Session = { ttlMs: number; expiresAt: number; renewedSlot: number };
 
 /** The naive model: the whole map copied at every revision, sessions in a Map, every rule spelled out again. */
 class Model {
@@ -70,7 +70,7 @@ class Model {
     return { kvs: all.slice(0, limit).map(([k, e]) => this.kv(k, e)), more: all.length > limit, count: all.length };
   }
 
-  apply(c: KvCommand, timestamp: number): KvResult {
+  apply(c: KvCommand, timestamp: number, slot: number): KvResult {
     this.time = Math.max(this.time, timestamp);
     const version = (key: string) => this.map.get(key)?.version ?? 0;
     switch (c.type) {
@@ -132,13 +132,14 @@ class Model {
       }
       case 'session-create': {
         const id = this.nextSession++;
-        this.sessions.set(id, { ttlMs: c.ttlMs, expiresAt: this.time + c.ttlMs });
+        this.sessions.set(id, { ttlMs: c.ttlMs, expiresAt: this.time + c.ttlMs, renewedSlot: slot });
         return { type: 'session', session: { id, ttlMs: c.ttlMs, expiresAt: this.time + c.ttlMs } };
       }
       case 'session-keepalive': {
         const s = this.sessions.get(c.session);
         if (s === undefined) return { type: 'no-session', session: c.session };
         s.expiresAt = Math.max(s.expiresAt, this.time + s.ttlMs);
+        s.renewedSlot = slot;
         return { type: 'session', session: { id: c.session, ttlMs: s.ttlMs, expiresAt: s.expiresAt } };
       }
       case 'session-close': {
@@ -148,12 +149,22 @@ class Model {
         return { type: 'session-closed', keysDeleted: before - this.map.size, revision: this.revision };
       }
       case 'session-expire': {
+        if (c.decidedAtSlot >= slot) return { type: 'invalid', reason: '' };
+        // Each named session that exists and was not renewed after the leader's decision, once.
+        const ids = [...new Set(c.sessions)].filter((id) => (this.sessions.get(id)?.renewedSlot ?? Infinity) <= c.decidedAtSlot).sort((x, y) => x - y);
+        this.endSessions(ids);
+        return { type: 'expired', sessions: ids, revision: this.revision };
+      }
+      case 'session-expire-by-log-time': {
         const ids = [...this.sessions].filter(([, s]) => s.expiresAt <= this.time).map(([id]) => id).sort((x, y) => x - y);
         this.endSessions(ids);
         return { type: 'expired', sessions: ids, revision: this.revision };
       }
       case 'session-renew': {
-        for (const s of this.sessions.values()) s.expiresAt = Math.max(s.expiresAt, this.time + s.ttlMs);
+        for (const s of this.sessions.values()) {
+          s.expiresAt = Math.max(s.expiresAt, this.time + s.ttlMs);
+          s.renewedSlot = slot;
+        }
         return { type: 'renewed', sessions: this.sessions.size };
       }
       case 'compact': {
@@ -199,7 +210,12 @@ const command: fc.Arbitrary<KvCommand> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(100, 250, 500, 1_000).map((ttlMs): KvCommand => ({ type: 'session-create', ttlMs })) },
   { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }).map((s): KvCommand => ({ type: 'session-keepalive', session: s })) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }).map((s): KvCommand => ({ type: 'session-close', session: s })) },
-  { weight: 2, arbitrary: fc.constant<KvCommand>({ type: 'session-expire' }) },
+  {
+    weight: 2,
+    // decidedAtSlot here is how many slots before the previous one the leader decided (-1: this very slot, refused); drive() makes it a slot.
+    arbitrary: fc.record({ sessions: fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 4 }), back: fc.integer({ min: -1, max: 6 }) }).map(({ sessions, back }): KvCommand => ({ type: 'session-expire', sessions, decidedAtSlot: back + 1 })),
+  },
+  { weight: 1, arbitrary: fc.constant<KvCommand>({ type: 'session-expire-by-log-time' }) },
   { weight: 1, arbitrary: fc.constant<KvCommand>({ type: 'session-renew' }) },
   { weight: 1, arbitrary: fc.nat(40).map((revision): KvCommand => ({ type: 'compact', revision })) },
 );
@@ -228,9 +244,11 @@ function drive(steps: readonly Step[], snapshotAt: number | undefined): Promise<
         replica.restore(await machine.snapshot().write());
       }
       time += s.advanceMs;
-      const got = machine.apply(s.command, meta(i + 1, time));
-      expect(comparable(got), `command ${i}: ${JSON.stringify(s.command)}`).toEqual(model.apply(s.command, time));
-      if (replica !== undefined) expect(replica.apply(s.command, meta(i + 1, time)), `replica, command ${i}`).toEqual(got);
+      const slot = i + 1;
+      const command: KvCommand = s.command.type === 'session-expire' ? { ...s.command, decidedAtSlot: Math.max(0, slot - s.command.decidedAtSlot) } : s.command;
+      const got = machine.apply(command, meta(slot, time));
+      expect(comparable(got), `command ${i}: ${JSON.stringify(command)}`).toEqual(model.apply(command, time, slot));
+      if (replica !== undefined) expect(replica.apply(command, meta(slot, time)), `replica, command ${i}`).toEqual(got);
       expect(machine.revision).toBe(model.revision);
       expect(machine.compactRevision).toBe(model.compactRevision);
       // The size gauges, kept as the store changes, against a count of what it holds.

@@ -70,4 +70,22 @@ describe('VirtualClock', () => {
     expect(at).toBe(140);
     expect(view.now()).toBe(110);
   });
+
+  it('a stepped wall clock jumps while the monotonic clock and the timers go on', async () => {
+    const clock = new VirtualClock({ epochMs: 1_000_000 });
+    const view = clock.child();
+    let at = -1;
+    view.setTimer(() => (at = view.now()), 50);
+    await clock.advance(10);
+    view.stepWallTime(7_200_000);
+    expect(view.wallTime()).toBe(1_000_010 + 7_200_000);
+    expect(view.now()).toBe(10);
+    view.stepWallTime(-2 * 7_200_000);
+    expect(view.wallTime()).toBe(1_000_010 - 7_200_000);
+    expect(view.wallStep).toBe(-7_200_000);
+    await clock.advance(40);
+    expect(at).toBe(50);
+    expect(clock.child().wallTime(), 'other views keep the shared wall clock').toBe(1_000_050);
+    expect(() => view.stepWallTime(Number.NaN)).toThrow(/finite/);
+  });
 });

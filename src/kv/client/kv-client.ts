@@ -64,6 +64,7 @@ interface Pending {
   readonly frame: Uint8Array;
   readonly resolve: (frame: ServerFrame) => void;
   readonly reject: (error: Error) => void;
+  /** When it gives up, on the monotonic clock (`performance.now()`), which a wall clock step does not move. */
   readonly deadline: number;
   readonly timer: ReturnType<typeof setTimeout>;
   /** The write's sequence number, for `ackedBelow`. */
@@ -374,7 +375,7 @@ export class KvClient implements KvApi {
         id,
         frame,
         seq,
-        deadline: Date.now() + waitMs,
+        deadline: performance.now() + waitMs,
         timer,
         written: undefined,
         resolve: (frame) => {
@@ -564,7 +565,7 @@ export class KvClient implements KvApi {
       return;
     }
     if (frame.kind === 'error') {
-      if (retryCodes.has(frame.error.code) && Date.now() < p.deadline - 50) {
+      if (retryCodes.has(frame.error.code) && performance.now() < p.deadline - 50) {
         // The server could not finish it (leaderless for a moment, closing): try again shortly.
         setTimeout(() => {
           if (this.pending.has(p.id) && this.open) this.write(p);

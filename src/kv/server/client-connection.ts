@@ -285,7 +285,7 @@ export class ClientConnection {
     switch (request.kind) {
       case 'command': {
         // The leader's own duties: a client that could enter them would keep dead sessions alive.
-        if (request.command.type === 'session-renew' || request.command.type === 'session-expire') {
+        if (request.command.type === 'session-renew' || request.command.type === 'session-expire' || request.command.type === 'session-expire-by-log-time') {
           throw new KvRequestError('command', `${request.command.type} is entered by the leader, not by clients`);
         }
         const options = {

@@ -54,8 +54,9 @@ export class Connection {
   private readonly nonce = newNonce();
   private peerNonce: Uint8Array | undefined;
   private badFrames = 0;
-  private lastReceived = Date.now();
-  private lastWritten = Date.now();
+  /** On the monotonic clock (`performance.now()`): a wall clock step must neither close a live connection nor keep a dead one. */
+  private lastReceived = performance.now();
+  private lastWritten = performance.now();
   private socketError: string | undefined;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -99,7 +100,7 @@ export class Connection {
   write(bytes: Uint8Array): void {
     if (this.state !== 'open') return;
     this.socket.write(bytes);
-    this.lastWritten = Date.now();
+    this.lastWritten = performance.now();
     this.host.counters.writes++;
     this.host.counters.bytesSent += bytes.byteLength;
   }
@@ -132,7 +133,7 @@ export class Connection {
     if (this.state === 'closed') return;
     this.host.counters.bytesReceived += chunk.byteLength;
     if (this.peerCounts !== undefined) this.peerCounts.bytesReceived += chunk.byteLength;
-    this.lastReceived = Date.now();
+    this.lastReceived = performance.now();
     this.reader.append(chunk);
     // A frame may close the connection; the state is re-read on every turn.
     while (!this.isClosed()) {
@@ -306,8 +307,8 @@ export class Connection {
     this.host.counters.connectionsEstablished++;
     const ping = handshakeBytes({ kind: 'ping', version: protocolVersion });
     this.pingTimer = setInterval(() => {
-      const now = Date.now();
-      if (now - this.lastReceived >= o.idleTimeoutMs) this.close(`nothing received for ${now - this.lastReceived} ms`);
+      const now = performance.now();
+      if (now - this.lastReceived >= o.idleTimeoutMs) this.close(`nothing received for ${Math.round(now - this.lastReceived)} ms`);
       else if (now - this.lastWritten >= o.pingIntervalMs) this.write(ping);
     }, Math.max(1, Math.floor(o.pingIntervalMs / 2)));
     this.pingTimer.unref();

@@ -1,5 +1,6 @@
 /**
- * One KV server as a child process of the nemesis test: `node --import tsx
+ * One KV server as a child process of the nemesis test (and of
+ * session-clock.faketime.test.ts, which runs it under libfaketime): `node --import tsx
  * server-process.ts CONFIG ID [JOIN]`. JOIN, for a member the cluster file does not
  * name, is `{"peer","client","dataDir"}` as JSON: the server starts as an observer the
  * cluster is asked to add (the test asks). It tells its parent `ready` once serving, and

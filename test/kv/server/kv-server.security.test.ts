@@ -185,8 +185,12 @@ describe('the KV server bounds what a connection can make it do', () => {
     const c = await startOne();
     const r = await raw(c.port('a'));
     expect((await r.handshake({ secret: c.clientSecret })).result).toBe('open');
-    r.send({ kind: 'command', id: 1, command: { type: 'session-renew' }, request: undefined, timeoutMs: 0 }, { kind: 'command', id: 2, command: { type: 'session-expire' }, request: undefined, timeoutMs: 0 });
-    for (let i = 0; i < 2; i++) expect(await r.nextFrame()).toMatchObject({ kind: 'error', error: { code: 'KV_REQUEST' } });
+    r.send(
+      { kind: 'command', id: 1, command: { type: 'session-renew' }, request: undefined, timeoutMs: 0 },
+      { kind: 'command', id: 2, command: { type: 'session-expire', sessions: [1], decidedAtSlot: 1 }, request: undefined, timeoutMs: 0 },
+      { kind: 'command', id: 3, command: { type: 'session-expire-by-log-time' }, request: undefined, timeoutMs: 0 },
+    );
+    for (let i = 0; i < 3; i++) expect(await r.nextFrame()).toMatchObject({ kind: 'error', error: { code: 'KV_REQUEST' } });
     const same = 'x'.repeat(32);
     expect(() => new KvServer({ id: 'a', clusterId: 'c', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/tmp/never', secret: same, clientSecret: same })).toThrow(/must differ from secret/);
   });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/index.js';
 import { RedialBackoff } from '../../../src/transport/tcp/redial-backoff.js';
 import { TcpTransport, TransportError } from '../../../src/transport/tcp/index.js';
@@ -142,6 +142,32 @@ describe('TcpTransport', () => {
     const openedAt = Date.now();
     await silent.waitClosed();
     expect(Date.now() - openedAt).toBeGreaterThanOrEqual(100);
+  });
+
+  it('times idleness on the monotonic clock: a wall clock stepped 2 h forward closes no connection, one stepped back still finds a silent peer', async () => {
+    const ports = await freePorts(2);
+    const timing = { pingIntervalMs: 40, idleTimeoutMs: 120 };
+    const b = await start('b', ports, timing);
+    const a = await start('a', ports, timing);
+    await until(() => a.transport.connectedPeers().includes('b'), 'connected');
+    const realNow = Date.now.bind(Date);
+    const wallClock = vi.spyOn(Date, 'now');
+    try {
+      wallClock.mockImplementation(() => realNow() + 7_200_000);
+      await sleep(300);
+      expect(a.transport.stats.connectionsEstablished, 'a connection closed when the wall clock jumped').toBe(1);
+      expect(b.transport.stats.connectionsEstablished).toBe(1);
+      wallClock.mockImplementation(() => realNow() - 7_200_000);
+      const ports2 = await freePorts(2);
+      await start('b', ports2, timing);
+      const silent = await opened.raw(ports2[1]!);
+      expect((await silent.handshake({ cluster: 'test', from: 'a', to: 'b', secret: testSecret })).result).toBe('open');
+      const openedAt = performance.now();
+      await silent.waitClosed();
+      expect(performance.now() - openedAt).toBeLessThan(2_000);
+    } finally {
+      wallClock.mockRestore();
+    }
   });
 
   it('takes a newer connection from the same peer in place of the older one', async () => {
