@@ -94,7 +94,9 @@ describe('answers a client does not read', () => {
     const grown = liveBytes() - before;
     const report = `the process grew by ${(grown / 1e6).toFixed(1)} MB; at most ${(queuedMax / 1e6).toFixed(1)} MB of answers queued`;
     // Without the bound the server answers all 100 at once: 64 MB queued for a client that reads none.
-    expect(grown, report).toBeLessThan(16 * 1024 * 1024);
+    // Unbounded, the answers held grew 61 to 72 MB; bounded, a few MB plus what a busy
+    // machine's collector leaves (18 MB seen once under load): 32 MB tells the two apart.
+    expect(grown, report).toBeLessThan(32 * 1024 * 1024);
     expect(queuedMax, report).toBeLessThanOrEqual(socketBytesHigh + answerBytes);
     expect(server.metrics().trips.answerPauses).toBeGreaterThan(0);
     expect(r.closed).toBe(false); // not an offence: it is only slow
