@@ -779,9 +779,19 @@ export class Replica {
     assert(ballotEquals(this.acceptor.promised, c.ballot), () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`);
     this.learner.assertKnownBelow(c.firstSlot, c.ballot);
     const values = c.adoptedValues();
+    const commitIndex = this.learner.commitIndex;
     for (let i = 0; i < values.length; i++) {
-      const known = this.learner.value(c.firstSlot + i);
-      assert(known === undefined || valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${c.firstSlot + i} a value other than the chosen one`);
+      const slot = c.firstSlot + i;
+      const known = this.learner.value(slot);
+      if (known === undefined) continue;
+      if (slot <= commitIndex) {
+        // Committed while this node campaigned: the quorum that elected it is the one of
+        // the configurations from the commit index on, and may miss what a quorum of the
+        // configuration governing this slot accepted. The value is known: propose it.
+        values[i] = known;
+        continue;
+      }
+      assert(valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${slot} a value other than the chosen one`);
     }
     const l = new Leadership(c.ballot, c.firstSlot, this.id, this.now);
     l.adopt(values, c.promisers());
