@@ -944,7 +944,9 @@ export class Replica {
       const before = e.from - 1;
       const commitIndex = this.learner.commitIndex;
       if (commitIndex < before) return false;
-      const won = e.quorum.phase2((v) => (v === this.id || (l.reportedCommit.get(v) ?? 0) >= before ? true : undefined));
+      // This leader counts once its own acceptance of those slots is durable, like any
+      // voter's: its write may still be on its way to the disk.
+      const won = e.quorum.phase2((v) => ((v === this.id ? l.acknowledgedThrough(v) : (l.reportedCommit.get(v) ?? 0)) >= before ? true : undefined));
       if (won !== 'won') {
         if (l.gateRoundAt !== commitIndex) {
           l.gateRoundAt = commitIndex;
