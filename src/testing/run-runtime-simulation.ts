@@ -241,16 +241,34 @@ async function drive(sim: RuntimeSimulation, config: RuntimeSimulationConfig): P
   // behind a backlog the leader still works off, so it gets its own, longer wait.
   const probeStart = sim.now;
   const probeMsMax = config.probeMsMax ?? 60_000;
-  // Followers that refuse proposals send the probe to the leader, as a client would.
-  if (config.node?.followerProposals === 'reject') await sim.runUntil(() => sim.leader() !== undefined, probeMsMax);
-  const target = config.node?.followerProposals === 'reject' ? (sim.leader() ?? pick()!) : pick()!;
-  const probe = sim.propose(target, { probe: true }, { timeoutMs: probeMsMax });
-  probe.catch(() => {});
-  if (!(await sim.runUntil(() => sim.pending().length === 0 && sim.converged(), probeMsMax))) {
+  const sendProbe = async (): Promise<{ node: NodeId; abort: AbortController; promise: Promise<number> }> => {
+    // Followers that refuse proposals send the probe to the leader, as a client would.
+    const reject = config.node?.followerProposals === 'reject';
+    if (reject) await sim.runUntil(() => sim.leader() !== undefined, probeMsMax);
+    const node = reject ? (sim.leader() ?? pick()!) : pick()!;
+    const abort = new AbortController();
+    const promise = sim.propose(node, { probe: true }, { timeoutMs: probeMsMax, signal: abort.signal });
+    promise.catch(() => {});
+    return { node, abort, promise };
+  };
+  let probe = await sendProbe();
+  const settled = (): boolean => sim.pending().length === 0 && sim.converged();
+  while (!settled() && sim.now - probeStart < probeMsMax) {
+    // A configuration chosen meanwhile (the second step of a joint change, a change the
+    // faults left in flight) may remove the node holding the probe. A removed node hears
+    // of no leader, so what it holds only times out: the client gives up on it and asks
+    // a member.
+    if (!sim.memberIds().includes(probe.node)) {
+      probe.abort.abort();
+      probe = await sendProbe();
+    }
+    await sim.runUntil(settled, Math.min(100, probeMsMax - (sim.now - probeStart)));
+  }
+  if (!settled()) {
     throw new LivenessFailure(`a proposal made to the healed cluster at t=${probeStart} did not commit within ${probeMsMax} ms (${sim.pending().join('; ')})`);
   }
   const probeMs = sim.now - probeStart;
-  await sim.settle(probe, 0);
+  await sim.settle(probe.promise, 0);
   sim.finish();
 
   // A retried request's result is the position where it was applied, once, on every member.
