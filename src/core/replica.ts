@@ -701,6 +701,12 @@ export class Replica {
   private onPrecheck(m: PrecheckMessage): void {
     const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.currentRole === 'leader', m.commitIndex, this.learner.commitIndex);
     this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
+    if (!this.isVoter && m.commitIndex > this.learner.commitIndex) {
+      // A voter counts on this node's vote: it learned a configuration this node has not
+      // yet (one that promoted it while it lagged). An observer's election timer does not
+      // run, so it refuses until it learns that configuration: learn it from the asker.
+      this.requestCatchUp(m.from, this.learner.commitIndex + 1, m.commitIndex);
+    }
     // Refused for lagging: send what it lacks, or it may never learn that the
     // configuration it campaigns in was replaced.
     this.sendLagging(m.from, m.commitIndex);
