@@ -739,6 +739,12 @@ export class Replica {
   private onPrecheck(m: PrecheckMessage): void {
     const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.currentRole === 'leader', m.commitIndex, this.learner.commitIndex);
     this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
+    if (!this.isVoter && m.commitIndex > this.learner.commitIndex) {
+      // A voter counts on this node's vote: it learned a configuration this node has not
+      // yet (one that promoted it while it lagged). An observer's election timer does not
+      // run, so it refuses until it learns that configuration: learn it from the asker.
+      this.requestCatchUp(m.from, this.learner.commitIndex + 1, m.commitIndex);
+    }
     // Refused for lagging: send what it lacks, or it may never learn that the
     // configuration it campaigns in was replaced.
     this.sendLagging(m.from, m.commitIndex);
@@ -817,9 +823,19 @@ export class Replica {
     assert(ballotEquals(this.acceptor.promised, c.ballot), () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`);
     this.learner.assertKnownBelow(c.firstSlot, c.ballot);
     const values = c.adoptedValues();
+    const commitIndex = this.learner.commitIndex;
     for (let i = 0; i < values.length; i++) {
-      const known = this.learner.value(c.firstSlot + i);
-      assert(known === undefined || valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${c.firstSlot + i} a value other than the chosen one`);
+      const slot = c.firstSlot + i;
+      const known = this.learner.value(slot);
+      if (known === undefined) continue;
+      if (slot <= commitIndex) {
+        // Committed while this node campaigned: the quorum that elected it is the one of
+        // the configurations from the commit index on, and may miss what a quorum of the
+        // configuration governing this slot accepted. The value is known: propose it.
+        values[i] = known;
+        continue;
+      }
+      assert(valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${slot} a value other than the chosen one`);
     }
     const l = new Leadership(c.ballot, c.firstSlot, this.id, this.now);
     l.adopt(values, c.promisers());
@@ -972,7 +988,9 @@ export class Replica {
       const before = e.from - 1;
       const commitIndex = this.learner.commitIndex;
       if (commitIndex < before) return false;
-      const won = e.quorum.phase2((v) => (v === this.id || (l.reportedCommit.get(v) ?? 0) >= before ? true : undefined));
+      // This leader counts once its own acceptance of those slots is durable, like any
+      // voter's: its write may still be on its way to the disk.
+      const won = e.quorum.phase2((v) => ((v === this.id ? l.acknowledgedThrough(v) : (l.reportedCommit.get(v) ?? 0)) >= before ? true : undefined));
       if (won !== 'won') {
         if (l.gateRoundAt !== commitIndex) {
           l.gateRoundAt = commitIndex;

@@ -298,6 +298,7 @@ export class SynodNode<Command, Result> {
       quorum: this.options.quorum,
       observers: this.options.observers,
       addresses: this.options.addresses,
+      windowSlots: this.options.windowSlots,
       ...(configuration !== undefined ? { configuration } : {}),
       limits: this.options.limits,
       random: this.options.random,

@@ -1,4 +1,4 @@
-import { ConfigError, type Limits, type NodeId, type Quorum, defaultLimits, flexible, majority } from '../core/index.js';
+import { ConfigError, type Limits, type NodeId, type Quorum, defaultLimits, flexible, majority, windowSlotsDefault } from '../core/index.js';
 import { validateLimits } from '../core/limits.js';
 import { type Clock, systemClock } from './clock.js';
 import { type DedupLimits, defaultDedupLimits, resultBytesPerClientMin } from './dedup-table.js';
@@ -52,6 +52,13 @@ export interface NodeOptions<Command, Result> {
    * voters, with `phase1 + phase2 > members.length` (checked).
    */
   readonly quorum?: 'majority' | { readonly phase1: number; readonly phase2: number };
+  /**
+   * The configuration window, in slots: a configuration chosen at slot `i` governs from
+   * slot `i + windowSlots` on. It goes in the cluster's first configuration and never
+   * changes: give every node of a cluster the same value, for its whole life (a node
+   * created with another never takes the cluster's membership changes). Default 256.
+   */
+  readonly windowSlots?: number;
   readonly transport: Transport;
   readonly storage: Storage;
   readonly stateMachine: StateMachine<Command, Result>;
@@ -121,6 +128,7 @@ export interface NodeOptions<Command, Result> {
 export interface ResolvedOptions<Command, Result> {
   readonly id: NodeId;
   readonly quorum: Quorum;
+  readonly windowSlots: number;
   readonly observers: readonly NodeId[];
   readonly addresses: Readonly<Record<NodeId, string>>;
   readonly members: ReadonlySet<NodeId>;
@@ -268,6 +276,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   return {
     id,
     quorum,
+    windowSlots: positiveInteger('windowSlots', options.windowSlots, windowSlotsDefault),
     observers,
     addresses: { ...options.addresses },
     members: new Set([...voters, ...observers]),

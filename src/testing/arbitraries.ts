@@ -194,13 +194,18 @@ export interface RuntimeSimulationArbitraryOptions {
   readonly safetyMs?: readonly [min: number, max: number];
   /** Most faults per run. Default 10. */
   readonly faultsMax?: number;
+  /**
+   * Draw membership changes among the faults ({@link membershipFaultArbitrary}), with
+   * two spares to add and a configuration window of 1 to 6 slots. Default false.
+   */
+  readonly membership?: boolean;
 }
 
 /**
  * Runs of real runtime nodes for {@link runRuntimeSimulation}: cluster size and quorum
  * system, small batching and pipeline limits, followers that forward proposals or
  * refuse them, disk delays, and a schedule of faults (drawn by {@link faultArbitrary},
- * at virtual ms of the safety phase).
+ * at virtual ms of the safety phase; with `membership`, also membership changes).
  *
  * @example
  * ```ts
@@ -239,9 +244,17 @@ export function runtimeSimulationArbitrary(options: RuntimeSimulationArbitraryOp
           )
           .map(([limits, followerProposals, snapshot]) => ({ ...limits, followerProposals, ...(snapshot !== null ? { snapshot } : {}) })),
         faults: fc.array(
-          fc.record({ at: fc.integer({ min: 1, max: safetyMs }), fault: faultArbitrary(voters + observers) }),
+          fc.record({
+            at: fc.integer({ min: 1, max: safetyMs }),
+            fault: options.membership === true ? fc.oneof(membershipFaultArbitrary(voters + observers + runtimeSparesOf(options)), faultArbitrary(voters + observers)) : faultArbitrary(voters + observers),
+          }),
           { maxLength: options.faultsMax ?? 10 },
         ) as fc.Arbitrary<ScheduledFault[]>,
+        ...(options.membership === true ? { spares: fc.constant(runtimeSparesOf(options)), windowSlots: fc.integer({ min: 1, max: 6 }) } : {}),
       }),
     );
+}
+
+function runtimeSparesOf(options: RuntimeSimulationArbitraryOptions): number {
+  return options.membership === true ? 2 : 0;
 }

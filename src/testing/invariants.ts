@@ -18,9 +18,9 @@ import { Epochs } from '../core/configuration/epochs.js';
 export class SafetyViolation extends SynodError {
   /**
    * Which property: `agreement`, `validity`, `prefix`, `promise-monotonicity`,
-   * `persist-before-send`, `durability`, `convergence`, `linearizable-reads`; and, from
-   * the runtime simulation, `exactly-once`, `acknowledged-lost`, `observers`, `errors`, `apply`
-   * and `node-failure`.
+   * `persist-before-send`, `observers`, `configuration`, `durability`, `convergence`,
+   * `linearizable-reads`; and, from the runtime simulation, `exactly-once`,
+   * `acknowledged-lost`, `errors`, `apply` and `node-failure`.
    */
   readonly property: string;
 
@@ -72,12 +72,17 @@ export interface InvariantsOptions {
  *   promised before, across restarts too, and its durable promise never goes back;
  * - persist before send: a promise or an acknowledgement leaves only once the state it
  *   reports is durable;
+ * - only voters vote: an acknowledgement of a slot comes from a voter of the
+ *   configuration governing it, a promise from a voter of a configuration governing
+ *   some slot from its prepare's first slot on;
  * - linearizable reads: a read index a leader confirms covers every slot any replica
  *   had applied (so acknowledged) when the read was asked for.
  */
 export class Invariants {
   private readonly votes = new Map<number, BallotVotes[]>();
   private readonly chosen = new Map<number, Chosen>();
+  /** Slots up to this one are all chosen. */
+  private prefix = 0;
   private readonly applied = new Map<NodeId, number>();
   private readonly appliedValues: Value[] = [];
   private readonly promisedSent = new Map<NodeId, Ballot>();
@@ -101,6 +106,8 @@ export class Invariants {
   private readonly snapshotThrough = new Map<NodeId, number>();
   /** The first slots of configurations checked for the handover. */
   private readonly handedOver = new Set<number>();
+  /** Per (addressee, ballot): the lowest first slot of the prepares sent, which its promise answers. */
+  private readonly prepared = new Map<string, number>();
 
   constructor(
     private readonly quorum: Quorum,
@@ -123,6 +130,11 @@ export class Invariants {
   /** How many slots are chosen. */
   get chosenSlots(): number {
     return this.chosen.size;
+  }
+
+  /** The end of the contiguous chosen prefix: every slot up to it is chosen. */
+  get chosenThrough(): number {
+    return this.prefix;
   }
 
   /** The chosen value of `slot`, per the acceptors' durable state. */
@@ -202,6 +214,7 @@ export class Invariants {
     if (previous === undefined) {
       this.checkValid(e.slot, e.value);
       this.chosen.set(e.slot, { ballot: e.ballot, value: e.value });
+      while (this.chosen.has(this.prefix + 1)) this.prefix++;
       this.foldChosen();
     } else if (!valueEquals(previous.value, e.value)) {
       throw new SafetyViolation(
@@ -246,7 +259,12 @@ export class Invariants {
    */
   send(node: NodeId, m: Message, durable: DurableStateBuilder, snapshotSlot = 0): void {
     this.counts.sends++;
+    if (m.type === 'prepare') {
+      const k = prepareKey(m.to, m.ballot);
+      this.prepared.set(k, Math.min(m.firstSlot, this.prepared.get(k) ?? Infinity));
+    }
     if (m.type !== 'promise' && m.type !== 'accepted') return;
+    this.checkVotes(node, m);
     const promisedBefore = this.promisedSent.get(node);
     if (promisedBefore !== undefined && compareBallots(m.ballot, promisedBefore) < 0) {
       throw new SafetyViolation(
@@ -270,6 +288,54 @@ export class Invariants {
         }
       }
     }
+  }
+
+  /**
+   * Only voters vote: an `accepted` for a slot comes from a voter of the configuration
+   * governing that slot, and a promise (which covers every slot from its first on) from
+   * a voter of some configuration governing a slot from its first on. A promoted
+   * observer votes from the slot its configuration governs; a demoted or removed voter
+   * still answers for the slots it voted in. Slots whose configuration is not known yet
+   * are checked when their votes are counted ({@link decide}).
+   */
+  private checkVotes(node: NodeId, m: Extract<Message, { type: 'promise' | 'accepted' }>): void {
+    const epochs = this.epochs;
+    if (epochs === undefined) {
+      if (!this.quorum.isVoter(node)) throw new SafetyViolation('observers', `${node}, which does not vote, sent a ${m.type} for ballot ${formatBallot(m.ballot)}`);
+      return;
+    }
+    const known = epochs.knownThrough;
+    if (m.type === 'promise') {
+      // The promise answers a prepare for the slots from its `firstSlot` on (the lowest
+      // of those sent to this node for this ballot; from slot 1 if none was seen).
+      const first = Math.min(this.prepared.get(prepareKey(node, m.ballot)) ?? 1, known);
+      const governing = epochs.between(first, known);
+      if (!governing.some((e) => e.quorum.isVoter(node))) {
+        throw new SafetyViolation(
+          'observers',
+          `${node} promised ballot ${formatBallot(m.ballot)} for the slots from ${first} on, but it votes in none of the configurations governing them (${governing.map((e) => e.config.id).join(', ')})`,
+        );
+      }
+      return;
+    }
+    for (let slot = m.firstSlot; slot < m.firstSlot + m.count && slot <= known; slot++) {
+      const epoch = epochs.at(slot);
+      if (!epoch.quorum.isVoter(node)) {
+        throw new SafetyViolation('observers', `${node} acknowledged slot ${slot} in ballot ${formatBallot(m.ballot)}, but it does not vote in configuration ${epoch.config.id}, which governs it`);
+      }
+    }
+  }
+
+  /**
+   * `node` made a snapshot of the slots up to `slot` durable (its own, or one installed
+   * from a peer): it holds their chosen values from now on, entries or not.
+   */
+  durableSnapshot(node: NodeId, slot: number): void {
+    this.counts.snapshots++;
+    for (let s = (this.snapshotThrough.get(node) ?? 0) + 1; s <= slot; s++) {
+      if (!this.chosen.has(s)) throw new SafetyViolation('durability', `${node} made a snapshot of slots up to ${slot} durable, but slot ${s} is not chosen`);
+    }
+    this.snapshotThrough.set(node, Math.max(slot, this.snapshotThrough.get(node) ?? 0));
   }
 
   /**
@@ -367,6 +433,10 @@ export class Invariants {
   get appliedSlots(): number {
     return this.appliedValues.length;
   }
+}
+
+function prepareKey(to: NodeId, ballot: Ballot): string {
+  return `${to}|${formatBallot(ballot)}`;
 }
 
 function key(command: Uint8Array): string {

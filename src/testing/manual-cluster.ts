@@ -13,6 +13,7 @@ import {
   ConfigError,
   isEmptyOutput,
   majority,
+  windowSlotsDefault,
 } from '../core/index.js';
 import { Invariants } from './invariants.js';
 
@@ -62,7 +63,10 @@ export class ManualCluster {
 
   constructor(private readonly options: ManualClusterOptions) {
     this.quorum = majority(options.voters);
-    this.invariants = new Invariants(this.quorum);
+    // The checker derives each slot's configuration from the chosen log, as the replicas do.
+    this.invariants = new Invariants(this.quorum, {
+      configuration: { id: 0, voters: options.voters, quorum: 'majority', observers: options.observers ?? [], addresses: {}, windowSlots: options.windowSlots ?? windowSlotsDefault },
+    });
     for (const id of this.ids) {
       this.disks.set(id, new DurableStateBuilder());
       this.boot(id);
@@ -237,7 +241,7 @@ export class ManualCluster {
       for (const result of out.reads) this.reads.push({ node: id, result });
       if (out.persist !== undefined) {
         disk.merge(out.persist);
-        this.invariants.durableWrite(id, disk.promised, out.persist.accepted);
+        this.invariants.durableWrite(id, disk.promised, out.persist.accepted, out.persist.chosen);
         replica.persisted(out.persistSeq);
       }
       for (const m of out.messages) {

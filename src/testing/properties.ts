@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { runtimeSimulationArbitrary, simulationArbitrary } from './arbitraries.js';
-import { type RuntimeSimulationConfig, runRuntimeSimulation } from './run-runtime-simulation.js';
+import { type RuntimeSimulationConfig, type RuntimeSimulationResult, runRuntimeSimulation } from './run-runtime-simulation.js';
 import { type SimulationConfig, runSimulation } from './run-simulation.js';
 
 /**
@@ -57,6 +57,8 @@ export function assertSimulations(arbitrary: fc.Arbitrary<SimulationConfig>, par
 /**
  * The same property for real runtime nodes: for every drawn run,
  * {@link runRuntimeSimulation} finds no violation and the healed cluster converges.
+ * `onResult` sees each passing run's statistics (to check the schedules did what they
+ * were drawn for, e.g. that membership changes took effect).
  *
  * @example
  * ```ts
@@ -65,9 +67,11 @@ export function assertSimulations(arbitrary: fc.Arbitrary<SimulationConfig>, par
  */
 export function runtimeSimulationProperty(
   arbitrary: fc.Arbitrary<RuntimeSimulationConfig> = runtimeSimulationArbitrary(),
+  onResult?: (result: RuntimeSimulationResult, config: RuntimeSimulationConfig) => void,
 ): fc.IAsyncPropertyWithHooks<[RuntimeSimulationConfig]> {
   return fc.asyncProperty(arbitrary, async (config) => {
-    await runRuntimeSimulation(config);
+    const result = await runRuntimeSimulation(config);
+    onResult?.(result, config);
   });
 }
 
@@ -83,8 +87,9 @@ export function runtimeSimulationProperty(
 export async function assertRuntimeSimulations(
   arbitrary: fc.Arbitrary<RuntimeSimulationConfig>,
   parameters: fc.Parameters<[RuntimeSimulationConfig]>,
+  onResult?: (result: RuntimeSimulationResult, config: RuntimeSimulationConfig) => void,
 ): Promise<void> {
-  const details = await fc.check(runtimeSimulationProperty(arbitrary), parameters);
+  const details = await fc.check(runtimeSimulationProperty(arbitrary, onResult), parameters);
   if (details.failed) throw replayError('runtime simulation', details);
 }
 

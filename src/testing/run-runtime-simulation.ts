@@ -2,7 +2,7 @@ import { type NodeId, SynodError } from '../core/index.js';
 import type { ScheduledFault } from './faults.js';
 import { Prng } from './prng.js';
 import { LivenessFailure } from './run-simulation.js';
-import { RuntimeSimulation, type RuntimeSimulationCounts, type SimulatedNodeOptions } from './runtime-simulation.js';
+import { RuntimeSimulation, type RuntimeSimulationCounts, type RuntimeSimulationOptions, type SimulatedNodeOptions } from './runtime-simulation.js';
 import { type NetworkConditions, type SimNetwork, calmNetwork } from './sim-network.js';
 import type { QuorumSpec } from './simulator.js';
 
@@ -17,6 +17,10 @@ export interface RuntimeSimulationConfig {
   readonly voters: number;
   /** Observers. Default 0. */
   readonly observers?: number;
+  /** Spare nodes a `changeMembers` fault may add (see {@link RuntimeSimulationOptions.spares}). Default 0. */
+  readonly spares?: number;
+  /** The configuration window, in slots. Default the runtime's, 256. */
+  readonly windowSlots?: number;
   /** Default majority. */
   readonly quorum?: QuorumSpec;
   /** Commands proposed, spread over the first 80% of the safety phase, each to a random live node (followers forward). */
@@ -62,6 +66,10 @@ export interface RuntimeSimulationResult {
   readonly chosenSlots: number;
   /** Commands in the converged log. */
   readonly commands: number;
+  /** The latest configuration's id: how many membership changes took effect. */
+  readonly configurations: number;
+  /** The latest configuration's voters. */
+  readonly voters: readonly NodeId[];
   readonly counts: RuntimeSimulationCounts;
   readonly network: SimNetwork['counts'];
   readonly checks: RuntimeSimulation['invariants']['counts'];
@@ -87,10 +95,17 @@ type WorkloadEvent =
  * Runs real runtime nodes through one simulated scenario: proposals (to leaders and
  * followers, half with an explicit request identity) and reads while `faults` strike,
  * every safety check of {@link RuntimeSimulation} running as events happen; then the
- * network heals, crashed nodes restart, failed explicit requests are retried, and the
+ * network heals, crashed members restart, failed explicit requests are retried, and the
  * cluster must settle every promise and converge within `livenessMsMax`. Finally,
- * every acknowledged proposal must be in every replica, and each retried request's
- * result must name the position where it was applied, once.
+ * every acknowledged proposal must be in every member's replica, and each retried
+ * request's result must name the position where it was applied, once.
+ *
+ * With membership changes, "member" means a member of the latest configuration the
+ * chosen log holds, as it stands when each check runs. A removed node is restarted
+ * too (a removed voter still answers for the slots it voted in, which a leader may
+ * need), and checked for safety like the rest, but not waited for, sent client
+ * requests, or required to hold what was chosen after its removal (see
+ * {@link RuntimeSimulation.converged}).
  *
  * Throws {@link SafetyViolation} or {@link LivenessFailure} (with the end of the
  * trace); returns statistics otherwise.
@@ -108,6 +123,8 @@ export async function runRuntimeSimulation(config: RuntimeSimulationConfig): Pro
     seed: config.seed,
     voters: config.voters,
     ...(config.observers !== undefined ? { observers: config.observers } : {}),
+    ...(config.spares !== undefined ? { spares: config.spares } : {}),
+    ...(config.windowSlots !== undefined ? { windowSlots: config.windowSlots } : {}),
     ...(config.quorum !== undefined ? { quorum: config.quorum } : {}),
     ...(config.persistDelayMsMax !== undefined ? { persistDelayMsMax: config.persistDelayMsMax } : {}),
     ...(config.network !== undefined ? { network: config.network } : {}),
@@ -134,7 +151,9 @@ async function drive(sim: RuntimeSimulation, config: RuntimeSimulationConfig): P
   const events = workload(config, random);
   await sim.start();
 
-  const live = (): NodeId[] => sim.ids.filter((id) => sim.isUp(id));
+  // Clients use any live node during the faults, only members once healed.
+  let healed = false;
+  const live = (): NodeId[] => (healed ? sim.memberIds() : sim.ids).filter((id) => sim.isUp(id));
   const pick = (): NodeId | undefined => {
     const up = live();
     return up.length === 0 ? undefined : up[random.int(up.length)];
@@ -195,7 +214,12 @@ async function drive(sim: RuntimeSimulation, config: RuntimeSimulationConfig): P
   // Liveness phase: heal, restart, retry what failed; everything must settle and converge.
   sim.heal();
   sim.network(calmNetwork);
-  for (const id of sim.ids) if (!sim.isUp(id)) await sim.restart(id);
+  healed = true;
+  // Every node ever started, removed ones too (a spare nobody added stays down).
+  const restartAll = async (): Promise<void> => {
+    for (const id of sim.ids) if (!sim.isUp(id) && sim.isStartable(id)) await sim.restart(id);
+  };
+  await restartAll();
   const start = sim.now;
   const livenessMsMax = config.livenessMsMax ?? 20_000;
   const done = (): boolean => requests.every((r) => r.state === 'ok') && sim.pending().length === 0 && sim.converged();
@@ -217,34 +241,55 @@ async function drive(sim: RuntimeSimulation, config: RuntimeSimulationConfig): P
   // behind a backlog the leader still works off, so it gets its own, longer wait.
   const probeStart = sim.now;
   const probeMsMax = config.probeMsMax ?? 60_000;
-  // Followers that refuse proposals send the probe to the leader, as a client would.
-  if (config.node?.followerProposals === 'reject') await sim.runUntil(() => sim.leader() !== undefined, probeMsMax);
-  const target = config.node?.followerProposals === 'reject' ? (sim.leader() ?? pick()!) : pick()!;
-  const probe = sim.propose(target, { probe: true }, { timeoutMs: probeMsMax });
-  probe.catch(() => {});
-  if (!(await sim.runUntil(() => sim.pending().length === 0 && sim.converged(), probeMsMax))) {
+  const sendProbe = async (): Promise<{ node: NodeId; abort: AbortController; promise: Promise<number> }> => {
+    // Followers that refuse proposals send the probe to the leader, as a client would.
+    const reject = config.node?.followerProposals === 'reject';
+    if (reject) await sim.runUntil(() => sim.leader() !== undefined, probeMsMax);
+    const node = reject ? (sim.leader() ?? pick()!) : pick()!;
+    const abort = new AbortController();
+    const promise = sim.propose(node, { probe: true }, { timeoutMs: probeMsMax, signal: abort.signal });
+    promise.catch(() => {});
+    return { node, abort, promise };
+  };
+  let probe = await sendProbe();
+  const settled = (): boolean => sim.pending().length === 0 && sim.converged();
+  while (!settled() && sim.now - probeStart < probeMsMax) {
+    // A configuration chosen meanwhile (the second step of a joint change, a change the
+    // faults left in flight) may remove the node holding the probe. A removed node hears
+    // of no leader, so what it holds only times out: the client gives up on it and asks
+    // a member.
+    if (!sim.memberIds().includes(probe.node)) {
+      probe.abort.abort();
+      probe = await sendProbe();
+    }
+    await sim.runUntil(settled, Math.min(100, probeMsMax - (sim.now - probeStart)));
+  }
+  if (!settled()) {
     throw new LivenessFailure(`a proposal made to the healed cluster at t=${probeStart} did not commit within ${probeMsMax} ms (${sim.pending().join('; ')})`);
   }
   const probeMs = sim.now - probeStart;
-  await sim.settle(probe, 0);
+  await sim.settle(probe.promise, 0);
   sim.finish();
 
-  // A retried request's result is the position where it was applied, once, on every replica.
+  // A retried request's result is the position where it was applied, once, on every member.
+  const members = sim.memberIds();
   for (const r of requests) {
-    for (const id of sim.ids) {
+    for (const id of members) {
       const at = sim.applied(id)[r.result!];
       if (at === undefined || at.clientId !== r.clientId || at.seq !== r.seq) {
         throw new LivenessFailure(`${r.clientId}#${r.seq} resolved with position ${r.result}, but ${id} holds ${at === undefined ? 'nothing' : `${at.clientId}#${at.seq}`} there`);
       }
     }
   }
-  const commands = sim.applied(sim.ids[0]!).length;
+  const commands = sim.applied(members[0]!).length;
   return {
     ms: sim.now,
     livenessMs: probeStart - start,
     probeMs,
     chosenSlots: sim.invariants.chosenSlots,
     commands,
+    configurations: sim.latestConfiguration.id,
+    voters: [...sim.latestConfiguration.voters],
     counts: { ...sim.counts, rejections: { ...sim.counts.rejections } },
     network: { ...sim.hub.network.counts },
     checks: { ...sim.invariants.counts },

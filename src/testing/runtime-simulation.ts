@@ -1,6 +1,8 @@
 import {
+  type Configuration,
   ConfigError,
   type DurableState,
+  type MembershipChange,
   type NodeId,
   type Quorum,
   SynodError,
@@ -8,7 +10,9 @@ import {
   flexible,
   formatBallot,
   majority,
+  windowSlotsDefault,
 } from '../core/index.js';
+import { votersOf } from '../core/configuration/configuration.js';
 import { assert, unreachable } from '../core/assert.js';
 import {
   ClosedError,
@@ -37,17 +41,28 @@ import { SimStorage } from './sim-storage.js';
 import { SimTransportHub } from './sim-transport.js';
 import type { QuorumSpec } from './simulator.js';
 import { Trace } from './trace.js';
-import { VirtualClock, type VirtualClockView } from './virtual-clock.js';
+import { VirtualClock, type VirtualClockView, settlePromises } from './virtual-clock.js';
 
 /**
  * Node options a {@link RuntimeSimulation} passes through to every `createNode` call:
  * everything but what the simulation provides itself (identity, membership, quorum,
- * transport, storage, state machine, codec, clock, randomness, client id).
+ * configuration window, transport, storage, state machine, codec, clock, randomness,
+ * client id).
  */
 export type SimulatedNodeOptions = Omit<
   NodeOptions<unknown, unknown>,
-  'id' | 'members' | 'observers' | 'quorum' | 'transport' | 'storage' | 'stateMachine' | 'codec' | 'resultCodec' | 'clock' | 'random' | 'clientId'
+  'id' | 'members' | 'observers' | 'quorum' | 'windowSlots' | 'transport' | 'storage' | 'stateMachine' | 'codec' | 'resultCodec' | 'clock' | 'random' | 'clientId'
 >;
+
+/** The membership a node is created with (`createNode`'s `members`, `observers` and `quorum`). */
+interface StartMembers {
+  readonly members: readonly NodeId[];
+  readonly observers: readonly NodeId[];
+  readonly quorum: NodeOptions<unknown, unknown>['quorum'];
+}
+
+/** A membership change the `changeMembers` fault asks for, as it resolves against the configuration of the moment. */
+export type ChangeMembersFault = Extract<Fault, { kind: 'changeMembers' }>['change'];
 
 /** How to build a {@link RuntimeSimulation}. */
 export interface RuntimeSimulationOptions<Command = unknown, Result = number> {
@@ -57,6 +72,15 @@ export interface RuntimeSimulationOptions<Command = unknown, Result = number> {
   readonly voters: number;
   /** Observers (learn and apply, never vote), named `o1`, `o2`, ... Default 0. */
   readonly observers?: number;
+  /**
+   * Spare nodes, named `s1`, `s2`, ...: down and outside the cluster until a
+   * `changeMembers` fault (or {@link RuntimeSimulation.changeMembers} followed by
+   * {@link RuntimeSimulation.startSpare}) adds one as an observer; it then starts with
+   * empty storage, as `synod serve --join` starts a new member. 0 to 9, default 0.
+   */
+  readonly spares?: number;
+  /** The configuration window in slots (`createNode`'s `windowSlots`), the same on every node. Default 256. */
+  readonly windowSlots?: number;
   /** Default majority. */
   readonly quorum?: QuorumSpec;
   /**
@@ -117,7 +141,15 @@ interface Acknowledged {
 
 interface Member<Command, Result> {
   readonly id: NodeId;
-  readonly voter: boolean;
+  /** One of the spares: outside the cluster until a change adds it. */
+  readonly spare: boolean;
+  /**
+   * The membership it is (re)started with; undefined for a spare not started yet.
+   * A spare gets the configuration that adds it; a wiped member the latest one.
+   */
+  start: StartMembers | undefined;
+  /** Wiped after the cluster removed it: never started again. */
+  retired: boolean;
   storage: SimStorage;
   node: SynodNode<Command, Result> | undefined;
   clock: VirtualClockView | undefined;
@@ -166,8 +198,14 @@ const simDefaults = { tickMs: 10, proposeTimeoutMs: 2_000, readTimeoutMs: 2_000 
  * Checked as events happen (the first violation is thrown by the next call that
  * moves time, {@link check} or {@link finish}):
  * - persist before send: a promise or an accepted message leaves a node only once
- *   the state it reports is durable on that node's storage; observers never vote;
- * - agreement and validity, from what acceptors made durable ({@link Invariants});
+ *   the state it reports is durable on that node's storage;
+ * - only voters vote: an accepted message for a slot comes from a voter of the
+ *   configuration governing that slot, derived from the chosen log (a promoted
+ *   observer votes from the slot its configuration governs on, a demoted voter stops
+ *   there), and a promise from a voter of a configuration governing the slots it covers;
+ * - agreement and validity, from what acceptors made durable, each slot chosen by a
+ *   phase-2 quorum of its configuration, and a new configuration's first slot accepted
+ *   only once a phase-2 quorum of it durably holds every earlier slot ({@link Invariants});
  * - every applied command is one of its slot's chosen commands (durability), in log
  *   order, and every replica applies the same commands at the same positions
  *   (prefix agreement; a restarted node re-applies from slot 1);
@@ -176,7 +214,15 @@ const simDefaults = { tickMs: 10, proposeTimeoutMs: 2_000, readTimeoutMs: 2_000 
  *   acknowledged before the read began;
  * - a promise that rejects does so with a `SynodError`.
  * And by {@link finish}: every watched promise of a live node settled (none hangs),
- * and every acknowledged proposal is in every live replica's applied commands.
+ * and every acknowledged proposal is in the applied commands of every live member of
+ * the latest configuration.
+ *
+ * Membership changes run as on a real cluster: {@link changeMembers} asks a leader,
+ * {@link startSpare} starts a spare as a joining observer. A node the latest
+ * configuration no longer names (removed) is held to the safety checks for as long as
+ * it runs, but not to {@link converged} nor to holding acknowledged proposals: nothing
+ * makes the cluster send it what was chosen after its removal. It may still be needed
+ * to answer for the slots it voted in, so it is restarted like the others.
  *
  * @example
  * ```ts
@@ -190,12 +236,14 @@ const simDefaults = { tickMs: 10, proposeTimeoutMs: 2_000, readTimeoutMs: 2_000 
  * ```
  */
 export class RuntimeSimulation<Command = unknown, Result = number> {
-  /** Every node id: voters, then observers. */
+  /** Every node id: voters, then observers, then spares. */
   readonly ids: readonly NodeId[];
-  /** The voting members: `n1`, `n2`, ... */
+  /** The first voting members: `n1`, `n2`, ... */
   readonly voterIds: readonly NodeId[];
-  /** The observers: `o1`, `o2`, ... */
+  /** The first observers: `o1`, `o2`, ... */
   readonly observerIds: readonly NodeId[];
+  /** The spares: `s1`, `s2`, ... */
+  readonly spareIds: readonly NodeId[];
   /** The virtual clock every node, disk and link runs on. */
   readonly clock: VirtualClock;
   /** The simulated network: conditions, cuts, counts. */
@@ -204,7 +252,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   readonly invariants: Invariants;
   /** One line per event: roles, crashes, faults, violations. */
   readonly trace: Trace;
-  /** How the voters form quorums. */
+  /** How the first voters form quorums. */
   readonly quorum: Quorum;
   /** What happened to the promises watched. */
   readonly counts: RuntimeSimulationCounts = { proposed: 0, acknowledged: 0, rejected: 0, abandoned: 0, reads: 0, readsChecked: 0, applies: 0, restores: 0, rejections: {} };
@@ -225,18 +273,28 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     }
     const observers = options.observers ?? 0;
     if (!Number.isInteger(observers) || observers < 0 || observers > 9) throw new ConfigError('RuntimeSimulation', 'observers', 'must be an integer from 0 to 9');
+    const spares = options.spares ?? 0;
+    if (!Number.isInteger(spares) || spares < 0 || spares > 9) throw new ConfigError('RuntimeSimulation', 'spares', 'must be an integer from 0 to 9');
+    const windowSlots = options.windowSlots ?? windowSlotsDefault;
+    if (!Number.isSafeInteger(windowSlots) || windowSlots < 1) throw new ConfigError('RuntimeSimulation', 'windowSlots', 'must be a positive integer');
     this.options = options;
     this.voterIds = Array.from({ length: options.voters }, (_, i) => `n${i + 1}`);
     this.observerIds = Array.from({ length: observers }, (_, i) => `o${i + 1}`);
-    this.ids = [...this.voterIds, ...this.observerIds];
+    this.spareIds = Array.from({ length: spares }, (_, i) => `s${i + 1}`);
+    this.ids = [...this.voterIds, ...this.observerIds, ...this.spareIds];
     const spec = options.quorum ?? { kind: 'majority' };
     this.quorum = spec.kind === 'majority' ? majority(this.voterIds) : flexible(this.voterIds, spec);
+    const rule = spec.kind === 'majority' ? 'majority' : { phase1: spec.phase1, phase2: spec.phase2 };
     this.random = new Prng(options.seed);
     this.codec = options.codec ?? (jsonCodec as Codec<Command>);
     this.clock = new VirtualClock();
     this.trace = new Trace(options.trace?.limit ?? 400, options.trace?.sink);
-    // The checkers see envelopes in the log; validity compares the payloads with what was proposed.
-    this.invariants = new Invariants(this.quorum, { proposedBytes: payloadOf });
+    // The checkers see envelopes in the log; validity compares the payloads with what was
+    // proposed. They derive each slot's configuration from the chosen log, from the first.
+    this.invariants = new Invariants(this.quorum, {
+      proposedBytes: payloadOf,
+      configuration: { id: 0, voters: this.voterIds, quorum: rule, observers: this.observerIds, addresses: {}, windowSlots },
+    });
     this.hub = new SimTransportHub({
       clock: this.clock,
       random: this.random.fork(),
@@ -250,11 +308,15 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
         clock: this.clock,
         random: () => storageRandom.next(),
         persistDelayMsMax: options.persistDelayMsMax ?? 5,
-        onDurable: (node, batch, state) => this.guard(() => this.invariants.durableWrite(node, state.promised, batch.accepted)),
+        onDurable: (node, batch, state) => this.guard(() => this.invariants.durableWrite(node, state.promised, batch.accepted, batch.chosen)),
+        onDurableSnapshot: (node, snapshot) => this.guard(() => this.invariants.durableSnapshot(node, snapshot.slot)),
       });
+      const spare = this.spareIds.includes(id);
       this.members.set(id, {
         id,
-        voter: this.voterIds.includes(id),
+        spare,
+        start: spare ? undefined : { members: this.voterIds, observers: this.observerIds, quorum: rule },
+        retired: false,
         storage,
         node: undefined,
         clock: undefined,
@@ -282,17 +344,17 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     return this.clock.now();
   }
 
-  /** Starts every node. */
+  /** Starts every node but the spares. */
   async start(): Promise<void> {
     if (this.started) throw new ConfigError('RuntimeSimulation.start', 'this', 'was started already');
     this.started = true;
-    await Promise.all([...this.members.values()].map((m) => this.boot(m)));
+    await Promise.all([...this.members.values()].filter((m) => m.start !== undefined).map((m) => this.boot(m)));
     this.check();
   }
 
   // ---------------------------------------------------------------- the nodes
 
-  /** The name of node `index` (voters first, then observers). */
+  /** The name of node `index` (voters first, then observers, then spares). */
   name(index: number): NodeId {
     const id = this.ids[index];
     if (id === undefined) throw new ConfigError('RuntimeSimulation', 'node', `index ${index} is out of range (0 to ${this.ids.length - 1})`);
@@ -313,6 +375,35 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   /** Whether `id` is up. */
   isUp(id: NodeId): boolean {
     return this.member(id).node !== undefined;
+  }
+
+  /**
+   * The members of the latest configuration the chosen log holds (voters, those a
+   * joint configuration is leaving, observers): the nodes that must converge.
+   */
+  memberIds(): NodeId[] {
+    const config = this.latestConfiguration;
+    const voters = votersOf(config);
+    return this.ids.filter((id) => voters.includes(id) || config.observers.includes(id));
+  }
+
+  /** The latest configuration the chosen log holds (the first one until a change is chosen). */
+  get latestConfiguration(): Configuration {
+    const config = this.invariants.latestConfiguration;
+    assert(config !== undefined, 'the checkers follow the configurations');
+    return config;
+  }
+
+  /** A spare that no change added and that was not started yet. */
+  isSpare(id: NodeId): boolean {
+    const m = this.member(id);
+    return m.spare && m.start === undefined;
+  }
+
+  /** Whether `id` was started at some point and may be restarted: not a spare nobody added, not retired. */
+  isStartable(id: NodeId): boolean {
+    const m = this.member(id);
+    return m.start !== undefined && !m.retired;
   }
 
   /** The commands the live incarnation of `id` applied, in order. */
@@ -412,6 +503,39 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   }
 
   /**
+   * Asks node `from` (a leader) for a membership change: the node's promise, watched.
+   * A spare it adds must then be started ({@link startSpare}), as an operator starts
+   * the new server.
+   */
+  changeMembers(from: NodeId, change: MembershipChange, options: WaitOptions = {}): Promise<Configuration> {
+    const m = this.member(from);
+    const node = m.node;
+    if (node === undefined) return Promise.reject(new ClosedError(`RuntimeSimulation: ${from} is down`));
+    const label = `change ${JSON.stringify(change)} on ${from}`;
+    const promise = node.changeMembers(change, options);
+    this.watch(m, label, promise, (config) => this.trace.add(this.now, from, `${label}: configuration ${config.id} in effect`));
+    promise.catch((error: unknown) => this.trace.add(this.now, from, `${label}: ${error instanceof SynodError ? error.code : 'failed'} (${error instanceof Error ? error.message : String(error)})`));
+    return promise;
+  }
+
+  /**
+   * Starts spare `id`, with empty storage, as an observer of the current leader's
+   * configuration (of the latest chosen one without a leader): as `synod serve --join`
+   * starts a new member before the cluster adds it. It learns the log, and the
+   * configurations in it, from the cluster.
+   */
+  async startSpare(id: NodeId): Promise<void> {
+    const m = this.member(id);
+    if (!m.spare) throw new ConfigError('RuntimeSimulation.startSpare', 'id', `${id} is not a spare (${this.spareIds.join(', ')})`);
+    if (m.start !== undefined) return;
+    const leader = this.leader();
+    const config = (leader === undefined ? undefined : this.status(leader)?.configuration) ?? this.latestConfiguration;
+    m.start = startMembersOf(config, id);
+    await this.boot(m);
+    this.check();
+  }
+
+  /**
    * Advances time until `promise` settles (or `msMax` passes) and returns its outcome;
    * throws if it did not settle.
    */
@@ -472,7 +596,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   /** Starts a crashed or closed `id` again: a new node on its durable state, with a fresh state machine. */
   async restart(id: NodeId): Promise<void> {
     const m = this.member(id);
-    if (m.node !== undefined) return;
+    if (m.node !== undefined || m.start === undefined || m.retired) return;
     m.storage = m.storage.reopen();
     await this.boot(m);
     const promised = m.node!.status().promised;
@@ -480,14 +604,29 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     this.check();
   }
 
-  /** Kills `id`, erases its storage and starts it again, empty, under the same id (amnesia). */
+  /**
+   * Kills `id`, erases its storage and starts it again, empty, under the same id
+   * (amnesia), with the members of the latest configuration, as an operator would
+   * restart it. A node the latest configuration does not name (removed) stays down for
+   * good (retired); a spare not started yet is left alone.
+   */
   async wipe(id: NodeId): Promise<void> {
     const m = this.member(id);
+    if (m.start === undefined || m.retired) return;
     this.crash(id);
     if (m.node !== undefined) return;
     this.trace.add(this.now, id, 'storage wiped');
     m.storage = m.storage.wipe();
     this.invariants.wiped(id);
+    const latest = this.latestConfiguration;
+    if (latest.id > 0) {
+      if (!votersOf(latest).includes(id) && !latest.observers.includes(id)) {
+        this.trace.add(this.now, id, `retired: configuration ${latest.id} does not name it`);
+        m.retired = true;
+        return;
+      }
+      m.start = startMembersOf(latest, id);
+    }
     await this.boot(m);
     this.check();
   }
@@ -573,7 +712,8 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       case 'transferLeader': {
         const leader = this.leader();
         const to = this.name(fault.to);
-        if (leader !== undefined && leader !== to && this.member(to).voter) void this.transferLeadership(leader, to).catch(() => {});
+        const voters = leader === undefined ? [] : (this.status(leader)?.configuration?.voters ?? []);
+        if (leader !== undefined && leader !== to && voters.includes(to)) void this.transferLeadership(leader, to).catch(() => {});
         return;
       }
       case 'slowClock':
@@ -584,11 +724,59 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
         this.hub.conditions = networkConditionsOf(fault);
         return;
       case 'changeMembers':
-        // The runtime node does not take membership changes yet: the core simulator runs them.
-        return;
+        return this.changeMembersFault(fault.change, this.name(fault.node));
       default:
         return unreachable(fault);
     }
+  }
+
+  /**
+   * The `changeMembers` fault, resolved as the core simulator resolves it against the
+   * leader's configuration: `addObserver` adds a spare (`id` if it is one); `replace`
+   * puts the first observer in `id`'s place, or, with none, adds a spare as an observer
+   * first, as an operator would; `removeLeader` removes the leader; the others apply to
+   * `id`. No leader, no spare or a refusal: a no-op (traced). A spare the leader takes
+   * starts at once, empty, as an observer of the configuration that adds it.
+   */
+  private async changeMembersFault(kind: ChangeMembersFault, id: NodeId): Promise<void> {
+    const leader = this.leader();
+    const config = leader === undefined ? undefined : this.status(leader)?.configuration;
+    if (leader === undefined || config === undefined) {
+      this.trace.add(this.now, 'sim', 'no leader to change the members');
+      return;
+    }
+    const spare = this.isSpare(id) ? id : this.spareIds.find((s) => this.isSpare(s));
+    let change: MembershipChange | undefined;
+    switch (kind) {
+      case 'addObserver':
+        if (spare !== undefined) change = { type: 'addObserver', id: spare };
+        break;
+      case 'replace': {
+        const observer = config.observers[0];
+        if (observer !== undefined) change = { type: 'replace', remove: id, add: observer };
+        else if (spare !== undefined) change = { type: 'addObserver', id: spare };
+        break;
+      }
+      case 'removeLeader':
+        change = { type: 'remove', id: leader };
+        break;
+      default:
+        change = { type: kind, id };
+    }
+    if (change === undefined) {
+      this.trace.add(this.now, 'sim', 'no spare left to add');
+      return;
+    }
+    let refused = false;
+    const outcome = this.changeMembers(leader, change);
+    outcome.catch(() => (refused = true));
+    // A refusal rejects at once; taking the change needs time (messages, disks) to pass.
+    await settlePromises();
+    if (refused || change.type !== 'addObserver' || !this.isSpare(change.id)) return;
+    const m = this.member(change.id);
+    m.start = startMembersOf(config, change.id);
+    await this.boot(m);
+    this.check();
   }
 
   // ---------------------------------------------------------------- time
@@ -621,16 +809,21 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   }
 
   /**
-   * Whether every node is up and has applied the same log as far as it is chosen:
-   * equal commit and applied indexes everywhere, the same commands applied.
+   * Whether every member of the latest configuration ({@link memberIds}) is up and has
+   * applied the same log as far as it is chosen: equal commit and applied indexes, at
+   * least the end of the chosen prefix (as the acceptors' durable state says), the same
+   * commands applied. Spares not added and removed nodes do not count, so a removed
+   * leader that learned more than the members cannot hide that they lag.
    */
   converged(): boolean {
     let target: number | undefined;
     let commands: number | undefined;
-    for (const m of this.members.values()) {
+    const chosen = this.invariants.chosenThrough;
+    for (const id of this.memberIds()) {
+      const m = this.member(id);
       const s = m.node?.status();
       if (s === undefined || s.state !== 'running') return false;
-      if (s.commitIndex !== s.appliedIndex) return false;
+      if (s.commitIndex !== s.appliedIndex || s.appliedIndex < chosen) return false;
       target ??= s.appliedIndex;
       commands ??= m.applied.length;
       if (s.appliedIndex !== target || m.applied.length !== commands) return false;
@@ -640,8 +833,8 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
 
   /**
    * The end-of-run checks, after a liveness phase: no violation, every watched promise
-   * of a live node settled (none hangs), and every acknowledged proposal is in every
-   * live replica's applied commands.
+   * of a live node settled (none hangs), and every acknowledged proposal is in the
+   * applied commands of every live member of the latest configuration.
    */
   finish(): void {
     this.check();
@@ -649,7 +842,8 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     if (hanging.length > 0) {
       throw new LivenessFailure(`${hanging.length} promise(s) never settled: ${hanging.slice(0, 5).join('; ')}${hanging.length > 5 ? '; ...' : ''}\n${this.describe()}`);
     }
-    for (const m of this.members.values()) {
+    for (const id of this.memberIds()) {
+      const m = this.member(id);
       if (m.node === undefined) continue;
       const lost = this.acknowledged.find((a) => !this.hasApplied(m, a, this.acknowledged));
       if (lost !== undefined) {
@@ -663,8 +857,9 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     return [...this.members.values()]
       .map((m) => {
         const s = m.node?.status();
-        if (s === undefined) return `${m.id}: down`;
-        return `${m.id}: ${s.role} ballot ${s.promised === undefined ? '-' : formatBallot(s.promised)} commit=${s.commitIndex} applied=${s.appliedIndex} commands=${m.applied.length}`;
+        if (s === undefined) return `${m.id}: ${this.isSpare(m.id) ? 'spare' : 'down'}`;
+        const config = s.configuration === undefined ? '' : ` configuration ${s.configuration.id}`;
+        return `${m.id}: ${s.role} ballot ${s.promised === undefined ? '-' : formatBallot(s.promised)} commit=${s.commitIndex} applied=${s.appliedIndex} commands=${m.applied.length}${config}`;
       })
       .join('\n');
   }
@@ -696,6 +891,8 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   }
 
   private async boot(m: Member<Command, Result>): Promise<void> {
+    const start = m.start;
+    assert(start !== undefined, `${m.id} is a spare nobody added`);
     const incarnation = ++m.incarnation;
     const id = m.id;
     m.clock = this.clock.child();
@@ -767,9 +964,10 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       ...this.options.node,
       tickMs: this.tickMs,
       id,
-      members: this.voterIds,
-      observers: this.observerIds,
-      quorum: this.options.quorum === undefined || this.options.quorum.kind === 'majority' ? 'majority' : { phase1: this.options.quorum.phase1, phase2: this.options.quorum.phase2 },
+      members: start.members,
+      observers: start.observers,
+      ...(start.quorum !== undefined ? { quorum: start.quorum } : {}),
+      ...(this.options.windowSlots !== undefined ? { windowSlots: this.options.windowSlots } : {}),
       transport: checked,
       storage,
       stateMachine,
@@ -787,16 +985,13 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       if (live() && fatal) this.fail(new SafetyViolation('node-failure', `${id} failed and closed itself: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`));
     });
     m.node = node;
-    this.trace.add(this.now, id, incarnation === 1 ? 'starts' : `restarts (incarnation ${incarnation})`);
+    this.trace.add(this.now, id, incarnation === 1 ? (m.spare ? `starts empty, joining as an observer of ${start.members.join(',')}` : 'starts') : `restarts (incarnation ${incarnation})`);
     await node.start();
   }
 
-  /** Persist before send, and observers never vote. */
+  /** Persist before send, and only the voters of a slot's configuration vote for it. */
   private onSend(m: Member<Command, Result>, message: NodeMessage): void {
     if (!isCoreMessage(message)) return;
-    if (!m.voter && (message.type === 'promise' || message.type === 'accepted')) {
-      throw new SafetyViolation('observers', `observer ${m.id} sent a ${message.type} for ballot ${formatBallot(message.ballot)}`);
-    }
     this.invariants.send(m.id, message, m.storage.durable, m.storage.durableSnapshot?.slot);
   }
 
@@ -908,6 +1103,19 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   }
 }
 
+
+/**
+ * The membership a node joining or restarting from nothing is created with: the voters
+ * and observers of `config` (itself an observer if `config` does not name it, as
+ * `synod serve --join` starts). The rule is the configuration's when it fits the voters
+ * listed, majority otherwise (a joint configuration's voters are listed together).
+ */
+function startMembersOf(config: Configuration, id: NodeId): StartMembers {
+  const members = votersOf(config);
+  const observers = config.observers.includes(id) || members.includes(id) ? config.observers : [...config.observers, id];
+  const quorum = config.leaving === undefined ? config.quorum : 'majority';
+  return { members, observers, quorum };
+}
 
 function tryDecode(bytes: Uint8Array): ReturnType<typeof decodeEnvelope> | undefined {
   try {

@@ -18,6 +18,8 @@ export interface SimStorageOptions {
    * before the `persist` promise resolves: the checkers' view of what survives a crash.
    */
   readonly onDurable?: (node: NodeId, batch: PersistBatch, state: DurableStateBuilder) => void;
+  /** Called as each saved snapshot becomes durable, before the `saveSnapshot` promise resolves. */
+  readonly onDurableSnapshot?: (node: NodeId, snapshot: Snapshot) => void;
 }
 
 /** Counts shared by every handle of one node's storage. */
@@ -142,6 +144,7 @@ export class SimStorage implements Storage {
     const copy: Snapshot = { slot: snapshot.slot, data: snapshot.data.slice() };
     return this.enqueue(() => {
       this.disk.snapshot = copy;
+      this.options.onDurableSnapshot?.(this.options.node, copy);
     });
   }
 

@@ -37,6 +37,7 @@ describe('createNode validates every option up front', () => {
     ['observers', { observers: ['b'] }],
     ['quorum', { quorum: { phase1: 1, phase2: 2 } }],
     ['quorum', { quorum: 'unanimous' }],
+    ['windowSlots', { windowSlots: 0 }],
     ['transport', { transport: {} }],
     ['storage', { storage: { load() {} } }],
     ['stateMachine', { stateMachine: {} }],

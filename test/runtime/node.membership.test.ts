@@ -4,7 +4,7 @@
  * keeps committing throughout and every node agrees on what it applied.
  */
 import { describe, expect, it } from 'vitest';
-import { MembershipError, MemoryStorage, NotLeaderError, createNode, type SynodNode } from '../../src/index.js';
+import { MembershipError, MemoryNetwork, MemoryStorage, NotLeaderError, createNode, type SynodNode } from '../../src/index.js';
 import { type Add, Counters, clusterPerTest } from './local-cluster.js';
 
 const clusters = clusterPerTest();
@@ -91,5 +91,15 @@ describe('changeMembers', () => {
     const leader = c.node(await c.waitForLeader());
     const error = await leader.changeMembers({ type: 'remove', id: 'n1' }).catch((e: unknown) => e);
     expect((error as MembershipError).reason).toBe('last-voter');
+  });
+
+  it('windowSlots goes in the first configuration', async () => {
+    const node = createNode<Add, number>({ id: 'a', members: ['a'], windowSlots: 3, transport: new MemoryNetwork().transport('a'), storage: new MemoryStorage(), stateMachine: new Counters() });
+    await node.start();
+    try {
+      expect(node.status().configuration?.windowSlots).toBe(3);
+    } finally {
+      await node.close();
+    }
   });
 });

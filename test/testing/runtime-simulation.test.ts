@@ -5,8 +5,8 @@
  * commands, exactly-once, linearizable reads, promises that settle).
  */
 import { describe, expect, it } from 'vitest';
-import { type NodeId, SynodError, compareBallots } from '../../src/core/index.js';
-import { type ApplyMeta, ClosedError, type StateMachine, type Storage, TimeoutError } from '../../src/runtime/index.js';
+import { type Configuration, type MembershipChange, type NodeId, SynodError, compareBallots } from '../../src/core/index.js';
+import { type ApplyMeta, ClosedError, MembershipError, NotLeaderError, type StateMachine, type Storage, TimeoutError } from '../../src/runtime/index.js';
 import { RuntimeSimulation, type RuntimeSimulationOptions, SafetyViolation } from '../../src/testing/index.js';
 
 const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
@@ -310,5 +310,39 @@ describe('RuntimeSimulation: real runtime nodes on simulated time, network and d
     expect(error).toBeInstanceOf(SafetyViolation);
     expect((error as SafetyViolation).property).toBe('persist-before-send');
     expect(error).toBeInstanceOf(SynodError);
+  });
+
+  it('membership: a spare joins empty as an observer, is promoted, a voter is removed; the removed node is not waited for (4 seeds)', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const { sim, leader } = await elected({ seed, voters: 3, spares: 1, windowSlots: 4 });
+      for (let i = 0; i < 10; i++) await sim.settle(sim.propose(leader, { i }), 2_000);
+      expect(sim.isUp('s1')).toBe(false);
+      // Asks whoever leads, again while there is none or it refuses a promotion as `behind`
+      // (it promotes only a member it heard report a recent commit index).
+      const change = async (c: MembershipChange): Promise<Configuration> => {
+        for (let attempt = 0; attempt < 40; attempt++) {
+          await sim.runUntil(() => sim.leader() !== undefined, 2_000);
+          const done = await sim.settle(sim.changeMembers(sim.leader()!, c), 2_000).catch((error: unknown) => {
+            if (error instanceof NotLeaderError || (error instanceof MembershipError && error.reason === 'behind')) return undefined;
+            throw error;
+          });
+          if (done !== undefined) return done;
+          await sim.advance(50);
+        }
+        throw new Error(`seed ${seed}: ${JSON.stringify(c)} never taken\n${sim.describe()}`);
+      };
+      expect((await change({ type: 'addObserver', id: 's1' })).observers).toEqual(['s1']);
+      await sim.startSpare('s1');
+      expect((await change({ type: 'promote', id: 's1' })).voters).toContain('s1');
+      const victim = followersOf(sim, sim.leader()!)[0]!;
+      await change({ type: 'remove', id: victim });
+      expect(sim.memberIds(), `seed ${seed}`).toEqual(sim.ids.filter((id) => id !== victim));
+      sim.crash(victim);
+      for (let i = 0; i < 5; i++) await sim.settle(sim.propose('s1', { after: i }), 2_000);
+      expect(await sim.runUntil(() => sim.converged(), 2_000), `seed ${seed}\n${sim.describe()}`).toBe(true);
+      expect(sim.status('s1')?.role).toBe('follower');
+      expect(sim.applied('s1')).toHaveLength(15);
+      sim.finish();
+    }
   });
 });
