@@ -312,6 +312,10 @@ export class KvServer {
         socket.destroy();
         return;
       }
+      // A client that vanished without a FIN (its host died, a partition) is found by
+      // the kernel's keepalive probes in minutes, not never: its connection counts
+      // against clientConnectionsMax until then.
+      socket.setKeepAlive(true, 10_000);
       this.connections.add(new ClientConnection(socket, this.host));
     };
     const clientTls = options.clientTls;
