@@ -822,22 +822,21 @@ export class Replica {
   private becomeLeader(c: Candidacy): void {
     assert(ballotEquals(this.acceptor.promised, c.ballot), () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`);
     this.learner.assertKnownBelow(c.firstSlot, c.ballot);
-    const values = c.adoptedValues();
-    const commitIndex = this.learner.commitIndex;
+    // Slots committed while this node campaigned are chosen and known: it proposes from
+    // the slot after them. Proposing them again would accept them in this ballot, and
+    // this node may not vote in the configuration governing them (a promoted observer
+    // elected as the slot before its configuration's first is chosen); the quorum that
+    // elected it is the one of the configurations from the commit index on, which may
+    // miss what a quorum of theirs accepted, so what phase 1 found there is no guide.
+    const firstSlot = Math.max(c.firstSlot, this.learner.commitIndex + 1);
+    const values = c.adoptedValues().slice(firstSlot - c.firstSlot);
     for (let i = 0; i < values.length; i++) {
-      const slot = c.firstSlot + i;
-      const known = this.learner.value(slot);
-      if (known === undefined) continue;
-      if (slot <= commitIndex) {
-        // Committed while this node campaigned: the quorum that elected it is the one of
-        // the configurations from the commit index on, and may miss what a quorum of the
-        // configuration governing this slot accepted. The value is known: propose it.
-        values[i] = known;
-        continue;
-      }
-      assert(valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${slot} a value other than the chosen one`);
+      const known = this.learner.value(firstSlot + i);
+      if (known !== undefined) assert(valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${firstSlot + i} a value other than the chosen one`);
     }
-    const l = new Leadership(c.ballot, c.firstSlot, this.id, this.now);
+    // It holds the slots before `firstSlot` (for the handover) once what it wrote is durable.
+    const written = this.out.recordedPersistSeq;
+    const l = new Leadership(c.ballot, firstSlot, this.id, this.now, written > this.persistedSeq ? written : 0);
     l.adopt(values, c.promisers());
     this.leadership = l;
     this.candidacy = undefined;
