@@ -593,9 +593,12 @@ export class Replica {
   private ignore(m: Message): string | undefined {
     if (m.to !== this.id) return 'misaddressed';
     if (m.from === this.id) return 'unknown sender';
+    // The amnesia guard needs the answer of every voter it asked, including one a change
+    // removed since: that voter still holds what it voted, and keeps answering.
+    const askedByRejoin = m.type === 'probeReply' && this.rejoin !== undefined && this.rejoin.asks(m.from);
     // Chosen values are facts whoever sends them: a member that left may still ask for
     // the values that tell it so, and a member that lags learns of the new ones from them.
-    if (!this.members.has(m.from) && m.type !== 'catchUp' && m.type !== 'chosen') return 'unknown sender';
+    if (!this.members.has(m.from) && m.type !== 'catchUp' && m.type !== 'chosen' && !askedByRejoin) return 'unknown sender';
     const fromVoter = this.quorum.isVoter(m.from);
     switch (m.type) {
       case 'precheck':
@@ -625,6 +628,7 @@ export class Replica {
       case 'probeReply':
         // A voter removed or demoted still holds what it voted: a rejoining voter that
         // counts it must hear its answer.
+        if (askedByRejoin) break;
         if ((!this.isVoter && this.acceptor.promised.round === 0) || !fromVoter) return 'only voters probe each other';
         break;
       case 'heartbeatReply':
