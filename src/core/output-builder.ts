@@ -48,6 +48,11 @@ export class OutputBuilder {
     return this.seq;
   }
 
+  /** The persist sequence number that makes everything recorded so far durable: the next one if this output persists, else the last. */
+  get recordedPersistSeq(): number {
+    return this.hasPersist ? this.seq + 1 : this.seq;
+  }
+
   persistPromised(ballot: Ballot): void {
     this.promised = ballot;
   }

@@ -151,15 +151,25 @@ export class Leadership {
   /** A leadership transfer under way: the target, and whether it was told to campaign. */
   transfer: { to: NodeId; elapsed: number; told: boolean } | undefined;
 
+  /**
+   * `heldSeq` is the persist that makes this node hold every slot before `firstSlot`
+   * durably (0 if it does already): it learned some of them chosen while it campaigned,
+   * and counts for them, as for its own accepts, once that write is durable.
+   */
   constructor(
     readonly ballot: Ballot,
     readonly firstSlot: number,
     private readonly self: NodeId,
     now: number,
+    heldSeq = 0,
   ) {
     this.nextSlot = firstSlot;
     this.adoptedEnd = firstSlot - 1;
     this.addVoter(self, firstSlot, now);
+    if (heldSeq > 0) {
+      this.through.set(self, 0);
+      this.selfAcks.push([heldSeq, firstSlot - 1]);
+    }
   }
 
   /** Phase 1's outcome: the values to propose from `firstSlot` on, and who promised. */
@@ -284,7 +294,9 @@ export class Leadership {
     if (i === 0) return;
     if (i === this.selfAcks.length) this.selfAcks.length = 0;
     else this.selfAcks.splice(0, i);
-    this.acknowledge(this.self, this.firstSlot, last);
+    // This node's writes are durable in order, and it accepts its slots in order: no gaps.
+    assert(last < this.nextSlot, () => `${this.self} acknowledged slot ${last}, never proposed (next ${this.nextSlot})`);
+    if (last > this.acknowledged(this.self)) this.through.set(this.self, last);
   }
 
   /** `voter` accepted slots `first..last` in this ballot. */

@@ -71,6 +71,11 @@ export class Rejoin {
     return this.rebuild;
   }
 
+  /** Whether `voter` is one of those asked (they are asked until they answer, whatever changes meanwhile). */
+  asks(voter: NodeId): boolean {
+    return this.voters.includes(voter);
+  }
+
   /** The voters not heard from in this round, to probe (again). */
   unanswered(): NodeId[] {
     return this.voters.filter((v) => !this.replies.has(v));

@@ -593,9 +593,12 @@ export class Replica {
   private ignore(m: Message): string | undefined {
     if (m.to !== this.id) return 'misaddressed';
     if (m.from === this.id) return 'unknown sender';
+    // The amnesia guard needs the answer of every voter it asked, including one a change
+    // removed since: that voter still holds what it voted, and keeps answering.
+    const askedByRejoin = m.type === 'probeReply' && this.rejoin !== undefined && this.rejoin.asks(m.from);
     // Chosen values are facts whoever sends them: a member that left may still ask for
     // the values that tell it so, and a member that lags learns of the new ones from them.
-    if (!this.members.has(m.from) && m.type !== 'catchUp' && m.type !== 'chosen') return 'unknown sender';
+    if (!this.members.has(m.from) && m.type !== 'catchUp' && m.type !== 'chosen' && !askedByRejoin) return 'unknown sender';
     const fromVoter = this.quorum.isVoter(m.from);
     switch (m.type) {
       case 'precheck':
@@ -625,6 +628,7 @@ export class Replica {
       case 'probeReply':
         // A voter removed or demoted still holds what it voted: a rejoining voter that
         // counts it must hear its answer.
+        if (askedByRejoin) break;
         if ((!this.isVoter && this.acceptor.promised.round === 0) || !fromVoter) return 'only voters probe each other';
         break;
       case 'heartbeatReply':
@@ -822,22 +826,21 @@ export class Replica {
   private becomeLeader(c: Candidacy): void {
     assert(ballotEquals(this.acceptor.promised, c.ballot), () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`);
     this.learner.assertKnownBelow(c.firstSlot, c.ballot);
-    const values = c.adoptedValues();
-    const commitIndex = this.learner.commitIndex;
+    // Slots committed while this node campaigned are chosen and known: it proposes from
+    // the slot after them. Proposing them again would accept them in this ballot, and
+    // this node may not vote in the configuration governing them (a promoted observer
+    // elected as the slot before its configuration's first is chosen); the quorum that
+    // elected it is the one of the configurations from the commit index on, which may
+    // miss what a quorum of theirs accepted, so what phase 1 found there is no guide.
+    const firstSlot = Math.max(c.firstSlot, this.learner.commitIndex + 1);
+    const values = c.adoptedValues().slice(firstSlot - c.firstSlot);
     for (let i = 0; i < values.length; i++) {
-      const slot = c.firstSlot + i;
-      const known = this.learner.value(slot);
-      if (known === undefined) continue;
-      if (slot <= commitIndex) {
-        // Committed while this node campaigned: the quorum that elected it is the one of
-        // the configurations from the commit index on, and may miss what a quorum of the
-        // configuration governing this slot accepted. The value is known: propose it.
-        values[i] = known;
-        continue;
-      }
-      assert(valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${slot} a value other than the chosen one`);
+      const known = this.learner.value(firstSlot + i);
+      if (known !== undefined) assert(valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${firstSlot + i} a value other than the chosen one`);
     }
-    const l = new Leadership(c.ballot, c.firstSlot, this.id, this.now);
+    // It holds the slots before `firstSlot` (for the handover) once what it wrote is durable.
+    const written = this.out.recordedPersistSeq;
+    const l = new Leadership(c.ballot, firstSlot, this.id, this.now, written > this.persistedSeq ? written : 0);
     l.adopt(values, c.promisers());
     this.leadership = l;
     this.candidacy = undefined;

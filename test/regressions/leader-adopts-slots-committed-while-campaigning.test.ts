@@ -8,10 +8,10 @@ import { runRuntimeSimulation } from '../../src/testing/index.js';
 // miss a value chosen under the configuration before (slot 2, accepted only by the old
 // leader and n5 where a flexible phase-2 quorum is one voter), and it adopted a no-op
 // for that slot: the replica's assertion stopped the node
-// ("leader 4.n2 adopts for slot 2 a value other than the chosen one"). A slot this node
-// knows committed now keeps its known value. Found by the runtime simulation with
-// membership changes.
-it('a leader elected while it learned the slots it campaigned for proposes their chosen values', async () => {
+// ("leader 4.n2 adopts for slot 2 a value other than the chosen one"). A leader now
+// proposes from the slot after its commit index: what phase 1 found for a slot it knows
+// committed is not used. Found by the runtime simulation with membership changes.
+it('a leader elected while it learned the slots it campaigned for does not adopt them from its promises', async () => {
   const result = await runRuntimeSimulation({
     seed: 21,
     voters: 5,
