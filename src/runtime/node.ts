@@ -1056,7 +1056,7 @@ export class SynodNode<Command, Result> {
 
   private onSnapshotChunk(m: SnapshotChunkMessage): void {
     const ok =
-      isCount(m.transfer) && isCount(m.slot) && m.slot >= 1 && isCount(m.total) && m.total >= 1 && isCount(m.offset) && m.data instanceof Uint8Array;
+      isCount(m.transfer) && isCount(m.slot) && m.slot >= 1 && isCount(m.total) && m.total >= 1 && isCount(m.offset) && isCount(m.crc) && m.crc <= 0xffffffff && m.data instanceof Uint8Array;
     if (!ok) return this.dropMalformed(m);
     this.snapshots.onChunk(m);
   }

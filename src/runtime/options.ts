@@ -26,6 +26,14 @@ export interface SnapshotOptions {
   readonly trailingSlots?: number;
   /** Bytes of snapshot per message when one is sent to a peer. Default 256 KiB. */
   readonly chunkBytes?: number;
+  /**
+   * Bytes of a snapshot sent to a peer and not yet acknowledged, at most: the window
+   * that keeps a transfer moving at the network's speed rather than one chunk per
+   * round trip. At least one chunk is always in flight. Keep it below what the
+   * transport queues for one peer (TcpTransport: `queueBytesMax`, 16 MiB), or chunks
+   * are dropped and sent again. Default 4 MiB.
+   */
+  readonly inflightBytesMax?: number;
   /** The largest snapshot taken from a peer; a larger one is refused. Default 1 GiB. */
   readonly bytesMax?: number;
 }
@@ -217,6 +225,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     everyBytes: positiveInteger('snapshot.everyBytes', snapshotInput.everyBytes, 64 * 1024 * 1024),
     trailingSlots: nonNegativeInteger('snapshot.trailingSlots', snapshotInput.trailingSlots, 1_000),
     chunkBytes: positiveInteger('snapshot.chunkBytes', snapshotInput.chunkBytes, 256 * 1024),
+    inflightBytesMax: positiveInteger('snapshot.inflightBytesMax', snapshotInput.inflightBytesMax, 4 * 1024 * 1024),
     bytesMax: positiveInteger('snapshot.bytesMax', snapshotInput.bytesMax, 1024 * 1024 * 1024),
   };
   if (options.clock !== undefined) hasMethods('clock', options.clock, ['now', 'setTimer', 'clearTimer', 'wallTime']);

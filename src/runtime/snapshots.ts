@@ -68,7 +68,7 @@ export class Snapshots<R> {
 
   constructor(private readonly host: SnapshotHost<R>) {
     const o = host.options;
-    this.sender = new SnapshotSender(host.id, { chunkBytes: o.chunkBytes, retryTicks: host.retryTicks, retriesMax: 5 }, (m) => host.send(m), host.random);
+    this.sender = new SnapshotSender(host.id, { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks: host.retryTicks, retriesMax: 5 }, (m) => host.send(m), host.random);
     this.receiver = new SnapshotReceiver(host.id, o.bytesMax, host.retryTicks * 8);
   }
 
@@ -172,7 +172,11 @@ export class Snapshots<R> {
   }
 
   onChunk(m: SnapshotChunkMessage): void {
-    const { ack, complete } = this.receiver.onChunk(m, this.host.appliedIndex());
+    const { ack, complete, refused } = this.receiver.onChunk(m, this.host.appliedIndex());
+    if (refused !== undefined) {
+      this.counts.refused++;
+      this.host.warn(new SnapshotError(refused));
+    }
     if (ack !== undefined) this.host.send(ack);
     if (complete !== undefined) this.enqueue(() => this.installReceived(complete));
   }
