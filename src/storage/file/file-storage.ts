@@ -11,7 +11,7 @@ import { StorageFailedError } from './errors.js';
 import { type FileSystem, hasCode, nodeFileSystem, syncDirectory } from './file-system.js';
 import { LockFile } from './lock-file.js';
 import { RecordType, encodeBatch, encodeRecord } from './record.js';
-import { encodeSnapshot, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
+import { checkSnapshot, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { Wal } from './wal.js';
 
 /** Options of {@link FileStorage.open}. */
@@ -228,19 +228,20 @@ export class FileStorage implements Storage {
     }
   }
 
-  /** {@inheritDoc Storage.saveSnapshot} Durable when it resolves. */
+  /**
+   * {@inheritDoc Storage.saveSnapshot} Durable when it resolves. The data is written from
+   * `snapshot.data` itself, without a copy.
+   */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
-    let bytes: Uint8Array;
     try {
       this.checkWritable('saveSnapshot');
-      // Validates now, and is a copy: the caller may change `data` once this returns.
-      bytes = encodeSnapshot(snapshot);
+      checkSnapshot(snapshot);
     } catch (error) {
       return Promise.reject(error);
     }
-    const { slot } = snapshot;
+    const { slot, data } = snapshot;
     return this.enqueueTask('saveSnapshot', true, async () => {
-      await writeSnapshotFile(this.fs, this.dir, bytes);
+      await writeSnapshotFile(this.fs, this.dir, { slot, data });
       this.snapshotSlot = slot;
     });
   }

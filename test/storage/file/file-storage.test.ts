@@ -1,5 +1,6 @@
 import { readdir, readFile, writeFile, appendFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { InvariantError, SynodError, emptyDurableState } from '../../../src/core/index.js';
 import { ClosedError } from '../../../src/runtime/errors.js';
@@ -313,6 +314,26 @@ describe('FileStorage: snapshots and compaction', () => {
     bytes[bytes.byteLength - 1] = 9;
     await writeFile(file, bytes);
     await expect(FileStorage.open(dir)).rejects.toMatchObject({ name: 'CorruptionError', file });
+  });
+
+  it('writes a large snapshot in pieces in the documented layout: magic, version, slot, length, CRC-32 over slot, length and data', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    // Over two write pieces of 8 MiB, and not a multiple of them.
+    const data = Uint8Array.from({ length: 20 * 1024 * 1024 + 13 }, (_, i) => (i * 31) ^ (i >>> 9));
+    await storage.saveSnapshot({ slot: 77, data });
+    const bytes = await readFile(join(dir, 'snapshot'));
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    expect(bytes.subarray(0, 8).toString()).toBe('SYNODSNP');
+    expect(view.getUint16(8, true)).toBe(1);
+    expect(view.getFloat64(10, true)).toBe(77);
+    expect(view.getUint32(18, true)).toBe(data.byteLength);
+    expect(view.getUint32(22, true)).toBe(crc32(data, crc32(bytes.subarray(10, 22))));
+    expect(Buffer.compare(bytes.subarray(26), data)).toBe(0);
+    const loaded = await storage.loadSnapshot();
+    expect(loaded?.slot).toBe(77);
+    expect(Buffer.compare(loaded!.data, data)).toBe(0);
+    await storage.close();
   });
 
   it('compact forgets entries below the slot, keeps the rest across a reopen, and deletes old segments', async () => {
