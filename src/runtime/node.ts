@@ -227,6 +227,7 @@ export class SynodNode<Command, Result> {
       logger: options.logger,
       random: options.random,
       retryTicks: options.limits.electionTicksMax,
+      now: () => options.clock.now(),
       running: () => this.lifecycle === 'running',
       appliedIndex: () => this.appliedIndex,
       runtimeState: () => ({ lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState(), configuration: this.replica!.configurationAt(this.appliedIndex) }),

@@ -24,6 +24,8 @@ export interface SnapshotHost<R> {
   readonly random: () => number;
   /** Ticks between retries of an unacknowledged chunk. */
   readonly retryTicks: number;
+  /** Milliseconds on the node's clock (monotonic), to time transfers for the log. */
+  now(): number;
   /** Whether the node runs (not starting, not closing). */
   running(): boolean;
   appliedIndex(): number;
@@ -64,6 +66,10 @@ export class Snapshots<R> {
   private chain: Promise<void> = Promise.resolve();
   private readonly sender: SnapshotSender;
   private readonly receiver: SnapshotReceiver;
+  /** When each outgoing transfer was asked for (before its snapshot was loaded), by peer. */
+  private readonly sendingSince = new Map<NodeId, number>();
+  /** The incoming transfer last heard of, and when its first chunk arrived. */
+  private receiving: { from: NodeId; transfer: number; since: number } | undefined;
   readonly counts: SnapshotCounts = { saved: 0, installed: 0, sent: 0, refused: 0 };
 
   constructor(private readonly host: SnapshotHost<R>) {
@@ -148,10 +154,12 @@ export class Snapshots<R> {
   sendTo(to: NodeId): void {
     if (this.sender.busy(to)) return;
     this.sender.reserve(to);
+    this.sendingSince.set(to, this.host.now());
     this.host.storage.loadSnapshot().then(
       (snapshot) => {
         if (snapshot === undefined || !this.host.running()) {
           this.sender.release(to);
+          this.sendingSince.delete(to);
           if (snapshot === undefined) this.host.logger.warn({ node: this.host.id, to }, 'a peer needs a snapshot, but none is stored');
           return;
         }
@@ -160,6 +168,7 @@ export class Snapshots<R> {
       },
       (error: unknown) => {
         this.sender.release(to);
+        this.sendingSince.delete(to);
         this.host.fail(new StorageError('loadSnapshot', error));
       },
     );
@@ -167,11 +176,21 @@ export class Snapshots<R> {
 
   onAck(m: SnapshotAckMessage): void {
     const outcome = this.sender.onAck(m);
-    if (outcome === 'done') this.counts.sent++;
+    if (outcome === undefined) return;
+    const since = this.sendingSince.get(m.from);
+    this.sendingSince.delete(m.from);
+    if (outcome === 'done') {
+      this.counts.sent++;
+      // From the request (loading the snapshot included) to the peer's word that it holds it durably, installed.
+      const ms = since === undefined ? undefined : Math.round(this.host.now() - since);
+      if (m.received === 0) this.host.logger.info({ node: this.host.id, to: m.from, ms }, 'a peer no longer needed the snapshot sent to it');
+      else this.host.logger.info({ node: this.host.id, to: m.from, bytes: m.received, ms }, 'sent a snapshot');
+    }
     if (outcome === 'failed') this.host.logger.warn({ node: this.host.id, to: m.from }, 'a peer refused the snapshot sent to it');
   }
 
   onChunk(m: SnapshotChunkMessage): void {
+    if (this.receiving?.from !== m.from || this.receiving.transfer !== m.transfer) this.receiving = { from: m.from, transfer: m.transfer, since: this.host.now() };
     const { ack, complete, refused } = this.receiver.onChunk(m, this.host.appliedIndex());
     if (refused !== undefined) {
       this.counts.refused++;
@@ -182,7 +201,10 @@ export class Snapshots<R> {
   }
 
   tick(): void {
-    for (const to of this.sender.tick()) this.host.logger.warn({ node: this.host.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
+    for (const to of this.sender.tick()) {
+      this.sendingSince.delete(to);
+      this.host.logger.warn({ node: this.host.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
+    }
     this.receiver.tick();
   }
 
@@ -193,6 +215,11 @@ export class Snapshots<R> {
 
   private async installReceived(s: ReceivedSnapshot): Promise<void> {
     let status: 'done' | 'failed' = 'failed';
+    let answered = false;
+    const answer = (): void => {
+      answered = true;
+      if (this.host.running()) this.host.send(this.receiver.finished(s, status));
+    };
     try {
       if (!this.host.running()) return;
       if (s.slot <= this.host.appliedIndex()) {
@@ -221,10 +248,14 @@ export class Snapshots<R> {
       this.slotsSince = 0;
       this.bytesSince = 0;
       this.counts.installed++;
-      this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot }, 'installed a snapshot from a peer');
+      const since = this.receiving?.from === s.from && this.receiving.transfer === s.transfer ? this.receiving.since : undefined;
+      const ms = since === undefined ? undefined : Math.round(this.host.now() - since);
+      this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot, bytes: s.data.byteLength, ms }, 'installed a snapshot from a peer');
+      // Durable and installed: the sender may stop now; compacting the log below is this node's own business.
+      answer();
       await this.compact(s.slot);
     } finally {
-      if (this.host.running()) this.host.send(this.receiver.finished(s, status));
+      if (!answered) answer();
     }
   }
 
