@@ -34,7 +34,7 @@ async function joinCluster(server: KvServer, config: ClusterConfig, id: string, 
       await onLeader(config, (kv) => kv.changeMembers({ type: 'addObserver', id, address: formatMemberAddress(member) }, { timeoutMs }));
       say('joined as an observer; catching up');
     }
-    const promoted = await promoteWhenCaughtUp(config, id, timeoutMs);
+    const promoted = await promoteWhenCaughtUp(config, id, timeoutMs, () => server.kv.node.status().commitIndex);
     say(`is a voter (configuration ${promoted.configuration.id})`);
   } catch (error) {
     process.stderr.write(`synod: ${id} could not join: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
