@@ -228,6 +228,11 @@ export class SynodNode<Command, Result> {
       random: options.random,
       retryTicks: options.limits.electionTicksMax,
       now: () => options.clock.now(),
+      pause: () =>
+        new Promise<void>((resolve) => {
+          if (options.clock.defer !== undefined) options.clock.defer(resolve);
+          else options.clock.setTimer(resolve, 0);
+        }),
       running: () => this.lifecycle === 'running',
       appliedIndex: () => this.appliedIndex,
       runtimeState: () => ({ lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState(), configuration: this.replica!.configurationAt(this.appliedIndex) }),

@@ -26,6 +26,8 @@ export interface SnapshotHost<R> {
   readonly retryTicks: number;
   /** Milliseconds on the node's clock (monotonic), to time transfers for the log. */
   now(): number;
+  /** Resolves on a later turn of the event loop, after pending I/O: long work yields with it. */
+  pause(): Promise<void>;
   /** Whether the node runs (not starting, not closing). */
   running(): boolean;
   appliedIndex(): number;
@@ -140,7 +142,7 @@ export class Snapshots<R> {
           return;
         }
         if (slot <= this.savedSlot || !this.host.running()) return; // an installed one is newer
-        await this.save({ slot, data: encodeSnapshot(runtime, machine) });
+        await this.save({ slot, data: await encodeSnapshot(runtime, machine, () => this.host.pause()) });
         this.counts.saved++;
         this.host.logger.info({ node: this.host.id, slot }, 'snapshot saved');
         await this.compact(slot - this.host.options.trailingSlots);
