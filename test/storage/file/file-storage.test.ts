@@ -334,6 +334,10 @@ describe('FileStorage: snapshots and compaction', () => {
     expect(loaded?.slot).toBe(77);
     expect(Buffer.compare(loaded!.data, data)).toBe(0);
     await storage.close();
+    // A byte damaged in the last piece checked is found.
+    bytes[bytes.byteLength - 5] = bytes[bytes.byteLength - 5]! ^ 0x20;
+    await writeFile(join(dir, 'snapshot'), bytes);
+    await expect(FileStorage.open(dir)).rejects.toMatchObject({ name: 'CorruptionError', message: expect.stringMatching(/CRC mismatch/) });
   });
 
   it('compact forgets entries below the slot, keeps the rest across a reopen, and deletes old segments', async () => {
