@@ -1,9 +1,10 @@
 /**
  * Streaming a snapshot to a replica that needs slots its sender compacted: bounded
- * chunks, a window of them in flight (go-back-N: the receiver takes them in order and
- * acknowledges how far it got; the sender keeps at most `inflightBytesMax` bytes beyond
- * that in flight, and after `retryTicks` without progress sends again from there),
- * given up after a bounded number of retries; an explicit end (`done` or `failed`).
+ * chunks, a window of them in flight (the receiver acknowledges the prefix it holds
+ * whole, keeping chunks that arrive ahead of a gap in place; the sender keeps at most
+ * `inflightBytesMax` bytes beyond that prefix in flight, and after `retryTicks` without
+ * progress goes back and sends again from there), given up after a bounded number of
+ * retries; an explicit end (`done` or `failed`).
  * Each chunk carries the CRC-32 of the snapshot up to its end, so the receiver refuses
  * bytes damaged or put in the wrong place before it stores anything.
  * A receiver that crashed mid-transfer simply asks again through catch-up: nothing of
@@ -35,8 +36,12 @@ interface Outgoing {
   acked: number;
   /** The end of the last chunk sent since the window last went back to `acked`. */
   sent: number;
-  /** `crcs[i]`: the CRC-32 of the snapshot up to the end of chunk `i`, for the chunks sent so far. */
-  readonly crcs: number[];
+  /**
+   * The CRC-32 of the snapshot's bytes before an offset, for chunk boundaries from
+   * `acked` to `sent` (older ones are forgotten as acks arrive): a chunk sent again
+   * needs the CRC up to its start.
+   */
+  readonly crcBefore: Map<number, number>;
   idleTicks: number;
   retries: number;
 }
@@ -80,7 +85,7 @@ export class SnapshotSender {
   /** Starts streaming `snapshot` to `to` (replacing a reservation). */
   start(to: NodeId, snapshot: Snapshot): void {
     this.reserved.delete(to);
-    const t: Outgoing = { to, transfer: this.nextTransfer++, snapshot, acked: 0, sent: 0, crcs: [], idleTicks: 0, retries: 0 };
+    const t: Outgoing = { to, transfer: this.nextTransfer++, snapshot, acked: 0, sent: 0, crcBefore: new Map([[0, 0]]), idleTicks: 0, retries: 0 };
     this.outgoing.set(to, t);
     this.fill(t);
   }
@@ -103,6 +108,11 @@ export class SnapshotSender {
     // an ack of this sender's chunks.
     if (m.received > total || (m.received % this.limits.chunkBytes !== 0 && m.received !== total)) return undefined;
     if (m.received > t.acked) {
+      // Offsets were added in increasing order (the window only ever goes back to offsets it holds).
+      for (const offset of t.crcBefore.keys()) {
+        if (offset >= m.received) break;
+        t.crcBefore.delete(offset);
+      }
       t.acked = m.received;
       t.sent = Math.max(t.sent, t.acked);
       t.retries = 0;
@@ -114,6 +124,8 @@ export class SnapshotSender {
       t.acked = 0;
       t.sent = 0;
       t.idleTicks = 0;
+      t.crcBefore.clear();
+      t.crcBefore.set(0, 0);
       this.fill(t);
     }
     // Otherwise a duplicate or late ack (a chunk out of order, or sent twice): the
@@ -159,13 +171,14 @@ export class SnapshotSender {
     const { data, slot } = t.snapshot;
     const { chunkBytes } = this.limits;
     assert(offset % chunkBytes === 0 && offset < data.byteLength, () => `chunk offset ${offset} of a ${data.byteLength}-byte snapshot in chunks of ${chunkBytes}`);
-    const index = offset / chunkBytes;
     const end = Math.min(data.byteLength, offset + chunkBytes);
     const chunk = data.subarray(offset, end);
-    // Chunks are first sent in order, so the CRC up to the previous chunk is known.
-    assert(index <= t.crcs.length, () => `chunk ${index} sent before chunk ${t.crcs.length}`);
-    if (index === t.crcs.length) t.crcs.push(crc32(chunk, index === 0 ? 0 : t.crcs[index - 1]!));
-    this.send({ type: 'snapshotChunk', from: this.self, to: t.to, transfer: t.transfer, slot, total: data.byteLength, offset, crc: t.crcs[index]!, data: chunk });
+    // Known unless an ack from before the receiver's restart moved `acked` past what
+    // was sent since: then counted again from the start.
+    const before = t.crcBefore.get(offset) ?? crc32(data.subarray(0, offset));
+    const crc = crc32(chunk, before);
+    t.crcBefore.set(end, crc);
+    this.send({ type: 'snapshotChunk', from: this.self, to: t.to, transfer: t.transfer, slot, total: data.byteLength, offset, crc, data: chunk });
     return end;
   }
 }

@@ -128,6 +128,21 @@ describe('snapshot transfer', () => {
     expect(sent).toHaveLength(3);
   });
 
+  it('a late ack from before the restart moves the window on with the right CRCs; the restarted receiver brings it back to 0', () => {
+    const { sender, sent } = pair(10, 20);
+    sender.start('b', { slot: 40, data });
+    const transfer = sent[0]!.transfer;
+    const ack = (received: number): SnapshotAckMessage => ({ type: 'snapshotAck', from: 'b', to: 'a', transfer, received, status: 'more' });
+    sender.onAck(ack(20));
+    sender.onAck(ack(0)); // the receiver restarted: start over
+    sent.length = 0;
+    sender.onAck(ack(30)); // late, from before the restart
+    expect(sent.map((m) => [m.offset, m.crc])).toEqual([30, 40].map((offset) => [offset, zlibCrc32(data.subarray(0, offset + 10))]));
+    sent.length = 0;
+    sender.onAck(ack(0));
+    expect(sent.map((m) => m.offset)).toEqual([0, 10]);
+  });
+
   it('the receiver refuses oversized snapshots, asks for the right offset, and restarts an unknown transfer from 0', () => {
     const { receiver } = pair();
     expect(receiver.onChunk(chunk({ total: 5_000 }), 0).ack?.status).toBe('failed');
