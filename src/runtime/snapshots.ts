@@ -55,6 +55,14 @@ export interface SnapshotCounts {
   refused: number;
 }
 
+/**
+ * Snapshots saved here while a transfer is under way after which compaction no longer
+ * waits for it (see {@link Snapshots.compactionPoint}): the log kept for a slow transfer
+ * is at most this many snapshot intervals.
+ * @internal
+ */
+export const transferHoldSnapshotsMax = 4;
+
 /** @internal */
 export class Snapshots<R> {
   /** The slot of the last snapshot saved in the storage (0 if none). */
@@ -68,8 +76,12 @@ export class Snapshots<R> {
   private chain: Promise<void> = Promise.resolve();
   private readonly sender: SnapshotSender;
   private readonly receiver: SnapshotReceiver;
-  /** When each outgoing transfer was asked for (before its snapshot was loaded), by peer. */
-  private readonly sendingSince = new Map<NodeId, number>();
+  /**
+   * Outgoing transfers by peer: when each was asked for (before its snapshot was
+   * loaded), and once loaded, the slot its snapshot covers and the snapshots saved here
+   * before it started (see {@link compactionPoint}).
+   */
+  private readonly outgoing = new Map<NodeId, { readonly since: number; slot?: number; savedBefore?: number }>();
   /** The incoming transfer last heard of, and when its first chunk arrived. */
   private receiving: { from: NodeId; transfer: number; since: number } | undefined;
   readonly counts: SnapshotCounts = { saved: 0, installed: 0, sent: 0, refused: 0 };
@@ -145,7 +157,7 @@ export class Snapshots<R> {
         await this.save({ slot, data: await encodeSnapshot(runtime, machine, () => this.host.pause()) });
         this.counts.saved++;
         this.host.logger.info({ node: this.host.id, slot }, 'snapshot saved');
-        await this.compact(slot - this.host.options.trailingSlots);
+        await this.compact(this.compactionPoint(slot - this.host.options.trailingSlots));
       } finally {
         this.taking = false;
       }
@@ -156,21 +168,26 @@ export class Snapshots<R> {
   sendTo(to: NodeId): void {
     if (this.sender.busy(to)) return;
     this.sender.reserve(to);
-    this.sendingSince.set(to, this.host.now());
+    this.outgoing.set(to, { since: this.host.now() });
     this.host.storage.loadSnapshot().then(
       (snapshot) => {
         if (snapshot === undefined || !this.host.running()) {
           this.sender.release(to);
-          this.sendingSince.delete(to);
+          this.outgoing.delete(to);
           if (snapshot === undefined) this.host.logger.warn({ node: this.host.id, to }, 'a peer needs a snapshot, but none is stored');
           return;
         }
         this.host.logger.info({ node: this.host.id, to, slot: snapshot.slot, bytes: snapshot.data.byteLength }, 'sending a snapshot');
+        const t = this.outgoing.get(to);
+        if (t !== undefined) {
+          t.slot = snapshot.slot;
+          t.savedBefore = this.counts.saved;
+        }
         this.sender.start(to, snapshot);
       },
       (error: unknown) => {
         this.sender.release(to);
-        this.sendingSince.delete(to);
+        this.outgoing.delete(to);
         this.host.fail(new StorageError('loadSnapshot', error));
       },
     );
@@ -179,8 +196,8 @@ export class Snapshots<R> {
   onAck(m: SnapshotAckMessage): void {
     const outcome = this.sender.onAck(m);
     if (outcome === undefined) return;
-    const since = this.sendingSince.get(m.from);
-    this.sendingSince.delete(m.from);
+    const since = this.outgoing.get(m.from)?.since;
+    this.outgoing.delete(m.from);
     if (outcome === 'done') {
       this.counts.sent++;
       // From the request (loading the snapshot included) to the peer's word that it holds it durably, installed.
@@ -204,7 +221,7 @@ export class Snapshots<R> {
 
   tick(): void {
     for (const to of this.sender.tick()) {
-      this.sendingSince.delete(to);
+      this.outgoing.delete(to);
       this.host.logger.warn({ node: this.host.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
     }
     this.receiver.tick();
@@ -213,6 +230,22 @@ export class Snapshots<R> {
   /** Transfers this node is sending now. */
   get sending(): number {
     return this.sender.size;
+  }
+
+  /**
+   * Where to compact the log to, at most `slot`: not past the snapshot a transfer under
+   * way sends, whose receiver continues from the log after it (compacted past it, a
+   * receiver that missed the values pushed to it meanwhile needs a second whole
+   * snapshot, as a member joining under load often did); unless
+   * {@link transferHoldSnapshotsMax} snapshots were saved here since that transfer started.
+   */
+  private compactionPoint(slot: number): number {
+    let point = slot;
+    for (const t of this.outgoing.values()) {
+      if (t.slot === undefined || t.savedBefore === undefined || this.counts.saved - t.savedBefore > transferHoldSnapshotsMax) continue;
+      point = Math.min(point, t.slot);
+    }
+    return point;
   }
 
   private async installReceived(s: ReceivedSnapshot): Promise<void> {

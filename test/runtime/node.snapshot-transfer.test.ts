@@ -2,8 +2,9 @@
  * A snapshot streamed in a window of chunks, through a simulated network that loses,
  * duplicates and reorders them: the lagging node installs exactly the snapshot the
  * leader took (RuntimeSimulation checks every restored snapshot against the log the
- * replicas applied), over many seeds; and a transfer whose bytes are damaged on the way
- * is refused, counted, and never installed.
+ * replicas applied), over many seeds; a transfer whose bytes are damaged on the way
+ * is refused, counted, and never installed; and the sender keeps the log after the
+ * snapshot it sends, so the receiver goes on from there with one snapshot.
  */
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../src/core/index.js';
@@ -89,6 +90,54 @@ describe('snapshot transfer through a lossy, duplicating, reordering network', (
       expect(warnings.some((w) => w instanceof SnapshotError && /fails its CRC/.test(w.message)), `seed ${seed}`).toBe(true);
       expect(metrics.installed).toBeGreaterThan(0);
       expect(sim.applied(lagging).length).toBe(sim.applied(others[0]!).length);
+      sim.finish();
+    }
+  }, 120_000);
+});
+
+describe('compaction while a snapshot is sent', () => {
+  it('a transfer under way holds back compaction: an observer that missed the values pushed meanwhile goes on from the log after one snapshot (8 seeds)', async () => {
+    for (const seed of seeds) {
+      let observer: NodeId | undefined;
+      let installed = (): number => 0;
+      // Every chosen value pushed to the observer before it installed its snapshot is lost.
+      const dropPushes = (_id: NodeId, t: Transport): Transport => ({
+        start: (handlers) => t.start(handlers),
+        send: (m) => (m.type === 'chosen' && m.to === observer && installed() === 0 ? undefined : t.send(m)),
+        close: () => t.close(),
+      });
+      const sim = new RuntimeSimulation({
+        seed,
+        voters: 3,
+        observers: 1,
+        // One 32-byte chunk in flight: a transfer of many round trips.
+        node: { snapshot: { ...snapshot, chunkBytes: 32, inflightBytesMax: 32 } },
+        network: { lossRate: 0, duplicateRate: 0, delayTicksMax: 2 },
+        wrap: { transport: dropPushes },
+      });
+      await sim.start();
+      observer = sim.ids.find((id) => !sim.voterIds.includes(id))!;
+      installed = () => sim.node(observer!)?.metrics().snapshots.installed ?? 0;
+      expect(await sim.runUntil(() => sim.leader() !== undefined, 10_000), `seed ${seed}: no leader`).toBe(true);
+      sim.partition([[observer], sim.voterIds]);
+      const propose = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) {
+          let ok: boolean | undefined;
+          sim.propose(sim.leader() ?? sim.voterIds[0]!, { i }).then(
+            () => (ok = true),
+            () => (ok = false),
+          );
+          expect(await sim.runUntil(() => ok !== undefined, 30_000), `seed ${seed}: a proposal did not settle`).toBe(true);
+        }
+      };
+      await propose(40);
+      sim.heal();
+      expect(await sim.runUntil(() => sim.voterIds.some((id) => (sim.node(id)?.metrics().snapshots.sending ?? 0) > 0), 10_000), `seed ${seed}: no transfer`).toBe(true);
+      // Meanwhile the voters snapshot and compact: 20 slots, 4 snapshots, each 5 slots apart.
+      await propose(20);
+      expect(installed(), `seed ${seed}: installed before the voters snapshotted again`).toBe(0);
+      expect(await sim.runUntil(() => sim.converged(), 60_000), `seed ${seed}: did not converge`).toBe(true);
+      expect(installed(), `seed ${seed}: snapshots the observer installed`).toBe(1);
       sim.finish();
     }
   }, 120_000);
