@@ -12,7 +12,7 @@
  */
 import type { NodeId } from '../core/index.js';
 import { assert } from '../core/assert.js';
-import { crc32 } from './crc32.js';
+import { crc32 as portableCrc32 } from './crc32.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
 import type { Snapshot } from './storage.js';
 
@@ -27,6 +27,9 @@ export interface TransferLimits {
   /** Resends without progress before the transfer is given up. */
   readonly retriesMax: number;
 }
+
+/** A CRC-32 (IEEE) going on from `previous`, the CRC of the bytes before `bytes`. @internal */
+export type Crc32 = (bytes: Uint8Array, previous: number) => number;
 
 interface Outgoing {
   readonly to: NodeId;
@@ -64,6 +67,7 @@ export class SnapshotSender {
     private readonly limits: TransferLimits,
     private readonly send: (m: SnapshotChunkMessage) => void,
     random: () => number,
+    private readonly crc32: Crc32 = portableCrc32,
   ) {
     assert(Number.isSafeInteger(limits.chunkBytes) && limits.chunkBytes > 0, `chunkBytes ${limits.chunkBytes} must be a positive integer`);
     assert(limits.inflightBytesMax > 0, `inflightBytesMax ${limits.inflightBytesMax} must be positive`);
@@ -175,8 +179,8 @@ export class SnapshotSender {
     const chunk = data.subarray(offset, end);
     // Known unless an ack from before the receiver's restart moved `acked` past what
     // was sent since: then counted again from the start.
-    const before = t.crcBefore.get(offset) ?? crc32(data.subarray(0, offset));
-    const crc = crc32(chunk, before);
+    const before = t.crcBefore.get(offset) ?? this.crc32(data.subarray(0, offset), 0);
+    const crc = this.crc32(chunk, before);
     t.crcBefore.set(end, crc);
     this.send({ type: 'snapshotChunk', from: this.self, to: t.to, transfer: t.transfer, slot, total: data.byteLength, offset, crc, data: chunk });
     return end;
@@ -244,6 +248,7 @@ export class SnapshotReceiver {
     private readonly bytesMax: number,
     /** Ticks without a chunk after which a partial transfer is dropped. */
     private readonly idleTicksMax: number,
+    private readonly crc32: Crc32 = portableCrc32,
   ) {}
 
   /**
@@ -292,7 +297,7 @@ export class SnapshotReceiver {
     cur.data.set(m.data, m.offset);
     let next: { readonly end: number; readonly crc: number } | undefined = { end: m.offset + m.data.byteLength, crc: m.crc };
     while (next !== undefined) {
-      const crc = crc32(cur.data.subarray(cur.received, next.end), cur.crc);
+      const crc = this.crc32(cur.data.subarray(cur.received, next.end), cur.crc);
       if (crc !== next.crc) {
         this.incoming = undefined;
         return {

@@ -88,8 +88,8 @@ export class Snapshots<R> {
 
   constructor(private readonly host: SnapshotHost<R>) {
     const o = host.options;
-    this.sender = new SnapshotSender(host.id, { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks: host.retryTicks, retriesMax: 5 }, (m) => host.send(m), host.random);
-    this.receiver = new SnapshotReceiver(host.id, o.bytesMax, host.retryTicks * 8);
+    this.sender = new SnapshotSender(host.id, { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks: host.retryTicks, retriesMax: 5 }, (m) => host.send(m), host.random, o.crc32);
+    this.receiver = new SnapshotReceiver(host.id, o.bytesMax, host.retryTicks * 8, o.crc32);
   }
 
   /** Whether the state machine can snapshot and restore. */

@@ -53,6 +53,16 @@ describe('snapshot transfer', () => {
     expect(sender.busy('b')).toBe(false);
   });
 
+  it('a sender with zlib.crc32 and a receiver with the portable CRC-32 agree', () => {
+    const sent: SnapshotChunkMessage[] = [];
+    const sender = new SnapshotSender('a', { chunkBytes: 7, inflightBytesMax: 1_000, retryTicks: 2, retriesMax: 3 }, (m) => sent.push(m), () => 0.5, zlibCrc32);
+    const receiver = new SnapshotReceiver('b', 1_000, 10);
+    sender.start('b', { slot: 40, data });
+    const outcomes = sent.map((m) => receiver.onChunk(m, 0));
+    expect(outcomes.every((o) => o.refused === undefined)).toBe(true);
+    expect([...outcomes.at(-1)!.complete!.data]).toEqual([...data]);
+  });
+
   it('keeps at most inflightBytesMax unacknowledged, and sends on as acks arrive', () => {
     const { sender, receiver, sent } = pair(10, 35);
     sender.start('b', { slot: 40, data });
