@@ -123,6 +123,8 @@ export class FileStorage implements Storage {
   /** The commit index of the last persist called, to check the next one against. */
   private commitIndexCalled: number;
   private readonly counters = { persists: 0, fsyncs: 0 };
+  /** Snapshot reads under way (they do not wait in the queue); close waits for them. */
+  private readonly reads = new Set<Promise<unknown>>();
   /**
    * Learner-only records not written yet: they go with the next write, in order, so a
    * learner-only persist costs no system call (a crash loses them, and all after them).
@@ -170,7 +172,7 @@ export class FileStorage implements Storage {
     await createDirectory(fs, dir);
     const lock = await LockFile.acquire(fs, dir);
     try {
-      const snapshot = await readSnapshotFile(fs, dir);
+      const snapshot = await readSnapshotFile(fs, dir, { removeTemp: true });
       const state = new DurableStateBuilder();
       const wal = await Wal.open(fs, dir, state, { segmentBytesMax, preallocateBytes, syncOnEventLoop: options.syncOnEventLoop ?? true, onWarning });
       return new FileStorage(fs, dir, lock, wal, state, snapshot?.slot);
@@ -246,9 +248,21 @@ export class FileStorage implements Storage {
     });
   }
 
-  /** {@inheritDoc Storage.loadSnapshot} Read from the file: a fresh copy. */
+  /**
+   * {@inheritDoc Storage.loadSnapshot} Read from the file: a fresh copy. Not queued behind
+   * the log's writes, which a large snapshot's read would hold up (a leader loads one to
+   * send it while it serves writes): it reads the file the last completed save left (a
+   * save replaces it with an atomic rename).
+   */
   loadSnapshot(): Promise<Snapshot | undefined> {
-    return this.enqueueTask('loadSnapshot', false, () => readSnapshotFile(this.fs, this.dir));
+    if (this.closed) return Promise.reject(new ClosedError('FileStorage.loadSnapshot: the storage is closed'));
+    const read = readSnapshotFile(this.fs, this.dir, { removeTemp: false });
+    this.reads.add(read);
+    const done = (): void => {
+      this.reads.delete(read);
+    };
+    read.then(done, done);
+    return read;
   }
 
   /**
@@ -290,6 +304,7 @@ export class FileStorage implements Storage {
     if (this.closed) throw new ClosedError('FileStorage.close: the storage is closed');
     this.closed = true;
     while (this.draining !== undefined) await this.draining;
+    await Promise.allSettled([...this.reads]);
     try {
       if (this.failure === undefined && this.unwritten.length > 0) await this.writeUnwritten(true);
       await this.wal.close(this.failure === undefined);

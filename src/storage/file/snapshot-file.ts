@@ -119,9 +119,12 @@ export async function writeSnapshotFile(fs: FileSystem, dir: string, snapshot: S
   await syncDirectory(fs, dir);
 }
 
-/** The snapshot in `dir`, if any; removes a leftover `snapshot.tmp` of a crashed save. */
-export async function readSnapshotFile(fs: FileSystem, dir: string): Promise<Snapshot | undefined> {
-  if (await removeIfPresent(fs, join(dir, snapshotTempFileName))) await syncDirectory(fs, dir);
+/**
+ * The snapshot in `dir`, if any. With `removeTemp` (when the directory is opened, and no
+ * save can be under way) it first removes a leftover `snapshot.tmp` of a crashed save.
+ */
+export async function readSnapshotFile(fs: FileSystem, dir: string, options: { readonly removeTemp: boolean }): Promise<Snapshot | undefined> {
+  if (options.removeTemp && (await removeIfPresent(fs, join(dir, snapshotTempFileName)))) await syncDirectory(fs, dir);
   const file = join(dir, snapshotFileName);
   let bytes: Uint8Array;
   try {
