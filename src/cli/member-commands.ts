@@ -79,21 +79,40 @@ export async function memberCommand(command: 'member' | 'leader', args: Args): P
   }
 }
 
-/** Promotes `id`, asking again while the leader says it has not caught up yet. */
-export function promoteWhenCaughtUp(config: ClusterConfig, id: string, timeoutMs: number): Promise<{ configuration: Configuration; from: number }> {
-  return whenCaughtUp(config, { type: 'promote', id }, timeoutMs);
+/** Waits between promotion attempts refused as behind: at most this long (ms)... */
+const promoteRetryMsMax = 200;
+/** ...and at least this long (ms), however quickly the member gets on. */
+const promoteRetryMsMin = 50;
+/** How often `progress` is read while waiting (ms). */
+const progressPollMs = 5;
+
+/**
+ * Promotes `id`, asking again while the leader says it has not caught up yet: after
+ * {@link promoteRetryMsMax}, or sooner (not before {@link promoteRetryMsMin}) once
+ * `progress` (the member's own commit index, when the member runs in this process)
+ * moved since the refusal: a joining member that just installed its snapshot is
+ * promoted then, not up to 200 ms later.
+ */
+export function promoteWhenCaughtUp(config: ClusterConfig, id: string, timeoutMs: number, progress?: () => number): Promise<{ configuration: Configuration; from: number }> {
+  return whenCaughtUp(config, { type: 'promote', id }, timeoutMs, progress);
 }
 
-/** Makes `change` (which makes an observer a voter), asking again while the leader says the observer has not caught up yet. */
-async function whenCaughtUp(config: ClusterConfig, change: MembershipChange, timeoutMs: number): Promise<{ configuration: Configuration; from: number }> {
+/** Makes `change` (which makes an observer a voter), asking again while the leader says the observer has not caught up yet (see {@link promoteWhenCaughtUp}). */
+async function whenCaughtUp(config: ClusterConfig, change: MembershipChange, timeoutMs: number, progress?: () => number): Promise<{ configuration: Configuration; from: number }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const before = progress?.();
     try {
       return await onLeader(config, (kv) => kv.changeMembers(change, { timeoutMs: Math.max(1_000, deadline - Date.now()) }));
     } catch (error) {
       const retry = error instanceof MembershipError && (error.reason === 'behind' || error.reason === 'in-progress');
       if (!retry || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const refusedAt = Date.now();
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, progress === undefined ? promoteRetryMsMax : progressPollMs));
+        const waited = Date.now() - refusedAt;
+        if (waited >= promoteRetryMsMax || (waited >= promoteRetryMsMin && progress !== undefined && progress() !== before)) break;
+      }
     }
   }
 }

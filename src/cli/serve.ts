@@ -40,7 +40,7 @@ async function joinCluster(server: KvServer, config: ClusterConfig, id: string, 
       say(observer ? 'joined as an observer' : 'joined as an observer; catching up');
     }
     if (observer) return;
-    const promoted = await promoteWhenCaughtUp(config, id, timeoutMs);
+    const promoted = await promoteWhenCaughtUp(config, id, timeoutMs, () => server.kv.node.status().commitIndex);
     say(`is a voter (configuration ${promoted.configuration.id})`);
   } catch (error) {
     process.stderr.write(`synod: ${id} could not join: ${errorLine(error)}\n`);

@@ -96,7 +96,7 @@ async function restore(args: Args, file: string): Promise<number> {
     dedup: { clients: [], tombstones: [], forgottenThrough: -Infinity, lastSweep: -Infinity },
     configuration: [{ from: 1, source: 0, config: first }],
   };
-  const data = encodeSnapshot(encodeRuntimeState(state, kvResultCodec), contents.machine);
+  const data = await encodeSnapshot(encodeRuntimeState(state, kvResultCodec), contents.machine);
   try {
     const storage = await FileStorage.open(dataDir, { clusterId: config.clusterId });
     try {

@@ -8,6 +8,7 @@
  * enters `session-renew` (renewing every session at its slot) before any
  * `session-expire` of its own.
  */
+import { assert } from '../core/assert.js';
 import { CodecError } from '../transport/codec/codec-error.js';
 import { Reader, Writer } from '../transport/codec/wire.js';
 import { readKey, writeKey } from './kv-codec.js';
@@ -28,28 +29,37 @@ const formatVersion = 2;
 /** The first version, without the sessions' renewal slots: still read. */
 const formatVersionWithoutRenewals = 1;
 
-/** Records encoded between two pauses of {@link encodeKvSnapshot}: a few ms of work. */
+/** Records encoded between two pauses of {@link encodeKvSnapshot}: a few ms of work... */
 const recordsPerStep = 8192;
+/** ...or value bytes, whichever comes first (8192 values of 64 KiB are 512 MiB). */
+const valueBytesPerStep = 8 * 1024 * 1024;
+/** The most bytes an unsigned varint takes (up to 2^53). */
+const uintBytesMax = 8;
 
 /**
  * Encodes a captured state, awaiting `pause()` after every {@link recordsPerStep}
- * records, so a large store's snapshot (10 MB takes 30-40 ms) does not hold the event
- * loop all at once while requests wait behind it. @internal
+ * records or {@link valueBytesPerStep} bytes of values, so a large store's snapshot
+ * (10 MB takes 30-40 ms) does not hold the event loop all at once while requests wait
+ * behind it. The buffer is sized from a first pass, so it never grows (each growth
+ * copied everything written so far); the bytes returned may be a view of it. @internal
  */
 export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Promise<void>): Promise<Uint8Array> {
-  const w = new Writer(1024);
+  const histories = [...state.store.allHistories()];
+  const sessions = state.sessions.all();
+  const sequences = [...state.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const bound = sizeBound(histories, sessions.length, sequences);
+  const w = new Writer(bound);
   for (const b of magic) w.u8(b);
   w.u8(formatVersion);
   w.uint(state.store.revision);
   w.uint(state.store.compactRevision);
   w.uint(state.time);
   w.uint(state.sessions.nextId);
-  w.uint(state.sequences.size);
-  for (const [prefix, next] of [...state.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  w.uint(sequences.length);
+  for (const [prefix, next] of sequences) {
     writeKey(w, 'kv snapshot sequence prefix', prefix);
     w.uint(next);
   }
-  const sessions = state.sessions.all();
   w.uint(sessions.length);
   for (const s of sessions) {
     w.uint(s.id);
@@ -57,15 +67,16 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
     w.uint(s.expiresAt);
     w.uint(s.renewedSlot);
   }
-  const histories = [...state.store.allHistories()];
   w.uint(histories.length);
-  let sincePause = 0;
+  let records = 0;
+  let valueBytes = 0;
   for (const [key, history] of histories) {
     writeKey(w, 'kv snapshot key', key);
     w.uint(history.length);
     for (const r of history) {
-      if (++sincePause === recordsPerStep) {
-        sincePause = 0;
+      if (++records === recordsPerStep || valueBytes >= valueBytesPerStep) {
+        records = 0;
+        valueBytes = 0;
         await pause();
       }
       w.uint(r.revision);
@@ -77,10 +88,25 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
       w.uint(r.version);
       w.uint(r.createRevision);
       w.bytesOf(r.value);
+      valueBytes += r.value.byteLength;
       if (r.session !== undefined) w.uint(r.session);
     }
   }
-  return w.finish().slice();
+  const out = w.finish();
+  assert(out.byteLength <= bound, () => `kv snapshot of ${out.byteLength} bytes, above its bound of ${bound}`);
+  // A view when little of the buffer is left over; a copy of the bytes otherwise.
+  return out.byteLength >= bound * 0.75 ? out : out.slice();
+}
+
+/** At least the bytes {@link encodeKvSnapshot} writes for these parts (varints counted at their widest, keys at 3 bytes a UTF-16 unit). */
+function sizeBound(histories: readonly [string, readonly KeyRecord[]][], sessions: number, sequences: readonly [string, number][]): number {
+  let bound = magic.length + 1 + 6 * uintBytesMax + sessions * 3 * uintBytesMax;
+  for (const [prefix] of sequences) bound += 2 * uintBytesMax + 3 * prefix.length;
+  for (const [key, history] of histories) {
+    bound += 2 * uintBytesMax + 3 * key.length;
+    for (const r of history) bound += 1 + 5 * uintBytesMax + (r.value?.byteLength ?? 0);
+  }
+  return bound;
 }
 
 /** Decodes a snapshot; throws {@link CodecError} on anything malformed. @internal */

@@ -239,6 +239,12 @@ export class SynodNode<Command, Result> {
       logger: options.logger,
       random: options.random,
       retryTicks: options.limits.electionTicksMax,
+      now: () => options.clock.now(),
+      pause: () =>
+        new Promise<void>((resolve) => {
+          if (options.clock.defer !== undefined) options.clock.defer(resolve);
+          else options.clock.setTimer(resolve, 0);
+        }),
       running: () => this.lifecycle === 'running',
       appliedIndex: () => this.appliedIndex,
       runtimeState: () => ({ lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState(), configuration: this.replica!.configurationAt(this.appliedIndex) }),
@@ -1125,7 +1131,7 @@ export class SynodNode<Command, Result> {
 
   private onSnapshotChunk(m: SnapshotChunkMessage): void {
     const ok =
-      isCount(m.transfer) && isCount(m.slot) && m.slot >= 1 && isCount(m.total) && m.total >= 1 && isCount(m.offset) && m.data instanceof Uint8Array;
+      isCount(m.transfer) && isCount(m.slot) && m.slot >= 1 && isCount(m.total) && m.total >= 1 && isCount(m.offset) && isCount(m.crc) && m.crc <= 0xffffffff && m.data instanceof Uint8Array;
     if (!ok) return this.dropMalformed(m);
     this.snapshots.onChunk(m);
   }

@@ -76,7 +76,8 @@ export interface ReadReplyMessage {
 
 /**
  * One piece of a snapshot streamed to a replica that needs slots the sender compacted.
- * Chunks of one transfer are sent in order, one at a time: each waits for its ack.
+ * Chunks of one transfer are sent in order, a bounded window of them ahead of the last
+ * ack; the receiver takes them in order only.
  */
 export interface SnapshotChunkMessage {
   readonly type: 'snapshotChunk';
@@ -90,6 +91,11 @@ export interface SnapshotChunkMessage {
   readonly total: number;
   /** Where `data` starts in the snapshot. */
   readonly offset: number;
+  /**
+   * The CRC-32 (IEEE, as zlib's) of the snapshot's bytes from its start to the end of
+   * `data`: the last chunk's covers the whole snapshot.
+   */
+  readonly crc: number;
   readonly data: Uint8Array;
 }
 

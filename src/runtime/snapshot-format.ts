@@ -62,15 +62,26 @@ export function encodeRuntimeState<R>(state: RuntimeState<R>, resultCodec: Codec
   );
 }
 
-/** A whole snapshot: the runtime's part (from {@link encodeRuntimeState}), then the state machine's bytes. @internal */
-export function encodeSnapshot(runtime: Uint8Array, machine: Uint8Array): Uint8Array {
+/** Bytes of the state machine's part copied between two pauses of {@link encodeSnapshot}: a few ms. */
+const copyBytesPerStep = 8 * 1024 * 1024;
+
+/**
+ * A whole snapshot: the runtime's part (from {@link encodeRuntimeState}), then the state
+ * machine's bytes, copied {@link copyBytesPerStep} at a time with `pause()` awaited
+ * between (a 1 GB snapshot is a copy of a third of a second or more). @internal
+ */
+export async function encodeSnapshot(runtime: Uint8Array, machine: Uint8Array, pause: () => Promise<void> = async () => {}): Promise<Uint8Array> {
   const bytes = new Uint8Array(headerBytes + runtime.byteLength + machine.byteLength);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, magic);
   view.setUint8(4, version);
   view.setUint32(8, runtime.byteLength);
   bytes.set(runtime, headerBytes);
-  bytes.set(machine, headerBytes + runtime.byteLength);
+  const start = headerBytes + runtime.byteLength;
+  for (let at = 0; at < machine.byteLength; at += copyBytesPerStep) {
+    if (at > 0) await pause();
+    bytes.set(machine.subarray(at, Math.min(machine.byteLength, at + copyBytesPerStep)), start + at);
+  }
   return bytes;
 }
 

@@ -1,11 +1,18 @@
 /**
  * Streaming a snapshot to a replica that needs slots its sender compacted: bounded
- * chunks, one in flight per transfer (each waits for its ack), retried on silence and
- * given up after a bounded number of retries; an explicit end (`done` or `failed`).
+ * chunks, a window of them in flight (the receiver acknowledges the prefix it holds
+ * whole, keeping chunks that arrive ahead of a gap in place; the sender keeps at most
+ * `inflightBytesMax` bytes beyond that prefix in flight, and after `retryTicks` without
+ * progress goes back and sends again from there), given up after a bounded number of
+ * retries; an explicit end (`done` or `failed`).
+ * Each chunk carries the CRC-32 of the snapshot up to its end, so the receiver refuses
+ * bytes damaged or put in the wrong place before it stores anything.
  * A receiver that crashed mid-transfer simply asks again through catch-up: nothing of
  * a transfer is kept across restarts, so nothing can stay half-installed.
  */
 import type { NodeId } from '../core/index.js';
+import { assert } from '../core/assert.js';
+import { crc32 as portableCrc32 } from './crc32.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
 import type { Snapshot } from './storage.js';
 
@@ -13,11 +20,16 @@ import type { Snapshot } from './storage.js';
 export interface TransferLimits {
   /** Bytes per chunk. */
   readonly chunkBytes: number;
-  /** Ticks without an ack before the chunk is sent again. */
+  /** Bytes sent and not yet acknowledged, at most (at least one chunk is always let through). */
+  readonly inflightBytesMax: number;
+  /** Ticks without progress before the unacknowledged chunks are sent again. */
   readonly retryTicks: number;
   /** Resends without progress before the transfer is given up. */
   readonly retriesMax: number;
 }
+
+/** A CRC-32 (IEEE) going on from `previous`, the CRC of the bytes before `bytes`. @internal */
+export type Crc32 = (bytes: Uint8Array, previous: number) => number;
 
 interface Outgoing {
   readonly to: NodeId;
@@ -25,6 +37,14 @@ interface Outgoing {
   readonly snapshot: Snapshot;
   /** Everything before it was acknowledged. */
   acked: number;
+  /** The end of the last chunk sent since the window last went back to `acked`. */
+  sent: number;
+  /**
+   * The CRC-32 of the snapshot's bytes before an offset, for chunk boundaries from
+   * `acked` to `sent` (older ones are forgotten as acks arrive): a chunk sent again
+   * needs the CRC up to its start.
+   */
+  readonly crcBefore: Map<number, number>;
   idleTicks: number;
   retries: number;
 }
@@ -47,7 +67,10 @@ export class SnapshotSender {
     private readonly limits: TransferLimits,
     private readonly send: (m: SnapshotChunkMessage) => void,
     random: () => number,
+    private readonly crc32: Crc32 = portableCrc32,
   ) {
+    assert(Number.isSafeInteger(limits.chunkBytes) && limits.chunkBytes > 0, `chunkBytes ${limits.chunkBytes} must be a positive integer`);
+    assert(limits.inflightBytesMax > 0, `inflightBytesMax ${limits.inflightBytesMax} must be positive`);
     // Transfer ids from a random start: a restarted sender never continues a receiver's
     // half-assembled transfer from before its restart.
     this.nextTransfer = 1 + Math.floor(random() * 0x3fffffff);
@@ -66,9 +89,9 @@ export class SnapshotSender {
   /** Starts streaming `snapshot` to `to` (replacing a reservation). */
   start(to: NodeId, snapshot: Snapshot): void {
     this.reserved.delete(to);
-    const t: Outgoing = { to, transfer: this.nextTransfer++, snapshot, acked: 0, idleTicks: 0, retries: 0 };
+    const t: Outgoing = { to, transfer: this.nextTransfer++, snapshot, acked: 0, sent: 0, crcBefore: new Map([[0, 0]]), idleTicks: 0, retries: 0 };
     this.outgoing.set(to, t);
-    this.sendChunk(t);
+    this.fill(t);
   }
 
   /** Drops a reservation that did not start (no snapshot to send). */
@@ -76,7 +99,7 @@ export class SnapshotSender {
     this.reserved.delete(to);
   }
 
-  /** An ack arrived: sends the next chunk, or returns how the transfer ended. */
+  /** An ack arrived: sends the chunks the window now lets through, or returns how the transfer ended. */
   onAck(m: SnapshotAckMessage): SendOutcome | undefined {
     const t = this.outgoing.get(m.from);
     if (t === undefined || t.transfer !== m.transfer) return undefined;
@@ -85,17 +108,36 @@ export class SnapshotSender {
       return m.status;
     }
     const total = t.snapshot.data.byteLength;
-    if (m.received > t.acked || m.received === 0) {
-      // Progress, or the receiver lost the transfer (it restarted): go on from there.
-      if (m.received > t.acked) t.retries = 0;
-      t.acked = Math.min(m.received, total);
+    // Only a chunk's end is a place the receiver can have reached; anything else is not
+    // an ack of this sender's chunks.
+    if (m.received > total || (m.received % this.limits.chunkBytes !== 0 && m.received !== total)) return undefined;
+    if (m.received > t.acked) {
+      // Offsets were added in increasing order (the window only ever goes back to offsets it holds).
+      for (const offset of t.crcBefore.keys()) {
+        if (offset >= m.received) break;
+        t.crcBefore.delete(offset);
+      }
+      t.acked = m.received;
+      t.sent = Math.max(t.sent, t.acked);
+      t.retries = 0;
       t.idleTicks = 0;
-      if (t.acked < total) this.sendChunk(t);
+      this.fill(t);
+    } else if (m.received === 0 && t.acked > 0) {
+      // The receiver lost the transfer (it restarted): start over. Its acks of the other
+      // chunks in flight say 0 too, and change nothing more (acked is 0 by then).
+      t.acked = 0;
+      t.sent = 0;
+      t.idleTicks = 0;
+      t.crcBefore.clear();
+      t.crcBefore.set(0, 0);
+      this.fill(t);
     }
+    // Otherwise a duplicate or late ack (a chunk out of order, or sent twice): the
+    // window stays; silence beyond retryTicks sends it again.
     return undefined;
   }
 
-  /** One tick passed: resends stalled chunks; returns the peers whose transfer was given up. */
+  /** One tick passed: resends stalled windows; returns the peers whose transfer was given up. */
   tick(): NodeId[] {
     const givenUp: NodeId[] = [];
     for (const t of this.outgoing.values()) {
@@ -106,7 +148,9 @@ export class SnapshotSender {
         givenUp.push(t.to);
         continue;
       }
-      this.sendChunk(t);
+      // Go back: everything after the acknowledged prefix is sent again.
+      t.sent = t.acked;
+      this.fill(t);
     }
     return givenUp;
   }
@@ -116,19 +160,30 @@ export class SnapshotSender {
     return this.outgoing.size;
   }
 
-  private sendChunk(t: Outgoing): void {
+  /** Sends chunks from `sent` on while the window has room (always at least one chunk in flight). */
+  private fill(t: Outgoing): void {
+    const total = t.snapshot.data.byteLength;
+    const { chunkBytes, inflightBytesMax } = this.limits;
+    while (t.sent < total && (t.sent === t.acked || t.sent - t.acked + Math.min(chunkBytes, total - t.sent) <= inflightBytesMax)) {
+      t.sent = this.sendChunk(t, t.sent);
+    }
+    assert(t.acked <= t.sent && t.sent <= total, () => `transfer ${t.transfer} to ${t.to}: acked ${t.acked}, sent ${t.sent}, total ${total}`);
+  }
+
+  /** Sends the chunk at `offset` (a multiple of chunkBytes); returns where it ends. */
+  private sendChunk(t: Outgoing, offset: number): number {
     const { data, slot } = t.snapshot;
-    const end = Math.min(data.byteLength, t.acked + this.limits.chunkBytes);
-    this.send({
-      type: 'snapshotChunk',
-      from: this.self,
-      to: t.to,
-      transfer: t.transfer,
-      slot,
-      total: data.byteLength,
-      offset: t.acked,
-      data: data.subarray(t.acked, end),
-    });
+    const { chunkBytes } = this.limits;
+    assert(offset % chunkBytes === 0 && offset < data.byteLength, () => `chunk offset ${offset} of a ${data.byteLength}-byte snapshot in chunks of ${chunkBytes}`);
+    const end = Math.min(data.byteLength, offset + chunkBytes);
+    const chunk = data.subarray(offset, end);
+    // Known unless an ack from before the receiver's restart moved `acked` past what
+    // was sent since: then counted again from the start.
+    const before = t.crcBefore.get(offset) ?? this.crc32(data.subarray(0, offset), 0);
+    const crc = this.crc32(chunk, before);
+    t.crcBefore.set(end, crc);
+    this.send({ type: 'snapshotChunk', from: this.self, to: t.to, transfer: t.transfer, slot, total: data.byteLength, offset, crc, data: chunk });
+    return end;
   }
 }
 
@@ -136,9 +191,18 @@ interface Incoming {
   readonly from: NodeId;
   readonly transfer: number;
   readonly slot: number;
-  readonly total: number;
-  readonly parts: Uint8Array[];
+  /** The whole snapshot, filled in order as chunks arrive: the one copy the receiver holds. */
+  readonly data: Uint8Array;
+  /** Bytes of `data` filled: everything before it arrived, and its CRC matched. */
   received: number;
+  /** The CRC-32 of `data` up to `received`. */
+  crc: number;
+  /**
+   * Chunks that arrived ahead of `received` (the network reordered them), by offset:
+   * their bytes are in `data` already, checked against their CRC once the gap before
+   * them is filled. At most {@link aheadChunksMax}.
+   */
+  readonly ahead: Map<number, { readonly end: number; readonly crc: number }>;
   idleTicks: number;
   /** Complete and handed to the node to install; chunks are ignored meanwhile. */
   installing: boolean;
@@ -152,8 +216,28 @@ export interface ReceivedSnapshot {
   readonly data: Uint8Array;
 }
 
+/** What the receiver makes of a chunk. @internal */
+export interface ChunkOutcome {
+  /** The ack to send, if any. */
+  readonly ack?: SnapshotAckMessage;
+  /** The snapshot this chunk completed, to install; its ack comes from {@link SnapshotReceiver.finished}. */
+  readonly complete?: ReceivedSnapshot;
+  /** Why the transfer was refused: its bytes did not match their CRC. */
+  readonly refused?: string;
+}
+
 /**
- * The receiving side: one snapshot assembled at a time, at most `bytesMax` bytes.
+ * Chunks a receiver keeps ahead of the first one missing (their bytes are in the
+ * snapshot's buffer already; this bounds only their bookkeeping). More are dropped, and
+ * sent again after their sender's retry.
+ * @internal
+ */
+export const aheadChunksMax = 1024;
+
+/**
+ * The receiving side: one snapshot assembled at a time, at most `bytesMax` bytes, held
+ * once (each chunk is copied into place as it arrives). Chunks that arrive out of order
+ * wait in place until the gap before them is filled; the CRC is checked in order.
  * @internal
  */
 export class SnapshotReceiver {
@@ -164,14 +248,17 @@ export class SnapshotReceiver {
     private readonly bytesMax: number,
     /** Ticks without a chunk after which a partial transfer is dropped. */
     private readonly idleTicksMax: number,
+    private readonly crc32: Crc32 = portableCrc32,
   ) {}
 
   /**
    * A chunk arrived, while this node has applied every slot up to `appliedIndex`.
    * Returns the ack to send (if any) and, when the chunk completed a snapshot, the
    * snapshot to install; the ack of a completed snapshot comes from {@link finished}.
+   * Every chunk is answered with how far this receiver got (the end of the prefix it
+   * holds whole and checked); one sent twice changes nothing.
    */
-  onChunk(m: SnapshotChunkMessage, appliedIndex: number): { ack?: SnapshotAckMessage; complete?: ReceivedSnapshot } {
+  onChunk(m: SnapshotChunkMessage, appliedIndex: number): ChunkOutcome {
     const ack = (received: number, status: SnapshotAckMessage['status']): SnapshotAckMessage => ({
       type: 'snapshotAck',
       from: this.self,
@@ -189,23 +276,45 @@ export class SnapshotReceiver {
       // One snapshot at a time: another sender's newer one, or the same sender's next
       // transfer, replaces a partial one; anything else waits (its sender retries).
       if (cur !== undefined && (cur.installing || (cur.from !== m.from && m.slot <= cur.slot))) return {};
-      if (m.offset !== 0) return { ack: ack(0, 'more') };
-      cur = { from: m.from, transfer: m.transfer, slot: m.slot, total: m.total, parts: [], received: 0, idleTicks: 0, installing: false };
+      // Any chunk starts a transfer this receiver did not know (chunk 0 may come later):
+      // its ack says 0, so a sender that counted on more (this receiver restarted) starts over.
+      cur = { from: m.from, transfer: m.transfer, slot: m.slot, data: new Uint8Array(m.total), received: 0, crc: 0, ahead: new Map(), idleTicks: 0, installing: false };
       this.incoming = cur;
     }
-    if (m.slot !== cur.slot || m.total !== cur.total || m.offset + m.data.byteLength > cur.total) {
+    if (m.slot !== cur.slot || m.total !== cur.data.byteLength || m.offset + m.data.byteLength > cur.data.byteLength) {
       this.incoming = undefined;
       return { ack: ack(0, 'failed') };
     }
-    if (m.offset !== cur.received || m.data.byteLength === 0) return { ack: ack(cur.received, 'more') };
-    cur.parts.push(m.data.slice());
-    cur.received += m.data.byteLength;
+    if (m.data.byteLength === 0 || m.offset < cur.received || cur.ahead.has(m.offset)) return { ack: ack(cur.received, 'more') };
+    if (m.offset > cur.received) {
+      // Ahead of a gap: into place now, checked once the gap is filled.
+      if (cur.ahead.size < aheadChunksMax) {
+        cur.data.set(m.data, m.offset);
+        cur.ahead.set(m.offset, { end: m.offset + m.data.byteLength, crc: m.crc });
+      }
+      return { ack: ack(cur.received, 'more') };
+    }
+    cur.data.set(m.data, m.offset);
+    let next: { readonly end: number; readonly crc: number } | undefined = { end: m.offset + m.data.byteLength, crc: m.crc };
+    while (next !== undefined) {
+      const crc = this.crc32(cur.data.subarray(cur.received, next.end), cur.crc);
+      if (crc !== next.crc) {
+        this.incoming = undefined;
+        return {
+          ack: ack(0, 'failed'),
+          refused: `the chunk at offset ${cur.received} of ${cur.data.byteLength} bytes from ${cur.from} (slot ${cur.slot}) fails its CRC: ${hex(next.crc)} sent, ${hex(crc)} computed`,
+        };
+      }
+      cur.received = next.end;
+      cur.crc = crc;
+      next = cur.ahead.get(cur.received);
+      cur.ahead.delete(cur.received);
+    }
     cur.idleTicks = 0;
-    if (cur.received < cur.total) return { ack: ack(cur.received, 'more') };
+    if (cur.received < cur.data.byteLength) return { ack: ack(cur.received, 'more') };
+    assert(cur.received === cur.data.byteLength, () => `received ${cur.received} of ${cur.data.byteLength} bytes`);
     cur.installing = true;
-    const data = concat(cur.parts, cur.total);
-    cur.parts.length = 0;
-    return { complete: { from: cur.from, transfer: cur.transfer, slot: cur.slot, data } };
+    return { complete: { from: cur.from, transfer: cur.transfer, slot: cur.slot, data: cur.data } };
   }
 
   /** The node finished with a completed snapshot: the ack that ends its transfer. */
@@ -222,13 +331,6 @@ export class SnapshotReceiver {
   }
 }
 
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1 && parts[0]!.byteLength === total) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
 }

@@ -24,6 +24,10 @@ export interface SnapshotHost<R> {
   readonly random: () => number;
   /** Ticks between retries of an unacknowledged chunk. */
   readonly retryTicks: number;
+  /** Milliseconds on the node's clock (monotonic), to time transfers for the log. */
+  now(): number;
+  /** Resolves on a later turn of the event loop, after pending I/O: long work yields with it. */
+  pause(): Promise<void>;
   /** Whether the node runs (not starting, not closing). */
   running(): boolean;
   appliedIndex(): number;
@@ -51,6 +55,14 @@ export interface SnapshotCounts {
   refused: number;
 }
 
+/**
+ * Snapshots saved here while a transfer is under way after which compaction no longer
+ * waits for it (see {@link Snapshots.compactionPoint}): the log kept for a slow transfer
+ * is at most this many snapshot intervals.
+ * @internal
+ */
+export const transferHoldSnapshotsMax = 4;
+
 /** @internal */
 export class Snapshots<R> {
   /** The slot of the last snapshot saved in the storage (0 if none). */
@@ -64,12 +76,20 @@ export class Snapshots<R> {
   private chain: Promise<void> = Promise.resolve();
   private readonly sender: SnapshotSender;
   private readonly receiver: SnapshotReceiver;
+  /**
+   * Outgoing transfers by peer: when each was asked for (before its snapshot was
+   * loaded), and once loaded, the slot its snapshot covers and the snapshots saved here
+   * before it started (see {@link compactionPoint}).
+   */
+  private readonly outgoing = new Map<NodeId, { readonly since: number; slot?: number; savedBefore?: number }>();
+  /** The incoming transfer last heard of, and when its first chunk arrived. */
+  private receiving: { from: NodeId; transfer: number; since: number } | undefined;
   readonly counts: SnapshotCounts = { saved: 0, installed: 0, sent: 0, refused: 0 };
 
   constructor(private readonly host: SnapshotHost<R>) {
     const o = host.options;
-    this.sender = new SnapshotSender(host.id, { chunkBytes: o.chunkBytes, retryTicks: host.retryTicks, retriesMax: 5 }, (m) => host.send(m), host.random);
-    this.receiver = new SnapshotReceiver(host.id, o.bytesMax, host.retryTicks * 8);
+    this.sender = new SnapshotSender(host.id, { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks: host.retryTicks, retriesMax: 5 }, (m) => host.send(m), host.random, o.crc32);
+    this.receiver = new SnapshotReceiver(host.id, o.bytesMax, host.retryTicks * 8, o.crc32);
   }
 
   /** Whether the state machine can snapshot and restore. */
@@ -134,10 +154,10 @@ export class Snapshots<R> {
           return;
         }
         if (slot <= this.savedSlot || !this.host.running()) return; // an installed one is newer
-        await this.save({ slot, data: encodeSnapshot(runtime, machine) });
+        await this.save({ slot, data: await encodeSnapshot(runtime, machine, () => this.host.pause()) });
         this.counts.saved++;
         this.host.logger.info({ node: this.host.id, slot }, 'snapshot saved');
-        await this.compact(slot - this.host.options.trailingSlots);
+        await this.compact(this.compactionPoint(slot - this.host.options.trailingSlots));
       } finally {
         this.taking = false;
       }
@@ -163,25 +183,33 @@ export class Snapshots<R> {
     } catch (error) {
       throw new SnapshotError(`the state machine's snapshot failed at slot ${slot}`, { cause: error });
     }
-    return { slot, data: encodeSnapshot(runtime, machine) };
+    return { slot, data: await encodeSnapshot(runtime, machine) };
   }
 
   /** The core named `to` as needing slots this node compacted: stream it the stored snapshot. */
   sendTo(to: NodeId): void {
     if (this.sender.busy(to)) return;
     this.sender.reserve(to);
+    this.outgoing.set(to, { since: this.host.now() });
     this.host.storage.loadSnapshot().then(
       (snapshot) => {
         if (snapshot === undefined || !this.host.running()) {
           this.sender.release(to);
+          this.outgoing.delete(to);
           if (snapshot === undefined) this.host.logger.warn({ node: this.host.id, to }, 'a peer needs a snapshot, but none is stored');
           return;
         }
         this.host.logger.info({ node: this.host.id, to, slot: snapshot.slot, bytes: snapshot.data.byteLength }, 'sending a snapshot');
+        const t = this.outgoing.get(to);
+        if (t !== undefined) {
+          t.slot = snapshot.slot;
+          t.savedBefore = this.counts.saved;
+        }
         this.sender.start(to, snapshot);
       },
       (error: unknown) => {
         this.sender.release(to);
+        this.outgoing.delete(to);
         this.host.fail(new StorageError('loadSnapshot', error));
       },
     );
@@ -189,18 +217,35 @@ export class Snapshots<R> {
 
   onAck(m: SnapshotAckMessage): void {
     const outcome = this.sender.onAck(m);
-    if (outcome === 'done') this.counts.sent++;
+    if (outcome === undefined) return;
+    const since = this.outgoing.get(m.from)?.since;
+    this.outgoing.delete(m.from);
+    if (outcome === 'done') {
+      this.counts.sent++;
+      // From the request (loading the snapshot included) to the peer's word that it holds it durably, installed.
+      const ms = since === undefined ? undefined : Math.round(this.host.now() - since);
+      if (m.received === 0) this.host.logger.info({ node: this.host.id, to: m.from, ms }, 'a peer no longer needed the snapshot sent to it');
+      else this.host.logger.info({ node: this.host.id, to: m.from, bytes: m.received, ms }, 'sent a snapshot');
+    }
     if (outcome === 'failed') this.host.logger.warn({ node: this.host.id, to: m.from }, 'a peer refused the snapshot sent to it');
   }
 
   onChunk(m: SnapshotChunkMessage): void {
-    const { ack, complete } = this.receiver.onChunk(m, this.host.appliedIndex());
+    if (this.receiving?.from !== m.from || this.receiving.transfer !== m.transfer) this.receiving = { from: m.from, transfer: m.transfer, since: this.host.now() };
+    const { ack, complete, refused } = this.receiver.onChunk(m, this.host.appliedIndex());
+    if (refused !== undefined) {
+      this.counts.refused++;
+      this.host.warn(new SnapshotError(refused));
+    }
     if (ack !== undefined) this.host.send(ack);
     if (complete !== undefined) this.enqueue(() => this.installReceived(complete));
   }
 
   tick(): void {
-    for (const to of this.sender.tick()) this.host.logger.warn({ node: this.host.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
+    for (const to of this.sender.tick()) {
+      this.outgoing.delete(to);
+      this.host.logger.warn({ node: this.host.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
+    }
     this.receiver.tick();
   }
 
@@ -209,8 +254,29 @@ export class Snapshots<R> {
     return this.sender.size;
   }
 
+  /**
+   * Where to compact the log to, at most `slot`: not past the snapshot a transfer under
+   * way sends, whose receiver continues from the log after it (compacted past it, a
+   * receiver that missed the values pushed to it meanwhile needs a second whole
+   * snapshot, as a member joining under load often did); unless
+   * {@link transferHoldSnapshotsMax} snapshots were saved here since that transfer started.
+   */
+  private compactionPoint(slot: number): number {
+    let point = slot;
+    for (const t of this.outgoing.values()) {
+      if (t.slot === undefined || t.savedBefore === undefined || this.counts.saved - t.savedBefore > transferHoldSnapshotsMax) continue;
+      point = Math.min(point, t.slot);
+    }
+    return point;
+  }
+
   private async installReceived(s: ReceivedSnapshot): Promise<void> {
     let status: 'done' | 'failed' = 'failed';
+    let answered = false;
+    const answer = (): void => {
+      answered = true;
+      if (this.host.running()) this.host.send(this.receiver.finished(s, status));
+    };
     try {
       if (!this.host.running()) return;
       if (s.slot <= this.host.appliedIndex()) {
@@ -239,10 +305,14 @@ export class Snapshots<R> {
       this.slotsSince = 0;
       this.bytesSince = 0;
       this.counts.installed++;
-      this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot }, 'installed a snapshot from a peer');
+      const since = this.receiving?.from === s.from && this.receiving.transfer === s.transfer ? this.receiving.since : undefined;
+      const ms = since === undefined ? undefined : Math.round(this.host.now() - since);
+      this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot, bytes: s.data.byteLength, ms }, 'installed a snapshot from a peer');
+      // Durable and installed: the sender may stop now; compacting the log below is this node's own business.
+      answer();
       await this.compact(s.slot);
     } finally {
-      if (this.host.running()) this.host.send(this.receiver.finished(s, status));
+      if (!answered) answer();
     }
   }
 

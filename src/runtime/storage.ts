@@ -40,7 +40,12 @@ export interface Storage {
   load(): Promise<DurableState>;
   /** Makes `batch` durable, atomically and after every earlier batch. */
   persist(batch: PersistBatch): Promise<void>;
-  /** Stores `snapshot` atomically, replacing the previous one. */
+  /**
+   * Stores `snapshot` atomically, replacing the previous one. The caller leaves
+   * `snapshot.data` unchanged until the promise settles (the runtime never changes a
+   * snapshot's bytes), so a storage may write it without copying it first; it must not
+   * keep a reference to it after that.
+   */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
   /** The latest snapshot saved, if any. */
   loadSnapshot(): Promise<Snapshot | undefined>;

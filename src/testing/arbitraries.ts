@@ -238,7 +238,7 @@ export function runtimeSimulationArbitrary(options: RuntimeSimulationArbitraryOp
             // Frequent snapshots, tiny chunks, few trailing slots: restarted and lagging
             // nodes get snapshots streamed to them amid the faults.
             fc.option(
-              fc.record({ everySlots: fc.integer({ min: 1, max: 12 }), trailingSlots: fc.integer({ min: 0, max: 4 }), chunkBytes: fc.integer({ min: 16, max: 512 }) }),
+              fc.record({ everySlots: fc.integer({ min: 1, max: 12 }), trailingSlots: fc.integer({ min: 0, max: 4 }), chunkBytes: fc.integer({ min: 16, max: 512 }), inflightBytesMax: fc.integer({ min: 1, max: 2_048 }) }),
               { freq: 2 },
             ),
           )

@@ -28,7 +28,7 @@ async function backupBytes(): Promise<{ file: string; bytes: Uint8Array }> {
   machine.apply({ type: 'put', key: 'gone', value: new TextEncoder().encode('x') }, meta(2));
   machine.apply({ type: 'delete', key: 'gone' }, meta(3));
   const runtime = encodeRuntimeState({ lastTimestamp: 3, dedup: { clients: [], tombstones: [], forgottenThrough: -Infinity, lastSweep: -Infinity } }, kvResultCodec);
-  const data = encodeSnapshot(runtime, await machine.snapshot().write());
+  const data = await encodeSnapshot(runtime, await machine.snapshot().write());
   const file = join(dir, 'backup.snap');
   await writeBackup(file, { clusterId: 'orders', slot: 3, savedAt: 1_700_000_000_000, data });
   return { file, bytes: new Uint8Array(await readFile(file)) };

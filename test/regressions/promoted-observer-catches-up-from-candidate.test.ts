@@ -8,7 +8,8 @@ import { runRuntimeSimulation } from '../../src/testing/index.js';
 // as if it heard a leader, and with no leader nobody sent it the log. n2 could not win
 // without it: the cluster stalled for good. An observer asked for a pre-vote by a node
 // whose commit index is ahead of its own now learns the log from it. Found by the
-// runtime simulation with membership changes.
+// runtime simulation with membership changes. One snapshot chunk in flight at a time
+// (inflightBytesMax 16) keeps the schedule that first showed it.
 it('a voter that missed its own promotion learns it from the candidate that needs its vote', async () => {
   const result = await runRuntimeSimulation({
     seed: 147847341,
@@ -18,7 +19,7 @@ it('a voter that missed its own promotion learns it from the candidate that need
     proposals: 30,
     safetyMs: 1539,
     persistDelayMsMax: 0,
-    node: { batchCommandsMax: 1, inflightSlotsMax: 1, followerProposals: 'forward', snapshot: { everySlots: 1, trailingSlots: 0, chunkBytes: 16 } },
+    node: { batchCommandsMax: 1, inflightSlotsMax: 1, followerProposals: 'forward', snapshot: { everySlots: 1, trailingSlots: 0, chunkBytes: 16, inflightBytesMax: 16 } },
     faults: [
       { at: 200, fault: { kind: 'changeMembers', change: 'demote', node: 2 } },
       { at: 240, fault: { kind: 'changeMembers', change: 'removeLeader', node: 0 } },

@@ -3,6 +3,7 @@
  * time, and failing closed when its storage fails. Every error is a SynodError that
  * callers can match with `instanceof`.
  */
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   AbortedError,
@@ -53,6 +54,11 @@ describe('createNode validates every option up front', () => {
     ['dedup.resultBytesMax', { dedup: { resultBytesPerClientMax: 128 * 1024 * 1024 } }],
     ['dedup.resultBytesMax', { dedup: { resultBytesPerClientMax: 4096, resultBytesMax: 2048 } }],
     ['clientId', { clientId: '' }],
+    ['snapshot.inflightBytesMax', { snapshot: { inflightBytesMax: 0 } }],
+    ['snapshot.crc32', { snapshot: { crc32: 'zlib' } }],
+    // Not CRC-32 (IEEE): an Adler-32, and a CRC that ignores where it goes on from.
+    ['snapshot.crc32', { snapshot: { crc32: (bytes: Uint8Array) => bytes.reduce((a, b) => a + b, 1) } }],
+    ['snapshot.crc32', { snapshot: { crc32: (bytes: Uint8Array) => zlibCrc32(bytes) } }],
   ];
 
   it.each(cases)('names `%s`', (field, override) => {

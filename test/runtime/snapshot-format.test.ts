@@ -21,9 +21,9 @@ function table(): DedupTable<unknown> {
 }
 
 describe('runtime snapshot format', () => {
-  it('round-trips the exactly-once table, the last timestamp and the machine bytes', () => {
+  it('round-trips the exactly-once table, the last timestamp and the machine bytes', async () => {
     const t = table();
-    const bytes = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1_003, dedup: t.exportState() }, codec), new Uint8Array([1, 2, 3]));
+    const bytes = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1_003, dedup: t.exportState() }, codec), new Uint8Array([1, 2, 3]));
     const { state, machine } = decodeSnapshot(bytes, codec);
     expect([...machine]).toEqual([1, 2, 3]);
     expect(state.lastTimestamp).toBe(1_003);
@@ -39,22 +39,35 @@ describe('runtime snapshot format', () => {
     expect(restored.check('a', 1, 0, 0, 2_000)).toMatchObject({ kind: 'duplicate' });
   });
 
-  it('round-trips the configurations that govern after the snapshot, and refuses a malformed one', () => {
+  it('round-trips the configurations that govern after the snapshot, and refuses a malformed one', async () => {
     const config = (id: number, voters: string[]) => ({ id, voters, quorum: 'majority' as const, observers: ['o'], addresses: { o: 'h:1' }, windowSlots: 8 });
     const configuration = [{ from: 3, source: 0, config: config(1, ['a', 'b', 'c']) }, { from: 12, source: 4, config: config(2, ['a', 'b']) }];
     const dedup = new DedupTable<unknown>(defaultDedupLimits).exportState();
-    const bytes = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup, configuration }, codec), new Uint8Array(0));
+    const bytes = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup, configuration }, codec), new Uint8Array(0));
     expect(decodeSnapshot(bytes, codec).state.configuration).toEqual(configuration);
     // Without one (a cluster whose members never changed, or an older synod): absent.
-    const plain = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup }, codec), new Uint8Array(0));
+    const plain = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup }, codec), new Uint8Array(0));
     expect(decodeSnapshot(plain, codec).state.configuration).toBeUndefined();
     // A configuration that lists a voter twice is refused, not installed.
-    const twice = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup, configuration: [{ from: 3, source: 0, config: config(1, ['a', 'a']) }] }, codec), new Uint8Array(0));
+    const twice = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup, configuration: [{ from: 3, source: 0, config: config(1, ['a', 'a']) }] }, codec), new Uint8Array(0));
     expect(() => decodeSnapshot(twice, codec)).toThrow(SnapshotError);
   });
 
-  it('refuses damaged bytes and other versions with SnapshotError', () => {
-    const good = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1, dedup: table().exportState() }, codec), new Uint8Array(4));
+  it('copies a large state machine part in 8 MiB steps, pausing between them', async () => {
+    const machine = Uint8Array.from({ length: 20 * 1024 * 1024 + 3 }, (_, i) => (i * 13) >>> 3);
+    const runtime = encodeRuntimeState({ lastTimestamp: 7, dedup: table().exportState() }, codec);
+    let pauses = 0;
+    const bytes = await encodeSnapshot(runtime, machine, async () => {
+      pauses++;
+    });
+    expect(pauses).toBe(2);
+    const decoded = decodeSnapshot(bytes, codec);
+    expect(decoded.state.lastTimestamp).toBe(7);
+    expect(Buffer.compare(decoded.machine, machine)).toBe(0);
+  });
+
+  it('refuses damaged bytes and other versions with SnapshotError', async () => {
+    const good = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1, dedup: table().exportState() }, codec), new Uint8Array(4));
     const cases: Uint8Array[] = [new Uint8Array(3), good.slice(0, 20)];
     const badMagic = good.slice();
     badMagic[0] = 0;
@@ -68,14 +81,14 @@ describe('runtime snapshot format', () => {
     for (const bytes of cases) expect(() => decodeSnapshot(bytes, codec)).toThrow(SnapshotError);
   });
 
-  it('keeps the bytes charged for each result and the dropped markers, so a restored table counts as the live one', () => {
+  it('keeps the bytes charged for each result and the dropped markers, so a restored table counts as the live one', async () => {
     const limits = { ...defaultDedupLimits, resultBytesPerClientMax: 1024, resultBytesMax: 4096 };
     const t = new DedupTable<unknown>(limits);
     t.check('a', 1, 0, 0, 1_000);
     t.record('a', 1, { ok: true, value: 'x'.repeat(5_000) }); // too large: dropped
     t.check('a', 2, 0, 0, 1_001);
     t.record('a', 2, { ok: true, value: { n: 2, pad: 'y'.repeat(100) } });
-    const bytes = encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1_001, dedup: t.exportState() }, codec), new Uint8Array(0));
+    const bytes = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1_001, dedup: t.exportState() }, codec), new Uint8Array(0));
     const restored = new DedupTable<unknown>(limits);
     restored.importState(decodeSnapshot(bytes, codec).state.dedup);
     expect(restored.known('a', 1)).toBe('dropped');
@@ -85,9 +98,9 @@ describe('runtime snapshot format', () => {
     expect(restored.exportState().clients[0]!.results.map((r) => r.bytes)).toEqual(t.exportState().clients[0]!.results.map((r) => r.bytes));
   });
 
-  it('still reads a version 1 snapshot (no bytes kept): results are charged again', () => {
+  it('still reads a version 1 snapshot (no bytes kept): results are charged again', async () => {
     const runtime = new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { v: btoa('{"n":1}') }], [2, { x: 1 }]]]], b: [[7, 3]], f: null, s: 5 }));
-    const bytes = encodeSnapshot(runtime, new Uint8Array([9]));
+    const bytes = await encodeSnapshot(runtime, new Uint8Array([9]));
     bytes[4] = 1;
     const { state, machine } = decodeSnapshot(bytes, codec);
     expect([...machine]).toEqual([9]);
@@ -98,15 +111,16 @@ describe('runtime snapshot format', () => {
     expect(restored.stats.results).toBe(2);
     expect(restored.stats.bytes).toBeGreaterThan(2 * 64);
     // A dropped marker is version 2's: in a version 1 snapshot it is damage.
-    const bad = encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { d: 1 }]]]], b: [], f: null, s: 5 })), new Uint8Array(0));
+    const bad = await encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { d: 1 }]]]], b: [], f: null, s: 5 })), new Uint8Array(0));
     bad[4] = 1;
     expect(() => decodeSnapshot(bad, codec)).toThrow(SnapshotError);
   });
 
-  it('refuses a result charged less than an entry, or a dropped one charged more', () => {
+  it('refuses a result charged less than an entry, or a dropped one charged more', async () => {
     const encode = (result: unknown[]) => encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [result]]], b: [], f: null, s: 5 })), new Uint8Array(0));
-    expect(() => decodeSnapshot(encode([1, { v: btoa('1') }, 10]), codec)).toThrow(SnapshotError);
-    expect(() => decodeSnapshot(encode([1, { d: 1 }, 500]), codec)).toThrow(SnapshotError);
-    expect(decodeSnapshot(encode([1, { d: 1 }, 64]), codec).state.dedup.clients[0]!.results[0]!.outcome).toBeUndefined();
+    const [small, large, exact] = await Promise.all([encode([1, { v: btoa('1') }, 10]), encode([1, { d: 1 }, 500]), encode([1, { d: 1 }, 64])]);
+    expect(() => decodeSnapshot(small, codec)).toThrow(SnapshotError);
+    expect(() => decodeSnapshot(large, codec)).toThrow(SnapshotError);
+    expect(decodeSnapshot(exact, codec).state.dedup.clients[0]!.results[0]!.outcome).toBeUndefined();
   });
 });

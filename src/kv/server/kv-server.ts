@@ -5,6 +5,7 @@
  */
 import { type Server, type Socket, createServer as createTcpServer } from 'node:net';
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
+import { crc32 } from 'node:zlib';
 import { type Configuration, ConfigError, type NodeId } from '../../core/index.js';
 import { type Logger, limitLogRate, silentLogger } from '../../runtime/index.js';
 import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
@@ -267,6 +268,8 @@ export class KvServer {
     }));
     this.kvNode = createKvNode({
       ...options.node,
+      // Snapshots streamed between servers are checked with zlib's native CRC-32.
+      snapshot: { crc32, ...options.node?.snapshot },
       id: options.id,
       members: Object.keys(options.members),
       observers: Object.keys(options.observers ?? {}),

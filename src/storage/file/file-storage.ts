@@ -12,7 +12,7 @@ import { type FileSystem, hasCode, nodeFileSystem, syncDirectory } from './file-
 import { bindClusterId, clusterIdBytesMax } from './cluster-id-file.js';
 import { LockFile } from './lock-file.js';
 import { RecordType, encodeBatch, encodeRecord } from './record.js';
-import { encodeSnapshot, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
+import { checkSnapshot, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { Wal } from './wal.js';
 
 /** Options of {@link FileStorage.open}. */
@@ -133,6 +133,8 @@ export class FileStorage implements Storage {
   /** The commit index of the last persist called, to check the next one against. */
   private commitIndexCalled: number;
   private readonly counters = { persists: 0, fsyncs: 0 };
+  /** Snapshot reads under way (they do not wait in the queue); close waits for them. */
+  private readonly reads = new Set<Promise<unknown>>();
   /**
    * Learner-only records not written yet: they go with the next write, in order, so a
    * learner-only persist costs no system call (a crash loses them, and all after them).
@@ -187,7 +189,7 @@ export class FileStorage implements Storage {
     const lock = await LockFile.acquire(fs, dir);
     try {
       if (clusterId !== undefined) await bindClusterId(fs, dir, clusterId);
-      const snapshot = await readSnapshotFile(fs, dir);
+      const snapshot = await readSnapshotFile(fs, dir, { removeTemp: true });
       const state = new DurableStateBuilder();
       const wal = await Wal.open(fs, dir, state, { segmentBytesMax, preallocateBytes, syncOnEventLoop: options.syncOnEventLoop ?? true, onWarning });
       return new FileStorage(fs, dir, lock, wal, state, snapshot?.slot);
@@ -245,26 +247,39 @@ export class FileStorage implements Storage {
     }
   }
 
-  /** {@inheritDoc Storage.saveSnapshot} Durable when it resolves. */
+  /**
+   * {@inheritDoc Storage.saveSnapshot} Durable when it resolves. The data is written from
+   * `snapshot.data` itself, without a copy.
+   */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
-    let bytes: Uint8Array;
     try {
       this.checkWritable('saveSnapshot');
-      // Validates now, and is a copy: the caller may change `data` once this returns.
-      bytes = encodeSnapshot(snapshot);
+      checkSnapshot(snapshot);
     } catch (error) {
       return Promise.reject(error);
     }
-    const { slot } = snapshot;
+    const { slot, data } = snapshot;
     return this.enqueueTask('saveSnapshot', true, async () => {
-      await writeSnapshotFile(this.fs, this.dir, bytes);
+      await writeSnapshotFile(this.fs, this.dir, { slot, data });
       this.snapshotSlot = slot;
     });
   }
 
-  /** {@inheritDoc Storage.loadSnapshot} Read from the file: a fresh copy. */
+  /**
+   * {@inheritDoc Storage.loadSnapshot} Read from the file: a fresh copy. Not queued behind
+   * the log's writes, which a large snapshot's read would hold up (a leader loads one to
+   * send it while it serves writes): it reads the file the last completed save left (a
+   * save replaces it with an atomic rename).
+   */
   loadSnapshot(): Promise<Snapshot | undefined> {
-    return this.enqueueTask('loadSnapshot', false, () => readSnapshotFile(this.fs, this.dir));
+    if (this.closed) return Promise.reject(new ClosedError('FileStorage.loadSnapshot: the storage is closed'));
+    const read = readSnapshotFile(this.fs, this.dir, { removeTemp: false });
+    this.reads.add(read);
+    const done = (): void => {
+      this.reads.delete(read);
+    };
+    read.then(done, done);
+    return read;
   }
 
   /**
@@ -306,6 +321,7 @@ export class FileStorage implements Storage {
     if (this.closed) throw new ClosedError('FileStorage.close: the storage is closed');
     this.closed = true;
     while (this.draining !== undefined) await this.draining;
+    await Promise.allSettled([...this.reads]);
     try {
       if (this.failure === undefined && this.unwritten.length > 0) await this.writeUnwritten(true);
       await this.wal.close(this.failure === undefined);

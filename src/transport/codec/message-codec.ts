@@ -24,8 +24,11 @@ export interface CodecLimits {
 /** The default {@link CodecLimits}. */
 export const defaultCodecLimits: CodecLimits = Object.freeze({ frameBytesMax: 16 * 1024 * 1024, idBytesMax: 255 });
 
-/** The protocol version this build speaks. */
-export const protocolVersion = 2;
+/**
+ * The protocol version this build speaks. 3: a snapshot chunk carries the CRC-32 of the
+ * snapshot up to its end.
+ */
+export const protocolVersion = 3;
 const magic0 = 0x53; // 'S'
 const magic1 = 0x59; // 'Y'
 
@@ -173,6 +176,7 @@ export function writeMessage(w: Writer, message: NodeMessage): void {
       w.uint(m.slot);
       w.uint(m.total);
       w.uint(m.offset);
+      w.uint(m.crc);
       w.bytesOf(m.data);
       break;
     case 'snapshotAck':
@@ -286,7 +290,9 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
       const slot = r.uint('slot');
       const total = r.uint('total');
       const offset = r.uint('offset');
-      m = { type, from, to, transfer, slot, total, offset, data: r.bytesOf('data', limits.frameBytesMax) };
+      const crc = r.uint('crc');
+      if (crc > 0xffffffff) throw new CodecError(`snapshot chunk crc ${crc} is wider than 32 bits`);
+      m = { type, from, to, transfer, slot, total, offset, crc, data: r.bytesOf('data', limits.frameBytesMax) };
       break;
     }
     case 'snapshotAck': {

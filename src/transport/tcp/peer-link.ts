@@ -5,7 +5,7 @@
  * not known (it dialed in before any configuration named it) is never dialed.
  */
 import type { NodeId } from '../../core/index.js';
-import type { NodeMessage } from '../../runtime/index.js';
+import type { NodeMessage, SnapshotChunkMessage } from '../../runtime/index.js';
 import { writeMessage } from '../codec/message-codec.js';
 import { Writer } from '../codec/wire.js';
 import type { Connection } from './connection.js';
@@ -93,6 +93,10 @@ export class PeerLink {
     const o = this.host.options;
     const c = this.host.counters;
     if (this.batchMessages >= o.queueMessagesMax || this.heldBytes >= o.queueBytesMax) this.dropQueue();
+    if (message.type === 'snapshotChunk' && message.data.byteLength > batchCopyBytesMax && this.connection !== undefined) {
+      this.sendAlone(message);
+      return;
+    }
     const w = this.batch;
     const start = w.length;
     try {
@@ -125,6 +129,36 @@ export class PeerLink {
         this.flush();
       });
     }
+  }
+
+  /**
+   * Writes a large snapshot chunk in a buffer of its own, after what is waiting (order
+   * kept): appended to the batch it made the batch double, copying what it held, as a
+   * window of chunks left in one turn.
+   */
+  private sendAlone(message: SnapshotChunkMessage): void {
+    const o = this.host.options;
+    const c = this.host.counters;
+    this.flush();
+    // The frame's fields besides the data: a few varints and the two ids.
+    const w = newBatch(4 + message.data.byteLength + 64 + 3 * (message.from.length + message.to.length));
+    try {
+      const at = w.reserveU32();
+      writeMessage(w, message);
+      const frameBytes = w.length - at - 4;
+      if (frameBytes > o.frameBytesMax) throw new RangeError(`a ${message.type} message of ${frameBytes} bytes, more than frameBytesMax ${o.frameBytesMax}`);
+      w.setU32(at, frameBytes);
+    } catch (error) {
+      c.messagesDropped++;
+      o.logger.error({ node: o.id, peer: this.peer, error }, 'tcp: a message could not be encoded; dropped');
+      return;
+    }
+    if (this.heldBytes + w.length > o.queueBytesMax) {
+      c.messagesDropped++;
+      return;
+    }
+    c.messagesSent++;
+    this.connection!.write(w.finish());
   }
 
   /** Drops every message waiting here, counted. */

@@ -37,7 +37,7 @@ const examples: NodeMessage[] = [
   { type: 'readRequest', from: 'b', to: 'a', id: 5 },
   { type: 'readReply', from: 'a', to: 'b', id: 5, index: 11, leaderHint: 'a' },
   { type: 'readReply', from: 'a', to: 'b', id: 5, index: undefined, leaderHint: undefined },
-  { type: 'snapshotChunk', from: 'a', to: 'b', transfer: 123456789, slot: 40, total: 3, offset: 0, data: new Uint8Array([1, 2, 3]) },
+  { type: 'snapshotChunk', from: 'a', to: 'b', transfer: 123456789, slot: 40, total: 3, offset: 0, crc: 0x55bc801d, data: new Uint8Array([1, 2, 3]) },
   { type: 'snapshotAck', from: 'b', to: 'a', transfer: 123456789, received: 3, status: 'done' },
   { type: 'snapshotAck', from: 'b', to: 'a', transfer: 1, received: 0, status: 'failed' },
 ];

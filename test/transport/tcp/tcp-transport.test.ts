@@ -84,6 +84,25 @@ describe('TcpTransport', () => {
     expect(a.transport.peerStats()['c']).toEqual({ framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 });
   });
 
+  it('writes a large snapshot chunk on its own, in order with the small messages around it', async () => {
+    const ports = await freePorts(2);
+    const b = await start('b', ports);
+    const a = await start('a', ports);
+    await until(() => a.transport.connectedPeers().includes('b'), 'a connected to b');
+    const data = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xff);
+    const chunk = (offset: number) => ({ type: 'snapshotChunk' as const, from: 'a', to: 'b', transfer: 1, slot: 9, total: 900_000, offset, crc: 0, data });
+    a.transport.send(forward('a', 'b', 1, 8));
+    a.transport.send(chunk(0));
+    a.transport.send(forward('a', 'b', 2, 8));
+    a.transport.send(chunk(300_000));
+    a.transport.send(chunk(600_000));
+    a.transport.send(forward('a', 'b', 3, 8));
+    await until(() => b.delivered.length === 6, 'six messages');
+    expect(b.delivered.map((m) => (m.type === 'forward' ? `f${m.commands[0]![0]}` : m.type === 'snapshotChunk' ? `c${m.offset}` : m.type))).toEqual(['f1', 'c0', 'f2', 'c300000', 'c600000', 'f3']);
+    for (const m of b.delivered) if (m.type === 'snapshotChunk') expect(Buffer.compare(m.data, data)).toBe(0);
+    expect(a.transport.stats.messagesSent).toBe(6);
+  });
+
   it('drops every message to and from a blocked peer, both ways, until healed (fault injection)', async () => {
     const ports = await freePorts(2);
     const b = await start('b', ports);
