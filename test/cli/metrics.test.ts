@@ -6,47 +6,26 @@
  * member is ready; a member whose two peers are stopped says why it is not; `/healthz`
  * answers throughout; anything but GET or HEAD on the three paths is refused.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { ServerProcesses, exit, until } from './cli-processes.js';
 import { type ClusterConfig, readClusterConfig } from '../../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { KvClient } from '../../src/kv/client/index.js';
 import { parseExposition, sampleValue } from '../prometheus/exposition.js';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const cli = join(root, 'src', 'cli', 'synod.ts');
-const children: ChildProcess[] = [];
+const servers = new ServerProcesses();
+const serve = (configPath: string, id: string, extra: readonly string[] = []) => servers.serve(configPath, id, extra);
 let dir: string | undefined;
 
-function serve(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
-  // Node itself runs the server (not the tsx command, whose SIGKILL would leave its child serving).
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--config', configPath, '--id', id, ...extra], { stdio: 'ignore' });
-  children.push(child);
-  return child;
-}
 
-async function exit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
-}
 
-async function until(what: string, ms: number, done: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await done().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 afterAll(async () => {
-  await Promise.all(children.map((c) => exit(c, 'SIGKILL')));
+  await servers.killAll();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }, 30_000);
 

@@ -4,54 +4,25 @@
  * recover --force-new-cluster` into a cluster of one, serves again with every write it
  * had, and grows back to three with `synod serve --join`.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { ServerProcesses, exit, synod, until } from './cli-processes.js';
 import { readClusterConfig } from '../../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { KvClient } from '../../src/kv/client/index.js';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
-const cli = join(root, 'src', 'cli', 'synod.ts');
-const children: ChildProcess[] = [];
+const servers = new ServerProcesses();
+const serve = (configPath: string, id: string, extra: readonly string[] = []) => servers.serve(configPath, id, extra);
 let dir: string | undefined;
 
-function synod(configPath: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(tsx, [cli, ...args, '--config', configPath], { timeout: 60_000 }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
-}
 
-function serve(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
-  // Node itself runs the server (not the tsx command, whose SIGKILL would leave its child serving).
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'serve', '--config', configPath, '--id', id, ...extra], { stdio: 'ignore' });
-  children.push(child);
-  return child;
-}
 
-async function exit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
-}
 
-async function until(what: string, ms: number, done: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 afterAll(async () => {
-  await Promise.all(children.map((c) => exit(c, 'SIGKILL')));
+  await servers.killAll();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }, 30_000);
 

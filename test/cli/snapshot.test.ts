@@ -6,55 +6,27 @@
  * --join`. Refused, writing nothing: a damaged backup, a non-empty data directory, the
  * old cluster's id; and neither cluster takes the other's data directory.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { ServerProcesses, exit, synod, until } from './cli-processes.js';
 import { type ClusterConfig, readClusterConfig } from '../../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { KvClient } from '../../src/kv/client/index.js';
 import type { KeyValue } from '../../src/kv/index.js';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const cli = join(root, 'src', 'cli', 'synod.ts');
 /**
  * Node with tsx's loader, not the `tsx` command: that one runs the program in a child
  * process, which a SIGKILL (or execFile's timeout) of the command leaves running.
  */
-const node = [process.execPath, '--import', 'tsx', cli] as const;
-const children: ChildProcess[] = [];
+const servers = new ServerProcesses();
+const serve = (configPath: string, id: string, extra: readonly string[] = []) => servers.serve(configPath, id, extra);
 let dir: string | undefined;
 
-function synod(configPath: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(node[0], [...node.slice(1), ...args, '--config', configPath], { cwd: root, timeout: 60_000 }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
-}
 
-function serve(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
-  const child = spawn(node[0], [...node.slice(1), 'serve', '--config', configPath, '--id', id, ...extra], { cwd: root, stdio: 'ignore' });
-  children.push(child);
-  return child;
-}
 
-async function exit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
-}
 
-async function until(what: string, ms: number, done: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function client(config: ClusterConfig, endpoints: readonly { host: string; port: number }[]): KvClient {
   return new KvClient({ endpoints, clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 5_000 });
@@ -81,7 +53,7 @@ async function oneMemberCluster(at: string, clusterId: string, id: string, oldDi
 const text = (kvs: readonly KeyValue[]) => kvs.map((kv) => ({ ...kv, value: new TextDecoder().decode(kv.value) }));
 
 afterAll(async () => {
-  await Promise.all(children.map((c) => exit(c, 'SIGKILL')));
+  await servers.killAll();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }, 30_000);
 

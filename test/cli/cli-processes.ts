@@ -1,0 +1,53 @@
+/**
+ * Test helpers: the `synod` command and its servers as real processes. Node itself
+ * runs them (`node --import tsx`), not the tsx command, whose SIGKILL would leave its
+ * child serving.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+const command = [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'synod.ts')] as const;
+
+/** Runs `synod ARGS --config CONFIG` to its end. */
+export function synod(configPath: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(command[0], [...command.slice(1), ...args, '--config', configPath], { cwd: root, timeout: 60_000 }, (error, stdout, stderr) => {
+      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+    });
+  });
+}
+
+/** The `synod serve` processes a test started, all killed by {@link killAll}. */
+export class ServerProcesses {
+  private readonly children: ChildProcess[] = [];
+
+  /** Starts `synod serve --config CONFIG --id ID EXTRA`. */
+  serve(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
+    const child = spawn(command[0], [...command.slice(1), 'serve', '--config', configPath, '--id', id, ...extra], { cwd: root, stdio: 'ignore' });
+    this.children.push(child);
+    return child;
+  }
+
+  async killAll(): Promise<void> {
+    await Promise.all(this.children.map((c) => exit(c, 'SIGKILL')));
+  }
+}
+
+/** Sends `signal` to `child` and resolves once it exited (at once if it had). */
+export async function exit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
+}
+
+/** Waits until `done` says yes (a throw is a no), for at most `ms`. */
+export async function until(what: string, ms: number, done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
