@@ -40,7 +40,8 @@ describe('snapshots', () => {
     c.network.heal();
     await caughtUp(c, lagging, leader);
     expect(c.node(lagging).metrics().snapshots.installed).toBeGreaterThan(0);
-    expect(c.node(leader).metrics().snapshots.sent).toBeGreaterThan(0);
+    // The leader counts a transfer sent when the peer's acknowledgement (sent once installed) arrives.
+    await c.waitFor(() => c.node(leader).metrics().snapshots.sent > 0, 'the leader to hear the snapshot was installed');
     expectSameState(c, lagging, leader);
     // And it goes on from the log: new commands reach it as usual.
     await commit(c, leader, 10, 'after');
