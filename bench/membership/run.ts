@@ -4,31 +4,37 @@
  * running meanwhile.
  *
  * For each size: three `synod serve` processes on 127.0.0.1 (FileStorage, fsync on,
- * a snapshot every 1,000 slots, so the leader holds one when the member joins: the CAS
- * workload alone takes thousands of slots), loaded with `size` MB of 64 KiB values;
- * then `--clients` clients, each a closed loop of compare-and-sets on its own key, run
- * for `--seconds` s (the baseline), and a fourth server is started with
+ * a snapshot every 1,000 slots, so that the leader holds one when the member joins: the
+ * CAS workload alone takes thousands of slots; every 10,000 from 1 GB, where each
+ * snapshot is a 1 GB write on every server: with one every 1,000 slots, every few
+ * seconds here, a member took 51 s to join in one run and was no voter after 10
+ * minutes in another), loaded with `size` MB of 64 KiB values; then `--clients`
+ * clients, each a closed loop of compare-and-sets on its own key, warm up for 1 s per
+ * 100 MB (at least 1 s: the snapshots the load triggered are still being written) and
+ * run `--seconds` s (the baseline); then a fourth server is started with
  * `synod serve --join`: added as an observer, sent the snapshot and the log, promoted
  * once caught up. Reported:
  * - the snapshot transfer, as the sending leader logs it ('sent a snapshot', info):
  *   from the request to send (before the stored snapshot is loaded) to the new
  *   member's word that it holds it durably and installed; its bytes ÷ that time is the
- *   transfer rate. "transfers" counts the transfers started to the member (more than 1:
- *   one failed or was given up, and the time of the failed ones is not in the figure);
+ *   transfer rate. "transfers" counts the transfers started to the member; more than 1
+ *   (the member needed another, or one was refused or given up): the figure is the
+ *   last one's;
  * - the join, from the process's start to being a voter, and in brackets the part
  *   before the server listened (loading code: TypeScript compiled on the fly by tsx);
  * - CAS/s during the join against the baseline.
  *
- * Floors of the same run, for the transfer: reading a file of the same size (written and
- * synced first, so probably from the page cache: an upper bound on a disk read), and
- * streaming the same bytes over one loopback TCP connection. Targets (the issue): the
+ * Floors of the same run (measured before the servers start), for the transfer: reading
+ * a file of the same size (written and synced first, so probably from the page cache:
+ * an upper bound on a disk read), and streaming the same bytes over one loopback TCP
+ * connection. Targets (the issue): the
  * transfer at least 50% of the slower floor; CAS/s during the change at least 70% of
  * before.
  *
  * A benchmark, not a test: it reports and never fails on its numbers. Run with
  * `npx tsx bench/membership/run.ts [--sizes 10,100] [--clients 64] [--seconds 5]`
- * (`--sizes 10,100,1000` adds the 1 GB point: about 4 minutes here, 8 GB of disk
- * and 8 GB of memory at its peak; not in `npm run bench`).
+ * (`--sizes 10,100,1000` adds the 1 GB point: about 2.5 minutes more here, 10 GB of
+ * disk and 13 GB of memory at its peak; not in `npm run bench`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
@@ -95,13 +101,19 @@ async function loopbackRate(bytes: number): Promise<number> {
 
 async function point(sizeMb: number): Promise<string> {
   const dir = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-bench-membership-'));
+  // The floors first, on a quiet machine: measured after the join they met the servers
+  // writing their snapshots (a 1 GB point's disk floor fell to 105 MB/s).
+  const values = Math.ceil((sizeMb * 1e6) / valueBytes);
+  const bytes = values * valueBytes;
+  const disk = await diskReadRate(dir, bytes);
+  const net = await loopbackRate(bytes);
   const configPath = await writeLocalCluster(dir, 3);
   const config = await readClusterConfig(configPath);
   const children: ChildProcess[] = [];
   /** What the servers' logs and output told: the transfers to the new member, and when it listened. */
   const seen = { transfersStarted: 0, transfer: undefined as { bytes: number; ms: number } | undefined, listening: undefined as number | undefined };
   const serve = (id: string, extra: readonly string[] = []) => {
-    const child = spawn(process.execPath, [...process.execArgv, cli, 'serve', '--verbose', '--config', configPath, '--id', id, '--snapshot-every', '1000', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...process.execArgv, cli, 'serve', '--verbose', '--config', configPath, '--id', id, '--snapshot-every', String(sizeMb >= 1000 ? 10_000 : 1_000), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (id === 'd' && line.includes('serving clients')) seen.listening ??= performance.now();
@@ -133,7 +145,6 @@ async function point(sizeMb: number): Promise<string> {
       }
     }
     // The data: 64 KiB values, 16 writes at a time.
-    const values = Math.ceil((sizeMb * 1e6) / valueBytes);
     const value = new Uint8Array(valueBytes).fill(42);
     let next = 0;
     // A put that fails (a leader change while the cluster snapshots) is made again: the
@@ -167,7 +178,9 @@ async function point(sizeMb: number): Promise<string> {
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 1_000));
+    // A warm-up, longer for more data: the snapshots the load triggered (every 64 MiB of
+    // commands) are still being written, and each write holds up the log's.
+    await new Promise((r) => setTimeout(r, 1_000 * Math.max(1, sizeMb / 100)));
     let mark = ops;
     let t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -188,9 +201,6 @@ async function point(sizeMb: number): Promise<string> {
     const during = (ops - mark) / (changeMs / 1000);
     stopping = true;
     await Promise.all(loops);
-    const bytes = values * valueBytes;
-    const disk = await diskReadRate(dir, bytes);
-    const net = await loopbackRate(bytes);
     const floor = Math.min(disk, net);
     const joinRate = bytes / 1e6 / (changeMs / 1000);
     const startMs = seen.listening === undefined ? Number.NaN : seen.listening - t0;
