@@ -1,8 +1,8 @@
 import type { Learner } from './learner.js';
-import type { Limits } from './limits.js';
+import { type Limits, messageEnd } from './limits.js';
 import type { ChosenMessage } from './messages.js';
 import type { NodeId } from './node-id.js';
-import type { Value } from './value.js';
+import { type Value, valueBytes } from './value.js';
 
 /**
  * Catch-up of a lagging replica: it asks for the chosen values it lacks, one bounded
@@ -47,7 +47,8 @@ export class CatchUp {
   }
 
   /**
-   * The answer to a request for `first..last`: the contiguous known chosen values, or
+   * The answer to a request for `first..last`: the contiguous known chosen values (as
+   * many as one message carries: the asker asks again from where they end), or
    * `'snapshot'` when `first` was compacted away (the asker needs the snapshot).
    */
   static serve(
@@ -59,8 +60,8 @@ export class CatchUp {
     limits: Limits,
   ): ChosenMessage | 'snapshot' | undefined {
     if (first <= learner.compactedThrough) return 'snapshot';
-    const end = Math.min(last, learner.commitIndex, first + limits.catchUpSlotsMax - 1);
-    if (first < 1 || end < first) return undefined;
+    if (first < 1 || Math.min(last, learner.commitIndex) < first) return undefined;
+    const end = messageEnd(first, Math.min(last, learner.commitIndex), limits.catchUpSlotsMax, limits, (slot) => valueBytes(learner.value(slot)!));
     const values: Value[] = [];
     for (let slot = first; slot <= end; slot++) values.push(learner.value(slot)!);
     return { type: 'chosen', from: self, to, firstSlot: first, values, commitIndex: learner.commitIndex };

@@ -21,6 +21,13 @@ export interface Limits {
   readonly acceptSlotsMax: number;
   /** Slots one catch-up request or chosen message may carry. Default 512 slots. */
   readonly catchUpSlotsMax: number;
+  /**
+   * Payload bytes of the values one accept or chosen message (or a promise's chosen
+   * values) may carry; a single larger value still goes alone. It keeps a message
+   * within what a transport takes in one frame: 512 slots of 64 KiB values are 32 MiB.
+   * Default 4 MiB; at least `batchBytesMax`.
+   */
+  readonly messageBytesMax: number;
   /** Out-of-order acknowledgement ranges a leader remembers per voter. Default 64 ranges. */
   readonly ackRangesMax: number;
 }
@@ -36,6 +43,7 @@ export const defaultLimits: Limits = Object.freeze({
   proposalQueueMax: 65_536,
   acceptSlotsMax: 512,
   catchUpSlotsMax: 512,
+  messageBytesMax: 4 * 1024 * 1024,
   ackRangesMax: 64,
 });
 
@@ -51,5 +59,23 @@ export function validateLimits(limits: Limits): [keyof Limits, string] | undefin
   if (limits.electionTicksMax < limits.electionTicksMin) return ['electionTicksMax', 'must be >= electionTicksMin'];
   if (limits.heartbeatTicks >= limits.electionTicksMin) return ['heartbeatTicks', 'must be < electionTicksMin, or followers time out between heartbeats'];
   if (limits.proposalQueueMax < limits.batchCommandsMax) return ['proposalQueueMax', 'must be >= batchCommandsMax'];
+  if (limits.messageBytesMax < limits.batchBytesMax) return ['messageBytesMax', 'must be >= batchBytesMax, or a full slot could not be sent'];
   return undefined;
+}
+
+/**
+ * The last slot of a message starting at `first` and ending by `last`: as many slots as
+ * `slotsMax` and `limits.messageBytesMax` allow, and always `first` itself.
+ * @internal
+ */
+export function messageEnd(first: number, last: number, slotsMax: number, limits: Limits, bytesOf: (slot: number) => number): number {
+  const end = Math.min(last, first + slotsMax - 1);
+  let bytes = bytesOf(first);
+  let slot = first;
+  while (slot < end) {
+    bytes += bytesOf(slot + 1);
+    if (bytes > limits.messageBytesMax) break;
+    slot++;
+  }
+  return slot;
 }

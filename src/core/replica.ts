@@ -6,7 +6,7 @@ import { type ChosenEntry, type DurableState, emptyDurableState } from './durabl
 import { Election } from './election.js';
 import { ConfigError } from './errors.js';
 import { Learner } from './learner.js';
-import { type Limits, defaultLimits, validateLimits } from './limits.js';
+import { type Limits, defaultLimits, messageEnd, validateLimits } from './limits.js';
 import type {
   AcceptMessage,
   AcceptedEntry,
@@ -37,7 +37,7 @@ import { type Configuration, checkConfiguration, configurationProblem, isMember,
 import type { ConfigurationState, Epoch } from './configuration/epochs.js';
 import { type MembershipChange, type ChangeRefusal, finishJoint, planChange, votersAdded } from './configuration/membership-change.js';
 import { Rejoin } from './rejoin.js';
-import { type Value, noop, valueEquals } from './value.js';
+import { type Value, noop, valueBytes, valueEquals } from './value.js';
 
 /** What a replica currently does. */
 export type Role = 'follower' | 'candidate' | 'leader' | 'observer' | 'removed';
@@ -1060,7 +1060,7 @@ export class Replica {
           next = epochEnd + 1;
           continue;
         }
-        const end = Math.min(epochEnd, next + this.limits.acceptSlotsMax - 1);
+        const end = messageEnd(next, epochEnd, this.limits.acceptSlotsMax, this.limits, (slot) => valueBytes(this.ownAccepted(l, slot)));
         if (range === undefined || range.firstSlot !== next || range.values.length !== end - next + 1) {
           range = { firstSlot: next, values: this.ownAcceptedValues(l, next, end) };
         }
@@ -1326,12 +1326,20 @@ export class Replica {
     this.election.heardLeader();
   }
 
-  /** The values this replica knows chosen from `firstSlot` on, for a promise. */
+  /**
+   * The values this replica knows chosen from `firstSlot` on, for a promise, up to
+   * `messageBytesMax` of them. They spare the candidate learning them later; its safety
+   * rests on the accepted values the promise reports in full.
+   */
   private chosenFrom(firstSlot: number): ChosenEntry[] {
     const chosen: ChosenEntry[] = [];
+    let bytes = 0;
     for (let slot = Math.max(firstSlot, this.learner.compactedThrough + 1); slot <= this.learner.lastChosenSlot; slot++) {
       const value = this.learner.value(slot);
-      if (value !== undefined) chosen.push({ slot, value });
+      if (value === undefined) continue;
+      bytes += valueBytes(value);
+      if (bytes > this.limits.messageBytesMax && chosen.length > 0) break;
+      chosen.push({ slot, value });
     }
     return chosen;
   }

@@ -254,7 +254,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   const election = options.electionTicks ?? { min: defaultLimits.electionTicksMin, max: defaultLimits.electionTicksMax };
   if (typeof election !== 'object' || election === null) fail('electionTicks', 'must be { min, max }');
   const commandBytesMax = positiveInteger('commandBytesMax', options.commandBytesMax, defaultLimits.batchBytesMax);
-  const limits: Limits = {
+  let limits: Limits = {
     ...defaultLimits,
     electionTicksMin: positiveInteger('electionTicks.min', election.min, defaultLimits.electionTicksMin),
     electionTicksMax: positiveInteger('electionTicks.max', election.max, defaultLimits.electionTicksMax),
@@ -264,6 +264,8 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     inflightSlotsMax: positiveInteger('inflightSlotsMax', options.inflightSlotsMax, defaultLimits.inflightSlotsMax),
     proposalQueueMax: positiveInteger('leaderQueueMax', options.leaderQueueMax, defaultLimits.proposalQueueMax),
   };
+  // A message carries at least one full slot.
+  limits = { ...limits, messageBytesMax: Math.max(defaultLimits.messageBytesMax, limits.batchBytesMax) };
   const bad = validateLimits(limits);
   if (bad !== undefined) {
     const names: Partial<Record<keyof Limits, string>> = { electionTicksMin: 'electionTicks.min', electionTicksMax: 'electionTicks.max', proposalQueueMax: 'leaderQueueMax' };

@@ -101,7 +101,10 @@ export function limitsArbitrary(): fc.Arbitrary<Partial<Limits>> {
       catchUpSlotsMax: fc.integer({ min: 1, max: 8 }),
       ackRangesMax: fc.integer({ min: 1, max: 4 }),
       proposalQueueMax: fc.constant(4096),
-    }),
+      // Small enough that accept, chosen and promise messages split by bytes too.
+      batchBytesMax: fc.integer({ min: 64, max: 256 }),
+      messageBytesMax: fc.integer({ min: 64, max: 512 }),
+    }).map((l) => ({ ...l, messageBytesMax: Math.max(l.messageBytesMax, l.batchBytesMax) })),
   );
 }
 

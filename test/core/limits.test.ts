@@ -8,6 +8,7 @@ describe('limits', () => {
     expect(defaultLimits.heartbeatTicks).toBeLessThan(defaultLimits.electionTicksMin);
     expect(defaultLimits.electionTicksMin).toBeLessThanOrEqual(defaultLimits.electionTicksMax);
     expect(defaultLimits.proposalQueueMax).toBeGreaterThanOrEqual(defaultLimits.batchCommandsMax);
+    expect(defaultLimits.messageBytesMax).toBeGreaterThanOrEqual(defaultLimits.batchBytesMax);
     expect(make({})).not.toThrow();
   });
 
@@ -17,6 +18,7 @@ describe('limits', () => {
     [{ proposalQueueMax: 10, batchCommandsMax: 64 }, 'limits.proposalQueueMax'],
     [{ inflightSlotsMax: 0 }, 'limits.inflightSlotsMax'],
     [{ acceptSlotsMax: 1.5 }, 'limits.acceptSlotsMax'],
+    [{ batchBytesMax: 2048, messageBytesMax: 1024 }, 'limits.messageBytesMax'],
   ])('refuses %j, naming %s', (limits, field) => {
     const e = (() => {
       try {
