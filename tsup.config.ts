@@ -1,4 +1,23 @@
-import { defineConfig } from 'tsup';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Options } from 'tsup';
+
+type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
+
+/**
+ * The CJS build loads fast-check (an optional peer) with `require`: a CJS module
+ * cannot use the ESM loader's top-level await (src/testing/fast-check-module.ts).
+ */
+const fastCheckByRequire: EsbuildPlugin = {
+  name: 'fast-check-by-require',
+  setup(build) {
+    // tsup names the output format in `define` (with treeshake on, esbuild itself
+    // emits ESM for both and rollup converts to CJS afterwards).
+    if (build.initialOptions.define?.['TSUP_FORMAT'] !== '"cjs"') return;
+    build.onResolve({ filter: /\/fast-check-module\.js$/ }, () => ({
+      path: fileURLToPath(new URL('src/testing/fast-check-module.require.ts', import.meta.url)),
+    }));
+  },
+};
 
 export default defineConfig({
   entry: {
@@ -24,4 +43,5 @@ export default defineConfig({
   target: 'node20',
   splitting: false,
   treeshake: true,
+  esbuildPlugins: [fastCheckByRequire],
 });
