@@ -102,10 +102,10 @@ const describeExports = (variable: string): string =>
 
 
 describe('package.json', () => {
-  it('is an ESM package without side effects that ships only dist/', () => {
+  it('is an ESM package without side effects that ships only dist/ and docs/', () => {
     expect(pkg.type).toBe('module');
     expect(pkg.sideEffects).toBe(false);
-    expect(pkg.files).toEqual(['dist']);
+    expect(pkg.files).toEqual(['dist', 'docs']);
     expect(pkg.engines?.node, 'engines.node').toBeTypeOf('string');
   });
 

@@ -103,7 +103,9 @@ describe('the packed tarball, installed without fast-check', () => {
     expect(node([join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app])).toBe('');
   });
 
-  it('ships the license', () => {
+  it('ships the license and the guides, and no source maps', () => {
     expect(packedFiles).toContain('LICENSE');
+    expect(packedFiles).toContain('docs/getting-started.md');
+    expect(packedFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
   });
 });
