@@ -1,6 +1,6 @@
 /**
  * The browser-safe entry points (`synod`, `synod/kv`) run in a browser or a worker
- * unchanged (DESIGN rule 6: Node-only code lives in the file storage, the TCP
+ * unchanged (architecture rule 6: Node-only code lives in the file storage, the TCP
  * transport and the CLI, on their own subpaths). Everything they load, followed
  * through relative imports, may not import a Node builtin nor use a Node-only global:
  * `setImmediate`, `process`, `Buffer`, `require(`. A feature test on the same line

@@ -1,5 +1,5 @@
 /**
- * DESIGN rule 6, "layers point one way": core ← runtime ← storage/transport; testing
+ * architecture rule 6, "layers point one way": core ← runtime ← storage/transport; testing
  * may use core and runtime; nothing below the testing kit imports it; storage and
  * transport adapters never import each other. Directories that do not exist yet are
  * skipped, so the rules are written once for the target layout.
@@ -94,7 +94,7 @@ function layerViolations(file: string, source: string, src: string): string[] {
   return violations;
 }
 
-describe('layers point one way (DESIGN rule 6)', () => {
+describe('layers point one way (architecture rule 6)', () => {
   it('src/core exists and has files', () => {
     expect(existsSync(join(srcRoot, 'core'))).toBe(true);
     expect(listTypeScriptFiles(join(srcRoot, 'core')).length).toBeGreaterThan(0);
@@ -110,7 +110,7 @@ describe('layers point one way (DESIGN rule 6)', () => {
         ? listTypeScriptFiles(srcRoot).filter((f) => layerOf(f, srcRoot) === 'root')
         : listTypeScriptFiles(join(srcRoot, layer));
     const violations = files.flatMap((file) => layerViolations(file, readFileSync(file, 'utf8'), srcRoot));
-    expect(violations, `DESIGN rule 6 broken:\n${violations.join('\n')}`).toEqual([]);
+    expect(violations, `architecture rule 6 broken:\n${violations.join('\n')}`).toEqual([]);
   });
 });
 
@@ -175,7 +175,7 @@ function importsReachable(entry: string, wanted: (specifier: string) => boolean)
 }
 
 /**
- * DESIGN rule 6, second half: Node-only code (fs, net, tls, ...) lives in the file
+ * architecture rule 6, second half: Node-only code (fs, net, tls, ...) lives in the file
  * storage, the TCP transport and the CLI, on their own subpaths. So the `synod` entry,
  * followed through every import, reaches no Node builtin: a browser bundle of it works.
  */
