@@ -24,6 +24,8 @@ export default defineConfig({
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
     'kv/index': 'src/kv/index.ts',
+    // Lock, election, configuration and queue on the KV's API.
+    'recipes/index': 'src/recipes/index.ts',
     // Node-only (node:fs): its own subpath, so a browser bundle cannot pull it in.
     'storage/file/index': 'src/storage/file/index.ts',
     // Node-only too (node:net, node:tls).

@@ -1,5 +1,5 @@
 /**
- * The browser-safe entry points (`synod`, `synod/kv`) run in a browser or a worker
+ * The browser-safe entry points (`synod`, `synod/kv`, `synod/recipes`) run in a browser or a worker
  * unchanged (architecture rule 6: Node-only code lives in the file storage, the TCP
  * transport and the CLI, on their own subpaths). Everything they load, followed
  * through relative imports, may not import a Node builtin nor use a Node-only global:
@@ -17,7 +17,7 @@ import { classifySpecifier, lex, moduleReferences, position } from './scan.js';
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 /** The entry files of the subpaths a browser bundle may import. */
-const browserEntries = ['src/index.ts', 'src/kv/index.ts'];
+const browserEntries = ['src/index.ts', 'src/kv/index.ts', 'src/recipes/index.ts'];
 
 const nodeOnlyGlobals: ReadonlyArray<{ readonly name: string; readonly pattern: RegExp }> = [
   { name: 'setImmediate', pattern: /\b(?:setImmediate|clearImmediate)\b/g },

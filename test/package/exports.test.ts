@@ -54,6 +54,7 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
   './tcp-transport': ['TcpTransport', 'TransportError'],
   './kv-server': ['KvServer'],
   './kv-client': ['KvClient', 'KvServerError'],
+  './recipes': ['KvLock', 'KvElection', 'LeaderObserver', 'ConfigService', 'SequentialQueue', 'FencedResource', 'StaleTokenError', 'QueueEntryGoneError', 'TooManyKeysError'],
   './kv': ['createKvNode', 'KvNode', 'KvStateMachine', 'VersionConflictError', 'CompactedError'],
   './prometheus': ['registerNodeMetrics', 'registerTcpTransportMetrics', 'registerKvServerMetrics'],
 };
