@@ -1,5 +1,5 @@
 /**
- * The configuration service recipe (examples/kv-recipes/config-service.ts) on a
+ * The configuration service recipe (src/recipes/config-service.ts) on a
  * three-node KV cluster in one process: one service instance per node, each keeping
  * the `config/` prefix in a local Map.
  *
@@ -14,7 +14,7 @@
  * Run: `npx tsx examples/kv-config.ts`. Exits 0 when every check holds.
  */
 import { VersionConflictError } from '../src/kv/index.js';
-import { type ConfigService as Service, type ConfigUpdate, ConfigService } from './kv-recipes/config-service.js';
+import { type ConfigService as Service, type ConfigUpdate, ConfigService } from '../src/recipes/index.js';
 import { InProcessKvCluster } from './kv-recipes/in-process-cluster.js';
 
 setTimeout(() => {

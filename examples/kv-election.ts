@@ -1,5 +1,5 @@
 /**
- * The leader election recipe (examples/kv-recipes/election.ts) on a three-node KV
+ * The leader election recipe (src/recipes/election.ts) on a three-node KV
  * cluster in one process: three instances of a "scheduler" service, one per node.
  *
  * 1. Each campaigns, leads for a moment (writing to a storage service with its term as
@@ -12,8 +12,7 @@
  */
 import type { NodeId } from '../src/index.js';
 import type { KvSession } from '../src/kv/index.js';
-import { type Leader, KvElection } from './kv-recipes/election.js';
-import { FencedResource } from './kv-recipes/fenced-resource.js';
+import { FencedResource, type Leader, KvElection } from '../src/recipes/index.js';
 import { InProcessKvCluster } from './kv-recipes/in-process-cluster.js';
 
 setTimeout(() => {

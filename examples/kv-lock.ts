@@ -1,5 +1,5 @@
 /**
- * The distributed lock recipe (examples/kv-recipes/lock.ts) on a three-node KV cluster
+ * The distributed lock recipe (src/recipes/lock.ts) on a three-node KV cluster
  * in one process.
  *
  * 1. Five workers, spread over the three nodes, each add 1 to a shared counter four
@@ -14,8 +14,7 @@
  * Run: `npx tsx examples/kv-lock.ts`. Exits 0 when every check holds.
  */
 import { InProcessKvCluster } from './kv-recipes/in-process-cluster.js';
-import { FencedResource, StaleTokenError } from './kv-recipes/fenced-resource.js';
-import { KvLock } from './kv-recipes/lock.js';
+import { FencedResource, KvLock, StaleTokenError } from '../src/recipes/index.js';
 
 setTimeout(() => {
   console.error('kv-lock: still running after 30 s; giving up');

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages some tests need, only those missing: idempotent, quiet
-# when all is there. Today one: faketime (libfaketime), for the session-expiry tests
-# that step a server's wall clock (test/kv/session-clock.faketime.test.ts). Uses sudo
+# when all is there: faketime (libfaketime), for the session-expiry tests that step a
+# server's wall clock (test/kv/session-clock.faketime.test.ts); chromium, the headless
+# browser test/browser/cluster.browser.test.ts runs a cluster in. Uses sudo
 # only when not root. A machine without apt-get (not Debian) installs nothing: the
 # tests that need a package skip and say why.
 # Usage: bash scripts/install-system-packages.sh
 set -euo pipefail
 
-packages=(faketime)
+packages=(faketime chromium)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -113,8 +113,18 @@ export interface ReplicaStatus {
   readonly role: Role;
   /** The highest ballot this node promised (its own, when it leads). */
   readonly promised: Ballot;
-  /** The node this replica believes leads, if any. */
+  /**
+   * The node this replica believes leads, if any: a hint, which may name a candidate
+   * that asked for its promise and has not won yet.
+   */
   readonly leader: NodeId | undefined;
+  /**
+   * The ballot of the leader this replica last heard lead (an accept, a heartbeat or a
+   * commit: phase 2, which only a node that won phase 1 sends), since it last led
+   * itself; undefined while leading or before any. Unlike {@link leader}, never a mere
+   * candidate.
+   */
+  readonly heardLeader: Ballot | undefined;
   readonly commitIndex: number;
   readonly appliedIndex: number;
   /** Slots up to this one were compacted away: peers that need them get a snapshot. */
@@ -352,6 +362,7 @@ export class Replica {
       role: this.currentRole,
       promised: this.acceptor.promised,
       leader: this.currentRole === 'leader' ? this.id : this.leaderHint,
+      heardLeader: this.followed?.ballot,
       commitIndex: this.learner.commitIndex,
       appliedIndex: this.learner.appliedIndex,
       compactedThrough: this.learner.compactedThrough,

@@ -21,16 +21,37 @@ export interface Clock {
   wallTime(): number;
   /**
    * Calls `callback` soon, after pending I/O, without the 1 ms floor of a zero-delay
-   * timer (`setImmediate` on Node). Optional: where missing, a zero-delay timer is used.
+   * timer (`setImmediate` on Node, a MessageChannel task in a browser). Optional:
+   * where missing, a zero-delay timer is used.
    */
   defer?(callback: () => void): void;
 }
 
-/** The real clock: `performance.now()`, `setTimeout`, `Date.now()`, `setImmediate`. */
+/**
+ * Runs callbacks soon, after pending I/O: `setImmediate` on Node; in a browser (which
+ * has none) a MessageChannel task, since browsers clamp nested zero-delay timers to
+ * 4 ms; a zero-delay timer where neither exists.
+ */
+function immediateScheduler(): (callback: () => void) => void {
+  if (typeof setImmediate === 'function') return (callback) => void setImmediate(callback);
+  if (typeof MessageChannel !== 'function') return (callback) => void setTimeout(callback, 0);
+  const queue: Array<() => void> = [];
+  const channel = new MessageChannel();
+  // One message per callback, so callbacks run one per task, in order.
+  channel.port1.addEventListener('message', () => queue.shift()?.());
+  channel.port1.start();
+  return (callback) => {
+    queue.push(callback);
+    channel.port2.postMessage(undefined);
+  };
+}
+
+/**
+ * The real clock: `performance.now()`, `setTimeout`, `Date.now()`, and `setImmediate`
+ * where there is one (see {@link Clock.defer}), so it runs in a browser as on Node.
+ */
 export const systemClock: Clock = Object.freeze({
-  defer: (callback: () => void): void => {
-    setImmediate(callback);
-  },
+  defer: immediateScheduler(),
   now: () => performance.now(),
   setTimer: (callback: () => void, ms: number): TimerHandle => setTimeout(callback, ms),
   clearTimer: (handle: TimerHandle): void => clearTimeout(handle as ReturnType<typeof setTimeout>),

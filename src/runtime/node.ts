@@ -533,8 +533,10 @@ export class SynodNode<Command, Result> {
 
   /**
    * Hands leadership to the voter `to`. This node stops assigning new slots, waits until
-   * `to` holds every slot it proposed, and tells it to campaign at once. Resolves when
-   * `to` leads; rejects with {@link NotLeaderError} if this node does not lead, and with
+   * `to` holds every slot it proposed, and tells it to campaign at once. Resolves once
+   * `to` leads: when this node hears it send phase 2 (an accept, heartbeat or commit),
+   * which it does only after winning its election, so `to`'s own status says `leader`
+   * then (a candidate asking for this node's promise does not count); rejects with {@link NotLeaderError} if this node does not lead, and with
    * {@link TransferError} if `to` cannot lead or did not take over in time.
    */
   transferLeadership(to: NodeId, options: WaitOptions = {}): Promise<void> {
@@ -794,6 +796,11 @@ export class SynodNode<Command, Result> {
       this.emit('configuration', { configuration: s.configuration, from: s.configurationFrom });
     }
     if (this.changes.size > 0) this.settleChanges(s.configuration, s.configurationFrom);
+    // A transfer is done once the target leads, not when it merely campaigns (its
+    // prepare already makes it this node's leader hint): hearing it send phase 2 says it won.
+    if (this.transfers.size > 0 && s.heardLeader !== undefined) {
+      for (const t of [...this.transfers]) if (t.to === s.heardLeader.node) t.waiter.resolve();
+    }
     if (this.transfers.size > 0 && s.role === 'leader' && s.transferTarget === undefined) {
       for (const t of [...this.transfers]) {
         t.waiter.reject(new TransferError(t.to, `it did not catch up and campaign within ${this.options.limits.electionTicksMax} ticks; this node leads on`));
@@ -840,8 +847,7 @@ export class SynodNode<Command, Result> {
 
   private onLeaderChange(leader: NodeId | undefined): void {
     for (const t of [...this.transfers]) {
-      if (leader === t.to) t.waiter.resolve();
-      else if (leader !== undefined && leader !== this.id) t.waiter.reject(new TransferError(t.to, `${leader} took over instead`));
+      if (leader !== undefined && leader !== this.id && leader !== t.to) t.waiter.reject(new TransferError(t.to, `${leader} took over instead`));
     }
     if (leader === undefined) return;
     for (const p of this.proposals.values()) this.submit(p);

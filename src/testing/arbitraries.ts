@@ -1,4 +1,4 @@
-import fc from 'fast-check';
+import { fc } from './fast-check.js';
 import type { Limits } from '../core/index.js';
 import type { Fault, ScheduledFault } from './faults.js';
 import type { RuntimeSimulationConfig } from './run-runtime-simulation.js';

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export { Prng } from './prng.js';
+export { MissingPeerError } from './missing-peer-error.js';
 export { SimDisk, type SimSnapshot } from './sim-disk.js';
 export { SimNetwork, type NetworkConditions, type SimNetworkOptions, type Addressed, calmNetwork } from './sim-network.js';
 export { type Fault, type ScheduledFault, describeFault } from './faults.js';

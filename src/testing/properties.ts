@@ -1,4 +1,4 @@
-import fc from 'fast-check';
+import { fc } from './fast-check.js';
 import { runtimeSimulationArbitrary, simulationArbitrary } from './arbitraries.js';
 import { type RuntimeSimulationConfig, type RuntimeSimulationResult, runRuntimeSimulation } from './run-runtime-simulation.js';
 import { type SimulationConfig, runSimulation } from './run-simulation.js';

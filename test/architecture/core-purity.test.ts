@@ -1,5 +1,5 @@
 /**
- * DESIGN rule 1, "the core is pure": nothing under src/core imports Node, an npm
+ * architecture rule 1, "the core is pure": nothing under src/core imports Node, an npm
  * package or anything outside src/core, reads a clock, sets a timer, calls
  * Math.random, touches `process`, or is asynchronous.
  */
@@ -13,7 +13,7 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 const coreRoot = join(repoRoot, 'src', 'core');
 const coreFiles = listTypeScriptFiles(coreRoot);
 
-describe('src/core is pure (DESIGN rule 1)', () => {
+describe('src/core is pure (architecture rule 1)', () => {
   it('src/core exists and has TypeScript files', () => {
     expect(coreFiles.length, `no .ts files under ${coreRoot}`).toBeGreaterThan(0);
   });
@@ -21,7 +21,7 @@ describe('src/core is pure (DESIGN rule 1)', () => {
   it.each(coreFiles.map((file) => relative(repoRoot, file)))('%s', (file) => {
     const source = readFileSync(join(repoRoot, file), 'utf8');
     const findings = scanCoreSource(source, join(repoRoot, file), coreRoot).map((f) => formatFinding(file, f));
-    expect(findings, `${file} breaks DESIGN rule 1:\n${findings.join('\n')}`).toEqual([]);
+    expect(findings, `${file} breaks architecture rule 1:\n${findings.join('\n')}`).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * DESIGN rule 6, "layers point one way": core ← runtime ← storage/transport; testing
+ * architecture rule 6, "layers point one way": core ← runtime ← storage/transport; testing
  * may use core and runtime; nothing below the testing kit imports it; storage and
  * transport adapters never import each other. Directories that do not exist yet are
  * skipped, so the rules are written once for the target layout.
@@ -14,7 +14,7 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 const srcRoot = join(repoRoot, 'src');
 
 /** A top-level folder of src/, `root` for files directly in src/ (the `synod` entry). */
-type Layer = 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'testing' | 'prometheus' | 'cli' | 'root';
+type Layer = 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'recipes' | 'testing' | 'prometheus' | 'cli' | 'root';
 
 interface LayerRule {
   readonly layer: Exclude<Layer, 'root'>;
@@ -30,7 +30,9 @@ const rules: readonly LayerRule[] = [
   { layer: 'storage', mayNotImport: ['transport', 'testing', 'kv', 'cli', 'root'] },
   { layer: 'transport', mayNotImport: ['storage', 'testing', 'kv', 'cli', 'root'] },
   { layer: 'testing', mayImport: ['core', 'runtime', 'testing'] },
-  { layer: 'kv', mayNotImport: ['testing', 'prometheus', 'cli', 'root'] },
+  { layer: 'kv', mayNotImport: ['recipes', 'testing', 'prometheus', 'cli', 'root'] },
+  // The recipes are written against the KV's API (and the errors it shares with the runtime).
+  { layer: 'recipes', mayImport: ['core', 'runtime', 'kv', 'recipes'] },
   // The prom-client helpers read the others' metrics (types only); nothing but the CLI imports them.
   { layer: 'prometheus', mayNotImport: ['storage', 'testing', 'cli', 'root'] },
 ];
@@ -42,6 +44,7 @@ const packageSubpaths: Readonly<Record<string, Layer>> = {
   synod: 'root',
   'synod/testing': 'testing',
   'synod/kv': 'kv',
+  'synod/recipes': 'recipes',
   'synod/kv-server': 'kv',
   'synod/kv-client': 'kv',
   'synod/file-storage': 'storage',
@@ -94,7 +97,7 @@ function layerViolations(file: string, source: string, src: string): string[] {
   return violations;
 }
 
-describe('layers point one way (DESIGN rule 6)', () => {
+describe('layers point one way (architecture rule 6)', () => {
   it('src/core exists and has files', () => {
     expect(existsSync(join(srcRoot, 'core'))).toBe(true);
     expect(listTypeScriptFiles(join(srcRoot, 'core')).length).toBeGreaterThan(0);
@@ -110,7 +113,7 @@ describe('layers point one way (DESIGN rule 6)', () => {
         ? listTypeScriptFiles(srcRoot).filter((f) => layerOf(f, srcRoot) === 'root')
         : listTypeScriptFiles(join(srcRoot, layer));
     const violations = files.flatMap((file) => layerViolations(file, readFileSync(file, 'utf8'), srcRoot));
-    expect(violations, `DESIGN rule 6 broken:\n${violations.join('\n')}`).toEqual([]);
+    expect(violations, `architecture rule 6 broken:\n${violations.join('\n')}`).toEqual([]);
   });
 });
 
@@ -175,7 +178,7 @@ function importsReachable(entry: string, wanted: (specifier: string) => boolean)
 }
 
 /**
- * DESIGN rule 6, second half: Node-only code (fs, net, tls, ...) lives in the file
+ * architecture rule 6, second half: Node-only code (fs, net, tls, ...) lives in the file
  * storage, the TCP transport and the CLI, on their own subpaths. So the `synod` entry,
  * followed through every import, reaches no Node builtin: a browser bundle of it works.
  */

@@ -347,7 +347,7 @@ export function bannedGlobals(lexed: LexedSource): Finding[] {
 }
 
 /**
- * Everything that makes a file under `coreRoot` impure (DESIGN rule 1): imports of
+ * Everything that makes a file under `coreRoot` impure (architecture rule 1): imports of
  * Node builtins, npm packages or anything outside `coreRoot`, and banned globals.
  * `file` is the file's absolute path (it need not exist: the self-test uses virtual paths).
  */

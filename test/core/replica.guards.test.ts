@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Message, Replica, majority } from '../../src/core/index.js';
 
-// DESIGN rule 7: a malformed message is dropped and counted, never crashes a node,
+// architecture rule 7: a malformed message is dropped and counted, never crashes a node,
 // never changes state. These shapes can only come from a buggy or hostile peer (or
 // transport): the types forbid them, so each is cast.
 const quorum = majority(['a', 'b', 'c']);

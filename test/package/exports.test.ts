@@ -4,14 +4,14 @@
  * Node's own resolver is used, not vitest's. Node resolves a package's own name
  * through its `exports` map (self-reference), so the children run with cwd = repo root.
  *
- * Needs dist/: CI builds before testing; locally, the build runs here when dist/ is
- * missing or older than the sources.
+ * Needs dist/: see built-dist.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { childEnv, distIsCurrent, ensureBuilt } from './built-dist.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
@@ -54,6 +54,7 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
   './tcp-transport': ['TcpTransport', 'TransportError'],
   './kv-server': ['KvServer'],
   './kv-client': ['KvClient', 'KvServerError'],
+  './recipes': ['KvLock', 'KvElection', 'LeaderObserver', 'ConfigService', 'SequentialQueue', 'FencedResource', 'StaleTokenError', 'QueueEntryGoneError', 'TooManyKeysError'],
   './kv': ['createKvNode', 'KvNode', 'KvStateMachine', 'VersionConflictError', 'CompactedError'],
   './prometheus': ['registerNodeMetrics', 'registerTcpTransportMetrics', 'registerKvServerMetrics'],
 };
@@ -78,32 +79,11 @@ function conditionObjects(value: unknown, path: string[] = []): Array<{ path: st
   return found;
 }
 
-function newestMtime(path: string): number {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
-}
-
 /** Every file the exports map points at. */
 function exportTargets(): string[] {
   return exportConditions().flatMap(({ conditions }) =>
     Object.values(conditions).filter((v): v is string => typeof v === 'string' && v.startsWith('./dist/')),
   );
-}
-
-function distIsCurrent(): boolean {
-  const targets = exportTargets().map((t) => join(repoRoot, t));
-  if (targets.length === 0 || !targets.every((t) => existsSync(t))) return false;
-  const built = Math.min(...targets.map((t) => statSync(t).mtimeMs));
-  const inputs = ['src', 'package.json', 'tsup.config.ts', 'tsconfig.json'].map((p) => join(repoRoot, p));
-  return Math.max(...inputs.filter((p) => existsSync(p)).map(newestMtime)) <= built;
-}
-
-/** The environment for child processes: no loaders or flags inherited from the test runner. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  return env;
 }
 
 function runNode(args: readonly string[]): string {
@@ -123,10 +103,10 @@ const describeExports = (variable: string): string =>
 
 
 describe('package.json', () => {
-  it('is an ESM package without side effects that ships only dist/', () => {
+  it('is an ESM package without side effects that ships only dist/ and docs/', () => {
     expect(pkg.type).toBe('module');
     expect(pkg.sideEffects).toBe(false);
-    expect(pkg.files).toEqual(['dist']);
+    expect(pkg.files).toEqual(['dist', 'docs']);
     expect(pkg.engines?.node, 'engines.node').toBeTypeOf('string');
   });
 
@@ -154,22 +134,10 @@ describe('package.json', () => {
 });
 
 describe('the built package (dist/)', () => {
-  beforeAll(() => {
-    if (distIsCurrent()) return;
-    try {
-      execFileSync('npm', ['run', 'build'], {
-        cwd: repoRoot,
-        env: childEnv(),
-        encoding: 'utf8',
-        stdio: 'pipe',
-        shell: process.platform === 'win32',
-      });
-    } catch (error) {
-      const e = error as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`dist/ is missing or stale and \`npm run build\` failed; fix the build first:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
-    }
-    expect(distIsCurrent(), 'dist/ is still missing or stale after `npm run build`').toBe(true);
-  }, 120_000);
+  beforeAll(async () => {
+    await ensureBuilt(repoRoot, exportTargets());
+    expect(distIsCurrent(repoRoot, exportTargets()), 'dist/ is still missing or stale after `npm run build`').toBe(true);
+  }, 240_000);
 
   it('points only at files that the build produced', () => {
     const targets = [...exportTargets(), pkg.main, pkg.module, pkg.types].filter((t): t is string => t !== undefined);

@@ -1,5 +1,5 @@
 /**
- * Log time and wall clock steps (DESIGN rule 9). First the LogClock alone: a leader's
+ * Log time and wall clock steps (architecture rule 9). First the LogClock alone: a leader's
  * stamps follow a sane wall clock, and a stepped one pulls them by at most
  * `logTimeSlewRate` of the elapsed time, however many rounds of stamp and apply go
  * by (no ratchet); the log's own later time wins. Then real runtime nodes in the

@@ -166,6 +166,17 @@ describe('leadership transfer', () => {
     expect(await c.node(target).propose({ key: 't', add: 1 })).toBe(2);
   });
 
+  it.each([1, 2, 3])('resolves only once the target leads, as the target sees it (run %i)', async () => {
+    const c = await startCluster({ voters: 3 });
+    const leader = await c.waitForLeader();
+    await c.node(leader).propose({ key: 't', add: 1 });
+    const target = c.ids.find((id) => id !== leader)!;
+    await c.node(leader).transferLeadership(target);
+    // No waiting here: the promise itself means the target has won its election.
+    expect(c.node(target).status().role).toBe('leader');
+    expect(c.node(leader).status().role).not.toBe('leader');
+  });
+
   it('refuses a follower and a non-voter', async () => {
     const c = await startCluster({ voters: 3, observers: 1 });
     const leader = await c.waitForLeader();

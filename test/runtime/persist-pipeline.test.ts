@@ -1,5 +1,5 @@
 /**
- * The persist pipeline: persist before you speak (DESIGN rule 3) and group commit. A
+ * The persist pipeline: persist before you speak (architecture rule 3) and group commit. A
  * write resolves only when the test says so, to look at every moment in between.
  */
 import { describe, expect, it } from 'vitest';

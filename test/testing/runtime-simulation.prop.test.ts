@@ -4,7 +4,7 @@
  * 1. Seeded fault schedules (crashes, restarts, partitions, one-way cuts, bridges,
  *    leader crashes and isolation, leadership transfers, slow clocks, lossy and
  *    duplicating networks) through runRuntimeSimulation: Paxos safety from the
- *    acceptors' durable state, persist before send (DESIGN rule 3), prefix agreement of
+ *    acceptors' durable state, persist before send (architecture rule 3), prefix agreement of
  *    applied commands, exactly-once, linearizable reads, then liveness once healed.
  * 2. fast-check's scheduler deciding the order in which every storage write is
  *    reported durable and every message is delivered: the ordering rule ("a promise

@@ -1,7 +1,7 @@
 /**
  * A fast-check arbitrary of small versioned-KV histories, linearizable or not.
  */
-import fc from 'fast-check';
+import { fc } from '../fast-check.js';
 import type { Operation, Outcome } from './history.js';
 import { type KvPlannedOperation, simulateKvHistory } from './kv-history-simulation.js';
 import type { KvInput, KvOutput } from './versioned-kv-model.js';

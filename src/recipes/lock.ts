@@ -2,7 +2,8 @@
  * A distributed lock on the KV: ZooKeeper's recipe with ephemeral sequential keys, no
  * herd effect, and fencing tokens. Read the caveat on {@link KvLock} before using it.
  */
-import type { KvApi, KeyValue, ReadOptions } from '../../src/kv/index.js';
+import { ConfigError } from '../core/index.js';
+import type { KvApi, KeyValue, ReadOptions } from '../kv/index.js';
 import { type QueueEntry, type QueueTurn, type RecipeSession, SequentialQueue, type TurnLoss, type WaitOptions } from './sequential-queue.js';
 
 /** Options of a {@link KvLock}. */
@@ -83,7 +84,7 @@ export class KvLock {
     kv: KvApi,
     private readonly options: KvLockOptions,
   ) {
-    if (options.name === '') throw new Error('KvLock: `name` must not be empty');
+    if (options.name === '') throw new ConfigError('KvLock', 'name', 'must not be empty');
     this.queue = new SequentialQueue(kv, `${options.name}/lock-`);
   }
 

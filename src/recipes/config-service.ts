@@ -3,8 +3,11 @@
  * always equal to the prefix at one revision, with change callbacks and
  * compare-and-set updates.
  */
-import { CompactedError, type KeyValue, type KvApi, type PutResult, type RangeResult, VersionConflictError, type WriteOptions } from '../../src/kv/index.js';
+import { ConfigError, InvariantError } from '../core/index.js';
+import { ClosedError } from '../runtime/index.js';
+import { CompactedError, type KeyValue, type KvApi, type PutResult, type RangeResult, VersionConflictError, type WriteOptions } from '../kv/index.js';
 import { type RevisionBatch, revisionBatches } from './revision-batches.js';
+import { TooManyKeysError } from './too-many-keys-error.js';
 
 /** One setting as the service holds it. */
 export interface ConfigEntry {
@@ -126,7 +129,7 @@ export class ConfigService {
 
   /** Reads the prefix (linearizable) and follows it from there. */
   static async open(kv: KvApi, options: ConfigServiceOptions): Promise<ConfigService> {
-    if (options.prefix === '') throw new Error('ConfigService.open: `prefix` must not be empty');
+    if (options.prefix === '') throw new ConfigError('ConfigService.open', 'prefix', 'must not be empty');
     return new ConfigService(kv, options.prefix, await readAll(kv, options.prefix), options.onChange);
   }
 
@@ -230,7 +233,7 @@ export class ConfigService {
 
   /** Applies one revision's changes, then tells the listeners. */
   private apply(batch: RevisionBatch): void {
-    if (!(batch.revision > this.revisionSeen)) throw new Error(`ConfigService: revision ${batch.revision} after ${this.revisionSeen}`);
+    if (!(batch.revision > this.revisionSeen)) throw new InvariantError(`ConfigService: revision ${batch.revision} after ${this.revisionSeen}`);
     const changes: ConfigChange[] = [];
     for (const event of batch.events) {
       const name = this.nameOf(event.kv.key);
@@ -279,13 +282,13 @@ export class ConfigService {
   /** Resolves once the local copy is at `revision` or later. Only for a revision that wrote under the prefix. */
   private caughtUp(revision: number): Promise<void> {
     if (revision <= this.revisionSeen) return Promise.resolve();
-    if (this.closed || this.over) return Promise.reject(new Error('ConfigService: stopped, so the local copy will not reach the write'));
+    if (this.closed || this.over) return Promise.reject(new ClosedError('ConfigService: stopped, so the local copy will not reach the write'));
     return new Promise((resolve, reject) => this.waiters.push({ revision, resolve, reject }));
   }
 
   private stopWaiters(): void {
     this.over = true;
-    for (const waiter of this.waiters) waiter.reject(new Error('ConfigService: stopped before reaching the revision'));
+    for (const waiter of this.waiters) waiter.reject(new ClosedError('ConfigService: stopped before reaching the revision'));
     this.waiters = [];
   }
 
@@ -300,6 +303,6 @@ function entryOf(kv: KeyValue): ConfigEntry {
 
 async function readAll(kv: KvApi, prefix: string): Promise<RangeResult> {
   const result = await kv.range({ prefix });
-  if (result.more) throw new Error(`ConfigService: more keys under ${prefix} than one range read returns`);
+  if (result.more) throw new TooManyKeysError('ConfigService', prefix);
   return result;
 }

@@ -7,9 +7,10 @@
  *
  * Written against `KvApi` only, so it runs on an embedded `KvNode` and on a remote client.
  */
-import { randomUUID } from 'node:crypto';
-import { AbortedError, ClosedError, OverloadedError, TimeoutError } from '../../src/index.js';
-import { CompactedError, type KeyRange, type KeyValue, type KvApi, type KvSession, type ReadOptions, type SessionEnd } from '../../src/kv/index.js';
+import { ConfigError, SynodError } from '../core/index.js';
+import { AbortedError, ClosedError, OverloadedError, TimeoutError } from '../runtime/index.js';
+import { TooManyKeysError } from './too-many-keys-error.js';
+import { CompactedError, type KeyRange, type KeyValue, type KvApi, type KvSession, type ReadOptions, type SessionEnd } from '../kv/index.js';
 
 /** What the recipes need of a session: its id (for ephemeral keys) and its end. */
 export type RecipeSession = Pick<KvSession, 'id' | 'ended'>;
@@ -41,12 +42,11 @@ export type TurnLoss =
   | 'unobservable';
 
 /** The contender's key vanished while it waited: its session ended, or someone deleted the key. */
-export class QueueEntryGoneError extends Error {
+export class QueueEntryGoneError extends SynodError {
   readonly key: string;
 
   constructor(key: string) {
-    super(`${key} is gone: its session ended or someone deleted it`);
-    this.name = 'QueueEntryGoneError';
+    super('QUEUE_ENTRY_GONE', `${key} is gone: its session ended or someone deleted it`);
     this.key = key;
   }
 }
@@ -79,7 +79,7 @@ export function waitSignal(api: string, options: WaitOptions): { readonly signal
  * retried with the same identity and creates at most one key.
  */
 export class SequentialQueue {
-  private readonly clientId = `queue:${randomUUID()}`;
+  private readonly clientId = `queue:${globalThis.crypto.randomUUID()}`; // Web Crypto: Node 20 and browsers alike
   private seq = 0;
   private readonly pending = new Set<number>();
 
@@ -88,7 +88,7 @@ export class SequentialQueue {
     /** Every key of the line starts with this. */
     readonly prefix: string,
   ) {
-    if (prefix === '') throw new Error('SequentialQueue: the prefix must not be empty');
+    if (prefix === '') throw new ConfigError('SequentialQueue', 'prefix', 'must not be empty');
   }
 
   /**
@@ -145,7 +145,7 @@ export class SequentialQueue {
     for (;;) {
       if (isAborted(signal)) throw aborted();
       const { kvs, more, revision } = await this.kv.range({ start: this.prefix, end: upToOwn }, signal === undefined ? {} : { signal });
-      if (more) throw new Error(`SequentialQueue: more contenders before ${entry.key} than one range read returns`);
+      if (more) throw new TooManyKeysError('SequentialQueue', this.prefix);
       const own = kvs[kvs.length - 1];
       if (own?.key !== entry.key || own.createRevision !== entry.createRevision) throw new QueueEntryGoneError(entry.key);
       const predecessor = kvs[kvs.length - 2];

@@ -1,15 +1,15 @@
 /**
- * The configuration service recipe (examples/kv-recipes/config-service.ts) on a
+ * The configuration service recipe (src/recipes/config-service.ts) on a
  * three-node in-process KV cluster, against a seeded stream of puts, deletes and
  * transactions under and around its prefix: every change seen once and in order, each
  * update equal to the store at its revision (an MVCC read), services opened mid-stream
  * with no gap, compare-and-set, and the resync after compaction passes the watch.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Prng } from '../../../src/testing/index.js';
-import { CompactedError, type KvApi, type TxnOp, VersionConflictError, type Watch, type WatchEvent } from '../../../src/kv/index.js';
-import { type ConfigService, type ConfigUpdate, ConfigService as Service } from '../../../examples/kv-recipes/config-service.js';
-import { InProcessKvCluster } from '../../../examples/kv-recipes/in-process-cluster.js';
+import { Prng } from '../../src/testing/index.js';
+import { CompactedError, type KvApi, type TxnOp, VersionConflictError, type Watch, type WatchEvent } from '../../src/kv/index.js';
+import { type ConfigService, type ConfigUpdate, ConfigService as Service } from '../../src/recipes/index.js';
+import { InProcessKvCluster } from '../../examples/kv-recipes/in-process-cluster.js';
 import { CountingKv, type WatchRecord } from './counting-kv.js';
 
 const encoder = new TextEncoder();

@@ -3,8 +3,10 @@
  * line of ephemeral sequential keys as the lock, with an observer for those who only
  * want to know who leads.
  */
-import { CompactedError, type KeyValue, type KvApi, type RangeResult, type ReadOptions } from '../../src/kv/index.js';
+import { ConfigError, InvariantError } from '../core/index.js';
+import { CompactedError, type KeyValue, type KvApi, type RangeResult, type ReadOptions } from '../kv/index.js';
 import { revisionBatches } from './revision-batches.js';
+import { TooManyKeysError } from './too-many-keys-error.js';
 import { type QueueTurn, type RecipeSession, SequentialQueue, type TurnLoss, type WaitOptions } from './sequential-queue.js';
 
 /** Options of a {@link KvElection}. */
@@ -66,7 +68,7 @@ export class KvElection {
     private readonly kv: KvApi,
     options: KvElectionOptions,
   ) {
-    if (options.name === '') throw new Error('KvElection: `name` must not be empty');
+    if (options.name === '') throw new ConfigError('KvElection', 'name', 'must not be empty');
     this.queue = new SequentialQueue(kv, `${options.name}/candidate-`);
   }
 
@@ -100,7 +102,7 @@ export class KvElection {
 /** Every candidate under `prefix` (a linearizable read). */
 async function readCandidates(kv: KvApi, prefix: string): Promise<RangeResult> {
   const result = await kv.range({ prefix });
-  if (result.more) throw new Error(`LeaderObserver: more candidates under ${prefix} than one range read returns`);
+  if (result.more) throw new TooManyKeysError('LeaderObserver', prefix);
   return result;
 }
 
@@ -214,7 +216,7 @@ export class LeaderObserver {
 
   /** Recomputes the leader at `revision`; calls `onChange` if it changed (or if `always`). */
   private settle(revision: number, always: boolean): void {
-    if (!(revision >= this.revisionSeen)) throw new Error(`LeaderObserver: revision ${revision} after ${this.revisionSeen}`);
+    if (!(revision >= this.revisionSeen)) throw new InvariantError(`LeaderObserver: revision ${revision} after ${this.revisionSeen}`);
     let lowest: KeyValue | undefined;
     for (const kv of this.candidates.values()) if (lowest === undefined || kv.key < lowest.key) lowest = kv;
     const leader = lowest === undefined ? undefined : leaderOf(lowest);

@@ -2,7 +2,8 @@
  * A watch's events grouped by revision, so a consumer applies a transaction's changes
  * at once and never shows a state between two of them.
  */
-import type { Watch, WatchEvent } from '../../src/kv/index.js';
+import { InvariantError } from '../core/index.js';
+import type { Watch, WatchEvent } from '../kv/index.js';
 
 /** The changes of one revision, in the order the watch gave them. */
 export interface RevisionBatch {
@@ -21,7 +22,7 @@ export async function* revisionBatches(watch: Watch): AsyncGenerator<RevisionBat
       const first = batch[0];
       if (first !== undefined && event.revision !== first.revision) {
         // Cannot happen with a complete batch handed out first; kept as a guard.
-        throw new Error(`revisionBatches: revision ${event.revision} while revision ${first.revision} is incomplete`);
+        throw new InvariantError(`revisionBatches: revision ${event.revision} while revision ${first.revision} is incomplete`);
       }
       batch.push(event);
       if (watch.deliveredThrough >= event.revision) {

@@ -4,16 +4,17 @@
  * server, an object store) that can compare a number atomically with a write.
  */
 
+import { ConfigError, SynodError } from '../core/index.js';
+
 /** A request carried a token lower than the highest this resource has seen: its sender lost the lock. */
-export class StaleTokenError extends Error {
+export class StaleTokenError extends SynodError {
   /** The token of the refused request. */
   readonly token: number;
   /** The highest token seen, which the refused one is below. */
   readonly highestToken: number;
 
   constructor(token: number, highestToken: number) {
-    super(`fencing token ${token} is stale: token ${highestToken} has been seen`);
-    this.name = 'StaleTokenError';
+    super('STALE_TOKEN', `fencing token ${token} is stale: token ${highestToken} has been seen`);
     this.token = token;
     this.highestToken = highestToken;
   }
@@ -68,7 +69,7 @@ export class FencedResource {
   constructor(options: FencedResourceOptions = {}) {
     this.checkTokens = options.checkTokens ?? true;
     this.latencyMs = options.latencyMs ?? 0;
-    if (!(Number.isFinite(this.latencyMs) && this.latencyMs >= 0)) throw new Error(`FencedResource: latencyMs must be a non-negative number, not ${this.latencyMs}`);
+    if (!(Number.isFinite(this.latencyMs) && this.latencyMs >= 0)) throw new ConfigError('FencedResource', 'latencyMs', `must be a non-negative number, not ${this.latencyMs}`);
   }
 
   /** The highest fencing token seen so far (0 before any request). */
@@ -98,7 +99,7 @@ export class FencedResource {
 
   /** The fencing check: refuse a token below the highest seen, else remember it. */
   private admit(token: number): void {
-    if (!(Number.isSafeInteger(token) && token > 0)) throw new RangeError(`FencedResource: a fencing token is a positive integer, not ${token}`);
+    if (!(Number.isSafeInteger(token) && token > 0)) throw new ConfigError('FencedResource', 'token', `must be a positive integer, not ${token}`);
     if (this.checkTokens && token < this.highest) {
       this.refused++;
       throw new StaleTokenError(token, this.highest);

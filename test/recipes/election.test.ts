@@ -1,13 +1,13 @@
 /**
- * The election recipe (examples/kv-recipes/election.ts) on a three-node in-process KV
+ * The election recipe (src/recipes/election.ts) on a three-node in-process KV
  * cluster: one leader at a time, observers that agree on the succession, failover when
  * the leader's session expires, and a campaign that gives up.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NodeId, TimeoutError } from '../../../src/index.js';
-import type { KvSession } from '../../../src/kv/index.js';
-import { type Leader, type Leadership, KvElection, type LeaderObserver } from '../../../examples/kv-recipes/election.js';
-import { InProcessKvCluster } from '../../../examples/kv-recipes/in-process-cluster.js';
+import { type NodeId, TimeoutError } from '../../src/index.js';
+import type { KvSession } from '../../src/kv/index.js';
+import { type Leader, type Leadership, KvElection, type LeaderObserver } from '../../src/recipes/index.js';
+import { InProcessKvCluster } from '../../examples/kv-recipes/in-process-cluster.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,17 +1,15 @@
 /**
- * The lock recipe (examples/kv-recipes/lock.ts) on a three-node in-process KV cluster:
+ * The lock recipe (src/recipes/lock.ts) on a three-node in-process KV cluster:
  * mutual exclusion as the fenced resource sees it, no herd effect (counted through a
  * KvApi wrapper), hand-over on session close and expiry, abort and timeout, and the
  * paused holder whose stale write the fencing token stops (Kleppmann, "How to do
  * distributed locking", 2016; ZooKeeper recipes, "Locks").
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortedError, type NodeId, TimeoutError } from '../../../src/index.js';
-import type { KeyRange, KvApi, KvSession, Watch, WatchOptions } from '../../../src/kv/index.js';
-import { FencedResource, StaleTokenError } from '../../../examples/kv-recipes/fenced-resource.js';
-import { InProcessKvCluster } from '../../../examples/kv-recipes/in-process-cluster.js';
-import { KvLock, type LockHandle } from '../../../examples/kv-recipes/lock.js';
-import { QueueEntryGoneError } from '../../../examples/kv-recipes/sequential-queue.js';
+import { AbortedError, type NodeId, TimeoutError } from '../../src/index.js';
+import type { KeyRange, KvApi, KvSession, Watch, WatchOptions } from '../../src/kv/index.js';
+import { InProcessKvCluster } from '../../examples/kv-recipes/in-process-cluster.js';
+import { FencedResource, KvLock, type LockHandle, QueueEntryGoneError, StaleTokenError } from '../../src/recipes/index.js';
 import { CountingKv } from './counting-kv.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

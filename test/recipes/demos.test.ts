@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Runs `examples/<file>` with tsx; resolves with its exit code and output. */
 function run(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
