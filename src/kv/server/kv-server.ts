@@ -287,11 +287,14 @@ export class KvServer {
     this.kvNode.node.on('roleChange', ({ role, previous }) => {
       this.removed = role === 'removed';
       if (role === 'removed') {
-        this.logger.warn({ node: options.id }, 'kv server: this member is not in the configuration; closing client connections and refusing new ones');
+        // Info first: a joining server passes through configurations from before it was
+        // added. Warned only if it is still out after the grace.
+        this.logger.info({ node: options.id }, 'kv server: this member is not in the configuration it knows; refusing new clients');
         // A moment's grace: answers already settling (the removal itself, when this
         // member led and removed itself) still reach their clients.
         setTimeout(() => {
           if (!this.removed) return;
+          this.logger.warn({ node: options.id, connections: this.connections.size }, 'kv server: this member is not in the configuration; closing client connections and refusing new ones');
           for (const c of [...this.connections]) c.close(undefined);
         }, removedGraceMs).unref();
       } else if (previous === 'removed') {
