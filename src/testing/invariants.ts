@@ -9,6 +9,7 @@ import {
   compareBallots,
   formatBallot,
   quorumsMeet,
+  valueBytes,
   valueEquals,
 } from '../core/index.js';
 import type { Configuration, DurableStateBuilder } from '../core/index.js';
@@ -57,6 +58,12 @@ export interface InvariantsOptions {
    * that configuration. Default: `quorum` governs every slot.
    */
   readonly configuration?: Configuration;
+  /**
+   * The replicas' `messageBytesMax`: then every accept or chosen message (and a
+   * promise's chosen values) carrying more than one value is checked to carry at most
+   * that many bytes of values, so it fits in a transport's frame. Default: unchecked.
+   */
+  readonly messageBytesMax?: number;
 }
 
 /**
@@ -76,7 +83,9 @@ export interface InvariantsOptions {
  *   configuration governing it, a promise from a voter of a configuration governing
  *   some slot from its prepare's first slot on;
  * - linearizable reads: a read index a leader confirms covers every slot any replica
- *   had applied (so acknowledged) when the read was asked for.
+ *   had applied (so acknowledged) when the read was asked for;
+ * - bounded messages (given `messageBytesMax`): no message carries several values of
+ *   more bytes than that, so each fits in a transport's frame.
  */
 export class Invariants {
   private readonly votes = new Map<number, BallotVotes[]>();
@@ -96,6 +105,7 @@ export class Invariants {
   private readonly statesAt = new Map<number, string>();
 
   private readonly proposedBytes: (command: Uint8Array) => Uint8Array;
+  private readonly messageBytesMax: number | undefined;
   /** The configurations of the chosen log, when members change; folded as the chosen prefix grows. */
   private readonly epochs: Epochs | undefined;
   /** Slots voted on whose configuration was not known yet: decided once it is. */
@@ -114,6 +124,7 @@ export class Invariants {
     options: InvariantsOptions = {},
   ) {
     this.proposedBytes = options.proposedBytes ?? ((command) => command);
+    this.messageBytesMax = options.messageBytesMax;
     if (options.configuration !== undefined) this.epochs = new Epochs([{ from: 1, source: 0, config: options.configuration }], 0);
   }
 
@@ -253,12 +264,22 @@ export class Invariants {
     }
   }
 
+  /** Bounded messages: several values travel together only within `max` bytes. */
+  private checkMessageBytes(node: NodeId, m: Message, max: number): void {
+    const values = m.type === 'accept' || m.type === 'chosen' ? m.values : m.type === 'promise' ? m.chosen.map((e) => e.value) : [];
+    if (values.length < 2) return;
+    let bytes = 0;
+    for (const v of values) bytes += valueBytes(v);
+    if (bytes > max) throw new SafetyViolation('bounded-messages', `${node} sent ${m.type} to ${m.to} with ${values.length} values of ${bytes} bytes, more than messageBytesMax ${max}`);
+  }
+
   /**
    * `node` is about to send `m`; `durable` is its durable state now, and its durable
    * snapshot covers the slots up to `snapshotSlot` (chosen, so their entries may be gone).
    */
   send(node: NodeId, m: Message, durable: DurableStateBuilder, snapshotSlot = 0): void {
     this.counts.sends++;
+    if (this.messageBytesMax !== undefined) this.checkMessageBytes(node, m, this.messageBytesMax);
     if (m.type === 'prepare') {
       const k = prepareKey(m.to, m.ballot);
       this.prepared.set(k, Math.min(m.firstSlot, this.prepared.get(k) ?? Infinity));

@@ -11,6 +11,7 @@ import {
   Replica,
   type ReplicaStatus,
   ConfigError,
+  defaultLimits,
   isEmptyOutput,
   majority,
   windowSlotsDefault,
@@ -65,6 +66,7 @@ export class ManualCluster {
     this.quorum = majority(options.voters);
     // The checker derives each slot's configuration from the chosen log, as the replicas do.
     this.invariants = new Invariants(this.quorum, {
+      messageBytesMax: options.limits?.messageBytesMax ?? defaultLimits.messageBytesMax,
       configuration: { id: 0, voters: options.voters, quorum: 'majority', observers: options.observers ?? [], addresses: {}, windowSlots: options.windowSlots ?? windowSlotsDefault },
     });
     for (const id of this.ids) {

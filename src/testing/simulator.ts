@@ -12,6 +12,7 @@ import {
   type Role,
   type Value,
   ConfigError,
+  defaultLimits,
   Replica,
   compareBallots,
   flexible,
@@ -154,6 +155,7 @@ export class Simulator {
     this.network = new SimNetwork<SimMessage>(this.random.fork());
     this.network.conditions = options.network ?? calmNetwork;
     this.invariants = new Invariants(this.quorum, {
+      messageBytesMax: options.limits?.messageBytesMax ?? defaultLimits.messageBytesMax,
       configuration: { id: 0, voters: voterIds, quorum: spec.kind === 'majority' ? 'majority' : { phase1: spec.phase1, phase2: spec.phase2 }, observers: this.observerIds, addresses: {}, windowSlots: options.windowSlots ?? windowSlotsDefault },
     });
     this.trace = new Trace(options.trace?.limit ?? 400, options.trace?.sink);
