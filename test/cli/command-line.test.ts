@@ -12,6 +12,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientOf } from '../../src/cli/client-commands.js';
+import { readClusterConfig } from '../../src/cli/cluster-config.js';
 import { writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { commands } from '../../src/cli/commands.js';
 import { usageText } from '../../src/cli/help-text.js';
@@ -140,5 +142,23 @@ describe('synod', () => {
     const s = JSON.parse(status.stdout) as { leader: string; commitIndex: number; members: { node: string; reachable: boolean; role: string; leader: string; commitIndex: number; appliedIndex: number; lag: number }[] };
     expect(s.leader).toBe('a');
     expect(s.members).toEqual([expect.objectContaining({ node: 'a', reachable: true, role: 'leader', leader: 'a', commitIndex: s.commitIndex, lag: expect.any(Number) as unknown, appliedIndex: expect.any(Number) as unknown })]);
+  });
+
+  it('lists sessions and revokes one, deleting its ephemeral keys', async () => {
+    const c = await readClusterConfig(config);
+    const kv = clientOf(c);
+    try {
+      const session = await kv.createSession({ ttlMs: 60_000 });
+      await kv.put('held', 'by me', { session: session.id });
+      const listed = await synod(config, 'session', 'list', '--json');
+      expect(listed.code, listed.stderr).toBe(0);
+      expect((JSON.parse(listed.stdout) as { sessions: { id: number; keys: number }[] }).sessions).toContainEqual(expect.objectContaining({ id: session.id, keys: 1 }));
+      expect(await synod(config, 'session', 'revoke', String(session.id))).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^synod: session ${session.id} revoked; 1 keys deleted at revision \\d+\n$`)) as unknown });
+      expect((await synod(config, 'get', 'held')).code).toBe(1);
+      expect(await synod(config, 'session', 'revoke', String(session.id))).toMatchObject({ code: 1, stderr: expect.stringMatching(/is not live/) as unknown });
+      expect((await synod(config, 'session', 'revoke', 'abc')).code).toBe(2);
+    } finally {
+      await kv.close();
+    }
   });
 });

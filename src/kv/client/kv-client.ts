@@ -13,9 +13,9 @@ import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { AuthenticationError, KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
-import { checkCompacted, checkKey, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import { checkCompacted, checkKey, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
-import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, TxnRequest, TxnResult } from '../kv-types.js';
+import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionList, TxnRequest, TxnResult } from '../kv-types.js';
 import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
@@ -233,6 +233,26 @@ export class KvClient implements KvApi {
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
     const result = await this.command({ type: 'compact', revision }, options);
     checkCompacted(result);
+  }
+
+  /**
+   * The live sessions, by id, with how many keys each owns: at most
+   * `kvLimits.sessionsListedMax`; `count` says how many live in all. Linearizable
+   * unless `consistency` is `serializable`. A server of an older build refuses it.
+   */
+  async listSessions(options: ReadOptions = {}): Promise<SessionList> {
+    const frame = await this.call((id) => ({ kind: 'sessions', id, linearizable: options.consistency !== 'serializable' }), options, undefined);
+    if (frame.kind !== 'sessions') throw new KvRequestError('listSessions', `unexpected answer ${frame.kind}`);
+    return frame.list;
+  }
+
+  /**
+   * Ends session `id` now, as its owner's close would: its ephemeral keys are deleted
+   * and its keepalives fail from then on. `revoked` is false if it had ended already.
+   * For an operator removing a stuck client's locks; an owner closes its own session.
+   */
+  async revokeSession(id: number, options: WriteOptions = {}): Promise<RevokeResult> {
+    return revokeResultOf(await this.command(revokeCommand(id), options));
   }
 
   /** The status of the server this client is connected to. */

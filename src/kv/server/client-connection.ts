@@ -329,6 +329,8 @@ export class ClientConnection {
         return this.member(request);
       case 'snapshot':
         return this.host.oneSnapshotAtATime(() => this.sendSnapshot(request));
+      case 'sessions':
+        return { kind: 'sessions', id: request.id, list: await kv.listSessions({ consistency: request.linearizable ? 'linearizable' : 'serializable' }) };
       case 'status': {
         const s = kv.node.status();
         return {
