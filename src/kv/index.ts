@@ -29,4 +29,7 @@ export type {
   TxnResult,
   WatchEvent,
   SessionInfo,
+  SessionListing,
+  SessionList,
+  RevokeResult,
 } from './kv-types.js';
