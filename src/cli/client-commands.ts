@@ -1,7 +1,7 @@
 /** The `synod` commands that talk to a running cluster as a client. */
 import { ConfigError } from '../core/index.js';
 import { KvClient, type ServerStatus } from '../kv/client/index.js';
-import type { KeyRange, KeyValue } from '../kv/index.js';
+import type { KeyRange, KeyValue, TxnRequest } from '../kv/index.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
 import { type Args, intOption, option } from './args.js';
 import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
@@ -45,30 +45,46 @@ function revisionWord(command: string, word: string): number {
   return n;
 }
 
+/** A client command with what its command line holds, checked (and stdin read) before anything is sent. */
+type Prepared =
+  | { readonly command: 'put'; readonly key: string; readonly value: string | Uint8Array; readonly expectedVersion: number | undefined }
+  | { readonly command: 'txn'; readonly txn: TxnRequest }
+  | { readonly command: 'compact'; readonly revision: number }
+  | { readonly command: 'get' | 'del' | 'range' | 'watch' | 'status' };
+
+async function prepare(command: string, args: Args): Promise<Prepared> {
+  const [, first] = args.positional;
+  switch (command) {
+    case 'put':
+      return { command, key: first!, value: await putValue(args), expectedVersion: intOption(args, 'expected-version') };
+    case 'txn':
+      return { command, txn: txnFromJson(first === '-' ? text.decode(await readValue('synod txn', process.stdin, 'stdin')) : first!) };
+    case 'compact':
+      return { command, revision: revisionWord('compact', first!) };
+    case 'get':
+    case 'del':
+    case 'range':
+    case 'watch':
+    case 'status':
+      return { command };
+    default:
+      throw new UsageError('synod', 'command', `${command} is not a client command`);
+  }
+}
+
 /** Runs one client command; returns the process exit code. */
 export async function clientCommand(command: string, args: Args): Promise<number> {
   const json = args.options.has('json');
   const [, first] = args.positional;
-  // Everything the command line holds is checked (and stdin read) before the cluster file is.
-  const request = await (async () => {
-    switch (command) {
-      case 'put':
-        return { command, key: first!, value: await putValue(args), expectedVersion: intOption(args, 'expected-version') };
-      case 'txn':
-        return { command, txn: txnFromJson(first === '-' ? text.decode(await readValue('synod txn', process.stdin, 'stdin')) : first!) };
-      case 'compact':
-        return { command, revision: revisionWord('compact', first!) };
-      default:
-        return { command };
-    }
-  })();
+  // The command line is checked before the cluster file is read, and both before anything is sent.
+  const request = await prepare(command, args);
   const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
-  if (command === 'status') return status(config, json);
+  if (request.command === 'status') return status(config, json);
   const kv = clientOf(config);
   try {
     switch (request.command) {
       case 'put': {
-        const { key, value, expectedVersion } = request as { key: string; value: string | Uint8Array; expectedVersion: number | undefined };
+        const { key, value, expectedVersion } = request;
         const r = await kv.put(key, value, { ...(expectedVersion === undefined ? {} : { expectedVersion }), ...(args.options.has('sequential') ? { sequential: true } : {}) });
         console.log(json ? JSON.stringify(r) : `${r.key}\tversion ${r.version}\trevision ${r.revision}`);
         return 0;
@@ -106,14 +122,13 @@ export async function clientCommand(command: string, args: Args): Promise<number
         return 0;
       }
       case 'txn': {
-        const r = await kv.txn((request as { txn: Parameters<KvClient['txn']>[0] }).txn);
+        const r = await kv.txn(request.txn);
         console.log(JSON.stringify({ ...r, results: r.results.map((x) => ('kvs' in x ? { ...x, kvs: x.kvs.map((k) => ({ ...k, value: text.decode(k.value) })) } : x)) }));
         return r.succeeded ? 0 : 1;
       }
       case 'compact': {
-        const { revision } = request as { revision: number };
-        await kv.compact(revision);
-        console.log(json ? JSON.stringify({ compactRevision: revision }) : `synod: history before revision ${revision} is compacted`);
+        await kv.compact(request.revision);
+        console.log(json ? JSON.stringify({ compactRevision: request.revision }) : `synod: history before revision ${request.revision} is compacted`);
         return 0;
       }
       case 'watch': {
@@ -128,8 +143,6 @@ export async function clientCommand(command: string, args: Args): Promise<number
         }
         return 0;
       }
-      default:
-        throw new UsageError('synod', 'command', `${command} is not a client command`);
     }
   } finally {
     await kv.close();
