@@ -3,7 +3,8 @@
  * unchanged, so a binary value or one with a trailing newline round-trips. At most
  * `kvLimits.valueBytesMax` (1 MiB) is read: a larger value is refused before it is sent.
  */
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
+import { ConfigError, SynodError } from '../core/index.js';
 import { kvLimits } from '../kv/index.js';
 import { KvRequestError } from '../kv/index.js';
 
@@ -26,11 +27,16 @@ export async function readValue(api: string, stream: AsyncIterable<Buffer | stri
 
 /** The bytes of `path`, refusing a file larger than the value limit before reading it. */
 export async function readValueFile(api: string, path: string): Promise<Uint8Array> {
-  const file = await open(path, 'r');
+  let file: FileHandle | undefined;
   try {
+    file = await open(path, 'r');
     if ((await file.stat()).size > kvLimits.valueBytesMax) throw tooLarge(api, path);
     return await readValue(api, file.createReadStream({ autoClose: false }), path);
+  } catch (error) {
+    // ENOENT, EACCES, EISDIR: one line naming the file, not a stack trace.
+    if (error instanceof SynodError) throw error;
+    throw new ConfigError(api, '--file', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
-    await file.close();
+    await file?.close();
   }
 }
