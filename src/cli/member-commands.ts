@@ -7,6 +7,7 @@ import { type Configuration, ConfigError, type MembershipChange } from '../core/
 import { isMember } from '../core/configuration/configuration.js';
 import { MembershipError, NotLeaderError, TimeoutError } from '../runtime/index.js';
 import { KvClient } from '../kv/client/index.js';
+import { AuthenticationError } from '../kv/index.js';
 import { formatMemberAddress, parseHostPort, parseMemberAddress } from '../kv/server/member-address.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
 import { type Args, intOption, option } from './args.js';
@@ -157,7 +158,8 @@ async function withAnyMember<T>(config: ClusterConfig, run: (kv: KvClient) => Pr
 
 /**
  * The member at `addresses` that says it leads (a follower's word may be stale: the
- * leader it names may be gone), or undefined if none does within 2 s.
+ * leader it names may be gone), or undefined if none does within 2 s. A refused
+ * handshake is thrown: asking again would be refused again.
  */
 async function findLeader(config: ClusterConfig, addresses: readonly TcpAddress[]): Promise<string | undefined> {
   const asked = addresses.map(async (address) => {
@@ -172,7 +174,9 @@ async function findLeader(config: ClusterConfig, addresses: readonly TcpAddress[
   });
   try {
     return await Promise.any(asked);
-  } catch {
+  } catch (error) {
+    const refusal = error instanceof AggregateError ? (error.errors as unknown[]).find((e) => e instanceof AuthenticationError) : undefined;
+    if (refusal !== undefined) throw refusal;
     return undefined;
   }
 }

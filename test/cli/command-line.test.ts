@@ -110,6 +110,7 @@ describe('synod', () => {
   });
 
   it('a wrong client secret or cluster id fails as AuthenticationError, never "may still take effect"', async () => {
+    expect((await synod(config, 'put', 'guarded', 'kept')).code).toBe(0);
     const file = JSON.parse(await readFile(config, 'utf8')) as Record<string, unknown>;
     await writeFile(join(dir, '.synod', 'wrong-secret'), 'f'.repeat(64));
     const wrongSecret = join(dir, '.synod', 'wrong-secret.json');
@@ -120,13 +121,15 @@ describe('synod', () => {
       [wrongSecret, /refused this client: authentication failed/],
       [wrongCluster, /is a server of cluster local-[0-9a-f]+, not another/],
     ] as const) {
-      const r = await synod(path, 'put', 'k', 'evil');
+      const r = await synod(path, 'put', 'guarded', 'evil');
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^synod: AuthenticationError: KvClient: command: 127\.0\.0\.1:\d+ /);
       expect(r.stderr).toMatch(why);
       expect(r.stderr).toMatch(/it was never sent\n$/);
     }
-    expect(await synod(config, 'get', 'k')).toMatchObject({ code: 0, stdout: 'v1\n' });
+    // Commands that look for the leader stop at the refusal too, instead of reporting no leader.
+    expect(await synod(wrongSecret, 'leader', 'transfer', 'a')).toMatchObject({ code: 1, stderr: expect.stringMatching(/^synod: AuthenticationError: KvClient: status: .*authentication failed/) as unknown });
+    expect(await synod(config, 'get', 'guarded')).toMatchObject({ code: 0, stdout: 'kept\n' });
   });
 
   it('compacts history, and status --json gives every member role, commit, applied, lag and leader', async () => {
