@@ -91,6 +91,13 @@ export function option(args: Args, name: string, fallback?: string): string | un
   return value ?? fallback;
 }
 
+/** The value of option `name`, which `command` requires here: a UsageError if it is missing. */
+export function requiredOption(args: Args, command: string, name: string): string {
+  const value = option(args, name);
+  if (value === undefined) throw new UsageError(command, `--${name}`, 'is required');
+  return value;
+}
+
 /** A non-negative integer option, or undefined. */
 export function intOption(args: Args, name: string): number | undefined {
   const text = option(args, name);
