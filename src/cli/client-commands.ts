@@ -1,18 +1,26 @@
 /** The `synod` commands that talk to a running cluster as a client. */
 import { ConfigError } from '../core/index.js';
 import { KvClient, type ServerStatus } from '../kv/client/index.js';
-import type { Compare, KeyRange, KeyValue, TxnOp, TxnRequest } from '../kv/index.js';
+import type { KeyRange, KeyValue, TxnRequest } from '../kv/index.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
 import { type Args, intOption, option } from './args.js';
 import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
 import { clientAddresses } from './member-commands.js';
+import { txnFromJson } from './txn-json.js';
+import { UsageError } from './usage-error.js';
+import { readValue, readValueFile } from './value-input.js';
 
 const text = new TextDecoder();
-const bytes = new TextEncoder();
 
-function clientOf(config: ClusterConfig, endpoints: readonly TcpAddress[] = Object.values(config.members).map((m) => m.client)): KvClient {
+/** How long a client command waits for its answer, in ms. */
+const requestTimeoutMs = 5_000;
+/** How long `status` waits for each member, in ms. */
+const statusTimeoutMs = 2_000;
+
+/** A client of the cluster file's members (or of `endpoints`). @internal */
+export function clientOf(config: ClusterConfig, endpoints: readonly TcpAddress[] = Object.values(config.members).map((m) => m.client)): KvClient {
   if (config.clientSecret === undefined) throw new ConfigError('synod', 'clientSecretFile', `${config.path} names no client secret`);
-  return new KvClient({ endpoints, clusterId: config.clusterId, secret: config.clientSecret, requestTimeoutMs: 5_000 });
+  return new KvClient({ endpoints, clusterId: config.clusterId, secret: config.clientSecret, requestTimeoutMs });
 }
 
 function show(kv: KeyValue, json: boolean): string {
@@ -20,57 +28,92 @@ function show(kv: KeyValue, json: boolean): string {
   return `${kv.key}\t${text.decode(kv.value)}\t(version ${kv.version}, modified at revision ${kv.modRevision})`;
 }
 
-function needs(args: Args, count: number, usage: string): readonly string[] {
-  if (args.positional.length < count + 1) throw new ConfigError('synod', 'arguments', `usage: synod ${usage}`);
-  return args.positional.slice(1);
+/** The value of `put`: its word, stdin for `-`, or `--file`'s bytes; exactly one of them. */
+async function putValue(args: Args): Promise<string | Uint8Array> {
+  const word = args.positional[2];
+  const file = option(args, 'file');
+  if (word !== undefined && file !== undefined) throw new UsageError('synod put', '--file', 'and a VALUE word were both given: give one');
+  if (file !== undefined) return readValueFile('synod put', file);
+  if (word === undefined) throw new UsageError('synod put', 'VALUE', 'is missing: usage: synod put KEY VALUE, synod put KEY - (stdin), or synod put KEY --file FILE');
+  return word === '-' ? readValue('synod put', process.stdin, 'stdin') : word;
 }
 
-/** A transaction from JSON, with values as text. */
-function txnFrom(json: string): TxnRequest {
-  const raw = JSON.parse(json) as { compare?: Record<string, unknown>[]; success?: Record<string, unknown>[]; failure?: Record<string, unknown>[] };
-  const compare = (raw.compare ?? []).map((c) => (c['target'] === 'value' ? { ...c, value: bytes.encode(String(c['value'])) } : c) as unknown as Compare);
-  const ops = (list: Record<string, unknown>[] | undefined) => (list ?? []).map((op) => (op['op'] === 'put' ? { ...op, value: bytes.encode(String(op['value'])) } : op) as unknown as TxnOp);
-  return { compare, success: ops(raw.success), failure: ops(raw.failure) };
+/** A revision word: a positive integer. */
+function revisionWord(command: string, word: string): number {
+  const n = Number(word);
+  if (!/^[0-9]+$/.test(word) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`synod ${command}`, 'REVISION', `must be a positive integer, not ${JSON.stringify(word)}`);
+  return n;
+}
+
+/** A client command with what its command line holds, checked (and stdin read) before anything is sent. */
+type Prepared =
+  | { readonly command: 'put'; readonly key: string; readonly value: string | Uint8Array; readonly expectedVersion: number | undefined }
+  | { readonly command: 'txn'; readonly txn: TxnRequest }
+  | { readonly command: 'compact'; readonly revision: number }
+  | { readonly command: 'get' | 'del' | 'range' | 'watch' | 'status' };
+
+async function prepare(command: string, args: Args): Promise<Prepared> {
+  const [, first] = args.positional;
+  switch (command) {
+    case 'put':
+      return { command, key: first!, value: await putValue(args), expectedVersion: intOption(args, 'expected-version') };
+    case 'txn':
+      return { command, txn: txnFromJson(first === '-' ? text.decode(await readValue('synod txn', process.stdin, 'stdin')) : first!) };
+    case 'compact':
+      return { command, revision: revisionWord('compact', first!) };
+    case 'get':
+    case 'del':
+    case 'range':
+    case 'watch':
+    case 'status':
+      return { command };
+    default:
+      throw new UsageError('synod', 'command', `${command} is not a client command`);
+  }
 }
 
 /** Runs one client command; returns the process exit code. */
 export async function clientCommand(command: string, args: Args): Promise<number> {
-  const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
   const json = args.options.has('json');
-  if (command === 'status') return status(config, json);
+  const [, first] = args.positional;
+  // The command line is checked before the cluster file is read, and both before anything is sent.
+  const request = await prepare(command, args);
+  const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
+  if (request.command === 'status') return status(config, json);
   const kv = clientOf(config);
   try {
-    switch (command) {
+    switch (request.command) {
       case 'put': {
-        const [key, value] = needs(args, 2, 'put KEY VALUE [--expected-version N] [--sequential]');
-        const expectedVersion = intOption(args, 'expected-version');
-        const r = await kv.put(key!, value!, { ...(expectedVersion === undefined ? {} : { expectedVersion }), ...(args.options.has('sequential') ? { sequential: true } : {}) });
+        const { key, value, expectedVersion } = request;
+        const r = await kv.put(key, value, { ...(expectedVersion === undefined ? {} : { expectedVersion }), ...(args.options.has('sequential') ? { sequential: true } : {}) });
         console.log(json ? JSON.stringify(r) : `${r.key}\tversion ${r.version}\trevision ${r.revision}`);
         return 0;
       }
       case 'get': {
-        const [key] = needs(args, 1, 'get KEY [--serializable] [--revision N]');
+        const key = first!;
         const revision = intOption(args, 'revision');
-        const r = await kv.range({ key: key! }, { consistency: args.options.has('serializable') ? 'serializable' : 'linearizable', ...(revision === undefined ? {} : { revision }) });
+        const r = await kv.range({ key }, { consistency: args.options.has('serializable') ? 'serializable' : 'linearizable', ...(revision === undefined ? {} : { revision }) });
         const found = r.kvs[0];
         if (found === undefined) {
           console.error(`synod: ${key} is absent (revision ${r.revision})`);
           return 1;
         }
-        console.log(json ? show(found, true) : text.decode(found.value));
+        if (json) console.log(show(found, true));
+        else process.stdout.write(Buffer.concat([found.value, Buffer.from('\n')]));
         return 0;
       }
       case 'del': {
-        const [key] = needs(args, 1, 'del KEY [--expected-version N]');
         const expectedVersion = intOption(args, 'expected-version');
-        const r = await kv.delete(key!, expectedVersion === undefined ? {} : { expectedVersion });
+        const r = await kv.delete(first!, expectedVersion === undefined ? {} : { expectedVersion });
         console.log(json ? JSON.stringify(r) : r.deleted ? `deleted at revision ${r.revision}` : 'absent');
         return r.deleted ? 0 : 1;
       }
       case 'range': {
         const start = option(args, 'start');
         const end = option(args, 'end');
-        const range: KeyRange = start !== undefined && end !== undefined ? { start, end } : { prefix: args.positional[1] ?? '' };
+        if ((start === undefined) !== (end === undefined)) throw new UsageError('synod range', start === undefined ? '--start' : '--end', 'is missing: --start and --end go together');
+        if (start !== undefined && first !== undefined) throw new UsageError('synod range', 'PREFIX', 'and --start/--end were both given: give one');
+        const range: KeyRange = start !== undefined && end !== undefined ? { start, end } : { prefix: first ?? '' };
         const limit = intOption(args, 'limit');
         const revision = intOption(args, 'revision');
         const r = await kv.range(range, { ...(limit === undefined ? {} : { limit }), ...(revision === undefined ? {} : { revision }) });
@@ -79,16 +122,19 @@ export async function clientCommand(command: string, args: Args): Promise<number
         return 0;
       }
       case 'txn': {
-        const [body] = needs(args, 1, `txn '{"compare":[...],"success":[...],"failure":[...]}'`);
-        const r = await kv.txn(txnFrom(body!));
+        const r = await kv.txn(request.txn);
         console.log(JSON.stringify({ ...r, results: r.results.map((x) => ('kvs' in x ? { ...x, kvs: x.kvs.map((k) => ({ ...k, value: text.decode(k.value) })) } : x)) }));
         return r.succeeded ? 0 : 1;
       }
+      case 'compact': {
+        await kv.compact(request.revision);
+        console.log(json ? JSON.stringify({ compactRevision: request.revision }) : `synod: history before revision ${request.revision} is compacted`);
+        return 0;
+      }
       case 'watch': {
-        const [target] = needs(args, 1, 'watch KEY|PREFIX [--prefix] [--from REVISION] [--count N]');
         const from = intOption(args, 'from');
         const count = intOption(args, 'count');
-        const watch = kv.watch(args.options.has('prefix') ? { prefix: target! } : { key: target! }, from === undefined ? {} : { fromRevision: from });
+        const watch = kv.watch(args.options.has('prefix') ? { prefix: first! } : { key: first! }, from === undefined ? {} : { fromRevision: from });
         process.once('SIGINT', () => watch.close());
         let seen = 0;
         for await (const e of watch) {
@@ -97,40 +143,44 @@ export async function clientCommand(command: string, args: Args): Promise<number
         }
         return 0;
       }
-      default:
-        throw new ConfigError('synod', 'command', `unknown command ${command}`);
     }
   } finally {
     await kv.close();
   }
 }
 
+/** One member's row of `synod status`: its status and lag, or why it did not answer. */
+export type StatusRow = ({ readonly reachable: true; readonly lag: number } & ServerStatus) | { readonly reachable: false; readonly node: string; readonly error: string };
+
 /**
- * `synod status`: every member's view: role, leader, commit index, and how far it lags.
- * The members are those of the cluster file and those the configuration added since.
+ * `synod status`: every member's view: role, leader, commit index, applied index, and
+ * how far it lags (slots behind the highest commit index any member reports). The
+ * members are those of the cluster file and those the configuration added since.
  */
 async function status(config: ClusterConfig, json: boolean): Promise<number> {
   const addresses = await clientAddresses(config);
-  const rows = await Promise.all(
-    [...addresses].map(async ([id, address]): Promise<[string, ServerStatus | string]> => {
+  const answers = await Promise.all(
+    [...addresses].map(async ([id, address]): Promise<ServerStatus | { node: string; error: string }> => {
       const kv = clientOf(config, [address]);
       try {
-        return [id, await kv.status({ timeoutMs: 2_000 })];
+        return await kv.status({ timeoutMs: statusTimeoutMs });
       } catch (error) {
-        return [id, error instanceof Error ? error.message : String(error)];
+        return { node: id, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
       } finally {
         await kv.close();
       }
     }),
   );
-  const commit = Math.max(0, ...rows.map(([, s]) => (typeof s === 'string' ? 0 : s.commitIndex)));
+  const commitIndex = Math.max(0, ...answers.map((s) => ('error' in s ? 0 : s.commitIndex)));
+  const rows: StatusRow[] = answers.map((s) => ('error' in s ? { reachable: false, ...s } : { reachable: true, ...s, lag: commitIndex - s.appliedIndex }));
+  const leaders = rows.filter((r) => r.reachable && r.role === 'leader').map((r) => r.node);
   if (json) {
-    console.log(JSON.stringify(Object.fromEntries(rows)));
+    console.log(JSON.stringify({ clusterId: config.clusterId, leader: leaders.length === 1 ? leaders[0] : null, commitIndex, members: rows }));
   } else {
     console.log('node\trole\tleader\tcommit\tapplied\tlag\trevision');
-    for (const [id, s] of rows) {
-      console.log(typeof s === 'string' ? `${id}\tunreachable: ${s}` : `${id}\t${s.role}\t${s.leader ?? '-'}\t${s.commitIndex}\t${s.appliedIndex}\t${commit - s.appliedIndex}\t${s.revision}`);
+    for (const s of rows) {
+      console.log(s.reachable ? `${s.node}\t${s.role}\t${s.leader ?? '-'}\t${s.commitIndex}\t${s.appliedIndex}\t${s.lag}\t${s.revision}` : `${s.node}\tunreachable: ${s.error}`);
     }
   }
-  return rows.every(([, s]) => typeof s !== 'string') ? 0 : 1;
+  return rows.every((s) => s.reachable) ? 0 : 1;
 }

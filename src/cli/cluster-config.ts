@@ -51,7 +51,12 @@ export function parseAddress(field: string, text: unknown): TcpAddress {
 async function secretFrom(path: string, field: string, file: unknown): Promise<Uint8Array | undefined> {
   if (file === undefined) return undefined;
   if (typeof file !== 'string') throw new ConfigError('synod', field, 'must be a path');
-  const text = (await readFile(resolve(dirname(path), file), 'utf8')).trim();
+  let text: string;
+  try {
+    text = (await readFile(resolve(dirname(path), file), 'utf8')).trim();
+  } catch (error) {
+    throw new ConfigError('synod', field, `cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
   if (text.length < 32) throw new ConfigError('synod', field, `${file} must hold a secret of at least 32 characters`);
   return new TextEncoder().encode(text);
 }

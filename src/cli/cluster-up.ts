@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type Args, intOption, option } from './args.js';
 import { readClusterConfig } from './cluster-config.js';
+import { UsageError } from './usage-error.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -21,13 +22,24 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Writes a cluster file of `nodes` members on 127.0.0.1 (free ports for peers, clients and metrics), with fresh secrets; returns its path. */
+/** Member ids of a local cluster, one letter each: at most this many members. */
+const localIds = 'abcdefghi';
+
+/**
+ * Writes a cluster file of `nodes` members on 127.0.0.1 (free ports for peers, clients
+ * and metrics), with fresh secrets, unless `dir` holds one already; returns its path.
+ * `nodes` is checked before anything is written: a cluster file with no member would
+ * break every later `cluster up`. `dir` gets a `.gitignore` of everything, so its
+ * secrets are not committed by accident.
+ */
 export async function writeLocalCluster(dir: string, nodes: number): Promise<string> {
-  await mkdir(dir, { recursive: true });
   const path = join(dir, 'cluster.json');
   if (existsSync(path)) return path;
+  if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > localIds.length) throw new UsageError('synod cluster up', '--nodes', `must be 1 to ${localIds.length}, not ${nodes}`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, '.gitignore'), '# secrets and data of a local synod cluster: never commit them\n*\n');
   const members: Record<string, { peer: string; client: string; metrics: string; dataDir: string }> = {};
-  for (const id of 'abcdefghi'.slice(0, nodes)) {
+  for (const id of localIds.slice(0, nodes)) {
     members[id] = { peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}`, metrics: `127.0.0.1:${await freePort()}`, dataDir: id };
   }
   await writeFile(join(dir, 'secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
@@ -43,7 +55,9 @@ export function spawnMember(configPath: string, id: string, extra: readonly stri
 
 export async function clusterUp(args: Args): Promise<number> {
   const dir = resolve(option(args, 'dir', '.synod')!);
-  const path = await writeLocalCluster(dir, intOption(args, 'nodes') ?? 3);
+  const nodes = intOption(args, 'nodes');
+  if (nodes !== undefined && existsSync(join(dir, 'cluster.json'))) throw new UsageError('synod cluster up', '--nodes', `is for a new cluster, and ${join(dir, 'cluster.json')} exists: start it without --nodes, or use another --dir`);
+  const path = await writeLocalCluster(dir, nodes ?? 3);
   const config = await readClusterConfig(path);
   const children = Object.keys(config.members).map((id) => {
     const child = spawnMember(path, id);

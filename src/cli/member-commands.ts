@@ -7,9 +7,11 @@ import { type Configuration, ConfigError, type MembershipChange } from '../core/
 import { isMember } from '../core/configuration/configuration.js';
 import { MembershipError, NotLeaderError, TimeoutError } from '../runtime/index.js';
 import { KvClient } from '../kv/client/index.js';
+import { AuthenticationError } from '../kv/index.js';
 import { formatMemberAddress, parseHostPort, parseMemberAddress } from '../kv/server/member-address.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
-import { type Args, intOption, option } from './args.js';
+import { type Args, intOption, option, requiredOption } from './args.js';
+import { UsageError } from './usage-error.js';
 import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
 
 const usage = `usage:
@@ -26,7 +28,7 @@ export async function memberCommand(command: 'member' | 'leader', args: Args): P
   const [, action, target] = args.positional;
   const timeoutMs = intOption(args, 'timeout-ms') ?? 60_000;
   if (command === 'leader') {
-    if (action !== 'transfer' || target === undefined) throw new ConfigError('synod', 'arguments', usage);
+    if (action !== 'transfer' || target === undefined) throw new UsageError('synod', 'arguments', usage);
     await onLeader(config, (kv) => kv.transferLeadership(target, { timeoutMs }));
     console.log(`synod: ${target} leads`);
     return 0;
@@ -38,9 +40,9 @@ export async function memberCommand(command: 'member' | 'leader', args: Args): P
       return 0;
     }
     case 'add': {
-      if (target === undefined) throw new ConfigError('synod', 'arguments', usage);
-      const peer = parseHostPort('synod member add', '--peer', option(args, 'peer') ?? '');
-      const client = parseHostPort('synod member add', '--client', option(args, 'client') ?? '');
+      if (target === undefined) throw new UsageError('synod', 'arguments', usage);
+      const peer = parseHostPort('synod member add', '--peer', requiredOption(args, 'synod member add', 'peer'));
+      const client = parseHostPort('synod member add', '--client', requiredOption(args, 'synod member add', 'client'));
       const address = formatMemberAddress({ peer, client });
       let result = await onLeader(config, (kv) => kv.changeMembers({ type: 'addObserver', id: target, address }, { timeoutMs }));
       if (!args.options.has('observer')) result = await promoteWhenCaughtUp(config, target, timeoutMs);
@@ -48,7 +50,7 @@ export async function memberCommand(command: 'member' | 'leader', args: Args): P
       return 0;
     }
     case 'promote': {
-      if (target === undefined) throw new ConfigError('synod', 'arguments', usage);
+      if (target === undefined) throw new UsageError('synod', 'arguments', usage);
       const result = await promoteWhenCaughtUp(config, target, timeoutMs);
       print(result.configuration, result.from, json);
       return 0;
@@ -56,11 +58,11 @@ export async function memberCommand(command: 'member' | 'leader', args: Args): P
     case 'replace': {
       // NEW joins as an observer first (unless it is one), then takes OLD's place in one change.
       const added = args.positional[3];
-      if (target === undefined || added === undefined) throw new ConfigError('synod', 'arguments', usage);
+      if (target === undefined || added === undefined) throw new UsageError('synod', 'arguments', usage);
       const { configuration } = await onLeader(config, (kv) => kv.members());
       if (!isMember(configuration, added)) {
-        const peer = parseHostPort('synod member replace', '--peer', option(args, 'peer') ?? '');
-        const client = parseHostPort('synod member replace', '--client', option(args, 'client') ?? '');
+        const peer = parseHostPort('synod member replace', '--peer', requiredOption(args, 'synod member replace', 'peer'));
+        const client = parseHostPort('synod member replace', '--client', requiredOption(args, 'synod member replace', 'client'));
         await onLeader(config, (kv) => kv.changeMembers({ type: 'addObserver', id: added, address: formatMemberAddress({ peer, client }) }, { timeoutMs }));
       }
       const result = await whenCaughtUp(config, { type: 'replace', remove: target, add: added }, timeoutMs);
@@ -69,13 +71,13 @@ export async function memberCommand(command: 'member' | 'leader', args: Args): P
     }
     case 'demote':
     case 'remove': {
-      if (target === undefined) throw new ConfigError('synod', 'arguments', usage);
+      if (target === undefined) throw new UsageError('synod', 'arguments', usage);
       const result = await onLeader(config, (kv) => kv.changeMembers({ type: action, id: target }, { timeoutMs }));
       print(result.configuration, result.from, json);
       return 0;
     }
     default:
-      throw new ConfigError('synod', 'arguments', usage);
+      throw new UsageError('synod', 'arguments', usage);
   }
 }
 
@@ -157,7 +159,8 @@ async function withAnyMember<T>(config: ClusterConfig, run: (kv: KvClient) => Pr
 
 /**
  * The member at `addresses` that says it leads (a follower's word may be stale: the
- * leader it names may be gone), or undefined if none does within 2 s.
+ * leader it names may be gone), or undefined if none does within 2 s. A refused
+ * handshake is thrown: asking again would be refused again.
  */
 async function findLeader(config: ClusterConfig, addresses: readonly TcpAddress[]): Promise<string | undefined> {
   const asked = addresses.map(async (address) => {
@@ -172,7 +175,9 @@ async function findLeader(config: ClusterConfig, addresses: readonly TcpAddress[
   });
   try {
     return await Promise.any(asked);
-  } catch {
+  } catch (error) {
+    const refusal = error instanceof AggregateError ? (error.errors as unknown[]).find((e) => e instanceof AuthenticationError) : undefined;
+    if (refusal !== undefined) throw refusal;
     return undefined;
   }
 }

@@ -9,15 +9,16 @@ import { kvResultCodec } from '../kv/kv-codec.js';
 import { decodeSnapshot } from '../runtime/snapshot-format.js';
 import { FileStorage } from '../storage/file/index.js';
 import { type Args, option } from './args.js';
+import { UsageError } from './usage-error.js';
 import { readClusterConfig } from './cluster-config.js';
 
 export async function recover(args: Args): Promise<number> {
   if (!args.options.has('force-new-cluster')) {
-    throw new ConfigError('synod recover', '--force-new-cluster', 'is required: it says you know what it does (see docs/operations.md, "Losing a majority")');
+    throw new UsageError('synod recover', '--force-new-cluster', 'is required: it says you know what it does (see docs/operations.md, "Losing a majority")');
   }
   const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
   const id = option(args, 'id');
-  if (id === undefined) throw new ConfigError('synod recover', '--id', 'must name the surviving member');
+  if (id === undefined) throw new UsageError('synod recover', '--id', 'must name the surviving member');
   const dataDir = option(args, 'data-dir') ?? config.members[id]?.dataDir;
   if (dataDir === undefined) throw new ConfigError('synod recover', '--data-dir', `is required: ${id} is not in ${config.path}`);
   // Opening takes the directory's lock: a server still running on it is refused here.

@@ -1,5 +1,4 @@
 /** `synod serve`: runs one member of the cluster file until SIGINT or SIGTERM. */
-import { ConfigError } from '../core/index.js';
 import type { Logger } from '../runtime/index.js';
 import { resolve } from 'node:path';
 import { Registry } from 'prom-client';
@@ -7,7 +6,8 @@ import { KvServer, type KvServerAddress } from '../kv/server/index.js';
 import { formatMemberAddress, parseHostPort } from '../kv/server/member-address.js';
 import { registerKvServerMetrics } from '../prometheus/index.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
-import { type Args, intOption, option } from './args.js';
+import { type Args, intOption, option, requiredOption } from './args.js';
+import { UsageError } from './usage-error.js';
 import { errorFields, errorLine } from './error-text.js';
 import { type ClusterConfig, type ClusterMember, readClusterConfig } from './cluster-config.js';
 import { onLeader, promoteWhenCaughtUp } from './member-commands.js';
@@ -15,10 +15,10 @@ import { type MetricsEndpoint, notReadyBecause, readyLagSlotsMaxDefault, type Se
 
 /** The addresses and data directory a joining member is given on the command line. */
 function joiningMember(args: Args): ClusterMember {
-  const peer = parseHostPort('synod serve --join', '--peer', option(args, 'peer') ?? '');
-  const client = parseHostPort('synod serve --join', '--client', option(args, 'client') ?? '');
+  const peer = parseHostPort('synod serve --join', '--peer', requiredOption(args, 'synod serve --join', 'peer'));
+  const client = parseHostPort('synod serve --join', '--client', requiredOption(args, 'synod serve --join', 'client'));
   const dataDir = option(args, 'data-dir');
-  if (dataDir === undefined) throw new ConfigError('synod serve --join', '--data-dir', 'is required');
+  if (dataDir === undefined) throw new UsageError('synod serve --join', '--data-dir', 'is required');
   return { peer, client, dataDir: resolve(dataDir) };
 }
 
@@ -80,8 +80,8 @@ export async function serve(args: Args): Promise<void> {
   const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
   const id = option(args, 'id');
   const join = args.options.has('join');
-  if (id === undefined || (!join && config.members[id] === undefined)) throw new ConfigError('synod serve', '--id', `must name a member of ${config.path}: ${Object.keys(config.members).join(', ')} (or add --join to join as a new one)`);
-  if (join && config.members[id] !== undefined) throw new ConfigError('synod serve', '--join', `${id} is a member of ${config.path} already; serve it without --join`);
+  if (id === undefined || (!join && config.members[id] === undefined)) throw new UsageError('synod serve', '--id', `must name a member of ${config.path}: ${Object.keys(config.members).join(', ')} (or add --join to join as a new one)`);
+  if (join && config.members[id] !== undefined) throw new UsageError('synod serve', '--join', `${id} is a member of ${config.path} already; serve it without --join`);
   const member = join ? joiningMember(args) : config.members[id]!;
   const tickMs = intOption(args, 'tick-ms');
   const server = new KvServer({

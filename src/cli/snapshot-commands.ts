@@ -20,6 +20,7 @@ import { formatMemberAddress } from '../kv/server/member-address.js';
 import { type RuntimeState, encodeRuntimeState, encodeSnapshot } from '../runtime/snapshot-format.js';
 import { FileStorage } from '../storage/file/index.js';
 import { type Args, intOption, option } from './args.js';
+import { UsageError } from './usage-error.js';
 import { backupContents, readBackup, refuseExisting, writeBackup } from './backup-file.js';
 import { readClusterConfig } from './cluster-config.js';
 import { onLeader } from './member-commands.js';
@@ -30,7 +31,7 @@ const saveTimeoutMsDefault = 120_000;
 export async function snapshotCommand(args: Args): Promise<number> {
   const [, sub, file] = args.positional;
   if (file === undefined || !['save', 'restore', 'info'].includes(sub ?? '')) {
-    throw new ConfigError('synod snapshot', 'arguments', 'usage: synod snapshot save FILE | restore FILE [--id ID] [--data-dir D] | info FILE');
+    throw new UsageError('synod snapshot', 'arguments', 'usage: synod snapshot save FILE | restore FILE [--id ID] [--data-dir D] | info FILE');
   }
   if (sub === 'save') return save(args, file);
   if (sub === 'restore') return restore(args, file);

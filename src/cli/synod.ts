@@ -1,82 +1,83 @@
 #!/usr/bin/env node
 /**
- * The `synod` command: run a KV server, try a local cluster, and talk to one.
+ * The `synod` command: run a KV server, try a local cluster, and talk to one. Each
+ * command's words and options are in `commands.ts`; `synod help` lists them.
  *
- *   synod cluster up [--dir .synod] [--nodes 3]
- *   synod serve --config FILE --id ID [--metrics H:P] [--ready-lag-max N] [--tick-ms N] [--verbose]
- *   synod put KEY VALUE [--expected-version N] [--sequential]
- *   synod get KEY [--serializable] [--revision N]
- *   synod del KEY [--expected-version N]
- *   synod range [PREFIX] [--start K --end K] [--limit N] [--revision N]
- *   synod txn JSON
- *   synod watch KEY|PREFIX [--prefix] [--from REVISION] [--count N]
- *   synod status
- *   synod snapshot save FILE | restore FILE [--id ID] [--data-dir D] | info FILE
- *
- * Client commands read the cluster file from `--config` (default .synod/cluster.json);
- * `--json` prints machine-readable output.
+ * Exit status: 0 done; 1 refused or failed (one line on stderr says why); 2 a command
+ * line that cannot run (an unknown command or option, a missing or extra word).
  */
 import { parseArgs } from './args.js';
+import { type CommandSpec, commands } from './commands.js';
 import { errorLine } from './error-text.js';
-import { clientCommand } from './client-commands.js';
-import { clusterUp } from './cluster-up.js';
-import { memberCommand } from './member-commands.js';
-import { recover } from './recover.js';
-import { serve } from './serve.js';
-import { snapshotCommand } from './snapshot-commands.js';
+import { exitFlushed } from './exit-flushed.js';
+import { commandHelp, groupHelp, usageText } from './help-text.js';
+import { UsageError } from './usage-error.js';
+import { packageVersion } from './version.js';
 
-const usage = `usage: synod <command> [options]
-  cluster up [--dir .synod] [--nodes 3]      run a local cluster until Ctrl-C
-  serve --config FILE --id ID [--metrics H:P] [--ready-lag-max N]
-                                             run one member of a cluster file; /metrics, /healthz and /readyz
-                                             over HTTP on --metrics or the member's "metrics" address, if any;
-                                             /readyz fails beyond N slots of lag (default 1000)
-  put KEY VALUE [--expected-version N] [--sequential]
-  get KEY [--serializable] [--revision N]
-  del KEY [--expected-version N]
-  range [PREFIX] [--start K --end K] [--limit N] [--revision N]
-  txn JSON                                   e.g. '{"compare":[{"key":"k","target":"version","op":"==","value":0}],"success":[{"op":"put","key":"k","value":"v"}]}'
-  watch KEY|PREFIX [--prefix] [--from REVISION] [--count N]
-  status                                     every member: role, leader, commit index, lag
-  member list                                who votes, who observes, where each listens
-  member add ID --peer H:P --client H:P [--observer]   add a member (an observer, promoted once caught up unless --observer)
-  member promote ID | demote ID | remove ID
-  member replace OLD NEW [--peer H:P --client H:P]   NEW (an observer, added first if it is not one) takes the voter OLD's place in one change
-  leader transfer ID                         hand leadership to the voter ID
-  serve --config FILE --id ID --join --peer H:P --client H:P --data-dir D [--observer] [--metrics H:P]
-                                             start a new member and have the cluster add it (as a voter once caught up, unless --observer)
-  recover --id ID --force-new-cluster [--data-dir D]
-                                             a majority is gone for good: make the stopped survivor ID the only voter
-  snapshot save FILE [--timeout-ms N]        a consistent snapshot of the cluster, through the leader, to a new FILE (with a SHA-256)
-  snapshot restore FILE [--id ID] [--data-dir D]
-                                             seed the data directory of a new cluster (the cluster file's: a new id, ID alone) with FILE's KV state
-  snapshot info FILE                         check FILE and say what it holds
-client commands: --config FILE (default .synod/cluster.json), --json`;
+const groups = new Set(commands.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
 
-async function main(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(['json', 'serializable', 'sequential', 'prefix', 'verbose', 'help', 'observer', 'join', 'force-new-cluster']));
-  const [command, sub] = args.positional;
-  if (command === undefined || args.options.has('help')) {
-    console.log(usage);
-    return command === undefined ? 2 : 0;
+/**
+ * The command `words` (the command line's first words) name, and how many words its
+ * name takes; a group's name alone (`member`) or an unknown name gives a UsageError.
+ */
+function commandOf(words: readonly string[]): { spec: CommandSpec; length: number } {
+  const [first, second] = words;
+  if (first !== undefined && groups.has(first)) {
+    const spec = commands.find((c) => c.name === `${first} ${second}`);
+    const subcommands = commands.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.split(' ')[1]!);
+    if (spec === undefined) throw new UsageError(`synod ${first}`, second ?? 'subcommand', `${second === undefined ? 'is missing' : 'is not a command'}: synod ${first} ${subcommands.join('|')}`);
+    return { spec, length: 2 };
   }
-  if (command === 'serve') {
-    await serve(args);
+  const spec = commands.find((c) => c.name === first);
+  if (spec === undefined) throw new UsageError('synod', first ?? 'command', `is not a command: ${commands.map((c) => c.name.split(' ')[0]!).filter((n, i, all) => all.indexOf(n) === i).join(', ')}, help (see synod help)`);
+  return { spec, length: 1 };
+}
+
+/** `synod help [COMMAND...]`: the overview, a group's commands, or one command's options. */
+function help(words: readonly string[]): number {
+  if (words.length === 0) {
+    console.log(usageText(commands));
     return 0;
   }
-  if (command === 'cluster' && sub === 'up') return clusterUp(args);
-  if (['put', 'get', 'del', 'range', 'txn', 'watch', 'status'].includes(command)) return clientCommand(command, args);
-  if (command === 'member' || command === 'leader') return memberCommand(command, args);
-  if (command === 'recover') return recover(args);
-  if (command === 'snapshot') return snapshotCommand(args);
-  console.error(usage);
-  return 2;
+  if (words.length === 1 && groups.has(words[0]!)) {
+    console.log(groupHelp(words[0]!, commands.filter((c) => c.name.startsWith(`${words[0]} `))));
+    return 0;
+  }
+  const { spec, length } = commandOf(words);
+  if (words.length > length) throw new UsageError('synod help', words[length]!, 'is one word too many: usage: synod help [COMMAND]');
+  console.log(commandHelp(spec));
+  return 0;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [first] = argv;
+  if (first === undefined) {
+    console.error(usageText(commands));
+    return 2;
+  }
+  if (first === '--version' || first === 'version') {
+    console.log(`synod ${packageVersion(process.argv[1]!)}`);
+    return 0;
+  }
+  if (first === 'help' || first === '--help' || first === '-h') return help(argv.slice(1));
+  // `synod member --help`: the group's commands.
+  if (groups.has(first) && (argv[1] === '--help' || argv[1] === '-h')) return help([first]);
+  const { spec, length } = commandOf(argv);
+  const rest = argv.slice(length);
+  // --help before `--` wins over everything else on the line, mistakes included.
+  const end = rest.indexOf('--');
+  if ((end < 0 ? rest : rest.slice(0, end)).some((w) => w === '--help' || w === '-h')) {
+    console.log(commandHelp(spec));
+    return 0;
+  }
+  const args = parseArgs(argv.slice(0, length), rest, { command: spec.name, words: spec.words, options: spec.options });
+  return spec.run(args);
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitFlushed(code),
   (error: unknown) => {
     console.error(`synod: ${errorLine(error)}`);
-    process.exit(1);
+    return exitFlushed(error instanceof UsageError ? 2 : 1);
   },
 );

@@ -66,3 +66,21 @@ export class KvRequestError extends SynodError {
     super('KV_REQUEST', `${api}: ${reason}`, options);
   }
 }
+
+/**
+ * A KV server refused this client, or this client refused the server, at the
+ * handshake: the wrong client secret, a server of another cluster (`clusterId`), or a
+ * server that could not prove the secret. Final: asking again cannot succeed, so the
+ * client fails at once rather than retrying until a timeout. `sent` says whether the
+ * request had been written on an earlier connection (then it may still take effect);
+ * if not, it never left this process.
+ */
+export class AuthenticationError extends SynodError {
+  /** Whether the request was written to a server before the refusal. */
+  readonly sent: boolean;
+
+  constructor(what: string, why: string, options: { sent: boolean }) {
+    super('AUTHENTICATION', `${what}: ${why}; ${options.sent ? 'it was sent on an earlier connection and may still take effect' : 'it was never sent'}`);
+    this.sent = options.sent;
+  }
+}

@@ -22,6 +22,8 @@ export const kvLimits = {
   sessionTtlMsMax: 24 * 60 * 60 * 1000,
   /** Live sessions at once; more are refused. */
   sessionsMax: 100_000,
+  /** Sessions one `listSessions()` lists at most (its `count` says how many live). */
+  sessionsListedMax: 10_000,
   /** Digits of a sequential key's counter. */
   sequenceDigits: 10,
 } as const;

@@ -6,14 +6,14 @@
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
 import { CodecError } from '../transport/codec/codec-error.js';
 import { CompactedError, KvRequestError } from './errors.js';
-import { checkCompacted, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
+import { checkCompacted, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
 import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { KvSession } from './kv-session.js';
 import { SessionCountdown, expireSessionsPerCommandMax } from './session-countdown.js';
 import { KvStateMachine, type KvStateMachineOptions, invalidKey } from './kv-state-machine.js';
-import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
+import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionInfo, SessionList, TxnRequest, TxnResult } from './kv-types.js';
 import { KvWatch } from './kv-watch.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from './kv-api.js';
 
@@ -155,6 +155,28 @@ export class KvNode implements KvApi {
    */
   async txn(request: TxnRequest, options: WriteOptions = {}): Promise<TxnResult> {
     return txnResultOf(await this.submit('txn', txnCommand(request), options));
+  }
+
+  /**
+   * The live sessions, by id, with how many keys each owns: at most
+   * `kvLimits.sessionsListedMax`; `count` says how many live in all. Linearizable
+   * unless `consistency` is `serializable`.
+   */
+  async listSessions(options: ReadOptions = {}): Promise<SessionList> {
+    await this.readPoint(options);
+    const table = this.machine.sessionTable;
+    const all = table.all();
+    const sessions = all.slice(0, kvLimits.sessionsListedMax).map((s) => ({ ...table.info(s), keys: s.keys.size }));
+    return { sessions, count: all.length, revision: this.machine.view.revision };
+  }
+
+  /**
+   * Ends session `id` now, as its owner's close would: its ephemeral keys are deleted
+   * and its keepalives fail from then on. `revoked` is false if it had ended already.
+   * For an operator removing a stuck client's locks; an owner closes its own session.
+   */
+  async revokeSession(id: number, options: WriteOptions = {}): Promise<RevokeResult> {
+    return revokeResultOf(await this.submit('revokeSession', revokeCommand(id), options));
   }
 
   /** Opens a session that this node keeps alive until it is closed (or the node closes). */

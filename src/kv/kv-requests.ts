@@ -7,7 +7,7 @@ import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { refusalError } from './kv-refusal.js';
 import { invalidKey } from './kv-state-machine.js';
-import type { DeleteOptions, DeleteResult, PutOptions, PutResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
+import type { DeleteOptions, DeleteResult, PutOptions, PutResult, RevokeResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
 
 const encoder = new TextEncoder();
 
@@ -83,6 +83,19 @@ export function keepAliveMsOf(ttlMs: number, keepAliveMs: number | undefined): n
 /** Throws unless a session close was applied (or the session was gone already). @internal */
 export function checkSessionClosed(result: KvResult): void {
   if (result.type !== 'session-closed' && result.type !== 'no-session') throw refusalError('session.close', result, undefined);
+}
+
+/** The log command that revokes session `id`, checked. @internal */
+export function revokeCommand(id: number): KvCommand {
+  if (!Number.isSafeInteger(id) || id < 1) throw new KvRequestError('revokeSession', `the session id must be a positive integer, not ${id}`);
+  return { type: 'session-close', session: id };
+}
+
+/** What revoking a session did. @internal */
+export function revokeResultOf(result: KvResult): RevokeResult {
+  if (result.type === 'session-closed') return { revoked: true, keysDeleted: result.keysDeleted, revision: result.revision };
+  if (result.type === 'no-session') return { revoked: false, keysDeleted: 0, revision: 0 };
+  throw refusalError('revokeSession', result, undefined);
 }
 
 /** Throws unless a compaction was applied. @internal */

@@ -143,3 +143,28 @@ export interface SessionInfo {
    */
   readonly expiresAt: number;
 }
+
+/** A live session as `sessions()` lists it. */
+export interface SessionListing extends SessionInfo {
+  /** Keys it owns: its ephemeral keys, deleted when it ends. */
+  readonly keys: number;
+}
+
+/** The live sessions, by id: at most `kvLimits.sessionsListedMax` (10,000) of them. */
+export interface SessionList {
+  readonly sessions: readonly SessionListing[];
+  /** Sessions live in all: more than listed if over the limit. */
+  readonly count: number;
+  /** The store revision the read observed. */
+  readonly revision: number;
+}
+
+/** What `revokeSession` did. */
+export interface RevokeResult {
+  /** Whether the session was live and is now ended (false: it had expired or been closed already). */
+  readonly revoked: boolean;
+  /** Ephemeral keys deleted with it. */
+  readonly keysDeleted: number;
+  /** The store revision after it (0 when nothing was revoked). */
+  readonly revision: number;
+}

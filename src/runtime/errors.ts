@@ -37,14 +37,21 @@ export class NotLeaderError extends SynodError {
   }
 }
 
-/** The wait ran out. The command may still be chosen and applied later. */
+/**
+ * The wait ran out. The command may still be chosen and applied later, unless `sent`
+ * is false: then it never left this process (no server was reachable), so it cannot.
+ */
 export class TimeoutError extends SynodError {
   /** How long the caller waited, in milliseconds. */
   readonly timeoutMs: number;
+  /** Whether the request was handed to a server (or a node); if not, it cannot take effect. Default true. */
+  readonly sent: boolean;
 
-  constructor(what: string, timeoutMs: number) {
-    super('TIMEOUT', `${what} timed out after ${timeoutMs} ms; it may still take effect`);
+  constructor(what: string, timeoutMs: number, options: { sent?: boolean } = {}) {
+    const sent = options.sent ?? true;
+    super('TIMEOUT', `${what} timed out after ${timeoutMs} ms; ${sent ? 'it may still take effect' : 'it was never sent, so it did not take effect'}`);
     this.timeoutMs = timeoutMs;
+    this.sent = sent;
   }
 }
 

@@ -834,12 +834,14 @@ export class SynodNode<Command, Result> {
     this.rejoining = state;
     const { logger } = this.options;
     if (state === 'probing') {
-      logger.warn({ node: this.id }, 'no promise on record (a new node, or its storage was wiped): asking every voter what it holds before voting');
+      // A new cluster starts so: a warning waits until the voters' answers show history this node lost.
+      logger.info({ node: this.id }, 'no promise on record (a new node, or its storage was wiped): asking every voter what it holds before voting');
     } else if (state === 'rebuilding') {
       logger.warn({ node: this.id, target }, `the cluster has history this node does not hold: not voting until it learned the chosen log up to slot ${target}`);
     } else if (before === 'rebuilding' || (this.replica?.status.promised.round ?? 0) > 0) {
-      // It may have learned the log while probing and rebuilt within one step.
-      logger.info({ node: this.id, promised: this.replica?.status.promised }, 'caught up after amnesia: voting again with a promise no lower than any it may have made');
+      // It may have learned the log while probing and rebuilt within one step: then no warning said it lost its storage yet.
+      const level = before === 'probing' ? 'warn' : 'info';
+      logger[level]({ node: this.id, promised: this.replica?.status.promised }, 'caught up after amnesia: voting again with a promise no lower than any it may have made');
     } else {
       logger.info({ node: this.id }, 'every voter answered and none holds anything: a new cluster, voting');
     }

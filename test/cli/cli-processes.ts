@@ -8,7 +8,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const command = [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'synod.ts')] as const;
+/** The command line that runs `synod` under node itself. */
+export const synodCommand = [process.execPath, '--import', 'tsx', join(root, 'src', 'cli', 'synod.ts')] as const;
+const command = synodCommand;
 
 /** Runs `synod ARGS --config CONFIG` to its end. */
 export function synod(configPath: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -6,19 +6,18 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { root, synodCommand } from './cli-processes.js';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
-const cli = join(root, 'src', 'cli', 'synod.ts');
+// Node itself runs synod (`node --import tsx`, from the repository for the loader), not the tsx command, whose kill would leave its child serving.
+const [node, ...cli] = synodCommand;
 let dir: string;
 let up: ChildProcess;
 
 function synod(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(tsx, [cli, ...args, '--config', join(dir, '.synod', 'cluster.json')], { cwd: dir, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(node, [...cli, ...args, '--config', join(dir, '.synod', 'cluster.json')], { cwd: root, timeout: 30_000 }, (error, stdout, stderr) => {
       done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
     });
   });
@@ -26,7 +25,7 @@ function synod(...args: string[]): Promise<{ code: number; stdout: string; stder
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'synod-cli-'));
-  up = spawn(tsx, [cli, 'cluster', 'up', '--dir', join(dir, '.synod')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(node, [...cli, 'cluster', 'up', '--dir', join(dir, '.synod')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   // Ready once every member answers status.
   for (let i = 0; i < 60; i++) {
     await new Promise((r) => setTimeout(r, 500));
@@ -71,9 +70,9 @@ describe('synod', () => {
     expect((await members()).voters.sort()).toEqual(['a', 'b', 'c']);
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const joiner = spawn(
-      tsx,
-      [cli, 'serve', '--config', join(dir, '.synod', 'cluster.json'), '--id', 'd', '--join', '--peer', `127.0.0.1:${port}`, '--client', `127.0.0.1:${port + 1}`, '--data-dir', join(dir, 'd')],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+      node,
+      [...cli, 'serve', '--config', join(dir, '.synod', 'cluster.json'), '--id', 'd', '--join', '--peer', `127.0.0.1:${port}`, '--client', `127.0.0.1:${port + 1}`, '--data-dir', join(dir, 'd')],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let joinerOut = '';
     let observer: ChildProcess | undefined;
@@ -103,9 +102,9 @@ describe('synod', () => {
 
       // Replace: e joins as an observer only, then takes b's place in one change.
       observer = spawn(
-        tsx,
-        [cli, 'serve', '--config', join(dir, '.synod', 'cluster.json'), '--id', 'e', '--join', '--observer', '--peer', `127.0.0.1:${port + 2}`, '--client', `127.0.0.1:${port + 3}`, '--data-dir', join(dir, 'e')],
-        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+        node,
+        [...cli, 'serve', '--config', join(dir, '.synod', 'cluster.json'), '--id', 'e', '--join', '--observer', '--peer', `127.0.0.1:${port + 2}`, '--client', `127.0.0.1:${port + 3}`, '--data-dir', join(dir, 'e')],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let observerOut = '';
       observer.stdout!.on('data', (b: Buffer) => (observerOut += b.toString()));

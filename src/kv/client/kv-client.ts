@@ -10,16 +10,16 @@ import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
 import type { TcpAddress, TcpTlsOptions } from '../../transport/tcp/index.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
-import { KvRequestError } from '../errors.js';
+import { AuthenticationError, KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
-import { checkCompacted, checkKey, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import { checkCompacted, checkKey, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
-import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, TxnRequest, TxnResult } from '../kv-types.js';
+import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionList, TxnRequest, TxnResult } from '../kv-types.js';
 import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
-import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
+import { authenticationRefusal, clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
 import { RemoteWatch, type WatchLink } from './remote-watch.js';
 import { SnapshotAssembly } from './snapshot-assembly.js';
 
@@ -60,6 +60,8 @@ export interface KvClientOptions {
 
 interface Pending {
   readonly id: number;
+  /** The request's kind, for errors. */
+  readonly kind: ClientRequest['kind'];
   /** The request's frame, so it can be sent again on the next connection. */
   readonly frame: Uint8Array;
   readonly resolve: (frame: ServerFrame) => void;
@@ -113,7 +115,7 @@ export class KvClient implements KvApi {
   private readonly sessions = new Set<KvSession>();
   /** Snapshots being received, by request id. */
   private readonly snapshotAssemblies = new Map<number, SnapshotAssembly>();
-  private opened: { promise: Promise<void>; resolve: () => void } | undefined;
+  private opened: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Why the last connection attempt failed, for the errors of requests that waited in vain. */
   private lastFailure: string | undefined;
@@ -131,13 +133,20 @@ export class KvClient implements KvApi {
     this.endpoint = 0;
   }
 
-  /** Connects; resolves once a server accepted this client (requests made before wait for it too). */
+  /**
+   * Connects; resolves once a server accepted this client (requests made before wait
+   * for it too). Rejects with `AuthenticationError` if a server refuses it (or it
+   * refuses the server) at the handshake.
+   */
   connect(): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError('KvClient: closed'));
     this.opened ??= (() => {
       let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      return { promise, resolve };
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((yes, no) => ((resolve = yes), (reject = no)));
+      // Requests call connect() without awaiting it: they learn of a refusal on their own.
+      promise.catch(() => {});
+      return { promise, resolve, reject };
     })();
     if (this.socket === undefined && this.reconnectTimer === undefined) this.dial();
     return this.opened.promise;
@@ -224,6 +233,26 @@ export class KvClient implements KvApi {
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
     const result = await this.command({ type: 'compact', revision }, options);
     checkCompacted(result);
+  }
+
+  /**
+   * The live sessions, by id, with how many keys each owns: at most
+   * `kvLimits.sessionsListedMax`; `count` says how many live in all. Linearizable
+   * unless `consistency` is `serializable`. A server of an older build refuses it.
+   */
+  async listSessions(options: ReadOptions = {}): Promise<SessionList> {
+    const frame = await this.call((id) => ({ kind: 'sessions', id, linearizable: options.consistency !== 'serializable' }), options, undefined);
+    if (frame.kind !== 'sessions') throw new KvRequestError('listSessions', `unexpected answer ${frame.kind}`);
+    return frame.list;
+  }
+
+  /**
+   * Ends session `id` now, as its owner's close would: its ephemeral keys are deleted
+   * and its keepalives fail from then on. `revoked` is false if it had ended already.
+   * For an operator removing a stuck client's locks; an owner closes its own session.
+   */
+  async revokeSession(id: number, options: WriteOptions = {}): Promise<RevokeResult> {
+    return revokeResultOf(await this.command(revokeCommand(id), options));
   }
 
   /** The status of the server this client is connected to. */
@@ -369,10 +398,12 @@ export class KvClient implements KvApi {
           socket.destroy();
         }
         const why = this.open || this.lastFailure === undefined ? '' : ` (no server reachable; last failure: ${this.lastFailure})`;
-        reject(new TimeoutError(`KvClient: ${request.kind}${why}`, waitMs));
+        // Never written on any connection: it cannot take effect, and the error says so.
+        reject(new TimeoutError(`KvClient: ${request.kind}${why}`, waitMs, { sent: written !== undefined }));
       }, waitMs);
       this.pending.set(id, {
         id,
+        kind: request.kind,
         frame,
         seq,
         deadline: performance.now() + waitMs,
@@ -474,15 +505,25 @@ export class KvClient implements KvApi {
         } catch (error) {
           return fail(`bad handshake: ${error instanceof Error ? error.message : String(error)}`);
         }
-        if (h.kind === 'refuse') return fail(`refused: ${h.reason}`);
+        if (h.kind === 'refuse') {
+          fail(`refused: ${h.reason}`);
+          if (h.reason === authenticationRefusal) this.refused(`${address.host}:${address.port} refused this client: ${authenticationRefusal} (is the client secret the servers'?)`);
+          return;
+        }
         if (state === 'challenge' && h.kind === 'challenge') {
-          if (h.cluster !== this.options.clusterId) return fail(`server is in cluster ${h.cluster}, not ${this.options.clusterId}`);
+          if (h.cluster !== this.options.clusterId) {
+            fail(`server is in cluster ${h.cluster}, not ${this.options.clusterId}`);
+            return this.refused(`${address.host}:${address.port} is a server of cluster ${h.cluster}, not ${this.options.clusterId}`);
+          }
           context = { cluster: h.cluster, node: h.node, clientId: this.clientId, serverNonce: h.nonce, clientNonce: nonce };
           const proof = this.secret === undefined ? new Uint8Array(0) : clientProofOf(this.secret, 'client', context);
           socket.write(prefixFrame(encodeClientHandshake({ kind: 'hello', clientId: this.clientId, nonce, proof })));
           state = 'welcome';
         } else if (state === 'welcome' && h.kind === 'welcome') {
-          if (this.secret !== undefined && !clientProofMatches(clientProofOf(this.secret, 'server', context!), h.proof)) return fail('the server failed to prove the secret');
+          if (this.secret !== undefined && !clientProofMatches(clientProofOf(this.secret, 'server', context!), h.proof)) {
+            fail('the server failed to prove the secret');
+            return this.refused(`${address.host}:${address.port} failed to prove the client secret`);
+          }
           clearTimeout(timer);
           state = 'open';
           reader.limit(64 * 1024 * 1024);
@@ -502,6 +543,21 @@ export class KvClient implements KvApi {
       if (state !== 'open' && !failed) this.lastFailure = `${address.host}:${address.port}: closed by the server during the handshake${tls === undefined ? '' : ' (did it refuse this client certificate?)'}`;
       if (this.socket === socket) this.onClose();
     });
+  }
+
+  /**
+   * A handshake failed for a reason that asking again cannot cure (the secret, the
+   * cluster): every request waiting fails now with AuthenticationError, and so do the
+   * watches, instead of retrying until their timeout.
+   */
+  private refused(why: string): void {
+    for (const p of [...this.pending.values()]) p.reject(new AuthenticationError(`KvClient: ${p.kind}`, why, { sent: p.written !== undefined }));
+    for (const w of [...this.liveWatches]) {
+      if (w.subscriptionId !== undefined) w.failed(w.subscriptionId, new AuthenticationError('KvClient: watch', why, { sent: false }));
+    }
+    const opened = this.opened;
+    this.opened = undefined;
+    opened?.reject(new AuthenticationError('KvClient: connect', why, { sent: false }));
   }
 
   private onOpen(): void {

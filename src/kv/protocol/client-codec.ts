@@ -8,7 +8,7 @@ import { CodecError } from '../../transport/codec/codec-error.js';
 import { Reader, Writer } from '../../transport/codec/wire.js';
 import { readCommand, readCount, readFlags, readKey, readKeyValue, readRange, readResult, readString, writeCommand, writeCount, writeKey, writeKeyValue, writeRange, writeResult, writeString, writeUint } from '../kv-codec.js';
 import { kvLimits } from '../kv-limits.js';
-import type { KeyValue, WatchEvent } from '../kv-types.js';
+import type { KeyValue, SessionListing, WatchEvent } from '../kv-types.js';
 import { decodeConfiguration, encodeConfiguration } from '../../core/index.js';
 import type { ClientRequest, ErrorBody, MemberAction, ServerFrame, ServerStatus } from './client-frames.js';
 
@@ -28,11 +28,14 @@ const membersMax = 64;
  * must not overstate an item, or a valid frame of short items is refused.
  */
 const keyValueBytesMin = 6;
+/** Fewest bytes a listed session takes: its id, TTL, expiry and key count. */
+const sessionBytesMin = 4;
 /** Fewest bytes an event takes: its type, its revision, its key value. */
 const eventBytesMin = 2 + keyValueBytesMin;
 
-const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status', 'member', 'snapshot'] as const satisfies readonly ClientRequest['kind'][];
-const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error', 'members', 'snapshotChunk'] as const satisfies readonly ServerFrame['kind'][];
+// New kinds go last: a server of an older build refuses one it does not know as a malformed frame, answering the client.
+const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status', 'member', 'snapshot', 'sessions'] as const satisfies readonly ClientRequest['kind'][];
+const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error', 'members', 'snapshotChunk', 'sessions'] as const satisfies readonly ServerFrame['kind'][];
 const memberActions = ['list', 'addObserver', 'promote', 'demote', 'remove', 'transfer', 'replace'] as const satisfies readonly MemberAction[];
 /** Longest member address, in bytes. */
 const addressBytesMax = 256;
@@ -98,6 +101,9 @@ export function encodeClientRequest(q: ClientRequest): Uint8Array {
     case 'snapshot':
       writeUint(w, 'timeoutMs', q.timeoutMs);
       break;
+    case 'sessions':
+      w.bool(q.linearizable);
+      break;
   }
   return w.finish();
 }
@@ -136,6 +142,9 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
     }
     case 'snapshot':
       q = { kind: 'snapshot', id, timeoutMs: r.uint('timeoutMs') };
+      break;
+    case 'sessions':
+      q = { kind: 'sessions', id, linearizable: r.bool('linearizable') };
       break;
   }
   r.end();
@@ -230,6 +239,18 @@ export function encodeServerFrame(f: ServerFrame): Uint8Array {
       break;
     case 'watching':
       writeUint(w, 'fromRevision', f.fromRevision);
+      break;
+    case 'sessions':
+      if (f.list.count < f.list.sessions.length) throw new CodecError(`sessions: count ${f.list.count} with ${f.list.sessions.length} listed`);
+      writeCount(w, 'sessions', f.list.sessions.length, kvLimits.sessionsListedMax);
+      for (const s of f.list.sessions) {
+        writeUint(w, 'session id', s.id);
+        writeUint(w, 'session ttlMs', s.ttlMs);
+        writeUint(w, 'session expiresAt', s.expiresAt);
+        writeUint(w, 'session keys', s.keys);
+      }
+      writeUint(w, 'sessions count', f.list.count);
+      writeUint(w, 'sessions revision', f.list.revision);
       break;
     case 'events':
       writeCount(w, 'events', f.events.length, eventsPerFrameMax);
@@ -355,6 +376,15 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
         throw new CodecError(`bad configuration: ${error instanceof Error ? error.message : String(error)}`);
       }
       f = { kind: 'members', id, configuration, from: r.uint('configuration from') };
+      break;
+    }
+    case 'sessions': {
+      const n = readCount(r, 'sessions', sessionBytesMin, kvLimits.sessionsListedMax);
+      const sessions: SessionListing[] = [];
+      for (let i = 0; i < n; i++) sessions.push({ id: r.uint('session id'), ttlMs: r.uint('session ttlMs'), expiresAt: r.uint('session expiresAt'), keys: r.uint('session keys') });
+      const count = r.uint('sessions count');
+      if (count < n) throw new CodecError(`sessions: count ${count} with ${n} listed`);
+      f = { kind: 'sessions', id, list: { sessions, count, revision: r.uint('sessions revision') } };
       break;
     }
     case 'snapshotChunk': {

@@ -6,7 +6,7 @@
  */
 import type { Configuration } from '../../core/index.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
-import type { KeyRange, RangeResult, WatchEvent } from '../kv-types.js';
+import type { KeyRange, RangeResult, SessionList, WatchEvent } from '../kv-types.js';
 
 /** A request's identity for exactly-once, as in `ProposeOptions.request`. */
 export interface RequestIdentity {
@@ -39,7 +39,9 @@ export type ClientRequest =
    * backup: the server answers with `snapshotChunk` frames. `timeoutMs` bounds the wait
    * for the read point; 0: the server's default.
    */
-  | { readonly kind: 'snapshot'; readonly id: number; readonly timeoutMs: number };
+  | { readonly kind: 'snapshot'; readonly id: number; readonly timeoutMs: number }
+  /** The live sessions (`KvNode.listSessions`), read at a linearizable read point unless `linearizable` is false. */
+  | { readonly kind: 'sessions'; readonly id: number; readonly linearizable: boolean };
 
 /** What a `member` request does. `transfer` hands leadership to `target`. */
 export type MemberAction = 'list' | 'addObserver' | 'promote' | 'demote' | 'remove' | 'transfer' | 'replace';
@@ -89,5 +91,7 @@ export type ServerFrame =
    * sent again after a reconnect).
    */
   | { readonly kind: 'snapshotChunk'; readonly id: number; readonly slot: number; readonly totalBytes: number; readonly offset: number; readonly sha256: Uint8Array; readonly data: Uint8Array }
+  /** The live sessions a `sessions` request asked for. */
+  | { readonly kind: 'sessions'; readonly id: number; readonly list: SessionList }
   /** Request `id` failed (a watch: it ended). */
   | { readonly kind: 'error'; readonly id: number; readonly error: ErrorBody };

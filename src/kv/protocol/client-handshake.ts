@@ -15,6 +15,9 @@ import { Reader, Writer } from '../../transport/codec/wire.js';
 import { readString, writeString } from '../kv-codec.js';
 import { clientProtocolVersion } from './client-codec.js';
 
+/** The reason a server refuses a client whose proof does not verify (the client fails for good on it). */
+export const authenticationRefusal = 'authentication failed';
+
 /** The largest handshake frame. */
 export const clientHandshakeBytesMax = 2048;
 const nonceBytes = 32;

@@ -14,7 +14,7 @@ import type { KvNode } from '../kv-node.js';
 import { decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
-import { clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
+import { authenticationRefusal, clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
 import type { WatchEvent } from '../kv-types.js';
 import type { PartialFrameBudget } from './partial-frame-budget.js';
 import type { ServerMetricsRecorder } from './server-metrics.js';
@@ -131,7 +131,9 @@ export class ClientConnection {
   close(reason: string | undefined): void {
     if (this.state === 'closed') return;
     if (reason !== undefined && this.state === 'handshake') this.host.metrics.handshakesRefused++;
-    if (reason !== undefined) this.host.logger.info({ node: this.host.nodeId, client: this.clientId || undefined, reason }, 'kv server: client connection closed');
+    // A refused handshake is an operator's business (a wrong secret, a stray client): warn, rate-limited by the server's logger.
+    if (reason !== undefined && this.state === 'handshake') this.host.logger.warn({ node: this.host.nodeId, remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`, reason }, 'kv server: client refused at the handshake');
+    else if (reason !== undefined) this.host.logger.info({ node: this.host.nodeId, client: this.clientId || undefined, reason }, 'kv server: client connection closed');
     if (reason !== undefined && !this.socket.destroyed) {
       // The client is told why: during the handshake by a refusal, after it by an error frame with id 0 (no request has it).
       if (this.state === 'handshake') this.sendRaw(encodeClientHandshake({ kind: 'refuse', reason }));
@@ -237,7 +239,7 @@ export class ClientConnection {
     const context = { cluster: this.host.clusterId, node: this.host.nodeId, clientId: hello.clientId, serverNonce: this.serverNonce, clientNonce: hello.nonce };
     let proof: Uint8Array = new Uint8Array(0);
     if (this.host.secret !== undefined) {
-      if (!clientProofMatches(clientProofOf(this.host.secret, 'client', context), hello.proof)) return this.close('authentication failed');
+      if (!clientProofMatches(clientProofOf(this.host.secret, 'client', context), hello.proof)) return this.close(authenticationRefusal);
       proof = clientProofOf(this.host.secret, 'server', context);
     }
     clearTimeout(this.handshakeTimer);
@@ -327,6 +329,8 @@ export class ClientConnection {
         return this.member(request);
       case 'snapshot':
         return this.host.oneSnapshotAtATime(() => this.sendSnapshot(request));
+      case 'sessions':
+        return { kind: 'sessions', id: request.id, list: await kv.listSessions({ consistency: request.linearizable ? 'linearizable' : 'serializable' }) };
       case 'status': {
         const s = kv.node.status();
         return {

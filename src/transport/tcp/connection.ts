@@ -58,6 +58,8 @@ export class Connection {
   private lastReceived = performance.now();
   private lastWritten = performance.now();
   private socketError: string | undefined;
+  /** Whether the TCP connection was made (an accepted one was): a dial refused before it is no handshake failure. */
+  private connected: boolean;
   private readonly handshakeTimer: ReturnType<typeof setTimeout>;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -71,6 +73,8 @@ export class Connection {
   ) {
     this.peer = expectedPeer;
     this.state = role === 'dialer' ? 'connecting' : 'hello';
+    this.connected = role === 'acceptor';
+    if (role === 'dialer') socket.once('connect', () => (this.connected = true));
     const timeoutMs = host.options.handshakeTimeoutMs;
     this.handshakeTimer = setTimeout(() => this.close(`handshake not finished after ${timeoutMs} ms`), timeoutMs);
     this.handshakeTimer.unref();
@@ -125,6 +129,8 @@ export class Connection {
     const log = this.host.options.logger;
     const fields = { node: this.host.options.id, peer: this.peer, remote: this.remote, reason };
     if (wasOpen) log.info(fields, 'tcp: connection closed');
+    // A peer not listening (yet: a cluster starting) is the link's news ("peer unreachable"), not a line per redial.
+    else if (!this.connected) log.debug(fields, 'tcp: dial failed');
     else log.warn(fields, `tcp: connection failed during the handshake`);
     this.host.ended(this, reason);
   }

@@ -274,9 +274,12 @@ export class PeerLink {
 
   private setReachable(reachable: boolean): void {
     if (this.reachable === reachable) return;
+    const before = this.reachable;
     this.reachable = reachable;
     const o = this.host.options;
-    if (!reachable) o.logger.warn({ node: o.id, peer: this.peer }, 'tcp: peer unreachable');
+    // Lost is news; never reached yet is a cluster starting its members one by one.
+    if (!reachable && before === true) o.logger.warn({ node: o.id, peer: this.peer }, 'tcp: peer unreachable');
+    else if (!reachable) o.logger.debug({ node: o.id, peer: this.peer }, 'tcp: peer not reachable yet');
     this.host.reach(this.peer, reachable);
   }
 }

@@ -50,6 +50,7 @@ export const clientRequestArbitraries = {
     plain,
   ),
   snapshot: fc.record({ kind: fc.constant('snapshot'), id: uintArbitrary(), timeoutMs: uintArbitrary() }, plain),
+  sessions: fc.record({ kind: fc.constant('sessions'), id: uintArbitrary(), linearizable: fc.boolean() }, plain),
 } satisfies { [K in ClientRequest['kind']]: fc.Arbitrary<Extract<ClientRequest, { kind: K }>> };
 
 export function clientRequestArbitrary(): fc.Arbitrary<ClientRequest> {
@@ -129,6 +130,9 @@ export const serverFrameArbitraries = {
   snapshotChunk: fc
     .tuple(uintArbitrary(), uintArbitrary(), fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.nat({ max: 100 }), fc.nat({ max: 100 }), fc.uint8Array({ minLength: 32, maxLength: 32 }))
     .map(([id, slot, data, before, after, sha256]) => ({ kind: 'snapshotChunk' as const, id, slot, totalBytes: before + data.byteLength + after, offset: before, sha256, data })),
+  sessions: fc
+    .tuple(uintArbitrary(), fc.array(fc.record({ id: uintArbitrary(), ttlMs: uintArbitrary(), expiresAt: uintArbitrary(), keys: uintArbitrary() }, plain), { maxLength: 20 }), fc.nat({ max: 100 }), uintArbitrary())
+    .map(([id, sessions, more, revision]) => ({ kind: 'sessions' as const, id, list: { sessions, count: sessions.length + more, revision } })),
 } satisfies { [K in ServerFrame['kind']]: fc.Arbitrary<Extract<ServerFrame, { kind: K }>> };
 
 export function serverFrameArbitrary(): fc.Arbitrary<ServerFrame> {

@@ -171,6 +171,7 @@ const validRequests: ClientRequest[] = [
   { kind: 'member', id: 9, action: 'addObserver', target: 'd', argument: '127.0.0.1:7004,127.0.0.1:7104', timeoutMs: 5000 },
   { kind: 'member', id: 10, action: 'replace', target: 'c', argument: 'd', timeoutMs: 0 },
   { kind: 'snapshot', id: 11, timeoutMs: 60_000 },
+  { kind: 'sessions', id: 12, linearizable: true },
 ];
 const validFrames: ServerFrame[] = [
   { kind: 'result', id: 1, result: { type: 'put', key: 'k', version: 2, revision: 9 } },
@@ -182,6 +183,7 @@ const validFrames: ServerFrame[] = [
   { kind: 'error', id: 5, error: { code: 'VERSION_CONFLICT', message: 'no', key: 'k', number: 1, revision: 2, leaderHint: 'b' } },
   { kind: 'members', id: 6, configuration: { id: 2, voters: ['a', 'b', 'd'], quorum: 'majority', observers: [], addresses: { d: '127.0.0.1:7004,127.0.0.1:7104' }, windowSlots: 256 }, from: 300 },
   { kind: 'snapshotChunk', id: 7, slot: 40, totalBytes: 10, offset: 7, sha256: new Uint8Array(32).fill(9), data: new Uint8Array([1, 2, 3]) },
+  { kind: 'sessions', id: 8, list: { sessions: [{ id: 3, ttlMs: 10_000, expiresAt: 1_700_000_000_000, keys: 2 }], count: 5, revision: 9 } },
 ];
 const validHandshakes: ClientHandshakeFrame[] = [
   { kind: 'challenge', cluster: 'c', node: 'a', nonce: new Uint8Array(32).fill(1) },
@@ -203,9 +205,9 @@ describe('malformed client requests: CodecError', () => {
 
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255]) refused(decodeClientRequest, new Uint8Array([version, RequestKind.Status, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 8, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
-    // A server frame is not a request: 8 (snapshotChunk) is no request kind.
-    refused(decodeClientRequest, encodeServerFrame(validFrames[8]!), /unknown frame kind 8/);
+    for (const kind of [0, 9, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    // A server frame is not a request: 9 (sessions) is no request kind.
+    refused(decodeClientRequest, encodeServerFrame(validFrames[9]!), /unknown frame kind 9/);
   });
 
   it('a request id beyond 2^53, or not in its shortest form', () => {
@@ -282,7 +284,15 @@ describe('malformed server frames: CodecError', () => {
 
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255]) refused(decodeServerFrame, new Uint8Array([version, FrameKind.Watching, 1, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 9, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    for (const kind of [0, 10, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+  });
+
+  it('a session list that counts fewer sessions than it lists, from either end', () => {
+    const list = (count: number) => ({ kind: 'sessions' as const, id: 1, list: { sessions: [{ id: 1, ttlMs: 1, expiresAt: 1, keys: 0 }], count, revision: 1 } });
+    expect(() => encodeServerFrame(list(0))).toThrow(/sessions: count 0 with 1 listed/);
+    const bytes = encodeServerFrame(list(1));
+    bytes[bytes.byteLength - 2] = 0; // the count, before the revision
+    refused(decodeServerFrame, bytes, /sessions: count 0 with 1 listed/);
   });
 
   it('a snapshot chunk that is empty, too large, overruns the whole, or carries a digest of the wrong size', () => {

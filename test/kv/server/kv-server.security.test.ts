@@ -19,6 +19,7 @@ import { encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest } from '../../../src/kv/protocol/client-frames.js';
 import { clientHandshakeBytesMax, clientNonce, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../../../src/kv/protocol/client-handshake.js';
 import { TimeoutError } from '../../../src/runtime/index.js';
+import { AuthenticationError } from '../../../src/kv/index.js';
 import { ConfigError } from '../../../src/index.js';
 import { FrameReader, prefixFrame } from '../../../src/transport/codec/frame-reader.js';
 import { tlsOf } from '../../transport/tcp/helpers.js';
@@ -54,6 +55,29 @@ const lengthPrefix = (n: number) => {
   return prefix;
 };
 
+/**
+ * Rejects at once (long before `requestTimeoutMs`) with AuthenticationError whose
+ * message matches `why`, saying the request was never sent: a refusal is final.
+ */
+async function refusedSaying(request: Promise<unknown>, why: RegExp): Promise<void> {
+  // A watchdog, not a speed target: a request the refusal did not fail waits for its (long) timeout.
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise((resolve) => (watchdog = setTimeout(() => resolve(new Error('still waiting 5 s after the refusal')), 5_000)));
+  const error = await Promise.race([
+    request.then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    stuck,
+  ]);
+  clearTimeout(watchdog);
+  expect(error).toBeInstanceOf(AuthenticationError);
+  expect((error as AuthenticationError).sent).toBe(false);
+  expect((error as Error).message).toMatch(why);
+  expect((error as Error).message).toMatch(/it was never sent$/);
+  expect((error as Error).message).not.toMatch(/may still take effect/);
+}
+
 /** Rejects with TimeoutError whose message matches `why` (the client says why it never got through). */
 async function timesOutSaying(request: Promise<unknown>, why: RegExp): Promise<void> {
   const error = await request.then(
@@ -74,10 +98,16 @@ async function untouched(c: ServerCluster, revision = 1): Promise<void> {
 
 describe('the KV server refuses clients that cannot prove the secret', () => {
   it('the wrong secret: refused at the handshake, and nothing it sends is read or written', async () => {
-    const c = await startOne();
-    const wrong = c.client({ secret: randomBytes(32), requestTimeoutMs: 600 });
-    await timesOutSaying(wrong.put('k', 'evil'), /refused: authentication failed/);
-    await timesOutSaying(wrong.get('k'), /refused: authentication failed/);
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+    const ignore = () => {};
+    const c = await startOne({ server: () => ({ logger: { debug: ignore, info: ignore, warn: (fields, message) => warnings.push({ fields, message }), error: ignore } }) });
+    // A timeout far beyond the test's: the refusal must fail the requests by itself.
+    const wrong = c.client({ secret: randomBytes(32), requestTimeoutMs: 600_000 });
+    await refusedSaying(wrong.put('k', 'evil'), /KvClient: command: 127\.0\.0\.1:\d+ refused this client: authentication failed \(is the client secret the servers'\?\)/);
+    await refusedSaying(wrong.get('k'), /KvClient: range: .*authentication failed/);
+    await expect(wrong.connect()).rejects.toBeInstanceOf(AuthenticationError);
+    // The server says so at warn: a wrong secret is an operator's mistake to see.
+    expect(warnings).toContainEqual({ fields: expect.objectContaining({ reason: 'authentication failed', remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }), message: 'kv server: client refused at the handshake' });
     // A raw client pipelines a write and a read right behind its forged hello: the
     // server must not act on them, however fast they follow.
     const r = await raw(c.port('a'));
@@ -127,9 +157,30 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
     expect(await replayer.nextHandshake()).toEqual({ kind: 'refuse', reason: 'authentication failed' });
     await replayer.waitClosed();
     // A KvClient of another cluster refuses the server itself, and says so.
-    await timesOutSaying(c.client({ clusterId: 'other', requestTimeoutMs: 600 }).put('k', 'evil'), /server is in cluster test-kv, not other/);
+    await refusedSaying(c.client({ clusterId: 'other', requestTimeoutMs: 600_000 }).put('k', 'evil'), /127\.0\.0\.1:\d+ is a server of cluster test-kv, not other/);
     await sleep(100);
     await untouched(c);
+  });
+
+  it('a watch of a client with the wrong secret fails with AuthenticationError instead of waiting forever', async () => {
+    const c = await startOne();
+    const watch = c.client({ secret: randomBytes(32) }).watch({ prefix: '' });
+    await refusedSaying(watch.next(), /KvClient: watch: 127\.0\.0\.1:\d+ refused this client: authentication failed/);
+  });
+
+  it('no server listening: the request times out saying it was never sent, not that it may still take effect', async () => {
+    const listener = createServer();
+    await new Promise<void>((done) => listener.listen({ host: '127.0.0.1', port: 0 }, done));
+    const { port } = listener.address() as { port: number };
+    await new Promise((done) => listener.close(done));
+    const client = new KvClient({ endpoints: [{ host: '127.0.0.1', port }], clusterId: 'x', secret: randomBytes(32), requestTimeoutMs: 300 });
+    opened.push({ close: () => void client.close() });
+    const error = await client.put('k', 'v').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toMatchObject({ sent: false, message: expect.stringMatching(/no server reachable; last failure: .*ECONNREFUSED.*; it was never sent, so it did not take effect$/) });
   });
 
   /** A server's TLS: the peers' CA on the peer port, the clients' own CA on the client port. */
@@ -308,11 +359,11 @@ describe('the KV client refuses a server that cannot prove the secret', () => {
     ['signs its welcome with another secret', (h: { context: Parameters<typeof clientProofOf>[2] }) => clientProofOf(randomBytes(32), 'server', h.context)],
     ['reflects the client its own proof', (h: { proof: Uint8Array }) => h.proof],
     ['sends an empty proof, as under TLS', () => new Uint8Array(0)],
-  ] as const)('an impersonator that %s: the client never takes its welcome, and its requests time out naming why', async (_, proofFor) => {
+  ] as const)('an impersonator that %s: the client never takes its welcome, and its requests fail at once naming why', async (_, proofFor) => {
     const fake = await impersonator(proofFor as Parameters<typeof impersonator>[0]);
-    const client = new KvClient({ endpoints: [{ host: '127.0.0.1', port: fake.port }], clusterId: 'test-kv', secret, requestTimeoutMs: 600, connectTimeoutMs: 300 });
+    const client = new KvClient({ endpoints: [{ host: '127.0.0.1', port: fake.port }], clusterId: 'test-kv', secret, requestTimeoutMs: 600_000, connectTimeoutMs: 300 });
     opened.push({ close: () => void client.close() });
-    await timesOutSaying(client.put('k', 'secret data'), /no server reachable; last failure: 127\.0\.0\.1:\d+: the server failed to prove the secret/);
+    await refusedSaying(client.put('k', 'secret data'), /127\.0\.0\.1:\d+ failed to prove the client secret/);
     // Nothing went to the impersonator after the hello: not the write, not its value.
     expect(fake.afterHello).toEqual([]);
   });

@@ -5,10 +5,10 @@
  * nothing and repeats nothing across the failover.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { VersionConflictError, type WatchEvent } from '../../../src/kv/index.js';
+import { AuthenticationError, KvRequestError, VersionConflictError, type WatchEvent } from '../../../src/kv/index.js';
 import { decodeKvSnapshot } from '../../../src/kv/kv-snapshot.js';
 import { kvResultCodec } from '../../../src/kv/kv-codec.js';
-import { ResultDroppedError, TimeoutError } from '../../../src/runtime/index.js';
+import { ResultDroppedError } from '../../../src/runtime/index.js';
 import { decodeSnapshot } from '../../../src/runtime/snapshot-format.js';
 import { ServerCluster } from './cluster.js';
 
@@ -59,14 +59,37 @@ describe('KV servers and clients', () => {
     expect((await client.get('once'))?.version).toBe(1);
   }, 30_000);
 
-  it('refuse a client with the wrong secret or cluster, and say why when its request times out', async () => {
+  it('refuse a client with the wrong secret or cluster: its requests fail with AuthenticationError, saying why', async () => {
     cluster = await ServerCluster.start();
     const wrong = cluster.client({ secret: 'x'.repeat(32), requestTimeoutMs: 1_000 });
-    await expect(wrong.put('k', 'v')).rejects.toBeInstanceOf(TimeoutError);
+    await expect(wrong.put('k', 'v')).rejects.toBeInstanceOf(AuthenticationError);
     await expect(wrong.get('k')).rejects.toThrow(/authentication failed|refused/);
     const otherCluster = cluster.client({ clusterId: 'other', requestTimeoutMs: 1_000 });
     await expect(otherCluster.get('k')).rejects.toThrow(/cluster test-kv, not other/);
     expect(await cluster.client().get('k')).toBeUndefined();
+  }, 30_000);
+
+  it('list the live sessions with the keys each owns, and revoke one: its ephemeral keys go, and its holder learns it expired', async () => {
+    cluster = await ServerCluster.start(['a']);
+    const holder = cluster.client();
+    const locked = await holder.createSession({ ttlMs: 60_000, keepAliveMs: 100 });
+    await holder.put('lock', 'me', { session: locked.id });
+    await holder.put('member', 'me', { session: locked.id });
+    const idle = await holder.createSession({ ttlMs: 30_000 });
+    const operator = cluster.client();
+    const before = await operator.listSessions();
+    expect(before.sessions.map(({ id, ttlMs, keys }) => ({ id, ttlMs, keys }))).toEqual([
+      { id: locked.id, ttlMs: 60_000, keys: 2 },
+      { id: idle.id, ttlMs: 30_000, keys: 0 },
+    ]);
+    expect(before.count).toBe(2);
+    const revoked = await operator.revokeSession(locked.id);
+    expect(revoked).toMatchObject({ revoked: true, keysDeleted: 2 });
+    expect(await operator.get('lock')).toBeUndefined();
+    expect(await locked.ended).toBe('expired');
+    expect(await operator.revokeSession(locked.id)).toEqual({ revoked: false, keysDeleted: 0, revision: 0 });
+    expect((await operator.listSessions({ consistency: 'serializable' })).sessions.map((x) => x.id)).toEqual([idle.id]);
+    await expect(operator.revokeSession(0)).rejects.toBeInstanceOf(KvRequestError);
   }, 30_000);
 
   it('fail a client over to another server: in-flight writes apply once, a watch misses and repeats nothing', async () => {
