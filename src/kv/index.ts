@@ -9,7 +9,7 @@ export type { KvApi, Consistency, ReadOptions, WriteOptions, SessionOptions, Wat
 export { KvStateMachine, type KvStateMachineOptions, sequentialKey } from './kv-state-machine.js';
 export { KvSession, type SessionEnd } from './kv-session.js';
 export { KvWatch } from './kv-watch.js';
-export { VersionConflictError, CompactedError, SessionExpiredError, KvRequestError } from './errors.js';
+export { VersionConflictError, CompactedError, SessionExpiredError, KvRequestError, PermissionDeniedError, QuotaExceededError } from './errors.js';
 export { kvLimits } from './kv-limits.js';
 export { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 export type { KvCommand, KvResult } from './kv-command.js';

@@ -57,6 +57,14 @@ const commandTag = {
   'session-expire': 10,
 } as const satisfies Record<KvCommand['type'], number>;
 
+/**
+ * The tag of a `session-create` with an owner: tag 4 stays the encoding of one without,
+ * so the logs written before owners read (and re-encode) as they were.
+ */
+const sessionCreateOwnedTag = 11;
+/** Longest session owner (a user name), in UTF-8 bytes. */
+const ownerBytesMax = 255;
+
 /** Type tags of the results. Never reuse a number. */
 const resultTag = {
   put: 1,
@@ -71,6 +79,7 @@ const resultTag = {
   'no-session': 10,
   'compacted-revision': 11,
   invalid: 12,
+  'quota-exceeded': 13,
 } as const satisfies Record<KvResult['type'], number>;
 
 // Flag bits of the optional fields.
@@ -208,8 +217,13 @@ export function writeCommand(w: Writer, c: KvCommand): void {
       writeTxnOps(w, 'txn failure', c.failure);
       return;
     case 'session-create':
-      w.u8(commandTag['session-create']);
+      w.u8(c.owner === undefined ? commandTag['session-create'] : sessionCreateOwnedTag);
       writeUint(w, 'session-create ttlMs', c.ttlMs);
+      if (c.owner !== undefined) {
+        if (c.owner.user.length === 0) throw new CodecError('session-create owner: empty');
+        writeString(w, 'session-create owner', c.owner.user, ownerBytesMax);
+        writeUint(w, 'session-create owner sessionsMax', c.owner.sessionsMax);
+      }
       return;
     case 'session-keepalive':
       w.u8(commandTag['session-keepalive']);
@@ -269,6 +283,12 @@ export function readCommand(r: Reader): KvCommand {
     }
     case commandTag['session-create']:
       return { type: 'session-create', ttlMs: r.uint('session-create ttlMs') };
+    case sessionCreateOwnedTag: {
+      const ttlMs = r.uint('session-create ttlMs');
+      const user = readString(r, 'session-create owner', ownerBytesMax);
+      if (user.length === 0) throw new CodecError('session-create owner: empty');
+      return { type: 'session-create', ttlMs, owner: { user, sessionsMax: r.uint('session-create owner sessionsMax') } };
+    }
     case commandTag['session-keepalive']:
       return { type: 'session-keepalive', session: r.uint('session-keepalive session') };
     case commandTag['session-close']:
@@ -475,6 +495,11 @@ export function writeResult(w: Writer, res: KvResult): void {
       writeUint(w, 'compacted-revision revision', res.revision);
       writeUint(w, 'compacted-revision compactRevision', res.compactRevision);
       return;
+    case 'quota-exceeded':
+      w.u8(resultTag['quota-exceeded']);
+      writeString(w, 'quota-exceeded quota', res.quota, ownerBytesMax);
+      writeUint(w, 'quota-exceeded limit', res.limit);
+      return;
     case 'invalid':
       w.u8(resultTag.invalid);
       writeString(w, 'invalid reason', res.reason, reasonBytesMax);
@@ -531,6 +556,8 @@ export function readResult(r: Reader): KvResult {
     }
     case resultTag.invalid:
       return { type: 'invalid', reason: readString(r, 'invalid reason', reasonBytesMax) };
+    case resultTag['quota-exceeded']:
+      return { type: 'quota-exceeded', quota: readString(r, 'quota-exceeded quota', ownerBytesMax), limit: r.uint('quota-exceeded limit') };
     default:
       throw new CodecError(`unknown result type tag ${tag}`);
   }

@@ -22,18 +22,31 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  *   time (it was `session-expire` then, the same bytes), never entered now: ends every
  *   session whose `expiresAt` is at or before the command's log timestamp, as it did.
  * - `compact`: forget history at or below `revision`.
+ *
+ * A `session-create` entered by a KV server for an authenticated user names the user
+ * as the session's `owner`, with the user's quota: refused (`quota-exceeded`) if the
+ * owner already holds `sessionsMax` sessions. Counted as applied, so every replica
+ * refuses alike.
  */
 export type KvCommand =
   | { readonly type: 'put'; readonly key: string; readonly value: Uint8Array; readonly expectedVersion?: number; readonly session?: number; readonly sequential?: boolean }
   | { readonly type: 'delete'; readonly key: string; readonly expectedVersion?: number }
   | { readonly type: 'txn'; readonly compare: readonly Compare[]; readonly success: readonly TxnOp[]; readonly failure: readonly TxnOp[] }
-  | { readonly type: 'session-create'; readonly ttlMs: number }
+  | { readonly type: 'session-create'; readonly ttlMs: number; readonly owner?: SessionOwner }
   | { readonly type: 'session-keepalive'; readonly session: number }
   | { readonly type: 'session-close'; readonly session: number }
   | { readonly type: 'session-expire'; readonly sessions: readonly number[]; readonly decidedAtSlot: number }
   | { readonly type: 'session-renew' }
   | { readonly type: 'session-expire-by-log-time' }
   | { readonly type: 'compact'; readonly revision: number };
+
+/** Who owns a session, and how many that owner may hold at once. */
+export interface SessionOwner {
+  /** The user's name (at most 255 UTF-8 bytes). */
+  readonly user: string;
+  /** Sessions the user may own at once; a create at it is refused. */
+  readonly sessionsMax: number;
+}
 
 /**
  * What applying a command answers. A refusal is an answer too (`conflict`, `no-session`,
@@ -53,4 +66,6 @@ export type KvResult =
   | { readonly type: 'no-session'; readonly session: number }
   /** The revision asked for is at or below the compacted one. */
   | { readonly type: 'compacted-revision'; readonly revision: number; readonly compactRevision: number }
-  | { readonly type: 'invalid'; readonly reason: string };
+  | { readonly type: 'invalid'; readonly reason: string }
+  /** A per-owner quota (`quota`, e.g. `sessionsMax`) is at its `limit`: nothing changed. */
+  | { readonly type: 'quota-exceeded'; readonly quota: string; readonly limit: number };

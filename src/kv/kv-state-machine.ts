@@ -163,7 +163,12 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
           return { type: 'invalid', reason: `a session TTL is ${kvLimits.sessionTtlMsMin} to ${kvLimits.sessionTtlMsMax} ms, not ${String(c.ttlMs)}` };
         }
         if (this.sessions.size >= kvLimits.sessionsMax) return { type: 'invalid', reason: `at most ${kvLimits.sessionsMax} sessions at once` };
-        return { type: 'session', session: this.sessions.info(this.sessions.create(c.ttlMs, this.time, slot)) };
+        const owner = c.owner;
+        if (owner !== undefined) {
+          if (!isVersionNumber(owner.sessionsMax) || owner.sessionsMax === 0) return { type: 'invalid', reason: `an owner's sessionsMax must be a positive integer, not ${String(owner.sessionsMax)}` };
+          if (this.sessions.ownedBy(owner.user) >= owner.sessionsMax) return { type: 'quota-exceeded', quota: 'sessionsMax', limit: owner.sessionsMax };
+        }
+        return { type: 'session', session: this.sessions.info(this.sessions.create(c.ttlMs, this.time, slot, owner?.user)) };
       }
       case 'session-keepalive': {
         const session = this.sessions.get(c.session);

@@ -45,6 +45,7 @@ const commands: KvCommand[] = [
     failure: [{ op: 'range', range: { start: '', end: '' } }],
   },
   { type: 'session-create', ttlMs: 10_000 },
+  { type: 'session-create', ttlMs: 10_000, owner: { user: 'alice', sessionsMax: 1_000 } },
   { type: 'session-keepalive', session: 1 },
   { type: 'session-close', session: big },
   { type: 'session-expire', sessions: [], decidedAtSlot: 0 },
@@ -56,6 +57,7 @@ const commands: KvCommand[] = [
 
 /** Every result variant, with empty and full lists and optional fields absent and present. */
 const results: KvResult[] = [
+  { type: 'quota-exceeded', quota: 'sessionsMax', limit: 1_000 },
   { type: 'put', key: 'k', version: 1, revision: 2 },
   { type: 'delete', deleted: true, revision: 3 },
   { type: 'delete', deleted: false, revision: 0 },
@@ -213,8 +215,8 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
   it('refuses an unknown type tag', () => {
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
-    refused(decodeCommand, bytes(1, 11), /unknown command type tag 11/);
-    refused(decodeResult, bytes(1, 13), /unknown result type tag 13/);
+    refused(decodeCommand, bytes(1, 12), /unknown command type tag 12/);
+    refused(decodeResult, bytes(1, 14), /unknown result type tag 14/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
 

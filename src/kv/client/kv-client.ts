@@ -29,8 +29,14 @@ export interface KvClientOptions {
   readonly endpoints: readonly TcpAddress[];
   /** The cluster's name; a server of another cluster is refused. */
   readonly clusterId: string;
-  /** The clients' shared secret (the servers' `clientSecret`), unless `tls` is given. */
+  /** The clients' shared secret (the servers' `clientSecret`), or `user`'s own secret; unless `tls` is given. */
   readonly secret?: string | Uint8Array;
+  /**
+   * The user this client authenticates as (one of the servers' `auth.users`), proving
+   * `secret`, that user's own. Default: none, `secret` is the shared client secret.
+   * Under `tls` the certificate names the user; if given, it must be the same.
+   */
+  readonly user?: string;
   /** Mutual TLS: this client's certificate and key, and the CA that signed the servers'. */
   readonly tls?: TcpTlsOptions;
   /**
@@ -477,9 +483,10 @@ export class KvClient implements KvApi {
         if (h.kind === 'refuse') return fail(`refused: ${h.reason}`);
         if (state === 'challenge' && h.kind === 'challenge') {
           if (h.cluster !== this.options.clusterId) return fail(`server is in cluster ${h.cluster}, not ${this.options.clusterId}`);
-          context = { cluster: h.cluster, node: h.node, clientId: this.clientId, serverNonce: h.nonce, clientNonce: nonce };
+          const user = this.options.user === undefined ? {} : { user: this.options.user };
+          context = { cluster: h.cluster, node: h.node, clientId: this.clientId, serverNonce: h.nonce, clientNonce: nonce, ...user };
           const proof = this.secret === undefined ? new Uint8Array(0) : clientProofOf(this.secret, 'client', context);
-          socket.write(prefixFrame(encodeClientHandshake({ kind: 'hello', clientId: this.clientId, nonce, proof })));
+          socket.write(prefixFrame(encodeClientHandshake({ kind: 'hello', clientId: this.clientId, nonce, proof, ...user })));
           state = 'welcome';
         } else if (state === 'welcome' && h.kind === 'welcome') {
           if (this.secret !== undefined && !clientProofMatches(clientProofOf(this.secret, 'server', context!), h.proof)) return fail('the server failed to prove the secret');

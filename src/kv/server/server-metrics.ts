@@ -4,6 +4,8 @@
  * shows up in first.
  */
 
+import type { QuotaTrips } from './principal-usage.js';
+
 /** A KV server's client connections at one moment; see `KvServer.metrics()`. */
 export interface KvServerMetrics {
   /** Gauges, summed over the client connections open now. */
@@ -37,7 +39,11 @@ export interface KvServerMetrics {
     readonly frameTimeouts: number;
     /** Connections closed because their bytes would have taken the frames not yet read, of all clients, over `partialFrameBytesMax`. */
     readonly partialFrameCloses: number;
+    /** Requests refused with `PermissionDeniedError`: outside the user's roles, or another user's session. */
+    readonly permissionDenied: number;
   };
+  /** How often each per-principal quota (`auth.quotas`) refused a request since the server started, by the quota's name. */
+  readonly quotas: QuotaTrips;
 }
 
 /**
@@ -53,8 +59,9 @@ export class ServerMetricsRecorder {
   watchIdsRefused = 0;
   frameTimeouts = 0;
   partialFrameCloses = 0;
+  permissionDenied = 0;
 
-  snapshot(clients: KvServerMetrics['clients']): KvServerMetrics {
-    return { clients, trips: { connectionsRefused: this.connectionsRefused, handshakesRefused: this.handshakesRefused, answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
+  snapshot(clients: KvServerMetrics['clients'], quotas: QuotaTrips): KvServerMetrics {
+    return { clients, quotas, trips: { permissionDenied: this.permissionDenied, connectionsRefused: this.connectionsRefused, handshakesRefused: this.handshakesRefused, answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
   }
 }

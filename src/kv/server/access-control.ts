@@ -1,0 +1,209 @@
+/**
+ * Who a KV server's clients are and what each may do: users (each with its own secret,
+ * or named by its TLS client certificate) holding roles, and roles granting read,
+ * write or both on exact keys and key prefixes (etcd's RBAC shape). The built-in role
+ * `root` may do everything, membership changes, compaction and snapshots included.
+ * Clients that prove the shared `clientSecret` (or, without `auth`, any certificate the
+ * client CA signed) are the default principal, with `root`'s rights: deployments from
+ * before users keep working.
+ */
+import { ConfigError } from '../../core/index.js';
+import { secretBytes } from '../../transport/tcp/tcp-options.js';
+import { kvLimits } from '../kv-limits.js';
+import { type KeyPattern, KeySet } from './key-set.js';
+
+/** What a permission grants on its keys. */
+export type KeyAccess = 'read' | 'write' | 'readwrite';
+
+/** One permission of a role: one key, or every key under a prefix (`''`: every key). */
+export type KvPermission = KeyPattern & { readonly access: KeyAccess };
+
+/** A role: the keys its users may read and write. */
+export interface KvRoleOptions {
+  readonly permissions: readonly KvPermission[];
+}
+
+/**
+ * Per-principal quotas: what one user may make a server hold, whatever connections it
+ * opens. Sessions are counted in the replicated state (every replica refuses alike);
+ * watches, requests and bytes in flight on each server.
+ */
+export interface PrincipalQuotas {
+  /** Sessions the user owns at once, in the cluster. Default 1,000. */
+  readonly sessionsMax: number;
+  /** Longest TTL of a session the user creates, in ms. Default 300,000 (5 minutes). */
+  readonly sessionTtlMsMax: number;
+  /** Watches the user has open on one server, over all its connections. Default 1,024. */
+  readonly watchesMax: number;
+  /** Requests of the user being served by one server at once, over all its connections. Default 1,024. */
+  readonly requestsInFlightMax: number;
+  /** Bytes of the user's request frames being served by one server at once, in bytes. Default 32 MiB (33,554,432). */
+  readonly requestBytesInFlightMax: number;
+}
+
+/** A user: how it authenticates, its roles, and its quotas. */
+export interface KvUserOptions {
+  /**
+   * The user's own secret (at least 16 bytes): the client proves it in the handshake
+   * (`KvClientOptions.user` and `secret`). Under client TLS, use `certificateNames`.
+   */
+  readonly secret?: string | Uint8Array;
+  /**
+   * Under `clientTls`: a client certificate naming any of these (its subject CN, or a
+   * DNS or URI subjectAltName) authenticates as this user. A name may belong to one
+   * user only.
+   */
+  readonly certificateNames?: readonly string[];
+  /** The roles granted: names of `auth.roles`, or `root`. */
+  readonly roles: readonly string[];
+  /** The user's quotas, over `auth.quotas`. */
+  readonly quotas?: Partial<PrincipalQuotas>;
+}
+
+/** Users and roles of a KV server; every server of a cluster must be given the same. */
+export interface KvAuthOptions {
+  /** The users, by name: 1 to 64 of `A-Z a-z 0-9 . _ @ -`, starting with a letter or digit. */
+  readonly users: Readonly<Record<string, KvUserOptions>>;
+  /** The roles, by name (the same characters); `root` is built in and cannot be defined. Default none. */
+  readonly roles?: Readonly<Record<string, KvRoleOptions>>;
+  /** Quotas of every user that does not set its own. Defaults: see {@link PrincipalQuotas}. */
+  readonly quotas?: Partial<PrincipalQuotas>;
+}
+
+/** The built-in administrator role. */
+export const rootRole = 'root';
+
+/** The default quotas of a user. */
+export const defaultPrincipalQuotas: PrincipalQuotas = Object.freeze({
+  sessionsMax: 1_000,
+  sessionTtlMsMax: 300_000,
+  watchesMax: 1_024,
+  requestsInFlightMax: 1_024,
+  requestBytesInFlightMax: 32 * 1024 * 1024,
+});
+
+/**
+ * An authenticated client's identity on the server, as its requests are checked.
+ * @internal
+ */
+export interface Principal {
+  /** The user's name; {@link sharedPrincipalName} for the shared secret's clients. */
+  readonly name: string;
+  /** Holds the `root` role: every key, and the administrator's requests. */
+  readonly admin: boolean;
+  readonly readable: KeySet;
+  readonly writable: KeySet;
+  /** Undefined for the default principal: only the server's and the store's own bounds apply. */
+  readonly quotas: PrincipalQuotas | undefined;
+  /**
+   * Whether its request identities are namespaced by its name. The default principal's
+   * are not (their dedup entries keep the client ids written before users existed).
+   */
+  readonly namespaced: boolean;
+}
+
+/** The default principal's name: not a valid user name, so no user can take it. */
+export const sharedPrincipalName = ':shared';
+
+const everyKey = new KeySet([{ prefix: '' }]);
+
+/** The shared secret's clients: everything, as before users existed. @internal */
+export const sharedPrincipal: Principal = Object.freeze({ name: sharedPrincipalName, admin: true, readable: everyKey, writable: everyKey, quotas: undefined, namespaced: false });
+
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+/** A user as the server keeps it. */
+interface User {
+  readonly principal: Principal;
+  readonly secret: Uint8Array | undefined;
+}
+
+/**
+ * The users and roles of a server, checked once; finds the principal a handshake
+ * proves. @internal
+ */
+export class AccessControl {
+  private readonly users = new Map<string, User>();
+  private readonly byCertificateName = new Map<string, User>();
+
+  constructor(options: KvAuthOptions, api = 'KvServer') {
+    const roles = options.roles ?? {};
+    for (const [name, role] of Object.entries(roles)) {
+      if (name === rootRole) throw new ConfigError(api, `auth.roles.${name}`, 'root is built in: grant it, do not define it');
+      if (!namePattern.test(name)) throw new ConfigError(api, `auth.roles.${name}`, `a role name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit`);
+      role.permissions.forEach((p, i) => checkPermission(api, `auth.roles.${name}.permissions[${i}]`, p));
+    }
+    const baseQuotas = quotasOf(api, 'auth.quotas', defaultPrincipalQuotas, options.quotas);
+    for (const [name, user] of Object.entries(options.users)) {
+      const field = `auth.users.${name}`;
+      if (!namePattern.test(name)) throw new ConfigError(api, field, 'a user name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit');
+      const readable: KeyPattern[] = [];
+      const writable: KeyPattern[] = [];
+      let admin = false;
+      for (const roleName of user.roles) {
+        if (roleName === rootRole) {
+          admin = true;
+          continue;
+        }
+        const role = roles[roleName];
+        if (role === undefined) throw new ConfigError(api, `${field}.roles`, `names role ${roleName}, which auth.roles does not define`);
+        for (const p of role.permissions) {
+          const keys: KeyPattern = 'key' in p ? { key: p.key } : { prefix: p.prefix };
+          if (p.access !== 'write') readable.push(keys);
+          if (p.access !== 'read') writable.push(keys);
+        }
+      }
+      if (admin) readable.push({ prefix: '' }), writable.push({ prefix: '' });
+      const secret = user.secret === undefined ? undefined : secretBytes(`${field}.secret`, user.secret, api);
+      if (secret === undefined && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, field, 'needs a secret or certificateNames: it could never authenticate');
+      const entry: User = {
+        principal: Object.freeze({ name, admin, readable: new KeySet(readable), writable: new KeySet(writable), quotas: quotasOf(api, `${field}.quotas`, baseQuotas, user.quotas), namespaced: true }),
+        secret,
+      };
+      this.users.set(name, entry);
+      for (const certName of user.certificateNames ?? []) {
+        const other = this.byCertificateName.get(certName);
+        if (other !== undefined) throw new ConfigError(api, `${field}.certificateNames`, `${certName} is also ${other.principal.name}'s`);
+        this.byCertificateName.set(certName, entry);
+      }
+    }
+  }
+
+  /** The user `name` and its secret, if it has one. */
+  user(name: string): { readonly principal: Principal; readonly secret: Uint8Array | undefined } | undefined {
+    return this.users.get(name);
+  }
+
+  /**
+   * The user a certificate names: the one whose `certificateNames` holds one of `names`
+   * (refused if they name two different users). Undefined if none.
+   */
+  userOfCertificate(names: readonly string[]): Principal | { readonly ambiguous: readonly string[] } | undefined {
+    const found = new Set<User>();
+    for (const n of names) {
+      const user = this.byCertificateName.get(n);
+      if (user !== undefined) found.add(user);
+    }
+    if (found.size > 1) return { ambiguous: [...found].map((u) => u.principal.name) };
+    return [...found][0]?.principal;
+  }
+}
+
+function checkPermission(api: string, field: string, p: KvPermission): void {
+  if (p.access !== 'read' && p.access !== 'write' && p.access !== 'readwrite') throw new ConfigError(api, `${field}.access`, `must be read, write or readwrite, not ${String(p.access)}`);
+  const keyed = 'key' in p && typeof p.key === 'string';
+  const prefixed = 'prefix' in p && typeof p.prefix === 'string';
+  if (keyed === prefixed) throw new ConfigError(api, field, 'needs exactly one of key and prefix');
+  const text = keyed ? (p as { key: string }).key : (p as { prefix: string }).prefix;
+  if (keyed && text.length === 0) throw new ConfigError(api, `${field}.key`, 'must not be empty (a prefix of "" grants every key)');
+  if (text.length > kvLimits.keyBytesMax) throw new ConfigError(api, field, `a key or prefix is at most ${kvLimits.keyBytesMax} bytes`);
+}
+
+function quotasOf(api: string, field: string, base: PrincipalQuotas, given: Partial<PrincipalQuotas> | undefined): PrincipalQuotas {
+  const quotas = { ...base, ...given };
+  for (const [name, value] of Object.entries(quotas)) {
+    if (!(Number.isSafeInteger(value) && value > 0)) throw new ConfigError(api, `${field}.${name}`, `must be a positive integer, not ${String(value)}`);
+  }
+  if (quotas.sessionTtlMsMax < kvLimits.sessionTtlMsMin) throw new ConfigError(api, `${field}.sessionTtlMsMax`, `must be at least kvLimits.sessionTtlMsMin (${kvLimits.sessionTtlMsMin} ms)`);
+  return Object.freeze(quotas);
+}
