@@ -7,26 +7,13 @@
 import { assert } from '../../core/assert.js';
 import { QuotaExceededError } from '../errors.js';
 import type { Principal } from './access-control.js';
+import type { QuotaTrips } from './server-metrics.js';
 
 /** A principal's holdings on this server. */
 interface Held {
   requests: number;
   requestBytes: number;
   watches: number;
-}
-
-/** How often each per-principal quota refused a request, since the server started. */
-export interface QuotaTrips {
-  /** Session creates refused: the user owned `sessionsMax` sessions (counted on the server that proposed them). */
-  readonly sessionsMax: number;
-  /** Session creates refused: a TTL above the user's `sessionTtlMsMax`. */
-  readonly sessionTtlMsMax: number;
-  /** Watches refused: the user had `watchesMax` open on this server. */
-  readonly watchesMax: number;
-  /** Requests refused: the user had `requestsInFlightMax` being served by this server. */
-  readonly requestsInFlightMax: number;
-  /** Requests refused: their bytes would take the user's requests being served over `requestBytesInFlightMax`. */
-  readonly requestBytesInFlightMax: number;
 }
 
 /** @internal */

@@ -4,8 +4,6 @@
  * shows up in first.
  */
 
-import type { QuotaTrips } from './principal-usage.js';
-
 /** A KV server's client connections at one moment; see `KvServer.metrics()`. */
 export interface KvServerMetrics {
   /** Gauges, summed over the client connections open now. */
@@ -64,4 +62,18 @@ export class ServerMetricsRecorder {
   snapshot(clients: KvServerMetrics['clients'], quotas: QuotaTrips): KvServerMetrics {
     return { clients, quotas, trips: { permissionDenied: this.permissionDenied, connectionsRefused: this.connectionsRefused, handshakesRefused: this.handshakesRefused, answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
   }
+}
+
+/** How often each per-principal quota refused a request, since the server started. */
+export interface QuotaTrips {
+  /** Session creates refused: the user owned `sessionsMax` sessions (counted on the server that proposed them). */
+  readonly sessionsMax: number;
+  /** Session creates refused: a TTL above the user's `sessionTtlMsMax`. */
+  readonly sessionTtlMsMax: number;
+  /** Watches refused: the user had `watchesMax` open on this server. */
+  readonly watchesMax: number;
+  /** Requests refused: the user had `requestsInFlightMax` being served by this server. */
+  readonly requestsInFlightMax: number;
+  /** Requests refused: their bytes would take the user's requests being served over `requestBytesInFlightMax`. */
+  readonly requestBytesInFlightMax: number;
 }
