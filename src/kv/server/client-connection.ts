@@ -293,8 +293,10 @@ export class ClientConnection {
       const match = /^(DNS|URI):(.+)$/.exec(entry);
       if (match !== null) names.push(match[2]!);
     }
-    const user = access.userOfCertificate(names);
-    if (user === undefined) return `authentication failed: the certificate (${names.join(', ') || 'no names'}) names no user`;
+    // The CN is often a subjectAltName too: each name once.
+    const unique = [...new Set(names)];
+    const user = access.userOfCertificate(unique);
+    if (user === undefined) return `authentication failed: the certificate (${unique.join(', ') || 'no names'}) names no user`;
     if ('ambiguous' in user) return `authentication failed: the certificate names several users (${user.ambiguous.join(', ')})`;
     return user;
   }
