@@ -57,7 +57,7 @@ export async function readAuthConfig(path: string, value: unknown): Promise<KvAu
   if (value === undefined) return undefined;
   const o = objectAt('auth', value);
   const users: Record<string, KvUserOptions> = {};
-  for (const [name, raw] of Object.entries(objectAt('auth.users', o['users']))) {
+  for (const [name, raw] of Object.entries(o['users'] === undefined ? {} : objectAt('auth.users', o['users']))) {
     const field = `auth.users.${name}`;
     const u = objectAt(field, raw);
     const secretFile = u['secretFile'];
@@ -78,5 +78,10 @@ export async function readAuthConfig(path: string, value: unknown): Promise<KvAu
     if (!Array.isArray(permissions)) throw new ConfigError('synod', `${field}.permissions`, 'must be a list');
     roles[name] = { permissions: permissions.map((p, i) => permissionAt(`${field}.permissions[${i}]`, p)) };
   }
-  return { users, roles, ...(o['quotas'] === undefined ? {} : { quotas: quotasAt('auth.quotas', o['quotas']) }) };
+  return {
+    users,
+    roles,
+    ...(o['quotas'] === undefined ? {} : { quotas: quotasAt('auth.quotas', o['quotas']) }),
+    ...(o['sharedQuotas'] === undefined ? {} : { sharedQuotas: quotasAt('auth.sharedQuotas', o['sharedQuotas']) }),
+  };
 }

@@ -31,12 +31,14 @@ describe('the auth section of a cluster file', () => {
         users: { billing: { secretFile: 'users/billing.secret', roles: ['billing-rw'], quotas: { sessionsMax: 5 } }, ops: { certificateNames: ['ops.example.com'], roles: ['root'] } },
         roles: { 'billing-rw': { permissions: [{ prefix: 'billing/', access: 'readwrite' }, { key: 'config', access: 'read' }] } },
         quotas: { watchesMax: 10 },
+        sharedQuotas: { sessionsMax: 50 },
       }),
     );
     expect(config.auth).toEqual({
       users: { billing: { secret: 'b'.repeat(40), roles: ['billing-rw'], quotas: { sessionsMax: 5 } }, ops: { certificateNames: ['ops.example.com'], roles: ['root'] } },
       roles: { 'billing-rw': { permissions: [{ prefix: 'billing/', access: 'readwrite' }, { key: 'config', access: 'read' }] } },
       quotas: { watchesMax: 10 },
+      sharedQuotas: { sessionsMax: 50 },
     });
   });
 

@@ -62,12 +62,18 @@ export interface KvUserOptions {
 
 /** Users and roles of a KV server; every server of a cluster must be given the same. */
 export interface KvAuthOptions {
-  /** The users, by name: 1 to 64 of `A-Z a-z 0-9 . _ @ -`, starting with a letter or digit. */
-  readonly users: Readonly<Record<string, KvUserOptions>>;
+  /** The users, by name: 1 to 64 of `A-Z a-z 0-9 . _ @ -`, starting with a letter or digit. Default none. */
+  readonly users?: Readonly<Record<string, KvUserOptions>>;
   /** The roles, by name (the same characters); `root` is built in and cannot be defined. Default none. */
   readonly roles?: Readonly<Record<string, KvRoleOptions>>;
   /** Quotas of every user that does not set its own. Defaults: see {@link PrincipalQuotas}. */
   readonly quotas?: Partial<PrincipalQuotas>;
+  /**
+   * Quotas of the shared `clientSecret`'s clients, all together (one principal): the
+   * quotas left unset are unbounded, as before users. Default none: only the server's
+   * and the store's own bounds apply to them.
+   */
+  readonly sharedQuotas?: Partial<PrincipalQuotas>;
 }
 
 /** The built-in administrator role. */
@@ -125,8 +131,12 @@ interface User {
 export class AccessControl {
   private readonly users = new Map<string, User>();
   private readonly byCertificateName = new Map<string, User>();
+  /** The shared client secret's clients: `root`'s rights, with `sharedQuotas` if given. */
+  readonly shared: Principal;
 
-  constructor(options: KvAuthOptions, api = 'KvServer') {
+  /** `tls`: clients authenticate by certificate, so a user needs `certificateNames`. */
+  constructor(options: KvAuthOptions, tls: boolean, api = 'KvServer') {
+    this.shared = options.sharedQuotas === undefined ? sharedPrincipal : Object.freeze({ ...sharedPrincipal, quotas: quotasOf(api, 'auth.sharedQuotas', unbounded, options.sharedQuotas) });
     const roles = options.roles ?? {};
     for (const [name, role] of Object.entries(roles)) {
       if (name === rootRole) throw new ConfigError(api, `auth.roles.${name}`, 'root is built in: grant it, do not define it');
@@ -134,7 +144,7 @@ export class AccessControl {
       role.permissions.forEach((p, i) => checkPermission(api, `auth.roles.${name}.permissions[${i}]`, p));
     }
     const baseQuotas = quotasOf(api, 'auth.quotas', defaultPrincipalQuotas, options.quotas);
-    for (const [name, user] of Object.entries(options.users)) {
+    for (const [name, user] of Object.entries(options.users ?? {})) {
       const field = `auth.users.${name}`;
       if (!namePattern.test(name)) throw new ConfigError(api, field, 'a user name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit');
       const readable: KeyPattern[] = [];
@@ -156,6 +166,7 @@ export class AccessControl {
       if (admin) readable.push({ prefix: '' }), writable.push({ prefix: '' });
       const secret = user.secret === undefined ? undefined : secretBytes(`${field}.secret`, user.secret, api);
       if (secret === undefined && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, field, 'needs a secret or certificateNames: it could never authenticate');
+      if (tls && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, `${field}.certificateNames`, 'are required under clientTls: a client authenticates by its certificate there, not by a secret');
       const entry: User = {
         principal: Object.freeze({ name, admin, readable: new KeySet(readable), writable: new KeySet(writable), quotas: quotasOf(api, `${field}.quotas`, baseQuotas, user.quotas), namespaced: true }),
         secret,
@@ -188,6 +199,15 @@ export class AccessControl {
     return [...found][0]?.principal;
   }
 }
+
+/** The quotas of a principal without any: every one at the largest safe integer. */
+const unbounded: PrincipalQuotas = Object.freeze({
+  sessionsMax: Number.MAX_SAFE_INTEGER,
+  sessionTtlMsMax: Number.MAX_SAFE_INTEGER,
+  watchesMax: Number.MAX_SAFE_INTEGER,
+  requestsInFlightMax: Number.MAX_SAFE_INTEGER,
+  requestBytesInFlightMax: Number.MAX_SAFE_INTEGER,
+});
 
 function checkPermission(api: string, field: string, p: KvPermission): void {
   if (p.access !== 'read' && p.access !== 'write' && p.access !== 'readwrite') throw new ConfigError(api, `${field}.access`, `must be read, write or readwrite, not ${String(p.access)}`);

@@ -266,7 +266,7 @@ export class ClientConnection {
       const secret = hello.user === undefined ? this.host.secret : user?.secret;
       if (secret === undefined || !clientProofMatches(clientProofOf(secret, 'client', context), hello.proof)) return this.close('authentication failed');
       proof = clientProofOf(secret, 'server', context);
-      principal = user?.principal ?? sharedPrincipal;
+      principal = user?.principal ?? this.host.access?.shared ?? sharedPrincipal;
     }
     clearTimeout(this.handshakeTimer);
     this.clientId = hello.clientId;

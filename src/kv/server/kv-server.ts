@@ -191,10 +191,13 @@ export class KvServer {
     if (!(Number.isSafeInteger(partialFrameBytesMax) && partialFrameBytesMax >= limits.frameBytesMax + framePrefixBytes)) {
       throw new ConfigError('KvServer', 'partialFrameBytesMax', `must be an integer of at least clientLimits.frameBytesMax + ${framePrefixBytes} (${limits.frameBytesMax + framePrefixBytes}), so one frame of the largest size fits, not ${partialFrameBytesMax}`);
     }
-    const access = options.auth === undefined ? undefined : new AccessControl(options.auth);
+    const access = options.auth === undefined ? undefined : new AccessControl(options.auth, options.clientTls !== undefined);
+    if (access !== undefined && options.tls === undefined && this.clientSecret === undefined && Object.values(options.auth!.users ?? {}).every((u) => u.secret === undefined)) {
+      throw new ConfigError('KvServer', 'auth.users', 'without clientSecret or tls, at least one user needs a secret: no client could authenticate');
+    }
     if (access !== undefined && options.secret !== undefined) {
       const peer = secretBytes('secret', options.secret, 'KvServer');
-      for (const [name] of Object.entries(options.auth!.users)) {
+      for (const name of Object.keys(options.auth!.users ?? {})) {
         const user = access.user(name)!;
         // A user holding the peers' secret could join as a replica.
         if (user.secret !== undefined && sameBytes(user.secret, peer)) throw new ConfigError('KvServer', `auth.users.${name}.secret`, "must differ from secret (the peers')");

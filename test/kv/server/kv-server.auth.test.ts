@@ -114,7 +114,7 @@ describe('users authenticate with their own secrets', () => {
   });
 
   it('under client TLS, the certificate names the user; a certificate naming no user is refused', async () => {
-    const serverTls = (users: KvAuthOptions['users']) => (id: string) => ({ tls: tlsOf(id), clientTls: tlsOf('client-port', 'client-ca'), auth: { ...auth, users } });
+    const serverTls = (users: NonNullable<KvAuthOptions['users']>) => (id: string) => ({ tls: tlsOf(id), clientTls: tlsOf('client-port', 'client-ca'), auth: { ...auth, users } });
     cluster = await ServerCluster.start(['a'], { server: serverTls({ carol: { certificateNames: ['client-1'], roles: ['app'] } }) });
     const carol = cluster.client({ tls: tlsOf('client-1', 'client-ca'), requestTimeoutMs: 3_000 });
     expect(await carol.put('app/x', '1')).toMatchObject({ version: 1 });
@@ -135,6 +135,10 @@ describe('users authenticate with their own secrets', () => {
     expect(made({ users: {}, roles: { r: { permissions: [{ prefix: 'a', key: 'b', access: 'read' } as never] } } })).toThrow(/exactly one of key and prefix/);
     expect(made({ users: {}, roles: { r: { permissions: [{ prefix: 'a', access: 'all' as never }] } } })).toThrow(/read, write or readwrite/);
     expect(made({ users: { alice: user }, roles: { r: { permissions: [] } }, quotas: { sessionsMax: 0 } })).toThrow(/auth.quotas.sessionsMax/);
+    // Under client TLS a user is known by its certificate only.
+    expect(() => new KvServer({ id: 'a', clusterId: 'c', dataDir: '/nonexistent', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, tls: tlsOf('a'), clientTls: tlsOf('client-port', 'client-ca'), auth: { users: { alice: user }, roles: { r: { permissions: [] } } } })).toThrow(/auth.users.alice.certificateNames.*under clientTls/);
+    // No shared secret and no user with a secret: nobody could get in.
+    expect(() => new KvServer({ id: 'a', clusterId: 'c', dataDir: '/nonexistent', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, secret: randomBytes(32), auth: { users: { ops: { certificateNames: ['x'], roles: ['root'] } } } })).toThrow(/at least one user needs a secret/);
   });
 });
 
@@ -285,6 +289,16 @@ describe("one user's quotas leave the others theirs", () => {
     expect(quotas.sessionTtlMsMax).toBe(1);
   });
 
+  it("sharedQuotas bound the shared secret's clients together, and leave the users theirs", async () => {
+    const c = await startOne({ sharedQuotas: { sessionsMax: 1 } });
+    const shared = c.client({ only: ['a'] });
+    await shared.createSession({ ttlMs: 20_000 }); // no TTL cap: only the quotas given apply
+    expect(await failure(c.client({ only: ['a'] }).createSession({ ttlMs: 1_000 }))).toMatchObject({ quota: 'sessionsMax', limit: 1 });
+    expect(await userClient(c, 'alice').createSession({ ttlMs: 1_000 })).toMatchObject({ ttlMs: 1_000 });
+    // Still root's rights otherwise.
+    expect(await shared.put('anything', 'v')).toMatchObject({ version: 1 });
+  });
+
   it('watches: a user at watchesMax over all its connections is refused; another user still watches', async () => {
     const c = await startOne();
     const first = await rawAs(c, 'mallory', 'm1');
@@ -307,7 +321,7 @@ describe("one user's quotas leave the others theirs", () => {
   });
 
   it('requests and bytes in flight: what one user pipelines past its quota is refused, and the rest is served', async () => {
-    const c = await startOne({ users: { ...auth.users, mallory: { ...auth.users['mallory']!, quotas: { requestsInFlightMax: 2, requestBytesInFlightMax: 1_000 } } } });
+    const c = await startOne({ users: { ...auth.users, mallory: { ...auth.users!['mallory']!, quotas: { requestsInFlightMax: 2, requestBytesInFlightMax: 1_000 } } } });
     const mallory = await rawAs(c, 'mallory');
     const put = (id: number, size: number): ClientRequest => ({ kind: 'command', id, command: { type: 'put', key: `mallory/${id}`, value: new Uint8Array(size) }, request: undefined, timeoutMs: 0 });
     // One write: all are read before any is answered.
