@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ClosedError, type Logger } from '../../runtime/index.js';
+import { ClosedError, type Logger, ResultDroppedError, ResultExpiredError } from '../../runtime/index.js';
 import { assert } from '../../core/assert.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
@@ -366,7 +366,12 @@ export class ClientConnection {
         };
         const refused = await this.refuseSessionUse(request.command);
         if (refused !== undefined) return { kind: 'result', id: request.id, result: refused };
-        const result = await kv.node.propose(this.commandOf(request.command), options);
+        const result = await kv.node.propose(this.commandOf(request.command), options).catch((error: unknown) => {
+          // The client hears of its own client id, not of the namespace it was kept under.
+          if (request.request !== undefined && error instanceof ResultExpiredError) throw new ResultExpiredError(request.request.clientId, error.seq);
+          if (request.request !== undefined && error instanceof ResultDroppedError) throw new ResultDroppedError(request.request.clientId, error.seq);
+          throw error;
+        });
         if (result.type === 'quota-exceeded' && result.quota === 'sessionsMax') this.host.usage.trip('sessionsMax');
         return { kind: 'result', id: request.id, result };
       }

@@ -254,6 +254,10 @@ describe('request identities are bound to the user', () => {
     mallory.send(poison(1, 'mallory/p'));
     expect(await answer(mallory, 1)).toMatchObject({ kind: 'result', result: { type: 'put' } });
     expect(await victim.put('app/2', 'b')).toMatchObject({ version: 1 });
+    // Mallory's own namespace took the poison: her next write under that id is refused, naming the id she sent.
+    mallory.send({ ...poison(2, 'mallory/q'), request: { clientId: 'victim', seq: 5, ackedBelow: 5 } } as ClientRequest);
+    const refused = await answer(mallory, 2);
+    expect(refused.kind === 'error' ? errorFromBody(refused.error) : refused).toMatchObject({ code: 'RESULT_EXPIRED', clientId: 'victim', seq: 5 });
     await c.stopServer('a');
     await c.startServer('a');
     expect(await victim.put('app/3', 'c')).toMatchObject({ version: 1 });
