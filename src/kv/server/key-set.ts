@@ -75,11 +75,17 @@ export class KeySet {
   covers(range: KeyRange): boolean {
     const wanted = intervalOf(range);
     if (wanted.end !== undefined && wanted.start >= wanted.end) return true;
-    // The merged interval holding the range's start must also hold its end.
-    for (const i of this.intervals) {
-      if (i.start > wanted.start) return false;
-      if (endBefore(wanted.start, i.end)) return !endBefore(i.end, wanted.end);
+    // The merged interval holding the range's start (the last one starting at or before
+    // it, found by binary search) must also hold its end.
+    let low = 0;
+    let high = this.intervals.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.intervals[mid]!.start <= wanted.start) low = mid + 1;
+      else high = mid;
     }
-    return false;
+    const i = this.intervals[low - 1];
+    if (i === undefined || !endBefore(wanted.start, i.end)) return false;
+    return !endBefore(i.end, wanted.end);
   }
 }
