@@ -274,6 +274,21 @@ describe('request identities are bound to the user', () => {
 });
 
 describe("one user's quotas leave the others theirs", () => {
+  it('sessions are counted in the replicated state: a user at sessionsMax through one server is refused through another, and followers enforce the same roles', async () => {
+    cluster = await ServerCluster.start(['a', 'b', 'c'], { server: () => ({ auth }) });
+    const c = cluster;
+    const via = (id: string) => c.client({ user: 'alice', secret: secrets.alice, only: [id], requestTimeoutMs: 5_000 });
+    await via('a').createSession({ ttlMs: 5_000 });
+    await via('b').createSession({ ttlMs: 5_000 });
+    await via('c').createSession({ ttlMs: 5_000 });
+    for (const id of ['a', 'b', 'c']) expect(await failure(via(id).createSession({ ttlMs: 5_000 })), id).toMatchObject({ quota: 'sessionsMax', limit: 3 });
+    for (const id of ['a', 'b', 'c']) {
+      const mallory = c.client({ user: 'mallory', secret: secrets.mallory, only: [id], requestTimeoutMs: 5_000 });
+      expect(await failure(mallory.put('app/x', 'evil')), id).toBeInstanceOf(PermissionDeniedError);
+    }
+    expect(await c.client({ only: ['a'] }).get('app/x')).toBeUndefined();
+  });
+
   it('sessions: a user at sessionsMax is refused with QuotaExceededError; another user still creates sessions; the TTL is capped', async () => {
     const c = await startOne();
     const alice = userClient(c, 'alice');
