@@ -2,6 +2,7 @@
  * What the KV log carries, and what applying it answers. Every write of the store is
  * one of these commands; reads never enter the log.
  */
+import type { KvRoleRecord, KvUserRecord } from './kv-auth.js';
 import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
 
 /**
@@ -22,6 +23,11 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  *   time (it was `session-expire` then, the same bytes), never entered now: ends every
  *   session whose `expiresAt` is at or before the command's log timestamp, as it did.
  * - `compact`: forget history at or below `revision`.
+ * - `auth-user-put`, `auth-user-delete`, `auth-role-put`, `auth-role-delete`: change
+ *   the users and roles of the replicated state (a put adds or replaces the whole
+ *   record; deleting a role takes it from every user). Refused (`invalid`) if the
+ *   record is malformed, names a role that does not exist, or takes another user's
+ *   certificate name.
  *
  * A `session-create` entered by a KV server for an authenticated user names the user
  * as the session's `owner`, with the user's quota: refused (`quota-exceeded`) if the
@@ -38,7 +44,11 @@ export type KvCommand =
   | { readonly type: 'session-expire'; readonly sessions: readonly number[]; readonly decidedAtSlot: number }
   | { readonly type: 'session-renew' }
   | { readonly type: 'session-expire-by-log-time' }
-  | { readonly type: 'compact'; readonly revision: number };
+  | { readonly type: 'compact'; readonly revision: number }
+  | { readonly type: 'auth-user-put'; readonly user: KvUserRecord }
+  | { readonly type: 'auth-user-delete'; readonly name: string }
+  | { readonly type: 'auth-role-put'; readonly role: KvRoleRecord }
+  | { readonly type: 'auth-role-delete'; readonly name: string };
 
 /** Who owns a session, and how many that owner may hold at once. */
 export interface SessionOwner {
@@ -68,4 +78,6 @@ export type KvResult =
   | { readonly type: 'compacted-revision'; readonly revision: number; readonly compactRevision: number }
   | { readonly type: 'invalid'; readonly reason: string }
   /** A per-owner quota (`quota`, e.g. `sessionsMax`) is at its `limit`: nothing changed. */
-  | { readonly type: 'quota-exceeded'; readonly quota: string; readonly limit: number };
+  | { readonly type: 'quota-exceeded'; readonly quota: string; readonly limit: number }
+  /** A change to the users and roles applied: `revision` counts the changes so far; `existed` for a delete. */
+  | { readonly type: 'auth'; readonly revision: number; readonly existed: boolean };

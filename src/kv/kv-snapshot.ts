@@ -7,8 +7,10 @@
  * read: its sessions get renewal slot 0, which decides nothing, because a leader
  * enters `session-renew` (renewing every session at its slot) before any
  * `session-expire` of its own. Version 3 adds each session's owner (a flag byte, then
- * the user's name if set); versions 1 and 2 are still read, their sessions owned by
- * no one (as they were created).
+ * the user's name if set), and after the sessions the users and roles of the
+ * replicated state (their revision, the roles, then the users, each as the log encodes
+ * them); versions 1 and 2 are still read, their sessions owned by no one and their
+ * users and roles none (as they were then).
  */
 import { assert } from '../core/assert.js';
 import { CodecError } from '../transport/codec/codec-error.js';
@@ -17,6 +19,9 @@ import { readFlags, readKey, readString, writeKey, writeString } from './kv-code
 import { kvLimits } from './kv-limits.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
 import { type Session, SessionTable } from './session-table.js';
+import { AuthTable } from './auth-table.js';
+import { readRoleRecord, readUserRecord, writeRoleRecord, writeUserRecord } from './kv-codec.js';
+import { authLimits, type KvRoleRecord, type KvUserRecord } from './kv-auth.js';
 
 /** What a snapshot holds. @internal */
 export interface KvSnapshotState {
@@ -24,6 +29,7 @@ export interface KvSnapshotState {
   readonly sessions: SessionTable;
   readonly sequences: Map<string, number>;
   readonly time: number;
+  readonly auth: AuthTable;
 }
 
 const magic = [0x53, 0x4b, 0x56] as const; // "SKV"
@@ -53,7 +59,9 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
   const histories = [...state.store.allHistories()];
   const sessions = state.sessions.all();
   const sequences = [...state.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const bound = sizeBound(histories, sessions, sequences);
+  const roles = state.auth.allRoles();
+  const users = state.auth.allUsers();
+  const bound = sizeBound(histories, sessions, sequences) + authBytesBound(roles, users);
   const w = new Writer(bound);
   for (const b of magic) w.u8(b);
   w.u8(formatVersion);
@@ -75,6 +83,11 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
     w.u8(s.owner === undefined ? 0 : 1);
     if (s.owner !== undefined) writeString(w, 'kv snapshot session owner', s.owner, ownerBytesMax);
   }
+  w.uint(state.auth.revision);
+  w.uint(roles.length);
+  for (const role of roles) writeRoleRecord(w, role);
+  w.uint(users.length);
+  for (const user of users) writeUserRecord(w, user);
   w.uint(histories.length);
   let records = 0;
   let valueBytes = 0;
@@ -118,6 +131,22 @@ function sizeBound(histories: readonly [string, readonly KeyRecord[]][], session
   return bound;
 }
 
+/** At least the bytes the users and roles take (varints at their widest, strings at 3 bytes a UTF-16 unit). */
+function authBytesBound(roles: readonly KvRoleRecord[], users: readonly KvUserRecord[]): number {
+  const text = (s: string) => uintBytesMax + 3 * s.length;
+  let bound = 3 * uintBytesMax;
+  for (const role of roles) {
+    bound += text(role.name) + uintBytesMax;
+    for (const p of role.permissions) bound += 2 + text('key' in p ? p.key : p.prefix);
+  }
+  for (const user of users) {
+    bound += text(user.name) + 1 + uintBytesMax + (user.secret?.byteLength ?? 0) + 2 * uintBytesMax;
+    for (const n of user.certificateNames) bound += text(n);
+    for (const r of user.roles) bound += text(r);
+  }
+  return bound;
+}
+
 /** Decodes a snapshot; throws {@link CodecError} on anything malformed. @internal */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
   const r = new Reader(bytes);
@@ -148,6 +177,28 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
     const owner = owned ? readString(r, 'kv snapshot session owner', ownerBytesMax) : undefined;
     if (owner === '') throw new CodecError(`kv snapshot: session ${id} has an empty owner`);
     sessions.restore({ id, ttlMs, expiresAt, renewedSlot, keys: new Set(), ...(owner === undefined ? {} : { owner }) });
+  }
+  const auth = new AuthTable();
+  if (version === formatVersion) {
+    const authRevision = r.uint('kv snapshot auth revision');
+    const roles: KvRoleRecord[] = [];
+    for (let n = r.count('kv snapshot roles', 2); n > 0; n--) roles.push(readRoleRecord(r));
+    const users: KvUserRecord[] = [];
+    for (let n = r.count('kv snapshot users', 4); n > 0; n--) users.push(readUserRecord(r));
+    if (roles.length > authLimits.rolesMax || users.length > authLimits.usersMax) throw new CodecError(`kv snapshot: ${roles.length} roles and ${users.length} users, over the limits`);
+    // Each record as the log would have accepted it, against what came before it.
+    const check = new AuthTable();
+    for (const role of roles) {
+      const bad = check.refuseRole(role);
+      if (bad !== undefined) throw new CodecError(`kv snapshot: role ${role.name}: ${bad}`);
+      check.putRole(role);
+    }
+    for (const user of users) {
+      const bad = check.refuseUser(user);
+      if (bad !== undefined) throw new CodecError(`kv snapshot: user ${user.name}: ${bad}`);
+      check.putUser(user);
+    }
+    auth.restore(roles, users, authRevision);
   }
   const keyCount = r.count('kv snapshot keys', 3);
   const histories: [string, KeyRecord[]][] = [];
@@ -181,5 +232,5 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
     }
   }
   r.end();
-  return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time };
+  return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time, auth };
 }

@@ -12,6 +12,7 @@ import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js';
 import type { Compare, KeyRange, TxnOp, TxnOpResult } from './kv-types.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
 import { SessionTable } from './session-table.js';
+import { AuthTable } from './auth-table.js';
 
 /** Options of {@link KvStateMachine}; replicated behaviour, so the same on every replica. */
 export interface KvStateMachineOptions {
@@ -75,6 +76,7 @@ export function sequentialKey(prefix: string, n: number): string {
 export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   private store = new MvccStore();
   private sessions = new SessionTable();
+  private authTable = new AuthTable();
   /** The next counter of each sequential prefix. */
   private sequences = new Map<string, number>();
   /** Log time of the last command applied. */
@@ -115,6 +117,11 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   /** The read view (local state: call after the runtime's read point for a linearizable read). @internal */
   get view(): MvccStore {
     return this.store;
+  }
+
+  /** The users and roles of the replicated state (local state: this replica's copy). @internal */
+  get auth(): AuthTable {
+    return this.authTable;
   }
 
   /** The session table (local state). @internal */
@@ -199,6 +206,28 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         if (c.revision <= this.store.compactRevision) return { type: 'compacted-revision', revision: c.revision, compactRevision: this.store.compactRevision };
         this.store.compact(c.revision);
         return { type: 'compacted', revision: c.revision };
+      }
+      case 'auth-user-put': {
+        const bad = this.authTable.refuseUser(c.user);
+        if (bad !== undefined) return { type: 'invalid', reason: bad };
+        const existed = this.authTable.user(c.user.name) !== undefined;
+        this.authTable.putUser(c.user);
+        return { type: 'auth', revision: this.authTable.revision, existed };
+      }
+      case 'auth-role-put': {
+        const bad = this.authTable.refuseRole(c.role);
+        if (bad !== undefined) return { type: 'invalid', reason: bad };
+        const existed = this.authTable.role(c.role.name) !== undefined;
+        this.authTable.putRole(c.role);
+        return { type: 'auth', revision: this.authTable.revision, existed };
+      }
+      case 'auth-user-delete': {
+        const existed = this.authTable.deleteUser(c.name);
+        return { type: 'auth', revision: this.authTable.revision, existed };
+      }
+      case 'auth-role-delete': {
+        const existed = this.authTable.deleteRole(c.name);
+        return { type: 'auth', revision: this.authTable.revision, existed };
       }
       default:
         return unreachable(c);
@@ -360,7 +389,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   }
 
   snapshot(): SnapshotCapture {
-    const state = { store: this.store.clone(), sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time };
+    const state = { store: this.store.clone(), sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time, auth: this.authTable.clone() };
     // Encoded in steps with a pause between them: requests are served meanwhile.
     return { write: () => encodeKvSnapshot(state, this.snapshotPause) };
   }
@@ -371,6 +400,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.sessions = state.sessions;
     this.sequences = state.sequences;
     this.time = state.time;
+    this.authTable = state.auth;
     for (const listener of this.listeners) listener(this.store.revision);
   }
 }

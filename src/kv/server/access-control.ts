@@ -10,13 +10,10 @@
 import { ConfigError } from '../../core/index.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { kvLimits } from '../kv-limits.js';
-import { type KeyPattern, KeySet } from './key-set.js';
+import { type KeyPattern, type KvPermission, rootRole } from '../kv-auth.js';
+import { KeySet } from './key-set.js';
 
-/** What a permission grants on its keys. */
-export type KeyAccess = 'read' | 'write' | 'readwrite';
-
-/** One permission of a role: one key, or every key under a prefix (`''`: every key). */
-export type KvPermission = KeyPattern & { readonly access: KeyAccess };
+export type { KeyAccess, KvPermission } from '../kv-auth.js';
 
 /** A role: the keys its users may read and write. */
 export interface KvRoleOptions {
@@ -76,8 +73,7 @@ export interface KvAuthOptions {
   readonly sharedQuotas?: Partial<PrincipalQuotas>;
 }
 
-/** The built-in administrator role. */
-export const rootRole = 'root';
+export { rootRole };
 
 /** The default quotas of a user. */
 export const defaultPrincipalQuotas: PrincipalQuotas = Object.freeze({

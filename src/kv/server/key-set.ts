@@ -4,10 +4,10 @@
  * is allowed when it lies inside the union of the permissions, not only inside one.
  */
 import { assert } from '../../core/assert.js';
+import type { KeyPattern } from '../kv-auth.js';
 import type { KeyRange } from '../kv-types.js';
 
-/** One permission's keys: one key, or every key under a prefix (`''`: every key). */
-export type KeyPattern = { readonly key: string } | { readonly prefix: string };
+export type { KeyPattern };
 
 /** `[start, end)`; `end` undefined: no upper bound. */
 interface Interval {
