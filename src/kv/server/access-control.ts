@@ -12,6 +12,7 @@ import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { kvLimits } from '../kv-limits.js';
 import { type KeyPattern, type KvPermission, rootRole } from '../kv-auth.js';
 import { KeySet } from './key-set.js';
+import type { AuthTable } from '../auth-table.js';
 
 export type { KeyAccess, KvPermission } from '../kv-auth.js';
 
@@ -121,52 +122,53 @@ interface User {
 }
 
 /**
- * The users and roles of a server, checked once; finds the principal a handshake
- * proves. @internal
+ * The users and roles a server knows: those of its configuration (checked once, when
+ * the server is made), then those of the replicated state (as this replica has applied
+ * them); a configured user shadows a replicated one of the same name. Finds the
+ * principal a handshake proves, and a connection's principal again before each request,
+ * so a change to a replicated user or role holds from its next request on. @internal
  */
 export class AccessControl {
   private readonly users = new Map<string, User>();
   private readonly byCertificateName = new Map<string, User>();
   /** The shared client secret's clients: `root`'s rights, with `sharedQuotas` if given. */
   readonly shared: Principal;
+  /** Whether the server was given `auth`: then a client certificate that names no user is refused. */
+  readonly configured: boolean;
+  private readonly baseQuotas: PrincipalQuotas;
+  /** Principals built from the replicated users, valid while the table's revision is `revision`. */
+  private replicatedCache: { revision: number; readonly principals: Map<string, User | null> } = { revision: -1, principals: new Map() };
 
-  /** `tls`: clients authenticate by certificate, so a user needs `certificateNames`. */
-  constructor(options: KvAuthOptions, tls: boolean, api = 'KvServer') {
-    this.shared = options.sharedQuotas === undefined ? sharedPrincipal : Object.freeze({ ...sharedPrincipal, quotas: quotasOf(api, 'auth.sharedQuotas', unbounded, options.sharedQuotas) });
-    const roles = options.roles ?? {};
+  /**
+   * `tls`: clients authenticate by certificate, so a configured user needs
+   * `certificateNames`. `replicated`: this replica's users and roles, once it runs.
+   */
+  constructor(
+    options: KvAuthOptions | undefined,
+    tls: boolean,
+    private readonly replicated: () => AuthTable | undefined = () => undefined,
+    api = 'KvServer',
+  ) {
+    this.configured = options !== undefined;
+    const o = options ?? {};
+    this.shared = o.sharedQuotas === undefined ? sharedPrincipal : Object.freeze({ ...sharedPrincipal, quotas: quotasOf(api, 'auth.sharedQuotas', unbounded, o.sharedQuotas) });
+    const roles = o.roles ?? {};
     for (const [name, role] of Object.entries(roles)) {
       if (name === rootRole) throw new ConfigError(api, `auth.roles.${name}`, 'root is built in: grant it, do not define it');
       if (!namePattern.test(name)) throw new ConfigError(api, `auth.roles.${name}`, `a role name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit`);
       role.permissions.forEach((p, i) => checkPermission(api, `auth.roles.${name}.permissions[${i}]`, p));
     }
-    const baseQuotas = quotasOf(api, 'auth.quotas', defaultPrincipalQuotas, options.quotas);
-    for (const [name, user] of Object.entries(options.users ?? {})) {
+    this.baseQuotas = quotasOf(api, 'auth.quotas', defaultPrincipalQuotas, o.quotas);
+    for (const [name, user] of Object.entries(o.users ?? {})) {
       const field = `auth.users.${name}`;
       if (!namePattern.test(name)) throw new ConfigError(api, field, 'a user name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit');
-      const readable: KeyPattern[] = [];
-      const writable: KeyPattern[] = [];
-      let admin = false;
       for (const roleName of user.roles) {
-        if (roleName === rootRole) {
-          admin = true;
-          continue;
-        }
-        const role = roles[roleName];
-        if (role === undefined) throw new ConfigError(api, `${field}.roles`, `names role ${roleName}, which auth.roles does not define`);
-        for (const p of role.permissions) {
-          const keys: KeyPattern = 'key' in p ? { key: p.key } : { prefix: p.prefix };
-          if (p.access !== 'write') readable.push(keys);
-          if (p.access !== 'read') writable.push(keys);
-        }
+        if (roleName !== rootRole && roles[roleName] === undefined) throw new ConfigError(api, `${field}.roles`, `names role ${roleName}, which auth.roles does not define`);
       }
-      if (admin) readable.push({ prefix: '' }), writable.push({ prefix: '' });
       const secret = user.secret === undefined ? undefined : secretBytes(`${field}.secret`, user.secret, api);
       if (secret === undefined && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, field, 'needs a secret or certificateNames: it could never authenticate');
       if (tls && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, `${field}.certificateNames`, 'are required under clientTls: a client authenticates by its certificate there, not by a secret');
-      const entry: User = {
-        principal: Object.freeze({ name, admin, readable: new KeySet(readable), writable: new KeySet(writable), quotas: quotasOf(api, `${field}.quotas`, baseQuotas, user.quotas), namespaced: true }),
-        secret,
-      };
+      const entry: User = { principal: principalOf(name, user.roles, (r) => roles[r]?.permissions, quotasOf(api, `${field}.quotas`, this.baseQuotas, user.quotas)), secret };
       this.users.set(name, entry);
       for (const certName of user.certificateNames ?? []) {
         const other = this.byCertificateName.get(certName);
@@ -176,24 +178,68 @@ export class AccessControl {
     }
   }
 
-  /** The user `name` and its secret, if it has one. */
+  /** The user `name` and its secret, if it has one: configured, else replicated. */
   user(name: string): { readonly principal: Principal; readonly secret: Uint8Array | undefined } | undefined {
-    return this.users.get(name);
+    return this.users.get(name) ?? this.replicatedUser(name);
   }
 
   /**
-   * The user a certificate names: the one whose `certificateNames` holds one of `names`
+   * The principal `p` is now (its roles may have changed since its handshake);
+   * undefined if its user is gone.
+   */
+  current(p: Principal): Principal | undefined {
+    if (!p.namespaced) return p;
+    return this.user(p.name)?.principal;
+  }
+
+  /**
+   * The user a certificate names: the one whose certificate names hold one of `names`
    * (refused if they name two different users). Undefined if none.
    */
   userOfCertificate(names: readonly string[]): Principal | { readonly ambiguous: readonly string[] } | undefined {
-    const found = new Set<User>();
+    const found = new Map<string, Principal>();
+    const table = this.replicated();
     for (const n of names) {
-      const user = this.byCertificateName.get(n);
-      if (user !== undefined) found.add(user);
+      const user = this.byCertificateName.get(n)?.principal ?? (table === undefined ? undefined : this.replicatedUser(table.userOfCertificateName(n)?.name ?? '')?.principal);
+      if (user !== undefined) found.set(user.name, user);
     }
-    if (found.size > 1) return { ambiguous: [...found].map((u) => u.principal.name) };
-    return [...found][0]?.principal;
+    if (found.size > 1) return { ambiguous: [...found.keys()] };
+    return [...found.values()][0];
   }
+
+  private replicatedUser(name: string): User | undefined {
+    const table = this.replicated();
+    if (table === undefined || name === '') return undefined;
+    if (this.replicatedCache.revision !== table.revision) this.replicatedCache = { revision: table.revision, principals: new Map() };
+    const cached = this.replicatedCache.principals.get(name);
+    if (cached !== undefined) return cached ?? undefined;
+    const record = table.user(name);
+    // A configured user of the same name shadows it: it was looked up first.
+    const user = record === undefined ? null : { principal: principalOf(name, record.roles, (r) => table.role(r)?.permissions, this.baseQuotas), secret: record.secret };
+    this.replicatedCache.principals.set(name, user);
+    return user ?? undefined;
+  }
+}
+
+/** A user's principal from its roles' permissions (`root`: every key, and the administrator's requests). */
+function principalOf(name: string, roles: readonly string[], permissionsOf: (role: string) => readonly KvPermission[] | undefined, quotas: PrincipalQuotas): Principal {
+  const readable: KeyPattern[] = [];
+  const writable: KeyPattern[] = [];
+  let admin = false;
+  for (const role of roles) {
+    if (role === rootRole) {
+      admin = true;
+      readable.push({ prefix: '' });
+      writable.push({ prefix: '' });
+      continue;
+    }
+    for (const p of permissionsOf(role) ?? []) {
+      const keys: KeyPattern = 'key' in p ? { key: p.key } : { prefix: p.prefix };
+      if (p.access !== 'write') readable.push(keys);
+      if (p.access !== 'read') writable.push(keys);
+    }
+  }
+  return Object.freeze({ name, admin, readable: new KeySet(readable), writable: new KeySet(writable), quotas, namespaced: true });
 }
 
 /** The quotas of a principal without any: every one at the largest safe integer. */

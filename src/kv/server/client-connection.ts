@@ -36,8 +36,8 @@ export interface ConnectionHost {
   readonly secret: Uint8Array | undefined;
   /** Whether clients come over TLS (their certificate authenticated them). */
   readonly tls: boolean;
-  /** The users and roles, if configured; without, every client is the default principal. */
-  readonly access: AccessControl | undefined;
+  /** The users and roles (configured and replicated), and the shared secret's principal. */
+  readonly access: AccessControl;
   /** What each principal holds on this server, against its quotas. */
   readonly usage: PrincipalUsage;
   readonly logger: Logger;
@@ -262,11 +262,11 @@ export class ClientConnection {
       principal = found;
     } else {
       // An unknown user, a user without a secret, or no shared secret: one answer for all, so names cannot be probed.
-      const user = hello.user === undefined ? undefined : this.host.access?.user(hello.user);
+      const user = hello.user === undefined ? undefined : this.host.access.user(hello.user);
       const secret = hello.user === undefined ? this.host.secret : user?.secret;
       if (secret === undefined || !clientProofMatches(clientProofOf(secret, 'client', context), hello.proof)) return this.close('authentication failed');
       proof = clientProofOf(secret, 'server', context);
-      principal = user?.principal ?? this.host.access?.shared ?? sharedPrincipal;
+      principal = user?.principal ?? this.host.access.shared;
     }
     clearTimeout(this.handshakeTimer);
     this.clientId = hello.clientId;
@@ -278,12 +278,11 @@ export class ClientConnection {
 
   /**
    * The principal of a TLS client, by the names in its certificate (the CA already
-   * checked it), or why it is refused. Without users, every certificate is the default
-   * principal, as before users existed.
+   * checked it), or why it is refused. A certificate that names no user is the default
+   * principal on a server without `auth` (as before users), and refused on one with.
    */
   private certificatePrincipal(): Principal | string {
     const access = this.host.access;
-    if (access === undefined) return sharedPrincipal;
     const cert = (this.socket as TLSSocket).getPeerCertificate?.();
     const names: string[] = [];
     const cn = cert?.subject?.CN;
@@ -296,6 +295,7 @@ export class ClientConnection {
     // The CN is often a subjectAltName too: each name once.
     const unique = [...new Set(names)];
     const user = access.userOfCertificate(unique);
+    if (user === undefined && !access.configured) return access.shared;
     if (user === undefined) return `authentication failed: the certificate (${unique.join(', ') || 'no names'}) names no user`;
     if ('ambiguous' in user) return `authentication failed: the certificate names several users (${user.ambiguous.join(', ')})`;
     return user;
@@ -321,7 +321,10 @@ export class ClientConnection {
       if (watch !== undefined) this.dropWatch(watch);
       return;
     }
-    const principal = this.principal;
+    // Its roles may have changed since the handshake (a replicated user's), or its user gone.
+    const principal = this.host.access.current(this.principal);
+    if (principal === undefined) return this.close(`user ${this.principal.name} no longer exists`);
+    this.principal = principal;
     const bytes = frame.byteLength;
     try {
       this.host.usage.beginRequest(principal, bytes);
@@ -608,7 +611,16 @@ export class ClientConnection {
   }
 
   private readonly watchSink = {
-    events: (id: number, events: readonly WatchEvent[], through: number): boolean => {
+    events: (watch: ServerWatch, events: readonly WatchEvent[], through: number): boolean => {
+      const id = watch.id;
+      // A replicated role revoked since the watch began: it ends before it shows more.
+      const principal = this.host.access.current(this.principal);
+      if (principal === undefined || !principal.readable.covers(watch.range)) {
+        this.dropWatch(watch);
+        this.host.metrics.permissionDenied++;
+        this.send({ kind: 'error', id, error: errorBodyOf(new PermissionDeniedError(this.principal.name, 'read', 'the watched range (a role changed)')) });
+        return true;
+      }
       this.send({ kind: 'events', id, events, through });
       return !this.socketFull();
     },

@@ -62,8 +62,11 @@ export interface KvServerOptions {
    * Users (each with its own secret, or named by its client certificate under
    * `clientTls`) and roles with read and write permission on keys and prefixes, and
    * per-user quotas. Checked on every request before anything is read or proposed.
-   * Every server of the cluster must be given the same. Default: none, every
-   * authenticated client may do everything (as before users).
+   * Every server of the cluster must be given the same. Users and roles can also be
+   * kept in the replicated state (`KvClient.putUser`, `putRole`): a user configured
+   * here shadows a replicated one of the same name. Default: none; clients of
+   * `clientSecret` (and, under `clientTls`, certificates naming no user) may do
+   * everything, as before users.
    */
   readonly auth?: KvAuthOptions;
   /**
@@ -191,13 +194,11 @@ export class KvServer {
     if (!(Number.isSafeInteger(partialFrameBytesMax) && partialFrameBytesMax >= limits.frameBytesMax + framePrefixBytes)) {
       throw new ConfigError('KvServer', 'partialFrameBytesMax', `must be an integer of at least clientLimits.frameBytesMax + ${framePrefixBytes} (${limits.frameBytesMax + framePrefixBytes}), so one frame of the largest size fits, not ${partialFrameBytesMax}`);
     }
-    const access = options.auth === undefined ? undefined : new AccessControl(options.auth, options.clientTls !== undefined);
-    if (access !== undefined && options.tls === undefined && this.clientSecret === undefined && Object.values(options.auth!.users ?? {}).every((u) => u.secret === undefined)) {
-      throw new ConfigError('KvServer', 'auth.users', 'without clientSecret or tls, at least one user needs a secret: no client could authenticate');
-    }
-    if (access !== undefined && options.secret !== undefined) {
+    // The users and roles of the replicated state are this replica's, once it runs.
+    const access = new AccessControl(options.auth, options.clientTls !== undefined, () => this.kvNode?.machine.auth);
+    if (options.auth !== undefined && options.secret !== undefined) {
       const peer = secretBytes('secret', options.secret, 'KvServer');
-      for (const name of Object.keys(options.auth!.users ?? {})) {
+      for (const name of Object.keys(options.auth.users ?? {})) {
         const user = access.user(name)!;
         // A user holding the peers' secret could join as a replica.
         if (user.secret !== undefined && sameBytes(user.secret, peer)) throw new ConfigError('KvServer', `auth.users.${name}.secret`, "must differ from secret (the peers')");

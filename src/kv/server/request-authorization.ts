@@ -5,8 +5,8 @@
  * that keys were left out); writes need write permission on every key they could
  * change; a transaction needs read permission on each key it compares and on each
  * range it reads, and write permission on each key either branch writes, both branches
- * checked whichever runs. Membership changes, compaction and snapshots are the `root`
- * role's. Session ownership is checked apart, against the sessions' owners.
+ * checked whichever runs. Membership changes, compaction, snapshots and changes to
+ * users and roles are the `root` role's. Session ownership is checked apart, against the sessions' owners.
  */
 import { PermissionDeniedError } from '../errors.js';
 import type { KvCommand } from '../kv-command.js';
@@ -55,6 +55,12 @@ export function authorizeCommand(p: Principal, command: KvCommand): void {
       return;
     case 'compact':
       mayAdminister(p, 'compaction');
+      return;
+    case 'auth-user-put':
+    case 'auth-user-delete':
+    case 'auth-role-put':
+    case 'auth-role-delete':
+      mayAdminister(p, 'users and roles');
       return;
     case 'session-create':
     case 'session-keepalive':

@@ -137,8 +137,6 @@ describe('users authenticate with their own secrets', () => {
     expect(made({ users: { alice: user }, roles: { r: { permissions: [] } }, quotas: { sessionsMax: 0 } })).toThrow(/auth.quotas.sessionsMax/);
     // Under client TLS a user is known by its certificate only.
     expect(() => new KvServer({ id: 'a', clusterId: 'c', dataDir: '/nonexistent', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, tls: tlsOf('a'), clientTls: tlsOf('client-port', 'client-ca'), auth: { users: { alice: user }, roles: { r: { permissions: [] } } } })).toThrow(/auth.users.alice.certificateNames.*under clientTls/);
-    // No shared secret and no user with a secret: nobody could get in.
-    expect(() => new KvServer({ id: 'a', clusterId: 'c', dataDir: '/nonexistent', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, secret: randomBytes(32), auth: { users: { ops: { certificateNames: ['x'], roles: ['root'] } } } })).toThrow(/at least one user needs a secret/);
   });
 });
 
