@@ -65,3 +65,21 @@ const namePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 export function invalidAuthName(what: 'user' | 'role', name: unknown): string | undefined {
   return typeof name === 'string' && namePattern.test(name) ? undefined : `a ${what} name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit, not ${JSON.stringify(name)}`;
 }
+
+/** A user as `putUser` takes it: every field replaces what the user had. */
+export interface UserDefinition {
+  /** The secret its clients prove (16 to 1,024 bytes; text is taken as UTF-8). Default none: certificates only. */
+  readonly secret?: string | Uint8Array;
+  /** Under client TLS, the certificate names that are this user. Default none. */
+  readonly certificateNames?: readonly string[];
+  /** The roles granted (roles of the replicated state, or `root`). */
+  readonly roles: readonly string[];
+}
+
+/** What a change to the users and roles did. */
+export interface AuthChangeResult {
+  /** Changes to the users and roles applied so far, this one included. */
+  readonly revision: number;
+  /** Whether the user or role existed before (a put replaced it; a delete removed it). */
+  readonly existed: boolean;
+}

@@ -13,7 +13,8 @@ import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
-import { checkCompacted, checkKey, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import type { AuthChangeResult, KvPermission, UserDefinition } from '../kv-auth.js';
+import { authResultOf, checkCompacted, checkKey, putRoleCommand, putUserCommand, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, TxnRequest, TxnResult } from '../kv-types.js';
 import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
@@ -230,6 +231,36 @@ export class KvClient implements KvApi {
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
     const result = await this.command({ type: 'compact', revision }, options);
     checkCompacted(result);
+  }
+
+  /**
+   * Adds or replaces user `name` in the replicated state (every server enforces it once
+   * it applied the change). Needs the `root` role. A secret is kept in the log and the
+   * snapshots as given.
+   *
+   * @example
+   * ```ts
+   * await admin.putRole('billing', [{ prefix: 'billing/', access: 'readwrite' }]);
+   * await admin.putUser('billing-app', { secret: billingSecret, roles: ['billing'] });
+   * ```
+   */
+  async putUser(name: string, user: UserDefinition, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('putUser', await this.command(putUserCommand(name, user), options));
+  }
+
+  /** Removes user `name` from the replicated state: its connections are closed at their next request. Needs `root`. */
+  async deleteUser(name: string, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('deleteUser', await this.command({ type: 'auth-user-delete', name }, options));
+  }
+
+  /** Adds or replaces role `name` in the replicated state, with exactly these permissions. Needs `root`. */
+  async putRole(name: string, permissions: readonly KvPermission[], options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('putRole', await this.command(putRoleCommand(name, permissions), options));
+  }
+
+  /** Removes role `name` from the replicated state, and from every user holding it. Needs `root`. */
+  async deleteRole(name: string, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('deleteRole', await this.command({ type: 'auth-role-delete', name }, options));
   }
 
   /** The status of the server this client is connected to. */
