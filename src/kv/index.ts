@@ -11,7 +11,7 @@ export { KvSession, type SessionEnd } from './kv-session.js';
 export { KvWatch } from './kv-watch.js';
 export { VersionConflictError, CompactedError, SessionExpiredError, KvRequestError, PermissionDeniedError, QuotaExceededError } from './errors.js';
 export { kvLimits } from './kv-limits.js';
-export { authLimits, rootRole, type KeyAccess, type KeyPattern, type KvPermission, type KvRoleRecord, type KvUserRecord, type UserDefinition, type AuthChangeResult } from './kv-auth.js';
+export { authLimits, rootRole, type KeyAccess, type KeyPattern, type KvPermission, type KvRoleRecord, type KvUserRecord, type UserDefinition, type AuthChangeResult, type AuthListing, type KvUserView } from './kv-auth.js';
 export { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 export type { KvCommand, KvResult } from './kv-command.js';
 export type {

@@ -83,3 +83,22 @@ export interface AuthChangeResult {
   /** Whether the user or role existed before (a put replaced it; a delete removed it). */
   readonly existed: boolean;
 }
+
+/** A user as a listing shows it: everything but its secret. */
+export interface KvUserView {
+  readonly name: string;
+  /** Whether it has a secret (its clients can prove one). */
+  readonly hasSecret: boolean;
+  readonly certificateNames: readonly string[];
+  readonly roles: readonly string[];
+}
+
+/** The users and roles of the replicated state, as `listAuth` shows them. */
+export interface AuthListing {
+  /** Changes applied so far. */
+  readonly revision: number;
+  /** By name. */
+  readonly users: readonly KvUserView[];
+  /** By name. */
+  readonly roles: readonly KvRoleRecord[];
+}

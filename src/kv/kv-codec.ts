@@ -30,7 +30,7 @@
 import type { Codec } from '../runtime/index.js';
 import { CodecError } from '../transport/codec/codec-error.js';
 import { Reader, Writer } from '../transport/codec/wire.js';
-import { authLimits, type KvPermission, type KvRoleRecord, type KvUserRecord } from './kv-auth.js';
+import { authLimits, type KvPermission, type KvRoleRecord, type KvUserRecord, type KvUserView } from './kv-auth.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import type { Compare, KeyRange, KeyValue, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
@@ -61,6 +61,7 @@ const commandTag = {
   'auth-user-delete': 13,
   'auth-role-put': 14,
   'auth-role-delete': 15,
+  'auth-list': 16,
 } as const satisfies Record<KvCommand['type'], number>;
 
 /**
@@ -146,6 +147,7 @@ const resultTag = {
   invalid: 12,
   'quota-exceeded': 13,
   auth: 14,
+  'auth-list': 15,
 } as const satisfies Record<KvResult['type'], number>;
 
 // Flag bits of the optional fields.
@@ -323,6 +325,9 @@ export function writeCommand(w: Writer, c: KvCommand): void {
       w.u8(commandTag['auth-role-put']);
       writeRoleRecord(w, c.role);
       return;
+    case 'auth-list':
+      w.u8(commandTag['auth-list']);
+      return;
     case 'auth-user-delete':
     case 'auth-role-delete':
       w.u8(commandTag[c.type]);
@@ -390,6 +395,8 @@ export function readCommand(r: Reader): KvCommand {
       return { type: 'auth-role-put', role: readRoleRecord(r) };
     case commandTag['auth-user-delete']:
       return { type: 'auth-user-delete', name: readString(r, 'auth-user-delete name', authNameBytesMax) };
+    case commandTag['auth-list']:
+      return { type: 'auth-list' };
     case commandTag['auth-role-delete']:
       return { type: 'auth-role-delete', name: readString(r, 'auth-role-delete name', authNameBytesMax) };
     default:
@@ -582,6 +589,18 @@ export function writeResult(w: Writer, res: KvResult): void {
       writeUint(w, 'compacted-revision revision', res.revision);
       writeUint(w, 'compacted-revision compactRevision', res.compactRevision);
       return;
+    case 'auth-list':
+      w.u8(resultTag['auth-list']);
+      writeUint(w, 'auth-list revision', res.revision);
+      writeCount(w, 'auth-list users', res.users.length, authLimits.usersMax);
+      for (const u of res.users) {
+        // As a user record, with a secret's presence for its secret (never sent).
+        writeUserRecord(w, { name: u.name, certificateNames: u.certificateNames, roles: u.roles });
+        w.bool(u.hasSecret);
+      }
+      writeCount(w, 'auth-list roles', res.roles.length, authLimits.rolesMax);
+      for (const role of res.roles) writeRoleRecord(w, role);
+      return;
     case 'auth':
       w.u8(resultTag.auth);
       writeUint(w, 'auth revision', res.revision);
@@ -648,6 +667,18 @@ export function readResult(r: Reader): KvResult {
     }
     case resultTag.invalid:
       return { type: 'invalid', reason: readString(r, 'invalid reason', reasonBytesMax) };
+    case resultTag['auth-list']: {
+      const revision = r.uint('auth-list revision');
+      const users: KvUserView[] = [];
+      for (let n = readCount(r, 'auth-list users', 4, authLimits.usersMax); n > 0; n--) {
+        const u = readUserRecord(r);
+        if (u.secret !== undefined) throw new CodecError('auth-list: a user listed with its secret');
+        users.push({ name: u.name, hasSecret: r.bool('auth-list user has secret'), certificateNames: u.certificateNames, roles: u.roles });
+      }
+      const roles: KvRoleRecord[] = [];
+      for (let n = readCount(r, 'auth-list roles', 2, authLimits.rolesMax); n > 0; n--) roles.push(readRoleRecord(r));
+      return { type: 'auth-list', revision, users, roles };
+    }
     case resultTag.auth:
       return { type: 'auth', revision: r.uint('auth revision'), existed: r.bool('auth existed') };
     case resultTag['quota-exceeded']:

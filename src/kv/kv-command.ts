@@ -2,7 +2,7 @@
  * What the KV log carries, and what applying it answers. Every write of the store is
  * one of these commands; reads never enter the log.
  */
-import type { KvRoleRecord, KvUserRecord } from './kv-auth.js';
+import type { AuthListing, KvRoleRecord, KvUserRecord } from './kv-auth.js';
 import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
 
 /**
@@ -27,7 +27,8 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  *   the users and roles of the replicated state (a put adds or replaces the whole
  *   record; deleting a role takes it from every user). Refused (`invalid`) if the
  *   record is malformed, names a role that does not exist, or takes another user's
- *   certificate name.
+ *   certificate name. `auth-list` reads them (secrets left out), through the log so it
+ *   is linearizable; it changes nothing.
  *
  * A `session-create` entered by a KV server for an authenticated user names the user
  * as the session's `owner`, with the user's quota: refused (`quota-exceeded`) if the
@@ -48,7 +49,8 @@ export type KvCommand =
   | { readonly type: 'auth-user-put'; readonly user: KvUserRecord }
   | { readonly type: 'auth-user-delete'; readonly name: string }
   | { readonly type: 'auth-role-put'; readonly role: KvRoleRecord }
-  | { readonly type: 'auth-role-delete'; readonly name: string };
+  | { readonly type: 'auth-role-delete'; readonly name: string }
+  | { readonly type: 'auth-list' };
 
 /** Who owns a session, and how many that owner may hold at once. */
 export interface SessionOwner {
@@ -80,4 +82,6 @@ export type KvResult =
   /** A per-owner quota (`quota`, e.g. `sessionsMax`) is at its `limit`: nothing changed. */
   | { readonly type: 'quota-exceeded'; readonly quota: string; readonly limit: number }
   /** A change to the users and roles applied: `revision` counts the changes so far; `existed` for a delete. */
-  | { readonly type: 'auth'; readonly revision: number; readonly existed: boolean };
+  | { readonly type: 'auth'; readonly revision: number; readonly existed: boolean }
+  /** What `auth-list` found. */
+  | ({ readonly type: 'auth-list' } & AuthListing);

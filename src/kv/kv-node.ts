@@ -6,8 +6,8 @@
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
 import { CodecError } from '../transport/codec/codec-error.js';
 import { CompactedError, KvRequestError } from './errors.js';
-import type { AuthChangeResult, KvPermission, UserDefinition } from './kv-auth.js';
-import { authResultOf, checkCompacted, checkSessionClosed, putRoleCommand, putUserCommand, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
+import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
+import { authListingOf, authResultOf, checkCompacted, checkSessionClosed, putRoleCommand, putUserCommand, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
 import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
@@ -240,6 +240,11 @@ export class KvNode implements KvApi {
   /** Adds or replaces role `name` in the replicated state, with exactly these permissions. */
   async putRole(name: string, permissions: readonly KvPermission[], options: WriteOptions = {}): Promise<AuthChangeResult> {
     return authResultOf('putRole', await this.submit('putRole', putRoleCommand(name, permissions), options));
+  }
+
+  /** The users (secrets left out) and roles of the replicated state, as of a linearizable point. */
+  async listAuth(options: WriteOptions = {}): Promise<AuthListing> {
+    return authListingOf(await this.submit('listAuth', { type: 'auth-list' }, options));
   }
 
   /** Removes role `name` from the replicated state, and from every user holding it. */

@@ -3,7 +3,7 @@
  * by the embedded node and the remote client, so both behave alike.
  */
 import { KvRequestError } from './errors.js';
-import type { AuthChangeResult, KvPermission, UserDefinition } from './kv-auth.js';
+import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { refusalError } from './kv-refusal.js';
@@ -106,4 +106,10 @@ export function putRoleCommand(name: string, permissions: readonly KvPermission[
 export function authResultOf(api: string, result: KvResult): AuthChangeResult {
   if (result.type === 'auth') return { revision: result.revision, existed: result.existed };
   throw refusalError(api, result, undefined);
+}
+
+/** @internal */
+export function authListingOf(result: KvResult): AuthListing {
+  if (result.type === 'auth-list') return { revision: result.revision, users: result.users, roles: result.roles };
+  throw refusalError('listAuth', result, undefined);
 }

@@ -137,12 +137,13 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
 
   /**
    * Whether `command` only reads: a transaction whose branches hold `range` operations
-   * alone (whichever runs, and whatever its compares find, it writes nothing). The
+   * alone (whichever runs, and whatever its compares find, it writes nothing), or a
+   * listing of the users and roles. The
    * runtime keeps no exactly-once entry for it, so a read-only transaction with a large
    * answer holds no memory on the replicas; a retry runs it again.
    */
   readOnly(command: KvCommand): boolean {
-    return command.type === 'txn' && command.success.every(isRange) && command.failure.every(isRange);
+    return command.type === 'auth-list' || (command.type === 'txn' && command.success.every(isRange) && command.failure.every(isRange));
   }
 
   apply(command: KvCommand, meta: ApplyMeta): KvResult {
@@ -221,6 +222,13 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         this.authTable.putRole(c.role);
         return { type: 'auth', revision: this.authTable.revision, existed };
       }
+      case 'auth-list':
+        return {
+          type: 'auth-list',
+          revision: this.authTable.revision,
+          users: this.authTable.allUsers().map((u) => ({ name: u.name, hasSecret: u.secret !== undefined, certificateNames: u.certificateNames, roles: u.roles })),
+          roles: this.authTable.allRoles(),
+        };
       case 'auth-user-delete': {
         const existed = this.authTable.deleteUser(c.name);
         return { type: 'auth', revision: this.authTable.revision, existed };

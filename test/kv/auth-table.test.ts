@@ -34,6 +34,22 @@ describe('users and roles in the replicated state', () => {
     expect(m.revision).toBe(0);
   });
 
+  it('lists users without their secrets, and roles; a listing is read-only (no exactly-once entry kept)', () => {
+    const m = new KvStateMachine();
+    apply(m, appRole);
+    apply(m, alice);
+    const listing = apply(m, { type: 'auth-list' });
+    expect(listing).toEqual({
+      type: 'auth-list',
+      revision: 2,
+      users: [{ name: 'alice', hasSecret: true, certificateNames: ['alice.example.com'], roles: ['app'] }],
+      roles: [{ name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }] }],
+    });
+    expect(JSON.stringify(listing)).not.toContain('"secret"');
+    expect(m.readOnly({ type: 'auth-list' })).toBe(true);
+    expect(m.readOnly(alice)).toBe(false);
+  });
+
   it('refuses a malformed record, a role that does not exist, a certificate name of another user, changing nothing', () => {
     const m = new KvStateMachine();
     apply(m, appRole);

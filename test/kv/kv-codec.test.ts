@@ -52,6 +52,7 @@ const commands: KvCommand[] = [
   { type: 'auth-role-put', role: { name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }, { key: 'config', access: 'read' }, { prefix: '', access: 'write' }] } },
   { type: 'auth-role-put', role: { name: 'none', permissions: [] } },
   { type: 'auth-role-delete', name: 'app' },
+  { type: 'auth-list' },
   { type: 'session-keepalive', session: 1 },
   { type: 'session-close', session: big },
   { type: 'session-expire', sessions: [], decidedAtSlot: 0 },
@@ -65,6 +66,13 @@ const commands: KvCommand[] = [
 const results: KvResult[] = [
   { type: 'quota-exceeded', quota: 'sessionsMax', limit: 1_000 },
   { type: 'auth', revision: 3, existed: true },
+  { type: 'auth-list', revision: 0, users: [], roles: [] },
+  {
+    type: 'auth-list',
+    revision: 9,
+    users: [{ name: 'alice', hasSecret: true, certificateNames: ['a.example.com'], roles: ['app'] }, { name: 'ops', hasSecret: false, certificateNames: ['ops'], roles: ['root'] }],
+    roles: [{ name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }] }],
+  },
   { type: 'put', key: 'k', version: 1, revision: 2 },
   { type: 'delete', deleted: true, revision: 3 },
   { type: 'delete', deleted: false, revision: 0 },
@@ -222,8 +230,8 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
   it('refuses an unknown type tag', () => {
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
-    refused(decodeCommand, bytes(1, 16), /unknown command type tag 16/);
-    refused(decodeResult, bytes(1, 15), /unknown result type tag 15/);
+    refused(decodeCommand, bytes(1, 17), /unknown command type tag 17/);
+    refused(decodeResult, bytes(1, 16), /unknown result type tag 16/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
 

@@ -13,8 +13,8 @@ import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
-import type { AuthChangeResult, KvPermission, UserDefinition } from '../kv-auth.js';
-import { authResultOf, checkCompacted, checkKey, putRoleCommand, putUserCommand, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from '../kv-auth.js';
+import { authListingOf, authResultOf, checkCompacted, checkKey, putRoleCommand, putUserCommand, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, TxnRequest, TxnResult } from '../kv-types.js';
 import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
@@ -256,6 +256,11 @@ export class KvClient implements KvApi {
   /** Adds or replaces role `name` in the replicated state, with exactly these permissions. Needs `root`. */
   async putRole(name: string, permissions: readonly KvPermission[], options: WriteOptions = {}): Promise<AuthChangeResult> {
     return authResultOf('putRole', await this.command(putRoleCommand(name, permissions), options));
+  }
+
+  /** The users (secrets left out) and roles of the replicated state, as of a linearizable point. Needs `root`. */
+  async listAuth(options: WriteOptions = {}): Promise<AuthListing> {
+    return authListingOf(await this.command({ type: 'auth-list' }, options));
   }
 
   /** Removes role `name` from the replicated state, and from every user holding it. Needs `root`. */

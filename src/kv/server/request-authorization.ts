@@ -60,6 +60,7 @@ export function authorizeCommand(p: Principal, command: KvCommand): void {
     case 'auth-user-delete':
     case 'auth-role-put':
     case 'auth-role-delete':
+    case 'auth-list':
       mayAdminister(p, 'users and roles');
       return;
     case 'session-create':

@@ -40,6 +40,12 @@ describe('users and roles in the replicated state', () => {
       expect(await failure(alice.putUser('alice', { secret, roles: ['root'] })), id).toBeInstanceOf(PermissionDeniedError);
     }
     expect((await root.range({ prefix: 'app/' })).count).toBe(3);
+    expect(await c.client({ only: ['c'] }).listAuth()).toEqual({
+      revision: 2,
+      users: [{ name: 'alice', hasSecret: true, certificateNames: [], roles: ['app'] }],
+      roles: [{ name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }] }],
+    });
+    expect(await failure(c.client({ user: 'alice', secret, only: ['a'] }).listAuth())).toBeInstanceOf(PermissionDeniedError);
     expect(c.server('b').kv.machine.auth.user('alice')?.roles).toEqual(['app']);
   });
 
