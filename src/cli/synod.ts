@@ -12,6 +12,7 @@
  *   synod watch KEY|PREFIX [--prefix] [--from REVISION] [--count N]
  *   synod status
  *   synod snapshot save FILE | restore FILE [--id ID] [--data-dir D] | info FILE
+ *   synod user put|delete|list, synod role put|delete|list (auth-commands.ts)
  *
  * Client commands read the cluster file from `--config` (default .synod/cluster.json);
  * `--json` prints machine-readable output.
@@ -20,6 +21,7 @@ import { parseArgs } from './args.js';
 import { errorLine } from './error-text.js';
 import { clientCommand } from './client-commands.js';
 import { clusterUp } from './cluster-up.js';
+import { authCommand, authUsage } from './auth-commands.js';
 import { memberCommand } from './member-commands.js';
 import { recover } from './recover.js';
 import { serve } from './serve.js';
@@ -51,6 +53,7 @@ const usage = `usage: synod <command> [options]
   snapshot restore FILE [--id ID] [--data-dir D]
                                              seed the data directory of a new cluster (the cluster file's: a new id, ID alone) with FILE's KV state
   snapshot info FILE                         check FILE and say what it holds
+${authUsage}
 client commands: --config FILE (default .synod/cluster.json), --json`;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -69,6 +72,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'member' || command === 'leader') return memberCommand(command, args);
   if (command === 'recover') return recover(args);
   if (command === 'snapshot') return snapshotCommand(args);
+  if (command === 'user' || command === 'role') return authCommand(command, args);
   console.error(usage);
   return 2;
 }
