@@ -3,14 +3,16 @@
  * or named by its TLS client certificate) holding roles, and roles granting read,
  * write or both on exact keys and key prefixes (etcd's RBAC shape). The built-in role
  * `root` may do everything, membership changes, compaction and snapshots included.
- * Clients that prove the shared `clientSecret` (or, without `auth`, any certificate the
- * client CA signed) are the default principal, with `root`'s rights: deployments from
- * before users keep working.
+ * Users and roles come from the server's configuration (`auth`) and from the
+ * replicated state (changed through the log). Clients that prove the shared
+ * `clientSecret` (or, without `auth`, any certificate the client CA signed that names
+ * no user) are the default principal, with `root`'s rights: deployments from before
+ * users keep working.
  */
 import { ConfigError } from '../../core/index.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { kvLimits } from '../kv-limits.js';
-import { type KeyPattern, type KvPermission, rootRole } from '../kv-auth.js';
+import { invalidAuthName, type KeyPattern, type KvPermission, rootRole } from '../kv-auth.js';
 import { KeySet } from './key-set.js';
 import type { AuthTable } from '../auth-table.js';
 
@@ -113,7 +115,6 @@ const everyKey = new KeySet([{ prefix: '' }]);
 /** The shared secret's clients: everything, as before users existed. @internal */
 export const sharedPrincipal: Principal = Object.freeze({ name: sharedPrincipalName, admin: true, readable: everyKey, writable: everyKey, quotas: undefined, namespaced: false });
 
-const namePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 /** A user as the server keeps it. */
 interface User {
@@ -155,13 +156,15 @@ export class AccessControl {
     const roles = o.roles ?? {};
     for (const [name, role] of Object.entries(roles)) {
       if (name === rootRole) throw new ConfigError(api, `auth.roles.${name}`, 'root is built in: grant it, do not define it');
-      if (!namePattern.test(name)) throw new ConfigError(api, `auth.roles.${name}`, `a role name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit`);
+      const bad = invalidAuthName('role', name);
+      if (bad !== undefined) throw new ConfigError(api, `auth.roles.${name}`, bad);
       role.permissions.forEach((p, i) => checkPermission(api, `auth.roles.${name}.permissions[${i}]`, p));
     }
     this.baseQuotas = quotasOf(api, 'auth.quotas', defaultPrincipalQuotas, o.quotas);
     for (const [name, user] of Object.entries(o.users ?? {})) {
       const field = `auth.users.${name}`;
-      if (!namePattern.test(name)) throw new ConfigError(api, field, 'a user name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit');
+      const bad = invalidAuthName('user', name);
+      if (bad !== undefined) throw new ConfigError(api, field, bad);
       for (const roleName of user.roles) {
         if (roleName !== rootRole && roles[roleName] === undefined) throw new ConfigError(api, `${field}.roles`, `names role ${roleName}, which auth.roles does not define`);
       }
