@@ -13,7 +13,7 @@ import { ConfigError } from '../../core/index.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { kvLimits } from '../kv-limits.js';
 import { invalidAuthName, type KeyPattern, type KvPermission, rootRole } from '../kv-auth.js';
-import { KeySet } from './key-set.js';
+import { KeySet } from '../key-set.js';
 import type { AuthTable } from '../auth-table.js';
 
 export type { KeyAccess, KvPermission } from '../kv-auth.js';

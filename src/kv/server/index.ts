@@ -9,4 +9,4 @@ export type { KvServerMetrics } from './server-metrics.js';
 export type { KvAuthOptions, KvUserOptions, KvRoleOptions, KvPermission, KeyAccess, PrincipalQuotas } from './access-control.js';
 export { defaultPrincipalQuotas, rootRole } from './access-control.js';
 export type { QuotaTrips } from './server-metrics.js';
-export type { KeyPattern } from './key-set.js';
+export type { KeyPattern } from '../key-set.js';

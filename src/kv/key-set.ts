@@ -3,9 +3,9 @@
  * the store's key order (UTF-16 code units, as the store sorts), so a request's range
  * is allowed when it lies inside the union of the permissions, not only inside one.
  */
-import { assert } from '../../core/assert.js';
-import type { KeyPattern } from '../kv-auth.js';
-import type { KeyRange } from '../kv-types.js';
+import { assert } from '../core/assert.js';
+import type { KeyPattern } from './kv-auth.js';
+import type { KeyRange } from './kv-types.js';
 
 export type { KeyPattern };
 

@@ -7,9 +7,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { KeyRange } from '../../../src/kv/kv-types.js';
-import { rangeMatcher } from '../../../src/kv/kv-watch.js';
-import { type KeyPattern, KeySet, prefixEnd } from '../../../src/kv/server/key-set.js';
+import type { KeyRange } from '../../src/kv/kv-types.js';
+import { rangeMatcher } from '../../src/kv/kv-watch.js';
+import { type KeyPattern, KeySet, prefixEnd } from '../../src/kv/key-set.js';
 
 describe('KeySet', () => {
   it('prefixEnd: the first string past a prefix; none for the empty prefix or one of U+FFFF only', () => {
