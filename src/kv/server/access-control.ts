@@ -12,8 +12,9 @@
 import { ConfigError } from '../../core/index.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { kvLimits } from '../kv-limits.js';
-import { invalidAuthName, type KeyPattern, type KvPermission, rootRole } from '../kv-auth.js';
+import { invalidAuthName, type KvPermission, rootRole } from '../kv-auth.js';
 import { KeySet } from '../key-set.js';
+import { type Grants, grantsOf } from '../command-authorization.js';
 import type { AuthTable } from '../auth-table.js';
 
 export type { KeyAccess, KvPermission } from '../kv-auth.js';
@@ -91,13 +92,9 @@ export const defaultPrincipalQuotas: PrincipalQuotas = Object.freeze({
  * An authenticated client's identity on the server, as its requests are checked.
  * @internal
  */
-export interface Principal {
+export interface Principal extends Grants {
   /** The user's name; {@link sharedPrincipalName} for the shared secret's clients. */
   readonly name: string;
-  /** Holds the `root` role: every key, and the administrator's requests. */
-  readonly admin: boolean;
-  readonly readable: KeySet;
-  readonly writable: KeySet;
   /** Undefined for the default principal: only the server's and the store's own bounds apply. */
   readonly quotas: PrincipalQuotas | undefined;
   /**
@@ -105,6 +102,12 @@ export interface Principal {
    * are not (their dedup entries keep the client ids written before users existed).
    */
   readonly namespaced: boolean;
+  /**
+   * A user of the replicated state: its request identities carry U+0001 after its name
+   * (a configured user's, U+0000), and the state machine checks its commands again as
+   * they apply, against the users and roles as of then.
+   */
+  readonly replicated: boolean;
 }
 
 /** The default principal's name: not a valid user name, so no user can take it. */
@@ -113,7 +116,7 @@ export const sharedPrincipalName = ':shared';
 const everyKey = new KeySet([{ prefix: '' }]);
 
 /** The shared secret's clients: everything, as before users existed. @internal */
-export const sharedPrincipal: Principal = Object.freeze({ name: sharedPrincipalName, admin: true, readable: everyKey, writable: everyKey, quotas: undefined, namespaced: false });
+export const sharedPrincipal: Principal = Object.freeze({ name: sharedPrincipalName, admin: true, readable: everyKey, writable: everyKey, quotas: undefined, namespaced: false, replicated: false });
 
 
 /** A user as the server keeps it. */
@@ -171,7 +174,7 @@ export class AccessControl {
       const secret = user.secret === undefined ? undefined : secretBytes(`${field}.secret`, user.secret, api);
       if (secret === undefined && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, field, 'needs a secret or certificateNames: it could never authenticate');
       if (tls && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, `${field}.certificateNames`, 'are required under clientTls: a client authenticates by its certificate there, not by a secret');
-      const entry: User = { principal: principalOf(name, user.roles, (r) => roles[r]?.permissions, quotasOf(api, `${field}.quotas`, this.baseQuotas, user.quotas)), secret };
+      const entry: User = { principal: principalOf(name, user.roles, (r) => roles[r]?.permissions, quotasOf(api, `${field}.quotas`, this.baseQuotas, user.quotas), false), secret };
       this.users.set(name, entry);
       for (const certName of user.certificateNames ?? []) {
         const other = this.byCertificateName.get(certName);
@@ -218,31 +221,15 @@ export class AccessControl {
     if (cached !== undefined) return cached ?? undefined;
     const record = table.user(name);
     // A configured user of the same name shadows it: it was looked up first.
-    const user = record === undefined ? null : { principal: principalOf(name, record.roles, (r) => table.role(r)?.permissions, this.baseQuotas), secret: record.secret };
+    const user = record === undefined ? null : { principal: principalOf(name, record.roles, (r) => table.role(r)?.permissions, this.baseQuotas, true), secret: record.secret };
     this.replicatedCache.principals.set(name, user);
     return user ?? undefined;
   }
 }
 
 /** A user's principal from its roles' permissions (`root`: every key, and the administrator's requests). */
-function principalOf(name: string, roles: readonly string[], permissionsOf: (role: string) => readonly KvPermission[] | undefined, quotas: PrincipalQuotas): Principal {
-  const readable: KeyPattern[] = [];
-  const writable: KeyPattern[] = [];
-  let admin = false;
-  for (const role of roles) {
-    if (role === rootRole) {
-      admin = true;
-      readable.push({ prefix: '' });
-      writable.push({ prefix: '' });
-      continue;
-    }
-    for (const p of permissionsOf(role) ?? []) {
-      const keys: KeyPattern = 'key' in p ? { key: p.key } : { prefix: p.prefix };
-      if (p.access !== 'write') readable.push(keys);
-      if (p.access !== 'read') writable.push(keys);
-    }
-  }
-  return Object.freeze({ name, admin, readable: new KeySet(readable), writable: new KeySet(writable), quotas, namespaced: true });
+function principalOf(name: string, roles: readonly string[], permissionsOf: (role: string) => readonly KvPermission[] | undefined, quotas: PrincipalQuotas, replicated: boolean): Principal {
+  return Object.freeze({ ...grantsOf(name, roles, permissionsOf), quotas, namespaced: true, replicated });
 }
 
 /** The quotas of a principal without any: every one at the largest safe integer. */
