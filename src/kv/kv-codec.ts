@@ -148,6 +148,7 @@ const resultTag = {
   'quota-exceeded': 13,
   auth: 14,
   'auth-list': 15,
+  'permission-denied': 16,
 } as const satisfies Record<KvResult['type'], number>;
 
 // Flag bits of the optional fields.
@@ -601,6 +602,12 @@ export function writeResult(w: Writer, res: KvResult): void {
       writeCount(w, 'auth-list roles', res.roles.length, authLimits.rolesMax);
       for (const role of res.roles) writeRoleRecord(w, role);
       return;
+    case 'permission-denied':
+      w.u8(resultTag['permission-denied']);
+      writeString(w, 'permission-denied user', res.user, authNameBytesMax);
+      writeString(w, 'permission-denied access', res.access, authNameBytesMax);
+      writeString(w, 'permission-denied resource', res.resource, reasonBytesMax);
+      return;
     case 'auth':
       w.u8(resultTag.auth);
       writeUint(w, 'auth revision', res.revision);
@@ -679,6 +686,8 @@ export function readResult(r: Reader): KvResult {
       for (let n = readCount(r, 'auth-list roles', 2, authLimits.rolesMax); n > 0; n--) roles.push(readRoleRecord(r));
       return { type: 'auth-list', revision, users, roles };
     }
+    case resultTag['permission-denied']:
+      return { type: 'permission-denied', user: readString(r, 'permission-denied user', authNameBytesMax), access: readString(r, 'permission-denied access', authNameBytesMax), resource: readString(r, 'permission-denied resource', reasonBytesMax) };
     case resultTag.auth:
       return { type: 'auth', revision: r.uint('auth revision'), existed: r.bool('auth existed') };
     case resultTag['quota-exceeded']:

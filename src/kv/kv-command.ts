@@ -83,5 +83,11 @@ export type KvResult =
   | { readonly type: 'quota-exceeded'; readonly quota: string; readonly limit: number }
   /** A change to the users and roles applied: `revision` counts the changes so far; `existed` for a delete. */
   | { readonly type: 'auth'; readonly revision: number; readonly existed: boolean }
+  /**
+   * A replicated user's command refused as it applied: `user` lacks `access` on
+   * `resource` (its roles changed after its server checked it, or it was deleted).
+   * Nothing changed.
+   */
+  | { readonly type: 'permission-denied'; readonly user: string; readonly access: string; readonly resource: string }
   /** What `auth-list` found. */
   | ({ readonly type: 'auth-list' } & AuthListing);

@@ -1,5 +1,5 @@
 /** The typed errors the KV's refusals become, on a node and in a remote client alike. */
-import { CompactedError, KvRequestError, QuotaExceededError, SessionExpiredError, VersionConflictError } from './errors.js';
+import { CompactedError, KvRequestError, PermissionDeniedError, QuotaExceededError, SessionExpiredError, VersionConflictError } from './errors.js';
 import type { KvResult } from './kv-command.js';
 
 /**
@@ -16,6 +16,8 @@ export function refusalError(api: string, result: KvResult, expectedVersion: num
       return new CompactedError(result.revision, result.compactRevision);
     case 'invalid':
       return new KvRequestError(api, result.reason);
+    case 'permission-denied':
+      return new PermissionDeniedError(result.user, result.access, result.resource);
     case 'quota-exceeded':
       return new QuotaExceededError(result.quota, result.limit, api);
     default:

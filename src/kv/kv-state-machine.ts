@@ -13,6 +13,13 @@ import type { Compare, KeyRange, TxnOp, TxnOpResult } from './kv-types.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
 import { SessionTable } from './session-table.js';
 import { AuthTable } from './auth-table.js';
+import { deniedCommand, type Grants, grantsOf, sessionsUsed } from './command-authorization.js';
+
+/**
+ * What separates a replicated user's name from its client's id in a request identity
+ * (a KV server writes it; a client id holding it is refused there).
+ */
+export const replicatedUserSeparator = '\u0001';
 
 /** Options of {@link KvStateMachine}; replicated behaviour, so the same on every replica. */
 export interface KvStateMachineOptions {
@@ -77,6 +84,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   private store = new MvccStore();
   private sessions = new SessionTable();
   private authTable = new AuthTable();
+  /** Grants built from the users and roles, valid while they are unchanged (local: decides nothing by itself). */
+  private grantsCache: { revision: number; table: AuthTable | undefined; byUser: Map<string, Grants> } = { revision: -1, table: undefined, byUser: new Map() };
   /** The next counter of each sequential prefix. */
   private sequences = new Map<string, number>();
   /** Log time of the last command applied. */
@@ -149,12 +158,51 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   apply(command: KvCommand, meta: ApplyMeta): KvResult {
     if (meta.timestamp > this.time) this.time = meta.timestamp;
     const before = this.store.revision;
-    const result = this.execute(command, meta.slot);
+    const result = this.refuseByAuth(command, meta.clientId) ?? this.execute(command, meta.slot);
     if (this.store.revision !== before) {
       if (this.store.revision - this.store.compactRevision > this.historyRevisionsMax) this.store.compact(this.store.revision - this.historyRevisionsMax);
       for (const listener of this.listeners) listener(this.store.revision);
     }
     return result;
+  }
+
+  /**
+   * A replicated user's command (its request identity is the user's name, U+0001, its
+   * client's id) refused if, as of now, the user is gone or its roles do not allow it:
+   * its server checked it before proposing, but a role may have changed since, on the
+   * way through the log. Every replica decides alike, from the replicated users and
+   * roles. Other commands (the shared secret's, a configured user's, the leader's own)
+   * were checked by their server alone.
+   */
+  private refuseByAuth(command: KvCommand, clientId: string): KvResult | undefined {
+    const at = clientId.indexOf(replicatedUserSeparator);
+    if (at <= 0) return undefined;
+    const user = clientId.slice(0, at);
+    const grants = this.grantsOfUser(user);
+    if (grants === undefined) return { type: 'permission-denied', user, access: 'user', resource: `user ${user} no longer exists` };
+    const denied = deniedCommand(grants, command);
+    if (denied !== undefined) return { type: 'permission-denied', user, ...denied };
+    if (grants.admin) return undefined;
+    for (const id of sessionsUsed(command)) {
+      const owner = this.sessions.get(id)?.owner;
+      // A session gone answers no-session as it runs; one that exists must be the user's.
+      if (this.sessions.get(id) !== undefined && owner !== user) return { type: 'permission-denied', user, access: 'session', resource: `session ${id}` };
+    }
+    return undefined;
+  }
+
+  /** The grants of replicated user `name` now (cached while the users and roles do not change); undefined if it does not exist. */
+  private grantsOfUser(name: string): Grants | undefined {
+    if (this.grantsCache.revision !== this.authTable.revision || this.grantsCache.table !== this.authTable) this.grantsCache = { revision: this.authTable.revision, table: this.authTable, byUser: new Map() };
+    let grants = this.grantsCache.byUser.get(name);
+    if (grants === undefined) {
+      const record = this.authTable.user(name);
+      if (record === undefined) return undefined;
+      const table = this.authTable;
+      grants = grantsOf(name, record.roles, (role) => table.role(role)?.permissions);
+      this.grantsCache.byUser.set(name, grants);
+    }
+    return grants;
   }
 
   /** Runs `c`, chosen in `slot`. */

@@ -66,6 +66,7 @@ const commands: KvCommand[] = [
 const results: KvResult[] = [
   { type: 'quota-exceeded', quota: 'sessionsMax', limit: 1_000 },
   { type: 'auth', revision: 3, existed: true },
+  { type: 'permission-denied', user: 'alice', access: 'write', resource: 'key "other"' },
   { type: 'auth-list', revision: 0, users: [], roles: [] },
   {
     type: 'auth-list',
@@ -231,7 +232,7 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
     refused(decodeCommand, bytes(1, 17), /unknown command type tag 17/);
-    refused(decodeResult, bytes(1, 16), /unknown result type tag 16/);
+    refused(decodeResult, bytes(1, 17), /unknown result type tag 17/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
 

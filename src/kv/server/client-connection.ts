@@ -13,6 +13,7 @@ import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js'
 import { KvRequestError, PermissionDeniedError } from '../errors.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
 import { envelopeIdBytesMax } from '../../runtime/envelope.js';
+import { replicatedUserSeparator } from '../kv-state-machine.js';
 import type { KvNode } from '../kv-node.js';
 import { decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
@@ -363,6 +364,8 @@ export class ClientConnection {
         if (request.command.type === 'session-renew' || request.command.type === 'session-expire' || request.command.type === 'session-expire-by-log-time') {
           throw new KvRequestError('command', `${request.command.type} is entered by the leader, not by clients`);
         }
+        // A replicated user's command is checked again as it applies, by its identity: it must carry one.
+        if (this.principal.replicated && request.request === undefined) throw new KvRequestError('command', `user ${this.principal.name}'s commands carry a request identity`);
         const options = {
           ...(request.request === undefined ? {} : { request: this.identityOf(request.request) }),
           ...(request.timeoutMs === 0 ? {} : { timeoutMs: request.timeoutMs }),
@@ -433,15 +436,17 @@ export class ClientConnection {
 
   /**
    * A request identity in this principal's namespace: a user's client ids are prefixed
-   * with its name, so no client can send writes under another user's identity (and
-   * make that user's writes fail `RESULT_EXPIRED` by moving its floor). The default
-   * principal's ids are kept as they are (its dedup entries from before users); none may
-   * hold U+0000, the separator, so it cannot reach into a user's namespace either.
+   * with its name and a separator (U+0000 for a configured user, U+0001 for a
+   * replicated one, whose commands the state machine checks again by it), so no client
+   * can send writes under another user's identity (and make that user's writes fail
+   * `RESULT_EXPIRED` by moving its floor). The default principal's ids are kept as they
+   * are (its dedup entries from before users); none may hold a separator, so it cannot
+   * reach into a user's namespace either.
    */
   private identityOf(request: { readonly clientId: string; readonly seq: number; readonly ackedBelow: number }): { readonly clientId: string; readonly seq: number; readonly ackedBelow: number } {
-    if (request.clientId.includes('\u0000')) throw new KvRequestError('command', 'a client id must not hold U+0000');
+    if (request.clientId.includes('\u0000') || request.clientId.includes(replicatedUserSeparator)) throw new KvRequestError('command', 'a client id must not hold U+0000 or U+0001');
     if (!this.principal.namespaced) return request;
-    const clientId = `${this.principal.name}\u0000${request.clientId}`;
+    const clientId = `${this.principal.name}${this.principal.replicated ? replicatedUserSeparator : '\u0000'}${request.clientId}`;
     const bytes = new TextEncoder().encode(clientId).byteLength;
     if (bytes > envelopeIdBytesMax) throw new KvRequestError('command', `a client id of user ${this.principal.name} is at most ${envelopeIdBytesMax - (bytes - new TextEncoder().encode(request.clientId).byteLength)} bytes`);
     return { ...request, clientId };
