@@ -379,6 +379,12 @@ export class ClientConnection {
           throw error;
         });
         if (result.type === 'quota-exceeded' && result.quota === 'sessionsMax') this.host.usage.trip('sessionsMax');
+        // Who changed the users and roles, for the audit trail (secrets are never logged).
+        const command = request.command;
+        if (result.type === 'auth' && command.type !== 'auth-list') {
+          const name = command.type === 'auth-user-put' ? command.user.name : command.type === 'auth-role-put' ? command.role.name : 'name' in command ? command.name : '';
+          this.host.logger.info({ node: this.host.nodeId, by: this.principal.name, change: command.type, name, authRevision: result.revision }, 'kv server: users and roles changed');
+        }
         return { kind: 'result', id: request.id, result };
       }
       case 'range': {

@@ -28,7 +28,9 @@ const secret = randomBytes(32);
 
 describe('users and roles in the replicated state', () => {
   it('root adds a role and a user through one server; every server authenticates and enforces them', async () => {
-    const c = (cluster = await ServerCluster.start(['a', 'b', 'c']));
+    const logged: Record<string, unknown>[] = [];
+    const logger = { debug: () => {}, warn: () => {}, error: () => {}, info: (fields: Record<string, unknown>, message: string) => void (message.includes('users and roles') && logged.push(fields)) };
+    const c = (cluster = await ServerCluster.start(['a', 'b', 'c'], { server: (id) => (id === 'a' ? { logger } : {}) }));
     const root = c.client({ only: ['a'] });
     expect(await root.putRole('app', [{ prefix: 'app/', access: 'readwrite' }])).toEqual({ revision: 1, existed: false });
     expect(await root.putUser('alice', { secret, roles: ['app'] })).toEqual({ revision: 2, existed: false });
@@ -47,6 +49,11 @@ describe('users and roles in the replicated state', () => {
     });
     expect(await failure(c.client({ user: 'alice', secret, only: ['a'] }).listAuth())).toBeInstanceOf(PermissionDeniedError);
     expect(c.server('b').kv.machine.auth.user('alice')?.roles).toEqual(['app']);
+    // The server that took each change logs who made it, never the secret.
+    expect(logged).toEqual([
+      { node: 'a', by: ':shared', change: 'auth-role-put', name: 'app', authRevision: 1 },
+      { node: 'a', by: ':shared', change: 'auth-user-put', name: 'alice', authRevision: 2 },
+    ]);
   });
 
   it('a role changed holds on an open connection from its next request; a watch no longer readable ends; a deleted user is cut off', async () => {
