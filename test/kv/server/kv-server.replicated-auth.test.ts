@@ -7,7 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PermissionDeniedError } from '../../../src/kv/index.js';
+import { KvRequestError, PermissionDeniedError } from '../../../src/kv/index.js';
+import { errorFromBody } from '../../../src/kv/protocol/client-errors.js';
+import { RawClient } from './raw-client.js';
 import { ServerCluster } from './cluster.js';
 
 let cluster: ServerCluster | undefined;
@@ -85,6 +87,32 @@ describe('users and roles in the replicated state', () => {
     expect(await failure(alice.get('other/x'))).toBeInstanceOf(Error);
     expect(String(await failure(c.client({ user: 'alice', secret, only: ['a'], requestTimeoutMs: 600 }).get('other/x')))).toMatch(/authentication failed/);
     expect((await root.range({ prefix: 'app/' })).kvs.map((kv) => text(kv.value))).toEqual(['a', 'b', 'c']);
+  });
+
+  it("a replicated user's writes enter the log under its name and U+0001 (the state machine checks them again by it), and must carry an identity", async () => {
+    const c = (cluster = await ServerCluster.start(['a']));
+    const root = c.client({ only: ['a'] });
+    await root.putRole('app', [{ prefix: 'app/', access: 'readwrite' }]);
+    await root.putUser('alice', { secret, roles: ['app'] });
+    const machine = c.server('a').kv.machine;
+    const applied: string[] = [];
+    const apply = machine.apply.bind(machine);
+    machine.apply = (command, meta) => {
+      if (command.type === 'put') applied.push(meta.clientId);
+      return apply(command, meta);
+    };
+    await c.client({ user: 'alice', secret, only: ['a'], clientId: 'app-1' }).put('app/x', '1');
+    expect(applied).toEqual(['alice\u0001app-1']);
+    const raw = await RawClient.connect(c.port('a'));
+    try {
+      expect((await raw.handshake({ user: 'alice', secret })).result).toBe('open');
+      raw.send({ kind: 'command', id: 1, command: { type: 'put', key: 'app/y', value: new Uint8Array(1) }, request: undefined, timeoutMs: 0 });
+      const answer = await raw.nextFrame();
+      expect(answer !== 'closed' && answer.kind === 'error' ? errorFromBody(answer.error) : answer).toBeInstanceOf(KvRequestError);
+    } finally {
+      raw.close();
+    }
+    expect(await root.get('app/y')).toBeUndefined();
   });
 
   it('survive a restart (replayed from the log) and a snapshot (the log compacted behind it)', async () => {
