@@ -20,7 +20,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/index.js';
-import type { KvServerAddress } from '../kv/server/index.js';
+import type { KvAuthOptions, KvServerAddress } from '../kv/server/index.js';
+import { readAuthConfig } from './auth-config.js';
 import { parseHostPort } from '../kv/server/member-address.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
 
@@ -40,6 +41,8 @@ export interface ClusterConfig {
   readonly secret: Uint8Array | undefined;
   /** The clients' secret, read from `clientSecretFile`. */
   readonly clientSecret: Uint8Array | undefined;
+  /** Users, roles and quotas (the `auth` section; see auth-config.ts), if any. */
+  readonly auth?: KvAuthOptions;
 }
 
 /** `host:port` as an address. */
@@ -94,5 +97,6 @@ export async function readClusterConfig(path: string): Promise<ClusterConfig> {
     members,
     secret: await secretFrom(path, 'secretFile', o['secretFile']),
     clientSecret: await secretFrom(path, 'clientSecretFile', o['clientSecretFile']),
+    ...(o['auth'] === undefined ? {} : { auth: (await readAuthConfig(path, o['auth']))! }),
   };
 }

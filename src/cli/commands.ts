@@ -4,6 +4,7 @@
  * disagree.
  */
 import type { Args, OptionSpec, OptionTable } from './args.js';
+import { authCommand } from './auth-commands.js';
 import { clientCommand } from './client-commands.js';
 import { clusterUp } from './cluster-up.js';
 import { memberCommand } from './member-commands.js';
@@ -186,6 +187,30 @@ export const commands: readonly CommandSpec[] = [
     options: { ...client, 'timeout-ms': timeoutMs('the transfer', 60_000) },
     run: (args) => memberCommand('leader', args),
   },
+  {
+    name: 'user put',
+    words: ['NAME'],
+    summary: 'add or replace a user of the replicated state (with the cluster file\'s root rights)',
+    options: {
+      ...client,
+      roles: { type: 'string', value: 'R1,R2', help: 'its roles, comma-separated' },
+      'secret-file': { type: 'string', value: 'FILE', help: 'a file holding its secret, 32 characters or more' },
+      'certificate-names': { type: 'string', value: 'N1,N2', help: 'TLS client certificate names (CN or alternative names) that log in as it' },
+    },
+    run: (args) => authCommand('user', args),
+  },
+  { name: 'user delete', words: ['NAME'], summary: 'remove a user; its connections are closed at their next request', options: client, run: (args) => authCommand('user', args) },
+  { name: 'user list', words: [], summary: 'the users: roles, whether each has a secret, certificate names (never a secret)', options: client, run: (args) => authCommand('user', args) },
+  {
+    name: 'role put',
+    words: ['NAME', 'PERMISSIONS'],
+    summary: 'add or replace a role with exactly these permissions',
+    details: ['PERMISSIONS is a JSON list, e.g. \'[{"prefix":"app/","access":"readwrite"},{"key":"config","access":"read"}]\''],
+    options: client,
+    run: (args) => authCommand('role', args),
+  },
+  { name: 'role delete', words: ['NAME'], summary: 'remove a role, and from every user holding it', options: client, run: (args) => authCommand('role', args) },
+  { name: 'role list', words: [], summary: 'the roles and their permissions', options: client, run: (args) => authCommand('role', args) },
   {
     name: 'recover',
     words: [],

@@ -92,6 +92,7 @@ export async function serve(args: Args): Promise<void> {
     dataDir: member.dataDir,
     ...(config.secret === undefined ? {} : { secret: config.secret }),
     ...(config.clientSecret === undefined ? {} : { clientSecret: config.clientSecret }),
+    ...(config.auth === undefined ? {} : { auth: config.auth }),
     node: { ...(tickMs === undefined ? {} : { tickMs }), snapshot: { everySlots: intOption(args, 'snapshot-every') ?? 10_000 } },
     logger: stderrLogger(id, args.options.has('verbose')),
   });

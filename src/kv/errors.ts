@@ -84,3 +84,56 @@ export class AuthenticationError extends SynodError {
     this.sent = options.sent;
   }
 }
+
+/**
+ * The authenticated principal may not do this: read or write a key outside its roles'
+ * permissions, touch another principal's session, or an administrator's request
+ * (membership, compaction, snapshots) without the `root` role. Nothing was read or
+ * changed. Final: sending it again is refused again.
+ *
+ * @example
+ * ```ts
+ * try { await kv.put('billing/total', '0'); }
+ * catch (e) { if (e instanceof PermissionDeniedError) console.log(e.principal, 'may not', e.access, e.resource); }
+ * ```
+ */
+export class PermissionDeniedError extends SynodError {
+  /** The principal refused (a user name); empty when the server did not say. */
+  readonly principal: string;
+  /** What was asked: `read`, `write`, `session` or `admin`. */
+  readonly access: string;
+  /** The key, range, session or request refused, as text. */
+  readonly resource: string;
+
+  constructor(principal: string, access: string, resource: string) {
+    super('PERMISSION_DENIED', `user ${principal === '' ? '(unknown)' : principal} has no ${access} permission on ${resource}`);
+    this.principal = principal;
+    this.access = access;
+    this.resource = resource;
+  }
+}
+
+/**
+ * A per-principal quota tripped: the request is refused and changed nothing; the
+ * principal's other requests and every other principal are unaffected. `quota` names
+ * the limit (`sessionsMax`, `sessionTtlMsMax`, `watchesMax`, `requestsInFlightMax`,
+ * `requestBytesInFlightMax`); `limit` is its value.
+ *
+ * @example
+ * ```ts
+ * try { await kv.createSession({ ttlMs: 10_000 }); }
+ * catch (e) { if (e instanceof QuotaExceededError && e.quota === 'sessionsMax') closeIdleSessions(); }
+ * ```
+ */
+export class QuotaExceededError extends SynodError {
+  /** The limit that tripped, by its option name. */
+  readonly quota: string;
+  /** Its value, in the limit's unit (a count, ms or bytes). */
+  readonly limit: number;
+
+  constructor(quota: string, limit: number, detail = '') {
+    super('QUOTA_EXCEEDED', `quota ${quota} (${limit}) exceeded${detail === '' ? '' : `: ${detail}`}`);
+    this.quota = quota;
+    this.limit = limit;
+  }
+}

@@ -30,6 +30,7 @@
 import type { Codec } from '../runtime/index.js';
 import { CodecError } from '../transport/codec/codec-error.js';
 import { Reader, Writer } from '../transport/codec/wire.js';
+import { authLimits, type KvPermission, type KvRoleRecord, type KvUserRecord, type KvUserView } from './kv-auth.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import type { Compare, KeyRange, KeyValue, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
@@ -55,7 +56,80 @@ const commandTag = {
   'session-renew': 8,
   compact: 9,
   'session-expire': 10,
+  // 11: a session-create with an owner.
+  'auth-user-put': 12,
+  'auth-user-delete': 13,
+  'auth-role-put': 14,
+  'auth-role-delete': 15,
+  'auth-list': 16,
 } as const satisfies Record<KvCommand['type'], number>;
+
+/**
+ * The tag of a `session-create` with an owner: tag 4 stays the encoding of one without,
+ * so the logs written before owners read (and re-encode) as they were.
+ */
+const sessionCreateOwnedTag = 11;
+/** Longest session owner (a user name), in UTF-8 bytes. */
+const ownerBytesMax = 255;
+/** Longest user or role name the codec carries, in UTF-8 bytes (the records' own check is stricter). */
+const authNameBytesMax = 255;
+const userHasSecret = 1;
+const permissionKinds = ['key', 'prefix'] as const;
+const accesses = ['read', 'write', 'readwrite'] as const;
+
+/** A user record: name, flags (secret), secret, certificate names, roles. @internal */
+export function writeUserRecord(w: Writer, u: KvUserRecord): void {
+  writeString(w, 'user name', u.name, authNameBytesMax);
+  w.u8(u.secret === undefined ? 0 : userHasSecret);
+  if (u.secret !== undefined) {
+    if (u.secret.byteLength > authLimits.secretBytesMax) throw new CodecError(`user secret: ${u.secret.byteLength} bytes, over ${authLimits.secretBytesMax}`);
+    w.bytesOf(u.secret);
+  }
+  writeCount(w, 'user certificate names', u.certificateNames.length, authLimits.certificateNamesPerUserMax);
+  for (const n of u.certificateNames) writeString(w, 'user certificate name', n, authLimits.certificateNameBytesMax);
+  writeCount(w, 'user roles', u.roles.length, authLimits.rolesPerUserMax);
+  for (const role of u.roles) writeString(w, 'user role', role, authNameBytesMax);
+}
+
+/** @internal */
+export function readUserRecord(r: Reader): KvUserRecord {
+  const name = readString(r, 'user name', authNameBytesMax);
+  const flags = readFlags(r, 'user flags', userHasSecret);
+  const secret = flags === 0 ? undefined : r.bytesOf('user secret', authLimits.secretBytesMax).slice();
+  const certificateNames: string[] = [];
+  for (let n = readCount(r, 'user certificate names', 1, authLimits.certificateNamesPerUserMax); n > 0; n--) certificateNames.push(readString(r, 'user certificate name', authLimits.certificateNameBytesMax));
+  const roles: string[] = [];
+  for (let n = readCount(r, 'user roles', 1, authLimits.rolesPerUserMax); n > 0; n--) roles.push(readString(r, 'user role', authNameBytesMax));
+  return { name, ...(secret === undefined ? {} : { secret }), certificateNames, roles };
+}
+
+/** A role record: name, then each permission as kind, key or prefix, access. @internal */
+export function writeRoleRecord(w: Writer, role: KvRoleRecord): void {
+  writeString(w, 'role name', role.name, authNameBytesMax);
+  writeCount(w, 'role permissions', role.permissions.length, authLimits.permissionsPerRoleMax);
+  for (const p of role.permissions) {
+    const access = accesses.indexOf(p.access);
+    if (access < 0) throw new CodecError(`permission access ${String(p.access)}`);
+    w.u8('key' in p ? 0 : 1);
+    writeKey(w, 'permission key', 'key' in p ? p.key : p.prefix);
+    w.u8(access);
+  }
+}
+
+/** @internal */
+export function readRoleRecord(r: Reader): KvRoleRecord {
+  const name = readString(r, 'role name', authNameBytesMax);
+  const permissions: KvPermission[] = [];
+  for (let n = readCount(r, 'role permissions', 3, authLimits.permissionsPerRoleMax); n > 0; n--) {
+    const kind = permissionKinds[r.u8('permission kind')];
+    if (kind === undefined) throw new CodecError('unknown permission kind');
+    const text = readKey(r, 'permission key');
+    const access = accesses[r.u8('permission access')];
+    if (access === undefined) throw new CodecError('unknown permission access');
+    permissions.push(kind === 'key' ? { key: text, access } : { prefix: text, access });
+  }
+  return { name, permissions };
+}
 
 /** Type tags of the results. Never reuse a number. */
 const resultTag = {
@@ -71,6 +145,10 @@ const resultTag = {
   'no-session': 10,
   'compacted-revision': 11,
   invalid: 12,
+  'quota-exceeded': 13,
+  auth: 14,
+  'auth-list': 15,
+  'permission-denied': 16,
 } as const satisfies Record<KvResult['type'], number>;
 
 // Flag bits of the optional fields.
@@ -208,8 +286,13 @@ export function writeCommand(w: Writer, c: KvCommand): void {
       writeTxnOps(w, 'txn failure', c.failure);
       return;
     case 'session-create':
-      w.u8(commandTag['session-create']);
+      w.u8(c.owner === undefined ? commandTag['session-create'] : sessionCreateOwnedTag);
       writeUint(w, 'session-create ttlMs', c.ttlMs);
+      if (c.owner !== undefined) {
+        if (c.owner.user.length === 0) throw new CodecError('session-create owner: empty');
+        writeString(w, 'session-create owner', c.owner.user, ownerBytesMax);
+        writeUint(w, 'session-create owner sessionsMax', c.owner.sessionsMax);
+      }
       return;
     case 'session-keepalive':
       w.u8(commandTag['session-keepalive']);
@@ -234,6 +317,22 @@ export function writeCommand(w: Writer, c: KvCommand): void {
     case 'compact':
       w.u8(commandTag.compact);
       writeUint(w, 'compact revision', c.revision);
+      return;
+    case 'auth-user-put':
+      w.u8(commandTag['auth-user-put']);
+      writeUserRecord(w, c.user);
+      return;
+    case 'auth-role-put':
+      w.u8(commandTag['auth-role-put']);
+      writeRoleRecord(w, c.role);
+      return;
+    case 'auth-list':
+      w.u8(commandTag['auth-list']);
+      return;
+    case 'auth-user-delete':
+    case 'auth-role-delete':
+      w.u8(commandTag[c.type]);
+      writeString(w, `${c.type} name`, c.name, authNameBytesMax);
       return;
     default:
       throw new CodecError(`unknown command type ${String((c as { type: unknown }).type)}`);
@@ -269,6 +368,12 @@ export function readCommand(r: Reader): KvCommand {
     }
     case commandTag['session-create']:
       return { type: 'session-create', ttlMs: r.uint('session-create ttlMs') };
+    case sessionCreateOwnedTag: {
+      const ttlMs = r.uint('session-create ttlMs');
+      const user = readString(r, 'session-create owner', ownerBytesMax);
+      if (user.length === 0) throw new CodecError('session-create owner: empty');
+      return { type: 'session-create', ttlMs, owner: { user, sessionsMax: r.uint('session-create owner sessionsMax') } };
+    }
     case commandTag['session-keepalive']:
       return { type: 'session-keepalive', session: r.uint('session-keepalive session') };
     case commandTag['session-close']:
@@ -285,6 +390,16 @@ export function readCommand(r: Reader): KvCommand {
       return { type: 'session-renew' };
     case commandTag.compact:
       return { type: 'compact', revision: r.uint('compact revision') };
+    case commandTag['auth-user-put']:
+      return { type: 'auth-user-put', user: readUserRecord(r) };
+    case commandTag['auth-role-put']:
+      return { type: 'auth-role-put', role: readRoleRecord(r) };
+    case commandTag['auth-user-delete']:
+      return { type: 'auth-user-delete', name: readString(r, 'auth-user-delete name', authNameBytesMax) };
+    case commandTag['auth-list']:
+      return { type: 'auth-list' };
+    case commandTag['auth-role-delete']:
+      return { type: 'auth-role-delete', name: readString(r, 'auth-role-delete name', authNameBytesMax) };
     default:
       throw new CodecError(`unknown command type tag ${tag}`);
   }
@@ -475,6 +590,34 @@ export function writeResult(w: Writer, res: KvResult): void {
       writeUint(w, 'compacted-revision revision', res.revision);
       writeUint(w, 'compacted-revision compactRevision', res.compactRevision);
       return;
+    case 'auth-list':
+      w.u8(resultTag['auth-list']);
+      writeUint(w, 'auth-list revision', res.revision);
+      writeCount(w, 'auth-list users', res.users.length, authLimits.usersMax);
+      for (const u of res.users) {
+        // As a user record, with a secret's presence for its secret (never sent).
+        writeUserRecord(w, { name: u.name, certificateNames: u.certificateNames, roles: u.roles });
+        w.bool(u.hasSecret);
+      }
+      writeCount(w, 'auth-list roles', res.roles.length, authLimits.rolesMax);
+      for (const role of res.roles) writeRoleRecord(w, role);
+      return;
+    case 'permission-denied':
+      w.u8(resultTag['permission-denied']);
+      writeString(w, 'permission-denied user', res.user, authNameBytesMax);
+      writeString(w, 'permission-denied access', res.access, authNameBytesMax);
+      writeString(w, 'permission-denied resource', res.resource, reasonBytesMax);
+      return;
+    case 'auth':
+      w.u8(resultTag.auth);
+      writeUint(w, 'auth revision', res.revision);
+      w.bool(res.existed);
+      return;
+    case 'quota-exceeded':
+      w.u8(resultTag['quota-exceeded']);
+      writeString(w, 'quota-exceeded quota', res.quota, ownerBytesMax);
+      writeUint(w, 'quota-exceeded limit', res.limit);
+      return;
     case 'invalid':
       w.u8(resultTag.invalid);
       writeString(w, 'invalid reason', res.reason, reasonBytesMax);
@@ -531,6 +674,24 @@ export function readResult(r: Reader): KvResult {
     }
     case resultTag.invalid:
       return { type: 'invalid', reason: readString(r, 'invalid reason', reasonBytesMax) };
+    case resultTag['auth-list']: {
+      const revision = r.uint('auth-list revision');
+      const users: KvUserView[] = [];
+      for (let n = readCount(r, 'auth-list users', 4, authLimits.usersMax); n > 0; n--) {
+        const u = readUserRecord(r);
+        if (u.secret !== undefined) throw new CodecError('auth-list: a user listed with its secret');
+        users.push({ name: u.name, hasSecret: r.bool('auth-list user has secret'), certificateNames: u.certificateNames, roles: u.roles });
+      }
+      const roles: KvRoleRecord[] = [];
+      for (let n = readCount(r, 'auth-list roles', 2, authLimits.rolesMax); n > 0; n--) roles.push(readRoleRecord(r));
+      return { type: 'auth-list', revision, users, roles };
+    }
+    case resultTag['permission-denied']:
+      return { type: 'permission-denied', user: readString(r, 'permission-denied user', authNameBytesMax), access: readString(r, 'permission-denied access', authNameBytesMax), resource: readString(r, 'permission-denied resource', reasonBytesMax) };
+    case resultTag.auth:
+      return { type: 'auth', revision: r.uint('auth revision'), existed: r.bool('auth existed') };
+    case resultTag['quota-exceeded']:
+      return { type: 'quota-exceeded', quota: readString(r, 'quota-exceeded quota', ownerBytesMax), limit: r.uint('quota-exceeded limit') };
     default:
       throw new CodecError(`unknown result type tag ${tag}`);
   }

@@ -2,6 +2,7 @@
  * What the KV log carries, and what applying it answers. Every write of the store is
  * one of these commands; reads never enter the log.
  */
+import type { AuthListing, KvRoleRecord, KvUserRecord } from './kv-auth.js';
 import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
 
 /**
@@ -22,18 +23,42 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  *   time (it was `session-expire` then, the same bytes), never entered now: ends every
  *   session whose `expiresAt` is at or before the command's log timestamp, as it did.
  * - `compact`: forget history at or below `revision`.
+ * - `auth-user-put`, `auth-user-delete`, `auth-role-put`, `auth-role-delete`: change
+ *   the users and roles of the replicated state (a put adds or replaces the whole
+ *   record; deleting a role takes it from every user). Refused (`invalid`) if the
+ *   record is malformed, names a role that does not exist, or takes another user's
+ *   certificate name. `auth-list` reads them (secrets left out), through the log so it
+ *   is linearizable; it changes nothing.
+ *
+ * A `session-create` entered by a KV server for an authenticated user names the user
+ * as the session's `owner`, with the user's quota: refused (`quota-exceeded`) if the
+ * owner already holds `sessionsMax` sessions. Counted as applied, so every replica
+ * refuses alike.
  */
 export type KvCommand =
   | { readonly type: 'put'; readonly key: string; readonly value: Uint8Array; readonly expectedVersion?: number; readonly session?: number; readonly sequential?: boolean }
   | { readonly type: 'delete'; readonly key: string; readonly expectedVersion?: number }
   | { readonly type: 'txn'; readonly compare: readonly Compare[]; readonly success: readonly TxnOp[]; readonly failure: readonly TxnOp[] }
-  | { readonly type: 'session-create'; readonly ttlMs: number }
+  | { readonly type: 'session-create'; readonly ttlMs: number; readonly owner?: SessionOwner }
   | { readonly type: 'session-keepalive'; readonly session: number }
   | { readonly type: 'session-close'; readonly session: number }
   | { readonly type: 'session-expire'; readonly sessions: readonly number[]; readonly decidedAtSlot: number }
   | { readonly type: 'session-renew' }
   | { readonly type: 'session-expire-by-log-time' }
-  | { readonly type: 'compact'; readonly revision: number };
+  | { readonly type: 'compact'; readonly revision: number }
+  | { readonly type: 'auth-user-put'; readonly user: KvUserRecord }
+  | { readonly type: 'auth-user-delete'; readonly name: string }
+  | { readonly type: 'auth-role-put'; readonly role: KvRoleRecord }
+  | { readonly type: 'auth-role-delete'; readonly name: string }
+  | { readonly type: 'auth-list' };
+
+/** Who owns a session, and how many that owner may hold at once. */
+export interface SessionOwner {
+  /** The user's name (at most 255 UTF-8 bytes). */
+  readonly user: string;
+  /** Sessions the user may own at once; a create at it is refused. */
+  readonly sessionsMax: number;
+}
 
 /**
  * What applying a command answers. A refusal is an answer too (`conflict`, `no-session`,
@@ -53,4 +78,16 @@ export type KvResult =
   | { readonly type: 'no-session'; readonly session: number }
   /** The revision asked for is at or below the compacted one. */
   | { readonly type: 'compacted-revision'; readonly revision: number; readonly compactRevision: number }
-  | { readonly type: 'invalid'; readonly reason: string };
+  | { readonly type: 'invalid'; readonly reason: string }
+  /** A per-owner quota (`quota`, e.g. `sessionsMax`) is at its `limit`: nothing changed. */
+  | { readonly type: 'quota-exceeded'; readonly quota: string; readonly limit: number }
+  /** A change to the users and roles applied: `revision` counts the changes so far; `existed` for a delete. */
+  | { readonly type: 'auth'; readonly revision: number; readonly existed: boolean }
+  /**
+   * A replicated user's command refused as it applied: `user` lacks `access` on
+   * `resource` (its roles changed after its server checked it, or it was deleted).
+   * Nothing changed.
+   */
+  | { readonly type: 'permission-denied'; readonly user: string; readonly access: string; readonly resource: string }
+  /** What `auth-list` found. */
+  | ({ readonly type: 'auth-list' } & AuthListing);

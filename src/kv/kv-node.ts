@@ -6,7 +6,8 @@
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
 import { CodecError } from '../transport/codec/codec-error.js';
 import { CompactedError, KvRequestError } from './errors.js';
-import { checkCompacted, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
+import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
+import { authListingOf, authResultOf, checkCompacted, checkSessionClosed, putRoleCommand, putUserCommand, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
 import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
@@ -242,6 +243,35 @@ export class KvNode implements KvApi {
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
     const result = await this.submit('compact', { type: 'compact', revision }, options);
     checkCompacted(result);
+  }
+
+  /**
+   * Adds or replaces user `name` in the replicated state: the KV servers of this
+   * cluster enforce it (see `KvClient.putUser`). The embedded API itself checks no
+   * permission.
+   */
+  async putUser(name: string, user: UserDefinition, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('putUser', await this.submit('putUser', putUserCommand(name, user), options));
+  }
+
+  /** Removes user `name` from the replicated state. */
+  async deleteUser(name: string, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('deleteUser', await this.submit('deleteUser', { type: 'auth-user-delete', name }, options));
+  }
+
+  /** Adds or replaces role `name` in the replicated state, with exactly these permissions. */
+  async putRole(name: string, permissions: readonly KvPermission[], options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('putRole', await this.submit('putRole', putRoleCommand(name, permissions), options));
+  }
+
+  /** The users (secrets left out) and roles of the replicated state, as of a linearizable point. */
+  async listAuth(options: WriteOptions = {}): Promise<AuthListing> {
+    return authListingOf(await this.submit('listAuth', { type: 'auth-list' }, options));
+  }
+
+  /** Removes role `name` from the replicated state, and from every user holding it. */
+  async deleteRole(name: string, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('deleteRole', await this.submit('deleteRole', { type: 'auth-role-delete', name }, options));
   }
 
   /** This replica's revision (no read point: possibly stale). */

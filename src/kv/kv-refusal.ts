@@ -1,10 +1,10 @@
 /** The typed errors the KV's refusals become, on a node and in a remote client alike. */
-import { CompactedError, KvRequestError, SessionExpiredError, VersionConflictError } from './errors.js';
+import { CompactedError, KvRequestError, PermissionDeniedError, QuotaExceededError, SessionExpiredError, VersionConflictError } from './errors.js';
 import type { KvResult } from './kv-command.js';
 
 /**
  * The error for a result that refused its command (`conflict`, `no-session`,
- * `compacted-revision`, `invalid`), or for a result of the wrong type. @internal
+ * `compacted-revision`, `invalid`, `quota-exceeded`), or for a result of the wrong type. @internal
  */
 export function refusalError(api: string, result: KvResult, expectedVersion: number | undefined): Error {
   switch (result.type) {
@@ -16,6 +16,10 @@ export function refusalError(api: string, result: KvResult, expectedVersion: num
       return new CompactedError(result.revision, result.compactRevision);
     case 'invalid':
       return new KvRequestError(api, result.reason);
+    case 'permission-denied':
+      return new PermissionDeniedError(result.user, result.access, result.resource);
+    case 'quota-exceeded':
+      return new QuotaExceededError(result.quota, result.limit, api);
     default:
       return new KvRequestError(api, `unexpected result ${result.type}`);
   }

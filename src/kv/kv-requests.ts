@@ -3,6 +3,7 @@
  * by the embedded node and the remote client, so both behave alike.
  */
 import { KvRequestError } from './errors.js';
+import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { refusalError } from './kv-refusal.js';
@@ -101,4 +102,27 @@ export function revokeResultOf(result: KvResult): RevokeResult {
 /** Throws unless a compaction was applied. @internal */
 export function checkCompacted(result: KvResult): void {
   if (result.type !== 'compacted') throw refusalError('compact', result, undefined);
+}
+
+/** @internal */
+export function putUserCommand(name: string, user: UserDefinition): KvCommand {
+  const secret = user.secret === undefined ? undefined : valueBytes(user.secret);
+  return { type: 'auth-user-put', user: { name, ...(secret === undefined ? {} : { secret }), certificateNames: user.certificateNames ?? [], roles: user.roles } };
+}
+
+/** @internal */
+export function putRoleCommand(name: string, permissions: readonly KvPermission[]): KvCommand {
+  return { type: 'auth-role-put', role: { name, permissions } };
+}
+
+/** @internal */
+export function authResultOf(api: string, result: KvResult): AuthChangeResult {
+  if (result.type === 'auth') return { revision: result.revision, existed: result.existed };
+  throw refusalError(api, result, undefined);
+}
+
+/** @internal */
+export function authListingOf(result: KvResult): AuthListing {
+  if (result.type === 'auth-list') return { revision: result.revision, users: result.users, roles: result.roles };
+  throw refusalError('listAuth', result, undefined);
 }

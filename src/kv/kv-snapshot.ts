@@ -6,15 +6,22 @@
  * Version 2 adds each session's renewal slot (after its expiry). Version 1 is still
  * read: its sessions get renewal slot 0, which decides nothing, because a leader
  * enters `session-renew` (renewing every session at its slot) before any
- * `session-expire` of its own.
+ * `session-expire` of its own. Version 3 adds each session's owner (a flag byte, then
+ * the user's name if set), and after the sessions the users and roles of the
+ * replicated state (their revision, the roles, then the users, each as the log encodes
+ * them); versions 1 and 2 are still read, their sessions owned by no one and their
+ * users and roles none (as they were then).
  */
 import { assert } from '../core/assert.js';
 import { CodecError } from '../transport/codec/codec-error.js';
 import { Reader, Writer } from '../transport/codec/wire.js';
-import { readKey, writeKey } from './kv-codec.js';
+import { readFlags, readKey, readString, writeKey, writeString } from './kv-codec.js';
 import { kvLimits } from './kv-limits.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
-import { SessionTable } from './session-table.js';
+import { type Session, SessionTable } from './session-table.js';
+import { AuthTable } from './auth-table.js';
+import { readRoleRecord, readUserRecord, writeRoleRecord, writeUserRecord } from './kv-codec.js';
+import { authLimits, type KvRoleRecord, type KvUserRecord } from './kv-auth.js';
 
 /** What a snapshot holds. @internal */
 export interface KvSnapshotState {
@@ -22,12 +29,17 @@ export interface KvSnapshotState {
   readonly sessions: SessionTable;
   readonly sequences: Map<string, number>;
   readonly time: number;
+  readonly auth: AuthTable;
 }
 
 const magic = [0x53, 0x4b, 0x56] as const; // "SKV"
-const formatVersion = 2;
+const formatVersion = 3;
 /** The first version, without the sessions' renewal slots: still read. */
 const formatVersionWithoutRenewals = 1;
+/** The second, without the sessions' owners: still read. */
+const formatVersionWithoutOwners = 2;
+/** Longest session owner, in UTF-8 bytes (as in the log's encoding). */
+const ownerBytesMax = 255;
 
 /** Records encoded between two pauses of {@link encodeKvSnapshot}: a few ms of work... */
 const recordsPerStep = 8192;
@@ -47,7 +59,9 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
   const histories = [...state.store.allHistories()];
   const sessions = state.sessions.all();
   const sequences = [...state.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const bound = sizeBound(histories, sessions.length, sequences);
+  const roles = state.auth.allRoles();
+  const users = state.auth.allUsers();
+  const bound = sizeBound(histories, sessions, sequences) + authBytesBound(roles, users);
   const w = new Writer(bound);
   for (const b of magic) w.u8(b);
   w.u8(formatVersion);
@@ -66,7 +80,14 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
     w.uint(s.ttlMs);
     w.uint(s.expiresAt);
     w.uint(s.renewedSlot);
+    w.u8(s.owner === undefined ? 0 : 1);
+    if (s.owner !== undefined) writeString(w, 'kv snapshot session owner', s.owner, ownerBytesMax);
   }
+  w.uint(state.auth.revision);
+  w.uint(roles.length);
+  for (const role of roles) writeRoleRecord(w, role);
+  w.uint(users.length);
+  for (const user of users) writeUserRecord(w, user);
   w.uint(histories.length);
   let records = 0;
   let valueBytes = 0;
@@ -99,12 +120,29 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
 }
 
 /** At least the bytes {@link encodeKvSnapshot} writes for these parts (varints counted at their widest, keys at 3 bytes a UTF-16 unit). */
-function sizeBound(histories: readonly [string, readonly KeyRecord[]][], sessions: number, sequences: readonly [string, number][]): number {
-  let bound = magic.length + 1 + 6 * uintBytesMax + sessions * 3 * uintBytesMax;
+function sizeBound(histories: readonly [string, readonly KeyRecord[]][], sessions: readonly Session[], sequences: readonly [string, number][]): number {
+  let bound = magic.length + 1 + 6 * uintBytesMax;
+  for (const s of sessions) bound += 4 * uintBytesMax + 1 + (s.owner === undefined ? 0 : uintBytesMax + 3 * s.owner.length);
   for (const [prefix] of sequences) bound += 2 * uintBytesMax + 3 * prefix.length;
   for (const [key, history] of histories) {
     bound += 2 * uintBytesMax + 3 * key.length;
     for (const r of history) bound += 1 + 5 * uintBytesMax + (r.value?.byteLength ?? 0);
+  }
+  return bound;
+}
+
+/** At least the bytes the users and roles take (varints at their widest, strings at 3 bytes a UTF-16 unit). */
+function authBytesBound(roles: readonly KvRoleRecord[], users: readonly KvUserRecord[]): number {
+  const text = (s: string) => uintBytesMax + 3 * s.length;
+  let bound = 3 * uintBytesMax;
+  for (const role of roles) {
+    bound += text(role.name) + uintBytesMax;
+    for (const p of role.permissions) bound += 2 + text('key' in p ? p.key : p.prefix);
+  }
+  for (const user of users) {
+    bound += text(user.name) + 1 + uintBytesMax + (user.secret?.byteLength ?? 0) + 2 * uintBytesMax;
+    for (const n of user.certificateNames) bound += text(n);
+    for (const r of user.roles) bound += text(r);
   }
   return bound;
 }
@@ -114,8 +152,8 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
   const r = new Reader(bytes);
   for (const b of magic) if (r.u8('kv snapshot magic') !== b) throw new CodecError('kv snapshot: not a KV snapshot (bad magic)');
   const version = r.u8('kv snapshot format version');
-  if (version !== formatVersion && version !== formatVersionWithoutRenewals) {
-    throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersionWithoutRenewals} and ${formatVersion}`);
+  if (version !== formatVersion && version !== formatVersionWithoutOwners && version !== formatVersionWithoutRenewals) {
+    throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersionWithoutRenewals} to ${formatVersion}`);
   }
   const revision = r.uint('kv snapshot revision');
   const compactRevision = r.uint('kv snapshot compact revision');
@@ -135,7 +173,32 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
     const ttlMs = r.uint('kv snapshot session ttl');
     const expiresAt = r.uint('kv snapshot session expiry');
     const renewedSlot = version === formatVersionWithoutRenewals ? 0 : r.uint('kv snapshot session renewal slot');
-    sessions.restore({ id, ttlMs, expiresAt, renewedSlot, keys: new Set() });
+    const owned = version === formatVersion && readFlags(r, 'kv snapshot session owner flag', 1) === 1;
+    const owner = owned ? readString(r, 'kv snapshot session owner', ownerBytesMax) : undefined;
+    if (owner === '') throw new CodecError(`kv snapshot: session ${id} has an empty owner`);
+    sessions.restore({ id, ttlMs, expiresAt, renewedSlot, keys: new Set(), ...(owner === undefined ? {} : { owner }) });
+  }
+  const auth = new AuthTable();
+  if (version === formatVersion) {
+    const authRevision = r.uint('kv snapshot auth revision');
+    const roles: KvRoleRecord[] = [];
+    for (let n = r.count('kv snapshot roles', 2); n > 0; n--) roles.push(readRoleRecord(r));
+    const users: KvUserRecord[] = [];
+    for (let n = r.count('kv snapshot users', 4); n > 0; n--) users.push(readUserRecord(r));
+    if (roles.length > authLimits.rolesMax || users.length > authLimits.usersMax) throw new CodecError(`kv snapshot: ${roles.length} roles and ${users.length} users, over the limits`);
+    // Each record as the log would have accepted it, against what came before it.
+    const check = new AuthTable();
+    for (const role of roles) {
+      const bad = check.refuseRole(role);
+      if (bad !== undefined) throw new CodecError(`kv snapshot: role ${role.name}: ${bad}`);
+      check.putRole(role);
+    }
+    for (const user of users) {
+      const bad = check.refuseUser(user);
+      if (bad !== undefined) throw new CodecError(`kv snapshot: user ${user.name}: ${bad}`);
+      check.putUser(user);
+    }
+    auth.restore(roles, users, authRevision);
   }
   const keyCount = r.count('kv snapshot keys', 3);
   const histories: [string, KeyRecord[]][] = [];
@@ -169,5 +232,5 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
     }
   }
   r.end();
-  return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time };
+  return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time, auth };
 }

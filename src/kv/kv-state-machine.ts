@@ -12,6 +12,14 @@ import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js';
 import type { Compare, KeyRange, TxnOp, TxnOpResult } from './kv-types.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
 import { SessionTable } from './session-table.js';
+import { AuthTable } from './auth-table.js';
+import { deniedCommand, type Grants, grantsOf, sessionsUsed } from './command-authorization.js';
+
+/**
+ * What separates a replicated user's name from its client's id in a request identity
+ * (a KV server writes it; a client id holding it is refused there).
+ */
+export const replicatedUserSeparator = '\u0001';
 
 /** Options of {@link KvStateMachine}; replicated behaviour, so the same on every replica. */
 export interface KvStateMachineOptions {
@@ -75,6 +83,9 @@ export function sequentialKey(prefix: string, n: number): string {
 export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   private store = new MvccStore();
   private sessions = new SessionTable();
+  private authTable = new AuthTable();
+  /** Grants built from the users and roles, valid while they are unchanged (local: decides nothing by itself). */
+  private grantsCache: { revision: number; table: AuthTable | undefined; byUser: Map<string, Grants> } = { revision: -1, table: undefined, byUser: new Map() };
   /** The next counter of each sequential prefix. */
   private sequences = new Map<string, number>();
   /** Log time of the last command applied. */
@@ -117,6 +128,11 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     return this.store;
   }
 
+  /** The users and roles of the replicated state (local state: this replica's copy). @internal */
+  get auth(): AuthTable {
+    return this.authTable;
+  }
+
   /** The session table (local state). @internal */
   get sessionTable(): SessionTable {
     return this.sessions;
@@ -130,23 +146,63 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
 
   /**
    * Whether `command` only reads: a transaction whose branches hold `range` operations
-   * alone (whichever runs, and whatever its compares find, it writes nothing). The
+   * alone (whichever runs, and whatever its compares find, it writes nothing), or a
+   * listing of the users and roles. The
    * runtime keeps no exactly-once entry for it, so a read-only transaction with a large
    * answer holds no memory on the replicas; a retry runs it again.
    */
   readOnly(command: KvCommand): boolean {
-    return command.type === 'txn' && command.success.every(isRange) && command.failure.every(isRange);
+    return command.type === 'auth-list' || (command.type === 'txn' && command.success.every(isRange) && command.failure.every(isRange));
   }
 
   apply(command: KvCommand, meta: ApplyMeta): KvResult {
     if (meta.timestamp > this.time) this.time = meta.timestamp;
     const before = this.store.revision;
-    const result = this.execute(command, meta.slot);
+    const result = this.refuseByAuth(command, meta.clientId) ?? this.execute(command, meta.slot);
     if (this.store.revision !== before) {
       if (this.store.revision - this.store.compactRevision > this.historyRevisionsMax) this.store.compact(this.store.revision - this.historyRevisionsMax);
       for (const listener of this.listeners) listener(this.store.revision);
     }
     return result;
+  }
+
+  /**
+   * A replicated user's command (its request identity is the user's name, U+0001, its
+   * client's id) refused if, as of now, the user is gone or its roles do not allow it:
+   * its server checked it before proposing, but a role may have changed since, on the
+   * way through the log. Every replica decides alike, from the replicated users and
+   * roles. Other commands (the shared secret's, a configured user's, the leader's own)
+   * were checked by their server alone.
+   */
+  private refuseByAuth(command: KvCommand, clientId: string): KvResult | undefined {
+    const at = clientId.indexOf(replicatedUserSeparator);
+    if (at <= 0) return undefined;
+    const user = clientId.slice(0, at);
+    const grants = this.grantsOfUser(user);
+    if (grants === undefined) return { type: 'permission-denied', user, access: 'user', resource: `user ${user} no longer exists` };
+    const denied = deniedCommand(grants, command);
+    if (denied !== undefined) return { type: 'permission-denied', user, ...denied };
+    if (grants.admin) return undefined;
+    for (const id of sessionsUsed(command)) {
+      const owner = this.sessions.get(id)?.owner;
+      // A session gone answers no-session as it runs; one that exists must be the user's.
+      if (this.sessions.get(id) !== undefined && owner !== user) return { type: 'permission-denied', user, access: 'session', resource: `session ${id}` };
+    }
+    return undefined;
+  }
+
+  /** The grants of replicated user `name` now (cached while the users and roles do not change); undefined if it does not exist. */
+  private grantsOfUser(name: string): Grants | undefined {
+    if (this.grantsCache.revision !== this.authTable.revision || this.grantsCache.table !== this.authTable) this.grantsCache = { revision: this.authTable.revision, table: this.authTable, byUser: new Map() };
+    let grants = this.grantsCache.byUser.get(name);
+    if (grants === undefined) {
+      const record = this.authTable.user(name);
+      if (record === undefined) return undefined;
+      const table = this.authTable;
+      grants = grantsOf(name, record.roles, (role) => table.role(role)?.permissions);
+      this.grantsCache.byUser.set(name, grants);
+    }
+    return grants;
   }
 
   /** Runs `c`, chosen in `slot`. */
@@ -163,7 +219,12 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
           return { type: 'invalid', reason: `a session TTL is ${kvLimits.sessionTtlMsMin} to ${kvLimits.sessionTtlMsMax} ms, not ${String(c.ttlMs)}` };
         }
         if (this.sessions.size >= kvLimits.sessionsMax) return { type: 'invalid', reason: `at most ${kvLimits.sessionsMax} sessions at once` };
-        return { type: 'session', session: this.sessions.info(this.sessions.create(c.ttlMs, this.time, slot)) };
+        const owner = c.owner;
+        if (owner !== undefined) {
+          if (!isVersionNumber(owner.sessionsMax) || owner.sessionsMax === 0) return { type: 'invalid', reason: `an owner's sessionsMax must be a positive integer, not ${String(owner.sessionsMax)}` };
+          if (this.sessions.ownedBy(owner.user) >= owner.sessionsMax) return { type: 'quota-exceeded', quota: 'sessionsMax', limit: owner.sessionsMax };
+        }
+        return { type: 'session', session: this.sessions.info(this.sessions.create(c.ttlMs, this.time, slot, owner?.user)) };
       }
       case 'session-keepalive': {
         const session = this.sessions.get(c.session);
@@ -194,6 +255,35 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         if (c.revision <= this.store.compactRevision) return { type: 'compacted-revision', revision: c.revision, compactRevision: this.store.compactRevision };
         this.store.compact(c.revision);
         return { type: 'compacted', revision: c.revision };
+      }
+      case 'auth-user-put': {
+        const bad = this.authTable.refuseUser(c.user);
+        if (bad !== undefined) return { type: 'invalid', reason: bad };
+        const existed = this.authTable.user(c.user.name) !== undefined;
+        this.authTable.putUser(c.user);
+        return { type: 'auth', revision: this.authTable.revision, existed };
+      }
+      case 'auth-role-put': {
+        const bad = this.authTable.refuseRole(c.role);
+        if (bad !== undefined) return { type: 'invalid', reason: bad };
+        const existed = this.authTable.role(c.role.name) !== undefined;
+        this.authTable.putRole(c.role);
+        return { type: 'auth', revision: this.authTable.revision, existed };
+      }
+      case 'auth-list':
+        return {
+          type: 'auth-list',
+          revision: this.authTable.revision,
+          users: this.authTable.allUsers().map((u) => ({ name: u.name, hasSecret: u.secret !== undefined, certificateNames: u.certificateNames, roles: u.roles })),
+          roles: this.authTable.allRoles(),
+        };
+      case 'auth-user-delete': {
+        const existed = this.authTable.deleteUser(c.name);
+        return { type: 'auth', revision: this.authTable.revision, existed };
+      }
+      case 'auth-role-delete': {
+        const existed = this.authTable.deleteRole(c.name);
+        return { type: 'auth', revision: this.authTable.revision, existed };
       }
       default:
         return unreachable(c);
@@ -355,7 +445,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   }
 
   snapshot(): SnapshotCapture {
-    const state = { store: this.store.clone(), sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time };
+    const state = { store: this.store.clone(), sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time, auth: this.authTable.clone() };
     // Encoded in steps with a pause between them: requests are served meanwhile.
     return { write: () => encodeKvSnapshot(state, this.snapshotPause) };
   }
@@ -366,6 +456,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.sessions = state.sessions;
     this.sequences = state.sequences;
     this.time = state.time;
+    this.authTable = state.auth;
     for (const listener of this.listeners) listener(this.store.revision);
   }
 }

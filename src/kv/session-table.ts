@@ -19,11 +19,15 @@ export interface Session {
   renewedSlot: number;
   /** The keys it owns (whose latest put named it). */
   readonly keys: Set<string>;
+  /** The user it belongs to, if a KV server created it for one. */
+  readonly owner?: string;
 }
 
 /** @internal */
 export class SessionTable {
   private readonly sessions = new Map<number, Session>();
+  /** Sessions open by owner: what an owner's `sessionsMax` is checked against. */
+  private readonly owned = new Map<string, number>();
   /** The id the next session gets. */
   nextId = 1;
 
@@ -35,11 +39,21 @@ export class SessionTable {
     return this.sessions.get(id);
   }
 
-  /** A new session, created at log time `now` by the command in `slot`. */
-  create(ttlMs: number, now: number, slot: number): Session {
-    const session: Session = { id: this.nextId++, ttlMs, expiresAt: now + ttlMs, renewedSlot: slot, keys: new Set() };
-    this.sessions.set(session.id, session);
+  /** Sessions `owner` holds now. */
+  ownedBy(owner: string): number {
+    return this.owned.get(owner) ?? 0;
+  }
+
+  /** A new session, created at log time `now` by the command in `slot`, for `owner` if given. */
+  create(ttlMs: number, now: number, slot: number, owner?: string): Session {
+    const session: Session = { id: this.nextId++, ttlMs, expiresAt: now + ttlMs, renewedSlot: slot, keys: new Set(), ...(owner === undefined ? {} : { owner }) };
+    this.add(session);
     return session;
+  }
+
+  private add(session: Session): void {
+    this.sessions.set(session.id, session);
+    if (session.owner !== undefined) this.owned.set(session.owner, this.ownedBy(session.owner) + 1);
   }
 
   /** Renews `session` by the command in `slot`, at log time `now`. */
@@ -54,6 +68,12 @@ export class SessionTable {
     const session = this.sessions.get(id);
     assert(session !== undefined, () => `ending unknown session ${id}`);
     this.sessions.delete(id);
+    if (session.owner !== undefined) {
+      const left = this.ownedBy(session.owner) - 1;
+      assert(left >= 0, () => `owner ${session.owner} of session ${id} held no sessions`);
+      if (left === 0) this.owned.delete(session.owner);
+      else this.owned.set(session.owner, left);
+    }
     return [...session.keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
@@ -103,13 +123,13 @@ export class SessionTable {
   clone(): SessionTable {
     const copy = new SessionTable();
     copy.nextId = this.nextId;
-    for (const s of this.sessions.values()) copy.sessions.set(s.id, { id: s.id, ttlMs: s.ttlMs, expiresAt: s.expiresAt, renewedSlot: s.renewedSlot, keys: new Set(s.keys) });
+    for (const s of this.sessions.values()) copy.add({ id: s.id, ttlMs: s.ttlMs, expiresAt: s.expiresAt, renewedSlot: s.renewedSlot, keys: new Set(s.keys), ...(s.owner === undefined ? {} : { owner: s.owner }) });
     return copy;
   }
 
   /** Puts back a session read from a snapshot. */
   restore(session: Session): void {
     assert(!this.sessions.has(session.id) && session.id < this.nextId, () => `restored session ${session.id} is a duplicate or beyond next id ${this.nextId}`);
-    this.sessions.set(session.id, session);
+    this.add(session);
   }
 }

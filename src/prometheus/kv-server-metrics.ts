@@ -87,6 +87,14 @@ export const kvServerFamilies: readonly Family<KvServerReading>[] = [
       return r.transport === undefined ? client : [...peerRefusals(r.transport), ...client];
     },
   },
+  counter('kv_permission_denied_total', 'Client requests refused with PermissionDeniedError: outside the user\'s roles, or another user\'s session.', (m) => m.trips.permissionDenied),
+  {
+    kind: 'counter',
+    name: 'kv_quota_refusals_total',
+    help: 'Client requests refused by a per-user quota (auth.quotas), by the quota\'s name: sessionsMax, sessionTtlMsMax, watchesMax, requestsInFlightMax, requestBytesInFlightMax.',
+    labelNames: ['quota'],
+    read: (r) => Object.entries(r.clients.quotas).map(([quota, n]): readonly [Labels, number] => [{ quota }, n]),
+  },
   store('kv_revision', 'The store\'s revision on this member (the last write\'s; no read point, so possibly behind the leader).', (s) => s.revision),
   store('kv_compact_revision', 'History at or below this revision is compacted away.', (s) => s.compactRevision),
   store('kv_keys', 'Keys with any history kept (deleted keys until compacted included).', (s) => s.size.keys),

@@ -45,6 +45,14 @@ const commands: KvCommand[] = [
     failure: [{ op: 'range', range: { start: '', end: '' } }],
   },
   { type: 'session-create', ttlMs: 10_000 },
+  { type: 'session-create', ttlMs: 10_000, owner: { user: 'alice', sessionsMax: 1_000 } },
+  { type: 'auth-user-put', user: { name: 'alice', secret: new Uint8Array(32).fill(7), certificateNames: [], roles: ['app', 'root'] } },
+  { type: 'auth-user-put', user: { name: 'ops', certificateNames: ['ops.example.com', 'spiffe://x/ops'], roles: [] } },
+  { type: 'auth-user-delete', name: 'alice' },
+  { type: 'auth-role-put', role: { name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }, { key: 'config', access: 'read' }, { prefix: '', access: 'write' }] } },
+  { type: 'auth-role-put', role: { name: 'none', permissions: [] } },
+  { type: 'auth-role-delete', name: 'app' },
+  { type: 'auth-list' },
   { type: 'session-keepalive', session: 1 },
   { type: 'session-close', session: big },
   { type: 'session-expire', sessions: [], decidedAtSlot: 0 },
@@ -56,6 +64,16 @@ const commands: KvCommand[] = [
 
 /** Every result variant, with empty and full lists and optional fields absent and present. */
 const results: KvResult[] = [
+  { type: 'quota-exceeded', quota: 'sessionsMax', limit: 1_000 },
+  { type: 'auth', revision: 3, existed: true },
+  { type: 'permission-denied', user: 'alice', access: 'write', resource: 'key "other"' },
+  { type: 'auth-list', revision: 0, users: [], roles: [] },
+  {
+    type: 'auth-list',
+    revision: 9,
+    users: [{ name: 'alice', hasSecret: true, certificateNames: ['a.example.com'], roles: ['app'] }, { name: 'ops', hasSecret: false, certificateNames: ['ops'], roles: ['root'] }],
+    roles: [{ name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }] }],
+  },
   { type: 'put', key: 'k', version: 1, revision: 2 },
   { type: 'delete', deleted: true, revision: 3 },
   { type: 'delete', deleted: false, revision: 0 },
@@ -213,8 +231,8 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
   it('refuses an unknown type tag', () => {
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
-    refused(decodeCommand, bytes(1, 11), /unknown command type tag 11/);
-    refused(decodeResult, bytes(1, 13), /unknown result type tag 13/);
+    refused(decodeCommand, bytes(1, 17), /unknown command type tag 17/);
+    refused(decodeResult, bytes(1, 17), /unknown result type tag 17/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
 

@@ -67,23 +67,38 @@ describe('KV snapshots', () => {
     expect(copy.view.range({ prefix: '' }, 100)).toEqual(before);
   });
 
-  it('keep each session\'s renewal slot (format version 2)', async () => {
+  it('keep each session\'s renewal slot and owner (format version 3)', async () => {
     const m = new KvStateMachine();
     m.apply({ type: 'session-create', ttlMs: 1_000 }, { slot: 5, timestamp: 10, clientId: 'c', seq: 1, origin: 'a' });
-    m.apply({ type: 'session-create', ttlMs: 1_000 }, { slot: 6, timestamp: 10, clientId: 'c', seq: 2, origin: 'a' });
+    m.apply({ type: 'session-create', ttlMs: 1_000, owner: { user: 'alice', sessionsMax: 2 } }, { slot: 6, timestamp: 10, clientId: 'c', seq: 2, origin: 'a' });
     m.apply({ type: 'session-keepalive', session: 1 }, { slot: 9, timestamp: 20, clientId: 'c', seq: 3, origin: 'a' });
     const data = await m.snapshot().write();
-    expect(data[3], 'format version').toBe(2);
+    expect(data[3], 'format version').toBe(3);
     const copy = new KvStateMachine();
     copy.restore(data);
-    expect(copy.sessionTable.all().map((s) => [s.id, s.renewedSlot])).toEqual([
-      [1, 9],
-      [2, 6],
+    expect(copy.sessionTable.all().map((s) => [s.id, s.renewedSlot, s.owner])).toEqual([
+      [1, 9, undefined],
+      [2, 6, 'alice'],
     ]);
+    // The owner's count is rebuilt: its quota holds on the copy as on the original.
+    expect(copy.sessionTable.ownedBy('alice')).toBe(1);
     // A leader that decided at slot 8 expires the session silent since slot 6, not the one kept alive at 9: on both alike.
     for (const machine of [m, copy]) {
       expect(machine.apply({ type: 'session-expire', sessions: [1, 2], decidedAtSlot: 8 }, { slot: 10, timestamp: 30, clientId: 'c', seq: 4, origin: 'a' })).toMatchObject({ type: 'expired', sessions: [2] });
     }
+  });
+
+  it('still read format version 2, written before sessions had owners', () => {
+    // Written by the version 2 encoder: session 1 (ttl 1 s, renewed at slot 9) and
+    // session 2 (ttl 2 s, renewed at slot 6, owns "eph").
+    const v2 = Uint8Array.from(Buffer.from('534b560201001403000201e807fc070902d00fda0f0601036570680101020101010102', 'hex'));
+    const m = new KvStateMachine();
+    m.restore(v2);
+    expect(m.sessionTable.all().map((s) => ({ id: s.id, ttlMs: s.ttlMs, renewedSlot: s.renewedSlot, owner: s.owner, keys: [...s.keys] }))).toEqual([
+      { id: 1, ttlMs: 1_000, renewedSlot: 9, owner: undefined, keys: [] },
+      { id: 2, ttlMs: 2_000, renewedSlot: 6, owner: undefined, keys: ['eph'] },
+    ]);
+    expect(m.sessionTable.nextId).toBe(3);
   });
 
   it('still read format version 1, written before sessions had renewal slots', () => {
@@ -136,7 +151,7 @@ describe('KV snapshots', () => {
   it('refuse damaged bytes with CodecError only', async () => {
     const data = await busyMachine().snapshot().write();
     expect(() => new KvStateMachine().restore(data.subarray(0, data.length - 1))).toThrow(CodecError);
-    expect(() => new KvStateMachine().restore(new Uint8Array([0x53, 0x4b, 0x56, 9]))).toThrow(/format version 9, this build reads 1 and 2/);
+    expect(() => new KvStateMachine().restore(new Uint8Array([0x53, 0x4b, 0x56, 9]))).toThrow(/format version 9, this build reads 1 to 3/);
     fc.assert(
       fc.property(fc.nat(data.length - 1), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, xor, cut) => {
         const damaged = cut ? data.slice(0, at) : data.slice();

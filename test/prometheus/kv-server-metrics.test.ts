@@ -56,6 +56,9 @@ describe('registerKvServerMetrics', () => {
     expect(await raw.handshake({ secret: randomBytes(32) })).toEqual({ result: 'refused', reason: 'authentication failed' });
     raw.close();
     expect(sampleValue(await scrape(), 'synod_connections_refused_total', { port: 'client', reason: 'handshake' })).toBe(1);
+    expect(sampleValue(f, 'synod_kv_permission_denied_total')).toBe(0);
+    expect(sampleValue(f, 'synod_kv_quota_refusals_total', { quota: 'sessionsMax' })).toBe(0);
+    expect(sampleValue(f, 'synod_kv_quota_refusals_total', { quota: 'requestBytesInFlightMax' })).toBe(0);
   });
 
   it('before the server starts: its client families only, no node or store series', async () => {

@@ -13,7 +13,8 @@ import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { AuthenticationError, KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
-import { checkCompacted, checkKey, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from '../kv-auth.js';
+import { authListingOf, authResultOf, checkCompacted, checkKey, putRoleCommand, putUserCommand, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionList, TxnRequest, TxnResult } from '../kv-types.js';
 import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
@@ -29,8 +30,14 @@ export interface KvClientOptions {
   readonly endpoints: readonly TcpAddress[];
   /** The cluster's name; a server of another cluster is refused. */
   readonly clusterId: string;
-  /** The clients' shared secret (the servers' `clientSecret`), unless `tls` is given. */
+  /** The clients' shared secret (the servers' `clientSecret`), or `user`'s own secret; unless `tls` is given. */
   readonly secret?: string | Uint8Array;
+  /**
+   * The user this client authenticates as (one of the servers' `auth.users`), proving
+   * `secret`, that user's own. Default: none, `secret` is the shared client secret.
+   * Under `tls` the certificate names the user; if given, it must be the same.
+   */
+  readonly user?: string;
   /** Mutual TLS: this client's certificate and key, and the CA that signed the servers'. */
   readonly tls?: TcpTlsOptions;
   /**
@@ -253,6 +260,41 @@ export class KvClient implements KvApi {
    */
   async revokeSession(id: number, options: WriteOptions = {}): Promise<RevokeResult> {
     return revokeResultOf(await this.command(revokeCommand(id), options));
+  }
+
+  /**
+   * Adds or replaces user `name` in the replicated state (every server enforces it once
+   * it applied the change). Needs the `root` role. A secret is kept in the log and the
+   * snapshots as given.
+   *
+   * @example
+   * ```ts
+   * await admin.putRole('billing', [{ prefix: 'billing/', access: 'readwrite' }]);
+   * await admin.putUser('billing-app', { secret: billingSecret, roles: ['billing'] });
+   * ```
+   */
+  async putUser(name: string, user: UserDefinition, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('putUser', await this.command(putUserCommand(name, user), options));
+  }
+
+  /** Removes user `name` from the replicated state: its connections are closed at their next request. Needs `root`. */
+  async deleteUser(name: string, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('deleteUser', await this.command({ type: 'auth-user-delete', name }, options));
+  }
+
+  /** Adds or replaces role `name` in the replicated state, with exactly these permissions. Needs `root`. */
+  async putRole(name: string, permissions: readonly KvPermission[], options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('putRole', await this.command(putRoleCommand(name, permissions), options));
+  }
+
+  /** The users (secrets left out) and roles of the replicated state, as of a linearizable point. Needs `root`. */
+  async listAuth(options: WriteOptions = {}): Promise<AuthListing> {
+    return authListingOf(await this.command({ type: 'auth-list' }, options));
+  }
+
+  /** Removes role `name` from the replicated state, and from every user holding it. Needs `root`. */
+  async deleteRole(name: string, options: WriteOptions = {}): Promise<AuthChangeResult> {
+    return authResultOf('deleteRole', await this.command({ type: 'auth-role-delete', name }, options));
   }
 
   /** The status of the server this client is connected to. */
@@ -515,9 +557,10 @@ export class KvClient implements KvApi {
             fail(`server is in cluster ${h.cluster}, not ${this.options.clusterId}`);
             return this.refused(`${address.host}:${address.port} is a server of cluster ${h.cluster}, not ${this.options.clusterId}`);
           }
-          context = { cluster: h.cluster, node: h.node, clientId: this.clientId, serverNonce: h.nonce, clientNonce: nonce };
+          const user = this.options.user === undefined ? {} : { user: this.options.user };
+          context = { cluster: h.cluster, node: h.node, clientId: this.clientId, serverNonce: h.nonce, clientNonce: nonce, ...user };
           const proof = this.secret === undefined ? new Uint8Array(0) : clientProofOf(this.secret, 'client', context);
-          socket.write(prefixFrame(encodeClientHandshake({ kind: 'hello', clientId: this.clientId, nonce, proof })));
+          socket.write(prefixFrame(encodeClientHandshake({ kind: 'hello', clientId: this.clientId, nonce, proof, ...user })));
           state = 'welcome';
         } else if (state === 'welcome' && h.kind === 'welcome') {
           if (this.secret !== undefined && !clientProofMatches(clientProofOf(this.secret, 'server', context!), h.proof)) {

@@ -4,7 +4,7 @@
  */
 import { SynodError } from '../../core/index.js';
 import { AbortedError, ClosedError, CommandTooLargeError, MembershipError, NotLeaderError, OverloadedError, ResultDroppedError, ResultExpiredError, TimeoutError } from '../../runtime/index.js';
-import { CompactedError, KvRequestError, SessionExpiredError, VersionConflictError } from '../errors.js';
+import { CompactedError, KvRequestError, PermissionDeniedError, QuotaExceededError, SessionExpiredError, VersionConflictError } from '../errors.js';
 import type { ErrorBody } from './client-frames.js';
 
 /** The body of a frame reporting `error`. @internal */
@@ -17,6 +17,9 @@ export function errorBodyOf(error: unknown): ErrorBody {
   if (error instanceof OverloadedError) return { code: error.code, message: error.message, number: error.limit };
   if (error instanceof MembershipError) return { code: error.code, message: error.message, key: error.reason };
   if (error instanceof ResultDroppedError || error instanceof ResultExpiredError) return { code: error.code, message: error.message, key: error.clientId, number: error.seq };
+  // The message is rebuilt from the fields on the client: the fields must survive the trip.
+  if (error instanceof PermissionDeniedError) return { code: error.code, message: error.message, key: error.resource, leaderHint: `${error.access}:${error.principal}` };
+  if (error instanceof QuotaExceededError) return { code: error.code, message: error.message, key: error.quota, number: error.limit };
   if (error instanceof NotLeaderError) return { code: error.code, message: error.message, ...(error.leaderHint === undefined ? {} : { leaderHint: error.leaderHint }) };
   if (error instanceof SynodError) return { code: error.code, message: error.message };
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
@@ -63,6 +66,13 @@ export function errorFromBody(body: ErrorBody): Error {
       const reason = body.key ?? 'invalid';
       return new MembershipError(reason, body.message.replace(/^membership change refused \([^)]*\): /, ''));
     }
+    case 'PERMISSION_DENIED': {
+      // `leaderHint` carries "access:principal" (an error has no other free text field).
+      const [access = '', ...principal] = (body.leaderHint ?? '').split(':');
+      return new PermissionDeniedError(principal.join(':'), access, body.key ?? '');
+    }
+    case 'QUOTA_EXCEEDED':
+      return Object.assign(new QuotaExceededError(body.key ?? '', body.number ?? 0), { message: body.message });
     default:
       return new KvServerError(body.code, body.message);
   }

@@ -3,10 +3,12 @@
  * (node:crypto).
  *
  *   server → challenge { cluster, node, nonce }
- *   client → hello     { clientId, nonce, proof }   HMAC of the client secret over both nonces
+ *   client → hello     { clientId, nonce, proof, user? }   HMAC of the client secret (or the user's) over both nonces
  *   server → welcome   { proof }                     the same, signed for the server's role
  * or `refuse { reason }` and close. Under TLS both ends are already authenticated by
- * their certificates and the proofs are empty. Frames carry the magic "SC" and are at
+ * their certificates and the proofs are empty. `user` is optional and last, so a hello
+ * without it is byte for byte the one from before users: such a client proves the
+ * shared client secret. Frames carry the magic "SC" and are at
  * most `clientHandshakeBytesMax` bytes.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -28,7 +30,7 @@ const magic1 = 0x43; // 'C'
 /** One handshake frame. @internal */
 export type ClientHandshakeFrame =
   | { readonly kind: 'challenge'; readonly cluster: string; readonly node: string; readonly nonce: Uint8Array }
-  | { readonly kind: 'hello'; readonly clientId: string; readonly nonce: Uint8Array; readonly proof: Uint8Array }
+  | { readonly kind: 'hello'; readonly clientId: string; readonly nonce: Uint8Array; readonly proof: Uint8Array; readonly user?: string }
   | { readonly kind: 'welcome'; readonly proof: Uint8Array }
   | { readonly kind: 'refuse'; readonly reason: string };
 
@@ -51,6 +53,7 @@ export function encodeClientHandshake(f: ClientHandshakeFrame): Uint8Array {
       writeString(w, 'client id', f.clientId, idBytesMax);
       w.bytesOf(f.nonce);
       w.bytesOf(f.proof);
+      if (f.user !== undefined) writeString(w, 'user', f.user, idBytesMax);
       break;
     case 'welcome':
       w.bytesOf(f.proof);
@@ -84,7 +87,14 @@ export function decodeClientHandshake(frame: Uint8Array): ClientHandshakeFrame {
     case 'hello': {
       const clientId = readString(r, 'client id', idBytesMax);
       if (clientId.length === 0) throw new CodecError('empty client id');
-      f = { kind, clientId, nonce: nonce('nonce').slice(), proof: proof() };
+      const fields = { kind, clientId, nonce: nonce('nonce').slice(), proof: proof() };
+      if (r.left === 0) {
+        f = fields;
+        break;
+      }
+      const user = readString(r, 'user', idBytesMax);
+      if (user.length === 0) throw new CodecError('empty user');
+      f = { ...fields, user };
       break;
     }
     case 'welcome':
@@ -112,6 +122,8 @@ export interface ClientProofContext {
   readonly clientId: string;
   readonly serverNonce: Uint8Array;
   readonly clientNonce: Uint8Array;
+  /** The user the client claims to be; absent: the shared client secret. */
+  readonly user?: string;
 }
 
 /** HMAC-SHA256 of the client secret over the context, labelled with the signer's role. @internal */
@@ -123,6 +135,8 @@ export function clientProofOf(secret: Uint8Array, signer: 'client' | 'server', c
   w.string(c.clientId);
   w.bytesOf(c.serverNonce);
   w.bytesOf(c.clientNonce);
+  // Bound into the proof, so a hello cannot be replayed under another user's name.
+  if (c.user !== undefined) w.string(`user ${c.user}`);
   return createHmac('sha256', secret).update(w.finish()).digest();
 }
 

@@ -5,11 +5,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { ClosedError, type Logger } from '../../runtime/index.js';
+import type { TLSSocket } from 'node:tls';
+import { ClosedError, type Logger, ResultDroppedError, ResultExpiredError } from '../../runtime/index.js';
 import { assert } from '../../core/assert.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
-import { KvRequestError } from '../errors.js';
+import { KvRequestError, PermissionDeniedError } from '../errors.js';
+import type { KvCommand, KvResult } from '../kv-command.js';
+import { envelopeIdBytesMax } from '../../runtime/envelope.js';
+import { replicatedUserSeparator } from '../kv-state-machine.js';
 import type { KvNode } from '../kv-node.js';
 import { decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
@@ -19,6 +23,9 @@ import type { WatchEvent } from '../kv-types.js';
 import type { PartialFrameBudget } from './partial-frame-budget.js';
 import type { ServerMetricsRecorder } from './server-metrics.js';
 import { ServerWatch } from './server-watch.js';
+import { type AccessControl, type Principal, sharedPrincipal } from './access-control.js';
+import type { PrincipalUsage } from './principal-usage.js';
+import { authorizeRequest } from './request-authorization.js';
 
 /** What a connection needs from its server. @internal */
 export interface ConnectionHost {
@@ -26,8 +33,14 @@ export interface ConnectionHost {
   readonly clusterId: string;
   readonly nodeId: string;
   readonly members: readonly string[];
-  /** The client secret, or undefined under TLS (the certificate authenticated the client). */
+  /** The shared client secret (its clients are the default principal), if any. */
   readonly secret: Uint8Array | undefined;
+  /** Whether clients come over TLS (their certificate authenticated them). */
+  readonly tls: boolean;
+  /** The users and roles (configured and replicated), and the shared secret's principal. */
+  readonly access: AccessControl;
+  /** What each principal holds on this server, against its quotas. */
+  readonly usage: PrincipalUsage;
   readonly logger: Logger;
   readonly limits: ConnectionLimits;
   readonly metrics: ServerMetricsRecorder;
@@ -88,6 +101,8 @@ export class ClientConnection {
   private readonly serverNonce = clientNonce();
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private clientId = '';
+  /** Who the handshake proved the client to be; checked on every request. */
+  private principal: Principal = sharedPrincipal;
   /** Requests being served. */
   private inFlight = 0;
   /** Answers computed and not yet written: they wait, unencoded, for the socket to have room. */
@@ -144,7 +159,10 @@ export class ClientConnection {
     clearTimeout(this.frameTimer);
     this.host.partialFrames.recharge(this.charged, 0);
     this.charged = 0;
-    for (const watch of this.watches.values()) watch.stop();
+    for (const watch of this.watches.values()) {
+      watch.stop();
+      this.host.usage.endWatch(this.principal);
+    }
     this.watches.clear();
     // Answers computed and not sent are dropped; those still being served are dropped as they come.
     this.unsent = [];
@@ -236,17 +254,54 @@ export class ClientConnection {
       return this.close(`bad handshake: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (hello.kind !== 'hello') return this.close(`expected hello, got ${hello.kind}`);
-    const context = { cluster: this.host.clusterId, node: this.host.nodeId, clientId: hello.clientId, serverNonce: this.serverNonce, clientNonce: hello.nonce };
+    const context = { cluster: this.host.clusterId, node: this.host.nodeId, clientId: hello.clientId, serverNonce: this.serverNonce, clientNonce: hello.nonce, ...(hello.user === undefined ? {} : { user: hello.user }) };
     let proof: Uint8Array = new Uint8Array(0);
-    if (this.host.secret !== undefined) {
-      if (!clientProofMatches(clientProofOf(this.host.secret, 'client', context), hello.proof)) return this.close(authenticationRefusal);
-      proof = clientProofOf(this.host.secret, 'server', context);
+    let principal: Principal;
+    if (this.host.tls) {
+      const found = this.certificatePrincipal();
+      if (typeof found === 'string') return this.close(found);
+      // A hello may name the user too; it must be the certificate's.
+      if (hello.user !== undefined && hello.user !== found.name) return this.close('authentication failed: the hello names another user than the certificate');
+      principal = found;
+    } else {
+      // An unknown user, a user without a secret, or no shared secret: one answer for all, so names cannot be probed.
+      const user = hello.user === undefined ? undefined : this.host.access.user(hello.user);
+      const secret = hello.user === undefined ? this.host.secret : user?.secret;
+      if (secret === undefined || !clientProofMatches(clientProofOf(secret, 'client', context), hello.proof)) return this.close(authenticationRefusal);
+      proof = clientProofOf(secret, 'server', context);
+      principal = user?.principal ?? this.host.access.shared;
     }
     clearTimeout(this.handshakeTimer);
     this.clientId = hello.clientId;
+    this.principal = principal;
     this.state = 'open';
     this.reader.limit(this.host.limits.frameBytesMax);
     this.sendRaw(encodeClientHandshake({ kind: 'welcome', proof }));
+  }
+
+  /**
+   * The principal of a TLS client, by the names in its certificate (the CA already
+   * checked it), or why it is refused. A certificate that names no user is the default
+   * principal on a server without `auth` (as before users), and refused on one with.
+   */
+  private certificatePrincipal(): Principal | string {
+    const access = this.host.access;
+    const cert = (this.socket as TLSSocket).getPeerCertificate?.();
+    const names: string[] = [];
+    const cn = cert?.subject?.CN;
+    if (typeof cn === 'string') names.push(cn);
+    else if (Array.isArray(cn)) names.push(...(cn as string[]));
+    for (const entry of (cert?.subjectaltname ?? '').split(', ')) {
+      const match = /^(DNS|URI):(.+)$/.exec(entry);
+      if (match !== null) names.push(match[2]!);
+    }
+    // The CN is often a subjectAltName too: each name once.
+    const unique = [...new Set(names)];
+    const user = access.userOfCertificate(unique);
+    if (user === undefined && !access.configured) return access.shared;
+    if (user === undefined) return `authentication failed: the certificate (${unique.join(', ') || 'no names'}) names no user`;
+    if ('ambiguous' in user) return `authentication failed: the certificate names several users (${user.ambiguous.join(', ')})`;
+    return user;
   }
 
   private onRequestFrame(frame: Uint8Array): void {
@@ -269,6 +324,18 @@ export class ClientConnection {
       if (watch !== undefined) this.dropWatch(watch);
       return;
     }
+    // Its roles may have changed since the handshake (a replicated user's), or its user gone.
+    const principal = this.host.access.current(this.principal);
+    if (principal === undefined) return this.close(`user ${this.principal.name} no longer exists`);
+    this.principal = principal;
+    const bytes = frame.byteLength;
+    try {
+      this.host.usage.beginRequest(principal, bytes);
+    } catch (error) {
+      // Refused before it is served: it holds nothing here.
+      this.send({ kind: 'error', id: request.id, error: errorBodyOf(error) });
+      return;
+    }
     this.inFlight++;
     if (this.answersFull()) {
       this.host.metrics.answerPauses++;
@@ -277,24 +344,50 @@ export class ClientConnection {
       this.pauseReading();
     }
     this.serve(request).then(
-      (answer) => this.finish(answer),
-      (error: unknown) => this.finish({ kind: 'error', id: request.id, error: errorBodyOf(error) }),
+      (answer) => {
+        this.host.usage.endRequest(principal, bytes);
+        this.finish(answer);
+      },
+      (error: unknown) => {
+        this.host.usage.endRequest(principal, bytes);
+        if (error instanceof PermissionDeniedError) this.host.metrics.permissionDenied++;
+        this.finish({ kind: 'error', id: request.id, error: errorBodyOf(error) });
+      },
     );
   }
 
   private async serve(request: Exclude<ClientRequest, { kind: 'unwatch' }>): Promise<ServerFrame | undefined> {
     const kv = this.host.kv;
+    // Before anything is read or proposed: a client without permission changes nothing and sees nothing.
+    authorizeRequest(this.principal, request);
     switch (request.kind) {
       case 'command': {
         // The leader's own duties: a client that could enter them would keep dead sessions alive.
         if (request.command.type === 'session-renew' || request.command.type === 'session-expire' || request.command.type === 'session-expire-by-log-time') {
           throw new KvRequestError('command', `${request.command.type} is entered by the leader, not by clients`);
         }
+        // A replicated user's command is checked again as it applies, by its identity: it must carry one.
+        if (this.principal.replicated && request.request === undefined) throw new KvRequestError('command', `user ${this.principal.name}'s commands carry a request identity`);
         const options = {
-          ...(request.request === undefined ? {} : { request: request.request }),
+          ...(request.request === undefined ? {} : { request: this.identityOf(request.request) }),
           ...(request.timeoutMs === 0 ? {} : { timeoutMs: request.timeoutMs }),
         };
-        return { kind: 'result', id: request.id, result: await kv.node.propose(request.command, options) };
+        const refused = await this.refuseSessionUse(request.command);
+        if (refused !== undefined) return { kind: 'result', id: request.id, result: refused };
+        const result = await kv.node.propose(this.commandOf(request.command), options).catch((error: unknown) => {
+          // The client hears of its own client id, not of the namespace it was kept under.
+          if (request.request !== undefined && error instanceof ResultExpiredError) throw new ResultExpiredError(request.request.clientId, error.seq);
+          if (request.request !== undefined && error instanceof ResultDroppedError) throw new ResultDroppedError(request.request.clientId, error.seq);
+          throw error;
+        });
+        if (result.type === 'quota-exceeded' && result.quota === 'sessionsMax') this.host.usage.trip('sessionsMax');
+        // Who changed the users and roles, for the audit trail (secrets are never logged).
+        const command = request.command;
+        if (result.type === 'auth' && command.type !== 'auth-list') {
+          const name = command.type === 'auth-user-put' ? command.user.name : command.type === 'auth-role-put' ? command.role.name : 'name' in command ? command.name : '';
+          this.host.logger.info({ node: this.host.nodeId, by: this.principal.name, change: command.type, name, authRevision: result.revision }, 'kv server: users and roles changed');
+        }
+        return { kind: 'result', id: request.id, result };
       }
       case 'range': {
         const result = await kv.range(request.range, {
@@ -352,6 +445,63 @@ export class ClientConnection {
   }
 
   /**
+   * A request identity in this principal's namespace: a user's client ids are prefixed
+   * with its name and a separator (U+0000 for a configured user, U+0001 for a
+   * replicated one, whose commands the state machine checks again by it), so no client
+   * can send writes under another user's identity (and make that user's writes fail
+   * `RESULT_EXPIRED` by moving its floor). The default principal's ids are kept as they
+   * are (its dedup entries from before users); none may hold a separator, so it cannot
+   * reach into a user's namespace either.
+   */
+  private identityOf(request: { readonly clientId: string; readonly seq: number; readonly ackedBelow: number }): { readonly clientId: string; readonly seq: number; readonly ackedBelow: number } {
+    if (request.clientId.includes('\u0000') || request.clientId.includes(replicatedUserSeparator)) throw new KvRequestError('command', 'a client id must not hold U+0000 or U+0001');
+    if (!this.principal.namespaced) return request;
+    const clientId = `${this.principal.name}${this.principal.replicated ? replicatedUserSeparator : '\u0000'}${request.clientId}`;
+    const bytes = new TextEncoder().encode(clientId).byteLength;
+    if (bytes > envelopeIdBytesMax) throw new KvRequestError('command', `a client id of user ${this.principal.name} is at most ${envelopeIdBytesMax - (bytes - new TextEncoder().encode(request.clientId).byteLength)} bytes`);
+    return { ...request, clientId };
+  }
+
+  /**
+   * The command as this principal may enter it: a session it creates is owned by it and
+   * counted against its `sessionsMax`, with a TTL within its `sessionTtlMsMax`; whatever
+   * owner the client wrote is replaced (the default principal's sessions are owned by
+   * no one, as before users).
+   */
+  private commandOf(command: KvCommand): KvCommand {
+    if (command.type !== 'session-create') return command;
+    const { quotas, name } = this.principal;
+    this.host.usage.checkSessionTtl(this.principal, command.ttlMs);
+    if (quotas === undefined) return { type: 'session-create', ttlMs: command.ttlMs };
+    return { type: 'session-create', ttlMs: command.ttlMs, owner: { user: name, sessionsMax: quotas.sessionsMax } };
+  }
+
+  /**
+   * Refuses a use of a session this principal does not own (a keepalive, a close, an
+   * ephemeral put) with {@link PermissionDeniedError}, or answers `no-session` for one
+   * not created yet; undefined if the command may go on. `root` may use any session.
+   */
+  private async refuseSessionUse(command: KvCommand): Promise<KvResult | undefined> {
+    if (this.principal.admin) return undefined;
+    const ids: number[] = [];
+    if (command.type === 'session-keepalive' || command.type === 'session-close') ids.push(command.session);
+    else if (command.type === 'put' && command.session !== undefined) ids.push(command.session);
+    else if (command.type === 'txn') for (const op of [...command.success, ...command.failure]) if (op.op === 'put' && op.session !== undefined) ids.push(op.session);
+    const kv = this.host.kv;
+    for (const id of ids) {
+      const table = kv.machine.sessionTable;
+      // Not created here yet: maybe on the leader. Ids are never reused, so once past
+      // the read point an id still not created is one nobody owns yet, and an id
+      // created and gone is gone for good (the command is answered `no-session`).
+      if (id >= table.nextId) await kv.node.read();
+      if (id >= kv.machine.sessionTable.nextId) return { type: 'no-session', session: id };
+      const session = kv.machine.sessionTable.get(id);
+      if (session !== undefined && session.owner !== this.principal.name) throw new PermissionDeniedError(this.principal.name, 'session', `session ${id}`);
+    }
+    return undefined;
+  }
+
+  /**
    * Takes a watch's slot, or refuses it: `watchesMax` are open (or being set up), or one
    * with this id is.
    */
@@ -365,6 +515,7 @@ export class ClientConnection {
       this.host.metrics.watchIdsRefused++;
       throw new KvRequestError('watch', `watch ${request.id} is already open`);
     }
+    this.host.usage.beginWatch(this.principal);
     const watch = new ServerWatch(request.id, this.host.kv.machine, request.range, this.watchSink);
     this.watches.set(request.id, watch);
     assert(this.watches.size <= watchesMax, `${this.watches.size} watches open, over watchesMax ${watchesMax}`);
@@ -374,7 +525,10 @@ export class ClientConnection {
   /** Stops a watch and frees its slot (if it still holds it: its id may be taken again since). */
   private dropWatch(watch: ServerWatch): void {
     watch.stop();
-    if (this.watches.get(watch.id) === watch) this.watches.delete(watch.id);
+    if (this.watches.get(watch.id) === watch) {
+      this.watches.delete(watch.id);
+      this.host.usage.endWatch(this.principal);
+    }
   }
 
   /** A `member` request: the configuration, or a change to it (the leader's; others refuse with the leader). */
@@ -472,13 +626,22 @@ export class ClientConnection {
   }
 
   private readonly watchSink = {
-    events: (id: number, events: readonly WatchEvent[], through: number): boolean => {
+    events: (watch: ServerWatch, events: readonly WatchEvent[], through: number): boolean => {
+      const id = watch.id;
+      // A replicated role revoked since the watch began: it ends before it shows more.
+      const principal = this.host.access.current(this.principal);
+      if (principal === undefined || !principal.readable.covers(watch.range)) {
+        this.dropWatch(watch);
+        this.host.metrics.permissionDenied++;
+        this.send({ kind: 'error', id, error: errorBodyOf(new PermissionDeniedError(this.principal.name, 'read', 'the watched range (a role changed)')) });
+        return true;
+      }
       this.send({ kind: 'events', id, events, through });
       return !this.socketFull();
     },
     whenWritable: (): Promise<void> => this.whenWritable(),
     failed: (id: number, error: Error): void => {
-      this.watches.delete(id);
+      if (this.watches.delete(id)) this.host.usage.endWatch(this.principal);
       this.send({ kind: 'error', id, error: errorBodyOf(error) });
     },
   };

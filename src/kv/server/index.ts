@@ -6,3 +6,7 @@
 export { KvServer, type KvServerOptions, type KvServerAddress } from './kv-server.js';
 export type { ConnectionLimits } from './client-connection.js';
 export type { KvServerMetrics } from './server-metrics.js';
+export type { KvAuthOptions, KvUserOptions, KvRoleOptions, KvPermission, KeyAccess, PrincipalQuotas } from './access-control.js';
+export { defaultPrincipalQuotas, rootRole } from './access-control.js';
+export type { QuotaTrips } from './server-metrics.js';
+export type { KeyPattern } from '../key-set.js';

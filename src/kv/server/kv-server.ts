@@ -16,6 +16,8 @@ import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';
 import { formatMemberAddress, parseMemberAddress } from './member-address.js';
 import { PartialFrameBudget } from './partial-frame-budget.js';
+import { AccessControl, type KvAuthOptions } from './access-control.js';
+import { PrincipalUsage } from './principal-usage.js';
 import { type KvServerMetrics, ServerMetricsRecorder } from './server-metrics.js';
 
 /** Where one member listens. */
@@ -50,8 +52,23 @@ export interface KvServerOptions {
   readonly secret?: string | Uint8Array;
   /** More secrets accepted from peers, while a new one rolls out. */
   readonly acceptedSecrets?: readonly (string | Uint8Array)[];
-  /** The clients' shared secret (at least 16 bytes), unless `tls` is given. Keep it apart from `secret`. */
+  /**
+   * The clients' shared secret (at least 16 bytes), unless `tls` or `auth` is given. Keep
+   * it apart from `secret`. Its clients may do everything (the `root` role), whatever
+   * `auth` says: drop it once every client has a user of its own.
+   */
   readonly clientSecret?: string | Uint8Array;
+  /**
+   * Users (each with its own secret, or named by its client certificate under
+   * `clientTls`) and roles with read and write permission on keys and prefixes, and
+   * per-user quotas. Checked on every request before anything is read or proposed.
+   * Every server of the cluster must be given the same. Users and roles can also be
+   * kept in the replicated state (`KvClient.putUser`, `putRole`): a user configured
+   * here shadows a replicated one of the same name. Default: none; clients of
+   * `clientSecret` (and, under `clientTls`, certificates naming no user) may do
+   * everything, as before users.
+   */
+  readonly auth?: KvAuthOptions;
   /**
    * Mutual TLS between the replicas (the peer port): a peer's certificate must be
    * signed by `tls.ca` and name its node id. Needs `clientTls` too.
@@ -123,6 +140,7 @@ export class KvServer {
   private readonly connections = new Set<ClientConnection>();
   private readonly host: ConnectionHost;
   private readonly recorder = new ServerMetricsRecorder();
+  private readonly usage = new PrincipalUsage();
   private readonly clientSecret: Uint8Array | undefined;
   private readonly logger: Logger;
   private closing = false;
@@ -146,8 +164,8 @@ export class KvServer {
 
   constructor(private readonly options: KvServerOptions) {
     if (options.members[options.id] === undefined && options.observers?.[options.id] === undefined) throw new ConfigError('KvServer', 'members', `must include this server's id ${options.id} (or observers must)`);
-    if (options.tls === undefined && (options.secret === undefined || options.clientSecret === undefined)) {
-      throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret are required unless tls is given');
+    if (options.tls === undefined && (options.secret === undefined || (options.clientSecret === undefined && options.auth === undefined))) {
+      throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret (or auth.users) are required unless tls is given');
     }
     if ((options.tls === undefined) !== (options.clientTls === undefined)) {
       throw new ConfigError('KvServer', options.tls === undefined ? 'tls' : 'clientTls', 'tls (peers) and clientTls (clients) go together');
@@ -162,7 +180,7 @@ export class KvServer {
     if (this.clientSecret !== undefined && options.secret !== undefined) {
       const peer = secretBytes('secret', options.secret, 'KvServer');
       // A client holding the peers' secret could join as a replica: the two must differ.
-      if (peer.byteLength === this.clientSecret.byteLength && peer.every((b, i) => b === this.clientSecret![i])) {
+      if (sameBytes(peer, this.clientSecret)) {
         throw new ConfigError('KvServer', 'clientSecret', 'must differ from secret (the peers\' secret): a client must not be able to join as a replica');
       }
     }
@@ -176,6 +194,16 @@ export class KvServer {
     if (!(Number.isSafeInteger(partialFrameBytesMax) && partialFrameBytesMax >= limits.frameBytesMax + framePrefixBytes)) {
       throw new ConfigError('KvServer', 'partialFrameBytesMax', `must be an integer of at least clientLimits.frameBytesMax + ${framePrefixBytes} (${limits.frameBytesMax + framePrefixBytes}), so one frame of the largest size fits, not ${partialFrameBytesMax}`);
     }
+    // The users and roles of the replicated state are this replica's, once it runs.
+    const access = new AccessControl(options.auth, options.clientTls !== undefined, () => this.kvNode?.machine.auth);
+    if (options.auth !== undefined && options.secret !== undefined) {
+      const peer = secretBytes('secret', options.secret, 'KvServer');
+      for (const name of Object.keys(options.auth.users ?? {})) {
+        const user = access.user(name)!;
+        // A user holding the peers' secret could join as a replica.
+        if (user.secret !== undefined && sameBytes(user.secret, peer)) throw new ConfigError('KvServer', `auth.users.${name}.secret`, "must differ from secret (the peers')");
+      }
+    }
     const server = this;
     this.host = {
       get kv() {
@@ -185,6 +213,9 @@ export class KvServer {
       nodeId: options.id,
       members: Object.keys(options.members),
       secret: this.clientSecret,
+      tls: options.clientTls !== undefined,
+      access,
+      usage: this.usage,
       logger: this.logger,
       limits,
       metrics: this.recorder,
@@ -217,7 +248,7 @@ export class KvServer {
       clients.partialFrameBytes += u.partialFrameBytes;
       clients.watches += u.watches;
     }
-    return this.recorder.snapshot(clients);
+    return this.recorder.snapshot(clients, this.usage.tripped());
   }
 
   /**
@@ -376,4 +407,8 @@ function pemList(ca: TcpTlsOptions['ca']): string[] {
     const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [text];
     return blocks.map((b) => b.replace(/\s+/g, ''));
   });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
 }

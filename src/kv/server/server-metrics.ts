@@ -37,7 +37,11 @@ export interface KvServerMetrics {
     readonly frameTimeouts: number;
     /** Connections closed because their bytes would have taken the frames not yet read, of all clients, over `partialFrameBytesMax`. */
     readonly partialFrameCloses: number;
+    /** Requests refused with `PermissionDeniedError`: outside the user's roles, or another user's session. */
+    readonly permissionDenied: number;
   };
+  /** How often each per-principal quota (`auth.quotas`) refused a request since the server started, by the quota's name. */
+  readonly quotas: QuotaTrips;
 }
 
 /**
@@ -53,8 +57,23 @@ export class ServerMetricsRecorder {
   watchIdsRefused = 0;
   frameTimeouts = 0;
   partialFrameCloses = 0;
+  permissionDenied = 0;
 
-  snapshot(clients: KvServerMetrics['clients']): KvServerMetrics {
-    return { clients, trips: { connectionsRefused: this.connectionsRefused, handshakesRefused: this.handshakesRefused, answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
+  snapshot(clients: KvServerMetrics['clients'], quotas: QuotaTrips): KvServerMetrics {
+    return { clients, quotas, trips: { permissionDenied: this.permissionDenied, connectionsRefused: this.connectionsRefused, handshakesRefused: this.handshakesRefused, answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
   }
+}
+
+/** How often each per-principal quota refused a request, since the server started. */
+export interface QuotaTrips {
+  /** Session creates refused: the user owned `sessionsMax` sessions (counted on the server that proposed them). */
+  readonly sessionsMax: number;
+  /** Session creates refused: a TTL above the user's `sessionTtlMsMax`. */
+  readonly sessionTtlMsMax: number;
+  /** Watches refused: the user had `watchesMax` open on this server. */
+  readonly watchesMax: number;
+  /** Requests refused: the user had `requestsInFlightMax` being served by this server. */
+  readonly requestsInFlightMax: number;
+  /** Requests refused: their bytes would take the user's requests being served over `requestBytesInFlightMax`. */
+  readonly requestBytesInFlightMax: number;
 }

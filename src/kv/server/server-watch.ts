@@ -13,8 +13,12 @@ import { eventsPerFrameMax } from '../protocol/client-codec.js';
 
 /** Where a server watch sends. @internal */
 export interface WatchSink {
-  /** Sends a batch, complete through revision `through`; returns false when the socket is full (wait for `whenWritable`). */
-  events(id: number, events: readonly WatchEvent[], through: number): boolean;
+  /**
+   * Sends a batch of `watch`, complete through revision `through`; returns false when
+   * the socket is full (wait for `whenWritable`). It may stop the watch instead (its
+   * client may no longer read the range): then it sends nothing.
+   */
+  events(watch: ServerWatch, events: readonly WatchEvent[], through: number): boolean;
   /** Resolves once the socket takes more. */
   whenWritable(): Promise<void>;
   /** The watch ended with an error. */
@@ -37,7 +41,8 @@ export class ServerWatch {
   constructor(
     readonly id: number,
     private readonly machine: KvStateMachine,
-    range: KeyRange,
+    /** What it watches. */
+    readonly range: KeyRange,
     private readonly sink: WatchSink,
   ) {
     this.matches = rangeMatcher(range);
@@ -83,7 +88,8 @@ export class ServerWatch {
         for (let at = 0; at < events.length; at += eventsPerFrameMax) {
           const chunk = events.slice(at, at + eventsPerFrameMax);
           const next = events[at + eventsPerFrameMax];
-          writable = this.sink.events(this.id, chunk, next === undefined ? through : next.revision - 1);
+          writable = this.sink.events(this, chunk, next === undefined ? through : next.revision - 1);
+          if (this.stopped) return;
         }
         if (!writable) await this.sink.whenWritable();
       }

@@ -188,6 +188,7 @@ const validFrames: ServerFrame[] = [
 const validHandshakes: ClientHandshakeFrame[] = [
   { kind: 'challenge', cluster: 'c', node: 'a', nonce: new Uint8Array(32).fill(1) },
   { kind: 'hello', clientId: 'me', nonce: new Uint8Array(32).fill(2), proof: new Uint8Array(32).fill(3) },
+  { kind: 'hello', clientId: 'me', nonce: new Uint8Array(32).fill(2), proof: new Uint8Array(32).fill(3), user: 'alice' },
   { kind: 'welcome', proof: new Uint8Array(32).fill(4) },
   { kind: 'refuse', reason: 'no' },
 ];
@@ -419,8 +420,13 @@ describe('the encoder refuses what the decoder would', () => {
 describe('malformed handshake frames: CodecError', () => {
   it.each(validHandshakes.map((h) => [h.kind, h] as const))('%s cut short at every length, or with a byte left over', (_, h) => {
     const bytes = encodeClientHandshake(h);
-    for (let n = 0; n < bytes.byteLength; n++) refused(decodeClientHandshake, bytes.subarray(0, n), /ends early|bytes, but/);
-    refused(decodeClientHandshake, new Uint8Array([...bytes, 0]), /1 bytes after the message/);
+    // A hello without a user ends at its proof: a byte more starts a user, and cuts it short.
+    const userless = h.kind === 'hello' && h.user === undefined;
+    // A hello with a user cut right before it is the same hello without one: valid.
+    const withoutUser = h.kind === 'hello' && !userless ? encodeClientHandshake({ kind: 'hello', clientId: h.clientId, nonce: h.nonce, proof: h.proof }).byteLength : -1;
+    for (let n = 0; n < bytes.byteLength; n++) if (n !== withoutUser) refused(decodeClientHandshake, bytes.subarray(0, n), /ends early|bytes, but/);
+    refused(decodeClientHandshake, new Uint8Array([...bytes, 0]), userless ? /empty user/ : /1 bytes after the message/);
+    if (userless) refused(decodeClientHandshake, new Uint8Array([...bytes, 5]), /bytes, but/);
   });
 
   it('bad magic, another version, an unknown kind', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ResultDroppedError, ResultExpiredError } from '../../../src/runtime/index.js';
 import { decodeServerFrame, encodeServerFrame } from '../../../src/kv/protocol/client-codec.js';
 import { KvServerError, errorBodyOf, errorFromBody } from '../../../src/kv/protocol/client-errors.js';
+import { PermissionDeniedError, QuotaExceededError } from '../../../src/kv/errors.js';
 
 /** An error as a remote client sees it: its body through the codec, rebuilt. */
 function acrossTheWire(error: unknown): Error {
@@ -21,6 +22,20 @@ describe('errors across the client protocol', () => {
     const error = acrossTheWire(new ResultExpiredError('client-8', 41));
     expect(error).toBeInstanceOf(ResultExpiredError);
     expect(error).toMatchObject({ code: 'RESULT_EXPIRED', clientId: 'client-8', seq: 41 });
+  });
+
+  it('a permission refusal comes back as PermissionDeniedError with who, what and on what (a principal with a colon included)', () => {
+    const error = acrossTheWire(new PermissionDeniedError(':shared', 'read', 'prefix "app/"'));
+    expect(error).toBeInstanceOf(PermissionDeniedError);
+    expect(error).toMatchObject({ code: 'PERMISSION_DENIED', principal: ':shared', access: 'read', resource: 'prefix "app/"' });
+    expect(error.message).toBe(new PermissionDeniedError(':shared', 'read', 'prefix "app/"').message);
+  });
+
+  it('a quota refusal comes back as QuotaExceededError with its quota, limit and message', () => {
+    const sent = new QuotaExceededError('watchesMax', 2, 'user mallory has 2 watches open here');
+    const error = acrossTheWire(sent);
+    expect(error).toBeInstanceOf(QuotaExceededError);
+    expect(error).toMatchObject({ code: 'QUOTA_EXCEEDED', quota: 'watchesMax', limit: 2, message: sent.message });
   });
 
   it('a code without a class here stays a KvServerError with the server’s code', () => {

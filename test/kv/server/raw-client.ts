@@ -93,6 +93,8 @@ export class RawClient {
     cluster?: string;
     node?: string;
     nonce?: Uint8Array;
+    /** The user to authenticate as (its secret in `secret`); default none, the shared secret. */
+    user?: string;
     then?: readonly ClientRequest[];
   }): Promise<{ result: 'open'; hello: Uint8Array } | { result: 'refused'; reason: string }> {
     const challenge = await this.nextHandshake();
@@ -100,9 +102,10 @@ export class RawClient {
     if (challenge.kind !== 'challenge') throw new Error(`expected a challenge, got ${challenge.kind}`);
     const clientId = h.clientId ?? 'raw';
     const nonce = h.nonce ?? clientNonce();
-    const context = { cluster: h.cluster ?? challenge.cluster, node: h.node ?? challenge.node, clientId, serverNonce: challenge.nonce, clientNonce: nonce };
+    const user = h.user === undefined ? {} : { user: h.user };
+    const context = { cluster: h.cluster ?? challenge.cluster, node: h.node ?? challenge.node, clientId, serverNonce: challenge.nonce, clientNonce: nonce, ...user };
     const proof = h.proof ?? (h.secret === undefined ? new Uint8Array(0) : clientProofOf(h.secret, 'client', context));
-    const hello = prefixFrame(encodeClientHandshake({ kind: 'hello', clientId, nonce, proof }));
+    const hello = prefixFrame(encodeClientHandshake({ kind: 'hello', clientId, nonce, proof, ...user }));
     this.write(concat([hello, ...(h.then ?? []).map((q) => prefixFrame(encodeClientRequest(q)))]));
     const answer = await this.nextHandshake();
     if (answer === 'closed') return { result: 'refused', reason: 'closed' };
