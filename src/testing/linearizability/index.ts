@@ -7,6 +7,7 @@ export { HistoryError } from './history-error.js';
 export type { Model, ModelStep } from './model.js';
 export { type KvInput, type KvOutput, type KvState, versionedKvModel, kvOutputEquals } from './versioned-kv-model.js';
 export { checkLinearizability, type LinearizabilityVerdict, type LinearizabilityOptions } from './check-linearizability.js';
+export type { LinearizabilityExplanation, WindowCandidate, WindowAttempt } from './explanation.js';
 export { linearizabilityLimits } from './limits.js';
 export type { BudgetReason } from './budget.js';
 export { type KvPlannedOperation, simulateKvHistory } from './kv-history-simulation.js';

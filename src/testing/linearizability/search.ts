@@ -9,20 +9,44 @@
  * pair (set of linearized operations, model state) is new, it lifts the call and its
  * return out of the list, pushes the choice and restarts from the head. At a return,
  * the operation whose return it is cannot be delayed further, so the last choice was
- * wrong: pop it, unlift it, and try the next call after it. The memo cache of
- * (linearized bitset, state hash) prunes every configuration already explored.
+ * wrong: pop it, unlift it, and try the next call after it. The memo of
+ * (linearized bitset, interned state) prunes every configuration already explored.
  *
  * `info` operations return at +infinity, so they are never forced: the search may
  * linearize them or leave them out. It succeeds once every `ok` operation is
  * linearized. `fail` operations never reach this file.
+ *
+ * The search is resumable: {@link PartitionSearch.run} takes a number of steps and
+ * can be called again, so the checker can search many keys in turns. Besides the
+ * model's own `step` and `hash`, a step allocates nothing: the stack, the bitset and
+ * the memo are typed arrays allocated up front or grown by doubling.
  */
 import { assert } from '../../core/assert.js';
 import type { Budget } from './budget.js';
 import type { Operation } from './history.js';
+import { linearizabilityLimits } from './limits.js';
+import { Memo } from './memo.js';
 import type { Model } from './model.js';
 
 /** What the search of one partition found. @internal */
 export type SearchResult = 'linearizable' | 'not-linearizable' | 'unknown';
+
+/** What one turn of a {@link PartitionSearch} ended with. @internal */
+export type TurnResult = 'linearizable' | 'not-linearizable' | 'paused' | 'memory bound';
+
+/**
+ * Where the search got furthest before a return forced it back: the configuration
+ * that reached the latest return entry in time order. Every linearization dies at or
+ * before that return. @internal
+ */
+export interface DeathPoint<S> {
+  /** The operation whose return could not be passed (an `ok` operation, by index). */
+  readonly stuck: number;
+  /** The operations linearized, in order, on the first path that got there. */
+  readonly path: readonly number[];
+  /** The distinct model states possible there (at most `explainStatesMax`), the path's first. */
+  readonly states: readonly S[];
+}
 
 class Entry {
   prev: Entry | null = null;
@@ -33,6 +57,8 @@ class Entry {
     /** The operation's index, or -1 for the list head. */
     readonly op: number,
     readonly isCall: boolean,
+    /** Position in time order among all entries (the head is -1). */
+    public position: number,
   ) {}
 }
 
@@ -42,11 +68,6 @@ function mix32(x: number, seed: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
-}
-
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Removes a call entry and its return from the list. */
@@ -71,8 +92,8 @@ function unlift(call: Entry): void {
 function entryList<I, O>(operations: readonly Operation<I, O>[]): Entry {
   const points: { time: number; entry: Entry }[] = [];
   operations.forEach((operation, index) => {
-    const call = new Entry(index, true);
-    const ret = new Entry(index, false);
+    const call = new Entry(index, true, 0);
+    const ret = new Entry(index, false, 0);
     call.match = ret;
     ret.match = call;
     const returnsAt = operation.outcome === 'info' ? Number.POSITIVE_INFINITY : operation.completedAt!;
@@ -80,93 +101,234 @@ function entryList<I, O>(operations: readonly Operation<I, O>[]): Entry {
   });
   // Calls before returns at equal times: equal times are concurrent, never ordered.
   points.sort((a, b) => a.time - b.time || Number(a.entry.isCall ? 0 : 1) - Number(b.entry.isCall ? 0 : 1) || a.entry.op - b.entry.op);
-  const head = new Entry(-1, false);
+  const head = new Entry(-1, false, -1);
   let last = head;
-  for (const { entry } of points) {
+  points.forEach(({ entry }, position) => {
+    entry.position = position;
     last.next = entry;
     entry.prev = last;
     last = entry;
-  }
+  });
   return head;
 }
 
 /**
+ * The resumable search of one partition (one key's `ok` and `info` operations).
+ * Holds its memo's bytes reserved from the budget until {@link release}. @internal
+ */
+export class PartitionSearch<S, I, O> {
+  private readonly head: Entry;
+  private readonly linearized: Uint32Array;
+  private readonly code1: Uint32Array;
+  private readonly code2: Uint32Array;
+  private readonly observed: (O | undefined)[];
+  private readonly isOk: Uint8Array;
+  private readonly readOnly: Uint8Array;
+  private readonly memo: Memo;
+  /** Interned state hashes: equal states share one id. */
+  private readonly stateIds = new Map<string, number>();
+  private internedBytes = 0;
+  // The stack of choices, as parallel arrays: the call lifted, the state and its id before it.
+  private readonly stackCall: Entry[] = [];
+  private readonly stackState: S[] = [];
+  private readonly stackStateId: Int32Array;
+  private depth = 0;
+  private hash1 = 0;
+  private hash2 = 0;
+  private state: S;
+  private stateId: number;
+  private entry: Entry | null;
+  private okRemaining: number;
+  private finished: TurnResult | undefined;
+  /** Steps taken by this search. */
+  steps = 0;
+  // The death point, when explaining: the furthest return position reached so far.
+  private deathPosition = -1;
+  private deathStuck = -1;
+  private deathPath: number[] = [];
+  private readonly deathStates: S[] = [];
+  private readonly deathStateIds = new Set<number>();
+
+  constructor(
+    private readonly operations: readonly Operation<I, O>[],
+    private readonly model: Model<S, I, O>,
+    private readonly budget: Budget,
+    private readonly explain: boolean,
+  ) {
+    assert(
+      operations.every((operation) => operation.outcome !== 'fail'),
+      'searchPartition: fail operations must be dropped first',
+    );
+    const n = operations.length;
+    this.head = entryList(operations);
+    this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
+    this.code1 = Uint32Array.from(operations, (_, index) => mix32(index, 0x9e3779b9));
+    this.code2 = Uint32Array.from(operations, (_, index) => mix32(index, 0x7f4a7c15));
+    this.observed = operations.map((operation) => (operation.outcome === 'ok' ? operation.output : undefined));
+    this.isOk = Uint8Array.from(operations, (operation) => (operation.outcome === 'ok' ? 1 : 0));
+    // A completed read (an operation that, with its output, never changes any state)
+    // loses nothing by taking effect as soon as it can: remove it from any later place
+    // in a linearization and put it here, and the rest still holds. So it is no
+    // choice, and backtracking passes over it.
+    this.readOnly = Uint8Array.from(operations, (operation) =>
+      operation.outcome === 'ok' && model.readOnly !== undefined && model.readOnly(operation.input, operation.output!) ? 1 : 0,
+    );
+    this.memo = new Memo(n, budget);
+    this.stackStateId = new Int32Array(n + 1);
+    this.okRemaining = this.isOk.reduce((sum, ok) => sum + ok, 0);
+    this.state = model.init();
+    this.stateId = this.intern(model.hash(this.state));
+    this.entry = this.head.next;
+    if (this.okRemaining === 0) this.finished = 'linearizable';
+    else if (this.stateId < 0) this.finished = 'memory bound';
+  }
+
+  /** Bytes this search holds (memo and interned states). */
+  get bytesHeld(): number {
+    return this.memo.bytesHeld + this.internedBytes;
+  }
+
+  /**
+   * Searches for at most `stepsMax` steps, each also spent from the budget: the
+   * verdict, `'paused'` (out of steps here or in the budget; call again), or
+   * `'memory bound'` (the memo may not grow; final).
+   */
+  run(stepsMax: number): TurnResult {
+    if (this.finished !== undefined) return this.finished;
+    const { operations, model, linearized, code1, code2, observed, isOk, readOnly, head } = this;
+    let { entry, state, stateId, hash1, hash2, okRemaining, depth } = this;
+    let result: TurnResult = 'paused';
+    let taken = 0;
+    for (;;) {
+      if (taken === stepsMax || !this.budget.spend()) break;
+      taken++;
+      assert(entry !== null, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
+      const index = entry.op;
+      if (entry.isCall) {
+        const step = model.step(state, operations[index]!.input, observed[index]);
+        if (step.ok) {
+          const word = index >>> 5;
+          const bit = 1 << (index & 31);
+          linearized[word]! |= bit;
+          const next1 = (hash1 ^ code1[index]!) >>> 0;
+          const next2 = (hash2 ^ code2[index]!) >>> 0;
+          const nextId = this.intern(model.hash(step.state));
+          const seen = nextId < 0 ? 'memory bound' : this.memo.insert(next1, next2, nextId, linearized);
+          if (seen === 'memory bound') {
+            linearized[word]! &= ~bit;
+            result = 'memory bound';
+            break;
+          }
+          if (seen === 'new') {
+            this.stackCall[depth] = entry;
+            this.stackState[depth] = state;
+            this.stackStateId[depth] = stateId;
+            depth++;
+            state = step.state;
+            stateId = nextId;
+            hash1 = next1;
+            hash2 = next2;
+            lift(entry);
+            if (isOk[index] === 1 && --okRemaining === 0) {
+              result = 'linearizable';
+              break;
+            }
+            entry = head.next;
+            continue;
+          }
+          linearized[word]! &= ~bit;
+        }
+        entry = entry.next;
+        continue;
+      }
+      // A return: its operation cannot wait any longer, so undo the last choice.
+      assert(isOk[index] === 1, () => `reached the return of operation ${index} (info) with ${okRemaining} ok operations left`);
+      if (this.explain) this.noteDeath(entry, depth, state, stateId);
+      let forced: boolean;
+      let undone: Entry;
+      do {
+        if (depth === 0) {
+          result = 'not-linearizable';
+          break;
+        }
+        depth--;
+        undone = this.stackCall[depth]!;
+        const op = undone.op;
+        state = this.stackState[depth]!;
+        stateId = this.stackStateId[depth]!;
+        linearized[op >>> 5]! &= ~(1 << (op & 31));
+        hash1 = (hash1 ^ code1[op]!) >>> 0;
+        hash2 = (hash2 ^ code2[op]!) >>> 0;
+        unlift(undone);
+        if (isOk[op] === 1) okRemaining++;
+        forced = readOnly[op] === 1;
+      } while (forced);
+      if (result === 'not-linearizable') break;
+      entry = undone!.next;
+    }
+    this.entry = entry;
+    this.state = state;
+    this.stateId = stateId;
+    this.hash1 = hash1;
+    this.hash2 = hash2;
+    this.okRemaining = okRemaining;
+    this.depth = depth;
+    this.steps += taken;
+    if (result !== 'paused') this.finished = result;
+    return result;
+  }
+
+  /** Where the search got furthest; only after a `'not-linearizable'` of a search made with `explain`. */
+  deathPoint(): DeathPoint<S> {
+    assert(this.explain && this.finished === 'not-linearizable', `no death point: explain ${this.explain}, search ${this.finished ?? 'unfinished'}`);
+    assert(this.deathStuck >= 0, 'a failed search never reached a return');
+    return { stuck: this.deathStuck, path: this.deathPath, states: this.deathStates };
+  }
+
+  /** Gives the memo's and the interned states' bytes back to the budget. */
+  release(): void {
+    this.memo.release();
+    this.budget.releaseBytes(this.internedBytes);
+    this.internedBytes = 0;
+    this.stateIds.clear();
+  }
+
+  /** The id of a state hash, interning it if new; -1 if the memory bound forbids it. */
+  private intern(hash: string): number {
+    const id = this.stateIds.get(hash);
+    if (id !== undefined) return id;
+    const bytes = linearizabilityLimits.internedStateBytes + 2 * hash.length;
+    if (!this.budget.reserveBytes(bytes)) return -1;
+    this.internedBytes += bytes;
+    this.stateIds.set(hash, this.stateIds.size);
+    return this.stateIds.size - 1;
+  }
+
+  /** Records the configuration at return `entry` if it got at least as far as any before. */
+  private noteDeath(entry: Entry, depth: number, state: S, stateId: number): void {
+    if (entry.position < this.deathPosition) return;
+    if (entry.position > this.deathPosition) {
+      this.deathPosition = entry.position;
+      this.deathStuck = entry.op;
+      this.deathPath = this.stackCall.slice(0, depth).map((call) => call.op);
+      this.deathStates.length = 0;
+      this.deathStateIds.clear();
+    }
+    if (this.deathStates.length < linearizabilityLimits.explainStatesMax && !this.deathStateIds.has(stateId)) {
+      this.deathStates.push(state);
+      this.deathStateIds.add(stateId);
+    }
+  }
+}
+
+/**
  * Searches for a linearization of `operations` (one key's `ok` and `info`
- * operations) against `model`, spending `budget`. @internal
+ * operations) against `model`, spending `budget`, to the end; gives its memory back
+ * before it returns. @internal
  */
 export function searchPartition<S, I, O>(operations: readonly Operation<I, O>[], model: Model<S, I, O>, budget: Budget): SearchResult {
-  assert(
-    operations.every((operation) => operation.outcome !== 'fail'),
-    'searchPartition: fail operations must be dropped first',
-  );
-  let okRemaining = operations.filter((operation) => operation.outcome === 'ok').length;
-  if (okRemaining === 0) return 'linearizable';
-
-  const head = entryList(operations);
-  const linearized = new Uint32Array((operations.length + 31) >>> 5);
-  const code1 = operations.map((_, index) => mix32(index, 0x9e3779b9));
-  const code2 = operations.map((_, index) => mix32(index, 0x7f4a7c15));
-  let hash1 = 0;
-  let hash2 = 0;
-  const seen = new Map<string, Uint32Array[]>();
-  const chosen: { call: Entry; stateBefore: S; forced: boolean }[] = [];
-  let state = model.init();
-  let entry = head.next;
-
-  for (;;) {
-    if (!budget.spend()) return 'unknown';
-    assert(entry !== null, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
-    const index = entry.op;
-    const operation = operations[index]!;
-    if (entry.isCall) {
-      const step = model.step(state, operation.input, operation.outcome === 'ok' ? operation.output : undefined);
-      if (step.ok) {
-        const word = index >>> 5;
-        const bit = 1 << (index & 31);
-        linearized[word]! |= bit;
-        const next1 = (hash1 ^ code1[index]!) >>> 0;
-        const next2 = (hash2 ^ code2[index]!) >>> 0;
-        const key = `${next1}.${next2}.${model.hash(step.state)}`;
-        const bucket = seen.get(key);
-        if (bucket === undefined || !bucket.some((bits) => sameBits(bits, linearized))) {
-          if (bucket === undefined) seen.set(key, [linearized.slice()]);
-          else bucket.push(linearized.slice());
-          // A completed read (an operation that, with its output, never changes any
-          // state) loses nothing by taking effect as soon as it can: remove it from any
-          // later place in a linearization and put it here, and the rest still holds.
-          // So it is no choice, and backtracking passes over it.
-          const forced = operation.outcome === 'ok' && model.readOnly !== undefined && model.readOnly(operation.input, operation.output!);
-          chosen.push({ call: entry, stateBefore: state, forced });
-          state = step.state;
-          hash1 = next1;
-          hash2 = next2;
-          lift(entry);
-          if (operation.outcome === 'ok') {
-            okRemaining--;
-            if (okRemaining === 0) return 'linearizable';
-          }
-          entry = head.next;
-          continue;
-        }
-        linearized[word]! &= ~bit;
-      }
-      entry = entry.next;
-      continue;
-    }
-    // A return: its operation cannot wait any longer, so undo the last choice.
-    assert(operation.outcome === 'ok', () => `reached the return of operation ${index} (${operation.outcome}) with ${okRemaining} ok operations left`);
-    let last: (typeof chosen)[number] | undefined;
-    do {
-      last = chosen.pop();
-      if (last === undefined) return 'not-linearizable';
-      const undone = last.call.op;
-      state = last.stateBefore;
-      linearized[undone >>> 5]! &= ~(1 << (undone & 31));
-      hash1 = (hash1 ^ code1[undone]!) >>> 0;
-      hash2 = (hash2 ^ code2[undone]!) >>> 0;
-      unlift(last.call);
-      if (operations[undone]!.outcome === 'ok') okRemaining++;
-    } while (last.forced);
-    entry = last.call.next;
-  }
+  const search = new PartitionSearch(operations, model, budget, false);
+  const result = search.run(Number.POSITIVE_INFINITY);
+  search.release();
+  return result === 'paused' || result === 'memory bound' ? 'unknown' : result;
 }
