@@ -172,6 +172,14 @@ function failure<S, I, O>(
 ): LinearizabilityVerdict<I, O, S> {
   const { key, operations } = partition;
   if (options.shrink === false) return { result: 'not-linearizable', key, minimal: operations, shrinkComplete: false, explanation };
-  const shrunk = shrinkPartition(operations, model, budget);
+  // The operations invoked by the time `stuck` completed already fail: the search never
+  // reaches a later call before lifting `stuck`, so it dies there the same way. Shrinking
+  // starts from them, not from the whole key.
+  const cut = explanation.stuck.completedAt!;
+  const shrunk = shrinkPartition(
+    operations.filter((operation) => operation.invokedAt <= cut),
+    model,
+    budget,
+  );
   return { result: 'not-linearizable', key, minimal: shrunk.operations, shrinkComplete: shrunk.complete, explanation };
 }

@@ -6,6 +6,7 @@ export { type Outcome, type Operation, type History, type HistoryEvent, historyF
 export { HistoryError } from './history-error.js';
 export type { Model, ModelStep } from './model.js';
 export { type KvInput, type KvOutput, type KvState, versionedKvModel, kvOutputEquals } from './versioned-kv-model.js';
+export { type RegisterValue, type RegisterInput, type RegisterOutput, registerModel } from './register-model.js';
 export { checkLinearizability, type LinearizabilityVerdict, type LinearizabilityOptions } from './check-linearizability.js';
 export type { LinearizabilityExplanation, WindowCandidate, WindowAttempt } from './explanation.js';
 export { linearizabilityLimits } from './limits.js';
