@@ -241,15 +241,15 @@ const mutants: Mutant[] = [
   {
     name: 'lin: the memo ignores the model state',
     file: 'src/testing/linearizability/search.ts',
-    from: 'const key = `${next1}.${next2}.${model.hash(step.state)}`;',
-    to: 'const key = `${next1}.${next2}`;',
+    from: 'this.memo.insert(next1, next2, nextId, linearized)',
+    to: 'this.memo.insert(next1, next2, 0, linearized)',
     tests: linTests,
   },
   {
     name: 'lin: an info operation never takes effect',
     file: 'src/testing/linearizability/search.ts',
-    from: '      if (step.ok) {\n        const word',
-    to: '      if (step.ok && operation.outcome === \'ok\') {\n        const word',
+    from: '        if (step.ok) {\n          const word',
+    to: '        if (step.ok && isOk[index] === 1) {\n          const word',
     tests: linTests,
   },
   {
@@ -261,9 +261,9 @@ const mutants: Mutant[] = [
   },
   {
     name: 'lin: a spent budget answers linearizable',
-    file: 'src/testing/linearizability/search.ts',
-    from: "if (!budget.spend()) return 'unknown';",
-    to: "if (!budget.spend()) return 'linearizable';",
+    file: 'src/testing/linearizability/check-linearizability.ts',
+    from: "    partition.unknown = budget.spentOn ?? 'step budget';",
+    to: '',
     tests: linTests,
   },
   {

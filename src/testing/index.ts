@@ -52,6 +52,8 @@ export {
   type LinearizabilityExplanation,
   type WindowCandidate,
   type WindowAttempt,
+  describeOperation,
+  renderLinearizabilityHtml,
   type BudgetReason,
   type Outcome,
   type Operation,

@@ -9,6 +9,7 @@ import { linearizabilityLimits } from './limits.js';
 import type { Model } from './model.js';
 import { PartitionSearch } from './search.js';
 import { shrinkPartition } from './shrink.js';
+import { writeVisualization } from './visualization.js';
 
 /**
  * The checker's answer. `unknown` means a budget ran out: a check never answers
@@ -63,6 +64,14 @@ export interface LinearizabilityOptions {
   readonly shrink?: boolean;
   /** The clock the time budget reads, in milliseconds. Default `performance.now`. */
   readonly now?: () => number;
+  /**
+   * A file to write an HTML picture of the history to (see
+   * `renderLinearizabilityHtml`): every operation on its client's line, the failing
+   * key's partial linearization that got furthest, the operation no linearization
+   * gets past and the window around it. Written whatever the verdict. Needs Node
+   * 20.16 or later; default none.
+   */
+  readonly visualize?: string;
 }
 
 /** One key's search, and how it ended. */
@@ -98,6 +107,7 @@ export function checkLinearizability<S, I, O>(
 ): LinearizabilityVerdict<I, O, S> {
   validateHistory(history);
   const verdict = check(history, model, options);
+  if (options.visualize !== undefined) writeVisualization(options.visualize, history, verdict);
   return verdict;
 }
 
