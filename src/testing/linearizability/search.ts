@@ -17,9 +17,11 @@
  * linearized. `fail` operations never reach this file.
  *
  * The search is resumable: {@link PartitionSearch.run} takes a number of steps and
- * can be called again, so the checker can search many keys in turns. Besides the
- * model's own `step` and `hash`, a step allocates nothing: the stack, the bitset and
- * the memo are typed arrays allocated up front or grown by doubling.
+ * can be called again, so the checker can search many keys in turns. States are
+ * interned (equal hashes, one id) and each (state, operation) transition is asked of
+ * the model once and then looked up, so a step allocates nothing: the stack, the
+ * bitset, the memo and the transitions are typed arrays allocated up front or grown
+ * by doubling.
  */
 import { assert } from '../../core/assert.js';
 import type { Budget } from './budget.js';
@@ -27,6 +29,10 @@ import type { Operation } from './history.js';
 import { linearizabilityLimits } from './limits.js';
 import { Memo } from './memo.js';
 import type { Model } from './model.js';
+import { misfit, Transitions, unknownTransition } from './transitions.js';
+
+/** What `intern` answers when the memory bound forbids a new state. */
+const noMemory = -3;
 
 /** What the search of one partition found. @internal */
 export type SearchResult = 'linearizable' | 'not-linearizable' | 'unknown';
@@ -127,15 +133,16 @@ export class PartitionSearch<S, I, O> {
   private readonly memo: Memo;
   /** Interned state hashes: equal states share one id. */
   private readonly stateIds = new Map<string, number>();
+  /** The states by id. */
+  private readonly states: S[] = [];
   private internedBytes = 0;
-  // The stack of choices, as parallel arrays: the call lifted, the state and its id before it.
+  private readonly transitions: Transitions;
+  // The stack of choices, as parallel arrays: the call lifted, and the state id before it.
   private readonly stackCall: Entry[] = [];
-  private readonly stackState: S[] = [];
   private readonly stackStateId: Int32Array;
   private depth = 0;
   private hash1 = 0;
   private hash2 = 0;
-  private state: S;
   private stateId: number;
   private entry: Entry | null;
   private okRemaining: number;
@@ -174,18 +181,19 @@ export class PartitionSearch<S, I, O> {
       operation.outcome === 'ok' && model.readOnly !== undefined && model.readOnly(operation.input, operation.output!) ? 1 : 0,
     );
     this.memo = new Memo(n, budget);
+    this.transitions = new Transitions(budget);
     this.stackStateId = new Int32Array(n + 1);
     this.okRemaining = this.isOk.reduce((sum, ok) => sum + ok, 0);
-    this.state = model.init();
-    this.stateId = this.intern(model.hash(this.state));
+    const init = model.init();
+    this.stateId = this.intern(model.hash(init), init);
     this.entry = this.head.next;
     if (this.okRemaining === 0) this.finished = 'linearizable';
-    else if (this.stateId < 0) this.finished = 'memory bound';
+    else if (this.stateId === noMemory) this.finished = 'memory bound';
   }
 
   /** Bytes this search holds (memo and interned states). */
   get bytesHeld(): number {
-    return this.memo.bytesHeld + this.internedBytes;
+    return this.memo.bytesHeld + this.transitions.bytesHeld + this.internedBytes;
   }
 
   /**
@@ -195,8 +203,8 @@ export class PartitionSearch<S, I, O> {
    */
   run(stepsMax: number): TurnResult {
     if (this.finished !== undefined) return this.finished;
-    const { operations, model, linearized, code1, code2, observed, isOk, readOnly, head } = this;
-    let { entry, state, stateId, hash1, hash2, okRemaining, depth } = this;
+    const { operations, model, linearized, code1, code2, observed, isOk, readOnly, head, transitions, states } = this;
+    let { entry, stateId, hash1, hash2, okRemaining, depth } = this;
     let result: TurnResult = 'paused';
     let taken = 0;
     for (;;) {
@@ -205,15 +213,22 @@ export class PartitionSearch<S, I, O> {
       assert(entry !== null, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
       const index = entry.op;
       if (entry.isCall) {
-        const step = model.step(state, operations[index]!.input, observed[index]);
-        if (step.ok) {
+        let nextId = transitions.get(stateId, index);
+        if (nextId === unknownTransition) {
+          const step = model.step(states[stateId]!, operations[index]!.input, observed[index]);
+          nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
+          if (nextId === noMemory || !transitions.set(stateId, index, nextId)) {
+            result = 'memory bound';
+            break;
+          }
+        }
+        if (nextId !== misfit) {
           const word = index >>> 5;
           const bit = 1 << (index & 31);
           linearized[word]! |= bit;
           const next1 = (hash1 ^ code1[index]!) >>> 0;
           const next2 = (hash2 ^ code2[index]!) >>> 0;
-          const nextId = this.intern(model.hash(step.state));
-          const seen = nextId < 0 ? 'memory bound' : this.memo.insert(next1, next2, nextId, linearized);
+          const seen = this.memo.insert(next1, next2, nextId, linearized);
           if (seen === 'memory bound') {
             linearized[word]! &= ~bit;
             result = 'memory bound';
@@ -221,10 +236,8 @@ export class PartitionSearch<S, I, O> {
           }
           if (seen === 'new') {
             this.stackCall[depth] = entry;
-            this.stackState[depth] = state;
             this.stackStateId[depth] = stateId;
             depth++;
-            state = step.state;
             stateId = nextId;
             hash1 = next1;
             hash2 = next2;
@@ -243,7 +256,7 @@ export class PartitionSearch<S, I, O> {
       }
       // A return: its operation cannot wait any longer, so undo the last choice.
       assert(isOk[index] === 1, () => `reached the return of operation ${index} (info) with ${okRemaining} ok operations left`);
-      if (this.explain) this.noteDeath(entry, depth, state, stateId);
+      if (this.explain) this.noteDeath(entry, depth, stateId);
       let forced: boolean;
       let undone: Entry;
       do {
@@ -254,7 +267,6 @@ export class PartitionSearch<S, I, O> {
         depth--;
         undone = this.stackCall[depth]!;
         const op = undone.op;
-        state = this.stackState[depth]!;
         stateId = this.stackStateId[depth]!;
         linearized[op >>> 5]! &= ~(1 << (op & 31));
         hash1 = (hash1 ^ code1[op]!) >>> 0;
@@ -267,7 +279,6 @@ export class PartitionSearch<S, I, O> {
       entry = undone!.next;
     }
     this.entry = entry;
-    this.state = state;
     this.stateId = stateId;
     this.hash1 = hash1;
     this.hash2 = hash2;
@@ -288,24 +299,27 @@ export class PartitionSearch<S, I, O> {
   /** Gives the memo's and the interned states' bytes back to the budget. */
   release(): void {
     this.memo.release();
+    this.transitions.release();
     this.budget.releaseBytes(this.internedBytes);
     this.internedBytes = 0;
     this.stateIds.clear();
+    this.states.length = 0;
   }
 
-  /** The id of a state hash, interning it if new; -1 if the memory bound forbids it. */
-  private intern(hash: string): number {
+  /** The id of `state` (whose hash is `hash`), interning it if new; {@link noMemory} if the memory bound forbids it. */
+  private intern(hash: string, state: S): number {
     const id = this.stateIds.get(hash);
     if (id !== undefined) return id;
     const bytes = linearizabilityLimits.internedStateBytes + 2 * hash.length;
-    if (!this.budget.reserveBytes(bytes)) return -1;
+    if (!this.budget.reserveBytes(bytes)) return noMemory;
     this.internedBytes += bytes;
-    this.stateIds.set(hash, this.stateIds.size);
-    return this.stateIds.size - 1;
+    this.stateIds.set(hash, this.states.length);
+    this.states.push(state);
+    return this.states.length - 1;
   }
 
   /** Records the configuration at return `entry` if it got at least as far as any before. */
-  private noteDeath(entry: Entry, depth: number, state: S, stateId: number): void {
+  private noteDeath(entry: Entry, depth: number, stateId: number): void {
     if (entry.position < this.deathPosition) return;
     if (entry.position > this.deathPosition) {
       this.deathPosition = entry.position;
@@ -315,7 +329,7 @@ export class PartitionSearch<S, I, O> {
       this.deathStateIds.clear();
     }
     if (this.deathStates.length < linearizabilityLimits.explainStatesMax && !this.deathStateIds.has(stateId)) {
-      this.deathStates.push(state);
+      this.deathStates.push(this.states[stateId]!);
       this.deathStateIds.add(stateId);
     }
   }
