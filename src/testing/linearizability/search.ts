@@ -169,8 +169,10 @@ export class PartitionSearch<S, I, O> {
     const n = operations.length;
     this.head = entryList(operations);
     this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
-    this.code1 = Uint32Array.from(operations, (_, index) => mix32(index, 0x9e3779b9));
-    this.code2 = Uint32Array.from(operations, (_, index) => mix32(index, 0x7f4a7c15));
+    // Only ok operations are hashed: configurations that differ in info operations share a
+    // memo chain, where the memo finds the ones a smaller set of info operations covers.
+    this.code1 = Uint32Array.from(operations, (operation, index) => (operation.outcome === 'ok' ? mix32(index, 0x9e3779b9) : 0));
+    this.code2 = Uint32Array.from(operations, (operation, index) => (operation.outcome === 'ok' ? mix32(index, 0x7f4a7c15) : 0));
     this.observed = operations.map((operation) => (operation.outcome === 'ok' ? operation.output : undefined));
     this.isOk = Uint8Array.from(operations, (operation) => (operation.outcome === 'ok' ? 1 : 0));
     // A completed read (an operation that, with its output, never changes any state)
@@ -180,7 +182,11 @@ export class PartitionSearch<S, I, O> {
     this.readOnly = Uint8Array.from(operations, (operation) =>
       operation.outcome === 'ok' && model.readOnly !== undefined && model.readOnly(operation.input, operation.output!) ? 1 : 0,
     );
-    this.memo = new Memo(n, budget);
+    const required = new Uint32Array(this.linearized.length);
+    operations.forEach((operation, index) => {
+      if (operation.outcome === 'ok') required[index >>> 5]! |= 1 << (index & 31);
+    });
+    this.memo = new Memo(n, required, budget);
     this.transitions = new Transitions(budget);
     this.stackStateId = new Int32Array(n + 1);
     this.okRemaining = this.isOk.reduce((sum, ok) => sum + ok, 0);
