@@ -96,25 +96,34 @@ function unlift(call: Entry): void {
 
 /** Builds the entry list of `operations` in time order; returns its head (a sentinel). */
 function entryList<I, O>(operations: readonly Operation<I, O>[]): Entry {
-  const points: { time: number; entry: Entry }[] = [];
-  operations.forEach((operation, index) => {
-    const call = new Entry(index, true, 0);
-    const ret = new Entry(index, false, 0);
+  const n = operations.length;
+  // Point 2i is operation i's call, 2i + 1 its return.
+  const times = new Float64Array(2 * n);
+  const entries: Entry[] = new Array<Entry>(2 * n);
+  for (let i = 0; i < n; i++) {
+    const operation = operations[i]!;
+    times[2 * i] = operation.invokedAt;
+    times[2 * i + 1] = operation.outcome === 'info' ? Number.POSITIVE_INFINITY : operation.completedAt!;
+    const call = new Entry(i, true, 0);
+    const ret = new Entry(i, false, 0);
     call.match = ret;
     ret.match = call;
-    const returnsAt = operation.outcome === 'info' ? Number.POSITIVE_INFINITY : operation.completedAt!;
-    points.push({ time: operation.invokedAt, entry: call }, { time: returnsAt, entry: ret });
-  });
+    entries[2 * i] = call;
+    entries[2 * i + 1] = ret;
+  }
+  const order = new Int32Array(2 * n);
+  for (let p = 0; p < 2 * n; p++) order[p] = p;
   // Calls before returns at equal times: equal times are concurrent, never ordered.
-  points.sort((a, b) => a.time - b.time || Number(a.entry.isCall ? 0 : 1) - Number(b.entry.isCall ? 0 : 1) || a.entry.op - b.entry.op);
+  order.sort((a, b) => times[a]! - times[b]! || (a & 1) - (b & 1) || a - b);
   const head = new Entry(-1, false, -1);
   let last = head;
-  points.forEach(({ entry }, position) => {
+  for (let position = 0; position < 2 * n; position++) {
+    const entry = entries[order[position]!]!;
     entry.position = position;
     last.next = entry;
     entry.prev = last;
     last = entry;
-  });
+  }
   return head;
 }
 
@@ -162,34 +171,38 @@ export class PartitionSearch<S, I, O> {
     private readonly budget: Budget,
     private readonly explain: boolean,
   ) {
-    assert(
-      operations.every((operation) => operation.outcome !== 'fail'),
-      'searchPartition: fail operations must be dropped first',
-    );
     const n = operations.length;
     this.head = entryList(operations);
     this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
-    // Only ok operations are hashed: configurations that differ in info operations share a
-    // memo chain, where the memo finds the ones a smaller set of info operations covers.
-    this.code1 = Uint32Array.from(operations, (operation, index) => (operation.outcome === 'ok' ? mix32(index, 0x9e3779b9) : 0));
-    this.code2 = Uint32Array.from(operations, (operation, index) => (operation.outcome === 'ok' ? mix32(index, 0x7f4a7c15) : 0));
-    this.observed = operations.map((operation) => (operation.outcome === 'ok' ? operation.output : undefined));
-    this.isOk = Uint8Array.from(operations, (operation) => (operation.outcome === 'ok' ? 1 : 0));
-    // A completed read (an operation that, with its output, never changes any state)
-    // loses nothing by taking effect as soon as it can: remove it from any later place
-    // in a linearization and put it here, and the rest still holds. So it is no
-    // choice, and backtracking passes over it.
-    this.readOnly = Uint8Array.from(operations, (operation) =>
-      operation.outcome === 'ok' && model.readOnly !== undefined && model.readOnly(operation.input, operation.output!) ? 1 : 0,
-    );
+    this.code1 = new Uint32Array(n);
+    this.code2 = new Uint32Array(n);
+    this.observed = new Array<O | undefined>(n);
+    this.isOk = new Uint8Array(n);
+    this.readOnly = new Uint8Array(n);
     const required = new Uint32Array(this.linearized.length);
-    operations.forEach((operation, index) => {
-      if (operation.outcome === 'ok') required[index >>> 5]! |= 1 << (index & 31);
-    });
+    let okCount = 0;
+    for (let index = 0; index < n; index++) {
+      const operation = operations[index]!;
+      assert(operation.outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
+      if (operation.outcome !== 'ok') continue;
+      okCount++;
+      this.isOk[index] = 1;
+      this.observed[index] = operation.output;
+      required[index >>> 5]! |= 1 << (index & 31);
+      // Only ok operations are hashed: configurations that differ in info operations share
+      // a memo chain, where the memo finds the ones a smaller set of info operations covers.
+      this.code1[index] = mix32(index, 0x9e3779b9);
+      this.code2[index] = mix32(index, 0x7f4a7c15);
+      // A completed read (an operation that, with its output, never changes any state)
+      // loses nothing by taking effect as soon as it can: remove it from any later place
+      // in a linearization and put it here, and the rest still holds. So it is no
+      // choice, and backtracking passes over it.
+      if (model.readOnly !== undefined && model.readOnly(operation.input, operation.output!)) this.readOnly[index] = 1;
+    }
     this.memo = new Memo(n, required, budget);
     this.transitions = new Transitions(budget);
     this.stackStateId = new Int32Array(n + 1);
-    this.okRemaining = this.isOk.reduce((sum, ok) => sum + ok, 0);
+    this.okRemaining = okCount;
     const init = model.init();
     this.stateId = this.intern(model.hash(init), init);
     this.entry = this.head.next;
