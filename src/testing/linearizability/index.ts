@@ -14,3 +14,6 @@ export { linearizabilityLimits } from './limits.js';
 export type { BudgetReason } from './budget.js';
 export { type KvPlannedOperation, simulateKvHistory } from './kv-history-simulation.js';
 export { kvHistoryArbitrary, type KvHistoryArbitraryOptions, type KvHistoryFault, type KvHistorySample } from './kv-history-arbitrary.js';
+export { type EdnValue, type EdnKeyword, readEdn, writeEdn, keyword, isKeyword } from './edn.js';
+export { type JepsenCodec, historyFromJepsenEdn, historyToJepsenEdn, jepsenCasRegister, jepsenIndependent } from './jepsen-history.js';
+export { type PorcupineCodec, historyFromPorcupineJson, historyToPorcupineJson, porcupineTimeoutReturn } from './porcupine-json.js';
