@@ -17,3 +17,8 @@ export { kvHistoryArbitrary, type KvHistoryArbitraryOptions, type KvHistoryFault
 export { type EdnValue, type EdnKeyword, readEdn, writeEdn, keyword, isKeyword } from './edn.js';
 export { type JepsenCodec, historyFromJepsenEdn, historyToJepsenEdn, jepsenCasRegister, jepsenIndependent } from './jepsen-history.js';
 export { type PorcupineCodec, historyFromPorcupineJson, historyToPorcupineJson, porcupineTimeoutReturn } from './porcupine-json.js';
+export { type AppendKvInput, type AppendKvOutput, appendKvModel } from './append-kv-model.js';
+export { type SetElement, type SetInput, type SetOutput, type SetState, setModel } from './set-model.js';
+export { type QueueValue, type QueueInput, type QueueOutput, type QueueState, queueModel } from './queue-model.js';
+export { type MutexInput, type MutexOutput, type MutexState, mutexModel } from './mutex-model.js';
+export { type TxnStep, type TxnInput, type TxnOutput, type TxnState, transactionalRegisterModel } from './transactional-register-model.js';
