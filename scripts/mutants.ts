@@ -234,8 +234,8 @@ const mutants: Mutant[] = [
   {
     name: 'lin: a return sorts before a call at the same instant (equal times ordered)',
     file: 'src/testing/linearizability/search.ts',
-    from: 'Number(a.entry.isCall ? 0 : 1) - Number(b.entry.isCall ? 0 : 1)',
-    to: 'Number(a.entry.isCall ? 1 : 0) - Number(b.entry.isCall ? 1 : 0)',
+    from: 'times[a]! - times[b]! || (a & 1) - (b & 1) || a - b',
+    to: 'times[a]! - times[b]! || (b & 1) - (a & 1) || a - b',
     tests: linTests,
   },
   {
@@ -248,8 +248,8 @@ const mutants: Mutant[] = [
   {
     name: 'lin: an info operation never takes effect',
     file: 'src/testing/linearizability/search.ts',
-    from: '        if (step.ok) {\n          const word',
-    to: '        if (step.ok && isOk[index] === 1) {\n          const word',
+    from: '        if (nextId !== misfit) {\n          const word',
+    to: '        if (nextId !== misfit && isOk[index] === 1) {\n          const word',
     tests: linTests,
   },
   {
