@@ -54,19 +54,19 @@ export interface DeathPoint<S> {
   readonly states: readonly S[];
 }
 
-class Entry {
-  prev: Entry | null = null;
-  next: Entry | null = null;
-  match: Entry | null = null;
-
-  constructor(
-    /** The operation's index, or -1 for the list head. */
-    readonly op: number,
-    readonly isCall: boolean,
-    /** Position in time order among all entries (the head is -1). */
-    public position: number,
-  ) {}
+/**
+ * The entry list, in typed arrays: entry `2i` is operation `i`'s call, `2i + 1` its
+ * return, and `2n` the head (a sentinel); `none` ends the list.
+ */
+interface EntryList {
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+  /** Position of each entry in time order (the head's is -1). */
+  readonly position: Int32Array;
+  readonly head: number;
 }
+
+const none = -1;
 
 /** A 32-bit mix (murmur3's finalizer) of `x` with `seed`: the Zobrist code of an operation. */
 function mix32(x: number, seed: number): number {
@@ -76,55 +76,55 @@ function mix32(x: number, seed: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Removes a call entry and its return from the list. */
-function lift(call: Entry): void {
-  const ret = call.match!;
-  call.prev!.next = call.next;
-  call.next!.prev = call.prev;
-  ret.prev!.next = ret.next;
-  if (ret.next !== null) ret.next.prev = ret.prev;
+/** Removes call entry `call` and its return from the list. */
+function lift(list: EntryList, call: number): void {
+  const { next, prev } = list;
+  const ret = call + 1;
+  next[prev[call]!] = next[call]!;
+  prev[next[call]!] = prev[call]!;
+  next[prev[ret]!] = next[ret]!;
+  if (next[ret] !== none) prev[next[ret]!] = prev[ret]!;
 }
 
-/** Puts back a call entry and its return, undoing {@link lift}. */
-function unlift(call: Entry): void {
-  const ret = call.match!;
-  ret.prev!.next = ret;
-  if (ret.next !== null) ret.next.prev = ret;
-  call.prev!.next = call;
-  call.next!.prev = call;
+/** Puts back call entry `call` and its return, undoing {@link lift}. */
+function unlift(list: EntryList, call: number): void {
+  const { next, prev } = list;
+  const ret = call + 1;
+  next[prev[ret]!] = ret;
+  if (next[ret] !== none) prev[next[ret]!] = ret;
+  next[prev[call]!] = call;
+  prev[next[call]!] = call;
 }
 
-/** Builds the entry list of `operations` in time order; returns its head (a sentinel). */
-function entryList<I, O>(operations: readonly Operation<I, O>[]): Entry {
+/** Builds the entry list of `operations` in time order. */
+function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
   const n = operations.length;
-  // Point 2i is operation i's call, 2i + 1 its return.
   const times = new Float64Array(2 * n);
-  const entries: Entry[] = new Array<Entry>(2 * n);
   for (let i = 0; i < n; i++) {
     const operation = operations[i]!;
     times[2 * i] = operation.invokedAt;
     times[2 * i + 1] = operation.outcome === 'info' ? Number.POSITIVE_INFINITY : operation.completedAt!;
-    const call = new Entry(i, true, 0);
-    const ret = new Entry(i, false, 0);
-    call.match = ret;
-    ret.match = call;
-    entries[2 * i] = call;
-    entries[2 * i + 1] = ret;
   }
   const order = new Int32Array(2 * n);
-  for (let p = 0; p < 2 * n; p++) order[p] = p;
+  for (let e = 0; e < 2 * n; e++) order[e] = e;
   // Calls before returns at equal times: equal times are concurrent, never ordered.
   order.sort((a, b) => times[a]! - times[b]! || (a & 1) - (b & 1) || a - b);
-  const head = new Entry(-1, false, -1);
+  const head = 2 * n;
+  const next = new Int32Array(2 * n + 1);
+  const prev = new Int32Array(2 * n + 1);
+  const position = new Int32Array(2 * n + 1);
+  position[head] = -1;
+  prev[head] = none;
   let last = head;
-  for (let position = 0; position < 2 * n; position++) {
-    const entry = entries[order[position]!]!;
-    entry.position = position;
-    last.next = entry;
-    entry.prev = last;
+  for (let p = 0; p < 2 * n; p++) {
+    const entry = order[p]!;
+    position[entry] = p;
+    next[last] = entry;
+    prev[entry] = last;
     last = entry;
   }
-  return head;
+  next[last] = none;
+  return { next, prev, position, head };
 }
 
 /**
@@ -132,7 +132,7 @@ function entryList<I, O>(operations: readonly Operation<I, O>[]): Entry {
  * Holds its memo's bytes reserved from the budget until {@link release}. @internal
  */
 export class PartitionSearch<S, I, O> {
-  private readonly head: Entry;
+  private readonly list: EntryList;
   private readonly linearized: Uint32Array;
   private readonly code1: Uint32Array;
   private readonly code2: Uint32Array;
@@ -147,13 +147,13 @@ export class PartitionSearch<S, I, O> {
   private internedBytes = 0;
   private readonly transitions: Transitions;
   // The stack of choices, as parallel arrays: the call lifted, and the state id before it.
-  private readonly stackCall: Entry[] = [];
+  private readonly stackCall: Int32Array;
   private readonly stackStateId: Int32Array;
   private depth = 0;
   private hash1 = 0;
   private hash2 = 0;
   private stateId: number;
-  private entry: Entry | null;
+  private entry: number;
   private okRemaining: number;
   private finished: TurnResult | undefined;
   /** Steps taken by this search. */
@@ -172,7 +172,7 @@ export class PartitionSearch<S, I, O> {
     private readonly explain: boolean,
   ) {
     const n = operations.length;
-    this.head = entryList(operations);
+    this.list = entryList(operations);
     this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
     this.code1 = new Uint32Array(n);
     this.code2 = new Uint32Array(n);
@@ -202,10 +202,11 @@ export class PartitionSearch<S, I, O> {
     this.memo = new Memo(n, required, budget);
     this.transitions = new Transitions(budget);
     this.stackStateId = new Int32Array(n + 1);
+    this.stackCall = new Int32Array(n + 1);
     this.okRemaining = okCount;
     const init = model.init();
     this.stateId = this.intern(model.hash(init), init);
-    this.entry = this.head.next;
+    this.entry = this.list.next[this.list.head]!;
     if (this.okRemaining === 0) this.finished = 'linearizable';
     else if (this.stateId === noMemory) this.finished = 'memory bound';
   }
@@ -222,16 +223,17 @@ export class PartitionSearch<S, I, O> {
    */
   run(stepsMax: number): TurnResult {
     if (this.finished !== undefined) return this.finished;
-    const { operations, model, linearized, code1, code2, observed, isOk, readOnly, head, transitions, states } = this;
+    const { operations, model, linearized, code1, code2, observed, isOk, readOnly, list, transitions, states, stackCall, stackStateId } = this;
+    const { next, head } = list;
     let { entry, stateId, hash1, hash2, okRemaining, depth } = this;
     let result: TurnResult = 'paused';
     let taken = 0;
     for (;;) {
       if (taken === stepsMax || !this.budget.spend()) break;
       taken++;
-      assert(entry !== null, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
-      const index = entry.op;
-      if (entry.isCall) {
+      assert(entry !== none, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
+      const index = entry >>> 1;
+      if ((entry & 1) === 0) {
         let nextId = transitions.get(stateId, index);
         if (nextId === unknownTransition) {
           const step = model.step(states[stateId]!, operations[index]!.input, observed[index]);
@@ -254,48 +256,48 @@ export class PartitionSearch<S, I, O> {
             break;
           }
           if (seen === 'new') {
-            this.stackCall[depth] = entry;
-            this.stackStateId[depth] = stateId;
+            stackCall[depth] = entry;
+            stackStateId[depth] = stateId;
             depth++;
             stateId = nextId;
             hash1 = next1;
             hash2 = next2;
-            lift(entry);
+            lift(list, entry);
             if (isOk[index] === 1 && --okRemaining === 0) {
               result = 'linearizable';
               break;
             }
-            entry = head.next;
+            entry = next[head]!;
             continue;
           }
           linearized[word]! &= ~bit;
         }
-        entry = entry.next;
+        entry = next[entry]!;
         continue;
       }
       // A return: its operation cannot wait any longer, so undo the last choice.
       assert(isOk[index] === 1, () => `reached the return of operation ${index} (info) with ${okRemaining} ok operations left`);
       if (this.explain) this.noteDeath(entry, depth, stateId);
       let forced: boolean;
-      let undone: Entry;
+      let undone = none;
       do {
         if (depth === 0) {
           result = 'not-linearizable';
           break;
         }
         depth--;
-        undone = this.stackCall[depth]!;
-        const op = undone.op;
-        stateId = this.stackStateId[depth]!;
+        undone = stackCall[depth]!;
+        const op = undone >>> 1;
+        stateId = stackStateId[depth]!;
         linearized[op >>> 5]! &= ~(1 << (op & 31));
         hash1 = (hash1 ^ code1[op]!) >>> 0;
         hash2 = (hash2 ^ code2[op]!) >>> 0;
-        unlift(undone);
+        unlift(list, undone);
         if (isOk[op] === 1) okRemaining++;
         forced = readOnly[op] === 1;
       } while (forced);
       if (result === 'not-linearizable') break;
-      entry = undone!.next;
+      entry = next[undone]!;
     }
     this.entry = entry;
     this.stateId = stateId;
@@ -338,12 +340,13 @@ export class PartitionSearch<S, I, O> {
   }
 
   /** Records the configuration at return `entry` if it got at least as far as any before. */
-  private noteDeath(entry: Entry, depth: number, stateId: number): void {
-    if (entry.position < this.deathPosition) return;
-    if (entry.position > this.deathPosition) {
-      this.deathPosition = entry.position;
-      this.deathStuck = entry.op;
-      this.deathPath = this.stackCall.slice(0, depth).map((call) => call.op);
+  private noteDeath(entry: number, depth: number, stateId: number): void {
+    const position = this.list.position[entry]!;
+    if (position < this.deathPosition) return;
+    if (position > this.deathPosition) {
+      this.deathPosition = position;
+      this.deathStuck = entry >>> 1;
+      this.deathPath = Array.from(this.stackCall.subarray(0, depth), (call) => call >>> 1);
       this.deathStates.length = 0;
       this.deathStateIds.clear();
     }
