@@ -130,12 +130,12 @@ function check<S, I, O>(history: History<I, O>, model: Model<S, I, O>, options: 
   let active = partitions;
   while (active.length > 0 && budget.spentOn === undefined) {
     for (const partition of active) {
-      partition.search ??= new PartitionSearch(partition.operations, model, budget, true);
+      partition.search ??= new PartitionSearch(partition.operations, model, budget);
       const search = partition.search;
       const turn = search.run(Math.min(linearizabilityLimits.partitionTurnSteps, partitionStepsMax - search.steps));
       if (turn === 'not-linearizable') {
-        const explanation = explainFailure(partition.key, partition.operations, model, search.deathPoint());
         for (const other of partitions) other.search?.release();
+        const explanation = explain(partition, search, model, budget);
         return failure(partition, explanation, model, budget, options);
       }
       if (turn === 'paused' && budget.spentOn !== undefined) break;
@@ -171,6 +171,21 @@ function check<S, I, O>(history: History<I, O>, model: Model<S, I, O>, options: 
     keys,
     detail: `${limit} ran out before ${keys.length} of ${partitions.length} keys were finished (${shown}) after ${budget.taken} steps; no key failed`,
   };
+}
+
+/**
+ * Explains a failed key by searching it again, now copying the path and the states
+ * where the first search got furthest. The failure costs its search twice; a search
+ * that copied at every new furthest point would cost the square of the key's length
+ * on every key. If the budget runs out first, the explanation names only the stuck
+ * operation.
+ */
+function explain<S, I, O>(partition: Partition<S, I, O>, failed: PartitionSearch<S, I, O>, model: Model<S, I, O>, budget: Budget): LinearizabilityExplanation<S, I, O> {
+  const again = new PartitionSearch(partition.operations, model, budget, failed.furthestPosition);
+  const result = again.run(Number.POSITIVE_INFINITY);
+  again.release();
+  if (result === 'not-linearizable') return explainFailure(partition.key, partition.operations, model, again.deathPoint());
+  return explainFailure(partition.key, partition.operations, model, { stuck: failed.stuckOperation, path: [], states: [] });
 }
 
 function failure<S, I, O>(

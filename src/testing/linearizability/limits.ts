@@ -29,6 +29,12 @@ export const linearizabilityLimits = {
   memoSlotsInitial: 1 << 8,
   /** 32-bit words per memo chunk of bitsets (4 MiB); a memo grows a chunk at a time. */
   memoChunkWords: 1 << 20,
+  /**
+   * Transitions a search caches before it judges whether they repeat (see
+   * `PartitionSearch`): past it, the cache stays on only if the search took at least
+   * twice as many steps.
+   */
+  transitionsProbation: 1 << 14,
   /** Estimated bytes one interned model state costs besides its hash string (map entry, number). */
   internedStateBytes: 64,
   /** Model states kept to explain a failure (the distinct states possible where the search died). */

@@ -10,14 +10,8 @@ import { linearizabilityLimits } from './limits.js';
 const stride = 5;
 
 /**
- * A set of (bitset, state id) pairs, queried up to optional operations: a
- * configuration is seen when the memo holds one with the same state, the same
- * required (`ok`) operations, and a subset of its optional (`info`) ones. Whatever
- * completes a linearization from the larger one completes it from the smaller one
- * (it just never takes the extra optional operations), so once the smaller is
- * explored, the larger needs no search. A configuration is found by two 32-bit
- * Zobrist codes of its required operations and its interned state id in an
- * open-addressed table
+ * A set of (bitset, state id) pairs. A configuration is found by the two 32-bit
+ * Zobrist codes of its bitset and its interned state id in an open-addressed table
  * whose slots are interleaved (one probe, one cache line); the bitsets themselves sit
  * in chunks that double up to a fixed size (never copied as the memo grows) and are
  * compared in full, so two configurations are never confused. Every byte it holds is
@@ -36,12 +30,9 @@ export class Memo {
 
   constructor(
     operations: number,
-    /** The bitset of the required operations; the others are optional. */
-    private readonly required: Uint32Array,
     private readonly budget: Budget,
   ) {
     this.words = Math.max(1, (operations + 31) >>> 5);
-    assert(required.length === this.words, `required bitset of ${required.length} words for ${operations} operations`);
   }
 
   /** Bytes held now (table and bitsets). */
@@ -50,16 +41,14 @@ export class Memo {
   }
 
   /**
-   * Adds the configuration (`bits`, `stateId`), whose codes of its required
-   * operations are `h1`, `h2`: `'new'` if it was not there, `'seen'` if it (or one
-   * with a subset of its optional operations) was, `'memory bound'` if adding it would
-   * exceed the check's memory bound (nothing is added then).
+   * Adds the configuration (`bits`, `stateId`), whose bitset codes are `h1`, `h2`:
+   * `'new'` if it was not there, `'seen'` if it was, `'memory bound'` if adding it
+   * would exceed the check's memory bound (nothing is added then).
    */
   insert(h1: number, h2: number, stateId: number, bits: Uint32Array): 'new' | 'seen' | 'memory bound' {
     if (this.table.length === 0 && !this.allocateTable(linearizabilityLimits.memoSlotsInitial)) return 'memory bound';
     const table = this.table;
     const words = this.words;
-    const required = this.required;
     const c1 = h1 | 0;
     const c2 = h2 | 0;
     let at = this.slotOf(c1, c2, stateId) * stride;
@@ -69,25 +58,9 @@ export class Memo {
       if (table[at] === c1 && table[at + 1] === c2 && table[at + 2] === stateId) {
         const chunk = this.chunks[table[at + 3]!]!;
         const start = offset - 1;
-        let covered = true;
-        for (let i = 0; i < words && covered; i++) {
-          const stored = chunk[start + i]!;
-          const now = bits[i]!;
-          // Every stored operation is taken now, and every required one taken now was stored.
-          covered = (stored & ~now) === 0 && (now & required[i]! & ~stored) === 0;
-        }
-        if (covered) return 'seen';
-        // Or the new one covers the stored one: it takes its place, keeping the chain short.
-        let covers = true;
-        for (let i = 0; i < words && covers; i++) {
-          const stored = chunk[start + i]!;
-          const now = bits[i]!;
-          covers = (now & ~stored) === 0 && (stored & required[i]! & ~now) === 0;
-        }
-        if (covers) {
-          chunk.set(bits, start);
-          return 'new';
-        }
+        let same = true;
+        for (let i = 0; i < words && same; i++) same = chunk[start + i] === bits[i];
+        if (same) return 'seen';
       }
       at += stride;
       if (at === table.length) at = 0;

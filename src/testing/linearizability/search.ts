@@ -146,6 +146,9 @@ export class PartitionSearch<S, I, O> {
   private readonly states: S[] = [];
   private internedBytes = 0;
   private readonly transitions: Transitions;
+  /** Whether transitions are cached; off once they prove not to repeat. */
+  private cacheTransitions = true;
+  private transitionsLearned = 0;
   // The stack of choices, as parallel arrays: the call lifted, and the state id before it.
   private readonly stackCall: Int32Array;
   private readonly stackStateId: Int32Array;
@@ -158,9 +161,12 @@ export class PartitionSearch<S, I, O> {
   private finished: TurnResult | undefined;
   /** Steps taken by this search. */
   steps = 0;
-  // The death point, when explaining: the furthest return position reached so far.
+  // The death point: the furthest return position reached so far, and its operation.
+  // Only a search told that position (`explainAt`) copies the path there: copying at
+  // every new furthest point would cost the square of the history's length.
   private deathPosition = -1;
   private deathStuck = -1;
+  private deathPathTaken = false;
   private deathPath: number[] = [];
   private readonly deathStates: S[] = [];
   private readonly deathStateIds = new Set<number>();
@@ -169,7 +175,8 @@ export class PartitionSearch<S, I, O> {
     private readonly operations: readonly Operation<I, O>[],
     private readonly model: Model<S, I, O>,
     private readonly budget: Budget,
-    private readonly explain: boolean,
+    /** The furthest return position of an earlier search of the same operations, to record the path and states there; none: only find it. */
+    private readonly explainAt?: number,
   ) {
     const n = operations.length;
     this.list = entryList(operations);
@@ -179,27 +186,23 @@ export class PartitionSearch<S, I, O> {
     this.observed = new Array<O | undefined>(n);
     this.isOk = new Uint8Array(n);
     this.readOnly = new Uint8Array(n);
-    const required = new Uint32Array(this.linearized.length);
     let okCount = 0;
     for (let index = 0; index < n; index++) {
       const operation = operations[index]!;
       assert(operation.outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
+      this.code1[index] = mix32(index, 0x9e3779b9);
+      this.code2[index] = mix32(index, 0x7f4a7c15);
       if (operation.outcome !== 'ok') continue;
       okCount++;
       this.isOk[index] = 1;
       this.observed[index] = operation.output;
-      required[index >>> 5]! |= 1 << (index & 31);
-      // Only ok operations are hashed: configurations that differ in info operations share
-      // a memo chain, where the memo finds the ones a smaller set of info operations covers.
-      this.code1[index] = mix32(index, 0x9e3779b9);
-      this.code2[index] = mix32(index, 0x7f4a7c15);
       // A completed read (an operation that, with its output, never changes any state)
       // loses nothing by taking effect as soon as it can: remove it from any later place
       // in a linearization and put it here, and the rest still holds. So it is no
       // choice, and backtracking passes over it.
       if (model.readOnly !== undefined && model.readOnly(operation.input, operation.output!)) this.readOnly[index] = 1;
     }
-    this.memo = new Memo(n, required, budget);
+    this.memo = new Memo(n, budget);
     this.transitions = new Transitions(budget);
     this.stackStateId = new Int32Array(n + 1);
     this.stackCall = new Int32Array(n + 1);
@@ -234,11 +237,11 @@ export class PartitionSearch<S, I, O> {
       assert(entry !== none, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
       const index = entry >>> 1;
       if ((entry & 1) === 0) {
-        let nextId = transitions.get(stateId, index);
+        let nextId = this.cacheTransitions ? transitions.get(stateId, index) : unknownTransition;
         if (nextId === unknownTransition) {
           const step = model.step(states[stateId]!, operations[index]!.input, observed[index]);
           nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
-          if (nextId === noMemory || !transitions.set(stateId, index, nextId)) {
+          if (nextId === noMemory || (this.cacheTransitions && !this.remember(stateId, index, nextId, this.steps + taken))) {
             result = 'memory bound';
             break;
           }
@@ -277,7 +280,7 @@ export class PartitionSearch<S, I, O> {
       }
       // A return: its operation cannot wait any longer, so undo the last choice.
       assert(isOk[index] === 1, () => `reached the return of operation ${index} (info) with ${okRemaining} ok operations left`);
-      if (this.explain) this.noteDeath(entry, depth, stateId);
+      this.noteDeath(entry, depth, stateId);
       let forced: boolean;
       let undone = none;
       do {
@@ -310,9 +313,20 @@ export class PartitionSearch<S, I, O> {
     return result;
   }
 
-  /** Where the search got furthest; only after a `'not-linearizable'` of a search made with `explain`. */
+  /** The furthest return position reached (-1 before any); give it to a second search as `explainAt`. */
+  get furthestPosition(): number {
+    return this.deathPosition;
+  }
+
+  /** The operation at the furthest return position (-1 before any). */
+  get stuckOperation(): number {
+    return this.deathStuck;
+  }
+
+  /** Where the search got furthest; only after a `'not-linearizable'` of a search made with `explainAt`. */
   deathPoint(): DeathPoint<S> {
-    assert(this.explain && this.finished === 'not-linearizable', `no death point: explain ${this.explain}, search ${this.finished ?? 'unfinished'}`);
+    assert(this.explainAt !== undefined && this.finished === 'not-linearizable', () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
+    assert(this.deathPosition === this.explainAt, () => `the explaining search got to ${this.deathPosition}, the first to ${this.explainAt}`);
     assert(this.deathStuck >= 0, 'a failed search never reached a return');
     return { stuck: this.deathStuck, path: this.deathPath, states: this.deathStates };
   }
@@ -325,6 +339,23 @@ export class PartitionSearch<S, I, O> {
     this.internedBytes = 0;
     this.stateIds.clear();
     this.states.length = 0;
+  }
+
+  /**
+   * Caches a transition just asked of the model; false if the memory bound forbids it.
+   * A history whose states keep changing (a versioned key: every write a new state)
+   * rarely repeats one, and caching costs more than it saves: once the cache holds as
+   * many transitions as `transitionsProbation`, it stays on only if the search has
+   * taken at least twice as many steps, a sign that transitions repeat.
+   */
+  private remember(stateId: number, op: number, nextId: number, steps: number): boolean {
+    if (!this.transitions.set(stateId, op, nextId)) return false;
+    this.transitionsLearned++;
+    if (this.transitionsLearned === linearizabilityLimits.transitionsProbation && steps < 2 * this.transitionsLearned) {
+      this.cacheTransitions = false;
+      this.transitions.release();
+    }
+    return true;
   }
 
   /** The id of `state` (whose hash is `hash`), interning it if new; {@link noMemory} if the memory bound forbids it. */
@@ -342,13 +373,14 @@ export class PartitionSearch<S, I, O> {
   /** Records the configuration at return `entry` if it got at least as far as any before. */
   private noteDeath(entry: number, depth: number, stateId: number): void {
     const position = this.list.position[entry]!;
-    if (position < this.deathPosition) return;
     if (position > this.deathPosition) {
       this.deathPosition = position;
       this.deathStuck = entry >>> 1;
+    }
+    if (position !== this.explainAt) return;
+    if (!this.deathPathTaken) {
+      this.deathPathTaken = true;
       this.deathPath = Array.from(this.stackCall.subarray(0, depth), (call) => call >>> 1);
-      this.deathStates.length = 0;
-      this.deathStateIds.clear();
     }
     if (this.deathStates.length < linearizabilityLimits.explainStatesMax && !this.deathStateIds.has(stateId)) {
       this.deathStates.push(this.states[stateId]!);
@@ -363,7 +395,7 @@ export class PartitionSearch<S, I, O> {
  * before it returns. @internal
  */
 export function searchPartition<S, I, O>(operations: readonly Operation<I, O>[], model: Model<S, I, O>, budget: Budget): SearchResult {
-  const search = new PartitionSearch(operations, model, budget, false);
+  const search = new PartitionSearch(operations, model, budget);
   const result = search.run(Number.POSITIVE_INFINITY);
   search.release();
   return result === 'paused' || result === 'memory bound' ? 'unknown' : result;

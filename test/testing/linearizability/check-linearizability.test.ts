@@ -248,12 +248,12 @@ describe('the memory bound', () => {
 
   it("gives a key's memory back when it ends, so the keys after it can use it", () => {
     const budget = new Budget(10_000, 1e9, () => performance.now(), 4 * 1024 * 1024);
-    const x = new PartitionSearch(hardHistory(30, 'x'), versionedKvModel, budget, true);
+    const x = new PartitionSearch(hardHistory(30, 'x'), versionedKvModel, budget);
     expect(x.run(Number.POSITIVE_INFINITY)).toBe('memory bound');
     expect(budget.bytesHeld).toBeGreaterThan(1024 * 1024);
     x.release();
     expect(budget.bytesHeld).toBe(0);
-    const y = new PartitionSearch(hardHistory(10, 'y'), versionedKvModel, budget, true);
+    const y = new PartitionSearch(hardHistory(10, 'y'), versionedKvModel, budget);
     expect(y.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
     y.release();
     expect(budget.bytesHeld).toBe(0);
