@@ -175,7 +175,7 @@ function check<S, I, O>(history: History<I, O>, model: Model<S, I, O>, options: 
 
 /**
  * Explains a failed key by searching it again, now copying the path and the states
- * where the first search got furthest. The failure costs its search twice; a search
+ * where the first search got furthest (until it has `explainStatesMax` of them). The failure costs its search twice; a search
  * that copied at every new furthest point would cost the square of the key's length
  * on every key. If the budget runs out first, the explanation names only the stuck
  * operation.
@@ -184,7 +184,7 @@ function explain<S, I, O>(partition: Partition<S, I, O>, failed: PartitionSearch
   const again = new PartitionSearch(partition.operations, model, budget, failed.furthestPosition);
   const result = again.run(Number.POSITIVE_INFINITY);
   again.release();
-  if (result === 'not-linearizable') return explainFailure(partition.key, partition.operations, model, again.deathPoint());
+  if (result === 'not-linearizable' || again.explained) return explainFailure(partition.key, partition.operations, model, again.deathPoint());
   return explainFailure(partition.key, partition.operations, model, { stuck: failed.stuckOperation, path: [], states: [] });
 }
 

@@ -167,6 +167,8 @@ export class PartitionSearch<S, I, O> {
   private deathPosition = -1;
   private deathStuck = -1;
   private deathPathTaken = false;
+  /** Set once an explaining search has the path and `explainStatesMax` states: it need not go on. */
+  explained = false;
   private deathPath: number[] = [];
   private readonly deathStates: S[] = [];
   private readonly deathStateIds = new Set<number>();
@@ -232,7 +234,7 @@ export class PartitionSearch<S, I, O> {
     let result: TurnResult = 'paused';
     let taken = 0;
     for (;;) {
-      if (taken === stepsMax || !this.budget.spend()) break;
+      if (taken === stepsMax || this.explained || !this.budget.spend()) break;
       taken++;
       assert(entry !== none, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
       const index = entry >>> 1;
@@ -323,10 +325,13 @@ export class PartitionSearch<S, I, O> {
     return this.deathStuck;
   }
 
-  /** Where the search got furthest; only after a `'not-linearizable'` of a search made with `explainAt`. */
+  /**
+   * Where the search got furthest; only from a search made with `explainAt`, once it
+   * answered `'not-linearizable'` or is `explained`.
+   */
   deathPoint(): DeathPoint<S> {
-    assert(this.explainAt !== undefined && this.finished === 'not-linearizable', () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
-    assert(this.deathPosition === this.explainAt, () => `the explaining search got to ${this.deathPosition}, the first to ${this.explainAt}`);
+    assert(this.explainAt !== undefined && (this.explained || this.finished === 'not-linearizable'), () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
+    assert(this.deathPathTaken, () => `the explaining search never reached ${this.explainAt}`);
     assert(this.deathStuck >= 0, 'a failed search never reached a return');
     return { stuck: this.deathStuck, path: this.deathPath, states: this.deathStates };
   }
@@ -385,6 +390,7 @@ export class PartitionSearch<S, I, O> {
     if (this.deathStates.length < linearizabilityLimits.explainStatesMax && !this.deathStateIds.has(stateId)) {
       this.deathStates.push(this.states[stateId]!);
       this.deathStateIds.add(stateId);
+      this.explained = this.deathStates.length === linearizabilityLimits.explainStatesMax;
     }
   }
 }
