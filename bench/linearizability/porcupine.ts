@@ -18,8 +18,8 @@ const build = join(here, '.build');
 /** A built Porcupine driver, or why there is none. */
 export type Porcupine = { readonly binary: string; readonly version: string } | { readonly skipped: string };
 
-function run(command: string, args: readonly string[], cwd?: string): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+function run(command: string, args: readonly string[], cwd?: string, env?: NodeJS.ProcessEnv): string {
+  return execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
 }
 
 /** Copies Porcupine's source into `.build/porcupine`; its commit or a description. */
@@ -64,8 +64,11 @@ export function buildPorcupine(): Porcupine {
   }
 }
 
-/** Porcupine's verdict and the milliseconds of each of `rounds` checks of `history`. */
-export function runPorcupine(porcupine: { readonly binary: string }, history: RegisterHistory, timeoutMs: number, rounds: number): { result: string; ms: number[] } {
+/**
+ * Porcupine's verdict and the milliseconds of each of `rounds` checks of `history`;
+ * with `oneCore`, under GOMAXPROCS=1 (its partitions then run on one thread, as ours do).
+ */
+export function runPorcupine(porcupine: { readonly binary: string }, history: RegisterHistory, timeoutMs: number, rounds: number, oneCore = false): { result: string; ms: number[] } {
   const file = join(build, 'history.json');
   const records = history.map((o) => ({
     client: Number(o.client.replace(/\D/g, '')),
@@ -80,7 +83,7 @@ export function runPorcupine(porcupine: { readonly binary: string }, history: Re
     outOk: o.output?.type === 'cas' ? o.output.ok : false,
   }));
   writeFileSync(file, JSON.stringify(records));
-  const line = run(porcupine.binary, [file, String(timeoutMs), String(rounds)]);
+  const line = run(porcupine.binary, [file, String(timeoutMs), String(rounds)], undefined, oneCore ? { ...process.env, GOMAXPROCS: '1' } : process.env);
   const parsed = JSON.parse(line) as { result: string; ms: number[] };
   const names: Record<string, string> = { Ok: 'linearizable', Illegal: 'not-linearizable', Unknown: 'unknown' };
   return { result: names[parsed.result] ?? parsed.result, ms: parsed.ms };

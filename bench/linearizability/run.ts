@@ -24,7 +24,8 @@
  *   impossible). Each is checked with `registerModel` and by Porcupine (built by
  *   porcupine.ts from `PORCUPINE_SRC`; skipped, saying why, without Go or a source),
  *   both with a 10 s budget: the cold check, then the median of `--rounds` checks.
- *   Porcupine checks keys in parallel goroutines on every core; synod on one thread.
+ *   Porcupine checks keys in parallel goroutines on every core; synod on one thread;
+ *   a last column gives Porcupine's median on one core (GOMAXPROCS=1).
  *   Target: at most Porcupine's median time on every shape, and an answer on every
  *   shape Porcupine answers.
  *
@@ -169,22 +170,25 @@ function compareWithPorcupine(settings: Settings): void {
   console.log(`\n# register shapes: synod against Porcupine, same histories, same run\n`);
   console.log('binary' in porcupine ? `Porcupine: ${porcupine.version}; GOMAXPROCS default (every core)` : `Porcupine side skipped: ${porcupine.skipped}`);
   console.log(`seed ${settings.seed}; budget ${shapeTimeBudgetMs} ms each; cold check, then the median of ${settings.rounds}\n`);
-  console.log('| shape | ops | synod verdict | synod cold ms | synod median ms | Porcupine verdict | Porcupine cold ms | Porcupine median ms | synod / Porcupine |');
-  console.log('|---|---:|---|---:|---:|---|---:|---:|---:|');
+  console.log('| shape | ops | synod verdict | synod cold ms | synod median ms | Porcupine verdict | Porcupine cold ms | Porcupine median ms | synod / Porcupine | Porcupine 1 core median ms |');
+  console.log('|---|---:|---|---:|---:|---|---:|---:|---:|---:|');
   let met = true;
   for (const shape of shapes(settings.seed)) {
     const ours = synodOnShape(shape, settings.rounds);
     const oursMedian = median(ours.ms);
     let theirs = '| skipped | | |';
     let ratio = '';
+    let oneCore = '';
     if ('binary' in porcupine) {
       const p = runPorcupine(porcupine, shape.history, shapeTimeBudgetMs, settings.rounds + 1);
       const pMedian = median(p.ms.slice(1));
       theirs = `| ${p.result} | ${p.ms[0]!.toFixed(1)} | ${pMedian.toFixed(1)} |`;
       ratio = `${(oursMedian / pMedian).toFixed(2)}x`;
+      const single = runPorcupine(porcupine, shape.history, shapeTimeBudgetMs, settings.rounds + 1, true);
+      oneCore = `${median(single.ms.slice(1)).toFixed(1)} (${single.result})`;
       if (oursMedian > pMedian || (p.result !== 'unknown' && ours.result !== p.result)) met = false;
     }
-    console.log(`| ${shape.name} | ${shape.history.length} | ${ours.result} | ${ours.cold.toFixed(1)} | ${oursMedian.toFixed(1)} ${theirs} ${ratio} |`);
+    console.log(`| ${shape.name} | ${shape.history.length} | ${ours.result} | ${ours.cold.toFixed(1)} | ${oursMedian.toFixed(1)} ${theirs} ${ratio} | ${oneCore} |`);
   }
   console.log('');
   for (const shape of shapes(settings.seed)) console.log(`- ${shape.name}: ${shape.description}`);
