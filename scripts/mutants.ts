@@ -234,22 +234,22 @@ const mutants: Mutant[] = [
   {
     name: 'lin: a return sorts before a call at the same instant (equal times ordered)',
     file: 'src/testing/linearizability/search.ts',
-    from: 'Number(a.entry.isCall ? 0 : 1) - Number(b.entry.isCall ? 0 : 1)',
-    to: 'Number(a.entry.isCall ? 1 : 0) - Number(b.entry.isCall ? 1 : 0)',
+    from: 'times[a]! - times[b]! || (a & 1) - (b & 1) || a - b',
+    to: 'times[a]! - times[b]! || (b & 1) - (a & 1) || a - b',
     tests: linTests,
   },
   {
     name: 'lin: the memo ignores the model state',
     file: 'src/testing/linearizability/search.ts',
-    from: 'const key = `${next1}.${next2}.${model.hash(step.state)}`;',
-    to: 'const key = `${next1}.${next2}`;',
+    from: 'this.memo.insert(next1, next2, nextId, linearized)',
+    to: 'this.memo.insert(next1, next2, 0, linearized)',
     tests: linTests,
   },
   {
     name: 'lin: an info operation never takes effect',
     file: 'src/testing/linearizability/search.ts',
-    from: '      if (step.ok) {\n        const word',
-    to: '      if (step.ok && operation.outcome === \'ok\') {\n        const word',
+    from: '        if (nextId !== misfit) {\n          const word',
+    to: '        if (nextId !== misfit && isOk[index] === 1) {\n          const word',
     tests: linTests,
   },
   {
@@ -261,9 +261,9 @@ const mutants: Mutant[] = [
   },
   {
     name: 'lin: a spent budget answers linearizable',
-    file: 'src/testing/linearizability/search.ts',
-    from: "if (!budget.spend()) return 'unknown';",
-    to: "if (!budget.spend()) return 'linearizable';",
+    file: 'src/testing/linearizability/check-linearizability.ts',
+    from: "    partition.unknown = budget.spentOn ?? 'step budget';",
+    to: '',
     tests: linTests,
   },
   {

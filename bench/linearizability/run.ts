@@ -1,6 +1,7 @@
 /**
  * Linearizability checker benchmark: the time `checkLinearizability` takes on a long,
- * linearizable versioned-KV history.
+ * linearizable versioned-KV history, and on register histories of the shapes that
+ * make checkers work, against Porcupine on the same histories in the same run.
  *
  * - History: `simulateKvHistory` runs one correct store under 10 clients. Each client
  *   issues operations one after another: think 0-2 time units, then an operation lasting
@@ -17,13 +18,26 @@
  *   invocation time (the least any checker must do); the ratio is the check's median
  *   time over the baseline's.
  *
+ * - Shapes (bench/linearizability/shapes.ts): many clients and many keys, the same
+ *   with one bad read, compare-and-set with many timeouts, one long key, 50 clients
+ *   with one bad read, `k` timed-out writes followed by reads (possible and
+ *   impossible). Each is checked with `registerModel` and by Porcupine (built by
+ *   porcupine.ts from `PORCUPINE_SRC`; skipped, saying why, without Go or a source),
+ *   both with a 10 s budget: the cold check, then the median of `--rounds` checks.
+ *   Porcupine checks keys in parallel goroutines on every core; synod on one thread;
+ *   a last column gives Porcupine's median on one core (GOMAXPROCS=1).
+ *   Target: at most Porcupine's median time on every shape, and an answer on every
+ *   shape Porcupine answers.
+ *
  * A benchmark, not a test: it reports and never fails. Run with
  * `npx tsx bench/linearizability/run.ts`. Options: `--operations N`, `--keys N`,
  * `--clients N`, `--rounds N`, `--seed N`.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type KvInput, type KvOutput, type KvPlannedOperation, type Operation, Prng, checkLinearizability, simulateKvHistory, versionedKvModel } from '../../src/testing/index.js';
+import { type KvInput, type KvOutput, type KvPlannedOperation, type Operation, Prng, checkLinearizability, registerModel, simulateKvHistory, versionedKvModel } from '../../src/testing/index.js';
+import { buildPorcupine, runPorcupine } from './porcupine.js';
+import { shapes, type Shape } from './shapes.js';
 
 interface Settings {
   readonly operations: number;
@@ -134,6 +148,51 @@ function main(): void {
   for (const r of rows) console.log(r.line);
   console.log('');
   console.log(`target: a check of ${settings.operations} operations by ${settings.clients} clients under 1 s: ${rows.every((r) => r.met) ? 'met' : 'NOT met'}`);
+  compareWithPorcupine(settings);
+}
+
+const shapeTimeBudgetMs = 10_000;
+
+/** synod's verdict and the milliseconds of a cold check and `rounds` more. */
+function synodOnShape(shape: Shape, rounds: number): { result: string; cold: number; ms: number[] } {
+  const once = () => {
+    const start = performance.now();
+    const verdict = checkLinearizability(shape.history, registerModel, { timeBudgetMs: shapeTimeBudgetMs });
+    return { result: verdict.result, ms: performance.now() - start };
+  };
+  const cold = once();
+  const warm = Array.from({ length: rounds }, once);
+  return { result: [...new Set([cold.result, ...warm.map((w) => w.result)])].join(', '), cold: cold.ms, ms: warm.map((w) => w.ms) };
+}
+
+function compareWithPorcupine(settings: Settings): void {
+  const porcupine = buildPorcupine();
+  console.log(`\n# register shapes: synod against Porcupine, same histories, same run\n`);
+  console.log('binary' in porcupine ? `Porcupine: ${porcupine.version}; GOMAXPROCS default (every core)` : `Porcupine side skipped: ${porcupine.skipped}`);
+  console.log(`seed ${settings.seed}; budget ${shapeTimeBudgetMs} ms each; cold check, then the median of ${settings.rounds}\n`);
+  console.log('| shape | ops | synod verdict | synod cold ms | synod median ms | Porcupine verdict | Porcupine cold ms | Porcupine median ms | synod / Porcupine | Porcupine 1 core median ms |');
+  console.log('|---|---:|---|---:|---:|---|---:|---:|---:|---:|');
+  let met = true;
+  for (const shape of shapes(settings.seed)) {
+    const ours = synodOnShape(shape, settings.rounds);
+    const oursMedian = median(ours.ms);
+    let theirs = '| skipped | | |';
+    let ratio = '';
+    let oneCore = '';
+    if ('binary' in porcupine) {
+      const p = runPorcupine(porcupine, shape.history, shapeTimeBudgetMs, settings.rounds + 1);
+      const pMedian = median(p.ms.slice(1));
+      theirs = `| ${p.result} | ${p.ms[0]!.toFixed(1)} | ${pMedian.toFixed(1)} |`;
+      ratio = `${(oursMedian / pMedian).toFixed(2)}x`;
+      const single = runPorcupine(porcupine, shape.history, shapeTimeBudgetMs, settings.rounds + 1, true);
+      oneCore = `${median(single.ms.slice(1)).toFixed(1)} (${single.result})`;
+      if (oursMedian > pMedian || (p.result !== 'unknown' && ours.result !== p.result)) met = false;
+    }
+    console.log(`| ${shape.name} | ${shape.history.length} | ${ours.result} | ${ours.cold.toFixed(1)} | ${oursMedian.toFixed(1)} ${theirs} ${ratio} | ${oneCore} |`);
+  }
+  console.log('');
+  for (const shape of shapes(settings.seed)) console.log(`- ${shape.name}: ${shape.description}`);
+  if ('binary' in porcupine) console.log(`\ntarget: at most Porcupine's median time, and the same answer wherever Porcupine answers, on every shape: ${met ? 'met' : 'NOT met'}`);
 }
 
 main();

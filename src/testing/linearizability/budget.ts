@@ -1,26 +1,34 @@
 import { assert } from '../../core/assert.js';
 import { linearizabilityLimits } from './limits.js';
 
-/** Why a check gave up. */
-export type BudgetReason = 'time budget' | 'step budget';
+/**
+ * Why a check gave up: its wall-clock budget, its step budget (the whole check's
+ * `stepsMax`, or one key's `partitionStepsMax`), or its memory bound
+ * (`memoryBytesMax`).
+ */
+export type BudgetReason = 'time budget' | 'step budget' | 'memory bound';
 
 /**
- * The time and step budget shared by every search of one check. Once spent, it stays
- * spent. @internal
+ * The time, step and memory budget shared by every search of one check. Once the time
+ * or the steps are spent, they stay spent; memory is reserved and given back. @internal
  */
 export class Budget {
   private steps = 0;
   private readonly deadline: number;
-  /** Set once the budget is spent. */
+  private bytes = 0;
+  /** Set once the time or the step budget is spent. */
   spentOn: BudgetReason | undefined;
 
   constructor(
     timeBudgetMs: number,
     private readonly stepsMax: number,
     private readonly now: () => number,
+    /** The most bytes the searches may hold at once. */
+    readonly memoryBytesMax: number,
   ) {
     assert(timeBudgetMs >= 0, `time budget ${timeBudgetMs} ms is negative`);
     assert(stepsMax >= 0, `step budget ${stepsMax} is negative`);
+    assert(memoryBytesMax >= 0, `memory bound ${memoryBytesMax} bytes is negative`);
     this.deadline = now() + timeBudgetMs;
   }
 
@@ -39,8 +47,27 @@ export class Budget {
     return true;
   }
 
+  /** Reserves `bytes` of the memory bound; false (nothing reserved) if they do not fit. */
+  reserveBytes(bytes: number): boolean {
+    assert(bytes >= 0, `reserving ${bytes} bytes`);
+    if (this.bytes + bytes > this.memoryBytesMax) return false;
+    this.bytes += bytes;
+    return true;
+  }
+
+  /** Gives back `bytes` reserved before. */
+  releaseBytes(bytes: number): void {
+    assert(bytes >= 0 && bytes <= this.bytes, `releasing ${bytes} bytes of the ${this.bytes} reserved`);
+    this.bytes -= bytes;
+  }
+
   /** Steps taken so far. */
   get taken(): number {
     return this.steps;
+  }
+
+  /** Bytes reserved now. */
+  get bytesHeld(): number {
+    return this.bytes;
   }
 }

@@ -11,6 +11,32 @@ export const linearizabilityLimits = {
   timeBudgetMsDefault: 10_000,
   /** Default budget of search steps of one check (search and shrinking together). */
   stepsMaxDefault: 1_000_000_000,
+  /**
+   * Default bound on the memory the searches of one check hold at once (their memos
+   * of explored configurations and interned states), in bytes: 512 MiB, well under
+   * Node's default heap (2 to 4 GiB), so a hard history ends `unknown` instead of
+   * aborting the process.
+   */
+  memoryBytesMaxDefault: 512 * 1024 * 1024,
   /** Search steps between two reads of the clock (a power of two). */
   stepsPerClockRead: 1024,
+  /**
+   * Search steps one key gets before the next key's turn: keys are searched in turns
+   * so that a hard key cannot hide a failing one behind it.
+   */
+  partitionTurnSteps: 1 << 16,
+  /** Slots of a new memo table (a power of two; it doubles at half full). */
+  memoSlotsInitial: 1 << 8,
+  /** 32-bit words per memo chunk of bitsets (4 MiB); a memo grows a chunk at a time. */
+  memoChunkWords: 1 << 20,
+  /**
+   * Transitions a search caches before it judges whether they repeat (see
+   * `PartitionSearch`): past it, the cache stays on only if the search took at least
+   * twice as many steps.
+   */
+  transitionsProbation: 1 << 14,
+  /** Estimated bytes one interned model state costs besides its hash string (map entry, number). */
+  internedStateBytes: 64,
+  /** Model states kept to explain a failure (the distinct states possible where the search died). */
+  explainStatesMax: 8,
 } as const;

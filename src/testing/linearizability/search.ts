@@ -9,32 +9,64 @@
  * pair (set of linearized operations, model state) is new, it lifts the call and its
  * return out of the list, pushes the choice and restarts from the head. At a return,
  * the operation whose return it is cannot be delayed further, so the last choice was
- * wrong: pop it, unlift it, and try the next call after it. The memo cache of
- * (linearized bitset, state hash) prunes every configuration already explored.
+ * wrong: pop it, unlift it, and try the next call after it. The memo of
+ * (linearized bitset, interned state) prunes every configuration already explored.
  *
  * `info` operations return at +infinity, so they are never forced: the search may
  * linearize them or leave them out. It succeeds once every `ok` operation is
  * linearized. `fail` operations never reach this file.
+ *
+ * The search is resumable: {@link PartitionSearch.run} takes a number of steps and
+ * can be called again, so the checker can search many keys in turns. States are
+ * interned (equal hashes, one id) and each (state, operation) transition is asked of
+ * the model once and then looked up, so a step allocates nothing: the stack, the
+ * bitset, the memo and the transitions are typed arrays allocated up front or grown
+ * by doubling.
  */
 import { assert } from '../../core/assert.js';
 import type { Budget } from './budget.js';
 import type { Operation } from './history.js';
+import { linearizabilityLimits } from './limits.js';
+import { Memo } from './memo.js';
 import type { Model } from './model.js';
+import { misfit, Transitions, unknownTransition } from './transitions.js';
+
+/** What `intern` answers when the memory bound forbids a new state. */
+const noMemory = -3;
 
 /** What the search of one partition found. @internal */
 export type SearchResult = 'linearizable' | 'not-linearizable' | 'unknown';
 
-class Entry {
-  prev: Entry | null = null;
-  next: Entry | null = null;
-  match: Entry | null = null;
+/** What one turn of a {@link PartitionSearch} ended with. @internal */
+export type TurnResult = 'linearizable' | 'not-linearizable' | 'paused' | 'memory bound';
 
-  constructor(
-    /** The operation's index, or -1 for the list head. */
-    readonly op: number,
-    readonly isCall: boolean,
-  ) {}
+/**
+ * Where the search got furthest before a return forced it back: the configuration
+ * that reached the latest return entry in time order. Every linearization dies at or
+ * before that return. @internal
+ */
+export interface DeathPoint<S> {
+  /** The operation whose return could not be passed (an `ok` operation, by index). */
+  readonly stuck: number;
+  /** The operations linearized, in order, on the first path that got there. */
+  readonly path: readonly number[];
+  /** The distinct model states possible there (at most `explainStatesMax`), the path's first. */
+  readonly states: readonly S[];
 }
+
+/**
+ * The entry list, in typed arrays: entry `2i` is operation `i`'s call, `2i + 1` its
+ * return, and `2n` the head (a sentinel); `none` ends the list.
+ */
+interface EntryList {
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+  /** Position of each entry in time order (the head's is -1). */
+  readonly position: Int32Array;
+  readonly head: number;
+}
+
+const none = -1;
 
 /** A 32-bit mix (murmur3's finalizer) of `x` with `seed`: the Zobrist code of an operation. */
 function mix32(x: number, seed: number): number {
@@ -44,129 +76,333 @@ function mix32(x: number, seed: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** Removes call entry `call` and its return from the list. */
+function lift(list: EntryList, call: number): void {
+  const { next, prev } = list;
+  const ret = call + 1;
+  next[prev[call]!] = next[call]!;
+  prev[next[call]!] = prev[call]!;
+  next[prev[ret]!] = next[ret]!;
+  if (next[ret] !== none) prev[next[ret]!] = prev[ret]!;
 }
 
-/** Removes a call entry and its return from the list. */
-function lift(call: Entry): void {
-  const ret = call.match!;
-  call.prev!.next = call.next;
-  call.next!.prev = call.prev;
-  ret.prev!.next = ret.next;
-  if (ret.next !== null) ret.next.prev = ret.prev;
+/** Puts back call entry `call` and its return, undoing {@link lift}. */
+function unlift(list: EntryList, call: number): void {
+  const { next, prev } = list;
+  const ret = call + 1;
+  next[prev[ret]!] = ret;
+  if (next[ret] !== none) prev[next[ret]!] = ret;
+  next[prev[call]!] = call;
+  prev[next[call]!] = call;
 }
 
-/** Puts back a call entry and its return, undoing {@link lift}. */
-function unlift(call: Entry): void {
-  const ret = call.match!;
-  ret.prev!.next = ret;
-  if (ret.next !== null) ret.next.prev = ret;
-  call.prev!.next = call;
-  call.next!.prev = call;
-}
-
-/** Builds the entry list of `operations` in time order; returns its head (a sentinel). */
-function entryList<I, O>(operations: readonly Operation<I, O>[]): Entry {
-  const points: { time: number; entry: Entry }[] = [];
-  operations.forEach((operation, index) => {
-    const call = new Entry(index, true);
-    const ret = new Entry(index, false);
-    call.match = ret;
-    ret.match = call;
-    const returnsAt = operation.outcome === 'info' ? Number.POSITIVE_INFINITY : operation.completedAt!;
-    points.push({ time: operation.invokedAt, entry: call }, { time: returnsAt, entry: ret });
-  });
+/** Builds the entry list of `operations` in time order. */
+function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
+  const n = operations.length;
+  const times = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const operation = operations[i]!;
+    times[2 * i] = operation.invokedAt;
+    times[2 * i + 1] = operation.outcome === 'info' ? Number.POSITIVE_INFINITY : operation.completedAt!;
+  }
+  const order = new Int32Array(2 * n);
+  for (let e = 0; e < 2 * n; e++) order[e] = e;
   // Calls before returns at equal times: equal times are concurrent, never ordered.
-  points.sort((a, b) => a.time - b.time || Number(a.entry.isCall ? 0 : 1) - Number(b.entry.isCall ? 0 : 1) || a.entry.op - b.entry.op);
-  const head = new Entry(-1, false);
+  order.sort((a, b) => times[a]! - times[b]! || (a & 1) - (b & 1) || a - b);
+  const head = 2 * n;
+  const next = new Int32Array(2 * n + 1);
+  const prev = new Int32Array(2 * n + 1);
+  const position = new Int32Array(2 * n + 1);
+  position[head] = -1;
+  prev[head] = none;
   let last = head;
-  for (const { entry } of points) {
-    last.next = entry;
-    entry.prev = last;
+  for (let p = 0; p < 2 * n; p++) {
+    const entry = order[p]!;
+    position[entry] = p;
+    next[last] = entry;
+    prev[entry] = last;
     last = entry;
   }
-  return head;
+  next[last] = none;
+  return { next, prev, position, head };
+}
+
+/**
+ * The resumable search of one partition (one key's `ok` and `info` operations).
+ * Holds its memo's bytes reserved from the budget until {@link release}. @internal
+ */
+export class PartitionSearch<S, I, O> {
+  private readonly list: EntryList;
+  private readonly linearized: Uint32Array;
+  private readonly code1: Uint32Array;
+  private readonly code2: Uint32Array;
+  private readonly observed: (O | undefined)[];
+  private readonly isOk: Uint8Array;
+  private readonly readOnly: Uint8Array;
+  private readonly memo: Memo;
+  /** Interned state hashes: equal states share one id. */
+  private readonly stateIds = new Map<string, number>();
+  /** The states by id. */
+  private readonly states: S[] = [];
+  private internedBytes = 0;
+  private readonly transitions: Transitions;
+  /** Whether transitions are cached; off once they prove not to repeat. */
+  private cacheTransitions = true;
+  private transitionsLearned = 0;
+  // The stack of choices, as parallel arrays: the call lifted, and the state id before it.
+  private readonly stackCall: Int32Array;
+  private readonly stackStateId: Int32Array;
+  private depth = 0;
+  private hash1 = 0;
+  private hash2 = 0;
+  private stateId: number;
+  private entry: number;
+  private okRemaining: number;
+  private finished: TurnResult | undefined;
+  /** Steps taken by this search. */
+  steps = 0;
+  // The death point: the furthest return position reached so far, and its operation.
+  // Only a search told that position (`explainAt`) copies the path there: copying at
+  // every new furthest point would cost the square of the history's length.
+  private deathPosition = -1;
+  private deathStuck = -1;
+  private deathPathTaken = false;
+  /** Set once an explaining search has the path and `explainStatesMax` states: it need not go on. */
+  explained = false;
+  private deathPath: number[] = [];
+  private readonly deathStates: S[] = [];
+  private readonly deathStateIds = new Set<number>();
+
+  constructor(
+    private readonly operations: readonly Operation<I, O>[],
+    private readonly model: Model<S, I, O>,
+    private readonly budget: Budget,
+    /** The furthest return position of an earlier search of the same operations, to record the path and states there; none: only find it. */
+    private readonly explainAt?: number,
+  ) {
+    const n = operations.length;
+    this.list = entryList(operations);
+    this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
+    this.code1 = new Uint32Array(n);
+    this.code2 = new Uint32Array(n);
+    this.observed = new Array<O | undefined>(n);
+    this.isOk = new Uint8Array(n);
+    this.readOnly = new Uint8Array(n);
+    let okCount = 0;
+    for (let index = 0; index < n; index++) {
+      const operation = operations[index]!;
+      assert(operation.outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
+      this.code1[index] = mix32(index, 0x9e3779b9);
+      this.code2[index] = mix32(index, 0x7f4a7c15);
+      if (operation.outcome !== 'ok') continue;
+      okCount++;
+      this.isOk[index] = 1;
+      this.observed[index] = operation.output;
+      // A completed read (an operation that, with its output, never changes any state)
+      // loses nothing by taking effect as soon as it can: remove it from any later place
+      // in a linearization and put it here, and the rest still holds. So it is no
+      // choice, and backtracking passes over it.
+      if (model.readOnly !== undefined && model.readOnly(operation.input, operation.output!)) this.readOnly[index] = 1;
+    }
+    this.memo = new Memo(n, budget);
+    this.transitions = new Transitions(budget);
+    this.stackStateId = new Int32Array(n + 1);
+    this.stackCall = new Int32Array(n + 1);
+    this.okRemaining = okCount;
+    const init = model.init();
+    this.stateId = this.intern(model.hash(init), init);
+    this.entry = this.list.next[this.list.head]!;
+    if (this.okRemaining === 0) this.finished = 'linearizable';
+    else if (this.stateId === noMemory) this.finished = 'memory bound';
+  }
+
+  /** Bytes this search holds (memo and interned states). */
+  get bytesHeld(): number {
+    return this.memo.bytesHeld + this.transitions.bytesHeld + this.internedBytes;
+  }
+
+  /**
+   * Searches for at most `stepsMax` steps, each also spent from the budget: the
+   * verdict, `'paused'` (out of steps here or in the budget; call again), or
+   * `'memory bound'` (the memo may not grow; final).
+   */
+  run(stepsMax: number): TurnResult {
+    if (this.finished !== undefined) return this.finished;
+    const { operations, model, linearized, code1, code2, observed, isOk, readOnly, list, transitions, states, stackCall, stackStateId } = this;
+    const { next, head } = list;
+    let { entry, stateId, hash1, hash2, okRemaining, depth } = this;
+    let result: TurnResult = 'paused';
+    let taken = 0;
+    for (;;) {
+      if (taken === stepsMax || this.explained || !this.budget.spend()) break;
+      taken++;
+      assert(entry !== none, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
+      const index = entry >>> 1;
+      if ((entry & 1) === 0) {
+        let nextId = this.cacheTransitions ? transitions.get(stateId, index) : unknownTransition;
+        if (nextId === unknownTransition) {
+          const step = model.step(states[stateId]!, operations[index]!.input, observed[index]);
+          nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
+          if (nextId === noMemory || (this.cacheTransitions && !this.remember(stateId, index, nextId, this.steps + taken))) {
+            result = 'memory bound';
+            break;
+          }
+        }
+        if (nextId !== misfit) {
+          const word = index >>> 5;
+          const bit = 1 << (index & 31);
+          linearized[word]! |= bit;
+          const next1 = (hash1 ^ code1[index]!) >>> 0;
+          const next2 = (hash2 ^ code2[index]!) >>> 0;
+          const seen = this.memo.insert(next1, next2, nextId, linearized);
+          if (seen === 'memory bound') {
+            linearized[word]! &= ~bit;
+            result = 'memory bound';
+            break;
+          }
+          if (seen === 'new') {
+            stackCall[depth] = entry;
+            stackStateId[depth] = stateId;
+            depth++;
+            stateId = nextId;
+            hash1 = next1;
+            hash2 = next2;
+            lift(list, entry);
+            if (isOk[index] === 1 && --okRemaining === 0) {
+              result = 'linearizable';
+              break;
+            }
+            entry = next[head]!;
+            continue;
+          }
+          linearized[word]! &= ~bit;
+        }
+        entry = next[entry]!;
+        continue;
+      }
+      // A return: its operation cannot wait any longer, so undo the last choice.
+      assert(isOk[index] === 1, () => `reached the return of operation ${index} (info) with ${okRemaining} ok operations left`);
+      this.noteDeath(entry, depth, stateId);
+      let forced: boolean;
+      let undone = none;
+      do {
+        if (depth === 0) {
+          result = 'not-linearizable';
+          break;
+        }
+        depth--;
+        undone = stackCall[depth]!;
+        const op = undone >>> 1;
+        stateId = stackStateId[depth]!;
+        linearized[op >>> 5]! &= ~(1 << (op & 31));
+        hash1 = (hash1 ^ code1[op]!) >>> 0;
+        hash2 = (hash2 ^ code2[op]!) >>> 0;
+        unlift(list, undone);
+        if (isOk[op] === 1) okRemaining++;
+        forced = readOnly[op] === 1;
+      } while (forced);
+      if (result === 'not-linearizable') break;
+      entry = next[undone]!;
+    }
+    this.entry = entry;
+    this.stateId = stateId;
+    this.hash1 = hash1;
+    this.hash2 = hash2;
+    this.okRemaining = okRemaining;
+    this.depth = depth;
+    this.steps += taken;
+    if (result !== 'paused') this.finished = result;
+    return result;
+  }
+
+  /** The furthest return position reached (-1 before any); give it to a second search as `explainAt`. */
+  get furthestPosition(): number {
+    return this.deathPosition;
+  }
+
+  /** The operation at the furthest return position (-1 before any). */
+  get stuckOperation(): number {
+    return this.deathStuck;
+  }
+
+  /**
+   * Where the search got furthest; only from a search made with `explainAt`, once it
+   * answered `'not-linearizable'` or is `explained`.
+   */
+  deathPoint(): DeathPoint<S> {
+    assert(this.explainAt !== undefined && (this.explained || this.finished === 'not-linearizable'), () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
+    assert(this.deathPathTaken, () => `the explaining search never reached ${this.explainAt}`);
+    assert(this.deathStuck >= 0, 'a failed search never reached a return');
+    return { stuck: this.deathStuck, path: this.deathPath, states: this.deathStates };
+  }
+
+  /** Gives the memo's and the interned states' bytes back to the budget. */
+  release(): void {
+    this.memo.release();
+    this.transitions.release();
+    this.budget.releaseBytes(this.internedBytes);
+    this.internedBytes = 0;
+    this.stateIds.clear();
+    this.states.length = 0;
+  }
+
+  /**
+   * Caches a transition just asked of the model; false if the memory bound forbids it.
+   * A history whose states keep changing (a versioned key: every write a new state)
+   * rarely repeats one, and caching costs more than it saves: once the cache holds as
+   * many transitions as `transitionsProbation`, it stays on only if the search has
+   * taken at least twice as many steps, a sign that transitions repeat.
+   */
+  private remember(stateId: number, op: number, nextId: number, steps: number): boolean {
+    if (!this.transitions.set(stateId, op, nextId)) return false;
+    this.transitionsLearned++;
+    if (this.transitionsLearned === linearizabilityLimits.transitionsProbation && steps < 2 * this.transitionsLearned) {
+      this.cacheTransitions = false;
+      this.transitions.release();
+    }
+    return true;
+  }
+
+  /** The id of `state` (whose hash is `hash`), interning it if new; {@link noMemory} if the memory bound forbids it. */
+  private intern(hash: string, state: S): number {
+    const id = this.stateIds.get(hash);
+    if (id !== undefined) return id;
+    const bytes = linearizabilityLimits.internedStateBytes + 2 * hash.length;
+    if (!this.budget.reserveBytes(bytes)) return noMemory;
+    this.internedBytes += bytes;
+    this.stateIds.set(hash, this.states.length);
+    this.states.push(state);
+    return this.states.length - 1;
+  }
+
+  /** Records the configuration at return `entry` if it got at least as far as any before. */
+  private noteDeath(entry: number, depth: number, stateId: number): void {
+    const position = this.list.position[entry]!;
+    if (position > this.deathPosition) {
+      this.deathPosition = position;
+      this.deathStuck = entry >>> 1;
+    }
+    if (position !== this.explainAt) return;
+    if (!this.deathPathTaken) {
+      this.deathPathTaken = true;
+      this.deathPath = Array.from(this.stackCall.subarray(0, depth), (call) => call >>> 1);
+    }
+    if (this.deathStates.length < linearizabilityLimits.explainStatesMax && !this.deathStateIds.has(stateId)) {
+      this.deathStates.push(this.states[stateId]!);
+      this.deathStateIds.add(stateId);
+      this.explained = this.deathStates.length === linearizabilityLimits.explainStatesMax;
+    }
+  }
 }
 
 /**
  * Searches for a linearization of `operations` (one key's `ok` and `info`
- * operations) against `model`, spending `budget`. @internal
+ * operations) against `model`, spending `budget`, to the end; gives its memory back
+ * before it returns. @internal
  */
 export function searchPartition<S, I, O>(operations: readonly Operation<I, O>[], model: Model<S, I, O>, budget: Budget): SearchResult {
-  assert(
-    operations.every((operation) => operation.outcome !== 'fail'),
-    'searchPartition: fail operations must be dropped first',
-  );
-  let okRemaining = operations.filter((operation) => operation.outcome === 'ok').length;
-  if (okRemaining === 0) return 'linearizable';
-
-  const head = entryList(operations);
-  const linearized = new Uint32Array((operations.length + 31) >>> 5);
-  const code1 = operations.map((_, index) => mix32(index, 0x9e3779b9));
-  const code2 = operations.map((_, index) => mix32(index, 0x7f4a7c15));
-  let hash1 = 0;
-  let hash2 = 0;
-  const seen = new Map<string, Uint32Array[]>();
-  const chosen: { call: Entry; stateBefore: S; forced: boolean }[] = [];
-  let state = model.init();
-  let entry = head.next;
-
-  for (;;) {
-    if (!budget.spend()) return 'unknown';
-    assert(entry !== null, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
-    const index = entry.op;
-    const operation = operations[index]!;
-    if (entry.isCall) {
-      const step = model.step(state, operation.input, operation.outcome === 'ok' ? operation.output : undefined);
-      if (step.ok) {
-        const word = index >>> 5;
-        const bit = 1 << (index & 31);
-        linearized[word]! |= bit;
-        const next1 = (hash1 ^ code1[index]!) >>> 0;
-        const next2 = (hash2 ^ code2[index]!) >>> 0;
-        const key = `${next1}.${next2}.${model.hash(step.state)}`;
-        const bucket = seen.get(key);
-        if (bucket === undefined || !bucket.some((bits) => sameBits(bits, linearized))) {
-          if (bucket === undefined) seen.set(key, [linearized.slice()]);
-          else bucket.push(linearized.slice());
-          // A completed read (an operation that, with its output, never changes any
-          // state) loses nothing by taking effect as soon as it can: remove it from any
-          // later place in a linearization and put it here, and the rest still holds.
-          // So it is no choice, and backtracking passes over it.
-          const forced = operation.outcome === 'ok' && model.readOnly !== undefined && model.readOnly(operation.input, operation.output!);
-          chosen.push({ call: entry, stateBefore: state, forced });
-          state = step.state;
-          hash1 = next1;
-          hash2 = next2;
-          lift(entry);
-          if (operation.outcome === 'ok') {
-            okRemaining--;
-            if (okRemaining === 0) return 'linearizable';
-          }
-          entry = head.next;
-          continue;
-        }
-        linearized[word]! &= ~bit;
-      }
-      entry = entry.next;
-      continue;
-    }
-    // A return: its operation cannot wait any longer, so undo the last choice.
-    assert(operation.outcome === 'ok', () => `reached the return of operation ${index} (${operation.outcome}) with ${okRemaining} ok operations left`);
-    let last: (typeof chosen)[number] | undefined;
-    do {
-      last = chosen.pop();
-      if (last === undefined) return 'not-linearizable';
-      const undone = last.call.op;
-      state = last.stateBefore;
-      linearized[undone >>> 5]! &= ~(1 << (undone & 31));
-      hash1 = (hash1 ^ code1[undone]!) >>> 0;
-      hash2 = (hash2 ^ code2[undone]!) >>> 0;
-      unlift(last.call);
-      if (operations[undone]!.outcome === 'ok') okRemaining++;
-    } while (last.forced);
-    entry = last.call.next;
-  }
+  const search = new PartitionSearch(operations, model, budget);
+  const result = search.run(Number.POSITIVE_INFINITY);
+  search.release();
+  return result === 'paused' || result === 'memory bound' ? 'unknown' : result;
 }

@@ -22,6 +22,7 @@ import { readClusterConfig } from '../../../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../../../src/cli/cluster-up.js';
 import { KvClient } from '../../../src/kv/client/index.js';
 import { Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
+import { linearizabilityReport } from './linearizability-report.js';
 import { type Spare, startMembershipNemesis } from './membership-nemesis.js';
 import { ServerProcesses } from './server-processes.js';
 import { Timeline } from './timeline.js';
@@ -151,5 +152,5 @@ it(`keeps the history linearizable under kills, pauses, partitions and membershi
   expect(faults).toBeGreaterThan(0);
   expect(ok).toBeGreaterThan(100);
   const verdict = checkLinearizability(history, versionedKvModel, { timeBudgetMs: 60_000 });
-  expect(verdict, `seed ${seed}\n${timeline.text()}\n${JSON.stringify(verdict).slice(0, 3_000)}`).toEqual({ result: 'linearizable' });
+  expect(verdict, `seed ${seed}\n${timeline.text()}\n${linearizabilityReport(history, verdict, `nemesis-${seed}`)}`).toEqual({ result: 'linearizable' });
 }, nemesisMs + 180_000);

@@ -28,6 +28,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ClusterConfig, readClusterConfig } from '../../../src/cli/cluster-config.js';
 import { KvClient } from '../../../src/kv/client/index.js';
 import { Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
+import { linearizabilityReport } from './linearizability-report.js';
 import { type Spare, startMembershipNemesis } from './membership-nemesis.js';
 import { type Cut, NamespaceNetwork, namespacesUnavailable } from './network-namespaces.js';
 import { ServerProcesses } from './server-processes.js';
@@ -216,7 +217,7 @@ netnsIt(
     expect(kernelFaults, timeline.text()).toBeGreaterThan(0);
     expect(ok).toBeGreaterThan(100);
     const verdict = checkLinearizability(history, versionedKvModel, { timeBudgetMs: 60_000 });
-    expect(verdict, `seed ${seed}\n${timeline.text()}\n${JSON.stringify(verdict).slice(0, 3_000)}`).toEqual({ result: 'linearizable' });
+    expect(verdict, `seed ${seed}\n${timeline.text()}\n${linearizabilityReport(history, verdict, `nemesis-${seed}`)}`).toEqual({ result: 'linearizable' });
   },
   nemesisMs + 150_000,
 );

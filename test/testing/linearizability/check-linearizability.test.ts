@@ -3,6 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkLinearizability, HistoryError, versionedKvModel } from '../../../src/testing/index.js';
+import { Budget } from '../../../src/testing/linearizability/budget.js';
+import { PartitionSearch } from '../../../src/testing/linearizability/search.js';
 import { bruteForceLinearizable } from './brute-force.js';
 import { type KvOperation, absent, conflict, del, deleted, fail, get, info, ok, put, value, written } from './fixtures.js';
 
@@ -202,23 +204,74 @@ describe('checkLinearizability on hand-made versioned-KV histories', () => {
  * Every subset of the puts, with the last one, is a distinct configuration, so the
  * search visits about 2^writers of them before it can answer.
  */
-function hardHistory(writers: number): KvOperation[] {
+function hardHistory(writers: number, key = 'x'): KvOperation[] {
   const history: KvOperation[] = [];
-  for (let i = 0; i < writers; i++) history.push(info(`c${i}`, put(`v${i}`), i));
-  history.push(ok('r', get, 0, 2000, value('never', 1)));
+  for (let i = 0; i < writers; i++) history.push(info(`c${i}`, put(`v${i}`), i, key));
+  history.push(ok('r', get, 0, 2000, value('never', 1), key));
   return history;
 }
+
+/** A lost write on `key`: an acknowledged put that a later get does not see. */
+const lostWrite = (key: string): KvOperation[] => [ok('a', put('1'), 0, 1, written(1), key), ok('b', get, 2, 3, absent, key)];
+
+describe('keys searched in turns, each with its own budget', () => {
+  it('finds a failing key behind a hard one, within a budget the hard key alone would spend', () => {
+    // Before keys were searched in turns, the hard key x spent the whole budget and the check answered unknown.
+    const verdict = checkLinearizability([...hardHistory(22, 'x'), ...lostWrite('y')], versionedKvModel, { stepsMax: 200_000 });
+    expect(verdict.result).toBe('not-linearizable');
+    if (verdict.result === 'not-linearizable') expect(verdict.key).toBe('y');
+  });
+
+  it('still finds the failing key when it comes first, and when every key is hard', () => {
+    expect(checkLinearizability([...lostWrite('y'), ...hardHistory(22, 'x')], versionedKvModel, { stepsMax: 200_000 })).toMatchObject({ key: 'y' });
+    const manyHard = [...hardHistory(20, 'a'), ...hardHistory(20, 'b'), ...hardHistory(20, 'c'), ...lostWrite('d')];
+    expect(checkLinearizability(manyHard, versionedKvModel, { stepsMax: 1_000_000 })).toMatchObject({ result: 'not-linearizable', key: 'd' });
+  });
+
+  it('ends a key that spends partitionStepsMax unknown, and finishes the others', () => {
+    const linearizableKey = [ok('a', put('1'), 0, 1, written(1), 'y'), ok('b', get, 2, 3, value('1', 1), 'y')];
+    const verdict = checkLinearizability([...hardHistory(22, 'x'), ...linearizableKey], versionedKvModel, { partitionStepsMax: 10_000 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys: ['x'] });
+    if (verdict.result === 'unknown') expect(verdict.detail).toContain('partitionStepsMax 10000');
+    // With a failing key instead, the failure wins over the unknown key.
+    expect(checkLinearizability([...hardHistory(22, 'x'), ...lostWrite('y')], versionedKvModel, { partitionStepsMax: 10_000 })).toMatchObject({ key: 'y' });
+  });
+});
+
+describe('the memory bound', () => {
+  it('ends a search that would exhaust the heap unknown, saying why, instead of aborting', () => {
+    // 2^30 configurations of 30 unknown writes: gigabytes of memo with no bound. Only the memory bound can stop it here.
+    const verdict = checkLinearizability(hardHistory(30), versionedKvModel, { memoryBytesMax: 4 * 1024 * 1024, timeBudgetMs: 10_000 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'memory bound', keys: ['x'] });
+    if (verdict.result === 'unknown') expect(verdict.detail).toContain('memoryBytesMax 4194304');
+  });
+
+  it("gives a key's memory back when it ends, so the keys after it can use it", () => {
+    const budget = new Budget(10_000, 1e9, () => performance.now(), 4 * 1024 * 1024);
+    const x = new PartitionSearch(hardHistory(30, 'x'), versionedKvModel, budget);
+    expect(x.run(Number.POSITIVE_INFINITY)).toBe('memory bound');
+    expect(budget.bytesHeld).toBeGreaterThan(1024 * 1024);
+    x.release();
+    expect(budget.bytesHeld).toBe(0);
+    const y = new PartitionSearch(hardHistory(10, 'y'), versionedKvModel, budget);
+    expect(y.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+    y.release();
+    expect(budget.bytesHeld).toBe(0);
+    // And through the checker: the first key's bound does not starve the second.
+    expect(checkLinearizability([...hardHistory(30, 'x'), ...hardHistory(8, 'y')], versionedKvModel, { memoryBytesMax: 4 * 1024 * 1024 })).toMatchObject({ key: 'y' });
+  });
+});
 
 describe('the budget', () => {
   it('answers unknown, never linearizable, when the step budget runs out', () => {
     const verdict = checkLinearizability(hardHistory(22), versionedKvModel, { stepsMax: 5_000 });
-    expect(verdict).toEqual({ result: 'unknown', reason: 'step budget' });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys: ['x'] });
   });
 
   it('answers unknown when the time budget runs out (a clock that jumps 1 ms per read)', () => {
     let t = 0;
     const verdict = checkLinearizability(hardHistory(22), versionedKvModel, { timeBudgetMs: 3, now: () => t++ });
-    expect(verdict).toEqual({ result: 'unknown', reason: 'time budget' });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['x'] });
   });
 
   it('answers unknown on a linearizable history too, when the budget is too small to finish', () => {

@@ -1,0 +1,219 @@
+/**
+ * Histories from and to other checkers: Jepsen's EDN (`:invoke`/`:ok`/`:fail`/`:info`)
+ * and Porcupine's JSON log, each with its semantics: `:fail` did not happen; `:info`
+ * (and a Porcupine timeout) may have happened at any time after its invocation, or never.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  HistoryError,
+  type Operation,
+  type PorcupineCodec,
+  type RegisterInput,
+  type RegisterOutput,
+  checkLinearizability,
+  historyFromJepsenEdn,
+  historyFromPorcupineJson,
+  historyToJepsenEdn,
+  historyToPorcupineJson,
+  isKeyword,
+  jepsenCasRegister,
+  jepsenIndependent,
+  readEdn,
+  registerModel,
+  writeEdn,
+} from '../../../src/testing/index.js';
+
+type RegisterOperation = Operation<RegisterInput, RegisterOutput>;
+
+/** A Jepsen cas-register history whose last read sees `last`. */
+const jepsen = (last: string) => `
+; a cas-register run, as Jepsen prints it
+{:type :invoke, :f :write, :value 3, :process 0, :time 100, :index 0}
+{:type :invoke, :f :read, :value nil, :process 1, :time 110, :index 1}
+{:type :ok, :f :write, :value 3, :process 0, :time 150, :index 2}
+{:type :ok, :f :read, :value 3, :process 1, :time 160, :index 3}
+{:type :invoke, :f :cas, :value [3 4], :process 2, :time 170, :index 4}
+{:type :fail, :f :cas, :value [3 4], :process 2, :time 180, :index 5}
+{:type :invoke, :f :write, :value 5, :process 0, :time 200, :index 6}
+{:type :info, :f :write, :value 5, :process 0, :time 250, :index 7}
+{:type :info, :f :start, :value nil, :process :nemesis, :time 260, :index 8}
+{:type :invoke, :f :read, :value nil, :process 1, :time 300, :index 9}
+{:type :ok, :f :read, :value ${last}, :process 1, :time 310, :index 10}
+`;
+
+describe('EDN', () => {
+  it('reads what Jepsen prints: maps, keywords, vectors, sets, strings, nil, comments, tags', () => {
+    const [map, set, tagged] = readEdn('{:a [1 -2.5 "x\\"y" nil true], "k" (:b)} #{1 2} #inst "2024-01-01"');
+    expect(map).toBeInstanceOf(Map);
+    expect((map as Map<string, unknown>).get(':a')).toEqual([1, -2.5, 'x"y', null, true]);
+    expect((map as Map<string, unknown>).get('"k"')).toEqual([{ keyword: 'b' }]);
+    expect(set).toEqual({ set: [1, 2] });
+    expect(tagged).toBe('2024-01-01');
+    expect(writeEdn(map!)).toBe('{:a [1 -2.5 "x\\"y" nil true], "k" [:b]}');
+  });
+
+  it('rejects text that is not EDN with a HistoryError naming the form and the character', () => {
+    for (const [text, where] of [['{:a 1} {:b', 'entry 1: EDN at character 10'], ['[1 2', 'character 4'], ['{:a}', 'odd number'], [')', "unexpected ')'"]] as const) {
+      expect(() => readEdn(text)).toThrow(HistoryError);
+      expect(() => readEdn(text)).toThrow(where);
+    }
+  });
+});
+
+describe('Jepsen histories', () => {
+  it(':fail did not happen, :info may have happened later or never, the nemesis is skipped', () => {
+    const read = (last: string) => checkLinearizability(historyFromJepsenEdn(jepsen(last), jepsenCasRegister), registerModel).result;
+    expect(read('5')).toBe('linearizable'); // the :info write happened
+    expect(read('3')).toBe('linearizable'); // or it did not
+    expect(read('4')).toBe('not-linearizable'); // the failed cas did not happen
+    const history = historyFromJepsenEdn(jepsen('5'), jepsenCasRegister);
+    expect(history.map((o) => o.outcome)).toEqual(['ok', 'ok', 'fail', 'info', 'ok']);
+    expect(history[0]).toEqual({ client: '0', key: 'register', input: { op: 'write', value: 3 }, invokedAt: 100, completedAt: 150, outcome: 'ok', output: { type: 'written' } });
+  });
+
+  it('reads a history given as one vector, and an invocation never completed as info', () => {
+    const history = historyFromJepsenEdn('[{:type :invoke, :f :read, :process 0, :time 1} {:type :invoke, :f :write, :value 1, :process 1, :time 2}]', jepsenCasRegister);
+    expect(history.map((o) => o.outcome)).toEqual(['info', 'info']);
+  });
+
+  it('writes what it reads: a generated register history survives the round trip', () => {
+    const value = fc.constantFrom<number | null>(null, 1, 2);
+    const operation = fc
+      .record({ client: fc.constantFrom('0', '1', '2'), op: fc.constantFrom('read', 'write', 'cas'), value, expected: value, at: fc.integer({ min: 0, max: 50 }), length: fc.integer({ min: 0, max: 5 }), outcome: fc.constantFrom('ok', 'ok', 'info'), swapped: fc.boolean() })
+      .map(({ client, op, value, expected, at, length, outcome, swapped }): RegisterOperation => {
+        const input: RegisterInput = op === 'read' ? { op } : op === 'write' ? { op, value: value ?? 0 } : { op: 'cas', expected, value: value ?? 0 };
+        if (outcome === 'info' && op !== 'read') return { client, key: 'register', input, invokedAt: at, outcome: 'info' };
+        const output: RegisterOutput = op === 'read' ? { type: 'value', value } : op === 'write' ? { type: 'written' } : { type: 'cas', ok: swapped };
+        return { client, key: 'register', input, invokedAt: at, completedAt: at + length, outcome: 'ok', output };
+      });
+    // One operation at a time per client, as Jepsen's processes run.
+    const sequential = fc.array(operation, { maxLength: 12 }).map((ops) => {
+      const free = new Map<string, number>();
+      return ops.filter((o) => o.outcome === 'ok').map((o) => {
+        const at = Math.max(o.invokedAt, (free.get(o.client) ?? -1) + 1);
+        const moved = { ...o, invokedAt: at, completedAt: at + (o.completedAt! - o.invokedAt) };
+        free.set(o.client, moved.completedAt);
+        return moved;
+      });
+    });
+    fc.assert(
+      fc.property(sequential, (history) => {
+        const back = historyFromJepsenEdn(historyToJepsenEdn(history, jepsenCasRegister), jepsenCasRegister);
+        // A refused cas is a :fail in Jepsen: it comes back as fail, which the checker drops, as it should.
+        // Read back in invocation order (a stable sort keeps equal times in their order).
+        const expected = [...history].sort((x, y) => x.invokedAt - y.invokedAt).map((o) => (o.output?.type === 'cas' && !o.output.ok ? { ...o, outcome: 'fail', output: undefined } : o));
+        expect(back.map(({ client: _, ...o }) => o)).toEqual(expected.map(({ client: _, output, ...o }) => (output === undefined ? o : { ...o, output })));
+        // Jepsen's :fail says less than a refused cas (that the value was not the expected
+        // one then), so only without refused ones must the verdicts agree.
+        if (history.every((o) => o.output?.type !== 'cas' || o.output.ok)) {
+          expect(checkLinearizability(back, registerModel).result).toBe(checkLinearizability(history, registerModel).result);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("reads Jepsen's independent keys as [key value] tuples", () => {
+    const text = `{:type :invoke, :f :write, :value [1 7], :process 0, :time 0}
+{:type :ok, :f :write, :value [1 7], :process 0, :time 1}
+{:type :invoke, :f :read, :value [2 nil], :process 1, :time 2}
+{:type :ok, :f :read, :value [2 7], :process 1, :time 3}`;
+    const history = historyFromJepsenEdn(text, jepsenIndependent(jepsenCasRegister));
+    expect(history.map((o) => o.key)).toEqual(['1', '2']);
+    expect(checkLinearizability(history, registerModel)).toMatchObject({ result: 'not-linearizable', key: '2' });
+    expect(historyToJepsenEdn(history, jepsenIndependent(jepsenCasRegister))).toContain(':value [1 7]');
+  });
+
+  it('rejects a malformed history with a HistoryError naming the entry', () => {
+    const bad: [string, number, string][] = [
+      ['{:type :ok, :f :read, :value 1, :process 0}', 0, 'no open invocation'],
+      ['{:type :invoke, :f :read, :process 0} {:type :invoke, :f :read, :process 0}', 1, 'invokes while'],
+      ['{:type :invoke, :f :cas, :value 3, :process 0}', 0, 'not a cas-register operation'],
+      ['{:type :invoke, :f "read", :process 0}', 0, ':f must be a keyword'],
+      ['{:type :invoke, :f :read, :process 0} {:type :done, :f :read, :process 0}', 1, ':type must be'],
+      ['[1]', 0, 'a Jepsen entry is a map'],
+    ];
+    for (const [text, index, why] of bad) {
+      let error: unknown;
+      try {
+        historyFromJepsenEdn(text, jepsenCasRegister);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(HistoryError);
+      expect((error as HistoryError).index).toBe(index);
+      expect((error as HistoryError).message).toContain(why);
+    }
+    expect(isKeyword(readEdn(':a')[0], 'a')).toBe(true);
+  });
+});
+
+/** The codec the Go side of the benchmark would read: Input {Op, Value, Expected}, Output {Value, Ok}. */
+const porcupineRegister: PorcupineCodec<RegisterInput, RegisterOutput> = {
+  input(raw) {
+    const { Op, Value, Expected } = raw as { Op: string; Value: number | null; Expected: number | null };
+    if (Op === 'read') return { key: 'r', input: { op: 'read' } };
+    if (Op === 'write') return { key: 'r', input: { op: 'write', value: Value } };
+    if (Op === 'cas') return { key: 'r', input: { op: 'cas', expected: Expected, value: Value } };
+    throw new Error(`unknown Op ${Op}`);
+  },
+  output(raw, input) {
+    const { Value, Ok } = raw as { Value: number | null; Ok: boolean };
+    return input.op === 'read' ? { type: 'value', value: Value } : input.op === 'write' ? { type: 'written' } : { type: 'cas', ok: Ok };
+  },
+  write({ input, output }) {
+    return {
+      input: { Op: input.op, Value: input.op === 'read' ? null : input.value, Expected: input.op === 'cas' ? input.expected : null },
+      output: { Value: output?.type === 'value' ? output.value : null, Ok: output?.type === 'cas' && output.ok },
+    };
+  },
+};
+
+describe('Porcupine JSON logs', () => {
+  const history: RegisterOperation[] = [
+    { client: 'a', key: 'r', input: { op: 'write', value: 1 }, invokedAt: 0, completedAt: 10, outcome: 'ok', output: { type: 'written' } },
+    { client: 'b', key: 'r', input: { op: 'write', value: 2 }, invokedAt: 5, outcome: 'info' },
+    { client: 'c', key: 'r', input: { op: 'cas', expected: 9, value: 3 }, invokedAt: 6, completedAt: 7, outcome: 'fail' },
+    { client: 'a', key: 'r', input: { op: 'read' }, invokedAt: 20, completedAt: 30, outcome: 'ok', output: { type: 'value', value: 2 } },
+  ];
+
+  it('writes a timeout as Return math.MaxInt64 and leaves out what failed; reads it back as info', () => {
+    const text = historyToPorcupineJson(history, porcupineRegister);
+    expect(text).toContain('"Return":9223372036854775807');
+    const back = historyFromPorcupineJson(text, porcupineRegister);
+    expect(back).toEqual([
+      { ...history[0], client: '0' },
+      { ...history[1], client: '1' },
+      { ...history[3], client: '0' },
+    ]);
+    expect(checkLinearizability(back, registerModel).result).toBe('linearizable');
+    // Without the timed-out write the read of 2 is unexplained.
+    expect(checkLinearizability([back[0]!, back[2]!], registerModel).result).toBe('not-linearizable');
+  });
+
+  it('reads a missing or null Return as a timeout too', () => {
+    const back = historyFromPorcupineJson('[{"ClientId":0,"Input":{"Op":"write","Value":1},"Call":3},{"ClientId":1,"Input":{"Op":"read"},"Call":4,"Return":null}]', porcupineRegister);
+    expect(back.map((o) => o.outcome)).toEqual(['info', 'info']);
+  });
+
+  it('rejects a malformed log with a HistoryError naming the operation', () => {
+    const bad: [string, number][] = [
+      ['{', 0],
+      ['{}', 0],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":"x","Return":1}]', 0],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":1,"Return":2,"Output":{"Value":1}},{"Input":{"Op":"jump"},"Call":1,"Return":2}]', 1],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":5,"Return":2,"Output":{"Value":1}}]', 0],
+    ];
+    for (const [text, index] of bad) {
+      let error: unknown;
+      try {
+        historyFromPorcupineJson(text, porcupineRegister);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(HistoryError);
+      expect((error as HistoryError).index).toBe(index);
+    }
+  });
+});
