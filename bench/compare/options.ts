@@ -24,10 +24,11 @@ export const usage = 'usage: tsx bench/compare/run.ts [--clients 1,4,16,64,256] 
 export function parseOptions(argv: readonly string[], defaultOut: string): CompareOptions {
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i]!;
+    const flag = argv[i]!;
+    const name = flag.slice(2);
     const value = argv[i + 1];
-    if (!name.startsWith('--') || value === undefined || given.has(name)) throw new Error(`${name}${value === undefined ? ' has no value' : given.has(name) ? ' given twice' : ' is not an option'}\n${usage}`);
-    given.set(name.slice(2), value);
+    if (!flag.startsWith('--') || value === undefined || given.has(name)) throw new Error(`${flag}${value === undefined ? ' has no value' : given.has(name) ? ' given twice' : ' is not an option'}\n${usage}`);
+    given.set(name, value);
   }
   const known = new Set(['clients', 'sizes', 'seconds', 'warmup', 'passes', 'systems', 'out']);
   for (const name of given.keys()) if (!known.has(name)) throw new Error(`--${name} is not an option\n${usage}`);
