@@ -18,6 +18,8 @@ const pingXid = -2;
 const watchXid = -1;
 /** The largest frame accepted from the server, in bytes (ZooKeeper's jute.maxbuffer default, plus headroom). */
 const frameBytesMax = 1 << 21;
+/** How long close waits for the server to end the session, in ms: past it the connection is dropped and the session expires on its own. */
+const closeWaitMs = 2_000;
 
 /** A request the server refused: `code` is ZooKeeper's error code (see {@link zooErrors}). */
 export class ZooKeeperError extends Error {
@@ -187,11 +189,16 @@ export class ZooKeeperClient {
     await this.call(path, (w) => w.int(op.sync).string(path));
   }
 
-  /** Closes the session and the connection; never rejects. */
+  /** Closes the session (waiting at most {@link closeWaitMs} for the server to confirm) and the connection; never rejects. */
   async close(): Promise<void> {
     if (this.pinger !== undefined) clearInterval(this.pinger);
-    if (this.failure === undefined) await this.call('(close)', (w) => w.int(op.closeSession)).catch(() => undefined);
-    this.socket.destroy();
+    if (this.failure === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const closed = this.call('(close)', (w) => w.int(op.closeSession)).catch(() => undefined);
+      await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, closeWaitMs)))]);
+      clearTimeout(timer);
+    }
+    this.fail(new Error('ZooKeeper client closed'));
   }
 
   private call(path: string, request: (w: JuteWriter) => JuteWriter): Promise<JuteReader> {
