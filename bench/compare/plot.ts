@@ -59,7 +59,7 @@ export async function drawFigures(summary: readonly PointSummary[], dir: string,
   const titled = (t: string) => ({ text: t, subtitle: caption });
   const specs: Record<keyof typeof figureFiles, TopLevelSpec> = {
     throughput: lines('', rows, { field: 'opsPerSecond', type: 'quantitative', title: 'operations/s (CAS + get), median of passes' }),
-    latency: lines('', latencyRows, { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency, ms (log)' }, { strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile', legend: { symbolType: 'stroke' } } }, { column: sizeFacet, row: { field: 'op', type: 'nominal', title: null } }),
+    latency: lines('', latencyRows, { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency, ms (log)' }, { strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile', legend: { symbolType: 'stroke', symbolStrokeWidth: 2, encode: { symbols: { update: { stroke: { value: '#444' } } } } } } }, { column: sizeFacet, row: { field: 'op', type: 'nominal', title: null } }),
     cpu: lines('', rows, { field: 'serverCpuPerOpUs', type: 'quantitative', title: 'server CPU per operation, µs (3 servers)' }),
   };
   const titles = { throughput: 'Throughput against clients', latency: 'Latency (p50 solid, p99 dashed) against clients', cpu: 'Server CPU per operation' };

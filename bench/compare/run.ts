@@ -22,6 +22,7 @@ import { parseOptions } from './options.js';
 import { measurePoint, type PointResult } from './point.js';
 import { drawFigures, figureFiles } from './plot.js';
 import { stopServers } from './processes.js';
+import { machineStat } from './proc-stat.js';
 import { summarize } from './summary.js';
 import type { RunningCluster } from './system.js';
 import { systems } from './systems.js';
@@ -33,6 +34,16 @@ const cpus = os.cpus();
 const machine = { cores: cpus.length, model: cpus[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version, date: new Date().toISOString() };
 const caption = `${machine.date.slice(0, 10)}: ${machine.cores} × ${machine.model}, Node ${machine.node}; ${options.passes} pass(es), ${options.seconds} s windows after ${options.warmupSeconds} s warm-up`;
 console.log(`compare: ${caption}`);
+
+// The machine's load before any server starts: what the per-point "other" column compares with.
+const quiet = await (async () => {
+  const before = await machineStat();
+  await new Promise((r) => setTimeout(r, 2_000));
+  const after = await machineStat();
+  const total = after.total - before.total;
+  return { busyPercent: (100 * (after.busy - before.busy)) / total, stealPercent: (100 * (after.steal - before.steal)) / total };
+})();
+console.log(`before the servers start: ${quiet.busyPercent.toFixed(0)}% of the cores busy, ${quiet.stealPercent.toFixed(0)}% stolen`);
 
 const base = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-compare-'));
 const clusters: RunningCluster[] = [];
@@ -73,7 +84,7 @@ try {
   }
   const summary = summarize(points);
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'compare.json'), `${JSON.stringify({ machine, options: { ...options, out: undefined }, caption, summary, points }, null, 2)}\n`);
+  await writeFile(join(out, 'compare.json'), `${JSON.stringify({ machine, beforeServers: quiet, options: { ...options, out: undefined }, caption, summary, points }, null, 2)}\n`);
   await drawFigures(summary, out, caption);
   console.log(`\nmedians over ${options.passes} pass(es):`);
   console.log('| system | value | clients | ops/s (min–max) | CAS p50 / p99 ms | get p50 / p99 ms | server CPU µs/op | max other load / steal % |');
