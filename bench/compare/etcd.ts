@@ -38,7 +38,7 @@ async function start(dir: string): Promise<RunningCluster> {
   // /health answers true once the member sees a leader and can serve a quorum read.
   for (const [i, endpoint] of endpoints.entries()) {
     await waitUntil(`etcd member e${i} at ${endpoint} to be healthy (log: ${join(dir, `e${i}.log`)})`, 60_000, async () => {
-      const body = (await (await fetch(`http://${endpoint}/health`)).json()) as { health?: unknown };
+      const body = (await (await fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(5_000) })).json()) as { health?: unknown };
       if (body.health !== 'true') throw new Error(`health ${JSON.stringify(body)}`);
     }).catch(async (error: unknown) => {
       throw new Error(`${(error as Error).message}\n${await logTail(join(dir, `e${i}.log`))}`);

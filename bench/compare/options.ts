@@ -1,6 +1,7 @@
 /** The comparison's command-line options, each validated. */
 import { systemNames, type SystemName } from './system.js';
 
+/** What one run measures and where it writes. */
 export interface CompareOptions {
   /** Closed-loop clients at each point (default 1, 4, 16, 64, 256). */
   readonly clients: readonly number[];
@@ -18,6 +19,7 @@ export interface CompareOptions {
   readonly out: string;
 }
 
+/** The one-line usage, appended to every option error. */
 export const usage = 'usage: tsx bench/compare/run.ts [--clients 1,4,16,64,256] [--sizes 100,4096] [--seconds 10] [--warmup 3] [--passes 3] [--systems etcd,zookeeper,synod] [--out DIR]';
 
 /** Parses `argv` (the arguments after the script); throws with {@link usage} on anything it does not know. */

@@ -74,6 +74,7 @@ export function parseMachineStat(text: string): MachineStat {
   return { busy, steal, total: busy + idle + iowait + steal };
 }
 
+/** The machine's CPU time now (`/proc/stat`). */
 export async function machineStat(): Promise<MachineStat> {
   return parseMachineStat(await readFile('/proc/stat', 'utf8'));
 }

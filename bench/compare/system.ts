@@ -21,6 +21,7 @@ export interface RunningCluster {
 
 /** The systems measured. */
 export const systemNames = ['etcd', 'zookeeper', 'synod'] as const;
+/** One of {@link systemNames}. */
 export type SystemName = (typeof systemNames)[number];
 
 /**

@@ -127,6 +127,8 @@ interface Pending {
 export interface ZooKeeperClientOptions {
   /** The session timeout asked for, in ms (default 10,000); pings go out every third of what the server grants. */
   readonly sessionTimeoutMs?: number;
+  /** How long to wait for the server to answer the handshake, in ms (default 10,000). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** One ZooKeeper session over one connection to one server; it does not reconnect. */
@@ -150,7 +152,10 @@ export class ZooKeeperClient {
     socket.on('close', () => client.fail(new Error(`ZooKeeper connection to ${address} closed`)));
     // ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, readOnly.
     socket.write(new JuteWriter().int(0).long(0n).int(options.sessionTimeoutMs ?? 10_000).long(0n).bytes(new Uint8Array(16)).bool(false).frame());
-    const reply = await handshake;
+    // A server that takes the connection but never answers must not hold the caller forever.
+    const waitMs = options.handshakeTimeoutMs ?? 10_000;
+    const timer = setTimeout(() => client.fail(new Error(`ZooKeeper at ${address} did not answer the handshake within ${waitMs} ms`)), waitMs);
+    const reply = await handshake.finally(() => clearTimeout(timer));
     reply.int(); // protocolVersion
     const grantedMs = reply.int();
     if (grantedMs <= 0) throw new Error(`ZooKeeper at ${address} refused the session`);

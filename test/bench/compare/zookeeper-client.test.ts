@@ -131,4 +131,12 @@ describe('ZooKeeperClient', () => {
     expect(seen.map((r) => r.type)).toEqual([-11]);
     await expect(client.sync('/')).rejects.toThrow(/client closed/);
   });
+
+  it('gives up on a server that takes the connection but never answers the handshake', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    servers.push(silent);
+    const address = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+    await expect(ZooKeeperClient.connect(address, { handshakeTimeoutMs: 200 })).rejects.toThrow(/did not answer the handshake within 200 ms/);
+  });
 });
