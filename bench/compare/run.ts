@@ -76,6 +76,7 @@ try {
           const cluster = clusters[(k + pass - 1) % clusters.length]!;
           const p = await measurePoint({ system: systems[cluster.system], cluster, idle: clusters.filter((c) => c !== cluster), pass, clients, valueBytes, seconds: options.seconds, warmupSeconds: options.warmupSeconds });
           points.push(p);
+          await systems[cluster.system].compact(cluster);
           const m = p.machine;
           console.log(`| ${pass} | ${p.system} | ${p.valueBytes} B | ${p.clients} | ${Math.round(p.opsPerSecond)} | ${p.cas.p50Ms.toFixed(2)} / ${p.cas.p99Ms.toFixed(2)} | ${p.get.p50Ms.toFixed(2)} / ${p.get.p99Ms.toFixed(2)} | ${Math.round(p.serverCpuPerOpUs)} | ${[m.serversPercent, m.harnessPercent, m.idleClustersPercent, m.otherPercent, m.stealPercent].map((v) => v.toFixed(0)).join(' / ')} | ${p.errors}, ${p.conflicts}, ${p.staleReads} |`);
         }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { type ClusterConfig, readClusterConfig } from '../../src/cli/cluster-config.js';
 import { writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { KvClient } from '../../src/kv/client/index.js';
-import { VersionConflictError } from '../../src/kv/errors.js';
+import { CompactedError, VersionConflictError } from '../../src/kv/errors.js';
 import { logTail, startServer } from './processes.js';
 import type { Adapter, RunningCluster, System } from './system.js';
 import { waitUntil } from './wait-until.js';
@@ -69,5 +69,18 @@ async function connect(cluster: RunningCluster, index: number): Promise<Adapter>
   };
 }
 
+async function compact(cluster: RunningCluster): Promise<void> {
+  const kv = client(await readClusterConfig(cluster.extra!['configPath']!), 0);
+  try {
+    const { revision } = await kv.range({ key: 'compare/compact' });
+    await kv.compact(revision).catch((error: unknown) => {
+      // Nothing written since the last compaction: that revision is compacted already.
+      if (!(error instanceof CompactedError)) throw error;
+    });
+  } finally {
+    await kv.close();
+  }
+}
+
 /** synod, as three local `synod serve` processes. */
-export const synod: System = { name: 'synod', start, connect };
+export const synod: System = { name: 'synod', start, connect, compact };

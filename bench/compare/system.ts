@@ -53,4 +53,10 @@ export interface System {
    * where the system needs them to (ZooKeeper's znodes).
    */
   connect(cluster: RunningCluster, index: number, keys: readonly string[]): Promise<Adapter>;
+  /**
+   * Drops the history older than the current revision, between points, so no point pays
+   * for the ones before it and a full run stays within the stores' default quotas
+   * (etcd's backend is 2 GB). A no-op for a store that keeps no history (ZooKeeper).
+   */
+  compact(cluster: RunningCluster): Promise<void>;
 }
