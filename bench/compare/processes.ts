@@ -5,9 +5,9 @@
  * alone.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { processStartTicks } from './proc-stat.js';
+import { parseProcessStat, processStartTicks } from './proc-stat.js';
 
 /** A process this harness started. */
 export interface ServerProcess {
@@ -69,6 +69,38 @@ export async function stopServers(servers: readonly ServerProcess[], graceMs = 5
   }
   await Promise.all(servers.map((s) => signal(s, 'SIGKILL')));
   while ((await Promise.all(servers.map(isRunning))).some(Boolean)) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * SIGKILLs at once, synchronously, each recorded server still running: for a process on
+ * its way out (an `exit` handler), where nothing asynchronous runs any more. A PID now
+ * held by another process is not signalled.
+ */
+export function killServersNow(servers: readonly ServerProcess[]): void {
+  for (const server of servers) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${server.pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const stat = parseProcessStat(text);
+    if (stat.state === 'Z' || stat.startTicks !== server.startTicks) continue;
+    try {
+      process.kill(server.pid, 'SIGKILL');
+    } catch {
+      // Exited between the check and the signal.
+    }
+  }
+}
+
+/**
+ * Makes sure the servers `current()` lists die with this process however it ends (a
+ * thrown error, a closed stdout, `process.exit`), except by SIGKILL: an `exit` handler
+ * kills those still running. The orderly way, {@link stopServers}, lets them shut down.
+ */
+export function killServersOnExit(current: () => readonly ServerProcess[]): void {
+  process.once('exit', () => killServersNow(current()));
 }
 
 /** The last `lines` lines of a log file, for an error message. */

@@ -21,7 +21,7 @@ import { saveCluster } from './cluster.js';
 import { parseOptions } from './options.js';
 import { measurePoint, type PointResult } from './point.js';
 import { drawFigures, figureFiles } from './plot.js';
-import { stopServers } from './processes.js';
+import { killServersOnExit, stopServers } from './processes.js';
 import { machineStat } from './proc-stat.js';
 import { summarize } from './summary.js';
 import type { RunningCluster } from './system.js';
@@ -52,6 +52,7 @@ const stopAll = () => (stopping ??= (async () => {
   await stopServers(clusters.flatMap((c) => c.servers));
   await rm(base, { recursive: true, force: true });
 })());
+killServersOnExit(() => clusters.flatMap((c) => c.servers));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void stopAll().finally(() => process.exit(130)));
 }

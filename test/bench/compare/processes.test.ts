@@ -3,12 +3,12 @@
  * signalled only while the process holding it has the recorded start time, so a PID
  * reused by someone else's process is left alone.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isRunning, type ServerProcess, startServer, stopServers } from '../../../bench/compare/processes.js';
+import { isRunning, killServersNow, type ServerProcess, startServer, stopServers } from '../../../bench/compare/processes.js';
 import { processStartTicks } from '../../../bench/compare/proc-stat.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -64,5 +64,37 @@ describe('stopServers', () => {
 
   it('says why a server that exits at once did not start', async () => {
     await expect(startServer('t', '/nonexistent/synod-compare-binary', [], join(await tempDir(), 't.log'))).rejects.toThrow(/could not start/);
+  });
+});
+
+describe('killServersNow and killServersOnExit', () => {
+  it('kill a recorded server at once, synchronously, and leave a stranger holding a recorded PID alone', async () => {
+    const server = await started('sleep', ['30']);
+    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const exited = new Promise((r) => stranger.once('exit', r));
+    cleanup.push(async () => {
+      stranger.kill('SIGKILL');
+      await exited;
+    });
+    const strangerTicks = await processStartTicks(stranger.pid!);
+    killServersNow([server, { member: 'old', pid: stranger.pid!, startTicks: strangerTicks! - 1 }]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await isRunning(server)).toBe(false);
+    expect(stranger.exitCode).toBeNull();
+    expect(stranger.signalCode).toBeNull();
+  });
+
+  it('take the servers down with a harness that dies of an uncaught error', async () => {
+    const dir = await tempDir();
+    const fixture = join(import.meta.dirname, 'fixtures', 'crashing-harness.ts');
+    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((done) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', fixture, dir], { timeout: 30_000 }, (_error, out) => done({ code: child.exitCode, stdout: out }));
+    });
+    expect(code).not.toBe(0);
+    const pid = Number(stdout.trim());
+    expect(Number.isInteger(pid) && pid > 1).toBe(true);
+    // Reaped by init once killed; give it a moment.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await processStartTicks(pid)).toBeUndefined();
   });
 });
