@@ -1,0 +1,86 @@
+/**
+ * synod as a system under test: three `synod serve` processes on 127.0.0.1, run by Node
+ * itself with tsx's loader (as the CLI tests and the membership benchmark run them),
+ * FileStorage with its default durability (fsync before every promise and accept); a
+ * CAS is a put with `expectedVersion`, a get the KvClient's default linearizable read.
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ClusterConfig, readClusterConfig } from '../../src/cli/cluster-config.js';
+import { writeLocalCluster } from '../../src/cli/cluster-up.js';
+import { KvClient } from '../../src/kv/client/index.js';
+import { CompactedError, VersionConflictError } from '../../src/kv/errors.js';
+import { logTail, startServer } from './processes.js';
+import type { Adapter, RunningCluster, System } from './system.js';
+import { waitUntil } from './wait-until.js';
+
+const repository = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+const cli = join(repository, 'src', 'cli', 'synod.ts');
+/** How long a client waits for an answer, in ms. */
+const requestTimeoutMs = 10_000;
+
+function client(config: ClusterConfig, index: number): KvClient {
+  const endpoints = Object.values(config.members).map((m) => m.client);
+  // The first endpoint is this client's member; the others are where it goes if that one fails.
+  const first = index % endpoints.length;
+  return new KvClient({ endpoints: [...endpoints.slice(first), ...endpoints.slice(0, first)], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs });
+}
+
+async function start(dir: string): Promise<RunningCluster> {
+  const configPath = await writeLocalCluster(dir, 3);
+  const config = await readClusterConfig(configPath);
+  const servers = [];
+  for (const id of Object.keys(config.members)) {
+    servers.push(await startServer(id, process.execPath, ['--import', 'tsx', cli, 'serve', '--config', configPath, '--id', id], join(dir, `${id}.log`), repository));
+  }
+  const endpoints = Object.values(config.members).map((m) => `${m.client.host}:${m.client.port}`);
+  for (const [i, id] of Object.keys(config.members).entries()) {
+    const probe = client(config, i);
+    try {
+      // A linearizable read through each member: it serves and there is a leader.
+      await waitUntil(`synod member ${id} to serve`, 60_000, () => probe.get('ready'));
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${await logTail(join(dir, `${id}.log`))}`);
+    } finally {
+      await probe.close();
+    }
+  }
+  return { system: 'synod', dir, endpoints, servers, extra: { configPath } };
+}
+
+async function connect(cluster: RunningCluster, index: number): Promise<Adapter> {
+  const configPath = cluster.extra?.['configPath'];
+  if (configPath === undefined) throw new Error(`synod cluster in ${cluster.dir} has no configPath`);
+  const kv = client(await readClusterConfig(configPath), index);
+  return {
+    async cas(key, version, value) {
+      try {
+        return { version: (await kv.put(key, value, { expectedVersion: version })).version };
+      } catch (error) {
+        if (error instanceof VersionConflictError) return { conflict: error.currentVersion };
+        throw error;
+      }
+    },
+    async get(key) {
+      const found = await kv.get(key);
+      return found === undefined ? undefined : { value: found.value, version: found.version };
+    },
+    close: () => kv.close(),
+  };
+}
+
+async function compact(cluster: RunningCluster): Promise<void> {
+  const kv = client(await readClusterConfig(cluster.extra!['configPath']!), 0);
+  try {
+    const { revision } = await kv.range({ key: 'compare/compact' });
+    await kv.compact(revision).catch((error: unknown) => {
+      // Nothing written since the last compaction: that revision is compacted already.
+      if (!(error instanceof CompactedError)) throw error;
+    });
+  } finally {
+    await kv.close();
+  }
+}
+
+/** synod, as three local `synod serve` processes. */
+export const synod: System = { name: 'synod', start, connect, compact };
