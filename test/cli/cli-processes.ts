@@ -25,11 +25,24 @@ export function synod(configPath: string, ...args: string[]): Promise<{ code: nu
 export class ServerProcesses {
   private readonly children: ChildProcess[] = [];
 
+  /** The last 4 KiB each server wrote (stdout and stderr), to say why one did not come up. */
+  private readonly output = new Map<ChildProcess, string>();
+
   /** Starts `synod serve --config CONFIG --id ID EXTRA`. */
   serve(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
-    const child = spawn(command[0], [...command.slice(1), 'serve', '--config', configPath, '--id', id, ...extra], { cwd: root, stdio: 'ignore' });
+    const child = spawn(command[0], [...command.slice(1), 'serve', '--config', configPath, '--id', id, ...extra], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.push(child);
+    this.output.set(child, '');
+    const keep = (b: Buffer): void => void this.output.set(child, (this.output.get(child)! + b.toString('utf8')).slice(-4096));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
     return child;
+  }
+
+  /** How `child` is doing, for a failure message: running or its exit, and what it wrote last. */
+  describe(child: ChildProcess): string {
+    const state = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'running';
+    return `${state}; its output ends:\n${this.output.get(child) ?? ''}`;
   }
 
   async killAll(): Promise<void> {

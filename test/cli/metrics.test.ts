@@ -17,15 +17,15 @@ import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { KvClient } from '../../src/kv/client/index.js';
 import { parseExposition, sampleValue } from '../prometheus/exposition.js';
 
-const servers = new ServerProcesses();
-const serve = (configPath: string, id: string, extra: readonly string[] = []) => servers.serve(configPath, id, extra);
+const processes = new ServerProcesses();
+const serve = (configPath: string, id: string, extra: readonly string[] = []) => processes.serve(configPath, id, extra);
 let dir: string | undefined;
 
 
 
 
 afterAll(async () => {
-  await servers.killAll();
+  await processes.killAll();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
@@ -53,7 +53,11 @@ it('scrapes /metrics, /healthz and /readyz of a real cluster; a member cut off f
   const servers = new Map(ids.map((id) => [id, serve(configPath, id)]));
   const kv = new KvClient({ endpoints: ids.map((id) => config.members[id]!.client), clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 5_000 });
   try {
-    for (const id of ids) await until(`${id}'s /healthz`, 30_000, async () => (await get(urlOf(config, id, '/healthz'))).status === 200);
+    for (const id of ids) {
+      await until(`${id}'s /healthz`, 60_000, async () => (await get(urlOf(config, id, '/healthz'))).status === 200).catch((error: unknown) => {
+        throw new Error(`${String(error)}: the server ${processes.describe(servers.get(id)!)}`);
+      });
+    }
     await until('a leader', 30_000, async () => (await kv.status({ timeoutMs: 1_000 })).leader !== undefined);
     await until('every member ready', 30_000, async () => (await Promise.all(ids.map(async (id) => (await get(urlOf(config, id, '/readyz'))).status))).every((s) => s === 200));
     const leader = (await kv.status()).leader!;
