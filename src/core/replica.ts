@@ -1330,8 +1330,15 @@ export class Replica {
     // Accepted in the fence ballot: the fenced round was a phase 1 answered by every
     // voter, so these are the values a leader of that ballot would propose; a vote in
     // it (which no other voter ever casts) outranks every older entry and no newer one.
+    // Only in slots it votes in: a voter demoted and promoted again while cut off
+    // rejoins with open slots still governed by the configuration that left it out,
+    // and a vote there is no vote (the soak's 468669713:233500). Slots within the
+    // window of the commit index have a known configuration; beyond it (no leader
+    // proposes there) the entry is kept, as an unknown configuration may count it.
     const fence = r.fence;
-    this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex).map((e) => ({ slot: e.slot, ballot: fence, value: e.value })), this.out);
+    const epochs = this.learner.epochs;
+    const votesIn = (slot: number): boolean => slot > commitIndex + epochs.windowSlots || epochs.at(slot).quorum.isVoter(this.id);
+    this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex && votesIn(e.slot)).map((e) => ({ slot: e.slot, ballot: fence, value: e.value })), this.out);
     this.roundSeen = Math.max(this.roundSeen, plan.promised.round);
     this.rejoin = undefined;
     this.election.heardLeader();
