@@ -14,7 +14,32 @@ import { type Args, intOption, option } from './args.js';
 import { readClusterConfig } from './cluster-config.js';
 import { UsageError } from './usage-error.js';
 
+/**
+ * Ports handed out below the usual ephemeral ranges (Linux starts at 32768, macOS and
+ * Windows at 49152): a port the kernel picked for `listen(0)` can be taken a moment later
+ * by some outgoing connection's local end, before the member that was meant to bind it
+ * starts, and the member then fails with EADDRINUSE. Each process walks the range from
+ * its own random start, so two processes rarely try the same port.
+ */
+const portFirst = 20000;
+const portLast = 32767;
+let portCursor = portFirst + Math.floor(Math.random() * (portLast - portFirst + 1));
+
+async function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise<boolean>((done) => {
+    server.once('error', () => done(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => done(true)));
+  });
+}
+
+/** A port free on 127.0.0.1 a moment ago, outside the kernel's ephemeral range. */
 export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = portCursor;
+    portCursor = port >= portLast ? portFirst : port + 1;
+    if (await portIsFree(port)) return port;
+  }
   const server = createServer();
   await new Promise<void>((done) => server.listen({ host: '127.0.0.1', port: 0 }, done));
   const { port } = server.address() as { port: number };

@@ -1,21 +1,17 @@
 /** Ports and transports for the TCP tests. */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../../src/cli/cluster-up.js';
 import type { NodeId, NodeMessage } from '../../../src/index.js';
 import { TcpTransport, type TcpTransportOptions } from '../../../src/transport/tcp/index.js';
 import { RawPeer, sleep } from './raw-peer.js';
 
-/** `n` ports free a moment ago on 127.0.0.1 (held open together, so they differ). */
+/** `n` distinct ports free a moment ago on 127.0.0.1 (see `freePort` for where they come from). */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen({ host: '127.0.0.1', port: 0 }, () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
   return ports;
 }
 
