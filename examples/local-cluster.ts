@@ -16,9 +16,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../src/cli/cluster-up.js';
 import { type NodeId, SynodError, type SynodNode, createNode } from '../src/index.js';
 import { FileStorage } from '../src/storage/file/index.js';
 import { TcpTransport, type TcpTransportStats } from '../src/transport/tcp/index.js';
@@ -59,15 +59,6 @@ const storages = new Map<NodeId, FileStorage>();
 const fsyncs = { persists: 0, fsyncs: 0 };
 const machines = new Map<NodeId, Counters>();
 const nodes = new Map<NodeId, SynodNode<Add, number>>();
-
-/** A port free a moment ago on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Counts a closed node's group commits and socket writes into the summary. */
 function tally(id: NodeId): void {
