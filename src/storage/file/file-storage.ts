@@ -260,6 +260,10 @@ export class FileStorage implements Storage {
     }
     const { slot, data } = snapshot;
     return this.enqueueTask('saveSnapshot', true, async () => {
+      // Learner-only batches called before this save may still wait in memory: they go
+      // to disk first, so what survives a crash is always a prefix of the calls (a
+      // snapshot on disk never runs ahead of the batches called before it).
+      if (this.unwritten.length > 0) await this.writeUnwritten(true);
       await writeSnapshotFile(this.fs, this.dir, { slot, data });
       this.snapshotSlot = slot;
     });

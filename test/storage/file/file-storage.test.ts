@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile, appendFile, unlink } from 'node:fs/promises';
+import { appendFile, cp, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -132,6 +132,25 @@ describe('FileStorage: persist and load', () => {
     const state = await (await openStorage(dir)).load();
     expect(state).toMatchObject({ commitIndex: 2, chosen: [] });
     expect(slotsOf(state.accepted)).toEqual([3]);
+  });
+
+  it('a snapshot saved after learner-only batches is on disk only with them: a crash right after the save keeps both', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    await storage.persist(write({ accepted: [accepted(1, 1)], chosen: [chosen(1)] }));
+    // Resolves with the record still in memory (a commit index alone needs no sync)...
+    await storage.persist(write({ commitIndex: 1 }));
+    // ...and this save comes after it in call order, so it must not be durable without it.
+    await storage.saveSnapshot({ slot: 1, data: new Uint8Array([1]) });
+    // The crash: the directory as it is now, copied before close() could write anything.
+    const crashed = join(await tempDir(), 'crashed');
+    await cp(dir, crashed, { recursive: true });
+    await unlink(join(crashed, 'LOCK')).catch(() => {});
+    await storage.close();
+    const after = await openStorage(crashed);
+    expect((await after.loadSnapshot())?.slot).toBe(1);
+    expect((await after.load()).commitIndex).toBe(1);
+    await after.close();
   });
 
   it('rolls to a new segment past segmentBytesMax and replays across segments', async () => {
