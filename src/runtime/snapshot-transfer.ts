@@ -14,7 +14,7 @@ import type { NodeId } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import { crc32 as portableCrc32 } from './crc32.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
-import type { Snapshot } from './storage.js';
+import type { SnapshotReader } from './storage.js';
 
 /** Bounds of a transfer, in ticks and bytes. @internal */
 export interface TransferLimits {
@@ -31,10 +31,46 @@ export interface TransferLimits {
 /** A CRC-32 (IEEE) going on from `previous`, the CRC of the bytes before `bytes`. @internal */
 export type Crc32 = (bytes: Uint8Array, previous: number) => number;
 
+/**
+ * What a sender streams: a snapshot read by pieces, from memory (reads answered at once,
+ * so chunks go out synchronously) or from the storage (reads that resolve later).
+ * @internal
+ */
+export interface SnapshotSource {
+  readonly slot: number;
+  readonly byteLength: number;
+  read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
+  close(): void;
+}
+
+/** A source over a storage's reader; its close errors are of no interest once the transfer ended. @internal */
+export function readerSource(reader: SnapshotReader): SnapshotSource {
+  return {
+    slot: reader.slot,
+    byteLength: reader.byteLength,
+    read: (offset, length) => reader.read(offset, length),
+    close: () => {
+      reader.close().catch(() => undefined);
+    },
+  };
+}
+
+/** A source over bytes in memory. @internal */
+export function bytesSource(slot: number, data: Uint8Array): SnapshotSource {
+  return { slot, byteLength: data.byteLength, read: (offset, length) => data.subarray(offset, offset + length), close: () => undefined };
+}
+
+/** Bytes read from a source at a time, at most: a few chunks per trip to the storage. */
+const readPieceBytesMax = 4 * 1024 * 1024;
+
 interface Outgoing {
   readonly to: NodeId;
   readonly transfer: number;
-  readonly snapshot: Snapshot;
+  readonly source: SnapshotSource;
+  /** The last piece read, and where it starts: chunks are views of it. */
+  piece: { readonly offset: number; readonly bytes: Uint8Array } | undefined;
+  /** A read is under way: chunks wait for it. */
+  reading: boolean;
   /** Everything before it was acknowledged. */
   acked: number;
   /** The end of the last chunk sent since the window last went back to `acked`. */
@@ -68,6 +104,8 @@ export class SnapshotSender {
     private readonly send: (m: SnapshotChunkMessage) => void,
     random: () => number,
     private readonly crc32: Crc32 = portableCrc32,
+    /** A read of the snapshot failed: the transfer to `to` ended without a word to it. */
+    private readonly readFailed: (to: NodeId, error: unknown) => void = () => undefined,
   ) {
     assert(Number.isSafeInteger(limits.chunkBytes) && limits.chunkBytes > 0, `chunkBytes ${limits.chunkBytes} must be a positive integer`);
     assert(limits.inflightBytesMax > 0, `inflightBytesMax ${limits.inflightBytesMax} must be positive`);
@@ -86,10 +124,10 @@ export class SnapshotSender {
     this.reserved.add(to);
   }
 
-  /** Starts streaming `snapshot` to `to` (replacing a reservation). */
-  start(to: NodeId, snapshot: Snapshot): void {
+  /** Starts streaming `source` to `to` (replacing a reservation); the sender closes it when the transfer ends. */
+  start(to: NodeId, source: SnapshotSource): void {
     this.reserved.delete(to);
-    const t: Outgoing = { to, transfer: this.nextTransfer++, snapshot, acked: 0, sent: 0, crcBefore: new Map([[0, 0]]), idleTicks: 0, retries: 0 };
+    const t: Outgoing = { to, transfer: this.nextTransfer++, source, piece: undefined, reading: false, acked: 0, sent: 0, crcBefore: new Map([[0, 0]]), idleTicks: 0, retries: 0 };
     this.outgoing.set(to, t);
     this.fill(t);
   }
@@ -104,14 +142,13 @@ export class SnapshotSender {
     const t = this.outgoing.get(m.from);
     if (t === undefined || t.transfer !== m.transfer) return undefined;
     if (m.status !== 'more') {
-      this.outgoing.delete(m.from);
+      this.end(t);
       return m.status;
     }
-    const total = t.snapshot.data.byteLength;
-    // Only a chunk's end is a place the receiver can have reached; anything else is not
-    // an ack of this sender's chunks.
-    if (m.received > total || (m.received % this.limits.chunkBytes !== 0 && m.received !== total)) return undefined;
-    if (m.received > t.acked) {
+    // Only the end of a chunk sent since the last ack (or the last start over) is a
+    // place the receiver can have reached; anything else is not an ack of this sender's
+    // chunks (or one from before the receiver restarted).
+    if (m.received > t.acked && t.crcBefore.has(m.received)) {
       // Offsets were added in increasing order (the window only ever goes back to offsets it holds).
       for (const offset of t.crcBefore.keys()) {
         if (offset >= m.received) break;
@@ -144,7 +181,7 @@ export class SnapshotSender {
       if (++t.idleTicks < this.limits.retryTicks) continue;
       t.idleTicks = 0;
       if (++t.retries > this.limits.retriesMax) {
-        this.outgoing.delete(t.to);
+        this.end(t);
         givenUp.push(t.to);
         continue;
       }
@@ -160,29 +197,80 @@ export class SnapshotSender {
     return this.outgoing.size;
   }
 
-  /** Sends chunks from `sent` on while the window has room (always at least one chunk in flight). */
+  private end(t: Outgoing): void {
+    if (this.outgoing.get(t.to) === t) this.outgoing.delete(t.to);
+    t.piece = undefined;
+    t.source.close();
+  }
+
+  /**
+   * Sends chunks from `sent` on while the window has room (always at least one chunk in
+   * flight), as long as their bytes are at hand; a read of the next piece, once done,
+   * calls it again.
+   */
   private fill(t: Outgoing): void {
-    const total = t.snapshot.data.byteLength;
+    const total = t.source.byteLength;
     const { chunkBytes, inflightBytesMax } = this.limits;
     while (t.sent < total && (t.sent === t.acked || t.sent - t.acked + Math.min(chunkBytes, total - t.sent) <= inflightBytesMax)) {
-      t.sent = this.sendChunk(t, t.sent);
+      const end = Math.min(total, t.sent + chunkBytes);
+      const chunk = this.bytesOf(t, t.sent, end);
+      if (chunk === undefined) break;
+      t.sent = this.sendChunk(t, t.sent, chunk);
     }
     assert(t.acked <= t.sent && t.sent <= total, () => `transfer ${t.transfer} to ${t.to}: acked ${t.acked}, sent ${t.sent}, total ${total}`);
   }
 
-  /** Sends the chunk at `offset` (a multiple of chunkBytes); returns where it ends. */
-  private sendChunk(t: Outgoing, offset: number): number {
-    const { data, slot } = t.snapshot;
+  /** The snapshot's bytes from `offset` to `end`, or undefined while a read of them is under way. */
+  private bytesOf(t: Outgoing, offset: number, end: number): Uint8Array | undefined {
+    const piece = t.piece;
+    if (piece !== undefined && offset >= piece.offset && end <= piece.offset + piece.bytes.byteLength) {
+      return piece.bytes.subarray(offset - piece.offset, end - piece.offset);
+    }
+    if (t.reading) return undefined;
+    const { chunkBytes, inflightBytesMax } = this.limits;
+    const pieceBytes = Math.max(chunkBytes, Math.floor(Math.min(inflightBytesMax, readPieceBytesMax) / chunkBytes) * chunkBytes);
+    const length = Math.min(t.source.byteLength - offset, pieceBytes);
+    let read: Uint8Array | Promise<Uint8Array>;
+    try {
+      read = t.source.read(offset, length);
+    } catch (error) {
+      read = Promise.reject(error);
+    }
+    if (read instanceof Uint8Array) {
+      t.piece = { offset, bytes: read };
+      return read.subarray(0, end - offset);
+    }
+    t.reading = true;
+    read.then(
+      (bytes) => {
+        t.reading = false;
+        if (this.outgoing.get(t.to) !== t) return;
+        t.piece = { offset, bytes };
+        this.fill(t);
+      },
+      (error: unknown) => {
+        t.reading = false;
+        if (this.outgoing.get(t.to) !== t) return;
+        this.end(t);
+        this.readFailed(t.to, error);
+      },
+    );
+    return undefined;
+  }
+
+  /** Sends `chunk`, the bytes at `offset` (a multiple of chunkBytes); returns where it ends. */
+  private sendChunk(t: Outgoing, offset: number, chunk: Uint8Array): number {
+    const { slot, byteLength } = t.source;
     const { chunkBytes } = this.limits;
-    assert(offset % chunkBytes === 0 && offset < data.byteLength, () => `chunk offset ${offset} of a ${data.byteLength}-byte snapshot in chunks of ${chunkBytes}`);
-    const end = Math.min(data.byteLength, offset + chunkBytes);
-    const chunk = data.subarray(offset, end);
-    // Known unless an ack from before the receiver's restart moved `acked` past what
-    // was sent since: then counted again from the start.
-    const before = t.crcBefore.get(offset) ?? this.crc32(data.subarray(0, offset), 0);
+    assert(offset % chunkBytes === 0 && offset < byteLength, () => `chunk offset ${offset} of a ${byteLength}-byte snapshot in chunks of ${chunkBytes}`);
+    const end = offset + chunk.byteLength;
+    // Every offset from `acked` to `sent` has its CRC kept, and chunks go out from `sent`
+    // or from `acked` after a go-back.
+    const before = t.crcBefore.get(offset);
+    assert(before !== undefined, () => `transfer ${t.transfer} to ${t.to}: no CRC kept for offset ${offset}`);
     const crc = this.crc32(chunk, before);
     t.crcBefore.set(end, crc);
-    this.send({ type: 'snapshotChunk', from: this.self, to: t.to, transfer: t.transfer, slot, total: data.byteLength, offset, crc, data: chunk });
+    this.send({ type: 'snapshotChunk', from: this.self, to: t.to, transfer: t.transfer, slot, total: byteLength, offset, crc, data: chunk });
     return end;
   }
 }
@@ -322,6 +410,11 @@ export class SnapshotReceiver {
     const cur = this.incoming;
     if (cur !== undefined && cur.from === s.from && cur.transfer === s.transfer) this.incoming = undefined;
     return { type: 'snapshotAck', from: this.self, to: s.from, transfer: s.transfer, received: s.data.byteLength, status };
+  }
+
+  /** The snapshot being assembled, if any: its bytes up to `received` arrived and were checked. */
+  current(): { readonly from: NodeId; readonly transfer: number; readonly slot: number; readonly data: Uint8Array; readonly received: number } | undefined {
+    return this.incoming;
   }
 
   /** One tick passed: a partial transfer whose sender went silent is dropped. */

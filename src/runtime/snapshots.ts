@@ -8,9 +8,9 @@ import { SnapshotError, StorageError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
 import { type RuntimeState, decodeSnapshot, encodeRuntimeState, encodeSnapshot } from './snapshot-format.js';
-import { type ReceivedSnapshot, SnapshotReceiver, SnapshotSender } from './snapshot-transfer.js';
+import { type ReceivedSnapshot, type SnapshotSource, SnapshotReceiver, SnapshotSender, bytesSource, readerSource } from './snapshot-transfer.js';
 import type { Codec, StateMachine } from './state-machine.js';
-import type { Snapshot, Storage } from './storage.js';
+import type { Snapshot, SnapshotWriter, Storage } from './storage.js';
 import type { SnapshotOptions } from './options.js';
 
 /** What {@link Snapshots} needs from its node. @internal */
@@ -84,11 +84,26 @@ export class Snapshots<R> {
   private readonly outgoing = new Map<NodeId, { readonly since: number; slot?: number; savedBefore?: number }>();
   /** The incoming transfer last heard of, and when its first chunk arrived. */
   private receiving: { from: NodeId; transfer: number; since: number } | undefined;
+  /**
+   * The incoming snapshot going to the storage as its checked prefix grows (a storage
+   * with `createSnapshot`), so that little is left to write when the last chunk arrives.
+   */
+  private streaming: { readonly from: NodeId; readonly transfer: number; readonly writer: SnapshotWriter; written: number } | undefined;
   readonly counts: SnapshotCounts = { saved: 0, installed: 0, sent: 0, refused: 0 };
 
   constructor(private readonly host: SnapshotHost<R>) {
     const o = host.options;
-    this.sender = new SnapshotSender(host.id, { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks: host.retryTicks, retriesMax: 5 }, (m) => host.send(m), host.random, o.crc32);
+    this.sender = new SnapshotSender(
+      host.id,
+      { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks: host.retryTicks, retriesMax: 5 },
+      (m) => host.send(m),
+      host.random,
+      o.crc32,
+      (to, error) => {
+        this.outgoing.delete(to);
+        this.host.fail(new StorageError('loadSnapshot', error));
+      },
+    );
     this.receiver = new SnapshotReceiver(host.id, o.bytesMax, host.retryTicks * 8, o.crc32);
   }
 
@@ -186,26 +201,30 @@ export class Snapshots<R> {
     return { slot, data: await encodeSnapshot(runtime, machine) };
   }
 
-  /** The core named `to` as needing slots this node compacted: stream it the stored snapshot. */
+  /**
+   * The core named `to` as needing slots this node compacted: stream it the stored
+   * snapshot, read a piece at a time if the storage can (`openSnapshot`), else loaded whole.
+   */
   sendTo(to: NodeId): void {
     if (this.sender.busy(to)) return;
     this.sender.reserve(to);
     this.outgoing.set(to, { since: this.host.now() });
-    this.host.storage.loadSnapshot().then(
-      (snapshot) => {
-        if (snapshot === undefined || !this.host.running()) {
+    this.openStored().then(
+      (source) => {
+        if (source === undefined || !this.host.running()) {
+          source?.close();
           this.sender.release(to);
           this.outgoing.delete(to);
-          if (snapshot === undefined) this.host.logger.warn({ node: this.host.id, to }, 'a peer needs a snapshot, but none is stored');
+          if (source === undefined) this.host.logger.warn({ node: this.host.id, to }, 'a peer needs a snapshot, but none is stored');
           return;
         }
-        this.host.logger.info({ node: this.host.id, to, slot: snapshot.slot, bytes: snapshot.data.byteLength }, 'sending a snapshot');
+        this.host.logger.info({ node: this.host.id, to, slot: source.slot, bytes: source.byteLength }, 'sending a snapshot');
         const t = this.outgoing.get(to);
         if (t !== undefined) {
-          t.slot = snapshot.slot;
+          t.slot = source.slot;
           t.savedBefore = this.counts.saved;
         }
-        this.sender.start(to, snapshot);
+        this.sender.start(to, source);
       },
       (error: unknown) => {
         this.sender.release(to);
@@ -213,6 +232,16 @@ export class Snapshots<R> {
         this.host.fail(new StorageError('loadSnapshot', error));
       },
     );
+  }
+
+  private async openStored(): Promise<SnapshotSource | undefined> {
+    const storage = this.host.storage;
+    if (typeof storage.openSnapshot === 'function') {
+      const reader = await storage.openSnapshot();
+      return reader === undefined ? undefined : readerSource(reader);
+    }
+    const snapshot = await storage.loadSnapshot();
+    return snapshot === undefined ? undefined : bytesSource(snapshot.slot, snapshot.data);
   }
 
   onAck(m: SnapshotAckMessage): void {
@@ -238,7 +267,42 @@ export class Snapshots<R> {
       this.host.warn(new SnapshotError(refused));
     }
     if (ack !== undefined) this.host.send(ack);
+    this.stream();
     if (complete !== undefined) this.enqueue(() => this.installReceived(complete));
+  }
+
+  /**
+   * Hands the storage what the receiver holds checked beyond what it has written (see
+   * {@link streaming}); drops the writer of a transfer the receiver no longer holds.
+   */
+  private stream(): void {
+    const cur = this.receiver.current();
+    let s = this.streaming;
+    if (s !== undefined && (cur === undefined || cur.from !== s.from || cur.transfer !== s.transfer)) {
+      this.streaming = undefined;
+      void s.writer.abort();
+      s = undefined;
+    }
+    const storage = this.host.storage;
+    if (cur === undefined || typeof storage.createSnapshot !== 'function' || !this.host.running()) return;
+    if (s === undefined) {
+      if (cur.slot <= this.savedSlot) return;
+      let writer: SnapshotWriter;
+      try {
+        writer = storage.createSnapshot(cur.slot, cur.data.byteLength);
+      } catch (error) {
+        // The storage is closing or failed: the install's save (or the node's end) says so.
+        this.host.logger.debug({ node: this.host.id, err: error }, 'could not stream an incoming snapshot to the storage');
+        return;
+      }
+      s = { from: cur.from, transfer: cur.transfer, writer, written: 0 };
+      this.streaming = s;
+    }
+    if (cur.received > s.written) {
+      // A failed write is kept by the writer: its commit rejects with it.
+      s.writer.write(cur.data.subarray(s.written, cur.received)).catch(() => undefined);
+      s.written = cur.received;
+    }
   }
 
   tick(): void {
@@ -247,6 +311,7 @@ export class Snapshots<R> {
       this.host.logger.warn({ node: this.host.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
     }
     this.receiver.tick();
+    if (this.streaming !== undefined) this.stream();
   }
 
   /** Transfers this node is sending now. */
@@ -297,7 +362,7 @@ export class Snapshots<R> {
       }
       // Durable first: once the core counts the slots applied it persists a commit
       // index that only this snapshot covers.
-      if (s.slot > this.savedSlot) await this.save({ slot: s.slot, data: s.data });
+      if (s.slot > this.savedSlot) await this.saveReceived(s);
       if (!this.host.running()) return;
       status = 'done';
       if (s.slot <= this.host.appliedIndex()) return; // the log got there first meanwhile
@@ -312,8 +377,31 @@ export class Snapshots<R> {
       answer();
       await this.compact(s.slot);
     } finally {
+      const streaming = this.streaming;
+      if (streaming !== undefined && streaming.from === s.from && streaming.transfer === s.transfer) {
+        this.streaming = undefined;
+        void streaming.writer.abort();
+      }
       if (!answered) answer();
     }
+  }
+
+  /** Saves a received snapshot: commits what was streamed to the storage, or saves it whole. */
+  private async saveReceived(s: ReceivedSnapshot): Promise<void> {
+    const streaming = this.streaming;
+    if (streaming === undefined || streaming.from !== s.from || streaming.transfer !== s.transfer || streaming.written !== s.data.byteLength) {
+      await this.save({ slot: s.slot, data: s.data });
+      return;
+    }
+    this.streaming = undefined;
+    try {
+      await streaming.writer.commit();
+    } catch (error) {
+      const e = new StorageError('saveSnapshot', error);
+      this.host.fail(e);
+      throw e;
+    }
+    this.savedSlot = Math.max(this.savedSlot, s.slot);
   }
 
   private async save(snapshot: Snapshot): Promise<void> {

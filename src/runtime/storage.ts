@@ -9,6 +9,43 @@ export interface Snapshot {
 }
 
 /**
+ * The stored snapshot, read a piece at a time: what a storage that can stream gives to
+ * send a large snapshot without holding it in memory (see {@link Storage.openSnapshot}).
+ */
+export interface SnapshotReader {
+  /** Every slot up to and including this one is reflected in the data. */
+  readonly slot: number;
+  /** The data's length in bytes. */
+  readonly byteLength: number;
+  /**
+   * `length` bytes of the data from `offset` (within `byteLength`), as saved. A storage
+   * that checks a checksum of the whole rejects the read that reaches the end, with
+   * the reason, if the data read on the way does not match it: the last piece of a
+   * damaged snapshot is never handed out.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases the reader; later reads reject. */
+  close(): Promise<void>;
+}
+
+/**
+ * A snapshot being written a piece at a time, as it arrives from a peer (see
+ * {@link Storage.createSnapshot}). Nothing of it is visible before {@link commit}.
+ */
+export interface SnapshotWriter {
+  /** Appends the next bytes of the data, in order. The caller leaves `bytes` unchanged until the promise settles. */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Replaces the stored snapshot with this one, atomically and durably, as
+   * {@link Storage.saveSnapshot} would, in call order with the storage's other writes.
+   * Rejects unless exactly the announced number of bytes was written.
+   */
+  commit(): Promise<void>;
+  /** Drops what was written; the stored snapshot stays as it was. */
+  abort(): Promise<void>;
+}
+
+/**
  * Where a node keeps what must survive a crash: the acceptor's promise, accepted and
  * chosen log entries, the commit index, and snapshots. Slots are absolute, from 1.
  *
@@ -49,6 +86,19 @@ export interface Storage {
   saveSnapshot(snapshot: Snapshot): Promise<void>;
   /** The latest snapshot saved, if any. */
   loadSnapshot(): Promise<Snapshot | undefined>;
+  /**
+   * Optional: the latest snapshot saved, to read a piece at a time (undefined if none).
+   * The reader sees that snapshot even if a later save replaces it meanwhile. Without
+   * it, the runtime loads a snapshot whole to send it.
+   */
+  openSnapshot?(): Promise<SnapshotReader | undefined>;
+  /**
+   * Optional: starts writing the snapshot of `slot`, of `byteLength` bytes, a piece at a
+   * time; it replaces the stored one when committed. At most one is open at a time:
+   * creating another aborts the first. Without it, the runtime assembles a snapshot sent
+   * by a peer in memory and saves it whole.
+   */
+  createSnapshot?(slot: number, byteLength: number): SnapshotWriter;
   /** Forgets accepted and chosen entries below `slot`; rejects unless the saved snapshot covers `slot - 1`. */
   compact(slot: number): Promise<void>;
   /** Flushes and releases the storage. Later calls reject. */

@@ -211,6 +211,51 @@ export function storageConformance(name: string, factory: StorageFactory, harnes
         assertSnapshot(await third.loadSnapshot(), { slot: 12, data: new Uint8Array(0) }, 'loadSnapshot() of an empty snapshot after reopen');
       }));
 
+    it('snapshots by pieces (openSnapshot, createSnapshot, where the storage has them): read back in any pieces, committed atomically, an abort leaves the old one', () =>
+      withStorage(async (storage, handle) => {
+        if (typeof storage.openSnapshot !== 'function' && typeof storage.createSnapshot !== 'function') return;
+        const prng = new Prng(0x5eed0005);
+        const data = Uint8Array.from({ length: 300_000 }, () => prng.int(256));
+        if (typeof storage.createSnapshot === 'function') {
+          const writer = storage.createSnapshot(7, data.byteLength);
+          for (let at = 0; at < data.byteLength; at += 70_000) await writer.write(data.slice(at, Math.min(data.byteLength, at + 70_000)));
+          await writer.commit();
+          assertSnapshot(await storage.loadSnapshot(), { slot: 7, data }, 'loadSnapshot() after createSnapshot(7) and commit');
+          const dropped = storage.createSnapshot(8, 3);
+          await dropped.write(Uint8Array.of(1, 2, 3));
+          await dropped.abort();
+          assertSnapshot(await storage.loadSnapshot(), { slot: 7, data }, 'loadSnapshot() after an aborted createSnapshot(8)');
+          let refused = false;
+          const short = storage.createSnapshot(9, 10);
+          await short.write(Uint8Array.of(1));
+          await short.commit().catch(() => {
+            refused = true;
+          });
+          check(refused, 'commit() of a snapshot given 1 of its 10 bytes: expected a rejection');
+          const again = await handle.reopen();
+          assertSnapshot(await again.loadSnapshot(), { slot: 7, data }, 'loadSnapshot() after createSnapshot, commit and reopen');
+          storage = again;
+        } else {
+          await storage.saveSnapshot({ slot: 7, data: data.slice() });
+        }
+        if (typeof storage.openSnapshot !== 'function') return;
+        const reader = await storage.openSnapshot();
+        check(reader !== undefined && reader.slot === 7 && reader.byteLength === data.byteLength, `openSnapshot(): expected slot 7 of ${data.byteLength} bytes, got ${reader === undefined ? 'none' : `slot ${reader.slot} of ${reader.byteLength} bytes`}`);
+        // Replaced meanwhile: the reader goes on reading the snapshot it opened.
+        await storage.saveSnapshot({ slot: 11, data: Uint8Array.of(11) });
+        const pieces: Uint8Array[] = [];
+        for (let at = 0; at < data.byteLength; at += 65_536) pieces.push((await reader!.read(at, Math.min(65_536, data.byteLength - at))).slice());
+        const back = new Uint8Array(data.byteLength);
+        let at = 0;
+        for (const piece of pieces) {
+          back.set(piece, at);
+          at += piece.byteLength;
+        }
+        assertSnapshot({ slot: reader!.slot, data: back }, { slot: 7, data }, 'the pieces an open reader read after a later save');
+        assertSnapshot({ slot: 7, data: (await reader!.read(1_000, 10)).slice() }, { slot: 7, data: data.subarray(1_000, 1_010) }, 'read(1000, 10) going back');
+        await reader!.close();
+      }));
+
     it('compact(slot) forgets entries below slot once a snapshot covers them, and keeps the rest', () =>
       withStorage(async (storage, handle) => {
         const reference = new DurableStateBuilder();

@@ -7,10 +7,10 @@ import { assert } from '../../core/assert.js';
 import { type FileHandle, type FileSystem, hasCode, nodeFileSystem, writeFully } from './file-system.js';
 
 /** The calls of a {@link FileSystem} (and of its {@link FileHandle}s) that can be counted and failed. */
-export type FileSystemOp = 'mkdir' | 'readdir' | 'readFile' | 'open' | 'rename' | 'unlink' | 'write' | 'datasync' | 'sync' | 'truncate';
+export type FileSystemOp = 'mkdir' | 'readdir' | 'readFile' | 'open' | 'rename' | 'unlink' | 'write' | 'read' | 'datasync' | 'sync' | 'truncate';
 
 /** Calls made on an open handle: Node's errors for them carry no path. */
-const handleOps: ReadonlySet<FileSystemOp> = new Set(['write', 'datasync', 'sync', 'truncate']);
+const handleOps: ReadonlySet<FileSystemOp> = new Set(['write', 'read', 'datasync', 'sync', 'truncate']);
 
 /** Options of {@link FaultyFileSystem.failNext}. */
 export interface FaultOptions {
@@ -313,6 +313,8 @@ class FaultyFileHandle implements FileHandle {
   /** Present when the inner handle has both synchronous calls; same faults and crash model. */
   readonly writeSync?: (data: Uint8Array, offset: number, length: number, position: number) => number;
   readonly datasyncSync?: () => void;
+  /** Present when the inner handle reads. */
+  readonly read?: (buffer: Uint8Array, offset: number, length: number, position: number) => Promise<{ bytesRead: number }>;
 
   constructor(
     private readonly fs: FaultyFileSystem,
@@ -320,7 +322,8 @@ class FaultyFileHandle implements FileHandle {
     readonly inner: FileHandle,
     private readonly target: HandleTarget,
   ) {
-    const { writeSync, datasyncSync } = inner;
+    const { read, writeSync, datasyncSync } = inner;
+    if (read !== undefined) this.read = (buffer, offset, length, position) => fs.call('read', [path], () => read.call(inner, buffer, offset, length, position));
     if (writeSync === undefined || datasyncSync === undefined) return;
     this.writeSync = (data, offset, length, position) =>
       fs.callSync('write', [path], () => {

@@ -6,13 +6,13 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type PersistBatch } from '../../core/index.js';
 import { persistBatchProblem, persistNeedsSync } from '../../core/durable-state.js';
 import { ClosedError } from '../../runtime/errors.js';
-import type { Snapshot, Storage } from '../../runtime/storage.js';
+import type { Snapshot, SnapshotReader, SnapshotWriter, Storage } from '../../runtime/storage.js';
 import { StorageFailedError } from './errors.js';
 import { type FileSystem, hasCode, nodeFileSystem, syncDirectory } from './file-system.js';
 import { bindClusterId, clusterIdBytesMax } from './cluster-id-file.js';
 import { LockFile } from './lock-file.js';
 import { RecordType, encodeBatch, encodeRecord } from './record.js';
-import { checkSnapshot, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
+import { SnapshotFileWriter, checkSnapshot, openSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { Wal } from './wal.js';
 
 /** Options of {@link FileStorage.open}. */
@@ -135,6 +135,10 @@ export class FileStorage implements Storage {
   private readonly counters = { persists: 0, fsyncs: 0 };
   /** Snapshot reads under way (they do not wait in the queue); close waits for them. */
   private readonly reads = new Set<Promise<unknown>>();
+  /** Snapshot readers open: close closes them. */
+  private readonly readers = new Set<SnapshotReader>();
+  /** The snapshot being streamed in, if any. */
+  private incoming: SnapshotFileWriter | undefined;
   /**
    * Learner-only records not written yet: they go with the next write, in order, so a
    * learner-only persist costs no system call (a crash loses them, and all after them).
@@ -287,6 +291,63 @@ export class FileStorage implements Storage {
   }
 
   /**
+   * {@inheritDoc Storage.openSnapshot} Not queued behind the log's writes (see
+   * {@link loadSnapshot}); the header is checked when it opens, the CRC by the read that
+   * reaches the end ({@link CorruptionError} if the file is damaged). `close` closes it.
+   */
+  openSnapshot(): Promise<SnapshotReader | undefined> {
+    if (this.closed) return Promise.reject(new ClosedError('FileStorage.openSnapshot: the storage is closed'));
+    const open = openSnapshotFile(this.fs, this.dir).then((reader) => {
+      if (reader === undefined) return undefined;
+      const tracked: SnapshotReader = {
+        slot: reader.slot,
+        byteLength: reader.byteLength,
+        read: (offset, length) => reader.read(offset, length),
+        close: () => {
+          this.readers.delete(tracked);
+          return reader.close();
+        },
+      };
+      this.readers.add(tracked);
+      return tracked;
+    });
+    this.reads.add(open);
+    const done = (): void => {
+      this.reads.delete(open);
+    };
+    open.then(done, done);
+    return open;
+  }
+
+  /**
+   * {@inheritDoc Storage.createSnapshot} The data goes to `snapshot.incoming` as it is
+   * written, synced now and then; the commit (in call order with the other writes)
+   * writes the header, syncs and renames it over `snapshot`.
+   *
+   * @throws {@link InvariantError} if `slot` or `byteLength` is not a non-negative integer, or `byteLength` is over 4 GiB.
+   * @throws {@link ClosedError} if the storage is closed.
+   */
+  createSnapshot(slot: number, byteLength: number): SnapshotWriter {
+    this.checkWritable('createSnapshot');
+    if (!Number.isSafeInteger(slot) || slot < 0) throw new InvariantError(`FileStorage.createSnapshot: slot must be a non-negative integer, got ${slot}`);
+    if (!Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > 0xffffffff) {
+      throw new InvariantError(`FileStorage.createSnapshot: byteLength must be an integer from 0 to 4 GiB, got ${byteLength}`);
+    }
+    // The one before is removed before this one creates the same file.
+    const previous = this.incoming?.abort() ?? Promise.resolve();
+    const writer = new SnapshotFileWriter(this.fs, this.dir, slot, byteLength, previous, (run) =>
+      this.enqueueTask('saveSnapshot', true, async () => {
+        if (this.unwritten.length > 0) await this.writeUnwritten(true);
+        await run();
+        this.snapshotSlot = slot;
+        if (this.incoming === writer) this.incoming = undefined;
+      }),
+    );
+    this.incoming = writer;
+    return writer;
+  }
+
+  /**
    * {@inheritDoc Storage.compact}
    *
    * Only what a saved snapshot covers may go: it rejects with {@link InvariantError}
@@ -326,6 +387,8 @@ export class FileStorage implements Storage {
     this.closed = true;
     while (this.draining !== undefined) await this.draining;
     await Promise.allSettled([...this.reads]);
+    await this.incoming?.abort();
+    await Promise.allSettled([...this.readers].map((reader) => reader.close()));
     try {
       if (this.failure === undefined && this.unwritten.length > 0) await this.writeUnwritten(true);
       await this.wal.close(this.failure === undefined);

@@ -8,6 +8,12 @@ import { fdatasyncSync, promises as fsp, writeSync } from 'node:fs';
 export interface FileHandle {
   /** Writes `length` bytes of `data` from `offset` at file position `position`; may write fewer. */
   write(data: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  /**
+   * Optional: reads up to `length` bytes at file position `position` into `buffer` from
+   * `offset`; fewer at the end of the file. Without it, FileStorage reads a snapshot whole
+   * where it would read it a piece at a time.
+   */
+  read?(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   /** fdatasync(2): the file's data (and its size) are durable when it resolves. */
   datasync(): Promise<void>;
   /** fsync(2): the file's data and metadata are durable; on a directory, its entries. */
@@ -92,6 +98,7 @@ export const nodeFileSystem: FileSystem = Object.freeze({
     const { fd } = handle;
     return {
       write: (data, offset, length, position) => handle.write(data, offset, length, position),
+      read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
       datasync: () => handle.datasync(),
       sync: () => handle.sync(),
       truncate: (length) => handle.truncate(length),

@@ -1,6 +1,7 @@
 /**
- * The snapshot file: `snapshot`, replaced atomically by writing `snapshot.tmp`,
- * syncing it, renaming it over `snapshot` and syncing the directory.
+ * The snapshot file: `snapshot`, replaced atomically by writing `snapshot.tmp` (or,
+ * for one streamed in from a peer, `snapshot.incoming`), syncing it, renaming it over
+ * `snapshot` and syncing the directory.
  *
  * Layout (little-endian): magic `SYNODSNP`, format version u16, slot f64, data length
  * u32, CRC-32 u32 over slot, length and data, then the data.
@@ -8,14 +9,15 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { InvariantError } from '../../core/index.js';
-import type { Snapshot } from '../../runtime/storage.js';
+import type { Snapshot, SnapshotReader } from '../../runtime/storage.js';
 import { CorruptionError } from './errors.js';
-import { type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
+import { type FileHandle, type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
 
 /** The snapshot format this build writes and reads. */
 export const snapshotFormatVersion = 1;
 export const snapshotFileName = 'snapshot';
 export const snapshotTempFileName = 'snapshot.tmp';
+export const snapshotIncomingFileName = 'snapshot.incoming';
 const magic = new TextEncoder().encode('SYNODSNP');
 const headerBytes = magic.byteLength + 2 + 8 + 4 + 4;
 const crcOffset = headerBytes - 4;
@@ -56,6 +58,23 @@ function encodeHeader(slot: number, length: number, crc: number): Uint8Array {
  * @throws {@link CorruptionError} if they are damaged or of an unknown version.
  */
 export async function decodeSnapshot(file: string, bytes: Uint8Array): Promise<Snapshot> {
+  const { slot, length, crc: stored } = decodeHeader(file, bytes);
+  if (length !== bytes.byteLength - headerBytes) {
+    throw new CorruptionError(file, slotOffset + 8, `data length ${length} does not match the ${bytes.byteLength - headerBytes} bytes after the header`);
+  }
+  const data = bytes.subarray(headerBytes);
+  let crc = seedOf(slot, length);
+  for (let at = 0; at < data.byteLength; at += writePieceBytes) {
+    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+    crc = crc32(data.subarray(at, Math.min(data.byteLength, at + writePieceBytes)), crc);
+  }
+  if (stored !== crc) throw new CorruptionError(file, crcOffset, 'CRC mismatch');
+  // A view: `bytes` were just read for this call, so nothing else holds them.
+  return { slot, data };
+}
+
+/** The fields of a snapshot file's header (its first {@link headerBytes} of `bytes`). */
+function decodeHeader(file: string, bytes: Uint8Array): { slot: number; length: number; crc: number } {
   if (bytes.byteLength < headerBytes) throw new CorruptionError(file, 0, `${bytes.byteLength} bytes, shorter than the ${headerBytes}-byte header`);
   for (let i = 0; i < magic.byteLength; i++) {
     if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod snapshot');
@@ -67,20 +86,7 @@ export async function decodeSnapshot(file: string, bytes: Uint8Array): Promise<S
   }
   const slot = view.getFloat64(slotOffset, true);
   if (!Number.isSafeInteger(slot) || slot < 0) throw new CorruptionError(file, slotOffset, `slot ${slot} is not a non-negative integer`);
-  const length = view.getUint32(slotOffset + 8, true);
-  if (length !== bytes.byteLength - headerBytes) {
-    throw new CorruptionError(file, slotOffset + 8, `data length ${length} does not match the ${bytes.byteLength - headerBytes} bytes after the header`);
-  }
-  const stored = view.getUint32(crcOffset, true);
-  const data = bytes.subarray(headerBytes);
-  let crc = crc32(bytes.subarray(slotOffset, crcOffset));
-  for (let at = 0; at < data.byteLength; at += writePieceBytes) {
-    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
-    crc = crc32(data.subarray(at, Math.min(data.byteLength, at + writePieceBytes)), crc);
-  }
-  if (stored !== crc) throw new CorruptionError(file, crcOffset, 'CRC mismatch');
-  // A view: `bytes` were just read for this call, so nothing else holds them.
-  return { slot, data };
+  return { slot, length: view.getUint32(slotOffset + 8, true), crc: view.getUint32(crcOffset, true) };
 }
 
 /** The CRC-32 of slot and length as the header lays them out: where the data's CRC starts. */
@@ -121,10 +127,14 @@ export async function writeSnapshotFile(fs: FileSystem, dir: string, snapshot: S
 
 /**
  * The snapshot in `dir`, if any. With `removeTemp` (when the directory is opened, and no
- * save can be under way) it first removes a leftover `snapshot.tmp` of a crashed save.
+ * save can be under way) it first removes a leftover `snapshot.tmp` or `snapshot.incoming`
+ * of a crashed save.
  */
 export async function readSnapshotFile(fs: FileSystem, dir: string, options: { readonly removeTemp: boolean }): Promise<Snapshot | undefined> {
-  if (options.removeTemp && (await removeIfPresent(fs, join(dir, snapshotTempFileName)))) await syncDirectory(fs, dir);
+  if (options.removeTemp) {
+    const removed = [await removeIfPresent(fs, join(dir, snapshotTempFileName)), await removeIfPresent(fs, join(dir, snapshotIncomingFileName))];
+    if (removed.includes(true)) await syncDirectory(fs, dir);
+  }
   const file = join(dir, snapshotFileName);
   let bytes: Uint8Array;
   try {
@@ -145,3 +155,246 @@ async function removeIfPresent(fs: FileSystem, file: string): Promise<boolean> {
     throw error;
   }
 }
+
+/**
+ * The snapshot in `dir`, to read a piece at a time, if any: its header is checked now,
+ * its CRC as the reads go (see {@link SnapshotFileReader}). A file system whose handles
+ * cannot read falls back to reading the file whole.
+ */
+export async function openSnapshotFile(fs: FileSystem, dir: string): Promise<SnapshotReader | undefined> {
+  const file = join(dir, snapshotFileName);
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (error) {
+    if (hasCode(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  try {
+    const read = handle.read?.bind(handle);
+    if (read === undefined) {
+      await handle.close();
+      const whole = await readSnapshotFile(fs, dir, { removeTemp: false });
+      return whole === undefined ? undefined : new WholeSnapshotReader(whole);
+    }
+    const header = new Uint8Array(headerBytes);
+    const { bytesRead } = await read(header, 0, headerBytes, 0);
+    const { slot, length, crc } = decodeHeader(file, header.subarray(0, bytesRead));
+    return new SnapshotFileReader(file, handle, read, slot, length, crc);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A snapshot held in memory, read by pieces (views of it). */
+class WholeSnapshotReader implements SnapshotReader {
+  readonly slot: number;
+  readonly byteLength: number;
+  private data: Uint8Array | undefined;
+
+  constructor(snapshot: Snapshot) {
+    this.slot = snapshot.slot;
+    this.byteLength = snapshot.data.byteLength;
+    this.data = snapshot.data;
+  }
+
+  read(offset: number, length: number): Promise<Uint8Array> {
+    const data = this.data;
+    if (data === undefined) return Promise.reject(new InvariantError('SnapshotReader.read: the reader is closed'));
+    checkRange(offset, length, this.byteLength);
+    return Promise.resolve(data.subarray(offset, offset + length));
+  }
+
+  close(): Promise<void> {
+    this.data = undefined;
+    return Promise.resolve();
+  }
+}
+
+function checkRange(offset: number, length: number, byteLength: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > byteLength) {
+    throw new InvariantError(`SnapshotReader.read: ${length} bytes at ${offset} are not within the ${byteLength}-byte snapshot`);
+  }
+}
+
+/**
+ * The snapshot file open for reading. Its CRC is computed over the bytes as they are
+ * read in order (a sender reads a snapshot front to back, and goes back only over what
+ * it read already); the read that reaches the end checks it, reading what an
+ * out-of-order caller skipped, and rejects with {@link CorruptionError} on a mismatch
+ * or bytes after the data. The open handle keeps the file it opened, even if a later
+ * save renames another over it.
+ */
+class SnapshotFileReader implements SnapshotReader {
+  /** The CRC of the header fields and the data before {@link checkedTo}. */
+  private crc: number;
+  private checkedTo = 0;
+  private closed = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly handle: FileHandle,
+    private readonly readAt: NonNullable<FileHandle['read']>,
+    readonly slot: number,
+    readonly byteLength: number,
+    private readonly storedCrc: number,
+  ) {
+    this.crc = seedOf(slot, byteLength);
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (this.closed) throw new InvariantError('SnapshotReader.read: the reader is closed');
+    checkRange(offset, length, this.byteLength);
+    const bytes = await this.readFully(offset, length);
+    if (offset <= this.checkedTo && offset + length > this.checkedTo) {
+      this.crc = crc32(bytes.subarray(this.checkedTo - offset), this.crc);
+      this.checkedTo = offset + length;
+    }
+    if (offset + length === this.byteLength) await this.checkWhole();
+    return bytes;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+
+  /** Reads what the CRC has not covered yet, then compares it; also refuses bytes past the data. */
+  private async checkWhole(): Promise<void> {
+    while (this.checkedTo < this.byteLength) {
+      const piece = await this.readFully(this.checkedTo, Math.min(writePieceBytes, this.byteLength - this.checkedTo));
+      this.crc = crc32(piece, this.crc);
+      this.checkedTo += piece.byteLength;
+    }
+    if (this.crc !== this.storedCrc) throw new CorruptionError(this.file, crcOffset, 'CRC mismatch');
+    const { bytesRead } = await this.readAt(new Uint8Array(1), 0, 1, headerBytes + this.byteLength);
+    if (bytesRead !== 0) throw new CorruptionError(this.file, slotOffset + 8, `bytes after the ${this.byteLength} bytes of data the header announces`);
+  }
+
+  private async readFully(offset: number, length: number): Promise<Uint8Array> {
+    const bytes = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await this.readAt(bytes, got, length - got, headerBytes + offset + got);
+      if (bytesRead === 0) throw new CorruptionError(this.file, headerBytes + offset + got, `the file ends inside the ${this.byteLength} bytes of data the header announces`);
+      got += bytesRead;
+    }
+    return bytes;
+  }
+}
+
+/**
+ * A snapshot streamed in a piece at a time into `snapshot.incoming`: each piece is
+ * written as it comes, its CRC computed on the way, and the data synced every
+ * {@link incomingSyncBytes} so that the sync at commit has little left to do. The
+ * commit (header, sync, rename over `snapshot`, directory sync) runs through `commitTask`,
+ * the storage's queue, so it keeps call order with the storage's other writes.
+ * @internal
+ */
+export class SnapshotFileWriter {
+  private handle: Promise<FileHandle> | undefined;
+  /** Writes in order, one after the other; the first failure stays. */
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private written = 0;
+  private unsynced = 0;
+  private crc: number;
+  private ended = false;
+
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+    readonly slot: number,
+    readonly byteLength: number,
+    /** The previous writer's abort: it removes the file this one creates. */
+    private readonly previous: Promise<void>,
+    private readonly commitTask: (run: () => Promise<void>) => Promise<void>,
+  ) {
+    this.crc = seedOf(slot, byteLength);
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.ended) return Promise.reject(new InvariantError('SnapshotWriter.write: the writer was committed or aborted'));
+    if (this.written + bytes.byteLength > this.byteLength) {
+      return Promise.reject(new InvariantError(`SnapshotWriter.write: ${this.written + bytes.byteLength} bytes exceed the ${this.byteLength} announced`));
+    }
+    const position = headerBytes + this.written;
+    this.written += bytes.byteLength;
+    this.crc = crc32(bytes, this.crc);
+    const done = this.chain.then(async () => {
+      if (this.failure !== undefined) throw this.failure;
+      try {
+        const handle = await this.open();
+        await writeFully(handle, bytes, position);
+        this.unsynced += bytes.byteLength;
+        if (this.unsynced >= incomingSyncBytes) {
+          this.unsynced = 0;
+          await handle.datasync();
+        }
+      } catch (error) {
+        this.failure ??= error;
+        throw error;
+      }
+    });
+    this.chain = done.catch(() => undefined);
+    return done;
+  }
+
+  commit(): Promise<void> {
+    if (this.ended) return Promise.reject(new InvariantError('SnapshotWriter.commit: the writer was committed or aborted'));
+    this.ended = true;
+    if (this.written !== this.byteLength) {
+      const error = new InvariantError(`SnapshotWriter.commit: ${this.written} bytes written of the ${this.byteLength} announced`);
+      return this.discard().then(() => Promise.reject(error));
+    }
+    return this.commitTask(async () => {
+      await this.chain;
+      if (this.failure !== undefined) throw this.failure;
+      const handle = await this.open();
+      try {
+        await writeFully(handle, encodeHeader(this.slot, this.byteLength, this.crc), 0);
+        await handle.sync();
+      } finally {
+        this.handle = undefined;
+        await handle.close();
+      }
+      await this.fs.rename(join(this.dir, snapshotIncomingFileName), join(this.dir, snapshotFileName));
+      await syncDirectory(this.fs, this.dir);
+    });
+  }
+
+  abort(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    this.ended = true;
+    return this.discard();
+  }
+
+  /** Closes and removes the incoming file; never rejects (a leftover is removed at the next open). */
+  private async discard(): Promise<void> {
+    await this.chain;
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle === undefined) return;
+    try {
+      await (await handle).close();
+    } catch {
+      // Opening failed, or closing did: nothing more to do with it.
+    }
+    await removeIfPresent(this.fs, join(this.dir, snapshotIncomingFileName)).catch(() => undefined);
+  }
+
+  private open(): Promise<FileHandle> {
+    this.handle ??= (async () => {
+      await this.previous;
+      const path = join(this.dir, snapshotIncomingFileName);
+      await removeIfPresent(this.fs, path);
+      return this.fs.open(path, 'wx');
+    })();
+    return this.handle;
+  }
+}
+
+/** Bytes of a streamed-in snapshot written between two syncs of its data. */
+const incomingSyncBytes = 32 * 1024 * 1024;
