@@ -397,4 +397,4 @@ export class SnapshotFileWriter {
 }
 
 /** Bytes of a streamed-in snapshot written between two syncs of its data. */
-const incomingSyncBytes = 32 * 1024 * 1024;
+const incomingSyncBytes = 8 * 1024 * 1024;
