@@ -56,12 +56,23 @@ const uintBytesMax = 8;
  * copied everything written so far); the bytes returned may be a view of it. @internal
  */
 export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Promise<void>): Promise<Uint8Array> {
-  const histories = [...state.store.allHistories()];
   const sessions = state.sessions.all();
   const sequences = [...state.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const roles = state.auth.allRoles();
   const users = state.auth.allUsers();
-  const bound = sizeBound(histories, sessions, sequences) + authBytesBound(roles, users);
+  // The first pass, over every key, pauses too: with a million keys it alone is a second.
+  const histories: [string, readonly KeyRecord[]][] = [];
+  let bound = sizeBound([], sessions, sequences) + authBytesBound(roles, users);
+  let counted = 0;
+  for (const entry of state.store.allHistories()) {
+    histories.push(entry);
+    bound += historyBytesBound(entry[0], entry[1]);
+    counted += entry[1].length;
+    if (counted >= recordsPerStep) {
+      counted = 0;
+      await pause();
+    }
+  }
   const w = new Writer(bound);
   for (const b of magic) w.u8(b);
   w.u8(formatVersion);
@@ -115,8 +126,15 @@ export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Prom
   }
   const out = w.finish();
   assert(out.byteLength <= bound, () => `kv snapshot of ${out.byteLength} bytes, above its bound of ${bound}`);
-  // A view when little of the buffer is left over; a copy of the bytes otherwise.
-  return out.byteLength >= bound * 0.75 ? out : out.slice();
+  // A view when little of the buffer is left over; a copy of the bytes otherwise, made
+  // in steps like the rest.
+  if (out.byteLength >= bound * 0.75) return out;
+  const copy = new Uint8Array(out.byteLength);
+  for (let at = 0; at < out.byteLength; at += valueBytesPerStep) {
+    if (at > 0) await pause();
+    copy.set(out.subarray(at, Math.min(out.byteLength, at + valueBytesPerStep)), at);
+  }
+  return copy;
 }
 
 /** At least the bytes {@link encodeKvSnapshot} writes for these parts (varints counted at their widest, keys at 3 bytes a UTF-16 unit). */
@@ -124,10 +142,14 @@ function sizeBound(histories: readonly [string, readonly KeyRecord[]][], session
   let bound = magic.length + 1 + 6 * uintBytesMax;
   for (const s of sessions) bound += 4 * uintBytesMax + 1 + (s.owner === undefined ? 0 : uintBytesMax + 3 * s.owner.length);
   for (const [prefix] of sequences) bound += 2 * uintBytesMax + 3 * prefix.length;
-  for (const [key, history] of histories) {
-    bound += 2 * uintBytesMax + 3 * key.length;
-    for (const r of history) bound += 1 + 5 * uintBytesMax + (r.value?.byteLength ?? 0);
-  }
+  for (const [key, history] of histories) bound += historyBytesBound(key, history);
+  return bound;
+}
+
+/** At least the bytes {@link encodeKvSnapshot} writes for one key's history. */
+function historyBytesBound(key: string, history: readonly KeyRecord[]): number {
+  let bound = 2 * uintBytesMax + 3 * key.length;
+  for (const r of history) bound += 1 + 5 * uintBytesMax + (r.value?.byteLength ?? 0);
   return bound;
 }
 
@@ -202,8 +224,11 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
   }
   const keyCount = r.count('kv snapshot keys', 3);
   const histories: [string, KeyRecord[]][] = [];
+  // Written in key order; any other order is checked for a key named twice at the end.
+  let ordered = true;
   for (let i = 0; i < keyCount; i++) {
     const key = readKey(r, 'kv snapshot key');
+    if (ordered && i > 0 && histories[i - 1]![0] >= key) ordered = false;
     const recordCount = r.count('kv snapshot records', 2);
     if (recordCount === 0) throw new CodecError(`kv snapshot: key ${key} has no records`);
     const history: KeyRecord[] = [];
@@ -232,5 +257,6 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
     }
   }
   r.end();
+  if (!ordered && new Set(histories.map(([key]) => key)).size !== histories.length) throw new CodecError('kv snapshot: a key is named twice');
   return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time, auth };
 }

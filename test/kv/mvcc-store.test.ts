@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KvStateMachine } from '../../src/kv/index.js';
+import { type KeyRecord, MvccStore } from '../../src/kv/mvcc-store.js';
+import { CodecError } from '../../src/transport/codec/codec-error.js';
 
 const bytes = (n: number) => new Uint8Array(n);
 let slot = 0;
@@ -45,5 +47,48 @@ describe('KvStateMachine.size', () => {
     for (let i = 1; i <= 10; i++) m.apply({ type: 'put', key: 'k', value: bytes(i) }, meta());
     expect(m.size).toEqual(counted(m));
     expect(m.size.valueBytes).toBeLessThan(55);
+  });
+});
+
+describe('MvccStore.restore', () => {
+  const record = (revision: number): KeyRecord => ({ revision, version: 1, createRevision: revision, value: bytes(1), session: undefined });
+
+  /** Every change the store holds, as (revision, key), in the order events() returns them. */
+  const changes = (store: MvccStore): [number, string][] =>
+    store.events(store.compactRevision + 1, store.revision, () => true, 1_000_000).events.map((e) => [e.revision, e.kv.key]);
+
+  it('derives the change log in revision order, key order within a revision, from histories in any order, dense or sparse revisions', () => {
+    for (const revisions of [
+      [1, 2, 3, 3, 4, 6],
+      [1, 5_000, 5_000, 90_000, 90_001, 200_000],
+    ]) {
+      const top = Math.max(...revisions);
+      // Keys named so that key order and revision order disagree; a revision shared by two keys.
+      const histories = revisions.map((revision, i): [string, KeyRecord[]] => [`k${String(revisions.length - i).padStart(2, '0')}`, [record(revision)]]);
+      const expected = histories.map(([key, [r]]): [number, string] => [r!.revision, key]).sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
+      for (const order of [histories, [...histories].reverse(), [...histories].sort(([a], [b]) => (a < b ? -1 : 1))]) {
+        const store = MvccStore.restore(order, top, 0);
+        expect(changes(store), `revisions ${revisions.join(',')}`).toEqual(expected);
+        expect(store.range({ prefix: 'k' }, 100).kvs.map((kv) => kv.key)).toEqual(histories.map(([key]) => key).sort());
+      }
+    }
+  });
+
+  it('leaves out changes at or below the compaction revision', () => {
+    const store = MvccStore.restore([['a', [record(2), record(7)]], ['b', [record(5)]]], 9, 5);
+    expect(changes(store)).toEqual([[7, 'a']]);
+  });
+
+  it('a snapshot naming a key twice is refused with CodecError', async () => {
+    const m = new KvStateMachine();
+    m.apply({ type: 'put', key: 'a', value: bytes(1) }, meta());
+    m.apply({ type: 'put', key: 'b', value: bytes(1) }, meta());
+    const data = await m.snapshot().write();
+    // The second key's name, "b", becomes "a": one byte, right before its history.
+    const at = data.lastIndexOf(0x62);
+    const twice = data.slice();
+    twice[at] = 0x61;
+    expect(() => new KvStateMachine().restore(twice)).toThrow(CodecError);
+    expect(() => new KvStateMachine().restore(twice)).toThrow(/named twice/);
   });
 });

@@ -1,0 +1,112 @@
+/**
+ * How long each step of a KV snapshot holds the event loop: the longest stretch in which
+ * no other callback could run (a client's request waits that long), per step, for stores
+ * of many small keys and of few large values. The steps are those a node takes: capture
+ * (synchronous, so the state agrees with the slot), the state machine's encoding, the
+ * runtime's framing, FileStorage's save (write, CRC, fsync), reading it back by pieces
+ * to send it, and on the receiving side the decode and restore.
+ *
+ * The probe: a timer every millisecond records how late it fires; the longest lateness
+ * during a step is that step's longest block (the machine's own noise included: the
+ * idle line, measured first in the same run, is that floor).
+ *
+ * `npx tsx bench/kv/snapshot-pause.ts [--keys 10000,100000] [--large 100]` (large: MB in
+ * 64 KiB values). A benchmark: it reports and never fails.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
+import { kvResultCodec } from '../../src/kv/kv-codec.js';
+import { decodeSnapshot, encodeRuntimeState, encodeSnapshot } from '../../src/runtime/snapshot-format.js';
+import { FileStorage } from '../../src/storage/file/index.js';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, fallback: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
+};
+const keyCounts = arg('keys', '10000,100000').split(',').map(Number);
+const largeMb = Number(arg('large', '100'));
+
+/** The longest lateness of a 1 ms timer while `work` runs, and how long it took. */
+async function blocked<T>(work: () => Promise<T> | T): Promise<{ value: T; blockMs: number; ms: number }> {
+  let longest = 0;
+  let expected = performance.now() + 1;
+  let running = true;
+  const probe = (): void => {
+    const now = performance.now();
+    longest = Math.max(longest, now - expected);
+    expected = now + 1;
+    if (running) setTimeout(probe, 1);
+  };
+  setTimeout(probe, 1);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const start = performance.now();
+  const value = await work();
+  const ms = performance.now() - start;
+  // The block that ends with the work is seen by the next probe.
+  await new Promise((resolve) => setTimeout(resolve, 3));
+  running = false;
+  return { value, blockMs: longest, ms };
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+function fill(machine: KvStateMachine, keys: number, valueBytes: number): void {
+  const value = new Uint8Array(valueBytes).fill(7);
+  for (let i = 0; i < keys; i++) {
+    const slot = i + 1;
+    machine.apply({ type: 'put', key: `key/${String(i).padStart(8, '0')}`, value }, { slot, timestamp: slot, clientId: 'c', seq: slot, origin: 'a' });
+  }
+}
+
+interface Row {
+  readonly store: string;
+  readonly steps: { readonly name: string; readonly blockMs: number; readonly ms: number }[];
+}
+
+async function measure(label: string, keys: number, valueBytes: number): Promise<Row> {
+  const machine = new KvStateMachine();
+  fill(machine, keys, valueBytes);
+  const steps: Row['steps'] = [];
+  const step = async <T>(name: string, work: () => Promise<T> | T): Promise<T> => {
+    const { value, blockMs, ms } = await blocked(work);
+    steps.push({ name, blockMs, ms });
+    return value;
+  };
+  const capture = await step('capture', () => machine.snapshot());
+  const encoded = await step('encode', () => capture.write());
+  const runtime = encodeRuntimeState({ lastTimestamp: keys, dedup: { clients: [], tombstones: [], forgottenThrough: -Infinity, lastSweep: -Infinity } }, kvResultCodec);
+  const data = await step('frame', () => encodeSnapshot(runtime, encoded, nextTurn));
+  const dir = await mkdtemp(join(tmpdir(), 'synod-snapshot-pause-'));
+  try {
+    const storage = await FileStorage.open(dir);
+    await step('save', () => storage.saveSnapshot({ slot: keys, data }));
+    await step('read by pieces', async () => {
+      const reader = (await storage.openSnapshot())!;
+      for (let at = 0; at < reader.byteLength; at += 4 * 1024 * 1024) await reader.read(at, Math.min(4 * 1024 * 1024, reader.byteLength - at));
+      await reader.close();
+    });
+    const decoded = await step('decode', () => decodeSnapshot(data, kvResultCodec));
+    const replica = new KvStateMachine();
+    await step('restore', () => replica.restore(decoded.machine));
+    await storage.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return { store: `${label} (${(data.byteLength / 1e6).toFixed(1)} MB)`, steps };
+}
+
+const idle = await blocked(() => new Promise((resolve) => setTimeout(resolve, 200)));
+const rows: Row[] = [];
+for (const keys of keyCounts) rows.push(await measure(`${keys.toLocaleString('en-US')} keys of 100 B`, keys, 100));
+if (largeMb > 0) rows.push(await measure(`${Math.round((largeMb * 1e6) / 65536).toLocaleString('en-US')} values of 64 KiB`, Math.round((largeMb * 1e6) / 65536), 65536));
+
+const names = rows[0]!.steps.map((s) => s.name);
+console.log(`KV snapshot, longest event-loop block per step (ms; the step's own time in brackets): ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+console.log(`idle floor (a 1 ms timer's longest lateness over 200 ms, same run): ${idle.blockMs.toFixed(1)} ms`);
+console.log(`| store | ${names.join(' | ')} |`);
+console.log(`|---|${names.map(() => '---:').join('|')}|`);
+for (const row of rows) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(0)})`).join(' | ')} |`);
