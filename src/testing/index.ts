@@ -20,6 +20,7 @@ export {
   type SimulationConfig,
   type SimulationResult,
 } from './run-simulation.js';
+export { simulationSuites, type SimulationSuiteName } from './simulation-suites.js';
 export {
   simulationArbitrary,
   faultArbitrary,
