@@ -87,7 +87,7 @@ function memberSvg(session: Session, id: NodeId, p: Point, selected: boolean): s
   // Name and role inside the circle, the numbers under it.
   const text = lines.map((l, i) => `<text class="${i === 0 ? 'role' : 'detail'}" y="${i === 0 ? 8 : memberRadius + 2 + i * 13}">${escape(l)}</text>`).join('');
   return (
-    `<g class="member ${role}${selected ? ' selected' : ''}" data-member="${id}" data-role="${role}" transform="translate(${p.x.toFixed(1)},${p.y.toFixed(1)})">` +
+    `<g class="member ${role}${selected ? ' selected' : ''}" data-member="${id}" data-role="${role}" data-commit="${s?.commitIndex ?? ''}" data-promised="${s === undefined ? '' : ballotLabel(s.promised)}" transform="translate(${p.x.toFixed(1)},${p.y.toFixed(1)})">` +
     `<circle r="${memberRadius}"/><text class="name" y="-6">${id}</text>${text}</g>`
   );
 }

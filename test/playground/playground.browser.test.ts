@@ -1,0 +1,73 @@
+/**
+ * The playground in a real headless Chromium: it loads without a console error, a
+ * proposed command ends chosen in every live member's drawn log, and a leader dragged
+ * into a minority (with one follower) cannot commit while the majority elects another.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PlaygroundPage, chosenBy, chromium, click, drag, members, openPlayground, screenshot, tickUntil } from './playground-page.js';
+
+describe.skipIf(chromium === undefined)('the playground in headless Chromium', () => {
+  let pg: PlaygroundPage;
+
+  beforeAll(async () => {
+    pg = await openPlayground();
+  }, 60_000);
+  afterAll(() => pg?.close());
+
+  it('loads with no console error and draws every member', async () => {
+    const drawn = await members(pg.page);
+    // The default cluster: five voters and one observer.
+    expect(drawn.map((m) => m.id)).toEqual(['n1', 'n2', 'n3', 'n4', 'n5', 'o1']);
+    expect(drawn.find((m) => m.id === 'o1')!.role).toBe('observer');
+    expect(await pg.page.$eval('#words', (e) => e.textContent)).toMatch(/ZooKeeper words/);
+    expect(pg.errors).toEqual([]);
+  });
+
+  it("ends a proposed command chosen in every live member's drawn log", async () => {
+    const page = pg.page;
+    expect(await tickUntil(page, `document.querySelector('[data-role="leader"]') !== null`, 200)).toBe(true);
+    await click(page, 'propose');
+    await click(page, 'step', 3);
+    await screenshot(page, 'propose-in-flight');
+    const all = ['n1', 'n2', 'n3', 'n4', 'n5', 'o1'];
+    const done = await tickUntil(page, `new Set([...document.querySelectorAll('#logs td[data-state="chosen"][data-value="x1"]')].map((c) => c.getAttribute('data-member'))).size === 6`, 50);
+    expect(done).toBe(true);
+    expect(await chosenBy(page, 'x1')).toEqual(all);
+    await screenshot(page, 'propose-chosen');
+    expect(pg.errors).toEqual([]);
+  });
+
+  it('a partition stops a minority leader from committing; the majority elects a leader and goes on', async () => {
+    const page = pg.page;
+    const before = await members(page);
+    const leader = before.find((m) => m.role === 'leader')!;
+    const follower = before.find((m) => m.role === 'follower' && m.id !== leader.id)!;
+    // Drag the leader and one follower to the left edge, everyone else to the right.
+    await drag(page, leader.id, 80, 180);
+    await drag(page, follower.id, 80, 340);
+    let y = 60;
+    for (const m of before.filter((x) => x.id !== leader.id && x.id !== follower.id)) {
+      await drag(page, m.id, 820, y);
+      y += 120;
+    }
+    const cut = await page.$$eval('line.link[data-state="down"]', (ls) => ls.length);
+    expect(cut).toBe(2 * 4); // each of the two minority members is cut from the four others
+    await click(page, 'propose');
+    await tickUntil(page, 'false', 60);
+    await screenshot(page, 'partition-minority-leader');
+    const after = await members(page);
+    const old = after.find((m) => m.id === leader.id)!;
+    // The minority leader never got a quorum for x2: nobody's log shows it chosen, and its commit index stood still.
+    expect(await chosenBy(page, 'x2')).toEqual([]);
+    expect(old.commit).toBe(leader.commit);
+    const majority = after.filter((m) => m.id !== leader.id && m.id !== follower.id);
+    const newLeader = majority.find((m) => m.role === 'leader');
+    expect(newLeader, 'the majority side elects a leader').toBeDefined();
+    // The majority's leader commits what it is given.
+    await click(page, 'propose');
+    const count = majority.length;
+    expect(await tickUntil(page, `document.querySelectorAll('#logs td[data-state="chosen"][data-value="x3"]').length === ${count}`, 40)).toBe(true);
+    expect(await chosenBy(page, 'x3')).toEqual(majority.map((m) => m.id).sort());
+    expect(pg.errors).toEqual([]);
+  });
+});
