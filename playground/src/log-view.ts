@@ -25,9 +25,14 @@ export function logTable(session: Session): string {
     const s = sim.replica(id)?.status;
     last = Math.max(last, s?.lastAcceptedSlot ?? 0, s?.commitIndex ?? 0, durable?.commitIndex ?? 0, ...bySlot.keys());
   }
-  const first = Math.max(1, last - slotsShown + 1);
-  const slots = Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i);
-  const head = `<tr><th>member</th>${slots.map((s) => `<th>${s}</th>`).join('')}</tr>`;
+  // The slot a violation names stays in view, marked.
+  const broken = session.stop === undefined ? undefined : /\bslot (\d+)/.exec(session.stop.message)?.[1];
+  const highlight = broken === undefined ? undefined : Number(broken);
+  let first = Math.max(1, last - slotsShown + 1);
+  if (highlight !== undefined && highlight < first) first = Math.max(1, highlight - 2);
+  last = Math.max(last, highlight ?? 0);
+  const slots = Array.from({ length: Math.max(0, Math.min(last, first + slotsShown - 1) - first + 1) }, (_, i) => first + i);
+  const head = `<tr><th>member</th>${slots.map((s) => `<th${s === highlight ? ' class="broken"' : ''}>${s}</th>`).join('')}</tr>`;
   const rows = sim.ids.map((id) => {
     const replica = sim.replica(id);
     const s = replica?.status;
@@ -50,6 +55,7 @@ export function logTable(session: Session): string {
       classes.push(state);
       if (s !== undefined && slot === s.commitIndex) classes.push('commit-point');
       if (s !== undefined && slot <= s.appliedIndex) classes.push('applied');
+      if (slot === highlight) classes.push('broken');
       const title = `${id} slot ${slot}: ${state}${a !== undefined ? `, accepted in ballot ${ballotLabel(a.ballot)}` : ''}`;
       return `<td class="${classes.join(' ')}" data-member="${id}" data-slot="${slot}" data-state="${state}" data-value="${chosen !== undefined ? escape(valueLabel(chosen)) : ''}" title="${escape(title)}">${label}</td>`;
     });
