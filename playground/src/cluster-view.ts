@@ -50,7 +50,9 @@ export function clusterSvg(session: Session, view: ClusterViewState): string {
     }
   }
   for (const id of ids) parts.push(memberSvg(session, id, view.positions.get(id)!, view.selected === id));
-  // Messages in flight, offset to the right of their direction so replies do not cover requests.
+  // Messages in flight, offset to the right of their direction so replies do not cover
+  // requests, and stacked when several travel the same link together (a pipeline).
+  const stacked = new Map<string, number>();
   for (const f of sim.network.inFlight) {
     const pa = view.positions.get(f.message.from);
     const pb = view.positions.get(f.message.to);
@@ -58,16 +60,25 @@ export function clusterSvg(session: Session, view: ClusterViewState): string {
     const arrival = Math.max(f.deliverAt, f.sentAt + 1);
     const progress = Math.min(1, Math.max(0, (view.time - f.sentAt) / (arrival - f.sentAt)));
     const length = Math.hypot(pb.x - pa.x, pb.y - pa.y) || 1;
-    const nx = -(pb.y - pa.y) / length;
-    const ny = (pb.x - pa.x) / length;
+    const ux = (pb.x - pa.x) / length;
+    const uy = (pb.y - pa.y) / length;
+    const key = `${f.message.from}>${f.message.to}@${progress.toFixed(2)}`;
+    const k = stacked.get(key) ?? 0;
+    stacked.set(key, k + 1);
     const startGap = memberRadius / length;
     const t = startGap + (1 - 2 * startGap) * progress;
-    const x = pa.x + (pb.x - pa.x) * t + nx * 9;
-    const y = pa.y + (pb.y - pa.y) * t + ny * 9;
+    const x = pa.x + (pb.x - pa.x) * t - uy * 10;
+    const y = pa.y + (pb.y - pa.y) * t + ux * 10 + 18 * k;
     const label = messageLabel(f.message);
+    const half = label.length * 3.1 + 4;
+    // A small arrowhead at the label's leading edge says which way it travels.
+    const tipX = ux * (half + 7);
+    const tipY = uy * 15;
+    const angle = (Math.atan2(uy, ux) * 180) / Math.PI;
     parts.push(
       `<g class="message ${messageClass(f.message)}" data-order="${f.order}" data-type="${f.message.type}" transform="translate(${x.toFixed(1)},${y.toFixed(1)})">` +
-        `<rect x="${-label.length * 3.1 - 4}" y="-8" width="${label.length * 6.2 + 8}" height="16" rx="4"/><text y="4">${escape(label)}</text>` +
+        `<rect x="${-half}" y="-8" width="${2 * half}" height="16" rx="4"/><text y="4">${escape(label)}</text>` +
+        `<path class="heading" d="M-5,-4 L5,0 L-5,4 z" transform="translate(${tipX.toFixed(1)},${tipY.toFixed(1)}) rotate(${angle.toFixed(0)})"/>` +
         `<title>#${f.order} ${f.message.from} → ${f.message.to}, sent t=${f.sentAt}, due t=${arrival}</title></g>`,
     );
   }

@@ -83,19 +83,38 @@ export async function click(page: Page, id: string, times = 1): Promise<void> {
  * `ticksMax`; returns whether it held.
  */
 export async function tickUntil(page: Page, done: string, ticksMax: number): Promise<boolean> {
+  return clickUntil(page, 'step-tick', done, ticksMax);
+}
+
+/** Steps single (visible) events until the expression `done` holds, at most `stepsMax`. */
+export async function stepUntil(page: Page, done: string, stepsMax: number): Promise<boolean> {
+  return clickUntil(page, 'step', done, stepsMax);
+}
+
+async function clickUntil(page: Page, id: string, done: string, max: number): Promise<boolean> {
   return page.evaluate(
-    (source, max) => {
+    (source, button, n) => {
       const check = new Function(`return (${source})`) as () => boolean;
-      const button = (globalThis as unknown as { document: { getElementById(id: string): { click(): void } } }).document.getElementById('step-tick');
-      for (let i = 0; i < max; i++) {
+      const element = (globalThis as unknown as { document: { getElementById(id: string): { click(): void } } }).document.getElementById(button);
+      for (let i = 0; i < n; i++) {
         if (check()) return true;
-        button.click();
+        element.click();
       }
       return check();
     },
     done,
-    ticksMax,
+    id,
+    max,
   );
+}
+
+/** Clicks member `id` on the drawing (selects it, or unselects it). */
+export async function selectMember(page: Page, id: string): Promise<void> {
+  const box = await page.$eval(`[data-member="${id}"][data-role] circle`, (c) => {
+    const r = c.getBoundingClientRect();
+    return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+  });
+  await page.mouse.click(box.x, box.y);
 }
 
 /** Each member's drawn role, commit index and promised ballot. */
@@ -110,11 +129,24 @@ export async function chosenBy(page: Page, value: string): Promise<string[]> {
   return page.$$eval(`#logs td[data-state="chosen"][data-value="${value}"]`, (cells) => [...new Set(cells.map((c) => c.getAttribute('data-member')!))].sort());
 }
 
-/** Saves a screenshot of the page as `name`.png. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/**
+ * Saves a screenshot as `name`.png: the whole page, or (`drawing`) only the cluster
+ * and the logs under it, as the docs show them.
+ */
+export async function screenshot(page: Page, name: string, part: 'page' | 'drawing' = 'page'): Promise<string> {
   await mkdir(screenshots, { recursive: true });
   const path = join(screenshots, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  if (part === 'page') {
+    await page.screenshot({ path, fullPage: true });
+    return path;
+  }
+  const clip = await page.evaluate(() => {
+    const d = (globalThis as unknown as { document: { getElementById(id: string): { getBoundingClientRect(): { left: number; top: number; right: number; bottom: number } } } }).document;
+    const stage = d.getElementById('stage').getBoundingClientRect();
+    const logs = d.getElementById('log-panel').getBoundingClientRect();
+    return { x: stage.left - 4, y: stage.top - 4, width: stage.right - stage.left + 8, height: logs.bottom - stage.top + 8 };
+  });
+  await page.screenshot({ path, clip, captureBeyondViewport: true });
   return path;
 }
 

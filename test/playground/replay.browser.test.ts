@@ -50,6 +50,7 @@ describe.skipIf(chromium === undefined)('replaying a failing seed in headless Ch
     expect(banner.text).toContain(`agreement violated at t=${at}`);
     expect(banner.text.replace(/\s+/g, ' ')).toContain(violation.replace(/^agreement: /, '').replace(/\s+/g, ' '));
     await screenshot(page, 'replay-violation');
+    await screenshot(page, 'replay-violation-drawing', 'drawing');
 
     // Exported, the run is the same line (with its suite).
     await click(page, 'export');
