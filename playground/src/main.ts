@@ -44,15 +44,15 @@ function start(next: Session): void {
   draw();
 }
 
+/** Most members a hand-made cluster has, observers included. */
+const membersMax = 7;
+
 function liveSetup(): LiveReplay {
   const seed = Number($<HTMLInputElement>('seed').value);
-  return {
-    kind: 'live',
-    seed: Number.isInteger(seed) ? seed : 1,
-    voters: Number($<HTMLSelectElement>('voters').value),
-    observers: Number($<HTMLSelectElement>('observers').value),
-    actions: [],
-  };
+  const voters = Number($<HTMLSelectElement>('voters').value);
+  const observers = Math.min(Number($<HTMLSelectElement>('observers').value), membersMax - voters);
+  $<HTMLSelectElement>('observers').value = String(observers);
+  return { kind: 'live', seed: Number.isInteger(seed) && seed >= 0 ? seed : 1, voters, observers, actions: [] };
 }
 
 function act(action: Action): void {

@@ -47,7 +47,18 @@ export async function openPlayground(plugins: Plugin[] = []): Promise<Playground
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => errors.push(`page: ${String(e)}`));
-    page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+    page.on('requestfailed', (r) => {
+      if (r.url().startsWith(server.url)) errors.push(`request failed: ${r.url()}`);
+    });
+    // Offline: anything but the page's own files is refused, and counts as an error.
+    await page.setRequestInterception(true);
+    page.on('request', (r) => {
+      if (r.url().startsWith(server.url) || r.url().startsWith('data:')) void r.continue();
+      else {
+        errors.push(`request outside the page: ${r.url()}`);
+        void r.abort('blockedbyclient');
+      }
+    });
     await page.goto(server.url, { waitUntil: 'load' });
     await page.waitForSelector('#cluster');
     const opened = browser;

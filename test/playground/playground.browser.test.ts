@@ -4,7 +4,7 @@
  * into a minority (with one follower) cannot commit while the majority elects another.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PlaygroundPage, chosenBy, chromium, click, drag, members, openPlayground, screenshot, tickUntil } from './playground-page.js';
+import { type PlaygroundPage, chosenBy, chromium, click, drag, members, openPlayground, screenshot, stepUntil, tickUntil } from './playground-page.js';
 
 describe.skipIf(chromium === undefined)('the playground in headless Chromium', () => {
   let pg: PlaygroundPage;
@@ -34,6 +34,50 @@ describe.skipIf(chromium === undefined)('the playground in headless Chromium', (
     expect(done).toBe(true);
     expect(await chosenBy(page, 'x1')).toEqual(all);
     await screenshot(page, 'propose-chosen');
+    expect(pg.errors).toEqual([]);
+  });
+
+  it('pauses the world: virtual time moves only while playing', async () => {
+    const page = pg.page;
+    const now = (): Promise<number> => page.$eval('#cluster .clock', (t) => Number(/t = (\d+)/.exec(t.textContent!)![1]));
+    const before = await now();
+    await click(page, 'play');
+    await page.waitForFunction(`Number(/t = (\\d+)/.exec(document.querySelector('#cluster .clock').textContent)[1]) > ${before}`, { timeout: 20_000 });
+    await click(page, 'play');
+    const paused = await now();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await now()).toBe(paused);
+  });
+
+  it('drops or duplicates the next message in flight, and cuts a link one way, the other, both, and back', async () => {
+    const page = pg.page;
+    const inFlight = (): Promise<number> => page.$$eval('.message', (m) => m.length);
+    expect(await stepUntil(page, `document.querySelectorAll('.message').length >= 2`, 100)).toBe(true);
+    const count = await inFlight();
+    await click(page, 'drop');
+    expect(await inFlight()).toBe(count - 1);
+    await click(page, 'duplicate');
+    expect(await inFlight()).toBe(count);
+    const state = async (): Promise<string | null> => page.$eval('line.link[data-link="n1|n2"]', (l) => l.getAttribute('data-state'));
+    const clickLink = (): Promise<void> => page.$eval('line.link-hit[data-link="n1|n2"]', (l) => {
+        const events = globalThis as unknown as { PointerEvent: new (type: string, init: { bubbles: boolean }) => Event };
+        l.dispatchEvent(new events.PointerEvent('pointerdown', { bubbles: true }));
+      });
+    // Where the drawn link starts: the end that can still send.
+    const arrowFrom = async (): Promise<number> => page.$eval('line.link[data-link="n1|n2"]', (l) => Number(l.getAttribute('x1')));
+    const n1 = await page.$eval('[data-member="n1"][data-role]', (g) => Number(/translate\(([-\d.]+),/.exec(g.getAttribute('transform')!)![1]));
+    await clickLink();
+    expect(await state()).toBe('oneway');
+    const firstWay = await arrowFrom();
+    await clickLink();
+    expect(await state()).toBe('oneway');
+    // First n1 -> n2 is cut (only n2 sends), then n2 -> n1 (only n1 sends).
+    expect(Math.abs(firstWay - n1)).toBeGreaterThan(10);
+    expect(await arrowFrom()).toBeCloseTo(n1, 0);
+    await clickLink();
+    expect(await state()).toBe('down');
+    await clickLink();
+    expect(await state()).toBe('up');
     expect(pg.errors).toEqual([]);
   });
 
