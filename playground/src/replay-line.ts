@@ -36,6 +36,7 @@ export interface LiveReplay {
   readonly actions: readonly { readonly at: number; readonly action: Action }[];
 }
 
+/** Any of the three kinds of replay line. */
 export type Replay = SuiteReplay | ScheduleReplay | LiveReplay;
 
 /** A pasted text that holds no replay line, or a malformed one. */

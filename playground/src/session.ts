@@ -25,6 +25,10 @@ export interface Stop {
 /** Trace lines kept for the panel. */
 const traceLinesMax = 300;
 
+/**
+ * A cluster on screen and how it got there: see the file's comment. Build one with
+ * {@link Session.live} or {@link Session.schedule}.
+ */
 export class Session {
   readonly sim: Simulator;
   /** The property-test run, when replaying a schedule. */

@@ -5,6 +5,8 @@
  * the same name in scripts/mutants.ts). Two leaders then choose different values for
  * a slot: an agreement violation the simulation property finds within a few schedules.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Plugin } from 'vite';
 
 const file = '/src/core/proposer.ts';
@@ -32,6 +34,8 @@ export async function loadBroken<T>(root: string, modules: readonly string[]): P
   const server = await createServer({
     configFile: false,
     root,
+    // Not under node_modules: that one is shared.
+    cacheDir: join(tmpdir(), 'synod-vite-broken-core'),
     logLevel: 'silent',
     plugins: [brokenCore()],
     server: { middlewareMode: true, hmr: false, watch: null },
