@@ -189,7 +189,9 @@ function wire(): void {
   $('export').addEventListener('click', () => {
     const line = formatReplay(session.exportReplay());
     $<HTMLTextAreaElement>('replay-text').value = line;
-    $('replay-status').textContent = 'the line above replays this run';
+    const ignored = session.scheduled ? session.actions.length : 0;
+    $('replay-status').textContent =
+      ignored === 0 ? 'the line above replays this run' : `the line above replays the schedule; the ${ignored} action(s) you added to it are not in it`;
   });
 
   const stage = $('stage');
