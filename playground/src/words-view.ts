@@ -16,6 +16,11 @@ export function wordsPanel(session: Session): string {
   const leaderId = sim.leader();
   const leader = leaderId === undefined ? undefined : sim.replica(leaderId)?.status;
   const voters = leader?.configuration.voters.length ?? sim.ids.filter((id) => id.startsWith('n')).length;
+  const rule = leader?.configuration.quorum ?? 'majority';
+  const quorum =
+    rule === 'majority'
+      ? `a majority is ${Math.floor(voters / 2) + 1}. Any two majorities share a voter: that is why a minority side of a partition can never commit.`
+      : `flexible quorums: ${rule.phase1} promises to lead, ${rule.phase2} accepts to choose a slot. Every phase-1 quorum meets every phase-2 quorum (${rule.phase1} + ${rule.phase2} > ${voters}), which is all safety needs.`;
   const live = leader === undefined
     ? '<p class="live">No leader now: ZooKeeper would be in <em>leader election</em> (LOOKING).</p>'
     : `<p class="live">Leader <b>${leaderId}</b>, epoch = ballot round <b>${leader.promised.round}</b> (ballot ${ballotLabel(leader.promised)}); last committed zxid ≈ <code>${zxidOf(leader.promised.round, leader.commitIndex)}</code> (ballot round ${leader.promised.round}, slot ${leader.commitIndex}).</p>`;
@@ -32,7 +37,7 @@ ${live}
   <dt>epoch change / NEWLEADER</dt>
   <dd>Phase 1: <code>prepare</code> and <code>promise</code>, once per leadership; promises carry what each follower accepted, so the new leader re-proposes it (ZooKeeper's synchronisation with followers).</dd>
   <dt>quorum</dt>
-  <dd>Here: ${voters} voter${voters === 1 ? '' : 's'}, so a majority is ${Math.floor(voters / 2) + 1}. Any two quorums share a voter: that is why a minority side of a partition can never commit.</dd>
+  <dd>Here: ${voters} voter${voters === 1 ? '' : 's'}; ${quorum}</dd>
   <dt>sync / snapshot</dt>
   <dd><code>catchUp</code> and <code>chosen</code> fill a lagging member's log (ZooKeeper DIFF); a member too far behind gets a <code>snapshot</code> (SNAP).</dd>
 </dl>`;
