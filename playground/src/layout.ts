@@ -10,8 +10,9 @@ export interface Point {
   readonly y: number;
 }
 
-/** The drawing's size, in SVG units. */
+/** The drawing's width, in SVG units. */
 export const width = 900;
+/** The drawing's height, in SVG units. */
 export const height = 520;
 /** The ring the members start on. */
 const ringRadius = 170;

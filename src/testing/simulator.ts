@@ -211,11 +211,6 @@ export class Simulator {
     return this.nodes.get(id)?.disk.load();
   }
 
-  /** Writes `id` handed its disk that are not durable yet. */
-  pendingWrites(id: NodeId): boolean {
-    return this.nodes.get(id)?.disk.hasPending ?? false;
-  }
-
   /** Whether `id` is up. */
   isUp(id: NodeId): boolean {
     return this.nodes.get(id)?.replica !== undefined;
