@@ -154,7 +154,9 @@ export class SimulationRun {
 
   /** Runs to the end and returns the statistics; throws on a violation or a liveness failure. */
   finish(): SimulationResult {
-    while (this.result === undefined) this.step();
+    while (this.result === undefined) {
+      if (this.sim.midTick || this.prepareTick()) this.sim.tick();
+    }
     return this.result;
   }
 
@@ -164,33 +166,40 @@ export class SimulationRun {
    * next event. Returns the simulator's event, or undefined once the run is done.
    */
   step(): SimEvent | undefined {
-    for (;;) {
-      if (this.result !== undefined) return undefined;
+    while (this.result === undefined) {
       if (this.sim.midTick) {
         const event = this.sim.step();
         if (event !== undefined) return event;
-        continue;
-      }
-      if (this.phase === 'safety') {
-        if (this.safetyTick >= this.config.safetyTicks) {
-          this.heal();
-          continue;
-        }
-        const t = ++this.safetyTick;
-        while (this.nextFault < this.faults.length && this.faults[this.nextFault]!.at <= t) this.sim.inject(this.faults[this.nextFault++]!.fault);
-        this.submit();
-        if (t % readEveryTicks === 0) this.sim.readAtLeaders();
-        return this.sim.step();
-      }
-      if (this.converged()) {
-        this.result = this.conclude();
-        return undefined;
-      }
-      if (this.livenessTicks >= (this.config.livenessTicksMax ?? 3000)) throw this.livenessFailure();
-      this.livenessTicks++;
-      this.submit();
-      return this.sim.step();
+      } else if (this.prepareTick()) return this.sim.step();
     }
+    return undefined;
+  }
+
+  /**
+   * Between ticks: the client's work before the next tick. Returns whether that tick is
+   * to run; false when this call healed the network (the safety phase is over) or ended
+   * the run.
+   */
+  private prepareTick(): boolean {
+    if (this.phase === 'safety') {
+      if (this.safetyTick >= this.config.safetyTicks) {
+        this.heal();
+        return false;
+      }
+      const t = ++this.safetyTick;
+      while (this.nextFault < this.faults.length && this.faults[this.nextFault]!.at <= t) this.sim.inject(this.faults[this.nextFault++]!.fault);
+      this.submit();
+      if (t % readEveryTicks === 0) this.sim.readAtLeaders();
+      return true;
+    }
+    if (this.converged()) {
+      this.result = this.conclude();
+      return false;
+    }
+    if (this.livenessTicks >= (this.config.livenessTicksMax ?? 3000)) throw this.livenessFailure();
+    this.livenessTicks++;
+    this.submit();
+    return true;
   }
 
   /** Liveness: heal everything, restart the crashed, and let the cluster finish. */

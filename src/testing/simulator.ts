@@ -430,7 +430,7 @@ export class Simulator {
   /** Advances virtual time by one tick: durable writes, deliveries, then every replica's tick. */
   tick(): void {
     if (this.stepping === undefined) this.beginTick();
-    while (this.step() !== undefined);
+    while (this.next() !== undefined);
   }
 
   /**
@@ -453,7 +453,14 @@ export class Simulator {
       this.beginTick();
       return { kind: 'tickBegun', at: this.time };
     }
-    const tick = this.stepping;
+    const done = this.next();
+    if (done === undefined) return undefined;
+    return typeof done === 'string' ? { kind: 'ticked', node: done } : { kind: 'delivered', message: done };
+  }
+
+  /** The next event of the tick under way: the message delivered or the node that ticked; undefined (and the tick over) when none is left. */
+  private next(): SimMessage | NodeId | undefined {
+    const tick = this.stepping!;
     while (tick.delivered < tick.due.length) {
       const m = tick.due[tick.delivered++]!;
       const node = this.nodes.get(m.to);
@@ -461,14 +468,14 @@ export class Simulator {
       if (m.type === 'snapshot') this.install(node, node.replica, m.snapshot);
       else node.replica.step(m);
       this.drain(node);
-      return { kind: 'delivered', message: m };
+      return m;
     }
     while (tick.ticked < this.ids.length) {
       const node = this.nodes.get(this.ids[tick.ticked++]!)!;
       if (node.replica === undefined || this.time % node.tickEvery !== 0) continue;
       node.replica.tick();
       this.drain(node);
-      return { kind: 'ticked', node: node.id };
+      return node.id;
     }
     this.stepping = undefined;
     return undefined;
