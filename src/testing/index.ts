@@ -6,19 +6,21 @@
 export { Prng } from './prng.js';
 export { MissingPeerError } from './missing-peer-error.js';
 export { SimDisk, type SimSnapshot } from './sim-disk.js';
-export { SimNetwork, type NetworkConditions, type SimNetworkOptions, type Addressed, calmNetwork } from './sim-network.js';
+export { SimNetwork, type NetworkConditions, type SimNetworkOptions, type Addressed, type InFlight, calmNetwork } from './sim-network.js';
 export { type Fault, type ScheduledFault, describeFault } from './faults.js';
 export { Invariants, type InvariantsOptions, SafetyViolation, describe as describeValue } from './invariants.js';
 export { type SimStateMachine, HashStateMachine } from './state-machine.js';
 export { Trace } from './trace.js';
-export { Simulator, type SimulatorOptions, type QuorumSpec, type SimMessage, type SimSnapshotOptions, type SnapshotTransfer } from './simulator.js';
+export { Simulator, type SimulatorOptions, type QuorumSpec, type SimEvent, type SimMessage, type SimSnapshotOptions, type SnapshotTransfer } from './simulator.js';
 export {
   runSimulation,
+  SimulationRun,
   commandBytes,
   LivenessFailure,
   type SimulationConfig,
   type SimulationResult,
 } from './run-simulation.js';
+export { simulationSuites, type SimulationSuiteName } from './simulation-suites.js';
 export {
   simulationArbitrary,
   faultArbitrary,

@@ -1,8 +1,9 @@
 import { SynodError } from '../core/index.js';
+import { assert } from '../core/assert.js';
 import type { ScheduledFault } from './faults.js';
 import { SafetyViolation } from './invariants.js';
 import { type SimNetwork, calmNetwork } from './sim-network.js';
-import { Simulator, type SimulatorOptions } from './simulator.js';
+import { type SimEvent, Simulator, type SimulatorOptions } from './simulator.js';
 
 /** A whole simulated run: a workload under faults, then a healed network. */
 export interface SimulationConfig extends SimulatorOptions {
@@ -62,83 +63,180 @@ export function commandBytes(i: number): Uint8Array {
  * in the message; returns statistics otherwise.
  */
 export function runSimulation(config: SimulationConfig): SimulationResult {
-  const sim = new Simulator(config);
+  const run = new SimulationRun(config);
   try {
-    return drive(sim, config);
+    return run.finish();
   } catch (e) {
     if (e instanceof SynodError) {
-      const trace = sim.trace.tail(60).join('\n');
-      e.message = `${e.message}\n  at t=${sim.now}; last trace lines:\n${trace}`;
+      const trace = run.sim.trace.tail(60).join('\n');
+      e.message = `${e.message}\n  at t=${run.sim.now}; last trace lines:\n${trace}`;
     }
     throw e;
   }
 }
 
-function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
-  const total = config.proposals;
-  const resubmitTicks = config.resubmitTicks ?? 60;
-  const applied = new Uint8Array(total);
-  let appliedCount = 0;
-  const lastSubmitted = new Float64Array(total).fill(-Infinity);
+/** Ticks between the client's read-index requests during the safety phase. */
+const readEveryTicks = 3;
+
+/**
+ * The run {@link runSimulation} does, one event at a time: the client's workload, the
+ * scheduled faults, the reads, and the simulator's events, in the same order and with
+ * the same random draws as a whole run. A debugger or the playground steps it and shows
+ * the cluster between events; a violation throws from the {@link step} that caused it.
+ *
+ * @example
+ * ```ts
+ * const run = new SimulationRun(config);
+ * while (!run.done) run.step(); // or run.finish()
+ * ```
+ */
+export class SimulationRun {
+  /** The simulator the run drives. */
+  readonly sim: Simulator;
+  /** The safety or the liveness phase, or done. */
+  phase: 'safety' | 'liveness' | 'done' = 'safety';
+  /** Safety ticks begun. */
+  private safetyTick = 0;
+  private livenessStart = 0;
+  private livenessTicks = 0;
+  private nextFault = 0;
+  private result: SimulationResult | undefined;
+  private readonly faults: readonly ScheduledFault[];
+  private readonly total: number;
+  private readonly resubmitTicks: number;
+  private readonly applied: Uint8Array;
+  private appliedCount = 0;
+  private readonly lastSubmitted: Float64Array;
   /** Times each command was proposed since it was last reported dropped: its backoff. */
-  const attempts = new Uint8Array(total);
-  const byKey = new Map<string, number>();
-  for (let i = 0; i < total; i++) byKey.set(`c${i}`, i);
-  const decoder = new TextDecoder();
-  sim.onApply = (_node, _slot, command) => {
-    const i = byKey.get(decoder.decode(command));
-    if (i !== undefined && applied[i] === 0) {
-      applied[i] = 1;
-      appliedCount++;
-    }
-  };
-  sim.onDropped = (commands) => {
-    for (const c of commands) {
-      const i = byKey.get(decoder.decode(c));
-      if (i !== undefined) {
-        lastSubmitted[i] = -Infinity;
-        attempts[i] = 0;
+  private readonly attempts: Uint8Array;
+  private released = 0;
+  private readonly submitPhase: number;
+
+  constructor(private readonly config: SimulationConfig) {
+    this.sim = new Simulator(config);
+    this.total = config.proposals;
+    this.resubmitTicks = config.resubmitTicks ?? 60;
+    this.applied = new Uint8Array(this.total);
+    this.lastSubmitted = new Float64Array(this.total).fill(-Infinity);
+    this.attempts = new Uint8Array(this.total);
+    this.submitPhase = Math.max(1, Math.floor(config.safetyTicks * 0.8));
+    this.faults = [...config.faults].sort((a, b) => a.at - b.at);
+    const byKey = new Map<string, number>();
+    for (let i = 0; i < this.total; i++) byKey.set(`c${i}`, i);
+    const decoder = new TextDecoder();
+    this.sim.onApply = (_node, _slot, command) => {
+      const i = byKey.get(decoder.decode(command));
+      if (i !== undefined && this.applied[i] === 0) {
+        this.applied[i] = 1;
+        this.appliedCount++;
       }
+    };
+    this.sim.onDropped = (commands) => {
+      for (const c of commands) {
+        const i = byKey.get(decoder.decode(c));
+        if (i !== undefined) {
+          this.lastSubmitted[i] = -Infinity;
+          this.attempts[i] = 0;
+        }
+      }
+    };
+  }
+
+  /** Whether the run is over (it passed; a failure throws instead). */
+  get done(): boolean {
+    return this.result !== undefined;
+  }
+
+  /** Proposals applied by some replica so far. */
+  get appliedProposals(): number {
+    return this.appliedCount;
+  }
+
+  /** Runs to the end and returns the statistics; throws on a violation or a liveness failure. */
+  finish(): SimulationResult {
+    while (this.result === undefined) {
+      if (this.sim.midTick || this.prepareTick()) this.sim.tick();
     }
-  };
-  let released = 0;
-  const submitPhase = Math.max(1, Math.floor(config.safetyTicks * 0.8));
-  const submit = (): void => {
+    return this.result;
+  }
+
+  /**
+   * Does the next event: between ticks, the client's work for the next tick (scheduled
+   * faults, proposals, reads) and the start of that tick; within a tick, the simulator's
+   * next event. Returns the simulator's event, or undefined once the run is done.
+   */
+  step(): SimEvent | undefined {
+    while (this.result === undefined) {
+      if (this.sim.midTick) {
+        const event = this.sim.step();
+        if (event !== undefined) return event;
+      } else if (this.prepareTick()) return this.sim.step();
+    }
+    return undefined;
+  }
+
+  /**
+   * Between ticks: the client's work before the next tick. Returns whether that tick is
+   * to run; false when this call healed the network (the safety phase is over) or ended
+   * the run.
+   */
+  private prepareTick(): boolean {
+    if (this.phase === 'safety') {
+      if (this.safetyTick >= this.config.safetyTicks) {
+        this.heal();
+        return false;
+      }
+      const t = ++this.safetyTick;
+      while (this.nextFault < this.faults.length && this.faults[this.nextFault]!.at <= t) this.sim.inject(this.faults[this.nextFault++]!.fault);
+      this.submit();
+      if (t % readEveryTicks === 0) this.sim.readAtLeaders();
+      return true;
+    }
+    if (this.converged()) {
+      this.result = this.conclude();
+      return false;
+    }
+    if (this.livenessTicks >= (this.config.livenessTicksMax ?? 3000)) throw this.livenessFailure();
+    this.livenessTicks++;
+    this.submit();
+    return true;
+  }
+
+  /** Liveness: heal everything, restart the crashed, and let the cluster finish. */
+  private heal(): void {
+    assert(this.phase === 'safety', 'the run heals once, after its safety phase');
+    const sim = this.sim;
+    sim.inject({ kind: 'heal' });
+    sim.inject({ kind: 'network', ...calmNetwork });
+    sim.ids.forEach((id, i) => {
+      if (!sim.isUp(id)) sim.inject({ kind: 'restart', node: i });
+    });
+    this.livenessStart = sim.now;
+    this.released = this.total;
+    this.phase = 'liveness';
+  }
+
+  private submit(): void {
+    const sim = this.sim;
+    const total = this.total;
     const leader = sim.leader();
-    released = Math.min(total, Math.max(released, Math.ceil((total * sim.now) / submitPhase)));
+    this.released = Math.min(total, Math.max(this.released, Math.ceil((total * sim.now) / this.submitPhase)));
     if (leader === undefined) return;
-    for (let i = 0; i < released; i++) {
-      if (applied[i] === 1 || sim.now - lastSubmitted[i]! < resubmitTicks * 2 ** Math.min(4, Math.max(0, attempts[i]! - 1))) continue;
+    for (let i = 0; i < this.released; i++) {
+      if (this.applied[i] === 1 || sim.now - this.lastSubmitted[i]! < this.resubmitTicks * 2 ** Math.min(4, Math.max(0, this.attempts[i]! - 1))) continue;
       const result = sim.propose(commandBytes(i), leader);
       if (!result.ok) {
         if (result.reason === 'not-leader') return;
         continue;
       }
-      lastSubmitted[i] = sim.now;
-      attempts[i] = Math.min(255, attempts[i]! + 1);
+      this.lastSubmitted[i] = sim.now;
+      this.attempts[i] = Math.min(255, this.attempts[i]! + 1);
     }
-  };
-
-  const readEveryTicks = 3;
-  const faults = [...config.faults].sort((a, b) => a.at - b.at);
-  let next = 0;
-  for (let t = 1; t <= config.safetyTicks; t++) {
-    while (next < faults.length && faults[next]!.at <= t) sim.inject(faults[next++]!.fault);
-    submit();
-    if (t % readEveryTicks === 0) sim.readAtLeaders();
-    sim.tick();
   }
 
-  // Liveness: heal everything, restart the crashed, and let the cluster finish.
-  sim.inject({ kind: 'heal' });
-  sim.inject({ kind: 'network', ...calmNetwork });
-  sim.ids.forEach((id, i) => {
-    if (!sim.isUp(id)) sim.inject({ kind: 'restart', node: i });
-  });
-  const start = sim.now;
-  released = total;
-  const converged = (): boolean => {
-    if (appliedCount < total) return false;
+  private converged(): boolean {
+    const sim = this.sim;
+    if (this.appliedCount < this.total) return false;
     const target = sim.invariants.appliedSlots;
     let print: string | undefined;
     for (const id of sim.members()) {
@@ -150,33 +248,36 @@ function drive(sim: Simulator, config: SimulationConfig): SimulationResult {
       else if (print !== f) return false;
     }
     return true;
-  };
-  const livenessTicksMax = config.livenessTicksMax ?? 3000;
-  for (let i = 0; i < livenessTicksMax && !converged(); i++) {
-    submit();
-    sim.tick();
   }
-  if (!converged()) {
+
+  private livenessFailure(): LivenessFailure {
+    const sim = this.sim;
+    const total = this.total;
     const stuck: string[] = [];
-    for (let i = 0; i < total && stuck.length < 5; i++) if (applied[i] === 0) stuck.push(`c${i}`);
+    for (let i = 0; i < total && stuck.length < 5; i++) if (this.applied[i] === 0) stuck.push(`c${i}`);
     const statuses = sim.members().map((id) => {
       const s = sim.replica(id)!.status;
       return `${id}:${s.role} commit=${s.commitIndex} applied=${s.appliedIndex} fp=${sim.fingerprint(id)}`;
     });
-    throw new LivenessFailure(
-      `after ${livenessTicksMax} healed ticks: ${total - appliedCount} of ${total} proposals not applied${stuck.length > 0 ? ` (first: ${stuck.join(', ')})` : ''}; ` +
+    return new LivenessFailure(
+      `after ${this.config.livenessTicksMax ?? 3000} healed ticks: ${total - this.appliedCount} of ${total} proposals not applied${stuck.length > 0 ? ` (first: ${stuck.join(', ')})` : ''}; ` +
         `highest applied slot ${sim.invariants.appliedSlots}; replicas ${statuses.join('; ')}`,
     );
   }
-  // Convergence of state, beyond the applied prefix: same fingerprint everywhere.
-  const prints = new Set(sim.members().map((id) => sim.fingerprint(id)));
-  if (prints.size !== 1) throw new SafetyViolation('convergence', `replicas applied the same slots but hold different states: ${[...prints].join(' ')}`);
-  return {
-    ticks: sim.now,
-    livenessTicks: sim.now - start,
-    chosenSlots: sim.invariants.chosenSlots,
-    configurations: sim.invariants.latestConfiguration?.id ?? 0,
-    network: { ...sim.network.counts },
-    checks: { ...sim.invariants.counts },
-  };
+
+  private conclude(): SimulationResult {
+    const sim = this.sim;
+    // Convergence of state, beyond the applied prefix: same fingerprint everywhere.
+    const prints = new Set(sim.members().map((id) => sim.fingerprint(id)));
+    if (prints.size !== 1) throw new SafetyViolation('convergence', `replicas applied the same slots but hold different states: ${[...prints].join(' ')}`);
+    this.phase = 'done';
+    return {
+      ticks: sim.now,
+      livenessTicks: sim.now - this.livenessStart,
+      chosenSlots: sim.invariants.chosenSlots,
+      configurations: sim.invariants.latestConfiguration?.id ?? 0,
+      network: { ...sim.network.counts },
+      checks: { ...sim.invariants.counts },
+    };
+  }
 }

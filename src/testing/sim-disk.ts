@@ -78,8 +78,13 @@ export class SimDisk {
     return this.saved;
   }
 
-  /** A crash: unsynced writes are gone. */
-  crash(): void {
+  /**
+   * A crash: writes not yet complete are gone, and so are completed writes no sync
+   * covered, unless `keepUnsynced` (the process died but the machine did not: the
+   * operating system still writes out what it was handed).
+   */
+  crash(keepUnsynced = false): void {
+    if (keepUnsynced) this.sync();
     this.pending = [];
     this.unsynced = [];
   }

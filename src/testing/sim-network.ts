@@ -38,8 +38,13 @@ export interface SimNetworkOptions {
   readonly tickLength?: number;
 }
 
-interface InFlight<M> {
+/** A message on its way, as {@link SimNetwork.inFlight} shows it. */
+export interface InFlight<M> {
+  /** When it was sent, in the network's time unit. */
+  readonly sentAt: number;
+  /** When it is due. */
   readonly deliverAt: number;
+  /** Its place in sending order (unique): how {@link SimNetwork.drop} and {@link SimNetwork.duplicate} name it. */
   readonly order: number;
   readonly message: M;
 }
@@ -58,7 +63,7 @@ interface InFlight<M> {
  * ```
  */
 export class SimNetwork<M extends Addressed = Message> {
-  private inFlight: InFlight<M>[] = [];
+  private flying: InFlight<M>[] = [];
   private readonly blocked = new Set<string>();
   private sequence = 0;
   /** Loss, duplication and delay applied to messages sent from now on. */
@@ -111,7 +116,7 @@ export class SimNetwork<M extends Addressed = Message> {
     for (let i = 0; i < copies; i++) {
       const straggler = this.random.chance(this.conditions.stragglerRate ?? 0);
       const delay = this.random.int((straggler ? (this.conditions.stragglerTicksMax ?? 200) : this.conditions.delayTicksMax) + 1) * this.tickLength;
-      this.inFlight.push({ deliverAt: now + delay, order: this.sequence++, message });
+      this.flying.push({ sentAt: now, deliverAt: now + delay, order: this.sequence++, message });
     }
   }
 
@@ -120,11 +125,11 @@ export class SimNetwork<M extends Addressed = Message> {
    * together), dropping those whose link is cut at delivery time.
    */
   takeDue(now: number): M[] {
-    if (this.inFlight.length === 0) return [];
+    if (this.flying.length === 0) return [];
     const due: InFlight<M>[] = [];
     const later: InFlight<M>[] = [];
-    for (const f of this.inFlight) (f.deliverAt <= now ? due : later).push(f);
-    this.inFlight = later;
+    for (const f of this.flying) (f.deliverAt <= now ? due : later).push(f);
+    this.flying = later;
     for (let i = due.length - 1; i > 0; i--) {
       const j = this.random.int(i + 1);
       const t = due[i]!;
@@ -143,15 +148,38 @@ export class SimNetwork<M extends Addressed = Message> {
     return out;
   }
 
+  /** The messages in flight, in sending order: to draw them (the playground). */
+  get inFlight(): readonly InFlight<M>[] {
+    return this.flying;
+  }
+
+  /** Loses the message in flight sent as `order`; returns whether it was still in flight. */
+  drop(order: number): boolean {
+    const before = this.flying.length;
+    this.flying = this.flying.filter((f) => f.order !== order);
+    if (this.flying.length === before) return false;
+    this.counts.lost++;
+    return true;
+  }
+
+  /** Delivers the message in flight sent as `order` twice (the copy due with it); returns whether it was in flight. */
+  duplicate(order: number): boolean {
+    const f = this.flying.find((g) => g.order === order);
+    if (f === undefined) return false;
+    this.counts.duplicated++;
+    this.flying.push({ ...f, order: this.sequence++ });
+    return true;
+  }
+
   /** Messages still in flight. */
   get pending(): number {
-    return this.inFlight.length;
+    return this.flying.length;
   }
 
   /** The earliest delivery time of a message in flight, or undefined when none is. */
   get nextDue(): number | undefined {
     let next: number | undefined;
-    for (const f of this.inFlight) if (next === undefined || f.deliverAt < next) next = f.deliverAt;
+    for (const f of this.flying) if (next === undefined || f.deliverAt < next) next = f.deliverAt;
     return next;
   }
 }

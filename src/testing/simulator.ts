@@ -1,6 +1,7 @@
 import {
   type ChangeMembersResult,
   type Configuration,
+  type DurableState,
   type MembershipChange,
   windowSlotsDefault,
   type Limits,
@@ -43,6 +44,15 @@ export interface SnapshotTransfer {
 
 /** What the simulated network carries: the core's messages, and snapshots. */
 export type SimMessage = Message | SnapshotTransfer;
+
+/**
+ * One event of a tick, as {@link Simulator.step} reports it: the tick began (due
+ * writes completed), a message was delivered (and handled), or a replica ticked.
+ */
+export type SimEvent =
+  | { readonly kind: 'tickBegun'; readonly at: number }
+  | { readonly kind: 'delivered'; readonly message: SimMessage }
+  | { readonly kind: 'ticked'; readonly node: NodeId };
 
 /** When simulated nodes snapshot and compact. */
 export interface SimSnapshotOptions {
@@ -136,6 +146,8 @@ export class Simulator {
   private readonly traceCommits: boolean;
   private time = 0;
   private readIds = 0;
+  /** The tick under way, while {@link step} walks it event by event. */
+  private stepping: { readonly due: readonly SimMessage[]; delivered: number; ticked: number } | undefined;
   /** Called for every command a replica applies: (node, slot, command). */
   onApply: ((node: NodeId, slot: number, command: Uint8Array) => void) | undefined;
   /** Called with commands a leader gave back when it stepped down. */
@@ -192,6 +204,11 @@ export class Simulator {
     if (config === undefined) return [...this.ids];
     const voters = config.leaving === undefined ? config.voters : [...new Set([...config.voters, ...config.leaving.voters])];
     return this.ids.filter((id) => voters.includes(id) || config.observers.includes(id));
+  }
+
+  /** What `id`'s disk holds durably: what it would restart from (for drawing and checks). */
+  durableState(id: NodeId): DurableState | undefined {
+    return this.nodes.get(id)?.disk.load();
   }
 
   /** Whether `id` is up. */
@@ -351,11 +368,15 @@ export class Simulator {
     this.network.cut(b, a);
   }
 
-  /** Kills `id`: writes not yet durable and messages not yet sent are lost. */
-  crash(id: NodeId): void {
+  /**
+   * Kills `id`: writes not yet durable and messages not yet sent are lost. With
+   * `keepUnsynced`, completed writes no sync covered survive (a process crash, not a
+   * power loss); writes still in progress are lost either way.
+   */
+  crash(id: NodeId, options: { readonly keepUnsynced?: boolean } = {}): void {
     const node = this.nodes.get(id);
     if (node?.replica === undefined) return;
-    node.disk.crash();
+    node.disk.crash(options.keepUnsynced ?? false);
     this.invariants.crashed(id);
     node.held = [];
     node.replica = undefined;
@@ -408,20 +429,62 @@ export class Simulator {
 
   /** Advances virtual time by one tick: durable writes, deliveries, then every replica's tick. */
   tick(): void {
-    this.time++;
-    for (const node of this.nodes.values()) this.completeWrites(node);
-    for (const m of this.network.takeDue(this.time)) {
+    if (this.stepping === undefined) this.beginTick();
+    while (this.next() !== undefined);
+  }
+
+  /**
+   * Whether a tick is under way: begun by {@link step}, with deliveries or replica
+   * ticks still to do.
+   */
+  get midTick(): boolean {
+    return this.stepping !== undefined;
+  }
+
+  /**
+   * Does the next event of the current tick (beginning a new tick first if none is
+   * under way, which completes due writes): one delivery, or one replica's tick, in
+   * the order {@link tick} does them. Returns the event, or undefined once the tick
+   * is done. A tick stepped event by event is the same tick: for debuggers and the
+   * playground, which show the cluster between events.
+   */
+  step(): SimEvent | undefined {
+    if (this.stepping === undefined) {
+      this.beginTick();
+      return { kind: 'tickBegun', at: this.time };
+    }
+    const done = this.next();
+    if (done === undefined) return undefined;
+    return typeof done === 'string' ? { kind: 'ticked', node: done } : { kind: 'delivered', message: done };
+  }
+
+  /** The next event of the tick under way: the message delivered or the node that ticked; undefined (and the tick over) when none is left. */
+  private next(): SimMessage | NodeId | undefined {
+    const tick = this.stepping!;
+    while (tick.delivered < tick.due.length) {
+      const m = tick.due[tick.delivered++]!;
       const node = this.nodes.get(m.to);
       if (node?.replica === undefined) continue;
       if (m.type === 'snapshot') this.install(node, node.replica, m.snapshot);
       else node.replica.step(m);
       this.drain(node);
+      return m;
     }
-    for (const node of this.nodes.values()) {
+    while (tick.ticked < this.ids.length) {
+      const node = this.nodes.get(this.ids[tick.ticked++]!)!;
       if (node.replica === undefined || this.time % node.tickEvery !== 0) continue;
       node.replica.tick();
       this.drain(node);
+      return node.id;
     }
+    this.stepping = undefined;
+    return undefined;
+  }
+
+  private beginTick(): void {
+    this.time++;
+    for (const node of this.nodes.values()) this.completeWrites(node);
+    this.stepping = { due: this.network.takeDue(this.time), delivered: 0, ticked: 0 };
   }
 
   /** Runs `ticks` ticks. */

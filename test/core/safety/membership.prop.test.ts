@@ -1,5 +1,5 @@
 import { it } from 'vitest';
-import { assertSimulations, simulationArbitrary, simulationParameters } from '../../../src/testing/index.js';
+import { assertSimulations, simulationParameters, simulationSuites } from '../../../src/testing/index.js';
 
 // Membership changes inside the fault schedules: spares added as observers, observers
 // promoted, voters demoted, removed and replaced (through a joint configuration where
@@ -11,11 +11,11 @@ import { assertSimulations, simulationArbitrary, simulationParameters } from '..
 // vote in the slot's configuration is a violation. Once healed, the members of the
 // latest configuration must converge. See "Membership changes" in docs/protocol.md.
 it('stays safe and converges while members are added, promoted, removed and replaced', () => {
-  const arbitrary = simulationArbitrary({ voters: [1, 3, 5], quorums: ['majority', 'flexible'], observersMax: 1, membership: true, faultsMax: 20 });
+  const arbitrary = simulationSuites.membership();
   assertSimulations(arbitrary, simulationParameters(700, process.env));
 }, 900_000);
 
 it('stays safe and converges with membership changes, snapshots and compaction', () => {
-  const arbitrary = simulationArbitrary({ voters: [3, 5], quorums: ['majority'], observersMax: 1, membership: true, snapshots: true, faultsMax: 20 });
+  const arbitrary = simulationSuites.membershipSnapshots();
   assertSimulations(arbitrary, simulationParameters(400, process.env));
 }, 900_000);

@@ -1,9 +1,9 @@
 import { it } from 'vitest';
-import { assertSimulations, simulationArbitrary, simulationParameters } from '../../../src/testing/index.js';
+import { assertSimulations, simulationParameters, simulationSuites } from '../../../src/testing/index.js';
 
 // Paxos safety (agreement, validity, durability, prefix consistency, promise
 // monotonicity, persist-before-send) under random faults, then liveness once healed.
 it('stays safe and converges: mixed clusters', () => {
-  const arbitrary = simulationArbitrary({ voters: [1, 3, 5, 7], quorums: ['majority', 'flexible'], observersMax: 1 });
+  const arbitrary = simulationSuites.mixed();
   assertSimulations(arbitrary, simulationParameters(600, process.env));
 }, 600_000);

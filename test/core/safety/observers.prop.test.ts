@@ -1,9 +1,9 @@
 import { it } from 'vitest';
-import { assertSimulations, simulationArbitrary, simulationParameters } from '../../../src/testing/index.js';
+import { assertSimulations, simulationParameters, simulationSuites } from '../../../src/testing/index.js';
 
 // Paxos safety (agreement, validity, durability, prefix consistency, promise
 // monotonicity, persist-before-send) under random faults, then liveness once healed.
 it('stays safe and converges: observers clusters', () => {
-  const arbitrary = simulationArbitrary({ voters: [1, 3, 5], quorums: ['majority', 'flexible'], observersMax: 2 });
+  const arbitrary = simulationSuites.observers();
   assertSimulations(arbitrary, simulationParameters(400, process.env));
 }, 600_000);

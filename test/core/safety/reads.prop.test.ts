@@ -1,10 +1,10 @@
 import { it } from 'vitest';
-import { assertSimulations, simulationArbitrary, simulationParameters, transferFaultArbitrary } from '../../../src/testing/index.js';
+import { assertSimulations, simulationParameters, simulationSuites } from '../../../src/testing/index.js';
 
 // Linearizable reads (read-index): a confirmed read index covers every slot applied
 // anywhere before the read began. Leadership transfers with cut links leave deposed
 // leaders that still believe they lead, the case a read without a quorum round gets wrong.
 it('confirms only linearizable read indexes: slow clocks, transfers, cuts', () => {
-  const arbitrary = simulationArbitrary({ voters: [3, 5], quorums: ['majority', 'flexible'], observersMax: 0, fault: transferFaultArbitrary, faultsMax: 24 });
+  const arbitrary = simulationSuites.reads();
   assertSimulations(arbitrary, simulationParameters(300, process.env));
 }, 600_000);

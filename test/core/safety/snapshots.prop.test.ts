@@ -1,12 +1,12 @@
 import { it } from 'vitest';
-import { assertSimulations, simulationArbitrary, simulationParameters, transferFaultArbitrary } from '../../../src/testing/index.js';
+import { assertSimulations, simulationParameters, simulationSuites } from '../../../src/testing/index.js';
 
 // Snapshots and log compaction inside the fault schedules: nodes snapshot every few
 // slots and forget their logs, so crashed, partitioned and lagging replicas (and
 // observers) come back through a snapshot sent over the lossy network. Every installed
 // snapshot must be the state the chosen prefix gives, and the healed cluster must converge.
 it('stays safe and converges with snapshots and compaction: crashes, partitions, loss', () => {
-  const arbitrary = simulationArbitrary({ voters: [1, 3, 5], quorums: ['majority', 'flexible'], observersMax: 1, snapshots: true });
+  const arbitrary = simulationSuites.snapshots();
   assertSimulations(arbitrary, simulationParameters(300, process.env));
 }, 600_000);
 
@@ -17,6 +17,6 @@ it('stays safe and converges with snapshots and compaction: crashes, partitions,
 // transfer (timeoutNow skips the pre-vote) to a lagging voter is the case that needs
 // the acceptor's own guard.
 it('never chooses twice when a lagging voter campaigns past compacted acceptors', () => {
-  const arbitrary = simulationArbitrary({ voters: [3, 5], quorums: ['majority', 'flexible'], observersMax: 0, snapshots: true, fault: transferFaultArbitrary, faultsMax: 24 });
+  const arbitrary = simulationSuites.snapshotTransfers();
   assertSimulations(arbitrary, simulationParameters(800, process.env));
 }, 600_000);
