@@ -32,6 +32,15 @@ export interface KvSnapshotState {
   readonly auth: AuthTable;
 }
 
+/** What a snapshot is encoded from: the store may be a capture, read as the encoding goes. @internal */
+export interface KvSnapshotSource {
+  readonly store: Pick<MvccStore, 'revision' | 'compactRevision' | 'allHistories'>;
+  readonly sessions: SessionTable;
+  readonly sequences: Map<string, number>;
+  readonly time: number;
+  readonly auth: AuthTable;
+}
+
 const magic = [0x53, 0x4b, 0x56] as const; // "SKV"
 const formatVersion = 3;
 /** The first version, without the sessions' renewal slots: still read. */
@@ -55,7 +64,7 @@ const uintBytesMax = 8;
  * behind it. The buffer is sized from a first pass, so it never grows (each growth
  * copied everything written so far); the bytes returned may be a view of it. @internal
  */
-export async function encodeKvSnapshot(state: KvSnapshotState, pause: () => Promise<void>): Promise<Uint8Array> {
+export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Promise<void>): Promise<Uint8Array> {
   const sessions = state.sessions.all();
   const sequences = [...state.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const roles = state.auth.allRoles();

@@ -445,9 +445,18 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   }
 
   snapshot(): SnapshotCapture {
-    const state = { store: this.store.clone(), sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time, auth: this.authTable.clone() };
+    // The store is captured, not copied: its histories are read as the encoding reaches
+    // them (a copy of a million keys held the event loop for most of a second).
+    const store = this.store.capture();
+    const state = { store, sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time, auth: this.authTable.clone() };
+    let written: Promise<Uint8Array> | undefined;
     // Encoded in steps with a pause between them: requests are served meanwhile.
-    return { write: () => encodeKvSnapshot(state, this.snapshotPause) };
+    return {
+      write: () => {
+        written ??= encodeKvSnapshot(state, this.snapshotPause).finally(() => store.release());
+        return written;
+      },
+    };
   }
 
   restore(data: Uint8Array): void {

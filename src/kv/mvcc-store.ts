@@ -63,6 +63,12 @@ export class MvccStore {
   compactRevision = 0;
   /** The bytes of every value held, in every version kept (tombstones hold none). */
   private bytes = 0;
+  /**
+   * For each capture not yet released, the history arrays compaction replaced or
+   * dropped since it was taken (the first one per key: the array as the capture saw it).
+   * History arrays are otherwise only appended to, so a capture reads the live one.
+   */
+  private readonly captures = new Set<Map<string, readonly KeyRecord[]>>();
 
   /** How much the store holds: keys with any history kept, versions above the compaction revision, and the bytes of all values kept. */
   get size(): { readonly keys: number; readonly versions: number; readonly valueBytes: number } {
@@ -183,8 +189,13 @@ export class MvccStore {
       while (keep + 1 < history.length && history[keep + 1]!.revision <= revision) keep++;
       if (history[keep]!.revision > revision) continue;
       if (history[keep]!.value === null) keep++;
-      if (keep > 0) for (const gone of history.splice(0, keep)) this.bytes -= gone.value?.byteLength ?? 0;
-      if (history.length === 0) {
+      if (keep === 0) continue;
+      // A new array, never a change in place: a capture may still read this one.
+      for (const r of this.captures) if (!r.has(key)) r.set(key, history);
+      for (let i = 0; i < keep; i++) this.bytes -= history[i]!.value?.byteLength ?? 0;
+      if (keep < history.length) {
+        this.histories.set(key, history.slice(keep));
+      } else {
         this.histories.delete(key);
         gone.push(key);
       }
@@ -205,7 +216,26 @@ export class MvccStore {
     for (const key of this.keys) yield [key, this.histories.get(key)!];
   }
 
-  /** A copy sharing the (immutable) records: what a snapshot captures. */
+  /**
+   * The store as it is now, to read later while writes and compactions go on: the
+   * synchronous part is a copy of the key index only; each key's history is read (as
+   * of now) when {@link MvccCapture.allHistories} reaches it. Release it when done: until
+   * then, compaction keeps the histories it replaces for it.
+   */
+  capture(): MvccCapture {
+    const retired = new Map<string, readonly KeyRecord[]>();
+    this.captures.add(retired);
+    return new MvccCapture(this.keys.slice(), (key) => retired.get(key) ?? this.histories.get(key), this.revision, this.compactRevision, () => {
+      this.captures.delete(retired);
+    });
+  }
+
+  /** Captures not released yet (for tests). @internal */
+  get capturesOpen(): number {
+    return this.captures.size;
+  }
+
+  /** A copy sharing the (immutable) records. */
   clone(): MvccStore {
     const copy = new MvccStore();
     for (const [key, history] of this.histories) copy.histories.set(key, history.slice());
@@ -233,5 +263,37 @@ export class MvccStore {
     store.revision = revision;
     store.compactRevision = compactRevision;
     return store;
+  }
+}
+
+/**
+ * A store as it was when {@link MvccStore.capture} took it: its revisions and every key's
+ * history then, read as late as asked for. @internal
+ */
+export class MvccCapture {
+  constructor(
+    private readonly keys: readonly string[],
+    private readonly historyOf: (key: string) => readonly KeyRecord[] | undefined,
+    readonly revision: number,
+    readonly compactRevision: number,
+    private readonly onRelease: () => void,
+  ) {}
+
+  /** Every key's history as of the capture, in key order: each a copy, safe to keep. */
+  *allHistories(): IterableIterator<[string, readonly KeyRecord[]]> {
+    for (const key of this.keys) {
+      const history = this.historyOf(key);
+      assert(history !== undefined, () => `captured key ${key} has no history`);
+      // Records written since the capture are at higher revisions, at the end.
+      let end = history.length;
+      while (end > 0 && history[end - 1]!.revision > this.revision) end--;
+      assert(end > 0, () => `captured key ${key} has no record at or below revision ${this.revision}`);
+      yield [key, history.slice(0, end)];
+    }
+  }
+
+  /** The store may forget what it kept for this capture. Idempotent. */
+  release(): void {
+    this.onRelease();
   }
 }

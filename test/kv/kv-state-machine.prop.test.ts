@@ -251,13 +251,20 @@ function drive(steps: readonly Step[], snapshotAt: number | undefined, writtenAf
     const model = new Model();
     let replica: KvStateMachine | undefined;
     let capture: { write(): Promise<Uint8Array> } | undefined;
+    let atOnce: Uint8Array | undefined;
     const replay: [KvCommand, ApplyMeta][] = [];
     let time = 1_700_000_000_000;
     for (const [i, s] of steps.entries()) {
-      if (i === snapshotAt) capture = machine.snapshot();
+      if (i === snapshotAt) {
+        capture = machine.snapshot();
+        // The same state written at once: the late write must give these very bytes.
+        if (writtenAfter > 0) atOnce = await machine.snapshot().write();
+      }
       if (capture !== undefined && snapshotAt !== undefined && i === snapshotAt + writtenAfter) {
         replica = new KvStateMachine();
-        replica.restore(await capture.write());
+        const late = await capture.write();
+        if (atOnce !== undefined) expect(Buffer.from(late).equals(Buffer.from(atOnce)), `the capture before step ${snapshotAt}, written after step ${i}`).toBe(true);
+        replica.restore(late);
         capture = undefined;
         for (const [command, m] of replay) replica.apply(command, m);
       }

@@ -92,3 +92,34 @@ describe('MvccStore.restore', () => {
     expect(() => new KvStateMachine().restore(twice)).toThrow(/named twice/);
   });
 });
+
+describe('MvccStore.capture', () => {
+  const put = (m: KvStateMachine, key: string, text: string): void => {
+    m.apply({ type: 'put', key, value: new TextEncoder().encode(text) }, meta());
+  };
+
+  it('keeps reading the store as it was: writes, compactions that drop versions and keys, and new keys after it change nothing it writes', async () => {
+    const m = new KvStateMachine();
+    put(m, 'a', 'a1');
+    put(m, 'a', 'a2');
+    put(m, 'b', 'b1');
+    m.apply({ type: 'delete', key: 'b' }, meta());
+    const atOnce = await m.snapshot().write();
+    const late = m.snapshot();
+    put(m, 'a', 'a3');
+    put(m, 'c', 'c1');
+    // Drops a1, a2 and the whole of b (its last record is a delete).
+    m.apply({ type: 'compact', revision: m.revision }, meta());
+    expect(m.view.allHistories().next().value?.[1]).toHaveLength(1);
+    expect(Buffer.from(await late.write()).equals(Buffer.from(atOnce))).toBe(true);
+  });
+
+  it('is released once written: compaction keeps nothing more for it', async () => {
+    const m = new KvStateMachine();
+    put(m, 'a', 'a1');
+    const capture = m.snapshot();
+    expect(m.view.capturesOpen).toBe(1);
+    await capture.write();
+    expect(m.view.capturesOpen).toBe(0);
+  });
+});
