@@ -34,5 +34,6 @@ describe('ballots are totally ordered by (round, node)', () => {
       }),
     );
     expect(formatBallot({ round: 3, node: 'n2' })).toBe('3.n2');
+    expect(formatBallot(ballotZero)).toBe('0');
   });
 });
