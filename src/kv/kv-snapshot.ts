@@ -50,10 +50,10 @@ const formatVersionWithoutOwners = 2;
 /** Longest session owner, in UTF-8 bytes (as in the log's encoding). */
 const ownerBytesMax = 255;
 
-/** Records encoded between two pauses of {@link encodeKvSnapshot}: a few ms of work... */
-const recordsPerStep = 8192;
-/** ...or value bytes, whichever comes first (8192 values of 64 KiB are 512 MiB). */
-const valueBytesPerStep = 8 * 1024 * 1024;
+/** Records encoded between two pauses of {@link encodeKvSnapshot}: about a millisecond of work here... */
+const recordsPerStep = 2048;
+/** ...or value bytes, whichever comes first (2,048 values of 64 KiB are 128 MiB); a copy of 2 MiB is about 1 ms. */
+const valueBytesPerStep = 2 * 1024 * 1024;
 /** The most bytes an unsigned varint takes (up to 2^53). */
 const uintBytesMax = 8;
 

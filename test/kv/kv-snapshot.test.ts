@@ -59,9 +59,11 @@ describe('KV snapshots', () => {
     const before = m.view.range({ prefix: '' }, 100);
     const revision = m.revision;
     const data = await m.snapshot().write();
-    // 20,000 records, two passes (sizing, then writing), each pausing after 8,192 and 16,384.
-    expect(pauses).toBe(4);
-    expect(m.revision).toBe(revision + 4);
+    // 20,000 records of 50 keys (400 each). Sizing pauses once 2,048 records are counted,
+    // at whole keys: after every 6th key, 8 times. Writing pauses before every 2,048th
+    // record: 9 times.
+    expect(pauses).toBe(17);
+    expect(m.revision).toBe(revision + 17);
     const copy = new KvStateMachine();
     copy.restore(data);
     expect(copy.revision).toBe(revision);
@@ -129,7 +131,7 @@ describe('KV snapshots', () => {
     expect(m.apply({ type: 'session-expire', sessions: [1, 2], decidedAtSlot: 21 }, at(23))).toMatchObject({ type: 'expired', sessions: [1] });
   });
 
-  it('large values pause the encoding every 8 MiB of them, however few the records; nothing is lost or reordered', async () => {
+  it('large values pause the encoding every 2 MiB of them, however few the records; nothing is lost or reordered', async () => {
     let pauses = 0;
     const m = new KvStateMachine({
       snapshotPause: () => {
@@ -140,8 +142,9 @@ describe('KV snapshots', () => {
     const value = (i: number) => new Uint8Array(1024 * 1024).fill(i);
     for (let i = 0; i < 40; i++) m.apply({ type: 'put', key: `big/${i}`, value: value(i) }, meta(300));
     const data = await m.snapshot().write();
-    // 40 MiB of values: a pause once each 8 MiB was written, before the next record.
-    expect(pauses).toBe(4);
+    // 40 values of 1 MiB: a pause once each 2 MiB was written, before the next record
+    // (before the 3rd, the 5th, ..., the 39th).
+    expect(pauses).toBe(19);
     expect(data.byteLength).toBeGreaterThan(40 * 1024 * 1024);
     const copy = new KvStateMachine();
     copy.restore(data);

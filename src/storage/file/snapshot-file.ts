@@ -23,8 +23,8 @@ const headerBytes = magic.byteLength + 2 + 8 + 4 + 4;
 const crcOffset = headerBytes - 4;
 const slotOffset = magic.byteLength + 2;
 
-/** Bytes of data written or checked at a time: a few ms of CRC between two turns of the event loop. */
-const writePieceBytes = 8 * 1024 * 1024;
+/** Bytes of data written or checked at a time: about 1 ms of CRC between two turns of the event loop. */
+const writePieceBytes = 2 * 1024 * 1024;
 
 /**
  * Checks that `snapshot` can be saved.

@@ -383,7 +383,7 @@ describe('FileStorage: snapshots and compaction', () => {
   it('writes a large snapshot in pieces in the documented layout: magic, version, slot, length, CRC-32 over slot, length and data', async () => {
     const dir = await tempDir();
     const storage = await openStorage(dir);
-    // Over two write pieces of 8 MiB, and not a multiple of them.
+    // Over many write pieces of 2 MiB, and not a multiple of them.
     const data = Uint8Array.from({ length: 20 * 1024 * 1024 + 13 }, (_, i) => (i * 31) ^ (i >>> 9));
     await storage.saveSnapshot({ slot: 77, data });
     const bytes = await readFile(join(dir, 'snapshot'));
