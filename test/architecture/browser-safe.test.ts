@@ -17,7 +17,7 @@ import { classifySpecifier, lex, moduleReferences, position } from './scan.js';
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 /** The entry files of the subpaths a browser bundle may import. */
-const browserEntries = ['src/index.ts', 'src/kv/index.ts', 'src/recipes/index.ts'];
+const browserEntries = ['src/index.ts', 'src/kv/index.ts', 'src/zk/index.ts', 'src/recipes/index.ts'];
 
 const nodeOnlyGlobals: ReadonlyArray<{ readonly name: string; readonly pattern: RegExp }> = [
   { name: 'setImmediate', pattern: /\b(?:setImmediate|clearImmediate)\b/g },
