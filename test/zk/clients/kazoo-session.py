@@ -1,0 +1,128 @@
+"""kazoo against a synod cluster's ZooKeeper ports: CRUD with versions, ephemeral and
+sequential nodes, a one-shot watch, a multi, the Lock recipe; then the member the
+first client is connected to is killed (argv: hosts, then port=pid pairs), and the
+session must move to another member with its ephemeral node, its lock and its watch.
+Prints one JSON object of what it saw; the test asserts on it."""
+import json, os, signal, sys, threading, time
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import BadVersionError, NoNodeError, NodeExistsError, NotEmptyError
+
+hosts = sys.argv[1]
+pids = dict(pair.split('=') for pair in sys.argv[2:])
+seen = {}
+
+a = KazooClient(hosts=hosts, timeout=10, connection_retry={'max_tries': -1, 'delay': 0.1, 'max_delay': 1})
+a.start(timeout=15)
+b = KazooClient(hosts=hosts, timeout=10, connection_retry={'max_tries': -1, 'delay': 0.1, 'max_delay': 1})
+b.start(timeout=15)
+
+# CRUD with versions.
+a.create('/app', b'')
+seen['create'] = a.create('/app/config', b'v1')
+data, stat = a.get('/app/config')
+seen['get'] = [data.decode(), stat.version, stat.dataLength, stat.numChildren]
+a.set('/app/config', b'v2', version=0)
+try:
+    a.set('/app/config', b'v3', version=0)
+    seen['badVersion'] = False
+except BadVersionError:
+    seen['badVersion'] = True
+try:
+    a.create('/app/config', b'')
+    seen['nodeExists'] = False
+except NodeExistsError:
+    seen['nodeExists'] = True
+try:
+    a.delete('/app')
+    seen['notEmpty'] = False
+except NotEmptyError:
+    seen['notEmpty'] = True
+try:
+    a.get('/missing')
+    seen['noNode'] = False
+except NoNodeError:
+    seen['noNode'] = True
+seen['read-your-write-on-b'] = b.get('/app/config')[0].decode() if b.sync('/app/config') else None
+
+# Ephemeral and sequential nodes.
+seen['seq'] = [a.create('/app/job-', b'', sequence=True) for _ in range(3)]
+seen['ephemeral'] = a.create('/app/alive', b'a', ephemeral=True)
+seen['ephemeralOwner'] = a.exists('/app/alive').ephemeralOwner == a.client_id[0]
+
+# A one-shot watch fires once.
+events = []
+fired = threading.Event()
+def on_change(event):
+    events.append([event.type, event.path])
+    fired.set()
+b.get('/app/config', watch=on_change)
+a.set('/app/config', b'w1')
+fired.wait(5)
+a.set('/app/config', b'w2')
+b.sync('/app/config')
+time.sleep(0.3)
+seen['watch'] = events
+
+# A multi: all or nothing.
+t = a.transaction()
+t.create('/app/t1', b'')
+t.check('/app/config', 99)
+seen['multiFailed'] = [type(r).__name__ for r in t.commit()]
+seen['multiLeftNothing'] = a.exists('/app/t1') is None
+t = a.transaction()
+t.create('/app/t1', b'')
+t.set_data('/app/config', b'm')
+seen['multiOk'] = [r if isinstance(r, str) else type(r).__name__ for r in t.commit()]
+
+# The Lock recipe: a holds it, b cannot take it.
+lock_a = a.Lock('/locks/resource', 'a')
+seen['lockA'] = lock_a.acquire(timeout=5)
+lock_b = b.Lock('/locks/resource', 'b')
+seen['lockBWhileHeld'] = lock_b.acquire(blocking=False)
+
+# Kill the member a is connected to; its session must move, with its ephemeral, lock and watch.
+session_before = a.client_id[0]
+port = str(a._connection._socket.getpeername()[1])
+states = []
+a.add_listener(lambda s: states.append(s))
+moved = threading.Event()
+lost_watch = []
+a.get('/app/config', watch=lambda e: (lost_watch.append([e.type, e.path]), moved.set()))
+recipe_seen = []
+after_move = threading.Event()
+@a.DataWatch('/app/config')
+def on_data(data, stat):
+    recipe_seen.append(data.decode() if data is not None else None)
+    if data == b'after-move':
+        after_move.set()
+os.kill(int(pids[port]), signal.SIGKILL)
+seen['killed'] = port
+deadline = time.time() + 30
+while time.time() < deadline:
+    try:
+        a.sync('/')
+        if a._connection._socket is not None and str(a._connection._socket.getpeername()[1]) != port:
+            break
+    except Exception:
+        pass
+    time.sleep(0.2)
+seen['movedTo'] = str(a._connection._socket.getpeername()[1])
+seen['sameSession'] = a.client_id[0] == session_before
+seen['statesAfterKill'] = [str(s) for s in states]
+seen['ephemeralSurvived'] = b.exists('/app/alive') is not None
+seen['lockBAfterMove'] = lock_b.acquire(blocking=False)
+b.set('/app/config', b'after-move')
+moved.wait(10)
+seen['watchAfterMove'] = lost_watch
+after_move.wait(10)
+seen['dataWatchAfterMove'] = recipe_seen[-1] if recipe_seen else None
+lock_a.release()
+seen['lockBAfterRelease'] = lock_b.acquire(timeout=10)
+lock_b.release()
+a.stop()
+a.close()
+b.sync('/')
+seen['ephemeralGoneAfterClose'] = b.exists('/app/alive') is None
+b.stop()
+b.close()
+print(json.dumps(seen))
