@@ -11,3 +11,4 @@ export type { ZkCommand, ZkResult } from './zk-command.js';
 export { ZkStateMachine, type ZkApplyMeta, type ZkApplied } from './zk-state-machine.js';
 export { zkLimits } from './zk-limits.js';
 export { ZkWatchTable, type ZkWatchKind, type ZkWatchEvent } from './zk-watch-table.js';
+export { ZkExtension, zkKvCommand, zkResultOf } from './zk-extension.js';

@@ -49,6 +49,8 @@ const packageSubpaths: Readonly<Record<string, Layer>> = {
   'synod/recipes': 'recipes',
   'synod/kv-server': 'kv',
   'synod/kv-client': 'kv',
+  'synod/zk': 'zk',
+  'synod/zk-server': 'zk',
   'synod/file-storage': 'storage',
   'synod/tcp-transport': 'transport',
   'synod/prometheus': 'prometheus',
