@@ -186,7 +186,9 @@ export function decodeRequest(frame: Uint8Array): ZkRequestFrame {
 function opcodeOf(op: ZkWriteOp): number {
   switch (op.op) {
     case 'create':
-      return op.flags === 4 ? ZkOpCode.createContainer : op.flags === 5 || op.flags === 6 ? ZkOpCode.createTTL : op.withStat ? ZkOpCode.create2 : ZkOpCode.create;
+      // A create answering no Stat is opcode 1 whatever its mode; those answering one are told apart by mode.
+      if (!op.withStat) return ZkOpCode.create;
+      return op.flags === 4 ? ZkOpCode.createContainer : op.flags === 5 || op.flags === 6 ? ZkOpCode.createTTL : ZkOpCode.create2;
     case 'delete':
       return ZkOpCode.delete;
     case 'setData':
@@ -204,7 +206,7 @@ function writeWriteOp(w: JuteWriter, op: ZkWriteOp): void {
       w.string(op.path).buffer(op.data);
       writeAcl(w, op.acl);
       w.int(op.flags);
-      if (op.flags === 5 || op.flags === 6) w.long(1);
+      if (opcodeOf(op) === ZkOpCode.createTTL) w.long(1);
       return;
     case 'delete':
     case 'check':

@@ -94,16 +94,21 @@ export class ZkConnection {
     return this.state !== 'closed';
   }
 
-  /** Closes the connection (idempotent); the session lives on until it expires or is closed. */
-  close(why: string): void {
+  /**
+   * Closes the connection (idempotent); the session lives on until it expires or is
+   * closed. With `lingerMs`, the client is left to close first (after its session's
+   * close, ZooKeeper's Java client reports a disconnection if the server's close
+   * comes before it has handled the answer).
+   */
+  close(why: string, lingerMs = 0): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.host.logger.debug({ remote: this.remote, session: this.session, why }, 'zk: connection closed');
     this.host.watches.removeWatcher(this);
     this.host.forget(this);
     // What was written (a last answer, a refused handshake) still goes out; a client that does not read it is cut off.
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1_000).unref();
+    if (lingerMs === 0) this.socket.end();
+    setTimeout(() => this.socket.destroy(), lingerMs + 1_000).unref();
   }
 
   /** Sends watch events (called as changes apply, before any later answer). */
@@ -235,7 +240,7 @@ export class ZkConnection {
       case 'closeSession': {
         await this.propose({ type: 'session-close', session });
         this.reply(xid, 0);
-        return this.close('session closed');
+        return this.close('session closed', 1_000);
       }
       case 'auth':
         return this.addAuth(request);
@@ -250,7 +255,8 @@ export class ZkConnection {
         if (invalidPath(request.path) !== undefined) return this.reply(xid, ZkErrorCode.badArguments);
         if (request.mode !== ZkAddWatchMode.persistent && request.mode !== ZkAddWatchMode.persistentRecursive) return this.reply(xid, ZkErrorCode.badArguments);
         if (!this.watch(request.mode === ZkAddWatchMode.persistent ? 'persistent' : 'recursive', request.path)) return this.reply(xid, ZkErrorCode.systemError);
-        return this.reply(xid, 0);
+        // ZooKeeper answers addWatch with an ErrorResponse record (err 0); its Java client reads it.
+        return this.reply(xid, 0, { type: 'number', n: 0 });
       }
       case 'removeWatches':
       case 'checkWatches':
