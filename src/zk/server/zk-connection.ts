@@ -27,8 +27,10 @@ import { encodeReply, encodeWatchEvent, type ZkResponseBody } from '../protocol/
 export interface ZkConnectionLimits {
   /** Largest request frame, bytes (ZooKeeper's `jute.maxbuffer`). Default `zkLimits.requestBytesMax`. */
   readonly requestBytesMax: number;
-  /** Requests read but not yet answered; beyond it the socket is not read. Default 1,000. */
+  /** Requests read but not yet answered; at it the socket is not read until half are. Default 1,000. */
   readonly queuedRequestsMax: number;
+  /** Bytes of requests read but not yet answered; at it the socket is not read until they are. Default 8 MiB. */
+  readonly queuedBytesMax: number;
   /** Watches one connection may hold. Default 65,536. */
   readonly watchesMax: number;
   /** Bytes waiting in the socket's send buffer beyond which the connection is closed (a client not reading its events). Default 64 MiB. */
@@ -50,6 +52,12 @@ export interface ZkConnectionHost {
   forget(connection: ZkConnection): void;
   /** The answer to a four-letter word (`ruok`, `srvr`, ...). */
   fourLetterWord(word: string): string;
+  /**
+   * Takes `bytes` (positive) or gives them back (negative) from the server's bound on
+   * bytes held for all clients (frames arriving and requests queued); false if taking
+   * them would go over it.
+   */
+  holdBytes(bytes: number): boolean;
   /** Counts a request received and a frame sent. */
   count(kind: 'received' | 'sent'): void;
 }
@@ -68,6 +76,9 @@ export class ZkConnection {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private queued = 0;
+  private queuedBytes = 0;
+  /** Bytes this connection holds in the server's total (`buffered` plus `queuedBytes`). */
+  private heldBytes = 0;
   private work: Promise<void> = Promise.resolve();
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   /** The session, once the handshake is done. */
@@ -105,6 +116,8 @@ export class ZkConnection {
     this.state = 'closed';
     this.host.logger.debug({ remote: this.remote, session: this.session, why }, 'zk: connection closed');
     this.host.watches.removeWatcher(this);
+    this.host.holdBytes(-this.heldBytes);
+    this.heldBytes = 0;
     this.host.forget(this);
     // What was written (a last answer, a refused handshake) still goes out; a client that does not read it is cut off.
     if (lingerMs === 0) this.socket.end();
@@ -136,6 +149,11 @@ export class ZkConnection {
       this.fourLetterWord(chunk.subarray(0, 4).toString('latin1'));
       return;
     }
+    if (!this.host.holdBytes(chunk.byteLength)) {
+      this.host.logger.warn({ remote: this.remote, bytes: chunk.byteLength }, 'zk: the bytes held for all clients would go over bufferedBytesMax; closing this connection');
+      return this.close('over bufferedBytesMax');
+    }
+    this.heldBytes += chunk.byteLength;
     this.chunks.push(chunk);
     this.buffered += chunk.byteLength;
     while (this.buffered >= 4 && this.isOpen) {
@@ -151,7 +169,9 @@ export class ZkConnection {
       const frame = new Uint8Array(all.subarray(4, 4 + length));
       const rest = all.subarray(4 + length);
       this.chunks = rest.byteLength === 0 ? [] : [rest];
+      // The frame's length prefix is given back; its content stays held until it is answered.
       this.buffered = rest.byteLength;
+      this.release(4);
       this.received++;
       this.host.count('received');
       this.enqueue(frame);
@@ -161,7 +181,8 @@ export class ZkConnection {
   /** Requests run one at a time, in order: a session's reads see its writes (FIFO). */
   private enqueue(frame: Uint8Array): void {
     this.queued++;
-    if (this.queued >= this.host.limits.queuedRequestsMax) this.socket.pause();
+    this.queuedBytes += frame.byteLength;
+    if (this.queued >= this.host.limits.queuedRequestsMax || this.queuedBytes >= this.host.limits.queuedBytesMax) this.socket.pause();
     this.work = this.work
       .then(() => (this.state === 'closed' ? undefined : this.state === 'handshake' ? this.handshake(frame) : this.request(frame)))
       .catch((error: unknown) => {
@@ -171,8 +192,17 @@ export class ZkConnection {
       })
       .finally(() => {
         this.queued--;
-        if (this.queued === Math.floor(this.host.limits.queuedRequestsMax / 2) && this.state !== 'closed') this.socket.resume();
+        this.queuedBytes -= frame.byteLength;
+        this.release(frame.byteLength);
+        if (this.state !== 'closed' && this.socket.isPaused() && this.queued <= this.host.limits.queuedRequestsMax / 2 && this.queuedBytes < this.host.limits.queuedBytesMax / 2) this.socket.resume();
       });
+  }
+
+  /** Gives back bytes held in the server's total. */
+  private release(bytes: number): void {
+    if (this.state === 'closed') return;
+    this.heldBytes -= bytes;
+    this.host.holdBytes(-bytes);
   }
 
   private propose(command: ZkCommand): Promise<ZkResult> {

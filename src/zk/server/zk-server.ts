@@ -31,8 +31,14 @@ export interface ZkServerOptions {
   readonly sessionTimeoutMsMax?: number;
   /** Client connections at once; more are refused. Default 4,096. */
   readonly connectionsMax?: number;
-  /** Bounds on each connection. Defaults: `jute.maxbuffer` (1 MiB - 1) frames, 1,000 queued requests, 65,536 watches, 64 MiB unsent. */
+  /** Bounds on each connection. Defaults: `jute.maxbuffer` (1 MiB - 1) frames, 1,000 queued requests, 8 MiB queued, 65,536 watches, 64 MiB unsent. */
   readonly limits?: Partial<ZkConnectionLimits>;
+  /**
+   * Bytes held for all clients together: frames arriving and requests not yet answered.
+   * A connection whose new bytes would take the total over it is closed. At least
+   * `limits.requestBytesMax` + 4. Default 64 MiB.
+   */
+  readonly bufferedBytesMax?: number;
   /** How often touches are entered and the leader looks for silent sessions, ms. Default 250 ms. */
   readonly sessionCheckMs?: number;
   /** What `conf` reports as the data directory. */
@@ -62,6 +68,7 @@ export class ZkServer {
   private readonly watches = new ZkWatchTable<ZkConnection>();
   private readonly host: ZkConnectionHost;
   private readonly stats = { received: 0, sent: 0 };
+  private heldBytes = 0;
   private readonly timeoutMin: number;
   private readonly timeoutMax: number;
   private readonly connectionsMax: number;
@@ -75,7 +82,9 @@ export class ZkServer {
     if (!(this.timeoutMin > 0 && this.timeoutMin <= this.timeoutMax && this.timeoutMax <= zkLimits.sessionTimeoutMsMax)) {
       throw new RangeError(`ZkServer: sessionTimeoutMsMin (${this.timeoutMin}) must be positive and at most sessionTimeoutMsMax (${this.timeoutMax}), itself at most ${zkLimits.sessionTimeoutMsMax}`);
     }
-    const limits: ZkConnectionLimits = { requestBytesMax: zkLimits.requestBytesMax, queuedRequestsMax: 1_000, watchesMax: 65_536, sendBytesMax: 64 * 1024 * 1024, ...options.limits };
+    const limits: ZkConnectionLimits = { requestBytesMax: zkLimits.requestBytesMax, queuedRequestsMax: 1_000, queuedBytesMax: 8 * 1024 * 1024, watchesMax: 65_536, sendBytesMax: 64 * 1024 * 1024, ...options.limits };
+    const bufferedBytesMax = options.bufferedBytesMax ?? 64 * 1024 * 1024;
+    if (!(bufferedBytesMax >= limits.requestBytesMax + 4)) throw new RangeError(`ZkServer: bufferedBytesMax (${bufferedBytesMax}) must be at least limits.requestBytesMax + 4 (${limits.requestBytesMax + 4})`);
     const server = this;
     this.host = {
       kv: options.kv,
@@ -96,6 +105,11 @@ export class ZkServer {
       },
       fourLetterWord: (word) => fourLetterWordAnswer(word, server.statsNow()),
       count: (kind) => void server.stats[kind]++,
+      holdBytes: (bytes) => {
+        if (bytes > 0 && server.heldBytes + bytes > bufferedBytesMax) return false;
+        server.heldBytes += bytes;
+        return true;
+      },
     };
   }
 

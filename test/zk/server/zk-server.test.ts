@@ -32,7 +32,7 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function startCluster(): Promise<Cluster> {
+async function startCluster(bufferedBytesMax?: number): Promise<Cluster> {
   const network = new MemoryNetwork();
   const ids = ['a', 'b', 'c'];
   const extensions = ids.map(() => new ZkExtension());
@@ -40,7 +40,7 @@ async function startCluster(): Promise<Cluster> {
     createKvNode({ id, members: ids, transport: network.transport(id), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, proposeTimeoutMs: 3_000, readTimeoutMs: 3_000, kv: { extension: extensions[i]! } }),
   );
   await Promise.all(nodes.map((n) => n.start()));
-  const servers = nodes.map((kv, i) => new ZkServer({ kv, extension: extensions[i]!, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 300, sessionTimeoutMsMax: 2_000, sessionCheckMs: 50, limits: { requestBytesMax: 4096 } }));
+  const servers = nodes.map((kv, i) => new ZkServer({ kv, extension: extensions[i]!, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 300, sessionTimeoutMsMax: 2_000, sessionCheckMs: 50, limits: { requestBytesMax: 4096 }, ...(bufferedBytesMax === undefined ? {} : { bufferedBytesMax }) }));
   const ports = (await Promise.all(servers.map((s) => s.start()))).map((a) => a.port);
   for (let i = 0; i < 200 && !nodes.some((n) => n.node.status().role === 'leader'); i++) await sleep(20);
   cluster = {
@@ -95,6 +95,21 @@ describe('ZkServer', () => {
     expect((await fine.call({ type: 'unknown', opcode: 999 })).err).toBe(ZkErrorCode.unimplemented);
     expect((await fine.call(create('/still-here'))).err).toBe(0);
     expect((await fine.call({ type: 'getData', path: '/still-here', watch: false })).err).toBe(0);
+  });
+
+  it('closes the connection whose bytes would take the total held for all clients over bufferedBytesMax', async () => {
+    const { ports } = await startCluster(4_100);
+    const slow = await client(ports[0]!);
+    const partial = Buffer.alloc(3_004);
+    partial.writeInt32BE(4_000, 0);
+    slow.raw(partial); // a frame of 4,000 bytes, 3,000 of them sent
+    const greedy = await client(ports[0]!);
+    greedy.raw(Buffer.alloc(2_000, 1));
+    expect(await greedy.nextFrame()).toBeUndefined();
+    slow.close();
+    await sleep(50);
+    const next = await client(ports[0]!);
+    expect((await next.call(create('/fits'))).err).toBe(0);
   });
 
   it('expires a silent session through the log: its ephemerals go, a reconnect is told it expired', async () => {
