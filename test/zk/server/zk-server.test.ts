@@ -104,7 +104,9 @@ describe('ZkServer', () => {
     partial.writeInt32BE(4_000, 0);
     slow.raw(partial); // a frame of 4,000 bytes, 3,000 of them sent
     const greedy = await client(ports[0]!);
-    greedy.raw(Buffer.alloc(2_000, 1));
+    const more = Buffer.alloc(2_000);
+    more.writeInt32BE(3_000, 0);
+    greedy.raw(more); // a frame within requestBytesMax, but the total would go over
     expect(await greedy.nextFrame()).toBeUndefined();
     slow.close();
     await sleep(50);
