@@ -107,7 +107,7 @@ describe('ZkServer', () => {
     const more = Buffer.alloc(2_000);
     more.writeInt32BE(3_000, 0);
     greedy.raw(more); // a frame within requestBytesMax, but the total would go over
-    expect(await greedy.nextFrame()).toBeUndefined();
+    expect(await greedy.nextFrame(1_000)).toBeUndefined(); // at once: well before its session could expire
     slow.close();
     await sleep(50);
     const next = await client(ports[0]!);
