@@ -87,10 +87,10 @@ describe('ZkServer', () => {
     const header = Buffer.alloc(4);
     header.writeInt32BE(4097, 0);
     big.raw(header);
-    expect(await big.nextFrame()).toBeUndefined();
+    expect(await big.nextFrame(1_000)).toBeUndefined();
     const bad = await client(ports[0]!);
     bad.send(malformedGetData());
-    expect(await bad.nextFrame()).toBeUndefined();
+    expect(await bad.nextFrame(1_000)).toBeUndefined();
     const fine = await client(ports[0]!);
     expect((await fine.call({ type: 'unknown', opcode: 999 })).err).toBe(ZkErrorCode.unimplemented);
     expect((await fine.call(create('/still-here'))).err).toBe(0);
