@@ -33,6 +33,8 @@ export interface ZkConnectionLimits {
   readonly queuedBytesMax: number;
   /** Watches one connection may hold. Default 65,536. */
   readonly watchesMax: number;
+  /** A frame must arrive whole within this long of its first byte, ms, or the connection is closed (the handshake's frame included). Default 30,000 ms. */
+  readonly frameCompleteMsMax: number;
   /** Bytes waiting in the socket's send buffer beyond which the connection is closed (a client not reading its events). Default 64 MiB. */
   readonly sendBytesMax: number;
 }
@@ -79,6 +81,8 @@ export class ZkConnection {
   private queuedBytes = 0;
   /** Bytes this connection holds in the server's total (`buffered` plus `queuedBytes`). */
   private heldBytes = 0;
+  /** Closes the connection if the frame being received is not whole in time. */
+  private frameTimer: ReturnType<typeof setTimeout> | undefined;
   private work: Promise<void> = Promise.resolve();
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   /** The session, once the handshake is done. */
@@ -99,6 +103,8 @@ export class ZkConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.close('socket error'));
     socket.on('close', () => this.close('closed by the client'));
+    // The connect request is a frame like the others: it too must arrive in time.
+    this.armFrameTimer();
   }
 
   get isOpen(): boolean {
@@ -114,6 +120,7 @@ export class ZkConnection {
   close(why: string, lingerMs = 0): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
     this.host.logger.debug({ remote: this.remote, session: this.session, why }, 'zk: connection closed');
     this.host.watches.removeWatcher(this);
     this.host.holdBytes(-this.heldBytes);
@@ -165,7 +172,7 @@ export class ZkConnection {
         this.close(`frame of ${length} bytes`);
         return;
       }
-      if (this.buffered < 4 + length) return;
+      if (this.buffered < 4 + length) break;
       const frame = new Uint8Array(all.subarray(4, 4 + length));
       const rest = all.subarray(4 + length);
       this.chunks = rest.byteLength === 0 ? [] : [rest];
@@ -176,6 +183,8 @@ export class ZkConnection {
       this.host.count('received');
       this.enqueue(frame);
     }
+    if (this.buffered === 0) this.disarmFrameTimer();
+    else this.armFrameTimer();
   }
 
   /** Requests run one at a time, in order: a session's reads see its writes (FIFO). */
@@ -196,6 +205,21 @@ export class ZkConnection {
         this.release(frame.byteLength);
         if (this.state !== 'closed' && this.socket.isPaused() && this.queued <= this.host.limits.queuedRequestsMax / 2 && this.queuedBytes < this.host.limits.queuedBytesMax / 2) this.socket.resume();
       });
+  }
+
+  private armFrameTimer(): void {
+    if (this.frameTimer !== undefined || !this.isOpen) return;
+    this.frameTimer = setTimeout(() => {
+      this.host.logger.warn({ remote: this.remote, frameCompleteMsMax: this.host.limits.frameCompleteMsMax }, 'zk: a frame did not arrive whole in time; closing');
+      this.close('frame not whole within frameCompleteMsMax');
+    }, this.host.limits.frameCompleteMsMax);
+    this.frameTimer.unref();
+  }
+
+  private disarmFrameTimer(): void {
+    if (this.frameTimer === undefined) return;
+    clearTimeout(this.frameTimer);
+    this.frameTimer = undefined;
   }
 
   /** Gives back bytes held in the server's total. */

@@ -31,7 +31,7 @@ export interface ZkServerOptions {
   readonly sessionTimeoutMsMax?: number;
   /** Client connections at once; more are refused. Default 4,096. */
   readonly connectionsMax?: number;
-  /** Bounds on each connection. Defaults: `jute.maxbuffer` (1 MiB - 1) frames, 1,000 queued requests, 8 MiB queued, 65,536 watches, 64 MiB unsent. */
+  /** Bounds on each connection. Defaults: `jute.maxbuffer` (1 MiB - 1) frames, 1,000 queued requests, 8 MiB queued, 30 s for a frame to arrive whole, 65,536 watches, 64 MiB unsent. */
   readonly limits?: Partial<ZkConnectionLimits>;
   /**
    * Bytes held for all clients together: frames arriving and requests not yet answered.
@@ -82,7 +82,7 @@ export class ZkServer {
     if (!(this.timeoutMin > 0 && this.timeoutMin <= this.timeoutMax && this.timeoutMax <= zkLimits.sessionTimeoutMsMax)) {
       throw new RangeError(`ZkServer: sessionTimeoutMsMin (${this.timeoutMin}) must be positive and at most sessionTimeoutMsMax (${this.timeoutMax}), itself at most ${zkLimits.sessionTimeoutMsMax}`);
     }
-    const limits: ZkConnectionLimits = { requestBytesMax: zkLimits.requestBytesMax, queuedRequestsMax: 1_000, queuedBytesMax: 8 * 1024 * 1024, watchesMax: 65_536, sendBytesMax: 64 * 1024 * 1024, ...options.limits };
+    const limits: ZkConnectionLimits = { requestBytesMax: zkLimits.requestBytesMax, queuedRequestsMax: 1_000, queuedBytesMax: 8 * 1024 * 1024, frameCompleteMsMax: 30_000, watchesMax: 65_536, sendBytesMax: 64 * 1024 * 1024, ...options.limits };
     const bufferedBytesMax = options.bufferedBytesMax ?? 64 * 1024 * 1024;
     if (!(bufferedBytesMax >= limits.requestBytesMax + 4)) throw new RangeError(`ZkServer: bufferedBytesMax (${bufferedBytesMax}) must be at least limits.requestBytesMax + 4 (${limits.requestBytesMax + 4})`);
     const server = this;

@@ -40,7 +40,7 @@ async function startCluster(bufferedBytesMax?: number): Promise<Cluster> {
     createKvNode({ id, members: ids, transport: network.transport(id), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, proposeTimeoutMs: 3_000, readTimeoutMs: 3_000, kv: { extension: extensions[i]! } }),
   );
   await Promise.all(nodes.map((n) => n.start()));
-  const servers = nodes.map((kv, i) => new ZkServer({ kv, extension: extensions[i]!, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 300, sessionTimeoutMsMax: 2_000, sessionCheckMs: 50, limits: { requestBytesMax: 4096 }, ...(bufferedBytesMax === undefined ? {} : { bufferedBytesMax }) }));
+  const servers = nodes.map((kv, i) => new ZkServer({ kv, extension: extensions[i]!, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 300, sessionTimeoutMsMax: 2_000, sessionCheckMs: 50, limits: { requestBytesMax: 4096, frameCompleteMsMax: 400 }, ...(bufferedBytesMax === undefined ? {} : { bufferedBytesMax }) }));
   const ports = (await Promise.all(servers.map((s) => s.start()))).map((a) => a.port);
   for (let i = 0; i < 200 && !nodes.some((n) => n.node.status().role === 'leader'); i++) await sleep(20);
   cluster = {
@@ -112,6 +112,20 @@ describe('ZkServer', () => {
     await sleep(50);
     const next = await client(ports[0]!);
     expect((await next.call(create('/fits'))).err).toBe(0);
+  });
+
+  it('closes a connection whose frame does not arrive whole within frameCompleteMsMax, and one that never sends its connect request', async () => {
+    const { ports } = await startCluster();
+    const idle = await client(ports[0]!);
+    await sleep(600); // a whole-framed connection may idle (its session's pings keep it)
+    expect((await idle.call({ type: 'ping' }, -2)).err).toBe(0);
+    const partial = Buffer.alloc(10);
+    partial.writeInt32BE(100, 0);
+    idle.raw(partial);
+    expect(await idle.nextFrame(1_000)).toBeUndefined();
+    const silent = await WireClient.open(ports[0]!);
+    clients.push(silent);
+    expect(await silent.nextFrame(1_000)).toBeUndefined();
   });
 
   it('expires a silent session through the log: its ephemerals go, a reconnect is told it expired', async () => {
