@@ -19,6 +19,11 @@ export interface ZkNode {
   ctime: number;
   mtime: number;
   version: number;
+  /**
+   * Children created under it, ever (ZooKeeper's internal cversion): a sequential name
+   * takes it. Clients see `2 * cversion - numChildren`, which counts creates and
+   * deletes for any node whose children were all created through the tree.
+   */
   cversion: number;
   aversion: number;
   ephemeralOwner: number;
@@ -59,7 +64,9 @@ function checkVersion(expected: number, current: number): void {
  * node at its path (`nodeExists`), a parent that is not ephemeral
  * (`noChildrenForEphemerals`) and CREATE on the parent; a delete needs no children
  * (`notEmpty`) and DELETE on the parent; versions are checked (`badVersion`); a
- * sequential name takes the parent's cversion as 10 digits. A multi applies all of its
+ * sequential name takes the count of children ever created under the parent, as 10
+ * digits (ZooKeeper's internal cversion; its clients see twice that less the children
+ * now, see {@link ZkNode.cversion}). A multi applies all of its
  * operations or none.
  */
 export class ZkTree {
@@ -71,9 +78,11 @@ export class ZkTree {
 
   constructor() {
     for (const path of ['/', '/zookeeper', '/zookeeper/config', '/zookeeper/quota']) {
-      this.nodes.set(path, emptyNode(openAcl));
+      this.nodes.set(path, emptyNode(path === '/zookeeper/config' ? [{ perms: ZkPerm.read, id: { scheme: 'world', id: 'anyone' } }] : openAcl));
       if (path !== '/') this.nodes.get(parentOf(path))!.children.add(path.slice(path.lastIndexOf('/') + 1));
     }
+    // ZooKeeper sets /zookeeper/config's ACL at version -1, which its aversion keeps.
+    this.nodes.get('/zookeeper/config')!.aversion = -1;
   }
 
   /** Znodes in the tree, the root and `/zookeeper` included. */
@@ -99,7 +108,7 @@ export class ZkTree {
       ctime: node.ctime,
       mtime: node.mtime,
       version: node.version,
-      cversion: node.cversion,
+      cversion: 2 * node.cversion - node.children.size,
       aversion: node.aversion,
       ephemeralOwner: node.ephemeralOwner,
       dataLength: node.data.byteLength,
@@ -273,7 +282,7 @@ export class ZkTree {
     const parent = this.change(parentPath);
     this.change(path);
     parent.children.delete(path.slice(path.lastIndexOf('/') + 1));
-    parent.cversion++;
+    // A delete moves the visible cversion (one child fewer), not the count of creates.
     parent.pzxid = zxid;
     this.nodes.delete(path);
     if (node.ephemeralOwner !== 0) this.disown(path, node.ephemeralOwner);

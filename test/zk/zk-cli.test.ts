@@ -10,29 +10,16 @@
  * Needs the `zookeeper` Debian package and java (scripts/install-system-packages.sh);
  * skips, saying so, where they are missing.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
-import { ServerProcesses, exit, root, until } from '../cli/cli-processes.js';
+import { ServerProcesses, root, until } from '../cli/cli-processes.js';
+import { type RealZooKeeper, fourLetterWord, startZooKeeper, zookeeperClasspath as classpath, zookeeperMissing as missing } from './real-zookeeper.js';
 
-const classpath = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-api.jar';
-const missing = !existsSync('/usr/share/java/zookeeper.jar') ? 'the zookeeper package is not installed (run scripts/install-system-packages.sh)' : !existsSync('/usr/bin/java') ? 'java is not installed' : undefined;
 if (missing !== undefined) console.warn(`zk-cli.test.ts skipped: ${missing}`);
-
-function fourLetterWord(port: number, word: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(word));
-    let text = '';
-    socket.on('data', (b) => (text += b.toString('utf8')));
-    socket.on('end', () => resolve(text));
-    socket.on('error', () => resolve(''));
-  });
-}
 
 /** Runs the scripted session with zkCli against `port`. */
 function zkCli(port: number, script: string): Promise<string> {
@@ -68,24 +55,15 @@ function normalize(output: string): { lines: string[]; events: string[] } {
 
 describe.skipIf(missing !== undefined)('zkCli: a scripted session against real ZooKeeper and against synod', () => {
   const servers = new ServerProcesses();
-  const zookeepers: ChildProcess[] = [];
+  let zookeeper: RealZooKeeper | undefined;
   let dir = '';
   let synodPort = 0;
   let zookeeperPort = 0;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'synod-zkcli-'));
-    // A real ensemble of three ZooKeeper 3.8 servers.
-    const ports = await Promise.all([1, 2, 3].map(async () => ({ client: await freePort(), quorum: await freePort(), election: await freePort() })));
-    for (const [i, p] of ports.entries()) {
-      const data = join(dir, `zk${i + 1}`);
-      await mkdir(data, { recursive: true });
-      await writeFile(join(data, 'myid'), `${i + 1}\n`);
-      const servers = ports.map((q, j) => `server.${j + 1}=127.0.0.1:${q.quorum}:${q.election}`).join('\n');
-      await writeFile(join(data, 'zoo.cfg'), `tickTime=200\ninitLimit=50\nsyncLimit=25\ndataDir=${data}\nclientPort=${p.client}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n${servers}\n`);
-      zookeepers.push(spawn('/usr/bin/java', ['-Dzookeeper.root.logger=ERROR,CONSOLE', '-cp', classpath, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', join(data, 'zoo.cfg')], { stdio: 'ignore' }));
-    }
-    zookeeperPort = ports[1]!.client;
+    // A real ensemble of three ZooKeeper 3.8 servers, started while synod's members start.
+    const real = startZooKeeper(dir, 3);
     // A 3-member synod cluster serving ZooKeeper clients.
     const config = await writeLocalCluster(join(dir, 'synod'), 3);
     const cluster = JSON.parse(await readFile(config, 'utf8')) as { members: Record<string, Record<string, string>> };
@@ -97,13 +75,13 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
     await writeFile(config, JSON.stringify(cluster));
     for (const id of Object.keys(cluster.members)) servers.serve(config, id, ['--tick-ms', '20']);
     synodPort = zkPorts[1]!;
-    const serving = async (port: number) => /Mode: (leader|follower)/.test(await fourLetterWord(port, 'srvr'));
-    await until('a ZooKeeper quorum', 25_000, async () => (await Promise.all(ports.map((p) => serving(p.client)))).every(Boolean));
+    zookeeper = await real;
+    zookeeperPort = zookeeper.ports[1]!;
     await until('a synod leader', 25_000, async () => (await Promise.all(zkPorts.map((p) => fourLetterWord(p, 'srvr')))).some((t) => t.includes('Mode: leader')));
   }, 40_000);
 
   afterAll(async () => {
-    await Promise.all(zookeepers.map((z) => exit(z, 'SIGKILL')));
+    await zookeeper?.stop();
     await servers.killAll();
     await rm(dir, { recursive: true, force: true });
   });

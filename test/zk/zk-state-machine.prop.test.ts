@@ -1,7 +1,9 @@
 /**
  * Model-based property of the ZooKeeper state machine: random writes (creates of
  * every mode, deletes, setData, check, multi) and session closes applied to the real
- * machine and to a naive model (a Map of paths, every rule spelled out again),
+ * machine and to a naive model (a Map of paths, every rule spelled out again; a
+ * node's `cversion` there is the count of children ever created, which names
+ * sequential nodes),
  * comparing every answer and the final tree; and a replica restored from a snapshot
  * taken midway must answer exactly as the original from then on (DESIGN rule 4).
  */
@@ -48,7 +50,6 @@ class Model {
         if (o.version !== -1 && o.version !== node.version) return e(ZkErrorCode.badVersion);
         if (this.children(o.path).length > 0) return e(ZkErrorCode.notEmpty);
         this.nodes.delete(o.path);
-        this.nodes.get(this.parent(o.path))!.cversion++;
         return { op: 'delete' };
       }
       case 'setData': {
@@ -86,10 +87,7 @@ class Model {
   }
   close(session: number): void {
     if (!this.live.delete(session)) return;
-    for (const [path, node] of [...this.nodes]) if (node.owner === session) {
-      this.nodes.delete(path);
-      this.nodes.get(this.parent(path))!.cversion++;
-    }
+    for (const [path, node] of [...this.nodes]) if (node.owner === session) this.nodes.delete(path);
   }
 }
 

@@ -69,7 +69,11 @@ describe('create and delete', () => {
     expect(t.create('/q/n-', 2)).toMatchObject({ path: '/q/n-0000000000' });
     t.create('/q/x');
     t.write({ op: 'delete', path: '/q/x', version: -1 });
-    expect(t.create('/q/n-', 3)).toMatchObject({ path: '/q/n-0000000003' });
+    // Creates are counted, deletes are not (as ZooKeeper 3.8 names them); the visible cversion counts both.
+    expect(t.create('/q/n-', 3)).toMatchObject({ path: '/q/n-0000000002' });
+    expect(t.zk.tree.stat(t.zk.tree.get('/q')!).cversion).toBe(4);
+    expect(t.zk.tree.stat(t.zk.tree.get('/')!).cversion).toBe(0); // 2 * 1 create - 2 children (q and zookeeper)
+    expect(t.zk.tree.stat(t.zk.tree.get('/zookeeper')!).cversion).toBe(-2); // as ZooKeeper shows it
   });
   it('keeps the full Stat: zxids, log times, versions, owner, lengths', () => {
     const t = setup();

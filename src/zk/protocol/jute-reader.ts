@@ -37,6 +37,17 @@ export class JuteReader {
     return Number(n);
   }
 
+  /**
+   * A long as the nearest number, however large: for ids only compared with ours (a
+   * real ZooKeeper's session ids start at its server id << 56, beyond 2^53).
+   */
+  longLossy(what: string): number {
+    this.need(8, what);
+    const n = this.view.getBigInt64(this.at);
+    this.at += 8;
+    return Number(n);
+  }
+
   bool(what: string): boolean {
     this.need(1, what);
     const b = this.bytes[this.at++]!;

@@ -33,7 +33,8 @@ export function decodeConnectRequest(frame: Uint8Array): ZkConnectRequest {
   const protocolVersion = r.int('protocolVersion');
   const lastZxidSeen = r.long('lastZxidSeen');
   const timeoutMs = r.int('timeOut');
-  const sessionId = r.long('sessionId');
+  // A session id from a real ZooKeeper (beyond 2^53) is simply one this cluster does not know: expired, not malformed.
+  const sessionId = r.longLossy('sessionId');
   const password = r.buffer('passwd', 64);
   const readOnly = r.left === 0 ? undefined : r.bool('readOnly');
   r.end('ConnectRequest');

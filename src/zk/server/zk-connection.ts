@@ -87,6 +87,8 @@ export class ZkConnection {
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   /** The session, once the handshake is done. */
   session: number | undefined;
+  /** The client asked to close its session: the close's own answer still goes out when the session ends. */
+  closingSession = false;
   private readonly auth: ZkId[];
   readonly remote: string;
   received = 0;
@@ -292,6 +294,7 @@ export class ZkConnection {
       case 'ping':
         return this.reply(ZkXid.ping, 0);
       case 'closeSession': {
+        this.closingSession = true;
         await this.propose({ type: 'session-close', session });
         this.reply(xid, 0);
         return this.close('session closed', 1_000);

@@ -161,7 +161,10 @@ export class ZkServer {
     if (applied.changes.length > 0) {
       for (const [connection, events] of this.watches.fire(applied.changes)) connection.deliver(events, applied.zxid);
     }
-    for (const id of applied.endedSessions) this.bySession.get(id)?.close('session expired');
+    for (const id of applied.endedSessions) {
+      const connection = this.bySession.get(id);
+      if (connection !== undefined && !connection.closingSession) connection.close('session expired');
+    }
   }
 
   private statsNow(): ZkServerStats {

@@ -26,6 +26,8 @@ export class WireClient {
   private xid = 1;
   closed = false;
   session = { id: 0, password: new Uint8Array(16), timeoutMs: 0 };
+  /** The session id exactly, in hex (a real ZooKeeper's are beyond 2^53). */
+  sessionHex = '';
   lastZxid = 0;
 
   private constructor(private readonly socket: Socket) {
@@ -94,9 +96,13 @@ export class WireClient {
     const r = new JuteReader(frame);
     r.int('protocolVersion');
     const timeoutMs = r.int('timeout');
-    const sessionId = r.long('session');
+    const hex = Buffer.from(frame.subarray(8, 16)).toString('hex');
+    const sessionId = r.longLossy('session');
     const password = r.buffer('password', 64).slice();
-    if (timeoutMs > 0) this.session = { id: sessionId, password, timeoutMs };
+    if (timeoutMs > 0) {
+      this.session = { id: sessionId, password, timeoutMs };
+      this.sessionHex = hex;
+    }
     return { timeoutMs, sessionId, password };
   }
 
@@ -145,7 +151,7 @@ export class WireClient {
 function parseFrame(content: Uint8Array): Frame {
   const r = new JuteReader(content);
   const xid = r.int('xid');
-  const zxid = r.long('zxid');
+  const zxid = r.longLossy('zxid');
   const err = r.int('err');
   return { xid, zxid, err, body: content.subarray(16) };
 }
@@ -155,6 +161,24 @@ export function dataOf(frame: Frame): { data: string; stat: ZkStat } {
   const r = new JuteReader(frame.body);
   const data = new TextDecoder().decode(r.buffer('data', 1 << 20));
   return { data, stat: readStat(r) };
+}
+
+/** A Stat whose longs may be a real ZooKeeper's (session ids beyond 2^53), with its owner exactly, in hex. */
+export function readStatLossy(r: JuteReader, raw: Uint8Array, at: number): ZkStat & { ownerHex: string } {
+  return {
+    ownerHex: Buffer.from(raw.subarray(at + 40, at + 48)).toString('hex'),
+    czxid: r.longLossy('czxid'),
+    mzxid: r.longLossy('mzxid'),
+    ctime: r.longLossy('ctime'),
+    mtime: r.longLossy('mtime'),
+    version: r.int('version'),
+    cversion: r.int('cversion'),
+    aversion: r.int('aversion'),
+    ephemeralOwner: r.longLossy('ephemeralOwner'),
+    dataLength: r.int('dataLength'),
+    numChildren: r.int('numChildren'),
+    pzxid: r.longLossy('pzxid'),
+  };
 }
 
 /** A raw request frame with a valid length but a body that does not parse. */
