@@ -1,9 +1,10 @@
 /**
  * kazoo, a ZooKeeper client no one here wrote, against a 3-member synod cluster of
  * real processes serving ZooKeeper clients: CRUD with versions, ephemeral and
- * sequential nodes, a one-shot watch, multi, the Lock recipe; then the member its
- * client is connected to is killed, and the session moves to another member with its
- * ephemeral node, its lock and its watch (issue 16, section 3).
+ * sequential nodes, a one-shot watch, multi, and the Lock, Counter, Queue, Barrier,
+ * Election and Semaphore recipes; then the member its client is connected to is
+ * killed, and the session moves to another member with its ephemeral node, its lock,
+ * its leadership and its semaphore lease (issue 16, section 3).
  *
  * Needs python3-kazoo (scripts/install-system-packages.sh installs it); skips, saying
  * so, where it cannot be imported.
@@ -83,7 +84,7 @@ describe.skipIf('missing' in kazoo)('kazoo against a 3-member synod cluster', ()
     expect(await fourLetterWord(zkPorts['a']!, 'conf')).toContain(`clientPort=${zkPorts['a']}`);
   });
 
-  it('serves kazoo: versions, ephemeral and sequential nodes, a watch, multi, Lock; a killed member moves the session with its ephemeral, lock and watch', async () => {
+  it('serves kazoo: versions, ephemeral and sequential nodes, a watch, multi, the recipes; a killed member moves the session with its ephemeral, lock, leadership and lease', async () => {
     const hosts = Object.values(zkPorts).map((p) => `127.0.0.1:${p}`).join(',');
     const portPids = Object.keys(zkPorts).map((id) => `${zkPorts[id]}=${pids[id]}`);
     const out = await new Promise<string>((resolve, reject) => {
@@ -118,6 +119,18 @@ describe.skipIf('missing' in kazoo)('kazoo against a 3-member synod cluster', ()
       // ...while its DataWatch recipe sets its watch again after the move and sees the change.
       dataWatchAfterMove: 'after-move',
       lockBAfterRelease: true,
+      counter: 6,
+      queue: ['one', 'two'],
+      barrierUp: false,
+      electionLeader: ['a'],
+      semaphoreA: true,
+      semaphoreBWhileHeld: false,
+      electionLeaderAfterMove: ['a'],
+      semaphoreBAfterMove: false,
+      counterAfterMove: 16,
+      queueAfterMove: 'three',
+      barrierDown: true,
+      semaphoreBAfterRelease: true,
       ephemeralGoneAfterClose: true,
     });
     expect(seen['movedTo']).not.toBe(seen['killed']);

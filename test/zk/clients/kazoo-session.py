@@ -80,6 +80,35 @@ seen['lockA'] = lock_a.acquire(timeout=5)
 lock_b = b.Lock('/locks/resource', 'b')
 seen['lockBWhileHeld'] = lock_b.acquire(blocking=False)
 
+# The other recipes: Counter, Queue, Barrier, Election, Semaphore.
+counter_a, counter_b = a.Counter('/recipes/counter'), b.Counter('/recipes/counter')
+for _ in range(3):
+    counter_a += 1
+    counter_b += 1
+counter_b.value  # noqa: read back through b
+seen['counter'] = a.Counter('/recipes/counter').value
+queue_a, queue_b = a.Queue('/recipes/queue'), b.Queue('/recipes/queue')
+for item in (b'one', b'two', b'three'):
+    queue_a.put(item)
+seen['queue'] = [queue_b.get().decode(), queue_b.get().decode()]
+barrier_a, barrier_b = a.Barrier('/recipes/barrier'), b.Barrier('/recipes/barrier')
+barrier_a.create()
+seen['barrierUp'] = barrier_b.wait(timeout=0.2)
+elected = threading.Event()
+resign = threading.Event()
+def lead():
+    elected.set()
+    resign.wait(60)
+election_a = a.Election('/recipes/election', 'a')
+leader_thread = threading.Thread(target=election_a.run, args=(lead,), daemon=True)
+leader_thread.start()
+elected.wait(10)
+seen['electionLeader'] = b.Election('/recipes/election').contenders()[:1]
+sem_a = a.Semaphore('/recipes/semaphore', 'a', max_leases=1)
+seen['semaphoreA'] = sem_a.acquire(timeout=5)
+sem_b = b.Semaphore('/recipes/semaphore', 'b', max_leases=1)
+seen['semaphoreBWhileHeld'] = sem_b.acquire(blocking=False)
+
 # Kill the member a is connected to; its session must move, with its ephemeral, lock and watch.
 session_before = a.client_id[0]
 port = str(a._connection._socket.getpeername()[1])
@@ -119,6 +148,20 @@ seen['dataWatchAfterMove'] = recipe_seen[-1] if recipe_seen else None
 lock_a.release()
 seen['lockBAfterRelease'] = lock_b.acquire(timeout=10)
 lock_b.release()
+
+# The recipes after the move: a still leads and holds the semaphore; the counter and queue go on.
+seen['electionLeaderAfterMove'] = b.Election('/recipes/election').contenders()[:1]
+seen['semaphoreBAfterMove'] = sem_b.acquire(blocking=False)
+counter_a += 10
+seen['counterAfterMove'] = b.Counter('/recipes/counter').value
+seen['queueAfterMove'] = queue_a.get().decode()
+barrier_a.remove()
+seen['barrierDown'] = barrier_b.wait(timeout=5)
+resign.set()
+leader_thread.join(10)
+sem_a.release()
+seen['semaphoreBAfterRelease'] = sem_b.acquire(timeout=10)
+sem_b.release()
 a.stop()
 a.close()
 b.sync('/')
