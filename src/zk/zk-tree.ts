@@ -224,7 +224,7 @@ export class ZkTree {
         changed.version++;
         changed.mzxid = context.zxid;
         changed.mtime = context.time;
-        changes.push({ type: 'dataChanged', path: op.path });
+        changes.push({ type: 'dataChanged', path: op.path, acl: changed.acl });
         return { op: 'setData', stat: this.stat(changed) };
       }
       case 'setACL': {
@@ -270,7 +270,7 @@ export class ZkTree {
     const node: ZkNode = { ...emptyNode(acl), data: op.data, czxid: context.zxid, mzxid: context.zxid, pzxid: context.zxid, ctime: context.time, mtime: context.time, ephemeralOwner: ephemeral ? context.session : 0 };
     this.nodes.set(path, node);
     if (ephemeral) this.own(path, context.session);
-    changes.push({ type: 'created', path }, { type: 'childrenChanged', path: parentPath });
+    changes.push({ type: 'created', path, acl }, { type: 'childrenChanged', path: parentPath, acl: changedParent.acl });
     return { op: 'create', path, stat: op.withStat ? this.stat(node) : undefined };
   }
 
@@ -286,7 +286,7 @@ export class ZkTree {
     parent.pzxid = zxid;
     this.nodes.delete(path);
     if (node.ephemeralOwner !== 0) this.disown(path, node.ephemeralOwner);
-    changes.push({ type: 'deleted', path }, { type: 'childrenChanged', path: parentPath });
+    changes.push({ type: 'deleted', path, acl: node.acl }, { type: 'childrenChanged', path: parentPath, acl: parent.acl });
   }
 
   /** The node at `path`, about to change: inside a multi, its prior state is kept first. */

@@ -87,4 +87,10 @@ export type ZkWriteResult = ZkOpResult | { readonly op: 'multi'; readonly result
 export interface ZkChange {
   readonly type: 'created' | 'deleted' | 'dataChanged' | 'childrenChanged';
   readonly path: string;
+  /**
+   * The ACL a watcher needs READ in to be told of the change (the node's as the change
+   * left it; the parent's for `childrenChanged`), so a watch on an ancestor cannot
+   * reveal the paths of nodes its client may not read (ZooKeeper's CVE-2024-23944 fix).
+   */
+  readonly acl: readonly ZkAcl[];
 }

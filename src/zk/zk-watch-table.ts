@@ -78,9 +78,11 @@ export class ZkWatchTable<W> {
   /**
    * The events `changes` deliver, by watcher, in change order; each change reaches a
    * watcher at most once however many of its watches match. One-shot watches that
-   * fire are removed.
+   * fire are removed. A watcher that `mayRead` says may not read the change's ACL is
+   * not told (its one-shot watch is spent all the same, as ZooKeeper's is); by default
+   * every watcher may.
    */
-  fire(changes: readonly ZkChange[]): Map<W, ZkWatchEvent[]> {
+  fire(changes: readonly ZkChange[], mayRead: (watcher: W, acl: ZkChange['acl']) => boolean = () => true): Map<W, ZkWatchEvent[]> {
     const out = new Map<W, ZkWatchEvent[]>();
     for (const change of changes) {
       const reached = new Set<W>();
@@ -100,6 +102,7 @@ export class ZkWatchTable<W> {
         }
       }
       for (const w of reached) {
+        if (!mayRead(w, change.acl)) continue;
         let events = out.get(w);
         if (events === undefined) out.set(w, (events = []));
         events.push({ type: eventTypeOf[change.type], path: change.path });

@@ -15,7 +15,8 @@ import { invalidPath } from '../zk-path.js';
 import { answerRead } from '../zk-reads.js';
 import type { ZkCommand, ZkResult } from '../zk-command.js';
 import type { ZkStateMachine } from '../zk-state-machine.js';
-import type { ZkId } from '../zk-types.js';
+import { type ZkAcl, type ZkId, ZkPerm } from '../zk-types.js';
+import { aclAllows } from '../zk-acl.js';
 import type { ZkWatchEvent, ZkWatchKind, ZkWatchTable } from '../zk-watch-table.js';
 import { digestAuthId } from '../zk-digest.js';
 import { decodeConnectRequest, encodeConnectResponse } from '../protocol/zk-connect.js';
@@ -131,6 +132,11 @@ export class ZkConnection {
     // What was written (a last answer, a refused handshake) still goes out; a client that does not read it is cut off.
     if (lingerMs === 0) this.socket.end();
     setTimeout(() => this.socket.destroy(), lingerMs + 1_000).unref();
+  }
+
+  /** Whether the ids this connection holds now give READ in `acl` (a watch event's delivery is checked so). */
+  mayRead(acl: readonly ZkAcl[]): boolean {
+    return aclAllows(acl, ZkPerm.read, this.auth);
   }
 
   /** Sends watch events (called as changes apply, before any later answer). */

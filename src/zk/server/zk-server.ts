@@ -159,7 +159,7 @@ export class ZkServer {
   /** Watch events go out as each change applies, before any later answer on the same connection. */
   private onApplied(applied: ZkApplied): void {
     if (applied.changes.length > 0) {
-      for (const [connection, events] of this.watches.fire(applied.changes)) connection.deliver(events, applied.zxid);
+      for (const [connection, events] of this.watches.fire(applied.changes, (c, acl) => c.mayRead(acl))) connection.deliver(events, applied.zxid);
     }
     for (const id of applied.endedSessions) {
       const connection = this.bySession.get(id);
