@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../../src/cli/cluster-up.js';
-import { exit, until } from '../cli/cli-processes.js';
+import { exit } from '../cli/cli-processes.js';
 
 /** The classpath of the Debian package's server and client. */
 export const zookeeperClasspath = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-api.jar';
@@ -20,11 +20,16 @@ export const zookeeperMissing: string | undefined = !existsSync('/usr/share/java
     ? 'java is not installed'
     : undefined;
 
-/** A four-letter word's answer ('' if the port does not answer). */
-export function fourLetterWord(port: number, word: string): Promise<string> {
+/** A four-letter word's answer ('' if the port does not answer within `timeoutMs`). */
+export function fourLetterWord(port: number, word: string, timeoutMs = 2_000): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(word));
     let text = '';
+    // A port that accepts and never answers (another process took it) must not hang the caller.
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      resolve('');
+    });
     socket.on('data', (b) => (text += b.toString('utf8')));
     socket.on('end', () => resolve(text));
     socket.on('error', () => resolve(''));
@@ -52,8 +57,15 @@ export async function startZooKeeper(dir: string, servers: number): Promise<Real
   }
   const stop = () => Promise.all(children.map((c) => exit(c, 'SIGKILL'))).then(() => undefined);
   try {
+    const deadline = Date.now() + 25_000;
     const serving = async (port: number) => /Mode: (leader|follower|standalone)/.test(await fourLetterWord(port, 'srvr'));
-    await until('ZooKeeper serving', 25_000, async () => (await Promise.all(ports.map((p) => serving(p.client)))).every(Boolean));
+    while (!(await Promise.all(ports.map((p) => serving(p.client)))).every(Boolean)) {
+      // A server that exited (its port taken since freePort chose it) will never serve.
+      const gone = children.find((c) => c.exitCode !== null);
+      if (gone !== undefined) throw new Error(`ZooKeeper exited with code ${gone.exitCode} before serving`);
+      if (Date.now() > deadline) throw new Error('timed out waiting for ZooKeeper to serve');
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } catch (error) {
     await stop();
     throw error;

@@ -56,6 +56,8 @@ function normalize(output: string): { lines: string[]; events: string[] } {
 describe.skipIf(missing !== undefined)('zkCli: a scripted session against real ZooKeeper and against synod', () => {
   const servers = new ServerProcesses();
   let zookeeper: RealZooKeeper | undefined;
+  // Kept so afterAll stops a ZooKeeper whose start outlived a failed beforeAll.
+  let starting: Promise<RealZooKeeper> | undefined;
   let dir = '';
   let synodPort = 0;
   let zookeeperPort = 0;
@@ -63,7 +65,7 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'synod-zkcli-'));
     // A real ensemble of three ZooKeeper 3.8 servers, started while synod's members start.
-    const real = startZooKeeper(dir, 3);
+    const real = (starting = startZooKeeper(dir, 3));
     // A 3-member synod cluster serving ZooKeeper clients.
     const config = await writeLocalCluster(join(dir, 'synod'), 3);
     const cluster = JSON.parse(await readFile(config, 'utf8')) as { members: Record<string, Record<string, string>> };
@@ -81,7 +83,7 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
   }, 40_000);
 
   afterAll(async () => {
-    await zookeeper?.stop();
+    await (zookeeper ?? (await starting?.catch(() => undefined)))?.stop();
     await servers.killAll();
     await rm(dir, { recursive: true, force: true });
   });

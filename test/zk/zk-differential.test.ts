@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryNetwork, MemoryStorage } from '../../src/index.js';
 import { type KvNode, createKvNode } from '../../src/kv/index.js';
-import { type ZkStat, type ZkWriteOp, openAcl } from '../../src/zk/index.js';
+import { type ZkAcl, type ZkStat, type ZkWriteOp, openAcl } from '../../src/zk/index.js';
+import { digestAuthId } from '../../src/zk/zk-digest.js';
 import { ZkExtension, ZkServer } from '../../src/zk/server/index.js';
 import { JuteReader } from '../../src/zk/protocol/jute-reader.js';
 
@@ -29,15 +30,29 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 const relative = ['', '/a', '/a/b', '/c', '/a/b/d'] as const;
 
 type Op =
+  | { kind: 'auth'; client: 0 | 1; user: 'alice' | 'bob' }
+  | { kind: 'addWatch'; client: 0 | 1; path: string; mode: 0 | 1 }
+  | { kind: 'meta'; client: 0 | 1; type: 'getACL' | 'getAllChildrenNumber'; path: string }
+  | { kind: 'ephemerals'; client: 0 | 1 }
   | { kind: 'write'; client: 0 | 1; op: ZkWriteOp }
   | { kind: 'multi'; client: 0 | 1; ops: ZkWriteOp[] }
   | { kind: 'read'; client: 0 | 1; type: 'exists' | 'getData' | 'getChildren2'; path: string; watch: boolean };
 
 const pathArb = fc.constantFrom(...relative);
 const versionArb = fc.integer({ min: -1, max: 2 });
+const alice = digestAuthId('alice', 'pw-a');
+const acls: readonly (readonly ZkAcl[])[] = [
+  openAcl,
+  [{ perms: 31, id: alice }],
+  [{ perms: 1, id: { scheme: 'world', id: 'anyone' } }, { perms: 31, id: alice }],
+  [{ perms: 31, id: { scheme: 'auth', id: '' } }],
+  [{ perms: 4 | 8, id: { scheme: 'world', id: 'anyone' } }],
+  [{ perms: 31, id: { scheme: 'ip', id: '127.0.0.0/8' } }],
+];
+const aclArb = fc.constantFrom(...acls);
 const writeArb = (withStat: boolean): fc.Arbitrary<ZkWriteOp> =>
   fc.oneof(
-    { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), path: pathArb, data: fc.constantFrom('', 'x', 'yz').map(bytes), acl: fc.constant(openAcl), flags: fc.integer({ min: 0, max: 3 }), withStat: fc.constant(withStat) }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), path: pathArb, data: fc.constantFrom('', 'x', 'yz').map(bytes), acl: fc.oneof({ weight: 4, arbitrary: fc.constant(openAcl) }, aclArb), flags: fc.integer({ min: 0, max: 3 }), withStat: fc.constant(withStat) }) },
     fc.record({ op: fc.constant('delete' as const), path: pathArb, version: versionArb }),
     fc.record({ op: fc.constant('setData' as const), path: pathArb, data: fc.constantFrom('p', 'qq').map(bytes), version: versionArb }),
   );
@@ -45,6 +60,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), client: fc.constantFrom(0 as const, 1 as const), op: writeArb(true) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('multi' as const), client: fc.constantFrom(0 as const, 1 as const), ops: fc.array(fc.oneof(writeArb(false), fc.record({ op: fc.constant('check' as const), path: pathArb, version: versionArb })), { minLength: 1, maxLength: 3 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('read' as const), client: fc.constantFrom(0 as const, 1 as const), type: fc.constantFrom('exists' as const, 'getData' as const, 'getChildren2' as const), path: pathArb, watch: fc.boolean() }) },
+  fc.record({ kind: fc.constant('write' as const), client: fc.constantFrom(0 as const, 1 as const), op: fc.record({ op: fc.constant('setACL' as const), path: pathArb, acl: aclArb, version: versionArb }) }),
+  fc.record({ kind: fc.constant('auth' as const), client: fc.constantFrom(0 as const, 1 as const), user: fc.constantFrom('alice' as const, 'bob' as const) }),
+  fc.record({ kind: fc.constant('addWatch' as const), client: fc.constantFrom(0 as const, 1 as const), path: pathArb, mode: fc.constantFrom(0 as const, 1 as const) }),
+  fc.record({ kind: fc.constant('meta' as const), client: fc.constantFrom(0 as const, 1 as const), type: fc.constantFrom('getACL' as const, 'getAllChildrenNumber' as const), path: pathArb }),
+  fc.record({ kind: fc.constant('ephemerals' as const), client: fc.constantFrom(0 as const, 1 as const) }),
 );
 
 /** The Stat fields both must agree on (zxids and times differ by design; owners by session). */
@@ -58,6 +78,20 @@ function answerShape(op: Op, frame: Frame, root: string, sessions: readonly stri
   if (frame.err !== 0) return { err: frame.err };
   const r = new JuteReader(frame.body);
   const stat = () => readStatLossy(r, frame.body, frame.body.byteLength - r.left);
+  if (op.kind === 'auth' || op.kind === 'addWatch') return { ok: true };
+  if (op.kind === 'ephemerals') {
+    const n = r.int('ephemerals');
+    const paths: string[] = [];
+    for (let i = 0; i < n; i++) paths.push(rel(r.string('path', 4096)));
+    return { ephemerals: paths.sort() };
+  }
+  if (op.kind === 'meta') {
+    if (op.type === 'getAllChildrenNumber') return { descendants: r.int('number') };
+    const n = r.int('acl');
+    const acl: string[] = [];
+    for (let i = 0; i < n; i++) acl.push(`${r.int('perms')} ${r.string('scheme', 64)}:${r.string('id', 4096)}`);
+    return { acl, stat: statShape(stat(), sessions) };
+  }
   if (op.kind === 'read') {
     if (op.type === 'exists') return { stat: statShape(stat(), sessions) };
     if (op.type === 'getData') {
@@ -74,6 +108,7 @@ function answerShape(op: Op, frame: Frame, root: string, sessions: readonly stri
       case 'create':
         return { path: rel(r.string('path', 4096)), stat: statShape(stat(), sessions) };
       case 'setData':
+      case 'setACL':
         return { stat: statShape(stat(), sessions) };
       default:
         return { ok: true };
@@ -95,6 +130,10 @@ function answerShape(op: Op, frame: Frame, root: string, sessions: readonly stri
 
 function requestOf(op: Op, root: string): ZkRequest {
   const abs = (p: string) => root + p;
+  if (op.kind === 'auth') return { type: 'auth', scheme: 'digest', auth: bytes(op.user === 'alice' ? 'alice:pw-a' : 'bob:pw-b') };
+  if (op.kind === 'addWatch') return { type: 'addWatch', path: abs(op.path), mode: op.mode };
+  if (op.kind === 'meta') return { type: op.type, path: abs(op.path) };
+  if (op.kind === 'ephemerals') return { type: 'getEphemerals', prefix: root };
   const fix = (o: ZkWriteOp): ZkWriteOp => ({ ...o, path: abs(o.path) });
   if (op.kind === 'read') return { type: op.type, path: abs(op.path), watch: op.watch };
   if (op.kind === 'write') return { type: 'write', request: fix(op.op) };
@@ -104,13 +143,15 @@ function requestOf(op: Op, root: string): ZkRequest {
 describe.skipIf(zookeeperMissing !== undefined)('differential: real ZooKeeper and synod through the same client', () => {
   let dir = '';
   let zookeeper: RealZooKeeper | undefined;
+  // Kept so afterAll stops a ZooKeeper whose start outlived a failed beforeAll.
+  let starting: Promise<RealZooKeeper> | undefined;
   const nodes: KvNode[] = [];
   const servers: ZkServer[] = [];
   let synodPort = 0;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'synod-zkdiff-'));
-    const real = startZooKeeper(dir, 1);
+    const real = (starting = startZooKeeper(dir, 1));
     const network = new MemoryNetwork();
     const ids = ['a', 'b', 'c'];
     for (const id of ids) {
@@ -126,7 +167,7 @@ describe.skipIf(zookeeperMissing !== undefined)('differential: real ZooKeeper an
   }, 40_000);
 
   afterAll(async () => {
-    await zookeeper?.stop();
+    await (zookeeper ?? (await starting?.catch(() => undefined)))?.stop();
     await Promise.all(servers.map((s) => s.close()));
     await Promise.all(nodes.map((n) => n.close()));
     await rm(dir, { recursive: true, force: true });
@@ -140,7 +181,7 @@ describe.skipIf(zookeeperMissing !== undefined)('differential: real ZooKeeper an
       const sessions = clients.map((c) => c.sessionHex);
       const seen: unknown[] = [];
       expect((await clients[0]!.call({ type: 'write', request: { op: 'create', path: root, data: new Uint8Array(0), acl: openAcl, flags: 0, withStat: false } })).err).toBe(0);
-      for (const op of ops) seen.push(answerShape(op, await clients[op.client]!.call(requestOf(op, root)), root, sessions));
+      for (const op of ops) seen.push(answerShape(op, await clients[op.client]!.call(requestOf(op, root), op.kind === 'auth' ? -4 : undefined), root, sessions));
       // A sync on each session: every event of the changes above reaches it first.
       for (const c of clients) await c.call({ type: 'sync', path: root });
       seen.push(clients.map((c) => c.events.map(([type, path]) => [type, path.slice(root.length)])));
