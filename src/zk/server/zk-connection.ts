@@ -115,12 +115,11 @@ export class ZkConnection {
   }
 
   /**
-   * Closes the connection (idempotent); the session lives on until it expires or is
-   * closed. With `lingerMs`, the client is left to close first (after its session's
-   * close, ZooKeeper's Java client reports a disconnection if the server's close
-   * comes before it has handled the answer).
+   * Closes the connection gracefully (idempotent): what was written still goes out,
+   * then the socket ends; a client that does not read it is cut off a second later.
+   * The session lives on until it expires or is closed.
    */
-  close(why: string, lingerMs = 0): void {
+  close(why: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.frameTimer !== undefined) clearTimeout(this.frameTimer);
@@ -130,8 +129,8 @@ export class ZkConnection {
     this.heldBytes = 0;
     this.host.forget(this);
     // What was written (a last answer, a refused handshake) still goes out; a client that does not read it is cut off.
-    if (lingerMs === 0) this.socket.end();
-    setTimeout(() => this.socket.destroy(), lingerMs + 1_000).unref();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1_000).unref();
   }
 
   /** Whether the ids this connection holds now give READ in `acl` (a watch event's delivery is checked so). */
@@ -302,8 +301,9 @@ export class ZkConnection {
       case 'closeSession': {
         this.closingSession = true;
         await this.propose({ type: 'session-close', session });
+        // As ZooKeeper: the answer, then the end of the connection at once (not left for the client to close).
         this.reply(xid, 0);
-        return this.close('session closed', 1_000);
+        return this.close('session closed');
       }
       case 'auth':
         return this.addAuth(request);

@@ -11,6 +11,7 @@ import { MemoryNetwork, MemoryStorage } from '../../../src/index.js';
 import { type KvNode, createKvNode } from '../../../src/kv/index.js';
 import { ZkErrorCode, openAcl } from '../../../src/zk/index.js';
 import { ZkExtension, ZkServer } from '../../../src/zk/server/index.js';
+import { encodeRequest } from '../../../src/zk/protocol/zk-request.js';
 import { WireClient, dataOf, malformedGetData } from './zk-wire-client.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -141,6 +142,23 @@ describe('ZkServer', () => {
     const again = await WireClient.open(ports[2]!);
     clients.push(again);
     expect((await again.handshake({ sessionId: owner.session.id, password: owner.session.password })).timeoutMs).toBe(0);
+  });
+
+  it('closes a session gracefully, as ZooKeeper does: the answers queued before the close, the close answered, then the connection ended at once; the ephemerals gone for the others', async () => {
+    const { ports } = await startCluster();
+    const owner = await client(ports[0]!);
+    const watcher = await client(ports[1]!);
+    expect((await watcher.call({ type: 'exists', path: '/e', watch: true })).err).toBe(ZkErrorCode.noNode);
+    // Pipelined: a create, the close, and a read the server must not answer after the close.
+    owner.send(encodeRequest(10, create('/e', 1)));
+    owner.send(encodeRequest(11, { type: 'closeSession' }));
+    owner.send(encodeRequest(12, { type: 'exists', path: '/', watch: false }));
+    const xids: number[] = [];
+    for (let frame = await owner.nextFrame(); frame !== undefined; frame = await owner.nextFrame(1_000)) xids.push(new DataView(frame.buffer, frame.byteOffset).getInt32(0));
+    expect(xids).toEqual([10, 11]);
+    expect(await watcher.waitEvents(1)).toEqual([[1, '/e']]);
+    await watcher.call({ type: 'sync', path: '/' });
+    expect((await watcher.call({ type: 'exists', path: '/e', watch: false })).err).toBe(ZkErrorCode.noNode);
   });
 
   it('keeps a pinging session alive past its timeout', async () => {
