@@ -114,6 +114,8 @@ describe.skipIf('missing' in kazoo)('kazoo against a 3-member synod cluster', ()
       sameSession: true,
       ephemeralSurvived: true,
       lockBAfterMove: false,
+      lockContendersAfterMove: ['a'],
+      lockNodeOwnedAfterMove: true,
       // kazoo 2.8 drops its one-shot watches on a lost connection, telling each with a NONE event...
       watchAfterMove: [['NONE', null]],
       // ...while its DataWatch recipe sets its watch again after the move and sees the change.

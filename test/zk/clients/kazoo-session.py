@@ -86,13 +86,18 @@ for _ in range(3):
     counter_a += 1
     counter_b += 1
 counter_b.value  # noqa: read back through b
+# Reads are served by each client's own member (sequentially consistent, as ZooKeeper's):
+# a read of another client's write syncs first.
+a.sync('/recipes/counter')
 seen['counter'] = a.Counter('/recipes/counter').value
 queue_a, queue_b = a.Queue('/recipes/queue'), b.Queue('/recipes/queue')
 for item in (b'one', b'two', b'three'):
     queue_a.put(item)
+b.sync('/recipes/queue')
 seen['queue'] = [queue_b.get().decode(), queue_b.get().decode()]
 barrier_a, barrier_b = a.Barrier('/recipes/barrier'), b.Barrier('/recipes/barrier')
 barrier_a.create()
+b.sync('/recipes/barrier')
 seen['barrierUp'] = barrier_b.wait(timeout=0.2)
 elected = threading.Event()
 resign = threading.Event()
@@ -103,6 +108,7 @@ election_a = a.Election('/recipes/election', 'a')
 leader_thread = threading.Thread(target=election_a.run, args=(lead,), daemon=True)
 leader_thread.start()
 elected.wait(10)
+b.sync('/recipes/election')
 seen['electionLeader'] = b.Election('/recipes/election').contenders()[:1]
 sem_a = a.Semaphore('/recipes/semaphore', 'a', max_leases=1)
 seen['semaphoreA'] = sem_a.acquire(timeout=5)
@@ -140,6 +146,10 @@ seen['sameSession'] = a.client_id[0] == session_before
 seen['statesAfterKill'] = [str(s) for s in states]
 seen['ephemeralSurvived'] = b.exists('/app/alive') is not None
 seen['lockBAfterMove'] = lock_b.acquire(blocking=False)
+# The lock's node is still a's ephemeral, owned by the moved session, first in line.
+lock_nodes = b.get_children('/locks/resource')
+seen['lockContendersAfterMove'] = lock_b.contenders()
+seen['lockNodeOwnedAfterMove'] = len(lock_nodes) == 1 and b.exists('/locks/resource/' + lock_nodes[0]).ephemeralOwner == session_before
 b.set('/app/config', b'after-move')
 moved.wait(10)
 seen['watchAfterMove'] = lost_watch
@@ -153,6 +163,7 @@ lock_b.release()
 seen['electionLeaderAfterMove'] = b.Election('/recipes/election').contenders()[:1]
 seen['semaphoreBAfterMove'] = sem_b.acquire(blocking=False)
 counter_a += 10
+b.sync('/recipes/counter')
 seen['counterAfterMove'] = b.Counter('/recipes/counter').value
 seen['queueAfterMove'] = queue_a.get().decode()
 barrier_a.remove()
