@@ -11,6 +11,7 @@ import { MemoryNetwork, MemoryStorage } from '../../../src/index.js';
 import { type KvNode, createKvNode } from '../../../src/kv/index.js';
 import { ZkErrorCode, openAcl } from '../../../src/zk/index.js';
 import { ZkExtension, ZkServer } from '../../../src/zk/server/index.js';
+import { digestAuthId } from '../../../src/zk/zk-digest.js';
 import { encodeRequest } from '../../../src/zk/protocol/zk-request.js';
 import { WireClient, dataOf, malformedGetData } from './zk-wire-client.js';
 
@@ -221,6 +222,22 @@ describe('ZkServer', () => {
     expect(await c.waitEvents(3)).toEqual([[1, '/tree'], [1, '/tree/a'], [3, '/tree/a']]);
     expect((await c.call({ type: 'removeWatches', path: '/tree', watcherType: 3 })).err).toBe(0);
     expect((await c.call({ type: 'removeWatches', path: '/tree', watcherType: 3 })).err).toBe(ZkErrorCode.noWatcher);
+  });
+
+  it('tells a watcher only of nodes it may read, with the ids it holds when the change applies (CVE-2024-23944)', async () => {
+    const { ports } = await startCluster();
+    const alice = digestAuthId('alice', 'pw');
+    const watcher = await client(ports[0]!);
+    expect((await watcher.call({ type: 'addWatch', path: '/', mode: 1 })).err).toBe(0);
+    const writer = await client(ports[1]!);
+    const secret = (path: string) => ({ type: 'write' as const, request: { op: 'create' as const, path, data: bytes(''), acl: [{ perms: 31, id: alice }], flags: 0, withStat: false } });
+    expect((await writer.call(secret('/secret'))).err).toBe(0);
+    expect((await writer.call(create('/open'))).err).toBe(0);
+    expect(await watcher.waitEvents(1)).toEqual([[1, '/open']]);
+    // Once it holds alice's id, the same watch tells it of her nodes.
+    expect((await watcher.call({ type: 'auth', scheme: 'digest', auth: bytes('alice:pw') }, -4)).err).toBe(0);
+    expect((await writer.call(secret('/secret2'))).err).toBe(0);
+    expect(await watcher.waitEvents(2)).toEqual([[1, '/open'], [1, '/secret2']]);
   });
 
   it('makes the next read current with sync', async () => {
