@@ -3,8 +3,11 @@
  * (our wire client) against a real ZooKeeper 3.8 and against a 3-member synod cluster,
  * compared answer by answer: error codes, created paths, data, children, the Stat
  * fields that must agree (versions, lengths, counts, whether ephemeral), multi's
- * per-operation results, and the watch events each session received (issue 16,
- * section 3). Each run works under a fresh path of its own, so no run sees another's.
+ * per-operation results, ACLs (setACL, getACL, digest auth, `auth` and `ip` ids),
+ * getAllChildrenNumber, getEphemerals, addWatch, and the watch events each session
+ * received, which a session may only get for nodes it may read (issue 16, section 3).
+ * Each run works under a fresh path of its own, so no run sees another's.
+ * `SYNOD_ZK_DIFF_RUNS` sets the number of runs (default 40).
  *
  * Needs the `zookeeper` package and java; skips, saying so, where they are missing.
  */
