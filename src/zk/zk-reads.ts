@@ -76,7 +76,9 @@ export function answerRead(machine: ZkStateMachine, read: ZkRead, session: numbe
       };
     case 'getACL':
       if (!aclAllows(node.acl, ZkPerm.read | ZkPerm.admin, auth)) return failed(ZkErrorCode.noAuth);
-      return { err: 0, body: { type: 'acl', acl: node.acl, stat } };
+      // Without ADMIN, digest ids are shown as `user:x`: their hashes could be guessed at offline (as ZooKeeper hides them).
+      if (aclAllows(node.acl, ZkPerm.admin, auth)) return { err: 0, body: { type: 'acl', acl: node.acl, stat } };
+      return { err: 0, body: { type: 'acl', acl: node.acl.map((e) => (e.id.scheme === 'digest' ? { perms: e.perms, id: { scheme: 'digest', id: `${e.id.id.split(':')[0]!}:x` } } : e)), stat } };
     case 'getAllChildrenNumber':
       if (!aclAllows(node.acl, ZkPerm.read, auth)) return failed(ZkErrorCode.noAuth);
       return { err: 0, body: { type: 'number', n: tree.descendants(read.path)! } };

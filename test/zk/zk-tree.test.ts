@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ZkErrorCode, ZkStateMachine, type ZkCommand, type ZkResult, type ZkWriteRequest, type ZkWriteResult, ZkPerm, openAcl, invalidPath } from '../../src/zk/index.js';
 import { digestAuthId } from '../../src/zk/zk-digest.js';
 import { encodeZkSnapshot, restoreZkSnapshot } from '../../src/zk/zk-snapshot.js';
+import { answerRead } from '../../src/zk/zk-reads.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const password = new Uint8Array(16).fill(7);
@@ -152,6 +153,20 @@ describe('ACLs', () => {
     t.create('/net', 0, '', [{ perms: 31, id: { scheme: 'ip', id: '10.1.0.0/16' } }]);
     expect(t.write({ op: 'setData', path: '/net', data: bytes('a'), version: -1 }, [{ scheme: 'ip', id: '10.2.0.1' }])).toEqual(err(ZkErrorCode.noAuth));
     expect(t.write({ op: 'setData', path: '/net', data: bytes('a'), version: -1 }, [{ scheme: 'ip', id: '10.1.200.3' }])).toMatchObject({ op: 'setData' });
+  });
+});
+
+describe('getACL', () => {
+  it('answers digest ids as user:x to a client without ADMIN, and whole to one with it (as ZooKeeper does)', () => {
+    const t = setup();
+    const alice = digestAuthId('alice', 'pw');
+    t.create('/n', 0, '', [{ perms: ZkPerm.read, id: { scheme: 'world', id: 'anyone' } }, { perms: ZkPerm.all, id: alice }]);
+    const aclOf = (auth: { scheme: string; id: string }[]) => {
+      const answer = answerRead(t.zk, { type: 'getACL', path: '/n' }, t.session, auth);
+      return answer.body?.type === 'acl' ? answer.body.acl.map((e) => `${e.perms} ${e.id.scheme}:${e.id.id}`) : answer.err;
+    };
+    expect(aclOf([])).toEqual(['1 world:anyone', '31 digest:alice:x']);
+    expect(aclOf([alice])).toEqual(['1 world:anyone', `31 digest:${alice.id}`]);
   });
 });
 
