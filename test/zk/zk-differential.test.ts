@@ -7,7 +7,7 @@
  * getAllChildrenNumber, getEphemerals, addWatch, and the watch events each session
  * received, which a session may only get for nodes it may read (issue 16, section 3).
  * Each run works under a fresh path of its own, so no run sees another's.
- * `SYNOD_ZK_DIFF_RUNS` sets the number of runs (default 40).
+ * `SYNOD_ZK_DIFF_RUNS` sets the number of runs (default 150).
  *
  * Needs the `zookeeper` package and java; skips, saying so, where they are missing.
  */
@@ -213,7 +213,7 @@ describe.skipIf(zookeeperMissing !== undefined)('differential: real ZooKeeper an
         const [expected, actual] = await Promise.all([run(zookeeper!.ports[0]!, root, ops), run(synodPort, root, ops)]);
         expect(actual).toEqual(expected);
       }),
-      { numRuns: Number(process.env['SYNOD_ZK_DIFF_RUNS'] ?? 40), endOnFailure: true },
+      { numRuns: Number(process.env['SYNOD_ZK_DIFF_RUNS'] ?? 150), endOnFailure: true },
     );
   }, 60_000);
 });
