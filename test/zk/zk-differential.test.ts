@@ -131,6 +131,18 @@ function answerShape(op: Op, frame: Frame, root: string, sessions: readonly stri
   return { results };
 }
 
+/**
+ * Left out: a one-shot watch where the same client holds a persistent one. ZooKeeper 3.8
+ * keeps one watch mode per client and path (ZOOKEEPER-4466, fixed in 3.9), so an
+ * exists, getData or getChildren watch set there turns the persistent watch into a
+ * one-shot one (seen here: a recursive watch on the root stopped firing after an exists
+ * watch on the root). synod keeps both, as 3.9 does; we do not copy the bug.
+ */
+function withoutMixedWatchModes(ops: readonly Op[]): Op[] {
+  const persistent = new Set(ops.flatMap((o) => (o.kind === 'addWatch' ? [`${o.client} ${o.path}`] : [])));
+  return ops.map((o) => (o.kind === 'read' && o.watch && persistent.has(`${o.client} ${o.path}`) ? { ...o, watch: false } : o));
+}
+
 function requestOf(op: Op, root: string): ZkRequest {
   const abs = (p: string) => root + p;
   if (op.kind === 'auth') return { type: 'auth', scheme: 'digest', auth: bytes(op.user === 'alice' ? 'alice:pw-a' : 'bob:pw-b') };
@@ -208,7 +220,7 @@ describe.skipIf(zookeeperMissing !== undefined)('differential: real ZooKeeper an
   it('answers every random sequence as ZooKeeper does', async () => {
     let n = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }).map(withoutMixedWatchModes), async (ops) => {
         const root = `/run${n++}`;
         const [expected, actual] = await Promise.all([run(zookeeper!.ports[0]!, root, ops), run(synodPort, root, ops)]);
         expect(actual).toEqual(expected);
