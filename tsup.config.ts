@@ -33,6 +33,9 @@ export default defineConfig({
     // The KV's server and client: Node-only too.
     'kv/server/index': 'src/kv/server/index.ts',
     'kv/client/index': 'src/kv/client/index.ts',
+    // ZooKeeper's data model (pure), and a member's ZooKeeper port (Node-only).
+    'zk/index': 'src/zk/index.ts',
+    'zk/server/index': 'src/zk/server/index.ts',
     // The prom-client helpers: their own subpath, so nothing else loads prom-client.
     'prometheus/index': 'src/prometheus/index.ts',
     // The `synod` command (package.json `bin`).

@@ -2,13 +2,14 @@
 # Installs the Debian packages some tests need, only those missing: idempotent, quiet
 # when all is there: faketime (libfaketime), for the session-expiry tests that step a
 # server's wall clock (test/kv/session-clock.faketime.test.ts); chromium, the headless
-# browser test/browser/cluster.browser.test.ts runs a cluster in. Uses sudo
+# browser test/browser/cluster.browser.test.ts runs a cluster in; zookeeper (a real
+# server and zkCli.sh) and python3-kazoo, real ZooKeeper clients for test/zk. Uses sudo
 # only when not root. A machine without apt-get (not Debian) installs nothing: the
 # tests that need a package skip and say why.
 # Usage: bash scripts/install-system-packages.sh
 set -euo pipefail
 
-packages=(faketime chromium)
+packages=(faketime chromium zookeeper python3-kazoo)
 
 missing=()
 for package in "${packages[@]}"; do

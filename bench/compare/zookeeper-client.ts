@@ -11,7 +11,7 @@
 import { connect, type Socket } from 'node:net';
 
 /** The opcodes used (ZooDefs.OpCode). */
-const op = { create: 1, getData: 4, setData: 5, sync: 9, ping: 11, closeSession: -11 } as const;
+const op = { create: 1, delete: 2, getData: 4, setData: 5, sync: 9, ping: 11, closeSession: -11 } as const;
 /** The error codes told apart (KeeperException.Code). */
 export const zooErrors = { noNode: -101, badVersion: -103, nodeExists: -110 } as const;
 const pingXid = -2;
@@ -100,6 +100,9 @@ class JuteReader {
     this.offset += length;
     return value;
   }
+  string(): string {
+    return Buffer.from(this.bytes()).toString('utf8');
+  }
   /** A Stat record; only its data version is kept. */
   statVersion(): number {
     this.long(); // czxid
@@ -174,6 +177,18 @@ export class ZooKeeperClient {
       if (error instanceof ZooKeeperError && error.code === zooErrors.nodeExists) return false;
       throw error;
     }
+  }
+
+  /** Creates an ephemeral sequential znode `prefix` + the parent's counter, open ACLs; resolves its path. */
+  async createEphemeralSequential(prefix: string, data: Uint8Array): Promise<string> {
+    // flags 3: ephemeral and sequential.
+    const reply = await this.call(prefix, (w) => w.int(op.create).string(prefix).bytes(data).int(1).int(31).string('world').string('anyone').int(3));
+    return reply.string();
+  }
+
+  /** Deletes the znode if its version is still `version` (-1: any). */
+  async delete(path: string, version: number): Promise<void> {
+    await this.call(path, (w) => w.int(op.delete).string(path).int(version));
   }
 
   /** The znode's data and data version. */

@@ -2,7 +2,8 @@
  * The cluster file the `synod` command reads: the members and where they listen, the
  * data directories, and where the secrets are. Paths are relative to the file. A
  * member's `metrics` address (optional) is where `synod serve` answers `/metrics`,
- * `/healthz` and `/readyz` over HTTP.
+ * `/healthz` and `/readyz` over HTTP; its `zk` address (optional) is where it answers
+ * ZooKeeper clients (see docs/zookeeper.md).
  *
  * ```json
  * {
@@ -30,6 +31,8 @@ export interface ClusterMember extends KvServerAddress {
   readonly dataDir: string;
   /** Where `synod serve` answers `/metrics`, `/healthz` and `/readyz` (HTTP); none if absent. */
   readonly metrics?: TcpAddress;
+  /** Where `synod serve` answers ZooKeeper clients; none if absent. */
+  readonly zk?: TcpAddress;
 }
 
 /** A cluster file, read and checked. */
@@ -84,10 +87,12 @@ export async function readClusterConfig(path: string): Promise<ClusterConfig> {
     const dataDir = member['dataDir'] ?? id;
     if (typeof dataDir !== 'string') throw new ConfigError('synod', `members.${id}.dataDir`, 'must be a path');
     const metrics = member['metrics'] === undefined ? undefined : parseAddress(`members.${id}.metrics`, member['metrics']);
+    const zk = member['zk'] === undefined ? undefined : parseAddress(`members.${id}.zk`, member['zk']);
     members[id] = {
       peer: parseAddress(`members.${id}.peer`, member['peer']),
       client: parseAddress(`members.${id}.client`, member['client']),
       ...(metrics === undefined ? {} : { metrics }),
+      ...(zk === undefined ? {} : { zk }),
       dataDir: resolve(dirname(path), dataDir),
     };
   }

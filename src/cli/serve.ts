@@ -3,6 +3,7 @@ import type { Logger } from '../runtime/index.js';
 import { resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { KvServer, type KvServerAddress } from '../kv/server/index.js';
+import { ZkExtension, ZkServer } from '../zk/server/index.js';
 import { formatMemberAddress, parseHostPort } from '../kv/server/member-address.js';
 import { registerKvServerMetrics } from '../prometheus/index.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
@@ -84,6 +85,9 @@ export async function serve(args: Args): Promise<void> {
   if (join && config.members[id] !== undefined) throw new UsageError('synod serve', '--join', `${id} is a member of ${config.path} already; serve it without --join`);
   const member = join ? joiningMember(args) : config.members[id]!;
   const tickMs = intOption(args, 'tick-ms');
+  // Every member carries the ZooKeeper tree in its log when any member serves ZooKeeper clients: they replay the same log.
+  const zkServed = Object.values(config.members).some((m) => m.zk !== undefined);
+  const extension = zkServed ? new ZkExtension() : undefined;
   const server = new KvServer({
     id,
     clusterId: config.clusterId,
@@ -93,7 +97,7 @@ export async function serve(args: Args): Promise<void> {
     ...(config.secret === undefined ? {} : { secret: config.secret }),
     ...(config.clientSecret === undefined ? {} : { clientSecret: config.clientSecret }),
     ...(config.auth === undefined ? {} : { auth: config.auth }),
-    node: { ...(tickMs === undefined ? {} : { tickMs }), snapshot: { everySlots: intOption(args, 'snapshot-every') ?? 10_000 } },
+    node: { ...(tickMs === undefined ? {} : { tickMs }), snapshot: { everySlots: intOption(args, 'snapshot-every') ?? 10_000 }, ...(extension === undefined ? {} : { kv: { extension } }) },
     logger: stderrLogger(id, args.options.has('verbose')),
   });
   let state: ServeState = 'starting';
@@ -104,9 +108,21 @@ export async function serve(args: Args): Promise<void> {
     await endpoint?.close();
     throw error;
   }
+  let zk: ZkServer | undefined;
+  if (extension !== undefined && member.zk !== undefined) {
+    zk = new ZkServer({ kv: server.kv, extension, address: member.zk, dataDir: member.dataDir, logger: stderrLogger(id, args.options.has('verbose')) });
+    try {
+      await zk.start();
+    } catch (error) {
+      await server.close();
+      await endpoint?.close();
+      throw error;
+    }
+  }
   state = 'running';
+  const zkAt = zk === undefined ? '' : `, ZooKeeper clients on ${zk.address.host}:${zk.address.port}`;
   const metricsAt = endpoint === undefined ? '' : `, metrics on http://${endpoint.address.host}:${endpoint.address.port}/metrics`;
-  process.stdout.write(`synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}${metricsAt}, data in ${member.dataDir}\n`);
+  process.stdout.write(`synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}${zkAt}${metricsAt}, data in ${member.dataDir}\n`);
   if (join) void joinCluster(server, config, id, member, intOption(args, 'timeout-ms') ?? 300_000, args.options.has('observer'));
   const failure = await new Promise<Error | undefined>((resolve) => {
     const stop = () => resolve(undefined);
@@ -115,6 +131,7 @@ export async function serve(args: Args): Promise<void> {
     void server.failed.then(resolve);
   });
   state = 'stopping';
+  await zk?.close();
   await server.close();
   await endpoint?.close();
   if (failure !== undefined) throw failure;

@@ -101,6 +101,9 @@ export function deniedCommand(g: Grants, command: KvCommand): Denial | undefined
     case 'auth-role-delete':
     case 'auth-list':
       return deniedAdmin(g, 'users and roles');
+    case 'extension':
+      // The extension's front end checks its own clients; a KV client needs admin.
+      return deniedAdmin(g, 'the extension state machine');
     case 'session-create':
     case 'session-keepalive':
     case 'session-close':

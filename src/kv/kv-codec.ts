@@ -62,7 +62,11 @@ const commandTag = {
   'auth-role-put': 14,
   'auth-role-delete': 15,
   'auth-list': 16,
+  extension: 17,
 } as const satisfies Record<KvCommand['type'], number>;
+
+/** Largest `extension` command or result, in bytes: what a put of a key and a value at their limits may take. */
+const extensionBytesMax = kvLimits.valueBytesMax + kvLimits.keyBytesMax;
 
 /**
  * The tag of a `session-create` with an owner: tag 4 stays the encoding of one without,
@@ -149,6 +153,7 @@ const resultTag = {
   auth: 14,
   'auth-list': 15,
   'permission-denied': 16,
+  extension: 17,
 } as const satisfies Record<KvResult['type'], number>;
 
 // Flag bits of the optional fields.
@@ -329,6 +334,11 @@ export function writeCommand(w: Writer, c: KvCommand): void {
     case 'auth-list':
       w.u8(commandTag['auth-list']);
       return;
+    case 'extension':
+      if (c.data.byteLength > extensionBytesMax) throw new CodecError(`an extension command of ${c.data.byteLength} bytes (at most ${extensionBytesMax})`);
+      w.u8(commandTag.extension);
+      w.bytesOf(c.data);
+      return;
     case 'auth-user-delete':
     case 'auth-role-delete':
       w.u8(commandTag[c.type]);
@@ -398,6 +408,8 @@ export function readCommand(r: Reader): KvCommand {
       return { type: 'auth-user-delete', name: readString(r, 'auth-user-delete name', authNameBytesMax) };
     case commandTag['auth-list']:
       return { type: 'auth-list' };
+    case commandTag.extension:
+      return { type: 'extension', data: r.bytesOf('extension command', extensionBytesMax) };
     case commandTag['auth-role-delete']:
       return { type: 'auth-role-delete', name: readString(r, 'auth-role-delete name', authNameBytesMax) };
     default:
@@ -602,6 +614,11 @@ export function writeResult(w: Writer, res: KvResult): void {
       writeCount(w, 'auth-list roles', res.roles.length, authLimits.rolesMax);
       for (const role of res.roles) writeRoleRecord(w, role);
       return;
+    case 'extension':
+      if (res.data.byteLength > extensionBytesMax) throw new CodecError(`an extension result of ${res.data.byteLength} bytes (at most ${extensionBytesMax})`);
+      w.u8(resultTag.extension);
+      w.bytesOf(res.data);
+      return;
     case 'permission-denied':
       w.u8(resultTag['permission-denied']);
       writeString(w, 'permission-denied user', res.user, authNameBytesMax);
@@ -688,6 +705,8 @@ export function readResult(r: Reader): KvResult {
     }
     case resultTag['permission-denied']:
       return { type: 'permission-denied', user: readString(r, 'permission-denied user', authNameBytesMax), access: readString(r, 'permission-denied access', authNameBytesMax), resource: readString(r, 'permission-denied resource', reasonBytesMax) };
+    case resultTag.extension:
+      return { type: 'extension', data: r.bytesOf('extension result', extensionBytesMax) };
     case resultTag.auth:
       return { type: 'auth', revision: r.uint('auth revision'), existed: r.bool('auth existed') };
     case resultTag['quota-exceeded']:

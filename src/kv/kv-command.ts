@@ -50,7 +50,9 @@ export type KvCommand =
   | { readonly type: 'auth-user-delete'; readonly name: string }
   | { readonly type: 'auth-role-put'; readonly role: KvRoleRecord }
   | { readonly type: 'auth-role-delete'; readonly name: string }
-  | { readonly type: 'auth-list' };
+  | { readonly type: 'auth-list' }
+  /** A command of the machine's extension (see `KvExtension`), opaque to the KV. */
+  | { readonly type: 'extension'; readonly data: Uint8Array };
 
 /** Who owns a session, and how many that owner may hold at once. */
 export interface SessionOwner {
@@ -90,4 +92,6 @@ export type KvResult =
    */
   | { readonly type: 'permission-denied'; readonly user: string; readonly access: string; readonly resource: string }
   /** What `auth-list` found. */
-  | ({ readonly type: 'auth-list' } & AuthListing);
+  | ({ readonly type: 'auth-list' } & AuthListing)
+  /** What the extension answered. */
+  | { readonly type: 'extension'; readonly data: Uint8Array };

@@ -10,7 +10,10 @@
  * the user's name if set), and after the sessions the users and roles of the
  * replicated state (their revision, the roles, then the users, each as the log encodes
  * them); versions 1 and 2 are still read, their sessions owned by no one and their
- * users and roles none (as they were then).
+ * users and roles none (as they were then). Version 4 is version 3 followed by the
+ * bytes of the machine's extension (see `KvExtension`), written only by a machine with
+ * one; a machine with an extension restoring a version 1 to 3 snapshot starts its
+ * extension empty.
  */
 import { assert } from '../core/assert.js';
 import { CodecError } from '../transport/codec/codec-error.js';
@@ -30,6 +33,8 @@ export interface KvSnapshotState {
   readonly sequences: Map<string, number>;
   readonly time: number;
   readonly auth: AuthTable;
+  /** The extension state machine's snapshot (format version 4), if the machine has one. */
+  readonly extension?: Uint8Array;
 }
 
 /** What a snapshot is encoded from: the store may be a capture, read as the encoding goes. @internal */
@@ -39,10 +44,15 @@ export interface KvSnapshotSource {
   readonly sequences: Map<string, number>;
   readonly time: number;
   readonly auth: AuthTable;
+  readonly extension?: Uint8Array;
 }
 
 const magic = [0x53, 0x4b, 0x56] as const; // "SKV"
 const formatVersion = 3;
+/** Version 3 followed by the extension state machine's bytes: written only by a machine with an extension. */
+const formatVersionWithExtension = 4;
+/** Largest extension snapshot read, in bytes. */
+const extensionBytesMax = 2 ** 31;
 /** The first version, without the sessions' renewal slots: still read. */
 const formatVersionWithoutRenewals = 1;
 /** The second, without the sessions' owners: still read. */
@@ -71,7 +81,7 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
   const users = state.auth.allUsers();
   // The first pass, over every key, pauses too: with a million keys it alone is a second.
   const histories: [string, readonly KeyRecord[]][] = [];
-  let bound = sizeBound([], sessions, sequences) + authBytesBound(roles, users);
+  let bound = sizeBound([], sessions, sequences) + authBytesBound(roles, users) + (state.extension === undefined ? 0 : uintBytesMax + state.extension.byteLength);
   let counted = 0;
   for (const entry of state.store.allHistories()) {
     histories.push(entry);
@@ -84,7 +94,7 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
   }
   const w = new Writer(bound);
   for (const b of magic) w.u8(b);
-  w.u8(formatVersion);
+  w.u8(state.extension === undefined ? formatVersion : formatVersionWithExtension);
   w.uint(state.store.revision);
   w.uint(state.store.compactRevision);
   w.uint(state.time);
@@ -133,6 +143,7 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
       if (r.session !== undefined) w.uint(r.session);
     }
   }
+  if (state.extension !== undefined) w.bytesOf(state.extension);
   const out = w.finish();
   assert(out.byteLength <= bound, () => `kv snapshot of ${out.byteLength} bytes, above its bound of ${bound}`);
   // A view when little of the buffer is left over; a copy of the bytes otherwise, made
@@ -182,9 +193,12 @@ function authBytesBound(roles: readonly KvRoleRecord[], users: readonly KvUserRe
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
   const r = new Reader(bytes);
   for (const b of magic) if (r.u8('kv snapshot magic') !== b) throw new CodecError('kv snapshot: not a KV snapshot (bad magic)');
-  const version = r.u8('kv snapshot format version');
+  const read = r.u8('kv snapshot format version');
+  const withExtension = read === formatVersionWithExtension;
+  // Version 4 is version 3 and the extension's bytes after it.
+  const version = withExtension ? formatVersion : read;
   if (version !== formatVersion && version !== formatVersionWithoutOwners && version !== formatVersionWithoutRenewals) {
-    throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersionWithoutRenewals} to ${formatVersion}`);
+    throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersionWithoutRenewals} to ${formatVersionWithExtension}`);
   }
   const revision = r.uint('kv snapshot revision');
   const compactRevision = r.uint('kv snapshot compact revision');
@@ -265,7 +279,8 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
       owner.keys.add(key);
     }
   }
+  const extension = withExtension ? r.bytesOf('kv snapshot extension', extensionBytesMax).slice() : undefined;
   r.end();
   if (!ordered && new Set(histories.map(([key]) => key)).size !== histories.length) throw new CodecError('kv snapshot: a key is named twice');
-  return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time, auth };
+  return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time, auth, ...(extension === undefined ? {} : { extension }) };
 }

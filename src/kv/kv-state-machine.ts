@@ -14,6 +14,7 @@ import { type KeyRecord, MvccStore } from './mvcc-store.js';
 import { SessionTable } from './session-table.js';
 import { AuthTable } from './auth-table.js';
 import { deniedCommand, type Grants, grantsOf, sessionsUsed } from './command-authorization.js';
+import type { KvExtension } from './kv-extension.js';
 
 /**
  * What separates a replicated user's name from its client's id in a request identity
@@ -35,6 +36,12 @@ export interface KvStateMachineOptions {
    * deterministic simulation of a large store passes `() => Promise.resolve()`.
    */
   readonly snapshotPause?: () => Promise<void>;
+  /**
+   * A second state machine carried in the same log (`extension` commands), whose state
+   * rides in this machine's snapshots. Every replica must be given the same kind.
+   * Default none: `extension` commands are refused as invalid.
+   */
+  readonly extension?: KvExtension;
 }
 
 /** Why `key` is not a valid key, or undefined. */
@@ -92,11 +99,13 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   private time = 0;
   private readonly historyRevisionsMax: number;
   private readonly snapshotPause: () => Promise<void>;
+  private readonly extension: KvExtension | undefined;
   private readonly listeners = new Set<(revision: number) => void>();
 
   constructor(options: KvStateMachineOptions = {}) {
     this.historyRevisionsMax = options.historyRevisionsMax ?? 100_000;
     this.snapshotPause = options.snapshotPause ?? nextTurn;
+    this.extension = options.extension;
     assert(Number.isSafeInteger(this.historyRevisionsMax) && this.historyRevisionsMax >= 1, `KvStateMachine: historyRevisionsMax must be a positive integer, not ${this.historyRevisionsMax}`);
   }
 
@@ -158,6 +167,12 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   apply(command: KvCommand, meta: ApplyMeta): KvResult {
     if (meta.timestamp > this.time) this.time = meta.timestamp;
     const before = this.store.revision;
+    if (command.type === 'extension') {
+      const refused = this.refuseByAuth(command, meta.clientId);
+      if (refused !== undefined) return refused;
+      if (this.extension === undefined) return { type: 'invalid', reason: 'this KV has no extension state machine' };
+      return { type: 'extension', data: this.extension.apply(command.data, meta) };
+    }
     const result = this.refuseByAuth(command, meta.clientId) ?? this.execute(command, meta.slot);
     if (this.store.revision !== before) {
       if (this.store.revision - this.store.compactRevision > this.historyRevisionsMax) this.store.compact(this.store.revision - this.historyRevisionsMax);
@@ -285,6 +300,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         const existed = this.authTable.deleteRole(c.name);
         return { type: 'auth', revision: this.authTable.revision, existed };
       }
+      case 'extension':
+        throw new Error('unreachable: extension commands are applied before execute');
       default:
         return unreachable(c);
     }
@@ -448,7 +465,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     // The store is captured, not copied: its histories are read as the encoding reaches
     // them (a copy of a million keys held the event loop for most of a second).
     const store = this.store.capture();
-    const state = { store, sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time, auth: this.authTable.clone() };
+    const extension = this.extension?.snapshot();
+    const state = { store, sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time, auth: this.authTable.clone(), ...(extension === undefined ? {} : { extension }) };
     let written: Promise<Uint8Array> | undefined;
     // Encoded in steps with a pause between them: requests are served meanwhile.
     return {
@@ -466,6 +484,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.sequences = state.sequences;
     this.time = state.time;
     this.authTable = state.auth;
+    this.extension?.restore(state.extension);
     for (const listener of this.listeners) listener(this.store.revision);
   }
 }

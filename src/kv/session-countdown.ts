@@ -57,7 +57,7 @@ export class SessionCountdown {
    * session not seen before, restarts that of one renewed since, forgets those gone.
    * Returns the sessions silent for at least their TTL, by id, at most `max`.
    */
-  observe(sessions: Iterable<Session>, now: number, max: number): number[] {
+  observe(sessions: Iterable<Pick<Session, 'id' | 'renewedSlot' | 'ttlMs'>>, now: number, max: number): number[] {
     assert(Number.isFinite(now), () => `countdown at time ${now}`);
     assert(Number.isSafeInteger(max) && max > 0, () => `countdown asked for at most ${max} sessions`);
     const observation = ++this.observations;

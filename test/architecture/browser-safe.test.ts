@@ -18,7 +18,7 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 
 /** The entry files of the subpaths a browser bundle may import. */
 /** The playground runs in the browser too (the core and the simulator, through the testing kit's files). */
-const browserEntries = ['src/index.ts', 'src/kv/index.ts', 'src/recipes/index.ts', 'playground/src/main.ts'];
+const browserEntries = ['src/index.ts', 'src/kv/index.ts', 'src/zk/index.ts', 'src/recipes/index.ts', 'playground/src/main.ts'];
 
 const nodeOnlyGlobals: ReadonlyArray<{ readonly name: string; readonly pattern: RegExp }> = [
   { name: 'setImmediate', pattern: /\b(?:setImmediate|clearImmediate)\b/g },

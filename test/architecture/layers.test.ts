@@ -14,7 +14,7 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 const srcRoot = join(repoRoot, 'src');
 
 /** A top-level folder of src/, `root` for files directly in src/ (the `synod` entry). */
-type Layer = 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'recipes' | 'testing' | 'prometheus' | 'cli' | 'root';
+type Layer = 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'zk' | 'recipes' | 'testing' | 'prometheus' | 'cli' | 'root';
 
 interface LayerRule {
   readonly layer: Exclude<Layer, 'root'>;
@@ -30,7 +30,9 @@ const rules: readonly LayerRule[] = [
   { layer: 'storage', mayNotImport: ['transport', 'testing', 'kv', 'cli', 'root'] },
   { layer: 'transport', mayNotImport: ['storage', 'testing', 'kv', 'cli', 'root'] },
   { layer: 'testing', mayImport: ['core', 'runtime', 'testing'] },
-  { layer: 'kv', mayNotImport: ['recipes', 'testing', 'prometheus', 'cli', 'root'] },
+  { layer: 'kv', mayNotImport: ['zk', 'recipes', 'testing', 'prometheus', 'cli', 'root'] },
+  // The ZooKeeper front end runs on the KV's node (one group serves both); the KV knows nothing of it.
+  { layer: 'zk', mayNotImport: ['recipes', 'testing', 'prometheus', 'cli', 'root'] },
   // The recipes are written against the KV's API (and the errors it shares with the runtime).
   { layer: 'recipes', mayImport: ['core', 'runtime', 'kv', 'recipes'] },
   // The prom-client helpers read the others' metrics (types only); nothing but the CLI imports them.
@@ -47,6 +49,8 @@ const packageSubpaths: Readonly<Record<string, Layer>> = {
   'synod/recipes': 'recipes',
   'synod/kv-server': 'kv',
   'synod/kv-client': 'kv',
+  'synod/zk': 'zk',
+  'synod/zk-server': 'zk',
   'synod/file-storage': 'storage',
   'synod/tcp-transport': 'transport',
   'synod/prometheus': 'prometheus',

@@ -231,8 +231,8 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
   it('refuses an unknown type tag', () => {
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
-    refused(decodeCommand, bytes(1, 17), /unknown command type tag 17/);
-    refused(decodeResult, bytes(1, 17), /unknown result type tag 17/);
+    refused(decodeCommand, bytes(1, 18), /unknown command type tag 18/);
+    refused(decodeResult, bytes(1, 18), /unknown result type tag 18/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
 

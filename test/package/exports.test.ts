@@ -56,6 +56,8 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
   './kv-client': ['KvClient', 'KvServerError'],
   './recipes': ['KvLock', 'KvElection', 'LeaderObserver', 'ConfigService', 'SequentialQueue', 'FencedResource', 'StaleTokenError', 'QueueEntryGoneError', 'TooManyKeysError'],
   './kv': ['createKvNode', 'KvNode', 'KvStateMachine', 'VersionConflictError', 'CompactedError'],
+  './zk': ['ZkStateMachine', 'ZkTree', 'ZkWatchTable', 'ZkExtension'],
+  './zk-server': ['ZkServer', 'ZkExtension', 'digestAuthId'],
   './prometheus': ['registerNodeMetrics', 'registerTcpTransportMetrics', 'registerKvServerMetrics'],
 };
 

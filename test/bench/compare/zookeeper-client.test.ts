@@ -103,6 +103,21 @@ describe('ZooKeeperClient', () => {
     expect(seen[1]).toMatchObject({ type: 4, body: Buffer.concat([jbuffer(path), Buffer.from([0])]) });
   });
 
+  it('sends an ephemeral sequential create as (path, data, open ACL, flags 3) and reads the path made; delete as (path, version)', async () => {
+    const made = Buffer.from('/compare/e-0000000007');
+    const { address, seen } = await scriptedServer((r, socket) => {
+      if (r.type === 1) socket.write(reply(r.xid, 0, jbuffer(made)));
+      if (r.type === 2) socket.write(reply(r.xid, 0));
+      if (r.type === -11) socket.write(reply(r.xid, 0));
+    });
+    const client = await ZooKeeperClient.connect(address);
+    expect(await client.createEphemeralSequential('/compare/e-', value)).toBe('/compare/e-0000000007');
+    await client.delete('/compare/e-0000000007', -1);
+    await client.close();
+    expect(seen[0]!.body).toEqual(Buffer.concat([jbuffer(Buffer.from('/compare/e-')), jbuffer(value), int(1), int(31), jbuffer(Buffer.from('world')), jbuffer(Buffer.from('anyone')), int(3)]));
+    expect(seen[1]).toMatchObject({ type: 2, body: Buffer.concat([jbuffer(made), int(-1)]) });
+  });
+
   it('answers create with false when the node exists, and rejects every pending call when the connection is lost', async () => {
     const { address } = await scriptedServer((r, socket) => {
       if (r.type === 1) socket.write(reply(r.xid, zooErrors.nodeExists));
