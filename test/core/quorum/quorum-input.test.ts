@@ -39,7 +39,7 @@ describe('the voter list', () => {
 
 describe('flexible sizes', () => {
   it('names the size at fault and the range it must be in', () => {
-    expect(refusal(() => flexible(['a', 'b', 'c'], null as unknown as { phase1: number; phase2: number })).message).toMatch(/sizes.*must be an object \{ phase1, phase2 \}/);
+    expect(refusal(() => flexible(['a', 'b', 'c'], null as unknown as { phase1: number; phase2: number })).message).toMatch(/^flexible: `sizes` must be an object \{ phase1, phase2 \}/);
     expect(refusal(() => flexible(['a', 'b', 'c'], 3 as unknown as { phase1: number; phase2: number })).message).toMatch(/must be an object/);
     expect(refusal(() => flexible(['a', 'b', 'c'], { phase1: 4, phase2: 3 })).message).toMatch(/sizes\.phase1.*must be an integer from 1 to 3 \(the number of voters\); got 4/);
     expect(refusal(() => flexible(['a', 'b', 'c'], { phase1: 3, phase2: 0 })).message).toMatch(/sizes\.phase2.*got 0/);
