@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, InvariantError, Replica, SynodError, majority } from '../../src/core/index.js';
+import { InvariantError, Replica, SynodError, majority } from '../../src/core/index.js';
+import { configError } from '../config-error.js';
 
 const quorum = majority(['a', 'b', 'c']);
 
-function configError(make: () => unknown): ConfigError {
-  try {
-    make();
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('no ConfigError thrown');
-}
 
 describe('Replica', () => {
   it('validates its options up front, naming the field', () => {

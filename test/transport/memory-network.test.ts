@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, InvariantError, type NodeId } from '../../src/core/index.js';
+import { InvariantError, type NodeId } from '../../src/core/index.js';
 import type { Clock, TimerHandle } from '../../src/runtime/clock.js';
 import { ClosedError } from '../../src/runtime/errors.js';
 import type { NodeMessage } from '../../src/runtime/runtime-messages.js';
 import type { Transport, TransportHandlers } from '../../src/runtime/transport.js';
 import { MemoryNetwork, type MemoryNetworkOptions } from '../../src/transport/memory-network.js';
+import { configError } from '../config-error.js';
 
 /** A clock that moves only when told to; timers due together run in the order they were set. */
 class VirtualClock implements Clock {
@@ -116,15 +117,6 @@ function allLinks(ids: readonly NodeId[]): string[] {
   return ids.flatMap((from) => ids.filter((to) => to !== from).map((to) => `${from}>${to}`)).sort();
 }
 
-function configError(make: () => unknown): ConfigError {
-  try {
-    make();
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('no ConfigError thrown');
-}
 
 describe('MemoryNetwork: delivery', () => {
   it('delivers to the addressee on a later turn, never inside send, as the very object sent', async () => {

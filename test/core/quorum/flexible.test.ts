@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../../src/core/node-id.js';
-import { ConfigError } from '../../../src/core/errors.js';
 import { flexible } from '../../../src/core/quorum/flexible.js';
+import { configError } from '../../config-error.js';
 
 const votes = (answers: Record<NodeId, boolean>) => (v: NodeId) => answers[v];
 const acks = (slots: Record<NodeId, number>) => (v: NodeId) => slots[v] ?? 0;
 const five = ['a', 'b', 'c', 'd', 'e'];
 
-function configError(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('flexible', () => {
   it('uses the phase-1 size for phase 1 and the phase-2 size for phase 2', () => {

@@ -5,45 +5,36 @@
  * dropped, a majority recorded as fixed sizes) each fail one of these.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/core/errors.js';
 import { ThresholdQuorum, flexible } from '../../../src/core/quorum/flexible.js';
 import { joint } from '../../../src/core/quorum/joint.js';
 import { majority } from '../../../src/core/quorum/majority.js';
 import type { NodeId } from '../../../src/core/node-id.js';
+import { configError } from '../../config-error.js';
 
-function refusal(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('the voter list', () => {
   it('names the constructor, the field and the fault', () => {
-    expect(refusal(() => majority([])).message).toMatch(/majority.*voters.*must list at least one voter/);
-    expect(refusal(() => flexible([], { phase1: 1, phase2: 1 })).message).toMatch(/flexible.*voters.*must list at least one voter/);
-    expect(refusal(() => majority(['a', ''])).message).toMatch(/must hold non-empty string ids; entry 1 is ''/);
-    expect(refusal(() => majority(['a', 'b', 'a'])).message).toMatch(/lists "a" twice/);
+    expect(configError(() => majority([])).message).toMatch(/majority.*voters.*must list at least one voter/);
+    expect(configError(() => flexible([], { phase1: 1, phase2: 1 })).message).toMatch(/flexible.*voters.*must list at least one voter/);
+    expect(configError(() => majority(['a', ''])).message).toMatch(/must hold non-empty string ids; entry 1 is ''/);
+    expect(configError(() => majority(['a', 'b', 'a'])).message).toMatch(/lists "a" twice/);
   });
 
   it('refuses an id that is not a string, even one that reads like an id', () => {
     const numeric = [1, 2, 3] as unknown as NodeId[];
-    expect(refusal(() => majority(numeric)).message).toMatch(/must hold non-empty string ids; entry 0 is 1/);
+    expect(configError(() => majority(numeric)).message).toMatch(/must hold non-empty string ids; entry 0 is 1/);
     const mixed = ['a', null] as unknown as NodeId[];
-    expect(refusal(() => majority(mixed)).message).toMatch(/entry 1 is null/);
+    expect(configError(() => majority(mixed)).message).toMatch(/entry 1 is null/);
   });
 });
 
 describe('flexible sizes', () => {
   it('names the size at fault and the range it must be in', () => {
-    expect(refusal(() => flexible(['a', 'b', 'c'], null as unknown as { phase1: number; phase2: number })).message).toMatch(/^flexible: `sizes` must be an object \{ phase1, phase2 \}/);
-    expect(refusal(() => flexible(['a', 'b', 'c'], 3 as unknown as { phase1: number; phase2: number })).message).toMatch(/must be an object/);
-    expect(refusal(() => flexible(['a', 'b', 'c'], { phase1: 4, phase2: 3 })).message).toMatch(/sizes\.phase1.*must be an integer from 1 to 3 \(the number of voters\); got 4/);
-    expect(refusal(() => flexible(['a', 'b', 'c'], { phase1: 3, phase2: 0 })).message).toMatch(/sizes\.phase2.*got 0/);
-    expect(refusal(() => flexible(['a', 'b', 'c', 'd'], { phase1: 2, phase2: 2 })).message).toMatch(/phase1 \+ phase2 must exceed 4 .* got 2 \+ 2/);
+    expect(configError(() => flexible(['a', 'b', 'c'], null as unknown as { phase1: number; phase2: number })).message).toMatch(/^flexible: `sizes` must be an object \{ phase1, phase2 \}/);
+    expect(configError(() => flexible(['a', 'b', 'c'], 3 as unknown as { phase1: number; phase2: number })).message).toMatch(/must be an object/);
+    expect(configError(() => flexible(['a', 'b', 'c'], { phase1: 4, phase2: 3 })).message).toMatch(/sizes\.phase1.*must be an integer from 1 to 3 \(the number of voters\); got 4/);
+    expect(configError(() => flexible(['a', 'b', 'c'], { phase1: 3, phase2: 0 })).message).toMatch(/sizes\.phase2.*got 0/);
+    expect(configError(() => flexible(['a', 'b', 'c', 'd'], { phase1: 2, phase2: 2 })).message).toMatch(/phase1 \+ phase2 must exceed 4 .* got 2 \+ 2/);
   });
 });
 
