@@ -235,18 +235,6 @@ export class MvccStore {
     return this.captures.size;
   }
 
-  /** A copy sharing the (immutable) records. */
-  clone(): MvccStore {
-    const copy = new MvccStore();
-    for (const [key, history] of this.histories) copy.histories.set(key, history.slice());
-    copy.keys = this.keys.slice();
-    copy.changes = this.changes.slice(this.changesHead);
-    copy.revision = this.revision;
-    copy.compactRevision = this.compactRevision;
-    copy.bytes = this.bytes;
-    return copy;
-  }
-
   /** Rebuilds a store from histories (in any order) and its revisions; the change log is derived. */
   static restore(histories: Iterable<[string, KeyRecord[]]>, revision: number, compactRevision: number): MvccStore {
     const store = new MvccStore();
