@@ -2,6 +2,7 @@
  * The lock file `LOCK` of a data directory: it holds the pid of the process that
  * owns the directory. A lock whose process is gone (a crash) is taken over.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LockedError } from './errors.js';
 import { type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
@@ -75,12 +76,28 @@ async function readPid(fs: FileSystem, file: string): Promise<number | undefined
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** Whether process `pid` exists (EPERM: it exists but belongs to another user). */
+/**
+ * Whether process `pid` exists (EPERM: it exists but belongs to another user) and is
+ * not a zombie: a killed owner whose parent has not reaped it yet (a supervisor that
+ * restarts it before its exit is handled) still answers signal 0, but holds nothing.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return hasCode(error, 'EPERM');
   }
+  return !isZombie(pid);
+}
+
+/** Whether Linux's /proc says `pid` has exited and awaits its parent's wait (state Z); false where /proc is missing. */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return false;
+  }
+  // "pid (comm) state ...": comm may hold spaces and parentheses, so the state follows the last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
 }

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, cp, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -313,6 +316,24 @@ describe('FileStorage: lock', () => {
     await writeFile(join(dir, 'LOCK'), '2147483646\n');
     await openStorage(dir);
     expect((await readFile(join(dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+  });
+
+  // A SIGKILLed owner that its parent has not reaped yet still answers signal 0.
+  it.runIf(existsSync('/proc/self/stat'))('takes over the lock of a killed process its parent has not reaped (a zombie)', async () => {
+    const dir = await tempDir();
+    // The shell starts `true` in the background, then becomes `sleep`, which never waits for it.
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
+      const zombie = Number(line.toString().trim());
+      await until(() => readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z '));
+      process.kill(zombie, 0); // it still answers signal 0
+      await writeFile(join(dir, 'LOCK'), `${zombie}\n`);
+      await openStorage(dir);
+      expect((await readFile(join(dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });
 
