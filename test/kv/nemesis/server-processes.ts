@@ -5,6 +5,7 @@
  * node's, which `start` checks.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readlinkSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +31,21 @@ export class ServerProcesses {
 
   /** Starts member `id` and waits until it serves (or was killed while starting, which is no failure). */
   async start(id: string): Promise<void> {
+    // A SIGKILLed process dies only when the kernel lets it (not inside an fsync, say):
+    // until then it holds its lock and ports, so wait as a supervisor would.
+    const previous = this.children.get(id);
+    if (previous !== undefined && previous.exitCode === null && previous.signalCode === null) await once(previous, 'exit');
     const joining = this.joinArgs.get(id);
     const node = [process.execPath, '--import', 'tsx', join(here, 'server-process.ts'), this.config.path, id, ...(joining === undefined ? [] : [joining])];
     const prefix = this.options.prefix?.(id) ?? [];
     const [command, ...args] = [...prefix, ...node];
-    const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     this.children.set(id, child);
+    // The end of what it printed (an uncaught error's stack): named when it exits while starting.
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4_000);
+    });
     let started = false;
     await new Promise<void>((done, fail) => {
       const timer = setTimeout(() => fail(new Error(`server ${id} did not start`)), 30_000);
@@ -47,7 +57,7 @@ export class ServerProcesses {
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         // Killed while starting (the membership nemesis retired it): not a failure.
-        if (signal === null) fail(new Error(`server ${id} exited with ${code} while starting`));
+        if (signal === null) fail(new Error(`server ${id} exited with ${code} while starting; it printed:\n${stderr}`));
         else done();
       });
     });
