@@ -63,13 +63,22 @@ export function bytesSource(slot: number, data: Uint8Array): SnapshotSource {
 /** Bytes read from a source at a time, at most: a few chunks per trip to the storage. */
 const readPieceBytesMax = 4 * 1024 * 1024;
 
+/** Bytes of the snapshot read from the source, and where they start: chunks are views of them. */
+interface Piece {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
 interface Outgoing {
   readonly to: NodeId;
   readonly transfer: number;
   readonly source: SnapshotSource;
-  /** The last piece read, and where it starts: chunks are views of it. */
-  piece: { readonly offset: number; readonly bytes: Uint8Array } | undefined;
-  /** A read is under way: chunks wait for it. */
+  /**
+   * The pieces read and still of use, in order and contiguous: the one chunks are cut
+   * from now, and the next one, read ahead while the first is sent.
+   */
+  pieces: Piece[];
+  /** A read is under way: chunks beyond the pieces wait for it. */
   reading: boolean;
   /** Everything before it was acknowledged. */
   acked: number;
@@ -127,7 +136,7 @@ export class SnapshotSender {
   /** Starts streaming `source` to `to` (replacing a reservation); the sender closes it when the transfer ends. */
   start(to: NodeId, source: SnapshotSource): void {
     this.reserved.delete(to);
-    const t: Outgoing = { to, transfer: this.nextTransfer++, source, piece: undefined, reading: false, acked: 0, sent: 0, crcBefore: new Map([[0, 0]]), idleTicks: 0, retries: 0 };
+    const t: Outgoing = { to, transfer: this.nextTransfer++, source, pieces: [], reading: false, acked: 0, sent: 0, crcBefore: new Map([[0, 0]]), idleTicks: 0, retries: 0 };
     this.outgoing.set(to, t);
     this.fill(t);
   }
@@ -199,7 +208,7 @@ export class SnapshotSender {
 
   private end(t: Outgoing): void {
     if (this.outgoing.get(t.to) === t) this.outgoing.delete(t.to);
-    t.piece = undefined;
+    t.pieces = [];
     t.source.close();
   }
 
@@ -220,32 +229,58 @@ export class SnapshotSender {
     assert(t.acked <= t.sent && t.sent <= total, () => `transfer ${t.transfer} to ${t.to}: acked ${t.acked}, sent ${t.sent}, total ${total}`);
   }
 
-  /** The snapshot's bytes from `offset` to `end`, or undefined while a read of them is under way. */
+  /**
+   * The snapshot's bytes from `offset` to `end`, or undefined while a read of them is
+   * under way. Serving from a piece starts the read of the next, so the storage works
+   * while the network does.
+   */
   private bytesOf(t: Outgoing, offset: number, end: number): Uint8Array | undefined {
-    const piece = t.piece;
+    // Pieces wholly before `offset` are of no more use (a go-back reads them again).
+    while (t.pieces.length > 0 && t.pieces[0]!.offset + t.pieces[0]!.bytes.byteLength <= offset) t.pieces.shift();
+    const piece = t.pieces[0];
     if (piece !== undefined && offset >= piece.offset && end <= piece.offset + piece.bytes.byteLength) {
+      const last = t.pieces[t.pieces.length - 1]!;
+      if (t.pieces.length === 1) this.read(t, last.offset + last.bytes.byteLength);
       return piece.bytes.subarray(offset - piece.offset, end - piece.offset);
     }
+    // Not at hand: a go-back to before the first piece, or past pieces not read yet.
     if (t.reading) return undefined;
+    t.pieces = [];
+    this.read(t, offset);
+    return t.reading ? undefined : this.bytesOf(t, offset, end);
+  }
+
+  /** Reads the piece at `offset` (unless past the end or a read is under way), appending it to the pieces. */
+  private read(t: Outgoing, offset: number): void {
+    if (t.reading || offset >= t.source.byteLength) return;
     const { chunkBytes, inflightBytesMax } = this.limits;
     const pieceBytes = Math.max(chunkBytes, Math.floor(Math.min(inflightBytesMax, readPieceBytesMax) / chunkBytes) * chunkBytes);
     const length = Math.min(t.source.byteLength - offset, pieceBytes);
+    // A short read would cut a chunk short, or never end: a failed read, as a throw is.
+    const whole = (bytes: Uint8Array): Uint8Array => {
+      if (bytes.byteLength !== length) throw new RangeError(`a read of ${length} bytes at offset ${offset} of the snapshot gave ${bytes.byteLength}`);
+      return bytes;
+    };
     let read: Uint8Array | Promise<Uint8Array>;
     try {
-      read = t.source.read(offset, length);
+      const got = t.source.read(offset, length);
+      read = got instanceof Uint8Array ? whole(got) : got.then(whole);
     } catch (error) {
       read = Promise.reject(error);
     }
     if (read instanceof Uint8Array) {
-      t.piece = { offset, bytes: read };
-      return read.subarray(0, end - offset);
+      t.pieces.push({ offset, bytes: read });
+      return;
     }
     t.reading = true;
     read.then(
       (bytes) => {
         t.reading = false;
         if (this.outgoing.get(t.to) !== t) return;
-        t.piece = { offset, bytes };
+        // The pieces may have been dropped meanwhile (a go-back): keep them contiguous.
+        const last = t.pieces[t.pieces.length - 1];
+        if (last !== undefined && last.offset + last.bytes.byteLength !== offset) t.pieces = [];
+        t.pieces.push({ offset, bytes });
         this.fill(t);
       },
       (error: unknown) => {
@@ -255,7 +290,6 @@ export class SnapshotSender {
         this.readFailed(t.to, error);
       },
     );
-    return undefined;
   }
 
   /** Sends `chunk`, the bytes at `offset` (a multiple of chunkBytes); returns where it ends. */

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/runtime/crc32.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from '../../src/runtime/runtime-messages.js';
-import { type ReceivedSnapshot, type SendOutcome, SnapshotReceiver, SnapshotSender, aheadChunksMax, bytesSource } from '../../src/runtime/snapshot-transfer.js';
+import { type ReceivedSnapshot, type SendOutcome, SnapshotReceiver, type SnapshotSource, SnapshotSender, aheadChunksMax, bytesSource } from '../../src/runtime/snapshot-transfer.js';
 import { Prng } from '../../src/testing/prng.js';
 
 const data = Uint8Array.from({ length: 100 }, (_, i) => i);
@@ -191,6 +191,72 @@ describe('snapshot transfer', () => {
     const misplaced = other.onChunk(chunk({ offset: 10, data: data.subarray(20, 30), crc: zlibCrc32(data.subarray(0, 20)) }), 0);
     expect(misplaced.ack?.status).toBe('failed');
     expect(misplaced.refused).toMatch(/fails its CRC/);
+  });
+
+  /** A source whose reads wait until the test answers them, as a storage's do. */
+  function slowSource(bytes: Uint8Array, shortBy = 0) {
+    const reads: { offset: number; length: number; answered: boolean; answer: () => Promise<void> }[] = [];
+    const source: SnapshotSource = {
+      slot: 40,
+      byteLength: bytes.byteLength,
+      read: (offset, length) =>
+        new Promise<Uint8Array>((resolve) => {
+          const read = { offset, length, answered: false, answer: () => ((read.answered = true), resolve(bytes.slice(offset, offset + length - shortBy)), new Promise<void>((r) => setImmediate(r))) };
+          reads.push(read);
+        }),
+      close: () => undefined,
+    };
+    return { source, reads };
+  }
+
+  it('reads the next piece of a stored snapshot while the current one goes out, and reads again what a go-back needs', async () => {
+    const { sender, receiver, sent } = pair(10, 30);
+    const { source, reads } = slowSource(data);
+    sender.start('b', source);
+    expect(reads.map((r) => [r.offset, r.length])).toEqual([[0, 30]]);
+    await reads[0]!.answer();
+    // The window is out, and the next piece is asked for before any ack.
+    expect(sent.map((m) => m.offset)).toEqual([0, 10, 20]);
+    expect(reads.map((r) => r.offset)).toEqual([0, 30]);
+    await reads[1]!.answer();
+    const first = receiver.onChunk(sent.shift()!, 0);
+    sender.onAck(first.ack!);
+    // Chunk 30 comes from the piece read ahead, and the one after is asked for.
+    expect(sent.map((m) => m.offset)).toEqual([10, 20, 30]);
+    expect(reads.map((r) => r.offset)).toEqual([0, 30, 60]);
+    sent.length = 0;
+    // The window is lost: after retryTicks the sender goes back to 10, before its pieces.
+    sender.tick();
+    sender.tick();
+    expect(sent).toHaveLength(0); // waits for the read under way, then reads 10 again
+    await reads[2]!.answer();
+    expect(reads.map((r) => r.offset)).toEqual([0, 30, 60, 10]);
+    await reads[3]!.answer();
+    expect(sent.map((m) => m.offset)).toEqual([10, 20, 30]);
+    // And it all arrives whole.
+    let complete: ReceivedSnapshot | undefined;
+    for (let i = 0; complete === undefined && i < 100; i++) {
+      const m = sent.shift();
+      if (m === undefined) {
+        await reads.find((r) => !r.answered)?.answer();
+        continue;
+      }
+      const r = receiver.onChunk(m, 0);
+      complete = r.complete;
+      if (r.ack !== undefined) sender.onAck(r.ack);
+    }
+    expect([...complete!.data]).toEqual([...data]);
+  });
+
+  it('a short read of a stored snapshot fails the transfer, as a failed read does', async () => {
+    const failures: unknown[] = [];
+    const sender = new SnapshotSender('a', { chunkBytes: 10, inflightBytesMax: 30, retryTicks: 2, retriesMax: 3 }, () => undefined, () => 0.5, crc32, (_to, error) => failures.push(error));
+    const { source, reads } = slowSource(data, 1);
+    sender.start('b', source);
+    await reads[0]!.answer();
+    expect(failures).toHaveLength(1);
+    expect(String(failures[0])).toMatch(/a read of 30 bytes at offset 0 of the snapshot gave 29/);
+    expect(sender.busy('b')).toBe(false);
   });
 
   it('a truncated transfer (the sender goes silent) is dropped after idleTicksMax and never handed over', () => {

@@ -73,6 +73,16 @@ export function encodeMessage(message: NodeMessage): Uint8Array {
  * buffer. On a throw, `w` holds part of a frame: truncate it back. @internal
  */
 export function writeMessage(w: Writer, message: NodeMessage): void {
+  writeMessageHead(w, message);
+  if (message.type === 'snapshotChunk') w.raw(message.data);
+}
+
+/**
+ * Appends the frame of `message` to `w` but for a snapshot chunk's data, whose bytes
+ * (after their length, which is written) belong right after: a transport writes them
+ * from the sender's buffer rather than copy a large chunk into the frame. @internal
+ */
+export function writeMessageHead(w: Writer, message: NodeMessage): void {
   const type = typeNumbers.get(message.type);
   if (type === undefined) throw new CodecError(`unknown message type ${String(message.type)}`);
   w.u8(magic0);
@@ -177,7 +187,7 @@ export function writeMessage(w: Writer, message: NodeMessage): void {
       w.uint(m.total);
       w.uint(m.offset);
       w.uint(m.crc);
-      w.bytesOf(m.data);
+      w.uint(m.data.byteLength); // the bytes follow: see writeMessage
       break;
     case 'snapshotAck':
       w.uint(m.transfer);

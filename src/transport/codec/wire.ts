@@ -84,6 +84,11 @@ export class Writer {
 
   bytesOf(data: Uint8Array): void {
     this.uint(data.byteLength);
+    this.raw(data);
+  }
+
+  /** `data` as it is, without its length. */
+  raw(data: Uint8Array): void {
     this.room(data.byteLength);
     this.bytes.set(data, this.at);
     this.at += data.byteLength;

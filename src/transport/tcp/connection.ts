@@ -109,6 +109,18 @@ export class Connection {
     this.host.counters.bytesSent += bytes.byteLength;
   }
 
+  /** Writes one frame given in two parts (its head, then bytes the caller never changes again), without joining them. Only once open. */
+  writeParts(head: Uint8Array, tail: Uint8Array): void {
+    if (this.state !== 'open') return;
+    this.socket.cork();
+    this.socket.write(head);
+    this.socket.write(tail);
+    this.socket.uncork();
+    this.lastWritten = performance.now();
+    this.host.counters.writes++;
+    this.host.counters.bytesSent += head.byteLength + tail.byteLength;
+  }
+
   /**
    * Closes the connection and reports it ended, once. `graceful` lets what was written
    * (a refusal) reach the peer first; the socket is destroyed soon after regardless.

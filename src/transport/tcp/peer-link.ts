@@ -6,7 +6,7 @@
  */
 import type { NodeId } from '../../core/index.js';
 import type { NodeMessage, SnapshotChunkMessage } from '../../runtime/index.js';
-import { writeMessage } from '../codec/message-codec.js';
+import { writeMessage, writeMessageHead } from '../codec/message-codec.js';
 import { Writer } from '../codec/wire.js';
 import type { Connection } from './connection.js';
 import { RedialBackoff } from './redial-backoff.js';
@@ -132,20 +132,21 @@ export class PeerLink {
   }
 
   /**
-   * Writes a large snapshot chunk in a buffer of its own, after what is waiting (order
-   * kept): appended to the batch it made the batch double, copying what it held, as a
-   * window of chunks left in one turn.
+   * Writes a large snapshot chunk on its own, after what is waiting (order kept): its
+   * frame's fields, then its data straight from the sender's buffer (which it never
+   * changes once sent). Copied into the batch, a window of chunks left in one turn
+   * made the batch double, copying what it held, and every byte was copied once more.
    */
   private sendAlone(message: SnapshotChunkMessage): void {
     const o = this.host.options;
     const c = this.host.counters;
     this.flush();
     // The frame's fields besides the data: a few varints and the two ids.
-    const w = newBatch(4 + message.data.byteLength + 64 + 3 * (message.from.length + message.to.length));
+    const w = newBatch(4 + 64 + 3 * (message.from.length + message.to.length));
     try {
       const at = w.reserveU32();
-      writeMessage(w, message);
-      const frameBytes = w.length - at - 4;
+      writeMessageHead(w, message);
+      const frameBytes = w.length - at - 4 + message.data.byteLength;
       if (frameBytes > o.frameBytesMax) throw new RangeError(`a ${message.type} message of ${frameBytes} bytes, more than frameBytesMax ${o.frameBytesMax}`);
       w.setU32(at, frameBytes);
     } catch (error) {
@@ -153,12 +154,12 @@ export class PeerLink {
       o.logger.error({ node: o.id, peer: this.peer, error }, 'tcp: a message could not be encoded; dropped');
       return;
     }
-    if (this.heldBytes + w.length > o.queueBytesMax) {
+    if (this.heldBytes + w.length + message.data.byteLength > o.queueBytesMax) {
       c.messagesDropped++;
       return;
     }
     c.messagesSent++;
-    this.connection!.write(w.finish());
+    this.connection!.writeParts(w.finish(), message.data);
   }
 
   /** Drops every message waiting here, counted. */
