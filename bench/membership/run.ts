@@ -31,13 +31,14 @@
  * transfer at least 50% of the slower floor; CAS/s during the change at least 70% of
  * before.
  *
- * A benchmark, not a test: it reports and never fails on its numbers. Run with
+ * A benchmark, not a test: it reports and never fails on its numbers.
+ * The servers run the built CLI (dist/, rebuilt first when a source is newer). Run with
  * `npx tsx bench/membership/run.ts [--sizes 10,100] [--clients 64] [--seconds 5]`
  * (`--sizes 10,100,1000` adds the 1 GB point: about 2.5 minutes more here, 10 GB of
  * disk and 13 GB of memory at its peak; not in `npm run bench`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import os from 'node:os';
@@ -57,7 +58,29 @@ const clientCount = Number(arg('clients', '64'));
 const seconds = Number(arg('seconds', '5'));
 const valueBytes = 64 * 1024;
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const cli = join(root, 'src', 'cli', 'synod.ts');
+/**
+ * The servers run the built CLI, as an installed package runs it: under tsx, compiling
+ * the sources took a joining server about 1 s of CPU, on the cores the others serve on.
+ * Built first (`npm run build`) when any source is newer than the build.
+ */
+const cli = join(root, 'dist', 'cli', 'synod.js');
+
+/** The newest modification time under `dir`, in ms. */
+async function newestUnder(dir: string): Promise<number> {
+  let newest = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
+  }
+  return newest;
+}
+
+async function ensureBuilt(): Promise<void> {
+  const built = await stat(cli).then((s) => s.mtimeMs, () => 0);
+  if (built >= (await newestUnder(join(root, 'src')))) return;
+  console.log('building the CLI (npm run build): the sources changed since the last build');
+  const run = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (run.status !== 0) throw new Error(`npm run build failed (exit ${run.status})`);
+}
 
 /** MB/s reading back a `bytes`-byte file just written and synced in `dir`. */
 async function diskReadRate(dir: string, bytes: number): Promise<number> {
@@ -113,7 +136,7 @@ async function point(sizeMb: number): Promise<string> {
   /** What the servers' logs and output told: the transfers to the new member, and when it listened. */
   const seen = { transfersStarted: 0, transfer: undefined as { bytes: number; ms: number } | undefined, listening: undefined as number | undefined };
   const serve = (id: string, extra: readonly string[] = []) => {
-    const child = spawn(process.execPath, [...process.execArgv, cli, 'serve', '--verbose', '--config', configPath, '--id', id, '--snapshot-every', String(sizeMb >= 1000 ? 10_000 : 1_000), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'serve', '--verbose', '--config', configPath, '--id', id, '--snapshot-every', String(sizeMb >= 1000 ? 10_000 : 1_000), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (id === 'd' && line.includes('serving clients')) seen.listening ??= performance.now();
@@ -228,6 +251,7 @@ async function point(sizeMb: number): Promise<string> {
 }
 
 const cpus = os.cpus();
+await ensureBuilt();
 console.log(`membership benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; ${clientCount} CAS clients, ${seconds} s baseline`);
 console.log('| data | snapshot sent, transfers | transfer | transfer rate | floors: file read / loopback | transfer ÷ slower floor (target ≥ 0.5) | join to voter (process start) | join rate, ÷ floor | CAS/s before | during | ratio (target ≥ 0.7) |');
 console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|');
