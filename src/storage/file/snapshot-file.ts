@@ -274,7 +274,8 @@ class SnapshotFileReader implements SnapshotReader {
   }
 
   private async readFully(offset: number, length: number): Promise<Uint8Array> {
-    const bytes = new Uint8Array(length);
+    // Not zero-filled first: every byte is read into it, or the read throws.
+    const bytes: Uint8Array = Buffer.allocUnsafeSlow(length);
     let got = 0;
     while (got < length) {
       const { bytesRead } = await this.readAt(bytes, got, length - got, headerBytes + offset + got);
