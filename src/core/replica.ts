@@ -825,7 +825,29 @@ export class Replica {
     const c = this.candidacy;
     if (this.currentRole !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
     c.onPromise(m.from, m.accepted, m.chosen);
+    if (this.learnChosen(m.chosen)) {
+      // The commit index moved: the configurations governing from it on may be others.
+      this.refreshView();
+      if (this.candidacy !== c) return;
+    }
     this.checkCandidacy();
+  }
+
+  /**
+   * Learns the chosen values a promise reported, as from a `chosen` message (they are
+   * facts, whoever reports them). A candidate does not propose them again: it may not
+   * vote in the configuration governing them. The heir of a leader that removed itself
+   * campaigns before it hears the commit index that says so; elected below those
+   * slots, it could neither get them chosen nor hand them over to a voter that left.
+   * Returns whether the commit index moved.
+   */
+  private learnChosen(entries: readonly ChosenEntry[]): boolean {
+    const before = this.learner.commitIndex;
+    for (const e of entries) {
+      if (e.slot > before && this.learner.learn(e.slot, e.value)) this.out.persistChosen(e);
+    }
+    this.learner.advance(this.out);
+    return this.learner.commitIndex > before;
   }
 
   private checkCandidacy(): void {
