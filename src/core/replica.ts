@@ -1053,10 +1053,19 @@ export class Replica {
 
   /** A leader that is not a voter of the configuration that governs next hands over once its own slots are chosen. */
   private handOver(l: Leadership): void {
-    const e = this.learner.epochs.at(Math.min(l.nextSlot, this.learner.epochs.knownThrough));
+    const epochs = this.learner.epochs;
+    const e = epochs.at(Math.min(l.nextSlot, epochs.knownThrough));
     if (e.quorum.isVoter(this.id) || l.transfer !== undefined || this.learner.commitIndex < l.nextSlot - 1) return;
+    // A voter that reported every slot of `e` committed and votes in no configuration
+    // after it knows it left: it ignores timeoutNow. It reports the highest commit
+    // index, so it would be picked again after every transfer timeout, and the voters
+    // that can campaign, hearing this leader, never would.
+    const last = epochs.lastSlotOf(e);
+    const later = last === Infinity ? [] : epochs.between(last + 1, epochs.knownThrough);
+    const left = (v: NodeId): boolean => (l.reportedCommit.get(v) ?? 0) >= last && !later.some((f) => f.quorum.isVoter(v));
     let best: NodeId | undefined;
     for (const v of e.voters) {
+      if (left(v)) continue;
       if (best === undefined || (l.reportedCommit.get(v) ?? 0) > (l.reportedCommit.get(best) ?? 0)) best = v;
     }
     if (best !== undefined) l.transfer = { to: best, elapsed: 0, told: false };
