@@ -825,7 +825,29 @@ export class Replica {
     const c = this.candidacy;
     if (this.currentRole !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
     c.onPromise(m.from, m.accepted, m.chosen);
+    if (this.learnChosen(m.chosen)) {
+      // The commit index moved: the configurations governing from it on may be others.
+      this.refreshView();
+      if (this.candidacy !== c) return;
+    }
     this.checkCandidacy();
+  }
+
+  /**
+   * Learns the chosen values a promise reported, as from a `chosen` message (they are
+   * facts, whoever reports them). A candidate does not propose them again: it may not
+   * vote in the configuration governing them. The heir of a leader that removed itself
+   * campaigns before it hears the commit index that says so; elected below those
+   * slots, it could neither get them chosen nor hand them over to a voter that left.
+   * Returns whether the commit index moved.
+   */
+  private learnChosen(entries: readonly ChosenEntry[]): boolean {
+    const before = this.learner.commitIndex;
+    for (const e of entries) {
+      if (e.slot > before && this.learner.learn(e.slot, e.value)) this.out.persistChosen(e);
+    }
+    this.learner.advance(this.out);
+    return this.learner.commitIndex > before;
   }
 
   private checkCandidacy(): void {
@@ -1031,10 +1053,19 @@ export class Replica {
 
   /** A leader that is not a voter of the configuration that governs next hands over once its own slots are chosen. */
   private handOver(l: Leadership): void {
-    const e = this.learner.epochs.at(Math.min(l.nextSlot, this.learner.epochs.knownThrough));
+    const epochs = this.learner.epochs;
+    const e = epochs.at(Math.min(l.nextSlot, epochs.knownThrough));
     if (e.quorum.isVoter(this.id) || l.transfer !== undefined || this.learner.commitIndex < l.nextSlot - 1) return;
+    // A voter that reported every slot of `e` committed and votes in no configuration
+    // after it knows it left: it ignores timeoutNow. It reports the highest commit
+    // index, so it would be picked again after every transfer timeout, and the voters
+    // that can campaign, hearing this leader, never would.
+    const last = epochs.lastSlotOf(e);
+    const later = last === Infinity ? [] : epochs.between(last + 1, epochs.knownThrough);
+    const left = (v: NodeId): boolean => (l.reportedCommit.get(v) ?? 0) >= last && !later.some((f) => f.quorum.isVoter(v));
     let best: NodeId | undefined;
     for (const v of e.voters) {
+      if (left(v)) continue;
       if (best === undefined || (l.reportedCommit.get(v) ?? 0) > (l.reportedCommit.get(best) ?? 0)) best = v;
     }
     if (best !== undefined) l.transfer = { to: best, elapsed: 0, told: false };
