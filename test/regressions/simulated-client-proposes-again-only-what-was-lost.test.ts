@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { runSimulation, SimulationRun } from '../../src/testing/index.js';
+import { LivenessFailure, runSimulation, SimulationRun } from '../../src/testing/index.js';
 import { configOf } from '../../scripts/soak.js';
 
 // Bug (in the simulated client, not the protocol): the client proposed every command not
@@ -43,6 +43,28 @@ it('a command is proposed once to each leadership', () => {
   expect(result.livenessTicks).toBeGreaterThan(60);
   expect(commands.size).toBe(200);
   expect([...proposed].filter(([, n]) => n > 1).map(([key, n]) => `${key}: ${n} times`)).toEqual([]);
+});
+
+it('a command a lasting leadership loses fails the liveness check', () => {
+  // A leader that answers "queued" for c5 once and forgets it: the core breaking its
+  // contract. The old client proposed c5 again 60 ticks later and the run passed.
+  const run = new SimulationRun({ seed: 7, voters: 3, proposals: 20, safetyTicks: 200, faults: [], livenessTicksMax: 500 });
+  const decoder = new TextDecoder();
+  const propose = run.sim.propose.bind(run.sim);
+  let forgotten = false;
+  run.sim.propose = (command, to) => {
+    if (forgotten || decoder.decode(command) !== 'c5') return propose(command, to);
+    forgotten = true;
+    return { ok: true };
+  };
+  let failure: unknown;
+  try {
+    run.finish();
+  } catch (error) {
+    failure = error;
+  }
+  expect(failure).toBeInstanceOf(LivenessFailure);
+  expect((failure as LivenessFailure).message).toMatch(/1 of 20 proposals not applied \(first: c5\)/);
 });
 
 it('the soak run that exposed it finishes within the liveness bound', () => {
