@@ -873,6 +873,10 @@ export class SynodNode<Command, Result> {
     p.submittedTick = this.ticks;
     const first = p.attempts++ === 0;
     if (replica.role === 'leader') {
+      // A retry of a request this leadership holds already (its first attempt timed out
+      // and was retried): that copy commits and settles it by key, or comes back in
+      // `dropped`. A second copy would only take a slot of its own.
+      if (this.inPipeline.has(p.key)) return;
       const stamped = stampEnvelope(p.envelope, this.logTimeNow());
       if (stamped === undefined) throw new InvariantError(`this node built a malformed envelope for ${p.key}`);
       const result = replica.propose([stamped]);

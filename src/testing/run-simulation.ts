@@ -15,14 +15,6 @@ export interface SimulationConfig extends SimulatorOptions {
   readonly faults: readonly ScheduledFault[];
   /** Ticks the healed cluster has to commit every proposal and converge. Default 3,000. */
   readonly livenessTicksMax?: number;
-  /**
-   * Ticks after which a client proposes a command again if it was not applied; each
-   * further retry of a command waits twice as long, up to 16 times this (a command that
-   * is only queued behind a slow pipeline would otherwise be proposed again and again,
-   * and its copies fill the leader's queue). A command the leader reports dropped is
-   * proposed again at once. Default 60.
-   */
-  readonly resubmitTicks?: number;
 }
 
 /** What a run did. */
@@ -58,6 +50,15 @@ export function commandBytes(i: number): Uint8Array {
  * during `safetyTicks`, every safety invariant checked as events happen; then the
  * network heals, crashed nodes restart, and every proposal must be applied and every
  * live replica converge to the same state within `livenessTicksMax`.
+ *
+ * The client proposes each command to the leader of the highest ballot and relies on
+ * the core's contract for what it queued: the command gets a slot, or comes back in
+ * `Output.dropped` when that leader steps down. So it proposes a command again only
+ * once it came back, or once the leadership that queued it is no longer the one it
+ * sees (that leader crashed or was deposed; a slot it gave the command may have been
+ * filled with a no-op). It never proposes again what a leadership still holds: the
+ * copies would only lengthen that leader's queue. A command lost while its leadership
+ * lasts therefore fails the liveness check instead of being hidden by a retry.
  *
  * Throws {@link SafetyViolation} or {@link LivenessFailure} with the end of the trace
  * in the message; returns statistics otherwise.
@@ -103,22 +104,23 @@ export class SimulationRun {
   private result: SimulationResult | undefined;
   private readonly faults: readonly ScheduledFault[];
   private readonly total: number;
-  private readonly resubmitTicks: number;
   private readonly applied: Uint8Array;
   private appliedCount = 0;
-  private readonly lastSubmitted: Float64Array;
-  /** Times each command was proposed since it was last reported dropped: its backoff. */
-  private readonly attempts: Uint8Array;
+  /** The node (index in `sim.ids`) whose leadership holds each command, or -1: see {@link runSimulation}. */
+  private readonly queuedAt: Int8Array;
+  /** The ballot round of that leadership. */
+  private readonly queuedRound: Float64Array;
+  private readonly nodeIndex = new Map<string, number>();
   private released = 0;
   private readonly submitPhase: number;
 
   constructor(private readonly config: SimulationConfig) {
     this.sim = new Simulator(config);
     this.total = config.proposals;
-    this.resubmitTicks = config.resubmitTicks ?? 60;
     this.applied = new Uint8Array(this.total);
-    this.lastSubmitted = new Float64Array(this.total).fill(-Infinity);
-    this.attempts = new Uint8Array(this.total);
+    this.queuedAt = new Int8Array(this.total).fill(-1);
+    this.queuedRound = new Float64Array(this.total);
+    this.sim.ids.forEach((id, i) => this.nodeIndex.set(id, i));
     this.submitPhase = Math.max(1, Math.floor(config.safetyTicks * 0.8));
     this.faults = [...config.faults].sort((a, b) => a.at - b.at);
     const byKey = new Map<string, number>();
@@ -131,13 +133,12 @@ export class SimulationRun {
         this.appliedCount++;
       }
     };
-    this.sim.onDropped = (commands) => {
+    this.sim.onDropped = (commands, node) => {
+      const at = this.nodeIndex.get(node)!;
       for (const c of commands) {
         const i = byKey.get(decoder.decode(c));
-        if (i !== undefined) {
-          this.lastSubmitted[i] = -Infinity;
-          this.attempts[i] = 0;
-        }
+        // Given back by the leader that held it: propose it again. A copy another leader holds stays there.
+        if (i !== undefined && this.queuedAt[i] === at) this.queuedAt[i] = -1;
       }
     };
   }
@@ -222,15 +223,19 @@ export class SimulationRun {
     const leader = sim.leader();
     this.released = Math.min(total, Math.max(this.released, Math.ceil((total * sim.now) / this.submitPhase)));
     if (leader === undefined) return;
+    const at = this.nodeIndex.get(leader)!;
+    const ballot = sim.replica(leader)!.status.promised;
+    assert(ballot.node === leader, () => `leader ${leader} leads in ballot ${ballot.round}.${ballot.node}, not its own`);
     for (let i = 0; i < this.released; i++) {
-      if (this.applied[i] === 1 || sim.now - this.lastSubmitted[i]! < this.resubmitTicks * 2 ** Math.min(4, Math.max(0, this.attempts[i]! - 1))) continue;
+      // Applied, or held by this very leadership: it gets a slot or comes back in `dropped`.
+      if (this.applied[i] === 1 || (this.queuedAt[i] === at && this.queuedRound[i] === ballot.round)) continue;
       const result = sim.propose(commandBytes(i), leader);
       if (!result.ok) {
         if (result.reason === 'not-leader') return;
         continue;
       }
-      this.lastSubmitted[i] = sim.now;
-      this.attempts[i] = Math.min(255, this.attempts[i]! + 1);
+      this.queuedAt[i] = at;
+      this.queuedRound[i] = ballot.round;
     }
   }
 

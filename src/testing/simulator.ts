@@ -150,8 +150,8 @@ export class Simulator {
   private stepping: { readonly due: readonly SimMessage[]; delivered: number; ticked: number } | undefined;
   /** Called for every command a replica applies: (node, slot, command). */
   onApply: ((node: NodeId, slot: number, command: Uint8Array) => void) | undefined;
-  /** Called with commands a leader gave back when it stepped down. */
-  onDropped: ((commands: readonly Uint8Array[]) => void) | undefined;
+  /** Called with commands a leader gave back when it stepped down: (commands, that node). */
+  onDropped: ((commands: readonly Uint8Array[], node: NodeId) => void) | undefined;
 
   constructor(private readonly options: SimulatorOptions) {
     if (!Number.isInteger(options.voters) || options.voters < 1 || options.voters > 9) {
@@ -561,7 +561,7 @@ export class Simulator {
       const out = replica.takeOutput();
       if (isEmptyOutput(out)) break;
       if (out.committed.length > 0) this.applyCommitted(node, replica, out);
-      if (out.dropped.length > 0) this.onDropped?.(out.dropped);
+      if (out.dropped.length > 0) this.onDropped?.(out.dropped, node.id);
       for (const r of out.reads) this.invariants.readSettled(node.id, r.id, r.ok ? r.index : undefined);
       for (const to of out.snapshotsTo) this.sendSnapshot(node, to);
       if (out.persist === undefined && !node.disk.hasPending) {
