@@ -1,13 +1,14 @@
 /**
  * The nemesis over the ZooKeeper port, with real processes: five KV server processes
- * (FileStorage, TcpTransport, each with its ZooKeeper port) and ZooKeeper sessions
- * doing versioned `setData`, `create` and `delete` of three znodes, `getData` after
- * `sync`, and creates and deletes of ephemeral sequential nodes, while a nemesis
- * SIGKILLs and restarts servers, SIGSTOPs and resumes them (often the very one a
- * session is connected to: the session must move to another member with its id and
- * password), and partitions them (through the transport's fault hook). Some sessions
- * are abandoned (their connection dropped, never closed) so that they expire. Then
- * everything heals, and:
+ * (FileStorage, TcpTransport, each with its ZooKeeper port) and a sixth that joins as
+ * an observer with its own port (sessions start there, and move to and from it).
+ * ZooKeeper sessions do versioned `setData`, `create` and `delete` of three znodes,
+ * `getData` after `sync`, and creates and deletes of ephemeral sequential nodes, while
+ * a nemesis SIGKILLs and restarts servers, SIGSTOPs and resumes them (half the time the
+ * one a session is connected to: the session must move to another member with its id
+ * and password), and partitions them (through the transport's fault hook). Some
+ * sessions are abandoned (their connection dropped, never closed) so that they expire.
+ * Then everything heals, and:
  *
  * - the history of the three znodes (every operation with its real-time bounds, writes
  *   whose answer never came as unknown, and a final read of each) is linearizable
@@ -19,8 +20,9 @@
  *   the sessions (a reconnect with their id and password is refused).
  *
  * `SYNOD_ZK_NEMESIS_MS` sets how long the nemesis runs (default 30,000), and
- * `SYNOD_ZK_NEMESIS_SEED` replays a run (the seed is in the test's name). The KV's
- * nemesis (test/kv/nemesis/) runs the same faults, and membership changes, over the KV.
+ * `SYNOD_ZK_NEMESIS_SEED` replays a run (the seed is in the test's name);
+ * `SYNOD_NEMESIS_KEEP` keeps the servers' logs. The KV's nemesis (test/kv/nemesis/)
+ * runs the same faults, and membership changes, over the KV.
  */
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,6 +30,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { readClusterConfig } from '../../../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../../../src/cli/cluster-up.js';
+import { onLeader } from '../../../src/cli/member-commands.js';
 import { type Operation, Prng, type ZnodeInput, type ZnodeOutput, checkLinearizability, znodeModel } from '../../../src/testing/index.js';
 import { ZkCreateMode, ZkErrorCode, openAcl } from '../../../src/zk/index.js';
 import { JuteReader } from '../../../src/zk/protocol/jute-reader.js';
@@ -86,7 +89,7 @@ class WrongAnswer extends Error {}
 /** The 10-digit sequence number ending a sequential node's name. */
 const sequenceOf = (name: string) => Number(name.slice(-10));
 
-it(`keeps the znodes linearizable and the sessions whole under kills, pauses and partitions of 5 server processes (${nemesisMs} ms, seed ${seed})`, async () => {
+it(`keeps the znodes linearizable and the sessions whole under kills, pauses and partitions of 5 server processes and an observer (${nemesisMs} ms, seed ${seed})`, async () => {
   dir = await mkdtemp(join(tmpdir(), 'synod-zk-nemesis-'));
   // The local cluster file, each member with a ZooKeeper port.
   const path = await writeLocalCluster(dir, 5);
@@ -94,11 +97,25 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
   for (const member of Object.values(file.members)) member['zk'] = `127.0.0.1:${await freePort()}`;
   await writeFile(path, JSON.stringify(file));
   const config = await readClusterConfig(path);
-  const ids = Object.keys(config.members);
-  const ports = new Map(ids.map((id) => [id, config.members[id]!.zk!.port]));
+  const voters = Object.keys(config.members);
+  const ports = new Map(voters.map((id) => [id, config.members[id]!.zk!.port]));
   const processes = new ServerProcesses(config);
   servers = processes;
-  await Promise.all(ids.map((id) => processes.start(id)));
+  await Promise.all(voters.map((id) => processes.start(id)));
+  // The observer: started with its addresses, then added by the leader.
+  const observer = { id: 'o', peer: await freePort(), client: await freePort(), zk: await freePort() };
+  processes.joinArgs.set(observer.id, JSON.stringify({ peer: `127.0.0.1:${observer.peer}`, client: `127.0.0.1:${observer.client}`, zk: `127.0.0.1:${observer.zk}`, dataDir: join(dir, observer.id) }));
+  await processes.start(observer.id);
+  for (let added = false; !added; ) {
+    try {
+      await onLeader(config, (kv) => kv.changeMembers({ type: 'addObserver', id: observer.id, address: `127.0.0.1:${observer.peer},127.0.0.1:${observer.client}` }, { timeoutMs: 5_000 }));
+    } catch {
+      await sleep(200);
+    }
+    added = (await onLeader(config, (kv) => kv.members({ timeoutMs: 2_000 })).catch(() => undefined))?.configuration.observers.includes(observer.id) === true;
+  }
+  ports.set(observer.id, observer.zk);
+  const ids = [...voters, observer.id];
   const random = new Prng(seed);
   const timeline = new Timeline();
   const { note } = timeline;
@@ -128,6 +145,8 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
   /** `quiet`: the workers only keep their sessions alive (a sync every 500 ms), for the final checks. */
   let mode: 'work' | 'quiet' | 'stop' = 'work';
   const quiet = new Set<number>();
+  /** Operations answered through the observer's port. */
+  let throughObserver = 0;
 
   const worker = async (w: number) => {
     const rng = random.fork();
@@ -177,6 +196,7 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
           } else throw new WrongAnswer(`getData answered ${reply.err}`);
           versions.set(key, output.type === 'data' ? output.version : -1);
           history.push({ client: name, key, input: { op: 'getData' }, invokedAt, completedAt: performance.now(), outcome: 'ok', output });
+          if (s.member === observer.id) throughObserver++;
         } else if (roll < 0.8) {
           const data = `${name}-${n}`;
           const version = versions.get(key) ?? -1;
@@ -197,6 +217,7 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
           }
           const output = writeOutput(input, reply);
           history.push(output === undefined ? { client: name, key, input, invokedAt, outcome: 'info' } : { client: name, key, input, invokedAt, completedAt: performance.now(), outcome: 'ok', output });
+          if (output !== undefined && s.member === observer.id) throughObserver++;
           if (output?.type === 'set') versions.set(key, output.version);
           else if (output?.type === 'created') versions.set(key, 0);
           else versions.delete(key);
@@ -341,11 +362,12 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
   const ok = history.filter((o) => o.outcome === 'ok').length;
   const unknown = history.filter((o) => o.outcome === 'info').length;
   const moves = live.reduce((sum, s) => sum + s.moves, 0) + abandoned.reduce((sum, s) => sum + s.moves, 0);
-  note(`${history.length} znode operations: ${ok} ok, ${unknown} unknown; ${answered.length} ephemeral creates answered, ${kept.length} kept; ${faults} faults; ${moves} session moves`);
+  note(`${history.length} znode operations: ${ok} ok (${throughObserver} through the observer), ${unknown} unknown; ${answered.length} ephemeral creates answered, ${kept.length} kept; ${faults} faults; ${moves} session moves`);
   console.log(timeline.text());
   expect(faults).toBeGreaterThan(0);
   expect(ok).toBeGreaterThan(100);
   expect(moves, 'no session moved to another member').toBeGreaterThan(0);
+  expect(throughObserver, 'the observer answered nothing').toBeGreaterThan(0);
   const checkedFrom = performance.now();
   const verdict = checkLinearizability(history, znodeModel, { timeBudgetMs: 30_000 });
   console.log(`linearizability checked in ${Math.round(performance.now() - checkedFrom)} ms`);
