@@ -62,6 +62,7 @@ export const commands: readonly CommandSpec[] = [
     details: [
       '/metrics, /healthz and /readyz over HTTP on --metrics or the member\'s "metrics" address, if any.',
       'With --join: start a new member and have the cluster add it (a voter once caught up, unless --observer).',
+      'With --join --zk: it answers ZooKeeper clients there too (an observer does, as ZooKeeper\'s observers do).',
     ],
     options: {
       config,
@@ -76,6 +77,7 @@ export const commands: readonly CommandSpec[] = [
       client: { type: 'string', value: 'HOST:PORT', help: 'with --join: where it listens for clients' },
       'data-dir': { type: 'string', value: 'DIR', help: 'with --join: its data directory' },
       observer: { type: 'boolean', help: 'with --join: stay an observer (do not become a voter)' },
+      zk: { type: 'string', value: 'HOST:PORT', help: 'with --join: answer ZooKeeper clients here (the cluster file\'s members must carry the tree)' },
       'timeout-ms': timeoutMs('the join', 300_000),
     },
     run: async (args) => {

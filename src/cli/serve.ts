@@ -18,9 +18,11 @@ import { type MetricsEndpoint, notReadyBecause, readyLagSlotsMaxDefault, type Se
 function joiningMember(args: Args): ClusterMember {
   const peer = parseHostPort('synod serve --join', '--peer', requiredOption(args, 'synod serve --join', 'peer'));
   const client = parseHostPort('synod serve --join', '--client', requiredOption(args, 'synod serve --join', 'client'));
+  const zkText = option(args, 'zk');
+  const zk = zkText === undefined ? undefined : parseHostPort('synod serve --join', '--zk', zkText);
   const dataDir = option(args, 'data-dir');
   if (dataDir === undefined) throw new UsageError('synod serve --join', '--data-dir', 'is required');
-  return { peer, client, dataDir: resolve(dataDir) };
+  return { peer, client, ...(zk === undefined ? {} : { zk }), dataDir: resolve(dataDir) };
 }
 
 /**
@@ -83,10 +85,13 @@ export async function serve(args: Args): Promise<void> {
   const join = args.options.has('join');
   if (id === undefined || (!join && config.members[id] === undefined)) throw new UsageError('synod serve', '--id', `must name a member of ${config.path}: ${Object.keys(config.members).join(', ')} (or add --join to join as a new one)`);
   if (join && config.members[id] !== undefined) throw new UsageError('synod serve', '--join', `${id} is a member of ${config.path} already; serve it without --join`);
+  if (!join && args.options.has('zk')) throw new UsageError('synod serve', '--zk', `is for a member that joins (--join); give ${id} its "zk" address in ${config.path}`);
   const member = join ? joiningMember(args) : config.members[id]!;
   const tickMs = intOption(args, 'tick-ms');
   // Every member carries the ZooKeeper tree in its log when any member serves ZooKeeper clients: they replay the same log.
   const zkServed = Object.values(config.members).some((m) => m.zk !== undefined);
+  // A newcomer cannot start the tree: the members replaying the log without it would answer its commands as invalid.
+  if (member.zk !== undefined && !zkServed) throw new UsageError('synod serve --join', '--zk', `needs a cluster that carries the ZooKeeper tree, and no member of ${config.path} has a "zk" address`);
   const extension = zkServed ? new ZkExtension() : undefined;
   const server = new KvServer({
     id,

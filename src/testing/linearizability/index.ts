@@ -7,6 +7,7 @@ export { HistoryError } from './history-error.js';
 export type { Model, ModelStep } from './model.js';
 export { type KvInput, type KvOutput, type KvState, versionedKvModel, kvOutputEquals } from './versioned-kv-model.js';
 export { type RegisterValue, type RegisterInput, type RegisterOutput, registerModel } from './register-model.js';
+export { type ZnodeInput, type ZnodeOutput, type ZnodeState, znodeModel } from './znode-model.js';
 export { checkLinearizability, type LinearizabilityVerdict, type LinearizabilityOptions } from './check-linearizability.js';
 export { type LinearizabilityExplanation, type WindowCandidate, type WindowAttempt, describeOperation } from './explanation.js';
 export { renderLinearizabilityHtml } from './visualization.js';

@@ -5,8 +5,9 @@
  * and healed; a client whose connection is lost opens a new session on another
  * member. The history (every operation with its real-time bounds, writes whose answer
  * never came as unknown) must be linearizable as a register per znode, which also
- * means no acknowledged write was lost (issue 16, section 3; the KV's nemesis runs the
- * same check over five processes).
+ * means no acknowledged write was lost (issue 16, section 3; zk-process-nemesis.test.ts
+ * runs a fuller check over five server processes and an observer, killed, paused and
+ * partitioned).
  *
  * `SYNOD_ZK_NEMESIS_SEED` replays a run (the seed is printed on failure).
  */

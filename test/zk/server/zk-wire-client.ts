@@ -29,6 +29,8 @@ export class WireClient {
   /** The session id exactly, in hex (a real ZooKeeper's are beyond 2^53). */
   sessionHex = '';
   lastZxid = 0;
+  /** How long `handshake` and `call` wait for their answer, ms. */
+  replyTimeoutMs = 5_000;
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -91,7 +93,7 @@ export class WireClient {
   /** The handshake; `timeoutMs` 0 in the answer means the session is expired (or the password refused). */
   async handshake(options: { sessionId?: number; password?: Uint8Array; timeoutMs?: number } = {}): Promise<{ timeoutMs: number; sessionId: number; password: Uint8Array }> {
     this.send(encodeConnectRequest({ protocolVersion: 0, lastZxidSeen: this.lastZxid, timeoutMs: options.timeoutMs ?? 10_000, sessionId: options.sessionId ?? 0, password: options.password ?? new Uint8Array(16), readOnly: false }));
-    const frame = await this.nextFrame();
+    const frame = await this.nextFrame(this.replyTimeoutMs);
     if (frame === undefined) throw new Error('closed during the handshake');
     const r = new JuteReader(frame);
     r.int('protocolVersion');
@@ -110,7 +112,7 @@ export class WireClient {
   async call(request: ZkRequest, xid = this.xid++): Promise<Frame> {
     this.send(encodeRequest(xid, request));
     for (;;) {
-      const content = await this.nextFrame();
+      const content = await this.nextFrame(this.replyTimeoutMs);
       if (content === undefined) throw new Error(`connection closed before the reply to xid ${xid}`);
       const frame = parseFrame(content);
       this.frames.push(frame);
