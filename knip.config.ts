@@ -32,8 +32,8 @@ const config: KnipConfig = {
       ignoreDependencies: [
         // A JSDoc type import in stryker.config.mjs; @stryker-mutator/core brings it at its own version.
         '@stryker-mutator/api',
-        // test/browser bundles a page with esbuild's API; vite, tsup and tsx all bring it, and
-        // the test must bundle with the same esbuild they do.
+        // test/browser bundles a page with esbuild's API; it loads the copy tsup and tsx bring
+        // (hoisted to node_modules/esbuild), not a devDependency of its own.
         'esbuild',
       ],
     },
