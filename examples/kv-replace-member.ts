@@ -105,7 +105,7 @@ try {
     }
   }, 200);
   const say = (line: string) => {
-    if (tty) process.stdout.write('\r'.padEnd(101) + '\r');
+    if (tty) process.stdout.write(`${'\r'.padEnd(101)}\r`);
     console.log(line);
   };
   await new Promise((r) => setTimeout(r, 1_000));

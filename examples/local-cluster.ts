@@ -110,7 +110,6 @@ const elapsed = (): number => (performance.now() - start) / 1000;
 let acknowledged = 0;
 let failedAttempts = 0;
 let killedAt: number | undefined;
-let electedAt: number | undefined;
 let firstCommitAfterKill: number | undefined;
 let stop = false;
 const ackedPerClient = new Array<number>(clients).fill(0);
@@ -161,7 +160,7 @@ const snapshotsBefore = nodes.get(victim)!.metrics().snapshots.saved;
 await nodes.get(victim)!.close();
 tally(victim);
 while (leaderOf() === undefined || leaderOf() === victim) await sleep(1);
-electedAt = elapsed();
+const electedAt = elapsed();
 console.log(`${leaderOf()} leads from t=${electedAt.toFixed(2)}s`);
 
 await sleep((seconds * 1000) / 3);

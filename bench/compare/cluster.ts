@@ -18,7 +18,7 @@ import { type RunningCluster, systemNames, type SystemName } from './system.js';
 import { systems } from './systems.js';
 
 /** The name of the state file in a cluster's directory. */
-export const stateFile = 'compare-state.json';
+const stateFile = 'compare-state.json';
 
 /** Writes `cluster`'s state file. */
 export async function saveCluster(cluster: RunningCluster): Promise<void> {
@@ -26,7 +26,7 @@ export async function saveCluster(cluster: RunningCluster): Promise<void> {
 }
 
 /** Reads the state file in `dir`. */
-export async function loadCluster(dir: string): Promise<RunningCluster> {
+async function loadCluster(dir: string): Promise<RunningCluster> {
   const cluster = JSON.parse(await readFile(join(dir, stateFile), 'utf8')) as RunningCluster;
   if (!systemNames.includes(cluster.system) || !Array.isArray(cluster.servers)) throw new Error(`${join(dir, stateFile)} is not a cluster state file`);
   for (const s of cluster.servers) {

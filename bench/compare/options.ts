@@ -20,7 +20,7 @@ export interface CompareOptions {
 }
 
 /** The one-line usage, appended to every option error. */
-export const usage = 'usage: tsx bench/compare/run.ts [--clients 1,4,16,64,256] [--sizes 100,4096] [--seconds 10] [--warmup 3] [--passes 3] [--systems etcd,zookeeper,synod] [--out DIR]';
+const usage = 'usage: tsx bench/compare/run.ts [--clients 1,4,16,64,256] [--sizes 100,4096] [--seconds 10] [--warmup 3] [--passes 3] [--systems etcd,zookeeper,synod] [--out DIR]';
 
 /** Parses `argv` (the arguments after the script); throws with {@link usage} on anything it does not know. */
 export function parseOptions(argv: readonly string[], defaultOut: string): CompareOptions {

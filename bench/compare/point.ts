@@ -9,7 +9,7 @@ import { clockTicksPerSecond, machineStat, processCpuTicks } from './proc-stat.j
 import type { RunningCluster, System, SystemName } from './system.js';
 
 /** Latency quantiles of one kind of operation, in ms. */
-export interface Latency {
+interface Latency {
   readonly count: number;
   readonly p50Ms: number;
   readonly p99Ms: number;

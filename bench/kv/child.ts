@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 /** How long a child may take to start or to answer a request, in ms. */
-export const answerMsMax = 30_000;
+const answerMsMax = 30_000;
 /** How long a child may take to exit once asked, in ms, before it is killed. */
 const exitMsMax = 5_000;
 /** The stderr a failed child's error quotes, at most, in characters (its tail). */
@@ -53,7 +53,7 @@ export function atExit(cleanup: () => void): void {
 }
 
 /** `promise`, or a rejection naming `what` after `ms`. */
-export async function within<T>(promise: Promise<T>, what: string, ms = answerMsMax): Promise<T> {
+async function within<T>(promise: Promise<T>, what: string, ms = answerMsMax): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);

@@ -47,8 +47,8 @@ export interface Endpoint {
 /** The largest frame a raw receiver takes: the codec's default limit. */
 const frameBytesMax = 16 * 1024 * 1024;
 /** The shared secret of the benchmark's TcpTransports. */
-export const benchSecret = 'the transport benchmark secret, 32+';
-export const benchClusterId = 'bench';
+const benchSecret = 'the transport benchmark secret, 32+';
+const benchClusterId = 'bench';
 export const host = '127.0.0.1';
 
 /** How a raw endpoint writes and reads. */

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Variant } from './endpoint.js';
 
 /** How long a sink may take to start or to answer, and anything else to finish, in ms. */
-export const waitMsMax = 10_000;
+const waitMsMax = 10_000;
 
 const sinkScript = fileURLToPath(new URL('./sink.ts', import.meta.url));
 

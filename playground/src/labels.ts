@@ -24,7 +24,7 @@ export function ballotLabel(ballot: Ballot): string {
 }
 
 /** The ballot a message carries, if any. */
-export function messageBallot(m: SimMessage): Ballot | undefined {
+function messageBallot(m: SimMessage): Ballot | undefined {
   if (m.type === 'snapshot') return undefined;
   if ('ballot' in m) return m.ballot;
   if (m.type === 'probe' || m.type === 'probeReply') return m.fence;

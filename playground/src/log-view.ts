@@ -10,7 +10,7 @@ import { escape } from './cluster-view.js';
 import { ballotLabel, valueLabel } from './labels.js';
 
 /** Slots shown at once: the latest ones. */
-export const slotsShown = 20;
+const slotsShown = 20;
 
 /** The HTML of the log table. */
 export function logTable(session: Session): string {

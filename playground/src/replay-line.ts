@@ -13,7 +13,7 @@ import type { SimulationConfig } from '../../src/testing/run-simulation.js';
 import type { Action } from './action.js';
 
 /** A fast-check replay: seed and shrink path, and the suite when known. */
-export interface SuiteReplay {
+interface SuiteReplay {
   readonly kind: 'suite';
   readonly seed: number;
   readonly path: string;
@@ -21,7 +21,7 @@ export interface SuiteReplay {
 }
 
 /** A schedule given in full. */
-export interface ScheduleReplay {
+interface ScheduleReplay {
   readonly kind: 'schedule';
   readonly config: SimulationConfig;
 }

@@ -6,7 +6,7 @@ import type { Session } from './session.js';
 import { ballotLabel } from './labels.js';
 
 /** A ZooKeeper zxid for a slot chosen under a ballot of round `round`: epoch in the high 32 bits, counter in the low. */
-export function zxidOf(round: number, slot: number): string {
+function zxidOf(round: number, slot: number): string {
   return `0x${(BigInt(round) * 2n ** 32n + BigInt(slot)).toString(16).padStart(16, '0')}`;
 }
 

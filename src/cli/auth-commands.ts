@@ -18,7 +18,7 @@ import { type Args, option } from './args.js';
 import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
 
 /** The usage lines of these commands. */
-export const authUsage = `  user put NAME --roles R1,R2 [--secret-file FILE] [--certificate-names N1,N2]
+const authUsage = `  user put NAME --roles R1,R2 [--secret-file FILE] [--certificate-names N1,N2]
                                              add or replace a user of the replicated state (FILE: its secret, 32 characters or more)
   user delete NAME | user list
   role put NAME PERMISSIONS                  add or replace a role, e.g. '[{"prefix":"app/","access":"readwrite"}]'

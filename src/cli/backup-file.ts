@@ -22,7 +22,7 @@ import { CorruptionError } from '../storage/file/index.js';
 import { Reader, Writer } from '../transport/codec/wire.js';
 
 /** The backup format this build writes and reads. */
-export const backupFormatVersion = 1;
+const backupFormatVersion = 1;
 const magic = new TextEncoder().encode('SYNODBAK');
 const versionBytes = 2;
 const digestBytes = 32;

@@ -150,7 +150,7 @@ export async function clientCommand(command: string, args: Args): Promise<number
 }
 
 /** One member's row of `synod status`: its status and lag, or why it did not answer. */
-export type StatusRow = ({ readonly reachable: true; readonly lag: number } & ServerStatus) | { readonly reachable: false; readonly node: string; readonly error: string };
+type StatusRow = ({ readonly reachable: true; readonly lag: number } & ServerStatus) | { readonly reachable: false; readonly node: string; readonly error: string };
 
 /**
  * `synod status`: every member's view: role, leader, commit index, applied index, and

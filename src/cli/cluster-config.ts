@@ -49,7 +49,7 @@ export interface ClusterConfig {
 }
 
 /** `host:port` as an address. */
-export function parseAddress(field: string, text: unknown): TcpAddress {
+function parseAddress(field: string, text: unknown): TcpAddress {
   if (typeof text !== 'string') throw new ConfigError('synod', field, 'must be a "host:port" string');
   return parseHostPort('synod', field, text);
 }

@@ -74,7 +74,7 @@ export async function writeLocalCluster(dir: string, nodes: number): Promise<str
 }
 
 /** Starts `synod serve` for member `id` as a child of this process (the same runtime and loader). */
-export function spawnMember(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
+function spawnMember(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
   return spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'serve', '--config', configPath, '--id', id, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 

@@ -1042,7 +1042,7 @@ export class Replica {
   /** The last slot this leader may assign now: the window, and the configurations it may propose in. */
   private proposeLimit(l: Leadership): number {
     const epochs = this.learner.epochs;
-    let limit = this.learner.commitIndex + Math.min(this.limits.inflightSlotsMax, epochs.windowSlots);
+    const limit = this.learner.commitIndex + Math.min(this.limits.inflightSlotsMax, epochs.windowSlots);
     for (const e of this.view) {
       if (e.from > limit) break;
       if (epochs.lastSlotOf(e) < l.nextSlot) continue;

@@ -50,7 +50,7 @@ export function grantsOf(name: string, roles: readonly string[], permissionsOf: 
 }
 
 /** A range as text, for an error. */
-export function rangeText(range: KeyRange): string {
+function rangeText(range: KeyRange): string {
   if ('key' in range) return `key ${JSON.stringify(range.key)}`;
   if ('prefix' in range) return `prefix ${JSON.stringify(range.prefix)}`;
   return `range [${JSON.stringify(range.start)}, ${JSON.stringify(range.end)})`;

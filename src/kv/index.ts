@@ -14,7 +14,7 @@ export { kvLimits } from './kv-limits.js';
 export { authLimits, rootRole, type KeyAccess, type KeyPattern, type KvPermission, type KvRoleRecord, type KvUserRecord, type UserDefinition, type AuthChangeResult, type AuthListing, type KvUserView } from './kv-auth.js';
 export { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 export type { KvExtension } from './kv-extension.js';
-export type { KvCommand, KvResult } from './kv-command.js';
+export type { KvCommand, KvResult, SessionOwner } from './kv-command.js';
 export type {
   KeyValue,
   KeyRange,

@@ -28,7 +28,7 @@ export function prefixEnd(prefix: string): string | undefined {
 
 function intervalOf(p: KeyPattern | KeyRange): Interval {
   // The one key `k` is [k, k + U+0000): no other string lies between.
-  if ('key' in p) return { start: p.key, end: p.key + '\u0000' };
+  if ('key' in p) return { start: p.key, end: `${p.key}\u0000` };
   if ('prefix' in p) return { start: p.prefix, end: prefixEnd(p.prefix) };
   return { start: p.start, end: p.end };
 }

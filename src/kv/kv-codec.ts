@@ -813,7 +813,7 @@ function readSessionInfo(r: Reader): SessionInfo {
 // -------------------------------------------------------------------- primitives
 
 /** @internal */
-export function readVersion(r: Reader): void {
+function readVersion(r: Reader): void {
   const version = r.u8('format version');
   if (version !== formatVersion) throw new CodecError(`KV format version ${version}; this build reads ${formatVersion}`);
 }
@@ -856,13 +856,13 @@ export function readKey(r: Reader, what: string): string {
 }
 
 /** @internal */
-export function writeValue(w: Writer, what: string, value: Uint8Array): void {
+function writeValue(w: Writer, what: string, value: Uint8Array): void {
   if (value.byteLength > kvLimits.valueBytesMax) throw new CodecError(`${what}: ${value.byteLength} bytes, more than the limit ${kvLimits.valueBytesMax}`);
   w.bytesOf(value);
 }
 
 /** @internal */
-export function readValue(r: Reader, what: string): Uint8Array {
+function readValue(r: Reader, what: string): Uint8Array {
   return r.bytesOf(what, kvLimits.valueBytesMax);
 }
 

@@ -13,7 +13,7 @@ import type { DeleteOptions, DeleteResult, PutOptions, PutResult, RevokeResult, 
 const encoder = new TextEncoder();
 
 /** The bytes of a value given as text or bytes. @internal */
-export function valueBytes(value: string | Uint8Array): Uint8Array {
+function valueBytes(value: string | Uint8Array): Uint8Array {
   return typeof value === 'string' ? encoder.encode(value) : value;
 }
 

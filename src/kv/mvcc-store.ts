@@ -24,7 +24,7 @@ export interface Change {
 const empty = new Uint8Array(0);
 
 /** The KeyValue of a live record. */
-export function keyValueOf(key: string, r: KeyRecord): KeyValue {
+function keyValueOf(key: string, r: KeyRecord): KeyValue {
   assert(r.value !== null, () => `key ${key}: revision ${r.revision} is a tombstone, not a value`);
   const kv = { key, value: r.value, version: r.version, createRevision: r.createRevision, modRevision: r.revision };
   return r.session === undefined ? kv : { ...kv, session: r.session };

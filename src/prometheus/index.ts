@@ -7,7 +7,7 @@
  * import it. See docs/operations.md, "Metrics and health", for every name.
  * @packageDocumentation
  */
-export { type RegisterOptions, type Registered, type Labels } from './families.js';
+export type { RegisterOptions, Registered, Labels } from './families.js';
 export { registerNodeMetrics, type NodeMetricsSource } from './node-metrics.js';
 export { registerTcpTransportMetrics, type TcpMetricsSource, type TcpMetricsReading } from './tcp-metrics.js';
 export { registerKvServerMetrics, type KvServerMetricsSource, type KvStoreReading } from './kv-server-metrics.js';

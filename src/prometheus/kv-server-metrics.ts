@@ -28,7 +28,7 @@ export interface KvServerMetricsSource {
 }
 
 /** One scrape's reading of a KV server. @internal */
-export interface KvServerReading {
+interface KvServerReading {
   readonly clients: KvServerMetrics;
   readonly transport: TcpMetricsReading | undefined;
   readonly node: NodeMetrics | undefined;
@@ -54,7 +54,7 @@ const gauge = (name: string, help: string, read: (m: KvServerMetrics) => number)
 const store = (name: string, help: string, read: (s: KvStoreReading) => number): Family<KvServerReading> => ({ kind: 'gauge', name, help, read: (r) => (r.store === undefined ? [] : read(r.store)) });
 
 /** The KV server's own families, without the prefix. @internal */
-export const kvServerFamilies: readonly Family<KvServerReading>[] = [
+const kvServerFamilies: readonly Family<KvServerReading>[] = [
   gauge('kv_client_connections', 'Client connections open (handshaking included).', (m) => m.clients.connections),
   gauge('kv_client_answer_bytes_queued', 'Bytes of answers and watch events written to client sockets and not yet taken by the kernel.', (m) => m.clients.answerBytesQueued),
   gauge('kv_client_requests_unanswered', 'Client requests read and not answered yet.', (m) => m.clients.requestsUnanswered),

@@ -226,5 +226,3 @@ export class LeaderObserver {
     if ((changed || always) && !this.closed) this.onChange(leader, revision);
   }
 }
-
-export type { RecipeSession, TurnLoss };

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '../core/index.js';
 import type { KvApi, KeyValue, ReadOptions } from '../kv/index.js';
-import { type QueueEntry, type QueueTurn, type RecipeSession, SequentialQueue, type TurnLoss, type WaitOptions } from './sequential-queue.js';
+import { type QueueTurn, type RecipeSession, SequentialQueue, type TurnLoss, type WaitOptions } from './sequential-queue.js';
 
 /** Options of a {@link KvLock}. */
 export interface KvLockOptions {
@@ -153,5 +153,3 @@ export class LockHandle {
     return this.turn.leave();
   }
 }
-
-export type { QueueEntry, RecipeSession, TurnLoss };

@@ -61,7 +61,7 @@ const ambiguousWriteAttemptsMax = 5;
  * One signal for a caller's `signal` and `timeoutMs`, and the typed error to throw
  * when it fires: synod's `TimeoutError` or `AbortedError`, naming `api`.
  */
-export function waitSignal(api: string, options: WaitOptions): { readonly signal: AbortSignal | undefined; error(): Error } {
+function waitSignal(api: string, options: WaitOptions): { readonly signal: AbortSignal | undefined; error(): Error } {
   const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
   const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
   const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);

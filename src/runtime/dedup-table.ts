@@ -71,7 +71,7 @@ export const defaultDedupLimits: DedupLimits = Object.freeze({
  * its value or error. Above `bytesMax`, some number above it (the walk stops early).
  * @internal
  */
-export function outcomeBytes<R>(outcome: Outcome<R>, bytesMax: number): number {
+function outcomeBytes<R>(outcome: Outcome<R>, bytesMax: number): number {
   return resultEntryBytes + estimateBytes(outcome.ok ? outcome.value : outcome.error, bytesMax - resultEntryBytes);
 }
 

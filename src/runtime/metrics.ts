@@ -140,6 +140,7 @@ export class LatencyRecorder {
 
   observe(ms: number): void {
     // A clock that never goes back still hands a negative difference to a caller that mixed two readings up.
+    // biome-ignore lint/complexity/useMathMinMax: NaN counts as 0 too (Math.max would keep it and poison the sum)
     const v = ms > 0 ? ms : 0;
     // The first bucket whose bound is at least v: a binary search over a typed array (four comparisons, no allocation).
     let lo = 0;

@@ -4,7 +4,7 @@
  * A snapshot from a peer is input like any message, so decoding checks everything.
  */
 import { type ConfigurationState, decodeConfiguration, encodeConfiguration } from '../core/index.js';
-import { type DedupState, type KeptResult, type Outcome } from './dedup-table.js';
+import type { DedupState, KeptResult, Outcome } from './dedup-table.js';
 import { resultEntryBytes } from './result-bytes.js';
 import { ApplyError, ResultExpiredError, SnapshotError } from './errors.js';
 import type { Codec } from './state-machine.js';

@@ -61,7 +61,7 @@ export interface SnapshotCounts {
  * is at most this many snapshot intervals.
  * @internal
  */
-export const transferHoldSnapshotsMax = 4;
+const transferHoldSnapshotsMax = 4;
 
 /** @internal */
 export class Snapshots<R> {

@@ -170,7 +170,7 @@ function sparesOf(options: SimulationArbitraryOptions): number {
  * index): add a spare as an observer, promote, demote, remove, replace, or the leader
  * removing itself. Each is resolved against the configuration of the moment.
  */
-export function membershipFaultArbitrary(nodes: number): fc.Arbitrary<Fault> {
+function membershipFaultArbitrary(nodes: number): fc.Arbitrary<Fault> {
   return fc.record({
     kind: fc.constant('changeMembers' as const),
     change: fc.constantFrom('addObserver', 'promote', 'demote', 'remove', 'replace', 'removeLeader', 'addObserver', 'promote'),

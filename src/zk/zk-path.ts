@@ -35,17 +35,7 @@ export function parentOf(path: string): string {
   return at === 0 ? '/' : path.slice(0, at);
 }
 
-/** The last segment of a valid path other than the root. */
-export function nameOf(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
 /** `child` under `parent` (`/a` + `b` = `/a/b`, `/` + `b` = `/b`). */
 export function childPath(parent: string, child: string): string {
   return parent === '/' ? `/${child}` : `${parent}/${child}`;
-}
-
-/** Whether `path` is `ancestor` or under it. */
-export function isWithin(path: string, ancestor: string): boolean {
-  return ancestor === '/' || path === ancestor || path.startsWith(`${ancestor}/`);
 }

@@ -317,7 +317,7 @@ export class ZkTree {
 
   private disown(path: string, session: number): void {
     const set = this.ephemeralsBySession.get(session);
-    assert(set !== undefined && set.delete(path), () => `ephemeral ${path} was not indexed under session ${session}`);
+    assert(set?.delete(path) === true, () => `ephemeral ${path} was not indexed under session ${session}`);
     if (set.size === 0) this.ephemeralsBySession.delete(session);
   }
 }

@@ -27,7 +27,7 @@ export interface Finding {
 }
 
 /** A string literal (or a template literal without substitutions) in the source. */
-export interface StringLiteral {
+interface StringLiteral {
   /** Offset of the opening quote. */
   readonly start: number;
   /** Offset just past the closing quote. */
@@ -37,7 +37,7 @@ export interface StringLiteral {
 }
 
 /** A comment in the source. */
-export interface Comment {
+interface Comment {
   readonly start: number;
   readonly end: number;
   readonly text: string;
@@ -53,7 +53,7 @@ export interface LexedSource {
 }
 
 /** How a module is referenced. */
-export type ReferenceKind = 'static' | 'dynamic' | 'require' | 'triple-slash';
+type ReferenceKind = 'static' | 'dynamic' | 'require' | 'triple-slash';
 
 /** A module specifier the file depends on. */
 export interface ModuleReference {
@@ -325,7 +325,7 @@ function isKeyOrDeclaredName(after: string): boolean {
 }
 
 /** The banned globals used in already-lexed code. */
-export function bannedGlobals(lexed: LexedSource): Finding[] {
+function bannedGlobals(lexed: LexedSource): Finding[] {
   const findings: Finding[] = [];
   const { code, source } = lexed;
   for (const ban of bans) {

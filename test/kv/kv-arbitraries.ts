@@ -32,7 +32,7 @@ export function keyArbitrary(): fc.Arbitrary<string> {
 }
 
 /** A value: a fresh array, or a view at an offset into a larger buffer. */
-export function valueArbitrary(): fc.Arbitrary<Uint8Array> {
+function valueArbitrary(): fc.Arbitrary<Uint8Array> {
   const bytes = fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ maxLength: 40 }) }, { weight: 1, arbitrary: fc.uint8Array({ minLength: 120, maxLength: 300 }) });
   return fc.oneof(
     { weight: 3, arbitrary: bytes },
@@ -47,7 +47,7 @@ export function valueArbitrary(): fc.Arbitrary<Uint8Array> {
   );
 }
 
-export function compareArbitrary(): fc.Arbitrary<Compare> {
+function compareArbitrary(): fc.Arbitrary<Compare> {
   return fc.oneof(
     fc.record(
       {
@@ -70,7 +70,7 @@ export function keyRangeArbitrary(): fc.Arbitrary<KeyRange> {
   );
 }
 
-export function txnOpArbitrary(): fc.Arbitrary<TxnOp> {
+function txnOpArbitrary(): fc.Arbitrary<TxnOp> {
   return fc.oneof(
     fc.record({ op: fc.constant('put'), key: keyArbitrary(), value: valueArbitrary(), session: uintArbitrary() }, { noNullPrototype: true, requiredKeys: ['op', 'key', 'value'] }),
     fc.record({ op: fc.constant('delete'), key: keyArbitrary() }, plain),
@@ -86,7 +86,7 @@ export function keyValueArbitrary(): fc.Arbitrary<KeyValue> {
 }
 
 /** An op result; a range's `count` is its keys plus some left out, and `more` says whether any were. */
-export function txnOpResultArbitrary(): fc.Arbitrary<TxnOpResult> {
+function txnOpResultArbitrary(): fc.Arbitrary<TxnOpResult> {
   return fc.oneof(
     fc.record({ op: fc.constant('put'), key: keyArbitrary(), version: uintArbitrary() }, plain),
     fc.record({ op: fc.constant('delete'), key: keyArbitrary(), deleted: fc.boolean() }, plain),
@@ -99,7 +99,7 @@ export function txnOpResultArbitrary(): fc.Arbitrary<TxnOpResult> {
   );
 }
 
-export function sessionInfoArbitrary(): fc.Arbitrary<SessionInfo> {
+function sessionInfoArbitrary(): fc.Arbitrary<SessionInfo> {
   return fc.record({ id: uintArbitrary(), ttlMs: uintArbitrary(), expiresAt: uintArbitrary() }, plain);
 }
 

@@ -330,7 +330,7 @@ describe('encoding checks the record too (pair checks across boundaries)', () =>
 
   it('refuses a key, value or reason over its limit', () => {
     refusedEncode(() => kvCommandCodec.encode({ type: 'delete', key: 'a'.repeat(kvLimits.keyBytesMax + 1) }), /delete key: 4097 UTF-8 bytes, more than the limit 4096/);
-    refusedEncode(() => kvCommandCodec.encode({ type: 'delete', key: 'é'.repeat(kvLimits.keyBytesMax / 2) + 'a' }), /4097 UTF-8 bytes/);
+    refusedEncode(() => kvCommandCodec.encode({ type: 'delete', key: `${'é'.repeat(kvLimits.keyBytesMax / 2)}a` }), /4097 UTF-8 bytes/);
     refusedEncode(() => kvCommandCodec.encode({ type: 'put', key: 'k', value: new Uint8Array(kvLimits.valueBytesMax + 1) }), /put value: 1048577 bytes, more than the limit 1048576/);
     refusedEncode(
       () => kvCommandCodec.encode({ type: 'txn', compare: [], success: [{ op: 'range', range: { prefix: 'p'.repeat(5000) } }], failure: [] }),

@@ -16,7 +16,7 @@ import { serveStatic } from './static-server.js';
 
 const config = fileURLToPath(new URL('../../playground/vite.config.ts', import.meta.url));
 /** Where each run saves its screenshots. */
-export const screenshots = fileURLToPath(new URL('./.screenshots', import.meta.url));
+const screenshots = fileURLToPath(new URL('./.screenshots', import.meta.url));
 
 /** Chromium's path, or undefined (CHROMIUM_PATH overrides). */
 export const chromium = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(

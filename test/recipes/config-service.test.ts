@@ -193,7 +193,7 @@ describe('ConfigService', () => {
     expect(stale).toBeInstanceOf(VersionConflictError);
     expect(stale).toMatchObject({ currentVersion: entry.version });
     expect(await instances[2]!.set('counter', '0', { expectedVersion: 0 }).catch((e: unknown) => e), 'create-only over an existing key').toBeInstanceOf(VersionConflictError);
-    expect(decoder.decode((await c.kv('a').get(prefix + 'counter'))!.value)).toBe(total);
+    expect(decoder.decode((await c.kv('a').get(`${prefix}counter`))!.value)).toBe(total);
 
     // A set resolves once the local copy holds it (read-your-writes).
     await instances[1]!.set('fresh', 'yes', { expectedVersion: 0 });
@@ -205,18 +205,18 @@ describe('ConfigService', () => {
   it('when compaction passes its watch, it reads afresh and reports the difference as one resync update', async () => {
     const c = await startCluster();
     const kv = c.kv('a');
-    await kv.put(prefix + 'keep', '1');
-    await kv.put(prefix + 'drop', '1');
-    await kv.put(prefix + 'change', '1');
+    await kv.put(`${prefix}keep`, '1');
+    await kv.put(`${prefix}drop`, '1');
+    await kv.put(`${prefix}change`, '1');
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const compacting = new CompactedOnce(kv, gate);
     const { service, seen } = await openRecorded(compacting);
 
-    await kv.delete(prefix + 'drop');
-    await kv.put(prefix + 'change', '2');
-    await kv.put(prefix + 'new', '1');
-    const { revision } = await kv.put(prefix + 'change', '3');
+    await kv.delete(`${prefix}drop`);
+    await kv.put(`${prefix}change`, '2');
+    await kv.put(`${prefix}new`, '1');
+    const { revision } = await kv.put(`${prefix}change`, '3');
     await kv.compact(revision);
     release();
     await c.waitFor(() => seen.length === 2, 'the resync');

@@ -53,7 +53,7 @@ export interface Configuration {
 export const windowSlotsDefault = 256;
 
 /** The most voters, observers or address bytes a configuration may hold. */
-export const membersMax = 64;
+const membersMax = 64;
 export const addressBytesMax = 256;
 
 /** The quorum system of `config`: joint while a change is half done. */

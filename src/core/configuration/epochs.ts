@@ -24,7 +24,7 @@ export interface Epoch {
 export type ConfigurationState = readonly { readonly from: number; readonly source: number; readonly config: Configuration }[];
 
 /** Builds an epoch. @internal */
-export function epochOf(from: number, source: number, config: Configuration): Epoch {
+function epochOf(from: number, source: number, config: Configuration): Epoch {
   return Object.freeze({ from, source, config, quorum: quorumOf(config), voters: votersOf(config) });
 }
 

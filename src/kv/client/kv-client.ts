@@ -208,13 +208,8 @@ export class KvClient implements KvApi {
         clock: systemClock,
         keepAlive: async (id) => sessionOf('session.keepAlive', await this.command({ type: 'session-keepalive', session: id }, { timeoutMs: keepAliveMs })),
         closeSession: async (id) => {
-          let result: KvResult;
-          try {
-            result = await this.command({ type: 'session-close', session: id }, {});
-          } catch (error) {
-            // Not applied (yet): `ended` waits for a retried close (the session expires after its TTL meanwhile).
-            throw error;
-          }
+          // A throw here means not applied (yet): `ended` waits for a retried close (the session expires after its TTL meanwhile).
+          const result = await this.command({ type: 'session-close', session: id }, {});
           this.sessions.delete(session);
           checkSessionClosed(result);
         },

@@ -12,7 +12,7 @@ import type { ServerFrame } from '../protocol/client-frames.js';
  * The largest snapshot a client takes, in bytes: the most a stored snapshot may hold
  * (the file storage's 4-byte length).
  */
-export const snapshotBytesMax = 0xffffffff;
+const snapshotBytesMax = 0xffffffff;
 
 type Chunk = Extract<ServerFrame, { kind: 'snapshotChunk' }>;
 

@@ -111,7 +111,7 @@ export interface Principal extends Grants {
 }
 
 /** The default principal's name: not a valid user name, so no user can take it. */
-export const sharedPrincipalName = ':shared';
+const sharedPrincipalName = ':shared';
 
 const everyKey = new KeySet([{ prefix: '' }]);
 

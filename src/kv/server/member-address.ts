@@ -9,7 +9,7 @@ import type { TcpAddress } from '../../transport/tcp/index.js';
 import type { KvServerAddress } from './kv-server.js';
 
 /** `host:port` for an address, the host in brackets when it holds a colon. */
-export function formatHostPort(a: TcpAddress): string {
+function formatHostPort(a: TcpAddress): string {
   return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
 

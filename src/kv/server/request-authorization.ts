@@ -17,7 +17,7 @@ function refuse(p: Principal, denied: Denial | undefined): void {
 }
 
 /** Throws {@link PermissionDeniedError} unless `p` may run `command` (its keys; sessions apart). */
-export function authorizeCommand(p: Principal, command: KvCommand): void {
+function authorizeCommand(p: Principal, command: KvCommand): void {
   refuse(p, deniedCommand(p, command));
 }
 

@@ -12,7 +12,7 @@ import { crc32 } from 'node:zlib';
 import { ClusterMismatchError, CorruptionError } from './errors.js';
 import { type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
 
-export const clusterIdFileName = 'cluster-id';
+const clusterIdFileName = 'cluster-id';
 const tempFileName = 'cluster-id.tmp';
 const formatVersion = 1;
 const magic = new TextEncoder().encode('SYNODCID');
@@ -23,7 +23,7 @@ export const clusterIdBytesMax = 255;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** The bytes of the cluster-id file naming `clusterId`. */
-export function encodeClusterId(clusterId: string): Uint8Array {
+function encodeClusterId(clusterId: string): Uint8Array {
   const id = new TextEncoder().encode(clusterId);
   const out = new Uint8Array(headerBytes + id.byteLength);
   const view = new DataView(out.buffer);
@@ -39,7 +39,7 @@ export function encodeClusterId(clusterId: string): Uint8Array {
  * The cluster id `bytes` (read from `file`) name.
  * @throws {@link CorruptionError} if they are damaged or of an unknown version.
  */
-export function decodeClusterId(file: string, bytes: Uint8Array): string {
+function decodeClusterId(file: string, bytes: Uint8Array): string {
   if (bytes.byteLength < headerBytes) throw new CorruptionError(file, 0, `${bytes.byteLength} bytes, shorter than the ${headerBytes}-byte header`);
   for (let i = 0; i < magic.byteLength; i++) if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod cluster-id file');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

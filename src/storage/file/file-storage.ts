@@ -72,7 +72,7 @@ export const segmentBytesMaxDefault = 64 * 1024 * 1024;
 /** Default of {@link FileStorageOptions.preallocateBytes}: 1 MiB. */
 export const preallocateBytesDefault = 1024 * 1024;
 /** The most persists written and synced together (one group commit). */
-export const groupPersistsMax = 4096;
+const groupPersistsMax = 4096;
 
 /**
  * Bytes of learner-only records (see `persistNeedsSync`) held in memory for the next

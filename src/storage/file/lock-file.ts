@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { LockedError } from './errors.js';
 import { type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
 
-export const lockFileName = 'LOCK';
+const lockFileName = 'LOCK';
 
 /** A held lock; {@link LockFile.release} removes it. */
 export class LockFile {

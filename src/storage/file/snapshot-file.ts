@@ -14,9 +14,9 @@ import { CorruptionError } from './errors.js';
 import { type FileHandle, type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
 
 /** The snapshot format this build writes and reads. */
-export const snapshotFormatVersion = 1;
+const snapshotFormatVersion = 1;
 export const snapshotFileName = 'snapshot';
-export const snapshotTempFileName = 'snapshot.tmp';
+const snapshotTempFileName = 'snapshot.tmp';
 export const snapshotIncomingFileName = 'snapshot.incoming';
 const magic = new TextEncoder().encode('SYNODSNP');
 const headerBytes = magic.byteLength + 2 + 8 + 4 + 4;
@@ -57,7 +57,7 @@ function encodeHeader(slot: number, length: number, crc: number): Uint8Array {
  *
  * @throws {@link CorruptionError} if they are damaged or of an unknown version.
  */
-export async function decodeSnapshot(file: string, bytes: Uint8Array): Promise<Snapshot> {
+async function decodeSnapshot(file: string, bytes: Uint8Array): Promise<Snapshot> {
   const { slot, length, crc: stored } = decodeHeader(file, bytes);
   if (length !== bytes.byteLength - headerBytes) {
     throw new CorruptionError(file, slotOffset + 8, `data length ${length} does not match the ${bytes.byteLength - headerBytes} bytes after the header`);

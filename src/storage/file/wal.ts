@@ -21,7 +21,7 @@ import { type FileHandle, type FileSystem, syncDirectory, writeFully, writeFully
 import { MalformedPayloadError, RecordType, mergeBatch, readRecord, recordHeaderBytes } from './record.js';
 
 /** The segment format this build writes and reads. */
-export const walFormatVersion = 1;
+const walFormatVersion = 1;
 const magic = new TextEncoder().encode('SYNODWAL');
 /** Magic and format version. */
 export const segmentHeaderBytes = magic.byteLength + 2;
@@ -40,7 +40,7 @@ export function parseSegmentName(name: string): number | undefined {
 }
 
 /** A segment's header bytes. */
-export function segmentHeader(version = walFormatVersion): Uint8Array {
+function segmentHeader(version = walFormatVersion): Uint8Array {
   const header = new Uint8Array(segmentHeaderBytes);
   header.set(magic);
   new DataView(header.buffer).setUint16(magic.byteLength, version, true);

@@ -202,7 +202,7 @@ export class PartitionSearch<S, I, O> {
       // loses nothing by taking effect as soon as it can: remove it from any later place
       // in a linearization and put it here, and the rest still holds. So it is no
       // choice, and backtracking passes over it.
-      if (model.readOnly !== undefined && model.readOnly(operation.input, operation.output!)) this.readOnly[index] = 1;
+      if (model.readOnly?.(operation.input, operation.output!) === true) this.readOnly[index] = 1;
     }
     this.memo = new Memo(n, budget);
     this.transitions = new Transitions(budget);

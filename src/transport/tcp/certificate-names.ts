@@ -5,7 +5,7 @@ import type { NodeId } from '../../core/index.js';
  * The names a certificate gives its holder: the DNS names of its subjectAltName and its
  * subject's CN. A TLS peer is the node it claims only if one of them is that node's id.
  */
-export function certificateNames(cert: PeerCertificate | undefined): string[] {
+function certificateNames(cert: PeerCertificate | undefined): string[] {
   if (cert === undefined || cert === null || Object.keys(cert).length === 0) return [];
   const names: string[] = [];
   for (const entry of (cert.subjectaltname ?? '').split(',')) {

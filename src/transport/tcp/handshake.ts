@@ -17,7 +17,7 @@ import { protocolVersion } from '../codec/message-codec.js';
 import { Reader, Writer } from '../codec/wire.js';
 
 /** Bytes of each side's nonce. */
-export const nonceBytes = 32;
+const nonceBytes = 32;
 /** Bytes of a proof: an HMAC-SHA256. */
 const proofBytes = 32;
 /** The largest handshake frame read before the peer is authenticated. */
@@ -47,7 +47,7 @@ export function isHandshakeFrame(frame: Uint8Array): boolean {
 }
 
 /** Appends `frame`, with its length prefix, to `w`. */
-export function writeHandshake(w: Writer, frame: HandshakeFrame): void {
+function writeHandshake(w: Writer, frame: HandshakeFrame): void {
   const at = w.reserveU32();
   w.u8(magic0);
   w.u8(magic1);

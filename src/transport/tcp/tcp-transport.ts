@@ -186,7 +186,7 @@ export class TcpTransport implements Transport {
     }
     this.tlsHandshaking.clear();
     const server = this.server;
-    if (server !== undefined && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server?.listening === true) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /** Where this transport listens (the port chosen, if `listen.port` was 0). Once started. */

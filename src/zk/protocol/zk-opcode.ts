@@ -41,9 +41,6 @@ export const ZkXid = { notification: -1, ping: -2, auth: -4, setWatches: -8 } as
 /** The `state` of a watch event: the client is connected. */
 export const zkStateSyncConnected = 3;
 
-/** ZooKeeper's watch event types. */
-export const ZkEventType = { none: -1, nodeCreated: 1, nodeDeleted: 2, nodeDataChanged: 3, nodeChildrenChanged: 4, dataWatchRemoved: 5, childWatchRemoved: 6, persistentWatchRemoved: 7 } as const;
-
 /** `addWatch` modes. */
 export const ZkAddWatchMode = { persistent: 0, persistentRecursive: 1 } as const;
 

@@ -5,9 +5,6 @@ import type { ZkAcl, ZkStat } from '../zk-types.js';
 import type { JuteReader } from './jute-reader.js';
 import type { JuteWriter } from './jute-writer.js';
 
-/** Bytes of an encoded Stat. */
-export const statBytes = 68;
-
 export function writeStat(w: JuteWriter, s: ZkStat): void {
   w.long(s.czxid).long(s.mzxid).long(s.ctime).long(s.mtime).int(s.version).int(s.cversion).int(s.aversion).long(s.ephemeralOwner).int(s.dataLength).int(s.numChildren).long(s.pzxid);
 }

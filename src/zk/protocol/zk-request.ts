@@ -224,7 +224,7 @@ function writeWriteOp(w: JuteWriter, op: ZkWriteOp): void {
 }
 
 /** The opcode a request is sent with. */
-export function requestOpcode(request: ZkRequest): number {
+function requestOpcode(request: ZkRequest): number {
   switch (request.type) {
     case 'write':
       return request.request.op === 'multi' ? ZkOpCode.multi : opcodeOf(request.request);

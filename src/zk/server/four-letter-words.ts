@@ -26,7 +26,7 @@ export interface ZkServerStats {
 }
 
 /** The version string the words report: ZooKeeper's protocol level, then ours. */
-export const zkVersionText = '3.8.0-synod, built on synod';
+const zkVersionText = '3.8.0-synod, built on synod';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -53,39 +53,37 @@ export function fourLetterWordAnswer(word: string, s: ZkServerStats): string {
     case 'stat':
       return `Zookeeper version: ${zkVersionText}\nClients:\n${s.connections.map((c) => ` /${c.remote}[1](queued=0,recved=${c.received},sent=${c.sent}${c.session === undefined ? '' : `,sid=${hex(c.session)}`})`).join('\n')}\n\n${summary()}\n`;
     case 'mntr':
-      return (
-        [
-          ['zk_version', zkVersionText],
-          ['zk_server_state', s.mode],
-          ['zk_avg_latency', 0],
-          ['zk_max_latency', 0],
-          ['zk_min_latency', 0],
-          ['zk_packets_received', s.received],
-          ['zk_packets_sent', s.sent],
-          ['zk_num_alive_connections', s.connections.length],
-          ['zk_outstanding_requests', 0],
-          ['zk_znode_count', s.nodeCount],
-          ['zk_watch_count', s.watches],
-          ['zk_ephemerals_count', s.ephemerals],
-          ['zk_approximate_data_size', s.dataBytes],
-          ['zk_global_sessions', s.sessions],
-          ['zk_last_zxid', s.zxid],
-        ]
-          .map(([k, v]) => `${k}\t${v}`)
-          .join('\n') + '\n'
-      );
+      return [
+        ['zk_version', zkVersionText],
+        ['zk_server_state', s.mode],
+        ['zk_avg_latency', 0],
+        ['zk_max_latency', 0],
+        ['zk_min_latency', 0],
+        ['zk_packets_received', s.received],
+        ['zk_packets_sent', s.sent],
+        ['zk_num_alive_connections', s.connections.length],
+        ['zk_outstanding_requests', 0],
+        ['zk_znode_count', s.nodeCount],
+        ['zk_watch_count', s.watches],
+        ['zk_ephemerals_count', s.ephemerals],
+        ['zk_approximate_data_size', s.dataBytes],
+        ['zk_global_sessions', s.sessions],
+        ['zk_last_zxid', s.zxid],
+      ]
+        .map(([k, v]) => `${k}\t${v}\n`)
+        .join('');
     case 'conf':
-      return (
-        [
-          `clientPort=${s.address.port}`,
-          `clientPortAddress=${s.address.host}`,
-          `dataDir=${s.dataDir}`,
-          `maxClientCnxns=${s.connectionsMax}`,
-          `minSessionTimeout=${s.sessionTimeoutMsMin}`,
-          `maxSessionTimeout=${s.sessionTimeoutMsMax}`,
-          `serverId=${s.serverId}`,
-        ].join('\n') + '\n'
-      );
+      return [
+        `clientPort=${s.address.port}`,
+        `clientPortAddress=${s.address.host}`,
+        `dataDir=${s.dataDir}`,
+        `maxClientCnxns=${s.connectionsMax}`,
+        `minSessionTimeout=${s.sessionTimeoutMsMin}`,
+        `maxSessionTimeout=${s.sessionTimeoutMsMax}`,
+        `serverId=${s.serverId}`,
+      ]
+        .map((line) => `${line}\n`)
+        .join('');
     default:
       return `${word} is not executed because it is not supported by this server.\n`;
   }

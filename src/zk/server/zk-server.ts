@@ -85,6 +85,7 @@ export class ZkServer {
     const limits: ZkConnectionLimits = { requestBytesMax: zkLimits.requestBytesMax, queuedRequestsMax: 1_000, queuedBytesMax: 8 * 1024 * 1024, frameCompleteMsMax: 30_000, watchesMax: 65_536, sendBytesMax: 64 * 1024 * 1024, ...options.limits };
     const bufferedBytesMax = options.bufferedBytesMax ?? 64 * 1024 * 1024;
     if (!(bufferedBytesMax >= limits.requestBytesMax + 4)) throw new RangeError(`ZkServer: bufferedBytesMax (${bufferedBytesMax}) must be at least limits.requestBytesMax + 4 (${limits.requestBytesMax + 4})`);
+    // biome-ignore lint/complexity/noUselessThisAlias: inside the host literal, `server` says whose state the callbacks reach
     const server = this;
     this.host = {
       kv: options.kv,

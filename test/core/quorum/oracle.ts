@@ -37,7 +37,7 @@ export function jointSpec(old: QuorumSpec, next: QuorumSpec): QuorumSpec {
 }
 
 /** Won if every completion of the silent voters' answers wins, lost if none does. */
-export function voteOracle(spec: QuorumSpec, phase: Phase, vote: (v: NodeId) => boolean | undefined): VoteResult {
+function voteOracle(spec: QuorumSpec, phase: Phase, vote: (v: NodeId) => boolean | undefined): VoteResult {
   const yes = spec.voters.filter((v) => vote(v) === true);
   const silent = spec.voters.filter((v) => vote(v) === undefined);
   let wins = 0;

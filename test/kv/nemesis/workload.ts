@@ -8,7 +8,7 @@ import { VersionConflictError } from '../../../src/kv/index.js';
 import type { KvInput, KvOutput, Operation, Prng } from '../../../src/testing/index.js';
 
 /** The keys the workers write. */
-export const workloadKeys = ['x', 'y', 'z'];
+const workloadKeys = ['x', 'y', 'z'];
 
 const text = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

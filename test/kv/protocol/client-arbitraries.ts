@@ -14,7 +14,7 @@ import { keyArbitrary, keyRangeArbitrary, keyValueArbitrary, kvCommandArbitrary,
 const plain = { noNullPrototype: true } as const;
 
 /** A node, client or cluster id: short, non-empty, ASCII mostly, any code point sometimes (at most 255 UTF-8 bytes). */
-export function idArbitrary(): fc.Arbitrary<string> {
+function idArbitrary(): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 4, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 24 }) },
     { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }) },
@@ -22,7 +22,7 @@ export function idArbitrary(): fc.Arbitrary<string> {
   );
 }
 
-export function requestIdentityArbitrary(): fc.Arbitrary<RequestIdentity> {
+function requestIdentityArbitrary(): fc.Arbitrary<RequestIdentity> {
   return fc
     .tuple(idArbitrary(), uintArbitrary(), uintArbitrary())
     .map(([clientId, a, b]) => ({ clientId, seq: Math.max(a, b), ackedBelow: Math.min(a, b) }));
@@ -58,7 +58,7 @@ export function clientRequestArbitrary(): fc.Arbitrary<ClientRequest> {
 }
 
 /** Events in revision order (some sharing one), each key modified at its event's revision, and `through` at or past the last. */
-export function eventsArbitrary(): fc.Arbitrary<{ events: WatchEvent[]; through: number }> {
+function eventsArbitrary(): fc.Arbitrary<{ events: WatchEvent[]; through: number }> {
   const event = fc.tuple(fc.constantFrom('put', 'delete') as fc.Arbitrary<'put' | 'delete'>, uintArbitrary(), keyValueArbitrary());
   return fc.tuple(fc.array(event, { maxLength: 6 }), uintArbitrary(), fc.boolean()).map(([raw, extra, repeat]) => {
     const revisions = raw.map(([, revision]) => revision).sort((a, b) => a - b);
@@ -69,14 +69,14 @@ export function eventsArbitrary(): fc.Arbitrary<{ events: WatchEvent[]; through:
   });
 }
 
-export function rangeResultArbitrary(): fc.Arbitrary<RangeResult> {
+function rangeResultArbitrary(): fc.Arbitrary<RangeResult> {
   return fc.tuple(fc.array(keyValueArbitrary(), { maxLength: 6 }), fc.oneof(fc.constant(0), uintArbitrary()), uintArbitrary()).map(([kvs, leftOut, revision]) => {
     const left = Math.min(leftOut, Number.MAX_SAFE_INTEGER - kvs.length);
     return { kvs, more: left > 0, count: kvs.length + left, revision };
   });
 }
 
-export function serverStatusArbitrary(): fc.Arbitrary<ServerStatus> {
+function serverStatusArbitrary(): fc.Arbitrary<ServerStatus> {
   return fc.record(
     {
       node: idArbitrary(),
@@ -93,7 +93,7 @@ export function serverStatusArbitrary(): fc.Arbitrary<ServerStatus> {
 }
 
 /** A refusal; its message short enough (at most 4,096 UTF-16 units) to travel untrimmed. */
-export function errorBodyArbitrary(): fc.Arbitrary<ErrorBody> {
+function errorBodyArbitrary(): fc.Arbitrary<ErrorBody> {
   return fc.record(
     {
       code: fc.constantFrom('VERSION_CONFLICT', 'COMPACTED', 'NOT_LEADER', 'TIMEOUT', 'CLOSED', 'INTERNAL', 'SOMETHING_NEW'),

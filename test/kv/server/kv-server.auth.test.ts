@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KvClient } from '../../../src/kv/client/index.js';
+import type { KvClient } from '../../../src/kv/client/index.js';
 import { KvRequestError, PermissionDeniedError, QuotaExceededError } from '../../../src/kv/index.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
 import type { KvAuthOptions } from '../../../src/kv/server/access-control.js';

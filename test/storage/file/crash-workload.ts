@@ -13,9 +13,9 @@ import { type AcceptedEntry, type ChosenEntry, type PersistBatch, type Value, ba
 import { Prng } from '../../../src/testing/prng.js';
 
 /** How far around its own number a batch's slots reach. */
-export const slotWindow = 8;
+const slotWindow = 8;
 /** A compaction follows every this-many batches (a prime, so it drifts across cycles). */
-export const compactEveryBatches = 97;
+const compactEveryBatches = 97;
 /** The most commands in one value. */
 const commandsPerValueMax = 4;
 

@@ -91,7 +91,7 @@ describe('FileStorage preallocation', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect((await stat(join(dir, firstSegment))).size).toBeGreaterThan(sizeAfterOne);
     expect((await stat(join(dir, firstSegment))).size).toBeLessThan(2 * sizeAfterOne);
-    await expect(openStorage(dir + '-x', { preallocateBytes: -1 })).rejects.toThrow(/preallocateBytes/);
+    await expect(openStorage(`${dir}-x`, { preallocateBytes: -1 })).rejects.toThrow(/preallocateBytes/);
   });
 
   it('an append never lands in a range whose zeros are still being written (slow zeros)', async () => {
