@@ -74,9 +74,10 @@ export class Learner {
    */
   installSnapshot(slot: number, configuration: ConfigurationState, out: OutputBuilder): void {
     assert(slot > this.appliedSlot, () => `snapshot of slot ${slot} is not ahead of the applied slot ${this.appliedSlot}`);
-    assert(this.handedOut === this.appliedSlot, () => `snapshot installed while slots ${this.appliedSlot + 1}..${this.handedOut} were handed out and not applied`);
     this.chosen.forgetThrough(slot);
-    this.handedOut = slot;
+    // Slots handed out and not applied yet (the driver held them while it restored the
+    // snapshot): those the snapshot covers are done; the driver applies the rest after it.
+    this.handedOut = Math.max(this.handedOut, slot);
     this.appliedSlot = slot;
     if (slot > this.commit) {
       this.commit = slot;

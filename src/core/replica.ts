@@ -568,8 +568,11 @@ export class Replica {
    * The driver received a snapshot of every slot up to `slot`, made it durable, and
    * restored it into the state machine: this replica continues from `slot + 1`. Call
    * it only when `slot` is above {@link ReplicaStatus.appliedIndex} (check before
-   * restoring: an older snapshot must be discarded) and nothing handed out is left
-   * unapplied. A leader or candidate steps down first.
+   * restoring: an older snapshot must be discarded). Slots handed out meanwhile and not
+   * applied (the driver holds them while a restore takes its time) may stay so: those up
+   * to `slot` are covered by the snapshot; the driver applies the others after it, in
+   * order, and reports them with {@link applied} as usual. A leader or candidate steps
+   * down first.
    */
   installSnapshot(slot: number, configuration?: ConfigurationState): void {
     assert(Number.isSafeInteger(slot) && slot > this.learner.appliedIndex, () => `installSnapshot(${slot}) is not ahead of the applied slot ${this.learner.appliedIndex}`);

@@ -200,6 +200,12 @@ export class SynodNode<Command, Result> {
   private drainScheduled = false;
   private batchDrainScheduled = false;
   private appliedIndex = 0;
+  /**
+   * While the state machine restores a peer's snapshot (a `restore()` that returned a
+   * promise): the slots the core hands out meanwhile, applied after it (those the
+   * snapshot covers are dropped). Undefined when no restore is under way.
+   */
+  private heldCommitted: CommittedEntry[] | undefined;
   private lastTimestamp = 0;
   /** While a committed batch is applied: when it came out of the core, on the clock's `now()`. */
   private applyingSince: number | undefined;
@@ -248,7 +254,7 @@ export class SynodNode<Command, Result> {
       running: () => this.lifecycle === 'running',
       appliedIndex: () => this.appliedIndex,
       runtimeState: () => ({ lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState(), configuration: this.replica!.configurationAt(this.appliedIndex) }),
-      install: (slot, state, machine) => this.guard(() => this.installSnapshot(slot, state, machine)),
+      install: (slot, state, machine) => this.installSnapshot(slot, state, machine).catch((error: unknown) => this.fail(error)),
       compact: (slot) => this.guard(() => this.replica!.compact(slot)),
       send: (message) => this.send(message),
       fail: (error) => this.fail(error),
@@ -288,7 +294,7 @@ export class SynodNode<Command, Result> {
     try {
       const restored = await this.snapshots.load();
       if (restored !== undefined) {
-        this.restoreState(restored.state, restored.machine);
+        await this.restoreState(restored.state, restored.machine);
         snapshotSlot = restored.slot;
         configuration = restored.state.configuration;
       }
@@ -735,7 +741,10 @@ export class SynodNode<Command, Result> {
     for (;;) {
       const out = replica.takeOutput();
       if (isEmptyOutput(out)) break;
-      if (out.committed.length > 0) this.applyCommitted(replica, out.committed);
+      if (out.committed.length > 0) {
+        if (this.heldCommitted !== undefined) this.heldCommitted.push(...out.committed);
+        else this.applyCommitted(replica, out.committed);
+      }
       if (out.dropped.length > 0) this.onDropped(out.dropped);
       for (const r of out.reads) this.onReadIndex(r);
       for (const to of out.snapshotsTo) this.snapshots.sendTo(to);
@@ -1110,9 +1119,9 @@ export class SynodNode<Command, Result> {
   // ---------------------------------------------------------------- snapshots
 
   /** Replaces the state machine's and the runtime's replicated state with a snapshot's. */
-  private restoreState(state: RuntimeState<Result>, machine: Uint8Array): void {
+  private async restoreState(state: RuntimeState<Result>, machine: Uint8Array): Promise<void> {
     try {
-      this.options.stateMachine.restore!(machine);
+      await this.options.stateMachine.restore!(machine);
     } catch (error) {
       throw new SnapshotError("the state machine's restore() threw; its state may be half replaced", { cause: error });
     }
@@ -1120,10 +1129,28 @@ export class SynodNode<Command, Result> {
     this.lastTimestamp = state.lastTimestamp;
   }
 
-  /** A snapshot from a peer, durable already, replaces everything applied: continue after `slot`. */
-  private installSnapshot(slot: number, state: RuntimeState<Result>, machine: Uint8Array): void {
+  /**
+   * A snapshot from a peer, durable already, replaces everything applied: continue after
+   * `slot`. A restore that takes its time (returns a promise) leaves the node running:
+   * messages are answered and slots chosen, but nothing is applied and no read is
+   * served until it ends (the state machine holds the old state, at the old applied
+   * slot, until then).
+   */
+  private async installSnapshot(slot: number, state: RuntimeState<Result>, machine: Uint8Array): Promise<void> {
+    this.heldCommitted = [];
+    let held: CommittedEntry[];
+    try {
+      await this.restoreState(state, machine);
+    } finally {
+      held = this.heldCommitted ?? [];
+      this.heldCommitted = undefined;
+    }
+    if (this.lifecycle !== 'running') return;
+    this.finishInstall(slot, state, held.filter((e) => e.slot > slot));
+  }
+
+  private finishInstall(slot: number, state: RuntimeState<Result>, later: readonly CommittedEntry[]): void {
     const replica = this.replica!;
-    this.restoreState(state, machine);
     this.appliedIndex = slot;
     replica.installSnapshot(slot, state.configuration);
     this.inPipeline.clear();
@@ -1138,6 +1165,7 @@ export class SynodNode<Command, Result> {
     }
     this.emit('apply', { appliedIndex: slot });
     for (const r of [...this.reads.values()]) if (r.index !== undefined && r.index <= slot) this.serveRead(r);
+    if (later.length > 0) this.applyCommitted(replica, later);
     this.scheduleDrain();
   }
 

@@ -34,10 +34,11 @@ export interface SnapshotHost<R> {
   /** The runtime's replicated state now, right after the last apply. */
   runtimeState(): RuntimeState<R>;
   /**
-   * Replaces the replicated state with a snapshot's of slots up to `slot`, synchronously:
-   * the state machine, the runtime's state, and the core's position.
+   * Replaces the replicated state with a snapshot's of slots up to `slot`: the state
+   * machine, the runtime's state, and the core's position; resolves once done (a
+   * failure fails the node, and resolves too).
    */
-  install(slot: number, state: RuntimeState<R>, machine: Uint8Array): void;
+  install(slot: number, state: RuntimeState<R>, machine: Uint8Array): Promise<void>;
   /** The core may forget its log up to `slot`. */
   compact(slot: number): void;
   send(message: SnapshotChunkMessage | SnapshotAckMessage): void;
@@ -366,7 +367,8 @@ export class Snapshots<R> {
       if (!this.host.running()) return;
       status = 'done';
       if (s.slot <= this.host.appliedIndex()) return; // the log got there first meanwhile
-      this.host.install(s.slot, decoded.state, decoded.machine);
+      await this.host.install(s.slot, decoded.state, decoded.machine);
+      if (!this.host.running()) return;
       this.slotsSince = 0;
       this.bytesSince = 0;
       this.counts.installed++;

@@ -64,8 +64,13 @@ export interface StateMachine<Command, Result> {
   readOnly?(command: Command): boolean;
   /** Captures the state for a snapshot (step one of two). Optional until snapshots are scheduled. */
   snapshot?(): SnapshotCapture;
-  /** Replaces the whole state with a snapshot's. */
-  restore?(data: Uint8Array): void;
+  /**
+   * Replaces the whole state with a snapshot's. It may return a promise, to restore a
+   * large state in steps without holding the event loop: until it settles the node
+   * applies nothing and serves no read (it keeps voting and learning), so the state
+   * must stay the old one, whole, until the new one replaces it at the end.
+   */
+  restore?(data: Uint8Array): void | Promise<void>;
 }
 
 /** Turns commands into the bytes the log carries, and back. */

@@ -928,8 +928,13 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
         ? {
             restore: (data: Uint8Array) => {
               const { records, machine: bytes } = splitSnapshot(data);
-              machine.restore!(bytes);
-              if (m.incarnation === incarnation) this.guard(() => this.onRestore(m, records));
+              const restored = (): void => {
+                if (m.incarnation === incarnation) this.guard(() => this.onRestore(m, records));
+              };
+              // A restore in steps: checked once it is done, as the runtime applies nothing before.
+              const restoring = machine.restore!(bytes);
+              if (restoring === undefined) return restored();
+              return restoring.then(restored);
             },
           }
         : {}),

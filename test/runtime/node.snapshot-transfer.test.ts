@@ -9,7 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../src/core/index.js';
 import { SnapshotError, type SnapshotReader, type SnapshotWriter, type Storage, type Transport } from '../../src/runtime/index.js';
-import { RuntimeSimulation } from '../../src/testing/index.js';
+import type { ApplyMeta } from '../../src/runtime/index.js';
+import { RecordingStateMachine, RuntimeSimulation, type VirtualClock } from '../../src/testing/index.js';
 
 const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
 
@@ -162,6 +163,89 @@ describe('snapshot transfer through a lossy, duplicating, reordering network', (
       expect(warnings.some((w) => w instanceof SnapshotError && /fails its CRC/.test(w.message)), `seed ${seed}`).toBe(true);
       expect(metrics.installed).toBeGreaterThan(0);
       expect(sim.applied(lagging).length).toBe(sim.applied(others[0]!).length);
+      sim.finish();
+    }
+  }, 120_000);
+});
+
+describe('a state machine that restores in steps', () => {
+  /** Restores after `ms` of virtual time (its old state kept whole until then), and counts what it is asked meanwhile. */
+  class SlowRestore extends RecordingStateMachine {
+    restoring = false;
+    appliedWhileRestoring = 0;
+    restores = 0;
+    constructor(
+      private readonly clock: VirtualClock,
+      private readonly ms: number,
+    ) {
+      super();
+    }
+    override apply(command: unknown, meta: ApplyMeta): number {
+      if (this.restoring) this.appliedWhileRestoring++;
+      return super.apply(command, meta);
+    }
+    override restore(data: Uint8Array): Promise<void> {
+      this.restoring = true;
+      return new Promise((done) => {
+        this.clock.setTimer(() => {
+          super.restore(data);
+          this.restoring = false;
+          this.restores++;
+          done();
+        }, this.ms);
+      });
+    }
+  }
+
+  it('the node keeps voting while it restores, applies nothing and serves nothing until the restore ends, and converges (8 seeds)', async () => {
+    for (const seed of seeds) {
+      const machines = new Map<NodeId, SlowRestore>();
+      let sim!: RuntimeSimulation;
+      sim = new RuntimeSimulation({
+        seed,
+        voters: 3,
+        node: { snapshot },
+        network: { lossRate: 0.05, duplicateRate: 0.05, delayTicksMax: 3 },
+        stateMachine: (id) => {
+          const m = new SlowRestore(sim.clock, 300);
+          machines.set(id, m);
+          return m;
+        },
+      });
+      await sim.start();
+      expect(await sim.runUntil(() => sim.leader() !== undefined, 10_000), `seed ${seed}: no leader`).toBe(true);
+      const lagging = sim.voterIds.find((id) => id !== sim.leader())!;
+      const propose = async (n: number, from: number): Promise<void> => {
+        for (let i = from; i < from + n; i++) {
+          let ok: boolean | undefined;
+          sim.propose(sim.leader() ?? sim.voterIds[0]!, { i }).then(
+            () => (ok = true),
+            () => (ok = false),
+          );
+          expect(await sim.runUntil(() => ok !== undefined, 30_000), `seed ${seed}: proposal ${i} did not settle`).toBe(true);
+        }
+      };
+      sim.partition([[lagging], sim.voterIds.filter((id) => id !== lagging)]);
+      await propose(30, 0);
+      sim.heal();
+      // Writes go on while the lagging node receives and restores: they commit with its vote, and wait for its apply.
+      const machine = (): SlowRestore => machines.get(lagging)!;
+      await propose(1, 100);
+      expect(await sim.runUntil(() => machine().restoring, 20_000), `seed ${seed}: no restore began`).toBe(true);
+      // The third voter cut off: a write commits only with the restoring node's vote.
+      const leader = sim.leader()!;
+      const third = sim.voterIds.find((id) => id !== lagging && id !== leader)!;
+      sim.partition([[third], [leader, lagging]]);
+      let committedWhileRestoring = false;
+      sim.propose(leader, { i: 300 }).then(() => (committedWhileRestoring = machine().restoring), () => undefined);
+      await sim.runUntil(() => !machine().restoring, 20_000);
+      expect(committedWhileRestoring, `seed ${seed}: no write committed with the vote of the restoring node`).toBe(true);
+      sim.heal();
+      await propose(10, 200);
+      expect(await sim.runUntil(() => sim.converged(), 60_000), `seed ${seed}: did not converge`).toBe(true);
+      expect(machine().restores, `seed ${seed}`).toBeGreaterThan(0);
+      expect(machine().appliedWhileRestoring, `seed ${seed}: applied while restoring`).toBe(0);
+      expect(sim.applied(lagging).length).toBe(sim.applied(sim.voterIds.find((id) => id !== lagging)!).length);
       sim.finish();
     }
   }, 120_000);
