@@ -191,6 +191,30 @@ function authBytesBound(roles: readonly KvRoleRecord[], users: readonly KvUserRe
 
 /** Decodes a snapshot; throws {@link CodecError} on anything malformed. @internal */
 export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
+  const steps = decodeSteps(bytes);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * Decodes a snapshot as {@link decodeKvSnapshot} does, awaiting `pause()` after every
+ * {@link recordsPerStep} records or {@link valueBytesPerStep} bytes of values, so a large
+ * store's restore (5 s at a million keys, most of it one object per record) does not
+ * hold the event loop all at once. @internal
+ */
+export async function decodeKvSnapshotInSteps(bytes: Uint8Array, pause: () => Promise<void>): Promise<KvSnapshotState> {
+  const steps = decodeSteps(bytes);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await pause();
+  }
+}
+
+/** The decoder, yielding between steps of about equal work. */
+function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void> {
   const r = new Reader(bytes);
   for (const b of magic) if (r.u8('kv snapshot magic') !== b) throw new CodecError('kv snapshot: not a KV snapshot (bad magic)');
   const read = r.u8('kv snapshot format version');
@@ -246,12 +270,16 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
     auth.restore(roles, users, authRevision);
   }
   const keyCount = r.count('kv snapshot keys', 3);
-  const histories: [string, KeyRecord[]][] = [];
-  // Written in key order; any other order is checked for a key named twice at the end.
-  let ordered = true;
+  const store = MvccStore.building(compactRevision);
+  let recordsSince = 0;
+  let valueBytesSince = 0;
   for (let i = 0; i < keyCount; i++) {
+    if (recordsSince >= recordsPerStep || valueBytesSince >= valueBytesPerStep) {
+      yield;
+      recordsSince = 0;
+      valueBytesSince = 0;
+    }
     const key = readKey(r, 'kv snapshot key');
-    if (ordered && i > 0 && histories[i - 1]![0] >= key) ordered = false;
     const recordCount = r.count('kv snapshot records', 2);
     if (recordCount === 0) throw new CodecError(`kv snapshot: key ${key} has no records`);
     const history: KeyRecord[] = [];
@@ -270,8 +298,10 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
       const session = kind === 2 ? r.uint('kv snapshot record session') : undefined;
       if (recordVersion === 0 || createRevision > at) throw new CodecError(`kv snapshot: key ${key} record at ${at} has version ${recordVersion}, created at ${createRevision}`);
       history.push({ revision: at, version: recordVersion, createRevision, value, session });
+      valueBytesSince += value.byteLength;
     }
-    histories.push([key, history]);
+    recordsSince += recordCount;
+    if (!store.add(key, history)) throw new CodecError(`kv snapshot: key ${key} is named twice`);
     const last = history[history.length - 1]!;
     if (last.value !== null && last.session !== undefined) {
       const owner = sessions.get(last.session);
@@ -281,6 +311,5 @@ export function decodeKvSnapshot(bytes: Uint8Array): KvSnapshotState {
   }
   const extension = withExtension ? r.bytesOf('kv snapshot extension', extensionBytesMax).slice() : undefined;
   r.end();
-  if (!ordered && new Set(histories.map(([key]) => key)).size !== histories.length) throw new CodecError('kv snapshot: a key is named twice');
-  return { store: MvccStore.restore(histories, revision, compactRevision), sessions, sequences, time, auth, ...(extension === undefined ? {} : { extension }) };
+  return { store: store.finish(revision), sessions, sequences, time, auth, ...(extension === undefined ? {} : { extension }) };
 }

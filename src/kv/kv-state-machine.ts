@@ -8,7 +8,7 @@ import type { ApplyMeta, SnapshotCapture, StateMachine } from '../runtime/index.
 import { utf8Length } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
-import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js';
+import { type KvSnapshotState, decodeKvSnapshot, decodeKvSnapshotInSteps, encodeKvSnapshot } from './kv-snapshot.js';
 import type { Compare, KeyRange, TxnOp, TxnOpResult } from './kv-types.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
 import { SessionTable } from './session-table.js';
@@ -477,8 +477,17 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     };
   }
 
-  restore(data: Uint8Array): void {
-    const state = decodeKvSnapshot(data);
+  /**
+   * A snapshot of more than {@link restoreInStepsBytes} is decoded in steps, with a
+   * pause between them (the encoder's), and replaces the state at the end: the node
+   * applies nothing meanwhile, and readers see the old state whole until then.
+   */
+  restore(data: Uint8Array): void | Promise<void> {
+    if (data.byteLength <= restoreInStepsBytes) return this.replaceWith(decodeKvSnapshot(data));
+    return decodeKvSnapshotInSteps(data, this.snapshotPause).then((state) => this.replaceWith(state));
+  }
+
+  private replaceWith(state: KvSnapshotState): void {
     this.store = state.store;
     this.sessions = state.sessions;
     this.sequences = state.sequences;
@@ -492,6 +501,9 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
 function isRange(op: TxnOp): boolean {
   return op.op === 'range';
 }
+
+/** Snapshots up to this size are restored at once: a few milliseconds of work. */
+const restoreInStepsBytes = 1024 * 1024;
 
 /** Resolves on a later turn of the event loop, after pending I/O. */
 function nextTurn(): Promise<void> {

@@ -237,20 +237,38 @@ export class MvccStore {
 
   /** Rebuilds a store from histories (in any order) and its revisions; the change log is derived. */
   static restore(histories: Iterable<[string, KeyRecord[]]>, revision: number, compactRevision: number): MvccStore {
+    const builder = MvccStore.building(compactRevision);
+    for (const [key, history] of histories) assert(builder.add(key, history), () => `restored key ${key} twice`);
+    return builder.finish(revision);
+  }
+
+  /**
+   * Rebuilds a store key by key, as {@link restore} does: a snapshot decoded in steps
+   * adds each key as it reads it, and the store exists whole only at `finish`.
+   */
+  static building(compactRevision: number): { add(key: string, history: KeyRecord[]): boolean; finish(revision: number): MvccStore } {
     const store = new MvccStore();
-    for (const [key, history] of histories) {
-      assert(history.length > 0, () => `restored key ${key} has no history`);
-      store.histories.set(key, history);
-      for (const record of history) {
-        store.bytes += record.value?.byteLength ?? 0;
-        if (record.revision > compactRevision) store.changes.push({ revision: record.revision, key });
-      }
-    }
-    store.keys = [...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    store.changes.sort((a, b) => a.revision - b.revision || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    store.revision = revision;
-    store.compactRevision = compactRevision;
-    return store;
+    return {
+      /** Adds `key`'s history; false (and nothing added) if `key` was added before. */
+      add(key, history) {
+        assert(history.length > 0, () => `restored key ${key} has no history`);
+        if (store.histories.has(key)) return false;
+        store.histories.set(key, history);
+        for (const record of history) {
+          store.bytes += record.value?.byteLength ?? 0;
+          if (record.revision > compactRevision) store.changes.push({ revision: record.revision, key });
+        }
+        return true;
+      },
+      finish(revision) {
+        // Sorted runs (a snapshot lists keys in order) make these sorts a pass each.
+        store.keys = [...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        store.changes.sort((a, b) => a.revision - b.revision || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        store.revision = revision;
+        store.compactRevision = compactRevision;
+        return store;
+      },
+    };
   }
 }
 

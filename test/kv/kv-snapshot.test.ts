@@ -131,7 +131,7 @@ describe('KV snapshots', () => {
     expect(m.apply({ type: 'session-expire', sessions: [1, 2], decidedAtSlot: 21 }, at(23))).toMatchObject({ type: 'expired', sessions: [1] });
   });
 
-  it('large values pause the encoding every 2 MiB of them, however few the records; nothing is lost or reordered', async () => {
+  it('large values pause the encoding and the restore every 2 MiB of them, however few the records; nothing is lost or reordered, and the old state stays whole until the restore ends', async () => {
     let pauses = 0;
     const m = new KvStateMachine({
       snapshotPause: () => {
@@ -146,8 +146,27 @@ describe('KV snapshots', () => {
     // (before the 3rd, the 5th, ..., the 39th).
     expect(pauses).toBe(19);
     expect(data.byteLength).toBeGreaterThan(40 * 1024 * 1024);
-    const copy = new KvStateMachine();
-    copy.restore(data);
+    // Restored in steps too; until it ends the copy holds its old state, whole.
+    let restorePauses = 0;
+    let restoringNow = false;
+    const copy = new KvStateMachine({
+      snapshotPause: () => {
+        if (restoringNow) {
+          restorePauses++;
+          expect(copy.view.latest('big/0')).toBeUndefined();
+          expect(copy.view.latest('old')).toBeDefined();
+        }
+        return Promise.resolve();
+      },
+    });
+    copy.apply({ type: 'put', key: 'old', value: value(7) }, meta(1));
+    restoringNow = true;
+    const restoring = copy.restore(data);
+    expect(restoring).toBeInstanceOf(Promise);
+    await restoring;
+    restoringNow = false;
+    expect(restorePauses).toBe(19);
+    expect(copy.view.latest('old')).toBeUndefined();
     for (let i = 0; i < 40; i++) expect(Buffer.compare(copy.view.latest(`big/${i}`)!.value!, value(i)), `big/${i}`).toBe(0);
     expect(Buffer.compare(await copy.snapshot().write(), data)).toBe(0);
   });
