@@ -156,6 +156,12 @@ export class FileStorage implements Storage {
     private readonly state: DurableStateBuilder,
     /** The slot of the saved snapshot, if any. */
     private snapshotSlot: number | undefined,
+    /**
+     * The snapshot `open` read and checked, handed to the first {@link loadSnapshot}
+     * (a start reads it right after opening) rather than read and checked again; dropped
+     * then, or by a save.
+     */
+    private openedSnapshot: Snapshot | undefined,
   ) {
     this.commitIndexCalled = state.commitIndex;
   }
@@ -196,7 +202,7 @@ export class FileStorage implements Storage {
       const snapshot = await readSnapshotFile(fs, dir, { removeTemp: true });
       const state = new DurableStateBuilder();
       const wal = await Wal.open(fs, dir, state, { segmentBytesMax, preallocateBytes, syncOnEventLoop: options.syncOnEventLoop ?? true, onWarning });
-      return new FileStorage(fs, dir, lock, wal, state, snapshot?.slot);
+      return new FileStorage(fs, dir, lock, wal, state, snapshot?.slot, snapshot);
     } catch (error) {
       await lock.release();
       throw error;
@@ -256,6 +262,7 @@ export class FileStorage implements Storage {
    * `snapshot.data` itself, without a copy.
    */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
+    this.openedSnapshot = undefined;
     try {
       this.checkWritable('saveSnapshot');
       checkSnapshot(snapshot);
@@ -281,6 +288,11 @@ export class FileStorage implements Storage {
    */
   loadSnapshot(): Promise<Snapshot | undefined> {
     if (this.closed) return Promise.reject(new ClosedError('FileStorage.loadSnapshot: the storage is closed'));
+    const opened = this.openedSnapshot;
+    if (opened !== undefined) {
+      this.openedSnapshot = undefined;
+      return Promise.resolve(opened);
+    }
     const read = readSnapshotFile(this.fs, this.dir, { removeTemp: false });
     this.reads.add(read);
     const done = (): void => {
@@ -328,6 +340,7 @@ export class FileStorage implements Storage {
    * @throws {@link ClosedError} if the storage is closed.
    */
   createSnapshot(slot: number, byteLength: number): SnapshotWriter {
+    this.openedSnapshot = undefined;
     this.checkWritable('createSnapshot');
     if (!Number.isSafeInteger(slot) || slot < 0) throw new InvariantError(`FileStorage.createSnapshot: slot must be a non-negative integer, got ${slot}`);
     if (!Number.isSafeInteger(byteLength) || byteLength < 0 || byteLength > 0xffffffff) {

@@ -389,6 +389,33 @@ describe('FileStorage: snapshots and compaction', () => {
     expect(await readdir(dir)).not.toContain('snapshot.tmp');
   });
 
+  it('reads the snapshot once at a start: the first load after open gets what open read and checked; a later load, or one after a save, reads the file', async () => {
+    const dir = await tempDir();
+    const first = await openStorage(dir);
+    await first.saveSnapshot({ slot: 3, data: new Uint8Array([1, 2, 3]) });
+    await first.close();
+    let snapshotReads = 0;
+    const counting: FileSystem = {
+      ...nodeFileSystem,
+      readFile: (path) => {
+        if (path === join(dir, 'snapshot')) snapshotReads++;
+        return nodeFileSystem.readFile(path);
+      },
+    };
+    const storage = await FileStorage.open(dir, { fs: counting });
+    expect(snapshotReads).toBe(1);
+    expect(await storage.loadSnapshot()).toEqual({ slot: 3, data: new Uint8Array([1, 2, 3]) });
+    expect(snapshotReads).toBe(1);
+    expect(await storage.loadSnapshot()).toEqual({ slot: 3, data: new Uint8Array([1, 2, 3]) });
+    expect(snapshotReads).toBe(2);
+    await storage.close();
+    // A save between the open and the first load: the load reads the new one.
+    const again = await FileStorage.open(dir, { fs: counting });
+    await again.saveSnapshot({ slot: 5, data: new Uint8Array([4, 5]) });
+    expect(await again.loadSnapshot()).toEqual({ slot: 5, data: new Uint8Array([4, 5]) });
+    await again.close();
+  });
+
   it('refuses a damaged snapshot', async () => {
     const dir = await tempDir();
     const storage = await openStorage(dir);
