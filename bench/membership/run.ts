@@ -32,7 +32,9 @@
  * before.
  *
  * A benchmark, not a test: it reports and never fails on its numbers.
- * The servers run the built CLI (dist/, rebuilt first when a source is newer). Run with
+ * The servers run the built CLI (dist/, rebuilt first when a source is newer), with the
+ * node flags in `SYNOD_BENCH_NODE_ARGS` if set (`--cpu-prof --cpu-prof-dir=DIR` profiles
+ * each server). Run with
  * `npx tsx bench/membership/run.ts [--sizes 10,100] [--clients 64] [--seconds 5]`
  * (`--sizes 10,100,1000` adds the 1 GB point: about 2.5 minutes more here, 10 GB of
  * disk and 13 GB of memory at its peak; not in `npm run bench`).
@@ -136,7 +138,7 @@ async function point(sizeMb: number): Promise<string> {
   /** What the servers' logs and output told: the transfers to the new member, and when it listened. */
   const seen = { transfersStarted: 0, transfer: undefined as { bytes: number; ms: number } | undefined, listening: undefined as number | undefined };
   const serve = (id: string, extra: readonly string[] = []) => {
-    const child = spawn(process.execPath, [cli, 'serve', '--verbose', '--config', configPath, '--id', id, '--snapshot-every', String(sizeMb >= 1000 ? 10_000 : 1_000), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), cli, 'serve', '--verbose', '--config', configPath, '--id', id, '--snapshot-every', String(sizeMb >= 1000 ? 10_000 : 1_000), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (id === 'd' && line.includes('serving clients')) seen.listening ??= performance.now();
