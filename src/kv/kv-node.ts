@@ -7,13 +7,13 @@ import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHa
 import { CodecError } from '../transport/codec/codec-error.js';
 import { CompactedError, KvRequestError } from './errors.js';
 import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
-import { authListingOf, authResultOf, checkCompacted, checkSessionClosed, putRoleCommand, putUserCommand, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
+import { authListingOf, authResultOf, checkCompacted, checkRangeRequest, checkSessionClosed, checkWatchRequest, putRoleCommand, putUserCommand, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
 import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { KvSession } from './kv-session.js';
 import { SessionCountdown, expireSessionsPerCommandMax } from './session-countdown.js';
-import { KvStateMachine, type KvStateMachineOptions, invalidKey } from './kv-state-machine.js';
+import { KvStateMachine, type KvStateMachineOptions } from './kv-state-machine.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionInfo, SessionList, TxnRequest, TxnResult } from './kv-types.js';
 import { KvWatch } from './kv-watch.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from './kv-api.js';
@@ -118,13 +118,10 @@ export class KvNode implements KvApi {
 
   /** The keys of a range, sorted by key, at the current revision or at `options.revision`. */
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
-    const bad = 'key' in range ? invalidKey(range.key) : undefined;
-    if (bad !== undefined) throw new KvRequestError('range', bad);
-    if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit > 0)) throw new KvRequestError('range', `limit must be a positive integer, not ${options.limit}`);
+    checkRangeRequest(range, options);
     await this.readPoint(options);
     const view = this.machine.view;
     const revision = options.revision ?? view.revision;
-    if (!Number.isSafeInteger(revision) || revision < 0) throw new KvRequestError('range', `revision must be a non-negative integer, not ${revision}`);
     if (revision > view.revision) throw new KvRequestError('range', `revision ${revision} is in the future (the store is at ${view.revision})`);
     if (revision < view.compactRevision) throw new CompactedError(revision, view.compactRevision);
     const limit = Math.min(options.limit ?? kvLimits.rangeKeysMax, kvLimits.rangeKeysMax);
@@ -222,9 +219,7 @@ export class KvNode implements KvApi {
    */
   watch(range: KeyRange, options: WatchOptions = {}): KvWatch {
     if (this.closed) throw new ClosedError('watch: the KV node is closed');
-    if (options.fromRevision !== undefined && !(Number.isSafeInteger(options.fromRevision) && options.fromRevision > 0)) {
-      throw new KvRequestError('watch', `fromRevision must be a positive integer, not ${options.fromRevision}`);
-    }
+    checkWatchRequest(range, options);
     const watch = new KvWatch(
       this.machine,
       range,

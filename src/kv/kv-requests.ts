@@ -7,8 +7,9 @@ import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { refusalError } from './kv-refusal.js';
-import { invalidKey } from './kv-state-machine.js';
-import type { DeleteOptions, DeleteResult, PutOptions, PutResult, RevokeResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
+import { invalidKey, invalidRange } from './kv-state-machine.js';
+import type { DeleteOptions, DeleteResult, KeyRange, PutOptions, PutResult, RangeOptions, RevokeResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
+import type { WatchOptions } from './kv-api.js';
 
 const encoder = new TextEncoder();
 
@@ -20,6 +21,31 @@ function valueBytes(value: string | Uint8Array): Uint8Array {
 /** Throws {@link KvRequestError} for a key the store would refuse, before any round trip. @internal */
 export function checkKey(api: string, key: string): void {
   const bad = invalidKey(key);
+  if (bad !== undefined) throw new KvRequestError(api, bad);
+}
+
+/**
+ * Throws {@link KvRequestError} for a range read the store would refuse, before any
+ * round trip or read point: the same checks for the embedded node and the client.
+ * @internal
+ */
+export function checkRangeRequest(range: KeyRange, options: RangeOptions): void {
+  checkKeyRange('range', range);
+  if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit > 0)) throw new KvRequestError('range', `limit must be a positive integer, not ${options.limit}`);
+  // The store's first write is revision 1: there is nothing to read at 0.
+  if (options.revision !== undefined && !(Number.isSafeInteger(options.revision) && options.revision > 0)) throw new KvRequestError('range', `revision must be a positive integer, not ${options.revision}`);
+}
+
+/** Throws {@link KvRequestError} for a watch the store would refuse (see {@link checkRangeRequest}). @internal */
+export function checkWatchRequest(range: KeyRange, options: WatchOptions): void {
+  checkKeyRange('watch', range);
+  if (options.fromRevision !== undefined && !(Number.isSafeInteger(options.fromRevision) && options.fromRevision > 0)) {
+    throw new KvRequestError('watch', `fromRevision must be a positive integer, not ${options.fromRevision}`);
+  }
+}
+
+function checkKeyRange(api: string, range: KeyRange): void {
+  const bad = typeof range === 'object' && range !== null ? invalidRange(range) : 'a range must be an object: { key }, { prefix } or { start, end }';
   if (bad !== undefined) throw new KvRequestError(api, bad);
 }
 

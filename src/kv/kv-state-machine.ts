@@ -60,7 +60,8 @@ function invalidValue(value: unknown): string | undefined {
   return undefined;
 }
 
-function invalidRange(range: KeyRange): string | undefined {
+/** Why `range` is not a valid key range, or undefined. */
+export function invalidRange(range: KeyRange): string | undefined {
   if ('key' in range) return invalidKey(range.key);
   if ('prefix' in range) return typeof range.prefix === 'string' && utf8Length(range.prefix) >= 0 && utf8Length(range.prefix) <= kvLimits.keyBytesMax ? undefined : 'a prefix must be a valid string of at most keyBytesMax bytes';
   if (typeof range.start !== 'string' || typeof range.end !== 'string') return 'a range needs string start and end';

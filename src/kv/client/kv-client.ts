@@ -14,7 +14,7 @@ import { AuthenticationError, KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
 import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from '../kv-auth.js';
-import { authListingOf, authResultOf, checkCompacted, checkKey, putRoleCommand, putUserCommand, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import { authListingOf, authResultOf, checkCompacted, checkKey, checkRangeRequest, checkWatchRequest, putRoleCommand, putUserCommand, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionList, TxnRequest, TxnResult } from '../kv-types.js';
 import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
@@ -180,8 +180,7 @@ export class KvClient implements KvApi {
   }
 
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
-    if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit > 0)) throw new KvRequestError('range', `limit must be a positive integer, not ${options.limit}`);
-    if (options.revision !== undefined && !(Number.isSafeInteger(options.revision) && options.revision > 0)) throw new KvRequestError('range', `revision must be a positive integer, not ${options.revision}`);
+    checkRangeRequest(range, options);
     const frame = await this.call((id) => ({ kind: 'range', id, range, limit: options.limit ?? 0, revision: options.revision ?? 0, linearizable: options.consistency !== 'serializable' }), options, undefined);
     if (frame.kind !== 'range') throw new KvRequestError('range', `unexpected answer ${frame.kind}`);
     return frame.result;
@@ -224,9 +223,7 @@ export class KvClient implements KvApi {
 
   watch(range: KeyRange, options: WatchOptions = {}): RemoteWatch {
     if (this.closed) throw new ClosedError('KvClient: closed');
-    if (options.fromRevision !== undefined && !(Number.isSafeInteger(options.fromRevision) && options.fromRevision > 0)) {
-      throw new KvRequestError('watch', `fromRevision must be a positive integer, not ${options.fromRevision}`);
-    }
+    checkWatchRequest(range, options);
     const watch = new RemoteWatch(range, options.fromRevision, this.watchLink);
     this.liveWatches.add(watch);
     return watch;
