@@ -72,7 +72,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 /** The Stat fields both must agree on (zxids and times differ by design; owners by session). */
 function statShape(stat: ZkStat & { ownerHex: string }, sessions: readonly string[]) {
-  return { version: stat.version, cversion: stat.cversion, aversion: stat.aversion, dataLength: stat.dataLength, numChildren: stat.numChildren, owner: stat.ephemeralOwner === 0 ? 'none' : `client ${sessions.indexOf(stat.ownerHex)}` };
+  return { version: stat.version, cversion: stat.cversion, aversion: stat.aversion, dataLength: stat.dataLength, numChildren: stat.numChildren, owner: stat.ephemeralOwner === 0n ? 'none' : stat.ephemeralOwner < 0n ? stat.ownerHex : `client ${sessions.indexOf(stat.ownerHex)}` };
 }
 
 /** An answer reduced to what must agree, paths made relative to the run's root. */

@@ -53,13 +53,11 @@ function readCreate(r: JuteReader, opcode: number): ZkWriteOp {
   const data = r.buffer('data', max);
   const acl = readAcl(r);
   const flags = r.int('flags');
-  if (opcode === ZkOpCode.createTTL) r.long('ttl');
-  return { op: 'create', path, data, acl, flags: opcode === ZkOpCode.createContainer ? 4 : opcode === ZkOpCode.createTTL ? ttlFlags(flags) : flags, withStat: opcode !== ZkOpCode.create };
-}
-
-/** A createTTL with a non-TTL mode is refused by the tree like a TTL one: unimplemented. */
-function ttlFlags(flags: number): number {
-  return flags === 6 ? 6 : 5;
+  const base = { op: 'create', path, data, acl, flags, withStat: opcode !== ZkOpCode.create } as const;
+  if (opcode === ZkOpCode.createContainer) return { ...base, kind: 'container' };
+  if (opcode !== ZkOpCode.createTTL) return base;
+  // The tree answers a TTL out of bounds with badArguments; one beyond 2^53 ms is malformed (CodecError), so the decoding stays exact.
+  return { ...base, kind: 'ttl', ttlMs: r.long('ttl') };
 }
 
 function readWriteOp(r: JuteReader, opcode: number): ZkWriteOp {
@@ -186,9 +184,9 @@ export function decodeRequest(frame: Uint8Array): ZkRequestFrame {
 function opcodeOf(op: ZkWriteOp): number {
   switch (op.op) {
     case 'create':
-      // A create answering no Stat is opcode 1 whatever its mode; those answering one are told apart by mode.
-      if (!op.withStat) return ZkOpCode.create;
-      return op.flags === 4 ? ZkOpCode.createContainer : op.flags === 5 || op.flags === 6 ? ZkOpCode.createTTL : ZkOpCode.create2;
+      if (op.kind === 'container') return ZkOpCode.createContainer;
+      if (op.kind === 'ttl') return ZkOpCode.createTTL;
+      return op.withStat ? ZkOpCode.create2 : ZkOpCode.create;
     case 'delete':
       return ZkOpCode.delete;
     case 'setData':
@@ -206,7 +204,7 @@ function writeWriteOp(w: JuteWriter, op: ZkWriteOp): void {
       w.string(op.path).buffer(op.data);
       writeAcl(w, op.acl);
       w.int(op.flags);
-      if (opcodeOf(op) === ZkOpCode.createTTL) w.long(1);
+      if (op.kind === 'ttl') w.long(op.ttlMs ?? 0);
       return;
     case 'delete':
     case 'check':

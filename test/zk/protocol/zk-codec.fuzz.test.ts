@@ -23,7 +23,10 @@ const aclArb: fc.Arbitrary<ZkAcl[]> = fc.array(fc.record({ perms: fc.integer({ m
 const versionArb = fc.integer({ min: -2, max: 1 << 30 });
 
 const writeOpArb: fc.Arbitrary<ZkWriteOp> = fc.oneof(
-  fc.record({ op: fc.constant('create' as const), path: pathArb, data: dataArb, acl: aclArb, flags: fc.integer({ min: 0, max: 6 }), withStat: fc.boolean() }).map((c) => ({ ...c, withStat: c.flags >= 4 ? true : c.withStat })),
+  fc
+    .record({ op: fc.constant('create' as const), path: pathArb, data: dataArb, acl: aclArb, flags: fc.integer({ min: 0, max: 6 }), withStat: fc.boolean(), kind: fc.constantFrom(undefined, 'container' as const, 'ttl' as const), ttlMs: fc.maxSafeInteger() })
+    // A createContainer or createTTL always answers a Stat; only createTTL carries a TTL.
+    .map(({ kind, ttlMs, ...c }) => (kind === undefined ? c : kind === 'container' ? { ...c, withStat: true, kind } : { ...c, withStat: true, kind, ttlMs })),
   fc.record({ op: fc.constant('delete' as const), path: pathArb, version: versionArb }),
   fc.record({ op: fc.constant('setData' as const), path: pathArb, data: dataArb, version: versionArb }),
   fc.record({ op: fc.constant('check' as const), path: pathArb, version: versionArb }),
@@ -51,13 +54,14 @@ const requestArb: fc.Arbitrary<ZkRequest> = fc.oneof(
 const commandArb: fc.Arbitrary<ZkCommand> = fc.oneof(
   fc.record({ type: fc.constant('session-create' as const), password: fc.uint8Array({ minLength: 16, maxLength: 16 }), ttlMs: fc.integer({ min: 0, max: 1 << 30 }) }),
   fc.record({ type: fc.constant('session-touch' as const), sessions: fc.array(safeLong, { maxLength: 4 }) }),
+  fc.record({ type: fc.constant('node-expire' as const), nodes: fc.array(fc.record({ path: pathArb, mzxid: safeLong }), { maxLength: 3 }) }),
   fc.record({ type: fc.constant('session-expire' as const), sessions: fc.array(safeLong, { maxLength: 4 }), decidedAtSlot: safeLong }),
   fc.constant({ type: 'session-renew' as const }),
   fc.record({ type: fc.constant('session-close' as const), session: safeLong }),
   fc.record({ type: fc.constant('write' as const), session: safeLong, auth: fc.array(fc.record({ scheme: fc.constantFrom('digest', 'ip'), id: fc.string({ maxLength: 8 }) }), { maxLength: 2 }), request: fc.oneof(writeOpArb, fc.record({ op: fc.constant('multi' as const), ops: fc.array(writeOpArb, { maxLength: 3 }) })) }),
 );
 
-const statArb = fc.record({ czxid: safeLong, mzxid: safeLong, ctime: safeLong, mtime: safeLong, version: fc.integer({ min: 0, max: 100 }), cversion: fc.integer({ min: 0, max: 100 }), aversion: fc.integer({ min: 0, max: 100 }), ephemeralOwner: safeLong, dataLength: fc.nat(100), numChildren: fc.nat(100), pzxid: safeLong });
+const statArb = fc.record({ czxid: safeLong, mzxid: safeLong, ctime: safeLong, mtime: safeLong, version: fc.integer({ min: 0, max: 100 }), cversion: fc.integer({ min: 0, max: 100 }), aversion: fc.integer({ min: 0, max: 100 }), ephemeralOwner: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), dataLength: fc.nat(100), numChildren: fc.nat(100), pzxid: safeLong });
 const opResultArb = fc.oneof(
   fc.record({ op: fc.constant('create' as const), path: pathArb, stat: fc.option(statArb, { nil: undefined }) }),
   fc.constant({ op: 'delete' as const }),

@@ -176,7 +176,7 @@ export function readStatLossy(r: JuteReader, raw: Uint8Array, at: number): ZkSta
     version: r.int('version'),
     cversion: r.int('cversion'),
     aversion: r.int('aversion'),
-    ephemeralOwner: r.longLossy('ephemeralOwner'),
+    ephemeralOwner: r.bigLong('ephemeralOwner'),
     dataLength: r.int('dataLength'),
     numChildren: r.int('numChildren'),
     pzxid: r.longLossy('pzxid'),
