@@ -55,18 +55,6 @@ export interface ZkExpiringNode {
   readonly mzxid: number;
 }
 
-/** ZooKeeper's `ephemeralOwner` of a container: `Long.MIN_VALUE`. */
-const containerOwner = -(2n ** 63n);
-/** The top byte ZooKeeper sets in a TTL node's `ephemeralOwner` (the TTL is in the low 40 bits). */
-const ttlOwnerBits = -(2n ** 56n);
-
-/** The `ephemeralOwner` ZooKeeper shows for `node` (see {@link ZkStat.ephemeralOwner}). */
-function ephemeralOwnerOf(node: Readonly<ZkNode>): bigint {
-  if (node.container) return containerOwner;
-  if (node.ttlMs > 0) return ttlOwnerBits | BigInt(node.ttlMs);
-  return BigInt(node.ephemeralOwner);
-}
-
 /** Paths ZooKeeper keeps for itself: they cannot be deleted. */
 const specialPaths = new Set(['/', '/zookeeper', '/zookeeper/quota', '/zookeeper/config']);
 
@@ -136,7 +124,7 @@ export class ZkTree {
       version: node.version,
       cversion: 2 * node.cversion - node.children.size,
       aversion: node.aversion,
-      ephemeralOwner: ephemeralOwnerOf(node),
+      ephemeralOwner: node.ephemeralOwner,
       dataLength: node.data.byteLength,
       numChildren: node.children.size,
       pzxid: node.pzxid,

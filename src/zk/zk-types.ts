@@ -24,12 +24,11 @@ export interface ZkStat {
   /** ACL changes since the create. */
   readonly aversion: number;
   /**
-   * ZooKeeper's 64-bit `ephemeralOwner`: the session owning an ephemeral node; 0 for a
-   * persistent one; `-(2^63)` for a container; for a TTL node the top byte set and the
-   * TTL in ms in the low 40 bits (`0xff00000000000000 | ttl`, as ZooKeeper's
-   * `EphemeralType` encodes it). A bigint: the last two are beyond 2^53.
+   * The session owning an ephemeral node; 0 for any other, containers and TTL nodes
+   * included: ZooKeeper keeps their kind in this field on the server but shows clients
+   * 0 (its `DataNode.copyStat`).
    */
-  readonly ephemeralOwner: bigint;
+  readonly ephemeralOwner: number;
   /** Bytes of data. */
   readonly dataLength: number;
   /** Children now. */

@@ -80,7 +80,7 @@ describe('create and delete', () => {
     const t = setup();
     const created = t.create('/s', 1, 'hey') as Extract<ZkWriteResult, { op: 'create' }>;
     const zxid = t.zk.zxid;
-    expect(created.stat).toEqual({ czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: 1000 + t.slot, mtime: 1000 + t.slot, version: 0, cversion: 0, aversion: 0, ephemeralOwner: BigInt(t.session), dataLength: 3, numChildren: 0 });
+    expect(created.stat).toEqual({ czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: 1000 + t.slot, mtime: 1000 + t.slot, version: 0, cversion: 0, aversion: 0, ephemeralOwner: t.session, dataLength: 3, numChildren: 0 });
     const root = t.zk.tree.stat(t.zk.tree.get('/')!);
     expect(root.pzxid).toBe(zxid);
     expect(root.numChildren).toBe(2);
@@ -223,15 +223,18 @@ describe('containers and TTL nodes', () => {
   const ttl = (path: string, ttlMs: number, flags = 5) => ({ op: 'create' as const, path, data: bytes(''), acl: openAcl, flags, withStat: true, kind: 'ttl' as const, ttlMs });
   const expire = (t: ReturnType<typeof setup>, ...paths: string[]) => t.apply({ type: 'node-expire', nodes: paths.map((path) => ({ path, mzxid: t.zk.tree.get(path)?.mzxid ?? 0 })) });
 
-  it("show ZooKeeper's ephemeralOwner: Long.MIN_VALUE for a container, 0xff00000000000000 | ttl for a TTL node", () => {
+  it('creates them in every mode, showing ephemeralOwner 0 as ZooKeeper does (it hides the kind from clients)', () => {
     const t = setup();
-    expect(t.write(container('/c'))).toMatchObject({ op: 'create', path: '/c', stat: { ephemeralOwner: -(2n ** 63n) } });
-    expect(t.write(ttl('/t', 5000))).toMatchObject({ op: 'create', path: '/t', stat: { ephemeralOwner: BigInt.asIntN(64, 0xff00000000001388n) } });
-    expect(t.write(ttl('/s-', 2 ** 40 - 1, 6))).toMatchObject({ path: '/s-0000000002', stat: { ephemeralOwner: BigInt.asIntN(64, 0xff0000ffffffffffn) } });
+    expect(t.write(container('/c'))).toMatchObject({ op: 'create', path: '/c', stat: { ephemeralOwner: 0 } });
+    expect(t.write(ttl('/t', 5000))).toMatchObject({ op: 'create', path: '/t', stat: { ephemeralOwner: 0 } });
+    expect(t.write(ttl('/s-', 2 ** 40 - 1, 6))).toMatchObject({ path: '/s-0000000002', stat: { ephemeralOwner: 0 } });
+    // The opcode decides the kind: a createContainer in an ephemeral mode makes a container, owned by no session.
+    expect(t.write(container('/ce', 1))).toMatchObject({ path: '/ce', stat: { ephemeralOwner: 0 } });
+    expect(t.zk.tree.ephemerals(t.session)).toEqual([]);
     // A container or TTL node may have children (it is no session's ephemeral).
     expect(t.create('/c/x')).toMatchObject({ op: 'create', path: '/c/x' });
     expect(t.create('/t/x')).toMatchObject({ op: 'create', path: '/t/x' });
-    expect([...t.zk.tree.expirable()].sort()).toEqual(['/c', '/s-0000000002', '/t']);
+    expect([...t.zk.tree.expirable()].sort()).toEqual(['/c', '/ce', '/s-0000000002', '/t']);
   });
 
   it("refuses a TTL out of ZooKeeper's bounds, and a TTL mode without createTTL, with badArguments", () => {
@@ -243,7 +246,7 @@ describe('containers and TTL nodes', () => {
     expect(t.create('/t', 7)).toEqual(err(ZkErrorCode.badArguments));
     expect(t.zk.tree.get('/t')).toBeUndefined();
     // create2 with the container mode makes a plain persistent node, as ZooKeeper's CreateTxn does.
-    expect(t.create('/p', 4)).toMatchObject({ op: 'create', stat: { ephemeralOwner: 0n } });
+    expect(t.create('/p', 4)).toMatchObject({ op: 'create', stat: { ephemeralOwner: 0 } });
     expect([...t.zk.tree.expirable()]).toEqual([]);
   });
 

@@ -48,14 +48,6 @@ export class JuteReader {
     return Number(n);
   }
 
-  /** A long as a bigint, exactly (a Stat's `ephemeralOwner`). */
-  bigLong(what: string): bigint {
-    this.need(8, what);
-    const n = this.view.getBigInt64(this.at);
-    this.at += 8;
-    return n;
-  }
-
   bool(what: string): boolean {
     this.need(1, what);
     const b = this.bytes[this.at++]!;

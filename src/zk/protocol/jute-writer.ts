@@ -40,14 +40,6 @@ export class JuteWriter {
     return this;
   }
 
-  /** A long from a bigint in the signed 64-bit range (a Stat's `ephemeralOwner`). */
-  bigLong(n: bigint): this {
-    this.room(8);
-    this.view.setBigInt64(this.at, n);
-    this.at += 8;
-    return this;
-  }
-
   bool(b: boolean): this {
     this.room(1);
     this.bytes[this.at++] = b ? 1 : 0;

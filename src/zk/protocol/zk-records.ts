@@ -9,7 +9,7 @@ import type { JuteWriter } from './jute-writer.js';
 export const statBytes = 68;
 
 export function writeStat(w: JuteWriter, s: ZkStat): void {
-  w.long(s.czxid).long(s.mzxid).long(s.ctime).long(s.mtime).int(s.version).int(s.cversion).int(s.aversion).bigLong(s.ephemeralOwner).int(s.dataLength).int(s.numChildren).long(s.pzxid);
+  w.long(s.czxid).long(s.mzxid).long(s.ctime).long(s.mtime).int(s.version).int(s.cversion).int(s.aversion).long(s.ephemeralOwner).int(s.dataLength).int(s.numChildren).long(s.pzxid);
 }
 
 export function readStat(r: JuteReader): ZkStat {
@@ -21,7 +21,7 @@ export function readStat(r: JuteReader): ZkStat {
     version: r.int('stat version'),
     cversion: r.int('stat cversion'),
     aversion: r.int('stat aversion'),
-    ephemeralOwner: r.bigLong('stat ephemeralOwner'),
+    ephemeralOwner: r.long('stat ephemeralOwner'),
     dataLength: r.int('stat dataLength'),
     numChildren: r.int('stat numChildren'),
     pzxid: r.long('stat pzxid'),

@@ -80,6 +80,19 @@ function readWriteOp(r: JuteReader, opcode: number): ZkWriteOp {
   }
 }
 
+/**
+ * A create in a multi as ZooKeeper rebuilds it (`Op.create` from the mode): mode 4 is a
+ * container whatever the header, modes 5 and 6 a TTL node under a createTTL header, any
+ * other a plain create, which answers no Stat. (A TTL mode under another header fails
+ * ZooKeeper's whole multi with marshallingError; here that operation gets badArguments.)
+ */
+function multiCreate(op: Extract<ZkWriteOp, { op: 'create' }>, opcode: number): ZkWriteOp {
+  const { kind: _kind, ttlMs, ...base } = op;
+  if (op.flags === 4) return { ...base, withStat: true, kind: 'container' };
+  if ((op.flags === 5 || op.flags === 6) && opcode === ZkOpCode.createTTL) return { ...base, withStat: true, kind: 'ttl', ttlMs: ttlMs ?? 0 };
+  return { ...base, withStat: false };
+}
+
 function readMulti(r: JuteReader): ZkWriteOp[] {
   const ops: ZkWriteOp[] = [];
   for (;;) {
@@ -92,7 +105,8 @@ function readMulti(r: JuteReader): ZkWriteOp[] {
     }
     if (ops.length >= zkLimits.multiOpsMax) throw new CodecError(`jute: a multi of more than ${zkLimits.multiOpsMax} operations`);
     if (type === ZkOpCode.setACL) throw new CodecError('jute: setACL in a multi');
-    ops.push(readWriteOp(r, type));
+    const op = readWriteOp(r, type);
+    ops.push(op.op === 'create' ? multiCreate(op, type) : op);
   }
 }
 

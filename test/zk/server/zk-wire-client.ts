@@ -168,7 +168,8 @@ export function dataOf(frame: Frame): { data: string; stat: ZkStat } {
 /** A Stat whose longs may be a real ZooKeeper's (session ids beyond 2^53), with its owner exactly, in hex. */
 export function readStatLossy(r: JuteReader, raw: Uint8Array, at: number): ZkStat & { ownerHex: string } {
   return {
-    ownerHex: Buffer.from(raw.subarray(at + 40, at + 48)).toString('hex'),
+    // The owner is the Stat's eighth field, after four longs and three ints.
+    ownerHex: Buffer.from(raw.subarray(at + 44, at + 52)).toString('hex'),
     czxid: r.longLossy('czxid'),
     mzxid: r.longLossy('mzxid'),
     ctime: r.longLossy('ctime'),
@@ -176,7 +177,7 @@ export function readStatLossy(r: JuteReader, raw: Uint8Array, at: number): ZkSta
     version: r.int('version'),
     cversion: r.int('cversion'),
     aversion: r.int('aversion'),
-    ephemeralOwner: r.bigLong('ephemeralOwner'),
+    ephemeralOwner: r.longLossy('ephemeralOwner'),
     dataLength: r.int('dataLength'),
     numChildren: r.int('numChildren'),
     pzxid: r.longLossy('pzxid'),
