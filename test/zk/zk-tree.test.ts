@@ -1,4 +1,5 @@
 /** Unit tests of each rule of the znode tree, as ZooKeeper states it. */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ZkErrorCode, ZkStateMachine, type ZkCommand, type ZkResult, type ZkWriteRequest, type ZkWriteResult, ZkPerm, openAcl, invalidPath } from '../../src/zk/index.js';
 import { digestAuthId } from '../../src/zk/zk-digest.js';
@@ -208,6 +209,29 @@ describe('snapshot', () => {
     expect(encodeZkSnapshot(copy)).toEqual(encodeZkSnapshot(t.zk));
     expect(copy.tree.ephemerals(t.session)).toEqual(['/a/e0000000000']);
     expect(copy.zxid).toBe(t.zk.zxid);
+  });
+});
+
+describe('snapshot format 1', () => {
+  it('is still read: a snapshot written before containers and TTL nodes (test/zk/fixtures/zk-snapshot-v1.bin) restores with neither', () => {
+    const machine = new ZkStateMachine();
+    restoreZkSnapshot(machine, new Uint8Array(readFileSync(new URL('fixtures/zk-snapshot-v1.bin', import.meta.url))));
+    expect(machine.zxid).toBe(5);
+    expect(machine.tree.children('/app')).toEqual(['eph', 'seq-0000000001']);
+    expect(new TextDecoder().decode(machine.tree.get('/app')!.data)).toBe('v2');
+    expect(machine.tree.ephemerals(1)).toEqual(['/app/eph']);
+    expect([...machine.tree.entries()].every(([, node]) => !node.container && node.ttlMs === 0)).toBe(true);
+    // Written again, it is format 2, and reads back the same.
+    const again = encodeZkSnapshot(machine);
+    expect(again[3]).toBe(2);
+    const copy = new ZkStateMachine();
+    restoreZkSnapshot(copy, again);
+    expect(dump(copy)).toEqual(dump(machine));
+  });
+  it('refuses a format it does not know', () => {
+    const bytes = encodeZkSnapshot(new ZkStateMachine());
+    bytes[3] = 3;
+    expect(() => restoreZkSnapshot(new ZkStateMachine(), bytes)).toThrow(/format version 3, this build reads 1 and 2/);
   });
 });
 
