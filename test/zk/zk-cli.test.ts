@@ -8,7 +8,8 @@
  * events are compared as a set: zkCli prints them from another thread. The session
  * ends by creating containers and TTL nodes and emptying one container; once both
  * servers deleted the emptied container and the short-lived TTL node (each checking
- * every 200 ms), a second session must print the same on both.
+ * every 200 ms), a second session must print the same on both; and a client watching
+ * a container and a TTL node the servers delete gets the same events from both.
  *
  * Needs the `zookeeper` Debian package and java (scripts/install-system-packages.sh);
  * skips, saying so, where they are missing.
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { ServerProcesses, root, until } from '../cli/cli-processes.js';
+import { openAcl } from '../../src/zk/index.js';
 import { WireClient } from './server/zk-wire-client.js';
 import { type RealZooKeeper, fourLetterWord, startZooKeeper, zookeeperClasspath as classpath, zookeeperMissing as missing } from './real-zookeeper.js';
 
@@ -119,5 +121,29 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
     const expected = normalize(real);
     expect(expected.lines).toContain('Node does not exist: /box');
     expect(normalize(ours).lines, ours).toEqual(expected.lines);
+  }, 40_000);
+
+  it('fires the same watch events on both when a container and a TTL node are deleted by the server', async () => {
+    const events = async (port: number): Promise<unknown> => {
+      const client = await WireClient.open(port);
+      try {
+        await client.handshake({ timeoutMs: 10_000 });
+        const create = (path: string, kind?: 'container' | 'ttl') => client.call({ type: 'write', request: { op: 'create', path, data: new Uint8Array(0), acl: openAcl, flags: kind === 'ttl' ? 5 : 0, withStat: true, ...(kind === undefined ? {} : kind === 'ttl' ? { kind, ttlMs: 300 } : { kind }) } });
+        const answers = [await create('/wbox', 'container'), await create('/wbox/item'), await create('/wttl', 'ttl')].map((f) => f.err);
+        for (const path of ['/wbox', '/wttl']) await client.call({ type: 'getData', path, watch: true });
+        await client.call({ type: 'getChildren', path: '/', watch: true });
+        answers.push((await client.call({ type: 'write', request: { op: 'delete', path: '/wbox/item', version: -1 } })).err);
+        // One request at a time: the client reads its replies in order.
+        const absent = async (path: string) => (await client.call({ type: 'exists', path, watch: false })).err === -101;
+        await until('/wbox and /wttl deleted', 15_000, async () => (await absent('/wbox')) && (await absent('/wttl')));
+        await client.call({ type: 'sync', path: '/' });
+        return { answers, events: client.events.sort() };
+      } finally {
+        client.close();
+      }
+    };
+    const [real, ours] = await Promise.all([events(zookeeperPort), events(synodPort)]);
+    expect(real).toEqual({ answers: [0, 0, 0, 0], events: [[2, '/wbox'], [2, '/wttl'], [4, '/']] });
+    expect(ours).toEqual(real);
   }, 40_000);
 });
