@@ -71,6 +71,7 @@ export const commands: readonly CommandSpec[] = [
       'ready-lag-max': { type: 'string', value: 'N', help: '/readyz fails beyond N slots of lag (default 1,000)' },
       'tick-ms': { type: 'string', value: 'MS', help: 'the protocol tick, in ms (default the runtime\'s)' },
       'snapshot-every': { type: 'string', value: 'N', help: 'take a snapshot every N applied slots (default 10,000)' },
+      'zk-node-check-ms': { type: 'string', value: 'MS', help: 'how often the leader deletes ZooKeeper containers and TTL nodes due, in ms (default 60,000)' },
       verbose: { type: 'boolean', help: 'log at info and debug too (default warn and above)' },
       join: { type: 'boolean', help: 'a new member, not in the cluster file: have the cluster add it' },
       peer: { type: 'string', value: 'HOST:PORT', help: 'with --join: where it listens for peers' },

@@ -115,7 +115,8 @@ export async function serve(args: Args): Promise<void> {
   }
   let zk: ZkServer | undefined;
   if (extension !== undefined && member.zk !== undefined) {
-    zk = new ZkServer({ kv: server.kv, extension, address: member.zk, dataDir: member.dataDir, logger: stderrLogger(id, args.options.has('verbose')) });
+    const nodeCheckMs = intOption(args, 'zk-node-check-ms');
+    zk = new ZkServer({ kv: server.kv, extension, address: member.zk, dataDir: member.dataDir, ...(nodeCheckMs === undefined ? {} : { nodeCheckMs }), logger: stderrLogger(id, args.options.has('verbose')) });
     try {
       await zk.start();
     } catch (error) {

@@ -10,10 +10,11 @@ import { JuteReader } from './protocol/jute-reader.js';
 import { JuteWriter } from './protocol/jute-writer.js';
 import { decodeRequest, encodeRequest } from './protocol/zk-request.js';
 import { readStat, writeStat } from './protocol/zk-records.js';
+import type { ZkExpiringNode } from './zk-tree.js';
 import type { ZkId, ZkOpResult, ZkWriteResult } from './zk-types.js';
 
 /** Tags of the commands. Never reuse a number. */
-const commandTag = { 'session-create': 1, 'session-touch': 2, 'session-expire': 3, 'session-renew': 4, 'session-close': 5, write: 6 } as const;
+const commandTag = { 'session-create': 1, 'session-touch': 2, 'session-expire': 3, 'session-renew': 4, 'session-close': 5, write: 6, 'node-expire': 7 } as const;
 const resultTag = { session: 1, written: 2, done: 3, 'no-session': 4, invalid: 5 } as const;
 
 function writeIds(w: JuteWriter, ids: readonly number[]): void {
@@ -47,6 +48,10 @@ export function encodeZkCommand(c: ZkCommand): Uint8Array {
     case 'session-close':
       w.long(c.session);
       break;
+    case 'node-expire':
+      w.int(c.nodes.length);
+      for (const node of c.nodes) w.string(node.path).long(node.mzxid);
+      break;
     case 'write':
       w.long(c.session).int(c.auth.length);
       for (const id of c.auth) w.string(id.scheme).string(id.id);
@@ -77,6 +82,14 @@ export function decodeZkCommand(bytes: Uint8Array): ZkCommand {
     case commandTag['session-close']:
       command = { type: 'session-close', session: r.long('session') };
       break;
+    case commandTag['node-expire']: {
+      const n = r.count('expiring nodes', 12);
+      if (n > zkLimits.expiringNodesPerCommandMax) throw new CodecError(`zk command: ${n} expiring nodes (at most ${zkLimits.expiringNodesPerCommandMax})`);
+      const nodes: ZkExpiringNode[] = [];
+      for (let i = 0; i < n; i++) nodes.push({ path: r.string('path', zkLimits.requestBytesMax), mzxid: r.long('mzxid') });
+      command = { type: 'node-expire', nodes };
+      break;
+    }
     case commandTag.write: {
       const session = r.long('session');
       const n = r.count('auth ids', 8);

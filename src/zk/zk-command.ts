@@ -3,6 +3,7 @@
  * tree and of its sessions is one of these commands, proposed by the member serving
  * the client (or, for expiry, by the leader).
  */
+import type { ZkExpiringNode } from './zk-tree.js';
 import type { ZkId, ZkWriteRequest, ZkWriteResult } from './zk-types.js';
 
 /**
@@ -19,6 +20,10 @@ import type { ZkId, ZkWriteRequest, ZkWriteResult } from './zk-types.js';
  *   session, so a leader change ends none.
  * - `session-close`: the client closed its session.
  * - `write`: a client's write request, with the session and the ids its connection holds.
+ * - `node-expire`: entered by the leader, which found each of `nodes` due on its
+ *   monotonic clock and its applied state (a container that had children and has
+ *   none, a TTL node childless and unmodified for its TTL): deletes each still
+ *   childless and still at the mzxid the leader saw (ZooKeeper's `deleteContainer`).
  */
 export type ZkCommand =
   | { readonly type: 'session-create'; readonly password: Uint8Array; readonly ttlMs: number }
@@ -26,7 +31,8 @@ export type ZkCommand =
   | { readonly type: 'session-expire'; readonly sessions: readonly number[]; readonly decidedAtSlot: number }
   | { readonly type: 'session-renew' }
   | { readonly type: 'session-close'; readonly session: number }
-  | { readonly type: 'write'; readonly session: number; readonly auth: readonly ZkId[]; readonly request: ZkWriteRequest };
+  | { readonly type: 'write'; readonly session: number; readonly auth: readonly ZkId[]; readonly request: ZkWriteRequest }
+  | { readonly type: 'node-expire'; readonly nodes: readonly ZkExpiringNode[] };
 
 /** What applying a command answers; `zxid` is the tree's revision after it. */
 export type ZkResult =

@@ -13,6 +13,8 @@ export const zkLimits = Object.freeze({
   aclEntriesMax: 64,
   /** Sessions one touch or expire command names (more wait for the next). */
   sessionsPerCommandMax: 1_024,
+  /** Nodes one `node-expire` command names (more wait for the next check). */
+  expiringNodesPerCommandMax: 1_024,
   /** Longest session timeout a command may carry, ms (servers negotiate within their own min and max, below this). */
   sessionTimeoutMsMax: 24 * 60 * 60 * 1000,
 });

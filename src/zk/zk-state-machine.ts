@@ -108,6 +108,17 @@ export class ZkStateMachine {
         if (changes.length > 0) this.tell({ zxid, changes, endedSessions: [] });
         return { type: 'written', result, zxid };
       }
+      case 'node-expire': {
+        if (command.nodes.length > zkLimits.expiringNodesPerCommandMax) return this.invalid(`a node-expire names at most ${zkLimits.expiringNodesPerCommandMax} nodes`);
+        // The leader decided on its clock and its state then; what is no longer eligible now stays.
+        const zxid = this.zxidNow + 1;
+        const changes = this.tree.expire(command.nodes, zxid);
+        if (changes.length > 0) {
+          this.zxidNow = zxid;
+          this.tell({ zxid, changes, endedSessions: [] });
+        }
+        return { type: 'done', zxid: this.zxidNow };
+      }
       default:
         return unreachable(command);
     }

@@ -7,7 +7,7 @@ import { assert } from '../core/assert.js';
 import { aclAllows, fixupAcl } from './zk-acl.js';
 import { ZkErrorCode } from './zk-error-code.js';
 import { childPath, invalidPath, parentOf } from './zk-path.js';
-import { type ZkAcl, type ZkChange, ZkCreateMode, type ZkId, type ZkOpResult, ZkPerm, type ZkStat, type ZkWriteOp, type ZkWriteRequest, type ZkWriteResult, openAcl } from './zk-types.js';
+import { type ZkAcl, type ZkChange, ZkCreateMode, type ZkId, type ZkOpResult, ZkPerm, type ZkStat, type ZkWriteOp, type ZkWriteRequest, type ZkWriteResult, openAcl, zkTtlMsMax } from './zk-types.js';
 
 /** One znode as the tree keeps it. @internal */
 export interface ZkNode {
@@ -26,7 +26,12 @@ export interface ZkNode {
    */
   cversion: number;
   aversion: number;
+  /** The session owning an ephemeral node; 0 for any other. */
   ephemeralOwner: number;
+  /** A container: deleted by the leader's keeper once it has had a child and has none left. */
+  container: boolean;
+  /** A TTL node's TTL, ms (0 for any other): deleted once childless and unmodified for that long. */
+  ttlMs: number;
   /** Names of the children. */
   readonly children: Set<string>;
 }
@@ -41,6 +46,13 @@ export interface ZkWriteContext {
   readonly zxid: number;
   /** Log time of the write, ms since the epoch. */
   readonly time: number;
+}
+
+/** A container or TTL node the leader found due, as it saw it: deleted only if still childless and still at `mzxid`. @internal */
+export interface ZkExpiringNode {
+  readonly path: string;
+  /** The node's mzxid when the leader decided: a write since (a new mzxid) keeps it. */
+  readonly mzxid: number;
 }
 
 /** Paths ZooKeeper keeps for itself: they cannot be deleted. */
@@ -73,6 +85,8 @@ export class ZkTree {
   private readonly nodes = new Map<string, ZkNode>();
   /** Ephemeral paths by owning session. */
   private readonly ephemeralsBySession = new Map<number, Set<string>>();
+  /** Paths of the containers and TTL nodes (ZooKeeper's `getContainers`, `getTtls`), for the leader's keeper. */
+  private readonly expirables = new Set<string>();
   /** Prior state of each path a multi touched (undefined: absent), to roll it back. */
   private undo: Map<string, ZkNode | undefined> | undefined;
 
@@ -126,6 +140,28 @@ export class ZkTree {
   /** The ephemeral nodes of `session`, sorted. */
   ephemerals(session: number): string[] {
     return [...(this.ephemeralsBySession.get(session) ?? [])].sort();
+  }
+
+  /** The paths of the containers and TTL nodes, in no particular order. */
+  expirable(): IterableIterator<string> {
+    return this.expirables.values();
+  }
+
+  /**
+   * Deletes, as one write at `zxid`, each of `nodes` still eligible: a container or
+   * TTL node, childless, and unmodified since the leader decided (same mzxid). The
+   * leader decided by time and by the state it had applied; a child created or a write
+   * made since wins, and the node stays.
+   */
+  expire(nodes: readonly ZkExpiringNode[], zxid: number): ZkChange[] {
+    const changes: ZkChange[] = [];
+    for (const { path, mzxid } of nodes) {
+      const node = this.nodes.get(path);
+      if (node === undefined || !(node.container || node.ttlMs > 0) || node.children.size > 0 || node.mzxid !== mzxid) continue;
+      assert(node.ephemeralOwner === 0, () => `${path} is both expirable and ephemeral of session ${node.ephemeralOwner}`);
+      this.remove(path, zxid, changes);
+    }
+    return changes;
   }
 
   /** Nodes under `path` (not counting it), or undefined if it does not exist. */
@@ -191,13 +227,14 @@ export class ZkTree {
       parent.children.add(path.slice(path.lastIndexOf('/') + 1));
     }
     this.nodes.set(path, node);
-    if (node.ephemeralOwner !== 0) this.own(path, node.ephemeralOwner);
+    this.index(path, node);
   }
 
   /** Forgets every node (before a snapshot's are loaded). @internal */
   clear(): void {
     this.nodes.clear();
     this.ephemeralsBySession.clear();
+    this.expirables.clear();
   }
 
   private writeOp(op: ZkWriteOp, context: ZkWriteContext, changes: ZkChange[]): ZkOpResult {
@@ -249,10 +286,15 @@ export class ZkTree {
   }
 
   private create(op: Extract<ZkWriteOp, { op: 'create' }>, context: ZkWriteContext, changes: ZkChange[]): ZkOpResult {
-    if (op.flags === ZkCreateMode.container || op.flags === ZkCreateMode.persistentWithTtl || op.flags === ZkCreateMode.persistentSequentialWithTtl) fail(ZkErrorCode.unimplemented);
-    if (!Number.isInteger(op.flags) || op.flags < 0 || op.flags > 3) fail(ZkErrorCode.badArguments);
-    const sequential = op.flags === ZkCreateMode.persistentSequential || op.flags === ZkCreateMode.ephemeralSequential;
-    const ephemeral = op.flags === ZkCreateMode.ephemeral || op.flags === ZkCreateMode.ephemeralSequential;
+    if (!Number.isInteger(op.flags) || op.flags < 0 || op.flags > 6) fail(ZkErrorCode.badArguments);
+    // ZooKeeper's validateTTL: a TTL mode needs a TTL of 1 ms to the bound, which only createTTL carries.
+    const ttlMode = op.flags === ZkCreateMode.persistentWithTtl || op.flags === ZkCreateMode.persistentSequentialWithTtl;
+    if (ttlMode !== (op.kind === 'ttl')) fail(ZkErrorCode.badArguments);
+    const ttlMs = op.kind === 'ttl' ? (op.ttlMs ?? 0) : 0;
+    if (ttlMode && !(Number.isSafeInteger(ttlMs) && ttlMs > 0 && ttlMs <= zkTtlMsMax)) fail(ZkErrorCode.badArguments);
+    const sequential = op.flags === ZkCreateMode.persistentSequential || op.flags === ZkCreateMode.ephemeralSequential || op.flags === ZkCreateMode.persistentSequentialWithTtl;
+    // The opcode decides the kind, as in ZooKeeper: a createContainer with an ephemeral mode still makes a container.
+    const ephemeral = op.kind === undefined && (op.flags === ZkCreateMode.ephemeral || op.flags === ZkCreateMode.ephemeralSequential);
     if (invalidPath(op.path, sequential) !== undefined) fail(ZkErrorCode.badArguments);
     if (op.path === '/') fail(ZkErrorCode.nodeExists);
     const acl = fixupAcl(op.acl, context.auth) ?? fail(ZkErrorCode.invalidAcl);
@@ -267,9 +309,9 @@ export class ZkTree {
     changedParent.pzxid = context.zxid;
     changedParent.children.add(path.slice(path.lastIndexOf('/') + 1));
     this.change(path);
-    const node: ZkNode = { ...emptyNode(acl), data: op.data, czxid: context.zxid, mzxid: context.zxid, pzxid: context.zxid, ctime: context.time, mtime: context.time, ephemeralOwner: ephemeral ? context.session : 0 };
+    const node: ZkNode = { ...emptyNode(acl), data: op.data, czxid: context.zxid, mzxid: context.zxid, pzxid: context.zxid, ctime: context.time, mtime: context.time, ephemeralOwner: ephemeral ? context.session : 0, container: op.kind === 'container', ttlMs };
     this.nodes.set(path, node);
-    if (ephemeral) this.own(path, context.session);
+    this.index(path, node);
     changes.push({ type: 'created', path, acl }, { type: 'childrenChanged', path: parentPath, acl: changedParent.acl });
     return { op: 'create', path, stat: op.withStat ? this.stat(node) : undefined };
   }
@@ -285,7 +327,7 @@ export class ZkTree {
     // A delete moves the visible cversion (one child fewer), not the count of creates.
     parent.pzxid = zxid;
     this.nodes.delete(path);
-    if (node.ephemeralOwner !== 0) this.disown(path, node.ephemeralOwner);
+    this.unindex(path, node);
     changes.push({ type: 'deleted', path, acl: node.acl }, { type: 'childrenChanged', path: parentPath, acl: parent.acl });
   }
 
@@ -299,14 +341,26 @@ export class ZkTree {
   private rollBack(): void {
     for (const [path, prior] of this.undo!) {
       const now = this.nodes.get(path);
-      if (now !== undefined && now.ephemeralOwner !== 0) this.disown(path, now.ephemeralOwner);
+      if (now !== undefined) this.unindex(path, now);
       if (prior === undefined) {
         this.nodes.delete(path);
       } else {
         this.nodes.set(path, prior);
-        if (prior.ephemeralOwner !== 0) this.own(path, prior.ephemeralOwner);
+        this.index(path, prior);
       }
     }
+  }
+
+  /** Enters `node` at `path` in the indexes of its kind (ephemerals by session, expirables). */
+  private index(path: string, node: Readonly<ZkNode>): void {
+    assert([node.ephemeralOwner !== 0, node.container, node.ttlMs > 0].filter(Boolean).length <= 1, () => `${path} is of two kinds at once`);
+    if (node.ephemeralOwner !== 0) this.own(path, node.ephemeralOwner);
+    if (node.container || node.ttlMs > 0) this.expirables.add(path);
+  }
+
+  private unindex(path: string, node: Readonly<ZkNode>): void {
+    if (node.ephemeralOwner !== 0) this.disown(path, node.ephemeralOwner);
+    if (node.container || node.ttlMs > 0) assert(this.expirables.delete(path), () => `expirable ${path} was not indexed`);
   }
 
   private own(path: string, session: number): void {
@@ -323,5 +377,5 @@ export class ZkTree {
 }
 
 function emptyNode(acl: readonly ZkAcl[]): ZkNode {
-  return { data: new Uint8Array(0), acl, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0, children: new Set() };
+  return { data: new Uint8Array(0), acl, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0, container: false, ttlMs: 0, children: new Set() };
 }

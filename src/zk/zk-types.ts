@@ -23,7 +23,11 @@ export interface ZkStat {
   readonly cversion: number;
   /** ACL changes since the create. */
   readonly aversion: number;
-  /** The session owning an ephemeral node; 0 for a persistent one. */
+  /**
+   * The session owning an ephemeral node; 0 for any other, containers and TTL nodes
+   * included: ZooKeeper keeps their kind in this field on the server but shows clients
+   * 0 (its `DataNode.copyStat`).
+   */
   readonly ephemeralOwner: number;
   /** Bytes of data. */
   readonly dataLength: number;
@@ -53,15 +57,36 @@ export const openAcl: readonly ZkAcl[] = Object.freeze([{ perms: ZkPerm.all, id:
 
 /**
  * ZooKeeper's create modes (the `flags` of a create): 0 persistent, 1 ephemeral,
- * 2 persistent sequential, 3 ephemeral sequential. Containers (4) and TTL nodes (5, 6)
- * are refused with `unimplemented` for now.
+ * 2 persistent sequential, 3 ephemeral sequential, 4 container, 5 persistent with a
+ * TTL, 6 persistent sequential with a TTL. As in ZooKeeper, the opcode decides the
+ * kind of node: a container is made by `createContainer` (19), a TTL node by
+ * `createTTL` (21); `create`/`create2` with mode 4 make a persistent node, with 5 or 6
+ * are refused (`badArguments`: they carry no TTL).
  */
 export const ZkCreateMode = { persistent: 0, ephemeral: 1, persistentSequential: 2, ephemeralSequential: 3, container: 4, persistentWithTtl: 5, persistentSequentialWithTtl: 6 } as const;
 
+/** Longest TTL of a TTL node, ms: ZooKeeper's `EphemeralType.TTL.maxValue()` (the 40 bits its `ephemeralOwner` holds it in, about 34 years). */
+export const zkTtlMsMax = 2 ** 40 - 1;
+
 /** A write of the tree (one request, or one operation of a multi). `version` -1 matches any. */
 export type ZkWriteOp =
-  /** `create` (opcode 1), `create2` (15, answers the Stat too): `flags` is a {@link ZkCreateMode}. */
-  | { readonly op: 'create'; readonly path: string; readonly data: Uint8Array; readonly acl: readonly ZkAcl[]; readonly flags: number; readonly withStat: boolean }
+  /**
+   * `create` (opcode 1), `create2` (15, answers the Stat too), `createContainer` (19,
+   * `kind` 'container') and `createTTL` (21, `kind` 'ttl', with `ttlMs`; both answer the
+   * Stat): `flags` is a {@link ZkCreateMode}.
+   */
+  | {
+      readonly op: 'create';
+      readonly path: string;
+      readonly data: Uint8Array;
+      readonly acl: readonly ZkAcl[];
+      readonly flags: number;
+      readonly withStat: boolean;
+      /** Which extended create this is; absent for `create`/`create2`. */
+      readonly kind?: 'container' | 'ttl';
+      /** A `createTTL`'s TTL, ms, as the client sent it (checked by the tree: 1 to {@link zkTtlMsMax}). */
+      readonly ttlMs?: number;
+    }
   | { readonly op: 'delete'; readonly path: string; readonly version: number }
   | { readonly op: 'setData'; readonly path: string; readonly data: Uint8Array; readonly version: number }
   | { readonly op: 'setACL'; readonly path: string; readonly acl: readonly ZkAcl[]; readonly version: number }

@@ -42,8 +42,13 @@ export interface RealZooKeeper {
   stop(): Promise<void>;
 }
 
-/** Starts `servers` ZooKeeper servers in `dir` (1: standalone) and waits until they serve. */
-export async function startZooKeeper(dir: string, servers: number): Promise<RealZooKeeper> {
+/**
+ * Starts `servers` ZooKeeper servers in `dir` (1: standalone) and waits until they
+ * serve. TTL nodes are enabled (`zookeeper.extendedTypesEnabled`), as synod has them;
+ * `containerCheckMs` is `znode.container.checkIntervalMs` (ZooKeeper's default 60 s).
+ */
+export async function startZooKeeper(dir: string, servers: number, options: { containerCheckMs?: number } = {}): Promise<RealZooKeeper> {
+  const properties = ['-Dzookeeper.extendedTypesEnabled=true', ...(options.containerCheckMs === undefined ? [] : [`-Dznode.container.checkIntervalMs=${options.containerCheckMs}`])];
   const ports = await Promise.all(Array.from({ length: servers }, async () => ({ client: await freePort(), quorum: await freePort(), election: await freePort() })));
   const children: ChildProcess[] = [];
   for (const [i, p] of ports.entries()) {
@@ -53,7 +58,7 @@ export async function startZooKeeper(dir: string, servers: number): Promise<Real
     const ensemble = servers === 1 ? '' : ports.map((q, j) => `server.${j + 1}=127.0.0.1:${q.quorum}:${q.election}`).join('\n');
     await writeFile(join(data, 'zoo.cfg'), `tickTime=200\ninitLimit=50\nsyncLimit=25\ndataDir=${data}\nclientPort=${p.client}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\nmaxSessionTimeout=40000\n${ensemble}\n`);
     const main = servers === 1 ? 'org.apache.zookeeper.server.ZooKeeperServerMain' : 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
-    children.push(spawn('/usr/bin/java', ['-Dzookeeper.root.logger=ERROR,CONSOLE', '-cp', zookeeperClasspath, main, join(data, 'zoo.cfg')], { stdio: 'ignore' }));
+    children.push(spawn('/usr/bin/java', ['-Dzookeeper.root.logger=ERROR,CONSOLE', ...properties, '-cp', zookeeperClasspath, main, join(data, 'zoo.cfg')], { stdio: 'ignore' }));
   }
   const stop = () => Promise.all(children.map((c) => exit(c, 'SIGKILL'))).then(() => undefined);
   try {

@@ -5,7 +5,11 @@
  * ZooKeeper 3.8 ensemble started here and against a 3-member synod cluster: the
  * outputs must be the same, but for what differs by design (zxids, times, session ids)
  * and the order of what ZooKeeper returns unordered (issue 16, section 3). Watch
- * events are compared as a set: zkCli prints them from another thread.
+ * events are compared as a set: zkCli prints them from another thread. The session
+ * ends by creating containers and TTL nodes and emptying one container; once both
+ * servers deleted the emptied container and the short-lived TTL node (each checking
+ * every 200 ms), a second session must print the same on both; and a client watching
+ * a container and a TTL node the servers delete gets the same events from both.
  *
  * Needs the `zookeeper` Debian package and java (scripts/install-system-packages.sh);
  * skips, saying so, where they are missing.
@@ -17,6 +21,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { ServerProcesses, root, until } from '../cli/cli-processes.js';
+import { openAcl } from '../../src/zk/index.js';
+import { WireClient } from './server/zk-wire-client.js';
 import { type RealZooKeeper, fourLetterWord, startZooKeeper, zookeeperClasspath as classpath, zookeeperMissing as missing } from './real-zookeeper.js';
 
 if (missing !== undefined) console.warn(`zk-cli.test.ts skipped: ${missing}`);
@@ -65,7 +71,7 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'synod-zkcli-'));
     // A real ensemble of three ZooKeeper 3.8 servers, started while synod's members start.
-    const real = (starting = startZooKeeper(dir, 3));
+    const real = (starting = startZooKeeper(dir, 3, { containerCheckMs: 200 }));
     // A 3-member synod cluster serving ZooKeeper clients.
     const config = await writeLocalCluster(join(dir, 'synod'), 3);
     const cluster = JSON.parse(await readFile(config, 'utf8')) as { members: Record<string, Record<string, string>> };
@@ -75,7 +81,7 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
       cluster.members[id]!['zk'] = `127.0.0.1:${zkPorts[zkPorts.length - 1]}`;
     }
     await writeFile(config, JSON.stringify(cluster));
-    for (const id of Object.keys(cluster.members)) servers.serve(config, id, ['--tick-ms', '20']);
+    for (const id of Object.keys(cluster.members)) servers.serve(config, id, ['--tick-ms', '20', '--zk-node-check-ms', '200']);
     synodPort = zkPorts[1]!;
     zookeeper = await real;
     zookeeperPort = zookeeper.ports[1]!;
@@ -96,5 +102,48 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
     expect(expected.lines.length).toBeGreaterThan(40);
     expect(actual.lines, ours).toEqual(expected.lines);
     expect(actual.events, ours).toEqual(expected.events);
+  }, 40_000);
+
+  it('deletes the emptied container and the expired TTL node as ZooKeeper does, and keeps the rest', async () => {
+    const gone = async (port: number) => {
+      const client = await WireClient.open(port);
+      try {
+        await client.handshake({ timeoutMs: 10_000 });
+        const answers = await Promise.all(['/box', '/short'].map((path) => client.call({ type: 'exists', path, watch: false })));
+        return answers.every((a) => a.err === -101);
+      } finally {
+        client.close();
+      }
+    };
+    await until('both deleted /box and /short', 15_000, async () => (await gone(zookeeperPort)) && (await gone(synodPort)));
+    const script = await readFile(join(root, 'test', 'zk', 'clients', 'zkcli-after-expiry.txt'), 'utf8');
+    const [real, ours] = await Promise.all([zkCli(zookeeperPort, script), zkCli(synodPort, script)]);
+    const expected = normalize(real);
+    expect(expected.lines).toContain('Node does not exist: /box');
+    expect(normalize(ours).lines, ours).toEqual(expected.lines);
+  }, 40_000);
+
+  it('fires the same watch events on both when a container and a TTL node are deleted by the server', async () => {
+    const events = async (port: number): Promise<unknown> => {
+      const client = await WireClient.open(port);
+      try {
+        await client.handshake({ timeoutMs: 10_000 });
+        const create = (path: string, kind?: 'container' | 'ttl') => client.call({ type: 'write', request: { op: 'create', path, data: new Uint8Array(0), acl: openAcl, flags: kind === 'ttl' ? 5 : 0, withStat: true, ...(kind === undefined ? {} : kind === 'ttl' ? { kind, ttlMs: 300 } : { kind }) } });
+        const answers = [await create('/wbox', 'container'), await create('/wbox/item'), await create('/wttl', 'ttl')].map((f) => f.err);
+        for (const path of ['/wbox', '/wttl']) await client.call({ type: 'getData', path, watch: true });
+        await client.call({ type: 'getChildren', path: '/', watch: true });
+        answers.push((await client.call({ type: 'write', request: { op: 'delete', path: '/wbox/item', version: -1 } })).err);
+        // One request at a time: the client reads its replies in order.
+        const absent = async (path: string) => (await client.call({ type: 'exists', path, watch: false })).err === -101;
+        await until('/wbox and /wttl deleted', 15_000, async () => (await absent('/wbox')) && (await absent('/wttl')));
+        await client.call({ type: 'sync', path: '/' });
+        return { answers, events: client.events.sort() };
+      } finally {
+        client.close();
+      }
+    };
+    const [real, ours] = await Promise.all([events(zookeeperPort), events(synodPort)]);
+    expect(real).toEqual({ answers: [0, 0, 0, 0], events: [[2, '/wbox'], [2, '/wttl'], [4, '/']] });
+    expect(ours).toEqual(real);
   }, 40_000);
 });

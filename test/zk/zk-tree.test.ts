@@ -1,4 +1,5 @@
 /** Unit tests of each rule of the znode tree, as ZooKeeper states it. */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ZkErrorCode, ZkStateMachine, type ZkCommand, type ZkResult, type ZkWriteRequest, type ZkWriteResult, ZkPerm, openAcl, invalidPath } from '../../src/zk/index.js';
 import { digestAuthId } from '../../src/zk/zk-digest.js';
@@ -211,9 +212,113 @@ describe('snapshot', () => {
   });
 });
 
+describe('snapshot format 1', () => {
+  it('is still read: a snapshot written before containers and TTL nodes (test/zk/fixtures/zk-snapshot-v1.bin) restores with neither', () => {
+    const machine = new ZkStateMachine();
+    restoreZkSnapshot(machine, new Uint8Array(readFileSync(new URL('fixtures/zk-snapshot-v1.bin', import.meta.url))));
+    expect(machine.zxid).toBe(5);
+    expect(machine.tree.children('/app')).toEqual(['eph', 'seq-0000000001']);
+    expect(new TextDecoder().decode(machine.tree.get('/app')!.data)).toBe('v2');
+    expect(machine.tree.ephemerals(1)).toEqual(['/app/eph']);
+    expect([...machine.tree.entries()].every(([, node]) => !node.container && node.ttlMs === 0)).toBe(true);
+    // Written again, it is format 2, and reads back the same.
+    const again = encodeZkSnapshot(machine);
+    expect(again[3]).toBe(2);
+    const copy = new ZkStateMachine();
+    restoreZkSnapshot(copy, again);
+    expect(dump(copy)).toEqual(dump(machine));
+  });
+  it('refuses a format it does not know', () => {
+    const bytes = encodeZkSnapshot(new ZkStateMachine());
+    bytes[3] = 3;
+    expect(() => restoreZkSnapshot(new ZkStateMachine(), bytes)).toThrow(/format version 3, this build reads 1 and 2/);
+  });
+});
+
 describe('digest ids', () => {
   it('hash user:password with SHA-1 in base64, as ZooKeeper does', () => {
     // ZooKeeper's own documented example: super:test → super:D/InIHSb7yEEbrWz8b9l71RjZJU=
     expect(digestAuthId('super', 'test')).toEqual({ scheme: 'digest', id: 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=' });
+  });
+});
+
+describe('containers and TTL nodes', () => {
+  const container = (path: string, flags = 0) => ({ op: 'create' as const, path, data: bytes(''), acl: openAcl, flags, withStat: true, kind: 'container' as const });
+  const ttl = (path: string, ttlMs: number, flags = 5) => ({ op: 'create' as const, path, data: bytes(''), acl: openAcl, flags, withStat: true, kind: 'ttl' as const, ttlMs });
+  const expire = (t: ReturnType<typeof setup>, ...paths: string[]) => t.apply({ type: 'node-expire', nodes: paths.map((path) => ({ path, mzxid: t.zk.tree.get(path)?.mzxid ?? 0 })) });
+
+  it('creates them in every mode, showing ephemeralOwner 0 as ZooKeeper does (it hides the kind from clients)', () => {
+    const t = setup();
+    expect(t.write(container('/c'))).toMatchObject({ op: 'create', path: '/c', stat: { ephemeralOwner: 0 } });
+    expect(t.write(ttl('/t', 5000))).toMatchObject({ op: 'create', path: '/t', stat: { ephemeralOwner: 0 } });
+    expect(t.write(ttl('/s-', 2 ** 40 - 1, 6))).toMatchObject({ path: '/s-0000000002', stat: { ephemeralOwner: 0 } });
+    // The opcode decides the kind: a createContainer in an ephemeral mode makes a container, owned by no session.
+    expect(t.write(container('/ce', 1))).toMatchObject({ path: '/ce', stat: { ephemeralOwner: 0 } });
+    expect(t.zk.tree.ephemerals(t.session)).toEqual([]);
+    // A container or TTL node may have children (it is no session's ephemeral).
+    expect(t.create('/c/x')).toMatchObject({ op: 'create', path: '/c/x' });
+    expect(t.create('/t/x')).toMatchObject({ op: 'create', path: '/t/x' });
+    expect([...t.zk.tree.expirable()].sort()).toEqual(['/c', '/ce', '/s-0000000002', '/t']);
+  });
+
+  it("refuses a TTL out of ZooKeeper's bounds, and a TTL mode without createTTL, with badArguments", () => {
+    const t = setup();
+    for (const bad of [0, -1, 2 ** 40]) expect(t.write(ttl('/t', bad)), String(bad)).toEqual(err(ZkErrorCode.badArguments));
+    expect(t.write(ttl('/t', 1000, 0))).toEqual(err(ZkErrorCode.badArguments));
+    expect(t.create('/t', 5)).toEqual(err(ZkErrorCode.badArguments));
+    expect(t.create('/t', 6)).toEqual(err(ZkErrorCode.badArguments));
+    expect(t.create('/t', 7)).toEqual(err(ZkErrorCode.badArguments));
+    expect(t.zk.tree.get('/t')).toBeUndefined();
+    // create2 with the container mode makes a plain persistent node, as ZooKeeper's CreateTxn does.
+    expect(t.create('/p', 4)).toMatchObject({ op: 'create', stat: { ephemeralOwner: 0 } });
+    expect([...t.zk.tree.expirable()]).toEqual([]);
+  });
+
+  it('deletes a container that had a child and has none, firing the delete', () => {
+    const t = setup();
+    t.write(container('/c'));
+    t.create('/c/x');
+    t.write({ op: 'delete', path: '/c/x', version: -1 });
+    const seen: string[] = [];
+    t.zk.onApplied((a) => seen.push(...a.changes.map((c) => `${c.type} ${c.path}`)));
+    const zxid = t.zk.zxid;
+    expect(expire(t, '/c')).toEqual({ type: 'done', zxid: zxid + 1 });
+    expect(t.zk.tree.get('/c')).toBeUndefined();
+    expect(seen).toEqual(['deleted /c', 'childrenChanged /']);
+    expect([...t.zk.tree.expirable()]).toEqual([]);
+  });
+
+  it('keeps a node a child or a write reached before the expiry applied', () => {
+    const t = setup();
+    t.write(container('/c'));
+    t.write(ttl('/t', 1000));
+    const decided = [
+      { path: '/c', mzxid: t.zk.tree.get('/c')!.mzxid },
+      { path: '/t', mzxid: t.zk.tree.get('/t')!.mzxid },
+    ];
+    // The leader decided; then, before its command applies, a child is created under /c and /t is written.
+    t.create('/c/x');
+    t.write({ op: 'setData', path: '/t', data: bytes('new'), version: -1 });
+    const zxid = t.zk.zxid;
+    expect(t.apply({ type: 'node-expire', nodes: decided })).toEqual({ type: 'done', zxid });
+    expect(t.zk.tree.get('/c')).toBeDefined();
+    expect(t.zk.tree.get('/t')).toBeDefined();
+    // A TTL node with a child stays too, and a node of another kind is never expired.
+    t.create('/t/x');
+    t.create('/p');
+    t.create('/e', 1);
+    expect(expire(t, '/t', '/p', '/e', '/absent')).toEqual({ type: 'done', zxid: t.zk.zxid });
+    expect(['/t', '/p', '/e'].map((p) => t.zk.tree.get(p) !== undefined)).toEqual([true, true, true]);
+  });
+
+  it('rolls a failed multi back out of the index, and snapshots keep the kinds', () => {
+    const t = setup();
+    expect(t.write({ op: 'multi', ops: [container('/c'), { op: 'check', path: '/none', version: -1 }] })).toMatchObject({ op: 'multi' });
+    expect([...t.zk.tree.expirable()]).toEqual([]);
+    t.write({ op: 'multi', ops: [container('/c'), ttl('/t', 7)] });
+    const copy = new ZkStateMachine();
+    restoreZkSnapshot(copy, encodeZkSnapshot(t.zk));
+    expect(dump(copy)).toEqual(dump(t.zk));
+    expect([...copy.tree.expirable()].sort()).toEqual(['/c', '/t']);
   });
 });

@@ -53,13 +53,11 @@ function readCreate(r: JuteReader, opcode: number): ZkWriteOp {
   const data = r.buffer('data', max);
   const acl = readAcl(r);
   const flags = r.int('flags');
-  if (opcode === ZkOpCode.createTTL) r.long('ttl');
-  return { op: 'create', path, data, acl, flags: opcode === ZkOpCode.createContainer ? 4 : opcode === ZkOpCode.createTTL ? ttlFlags(flags) : flags, withStat: opcode !== ZkOpCode.create };
-}
-
-/** A createTTL with a non-TTL mode is refused by the tree like a TTL one: unimplemented. */
-function ttlFlags(flags: number): number {
-  return flags === 6 ? 6 : 5;
+  const base = { op: 'create', path, data, acl, flags, withStat: opcode !== ZkOpCode.create } as const;
+  if (opcode === ZkOpCode.createContainer) return { ...base, kind: 'container' };
+  if (opcode !== ZkOpCode.createTTL) return base;
+  // The tree answers a TTL out of bounds with badArguments; one beyond 2^53 ms is malformed (CodecError), so the decoding stays exact.
+  return { ...base, kind: 'ttl', ttlMs: r.long('ttl') };
 }
 
 function readWriteOp(r: JuteReader, opcode: number): ZkWriteOp {
@@ -82,6 +80,19 @@ function readWriteOp(r: JuteReader, opcode: number): ZkWriteOp {
   }
 }
 
+/**
+ * A create in a multi as ZooKeeper rebuilds it (`Op.create` from the mode): mode 4 is a
+ * container whatever the header, modes 5 and 6 a TTL node under a createTTL header, any
+ * other a plain create, which answers no Stat. (A TTL mode under another header fails
+ * ZooKeeper's whole multi with marshallingError; here that operation gets badArguments.)
+ */
+function multiCreate(op: Extract<ZkWriteOp, { op: 'create' }>, opcode: number): ZkWriteOp {
+  const { kind: _kind, ttlMs, ...base } = op;
+  if (op.flags === 4) return { ...base, withStat: true, kind: 'container' };
+  if ((op.flags === 5 || op.flags === 6) && opcode === ZkOpCode.createTTL) return { ...base, withStat: true, kind: 'ttl', ttlMs: ttlMs ?? 0 };
+  return { ...base, withStat: false };
+}
+
 function readMulti(r: JuteReader): ZkWriteOp[] {
   const ops: ZkWriteOp[] = [];
   for (;;) {
@@ -94,7 +105,8 @@ function readMulti(r: JuteReader): ZkWriteOp[] {
     }
     if (ops.length >= zkLimits.multiOpsMax) throw new CodecError(`jute: a multi of more than ${zkLimits.multiOpsMax} operations`);
     if (type === ZkOpCode.setACL) throw new CodecError('jute: setACL in a multi');
-    ops.push(readWriteOp(r, type));
+    const op = readWriteOp(r, type);
+    ops.push(op.op === 'create' ? multiCreate(op, type) : op);
   }
 }
 
@@ -186,9 +198,9 @@ export function decodeRequest(frame: Uint8Array): ZkRequestFrame {
 function opcodeOf(op: ZkWriteOp): number {
   switch (op.op) {
     case 'create':
-      // A create answering no Stat is opcode 1 whatever its mode; those answering one are told apart by mode.
-      if (!op.withStat) return ZkOpCode.create;
-      return op.flags === 4 ? ZkOpCode.createContainer : op.flags === 5 || op.flags === 6 ? ZkOpCode.createTTL : ZkOpCode.create2;
+      if (op.kind === 'container') return ZkOpCode.createContainer;
+      if (op.kind === 'ttl') return ZkOpCode.createTTL;
+      return op.withStat ? ZkOpCode.create2 : ZkOpCode.create;
     case 'delete':
       return ZkOpCode.delete;
     case 'setData':
@@ -206,7 +218,7 @@ function writeWriteOp(w: JuteWriter, op: ZkWriteOp): void {
       w.string(op.path).buffer(op.data);
       writeAcl(w, op.acl);
       w.int(op.flags);
-      if (opcodeOf(op) === ZkOpCode.createTTL) w.long(1);
+      if (op.kind === 'ttl') w.long(op.ttlMs ?? 0);
       return;
     case 'delete':
     case 'check':

@@ -15,6 +15,7 @@ import type { ZkApplied } from '../zk-state-machine.js';
 import { ZkWatchTable } from '../zk-watch-table.js';
 import { ZkConnection, type ZkConnectionHost, type ZkConnectionLimits } from './zk-connection.js';
 import { fourLetterWordAnswer, type ZkServerStats } from './four-letter-words.js';
+import { ZkNodeKeeper } from './zk-node-keeper.js';
 import { ZkSessionKeeper } from './zk-session-keeper.js';
 
 /** Options of a {@link ZkServer}. */
@@ -41,6 +42,18 @@ export interface ZkServerOptions {
   readonly bufferedBytesMax?: number;
   /** How often touches are entered and the leader looks for silent sessions, ms. Default 250 ms. */
   readonly sessionCheckMs?: number;
+  /**
+   * How often the leader looks for containers and TTL nodes to delete, ms (ZooKeeper's
+   * `znode.container.checkIntervalMs`): a TTL node goes between its TTL and its TTL
+   * plus twice this after its last change. Default 60,000 ms.
+   */
+  readonly nodeCheckMs?: number;
+  /**
+   * How long a container that never had a child may stay unmodified, ms, before it is
+   * deleted; 0 keeps it (ZooKeeper 3.8 and 3.9's `znode.container.maxNeverUsedIntervalMs`
+   * default). Default 0.
+   */
+  readonly neverUsedContainerMs?: number;
   /** What `conf` reports as the data directory. */
   readonly dataDir?: string;
   readonly clock?: Clock;
@@ -62,6 +75,7 @@ export interface ZkServerOptions {
 export class ZkServer {
   private listener: Server | undefined;
   private keeper: ZkSessionKeeper | undefined;
+  private nodeKeeper: ZkNodeKeeper | undefined;
   private offApplied: (() => void) | undefined;
   private readonly connections = new Set<ZkConnection>();
   private readonly bySession = new Map<number, ZkConnection>();
@@ -82,6 +96,8 @@ export class ZkServer {
     if (!(this.timeoutMin > 0 && this.timeoutMin <= this.timeoutMax && this.timeoutMax <= zkLimits.sessionTimeoutMsMax)) {
       throw new RangeError(`ZkServer: sessionTimeoutMsMin (${this.timeoutMin}) must be positive and at most sessionTimeoutMsMax (${this.timeoutMax}), itself at most ${zkLimits.sessionTimeoutMsMax}`);
     }
+    if (!((options.nodeCheckMs ?? 1) > 0)) throw new RangeError(`ZkServer: nodeCheckMs must be positive, not ${options.nodeCheckMs}`);
+    if (!((options.neverUsedContainerMs ?? 0) >= 0)) throw new RangeError(`ZkServer: neverUsedContainerMs must be 0 or more, not ${options.neverUsedContainerMs}`);
     const limits: ZkConnectionLimits = { requestBytesMax: zkLimits.requestBytesMax, queuedRequestsMax: 1_000, queuedBytesMax: 8 * 1024 * 1024, frameCompleteMsMax: 30_000, watchesMax: 65_536, sendBytesMax: 64 * 1024 * 1024, ...options.limits };
     const bufferedBytesMax = options.bufferedBytesMax ?? 64 * 1024 * 1024;
     if (!(bufferedBytesMax >= limits.requestBytesMax + 4)) throw new RangeError(`ZkServer: bufferedBytesMax (${bufferedBytesMax}) must be at least limits.requestBytesMax + 4 (${limits.requestBytesMax + 4})`);
@@ -126,6 +142,7 @@ export class ZkServer {
     const machine = this.options.extension.machine;
     this.offApplied = machine.onApplied((applied) => this.onApplied(applied));
     this.keeper = new ZkSessionKeeper(this.options.kv, machine, this.options.clock ?? systemClock, this.logger, { intervalMs: this.options.sessionCheckMs ?? 250 });
+    this.nodeKeeper = new ZkNodeKeeper(this.options.kv, machine, this.options.clock ?? systemClock, this.logger, { intervalMs: this.options.nodeCheckMs ?? 60_000, neverUsedContainerMs: this.options.neverUsedContainerMs ?? 0 });
     const listener = createServer((socket) => this.accept(socket));
     this.listener = listener;
     await new Promise<void>((resolve, reject) => {
@@ -143,6 +160,7 @@ export class ZkServer {
   async close(): Promise<void> {
     this.offApplied?.();
     this.keeper?.close();
+    this.nodeKeeper?.close();
     for (const c of [...this.connections]) c.close('server closing');
     const listener = this.listener;
     if (listener !== undefined) await new Promise<void>((resolve) => listener.close(() => resolve()));

@@ -22,8 +22,20 @@ const dataArb = fc.uint8Array({ maxLength: 12 });
 const aclArb: fc.Arbitrary<ZkAcl[]> = fc.array(fc.record({ perms: fc.integer({ min: -1, max: 40 }), id: fc.record({ scheme: fc.constantFrom('world', 'digest', 'ip', 'auth'), id: fc.constantFrom('anyone', 'u:h', '10.0.0.0/8', '') }) }), { maxLength: 3 });
 const versionArb = fc.integer({ min: -2, max: 1 << 30 });
 
+/** A create in a multi as the decoder rebuilds it from its mode, as ZooKeeper does (see zk-request.ts). */
+function inMulti(op: ZkWriteOp): ZkWriteOp {
+  if (op.op !== 'create') return op;
+  const { kind, ttlMs, ...base } = op;
+  if (op.flags === 4) return { ...base, withStat: true, kind: 'container' };
+  if (kind === 'ttl' && (op.flags === 5 || op.flags === 6)) return { ...base, withStat: true, kind, ttlMs: ttlMs ?? 0 };
+  return { ...base, withStat: false };
+}
+
 const writeOpArb: fc.Arbitrary<ZkWriteOp> = fc.oneof(
-  fc.record({ op: fc.constant('create' as const), path: pathArb, data: dataArb, acl: aclArb, flags: fc.integer({ min: 0, max: 6 }), withStat: fc.boolean() }).map((c) => ({ ...c, withStat: c.flags >= 4 ? true : c.withStat })),
+  fc
+    .record({ op: fc.constant('create' as const), path: pathArb, data: dataArb, acl: aclArb, flags: fc.integer({ min: 0, max: 6 }), withStat: fc.boolean(), kind: fc.constantFrom(undefined, 'container' as const, 'ttl' as const), ttlMs: fc.maxSafeInteger() })
+    // A createContainer or createTTL always answers a Stat; only createTTL carries a TTL.
+    .map(({ kind, ttlMs, ...c }) => (kind === undefined ? c : kind === 'container' ? { ...c, withStat: true, kind } : { ...c, withStat: true, kind, ttlMs })),
   fc.record({ op: fc.constant('delete' as const), path: pathArb, version: versionArb }),
   fc.record({ op: fc.constant('setData' as const), path: pathArb, data: dataArb, version: versionArb }),
   fc.record({ op: fc.constant('check' as const), path: pathArb, version: versionArb }),
@@ -44,17 +56,18 @@ const requestArb: fc.Arbitrary<ZkRequest> = fc.oneof(
   fc.record({ type: fc.constantFrom('removeWatches' as const, 'checkWatches' as const), path: pathArb, watcherType: fc.integer({ min: 0, max: 4 }) }),
   fc.record({ type: fc.constant('multiRead' as const), ops: fc.array(fc.record({ type: fc.constantFrom('getData' as const, 'getChildren' as const), path: pathArb }), { maxLength: 3 }) }),
   fc.record({ type: fc.constant('write' as const), request: writeOpArb }),
-  fc.record({ type: fc.constant('write' as const), request: fc.record({ op: fc.constant('multi' as const), ops: fc.array(writeOpArb, { maxLength: 4 }) }) }),
+  fc.record({ type: fc.constant('write' as const), request: fc.record({ op: fc.constant('multi' as const), ops: fc.array(writeOpArb.map(inMulti), { maxLength: 4 }) }) }),
   fc.record({ type: fc.constant('unknown' as const), opcode: fc.constantFrom(10, 16, 20, 102, 107, 999) }),
 );
 
 const commandArb: fc.Arbitrary<ZkCommand> = fc.oneof(
   fc.record({ type: fc.constant('session-create' as const), password: fc.uint8Array({ minLength: 16, maxLength: 16 }), ttlMs: fc.integer({ min: 0, max: 1 << 30 }) }),
   fc.record({ type: fc.constant('session-touch' as const), sessions: fc.array(safeLong, { maxLength: 4 }) }),
+  fc.record({ type: fc.constant('node-expire' as const), nodes: fc.array(fc.record({ path: pathArb, mzxid: safeLong }), { maxLength: 3 }) }),
   fc.record({ type: fc.constant('session-expire' as const), sessions: fc.array(safeLong, { maxLength: 4 }), decidedAtSlot: safeLong }),
   fc.constant({ type: 'session-renew' as const }),
   fc.record({ type: fc.constant('session-close' as const), session: safeLong }),
-  fc.record({ type: fc.constant('write' as const), session: safeLong, auth: fc.array(fc.record({ scheme: fc.constantFrom('digest', 'ip'), id: fc.string({ maxLength: 8 }) }), { maxLength: 2 }), request: fc.oneof(writeOpArb, fc.record({ op: fc.constant('multi' as const), ops: fc.array(writeOpArb, { maxLength: 3 }) })) }),
+  fc.record({ type: fc.constant('write' as const), session: safeLong, auth: fc.array(fc.record({ scheme: fc.constantFrom('digest', 'ip'), id: fc.string({ maxLength: 8 }) }), { maxLength: 2 }), request: fc.oneof(writeOpArb, fc.record({ op: fc.constant('multi' as const), ops: fc.array(writeOpArb.map(inMulti), { maxLength: 3 }) })) }),
 );
 
 const statArb = fc.record({ czxid: safeLong, mzxid: safeLong, ctime: safeLong, mtime: safeLong, version: fc.integer({ min: 0, max: 100 }), cversion: fc.integer({ min: 0, max: 100 }), aversion: fc.integer({ min: 0, max: 100 }), ephemeralOwner: safeLong, dataLength: fc.nat(100), numChildren: fc.nat(100), pzxid: safeLong });

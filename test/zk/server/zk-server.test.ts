@@ -4,7 +4,9 @@
  * jute.maxbuffer, a malformed frame, an unknown opcode) leaves the server serving;
  * session expiry decided by the leader deletes ephemerals and answers SessionExpired;
  * setWatches after a reconnect fires what the client missed; a watch event comes
- * before the answer that lets the client see its change; sync makes a read current.
+ * before the answer that lets the client see its change; sync makes a read current;
+ * the leader deletes an emptied container and an expired TTL node through the log,
+ * firing their watches.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryNetwork, MemoryStorage } from '../../../src/index.js';
@@ -42,7 +44,7 @@ async function startCluster(bufferedBytesMax?: number): Promise<Cluster> {
     createKvNode({ id, members: ids, transport: network.transport(id), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, proposeTimeoutMs: 3_000, readTimeoutMs: 3_000, kv: { extension: extensions[i]! } }),
   );
   await Promise.all(nodes.map((n) => n.start()));
-  const servers = nodes.map((kv, i) => new ZkServer({ kv, extension: extensions[i]!, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 300, sessionTimeoutMsMax: 2_000, sessionCheckMs: 50, limits: { requestBytesMax: 4096, frameCompleteMsMax: 400 }, ...(bufferedBytesMax === undefined ? {} : { bufferedBytesMax }) }));
+  const servers = nodes.map((kv, i) => new ZkServer({ kv, extension: extensions[i]!, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 300, sessionTimeoutMsMax: 2_000, sessionCheckMs: 50, nodeCheckMs: 50, limits: { requestBytesMax: 4096, frameCompleteMsMax: 400 }, ...(bufferedBytesMax === undefined ? {} : { bufferedBytesMax }) }));
   const ports = (await Promise.all(servers.map((s) => s.start()))).map((a) => a.port);
   for (let i = 0; i < 200 && !nodes.some((n) => n.node.status().role === 'leader'); i++) await sleep(20);
   cluster = {
@@ -238,6 +240,34 @@ describe('ZkServer', () => {
     expect((await watcher.call({ type: 'auth', scheme: 'digest', auth: bytes('alice:pw') }, -4)).err).toBe(0);
     expect((await writer.call(secret('/secret2'))).err).toBe(0);
     expect(await watcher.waitEvents(2)).toEqual([[1, '/open'], [1, '/secret2']]);
+  });
+
+  it('deletes an emptied container and an expired TTL node through the log, firing their watches, on every member', async () => {
+    const { ports } = await startCluster();
+    const c = await client(ports[1]!);
+    const extended = (path: string, kind: 'container' | 'ttl', ttlMs = 0) => ({ type: 'write' as const, request: { op: 'create' as const, path, data: bytes(''), acl: openAcl, flags: kind === 'ttl' ? 5 : 0, withStat: true, kind, ...(kind === 'ttl' ? { ttlMs } : {}) } });
+    expect((await c.call(extended('/box', 'container'))).err).toBe(0);
+    expect((await c.call(create('/box/item'))).err).toBe(0);
+    expect((await c.call(extended('/t', 'ttl', 200))).err).toBe(0);
+    expect((await c.call(extended('/kept', 'ttl', 600_000))).err).toBe(0);
+    expect((await c.call(extended('/unused', 'container'))).err).toBe(0);
+    for (const path of ['/box', '/t']) await c.call({ type: 'exists', path, watch: true });
+    await c.call({ type: 'getChildren', path: '/', watch: true });
+    expect((await c.call({ type: 'write', request: { op: 'delete', path: '/box/item', version: -1 } })).err).toBe(0);
+    const exists = async (port: number, path: string) => {
+      const other = await client(port);
+      return (await other.call({ type: 'exists', path, watch: false })).err === ZkErrorCode.ok;
+    };
+    for (let i = 0; (await exists(ports[1]!, '/box')) || (await exists(ports[1]!, '/t')); i++) {
+      if (i > 100) throw new Error('/box or /t still there after 5 s');
+      await sleep(50);
+    }
+    await c.call({ type: 'sync', path: '/' });
+    expect(c.events.sort()).toEqual([[2, '/box'], [2, '/t'], [4, '/']]);
+    for (const port of ports) {
+      await (await client(port)).call({ type: 'sync', path: '/' });
+      expect([await exists(port, '/box'), await exists(port, '/t'), await exists(port, '/kept'), await exists(port, '/unused')]).toEqual([false, false, true, true]);
+    }
   });
 
   it('makes the next read current with sync', async () => {

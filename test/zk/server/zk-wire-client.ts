@@ -168,7 +168,8 @@ export function dataOf(frame: Frame): { data: string; stat: ZkStat } {
 /** A Stat whose longs may be a real ZooKeeper's (session ids beyond 2^53), with its owner exactly, in hex. */
 export function readStatLossy(r: JuteReader, raw: Uint8Array, at: number): ZkStat & { ownerHex: string } {
   return {
-    ownerHex: Buffer.from(raw.subarray(at + 40, at + 48)).toString('hex'),
+    // The owner is the Stat's eighth field, after four longs and three ints.
+    ownerHex: Buffer.from(raw.subarray(at + 44, at + 52)).toString('hex'),
     czxid: r.longLossy('czxid'),
     mzxid: r.longLossy('mzxid'),
     ctime: r.longLossy('ctime'),
