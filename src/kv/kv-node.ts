@@ -125,7 +125,7 @@ export class KvNode implements KvApi {
     if (revision > view.revision) throw new KvRequestError('range', `revision ${revision} is in the future (the store is at ${view.revision})`);
     if (revision < view.compactRevision) throw new CompactedError(revision, view.compactRevision);
     const limit = Math.min(options.limit ?? kvLimits.rangeKeysMax, kvLimits.rangeKeysMax);
-    return { ...view.range(range, limit, revision), revision };
+    return { ...view.range(range, limit, revision, rangeAnswerBytesMax), revision };
   }
 
   /** Writes `key`. With `expectedVersion`, a compare-and-set: rejects with {@link VersionConflictError} on a mismatch. */
@@ -345,6 +345,14 @@ export class KvNode implements KvApi {
     );
   }
 }
+
+/**
+ * The most bytes of keys and values one `range` read returns (at least one key): the
+ * rest is left for the next read, as with `limit` (`more` is true, `count` counts all).
+ * A local read's bound, not part of the replicated behaviour: a transaction's range
+ * operations are not cut by it.
+ */
+const rangeAnswerBytesMax = 32 * 1024 * 1024;
 
 /**
  * Creates a node of the replicated KV.

@@ -58,7 +58,10 @@ export interface RangeOptions {
 export interface RangeResult {
   /** The keys found, sorted by key (UTF-16 code unit order). */
   readonly kvs: readonly KeyValue[];
-  /** Whether keys beyond `limit` were left out. */
+  /**
+   * Whether keys were left out: beyond `limit`, or beyond 32 MiB of keys and values in
+   * one answer (a range read answers at least one key). Read on from the last key.
+   */
   readonly more: boolean;
   /** How many keys the range holds, the left-out ones included. */
   readonly count: number;

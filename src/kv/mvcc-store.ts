@@ -121,16 +121,28 @@ export class MvccStore {
    * The live keys in `range` at `revision` (default now), sorted; at most `limit` of
    * them, with the count of all. The caller checks `revision` is not compacted.
    */
-  range(range: KeyRange, limit: number, revision = this.revision): { kvs: KeyValue[]; more: boolean; count: number } {
+  range(range: KeyRange, limit: number, revision = this.revision, bytesMax = Number.POSITIVE_INFINITY): { kvs: KeyValue[]; more: boolean; count: number } {
     assert(revision >= this.compactRevision && revision <= this.revision, () => `range at revision ${revision}, outside [${this.compactRevision}, ${this.revision}]`);
     const kvs: KeyValue[] = [];
     let count = 0;
+    // The keys and values returned, in bytes (a key's UTF-16 length: close enough for a
+    // bound); the first key always goes, and none after the one that would pass the bound,
+    // so what is returned is a prefix of the range that a next read continues.
+    let bytes = 0;
+    let full = false;
     const visit = (key: string): void => {
       const history = this.histories.get(key)!;
       const record = revision === this.revision ? history[history.length - 1] : recordAt(history, revision);
       if (record === undefined || record.value === null) return;
       count++;
-      if (kvs.length < limit) kvs.push(keyValueOf(key, record));
+      if (full || kvs.length >= limit) return;
+      const size = key.length + record.value.byteLength;
+      if (kvs.length > 0 && bytes + size > bytesMax) {
+        full = true;
+        return;
+      }
+      bytes += size;
+      kvs.push(keyValueOf(key, record));
     };
     if ('key' in range) {
       if (this.histories.has(range.key)) visit(range.key);

@@ -123,3 +123,19 @@ describe('MvccStore.capture', () => {
     expect(m.view.capturesOpen).toBe(0);
   });
 });
+
+describe('MvccStore.range with a byte bound', () => {
+  it('returns a prefix of the range: the first key always, none after the one that would pass the bound, and counts them all', () => {
+    const m = new KvStateMachine();
+    m.apply({ type: 'put', key: 'a', value: bytes(10) }, meta());
+    m.apply({ type: 'put', key: 'b', value: bytes(100) }, meta());
+    m.apply({ type: 'put', key: 'c', value: bytes(10) }, meta());
+    const store = m.view;
+    const cut = store.range({ prefix: '' }, 10, store.revision, 50);
+    expect(cut.kvs.map((kv) => kv.key)).toEqual(['a']);
+    expect(cut).toMatchObject({ more: true, count: 3 });
+    // The first key goes even when it alone passes the bound.
+    expect(store.range({ prefix: 'b' }, 10, store.revision, 50).kvs.map((kv) => kv.key)).toEqual(['b']);
+    expect(store.range({ prefix: '' }, 10).kvs).toHaveLength(3);
+  });
+});

@@ -82,6 +82,22 @@ interface Pending {
   written: { readonly socket: Socket; readonly chunksReceived: number } | undefined;
 }
 
+/** Defaults of {@link KvClientOptions}, in ms and bytes. */
+const requestTimeoutMsDefault = 10_000;
+const connectTimeoutMsDefault = 2_000;
+const requestBytesMaxDefault = 16 * 1024 * 1024;
+/**
+ * The largest answer frame taken once a connection is open: above any the servers send
+ * (a range answer is bounded by their `rangeBytesMax`; snapshots come in 1 MiB pieces),
+ * so only a broken or hostile server reaches it, and is cut off.
+ */
+const answerFrameBytesMax = 64 * 1024 * 1024;
+/** Redials back off from this, doubling, up to {@link redialDelayMsMax}, jittered down to half. */
+const redialDelayMsBase = 20;
+const redialDelayMsMax = 1_000;
+/** A request or watch the server could not finish for a moment (no leader yet) is sent again after this. */
+const retryDelayMs = 50;
+
 /** Server errors after which a request is sent again (its identity keeps a write exactly-once). */
 const retryCodes = new Set(['CLOSED', 'NOT_LEADER', 'OVERLOADED', 'TIMEOUT', 'NOT_STARTED']);
 
@@ -136,7 +152,7 @@ export class KvClient implements KvApi {
       this.secret = secretBytes('secret', options.secret, 'KvClient');
     }
     this.clientId = options.clientId ?? `client-${randomBytes(8).toString('hex')}`;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? requestTimeoutMsDefault;
     this.endpoint = 0;
   }
 
@@ -402,7 +418,7 @@ export class KvClient implements KvApi {
       if (seq !== undefined) this.finishedSeqs.add(seq);
       return Promise.reject(error instanceof CodecError ? new KvRequestError(request.kind, error.message, { cause: error }) : error);
     }
-    const requestBytesMax = this.options.requestBytesMax ?? 16 * 1024 * 1024;
+    const requestBytesMax = this.options.requestBytesMax ?? requestBytesMaxDefault;
     if (frame.byteLength - 4 > requestBytesMax) {
       if (seq !== undefined) this.finishedSeqs.add(seq);
       return Promise.reject(new KvRequestError(request.kind, `the request is ${frame.byteLength - 4} bytes, more than the ${requestBytesMax} a server takes`));
@@ -517,7 +533,7 @@ export class KvClient implements KvApi {
       this.lastFailure = `${address.host}:${address.port}: ${why}`;
       socket.destroy(new Error(why));
     };
-    const timer = setTimeout(() => fail('connect timed out'), this.options.connectTimeoutMs ?? 2_000);
+    const timer = setTimeout(() => fail('connect timed out'), this.options.connectTimeoutMs ?? connectTimeoutMsDefault);
     socket.on('data', (chunk: Buffer) => {
       this.chunksReceived++;
       reader.append(chunk);
@@ -561,7 +577,7 @@ export class KvClient implements KvApi {
           }
           clearTimeout(timer);
           state = 'open';
-          reader.limit(64 * 1024 * 1024);
+          reader.limit(answerFrameBytesMax);
           this.onOpen();
         } else {
           return fail(`unexpected handshake frame ${h.kind}`);
@@ -612,7 +628,7 @@ export class KvClient implements KvApi {
     if (this.closed) return;
     this.endpoint++;
     this.attempts++;
-    const delay = Math.min(1_000, 20 * 2 ** Math.min(this.attempts, 6)) * (0.5 + Math.random() / 2);
+    const delay = Math.min(redialDelayMsMax, redialDelayMsBase * 2 ** Math.min(this.attempts, 6)) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.dial();
@@ -635,7 +651,7 @@ export class KvClient implements KvApi {
       else if (frame.kind === 'events') watch.events(frame.id, frame.events, frame.through);
       else if (frame.kind === 'error') {
         this.watches.delete(frame.id);
-        if (retryCodes.has(frame.error.code)) setTimeout(() => watch.reconnected(), 50);
+        if (retryCodes.has(frame.error.code)) setTimeout(() => watch.reconnected(), retryDelayMs);
         else {
           watch.failed(frame.id, errorFromBody(frame.error));
           this.liveWatches.delete(watch);
@@ -656,11 +672,11 @@ export class KvClient implements KvApi {
       return;
     }
     if (frame.kind === 'error') {
-      if (retryCodes.has(frame.error.code) && performance.now() < p.deadline - 50) {
+      if (retryCodes.has(frame.error.code) && performance.now() < p.deadline - retryDelayMs) {
         // The server could not finish it (leaderless for a moment, closing): try again shortly.
         setTimeout(() => {
           if (this.pending.has(p.id) && this.open) this.write(p);
-        }, 50);
+        }, retryDelayMs);
         return;
       }
       const error = errorFromBody(frame.error);

@@ -85,11 +85,12 @@ export class ServerWatch {
         // One revision may hold more events than a frame (a session's keys expiring):
         // a frame cut inside a revision is complete only through the revision before.
         let writable = true;
-        for (let at = 0; at < events.length; at += eventsPerFrameMax) {
-          const chunk = events.slice(at, at + eventsPerFrameMax);
-          const next = events[at + eventsPerFrameMax];
-          writable = this.sink.events(this, chunk, next === undefined ? through : next.revision - 1);
+        for (let at = 0; at < events.length; ) {
+          const end = frameEnd(events, at);
+          const next = events[end];
+          writable = this.sink.events(this, events.slice(at, end), next === undefined ? through : next.revision - 1);
           if (this.stopped) return;
+          at = end;
         }
         if (!writable) await this.sink.whenWritable();
       }
@@ -97,4 +98,25 @@ export class ServerWatch {
       this.pumping = false;
     }
   }
+}
+
+/**
+ * Bytes of keys and values in one frame of events, at most (one event always goes): a
+ * frame of 1,024 events of 1 MiB values was more than a client takes (64 MiB), so the
+ * client hung up, dialed again, was sent the same frame, and the watch never moved.
+ */
+const eventsFrameBytesMax = 16 * 1024 * 1024;
+
+/** Where the frame of events starting at `at` ends: {@link eventsPerFrameMax} events or {@link eventsFrameBytesMax} bytes. */
+function frameEnd(events: readonly WatchEvent[], at: number): number {
+  let bytes = 0;
+  let end = at;
+  while (end < events.length && end - at < eventsPerFrameMax) {
+    const { kv } = events[end]!;
+    const size = kv.key.length + kv.value.byteLength;
+    if (end > at && bytes + size > eventsFrameBytesMax) break;
+    bytes += size;
+    end++;
+  }
+  return end;
 }
