@@ -68,6 +68,26 @@ export class KvRequestError extends SynodError {
 }
 
 /**
+ * A server's answer was larger than a client takes in one frame (64 MiB): a
+ * transaction whose range operations read that much. Final: the same request would
+ * answer the same. `applied` says whether the request changed the store (a transaction
+ * with a write in it did, though its answer could not be sent); read less at once
+ * (a range with a `limit`, or a smaller prefix).
+ */
+export class AnswerTooLargeError extends SynodError {
+  constructor(
+    /** The answer's size, in bytes. */
+    readonly bytes: number,
+    /** The largest answer a client takes, in bytes. */
+    readonly bytesMax: number,
+    /** Whether the request changed the store. */
+    readonly applied: boolean,
+  ) {
+    super('ANSWER_TOO_LARGE', `the answer of ${bytes} bytes is more than the ${bytesMax} a client takes in one frame; the request ${applied ? 'was applied (it wrote)' : 'changed nothing'}; read less at once`);
+  }
+}
+
+/**
  * A KV server refused this client, or this client refused the server, at the
  * handshake: the wrong client secret, a server of another cluster (`clusterId`), or a
  * server that could not prove the secret. Final: asking again cannot succeed, so the

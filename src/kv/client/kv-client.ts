@@ -17,7 +17,7 @@ import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from
 import { authListingOf, authResultOf, checkCompacted, checkKey, checkRangeRequest, checkWatchRequest, putRoleCommand, putUserCommand, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionList, TxnRequest, TxnResult } from '../kv-types.js';
-import { decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
+import { answerFrameBytesMax, decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
 import { authenticationRefusal, clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
@@ -86,12 +86,6 @@ interface Pending {
 const requestTimeoutMsDefault = 10_000;
 const connectTimeoutMsDefault = 2_000;
 const requestBytesMaxDefault = 16 * 1024 * 1024;
-/**
- * The largest answer frame taken once a connection is open: above any the servers send
- * (a range answer is bounded by their `rangeBytesMax`; snapshots come in 1 MiB pieces),
- * so only a broken or hostile server reaches it, and is cut off.
- */
-const answerFrameBytesMax = 64 * 1024 * 1024;
 /** Redials back off from this, doubling, up to {@link redialDelayMsMax}, jittered down to half. */
 const redialDelayMsBase = 20;
 const redialDelayMsMax = 1_000;

@@ -14,6 +14,12 @@ import type { ClientRequest, ErrorBody, MemberAction, ServerFrame, ServerStatus 
 
 /** The client protocol's version; a peer speaking another is refused at the handshake. */
 export const clientProtocolVersion = 1;
+/**
+ * The largest frame a client takes from a server once connected, in bytes. A server
+ * never sends a larger one: a range answers less (`more`), watch events go in several
+ * frames, and a transaction whose answer is larger gets `AnswerTooLargeError`.
+ */
+export const answerFrameBytesMax = 64 * 1024 * 1024;
 /** Events in one `events` frame at most. */
 export const eventsPerFrameMax = 1024;
 /** Longest node id or client id, in bytes. */

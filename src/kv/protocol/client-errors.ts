@@ -4,7 +4,7 @@
  */
 import { SynodError } from '../../core/index.js';
 import { AbortedError, ClosedError, CommandTooLargeError, MembershipError, NotLeaderError, OverloadedError, ResultDroppedError, ResultExpiredError, TimeoutError } from '../../runtime/index.js';
-import { CompactedError, KvRequestError, PermissionDeniedError, QuotaExceededError, SessionExpiredError, VersionConflictError } from '../errors.js';
+import { AnswerTooLargeError, CompactedError, KvRequestError, PermissionDeniedError, QuotaExceededError, SessionExpiredError, VersionConflictError } from '../errors.js';
 import type { ErrorBody } from './client-frames.js';
 
 /** The body of a frame reporting `error`. @internal */
@@ -20,6 +20,7 @@ export function errorBodyOf(error: unknown): ErrorBody {
   // The message is rebuilt from the fields on the client: the fields must survive the trip.
   if (error instanceof PermissionDeniedError) return { code: error.code, message: error.message, key: error.resource, leaderHint: `${error.access}:${error.principal}` };
   if (error instanceof QuotaExceededError) return { code: error.code, message: error.message, key: error.quota, number: error.limit };
+  if (error instanceof AnswerTooLargeError) return { code: error.code, message: error.message, number: error.bytes, revision: error.bytesMax, key: error.applied ? 'applied' : 'unchanged' };
   if (error instanceof NotLeaderError) return { code: error.code, message: error.message, ...(error.leaderHint === undefined ? {} : { leaderHint: error.leaderHint }) };
   if (error instanceof SynodError) return { code: error.code, message: error.message };
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
@@ -56,6 +57,8 @@ export function errorFromBody(body: ErrorBody): Error {
       return new CommandTooLargeError(body.number ?? 0, body.revision ?? 0);
     case 'ABORTED':
       return new AbortedError('the request, on the server,');
+    case 'ANSWER_TOO_LARGE':
+      return new AnswerTooLargeError(body.number ?? 0, body.revision ?? 0, body.key === 'applied');
     case 'RESULT_DROPPED':
       return new ResultDroppedError(body.key ?? '', body.number ?? 0);
     case 'RESULT_EXPIRED':

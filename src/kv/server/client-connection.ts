@@ -10,12 +10,12 @@ import { ClosedError, type Logger, ResultDroppedError, ResultExpiredError } from
 import { assert } from '../../core/assert.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { FrameReader, prefixFrame } from '../../transport/codec/frame-reader.js';
-import { KvRequestError, PermissionDeniedError } from '../errors.js';
+import { AnswerTooLargeError, KvRequestError, PermissionDeniedError } from '../errors.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
 import { envelopeIdBytesMax } from '../../runtime/envelope.js';
 import { replicatedUserSeparator } from '../kv-state-machine.js';
 import type { KvNode } from '../kv-node.js';
-import { decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
+import { answerFrameBytesMax, decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
 import { authenticationRefusal, clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
@@ -676,6 +676,11 @@ export class ClientConnection {
       // A result that cannot be encoded (it broke a limit): tell the client rather than leave it waiting.
       if (frame.kind === 'error') throw error;
       bytes = encodeServerFrame({ kind: 'error', id: frame.id, error: errorBodyOf(error) });
+    }
+    // More than a client takes: it would hang up, dial again and ask again, forever.
+    if (bytes.byteLength > answerFrameBytesMax && frame.kind !== 'error') {
+      const applied = frame.kind === 'result' && frame.result.type === 'txn' && frame.result.results.some((r) => r.op !== 'range');
+      bytes = encodeServerFrame({ kind: 'error', id: frame.id, error: errorBodyOf(new AnswerTooLargeError(bytes.byteLength, answerFrameBytesMax, applied)) });
     }
     this.sendRaw(bytes);
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ResultDroppedError, ResultExpiredError } from '../../../src/runtime/index.js';
 import { decodeServerFrame, encodeServerFrame } from '../../../src/kv/protocol/client-codec.js';
 import { KvServerError, errorBodyOf, errorFromBody } from '../../../src/kv/protocol/client-errors.js';
-import { PermissionDeniedError, QuotaExceededError } from '../../../src/kv/errors.js';
+import { AnswerTooLargeError, PermissionDeniedError, QuotaExceededError } from '../../../src/kv/errors.js';
 
 /** An error as a remote client sees it: its body through the codec, rebuilt. */
 function acrossTheWire(error: unknown): Error {
@@ -36,6 +36,15 @@ describe('errors across the client protocol', () => {
     const error = acrossTheWire(sent);
     expect(error).toBeInstanceOf(QuotaExceededError);
     expect(error).toMatchObject({ code: 'QUOTA_EXCEEDED', quota: 'watchesMax', limit: 2, message: sent.message });
+  });
+
+  it('an answer too large comes back as AnswerTooLargeError with its size, the bound, and whether the request wrote', () => {
+    for (const applied of [true, false]) {
+      const sent = new AnswerTooLargeError(90_000_000, 64 * 1024 * 1024, applied);
+      const error = acrossTheWire(sent);
+      expect(error).toBeInstanceOf(AnswerTooLargeError);
+      expect(error).toMatchObject({ code: 'ANSWER_TOO_LARGE', bytes: 90_000_000, bytesMax: 64 * 1024 * 1024, applied, message: sent.message });
+    }
   });
 
   it('a code without a class here stays a KvServerError with the server’s code', () => {

@@ -2,10 +2,13 @@
  * Answers bigger than a client takes in one frame (64 MiB): a range over many large
  * values, and a watch from the past over them. Both used to be sent as one frame; the
  * client hung up on it, dialed again and was sent it again, so the read timed out
- * ("it may still take effect") and the watch never delivered an event.
+ * ("it may still take effect") and the watch never delivered an event. A transaction
+ * whose range operations read that much cannot be cut (its answer is part of what the
+ * log decided): it gets a final, typed error at once.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { KvClient } from '../../../src/kv/client/index.js';
+import { AnswerTooLargeError } from '../../../src/kv/index.js';
 import { ServerCluster } from './cluster.js';
 
 const values = 80;
@@ -53,4 +56,14 @@ it('a watch from before 80 MiB of writes delivers every event, in order', async 
   }
   clearTimeout(timer);
   expect(seen).toEqual(Array.from({ length: values }, (_, i) => key(i)));
+}, 60_000);
+
+it('a transaction answering more than a client takes fails at once with AnswerTooLargeError, which says whether it wrote', async () => {
+  const read = await client.txn({ compare: [], success: [{ op: 'range', range: { prefix: 'big/' } }] }).catch((e: unknown) => e);
+  expect(read).toBeInstanceOf(AnswerTooLargeError);
+  expect(read).toMatchObject({ applied: false, bytesMax: 64 * 1024 * 1024 });
+  expect((read as AnswerTooLargeError).bytes).toBeGreaterThan(values * value.byteLength);
+  const write = await client.txn({ compare: [], success: [{ op: 'put', key: 'marker', value: new Uint8Array([1]) }, { op: 'range', range: { prefix: 'big/' } }] }).catch((e: unknown) => e);
+  expect(write).toMatchObject({ code: 'ANSWER_TOO_LARGE', applied: true });
+  expect(await client.get('marker')).toBeDefined();
 }, 60_000);
