@@ -1,0 +1,54 @@
+/**
+ * Request latency as ZooKeeper's `srvr`, `stat`, `mntr` and `cons` report it: the
+ * least, mean and most time from reading a request to answering it, in whole
+ * milliseconds, over the requests answered since the last reset.
+ */
+
+/** Latencies of answered requests, ms. @internal */
+export class ZkLatency {
+  private count = 0;
+  private totalMs = 0;
+  private minMs = Number.POSITIVE_INFINITY;
+  private maxMs = 0;
+  /** The last request's latency, ms (0 before any). */
+  lastMs = 0;
+
+  /** Adds one answered request's latency, ms (fractions are dropped, as ZooKeeper's millisecond clock does). */
+  record(ms: number): void {
+    const whole = Math.max(0, Math.floor(ms));
+    this.count++;
+    this.totalMs += whole;
+    this.minMs = Math.min(this.minMs, whole);
+    this.maxMs = Math.max(this.maxMs, whole);
+    this.lastMs = whole;
+  }
+
+  /** Forgets every latency (`srst`, `crst`). */
+  reset(): void {
+    this.count = 0;
+    this.totalMs = 0;
+    this.minMs = Number.POSITIVE_INFINITY;
+    this.maxMs = 0;
+    this.lastMs = 0;
+  }
+
+  /** Requests recorded. */
+  get answered(): number {
+    return this.count;
+  }
+
+  /** The least latency, ms; 0 before any request (as ZooKeeper prints it). */
+  get min(): number {
+    return this.count === 0 ? 0 : this.minMs;
+  }
+
+  /** The most latency, ms; 0 before any request. */
+  get max(): number {
+    return this.maxMs;
+  }
+
+  /** The mean latency, ms, unrounded; 0 before any request. */
+  get mean(): number {
+    return this.count === 0 ? 0 : this.totalMs / this.count;
+  }
+}
