@@ -14,7 +14,7 @@ import { systemClock } from '../../../src/runtime/index.js';
 import { type KvNode, createKvNode } from '../../../src/kv/index.js';
 import { openAcl } from '../../../src/zk/index.js';
 import { ZkExtension, ZkServer } from '../../../src/zk/server/index.js';
-import type { ZkRequest } from '../../../src/zk/protocol/zk-request.js';
+import { type ZkRequest, encodeRequest } from '../../../src/zk/protocol/zk-request.js';
 import { type RealZooKeeper, fourLetterWord, startZooKeeper, zookeeperMissing } from '../real-zookeeper.js';
 import { WireClient } from './zk-wire-client.js';
 
@@ -189,6 +189,20 @@ describe('four-letter words on a synod member', () => {
     const theirEnvi = enviKeys(await fourLetterWord(zkPort, 'envi'));
     expect(enviKeys(await fourLetterWord(port, 'envi')).filter((k) => !theirEnvi.includes(k))).toEqual(['node.version', 'node.exec.path']);
     for (const word of ['crst', 'srst']) expect(await fourLetterWord(port, word)).toBe(await fourLetterWord(zkPort, word));
+  });
+
+  it('srvr, mntr and cons count the requests read and not yet answered', async () => {
+    // Twenty creates sent at once are answered one after another, each through the log: the word comes while some wait.
+    for (let i = 0; i < 20; i++) synod.b.send(encodeRequest(100 + i, create(`/q${i}`, 0)));
+    const srvr = await fourLetterWord(port, 'srvr');
+    const cons = consFields(await fourLetterWord(port, 'cons'), localPort(synod.b));
+    const outstanding = Number(/^Outstanding: (\d+)$/m.exec(srvr)?.[1]);
+    expect(outstanding).toBeGreaterThan(0);
+    expect(outstanding).toBeLessThanOrEqual(20);
+    expect(Number(cons['queued'])).toBeGreaterThan(0);
+    // Every one is answered; then none is outstanding.
+    expect((await synod.b.call({ type: 'exists', path: '/q19', watch: false })).err).toBe(0);
+    expect(await fourLetterWord(port, 'mntr')).toMatch(/^zk_outstanding_requests\t0$/m);
   });
 
   it('crst resets every connection figure and srst the server figures, as ZooKeeper does', async () => {
