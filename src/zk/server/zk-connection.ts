@@ -463,7 +463,7 @@ function samePassword(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-const fourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'isro', 'envi', 'wchs', 'wchc', 'wchp', 'cons', 'crst', 'srst', 'dump', 'dirs']);
+const fourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'isro', 'envi', 'wchs', 'wchc', 'wchp', 'cons', 'crst', 'srst', 'dump', 'dirs', 'gtmk', 'stmk', 'hash']);
 
 function isFourLetterWord(chunk: Buffer): boolean {
   return fourLetterWords.has(chunk.subarray(0, 4).toString('latin1'));
