@@ -35,8 +35,8 @@ export interface ZkServerStats {
   readonly watchList: readonly { readonly kind: 'data' | 'child' | 'persistent' | 'recursive'; readonly path: string; readonly session: number }[];
   readonly ephemerals: ReadonlyMap<number, readonly string[]>;
   readonly dataBytes: number;
-  /** Open sessions, with their timeouts, ms. */
-  readonly sessions: readonly { readonly id: number; readonly ttlMs: number }[];
+  /** Open sessions, with their timeouts, ms, and on the leader when it expects to expire each if silent (wall-clock ms). */
+  readonly sessions: readonly { readonly id: number; readonly ttlMs: number; readonly expiresAt: number | undefined }[];
   readonly address: TcpAddress;
   readonly sessionTimeoutMsMin: number;
   readonly sessionTimeoutMsMax: number;
@@ -62,6 +62,14 @@ const javaMean = (n: number) => {
   const rounded = Math.round(n * 10_000) / 10_000;
   return Number.isInteger(rounded) ? rounded.toFixed(1) : String(rounded);
 };
+const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number) => String(n).padStart(2, '0');
+/** A wall-clock time as Java's `Date.toString()` prints it, in UTC: `Sat Dec 05 16:02:47 UTC 2026`. */
+export function javaDate(ms: number): string {
+  const d = new Date(ms);
+  return `${days[d.getUTCDay()]} ${months[d.getUTCMonth()]} ${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} UTC ${d.getUTCFullYear()}`;
+}
 /** A remote address as Java prints an `InetSocketAddress`: a slash first, IPv4-mapped addresses bare. */
 const remoteText = (remote: string) => `/${remote.replace(/^::ffff:/, '')}`;
 
@@ -88,6 +96,22 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string | number, value: 
     out.set(k, list);
   }
   return out;
+}
+
+/**
+ * `dump`'s sessions: the leader's as ZooKeeper's leader prints them, grouped by when it
+ * expects to expire them (to the second, soonest first); another member's as
+ * ZooKeeper's followers print them, with their timeouts.
+ */
+function sessionsDump(s: ZkServerStats): string[] {
+  if (s.mode !== 'leader') return [`Global Sessions(${s.sessions.length}):\n`, ...s.sessions.map((session) => `${hex(session.id)}\t${session.ttlMs}ms\n`)];
+  const bySecond = new Map<number, number[]>();
+  for (const session of s.sessions) {
+    const second = Math.ceil((session.expiresAt ?? 0) / 1000);
+    bySecond.set(second, [...(bySecond.get(second) ?? []), session.id]);
+  }
+  const sets = [...bySecond].sort(([a], [b]) => a - b);
+  return [`Session Sets (${sets.length})/(${s.sessions.length}):\n`, ...sets.map(([second, ids]) => `${ids.length} expire at ${javaDate(second * 1000)}:\n${ids.map((id) => `\t${hex(id)}\n`).join('')}`)];
 }
 
 /** The answer to `word`; `reset` is called for `srst` and `crst`. @internal */
@@ -136,8 +160,7 @@ export function fourLetterWordAnswer(word: string, s: ZkServerStats, reset: ZkSt
     case 'dump':
       return [
         'SessionTracker dump:\n',
-        `Global Sessions(${s.sessions.length}):\n`,
-        ...s.sessions.map((session) => `${hex(session.id)}\t${session.ttlMs}ms\n`),
+        ...sessionsDump(s),
         'ephemeral nodes dump:\n',
         `Sessions with Ephemerals (${s.ephemerals.size}):\n`,
         ...[...s.ephemerals].map(([session, paths]) => `${hex(session)}:\n${paths.map((p) => `\t${p}\n`).join('')}`),

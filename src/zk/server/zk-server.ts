@@ -204,6 +204,16 @@ export class ZkServer {
     },
   };
 
+  /** When the leader expects to expire `session` if it stays silent, wall-clock ms; undefined off the leader. */
+  private expiresAt(session: number, ttlMs: number): number | undefined {
+    if (this.options.kv.node.status().role !== 'leader') return undefined;
+    const clock = this.options.clock ?? systemClock;
+    const now = clock.now();
+    // A session whose countdown starts at the next check: a full timeout from now.
+    const deadline = this.keeper?.expiresAtMs(session, ttlMs) ?? now + ttlMs;
+    return clock.wallTime() + Math.max(0, deadline - now);
+  }
+
   private statsNow(): ZkServerStats {
     const machine = this.options.extension.machine;
     const status = this.options.kv.node.status();
@@ -226,7 +236,7 @@ export class ZkServer {
       watchList,
       ephemerals: new Map([...ephemerals].sort(([a], [b]) => a - b)),
       dataBytes,
-      sessions: [...machine.sessions.values()].map((session) => ({ id: session.id, ttlMs: session.ttlMs })).sort((a, b) => a.id - b.id),
+      sessions: [...machine.sessions.values()].map((session) => ({ id: session.id, ttlMs: session.ttlMs, expiresAt: this.expiresAt(session.id, session.ttlMs) })).sort((a, b) => a.id - b.id),
       address: this.address,
       sessionTimeoutMsMin: this.timeoutMin,
       sessionTimeoutMsMax: this.timeoutMax,
