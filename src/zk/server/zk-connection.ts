@@ -56,8 +56,8 @@ export interface ZkConnectionHost {
   /** The connection now serves `session` (a previous one of the same session here is closed). */
   bind(connection: ZkConnection, session: number): void;
   forget(connection: ZkConnection): void;
-  /** The answer to a four-letter word (`ruok`, `srvr`, ...). */
-  fourLetterWord(word: string): string;
+  /** The answer to a four-letter word (`ruok`, `srvr`, ...); `dirs` reads the disk, so it may come later. */
+  fourLetterWord(word: string): string | Promise<string>;
   /** A request was answered `latencyMs` after it was read (the server's latency figures). */
   answered(latencyMs: number): void;
   /**
@@ -450,9 +450,16 @@ export class ZkConnection {
     this.stats.received++;
     this.host.count('received');
     this.state = 'closed';
-    const text = this.host.fourLetterWord(word);
+    const answer = this.host.fourLetterWord(word);
     this.host.forget(this);
-    this.socket.end(text);
+    if (typeof answer === 'string') return void this.socket.end(answer);
+    answer.then(
+      (text) => this.socket.end(text),
+      (error: unknown) => {
+        this.host.logger.warn({ remote: this.remote, word, error }, 'zk: a four-letter word failed');
+        this.socket.destroy();
+      },
+    );
   }
 }
 

@@ -15,6 +15,7 @@ import type { ZkApplied } from '../zk-state-machine.js';
 import { ZkWatchTable } from '../zk-watch-table.js';
 import { ZkConnection, type ZkConnectionHost, type ZkConnectionLimits } from './zk-connection.js';
 import { fourLetterWordAnswer, type ZkServerStats } from './four-letter-words.js';
+import { dirsAnswer } from './zk-data-dir-size.js';
 import { serverEnvironment } from './zk-environment.js';
 import { ZkLatency } from './zk-latency.js';
 import { ZkNodeKeeper } from './zk-node-keeper.js';
@@ -56,7 +57,7 @@ export interface ZkServerOptions {
    * default). Default 0.
    */
   readonly neverUsedContainerMs?: number;
-  /** What `conf` reports as the data directory. */
+  /** What `conf` reports as the data directory, and whose bytes `dirs` counts. Default none (`dirs` prints 0). */
   readonly dataDir?: string;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -125,7 +126,7 @@ export class ZkServer {
         server.connections.delete(connection);
         if (connection.session !== undefined && server.bySession.get(connection.session) === connection) server.bySession.delete(connection.session);
       },
-      fourLetterWord: (word) => fourLetterWordAnswer(word, server.statsNow(), server.statsReset),
+      fourLetterWord: (word) => (word === 'dirs' ? dirsAnswer(options.dataDir ?? '') : fourLetterWordAnswer(word, server.statsNow(), server.statsReset)),
       answered: (latencyMs) => server.latency.record(latencyMs),
       count: (kind) => void server.stats[kind]++,
       holdBytes: (bytes) => {

@@ -3,10 +3,14 @@
  * that a live member in one role cannot show (a follower's `dump`, a connection still
  * in its handshake, figures after `crst`), and how numbers are written.
  */
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fourLetterWordAnswer, javaDate, type ZkServerStats } from '../../../src/zk/server/four-letter-words.js';
 import { ZkConnectionStats, operationName } from '../../../src/zk/server/zk-connection-stats.js';
 import { ZkLatency } from '../../../src/zk/server/zk-latency.js';
+import { dirsAnswer } from '../../../src/zk/server/zk-data-dir-size.js';
 
 const noReset = { resetServer: () => {}, resetConnections: () => {} };
 
@@ -94,11 +98,28 @@ describe('fourLetterWordAnswer', () => {
     expect(fourLetterWordAnswer('srst', stats(), reset)).toBe('Server stats reset.\n');
     expect(fourLetterWordAnswer('crst', stats(), reset)).toBe('Connection stats reset.\n');
     expect(calls).toEqual(['server', 'connections']);
-    expect(fourLetterWordAnswer('dirs', stats(), reset)).toBe('dirs is not executed because it is not supported by this server.\n');
+    expect(fourLetterWordAnswer('gtmk', stats(), reset)).toBe('gtmk is not executed because it is not supported by this server.\n');
   });
 
   it('writes times as Java writes a Date, in UTC', () => {
     expect(javaDate(Date.UTC(2026, 0, 4, 3, 5, 9))).toBe('Sun Jan 04 03:05:09 UTC 2026');
+  });
+});
+
+describe('dirsAnswer', () => {
+  it('counts the bytes of the files under the data directory, on both lines (snapshots and log share it)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zk-dirs-'));
+    try {
+      await writeFile(join(dir, 'wal'), Buffer.alloc(1_000));
+      await mkdir(join(dir, 'snapshots'));
+      await writeFile(join(dir, 'snapshots', 'one'), Buffer.alloc(234));
+      await symlink('/etc/hostname', join(dir, 'elsewhere'));
+      expect(await dirsAnswer(dir)).toBe('datadir_size: 1234\nlogdir_size: 1234\n');
+      expect(await dirsAnswer('')).toBe('datadir_size: 0\nlogdir_size: 0\n');
+      expect(await dirsAnswer(join(dir, 'missing'))).toMatch(/^Unable to read the data directory .*missing: ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  * compared in shape with a real ZooKeeper's answers to the same sessions (skipped where
  * ZooKeeper is not installed).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,7 @@ let port = 0;
 let synod: Awaited<ReturnType<typeof scenario>>;
 let real: RealZooKeeper | undefined;
 let realDir = '';
+let dataDir = '';
 let realRun: Awaited<ReturnType<typeof scenario>> | undefined;
 const startedAt = Date.now();
 
@@ -67,7 +68,9 @@ beforeAll(async () => {
   const extension = new ZkExtension();
   kv = createKvNode({ id: 'a', members: ['a'], transport: new MemoryNetwork().transport('a'), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, kv: { extension } });
   await kv.start();
-  server = new ZkServer({ kv, extension, address: { host: '127.0.0.1', port: 0 }, clock: steppingClock, dataDir: '/var/lib/synod' });
+  dataDir = await mkdtemp(join(tmpdir(), 'zk-4lw-data-'));
+  await writeFile(join(dataDir, 'wal'), Buffer.alloc(4_321));
+  server = new ZkServer({ kv, extension, address: { host: '127.0.0.1', port: 0 }, clock: steppingClock, dataDir });
   port = (await server.start()).port;
   for (let i = 0; i < 200 && kv.node.status().role !== 'leader'; i++) await new Promise((r) => setTimeout(r, 10));
   synod = await scenario(port);
@@ -83,7 +86,7 @@ afterAll(async () => {
   await server?.close();
   await kv?.close();
   await real?.stop();
-  if (realDir !== '') await rm(realDir, { recursive: true, force: true });
+  for (const dir of [realDir, dataDir]) if (dir !== '') await rm(dir, { recursive: true, force: true });
 });
 
 const realIt = zookeeperMissing === undefined ? it : it.skip;
@@ -175,6 +178,10 @@ describe('four-letter words on a synod member', () => {
     expect(lines.filter((l) => l.startsWith('java.'))).toEqual([]);
   });
 
+  it('dirs counts the bytes of the data directory', async () => {
+    expect(await fourLetterWord(port, 'dirs')).toBe('datadir_size: 4321\nlogdir_size: 4321\n');
+  });
+
   realIt('answers in the shape a real ZooKeeper does for the same sessions', async () => {
     const zkPort = real!.ports[0]!;
     const run = realRun!;
@@ -203,6 +210,7 @@ describe('four-letter words on a synod member', () => {
     const enviKeys = (text: string) => text.split('\n').filter((l) => l.includes('=')).map((l) => l.slice(0, l.indexOf('=')));
     const theirEnvi = enviKeys(await fourLetterWord(zkPort, 'envi'));
     expect(enviKeys(await fourLetterWord(port, 'envi')).filter((k) => !theirEnvi.includes(k))).toEqual(['node.version', 'node.exec.path']);
+    expect((await fourLetterWord(zkPort, 'dirs')).replace(/\d+/g, 'N')).toBe((await fourLetterWord(port, 'dirs')).replace(/\d+/g, 'N'));
     for (const word of ['crst', 'srst']) expect(await fourLetterWord(port, word)).toBe(await fourLetterWord(zkPort, word));
   });
 
