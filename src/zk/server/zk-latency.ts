@@ -3,6 +3,7 @@
  * least, mean and most time from reading a request to answering it, in whole
  * milliseconds, over the requests answered since the last reset.
  */
+import { assert } from '../../core/assert.js';
 
 /** Latencies of answered requests, ms. @internal */
 export class ZkLatency {
@@ -15,12 +16,15 @@ export class ZkLatency {
 
   /** Adds one answered request's latency, ms (fractions are dropped, as ZooKeeper's millisecond clock does). */
   record(ms: number): void {
-    const whole = Math.max(0, Math.floor(ms));
+    // Measured on the monotonic clock, which never goes back.
+    assert(Number.isFinite(ms) && ms >= 0, () => `a request answered ${ms} ms after it was read`);
+    const whole = Math.floor(ms);
     this.count++;
     this.totalMs += whole;
     this.minMs = Math.min(this.minMs, whole);
     this.maxMs = Math.max(this.maxMs, whole);
     this.lastMs = whole;
+    assert(this.minMs <= this.maxMs, () => `latency min ${this.minMs} ms above max ${this.maxMs} ms`);
   }
 
   /** Forgets every latency (`srst`, `crst`). */

@@ -43,6 +43,7 @@ describe('ZkLatency', () => {
     const l = new ZkLatency();
     expect([l.min, l.mean, l.max, l.lastMs]).toEqual([0, 0, 0, 0]);
     for (const ms of [8.9, 0.2, 4, 7]) l.record(ms);
+    expect(() => l.record(-1)).toThrow(/-1 ms/);
     expect([l.min, l.max, l.lastMs, l.answered]).toEqual([0, 8, 7, 4]);
     expect(l.mean).toBe(19 / 4);
     l.reset();
