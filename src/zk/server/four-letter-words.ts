@@ -114,8 +114,25 @@ function sessionsDump(s: ZkServerStats): string[] {
   return [`Session Sets (${sets.length})/(${s.sessions.length}):\n`, ...sets.map(([second, ids]) => `${ids.length} expire at ${javaDate(second * 1000)}:\n${ids.map((id) => `\t${hex(id)}\n`).join('')}`)];
 }
 
-/** The answer to `word`; `reset` is called for `srst` and `crst`. @internal */
-export function fourLetterWordAnswer(word: string, s: ZkServerStats, reset: ZkStatsReset): string {
+/**
+ * The answer to `word`; `reset` is called for `srst` and `crst`. `figures` is called
+ * only for the words that print them: `ruok` (a liveness probe, asked often) does not
+ * walk the tree. @internal
+ */
+export function fourLetterWordAnswer(word: string, figures: () => ZkServerStats, reset: ZkStatsReset): string {
+  switch (word) {
+    case 'ruok':
+      return 'imok';
+    case 'isro':
+      return 'rw';
+    case 'srst':
+      reset.resetServer();
+      return 'Server stats reset.\n';
+    case 'crst':
+      reset.resetConnections();
+      return 'Connection stats reset.\n';
+  }
+  const s = figures();
   const outstanding = s.connections.reduce((n, c) => n + c.outstanding, 0);
   // ZooKeeper's wchs, wchc and wchp print its data-watch table: data, exist and persistent watches, not child watches.
   const printedWatches = s.watchList.filter((w) => w.kind !== 'child');
@@ -131,22 +148,12 @@ export function fourLetterWordAnswer(word: string, s: ZkServerStats, reset: ZkSt
       `Node count: ${s.nodeCount}`,
     ].join('\n');
   switch (word) {
-    case 'ruok':
-      return 'imok';
-    case 'isro':
-      return 'rw';
     case 'srvr':
       return `Zookeeper version: ${zkVersionText}\n${summary()}\n`;
     case 'stat':
       return `Zookeeper version: ${zkVersionText}\nClients:\n${s.connections.map((c) => connectionLine(c, true)).join('')}\n${summary()}\n`;
     case 'cons':
       return `${s.connections.map((c) => connectionLine(c, false)).join('')}\n`;
-    case 'srst':
-      reset.resetServer();
-      return 'Server stats reset.\n';
-    case 'crst':
-      reset.resetConnections();
-      return 'Connection stats reset.\n';
     case 'wchs': {
       const sessions = new Set(printedWatches.map((w) => w.session));
       const paths = new Set(printedWatches.map((w) => w.path));

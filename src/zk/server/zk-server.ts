@@ -126,7 +126,7 @@ export class ZkServer {
         server.connections.delete(connection);
         if (connection.session !== undefined && server.bySession.get(connection.session) === connection) server.bySession.delete(connection.session);
       },
-      fourLetterWord: (word) => (word === 'dirs' ? dirsAnswer(options.dataDir ?? '') : fourLetterWordAnswer(word, server.statsNow(), server.statsReset)),
+      fourLetterWord: (word) => (word === 'dirs' ? dirsAnswer(options.dataDir ?? '') : fourLetterWordAnswer(word, () => server.statsNow(), server.statsReset)),
       answered: (latencyMs) => server.latency.record(latencyMs),
       count: (kind) => void server.stats[kind]++,
       holdBytes: (bytes) => {

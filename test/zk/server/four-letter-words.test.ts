@@ -54,7 +54,7 @@ describe('ZkLatency', () => {
 describe('fourLetterWordAnswer', () => {
   it('prints the mean latency as ZooKeeper prints a double: up to four places, never bare', () => {
     const latency = new ZkLatency();
-    const srvr = () => /^Latency min\/avg\/max: (.*)$/m.exec(fourLetterWordAnswer('srvr', stats({ latency }), noReset))![1];
+    const srvr = () => /^Latency min\/avg\/max: (.*)$/m.exec(fourLetterWordAnswer('srvr', () => stats({ latency }), noReset))![1];
     expect(srvr()).toBe('0/0.0/0');
     for (const ms of [0, 8, 1, 2, 3, 4, 1]) latency.record(ms);
     expect(srvr()).toBe('0/2.7143/8');
@@ -64,7 +64,7 @@ describe('fourLetterWordAnswer', () => {
   });
 
   it("prints a follower's dump with every session and its timeout, as ZooKeeper's followers do", () => {
-    const text = fourLetterWordAnswer('dump', stats({ sessions: [{ id: 0x10, ttlMs: 6_000, expiresAt: undefined }, { id: 0x2f, ttlMs: 10_000, expiresAt: undefined }], ephemerals: new Map([[0x2f, ['/a', '/b/c']]]) }), noReset);
+    const text = fourLetterWordAnswer('dump', () => stats({ sessions: [{ id: 0x10, ttlMs: 6_000, expiresAt: undefined }, { id: 0x2f, ttlMs: 10_000, expiresAt: undefined }], ephemerals: new Map([[0x2f, ['/a', '/b/c']]]) }), noReset);
     expect(text).toBe('SessionTracker dump:\nGlobal Sessions(2):\n0x10\t6000ms\n0x2f\t10000ms\nephemeral nodes dump:\nSessions with Ephemerals (1):\n0x2f:\n\t/a\n\t/b/c\nConnections dump:\nConnections (0):\n');
   });
 
@@ -75,7 +75,7 @@ describe('fourLetterWordAnswer', () => {
       { id: 2, ttlMs: 4_000, expiresAt: t - 200 },
       { id: 3, ttlMs: 4_000, expiresAt: t + 1_900 },
     ];
-    expect(fourLetterWordAnswer('dump', stats({ mode: 'leader', sessions }), noReset)).toMatch(/^SessionTracker dump:\nSession Sets \(2\)\/\(3\):\n1 expire at Sat Dec 05 16:02:47 UTC 2026:\n\t0x2\n2 expire at Sat Dec 05 16:02:49 UTC 2026:\n\t0x1\n\t0x3\nephemeral nodes dump:\n/);
+    expect(fourLetterWordAnswer('dump', () => stats({ mode: 'leader', sessions }), noReset)).toMatch(/^SessionTracker dump:\nSession Sets \(2\)\/\(3\):\n1 expire at Sat Dec 05 16:02:47 UTC 2026:\n\t0x2\n2 expire at Sat Dec 05 16:02:49 UTC 2026:\n\t0x1\n\t0x3\nephemeral nodes dump:\n/);
   });
 
   it("prints a connection's figures after crst as ZooKeeper does, and one still in its handshake briefly", () => {
@@ -88,18 +88,24 @@ describe('fourLetterWordAnswer', () => {
       { remote: '::ffff:10.0.0.1:5000', reading: true, outstanding: 0, session: undefined, timeoutMs: 0, establishedAt: 1, stats: fresh },
       { remote: '10.0.0.2:5001', reading: false, outstanding: 2, session: 0xabc, timeoutMs: 6_000, establishedAt: 1_796_486_557_221, stats: used },
     ];
-    expect(fourLetterWordAnswer('cons', stats({ connections }), noReset)).toBe(
+    expect(fourLetterWordAnswer('cons', () => stats({ connections }), noReset)).toBe(
       ' /10.0.0.1:5000[1](queued=0,recved=1,sent=0)\n /10.0.0.2:5001[0](queued=2,recved=0,sent=0,sid=0xabc,lop=NA,est=1796486557221,to=6000,lzxid=0xffffffffffffffff,lresp=0,llat=0,minlat=0,avglat=0,maxlat=0)\n\n',
     );
   });
 
-  it('calls the resets for srst and crst, and answers a word it does not know that it is not supported', () => {
+  it('calls the resets for srst and crst, reads no figures for ruok and isro, and answers a word it does not know that it is not supported', () => {
     const calls: string[] = [];
     const reset = { resetServer: () => calls.push('server'), resetConnections: () => calls.push('connections') };
-    expect(fourLetterWordAnswer('srst', stats(), reset)).toBe('Server stats reset.\n');
-    expect(fourLetterWordAnswer('crst', stats(), reset)).toBe('Connection stats reset.\n');
+    expect(fourLetterWordAnswer('srst', () => stats(), reset)).toBe('Server stats reset.\n');
+    expect(fourLetterWordAnswer('crst', () => stats(), reset)).toBe('Connection stats reset.\n');
     expect(calls).toEqual(['server', 'connections']);
-    expect(fourLetterWordAnswer('gtmk', stats(), reset)).toBe('gtmk is not executed because it is not supported by this server.\n');
+    // A liveness probe's word reads no figures (they walk the whole tree).
+    const unread = (): ZkServerStats => {
+      throw new Error('figures read');
+    };
+    expect(fourLetterWordAnswer('ruok', unread, reset)).toBe('imok');
+    expect(fourLetterWordAnswer('isro', unread, reset)).toBe('rw');
+    expect(fourLetterWordAnswer('gtmk', () => stats(), reset)).toBe('gtmk is not executed because it is not supported by this server.\n');
   });
 
   it('writes times as Java writes a Date, in UTC', () => {
