@@ -47,6 +47,11 @@ export class SessionCountdown {
     return this.seen.size;
   }
 
+  /** When the countdown of session `id` (re)started, on the monotonic clock; undefined if none runs. */
+  sinceMs(id: number): number | undefined {
+    return this.seen.get(id)?.since;
+  }
+
   /** Forgets every countdown (leadership lost or taken). */
   clear(): void {
     this.seen.clear();

@@ -53,6 +53,15 @@ export class ZkWatchTable<W> {
     return this.byKind[kind].get(path)?.has(watcher) ?? false;
   }
 
+  /** Every watch held, kind by kind, path by path, in the order they were added (`wchc`, `wchp`). */
+  list(): { kind: ZkWatchKind; path: string; watcher: W }[] {
+    const out: { kind: ZkWatchKind; path: string; watcher: W }[] = [];
+    for (const kind of Object.keys(this.byKind) as ZkWatchKind[]) {
+      for (const [path, set] of this.byKind[kind]) for (const watcher of set) out.push({ kind, path, watcher });
+    }
+    return out;
+  }
+
   /** Removes one watch; whether it was there. */
   remove(kind: ZkWatchKind, path: string, watcher: W): boolean {
     const set = this.byKind[kind].get(path);

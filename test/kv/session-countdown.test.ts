@@ -22,6 +22,10 @@ describe('SessionCountdown', () => {
     expect(c.observe([a, b], 11_050, 10)).toEqual([]);
     expect(c.observe([a, b], 12_049, 10)).toEqual([]);
     expect(c.observe([a, b], 13_000, 10)).toEqual([1, 2]);
+    // What `dump` reads: when each countdown started; none for a session not seen.
+    expect([c.sinceMs(1), c.sinceMs(2), c.sinceMs(3)]).toEqual([11_050, 10_000, undefined]);
+    c.clear();
+    expect(c.sinceMs(1)).toBeUndefined();
   });
 
   it('forgets sessions that are gone, and everything on clear (a new leadership starts afresh)', () => {

@@ -51,4 +51,20 @@ describe('ZkWatchTable', () => {
     expect(fired.get('c2')).toEqual([{ type: 1, path: '/secret' }]);
     expect(t.has('data', '/secret', 'c1')).toBe(false);
   });
+  it('lists every watch held, kind by kind, and none once fired or removed', () => {
+    const t = new ZkWatchTable<string>();
+    t.add('data', '/a', 'c1');
+    t.add('child', '/a', 'c1');
+    t.add('data', '/b', 'c2');
+    t.add('recursive', '/', 'c2');
+    expect(t.list()).toEqual([
+      { kind: 'data', path: '/a', watcher: 'c1' },
+      { kind: 'data', path: '/b', watcher: 'c2' },
+      { kind: 'child', path: '/a', watcher: 'c1' },
+      { kind: 'recursive', path: '/', watcher: 'c2' },
+    ]);
+    t.fire([{ type: 'dataChanged', path: '/a', acl: openAcl }]);
+    t.removeWatcher('c2');
+    expect(t.list()).toEqual([{ kind: 'child', path: '/a', watcher: 'c1' }]);
+  });
 });

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { KvNode } from '../../kv/kv-node.js';
-import type { Logger } from '../../runtime/index.js';
+import type { Clock, Logger } from '../../runtime/index.js';
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { ZkErrorCode } from '../zk-error-code.js';
 import { zkKvCommand, zkResultOf } from '../zk-extension.js';
@@ -23,6 +23,7 @@ import { decodeConnectRequest, encodeConnectResponse } from '../protocol/zk-conn
 import { ZkAddWatchMode, ZkWatcherType, ZkXid } from '../protocol/zk-opcode.js';
 import { decodeRequest, type ZkRequest, type ZkWatchSet } from '../protocol/zk-request.js';
 import { encodeReply, encodeWatchEvent, type ZkResponseBody } from '../protocol/zk-response.js';
+import { ZkConnectionStats, operationName } from './zk-connection-stats.js';
 
 /** Limits of one connection. */
 export interface ZkConnectionLimits {
@@ -47,14 +48,18 @@ export interface ZkConnectionHost {
   readonly watches: ZkWatchTable<ZkConnection>;
   readonly limits: ZkConnectionLimits;
   readonly logger: Logger;
+  /** The server's clock: latency and `lresp` on `now()`, `est` on `wallTime()`. */
+  readonly clock: Clock;
   /** Negotiated timeout for a requested one, ms (clamped to the server's min and max). */
   negotiateTimeoutMs(requestedMs: number): number;
   touch(session: number): void;
   /** The connection now serves `session` (a previous one of the same session here is closed). */
   bind(connection: ZkConnection, session: number): void;
   forget(connection: ZkConnection): void;
-  /** The answer to a four-letter word (`ruok`, `srvr`, ...). */
-  fourLetterWord(word: string): string;
+  /** The answer to a four-letter word (`ruok`, `srvr`, ...); `dirs` reads the disk, so it may come later. */
+  fourLetterWord(word: string): string | Promise<string>;
+  /** A request was answered `latencyMs` after it was read (the server's latency figures). */
+  answered(latencyMs: number): void;
   /**
    * Takes `bytes` (positive) or gives them back (negative) from the server's bound on
    * bytes held for all clients (frames arriving and requests queued); false if taking
@@ -92,14 +97,21 @@ export class ZkConnection {
   closingSession = false;
   private readonly auth: ZkId[];
   readonly remote: string;
-  received = 0;
-  sent = 0;
+  /** What `cons` prints of this connection. */
+  readonly stats = new ZkConnectionStats();
+  /** When the connection was accepted, wall-clock ms (`cons`'s `est`). */
+  readonly establishedAt: number;
+  /** The session's negotiated timeout, ms (0 before the handshake). */
+  timeoutMs = 0;
+  /** The request being answered: what `cons` and the latency figures note when its answer goes out. */
+  private answering: { readonly op: string; readonly xid: number; readonly readAtMs: number } | undefined;
 
   constructor(
     private readonly socket: Socket,
     private readonly host: ZkConnectionHost,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.establishedAt = host.clock.wallTime();
     // Every connection holds its address as an `ip` id (ZooKeeper's IP authentication).
     this.auth = [{ scheme: 'ip', id: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') }];
     socket.setNoDelay(true);
@@ -112,6 +124,16 @@ export class ZkConnection {
 
   get isOpen(): boolean {
     return this.state !== 'closed';
+  }
+
+  /** Whether the socket is being read (`cons` prints `[1]`; `[0]` when paused for a full queue, or closing). */
+  get reading(): boolean {
+    return this.state !== 'closed' && !this.socket.isPaused();
+  }
+
+  /** Requests read and not yet answered (`cons`'s `queued`, the server's `Outstanding`). */
+  get outstanding(): number {
+    return this.queued;
   }
 
   /**
@@ -149,7 +171,7 @@ export class ZkConnection {
     frame.writeInt32BE(content.byteLength, 0);
     frame.set(content, 4);
     this.socket.write(frame);
-    this.sent++;
+    this.stats.sent++;
     this.host.count('sent');
     if (this.socket.writableLength > this.host.limits.sendBytesMax) {
       this.host.logger.warn({ remote: this.remote, bytes: this.socket.writableLength }, 'zk: client not reading its answers; closing');
@@ -159,7 +181,7 @@ export class ZkConnection {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    if (this.state === 'handshake' && this.received === 0 && this.buffered === 0 && this.chunks.length === 0 && chunk.byteLength >= 4 && isFourLetterWord(chunk)) {
+    if (this.state === 'handshake' && this.stats.received === 0 && this.buffered === 0 && this.chunks.length === 0 && chunk.byteLength >= 4 && isFourLetterWord(chunk)) {
       this.fourLetterWord(chunk.subarray(0, 4).toString('latin1'));
       return;
     }
@@ -186,21 +208,21 @@ export class ZkConnection {
       // The frame's length prefix is given back; its content stays held until it is answered.
       this.buffered = rest.byteLength;
       this.release(4);
-      this.received++;
+      this.stats.received++;
       this.host.count('received');
-      this.enqueue(frame);
+      this.enqueue(frame, this.host.clock.now());
     }
     if (this.buffered === 0) this.disarmFrameTimer();
     else this.armFrameTimer();
   }
 
   /** Requests run one at a time, in order: a session's reads see its writes (FIFO). */
-  private enqueue(frame: Uint8Array): void {
+  private enqueue(frame: Uint8Array, readAtMs: number): void {
     this.queued++;
     this.queuedBytes += frame.byteLength;
     if (this.queued >= this.host.limits.queuedRequestsMax || this.queuedBytes >= this.host.limits.queuedBytesMax) this.socket.pause();
     this.work = this.work
-      .then(() => (this.state === 'closed' ? undefined : this.state === 'handshake' ? this.handshake(frame) : this.request(frame)))
+      .then(() => (this.state === 'closed' ? undefined : this.state === 'handshake' ? this.handshake(frame, readAtMs) : this.request(frame, readAtMs)))
       .catch((error: unknown) => {
         if (error instanceof CodecError) this.host.logger.warn({ remote: this.remote, error: error.message }, 'zk: malformed request; closing');
         else this.host.logger.warn({ remote: this.remote, error }, 'zk: request failed; closing');
@@ -240,7 +262,7 @@ export class ZkConnection {
     return this.host.kv.node.propose(zkKvCommand(command)).then(zkResultOf);
   }
 
-  private async handshake(frame: Uint8Array): Promise<void> {
+  private async handshake(frame: Uint8Array, readAtMs: number): Promise<void> {
     const connect = decodeConnectRequest(frame);
     const machine = this.host.machine;
     if (connect.lastZxidSeen > machine.zxid) {
@@ -276,18 +298,39 @@ export class ZkConnection {
     }
     if (!this.isOpen) return;
     this.session = session.id;
+    this.timeoutMs = session.ttlMs;
     this.state = 'open';
     this.host.bind(this, session.id);
     this.host.touch(session.id);
+    // ZooKeeper counts the handshake as a request answered (`SESS`); its xid is not the client's to see.
+    this.answering = { op: 'SESS', xid: -1, readAtMs };
+    this.noteAnswer(machine.zxid);
     this.send(encodeConnectResponse({ protocolVersion: 0, timeoutMs: session.ttlMs, sessionId: session.id, password: session.password, readOnly: false }));
   }
 
   private reply(xid: number, err: number, body?: ZkResponseBody): void {
-    this.send(encodeReply(xid, this.host.machine.zxid, err, body));
+    this.answer(xid, this.host.machine.zxid, err, body);
   }
 
-  private async request(frame: Uint8Array): Promise<void> {
+  /** Sends the answer to the request being answered, noting it in the connection's and the server's figures. */
+  private answer(xid: number, zxid: number, err: number, body?: ZkResponseBody): void {
+    this.noteAnswer(zxid);
+    this.send(encodeReply(xid, zxid, err, body));
+  }
+
+  private noteAnswer(zxid: number): void {
+    const answering = this.answering;
+    if (answering === undefined || this.state === 'closed') return;
+    this.answering = undefined;
+    const now = this.host.clock.now();
+    this.stats.answered(answering.op, answering.xid, zxid, answering.readAtMs, now);
+    this.host.answered(now - answering.readAtMs);
+  }
+
+  private async request(frame: Uint8Array, readAtMs: number): Promise<void> {
     const { xid, request } = decodeRequest(frame);
+    // As ZooKeeper, an auth packet is answered outside the request pipeline: not in the figures.
+    this.answering = request.type === 'auth' ? undefined : { op: operationName(request), xid, readAtMs };
     const session = this.session!;
     this.host.touch(session);
     // An answer from a session that ended (here or elsewhere): tell the client, then close.
@@ -330,10 +373,10 @@ export class ZkConnection {
           this.reply(xid, ZkErrorCode.sessionExpired);
           return this.close('session expired');
         }
-        if (result.type === 'invalid') return this.send(encodeReply(xid, result.zxid, ZkErrorCode.badArguments));
+        if (result.type === 'invalid') return this.answer(xid, result.zxid, ZkErrorCode.badArguments);
         if (result.type !== 'written') throw new Error(`zk: a write answered ${result.type}`);
         const err = result.result.op === 'error' ? result.result.err : 0;
-        return this.send(encodeReply(xid, result.zxid, err, { type: 'write', result: result.result }));
+        return this.answer(xid, result.zxid, err, { type: 'write', result: result.result });
       }
       case 'unknown':
         this.host.logger.warn({ remote: this.remote, opcode: request.opcode }, 'zk: unknown opcode');
@@ -403,10 +446,20 @@ export class ZkConnection {
   }
 
   private fourLetterWord(word: string): void {
+    // As ZooKeeper, the word is a packet received, on a connection `stat` and `cons` list.
+    this.stats.received++;
+    this.host.count('received');
     this.state = 'closed';
-    const text = this.host.fourLetterWord(word);
+    const answer = this.host.fourLetterWord(word);
     this.host.forget(this);
-    this.socket.end(text);
+    if (typeof answer === 'string') return void this.socket.end(answer);
+    answer.then(
+      (text) => this.socket.end(text),
+      (error: unknown) => {
+        this.host.logger.warn({ remote: this.remote, word, error }, 'zk: a four-letter word failed');
+        this.socket.destroy();
+      },
+    );
   }
 }
 
@@ -417,7 +470,7 @@ function samePassword(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-const fourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'isro', 'envi', 'wchs', 'cons', 'dump']);
+const fourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'isro', 'envi', 'wchs', 'wchc', 'wchp', 'cons', 'crst', 'srst', 'dump', 'dirs', 'gtmk', 'stmk', 'hash']);
 
 function isFourLetterWord(chunk: Buffer): boolean {
   return fourLetterWords.has(chunk.subarray(0, 4).toString('latin1'));

@@ -15,6 +15,9 @@ import type { ZkApplied } from '../zk-state-machine.js';
 import { ZkWatchTable } from '../zk-watch-table.js';
 import { ZkConnection, type ZkConnectionHost, type ZkConnectionLimits } from './zk-connection.js';
 import { fourLetterWordAnswer, type ZkServerStats } from './four-letter-words.js';
+import { dirsAnswer } from './zk-data-dir-size.js';
+import { serverEnvironment } from './zk-environment.js';
+import { ZkLatency } from './zk-latency.js';
 import { ZkNodeKeeper } from './zk-node-keeper.js';
 import { ZkSessionKeeper } from './zk-session-keeper.js';
 
@@ -54,7 +57,7 @@ export interface ZkServerOptions {
    * default). Default 0.
    */
   readonly neverUsedContainerMs?: number;
-  /** What `conf` reports as the data directory. */
+  /** What `conf` reports as the data directory, and whose bytes `dirs` counts. Default none (`dirs` prints 0). */
   readonly dataDir?: string;
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -82,6 +85,8 @@ export class ZkServer {
   private readonly watches = new ZkWatchTable<ZkConnection>();
   private readonly host: ZkConnectionHost;
   private readonly stats = { received: 0, sent: 0 };
+  /** Latency of the requests this member answered since it started or `srst`. */
+  private readonly latency = new ZkLatency();
   private heldBytes = 0;
   private readonly timeoutMin: number;
   private readonly timeoutMax: number;
@@ -109,6 +114,7 @@ export class ZkServer {
       watches: this.watches,
       limits,
       logger: this.logger,
+      clock: options.clock ?? systemClock,
       negotiateTimeoutMs: (requested) => Math.min(Math.max(requested, server.timeoutMin), server.timeoutMax),
       touch: (session) => server.keeper?.touch(session),
       bind: (connection, session) => {
@@ -120,7 +126,8 @@ export class ZkServer {
         server.connections.delete(connection);
         if (connection.session !== undefined && server.bySession.get(connection.session) === connection) server.bySession.delete(connection.session);
       },
-      fourLetterWord: (word) => fourLetterWordAnswer(word, server.statsNow()),
+      fourLetterWord: (word) => (word === 'dirs' ? dirsAnswer(options.dataDir ?? '') : fourLetterWordAnswer(word, () => server.statsNow(), server.statsReset)),
+      answered: (latencyMs) => server.latency.record(latencyMs),
       count: (kind) => void server.stats[kind]++,
       holdBytes: (bytes) => {
         if (bytes > 0 && server.heldBytes + bytes > bufferedBytesMax) return false;
@@ -186,17 +193,38 @@ export class ZkServer {
     }
   }
 
+  /** What `srst` and `crst` reset: this member's figures, and every connection's. */
+  private readonly statsReset = {
+    resetServer: () => {
+      this.stats.received = 0;
+      this.stats.sent = 0;
+      this.latency.reset();
+    },
+    resetConnections: () => {
+      for (const c of this.connections) c.stats.reset();
+    },
+  };
+
+  /** When the leader expects to expire `session` if it stays silent, wall-clock ms; undefined off the leader. */
+  private expiresAt(session: number, ttlMs: number): number | undefined {
+    if (this.options.kv.node.status().role !== 'leader') return undefined;
+    const clock = this.options.clock ?? systemClock;
+    const now = clock.now();
+    // A session whose countdown starts at the next check: a full timeout from now.
+    const deadline = this.keeper?.expiresAtMs(session, ttlMs) ?? now + ttlMs;
+    return clock.wallTime() + Math.max(0, deadline - now);
+  }
+
   private statsNow(): ZkServerStats {
     const machine = this.options.extension.machine;
     const status = this.options.kv.node.status();
-    let watches = 0;
-    let ephemerals = 0;
-    for (const c of this.connections) watches += this.watches.count(c);
+    const ephemerals = new Map<number, string[]>();
     let dataBytes = 0;
     for (const [path, node] of machine.tree.entries()) {
       dataBytes += path.length + node.data.byteLength;
-      if (node.ephemeralOwner !== 0) ephemerals++;
+      if (node.ephemeralOwner !== 0) ephemerals.set(node.ephemeralOwner, [...(ephemerals.get(node.ephemeralOwner) ?? []), path]);
     }
+    const watchList = this.watches.list().flatMap(({ kind, path, watcher }) => (watcher.session === undefined ? [] : [{ kind, path, session: watcher.session }]));
     return {
       mode: status.role === 'leader' ? 'leader' : status.role === 'observer' ? 'observer' : 'follower',
       serverId: status.id,
@@ -204,16 +232,18 @@ export class ZkServer {
       nodeCount: machine.tree.size,
       received: this.stats.received,
       sent: this.stats.sent,
-      connections: [...this.connections].map((c) => ({ remote: c.remote, received: c.received, sent: c.sent, session: c.session })),
-      watches,
-      ephemerals,
+      latency: this.latency,
+      connections: [...this.connections],
+      watchList,
+      ephemerals: new Map([...ephemerals].sort(([a], [b]) => a - b)),
       dataBytes,
-      sessions: machine.sessions.size,
+      sessions: [...machine.sessions.values()].map((session) => ({ id: session.id, ttlMs: session.ttlMs, expiresAt: this.expiresAt(session.id, session.ttlMs) })).sort((a, b) => a.id - b.id),
       address: this.address,
       sessionTimeoutMsMin: this.timeoutMin,
       sessionTimeoutMsMax: this.timeoutMax,
       connectionsMax: this.connectionsMax,
       dataDir: this.options.dataDir ?? '',
+      environment: serverEnvironment,
     };
   }
 }

@@ -56,6 +56,17 @@ export class ZkSessionKeeper {
     this.touched.add(session);
   }
 
+  /**
+   * When this leader will find `session` silent for its timeout `ttlMs` if nothing is
+   * heard from it, on the monotonic clock (`dump`); undefined off the leader or before
+   * its countdown starts (at the next check). Expiry itself waits for the check after it.
+   */
+  expiresAtMs(session: number, ttlMs: number): number | undefined {
+    if (this.kv.node.status().role !== 'leader' || !this.renewed) return undefined;
+    const since = this.countdown.sinceMs(session);
+    return since === undefined ? undefined : since + ttlMs;
+  }
+
   close(): void {
     this.closed = true;
     this.offRoleChange();
