@@ -23,8 +23,8 @@ import { accepted, ballot, chosen, openStorage, slotsOf, tempDir, write } from '
 
 const firstSegment = segmentName(1);
 
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1_000 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
+async function until(condition: () => boolean, ms = 2_000): Promise<void> {
+  for (let i = 0; i < ms / 2 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
   expect(condition()).toBe(true);
 }
 const recordBytes = (b: Parameters<typeof encodeBatch>[0]): number => encodeRecord(RecordType.batch, encodeBatch(b)).byteLength;
@@ -321,12 +321,13 @@ describe('FileStorage: lock', () => {
   // A SIGKILLed owner that its parent has not reaped yet still answers signal 0.
   it.runIf(existsSync('/proc/self/stat'))('takes over the lock of a killed process its parent has not reaped (a zombie)', async () => {
     const dir = await tempDir();
-    // The shell starts `true` in the background, then becomes `sleep`, which never waits for it.
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The shell starts a short sleep in the background, then becomes `sleep 30`, which
+    // never waits for it. (A child that ended before the exec was reaped by the shell.)
+    const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const [line] = (await once(parent.stdout!, 'data')) as [Buffer];
       const zombie = Number(line.toString().trim());
-      await until(() => readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z '));
+      await until(() => readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z '), 3_000);
       process.kill(zombie, 0); // it still answers signal 0
       await writeFile(join(dir, 'LOCK'), `${zombie}\n`);
       await openStorage(dir);
