@@ -32,8 +32,8 @@ export function checkKey(api: string, key: string): void {
 export function checkRangeRequest(range: KeyRange, options: RangeOptions): void {
   checkKeyRange('range', range);
   if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit > 0)) throw new KvRequestError('range', `limit must be a positive integer, not ${options.limit}`);
-  // The store's first write is revision 1: there is nothing to read at 0.
-  if (options.revision !== undefined && !(Number.isSafeInteger(options.revision) && options.revision > 0)) throw new KvRequestError('range', `revision must be a positive integer, not ${options.revision}`);
+  // Revision 0 is the empty store before the first write.
+  if (options.revision !== undefined && !(Number.isSafeInteger(options.revision) && options.revision >= 0)) throw new KvRequestError('range', `revision must be a non-negative integer, not ${options.revision}`);
 }
 
 /** Throws {@link KvRequestError} for a watch the store would refuse (see {@link checkRangeRequest}). @internal */

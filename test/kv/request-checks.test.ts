@@ -30,7 +30,6 @@ const badRanges: [string, KeyRange, RangeOptions][] = [
   ['a range without an end', { start: 'a' } as unknown as KeyRange, {}],
   ['a limit of 0', { key: 'k' }, { limit: 0 }],
   ['a limit of 1.5', { key: 'k' }, { limit: 1.5 }],
-  ['a revision of 0', { key: 'k' }, { revision: 0 }],
   ['a revision of -1', { key: 'k' }, { revision: -1 }],
 ];
 
@@ -59,6 +58,12 @@ describe('a bad read gets the same KvRequestError from the node and the client, 
     expect(fromNode).toBeInstanceOf(KvRequestError);
     expect(fromClient).toBeInstanceOf(KvRequestError);
     expect((fromClient as Error).message).toBe((fromNode as Error).message);
+  });
+
+  it('revision 0: the node reads the empty store; the client refuses it at once, saying why', async () => {
+    const node = cluster.kv(cluster.ids[0]!);
+    expect(await node.range({ prefix: '' }, { revision: 0, consistency: 'serializable' })).toMatchObject({ kvs: [], count: 0, revision: 0 });
+    await expect(client.range({ prefix: '' }, { revision: 0 })).rejects.toThrow(/revision 0 .* cannot be asked of a server/);
   });
 
   it.each(badWatches)('watch with %s', async (_what, range, options) => {

@@ -191,6 +191,8 @@ export class KvClient implements KvApi {
 
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
     checkRangeRequest(range, options);
+    // On the wire 0 asks for the current revision (as in etcd).
+    if (options.revision === 0) throw new KvRequestError('range', 'revision 0 (the empty store before the first write) cannot be asked of a server, where 0 means the current revision');
     const frame = await this.call((id) => ({ kind: 'range', id, range, limit: options.limit ?? 0, revision: options.revision ?? 0, linearizable: options.consistency !== 'serializable' }), options, undefined);
     if (frame.kind !== 'range') throw new KvRequestError('range', `unexpected answer ${frame.kind}`);
     return frame.result;
