@@ -95,8 +95,10 @@ export interface Storage {
   /**
    * Optional: starts writing the snapshot of `slot`, of `byteLength` bytes, a piece at a
    * time; it replaces the stored one when committed. At most one is open at a time:
-   * creating another aborts the first. Without it, the runtime assembles a snapshot sent
-   * by a peer in memory and saves it whole.
+   * creating another aborts the first, or, if the first's commit was called and has not
+   * finished, lets that commit finish whole first (the runtime starts the next
+   * transfer's writer without waiting for the last commit). Without it, the runtime
+   * assembles a snapshot sent by a peer in memory and saves it whole.
    */
   createSnapshot?(slot: number, byteLength: number): SnapshotWriter;
   /** Forgets accepted and chosen entries below `slot`; rejects unless the saved snapshot covers `slot - 1`. */

@@ -232,6 +232,16 @@ export function storageConformance(name: string, factory: StorageFactory, harnes
             refused = true;
           });
           check(refused, 'commit() of a snapshot given 1 of its 10 bytes: expected a rejection');
+          // The next writer created while a commit has not finished: that commit still saves its snapshot whole.
+          const next = storage.createSnapshot(7, data.byteLength);
+          await next.write(data);
+          const committing = next.commit();
+          const after = storage.createSnapshot(10, 3);
+          const partly = after.write(Uint8Array.of(1));
+          await committing;
+          await partly;
+          assertSnapshot(await storage.loadSnapshot(), { slot: 7, data }, 'loadSnapshot() after a commit that a new createSnapshot(10) overtook');
+          await after.abort();
           const again = await handle.reopen();
           assertSnapshot(await again.loadSnapshot(), { slot: 7, data }, 'loadSnapshot() after createSnapshot, commit and reopen');
           storage = again;

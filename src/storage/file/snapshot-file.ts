@@ -303,6 +303,8 @@ export class SnapshotFileWriter {
   private unsynced = 0;
   private crc: number;
   private ended = false;
+  /** Once committed or aborted: settles when that is done (the file renamed or removed). */
+  private settled: Promise<void> | undefined;
 
   constructor(
     private readonly fs: FileSystem,
@@ -348,9 +350,10 @@ export class SnapshotFileWriter {
     this.ended = true;
     if (this.written !== this.byteLength) {
       const error = new InvariantError(`SnapshotWriter.commit: ${this.written} bytes written of the ${this.byteLength} announced`);
-      return this.discard().then(() => Promise.reject(error));
+      this.settled = this.discard();
+      return this.settled.then(() => Promise.reject(error));
     }
-    return this.commitTask(async () => {
+    const committed = this.commitTask(async () => {
       await this.chain;
       if (this.failure !== undefined) throw this.failure;
       const handle = await this.open();
@@ -364,12 +367,23 @@ export class SnapshotFileWriter {
       await this.fs.rename(join(this.dir, snapshotIncomingFileName), join(this.dir, snapshotFileName));
       await syncDirectory(this.fs, this.dir);
     });
+    this.settled = committed.then(
+      () => undefined,
+      () => undefined,
+    );
+    return committed;
   }
 
+  /**
+   * Drops the snapshot being written. After a commit it changes nothing, and settles
+   * once the commit is done: the next writer creates the same file, and must not before
+   * this one's was renamed (it would have been renamed in its place, its header zeros).
+   */
   abort(): Promise<void> {
-    if (this.ended) return Promise.resolve();
+    if (this.ended) return this.settled ?? Promise.resolve();
     this.ended = true;
-    return this.discard();
+    this.settled = this.discard();
+    return this.settled;
   }
 
   /** Closes and removes the incoming file; never rejects (a leftover is removed at the next open). */

@@ -119,6 +119,28 @@ describe('FileStorage snapshots by pieces', () => {
     await storage.compact(7);
   });
 
+  // Seen in the netns nemesis: a member restarted with a `snapshot` whose header was zeros.
+  it('a createSnapshot while the previous writer commits waits for that commit: the first is saved whole, then the second replaces it', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    const firstData = bytes(3_000, 1);
+    const first = storage.createSnapshot(5, firstData.byteLength);
+    await first.write(firstData);
+    const committing = first.commit();
+    // A new transfer starts before that commit ran: its file must not be the one renamed.
+    const second = storage.createSnapshot(6, 10);
+    const written = second.write(Uint8Array.of(1, 2, 3));
+    await committing;
+    await written;
+    expect(await storage.loadSnapshot()).toEqual({ slot: 5, data: firstData });
+    await second.write(Uint8Array.of(4, 5, 6, 7, 8, 9, 10));
+    await second.commit();
+    expect(await storage.loadSnapshot()).toEqual({ slot: 6, data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10) });
+    await storage.close();
+    const reopened = await openStorage(dir);
+    expect(await reopened.loadSnapshot()).toEqual({ slot: 6, data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10) });
+  });
+
   it('close aborts a writer under way and closes open readers', async () => {
     const dir = await tempDir();
     const storage = await openStorage(dir);
