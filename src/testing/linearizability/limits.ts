@@ -27,6 +27,11 @@ export const linearizabilityLimits = {
   partitionTurnSteps: 1 << 16,
   /** Slots of a new memo table (a power of two; it doubles at half full). */
   memoSlotsInitial: 1 << 8,
+  /**
+   * Bitset words (32 operations each) a memo keeps inside its table's slots; a key of
+   * more operations keeps its bitsets in chunks, one more memory access per lookup.
+   */
+  memoInlineWordsMax: 6,
   /** 32-bit words per memo chunk of bitsets (4 MiB); a memo grows a chunk at a time. */
   memoChunkWords: 1 << 20,
   /**

@@ -134,8 +134,7 @@ function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
 export class PartitionSearch<S, I, O> {
   private readonly list: EntryList;
   private readonly linearized: Uint32Array;
-  private readonly code1: Uint32Array;
-  private readonly code2: Uint32Array;
+  private readonly code: Uint32Array;
   private readonly observed: (O | undefined)[];
   private readonly isOk: Uint8Array;
   private readonly readOnly: Uint8Array;
@@ -153,8 +152,8 @@ export class PartitionSearch<S, I, O> {
   private readonly stackCall: Int32Array;
   private readonly stackStateId: Int32Array;
   private depth = 0;
-  private hash1 = 0;
-  private hash2 = 0;
+  /** The Zobrist code of `linearized`. */
+  private hash = 0;
   private stateId: number;
   private entry: number;
   private okRemaining: number;
@@ -183,8 +182,7 @@ export class PartitionSearch<S, I, O> {
     const n = operations.length;
     this.list = entryList(operations);
     this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
-    this.code1 = new Uint32Array(n);
-    this.code2 = new Uint32Array(n);
+    this.code = new Uint32Array(n);
     this.observed = new Array<O | undefined>(n);
     this.isOk = new Uint8Array(n);
     this.readOnly = new Uint8Array(n);
@@ -192,8 +190,7 @@ export class PartitionSearch<S, I, O> {
     for (let index = 0; index < n; index++) {
       const operation = operations[index]!;
       assert(operation.outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
-      this.code1[index] = mix32(index, 0x9e3779b9);
-      this.code2[index] = mix32(index, 0x7f4a7c15);
+      this.code[index] = mix32(index, 0x9e3779b9);
       if (operation.outcome !== 'ok') continue;
       okCount++;
       this.isOk[index] = 1;
@@ -228,9 +225,9 @@ export class PartitionSearch<S, I, O> {
    */
   run(stepsMax: number): TurnResult {
     if (this.finished !== undefined) return this.finished;
-    const { operations, model, linearized, code1, code2, observed, isOk, readOnly, list, transitions, states, stackCall, stackStateId } = this;
+    const { operations, model, linearized, code, observed, isOk, readOnly, list, transitions, states, stackCall, stackStateId } = this;
     const { next, head } = list;
-    let { entry, stateId, hash1, hash2, okRemaining, depth } = this;
+    let { entry, stateId, hash, okRemaining, depth } = this;
     let result: TurnResult = 'paused';
     let taken = 0;
     for (;;) {
@@ -252,9 +249,8 @@ export class PartitionSearch<S, I, O> {
           const word = index >>> 5;
           const bit = 1 << (index & 31);
           linearized[word]! |= bit;
-          const next1 = (hash1 ^ code1[index]!) >>> 0;
-          const next2 = (hash2 ^ code2[index]!) >>> 0;
-          const seen = this.memo.insert(next1, next2, nextId, linearized);
+          const nextHash = (hash ^ code[index]!) >>> 0;
+          const seen = this.memo.insert(nextHash, nextId, linearized);
           if (seen === 'memory bound') {
             linearized[word]! &= ~bit;
             result = 'memory bound';
@@ -265,8 +261,7 @@ export class PartitionSearch<S, I, O> {
             stackStateId[depth] = stateId;
             depth++;
             stateId = nextId;
-            hash1 = next1;
-            hash2 = next2;
+            hash = nextHash;
             lift(list, entry);
             if (isOk[index] === 1 && --okRemaining === 0) {
               result = 'linearizable';
@@ -295,8 +290,7 @@ export class PartitionSearch<S, I, O> {
         const op = undone >>> 1;
         stateId = stackStateId[depth]!;
         linearized[op >>> 5]! &= ~(1 << (op & 31));
-        hash1 = (hash1 ^ code1[op]!) >>> 0;
-        hash2 = (hash2 ^ code2[op]!) >>> 0;
+        hash = (hash ^ code[op]!) >>> 0;
         unlift(list, undone);
         if (isOk[op] === 1) okRemaining++;
         forced = readOnly[op] === 1;
@@ -306,8 +300,7 @@ export class PartitionSearch<S, I, O> {
     }
     this.entry = entry;
     this.stateId = stateId;
-    this.hash1 = hash1;
-    this.hash2 = hash2;
+    this.hash = hash;
     this.okRemaining = okRemaining;
     this.depth = depth;
     this.steps += taken;
