@@ -16,6 +16,18 @@
  * linearize them or leave them out. It succeeds once every `ok` operation is
  * linearized. `fail` operations never reach this file.
  *
+ * One more prune, for `info` operations whose effect is overwritten before anyone sees
+ * it: say the last choice linearized `info` operation x from configuration C, and the
+ * walk now meets a call y invoked before x that leads from C + x to the state it
+ * leads to from C alone. Then C + x + y is dominated by C + y: the same state, the
+ * same operations left but x, and x may be left out (it returns at +infinity, so it
+ * never holds back another operation). C's walk met y before x, so C + y was already
+ * explored (or memoized, or itself dominated) and failed; C + x + y is skipped. With
+ * several timed-out writes, this keeps the search from trying every subset of them
+ * in front of each read. Only a call invoked earlier is skipped: skipping later ones
+ * too would also be sound, but it would leave unread timed-out writes pending for
+ * the rest of the walk, and every later configuration would retry them.
+ *
  * The search is resumable: {@link PartitionSearch.run} takes a number of steps and
  * can be called again, so the checker can search many keys in turns. States are
  * interned (equal hashes, one id) and each (state, operation) transition is asked of
@@ -225,8 +237,8 @@ export class PartitionSearch<S, I, O> {
    */
   run(stepsMax: number): TurnResult {
     if (this.finished !== undefined) return this.finished;
-    const { operations, model, linearized, code, observed, isOk, readOnly, list, transitions, states, stackCall, stackStateId } = this;
-    const { next, head } = list;
+    const { linearized, code, isOk, readOnly, list, stackCall, stackStateId } = this;
+    const { next, head, position } = list;
     let { entry, stateId, hash, okRemaining, depth } = this;
     let result: TurnResult = 'paused';
     let taken = 0;
@@ -236,13 +248,23 @@ export class PartitionSearch<S, I, O> {
       assert(entry !== none, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
       const index = entry >>> 1;
       if ((entry & 1) === 0) {
-        let nextId = this.cacheTransitions ? transitions.get(stateId, index) : unknownTransition;
-        if (nextId === unknownTransition) {
-          const step = model.step(states[stateId]!, operations[index]!.input, observed[index]);
-          nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
-          if (nextId === noMemory || (this.cacheTransitions && !this.remember(stateId, index, nextId, this.steps + taken))) {
+        const nextId = this.transition(stateId, index, taken);
+        if (nextId === noMemory) {
+          result = 'memory bound';
+          break;
+        }
+        if (nextId !== misfit && depth > 0 && position[entry]! < position[stackCall[depth - 1]!]! && isOk[stackCall[depth - 1]! >>> 1] === 0) {
+          // The last choice was an info operation invoked after this one: if this one
+          // leaves the same state without it, taking both is dominated by taking this
+          // one alone, tried before it (see above).
+          const without = this.transition(stackStateId[depth - 1]!, index, taken);
+          if (without === noMemory) {
             result = 'memory bound';
             break;
+          }
+          if (without === nextId) {
+            entry = next[entry]!;
+            continue;
           }
         }
         if (nextId !== misfit) {
@@ -354,6 +376,24 @@ export class PartitionSearch<S, I, O> {
       this.transitions.release();
     }
     return true;
+  }
+
+  /**
+   * The id of the state operation `index` leads to from state `stateId`, {@link misfit}
+   * if it does not fit there, or {@link noMemory}; asks the model only once per pair
+   * while transitions are cached. `taken` is the steps of this turn so far.
+   */
+  private transition(stateId: number, index: number, taken: number): number {
+    if (this.cacheTransitions) {
+      const known = this.transitions.get(stateId, index);
+      if (known !== unknownTransition) return known;
+    }
+    const { model } = this;
+    const step = model.step(this.states[stateId]!, this.operations[index]!.input, this.observed[index]);
+    const nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
+    if (nextId === noMemory) return noMemory;
+    if (this.cacheTransitions && !this.remember(stateId, index, nextId, this.steps + taken)) return noMemory;
+    return nextId;
   }
 
   /** The id of `state` (whose hash is `hash`), interning it if new; {@link noMemory} if the memory bound forbids it. */
