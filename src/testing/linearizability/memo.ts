@@ -7,6 +7,14 @@ import type { Budget } from './budget.js';
 import { linearizabilityLimits } from './limits.js';
 
 /**
+ * Slots a memo or transition table of a key of `operations` operations starts with:
+ * about twice as many, a power of two, at most `memoSlotsInitialMax`. @internal
+ */
+export function slotsFor(operations: number): number {
+  return Math.min(linearizabilityLimits.memoSlotsInitialMax, 1 << Math.max(4, Math.ceil(Math.log2(2 * (operations + 1)))));
+}
+
+/**
  * A set of (bitset, state id) pairs. A configuration is found by the 32-bit Zobrist
  * code of its bitset and its interned state id in an open-addressed table; a slot
  * holds the code, the state id + 1 (0: empty), and the bitset itself when it is at
@@ -29,11 +37,14 @@ export class Memo {
   private table = new Int32Array(0);
   private size = 0;
   private bytes = 0;
+  /** Slots of the first table. */
+  private readonly slotsInitial: number;
 
   constructor(
     operations: number,
     private readonly budget: Budget,
   ) {
+    this.slotsInitial = slotsFor(operations);
     this.words = Math.max(1, (operations + 31) >>> 5);
     this.inline = this.words <= linearizabilityLimits.memoInlineWordsMax;
     // Code, state id + 1, then the bitset inline, or its chunk and offset.
@@ -57,7 +68,7 @@ export class Memo {
    * it would exceed the check's memory bound (nothing is added then).
    */
   insert(code: number, stateId: number, bits: Uint32Array): 'new' | 'seen' | 'memory bound' {
-    if (this.table.length === 0 && !this.allocateTable(linearizabilityLimits.memoSlotsInitial)) return 'memory bound';
+    if (this.table.length === 0 && !this.allocateTable(this.slotsInitial)) return 'memory bound';
     const { table, words, stride } = this;
     const c = code | 0;
     const tag = stateId + 1;
@@ -78,16 +89,16 @@ export class Memo {
     } else {
       let chunk = this.chunks[this.chunks.length - 1];
       if (chunk === undefined || this.used + words > chunk.length) {
-        // Chunks double from 16 bitsets up to memoChunkWords, so a small search stays small.
+        // Chunks double from one bitset per table slot up to memoChunkWords, so a small search stays small.
         const wordsMax = Math.max(linearizabilityLimits.memoChunkWords, words);
-        const length = chunk === undefined ? Math.min(wordsMax, words * 16) : Math.min(wordsMax, chunk.length * 2);
+        const length = chunk === undefined ? Math.min(wordsMax, words * this.slotsInitial) : Math.min(wordsMax, chunk.length * 2);
         if (!this.budget.reserveBytes(length * 4)) return 'memory bound';
         this.bytes += length * 4;
         chunk = new Uint32Array(length);
         this.chunks.push(chunk);
         this.used = 0;
       }
-      chunk.set(bits, this.used);
+      for (let i = 0; i < words; i++) chunk[this.used + i] = bits[i]!;
       table[at + 2] = this.chunks.length - 1;
       table[at + 3] = this.used;
       this.used += words;

@@ -39,7 +39,7 @@ import { assert } from '../../core/assert.js';
 import type { Budget } from './budget.js';
 import type { Operation } from './history.js';
 import { linearizabilityLimits } from './limits.js';
-import { Memo } from './memo.js';
+import { Memo, slotsFor } from './memo.js';
 import type { Model } from './model.js';
 import { misfit, Transitions, unknownTransition } from './transitions.js';
 
@@ -108,19 +108,53 @@ function unlift(list: EntryList, call: number): void {
   prev[next[call]!] = call;
 }
 
+/**
+ * Sorts `entries` by time, then by entry: an insertion sort, linear on the nearly
+ * sorted order a history comes in (each entry a few places from where it belongs);
+ * past `entrySortMovesPerEntry` moves an entry on average, the general sort.
+ */
+function sortByTime(entries: Int32Array, times: Float64Array): void {
+  const movesMax = entries.length * linearizabilityLimits.entrySortMovesPerEntry;
+  let moves = 0;
+  for (let i = 1; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const time = times[entry]!;
+    let j = i - 1;
+    for (; j >= 0; j--) {
+      const before = entries[j]!;
+      if (times[before]! < time || (times[before] === time && before < entry)) break;
+      entries[j + 1] = before;
+    }
+    entries[j + 1] = entry;
+    moves += i - 1 - j;
+    if (moves > movesMax) {
+      entries.sort((a, b) => times[a]! - times[b]! || a - b);
+      return;
+    }
+  }
+}
+
 /** Builds the entry list of `operations` in time order. */
 function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
   const n = operations.length;
   const times = new Float64Array(2 * n);
+  const calls = new Int32Array(n);
+  // Returns of ok operations first, then those of info operations (at +infinity, in order).
+  const returns = new Int32Array(n);
+  let okReturns = 0;
   for (let i = 0; i < n; i++) {
     const operation = operations[i]!;
     times[2 * i] = operation.invokedAt;
-    times[2 * i + 1] = operation.outcome === 'info' ? Number.POSITIVE_INFINITY : operation.completedAt!;
+    calls[i] = 2 * i;
+    if (operation.outcome === 'info') times[2 * i + 1] = Number.POSITIVE_INFINITY;
+    else {
+      times[2 * i + 1] = operation.completedAt!;
+      returns[okReturns++] = 2 * i + 1;
+    }
   }
-  const order = new Int32Array(2 * n);
-  for (let e = 0; e < 2 * n; e++) order[e] = e;
-  // Calls before returns at equal times: equal times are concurrent, never ordered.
-  order.sort((a, b) => times[a]! - times[b]! || (a & 1) - (b & 1) || a - b);
+  for (let i = 0, info = okReturns; i < n; i++) if (operations[i]!.outcome === 'info') returns[info++] = 2 * i + 1;
+  sortByTime(calls, times);
+  sortByTime(returns.subarray(0, okReturns), times);
   const head = 2 * n;
   const next = new Int32Array(2 * n + 1);
   const prev = new Int32Array(2 * n + 1);
@@ -128,8 +162,9 @@ function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
   position[head] = -1;
   prev[head] = none;
   let last = head;
-  for (let p = 0; p < 2 * n; p++) {
-    const entry = order[p]!;
+  // Merged in time order; at equal times calls go first: equal times are concurrent, never ordered.
+  for (let p = 0, c = 0, r = 0; p < 2 * n; p++) {
+    const entry = r === n || (c < n && times[calls[c]!]! <= times[returns[r]!]!) ? calls[c++]! : returns[r++]!;
     position[entry] = p;
     next[last] = entry;
     prev[entry] = last;
@@ -214,7 +249,7 @@ export class PartitionSearch<S, I, O> {
       if (model.readOnly !== undefined && model.readOnly(operation.input, operation.output!)) this.readOnly[index] = 1;
     }
     this.memo = new Memo(n, budget);
-    this.transitions = new Transitions(budget);
+    this.transitions = new Transitions(budget, slotsFor(n));
     this.stackStateId = new Int32Array(n + 1);
     this.stackCall = new Int32Array(n + 1);
     this.okRemaining = okCount;
