@@ -98,7 +98,7 @@ export class Memo {
         this.chunks.push(chunk);
         this.used = 0;
       }
-      for (let i = 0; i < words; i++) chunk[this.used + i] = bits[i]!;
+      chunk.set(bits, this.used);
       table[at + 2] = this.chunks.length - 1;
       table[at + 3] = this.used;
       this.used += words;

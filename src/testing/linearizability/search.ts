@@ -192,8 +192,14 @@ export class PartitionSearch<S, I, O> {
   private readonly states: S[] = [];
   private internedBytes = 0;
   private readonly transitions: Transitions;
-  /** Whether transitions are cached; off once they prove not to repeat. */
-  private cacheTransitions = true;
+  /**
+   * Whether transitions are cached: not before the search has taken two steps per
+   * operation (a search that does not backtrack never repeats one), then on, and off
+   * for good once they prove not to repeat.
+   */
+  private caching: 'not yet' | 'on' | 'off' = 'not yet';
+  /** The search's steps when caching began. */
+  private cachingSince = 0;
   private transitionsLearned = 0;
   // The stack of choices, as parallel arrays: the call lifted, and the state id before it.
   private readonly stackCall: Int32Array;
@@ -401,13 +407,14 @@ export class PartitionSearch<S, I, O> {
    * A history whose states keep changing (a versioned key: every write a new state)
    * rarely repeats one, and caching costs more than it saves: once the cache holds as
    * many transitions as `transitionsProbation`, it stays on only if the search has
-   * taken at least twice as many steps, a sign that transitions repeat.
+   * taken at least twice as many steps since it began caching, a sign that transitions
+   * repeat.
    */
   private remember(stateId: number, op: number, nextId: number, steps: number): boolean {
     if (!this.transitions.set(stateId, op, nextId)) return false;
     this.transitionsLearned++;
-    if (this.transitionsLearned === linearizabilityLimits.transitionsProbation && steps < 2 * this.transitionsLearned) {
-      this.cacheTransitions = false;
+    if (this.transitionsLearned === linearizabilityLimits.transitionsProbation && steps - this.cachingSince < 2 * this.transitionsLearned) {
+      this.caching = 'off';
       this.transitions.release();
     }
     return true;
@@ -419,15 +426,18 @@ export class PartitionSearch<S, I, O> {
    * while transitions are cached. `taken` is the steps of this turn so far.
    */
   private transition(stateId: number, index: number, taken: number): number {
-    if (this.cacheTransitions) {
+    if (this.caching === 'on') {
       const known = this.transitions.get(stateId, index);
       if (known !== unknownTransition) return known;
+    } else if (this.caching === 'not yet' && this.steps + taken >= 2 * this.operations.length) {
+      this.caching = 'on';
+      this.cachingSince = this.steps + taken;
     }
     const { model } = this;
     const step = model.step(this.states[stateId]!, this.operations[index]!.input, this.observed[index]);
     const nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
     if (nextId === noMemory) return noMemory;
-    if (this.cacheTransitions && !this.remember(stateId, index, nextId, this.steps + taken)) return noMemory;
+    if (this.caching === 'on' && !this.remember(stateId, index, nextId, this.steps + taken)) return noMemory;
     return nextId;
   }
 
