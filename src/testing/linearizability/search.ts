@@ -30,10 +30,10 @@
  *
  * The search is resumable: {@link PartitionSearch.run} takes a number of steps and
  * can be called again, so the checker can search many keys in turns. States are
- * interned (equal hashes, one id) and each (state, operation) transition is asked of
- * the model once and then looked up, so a step allocates nothing: the stack, the
- * bitset, the memo and the transitions are typed arrays allocated up front or grown
- * by doubling.
+ * interned (equal hashes, one id), and once the search backtracks (two steps per
+ * operation) each (state, operation) transition is asked of the model once and then
+ * looked up, so a step allocates nothing: the stack, the bitset, the memo and the
+ * transitions are typed arrays allocated up front or grown by doubling.
  */
 import { assert } from '../../core/assert.js';
 import type { Budget } from './budget.js';
