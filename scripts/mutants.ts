@@ -234,15 +234,29 @@ const mutants: Mutant[] = [
   {
     name: 'lin: a return sorts before a call at the same instant (equal times ordered)',
     file: 'src/testing/linearizability/search.ts',
-    from: 'times[a]! - times[b]! || (a & 1) - (b & 1) || a - b',
-    to: 'times[a]! - times[b]! || (b & 1) - (a & 1) || a - b',
+    from: 'times[calls[c]!]! <= times[returns[r]!]!',
+    to: 'times[calls[c]!]! < times[returns[r]!]!',
     tests: linTests,
   },
   {
     name: 'lin: the memo ignores the model state',
     file: 'src/testing/linearizability/search.ts',
-    from: 'this.memo.insert(next1, next2, nextId, linearized)',
-    to: 'this.memo.insert(next1, next2, 0, linearized)',
+    from: 'this.memo.insert(nextHash, nextId, linearized)',
+    to: 'this.memo.insert(nextHash, 0, linearized)',
+    tests: linTests,
+  },
+  {
+    name: 'lin: an overwritten info operation is skipped without comparing states',
+    file: 'src/testing/linearizability/search.ts',
+    from: '          if (without === nextId) {',
+    to: '          if (without !== noMemory) {',
+    tests: linTests,
+  },
+  {
+    name: 'lin: an operation is skipped after an ok operation as if it were info',
+    file: 'src/testing/linearizability/search.ts',
+    from: ' && isOk[stackCall[depth - 1]! >>> 1] === 0) {',
+    to: ') {',
     tests: linTests,
   },
   {

@@ -25,8 +25,22 @@ export const linearizabilityLimits = {
    * so that a hard key cannot hide a failing one behind it.
    */
   partitionTurnSteps: 1 << 16,
-  /** Slots of a new memo table (a power of two; it doubles at half full). */
-  memoSlotsInitial: 1 << 8,
+  /**
+   * Moves per entry, on average, the insertion sort of a key's calls or returns may
+   * make before it gives way to the general sort (a history far from time order).
+   */
+  entrySortMovesPerEntry: 8,
+  /**
+   * Most slots a new memo or transition table starts with (a power of two; it doubles at
+   * half full). A key starts with room for about twice its operations, up to this: a
+   * search that does not backtrack enters about one configuration per operation.
+   */
+  memoSlotsInitialMax: 1 << 14,
+  /**
+   * Bitset words (32 operations each) a memo keeps inside its table's slots; a key of
+   * more operations keeps its bitsets in chunks, one more memory access per lookup.
+   */
+  memoInlineWordsMax: 6,
   /** 32-bit words per memo chunk of bitsets (4 MiB); a memo grows a chunk at a time. */
   memoChunkWords: 1 << 20,
   /**

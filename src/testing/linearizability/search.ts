@@ -16,18 +16,30 @@
  * linearize them or leave them out. It succeeds once every `ok` operation is
  * linearized. `fail` operations never reach this file.
  *
+ * One more prune, for `info` operations whose effect is overwritten before anyone sees
+ * it: say the last choice linearized `info` operation x from configuration C, and the
+ * walk now meets a call y invoked before x that leads from C + x to the state it
+ * leads to from C alone. Then C + x + y is dominated by C + y: the same state, the
+ * same operations left but x, and x may be left out (it returns at +infinity, so it
+ * never holds back another operation). C's walk met y before x, so C + y was already
+ * explored (or memoized, or itself dominated) and failed; C + x + y is skipped. With
+ * several timed-out writes, this keeps the search from trying every subset of them
+ * in front of each read. Only a call invoked earlier is skipped: skipping later ones
+ * too would also be sound, but it would leave unread timed-out writes pending for
+ * the rest of the walk, and every later configuration would retry them.
+ *
  * The search is resumable: {@link PartitionSearch.run} takes a number of steps and
  * can be called again, so the checker can search many keys in turns. States are
- * interned (equal hashes, one id) and each (state, operation) transition is asked of
- * the model once and then looked up, so a step allocates nothing: the stack, the
- * bitset, the memo and the transitions are typed arrays allocated up front or grown
- * by doubling.
+ * interned (equal hashes, one id), and once the search backtracks (two steps per
+ * operation) each (state, operation) transition is asked of the model once and then
+ * looked up, so a step allocates nothing: the stack, the bitset, the memo and the
+ * transitions are typed arrays allocated up front or grown by doubling.
  */
 import { assert } from '../../core/assert.js';
 import type { Budget } from './budget.js';
 import type { Operation } from './history.js';
 import { linearizabilityLimits } from './limits.js';
-import { Memo } from './memo.js';
+import { Memo, slotsFor } from './memo.js';
 import type { Model } from './model.js';
 import { misfit, Transitions, unknownTransition } from './transitions.js';
 
@@ -96,19 +108,53 @@ function unlift(list: EntryList, call: number): void {
   prev[next[call]!] = call;
 }
 
+/**
+ * Sorts `entries` by time, then by entry: an insertion sort, linear on the nearly
+ * sorted order a history comes in (each entry a few places from where it belongs);
+ * past `entrySortMovesPerEntry` moves an entry on average, the general sort.
+ */
+function sortByTime(entries: Int32Array, times: Float64Array): void {
+  const movesMax = entries.length * linearizabilityLimits.entrySortMovesPerEntry;
+  let moves = 0;
+  for (let i = 1; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const time = times[entry]!;
+    let j = i - 1;
+    for (; j >= 0; j--) {
+      const before = entries[j]!;
+      if (times[before]! < time || (times[before] === time && before < entry)) break;
+      entries[j + 1] = before;
+    }
+    entries[j + 1] = entry;
+    moves += i - 1 - j;
+    if (moves > movesMax) {
+      entries.sort((a, b) => times[a]! - times[b]! || a - b);
+      return;
+    }
+  }
+}
+
 /** Builds the entry list of `operations` in time order. */
 function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
   const n = operations.length;
   const times = new Float64Array(2 * n);
+  const calls = new Int32Array(n);
+  // Returns of ok operations first, then those of info operations (at +infinity, in order).
+  const returns = new Int32Array(n);
+  let okReturns = 0;
   for (let i = 0; i < n; i++) {
     const operation = operations[i]!;
     times[2 * i] = operation.invokedAt;
-    times[2 * i + 1] = operation.outcome === 'info' ? Number.POSITIVE_INFINITY : operation.completedAt!;
+    calls[i] = 2 * i;
+    if (operation.outcome === 'info') times[2 * i + 1] = Number.POSITIVE_INFINITY;
+    else {
+      times[2 * i + 1] = operation.completedAt!;
+      returns[okReturns++] = 2 * i + 1;
+    }
   }
-  const order = new Int32Array(2 * n);
-  for (let e = 0; e < 2 * n; e++) order[e] = e;
-  // Calls before returns at equal times: equal times are concurrent, never ordered.
-  order.sort((a, b) => times[a]! - times[b]! || (a & 1) - (b & 1) || a - b);
+  for (let i = 0, info = okReturns; i < n; i++) if (operations[i]!.outcome === 'info') returns[info++] = 2 * i + 1;
+  sortByTime(calls, times);
+  sortByTime(returns.subarray(0, okReturns), times);
   const head = 2 * n;
   const next = new Int32Array(2 * n + 1);
   const prev = new Int32Array(2 * n + 1);
@@ -116,8 +162,9 @@ function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
   position[head] = -1;
   prev[head] = none;
   let last = head;
-  for (let p = 0; p < 2 * n; p++) {
-    const entry = order[p]!;
+  // Merged in time order; at equal times calls go first: equal times are concurrent, never ordered.
+  for (let p = 0, c = 0, r = 0; p < 2 * n; p++) {
+    const entry = r === n || (c < n && times[calls[c]!]! <= times[returns[r]!]!) ? calls[c++]! : returns[r++]!;
     position[entry] = p;
     next[last] = entry;
     prev[entry] = last;
@@ -134,8 +181,7 @@ function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
 export class PartitionSearch<S, I, O> {
   private readonly list: EntryList;
   private readonly linearized: Uint32Array;
-  private readonly code1: Uint32Array;
-  private readonly code2: Uint32Array;
+  private readonly code: Uint32Array;
   private readonly observed: (O | undefined)[];
   private readonly isOk: Uint8Array;
   private readonly readOnly: Uint8Array;
@@ -146,15 +192,21 @@ export class PartitionSearch<S, I, O> {
   private readonly states: S[] = [];
   private internedBytes = 0;
   private readonly transitions: Transitions;
-  /** Whether transitions are cached; off once they prove not to repeat. */
-  private cacheTransitions = true;
+  /**
+   * Whether transitions are cached: not before the search has taken two steps per
+   * operation (a search that does not backtrack never repeats one), then on, and off
+   * for good once they prove not to repeat.
+   */
+  private caching: 'not yet' | 'on' | 'off' = 'not yet';
+  /** The search's steps when caching began. */
+  private cachingSince = 0;
   private transitionsLearned = 0;
   // The stack of choices, as parallel arrays: the call lifted, and the state id before it.
   private readonly stackCall: Int32Array;
   private readonly stackStateId: Int32Array;
   private depth = 0;
-  private hash1 = 0;
-  private hash2 = 0;
+  /** The Zobrist code of `linearized`. */
+  private hash = 0;
   private stateId: number;
   private entry: number;
   private okRemaining: number;
@@ -183,8 +235,7 @@ export class PartitionSearch<S, I, O> {
     const n = operations.length;
     this.list = entryList(operations);
     this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
-    this.code1 = new Uint32Array(n);
-    this.code2 = new Uint32Array(n);
+    this.code = new Uint32Array(n);
     this.observed = new Array<O | undefined>(n);
     this.isOk = new Uint8Array(n);
     this.readOnly = new Uint8Array(n);
@@ -192,8 +243,7 @@ export class PartitionSearch<S, I, O> {
     for (let index = 0; index < n; index++) {
       const operation = operations[index]!;
       assert(operation.outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
-      this.code1[index] = mix32(index, 0x9e3779b9);
-      this.code2[index] = mix32(index, 0x7f4a7c15);
+      this.code[index] = mix32(index, 0x9e3779b9);
       if (operation.outcome !== 'ok') continue;
       okCount++;
       this.isOk[index] = 1;
@@ -205,7 +255,7 @@ export class PartitionSearch<S, I, O> {
       if (model.readOnly?.(operation.input, operation.output!) === true) this.readOnly[index] = 1;
     }
     this.memo = new Memo(n, budget);
-    this.transitions = new Transitions(budget);
+    this.transitions = new Transitions(budget, slotsFor(n));
     this.stackStateId = new Int32Array(n + 1);
     this.stackCall = new Int32Array(n + 1);
     this.okRemaining = okCount;
@@ -228,9 +278,9 @@ export class PartitionSearch<S, I, O> {
    */
   run(stepsMax: number): TurnResult {
     if (this.finished !== undefined) return this.finished;
-    const { operations, model, linearized, code1, code2, observed, isOk, readOnly, list, transitions, states, stackCall, stackStateId } = this;
-    const { next, head } = list;
-    let { entry, stateId, hash1, hash2, okRemaining, depth } = this;
+    const { linearized, code, isOk, readOnly, list, stackCall, stackStateId } = this;
+    const { next, head, position } = list;
+    let { entry, stateId, hash, okRemaining, depth } = this;
     let result: TurnResult = 'paused';
     let taken = 0;
     for (;;) {
@@ -239,22 +289,31 @@ export class PartitionSearch<S, I, O> {
       assert(entry !== none, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
       const index = entry >>> 1;
       if ((entry & 1) === 0) {
-        let nextId = this.cacheTransitions ? transitions.get(stateId, index) : unknownTransition;
-        if (nextId === unknownTransition) {
-          const step = model.step(states[stateId]!, operations[index]!.input, observed[index]);
-          nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
-          if (nextId === noMemory || (this.cacheTransitions && !this.remember(stateId, index, nextId, this.steps + taken))) {
+        const nextId = this.transition(stateId, index, taken);
+        if (nextId === noMemory) {
+          result = 'memory bound';
+          break;
+        }
+        if (nextId !== misfit && depth > 0 && position[entry]! < position[stackCall[depth - 1]!]! && isOk[stackCall[depth - 1]! >>> 1] === 0) {
+          // The last choice was an info operation invoked after this one: if this one
+          // leaves the same state without it, taking both is dominated by taking this
+          // one alone, tried before it (see above).
+          const without = this.transition(stackStateId[depth - 1]!, index, taken);
+          if (without === noMemory) {
             result = 'memory bound';
             break;
+          }
+          if (without === nextId) {
+            entry = next[entry]!;
+            continue;
           }
         }
         if (nextId !== misfit) {
           const word = index >>> 5;
           const bit = 1 << (index & 31);
           linearized[word]! |= bit;
-          const next1 = (hash1 ^ code1[index]!) >>> 0;
-          const next2 = (hash2 ^ code2[index]!) >>> 0;
-          const seen = this.memo.insert(next1, next2, nextId, linearized);
+          const nextHash = (hash ^ code[index]!) >>> 0;
+          const seen = this.memo.insert(nextHash, nextId, linearized);
           if (seen === 'memory bound') {
             linearized[word]! &= ~bit;
             result = 'memory bound';
@@ -265,8 +324,7 @@ export class PartitionSearch<S, I, O> {
             stackStateId[depth] = stateId;
             depth++;
             stateId = nextId;
-            hash1 = next1;
-            hash2 = next2;
+            hash = nextHash;
             lift(list, entry);
             if (isOk[index] === 1 && --okRemaining === 0) {
               result = 'linearizable';
@@ -295,8 +353,7 @@ export class PartitionSearch<S, I, O> {
         const op = undone >>> 1;
         stateId = stackStateId[depth]!;
         linearized[op >>> 5]! &= ~(1 << (op & 31));
-        hash1 = (hash1 ^ code1[op]!) >>> 0;
-        hash2 = (hash2 ^ code2[op]!) >>> 0;
+        hash = (hash ^ code[op]!) >>> 0;
         unlift(list, undone);
         if (isOk[op] === 1) okRemaining++;
         forced = readOnly[op] === 1;
@@ -306,8 +363,7 @@ export class PartitionSearch<S, I, O> {
     }
     this.entry = entry;
     this.stateId = stateId;
-    this.hash1 = hash1;
-    this.hash2 = hash2;
+    this.hash = hash;
     this.okRemaining = okRemaining;
     this.depth = depth;
     this.steps += taken;
@@ -351,16 +407,38 @@ export class PartitionSearch<S, I, O> {
    * A history whose states keep changing (a versioned key: every write a new state)
    * rarely repeats one, and caching costs more than it saves: once the cache holds as
    * many transitions as `transitionsProbation`, it stays on only if the search has
-   * taken at least twice as many steps, a sign that transitions repeat.
+   * taken at least twice as many steps since it began caching, a sign that transitions
+   * repeat.
    */
   private remember(stateId: number, op: number, nextId: number, steps: number): boolean {
     if (!this.transitions.set(stateId, op, nextId)) return false;
     this.transitionsLearned++;
-    if (this.transitionsLearned === linearizabilityLimits.transitionsProbation && steps < 2 * this.transitionsLearned) {
-      this.cacheTransitions = false;
+    if (this.transitionsLearned === linearizabilityLimits.transitionsProbation && steps - this.cachingSince < 2 * this.transitionsLearned) {
+      this.caching = 'off';
       this.transitions.release();
     }
     return true;
+  }
+
+  /**
+   * The id of the state operation `index` leads to from state `stateId`, {@link misfit}
+   * if it does not fit there, or {@link noMemory}; asks the model only once per pair
+   * while transitions are cached. `taken` is the steps of this turn so far.
+   */
+  private transition(stateId: number, index: number, taken: number): number {
+    if (this.caching === 'on') {
+      const known = this.transitions.get(stateId, index);
+      if (known !== unknownTransition) return known;
+    } else if (this.caching === 'not yet' && this.steps + taken >= 2 * this.operations.length) {
+      this.caching = 'on';
+      this.cachingSince = this.steps + taken;
+    }
+    const { model } = this;
+    const step = model.step(this.states[stateId]!, this.operations[index]!.input, this.observed[index]);
+    const nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
+    if (nextId === noMemory) return noMemory;
+    if (this.caching === 'on' && !this.remember(stateId, index, nextId, this.steps + taken)) return noMemory;
+    return nextId;
   }
 
   /** The id of `state` (whose hash is `hash`), interning it if new; {@link noMemory} if the memory bound forbids it. */

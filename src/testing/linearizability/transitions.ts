@@ -7,7 +7,6 @@
  */
 import { assert } from '../../core/assert.js';
 import type { Budget } from './budget.js';
-import { linearizabilityLimits } from './limits.js';
 
 /** 32-bit fields per slot: state id + 1 (0: empty), operation, result. */
 const stride = 3;
@@ -27,7 +26,11 @@ export class Transitions {
   private size = 0;
   private bytes = 0;
 
-  constructor(private readonly budget: Budget) {}
+  constructor(
+    private readonly budget: Budget,
+    /** Slots of the first table (a power of two). */
+    private readonly slotsInitial: number,
+  ) {}
 
   /** Bytes held now. */
   get bytesHeld(): number {
@@ -82,7 +85,7 @@ export class Transitions {
 
   private grow(): boolean {
     const old = this.table;
-    const slots = old.length === 0 ? linearizabilityLimits.memoSlotsInitial : (old.length / stride) * 2;
+    const slots = old.length === 0 ? this.slotsInitial : (old.length / stride) * 2;
     const bytes = slots * stride * 4;
     if (!this.budget.reserveBytes(bytes)) return false;
     this.bytes += bytes;
