@@ -28,7 +28,7 @@ const config: KnipConfig = {
         // stryker.config.mjs names it by path.
         'vitest.mutation.config.ts',
       ],
-      project: ['**/*.{ts,mjs}'],
+      project: ['**/*.{ts,mjs}', '!.stryker-tmp*/**'],
       ignoreDependencies: [
         // A JSDoc type import in stryker.config.mjs; @stryker-mutator/core brings it at its own version.
         '@stryker-mutator/api',
