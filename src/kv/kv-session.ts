@@ -99,9 +99,9 @@ export class KvSession {
     this.end?.(how);
   }
 
-  private schedule(): void {
+  private schedule(ms = this.keepAliveMs): void {
     if (this.over || this.abandoned || this.timer !== undefined) return;
-    this.timer = this.host.clock.setTimer(() => this.beat(), this.keepAliveMs);
+    this.timer = this.host.clock.setTimer(() => this.beat(), ms);
   }
 
   private beat(): void {
@@ -113,8 +113,10 @@ export class KvSession {
         else this.schedule();
       },
       () => {
-        // A timeout or a leader change: try again at the next beat; the TTL covers a few misses.
-        this.schedule();
+        // A timeout or a leader change: try again soon. Waiting a whole interval after a
+        // keepalive that itself waited a whole interval (its timeout) left the session
+        // silent for three intervals, its whole TTL, and the leader expired it.
+        this.schedule(Math.max(1, Math.floor(this.keepAliveMs / 4)));
       },
     );
   }
