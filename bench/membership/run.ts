@@ -20,6 +20,10 @@
  *   transfer rate. "transfers" counts the transfers started to the member; more than 1
  *   (the member needed another, or one was refused or given up): the figure is the
  *   last one's;
+ * - where the new member's time went, as it logs it ('installed a snapshot from a
+ *   peer'): from its first chunk to its last, then making the snapshot durable (the
+ *   storage's commit: what the stream had not synced yet), then installing it in the
+ *   state machine (the KV's restore);
  * - the join, from the process's start to being a voter, and in brackets the part
  *   before the server listened (loading code: TypeScript compiled on the fly by tsx);
  * - CAS/s during the join against the baseline.
@@ -140,7 +144,7 @@ async function point(sizeMb: number): Promise<string> {
   const config = await readClusterConfig(configPath);
   const children: ChildProcess[] = [];
   /** What the servers' logs and output told: the transfers to the new member, and when it listened. */
-  const seen = { transfersStarted: 0, transfer: undefined as { bytes: number; ms: number } | undefined, listening: undefined as number | undefined };
+  const seen = { transfersStarted: 0, transfer: undefined as { bytes: number; ms: number } | undefined, listening: undefined as number | undefined, phases: undefined as { receiveMs: number; saveMs: number; installMs: number } | undefined };
   const serve = (id: string, extra: readonly string[] = []) => {
     const child = spawn(process.execPath, [...(process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), cli, 'serve', '--verbose', '--config', configPath, '--id', id, '--snapshot-every', String(sizeMb >= 1000 ? 10_000 : 1_000), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
@@ -148,11 +152,15 @@ async function point(sizeMb: number): Promise<string> {
       if (id === 'd' && line.includes('serving clients')) seen.listening ??= performance.now();
     });
     createInterface({ input: child.stderr! }).on('line', (line) => {
-      let entry: { message?: unknown; to?: unknown; bytes?: unknown; ms?: unknown };
+      let entry: { message?: unknown; to?: unknown; bytes?: unknown; ms?: unknown; [field: string]: unknown };
       try {
         entry = JSON.parse(line) as typeof entry;
       } catch {
         return;
+      }
+      if (id === 'd' && entry.message === 'installed a snapshot from a peer') {
+        const { receiveMs, saveMs, installMs } = entry as Record<string, unknown>;
+        if (typeof receiveMs === 'number' && typeof saveMs === 'number' && typeof installMs === 'number') seen.phases = { receiveMs, saveMs, installMs };
       }
       if (entry.to !== 'd') return;
       if (entry.message === 'sending a snapshot') seen.transfersStarted++;
@@ -244,6 +252,7 @@ async function point(sizeMb: number): Promise<string> {
       `${disk.toFixed(0)} / ${net.toFixed(0)} MB/s`,
       t === undefined ? '–' : `${(rate / floor).toFixed(3)} ${met(rate / floor >= 0.5)}`,
       `${durable.toFixed(0)} MB/s, ${t === undefined ? '–' : (rate / durable).toFixed(2)}`,
+      seen.phases === undefined ? '–' : `${seen.phases.receiveMs} / ${seen.phases.saveMs} / ${seen.phases.installMs} ms`,
       `${Math.round(changeMs)} ms (${Math.round(startMs)})`,
       `${joinRate.toFixed(1)} MB/s, ${(joinRate / floor).toFixed(3)}`,
       `${Math.round(before)}`,
@@ -260,7 +269,7 @@ async function point(sizeMb: number): Promise<string> {
 const cpus = os.cpus();
 await ensureBuilt();
 console.log(`membership benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; ${clientCount} CAS clients, ${seconds} s baseline`);
-console.log('| data | snapshot sent, transfers | transfer | transfer rate | floors: file read / loopback | transfer ÷ slower floor (target ≥ 0.5) | durable write (context), transfer ÷ it | join to voter (process start) | join rate, ÷ floor | CAS/s before | during | ratio (target ≥ 0.7) |');
-console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|');
+console.log('| data | snapshot sent, transfers | transfer | transfer rate | floors: file read / loopback | transfer ÷ slower floor (target ≥ 0.5) | durable write (context), transfer ÷ it | new member: chunks / durable / installed | join to voter (process start) | join rate, ÷ floor | CAS/s before | during | ratio (target ≥ 0.7) |');
+console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|');
 for (const size of sizesMb) console.log(await point(size));
 process.exit(0);

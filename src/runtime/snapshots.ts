@@ -84,7 +84,7 @@ export class Snapshots<R> {
    */
   private readonly outgoing = new Map<NodeId, { readonly since: number; slot?: number; savedBefore?: number }>();
   /** The incoming transfer last heard of, and when its first chunk arrived. */
-  private receiving: { from: NodeId; transfer: number; since: number } | undefined;
+  private receiving: { from: NodeId; transfer: number; since: number; complete?: number } | undefined;
   /**
    * The incoming snapshot going to the storage as its checked prefix grows (a storage
    * with `createSnapshot`), so that little is left to write when the last chunk arrives.
@@ -269,7 +269,10 @@ export class Snapshots<R> {
     }
     if (ack !== undefined) this.host.send(ack);
     this.stream();
-    if (complete !== undefined) this.enqueue(() => this.installReceived(complete));
+    if (complete !== undefined) {
+      this.receiving.complete = this.host.now();
+      this.enqueue(() => this.installReceived(complete));
+    }
   }
 
   /**
@@ -337,6 +340,7 @@ export class Snapshots<R> {
   }
 
   private async installReceived(s: ReceivedSnapshot): Promise<void> {
+    const startedAt = this.host.now();
     let status: 'done' | 'failed' = 'failed';
     let answered = false;
     const answer = (): void => {
@@ -363,8 +367,10 @@ export class Snapshots<R> {
       }
       // Durable first: once the core counts the slots applied it persists a commit
       // index that only this snapshot covers.
+      const savingAt = this.host.now();
       if (s.slot > this.savedSlot) await this.saveReceived(s);
       if (!this.host.running()) return;
+      const savedAt = this.host.now();
       status = 'done';
       if (s.slot <= this.host.appliedIndex()) return; // the log got there first meanwhile
       await this.host.install(s.slot, decoded.state, decoded.machine);
@@ -372,9 +378,13 @@ export class Snapshots<R> {
       this.slotsSince = 0;
       this.bytesSince = 0;
       this.counts.installed++;
-      const since = this.receiving?.from === s.from && this.receiving.transfer === s.transfer ? this.receiving.since : undefined;
-      const ms = since === undefined ? undefined : Math.round(this.host.now() - since);
-      this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot, bytes: s.data.byteLength, ms }, 'installed a snapshot from a peer');
+      const r = this.receiving?.from === s.from && this.receiving.transfer === s.transfer ? this.receiving : undefined;
+      const now = this.host.now();
+      // Where the time went: receiving the chunks, waiting for earlier work, decoding,
+      // making the snapshot durable, installing it.
+      const phases = r === undefined || r.complete === undefined ? {} : { receiveMs: Math.round(r.complete - r.since), queuedMs: Math.round(startedAt - r.complete), decodeMs: Math.round(savingAt - startedAt), saveMs: Math.round(savedAt - savingAt), installMs: Math.round(now - savedAt) };
+      const ms = r === undefined ? undefined : Math.round(now - r.since);
+      this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot, bytes: s.data.byteLength, ms, ...phases }, 'installed a snapshot from a peer');
       // Durable and installed: the sender may stop now; compacting the log below is this node's own business.
       answer();
       await this.compact(s.slot);
