@@ -10,10 +10,11 @@
  * `{ unexpected }` for an answer that is neither one of the model's errors nor a lost
  * connection, and `{ done }` last.
  *
- * Why a process per session: the binding watches each handle's socket with a poll
- * handle of its own, and sessions that reconnect in one process can leave a handle
- * watching a descriptor number another handle's new socket was given, after which
- * that socket is never written (the server sees a connection that sends nothing).
+ * Why a process per session: with several sessions reconnecting in one process, a new
+ * session of the same process sometimes never sent its connect request (the servers saw
+ * connections that sent nothing for 30 s, while all three were up with a leader and
+ * answered everyone else). The binding's bookkeeping of its handles' sockets is the
+ * likely cause; one session per process, as services usually run, does not show it.
  */
 import { createInterface } from 'node:readline';
 import { Prng, type ZnodeInput, type ZnodeOutput } from '../../src/testing/index.js';
