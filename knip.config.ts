@@ -23,6 +23,7 @@ const config: KnipConfig = {
         'test/kv/nemesis/server-process.ts',
         'test/transport/tcp/process-node.ts',
         'test/storage/file/crash-child.ts',
+        'test/zk/c-client-worker.ts',
         'test/bench/compare/fixtures/crashing-harness.ts',
         'test/browser/cluster-page.ts',
         // stryker.config.mjs names it by path.

@@ -289,7 +289,10 @@ export class ZkConnection {
       // A session opened through another member may not have reached this replica yet.
       if (machine.sessions.get(connect.sessionId) === undefined) await this.host.kv.node.read();
       const known = machine.sessions.get(connect.sessionId);
-      if (known === undefined) return expired();
+      if (known === undefined) {
+        this.host.logger.warn({ remote: this.remote, session: connect.sessionId, zxid: machine.zxid, clientZxid: connect.lastZxidSeen }, 'zk: a client came back with a session this member does not know (expired, or never opened); refusing');
+        return expired();
+      }
       if (!samePassword(known.password, connect.password)) {
         this.host.logger.warn({ remote: this.remote, session: connect.sessionId }, 'zk: wrong session password; refusing');
         return expired();
@@ -335,6 +338,7 @@ export class ZkConnection {
     this.host.touch(session);
     // An answer from a session that ended (here or elsewhere): tell the client, then close.
     if (this.host.machine.sessions.get(session) === undefined) {
+      this.host.logger.info({ remote: this.remote, session }, 'zk: a request of a session that ended; telling its client');
       this.reply(xid, ZkErrorCode.sessionExpired);
       return this.close('session expired');
     }
