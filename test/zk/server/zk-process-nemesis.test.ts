@@ -3,7 +3,9 @@
  * (FileStorage, TcpTransport, each with its ZooKeeper port) and a sixth that joins as
  * an observer with its own port (sessions start there, and move to and from it).
  * ZooKeeper sessions do versioned `setData`, `create` and `delete` of three znodes,
- * `getData` after `sync`, and creates and deletes of ephemeral sequential nodes, while
+ * `getData` after `sync`, and creates and deletes of ephemeral sequential nodes (and
+ * two sessions of ZooKeeper's C client, its Node binding, each in a process of its own
+ * when test/zk/clients/c-binding/setup.sh built it, do the same on the same znodes), while
  * a nemesis SIGKILLs and restarts servers, SIGSTOPs and resumes them (half the time the
  * one a session is connected to: the session must move to another member with its id
  * and password), and partitions them (through the transport's fault hook). Some
@@ -24,9 +26,11 @@
  * `SYNOD_NEMESIS_KEEP` keeps the servers' logs. The KV's nemesis (test/kv/nemesis/)
  * runs the same faults, and membership changes, over the KV.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, expect, it } from 'vitest';
 import { readClusterConfig } from '../../../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../../../src/cli/cluster-up.js';
@@ -36,7 +40,9 @@ import { ZkCreateMode, ZkErrorCode, openAcl } from '../../../src/zk/index.js';
 import { JuteReader } from '../../../src/zk/protocol/jute-reader.js';
 import { readStat } from '../../../src/zk/protocol/zk-records.js';
 import type { ZkRequest } from '../../../src/zk/protocol/zk-request.js';
+import { root } from '../../cli/cli-processes.js';
 import { linearizabilityReport } from '../../kv/nemesis/linearizability-report.js';
+import { loadCBinding } from '../c-binding.js';
 import { ServerProcesses } from '../../kv/nemesis/server-processes.js';
 import { Timeline } from '../../kv/nemesis/timeline.js';
 import { MovingSession, SessionExpired } from './moving-session.js';
@@ -53,8 +59,13 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 let dir: string | undefined;
 let servers: ServerProcesses | undefined;
+/** Sessions of ZooKeeper's C client, each in a process of its own (test/zk/c-client-worker.ts), when its binding is built. */
+const cClients: ChildProcess[] = [];
+const cBinding = loadCBinding();
+if ('missing' in cBinding) console.warn(`zk-process-nemesis.test.ts runs without the C client's sessions: ${cBinding.missing}`);
 
 afterAll(async () => {
+  for (const child of cClients) child.kill('SIGKILL');
   await servers?.killAll();
   if (dir !== undefined && process.env['SYNOD_NEMESIS_KEEP'] === undefined) await rm(dir, { recursive: true, force: true });
   else if (dir !== undefined) console.log(`nemesis data and logs kept in ${dir}`);
@@ -252,6 +263,33 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
   };
   const working = Array.from({ length: workers }, (_, w) => worker(w));
 
+  // Sessions of ZooKeeper's C client on the same znodes, through every port: what they
+  // do goes into the same history. Their times are the machine's clock; this process's
+  // are `performance.now()` from its `timeOrigin`, and every interval is widened by a
+  // millisecond each way for the two clocks' rounding (it can only hide an anomaly).
+  const cSessions = 'missing' in cBinding ? [] : Array.from({ length: 2 }, (_, i) => {
+    const hosts = ids.map((id) => `127.0.0.1:${ports.get(id)!}`).join(',');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test', 'zk', 'c-client-worker.ts'), hosts, String(i), String(seed), keys.join(',')], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+    cClients.push(child);
+    const state = { child, session: '', ephemeral: '', done: false, unexpected: [] as number[], stderr: '', invoked: new Map<number, { key: string; input: ZnodeInput; invokedAt: number }>() };
+    const local = (at: number) => at - performance.timeOrigin;
+    child.stderr!.on('data', (b: Buffer) => (state.stderr = (state.stderr + b.toString('utf8')).slice(-4096)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = JSON.parse(line) as { session?: string; ephemeral?: string; invoke?: { id: number; key: string; input: ZnodeInput; invokedAt: number }; complete?: { id: number; completedAt: number; output: ZnodeOutput | 'info' }; unexpected?: number; done?: boolean };
+      if (m.session !== undefined) Object.assign(state, { session: m.session, ephemeral: m.ephemeral });
+      if (m.invoke !== undefined) state.invoked.set(m.invoke.id, m.invoke);
+      if (m.complete !== undefined) {
+        const { key, input, invokedAt } = state.invoked.get(m.complete.id)!;
+        state.invoked.delete(m.complete.id);
+        const { output, completedAt } = m.complete;
+        history.push(output === 'info' ? { client: `c${i}`, key, input, invokedAt: local(invokedAt) - 1, outcome: 'info' } : { client: `c${i}`, key, input, invokedAt: local(invokedAt) - 1, completedAt: local(completedAt) + 1, outcome: 'ok', output });
+      }
+      if (m.unexpected !== undefined) state.unexpected.push(m.unexpected);
+      if (m.done === true) state.done = true;
+    });
+    return state;
+  });
+
   // The nemesis: one process fault at a time, each undone before the next; half the
   // time on the member worker 0's session is connected to.
   let faults = 0;
@@ -288,6 +326,14 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
   // Healed: the workers stop their operations but keep their sessions alive.
   mode = 'quiet';
   while (quiet.size < workers) await sleep(50);
+  // The C client's sessions end their last operation; one whose answer never came is in
+  // the history as unknown.
+  for (const c of cSessions) c.child.stdin!.end();
+  for (const deadline = performance.now() + 20_000; cSessions.some((c) => !c.done) && performance.now() < deadline; ) await sleep(50);
+  for (const c of cSessions) {
+    for (const { key, input, invokedAt } of c.invoked.values()) history.push({ client: `c${cSessions.indexOf(c)}`, key, input, invokedAt: invokedAt - performance.timeOrigin - 1, outcome: 'info' });
+    c.invoked.clear();
+  }
 
   // The final word on every znode, read linearizably through a fresh session.
   const reader = session(ids[random.int(ids.length)]!);
@@ -344,6 +390,15 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
     expect((await client.handshake({ sessionId: s.id, password: s.password })).timeoutMs).toBe(0);
     client.close();
   }
+  // The C client's sessions: none gave an answer the model has no place for, each kept
+  // its session to the end, and its ephemeral node is there, owned by it.
+  for (const [i, c] of cSessions.entries()) {
+    expect(c.done, `C client session ${i} did not finish\n${c.stderr}`).toBe(true);
+    expect(c.unexpected, `C client session ${i}\n${c.stderr}\n${timeline.text()}`).toEqual([]);
+    const reply = await readFinal({ type: 'getData', path: c.ephemeral, watch: false });
+    expect(reply.err, `C client session ${i}'s ephemeral node ${c.ephemeral}\n${timeline.text()}`).toBe(0);
+    expect(dataOf(reply).data).toBe(c.session);
+  }
   mode = 'stop';
   await Promise.all(working);
   // No session kept alive expired, and no worker saw a wrong answer.
@@ -362,7 +417,7 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
   const ok = history.filter((o) => o.outcome === 'ok').length;
   const unknown = history.filter((o) => o.outcome === 'info').length;
   const moves = live.reduce((sum, s) => sum + s.moves, 0) + abandoned.reduce((sum, s) => sum + s.moves, 0);
-  note(`${history.length} znode operations: ${ok} ok (${throughObserver} through the observer), ${unknown} unknown; ${answered.length} ephemeral creates answered, ${kept.length} kept; ${faults} faults; ${moves} session moves`);
+  note(`${history.length} znode operations (${history.filter((o) => o.client.startsWith('c')).length} by ${cSessions.length} C client sessions): ${ok} ok (${throughObserver} through the observer), ${unknown} unknown; ${answered.length} ephemeral creates answered, ${kept.length} kept; ${faults} faults; ${moves} session moves`);
   console.log(timeline.text());
   expect(faults).toBeGreaterThan(0);
   expect(ok).toBeGreaterThan(100);
