@@ -43,6 +43,8 @@ const config: KnipConfig = {
       // run.ts and zk-port.ts are entries by the npm scripts that run them.
       entry: ['cluster.ts', 'plot.ts'],
       project: ['**/*.ts'],
+      // zookeeper-c-client.ts loads the C client's binding with createRequire (a native addon, CommonJS).
+      ignoreDependencies: ['zookeeper'],
     },
   },
 };

@@ -5,7 +5,9 @@
 # client, vega and vega-lite) from bench/compare/package-lock.json into
 # bench/compare/node_modules, never into the repository's node_modules.
 # Idempotent and quiet when all is there. A machine without apt-get and without the
-# binaries stops here with a message naming them.
+# binaries stops here with a message naming them. The npm packages include ZooKeeper's C
+# client binding (npm zookeeper), built from the C client's sources by node-gyp (python3,
+# make and a C compiler).
 # Usage: bash bench/compare/setup.sh
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -22,8 +22,11 @@
  * of `npm test` or `npm run bench`. Run: `npm run bench:zk` (needs Debian's `zookeeper`
  * package: scripts/install-system-packages.sh). Options: `--seconds S` (measured window,
  * default 3), `--warmup S` (default 1), `--clients 1,16,64`, `--ops cas,sync-get,get,ephemeral`.
- * The issue's client is the C client's Node binding (npm `zookeeper`, a native addon);
- * this uses our own wire client for both systems instead, which no dependency needs.
+ * `--client c` (the default when it is installed) drives both systems with ZooKeeper's
+ * C client through its Node binding (npm `zookeeper`, a native addon that
+ * `bench/compare/setup.sh` builds from the C client's sources), as the issue asks;
+ * `--client wire` with our own wire client (`zookeeper-client.ts`), which needs no build.
+ * Both clients make the same calls; the table says which one ran.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -35,6 +38,10 @@ import { killServersOnExit, logTail, startServer, stopServers, type ServerProces
 import { waitUntil } from './wait-until.js';
 import { zookeeper } from './zookeeper.js';
 import { ZooKeeperClient } from './zookeeper-client.js';
+import { ZooKeeperCClient, loadCBinding } from './zookeeper-c-client.js';
+
+/** The calls the benchmark makes, as both clients offer them. */
+type BenchClient = Pick<ZooKeeperClient, 'create' | 'createEphemeralSequential' | 'delete' | 'getData' | 'setData' | 'sync' | 'close'>;
 
 const opNames = ['cas', 'sync-get', 'get', 'ephemeral'] as const;
 type OpName = (typeof opNames)[number];
@@ -61,6 +68,13 @@ const seconds = Number(option('seconds') ?? 3);
 const warmupSeconds = Number(option('warmup') ?? 1);
 const clientCounts = (option('clients') ?? '1,16,64').split(',').map(Number);
 const ops = (option('ops') ?? opNames.join(',')).split(',') as OpName[];
+const cBinding = loadCBinding();
+const clientKind = option('client') ?? (typeof cBinding === 'string' ? 'wire' : 'c');
+if (clientKind !== 'c' && clientKind !== 'wire') throw new Error(`zk-port: --client is c or wire, not ${clientKind}`);
+if (clientKind === 'c' && typeof cBinding === 'string') throw new Error(cBinding);
+if (clientKind === 'wire' && typeof cBinding === 'string') console.log(`zk-port: using our own wire client: ${cBinding}`);
+/** A session of the client measured, on `endpoint`. */
+const connectClient = (endpoint: string): Promise<BenchClient> => (clientKind === 'c' ? ZooKeeperCClient.connect(cBinding as Exclude<typeof cBinding, string>, endpoint) : ZooKeeperClient.connect(endpoint));
 for (const o of ops) if (!opNames.includes(o)) throw new Error(`zk-port: unknown op ${o} (one of ${opNames.join(', ')})`);
 if (!(seconds > 0 && warmupSeconds >= 0 && clientCounts.every((n) => Number.isInteger(n) && n > 0))) throw new Error('zk-port: --seconds, --warmup and --clients must be positive');
 
@@ -97,7 +111,7 @@ async function startSynod(dir: string): Promise<Target> {
 }
 
 /** The closed loop of one client for `op`; `running()` false ends it. Latencies in ms go to `latencies`. */
-async function loop(client: ZooKeeperClient, op: OpName, path: string, running: () => boolean, count: { n: number }, latencies: number[]): Promise<void> {
+async function loop(client: BenchClient, op: OpName, path: string, running: () => boolean, count: { n: number }, latencies: number[]): Promise<void> {
   const data = new Uint8Array(100);
   let version = (await client.getData(path)).version;
   while (running()) {
@@ -129,7 +143,7 @@ async function serverCpuTicks(target: Target): Promise<number> {
 }
 
 async function measure(target: Target, op: OpName, clients: number): Promise<Measured> {
-  const sessions = await Promise.all(Array.from({ length: clients }, (_, i) => ZooKeeperClient.connect(target.endpoints[i % target.endpoints.length]!)));
+  const sessions = await Promise.all(Array.from({ length: clients }, (_, i) => connectClient(target.endpoints[i % target.endpoints.length]!)));
   try {
     const paths = sessions.map((_, i) => `${root}/${op}-${clients}-${i}`);
     await Promise.all(sessions.map((c, i) => c.create(paths[i]!, new Uint8Array(100))));
@@ -163,7 +177,7 @@ const base = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), '
 const targets: Target[] = [];
 killServersOnExit(() => targets.flatMap((t) => t.servers));
 try {
-  console.log(`zk-port: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${seconds} s windows after ${warmupSeconds} s warm-up`);
+  console.log(`zk-port: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${seconds} s windows after ${warmupSeconds} s warm-up; client: ${clientKind === 'c' ? "ZooKeeper's C client (Node binding)" : 'our wire client'}`);
   const zk = await zookeeper.start(join(base, 'zookeeper'));
   targets.push({ name: 'zookeeper', endpoints: zk.endpoints, servers: zk.servers });
   await rm(join(base, 'synod'), { recursive: true, force: true });
