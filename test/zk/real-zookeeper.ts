@@ -5,10 +5,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../../src/cli/cluster-up.js';
 import { exit } from '../cli/cli-processes.js';
+import { fourLetterWord } from './four-letter-word.js';
 
 /** The classpath of the Debian package's server and client. */
 export const zookeeperClasspath = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-api.jar';
@@ -19,22 +19,6 @@ export const zookeeperMissing: string | undefined = !existsSync('/usr/share/java
   : !existsSync('/usr/bin/java')
     ? 'java is not installed'
     : undefined;
-
-/** A four-letter word's answer ('' if the port does not answer within `timeoutMs`). */
-export function fourLetterWord(port: number, word: string, timeoutMs = 2_000): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(word));
-    let text = '';
-    // A port that accepts and never answers (another process took it) must not hang the caller.
-    socket.setTimeout(timeoutMs, () => {
-      socket.destroy();
-      resolve('');
-    });
-    socket.on('data', (b) => (text += b.toString('utf8')));
-    socket.on('end', () => resolve(text));
-    socket.on('error', () => resolve(''));
-  });
-}
 
 /** A running ZooKeeper: its client ports, and how to stop it. */
 export interface RealZooKeeper {

@@ -16,18 +16,18 @@
  * Needs the binding built by test/zk/clients/c-binding/setup.sh (`.ci/run` runs it);
  * skips, saying so, where it is not there.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { connect } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { type Operation, type ZnodeInput, type ZnodeOutput, checkLinearizability, znodeModel } from '../../src/testing/index.js';
 import { linearizabilityReport } from '../kv/nemesis/linearizability-report.js';
-import { ServerProcesses, exit, root, until } from '../cli/cli-processes.js';
+import { ServerProcesses, exit, until } from '../cli/cli-processes.js';
 import { type Answer, CClient, loadCBinding } from './c-binding.js';
+import { startCClientProcess } from './c-client-process.js';
+import { fourLetterWord } from './four-letter-word.js';
+import { writeZkCluster } from './zk-cluster-file.js';
 
 const loaded = loadCBinding();
 if ('missing' in loaded) console.warn(`zk-c-client.test.ts skipped: ${loaded.missing}`);
@@ -35,24 +35,13 @@ if ('missing' in loaded) console.warn(`zk-c-client.test.ts skipped: ${loaded.mis
 const sessionTimeoutMs = 10_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A four-letter word's answer from a ZooKeeper port. */
-function fourLetterWord(port: number, word: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(word));
-    let text = '';
-    socket.on('data', (b) => (text += b.toString('utf8')));
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-  });
-}
-
 describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member synod cluster", () => {
   const binding = 'binding' in loaded ? loaded.binding : undefined!;
   const c = binding?.constants;
   const servers = new ServerProcesses();
   let dir = '';
   let config = '';
-  const zkPorts: Record<string, number> = {};
+  let zkPorts: Record<string, number> = {};
   const children: Record<string, ChildProcess> = {};
   const hosts = () => Object.values(zkPorts).map((p) => `127.0.0.1:${p}`).join(',');
   const start = async (id: string) => {
@@ -61,14 +50,8 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
   };
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'synod-zk-c-'));
-    config = await writeLocalCluster(dir, 3);
-    const cluster = JSON.parse(await readFile(config, 'utf8')) as { members: Record<string, Record<string, string>> };
-    for (const id of Object.keys(cluster.members)) {
-      zkPorts[id] = await freePort();
-      cluster.members[id]!['zk'] = `127.0.0.1:${zkPorts[id]}`;
-    }
-    await writeFile(config, JSON.stringify(cluster));
-    await Promise.all(Object.keys(cluster.members).map(start));
+    ({ config, zkPorts } = await writeZkCluster(dir, 3));
+    await Promise.all(Object.keys(zkPorts).map(start));
   }, 40_000);
 
   afterAll(async () => {
@@ -136,30 +119,10 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
     });
     const seed = Date.now() % 100_000;
     const keys = ['/h-x', '/h-y'];
-    const now = () => performance.timeOrigin + performance.now();
+    const now = () => performance.now();
     const t0 = now();
     // Each session in a process of its own (see c-client-worker.ts), reporting what it does.
-    const workers = Array.from({ length: 4 }, (_, w) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test', 'zk', 'c-client-worker.ts'), hosts(), String(w), String(seed), keys.join(',')], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-      const state = { child, session: '', ephemeral: '', invoked: new Map<number, { key: string; input: ZnodeInput; invokedAt: number }>(), ops: [] as Operation<ZnodeInput, ZnodeOutput>[], unexpected: [] as number[], done: false, stderr: '' };
-      child.stderr!.on('data', (b: Buffer) => (state.stderr = (state.stderr + b.toString('utf8')).slice(-4096)));
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const m = JSON.parse(line) as { session?: string; ephemeral?: string; invoke?: { id: number; key: string; input: ZnodeInput; invokedAt: number }; complete?: { id: number; completedAt: number; output: ZnodeOutput | 'info' }; unexpected?: number; done?: boolean };
-        if (m.session !== undefined) Object.assign(state, { session: m.session, ephemeral: m.ephemeral });
-        if (m.invoke !== undefined) state.invoked.set(m.invoke.id, m.invoke);
-        if (m.complete !== undefined) {
-          const { key, input, invokedAt } = state.invoked.get(m.complete.id)!;
-          state.invoked.delete(m.complete.id);
-          // Two processes' clocks may differ by a fraction of a millisecond: every interval
-          // is widened by a millisecond each way, which can only hide an anomaly, never make one.
-          const { output, completedAt } = m.complete;
-          state.ops.push(output === 'info' ? { client: `s${w}`, key, input, invokedAt: invokedAt - 1, outcome: 'info' } : { client: `s${w}`, key, input, invokedAt: invokedAt - 1, completedAt: completedAt + 1, outcome: 'ok', output });
-        }
-        if (m.unexpected !== undefined) state.unexpected.push(m.unexpected);
-        if (m.done === true) state.done = true;
-      });
-      return state;
-    });
+    const workers = Array.from({ length: 4 }, (_, w) => startCClientProcess(hosts(), w, seed, keys, `s${w}`));
     await until('every session and its ephemeral node', 20_000, async () => workers.every((w) => w.ephemeral !== ''));
 
     const kills: string[] = [];
@@ -176,8 +139,8 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
     await killAndRestart(workers[0]!.session);
     await killAndRestart(workers[1]!.session);
     await sleep(1_500);
-    for (const w of workers) w.child.stdin!.end();
-    await until('every session finished its last operation', 20_000, async () => workers.every((w) => w.done));
+    await Promise.all(workers.map((w) => w.finish(20_000)));
+    expect(workers.map((w) => w.done), 'every session finished its last operation').toEqual(workers.map(() => true));
     await Promise.all(workers.map((w) => exit(w.child, 'SIGTERM')));
 
     const history: Operation<ZnodeInput, ZnodeOutput>[] = workers.flatMap((w) => w.ops);

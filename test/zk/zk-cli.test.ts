@@ -23,7 +23,8 @@ import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { ServerProcesses, root, until } from '../cli/cli-processes.js';
 import { openAcl } from '../../src/zk/index.js';
 import { WireClient } from './server/zk-wire-client.js';
-import { type RealZooKeeper, fourLetterWord, startZooKeeper, zookeeperClasspath as classpath, zookeeperMissing as missing } from './real-zookeeper.js';
+import { type RealZooKeeper, startZooKeeper, zookeeperClasspath as classpath, zookeeperMissing as missing } from './real-zookeeper.js';
+import { fourLetterWord } from './four-letter-word.js';
 
 if (missing !== undefined) console.warn(`zk-cli.test.ts skipped: ${missing}`);
 

@@ -10,13 +10,13 @@
  * so, where it cannot be imported.
  */
 import { execFileSync, execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { ServerProcesses, root, until } from '../cli/cli-processes.js';
-import { connect } from 'node:net';
+import { fourLetterWord } from './four-letter-word.js';
+import { writeZkCluster } from './zk-cluster-file.js';
 
 /** The python that has kazoo (Debian's, not a pyenv shim), or why there is none. */
 function kazooPython(): { python: string } | { missing: string } {
@@ -34,34 +34,17 @@ function kazooPython(): { python: string } | { missing: string } {
 const kazoo = kazooPython();
 if ('missing' in kazoo) console.warn(`zk-kazoo.test.ts skipped: ${kazoo.missing}`);
 
-/** A four-letter word's answer from a ZooKeeper port. */
-function fourLetterWord(port: number, word: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(word));
-    let text = '';
-    socket.on('data', (b) => (text += b.toString('utf8')));
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-  });
-}
-
 describe.skipIf('missing' in kazoo)('kazoo against a 3-member synod cluster', () => {
   const servers = new ServerProcesses();
   let dir = '';
   let config = '';
-  const zkPorts: Record<string, number> = {};
+  let zkPorts: Record<string, number> = {};
   const pids: Record<string, number> = {};
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'synod-zk-'));
-    config = await writeLocalCluster(dir, 3);
-    const cluster = JSON.parse(await readFile(config, 'utf8')) as { members: Record<string, Record<string, string>> };
-    for (const id of Object.keys(cluster.members)) {
-      zkPorts[id] = await freePort();
-      cluster.members[id]!['zk'] = `127.0.0.1:${zkPorts[id]}`;
-    }
-    await writeFile(config, JSON.stringify(cluster));
-    for (const id of Object.keys(cluster.members)) {
+    ({ config, zkPorts } = await writeZkCluster(dir, 3));
+    for (const id of Object.keys(zkPorts)) {
       const child = servers.serve(config, id, ['--tick-ms', '20']);
       pids[id] = child.pid!;
     }

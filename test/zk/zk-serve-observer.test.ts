@@ -7,45 +7,29 @@
  * say `observer`; the session moves to a voter. `--zk` for a cluster that carries no
  * tree is refused.
  */
-import { connect } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { ZkCreateMode, openAcl } from '../../src/zk/index.js';
 import { ServerProcesses, synod, until } from '../cli/cli-processes.js';
+import { fourLetterWord } from './four-letter-word.js';
 import { WireClient, dataOf } from './server/zk-wire-client.js';
+import { writeZkCluster } from './zk-cluster-file.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
-
-/** A four-letter word's answer from a ZooKeeper port. */
-function fourLetterWord(port: number, word: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(word));
-    let text = '';
-    socket.on('data', (b: Buffer) => (text += b.toString('utf8')));
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-  });
-}
 
 const servers = new ServerProcesses();
 const clients: WireClient[] = [];
 let dir = '';
 let config = '';
-const zkPorts: Record<string, number> = {};
+let zkPorts: Record<string, number> = {};
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'synod-zk-observer-'));
-  config = await writeLocalCluster(dir, 3);
-  const cluster = JSON.parse(await readFile(config, 'utf8')) as { members: Record<string, Record<string, string>> };
-  for (const id of Object.keys(cluster.members)) {
-    zkPorts[id] = await freePort();
-    cluster.members[id]!['zk'] = `127.0.0.1:${zkPorts[id]}`;
-  }
-  await writeFile(config, JSON.stringify(cluster));
-  for (const id of Object.keys(cluster.members)) servers.serve(config, id, ['--tick-ms', '20']);
+  ({ config, zkPorts } = await writeZkCluster(dir, 3));
+  for (const id of Object.keys(zkPorts)) servers.serve(config, id, ['--tick-ms', '20']);
   await until('a leader', 20_000, async () => /Mode: leader/.test((await Promise.all(['a', 'b', 'c'].map((id) => fourLetterWord(zkPorts[id]!, 'srvr')))).join()));
 }, 30_000);
 

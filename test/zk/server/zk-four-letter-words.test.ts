@@ -15,7 +15,8 @@ import { type KvNode, createKvNode } from '../../../src/kv/index.js';
 import { openAcl } from '../../../src/zk/index.js';
 import { ZkExtension, ZkServer } from '../../../src/zk/server/index.js';
 import { type ZkRequest, encodeRequest } from '../../../src/zk/protocol/zk-request.js';
-import { type RealZooKeeper, fourLetterWord, startZooKeeper, zookeeperMissing } from '../real-zookeeper.js';
+import { type RealZooKeeper, startZooKeeper, zookeeperMissing } from '../real-zookeeper.js';
+import { fourLetterWord } from '../four-letter-word.js';
 import { WireClient } from './zk-wire-client.js';
 
 /** Every reading of synod's clock is 5 ms after the one before it at least: every request's latency is 5 ms or more. */

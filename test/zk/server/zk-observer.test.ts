@@ -7,13 +7,13 @@
  * member's: they move to a voter with their ephemerals, and expire by the leader's
  * decision. Its four-letter words say it is an observer, as ZooKeeper's do.
  */
-import { connect } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { MemoryNetwork, MemoryStorage } from '../../../src/index.js';
 import { type KvNode, createKvNode } from '../../../src/kv/index.js';
 import { ZkCreateMode, ZkErrorCode, openAcl } from '../../../src/zk/index.js';
 import { JuteReader } from '../../../src/zk/protocol/jute-reader.js';
 import { ZkExtension, ZkServer } from '../../../src/zk/server/index.js';
+import { fourLetterWord } from '../four-letter-word.js';
 import { WireClient, dataOf } from './zk-wire-client.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -54,17 +54,6 @@ async function client(port: number, handshake: Parameters<WireClient['handshake'
   clients.push(c);
   await c.handshake(handshake);
   return c;
-}
-
-/** A four-letter word's answer. */
-function fourLetterWord(port: number, word: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(word));
-    let text = '';
-    socket.on('data', (b: Buffer) => (text += b.toString('utf8')));
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-  });
 }
 
 const create = (path: string, flags = 0, data = '') => ({ type: 'write' as const, request: { op: 'create' as const, path, data: bytes(data), acl: openAcl, flags, withStat: false } });

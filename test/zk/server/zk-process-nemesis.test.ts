@@ -26,11 +26,10 @@
  * `SYNOD_NEMESIS_KEEP` keeps the servers' logs. The KV's nemesis (test/kv/nemesis/)
  * runs the same faults, and membership changes, over the KV.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, expect, it } from 'vitest';
 import { readClusterConfig } from '../../../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../../../src/cli/cluster-up.js';
@@ -40,9 +39,9 @@ import { ZkCreateMode, ZkErrorCode, openAcl } from '../../../src/zk/index.js';
 import { JuteReader } from '../../../src/zk/protocol/jute-reader.js';
 import { readStat } from '../../../src/zk/protocol/zk-records.js';
 import type { ZkRequest } from '../../../src/zk/protocol/zk-request.js';
-import { root } from '../../cli/cli-processes.js';
 import { linearizabilityReport } from '../../kv/nemesis/linearizability-report.js';
 import { loadCBinding } from '../c-binding.js';
+import { startCClientProcess } from '../c-client-process.js';
 import { ServerProcesses } from '../../kv/nemesis/server-processes.js';
 import { Timeline } from '../../kv/nemesis/timeline.js';
 import { MovingSession, SessionExpired } from './moving-session.js';
@@ -263,32 +262,11 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
   };
   const working = Array.from({ length: workers }, (_, w) => worker(w));
 
-  // Sessions of ZooKeeper's C client on the same znodes, through every port: what they
-  // do goes into the same history. Their times are the machine's clock; this process's
-  // are `performance.now()` from its `timeOrigin`, and every interval is widened by a
-  // millisecond each way for the two clocks' rounding (it can only hide an anomaly).
-  const cSessions = 'missing' in cBinding ? [] : Array.from({ length: 2 }, (_, i) => {
-    const hosts = ids.map((id) => `127.0.0.1:${ports.get(id)!}`).join(',');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test', 'zk', 'c-client-worker.ts'), hosts, String(i), String(seed), keys.join(',')], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-    cClients.push(child);
-    const state = { child, session: '', ephemeral: '', done: false, unexpected: [] as number[], stderr: '', invoked: new Map<number, { key: string; input: ZnodeInput; invokedAt: number }>() };
-    const local = (at: number) => at - performance.timeOrigin;
-    child.stderr!.on('data', (b: Buffer) => (state.stderr = (state.stderr + b.toString('utf8')).slice(-4096)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const m = JSON.parse(line) as { session?: string; ephemeral?: string; invoke?: { id: number; key: string; input: ZnodeInput; invokedAt: number }; complete?: { id: number; completedAt: number; output: ZnodeOutput | 'info' }; unexpected?: number; done?: boolean };
-      if (m.session !== undefined) Object.assign(state, { session: m.session, ephemeral: m.ephemeral });
-      if (m.invoke !== undefined) state.invoked.set(m.invoke.id, m.invoke);
-      if (m.complete !== undefined) {
-        const { key, input, invokedAt } = state.invoked.get(m.complete.id)!;
-        state.invoked.delete(m.complete.id);
-        const { output, completedAt } = m.complete;
-        history.push(output === 'info' ? { client: `c${i}`, key, input, invokedAt: local(invokedAt) - 1, outcome: 'info' } : { client: `c${i}`, key, input, invokedAt: local(invokedAt) - 1, completedAt: local(completedAt) + 1, outcome: 'ok', output });
-      }
-      if (m.unexpected !== undefined) state.unexpected.push(m.unexpected);
-      if (m.done === true) state.done = true;
-    });
-    return state;
-  });
+  // Sessions of ZooKeeper's C client on the same znodes, through every port, each in a
+  // process of its own: what they do goes into the same history.
+  const hosts = ids.map((id) => `127.0.0.1:${ports.get(id)!}`).join(',');
+  const cSessions = 'missing' in cBinding ? [] : Array.from({ length: 2 }, (_, i) => startCClientProcess(hosts, i, seed, keys));
+  cClients.push(...cSessions.map((c) => c.child));
 
   // The nemesis: one process fault at a time, each undone before the next; half the
   // time on the member worker 0's session is connected to.
@@ -328,12 +306,8 @@ it(`keeps the znodes linearizable and the sessions whole under kills, pauses and
   while (quiet.size < workers) await sleep(50);
   // The C client's sessions end their last operation; one whose answer never came is in
   // the history as unknown.
-  for (const c of cSessions) c.child.stdin!.end();
-  for (const deadline = performance.now() + 20_000; cSessions.some((c) => !c.done) && performance.now() < deadline; ) await sleep(50);
-  for (const c of cSessions) {
-    for (const { key, input, invokedAt } of c.invoked.values()) history.push({ client: `c${cSessions.indexOf(c)}`, key, input, invokedAt: invokedAt - performance.timeOrigin - 1, outcome: 'info' });
-    c.invoked.clear();
-  }
+  await Promise.all(cSessions.map((c) => c.finish(20_000)));
+  for (const c of cSessions) history.push(...c.ops);
 
   // The final word on every znode, read linearizably through a fresh session.
   const reader = session(ids[random.int(ids.length)]!);
