@@ -22,7 +22,8 @@ export function slotsFor(operations: number): number {
  * line), else where the bitset sits in chunks that double up to a fixed size (never
  * copied as the memo grows). Bitsets are compared in full, so two configurations are
  * never confused. Every byte it holds is reserved from the check's {@link Budget}
- * first; `insert` answers `'memory bound'` instead of growing past it. @internal
+ * first, and borrowed from the budget's scratch buffers (given back on release);
+ * `insert` answers `'memory bound'` instead of growing past it. @internal
  */
 export class Memo {
   private readonly words: number;
@@ -30,11 +31,11 @@ export class Memo {
   private readonly inline: boolean;
   /** 32-bit fields per slot: a power of two, so slots never straddle more cache lines than they must. */
   private readonly stride: number;
-  private readonly chunks: Uint32Array[] = [];
+  private readonly chunks: Uint32Array<ArrayBuffer>[] = [];
   /** Words used in the last chunk. */
   private used = 0;
   private mask = -1;
-  private table = new Int32Array(0);
+  private table: Int32Array<ArrayBuffer> = new Int32Array(0);
   private size = 0;
   private bytes = 0;
   /** Slots of the first table. */
@@ -94,7 +95,7 @@ export class Memo {
         const length = chunk === undefined ? Math.min(wordsMax, words * this.slotsInitial) : Math.min(wordsMax, chunk.length * 2);
         if (!this.budget.reserveBytes(length * 4)) return 'memory bound';
         this.bytes += length * 4;
-        chunk = new Uint32Array(length);
+        chunk = new Uint32Array(this.budget.scratch.borrow(length * 4), 0, length);
         this.chunks.push(chunk);
         this.used = 0;
       }
@@ -111,6 +112,9 @@ export class Memo {
 
   /** Gives every byte back to the budget; the memo is empty and unusable after. */
   release(): void {
+    const { scratch } = this.budget;
+    for (const chunk of this.chunks) scratch.giveBack(chunk.buffer);
+    if (this.table.length > 0) scratch.giveBack(this.table.buffer);
     this.budget.releaseBytes(this.bytes);
     this.bytes = 0;
     this.chunks.length = 0;
@@ -142,7 +146,7 @@ export class Memo {
     const bytes = slots * this.stride * 4;
     if (!this.budget.reserveBytes(bytes)) return false;
     this.bytes += bytes;
-    this.table = new Int32Array(slots * this.stride);
+    this.table = new Int32Array(this.budget.scratch.borrow(bytes), 0, slots * this.stride);
     this.mask = slots - 1;
     return true;
   }
@@ -163,6 +167,7 @@ export class Memo {
       }
       for (let i = 0; i < stride; i++) table[at + i] = old[from + i]!;
     }
+    this.budget.scratch.giveBack(old.buffer);
     this.budget.releaseBytes(old.length * 4);
     this.bytes -= old.length * 4;
     return true;

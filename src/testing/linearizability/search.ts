@@ -41,6 +41,7 @@ import type { Operation } from './history.js';
 import { linearizabilityLimits } from './limits.js';
 import { Memo, slotsFor } from './memo.js';
 import type { Model } from './model.js';
+import { Carving } from './scratch.js';
 import { misfit, Transitions, unknownTransition } from './transitions.js';
 
 /** What `intern` answers when the memory bound forbids a new state. */
@@ -134,31 +135,24 @@ function sortByTime(entries: Int32Array, times: Float64Array): void {
   }
 }
 
-/** Builds the entry list of `operations` in time order. */
-function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
-  const n = operations.length;
-  const times = new Float64Array(2 * n);
-  const calls = new Int32Array(n);
+/**
+ * Links the entry list `list` (its arrays carved, their contents unset) of `n`
+ * operations in time order, from each entry's time in `times` (+infinity for the return
+ * of an `info` operation, whose `isOk` is 0); `calls` and `returns` are scratch space
+ * of `n` each.
+ */
+function linkEntries(list: EntryList, times: Float64Array, isOk: Uint8Array, calls: Int32Array, returns: Int32Array): void {
+  const n = isOk.length;
+  const { next, prev, position, head } = list;
   // Returns of ok operations first, then those of info operations (at +infinity, in order).
-  const returns = new Int32Array(n);
   let okReturns = 0;
   for (let i = 0; i < n; i++) {
-    const operation = operations[i]!;
-    times[2 * i] = operation.invokedAt;
     calls[i] = 2 * i;
-    if (operation.outcome === 'info') times[2 * i + 1] = Number.POSITIVE_INFINITY;
-    else {
-      times[2 * i + 1] = operation.completedAt!;
-      returns[okReturns++] = 2 * i + 1;
-    }
+    if (isOk[i] === 1) returns[okReturns++] = 2 * i + 1;
   }
-  for (let i = 0, info = okReturns; i < n; i++) if (operations[i]!.outcome === 'info') returns[info++] = 2 * i + 1;
+  for (let i = 0, info = okReturns; i < n; i++) if (isOk[i] === 0) returns[info++] = 2 * i + 1;
   sortByTime(calls, times);
   sortByTime(returns.subarray(0, okReturns), times);
-  const head = 2 * n;
-  const next = new Int32Array(2 * n + 1);
-  const prev = new Int32Array(2 * n + 1);
-  const position = new Int32Array(2 * n + 1);
   position[head] = -1;
   prev[head] = none;
   let last = head;
@@ -171,17 +165,23 @@ function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
     last = entry;
   }
   next[last] = none;
-  return { next, prev, position, head };
 }
 
 /**
  * The resumable search of one partition (one key's `ok` and `info` operations).
- * Holds its memo's bytes reserved from the budget until {@link release}. @internal
+ * Holds its memo's bytes reserved from the budget, and its arrays borrowed from the
+ * budget's scratch buffers, until {@link release}. @internal
  */
 export class PartitionSearch<S, I, O> {
+  /** The scratch buffer its entry list, bitset, codes, flags and stack are carved from. */
+  private readonly buffer: ArrayBuffer;
+  private released = false;
   private readonly list: EntryList;
   private readonly linearized: Uint32Array;
   private readonly code: Uint32Array;
+  // The operations' inputs and outputs, copied out once: the hot loop reads no user
+  // object but through the model, so a history's new object shapes cannot deoptimize it.
+  private readonly inputs: I[];
   private readonly observed: (O | undefined)[];
   private readonly isOk: Uint8Array;
   private readonly readOnly: Uint8Array;
@@ -226,38 +226,59 @@ export class PartitionSearch<S, I, O> {
   private readonly deathStateIds = new Set<number>();
 
   constructor(
-    private readonly operations: readonly Operation<I, O>[],
+    operations: readonly Operation<I, O>[],
     private readonly model: Model<S, I, O>,
     private readonly budget: Budget,
     /** The furthest return position of an earlier search of the same operations, to record the path and states there; none: only find it. */
     private readonly explainAt?: number,
   ) {
     const n = operations.length;
-    this.list = entryList(operations);
-    this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
-    this.code = new Uint32Array(n);
+    const words = Math.max(1, (n + 31) >>> 5);
+    const { scratch } = budget;
+    const parts: [number, number][] = [[4, 2 * n + 1], [4, 2 * n + 1], [4, 2 * n + 1], [4, words], [4, n], [4, n + 1], [4, n + 1], [1, n], [1, n]];
+    this.buffer = scratch.borrow(Carving.bytes(parts));
+    const carving = new Carving(this.buffer);
+    this.list = { next: carving.int32(2 * n + 1), prev: carving.int32(2 * n + 1), position: carving.int32(2 * n + 1), head: 2 * n };
+    this.linearized = carving.uint32(words);
+    this.code = carving.uint32(n);
+    this.stackStateId = carving.int32(n + 1);
+    this.stackCall = carving.int32(n + 1);
+    this.isOk = carving.uint8(n);
+    this.readOnly = carving.uint8(n);
+    assert(carving.used === Carving.bytes(parts), () => `carved ${carving.used} bytes of ${Carving.bytes(parts)}`);
+    const sorting = scratch.borrow(Carving.bytes([[8, 2 * n], [4, n], [4, n]]));
+    const sortingCarving = new Carving(sorting);
+    const times = sortingCarving.float64(2 * n);
+    this.inputs = new Array<I>(n);
     this.observed = new Array<O | undefined>(n);
-    this.isOk = new Uint8Array(n);
-    this.readOnly = new Uint8Array(n);
     let okCount = 0;
+    // The one pass that reads the operations.
     for (let index = 0; index < n; index++) {
       const operation = operations[index]!;
-      assert(operation.outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
+      const { outcome, input } = operation;
+      assert(outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
       this.code[index] = mix32(index, 0x9e3779b9);
-      if (operation.outcome !== 'ok') continue;
+      this.inputs[index] = input;
+      times[2 * index] = operation.invokedAt;
+      if (outcome !== 'ok') {
+        times[2 * index + 1] = Number.POSITIVE_INFINITY;
+        continue;
+      }
+      times[2 * index + 1] = operation.completedAt!;
       okCount++;
       this.isOk[index] = 1;
-      this.observed[index] = operation.output;
+      const output = operation.output!;
+      this.observed[index] = output;
       // A completed read (an operation that, with its output, never changes any state)
       // loses nothing by taking effect as soon as it can: remove it from any later place
       // in a linearization and put it here, and the rest still holds. So it is no
       // choice, and backtracking passes over it.
-      if (model.readOnly?.(operation.input, operation.output!) === true) this.readOnly[index] = 1;
+      if (model.readOnly?.(input, output) === true) this.readOnly[index] = 1;
     }
+    linkEntries(this.list, times, this.isOk, sortingCarving.int32(n), sortingCarving.int32(n));
+    scratch.giveBack(sorting);
     this.memo = new Memo(n, budget);
     this.transitions = new Transitions(budget, slotsFor(n));
-    this.stackStateId = new Int32Array(n + 1);
-    this.stackCall = new Int32Array(n + 1);
     this.okRemaining = okCount;
     const init = model.init();
     this.stateId = this.intern(model.hash(init), init);
@@ -278,6 +299,7 @@ export class PartitionSearch<S, I, O> {
    */
   run(stepsMax: number): TurnResult {
     if (this.finished !== undefined) return this.finished;
+    assert(!this.released, 'a released search was run again');
     const { linearized, code, isOk, readOnly, list, stackCall, stackStateId } = this;
     const { next, head, position } = list;
     let { entry, stateId, hash, okRemaining, depth } = this;
@@ -392,8 +414,11 @@ export class PartitionSearch<S, I, O> {
     return { stuck: this.deathStuck, path: this.deathPath, states: this.deathStates };
   }
 
-  /** Gives the memo's and the interned states' bytes back to the budget. */
+  /** Gives the memo's and the interned states' bytes back to the budget, and its arrays to the scratch buffers; once. */
   release(): void {
+    assert(!this.released, 'a search released twice');
+    this.released = true;
+    this.budget.scratch.giveBack(this.buffer);
     this.memo.release();
     this.transitions.release();
     this.budget.releaseBytes(this.internedBytes);
@@ -429,12 +454,12 @@ export class PartitionSearch<S, I, O> {
     if (this.caching === 'on') {
       const known = this.transitions.get(stateId, index);
       if (known !== unknownTransition) return known;
-    } else if (this.caching === 'not yet' && this.steps + taken >= 2 * this.operations.length) {
+    } else if (this.caching === 'not yet' && this.steps + taken >= 2 * this.inputs.length) {
       this.caching = 'on';
       this.cachingSince = this.steps + taken;
     }
     const { model } = this;
-    const step = model.step(this.states[stateId]!, this.operations[index]!.input, this.observed[index]);
+    const step = model.step(this.states[stateId]!, this.inputs[index]!, this.observed[index]);
     const nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
     if (nextId === noMemory) return noMemory;
     if (this.caching === 'on' && !this.remember(stateId, index, nextId, this.steps + taken)) return noMemory;
