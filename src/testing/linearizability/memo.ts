@@ -69,7 +69,11 @@ export class Memo {
    * it would exceed the check's memory bound (nothing is added then).
    */
   insert(code: number, stateId: number, bits: Uint32Array): 'new' | 'seen' | 'memory bound' {
-    if (this.table.length === 0 && !this.allocateTable(this.slotsInitial)) return 'memory bound';
+    // Grown before the lookup (so possibly for a configuration already there), and the
+    // first table made the same way: every memo takes this path at its first insert, so
+    // a search whose memo outgrows its first table does not deoptimize this function
+    // for the others.
+    if ((this.size + 1) * 2 > this.mask + 1 && !this.grow()) return 'memory bound';
     const { table, words, stride } = this;
     const c = code | 0;
     const tag = stateId + 1;
@@ -80,10 +84,6 @@ export class Memo {
       if (slotTag === tag && table[at] === c && this.sameBits(at, bits)) return 'seen';
       at += stride;
       if (at === table.length) at = 0;
-    }
-    if ((this.size + 1) * 2 > this.mask + 1) {
-      if (!this.grow()) return 'memory bound';
-      return this.insert(code, stateId, bits);
     }
     if (this.inline) {
       for (let i = 0; i < words; i++) table[at + 2 + i] = bits[i]! | 0;
@@ -151,12 +151,11 @@ export class Memo {
     return true;
   }
 
-  /** Doubles the table and rehashes; false (and unchanged) if the memory bound forbids it. */
+  /** Makes the first table, or doubles the table and rehashes; false (and unchanged) if the memory bound forbids it. */
   private grow(): boolean {
     const old = this.table;
     const stride = this.stride;
-    assert(old.length > 0, 'growing a memo table never allocated');
-    if (!this.allocateTable((old.length / stride) * 2)) return false;
+    if (!this.allocateTable(old.length === 0 ? this.slotsInitial : (old.length / stride) * 2)) return false;
     const table = this.table;
     for (let from = 0; from < old.length; from += stride) {
       if (old[from + 1] === 0) continue;
@@ -167,7 +166,7 @@ export class Memo {
       }
       for (let i = 0; i < stride; i++) table[at + i] = old[from + i]!;
     }
-    this.budget.scratch.giveBack(old.buffer);
+    if (old.length > 0) this.budget.scratch.giveBack(old.buffer);
     this.budget.releaseBytes(old.length * 4);
     this.bytes -= old.length * 4;
     return true;

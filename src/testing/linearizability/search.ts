@@ -167,6 +167,52 @@ function linkEntries(list: EntryList, times: Float64Array, isOk: Uint8Array, cal
   next[last] = none;
 }
 
+/** Where {@link readOperations} copies the operations of a search to, one slot per operation. */
+interface OperationColumns<I, O> {
+  /** Entry `2i` is operation `i`'s invocation time, `2i + 1` its completion (+infinity for `info`). */
+  readonly times: Float64Array;
+  /** 1 for an `ok` operation, 0 for an `info` one. */
+  readonly isOk: Uint8Array;
+  /** 1 for an `ok` operation the model says changes no state (see `Model.readOnly`). */
+  readonly readOnly: Uint8Array;
+  readonly inputs: I[];
+  /** The output of each `ok` operation. */
+  readonly observed: (O | undefined)[];
+}
+
+/**
+ * Copies what the search reads of `operations` into `columns`, and answers how many
+ * are `ok`. The one place the search reads the history's objects, and a loop of its
+ * own: an operation of a shape not seen before deoptimizes only this loop, never the
+ * search's hot loop.
+ */
+function readOperations<S, I, O>(operations: readonly Operation<I, O>[], model: Model<S, I, O>, columns: OperationColumns<I, O>): number {
+  const { times, isOk, readOnly, inputs, observed } = columns;
+  let okCount = 0;
+  for (let index = 0; index < operations.length; index++) {
+    const operation = operations[index]!;
+    const { outcome, input } = operation;
+    assert(outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
+    inputs[index] = input;
+    times[2 * index] = operation.invokedAt;
+    if (outcome !== 'ok') {
+      times[2 * index + 1] = Number.POSITIVE_INFINITY;
+      continue;
+    }
+    times[2 * index + 1] = operation.completedAt!;
+    okCount++;
+    isOk[index] = 1;
+    const output = operation.output!;
+    observed[index] = output;
+    // A completed read (an operation that, with its output, never changes any state)
+    // loses nothing by taking effect as soon as it can: remove it from any later place
+    // in a linearization and put it here, and the rest still holds. So it is no
+    // choice, and backtracking passes over it.
+    if (model.readOnly?.(input, output) === true) readOnly[index] = 1;
+  }
+  return okCount;
+}
+
 /**
  * The resumable search of one partition (one key's `ok` and `info` operations).
  * Holds its memo's bytes reserved from the budget, and its arrays borrowed from the
@@ -219,6 +265,8 @@ export class PartitionSearch<S, I, O> {
   private deathPosition = -1;
   private deathStuck = -1;
   private deathPathTaken = false;
+  /** The search's steps when it last recorded the configuration at `explainAt` (each arrival is recorded once). */
+  private deathRecordedAtStep = -1;
   /** Set once an explaining search has the path and `explainStatesMax` states: it need not go on. */
   explained = false;
   private deathPath: number[] = [];
@@ -229,8 +277,12 @@ export class PartitionSearch<S, I, O> {
     operations: readonly Operation<I, O>[],
     private readonly model: Model<S, I, O>,
     private readonly budget: Budget,
-    /** The furthest return position of an earlier search of the same operations, to record the path and states there; none: only find it. */
-    private readonly explainAt?: number,
+    /**
+     * The furthest return position of an earlier search of the same operations, to
+     * record the path and states there; -1 (the default): only find it. Always a
+     * number, so the explaining search does not deoptimize the constructor the others share.
+     */
+    private readonly explainAt = -1,
   ) {
     const n = operations.length;
     const words = Math.max(1, (n + 31) >>> 5);
@@ -251,30 +303,8 @@ export class PartitionSearch<S, I, O> {
     const times = sortingCarving.float64(2 * n);
     this.inputs = new Array<I>(n);
     this.observed = new Array<O | undefined>(n);
-    let okCount = 0;
-    // The one pass that reads the operations.
-    for (let index = 0; index < n; index++) {
-      const operation = operations[index]!;
-      const { outcome, input } = operation;
-      assert(outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
-      this.code[index] = mix32(index, 0x9e3779b9);
-      this.inputs[index] = input;
-      times[2 * index] = operation.invokedAt;
-      if (outcome !== 'ok') {
-        times[2 * index + 1] = Number.POSITIVE_INFINITY;
-        continue;
-      }
-      times[2 * index + 1] = operation.completedAt!;
-      okCount++;
-      this.isOk[index] = 1;
-      const output = operation.output!;
-      this.observed[index] = output;
-      // A completed read (an operation that, with its output, never changes any state)
-      // loses nothing by taking effect as soon as it can: remove it from any later place
-      // in a linearization and put it here, and the rest still holds. So it is no
-      // choice, and backtracking passes over it.
-      if (model.readOnly?.(input, output) === true) this.readOnly[index] = 1;
-    }
+    const okCount = readOperations(operations, model, { times, isOk: this.isOk, readOnly: this.readOnly, inputs: this.inputs, observed: this.observed });
+    for (let index = 0; index < n; index++) this.code[index] = mix32(index, 0x9e3779b9);
     linkEntries(this.list, times, this.isOk, sortingCarving.int32(n), sortingCarving.int32(n));
     scratch.giveBack(sorting);
     this.memo = new Memo(n, budget);
@@ -283,8 +313,9 @@ export class PartitionSearch<S, I, O> {
     const init = model.init();
     this.stateId = this.intern(model.hash(init), init);
     this.entry = this.list.next[this.list.head]!;
-    if (this.okRemaining === 0) this.finished = 'linearizable';
-    else if (this.stateId === noMemory) this.finished = 'memory bound';
+    // One store whatever the case: a store only a rare search makes (one with no ok
+    // operation, met while shrinking) would deoptimize the constructor.
+    this.finished = this.okRemaining === 0 ? 'linearizable' : this.stateId === noMemory ? 'memory bound' : undefined;
   }
 
   /** Bytes this search holds (memo and interned states). */
@@ -295,18 +326,52 @@ export class PartitionSearch<S, I, O> {
   /**
    * Searches for at most `stepsMax` steps, each also spent from the budget: the
    * verdict, `'paused'` (out of steps here or in the budget; call again), or
-   * `'memory bound'` (the memo may not grow; final).
+   * `'memory bound'` (the memo may not grow; final). An explaining search also
+   * pauses once it is `explained`.
    */
   run(stepsMax: number): TurnResult {
     if (this.finished !== undefined) return this.finished;
     assert(!this.released, 'a released search was run again');
+    let left = stepsMax;
+    for (;;) {
+      // An explaining search's loop stops in front of the return at `explainAt`, and
+      // the configuration there is recorded here, out of the loop (see `walk`).
+      const atDeathPoint = this.explainAt >= 0 && this.entry !== none && this.list.position[this.entry] === this.explainAt;
+      if (atDeathPoint && this.deathRecordedAtStep !== this.steps) {
+        this.recordDeath();
+        if (this.explained) return 'paused';
+      }
+      const before = this.steps;
+      // At most a turn's steps at a time: the loop compares its count with a small
+      // integer, never with the +infinity an explaining search is given.
+      const result = this.walk(Math.min(left, linearizabilityLimits.partitionTurnSteps), atDeathPoint);
+      left -= this.steps - before;
+      if (result !== 'paused' || left <= 0 || this.budget.spentOn !== undefined) return result;
+    }
+  }
+
+  /**
+   * The search's loop: at most `stepsMax` steps (see {@link run}). An explaining search
+   * stops in front of the return at `explainAt` for {@link run} to record where it is,
+   * unless `pastDeathPoint` (it has just been recorded). That is checked with locals
+   * only and recorded out of the loop: a path of its own through the loop, or a field
+   * the loop reads that changes, would deoptimize the loop (in V8) for every search
+   * after this one, and the keys of the next check would run several times slower
+   * until it is compiled again.
+   */
+  private walk(stepsMax: number, pastDeathPoint: boolean): TurnResult {
+    const { explainAt } = this;
+    let recorded = pastDeathPoint;
     const { linearized, code, isOk, readOnly, list, stackCall, stackStateId } = this;
     const { next, head, position } = list;
     let { entry, stateId, hash, okRemaining, depth } = this;
     let result: TurnResult = 'paused';
     let taken = 0;
     for (;;) {
-      if (taken === stepsMax || this.explained || !this.budget.spend()) break;
+      if (taken === stepsMax) break;
+      if (position[entry] === explainAt && !recorded) break;
+      if (!this.budget.spend()) break;
+      recorded = false;
       taken++;
       assert(entry !== none, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
       const index = entry >>> 1;
@@ -362,7 +427,7 @@ export class PartitionSearch<S, I, O> {
       }
       // A return: its operation cannot wait any longer, so undo the last choice.
       assert(isOk[index] === 1, () => `reached the return of operation ${index} (info) with ${okRemaining} ok operations left`);
-      this.noteDeath(entry, depth, stateId);
+      this.noteDeath(entry);
       let forced: boolean;
       let undone = none;
       do {
@@ -408,7 +473,7 @@ export class PartitionSearch<S, I, O> {
    * answered `'not-linearizable'` or is `explained`.
    */
   deathPoint(): DeathPoint<S> {
-    assert(this.explainAt !== undefined && (this.explained || this.finished === 'not-linearizable'), () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
+    assert(this.explainAt >= 0 && (this.explained || this.finished === 'not-linearizable'), () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
     assert(this.deathPathTaken, () => `the explaining search never reached ${this.explainAt}`);
     assert(this.deathStuck >= 0, 'a failed search never reached a return');
     return { stuck: this.deathStuck, path: this.deathPath, states: this.deathStates };
@@ -478,14 +543,22 @@ export class PartitionSearch<S, I, O> {
     return this.states.length - 1;
   }
 
-  /** Records the configuration at return `entry` if it got at least as far as any before. */
-  private noteDeath(entry: number, depth: number, stateId: number): void {
+  /** Notes return `entry` as the furthest position reached if it got at least as far as any before. */
+  private noteDeath(entry: number): void {
     const position = this.list.position[entry]!;
     if (position > this.deathPosition) {
       this.deathPosition = position;
       this.deathStuck = entry >>> 1;
     }
-    if (position !== this.explainAt) return;
+  }
+
+  /**
+   * Records the configuration in front of the return at `explainAt`: the first path
+   * that got there, and each new state, until `explainStatesMax` of them.
+   */
+  private recordDeath(): void {
+    const { depth, stateId } = this;
+    this.deathRecordedAtStep = this.steps;
     if (!this.deathPathTaken) {
       this.deathPathTaken = true;
       this.deathPath = Array.from(this.stackCall.subarray(0, depth), (call) => call >>> 1);
