@@ -524,8 +524,11 @@ export class PartitionSearch<S, I, O> {
       this.cachingSince = this.steps + taken;
     }
     const { model } = this;
-    const step = model.step(this.states[stateId]!, this.inputs[index]!, this.observed[index]);
-    const nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
+    const state = this.states[stateId]!;
+    const step = model.step(state, this.inputs[index]!, this.observed[index]);
+    // States are values, so the state itself back (after a read) is the same state: no
+    // hash to make and look up.
+    const nextId = !step.ok ? misfit : step.state === state ? stateId : this.intern(model.hash(step.state), step.state);
     if (nextId === noMemory) return noMemory;
     if (this.caching === 'on' && !this.remember(stateId, index, nextId, this.steps + taken)) return noMemory;
     return nextId;
