@@ -562,6 +562,8 @@ export class PartitionSearch<S, I, O> {
   private recordDeath(): void {
     const { depth, stateId } = this;
     this.deathRecordedAtStep = this.steps;
+    // The loop notes this return when it passes it, after; note it now too, in case it never does.
+    this.noteDeath(this.entry);
     if (!this.deathPathTaken) {
       this.deathPathTaken = true;
       this.deathPath = Array.from(this.stackCall.subarray(0, depth), (call) => call >>> 1);
