@@ -1,5 +1,6 @@
 import { assert } from '../../core/assert.js';
 import { linearizabilityLimits } from './limits.js';
+import { Scratch } from './scratch.js';
 
 /**
  * Why a check gave up: its wall-clock budget, its step budget (the whole check's
@@ -18,6 +19,8 @@ export class Budget {
   private bytes = 0;
   /** Set once the time or the step budget is spent. */
   spentOn: BudgetReason | undefined;
+  /** The buffers the searches of this check pass on to each other. */
+  readonly scratch = new Scratch();
 
   constructor(
     timeBudgetMs: number,

@@ -53,4 +53,15 @@ export const linearizabilityLimits = {
   internedStateBytes: 64,
   /** Model states kept to explain a failure (the distinct states possible where the search died). */
   explainStatesMax: 8,
+  /**
+   * Largest buffer, in bytes (a power of two), that one search of a check gives back
+   * for the next to reuse (its entry list, bitset, stack, memo and transition tables);
+   * larger ones are left to the garbage collector.
+   */
+  scratchBufferBytesMax: 1 << 20,
+  /**
+   * Most bytes of buffers given back that a check keeps for its next searches, on top
+   * of what its searches hold (`memoryBytesMax`); freed with the check.
+   */
+  scratchFreeBytesMax: 16 << 20,
 } as const;

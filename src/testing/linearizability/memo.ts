@@ -22,7 +22,8 @@ export function slotsFor(operations: number): number {
  * line), else where the bitset sits in chunks that double up to a fixed size (never
  * copied as the memo grows). Bitsets are compared in full, so two configurations are
  * never confused. Every byte it holds is reserved from the check's {@link Budget}
- * first; `insert` answers `'memory bound'` instead of growing past it. @internal
+ * first, and borrowed from the budget's scratch buffers (given back on release);
+ * `insert` answers `'memory bound'` instead of growing past it. @internal
  */
 export class Memo {
   private readonly words: number;
@@ -30,11 +31,11 @@ export class Memo {
   private readonly inline: boolean;
   /** 32-bit fields per slot: a power of two, so slots never straddle more cache lines than they must. */
   private readonly stride: number;
-  private readonly chunks: Uint32Array[] = [];
+  private readonly chunks: Uint32Array<ArrayBuffer>[] = [];
   /** Words used in the last chunk. */
   private used = 0;
   private mask = -1;
-  private table = new Int32Array(0);
+  private table: Int32Array<ArrayBuffer> = new Int32Array(0);
   private size = 0;
   private bytes = 0;
   /** Slots of the first table. */
@@ -68,7 +69,11 @@ export class Memo {
    * it would exceed the check's memory bound (nothing is added then).
    */
   insert(code: number, stateId: number, bits: Uint32Array): 'new' | 'seen' | 'memory bound' {
-    if (this.table.length === 0 && !this.allocateTable(this.slotsInitial)) return 'memory bound';
+    // Grown before the lookup (so possibly for a configuration already there), and the
+    // first table made the same way: every memo takes this path at its first insert, so
+    // a search whose memo outgrows its first table does not deoptimize this function
+    // for the others.
+    if ((this.size + 1) * 2 > this.mask + 1 && !this.grow()) return 'memory bound';
     const { table, words, stride } = this;
     const c = code | 0;
     const tag = stateId + 1;
@@ -80,10 +85,6 @@ export class Memo {
       at += stride;
       if (at === table.length) at = 0;
     }
-    if ((this.size + 1) * 2 > this.mask + 1) {
-      if (!this.grow()) return 'memory bound';
-      return this.insert(code, stateId, bits);
-    }
     if (this.inline) {
       for (let i = 0; i < words; i++) table[at + 2 + i] = bits[i]! | 0;
     } else {
@@ -94,7 +95,7 @@ export class Memo {
         const length = chunk === undefined ? Math.min(wordsMax, words * this.slotsInitial) : Math.min(wordsMax, chunk.length * 2);
         if (!this.budget.reserveBytes(length * 4)) return 'memory bound';
         this.bytes += length * 4;
-        chunk = new Uint32Array(length);
+        chunk = new Uint32Array(this.budget.scratch.borrow(length * 4), 0, length);
         this.chunks.push(chunk);
         this.used = 0;
       }
@@ -111,6 +112,9 @@ export class Memo {
 
   /** Gives every byte back to the budget; the memo is empty and unusable after. */
   release(): void {
+    const { scratch } = this.budget;
+    for (const chunk of this.chunks) scratch.giveBack(chunk.buffer);
+    if (this.table.length > 0) scratch.giveBack(this.table.buffer);
     this.budget.releaseBytes(this.bytes);
     this.bytes = 0;
     this.chunks.length = 0;
@@ -142,17 +146,16 @@ export class Memo {
     const bytes = slots * this.stride * 4;
     if (!this.budget.reserveBytes(bytes)) return false;
     this.bytes += bytes;
-    this.table = new Int32Array(slots * this.stride);
+    this.table = new Int32Array(this.budget.scratch.borrow(bytes), 0, slots * this.stride);
     this.mask = slots - 1;
     return true;
   }
 
-  /** Doubles the table and rehashes; false (and unchanged) if the memory bound forbids it. */
+  /** Makes the first table, or doubles the table and rehashes; false (and unchanged) if the memory bound forbids it. */
   private grow(): boolean {
     const old = this.table;
     const stride = this.stride;
-    assert(old.length > 0, 'growing a memo table never allocated');
-    if (!this.allocateTable((old.length / stride) * 2)) return false;
+    if (!this.allocateTable(old.length === 0 ? this.slotsInitial : (old.length / stride) * 2)) return false;
     const table = this.table;
     for (let from = 0; from < old.length; from += stride) {
       if (old[from + 1] === 0) continue;
@@ -163,6 +166,7 @@ export class Memo {
       }
       for (let i = 0; i < stride; i++) table[at + i] = old[from + i]!;
     }
+    if (old.length > 0) this.budget.scratch.giveBack(old.buffer);
     this.budget.releaseBytes(old.length * 4);
     this.bytes -= old.length * 4;
     return true;

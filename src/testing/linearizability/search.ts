@@ -41,6 +41,7 @@ import type { Operation } from './history.js';
 import { linearizabilityLimits } from './limits.js';
 import { Memo, slotsFor } from './memo.js';
 import type { Model } from './model.js';
+import { Carving } from './scratch.js';
 import { misfit, Transitions, unknownTransition } from './transitions.js';
 
 /** What `intern` answers when the memory bound forbids a new state. */
@@ -134,31 +135,24 @@ function sortByTime(entries: Int32Array, times: Float64Array): void {
   }
 }
 
-/** Builds the entry list of `operations` in time order. */
-function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
-  const n = operations.length;
-  const times = new Float64Array(2 * n);
-  const calls = new Int32Array(n);
+/**
+ * Links the entry list `list` (its arrays carved, their contents unset) of `n`
+ * operations in time order, from each entry's time in `times` (+infinity for the return
+ * of an `info` operation, whose `isOk` is 0); `calls` and `returns` are scratch space
+ * of `n` each.
+ */
+function linkEntries(list: EntryList, times: Float64Array, isOk: Uint8Array, calls: Int32Array, returns: Int32Array): void {
+  const n = isOk.length;
+  const { next, prev, position, head } = list;
   // Returns of ok operations first, then those of info operations (at +infinity, in order).
-  const returns = new Int32Array(n);
   let okReturns = 0;
   for (let i = 0; i < n; i++) {
-    const operation = operations[i]!;
-    times[2 * i] = operation.invokedAt;
     calls[i] = 2 * i;
-    if (operation.outcome === 'info') times[2 * i + 1] = Number.POSITIVE_INFINITY;
-    else {
-      times[2 * i + 1] = operation.completedAt!;
-      returns[okReturns++] = 2 * i + 1;
-    }
+    if (isOk[i] === 1) returns[okReturns++] = 2 * i + 1;
   }
-  for (let i = 0, info = okReturns; i < n; i++) if (operations[i]!.outcome === 'info') returns[info++] = 2 * i + 1;
+  for (let i = 0, info = okReturns; i < n; i++) if (isOk[i] === 0) returns[info++] = 2 * i + 1;
   sortByTime(calls, times);
   sortByTime(returns.subarray(0, okReturns), times);
-  const head = 2 * n;
-  const next = new Int32Array(2 * n + 1);
-  const prev = new Int32Array(2 * n + 1);
-  const position = new Int32Array(2 * n + 1);
   position[head] = -1;
   prev[head] = none;
   let last = head;
@@ -171,17 +165,69 @@ function entryList<I, O>(operations: readonly Operation<I, O>[]): EntryList {
     last = entry;
   }
   next[last] = none;
-  return { next, prev, position, head };
+}
+
+/** Where {@link readOperations} copies the operations of a search to, one slot per operation. */
+interface OperationColumns<I, O> {
+  /** Entry `2i` is operation `i`'s invocation time, `2i + 1` its completion (+infinity for `info`). */
+  readonly times: Float64Array;
+  /** 1 for an `ok` operation, 0 for an `info` one. */
+  readonly isOk: Uint8Array;
+  /** 1 for an `ok` operation the model says changes no state (see `Model.readOnly`). */
+  readonly readOnly: Uint8Array;
+  readonly inputs: I[];
+  /** The output of each `ok` operation. */
+  readonly observed: (O | undefined)[];
+}
+
+/**
+ * Copies what the search reads of `operations` into `columns`, and answers how many
+ * are `ok`. The one place the search reads the history's objects, and a loop of its
+ * own: an operation of a shape not seen before deoptimizes only this loop, never the
+ * search's hot loop.
+ */
+function readOperations<S, I, O>(operations: readonly Operation<I, O>[], model: Model<S, I, O>, columns: OperationColumns<I, O>): number {
+  const { times, isOk, readOnly, inputs, observed } = columns;
+  let okCount = 0;
+  for (let index = 0; index < operations.length; index++) {
+    const operation = operations[index]!;
+    const { outcome, input } = operation;
+    assert(outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
+    inputs[index] = input;
+    times[2 * index] = operation.invokedAt;
+    if (outcome !== 'ok') {
+      times[2 * index + 1] = Number.POSITIVE_INFINITY;
+      continue;
+    }
+    times[2 * index + 1] = operation.completedAt!;
+    okCount++;
+    isOk[index] = 1;
+    const output = operation.output!;
+    observed[index] = output;
+    // A completed read (an operation that, with its output, never changes any state)
+    // loses nothing by taking effect as soon as it can: remove it from any later place
+    // in a linearization and put it here, and the rest still holds. So it is no
+    // choice, and backtracking passes over it.
+    if (model.readOnly?.(input, output) === true) readOnly[index] = 1;
+  }
+  return okCount;
 }
 
 /**
  * The resumable search of one partition (one key's `ok` and `info` operations).
- * Holds its memo's bytes reserved from the budget until {@link release}. @internal
+ * Holds its memo's bytes reserved from the budget, and its arrays borrowed from the
+ * budget's scratch buffers, until {@link release}. @internal
  */
 export class PartitionSearch<S, I, O> {
+  /** The scratch buffer its entry list, bitset, codes, flags and stack are carved from. */
+  private readonly buffer: ArrayBuffer;
+  private released = false;
   private readonly list: EntryList;
   private readonly linearized: Uint32Array;
   private readonly code: Uint32Array;
+  // The operations' inputs and outputs, copied out once: the hot loop reads no user
+  // object but through the model, so a history's new object shapes cannot deoptimize it.
+  private readonly inputs: I[];
   private readonly observed: (O | undefined)[];
   private readonly isOk: Uint8Array;
   private readonly readOnly: Uint8Array;
@@ -219,6 +265,8 @@ export class PartitionSearch<S, I, O> {
   private deathPosition = -1;
   private deathStuck = -1;
   private deathPathTaken = false;
+  /** The search's steps when it last recorded the configuration at `explainAt` (each arrival is recorded once). */
+  private deathRecordedAtStep = -1;
   /** Set once an explaining search has the path and `explainStatesMax` states: it need not go on. */
   explained = false;
   private deathPath: number[] = [];
@@ -226,44 +274,48 @@ export class PartitionSearch<S, I, O> {
   private readonly deathStateIds = new Set<number>();
 
   constructor(
-    private readonly operations: readonly Operation<I, O>[],
+    operations: readonly Operation<I, O>[],
     private readonly model: Model<S, I, O>,
     private readonly budget: Budget,
-    /** The furthest return position of an earlier search of the same operations, to record the path and states there; none: only find it. */
-    private readonly explainAt?: number,
+    /**
+     * The furthest return position of an earlier search of the same operations, to
+     * record the path and states there; -1 (the default): only find it. Always a
+     * number, so the explaining search does not deoptimize the constructor the others share.
+     */
+    private readonly explainAt = -1,
   ) {
     const n = operations.length;
-    this.list = entryList(operations);
-    this.linearized = new Uint32Array(Math.max(1, (n + 31) >>> 5));
-    this.code = new Uint32Array(n);
+    const words = Math.max(1, (n + 31) >>> 5);
+    const { scratch } = budget;
+    const parts: [number, number][] = [[4, 2 * n + 1], [4, 2 * n + 1], [4, 2 * n + 1], [4, words], [4, n], [4, n + 1], [4, n + 1], [1, n], [1, n]];
+    this.buffer = scratch.borrow(Carving.bytes(parts));
+    const carving = new Carving(this.buffer);
+    this.list = { next: carving.int32(2 * n + 1), prev: carving.int32(2 * n + 1), position: carving.int32(2 * n + 1), head: 2 * n };
+    this.linearized = carving.uint32(words);
+    this.code = carving.uint32(n);
+    this.stackStateId = carving.int32(n + 1);
+    this.stackCall = carving.int32(n + 1);
+    this.isOk = carving.uint8(n);
+    this.readOnly = carving.uint8(n);
+    assert(carving.used === Carving.bytes(parts), () => `carved ${carving.used} bytes of ${Carving.bytes(parts)}`);
+    const sorting = scratch.borrow(Carving.bytes([[8, 2 * n], [4, n], [4, n]]));
+    const sortingCarving = new Carving(sorting);
+    const times = sortingCarving.float64(2 * n);
+    this.inputs = new Array<I>(n);
     this.observed = new Array<O | undefined>(n);
-    this.isOk = new Uint8Array(n);
-    this.readOnly = new Uint8Array(n);
-    let okCount = 0;
-    for (let index = 0; index < n; index++) {
-      const operation = operations[index]!;
-      assert(operation.outcome !== 'fail', () => `searchPartition: operation ${index} failed; fail operations must be dropped first`);
-      this.code[index] = mix32(index, 0x9e3779b9);
-      if (operation.outcome !== 'ok') continue;
-      okCount++;
-      this.isOk[index] = 1;
-      this.observed[index] = operation.output;
-      // A completed read (an operation that, with its output, never changes any state)
-      // loses nothing by taking effect as soon as it can: remove it from any later place
-      // in a linearization and put it here, and the rest still holds. So it is no
-      // choice, and backtracking passes over it.
-      if (model.readOnly?.(operation.input, operation.output!) === true) this.readOnly[index] = 1;
-    }
+    const okCount = readOperations(operations, model, { times, isOk: this.isOk, readOnly: this.readOnly, inputs: this.inputs, observed: this.observed });
+    for (let index = 0; index < n; index++) this.code[index] = mix32(index, 0x9e3779b9);
+    linkEntries(this.list, times, this.isOk, sortingCarving.int32(n), sortingCarving.int32(n));
+    scratch.giveBack(sorting);
     this.memo = new Memo(n, budget);
     this.transitions = new Transitions(budget, slotsFor(n));
-    this.stackStateId = new Int32Array(n + 1);
-    this.stackCall = new Int32Array(n + 1);
     this.okRemaining = okCount;
     const init = model.init();
     this.stateId = this.intern(model.hash(init), init);
     this.entry = this.list.next[this.list.head]!;
-    if (this.okRemaining === 0) this.finished = 'linearizable';
-    else if (this.stateId === noMemory) this.finished = 'memory bound';
+    // One store whatever the case: a store only a rare search makes (one with no ok
+    // operation, met while shrinking) would deoptimize the constructor.
+    this.finished = this.okRemaining === 0 ? 'linearizable' : this.stateId === noMemory ? 'memory bound' : undefined;
   }
 
   /** Bytes this search holds (memo and interned states). */
@@ -274,17 +326,52 @@ export class PartitionSearch<S, I, O> {
   /**
    * Searches for at most `stepsMax` steps, each also spent from the budget: the
    * verdict, `'paused'` (out of steps here or in the budget; call again), or
-   * `'memory bound'` (the memo may not grow; final).
+   * `'memory bound'` (the memo may not grow; final). An explaining search also
+   * pauses once it is `explained`.
    */
   run(stepsMax: number): TurnResult {
     if (this.finished !== undefined) return this.finished;
+    assert(!this.released, 'a released search was run again');
+    let left = stepsMax;
+    for (;;) {
+      // An explaining search's loop stops in front of the return at `explainAt`, and
+      // the configuration there is recorded here, out of the loop (see `walk`).
+      const atDeathPoint = this.explainAt >= 0 && this.entry !== none && this.list.position[this.entry] === this.explainAt;
+      if (atDeathPoint && this.deathRecordedAtStep !== this.steps) {
+        this.recordDeath();
+        if (this.explained) return 'paused';
+      }
+      const before = this.steps;
+      // At most a turn's steps at a time: the loop compares its count with a small
+      // integer, never with the +infinity an explaining search is given.
+      const result = this.walk(Math.min(left, linearizabilityLimits.partitionTurnSteps), atDeathPoint);
+      left -= this.steps - before;
+      if (result !== 'paused' || left <= 0 || this.budget.spentOn !== undefined) return result;
+    }
+  }
+
+  /**
+   * The search's loop: at most `stepsMax` steps (see {@link run}). An explaining search
+   * stops in front of the return at `explainAt` for {@link run} to record where it is,
+   * unless `pastDeathPoint` (it has just been recorded). That is checked with locals
+   * only and recorded out of the loop: a path of its own through the loop, or a field
+   * the loop reads that changes, would deoptimize the loop (in V8) for every search
+   * after this one, and the keys of the next check would run several times slower
+   * until it is compiled again.
+   */
+  private walk(stepsMax: number, pastDeathPoint: boolean): TurnResult {
+    const { explainAt } = this;
+    let recorded = pastDeathPoint;
     const { linearized, code, isOk, readOnly, list, stackCall, stackStateId } = this;
     const { next, head, position } = list;
     let { entry, stateId, hash, okRemaining, depth } = this;
     let result: TurnResult = 'paused';
     let taken = 0;
     for (;;) {
-      if (taken === stepsMax || this.explained || !this.budget.spend()) break;
+      if (taken === stepsMax) break;
+      if (position[entry] === explainAt && !recorded) break;
+      if (!this.budget.spend()) break;
+      recorded = false;
       taken++;
       assert(entry !== none, () => `linearizability search ran off the list with ${okRemaining} ok operations left`);
       const index = entry >>> 1;
@@ -340,7 +427,7 @@ export class PartitionSearch<S, I, O> {
       }
       // A return: its operation cannot wait any longer, so undo the last choice.
       assert(isOk[index] === 1, () => `reached the return of operation ${index} (info) with ${okRemaining} ok operations left`);
-      this.noteDeath(entry, depth, stateId);
+      this.noteDeath(entry);
       let forced: boolean;
       let undone = none;
       do {
@@ -386,14 +473,17 @@ export class PartitionSearch<S, I, O> {
    * answered `'not-linearizable'` or is `explained`.
    */
   deathPoint(): DeathPoint<S> {
-    assert(this.explainAt !== undefined && (this.explained || this.finished === 'not-linearizable'), () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
+    assert(this.explainAt >= 0 && (this.explained || this.finished === 'not-linearizable'), () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
     assert(this.deathPathTaken, () => `the explaining search never reached ${this.explainAt}`);
     assert(this.deathStuck >= 0, 'a failed search never reached a return');
     return { stuck: this.deathStuck, path: this.deathPath, states: this.deathStates };
   }
 
-  /** Gives the memo's and the interned states' bytes back to the budget. */
+  /** Gives the memo's and the interned states' bytes back to the budget, and its arrays to the scratch buffers; once. */
   release(): void {
+    assert(!this.released, 'a search released twice');
+    this.released = true;
+    this.budget.scratch.giveBack(this.buffer);
     this.memo.release();
     this.transitions.release();
     this.budget.releaseBytes(this.internedBytes);
@@ -429,13 +519,16 @@ export class PartitionSearch<S, I, O> {
     if (this.caching === 'on') {
       const known = this.transitions.get(stateId, index);
       if (known !== unknownTransition) return known;
-    } else if (this.caching === 'not yet' && this.steps + taken >= 2 * this.operations.length) {
+    } else if (this.caching === 'not yet' && this.steps + taken >= 2 * this.inputs.length) {
       this.caching = 'on';
       this.cachingSince = this.steps + taken;
     }
     const { model } = this;
-    const step = model.step(this.states[stateId]!, this.operations[index]!.input, this.observed[index]);
-    const nextId = step.ok ? this.intern(model.hash(step.state), step.state) : misfit;
+    const state = this.states[stateId]!;
+    const step = model.step(state, this.inputs[index]!, this.observed[index]);
+    // States are values, so the state itself back (after a read) is the same state: no
+    // hash to make and look up.
+    const nextId = !step.ok ? misfit : step.state === state ? stateId : this.intern(model.hash(step.state), step.state);
     if (nextId === noMemory) return noMemory;
     if (this.caching === 'on' && !this.remember(stateId, index, nextId, this.steps + taken)) return noMemory;
     return nextId;
@@ -453,14 +546,24 @@ export class PartitionSearch<S, I, O> {
     return this.states.length - 1;
   }
 
-  /** Records the configuration at return `entry` if it got at least as far as any before. */
-  private noteDeath(entry: number, depth: number, stateId: number): void {
+  /** Notes return `entry` as the furthest position reached if it got at least as far as any before. */
+  private noteDeath(entry: number): void {
     const position = this.list.position[entry]!;
     if (position > this.deathPosition) {
       this.deathPosition = position;
       this.deathStuck = entry >>> 1;
     }
-    if (position !== this.explainAt) return;
+  }
+
+  /**
+   * Records the configuration in front of the return at `explainAt`: the first path
+   * that got there, and each new state, until `explainStatesMax` of them.
+   */
+  private recordDeath(): void {
+    const { depth, stateId } = this;
+    this.deathRecordedAtStep = this.steps;
+    // The loop notes this return when it passes it, after; note it now too, in case it never does.
+    this.noteDeath(this.entry);
     if (!this.deathPathTaken) {
       this.deathPathTaken = true;
       this.deathPath = Array.from(this.stackCall.subarray(0, depth), (call) => call >>> 1);

@@ -18,10 +18,11 @@ export const misfit = -1;
 
 /**
  * An open-addressed table from (state id, operation index) to the next state id or
- * {@link misfit}; its bytes are reserved from the check's {@link Budget}. @internal
+ * {@link misfit}; its bytes are reserved from the check's {@link Budget} and borrowed
+ * from its scratch buffers. @internal
  */
 export class Transitions {
-  private table = new Int32Array(0);
+  private table: Int32Array<ArrayBuffer> = new Int32Array(0);
   private mask = -1;
   private size = 0;
   private bytes = 0;
@@ -70,6 +71,7 @@ export class Transitions {
 
   /** Gives every byte back to the budget; the table is empty after. */
   release(): void {
+    if (this.table.length > 0) this.budget.scratch.giveBack(this.table.buffer);
     this.budget.releaseBytes(this.bytes);
     this.bytes = 0;
     this.table = new Int32Array(0);
@@ -89,7 +91,7 @@ export class Transitions {
     const bytes = slots * stride * 4;
     if (!this.budget.reserveBytes(bytes)) return false;
     this.bytes += bytes;
-    this.table = new Int32Array(slots * stride);
+    this.table = new Int32Array(this.budget.scratch.borrow(bytes), 0, slots * stride);
     this.mask = slots - 1;
     for (let from = 0; from < old.length; from += stride) {
       if (old[from] === 0) continue;
@@ -100,6 +102,7 @@ export class Transitions {
       }
       for (let i = 0; i < stride; i++) this.table[at + i] = old[from + i]!;
     }
+    if (old.length > 0) this.budget.scratch.giveBack(old.buffer);
     this.budget.releaseBytes(old.length * 4);
     this.bytes -= old.length * 4;
     return true;

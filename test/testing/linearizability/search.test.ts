@@ -1,0 +1,70 @@
+/**
+ * The resumable search: an explaining search stops in front of the return where the
+ * first search died, and records the configuration there once per arrival, however
+ * its steps are cut into turns.
+ */
+import { describe, expect, it } from 'vitest';
+import { type Model, type Operation, type RegisterInput, type RegisterOutput, registerModel, versionedKvModel } from '../../../src/testing/index.js';
+import { Budget } from '../../../src/testing/linearizability/budget.js';
+import { type DeathPoint, PartitionSearch } from '../../../src/testing/linearizability/search.js';
+import { get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
+
+const budget = () => new Budget(10_000, 1e9, () => performance.now(), 64 * 1024 * 1024);
+
+/** Searches `operations` to its failure, then explains it with turns of `turnSteps`. */
+function deathPoint<S, I, O>(operations: Operation<I, O>[], model: Model<S, I, O>, turnSteps: number): { point: DeathPoint<S>; turns: number } {
+  const b = budget();
+  const failed = new PartitionSearch<S, I, O>(operations, model, b);
+  expect(failed.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+  failed.release();
+  const again = new PartitionSearch<S, I, O>(operations, model, b, failed.furthestPosition);
+  let turns = 0;
+  let result = 'paused';
+  while (result === 'paused' && !again.explained) {
+    result = again.run(turnSteps);
+    turns++;
+  }
+  again.release();
+  return { point: again.deathPoint(), turns };
+}
+
+describe('an explaining search', () => {
+  it('records the same death point, path and states in turns of one step as in one run', () => {
+    // Four concurrent unknown writes, then a read of a value none wrote: many
+    // configurations reach the read's return, each with its own state.
+    const history: KvOperation[] = [
+      ok('a', put('0'), 0, 1, written(1)),
+      ...Array.from({ length: 4 }, (_, i) => info(`w${i}`, put(`v${i}`), 2 + i)),
+      ok('r', get, 10, 20, value('never', 9)),
+    ];
+    const whole = deathPoint(history, versionedKvModel, Number.POSITIVE_INFINITY);
+    const stepwise = deathPoint(history, versionedKvModel, 1);
+    expect(stepwise.point).toEqual(whole.point);
+    expect(stepwise.turns).toBeGreaterThan(10);
+    expect(whole.point.states.length).toBeGreaterThan(1);
+    expect(history[whole.point.stuck]!.client).toBe('r');
+  });
+
+  it('with a register whose last read is corrupted: the stuck read and every state before it', () => {
+    const write = (client: string, v: number, at: number): Operation<RegisterInput, RegisterOutput> => ({
+      client,
+      key: 'k',
+      input: { op: 'write', value: v },
+      invokedAt: at,
+      completedAt: at + 5,
+      outcome: 'ok',
+      output: { type: 'written' },
+    });
+    const history: Operation<RegisterInput, RegisterOutput>[] = [
+      write('a', 1, 0),
+      write('b', 2, 1),
+      write('c', 3, 2),
+      { client: 'r', key: 'k', input: { op: 'read' }, invokedAt: 10, completedAt: 11, outcome: 'ok', output: { type: 'value', value: -1 } },
+    ];
+    for (const turnSteps of [1, 2, 3, Number.POSITIVE_INFINITY]) {
+      const { point } = deathPoint(history, registerModel, turnSteps);
+      expect(point.stuck).toBe(3);
+      expect([...point.states].sort()).toEqual([1, 2, 3]);
+    }
+  });
+});
