@@ -4,6 +4,11 @@
 // test/testing run (with fewer simulation schedules each, SYNOD_SCHEDULES below), and
 // per test coverage picks those that reach each mutant. Survivors judged equivalent are
 // listed, each with its reason, in test/mutation/equivalent-mutants.md.
+//
+// Incremental: each run reads and rewrites test/mutation/stryker-incremental.json
+// (committed), and retests only the mutants whose code or covering tests changed since;
+// the mutants of files outside `--mutate` are carried over as they were, so a one-file
+// run keeps the others' results. `npm run mutate -- --force` retests everything.
 process.env.SYNOD_SCHEDULES ??= '40';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -14,6 +19,8 @@ export default {
   coverageAnalysis: 'perTest',
   checkers: [],
   ignoreStatic: true,
+  incremental: true,
+  incrementalFile: 'test/mutation/stryker-incremental.json',
   concurrency: 2,
   timeoutFactor: 2,
   reporters: ['clear-text', 'progress', 'json', 'html'],
