@@ -115,8 +115,8 @@ const mutants: Mutant[] = [
   {
     name: 'a rejoining voter adopts no accepted entries',
     file: 'src/core/replica.ts',
-    from: 'this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex && votesIn(e.slot)).map(',
-    to: 'this.acceptor.adopt(plan.accepted.filter((e) => e.slot < 0 && votesIn(e.slot)).map(',
+    from: 'plan.accepted.filter((e) => e.slot > commitIndex && votesIn(e.slot)).map(',
+    to: 'plan.accepted.filter((e) => e.slot < 0 && votesIn(e.slot)).map(',
     suite: 'test/core/safety/amnesia.prop.test.ts',
   },
   {
