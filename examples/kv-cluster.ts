@@ -34,14 +34,21 @@ const servers = new Map<string, ChildProcess>();
 /** Starts `synod serve` for `id` (the same Node and loader as this process). */
 function startServer(id: string): void {
   // Their logs (warnings while a peer is down) would garble the progress line: dropped.
-  const child = spawn(process.execPath, [...process.execArgv, cli, 'serve', '--config', configPath, '--id', id, '--snapshot-every', '2000'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [...process.execArgv, cli, 'serve', '--config', configPath, '--id', id, '--snapshot-every', '2000'], {
+    stdio: 'ignore',
+  });
   servers.set(id, child);
 }
 
 const clients = ids.map(
   (_, i) =>
     // Each client starts at a different server, and fails over to the others.
-    new KvClient({ endpoints: [...ids.slice(i), ...ids.slice(0, i)].map((id) => config.members[id]!.client), clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 5_000 }),
+    new KvClient({
+      endpoints: [...ids.slice(i), ...ids.slice(0, i)].map((id) => config.members[id]!.client),
+      clusterId: config.clusterId,
+      secret: config.clientSecret!,
+      requestTimeoutMs: 5_000,
+    }),
 );
 
 const workload = new CasWorkload(keys);
@@ -63,7 +70,9 @@ try {
   await Promise.all(clients.map((c) => c.connect()));
   const bootMs = await firstWrite(clients[0]!);
   console.log(`the new cluster served its first write ${Math.round(bootMs)} ms after the clients connected`);
-  console.log(`3 KV servers (${ids.join(', ')}) on FileStorage in ${dir}, client ports ${ids.map((id) => config.members[id]!.client.port).join(', ')}; ${workers} workers doing compare-and-set on ${keys.length} keys for ${seconds} s`);
+  console.log(
+    `3 KV servers (${ids.join(', ')}) on FileStorage in ${dir}, client ports ${ids.map((id) => config.members[id]!.client.port).join(', ')}; ${workers} workers doing compare-and-set on ${keys.length} keys for ${seconds} s`,
+  );
 
   const start = performance.now();
   workload.start(clients, workers);
@@ -97,10 +106,14 @@ try {
   console.log('');
   console.log(`killed leader ${leader} with SIGKILL at t=${((killedAt - start) / 1000).toFixed(1)} s, restarted it 2 s later from its data directory`);
   console.log(`compare-and-set: ${counts.written} written, ${counts.conflicts} refused (version conflicts), ${counts.unknown} unknown (timed out)`);
-  console.log(`throughput: ${Math.round((counts.written + counts.conflicts) / elapsed)} CAS/s and ${Math.round(counts.reads / elapsed)} linearizable reads/s over ${elapsed.toFixed(1)} s`);
+  console.log(
+    `throughput: ${Math.round((counts.written + counts.conflicts) / elapsed)} CAS/s and ${Math.round(counts.reads / elapsed)} linearizable reads/s over ${elapsed.toFixed(1)} s`,
+  );
   console.log(`CAS latency: p50 ${percentile(workload.latencies, 50).toFixed(2)} ms, p99 ${percentile(workload.latencies, 99).toFixed(2)} ms`);
   const failoverMs = firstWriteAfterKill === undefined ? undefined : firstWriteAfterKill - killedAt;
-  console.log(`failover: the first write begun after the kill was acknowledged ${failoverMs === undefined ? 'never' : `${Math.round(failoverMs)} ms`} after it`);
+  console.log(
+    `failover: the first write begun after the kill was acknowledged ${failoverMs === undefined ? 'never' : `${Math.round(failoverMs)} ms`} after it`,
+  );
 
   // One last linearizable read of every key: an acknowledged write missing there would be lost.
   await workload.verify(clients[1]!, check);

@@ -104,7 +104,9 @@ await cluster.close();
 console.log('\nsummary');
 console.log(`  store                ${final.kvs.length} settings at revision ${final.revision}: ${expected}`);
 console.log(`  instances            ${instances.length}, all at that revision with that snapshot; ${reference.length} updates seen by the first, in order`);
-console.log(`  compare-and-set      concurrent updates kept both increments (rate-limit ${limit.value}); a stale version was ${refused === undefined ? 'ACCEPTED' : 'refused'}`);
+console.log(
+  `  compare-and-set      concurrent updates kept both increments (rate-limit ${limit.value}); a stale version was ${refused === undefined ? 'ACCEPTED' : 'refused'}`,
+);
 console.log(`  time                 ${((performance.now() - started) / 1000).toFixed(1)} s`);
 if (problems.length > 0) {
   for (const problem of problems) console.log(`  CHECK FAILED: ${problem}`);

@@ -36,14 +36,21 @@ interface Service {
 const services: Service[] = [];
 for (const node of cluster.ids) {
   const kv = cluster.kv(node);
-  services.push({ node, name: `scheduler-${node}`, session: await kv.createSession({ ttlMs: 500 }), election: new KvElection(kv, { name: 'services/scheduler' }) });
+  services.push({
+    node,
+    name: `scheduler-${node}`,
+    session: await kv.createSession({ ttlMs: 500 }),
+    election: new KvElection(kv, { name: 'services/scheduler' }),
+  });
 }
 
 const observerNode = cluster.leader() ?? cluster.ids[0]!;
 const seen: { leader: Leader | undefined; revision: number }[] = [];
 const observer = await new KvElection(cluster.kv(observerNode), { name: 'services/scheduler' }).observe((leader, revision) => {
   seen.push({ leader, revision });
-  console.log(`  [observer on ${observerNode}] ${at()} revision ${revision}: ${leader === undefined ? 'no leader' : `${leader.value} leads (term ${leader.term})`}`);
+  console.log(
+    `  [observer on ${observerNode}] ${at()} revision ${revision}: ${leader === undefined ? 'no leader' : `${leader.value} leads (term ${leader.term})`}`,
+  );
 });
 
 // 1. Campaign, lead, resign, twice each.
@@ -71,13 +78,17 @@ if (terms.some((term, i) => i > 0 && term <= terms[i - 1]!)) problems.push(`term
 console.log('2. failover: the leader is cut off from the cluster');
 const first = services.find((s) => s.node === cluster.follower() && s.node !== observerNode) ?? services.find((s) => s.node !== observerNode)!;
 const incumbent = await first.election.campaign(first.session, first.name);
-const waiting = services.filter((s) => s !== first).map(async (s) => ({ service: s, leadership: await s.election.campaign(s.session, s.name, { timeoutMs: 10_000 }) }));
+const waiting = services
+  .filter((s) => s !== first)
+  .map(async (s) => ({ service: s, leadership: await s.election.campaign(s.session, s.name, { timeoutMs: 10_000 }) }));
 await cluster.waitFor(() => seen.filter((s) => s.leader?.key === incumbent.leader.key).length > 0, 'the observer to see the incumbent');
 const cutAt = performance.now();
 cluster.network.isolate(first.node);
 const { service: successor, leadership: next } = await Promise.race(waiting);
 const failoverMs = Math.round(performance.now() - cutAt);
-console.log(`  ${successor.name} leads ${failoverMs} ms after ${first.name} was cut off (its session TTL is 500 ms); ${first.name} still believes it leads: ${incumbent.isLeader}`);
+console.log(
+  `  ${successor.name} leads ${failoverMs} ms after ${first.name} was cut off (its session TTL is 500 ms); ${first.name} still believes it leads: ${incumbent.isLeader}`,
+);
 if (!(next.leader.term > incumbent.leader.term)) problems.push(`the successor's term ${next.leader.term} is not above ${incumbent.leader.term}`);
 await next.resign();
 const last = await Promise.all(waiting).then((all) => all.find((w) => w.service !== successor)!);

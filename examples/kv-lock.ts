@@ -69,7 +69,9 @@ const sessionB = await cluster.kv(otherNode).createSession({ ttlMs: 1_000 });
 const heldB = await new KvLock(cluster.kv(otherNode), { name: 'demo/counter', session: sessionB, owner: 'B' }).acquire({ timeoutMs: 10_000 });
 const countB = Number((await storage.read(heldB.fencingToken, 'count')) ?? '0');
 await storage.write(heldB.fencingToken, 'count', String(countB + 1));
-console.log(`B (on node ${otherNode}) gets the lock ${Math.round(performance.now() - waitStart)} ms later, once A's session expired: token ${heldB.fencingToken}; counter ${countB} -> ${countB + 1}`);
+console.log(
+  `B (on node ${otherNode}) gets the lock ${Math.round(performance.now() - waitStart)} ms later, once A's session expired: token ${heldB.fencingToken}; counter ${countB} -> ${countB + 1}`,
+);
 
 const believed = heldA.isHeld;
 let refusal: StaleTokenError | undefined;
@@ -79,7 +81,9 @@ try {
   if (!(error instanceof StaleTokenError)) throw error;
   refusal = error;
 }
-console.log(`A wakes up believing it holds the lock (isHeld = ${believed}) and writes counter ${countA + 1} with token ${heldA.fencingToken}: ${refusal === undefined ? 'ACCEPTED' : `refused (${refusal.message})`}`);
+console.log(
+  `A wakes up believing it holds the lock (isHeld = ${believed}) and writes counter ${countA + 1} with token ${heldA.fencingToken}: ${refusal === undefined ? 'ACCEPTED' : `refused (${refusal.message})`}`,
+);
 if (!believed) problems.push('A learned of its loss before waking: the scene did not show a paused holder');
 if (refusal === undefined) problems.push("the storage accepted the paused holder's stale write");
 if (Number(storage.peek('count')) !== countB + 1) problems.push(`the counter is ${storage.peek('count')}, not B's ${countB + 1}`);
@@ -97,7 +101,9 @@ await cluster.close();
 
 console.log('\nsummary');
 console.log(`  increments under the lock   ${counted} of ${workers * rounds}, ${overlaps} overlaps, ${tokens.length} tokens rising`);
-console.log(`  paused holder               stale write with token ${heldA.fencingToken} ${refusal === undefined ? 'ACCEPTED' : `refused after token ${refusal.highestToken}`}`);
+console.log(
+  `  paused holder               stale write with token ${heldA.fencingToken} ${refusal === undefined ? 'ACCEPTED' : `refused after token ${refusal.highestToken}`}`,
+);
 console.log(`  storage                     ${storage.writes.length} writes accepted, ${storage.refused} refused for a stale token`);
 console.log(`  time                        ${((performance.now() - started) / 1000).toFixed(1)} s`);
 if (problems.length > 0) {

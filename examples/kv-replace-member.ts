@@ -28,12 +28,32 @@ const configPath = await writeLocalCluster(dir, 3);
 let config = await readClusterConfig(configPath);
 const servers = new Map<string, ChildProcess>();
 const joiners = new Map<string, { peer: TcpAddress; client: TcpAddress }>();
-for (const id of ['d', 'e', 'f', 'g', 'h']) joiners.set(id, { peer: { host: '127.0.0.1', port: await freePort() }, client: { host: '127.0.0.1', port: await freePort() } });
+for (const id of ['d', 'e', 'f', 'g', 'h'])
+  joiners.set(id, { peer: { host: '127.0.0.1', port: await freePort() }, client: { host: '127.0.0.1', port: await freePort() } });
 /** Where the new servers serve clients: once a, b and c are gone, the cluster file names no live member. */
 const joinerClients = [...joiners.values()].map((a) => a.client);
 
 function serve(id: string, extra: readonly string[] = []): void {
-  servers.set(id, spawn(process.execPath, [...process.execArgv, cli, 'serve', '--config', configPath, '--id', id, '--snapshot-every', '500', ...(process.env['SYNOD_DEBUG'] ? ['--verbose'] : []), ...extra], { stdio: ['ignore', 'ignore', process.env['SYNOD_DEBUG'] ? 'inherit' : 'ignore'] }));
+  servers.set(
+    id,
+    spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        cli,
+        'serve',
+        '--config',
+        configPath,
+        '--id',
+        id,
+        '--snapshot-every',
+        '500',
+        ...(process.env['SYNOD_DEBUG'] ? ['--verbose'] : []),
+        ...extra,
+      ],
+      { stdio: ['ignore', 'ignore', process.env['SYNOD_DEBUG'] ? 'inherit' : 'ignore'] },
+    ),
+  );
 }
 
 function join_(id: string): void {
@@ -56,10 +76,12 @@ async function stop(id: string): Promise<void> {
 async function rewriteClusterFile(ids: readonly string[]): Promise<void> {
   const raw = JSON.parse(await readFile(configPath, 'utf8')) as { members: Record<string, unknown> };
   const format = (a: TcpAddress) => `${a.host}:${a.port}`;
-  raw.members = Object.fromEntries(ids.map((id) => {
-    const a = joiners.get(id) ?? config.members[id]!;
-    return [id, { peer: format(a.peer), client: format(a.client), dataDir: id }];
-  }));
+  raw.members = Object.fromEntries(
+    ids.map((id) => {
+      const a = joiners.get(id) ?? config.members[id]!;
+      return [id, { peer: format(a.peer), client: format(a.client), dataDir: id }];
+    }),
+  );
   await writeFile(configPath, `${JSON.stringify(raw, null, 2)}\n`);
   config = await readClusterConfig(configPath);
 }
@@ -78,7 +100,16 @@ async function waitForVoter(id: string, ms: number): Promise<void> {
 
 // Clients know every address, old and new, and fail over between them.
 const endpoints = [...Object.values(config.members).map((m) => m.client), ...[...joiners.values()].map((a) => a.client)];
-const clients = Array.from({ length: 4 }, (_, i) => new KvClient({ endpoints: [...endpoints.slice(i), ...endpoints.slice(0, i)], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 5_000 }));
+const clients = Array.from(
+  { length: 4 },
+  (_, i) =>
+    new KvClient({
+      endpoints: [...endpoints.slice(i), ...endpoints.slice(0, i)],
+      clusterId: config.clusterId,
+      secret: config.clientSecret!,
+      requestTimeoutMs: 5_000,
+    }),
+);
 const workload = new CasWorkload(Array.from({ length: 6 }, (_, i) => `account/${i}`));
 let exitCode = 0;
 const check = (ok: boolean, what: string) => {
@@ -111,7 +142,11 @@ try {
   await new Promise((r) => setTimeout(r, 1_000));
 
   const timings: string[] = [];
-  for (const [old, next] of [['a', 'd'], ['b', 'e'], ['c', 'f']] as const) {
+  for (const [old, next] of [
+    ['a', 'd'],
+    ['b', 'e'],
+    ['c', 'f'],
+  ] as const) {
     phase = `replacing ${old} with ${next}`;
     const t0 = performance.now();
     join_(next);
@@ -144,7 +179,9 @@ try {
   clearInterval(progress);
   const elapsed = (performance.now() - start) / 1000;
   if (tty) process.stdout.write('\n');
-  console.log(`compare-and-set: ${counts.written} written, ${counts.conflicts} refused, ${counts.unknown} unknown, over ${elapsed.toFixed(1)} s; latency p50 ${percentile(workload.latencies, 50).toFixed(2)} ms, p99 ${percentile(workload.latencies, 99).toFixed(2)} ms`);
+  console.log(
+    `compare-and-set: ${counts.written} written, ${counts.conflicts} refused, ${counts.unknown} unknown, over ${elapsed.toFixed(1)} s; latency p50 ${percentile(workload.latencies, 50).toFixed(2)} ms, p99 ${percentile(workload.latencies, 99).toFixed(2)} ms`,
+  );
   check((await voters()).join(',') === 'd,e,f', 'the cluster is d, e and f: every original machine replaced');
   await workload.verify(clients[3]!, check);
   check(counts.written > 0, 'writes went on through every change');

@@ -139,7 +139,8 @@ async function client(i: number): Promise<void> {
 }
 
 function progress(): void {
-  const line = `t=${elapsed().toFixed(1)}s  leader=${leaderOf() ?? '-'}  acknowledged=${acknowledged}  ` +
+  const line =
+    `t=${elapsed().toFixed(1)}s  leader=${leaderOf() ?? '-'}  acknowledged=${acknowledged}  ` +
     `throughput=${Math.round(acknowledged / elapsed())}/s  retried=${failedAttempts}`;
   if (process.stdout.isTTY) process.stdout.write(`\r${line}   `);
   else console.log(line);
@@ -147,7 +148,9 @@ function progress(): void {
 
 for (const id of ids) await boot(id);
 await Promise.all(ids.map((id) => nodes.get(id)!.start()));
-console.log(`3 nodes started (${ids.join(', ')}) on FileStorage in ${dataDir} and TCP ports ${[...ports.values()].join(', ')}, ${clients} clients, ${seconds} s`);
+console.log(
+  `3 nodes started (${ids.join(', ')}) on FileStorage in ${dataDir} and TCP ports ${[...ports.values()].join(', ')}, ${clients} clients, ${seconds} s`,
+);
 const workers = Array.from({ length: clients }, (_, i) => client(i));
 const ticker = setInterval(progress, process.stdout.isTTY ? 200 : 1000);
 
@@ -194,11 +197,17 @@ const failover = electedAt - killedAt;
 console.log('\nsummary');
 console.log(`  acknowledged commands  ${acknowledged}`);
 console.log(`  throughput             ${Math.round(acknowledged / total)} commands/s over ${total.toFixed(1)} s`);
-console.log(`  failover               new leader ${(failover * 1000).toFixed(0)} ms after the kill` +
-  (firstCommitAfterKill === undefined ? '' : `, first commit after ${((firstCommitAfterKill - killedAt) * 1000).toFixed(0)} ms`));
+console.log(
+  `  failover               new leader ${(failover * 1000).toFixed(0)} ms after the kill` +
+    (firstCommitAfterKill === undefined ? '' : `, first commit after ${((firstCommitAfterKill - killedAt) * 1000).toFixed(0)} ms`),
+);
 console.log(`  attempts retried       ${failedAttempts}`);
-console.log(`  network                ${wire.messagesSent} messages in ${wire.writes} socket writes (${(wire.messagesSent / Math.max(1, wire.writes)).toFixed(1)} a write), ${wire.framesRejected} frames rejected`);
-console.log(`  storage                ${fsyncs.persists} persists in ${fsyncs.fsyncs} fsyncs (${(fsyncs.persists / Math.max(1, fsyncs.fsyncs)).toFixed(1)} a fsync), ${snapshots} snapshots saved or installed`);
+console.log(
+  `  network                ${wire.messagesSent} messages in ${wire.writes} socket writes (${(wire.messagesSent / Math.max(1, wire.writes)).toFixed(1)} a write), ${wire.framesRejected} frames rejected`,
+);
+console.log(
+  `  storage                ${fsyncs.persists} persists in ${fsyncs.fsyncs} fsyncs (${(fsyncs.persists / Math.max(1, fsyncs.fsyncs)).toFixed(1)} a fsync), ${snapshots} snapshots saved or installed`,
+);
 if (problems.length > 0) {
   console.log(`  CHECK FAILED: ${problems.length} counters differ from the acknowledged counts`);
   for (const p of problems.slice(0, 10)) console.log(`    ${p}`);

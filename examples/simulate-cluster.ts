@@ -36,14 +36,20 @@ const mustHold = (what: string, ok: boolean): void => {
 };
 
 print(`synod simulator: 3 voters (n1, n2, n3), majority quorums, seed ${seed}`);
-mustHold('a leader is elected', sim.runUntil(() => sim.leader() !== undefined, 200));
+mustHold(
+  'a leader is elected',
+  sim.runUntil(() => sim.leader() !== undefined, 200),
+);
 work(40);
 const first = sim.leader()!;
 
 sim.trace.add(sim.now, 'sim', `crash the leader ${first}`);
 sim.crash(first);
 const crashedAt = sim.now;
-mustHold('a new leader takes over', sim.runUntil(() => sim.leader() !== undefined && sim.leader() !== first, 300));
+mustHold(
+  'a new leader takes over',
+  sim.runUntil(() => sim.leader() !== undefined && sim.leader() !== first, 300),
+);
 const second = sim.leader()!;
 sim.trace.add(sim.now, 'sim', `failover: ${second} leads after ${sim.now - crashedAt} ticks`);
 

@@ -51,14 +51,25 @@ if (isMainThread) {
 
   const expected = members.length * commandsPerWorker;
   const agree = reports.every((r) => r.digest === reports[0]!.digest && r.applied === expected);
-  for (const r of reports) console.log(`${r.id}: applied ${r.applied} commands, digest ${r.digest}, ${r.delivered} messages delivered, ${r.rejected} frames refused`);
-  console.log(`${expected} commands through 3 worker threads in ${(performance.now() - started).toFixed(0)} ms: ${agree ? 'every node applied the same sequence' : 'NODES DIFFER'}`);
+  for (const r of reports)
+    console.log(`${r.id}: applied ${r.applied} commands, digest ${r.digest}, ${r.delivered} messages delivered, ${r.rejected} frames refused`);
+  console.log(
+    `${expected} commands through 3 worker threads in ${(performance.now() - started).toFixed(0)} ms: ${agree ? 'every node applied the same sequence' : 'NODES DIFFER'}`,
+  );
   process.exit(agree ? 0 : 1);
 } else {
   const { id, control } = workerData as { id: NodeId; control: MessagePort };
   const transport = new WorkerTransport(id, control);
   const log = new AppliedLog();
-  const node = createNode<string, number>({ id, members, transport, storage: new MemoryStorage(), stateMachine: log, tickMs: 10, electionTicks: { min: 15, max: 30 } });
+  const node = createNode<string, number>({
+    id,
+    members,
+    transport,
+    storage: new MemoryStorage(),
+    stateMachine: log,
+    tickMs: 10,
+    electionTicks: { min: 15, max: 30 },
+  });
   await node.start();
   parentPort!.postMessage('started');
   parentPort!.on('message', async (request: 'propose' | 'report') => {

@@ -21,9 +21,18 @@ interface Mutant {
 const kvTests = ['test/kv'];
 const membershipSuite = 'test/core/safety/membership.prop.test.ts';
 const linTests = ['test/testing/linearizability'];
-const fileLogTests = ['test/storage/file/file-storage.conformance.test.ts', 'test/storage/file/preallocation.test.ts', 'test/storage/file/faulty-file-system.test.ts'];
+const fileLogTests = [
+  'test/storage/file/file-storage.conformance.test.ts',
+  'test/storage/file/preallocation.test.ts',
+  'test/storage/file/faulty-file-system.test.ts',
+];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
-const exactlyOnceTests = ['test/runtime/dedup-table.test.ts', 'test/runtime/dedup-table.prop.test.ts', 'test/runtime/node.dedup-bounds.test.ts', 'test/kv/kv-exactly-once-bounds.test.ts'];
+const exactlyOnceTests = [
+  'test/runtime/dedup-table.test.ts',
+  'test/runtime/dedup-table.prop.test.ts',
+  'test/runtime/node.dedup-bounds.test.ts',
+  'test/kv/kv-exactly-once-bounds.test.ts',
+];
 
 const mutants: Mutant[] = [
   {
@@ -129,8 +138,8 @@ const mutants: Mutant[] = [
   {
     name: 'membership: a leader proposes in a configuration no phase-1 quorum of it promised',
     file: 'src/core/replica.ts',
-    from: 'if (e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== \'won\') {',
-    to: 'if (e.from < 0 && e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== \'won\') {',
+    from: "if (e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== 'won') {",
+    to: "if (e.from < 0 && e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== 'won') {",
     suite: membershipSuite,
   },
   {
@@ -178,7 +187,7 @@ const mutants: Mutant[] = [
   {
     name: 'tcp: the acceptor ignores the cluster id',
     file: 'src/transport/tcp/connection.ts',
-    from: "    this.peer = h.from;\n    if (h.cluster !== o.clusterId)",
+    from: '    this.peer = h.from;\n    if (h.cluster !== o.clusterId)',
     to: "    this.peer = h.from;\n    if (h.cluster === '\\u0000')",
     tests: tcpTests,
   },
@@ -190,9 +199,9 @@ const mutants: Mutant[] = [
     tests: tcpTests,
   },
   {
-    name: "tcp: the acceptor does not check that the certificate names the peer",
+    name: 'tcp: the acceptor does not check that the certificate names the peer',
     file: 'src/transport/tcp/connection.ts',
-    from: "    if (!certificateNamesNode(socket.getPeerCertificate(), id)) return",
+    from: '    if (!certificateNamesNode(socket.getPeerCertificate(), id)) return',
     to: "    if (this.role === 'dialer' && !certificateNamesNode(socket.getPeerCertificate(), id)) return",
     tests: tcpTests,
   },
@@ -412,7 +421,12 @@ if (process.argv.includes('--check')) {
 
 const runs = Number(process.env['SYNOD_SCHEDULES'] ?? 1000);
 const suite = process.env['SYNOD_SUITE'] ?? 'test/core/safety/mixed.prop.test.ts';
-const scenarios = ['test/core/replica.scenario.test.ts', 'test/core/replica.reads.scenario.test.ts', 'test/core/replica.amnesia.scenario.test.ts', 'test/core/replica.membership.scenario.test.ts'];
+const scenarios = [
+  'test/core/replica.scenario.test.ts',
+  'test/core/replica.reads.scenario.test.ts',
+  'test/core/replica.amnesia.scenario.test.ts',
+  'test/core/replica.membership.scenario.test.ts',
+];
 const only = process.env['SYNOD_MUTANT'];
 const rows: string[] = [];
 for (const m of mutants) {
@@ -446,7 +460,11 @@ for (const m of mutants) {
     scenario = `scenarios red (${/Tests\s+(\d+ failed)/.exec(out)?.[1] ?? 'failed'})`;
   }
   try {
-    execFileSync('npx', ['vitest', 'run', m.suite ?? suite], { env: { ...process.env, SYNOD_SCHEDULES: String(runs), SYNOD_NO_SHRINK: '1' }, stdio: 'pipe', encoding: 'utf8' });
+    execFileSync('npx', ['vitest', 'run', m.suite ?? suite], {
+      env: { ...process.env, SYNOD_SCHEDULES: String(runs), SYNOD_NO_SHRINK: '1' },
+      stdio: 'pipe',
+      encoding: 'utf8',
+    });
     verdict = `NOT CAUGHT in ${runs} schedules`;
   } catch (e) {
     const out = String((e as { stdout?: string }).stdout ?? '') + String((e as { stderr?: string }).stderr ?? '');

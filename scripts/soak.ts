@@ -24,7 +24,19 @@ import { Prng } from '../src/testing/prng.js';
 import { type SimulationConfig, runSimulation } from '../src/testing/run-simulation.js';
 
 /** The kinds of fault a mix may turn off. */
-const faultKinds: readonly Fault['kind'][] = ['crash', 'restart', 'partition', 'cut', 'bridge', 'crashLeader', 'isolateLeader', 'transferLeader', 'slowClock', 'heal', 'network'];
+const faultKinds: readonly Fault['kind'][] = [
+  'crash',
+  'restart',
+  'partition',
+  'cut',
+  'bridge',
+  'crashLeader',
+  'isolateLeader',
+  'transferLeader',
+  'slowClock',
+  'heal',
+  'network',
+];
 
 /** What one run draws before its schedule: the swarm's dimension. */
 interface Mix {
@@ -58,7 +70,11 @@ export function mixOf(seed: number, run: number): Mix {
     faultsMax,
     snapshots,
     membership,
-    safetyTicks: pick([[200, 400], [300, 700], [600, 1_200]] as const),
+    safetyTicks: pick([
+      [200, 400],
+      [300, 700],
+      [600, 1_200],
+    ] as const),
     fault: (nodes) => base(nodes).filter((f) => on.has(f.kind) || (transfer && f.kind === 'heal')),
   };
   const label = `${voters}v ${quorums.join('/')} ${faultsMax}f ${proposals}p${snapshots ? ' snap' : ''}${membership ? ' members' : ''}${transfer ? ' transfer' : ''} [${kinds.join(',')}]`;
@@ -131,29 +147,43 @@ async function main(): Promise<number> {
     const now = performance.now();
     if (now - lastProgress < progressMs) return;
     lastProgress = now;
-    console.log(`soak: ${runs} runs in ${((now - started) / 1000).toFixed(0)} s (${(runs / ((now - started) / 1000)).toFixed(1)} runs/s), ${failures.length} failed`);
+    console.log(
+      `soak: ${runs} runs in ${((now - started) / 1000).toFixed(0)} s (${(runs / ((now - started) / 1000)).toFixed(1)} runs/s), ${failures.length} failed`,
+    );
   };
 
   // Run r goes to worker r mod N: the runs done are the same whatever the worker count.
   await Promise.all(
-    Array.from({ length: workers }, (_, w) =>
-      new Promise<void>((done, fail) => {
-        // A worker does not inherit the main thread's module hooks: under tsx it registers tsx itself.
-        const boot = `(async () => { ${import.meta.url.endsWith('.ts') ? "(await import('tsx/esm/api')).register();" : ''} await import(${JSON.stringify(import.meta.url)}); })();`;
-        const worker = new Worker(boot, { eval: true, workerData: { seed, first: w, step: workers, runsMax, deadline: Date.now() + (deadline - performance.now()) } });
-        worker.on('message', (o: Outcome) => {
-          record(o);
-          progress();
-        });
-        worker.once('error', fail);
-        worker.once('exit', () => done());
-      }),
+    Array.from(
+      { length: workers },
+      (_, w) =>
+        new Promise<void>((done, fail) => {
+          // A worker does not inherit the main thread's module hooks: under tsx it registers tsx itself.
+          const boot = `(async () => { ${import.meta.url.endsWith('.ts') ? "(await import('tsx/esm/api')).register();" : ''} await import(${JSON.stringify(import.meta.url)}); })();`;
+          const worker = new Worker(boot, {
+            eval: true,
+            workerData: { seed, first: w, step: workers, runsMax, deadline: Date.now() + (deadline - performance.now()) },
+          });
+          worker.on('message', (o: Outcome) => {
+            record(o);
+            progress();
+          });
+          worker.once('error', fail);
+          worker.once('exit', () => done());
+        }),
     ),
   );
 
   const seconds = (performance.now() - started) / 1000;
-  console.log(`\nsoak: seed ${seed}: ${runs} runs in ${seconds.toFixed(0)} s (${(runs / seconds).toFixed(1)} runs/s), ${ticks} simulated ticks, ${failures.length} failed`);
-  console.log(`runs with each kind of fault on: ${[...byKind].sort().map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  console.log(
+    `\nsoak: seed ${seed}: ${runs} runs in ${seconds.toFixed(0)} s (${(runs / seconds).toFixed(1)} runs/s), ${ticks} simulated ticks, ${failures.length} failed`,
+  );
+  console.log(
+    `runs with each kind of fault on: ${[...byKind]
+      .sort()
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+  );
   for (const f of failures) console.log(`  failed: npm run soak -- --replay ${seed}:${f.run}`);
   return failures.length === 0 ? 0 : 1;
 }

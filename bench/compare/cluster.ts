@@ -30,7 +30,8 @@ async function loadCluster(dir: string): Promise<RunningCluster> {
   const cluster = JSON.parse(await readFile(join(dir, stateFile), 'utf8')) as RunningCluster;
   if (!systemNames.includes(cluster.system) || !Array.isArray(cluster.servers)) throw new Error(`${join(dir, stateFile)} is not a cluster state file`);
   for (const s of cluster.servers) {
-    if (!Number.isSafeInteger(s.pid) || s.pid <= 1 || !Number.isSafeInteger(s.startTicks)) throw new Error(`${join(dir, stateFile)}: bad server record ${JSON.stringify(s)}`);
+    if (!Number.isSafeInteger(s.pid) || s.pid <= 1 || !Number.isSafeInteger(s.startTicks))
+      throw new Error(`${join(dir, stateFile)}: bad server record ${JSON.stringify(s)}`);
   }
   return cluster;
 }
@@ -44,7 +45,9 @@ async function main(argv: readonly string[]): Promise<void> {
     const target = resolve(dir ?? (await mkdtemp(join(os.tmpdir(), `synod-compare-${name}-`))));
     const cluster = await systems[name].start(target);
     await saveCluster(cluster);
-    console.log(`${name}: ${cluster.endpoints.join(', ')}; pids ${cluster.servers.map((s) => s.pid).join(', ')}; stop with: npx tsx bench/compare/cluster.ts stop --dir ${target}`);
+    console.log(
+      `${name}: ${cluster.endpoints.join(', ')}; pids ${cluster.servers.map((s) => s.pid).join(', ')}; stop with: npx tsx bench/compare/cluster.ts stop --dir ${target}`,
+    );
   } else if (argv[0] === 'stop' && dir !== undefined) {
     const cluster = await loadCluster(resolve(dir));
     await stopServers(cluster.servers);

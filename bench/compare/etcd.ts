@@ -22,17 +22,33 @@ async function start(dir: string): Promise<RunningCluster> {
   for (const m of members) {
     const dataDir = join(dir, m.name);
     await mkdir(dataDir, { recursive: true });
-    servers.push(await startServer(m.name, etcdBin, [
-      '--name', m.name,
-      '--data-dir', dataDir,
-      '--listen-client-urls', `http://127.0.0.1:${m.client}`,
-      '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
-      '--listen-peer-urls', `http://127.0.0.1:${m.peer}`,
-      '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-token', `compare-${process.pid}`,
-      '--initial-cluster-state', 'new',
-    ], join(dir, `${m.name}.log`)));
+    servers.push(
+      await startServer(
+        m.name,
+        etcdBin,
+        [
+          '--name',
+          m.name,
+          '--data-dir',
+          dataDir,
+          '--listen-client-urls',
+          `http://127.0.0.1:${m.client}`,
+          '--advertise-client-urls',
+          `http://127.0.0.1:${m.client}`,
+          '--listen-peer-urls',
+          `http://127.0.0.1:${m.peer}`,
+          '--initial-advertise-peer-urls',
+          `http://127.0.0.1:${m.peer}`,
+          '--initial-cluster',
+          initialCluster,
+          '--initial-cluster-token',
+          `compare-${process.pid}`,
+          '--initial-cluster-state',
+          'new',
+        ],
+        join(dir, `${m.name}.log`),
+      ),
+    );
   }
   const endpoints = members.map((m) => `127.0.0.1:${m.client}`);
   // /health answers true once the member sees a leader and can serve a quorum read.
@@ -52,7 +68,11 @@ async function connect(cluster: RunningCluster, index: number): Promise<Adapter>
   const client = new Etcd3({ hosts: `http://${endpoint}` });
   return {
     async cas(key, version, value) {
-      const result = await client.if(key, 'Mod', '==', version).then(client.put(key).value(Buffer.from(value))).else(client.get(key)).commit();
+      const result = await client
+        .if(key, 'Mod', '==', version)
+        .then(client.put(key).value(Buffer.from(value)))
+        .else(client.get(key))
+        .commit();
       if (result.succeeded) return { version: Number(result.header.revision) };
       const current = result.responses[0]?.response_range?.kvs[0];
       return { conflict: current === undefined ? 0 : Number(current.mod_revision) };

@@ -20,7 +20,8 @@ export interface CompareOptions {
 }
 
 /** The one-line usage, appended to every option error. */
-const usage = 'usage: tsx bench/compare/run.ts [--clients 1,4,16,64,256] [--sizes 100,4096] [--seconds 10] [--warmup 3] [--passes 3] [--systems etcd,zookeeper,synod] [--out DIR]';
+const usage =
+  'usage: tsx bench/compare/run.ts [--clients 1,4,16,64,256] [--sizes 100,4096] [--seconds 10] [--warmup 3] [--passes 3] [--systems etcd,zookeeper,synod] [--out DIR]';
 
 /** Parses `argv` (the arguments after the script); throws with {@link usage} on anything it does not know. */
 export function parseOptions(argv: readonly string[], defaultOut: string): CompareOptions {
@@ -29,14 +30,16 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Compa
     const flag = argv[i]!;
     const name = flag.slice(2);
     const value = argv[i + 1];
-    if (!flag.startsWith('--') || value === undefined || given.has(name)) throw new Error(`${flag}${value === undefined ? ' has no value' : given.has(name) ? ' given twice' : ' is not an option'}\n${usage}`);
+    if (!flag.startsWith('--') || value === undefined || given.has(name))
+      throw new Error(`${flag}${value === undefined ? ' has no value' : given.has(name) ? ' given twice' : ' is not an option'}\n${usage}`);
     given.set(name, value);
   }
   const known = new Set(['clients', 'sizes', 'seconds', 'warmup', 'passes', 'systems', 'out']);
   for (const name of given.keys()) if (!known.has(name)) throw new Error(`--${name} is not an option\n${usage}`);
   const integers = (name: string, fallback: string): number[] => {
     const list = (given.get(name) ?? fallback).split(',').map(Number);
-    if (list.length === 0 || !list.every((n) => Number.isSafeInteger(n) && n > 0)) throw new Error(`--${name} must be positive integers separated by commas, got ${given.get(name)}\n${usage}`);
+    if (list.length === 0 || !list.every((n) => Number.isSafeInteger(n) && n > 0))
+      throw new Error(`--${name} must be positive integers separated by commas, got ${given.get(name)}\n${usage}`);
     return list;
   };
   const positive = (name: string, fallback: number): number => {
@@ -45,7 +48,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Compa
     return value;
   };
   const systems = (given.get('systems') ?? systemNames.join(',')).split(',');
-  for (const s of systems) if (!(systemNames as readonly string[]).includes(s)) throw new Error(`--systems: ${s} is not one of ${systemNames.join(', ')}\n${usage}`);
+  for (const s of systems)
+    if (!(systemNames as readonly string[]).includes(s)) throw new Error(`--systems: ${s} is not one of ${systemNames.join(', ')}\n${usage}`);
   const passes = positive('passes', 3);
   if (!Number.isInteger(passes)) throw new Error(`--passes must be an integer, got ${passes}\n${usage}`);
   return {

@@ -16,10 +16,21 @@ import type { PointSummary } from './summary.js';
 export const figureFiles = { throughput: 'throughput.svg', latency: 'latency.svg', cpu: 'cpu-per-op.svg' } as const;
 
 const systemColors = { domain: ['synod', 'etcd', 'zookeeper'], range: ['#d62728', '#1f77b4', '#2ca02c'] };
-const clientsAxis = { field: 'clients', type: 'quantitative', scale: { type: 'log', base: 2 }, axis: { values: [1, 4, 16, 64, 256], title: 'closed-loop clients' } } as const;
+const clientsAxis = {
+  field: 'clients',
+  type: 'quantitative',
+  scale: { type: 'log', base: 2 },
+  axis: { values: [1, 4, 16, 64, 256], title: 'closed-loop clients' },
+} as const;
 const sizeFacet = { field: 'size', type: 'nominal', title: null, sort: { field: 'valueBytes' } } as const;
 
-function lines(title: string, rows: readonly object[], y: object, extra: Record<string, unknown> = {}, facet: Record<string, unknown> = { column: sizeFacet }): TopLevelSpec {
+function lines(
+  title: string,
+  rows: readonly object[],
+  y: object,
+  extra: Record<string, unknown> = {},
+  facet: Record<string, unknown> = { column: sizeFacet },
+): TopLevelSpec {
   return asSpec({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -59,7 +70,20 @@ export async function drawFigures(summary: readonly PointSummary[], dir: string,
   const titled = (t: string) => ({ text: t, subtitle: caption });
   const specs: Record<keyof typeof figureFiles, TopLevelSpec> = {
     throughput: lines('', rows, { field: 'opsPerSecond', type: 'quantitative', title: 'operations/s (CAS + get), median of passes' }),
-    latency: lines('', latencyRows, { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency, ms (log)' }, { strokeDash: { field: 'quantile', type: 'nominal', title: 'quantile', legend: { symbolType: 'stroke', symbolStrokeWidth: 2, encode: { symbols: { update: { stroke: { value: '#444' } } } } } } }, { column: sizeFacet, row: { field: 'op', type: 'nominal', title: null } }),
+    latency: lines(
+      '',
+      latencyRows,
+      { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency, ms (log)' },
+      {
+        strokeDash: {
+          field: 'quantile',
+          type: 'nominal',
+          title: 'quantile',
+          legend: { symbolType: 'stroke', symbolStrokeWidth: 2, encode: { symbols: { update: { stroke: { value: '#444' } } } } },
+        },
+      },
+      { column: sizeFacet, row: { field: 'op', type: 'nominal', title: null } },
+    ),
     cpu: lines('', rows, { field: 'serverCpuPerOpUs', type: 'quantitative', title: 'server CPU per operation, µs (3 servers)' }),
   };
   const titles = { throughput: 'Throughput against clients', latency: 'Latency (p50 solid, p99 dashed) against clients', cpu: 'Server CPU per operation' };

@@ -107,11 +107,23 @@ export async function measurePoint(options: {
   });
   try {
     await sleep(options.warmupSeconds * 1000);
-    const before = { machine: await machineStat(), servers: await cpuTicks([cluster]), idle: await cpuTicks(options.idle), harness: process.cpuUsage(), at: performance.now() };
+    const before = {
+      machine: await machineStat(),
+      servers: await cpuTicks([cluster]),
+      idle: await cpuTicks(options.idle),
+      harness: process.cpuUsage(),
+      at: performance.now(),
+    };
     cas.measuring = get.measuring = true;
     await sleep(options.seconds * 1000);
     cas.measuring = get.measuring = false;
-    const after = { machine: await machineStat(), servers: await cpuTicks([cluster]), idle: await cpuTicks(options.idle), harness: process.cpuUsage(before.harness), at: performance.now() };
+    const after = {
+      machine: await machineStat(),
+      servers: await cpuTicks([cluster]),
+      idle: await cpuTicks(options.idle),
+      harness: process.cpuUsage(before.harness),
+      at: performance.now(),
+    };
     const seconds = (after.at - before.at) / 1000;
     const ops = cas.completed + get.completed;
     const total = after.machine.total - before.machine.total;

@@ -30,10 +30,14 @@ export function parseProcessStat(text: string): ProcessStat {
   // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
   const close = text.lastIndexOf(')');
   if (close < 0) throw new Error(`not a /proc/PID/stat line: ${JSON.stringify(text.slice(0, 80))}`);
-  const fields = text.slice(close + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // fields[0] is field 3 (state); utime, stime, starttime are fields 14, 15 and 22.
   const [state, utime, stime, start] = [fields[0], Number(fields[11]), Number(fields[12]), Number(fields[19])];
-  if (state === undefined || ![utime, stime, start].every(Number.isSafeInteger)) throw new Error(`not a /proc/PID/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+  if (state === undefined || ![utime, stime, start].every(Number.isSafeInteger))
+    throw new Error(`not a /proc/PID/stat line: ${JSON.stringify(text.slice(0, 80))}`);
   return { state, cpuTicks: utime + stime, startTicks: start };
 }
 

@@ -106,5 +106,8 @@ export function killServersOnExit(current: () => readonly ServerProcess[]): void
 /** The last `lines` lines of a log file, for an error message. */
 export async function logTail(path: string, lines = 20): Promise<string> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }

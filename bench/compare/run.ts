@@ -31,7 +31,14 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const options = parseOptions(process.argv.slice(2), join(here, 'results'));
 const out = resolve(options.out);
 const cpus = os.cpus();
-const machine = { cores: cpus.length, model: cpus[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version, date: new Date().toISOString() };
+const machine = {
+  cores: cpus.length,
+  model: cpus[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  kernel: os.release(),
+  node: process.version,
+  date: new Date().toISOString(),
+};
 const caption = `${machine.date.slice(0, 10)}: ${machine.cores} × ${machine.model}, Node ${machine.node}; ${options.passes} pass(es), ${options.seconds} s windows after ${options.warmupSeconds} s warm-up`;
 console.log(`compare: ${caption}`);
 
@@ -48,10 +55,11 @@ console.log(`before the servers start: ${quiet.busyPercent.toFixed(0)}% of the c
 const base = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-compare-'));
 const clusters: RunningCluster[] = [];
 let stopping: Promise<void> | undefined;
-const stopAll = () => (stopping ??= (async () => {
-  await stopServers(clusters.flatMap((c) => c.servers));
-  await rm(base, { recursive: true, force: true });
-})());
+const stopAll = () =>
+  (stopping ??= (async () => {
+    await stopServers(clusters.flatMap((c) => c.servers));
+    await rm(base, { recursive: true, force: true });
+  })());
 killServersOnExit(() => clusters.flatMap((c) => c.servers));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void stopAll().finally(() => process.exit(130)));
@@ -65,34 +73,54 @@ try {
     const cluster = await systems[name].start(dir);
     clusters.push(cluster);
     await saveCluster(cluster);
-    console.log(`${name}: serving on ${cluster.endpoints.join(', ')} after ${Math.round(performance.now() - started)} ms (pids ${cluster.servers.map((s) => s.pid).join(', ')}; state in ${dir})`);
+    console.log(
+      `${name}: serving on ${cluster.endpoints.join(', ')} after ${Math.round(performance.now() - started)} ms (pids ${cluster.servers.map((s) => s.pid).join(', ')}; state in ${dir})`,
+    );
   }
   const points: PointResult[] = [];
-  console.log('| pass | system | value | clients | ops/s | CAS p50 / p99 ms | get p50 / p99 ms | server CPU µs/op | servers / clients / idle clusters / other / steal, % of cores | errors, conflicts, stale |');
+  console.log(
+    '| pass | system | value | clients | ops/s | CAS p50 / p99 ms | get p50 / p99 ms | server CPU µs/op | servers / clients / idle clusters / other / steal, % of cores | errors, conflicts, stale |',
+  );
   console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|---|');
   for (let pass = 1; pass <= options.passes; pass++) {
     for (const valueBytes of options.sizes) {
       for (const clients of options.clients) {
         for (let k = 0; k < clusters.length; k++) {
           const cluster = clusters[(k + pass - 1) % clusters.length]!;
-          const p = await measurePoint({ system: systems[cluster.system], cluster, idle: clusters.filter((c) => c !== cluster), pass, clients, valueBytes, seconds: options.seconds, warmupSeconds: options.warmupSeconds });
+          const p = await measurePoint({
+            system: systems[cluster.system],
+            cluster,
+            idle: clusters.filter((c) => c !== cluster),
+            pass,
+            clients,
+            valueBytes,
+            seconds: options.seconds,
+            warmupSeconds: options.warmupSeconds,
+          });
           points.push(p);
           await systems[cluster.system].compact(cluster);
           const m = p.machine;
-          console.log(`| ${pass} | ${p.system} | ${p.valueBytes} B | ${p.clients} | ${Math.round(p.opsPerSecond)} | ${p.cas.p50Ms.toFixed(2)} / ${p.cas.p99Ms.toFixed(2)} | ${p.get.p50Ms.toFixed(2)} / ${p.get.p99Ms.toFixed(2)} | ${Math.round(p.serverCpuPerOpUs)} | ${[m.serversPercent, m.harnessPercent, m.idleClustersPercent, m.otherPercent, m.stealPercent].map((v) => v.toFixed(0)).join(' / ')} | ${p.errors}, ${p.conflicts}, ${p.staleReads} |`);
+          console.log(
+            `| ${pass} | ${p.system} | ${p.valueBytes} B | ${p.clients} | ${Math.round(p.opsPerSecond)} | ${p.cas.p50Ms.toFixed(2)} / ${p.cas.p99Ms.toFixed(2)} | ${p.get.p50Ms.toFixed(2)} / ${p.get.p99Ms.toFixed(2)} | ${Math.round(p.serverCpuPerOpUs)} | ${[m.serversPercent, m.harnessPercent, m.idleClustersPercent, m.otherPercent, m.stealPercent].map((v) => v.toFixed(0)).join(' / ')} | ${p.errors}, ${p.conflicts}, ${p.staleReads} |`,
+          );
         }
       }
     }
   }
   const summary = summarize(points);
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'compare.json'), `${JSON.stringify({ machine, beforeServers: quiet, options: { ...options, out: undefined }, caption, summary, points }, null, 2)}\n`);
+  await writeFile(
+    join(out, 'compare.json'),
+    `${JSON.stringify({ machine, beforeServers: quiet, options: { ...options, out: undefined }, caption, summary, points }, null, 2)}\n`,
+  );
   await drawFigures(summary, out, caption);
   console.log(`\nmedians over ${options.passes} pass(es):`);
   console.log('| system | value | clients | ops/s (min–max) | CAS p50 / p99 ms | get p50 / p99 ms | server CPU µs/op | max other load / steal % |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const s of summary) {
-    console.log(`| ${s.system} | ${s.valueBytes} B | ${s.clients} | ${Math.round(s.opsPerSecond)} (${Math.round(s.opsPerSecondMin)}–${Math.round(s.opsPerSecondMax)}) | ${s.casP50Ms.toFixed(2)} / ${s.casP99Ms.toFixed(2)} | ${s.getP50Ms.toFixed(2)} / ${s.getP99Ms.toFixed(2)} | ${Math.round(s.serverCpuPerOpUs)} | ${s.otherPercentMax.toFixed(0)} / ${s.stealPercentMax.toFixed(0)} |`);
+    console.log(
+      `| ${s.system} | ${s.valueBytes} B | ${s.clients} | ${Math.round(s.opsPerSecond)} (${Math.round(s.opsPerSecondMin)}–${Math.round(s.opsPerSecondMax)}) | ${s.casP50Ms.toFixed(2)} / ${s.casP99Ms.toFixed(2)} | ${s.getP50Ms.toFixed(2)} / ${s.getP99Ms.toFixed(2)} | ${Math.round(s.serverCpuPerOpUs)} | ${s.otherPercentMax.toFixed(0)} / ${s.stealPercentMax.toFixed(0)} |`,
+    );
   }
   console.log(`\nwrote compare.json, ${Object.values(figureFiles).join(', ')} in ${out}`);
 } finally {

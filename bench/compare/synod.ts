@@ -23,7 +23,12 @@ function client(config: ClusterConfig, index: number): KvClient {
   const endpoints = Object.values(config.members).map((m) => m.client);
   // The first endpoint is this client's member; the others are where it goes if that one fails.
   const first = index % endpoints.length;
-  return new KvClient({ endpoints: [...endpoints.slice(first), ...endpoints.slice(0, first)], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs });
+  return new KvClient({
+    endpoints: [...endpoints.slice(first), ...endpoints.slice(0, first)],
+    clusterId: config.clusterId,
+    secret: config.clientSecret!,
+    requestTimeoutMs,
+  });
 }
 
 async function start(dir: string): Promise<RunningCluster> {
@@ -31,7 +36,9 @@ async function start(dir: string): Promise<RunningCluster> {
   const config = await readClusterConfig(configPath);
   const servers = [];
   for (const id of Object.keys(config.members)) {
-    servers.push(await startServer(id, process.execPath, ['--import', 'tsx', cli, 'serve', '--config', configPath, '--id', id], join(dir, `${id}.log`), repository));
+    servers.push(
+      await startServer(id, process.execPath, ['--import', 'tsx', cli, 'serve', '--config', configPath, '--id', id], join(dir, `${id}.log`), repository),
+    );
   }
   const endpoints = Object.values(config.members).map((m) => `${m.client.host}:${m.client.port}`);
   for (const [i, id] of Object.keys(config.members).entries()) {

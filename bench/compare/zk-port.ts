@@ -74,9 +74,11 @@ if (clientKind !== 'c' && clientKind !== 'wire') throw new Error(`zk-port: --cli
 if (clientKind === 'c' && typeof cBinding === 'string') throw new Error(cBinding);
 if (clientKind === 'wire' && typeof cBinding === 'string') console.log(`zk-port: using our own wire client: ${cBinding}`);
 /** A session of the client measured, on `endpoint`. */
-const connectClient = (endpoint: string): Promise<BenchClient> => (clientKind === 'c' ? ZooKeeperCClient.connect(cBinding as Exclude<typeof cBinding, string>, endpoint) : ZooKeeperClient.connect(endpoint));
+const connectClient = (endpoint: string): Promise<BenchClient> =>
+  clientKind === 'c' ? ZooKeeperCClient.connect(cBinding as Exclude<typeof cBinding, string>, endpoint) : ZooKeeperClient.connect(endpoint);
 for (const o of ops) if (!opNames.includes(o)) throw new Error(`zk-port: unknown op ${o} (one of ${opNames.join(', ')})`);
-if (!(seconds > 0 && warmupSeconds >= 0 && clientCounts.every((n) => Number.isInteger(n) && n > 0))) throw new Error('zk-port: --seconds, --warmup and --clients must be positive');
+if (!(seconds > 0 && warmupSeconds >= 0 && clientCounts.every((n) => Number.isInteger(n) && n > 0)))
+  throw new Error('zk-port: --seconds, --warmup and --clients must be positive');
 
 const repository = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const root = '/zkbench';
@@ -93,7 +95,15 @@ async function startSynod(dir: string): Promise<Target> {
   await writeFile(configPath, JSON.stringify(cluster, null, 2));
   const servers: ServerProcess[] = [];
   for (const id of Object.keys(cluster.members)) {
-    servers.push(await startServer(id, process.execPath, ['--import', 'tsx', join(repository, 'src', 'cli', 'synod.ts'), 'serve', '--config', configPath, '--id', id], join(dir, `${id}.log`), repository));
+    servers.push(
+      await startServer(
+        id,
+        process.execPath,
+        ['--import', 'tsx', join(repository, 'src', 'cli', 'synod.ts'), 'serve', '--config', configPath, '--id', id],
+        join(dir, `${id}.log`),
+        repository,
+      ),
+    );
   }
   for (const [i, endpoint] of endpoints.entries()) {
     await waitUntil(`synod member ${i} serving ZooKeeper clients at ${endpoint}`, 60_000, async () => {
@@ -167,7 +177,11 @@ async function measure(target: Target, op: OpName, clients: number): Promise<Mea
     phase = 'stop';
     await Promise.all(loops);
     const cpuMs = ((cpuAfter - cpuBefore) / clockTicksPerSecond) * 1_000;
-    return { opsPerSecond: done / elapsed, p50Ms: sample[Math.floor(sample.length / 2)] ?? Number.NaN, serverCpuMsPerOp: done === 0 ? Number.NaN : cpuMs / done };
+    return {
+      opsPerSecond: done / elapsed,
+      p50Ms: sample[Math.floor(sample.length / 2)] ?? Number.NaN,
+      serverCpuMsPerOp: done === 0 ? Number.NaN : cpuMs / done,
+    };
   } finally {
     await Promise.all(sessions.map((c) => c.close()));
   }
@@ -177,7 +191,14 @@ const base = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), '
 const targets: Target[] = [];
 killServersOnExit(() => targets.flatMap((t) => t.servers));
 try {
-  console.log(`zk-port: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${seconds} s windows after ${warmupSeconds} s warm-up; client: ${clientKind === 'c' ? "ZooKeeper's C client (Node binding)" : 'our wire client'}`);
+  console.log(
+    `zk-port: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(
+        ' ',
+      )}; ${seconds} s windows after ${warmupSeconds} s warm-up; client: ${clientKind === 'c' ? "ZooKeeper's C client (Node binding)" : 'our wire client'}`,
+  );
   const zk = await zookeeper.start(join(base, 'zookeeper'));
   targets.push({ name: 'zookeeper', endpoints: zk.endpoints, servers: zk.servers });
   await rm(join(base, 'synod'), { recursive: true, force: true });
@@ -187,7 +208,20 @@ try {
     await c.create(root, new Uint8Array(0));
     await c.close();
   }
-  const rows: string[][] = [['op', 'clients', 'ZooKeeper ops/s', 'synod ops/s', 'synod/ZK', 'ZK p50 ms', 'synod p50 ms', 'ZK server CPU ms/op', 'synod server CPU ms/op', 'synod/ZK CPU']];
+  const rows: string[][] = [
+    [
+      'op',
+      'clients',
+      'ZooKeeper ops/s',
+      'synod ops/s',
+      'synod/ZK',
+      'ZK p50 ms',
+      'synod p50 ms',
+      'ZK server CPU ms/op',
+      'synod server CPU ms/op',
+      'synod/ZK CPU',
+    ],
+  ];
   let swap = false;
   for (const op of ops) {
     for (const clients of clientCounts) {
@@ -197,7 +231,18 @@ try {
       for (const t of order) result.set(t.name, await measure(t, op, clients));
       const z = result.get('zookeeper')!;
       const s = result.get('synod')!;
-      const row = [op, String(clients), z.opsPerSecond.toFixed(0), s.opsPerSecond.toFixed(0), (s.opsPerSecond / z.opsPerSecond).toFixed(2), z.p50Ms.toFixed(2), s.p50Ms.toFixed(2), z.serverCpuMsPerOp.toFixed(3), s.serverCpuMsPerOp.toFixed(3), (s.serverCpuMsPerOp / z.serverCpuMsPerOp).toFixed(2)];
+      const row = [
+        op,
+        String(clients),
+        z.opsPerSecond.toFixed(0),
+        s.opsPerSecond.toFixed(0),
+        (s.opsPerSecond / z.opsPerSecond).toFixed(2),
+        z.p50Ms.toFixed(2),
+        s.p50Ms.toFixed(2),
+        z.serverCpuMsPerOp.toFixed(3),
+        s.serverCpuMsPerOp.toFixed(3),
+        (s.serverCpuMsPerOp / z.serverCpuMsPerOp).toFixed(2),
+      ];
       rows.push(row);
       console.log(row.join('\t'));
     }

@@ -24,7 +24,12 @@ interface NativeClient {
 
 interface Binding {
   new (config: Record<string, unknown>): NativeClient;
-  readonly constants: { readonly ZOK: number; readonly ZOO_PERSISTENT: number; readonly ZOO_EPHEMERAL_SEQUENTIAL: number; readonly ZOO_LOG_LEVEL_ERROR: number };
+  readonly constants: {
+    readonly ZOK: number;
+    readonly ZOO_PERSISTENT: number;
+    readonly ZOO_EPHEMERAL_SEQUENTIAL: number;
+    readonly ZOO_LOG_LEVEL_ERROR: number;
+  };
 }
 
 /** The binding, or why it is not installed (run `bash bench/compare/setup.sh`). */
@@ -40,11 +45,20 @@ const bytes = (data: Uint8Array): Buffer => Buffer.from(data.buffer, data.byteOf
 
 /** One session of the C client. */
 export class ZooKeeperCClient {
-  private constructor(private readonly native: NativeClient, private readonly binding: Binding) {}
+  private constructor(
+    private readonly native: NativeClient,
+    private readonly binding: Binding,
+  ) {}
 
   /** Opens a session on `address` (`host:port`), with a 10 s session timeout. */
   static connect(binding: Binding, address: string): Promise<ZooKeeperCClient> {
-    const native = new binding({ connect: address, timeout: 10_000, debug_level: binding.constants.ZOO_LOG_LEVEL_ERROR, host_order_deterministic: true, data_as_buffer: true });
+    const native = new binding({
+      connect: address,
+      timeout: 10_000,
+      debug_level: binding.constants.ZOO_LOG_LEVEL_ERROR,
+      host_order_deterministic: true,
+      data_as_buffer: true,
+    });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the C client did not connect to ${address} within 10 s`)), 10_000);
       native.on('connect', () => {
@@ -57,12 +71,18 @@ export class ZooKeeperCClient {
 
   /** Creates a persistent znode with open ACLs; resolves false if it exists already. */
   async create(path: string, data: Uint8Array): Promise<boolean> {
-    const rc = await this.call<string>(path, (done) => this.native.a_create(path, bytes(data), this.binding.constants.ZOO_PERSISTENT, (code, _e, p) => done(code, p)), [zooErrors.nodeExists]);
+    const rc = await this.call<string>(
+      path,
+      (done) => this.native.a_create(path, bytes(data), this.binding.constants.ZOO_PERSISTENT, (code, _e, p) => done(code, p)),
+      [zooErrors.nodeExists],
+    );
     return rc !== undefined;
   }
 
   async createEphemeralSequential(prefix: string, data: Uint8Array): Promise<string> {
-    return (await this.call<string>(prefix, (done) => this.native.a_create(prefix, bytes(data), this.binding.constants.ZOO_EPHEMERAL_SEQUENTIAL, (code, _e, p) => done(code, p))))!;
+    return (await this.call<string>(prefix, (done) =>
+      this.native.a_create(prefix, bytes(data), this.binding.constants.ZOO_EPHEMERAL_SEQUENTIAL, (code, _e, p) => done(code, p)),
+    ))!;
   }
 
   async delete(path: string, version: number): Promise<void> {
@@ -70,7 +90,9 @@ export class ZooKeeperCClient {
   }
 
   async getData(path: string): Promise<ZNodeData> {
-    return (await this.call<ZNodeData>(path, (done) => this.native.a_get(path, false, (code, _e, stat, data) => done(code, { data: data ?? new Uint8Array(0), version: stat?.version ?? -1 }))))!;
+    return (await this.call<ZNodeData>(path, (done) =>
+      this.native.a_get(path, false, (code, _e, stat, data) => done(code, { data: data ?? new Uint8Array(0), version: stat?.version ?? -1 })),
+    ))!;
   }
 
   async setData(path: string, data: Uint8Array, version: number): Promise<number> {

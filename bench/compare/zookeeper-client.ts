@@ -23,7 +23,10 @@ const closeWaitMs = 2_000;
 
 /** A request the server refused: `code` is ZooKeeper's error code (see {@link zooErrors}). */
 export class ZooKeeperError extends Error {
-  constructor(readonly code: number, readonly path: string) {
+  constructor(
+    readonly code: number,
+    readonly path: string,
+  ) {
     super(`ZooKeeper error ${code} on ${path}`);
     this.name = 'ZooKeeperError';
   }
@@ -154,7 +157,16 @@ export class ZooKeeperClient {
     socket.on('error', (error) => client.fail(error));
     socket.on('close', () => client.fail(new Error(`ZooKeeper connection to ${address} closed`)));
     // ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, readOnly.
-    socket.write(new JuteWriter().int(0).long(0n).int(options.sessionTimeoutMs ?? 10_000).long(0n).bytes(new Uint8Array(16)).bool(false).frame());
+    socket.write(
+      new JuteWriter()
+        .int(0)
+        .long(0n)
+        .int(options.sessionTimeoutMs ?? 10_000)
+        .long(0n)
+        .bytes(new Uint8Array(16))
+        .bool(false)
+        .frame(),
+    );
     // A server that takes the connection but never answers must not hold the caller forever.
     const waitMs = options.handshakeTimeoutMs ?? 10_000;
     const timer = setTimeout(() => client.fail(new Error(`ZooKeeper at ${address} did not answer the handshake within ${waitMs} ms`)), waitMs);

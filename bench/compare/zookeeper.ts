@@ -27,7 +27,9 @@ const heapMb = 1000;
 const root = '/compare';
 
 async function start(dir: string): Promise<RunningCluster> {
-  const members = await Promise.all([1, 2, 3].map(async (id) => ({ id, name: `z${id}`, client: await freePort(), quorum: await freePort(), election: await freePort() })));
+  const members = await Promise.all(
+    [1, 2, 3].map(async (id) => ({ id, name: `z${id}`, client: await freePort(), quorum: await freePort(), election: await freePort() })),
+  );
   const servers = [];
   for (const m of members) {
     const dataDir = join(dir, m.name);
@@ -46,7 +48,14 @@ async function start(dir: string): Promise<RunningCluster> {
     ];
     const configPath = join(dir, `${m.name}.cfg`);
     await writeFile(configPath, `${config.join('\n')}\n`);
-    servers.push(await startServer(m.name, javaBin, [`-Xmx${heapMb}m`, '-cp', zookeeperJar, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', configPath], join(dir, `${m.name}.log`)));
+    servers.push(
+      await startServer(
+        m.name,
+        javaBin,
+        [`-Xmx${heapMb}m`, '-cp', zookeeperJar, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', configPath],
+        join(dir, `${m.name}.log`),
+      ),
+    );
   }
   const endpoints = members.map((m) => `127.0.0.1:${m.client}`);
   // A server outside a quorum closes new sessions: a sync through each one means the ensemble serves.

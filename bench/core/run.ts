@@ -190,14 +190,17 @@ async function main(): Promise<void> {
       `| ${mode.name} (${mode.commandsPerSlot} cmd/slot, ${mode.chunkSlots} slot/chunk) | ${format(commandsRate)} | ${format(slotsRate)} | ${format(messagesRate)} | ${bytes === undefined ? 'n/a' : bytes.allocated.toFixed(0)} | ${format(baseline)} | ${(messagesRate / baseline).toFixed(4)} |`,
     );
     if (mode.name === 'one-slot') continue;
-    if (mode.name === 'batched') verdicts.push(`batched: ${format(commandsRate)} commands/s vs target 2,000,000: ${commandsRate >= 2_000_000 ? 'met' : 'NOT met'}`);
+    if (mode.name === 'batched')
+      verdicts.push(`batched: ${format(commandsRate)} commands/s vs target 2,000,000: ${commandsRate >= 2_000_000 ? 'met' : 'NOT met'}`);
     else verdicts.push(`unbatched: ${format(slotsRate)} slots/s vs target 200,000: ${slotsRate >= 200_000 ? 'met' : 'NOT met'}`);
   }
 
   const cpus = os.cpus();
   console.log(`# synod core throughput (3 replicas, one process, zero-latency network, instant persistence)\n`);
   console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}`);
-  console.log(`${commandBytes}-byte commands; each chunk of slots is proposed, then the network drained; median of ${rounds} rounds after ${warmupRounds} warm-up rounds\n`);
+  console.log(
+    `${commandBytes}-byte commands; each chunk of slots is proposed, then the network drained; median of ${rounds} rounds after ${warmupRounds} warm-up rounds\n`,
+  );
   console.log('| mode | commands/s | slots/s | messages/s | bytes allocated/command | baseline msgs/s | protocol/baseline |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(r);

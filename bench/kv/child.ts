@@ -115,7 +115,9 @@ export class Child {
     this.gone = new Promise((resolve) => this.proc.once('exit', () => resolve()));
     this.exited = this.gone.then(() => {
       live.delete(this.proc);
-      const error = new Error(`${this.name} (pid ${this.pid}) exited (code ${this.proc.exitCode}, signal ${this.proc.signalCode})${this.stderr === '' ? '' : `:\n${this.stderr}`}`);
+      const error = new Error(
+        `${this.name} (pid ${this.pid}) exited (code ${this.proc.exitCode}, signal ${this.proc.signalCode})${this.stderr === '' ? '' : `:\n${this.stderr}`}`,
+      );
       for (const w of this.waiting.values()) w.reject(error);
       this.waiting.clear();
       throw error;

@@ -27,10 +27,15 @@ const server = createServer((socket) => {
 await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
 const { port } = server.address() as { port: number };
 
-answerParent({ mark: () => {
-  const cpu = process.cpuUsage();
-  return cpu.user + cpu.system;
-} }, async () => {
-  server.close();
-});
+answerParent(
+  {
+    mark: () => {
+      const cpu = process.cpuUsage();
+      return cpu.user + cpu.system;
+    },
+  },
+  async () => {
+    server.close();
+  },
+);
 tellReady({ port });

@@ -127,7 +127,8 @@ async function readLoop(c: LogicalClient, w: Window): Promise<void> {
     const start = performance.now();
     try {
       const kv = await c.kv.get(c.key);
-      if (kv === undefined || kv.value.byteLength !== value.byteLength) throw new Error(`${c.key}: read ${kv === undefined ? 'nothing' : `${kv.value.byteLength} bytes`}`);
+      if (kv === undefined || kv.value.byteLength !== value.byteLength)
+        throw new Error(`${c.key}: read ${kv === undefined ? 'nothing' : `${kv.value.byteLength} bytes`}`);
       w.record(performance.now() - start);
     } catch (error) {
       failed(error);
@@ -146,7 +147,11 @@ async function setup(request: SetupRequest): Promise<FrameSizes> {
     return new KvClient({ endpoints: order.map((id) => config.members[id]!.client), clusterId: config.clusterId, secret });
   });
   await Promise.all(connections.map((kv) => kv.connect()));
-  clients = Array.from({ length: request.clients }, (_, i) => ({ kv: connections[i % connections.length]!, key: `bench/client-${String(i).padStart(4, '0')}`, version: 0 }));
+  clients = Array.from({ length: request.clients }, (_, i) => ({
+    kv: connections[i % connections.length]!,
+    key: `bench/client-${String(i).padStart(4, '0')}`,
+    version: 0,
+  }));
   // Each client reads its version once; an absent key is created, so reads find a value.
   await Promise.all(
     clients.map(async (c) => {
@@ -157,7 +162,13 @@ async function setup(request: SetupRequest): Promise<FrameSizes> {
   // The bytes of one CAS of a 5-digit version, as the client codec frames them.
   const c = clients[0]!;
   const n = 10_000;
-  const requestFrame = encodeClientRequest({ kind: 'command', id: n, command: putCommand(c.key, value, { expectedVersion: n }), request: { clientId: c.kv.clientId, seq: n, ackedBelow: n }, timeoutMs: 0 });
+  const requestFrame = encodeClientRequest({
+    kind: 'command',
+    id: n,
+    command: putCommand(c.key, value, { expectedVersion: n }),
+    request: { clientId: c.kv.clientId, seq: n, ackedBelow: n },
+    timeoutMs: 0,
+  });
   const answerFrame = encodeServerFrame({ kind: 'result', id: n, result: { type: 'put', key: c.key, version: n + 1, revision: 10 * n } });
   return { casRequestBytes: prefixFrame(requestFrame).byteLength, casAnswerBytes: prefixFrame(answerFrame).byteLength };
 }

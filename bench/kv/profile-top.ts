@@ -51,14 +51,22 @@ function main(): void {
     const frame = byId.get(id)!.callFrame;
     all += micros;
     if (frame.functionName === '(idle)') idle += micros;
-    const name = frame.url === '' ? frame.functionName || '(anonymous)' : byFile ? shortUrl(frame.url) : `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+    const name =
+      frame.url === ''
+        ? frame.functionName || '(anonymous)'
+        : byFile
+          ? shortUrl(frame.url)
+          : `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
     totals.set(name, (totals.get(name) ?? 0) + micros);
   }
   const busy = all - idle;
   console.log(`${file}: ${(all / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s not idle; shares below are of the time not idle\n`);
   console.log(`| # | ${byFile ? 'file' : 'function (file:line)'} | self ms | share |`);
   console.log('|---:|---|---:|---:|');
-  const sorted = [...totals].filter(([name]) => name !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, top);
+  const sorted = [...totals]
+    .filter(([name]) => name !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top);
   sorted.forEach(([name, micros], i) => console.log(`| ${i + 1} | ${name} | ${(micros / 1000).toFixed(0)} | ${((micros / busy) * 100).toFixed(1)}% |`));
 }
 

@@ -110,7 +110,8 @@ function parseArgs(argv: readonly string[]): Settings {
   let target: Target = 'leader';
   let profileDir: string | undefined;
   let snapshotEverySlots: number | undefined;
-  const usage = 'use --seconds S, --warmup S, --passes N, --quick, --ops cas,read, --clients 1,16,64, --connections N, --target leader|spread, --snapshot-every SLOTS, --profile DIR';
+  const usage =
+    'use --seconds S, --warmup S, --passes N, --quick, --ops cas,read, --clients 1,16,64, --connections N, --target leader|spread, --snapshot-every SLOTS, --profile DIR';
   const positive = (flag: string, text: string | undefined, integer: boolean): number => {
     const n = Number(text);
     if (!(n > 0) || (integer && !Number.isSafeInteger(n))) throw new Error(`${flag} ${text}: expected a positive ${integer ? 'integer' : 'number'}; ${usage}`);
@@ -236,7 +237,13 @@ async function diskLoopFloor(step: () => Promise<void>, warmupSeconds: number, s
   const cpu = process.cpuUsage(before);
   window.stopped = true;
   await looping;
-  return { count: window.completed, p50Ms: window.quantile(0.5), p99Ms: window.quantile(0.99), cpuMicros: (cpu.user + cpu.system) / window.completed, peerCpuMicros: 0 };
+  return {
+    count: window.completed,
+    p50Ms: window.quantile(0.5),
+    p99Ms: window.quantile(0.99),
+    cpuMicros: (cpu.user + cpu.system) / window.completed,
+    peerCpuMicros: 0,
+  };
 }
 
 /** Zeros written (and synced) ahead in a preallocated floor file: more than a floor's loop writes. */
@@ -387,7 +394,13 @@ async function blockingDiskFloor(dir: string, copies: number, quorum: number, wa
     run(seconds * 1000);
     window.measuring = false;
     const cpu = process.cpuUsage(before);
-    return { count: window.completed, p50Ms: window.quantile(0.5), p99Ms: window.quantile(0.99), cpuMicros: (cpu.user + cpu.system) / window.completed, peerCpuMicros: 0 };
+    return {
+      count: window.completed,
+      p50Ms: window.quantile(0.5),
+      p99Ms: window.quantile(0.99),
+      cpuMicros: (cpu.user + cpu.system) / window.completed,
+      peerCpuMicros: 0,
+    };
   } finally {
     Atomics.store(state, 2, 1);
     Atomics.add(state, 0, 1);
@@ -399,10 +412,22 @@ async function blockingDiskFloor(dir: string, copies: number, quorum: number, wa
 /** The raw round trip from the load process to the echo server, one at a time. */
 async function rttFloor(load: Child, echo: Child, port: number, sizes: FrameSizes, seconds: number): Promise<Floor> {
   const before = await echo.ask<number>('mark');
-  const r = await load.ask<RawRoundTrips>('rtt', { port, requestBytes: sizes.casRequestBytes, answerBytes: sizes.casAnswerBytes, warmupSeconds: floorWarmupSeconds, seconds });
+  const r = await load.ask<RawRoundTrips>('rtt', {
+    port,
+    requestBytes: sizes.casRequestBytes,
+    answerBytes: sizes.casAnswerBytes,
+    warmupSeconds: floorWarmupSeconds,
+    seconds,
+  });
   const after = await echo.ask<number>('mark');
   // The echo server's figure spans the warm-up too; it does nothing else.
-  return { count: r.roundTrips, p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuMicros: r.cpuMicros / r.roundTrips, peerCpuMicros: (after - before) / (r.roundTrips * (1 + floorWarmupSeconds / seconds)) };
+  return {
+    count: r.roundTrips,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    cpuMicros: r.cpuMicros / r.roundTrips,
+    peerCpuMicros: (after - before) / (r.roundTrips * (1 + floorWarmupSeconds / seconds)),
+  };
 }
 
 function floorRow(name: string, f: Floor): string {
@@ -607,14 +632,21 @@ async function main(): Promise<void> {
   if (s.profileDir !== undefined) mkdirSync(s.profileDir, { recursive: true });
   const ticksBefore = cpuTicks();
   const cpus = os.cpus();
-  const loadAverage = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const loadAverage = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
   const configPath = await writeLocalCluster(root, members);
   const config = await readClusterConfig(configPath);
   const ids = Object.keys(config.members);
   const servers: Server[] = ids.map((id) => ({
     id,
-    child: new Child(`server ${id}`, script('server-process.ts'), [configPath, id, ...(s.snapshotEverySlots === undefined ? [] : [String(s.snapshotEverySlots)])]),
+    child: new Child(`server ${id}`, script('server-process.ts'), [
+      configPath,
+      id,
+      ...(s.snapshotEverySlots === undefined ? [] : [String(s.snapshotEverySlots)]),
+    ]),
   }));
   const load = new Child('load process', script('load-process.ts'), [configPath]);
   let echo: Child | undefined;
@@ -648,14 +680,18 @@ async function main(): Promise<void> {
     const floorOf = (kind: Kind): number => 2 * rtt.p50Ms + (kind === 'cas' ? oneSync : 0);
 
     console.log('# synod KV: three server processes (FileStorage, fsync on), clients in another process, loopback\n');
-    console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}, load average ${loadAverage} at start`);
+    console.log(
+      `machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}, load average ${loadAverage} at start`,
+    );
     console.log(
       `cluster: ${ids.join(', ')} on 127.0.0.1, leader ${leader}, a snapshot every ${format(s.snapshotEverySlots ?? snapshotEverySlotsDefault)} slots; data in ${root}; servers' CPU from process.cpuUsage() over IPC (µs), /proc/<pid>/stat (${clockTicksPerSecond} ticks/s) as a cross-check`,
     );
     console.log(
       `clients: each its own key and ${s.connections === undefined ? 'its own KvClient (one TCP connection each)' : `one of ${s.connections} shared KvClients`}, connected to ${s.target === 'leader' ? 'the leader' : 'the three servers in turn (followers forward)'}; CAS: put of a ${valueBytes}-byte value with expectedVersion (request ${sizes.casRequestBytes} B, answer ${sizes.casAnswerBytes} B on the wire); read: linearizable get`,
     );
-    console.log(`per point: ${s.warmupSeconds} s warm-up, then ${s.seconds} s measured; ${s.passes} passes over ${s.kinds.join(', ')} at ${s.clients.join(', ')} clients\n`);
+    console.log(
+      `per point: ${s.warmupSeconds} s warm-up, then ${s.seconds} s measured; ${s.passes} passes over ${s.kinds.join(', ')} at ${s.clients.join(', ')} clients\n`,
+    );
     const rttName = `raw round trip, one node:net connection on 127.0.0.1 (${sizes.casRequestBytes} B out, ${sizes.casAnswerBytes} B back)`;
     console.log('| floor (same run, before the points) | count | p50 ms | p99 ms | CPU µs/op |');
     console.log('|---|---:|---:|---:|---:|');
@@ -663,10 +699,14 @@ async function main(): Promise<void> {
     console.log(floorRow(`write ${valueBytes} B at a file's end + fdatasync, same disk`, sync));
     console.log(floorRow(`write ${valueBytes} B over preallocated zeros + fdatasync`, syncPreallocated));
     console.log(floorRow(`write ${valueBytes} B over preallocated zeros, file opened O_DSYNC (context)`, dsyncPreallocated));
-    console.log(floorRow(`write ${valueBytes} B over preallocated zeros + fdatasync, blocking calls on a thread of their own (as FileStorage's log)`, syncBlocking));
+    console.log(
+      floorRow(`write ${valueBytes} B over preallocated zeros + fdatasync, blocking calls on a thread of their own (as FileStorage's log)`, syncBlocking),
+    );
     console.log(floorRow(`three files written at their ends + fdatasynced at once, as three replicas: until two are durable`, quorumSync));
     console.log(floorRow(`the same over preallocated zeros`, quorumSyncPreallocated));
-    console.log(floorRow(`the same over preallocated zeros, each file flushed by its own thread with blocking calls (as FileStorage's log)`, quorumSyncBlocking));
+    console.log(
+      floorRow(`the same over preallocated zeros, each file flushed by its own thread with blocking calls (as FileStorage's log)`, quorumSyncBlocking),
+    );
     console.log('');
     console.log(header);
     console.log(rule);
@@ -737,18 +777,22 @@ async function main(): Promise<void> {
     console.log('|---|---:|---:|---:|---:|');
     console.log(floorRow(rttName, rttAfter));
     console.log('');
-    console.log('- floors: CPU µs/op is the measuring process\'s (for the round trip: the client\'s + the echo server\'s). The round trip is');
+    console.log("- floors: CPU µs/op is the measuring process's (for the round trip: the client's + the echo server's). The round trip is");
     console.log('  measured again after the points: on an idle VM a wake-up costs more, so it varies with what else runs.');
     console.log('- ops/s: operations completed per second of the measured window, all clients together; p50/p99: latency of one operation,');
     console.log('  as its client saw it (from the call to the answer), from a uniform sample of at most 131,072.');
     console.log(`- p50 / RTT: over the raw round trip's p50 (${fixed(rtt.p50Ms, 3)} ms). p50 / floor: over the op's physical floor, for a CAS two round trips`);
-    console.log(`  (client to leader, leader to a follower) and one fdatasync, the fastest way measured (${fixed(floorOf('cas'), 3)} ms), for a linearizable read two round trips (${fixed(floorOf('read'), 3)} ms).`);
+    console.log(
+      `  (client to leader, leader to a follower) and one fdatasync, the fastest way measured (${fixed(floorOf('cas'), 3)} ms), for a linearizable read two round trips (${fixed(floorOf('read'), 3)} ms).`,
+    );
     console.log('- CPU ms/op: CPU time (user + system, every thread) per operation; server: the three server processes summed; leader:');
     console.log('  the leader alone; client: the load process (all its clients). cores busy: servers + client CPU time over wall time;');
-    console.log(`  other cores: the machine's busy CPU time less that, over wall time (other processes: a noisy machine shows here; ${cpus.length} cores in all).`);
+    console.log(
+      `  other cores: the machine's busy CPU time less that, over wall time (other processes: a noisy machine shows here; ${cpus.length} cores in all).`,
+    );
     console.log('- cmds/slot: commands per slot the leader applied (batching); writes/op: storage writes per operation; fsyncs/op: fdatasync');
     console.log('  and fsync calls per operation (a write of learner state only needs none), both');
-    console.log('  the three servers summed; peer msgs/op: messages between the servers per operation; leader syscalls/op: the leader\'s');
+    console.log("  the three servers summed; peer msgs/op: messages between the servers per operation; leader syscalls/op: the leader's");
     console.log('  read- and write-family system calls (sockets, files: /proc/<pid>/io) per operation. failures: timeouts, conflicts.');
     const procTotal = points.every((p) => p.serverProcCpuMicros !== undefined) ? points.reduce((a, p) => a + p.serverProcCpuMicros!, 0) : undefined;
     const usageTotal = points.reduce((a, p) => a + p.serverCpuMicros, 0);
@@ -757,8 +801,16 @@ async function main(): Promise<void> {
         `- cross-check: servers' CPU time over every window, process.cpuUsage() ${fixed(usageTotal / 1e6, 2)} s vs /proc/<pid>/stat ${fixed(procTotal / 1e6, 2)} s (ratio ${fixed(procTotal / usageTotal, 3)}).`,
       );
     }
-    const steal = ticksBefore === undefined || ticksAfter === undefined ? 'n/a' : `${Math.round(((ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total)) * 100)}%`;
-    console.log(`- CPU steal during the run: ${steal}; load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; leader at the end: ${finalLeader}.`);
+    const steal =
+      ticksBefore === undefined || ticksAfter === undefined
+        ? 'n/a'
+        : `${Math.round(((ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total)) * 100)}%`;
+    console.log(
+      `- CPU steal during the run: ${steal}; load average at the end ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}; leader at the end: ${finalLeader}.`,
+    );
     console.log('- events: the leader in the window (b→a: it moved), snapshots saved and campaigns started by any server in it (medians: summed).');
     if (moves.length > 0) console.log(`- the leader moved between points (the clients reconnected to the new one): ${moves.join('; ')}.`);
     const failed = points.find((p) => p.firstFailure !== undefined);
@@ -769,17 +821,25 @@ async function main(): Promise<void> {
 
     const one = medians.get('cas/1');
     if (one !== undefined) {
-      console.log(`- one client's CAS p50: ${fixed(one.p50Ms, 3)} ms vs target <= ${casP50TargetMs} ms: ${verdict(one.p50Ms <= casP50TargetMs)} (ZooKeeper 1.0 ms, etcd 3 ms)`);
+      console.log(
+        `- one client's CAS p50: ${fixed(one.p50Ms, 3)} ms vs target <= ${casP50TargetMs} ms: ${verdict(one.p50Ms <= casP50TargetMs)} (ZooKeeper 1.0 ms, etcd 3 ms)`,
+      );
       const quorumFloorMs = 2 * rtt.p50Ms + Math.min(quorumSync.p50Ms, quorumSyncPreallocated.p50Ms, quorumSyncBlocking.p50Ms);
-      console.log(`  floor with the three replicas' flushes on one disk: two round trips + a quorum's fdatasync = ${fixed(quorumFloorMs, 3)} ms (p50 ${fixed(one.p50Ms / quorumFloorMs, 2)}x it)`);
+      console.log(
+        `  floor with the three replicas' flushes on one disk: two round trips + a quorum's fdatasync = ${fixed(quorumFloorMs, 3)} ms (p50 ${fixed(one.p50Ms / quorumFloorMs, 2)}x it)`,
+      );
     }
     const cas = medians.get(`cas/${manyClients}`);
     if (cas !== undefined) {
-      console.log(`- CAS/s at ${manyClients} clients: ${format(cas.opsPerSecond)} vs target >= ${format(casPerSecondTarget)}: ${verdict(cas.opsPerSecond >= casPerSecondTarget)} (ZooKeeper 2,000-3,500, etcd 1,550)`);
+      console.log(
+        `- CAS/s at ${manyClients} clients: ${format(cas.opsPerSecond)} vs target >= ${format(casPerSecondTarget)}: ${verdict(cas.opsPerSecond >= casPerSecondTarget)} (ZooKeeper 2,000-3,500, etcd 1,550)`,
+      );
     }
     const reads = medians.get(`read/${manyClients}`);
     if (reads !== undefined) {
-      console.log(`- linearizable reads/s at ${manyClients} clients: ${format(reads.opsPerSecond)} vs target >= ${format(readsPerSecondTarget)}: ${verdict(reads.opsPerSecond >= readsPerSecondTarget)}`);
+      console.log(
+        `- linearizable reads/s at ${manyClients} clients: ${format(reads.opsPerSecond)} vs target >= ${format(readsPerSecondTarget)}: ${verdict(reads.opsPerSecond >= readsPerSecondTarget)}`,
+      );
     }
     const cpuPoint = cas ?? medians.get(`cas/${Math.max(...s.clients)}`);
     if (cpuPoint !== undefined) {
@@ -789,7 +849,9 @@ async function main(): Promise<void> {
       );
     }
     if (s.profileDir !== undefined) {
-      console.log(`- CPU profiles of each window (the profiler's own cost is in these numbers): ${s.profileDir}/<op>-<clients>-pass<n>-<id>.cpuprofile; the leader was ${leader}.`);
+      console.log(
+        `- CPU profiles of each window (the profiler's own cost is in these numbers): ${s.profileDir}/<op>-<clients>-pass<n>-<id>.cpuprofile; the leader was ${leader}.`,
+      );
     }
   } finally {
     await load.close();

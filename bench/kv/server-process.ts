@@ -70,7 +70,8 @@ export interface ServerStatus {
 const [configPath, id, snapshotEveryText] = process.argv.slice(2);
 if (configPath === undefined || id === undefined) throw new Error('server-process: expected CONFIG ID [SNAPSHOT_EVERY_SLOTS]');
 const snapshotEverySlots = snapshotEveryText === undefined ? snapshotEverySlotsDefault : Number(snapshotEveryText);
-if (!(Number.isSafeInteger(snapshotEverySlots) && snapshotEverySlots > 0)) throw new Error(`server-process: snapshot interval ${snapshotEveryText} is not a positive integer`);
+if (!(Number.isSafeInteger(snapshotEverySlots) && snapshotEverySlots > 0))
+  throw new Error(`server-process: snapshot interval ${snapshotEveryText} is not a positive integer`);
 const config = await readClusterConfig(configPath);
 const member = config.members[id];
 if (member === undefined) throw new Error(`server-process: ${id} is not a member of ${configPath}`);

@@ -78,7 +78,10 @@ async function measure(label: string, keys: number, valueBytes: number): Promise
   };
   const capture = await step('capture', () => machine.snapshot());
   const encoded = await step('encode', () => capture.write());
-  const runtime = encodeRuntimeState({ lastTimestamp: keys, dedup: { clients: [], tombstones: [], forgottenThrough: -Infinity, lastSweep: -Infinity } }, kvResultCodec);
+  const runtime = encodeRuntimeState(
+    { lastTimestamp: keys, dedup: { clients: [], tombstones: [], forgottenThrough: -Infinity, lastSweep: -Infinity } },
+    kvResultCodec,
+  );
   const data = await step('frame', () => encodeSnapshot(runtime, encoded, nextTurn));
   const dir = await mkdtemp(join(tmpdir(), 'synod-snapshot-pause-'));
   try {
@@ -102,10 +105,13 @@ async function measure(label: string, keys: number, valueBytes: number): Promise
 const idle = await blocked(() => new Promise((resolve) => setTimeout(resolve, 200)));
 const rows: Row[] = [];
 for (const keys of keyCounts) rows.push(await measure(`${keys.toLocaleString('en-US')} keys of 100 B`, keys, 100));
-if (largeMb > 0) rows.push(await measure(`${Math.round((largeMb * 1e6) / 65536).toLocaleString('en-US')} values of 64 KiB`, Math.round((largeMb * 1e6) / 65536), 65536));
+if (largeMb > 0)
+  rows.push(await measure(`${Math.round((largeMb * 1e6) / 65536).toLocaleString('en-US')} values of 64 KiB`, Math.round((largeMb * 1e6) / 65536), 65536));
 
 const names = rows[0]!.steps.map((s) => s.name);
-console.log(`KV snapshot, longest event-loop block per step (ms; the step's own time in brackets): ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+console.log(
+  `KV snapshot, longest event-loop block per step (ms; the step's own time in brackets): ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+);
 console.log(`idle floor (a 1 ms timer's longest lateness over 200 ms, same run): ${idle.blockMs.toFixed(1)} ms`);
 console.log(`| store | ${names.join(' | ')} |`);
 console.log(`|---|${names.map(() => '---:').join('|')}|`);

@@ -68,7 +68,13 @@ export function buildPorcupine(): Porcupine {
  * Porcupine's verdict and the milliseconds of each of `rounds` checks of `history`;
  * with `oneCore`, under GOMAXPROCS=1 (its partitions then run on one thread, as ours do).
  */
-export function runPorcupine(porcupine: { readonly binary: string }, history: RegisterHistory, timeoutMs: number, rounds: number, oneCore = false): { result: string; ms: number[] } {
+export function runPorcupine(
+  porcupine: { readonly binary: string },
+  history: RegisterHistory,
+  timeoutMs: number,
+  rounds: number,
+  oneCore = false,
+): { result: string; ms: number[] } {
   const file = join(build, 'history.json');
   const records = history.map((o) => ({
     client: Number(o.client.replace(/\D/g, '')),

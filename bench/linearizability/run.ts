@@ -35,7 +35,17 @@
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { type KvInput, type KvOutput, type KvPlannedOperation, type Operation, Prng, checkLinearizability, registerModel, simulateKvHistory, versionedKvModel } from '../../src/testing/index.js';
+import {
+  type KvInput,
+  type KvOutput,
+  type KvPlannedOperation,
+  type Operation,
+  Prng,
+  checkLinearizability,
+  registerModel,
+  simulateKvHistory,
+  versionedKvModel,
+} from '../../src/testing/index.js';
 import { buildPorcupine, runPorcupine } from './porcupine.js';
 import { shapes, type Shape } from './shapes.js';
 
@@ -52,7 +62,8 @@ function parseArgs(args: readonly string[]): Settings {
   for (let i = 0; i < args.length; i += 2) {
     const name = args[i]?.replace(/^--/, '');
     const value = Number(args[i + 1]);
-    if (name === undefined || !(name in settings) || !Number.isInteger(value) || value <= 0) throw new Error(`usage: run.ts [--operations N] [--keys N] [--clients N] [--rounds N] [--seed N]; got ${args.join(' ')}`);
+    if (name === undefined || !(name in settings) || !Number.isInteger(value) || value <= 0)
+      throw new Error(`usage: run.ts [--operations N] [--keys N] [--clients N] [--rounds N] [--seed N]; got ${args.join(' ')}`);
     settings[name as keyof typeof settings] = value;
   }
   return settings;
@@ -141,7 +152,9 @@ function main(): void {
   const cpus = os.cpus();
   console.log(`# synod linearizability checker (versioned KV, one correct store, ${settings.clients} clients)\n`);
   console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}`);
-  console.log(`seed ${settings.seed}; median of ${settings.rounds} checks after one cold check; the second row puts every operation on one key (no partitioning to help)\n`);
+  console.log(
+    `seed ${settings.seed}; median of ${settings.rounds} checks after one cold check; the second row puts every operation on one key (no partitioning to help)\n`,
+  );
   console.log('| ops | keys | clients | ok / fail / info | verdict | cold ms | median ms | baseline (sort + pass) ms | ratio |');
   console.log('|---:|---:|---:|---:|---|---:|---:|---:|---:|');
   const rows = [row(settings), ...(settings.keys === 1 ? [] : [row({ ...settings, keys: 1 })])];
@@ -170,7 +183,9 @@ function compareWithPorcupine(settings: Settings): void {
   console.log(`\n# register shapes: synod against Porcupine, same histories, same run\n`);
   console.log('binary' in porcupine ? `Porcupine: ${porcupine.version}; GOMAXPROCS default (every core)` : `Porcupine side skipped: ${porcupine.skipped}`);
   console.log(`seed ${settings.seed}; budget ${shapeTimeBudgetMs} ms each; cold check, then the median of ${settings.rounds}\n`);
-  console.log('| shape | ops | synod verdict | synod cold ms | synod median ms | Porcupine verdict | Porcupine cold ms | Porcupine median ms | synod / Porcupine | Porcupine 1 core median ms |');
+  console.log(
+    '| shape | ops | synod verdict | synod cold ms | synod median ms | Porcupine verdict | Porcupine cold ms | Porcupine median ms | synod / Porcupine | Porcupine 1 core median ms |',
+  );
   console.log('|---|---:|---|---:|---:|---|---:|---:|---:|---:|');
   let met = true;
   for (const shape of shapes(settings.seed)) {
@@ -188,11 +203,14 @@ function compareWithPorcupine(settings: Settings): void {
       oneCore = `${median(single.ms.slice(1)).toFixed(1)} (${single.result})`;
       if (oursMedian > pMedian || (p.result !== 'unknown' && ours.result !== p.result)) met = false;
     }
-    console.log(`| ${shape.name} | ${shape.history.length} | ${ours.result} | ${ours.cold.toFixed(1)} | ${oursMedian.toFixed(1)} ${theirs} ${ratio} | ${oneCore} |`);
+    console.log(
+      `| ${shape.name} | ${shape.history.length} | ${ours.result} | ${ours.cold.toFixed(1)} | ${oursMedian.toFixed(1)} ${theirs} ${ratio} | ${oneCore} |`,
+    );
   }
   console.log('');
   for (const shape of shapes(settings.seed)) console.log(`- ${shape.name}: ${shape.description}`);
-  if ('binary' in porcupine) console.log(`\ntarget: at most Porcupine's median time, and the same answer wherever Porcupine answers, on every shape: ${met ? 'met' : 'NOT met'}`);
+  if ('binary' in porcupine)
+    console.log(`\ntarget: at most Porcupine's median time, and the same answer wherever Porcupine answers, on every shape: ${met ? 'met' : 'NOT met'}`);
 }
 
 main();

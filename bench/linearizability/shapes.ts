@@ -50,7 +50,11 @@ function plan(workload: Workload, prng: Prng): Plan[] {
     const roll = prng.next();
     const value = prng.int(workload.values);
     const input: RegisterInput =
-      roll < workload.reads ? { op: 'read' } : roll < workload.reads + workload.cas ? { op: 'cas', expected: prng.int(workload.values), value } : { op: 'write', value };
+      roll < workload.reads
+        ? { op: 'read' }
+        : roll < workload.reads + workload.cas
+          ? { op: 'cas', expected: prng.int(workload.values), value }
+          : { op: 'write', value };
     const timedOut = input.op !== 'read' && prng.chance(workload.timeouts);
     const inside = invokedAt + prng.next() * (completedAt - invokedAt);
     const effectAt = !timedOut ? inside : prng.chance(0.5) ? inside + prng.next() * 100 : undefined;
@@ -91,7 +95,15 @@ function timedOutWritesThenReads(k: number, reads: number, prng: Prng, readable:
   for (let i = 0; i < k; i++) history.push({ client: `w${i}`, key: 'k0', input: { op: 'write', value: i }, invokedAt: i, outcome: 'info' });
   for (let i = 0; i < reads; i++) {
     const at = k + 10 + i * 10 + prng.int(3);
-    history.push({ client: `r${i % 4}`, key: 'k0', input: { op: 'read' }, invokedAt: at, completedAt: at + 5, outcome: 'ok', output: { type: 'value', value: readable(i) } });
+    history.push({
+      client: `r${i % 4}`,
+      key: 'k0',
+      input: { op: 'read' },
+      invokedAt: at,
+      completedAt: at + 5,
+      outcome: 'ok',
+      output: { type: 'value', value: readable(i) },
+    });
   }
   return history;
 }
@@ -128,9 +140,21 @@ export function shapes(seed: number): Shape[] {
     { name: 'many keys, one bad read', description: 'the same with the last read of the last key corrupted', history: corruptRead(many) },
     { name: 'CAS, many timeouts', description: '2,000 ops, 10 clients, 4 keys, 40% CAS, 10% of writes and CAS time out', history: casTimeouts },
     { name: 'one key, long', description: '10,000 ops, 10 clients, 1 key', history: oneKey },
-    { name: '50 clients, 5 keys, one bad read', description: '5,000 ops, 50 clients, 5 keys, 2% timeouts, the first read of the last key after op 500 corrupted', history: corruptRead(fiftyClients, 500) },
+    {
+      name: '50 clients, 5 keys, one bad read',
+      description: '5,000 ops, 50 clients, 5 keys, 2% timeouts, the first read of the last key after op 500 corrupted',
+      history: corruptRead(fiftyClients, 500),
+    },
     { name: '50 clients, 5 keys', description: 'the same, uncorrupted', history: fiftyClients },
-    { name: '14 timed-out writes, then reads', description: '14 concurrent timed-out writes, then 40 reads that all see the last one', history: timedOutWritesThenReads(14, 40, prng, () => 13) },
-    { name: '14 timed-out writes, impossible reads', description: 'the same, the reads alternating between two values (never linearizable)', history: timedOutWritesThenReads(14, 40, prng, (i) => (i % 2 === 0 ? 3 : 5)) },
+    {
+      name: '14 timed-out writes, then reads',
+      description: '14 concurrent timed-out writes, then 40 reads that all see the last one',
+      history: timedOutWritesThenReads(14, 40, prng, () => 13),
+    },
+    {
+      name: '14 timed-out writes, impossible reads',
+      description: 'the same, the reads alternating between two values (never linearizable)',
+      history: timedOutWritesThenReads(14, 40, prng, (i) => (i % 2 === 0 ? 3 : 5)),
+    },
   ];
 }

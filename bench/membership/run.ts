@@ -84,7 +84,10 @@ async function newestUnder(dir: string): Promise<number> {
 }
 
 async function ensureBuilt(): Promise<void> {
-  const built = await stat(cli).then((s) => s.mtimeMs, () => 0);
+  const built = await stat(cli).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
   if (built >= (await newestUnder(join(root, 'src')))) return;
   console.log('building the CLI (npm run build): the sources changed since the last build');
   const run = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -113,10 +116,12 @@ async function loopbackRate(bytes: number): Promise<number> {
   let received = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
-  const server = createServer((socket) => socket.on('data', (b: Buffer) => {
-    received += b.byteLength;
-    if (received >= bytes) done();
-  }));
+  const server = createServer((socket) =>
+    socket.on('data', (b: Buffer) => {
+      received += b.byteLength;
+      if (received >= bytes) done();
+    }),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
   const socket = connect(port, '127.0.0.1');
@@ -145,11 +150,33 @@ async function point(sizeMb: number): Promise<string> {
   const config = await readClusterConfig(configPath);
   const children: ChildProcess[] = [];
   /** What the servers' logs and output told: the transfers to the new member, and when it listened. */
-  const seen = { transfersStarted: 0, transfer: undefined as { bytes: number; ms: number } | undefined, listening: undefined as number | undefined, listeningOps: 0, phases: undefined as { receiveMs: number; saveMs: number; installMs: number } | undefined };
+  const seen = {
+    transfersStarted: 0,
+    transfer: undefined as { bytes: number; ms: number } | undefined,
+    listening: undefined as number | undefined,
+    listeningOps: 0,
+    phases: undefined as { receiveMs: number; saveMs: number; installMs: number } | undefined,
+  };
   /** Compare-and-sets completed by the workload so far. */
   let ops = 0;
   const serve = (id: string, extra: readonly string[] = []) => {
-    const child = spawn(process.execPath, [...(process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), cli, 'serve', '--verbose', '--config', configPath, '--id', id, '--snapshot-every', String(sizeMb >= 1000 ? 10_000 : 1_000), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
+        cli,
+        'serve',
+        '--verbose',
+        '--config',
+        configPath,
+        '--id',
+        id,
+        '--snapshot-every',
+        String(sizeMb >= 1000 ? 10_000 : 1_000),
+        ...extra,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     children.push(child);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (id === 'd' && line.includes('serving clients') && seen.listening === undefined) {
@@ -170,11 +197,18 @@ async function point(sizeMb: number): Promise<string> {
       }
       if (entry.to !== 'd') return;
       if (entry.message === 'sending a snapshot') seen.transfersStarted++;
-      if (entry.message === 'sent a snapshot' && typeof entry.bytes === 'number' && typeof entry.ms === 'number') seen.transfer = { bytes: entry.bytes, ms: entry.ms };
+      if (entry.message === 'sent a snapshot' && typeof entry.bytes === 'number' && typeof entry.ms === 'number')
+        seen.transfer = { bytes: entry.bytes, ms: entry.ms };
     });
   };
   const endpoints = Object.values(config.members).map((m) => m.client);
-  const newClient = (i: number) => new KvClient({ endpoints: [...endpoints.slice(i % 3), ...endpoints.slice(0, i % 3)], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 10_000 });
+  const newClient = (i: number) =>
+    new KvClient({
+      endpoints: [...endpoints.slice(i % 3), ...endpoints.slice(0, i % 3)],
+      clusterId: config.clusterId,
+      secret: config.clientSecret!,
+      requestTimeoutMs: 10_000,
+    });
   const loader = newClient(0);
   const clients = Array.from({ length: clientCount }, (_, i) => newClient(i));
   try {
@@ -192,20 +226,22 @@ async function point(sizeMb: number): Promise<string> {
     let next = 0;
     // A put that fails (a leader change while the cluster snapshots) is made again: the
     // same value under the same key, so a repeat changes nothing but the version.
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < values) {
-        const key = `data/${String(next++).padStart(8, '0')}`;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await loader.put(key, value);
-            break;
-          } catch (error) {
-            if (attempt >= 10) throw error;
-            await new Promise((r) => setTimeout(r, 100));
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < values) {
+          const key = `data/${String(next++).padStart(8, '0')}`;
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await loader.put(key, value);
+              break;
+            } catch (error) {
+              if (attempt >= 10) throw error;
+              await new Promise((r) => setTimeout(r, 100));
+            }
           }
         }
-      }
-    }));
+      }),
+    );
     // The workload: each client a closed loop of compare-and-sets on its own key.
     let stopping = false;
     const loops = clients.map(async (c, i) => {
@@ -270,15 +306,28 @@ async function point(sizeMb: number): Promise<string> {
     ].join(' | ');
   } finally {
     await Promise.all([loader, ...clients].map((c) => c.close()));
-    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }))));
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode !== null || c.signalCode !== null
+          ? undefined
+          : new Promise((r) => {
+              c.once('exit', r);
+              c.kill('SIGTERM');
+            }),
+      ),
+    );
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 const cpus = os.cpus();
 await ensureBuilt();
-console.log(`membership benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; ${clientCount} CAS clients, ${seconds} s baseline`);
-console.log('| data | snapshot sent, transfers | transfer | transfer rate | floors: file read / loopback | transfer ÷ slower floor (target ≥ 0.5) | durable write (context), transfer ÷ it | new member: chunks / durable / installed | join to voter (process start) | join rate, ÷ floor | CAS/s before | during | ratio (target ≥ 0.7) | CAS/s from listening to voter, ratio |');
+console.log(
+  `membership benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; ${clientCount} CAS clients, ${seconds} s baseline`,
+);
+console.log(
+  '| data | snapshot sent, transfers | transfer | transfer rate | floors: file read / loopback | transfer ÷ slower floor (target ≥ 0.5) | durable write (context), transfer ÷ it | new member: chunks / durable / installed | join to voter (process start) | join rate, ÷ floor | CAS/s before | during | ratio (target ≥ 0.7) | CAS/s from listening to voter, ratio |',
+);
 console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|');
 for (const size of sizesMb) console.log(await point(size));
 process.exit(0);

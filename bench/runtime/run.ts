@@ -36,16 +36,7 @@
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import {
-  MemoryNetwork,
-  MemoryStorage,
-  type NodeId,
-  type NodeMetrics,
-  type StateMachine,
-  type SynodNode,
-  bytesCodec,
-  createNode,
-} from '../../src/index.js';
+import { MemoryNetwork, MemoryStorage, type NodeId, type NodeMetrics, type StateMachine, type SynodNode, bytesCodec, createNode } from '../../src/index.js';
 import { type CoreBatched, measureCoreBatched } from '../core/batched.js';
 import { secondsFromEnv } from '../env.js';
 import { Window as MeasuredWindow } from '../window.js';
@@ -82,7 +73,6 @@ class Counter implements StateMachine<Uint8Array, number> {
     return this.total;
   }
 }
-
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -267,7 +257,9 @@ async function main(): Promise<void> {
   console.log(`# synod runtime throughput (3 nodes, one process, MemoryNetwork, MemoryStorage)\n`);
   console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}`);
   console.log(`${commandBytes}-byte commands, default node options; each row on a fresh cluster, ${warmupSeconds} s warm-up then ${seconds} s measured\n`);
-  console.log('| proposals to | proposers | proposals/s | p50 ms | p99 ms | CPU µs/proposal | commands/slot | slots/s | leader writes/s | outputs/write | messages/s |');
+  console.log(
+    '| proposals to | proposers | proposals/s | p50 ms | p99 ms | CPU µs/proposal | commands/slot | slots/s | leader writes/s | outputs/write | messages/s |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const cells = [
@@ -294,9 +286,9 @@ async function main(): Promise<void> {
   }
   console.log('- proposals/s: `propose()` calls resolved (applied on the node proposed to) per second of the window.');
   console.log(`- p50/p99: latency of \`propose()\`, from a uniform sample of at most ${format(latencySamplesMax)} proposals of the window.`);
-  console.log('- commands/slot and slots/s: from the leader\'s metrics (no-op slots count as slots); writes/s and');
-  console.log('  outputs/write (group commit): the leader\'s storage writes, and core outputs each one carried.');
-  console.log('- CPU µs/proposal: the process\'s CPU time (user + system, all three nodes) over the window, per proposal.');
+  console.log("- commands/slot and slots/s: from the leader's metrics (no-op slots count as slots); writes/s and");
+  console.log("  outputs/write (group commit): the leader's storage writes, and core outputs each one carried.");
+  console.log("- CPU µs/proposal: the process's CPU time (user + system, all three nodes) over the window, per proposal.");
   console.log('- messages/s: messages the network delivered, among all three nodes.');
   console.log('- network: MemoryNetwork defaults (zero delay, no loss); messages are delivered in one deferred turn');
   console.log('  (setImmediate), in send order, never inside send(). Storage: MemoryStorage, writes resolve after a microtask.');
@@ -308,8 +300,7 @@ async function main(): Promise<void> {
   for (const r of results) {
     if (r.leaderChanges > 0) console.log(`- ${r.row.target} ${format(r.row.proposers)}: ${r.leaderChanges} leader changes in the window; discard this row`);
   }
-  const find = (proposers: number): RowResult | undefined =>
-    results.find((r) => r.row.target === 'leader' && r.row.proposers === proposers);
+  const find = (proposers: number): RowResult | undefined => results.find((r) => r.row.target === 'leader' && r.row.proposers === proposers);
   const headline = find(1024);
   const single = find(1);
   if (headline !== undefined && single !== undefined) {

@@ -59,8 +59,6 @@ const latencyTargetRatio = 1.2;
 const throughputTargetRatio = 50;
 const throughputTargetWriters = 256;
 
-
-
 /**
  * Lets `loops` (which stop when `window.stopped`) run through a warm-up, then a measured
  * window, calling `edge` as it opens and as it closes; the seconds measured.
@@ -286,10 +284,17 @@ async function main(): Promise<void> {
     const opened = args.open ? await openTime(join(root, 'open')) : undefined;
 
     const cpus = os.cpus();
-    const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
     console.log(`# synod file storage (FileStorage, default options) vs raw write + fdatasync\n`);
-    console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}, load average ${load}`);
-    console.log(`directory: ${root}; ${recordBytes}-byte records (one accepted slot, one ${commandBytes}-byte command); ${warmupSeconds} s warm-up then ${seconds} s measured per row\n`);
+    console.log(
+      `machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}, load average ${load}`,
+    );
+    console.log(
+      `directory: ${root}; ${recordBytes}-byte records (one accepted slot, one ${commandBytes}-byte command); ${warmupSeconds} s warm-up then ${seconds} s measured per row\n`,
+    );
     if (raw !== undefined) {
       console.log('| row | writers | ops/s | p50 ms | p99 ms | persists/fsync | ops/s vs raw | p50 vs raw |');
       console.log('|---|---:|---:|---:|---:|---:|---:|---:|');

@@ -332,7 +332,10 @@ async function measureLatency(contestants: readonly Contestant[], load: Payload,
   return new Map(
     contestants.map((c) => {
       const w = pooled.get(c.variant)!;
-      return [c.variant, { p50Micros: w.quantile(0.5) * 1000, p99Micros: w.quantile(0.99) * 1000, roundTrips: w.completed, perRound: perRound.get(c.variant)! }];
+      return [
+        c.variant,
+        { p50Micros: w.quantile(0.5) * 1000, p99Micros: w.quantile(0.99) * 1000, roundTrips: w.completed, perRound: perRound.get(c.variant)! },
+      ];
     }),
   );
 }
@@ -448,17 +451,27 @@ async function main(): Promise<void> {
   const ticksAfter = cpuTicks();
 
   const cpus = os.cpus();
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   console.log('# synod transport: TcpTransport vs raw node:net sockets, two processes, loopback\n');
   // Time the hypervisor gave to other guests: a noisy neighbour shows here.
-  const steal = ticksBefore === undefined || ticksAfter === undefined ? '' : `, CPU steal ${percent((ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total))} during the run`;
-  console.log(`machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}, load average ${load}${steal}`);
+  const steal =
+    ticksBefore === undefined || ticksAfter === undefined
+      ? ''
+      : `, CPU steal ${percent((ticksAfter.steal - ticksBefore.steal) / (ticksAfter.total - ticksBefore.total))} during the run`;
+  console.log(
+    `machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}, load average ${load}${steal}`,
+  );
   const frames = args.rows.map((row) => `${row} ${format(loadOf(row).frame.byteLength)} B`).join(', ');
   console.log(`frames on the wire (length prefix included): ${frames}; the sink's replies: accepted ${reply.frame.byteLength} B`);
   console.log(
     `per row and measurement: ${settings.warmupSeconds} s warm-up per variant, then ${settings.seconds} s measured per variant in ${settings.rounds} rounds of blocks (variants take turns: ${args.variants.join(' > ')}, reversed every other round)\n`,
   );
-  console.log('| message | variant | msgs/s | vs raw | msgs/write | sender CPU µs/msg | sink CPU µs/msg | sender CPU | sink CPU | RTT p50 µs | RTT p99 µs | p50 vs raw |');
+  console.log(
+    '| message | variant | msgs/s | vs raw | msgs/write | sender CPU µs/msg | sink CPU µs/msg | sender CPU | sink CPU | RTT p50 µs | RTT p99 µs | p50 vs raw |',
+  );
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [row, byVariant] of results) {
     const raw = byVariant.get('raw');
@@ -483,11 +496,11 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`- msgs/s: messages the sink received and acknowledged per second; at most ${format(windowMessages)} unacknowledged and ${turnMessagesMax}`);
   console.log(`  sent per event-loop turn, one reply per ${replyEvery}. msgs/write: the sender's messages per socket write (TcpTransport: from its stats).`);
-  console.log('- CPU µs/msg: each process\'s CPU time (user + system) per message, its replies included; sender CPU and sink CPU:');
+  console.log("- CPU µs/msg: each process's CPU time (user + system) per message, its replies included; sender CPU and sink CPU:");
   console.log('  its share of one core while measuring (a process near 100% is the bottleneck).');
   console.log(`- RTT: ping-pong, one message in flight, the sink replying with an accepted at once; p50/p99 of a uniform sample of at`);
   console.log(`  most ${format(latencySamplesMax)} round trips.`);
-  console.log('- raw: the same frames (encoded before timing); a turn\'s frames concatenated into one write on setImmediate, as TcpTransport');
+  console.log("- raw: the same frames (encoded before timing); a turn's frames concatenated into one write on setImmediate, as TcpTransport");
   console.log('  does; split with FrameReader, not decoded. raw-codec: raw plus encoding each record when sent and decoding each frame.');
   console.log('  raw-per-write: one socket.write per frame, at once (context, not the baseline).');
   console.log('');

@@ -64,7 +64,15 @@ export class CasWorkload {
     try {
       const kv = await client.get(key);
       this.counts.reads++;
-      this.history.push({ client: worker, key, input: { op: 'get' }, invokedAt, completedAt: performance.now(), outcome: 'ok', output: kv === undefined ? { type: 'absent' } : { type: 'value', value: text.decode(kv.value), version: kv.version } });
+      this.history.push({
+        client: worker,
+        key,
+        input: { op: 'get' },
+        invokedAt,
+        completedAt: performance.now(),
+        outcome: 'ok',
+        output: kv === undefined ? { type: 'absent' } : { type: 'value', value: text.decode(kv.value), version: kv.version },
+      });
       return kv?.version ?? 0;
     } catch {
       return undefined;
@@ -107,16 +115,30 @@ export class CasWorkload {
     for (const key of this.keys) {
       const invokedAt = performance.now();
       const kv = await client.get(key);
-      this.history.push({ client: 'final', key, input: { op: 'get' }, invokedAt, completedAt: performance.now(), outcome: 'ok', output: kv === undefined ? { type: 'absent' } : { type: 'value', value: text.decode(kv.value), version: kv.version } });
+      this.history.push({
+        client: 'final',
+        key,
+        input: { op: 'get' },
+        invokedAt,
+        completedAt: performance.now(),
+        outcome: 'ok',
+        output: kv === undefined ? { type: 'absent' } : { type: 'value', value: text.decode(kv.value), version: kv.version },
+      });
       finals.set(key, kv?.version ?? 0);
     }
     const checkStart = performance.now();
     const verdict = checkLinearizability(this.history, versionedKvModel, { timeBudgetMs: 60_000 });
     console.log(`history: ${this.history.length} operations on ${this.keys.length} keys, checked in ${Math.round(performance.now() - checkStart)} ms`);
-    check(verdict.result === 'linearizable', `the history is linearizable${verdict.result === 'not-linearizable' ? `: key ${verdict.key} fails with ${JSON.stringify(verdict.minimal)}` : verdict.result === 'unknown' ? ` (unknown: ${verdict.reason})` : ''}`);
+    check(
+      verdict.result === 'linearizable',
+      `the history is linearizable${verdict.result === 'not-linearizable' ? `: key ${verdict.key} fails with ${JSON.stringify(verdict.minimal)}` : verdict.result === 'unknown' ? ` (unknown: ${verdict.reason})` : ''}`,
+    );
     const lost = this.keys.filter((k) => finals.get(k)! < this.acknowledged.get(k)!);
     const extra = this.keys.filter((k) => finals.get(k)! > this.acknowledged.get(k)! + this.unknown.get(k)!);
-    check(lost.length === 0, `no acknowledged write lost (every key's final version >= its acknowledged writes)${lost.length > 0 ? `: ${lost.join(', ')}` : ''}`);
+    check(
+      lost.length === 0,
+      `no acknowledged write lost (every key's final version >= its acknowledged writes)${lost.length > 0 ? `: ${lost.join(', ')}` : ''}`,
+    );
     check(extra.length === 0, `no write applied twice (final version <= acknowledged + unknown writes)${extra.length > 0 ? `: ${extra.join(', ')}` : ''}`);
   }
 }

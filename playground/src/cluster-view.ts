@@ -25,7 +25,9 @@ export function clusterSvg(session: Session, view: ClusterViewState): string {
   const sim = session.sim;
   const ids = sim.ids;
   const parts: string[] = [];
-  parts.push(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>`);
+  parts.push(
+    `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>`,
+  );
   if (view.dragging !== undefined) {
     const p = view.positions.get(view.dragging)!;
     parts.push(`<circle class="range" cx="${p.x}" cy="${p.y}" r="${rangePx}"/>`);
@@ -91,10 +93,7 @@ function memberSvg(session: Session, id: NodeId, p: Point, selected: boolean): s
   const replica = session.sim.replica(id);
   const s = replica?.status;
   const role = s === undefined ? 'down' : s.role;
-  const lines =
-    s === undefined
-      ? ['down']
-      : [role, `promised ${ballotLabel(s.promised)}`, `commit ${s.commitIndex} · applied ${s.appliedIndex}`];
+  const lines = s === undefined ? ['down'] : [role, `promised ${ballotLabel(s.promised)}`, `commit ${s.commitIndex} · applied ${s.appliedIndex}`];
   // Name and role inside the circle, the numbers under it.
   const text = lines.map((l, i) => `<text class="${i === 0 ? 'role' : 'detail'}" y="${i === 0 ? 8 : memberRadius + 2 + i * 13}">${escape(l)}</text>`).join('');
   return (
@@ -106,7 +105,13 @@ function memberSvg(session: Session, id: NodeId, p: Point, selected: boolean): s
 function stopBanner(session: Session): string {
   const stop = session.stop!;
   const title =
-    stop.kind === 'violation' ? `${stop.property ?? 'safety'} violated` : stop.kind === 'liveness' ? 'liveness failure' : stop.kind === 'passed' ? 'schedule passed' : 'error';
+    stop.kind === 'violation'
+      ? `${stop.property ?? 'safety'} violated`
+      : stop.kind === 'liveness'
+        ? 'liveness failure'
+        : stop.kind === 'passed'
+          ? 'schedule passed'
+          : 'error';
   const first = stop.message.split('\n')[0]!;
   const wrapped = wrap(first, 120).slice(0, 4);
   return (

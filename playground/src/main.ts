@@ -97,7 +97,12 @@ function frame(now: number): void {
 }
 
 function draw(): void {
-  $('stage').innerHTML = clusterSvg(session, { positions, selected, time: playing ? visualTime : session.sim.now + 0.5, dragging: dragging?.moved === true ? dragging.id : undefined });
+  $('stage').innerHTML = clusterSvg(session, {
+    positions,
+    selected,
+    time: playing ? visualTime : session.sim.now + 0.5,
+    dragging: dragging?.moved === true ? dragging.id : undefined,
+  });
   $('logs-box').innerHTML = logTable(session);
   $('words').innerHTML = wordsPanel(session);
   $('trace').textContent = session.trace.slice(-120).join('\n');

@@ -57,7 +57,8 @@ export function parseReplay(text: string): Replay {
   if (replay !== null) {
     const r = json(replay[1]!) as { seed?: unknown; path?: unknown; suite?: unknown };
     if (typeof r.seed !== 'number' || !Number.isInteger(r.seed)) throw new ReplayLineError('the replay line has no integer "seed"');
-    if (r.path !== undefined && (typeof r.path !== 'string' || !/^(\d+(:\d+)*)?$/.test(r.path))) throw new ReplayLineError(`"path" must look like "12:0:3", not ${JSON.stringify(r.path)}`);
+    if (r.path !== undefined && (typeof r.path !== 'string' || !/^(\d+(:\d+)*)?$/.test(r.path)))
+      throw new ReplayLineError(`"path" must look like "12:0:3", not ${JSON.stringify(r.path)}`);
     return { kind: 'suite', seed: r.seed, path: (r.path as string | undefined) ?? '', suite: typeof r.suite === 'string' ? r.suite : undefined };
   }
   throw new ReplayLineError("no replay found: paste the SYNOD_REPLAY='…' line (or the whole report) a failing simulation printed");
@@ -89,7 +90,8 @@ function liveReplay(value: unknown): LiveReplay {
     throw new ReplayLineError('a playground line needs "seed", "voters", "observers" and "actions"');
   }
   const actions = (v.actions as unknown[]).map((a) => {
-    if (!Array.isArray(a) || typeof a[0] !== 'number' || typeof a[1] !== 'object' || a[1] === null) throw new ReplayLineError('each action is [event, {kind, …}]');
+    if (!Array.isArray(a) || typeof a[0] !== 'number' || typeof a[1] !== 'object' || a[1] === null)
+      throw new ReplayLineError('each action is [event, {kind, …}]');
     return { at: a[0], action: a[1] as Action };
   });
   return { kind: 'live', seed: v.seed, voters: v.voters, observers: v.observers, actions };

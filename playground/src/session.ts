@@ -88,7 +88,8 @@ export class Session {
       const event = this.run !== undefined ? this.run.step() : this.sim.step();
       this.events++;
       this.lastEvent = event;
-      if (event === undefined && this.run?.done === true) this.halt('passed', undefined, 'the schedule passed: safe throughout, and the healed cluster converged');
+      if (event === undefined && this.run?.done === true)
+        this.halt('passed', undefined, 'the schedule passed: safe throughout, and the healed cluster converged');
       return event;
     } catch (e) {
       this.events++;

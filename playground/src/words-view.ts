@@ -21,9 +21,10 @@ export function wordsPanel(session: Session): string {
     rule === 'majority'
       ? `a majority is ${Math.floor(voters / 2) + 1}. Any two majorities share a voter: that is why a minority side of a partition can never commit.`
       : `flexible quorums: ${rule.phase1} promises to lead, ${rule.phase2} accepts to choose a slot. Every phase-1 quorum meets every phase-2 quorum (${rule.phase1} + ${rule.phase2} > ${voters}), which is all safety needs.`;
-  const live = leader === undefined
-    ? '<p class="live">No leader now: ZooKeeper would be in <em>leader election</em> (LOOKING).</p>'
-    : `<p class="live">Leader <b>${leaderId}</b>, epoch = ballot round <b>${leader.promised.round}</b> (ballot ${ballotLabel(leader.promised)}); last committed zxid ≈ <code>${zxidOf(leader.promised.round, leader.commitIndex)}</code> (ballot round ${leader.promised.round}, slot ${leader.commitIndex}).</p>`;
+  const live =
+    leader === undefined
+      ? '<p class="live">No leader now: ZooKeeper would be in <em>leader election</em> (LOOKING).</p>'
+      : `<p class="live">Leader <b>${leaderId}</b>, epoch = ballot round <b>${leader.promised.round}</b> (ballot ${ballotLabel(leader.promised)}); last committed zxid ≈ <code>${zxidOf(leader.promised.round, leader.commitIndex)}</code> (ballot round ${leader.promised.round}, slot ${leader.commitIndex}).</p>`;
   return `
 <h2>ZooKeeper words</h2>
 ${live}

@@ -71,7 +71,11 @@ export function parseArgs(commandWords: readonly string[], argv: readonly string
   const words = parsed.positionals;
   const syntax = [command, ...spec.words].join(' ');
   if (words.length > spec.words.length) {
-    throw new UsageError(command, words[spec.words.length]!, `is one word too many: usage: ${syntax}${words.some((w) => w.startsWith('-')) ? '' : `; ${validOptions(spec.options)}`}`);
+    throw new UsageError(
+      command,
+      words[spec.words.length]!,
+      `is one word too many: usage: ${syntax}${words.some((w) => w.startsWith('-')) ? '' : `; ${validOptions(spec.options)}`}`,
+    );
   }
   if (words.length < required) throw new UsageError(command, spec.words[words.length]!, `is missing: usage: ${syntax}`);
   const options = new Map<string, string | true>();
@@ -103,6 +107,7 @@ export function intOption(args: Args, name: string): number | undefined {
   const text = option(args, name);
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new UsageError('synod', `--${name}`, `must be a non-negative integer, not ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0)
+    throw new UsageError('synod', `--${name}`, `must be a non-negative integer, not ${JSON.stringify(text)}`);
   return n;
 }

@@ -25,8 +25,14 @@ const authUsage = `  user put NAME --roles R1,R2 [--secret-file FILE] [--certifi
   role delete NAME | role list`;
 
 function clientOf(config: ClusterConfig): KvClient {
-  if (config.clientSecret === undefined) throw new ConfigError('synod', 'clientSecretFile', `${config.path} names no client secret: users and roles are changed with its root rights`);
-  return new KvClient({ endpoints: Object.values(config.members).map((m) => m.client), clusterId: config.clusterId, secret: config.clientSecret, requestTimeoutMs: 5_000 });
+  if (config.clientSecret === undefined)
+    throw new ConfigError('synod', 'clientSecretFile', `${config.path} names no client secret: users and roles are changed with its root rights`);
+  return new KvClient({
+    endpoints: Object.values(config.members).map((m) => m.client),
+    clusterId: config.clusterId,
+    secret: config.clientSecret,
+    requestTimeoutMs: 5_000,
+  });
 }
 
 function list(text: string | undefined): string[] {
@@ -59,8 +65,12 @@ export async function authCommand(command: 'user' | 'role', args: Args, out: (li
     if (action === 'list') {
       const listing = await kv.listAuth();
       if (json) out(JSON.stringify(command === 'user' ? listing.users : listing.roles));
-      else if (command === 'user') for (const u of listing.users) out(`${u.name}\troles ${u.roles.join(',') || '-'}\t${u.hasSecret ? 'secret' : 'no secret'}\tcertificates ${u.certificateNames.join(',') || '-'}`);
-      else for (const r of listing.roles) out(`${r.name}\t${r.permissions.map((p) => `${p.access} ${'key' in p ? `key ${p.key}` : `prefix ${p.prefix}`}`).join(', ') || '-'}`);
+      else if (command === 'user')
+        for (const u of listing.users)
+          out(`${u.name}\troles ${u.roles.join(',') || '-'}\t${u.hasSecret ? 'secret' : 'no secret'}\tcertificates ${u.certificateNames.join(',') || '-'}`);
+      else
+        for (const r of listing.roles)
+          out(`${r.name}\t${r.permissions.map((p) => `${p.access} ${'key' in p ? `key ${p.key}` : `prefix ${p.prefix}`}`).join(', ') || '-'}`);
       return 0;
     }
     let result;
@@ -73,15 +83,24 @@ export async function authCommand(command: 'user' | 'role', args: Args, out: (li
     } else if (action === 'put' && command === 'user') {
       const secretFile = option(args, 'secret-file');
       const secret = secretFile === undefined ? undefined : (await readFile(secretFile, 'utf8')).trim();
-      if (secret !== undefined && secret.length < 32) throw new ConfigError('synod', '--secret-file', `${secretFile} must hold a secret of at least 32 characters`);
-      result = await kv.putUser(needName(), { roles: list(option(args, 'roles')), certificateNames: list(option(args, 'certificate-names')), ...(secret === undefined ? {} : { secret }) });
+      if (secret !== undefined && secret.length < 32)
+        throw new ConfigError('synod', '--secret-file', `${secretFile} must hold a secret of at least 32 characters`);
+      result = await kv.putUser(needName(), {
+        roles: list(option(args, 'roles')),
+        certificateNames: list(option(args, 'certificate-names')),
+        ...(secret === undefined ? {} : { secret }),
+      });
     } else if (action === 'put' && command === 'role') {
       if (extra === undefined) throw new ConfigError('synod', 'PERMISSIONS', `usage: synod role put NAME '[{"prefix":"app/","access":"readwrite"}]'`);
       result = await kv.putRole(needName(), permissionsFrom(extra));
     } else {
       throw new ConfigError('synod', command, `usage:\n${authUsage}`);
     }
-    out(json ? JSON.stringify(result) : `${command} ${name}: ${action === 'delete' ? 'deleted' : result.existed ? 'replaced' : 'added'} (auth revision ${result.revision})`);
+    out(
+      json
+        ? JSON.stringify(result)
+        : `${command} ${name}: ${action === 'delete' ? 'deleted' : result.existed ? 'replaced' : 'added'} (auth revision ${result.revision})`,
+    );
     return 0;
   } finally {
     await kv.close();

@@ -20,7 +20,13 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/index.js';
 import type { KvAuthOptions, KvPermission, KvRoleOptions, KvUserOptions, PrincipalQuotas } from '../kv/server/index.js';
 
-const quotaNames = ['sessionsMax', 'sessionTtlMsMax', 'watchesMax', 'requestsInFlightMax', 'requestBytesInFlightMax'] as const satisfies readonly (keyof PrincipalQuotas)[];
+const quotaNames = [
+  'sessionsMax',
+  'sessionTtlMsMax',
+  'watchesMax',
+  'requestsInFlightMax',
+  'requestBytesInFlightMax',
+] as const satisfies readonly (keyof PrincipalQuotas)[];
 
 function objectAt(field: string, value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError('synod', field, 'must be an object');
@@ -46,7 +52,8 @@ function quotasAt(field: string, value: unknown): Partial<PrincipalQuotas> {
 function permissionAt(field: string, value: unknown): KvPermission {
   const o = objectAt(field, value);
   const access = o['access'];
-  if (access !== 'read' && access !== 'write' && access !== 'readwrite') throw new ConfigError('synod', `${field}.access`, 'must be "read", "write" or "readwrite"');
+  if (access !== 'read' && access !== 'write' && access !== 'readwrite')
+    throw new ConfigError('synod', `${field}.access`, 'must be "read", "write" or "readwrite"');
   if (typeof o['key'] === 'string' && o['prefix'] === undefined) return { key: o['key'], access };
   if (typeof o['prefix'] === 'string' && o['key'] === undefined) return { prefix: o['prefix'], access };
   throw new ConfigError('synod', field, 'needs exactly one of "key" and "prefix", a string');
@@ -63,7 +70,8 @@ export async function readAuthConfig(path: string, value: unknown): Promise<KvAu
     const secretFile = u['secretFile'];
     if (secretFile !== undefined && typeof secretFile !== 'string') throw new ConfigError('synod', `${field}.secretFile`, 'must be a path');
     const secret = secretFile === undefined ? undefined : (await readFile(resolve(dirname(path), secretFile), 'utf8')).trim();
-    if (secret !== undefined && secret.length < 32) throw new ConfigError('synod', `${field}.secretFile`, `${secretFile} must hold a secret of at least 32 characters`);
+    if (secret !== undefined && secret.length < 32)
+      throw new ConfigError('synod', `${field}.secretFile`, `${secretFile} must hold a secret of at least 32 characters`);
     users[name] = {
       roles: stringsAt(`${field}.roles`, u['roles']),
       ...(secret === undefined ? {} : { secret }),

@@ -78,7 +78,8 @@ export function decodeBackup(file: string, bytes: Uint8Array): Backup {
   if (bytes.byteLength < fixed + digestBytes) throw new CorruptionError(file, 0, `${bytes.byteLength} bytes, too short for a synod backup`);
   for (let i = 0; i < magic.byteLength; i++) if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod backup');
   const version = bytes[magic.byteLength]! | (bytes[magic.byteLength + 1]! << 8);
-  if (version !== backupFormatVersion) throw new CorruptionError(file, magic.byteLength, `backup format version ${version}; this synod reads version ${backupFormatVersion}`);
+  if (version !== backupFormatVersion)
+    throw new CorruptionError(file, magic.byteLength, `backup format version ${version}; this synod reads version ${backupFormatVersion}`);
   const end = bytes.byteLength - digestBytes;
   const digest = createHash('sha256').update(bytes.subarray(0, end)).digest();
   if (!digest.equals(bytes.subarray(end))) throw new CorruptionError(file, end, 'SHA-256 mismatch: the file is damaged or cut short');
@@ -109,7 +110,12 @@ export function backupContents(file: string, backup: Backup): BackupContents {
     for (const key of kv.store.allHistories()) if (kv.store.latest(key[0]) !== undefined) keys++;
     return { state, machine, revision: kv.store.revision, compactRevision: kv.store.compactRevision, keys };
   } catch (error) {
-    throw new CorruptionError(file, magic.byteLength + versionBytes, `the snapshot inside does not decode: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new CorruptionError(
+      file,
+      magic.byteLength + versionBytes,
+      `the snapshot inside does not decode: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
 }
 

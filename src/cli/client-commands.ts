@@ -34,14 +34,16 @@ async function putValue(args: Args): Promise<string | Uint8Array> {
   const file = option(args, 'file');
   if (word !== undefined && file !== undefined) throw new UsageError('synod put', '--file', 'and a VALUE word were both given: give one');
   if (file !== undefined) return readValueFile('synod put', file);
-  if (word === undefined) throw new UsageError('synod put', 'VALUE', 'is missing: usage: synod put KEY VALUE, synod put KEY - (stdin), or synod put KEY --file FILE');
+  if (word === undefined)
+    throw new UsageError('synod put', 'VALUE', 'is missing: usage: synod put KEY VALUE, synod put KEY - (stdin), or synod put KEY --file FILE');
   return word === '-' ? readValue('synod put', process.stdin, 'stdin') : word;
 }
 
 /** A revision word: a positive integer. */
 function revisionWord(command: string, word: string): number {
   const n = Number(word);
-  if (!/^[0-9]+$/.test(word) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`synod ${command}`, 'REVISION', `must be a positive integer, not ${JSON.stringify(word)}`);
+  if (!/^[0-9]+$/.test(word) || !Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`synod ${command}`, 'REVISION', `must be a positive integer, not ${JSON.stringify(word)}`);
   return n;
 }
 
@@ -85,14 +87,20 @@ export async function clientCommand(command: string, args: Args): Promise<number
     switch (request.command) {
       case 'put': {
         const { key, value, expectedVersion } = request;
-        const r = await kv.put(key, value, { ...(expectedVersion === undefined ? {} : { expectedVersion }), ...(args.options.has('sequential') ? { sequential: true } : {}) });
+        const r = await kv.put(key, value, {
+          ...(expectedVersion === undefined ? {} : { expectedVersion }),
+          ...(args.options.has('sequential') ? { sequential: true } : {}),
+        });
         console.log(json ? JSON.stringify(r) : `${r.key}\tversion ${r.version}\trevision ${r.revision}`);
         return 0;
       }
       case 'get': {
         const key = first!;
         const revision = intOption(args, 'revision');
-        const r = await kv.range({ key }, { consistency: args.options.has('serializable') ? 'serializable' : 'linearizable', ...(revision === undefined ? {} : { revision }) });
+        const r = await kv.range(
+          { key },
+          { consistency: args.options.has('serializable') ? 'serializable' : 'linearizable', ...(revision === undefined ? {} : { revision }) },
+        );
         const found = r.kvs[0];
         if (found === undefined) {
           console.error(`synod: ${key} is absent (revision ${r.revision})`);
@@ -111,7 +119,8 @@ export async function clientCommand(command: string, args: Args): Promise<number
       case 'range': {
         const start = option(args, 'start');
         const end = option(args, 'end');
-        if ((start === undefined) !== (end === undefined)) throw new UsageError('synod range', start === undefined ? '--start' : '--end', 'is missing: --start and --end go together');
+        if ((start === undefined) !== (end === undefined))
+          throw new UsageError('synod range', start === undefined ? '--start' : '--end', 'is missing: --start and --end go together');
         if (start !== undefined && first !== undefined) throw new UsageError('synod range', 'PREFIX', 'and --start/--end were both given: give one');
         const range: KeyRange = start !== undefined && end !== undefined ? { start, end } : { prefix: first ?? '' };
         const limit = intOption(args, 'limit');
@@ -123,7 +132,9 @@ export async function clientCommand(command: string, args: Args): Promise<number
       }
       case 'txn': {
         const r = await kv.txn(request.txn);
-        console.log(JSON.stringify({ ...r, results: r.results.map((x) => ('kvs' in x ? { ...x, kvs: x.kvs.map((k) => ({ ...k, value: text.decode(k.value) })) } : x)) }));
+        console.log(
+          JSON.stringify({ ...r, results: r.results.map((x) => ('kvs' in x ? { ...x, kvs: x.kvs.map((k) => ({ ...k, value: text.decode(k.value) })) } : x)) }),
+        );
         return r.succeeded ? 0 : 1;
       }
       case 'compact': {
@@ -138,7 +149,11 @@ export async function clientCommand(command: string, args: Args): Promise<number
         process.once('SIGINT', () => watch.close());
         let seen = 0;
         for await (const e of watch) {
-          console.log(json ? JSON.stringify({ type: e.type, revision: e.revision, key: e.kv.key, value: text.decode(e.kv.value), version: e.kv.version }) : `${e.revision}\t${e.type}\t${e.kv.key}\t${text.decode(e.kv.value)}`);
+          console.log(
+            json
+              ? JSON.stringify({ type: e.type, revision: e.revision, key: e.kv.key, value: text.decode(e.kv.value), version: e.kv.version })
+              : `${e.revision}\t${e.type}\t${e.kv.key}\t${text.decode(e.kv.value)}`,
+          );
           if (count !== undefined && ++seen >= count) break;
         }
         return 0;
@@ -150,7 +165,9 @@ export async function clientCommand(command: string, args: Args): Promise<number
 }
 
 /** One member's row of `synod status`: its status and lag, or why it did not answer. */
-type StatusRow = ({ readonly reachable: true; readonly lag: number } & ServerStatus) | { readonly reachable: false; readonly node: string; readonly error: string };
+type StatusRow =
+  | ({ readonly reachable: true; readonly lag: number } & ServerStatus)
+  | { readonly reachable: false; readonly node: string; readonly error: string };
 
 /**
  * `synod status`: every member's view: role, leader, commit index, applied index, and
@@ -179,7 +196,11 @@ async function status(config: ClusterConfig, json: boolean): Promise<number> {
   } else {
     console.log('node\trole\tleader\tcommit\tapplied\tlag\trevision');
     for (const s of rows) {
-      console.log(s.reachable ? `${s.node}\t${s.role}\t${s.leader ?? '-'}\t${s.commitIndex}\t${s.appliedIndex}\t${s.lag}\t${s.revision}` : `${s.node}\tunreachable: ${s.error}`);
+      console.log(
+        s.reachable
+          ? `${s.node}\t${s.role}\t${s.leader ?? '-'}\t${s.commitIndex}\t${s.appliedIndex}\t${s.lag}\t${s.revision}`
+          : `${s.node}\tunreachable: ${s.error}`,
+      );
     }
   }
   return rows.every((s) => s.reachable) ? 0 : 1;

@@ -79,7 +79,8 @@ export async function readClusterConfig(path: string): Promise<ClusterConfig> {
   const o = raw as Record<string, unknown>;
   if (typeof o['clusterId'] !== 'string' || o['clusterId'].length === 0) throw new ConfigError('synod', 'clusterId', 'must be a non-empty string');
   const membersRaw = o['members'];
-  if (typeof membersRaw !== 'object' || membersRaw === null || Object.keys(membersRaw).length === 0) throw new ConfigError('synod', 'members', 'must name at least one member');
+  if (typeof membersRaw !== 'object' || membersRaw === null || Object.keys(membersRaw).length === 0)
+    throw new ConfigError('synod', 'members', 'must name at least one member');
   const members: Record<string, ClusterMember> = {};
   for (const [id, m] of Object.entries(membersRaw as Record<string, unknown>)) {
     if (typeof m !== 'object' || m === null) throw new ConfigError('synod', `members.${id}`, 'must be an object');

@@ -60,7 +60,8 @@ const localIds = 'abcdefghi';
 export async function writeLocalCluster(dir: string, nodes: number): Promise<string> {
   const path = join(dir, 'cluster.json');
   if (existsSync(path)) return path;
-  if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > localIds.length) throw new UsageError('synod cluster up', '--nodes', `must be 1 to ${localIds.length}, not ${nodes}`);
+  if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > localIds.length)
+    throw new UsageError('synod cluster up', '--nodes', `must be 1 to ${localIds.length}, not ${nodes}`);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, '.gitignore'), '# secrets and data of a local synod cluster: never commit them\n*\n');
   const members: Record<string, { peer: string; client: string; metrics: string; dataDir: string }> = {};
@@ -69,29 +70,47 @@ export async function writeLocalCluster(dir: string, nodes: number): Promise<str
   }
   await writeFile(join(dir, 'secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
   await writeFile(join(dir, 'client-secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
-  await writeFile(path, `${JSON.stringify({ clusterId: `local-${randomBytes(4).toString('hex')}`, members, secretFile: 'secret', clientSecretFile: 'client-secret' }, null, 2)}\n`);
+  await writeFile(
+    path,
+    `${JSON.stringify({ clusterId: `local-${randomBytes(4).toString('hex')}`, members, secretFile: 'secret', clientSecretFile: 'client-secret' }, null, 2)}\n`,
+  );
   return path;
 }
 
 /** Starts `synod serve` for member `id` as a child of this process (the same runtime and loader). */
 function spawnMember(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
-  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'serve', '--config', configPath, '--id', id, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'serve', '--config', configPath, '--id', id, ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 export async function clusterUp(args: Args): Promise<number> {
   const dir = resolve(option(args, 'dir', '.synod')!);
   const nodes = intOption(args, 'nodes');
-  if (nodes !== undefined && existsSync(join(dir, 'cluster.json'))) throw new UsageError('synod cluster up', '--nodes', `is for a new cluster, and ${join(dir, 'cluster.json')} exists: start it without --nodes, or use another --dir`);
+  if (nodes !== undefined && existsSync(join(dir, 'cluster.json')))
+    throw new UsageError(
+      'synod cluster up',
+      '--nodes',
+      `is for a new cluster, and ${join(dir, 'cluster.json')} exists: start it without --nodes, or use another --dir`,
+    );
   const path = await writeLocalCluster(dir, nodes ?? 3);
   const config = await readClusterConfig(path);
   const children = Object.keys(config.members).map((id) => {
     const child = spawnMember(path, id);
-    const prefix = (data: Buffer) => data.toString().split('\n').filter((l) => l.length > 0).map((l) => `[${id}] ${l}\n`).join('');
+    const prefix = (data: Buffer) =>
+      data
+        .toString()
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => `[${id}] ${l}\n`)
+        .join('');
     child.stdout!.on('data', (d: Buffer) => process.stdout.write(prefix(d)));
     child.stderr!.on('data', (d: Buffer) => process.stderr.write(prefix(d)));
     return child;
   });
-  console.log(`synod: cluster ${config.clusterId} (${Object.keys(config.members).join(', ')}) from ${path}; try: synod put hello world --config ${path}; Ctrl-C stops it`);
+  console.log(
+    `synod: cluster ${config.clusterId} (${Object.keys(config.members).join(', ')}) from ${path}; try: synod put hello world --config ${path}; Ctrl-C stops it`,
+  );
   const exited = children.map((child) => new Promise<number>((done) => child.once('exit', (code) => done(code ?? 1))));
   await new Promise<void>((done) => {
     process.once('SIGINT', done);

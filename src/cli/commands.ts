@@ -31,7 +31,11 @@ export interface CommandSpec {
 const config: OptionSpec = { type: 'string', value: 'FILE', help: 'the cluster file (default .synod/cluster.json)' };
 const json: OptionSpec = { type: 'boolean', help: 'print JSON' };
 const client = { config, json } as const;
-const timeoutMs = (what: string, ms: number): OptionSpec => ({ type: 'string', value: 'MS', help: `how long to wait for ${what}, in ms (default ${ms.toLocaleString('en')})` });
+const timeoutMs = (what: string, ms: number): OptionSpec => ({
+  type: 'string',
+  value: 'MS',
+  help: `how long to wait for ${what}, in ms (default ${ms.toLocaleString('en')})`,
+});
 const peer: OptionSpec = { type: 'string', value: 'HOST:PORT', help: "the new member's address for its peers" };
 const clientAddress: OptionSpec = { type: 'string', value: 'HOST:PORT', help: "the new member's address for clients" };
 
@@ -62,14 +66,14 @@ export const commands: readonly CommandSpec[] = [
     details: [
       '/metrics, /healthz and /readyz over HTTP on --metrics or the member\'s "metrics" address, if any.',
       'With --join: start a new member and have the cluster add it (a voter once caught up, unless --observer).',
-      'With --join --zk: it answers ZooKeeper clients there too (an observer does, as ZooKeeper\'s observers do).',
+      "With --join --zk: it answers ZooKeeper clients there too (an observer does, as ZooKeeper's observers do).",
     ],
     options: {
       config,
       id: { type: 'string', value: 'ID', help: 'the member to run (required)' },
-      metrics: { type: 'string', value: 'HOST:PORT', help: "serve /metrics, /healthz and /readyz here (default the member's \"metrics\" address, else none)" },
+      metrics: { type: 'string', value: 'HOST:PORT', help: 'serve /metrics, /healthz and /readyz here (default the member\'s "metrics" address, else none)' },
       'ready-lag-max': { type: 'string', value: 'N', help: '/readyz fails beyond N slots of lag (default 1,000)' },
-      'tick-ms': { type: 'string', value: 'MS', help: 'the protocol tick, in ms (default the runtime\'s)' },
+      'tick-ms': { type: 'string', value: 'MS', help: "the protocol tick, in ms (default the runtime's)" },
       'snapshot-every': { type: 'string', value: 'N', help: 'take a snapshot every N applied slots (default 10,000)' },
       'zk-node-check-ms': { type: 'string', value: 'MS', help: 'how often the leader deletes ZooKeeper containers and TTL nodes due, in ms (default 60,000)' },
       verbose: { type: 'boolean', help: 'log at info and debug too (default warn and above)' },
@@ -78,7 +82,7 @@ export const commands: readonly CommandSpec[] = [
       client: { type: 'string', value: 'HOST:PORT', help: 'with --join: where it listens for clients' },
       'data-dir': { type: 'string', value: 'DIR', help: 'with --join: its data directory' },
       observer: { type: 'boolean', help: 'with --join: stay an observer (do not become a voter)' },
-      zk: { type: 'string', value: 'HOST:PORT', help: 'with --join: answer ZooKeeper clients here (the cluster file\'s members must carry the tree)' },
+      zk: { type: 'string', value: 'HOST:PORT', help: "with --join: answer ZooKeeper clients here (the cluster file's members must carry the tree)" },
       'timeout-ms': timeoutMs('the join', 300_000),
     },
     run: async (args) => {
@@ -133,7 +137,10 @@ export const commands: readonly CommandSpec[] = [
     name: 'txn',
     words: ['JSON'],
     summary: 'run a transaction: if every compare holds, the success ops, else the failure ops (- reads JSON from stdin)',
-    details: [`e.g. '{"compare":[{"key":"k","target":"version","op":"==","value":0}],"success":[{"op":"put","key":"k","value":"v"}]}'`, 'compare targets: version, value, modRevision, createRevision; ops: ==, !=, <, >; txn ops: put, delete, range'],
+    details: [
+      `e.g. '{"compare":[{"key":"k","target":"version","op":"==","value":0}],"success":[{"op":"put","key":"k","value":"v"}]}'`,
+      'compare targets: version, value, modRevision, createRevision; ops: ==, !=, <, >; txn ops: put, delete, range',
+    ],
     options: client,
     run: (args) => clientCommand('txn', args),
   },
@@ -178,11 +185,18 @@ export const commands: readonly CommandSpec[] = [
     run: (args) => sessionCommand(args),
   },
   member('list', [], 'who votes, who observes, where each listens'),
-  member('add', ['ID'], 'add a member: an observer, promoted once caught up unless --observer', { peer, client: clientAddress, observer: { type: 'boolean', help: 'leave it an observer' } }),
+  member('add', ['ID'], 'add a member: an observer, promoted once caught up unless --observer', {
+    peer,
+    client: clientAddress,
+    observer: { type: 'boolean', help: 'leave it an observer' },
+  }),
   member('promote', ['ID'], 'make the observer ID a voter once it caught up'),
   member('demote', ['ID'], 'make the voter ID an observer'),
   member('remove', ['ID'], 'remove ID from the cluster (stop it only once this returned)'),
-  member('replace', ['OLD', 'NEW'], "NEW (an observer, added first if it is not one) takes the voter OLD's place in one change", { peer, client: clientAddress }),
+  member('replace', ['OLD', 'NEW'], "NEW (an observer, added first if it is not one) takes the voter OLD's place in one change", {
+    peer,
+    client: clientAddress,
+  }),
   {
     name: 'leader transfer',
     words: ['ID'],
@@ -193,7 +207,7 @@ export const commands: readonly CommandSpec[] = [
   {
     name: 'user put',
     words: ['NAME'],
-    summary: 'add or replace a user of the replicated state (with the cluster file\'s root rights)',
+    summary: "add or replace a user of the replicated state (with the cluster file's root rights)",
     options: {
       ...client,
       roles: { type: 'string', value: 'R1,R2', help: 'its roles, comma-separated' },
@@ -202,8 +216,20 @@ export const commands: readonly CommandSpec[] = [
     },
     run: (args) => authCommand('user', args),
   },
-  { name: 'user delete', words: ['NAME'], summary: 'remove a user; its connections are closed at their next request', options: client, run: (args) => authCommand('user', args) },
-  { name: 'user list', words: [], summary: 'the users: roles, whether each has a secret, certificate names (never a secret)', options: client, run: (args) => authCommand('user', args) },
+  {
+    name: 'user delete',
+    words: ['NAME'],
+    summary: 'remove a user; its connections are closed at their next request',
+    options: client,
+    run: (args) => authCommand('user', args),
+  },
+  {
+    name: 'user list',
+    words: [],
+    summary: 'the users: roles, whether each has a secret, certificate names (never a secret)',
+    options: client,
+    run: (args) => authCommand('user', args),
+  },
   {
     name: 'role put',
     words: ['NAME', 'PERMISSIONS'],
@@ -237,7 +263,11 @@ export const commands: readonly CommandSpec[] = [
     name: 'snapshot restore',
     words: ['FILE'],
     summary: "seed the data directory of a new cluster (the cluster file's: a new id, one member) with FILE's KV state",
-    options: { config, id: { type: 'string', value: 'ID', help: "the new cluster's member (default the cluster file's only one)" }, 'data-dir': { type: 'string', value: 'DIR', help: "its data directory (must be the cluster file's)" } },
+    options: {
+      config,
+      id: { type: 'string', value: 'ID', help: "the new cluster's member (default the cluster file's only one)" },
+      'data-dir': { type: 'string', value: 'DIR', help: "its data directory (must be the cluster file's)" },
+    },
     run: snapshotCommand,
   },
   {

@@ -16,7 +16,12 @@ const lineWidth = 100;
 export function usageText(commands: readonly CommandSpec[]): string {
   const lines = ['usage: synod <command> [options]', ''];
   for (const spec of commands) {
-    const parts = [synopsis(spec), ...Object.entries(spec.options).filter(([name]) => !common.has(name)).map(([name, o]) => `[${optionSyntax(name, o)}]`)];
+    const parts = [
+      synopsis(spec),
+      ...Object.entries(spec.options)
+        .filter(([name]) => !common.has(name))
+        .map(([name, o]) => `[${optionSyntax(name, o)}]`),
+    ];
     let line = ' ';
     for (const part of parts) {
       if (line.length + part.length + 1 > lineWidth) {
@@ -57,5 +62,10 @@ export function commandHelp(spec: CommandSpec): string {
 
 /** The help of a group of commands (`synod help member`): each one's synopsis and summary. */
 export function groupHelp(group: string, commands: readonly CommandSpec[]): string {
-  return [`synod ${group} commands:`, ...commands.map((spec) => `  synod ${synopsis(spec)}\n      ${spec.summary}`), '', `synod help ${group} SUBCOMMAND lists the options of one.`].join('\n');
+  return [
+    `synod ${group} commands:`,
+    ...commands.map((spec) => `  synod ${synopsis(spec)}\n      ${spec.summary}`),
+    '',
+    `synod help ${group} SUBCOMMAND lists the options of one.`,
+  ].join('\n');
 }

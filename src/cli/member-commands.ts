@@ -95,12 +95,22 @@ const progressPollMs = 5;
  * moved since the refusal: a joining member that just installed its snapshot is
  * promoted then, not up to 200 ms later.
  */
-export function promoteWhenCaughtUp(config: ClusterConfig, id: string, timeoutMs: number, progress?: () => number): Promise<{ configuration: Configuration; from: number }> {
+export function promoteWhenCaughtUp(
+  config: ClusterConfig,
+  id: string,
+  timeoutMs: number,
+  progress?: () => number,
+): Promise<{ configuration: Configuration; from: number }> {
   return whenCaughtUp(config, { type: 'promote', id }, timeoutMs, progress);
 }
 
 /** Makes `change` (which makes an observer a voter), asking again while the leader says the observer has not caught up yet (see {@link promoteWhenCaughtUp}). */
-async function whenCaughtUp(config: ClusterConfig, change: MembershipChange, timeoutMs: number, progress?: () => number): Promise<{ configuration: Configuration; from: number }> {
+async function whenCaughtUp(
+  config: ClusterConfig,
+  change: MembershipChange,
+  timeoutMs: number,
+  progress?: () => number,
+): Promise<{ configuration: Configuration; from: number }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const before = progress?.();
@@ -124,7 +134,8 @@ function print(configuration: Configuration, from: number, json: boolean): void 
     console.log(JSON.stringify({ ...configuration, from }));
     return;
   }
-  const role = (id: string): string => (configuration.voters.includes(id) ? 'voter' : configuration.leaving?.voters.includes(id) === true ? 'leaving' : 'observer');
+  const role = (id: string): string =>
+    configuration.voters.includes(id) ? 'voter' : configuration.leaving?.voters.includes(id) === true ? 'leaving' : 'observer';
   const ids = [...new Set([...configuration.voters, ...(configuration.leaving?.voters ?? []), ...configuration.observers])];
   console.log(`configuration ${configuration.id} (governs from slot ${from}; quorum ${JSON.stringify(configuration.quorum)})`);
   console.log('id\trole\tpeer\tclient');

@@ -36,7 +36,8 @@ export function notReadyBecause(state: ServeState, metrics: NodeMetrics | undefi
   if (!metrics.leaderLive) {
     return metrics.leader === undefined ? 'no leader' : `no leader: nothing heard from ${metrics.leader} for ${Math.round(metrics.leaderSilentMs)} ms`;
   }
-  if (metrics.lag > lagSlotsMax) return `${metrics.lag} slots behind the leader's commit index ${metrics.leaderCommitIndex}, over --ready-lag-max ${lagSlotsMax}`;
+  if (metrics.lag > lagSlotsMax)
+    return `${metrics.lag} slots behind the leader's commit index ${metrics.leaderCommitIndex}, over --ready-lag-max ${lagSlotsMax}`;
   return undefined;
 }
 
@@ -84,12 +85,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Metric
 
 /** Listens on `options.address` and serves `/metrics`, `/healthz` and `/readyz`. */
 export async function startMetricsEndpoint(options: MetricsEndpointOptions): Promise<MetricsEndpoint> {
-  const server: Server = createServer({ requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs, maxHeaderSize: headerBytesMax }, (req, res) => {
-    handle(req, res, options).catch((error: unknown) => {
-      if (!res.headersSent) answer(res, 500, `${error instanceof Error ? error.message : String(error)}\n`, { connection: 'close' });
-      else res.destroy();
-    });
-  });
+  const server: Server = createServer(
+    { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs, maxHeaderSize: headerBytesMax },
+    (req, res) => {
+      handle(req, res, options).catch((error: unknown) => {
+        if (!res.headersSent) answer(res, 500, `${error instanceof Error ? error.message : String(error)}\n`, { connection: 'close' });
+        else res.destroy();
+      });
+    },
+  );
   server.maxConnections = connectionsMax;
   server.maxRequestsPerSocket = 1_000;
   await new Promise<void>((resolve, reject) => {

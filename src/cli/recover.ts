@@ -26,12 +26,17 @@ export async function recover(args: Args): Promise<number> {
   try {
     const state = await storage.load();
     const saved = await storage.loadSnapshot();
-    const snapshot = saved === undefined ? { slot: 0, configuration: undefined } : { slot: saved.slot, configuration: decodeSnapshot(saved.data, kvResultCodec).state.configuration };
+    const snapshot =
+      saved === undefined
+        ? { slot: 0, configuration: undefined }
+        : { slot: saved.slot, configuration: decodeSnapshot(saved.data, kvResultCodec).state.configuration };
     const first = { id: 0, voters: Object.keys(config.members), quorum: 'majority' as const, observers: [], addresses: {}, windowSlots: 256 };
     const forced = forceNewCluster(state, snapshot, first, id);
     await storage.persist(forced.batch);
     console.log(`synod: ${id} is now the only voter (configuration ${forced.configuration.id}, from slot ${forced.from})`);
-    console.log(`  slots up to ${forced.commitIndexBefore} were known chosen; ${forced.adopted} above it held a value this node accepted, kept as chosen; ${forced.holes} held nothing, now no-ops`);
+    console.log(
+      `  slots up to ${forced.commitIndexBefore} were known chosen; ${forced.adopted} above it held a value this node accepted, kept as chosen; ${forced.holes} held nothing, now no-ops`,
+    );
     console.log(`  next: point the cluster file at ${id} alone, start it with synod serve, and add new members with synod serve --join`);
     return 0;
   } finally {

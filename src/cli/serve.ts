@@ -54,7 +54,9 @@ async function joinCluster(server: KvServer, config: ClusterConfig, id: string, 
 /** A logger writing one JSON line per entry to stderr, at `warn` and above unless verbose. */
 function stderrLogger(id: string, verbose: boolean): Logger {
   const line = (level: string) => (fields: Record<string, unknown>, message: string) => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, node: id, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? errorFields(v) : v))}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, node: id, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? errorFields(v) : v))}\n`,
+    );
   };
   const ignore = () => {};
   return { debug: ignore, info: verbose ? line('info') : ignore, warn: line('warn'), error: line('error') };
@@ -83,15 +85,23 @@ export async function serve(args: Args): Promise<void> {
   const config = await readClusterConfig(option(args, 'config', '.synod/cluster.json')!);
   const id = option(args, 'id');
   const join = args.options.has('join');
-  if (id === undefined || (!join && config.members[id] === undefined)) throw new UsageError('synod serve', '--id', `must name a member of ${config.path}: ${Object.keys(config.members).join(', ')} (or add --join to join as a new one)`);
-  if (join && config.members[id] !== undefined) throw new UsageError('synod serve', '--join', `${id} is a member of ${config.path} already; serve it without --join`);
-  if (!join && args.options.has('zk')) throw new UsageError('synod serve', '--zk', `is for a member that joins (--join); give ${id} its "zk" address in ${config.path}`);
+  if (id === undefined || (!join && config.members[id] === undefined))
+    throw new UsageError(
+      'synod serve',
+      '--id',
+      `must name a member of ${config.path}: ${Object.keys(config.members).join(', ')} (or add --join to join as a new one)`,
+    );
+  if (join && config.members[id] !== undefined)
+    throw new UsageError('synod serve', '--join', `${id} is a member of ${config.path} already; serve it without --join`);
+  if (!join && args.options.has('zk'))
+    throw new UsageError('synod serve', '--zk', `is for a member that joins (--join); give ${id} its "zk" address in ${config.path}`);
   const member = join ? joiningMember(args) : config.members[id]!;
   const tickMs = intOption(args, 'tick-ms');
   // Every member carries the ZooKeeper tree in its log when any member serves ZooKeeper clients: they replay the same log.
   const zkServed = Object.values(config.members).some((m) => m.zk !== undefined);
   // A newcomer cannot start the tree: the members replaying the log without it would answer its commands as invalid.
-  if (member.zk !== undefined && !zkServed) throw new UsageError('synod serve --join', '--zk', `needs a cluster that carries the ZooKeeper tree, and no member of ${config.path} has a "zk" address`);
+  if (member.zk !== undefined && !zkServed)
+    throw new UsageError('synod serve --join', '--zk', `needs a cluster that carries the ZooKeeper tree, and no member of ${config.path} has a "zk" address`);
   const extension = zkServed ? new ZkExtension() : undefined;
   const server = new KvServer({
     id,
@@ -102,7 +112,11 @@ export async function serve(args: Args): Promise<void> {
     ...(config.secret === undefined ? {} : { secret: config.secret }),
     ...(config.clientSecret === undefined ? {} : { clientSecret: config.clientSecret }),
     ...(config.auth === undefined ? {} : { auth: config.auth }),
-    node: { ...(tickMs === undefined ? {} : { tickMs }), snapshot: { everySlots: intOption(args, 'snapshot-every') ?? 10_000 }, ...(extension === undefined ? {} : { kv: { extension } }) },
+    node: {
+      ...(tickMs === undefined ? {} : { tickMs }),
+      snapshot: { everySlots: intOption(args, 'snapshot-every') ?? 10_000 },
+      ...(extension === undefined ? {} : { kv: { extension } }),
+    },
     logger: stderrLogger(id, args.options.has('verbose')),
   });
   let state: ServeState = 'starting';
@@ -116,7 +130,14 @@ export async function serve(args: Args): Promise<void> {
   let zk: ZkServer | undefined;
   if (extension !== undefined && member.zk !== undefined) {
     const nodeCheckMs = intOption(args, 'zk-node-check-ms');
-    zk = new ZkServer({ kv: server.kv, extension, address: member.zk, dataDir: member.dataDir, ...(nodeCheckMs === undefined ? {} : { nodeCheckMs }), logger: stderrLogger(id, args.options.has('verbose')) });
+    zk = new ZkServer({
+      kv: server.kv,
+      extension,
+      address: member.zk,
+      dataDir: member.dataDir,
+      ...(nodeCheckMs === undefined ? {} : { nodeCheckMs }),
+      logger: stderrLogger(id, args.options.has('verbose')),
+    });
     try {
       await zk.start();
     } catch (error) {
@@ -128,7 +149,9 @@ export async function serve(args: Args): Promise<void> {
   state = 'running';
   const zkAt = zk === undefined ? '' : `, ZooKeeper clients on ${zk.address.host}:${zk.address.port}`;
   const metricsAt = endpoint === undefined ? '' : `, metrics on http://${endpoint.address.host}:${endpoint.address.port}/metrics`;
-  process.stdout.write(`synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}${zkAt}${metricsAt}, data in ${member.dataDir}\n`);
+  process.stdout.write(
+    `synod: ${id} serving clients on ${member.client.host}:${member.client.port}, peers on ${member.peer.host}:${member.peer.port}${zkAt}${metricsAt}, data in ${member.dataDir}\n`,
+  );
   if (join) void joinCluster(server, config, id, member, intOption(args, 'timeout-ms') ?? 300_000, args.options.has('observer'));
   const failure = await new Promise<Error | undefined>((resolve) => {
     const stop = () => resolve(undefined);

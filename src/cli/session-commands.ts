@@ -11,7 +11,8 @@ import { UsageError } from './usage-error.js';
 /** A session id word: a positive integer. */
 function sessionId(word: string): number {
   const n = Number(word);
-  if (!/^[0-9]+$/.test(word) || !Number.isSafeInteger(n) || n < 1) throw new UsageError('synod session revoke', 'ID', `must be a session id (a positive integer), not ${JSON.stringify(word)}`);
+  if (!/^[0-9]+$/.test(word) || !Number.isSafeInteger(n) || n < 1)
+    throw new UsageError('synod session revoke', 'ID', `must be a session id (a positive integer), not ${JSON.stringify(word)}`);
   return n;
 }
 

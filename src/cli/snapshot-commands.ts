@@ -47,7 +47,9 @@ async function save(args: Args, file: string): Promise<number> {
   // Decoded before it is written: a backup that could not be restored is not one.
   const contents = backupContents(file, backup);
   const sha256 = await writeBackup(file, backup);
-  console.log(`synod: saved cluster ${config.clusterId} at slot ${backup.slot} to ${file}: ${contents.keys} keys at revision ${contents.revision}, ${backup.data.byteLength} bytes of snapshot, sha256 ${sha256}`);
+  console.log(
+    `synod: saved cluster ${config.clusterId} at slot ${backup.slot} to ${file}: ${contents.keys} keys at revision ${contents.revision}, ${backup.data.byteLength} bytes of snapshot, sha256 ${sha256}`,
+  );
   return 0;
 }
 
@@ -55,7 +57,9 @@ async function info(file: string): Promise<number> {
   const { backup, contents, sha256 } = await readBackup(file);
   const voters = contents.state.configuration?.at(-1)?.config.voters;
   console.log(`${file}: a backup of cluster ${backup.clusterId}, saved ${new Date(backup.savedAt).toISOString()}`);
-  console.log(`  slot ${backup.slot}; ${contents.keys} keys at revision ${contents.revision} (history kept from revision ${contents.compactRevision}); ${backup.data.byteLength} bytes of snapshot${voters === undefined ? '' : `; voters then: ${voters.join(', ')}`}`);
+  console.log(
+    `  slot ${backup.slot}; ${contents.keys} keys at revision ${contents.revision} (history kept from revision ${contents.compactRevision}); ${backup.data.byteLength} bytes of snapshot${voters === undefined ? '' : `; voters then: ${voters.join(', ')}`}`,
+  );
   console.log(`  sha256 ${sha256} (checked)`);
   return 0;
 }
@@ -69,15 +73,28 @@ async function restore(args: Args, file: string): Promise<number> {
   const member = config.members[id];
   if (member === undefined || ids.length !== 1) {
     // Members the file names besides it would start empty, with a configuration of their own: two clusters.
-    throw new ConfigError(api, 'members', `${config.path} must name ${id} alone, the new cluster's first member: the others join it afterwards with synod serve --join`);
+    throw new ConfigError(
+      api,
+      'members',
+      `${config.path} must name ${id} alone, the new cluster's first member: the others join it afterwards with synod serve --join`,
+    );
   }
   const dataDir = resolve(option(args, 'data-dir') ?? member.dataDir);
-  if (dataDir !== member.dataDir) throw new ConfigError(api, '--data-dir', `is ${dataDir}, but ${config.path} gives ${id} the data directory ${member.dataDir}, where synod serve will look: make them the same`);
+  if (dataDir !== member.dataDir)
+    throw new ConfigError(
+      api,
+      '--data-dir',
+      `is ${dataDir}, but ${config.path} gives ${id} the data directory ${member.dataDir}, where synod serve will look: make them the same`,
+    );
 
   // Everything is checked before anything is written.
   const { backup, contents } = await readBackup(file);
   if (backup.clusterId === config.clusterId) {
-    throw new ConfigError(api, 'clusterId', `is ${config.clusterId}, the cluster the backup was saved from: a restored cluster needs an id of its own, so that no member of the old one can join it by mistake`);
+    throw new ConfigError(
+      api,
+      'clusterId',
+      `is ${config.clusterId}, the cluster the backup was saved from: a restored cluster needs an id of its own, so that no member of the old one can join it by mistake`,
+    );
   }
   const existed = await emptyOrMissing(api, dataDir);
 
@@ -111,9 +128,13 @@ async function restore(args: Args, file: string): Promise<number> {
     else await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
-  console.log(`synod: restored ${file} (cluster ${backup.clusterId} at slot ${backup.slot}: ${contents.keys} keys at revision ${contents.revision}) into ${dataDir}`);
+  console.log(
+    `synod: restored ${file} (cluster ${backup.clusterId} at slot ${backup.slot}: ${contents.keys} keys at revision ${contents.revision}) into ${dataDir}`,
+  );
   console.log(`  ${id} is the only voter of the new cluster ${config.clusterId}`);
-  console.log(`  next: synod serve --config ${config.path} --id ${id}; then add members with synod serve --config ${config.path} --id ID --join --peer H:P --client H:P --data-dir D`);
+  console.log(
+    `  next: synod serve --config ${config.path} --id ${id}; then add members with synod serve --config ${config.path} --id ID --join --peer H:P --client H:P --data-dir D`,
+  );
   return 0;
 }
 
@@ -131,7 +152,11 @@ async function emptyOrMissing(api: string, dir: string): Promise<boolean> {
   }
   if (names.length > 0) {
     const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
-    throw new ConfigError(api, '--data-dir', `${dir} is not empty (it holds ${shown}): restore writes only into an empty or new directory, and touches nothing in this one`);
+    throw new ConfigError(
+      api,
+      '--data-dir',
+      `${dir} is not empty (it holds ${shown}): restore writes only into an empty or new directory, and touches nothing in this one`,
+    );
   }
   return true;
 }

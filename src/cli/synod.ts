@@ -25,11 +25,24 @@ function commandOf(words: readonly string[]): { spec: CommandSpec; length: numbe
   if (first !== undefined && groups.has(first)) {
     const spec = commands.find((c) => c.name === `${first} ${second}`);
     const subcommands = commands.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.split(' ')[1]!);
-    if (spec === undefined) throw new UsageError(`synod ${first}`, second ?? 'subcommand', `${second === undefined ? 'is missing' : 'is not a command'}: synod ${first} ${subcommands.join('|')}`);
+    if (spec === undefined)
+      throw new UsageError(
+        `synod ${first}`,
+        second ?? 'subcommand',
+        `${second === undefined ? 'is missing' : 'is not a command'}: synod ${first} ${subcommands.join('|')}`,
+      );
     return { spec, length: 2 };
   }
   const spec = commands.find((c) => c.name === first);
-  if (spec === undefined) throw new UsageError('synod', first ?? 'command', `is not a command: ${commands.map((c) => c.name.split(' ')[0]!).filter((n, i, all) => all.indexOf(n) === i).join(', ')}, help (see synod help)`);
+  if (spec === undefined)
+    throw new UsageError(
+      'synod',
+      first ?? 'command',
+      `is not a command: ${commands
+        .map((c) => c.name.split(' ')[0]!)
+        .filter((n, i, all) => all.indexOf(n) === i)
+        .join(', ')}, help (see synod help)`,
+    );
   return { spec, length: 1 };
 }
 
@@ -40,7 +53,12 @@ function help(words: readonly string[]): number {
     return 0;
   }
   if (words.length === 1 && groups.has(words[0]!)) {
-    console.log(groupHelp(words[0]!, commands.filter((c) => c.name.startsWith(`${words[0]} `))));
+    console.log(
+      groupHelp(
+        words[0]!,
+        commands.filter((c) => c.name.startsWith(`${words[0]} `)),
+      ),
+    );
     return 0;
   }
   const { spec, length } = commandOf(words);

@@ -106,7 +106,10 @@ export function txnFromJson(json: string): TxnRequest {
   try {
     raw = JSON.parse(json);
   } catch (error) {
-    fail('JSON', `is not JSON (${error instanceof Error ? error.message : String(error)}); e.g. '{"compare":[],"success":[{"op":"put","key":"k","value":"v"}]}'`);
+    fail(
+      'JSON',
+      `is not JSON (${error instanceof Error ? error.message : String(error)}); e.g. '{"compare":[],"success":[{"op":"put","key":"k","value":"v"}]}'`,
+    );
   }
   const o = objectAt('JSON', raw);
   onlyKeys('JSON', o, ['compare', 'success', 'failure']);

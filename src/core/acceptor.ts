@@ -25,7 +25,10 @@ export class Acceptor {
     this.promisedBallot = state.promised;
     this.entries.forgetThrough(snapshotSlot);
     for (const e of state.accepted) {
-      assert(compareBallots(e.ballot, state.promised) <= 0, () => `slot ${e.slot} accepted in ballot ${formatBallot(e.ballot)} above the promise ${formatBallot(state.promised)}`);
+      assert(
+        compareBallots(e.ballot, state.promised) <= 0,
+        () => `slot ${e.slot} accepted in ballot ${formatBallot(e.ballot)} above the promise ${formatBallot(state.promised)}`,
+      );
       this.entries.set(e.slot, e);
     }
   }
@@ -88,7 +91,10 @@ export class Acceptor {
    */
   adopt(entries: readonly AcceptedEntry[], out: OutputBuilder): void {
     for (const e of entries) {
-      assert(compareBallots(e.ballot, this.promisedBallot) <= 0, () => `adopting slot ${e.slot} of ballot ${formatBallot(e.ballot)} above the promise ${formatBallot(this.promisedBallot)}`);
+      assert(
+        compareBallots(e.ballot, this.promisedBallot) <= 0,
+        () => `adopting slot ${e.slot} of ballot ${formatBallot(e.ballot)} above the promise ${formatBallot(this.promisedBallot)}`,
+      );
       const held = this.entries.get(e.slot);
       if (held !== undefined && compareBallots(held.ballot, e.ballot) >= 0) continue;
       this.entries.set(e.slot, e);

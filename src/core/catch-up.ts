@@ -51,14 +51,7 @@ export class CatchUp {
    * many as one message carries: the asker asks again from where they end), or
    * `'snapshot'` when `first` was compacted away (the asker needs the snapshot).
    */
-  static serve(
-    learner: Learner,
-    self: NodeId,
-    to: NodeId,
-    first: number,
-    last: number,
-    limits: Limits,
-  ): ChosenMessage | 'snapshot' | undefined {
+  static serve(learner: Learner, self: NodeId, to: NodeId, first: number, last: number, limits: Limits): ChosenMessage | 'snapshot' | undefined {
     if (first <= learner.compactedThrough) return 'snapshot';
     if (first < 1 || Math.min(last, learner.commitIndex) < first) return undefined;
     const end = messageEnd(first, Math.min(last, learner.commitIndex), limits.catchUpSlotsMax, limits, (slot) => valueBytes(learner.value(slot)!));

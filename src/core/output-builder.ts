@@ -93,7 +93,11 @@ export class OutputBuilder {
 
   get isEmpty(): boolean {
     return (
-      !this.hasPersist && this.messages === undefined && this.committed === undefined && this.dropped === undefined && this.reads === undefined &&
+      !this.hasPersist &&
+      this.messages === undefined &&
+      this.committed === undefined &&
+      this.dropped === undefined &&
+      this.reads === undefined &&
       this.snapshotsTo === undefined
     );
   }

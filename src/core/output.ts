@@ -61,7 +61,14 @@ export interface Output {
 
 /** Whether `output` holds no work at all: the driver's signal that the replica is idle. */
 export function isEmptyOutput(output: Output): boolean {
-  return output.persist === undefined && output.messages.length === 0 && output.committed.length === 0 && output.dropped.length === 0 && output.reads.length === 0 && output.snapshotsTo.length === 0;
+  return (
+    output.persist === undefined &&
+    output.messages.length === 0 &&
+    output.committed.length === 0 &&
+    output.dropped.length === 0 &&
+    output.reads.length === 0 &&
+    output.snapshotsTo.length === 0
+  );
 }
 
 /**

@@ -30,7 +30,10 @@ export class Candidacy {
   onPromise(from: NodeId, accepted: readonly AcceptedEntry[], chosen: readonly ChosenEntry[]): void {
     for (const e of accepted) {
       assert(e.slot >= this.firstSlot, () => `promise from ${from} reports slot ${e.slot} below the prepare's first slot ${this.firstSlot}`);
-      assert(compareBallots(e.ballot, this.ballot) < 0, () => `promise from ${from} for ${formatBallot(this.ballot)} reports slot ${e.slot} accepted in ${formatBallot(e.ballot)}`);
+      assert(
+        compareBallots(e.ballot, this.ballot) < 0,
+        () => `promise from ${from} for ${formatBallot(this.ballot)} reports slot ${e.slot} accepted in ${formatBallot(e.ballot)}`,
+      );
     }
     for (const e of chosen) {
       assert(e.slot >= this.firstSlot, () => `promise from ${from} reports chosen slot ${e.slot} below the prepare's first slot ${this.firstSlot}`);
@@ -190,7 +193,10 @@ export class Leadership {
     this.promisers.add(from);
     for (const e of accepted) {
       // A promise answered late may report our own accepts: those slots are assigned.
-      assert(compareBallots(e.ballot, this.ballot) <= 0, () => `promise from ${from} for ${formatBallot(this.ballot)} reports slot ${e.slot} accepted in ${formatBallot(e.ballot)}`);
+      assert(
+        compareBallots(e.ballot, this.ballot) <= 0,
+        () => `promise from ${from} for ${formatBallot(this.ballot)} reports slot ${e.slot} accepted in ${formatBallot(e.ballot)}`,
+      );
       if (e.slot < this.nextSlot || compareBallots(e.ballot, this.ballot) === 0) continue;
       const i = e.slot - this.firstSlot;
       const held = this.adoptedBallots[i];
@@ -421,9 +427,6 @@ export class Leadership {
 
   /** Whether a phase-2 quorum was heard from within the last `windowTicks` ticks. */
   hearsQuorum(now: number, windowTicks: number, quorum: Quorum): boolean {
-    return (
-      quorum.phase2((v) => (v === this.self || now - (this.lastHeard.get(v) ?? -Infinity) < windowTicks ? true : undefined)) ===
-      'won'
-    );
+    return quorum.phase2((v) => (v === this.self || now - (this.lastHeard.get(v) ?? -Infinity) < windowTicks ? true : undefined)) === 'won';
   }
 }

@@ -103,9 +103,7 @@ export type ChangeMembersResult =
   | ({ readonly ok: false } & ChangeRefusal);
 
 /** Whether a read-index request was registered, or why not. */
-export type ReadIndexRequestResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | undefined };
+export type ReadIndexRequestResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'not-leader'; readonly leaderHint: NodeId | undefined };
 
 /** A replica's state at a glance. */
 export interface ReplicaStatus {
@@ -245,13 +243,15 @@ export class Replica {
     this.limits = limits;
     const state = options.state ?? emptyDurableState;
     const snapshotSlot = options.snapshotSlot ?? 0;
-    if (!Number.isSafeInteger(snapshotSlot) || snapshotSlot < 0) throw new ConfigError(api, 'snapshotSlot', `must be a slot (an integer >= 0), got ${snapshotSlot}`);
+    if (!Number.isSafeInteger(snapshotSlot) || snapshotSlot < 0)
+      throw new ConfigError(api, 'snapshotSlot', `must be a slot (an integer >= 0), got ${snapshotSlot}`);
     this.acceptor = new Acceptor(state, snapshotSlot);
     this.learner = new Learner(state, this.acceptor, snapshotSlot, configuration);
     this.election = new Election(limits, options.random);
     this.catchUp = new CatchUp(limits);
     this.roundSeen = state.promised.round;
-    if (options.configuration === undefined && !isMember(configuration[0]!.config, id)) throw new ConfigError(api, 'id', `${id} is neither a voter nor an observer`);
+    if (options.configuration === undefined && !isMember(configuration[0]!.config, id))
+      throw new ConfigError(api, 'id', `${id} is neither a voter nor an observer`);
     // The log it holds may have moved it out since: then it starts removed.
     this.computeView();
     this.currentRole = this.isVoter ? 'follower' : this.observers.includes(id) ? 'observer' : 'removed';
@@ -308,7 +308,8 @@ export class Replica {
       // takes this node's word). Then the commit index that says so must reach the
       // others, or a voter that missed it campaigns in a configuration this node left.
       let heir: NodeId | undefined;
-      for (const v of this.otherVoters) if (heir === undefined || (wasLeading.reportedCommit.get(v) ?? -1) > (wasLeading.reportedCommit.get(heir) ?? -1)) heir = v;
+      for (const v of this.otherVoters)
+        if (heir === undefined || (wasLeading.reportedCommit.get(v) ?? -1) > (wasLeading.reportedCommit.get(heir) ?? -1)) heir = v;
       if (heir !== undefined) this.out.send({ type: 'timeoutNow', from: this.id, to: heir, ballot: wasLeading.ballot });
       const commitIndex = this.learner.commitIndex;
       for (const m of wasMember) {
@@ -340,7 +341,8 @@ export class Replica {
       }
       // Members that left still need to hear the commit index that moved them out.
       for (const m of wasMember) {
-        if (m !== this.id && !this.members.has(m)) this.out.send({ type: 'commit', from: this.id, to: m, ballot: l.ballot, commitIndex: this.learner.commitIndex });
+        if (m !== this.id && !this.members.has(m))
+          this.out.send({ type: 'commit', from: this.id, to: m, ballot: l.ballot, commitIndex: this.learner.commitIndex });
       }
     }
   }
@@ -434,12 +436,22 @@ export class Replica {
         // A voter counts on this node's vote: it learned a configuration this node has not yet.
         this.requestCatchUp(message.from, this.learner.commitIndex + 1, message.commitIndex);
       }
-      if (membershipReasons.has(reason) && (message.type === 'heartbeat' || message.type === 'commit') && isCount(message.commitIndex) && message.commitIndex > this.learner.commitIndex) {
+      if (
+        membershipReasons.has(reason) &&
+        (message.type === 'heartbeat' || message.type === 'commit') &&
+        isCount(message.commitIndex) &&
+        message.commitIndex > this.learner.commitIndex
+      ) {
         // A leader this node does not know as one: a configuration it has not learned
         // made it so. Learn the chosen log from it (its answer is taken from anyone).
         this.requestCatchUp(message.from, this.learner.commitIndex + 1, message.commitIndex);
       }
-      if ((reason === 'unknown sender' || reason === 'only voters campaign or lead') && message.type === 'precheck' && message.to === this.id && message.from !== this.id) {
+      if (
+        (reason === 'unknown sender' || reason === 'only voters campaign or lead') &&
+        message.type === 'precheck' &&
+        message.to === this.id &&
+        message.from !== this.id
+      ) {
         // A member removed or demoted while it was cut off campaigns in a configuration
         // that is gone: send it what it lacks, so it learns the change and stops.
         this.sendLagging(message.from, message.commitIndex);
@@ -447,22 +459,38 @@ export class Replica {
       return;
     }
     switch (message.type) {
-      case 'precheck': return this.onPrecheck(message);
-      case 'precheckReply': return this.onPrecheckReply(message);
-      case 'prepare': return this.onPrepare(message);
-      case 'promise': return this.onPromise(message);
-      case 'accept': return this.onAccept(message);
-      case 'accepted': return this.onAccepted(message);
-      case 'reject': return this.onReject(message);
-      case 'heartbeat': return this.onHeartbeat(message);
-      case 'heartbeatReply': return this.onHeartbeatReply(message);
-      case 'catchUp': return this.onCatchUp(message);
-      case 'chosen': return this.onChosen(message);
-      case 'timeoutNow': return this.onTimeoutNow(message);
-      case 'commit': return this.onCommit(message);
-      case 'probe': return this.onProbe(message);
-      case 'probeReply': return this.onProbeReply(message);
-      default: return unreachable(message);
+      case 'precheck':
+        return this.onPrecheck(message);
+      case 'precheckReply':
+        return this.onPrecheckReply(message);
+      case 'prepare':
+        return this.onPrepare(message);
+      case 'promise':
+        return this.onPromise(message);
+      case 'accept':
+        return this.onAccept(message);
+      case 'accepted':
+        return this.onAccepted(message);
+      case 'reject':
+        return this.onReject(message);
+      case 'heartbeat':
+        return this.onHeartbeat(message);
+      case 'heartbeatReply':
+        return this.onHeartbeatReply(message);
+      case 'catchUp':
+        return this.onCatchUp(message);
+      case 'chosen':
+        return this.onChosen(message);
+      case 'timeoutNow':
+        return this.onTimeoutNow(message);
+      case 'commit':
+        return this.onCommit(message);
+      case 'probe':
+        return this.onProbe(message);
+      case 'probeReply':
+        return this.onProbeReply(message);
+      default:
+        return unreachable(message);
     }
   }
 
@@ -472,13 +500,17 @@ export class Replica {
     this.refreshView();
     this.catchUp.tick();
     switch (this.currentRole) {
-      case 'leader': return this.tickLeader();
-      case 'candidate': return this.tickCandidate();
-      case 'follower': return this.tickFollower();
+      case 'leader':
+        return this.tickLeader();
+      case 'candidate':
+        return this.tickCandidate();
+      case 'follower':
+        return this.tickFollower();
       case 'observer':
       case 'removed':
         return;
-      default: return unreachable(this.currentRole);
+      default:
+        return unreachable(this.currentRole);
     }
   }
 
@@ -575,11 +607,17 @@ export class Replica {
    * down first.
    */
   installSnapshot(slot: number, configuration?: ConfigurationState): void {
-    assert(Number.isSafeInteger(slot) && slot > this.learner.appliedIndex, () => `installSnapshot(${slot}) is not ahead of the applied slot ${this.learner.appliedIndex}`);
+    assert(
+      Number.isSafeInteger(slot) && slot > this.learner.appliedIndex,
+      () => `installSnapshot(${slot}) is not ahead of the applied slot ${this.learner.appliedIndex}`,
+    );
     const epochs = this.learner.epochs;
     // A driver that stores no configuration in its snapshots only works for a cluster
     // whose members never changed: fail loudly rather than guess past a change.
-    assert(configuration !== undefined || (epochs.latest.source === 0 && epochs.latest.config.id === 0), () => `installSnapshot(${slot}) without the snapshot's configuration, in a cluster that changed members`);
+    assert(
+      configuration !== undefined || (epochs.latest.source === 0 && epochs.latest.config.id === 0),
+      () => `installSnapshot(${slot}) without the snapshot's configuration, in a cluster that changed members`,
+    );
     if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
     this.learner.installSnapshot(slot, configuration ?? [{ from: 1, source: 0, config: epochs.latest.config }], this.out);
     this.refreshView();
@@ -860,7 +898,10 @@ export class Replica {
   }
 
   private becomeLeader(c: Candidacy): void {
-    assert(ballotEquals(this.acceptor.promised, c.ballot), () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`);
+    assert(
+      ballotEquals(this.acceptor.promised, c.ballot),
+      () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
+    );
     this.learner.assertKnownBelow(c.firstSlot, c.ballot);
     // Slots committed while this node campaigned are chosen and known: it proposes from
     // the slot after them. Proposing them again would accept them in this ballot, and
@@ -872,7 +913,8 @@ export class Replica {
     const values = c.adoptedValues().slice(firstSlot - c.firstSlot);
     for (let i = 0; i < values.length; i++) {
       const known = this.learner.value(firstSlot + i);
-      if (known !== undefined) assert(valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${firstSlot + i} a value other than the chosen one`);
+      if (known !== undefined)
+        assert(valueEquals(known, values[i]!), () => `leader ${formatBallot(c.ballot)} adopts for slot ${firstSlot + i} a value other than the chosen one`);
     }
     // It holds the slots before `firstSlot` (for the handover) once what it wrote is durable.
     const written = this.out.recordedPersistSeq;
@@ -985,7 +1027,8 @@ export class Replica {
     }
     // A configuration whose quorums need voters this leader has not heard from lately
     // would stall the cluster the moment it governs (etcd's strict reconfiguration check).
-    const live = (v: NodeId): boolean | undefined => (v === this.id || this.now - (l.lastHeard.get(v) ?? -Infinity) < this.limits.electionTicksMin ? true : undefined);
+    const live = (v: NodeId): boolean | undefined =>
+      v === this.id || this.now - (l.lastHeard.get(v) ?? -Infinity) < this.limits.electionTicksMin ? true : undefined;
     const quorum = quorumOf(plan.config);
     if (quorum.phase1(live) !== 'won' || quorum.phase2(live) !== 'won') {
       return { ok: false, reason: 'would-lose-quorum', voters: plan.config.voters };
@@ -1157,7 +1200,12 @@ export class Replica {
     // A transfer holds new commands back, so the target can catch up with a fixed end.
     if (l.transfer === undefined) {
       const latest = this.learner.epochs.latest;
-      if (l.pendingChange === undefined && latest.config.leaving !== undefined && latest.from <= first + values.length && l.changeSlot <= this.learner.commitIndex) {
+      if (
+        l.pendingChange === undefined &&
+        latest.config.leaving !== undefined &&
+        latest.from <= first + values.length &&
+        l.changeSlot <= this.learner.commitIndex
+      ) {
         // The joint configuration governs: propose its second step.
         l.pendingChange = finishJoint(latest.config);
       }
@@ -1372,7 +1420,10 @@ export class Replica {
     const fence = r.fence;
     const epochs = this.learner.epochs;
     const votesIn = (slot: number): boolean => slot > commitIndex + epochs.windowSlots || epochs.at(slot).quorum.isVoter(this.id);
-    this.acceptor.adopt(plan.accepted.filter((e) => e.slot > commitIndex && votesIn(e.slot)).map((e) => ({ slot: e.slot, ballot: fence, value: e.value })), this.out);
+    this.acceptor.adopt(
+      plan.accepted.filter((e) => e.slot > commitIndex && votesIn(e.slot)).map((e) => ({ slot: e.slot, ballot: fence, value: e.value })),
+      this.out,
+    );
     this.roundSeen = Math.max(this.roundSeen, plan.promised.round);
     this.rejoin = undefined;
     this.election.heardLeader();
@@ -1454,7 +1505,8 @@ function isValue(v: unknown): v is Value {
   if (typeof v !== 'object' || v === null) return false;
   const value = v as { kind: unknown; commands?: unknown; config?: unknown };
   if (value.kind === 'noop') return true;
-  if (value.kind === 'config') return typeof value.config === 'object' && value.config !== null && configurationProblem(value.config as Configuration) === undefined;
+  if (value.kind === 'config')
+    return typeof value.config === 'object' && value.config !== null && configurationProblem(value.config as Configuration) === undefined;
   return value.kind === 'batch' && Array.isArray(value.commands) && value.commands.length >= 1 && isArrayOf(value.commands, isBytes);
 }
 

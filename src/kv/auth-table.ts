@@ -46,12 +46,15 @@ export class AuthTable {
     if (user.secret !== undefined && (user.secret.byteLength < authLimits.secretBytesMin || user.secret.byteLength > authLimits.secretBytesMax)) {
       return `a user secret is ${authLimits.secretBytesMin} to ${authLimits.secretBytesMax} bytes, not ${user.secret.byteLength}`;
     }
-    if (user.secret === undefined && user.certificateNames.length === 0) return `user ${user.name} needs a secret or certificate names: it could never authenticate`;
+    if (user.secret === undefined && user.certificateNames.length === 0)
+      return `user ${user.name} needs a secret or certificate names: it could never authenticate`;
     if (user.roles.length > authLimits.rolesPerUserMax) return `a user holds at most ${authLimits.rolesPerUserMax} roles`;
     for (const role of user.roles) if (role !== rootRole && !this.roles.has(role)) return `role ${role} does not exist`;
-    if (user.certificateNames.length > authLimits.certificateNamesPerUserMax) return `a user has at most ${authLimits.certificateNamesPerUserMax} certificate names`;
+    if (user.certificateNames.length > authLimits.certificateNamesPerUserMax)
+      return `a user has at most ${authLimits.certificateNamesPerUserMax} certificate names`;
     for (const name of user.certificateNames) {
-      if (name.length === 0 || name.length > authLimits.certificateNameBytesMax) return `a certificate name is 1 to ${authLimits.certificateNameBytesMax} bytes`;
+      if (name.length === 0 || name.length > authLimits.certificateNameBytesMax)
+        return `a certificate name is 1 to ${authLimits.certificateNameBytesMax} bytes`;
       const other = this.userOfCertificateName(name);
       if (other !== undefined && other.name !== user.name) return `certificate name ${name} is user ${other.name}'s`;
     }
@@ -69,7 +72,8 @@ export class AuthTable {
       const text = 'key' in p ? p.key : p.prefix;
       if ('key' in p && p.key.length === 0) return 'a permission key must not be empty (a prefix of "" grants every key)';
       if (text.length > kvLimits.keyBytesMax) return `a permission's key or prefix is at most ${kvLimits.keyBytesMax} bytes`;
-      if (p.access !== 'read' && p.access !== 'write' && p.access !== 'readwrite') return `a permission grants read, write or readwrite, not ${String(p.access)}`;
+      if (p.access !== 'read' && p.access !== 'write' && p.access !== 'readwrite')
+        return `a permission grants read, write or readwrite, not ${String(p.access)}`;
     }
     return undefined;
   }
@@ -99,7 +103,8 @@ export class AuthTable {
   deleteRole(name: string): boolean {
     const existed = this.roles.delete(name);
     if (existed) {
-      for (const user of this.users.values()) if (user.roles.includes(name)) this.users.set(user.name, freezeUser({ ...user, roles: user.roles.filter((r) => r !== name) }));
+      for (const user of this.users.values())
+        if (user.roles.includes(name)) this.users.set(user.name, freezeUser({ ...user, roles: user.roles.filter((r) => r !== name) }));
     }
     this.revision++;
     return existed;
@@ -126,5 +131,10 @@ function copyPermission(p: KvPermission): KvPermission {
 }
 
 function freezeUser(user: KvUserRecord): KvUserRecord {
-  return Object.freeze({ name: user.name, ...(user.secret === undefined ? {} : { secret: user.secret.slice() }), certificateNames: [...user.certificateNames], roles: [...user.roles] });
+  return Object.freeze({
+    name: user.name,
+    ...(user.secret === undefined ? {} : { secret: user.secret.slice() }),
+    certificateNames: [...user.certificateNames],
+    roles: [...user.roles],
+  });
 }

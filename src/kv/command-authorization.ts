@@ -118,6 +118,7 @@ export function deniedCommand(g: Grants, command: KvCommand): Denial | undefined
 export function sessionsUsed(command: KvCommand): number[] {
   if (command.type === 'session-keepalive' || command.type === 'session-close') return [command.session];
   if (command.type === 'put' && command.session !== undefined) return [command.session];
-  if (command.type === 'txn') return [...command.success, ...command.failure].flatMap((op) => (op.op === 'put' && op.session !== undefined ? [op.session] : []));
+  if (command.type === 'txn')
+    return [...command.success, ...command.failure].flatMap((op) => (op.op === 'put' && op.session !== undefined ? [op.session] : []));
   return [];
 }

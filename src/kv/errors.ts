@@ -83,7 +83,10 @@ export class AnswerTooLargeError extends SynodError {
     /** Whether the request changed the store. */
     readonly applied: boolean,
   ) {
-    super('ANSWER_TOO_LARGE', `the answer of ${bytes} bytes is more than the ${bytesMax} a client takes in one frame; the request ${applied ? 'was applied (it wrote)' : 'changed nothing'}; read less at once`);
+    super(
+      'ANSWER_TOO_LARGE',
+      `the answer of ${bytes} bytes is more than the ${bytesMax} a client takes in one frame; the request ${applied ? 'was applied (it wrote)' : 'changed nothing'}; read less at once`,
+    );
   }
 }
 

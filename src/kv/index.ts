@@ -9,9 +9,30 @@ export type { KvApi, Consistency, ReadOptions, WriteOptions, SessionOptions, Wat
 export { KvStateMachine, type KvStateMachineOptions, sequentialKey } from './kv-state-machine.js';
 export { KvSession, type SessionEnd } from './kv-session.js';
 export { KvWatch } from './kv-watch.js';
-export { VersionConflictError, CompactedError, SessionExpiredError, KvRequestError, AuthenticationError, PermissionDeniedError, QuotaExceededError, AnswerTooLargeError } from './errors.js';
+export {
+  VersionConflictError,
+  CompactedError,
+  SessionExpiredError,
+  KvRequestError,
+  AuthenticationError,
+  PermissionDeniedError,
+  QuotaExceededError,
+  AnswerTooLargeError,
+} from './errors.js';
 export { kvLimits } from './kv-limits.js';
-export { authLimits, rootRole, type KeyAccess, type KeyPattern, type KvPermission, type KvRoleRecord, type KvUserRecord, type UserDefinition, type AuthChangeResult, type AuthListing, type KvUserView } from './kv-auth.js';
+export {
+  authLimits,
+  rootRole,
+  type KeyAccess,
+  type KeyPattern,
+  type KvPermission,
+  type KvRoleRecord,
+  type KvUserRecord,
+  type UserDefinition,
+  type AuthChangeResult,
+  type AuthListing,
+  type KvUserView,
+} from './kv-auth.js';
 export { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 export type { KvExtension } from './kv-extension.js';
 export type { KvCommand, KvResult, SessionOwner } from './kv-command.js';

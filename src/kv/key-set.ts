@@ -54,7 +54,8 @@ export class KeySet {
         merged.push(next);
       }
     }
-    for (let i = 1; i < merged.length; i++) assert(endBefore(merged[i - 1]!.end, merged[i]!.start), `key set intervals ${i - 1} and ${i} overlap after merging`);
+    for (let i = 1; i < merged.length; i++)
+      assert(endBefore(merged[i - 1]!.end, merged[i]!.start), `key set intervals ${i - 1} and ${i} overlap after merging`);
     this.intervals = merged;
   }
 

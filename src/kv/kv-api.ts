@@ -4,7 +4,19 @@
  * on either.
  */
 import type { KvSession } from './kv-session.js';
-import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, TxnRequest, TxnResult, WatchEvent } from './kv-types.js';
+import type {
+  DeleteOptions,
+  DeleteResult,
+  KeyRange,
+  KeyValue,
+  PutOptions,
+  PutResult,
+  RangeOptions,
+  RangeResult,
+  TxnRequest,
+  TxnResult,
+  WatchEvent,
+} from './kv-types.js';
 import type { ProposeOptions } from '../runtime/index.js';
 
 /** How fresh a read must be. */

@@ -63,7 +63,9 @@ const namePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 /** Why `name` is not a user or role name, or undefined. */
 export function invalidAuthName(what: 'user' | 'role', name: unknown): string | undefined {
-  return typeof name === 'string' && namePattern.test(name) ? undefined : `a ${what} name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit, not ${JSON.stringify(name)}`;
+  return typeof name === 'string' && namePattern.test(name)
+    ? undefined
+    : `a ${what} name is 1 to 64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit, not ${JSON.stringify(name)}`;
 }
 
 /** A user as `putUser` takes it: every field replaces what the user had. */

@@ -101,7 +101,8 @@ export function readUserRecord(r: Reader): KvUserRecord {
   const flags = readFlags(r, 'user flags', userHasSecret);
   const secret = flags === 0 ? undefined : r.bytesOf('user secret', authLimits.secretBytesMax).slice();
   const certificateNames: string[] = [];
-  for (let n = readCount(r, 'user certificate names', 1, authLimits.certificateNamesPerUserMax); n > 0; n--) certificateNames.push(readString(r, 'user certificate name', authLimits.certificateNameBytesMax));
+  for (let n = readCount(r, 'user certificate names', 1, authLimits.certificateNamesPerUserMax); n > 0; n--)
+    certificateNames.push(readString(r, 'user certificate name', authLimits.certificateNameBytesMax));
   const roles: string[] = [];
   for (let n = readCount(r, 'user roles', 1, authLimits.rolesPerUserMax); n > 0; n--) roles.push(readString(r, 'user role', authNameBytesMax));
   return { name, ...(secret === undefined ? {} : { secret }), certificateNames, roles };
@@ -391,7 +392,8 @@ export function readCommand(r: Reader): KvCommand {
     case commandTag['session-expire']: {
       const decidedAtSlot = r.uint('session-expire decidedAtSlot');
       const sessions: number[] = [];
-      for (let n = readCount(r, 'session-expire sessions', sessionIdBytesMin, kvLimits.sessionsMax); n > 0; n--) sessions.push(r.uint('session-expire session'));
+      for (let n = readCount(r, 'session-expire sessions', sessionIdBytesMin, kvLimits.sessionsMax); n > 0; n--)
+        sessions.push(r.uint('session-expire session'));
       return { type: 'session-expire', sessions, decidedAtSlot };
     }
     case commandTag['session-expire-by-log-time']:
@@ -704,7 +706,12 @@ export function readResult(r: Reader): KvResult {
       return { type: 'auth-list', revision, users, roles };
     }
     case resultTag['permission-denied']:
-      return { type: 'permission-denied', user: readString(r, 'permission-denied user', authNameBytesMax), access: readString(r, 'permission-denied access', authNameBytesMax), resource: readString(r, 'permission-denied resource', reasonBytesMax) };
+      return {
+        type: 'permission-denied',
+        user: readString(r, 'permission-denied user', authNameBytesMax),
+        access: readString(r, 'permission-denied access', authNameBytesMax),
+        resource: readString(r, 'permission-denied resource', reasonBytesMax),
+      };
     case resultTag.extension:
       return { type: 'extension', data: r.bytesOf('extension result', extensionBytesMax) };
     case resultTag.auth:

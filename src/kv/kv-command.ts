@@ -36,7 +36,14 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  * refuses alike.
  */
 export type KvCommand =
-  | { readonly type: 'put'; readonly key: string; readonly value: Uint8Array; readonly expectedVersion?: number; readonly session?: number; readonly sequential?: boolean }
+  | {
+      readonly type: 'put';
+      readonly key: string;
+      readonly value: Uint8Array;
+      readonly expectedVersion?: number;
+      readonly session?: number;
+      readonly sequential?: boolean;
+    }
   | { readonly type: 'delete'; readonly key: string; readonly expectedVersion?: number }
   | { readonly type: 'txn'; readonly compare: readonly Compare[]; readonly success: readonly TxnOp[]; readonly failure: readonly TxnOp[] }
   | { readonly type: 'session-create'; readonly ttlMs: number; readonly owner?: SessionOwner }

@@ -7,14 +7,47 @@ import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHa
 import { CodecError } from '../transport/codec/codec-error.js';
 import { CompactedError, KvRequestError } from './errors.js';
 import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
-import { authListingOf, authResultOf, checkCompacted, checkRangeRequest, checkSessionClosed, checkWatchRequest, putRoleCommand, putUserCommand, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from './kv-requests.js';
+import {
+  authListingOf,
+  authResultOf,
+  checkCompacted,
+  checkRangeRequest,
+  checkSessionClosed,
+  checkWatchRequest,
+  putRoleCommand,
+  putUserCommand,
+  deleteCommand,
+  deleteResultOf,
+  keepAliveMsOf,
+  putCommand,
+  putResultOf,
+  revokeCommand,
+  revokeResultOf,
+  sessionOf,
+  txnCommand,
+  txnResultOf,
+} from './kv-requests.js';
 import { kvCommandCodec, kvResultCodec } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { KvSession } from './kv-session.js';
 import { SessionCountdown, expireSessionsPerCommandMax } from './session-countdown.js';
 import { KvStateMachine, type KvStateMachineOptions } from './kv-state-machine.js';
-import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionInfo, SessionList, TxnRequest, TxnResult } from './kv-types.js';
+import type {
+  DeleteOptions,
+  DeleteResult,
+  KeyRange,
+  KeyValue,
+  PutOptions,
+  PutResult,
+  RangeOptions,
+  RangeResult,
+  RevokeResult,
+  SessionInfo,
+  SessionList,
+  TxnRequest,
+  TxnResult,
+} from './kv-types.js';
 import { KvWatch } from './kv-watch.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from './kv-api.js';
 
@@ -87,7 +120,13 @@ export class KvNode implements KvApi {
     this.sessionCheckMs = sessionCheckMs ?? 100;
     if (!(this.sessionCheckMs > 0)) throw new KvRequestError('createKvNode', `sessionCheckMs must be positive, not ${this.sessionCheckMs}`);
     const commandBytesMax = nodeOptions.commandBytesMax ?? Math.min(kvCommandBytesMax, nodeOptions.batchBytesMax ?? kvCommandBytesMax);
-    this.node = createNode<KvCommand, KvResult>({ ...nodeOptions, commandBytesMax, stateMachine: this.machine, codec: kvCommandCodec, resultCodec: kvResultCodec });
+    this.node = createNode<KvCommand, KvResult>({
+      ...nodeOptions,
+      commandBytesMax,
+      stateMachine: this.machine,
+      codec: kvCommandCodec,
+      resultCodec: kvResultCodec,
+    });
     this.node.on('roleChange', ({ role }) => {
       this.renewed = false;
       this.countdown.clear();
@@ -279,7 +318,10 @@ export class KvNode implements KvApi {
       if (this.closed) throw new ClosedError('the KV node is closed');
       return;
     }
-    await this.node.read({ ...(options.signal === undefined ? {} : { signal: options.signal }), ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+    await this.node.read({
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    });
   }
 
   private submit(api: string, command: KvCommand, options: WriteOptions): Promise<KvResult> {

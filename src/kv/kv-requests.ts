@@ -8,7 +8,18 @@ import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { refusalError } from './kv-refusal.js';
 import { invalidKey, invalidRange } from './kv-state-machine.js';
-import type { DeleteOptions, DeleteResult, KeyRange, PutOptions, PutResult, RangeOptions, RevokeResult, SessionInfo, TxnRequest, TxnResult } from './kv-types.js';
+import type {
+  DeleteOptions,
+  DeleteResult,
+  KeyRange,
+  PutOptions,
+  PutResult,
+  RangeOptions,
+  RevokeResult,
+  SessionInfo,
+  TxnRequest,
+  TxnResult,
+} from './kv-types.js';
 import type { WatchOptions } from './kv-api.js';
 
 const encoder = new TextEncoder();
@@ -31,9 +42,11 @@ export function checkKey(api: string, key: string): void {
  */
 export function checkRangeRequest(range: KeyRange, options: RangeOptions): void {
   checkKeyRange('range', range);
-  if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit > 0)) throw new KvRequestError('range', `limit must be a positive integer, not ${options.limit}`);
+  if (options.limit !== undefined && !(Number.isSafeInteger(options.limit) && options.limit > 0))
+    throw new KvRequestError('range', `limit must be a positive integer, not ${options.limit}`);
   // Revision 0 is the empty store before the first write.
-  if (options.revision !== undefined && !(Number.isSafeInteger(options.revision) && options.revision >= 0)) throw new KvRequestError('range', `revision must be a non-negative integer, not ${options.revision}`);
+  if (options.revision !== undefined && !(Number.isSafeInteger(options.revision) && options.revision >= 0))
+    throw new KvRequestError('range', `revision must be a non-negative integer, not ${options.revision}`);
 }
 
 /** Throws {@link KvRequestError} for a watch the store would refuse (see {@link checkRangeRequest}). @internal */
@@ -133,7 +146,10 @@ export function checkCompacted(result: KvResult): void {
 /** @internal */
 export function putUserCommand(name: string, user: UserDefinition): KvCommand {
   const secret = user.secret === undefined ? undefined : valueBytes(user.secret);
-  return { type: 'auth-user-put', user: { name, ...(secret === undefined ? {} : { secret }), certificateNames: user.certificateNames ?? [], roles: user.roles } };
+  return {
+    type: 'auth-user-put',
+    user: { name, ...(secret === undefined ? {} : { secret }), certificateNames: user.certificateNames ?? [], roles: user.roles },
+  };
 }
 
 /** @internal */

@@ -81,7 +81,8 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
   const users = state.auth.allUsers();
   // The first pass, over every key, pauses too: with a million keys it alone is a second.
   const histories: [string, readonly KeyRecord[]][] = [];
-  let bound = sizeBound([], sessions, sequences) + authBytesBound(roles, users) + (state.extension === undefined ? 0 : uintBytesMax + state.extension.byteLength);
+  let bound =
+    sizeBound([], sessions, sequences) + authBytesBound(roles, users) + (state.extension === undefined ? 0 : uintBytesMax + state.extension.byteLength);
   let counted = 0;
   for (const entry of state.store.allHistories()) {
     histories.push(entry);
@@ -254,7 +255,8 @@ function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void>
     for (let n = r.count('kv snapshot roles', 2); n > 0; n--) roles.push(readRoleRecord(r));
     const users: KvUserRecord[] = [];
     for (let n = r.count('kv snapshot users', 4); n > 0; n--) users.push(readUserRecord(r));
-    if (roles.length > authLimits.rolesMax || users.length > authLimits.usersMax) throw new CodecError(`kv snapshot: ${roles.length} roles and ${users.length} users, over the limits`);
+    if (roles.length > authLimits.rolesMax || users.length > authLimits.usersMax)
+      throw new CodecError(`kv snapshot: ${roles.length} roles and ${users.length} users, over the limits`);
     // Each record as the log would have accepted it, against what came before it.
     const check = new AuthTable();
     for (const role of roles) {
@@ -285,7 +287,8 @@ function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void>
     const history: KeyRecord[] = [];
     for (let j = 0; j < recordCount; j++) {
       const at = r.uint('kv snapshot record revision');
-      if (at > revision || (history.length > 0 && at <= history[history.length - 1]!.revision)) throw new CodecError(`kv snapshot: key ${key} has record revision ${at} out of order`);
+      if (at > revision || (history.length > 0 && at <= history[history.length - 1]!.revision))
+        throw new CodecError(`kv snapshot: key ${key} has record revision ${at} out of order`);
       const kind = r.u8('kv snapshot record kind');
       if (kind === 0) {
         history.push({ revision: at, version: 0, createRevision: 0, value: null, session: undefined });
@@ -296,7 +299,8 @@ function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void>
       const createRevision = r.uint('kv snapshot record create revision');
       const value = r.bytesOf('kv snapshot value', kvLimits.valueBytesMax).slice();
       const session = kind === 2 ? r.uint('kv snapshot record session') : undefined;
-      if (recordVersion === 0 || createRevision > at) throw new CodecError(`kv snapshot: key ${key} record at ${at} has version ${recordVersion}, created at ${createRevision}`);
+      if (recordVersion === 0 || createRevision > at)
+        throw new CodecError(`kv snapshot: key ${key} record at ${at} has version ${recordVersion}, created at ${createRevision}`);
       history.push({ revision: at, version: recordVersion, createRevision, value, session });
       valueBytesSince += value.byteLength;
     }

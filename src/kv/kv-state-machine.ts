@@ -63,7 +63,10 @@ function invalidValue(value: unknown): string | undefined {
 /** Why `range` is not a valid key range, or undefined. */
 export function invalidRange(range: KeyRange): string | undefined {
   if ('key' in range) return invalidKey(range.key);
-  if ('prefix' in range) return typeof range.prefix === 'string' && utf8Length(range.prefix) >= 0 && utf8Length(range.prefix) <= kvLimits.keyBytesMax ? undefined : 'a prefix must be a valid string of at most keyBytesMax bytes';
+  if ('prefix' in range)
+    return typeof range.prefix === 'string' && utf8Length(range.prefix) >= 0 && utf8Length(range.prefix) <= kvLimits.keyBytesMax
+      ? undefined
+      : 'a prefix must be a valid string of at most keyBytesMax bytes';
   if (typeof range.start !== 'string' || typeof range.end !== 'string') return 'a range needs string start and end';
   return undefined;
 }
@@ -107,7 +110,10 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.historyRevisionsMax = options.historyRevisionsMax ?? 100_000;
     this.snapshotPause = options.snapshotPause ?? nextTurn;
     this.extension = options.extension;
-    assert(Number.isSafeInteger(this.historyRevisionsMax) && this.historyRevisionsMax >= 1, `KvStateMachine: historyRevisionsMax must be a positive integer, not ${this.historyRevisionsMax}`);
+    assert(
+      Number.isSafeInteger(this.historyRevisionsMax) && this.historyRevisionsMax >= 1,
+      `KvStateMachine: historyRevisionsMax must be a positive integer, not ${this.historyRevisionsMax}`,
+    );
   }
 
   /** The store's revision: the last write's. */
@@ -209,7 +215,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
 
   /** The grants of replicated user `name` now (cached while the users and roles do not change); undefined if it does not exist. */
   private grantsOfUser(name: string): Grants | undefined {
-    if (this.grantsCache.revision !== this.authTable.revision || this.grantsCache.table !== this.authTable) this.grantsCache = { revision: this.authTable.revision, table: this.authTable, byUser: new Map() };
+    if (this.grantsCache.revision !== this.authTable.revision || this.grantsCache.table !== this.authTable)
+      this.grantsCache = { revision: this.authTable.revision, table: this.authTable, byUser: new Map() };
     let grants = this.grantsCache.byUser.get(name);
     if (grants === undefined) {
       const record = this.authTable.user(name);
@@ -237,7 +244,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         if (this.sessions.size >= kvLimits.sessionsMax) return { type: 'invalid', reason: `at most ${kvLimits.sessionsMax} sessions at once` };
         const owner = c.owner;
         if (owner !== undefined) {
-          if (!isVersionNumber(owner.sessionsMax) || owner.sessionsMax === 0) return { type: 'invalid', reason: `an owner's sessionsMax must be a positive integer, not ${String(owner.sessionsMax)}` };
+          if (!isVersionNumber(owner.sessionsMax) || owner.sessionsMax === 0)
+            return { type: 'invalid', reason: `an owner's sessionsMax must be a positive integer, not ${String(owner.sessionsMax)}` };
           if (this.sessions.ownedBy(owner.user) >= owner.sessionsMax) return { type: 'quota-exceeded', quota: 'sessionsMax', limit: owner.sessionsMax };
         }
         return { type: 'session', session: this.sessions.info(this.sessions.create(c.ttlMs, this.time, slot, owner?.user)) };
@@ -255,7 +263,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       }
       case 'session-expire': {
         // The leader decided on its state as of `decidedAtSlot`, which must be applied before this slot.
-        if (!isVersionNumber(c.decidedAtSlot) || c.decidedAtSlot >= slot) return { type: 'invalid', reason: `a session-expire in slot ${slot} cannot be decided at slot ${String(c.decidedAtSlot)}` };
+        if (!isVersionNumber(c.decidedAtSlot) || c.decidedAtSlot >= slot)
+          return { type: 'invalid', reason: `a session-expire in slot ${slot} cannot be decided at slot ${String(c.decidedAtSlot)}` };
         if (c.sessions.length > kvLimits.sessionsMax) return { type: 'invalid', reason: `a session-expire names at most ${kvLimits.sessionsMax} sessions` };
         return this.endSessions(this.sessions.silentSince(c.sessions, c.decidedAtSlot));
       }
@@ -267,7 +276,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         return { type: 'renewed', sessions: all.length };
       }
       case 'compact': {
-        if (!isVersionNumber(c.revision) || c.revision > this.store.revision) return { type: 'invalid', reason: `cannot compact to revision ${String(c.revision)}, beyond the store's ${this.store.revision}` };
+        if (!isVersionNumber(c.revision) || c.revision > this.store.revision)
+          return { type: 'invalid', reason: `cannot compact to revision ${String(c.revision)}, beyond the store's ${this.store.revision}` };
         if (c.revision <= this.store.compactRevision) return { type: 'compacted-revision', revision: c.revision, compactRevision: this.store.compactRevision };
         this.store.compact(c.revision);
         return { type: 'compacted', revision: c.revision };
@@ -290,7 +300,9 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         return {
           type: 'auth-list',
           revision: this.authTable.revision,
-          users: this.authTable.allUsers().map((u) => ({ name: u.name, hasSecret: u.secret !== undefined, certificateNames: u.certificateNames, roles: u.roles })),
+          users: this.authTable
+            .allUsers()
+            .map((u) => ({ name: u.name, hasSecret: u.secret !== undefined, certificateNames: u.certificateNames, roles: u.roles })),
           roles: this.authTable.allRoles(),
         };
       case 'auth-user-delete': {
@@ -331,7 +343,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       while (current() !== 0) key = sequentialKey(c.key, ++n);
       this.sequences.set(c.key, n + 1);
     } else if (c.expectedVersion !== undefined) {
-      if (!isVersionNumber(c.expectedVersion)) return { type: 'invalid', reason: `expectedVersion must be a non-negative integer, not ${String(c.expectedVersion)}` };
+      if (!isVersionNumber(c.expectedVersion))
+        return { type: 'invalid', reason: `expectedVersion must be a non-negative integer, not ${String(c.expectedVersion)}` };
       if (current() !== c.expectedVersion) return { type: 'conflict', key, version: current(), revision: this.store.revision };
     }
     const revision = this.store.revision + 1;
@@ -348,7 +361,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     }
     const live = this.store.latest(c.key);
     if (live === undefined) return { type: 'delete', deleted: false, revision: this.store.revision };
-    if (c.expectedVersion !== undefined && live.version !== c.expectedVersion) return { type: 'conflict', key: c.key, version: live.version, revision: this.store.revision };
+    if (c.expectedVersion !== undefined && live.version !== c.expectedVersion)
+      return { type: 'conflict', key: c.key, version: live.version, revision: this.store.revision };
     const revision = this.store.revision + 1;
     this.write(c.key, null, undefined, revision);
     this.store.commit(revision);
@@ -413,7 +427,13 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       return { type: 'invalid', reason: `a transaction has at most ${kvLimits.txnOpsMax} compares and ${kvLimits.txnOpsMax} operations per branch` };
     }
     for (const compare of c.compare) {
-      const bad = invalidKey(compare.key) ?? (compare.target === 'value' ? invalidValue(compare.value) : isVersionNumber(compare.value) ? undefined : 'a compared number must be a non-negative integer');
+      const bad =
+        invalidKey(compare.key) ??
+        (compare.target === 'value'
+          ? invalidValue(compare.value)
+          : isVersionNumber(compare.value)
+            ? undefined
+            : 'a compared number must be a non-negative integer');
       if (bad !== undefined) return { type: 'invalid', reason: bad };
     }
     for (const branch of [c.success, c.failure]) {
@@ -424,7 +444,12 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
           if (bad !== undefined) return { type: 'invalid', reason: bad };
           continue;
         }
-        const refused = op.op === 'put' ? this.refusePut(op.key, op.value, op.session) : invalidKey(op.key) === undefined ? undefined : ({ type: 'invalid', reason: invalidKey(op.key)! } as const);
+        const refused =
+          op.op === 'put'
+            ? this.refusePut(op.key, op.value, op.session)
+            : invalidKey(op.key) === undefined
+              ? undefined
+              : ({ type: 'invalid', reason: invalidKey(op.key)! } as const);
         if (refused !== undefined) return refused;
         if (written.has(op.key)) return { type: 'invalid', reason: `a transaction writes key ${op.key} twice` };
         written.add(op.key);
@@ -467,7 +492,14 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     // them (a copy of a million keys held the event loop for most of a second).
     const store = this.store.capture();
     const extension = this.extension?.snapshot();
-    const state = { store, sessions: this.sessions.clone(), sequences: new Map(this.sequences), time: this.time, auth: this.authTable.clone(), ...(extension === undefined ? {} : { extension }) };
+    const state = {
+      store,
+      sessions: this.sessions.clone(),
+      sequences: new Map(this.sequences),
+      time: this.time,
+      auth: this.authTable.clone(),
+      ...(extension === undefined ? {} : { extension }),
+    };
     let written: Promise<Uint8Array> | undefined;
     // Encoded in steps with a pause between them: requests are served meanwhile.
     return {

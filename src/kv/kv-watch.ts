@@ -60,7 +60,6 @@ export class KvWatch implements Watch {
     this.unsubscribe = machine.onRevision(() => this.poke());
   }
 
-
   /** The revision to resume from after the events delivered so far (undefined before it started). */
   get resumeRevision(): number | undefined {
     return this.at < this.buffer.length ? this.buffer[this.at]!.revision : this.nextRevision;

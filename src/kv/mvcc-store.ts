@@ -122,7 +122,10 @@ export class MvccStore {
    * them, with the count of all. The caller checks `revision` is not compacted.
    */
   range(range: KeyRange, limit: number, revision = this.revision, bytesMax = Number.POSITIVE_INFINITY): { kvs: KeyValue[]; more: boolean; count: number } {
-    assert(revision >= this.compactRevision && revision <= this.revision, () => `range at revision ${revision}, outside [${this.compactRevision}, ${this.revision}]`);
+    assert(
+      revision >= this.compactRevision && revision <= this.revision,
+      () => `range at revision ${revision}, outside [${this.compactRevision}, ${this.revision}]`,
+    );
     const kvs: KeyValue[] = [];
     let count = 0;
     // The keys and values returned, in bytes (a key's UTF-16 length: close enough for a
@@ -191,7 +194,10 @@ export class MvccStore {
 
   /** Forgets history at or below `revision`: each key keeps its record current then, unless that is a delete. */
   compact(revision: number): void {
-    assert(revision >= this.compactRevision && revision <= this.revision, () => `compaction to ${revision}, outside [${this.compactRevision}, ${this.revision}]`);
+    assert(
+      revision >= this.compactRevision && revision <= this.revision,
+      () => `compaction to ${revision}, outside [${this.compactRevision}, ${this.revision}]`,
+    );
     const gone: string[] = [];
     while (this.changesHead < this.changes.length && this.changes[this.changesHead]!.revision <= revision) {
       const { key } = this.changes[this.changesHead++]!;
@@ -237,9 +243,15 @@ export class MvccStore {
   capture(): MvccCapture {
     const retired = new Map<string, readonly KeyRecord[]>();
     this.captures.add(retired);
-    return new MvccCapture(this.keys.slice(), (key) => retired.get(key) ?? this.histories.get(key), this.revision, this.compactRevision, () => {
-      this.captures.delete(retired);
-    });
+    return new MvccCapture(
+      this.keys.slice(),
+      (key) => retired.get(key) ?? this.histories.get(key),
+      this.revision,
+      this.compactRevision,
+      () => {
+        this.captures.delete(retired);
+      },
+    );
   }
 
   /** Captures not released yet (for tests). @internal */

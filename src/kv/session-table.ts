@@ -46,7 +46,14 @@ export class SessionTable {
 
   /** A new session, created at log time `now` by the command in `slot`, for `owner` if given. */
   create(ttlMs: number, now: number, slot: number, owner?: string): Session {
-    const session: Session = { id: this.nextId++, ttlMs, expiresAt: now + ttlMs, renewedSlot: slot, keys: new Set(), ...(owner === undefined ? {} : { owner }) };
+    const session: Session = {
+      id: this.nextId++,
+      ttlMs,
+      expiresAt: now + ttlMs,
+      renewedSlot: slot,
+      keys: new Set(),
+      ...(owner === undefined ? {} : { owner }),
+    };
     this.add(session);
     return session;
   }
@@ -123,7 +130,15 @@ export class SessionTable {
   clone(): SessionTable {
     const copy = new SessionTable();
     copy.nextId = this.nextId;
-    for (const s of this.sessions.values()) copy.add({ id: s.id, ttlMs: s.ttlMs, expiresAt: s.expiresAt, renewedSlot: s.renewedSlot, keys: new Set(s.keys), ...(s.owner === undefined ? {} : { owner: s.owner }) });
+    for (const s of this.sessions.values())
+      copy.add({
+        id: s.id,
+        ttlMs: s.ttlMs,
+        expiresAt: s.expiresAt,
+        renewedSlot: s.renewedSlot,
+        keys: new Set(s.keys),
+        ...(s.owner === undefined ? {} : { owner: s.owner }),
+      });
     return copy;
   }
 

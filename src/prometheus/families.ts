@@ -33,7 +33,13 @@ type Reading = number | readonly (readonly [Labels, number])[];
 
 /** One metric family read from a snapshot `S`; the name is without the prefix. @internal */
 export type Family<S> =
-  | { readonly kind: 'counter' | 'gauge'; readonly name: string; readonly help: string; readonly labelNames?: readonly string[]; readonly read: (s: S) => Reading }
+  | {
+      readonly kind: 'counter' | 'gauge';
+      readonly name: string;
+      readonly help: string;
+      readonly labelNames?: readonly string[];
+      readonly read: (s: S) => Reading;
+    }
   | { readonly kind: 'histogram'; readonly name: string; readonly help: string; readonly read: (s: S) => HistogramReading };
 
 /** Every metric name Prometheus accepts. */
@@ -46,7 +52,12 @@ const metricName = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * not started), the families show no series.
  * @internal
  */
-export function registerFamilies<S>(registry: Registry<RegistryContentType>, families: readonly Family<S>[], take: () => S | undefined, options: RegisterOptions = {}): Registered {
+export function registerFamilies<S>(
+  registry: Registry<RegistryContentType>,
+  families: readonly Family<S>[],
+  take: () => S | undefined,
+  options: RegisterOptions = {},
+): Registered {
   const prefix = options.prefix ?? 'synod_';
   const fixed = options.labels ?? {};
   const fixedNames = Object.keys(fixed);
@@ -63,14 +74,19 @@ export function registerFamilies<S>(registry: Registry<RegistryContentType>, fam
     for (const family of families) {
       const name = `${prefix}${family.name}`;
       if (!metricName.test(name)) throw new TypeError(`synod/prometheus: ${JSON.stringify(name)} is not a metric name`);
-      if (registry.getSingleMetric(name) !== undefined) throw new Error(`synod/prometheus: the registry has a metric named ${name} already (register each source once per registry, or give it another prefix)`);
+      if (registry.getSingleMetric(name) !== undefined)
+        throw new Error(
+          `synod/prometheus: the registry has a metric named ${name} already (register each source once per registry, or give it another prefix)`,
+        );
       const clash = fixedNames.find((l) => l === 'le' || (family.kind !== 'histogram' && family.labelNames?.includes(l)));
       if (clash !== undefined) throw new TypeError(`synod/prometheus: the label ${clash} is ${name}'s own; name the added label otherwise`);
       if (family.kind === 'histogram') {
-        registry.registerMetric(new SnapshotHistogram(name, family.help, fixed, () => {
-          const s = snapshot();
-          return s === undefined ? undefined : family.read(s);
-        }) as never);
+        registry.registerMetric(
+          new SnapshotHistogram(name, family.help, fixed, () => {
+            const s = snapshot();
+            return s === undefined ? undefined : family.read(s);
+          }) as never,
+        );
         names.push(name);
         continue;
       }

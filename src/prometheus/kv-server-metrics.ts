@@ -38,29 +38,58 @@ interface KvServerReading {
 /** A family of a part of the reading, showing no series while that part is missing. */
 function lift<P>(family: Family<P>, part: (r: KvServerReading) => P | undefined): Family<KvServerReading> {
   if (family.kind === 'histogram') {
-    return { ...family, read: (r) => {
-      const p = part(r);
-      return p === undefined ? undefined : family.read(p);
-    } };
+    return {
+      ...family,
+      read: (r) => {
+        const p = part(r);
+        return p === undefined ? undefined : family.read(p);
+      },
+    };
   }
-  return { ...family, read: (r) => {
-    const p = part(r);
-    return p === undefined ? [] : family.read(p);
-  } };
+  return {
+    ...family,
+    read: (r) => {
+      const p = part(r);
+      return p === undefined ? [] : family.read(p);
+    },
+  };
 }
 
-const counter = (name: string, help: string, read: (m: KvServerMetrics) => number): Family<KvServerReading> => ({ kind: 'counter', name, help, read: (r) => read(r.clients) });
-const gauge = (name: string, help: string, read: (m: KvServerMetrics) => number): Family<KvServerReading> => ({ kind: 'gauge', name, help, read: (r) => read(r.clients) });
-const store = (name: string, help: string, read: (s: KvStoreReading) => number): Family<KvServerReading> => ({ kind: 'gauge', name, help, read: (r) => (r.store === undefined ? [] : read(r.store)) });
+const counter = (name: string, help: string, read: (m: KvServerMetrics) => number): Family<KvServerReading> => ({
+  kind: 'counter',
+  name,
+  help,
+  read: (r) => read(r.clients),
+});
+const gauge = (name: string, help: string, read: (m: KvServerMetrics) => number): Family<KvServerReading> => ({
+  kind: 'gauge',
+  name,
+  help,
+  read: (r) => read(r.clients),
+});
+const store = (name: string, help: string, read: (s: KvStoreReading) => number): Family<KvServerReading> => ({
+  kind: 'gauge',
+  name,
+  help,
+  read: (r) => (r.store === undefined ? [] : read(r.store)),
+});
 
 /** The KV server's own families, without the prefix. @internal */
 const kvServerFamilies: readonly Family<KvServerReading>[] = [
   gauge('kv_client_connections', 'Client connections open (handshaking included).', (m) => m.clients.connections),
-  gauge('kv_client_answer_bytes_queued', 'Bytes of answers and watch events written to client sockets and not yet taken by the kernel.', (m) => m.clients.answerBytesQueued),
+  gauge(
+    'kv_client_answer_bytes_queued',
+    'Bytes of answers and watch events written to client sockets and not yet taken by the kernel.',
+    (m) => m.clients.answerBytesQueued,
+  ),
   gauge('kv_client_requests_unanswered', 'Client requests read and not answered yet.', (m) => m.clients.requestsUnanswered),
   gauge('kv_client_partial_frame_bytes', 'Bytes received from clients and not read yet (at most partialFrameBytesMax).', (m) => m.clients.partialFrameBytes),
   gauge('kv_watches', 'Watches open, those being set up included.', (m) => m.clients.watches),
-  counter('kv_client_answer_pauses_total', 'Times the server stopped reading a client whose answers outstanding reached socketBytesHigh.', (m) => m.trips.answerPauses),
+  counter(
+    'kv_client_answer_pauses_total',
+    'Times the server stopped reading a client whose answers outstanding reached socketBytesHigh.',
+    (m) => m.trips.answerPauses,
+  ),
   counter('kv_client_bad_frames_total', 'Malformed client frames after the handshake (each answered with a CODEC error).', (m) => m.trips.badFrames),
   {
     kind: 'counter',
@@ -73,7 +102,11 @@ const kvServerFamilies: readonly Family<KvServerReading>[] = [
     ],
   },
   counter('kv_client_frame_timeouts_total', 'Client connections closed because a frame was not whole within frameCompleteMsMax.', (m) => m.trips.frameTimeouts),
-  counter('kv_client_partial_frame_closes_total', 'Client connections closed because their unread bytes would take all clients\' over partialFrameBytesMax.', (m) => m.trips.partialFrameCloses),
+  counter(
+    'kv_client_partial_frame_closes_total',
+    "Client connections closed because their unread bytes would take all clients' over partialFrameBytesMax.",
+    (m) => m.trips.partialFrameCloses,
+  ),
   {
     kind: 'counter',
     name: 'connections_refused_total',
@@ -87,15 +120,19 @@ const kvServerFamilies: readonly Family<KvServerReading>[] = [
       return r.transport === undefined ? client : [...peerRefusals(r.transport), ...client];
     },
   },
-  counter('kv_permission_denied_total', 'Client requests refused with PermissionDeniedError: outside the user\'s roles, or another user\'s session.', (m) => m.trips.permissionDenied),
+  counter(
+    'kv_permission_denied_total',
+    "Client requests refused with PermissionDeniedError: outside the user's roles, or another user's session.",
+    (m) => m.trips.permissionDenied,
+  ),
   {
     kind: 'counter',
     name: 'kv_quota_refusals_total',
-    help: 'Client requests refused by a per-user quota (auth.quotas), by the quota\'s name: sessionsMax, sessionTtlMsMax, watchesMax, requestsInFlightMax, requestBytesInFlightMax.',
+    help: "Client requests refused by a per-user quota (auth.quotas), by the quota's name: sessionsMax, sessionTtlMsMax, watchesMax, requestsInFlightMax, requestBytesInFlightMax.",
     labelNames: ['quota'],
     read: (r) => Object.entries(r.clients.quotas).map(([quota, n]): readonly [Labels, number] => [{ quota }, n]),
   },
-  store('kv_revision', 'The store\'s revision on this member (the last write\'s; no read point, so possibly behind the leader).', (s) => s.revision),
+  store('kv_revision', "The store's revision on this member (the last write's; no read point, so possibly behind the leader).", (s) => s.revision),
   store('kv_compact_revision', 'History at or below this revision is compacted away.', (s) => s.compactRevision),
   store('kv_keys', 'Keys with any history kept (deleted keys until compacted included).', (s) => s.size.keys),
   store('kv_versions', 'Key versions kept above the compaction revision (what watches and reads at a revision can see).', (s) => s.size.versions),

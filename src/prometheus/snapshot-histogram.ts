@@ -34,7 +34,13 @@ export class SnapshotHistogram {
   }
 
   /** Buckets in seconds, cumulative, with `le="+Inf"`, then `_sum` (seconds) and `_count`. */
-  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: { labels: Record<string, string | number>; value: number; metricName: string }[];
+  }> {
     const h = this.read();
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
     if (h !== undefined) {

@@ -199,7 +199,8 @@ export class ConfigService {
       try {
         if (next !== undefined) await this.set(name, next, { ...write, expectedVersion });
         else if (current !== undefined) {
-          if (!(await this.delete(name, { ...write, expectedVersion }))) throw new VersionConflictError(this.prefix + name, expectedVersion, 0, this.revisionSeen);
+          if (!(await this.delete(name, { ...write, expectedVersion })))
+            throw new VersionConflictError(this.prefix + name, expectedVersion, 0, this.revisionSeen);
         }
         return next;
       } catch (error) {

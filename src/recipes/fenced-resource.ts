@@ -69,7 +69,8 @@ export class FencedResource {
   constructor(options: FencedResourceOptions = {}) {
     this.checkTokens = options.checkTokens ?? true;
     this.latencyMs = options.latencyMs ?? 0;
-    if (!(Number.isFinite(this.latencyMs) && this.latencyMs >= 0)) throw new ConfigError('FencedResource', 'latencyMs', `must be a non-negative number, not ${this.latencyMs}`);
+    if (!(Number.isFinite(this.latencyMs) && this.latencyMs >= 0))
+      throw new ConfigError('FencedResource', 'latencyMs', `must be a non-negative number, not ${this.latencyMs}`);
   }
 
   /** The highest fencing token seen so far (0 before any request). */

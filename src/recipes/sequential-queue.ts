@@ -67,7 +67,10 @@ function waitSignal(api: string, options: WaitOptions): { readonly signal: Abort
   const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
   return {
     signal,
-    error: () => (timeout?.aborted === true && options.timeoutMs !== undefined ? new TimeoutError(api, options.timeoutMs) : new AbortedError(api, { cause: options.signal?.reason })),
+    error: () =>
+      timeout?.aborted === true && options.timeoutMs !== undefined
+        ? new TimeoutError(api, options.timeoutMs)
+        : new AbortedError(api, { cause: options.signal?.reason }),
   };
 }
 
@@ -100,7 +103,8 @@ export class SequentialQueue {
     const seq = ++this.seq;
     this.pending.add(seq);
     const request = { clientId: this.clientId, seq, ackedBelow: Math.min(...this.pending) };
-    const put = (options: { signal?: AbortSignal; timeoutMs?: number }) => this.kv.put(this.prefix, value, { sequential: true, session: session.id, request, ...options });
+    const put = (options: { signal?: AbortSignal; timeoutMs?: number }) =>
+      this.kv.put(this.prefix, value, { sequential: true, session: session.id, request, ...options });
     try {
       for (let attempt = 1; ; attempt++) {
         if (isAborted(signal)) throw aborted();

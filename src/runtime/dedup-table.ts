@@ -210,8 +210,14 @@ export class DedupTable<R> {
     private readonly limits: DedupLimits,
     private readonly onTrip: (trip: DedupTrip) => void = () => {},
   ) {
-    assert(limits.resultBytesPerClientMax >= resultBytesPerClientMin, `dedup: resultBytesPerClientMax ${limits.resultBytesPerClientMax} is below ${resultBytesPerClientMin}`);
-    assert(limits.resultBytesMax >= limits.resultBytesPerClientMax, `dedup: resultBytesMax ${limits.resultBytesMax} is below resultBytesPerClientMax ${limits.resultBytesPerClientMax}`);
+    assert(
+      limits.resultBytesPerClientMax >= resultBytesPerClientMin,
+      `dedup: resultBytesPerClientMax ${limits.resultBytesPerClientMax} is below ${resultBytesPerClientMin}`,
+    );
+    assert(
+      limits.resultBytesMax >= limits.resultBytesPerClientMax,
+      `dedup: resultBytesMax ${limits.resultBytesMax} is below resultBytesPerClientMax ${limits.resultBytesPerClientMax}`,
+    );
   }
 
   get size(): number {
@@ -442,7 +448,10 @@ export class DedupTable<R> {
   private checkBounds(): void {
     assert(this.bytes <= this.limits.resultBytesMax, () => `dedup: ${this.bytes} bytes of results kept, over resultBytesMax ${this.limits.resultBytesMax}`);
     for (const record of this.holders.values()) {
-      assert(record.bytes <= this.limits.resultBytesPerClientMax, () => `dedup: ${record.id} keeps ${record.bytes} bytes of results, over ${this.limits.resultBytesPerClientMax}`);
+      assert(
+        record.bytes <= this.limits.resultBytesPerClientMax,
+        () => `dedup: ${record.id} keeps ${record.bytes} bytes of results, over ${this.limits.resultBytesPerClientMax}`,
+      );
     }
   }
 

@@ -169,7 +169,11 @@ export class SnapshotError extends SynodError {
 /** The Storage failed a write or a load; the node fails closed. `cause` is the storage's error. */
 export class StorageError extends SynodError {
   constructor(operation: string, cause: unknown) {
-    super('STORAGE', `storage ${operation} failed (${cause instanceof Error ? cause.message : String(cause)}); the node stops rather than acknowledge what may not be durable`, { cause });
+    super(
+      'STORAGE',
+      `storage ${operation} failed (${cause instanceof Error ? cause.message : String(cause)}); the node stops rather than acknowledge what may not be durable`,
+      { cause },
+    );
   }
 }
 

@@ -253,7 +253,11 @@ export class SynodNode<Command, Result> {
         }),
       running: () => this.lifecycle === 'running',
       appliedIndex: () => this.appliedIndex,
-      runtimeState: () => ({ lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState(), configuration: this.replica!.configurationAt(this.appliedIndex) }),
+      runtimeState: () => ({
+        lastTimestamp: this.lastTimestamp,
+        dedup: this.dedup.exportState(),
+        configuration: this.replica!.configurationAt(this.appliedIndex),
+      }),
       install: (slot, state, machine) => this.installSnapshot(slot, state, machine).catch((error: unknown) => this.fail(error)),
       compact: (slot) => this.guard(() => this.replica!.compact(slot)),
       send: (message) => this.send(message),
@@ -360,8 +364,7 @@ export class SynodNode<Command, Result> {
     this.lifecycle = 'closing';
     if (this.tickTimer !== undefined) this.options.clock.clearTimer(this.tickTimer);
     this.pipeline.stop();
-    const closed = (): ClosedError =>
-      cause === undefined ? new ClosedError() : new ClosedError('the node failed and closed itself', { cause });
+    const closed = (): ClosedError => (cause === undefined ? new ClosedError() : new ClosedError('the node failed and closed itself', { cause }));
     for (const p of [...this.proposals.values()]) for (const w of [...p.waiters]) w.reject(closed());
     for (const r of [...this.reads.values()]) r.waiter.reject(closed());
     for (const t of [...this.transfers]) t.waiter.reject(closed());
@@ -423,9 +426,11 @@ export class SynodNode<Command, Result> {
       ({ clientId, seq } = request);
       ackedBelow = request.ackedBelow ?? 0;
       if (typeof clientId !== 'string' || clientId.length === 0) throw new ConfigError('propose', 'request.clientId', 'must be a non-empty string');
-      if (new TextEncoder().encode(clientId).byteLength > envelopeIdBytesMax) throw new ConfigError('propose', 'request.clientId', `must be at most ${envelopeIdBytesMax} bytes`);
+      if (new TextEncoder().encode(clientId).byteLength > envelopeIdBytesMax)
+        throw new ConfigError('propose', 'request.clientId', `must be at most ${envelopeIdBytesMax} bytes`);
       if (!Number.isSafeInteger(seq) || seq < 0) throw new ConfigError('propose', 'request.seq', 'must be a non-negative integer');
-      if (!Number.isSafeInteger(ackedBelow) || ackedBelow < 0 || ackedBelow > seq) throw new ConfigError('propose', 'request.ackedBelow', 'must be an integer from 0 to seq');
+      if (!Number.isSafeInteger(ackedBelow) || ackedBelow < 0 || ackedBelow > seq)
+        throw new ConfigError('propose', 'request.ackedBelow', 'must be an integer from 0 to seq');
       if (clientId === this.clientId) throw new ConfigError('propose', 'request.clientId', "must not be this node's own client id");
     }
     const key = requestKey(clientId, seq);
@@ -468,7 +473,17 @@ export class SynodNode<Command, Result> {
       else this.recorder.proposeLatency.observe(this.options.clock.now() - startedMs);
       this.waiterDone(p, w);
     });
-    const p: PendingProposal<Result> = existing ?? { key, clientId, seq, envelope, readOnly, waiters: [], submittedTick: -1, attempts: 0, startedMs: waiter.deadline - timeoutMs };
+    const p: PendingProposal<Result> = existing ?? {
+      key,
+      clientId,
+      seq,
+      envelope,
+      readOnly,
+      waiters: [],
+      submittedTick: -1,
+      attempts: 0,
+      startedMs: waiter.deadline - timeoutMs,
+    };
     p.waiters.push(waiter);
     this.recorder.submitted++;
     if (existing === undefined) {
@@ -681,7 +696,8 @@ export class SynodNode<Command, Result> {
 
   private timeout(api: string, given: number | undefined, fallback: number): number {
     if (given === undefined) return fallback;
-    if (typeof given !== 'number' || !Number.isFinite(given) || given <= 0) throw new ConfigError(api, 'timeoutMs', 'must be a positive number of milliseconds');
+    if (typeof given !== 'number' || !Number.isFinite(given) || given <= 0)
+      throw new ConfigError(api, 'timeoutMs', 'must be a positive number of milliseconds');
     return given;
   }
 
@@ -826,7 +842,9 @@ export class SynodNode<Command, Result> {
     for (const c of [...this.changes]) {
       const { target } = c;
       if (latest.id < target.id) continue;
-      const ours = configurationEquals(latest, target) || (target.leaving !== undefined && latest.id === target.id + 1 && latest.leaving === undefined && sameVoters(latest, target));
+      const ours =
+        configurationEquals(latest, target) ||
+        (target.leaving !== undefined && latest.id === target.id + 1 && latest.leaving === undefined && sameVoters(latest, target));
       const beyond = latest.id > target.id + (target.leaving !== undefined ? 1 : 0);
       if (!ours && !beyond && latest.id === target.id) {
         c.waiter.reject(new MembershipError('superseded', `configuration ${latest.id} was chosen from another change`));
@@ -846,11 +864,17 @@ export class SynodNode<Command, Result> {
       // A new cluster starts so: a warning waits until the voters' answers show history this node lost.
       logger.info({ node: this.id }, 'no promise on record (a new node, or its storage was wiped): asking every voter what it holds before voting');
     } else if (state === 'rebuilding') {
-      logger.warn({ node: this.id, target }, `the cluster has history this node does not hold: not voting until it learned the chosen log up to slot ${target}`);
+      logger.warn(
+        { node: this.id, target },
+        `the cluster has history this node does not hold: not voting until it learned the chosen log up to slot ${target}`,
+      );
     } else if (before === 'rebuilding' || (this.replica?.status.promised.round ?? 0) > 0) {
       // It may have learned the log while probing and rebuilt within one step: then no warning said it lost its storage yet.
       const level = before === 'probing' ? 'warn' : 'info';
-      logger[level]({ node: this.id, promised: this.replica?.status.promised }, 'caught up after amnesia: voting again with a promise no lower than any it may have made');
+      logger[level](
+        { node: this.id, promised: this.replica?.status.promised },
+        'caught up after amnesia: voting again with a promise no lower than any it may have made',
+      );
     } else {
       logger.info({ node: this.id }, 'every voter answered and none holds anything: a new cluster, voting');
     }
@@ -1078,14 +1102,20 @@ export class SynodNode<Command, Result> {
     log.at = now;
     log.trips = 0;
     try {
-      this.options.logger.warn({ node: this.id, bound: trip.bound, clientId: trip.clientId, seq: trip.seq, trips }, `${what} (${trips} such trips since the last line)`);
+      this.options.logger.warn(
+        { node: this.id, bound: trip.bound, clientId: trip.clientId, seq: trip.seq, trips },
+        `${what} (${trips} such trips since the last line)`,
+      );
     } catch {
       // A logger that throws must not break an apply half done.
     }
   }
 
   /** The command in `payload`; a codec that cannot read it makes the command's outcome an {@link ApplyError}, on every replica alike. */
-  private decodeCommand(slot: number, payload: Uint8Array): { readonly ok: true; readonly command: Command } | { readonly ok: false; readonly error: ApplyError } {
+  private decodeCommand(
+    slot: number,
+    payload: Uint8Array,
+  ): { readonly ok: true; readonly command: Command } | { readonly ok: false; readonly error: ApplyError } {
     try {
       return { ok: true, command: this.options.codec.decode(payload) };
     } catch (error) {
@@ -1146,7 +1176,11 @@ export class SynodNode<Command, Result> {
       this.heldCommitted = undefined;
     }
     if (this.lifecycle !== 'running') return;
-    this.finishInstall(slot, state, held.filter((e) => e.slot > slot));
+    this.finishInstall(
+      slot,
+      state,
+      held.filter((e) => e.slot > slot),
+    );
   }
 
   private finishInstall(slot: number, state: RuntimeState<Result>, later: readonly CommittedEntry[]): void {
@@ -1171,7 +1205,15 @@ export class SynodNode<Command, Result> {
 
   private onSnapshotChunk(m: SnapshotChunkMessage): void {
     const ok =
-      isCount(m.transfer) && isCount(m.slot) && m.slot >= 1 && isCount(m.total) && m.total >= 1 && isCount(m.offset) && isCount(m.crc) && m.crc <= 0xffffffff && m.data instanceof Uint8Array;
+      isCount(m.transfer) &&
+      isCount(m.slot) &&
+      m.slot >= 1 &&
+      isCount(m.total) &&
+      m.total >= 1 &&
+      isCount(m.offset) &&
+      isCount(m.crc) &&
+      m.crc <= 0xffffffff &&
+      m.data instanceof Uint8Array;
     if (!ok) return this.dropMalformed(m);
     this.snapshots.onChunk(m);
   }
@@ -1307,7 +1349,8 @@ export class SynodNode<Command, Result> {
       const key = requestKey(e.clientId, e.seq);
       // Already queued, or applied (the sender will learn the result when it applies the slot);
       // a read, though, keeps no entry and runs again.
-      if (replica.role === 'leader' && (this.inPipeline.has(key) || (this.dedup.known(e.clientId, e.seq) !== undefined && !this.isReadOnlyPayload(e.payload)))) continue;
+      if (replica.role === 'leader' && (this.inPipeline.has(key) || (this.dedup.known(e.clientId, e.seq) !== undefined && !this.isReadOnlyPayload(e.payload))))
+        continue;
       const result = replica.role === 'leader' ? replica.propose([stamped]) : undefined;
       if (result?.ok === true) {
         this.inPipeline.add(key);

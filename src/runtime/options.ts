@@ -225,14 +225,16 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     const phase1 = positiveInteger('quorum.phase1', q.phase1, 0);
     const phase2 = positiveInteger('quorum.phase2', q.phase2, 0);
     if (phase1 > voters.length || phase2 > voters.length) fail('quorum', `phase sizes must be at most members.length (${voters.length})`);
-    if (phase1 + phase2 <= voters.length) fail('quorum', `needs phase1 + phase2 > members.length (${phase1} + ${phase2} <= ${voters.length}), or quorums may not intersect`);
+    if (phase1 + phase2 <= voters.length)
+      fail('quorum', `needs phase1 + phase2 > members.length (${phase1} + ${phase2} <= ${voters.length}), or quorums may not intersect`);
     quorum = flexible(voters, { phase1, phase2 });
   } else fail('quorum', "must be 'majority' or { phase1, phase2 }");
 
   hasMethods('transport', options.transport, ['start', 'send', 'close']);
   hasMethods('storage', options.storage, ['load', 'persist', 'saveSnapshot', 'loadSnapshot', 'compact', 'close']);
   hasMethods('stateMachine', options.stateMachine, ['apply']);
-  if (options.stateMachine.readOnly !== undefined && typeof options.stateMachine.readOnly !== 'function') fail('stateMachine', 'readOnly, if given, must be a method');
+  if (options.stateMachine.readOnly !== undefined && typeof options.stateMachine.readOnly !== 'function')
+    fail('stateMachine', 'readOnly, if given, must be a method');
   if (options.codec !== undefined) hasMethods('codec', options.codec, ['encode', 'decode']);
   if (options.resultCodec !== undefined) hasMethods('resultCodec', options.resultCodec, ['encode', 'decode']);
   const snapshotInput = options.snapshot ?? {};
@@ -268,14 +270,19 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   limits = { ...limits, messageBytesMax: Math.max(defaultLimits.messageBytesMax, limits.batchBytesMax) };
   const bad = validateLimits(limits);
   if (bad !== undefined) {
-    const names: Partial<Record<keyof Limits, string>> = { electionTicksMin: 'electionTicks.min', electionTicksMax: 'electionTicks.max', proposalQueueMax: 'leaderQueueMax' };
+    const names: Partial<Record<keyof Limits, string>> = {
+      electionTicksMin: 'electionTicks.min',
+      electionTicksMax: 'electionTicks.max',
+      proposalQueueMax: 'leaderQueueMax',
+    };
     fail(names[bad[0]] ?? bad[0], bad[1]);
   }
   if (commandBytesMax > limits.batchBytesMax) fail('commandBytesMax', `must be at most batchBytesMax (${limits.batchBytesMax})`);
 
   const clientId = options.clientId;
   if (clientId !== undefined && (typeof clientId !== 'string' || clientId.length === 0)) fail('clientId', 'must be a non-empty string');
-  if (clientId !== undefined && new TextEncoder().encode(clientId).byteLength > envelopeIdBytesMax) fail('clientId', `must be at most ${envelopeIdBytesMax} bytes`);
+  if (clientId !== undefined && new TextEncoder().encode(clientId).byteLength > envelopeIdBytesMax)
+    fail('clientId', `must be at most ${envelopeIdBytesMax} bytes`);
   const defaultClientId = `${id}/${'x'.repeat(clientSuffixLength)}`;
   if (clientId === undefined && new TextEncoder().encode(defaultClientId).byteLength > envelopeIdBytesMax) {
     fail('clientId', `must be given: \`id\` is too long to derive one (${envelopeIdBytesMax - clientSuffixLength - 1} bytes at most)`);
@@ -292,8 +299,10 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     resultBytesPerClientMax: positiveInteger('dedup.resultBytesPerClientMax', dedupInput.resultBytesPerClientMax, defaultDedupLimits.resultBytesPerClientMax),
     resultBytesMax: positiveInteger('dedup.resultBytesMax', dedupInput.resultBytesMax, defaultDedupLimits.resultBytesMax),
   };
-  if (dedup.resultBytesPerClientMax < resultBytesPerClientMin) fail('dedup.resultBytesPerClientMax', `must be at least ${resultBytesPerClientMin} bytes, got ${dedup.resultBytesPerClientMax}`);
-  if (dedup.resultBytesMax < dedup.resultBytesPerClientMax) fail('dedup.resultBytesMax', `must be at least dedup.resultBytesPerClientMax (${dedup.resultBytesPerClientMax} bytes), got ${dedup.resultBytesMax}`);
+  if (dedup.resultBytesPerClientMax < resultBytesPerClientMin)
+    fail('dedup.resultBytesPerClientMax', `must be at least ${resultBytesPerClientMin} bytes, got ${dedup.resultBytesPerClientMax}`);
+  if (dedup.resultBytesMax < dedup.resultBytesPerClientMax)
+    fail('dedup.resultBytesMax', `must be at least dedup.resultBytesPerClientMax (${dedup.resultBytesPerClientMax} bytes), got ${dedup.resultBytesMax}`);
   return {
     id,
     quorum,

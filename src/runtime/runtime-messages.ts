@@ -5,14 +5,7 @@ import type { Message, NodeId } from '../core/index.js';
  * runtime adds to forward proposals and reads from followers to the leader. A
  * {@link Transport} moves these records unchanged; a codec may turn them into bytes.
  */
-export type NodeMessage =
-  | Message
-  | ForwardMessage
-  | ForwardRefusedMessage
-  | ReadRequestMessage
-  | ReadReplyMessage
-  | SnapshotChunkMessage
-  | SnapshotAckMessage;
+export type NodeMessage = Message | ForwardMessage | ForwardRefusedMessage | ReadRequestMessage | ReadReplyMessage | SnapshotChunkMessage | SnapshotAckMessage;
 
 /** The `type` of every node message. */
 export type NodeMessageType = NodeMessage['type'];

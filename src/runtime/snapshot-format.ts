@@ -137,8 +137,10 @@ function readState<R>(raw: unknown, codec: Codec<R>, format: number): RuntimeSta
       const outcome = readOutcome(r[1], id, seq, codec, format);
       if (format === 1) return { seq, outcome, bytes: undefined };
       const bytes = finite(r[2], 'result bytes');
-      if (!Number.isSafeInteger(bytes) || bytes < resultEntryBytes) throw new SnapshotError(`result ${id}/${seq} is charged ${bytes} bytes, below an entry's ${resultEntryBytes}`);
-      if (outcome === undefined && bytes !== resultEntryBytes) throw new SnapshotError(`dropped result ${id}/${seq} is charged ${bytes} bytes, not ${resultEntryBytes}`);
+      if (!Number.isSafeInteger(bytes) || bytes < resultEntryBytes)
+        throw new SnapshotError(`result ${id}/${seq} is charged ${bytes} bytes, below an entry's ${resultEntryBytes}`);
+      if (outcome === undefined && bytes !== resultEntryBytes)
+        throw new SnapshotError(`dropped result ${id}/${seq} is charged ${bytes} bytes, not ${resultEntryBytes}`);
       return { seq, outcome, bytes };
     });
     return { id, floor: finite(entry[1], 'floor'), lastActive: finite(entry[2], 'last activity'), results };
@@ -161,7 +163,8 @@ function readConfigurationState(raw: unknown): ConfigurationState {
     if (!Array.isArray(e) || e.length !== 3 || typeof e[2] !== 'string') throw new SnapshotError('configuration record is malformed');
     const from = finite(e[0], 'configuration slot');
     const source = finite(e[1], 'configuration source slot');
-    if (!Number.isSafeInteger(from) || from <= previous || !Number.isSafeInteger(source) || source < 0) throw new SnapshotError(`configuration from slot ${from} is out of order`);
+    if (!Number.isSafeInteger(from) || from <= previous || !Number.isSafeInteger(source) || source < 0)
+      throw new SnapshotError(`configuration from slot ${from} is out of order`);
     previous = from;
     try {
       return { from, source, config: decodeConfiguration(fromBase64(e[2])) };

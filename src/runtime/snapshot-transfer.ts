@@ -136,7 +136,18 @@ export class SnapshotSender {
   /** Starts streaming `source` to `to` (replacing a reservation); the sender closes it when the transfer ends. */
   start(to: NodeId, source: SnapshotSource): void {
     this.reserved.delete(to);
-    const t: Outgoing = { to, transfer: this.nextTransfer++, source, pieces: [], reading: false, acked: 0, sent: 0, crcBefore: new Map([[0, 0]]), idleTicks: 0, retries: 0 };
+    const t: Outgoing = {
+      to,
+      transfer: this.nextTransfer++,
+      source,
+      pieces: [],
+      reading: false,
+      acked: 0,
+      sent: 0,
+      crcBefore: new Map([[0, 0]]),
+      idleTicks: 0,
+      retries: 0,
+    };
     this.outgoing.set(to, t);
     this.fill(t);
   }
@@ -400,7 +411,17 @@ export class SnapshotReceiver {
       if (cur !== undefined && (cur.installing || (cur.from !== m.from && m.slot <= cur.slot))) return {};
       // Any chunk starts a transfer this receiver did not know (chunk 0 may come later):
       // its ack says 0, so a sender that counted on more (this receiver restarted) starts over.
-      cur = { from: m.from, transfer: m.transfer, slot: m.slot, data: new Uint8Array(m.total), received: 0, crc: 0, ahead: new Map(), idleTicks: 0, installing: false };
+      cur = {
+        from: m.from,
+        transfer: m.transfer,
+        slot: m.slot,
+        data: new Uint8Array(m.total),
+        received: 0,
+        crc: 0,
+        ahead: new Map(),
+        idleTicks: 0,
+        installing: false,
+      };
       this.incoming = cur;
     }
     if (m.slot !== cur.slot || m.total !== cur.data.byteLength || m.offset + m.data.byteLength > cur.data.byteLength) {

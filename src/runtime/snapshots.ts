@@ -127,7 +127,10 @@ export class Snapshots<R> {
     }
     if (snapshot === undefined) return undefined;
     if (typeof this.host.stateMachine.restore !== 'function') {
-      throw new StorageError('loadSnapshot', new SnapshotError(`the storage holds a snapshot of slot ${snapshot.slot}, but the state machine has no restore()`));
+      throw new StorageError(
+        'loadSnapshot',
+        new SnapshotError(`the storage holds a snapshot of slot ${snapshot.slot}, but the state machine has no restore()`),
+      );
     }
     let decoded;
     try {
@@ -261,7 +264,8 @@ export class Snapshots<R> {
   }
 
   onChunk(m: SnapshotChunkMessage): void {
-    if (this.receiving?.from !== m.from || this.receiving.transfer !== m.transfer) this.receiving = { from: m.from, transfer: m.transfer, since: this.host.now() };
+    if (this.receiving?.from !== m.from || this.receiving.transfer !== m.transfer)
+      this.receiving = { from: m.from, transfer: m.transfer, since: this.host.now() };
     const { ack, complete, refused } = this.receiver.onChunk(m, this.host.appliedIndex());
     if (refused !== undefined) {
       this.counts.refused++;
@@ -382,7 +386,16 @@ export class Snapshots<R> {
       const now = this.host.now();
       // Where the time went: receiving the chunks, waiting for earlier work, decoding,
       // making the snapshot durable, installing it.
-      const phases = r === undefined || r.complete === undefined ? {} : { receiveMs: Math.round(r.complete - r.since), queuedMs: Math.round(startedAt - r.complete), decodeMs: Math.round(savingAt - startedAt), saveMs: Math.round(savedAt - savingAt), installMs: Math.round(now - savedAt) };
+      const phases =
+        r === undefined || r.complete === undefined
+          ? {}
+          : {
+              receiveMs: Math.round(r.complete - r.since),
+              queuedMs: Math.round(startedAt - r.complete),
+              decodeMs: Math.round(savingAt - startedAt),
+              saveMs: Math.round(savedAt - savingAt),
+              installMs: Math.round(now - savedAt),
+            };
       const ms = r === undefined ? undefined : Math.round(now - r.since);
       this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot, bytes: s.data.byteLength, ms, ...phases }, 'installed a snapshot from a peer');
       // Durable and installed: the sender may stop now; compacting the log below is this node's own business.

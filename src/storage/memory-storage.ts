@@ -187,9 +187,7 @@ export class MemoryStorage implements Storage {
     // An empty state covers slot 0, so compact(1) (forget nothing) needs no snapshot.
     const covered = this.disk.snapshot?.slot ?? 0;
     if (covered < slot - 1) {
-      throw new InvariantError(
-        `MemoryStorage.compact: cannot forget entries below slot ${slot}: the snapshot covers slots up to ${covered} only`,
-      );
+      throw new InvariantError(`MemoryStorage.compact: cannot forget entries below slot ${slot}: the snapshot covers slots up to ${covered} only`);
     }
     const { accepted, chosen } = this.disk.state;
     for (const s of accepted.keys()) if (s < slot) accepted.delete(s);

@@ -39,20 +39,21 @@ export function faultArbitrary(nodes: number): fc.Arbitrary<Fault> {
     { weight: 4, arbitrary: node.map((n): Fault => ({ kind: 'restart', node: n })) },
     {
       weight: 3,
-      arbitrary: fc
-        .array(fc.integer({ min: 0, max: 2 }), { minLength: nodes, maxLength: nodes })
-        .map((groupOf): Fault => {
-          const groups: number[][] = [[], [], []];
-          groupOf.forEach((g, n) => groups[g]!.push(n));
-          return { kind: 'partition', groups: groups.filter((g) => g.length > 0) };
-        }),
+      arbitrary: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: nodes, maxLength: nodes }).map((groupOf): Fault => {
+        const groups: number[][] = [[], [], []];
+        groupOf.forEach((g, n) => groups[g]!.push(n));
+        return { kind: 'partition', groups: groups.filter((g) => g.length > 0) };
+      }),
     },
     { weight: 2, arbitrary: fc.record({ from: node, to: node }).map(({ from, to }): Fault => ({ kind: 'cut', from, to })) },
     { weight: 2, arbitrary: fc.record({ a: node, b: node, c: node }).map(({ a, b, c }): Fault => ({ kind: 'bridge', a, b, c })) },
     { weight: 3, arbitrary: fc.constant<Fault>({ kind: 'crashLeader' }) },
     { weight: 2, arbitrary: fc.constant<Fault>({ kind: 'isolateLeader' }) },
     { weight: 3, arbitrary: node.map((n): Fault => ({ kind: 'transferLeader', to: n })) },
-    { weight: 2, arbitrary: fc.record({ node, factor: fc.integer({ min: 1, max: 4 }) }).map(({ node: n, factor }): Fault => ({ kind: 'slowClock', node: n, factor })) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ node, factor: fc.integer({ min: 1, max: 4 }) }).map(({ node: n, factor }): Fault => ({ kind: 'slowClock', node: n, factor })),
+    },
     { weight: 4, arbitrary: fc.constant<Fault>({ kind: 'heal' }) },
     {
       weight: 3,
@@ -79,7 +80,10 @@ export function transferFaultArbitrary(nodes: number): fc.Arbitrary<Fault> {
   const node = fc.integer({ min: 0, max: nodes - 1 });
   return fc.oneof(
     { weight: 6, arbitrary: node.map((n): Fault => ({ kind: 'transferLeader', to: n })) },
-    { weight: 4, arbitrary: fc.record({ node, factor: fc.integer({ min: 2, max: 4 }) }).map(({ node: n, factor }): Fault => ({ kind: 'slowClock', node: n, factor })) },
+    {
+      weight: 4,
+      arbitrary: fc.record({ node, factor: fc.integer({ min: 2, max: 4 }) }).map(({ node: n, factor }): Fault => ({ kind: 'slowClock', node: n, factor })),
+    },
     { weight: 4, arbitrary: fc.record({ from: node, to: node }).map(({ from, to }): Fault => ({ kind: 'cut', from, to })) },
     { weight: 2, arbitrary: fc.constant<Fault>({ kind: 'heal' }) },
     { weight: 1, arbitrary: fc.constant<Fault>({ kind: 'isolateLeader' }) },
@@ -94,17 +98,19 @@ export function transferFaultArbitrary(nodes: number): fc.Arbitrary<Fault> {
 export function limitsArbitrary(): fc.Arbitrary<Partial<Limits>> {
   return fc.oneof(
     fc.constant({}),
-    fc.record({
-      inflightSlotsMax: fc.integer({ min: 1, max: 32 }),
-      batchCommandsMax: fc.integer({ min: 1, max: 8 }),
-      acceptSlotsMax: fc.integer({ min: 1, max: 8 }),
-      catchUpSlotsMax: fc.integer({ min: 1, max: 8 }),
-      ackRangesMax: fc.integer({ min: 1, max: 4 }),
-      proposalQueueMax: fc.constant(4096),
-      // Small enough that accept, chosen and promise messages split by bytes too.
-      batchBytesMax: fc.integer({ min: 64, max: 256 }),
-      messageBytesMax: fc.integer({ min: 64, max: 512 }),
-    }).map((l) => ({ ...l, messageBytesMax: Math.max(l.messageBytesMax, l.batchBytesMax) })),
+    fc
+      .record({
+        inflightSlotsMax: fc.integer({ min: 1, max: 32 }),
+        batchCommandsMax: fc.integer({ min: 1, max: 8 }),
+        acceptSlotsMax: fc.integer({ min: 1, max: 8 }),
+        catchUpSlotsMax: fc.integer({ min: 1, max: 8 }),
+        ackRangesMax: fc.integer({ min: 1, max: 4 }),
+        proposalQueueMax: fc.constant(4096),
+        // Small enough that accept, chosen and promise messages split by bytes too.
+        batchBytesMax: fc.integer({ min: 64, max: 256 }),
+        messageBytesMax: fc.integer({ min: 64, max: 512 }),
+      })
+      .map((l) => ({ ...l, messageBytesMax: Math.max(l.messageBytesMax, l.batchBytesMax) })),
   );
 }
 
@@ -241,7 +247,12 @@ export function runtimeSimulationArbitrary(options: RuntimeSimulationArbitraryOp
             // Frequent snapshots, tiny chunks, few trailing slots: restarted and lagging
             // nodes get snapshots streamed to them amid the faults.
             fc.option(
-              fc.record({ everySlots: fc.integer({ min: 1, max: 12 }), trailingSlots: fc.integer({ min: 0, max: 4 }), chunkBytes: fc.integer({ min: 16, max: 512 }), inflightBytesMax: fc.integer({ min: 1, max: 2_048 }) }),
+              fc.record({
+                everySlots: fc.integer({ min: 1, max: 12 }),
+                trailingSlots: fc.integer({ min: 0, max: 4 }),
+                chunkBytes: fc.integer({ min: 16, max: 512 }),
+                inflightBytesMax: fc.integer({ min: 1, max: 2_048 }),
+              }),
               { freq: 2 },
             ),
           )
@@ -249,7 +260,10 @@ export function runtimeSimulationArbitrary(options: RuntimeSimulationArbitraryOp
         faults: fc.array(
           fc.record({
             at: fc.integer({ min: 1, max: safetyMs }),
-            fault: options.membership === true ? fc.oneof(membershipFaultArbitrary(voters + observers + runtimeSparesOf(options)), faultArbitrary(voters + observers)) : faultArbitrary(voters + observers),
+            fault:
+              options.membership === true
+                ? fc.oneof(membershipFaultArbitrary(voters + observers + runtimeSparesOf(options)), faultArbitrary(voters + observers))
+                : faultArbitrary(voters + observers),
           }),
           { maxLength: options.faultsMax ?? 10 },
         ) as fc.Arbitrary<ScheduledFault[]>,

@@ -11,7 +11,15 @@ export { type Fault, type ScheduledFault, describeFault } from './faults.js';
 export { Invariants, type InvariantsOptions, SafetyViolation, describe as describeValue } from './invariants.js';
 export { type SimStateMachine, HashStateMachine } from './state-machine.js';
 export { Trace } from './trace.js';
-export { Simulator, type SimulatorOptions, type QuorumSpec, type SimEvent, type SimMessage, type SimSnapshotOptions, type SnapshotTransfer } from './simulator.js';
+export {
+  Simulator,
+  type SimulatorOptions,
+  type QuorumSpec,
+  type SimEvent,
+  type SimMessage,
+  type SimSnapshotOptions,
+  type SnapshotTransfer,
+} from './simulator.js';
 export {
   runSimulation,
   SimulationRun,

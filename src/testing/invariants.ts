@@ -154,7 +154,12 @@ export class Invariants {
   }
 
   /** `node` made `accepted` (and the learned `chosen` values) durable, with its durable promise now `promised`. */
-  durableWrite(node: NodeId, promised: Ballot, accepted: readonly AcceptedEntry[], chosen: readonly { readonly slot: number; readonly value: Value }[] = []): void {
+  durableWrite(
+    node: NodeId,
+    promised: Ballot,
+    accepted: readonly AcceptedEntry[],
+    chosen: readonly { readonly slot: number; readonly value: Value }[] = [],
+  ): void {
     this.counts.durableWrites++;
     if (this.epochs !== undefined) for (const e of [...accepted, ...chosen]) this.hold(node, e.slot, e.value);
     const before = this.durablePromised.get(node);
@@ -212,11 +217,15 @@ export class Invariants {
         // durably holds every slot the configurations before it chose.
         this.handedOver.add(slot);
         if (epoch.quorum.phase2((v) => (this.holdsBelow(v, slot) ? true : undefined)) !== 'won') {
-          throw new SafetyViolation('durability', `slot ${slot}, the first of configuration ${epoch.config.id}, was accepted before a phase-2 quorum of it held every earlier slot`);
+          throw new SafetyViolation(
+            'durability',
+            `slot ${slot}, the first of configuration ${epoch.config.id}, was accepted before a phase-2 quorum of it held every earlier slot`,
+          );
         }
       }
       for (const v of voters) {
-        if (!epoch.quorum.isVoter(v)) throw new SafetyViolation('configuration', `${v} accepted slot ${slot}, but it does not vote in configuration ${epoch.config.id}, which governs it`);
+        if (!epoch.quorum.isVoter(v))
+          throw new SafetyViolation('configuration', `${v} accepted slot ${slot}, but it does not vote in configuration ${epoch.config.id}, which governs it`);
       }
       quorum = epoch.quorum;
     }
@@ -245,7 +254,10 @@ export class Invariants {
       if (epochs.fold(epochs.folded + 1, c.value.kind === 'config' ? c.value.config : undefined) && !quorumsMeet(previous, epochs.latest.config)) {
         // A leader that still believes `previous` governs must not be able to confirm a
         // read without a voter of the new configuration's quorums hearing of it.
-        throw new SafetyViolation('configuration', `configuration ${epochs.latest.config.id} follows ${previous.id}, but a phase-1 quorum of ${previous.id} can miss a phase-2 quorum of it`);
+        throw new SafetyViolation(
+          'configuration',
+          `configuration ${epochs.latest.config.id} follows ${previous.id}, but a phase-1 quorum of ${previous.id} can miss a phase-2 quorum of it`,
+        );
       }
     }
     if (epochs.knownThrough === before) return;
@@ -270,7 +282,11 @@ export class Invariants {
     if (values.length < 2) return;
     let bytes = 0;
     for (const v of values) bytes += valueBytes(v);
-    if (bytes > max) throw new SafetyViolation('bounded-messages', `${node} sent ${m.type} to ${m.to} with ${values.length} values of ${bytes} bytes, more than messageBytesMax ${max}`);
+    if (bytes > max)
+      throw new SafetyViolation(
+        'bounded-messages',
+        `${node} sent ${m.type} to ${m.to} with ${values.length} values of ${bytes} bytes, more than messageBytesMax ${max}`,
+      );
   }
 
   /**
@@ -322,7 +338,8 @@ export class Invariants {
   private checkVotes(node: NodeId, m: Extract<Message, { type: 'promise' | 'accepted' }>): void {
     const epochs = this.epochs;
     if (epochs === undefined) {
-      if (!this.quorum.isVoter(node)) throw new SafetyViolation('observers', `${node}, which does not vote, sent a ${m.type} for ballot ${formatBallot(m.ballot)}`);
+      if (!this.quorum.isVoter(node))
+        throw new SafetyViolation('observers', `${node}, which does not vote, sent a ${m.type} for ballot ${formatBallot(m.ballot)}`);
       return;
     }
     const known = epochs.knownThrough;
@@ -342,7 +359,10 @@ export class Invariants {
     for (let slot = m.firstSlot; slot < m.firstSlot + m.count && slot <= known; slot++) {
       const epoch = epochs.at(slot);
       if (!epoch.quorum.isVoter(node)) {
-        throw new SafetyViolation('observers', `${node} acknowledged slot ${slot} in ballot ${formatBallot(m.ballot)}, but it does not vote in configuration ${epoch.config.id}, which governs it`);
+        throw new SafetyViolation(
+          'observers',
+          `${node} acknowledged slot ${slot} in ballot ${formatBallot(m.ballot)}, but it does not vote in configuration ${epoch.config.id}, which governs it`,
+        );
       }
     }
   }
@@ -380,7 +400,10 @@ export class Invariants {
     const sent = durable === undefined || promised.round === 0 ? undefined : this.promisedSent.get(node);
     for (const before of [durable, sent]) {
       if (before !== undefined && compareBallots(promised, before) < 0) {
-        throw new SafetyViolation('promise-monotonicity', `${node} restarted promising ${formatBallot(promised)}, below its earlier promise ${formatBallot(before)}`);
+        throw new SafetyViolation(
+          'promise-monotonicity',
+          `${node} restarted promising ${formatBallot(promised)}, below its earlier promise ${formatBallot(before)}`,
+        );
       }
     }
   }
@@ -422,7 +445,8 @@ export class Invariants {
     if (slot <= applied) throw new SafetyViolation('prefix', `${node} installed a snapshot of slot ${slot}, behind its applied slot ${applied}`);
     const expected = this.statesAt.get(slot);
     if (expected === undefined) throw new SafetyViolation('durability', `${node} installed a snapshot of slot ${slot}, which no replica applied`);
-    if (expected !== state) throw new SafetyViolation('prefix', `${node} installed a snapshot of slot ${slot} holding ${state}, but applying the chosen slots gives ${expected}`);
+    if (expected !== state)
+      throw new SafetyViolation('prefix', `${node} installed a snapshot of slot ${slot} holding ${state}, but applying the chosen slots gives ${expected}`);
     this.applied.set(node, slot);
     this.snapshotThrough.set(node, Math.max(slot, this.snapshotThrough.get(node) ?? 0));
   }

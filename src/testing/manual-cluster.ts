@@ -67,7 +67,14 @@ export class ManualCluster {
     // The checker derives each slot's configuration from the chosen log, as the replicas do.
     this.invariants = new Invariants(this.quorum, {
       messageBytesMax: options.limits?.messageBytesMax ?? defaultLimits.messageBytesMax,
-      configuration: { id: 0, voters: options.voters, quorum: 'majority', observers: options.observers ?? [], addresses: {}, windowSlots: options.windowSlots ?? windowSlotsDefault },
+      configuration: {
+        id: 0,
+        voters: options.voters,
+        quorum: 'majority',
+        observers: options.observers ?? [],
+        addresses: {},
+        windowSlots: options.windowSlots ?? windowSlotsDefault,
+      },
     });
     for (const id of this.ids) {
       this.disks.set(id, new DurableStateBuilder());

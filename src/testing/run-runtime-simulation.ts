@@ -176,7 +176,8 @@ async function drive(sim: RuntimeSimulation, config: RuntimeSimulationConfig): P
   /** An attempt on a node that crashed since will never settle: count it failed. */
   const noticeCrashes = (): void => {
     for (const r of requests) {
-      if (r.state === 'pending' && r.attempt !== undefined && (!sim.isUp(r.attempt.node) || sim.incarnation(r.attempt.node) !== r.attempt.incarnation)) r.state = 'failed';
+      if (r.state === 'pending' && r.attempt !== undefined && (!sim.isUp(r.attempt.node) || sim.incarnation(r.attempt.node) !== r.attempt.incarnation))
+        r.state = 'failed';
     }
   };
 
@@ -277,7 +278,9 @@ async function drive(sim: RuntimeSimulation, config: RuntimeSimulationConfig): P
     for (const id of members) {
       const at = sim.applied(id)[r.result!];
       if (at === undefined || at.clientId !== r.clientId || at.seq !== r.seq) {
-        throw new LivenessFailure(`${r.clientId}#${r.seq} resolved with position ${r.result}, but ${id} holds ${at === undefined ? 'nothing' : `${at.clientId}#${at.seq}`} there`);
+        throw new LivenessFailure(
+          `${r.clientId}#${r.seq} resolved with position ${r.result}, but ${id} holds ${at === undefined ? 'nothing' : `${at.clientId}#${at.seq}`} there`,
+        );
       }
     }
   }
@@ -305,5 +308,8 @@ function workload(config: RuntimeSimulationConfig, random: Prng): WorkloadEvent[
   for (let i = 0; i < reads; i++) events.push({ at: 1 + random.int(config.safetyMs), kind: 'read' });
   for (const f of config.faults) events.push({ at: f.at, kind: 'fault', fault: f.fault });
   // Stable: same-time events keep their order (proposals by index, then reads, then faults).
-  return events.map((e, order) => ({ e, order })).sort((a, b) => a.e.at - b.e.at || a.order - b.order).map(({ e }) => e);
+  return events
+    .map((e, order) => ({ e, order }))
+    .sort((a, b) => a.e.at - b.e.at || a.order - b.order)
+    .map(({ e }) => e);
 }

@@ -51,7 +51,19 @@ import { VirtualClock, type VirtualClockView, settlePromises } from './virtual-c
  */
 export type SimulatedNodeOptions = Omit<
   NodeOptions<unknown, unknown>,
-  'id' | 'members' | 'observers' | 'quorum' | 'windowSlots' | 'transport' | 'storage' | 'stateMachine' | 'codec' | 'resultCodec' | 'clock' | 'random' | 'clientId'
+  | 'id'
+  | 'members'
+  | 'observers'
+  | 'quorum'
+  | 'windowSlots'
+  | 'transport'
+  | 'storage'
+  | 'stateMachine'
+  | 'codec'
+  | 'resultCodec'
+  | 'clock'
+  | 'random'
+  | 'clientId'
 >;
 
 /** The membership a node is created with (`createNode`'s `members`, `observers` and `quorum`). */
@@ -255,7 +267,17 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
   /** How the first voters form quorums. */
   readonly quorum: Quorum;
   /** What happened to the promises watched. */
-  readonly counts: RuntimeSimulationCounts = { proposed: 0, acknowledged: 0, rejected: 0, abandoned: 0, reads: 0, readsChecked: 0, applies: 0, restores: 0, rejections: {} };
+  readonly counts: RuntimeSimulationCounts = {
+    proposed: 0,
+    acknowledged: 0,
+    rejected: 0,
+    abandoned: 0,
+    reads: 0,
+    readsChecked: 0,
+    applies: 0,
+    restores: 0,
+    rejections: {},
+  };
   private readonly options: RuntimeSimulationOptions<Command, Result>;
   private readonly members = new Map<NodeId, Member<Command, Result>>();
   private readonly random: Prng;
@@ -272,7 +294,8 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       throw new ConfigError('RuntimeSimulation', 'voters', 'must be an integer from 1 to 9');
     }
     const observers = options.observers ?? 0;
-    if (!Number.isInteger(observers) || observers < 0 || observers > 9) throw new ConfigError('RuntimeSimulation', 'observers', 'must be an integer from 0 to 9');
+    if (!Number.isInteger(observers) || observers < 0 || observers > 9)
+      throw new ConfigError('RuntimeSimulation', 'observers', 'must be an integer from 0 to 9');
     const spares = options.spares ?? 0;
     if (!Number.isInteger(spares) || spares < 0 || spares > 9) throw new ConfigError('RuntimeSimulation', 'spares', 'must be an integer from 0 to 9');
     const windowSlots = options.windowSlots ?? windowSlotsDefault;
@@ -458,7 +481,9 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     this.invariants.proposedCommand(payload);
     const clientId = options.request?.clientId ?? m.clientId;
     const ack: Acknowledged['key'] =
-      options.request !== undefined ? { kind: 'request', value: requestKey(clientId, options.request.seq) } : { kind: 'payload', value: payloadKey(clientId, payload) };
+      options.request !== undefined
+        ? { kind: 'request', value: requestKey(clientId, options.request.seq) }
+        : { kind: 'payload', value: payloadKey(clientId, payload) };
     const label = `propose ${show(payload)}${options.request !== undefined ? ` as ${clientId}#${options.request.seq}` : ''} on ${id}`;
     this.counts.proposed++;
     const promise = node.propose(command, options);
@@ -486,7 +511,9 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       this.counts.readsChecked++;
       const missing = this.acknowledged.slice(0, before).find((a) => !this.hasApplied(m, a, this.acknowledged.slice(0, before)));
       if (missing !== undefined) {
-        this.fail(new SafetyViolation('linearizable-reads', `a read on ${id} resolved before ${id} applied "${missing.label}", acknowledged before the read began`));
+        this.fail(
+          new SafetyViolation('linearizable-reads', `a read on ${id} resolved before ${id} applied "${missing.label}", acknowledged before the read began`),
+        );
       }
     });
     return promise;
@@ -514,7 +541,13 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     const label = `change ${JSON.stringify(change)} on ${from}`;
     const promise = node.changeMembers(change, options);
     this.watch(m, label, promise, (config) => this.trace.add(this.now, from, `${label}: configuration ${config.id} in effect`));
-    promise.catch((error: unknown) => this.trace.add(this.now, from, `${label}: ${error instanceof SynodError ? error.code : 'failed'} (${error instanceof Error ? error.message : String(error)})`));
+    promise.catch((error: unknown) =>
+      this.trace.add(
+        this.now,
+        from,
+        `${label}: ${error instanceof SynodError ? error.code : 'failed'} (${error instanceof Error ? error.message : String(error)})`,
+      ),
+    );
     return promise;
   }
 
@@ -682,7 +715,11 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
    * `transferLeader` asks the leader to hand over (its promise is watched).
    */
   async inject(fault: Fault): Promise<void> {
-    this.trace.add(this.now, 'sim', describeFault(fault, (i) => this.name(i)));
+    this.trace.add(
+      this.now,
+      'sim',
+      describeFault(fault, (i) => this.name(i)),
+    );
     switch (fault.kind) {
       case 'crash':
         return this.crash(this.name(fault.node));
@@ -840,7 +877,9 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     this.check();
     const hanging = this.pending();
     if (hanging.length > 0) {
-      throw new LivenessFailure(`${hanging.length} promise(s) never settled: ${hanging.slice(0, 5).join('; ')}${hanging.length > 5 ? '; ...' : ''}\n${this.describe()}`);
+      throw new LivenessFailure(
+        `${hanging.length} promise(s) never settled: ${hanging.slice(0, 5).join('; ')}${hanging.length > 5 ? '; ...' : ''}\n${this.describe()}`,
+      );
     }
     for (const id of this.memberIds()) {
       const m = this.member(id);
@@ -987,10 +1026,20 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       this.trace.add(this.now, id, `${role} (ballot ${s.promised === undefined ? '-' : formatBallot(s.promised)}, commit index ${s.commitIndex})`);
     });
     node.on('error', ({ error, fatal }) => {
-      if (live() && fatal) this.fail(new SafetyViolation('node-failure', `${id} failed and closed itself: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`));
+      if (live() && fatal)
+        this.fail(
+          new SafetyViolation(
+            'node-failure',
+            `${id} failed and closed itself: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`,
+          ),
+        );
     });
     m.node = node;
-    this.trace.add(this.now, id, incarnation === 1 ? (m.spare ? `starts empty, joining as an observer of ${start.members.join(',')}` : 'starts') : `restarts (incarnation ${incarnation})`);
+    this.trace.add(
+      this.now,
+      id,
+      incarnation === 1 ? (m.spare ? `starts empty, joining as an observer of ${start.members.join(',')}` : 'starts') : `restarts (incarnation ${incarnation})`,
+    );
     await node.start();
   }
 
@@ -1031,9 +1080,15 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       return;
     }
     if (again !== undefined) {
-      throw new SafetyViolation('exactly-once', `${m.id} applied request ${again.key} (${show(payload)}) again at slot ${slot}; it was applied at slot ${again.slot}`);
+      throw new SafetyViolation(
+        'exactly-once',
+        `${m.id} applied request ${again.key} (${show(payload)}) again at slot ${slot}; it was applied at slot ${again.slot}`,
+      );
     }
-    throw new SafetyViolation('durability', `${m.id} applied ${show(payload)} from ${meta.clientId} at slot ${slot}, which is not (or no more often) among the slot's chosen commands`);
+    throw new SafetyViolation(
+      'durability',
+      `${m.id} applied ${show(payload)} from ${meta.clientId} at slot ${slot}, which is not (or no more often) among the slot's chosen commands`,
+    );
   }
 
   /**
@@ -1046,7 +1101,10 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       const c = records[i]!;
       const first = this.canonical[i];
       if (first === undefined || first.slot !== c.slot || first.clientId !== c.clientId || first.seq !== c.seq || !bytesEqual(first.payload, c.payload)) {
-        throw new SafetyViolation('prefix', `${m.id} restored a snapshot whose command ${i + 1} (${c.clientId}#${c.seq}, slot ${c.slot}) is not the one the replicas applied there`);
+        throw new SafetyViolation(
+          'prefix',
+          `${m.id} restored a snapshot whose command ${i + 1} (${c.clientId}#${c.seq}, slot ${c.slot}) is not the one the replicas applied there`,
+        );
       }
     }
     m.applied = [...records];
@@ -1107,7 +1165,6 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     );
   }
 }
-
 
 /**
  * The membership a node joining or restarting from nothing is created with: the voters

@@ -192,7 +192,8 @@ export class SimStorage implements Storage {
 
   /** A new handle on the same durable state, for the restarted node. This handle must be crashed or closed. */
   reopen(): SimStorage {
-    if (!this.crashed && !this.closed) throw new ConfigError('SimStorage.reopen', 'this', 'must be crashed or closed first: two handles would write the same disk');
+    if (!this.crashed && !this.closed)
+      throw new ConfigError('SimStorage.reopen', 'this', 'must be crashed or closed first: two handles would write the same disk');
     reopening = this.disk;
     return new SimStorage(this.options);
   }

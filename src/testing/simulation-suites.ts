@@ -28,7 +28,8 @@ export const simulationSuites = {
   /** Snapshots and compaction amid crashes, partitions and loss. */
   snapshots: () => simulationArbitrary({ voters: [1, 3, 5], quorums: ['majority', 'flexible'], observersMax: 1, snapshots: true }),
   /** Snapshots with transfers to lagging voters. */
-  snapshotTransfers: () => simulationArbitrary({ voters: [3, 5], quorums: ['majority', 'flexible'], observersMax: 0, snapshots: true, fault: transferFaultArbitrary, faultsMax: 24 }),
+  snapshotTransfers: () =>
+    simulationArbitrary({ voters: [3, 5], quorums: ['majority', 'flexible'], observersMax: 0, snapshots: true, fault: transferFaultArbitrary, faultsMax: 24 }),
   /** Membership changes among the faults. */
   membership: () => simulationArbitrary({ voters: [1, 3, 5], quorums: ['majority', 'flexible'], observersMax: 1, membership: true, faultsMax: 20 }),
   /** Membership changes with snapshots and compaction. */

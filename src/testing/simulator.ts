@@ -168,14 +168,33 @@ export class Simulator {
     this.network.conditions = options.network ?? calmNetwork;
     this.invariants = new Invariants(this.quorum, {
       messageBytesMax: options.limits?.messageBytesMax ?? defaultLimits.messageBytesMax,
-      configuration: { id: 0, voters: voterIds, quorum: spec.kind === 'majority' ? 'majority' : { phase1: spec.phase1, phase2: spec.phase2 }, observers: this.observerIds, addresses: {}, windowSlots: options.windowSlots ?? windowSlotsDefault },
+      configuration: {
+        id: 0,
+        voters: voterIds,
+        quorum: spec.kind === 'majority' ? 'majority' : { phase1: spec.phase1, phase2: spec.phase2 },
+        observers: this.observerIds,
+        addresses: {},
+        windowSlots: options.windowSlots ?? windowSlotsDefault,
+      },
     });
     this.trace = new Trace(options.trace?.limit ?? 400, options.trace?.sink);
     this.diskDelayTicksMax = options.diskDelayTicksMax ?? 1;
     this.newMachine = options.stateMachine ?? (() => new HashStateMachine());
     this.traceCommits = options.traceCommits ?? false;
     for (const id of this.ids) {
-      const node: SimNode = { id, disk: new SimDisk(), replica: undefined, machine: this.newMachine(), held: [], role: undefined, lastApplied: 0, lastSnapshot: 0, tickEvery: 1, spare: spareIds.includes(id), joinedWith: undefined };
+      const node: SimNode = {
+        id,
+        disk: new SimDisk(),
+        replica: undefined,
+        machine: this.newMachine(),
+        held: [],
+        role: undefined,
+        lastApplied: 0,
+        lastSnapshot: 0,
+        tickEvery: 1,
+        spare: spareIds.includes(id),
+        joinedWith: undefined,
+      };
       this.nodes.set(id, node);
       if (!spareIds.includes(id)) this.boot(node);
     }
@@ -261,7 +280,11 @@ export class Simulator {
 
   /** Injects a fault now. */
   inject(fault: Fault): void {
-    this.trace.add(this.time, 'sim', describeFault(fault, (i) => this.name(i)));
+    this.trace.add(
+      this.time,
+      'sim',
+      describeFault(fault, (i) => this.name(i)),
+    );
     switch (fault.kind) {
       case 'crash':
         return this.crash(this.name(fault.node));

@@ -250,7 +250,10 @@ export function storageConformance(name: string, factory: StorageFactory, harnes
         }
         if (typeof storage.openSnapshot !== 'function') return;
         const reader = await storage.openSnapshot();
-        check(reader !== undefined && reader.slot === 7 && reader.byteLength === data.byteLength, `openSnapshot(): expected slot 7 of ${data.byteLength} bytes, got ${reader === undefined ? 'none' : `slot ${reader.slot} of ${reader.byteLength} bytes`}`);
+        check(
+          reader !== undefined && reader.slot === 7 && reader.byteLength === data.byteLength,
+          `openSnapshot(): expected slot 7 of ${data.byteLength} bytes, got ${reader === undefined ? 'none' : `slot ${reader.slot} of ${reader.byteLength} bytes`}`,
+        );
         // Replaced meanwhile: the reader goes on reading the snapshot it opened.
         await storage.saveSnapshot({ slot: 11, data: Uint8Array.of(11) });
         const pieces: Uint8Array[] = [];
@@ -580,8 +583,11 @@ function stateDifference(actual: DurableState, expected: DurableState): string |
     return `promised is ${formatBallot(actual.promised)}, expected ${formatBallot(expected.promised)}`;
   }
   if (actual.commitIndex !== expected.commitIndex) return `commitIndex is ${actual.commitIndex}, expected ${expected.commitIndex}`;
-  const acceptedDifference = entriesDifference('accepted', actual.accepted, expected.accepted, (a, b) =>
-    ballotEquals(a.ballot, b.ballot) && valueEquals(a.value, b.value),
+  const acceptedDifference = entriesDifference(
+    'accepted',
+    actual.accepted,
+    expected.accepted,
+    (a, b) => ballotEquals(a.ballot, b.ballot) && valueEquals(a.value, b.value),
   );
   if (acceptedDifference !== undefined) return acceptedDifference;
   return entriesDifference('chosen', actual.chosen, expected.chosen, (a, b) => valueEquals(a.value, b.value));

@@ -114,7 +114,8 @@ export function transportConformance(name: string, factory: TransportFactory, ha
       await c.waitFor(() => c.received.some((r) => r.at === 'b' && r.message.commands[0]!.byteLength === 8), 'the first message after the peer returned');
       await sleep(100);
       const flood = c.received.filter((r) => r.at === 'b' && r.message.commands[0]!.byteLength === 64).length;
-      if (flood > floodMessages / 4) throw new Error(`${flood} of ${floodMessages} messages sent while b was down were delivered: they were kept without bound`);
+      if (flood > floodMessages / 4)
+        throw new Error(`${flood} of ${floodMessages} messages sent while b was down were delivered: they were kept without bound`);
     });
 
     run('delivers again once a dead peer returns', async (c) => {

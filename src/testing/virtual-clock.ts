@@ -181,7 +181,8 @@ export class VirtualClock implements Clock {
       this.live--;
       assert(next.due >= this.time, `timer due at ${next.due} fires after time ${this.time}`);
       this.time = next.due;
-      if (++fires > this.firesMax) throw new ConfigError('VirtualClock', 'firesMax', `was exceeded: ${this.firesMax} timers fired in one advance (a timer loop?)`);
+      if (++fires > this.firesMax)
+        throw new ConfigError('VirtualClock', 'firesMax', `was exceeded: ${this.firesMax} timers fired in one advance (a timer loop?)`);
       next.callback();
       await settlePromises();
     }

@@ -412,7 +412,8 @@ class Endpoint implements Transport {
   ) {}
 
   start(handlers: TransportHandlers): Promise<void> {
-    if (this.state === 'closed') return Promise.reject(new ClosedError(`MemoryNetwork: the transport of "${this.id}" is closed; ask the network for a new one`));
+    if (this.state === 'closed')
+      return Promise.reject(new ClosedError(`MemoryNetwork: the transport of "${this.id}" is closed; ask the network for a new one`));
     if (this.state === 'started') return Promise.reject(new InvariantError(`MemoryNetwork: the transport of "${this.id}" is started already`));
     this.handlers = handlers;
     this.state = 'started';

@@ -4,7 +4,20 @@
  */
 export { ZkErrorCode, type ZkErrorCodeValue, zkErrorName } from './zk-error-code.js';
 export { invalidPath } from './zk-path.js';
-export { type ZkStat, type ZkId, type ZkAcl, ZkPerm, openAcl, ZkCreateMode, zkTtlMsMax, type ZkWriteOp, type ZkWriteRequest, type ZkOpResult, type ZkWriteResult, type ZkChange } from './zk-types.js';
+export {
+  type ZkStat,
+  type ZkId,
+  type ZkAcl,
+  ZkPerm,
+  openAcl,
+  ZkCreateMode,
+  zkTtlMsMax,
+  type ZkWriteOp,
+  type ZkWriteRequest,
+  type ZkOpResult,
+  type ZkWriteResult,
+  type ZkChange,
+} from './zk-types.js';
 export { aclAllows, fixupAcl, ipMatches } from './zk-acl.js';
 export { ZkTree, type ZkWriteContext } from './zk-tree.js';
 export type { ZkCommand, ZkResult } from './zk-command.js';

@@ -14,7 +14,15 @@ import type { ZkExpiringNode } from './zk-tree.js';
 import type { ZkId, ZkOpResult, ZkWriteResult } from './zk-types.js';
 
 /** Tags of the commands. Never reuse a number. */
-const commandTag = { 'session-create': 1, 'session-touch': 2, 'session-expire': 3, 'session-renew': 4, 'session-close': 5, write: 6, 'node-expire': 7 } as const;
+const commandTag = {
+  'session-create': 1,
+  'session-touch': 2,
+  'session-expire': 3,
+  'session-renew': 4,
+  'session-close': 5,
+  write: 6,
+  'node-expire': 7,
+} as const;
 const resultTag = { session: 1, written: 2, done: 3, 'no-session': 4, invalid: 5 } as const;
 
 function writeIds(w: JuteWriter, ids: readonly number[]): void {
@@ -110,7 +118,9 @@ export function decodeZkCommand(bytes: Uint8Array): ZkCommand {
 function writeOpResult(w: JuteWriter, r: ZkOpResult): void {
   switch (r.op) {
     case 'create':
-      w.int(1).string(r.path).bool(r.stat !== undefined);
+      w.int(1)
+        .string(r.path)
+        .bool(r.stat !== undefined);
       if (r.stat !== undefined) writeStat(w, r.stat);
       return;
     case 'delete':

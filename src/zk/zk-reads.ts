@@ -45,7 +45,9 @@ export function answerRead(machine: ZkStateMachine, read: ZkRead, session: numbe
             const answer = answerRead(machine, { type: op.type, path: op.path, watch: false }, session, auth);
             if (answer.err !== 0) return { type: 'error' as const, err: answer.err };
             const body = answer.body!;
-            return body.type === 'data' ? { type: 'data' as const, data: body.data, stat: body.stat } : { type: 'children' as const, children: body.type === 'children' ? body.children : [] };
+            return body.type === 'data'
+              ? { type: 'data' as const, data: body.data, stat: body.stat }
+              : { type: 'children' as const, children: body.type === 'children' ? body.children : [] };
           }),
         },
       };
@@ -71,14 +73,24 @@ export function answerRead(machine: ZkStateMachine, read: ZkRead, session: numbe
       if (!aclAllows(node.acl, ZkPerm.read, auth)) return failed(ZkErrorCode.noAuth);
       return {
         err: 0,
-        body: read.type === 'getChildren' ? { type: 'children', children: tree.children(read.path)! } : { type: 'children', children: tree.children(read.path)!, stat },
+        body:
+          read.type === 'getChildren'
+            ? { type: 'children', children: tree.children(read.path)! }
+            : { type: 'children', children: tree.children(read.path)!, stat },
         ...(watch ? { watch: { kind: 'child' as const, path: read.path } } : {}),
       };
     case 'getACL':
       if (!aclAllows(node.acl, ZkPerm.read | ZkPerm.admin, auth)) return failed(ZkErrorCode.noAuth);
       // Without ADMIN, digest ids are shown as `user:x`: their hashes could be guessed at offline (as ZooKeeper hides them).
       if (aclAllows(node.acl, ZkPerm.admin, auth)) return { err: 0, body: { type: 'acl', acl: node.acl, stat } };
-      return { err: 0, body: { type: 'acl', acl: node.acl.map((e) => (e.id.scheme === 'digest' ? { perms: e.perms, id: { scheme: 'digest', id: `${e.id.id.split(':')[0]!}:x` } } : e)), stat } };
+      return {
+        err: 0,
+        body: {
+          type: 'acl',
+          acl: node.acl.map((e) => (e.id.scheme === 'digest' ? { perms: e.perms, id: { scheme: 'digest', id: `${e.id.id.split(':')[0]!}:x` } } : e)),
+          stat,
+        },
+      };
     case 'getAllChildrenNumber':
       if (!aclAllows(node.acl, ZkPerm.read, auth)) return failed(ZkErrorCode.noAuth);
       return { err: 0, body: { type: 'number', n: tree.descendants(read.path)! } };

@@ -23,7 +23,11 @@ const formatVersionsRead: readonly number[] = [1, 2];
 
 /** The machine's state as bytes: a synchronous capture (the tree is walked now). */
 export function encodeZkSnapshot(machine: ZkStateMachine): Uint8Array {
-  const w = new JuteWriter(4096).raw(Uint8Array.of(...magic, formatVersion)).long(machine.zxid).long(machine.logTime).long(machine.sessions.nextId);
+  const w = new JuteWriter(4096)
+    .raw(Uint8Array.of(...magic, formatVersion))
+    .long(machine.zxid)
+    .long(machine.logTime)
+    .long(machine.sessions.nextId);
   w.int(machine.sessions.size);
   for (const s of machine.sessions.values()) w.long(s.id).buffer(s.password).int(s.ttlMs).long(s.renewedSlot);
   const tree = machine.tree;
@@ -32,7 +36,17 @@ export function encodeZkSnapshot(machine: ZkStateMachine): Uint8Array {
     const node = tree.get(path)!;
     w.string(path).buffer(node.data);
     writeAcl(w, node.acl);
-    w.long(node.czxid).long(node.mzxid).long(node.pzxid).long(node.ctime).long(node.mtime).int(node.version).int(node.cversion).int(node.aversion).long(node.ephemeralOwner).bool(node.container).long(node.ttlMs);
+    w.long(node.czxid)
+      .long(node.mzxid)
+      .long(node.pzxid)
+      .long(node.ctime)
+      .long(node.mtime)
+      .int(node.version)
+      .int(node.cversion)
+      .int(node.aversion)
+      .long(node.ephemeralOwner)
+      .bool(node.container)
+      .long(node.ttlMs);
     for (const child of [...node.children].sort()) visit(childPath(path, child));
   };
   visit('/');
@@ -43,7 +57,8 @@ export function encodeZkSnapshot(machine: ZkStateMachine): Uint8Array {
 export function restoreZkSnapshot(machine: ZkStateMachine, bytes: Uint8Array): void {
   if (bytes.byteLength < 4 || bytes[0] !== magic[0] || bytes[1] !== magic[1] || bytes[2] !== magic[2]) throw new CodecError('zk snapshot: bad magic');
   const version = bytes[3]!;
-  if (!formatVersionsRead.includes(version)) throw new CodecError(`zk snapshot: format version ${version}, this build reads ${formatVersionsRead.join(' and ')}`);
+  if (!formatVersionsRead.includes(version))
+    throw new CodecError(`zk snapshot: format version ${version}, this build reads ${formatVersionsRead.join(' and ')}`);
   const r = new JuteReader(bytes.subarray(4));
   const zxid = r.long('zxid');
   const time = r.long('time');
@@ -52,7 +67,8 @@ export function restoreZkSnapshot(machine: ZkStateMachine, bytes: Uint8Array): v
   const sessionCount = r.count('sessions', 24);
   for (let i = 0; i < sessionCount; i++) {
     const id = r.long('session id');
-    if (id >= sessions.nextId || sessions.get(id) !== undefined) throw new CodecError(`zk snapshot: session ${id} repeated or beyond the next id ${sessions.nextId}`);
+    if (id >= sessions.nextId || sessions.get(id) !== undefined)
+      throw new CodecError(`zk snapshot: session ${id} repeated or beyond the next id ${sessions.nextId}`);
     sessions.load({ id, password: r.buffer('password', 64).slice(), ttlMs: r.int('ttl'), renewedSlot: r.long('renewed slot') });
   }
   const tree = new ZkTree();
@@ -79,10 +95,13 @@ export function restoreZkSnapshot(machine: ZkStateMachine, bytes: Uint8Array): v
       children: new Set(),
     };
     if (!(node.ttlMs >= 0 && node.ttlMs <= zkTtlMsMax)) throw new CodecError(`zk snapshot: node ${path} has a TTL of ${node.ttlMs} ms`);
-    if ([node.ephemeralOwner !== 0, node.container, node.ttlMs > 0].filter(Boolean).length > 1) throw new CodecError(`zk snapshot: node ${path} is of two kinds at once`);
+    if ([node.ephemeralOwner !== 0, node.container, node.ttlMs > 0].filter(Boolean).length > 1)
+      throw new CodecError(`zk snapshot: node ${path} is of two kinds at once`);
     if ((i === 0) !== (path === '/') || tree.get(path) !== undefined) throw new CodecError(`zk snapshot: node ${i} at ${path} out of order`);
-    if (path !== '/' && tree.get(path.slice(0, Math.max(1, path.lastIndexOf('/')))) === undefined) throw new CodecError(`zk snapshot: node ${path} before its parent`);
-    if (node.ephemeralOwner !== 0 && sessions.get(node.ephemeralOwner) === undefined) throw new CodecError(`zk snapshot: node ${path} owned by session ${node.ephemeralOwner}, not open`);
+    if (path !== '/' && tree.get(path.slice(0, Math.max(1, path.lastIndexOf('/')))) === undefined)
+      throw new CodecError(`zk snapshot: node ${path} before its parent`);
+    if (node.ephemeralOwner !== 0 && sessions.get(node.ephemeralOwner) === undefined)
+      throw new CodecError(`zk snapshot: node ${path} owned by session ${node.ephemeralOwner}, not open`);
     tree.load(path, node);
   }
   r.end('zk snapshot');

@@ -64,7 +64,8 @@ export class ZkStateMachine {
     if (meta.timestamp > this.time) this.time = meta.timestamp;
     switch (command.type) {
       case 'session-create': {
-        if (!isCount(command.ttlMs) || command.ttlMs === 0 || command.ttlMs > zkLimits.sessionTimeoutMsMax) return this.invalid(`a session timeout is 1 to ${zkLimits.sessionTimeoutMsMax} ms, not ${String(command.ttlMs)}`);
+        if (!isCount(command.ttlMs) || command.ttlMs === 0 || command.ttlMs > zkLimits.sessionTimeoutMsMax)
+          return this.invalid(`a session timeout is 1 to ${zkLimits.sessionTimeoutMsMax} ms, not ${String(command.ttlMs)}`);
         if (command.password.byteLength !== 16) return this.invalid(`a session password is 16 bytes, not ${command.password.byteLength}`);
         if (this.sessions.size >= zkLimits.sessionsMax) return this.invalid(`at most ${zkLimits.sessionsMax} sessions at once`);
         const session = this.sessions.create(command.password.slice(), command.ttlMs, meta.slot);
@@ -83,7 +84,8 @@ export class ZkStateMachine {
         return { type: 'done', zxid: this.zxidNow };
       case 'session-expire': {
         // The leader decided on its state as of `decidedAtSlot`, which must be applied before this slot.
-        if (!isCount(command.decidedAtSlot) || command.decidedAtSlot >= meta.slot) return this.invalid(`a session-expire in slot ${meta.slot} cannot be decided at slot ${String(command.decidedAtSlot)}`);
+        if (!isCount(command.decidedAtSlot) || command.decidedAtSlot >= meta.slot)
+          return this.invalid(`a session-expire in slot ${meta.slot} cannot be decided at slot ${String(command.decidedAtSlot)}`);
         if (command.sessions.length > zkLimits.sessionsPerCommandMax) return this.invalid(`an expire names at most ${zkLimits.sessionsPerCommandMax} sessions`);
         const due = command.sessions.filter((id) => {
           const session = this.sessions.get(id);
@@ -99,7 +101,8 @@ export class ZkStateMachine {
       case 'write': {
         const session = this.sessions.get(command.session);
         if (session === undefined) return { type: 'no-session', zxid: this.zxidNow };
-        if (command.request.op === 'multi' && command.request.ops.length > zkLimits.multiOpsMax) return this.invalid(`a multi has at most ${zkLimits.multiOpsMax} operations`);
+        if (command.request.op === 'multi' && command.request.ops.length > zkLimits.multiOpsMax)
+          return this.invalid(`a multi has at most ${zkLimits.multiOpsMax} operations`);
         session.renewedSlot = meta.slot;
         // Every write takes a zxid, a failed one too (ZooKeeper's error transactions).
         const zxid = this.zxidNow + 1;
@@ -109,7 +112,8 @@ export class ZkStateMachine {
         return { type: 'written', result, zxid };
       }
       case 'node-expire': {
-        if (command.nodes.length > zkLimits.expiringNodesPerCommandMax) return this.invalid(`a node-expire names at most ${zkLimits.expiringNodesPerCommandMax} nodes`);
+        if (command.nodes.length > zkLimits.expiringNodesPerCommandMax)
+          return this.invalid(`a node-expire names at most ${zkLimits.expiringNodesPerCommandMax} nodes`);
         // The leader decided on its clock and its state then; what is no longer eligible now stays.
         const zxid = this.zxidNow + 1;
         const changes = this.tree.expire(command.nodes, zxid);

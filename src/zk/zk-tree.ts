@@ -7,7 +7,20 @@ import { assert } from '../core/assert.js';
 import { aclAllows, fixupAcl } from './zk-acl.js';
 import { ZkErrorCode } from './zk-error-code.js';
 import { childPath, invalidPath, parentOf } from './zk-path.js';
-import { type ZkAcl, type ZkChange, ZkCreateMode, type ZkId, type ZkOpResult, ZkPerm, type ZkStat, type ZkWriteOp, type ZkWriteRequest, type ZkWriteResult, openAcl, zkTtlMsMax } from './zk-types.js';
+import {
+  type ZkAcl,
+  type ZkChange,
+  ZkCreateMode,
+  type ZkId,
+  type ZkOpResult,
+  ZkPerm,
+  type ZkStat,
+  type ZkWriteOp,
+  type ZkWriteRequest,
+  type ZkWriteResult,
+  openAcl,
+  zkTtlMsMax,
+} from './zk-types.js';
 
 /** One znode as the tree keeps it. @internal */
 export interface ZkNode {
@@ -199,7 +212,13 @@ export class ZkTree {
       this.rollBack();
       const failed = results.length;
       return {
-        result: { op: 'multi', results: request.ops.map((_op, i) => ({ op: 'error', err: i < failed ? ZkErrorCode.ok : i === failed ? error.err : ZkErrorCode.runtimeInconsistency })) },
+        result: {
+          op: 'multi',
+          results: request.ops.map((_op, i) => ({
+            op: 'error',
+            err: i < failed ? ZkErrorCode.ok : i === failed ? error.err : ZkErrorCode.runtimeInconsistency,
+          })),
+        },
         changes: [],
       };
     } finally {
@@ -292,7 +311,8 @@ export class ZkTree {
     if (ttlMode !== (op.kind === 'ttl')) fail(ZkErrorCode.badArguments);
     const ttlMs = op.kind === 'ttl' ? (op.ttlMs ?? 0) : 0;
     if (ttlMode && !(Number.isSafeInteger(ttlMs) && ttlMs > 0 && ttlMs <= zkTtlMsMax)) fail(ZkErrorCode.badArguments);
-    const sequential = op.flags === ZkCreateMode.persistentSequential || op.flags === ZkCreateMode.ephemeralSequential || op.flags === ZkCreateMode.persistentSequentialWithTtl;
+    const sequential =
+      op.flags === ZkCreateMode.persistentSequential || op.flags === ZkCreateMode.ephemeralSequential || op.flags === ZkCreateMode.persistentSequentialWithTtl;
     // The opcode decides the kind, as in ZooKeeper: a createContainer with an ephemeral mode still makes a container.
     const ephemeral = op.kind === undefined && (op.flags === ZkCreateMode.ephemeral || op.flags === ZkCreateMode.ephemeralSequential);
     if (invalidPath(op.path, sequential) !== undefined) fail(ZkErrorCode.badArguments);
@@ -309,7 +329,18 @@ export class ZkTree {
     changedParent.pzxid = context.zxid;
     changedParent.children.add(path.slice(path.lastIndexOf('/') + 1));
     this.change(path);
-    const node: ZkNode = { ...emptyNode(acl), data: op.data, czxid: context.zxid, mzxid: context.zxid, pzxid: context.zxid, ctime: context.time, mtime: context.time, ephemeralOwner: ephemeral ? context.session : 0, container: op.kind === 'container', ttlMs };
+    const node: ZkNode = {
+      ...emptyNode(acl),
+      data: op.data,
+      czxid: context.zxid,
+      mzxid: context.zxid,
+      pzxid: context.zxid,
+      ctime: context.time,
+      mtime: context.time,
+      ephemeralOwner: ephemeral ? context.session : 0,
+      container: op.kind === 'container',
+      ttlMs,
+    };
     this.nodes.set(path, node);
     this.index(path, node);
     changes.push({ type: 'created', path, acl }, { type: 'childrenChanged', path: parentPath, acl: changedParent.acl });
@@ -377,5 +408,20 @@ export class ZkTree {
 }
 
 function emptyNode(acl: readonly ZkAcl[]): ZkNode {
-  return { data: new Uint8Array(0), acl, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0, version: 0, cversion: 0, aversion: 0, ephemeralOwner: 0, container: false, ttlMs: 0, children: new Set() };
+  return {
+    data: new Uint8Array(0),
+    acl,
+    czxid: 0,
+    mzxid: 0,
+    pzxid: 0,
+    ctime: 0,
+    mtime: 0,
+    version: 0,
+    cversion: 0,
+    aversion: 0,
+    ephemeralOwner: 0,
+    container: false,
+    ttlMs: 0,
+    children: new Set(),
+  };
 }

@@ -63,7 +63,15 @@ export const openAcl: readonly ZkAcl[] = Object.freeze([{ perms: ZkPerm.all, id:
  * `createTTL` (21); `create`/`create2` with mode 4 make a persistent node, with 5 or 6
  * are refused (`badArguments`: they carry no TTL).
  */
-export const ZkCreateMode = { persistent: 0, ephemeral: 1, persistentSequential: 2, ephemeralSequential: 3, container: 4, persistentWithTtl: 5, persistentSequentialWithTtl: 6 } as const;
+export const ZkCreateMode = {
+  persistent: 0,
+  ephemeral: 1,
+  persistentSequential: 2,
+  ephemeralSequential: 3,
+  container: 4,
+  persistentWithTtl: 5,
+  persistentSequentialWithTtl: 6,
+} as const;
 
 /** Longest TTL of a TTL node, ms: ZooKeeper's `EphemeralType.TTL.maxValue()` (the 40 bits its `ephemeralOwner` holds it in, about 34 years). */
 export const zkTtlMsMax = 2 ** 40 - 1;

@@ -77,9 +77,7 @@ describe('the purity scanner can fail', () => {
     const source = "import { a } from './a.js';\n\nconst t = Date.now();\n";
     const [finding, ...rest] = scanCoreSource(source, file, root);
     expect(rest).toEqual([]);
-    expect(formatFinding('src/core/quorum/example.ts', finding!)).toMatch(
-      /^src\/core\/quorum\/example\.ts:3:11 \[Date\] .* — const t = Date\.now\(\);$/,
-    );
+    expect(formatFinding('src/core/quorum/example.ts', finding!)).toMatch(/^src\/core\/quorum\/example\.ts:3:11 \[Date\] .* — const t = Date\.now\(\);$/);
   });
 
   const good: readonly string[] = [

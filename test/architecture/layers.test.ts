@@ -107,15 +107,10 @@ describe('layers point one way (architecture rule 6)', () => {
     expect(listTypeScriptFiles(join(srcRoot, 'core')).length).toBeGreaterThan(0);
   });
 
-  const present = [...rules.map((r) => r.layer), 'root' as const].filter(
-    (layer) => layer === 'root' || existsSync(join(srcRoot, layer)),
-  );
+  const present = [...rules.map((r) => r.layer), 'root' as const].filter((layer) => layer === 'root' || existsSync(join(srcRoot, layer)));
 
   it.each(present)('src/%s imports only what its layer allows', (layer) => {
-    const files =
-      layer === 'root'
-        ? listTypeScriptFiles(srcRoot).filter((f) => layerOf(f, srcRoot) === 'root')
-        : listTypeScriptFiles(join(srcRoot, layer));
+    const files = layer === 'root' ? listTypeScriptFiles(srcRoot).filter((f) => layerOf(f, srcRoot) === 'root') : listTypeScriptFiles(join(srcRoot, layer));
     const violations = files.flatMap((file) => layerViolations(file, readFileSync(file, 'utf8'), srcRoot));
     expect(violations, `architecture rule 6 broken:\n${violations.join('\n')}`).toEqual([]);
   });
@@ -215,9 +210,12 @@ describe('the synod entry reaches no Node builtin', () => {
 describe('prom-client stays on its own subpath', () => {
   const promClient = (specifier: string): boolean => specifier === 'prom-client' || specifier.startsWith('prom-client/');
 
-  it.each(['index.ts', 'kv/index.ts', 'testing/index.ts', 'kv/client/index.ts', 'storage/file/index.ts', 'transport/tcp/index.ts'])('src/%s reaches no prom-client import', (entry) => {
-    expect(importsReachable(join(srcRoot, ...entry.split('/')), promClient)).toEqual([]);
-  });
+  it.each(['index.ts', 'kv/index.ts', 'testing/index.ts', 'kv/client/index.ts', 'storage/file/index.ts', 'transport/tcp/index.ts'])(
+    'src/%s reaches no prom-client import',
+    (entry) => {
+      expect(importsReachable(join(srcRoot, ...entry.split('/')), promClient)).toEqual([]);
+    },
+  );
 
   it('no file under src/core imports it', () => {
     const found = listTypeScriptFiles(join(srcRoot, 'core')).flatMap((file) => importsReachable(file, promClient));

@@ -66,9 +66,7 @@ export interface ModuleReference {
 /** Where a specifier points, before resolution. */
 export type SpecifierClass = 'node-builtin' | 'package' | 'relative' | 'absolute' | 'url' | 'subpath-import';
 
-const regexKeywords = new Set([
-  'return', 'typeof', 'instanceof', 'in', 'of', 'new', 'delete', 'void', 'throw', 'case', 'do', 'else', 'yield', 'await',
-]);
+const regexKeywords = new Set(['return', 'typeof', 'instanceof', 'in', 'of', 'new', 'delete', 'void', 'throw', 'case', 'do', 'else', 'yield', 'await']);
 const regexAfterPunctuator = new Set(['', '(', ',', '=', ':', '[', '!', '&', '|', '?', '{', '}', ';', '+', '-', '*', '%', '<', '>', '~', '^']);
 
 const isIdentifierStart = (c: string): boolean => /[A-Za-z_$]/.test(c);
@@ -296,10 +294,10 @@ const bans: readonly Ban[] = [
     name: /\b(?:setTimeout|setInterval|setImmediate|queueMicrotask|clearTimeout|clearInterval|clearImmediate)\b/g,
     message: 'sets a timer or schedules a task; the core is driven by tick()',
   },
-  { rule: 'process', name: /\bprocess\b/g, message: 'uses Node\'s `process`', valueOnly: true },
+  { rule: 'process', name: /\bprocess\b/g, message: "uses Node's `process`", valueOnly: true },
   { rule: 'performance', name: /\bperformance\b/g, message: 'reads the clock (`performance`)', valueOnly: true },
   { rule: 'crypto', name: /\bcrypto\b/g, message: 'uses the global `crypto` (randomness or Node/Web I/O)', valueOnly: true },
-  { rule: 'Buffer', name: /\bBuffer\b/g, message: 'uses Node\'s `Buffer`; the core must run in a browser unchanged' },
+  { rule: 'Buffer', name: /\bBuffer\b/g, message: "uses Node's `Buffer`; the core must run in a browser unchanged" },
   { rule: 'require', name: /\brequire\b/g, followedBy: /^\s*\(/, message: 'calls `require(`' },
   {
     rule: 'async',
@@ -375,7 +373,12 @@ export function scanCoreSource(source: string, file: string, coreRoot: string): 
       case 'relative': {
         const target = resolve(dirname(file), specifier);
         if (!isInside(coreRoot, target)) {
-          push('outside-core-import', `imports '${specifier}', outside src/core (resolves to ${relative(dirname(dirname(coreRoot)), target).split(sep).join('/')})`);
+          push(
+            'outside-core-import',
+            `imports '${specifier}', outside src/core (resolves to ${relative(dirname(dirname(coreRoot)), target)
+              .split(sep)
+              .join('/')})`,
+          );
         }
         break;
       }

@@ -37,12 +37,16 @@ describe('parseArgs', () => {
   });
 
   it('the del option of put is not taken by del under a near name', () => {
-    expect(refusal(() => parseArgs(['del'], ['k', '--expect-version', '1'], spec('del'))).message).toMatch(/`--expect-version` is not an option of synod del; valid options: .*--expected-version N/);
+    expect(refusal(() => parseArgs(['del'], ['k', '--expect-version', '1'], spec('del'))).message).toMatch(
+      /`--expect-version` is not an option of synod del; valid options: .*--expected-version N/,
+    );
   });
 
   it('refuses a word too many and a missing word', () => {
     expect(refusal(() => parseArgs(['get'], ['a', 'b'], spec('get'))).message).toMatch(/`b` is one word too many: usage: synod get KEY/);
-    expect(refusal(() => parseArgs(['member', 'replace'], ['old'], spec('member replace'))).message).toMatch(/`NEW` is missing: usage: synod member replace OLD NEW/);
+    expect(refusal(() => parseArgs(['member', 'replace'], ['old'], spec('member replace'))).message).toMatch(
+      /`NEW` is missing: usage: synod member replace OLD NEW/,
+    );
   });
 
   it('refuses a flag given a value and a valued option given none', () => {
@@ -53,7 +57,12 @@ describe('parseArgs', () => {
   it('takes options anywhere among the words, and words after -- as they are', () => {
     const args = parseArgs(['put'], ['--expected-version', '3', 'k', '--sequential', '--', '--v'], spec('put'));
     expect(args.positional).toEqual(['put', 'k', '--v']);
-    expect(args.options).toEqual(new Map<string, string | true>([['expected-version', '3'], ['sequential', true]]));
+    expect(args.options).toEqual(
+      new Map<string, string | true>([
+        ['expected-version', '3'],
+        ['sequential', true],
+      ]),
+    );
     expect(parseArgs(['put'], ['k', '-'], spec('put')).positional).toEqual(['put', 'k', '-']);
   });
 

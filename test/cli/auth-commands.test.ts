@@ -26,12 +26,23 @@ describe('synod user and synod role', () => {
     const c = (cluster = await ServerCluster.start(['a'], { server: () => ({ clientSecret: secretText }) }));
     const config = join(c.dir, 'cluster.json');
     await writeFile(join(c.dir, 'client-secret'), secretText);
-    await writeFile(config, JSON.stringify({ clusterId: c.clusterId, members: { a: { peer: `127.0.0.1:${c.members['a']!.peer.port}`, client: `127.0.0.1:${c.port('a')}` } }, clientSecretFile: 'client-secret' }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        clusterId: c.clusterId,
+        members: { a: { peer: `127.0.0.1:${c.members['a']!.peer.port}`, client: `127.0.0.1:${c.port('a')}` } },
+        clientSecretFile: 'client-secret',
+      }),
+    );
     const lines: string[] = [];
     const run = (...argv: string[]) => {
       // Parsed against the command's own table, as synod does.
       const spec = commands.find((c) => c.name === `${argv[0]} ${argv[1]}`)!;
-      return authCommand(argv[0] as 'user' | 'role', parseArgs(argv.slice(0, 2), [...argv.slice(2), '--config', config], { command: spec.name, words: spec.words, options: spec.options }), (l) => lines.push(l));
+      return authCommand(
+        argv[0] as 'user' | 'role',
+        parseArgs(argv.slice(0, 2), [...argv.slice(2), '--config', config], { command: spec.name, words: spec.words, options: spec.options }),
+        (l) => lines.push(l),
+      );
     };
     expect(await run('role', 'put', 'app', '[{"prefix":"app/","access":"readwrite"}]')).toBe(0);
     const userSecret = join(c.dir, 'alice.secret');

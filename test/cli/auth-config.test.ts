@@ -28,15 +28,35 @@ describe('the auth section of a cluster file', () => {
   it('reads users, their secret files, roles and quotas', async () => {
     const config = await readClusterConfig(
       await clusterFile({
-        users: { billing: { secretFile: 'users/billing.secret', roles: ['billing-rw'], quotas: { sessionsMax: 5 } }, ops: { certificateNames: ['ops.example.com'], roles: ['root'] } },
-        roles: { 'billing-rw': { permissions: [{ prefix: 'billing/', access: 'readwrite' }, { key: 'config', access: 'read' }] } },
+        users: {
+          billing: { secretFile: 'users/billing.secret', roles: ['billing-rw'], quotas: { sessionsMax: 5 } },
+          ops: { certificateNames: ['ops.example.com'], roles: ['root'] },
+        },
+        roles: {
+          'billing-rw': {
+            permissions: [
+              { prefix: 'billing/', access: 'readwrite' },
+              { key: 'config', access: 'read' },
+            ],
+          },
+        },
         quotas: { watchesMax: 10 },
         sharedQuotas: { sessionsMax: 50 },
       }),
     );
     expect(config.auth).toEqual({
-      users: { billing: { secret: 'b'.repeat(40), roles: ['billing-rw'], quotas: { sessionsMax: 5 } }, ops: { certificateNames: ['ops.example.com'], roles: ['root'] } },
-      roles: { 'billing-rw': { permissions: [{ prefix: 'billing/', access: 'readwrite' }, { key: 'config', access: 'read' }] } },
+      users: {
+        billing: { secret: 'b'.repeat(40), roles: ['billing-rw'], quotas: { sessionsMax: 5 } },
+        ops: { certificateNames: ['ops.example.com'], roles: ['root'] },
+      },
+      roles: {
+        'billing-rw': {
+          permissions: [
+            { prefix: 'billing/', access: 'readwrite' },
+            { key: 'config', access: 'read' },
+          ],
+        },
+      },
       quotas: { watchesMax: 10 },
       sharedQuotas: { sessionsMax: 50 },
     });
@@ -44,7 +64,10 @@ describe('the auth section of a cluster file', () => {
 
   it('refuses a malformed section, naming the field', async () => {
     const refused = async (auth: unknown, field: RegExp) => {
-      const error = await readClusterConfig(await clusterFile(auth)).then(() => undefined, (e: unknown) => e);
+      const error = await readClusterConfig(await clusterFile(auth)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as Error).message).toMatch(field);
       await rm(dir!, { recursive: true, force: true });

@@ -27,7 +27,10 @@ async function backupBytes(): Promise<{ file: string; bytes: Uint8Array }> {
   machine.apply({ type: 'put', key: 'k', value: new TextEncoder().encode('v') }, meta(1));
   machine.apply({ type: 'put', key: 'gone', value: new TextEncoder().encode('x') }, meta(2));
   machine.apply({ type: 'delete', key: 'gone' }, meta(3));
-  const runtime = encodeRuntimeState({ lastTimestamp: 3, dedup: { clients: [], tombstones: [], forgottenThrough: -Infinity, lastSweep: -Infinity } }, kvResultCodec);
+  const runtime = encodeRuntimeState(
+    { lastTimestamp: 3, dedup: { clients: [], tombstones: [], forgottenThrough: -Infinity, lastSweep: -Infinity } },
+    kvResultCodec,
+  );
   const data = await encodeSnapshot(runtime, await machine.snapshot().write());
   const file = join(dir, 'backup.snap');
   await writeBackup(file, { clusterId: 'orders', slot: 3, savedAt: 1_700_000_000_000, data });

@@ -30,7 +30,10 @@ export class ServerProcesses {
 
   /** Starts `synod serve --config CONFIG --id ID EXTRA`. */
   serve(configPath: string, id: string, extra: readonly string[] = []): ChildProcess {
-    const child = spawn(command[0], [...command.slice(1), 'serve', '--config', configPath, '--id', id, ...extra], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command[0], [...command.slice(1), 'serve', '--config', configPath, '--id', id, ...extra], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.children.push(child);
     this.output.set(child, '');
     const keep = (b: Buffer): void => void this.output.set(child, (this.output.get(child)! + b.toString('utf8')).slice(-4096));

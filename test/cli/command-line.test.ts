@@ -55,7 +55,9 @@ describe('synod', () => {
     expect((await synod(config, 'put', 'k', 'v1')).code).toBe(0);
     const put = await synod(config, 'put', 'k', 'v2', '--expected-versoin', '999');
     expect(put.code).toBe(2);
-    expect(put.stderr).toBe('synod: UsageError: synod put: `--expected-versoin` is not an option of synod put; valid options: --config FILE, --json, --file FILE, --expected-version N, --sequential\n');
+    expect(put.stderr).toBe(
+      'synod: UsageError: synod put: `--expected-versoin` is not an option of synod put; valid options: --config FILE, --json, --file FILE, --expected-version N, --sequential\n',
+    );
     const del = await synod(config, 'del', 'k', '--expect-version', '1');
     expect(del.code).toBe(2);
     expect(del.stderr).toMatch(/`--expect-version` is not an option of synod del; valid options: .*--expected-version N/);
@@ -78,7 +80,8 @@ describe('synod', () => {
     // The overview (what synod help prints) lists every option of serve, and of every other command.
     const usage = usageText(commands);
     for (const command of commands) {
-      for (const name of Object.keys(command.options).filter((n) => n !== 'config' && n !== 'json')) expect(usage, `${command.name} --${name}`).toContain(`--${name}`);
+      for (const name of Object.keys(command.options).filter((n) => n !== 'config' && n !== 'json'))
+        expect(usage, `${command.name} --${name}`).toContain(`--${name}`);
     }
   });
 
@@ -128,23 +131,43 @@ describe('synod', () => {
       expect(r.stderr).toMatch(/it was never sent\n$/);
     }
     // Commands that look for the leader stop at the refusal too, instead of reporting no leader.
-    expect(await synod(wrongSecret, 'leader', 'transfer', 'a')).toMatchObject({ code: 1, stderr: expect.stringMatching(/^synod: AuthenticationError: KvClient: status: .*authentication failed/) as unknown });
+    expect(await synod(wrongSecret, 'leader', 'transfer', 'a')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^synod: AuthenticationError: KvClient: status: .*authentication failed/) as unknown,
+    });
     expect(await synod(config, 'get', 'guarded')).toMatchObject({ code: 0, stdout: 'kept\n' });
   });
 
   it('compacts history, and status --json gives every member role, commit, applied, lag and leader', async () => {
     const first = JSON.parse((await synod(config, 'put', 'c', '1', '--json')).stdout) as { revision: number };
     const second = JSON.parse((await synod(config, 'put', 'c', '2', '--json')).stdout) as { revision: number };
-    expect(await synod(config, 'compact', String(second.revision))).toMatchObject({ code: 0, stdout: `synod: history before revision ${second.revision} is compacted\n` });
+    expect(await synod(config, 'compact', String(second.revision))).toMatchObject({
+      code: 0,
+      stdout: `synod: history before revision ${second.revision} is compacted\n`,
+    });
     const old = await synod(config, 'get', 'c', '--revision', String(first.revision));
     expect(old.code).toBe(1);
     expect(old.stderr).toMatch(/CompactedError/);
     expect((await synod(config, 'compact', 'zero')).code).toBe(2);
     const status = await synod(config, 'status', '--json');
     expect(status.code, status.stderr).toBe(0);
-    const s = JSON.parse(status.stdout) as { leader: string; commitIndex: number; members: { node: string; reachable: boolean; role: string; leader: string; commitIndex: number; appliedIndex: number; lag: number }[] };
+    const s = JSON.parse(status.stdout) as {
+      leader: string;
+      commitIndex: number;
+      members: { node: string; reachable: boolean; role: string; leader: string; commitIndex: number; appliedIndex: number; lag: number }[];
+    };
     expect(s.leader).toBe('a');
-    expect(s.members).toEqual([expect.objectContaining({ node: 'a', reachable: true, role: 'leader', leader: 'a', commitIndex: s.commitIndex, lag: expect.any(Number) as unknown, appliedIndex: expect.any(Number) as unknown })]);
+    expect(s.members).toEqual([
+      expect.objectContaining({
+        node: 'a',
+        reachable: true,
+        role: 'leader',
+        leader: 'a',
+        commitIndex: s.commitIndex,
+        lag: expect.any(Number) as unknown,
+        appliedIndex: expect.any(Number) as unknown,
+      }),
+    ]);
   });
 
   it('lists sessions and revokes one, deleting its ephemeral keys', async () => {
@@ -155,8 +178,13 @@ describe('synod', () => {
       await kv.put('held', 'by me', { session: session.id });
       const listed = await synod(config, 'session', 'list', '--json');
       expect(listed.code, listed.stderr).toBe(0);
-      expect((JSON.parse(listed.stdout) as { sessions: { id: number; keys: number }[] }).sessions).toContainEqual(expect.objectContaining({ id: session.id, keys: 1 }));
-      expect(await synod(config, 'session', 'revoke', String(session.id))).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^synod: session ${session.id} revoked; 1 keys deleted at revision \\d+\n$`)) as unknown });
+      expect((JSON.parse(listed.stdout) as { sessions: { id: number; keys: number }[] }).sessions).toContainEqual(
+        expect.objectContaining({ id: session.id, keys: 1 }),
+      );
+      expect(await synod(config, 'session', 'revoke', String(session.id))).toMatchObject({
+        code: 0,
+        stdout: expect.stringMatching(new RegExp(`^synod: session ${session.id} revoked; 1 keys deleted at revision \\d+\n$`)) as unknown,
+      });
       expect((await synod(config, 'get', 'held')).code).toBe(1);
       expect(await synod(config, 'session', 'revoke', String(session.id))).toMatchObject({ code: 1, stderr: expect.stringMatching(/is not live/) as unknown });
       expect((await synod(config, 'session', 'revoke', 'abc')).code).toBe(2);

@@ -21,9 +21,6 @@ const processes = new ServerProcesses();
 const serve = (configPath: string, id: string, extra: readonly string[] = []) => processes.serve(configPath, id, extra);
 let dir: string | undefined;
 
-
-
-
 afterAll(async () => {
   await processes.killAll();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
@@ -51,7 +48,12 @@ it('scrapes /metrics, /healthz and /readyz of a real cluster; a member cut off f
   const ids = Object.keys(config.members);
   for (const id of ids) expect(config.members[id]!.metrics, `${id}'s metrics address`).toBeDefined();
   const servers = new Map(ids.map((id) => [id, serve(configPath, id)]));
-  const kv = new KvClient({ endpoints: ids.map((id) => config.members[id]!.client), clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 5_000 });
+  const kv = new KvClient({
+    endpoints: ids.map((id) => config.members[id]!.client),
+    clusterId: config.clusterId,
+    secret: config.clientSecret!,
+    requestTimeoutMs: 5_000,
+  });
   try {
     for (const id of ids) {
       await until(`${id}'s /healthz`, 60_000, async () => (await get(urlOf(config, id, '/healthz'))).status === 200).catch((error: unknown) => {
@@ -59,7 +61,9 @@ it('scrapes /metrics, /healthz and /readyz of a real cluster; a member cut off f
       });
     }
     await until('a leader', 30_000, async () => (await kv.status({ timeoutMs: 1_000 })).leader !== undefined);
-    await until('every member ready', 30_000, async () => (await Promise.all(ids.map(async (id) => (await get(urlOf(config, id, '/readyz'))).status))).every((s) => s === 200));
+    await until('every member ready', 30_000, async () =>
+      (await Promise.all(ids.map(async (id) => (await get(urlOf(config, id, '/readyz'))).status))).every((s) => s === 200),
+    );
     const leader = (await kv.status()).leader!;
 
     // The commit index advances with writes; the role gauge names one leader in the cluster.
@@ -85,7 +89,9 @@ it('scrapes /metrics, /healthz and /readyz of a real cluster; a member cut off f
     const refused = () => scrape(config, victim).then((f) => sampleValue(f, 'synod_connections_refused_total', { port: 'client', reason: 'handshake' }));
     const refusedBefore = await refused();
     await new Promise<void>((done) => {
-      const socket = connect(config.members[victim]!.client.port, config.members[victim]!.client.host, () => socket.write(Buffer.from('GET / HTTP/1.1\r\n\r\n')));
+      const socket = connect(config.members[victim]!.client.port, config.members[victim]!.client.host, () =>
+        socket.write(Buffer.from('GET / HTTP/1.1\r\n\r\n')),
+      );
       socket.resume(); // read what the server says (a challenge, then the refusal), so its close is seen
       socket.on('close', () => done());
       socket.on('error', () => undefined);
@@ -118,7 +124,11 @@ it('scrapes /metrics, /healthz and /readyz of a real cluster; a member cut off f
     const port = await freePort();
     serve(configPath, other, ['--metrics', `127.0.0.1:${port}`]);
     await until(`${other}'s --metrics address`, 30_000, async () => (await get(`http://127.0.0.1:${port}/healthz`)).status === 200);
-    await until(`${victim} and ${other} to elect a leader and be ready`, 30_000, async () => (await get(`http://127.0.0.1:${port}/readyz`)).status === 200 && (await get(urlOf(config, victim, '/readyz'))).status === 200);
+    await until(
+      `${victim} and ${other} to elect a leader and be ready`,
+      30_000,
+      async () => (await get(`http://127.0.0.1:${port}/readyz`)).status === 200 && (await get(urlOf(config, victim, '/readyz'))).status === 200,
+    );
   } finally {
     await kv.close();
   }

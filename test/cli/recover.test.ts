@@ -17,10 +17,6 @@ const servers = new ServerProcesses();
 const serve = (configPath: string, id: string, extra: readonly string[] = []) => servers.serve(configPath, id, extra);
 let dir: string | undefined;
 
-
-
-
-
 afterAll(async () => {
   await servers.killAll();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
@@ -32,7 +28,12 @@ it('two of three machines burn: the survivor becomes a cluster of one with every
   const config = await readClusterConfig(configPath);
   const servers = new Map(Object.keys(config.members).map((id) => [id, serve(configPath, id)]));
   const client = (ids: readonly string[], more: readonly { host: string; port: number }[] = []) =>
-    new KvClient({ endpoints: [...ids.map((id) => config.members[id]!.client), ...more], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 5_000 });
+    new KvClient({
+      endpoints: [...ids.map((id) => config.members[id]!.client), ...more],
+      clusterId: config.clusterId,
+      secret: config.clientSecret!,
+      requestTimeoutMs: 5_000,
+    });
   const kv = client(['a', 'b', 'c']);
   const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
   try {

@@ -24,10 +24,6 @@ const servers = new ServerProcesses();
 const serve = (configPath: string, id: string, extra: readonly string[] = []) => servers.serve(configPath, id, extra);
 let dir: string | undefined;
 
-
-
-
-
 function client(config: ClusterConfig, endpoints: readonly { host: string; port: number }[]): KvClient {
   return new KvClient({ endpoints, clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 5_000 });
 }
@@ -37,7 +33,14 @@ async function contentsOf(path: string): Promise<Map<string, string> | undefined
   const names = await readdir(path, { recursive: true }).catch(() => undefined);
   if (names === undefined) return undefined;
   const out = new Map<string, string>();
-  for (const name of names.sort()) out.set(name, await readFile(join(path, name)).then((b) => b.toString('hex'), () => '(directory)'));
+  for (const name of names.sort())
+    out.set(
+      name,
+      await readFile(join(path, name)).then(
+        (b) => b.toString('hex'),
+        () => '(directory)',
+      ),
+    );
   return out;
 }
 
@@ -46,7 +49,10 @@ async function oneMemberCluster(at: string, clusterId: string, id: string, oldDi
   await mkdir(at, { recursive: true });
   const path = join(at, 'cluster.json');
   const member = { peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}`, dataDir: id };
-  await writeFile(path, JSON.stringify({ clusterId, members: { [id]: member }, secretFile: join(oldDir, 'secret'), clientSecretFile: join(oldDir, 'client-secret') }));
+  await writeFile(
+    path,
+    JSON.stringify({ clusterId, members: { [id]: member }, secretFile: join(oldDir, 'secret'), clientSecretFile: join(oldDir, 'client-secret') }),
+  );
   return path;
 }
 
@@ -57,13 +63,16 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 }, 30_000);
 
-it('save through the leader, restore as a new cluster of one with every key as it was, grow it; refuse a damaged backup, a used directory, the old id, and the other cluster\'s data', async () => {
+it("save through the leader, restore as a new cluster of one with every key as it was, grow it; refuse a damaged backup, a used directory, the old id, and the other cluster's data", async () => {
   dir = await mkdtemp(join(tmpdir(), 'synod-snapshot-'));
   const oldDir = join(dir, 'old');
   const oldPath = await writeLocalCluster(oldDir, 3);
   const old = await readClusterConfig(oldPath);
   const servers = Object.keys(old.members).map((id) => serve(oldPath, id));
-  const kv = client(old, Object.values(old.members).map((m) => m.client));
+  const kv = client(
+    old,
+    Object.values(old.members).map((m) => m.client),
+  );
   const backup = join(dir, 'backup.snap');
   let expected: { kvs: readonly KeyValue[]; revision: number };
   try {
@@ -74,7 +83,13 @@ it('save through the leader, restore as a new cluster of one with every key as i
     await kv.delete('k2');
     await kv.delete('k3');
     await kv.put('k3', 'back');
-    await kv.txn({ compare: [], success: [{ op: 'put', key: 'k4', value: new TextEncoder().encode('in a txn') }, { op: 'delete', key: 'k5' }] });
+    await kv.txn({
+      compare: [],
+      success: [
+        { op: 'put', key: 'k4', value: new TextEncoder().encode('in a txn') },
+        { op: 'delete', key: 'k5' },
+      ],
+    });
     await kv.put('jobs/', 'first', { sequential: true });
     expected = await kv.range({ prefix: '' });
 
@@ -84,7 +99,10 @@ it('save through the leader, restore as a new cluster of one with every key as i
     // Not in the backup: written after it.
     await kv.put('after-save', 'x');
     // A second save never replaces the first.
-    expect(await synod(oldPath, 'snapshot', 'save', backup)).toMatchObject({ code: 1, stderr: expect.stringMatching(/ConfigError: .*backup\.snap exists/) as unknown });
+    expect(await synod(oldPath, 'snapshot', 'save', backup)).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/ConfigError: .*backup\.snap exists/) as unknown,
+    });
   } finally {
     await kv.close();
   }
@@ -108,7 +126,10 @@ it('save through the leader, restore as a new cluster of one with every key as i
     synod(busyPath, 'snapshot', 'restore', backup, '--data-dir', join(dir, 'busy', 'r')),
   ]);
   expect(fromDamaged).toMatchObject({ code: 1, stderr: expect.stringMatching(/CorruptionError: .*damaged\.snap at byte \d+: SHA-256 mismatch/) as unknown });
-  expect(sameId).toMatchObject({ code: 1, stderr: expect.stringMatching(/ConfigError: .*`clusterId` is .*, the cluster the backup was saved from/) as unknown });
+  expect(sameId).toMatchObject({
+    code: 1,
+    stderr: expect.stringMatching(/ConfigError: .*`clusterId` is .*, the cluster the backup was saved from/) as unknown,
+  });
   expect(busy).toMatchObject({ code: 1, stderr: expect.stringMatching(/ConfigError: .*`--data-dir` .* is not empty \(it holds keep\)/) as unknown });
   expect(await contentsOf(restoredDir)).toBeUndefined();
   expect(await contentsOf(join(dir, 'same', 'r'))).toBeUndefined();
@@ -127,8 +148,14 @@ it('save through the leader, restore as a new cluster of one with every key as i
     synod(newPath, 'serve', '--id', 'b', ...(await joinArgs()), '--data-dir', oldB),
     synod(oldPath, 'serve', '--id', 'r', ...(await joinArgs()), '--data-dir', restoredDir),
   ]);
-  expect(oldMemberJoins).toMatchObject({ code: 1, stderr: expect.stringMatching(/ClusterMismatchError: .*belongs to cluster "local-[0-9a-f]+", not "restored"/) as unknown });
-  expect(restoredInOld).toMatchObject({ code: 1, stderr: expect.stringMatching(/ClusterMismatchError: .*belongs to cluster "restored", not "local-[0-9a-f]+"/) as unknown });
+  expect(oldMemberJoins).toMatchObject({
+    code: 1,
+    stderr: expect.stringMatching(/ClusterMismatchError: .*belongs to cluster "local-[0-9a-f]+", not "restored"/) as unknown,
+  });
+  expect(restoredInOld).toMatchObject({
+    code: 1,
+    stderr: expect.stringMatching(/ClusterMismatchError: .*belongs to cluster "restored", not "local-[0-9a-f]+"/) as unknown,
+  });
   expect(await contentsOf(oldB)).toEqual(oldBBefore);
   expect(await contentsOf(restoredDir)).toEqual(restoredBefore);
 

@@ -55,7 +55,12 @@ describe('synod', () => {
     const range = await synod('range', 'jobs/', '--json');
     expect(JSON.parse(range.stdout.trim())).toMatchObject({ key: 'jobs/0000000000', value: 'a', version: 1 });
     const watch = await synod('watch', 'greeting', '--from', '1', '--count', '2');
-    expect(watch.stdout.split('\n').filter(Boolean).map((l) => l.split('\t').slice(1))).toEqual([
+    expect(
+      watch.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t').slice(1)),
+    ).toEqual([
       ['put', 'greeting', 'hello'],
       ['put', 'greeting', 'bye'],
     ]);
@@ -66,12 +71,27 @@ describe('synod', () => {
   }, 60_000);
 
   it('a new server joins with serve --join and becomes a voter; an old voter is removed; leadership moves to the new one; an observer replaces a voter; writes go on', async () => {
-    const members = async (): Promise<{ voters: string[]; observers: string[]; id: number }> => JSON.parse((await synod('member', 'list', '--json')).stdout) as { voters: string[]; observers: string[]; id: number };
+    const members = async (): Promise<{ voters: string[]; observers: string[]; id: number }> =>
+      JSON.parse((await synod('member', 'list', '--json')).stdout) as { voters: string[]; observers: string[]; id: number };
     expect((await members()).voters.sort()).toEqual(['a', 'b', 'c']);
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const joiner = spawn(
       node,
-      [...cli, 'serve', '--config', join(dir, '.synod', 'cluster.json'), '--id', 'd', '--join', '--peer', `127.0.0.1:${port}`, '--client', `127.0.0.1:${port + 1}`, '--data-dir', join(dir, 'd')],
+      [
+        ...cli,
+        'serve',
+        '--config',
+        join(dir, '.synod', 'cluster.json'),
+        '--id',
+        'd',
+        '--join',
+        '--peer',
+        `127.0.0.1:${port}`,
+        '--client',
+        `127.0.0.1:${port + 1}`,
+        '--data-dir',
+        join(dir, 'd'),
+      ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let joinerOut = '';
@@ -103,7 +123,22 @@ describe('synod', () => {
       // Replace: e joins as an observer only, then takes b's place in one change.
       observer = spawn(
         node,
-        [...cli, 'serve', '--config', join(dir, '.synod', 'cluster.json'), '--id', 'e', '--join', '--observer', '--peer', `127.0.0.1:${port + 2}`, '--client', `127.0.0.1:${port + 3}`, '--data-dir', join(dir, 'e')],
+        [
+          ...cli,
+          'serve',
+          '--config',
+          join(dir, '.synod', 'cluster.json'),
+          '--id',
+          'e',
+          '--join',
+          '--observer',
+          '--peer',
+          `127.0.0.1:${port + 2}`,
+          '--client',
+          `127.0.0.1:${port + 3}`,
+          '--data-dir',
+          join(dir, 'e'),
+        ],
         { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let observerOut = '';

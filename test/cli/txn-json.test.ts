@@ -27,7 +27,9 @@ it('refuses what is not a transaction, naming the field at fault', () => {
 });
 
 it('reads a transaction with values as text', () => {
-  const txn = txnFromJson('{"compare":[{"key":"k","target":"version","op":"==","value":0},{"key":"k","target":"value","op":"!=","value":"x"}],"success":[{"op":"put","key":"k","value":"v"}],"failure":[{"op":"range","prefix":"k","limit":2},{"op":"delete","key":"j"}]}');
+  const txn = txnFromJson(
+    '{"compare":[{"key":"k","target":"version","op":"==","value":0},{"key":"k","target":"value","op":"!=","value":"x"}],"success":[{"op":"put","key":"k","value":"v"}],"failure":[{"op":"range","prefix":"k","limit":2},{"op":"delete","key":"j"}]}',
+  );
   expect(txn).toEqual({
     compare: [
       { key: 'k', target: 'version', op: '==', value: 0 },

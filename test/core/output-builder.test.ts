@@ -100,7 +100,10 @@ describe('OutputBuilder', () => {
         { slot: 2, value: cmd(2) },
       ],
       dropped: [new Uint8Array([1]), new Uint8Array([2]), new Uint8Array([3])],
-      reads: [{ id: 1, ok: true, index: 0 }, { id: 2, ok: false, leaderHint: 'c' }],
+      reads: [
+        { id: 1, ok: true, index: 0 },
+        { id: 2, ok: false, leaderHint: 'c' },
+      ],
       snapshotsTo: ['b', 'c'],
     });
     expect(out.isEmpty).toBe(true);

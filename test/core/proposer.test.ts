@@ -201,7 +201,7 @@ describe('Leadership', () => {
         expect(l.adoptedValue(3)).toEqual(cmd(30));
       });
 
-      it('skips the slots already assigned, and its own ballot\'s accepts', () => {
+      it("skips the slots already assigned, and its own ballot's accepts", () => {
         const l = leading(1, 2);
         l.onLatePromise('c', [entry(2, b(1), cmd(20)), entry(3, ballot, cmd(30)), entry(4, b(1), cmd(40))], []);
         expect(l.adoptedEnd).toBe(4);
@@ -231,7 +231,14 @@ describe('Leadership', () => {
 
       it('takes a chosen value over any accepted one, and keeps it', () => {
         const l = leading(1, 1);
-        l.onLatePromise('b', [entry(2, b(4), cmd(20))], [{ slot: 2, value: cmd(21) }, { slot: 1, value: cmd(10) }]);
+        l.onLatePromise(
+          'b',
+          [entry(2, b(4), cmd(20))],
+          [
+            { slot: 2, value: cmd(21) },
+            { slot: 1, value: cmd(10) },
+          ],
+        );
         expect(l.adoptedValue(2)).toEqual(cmd(21));
         expect(l.adoptedEnd).toBe(2);
         l.onLatePromise('c', [entry(2, b(4, 'z'), cmd(22))], []);

@@ -64,7 +64,7 @@ describe('amnesia', () => {
     expect(c.applied('b')).toEqual(['x', 'y']);
   });
 
-  it("fences off the accepts it sent as leader before the wipe that are still on their way", () => {
+  it('fences off the accepts it sent as leader before the wipe that are still on their way', () => {
     const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
     c.elect('c');
     c.propose('c', 'x');

@@ -17,9 +17,18 @@ function holey<T>(items: T[], length: number): T[] {
 const malformed: ReadonlyArray<readonly [string, unknown]> = [
   ['accept values not an array', { type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: 'noop', commitIndex: 0 }],
   ['accept values with a hole', { type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: holey([{ kind: 'noop' }], 2), commitIndex: 0 }],
-  ['accept values beyond acceptSlotsMax', { type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: new Array(513).fill({ kind: 'noop' }), commitIndex: 0 }],
-  ['batch commands not an array', { type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: [{ kind: 'batch', commands: new Uint8Array(1) }], commitIndex: 0 }],
-  ['batch commands with a hole', { type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: [{ kind: 'batch', commands: holey([new Uint8Array(1)], 2) }], commitIndex: 0 }],
+  [
+    'accept values beyond acceptSlotsMax',
+    { type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: new Array(513).fill({ kind: 'noop' }), commitIndex: 0 },
+  ],
+  [
+    'batch commands not an array',
+    { type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: [{ kind: 'batch', commands: new Uint8Array(1) }], commitIndex: 0 },
+  ],
+  [
+    'batch commands with a hole',
+    { type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: [{ kind: 'batch', commands: holey([new Uint8Array(1)], 2) }], commitIndex: 0 },
+  ],
   ['promise entries not an array', { type: 'promise', from: 'b', to: 'a', ballot: { round: 1, node: 'a' }, accepted: {} }],
   ['promise entry null', { type: 'promise', from: 'b', to: 'a', ballot: { round: 1, node: 'a' }, accepted: [null] }],
   ['chosen values not an array', { type: 'chosen', from: 'b', to: 'a', firstSlot: 1, values: undefined, commitIndex: 1 }],
@@ -48,7 +57,15 @@ describe('Replica input guards', () => {
 
   it('still takes the well-formed version of each', () => {
     const r = voter();
-    r.step({ type: 'accept', from: 'b', to: 'a', ballot, firstSlot: 1, values: [{ kind: 'batch', commands: [new Uint8Array(1)] }, { kind: 'noop' }], commitIndex: 0 });
+    r.step({
+      type: 'accept',
+      from: 'b',
+      to: 'a',
+      ballot,
+      firstSlot: 1,
+      values: [{ kind: 'batch', commands: [new Uint8Array(1)] }, { kind: 'noop' }],
+      commitIndex: 0,
+    });
     expect(r.status.droppedMessages).toBe(0);
     expect(r.status.lastAcceptedSlot).toBe(2);
   });

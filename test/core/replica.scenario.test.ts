@@ -35,7 +35,7 @@ describe('Replica scenarios', () => {
     for (const id of ['a', 'b', 'c', 'd', 'e']) expect(c.applied(id)).toEqual(['v2']);
   });
 
-  it('a follower told a slot is committed applies its own value only if it accepted it in that leader\'s ballot', () => {
+  it("a follower told a slot is committed applies its own value only if it accepted it in that leader's ballot", () => {
     const c = new ManualCluster({ voters: ['a', 'b', 'c', 'd', 'e'] });
     c.elect('a');
     c.take(() => true);

@@ -4,7 +4,6 @@ import { configError } from '../config-error.js';
 
 const quorum = majority(['a', 'b', 'c']);
 
-
 describe('Replica', () => {
   it('validates its options up front, naming the field', () => {
     expect(configError(() => new Replica({ id: 'z', quorum, random: () => 0 })).field).toBe('id');

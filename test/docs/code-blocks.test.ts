@@ -17,7 +17,12 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 const workDir = join(repoRoot, '.docs-check');
 const runTimeoutMs = 20_000;
 
-const markdownFiles = ['README.md', ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const markdownFiles = [
+  'README.md',
+  ...readdirSync(join(repoRoot, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const blocks = markdownFiles.flatMap((file) => codeBlocks(repoRoot, file));
 const fileOf = (block: CodeBlock): string => `${block.file.replace(/[/.]/g, '_')}_${block.line}.ts`;
 

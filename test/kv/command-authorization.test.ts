@@ -35,15 +35,29 @@ describe('a replicated user command, checked as it applies', () => {
     r.apply({ type: 'auth-role-put', role: { name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }] } });
     r.apply({ type: 'auth-user-put', user: { name: 'alice', secret: new Uint8Array(32), certificateNames: [], roles: ['app'] } });
     expect(r.apply({ type: 'put', key: 'app/x', value: bytes('1') }, alice)).toMatchObject({ type: 'put' });
-    expect(r.apply({ type: 'put', key: 'other', value: bytes('1') }, alice)).toEqual({ type: 'permission-denied', user: 'alice', access: 'write', resource: 'key "other"' });
-    expect(r.apply({ type: 'txn', compare: [], success: [{ op: 'put', key: 'app/y', value: bytes('1') }], failure: [{ op: 'delete', key: 'other' }] }, alice)).toMatchObject({ type: 'permission-denied', access: 'write' });
+    expect(r.apply({ type: 'put', key: 'other', value: bytes('1') }, alice)).toEqual({
+      type: 'permission-denied',
+      user: 'alice',
+      access: 'write',
+      resource: 'key "other"',
+    });
+    expect(
+      r.apply({ type: 'txn', compare: [], success: [{ op: 'put', key: 'app/y', value: bytes('1') }], failure: [{ op: 'delete', key: 'other' }] }, alice),
+    ).toMatchObject({ type: 'permission-denied', access: 'write' });
     expect(r.apply({ type: 'compact', revision: 1 }, alice)).toMatchObject({ type: 'permission-denied', access: 'admin' });
-    expect(r.apply({ type: 'auth-user-put', user: { name: 'alice', secret: new Uint8Array(32), certificateNames: [], roles: ['root'] } }, alice)).toMatchObject({ type: 'permission-denied', access: 'admin' });
+    expect(r.apply({ type: 'auth-user-put', user: { name: 'alice', secret: new Uint8Array(32), certificateNames: [], roles: ['root'] } }, alice)).toMatchObject(
+      { type: 'permission-denied', access: 'admin' },
+    );
     // Revoked on the way: the next write is refused on every replica.
     r.apply({ type: 'auth-role-put', role: { name: 'app', permissions: [{ prefix: 'app/', access: 'read' }] } });
     expect(r.apply({ type: 'put', key: 'app/x', value: bytes('2') }, alice)).toMatchObject({ type: 'permission-denied', access: 'write' });
     r.apply({ type: 'auth-user-delete', name: 'alice' });
-    expect(r.apply({ type: 'txn', compare: [], success: [{ op: 'range', range: { prefix: 'app/' } }], failure: [] }, alice)).toEqual({ type: 'permission-denied', user: 'alice', access: 'user', resource: 'user alice no longer exists' });
+    expect(r.apply({ type: 'txn', compare: [], success: [{ op: 'range', range: { prefix: 'app/' } }], failure: [] }, alice)).toEqual({
+      type: 'permission-denied',
+      user: 'alice',
+      access: 'user',
+      resource: 'user alice no longer exists',
+    });
     for (const m of r.machines) {
       expect(m.revision).toBe(1);
       expect(new TextDecoder().decode(m.view.latest('app/x')?.value ?? new Uint8Array())).toBe('1');
@@ -58,7 +72,12 @@ describe('a replicated user command, checked as it applies', () => {
     const session = r.apply({ type: 'session-create', ttlMs: 1_000, owner: { user: 'bob', sessionsMax: 5 } });
     expect(session).toMatchObject({ type: 'session', session: { id: 1 } });
     r.apply({ type: 'auth-user-put', user: { name: 'carol', secret: new Uint8Array(32), certificateNames: [], roles: ['any'] } });
-    expect(r.apply({ type: 'session-close', session: 1 }, 'carol\u0001c')).toEqual({ type: 'permission-denied', user: 'carol', access: 'session', resource: 'session 1' });
+    expect(r.apply({ type: 'session-close', session: 1 }, 'carol\u0001c')).toEqual({
+      type: 'permission-denied',
+      user: 'carol',
+      access: 'session',
+      resource: 'session 1',
+    });
     expect(r.apply({ type: 'put', key: 'k', value: bytes('1'), session: 1 }, 'bob\u0001c')).toMatchObject({ type: 'put' });
     expect(r.apply({ type: 'session-keepalive', session: 1 }, alice)).toMatchObject({ type: 'session' });
   });

@@ -39,8 +39,15 @@ describe('KeySet', () => {
   it('never lets through a range that holds a key no permission grants (against a naive oracle)', () => {
     const alphabet = ['a', 'b', '\u0000', '\uffff'];
     const key = fc.array(fc.constantFrom(...alphabet), { maxLength: 3 }).map((cs) => cs.join(''));
-    const pattern: fc.Arbitrary<KeyPattern> = fc.oneof(key.filter((k) => k.length > 0).map((k) => ({ key: k })), key.map((p) => ({ prefix: p })));
-    const range: fc.Arbitrary<KeyRange> = fc.oneof(key.filter((k) => k.length > 0).map((k) => ({ key: k })), key.map((p) => ({ prefix: p })), fc.tuple(key, key).map(([start, end]) => ({ start, end })));
+    const pattern: fc.Arbitrary<KeyPattern> = fc.oneof(
+      key.filter((k) => k.length > 0).map((k) => ({ key: k })),
+      key.map((p) => ({ prefix: p })),
+    );
+    const range: fc.Arbitrary<KeyRange> = fc.oneof(
+      key.filter((k) => k.length > 0).map((k) => ({ key: k })),
+      key.map((p) => ({ prefix: p })),
+      fc.tuple(key, key).map(([start, end]) => ({ start, end })),
+    );
     // Every key of up to 4 units over the alphabet.
     const universe = [''];
     for (let n = 0; n < 4; n++) for (const k of [...universe]) for (const c of alphabet) if (k.length === n) universe.push(k + c);

@@ -33,7 +33,10 @@ export function keyArbitrary(): fc.Arbitrary<string> {
 
 /** A value: a fresh array, or a view at an offset into a larger buffer. */
 function valueArbitrary(): fc.Arbitrary<Uint8Array> {
-  const bytes = fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ maxLength: 40 }) }, { weight: 1, arbitrary: fc.uint8Array({ minLength: 120, maxLength: 300 }) });
+  const bytes = fc.oneof(
+    { weight: 4, arbitrary: fc.uint8Array({ maxLength: 40 }) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 120, maxLength: 300 }) },
+  );
   return fc.oneof(
     { weight: 3, arbitrary: bytes },
     {
@@ -72,7 +75,10 @@ export function keyRangeArbitrary(): fc.Arbitrary<KeyRange> {
 
 function txnOpArbitrary(): fc.Arbitrary<TxnOp> {
   return fc.oneof(
-    fc.record({ op: fc.constant('put'), key: keyArbitrary(), value: valueArbitrary(), session: uintArbitrary() }, { noNullPrototype: true, requiredKeys: ['op', 'key', 'value'] }),
+    fc.record(
+      { op: fc.constant('put'), key: keyArbitrary(), value: valueArbitrary(), session: uintArbitrary() },
+      { noNullPrototype: true, requiredKeys: ['op', 'key', 'value'] },
+    ),
     fc.record({ op: fc.constant('delete'), key: keyArbitrary() }, plain),
     fc.record({ op: fc.constant('range'), range: keyRangeArbitrary(), limit: uintArbitrary() }, { noNullPrototype: true, requiredKeys: ['op', 'range'] }),
   );
@@ -80,7 +86,14 @@ function txnOpArbitrary(): fc.Arbitrary<TxnOp> {
 
 export function keyValueArbitrary(): fc.Arbitrary<KeyValue> {
   return fc.record(
-    { key: keyArbitrary(), value: valueArbitrary(), version: uintArbitrary(), createRevision: uintArbitrary(), modRevision: uintArbitrary(), session: uintArbitrary() },
+    {
+      key: keyArbitrary(),
+      value: valueArbitrary(),
+      version: uintArbitrary(),
+      createRevision: uintArbitrary(),
+      modRevision: uintArbitrary(),
+      session: uintArbitrary(),
+    },
     { noNullPrototype: true, requiredKeys: ['key', 'value', 'version', 'createRevision', 'modRevision'] },
   );
 }
@@ -90,12 +103,10 @@ function txnOpResultArbitrary(): fc.Arbitrary<TxnOpResult> {
   return fc.oneof(
     fc.record({ op: fc.constant('put'), key: keyArbitrary(), version: uintArbitrary() }, plain),
     fc.record({ op: fc.constant('delete'), key: keyArbitrary(), deleted: fc.boolean() }, plain),
-    fc
-      .tuple(fc.array(keyValueArbitrary(), { maxLength: 4 }), fc.oneof(fc.constant(0), uintArbitrary()))
-      .map(([kvs, leftOut]): TxnOpResult => {
-        const left = Math.min(leftOut, Number.MAX_SAFE_INTEGER - kvs.length);
-        return { op: 'range', kvs, more: left > 0, count: kvs.length + left };
-      }),
+    fc.tuple(fc.array(keyValueArbitrary(), { maxLength: 4 }), fc.oneof(fc.constant(0), uintArbitrary())).map(([kvs, leftOut]): TxnOpResult => {
+      const left = Math.min(leftOut, Number.MAX_SAFE_INTEGER - kvs.length);
+      return { op: 'range', kvs, more: left > 0, count: kvs.length + left };
+    }),
   );
 }
 
@@ -108,7 +119,14 @@ export function kvCommandArbitrary(): fc.Arbitrary<KvCommand> {
   const ops = fc.array(txnOpArbitrary(), { maxLength: 4 });
   return fc.oneof(
     fc.record(
-      { type: fc.constant('put'), key: keyArbitrary(), value: valueArbitrary(), expectedVersion: uintArbitrary(), session: uintArbitrary(), sequential: fc.boolean() },
+      {
+        type: fc.constant('put'),
+        key: keyArbitrary(),
+        value: valueArbitrary(),
+        expectedVersion: uintArbitrary(),
+        session: uintArbitrary(),
+        sequential: fc.boolean(),
+      },
       { noNullPrototype: true, requiredKeys: ['type', 'key', 'value'] },
     ),
     fc.record({ type: fc.constant('delete'), key: keyArbitrary(), expectedVersion: uintArbitrary() }, { noNullPrototype: true, requiredKeys: ['type', 'key'] }),
@@ -128,7 +146,10 @@ export function kvResultArbitrary(): fc.Arbitrary<KvResult> {
   return fc.oneof(
     fc.record({ type: fc.constant('put'), key: keyArbitrary(), version: uintArbitrary(), revision: uintArbitrary() }, plain),
     fc.record({ type: fc.constant('delete'), deleted: fc.boolean(), revision: uintArbitrary() }, plain),
-    fc.record({ type: fc.constant('txn'), succeeded: fc.boolean(), results: fc.array(txnOpResultArbitrary(), { maxLength: 4 }), revision: uintArbitrary() }, plain),
+    fc.record(
+      { type: fc.constant('txn'), succeeded: fc.boolean(), results: fc.array(txnOpResultArbitrary(), { maxLength: 4 }), revision: uintArbitrary() },
+      plain,
+    ),
     fc.record({ type: fc.constant('session'), session: sessionInfoArbitrary() }, plain),
     fc.record({ type: fc.constant('session-closed'), keysDeleted: uintArbitrary(), revision: uintArbitrary() }, plain),
     fc.record({ type: fc.constant('expired'), sessions: fc.array(uintArbitrary(), { maxLength: 8 }), revision: uintArbitrary() }, plain),

@@ -94,7 +94,10 @@ describe.each(codecs)('$name', ({ codec, arbitrary, tags }) => {
   it(`hostile random bytes: CodecError or a canonical record (${randomRuns} runs)`, () => {
     const tally: Tally = { decoded: 0, refused: 0 };
     // Fully random, or behind a right version byte and a known type tag, so the fuzz reaches the fields.
-    const prefix = fc.oneof(fc.constant([]), fc.nat({ max: tags + 1 }).map((tag) => [1, tag]));
+    const prefix = fc.oneof(
+      fc.constant([]),
+      fc.nat({ max: tags + 1 }).map((tag) => [1, tag]),
+    );
     fc.assert(
       fc.property(prefix, fc.uint8Array({ maxLength: 48 }), (head, tail) => {
         const bytes = new Uint8Array(head.length + tail.byteLength);

@@ -49,7 +49,17 @@ const commands: KvCommand[] = [
   { type: 'auth-user-put', user: { name: 'alice', secret: new Uint8Array(32).fill(7), certificateNames: [], roles: ['app', 'root'] } },
   { type: 'auth-user-put', user: { name: 'ops', certificateNames: ['ops.example.com', 'spiffe://x/ops'], roles: [] } },
   { type: 'auth-user-delete', name: 'alice' },
-  { type: 'auth-role-put', role: { name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }, { key: 'config', access: 'read' }, { prefix: '', access: 'write' }] } },
+  {
+    type: 'auth-role-put',
+    role: {
+      name: 'app',
+      permissions: [
+        { prefix: 'app/', access: 'readwrite' },
+        { key: 'config', access: 'read' },
+        { prefix: '', access: 'write' },
+      ],
+    },
+  },
   { type: 'auth-role-put', role: { name: 'none', permissions: [] } },
   { type: 'auth-role-delete', name: 'app' },
   { type: 'auth-list' },
@@ -71,7 +81,10 @@ const results: KvResult[] = [
   {
     type: 'auth-list',
     revision: 9,
-    users: [{ name: 'alice', hasSecret: true, certificateNames: ['a.example.com'], roles: ['app'] }, { name: 'ops', hasSecret: false, certificateNames: ['ops'], roles: ['root'] }],
+    users: [
+      { name: 'alice', hasSecret: true, certificateNames: ['a.example.com'], roles: ['app'] },
+      { name: 'ops', hasSecret: false, certificateNames: ['ops'], roles: ['root'] },
+    ],
     roles: [{ name: 'app', permissions: [{ prefix: 'app/', access: 'readwrite' }] }],
   },
   { type: 'put', key: 'k', version: 1, revision: 2 },
@@ -159,7 +172,13 @@ describe('kvCommandCodec and kvResultCodec round trips', () => {
   });
 
   it('keeps a key that starts with a byte order mark, and keys at exactly the limit', () => {
-    for (const key of ['\uFEFF', '\uFEFF\uFEFFk', 'a'.repeat(kvLimits.keyBytesMax), 'é'.repeat(kvLimits.keyBytesMax / 2), '😀'.repeat(kvLimits.keyBytesMax / 4)]) {
+    for (const key of [
+      '\uFEFF',
+      '\uFEFF\uFEFFk',
+      'a'.repeat(kvLimits.keyBytesMax),
+      'é'.repeat(kvLimits.keyBytesMax / 2),
+      '😀'.repeat(kvLimits.keyBytesMax / 4),
+    ]) {
       expect(kvCommandCodec.decode(kvCommandCodec.encode({ type: 'delete', key }))).toStrictEqual({ type: 'delete', key });
     }
   });
@@ -171,7 +190,11 @@ describe('kvCommandCodec and kvResultCodec round trips', () => {
     // Compared as a Buffer: vitest's deep equality walks a 1 MiB array element by element, for seconds.
     expect(decoded.type === 'put' && Buffer.from(decoded.value).equals(value)).toBe(true);
     const view = bytes(9, 9, 1, 2, 3, 9).subarray(2, 5);
-    expect(kvCommandCodec.decode(kvCommandCodec.encode({ type: 'put', key: 'k', value: view }))).toStrictEqual({ type: 'put', key: 'k', value: bytes(1, 2, 3) });
+    expect(kvCommandCodec.decode(kvCommandCodec.encode({ type: 'put', key: 'k', value: view }))).toStrictEqual({
+      type: 'put',
+      key: 'k',
+      value: bytes(1, 2, 3),
+    });
   });
 
   it('takes lists of exactly the limit', () => {
@@ -256,7 +279,12 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
   it('refuses a bad enum, boolean or flags byte', () => {
     // txn with one compare on key "a": target, op, value 0; then empty success and failure.
     const txn = (target: number, op: number): Uint8Array => bytes(1, 3, 1, 1, 0x61, target, op, 0, 0, 0);
-    expect(kvCommandCodec.decode(txn(2, 3))).toStrictEqual({ type: 'txn', compare: [{ key: 'a', target: 'modRevision', op: '>', value: 0 }], success: [], failure: [] });
+    expect(kvCommandCodec.decode(txn(2, 3))).toStrictEqual({
+      type: 'txn',
+      compare: [{ key: 'a', target: 'modRevision', op: '>', value: 0 }],
+      success: [],
+      failure: [],
+    });
     refused(decodeCommand, txn(4, 0), /unknown compare target 4/);
     refused(decodeCommand, txn(0, 4), /unknown compare op 4/);
     refused(decodeCommand, txn(3, 2), /compare op 2 does not apply to target value/);
@@ -300,14 +328,23 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
     const kvs = (n: number): Uint8Array => bytes(1, 3, 1, 1, 2, ...varint(n), ...Array<number>(n * 6).fill(0), 0, ...varint(n), 0);
     expect(kvResultCodec.decode(kvs(kvLimits.rangeKeysMax))).toMatchObject({ type: 'txn', results: [{ op: 'range', count: kvLimits.rangeKeysMax }] });
     refused(decodeResult, kvs(kvLimits.rangeKeysMax + 1), /txn range result kvs: 10001 items, more than the limit 10000/);
-    refused(decodeResult, bytes(1, 6, ...varint(kvLimits.sessionsMax + 1), ...Array<number>(kvLimits.sessionsMax + 1).fill(1), 0), /expired sessions: 100001 items, more than the limit 100000/);
+    refused(
+      decodeResult,
+      bytes(1, 6, ...varint(kvLimits.sessionsMax + 1), ...Array<number>(kvLimits.sessionsMax + 1).fill(1), 0),
+      /expired sessions: 100001 items, more than the limit 100000/,
+    );
     refused(decodeResult, bytes(1, 6, 5, 1, 2, 3), /expired sessions: 5 items cannot fit in the 3 bytes left/);
-    refused(decodeCommand, bytes(1, 10, 0, ...varint(kvLimits.sessionsMax + 1), ...Array<number>(kvLimits.sessionsMax + 1).fill(1)), /session-expire sessions: 100001 items, more than the limit 100000/);
+    refused(
+      decodeCommand,
+      bytes(1, 10, 0, ...varint(kvLimits.sessionsMax + 1), ...Array<number>(kvLimits.sessionsMax + 1).fill(1)),
+      /session-expire sessions: 100001 items, more than the limit 100000/,
+    );
     refused(decodeCommand, bytes(1, 10, 0, 5, 1, 2, 3), /session-expire sessions: 5 items cannot fit in the 3 bytes left/);
   });
 
   it('refuses a range result whose count and more disagree with its keys', () => {
-    const range = (kvCount: number, more: number, count: number): Uint8Array => bytes(1, 3, 1, 1, 2, kvCount, ...Array<number>(kvCount * 6).fill(0), more, count, 0);
+    const range = (kvCount: number, more: number, count: number): Uint8Array =>
+      bytes(1, 3, 1, 1, 2, kvCount, ...Array<number>(kvCount * 6).fill(0), more, count, 0);
     expect(kvResultCodec.decode(range(1, 1, 5))).toMatchObject({ results: [{ more: true, count: 5 }] });
     refused(decodeResult, range(2, 0, 1), /count 1 is below the 2 keys returned/);
     refused(decodeResult, range(1, 1, 1), /more is true with count 1 and 1 keys returned/);
@@ -329,15 +366,33 @@ describe('encoding checks the record too (pair checks across boundaries)', () =>
   };
 
   it('refuses a key, value or reason over its limit', () => {
-    refusedEncode(() => kvCommandCodec.encode({ type: 'delete', key: 'a'.repeat(kvLimits.keyBytesMax + 1) }), /delete key: 4097 UTF-8 bytes, more than the limit 4096/);
+    refusedEncode(
+      () => kvCommandCodec.encode({ type: 'delete', key: 'a'.repeat(kvLimits.keyBytesMax + 1) }),
+      /delete key: 4097 UTF-8 bytes, more than the limit 4096/,
+    );
     refusedEncode(() => kvCommandCodec.encode({ type: 'delete', key: `${'é'.repeat(kvLimits.keyBytesMax / 2)}a` }), /4097 UTF-8 bytes/);
-    refusedEncode(() => kvCommandCodec.encode({ type: 'put', key: 'k', value: new Uint8Array(kvLimits.valueBytesMax + 1) }), /put value: 1048577 bytes, more than the limit 1048576/);
+    refusedEncode(
+      () => kvCommandCodec.encode({ type: 'put', key: 'k', value: new Uint8Array(kvLimits.valueBytesMax + 1) }),
+      /put value: 1048577 bytes, more than the limit 1048576/,
+    );
     refusedEncode(
       () => kvCommandCodec.encode({ type: 'txn', compare: [], success: [{ op: 'range', range: { prefix: 'p'.repeat(5000) } }], failure: [] }),
       /range prefix: 5000 UTF-8 bytes/,
     );
-    refusedEncode(() => kvResultCodec.encode({ type: 'txn', succeeded: true, results: [{ op: 'range', kvs: [{ ...kv, value: new Uint8Array(kvLimits.valueBytesMax + 1) }], more: false, count: 1 }], revision: 1 }), /kv value: 1048577 bytes/);
-    refusedEncode(() => kvResultCodec.encode({ type: 'invalid', reason: 'x'.repeat(16 * 1024 + 1) }), /invalid reason: 16385 UTF-8 bytes, more than the limit 16384/);
+    refusedEncode(
+      () =>
+        kvResultCodec.encode({
+          type: 'txn',
+          succeeded: true,
+          results: [{ op: 'range', kvs: [{ ...kv, value: new Uint8Array(kvLimits.valueBytesMax + 1) }], more: false, count: 1 }],
+          revision: 1,
+        }),
+      /kv value: 1048577 bytes/,
+    );
+    refusedEncode(
+      () => kvResultCodec.encode({ type: 'invalid', reason: 'x'.repeat(16 * 1024 + 1) }),
+      /invalid reason: 16385 UTF-8 bytes, more than the limit 16384/,
+    );
   });
 
   it('refuses a key with a lone surrogate (UTF-8 cannot carry it back)', () => {
@@ -354,7 +409,10 @@ describe('encoding checks the record too (pair checks across boundaries)', () =>
     const opResults = Array.from({ length: kvLimits.txnOpsMax + 1 }, () => ({ op: 'delete' as const, key: 'a', deleted: true }));
     refusedEncode(() => kvResultCodec.encode({ type: 'txn', succeeded: true, results: opResults, revision: 1 }), /txn results: 129 items/);
     const kvs = Array.from({ length: kvLimits.rangeKeysMax + 1 }, () => kv);
-    refusedEncode(() => kvResultCodec.encode({ type: 'txn', succeeded: true, results: [{ op: 'range', kvs, more: false, count: kvs.length }], revision: 1 }), /txn range result kvs: 10001 items/);
+    refusedEncode(
+      () => kvResultCodec.encode({ type: 'txn', succeeded: true, results: [{ op: 'range', kvs, more: false, count: kvs.length }], revision: 1 }),
+      /txn range result kvs: 10001 items/,
+    );
     const sessions = Array.from({ length: kvLimits.sessionsMax + 1 }, (_, i) => i);
     refusedEncode(() => kvResultCodec.encode({ type: 'expired', sessions, revision: 1 }), /expired sessions: 100001 items/);
     refusedEncode(() => kvCommandCodec.encode({ type: 'session-expire', sessions, decidedAtSlot: 1 }), /session-expire sessions: 100001 items/);
@@ -363,14 +421,23 @@ describe('encoding checks the record too (pair checks across boundaries)', () =>
   it('refuses a number that is not an unsigned safe integer, naming the field', () => {
     refusedEncode(() => kvCommandCodec.encode({ type: 'compact', revision: -1 }), /compact revision: cannot encode -1/);
     refusedEncode(() => kvCommandCodec.encode({ type: 'session-create', ttlMs: 1.5 }), /session-create ttlMs: cannot encode 1.5/);
-    refusedEncode(() => kvCommandCodec.encode({ type: 'put', key: 'k', value: bytes(), expectedVersion: 2 ** 53 }), /put expectedVersion: cannot encode 9007199254740992/);
+    refusedEncode(
+      () => kvCommandCodec.encode({ type: 'put', key: 'k', value: bytes(), expectedVersion: 2 ** 53 }),
+      /put expectedVersion: cannot encode 9007199254740992/,
+    );
     refusedEncode(() => kvResultCodec.encode({ type: 'session', session: { id: 1, ttlMs: 1, expiresAt: Number.NaN } }), /session expiresAt: cannot encode NaN/);
     refusedEncode(() => kvResultCodec.encode({ type: 'expired', sessions: [1, Infinity], revision: 1 }), /expired session: cannot encode Infinity/);
   });
 
   it('refuses a range result whose count and more disagree with its keys', () => {
-    refusedEncode(() => kvResultCodec.encode({ type: 'txn', succeeded: true, results: [{ op: 'range', kvs: [kv], more: false, count: 0 }], revision: 1 }), /count 0 is below the 1 keys/);
-    refusedEncode(() => kvResultCodec.encode({ type: 'txn', succeeded: true, results: [{ op: 'range', kvs: [kv], more: true, count: 1 }], revision: 1 }), /more is true/);
+    refusedEncode(
+      () => kvResultCodec.encode({ type: 'txn', succeeded: true, results: [{ op: 'range', kvs: [kv], more: false, count: 0 }], revision: 1 }),
+      /count 0 is below the 1 keys/,
+    );
+    refusedEncode(
+      () => kvResultCodec.encode({ type: 'txn', succeeded: true, results: [{ op: 'range', kvs: [kv], more: true, count: 1 }], revision: 1 }),
+      /more is true/,
+    );
   });
 
   it('refuses a record the type system would (from untyped callers): unknown type, op, target, range shape', () => {
@@ -381,7 +448,10 @@ describe('encoding checks the record too (pair checks across boundaries)', () =>
     const ok = { key: 'a', target: 'version', op: '==', value: 1 };
     refusedEncode(() => kvCommandCodec.encode(txn({ ...ok, target: 'lease' }, { op: 'delete', key: 'a' })), /unknown compare target lease/);
     refusedEncode(() => kvCommandCodec.encode(txn({ ...ok, op: '<=' }, { op: 'delete', key: 'a' })), /unknown compare op <=/);
-    refusedEncode(() => kvCommandCodec.encode(txn({ key: 'a', target: 'value', op: '<', value: bytes() }, { op: 'delete', key: 'a' })), /compare op < does not apply to target value/);
+    refusedEncode(
+      () => kvCommandCodec.encode(txn({ key: 'a', target: 'value', op: '<', value: bytes() }, { op: 'delete', key: 'a' })),
+      /compare op < does not apply to target value/,
+    );
     refusedEncode(() => kvCommandCodec.encode(txn(ok, { op: 'get', key: 'a' })), /unknown txn op get/);
     refusedEncode(() => kvCommandCodec.encode(txn(ok, { op: 'range', range: { key: 'a', prefix: 'b' } })), /range: both a key and a prefix or span/);
     refusedEncode(() => kvCommandCodec.encode(txn(ok, { op: 'range', range: { prefix: 'a', start: 'b', end: 'c' } })), /range: both a prefix and a span/);

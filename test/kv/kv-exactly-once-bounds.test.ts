@@ -53,7 +53,11 @@ describe('exactly-once entries of the KV', () => {
     // Writes with identities of their own: a node's own client moves its floor as it goes, which would move the counts.
     await c.kv(a!).put('r', 'one', { request: { clientId: 'setup', seq: 1 } });
     const before = await tables(c);
-    const read = { compare: [{ key: 'r', target: 'version' as const, op: '>' as const, value: 0 }], success: [{ op: 'range' as const, range: { key: 'r' } }], failure: [] };
+    const read = {
+      compare: [{ key: 'r', target: 'version' as const, op: '>' as const, value: 0 }],
+      success: [{ op: 'range' as const, range: { key: 'r' } }],
+      failure: [],
+    };
     const request = { clientId: 'reader', seq: 1, ackedBelow: 0 };
     const first = await c.kv(b!).txn(read, { request });
     expect(first.results[0]).toMatchObject({ op: 'range', count: 1 });
@@ -66,10 +70,14 @@ describe('exactly-once entries of the KV', () => {
     expect(decoder.decode(kv?.value)).toBe('two');
     // A transaction that writes keeps its result for a retry.
     const mid = await tables(c);
-    const write = await c.kv(b!).txn({ compare: [], success: [{ op: 'put', key: 'w', value: encoder.encode('x') }] }, { request: { clientId: 'writer', seq: 1 } });
+    const write = await c
+      .kv(b!)
+      .txn({ compare: [], success: [{ op: 'put', key: 'w', value: encoder.encode('x') }] }, { request: { clientId: 'writer', seq: 1 } });
     const after = await tables(c);
     for (const [i, t] of after.entries()) expect(t.results, c.ids[i]).toBe(mid[i]!.results + 1);
-    expect(await c.kv(a!).txn({ compare: [], success: [{ op: 'put', key: 'w', value: encoder.encode('y') }] }, { request: { clientId: 'writer', seq: 1 } })).toEqual(write);
+    expect(
+      await c.kv(a!).txn({ compare: [], success: [{ op: 'put', key: 'w', value: encoder.encode('y') }] }, { request: { clientId: 'writer', seq: 1 } }),
+    ).toEqual(write);
   });
 
   it('a read-only retry below its client’s floor runs again, on a follower too, where a write’s would be refused', async () => {
@@ -105,11 +113,19 @@ describe('exactly-once entries of the KV', () => {
     await load(c, 400, 512);
     for (let seq = 1; seq <= 12; seq++) {
       // One put and a range of 400 keys of 512 bytes: an answer of more than 200 KiB.
-      const success: TxnOp[] = [{ op: 'put', key: `attack/${seq}`, value: encoder.encode('x') }, { op: 'range', range: { prefix: 'data/' } }];
+      const success: TxnOp[] = [
+        { op: 'put', key: `attack/${seq}`, value: encoder.encode('x') },
+        { op: 'range', range: { prefix: 'data/' } },
+      ];
       await c.kv(c.ids[seq % 3]!).txn({ compare: [], success }, { request: { clientId: 'attacker', seq, ackedBelow: 0 } });
     }
     for (const t of await tables(c)) expect(t.bytes).toBeLessThanOrEqual(dedup.resultBytesPerClientMax);
-    const retry = c.kv(c.ids[1]!).txn({ compare: [], success: [{ op: 'put', key: 'attack/4', value: encoder.encode('again') }] }, { request: { clientId: 'attacker', seq: 4, ackedBelow: 0 } });
+    const retry = c
+      .kv(c.ids[1]!)
+      .txn(
+        { compare: [], success: [{ op: 'put', key: 'attack/4', value: encoder.encode('again') }] },
+        { request: { clientId: 'attacker', seq: 4, ackedBelow: 0 } },
+      );
     await expect(retry).rejects.toBeInstanceOf(ResultDroppedError);
     for (const id of c.ids) {
       const kv = await c.kv(id).get('attack/4');

@@ -227,7 +227,10 @@ describe('transactions', () => {
         ['t/c', '30', done.revision],
       ]);
       const before = await c.kv(id).range({ prefix: 't/' }, { revision: done.revision - 1 });
-      expect(before.kvs.map((kv) => [kv.key, text(kv)]), id).toEqual([
+      expect(
+        before.kvs.map((kv) => [kv.key, text(kv)]),
+        id,
+      ).toEqual([
         ['t/a', '1'],
         ['t/b', '2'],
       ]);
@@ -255,7 +258,11 @@ describe('transactions', () => {
       { key: 'f/absent', target: 'value', op: '!=', value: bytes('x') },
     ] as const) {
       const before = (await kv.range({ prefix: '' })).revision;
-      const r = await kv.txn({ compare: [compare], success: [{ op: 'put', key: 'f/never', value: bytes('!') }], failure: [{ op: 'range', range: { key: 'f/a' } }] });
+      const r = await kv.txn({
+        compare: [compare],
+        success: [{ op: 'put', key: 'f/never', value: bytes('!') }],
+        failure: [{ op: 'range', range: { key: 'f/a' } }],
+      });
       expect(r.succeeded, JSON.stringify(compare)).toBe(false);
       expect(r.revision, 'a read-only branch leaves the revision').toBe(before);
       expect(r.results).toHaveLength(1);
@@ -434,7 +441,10 @@ describe('sessions', () => {
     // Both ephemeral keys go in one write, at the same revision on every live replica.
     const deletions = new Map<NodeId, WatchEvent[]>();
     for (const id of [leader, witness]) {
-      expect((await c.kv(id).range({ prefix: 'eph/' })).kvs.map((e) => e.key), id).toEqual(['eph/keep']);
+      expect(
+        (await c.kv(id).range({ prefix: 'eph/' })).kvs.map((e) => e.key),
+        id,
+      ).toEqual(['eph/keep']);
       const watch = c.kv(id).watch({ prefix: 'eph/' }, { fromRevision: start + 1 });
       deletions.set(id, await nextEvents(watch, 2));
       watch.close();
@@ -593,7 +603,10 @@ describe('watch', () => {
         expect(error).toMatchObject({ revision: fromRevision, compactRevision: compactAt });
       }
       const after = await nextEvents(c.kv(id).watch({ prefix: 'cw/' }, { fromRevision: compactAt + 1 }), 2);
-      expect(after.map((e) => e.revision), id).toEqual(revisions.slice(3));
+      expect(
+        after.map((e) => e.revision),
+        id,
+      ).toEqual(revisions.slice(3));
     }
   });
 
@@ -676,10 +689,16 @@ describe('bad input', () => {
       ['put of a too long key', () => kv.put('k'.repeat(kvLimits.keyBytesMax + 1), 'x')],
       ['put of a too large value', () => kv.put('big', new Uint8Array(kvLimits.valueBytesMax + 1))],
       ['txn putting an empty key', () => c.kv(leader).txn({ compare: [], success: [{ op: 'put', key: '', value: bytes('x') }] })],
-      ['txn putting a too large value', () => c.kv(leader).txn({ compare: [], success: [{ op: 'put', key: 'big', value: new Uint8Array(kvLimits.valueBytesMax + 1) }] })],
+      [
+        'txn putting a too large value',
+        () => c.kv(leader).txn({ compare: [], success: [{ op: 'put', key: 'big', value: new Uint8Array(kvLimits.valueBytesMax + 1) }] }),
+      ],
       ['put of a key with a lone surrogate', () => kv.put('half\ud800', 'x')],
       ['put with a negative expectedVersion', () => kv.put('fine', 'x', { expectedVersion: -1 })],
-      ['txn with too many operations', () => c.kv(leader).txn({ compare: [], success: Array.from({ length: kvLimits.txnOpsMax + 1 }, (_, i) => ({ op: 'delete', key: `d/${i}` }) as const) })],
+      [
+        'txn with too many operations',
+        () => c.kv(leader).txn({ compare: [], success: Array.from({ length: kvLimits.txnOpsMax + 1 }, (_, i) => ({ op: 'delete', key: `d/${i}` }) as const) }),
+      ],
       ['range with limit 0', () => kv.range({ prefix: '' }, { limit: 0 })],
       ['a session TTL below the minimum', () => kv.createSession({ ttlMs: kvLimits.sessionTtlMsMin - 1 })],
     ];
@@ -691,7 +710,10 @@ describe('bad input', () => {
     for (const id of c.ids) {
       const all = await c.kv(id).range({ prefix: '' });
       expect(all.revision, id).toBe(before);
-      expect(all.kvs.map((e) => e.key), id).toEqual(['fine']);
+      expect(
+        all.kvs.map((e) => e.key),
+        id,
+      ).toEqual(['fine']);
     }
   });
 

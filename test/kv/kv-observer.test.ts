@@ -16,7 +16,17 @@ it('an observer serves serializable and linearizable reads and watches, and neve
   const network = new MemoryNetwork({ delayMs: { min: 0, max: 1 } });
   const voters = ['a', 'b', 'c'];
   for (const id of [...voters, 'o']) {
-    nodes.push(createKvNode({ id, members: voters, observers: ['o'], transport: network.transport(id), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 } }));
+    nodes.push(
+      createKvNode({
+        id,
+        members: voters,
+        observers: ['o'],
+        transport: network.transport(id),
+        storage: new MemoryStorage(),
+        tickMs: 10,
+        electionTicks: { min: 20, max: 40 },
+      }),
+    );
   }
   await Promise.all(nodes.map((n) => n.start()));
   const observer = nodes[3]!;

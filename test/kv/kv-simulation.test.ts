@@ -9,7 +9,17 @@
 import { describe, expect, it } from 'vitest';
 import { type KvCommand, type KvResult, KvStateMachine, kvCommandCodec } from '../../src/kv/index.js';
 import type { NodeId } from '../../src/core/index.js';
-import { type Fault, calmNetwork, type KvInput, type KvOutput, type Operation, Prng, RuntimeSimulation, checkLinearizability, versionedKvModel } from '../../src/testing/index.js';
+import {
+  type Fault,
+  calmNetwork,
+  type KvInput,
+  type KvOutput,
+  type Operation,
+  Prng,
+  RuntimeSimulation,
+  checkLinearizability,
+  versionedKvModel,
+} from '../../src/testing/index.js';
 
 const seeds = Number(process.env['SYNOD_KV_SEEDS'] ?? 500);
 const firstSeed = Number(process.env['SYNOD_KV_SEED'] ?? 1);
@@ -82,7 +92,12 @@ async function run(seed: number): Promise<{ history: Operation<KvInput, KvOutput
     }
     const command: KvCommand =
       input.op === 'put'
-        ? { type: 'put', key, value: new TextEncoder().encode(input.value), ...(input.expectedVersion === undefined ? {} : { expectedVersion: input.expectedVersion }) }
+        ? {
+            type: 'put',
+            key,
+            value: new TextEncoder().encode(input.value),
+            ...(input.expectedVersion === undefined ? {} : { expectedVersion: input.expectedVersion }),
+          }
         : { type: 'delete', key, ...(input.expectedVersion === undefined ? {} : { expectedVersion: input.expectedVersion }) };
     let result: KvResult;
     try {
@@ -128,7 +143,8 @@ async function run(seed: number): Promise<{ history: Operation<KvInput, KvOutput
       const before = history.length;
       await operate(name, key, input, seq);
       const done = history[before];
-      if (done?.outcome === 'ok' && done.output !== undefined && (done.output.type === 'value' || done.output.type === 'written')) versions.set(key, done.output.version);
+      if (done?.outcome === 'ok' && done.output !== undefined && (done.output.type === 'value' || done.output.type === 'written'))
+        versions.set(key, done.output.version);
       await sleep(random.int(20));
     }
   };

@@ -70,7 +70,7 @@ describe('KV snapshots', () => {
     expect(copy.view.range({ prefix: '' }, 100)).toEqual(before);
   });
 
-  it('keep each session\'s renewal slot and owner (format version 3)', async () => {
+  it("keep each session's renewal slot and owner (format version 3)", async () => {
     const m = new KvStateMachine();
     m.apply({ type: 'session-create', ttlMs: 1_000 }, { slot: 5, timestamp: 10, clientId: 'c', seq: 1, origin: 'a' });
     m.apply({ type: 'session-create', ttlMs: 1_000, owner: { user: 'alice', sessionsMax: 2 } }, { slot: 6, timestamp: 10, clientId: 'c', seq: 2, origin: 'a' });
@@ -87,7 +87,9 @@ describe('KV snapshots', () => {
     expect(copy.sessionTable.ownedBy('alice')).toBe(1);
     // A leader that decided at slot 8 expires the session silent since slot 6, not the one kept alive at 9: on both alike.
     for (const machine of [m, copy]) {
-      expect(machine.apply({ type: 'session-expire', sessions: [1, 2], decidedAtSlot: 8 }, { slot: 10, timestamp: 30, clientId: 'c', seq: 4, origin: 'a' })).toMatchObject({ type: 'expired', sessions: [2] });
+      expect(
+        machine.apply({ type: 'session-expire', sessions: [1, 2], decidedAtSlot: 8 }, { slot: 10, timestamp: 30, clientId: 'c', seq: 4, origin: 'a' }),
+      ).toMatchObject({ type: 'expired', sessions: [2] });
     }
   });
 
@@ -108,7 +110,10 @@ describe('KV snapshots', () => {
     // Written by the version 1 encoder: sessions 1 (ttl 1 s, kept alive at log time
     // 1,700,000,000,500, owns "eph") and 2 (ttl 5 s, owns "eph2"), and the key "plain".
     const v1 = Uint8Array.from(
-      Buffer.from('534b56010300f4d395ffbc3103000201e807dcdb95ffbc310288279cf795ffbc31030365706801010201010165010465706832010202010201660205706c61696e01030101030170', 'hex'),
+      Buffer.from(
+        '534b56010300f4d395ffbc3103000201e807dcdb95ffbc310288279cf795ffbc31030365706801010201010165010465706832010202010201660205706c61696e01030101030170',
+        'hex',
+      ),
     );
     const m = new KvStateMachine();
     m.restore(v1);

@@ -12,7 +12,9 @@ const input: fc.Arbitrary<KvInput> = fc.oneof(
   fc.constant<KvInput>({ op: 'get' }),
   fc.constantFrom('a', 'b').map((value): KvInput => ({ op: 'put', value })),
   fc.record({ value: fc.constantFrom('a', 'b'), expectedVersion: fc.nat(3) }).map((p): KvInput => ({ op: 'put', ...p })),
-  fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }).map((v): KvInput => (v === undefined ? { op: 'delete' } : { op: 'delete', expectedVersion: v })),
+  fc
+    .option(fc.integer({ min: 1, max: 3 }), { nil: undefined })
+    .map((v): KvInput => (v === undefined ? { op: 'delete' } : { op: 'delete', expectedVersion: v })),
 );
 
 function onMachine(machine: KvStateMachine, i: KvInput, slot: number): KvOutput {
@@ -21,7 +23,15 @@ function onMachine(machine: KvStateMachine, i: KvInput, slot: number): KvOutput 
     const kv = machine.view.range({ key: 'k' }, 1).kvs[0];
     return kv === undefined ? { type: 'absent' } : { type: 'value', value: new TextDecoder().decode(kv.value), version: kv.version };
   }
-  const command = i.op === 'put' ? { type: 'put' as const, key: 'k', value: new TextEncoder().encode(i.value), ...(i.expectedVersion === undefined ? {} : { expectedVersion: i.expectedVersion }) } : { type: 'delete' as const, key: 'k', ...(i.expectedVersion === undefined ? {} : { expectedVersion: i.expectedVersion }) };
+  const command =
+    i.op === 'put'
+      ? {
+          type: 'put' as const,
+          key: 'k',
+          value: new TextEncoder().encode(i.value),
+          ...(i.expectedVersion === undefined ? {} : { expectedVersion: i.expectedVersion }),
+        }
+      : { type: 'delete' as const, key: 'k', ...(i.expectedVersion === undefined ? {} : { expectedVersion: i.expectedVersion }) };
   const r: KvResult = machine.apply(command, meta);
   switch (r.type) {
     case 'put':

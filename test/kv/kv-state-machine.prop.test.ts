@@ -34,7 +34,13 @@ class Model {
 
   private put(key: string, value: Uint8Array, session: number | undefined): number {
     const old = this.map.get(key);
-    const entry = { value, version: (old?.version ?? 0) + 1, createRevision: old?.createRevision ?? this.revision + 1, modRevision: this.revision + 1, session };
+    const entry = {
+      value,
+      version: (old?.version ?? 0) + 1,
+      createRevision: old?.createRevision ?? this.revision + 1,
+      modRevision: this.revision + 1,
+      session,
+    };
     this.map.set(key, entry);
     this.pending.push({ key, type: 'put' });
     return entry.version;
@@ -91,7 +97,8 @@ class Model {
       }
       case 'delete': {
         if (!this.map.has(c.key)) return { type: 'delete', deleted: false, revision: this.revision };
-        if (c.expectedVersion !== undefined && version(c.key) !== c.expectedVersion) return { type: 'conflict', key: c.key, version: version(c.key), revision: this.revision };
+        if (c.expectedVersion !== undefined && version(c.key) !== c.expectedVersion)
+          return { type: 'conflict', key: c.key, version: version(c.key), revision: this.revision };
         this.del(c.key);
         this.commit();
         return { type: 'delete', deleted: true, revision: this.revision };
@@ -156,7 +163,10 @@ class Model {
         return { type: 'expired', sessions: ids, revision: this.revision };
       }
       case 'session-expire-by-log-time': {
-        const ids = [...this.sessions].filter(([, s]) => s.expiresAt <= this.time).map(([id]) => id).sort((x, y) => x - y);
+        const ids = [...this.sessions]
+          .filter(([, s]) => s.expiresAt <= this.time)
+          .map(([id]) => id)
+          .sort((x, y) => x - y);
         this.endSessions(ids);
         return { type: 'expired', sessions: ids, revision: this.revision };
       }
@@ -189,23 +199,51 @@ const key = fc.constantFrom(...keys);
 const value = fc.constantFrom('x', 'y', 'z').map(bytes);
 const session = fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined, freq: 3 });
 const txnOp: fc.Arbitrary<TxnOp> = fc.oneof(
-  fc.record({ key, value, session }).map(({ key, value, session }): TxnOp => (session === undefined ? { op: 'put', key, value } : { op: 'put', key, value, session })),
+  fc
+    .record({ key, value, session })
+    .map(({ key, value, session }): TxnOp => (session === undefined ? { op: 'put', key, value } : { op: 'put', key, value, session })),
   key.map((key): TxnOp => ({ op: 'delete', key })),
-  fc.record({ prefix: fc.constantFrom(...prefixes), limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }).map(
-    ({ prefix, limit }): TxnOp => (limit === undefined ? { op: 'range', range: { prefix } } : { op: 'range', range: { prefix }, limit }),
-  ),
+  fc
+    .record({ prefix: fc.constantFrom(...prefixes), limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) })
+    .map(({ prefix, limit }): TxnOp => (limit === undefined ? { op: 'range', range: { prefix } } : { op: 'range', range: { prefix }, limit })),
 );
 const command: fc.Arbitrary<KvCommand> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ key, value, expectedVersion: fc.option(fc.nat(3), { nil: undefined }), session }).map(({ key, value, expectedVersion, session }): KvCommand => ({ type: 'put', key, value, ...(expectedVersion === undefined ? {} : { expectedVersion }), ...(session === undefined ? {} : { session }) })) },
-  { weight: 1, arbitrary: fc.record({ prefix: fc.constantFrom('q/', 'a/'), value, session }).map(({ prefix, value, session }): KvCommand => ({ type: 'put', key: prefix, value, sequential: true, ...(session === undefined ? {} : { session }) })) },
-  { weight: 3, arbitrary: fc.record({ key, expectedVersion: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }).map(({ key, expectedVersion }): KvCommand => ({ type: 'delete', key, ...(expectedVersion === undefined ? {} : { expectedVersion }) })) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ key, value, expectedVersion: fc.option(fc.nat(3), { nil: undefined }), session }).map(
+      ({ key, value, expectedVersion, session }): KvCommand => ({
+        type: 'put',
+        key,
+        value,
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+        ...(session === undefined ? {} : { session }),
+      }),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ prefix: fc.constantFrom('q/', 'a/'), value, session })
+      .map(({ prefix, value, session }): KvCommand => ({ type: 'put', key: prefix, value, sequential: true, ...(session === undefined ? {} : { session }) })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({ key, expectedVersion: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) })
+      .map(({ key, expectedVersion }): KvCommand => ({ type: 'delete', key, ...(expectedVersion === undefined ? {} : { expectedVersion }) })),
+  },
   {
     weight: 3,
     arbitrary: fc
       .record({
         compare: fc.array(
           fc.oneof(
-            fc.record({ key, target: fc.constantFrom('version' as const, 'createRevision' as const, 'modRevision' as const), op: fc.constantFrom('==' as const, '!=' as const, '<' as const, '>' as const), value: fc.nat(6) }),
+            fc.record({
+              key,
+              target: fc.constantFrom('version' as const, 'createRevision' as const, 'modRevision' as const),
+              op: fc.constantFrom('==' as const, '!=' as const, '<' as const, '>' as const),
+              value: fc.nat(6),
+            }),
             fc.record({ key, target: fc.constant('value' as const), op: fc.constantFrom('==' as const, '!=' as const), value }),
           ),
           { maxLength: 2 },
@@ -221,13 +259,21 @@ const command: fc.Arbitrary<KvCommand> = fc.oneof(
   {
     weight: 2,
     // decidedAtSlot here is how many slots before the previous one the leader decided (-1: this very slot, refused); drive() makes it a slot.
-    arbitrary: fc.record({ sessions: fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 4 }), back: fc.integer({ min: -1, max: 6 }) }).map(({ sessions, back }): KvCommand => ({ type: 'session-expire', sessions, decidedAtSlot: back + 1 })),
+    arbitrary: fc
+      .record({ sessions: fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 4 }), back: fc.integer({ min: -1, max: 6 }) })
+      .map(({ sessions, back }): KvCommand => ({ type: 'session-expire', sessions, decidedAtSlot: back + 1 })),
   },
   { weight: 1, arbitrary: fc.constant<KvCommand>({ type: 'session-expire-by-log-time' }) },
   { weight: 1, arbitrary: fc.constant<KvCommand>({ type: 'session-renew' }) },
   { weight: 1, arbitrary: fc.nat(40).map((revision): KvCommand => ({ type: 'compact', revision })) },
 );
-const step = fc.record({ command, advanceMs: fc.constantFrom(0, 50, 100, 250, 500), readAt: fc.double({ min: 0, max: 1, noNaN: true }), prefix: fc.constantFrom(...prefixes), limit: fc.integer({ min: 1, max: 6 }) });
+const step = fc.record({
+  command,
+  advanceMs: fc.constantFrom(0, 50, 100, 250, 500),
+  readAt: fc.double({ min: 0, max: 1, noNaN: true }),
+  prefix: fc.constantFrom(...prefixes),
+  limit: fc.integer({ min: 1, max: 6 }),
+});
 
 function meta(slot: number, timestamp: number): ApplyMeta {
   return { slot, timestamp, clientId: 'c', seq: slot, origin: 'a' };
@@ -264,7 +310,8 @@ function drive(steps: readonly Step[], snapshotAt: number | undefined, writtenAf
       if (capture !== undefined && snapshotAt !== undefined && i === snapshotAt + writtenAfter) {
         replica = new KvStateMachine();
         const late = await capture.write();
-        if (atOnce !== undefined) expect(Buffer.from(late).equals(Buffer.from(atOnce)), `the capture before step ${snapshotAt}, written after step ${i}`).toBe(true);
+        if (atOnce !== undefined)
+          expect(Buffer.from(late).equals(Buffer.from(atOnce)), `the capture before step ${snapshotAt}, written after step ${i}`).toBe(true);
         replica.restore(late);
         capture = undefined;
         for (const [command, m] of replay) replica.apply(command, m);
@@ -315,7 +362,13 @@ it('answers every command, range read and watch history as the naive model does'
 it('a snapshot captured midway and written only after more commands holds the state at its capture: replayed, the replica answers as the original', async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(step, { minLength: 3, maxLength: 60 }).chain((steps) => fc.tuple(fc.constant(steps), fc.nat(steps.length - 2)).chain(([s, at]) => fc.tuple(fc.constant(s), fc.constant(at), fc.integer({ min: 1, max: s.length - 1 - at })))),
+      fc
+        .array(step, { minLength: 3, maxLength: 60 })
+        .chain((steps) =>
+          fc
+            .tuple(fc.constant(steps), fc.nat(steps.length - 2))
+            .chain(([s, at]) => fc.tuple(fc.constant(s), fc.constant(at), fc.integer({ min: 1, max: s.length - 1 - at }))),
+        ),
       ([steps, at, after]) => drive(steps, at, after),
     ),
     { numRuns: runs },

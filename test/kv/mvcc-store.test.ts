@@ -75,7 +75,14 @@ describe('MvccStore.restore', () => {
   });
 
   it('leaves out changes at or below the compaction revision', () => {
-    const store = MvccStore.restore([['a', [record(2), record(7)]], ['b', [record(5)]]], 9, 5);
+    const store = MvccStore.restore(
+      [
+        ['a', [record(2), record(7)]],
+        ['b', [record(5)]],
+      ],
+      9,
+      5,
+    );
     expect(changes(store)).toEqual([[7, 'a']]);
   });
 

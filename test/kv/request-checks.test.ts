@@ -15,7 +15,13 @@ let client: KvClient;
 
 beforeAll(async () => {
   cluster = await InProcessKvCluster.start();
-  client = new KvClient({ endpoints: [{ host: '127.0.0.1', port: 9 }], clusterId: 'checks', secret: new Uint8Array(32).fill(1), requestTimeoutMs: 2_000, connectTimeoutMs: 500 });
+  client = new KvClient({
+    endpoints: [{ host: '127.0.0.1', port: 9 }],
+    clusterId: 'checks',
+    secret: new Uint8Array(32).fill(1),
+    requestTimeoutMs: 2_000,
+    connectTimeoutMs: 500,
+  });
 });
 
 afterAll(async () => {

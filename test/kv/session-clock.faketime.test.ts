@@ -38,21 +38,30 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** libfaketime, where Debian puts it, if it is installed and works here; else why not. */
 async function findFaketime(): Promise<{ library: string } | { why: string }> {
-  const candidates = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'];
+  const candidates = [
+    '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
+    '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1',
+    '/usr/lib/faketime/libfaketime.so.1',
+  ];
   const library = candidates.find((path) => existsSync(path));
-  if (library === undefined) return { why: `libfaketime not found (${candidates.join(', ')}): run scripts/install-system-packages.sh (Debian's faketime package)` };
+  if (library === undefined)
+    return { why: `libfaketime not found (${candidates.join(', ')}): run scripts/install-system-packages.sh (Debian's faketime package)` };
   // It must step node's wall clock and leave its monotonic clock alone.
   const dir = await mkdtemp(join(tmpdir(), 'synod-faketime-probe-'));
   try {
     const file = join(dir, 'offset');
     await writeFile(file, '+2h\n');
     const out = await new Promise<string>((done) =>
-      execFile(process.execPath, ['-e', 'console.log(Date.now(), performance.now())'], { env: { ...process.env, ...faketimeEnv(library, file) }, timeout: 10_000 }, (error, stdout) =>
-        done(error === null ? stdout : ''),
+      execFile(
+        process.execPath,
+        ['-e', 'console.log(Date.now(), performance.now())'],
+        { env: { ...process.env, ...faketimeEnv(library, file) }, timeout: 10_000 },
+        (error, stdout) => done(error === null ? stdout : ''),
       ),
     );
     const [wall, monotonic] = out.trim().split(' ').map(Number);
-    if (wall === undefined || monotonic === undefined || !(Math.abs(wall - Date.now() - 7_200_000) < 60_000)) return { why: `libfaketime at ${library} did not step node's wall clock (got "${out.trim()}")` };
+    if (wall === undefined || monotonic === undefined || !(Math.abs(wall - Date.now() - 7_200_000) < 60_000))
+      return { why: `libfaketime at ${library} did not step node's wall clock (got "${out.trim()}")` };
     if (!(monotonic < 60_000)) return { why: `libfaketime at ${library} stepped the monotonic clock too (performance.now() = ${monotonic})` };
     return { library };
   } finally {
@@ -97,7 +106,13 @@ class FaketimeCluster {
   }
 
   client(ids: readonly string[] = this.ids): KvClient {
-    const kv = new KvClient({ endpoints: ids.map((id) => this.config.members[id]!.client), clusterId: this.config.clusterId, secret: this.config.clientSecret!, requestTimeoutMs: 3_000, connectTimeoutMs: 1_000 });
+    const kv = new KvClient({
+      endpoints: ids.map((id) => this.config.members[id]!.client),
+      clusterId: this.config.clusterId,
+      secret: this.config.clientSecret!,
+      requestTimeoutMs: 3_000,
+      connectTimeoutMs: 1_000,
+    });
     this.clients.push(kv);
     return kv;
   }

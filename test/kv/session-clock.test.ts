@@ -214,7 +214,10 @@ function expectExpiredInBounds(c: ClockedCluster, s: Abandoned): void {
   const silentMs = s.goneAt! - s.lastRenewedAt;
   expect(silentMs, `expired ${silentMs} ms after its last keepalive, before its TTL`).toBeGreaterThanOrEqual(abandonedTtlMs);
   const from = Math.max(s.lastRenewedAt, c.takeoverBefore(s.goneAt!));
-  expect(s.goneAt! - from, `expired ${s.goneAt! - from} ms after the later of its last keepalive (${s.lastRenewedAt}) and the takeover (${c.takeoverBefore(s.goneAt!)})`).toBeLessThanOrEqual(abandonedTtlMs + lateMsMax);
+  expect(
+    s.goneAt! - from,
+    `expired ${s.goneAt! - from} ms after the later of its last keepalive (${s.lastRenewedAt}) and the takeover (${c.takeoverBefore(s.goneAt!)})`,
+  ).toBeLessThanOrEqual(abandonedTtlMs + lateMsMax);
 }
 
 function expectAlive(c: ClockedCluster, session: KvSession): void {
@@ -303,7 +306,14 @@ describe('session expiry follows elapsed time, not wall clocks', () => {
   // keepalive time out (a whole interval), and the next came a whole interval after that:
   // three intervals, the whole TTL, without a renewal, and the leader expired the session.
   it('a kept session outlives a keepalive lost to a short leader isolation', async () => {
-    await runSchedule(1, [{ at: 1513, what: 'isolate-leader' }, { at: 1675, what: 'heal' }], 505);
+    await runSchedule(
+      1,
+      [
+        { at: 1513, what: 'isolate-leader' },
+        { at: 1675, what: 'heal' },
+      ],
+      505,
+    );
   });
 
   it('holds over seeded schedules of wall clock steps, leader isolations and heals', async () => {
@@ -318,7 +328,9 @@ describe('session expiry follows elapsed time, not wall clocks', () => {
   });
 });
 
-type ScheduledEvent = { readonly at: number; readonly what: 'step'; readonly node: number; readonly hours: number } | { readonly at: number; readonly what: 'isolate-leader' | 'heal' };
+type ScheduledEvent =
+  | { readonly at: number; readonly what: 'step'; readonly node: number; readonly hours: number }
+  | { readonly at: number; readonly what: 'isolate-leader' | 'heal' };
 
 /**
  * One schedule: a kept-alive session and one abandoned after `abandonAfterMs`, on a

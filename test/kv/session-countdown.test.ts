@@ -46,7 +46,11 @@ describe('SessionCountdown', () => {
   });
 
   it('never finds a session due before a TTL of silence it saw, and always once it saw one (model)', () => {
-    const step = fc.record({ advanceMs: fc.integer({ min: 0, max: 400 }), renew: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }), end: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined, freq: 8 }) });
+    const step = fc.record({
+      advanceMs: fc.integer({ min: 0, max: 400 }),
+      renew: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }),
+      end: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined, freq: 8 }),
+    });
     fc.assert(
       fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
         const c = new SessionCountdown();
@@ -68,7 +72,10 @@ describe('SessionCountdown', () => {
             if (seenSlot.get(x.id) !== x.renewedSlot) since.set(x.id, now);
             seenSlot.set(x.id, x.renewedSlot);
           }
-          const expected = [...live.values()].filter((x) => now - since.get(x.id)! >= x.ttlMs).map((x) => x.id).sort((a, b) => a - b);
+          const expected = [...live.values()]
+            .filter((x) => now - since.get(x.id)! >= x.ttlMs)
+            .map((x) => x.id)
+            .sort((a, b) => a - b);
           expect(due).toEqual(expected);
         }
       }),

@@ -30,7 +30,19 @@ describe('session owners', () => {
     ];
     const results = [new KvStateMachine(), new KvStateMachine()].map((m) => replay(m, log));
     expect(results[0]).toEqual(results[1]);
-    expect(results[0]!.map((r) => (r.type === 'session' ? r.session.id : r.type))).toEqual([1, 2, 'quota-exceeded', 3, 4, 'session-closed', 5, 'expired', 6, 'quota-exceeded', 7]);
+    expect(results[0]!.map((r) => (r.type === 'session' ? r.session.id : r.type))).toEqual([
+      1,
+      2,
+      'quota-exceeded',
+      3,
+      4,
+      'session-closed',
+      5,
+      'expired',
+      6,
+      'quota-exceeded',
+      7,
+    ]);
     expect(results[0]![2]).toEqual({ type: 'quota-exceeded', quota: 'sessionsMax', limit: 2 });
   });
 

@@ -51,7 +51,13 @@ export async function ensureBuilt(repoRoot: string, targets: readonly string[]):
   try {
     if (distIsCurrent(repoRoot, targets)) return;
     // Asynchronous: a minute of blocked event loop makes vitest's worker miss its heartbeats.
-    await promisify(execFile)('npm', ['run', 'build'], { cwd: repoRoot, env: childEnv(), encoding: 'utf8', shell: process.platform === 'win32', maxBuffer: 64 * 1024 * 1024 });
+    await promisify(execFile)('npm', ['run', 'build'], {
+      cwd: repoRoot,
+      env: childEnv(),
+      encoding: 'utf8',
+      shell: process.platform === 'win32',
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(`dist/ is missing or stale and \`npm run build\` failed; fix the build first:\n${e.stdout ?? ''}${e.stderr ?? ''}${e.message}`);

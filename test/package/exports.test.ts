@@ -54,7 +54,17 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
   './tcp-transport': ['TcpTransport', 'TransportError'],
   './kv-server': ['KvServer'],
   './kv-client': ['KvClient', 'KvServerError'],
-  './recipes': ['KvLock', 'KvElection', 'LeaderObserver', 'ConfigService', 'SequentialQueue', 'FencedResource', 'StaleTokenError', 'QueueEntryGoneError', 'TooManyKeysError'],
+  './recipes': [
+    'KvLock',
+    'KvElection',
+    'LeaderObserver',
+    'ConfigService',
+    'SequentialQueue',
+    'FencedResource',
+    'StaleTokenError',
+    'QueueEntryGoneError',
+    'TooManyKeysError',
+  ],
   './kv': ['createKvNode', 'KvNode', 'KvStateMachine', 'VersionConflictError', 'CompactedError'],
   './zk': ['ZkStateMachine', 'ZkTree', 'ZkWatchTable', 'ZkExtension'],
   './zk-server': ['ZkServer', 'ZkExtension', 'digestAuthId'],
@@ -83,9 +93,7 @@ function conditionObjects(value: unknown, path: string[] = []): Array<{ path: st
 
 /** Every file the exports map points at. */
 function exportTargets(): string[] {
-  return exportConditions().flatMap(({ conditions }) =>
-    Object.values(conditions).filter((v): v is string => typeof v === 'string' && v.startsWith('./dist/')),
-  );
+  return exportConditions().flatMap(({ conditions }) => Object.values(conditions).filter((v): v is string => typeof v === 'string' && v.startsWith('./dist/')));
 }
 
 function runNode(args: readonly string[]): string {
@@ -103,7 +111,6 @@ const runCjs = (script: string): string => runNode(['--input-type=commonjs', '-e
 const describeExports = (variable: string): string =>
   `console.log(JSON.stringify(Object.fromEntries(Object.keys(${variable}).map((k) => [k, typeof ${variable}[k]]))));`;
 
-
 describe('package.json', () => {
   it('is an ESM package without side effects that ships only dist/ and docs/', () => {
     expect(pkg.type).toBe('module');
@@ -116,7 +123,13 @@ describe('package.json', () => {
     const objects = exportConditions();
     expect(objects.length).toBeGreaterThan(0);
     for (const { path, conditions } of objects) {
-      expect(Object.keys(conditions)[0], `exports["${path[0]}"]${path.slice(1).map((k) => `.${k}`).join('')}`).toBe('types');
+      expect(
+        Object.keys(conditions)[0],
+        `exports["${path[0]}"]${path
+          .slice(1)
+          .map((k) => `.${k}`)
+          .join('')}`,
+      ).toBe('types');
     }
   });
 

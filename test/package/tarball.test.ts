@@ -52,7 +52,10 @@ describe('the packed tarball, installed without fast-check', () => {
   beforeAll(async () => {
     await ensureBuilt(repoRoot, ['dist/testing/index.js', 'dist/testing/index.cjs', 'dist/testing/index.d.ts']);
     workDir = mkdtempSync(join(tmpdir(), 'synod-tarball-'));
-    const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', workDir], repoRoot)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', workDir], repoRoot)) as Array<{
+      filename: string;
+      files: Array<{ path: string }>;
+    }>;
     const tarball = join(workDir, packed[0]!.filename);
     packedFiles = packed[0]!.files.map((f) => f.path);
     app = join(workDir, 'app');

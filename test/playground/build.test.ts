@@ -19,7 +19,9 @@ const pageBytesMax = 400_000;
 it('builds a small page that works offline', async () => {
   await build({ configFile: config, logLevel: 'warn' });
   const files = await walk(dist);
-  const sizes = await Promise.all(files.map(async (f) => ({ f: f.slice(dist.length + 1), bytes: (await stat(f)).size, gzip: gzipSync(await readFile(f)).length })));
+  const sizes = await Promise.all(
+    files.map(async (f) => ({ f: f.slice(dist.length + 1), bytes: (await stat(f)).size, gzip: gzipSync(await readFile(f)).length })),
+  );
   const total = sizes.reduce((s, x) => s + x.bytes, 0);
   const gzip = sizes.reduce((s, x) => s + x.gzip, 0);
   console.log(`playground page: ${total} bytes (${gzip} gzipped) in ${files.length} files: ${sizes.map((s) => `${s.f} ${s.bytes}`).join(', ')}`);

@@ -6,7 +6,19 @@
  * copies in docs/images are refreshed by hand from there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PlaygroundPage, chosenBy, chromium, click, drag, members, openPlayground, screenshot, selectMember, stepUntil, tickUntil } from './playground-page.js';
+import {
+  type PlaygroundPage,
+  chosenBy,
+  chromium,
+  click,
+  drag,
+  members,
+  openPlayground,
+  screenshot,
+  selectMember,
+  stepUntil,
+  tickUntil,
+} from './playground-page.js';
 
 const message = (type: string): string => `document.querySelector('.message[data-type="${type}"]') !== null`;
 const leaderDrawn = `document.querySelector('[data-role="leader"]') !== null`;
@@ -53,7 +65,13 @@ describe.skipIf(chromium === undefined)('Paxos in pictures', () => {
     const second = (await members(page)).find((m) => m.role === 'leader')!;
     await drag(page, second.id, 70, 70);
     await click(page, 'propose');
-    expect(await tickUntil(page, `document.querySelectorAll('[data-role="leader"]').length === 1 && document.querySelector('[data-member="${second.id}"][data-role="leader"]') === null`, 120)).toBe(true);
+    expect(
+      await tickUntil(
+        page,
+        `document.querySelectorAll('[data-role="leader"]').length === 1 && document.querySelector('[data-member="${second.id}"][data-role="leader"]') === null`,
+        120,
+      ),
+    ).toBe(true);
     await click(page, 'propose');
     await tickUntil(page, 'false', 10);
     await screenshot(page, 'partition', 'drawing');

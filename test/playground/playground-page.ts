@@ -131,7 +131,12 @@ export async function selectMember(page: Page, id: string): Promise<void> {
 /** Each member's drawn role, commit index and promised ballot. */
 export async function members(page: Page): Promise<{ id: string; role: string; commit: number; promised: string }[]> {
   return page.$$eval('[data-member][data-role]', (gs) =>
-    gs.map((g) => ({ id: g.getAttribute('data-member')!, role: g.getAttribute('data-role')!, commit: Number(g.getAttribute('data-commit')), promised: g.getAttribute('data-promised')! })),
+    gs.map((g) => ({
+      id: g.getAttribute('data-member')!,
+      role: g.getAttribute('data-role')!,
+      commit: Number(g.getAttribute('data-commit')),
+      promised: g.getAttribute('data-promised')!,
+    })),
   );
 }
 
@@ -152,7 +157,11 @@ export async function screenshot(page: Page, name: string, part: 'page' | 'drawi
     return path;
   }
   const clip = await page.evaluate(() => {
-    const d = (globalThis as unknown as { document: { getElementById(id: string): { getBoundingClientRect(): { left: number; top: number; right: number; bottom: number } } } }).document;
+    const d = (
+      globalThis as unknown as {
+        document: { getElementById(id: string): { getBoundingClientRect(): { left: number; top: number; right: number; bottom: number } } };
+      }
+    ).document;
     const stage = d.getElementById('stage').getBoundingClientRect();
     const logs = d.getElementById('log-panel').getBoundingClientRect();
     return { x: stage.left - 4, y: stage.top - 4, width: stage.right - stage.left + 8, height: logs.bottom - stage.top + 8 };

@@ -30,7 +30,11 @@ describe.skipIf(chromium === undefined)('the playground in headless Chromium', (
     await click(page, 'step', 3);
     await screenshot(page, 'propose-in-flight');
     const all = ['n1', 'n2', 'n3', 'n4', 'n5', 'o1'];
-    const done = await tickUntil(page, `new Set([...document.querySelectorAll('#logs td[data-state="chosen"][data-value="x1"]')].map((c) => c.getAttribute('data-member'))).size === 6`, 50);
+    const done = await tickUntil(
+      page,
+      `new Set([...document.querySelectorAll('#logs td[data-state="chosen"][data-value="x1"]')].map((c) => c.getAttribute('data-member'))).size === 6`,
+      50,
+    );
     expect(done).toBe(true);
     expect(await chosenBy(page, 'x1')).toEqual(all);
     await screenshot(page, 'propose-chosen');
@@ -59,7 +63,8 @@ describe.skipIf(chromium === undefined)('the playground in headless Chromium', (
     await click(page, 'duplicate');
     expect(await inFlight()).toBe(count);
     const state = async (): Promise<string | null> => page.$eval('line.link[data-link="n1|n2"]', (l) => l.getAttribute('data-state'));
-    const clickLink = (): Promise<void> => page.$eval('line.link-hit[data-link="n1|n2"]', (l) => {
+    const clickLink = (): Promise<void> =>
+      page.$eval('line.link-hit[data-link="n1|n2"]', (l) => {
         const events = globalThis as unknown as { PointerEvent: new (type: string, init: { bubbles: boolean }) => Event };
         l.dispatchEvent(new events.PointerEvent('pointerdown', { bubbles: true }));
       });

@@ -45,7 +45,10 @@ describe.skipIf(chromium === undefined)('replaying a failing seed in headless Ch
     expect(await page.$eval('#replay-status', (e) => e.textContent)).toMatch(/suite majority, seed 1/);
     await click(page, 'run-to-stop');
     await page.waitForSelector('#stop-banner');
-    const banner = await page.$eval('#stop-banner', (g) => ({ kind: g.getAttribute('data-kind'), text: [...g.querySelectorAll('text')].map((t) => t.textContent).join(' ') }));
+    const banner = await page.$eval('#stop-banner', (g) => ({
+      kind: g.getAttribute('data-kind'),
+      text: [...g.querySelectorAll('text')].map((t) => t.textContent).join(' '),
+    }));
     expect(banner.kind).toBe('violation');
     expect(banner.text).toContain(`agreement violated at t=${at}`);
     expect(banner.text.replace(/\s+/g, ' ')).toContain(violation.replace(/^agreement: /, '').replace(/\s+/g, ' '));
@@ -54,8 +57,12 @@ describe.skipIf(chromium === undefined)('replaying a failing seed in headless Ch
 
     // Exported, the run is the same line (with its suite).
     await click(page, 'export');
-    expect(await page.$eval('#replay-text', (t) => (t as unknown as { value: string }).value)).toBe(replay!.replace(/^replay: /, '').replace(/' npx.*$/, "'").replace(/\}'$/, ',"suite":"majority"}\''));
+    expect(await page.$eval('#replay-text', (t) => (t as unknown as { value: string }).value)).toBe(
+      replay!
+        .replace(/^replay: /, '')
+        .replace(/' npx.*$/, "'")
+        .replace(/\}'$/, ',"suite":"majority"}\''),
+    );
     expect(pg.errors).toEqual([]);
   });
 });
-

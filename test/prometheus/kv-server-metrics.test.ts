@@ -62,7 +62,14 @@ describe('registerKvServerMetrics', () => {
   });
 
   it('before the server starts: its client families only, no node or store series', async () => {
-    const server = new KvServer({ id: 'a', clusterId: 'x', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/nonexistent', secret: randomBytes(32), clientSecret: randomBytes(32) });
+    const server = new KvServer({
+      id: 'a',
+      clusterId: 'x',
+      members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } },
+      dataDir: '/nonexistent',
+      secret: randomBytes(32),
+      clientSecret: randomBytes(32),
+    });
     const registry = new Registry();
     registerKvServerMetrics(registry, server);
     const f = parseExposition(await registry.metrics());
@@ -75,7 +82,13 @@ describe('registerKvServerMetrics', () => {
 
 describe('registerTcpTransportMetrics', () => {
   it("serves a transport's counts, per peer, with the peer half of connections_refused_total", async () => {
-    const transport = new TcpTransport({ id: 'a', clusterId: 'x', listen: { host: '127.0.0.1', port: 0 }, peers: { b: { host: '127.0.0.1', port: 9 } }, secret: randomBytes(32) });
+    const transport = new TcpTransport({
+      id: 'a',
+      clusterId: 'x',
+      listen: { host: '127.0.0.1', port: 0 },
+      peers: { b: { host: '127.0.0.1', port: 9 } },
+      secret: randomBytes(32),
+    });
     const registry = new Registry();
     registerTcpTransportMetrics(registry, transport);
     const f = parseExposition(await registry.metrics());

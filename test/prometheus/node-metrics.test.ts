@@ -39,7 +39,8 @@ describe('registerNodeMetrics', () => {
     expect(sampleValue(families, 'synod_commit_index')).toBeGreaterThan(sampleValue(before, 'synod_commit_index'));
     expect(m.role).toBeDefined();
     expect(sampleValue(families, 'synod_role', { role: m.role! })).toBe(1);
-    for (const role of ['leader', 'follower', 'candidate', 'observer', 'removed'].filter((r) => r !== m.role)) expect(sampleValue(families, 'synod_role', { role })).toBe(0);
+    for (const role of ['leader', 'follower', 'candidate', 'observer', 'removed'].filter((r) => r !== m.role))
+      expect(sampleValue(families, 'synod_role', { role })).toBe(0);
     expect(sampleValue(families, 'synod_has_leader')).toBe(m.leaderLive ? 1 : 0);
     expect(families.get('synod_proposals_succeeded_total')?.type).toBe('COUNTER');
     expect(sampleValue(families, 'synod_proposals_succeeded_total')).toBe(4);

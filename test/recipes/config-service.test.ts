@@ -89,7 +89,9 @@ async function randomWrite(kv: KvApi, prng: Prng, i: number, lastRevision: numbe
     }
     case 2: {
       const picked = [...names].sort(() => prng.next() - 0.5).slice(0, 2 + prng.int(2));
-      const ops: TxnOp[] = picked.map((n, j) => (prng.chance(0.3) ? { op: 'delete', key: prefix + n } : { op: 'put', key: prefix + n, value: encoder.encode(`v${i}.${j}`) }));
+      const ops: TxnOp[] = picked.map((n, j) =>
+        prng.chance(0.3) ? { op: 'delete', key: prefix + n } : { op: 'put', key: prefix + n, value: encoder.encode(`v${i}.${j}`) },
+      );
       ops.push({ op: 'put', key: `other/${name}`, value: encoder.encode(`v${i}`) });
       const { results, revision } = await kv.txn({ compare: [], success: ops });
       const changes = results.flatMap((r, j): Change[] => {
@@ -131,7 +133,11 @@ async function checkRecord(kv: KvApi, seen: readonly Seen[], written: readonly W
   // Every revision that changed the prefix after the initial read, once, in order, whole.
   const expected = written.filter((w) => w.revision > from);
   expect(
-    later.map((s) => ({ revision: s.update.revision, kind: s.update.kind, changes: byName(s.update.changes.map(({ name, type, value }) => ({ name, type, value }))) })),
+    later.map((s) => ({
+      revision: s.update.revision,
+      kind: s.update.kind,
+      changes: byName(s.update.changes.map(({ name, type, value }) => ({ name, type, value }))),
+    })),
     label,
   ).toEqual(expected.map((w) => ({ revision: w.revision, kind: 'changes', changes: byName(w.changes) })));
   // After each update, the copy is the store at that revision.
@@ -145,7 +151,10 @@ describe('ConfigService', () => {
     const written = await writeStream(c.kv('c'), 7, 80);
     const final = (await c.kv('c').range({ prefix })).revision;
     for (const { service } of watchers) await c.waitFor(() => service.revision >= written[written.length - 1]!.revision, 'the services to catch up');
-    expect(written.some((w) => w.changes.length > 1), 'the stream has multi-key transactions').toBe(true);
+    expect(
+      written.some((w) => w.changes.length > 1),
+      'the stream has multi-key transactions',
+    ).toBe(true);
     for (const [i, { service, seen }] of watchers.entries()) {
       await checkRecord(c.kv('c'), seen, written, `service ${i}`);
       expect(copyOf(service)).toEqual(await storeAt(c.kv('c'), final));
@@ -192,7 +201,9 @@ describe('ConfigService', () => {
     const stale = await instances[1]!.set('counter', '0', { expectedVersion: entry.version - 1 }).catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(VersionConflictError);
     expect(stale).toMatchObject({ currentVersion: entry.version });
-    expect(await instances[2]!.set('counter', '0', { expectedVersion: 0 }).catch((e: unknown) => e), 'create-only over an existing key').toBeInstanceOf(VersionConflictError);
+    expect(await instances[2]!.set('counter', '0', { expectedVersion: 0 }).catch((e: unknown) => e), 'create-only over an existing key').toBeInstanceOf(
+      VersionConflictError,
+    );
     expect(decoder.decode((await c.kv('a').get(`${prefix}counter`))!.value)).toBe(total);
 
     // A set resolves once the local copy holds it (read-your-writes).

@@ -2,7 +2,26 @@
  * A `KvApi` that passes every call through to another and records the watches opened
  * through it and the events each delivered: how the recipe tests count wakeups.
  */
-import type { KvApi, KvSession, KeyRange, ReadOptions, RangeOptions, RangeResult, PutOptions, PutResult, DeleteOptions, DeleteResult, TxnRequest, TxnResult, SessionOptions, Watch, WatchEvent, WatchOptions, WriteOptions, KeyValue } from '../../src/kv/index.js';
+import type {
+  KvApi,
+  KvSession,
+  KeyRange,
+  ReadOptions,
+  RangeOptions,
+  RangeResult,
+  PutOptions,
+  PutResult,
+  DeleteOptions,
+  DeleteResult,
+  TxnRequest,
+  TxnResult,
+  SessionOptions,
+  Watch,
+  WatchEvent,
+  WatchOptions,
+  WriteOptions,
+  KeyValue,
+} from '../../src/kv/index.js';
 
 /** One watch opened through a {@link CountingKv}. */
 export interface WatchRecord {

@@ -80,11 +80,17 @@ describe('KvElection', () => {
     expect(overlaps).toBe(0);
     expect(reigns).toHaveLength(rounds * services.length);
     const terms = reigns.map((l) => l.term);
-    expect(terms.every((t, i) => i === 0 || t > terms[i - 1]!), `terms ${terms.join(' ')}`).toBe(true);
+    expect(
+      terms.every((t, i) => i === 0 || t > terms[i - 1]!),
+      `terms ${terms.join(' ')}`,
+    ).toBe(true);
     await Promise.all(seenBy.map((seen) => c.waitFor(() => seen.length > 0 && seen[seen.length - 1] === undefined, 'observers to see no leader')));
     for (const [i, seen] of seenBy.entries()) {
       expect(seen[0], `observer ${c.ids[i]} starts with no leader`).toBeUndefined();
-      expect(seen.filter((l) => l !== undefined), `observer ${c.ids[i]}`).toEqual(reigns);
+      expect(
+        seen.filter((l) => l !== undefined),
+        `observer ${c.ids[i]}`,
+      ).toEqual(reigns);
     }
   });
 
@@ -121,7 +127,10 @@ describe('KvElection', () => {
     const [a, b, d] = await Promise.all(c.ids.map((id) => service(c, id, `svc-${id}`)));
     const first = await a!.election.campaign(a!.session, 'a');
     expect(await b!.election.campaign(b!.session, 'b', { timeoutMs: 150 }).catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
-    expect((await c.kv('a').range({ prefix: 'svc/candidate-' })).kvs.map((kv) => kv.key), 'only the leader is left').toEqual([first.leader.key]);
+    expect(
+      (await c.kv('a').range({ prefix: 'svc/candidate-' })).kvs.map((kv) => kv.key),
+      'only the leader is left',
+    ).toEqual([first.leader.key]);
     const campaign = d!.election.campaign(d!.session, 'd', { timeoutMs: 5_000 });
     await first.resign();
     const second = await campaign;

@@ -27,7 +27,8 @@ describe('FencedResource', () => {
 
   it('refuses what is not a token', async () => {
     const storage = new FencedResource();
-    for (const token of [0, -1, 1.5, Number.NaN]) expect(await storage.write(token, 'k', 'v').catch((e: unknown) => e), String(token)).toBeInstanceOf(ConfigError);
+    for (const token of [0, -1, 1.5, Number.NaN])
+      expect(await storage.write(token, 'k', 'v').catch((e: unknown) => e), String(token)).toBeInstanceOf(ConfigError);
     expect(() => new FencedResource({ latencyMs: -1 })).toThrow(ConfigError);
   });
 

@@ -90,7 +90,10 @@ describe('KvLock', () => {
     expect(resource.refused, 'requests refused for a stale token').toBe(0);
     expect(resource.peek('count')).toBe(String(contenders * rounds));
     const writeTokens = resource.writes.map((w) => w.token);
-    expect(writeTokens.every((t, i) => i === 0 || t > writeTokens[i - 1]!), `write tokens ${writeTokens.join(' ')}`).toBe(true);
+    expect(
+      writeTokens.every((t, i) => i === 0 || t > writeTokens[i - 1]!),
+      `write tokens ${writeTokens.join(' ')}`,
+    ).toBe(true);
     // The holders: enter and exit alternate, each exit matching the enter before it.
     expect(log).toHaveLength(2 * contenders * rounds);
     for (let i = 0; i < log.length; i += 2) {
@@ -98,7 +101,10 @@ describe('KvLock', () => {
       expect(log[i + 1], `event ${i + 1}`).toEqual({ type: 'exit', token: log[i]!.token });
     }
     const tokens = log.filter((e) => e.type === 'enter').map((e) => e.token);
-    expect(tokens.every((t, i) => i === 0 || t > tokens[i - 1]!), `tokens in acquisition order ${tokens.join(' ')}`).toBe(true);
+    expect(
+      tokens.every((t, i) => i === 0 || t > tokens[i - 1]!),
+      `tokens in acquisition order ${tokens.join(' ')}`,
+    ).toBe(true);
     expect(await lockKeys(c.kv('a'), 'counter')).toEqual([]);
   });
 
@@ -119,7 +125,10 @@ describe('KvLock', () => {
     expect(keys).toHaveLength(waiters + 1);
     line.forEach((waiter, i) => {
       // One watch, over its predecessor's key up to its own, nothing else.
-      expect(waiter.kv.watches.map((w) => w.range), `waiter ${i}`).toEqual([{ start: keys[i], end: `${keys[i + 1]}\u0000` }]);
+      expect(
+        waiter.kv.watches.map((w) => w.range),
+        `waiter ${i}`,
+      ).toEqual([{ start: keys[i], end: `${keys[i + 1]}\u0000` }]);
     });
 
     for (let i = 0; i < waiters; i++) {

@@ -19,14 +19,30 @@ it('a restarted node with a fixed clientId applies its new proposals', async () 
   const network = new MemoryNetwork();
   let storage = new MemoryStorage();
   const first = new Log();
-  const before = createNode<string, number>({ id: 'a', members: ['a'], clientId: 'a-client', transport: network.transport('a'), storage, stateMachine: first, tickMs: 5 });
+  const before = createNode<string, number>({
+    id: 'a',
+    members: ['a'],
+    clientId: 'a-client',
+    transport: network.transport('a'),
+    storage,
+    stateMachine: first,
+    tickMs: 5,
+  });
   await before.start();
   expect(await before.propose('A')).toBe(1);
   await before.close();
 
   storage = storage.reopen();
   const second = new Log();
-  const after = createNode<string, number>({ id: 'a', members: ['a'], clientId: 'a-client', transport: network.transport('a'), storage, stateMachine: second, tickMs: 5 });
+  const after = createNode<string, number>({
+    id: 'a',
+    members: ['a'],
+    clientId: 'a-client',
+    transport: network.transport('a'),
+    storage,
+    stateMachine: second,
+    tickMs: 5,
+  });
   await after.start();
   expect(await after.propose('B')).toBe(2);
   expect(second.entries).toEqual(['A', 'B']);

@@ -29,7 +29,11 @@ it('a leader that does not vote in its next slot hands over to a voter that can 
   const change = c.changeMembers('a', { type: 'replace', remove: 'a', add: 'o' });
   expect(change.ok && change.config.voters).toEqual(['b', 'c', 'd', 'o']);
   // Slot 3 is chosen only once o reported commit index 2 (the change, chosen at slot 2).
-  const reportedByO = (): number => c.replica('a').memberProgress().find((p) => p.id === 'o')?.commitIndex ?? 0;
+  const reportedByO = (): number =>
+    c
+      .replica('a')
+      .memberProgress()
+      .find((p) => p.id === 'o')?.commitIndex ?? 0;
   const slot3Accepted: Message[] = [];
   for (let round = 0; round < 20 && reportedByO() < 2; round++) {
     c.take(lost);

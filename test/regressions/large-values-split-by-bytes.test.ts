@@ -12,7 +12,11 @@ import { ManualCluster } from '../../src/testing/index.js';
 /** The payload bytes of the values `m` carries, and how many it carries. */
 function carried(m: Message): { bytes: number; values: number } {
   const values: Value[] =
-    m.type === 'accept' || m.type === 'chosen' ? [...m.values] : m.type === 'promise' ? [...m.accepted.map((e) => e.value), ...m.chosen.map((e) => e.value)] : [];
+    m.type === 'accept' || m.type === 'chosen'
+      ? [...m.values]
+      : m.type === 'promise'
+        ? [...m.accepted.map((e) => e.value), ...m.chosen.map((e) => e.value)]
+        : [];
   return { bytes: values.reduce((n, v) => n + valueBytes(v), 0), values: values.length };
 }
 

@@ -67,6 +67,11 @@ describe('regression: a leader accepts only in slots whose configuration it vote
     // a phase-2 quorum of {b, o} must hold slots 1..3 durably before slot 4 is proposed.
     expect([...sent, ...o.takeOutput().messages].filter(slot4)).toEqual([]);
     o.persisted(learned.persistSeq);
-    expect(o.takeOutput().messages.filter(slot4).map((m) => m.to)).toEqual(['b']);
+    expect(
+      o
+        .takeOutput()
+        .messages.filter(slot4)
+        .map((m) => m.to),
+    ).toEqual(['b']);
   });
 });

@@ -19,7 +19,12 @@ it('a voter that missed its own promotion learns it from the candidate that need
     proposals: 30,
     safetyMs: 1539,
     persistDelayMsMax: 0,
-    node: { batchCommandsMax: 1, inflightSlotsMax: 1, followerProposals: 'forward', snapshot: { everySlots: 1, trailingSlots: 0, chunkBytes: 16, inflightBytesMax: 16 } },
+    node: {
+      batchCommandsMax: 1,
+      inflightSlotsMax: 1,
+      followerProposals: 'forward',
+      snapshot: { everySlots: 1, trailingSlots: 0, chunkBytes: 16, inflightBytesMax: 16 },
+    },
     faults: [
       { at: 200, fault: { kind: 'changeMembers', change: 'demote', node: 2 } },
       { at: 240, fault: { kind: 'changeMembers', change: 'removeLeader', node: 0 } },

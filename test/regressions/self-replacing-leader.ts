@@ -18,7 +18,11 @@ export function leaderReplacedItselfWithObserver(): ManualCluster {
   c.tick(['a', 'b', 'o'], 3);
   c.deliver();
   expect(c.changeMembers('a', { type: 'replace', remove: 'a', add: 'o' }).ok).toBe(true);
-  const reportedByO = (): number => c.replica('a').memberProgress().find((p) => p.id === 'o')?.commitIndex ?? 0;
+  const reportedByO = (): number =>
+    c
+      .replica('a')
+      .memberProgress()
+      .find((p) => p.id === 'o')?.commitIndex ?? 0;
   const slot3Accepted: Message[] = [];
   for (let round = 0; round < 20 && reportedByO() < 2; round++) {
     c.take((m) => m.type === 'heartbeatReply' && m.from === 'b');

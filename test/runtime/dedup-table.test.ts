@@ -155,7 +155,12 @@ describe('the deduplication table’s byte bounds', () => {
     expect(b.stats).toEqual(a.stats);
     const restored = new DedupTable<string>(limits);
     restored.importState(a.exportState());
-    expect({ ...restored.stats, tooLarge: 0, evictedForClient: 0, evictedForTotal: 0 }).toEqual({ ...a.stats, tooLarge: 0, evictedForClient: 0, evictedForTotal: 0 });
+    expect({ ...restored.stats, tooLarge: 0, evictedForClient: 0, evictedForTotal: 0 }).toEqual({
+      ...a.stats,
+      tooLarge: 0,
+      evictedForClient: 0,
+      evictedForTotal: 0,
+    });
     expect(restored.exportState()).toEqual(a.exportState());
     // And goes on the same way.
     apply(a, 'late', 1, 900, 1_000);

@@ -99,7 +99,9 @@ describe('log time in a cluster whose leader steps its wall clock', () => {
     for (let i = 0; i < 50; i++) await round();
     expect(sim.leader(), 'the same leader throughout').toBe(leader);
 
-    const failures = rounds.flatMap((r) => r.results.filter((x) => x.status === 'rejected').map((x) => `${r.at}: ${String((x as PromiseRejectedResult).reason)}`));
+    const failures = rounds.flatMap((r) =>
+      r.results.filter((x) => x.status === 'rejected').map((x) => `${r.at}: ${String((x as PromiseRejectedResult).reason)}`),
+    );
     expect(failures, 'every request applied, none refused as a forgotten client').toEqual([]);
     // Forward: log time ran at most 5% fast (plus a round's latency); back: it still went on, at least 5% slow.
     const ahead = (stamp(rounds[steppedBack - 1]!) - stamp(rounds[stepped - 1]!)) / (rounds[steppedBack - 1]!.at - rounds[stepped - 1]!.at);

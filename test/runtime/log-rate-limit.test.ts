@@ -6,7 +6,10 @@ describe('limitLogRate', () => {
     let t = 0;
     const lines: string[] = [];
     const sink = (level: string) => (fields: Record<string, unknown>, message: string) => lines.push(`${level} ${message} ${JSON.stringify(fields)}`);
-    const logger = limitLogRate({ debug: sink('debug'), info: sink('info'), warn: sink('warn'), error: sink('error') }, { linesMax: 2, intervalMs: 1_000, now: () => t });
+    const logger = limitLogRate(
+      { debug: sink('debug'), info: sink('info'), warn: sink('warn'), error: sink('error') },
+      { linesMax: 2, intervalMs: 1_000, now: () => t },
+    );
     for (let i = 0; i < 10; i++) logger.warn({ i }, 'refused');
     // Another kind (same message, another level; or another message) has its own allowance.
     logger.info({}, 'refused');

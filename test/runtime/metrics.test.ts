@@ -94,7 +94,14 @@ describe('node.metrics()', () => {
     for (let i = 0; i < 3; i++) await c.node(leader).propose({ key: 'k', add: 1 });
     // Election timeouts are 20 to 40 ticks of 10 ms: past 400 ms, the follower has heard nothing for longer than any of them.
     await c.waitFor(() => c.node(follower).metrics().leaderSilentMs >= 400, 'the cut-off follower to notice the silence');
-    await c.waitFor(() => (c.node(leader).metrics().members.find((p) => p.id === follower)?.lag ?? 0) >= 3, 'the leader to see the follower lag');
+    await c.waitFor(
+      () =>
+        (c
+          .node(leader)
+          .metrics()
+          .members.find((p) => p.id === follower)?.lag ?? 0) >= 3,
+      'the leader to see the follower lag',
+    );
     expect(c.node(follower).metrics().role).toBe('follower');
     // It still names its last leader, which it no longer counts live.
     expect(c.node(follower).metrics().leader).toBe(leader);

@@ -185,7 +185,9 @@ describe('the exactly-once table’s byte bounds on a cluster', () => {
     await restarted.read();
     expect(c.table('n3')).toEqual(before);
     expect(restarted.metrics().exactlyOnce.tooLarge).toBe(24);
-    await expect(restarted.propose({ key: 'attack/5', chars: 1 }, { request: { clientId: 'attacker', seq: 5, ackedBelow: 0 } })).rejects.toBeInstanceOf(ResultDroppedError);
+    await expect(restarted.propose({ key: 'attack/5', chars: 1 }, { request: { clientId: 'attacker', seq: 5, ackedBelow: 0 } })).rejects.toBeInstanceOf(
+      ResultDroppedError,
+    );
     expect(c.machines.get('n3')!.applied.get('attack/5')).toBe(1);
     expectBounded(c);
   });
@@ -198,7 +200,9 @@ describe('the exactly-once table’s byte bounds on a cluster', () => {
     const restarted = await c.restart('n2');
     await restarted.read();
     expect(c.table('n2')).toEqual(before);
-    await expect(restarted.propose({ key: 'attack/2', chars: 1 }, { request: { clientId: 'attacker', seq: 2, ackedBelow: 0 } })).rejects.toBeInstanceOf(ResultDroppedError);
+    await expect(restarted.propose({ key: 'attack/2', chars: 1 }, { request: { clientId: 'attacker', seq: 2, ackedBelow: 0 } })).rejects.toBeInstanceOf(
+      ResultDroppedError,
+    );
     expect(c.machines.get('n2')!.applied.get('attack/2')).toBe(1);
     expectBounded(c);
   });

@@ -29,7 +29,13 @@ const startCluster = clusters.start;
 
 describe('createNode validates every option up front', () => {
   const network = new MemoryNetwork();
-  const base = () => ({ id: 'a', members: ['a', 'b', 'c'], transport: network.transport(`t${Math.random()}`), storage: new MemoryStorage(), stateMachine: new Counters() });
+  const base = () => ({
+    id: 'a',
+    members: ['a', 'b', 'c'],
+    transport: network.transport(`t${Math.random()}`),
+    storage: new MemoryStorage(),
+    stateMachine: new Counters(),
+  });
   const cases: [string, Record<string, unknown>][] = [
     ['id', { id: '' }],
     ['members', { members: ['b', 'c'] }],
@@ -77,7 +83,13 @@ describe('createNode validates every option up front', () => {
 describe('refusals at call time', () => {
   it('before start and after close', async () => {
     const network = new MemoryNetwork();
-    const node = createNode<Add, number>({ id: 'a', members: ['a'], transport: network.transport('a'), storage: new MemoryStorage(), stateMachine: new Counters() });
+    const node = createNode<Add, number>({
+      id: 'a',
+      members: ['a'],
+      transport: network.transport('a'),
+      storage: new MemoryStorage(),
+      stateMachine: new Counters(),
+    });
     await expect(node.propose({ key: 'x', add: 1 })).rejects.toBeInstanceOf(NotStartedError);
     await expect(node.read()).rejects.toBeInstanceOf(NotStartedError);
     await node.start();
@@ -90,7 +102,10 @@ describe('refusals at call time', () => {
   it('a command larger than commandBytesMax', async () => {
     const c = await startCluster({ voters: 1, node: { commandBytesMax: 256 } });
     await c.waitForLeader();
-    const error = await c.node('n1').propose({ key: 'x'.repeat(300), add: 1 }).catch((e: unknown) => e);
+    const error = await c
+      .node('n1')
+      .propose({ key: 'x'.repeat(300), add: 1 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandTooLargeError);
     expect((error as CommandTooLargeError).limit).toBe(256);
     expect(await c.node('n1').propose({ key: 'x', add: 1 })).toBe(1);
@@ -110,7 +125,10 @@ describe('refusals at call time', () => {
     const follower = c.ids.find((id) => id !== leader)!;
     await c.waitFor(() => c.node(follower).status().leader === leader, 'the follower to know the leader');
     const command = { key: 'f', add: 1 };
-    const error = await c.node(follower).propose(command).catch((e: unknown) => e);
+    const error = await c
+      .node(follower)
+      .propose(command)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotLeaderError);
     expect((error as NotLeaderError).leaderHint).toBe(leader);
     expect((error as NotLeaderError).command).toBe(command);
@@ -130,7 +148,10 @@ describe('refusals at call time', () => {
   it('a state machine that throws rejects that command only, on every replica alike', async () => {
     const c = await startCluster({ voters: 3 });
     await c.waitForLeader();
-    const error = await c.node('n2').propose({ key: 'bad', add: -1 }).catch((e: unknown) => e);
+    const error = await c
+      .node('n2')
+      .propose({ key: 'bad', add: -1 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplyError);
     expect((error as ApplyError).cause).toBeInstanceOf(RangeError);
     expect(await c.node('n2').propose({ key: 'bad', add: 2 })).toBe(2);
@@ -144,7 +165,10 @@ describe('leadership transfer failures', () => {
     const target = c.ids.find((id) => id !== leader)!;
     c.network.isolate(target);
     const started = Date.now();
-    const error = await c.node(leader).transferLeadership(target, { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    const error = await c
+      .node(leader)
+      .transferLeadership(target, { timeoutMs: 5_000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransferError);
     // electionTicks.max is 40 ticks of 10 ms: the leader gives up after about 400 ms.
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -185,7 +209,10 @@ describe('failing closed', () => {
     const events: { error: Error; fatal: boolean }[] = [];
     c.node(leader).on('error', (e) => events.push(e));
     c.storages.get(leader)!.failNextPersists(1);
-    const outcome = await c.node(leader).propose({ key: 's', add: 1 }).catch((e: unknown) => e);
+    const outcome = await c
+      .node(leader)
+      .propose({ key: 's', add: 1 })
+      .catch((e: unknown) => e);
     expect(outcome).toBeInstanceOf(ClosedError);
     expect((outcome as ClosedError).cause).toBeInstanceOf(StorageError);
     expect(events).toHaveLength(1);
@@ -205,7 +232,14 @@ describe('failing closed', () => {
       },
     });
     const network = new MemoryNetwork();
-    const lone = createNode<Add, number>({ id: 'a', members: ['a'], transport: network.transport('a'), storage: throwing, stateMachine: new Counters(), tickMs: 5 });
+    const lone = createNode<Add, number>({
+      id: 'a',
+      members: ['a'],
+      transport: network.transport('a'),
+      storage: throwing,
+      stateMachine: new Counters(),
+      tickMs: 5,
+    });
     const errors: Error[] = [];
     lone.on('error', ({ error }) => errors.push(error));
     await lone.start();
@@ -220,7 +254,13 @@ describe('failing closed', () => {
   it('a storage that cannot load rejects start with StorageError', async () => {
     const storage = new MemoryStorage();
     const broken = Object.assign(Object.create(storage) as MemoryStorage, { load: () => Promise.reject(new Error('EIO')) });
-    const node = createNode<Add, number>({ id: 'a', members: ['a'], transport: new MemoryNetwork().transport('a'), storage: broken, stateMachine: new Counters() });
+    const node = createNode<Add, number>({
+      id: 'a',
+      members: ['a'],
+      transport: new MemoryNetwork().transport('a'),
+      storage: broken,
+      stateMachine: new Counters(),
+    });
     await expect(node.start()).rejects.toBeInstanceOf(StorageError);
     expect(node.status().state).toBe('closed');
   });

@@ -86,7 +86,7 @@ describe('changeMembers', () => {
     expect(leader.status().configuration?.voters).toEqual(c.voters);
   });
 
-  it('removing a single-voter cluster\'s last voter is refused', async () => {
+  it("removing a single-voter cluster's last voter is refused", async () => {
     const c = await clusters.start({ voters: 1 });
     const leader = c.node(await c.waitForLeader());
     const error = await leader.changeMembers({ type: 'remove', id: 'n1' }).catch((e: unknown) => e);
@@ -94,7 +94,14 @@ describe('changeMembers', () => {
   });
 
   it('windowSlots goes in the first configuration', async () => {
-    const node = createNode<Add, number>({ id: 'a', members: ['a'], windowSlots: 3, transport: new MemoryNetwork().transport('a'), storage: new MemoryStorage(), stateMachine: new Counters() });
+    const node = createNode<Add, number>({
+      id: 'a',
+      members: ['a'],
+      windowSlots: 3,
+      transport: new MemoryNetwork().transport('a'),
+      storage: new MemoryStorage(),
+      stateMachine: new Counters(),
+    });
     await node.start();
     try {
       expect(node.status().configuration?.windowSlots).toBe(3);

@@ -160,7 +160,10 @@ describe('snapshot transfer through a lossy, duplicating, reordering network', (
       expect(damage, `seed ${seed}: no chunk was damaged`).toBe(false);
       const metrics = sim.node(lagging)!.metrics().snapshots;
       expect(metrics.refused, `seed ${seed}`).toBe(1);
-      expect(warnings.some((w) => w instanceof SnapshotError && /fails its CRC/.test(w.message)), `seed ${seed}`).toBe(true);
+      expect(
+        warnings.some((w) => w instanceof SnapshotError && /fails its CRC/.test(w.message)),
+        `seed ${seed}`,
+      ).toBe(true);
       expect(metrics.installed).toBeGreaterThan(0);
       expect(sim.applied(lagging).length).toBe(sim.applied(others[0]!).length);
       sim.finish();
@@ -237,7 +240,10 @@ describe('a state machine that restores in steps', () => {
       const third = sim.voterIds.find((id) => id !== lagging && id !== leader)!;
       sim.partition([[third], [leader, lagging]]);
       let committedWhileRestoring = false;
-      sim.propose(leader, { i: 300 }).then(() => (committedWhileRestoring = machine().restoring), () => undefined);
+      sim.propose(leader, { i: 300 }).then(
+        () => (committedWhileRestoring = machine().restoring),
+        () => undefined,
+      );
       await sim.runUntil(() => !machine().restoring, 20_000);
       expect(committedWhileRestoring, `seed ${seed}: no write committed with the vote of the restoring node`).toBe(true);
       sim.heal();
@@ -288,7 +294,10 @@ describe('compaction while a snapshot is sent', () => {
       };
       await propose(40);
       sim.heal();
-      expect(await sim.runUntil(() => sim.voterIds.some((id) => (sim.node(id)?.metrics().snapshots.sending ?? 0) > 0), 10_000), `seed ${seed}: no transfer`).toBe(true);
+      expect(
+        await sim.runUntil(() => sim.voterIds.some((id) => (sim.node(id)?.metrics().snapshots.sending ?? 0) > 0), 10_000),
+        `seed ${seed}: no transfer`,
+      ).toBe(true);
       // Meanwhile the voters snapshot and compact: 20 slots, 4 snapshots, each 5 slots apart.
       await propose(20);
       expect(installed(), `seed ${seed}: installed before the voters snapshotted again`).toBe(0);

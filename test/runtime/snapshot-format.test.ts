@@ -41,7 +41,10 @@ describe('runtime snapshot format', () => {
 
   it('round-trips the configurations that govern after the snapshot, and refuses a malformed one', async () => {
     const config = (id: number, voters: string[]) => ({ id, voters, quorum: 'majority' as const, observers: ['o'], addresses: { o: 'h:1' }, windowSlots: 8 });
-    const configuration = [{ from: 3, source: 0, config: config(1, ['a', 'b', 'c']) }, { from: 12, source: 4, config: config(2, ['a', 'b']) }];
+    const configuration = [
+      { from: 3, source: 0, config: config(1, ['a', 'b', 'c']) },
+      { from: 12, source: 4, config: config(2, ['a', 'b']) },
+    ];
     const dedup = new DedupTable<unknown>(defaultDedupLimits).exportState();
     const bytes = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup, configuration }, codec), new Uint8Array(0));
     expect(decodeSnapshot(bytes, codec).state.configuration).toEqual(configuration);
@@ -49,7 +52,10 @@ describe('runtime snapshot format', () => {
     const plain = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup }, codec), new Uint8Array(0));
     expect(decodeSnapshot(plain, codec).state.configuration).toBeUndefined();
     // A configuration that lists a voter twice is refused, not installed.
-    const twice = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 5, dedup, configuration: [{ from: 3, source: 0, config: config(1, ['a', 'a']) }] }, codec), new Uint8Array(0));
+    const twice = await encodeSnapshot(
+      encodeRuntimeState({ lastTimestamp: 5, dedup, configuration: [{ from: 3, source: 0, config: config(1, ['a', 'a']) }] }, codec),
+      new Uint8Array(0),
+    );
     expect(() => decodeSnapshot(twice, codec)).toThrow(SnapshotError);
   });
 
@@ -100,7 +106,25 @@ describe('runtime snapshot format', () => {
   });
 
   it('still reads a version 1 snapshot (no bytes kept): results are charged again', async () => {
-    const runtime = new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { v: btoa('{"n":1}') }], [2, { x: 1 }]]]], b: [[7, 3]], f: null, s: 5 }));
+    const runtime = new TextEncoder().encode(
+      JSON.stringify({
+        t: 5,
+        c: [
+          [
+            'a',
+            0,
+            5,
+            [
+              [1, { v: btoa('{"n":1}') }],
+              [2, { x: 1 }],
+            ],
+          ],
+        ],
+        b: [[7, 3]],
+        f: null,
+        s: 5,
+      }),
+    );
     const bytes = await encodeSnapshot(runtime, new Uint8Array([9]));
     bytes[4] = 1;
     const { state, machine } = decodeSnapshot(bytes, codec);
@@ -112,13 +136,17 @@ describe('runtime snapshot format', () => {
     expect(restored.stats.results).toBe(2);
     expect(restored.stats.bytes).toBeGreaterThan(2 * 64);
     // A dropped marker is version 2's: in a version 1 snapshot it is damage.
-    const bad = await encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { d: 1 }]]]], b: [], f: null, s: 5 })), new Uint8Array(0));
+    const bad = await encodeSnapshot(
+      new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { d: 1 }]]]], b: [], f: null, s: 5 })),
+      new Uint8Array(0),
+    );
     bad[4] = 1;
     expect(() => decodeSnapshot(bad, codec)).toThrow(SnapshotError);
   });
 
   it('refuses a result charged less than an entry, or a dropped one charged more', async () => {
-    const encode = (result: unknown[]) => encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [result]]], b: [], f: null, s: 5 })), new Uint8Array(0));
+    const encode = (result: unknown[]) =>
+      encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [result]]], b: [], f: null, s: 5 })), new Uint8Array(0));
     const [small, large, exact] = await Promise.all([encode([1, { v: btoa('1') }, 10]), encode([1, { d: 1 }, 500]), encode([1, { d: 1 }, 64])]);
     expect(() => decodeSnapshot(small, codec)).toThrow(SnapshotError);
     expect(() => decodeSnapshot(large, codec)).toThrow(SnapshotError);

@@ -3,14 +3,27 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/runtime/crc32.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from '../../src/runtime/runtime-messages.js';
-import { type ReceivedSnapshot, type SendOutcome, SnapshotReceiver, type SnapshotSource, SnapshotSender, aheadChunksMax, bytesSource } from '../../src/runtime/snapshot-transfer.js';
+import {
+  type ReceivedSnapshot,
+  type SendOutcome,
+  SnapshotReceiver,
+  type SnapshotSource,
+  SnapshotSender,
+  aheadChunksMax,
+  bytesSource,
+} from '../../src/runtime/snapshot-transfer.js';
 import { Prng } from '../../src/testing/prng.js';
 
 const data = Uint8Array.from({ length: 100 }, (_, i) => i);
 
 function pair(chunkBytes = 30, inflightBytesMax = chunkBytes): { sender: SnapshotSender; receiver: SnapshotReceiver; sent: SnapshotChunkMessage[] } {
   const sent: SnapshotChunkMessage[] = [];
-  const sender = new SnapshotSender('a', { chunkBytes, inflightBytesMax, retryTicks: 2, retriesMax: 3 }, (m) => sent.push(m), () => 0.5);
+  const sender = new SnapshotSender(
+    'a',
+    { chunkBytes, inflightBytesMax, retryTicks: 2, retriesMax: 3 },
+    (m) => sent.push(m),
+    () => 0.5,
+  );
   const receiver = new SnapshotReceiver('b', 1_000, 10);
   return { sender, receiver, sent };
 }
@@ -19,7 +32,18 @@ function pair(chunkBytes = 30, inflightBytesMax = chunkBytes): { sender: Snapsho
 function chunk(over: Partial<SnapshotChunkMessage> = {}): SnapshotChunkMessage {
   const offset = over.offset ?? 0;
   const part = over.data ?? data.subarray(offset, offset + 10);
-  return { type: 'snapshotChunk', from: 'a', to: 'b', transfer: 1, slot: 40, total: 100, offset, crc: zlibCrc32(data.subarray(0, offset + part.byteLength)), data: part, ...over };
+  return {
+    type: 'snapshotChunk',
+    from: 'a',
+    to: 'b',
+    transfer: 1,
+    slot: 40,
+    total: 100,
+    offset,
+    crc: zlibCrc32(data.subarray(0, offset + part.byteLength)),
+    data: part,
+    ...over,
+  };
 }
 
 describe('crc32', () => {
@@ -55,7 +79,13 @@ describe('snapshot transfer', () => {
 
   it('a sender with zlib.crc32 and a receiver with the portable CRC-32 agree', () => {
     const sent: SnapshotChunkMessage[] = [];
-    const sender = new SnapshotSender('a', { chunkBytes: 7, inflightBytesMax: 1_000, retryTicks: 2, retriesMax: 3 }, (m) => sent.push(m), () => 0.5, zlibCrc32);
+    const sender = new SnapshotSender(
+      'a',
+      { chunkBytes: 7, inflightBytesMax: 1_000, retryTicks: 2, retriesMax: 3 },
+      (m) => sent.push(m),
+      () => 0.5,
+      zlibCrc32,
+    );
     const receiver = new SnapshotReceiver('b', 1_000, 10);
     sender.start('b', bytesSource(40, data));
     const outcomes = sent.map((m) => receiver.onChunk(m, 0));
@@ -97,7 +127,15 @@ describe('snapshot transfer', () => {
   it('keeps at most aheadChunksMax chunks ahead of a gap; the rest are dropped and come again', () => {
     const big = Uint8Array.from({ length: aheadChunksMax + 3 }, (_, i) => i * 7);
     const at = (offset: number): SnapshotChunkMessage => ({
-      type: 'snapshotChunk', from: 'a', to: 'b', transfer: 1, slot: 40, total: big.byteLength, offset, crc: zlibCrc32(big.subarray(0, offset + 1)), data: big.subarray(offset, offset + 1),
+      type: 'snapshotChunk',
+      from: 'a',
+      to: 'b',
+      transfer: 1,
+      slot: 40,
+      total: big.byteLength,
+      offset,
+      crc: zlibCrc32(big.subarray(0, offset + 1)),
+      data: big.subarray(offset, offset + 1),
     });
     const receiver = new SnapshotReceiver('b', 10_000, 10);
     for (let offset = big.byteLength - 1; offset >= 1; offset--) receiver.onChunk(at(offset), 0);
@@ -201,7 +239,12 @@ describe('snapshot transfer', () => {
       byteLength: bytes.byteLength,
       read: (offset, length) =>
         new Promise<Uint8Array>((resolve) => {
-          const read = { offset, length, answered: false, answer: () => ((read.answered = true), resolve(bytes.slice(offset, offset + length - shortBy)), new Promise<void>((r) => setImmediate(r))) };
+          const read = {
+            offset,
+            length,
+            answered: false,
+            answer: () => ((read.answered = true), resolve(bytes.slice(offset, offset + length - shortBy)), new Promise<void>((r) => setImmediate(r))),
+          };
           reads.push(read);
         }),
       close: () => undefined,
@@ -250,7 +293,14 @@ describe('snapshot transfer', () => {
 
   it('a short read of a stored snapshot fails the transfer, as a failed read does', async () => {
     const failures: unknown[] = [];
-    const sender = new SnapshotSender('a', { chunkBytes: 10, inflightBytesMax: 30, retryTicks: 2, retriesMax: 3 }, () => undefined, () => 0.5, crc32, (_to, error) => failures.push(error));
+    const sender = new SnapshotSender(
+      'a',
+      { chunkBytes: 10, inflightBytesMax: 30, retryTicks: 2, retriesMax: 3 },
+      () => undefined,
+      () => 0.5,
+      crc32,
+      (_to, error) => failures.push(error),
+    );
     const { source, reads } = slowSource(data, 1);
     sender.start('b', source);
     await reads[0]!.answer();
@@ -282,7 +332,12 @@ describe('snapshot transfer', () => {
           type InFlight = { readonly toReceiver: true; readonly m: SnapshotChunkMessage } | { readonly toReceiver: false; readonly m: SnapshotAckMessage };
           const network: InFlight[] = [];
           let corruptLeft = corruptAt;
-          const sender = new SnapshotSender('a', { chunkBytes, inflightBytesMax, retryTicks: 3, retriesMax: 1_000 }, (m) => network.push({ toReceiver: true, m }), () => 0.5);
+          const sender = new SnapshotSender(
+            'a',
+            { chunkBytes, inflightBytesMax, retryTicks: 3, retriesMax: 1_000 },
+            (m) => network.push({ toReceiver: true, m }),
+            () => 0.5,
+          );
           const receiver = new SnapshotReceiver('b', 10_000, 1_000);
           const deliveredToSender = (m: SnapshotAckMessage): void => {
             const r = sender.onAck(m);

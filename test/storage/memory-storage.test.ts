@@ -138,7 +138,9 @@ describe('MemoryStorage: snapshots and compaction', () => {
 
   it('forgets accepted and chosen entries below the slot once a snapshot covers them', async () => {
     const storage = new MemoryStorage();
-    await storage.persist(write({ accepted: [accepted(1, 1), accepted(2, 1), accepted(3, 1), accepted(4, 1)], chosen: [chosen(1), chosen(3)], commitIndex: 3 }));
+    await storage.persist(
+      write({ accepted: [accepted(1, 1), accepted(2, 1), accepted(3, 1), accepted(4, 1)], chosen: [chosen(1), chosen(3)], commitIndex: 3 }),
+    );
     await storage.saveSnapshot({ slot: 2, data: new Uint8Array([1]) });
     await storage.compact(3); // the snapshot covers slot 2 = 3 - 1: just enough
     const state = await storage.load();

@@ -4,7 +4,10 @@ import { Prng, SimNetwork, SimulationRun, Simulator, commandBytes, runSimulation
 import { SimDisk } from '../../src/testing/sim-disk.js';
 import type { SimEvent, SimulationConfig } from '../../src/testing/index.js';
 
-const configs: SimulationConfig[] = fc.sample(simulationArbitrary({ voters: [3, 5], observersMax: 1, proposals: 40, safetyTicks: [150, 250], snapshots: true }), { seed: 11, numRuns: 4 });
+const configs: SimulationConfig[] = fc.sample(
+  simulationArbitrary({ voters: [3, 5], observersMax: 1, proposals: 40, safetyTicks: [150, 250], snapshots: true }),
+  { seed: 11, numRuns: 4 },
+);
 
 describe('SimulationRun', () => {
   // The playground and debuggers step a run event by event; it must be the run
@@ -25,7 +28,6 @@ describe('SimulationRun', () => {
       expect([...kinds].sort()).toEqual(['delivered', 'tickBegun', 'ticked']);
     }
   });
-
 });
 
 describe('Simulator.step', () => {

@@ -32,7 +32,10 @@ function outcomes<T>(promises: readonly Promise<T>[]): Outcome<T>[] {
   return out;
 }
 
-const settled = <T>(out: Outcome<T>[], count: number) => (): boolean => out.filter((o) => o !== undefined).length === count;
+const settled =
+  <T>(out: Outcome<T>[], count: number) =>
+  (): boolean =>
+    out.filter((o) => o !== undefined).length === count;
 
 function followersOf(sim: RuntimeSimulation<unknown, number>, leader: NodeId): NodeId[] {
   return sim.voterIds.filter((id) => id !== leader);
@@ -45,7 +48,10 @@ describe('RuntimeSimulation: real runtime nodes on simulated time, network and d
       const promises = Array.from({ length: 15 }, (_, i) => sim.propose(sim.name(i % voters), { i }));
       const out = outcomes(promises);
       expect(await sim.runUntil(settled(out, 15), 3_000), `seed ${seed}`).toBe(true);
-      expect(out.every((o) => o.ok), `seed ${seed}: ${JSON.stringify(out)}`).toBe(true);
+      expect(
+        out.every((o) => o.ok),
+        `seed ${seed}: ${JSON.stringify(out)}`,
+      ).toBe(true);
       expect(await sim.runUntil(() => sim.converged(), 1_000)).toBe(true);
       // Each result is the command's position, the same in every replica.
       for (const id of sim.ids) {
@@ -225,7 +231,12 @@ describe('RuntimeSimulation: real runtime nodes on simulated time, network and d
       }
     }
     for (const seed of seeds.slice(0, 6)) {
-      const { sim, leader } = await elected({ seed, voters: 3, stateMachine: () => new Counter(), network: { lossRate: 0.1, duplicateRate: 0.1, delayTicksMax: 3 } });
+      const { sim, leader } = await elected({
+        seed,
+        voters: 3,
+        stateMachine: () => new Counter(),
+        network: { lossRate: 0.1, duplicateRate: 0.1, delayTicksMax: 3 },
+      });
       const out = outcomes(Array.from({ length: 12 }, (_, i) => sim.propose(sim.name(i % 3), { add: i + 1 })));
       await sim.advance(40);
       sim.crash(leader);
@@ -273,7 +284,12 @@ describe('RuntimeSimulation: real runtime nodes on simulated time, network and d
   it('is deterministic: the same seed replays the same run, line for line', async () => {
     const run = async (seed: number): Promise<string[]> => {
       const lines: string[] = [];
-      const { sim, leader } = await elected({ seed, voters: 5, trace: { sink: (l) => lines.push(l) }, network: { lossRate: 0.1, duplicateRate: 0.1, delayTicksMax: 4 } });
+      const { sim, leader } = await elected({
+        seed,
+        voters: 5,
+        trace: { sink: (l) => lines.push(l) },
+        network: { lossRate: 0.1, duplicateRate: 0.1, delayTicksMax: 4 },
+      });
       for (let i = 0; i < 20; i++) sim.propose(sim.name(i % 5), { i }).catch(() => {});
       await sim.advance(100);
       sim.crash(leader);
@@ -303,10 +319,12 @@ describe('RuntimeSimulation: real runtime nodes on simulated time, network and d
     });
     const sim = new RuntimeSimulation({ seed: 1, voters: 3, persistDelayMsMax: 10, wrap: { storage: lying } });
     await sim.start();
-    const error = await sim.runUntil(() => false, 5_000).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await sim
+      .runUntil(() => false, 5_000)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(SafetyViolation);
     expect((error as SafetyViolation).property).toBe('persist-before-send');
     expect(error).toBeInstanceOf(SynodError);

@@ -43,7 +43,7 @@ describe('SimTransportHub', () => {
     expect(got.sort()).toEqual(['a->c readRequest', 'b->c readRequest']);
   });
 
-  it("a crashed endpoint stops delivering at once and drops what its dead node sends; what it sent before still arrives", async () => {
+  it('a crashed endpoint stops delivering at once and drops what its dead node sends; what it sent before still arrives', async () => {
     const clock = new VirtualClock();
     const hub = new SimTransportHub({ clock, random: new Prng(3) });
     const atA: string[] = [];

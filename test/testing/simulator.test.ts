@@ -3,7 +3,13 @@ import { Prng, SafetyViolation, Simulator, commandBytes, runSimulation } from '.
 
 function traceOf(seed: number): string[] {
   const lines: string[] = [];
-  const sim = new Simulator({ seed, voters: 5, trace: { sink: (l) => lines.push(l) }, traceCommits: true, network: { lossRate: 0.1, duplicateRate: 0.1, delayTicksMax: 5 } });
+  const sim = new Simulator({
+    seed,
+    voters: 5,
+    trace: { sink: (l) => lines.push(l) },
+    traceCommits: true,
+    network: { lossRate: 0.1, duplicateRate: 0.1, delayTicksMax: 5 },
+  });
   for (let i = 0; i < 300; i++) {
     if (i % 3 === 0) sim.propose(commandBytes(i));
     if (i === 100) sim.inject({ kind: 'crash', node: 0 });
@@ -44,7 +50,16 @@ describe('Simulator', () => {
         faults: [
           { at: 50, fault: { kind: 'network', lossRate: 0.2, duplicateRate: 0.1, delayTicksMax: 6, stragglerRate: 0.02 } },
           { at: 100, fault: { kind: 'crash', node: 0 } },
-          { at: 200, fault: { kind: 'partition', groups: [[0, 1 % n], [2 % n, 3 % n]] } },
+          {
+            at: 200,
+            fault: {
+              kind: 'partition',
+              groups: [
+                [0, 1 % n],
+                [2 % n, 3 % n],
+              ],
+            },
+          },
           { at: 300, fault: { kind: 'restart', node: 0 } },
         ],
       });
@@ -57,10 +72,14 @@ describe('Simulator', () => {
     const sim = new Simulator({ seed: 1, voters: 3 });
     // A message claiming a promise the sender never made durable must be refused by the checker.
     expect(() =>
-      sim.invariants.send('n1', { type: 'promise', from: 'n1', to: 'n2', ballot: { round: 9, node: 'n2' }, accepted: [], chosen: [] }, new (class {
-        promised = { round: 0, node: '' };
-        accepted = new Map();
-      })() as never),
+      sim.invariants.send(
+        'n1',
+        { type: 'promise', from: 'n1', to: 'n2', ballot: { round: 9, node: 'n2' }, accepted: [], chosen: [] },
+        new (class {
+          promised = { round: 0, node: '' };
+          accepted = new Map();
+        })() as never,
+      ),
     ).toThrow(SafetyViolation);
   });
 });

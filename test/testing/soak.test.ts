@@ -19,7 +19,8 @@ it('draws each run from its seed and number alone, and runs varied mixes', () =>
 });
 
 it('runs a short soak clean, on two workers, and replays one of its runs', () => {
-  const soak = (...args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'soak.ts'), ...args], { cwd: root, encoding: 'utf8' });
+  const soak = (...args: string[]) =>
+    execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'soak.ts'), ...args], { cwd: root, encoding: 'utf8' });
   expect(soak('--runs', '40', '--seed', '3', '--workers', '2')).toMatch(/soak: seed 3: 40 runs in .* 0 failed/);
   expect(soak('--replay', '3:17')).toMatch(/^run 3:17: passed/);
 }, 120_000);

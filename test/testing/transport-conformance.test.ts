@@ -54,7 +54,14 @@ async function verdicts(flaw: Flaw): Promise<Map<string, boolean>> {
     { deliveryMsMax: 1_000, floodMessages: 2_000 },
   );
   const out = new Map<string, boolean>();
-  for (const c of cases) out.set(c.name, await c.fn().then(() => true, () => false));
+  for (const c of cases)
+    out.set(
+      c.name,
+      await c.fn().then(
+        () => true,
+        () => false,
+      ),
+    );
   return out;
 }
 

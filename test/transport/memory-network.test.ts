@@ -117,7 +117,6 @@ function allLinks(ids: readonly NodeId[]): string[] {
   return ids.flatMap((from) => ids.filter((to) => to !== from).map((to) => `${from}>${to}`)).sort();
 }
 
-
 describe('MemoryNetwork: delivery', () => {
   it('delivers to the addressee on a later turn, never inside send, as the very object sent', async () => {
     const network = new MemoryNetwork(); // the system clock, delay 0

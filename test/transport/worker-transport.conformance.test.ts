@@ -72,7 +72,7 @@ describe('WorkerTransport', () => {
     await done();
   });
 
-  it('refuses frames not from the channel\'s peer or not for this node, counted, and delivers good ones', async () => {
+  it("refuses frames not from the channel's peer or not for this node, counted, and delivers good ones", async () => {
     const { transport, heard, b, done } = await alone();
     b.postMessage(encodeMessage(forward('c', 'a'))); // not from the channel's peer
     b.postMessage(encodeMessage(forward('b', 'c'))); // not for this node

@@ -130,7 +130,13 @@ export class CClient {
 
   /** getData with a one-shot watch: `fired` gets the event's type and path. */
   watchGet(path: string, fired: (type: number, path: string) => void): Promise<Answer<{ stat: CStat; data: string }>> {
-    return this.call((done) => this.native.aw_get(path, (type, _state, p) => fired(type, p), (rc, _e, stat, data) => done(rc, { stat, data })));
+    return this.call((done) =>
+      this.native.aw_get(
+        path,
+        (type, _state, p) => fired(type, p),
+        (rc, _e, stat, data) => done(rc, { stat, data }),
+      ),
+    );
   }
 
   exists(path: string): Promise<Answer<CStat>> {

@@ -33,7 +33,11 @@ export interface CClientProcess {
  * anomaly, never make one.
  */
 export function startCClientProcess(hosts: string, worker: number, seed: number, keys: readonly string[], client = `c${worker}`): CClientProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test', 'zk', 'c-client-worker.ts'), hosts, String(worker), String(seed), keys.join(',')], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'test', 'zk', 'c-client-worker.ts'), hosts, String(worker), String(seed), keys.join(',')],
+    { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   const local = (at: number) => at - performance.timeOrigin;
   const invoked = new Map<number, { key: string; input: ZnodeInput; invokedAt: number }>();
   const state = {
@@ -53,14 +57,25 @@ export function startCClientProcess(hosts: string, worker: number, seed: number,
   };
   child.stderr!.on('data', (b: Buffer) => (state.stderr = (state.stderr + b.toString('utf8')).slice(-4096)));
   createInterface({ input: child.stdout! }).on('line', (line) => {
-    const m = JSON.parse(line) as { session?: string; ephemeral?: string; invoke?: { id: number; key: string; input: ZnodeInput; invokedAt: number }; complete?: { id: number; completedAt: number; output: ZnodeOutput | 'info' }; unexpected?: number; done?: boolean };
+    const m = JSON.parse(line) as {
+      session?: string;
+      ephemeral?: string;
+      invoke?: { id: number; key: string; input: ZnodeInput; invokedAt: number };
+      complete?: { id: number; completedAt: number; output: ZnodeOutput | 'info' };
+      unexpected?: number;
+      done?: boolean;
+    };
     if (m.session !== undefined) Object.assign(state, { session: m.session, ephemeral: m.ephemeral });
     if (m.invoke !== undefined) invoked.set(m.invoke.id, m.invoke);
     if (m.complete !== undefined) {
       const { key, input, invokedAt } = invoked.get(m.complete.id)!;
       invoked.delete(m.complete.id);
       const { output, completedAt } = m.complete;
-      state.ops.push(output === 'info' ? { client, key, input, invokedAt: local(invokedAt) - 1, outcome: 'info' } : { client, key, input, invokedAt: local(invokedAt) - 1, completedAt: local(completedAt) + 1, outcome: 'ok', output });
+      state.ops.push(
+        output === 'info'
+          ? { client, key, input, invokedAt: local(invokedAt) - 1, outcome: 'info' }
+          : { client, key, input, invokedAt: local(invokedAt) - 1, completedAt: local(completedAt) + 1, outcome: 'ok', output },
+      );
     }
     if (m.unexpected !== undefined) state.unexpected.push(m.unexpected);
     if (m.done === true) state.done = true;

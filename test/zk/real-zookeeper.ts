@@ -32,17 +32,29 @@ export interface RealZooKeeper {
  * `containerCheckMs` is `znode.container.checkIntervalMs` (ZooKeeper's default 60 s).
  */
 export async function startZooKeeper(dir: string, servers: number, options: { containerCheckMs?: number } = {}): Promise<RealZooKeeper> {
-  const properties = ['-Dzookeeper.extendedTypesEnabled=true', ...(options.containerCheckMs === undefined ? [] : [`-Dznode.container.checkIntervalMs=${options.containerCheckMs}`])];
-  const ports = await Promise.all(Array.from({ length: servers }, async () => ({ client: await freePort(), quorum: await freePort(), election: await freePort() })));
+  const properties = [
+    '-Dzookeeper.extendedTypesEnabled=true',
+    ...(options.containerCheckMs === undefined ? [] : [`-Dznode.container.checkIntervalMs=${options.containerCheckMs}`]),
+  ];
+  const ports = await Promise.all(
+    Array.from({ length: servers }, async () => ({ client: await freePort(), quorum: await freePort(), election: await freePort() })),
+  );
   const children: ChildProcess[] = [];
   for (const [i, p] of ports.entries()) {
     const data = join(dir, `zk${i + 1}`);
     await mkdir(data, { recursive: true });
     await writeFile(join(data, 'myid'), `${i + 1}\n`);
     const ensemble = servers === 1 ? '' : ports.map((q, j) => `server.${j + 1}=127.0.0.1:${q.quorum}:${q.election}`).join('\n');
-    await writeFile(join(data, 'zoo.cfg'), `tickTime=200\ninitLimit=50\nsyncLimit=25\ndataDir=${data}\nclientPort=${p.client}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\nmaxSessionTimeout=40000\n${ensemble}\n`);
+    await writeFile(
+      join(data, 'zoo.cfg'),
+      `tickTime=200\ninitLimit=50\nsyncLimit=25\ndataDir=${data}\nclientPort=${p.client}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\nmaxSessionTimeout=40000\n${ensemble}\n`,
+    );
     const main = servers === 1 ? 'org.apache.zookeeper.server.ZooKeeperServerMain' : 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
-    children.push(spawn('/usr/bin/java', ['-Dzookeeper.root.logger=ERROR,CONSOLE', ...properties, '-cp', zookeeperClasspath, main, join(data, 'zoo.cfg')], { stdio: 'ignore' }));
+    children.push(
+      spawn('/usr/bin/java', ['-Dzookeeper.root.logger=ERROR,CONSOLE', ...properties, '-cp', zookeeperClasspath, main, join(data, 'zoo.cfg')], {
+        stdio: 'ignore',
+      }),
+    );
   }
   const stop = () => Promise.all(children.map((c) => exit(c, 'SIGKILL'))).then(() => undefined);
   try {

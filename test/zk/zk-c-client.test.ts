@@ -43,7 +43,10 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
   let config = '';
   let zkPorts: Record<string, number> = {};
   const children: Record<string, ChildProcess> = {};
-  const hosts = () => Object.values(zkPorts).map((p) => `127.0.0.1:${p}`).join(',');
+  const hosts = () =>
+    Object.values(zkPorts)
+      .map((p) => `127.0.0.1:${p}`)
+      .join(',');
   const start = async (id: string) => {
     children[id] = servers.serve(config, id, ['--tick-ms', '20']);
     await until(`member ${id} answering ruok`, 20_000, async () => (await fourLetterWord(zkPorts[id]!, 'ruok')) === 'imok');
@@ -112,9 +115,14 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
   }, 30_000);
 
   it('keeps a linearizable history, every session and its ephemeral node while the members its sessions use are killed', async () => {
-    const serverLogs = () => Object.keys(children).map((id) => `member ${id}: ${servers.describe(children[id]!)}`).join('\n');
+    const serverLogs = () =>
+      Object.keys(children)
+        .map((id) => `member ${id}: ${servers.describe(children[id]!)}`)
+        .join('\n');
     onTestFailed(async () => {
-      const modes = await Promise.all(Object.keys(zkPorts).map(async (id) => `${id}: ${(await fourLetterWord(zkPorts[id]!, 'srvr').catch((e: Error) => e.message)).replace(/\n/g, ' | ')}`));
+      const modes = await Promise.all(
+        Object.keys(zkPorts).map(async (id) => `${id}: ${(await fourLetterWord(zkPorts[id]!, 'srvr').catch((e: Error) => e.message)).replace(/\n/g, ' | ')}`),
+      );
       console.log(`the servers now:\n${modes.join('\n')}\nthe servers' output:\n${serverLogs()}`);
     });
     const seed = Date.now() % 100_000;
@@ -140,7 +148,10 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
     await killAndRestart(workers[1]!.session);
     await sleep(1_500);
     await Promise.all(workers.map((w) => w.finish(20_000)));
-    expect(workers.map((w) => w.done), 'every session finished its last operation').toEqual(workers.map(() => true));
+    expect(
+      workers.map((w) => w.done),
+      'every session finished its last operation',
+    ).toEqual(workers.map(() => true));
     await Promise.all(workers.map((w) => exit(w.child, 'SIGTERM')));
 
     const history: Operation<ZnodeInput, ZnodeOutput>[] = workers.flatMap((w) => w.ops);
@@ -152,19 +163,35 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
         const synced = await checker.sync(key);
         const got: Answer<{ stat: { version: number }; data: string }> = synced.rc === c.ZOK ? await checker.get(key) : { rc: synced.rc };
         if (got.rc === c.ZOK || got.rc === c.ZNONODE) {
-          history.push({ client: 'final', key, input: { op: 'getData' }, invokedAt, completedAt: now(), outcome: 'ok', output: got.rc === c.ZOK ? { type: 'data', data: got.value!.data, version: got.value!.stat.version } : { type: 'noNode' } });
+          history.push({
+            client: 'final',
+            key,
+            input: { op: 'getData' },
+            invokedAt,
+            completedAt: now(),
+            outcome: 'ok',
+            output: got.rc === c.ZOK ? { type: 'data', data: got.value!.data, version: got.value!.stat.version } : { type: 'noNode' },
+          });
           break;
         }
         expect(attempt, `final read of ${key}: answer ${got.rc}`).toBeLessThan(5);
         await sleep(500);
       }
     }
-    const answered = history.filter((o) => o.outcome === 'ok').map((o) => o.completedAt! - o.invokedAt).sort((x, y) => x - y);
-    console.log(`seed ${seed}: ${history.length} operations, ${answered.length} answered (slowest ${Math.round(answered.at(-1) ?? 0)} ms, p99 ${Math.round(answered[Math.floor(answered.length * 0.99)] ?? 0)} ms); members killed: ${kills.join(', ')}`);
+    const answered = history
+      .filter((o) => o.outcome === 'ok')
+      .map((o) => o.completedAt! - o.invokedAt)
+      .sort((x, y) => x - y);
+    console.log(
+      `seed ${seed}: ${history.length} operations, ${answered.length} answered (slowest ${Math.round(answered.at(-1) ?? 0)} ms, p99 ${Math.round(answered[Math.floor(answered.length * 0.99)] ?? 0)} ms); members killed: ${kills.join(', ')}`,
+    );
     const verdict = checkLinearizability(history, znodeModel, { timeBudgetMs: 20_000 });
     expect(verdict, `seed ${seed}\n${linearizabilityReport(history, verdict, `zk-c-client-${seed}`)}`).toEqual({ result: 'linearizable' });
     expect(answered.length).toBeGreaterThan(50);
-    expect(workers.map((w) => w.unexpected), workers.map((w) => w.stderr).join('\n')).toEqual(workers.map(() => []));
+    expect(
+      workers.map((w) => w.unexpected),
+      workers.map((w) => w.stderr).join('\n'),
+    ).toEqual(workers.map(() => []));
     // Every session alive: its ephemeral node is there, holding its id, owned by it.
     for (const [i, w] of workers.entries()) {
       const got = await checker.get(w.ephemeral);

@@ -31,10 +31,15 @@ if (missing !== undefined) console.warn(`zk-cli.test.ts skipped: ${missing}`);
 /** Runs the scripted session with zkCli against `port`. */
 function zkCli(port: number, script: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile('/usr/bin/java', ['-Dzookeeper.root.logger=ERROR,CONSOLE', '-cp', classpath, 'org.apache.zookeeper.ZooKeeperMain', '-server', `127.0.0.1:${port}`], { timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error !== null) reject(new Error(`zkCli failed: ${error.message}\n${stderr}`));
-      else resolve(stdout + stderr);
-    });
+    const child = execFile(
+      '/usr/bin/java',
+      ['-Dzookeeper.root.logger=ERROR,CONSOLE', '-cp', classpath, 'org.apache.zookeeper.ZooKeeperMain', '-server', `127.0.0.1:${port}`],
+      { timeout: 30_000 },
+      (error, stdout, stderr) => {
+        if (error !== null) reject(new Error(`zkCli failed: ${error.message}\n${stderr}`));
+        else resolve(stdout + stderr);
+      },
+    );
     child.stdin!.end(script);
   });
 }
@@ -55,7 +60,11 @@ function normalize(output: string): { lines: string[]; events: string[] } {
       events.push(line);
       continue;
     }
-    lines.push(line.replace(/^(cZxid|mZxid|pZxid|ctime|mtime|ephemeralOwner) = .*/, '$1 = X').replace(/^\[(.*)\]$/, (_m, list: string) => `[${list.split(', ').sort().join(', ')}]`));
+    lines.push(
+      line
+        .replace(/^(cZxid|mZxid|pZxid|ctime|mtime|ephemeralOwner) = .*/, '$1 = X')
+        .replace(/^\[(.*)\]$/, (_m, list: string) => `[${list.split(', ').sort().join(', ')}]`),
+    );
   }
   return { lines, events: events.sort() };
 }
@@ -86,7 +95,9 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
     synodPort = zkPorts[1]!;
     zookeeper = await real;
     zookeeperPort = zookeeper.ports[1]!;
-    await until('a synod leader', 25_000, async () => (await Promise.all(zkPorts.map((p) => fourLetterWord(p, 'srvr')))).some((t) => t.includes('Mode: leader')));
+    await until('a synod leader', 25_000, async () =>
+      (await Promise.all(zkPorts.map((p) => fourLetterWord(p, 'srvr')))).some((t) => t.includes('Mode: leader')),
+    );
   }, 40_000);
 
   afterAll(async () => {
@@ -129,7 +140,19 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
       const client = await WireClient.open(port);
       try {
         await client.handshake({ timeoutMs: 10_000 });
-        const create = (path: string, kind?: 'container' | 'ttl') => client.call({ type: 'write', request: { op: 'create', path, data: new Uint8Array(0), acl: openAcl, flags: kind === 'ttl' ? 5 : 0, withStat: true, ...(kind === undefined ? {} : kind === 'ttl' ? { kind, ttlMs: 300 } : { kind }) } });
+        const create = (path: string, kind?: 'container' | 'ttl') =>
+          client.call({
+            type: 'write',
+            request: {
+              op: 'create',
+              path,
+              data: new Uint8Array(0),
+              acl: openAcl,
+              flags: kind === 'ttl' ? 5 : 0,
+              withStat: true,
+              ...(kind === undefined ? {} : kind === 'ttl' ? { kind, ttlMs: 300 } : { kind }),
+            },
+          });
         const answers = [await create('/wbox', 'container'), await create('/wbox/item'), await create('/wttl', 'ttl')].map((f) => f.err);
         for (const path of ['/wbox', '/wttl']) await client.call({ type: 'getData', path, watch: true });
         await client.call({ type: 'getChildren', path: '/', watch: true });
@@ -144,7 +167,14 @@ describe.skipIf(missing !== undefined)('zkCli: a scripted session against real Z
       }
     };
     const [real, ours] = await Promise.all([events(zookeeperPort), events(synodPort)]);
-    expect(real).toEqual({ answers: [0, 0, 0, 0], events: [[2, '/wbox'], [2, '/wttl'], [4, '/']] });
+    expect(real).toEqual({
+      answers: [0, 0, 0, 0],
+      events: [
+        [2, '/wbox'],
+        [2, '/wttl'],
+        [4, '/'],
+      ],
+    });
     expect(ours).toEqual(real);
   }, 40_000);
 });

@@ -47,7 +47,10 @@ const alice = digestAuthId('alice', 'pw-a');
 const acls: readonly (readonly ZkAcl[])[] = [
   openAcl,
   [{ perms: 31, id: alice }],
-  [{ perms: 1, id: { scheme: 'world', id: 'anyone' } }, { perms: 31, id: alice }],
+  [
+    { perms: 1, id: { scheme: 'world', id: 'anyone' } },
+    { perms: 31, id: alice },
+  ],
   [{ perms: 31, id: { scheme: 'auth', id: '' } }],
   [{ perms: 4 | 8, id: { scheme: 'world', id: 'anyone' } }],
   [{ perms: 31, id: { scheme: 'ip', id: '127.0.0.0/8' } }],
@@ -60,31 +63,92 @@ const aclArb = fc.constantFrom(...acls);
  * cannot apply (EphemeralType refuses the TTL in DataTree); synod answers badArguments.
  */
 const extendedCreateArb: fc.Arbitrary<ZkWriteOp> = fc
-  .record({ path: pathArb, data: fc.constantFrom('', 'x').map(bytes), acl: fc.oneof({ weight: 4, arbitrary: fc.constant(openAcl) }, aclArb), flags: fc.integer({ min: 0, max: 7 }), kind: fc.constantFrom('container' as const, 'ttl' as const), ttlMs: fc.constantFrom(-1, 0, 3_600_000, 2 ** 40 - 1, 2 ** 40) })
-  .map(({ kind, ttlMs, ...c }) => (kind === 'container' ? { op: 'create' as const, ...c, withStat: true, kind } : { op: 'create' as const, ...c, withStat: true, kind, ttlMs: c.flags === 5 || c.flags === 6 || ttlMs >= 0 ? ttlMs : 0 }));
+  .record({
+    path: pathArb,
+    data: fc.constantFrom('', 'x').map(bytes),
+    acl: fc.oneof({ weight: 4, arbitrary: fc.constant(openAcl) }, aclArb),
+    flags: fc.integer({ min: 0, max: 7 }),
+    kind: fc.constantFrom('container' as const, 'ttl' as const),
+    ttlMs: fc.constantFrom(-1, 0, 3_600_000, 2 ** 40 - 1, 2 ** 40),
+  })
+  .map(({ kind, ttlMs, ...c }) =>
+    kind === 'container'
+      ? { op: 'create' as const, ...c, withStat: true, kind }
+      : { op: 'create' as const, ...c, withStat: true, kind, ttlMs: c.flags === 5 || c.flags === 6 || ttlMs >= 0 ? ttlMs : 0 },
+  );
 /** A TTL mode in a multi's create that is no createTTL fails ZooKeeper's whole multi with marshallingError (synod: badArguments for it): left out. */
 const withoutTtlModeOutsideCreateTtl = (op: ZkWriteOp): boolean => !(op.op === 'create' && op.kind !== 'ttl' && (op.flags === 5 || op.flags === 6));
 const writeArb = (withStat: boolean): fc.Arbitrary<ZkWriteOp> =>
   fc.oneof(
     { weight: 2, arbitrary: extendedCreateArb },
-    { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), path: pathArb, data: fc.constantFrom('', 'x', 'yz').map(bytes), acl: fc.oneof({ weight: 4, arbitrary: fc.constant(openAcl) }, aclArb), flags: fc.integer({ min: 0, max: 6 }), withStat: fc.constant(withStat) }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        op: fc.constant('create' as const),
+        path: pathArb,
+        data: fc.constantFrom('', 'x', 'yz').map(bytes),
+        acl: fc.oneof({ weight: 4, arbitrary: fc.constant(openAcl) }, aclArb),
+        flags: fc.integer({ min: 0, max: 6 }),
+        withStat: fc.constant(withStat),
+      }),
+    },
     fc.record({ op: fc.constant('delete' as const), path: pathArb, version: versionArb }),
     fc.record({ op: fc.constant('setData' as const), path: pathArb, data: fc.constantFrom('p', 'qq').map(bytes), version: versionArb }),
   );
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), client: fc.constantFrom(0 as const, 1 as const), op: writeArb(true) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('multi' as const), client: fc.constantFrom(0 as const, 1 as const), ops: fc.array(fc.oneof(writeArb(false).filter(withoutTtlModeOutsideCreateTtl), fc.record({ op: fc.constant('check' as const), path: pathArb, version: versionArb })), { minLength: 1, maxLength: 3 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('read' as const), client: fc.constantFrom(0 as const, 1 as const), type: fc.constantFrom('exists' as const, 'getData' as const, 'getChildren2' as const), path: pathArb, watch: fc.boolean() }) },
-  fc.record({ kind: fc.constant('write' as const), client: fc.constantFrom(0 as const, 1 as const), op: fc.record({ op: fc.constant('setACL' as const), path: pathArb, acl: aclArb, version: versionArb }) }),
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('multi' as const),
+      client: fc.constantFrom(0 as const, 1 as const),
+      ops: fc.array(
+        fc.oneof(writeArb(false).filter(withoutTtlModeOutsideCreateTtl), fc.record({ op: fc.constant('check' as const), path: pathArb, version: versionArb })),
+        { minLength: 1, maxLength: 3 },
+      ),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('read' as const),
+      client: fc.constantFrom(0 as const, 1 as const),
+      type: fc.constantFrom('exists' as const, 'getData' as const, 'getChildren2' as const),
+      path: pathArb,
+      watch: fc.boolean(),
+    }),
+  },
+  fc.record({
+    kind: fc.constant('write' as const),
+    client: fc.constantFrom(0 as const, 1 as const),
+    op: fc.record({ op: fc.constant('setACL' as const), path: pathArb, acl: aclArb, version: versionArb }),
+  }),
   fc.record({ kind: fc.constant('auth' as const), client: fc.constantFrom(0 as const, 1 as const), user: fc.constantFrom('alice' as const, 'bob' as const) }),
-  fc.record({ kind: fc.constant('addWatch' as const), client: fc.constantFrom(0 as const, 1 as const), path: pathArb, mode: fc.constantFrom(0 as const, 1 as const) }),
-  fc.record({ kind: fc.constant('meta' as const), client: fc.constantFrom(0 as const, 1 as const), type: fc.constantFrom('getACL' as const, 'getAllChildrenNumber' as const), path: pathArb }),
+  fc.record({
+    kind: fc.constant('addWatch' as const),
+    client: fc.constantFrom(0 as const, 1 as const),
+    path: pathArb,
+    mode: fc.constantFrom(0 as const, 1 as const),
+  }),
+  fc.record({
+    kind: fc.constant('meta' as const),
+    client: fc.constantFrom(0 as const, 1 as const),
+    type: fc.constantFrom('getACL' as const, 'getAllChildrenNumber' as const),
+    path: pathArb,
+  }),
   fc.record({ kind: fc.constant('ephemerals' as const), client: fc.constantFrom(0 as const, 1 as const) }),
 );
 
 /** The Stat fields both must agree on (zxids and times differ by design; owners by session). */
 function statShape(stat: ZkStat & { ownerHex: string }, sessions: readonly string[]) {
-  return { version: stat.version, cversion: stat.cversion, aversion: stat.aversion, dataLength: stat.dataLength, numChildren: stat.numChildren, owner: stat.ephemeralOwner === 0 ? 'none' : `client ${sessions.indexOf(stat.ownerHex)}` };
+  return {
+    version: stat.version,
+    cversion: stat.cversion,
+    aversion: stat.aversion,
+    dataLength: stat.dataLength,
+    numChildren: stat.numChildren,
+    owner: stat.ephemeralOwner === 0 ? 'none' : `client ${sessions.indexOf(stat.ownerHex)}`,
+  };
 }
 
 /** An answer reduced to what must agree, paths made relative to the run's root. */
@@ -185,7 +249,15 @@ describe.skipIf(zookeeperMissing !== undefined)('differential: real ZooKeeper an
     const ids = ['a', 'b', 'c'];
     for (const id of ids) {
       const extension = new ZkExtension();
-      const kv = createKvNode({ id, members: ids, transport: network.transport(id), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, kv: { extension } });
+      const kv = createKvNode({
+        id,
+        members: ids,
+        transport: network.transport(id),
+        storage: new MemoryStorage(),
+        tickMs: 10,
+        electionTicks: { min: 20, max: 40 },
+        kv: { extension },
+      });
       nodes.push(kv);
       servers.push(new ZkServer({ kv, extension, address: { host: '127.0.0.1', port: 0 }, nodeCheckMs: 3_600_000 }));
     }
@@ -209,8 +281,12 @@ describe.skipIf(zookeeperMissing !== undefined)('differential: real ZooKeeper an
       for (const c of clients) await c.handshake({ timeoutMs: 30_000 });
       const sessions = clients.map((c) => c.sessionHex);
       const seen: unknown[] = [];
-      expect((await clients[0]!.call({ type: 'write', request: { op: 'create', path: root, data: new Uint8Array(0), acl: openAcl, flags: 0, withStat: false } })).err).toBe(0);
-      for (const op of ops) seen.push(answerShape(op, await clients[op.client]!.call(requestOf(op, root), op.kind === 'auth' ? -4 : undefined), root, sessions));
+      expect(
+        (await clients[0]!.call({ type: 'write', request: { op: 'create', path: root, data: new Uint8Array(0), acl: openAcl, flags: 0, withStat: false } }))
+          .err,
+      ).toBe(0);
+      for (const op of ops)
+        seen.push(answerShape(op, await clients[op.client]!.call(requestOf(op, root), op.kind === 'auth' ? -4 : undefined), root, sessions));
       // A sync on each session: every event of the changes above reaches it first.
       for (const c of clients) await c.call({ type: 'sync', path: root });
       seen.push(clients.map((c) => c.events.map(([type, path]) => [type, path.slice(root.length)])));

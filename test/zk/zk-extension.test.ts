@@ -18,7 +18,17 @@ describe('ZkExtension in the KV state machine', () => {
     const opened = zkResultOf(kv.apply(zkKvCommand({ type: 'session-create', password: new Uint8Array(16), ttlMs: 5_000 }), meta(2)));
     expect(opened.type).toBe('session');
     const session = opened.type === 'session' ? opened.session : 0;
-    const created = zkResultOf(kv.apply(zkKvCommand({ type: 'write', session, auth: [], request: { op: 'create', path: '/e', data: new Uint8Array([7]), acl: openAcl, flags: 1, withStat: true } }), meta(3)));
+    const created = zkResultOf(
+      kv.apply(
+        zkKvCommand({
+          type: 'write',
+          session,
+          auth: [],
+          request: { op: 'create', path: '/e', data: new Uint8Array([7]), acl: openAcl, flags: 1, withStat: true },
+        }),
+        meta(3),
+      ),
+    );
     expect(created).toMatchObject({ type: 'written', result: { op: 'create', path: '/e' } });
     const bytes = await kv.snapshot().write();
     expect(bytes[3]).toBe(4);

@@ -48,7 +48,8 @@ describe.skipIf('missing' in kazoo)('kazoo against a 3-member synod cluster', ()
       const child = servers.serve(config, id, ['--tick-ms', '20']);
       pids[id] = child.pid!;
     }
-    for (const id of Object.keys(zkPorts)) await until(`member ${id} answering ruok`, 20_000, async () => (await fourLetterWord(zkPorts[id]!, 'ruok')) === 'imok');
+    for (const id of Object.keys(zkPorts))
+      await until(`member ${id} answering ruok`, 20_000, async () => (await fourLetterWord(zkPorts[id]!, 'ruok')) === 'imok');
   }, 30_000);
 
   afterAll(async () => {
@@ -60,7 +61,10 @@ describe.skipIf('missing' in kazoo)('kazoo against a 3-member synod cluster', ()
     const modesNow = () => Promise.all(Object.values(zkPorts).map(async (port) => /Mode: (\w+)/.exec(await fourLetterWord(port, 'srvr'))?.[1]));
     await until('a leader', 10_000, async () => (await modesNow()).includes('leader'));
     const modes = await modesNow();
-    expect(modes.filter((m) => m === 'leader'), modes.join()).toHaveLength(1);
+    expect(
+      modes.filter((m) => m === 'leader'),
+      modes.join(),
+    ).toHaveLength(1);
     expect(modes.filter((m) => m === 'follower')).toHaveLength(2);
     expect(await fourLetterWord(zkPorts['a']!, 'isro')).toBe('rw');
     expect(await fourLetterWord(zkPorts['a']!, 'mntr')).toMatch(/^zk_server_state\t(leader|follower)$/m);
@@ -68,13 +72,20 @@ describe.skipIf('missing' in kazoo)('kazoo against a 3-member synod cluster', ()
   });
 
   it('serves kazoo: versions, ephemeral and sequential nodes, a watch, multi, the recipes; a killed member moves the session with its ephemeral, lock, leadership and lease', async () => {
-    const hosts = Object.values(zkPorts).map((p) => `127.0.0.1:${p}`).join(',');
+    const hosts = Object.values(zkPorts)
+      .map((p) => `127.0.0.1:${p}`)
+      .join(',');
     const portPids = Object.keys(zkPorts).map((id) => `${zkPorts[id]}=${pids[id]}`);
     const out = await new Promise<string>((resolve, reject) => {
-      execFile((kazoo as { python: string }).python, [join(root, 'test', 'zk', 'clients', 'kazoo-session.py'), hosts, ...portPids], { timeout: 90_000 }, (error, stdout, stderr) => {
-        if (error !== null) reject(new Error(`kazoo script failed: ${error.message}\n${stderr}`));
-        else resolve(stdout);
-      });
+      execFile(
+        (kazoo as { python: string }).python,
+        [join(root, 'test', 'zk', 'clients', 'kazoo-session.py'), hosts, ...portPids],
+        { timeout: 90_000 },
+        (error, stdout, stderr) => {
+          if (error !== null) reject(new Error(`kazoo script failed: ${error.message}\n${stderr}`));
+          else resolve(stdout);
+        },
+      );
     });
     const seen = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
     expect(seen).toMatchObject({

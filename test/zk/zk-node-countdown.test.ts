@@ -12,7 +12,8 @@ function setup() {
   const opened = apply({ type: 'session-create', password, ttlMs: 10_000 });
   if (opened.type !== 'session') throw new Error('no session');
   const write = (request: ZkWriteOp) => apply({ type: 'write', session: opened.session, auth: [], request });
-  const create = (path: string, extra: Partial<Extract<ZkWriteOp, { op: 'create' }>> = {}) => write({ op: 'create', path, data: new Uint8Array(0), acl: openAcl, flags: 0, withStat: true, ...extra });
+  const create = (path: string, extra: Partial<Extract<ZkWriteOp, { op: 'create' }>> = {}) =>
+    write({ op: 'create', path, data: new Uint8Array(0), acl: openAcl, flags: 0, withStat: true, ...extra });
   return { zk, apply, write, create };
 }
 

@@ -30,7 +30,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'synod-zk-observer-'));
   ({ config, zkPorts } = await writeZkCluster(dir, 3));
   for (const id of Object.keys(zkPorts)) servers.serve(config, id, ['--tick-ms', '20']);
-  await until('a leader', 20_000, async () => /Mode: leader/.test((await Promise.all(['a', 'b', 'c'].map((id) => fourLetterWord(zkPorts[id]!, 'srvr')))).join()));
+  await until('a leader', 20_000, async () =>
+    /Mode: leader/.test((await Promise.all(['a', 'b', 'c'].map((id) => fourLetterWord(zkPorts[id]!, 'srvr')))).join()),
+  );
 }, 30_000);
 
 afterAll(async () => {
@@ -42,17 +44,41 @@ afterAll(async () => {
 it('an observer joined with serve --join --observer --zk serves ZooKeeper clients: writes, reads, watches, sync, its mode; the session moves to a voter', async () => {
   zkPorts['o'] = await freePort();
   const [peer, client] = [await freePort(), await freePort()];
-  const observer = servers.serve(config, 'o', ['--tick-ms', '20', '--join', '--observer', '--peer', `127.0.0.1:${peer}`, '--client', `127.0.0.1:${client}`, '--zk', `127.0.0.1:${zkPorts['o']}`, '--data-dir', join(dir, 'o')]);
-  await until('o an observer', 20_000, async () => (JSON.parse((await synod(config, 'member', 'list', '--json')).stdout) as { observers: string[] }).observers.includes('o'));
+  const observer = servers.serve(config, 'o', [
+    '--tick-ms',
+    '20',
+    '--join',
+    '--observer',
+    '--peer',
+    `127.0.0.1:${peer}`,
+    '--client',
+    `127.0.0.1:${client}`,
+    '--zk',
+    `127.0.0.1:${zkPorts['o']}`,
+    '--data-dir',
+    join(dir, 'o'),
+  ]);
+  await until('o an observer', 20_000, async () =>
+    (JSON.parse((await synod(config, 'member', 'list', '--json')).stdout) as { observers: string[] }).observers.includes('o'),
+  );
   expect(servers.describe(observer)).toMatch(/ZooKeeper clients on 127\.0\.0\.1:\d+/);
 
   const onObserver = await WireClient.open(zkPorts['o']!);
   clients.push(onObserver);
   await onObserver.handshake();
   expect(onObserver.session.id).toBeGreaterThan(0);
-  expect((await onObserver.call({ type: 'write', request: { op: 'create', path: '/app', data: bytes('v1'), acl: openAcl, flags: 0, withStat: false } })).err).toBe(0);
+  expect(
+    (await onObserver.call({ type: 'write', request: { op: 'create', path: '/app', data: bytes('v1'), acl: openAcl, flags: 0, withStat: false } })).err,
+  ).toBe(0);
   expect(dataOf(await onObserver.call({ type: 'getData', path: '/app', watch: true })).data).toBe('v1');
-  expect((await onObserver.call({ type: 'write', request: { op: 'create', path: '/app/alive', data: bytes(''), acl: openAcl, flags: ZkCreateMode.ephemeral, withStat: false } })).err).toBe(0);
+  expect(
+    (
+      await onObserver.call({
+        type: 'write',
+        request: { op: 'create', path: '/app/alive', data: bytes(''), acl: openAcl, flags: ZkCreateMode.ephemeral, withStat: false },
+      })
+    ).err,
+  ).toBe(0);
 
   // A write through a voter: the observer's client is told, and reads it after a sync.
   const onVoter = await WireClient.open(zkPorts['a']!);
@@ -79,7 +105,21 @@ it('an observer joined with serve --join --observer --zk serves ZooKeeper client
 it('refuses --zk for a member of the cluster file, and for a cluster that carries no tree', async () => {
   const plain = await writeLocalCluster(join(dir, 'plain'), 1);
   const [peer, client, zk] = [await freePort(), await freePort(), await freePort()];
-  const noTree = await synod(plain, 'serve', '--id', 'o', '--join', '--peer', `127.0.0.1:${peer}`, '--client', `127.0.0.1:${client}`, '--zk', `127.0.0.1:${zk}`, '--data-dir', join(dir, 'plain-o'));
+  const noTree = await synod(
+    plain,
+    'serve',
+    '--id',
+    'o',
+    '--join',
+    '--peer',
+    `127.0.0.1:${peer}`,
+    '--client',
+    `127.0.0.1:${client}`,
+    '--zk',
+    `127.0.0.1:${zk}`,
+    '--data-dir',
+    join(dir, 'plain-o'),
+  );
   expect(noTree.code).not.toBe(0);
   expect(noTree.stderr).toMatch(/--zk.*needs a cluster that carries the ZooKeeper tree/);
   const member = await synod(config, 'serve', '--id', 'a', '--zk', `127.0.0.1:${zk}`);

@@ -17,11 +17,20 @@ import { encodeZkSnapshot, restoreZkSnapshot } from '../../src/zk/zk-snapshot.js
 const paths = ['/a', '/a/b', '/a/b/c', '/d', '/a/e'] as const;
 const password = new Uint8Array(16).fill(1);
 
-interface ModelNode { data: string; version: number; cversion: number; owner: number; kind: '' | 'container' | 'ttl' }
+interface ModelNode {
+  data: string;
+  version: number;
+  cversion: number;
+  owner: number;
+  kind: '' | 'container' | 'ttl';
+}
 
 /** The naive model. */
 class Model {
-  nodes = new Map<string, ModelNode>([['/', { data: '', version: 0, cversion: 0, owner: 0, kind: '' }], ['/zookeeper', { data: '', version: 0, cversion: 0, owner: 0, kind: '' }]]);
+  nodes = new Map<string, ModelNode>([
+    ['/', { data: '', version: 0, cversion: 0, owner: 0, kind: '' }],
+    ['/zookeeper', { data: '', version: 0, cversion: 0, owner: 0, kind: '' }],
+  ]);
   live = new Set<number>([1, 2]);
 
   private parent(path: string): string {
@@ -42,7 +51,13 @@ class Model {
         if (this.nodes.has(path)) return e(ZkErrorCode.nodeExists);
         if (parent.owner !== 0) return e(ZkErrorCode.noChildrenForEphemerals);
         parent.cversion++;
-        this.nodes.set(path, { data: new TextDecoder().decode(o.data), version: 0, cversion: 0, owner: o.kind === undefined && (o.flags === 1 || o.flags === 3) ? session : 0, kind: o.kind ?? '' });
+        this.nodes.set(path, {
+          data: new TextDecoder().decode(o.data),
+          version: 0,
+          cversion: 0,
+          owner: o.kind === undefined && (o.flags === 1 || o.flags === 3) ? session : 0,
+          kind: o.kind ?? '',
+        });
         return { op: 'create', path, stat: undefined };
       }
       case 'delete': {
@@ -81,7 +96,10 @@ class Model {
       if (r.op === 'error') {
         this.nodes = saved;
         if (!multi) return r;
-        return { op: 'multi', results: ops.map((_x, i) => ({ op: 'error', err: i < results.length ? 0 : i === results.length ? r.err : ZkErrorCode.runtimeInconsistency })) };
+        return {
+          op: 'multi',
+          results: ops.map((_x, i) => ({ op: 'error', err: i < results.length ? 0 : i === results.length ? r.err : ZkErrorCode.runtimeInconsistency })),
+        };
       }
       results.push(r);
     }
@@ -101,17 +119,56 @@ class Model {
 }
 
 const opArb: fc.Arbitrary<ZkWriteOp> = fc.oneof(
-  fc.record({ op: fc.constant('create' as const), path: fc.constantFrom(...paths), data: fc.constantFrom('', 'x', 'yy').map((s) => new TextEncoder().encode(s)), acl: fc.constant(openAcl), flags: fc.integer({ min: 0, max: 3 }), withStat: fc.constant(false) }),
-  fc.record({ op: fc.constant('create' as const), path: fc.constantFrom(...paths), data: fc.constant(new Uint8Array(0)), acl: fc.constant(openAcl), flags: fc.constantFrom(0, 2), withStat: fc.constant(true), kind: fc.constant('container' as const) }),
-  fc.record({ op: fc.constant('create' as const), path: fc.constantFrom(...paths), data: fc.constant(new Uint8Array(0)), acl: fc.constant(openAcl), flags: fc.constantFrom(5, 6), withStat: fc.constant(true), kind: fc.constant('ttl' as const), ttlMs: fc.constant(1000) }),
+  fc.record({
+    op: fc.constant('create' as const),
+    path: fc.constantFrom(...paths),
+    data: fc.constantFrom('', 'x', 'yy').map((s) => new TextEncoder().encode(s)),
+    acl: fc.constant(openAcl),
+    flags: fc.integer({ min: 0, max: 3 }),
+    withStat: fc.constant(false),
+  }),
+  fc.record({
+    op: fc.constant('create' as const),
+    path: fc.constantFrom(...paths),
+    data: fc.constant(new Uint8Array(0)),
+    acl: fc.constant(openAcl),
+    flags: fc.constantFrom(0, 2),
+    withStat: fc.constant(true),
+    kind: fc.constant('container' as const),
+  }),
+  fc.record({
+    op: fc.constant('create' as const),
+    path: fc.constantFrom(...paths),
+    data: fc.constant(new Uint8Array(0)),
+    acl: fc.constant(openAcl),
+    flags: fc.constantFrom(5, 6),
+    withStat: fc.constant(true),
+    kind: fc.constant('ttl' as const),
+    ttlMs: fc.constant(1000),
+  }),
   fc.record({ op: fc.constant('delete' as const), path: fc.constantFrom(...paths), version: fc.integer({ min: -1, max: 2 }) }),
-  fc.record({ op: fc.constant('setData' as const), path: fc.constantFrom(...paths), data: fc.constantFrom('p', 'qq').map((s) => new TextEncoder().encode(s)), version: fc.integer({ min: -1, max: 2 }) }),
+  fc.record({
+    op: fc.constant('setData' as const),
+    path: fc.constantFrom(...paths),
+    data: fc.constantFrom('p', 'qq').map((s) => new TextEncoder().encode(s)),
+    version: fc.integer({ min: -1, max: 2 }),
+  }),
   fc.record({ op: fc.constant('check' as const), path: fc.constantFrom(...paths), version: fc.integer({ min: -1, max: 2 }) }),
 );
 
 type Step = { kind: 'write'; session: number; ops: ZkWriteOp[]; multi: boolean } | { kind: 'close'; session: number } | { kind: 'expire'; stale: boolean[] };
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant('write' as const), session: fc.constantFrom(1, 2), ops: fc.array(opArb, { minLength: 1, maxLength: 4 }), multi: fc.boolean() }).map((s) => (s.multi ? s : { ...s, ops: s.ops.slice(0, 1) })) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .record({
+        kind: fc.constant('write' as const),
+        session: fc.constantFrom(1, 2),
+        ops: fc.array(opArb, { minLength: 1, maxLength: 4 }),
+        multi: fc.boolean(),
+      })
+      .map((s) => (s.multi ? s : { ...s, ops: s.ops.slice(0, 1) })),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), session: fc.constantFrom(1, 2) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('expire' as const), stale: fc.array(fc.boolean(), { maxLength: 8 }) }) },
 );
@@ -126,7 +183,15 @@ function shape(r: ZkWriteResult): unknown {
 
 function treeOf(zk: ZkStateMachine): Map<string, ModelNode> {
   const out = new Map<string, ModelNode>();
-  for (const [path, node] of zk.tree.entries()) if (!path.startsWith('/zookeeper/')) out.set(path, { data: new TextDecoder().decode(node.data), version: node.version, cversion: path === '/zookeeper' ? 0 : node.cversion, owner: node.ephemeralOwner, kind: node.container ? 'container' : node.ttlMs > 0 ? 'ttl' : '' });
+  for (const [path, node] of zk.tree.entries())
+    if (!path.startsWith('/zookeeper/'))
+      out.set(path, {
+        data: new TextDecoder().decode(node.data),
+        version: node.version,
+        cversion: path === '/zookeeper' ? 0 : node.cversion,
+        owner: node.ephemeralOwner,
+        kind: node.container ? 'container' : node.ttlMs > 0 ? 'ttl' : '',
+      });
   return out;
 }
 
@@ -155,7 +220,10 @@ it('the state machine answers as the naive model, and a restored snapshot as the
         }
         if (step.kind === 'expire') {
           // The leader names every container and TTL node; a stale entry carries an mzxid a later write replaced.
-          const entries = [...zk.tree.expirable()].sort().reverse().map((path, j) => ({ path, stale: step.stale[j] ?? false }));
+          const entries = [...zk.tree.expirable()]
+            .sort()
+            .reverse()
+            .map((path, j) => ({ path, stale: step.stale[j] ?? false }));
           apply({ type: 'node-expire', nodes: entries.map(({ path, stale }) => ({ path, mzxid: zk.tree.get(path)!.mzxid - (stale ? 1 : 0) })) });
           model.expire(entries);
           return;

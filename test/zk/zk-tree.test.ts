@@ -1,7 +1,17 @@
 /** Unit tests of each rule of the znode tree, as ZooKeeper states it. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ZkErrorCode, ZkStateMachine, type ZkCommand, type ZkResult, type ZkWriteRequest, type ZkWriteResult, ZkPerm, openAcl, invalidPath } from '../../src/zk/index.js';
+import {
+  ZkErrorCode,
+  ZkStateMachine,
+  type ZkCommand,
+  type ZkResult,
+  type ZkWriteRequest,
+  type ZkWriteResult,
+  ZkPerm,
+  openAcl,
+  invalidPath,
+} from '../../src/zk/index.js';
 import { digestAuthId } from '../../src/zk/zk-digest.js';
 import { encodeZkSnapshot, restoreZkSnapshot } from '../../src/zk/zk-snapshot.js';
 import { answerRead } from '../../src/zk/zk-reads.js';
@@ -23,19 +33,31 @@ function setup() {
     return r.result;
   };
   const create = (path: string, flags = 0, data = '', acl = openAcl) => write({ op: 'create', path, data: bytes(data), acl, flags, withStat: true });
-  return { zk, apply, write, create, session, get slot() { return slot; } };
+  return {
+    zk,
+    apply,
+    write,
+    create,
+    session,
+    get slot() {
+      return slot;
+    },
+  };
 }
 
 /** Every node with its stat, data and ACL. */
 function dump(zk: ZkStateMachine): unknown[] {
-  return [...zk.tree.entries()].map(([path, node]) => ({ path, stat: zk.tree.stat(node), data: [...node.data], acl: node.acl })).sort((a, b) => (a.path < b.path ? -1 : 1));
+  return [...zk.tree.entries()]
+    .map(([path, node]) => ({ path, stat: zk.tree.stat(node), data: [...node.data], acl: node.acl }))
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
 const err = (code: number) => ({ op: 'error', err: code });
 
 describe('paths', () => {
   it('validates as ZooKeeper does', () => {
-    for (const bad of ['', 'a', '/a/', '//a', '/a//b', '/./a', '/a/..', '/a\u0000', '/a\u0001', '/\u007f', '/\ud800', '/\ufff0']) expect(invalidPath(bad), bad).toBeDefined();
+    for (const bad of ['', 'a', '/a/', '//a', '/a//b', '/./a', '/a/..', '/a\u0000', '/a\u0001', '/\u007f', '/\ud800', '/\ufff0'])
+      expect(invalidPath(bad), bad).toBeDefined();
     for (const good of ['/', '/a', '/a/b', '/a.b', '/...', '/a b', '/é']) expect(invalidPath(good), good).toBeUndefined();
     expect(invalidPath('/a/', true)).toBeUndefined();
   });
@@ -81,7 +103,19 @@ describe('create and delete', () => {
     const t = setup();
     const created = t.create('/s', 1, 'hey') as Extract<ZkWriteResult, { op: 'create' }>;
     const zxid = t.zk.zxid;
-    expect(created.stat).toEqual({ czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: 1000 + t.slot, mtime: 1000 + t.slot, version: 0, cversion: 0, aversion: 0, ephemeralOwner: t.session, dataLength: 3, numChildren: 0 });
+    expect(created.stat).toEqual({
+      czxid: zxid,
+      mzxid: zxid,
+      pzxid: zxid,
+      ctime: 1000 + t.slot,
+      mtime: 1000 + t.slot,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      ephemeralOwner: t.session,
+      dataLength: 3,
+      numChildren: 0,
+    });
     const root = t.zk.tree.stat(t.zk.tree.get('/')!);
     expect(root.pzxid).toBe(zxid);
     expect(root.numChildren).toBe(2);
@@ -96,20 +130,26 @@ describe('multi and check', () => {
     const t = setup();
     t.create('/a');
     const before = dump(t.zk);
-    const failed = t.write({ op: 'multi', ops: [
-      { op: 'create', path: '/a/1', data: bytes('x'), acl: openAcl, flags: 0, withStat: false },
-      { op: 'setData', path: '/a', data: bytes('y'), version: -1 },
-      { op: 'check', path: '/a', version: 0 },
-      { op: 'delete', path: '/nope', version: -1 },
-    ] });
+    const failed = t.write({
+      op: 'multi',
+      ops: [
+        { op: 'create', path: '/a/1', data: bytes('x'), acl: openAcl, flags: 0, withStat: false },
+        { op: 'setData', path: '/a', data: bytes('y'), version: -1 },
+        { op: 'check', path: '/a', version: 0 },
+        { op: 'delete', path: '/nope', version: -1 },
+      ],
+    });
     expect(failed).toEqual({ op: 'multi', results: [err(0), err(0), err(ZkErrorCode.badVersion), err(ZkErrorCode.runtimeInconsistency)] });
     expect(dump(t.zk)).toEqual(before);
     expect(t.zk.tree.get('/a/1')).toBeUndefined();
-    const ok = t.write({ op: 'multi', ops: [
-      { op: 'check', path: '/a', version: 0 },
-      { op: 'create', path: '/a/1', data: bytes('x'), acl: openAcl, flags: 1, withStat: false },
-      { op: 'setData', path: '/a', data: bytes('y'), version: 0 },
-    ] });
+    const ok = t.write({
+      op: 'multi',
+      ops: [
+        { op: 'check', path: '/a', version: 0 },
+        { op: 'create', path: '/a/1', data: bytes('x'), acl: openAcl, flags: 1, withStat: false },
+        { op: 'setData', path: '/a', data: bytes('y'), version: 0 },
+      ],
+    });
     expect(ok).toMatchObject({ op: 'multi', results: [{ op: 'check' }, { op: 'create', path: '/a/1' }, { op: 'setData', stat: { version: 1 } }] });
     expect(t.zk.tree.ephemerals(t.session)).toEqual(['/a/1']);
   });
@@ -117,11 +157,14 @@ describe('multi and check', () => {
     const t = setup();
     t.create('/p');
     t.create('/p/c', 1);
-    t.write({ op: 'multi', ops: [
-      { op: 'delete', path: '/p/c', version: -1 },
-      { op: 'create', path: '/p/e', data: bytes(''), acl: openAcl, flags: 1, withStat: false },
-      { op: 'create', path: '/p/e', data: bytes(''), acl: openAcl, flags: 0, withStat: false },
-    ] });
+    t.write({
+      op: 'multi',
+      ops: [
+        { op: 'delete', path: '/p/c', version: -1 },
+        { op: 'create', path: '/p/e', data: bytes(''), acl: openAcl, flags: 1, withStat: false },
+        { op: 'create', path: '/p/e', data: bytes(''), acl: openAcl, flags: 0, withStat: false },
+      ],
+    });
     expect(t.zk.tree.children('/p')).toEqual(['c']);
     expect(t.zk.tree.ephemerals(t.session)).toEqual(['/p/c']);
   });
@@ -144,7 +187,12 @@ describe('ACLs', () => {
     const bob = digestAuthId('bob', 'pw');
     expect(t.create('/x', 0, '', [{ perms: 31, id: { scheme: 'auth', id: '' } }])).toEqual(err(ZkErrorCode.invalidAcl));
     expect(t.create('/x', 0, '', [{ perms: 31, id: { scheme: 'nope', id: 'x' } }])).toEqual(err(ZkErrorCode.invalidAcl));
-    expect(t.write({ op: 'create', path: '/x', data: bytes(''), acl: [{ perms: 31, id: { scheme: 'auth', id: '' } }], flags: 0, withStat: false }, [bob, { scheme: 'ip', id: '127.0.0.1' }])).toMatchObject({ op: 'create' });
+    expect(
+      t.write({ op: 'create', path: '/x', data: bytes(''), acl: [{ perms: 31, id: { scheme: 'auth', id: '' } }], flags: 0, withStat: false }, [
+        bob,
+        { scheme: 'ip', id: '127.0.0.1' },
+      ]),
+    ).toMatchObject({ op: 'create' });
     expect(t.zk.tree.get('/x')!.acl).toEqual([{ perms: 31, id: bob }]);
     expect(t.write({ op: 'setACL', path: '/x', acl: openAcl, version: 1 }, [bob])).toEqual(err(ZkErrorCode.badVersion));
     expect(t.write({ op: 'setACL', path: '/x', acl: openAcl, version: 0 }, [bob])).toMatchObject({ op: 'setACL', stat: { aversion: 1 } });
@@ -161,7 +209,10 @@ describe('getACL', () => {
   it('answers digest ids as user:x to a client without ADMIN, and whole to one with it (as ZooKeeper does)', () => {
     const t = setup();
     const alice = digestAuthId('alice', 'pw');
-    t.create('/n', 0, '', [{ perms: ZkPerm.read, id: { scheme: 'world', id: 'anyone' } }, { perms: ZkPerm.all, id: alice }]);
+    t.create('/n', 0, '', [
+      { perms: ZkPerm.read, id: { scheme: 'world', id: 'anyone' } },
+      { perms: ZkPerm.all, id: alice },
+    ]);
     const aclOf = (auth: { scheme: string; id: string }[]) => {
       const answer = answerRead(t.zk, { type: 'getACL', path: '/n' }, t.session, auth);
       return answer.body?.type === 'acl' ? answer.body.acl.map((e) => `${e.perms} ${e.id.scheme}:${e.id.id}`) : answer.err;
@@ -243,9 +294,27 @@ describe('digest ids', () => {
 });
 
 describe('containers and TTL nodes', () => {
-  const container = (path: string, flags = 0) => ({ op: 'create' as const, path, data: bytes(''), acl: openAcl, flags, withStat: true, kind: 'container' as const });
-  const ttl = (path: string, ttlMs: number, flags = 5) => ({ op: 'create' as const, path, data: bytes(''), acl: openAcl, flags, withStat: true, kind: 'ttl' as const, ttlMs });
-  const expire = (t: ReturnType<typeof setup>, ...paths: string[]) => t.apply({ type: 'node-expire', nodes: paths.map((path) => ({ path, mzxid: t.zk.tree.get(path)?.mzxid ?? 0 })) });
+  const container = (path: string, flags = 0) => ({
+    op: 'create' as const,
+    path,
+    data: bytes(''),
+    acl: openAcl,
+    flags,
+    withStat: true,
+    kind: 'container' as const,
+  });
+  const ttl = (path: string, ttlMs: number, flags = 5) => ({
+    op: 'create' as const,
+    path,
+    data: bytes(''),
+    acl: openAcl,
+    flags,
+    withStat: true,
+    kind: 'ttl' as const,
+    ttlMs,
+  });
+  const expire = (t: ReturnType<typeof setup>, ...paths: string[]) =>
+    t.apply({ type: 'node-expire', nodes: paths.map((path) => ({ path, mzxid: t.zk.tree.get(path)?.mzxid ?? 0 })) });
 
   it('creates them in every mode, showing ephemeralOwner 0 as ZooKeeper does (it hides the kind from clients)', () => {
     const t = setup();

@@ -21,16 +21,33 @@ describe('ZkWatchTable', () => {
     expect(t.fire([{ type: 'deleted', path: '/p', acl: openAcl }]).get('c1')).toEqual([{ type: 2, path: '/p' }]);
     expect(t.count('c1')).toBe(0);
     t.add('child', '/p', 'c2');
-    expect(t.fire([{ type: 'created', path: '/p/x', acl: openAcl }, { type: 'childrenChanged', path: '/p', acl: openAcl }]).get('c2')).toEqual([{ type: 4, path: '/p' }]);
+    expect(
+      t
+        .fire([
+          { type: 'created', path: '/p/x', acl: openAcl },
+          { type: 'childrenChanged', path: '/p', acl: openAcl },
+        ])
+        .get('c2'),
+    ).toEqual([{ type: 4, path: '/p' }]);
   });
   it('keeps persistent watches; recursive ones see descendants but no children-changed event', () => {
     const t = new ZkWatchTable<string>();
     t.add('persistent', '/p', 'c1');
     t.add('recursive', '/p', 'c2');
-    const changes = [{ type: 'created', path: '/p/x/y', acl: openAcl }, { type: 'childrenChanged', path: '/p', acl: openAcl }, { type: 'dataChanged', path: '/p', acl: openAcl }] as const;
+    const changes = [
+      { type: 'created', path: '/p/x/y', acl: openAcl },
+      { type: 'childrenChanged', path: '/p', acl: openAcl },
+      { type: 'dataChanged', path: '/p', acl: openAcl },
+    ] as const;
     const first = t.fire(changes);
-    expect(first.get('c1')).toEqual([{ type: 4, path: '/p' }, { type: 3, path: '/p' }]);
-    expect(first.get('c2')).toEqual([{ type: 1, path: '/p/x/y' }, { type: 3, path: '/p' }]);
+    expect(first.get('c1')).toEqual([
+      { type: 4, path: '/p' },
+      { type: 3, path: '/p' },
+    ]);
+    expect(first.get('c2')).toEqual([
+      { type: 1, path: '/p/x/y' },
+      { type: 3, path: '/p' },
+    ]);
     expect(t.fire(changes).get('c1')).toHaveLength(2);
     t.removeWatcher('c1');
     expect(t.fire(changes).get('c1')).toBeUndefined();
@@ -40,13 +57,22 @@ describe('ZkWatchTable', () => {
   it('tells a watcher of a change only if it may read the ACL the change names, spending its one-shot watch all the same (CVE-2024-23944)', () => {
     const alice = digestAuthId('alice', 'pw');
     const aliceOnly = [{ perms: 31, id: alice }];
-    const held = new Map<string, ZkId[]>([['c1', []], ['c2', [alice]]]);
+    const held = new Map<string, ZkId[]>([
+      ['c1', []],
+      ['c2', [alice]],
+    ]);
     const mayRead = (w: string, acl: readonly ZkAcl[]) => aclAllows(acl, 1, held.get(w)!);
     const t = new ZkWatchTable<string>();
     t.add('recursive', '/', 'c1');
     t.add('recursive', '/', 'c2');
     t.add('data', '/secret', 'c1');
-    const fired = t.fire([{ type: 'created', path: '/secret', acl: aliceOnly }, { type: 'childrenChanged', path: '/', acl: openAcl }], mayRead);
+    const fired = t.fire(
+      [
+        { type: 'created', path: '/secret', acl: aliceOnly },
+        { type: 'childrenChanged', path: '/', acl: openAcl },
+      ],
+      mayRead,
+    );
     expect(fired.get('c1')).toBeUndefined();
     expect(fired.get('c2')).toEqual([{ type: 1, path: '/secret' }]);
     expect(t.has('data', '/secret', 'c1')).toBe(false);

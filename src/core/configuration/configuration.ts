@@ -83,8 +83,12 @@ export function isMember(config: Configuration, id: NodeId): boolean {
  */
 export function configurationProblem(config: Configuration): [string, string] | undefined {
   if (!Number.isSafeInteger(config.id) || config.id < 0) return ['id', `must be an integer >= 0, got ${String(config.id)}`];
-  if (!Number.isSafeInteger(config.windowSlots) || config.windowSlots < 1) return ['windowSlots', `must be a positive integer, got ${String(config.windowSlots)}`];
-  for (const [field, set] of [['voters', config as VoterSet], ['leaving', config.leaving]] as const) {
+  if (!Number.isSafeInteger(config.windowSlots) || config.windowSlots < 1)
+    return ['windowSlots', `must be a positive integer, got ${String(config.windowSlots)}`];
+  for (const [field, set] of [
+    ['voters', config as VoterSet],
+    ['leaving', config.leaving],
+  ] as const) {
     if (set === undefined) continue;
     const bad = voterSetProblem(set);
     if (bad !== undefined) return [`${field}${bad[0]}`, bad[1]];
@@ -101,7 +105,8 @@ export function configurationProblem(config: Configuration): [string, string] | 
   if (typeof config.addresses !== 'object' || config.addresses === null) return ['addresses', 'must be an object'];
   for (const [id, address] of Object.entries(config.addresses)) {
     if (!voters.has(id) && !seen.has(id)) return ['addresses', `names ${JSON.stringify(id)}, who is not a member`];
-    if (typeof address !== 'string' || address === '' || address.length > addressBytesMax) return ['addresses', `of ${JSON.stringify(id)} must be a non-empty string of at most ${addressBytesMax} characters`];
+    if (typeof address !== 'string' || address === '' || address.length > addressBytesMax)
+      return ['addresses', `of ${JSON.stringify(id)} must be a non-empty string of at most ${addressBytesMax} characters`];
   }
   return undefined;
 }

@@ -50,7 +50,10 @@ export class Epochs {
     this.list = state.map((e) => epochOf(e.from, e.source, e.config));
     for (let i = 1; i < this.list.length; i++) {
       const [a, b] = [this.list[i - 1]!, this.list[i]!];
-      assert(b.from > a.from && b.config.id === a.config.id + 1, () => `configuration ${b.config.id} from slot ${b.from} does not follow ${a.config.id} from slot ${a.from}`);
+      assert(
+        b.from > a.from && b.config.id === a.config.id + 1,
+        () => `configuration ${b.config.id} from slot ${b.from} does not follow ${a.config.id} from slot ${a.from}`,
+      );
     }
     this.foldedThrough = foldedThrough;
   }

@@ -38,7 +38,8 @@ export function planChange(current: Configuration, change: MembershipChange): { 
     if (typeof id !== 'string' || id === '') return { reason: 'invalid', field: 'id', why: 'must be a non-empty string' };
     if (isMember(current, id)) return { reason: 'already-member', id };
     if (address !== undefined) {
-      if (typeof address !== 'string' || address === '' || address.length > addressBytesMax) return { reason: 'bad-address', id, why: `must be a non-empty string of at most ${addressBytesMax} characters` };
+      if (typeof address !== 'string' || address === '' || address.length > addressBytesMax)
+        return { reason: 'bad-address', id, why: `must be a non-empty string of at most ${addressBytesMax} characters` };
       addresses[id] = address;
     }
     return undefined;

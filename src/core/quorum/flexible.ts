@@ -34,7 +34,10 @@ export function flexible(voters: readonly NodeId[], sizes: { phase1: number; pha
     throw new ConfigError('flexible', 'sizes', 'must be an object { phase1, phase2 }');
   }
   const { phase1, phase2 } = sizes;
-  for (const [field, size] of [['sizes.phase1', phase1], ['sizes.phase2', phase2]] as const) {
+  for (const [field, size] of [
+    ['sizes.phase1', phase1],
+    ['sizes.phase2', phase2],
+  ] as const) {
     if (!Number.isInteger(size) || size < 1 || size > n) {
       throw new ConfigError('flexible', field, `must be an integer from 1 to ${n} (the number of voters); got ${size}`);
     }

@@ -33,8 +33,7 @@ export function joint(old: Quorum, next: Quorum): Quorum {
     isVoter: (id: NodeId) => old.isVoter(id) || next.isVoter(id),
     phase1: (vote: VoteLookup) => both(old.phase1(vote), next.phase1(vote)),
     phase2: (vote: VoteLookup) => both(old.phase2(vote), next.phase2(vote)),
-    committedSlot: (acknowledged: AcknowledgedLookup) =>
-      Math.min(old.committedSlot(acknowledged), next.committedSlot(acknowledged)),
+    committedSlot: (acknowledged: AcknowledgedLookup) => Math.min(old.committedSlot(acknowledged), next.committedSlot(acknowledged)),
     describe: () => description,
   };
 }

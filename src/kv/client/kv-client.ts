@@ -14,13 +14,54 @@ import { AuthenticationError, KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
 import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from '../kv-auth.js';
-import { authListingOf, authResultOf, checkCompacted, checkKey, checkRangeRequest, checkWatchRequest, putRoleCommand, putUserCommand, checkSessionClosed, deleteCommand, deleteResultOf, keepAliveMsOf, putCommand, putResultOf, revokeCommand, revokeResultOf, sessionOf, txnCommand, txnResultOf } from '../kv-requests.js';
+import {
+  authListingOf,
+  authResultOf,
+  checkCompacted,
+  checkKey,
+  checkRangeRequest,
+  checkWatchRequest,
+  putRoleCommand,
+  putUserCommand,
+  checkSessionClosed,
+  deleteCommand,
+  deleteResultOf,
+  keepAliveMsOf,
+  putCommand,
+  putResultOf,
+  revokeCommand,
+  revokeResultOf,
+  sessionOf,
+  txnCommand,
+  txnResultOf,
+} from '../kv-requests.js';
 import { KvSession } from '../kv-session.js';
-import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, RangeResult, RevokeResult, SessionList, TxnRequest, TxnResult } from '../kv-types.js';
+import type {
+  DeleteOptions,
+  DeleteResult,
+  KeyRange,
+  KeyValue,
+  PutOptions,
+  PutResult,
+  RangeOptions,
+  RangeResult,
+  RevokeResult,
+  SessionList,
+  TxnRequest,
+  TxnResult,
+} from '../kv-types.js';
 import { answerFrameBytesMax, decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
-import { authenticationRefusal, clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
+import {
+  authenticationRefusal,
+  clientHandshakeBytesMax,
+  clientNonce,
+  clientProofMatches,
+  clientProofOf,
+  decodeClientHandshake,
+  encodeClientHandshake,
+} from '../protocol/client-handshake.js';
 import { RemoteWatch, type WatchLink } from './remote-watch.js';
 import { SnapshotAssembly } from './snapshot-assembly.js';
 
@@ -192,8 +233,13 @@ export class KvClient implements KvApi {
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
     checkRangeRequest(range, options);
     // On the wire 0 asks for the current revision (as in etcd).
-    if (options.revision === 0) throw new KvRequestError('range', 'revision 0 (the empty store before the first write) cannot be asked of a server, where 0 means the current revision');
-    const frame = await this.call((id) => ({ kind: 'range', id, range, limit: options.limit ?? 0, revision: options.revision ?? 0, linearizable: options.consistency !== 'serializable' }), options, undefined);
+    if (options.revision === 0)
+      throw new KvRequestError('range', 'revision 0 (the empty store before the first write) cannot be asked of a server, where 0 means the current revision');
+    const frame = await this.call(
+      (id) => ({ kind: 'range', id, range, limit: options.limit ?? 0, revision: options.revision ?? 0, linearizable: options.consistency !== 'serializable' }),
+      options,
+      undefined,
+    );
     if (frame.kind !== 'range') throw new KvRequestError('range', `unexpected answer ${frame.kind}`);
     return frame.result;
   }
@@ -331,7 +377,12 @@ export class KvClient implements KvApi {
     await this.member('transfer', to, '', options);
   }
 
-  private async member(action: MemberAction, target: string, argument: string, options: { timeoutMs?: number }): Promise<{ configuration: Configuration; from: number }> {
+  private async member(
+    action: MemberAction,
+    target: string,
+    argument: string,
+    options: { timeoutMs?: number },
+  ): Promise<{ configuration: Configuration; from: number }> {
     const frame = await this.call((id) => ({ kind: 'member', id, action, target, argument, timeoutMs: options.timeoutMs ?? 0 }), options, undefined);
     if (frame.kind !== 'members') throw new KvRequestError('member', `unexpected answer ${frame.kind}`);
     return { configuration: frame.configuration, from: frame.from };
@@ -400,7 +451,11 @@ export class KvClient implements KvApi {
    * Sends a request now or once connected, again after a reconnect, until answered,
    * timed out or aborted (a write may still apply after either).
    */
-  private call(build: (id: number) => ClientRequest, wait: { readonly timeoutMs?: number | undefined; readonly signal?: AbortSignal | undefined }, seq: number | undefined): Promise<ServerFrame> {
+  private call(
+    build: (id: number) => ClientRequest,
+    wait: { readonly timeoutMs?: number | undefined; readonly signal?: AbortSignal | undefined },
+    seq: number | undefined,
+  ): Promise<ServerFrame> {
     const signal = wait.signal;
     if (this.closed) return Promise.reject(new ClosedError('KvClient: closed'));
     void this.connect();
@@ -553,7 +608,8 @@ export class KvClient implements KvApi {
         }
         if (h.kind === 'refuse') {
           fail(`refused: ${h.reason}`);
-          if (h.reason === authenticationRefusal) this.refused(`${address.host}:${address.port} refused this client: ${authenticationRefusal} (is the client secret the servers'?)`);
+          if (h.reason === authenticationRefusal)
+            this.refused(`${address.host}:${address.port} refused this client: ${authenticationRefusal} (is the client secret the servers'?)`);
           return;
         }
         if (state === 'challenge' && h.kind === 'challenge') {
@@ -587,7 +643,8 @@ export class KvClient implements KvApi {
     socket.on('close', () => {
       clearTimeout(timer);
       // Hung up on without a word: under TLS 1.3 that is how a server refuses this client's certificate.
-      if (state !== 'open' && !failed) this.lastFailure = `${address.host}:${address.port}: closed by the server during the handshake${tls === undefined ? '' : ' (did it refuse this client certificate?)'}`;
+      if (state !== 'open' && !failed)
+        this.lastFailure = `${address.host}:${address.port}: closed by the server during the handshake${tls === undefined ? '' : ' (did it refuse this client certificate?)'}`;
       if (this.socket === socket) this.onClose();
     });
   }
@@ -625,10 +682,13 @@ export class KvClient implements KvApi {
     this.endpoint++;
     this.attempts++;
     const delay = Math.min(redialDelayMsMax, redialDelayMsBase * 2 ** Math.min(this.attempts, 6)) * (0.5 + Math.random() / 2);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.dial();
-    }, this.attempts <= 1 ? 0 : delay);
+    this.reconnectTimer = setTimeout(
+      () => {
+        this.reconnectTimer = undefined;
+        this.dial();
+      },
+      this.attempts <= 1 ? 0 : delay,
+    );
   }
 
   private onFrame(bytes: Uint8Array): void {

@@ -37,7 +37,8 @@ export class SnapshotAssembly {
    */
   add(chunk: Chunk): Snapshot | undefined {
     if (chunk.offset === 0) {
-      if (chunk.totalBytes > snapshotBytesMax) throw new KvRequestError('snapshot', `the server's snapshot is ${chunk.totalBytes} bytes, more than the ${snapshotBytesMax} a client takes`);
+      if (chunk.totalBytes > snapshotBytesMax)
+        throw new KvRequestError('snapshot', `the server's snapshot is ${chunk.totalBytes} bytes, more than the ${snapshotBytesMax} a client takes`);
       this.slot = chunk.slot;
       this.sha256 = chunk.sha256;
       this.data = new Uint8Array(chunk.totalBytes);
@@ -47,7 +48,10 @@ export class SnapshotAssembly {
     const data = this.data;
     if (data === undefined) throw new KvRequestError('snapshot', `a piece at offset ${chunk.offset} came before the first`);
     if (chunk.offset !== this.received || chunk.slot !== this.slot || chunk.totalBytes !== data.byteLength || !sameBytes(chunk.sha256, this.sha256)) {
-      throw new KvRequestError('snapshot', `a piece of slot ${chunk.slot} at offset ${chunk.offset} of ${chunk.totalBytes} bytes does not follow ${this.received} bytes of slot ${this.slot}, ${data.byteLength} in all`);
+      throw new KvRequestError(
+        'snapshot',
+        `a piece of slot ${chunk.slot} at offset ${chunk.offset} of ${chunk.totalBytes} bytes does not follow ${this.received} bytes of slot ${this.slot}, ${data.byteLength} in all`,
+      );
     }
     data.set(chunk.data, chunk.offset);
     this.received += chunk.data.byteLength;

@@ -6,7 +6,24 @@
  */
 import { CodecError } from '../../transport/codec/codec-error.js';
 import { Reader, Writer } from '../../transport/codec/wire.js';
-import { readCommand, readCount, readFlags, readKey, readKeyValue, readRange, readResult, readString, writeCommand, writeCount, writeKey, writeKeyValue, writeRange, writeResult, writeString, writeUint } from '../kv-codec.js';
+import {
+  readCommand,
+  readCount,
+  readFlags,
+  readKey,
+  readKeyValue,
+  readRange,
+  readResult,
+  readString,
+  writeCommand,
+  writeCount,
+  writeKey,
+  writeKeyValue,
+  writeRange,
+  writeResult,
+  writeString,
+  writeUint,
+} from '../kv-codec.js';
 import { kvLimits } from '../kv-limits.js';
 import type { KeyValue, SessionListing, WatchEvent } from '../kv-types.js';
 import { decodeConfiguration, encodeConfiguration } from '../../core/index.js';
@@ -41,7 +58,17 @@ const eventBytesMin = 2 + keyValueBytesMin;
 
 // New kinds go last: a server of an older build refuses one it does not know as a malformed frame, answering the client.
 const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status', 'member', 'snapshot', 'sessions'] as const satisfies readonly ClientRequest['kind'][];
-const frameKinds = ['result', 'range', 'watching', 'events', 'status', 'error', 'members', 'snapshotChunk', 'sessions'] as const satisfies readonly ServerFrame['kind'][];
+const frameKinds = [
+  'result',
+  'range',
+  'watching',
+  'events',
+  'status',
+  'error',
+  'members',
+  'snapshotChunk',
+  'sessions',
+] as const satisfies readonly ServerFrame['kind'][];
 const memberActions = ['list', 'addObserver', 'promote', 'demote', 'remove', 'transfer', 'replace'] as const satisfies readonly MemberAction[];
 /** Longest member address, in bytes. */
 const addressBytesMax = 256;
@@ -123,7 +150,8 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
     case 'command': {
       const hasRequest = readFlags(r, 'request flag', 1) === 1;
       const request = hasRequest ? { clientId: readString(r, 'client id', idBytesMax), seq: r.uint('seq'), ackedBelow: r.uint('ackedBelow') } : undefined;
-      if (request !== undefined && (request.clientId.length === 0 || request.ackedBelow > request.seq)) throw new CodecError(`request identity ${request.clientId}#${request.seq} (ackedBelow ${request.ackedBelow}) is malformed`);
+      if (request !== undefined && (request.clientId.length === 0 || request.ackedBelow > request.seq))
+        throw new CodecError(`request identity ${request.clientId}#${request.seq} (ackedBelow ${request.ackedBelow}) is malformed`);
       const timeoutMs = r.uint('timeoutMs');
       q = { kind: 'command', id, request, timeoutMs, command: readCommand(r) };
       break;
@@ -143,7 +171,14 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
     case 'member': {
       const action = memberActions[r.u8('member action')];
       if (action === undefined) throw new CodecError('unknown member action');
-      q = { kind: 'member', id, action, target: readString(r, 'member target', idBytesMax), argument: readString(r, 'member argument', addressBytesMax), timeoutMs: r.uint('timeoutMs') };
+      q = {
+        kind: 'member',
+        id,
+        action,
+        target: readString(r, 'member target', idBytesMax),
+        argument: readString(r, 'member argument', addressBytesMax),
+        timeoutMs: r.uint('timeoutMs'),
+      };
       break;
     }
     case 'snapshot':
@@ -202,12 +237,14 @@ function checkEventOrder(e: WatchEvent, previous: WatchEvent | undefined): void 
  */
 function checkEventsThrough(events: readonly WatchEvent[], through: number): void {
   const last = events[events.length - 1];
-  if (last !== undefined && through < last.revision - 1) throw new CodecError(`events through ${through}, more than one revision below the last event's revision ${last.revision}`);
+  if (last !== undefined && through < last.revision - 1)
+    throw new CodecError(`events through ${through}, more than one revision below the last event's revision ${last.revision}`);
 }
 
 /** A snapshot piece is not empty, within the frame's bound, inside the whole, with a digest of the right size. */
 function checkSnapshotChunk(totalBytes: number, offset: number, data: Uint8Array, sha256: Uint8Array): void {
-  if (data.byteLength === 0 || data.byteLength > snapshotChunkBytesMax) throw new CodecError(`snapshot chunk of ${data.byteLength} bytes: not between 1 and ${snapshotChunkBytesMax}`);
+  if (data.byteLength === 0 || data.byteLength > snapshotChunkBytesMax)
+    throw new CodecError(`snapshot chunk of ${data.byteLength} bytes: not between 1 and ${snapshotChunkBytesMax}`);
   if (offset + data.byteLength > totalBytes) throw new CodecError(`snapshot chunk at ${offset} of ${data.byteLength} bytes overruns the ${totalBytes} in all`);
   if (sha256.byteLength !== sha256Bytes) throw new CodecError(`snapshot digest of ${sha256.byteLength} bytes, not ${sha256Bytes}`);
 }
@@ -299,8 +336,17 @@ export function encodeServerFrame(f: ServerFrame): Uint8Array {
     case 'error': {
       const e = f.error;
       writeString(w, 'error code', e.code, idBytesMax);
-      writeString(w, 'error message', wellFormed(e.message.length > messageBytesMax / 4 ? e.message.slice(0, messageBytesMax / 4) : e.message), messageBytesMax);
-      const flags = (e.key !== undefined ? errorHasKey : 0) | (e.number !== undefined ? errorHasNumber : 0) | (e.revision !== undefined ? errorHasRevision : 0) | (e.leaderHint !== undefined ? errorHasLeader : 0);
+      writeString(
+        w,
+        'error message',
+        wellFormed(e.message.length > messageBytesMax / 4 ? e.message.slice(0, messageBytesMax / 4) : e.message),
+        messageBytesMax,
+      );
+      const flags =
+        (e.key !== undefined ? errorHasKey : 0) |
+        (e.number !== undefined ? errorHasNumber : 0) |
+        (e.revision !== undefined ? errorHasRevision : 0) |
+        (e.leaderHint !== undefined ? errorHasLeader : 0);
       w.u8(flags);
       if (e.key !== undefined) writeKey(w, 'error key', e.key);
       if (e.number !== undefined) writeUint(w, 'error number', e.number);
@@ -354,7 +400,16 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
       const n = readCount(r, 'status members', 1, membersMax);
       const members: string[] = [];
       for (let i = 0; i < n; i++) members.push(readString(r, 'status member', idBytesMax));
-      const status: ServerStatus = { node, leader, role, members, commitIndex: r.uint('status commitIndex'), appliedIndex: r.uint('status appliedIndex'), revision: r.uint('status revision'), compactRevision: r.uint('status compactRevision') };
+      const status: ServerStatus = {
+        node,
+        leader,
+        role,
+        members,
+        commitIndex: r.uint('status commitIndex'),
+        appliedIndex: r.uint('status appliedIndex'),
+        revision: r.uint('status revision'),
+        compactRevision: r.uint('status compactRevision'),
+      };
       f = { kind: 'status', id, status };
       break;
     }
@@ -387,7 +442,8 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
     case 'sessions': {
       const n = readCount(r, 'sessions', sessionBytesMin, kvLimits.sessionsListedMax);
       const sessions: SessionListing[] = [];
-      for (let i = 0; i < n; i++) sessions.push({ id: r.uint('session id'), ttlMs: r.uint('session ttlMs'), expiresAt: r.uint('session expiresAt'), keys: r.uint('session keys') });
+      for (let i = 0; i < n; i++)
+        sessions.push({ id: r.uint('session id'), ttlMs: r.uint('session ttlMs'), expiresAt: r.uint('session expiresAt'), keys: r.uint('session keys') });
       const count = r.uint('sessions count');
       if (count < n) throw new CodecError(`sessions: count ${count} with ${n} listed`);
       f = { kind: 'sessions', id, list: { sessions, count, revision: r.uint('sessions revision') } };

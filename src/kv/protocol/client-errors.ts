@@ -3,25 +3,48 @@
  * fields, the client rebuilds the same class, so `instanceof` works remotely too.
  */
 import { SynodError } from '../../core/index.js';
-import { AbortedError, ClosedError, CommandTooLargeError, MembershipError, NotLeaderError, OverloadedError, ResultDroppedError, ResultExpiredError, TimeoutError } from '../../runtime/index.js';
-import { AnswerTooLargeError, CompactedError, KvRequestError, PermissionDeniedError, QuotaExceededError, SessionExpiredError, VersionConflictError } from '../errors.js';
+import {
+  AbortedError,
+  ClosedError,
+  CommandTooLargeError,
+  MembershipError,
+  NotLeaderError,
+  OverloadedError,
+  ResultDroppedError,
+  ResultExpiredError,
+  TimeoutError,
+} from '../../runtime/index.js';
+import {
+  AnswerTooLargeError,
+  CompactedError,
+  KvRequestError,
+  PermissionDeniedError,
+  QuotaExceededError,
+  SessionExpiredError,
+  VersionConflictError,
+} from '../errors.js';
 import type { ErrorBody } from './client-frames.js';
 
 /** The body of a frame reporting `error`. @internal */
 export function errorBodyOf(error: unknown): ErrorBody {
-  if (error instanceof VersionConflictError) return { code: error.code, message: error.message, key: error.key, number: error.currentVersion, revision: error.revision };
+  if (error instanceof VersionConflictError)
+    return { code: error.code, message: error.message, key: error.key, number: error.currentVersion, revision: error.revision };
   if (error instanceof CompactedError) return { code: error.code, message: error.message, number: error.revision, revision: error.compactRevision };
   if (error instanceof SessionExpiredError) return { code: error.code, message: error.message, number: error.session };
   if (error instanceof CommandTooLargeError) return { code: error.code, message: error.message, number: error.bytes, revision: error.limit };
   if (error instanceof TimeoutError) return { code: error.code, message: error.message, number: error.timeoutMs };
   if (error instanceof OverloadedError) return { code: error.code, message: error.message, number: error.limit };
   if (error instanceof MembershipError) return { code: error.code, message: error.message, key: error.reason };
-  if (error instanceof ResultDroppedError || error instanceof ResultExpiredError) return { code: error.code, message: error.message, key: error.clientId, number: error.seq };
+  if (error instanceof ResultDroppedError || error instanceof ResultExpiredError)
+    return { code: error.code, message: error.message, key: error.clientId, number: error.seq };
   // The message is rebuilt from the fields on the client: the fields must survive the trip.
-  if (error instanceof PermissionDeniedError) return { code: error.code, message: error.message, key: error.resource, leaderHint: `${error.access}:${error.principal}` };
+  if (error instanceof PermissionDeniedError)
+    return { code: error.code, message: error.message, key: error.resource, leaderHint: `${error.access}:${error.principal}` };
   if (error instanceof QuotaExceededError) return { code: error.code, message: error.message, key: error.quota, number: error.limit };
-  if (error instanceof AnswerTooLargeError) return { code: error.code, message: error.message, number: error.bytes, revision: error.bytesMax, key: error.applied ? 'applied' : 'unchanged' };
-  if (error instanceof NotLeaderError) return { code: error.code, message: error.message, ...(error.leaderHint === undefined ? {} : { leaderHint: error.leaderHint }) };
+  if (error instanceof AnswerTooLargeError)
+    return { code: error.code, message: error.message, number: error.bytes, revision: error.bytesMax, key: error.applied ? 'applied' : 'unchanged' };
+  if (error instanceof NotLeaderError)
+    return { code: error.code, message: error.message, ...(error.leaderHint === undefined ? {} : { leaderHint: error.leaderHint }) };
   if (error instanceof SynodError) return { code: error.code, message: error.message };
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }

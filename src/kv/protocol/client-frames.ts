@@ -33,7 +33,14 @@ export type ClientRequest =
    * is, for `addObserver`, where it listens, and for `replace`, the observer taking
    * the voter `target`'s place (else empty); `timeoutMs` 0: the server's default.
    */
-  | { readonly kind: 'member'; readonly id: number; readonly action: MemberAction; readonly target: string; readonly argument: string; readonly timeoutMs: number }
+  | {
+      readonly kind: 'member';
+      readonly id: number;
+      readonly action: MemberAction;
+      readonly target: string;
+      readonly argument: string;
+      readonly timeoutMs: number;
+    }
   /**
    * A consistent copy of the replicated state (`SynodNode.exportSnapshot`), for a
    * backup: the server answers with `snapshotChunk` frames. `timeoutMs` bounds the wait
@@ -90,7 +97,15 @@ export type ServerFrame =
    * last ends at `totalBytes`. A piece at offset 0 starts the snapshot over (a request
    * sent again after a reconnect).
    */
-  | { readonly kind: 'snapshotChunk'; readonly id: number; readonly slot: number; readonly totalBytes: number; readonly offset: number; readonly sha256: Uint8Array; readonly data: Uint8Array }
+  | {
+      readonly kind: 'snapshotChunk';
+      readonly id: number;
+      readonly slot: number;
+      readonly totalBytes: number;
+      readonly offset: number;
+      readonly sha256: Uint8Array;
+      readonly data: Uint8Array;
+    }
   /** The live sessions a `sessions` request asked for. */
   | { readonly kind: 'sessions'; readonly id: number; readonly list: SessionList }
   /** Request `id` failed (a watch: it ended). */

@@ -116,8 +116,15 @@ const sharedPrincipalName = ':shared';
 const everyKey = new KeySet([{ prefix: '' }]);
 
 /** The shared secret's clients: everything, as before users existed. @internal */
-export const sharedPrincipal: Principal = Object.freeze({ name: sharedPrincipalName, admin: true, readable: everyKey, writable: everyKey, quotas: undefined, namespaced: false, replicated: false });
-
+export const sharedPrincipal: Principal = Object.freeze({
+  name: sharedPrincipalName,
+  admin: true,
+  readable: everyKey,
+  writable: everyKey,
+  quotas: undefined,
+  namespaced: false,
+  replicated: false,
+});
 
 /** A user as the server keeps it. */
 interface User {
@@ -155,7 +162,10 @@ export class AccessControl {
   ) {
     this.configured = options !== undefined;
     const o = options ?? {};
-    this.shared = o.sharedQuotas === undefined ? sharedPrincipal : Object.freeze({ ...sharedPrincipal, quotas: quotasOf(api, 'auth.sharedQuotas', unbounded, o.sharedQuotas) });
+    this.shared =
+      o.sharedQuotas === undefined
+        ? sharedPrincipal
+        : Object.freeze({ ...sharedPrincipal, quotas: quotasOf(api, 'auth.sharedQuotas', unbounded, o.sharedQuotas) });
     const roles = o.roles ?? {};
     for (const [name, role] of Object.entries(roles)) {
       if (name === rootRole) throw new ConfigError(api, `auth.roles.${name}`, 'root is built in: grant it, do not define it');
@@ -169,12 +179,22 @@ export class AccessControl {
       const bad = invalidAuthName('user', name);
       if (bad !== undefined) throw new ConfigError(api, field, bad);
       for (const roleName of user.roles) {
-        if (roleName !== rootRole && roles[roleName] === undefined) throw new ConfigError(api, `${field}.roles`, `names role ${roleName}, which auth.roles does not define`);
+        if (roleName !== rootRole && roles[roleName] === undefined)
+          throw new ConfigError(api, `${field}.roles`, `names role ${roleName}, which auth.roles does not define`);
       }
       const secret = user.secret === undefined ? undefined : secretBytes(`${field}.secret`, user.secret, api);
-      if (secret === undefined && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, field, 'needs a secret or certificateNames: it could never authenticate');
-      if (tls && (user.certificateNames ?? []).length === 0) throw new ConfigError(api, `${field}.certificateNames`, 'are required under clientTls: a client authenticates by its certificate there, not by a secret');
-      const entry: User = { principal: principalOf(name, user.roles, (r) => roles[r]?.permissions, quotasOf(api, `${field}.quotas`, this.baseQuotas, user.quotas), false), secret };
+      if (secret === undefined && (user.certificateNames ?? []).length === 0)
+        throw new ConfigError(api, field, 'needs a secret or certificateNames: it could never authenticate');
+      if (tls && (user.certificateNames ?? []).length === 0)
+        throw new ConfigError(
+          api,
+          `${field}.certificateNames`,
+          'are required under clientTls: a client authenticates by its certificate there, not by a secret',
+        );
+      const entry: User = {
+        principal: principalOf(name, user.roles, (r) => roles[r]?.permissions, quotasOf(api, `${field}.quotas`, this.baseQuotas, user.quotas), false),
+        secret,
+      };
       this.users.set(name, entry);
       for (const certName of user.certificateNames ?? []) {
         const other = this.byCertificateName.get(certName);
@@ -206,7 +226,9 @@ export class AccessControl {
     const found = new Map<string, Principal>();
     const table = this.replicated();
     for (const n of names) {
-      const user = this.byCertificateName.get(n)?.principal ?? (table === undefined ? undefined : this.replicatedUser(table.userOfCertificateName(n)?.name ?? '')?.principal);
+      const user =
+        this.byCertificateName.get(n)?.principal ??
+        (table === undefined ? undefined : this.replicatedUser(table.userOfCertificateName(n)?.name ?? '')?.principal);
       if (user !== undefined) found.set(user.name, user);
     }
     if (found.size > 1) return { ambiguous: [...found.keys()] };
@@ -221,14 +243,23 @@ export class AccessControl {
     if (cached !== undefined) return cached ?? undefined;
     const record = table.user(name);
     // A configured user of the same name shadows it: it was looked up first.
-    const user = record === undefined ? null : { principal: principalOf(name, record.roles, (r) => table.role(r)?.permissions, this.baseQuotas, true), secret: record.secret };
+    const user =
+      record === undefined
+        ? null
+        : { principal: principalOf(name, record.roles, (r) => table.role(r)?.permissions, this.baseQuotas, true), secret: record.secret };
     this.replicatedCache.principals.set(name, user);
     return user ?? undefined;
   }
 }
 
 /** A user's principal from its roles' permissions (`root`: every key, and the administrator's requests). */
-function principalOf(name: string, roles: readonly string[], permissionsOf: (role: string) => readonly KvPermission[] | undefined, quotas: PrincipalQuotas, replicated: boolean): Principal {
+function principalOf(
+  name: string,
+  roles: readonly string[],
+  permissionsOf: (role: string) => readonly KvPermission[] | undefined,
+  quotas: PrincipalQuotas,
+  replicated: boolean,
+): Principal {
   return Object.freeze({ ...grantsOf(name, roles, permissionsOf), quotas, namespaced: true, replicated });
 }
 
@@ -242,7 +273,8 @@ const unbounded: PrincipalQuotas = Object.freeze({
 });
 
 function checkPermission(api: string, field: string, p: KvPermission): void {
-  if (p.access !== 'read' && p.access !== 'write' && p.access !== 'readwrite') throw new ConfigError(api, `${field}.access`, `must be read, write or readwrite, not ${String(p.access)}`);
+  if (p.access !== 'read' && p.access !== 'write' && p.access !== 'readwrite')
+    throw new ConfigError(api, `${field}.access`, `must be read, write or readwrite, not ${String(p.access)}`);
   const keyed = 'key' in p && typeof p.key === 'string';
   const prefixed = 'prefix' in p && typeof p.prefix === 'string';
   if (keyed === prefixed) throw new ConfigError(api, field, 'needs exactly one of key and prefix');
@@ -256,6 +288,7 @@ function quotasOf(api: string, field: string, base: PrincipalQuotas, given: Part
   for (const [name, value] of Object.entries(quotas)) {
     if (!(Number.isSafeInteger(value) && value > 0)) throw new ConfigError(api, `${field}.${name}`, `must be a positive integer, not ${String(value)}`);
   }
-  if (quotas.sessionTtlMsMax < kvLimits.sessionTtlMsMin) throw new ConfigError(api, `${field}.sessionTtlMsMax`, `must be at least kvLimits.sessionTtlMsMin (${kvLimits.sessionTtlMsMin} ms)`);
+  if (quotas.sessionTtlMsMax < kvLimits.sessionTtlMsMin)
+    throw new ConfigError(api, `${field}.sessionTtlMsMax`, `must be at least kvLimits.sessionTtlMsMin (${kvLimits.sessionTtlMsMin} ms)`);
   return Object.freeze(quotas);
 }

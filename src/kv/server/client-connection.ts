@@ -18,7 +18,15 @@ import type { KvNode } from '../kv-node.js';
 import { answerFrameBytesMax, decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
-import { authenticationRefusal, clientHandshakeBytesMax, clientNonce, clientProofMatches, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../protocol/client-handshake.js';
+import {
+  authenticationRefusal,
+  clientHandshakeBytesMax,
+  clientNonce,
+  clientProofMatches,
+  clientProofOf,
+  decodeClientHandshake,
+  encodeClientHandshake,
+} from '../protocol/client-handshake.js';
 import type { WatchEvent } from '../kv-types.js';
 import type { PartialFrameBudget } from './partial-frame-budget.js';
 import type { ServerMetricsRecorder } from './server-metrics.js';
@@ -139,7 +147,12 @@ export class ClientConnection {
 
   /** What this connection holds now, for the server's metrics. */
   usage(): { answerBytesQueued: number; requestsUnanswered: number; partialFrameBytes: number; watches: number } {
-    return { answerBytesQueued: this.socket.writableLength, requestsUnanswered: this.inFlight + this.unsent.length, partialFrameBytes: this.charged, watches: this.watches.size };
+    return {
+      answerBytesQueued: this.socket.writableLength,
+      requestsUnanswered: this.inFlight + this.unsent.length,
+      partialFrameBytes: this.charged,
+      watches: this.watches.size,
+    };
   }
 
   /** Ends the connection; a reason is logged and told to the client. */
@@ -147,8 +160,13 @@ export class ClientConnection {
     if (this.state === 'closed') return;
     if (reason !== undefined && this.state === 'handshake') this.host.metrics.handshakesRefused++;
     // A refused handshake is an operator's business (a wrong secret, a stray client): warn, rate-limited by the server's logger.
-    if (reason !== undefined && this.state === 'handshake') this.host.logger.warn({ node: this.host.nodeId, remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`, reason }, 'kv server: client refused at the handshake');
-    else if (reason !== undefined) this.host.logger.info({ node: this.host.nodeId, client: this.clientId || undefined, reason }, 'kv server: client connection closed');
+    if (reason !== undefined && this.state === 'handshake')
+      this.host.logger.warn(
+        { node: this.host.nodeId, remote: `${this.socket.remoteAddress}:${this.socket.remotePort}`, reason },
+        'kv server: client refused at the handshake',
+      );
+    else if (reason !== undefined)
+      this.host.logger.info({ node: this.host.nodeId, client: this.clientId || undefined, reason }, 'kv server: client connection closed');
     if (reason !== undefined && !this.socket.destroyed) {
       // The client is told why: during the handshake by a refusal, after it by an error frame with id 0 (no request has it).
       if (this.state === 'handshake') this.sendRaw(encodeClientHandshake({ kind: 'refuse', reason }));
@@ -190,7 +208,9 @@ export class ClientConnection {
     if (!this.host.partialFrames.recharge(this.charged, held)) {
       this.host.metrics.partialFrameCloses++;
       const { bytesMax, held: others } = this.host.partialFrames;
-      return this.close(`${held} bytes of frames not yet whole here would take what all clients hold to ${others - this.charged + held} bytes, over partialFrameBytesMax (${bytesMax})`);
+      return this.close(
+        `${held} bytes of frames not yet whole here would take what all clients hold to ${others - this.charged + held} bytes, over partialFrameBytesMax (${bytesMax})`,
+      );
     }
     this.charged = held;
     this.timePartialFrame();
@@ -254,7 +274,14 @@ export class ClientConnection {
       return this.close(`bad handshake: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (hello.kind !== 'hello') return this.close(`expected hello, got ${hello.kind}`);
-    const context = { cluster: this.host.clusterId, node: this.host.nodeId, clientId: hello.clientId, serverNonce: this.serverNonce, clientNonce: hello.nonce, ...(hello.user === undefined ? {} : { user: hello.user }) };
+    const context = {
+      cluster: this.host.clusterId,
+      node: this.host.nodeId,
+      clientId: hello.clientId,
+      serverNonce: this.serverNonce,
+      clientNonce: hello.nonce,
+      ...(hello.user === undefined ? {} : { user: hello.user }),
+    };
     let proof: Uint8Array = new Uint8Array(0);
     let principal: Principal;
     if (this.host.tls) {
@@ -367,7 +394,8 @@ export class ClientConnection {
           throw new KvRequestError('command', `${request.command.type} is entered by the leader, not by clients`);
         }
         // A replicated user's command is checked again as it applies, by its identity: it must carry one.
-        if (this.principal.replicated && request.request === undefined) throw new KvRequestError('command', `user ${this.principal.name}'s commands carry a request identity`);
+        if (this.principal.replicated && request.request === undefined)
+          throw new KvRequestError('command', `user ${this.principal.name}'s commands carry a request identity`);
         const options = {
           ...(request.request === undefined ? {} : { request: this.identityOf(request.request) }),
           ...(request.timeoutMs === 0 ? {} : { timeoutMs: request.timeoutMs }),
@@ -384,8 +412,12 @@ export class ClientConnection {
         // Who changed the users and roles, for the audit trail (secrets are never logged).
         const command = request.command;
         if (result.type === 'auth' && command.type !== 'auth-list') {
-          const name = command.type === 'auth-user-put' ? command.user.name : command.type === 'auth-role-put' ? command.role.name : 'name' in command ? command.name : '';
-          this.host.logger.info({ node: this.host.nodeId, by: this.principal.name, change: command.type, name, authRevision: result.revision }, 'kv server: users and roles changed');
+          const name =
+            command.type === 'auth-user-put' ? command.user.name : command.type === 'auth-role-put' ? command.role.name : 'name' in command ? command.name : '';
+          this.host.logger.info(
+            { node: this.host.nodeId, by: this.principal.name, change: command.type, name, authRevision: result.revision },
+            'kv server: users and roles changed',
+          );
         }
         return { kind: 'result', id: request.id, result };
       }
@@ -453,12 +485,21 @@ export class ClientConnection {
    * are (its dedup entries from before users); none may hold a separator, so it cannot
    * reach into a user's namespace either.
    */
-  private identityOf(request: { readonly clientId: string; readonly seq: number; readonly ackedBelow: number }): { readonly clientId: string; readonly seq: number; readonly ackedBelow: number } {
-    if (request.clientId.includes('\u0000') || request.clientId.includes(replicatedUserSeparator)) throw new KvRequestError('command', 'a client id must not hold U+0000 or U+0001');
+  private identityOf(request: { readonly clientId: string; readonly seq: number; readonly ackedBelow: number }): {
+    readonly clientId: string;
+    readonly seq: number;
+    readonly ackedBelow: number;
+  } {
+    if (request.clientId.includes('\u0000') || request.clientId.includes(replicatedUserSeparator))
+      throw new KvRequestError('command', 'a client id must not hold U+0000 or U+0001');
     if (!this.principal.namespaced) return request;
     const clientId = `${this.principal.name}${this.principal.replicated ? replicatedUserSeparator : '\u0000'}${request.clientId}`;
     const bytes = new TextEncoder().encode(clientId).byteLength;
-    if (bytes > envelopeIdBytesMax) throw new KvRequestError('command', `a client id of user ${this.principal.name} is at most ${envelopeIdBytesMax - (bytes - new TextEncoder().encode(request.clientId).byteLength)} bytes`);
+    if (bytes > envelopeIdBytesMax)
+      throw new KvRequestError(
+        'command',
+        `a client id of user ${this.principal.name} is at most ${envelopeIdBytesMax - (bytes - new TextEncoder().encode(request.clientId).byteLength)} bytes`,
+      );
     return { ...request, clientId };
   }
 
@@ -486,7 +527,8 @@ export class ClientConnection {
     const ids: number[] = [];
     if (command.type === 'session-keepalive' || command.type === 'session-close') ids.push(command.session);
     else if (command.type === 'put' && command.session !== undefined) ids.push(command.session);
-    else if (command.type === 'txn') for (const op of [...command.success, ...command.failure]) if (op.op === 'put' && op.session !== undefined) ids.push(op.session);
+    else if (command.type === 'txn')
+      for (const op of [...command.success, ...command.failure]) if (op.op === 'put' && op.session !== undefined) ids.push(op.session);
     const kv = this.host.kv;
     for (const id of ids) {
       const table = kv.machine.sessionTable;
@@ -569,7 +611,15 @@ export class ClientConnection {
     this.host.logger.info({ node: this.host.nodeId, client: this.clientId, slot, bytes: data.byteLength }, 'kv server: sending a snapshot to a client');
     for (let offset = 0; offset < data.byteLength; offset += snapshotChunkBytesMax) {
       if ((this.state as string) === 'closed') return undefined;
-      this.send({ kind: 'snapshotChunk', id: request.id, slot, totalBytes: data.byteLength, offset, sha256, data: data.subarray(offset, offset + snapshotChunkBytesMax) });
+      this.send({
+        kind: 'snapshotChunk',
+        id: request.id,
+        slot,
+        totalBytes: data.byteLength,
+        offset,
+        sha256,
+        data: data.subarray(offset, offset + snapshotChunkBytesMax),
+      });
       if (this.socketFull()) await this.whenWritable();
     }
     return undefined;

@@ -115,7 +115,6 @@ const defaultLimits: ConnectionLimits = {
   socketBytesHigh: 8 * 1024 * 1024,
 };
 
-
 /**
  * A replica of the KV with its client port.
  *
@@ -163,7 +162,8 @@ export class KvServer {
   }
 
   constructor(private readonly options: KvServerOptions) {
-    if (options.members[options.id] === undefined && options.observers?.[options.id] === undefined) throw new ConfigError('KvServer', 'members', `must include this server's id ${options.id} (or observers must)`);
+    if (options.members[options.id] === undefined && options.observers?.[options.id] === undefined)
+      throw new ConfigError('KvServer', 'members', `must include this server's id ${options.id} (or observers must)`);
     if (options.tls === undefined && (options.secret === undefined || (options.clientSecret === undefined && options.auth === undefined))) {
       throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret (or auth.users) are required unless tls is given');
     }
@@ -173,15 +173,20 @@ export class KvServer {
     if (options.tls !== undefined && options.clientTls !== undefined) {
       const peerCas = new Set(pemList(options.tls.ca));
       if (pemList(options.clientTls.ca).some((ca) => peerCas.has(ca))) {
-        throw new ConfigError('KvServer', 'clientTls', "must not share a CA with tls (the peers'): a client's certificate could name a member and join as a replica");
+        throw new ConfigError(
+          'KvServer',
+          'clientTls',
+          "must not share a CA with tls (the peers'): a client's certificate could name a member and join as a replica",
+        );
       }
     }
-    this.clientSecret = options.clientSecret === undefined || options.tls !== undefined ? undefined : secretBytes('clientSecret', options.clientSecret, 'KvServer');
+    this.clientSecret =
+      options.clientSecret === undefined || options.tls !== undefined ? undefined : secretBytes('clientSecret', options.clientSecret, 'KvServer');
     if (this.clientSecret !== undefined && options.secret !== undefined) {
       const peer = secretBytes('secret', options.secret, 'KvServer');
       // A client holding the peers' secret could join as a replica: the two must differ.
       if (sameBytes(peer, this.clientSecret)) {
-        throw new ConfigError('KvServer', 'clientSecret', 'must differ from secret (the peers\' secret): a client must not be able to join as a replica');
+        throw new ConfigError('KvServer', 'clientSecret', "must differ from secret (the peers' secret): a client must not be able to join as a replica");
       }
     }
     // A client can make a server log (a refused handshake, a bad frame): so many lines of a kind, no more.
@@ -192,7 +197,11 @@ export class KvServer {
     }
     const partialFrameBytesMax = options.partialFrameBytesMax ?? defaultPartialFrameBytesMax;
     if (!(Number.isSafeInteger(partialFrameBytesMax) && partialFrameBytesMax >= limits.frameBytesMax + framePrefixBytes)) {
-      throw new ConfigError('KvServer', 'partialFrameBytesMax', `must be an integer of at least clientLimits.frameBytesMax + ${framePrefixBytes} (${limits.frameBytesMax + framePrefixBytes}), so one frame of the largest size fits, not ${partialFrameBytesMax}`);
+      throw new ConfigError(
+        'KvServer',
+        'partialFrameBytesMax',
+        `must be an integer of at least clientLimits.frameBytesMax + ${framePrefixBytes} (${limits.frameBytesMax + framePrefixBytes}), so one frame of the largest size fits, not ${partialFrameBytesMax}`,
+      );
     }
     // The users and roles of the replicated state are this replica's, once it runs.
     const access = new AccessControl(options.auth, options.clientTls !== undefined, () => this.kvNode?.machine.auth);
@@ -201,7 +210,8 @@ export class KvServer {
       for (const name of Object.keys(options.auth.users ?? {})) {
         const user = access.user(name)!;
         // A user holding the peers' secret could join as a replica.
-        if (user.secret !== undefined && sameBytes(user.secret, peer)) throw new ConfigError('KvServer', `auth.users.${name}.secret`, "must differ from secret (the peers')");
+        if (user.secret !== undefined && sameBytes(user.secret, peer))
+          throw new ConfigError('KvServer', `auth.users.${name}.secret`, "must differ from secret (the peers')");
       }
     }
     const server = this;
@@ -279,7 +289,8 @@ export class KvServer {
     // The directory is bound to the cluster: another cluster's member cannot serve it.
     this.storage = await FileStorage.open(options.dataDir, {
       // A torn tail repaired on open is normal after a crash, but never silent.
-      onWarning: (warning) => this.logger.warn({ node: options.id, dataDir: options.dataDir, warning }, 'kv server: the storage repaired its log while opening'),
+      onWarning: (warning) =>
+        this.logger.warn({ node: options.id, dataDir: options.dataDir, warning }, 'kv server: the storage repaired its log while opening'),
       ...options.storage,
       clusterId: options.clusterId,
     });
@@ -325,7 +336,10 @@ export class KvServer {
         // member led and removed itself) still reach their clients.
         setTimeout(() => {
           if (!this.removed) return;
-          this.logger.warn({ node: options.id, connections: this.connections.size }, 'kv server: this member is not in the configuration; closing client connections and refusing new ones');
+          this.logger.warn(
+            { node: options.id, connections: this.connections.size },
+            'kv server: this member is not in the configuration; closing client connections and refusing new ones',
+          );
           for (const c of [...this.connections]) c.close(undefined);
         }, removedGraceMs).unref();
       } else if (previous === 'removed') {
@@ -360,7 +374,15 @@ export class KvServer {
       clientTls === undefined
         ? createTcpServer(onSocket)
         : createTlsServer(
-            { ca: clientTls.ca as string | string[], cert: clientTls.cert as string, key: clientTls.key as string, passphrase: clientTls.passphrase, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: true },
+            {
+              ca: clientTls.ca as string | string[],
+              cert: clientTls.cert as string,
+              key: clientTls.key as string,
+              passphrase: clientTls.passphrase,
+              minVersion: 'TLSv1.3',
+              requestCert: true,
+              rejectUnauthorized: true,
+            },
             (socket: TLSSocket) => onSocket(socket),
           );
     await new Promise<void>((resolve, reject) => {
@@ -381,7 +403,10 @@ export class KvServer {
       try {
         transport.setPeer(id, parseMemberAddress('KvServer', text).peer);
       } catch (error) {
-        this.logger.warn({ node: this.options.id, member: id, address: text, error }, 'kv server: a member address in the configuration does not parse; not dialing it');
+        this.logger.warn(
+          { node: this.options.id, member: id, address: text, error },
+          'kv server: a member address in the configuration does not parse; not dialing it',
+        );
       }
     }
   }

@@ -19,7 +19,13 @@ interface Held {
 /** @internal */
 export class PrincipalUsage {
   private readonly held = new Map<string, Held>();
-  private readonly trips: { -readonly [K in keyof QuotaTrips]: number } = { sessionsMax: 0, sessionTtlMsMax: 0, watchesMax: 0, requestsInFlightMax: 0, requestBytesInFlightMax: 0 };
+  private readonly trips: { -readonly [K in keyof QuotaTrips]: number } = {
+    sessionsMax: 0,
+    sessionTtlMsMax: 0,
+    watchesMax: 0,
+    requestsInFlightMax: 0,
+    requestBytesInFlightMax: 0,
+  };
 
   /** The refusals counted so far. */
   tripped(): QuotaTrips {
@@ -50,7 +56,11 @@ export class PrincipalUsage {
       // One request is always let through (alone it is bounded by frameBytesMax).
       if (h.requests > 0 && h.requestBytes + bytes > q.requestBytesInFlightMax) {
         this.trips.requestBytesInFlightMax++;
-        throw new QuotaExceededError('requestBytesInFlightMax', q.requestBytesInFlightMax, `user ${p.name} has ${h.requestBytes} bytes of requests being served here`);
+        throw new QuotaExceededError(
+          'requestBytesInFlightMax',
+          q.requestBytesInFlightMax,
+          `user ${p.name} has ${h.requestBytes} bytes of requests being served here`,
+        );
       }
     }
     h.requests++;

@@ -60,7 +60,21 @@ export class ServerMetricsRecorder {
   permissionDenied = 0;
 
   snapshot(clients: KvServerMetrics['clients'], quotas: QuotaTrips): KvServerMetrics {
-    return { clients, quotas, trips: { permissionDenied: this.permissionDenied, connectionsRefused: this.connectionsRefused, handshakesRefused: this.handshakesRefused, answerPauses: this.answerPauses, badFrames: this.badFrames, watchesRefused: this.watchesRefused, watchIdsRefused: this.watchIdsRefused, frameTimeouts: this.frameTimeouts, partialFrameCloses: this.partialFrameCloses } };
+    return {
+      clients,
+      quotas,
+      trips: {
+        permissionDenied: this.permissionDenied,
+        connectionsRefused: this.connectionsRefused,
+        handshakesRefused: this.handshakesRefused,
+        answerPauses: this.answerPauses,
+        badFrames: this.badFrames,
+        watchesRefused: this.watchesRefused,
+        watchIdsRefused: this.watchIdsRefused,
+        frameTimeouts: this.frameTimeouts,
+        partialFrameCloses: this.partialFrameCloses,
+      },
+    };
   }
 }
 

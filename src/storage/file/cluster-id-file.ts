@@ -44,9 +44,11 @@ function decodeClusterId(file: string, bytes: Uint8Array): string {
   for (let i = 0; i < magic.byteLength; i++) if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod cluster-id file');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(magic.byteLength, true);
-  if (version !== formatVersion) throw new CorruptionError(file, magic.byteLength, `unknown cluster-id format version ${version}; this build reads version ${formatVersion}`);
+  if (version !== formatVersion)
+    throw new CorruptionError(file, magic.byteLength, `unknown cluster-id format version ${version}; this build reads version ${formatVersion}`);
   const length = view.getUint16(magic.byteLength + 2, true);
-  if (length === 0 || length !== bytes.byteLength - headerBytes) throw new CorruptionError(file, magic.byteLength + 2, `id length ${length} does not match the ${bytes.byteLength - headerBytes} bytes after the header`);
+  if (length === 0 || length !== bytes.byteLength - headerBytes)
+    throw new CorruptionError(file, magic.byteLength + 2, `id length ${length} does not match the ${bytes.byteLength - headerBytes} bytes after the header`);
   const id = bytes.subarray(headerBytes);
   if (view.getUint32(magic.byteLength + 4, true) !== crc32(id)) throw new CorruptionError(file, magic.byteLength + 4, 'CRC mismatch');
   try {

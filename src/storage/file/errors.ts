@@ -51,7 +51,10 @@ export class ClusterMismatchError extends SynodError {
   readonly expected: string;
 
   constructor(dir: string, recorded: string, expected: string) {
-    super('CLUSTER_MISMATCH', `${dir} belongs to cluster ${JSON.stringify(recorded)}, not ${JSON.stringify(expected)}; a member's data cannot move to another cluster (give a new member an empty directory)`);
+    super(
+      'CLUSTER_MISMATCH',
+      `${dir} belongs to cluster ${JSON.stringify(recorded)}, not ${JSON.stringify(expected)}; a member's data cannot move to another cluster (give a new member an empty directory)`,
+    );
     this.dir = dir;
     this.recorded = recorded;
     this.expected = expected;

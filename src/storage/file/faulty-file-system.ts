@@ -383,11 +383,21 @@ class FaultyFileHandle implements FileHandle {
   }
 
   datasync(): Promise<void> {
-    return this.fs.call('datasync', [this.path], () => this.syncWith(() => this.inner.datasync()), () => this.doom());
+    return this.fs.call(
+      'datasync',
+      [this.path],
+      () => this.syncWith(() => this.inner.datasync()),
+      () => this.doom(),
+    );
   }
 
   sync(): Promise<void> {
-    return this.fs.call('sync', [this.path], () => this.syncWith(() => this.inner.sync()), () => this.doom());
+    return this.fs.call(
+      'sync',
+      [this.path],
+      () => this.syncWith(() => this.inner.sync()),
+      () => this.doom(),
+    );
   }
 
   async close(): Promise<void> {
@@ -469,7 +479,10 @@ class Inode {
       else this.durable.apply(change);
     }
     this.changes = this.changes.filter((c) => c.sequence >= upTo);
-    assert(this.changes.every((c, i) => i === 0 || c.sequence > this.changes[i - 1]!.sequence), `inode ${this.id}: changes out of order`);
+    assert(
+      this.changes.every((c, i) => i === 0 || c.sequence > this.changes[i - 1]!.sequence),
+      `inode ${this.id}: changes out of order`,
+    );
   }
 
   /** A sync that started when `nextSequence` was `upTo` failed: those changes never become durable. */
@@ -649,7 +662,11 @@ class Disk {
       if (fault.remaining <= 0) this.faults.splice(i, 1);
       // As Node's own: a call on an open handle names no path.
       if (handleOps.has(op)) return Object.assign(new Error(`${fault.code}: injected by FaultyFileSystem, ${op}`), { code: fault.code, syscall: op });
-      return Object.assign(new Error(`${fault.code}: injected by FaultyFileSystem, ${op} '${paths.join("' -> '")}'`), { code: fault.code, syscall: op, path: paths[0] });
+      return Object.assign(new Error(`${fault.code}: injected by FaultyFileSystem, ${op} '${paths.join("' -> '")}'`), {
+        code: fault.code,
+        syscall: op,
+        path: paths[0],
+      });
     }
     return undefined;
   }

@@ -17,7 +17,17 @@
  * Every length is checked against the bytes that remain before anything is allocated.
  */
 import { crc32 } from 'node:zlib';
-import { type AcceptedEntry, type Ballot, type ChosenEntry, type DurableStateBuilder, type PersistBatch, type Value, decodeConfiguration, encodeConfiguration, noop } from '../../core/index.js';
+import {
+  type AcceptedEntry,
+  type Ballot,
+  type ChosenEntry,
+  type DurableStateBuilder,
+  type PersistBatch,
+  type Value,
+  decodeConfiguration,
+  encodeConfiguration,
+  noop,
+} from '../../core/index.js';
 import { InvariantError } from '../../core/errors.js';
 
 /** Bytes of a record's frame before its payload: length, type, CRC. */

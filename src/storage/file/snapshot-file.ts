@@ -279,7 +279,8 @@ class SnapshotFileReader implements SnapshotReader {
     let got = 0;
     while (got < length) {
       const { bytesRead } = await this.readAt(bytes, got, length - got, headerBytes + offset + got);
-      if (bytesRead === 0) throw new CorruptionError(this.file, headerBytes + offset + got, `the file ends inside the ${this.byteLength} bytes of data the header announces`);
+      if (bytesRead === 0)
+        throw new CorruptionError(this.file, headerBytes + offset + got, `the file ends inside the ${this.byteLength} bytes of data the header announces`);
       got += bytesRead;
     }
     return bytes;

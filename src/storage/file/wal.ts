@@ -134,7 +134,11 @@ export class Wal {
     for (const [i, segment] of segments.entries()) {
       const file = join(dir, segment.name);
       if (expected !== undefined && segment.firstSequence !== expected) {
-        throw new CorruptionError(file, 0, `the segment starts at sequence ${segment.firstSequence}, but the one before it ends at ${expected - 1}: a segment is missing or out of place`);
+        throw new CorruptionError(
+          file,
+          0,
+          `the segment starts at sequence ${segment.firstSequence}, but the one before it ends at ${expected - 1}: a segment is missing or out of place`,
+        );
       }
       const replayed = replaySegment(file, await fs.readFile(file), i === segments.length - 1, state);
       expected = segment.firstSequence + replayed.records;
@@ -246,7 +250,8 @@ export class Wal {
    */
   async rebase(base: Uint8Array): Promise<void> {
     if (this.tail.firstSequence < this.nextSequence) await this.roll();
-    if (this.tail.firstSequence !== this.nextSequence) throw new InvariantError(`Wal.rebase: the tail segment starts at ${this.tail.firstSequence}, not at ${this.nextSequence}`);
+    if (this.tail.firstSequence !== this.nextSequence)
+      throw new InvariantError(`Wal.rebase: the tail segment starts at ${this.tail.firstSequence}, not at ${this.nextSequence}`);
     await this.append([base]);
     if (this.older.length === 0) return;
     for (const file of this.older) await this.fs.unlink(file);

@@ -190,7 +190,12 @@ function partitionByKey<S, I, O>(history: History<I, O>): Partition<S, I, O>[] {
  * on every key. If the budget runs out first, the explanation names only the stuck
  * operation.
  */
-function explain<S, I, O>(partition: Partition<S, I, O>, failed: PartitionSearch<S, I, O>, model: Model<S, I, O>, budget: Budget): LinearizabilityExplanation<S, I, O> {
+function explain<S, I, O>(
+  partition: Partition<S, I, O>,
+  failed: PartitionSearch<S, I, O>,
+  model: Model<S, I, O>,
+  budget: Budget,
+): LinearizabilityExplanation<S, I, O> {
   const again = new PartitionSearch(partition.operations, model, budget, failed.furthestPosition);
   const result = again.run(Number.POSITIVE_INFINITY);
   again.release();

@@ -65,7 +65,12 @@ export function describeOperation<I, O>(operation: Operation<I, O>): string {
 }
 
 /** Builds the explanation of a failed search of `operations` from where it died. @internal */
-export function explainFailure<S, I, O>(key: string, operations: readonly Operation<I, O>[], model: Model<S, I, O>, death: DeathPoint<S>): LinearizabilityExplanation<S, I, O> {
+export function explainFailure<S, I, O>(
+  key: string,
+  operations: readonly Operation<I, O>[],
+  model: Model<S, I, O>,
+  death: DeathPoint<S>,
+): LinearizabilityExplanation<S, I, O> {
   const stuck = operations[death.stuck]!;
   const taken = new Set(death.path);
   const window = operations

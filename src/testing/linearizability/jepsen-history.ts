@@ -107,7 +107,15 @@ export function historyToJepsenEdn<I, O>(history: readonly Operation<I, O>[], co
     const process = processes.get(operation.client)!;
     const { f, invoke, complete, refused } = codec.write(operation);
     const entry = (type: string, value: EdnValue, time: number) =>
-      writeEdn(new Map<string, EdnValue>([[':type', keyword(type)], [':f', keyword(f)], [':value', value], [':process', process], [':time', time]]));
+      writeEdn(
+        new Map<string, EdnValue>([
+          [':type', keyword(type)],
+          [':f', keyword(f)],
+          [':value', value],
+          [':process', process],
+          [':time', time],
+        ]),
+      );
     lines.push({ at: operation.invokedAt, order: 2 * index, text: entry('invoke', invoke, operation.invokedAt) });
     if (operation.completedAt === undefined) return;
     const type = operation.outcome === 'ok' && refused === true ? 'fail' : operation.outcome;

@@ -73,8 +73,12 @@ export function kvHistoryArbitrary(options: KvHistoryArbitraryOptions = {}): fc.
   const input: fc.Arbitrary<KvInput> = fc.oneof(
     fc.constant<KvInput>({ op: 'get' }),
     fc.constantFrom(...values).map((value): KvInput => ({ op: 'put', value })),
-    fc.record({ value: fc.constantFrom(...values), expectedVersion: fc.nat(3) }).map(({ value, expectedVersion }): KvInput => ({ op: 'put', value, expectedVersion })),
-    fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }).map((expectedVersion): KvInput => (expectedVersion === undefined ? { op: 'delete' } : { op: 'delete', expectedVersion })),
+    fc
+      .record({ value: fc.constantFrom(...values), expectedVersion: fc.nat(3) })
+      .map(({ value, expectedVersion }): KvInput => ({ op: 'put', value, expectedVersion })),
+    fc
+      .option(fc.integer({ min: 1, max: 3 }), { nil: undefined })
+      .map((expectedVersion): KvInput => (expectedVersion === undefined ? { op: 'delete' } : { op: 'delete', expectedVersion })),
   );
   const planned = fc
     .record({
@@ -102,15 +106,24 @@ export function kvHistoryArbitrary(options: KvHistoryArbitraryOptions = {}): fc.
         takesEffect: outcome === 'ok' || (outcome === 'info' && infoEffect !== 'never'),
       };
     });
-  const fault = fc.record({ kind: fc.constantFrom<KvHistoryFault>('corrupt-output', 'corrupt-output', 'lost-effect', 'failed-but-applied'), at: fc.nat(), variant: fc.nat(5) });
+  const fault = fc.record({
+    kind: fc.constantFrom<KvHistoryFault>('corrupt-output', 'corrupt-output', 'lost-effect', 'failed-but-applied'),
+    at: fc.nat(),
+    variant: fc.nat(5),
+  });
   return fc
-    .record({ plan: fc.array(planned, { minLength: 1, maxLength: options.operationsMax ?? 8 }), faults: fc.array(fault, { maxLength: options.faultsMax ?? 2 }) })
+    .record({
+      plan: fc.array(planned, { minLength: 1, maxLength: options.operationsMax ?? 8 }),
+      faults: fc.array(fault, { maxLength: options.faultsMax ?? 2 }),
+    })
     .map(({ plan, faults }): KvHistorySample => {
       const applied: { kind: KvHistoryFault; index: number }[] = [];
       const corruptions = new Map<number, number>();
       const faultyPlan = [...plan];
       for (const { kind, at, variant } of faults) {
-        const candidates = plan.map((p, index) => ({ p, index })).filter(({ p }) => (kind === 'failed-but-applied' ? p.outcome === 'fail' : p.outcome === 'ok'));
+        const candidates = plan
+          .map((p, index) => ({ p, index }))
+          .filter(({ p }) => (kind === 'failed-but-applied' ? p.outcome === 'fail' : p.outcome === 'ok'));
         const chosen = candidates[at % Math.max(1, candidates.length)];
         if (chosen === undefined) continue;
         applied.push({ kind, index: chosen.index });

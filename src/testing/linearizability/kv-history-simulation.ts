@@ -46,7 +46,10 @@ export function simulateKvHistory(plan: readonly KvPlannedOperation[]): Operatio
   const outputs = new Map<number, KvOutput>();
   for (const index of order) {
     const planned = plan[index]!;
-    assert(planned.effectAt >= planned.invokedAt, () => `planned operation ${index} takes effect at ${planned.effectAt}, before its invocation at ${planned.invokedAt}`);
+    assert(
+      planned.effectAt >= planned.invokedAt,
+      () => `planned operation ${index} takes effect at ${planned.effectAt}, before its invocation at ${planned.invokedAt}`,
+    );
     const step = versionedKvModel.step(states.get(planned.key) ?? versionedKvModel.init(), planned.input, undefined);
     assert(step.ok, () => `the versioned KV model refused planned operation ${index}`);
     if (planned.takesEffect) states.set(planned.key, step.state);

@@ -36,7 +36,11 @@ function step(state: MutexState, input: MutexInput, observed: MutexOutput | unde
       // unknown grant's token is unknown, so it raises no bound.
       const token = observed?.type === 'acquired' ? observed.token : state.token;
       const ok = observed === undefined || (observed.type === 'acquired' && observed.token > state.token);
-      return { ok, state: { holder: input.owner, token }, output: { type: 'acquired', token: observed?.type === 'acquired' ? observed.token : state.token + 1 } };
+      return {
+        ok,
+        state: { holder: input.owner, token },
+        output: { type: 'acquired', token: observed?.type === 'acquired' ? observed.token : state.token + 1 },
+      };
     }
     case 'release':
       if (state.holder !== input.owner) return { ok: observed === undefined || observed.type === 'refused', state, output: { type: 'refused' } };

@@ -81,7 +81,13 @@ export function historyToPorcupineJson<I, O>(history: readonly Operation<I, O>[]
       if (!clients.has(operation.client)) clients.set(operation.client, clients.size);
       const { input, output } = codec.write(operation);
       const ret = operation.outcome === 'info' ? '@RETURN@' : operation.completedAt;
-      return { ClientId: clients.get(operation.client), Input: input, Call: operation.invokedAt, Output: operation.outcome === 'info' ? null : output, Return: ret };
+      return {
+        ClientId: clients.get(operation.client),
+        Input: input,
+        Call: operation.invokedAt,
+        Output: operation.outcome === 'info' ? null : output,
+        Return: ret,
+      };
     });
   // 2^63 - 1 is not a JavaScript number: spliced in as text, which Go reads as an int64.
   return JSON.stringify(records).replaceAll('"@RETURN@"', porcupineTimeoutReturn);

@@ -23,7 +23,11 @@ function step(state: QueueState, input: QueueInput, observed: QueueOutput | unde
     case 'dequeue': {
       if (state.length === 0) return { ok: observed === undefined || observed.type === 'empty', state, output: { type: 'empty' } };
       const head = state[0]!;
-      return { ok: observed === undefined || (observed.type === 'value' && observed.value === head), state: state.slice(1), output: { type: 'value', value: head } };
+      return {
+        ok: observed === undefined || (observed.type === 'value' && observed.value === head),
+        state: state.slice(1),
+        output: { type: 'value', value: head },
+      };
     }
     default:
       return unreachable(input);

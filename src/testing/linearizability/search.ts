@@ -287,7 +287,17 @@ export class PartitionSearch<S, I, O> {
     const n = operations.length;
     const words = Math.max(1, (n + 31) >>> 5);
     const { scratch } = budget;
-    const parts: [number, number][] = [[4, 2 * n + 1], [4, 2 * n + 1], [4, 2 * n + 1], [4, words], [4, n], [4, n + 1], [4, n + 1], [1, n], [1, n]];
+    const parts: [number, number][] = [
+      [4, 2 * n + 1],
+      [4, 2 * n + 1],
+      [4, 2 * n + 1],
+      [4, words],
+      [4, n],
+      [4, n + 1],
+      [4, n + 1],
+      [1, n],
+      [1, n],
+    ];
     this.buffer = scratch.borrow(Carving.bytes(parts));
     const carving = new Carving(this.buffer);
     this.list = { next: carving.int32(2 * n + 1), prev: carving.int32(2 * n + 1), position: carving.int32(2 * n + 1), head: 2 * n };
@@ -298,7 +308,13 @@ export class PartitionSearch<S, I, O> {
     this.isOk = carving.uint8(n);
     this.readOnly = carving.uint8(n);
     assert(carving.used === Carving.bytes(parts), () => `carved ${carving.used} bytes of ${Carving.bytes(parts)}`);
-    const sorting = scratch.borrow(Carving.bytes([[8, 2 * n], [4, n], [4, n]]));
+    const sorting = scratch.borrow(
+      Carving.bytes([
+        [8, 2 * n],
+        [4, n],
+        [4, n],
+      ]),
+    );
     const sortingCarving = new Carving(sorting);
     const times = sortingCarving.float64(2 * n);
     this.inputs = new Array<I>(n);
@@ -473,7 +489,10 @@ export class PartitionSearch<S, I, O> {
    * answered `'not-linearizable'` or is `explained`.
    */
   deathPoint(): DeathPoint<S> {
-    assert(this.explainAt >= 0 && (this.explained || this.finished === 'not-linearizable'), () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`);
+    assert(
+      this.explainAt >= 0 && (this.explained || this.finished === 'not-linearizable'),
+      () => `no death point: explainAt ${this.explainAt}, search ${this.finished ?? 'unfinished'}`,
+    );
     assert(this.deathPathTaken, () => `the explaining search never reached ${this.explainAt}`);
     assert(this.deathStuck >= 0, 'a failed search never reached a return');
     return { stuck: this.deathStuck, path: this.deathPath, states: this.deathStates };

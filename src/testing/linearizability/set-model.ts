@@ -33,7 +33,11 @@ function sameElements(read: readonly SetElement[], state: SetState): boolean {
 function step(state: SetState, input: SetInput, observed: SetOutput | undefined): ModelStep<SetState, SetOutput> {
   switch (input.op) {
     case 'read':
-      return { ok: observed === undefined || (observed.type === 'elements' && sameElements(observed.elements, state)), state, output: { type: 'elements', elements: state } };
+      return {
+        ok: observed === undefined || (observed.type === 'elements' && sameElements(observed.elements, state)),
+        state,
+        output: { type: 'elements', elements: state },
+      };
     case 'add': {
       const next = state.includes(input.element) ? state : [...state, input.element].sort(compare);
       return { ok: observed === undefined || observed.type === 'done', state: next, output: { type: 'done' } };

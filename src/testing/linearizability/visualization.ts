@@ -22,7 +22,9 @@ type Role = 'linearized' | 'stuck' | 'window' | 'other' | 'info';
 
 function panel<I, O>(key: string, operations: readonly Operation<I, O>[], roles: Map<Operation<I, O>, Role>, order: Map<Operation<I, O>, number>): string {
   // Times by rank, so long idle gaps take no room (Porcupine draws the same way).
-  const times = [...new Set(operations.flatMap((o) => (o.completedAt === undefined || o.outcome === 'info' ? [o.invokedAt] : [o.invokedAt, o.completedAt])))].sort((a, b) => a - b);
+  const times = [
+    ...new Set(operations.flatMap((o) => (o.completedAt === undefined || o.outcome === 'info' ? [o.invokedAt] : [o.invokedAt, o.completedAt]))),
+  ].sort((a, b) => a - b);
   const rank = new Map(times.map((t, i) => [t, i]));
   const scale = (widthPx - marginPx - 20) / Math.max(1, times.length);
   const x = (t: number) => marginPx + rank.get(t)! * scale;

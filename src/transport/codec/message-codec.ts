@@ -318,7 +318,6 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
   return m;
 }
 
-
 function ballot(w: Writer, b: Ballot): void {
   w.uint(b.round);
   w.string(b.node);

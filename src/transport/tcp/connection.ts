@@ -206,7 +206,8 @@ export class Connection {
   private bad(why: string): void {
     this.host.counters.framesRejected++;
     this.badFrames++;
-    if (this.badFrames === 1) this.host.options.logger.warn({ node: this.host.options.id, peer: this.peer, remote: this.remote, reason: why }, 'tcp: bad frame dropped');
+    if (this.badFrames === 1)
+      this.host.options.logger.warn({ node: this.host.options.id, peer: this.peer, remote: this.remote, reason: why }, 'tcp: bad frame dropped');
     if (this.badFrames >= this.host.options.badFramesMax) {
       this.host.counters.connectionsClosedForBadFrames++;
       this.refuse(`${this.badFrames} bad frames; the last: ${why}`);
@@ -293,7 +294,9 @@ export class Connection {
     if (secrets.length === 0) return proof.byteLength === 0 ? undefined : 'the peer proves a shared secret and this node has none configured';
     if (proof.byteLength === 0) return 'the peer sent no proof of the shared secret';
     const context = this.proofContext();
-    return secrets.some((secret) => proofMatches(proofOf(secret, signer, context), proof)) ? undefined : 'authentication failed: wrong proof of the shared secret';
+    return secrets.some((secret) => proofMatches(proofOf(secret, signer, context), proof))
+      ? undefined
+      : 'authentication failed: wrong proof of the shared secret';
   }
 
   /** Under TLS, why the peer's certificate does not make it node `id`, or undefined. */
@@ -324,11 +327,14 @@ export class Connection {
     this.reader.limit(o.frameBytesMax);
     this.host.counters.connectionsEstablished++;
     const ping = handshakeBytes({ kind: 'ping', version: protocolVersion });
-    this.pingTimer = setInterval(() => {
-      const now = performance.now();
-      if (now - this.lastReceived >= o.idleTimeoutMs) this.close(`nothing received for ${Math.round(now - this.lastReceived)} ms`);
-      else if (now - this.lastWritten >= o.pingIntervalMs) this.write(ping);
-    }, Math.max(1, Math.floor(o.pingIntervalMs / 2)));
+    this.pingTimer = setInterval(
+      () => {
+        const now = performance.now();
+        if (now - this.lastReceived >= o.idleTimeoutMs) this.close(`nothing received for ${Math.round(now - this.lastReceived)} ms`);
+        else if (now - this.lastWritten >= o.pingIntervalMs) this.write(ping);
+      },
+      Math.max(1, Math.floor(o.pingIntervalMs / 2)),
+    );
     this.pingTimer.unref();
     o.logger.info({ node: o.id, peer: this.peer, remote: this.remote, role: this.role }, 'tcp: connection established');
     this.host.established(this);

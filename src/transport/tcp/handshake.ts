@@ -33,7 +33,15 @@ const magic1 = 0x48; // 'H'
 /** One handshake or control frame. */
 export type HandshakeFrame =
   | { readonly kind: 'hello'; readonly version: number; readonly cluster: string; readonly from: NodeId; readonly to: NodeId; readonly nonce: Uint8Array }
-  | { readonly kind: 'welcome'; readonly version: number; readonly cluster: string; readonly from: NodeId; readonly to: NodeId; readonly nonce: Uint8Array; readonly proof: Uint8Array }
+  | {
+      readonly kind: 'welcome';
+      readonly version: number;
+      readonly cluster: string;
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly nonce: Uint8Array;
+      readonly proof: Uint8Array;
+    }
   | { readonly kind: 'proof'; readonly version: number; readonly proof: Uint8Array }
   | { readonly kind: 'ready'; readonly version: number }
   | { readonly kind: 'refuse'; readonly version: number; readonly reason: string }

@@ -1,5 +1,13 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, createServer as createTlsServer, type PeerCertificate, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import {
+  connect as tlsConnect,
+  createSecureContext,
+  createServer as createTlsServer,
+  type PeerCertificate,
+  type SecureContext,
+  type Server as TlsServer,
+  type TLSSocket,
+} from 'node:tls';
 import type { NodeId } from '../../core/index.js';
 import { SynodError } from '../../core/index.js';
 import type { NodeMessage, Transport, TransportHandlers } from '../../runtime/index.js';
@@ -91,7 +99,13 @@ export class TcpTransport implements Transport {
     this.o = resolveTcpOptions(options);
     const tls = this.o.tls;
     if (tls !== undefined) {
-      const contextOptions = { ca: tls.ca as string | string[], cert: tls.cert as string, key: tls.key as string, passphrase: tls.passphrase, minVersion: 'TLSv1.3' as const };
+      const contextOptions = {
+        ca: tls.ca as string | string[],
+        cert: tls.cert as string,
+        key: tls.key as string,
+        passphrase: tls.passphrase,
+        minVersion: 'TLSv1.3' as const,
+      };
       this.secureContext = createSecureContext(contextOptions);
       this.tlsServer = createTlsServer({ ...contextOptions, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.o.handshakeTimeoutMs });
       this.tlsServer.on('secureConnection', (socket) => this.onSecureIncoming(socket));
@@ -129,7 +143,10 @@ export class TcpTransport implements Transport {
     const server = createServer({ noDelay: true }, (socket) => this.onIncoming(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      const failed = (error: Error): void => reject(new TransportError(`TcpTransport ${this.o.id}: cannot listen on ${this.o.listen.host}:${this.o.listen.port}: ${error.message}`, { cause: error }));
+      const failed = (error: Error): void =>
+        reject(
+          new TransportError(`TcpTransport ${this.o.id}: cannot listen on ${this.o.listen.host}:${this.o.listen.port}: ${error.message}`, { cause: error }),
+        );
       server.once('error', failed);
       server.listen({ host: this.o.listen.host, port: this.o.listen.port }, () => {
         server.off('error', failed);
@@ -303,7 +320,8 @@ export class TcpTransport implements Transport {
         secureContext: this.secureContext,
         rejectUnauthorized: true,
         // The peer must be the node we dial: its certificate names it, whatever its host name.
-        checkServerIdentity: (_host: string, cert: PeerCertificate) => (certificateNamesNode(cert, peer) ? undefined : new Error(`the certificate at ${remote} does not name ${peer}`)),
+        checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+          certificateNamesNode(cert, peer) ? undefined : new Error(`the certificate at ${remote} does not name ${peer}`),
       });
     }
     socket.setNoDelay(true);

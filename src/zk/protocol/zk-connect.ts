@@ -39,7 +39,8 @@ export function decodeConnectRequest(frame: Uint8Array): ZkConnectRequest {
   const readOnly = r.left === 0 ? undefined : r.bool('readOnly');
   r.end('ConnectRequest');
   if (protocolVersion !== 0) throw new CodecError(`jute: protocol version ${protocolVersion}, this server speaks 0`);
-  if (lastZxidSeen < 0 || timeoutMs < 0 || sessionId < 0) throw new CodecError(`jute: a ConnectRequest with a negative field (zxid ${lastZxidSeen}, timeout ${timeoutMs}, session ${sessionId})`);
+  if (lastZxidSeen < 0 || timeoutMs < 0 || sessionId < 0)
+    throw new CodecError(`jute: a ConnectRequest with a negative field (zxid ${lastZxidSeen}, timeout ${timeoutMs}, session ${sessionId})`);
   return { protocolVersion, lastZxidSeen, timeoutMs, sessionId, password, readOnly };
 }
 

@@ -6,7 +6,17 @@ import type { JuteReader } from './jute-reader.js';
 import type { JuteWriter } from './jute-writer.js';
 
 export function writeStat(w: JuteWriter, s: ZkStat): void {
-  w.long(s.czxid).long(s.mzxid).long(s.ctime).long(s.mtime).int(s.version).int(s.cversion).int(s.aversion).long(s.ephemeralOwner).int(s.dataLength).int(s.numChildren).long(s.pzxid);
+  w.long(s.czxid)
+    .long(s.mzxid)
+    .long(s.ctime)
+    .long(s.mtime)
+    .int(s.version)
+    .int(s.cversion)
+    .int(s.aversion)
+    .long(s.ephemeralOwner)
+    .int(s.dataLength)
+    .int(s.numChildren)
+    .long(s.pzxid);
 }
 
 export function readStat(r: JuteReader): ZkStat {
@@ -34,7 +44,8 @@ export function readAcl(r: JuteReader): ZkAcl[] {
   const n = r.count('acl', 12);
   if (n > zkLimits.aclEntriesMax) throw new CodecError(`jute: an ACL of ${n} entries (at most ${zkLimits.aclEntriesMax})`);
   const acl: ZkAcl[] = [];
-  for (let i = 0; i < n; i++) acl.push({ perms: r.int('acl perms'), id: { scheme: r.string('acl scheme', zkLimits.requestBytesMax), id: r.string('acl id', zkLimits.requestBytesMax) } });
+  for (let i = 0; i < n; i++)
+    acl.push({ perms: r.int('acl perms'), id: { scheme: r.string('acl scheme', zkLimits.requestBytesMax), id: r.string('acl id', zkLimits.requestBytesMax) } });
   return acl;
 }
 

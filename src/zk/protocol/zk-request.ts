@@ -140,7 +140,8 @@ function readBody(r: JuteReader, opcode: number): ZkRequest {
     case ZkOpCode.getData:
     case ZkOpCode.getChildren:
     case ZkOpCode.getChildren2: {
-      const type = opcode === ZkOpCode.exists ? 'exists' : opcode === ZkOpCode.getData ? 'getData' : opcode === ZkOpCode.getChildren ? 'getChildren' : 'getChildren2';
+      const type =
+        opcode === ZkOpCode.exists ? 'exists' : opcode === ZkOpCode.getData ? 'getData' : opcode === ZkOpCode.getChildren ? 'getChildren' : 'getChildren2';
       return { type, path: r.string('path', max), watch: r.bool('watch') };
     }
     case ZkOpCode.getACL:
@@ -263,7 +264,8 @@ export function encodeRequest(xid: number, request: ZkRequest): Uint8Array {
     case 'setWatches': {
       const s = request.watches;
       w.long(s.relativeZxid);
-      for (const list of request.version === 1 ? [s.data, s.exist, s.child] : [s.data, s.exist, s.child, s.persistent, s.persistentRecursive]) writeStrings(w, list);
+      for (const list of request.version === 1 ? [s.data, s.exist, s.child] : [s.data, s.exist, s.child, s.persistent, s.persistentRecursive])
+        writeStrings(w, list);
       break;
     }
     case 'sync':
@@ -288,7 +290,12 @@ export function encodeRequest(xid: number, request: ZkRequest): Uint8Array {
       w.string(request.path).int(request.watcherType);
       break;
     case 'multiRead':
-      for (const op of request.ops) w.int(op.type === 'getData' ? ZkOpCode.getData : ZkOpCode.getChildren).bool(false).int(-1).string(op.path).bool(false);
+      for (const op of request.ops)
+        w.int(op.type === 'getData' ? ZkOpCode.getData : ZkOpCode.getChildren)
+          .bool(false)
+          .int(-1)
+          .string(op.path)
+          .bool(false);
       w.int(-1).bool(true).int(-1);
       break;
     case 'write': {

@@ -18,7 +18,14 @@ export type ZkResponseBody =
   | { readonly type: 'strings'; readonly strings: readonly string[] }
   | { readonly type: 'number'; readonly n: number }
   | { readonly type: 'write'; readonly result: ZkWriteResult }
-  | { readonly type: 'multiRead'; readonly results: readonly ({ readonly type: 'data'; readonly data: Uint8Array; readonly stat: ZkStat } | { readonly type: 'children'; readonly children: readonly string[] } | { readonly type: 'error'; readonly err: number })[] };
+  | {
+      readonly type: 'multiRead';
+      readonly results: readonly (
+        | { readonly type: 'data'; readonly data: Uint8Array; readonly stat: ZkStat }
+        | { readonly type: 'children'; readonly children: readonly string[] }
+        | { readonly type: 'error'; readonly err: number }
+      )[];
+    };
 
 function writeOpResult(w: JuteWriter, r: ZkOpResult): void {
   switch (r.op) {
@@ -88,7 +95,9 @@ function writeBody(w: JuteWriter, body: ZkResponseBody): void {
       const result = body.result;
       if (result.op !== 'multi') return writeOpResult(w, result);
       for (const r of result.results) {
-        w.int(multiType(r)).bool(false).int(r.op === 'error' ? r.err : 0);
+        w.int(multiType(r))
+          .bool(false)
+          .int(r.op === 'error' ? r.err : 0);
         writeOpResult(w, r);
       }
       w.int(-1).bool(true).int(-1);

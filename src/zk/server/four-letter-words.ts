@@ -111,7 +111,10 @@ function sessionsDump(s: ZkServerStats): string[] {
     bySecond.set(second, [...(bySecond.get(second) ?? []), session.id]);
   }
   const sets = [...bySecond].sort(([a], [b]) => a - b);
-  return [`Session Sets (${sets.length})/(${s.sessions.length}):\n`, ...sets.map(([second, ids]) => `${ids.length} expire at ${javaDate(second * 1000)}:\n${ids.map((id) => `\t${hex(id)}\n`).join('')}`)];
+  return [
+    `Session Sets (${sets.length})/(${s.sessions.length}):\n`,
+    ...sets.map(([second, ids]) => `${ids.length} expire at ${javaDate(second * 1000)}:\n${ids.map((id) => `\t${hex(id)}\n`).join('')}`),
+  ];
 }
 
 /**
@@ -157,13 +160,33 @@ export function fourLetterWordAnswer(word: string, figures: () => ZkServerStats,
     case 'wchs': {
       const sessions = new Set(printedWatches.map((w) => w.session));
       const paths = new Set(printedWatches.map((w) => w.path));
-      const total = groupBy(printedWatches, (w) => w.path, (w) => w.session);
+      const total = groupBy(
+        printedWatches,
+        (w) => w.path,
+        (w) => w.session,
+      );
       return `${sessions.size} connections watching ${paths.size} paths\nTotal watches:${[...total.values()].reduce((n, l) => n + l.length, 0)}\n`;
     }
     case 'wchc':
-      return `${[...groupBy(printedWatches, (w) => w.session, (w) => w.path)].map(([session, paths]) => `${hex(Number(session))}\n${paths.map((p) => `\t${p}\n`).join('')}`).join('')}\n`;
+      return `${[
+        ...groupBy(
+          printedWatches,
+          (w) => w.session,
+          (w) => w.path,
+        ),
+      ]
+        .map(([session, paths]) => `${hex(Number(session))}\n${paths.map((p) => `\t${p}\n`).join('')}`)
+        .join('')}\n`;
     case 'wchp':
-      return `${[...groupBy(printedWatches, (w) => w.path, (w) => w.session)].map(([path, sessions]) => `${path}\n${sessions.map((id) => `\t${hex(Number(id))}\n`).join('')}`).join('')}\n`;
+      return `${[
+        ...groupBy(
+          printedWatches,
+          (w) => w.path,
+          (w) => w.session,
+        ),
+      ]
+        .map(([path, sessions]) => `${path}\n${sessions.map((id) => `\t${hex(Number(id))}\n`).join('')}`)
+        .join('')}\n`;
     case 'dump':
       return [
         'SessionTracker dump:\n',
@@ -176,7 +199,10 @@ export function fourLetterWordAnswer(word: string, figures: () => ZkServerStats,
         ...s.connections.map((c) => `\tip: ${remoteText(c.remote)} sessionId: ${hex(c.session ?? 0)}\n`),
       ].join('');
     case 'envi':
-      return `Environment:\nzookeeper.version=${zkVersionText}\n${s.environment().map(([k, v]) => `${k}=${v}\n`).join('')}`;
+      return `Environment:\nzookeeper.version=${zkVersionText}\n${s
+        .environment()
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join('')}`;
     case 'mntr':
       return [
         ['zk_version', zkVersionText],

@@ -181,12 +181,22 @@ export class ZkConnection {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
-    if (this.state === 'handshake' && this.stats.received === 0 && this.buffered === 0 && this.chunks.length === 0 && chunk.byteLength >= 4 && isFourLetterWord(chunk)) {
+    if (
+      this.state === 'handshake' &&
+      this.stats.received === 0 &&
+      this.buffered === 0 &&
+      this.chunks.length === 0 &&
+      chunk.byteLength >= 4 &&
+      isFourLetterWord(chunk)
+    ) {
       this.fourLetterWord(chunk.subarray(0, 4).toString('latin1'));
       return;
     }
     if (!this.host.holdBytes(chunk.byteLength)) {
-      this.host.logger.warn({ remote: this.remote, bytes: chunk.byteLength }, 'zk: the bytes held for all clients would go over bufferedBytesMax; closing this connection');
+      this.host.logger.warn(
+        { remote: this.remote, bytes: chunk.byteLength },
+        'zk: the bytes held for all clients would go over bufferedBytesMax; closing this connection',
+      );
       return this.close('over bufferedBytesMax');
     }
     this.heldBytes += chunk.byteLength;
@@ -232,14 +242,23 @@ export class ZkConnection {
         this.queued--;
         this.queuedBytes -= frame.byteLength;
         this.release(frame.byteLength);
-        if (this.state !== 'closed' && this.socket.isPaused() && this.queued <= this.host.limits.queuedRequestsMax / 2 && this.queuedBytes < this.host.limits.queuedBytesMax / 2) this.socket.resume();
+        if (
+          this.state !== 'closed' &&
+          this.socket.isPaused() &&
+          this.queued <= this.host.limits.queuedRequestsMax / 2 &&
+          this.queuedBytes < this.host.limits.queuedBytesMax / 2
+        )
+          this.socket.resume();
       });
   }
 
   private armFrameTimer(): void {
     if (this.frameTimer !== undefined || !this.isOpen) return;
     this.frameTimer = setTimeout(() => {
-      this.host.logger.warn({ remote: this.remote, frameCompleteMsMax: this.host.limits.frameCompleteMsMax }, 'zk: a frame did not arrive whole in time; closing');
+      this.host.logger.warn(
+        { remote: this.remote, frameCompleteMsMax: this.host.limits.frameCompleteMsMax },
+        'zk: a frame did not arrive whole in time; closing',
+      );
       this.close('frame not whole within frameCompleteMsMax');
     }, this.host.limits.frameCompleteMsMax);
     this.frameTimer.unref();
@@ -269,7 +288,10 @@ export class ZkConnection {
       // This replica is behind what the client saw: catch up to the read point, or refuse.
       await this.host.kv.node.read();
       if (connect.lastZxidSeen > machine.zxid) {
-        this.host.logger.warn({ remote: this.remote, clientZxid: connect.lastZxidSeen, zxid: machine.zxid }, 'zk: client has seen a later zxid than this member; refusing');
+        this.host.logger.warn(
+          { remote: this.remote, clientZxid: connect.lastZxidSeen, zxid: machine.zxid },
+          'zk: client has seen a later zxid than this member; refusing',
+        );
         return this.close('client ahead of this replica');
       }
     }
@@ -279,7 +301,11 @@ export class ZkConnection {
     };
     let session: { id: number; password: Uint8Array; ttlMs: number };
     if (connect.sessionId === 0) {
-      const opened = await this.propose({ type: 'session-create', password: new Uint8Array(randomBytes(16)), ttlMs: this.host.negotiateTimeoutMs(connect.timeoutMs) });
+      const opened = await this.propose({
+        type: 'session-create',
+        password: new Uint8Array(randomBytes(16)),
+        ttlMs: this.host.negotiateTimeoutMs(connect.timeoutMs),
+      });
       if (opened.type !== 'session') {
         this.host.logger.warn({ remote: this.remote, result: opened.type }, 'zk: session refused');
         return this.close(`session refused: ${opened.type === 'invalid' ? opened.reason : opened.type}`);
@@ -290,7 +316,10 @@ export class ZkConnection {
       if (machine.sessions.get(connect.sessionId) === undefined) await this.host.kv.node.read();
       const known = machine.sessions.get(connect.sessionId);
       if (known === undefined) {
-        this.host.logger.warn({ remote: this.remote, session: connect.sessionId, zxid: machine.zxid, clientZxid: connect.lastZxidSeen }, 'zk: a client came back with a session this member does not know (expired, or never opened); refusing');
+        this.host.logger.warn(
+          { remote: this.remote, session: connect.sessionId, zxid: machine.zxid, clientZxid: connect.lastZxidSeen },
+          'zk: a client came back with a session this member does not know (expired, or never opened); refusing',
+        );
         return expired();
       }
       if (!samePassword(known.password, connect.password)) {
@@ -441,7 +470,14 @@ export class ZkConnection {
   }
 
   private removeWatches(xid: number, request: Extract<ZkRequest, { type: 'removeWatches' | 'checkWatches' }>): void {
-    const kinds: ZkWatchKind[] = request.watcherType === ZkWatcherType.children ? ['child'] : request.watcherType === ZkWatcherType.data ? ['data'] : request.watcherType === ZkWatcherType.any ? ['data', 'child', 'persistent', 'recursive'] : [];
+    const kinds: ZkWatchKind[] =
+      request.watcherType === ZkWatcherType.children
+        ? ['child']
+        : request.watcherType === ZkWatcherType.data
+          ? ['data']
+          : request.watcherType === ZkWatcherType.any
+            ? ['data', 'child', 'persistent', 'recursive']
+            : [];
     if (kinds.length === 0) return this.reply(xid, ZkErrorCode.badArguments);
     const held = kinds.filter((k) => this.host.watches.has(k, request.path, this));
     if (held.length === 0) return this.reply(xid, ZkErrorCode.noWatcher);
@@ -474,7 +510,26 @@ function samePassword(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-const fourLetterWords = new Set(['ruok', 'srvr', 'stat', 'mntr', 'conf', 'isro', 'envi', 'wchs', 'wchc', 'wchp', 'cons', 'crst', 'srst', 'dump', 'dirs', 'gtmk', 'stmk', 'hash']);
+const fourLetterWords = new Set([
+  'ruok',
+  'srvr',
+  'stat',
+  'mntr',
+  'conf',
+  'isro',
+  'envi',
+  'wchs',
+  'wchc',
+  'wchp',
+  'cons',
+  'crst',
+  'srst',
+  'dump',
+  'dirs',
+  'gtmk',
+  'stmk',
+  'hash',
+]);
 
 function isFourLetterWord(chunk: Buffer): boolean {
   return fourLetterWords.has(chunk.subarray(0, 4).toString('latin1'));

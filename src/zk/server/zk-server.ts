@@ -99,13 +99,25 @@ export class ZkServer {
     this.connectionsMax = options.connectionsMax ?? 4_096;
     this.logger = options.logger ?? silentLogger;
     if (!(this.timeoutMin > 0 && this.timeoutMin <= this.timeoutMax && this.timeoutMax <= zkLimits.sessionTimeoutMsMax)) {
-      throw new RangeError(`ZkServer: sessionTimeoutMsMin (${this.timeoutMin}) must be positive and at most sessionTimeoutMsMax (${this.timeoutMax}), itself at most ${zkLimits.sessionTimeoutMsMax}`);
+      throw new RangeError(
+        `ZkServer: sessionTimeoutMsMin (${this.timeoutMin}) must be positive and at most sessionTimeoutMsMax (${this.timeoutMax}), itself at most ${zkLimits.sessionTimeoutMsMax}`,
+      );
     }
     if (!((options.nodeCheckMs ?? 1) > 0)) throw new RangeError(`ZkServer: nodeCheckMs must be positive, not ${options.nodeCheckMs}`);
-    if (!((options.neverUsedContainerMs ?? 0) >= 0)) throw new RangeError(`ZkServer: neverUsedContainerMs must be 0 or more, not ${options.neverUsedContainerMs}`);
-    const limits: ZkConnectionLimits = { requestBytesMax: zkLimits.requestBytesMax, queuedRequestsMax: 1_000, queuedBytesMax: 8 * 1024 * 1024, frameCompleteMsMax: 30_000, watchesMax: 65_536, sendBytesMax: 64 * 1024 * 1024, ...options.limits };
+    if (!((options.neverUsedContainerMs ?? 0) >= 0))
+      throw new RangeError(`ZkServer: neverUsedContainerMs must be 0 or more, not ${options.neverUsedContainerMs}`);
+    const limits: ZkConnectionLimits = {
+      requestBytesMax: zkLimits.requestBytesMax,
+      queuedRequestsMax: 1_000,
+      queuedBytesMax: 8 * 1024 * 1024,
+      frameCompleteMsMax: 30_000,
+      watchesMax: 65_536,
+      sendBytesMax: 64 * 1024 * 1024,
+      ...options.limits,
+    };
     const bufferedBytesMax = options.bufferedBytesMax ?? 64 * 1024 * 1024;
-    if (!(bufferedBytesMax >= limits.requestBytesMax + 4)) throw new RangeError(`ZkServer: bufferedBytesMax (${bufferedBytesMax}) must be at least limits.requestBytesMax + 4 (${limits.requestBytesMax + 4})`);
+    if (!(bufferedBytesMax >= limits.requestBytesMax + 4))
+      throw new RangeError(`ZkServer: bufferedBytesMax (${bufferedBytesMax}) must be at least limits.requestBytesMax + 4 (${limits.requestBytesMax + 4})`);
     // biome-ignore lint/complexity/noUselessThisAlias: inside the host literal, `server` says whose state the callbacks reach
     const server = this;
     this.host = {
@@ -148,8 +160,13 @@ export class ZkServer {
   async start(): Promise<TcpAddress> {
     const machine = this.options.extension.machine;
     this.offApplied = machine.onApplied((applied) => this.onApplied(applied));
-    this.keeper = new ZkSessionKeeper(this.options.kv, machine, this.options.clock ?? systemClock, this.logger, { intervalMs: this.options.sessionCheckMs ?? 250 });
-    this.nodeKeeper = new ZkNodeKeeper(this.options.kv, machine, this.options.clock ?? systemClock, this.logger, { intervalMs: this.options.nodeCheckMs ?? 60_000, neverUsedContainerMs: this.options.neverUsedContainerMs ?? 0 });
+    this.keeper = new ZkSessionKeeper(this.options.kv, machine, this.options.clock ?? systemClock, this.logger, {
+      intervalMs: this.options.sessionCheckMs ?? 250,
+    });
+    this.nodeKeeper = new ZkNodeKeeper(this.options.kv, machine, this.options.clock ?? systemClock, this.logger, {
+      intervalMs: this.options.nodeCheckMs ?? 60_000,
+      neverUsedContainerMs: this.options.neverUsedContainerMs ?? 0,
+    });
     const listener = createServer((socket) => this.accept(socket));
     this.listener = listener;
     await new Promise<void>((resolve, reject) => {
@@ -224,7 +241,9 @@ export class ZkServer {
       dataBytes += path.length + node.data.byteLength;
       if (node.ephemeralOwner !== 0) ephemerals.set(node.ephemeralOwner, [...(ephemerals.get(node.ephemeralOwner) ?? []), path]);
     }
-    const watchList = this.watches.list().flatMap(({ kind, path, watcher }) => (watcher.session === undefined ? [] : [{ kind, path, session: watcher.session }]));
+    const watchList = this.watches
+      .list()
+      .flatMap(({ kind, path, watcher }) => (watcher.session === undefined ? [] : [{ kind, path, session: watcher.session }]));
     return {
       mode: status.role === 'leader' ? 'leader' : status.role === 'observer' ? 'observer' : 'follower',
       serverId: status.id,
@@ -237,7 +256,9 @@ export class ZkServer {
       watchList,
       ephemerals: new Map([...ephemerals].sort(([a], [b]) => a - b)),
       dataBytes,
-      sessions: [...machine.sessions.values()].map((session) => ({ id: session.id, ttlMs: session.ttlMs, expiresAt: this.expiresAt(session.id, session.ttlMs) })).sort((a, b) => a.id - b.id),
+      sessions: [...machine.sessions.values()]
+        .map((session) => ({ id: session.id, ttlMs: session.ttlMs, expiresAt: this.expiresAt(session.id, session.ttlMs) }))
+        .sort((a, b) => a.id - b.id),
       address: this.address,
       sessionTimeoutMsMin: this.timeoutMin,
       sessionTimeoutMsMax: this.timeoutMax,

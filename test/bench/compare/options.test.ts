@@ -5,7 +5,15 @@ import type { PointResult } from '../../../bench/compare/point.js';
 
 describe('parseOptions', () => {
   it('defaults to the full matrix: 1 to 256 clients, 100 B and 4 KiB, 10 s windows, 3 passes, all three systems', () => {
-    expect(parseOptions([], '/out')).toEqual({ clients: [1, 4, 16, 64, 256], sizes: [100, 4096], seconds: 10, warmupSeconds: 3, passes: 3, systems: ['etcd', 'zookeeper', 'synod'], out: '/out' });
+    expect(parseOptions([], '/out')).toEqual({
+      clients: [1, 4, 16, 64, 256],
+      sizes: [100, 4096],
+      seconds: 10,
+      warmupSeconds: 3,
+      passes: 3,
+      systems: ['etcd', 'zookeeper', 'synod'],
+      out: '/out',
+    });
   });
 
   it('shortens everything from flags', () => {
@@ -37,13 +45,34 @@ describe('summarize', () => {
 
   it('folds the passes of each (system, size, clients) and keeps the throughput spread', () => {
     const point = (system: 'etcd' | 'synod', pass: number, opsPerSecond: number): PointResult => ({
-      system, pass, clients: 4, valueBytes: 100, seconds: 1, opsPerSecond,
-      cas: { count: 1, p50Ms: pass, p99Ms: 10 * pass }, get: { count: 1, p50Ms: 1, p99Ms: 2 },
-      errors: 1, conflicts: 0, staleReads: 0, serverCpuPerOpUs: 100 * pass,
+      system,
+      pass,
+      clients: 4,
+      valueBytes: 100,
+      seconds: 1,
+      opsPerSecond,
+      cas: { count: 1, p50Ms: pass, p99Ms: 10 * pass },
+      get: { count: 1, p50Ms: 1, p99Ms: 2 },
+      errors: 1,
+      conflicts: 0,
+      staleReads: 0,
+      serverCpuPerOpUs: 100 * pass,
       machine: { cores: 2, stealPercent: pass, serversPercent: 1, harnessPercent: 1, idleClustersPercent: 1, otherPercent: 10 * pass },
     });
     const [etcd, synod] = summarize([point('etcd', 1, 10), point('synod', 1, 50), point('etcd', 2, 30), point('etcd', 3, 20)]);
-    expect(etcd).toMatchObject({ system: 'etcd', passes: 3, opsPerSecond: 20, opsPerSecondMin: 10, opsPerSecondMax: 30, casP50Ms: 2, casP99Ms: 20, serverCpuPerOpUs: 200, stealPercentMax: 3, otherPercentMax: 30, errors: 3 });
+    expect(etcd).toMatchObject({
+      system: 'etcd',
+      passes: 3,
+      opsPerSecond: 20,
+      opsPerSecondMin: 10,
+      opsPerSecondMax: 30,
+      casP50Ms: 2,
+      casP99Ms: 20,
+      serverCpuPerOpUs: 200,
+      stealPercentMax: 3,
+      otherPercentMax: 30,
+      errors: 3,
+    });
     expect(synod).toMatchObject({ system: 'synod', passes: 1, opsPerSecond: 50 });
   });
 });

@@ -88,7 +88,9 @@ describe('killServersNow and killServersOnExit', () => {
     const dir = await tempDir();
     const fixture = join(import.meta.dirname, 'fixtures', 'crashing-harness.ts');
     const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((done) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', fixture, dir], { timeout: 30_000 }, (_error, out) => done({ code: child.exitCode, stdout: out }));
+      const child = execFile(process.execPath, ['--import', 'tsx', fixture, dir], { timeout: 30_000 }, (_error, out) =>
+        done({ code: child.exitCode, stdout: out }),
+      );
     });
     expect(code).not.toBe(0);
     const pid = Number(stdout.trim());

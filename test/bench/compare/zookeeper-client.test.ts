@@ -114,7 +114,17 @@ describe('ZooKeeperClient', () => {
     expect(await client.createEphemeralSequential('/compare/e-', value)).toBe('/compare/e-0000000007');
     await client.delete('/compare/e-0000000007', -1);
     await client.close();
-    expect(seen[0]!.body).toEqual(Buffer.concat([jbuffer(Buffer.from('/compare/e-')), jbuffer(value), int(1), int(31), jbuffer(Buffer.from('world')), jbuffer(Buffer.from('anyone')), int(3)]));
+    expect(seen[0]!.body).toEqual(
+      Buffer.concat([
+        jbuffer(Buffer.from('/compare/e-')),
+        jbuffer(value),
+        int(1),
+        int(31),
+        jbuffer(Buffer.from('world')),
+        jbuffer(Buffer.from('anyone')),
+        int(3),
+      ]),
+    );
     expect(seen[1]).toMatchObject({ type: 2, body: Buffer.concat([jbuffer(made), int(-1)]) });
   });
 

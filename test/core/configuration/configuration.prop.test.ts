@@ -24,22 +24,34 @@ function meetByEnumeration(from: Configuration, to: Configuration): boolean {
 }
 
 const voterSet = fc.subarray(ids, { minLength: 1, maxLength: 5 });
-const rule = (n: number) => fc.oneof(fc.constant('majority' as const), fc.integer({ min: 1, max: n }).map((p2) => ({ phase1: n - p2 + 1, phase2: p2 })));
+const rule = (n: number) =>
+  fc.oneof(
+    fc.constant('majority' as const),
+    fc.integer({ min: 1, max: n }).map((p2) => ({ phase1: n - p2 + 1, phase2: p2 })),
+  );
 const configuration = (id: number) =>
   voterSet.chain((voters) => rule(voters.length).map((quorum): Configuration => ({ id, voters, quorum, observers: [], addresses: {}, windowSlots: 4 })));
 
 describe('quorumsMeet', () => {
   it('matches the enumeration of every pair of quorums, for plain configurations (differential)', () => {
-    fc.assert(fc.property(configuration(0), configuration(1), (from, to) => {
-      expect(quorumsMeet(from, to)).toBe(meetByEnumeration(from, to));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(configuration(0), configuration(1), (from, to) => {
+        expect(quorumsMeet(from, to)).toBe(meetByEnumeration(from, to));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('is sound for joint ones: when it says they meet, they do', () => {
-    const joint = fc.tuple(configuration(0), configuration(1)).map(([old, next]): Configuration => ({ ...next, leaving: { voters: old.voters, quorum: old.quorum } }));
-    fc.assert(fc.property(fc.oneof(configuration(0), joint), fc.oneof(configuration(1), joint), (from, to) => {
-      if (quorumsMeet(from, to)) expect(meetByEnumeration(from, to)).toBe(true);
-    }), { numRuns: 2000 });
+    const joint = fc
+      .tuple(configuration(0), configuration(1))
+      .map(([old, next]): Configuration => ({ ...next, leaving: { voters: old.voters, quorum: old.quorum } }));
+    fc.assert(
+      fc.property(fc.oneof(configuration(0), joint), fc.oneof(configuration(1), joint), (from, to) => {
+        if (quorumsMeet(from, to)) expect(meetByEnumeration(from, to)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -50,21 +62,31 @@ describe('planChange', () => {
       fc.record({ type: fc.constantFrom('promote' as const, 'demote' as const, 'remove' as const), id: fc.constantFrom(...ids) }),
       fc.record({ type: fc.constant('replace' as const), remove: fc.constantFrom(...ids), add: fc.constantFrom(...ids, 'x', 'y') }),
     );
-    fc.assert(fc.property(configuration(0), fc.subarray(ids), change, (base, observers, c) => {
-      const current = { ...base, observers: observers.filter((o) => !base.voters.includes(o)) };
-      const plan = planChange(current, c);
-      if (!plan.ok) return;
-      expect(quorumsMeet(current, plan.config)).toBe(true);
-      if (plan.config.leaving !== undefined) {
-        const { leaving: _, ...second } = plan.config;
-        expect(quorumsMeet(plan.config, { ...second, id: plan.config.id + 1 })).toBe(true);
-      }
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(configuration(0), fc.subarray(ids), change, (base, observers, c) => {
+        const current = { ...base, observers: observers.filter((o) => !base.voters.includes(o)) };
+        const plan = planChange(current, c);
+        if (!plan.ok) return;
+        expect(quorumsMeet(current, plan.config)).toBe(true);
+        if (plan.config.leaving !== undefined) {
+          const { leaving: _, ...second } = plan.config;
+          expect(quorumsMeet(plan.config, { ...second, id: plan.config.id + 1 })).toBe(true);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 
 describe('Epochs', () => {
-  const config = (id: number, voters: string[], windowSlots = 4): Configuration => ({ id, voters, quorum: 'majority', observers: [], addresses: {}, windowSlots });
+  const config = (id: number, voters: string[], windowSlots = 4): Configuration => ({
+    id,
+    voters,
+    quorum: 'majority',
+    observers: [],
+    addresses: {},
+    windowSlots,
+  });
 
   it('a configuration chosen at slot i governs from i + windowSlots; one not built on the latest is void', () => {
     const e = new Epochs([{ from: 1, source: 0, config: config(0, ['a', 'b', 'c']) }], 0);

@@ -89,7 +89,10 @@ describe('configurationProblem', () => {
     expect(configurationProblem(with_({ quorum: { phase1: 3, phase2: 0 } }))).toEqual(range);
     expect(configurationProblem(with_({ quorum: { phase1: 4, phase2: 1 } }))).toEqual(range);
     expect(configurationProblem(with_({ quorum: { phase1: 1, phase2: 4 } }))).toEqual(range);
-    expect(configurationProblem(with_({ quorum: { phase1: 1, phase2: 2 } }))).toEqual(['voters.quorum', 'needs phase1 + phase2 > 3, or quorums may not intersect']);
+    expect(configurationProblem(with_({ quorum: { phase1: 1, phase2: 2 } }))).toEqual([
+      'voters.quorum',
+      'needs phase1 + phase2 > 3, or quorums may not intersect',
+    ]);
     expect(configurationProblem(with_({ quorum: { phase1: 1, phase2: 3 } }))).toBeUndefined();
   });
 

@@ -187,7 +187,7 @@ describe('Epochs', () => {
       expect(e.fold(9, undefined)).toBe(false);
     });
 
-    it('restore through the constructor\'s checks', () => {
+    it("restore through the constructor's checks", () => {
       expect(() => folded(3).restore([], 8)).toThrow(new InvariantError('a configuration state holds at least one configuration'));
     });
 

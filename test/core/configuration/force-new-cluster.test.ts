@@ -12,7 +12,13 @@ describe('forceNewCluster', () => {
     state.merge({ promised: b(4, 'a'), accepted: [1, 2, 3].map((slot) => ({ slot, ballot: b(2, 'a'), value: cmd(`x${slot}`) })), chosen: [], commitIndex: 3 });
     // Above the commit index: slot 4 in two ballots (the higher one wins), nothing at 5, slot 6.
     state.merge({ accepted: [{ slot: 4, ballot: b(3, 'b'), value: cmd('old') }], chosen: [] });
-    state.merge({ accepted: [{ slot: 4, ballot: b(4, 'a'), value: cmd('new') }, { slot: 6, ballot: b(4, 'a'), value: cmd('x6') }], chosen: [] });
+    state.merge({
+      accepted: [
+        { slot: 4, ballot: b(4, 'a'), value: cmd('new') },
+        { slot: 6, ballot: b(4, 'a'), value: cmd('x6') },
+      ],
+      chosen: [],
+    });
     const first = { id: 0, voters: ['a', 'b', 'c'], quorum: 'majority' as const, observers: [], addresses: {}, windowSlots: 4 };
     const forced = forceNewCluster(state.build(), { slot: 0, configuration: undefined }, first, 'c');
     expect(forced).toMatchObject({ commitIndexBefore: 3, adopted: 2, holes: 1, from: 11 });

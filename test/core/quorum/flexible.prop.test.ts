@@ -20,11 +20,9 @@ const numRuns = 500;
 /** Voters with valid sizes: 1 <= phase1, phase2 <= n and phase1 + phase2 > n. */
 const configArb = (max: number) =>
   votersArb(max).chain((voters) =>
-    fc.integer({ min: 1, max: voters.length }).chain((phase1) =>
-      fc
-        .integer({ min: voters.length - phase1 + 1, max: voters.length })
-        .map((phase2) => ({ voters, phase1, phase2 })),
-    ),
+    fc
+      .integer({ min: 1, max: voters.length })
+      .chain((phase1) => fc.integer({ min: voters.length - phase1 + 1, max: voters.length }).map((phase2) => ({ voters, phase1, phase2 }))),
   );
 
 /** Whether some phase1-sized and some phase2-sized subsets of n voters are disjoint, by enumeration. */
@@ -88,9 +86,7 @@ describe('flexible (properties)', () => {
         { weight: 4, arbitrary: fc.integer({ min: -1, max: n + 2 }) },
         { weight: 1, arbitrary: fc.constantFrom(0.5, 1.5, Number.NaN, Number.POSITIVE_INFINITY) },
       );
-    const arb = fc
-      .integer({ min: 1, max: 6 })
-      .chain((n) => fc.tuple(fc.constant(n), sizeArb(n), sizeArb(n)));
+    const arb = fc.integer({ min: 1, max: 6 }).chain((n) => fc.tuple(fc.constant(n), sizeArb(n), sizeArb(n)));
     fc.assert(
       fc.property(arb, ([n, phase1, phase2]) => {
         const voters = pool.slice(0, n);

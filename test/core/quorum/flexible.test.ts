@@ -7,7 +7,6 @@ const votes = (answers: Record<NodeId, boolean>) => (v: NodeId) => answers[v];
 const acks = (slots: Record<NodeId, number>) => (v: NodeId) => slots[v] ?? 0;
 const five = ['a', 'b', 'c', 'd', 'e'];
 
-
 describe('flexible', () => {
   it('uses the phase-1 size for phase 1 and the phase-2 size for phase 2', () => {
     const q = flexible(five, { phase1: 4, phase2: 2 });

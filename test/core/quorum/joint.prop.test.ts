@@ -29,17 +29,14 @@ const configArb = (max: number): fc.Arbitrary<Config> =>
   votersArb(max).chain((voters) =>
     fc.oneof(
       fc.constant({ voters }),
-      fc.integer({ min: 1, max: voters.length }).chain((phase1) =>
-        fc
-          .integer({ min: voters.length - phase1 + 1, max: voters.length })
-          .map((phase2) => ({ voters, sizes: { phase1, phase2 } })),
-      ),
+      fc
+        .integer({ min: 1, max: voters.length })
+        .chain((phase1) => fc.integer({ min: voters.length - phase1 + 1, max: voters.length }).map((phase2) => ({ voters, sizes: { phase1, phase2 } }))),
     ),
   );
 
 const build = (c: Config): Quorum => (c.sizes ? flexible(c.voters, c.sizes) : majority(c.voters));
-const spec = (c: Config): QuorumSpec =>
-  c.sizes ? flexibleSpec(c.voters, c.sizes.phase1, c.sizes.phase2) : majoritySpec(c.voters);
+const spec = (c: Config): QuorumSpec => (c.sizes ? flexibleSpec(c.voters, c.sizes.phase1, c.sizes.phase2) : majoritySpec(c.voters));
 
 describe('joint (properties)', () => {
   it('committedSlot is the largest slot a quorum of both configurations acknowledged (differential)', () => {

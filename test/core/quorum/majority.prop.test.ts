@@ -1,17 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { majority } from '../../../src/core/quorum/majority.js';
-import {
-  acknowledgedArb,
-  allMeet,
-  answersArb,
-  committedOracle,
-  majoritySpec,
-  recording,
-  expectVotesMatchOracle,
-  votersArb,
-  winningSets,
-} from './oracle.js';
+import { acknowledgedArb, allMeet, answersArb, committedOracle, majoritySpec, recording, expectVotesMatchOracle, votersArb, winningSets } from './oracle.js';
 
 const numRuns = 500;
 

@@ -17,8 +17,7 @@ export interface QuorumSpec {
   isQuorum(phase: Phase, members: ReadonlySet<NodeId>): boolean;
 }
 
-const present = (voters: readonly NodeId[], members: ReadonlySet<NodeId>) =>
-  voters.filter((v) => members.has(v)).length;
+const present = (voters: readonly NodeId[], members: ReadonlySet<NodeId>) => voters.filter((v) => members.has(v)).length;
 
 /** More than half of the voters (Paxos Made Simple), counted without floor(). */
 export function majoritySpec(voters: readonly NodeId[]): QuorumSpec {
@@ -52,9 +51,7 @@ function voteOracle(spec: QuorumSpec, phase: Phase, vote: (v: NodeId) => boolean
 /** The largest s, among 0 and the acknowledged slots, that a phase-2 quorum acknowledged. */
 export function committedOracle(spec: QuorumSpec, acknowledged: (v: NodeId) => number): number {
   const candidates = [0, ...spec.voters.map(acknowledged)];
-  const reached = candidates.filter((s) =>
-    spec.isQuorum(2, new Set(spec.voters.filter((v) => acknowledged(v) >= s))),
-  );
+  const reached = candidates.filter((s) => spec.isQuorum(2, new Set(spec.voters.filter((v) => acknowledged(v) >= s))));
   return Math.max(...reached);
 }
 
@@ -79,8 +76,7 @@ export function allMeet(a: readonly ReadonlySet<NodeId>[], b: readonly ReadonlyS
 export const pool: readonly NodeId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];
 
 /** A voter list: 1 to `max` distinct ids from {@link pool}, in any order. */
-export const votersArb = (max: number) =>
-  fc.shuffledSubarray([...pool], { minLength: 1, maxLength: max });
+export const votersArb = (max: number) => fc.shuffledSubarray([...pool], { minLength: 1, maxLength: max });
 
 /** An answer for every id in {@link pool}, so that lookups also answer for non-voters. */
 export const answersArb = fc

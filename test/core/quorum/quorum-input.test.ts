@@ -11,7 +11,6 @@ import { majority } from '../../../src/core/quorum/majority.js';
 import type { NodeId } from '../../../src/core/node-id.js';
 import { configError } from '../../config-error.js';
 
-
 describe('the voter list', () => {
   it('names the constructor, the field and the fault', () => {
     expect(configError(() => majority([])).message).toMatch(/majority.*voters.*must list at least one voter/);
@@ -30,9 +29,13 @@ describe('the voter list', () => {
 
 describe('flexible sizes', () => {
   it('names the size at fault and the range it must be in', () => {
-    expect(configError(() => flexible(['a', 'b', 'c'], null as unknown as { phase1: number; phase2: number })).message).toMatch(/^flexible: `sizes` must be an object \{ phase1, phase2 \}/);
+    expect(configError(() => flexible(['a', 'b', 'c'], null as unknown as { phase1: number; phase2: number })).message).toMatch(
+      /^flexible: `sizes` must be an object \{ phase1, phase2 \}/,
+    );
     expect(configError(() => flexible(['a', 'b', 'c'], 3 as unknown as { phase1: number; phase2: number })).message).toMatch(/must be an object/);
-    expect(configError(() => flexible(['a', 'b', 'c'], { phase1: 4, phase2: 3 })).message).toMatch(/sizes\.phase1.*must be an integer from 1 to 3 \(the number of voters\); got 4/);
+    expect(configError(() => flexible(['a', 'b', 'c'], { phase1: 4, phase2: 3 })).message).toMatch(
+      /sizes\.phase1.*must be an integer from 1 to 3 \(the number of voters\); got 4/,
+    );
     expect(configError(() => flexible(['a', 'b', 'c'], { phase1: 3, phase2: 0 })).message).toMatch(/sizes\.phase2.*got 0/);
     expect(configError(() => flexible(['a', 'b', 'c', 'd'], { phase1: 2, phase2: 2 })).message).toMatch(/phase1 \+ phase2 must exceed 4 .* got 2 \+ 2/);
   });

@@ -65,7 +65,11 @@ export function startMembershipNemesis(o: MembershipNemesisOptions): MembershipN
       try {
         const { configuration } = await ask((kv) => kv.members({ timeoutMs: 2_000 }));
         if (done(configuration)) break;
-        await ask((kv) => (change.type === 'transfer' ? kv.transferLeadership(change.id, { timeoutMs: 3_000 }).then(() => undefined) : kv.changeMembers(change, { timeoutMs: 5_000 })));
+        await ask((kv) =>
+          change.type === 'transfer'
+            ? kv.transferLeadership(change.id, { timeoutMs: 3_000 }).then(() => undefined)
+            : kv.changeMembers(change, { timeoutMs: 5_000 }),
+        );
         if (change.type === 'transfer') break;
       } catch {
         await sleep(200);
@@ -84,7 +88,10 @@ export function startMembershipNemesis(o: MembershipNemesisOptions): MembershipN
     const spare = spares.shift();
     if (kind <= 1 && spare !== undefined) {
       note(`membership: replace ${victim} by ${spare.id}`);
-      servers.joinArgs.set(spare.id, JSON.stringify({ peer: `${spare.peer.host}:${spare.peer.port}`, client: `${spare.client.host}:${spare.client.port}`, dataDir: spare.dataDir }));
+      servers.joinArgs.set(
+        spare.id,
+        JSON.stringify({ peer: `${spare.peer.host}:${spare.peer.port}`, client: `${spare.client.host}:${spare.client.port}`, dataDir: spare.dataDir }),
+      );
       active.add(spare.id);
       await servers.start(spare.id);
       const address = `${spare.peer.host}:${spare.peer.port},${spare.client.host}:${spare.client.port}`;
@@ -96,7 +103,11 @@ export function startMembershipNemesis(o: MembershipNemesisOptions): MembershipN
         await ensure(`remove ${victim}`, (c) => !isMember(c, victim), { type: 'remove', id: victim });
       } else {
         // In one change, through a joint configuration.
-        await ensure(`replace ${victim} by ${spare.id}`, (c) => !isMember(c, victim) && c.voters.includes(spare.id) && c.leaving === undefined, { type: 'replace', remove: victim, add: spare.id });
+        await ensure(`replace ${victim} by ${spare.id}`, (c) => !isMember(c, victim) && c.voters.includes(spare.id) && c.leaving === undefined, {
+          type: 'replace',
+          remove: victim,
+          add: spare.id,
+        });
         voters.add(spare.id);
       }
       voters.delete(victim);

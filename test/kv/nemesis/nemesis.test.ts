@@ -42,115 +42,129 @@ afterAll(async () => {
   else if (dir !== undefined) console.log(`nemesis data and logs kept in ${dir}`);
 });
 
-it(`keeps the history linearizable under kills, pauses, partitions and membership changes of 5 server processes (${nemesisMs} ms, seed ${seed})`, async () => {
-  dir = await mkdtemp(join(tmpdir(), 'synod-nemesis-'));
-  const config = await readClusterConfig(await writeLocalCluster(dir, 5));
-  const ids = Object.keys(config.members);
-  const processes = new ServerProcesses(config);
-  servers = processes;
-  await Promise.all(ids.map((id) => processes.start(id)));
-  const random = new Prng(seed);
-  const timeline = new Timeline();
-  const { note } = timeline;
+it(
+  `keeps the history linearizable under kills, pauses, partitions and membership changes of 5 server processes (${nemesisMs} ms, seed ${seed})`,
+  async () => {
+    dir = await mkdtemp(join(tmpdir(), 'synod-nemesis-'));
+    const config = await readClusterConfig(await writeLocalCluster(dir, 5));
+    const ids = Object.keys(config.members);
+    const processes = new ServerProcesses(config);
+    servers = processes;
+    await Promise.all(ids.map((id) => processes.start(id)));
+    const random = new Prng(seed);
+    const timeline = new Timeline();
+    const { note } = timeline;
 
-  // Servers that may join later, each replacing a voter: addresses fixed now, so the
-  // clients can be told of them from the start.
-  const spares: Spare[] = [];
-  for (const id of ['p', 'q', 'r', 's', 't', 'u']) {
-    spares.push({ id, peer: { host: '127.0.0.1', port: await freePort() }, client: { host: '127.0.0.1', port: await freePort() }, dataDir: join(dir, id) });
-  }
-  const spareClients = spares.map((s) => s.client);
-  /** Members whose processes should run: the nemesis restarts these and only these. */
-  const active = new Set(ids);
+    // Servers that may join later, each replacing a voter: addresses fixed now, so the
+    // clients can be told of them from the start.
+    const spares: Spare[] = [];
+    for (const id of ['p', 'q', 'r', 's', 't', 'u']) {
+      spares.push({ id, peer: { host: '127.0.0.1', port: await freePort() }, client: { host: '127.0.0.1', port: await freePort() }, dataDir: join(dir, id) });
+    }
+    const spareClients = spares.map((s) => s.client);
+    /** Members whose processes should run: the nemesis restarts these and only these. */
+    const active = new Set(ids);
 
-  // Clients, each starting at a different server and failing over to the others.
-  const clients = ids.map(
-    (_, i) =>
-      new KvClient({
-        endpoints: [...[...ids.slice(i), ...ids.slice(0, i)].map((id) => config.members[id]!.client), ...spareClients],
-        clusterId: config.clusterId,
-        secret: config.clientSecret!,
-        requestTimeoutMs: 2_000,
-        connectTimeoutMs: 1_000,
-      }),
-  );
-  const workload = startWorkload(clients, random);
+    // Clients, each starting at a different server and failing over to the others.
+    const clients = ids.map(
+      (_, i) =>
+        new KvClient({
+          endpoints: [...[...ids.slice(i), ...ids.slice(0, i)].map((id) => config.members[id]!.client), ...spareClients],
+          clusterId: config.clusterId,
+          secret: config.clientSecret!,
+          requestTimeoutMs: 2_000,
+          connectTimeoutMs: 1_000,
+        }),
+    );
+    const workload = startWorkload(clients, random);
 
-  // Membership changes, one at a time, while the process faults below go on.
-  const end = performance.now() + nemesisMs;
-  const membership = startMembershipNemesis({ config, servers: processes, active, spares, seed, endAt: end, note });
+    // Membership changes, one at a time, while the process faults below go on.
+    const end = performance.now() + nemesisMs;
+    const membership = startMembershipNemesis({ config, servers: processes, active, spares, seed, endAt: end, note });
 
-  // The nemesis: one process fault at a time, each undone before the next, while the
-  // membership changes above go on.
-  let faults = 0;
-  while (performance.now() < end) {
-    await sleep(500 + random.int(1_500));
-    const members = [...active];
-    const victim = members[random.int(members.length)]!;
-    const kind = random.int(3);
-    faults++;
-    if (kind === 0) {
-      note(`SIGKILL ${victim}`);
-      processes.kill(victim, 'SIGKILL');
-      await sleep(500 + random.int(2_000));
-      if (active.has(victim)) {
-        note(`restart ${victim}`);
-        await processes.start(victim);
+    // The nemesis: one process fault at a time, each undone before the next, while the
+    // membership changes above go on.
+    let faults = 0;
+    while (performance.now() < end) {
+      await sleep(500 + random.int(1_500));
+      const members = [...active];
+      const victim = members[random.int(members.length)]!;
+      const kind = random.int(3);
+      faults++;
+      if (kind === 0) {
+        note(`SIGKILL ${victim}`);
+        processes.kill(victim, 'SIGKILL');
+        await sleep(500 + random.int(2_000));
+        if (active.has(victim)) {
+          note(`restart ${victim}`);
+          await processes.start(victim);
+        }
+      } else if (kind === 1) {
+        note(`SIGSTOP ${victim}`);
+        processes.kill(victim, 'SIGSTOP');
+        await sleep(500 + random.int(3_000));
+        note(`SIGCONT ${victim}`);
+        processes.kill(victim, 'SIGCONT');
+      } else {
+        const shuffled = members.sort(() => random.next() - 0.5);
+        const minority = shuffled.slice(0, 1 + random.int(2));
+        const majority = shuffled.slice(minority.length);
+        note(`partition ${minority.join(',')} | ${majority.join(',')}`);
+        for (const id of members) if (processes.alive(id)) processes.children.get(id)!.send({ block: minority.includes(id) ? majority : minority });
+        await sleep(1_000 + random.int(3_000));
+        note('heal');
+        for (const id of processes.children.keys()) if (processes.alive(id)) processes.children.get(id)!.send({ block: [] });
       }
-    } else if (kind === 1) {
-      note(`SIGSTOP ${victim}`);
-      processes.kill(victim, 'SIGSTOP');
-      await sleep(500 + random.int(3_000));
-      note(`SIGCONT ${victim}`);
-      processes.kill(victim, 'SIGCONT');
-    } else {
-      const shuffled = members.sort(() => random.next() - 0.5);
-      const minority = shuffled.slice(0, 1 + random.int(2));
-      const majority = shuffled.slice(minority.length);
-      note(`partition ${minority.join(',')} | ${majority.join(',')}`);
-      for (const id of members) if (processes.alive(id)) processes.children.get(id)!.send({ block: minority.includes(id) ? majority : minority });
-      await sleep(1_000 + random.int(3_000));
-      note('heal');
-      for (const id of processes.children.keys()) if (processes.alive(id)) processes.children.get(id)!.send({ block: [] });
     }
-  }
 
-  // Healed: every server up; the membership change under way must finish.
-  for (const id of active) if (!processes.alive(id)) await processes.start(id);
-  membership.heal();
-  await membership.done;
-  for (const id of active) if (!processes.alive(id)) await processes.start(id);
-  // The cluster must serve a write again within a bound.
-  const recoveredMs = await servedAgainWithin(clients[0]!, 20_000);
-  await workload.stop();
-  note(`served again ${recoveredMs === undefined ? 'never' : `${Math.round(recoveredMs)} ms`} after healing`);
-  if (recoveredMs === undefined) {
-    // What each server thinks, for the failure report.
-    for (const id of active) {
-      const one = new KvClient({ endpoints: [config.members[id]?.client ?? processes.joinedClient(id)], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 2_000 });
-      note(`${id}: ${await one.status().then((s) => JSON.stringify(s), (e: unknown) => String(e))}`);
-      await one.close();
+    // Healed: every server up; the membership change under way must finish.
+    for (const id of active) if (!processes.alive(id)) await processes.start(id);
+    membership.heal();
+    await membership.done;
+    for (const id of active) if (!processes.alive(id)) await processes.start(id);
+    // The cluster must serve a write again within a bound.
+    const recoveredMs = await servedAgainWithin(clients[0]!, 20_000);
+    await workload.stop();
+    note(`served again ${recoveredMs === undefined ? 'never' : `${Math.round(recoveredMs)} ms`} after healing`);
+    if (recoveredMs === undefined) {
+      // What each server thinks, for the failure report.
+      for (const id of active) {
+        const one = new KvClient({
+          endpoints: [config.members[id]?.client ?? processes.joinedClient(id)],
+          clusterId: config.clusterId,
+          secret: config.clientSecret!,
+          requestTimeoutMs: 2_000,
+        });
+        note(
+          `${id}: ${await one.status().then(
+            (s) => JSON.stringify(s),
+            (e: unknown) => String(e),
+          )}`,
+        );
+        await one.close();
+      }
     }
-  }
-  expect(recoveredMs, timeline.text()).toBeDefined();
-  expect(recoveredMs!).toBeLessThan(20_000);
+    expect(recoveredMs, timeline.text()).toBeDefined();
+    expect(recoveredMs!).toBeLessThan(20_000);
 
-  // The final word on every key, read linearizably: an acknowledged write missing here is lost.
-  const { history } = workload;
-  await readFinalValues(clients[1]!, history);
-  // The configuration is the one the changes that finished lead to.
-  const { configuration } = await membership.ask((kv) => kv.members({ timeoutMs: 5_000 }));
-  note(`configuration ${configuration.id}: voters ${configuration.voters.join(',')}; ${membership.changes()} membership changes`);
-  expect(configuration.leaving, timeline.text()).toBeUndefined();
-  expect([...configuration.voters].sort(), timeline.text()).toEqual([...membership.voters].sort());
-  await Promise.all(clients.map((c) => c.close()));
+    // The final word on every key, read linearizably: an acknowledged write missing here is lost.
+    const { history } = workload;
+    await readFinalValues(clients[1]!, history);
+    // The configuration is the one the changes that finished lead to.
+    const { configuration } = await membership.ask((kv) => kv.members({ timeoutMs: 5_000 }));
+    note(`configuration ${configuration.id}: voters ${configuration.voters.join(',')}; ${membership.changes()} membership changes`);
+    expect(configuration.leaving, timeline.text()).toBeUndefined();
+    expect([...configuration.voters].sort(), timeline.text()).toEqual([...membership.voters].sort());
+    await Promise.all(clients.map((c) => c.close()));
 
-  const ok = history.filter((o) => o.outcome === 'ok').length;
-  const unknown = history.filter((o) => o.outcome === 'info').length;
-  note(`${history.length} operations: ${ok} ok, ${unknown} unknown; ${faults} faults`);
-  console.log(timeline.text());
-  expect(faults).toBeGreaterThan(0);
-  expect(ok).toBeGreaterThan(100);
-  const verdict = checkLinearizability(history, versionedKvModel, { timeBudgetMs: 60_000 });
-  expect(verdict, `seed ${seed}\n${timeline.text()}\n${linearizabilityReport(history, verdict, `nemesis-${seed}`)}`).toEqual({ result: 'linearizable' });
-}, nemesisMs + 180_000);
+    const ok = history.filter((o) => o.outcome === 'ok').length;
+    const unknown = history.filter((o) => o.outcome === 'info').length;
+    note(`${history.length} operations: ${ok} ok, ${unknown} unknown; ${faults} faults`);
+    console.log(timeline.text());
+    expect(faults).toBeGreaterThan(0);
+    expect(ok).toBeGreaterThan(100);
+    const verdict = checkLinearizability(history, versionedKvModel, { timeBudgetMs: 60_000 });
+    expect(verdict, `seed ${seed}\n${timeline.text()}\n${linearizabilityReport(history, verdict, `nemesis-${seed}`)}`).toEqual({ result: 'linearizable' });
+  },
+  nemesisMs + 180_000,
+);

@@ -70,7 +70,9 @@ afterAll(async () => {
 
 /** A cluster file naming the servers at their namespaces' addresses, with fresh secrets. */
 async function writeCluster(net: NamespaceNetwork, at: string): Promise<ClusterConfig> {
-  const members = Object.fromEntries(ids.map((id) => [id, { peer: `${net.address(id)}:${peerPort}`, client: `${net.address(id)}:${clientPort}`, dataDir: id }]));
+  const members = Object.fromEntries(
+    ids.map((id) => [id, { peer: `${net.address(id)}:${peerPort}`, client: `${net.address(id)}:${clientPort}`, dataDir: id }]),
+  );
   await writeFile(join(at, 'secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
   await writeFile(join(at, 'client-secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
   const path = join(at, 'cluster.json');
@@ -90,7 +92,12 @@ function shuffle<T>(items: readonly T[], random: Prng): T[] {
 
 /** Every cut between the hosts of `a` and those of `b`, both ways. */
 function apart(a: readonly string[], b: readonly string[]): Cut[] {
-  return a.flatMap((x) => b.flatMap((y) => [{ from: x, to: y }, { from: y, to: x }]));
+  return a.flatMap((x) =>
+    b.flatMap((y) => [
+      { from: x, to: y },
+      { from: y, to: x },
+    ]),
+  );
 }
 
 /** The packets a kernel fault of `kind` drops among `members`, and what to note. */
@@ -102,7 +109,10 @@ function kernelFault(kind: Exclude<FaultKind, 'kill' | 'pause'>, members: readon
     case 'partition':
       return { cuts: apart(few, rest), what: `partition ${few.join(',')} | ${rest.join(',')}` };
     case 'one-way':
-      return { cuts: rest.flatMap((from) => few.map((to) => ({ from, to }))), what: `one-way: ${rest.join(',')} -/-> ${few.join(',')} (${few.join(',')} still send)` };
+      return {
+        cuts: rest.flatMap((from) => few.map((to) => ({ from, to }))),
+        what: `one-way: ${rest.join(',')} -/-> ${few.join(',')} (${few.join(',')} still send)`,
+      };
     case 'bridge': {
       const [bridge, ...others] = shuffled;
       const left = others.slice(0, Math.floor(others.length / 2));
@@ -129,7 +139,12 @@ netnsIt(
     // The servers' logs stamp lines with the wall clock (`t`, ms): t=0 here is this.
     note(`wall clock ${Date.now()} ms; network ${net.address(NamespaceNetwork.local)} (clients), ${ids.map((id) => `${id} ${net.address(id)}`).join(', ')}`);
 
-    const spares: Spare[] = spareIds.map((id) => ({ id, peer: { host: net.address(id), port: peerPort }, client: { host: net.address(id), port: clientPort }, dataDir: join(dir!, id) }));
+    const spares: Spare[] = spareIds.map((id) => ({
+      id,
+      peer: { host: net.address(id), port: peerPort },
+      client: { host: net.address(id), port: clientPort },
+      dataDir: join(dir!, id),
+    }));
     const spareClients = spares.map((s) => s.client);
     /** Members whose processes should run: the nemesis restarts these and only these. */
     const active = new Set(ids);
@@ -193,8 +208,18 @@ netnsIt(
     note(`served again ${recoveredMs === undefined ? 'never' : `${Math.round(recoveredMs)} ms`} after healing`);
     if (recoveredMs === undefined) {
       for (const id of active) {
-        const one = new KvClient({ endpoints: [config.members[id]?.client ?? processes.joinedClient(id)], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 2_000 });
-        note(`${id}: ${await one.status().then((s) => JSON.stringify(s), (e: unknown) => String(e))}`);
+        const one = new KvClient({
+          endpoints: [config.members[id]?.client ?? processes.joinedClient(id)],
+          clusterId: config.clusterId,
+          secret: config.clientSecret!,
+          requestTimeoutMs: 2_000,
+        });
+        note(
+          `${id}: ${await one.status().then(
+            (s) => JSON.stringify(s),
+            (e: unknown) => String(e),
+          )}`,
+        );
         await one.close();
       }
     }

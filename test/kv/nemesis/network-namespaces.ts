@@ -86,7 +86,9 @@ export class NamespaceNetwork {
    */
   static async create(hosts: readonly string[]): Promise<NamespaceNetwork> {
     if (hosts.length > 200) throw new Error(`NamespaceNetwork: ${hosts.length} hosts, more than a /24 holds`);
-    for (const host of hosts) if (!/^[a-z0-9]{1,7}$/.test(host) || host === NamespaceNetwork.local) throw new Error(`NamespaceNetwork: host name ${JSON.stringify(host)} must be 1 to 7 of [a-z0-9], not "local"`);
+    for (const host of hosts)
+      if (!/^[a-z0-9]{1,7}$/.test(host) || host === NamespaceNetwork.local)
+        throw new Error(`NamespaceNetwork: host name ${JSON.stringify(host)} must be 1 to 7 of [a-z0-9], not "local"`);
     const run = randomBytes(3).toString('hex');
     const subnet = await unusedSubnet();
     const addresses = new Map<string, string>([[NamespaceNetwork.local, `${subnet}.2`]]);

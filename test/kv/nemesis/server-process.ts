@@ -31,7 +31,10 @@ const member =
 // Role and leader changes and warnings, one JSON line each, next to the data directory: read when a run fails.
 const logFile = join(member.dataDir, '..', `${id}.log`);
 const line = (level: string) => (fields: Record<string, unknown>, message: string) =>
-  appendFileSync(logFile, `${JSON.stringify({ t: Date.now(), level, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack, cause: v.cause } : v))}\n`);
+  appendFileSync(
+    logFile,
+    `${JSON.stringify({ t: Date.now(), level, message, ...fields }, (_k, v: unknown) => (v instanceof Error ? { message: v.message, stack: v.stack, cause: v.cause } : v))}\n`,
+  );
 const logger = { debug: () => {}, info: line('info'), warn: line('warn'), error: line('error') };
 // Every member replays the same log: all carry the tree once any serves ZooKeeper clients.
 const extension = Object.values(config.members).some((m) => m.zk !== undefined) ? new ZkExtension() : undefined;
@@ -50,7 +53,10 @@ process.on('message', (m: { block?: string[] }) => {
   if (Array.isArray(m.block)) line('info')({ block: m.block }, 'nemesis: blocking peers');
 });
 await server.start();
-const zk = extension === undefined || member.zk === undefined ? undefined : new ZkServer({ kv: server.kv, extension, address: member.zk, dataDir: member.dataDir, logger });
+const zk =
+  extension === undefined || member.zk === undefined
+    ? undefined
+    : new ZkServer({ kv: server.kv, extension, address: member.zk, dataDir: member.dataDir, logger });
 await zk?.start();
 process.on('message', (m: { block?: string[] }) => {
   if (Array.isArray(m.block)) server.blockPeers(m.block);

@@ -64,7 +64,8 @@ export class ServerProcesses {
     if (started && prefix.length > 0) {
       // Signals go to this pid: it must be node's, not a wrapper's that would outlive a SIGKILL.
       const exe = readlinkSync(`/proc/${child.pid}/exe`);
-      if (exe !== realpathSync(process.execPath)) throw new Error(`server ${id}: pid ${child.pid} runs ${exe}, not node (${process.execPath}): \`${prefix.join(' ')}\` must exec in place`);
+      if (exe !== realpathSync(process.execPath))
+        throw new Error(`server ${id}: pid ${child.pid} runs ${exe}, not node (${process.execPath}): \`${prefix.join(' ')}\` must exec in place`);
     }
   }
 
@@ -88,7 +89,9 @@ export class ServerProcesses {
 
   /** SIGKILLs every process (resumed first, in case it was paused) and waits until each has exited. */
   async killAll(): Promise<void> {
-    const exits = [...this.children.values()].map((child) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((done) => child.once('exit', done))));
+    const exits = [...this.children.values()].map((child) =>
+      child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((done) => child.once('exit', done)),
+    );
     for (const child of this.children.values()) {
       child.kill('SIGCONT');
       child.kill('SIGKILL');

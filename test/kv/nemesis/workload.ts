@@ -33,7 +33,13 @@ export function startWorkload(clients: readonly KvClient[], random: Prng, worker
       const roll = random.next();
       const value = `${name}-${n}`;
       const input: KvInput =
-        roll < 0.4 ? { op: 'get' } : roll < 0.6 ? { op: 'put', value } : roll < 0.9 ? { op: 'put', value, expectedVersion: versions.get(key) ?? 0 } : { op: 'delete' };
+        roll < 0.4
+          ? { op: 'get' }
+          : roll < 0.6
+            ? { op: 'put', value }
+            : roll < 0.9
+              ? { op: 'put', value, expectedVersion: versions.get(key) ?? 0 }
+              : { op: 'delete' };
       const invokedAt = performance.now();
       try {
         let output: KvOutput;
@@ -53,7 +59,15 @@ export function startWorkload(clients: readonly KvClient[], random: Prng, worker
       } catch (error) {
         if (error instanceof VersionConflictError) {
           versions.set(key, error.currentVersion);
-          history.push({ client: name, key, input, invokedAt, completedAt: performance.now(), outcome: 'ok', output: { type: 'conflict', version: error.currentVersion } });
+          history.push({
+            client: name,
+            key,
+            input,
+            invokedAt,
+            completedAt: performance.now(),
+            outcome: 'ok',
+            output: { type: 'conflict', version: error.currentVersion },
+          });
         } else if (input.op !== 'get') {
           // A write whose outcome is unknown may take effect at any later time, or never.
           history.push({ client: name, key, input, invokedAt, outcome: 'info' });
@@ -77,7 +91,15 @@ export async function readFinalValues(client: KvClient, history: Operation<KvInp
   for (const key of workloadKeys) {
     const invokedAt = performance.now();
     const kv = await client.get(key, { timeoutMs: 10_000 });
-    history.push({ client: 'final', key, input: { op: 'get' }, invokedAt, completedAt: performance.now(), outcome: 'ok', output: kv === undefined ? { type: 'absent' } : { type: 'value', value: text.decode(kv.value), version: kv.version } });
+    history.push({
+      client: 'final',
+      key,
+      input: { op: 'get' },
+      invokedAt,
+      completedAt: performance.now(),
+      outcome: 'ok',
+      output: kv === undefined ? { type: 'absent' } : { type: 'value', value: text.decode(kv.value), version: kv.version },
+    });
   }
 }
 

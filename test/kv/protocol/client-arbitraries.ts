@@ -23,18 +23,32 @@ function idArbitrary(): fc.Arbitrary<string> {
 }
 
 function requestIdentityArbitrary(): fc.Arbitrary<RequestIdentity> {
-  return fc
-    .tuple(idArbitrary(), uintArbitrary(), uintArbitrary())
-    .map(([clientId, a, b]) => ({ clientId, seq: Math.max(a, b), ackedBelow: Math.min(a, b) }));
+  return fc.tuple(idArbitrary(), uintArbitrary(), uintArbitrary()).map(([clientId, a, b]) => ({ clientId, seq: Math.max(a, b), ackedBelow: Math.min(a, b) }));
 }
 
 /** One arbitrary per request kind, so a test can cover each. */
 export const clientRequestArbitraries = {
   command: fc.record(
-    { kind: fc.constant('command'), id: uintArbitrary(), command: kvCommandArbitrary(), request: fc.option(requestIdentityArbitrary(), { nil: undefined }), timeoutMs: uintArbitrary() },
+    {
+      kind: fc.constant('command'),
+      id: uintArbitrary(),
+      command: kvCommandArbitrary(),
+      request: fc.option(requestIdentityArbitrary(), { nil: undefined }),
+      timeoutMs: uintArbitrary(),
+    },
     plain,
   ),
-  range: fc.record({ kind: fc.constant('range'), id: uintArbitrary(), range: keyRangeArbitrary(), limit: uintArbitrary(), revision: uintArbitrary(), linearizable: fc.boolean() }, plain),
+  range: fc.record(
+    {
+      kind: fc.constant('range'),
+      id: uintArbitrary(),
+      range: keyRangeArbitrary(),
+      limit: uintArbitrary(),
+      revision: uintArbitrary(),
+      linearizable: fc.boolean(),
+    },
+    plain,
+  ),
   watch: fc.record({ kind: fc.constant('watch'), id: uintArbitrary(), range: keyRangeArbitrary(), fromRevision: uintArbitrary() }, plain),
   unwatch: fc.record({ kind: fc.constant('unwatch'), id: uintArbitrary() }, plain),
   status: fc.record({ kind: fc.constant('status'), id: uintArbitrary() }, plain),
@@ -70,10 +84,12 @@ function eventsArbitrary(): fc.Arbitrary<{ events: WatchEvent[]; through: number
 }
 
 function rangeResultArbitrary(): fc.Arbitrary<RangeResult> {
-  return fc.tuple(fc.array(keyValueArbitrary(), { maxLength: 6 }), fc.oneof(fc.constant(0), uintArbitrary()), uintArbitrary()).map(([kvs, leftOut, revision]) => {
-    const left = Math.min(leftOut, Number.MAX_SAFE_INTEGER - kvs.length);
-    return { kvs, more: left > 0, count: kvs.length + left, revision };
-  });
+  return fc
+    .tuple(fc.array(keyValueArbitrary(), { maxLength: 6 }), fc.oneof(fc.constant(0), uintArbitrary()), uintArbitrary())
+    .map(([kvs, leftOut, revision]) => {
+      const left = Math.min(leftOut, Number.MAX_SAFE_INTEGER - kvs.length);
+      return { kvs, more: left > 0, count: kvs.length + left, revision };
+    });
 }
 
 function serverStatusArbitrary(): fc.Arbitrary<ServerStatus> {
@@ -122,16 +138,38 @@ export const serverFrameArbitraries = {
     {
       kind: fc.constant('members'),
       id: uintArbitrary(),
-      configuration: fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { minLength: 1 }).map((voters) => ({ id: voters.length, voters, quorum: 'majority' as const, observers: ['o'], addresses: { o: 'h:1,h:2' }, windowSlots: 256 })),
+      configuration: fc
+        .uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { minLength: 1 })
+        .map((voters) => ({ id: voters.length, voters, quorum: 'majority' as const, observers: ['o'], addresses: { o: 'h:1,h:2' }, windowSlots: 256 })),
       from: uintArbitrary(),
     },
     plain,
   ),
   snapshotChunk: fc
-    .tuple(uintArbitrary(), uintArbitrary(), fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.nat({ max: 100 }), fc.nat({ max: 100 }), fc.uint8Array({ minLength: 32, maxLength: 32 }))
-    .map(([id, slot, data, before, after, sha256]) => ({ kind: 'snapshotChunk' as const, id, slot, totalBytes: before + data.byteLength + after, offset: before, sha256, data })),
+    .tuple(
+      uintArbitrary(),
+      uintArbitrary(),
+      fc.uint8Array({ minLength: 1, maxLength: 40 }),
+      fc.nat({ max: 100 }),
+      fc.nat({ max: 100 }),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    )
+    .map(([id, slot, data, before, after, sha256]) => ({
+      kind: 'snapshotChunk' as const,
+      id,
+      slot,
+      totalBytes: before + data.byteLength + after,
+      offset: before,
+      sha256,
+      data,
+    })),
   sessions: fc
-    .tuple(uintArbitrary(), fc.array(fc.record({ id: uintArbitrary(), ttlMs: uintArbitrary(), expiresAt: uintArbitrary(), keys: uintArbitrary() }, plain), { maxLength: 20 }), fc.nat({ max: 100 }), uintArbitrary())
+    .tuple(
+      uintArbitrary(),
+      fc.array(fc.record({ id: uintArbitrary(), ttlMs: uintArbitrary(), expiresAt: uintArbitrary(), keys: uintArbitrary() }, plain), { maxLength: 20 }),
+      fc.nat({ max: 100 }),
+      uintArbitrary(),
+    )
     .map(([id, sessions, more, revision]) => ({ kind: 'sessions' as const, id, list: { sessions, count: sessions.length + more, revision } })),
 } satisfies { [K in ServerFrame['kind']]: fc.Arbitrary<Extract<ServerFrame, { kind: K }>> };
 

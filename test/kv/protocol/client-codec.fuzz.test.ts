@@ -12,7 +12,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clientProtocolVersion, decodeClientRequest, decodeServerFrame, encodeClientRequest, encodeServerFrame } from '../../../src/kv/protocol/client-codec.js';
+import {
+  clientProtocolVersion,
+  decodeClientRequest,
+  decodeServerFrame,
+  encodeClientRequest,
+  encodeServerFrame,
+} from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
 import { decodeClientHandshake, encodeClientHandshake, type ClientHandshakeFrame } from '../../../src/kv/protocol/client-handshake.js';
 import { CodecError } from '../../../src/transport/codec/codec-error.js';
@@ -88,7 +94,8 @@ function checkHostile(target: Target<unknown>, bytes: Uint8Array, tally: Tally):
   }
   tally.decoded++;
   const again = target.encode(decoded);
-  if (!target.trimmed(decoded) && !sameBytes(again, bytes)) throw new Error(`decoded bytes [${[...bytes].join(', ')}] re-encode differently: [${[...again].join(', ')}]`);
+  if (!target.trimmed(decoded) && !sameBytes(again, bytes))
+    throw new Error(`decoded bytes [${[...bytes].join(', ')}] re-encode differently: [${[...again].join(', ')}]`);
 }
 
 type Edit = { readonly kind: 'flip' | 'set' | 'insert' | 'delete'; readonly at: number; readonly byte: number };

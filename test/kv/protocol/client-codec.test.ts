@@ -12,7 +12,14 @@ import { describe, expect, it } from 'vitest';
 import { kvLimits } from '../../../src/kv/kv-limits.js';
 import { writeCommand, writeKeyValue, writeRange, writeString } from '../../../src/kv/kv-codec.js';
 import type { KeyValue, WatchEvent } from '../../../src/kv/kv-types.js';
-import { clientProtocolVersion, decodeClientRequest, decodeServerFrame, encodeClientRequest, encodeServerFrame, eventsPerFrameMax } from '../../../src/kv/protocol/client-codec.js';
+import {
+  clientProtocolVersion,
+  decodeClientRequest,
+  decodeServerFrame,
+  encodeClientRequest,
+  encodeServerFrame,
+  eventsPerFrameMax,
+} from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame, ServerStatus } from '../../../src/kv/protocol/client-frames.js';
 import { clientHandshakeBytesMax, decodeClientHandshake, encodeClientHandshake, type ClientHandshakeFrame } from '../../../src/kv/protocol/client-handshake.js';
 import { CodecError } from '../../../src/transport/codec/codec-error.js';
@@ -73,7 +80,11 @@ const tiny = (revision: number, key = ''): KeyValue => ({ key, value: new Uint8A
 const put = (revision: number, key = ''): WatchEvent => ({ type: 'put', revision, kv: tiny(revision, key) });
 
 /** An events frame written by hand (the encoder refuses the bad ones). */
-function eventsFrame(events: readonly (WatchEvent | { typeByte: number; revision: number; kv: KeyValue })[], through: number, count = events.length): Uint8Array {
+function eventsFrame(
+  events: readonly (WatchEvent | { typeByte: number; revision: number; kv: KeyValue })[],
+  through: number,
+  count = events.length,
+): Uint8Array {
   return bytesOf((w) => {
     header(w, FrameKind.Events);
     w.uint(count);
@@ -130,7 +141,11 @@ describe('server frames round-trip', () => {
   // refused valid frames of short keys with empty values — and the client, taking
   // the server for a liar, dropped the connection and retried the read forever.
   it('a range of many short keys with empty values, and events of empty keys (regression: list counts overstated an item)', () => {
-    const range: ServerFrame = { kind: 'range', id: 1, result: { kvs: ['a', 'b', 'c', 'd'].map((k, i) => tiny(i + 1, k)), more: false, count: 4, revision: 4 } };
+    const range: ServerFrame = {
+      kind: 'range',
+      id: 1,
+      result: { kvs: ['a', 'b', 'c', 'd'].map((k, i) => tiny(i + 1, k)), more: false, count: 4, revision: 4 },
+    };
     expect(decodeServerFrame(encodeServerFrame(range))).toStrictEqual(range);
     const events: ServerFrame = { kind: 'events', id: 1, events: [put(1), put(2), put(2)], through: 2 };
     expect(decodeServerFrame(encodeServerFrame(events))).toStrictEqual(events);
@@ -158,11 +173,26 @@ describe('handshake frames round-trip', () => {
   });
 });
 
-const validStatus: ServerStatus = { node: 'a', leader: 'b', role: 'follower', members: ['a', 'b', 'c'], commitIndex: 3, appliedIndex: 3, revision: 2, compactRevision: 0 };
+const validStatus: ServerStatus = {
+  node: 'a',
+  leader: 'b',
+  role: 'follower',
+  members: ['a', 'b', 'c'],
+  commitIndex: 3,
+  appliedIndex: 3,
+  revision: 2,
+  compactRevision: 0,
+};
 
 /** One valid encoding of each kind, to cut short and to extend. */
 const validRequests: ClientRequest[] = [
-  { kind: 'command', id: 300, command: { type: 'put', key: 'k', value: new Uint8Array([1, 2]) }, request: { clientId: 'c', seq: 5, ackedBelow: 3 }, timeoutMs: 200 },
+  {
+    kind: 'command',
+    id: 300,
+    command: { type: 'put', key: 'k', value: new Uint8Array([1, 2]) },
+    request: { clientId: 'c', seq: 5, ackedBelow: 3 },
+    timeoutMs: 200,
+  },
   { kind: 'command', id: 1, command: { type: 'delete', key: 'k' }, request: undefined, timeoutMs: 0 },
   { kind: 'range', id: 2, range: { prefix: 'p' }, limit: 10, revision: 0, linearizable: true },
   { kind: 'watch', id: 3, range: { start: 'a', end: 'z' }, fromRevision: 1 },
@@ -181,7 +211,12 @@ const validFrames: ServerFrame[] = [
   { kind: 'events', id: 3, events: [], through: 8 },
   { kind: 'status', id: 4, status: validStatus },
   { kind: 'error', id: 5, error: { code: 'VERSION_CONFLICT', message: 'no', key: 'k', number: 1, revision: 2, leaderHint: 'b' } },
-  { kind: 'members', id: 6, configuration: { id: 2, voters: ['a', 'b', 'd'], quorum: 'majority', observers: [], addresses: { d: '127.0.0.1:7004,127.0.0.1:7104' }, windowSlots: 256 }, from: 300 },
+  {
+    kind: 'members',
+    id: 6,
+    configuration: { id: 2, voters: ['a', 'b', 'd'], quorum: 'majority', observers: [], addresses: { d: '127.0.0.1:7004,127.0.0.1:7104' }, windowSlots: 256 },
+    from: 300,
+  },
   { kind: 'snapshotChunk', id: 7, slot: 40, totalBytes: 10, offset: 7, sha256: new Uint8Array(32).fill(9), data: new Uint8Array([1, 2, 3]) },
   { kind: 'sessions', id: 8, list: { sessions: [{ id: 3, ttlMs: 10_000, expiresAt: 1_700_000_000_000, keys: 2 }], count: 5, revision: 9 } },
 ];
@@ -205,7 +240,8 @@ describe('malformed client requests: CodecError', () => {
   });
 
   it('another protocol version, or an unknown kind', () => {
-    for (const version of [0, 2, 255]) refused(decodeClientRequest, new Uint8Array([version, RequestKind.Status, 1]), new RegExp(`client protocol version ${version}`));
+    for (const version of [0, 2, 255])
+      refused(decodeClientRequest, new Uint8Array([version, RequestKind.Status, 1]), new RegExp(`client protocol version ${version}`));
     for (const kind of [0, 9, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
     // A server frame is not a request: 9 (sessions) is no request kind.
     refused(decodeClientRequest, encodeServerFrame(validFrames[9]!), /unknown frame kind 9/);
@@ -225,7 +261,11 @@ describe('malformed client requests: CodecError', () => {
         w.uint(0);
         writeCommand(w, { type: 'delete', key: 'k' });
       });
-    refused(decodeClientRequest, command((w) => w.u8(2)), /request flag: unknown bits/);
+    refused(
+      decodeClientRequest,
+      command((w) => w.u8(2)),
+      /request flag: unknown bits/,
+    );
     const identity = (clientId: string, seq: number, ackedBelow: number) => (w: Writer) => {
       w.u8(1);
       w.string(clientId);
@@ -284,12 +324,17 @@ describe('malformed server frames: CodecError', () => {
   });
 
   it('another protocol version, or an unknown kind', () => {
-    for (const version of [0, 2, 255]) refused(decodeServerFrame, new Uint8Array([version, FrameKind.Watching, 1, 1]), new RegExp(`client protocol version ${version}`));
+    for (const version of [0, 2, 255])
+      refused(decodeServerFrame, new Uint8Array([version, FrameKind.Watching, 1, 1]), new RegExp(`client protocol version ${version}`));
     for (const kind of [0, 10, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
   });
 
   it('a session list that counts fewer sessions than it lists, from either end', () => {
-    const list = (count: number) => ({ kind: 'sessions' as const, id: 1, list: { sessions: [{ id: 1, ttlMs: 1, expiresAt: 1, keys: 0 }], count, revision: 1 } });
+    const list = (count: number) => ({
+      kind: 'sessions' as const,
+      id: 1,
+      list: { sessions: [{ id: 1, ttlMs: 1, expiresAt: 1, keys: 0 }], count, revision: 1 },
+    });
     expect(() => encodeServerFrame(list(0))).toThrow(/sessions: count 0 with 1 listed/);
     const bytes = encodeServerFrame(list(1));
     bytes[bytes.byteLength - 2] = 0; // the count, before the revision
@@ -313,7 +358,9 @@ describe('malformed server frames: CodecError', () => {
     refused(decodeServerFrame, chunk(3, 1, digest, new Uint8Array(3)), /overruns the 3 in all/);
     refused(decodeServerFrame, chunk(3, 0, new Uint8Array(31), new Uint8Array(3)), /snapshot digest of 31 bytes/);
     refused(decodeServerFrame, chunk(3, 0, new Uint8Array(33), new Uint8Array(3)), /snapshot digest: 33 bytes, more than the limit 32/);
-    expect(() => encodeServerFrame({ kind: 'snapshotChunk', id: 1, slot: 1, totalBytes: 2, offset: 0, sha256: digest, data: new Uint8Array(3) })).toThrow(/overruns/);
+    expect(() => encodeServerFrame({ kind: 'snapshotChunk', id: 1, slot: 1, totalBytes: 2, offset: 0, sha256: digest, data: new Uint8Array(3) })).toThrow(
+      /overruns/,
+    );
   });
 
   it('events out of revision order', () => {
@@ -334,7 +381,7 @@ describe('malformed server frames: CodecError', () => {
     refused(decodeServerFrame, eventsFrame([{ typeByte: 1, revision: 4, kv: tiny(3) }], 4), /event at revision 4 carries a key modified at 3/);
   });
 
-  it("a range whose count and more disagree with its keys", () => {
+  it('a range whose count and more disagree with its keys', () => {
     const two = [tiny(1, 'a'), tiny(2, 'b')];
     refused(decodeServerFrame, rangeFrame(two, false, 1), /range: count 1 and more false with 2 keys/);
     refused(decodeServerFrame, rangeFrame(two, true, 2), /range: count 2 and more true with 2 keys/);
@@ -346,7 +393,11 @@ describe('malformed server frames: CodecError', () => {
     const events = Array.from({ length: eventsPerFrameMax + 1 }, () => put(5));
     refused(decodeServerFrame, eventsFrame(events, 5), new RegExp(`events: ${eventsPerFrameMax + 1} items, more than the limit ${eventsPerFrameMax}`));
     const kvs = Array.from({ length: kvLimits.rangeKeysMax + 1 }, () => tiny(5));
-    refused(decodeServerFrame, rangeFrame(kvs, true, kvs.length + 1), new RegExp(`range keys: ${kvs.length} items, more than the limit ${kvLimits.rangeKeysMax}`));
+    refused(
+      decodeServerFrame,
+      rangeFrame(kvs, true, kvs.length + 1),
+      new RegExp(`range keys: ${kvs.length} items, more than the limit ${kvLimits.rangeKeysMax}`),
+    );
     const members = bytesOf((w) => {
       header(w, FrameKind.Status);
       w.string('a');
@@ -395,7 +446,9 @@ describe('the encoder refuses what the decoder would', () => {
     expect(() => encodeServerFrame({ kind: 'events', id: 1, events: [put(5), put(3)], through: 5 })).toThrow(CodecError);
     expect(() => encodeServerFrame({ kind: 'events', id: 1, events: [put(3), put(5)], through: 3 })).toThrow(/through 3, more than one revision below/);
     expect(() => encodeServerFrame({ kind: 'events', id: 1, events: [{ type: 'put', revision: 4, kv: tiny(3) }], through: 4 })).toThrow(/modified at 3/);
-    expect(() => encodeServerFrame({ kind: 'events', id: 1, events: Array.from({ length: eventsPerFrameMax + 1 }, () => put(5)), through: 5 })).toThrow(/more than the limit/);
+    expect(() => encodeServerFrame({ kind: 'events', id: 1, events: Array.from({ length: eventsPerFrameMax + 1 }, () => put(5)), through: 5 })).toThrow(
+      /more than the limit/,
+    );
   });
 
   it('a range whose count and more disagree', () => {
@@ -406,8 +459,18 @@ describe('the encoder refuses what the decoder would', () => {
   it('ids over 255 bytes, numbers that are not unsigned safe integers', () => {
     expect(() => encodeClientRequest({ kind: 'status', id: -1 })).toThrow(CodecError);
     expect(() => encodeClientRequest({ kind: 'status', id: 2 ** 53 })).toThrow(CodecError);
-    expect(() => encodeClientRequest({ kind: 'command', id: 1, command: { type: 'delete', key: 'k' }, request: { clientId: 'x'.repeat(256), seq: 1, ackedBelow: 0 }, timeoutMs: 0 })).toThrow(/client id: 256 UTF-8 bytes/);
-    expect(() => encodeServerFrame({ kind: 'status', id: 1, status: { ...validStatus, members: Array.from({ length: 65 }, (_, i) => `m${i}`) } })).toThrow(/more than the limit 64/);
+    expect(() =>
+      encodeClientRequest({
+        kind: 'command',
+        id: 1,
+        command: { type: 'delete', key: 'k' },
+        request: { clientId: 'x'.repeat(256), seq: 1, ackedBelow: 0 },
+        timeoutMs: 0,
+      }),
+    ).toThrow(/client id: 256 UTF-8 bytes/);
+    expect(() => encodeServerFrame({ kind: 'status', id: 1, status: { ...validStatus, members: Array.from({ length: 65 }, (_, i) => `m${i}`) } })).toThrow(
+      /more than the limit 64/,
+    );
   });
 
   it('an error message too long for a frame is cut, and a lone surrogate the cut leaves is replaced', () => {
@@ -423,7 +486,8 @@ describe('malformed handshake frames: CodecError', () => {
     // A hello without a user ends at its proof: a byte more starts a user, and cuts it short.
     const userless = h.kind === 'hello' && h.user === undefined;
     // A hello with a user cut right before it is the same hello without one: valid.
-    const withoutUser = h.kind === 'hello' && !userless ? encodeClientHandshake({ kind: 'hello', clientId: h.clientId, nonce: h.nonce, proof: h.proof }).byteLength : -1;
+    const withoutUser =
+      h.kind === 'hello' && !userless ? encodeClientHandshake({ kind: 'hello', clientId: h.clientId, nonce: h.nonce, proof: h.proof }).byteLength : -1;
     for (let n = 0; n < bytes.byteLength; n++) if (n !== withoutUser) refused(decodeClientHandshake, bytes.subarray(0, n), /ends early|bytes, but/);
     refused(decodeClientHandshake, new Uint8Array([...bytes, 0]), userless ? /empty user/ : /1 bytes after the message/);
     if (userless) refused(decodeClientHandshake, new Uint8Array([...bytes, 5]), /bytes, but/);

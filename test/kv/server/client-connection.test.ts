@@ -85,7 +85,12 @@ describe('answers a client does not read', () => {
     const before = liveBytes();
     // 100 requests of a few bytes ask for 64 MB of answers.
     const reads = 100;
-    r.send(...Array.from({ length: reads }, (_, i): ClientRequest => ({ kind: 'range', id: i + 1, range: { prefix: 'big/' }, limit: 0, revision: 0, linearizable: false })));
+    r.send(
+      ...Array.from(
+        { length: reads },
+        (_, i): ClientRequest => ({ kind: 'range', id: i + 1, range: { prefix: 'big/' }, limit: 0, revision: 0, linearizable: false }),
+      ),
+    );
     let queuedMax = 0;
     for (let i = 0; i < 50; i++) {
       await sleep(10);
@@ -109,7 +114,12 @@ describe('answers a client does not read', () => {
     // A client that leaves with answers outstanding leaves nothing behind.
     const again = await authenticated(c);
     again.socket.pause();
-    again.send(...Array.from({ length: reads }, (_, i): ClientRequest => ({ kind: 'range', id: i + 1, range: { prefix: 'big/' }, limit: 0, revision: 0, linearizable: false })));
+    again.send(
+      ...Array.from(
+        { length: reads },
+        (_, i): ClientRequest => ({ kind: 'range', id: i + 1, range: { prefix: 'big/' }, limit: 0, revision: 0, linearizable: false }),
+      ),
+    );
     await until('paused', () => server.metrics().clients.answerBytesQueued > socketBytesHigh);
     again.close();
     r.close();
@@ -140,14 +150,18 @@ describe('watches', () => {
     r.send(watch(7), watch(7)); // the second arrives while the first waits for its read point
     const got = await frames(r, 2);
     expect(got.filter((f) => f.kind === 'watching')).toEqual([{ kind: 'watching', id: 7, fromRevision: expect.any(Number) }]);
-    expect(got.filter((f) => f.kind === 'error')).toEqual([{ kind: 'error', id: 7, error: expect.objectContaining({ code: 'KV_REQUEST', message: expect.stringContaining('watch 7 is already open') }) }]);
+    expect(got.filter((f) => f.kind === 'error')).toEqual([
+      { kind: 'error', id: 7, error: expect.objectContaining({ code: 'KV_REQUEST', message: expect.stringContaining('watch 7 is already open') }) },
+    ]);
     r.send(watch(7, 1)); // and once it runs
     expect((await frames(r, 3))[2]).toMatchObject({ kind: 'error', id: 7, error: { code: 'KV_REQUEST' } });
     expect(server.metrics().clients.watches).toBe(1);
     expect(server.metrics().trips.watchIdsRefused).toBe(2);
     await c.client({ only: ['a'] }).put('w/x', 'v');
     await until('the event sent', () => r.serverFrames().some((f) => f.kind === 'events'));
-    expect(r.serverFrames().filter((f) => f.kind === 'events')).toEqual([expect.objectContaining({ id: 7, events: [expect.objectContaining({ type: 'put' })] })]);
+    expect(r.serverFrames().filter((f) => f.kind === 'events')).toEqual([
+      expect.objectContaining({ id: 7, events: [expect.objectContaining({ type: 'put' })] }),
+    ]);
   });
 
   it('a closed connection stops all its watches: none stays subscribed to the state machine', async () => {
@@ -165,7 +179,10 @@ describe('watches', () => {
 
   it('watches still waiting for their read point when the connection closes are stopped with it, and never subscribe', async () => {
     // 'a' of three, alone: no leader, so the read point never comes and the read times out.
-    cluster = await ServerCluster.start(['a', 'b', 'c'], { started: ['a'], server: () => ({ node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, readTimeoutMs: 300 } }) });
+    cluster = await ServerCluster.start(['a', 'b', 'c'], {
+      started: ['a'],
+      server: () => ({ node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, readTimeoutMs: 300 } }),
+    });
     const c = cluster;
     const server = c.server('a');
     const baseline = subscribers(server);
@@ -194,7 +211,14 @@ describe('frames a client starts and does not finish', () => {
     // ...but a frame whose first bytes came and whose rest never does is not waited for.
     r.write(concat([lengthPrefix(1000), new Uint8Array(10)]));
     await r.waitClosed(5_000);
-    expect(r.serverFrames().at(-1)).toEqual({ kind: 'error', id: 0, error: { code: 'CLOSED', message: expect.stringMatching(/a frame was not whole within frameCompleteMsMax \(200 ms\) of its first byte \(14 bytes of it came\)/) } });
+    expect(r.serverFrames().at(-1)).toEqual({
+      kind: 'error',
+      id: 0,
+      error: {
+        code: 'CLOSED',
+        message: expect.stringMatching(/a frame was not whole within frameCompleteMsMax \(200 ms\) of its first byte \(14 bytes of it came\)/),
+      },
+    });
     expect(server.metrics().trips.frameTimeouts).toBe(1);
   });
 
@@ -202,7 +226,16 @@ describe('frames a client starts and does not finish', () => {
     const frameBytesMax = 256 * 1024;
     const c = await startOne({ server: () => ({ clientLimits: { frameBytesMax }, partialFrameBytesMax: 512 * 1024 }) });
     const server = c.server('a');
-    const put = (id: number): Uint8Array => prefixFrame(encodeClientRequest({ kind: 'command', id, command: { type: 'put', key: `p/${id}`, value: new Uint8Array(200 * 1024) }, request: undefined, timeoutMs: 0 }));
+    const put = (id: number): Uint8Array =>
+      prefixFrame(
+        encodeClientRequest({
+          kind: 'command',
+          id,
+          command: { type: 'put', key: `p/${id}`, value: new Uint8Array(200 * 1024) },
+          request: undefined,
+          timeoutMs: 0,
+        }),
+      );
     const first = put(1);
     const partial = first.byteLength - 1_000;
     const [r1, r2, r3] = [await authenticated(c), await authenticated(c), await authenticated(c)];
@@ -224,7 +257,14 @@ describe('frames a client starts and does not finish', () => {
 
 describe('the bounds are checked when the server is made', () => {
   it('partialFrameBytesMax below one frame of frameBytesMax, or a frameCompleteMsMax that is not a positive integer: ConfigError', () => {
-    const base = { id: 'a', clusterId: 'c', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/tmp/never', secret: 'x'.repeat(32), clientSecret: 'y'.repeat(32) };
+    const base = {
+      id: 'a',
+      clusterId: 'c',
+      members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } },
+      dataDir: '/tmp/never',
+      secret: 'x'.repeat(32),
+      clientSecret: 'y'.repeat(32),
+    };
     expect(() => new KvServer({ ...base, clientLimits: { frameBytesMax: 1024 }, partialFrameBytesMax: 1024 })).toThrow(ConfigError);
     expect(() => new KvServer({ ...base, clientLimits: { frameBytesMax: 1024 }, partialFrameBytesMax: 1028 })).not.toThrow();
     expect(() => new KvServer({ ...base, clientLimits: { frameCompleteMsMax: 0 } })).toThrow(/frameCompleteMsMax/);

@@ -15,7 +15,6 @@ export interface ServerClusterOptions {
   readonly started?: readonly string[];
 }
 
-
 export class ServerCluster {
   readonly servers = new Map<string, KvServer>();
   readonly secret = randomBytes(32);

@@ -33,7 +33,13 @@ const auth: KvAuthOptions = {
     app: { permissions: [{ prefix: 'app/', access: 'readwrite' }] },
     'app-reader': { permissions: [{ prefix: 'app/', access: 'read' }] },
     // Two touching grants: a range across both is readable, one past them is not.
-    mallory: { permissions: [{ prefix: 'mallory/', access: 'readwrite' }, { prefix: 'mallory0', access: 'read' }, { key: 'notice', access: 'read' }] },
+    mallory: {
+      permissions: [
+        { prefix: 'mallory/', access: 'readwrite' },
+        { prefix: 'mallory0', access: 'read' },
+        { key: 'notice', access: 'read' },
+      ],
+    },
   },
   quotas: { sessionsMax: 3, sessionTtlMsMax: 10_000 },
 };
@@ -97,7 +103,10 @@ describe('users authenticate with their own secrets', () => {
     ]) {
       const r = await RawClient.connect(c.port('a'));
       opened.push(r);
-      expect(await r.handshake({ ...h, then: [{ kind: 'range', id: 1, range: { prefix: '' }, limit: 0, revision: 0, linearizable: false }] })).toEqual({ result: 'refused', reason: 'authentication failed' });
+      expect(await r.handshake({ ...h, then: [{ kind: 'range', id: 1, range: { prefix: '' }, limit: 0, revision: 0, linearizable: false }] })).toEqual({
+        result: 'refused',
+        reason: 'authentication failed',
+      });
     }
     // The shared secret's clients keep every right they had.
     const shared = c.client({ only: ['a'] });
@@ -114,7 +123,11 @@ describe('users authenticate with their own secrets', () => {
   });
 
   it('under client TLS, the certificate names the user; a certificate naming no user is refused', async () => {
-    const serverTls = (users: NonNullable<KvAuthOptions['users']>) => (id: string) => ({ tls: tlsOf(id), clientTls: tlsOf('client-port', 'client-ca'), auth: { ...auth, users } });
+    const serverTls = (users: NonNullable<KvAuthOptions['users']>) => (id: string) => ({
+      tls: tlsOf(id),
+      clientTls: tlsOf('client-port', 'client-ca'),
+      auth: { ...auth, users },
+    });
     cluster = await ServerCluster.start(['a'], { server: serverTls({ carol: { certificateNames: ['client-1'], roles: ['app'] } }) });
     const carol = cluster.client({ tls: tlsOf('client-1', 'client-ca'), requestTimeoutMs: 3_000 });
     expect(await carol.put('app/x', '1')).toMatchObject({ version: 1 });
@@ -126,7 +139,15 @@ describe('users authenticate with their own secrets', () => {
   });
 
   it('bad users and roles are refused when the server is made, naming the field', () => {
-    const made = (a: KvAuthOptions) => () => new KvServer({ id: 'a', clusterId: 'c', dataDir: '/nonexistent', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, secret: randomBytes(32), auth: a });
+    const made = (a: KvAuthOptions) => () =>
+      new KvServer({
+        id: 'a',
+        clusterId: 'c',
+        dataDir: '/nonexistent',
+        members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } },
+        secret: randomBytes(32),
+        auth: a,
+      });
     const user = { secret: randomBytes(32), roles: ['r'] };
     expect(made({ users: { alice: user } })).toThrow(/auth.users.alice.roles.*names role r/);
     expect(made({ users: { 'no spaces': { ...user, roles: [] } } })).toThrow(ConfigError);
@@ -136,7 +157,18 @@ describe('users authenticate with their own secrets', () => {
     expect(made({ users: {}, roles: { r: { permissions: [{ prefix: 'a', access: 'all' as never }] } } })).toThrow(/read, write or readwrite/);
     expect(made({ users: { alice: user }, roles: { r: { permissions: [] } }, quotas: { sessionsMax: 0 } })).toThrow(/auth.quotas.sessionsMax/);
     // Under client TLS a user is known by its certificate only.
-    expect(() => new KvServer({ id: 'a', clusterId: 'c', dataDir: '/nonexistent', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, tls: tlsOf('a'), clientTls: tlsOf('client-port', 'client-ca'), auth: { users: { alice: user }, roles: { r: { permissions: [] } } } })).toThrow(/auth.users.alice.certificateNames.*under clientTls/);
+    expect(
+      () =>
+        new KvServer({
+          id: 'a',
+          clusterId: 'c',
+          dataDir: '/nonexistent',
+          members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } },
+          tls: tlsOf('a'),
+          clientTls: tlsOf('client-port', 'client-ca'),
+          auth: { users: { alice: user }, roles: { r: { permissions: [] } } },
+        }),
+    ).toThrow(/auth.users.alice.certificateNames.*under clientTls/);
   });
 });
 
@@ -149,23 +181,35 @@ describe('a user without permission changes nothing and sees nothing', () => {
     const before = await admin.range({ prefix: '' });
     const mallory = userClient(c, 'mallory');
     // Each failure is caught as it is made: none is left unhandled while another is awaited.
-    const refused: [string, Promise<unknown>][] = ([
-      ['get', mallory.get('app/a')],
-      ['range over a forbidden prefix', mallory.range({ prefix: 'app/' })],
-      ['range over every key', mallory.range({ prefix: '' })],
-      ['range that runs past its grants', mallory.range({ start: 'mallory/', end: 'mallory1\u0000' })],
-      ['put', mallory.put('app/a', 'evil')],
-      ['put to a read-only key', mallory.put('notice', 'evil')],
-      ['sequential put under a prefix wider than its grant', mallory.put('mallory', 'evil', { sequential: true })],
-      ['delete', mallory.delete('app/a')],
-      ['txn compare', mallory.txn({ compare: [{ key: 'app/a', target: 'value', op: '==', value: bytes('secret') }], success: [{ op: 'put', key: 'mallory/leak', value: bytes('yes') }], failure: [{ op: 'put', key: 'mallory/leak', value: bytes('no') }] })],
-      ['txn failure branch', mallory.txn({ compare: [], success: [{ op: 'put', key: 'mallory/ok', value: bytes('1') }], failure: [{ op: 'delete', key: 'app/a' }] })],
-      ['txn success range', mallory.txn({ compare: [], success: [{ op: 'range', range: { prefix: 'app/' } }] })],
-      ['compact', mallory.compact(1)],
-      ['snapshot', mallory.snapshot()],
-      ['member change', mallory.changeMembers({ type: 'remove', id: 'a' })],
-      ['leadership transfer', mallory.transferLeadership('a')],
-    ] as [string, Promise<unknown>][]).map(([what, p]) => [what, failure(p)]);
+    const refused: [string, Promise<unknown>][] = (
+      [
+        ['get', mallory.get('app/a')],
+        ['range over a forbidden prefix', mallory.range({ prefix: 'app/' })],
+        ['range over every key', mallory.range({ prefix: '' })],
+        ['range that runs past its grants', mallory.range({ start: 'mallory/', end: 'mallory1\u0000' })],
+        ['put', mallory.put('app/a', 'evil')],
+        ['put to a read-only key', mallory.put('notice', 'evil')],
+        ['sequential put under a prefix wider than its grant', mallory.put('mallory', 'evil', { sequential: true })],
+        ['delete', mallory.delete('app/a')],
+        [
+          'txn compare',
+          mallory.txn({
+            compare: [{ key: 'app/a', target: 'value', op: '==', value: bytes('secret') }],
+            success: [{ op: 'put', key: 'mallory/leak', value: bytes('yes') }],
+            failure: [{ op: 'put', key: 'mallory/leak', value: bytes('no') }],
+          }),
+        ],
+        [
+          'txn failure branch',
+          mallory.txn({ compare: [], success: [{ op: 'put', key: 'mallory/ok', value: bytes('1') }], failure: [{ op: 'delete', key: 'app/a' }] }),
+        ],
+        ['txn success range', mallory.txn({ compare: [], success: [{ op: 'range', range: { prefix: 'app/' } }] })],
+        ['compact', mallory.compact(1)],
+        ['snapshot', mallory.snapshot()],
+        ['member change', mallory.changeMembers({ type: 'remove', id: 'a' })],
+        ['leadership transfer', mallory.transferLeadership('a')],
+      ] as [string, Promise<unknown>][]
+    ).map(([what, p]) => [what, failure(p)]);
     for (const [what, p] of refused) {
       const error = await p;
       expect(error, what).toBeInstanceOf(PermissionDeniedError);
@@ -221,7 +265,13 @@ describe('a user without permission changes nothing and sees nothing', () => {
       { kind: 'command', id: 1, command: { type: 'session-close', session: session.id }, request: undefined, timeoutMs: 0 },
       { kind: 'command', id: 2, command: { type: 'session-keepalive', session: session.id }, request: undefined, timeoutMs: 0 },
       { kind: 'command', id: 3, command: { type: 'put', key: 'mallory/x', value: bytes('1'), session: session.id }, request: undefined, timeoutMs: 0 },
-      { kind: 'command', id: 4, command: { type: 'txn', compare: [], success: [{ op: 'put', key: 'mallory/y', value: bytes('1'), session: session.id }], failure: [] }, request: undefined, timeoutMs: 0 },
+      {
+        kind: 'command',
+        id: 4,
+        command: { type: 'txn', compare: [], success: [{ op: 'put', key: 'mallory/y', value: bytes('1'), session: session.id }], failure: [] },
+        request: undefined,
+        timeoutMs: 0,
+      },
     ];
     mallory.send(...commands);
     for (const q of commands) {
@@ -242,7 +292,13 @@ describe('a user without permission changes nothing and sees nothing', () => {
 
 describe('request identities are bound to the user', () => {
   /** The attack of issue 22 (6): seq = ackedBelow = 2^53 - 2 under the victim's client id. */
-  const poison = (id: number, key: string): ClientRequest => ({ kind: 'command', id, command: { type: 'put', key, value: bytes('x') }, request: { clientId: 'victim', seq: 2 ** 53 - 2, ackedBelow: 2 ** 53 - 2 }, timeoutMs: 0 });
+  const poison = (id: number, key: string): ClientRequest => ({
+    kind: 'command',
+    id,
+    command: { type: 'put', key, value: bytes('x') },
+    request: { clientId: 'victim', seq: 2 ** 53 - 2, ackedBelow: 2 ** 53 - 2 },
+    timeoutMs: 0,
+  });
 
   it("another user's writes under the victim's client id do not expire the victim's, even after a restart", async () => {
     const c = await startOne();
@@ -320,7 +376,10 @@ describe("one user's quotas leave the others theirs", () => {
     const c = await startOne();
     const first = await rawAs(c, 'mallory', 'm1');
     const second = await rawAs(c, 'mallory', 'm2');
-    first.send({ kind: 'watch', id: 1, range: { prefix: 'mallory/' }, fromRevision: 0 }, { kind: 'watch', id: 2, range: { prefix: 'mallory/' }, fromRevision: 0 });
+    first.send(
+      { kind: 'watch', id: 1, range: { prefix: 'mallory/' }, fromRevision: 0 },
+      { kind: 'watch', id: 2, range: { prefix: 'mallory/' }, fromRevision: 0 },
+    );
     expect(await answer(first, 1)).toMatchObject({ kind: 'watching' });
     expect(await answer(first, 2)).toMatchObject({ kind: 'watching' });
     second.send({ kind: 'watch', id: 1, range: { prefix: 'mallory/' }, fromRevision: 0 });
@@ -338,9 +397,17 @@ describe("one user's quotas leave the others theirs", () => {
   });
 
   it('requests and bytes in flight: what one user pipelines past its quota is refused, and the rest is served', async () => {
-    const c = await startOne({ users: { ...auth.users, mallory: { ...auth.users!['mallory']!, quotas: { requestsInFlightMax: 2, requestBytesInFlightMax: 1_000 } } } });
+    const c = await startOne({
+      users: { ...auth.users, mallory: { ...auth.users!['mallory']!, quotas: { requestsInFlightMax: 2, requestBytesInFlightMax: 1_000 } } },
+    });
     const mallory = await rawAs(c, 'mallory');
-    const put = (id: number, size: number): ClientRequest => ({ kind: 'command', id, command: { type: 'put', key: `mallory/${id}`, value: new Uint8Array(size) }, request: undefined, timeoutMs: 0 });
+    const put = (id: number, size: number): ClientRequest => ({
+      kind: 'command',
+      id,
+      command: { type: 'put', key: `mallory/${id}`, value: new Uint8Array(size) },
+      request: undefined,
+      timeoutMs: 0,
+    });
     // One write: all are read before any is answered.
     mallory.send(put(1, 10), put(2, 10), put(3, 10));
     expect(await answer(mallory, 1)).toMatchObject({ kind: 'result' });

@@ -31,7 +31,12 @@ const secret = randomBytes(32);
 describe('users and roles in the replicated state', () => {
   it('root adds a role and a user through one server; every server authenticates and enforces them', async () => {
     const logged: Record<string, unknown>[] = [];
-    const logger = { debug: () => {}, warn: () => {}, error: () => {}, info: (fields: Record<string, unknown>, message: string) => void (message.includes('users and roles') && logged.push(fields)) };
+    const logger = {
+      debug: () => {},
+      warn: () => {},
+      error: () => {},
+      info: (fields: Record<string, unknown>, message: string) => void (message.includes('users and roles') && logged.push(fields)),
+    };
     const c = (cluster = await ServerCluster.start(['a', 'b', 'c'], { server: (id) => (id === 'a' ? { logger } : {}) }));
     const root = c.client({ only: ['a'] });
     expect(await root.putRole('app', [{ prefix: 'app/', access: 'readwrite' }])).toEqual({ revision: 1, existed: false });
@@ -116,7 +121,9 @@ describe('users and roles in the replicated state', () => {
   });
 
   it('survive a restart (replayed from the log) and a snapshot (the log compacted behind it)', async () => {
-    const c = (cluster = await ServerCluster.start(['a'], { server: () => ({ node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, sessionCheckMs: 20, snapshot: { everySlots: 5 } } }) }));
+    const c = (cluster = await ServerCluster.start(['a'], {
+      server: () => ({ node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, sessionCheckMs: 20, snapshot: { everySlots: 5 } } }),
+    }));
     const root = c.client({ only: ['a'] });
     await root.putRole('app', [{ prefix: 'app/', access: 'readwrite' }]);
     await root.putUser('alice', { secret, roles: ['app'] });

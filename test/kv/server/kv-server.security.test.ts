@@ -17,7 +17,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KvClient } from '../../../src/kv/client/index.js';
 import { encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest } from '../../../src/kv/protocol/client-frames.js';
-import { clientHandshakeBytesMax, clientNonce, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../../../src/kv/protocol/client-handshake.js';
+import {
+  clientHandshakeBytesMax,
+  clientNonce,
+  clientProofOf,
+  decodeClientHandshake,
+  encodeClientHandshake,
+} from '../../../src/kv/protocol/client-handshake.js';
 import { TimeoutError } from '../../../src/runtime/index.js';
 import { AuthenticationError } from '../../../src/kv/index.js';
 import { ConfigError } from '../../../src/index.js';
@@ -48,7 +54,13 @@ async function raw(port: number): Promise<RawClient> {
 }
 
 const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : new TextDecoder().decode(v));
-const put = (id: number, key: string, timeoutMs = 0): ClientRequest => ({ kind: 'command', id, command: { type: 'put', key, value: new TextEncoder().encode('evil') }, request: undefined, timeoutMs });
+const put = (id: number, key: string, timeoutMs = 0): ClientRequest => ({
+  kind: 'command',
+  id,
+  command: { type: 'put', key, value: new TextEncoder().encode('evil') },
+  request: undefined,
+  timeoutMs,
+});
 const lengthPrefix = (n: number) => {
   const prefix = new Uint8Array(4);
   new DataView(prefix.buffer).setUint32(0, n, true);
@@ -100,18 +112,29 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
   it('the wrong secret: refused at the handshake, and nothing it sends is read or written', async () => {
     const warnings: { fields: Record<string, unknown>; message: string }[] = [];
     const ignore = () => {};
-    const c = await startOne({ server: () => ({ logger: { debug: ignore, info: ignore, warn: (fields, message) => warnings.push({ fields, message }), error: ignore } }) });
+    const c = await startOne({
+      server: () => ({ logger: { debug: ignore, info: ignore, warn: (fields, message) => warnings.push({ fields, message }), error: ignore } }),
+    });
     // A timeout far beyond the test's: the refusal must fail the requests by itself.
     const wrong = c.client({ secret: randomBytes(32), requestTimeoutMs: 600_000 });
-    await refusedSaying(wrong.put('k', 'evil'), /KvClient: command: 127\.0\.0\.1:\d+ refused this client: authentication failed \(is the client secret the servers'\?\)/);
+    await refusedSaying(
+      wrong.put('k', 'evil'),
+      /KvClient: command: 127\.0\.0\.1:\d+ refused this client: authentication failed \(is the client secret the servers'\?\)/,
+    );
     await refusedSaying(wrong.get('k'), /KvClient: range: .*authentication failed/);
     await expect(wrong.connect()).rejects.toBeInstanceOf(AuthenticationError);
     // The server says so at warn: a wrong secret is an operator's mistake to see.
-    expect(warnings).toContainEqual({ fields: expect.objectContaining({ reason: 'authentication failed', remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }), message: 'kv server: client refused at the handshake' });
+    expect(warnings).toContainEqual({
+      fields: expect.objectContaining({ reason: 'authentication failed', remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/) }),
+      message: 'kv server: client refused at the handshake',
+    });
     // A raw client pipelines a write and a read right behind its forged hello: the
     // server must not act on them, however fast they follow.
     const r = await raw(c.port('a'));
-    const outcome = await r.handshake({ secret: randomBytes(32), then: [put(1, 'evil'), { kind: 'range', id: 2, range: { prefix: '' }, limit: 0, revision: 0, linearizable: false }] });
+    const outcome = await r.handshake({
+      secret: randomBytes(32),
+      then: [put(1, 'evil'), { kind: 'range', id: 2, range: { prefix: '' }, limit: 0, revision: 0, linearizable: false }],
+    });
     expect(outcome).toEqual({ result: 'refused', reason: 'authentication failed' });
     await r.waitClosed();
     expect(r.frames).toHaveLength(2); // the challenge and the refusal: no answer to either request
@@ -144,9 +167,15 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
     const c = await startOne();
     // The proof binds the cluster and the node: the right secret over another context does not verify.
     const other = await raw(c.port('a'));
-    expect(await other.handshake({ secret: c.clientSecret, cluster: 'other', then: [put(1, 'evil')] })).toEqual({ result: 'refused', reason: 'authentication failed' });
+    expect(await other.handshake({ secret: c.clientSecret, cluster: 'other', then: [put(1, 'evil')] })).toEqual({
+      result: 'refused',
+      reason: 'authentication failed',
+    });
     const elsewhere = await raw(c.port('a'));
-    expect(await elsewhere.handshake({ secret: c.clientSecret, node: 'b', then: [put(1, 'evil')] })).toEqual({ result: 'refused', reason: 'authentication failed' });
+    expect(await elsewhere.handshake({ secret: c.clientSecret, node: 'b', then: [put(1, 'evil')] })).toEqual({
+      result: 'refused',
+      reason: 'authentication failed',
+    });
     // An eavesdropper replays an honest hello, byte for byte, on a new connection: the server's nonce is fresh.
     const honest = await raw(c.port('a'));
     const first = await honest.handshake({ secret: c.clientSecret });
@@ -157,7 +186,10 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
     expect(await replayer.nextHandshake()).toEqual({ kind: 'refuse', reason: 'authentication failed' });
     await replayer.waitClosed();
     // A KvClient of another cluster refuses the server itself, and says so.
-    await refusedSaying(c.client({ clusterId: 'other', requestTimeoutMs: 600_000 }).put('k', 'evil'), /127\.0\.0\.1:\d+ is a server of cluster test-kv, not other/);
+    await refusedSaying(
+      c.client({ clusterId: 'other', requestTimeoutMs: 600_000 }).put('k', 'evil'),
+      /127\.0\.0\.1:\d+ is a server of cluster test-kv, not other/,
+    );
     await sleep(100);
     await untouched(c);
   });
@@ -180,7 +212,10 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(TimeoutError);
-    expect(error).toMatchObject({ sent: false, message: expect.stringMatching(/no server reachable; last failure: .*ECONNREFUSED.*; it was never sent, so it did not take effect$/) });
+    expect(error).toMatchObject({
+      sent: false,
+      message: expect.stringMatching(/no server reachable; last failure: .*ECONNREFUSED.*; it was never sent, so it did not take effect$/),
+    });
   });
 
   /** A server's TLS: the peers' CA on the peer port, the clients' own CA on the client port. */
@@ -189,7 +224,10 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
   it("a client certificate from another CA, or from the peers' CA, under mutual TLS: refused; one from the clients' CA works", async () => {
     const c = await startOne({ server: serverTls });
     const rogue = c.client({ tls: { ...tlsOf('rogue-a'), ca: tlsOf('client-1', 'client-ca').ca }, requestTimeoutMs: 800 });
-    await timesOutSaying(rogue.put('k', 'evil'), /no server reachable; last failure: 127\.0\.0\.1:\d+: closed by the server during the handshake \(did it refuse this client certificate\?\)/);
+    await timesOutSaying(
+      rogue.put('k', 'evil'),
+      /no server reachable; last failure: 127\.0\.0\.1:\d+: closed by the server during the handshake \(did it refuse this client certificate\?\)/,
+    );
     // A member's own certificate (the peers' CA) is no client certificate.
     const member = c.client({ tls: { ...tlsOf('b'), ca: tlsOf('client-1', 'client-ca').ca }, requestTimeoutMs: 800 });
     await timesOutSaying(member.put('k', 'evil'), /closed by the server during the handshake/);
@@ -219,9 +257,15 @@ describe('the KV server refuses clients that cannot prove the secret', () => {
   });
 
   it("refuses TLS for the peers without TLS for the clients, and a client CA the peers trust (a client's certificate naming a member would pass as that replica)", () => {
-    const base = { id: 'a', clusterId: 'x', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/nonexistent' };
+    const base = {
+      id: 'a',
+      clusterId: 'x',
+      members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } },
+      dataDir: '/nonexistent',
+    };
     expect(() => new KvServer({ ...base, tls: tlsOf('a') })).toThrow(/tls \(peers\) and clientTls \(clients\) go together/);
-    const shared = () => new KvServer({ ...base, tls: tlsOf('a'), clientTls: { ...tlsOf('client-port', 'client-ca'), ca: [tlsOf('client-1', 'client-ca').ca, tlsOf('a').ca] } });
+    const shared = () =>
+      new KvServer({ ...base, tls: tlsOf('a'), clientTls: { ...tlsOf('client-port', 'client-ca'), ca: [tlsOf('client-1', 'client-ca').ca, tlsOf('a').ca] } });
     expect(shared).toThrow(ConfigError);
     expect(shared).toThrow(/`clientTls` must not share a CA with tls/);
     // The same CA inside a bundle, written with other line breaks, is found too.
@@ -243,7 +287,17 @@ describe('the KV server bounds what a connection can make it do', () => {
     );
     for (let i = 0; i < 3; i++) expect(await r.nextFrame()).toMatchObject({ kind: 'error', error: { code: 'KV_REQUEST' } });
     const same = 'x'.repeat(32);
-    expect(() => new KvServer({ id: 'a', clusterId: 'c', members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } }, dataDir: '/tmp/never', secret: same, clientSecret: same })).toThrow(/must differ from secret/);
+    expect(
+      () =>
+        new KvServer({
+          id: 'a',
+          clusterId: 'c',
+          members: { a: { peer: { host: '127.0.0.1', port: 1 }, client: { host: '127.0.0.1', port: 2 } } },
+          dataDir: '/tmp/never',
+          secret: same,
+          clientSecret: same,
+        }),
+    ).toThrow(/must differ from secret/);
   });
 
   it('garbage frames after a valid handshake: answered with an error and otherwise ignored, and the connection closed at badFramesMax, saying why', async () => {
@@ -300,7 +354,10 @@ describe('the KV server bounds what a connection can make it do', () => {
       // Only the length: the server cannot wait for the bytes, nor make room for them.
       r.write(lengthPrefix(announced));
       await r.waitClosed(1_000);
-      expect(decodeClientHandshake(r.frames[1]!.bytes)).toEqual({ kind: 'refuse', reason: expect.stringContaining(`a frame of ${announced} bytes announced, more than the limit ${clientHandshakeBytesMax}`) });
+      expect(decodeClientHandshake(r.frames[1]!.bytes)).toEqual({
+        kind: 'refuse',
+        reason: expect.stringContaining(`a frame of ${announced} bytes announced, more than the limit ${clientHandshakeBytesMax}`),
+      });
     }
     // At the limit, the frame is read (and refused for what it holds, not its size).
     const atLimit = await raw(c.port('a'));
@@ -316,7 +373,9 @@ describe('the KV server bounds what a connection can make it do', () => {
 });
 
 /** A server that knows the cluster's name but not its client secret: it answers every hello with `welcome(proof)`. */
-async function impersonator(proofFor: (hello: { proof: Uint8Array; context: Parameters<typeof clientProofOf>[2] }) => Uint8Array): Promise<{ port: number; afterHello: Uint8Array[]; close(): void }> {
+async function impersonator(
+  proofFor: (hello: { proof: Uint8Array; context: Parameters<typeof clientProofOf>[2] }) => Uint8Array,
+): Promise<{ port: number; afterHello: Uint8Array[]; close(): void }> {
   const afterHello: Uint8Array[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -361,7 +420,13 @@ describe('the KV client refuses a server that cannot prove the secret', () => {
     ['sends an empty proof, as under TLS', () => new Uint8Array(0)],
   ] as const)('an impersonator that %s: the client never takes its welcome, and its requests fail at once naming why', async (_, proofFor) => {
     const fake = await impersonator(proofFor as Parameters<typeof impersonator>[0]);
-    const client = new KvClient({ endpoints: [{ host: '127.0.0.1', port: fake.port }], clusterId: 'test-kv', secret, requestTimeoutMs: 600_000, connectTimeoutMs: 300 });
+    const client = new KvClient({
+      endpoints: [{ host: '127.0.0.1', port: fake.port }],
+      clusterId: 'test-kv',
+      secret,
+      requestTimeoutMs: 600_000,
+      connectTimeoutMs: 300,
+    });
     opened.push({ close: () => void client.close() });
     await refusedSaying(client.put('k', 'secret data'), /127\.0\.0\.1:\d+ failed to prove the client secret/);
     // Nothing went to the impersonator after the hello: not the write, not its value.

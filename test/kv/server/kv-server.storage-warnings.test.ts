@@ -22,9 +22,22 @@ it('logs, at warn, the torn tail its storage cut off when it opened', async () =
   const secret = randomBytes(32);
   const clientSecret = randomBytes(32);
   const warnings: string[] = [];
-  const logger = { debug: () => {}, info: () => {}, warn: (fields: Record<string, unknown>, message: string) => warnings.push(`${message} ${JSON.stringify(fields)}`), error: () => {} };
+  const logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (fields: Record<string, unknown>, message: string) => warnings.push(`${message} ${JSON.stringify(fields)}`),
+    error: () => {},
+  };
   const server = () =>
-    new KvServer({ id: 'a', clusterId: 'warn', members: { a: { peer: { host: '127.0.0.1', port: peer! }, client: { host: '127.0.0.1', port: client! } } }, dataDir: dir!, secret, clientSecret, logger });
+    new KvServer({
+      id: 'a',
+      clusterId: 'warn',
+      members: { a: { peer: { host: '127.0.0.1', port: peer! }, client: { host: '127.0.0.1', port: client! } } },
+      dataDir: dir!,
+      secret,
+      clientSecret,
+      logger,
+    });
   const first = server();
   await first.start();
   const kv = new KvClient({ endpoints: [{ host: '127.0.0.1', port: client! }], clusterId: 'warn', secret: clientSecret });

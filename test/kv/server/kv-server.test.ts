@@ -47,7 +47,13 @@ describe('KV servers and clients', () => {
     const client = cluster.client();
     await client.put('big', new Uint8Array(4096));
     // A write whose answer (the 4 KiB value it reads) is over the 1 KiB a client's results may keep.
-    const txn = { compare: [], success: [{ op: 'put' as const, key: 'once', value: new TextEncoder().encode('first') }, { op: 'range' as const, range: { key: 'big' } }] };
+    const txn = {
+      compare: [],
+      success: [
+        { op: 'put' as const, key: 'once', value: new TextEncoder().encode('first') },
+        { op: 'range' as const, range: { key: 'big' } },
+      ],
+    };
     const request = { clientId: 'remote-1', seq: 1, ackedBelow: 0 };
     expect((await client.txn(txn, { request })).succeeded).toBe(true);
     const onB = cluster.client({ only: ['b'] });
@@ -138,7 +144,11 @@ describe('KV servers and clients', () => {
     const leader = (await writer.status()).leader!;
     const follower = ['a', 'b', 'c'].find((id) => id !== leader)!;
     // Two at once, from the leader and from a follower: each server sends one snapshot at a time, the other waits.
-    const [fromLeader, fromFollower, again] = await Promise.all([cluster.client({ only: [leader] }).snapshot(), cluster.client({ only: [follower] }).snapshot(), cluster.client({ only: [follower] }).snapshot()]);
+    const [fromLeader, fromFollower, again] = await Promise.all([
+      cluster.client({ only: [leader] }).snapshot(),
+      cluster.client({ only: [follower] }).snapshot(),
+      cluster.client({ only: [follower] }).snapshot(),
+    ]);
     for (const snapshot of [fromLeader, fromFollower, again]) {
       expect(snapshot.data.byteLength).toBeGreaterThan(2 * 1024 * 1024);
       const { machine } = decodeSnapshot(snapshot.data, kvResultCodec);

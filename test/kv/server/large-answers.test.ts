@@ -63,7 +63,15 @@ it('a transaction answering more than a client takes fails at once with AnswerTo
   expect(read).toBeInstanceOf(AnswerTooLargeError);
   expect(read).toMatchObject({ applied: false, bytesMax: 64 * 1024 * 1024 });
   expect((read as AnswerTooLargeError).bytes).toBeGreaterThan(values * value.byteLength);
-  const write = await client.txn({ compare: [], success: [{ op: 'put', key: 'marker', value: new Uint8Array([1]) }, { op: 'range', range: { prefix: 'big/' } }] }).catch((e: unknown) => e);
+  const write = await client
+    .txn({
+      compare: [],
+      success: [
+        { op: 'put', key: 'marker', value: new Uint8Array([1]) },
+        { op: 'range', range: { prefix: 'big/' } },
+      ],
+    })
+    .catch((e: unknown) => e);
   expect(write).toMatchObject({ code: 'ANSWER_TOO_LARGE', applied: true });
   expect(await client.get('marker')).toBeDefined();
 }, 60_000);

@@ -6,7 +6,13 @@
 import { connect, type Socket } from 'node:net';
 import { decodeServerFrame, encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
-import { type ClientHandshakeFrame, clientNonce, clientProofOf, decodeClientHandshake, encodeClientHandshake } from '../../../src/kv/protocol/client-handshake.js';
+import {
+  type ClientHandshakeFrame,
+  clientNonce,
+  clientProofOf,
+  decodeClientHandshake,
+  encodeClientHandshake,
+} from '../../../src/kv/protocol/client-handshake.js';
 import { FrameReader, prefixFrame } from '../../../src/transport/codec/frame-reader.js';
 
 /** A frame the server sent and when it arrived (`performance.now()`). */
@@ -103,7 +109,14 @@ export class RawClient {
     const clientId = h.clientId ?? 'raw';
     const nonce = h.nonce ?? clientNonce();
     const user = h.user === undefined ? {} : { user: h.user };
-    const context = { cluster: h.cluster ?? challenge.cluster, node: h.node ?? challenge.node, clientId, serverNonce: challenge.nonce, clientNonce: nonce, ...user };
+    const context = {
+      cluster: h.cluster ?? challenge.cluster,
+      node: h.node ?? challenge.node,
+      clientId,
+      serverNonce: challenge.nonce,
+      clientNonce: nonce,
+      ...user,
+    };
     const proof = h.proof ?? (h.secret === undefined ? new Uint8Array(0) : clientProofOf(h.secret, 'client', context));
     const hello = prefixFrame(encodeClientHandshake({ kind: 'hello', clientId, nonce, proof, ...user }));
     this.write(concat([hello, ...(h.then ?? []).map((q) => prefixFrame(encodeClientRequest(q)))]));

@@ -609,7 +609,7 @@ describe('FileStorage recovery: torn tails and flipped bits in copies of segment
     expect(error).toMatchObject({ file, offset: frame.start });
   });
 
-  it('a flipped bit in an older segment\'s length field is refused (the pinned counterpart of the gap)', async () => {
+  it("a flipped bit in an older segment's length field is refused (the pinned counterpart of the gap)", async () => {
     const segment = segments[segments.length - 2]!;
     const frame = segment.frames[0]!;
     const { error, file } = await openFlipped(segment.name, frame.start + 3, 6);

@@ -22,15 +22,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  MemoryNetwork,
-  type NodeId,
-  ResultExpiredError,
-  SynodError,
-  type SynodNode,
-  type Transport,
-  createNode,
-} from '../../../src/index.js';
+import { MemoryNetwork, type NodeId, ResultExpiredError, SynodError, type SynodNode, type Transport, createNode } from '../../../src/index.js';
 import { FaultyFileSystem, FileStorage } from '../../../src/storage/file/index.js';
 import { markLockStale } from './helpers.js';
 import { type RecordedCommand, RecordingStateMachine } from '../../../src/testing/index.js';
@@ -175,7 +167,10 @@ class CrashingCluster {
 
   /** The incarnations clients may use now: up and running. */
   live(): Incarnation[] {
-    return ids.filter((id) => !this.down.has(id)).map((id) => this.current.get(id)!).filter((i) => i.node.status().state === 'running');
+    return ids
+      .filter((id) => !this.down.has(id))
+      .map((id) => this.current.get(id)!)
+      .filter((i) => i.node.status().state === 'running');
   }
 
   /** The live node that leads with the highest ballot. */
@@ -214,9 +209,11 @@ class CrashingCluster {
       const leader = await this.waitForLeader();
       if (leader === id) return;
       if (Date.now() > deadline) throw new Error(`${id} did not take over leadership; ${this.describe()}`);
-      await this.node(leader).transferLeadership(id, { timeoutMs: 1_000 }).catch((error: unknown) => {
-        if (!(error instanceof SynodError)) throw error;
-      });
+      await this.node(leader)
+        .transferLeadership(id, { timeoutMs: 1_000 })
+        .catch((error: unknown) => {
+          if (!(error instanceof SynodError)) throw error;
+        });
     }
   }
 
@@ -241,7 +238,6 @@ class CrashingCluster {
       .join('; ');
   }
 }
-
 
 /** Clients that propose one request after another, each retried under the same identity until acknowledged. */
 class Clients {
@@ -359,39 +355,35 @@ async function startLoaded(acks: number): Promise<{ cluster: CrashingCluster; cl
 }
 
 describe('FileStorage under a runtime cluster', () => {
-  it(
-    'survives its nodes being killed (power cut) and restarted one by one with no acknowledged command lost',
-    async () => {
-      const { cluster, clients } = await startLoaded(acksAfterRestart);
-      const killed: string[] = [];
+  it('survives its nodes being killed (power cut) and restarted one by one with no acknowledged command lost', async () => {
+    const { cluster, clients } = await startLoaded(acksAfterRestart);
+    const killed: string[] = [];
 
-      for (const { victim, leader } of rounds) {
-        await cluster.makeLeader(leader ? victim : ids[(ids.indexOf(victim) + 1) % ids.length]!);
-        killed.push(`${victim} ${cluster.leader() === victim ? 'leading' : 'following'}`);
-        const commitAtKill = cluster.commitIndex();
-        await cluster.kill(victim);
+    for (const { victim, leader } of rounds) {
+      await cluster.makeLeader(leader ? victim : ids[(ids.indexOf(victim) + 1) % ids.length]!);
+      killed.push(`${victim} ${cluster.leader() === victim ? 'leading' : 'following'}`);
+      const commitAtKill = cluster.commitIndex();
+      await cluster.kill(victim);
 
-        // The survivors elect a leader (or keep theirs) and go on without the victim.
-        await cluster.waitForLeader();
-        await cluster.until(() => cluster.commitIndex() >= commitAtKill + slotsWhileDown, `${slotsWhileDown} slots committed while ${victim} is down`);
+      // The survivors elect a leader (or keep theirs) and go on without the victim.
+      await cluster.waitForLeader();
+      await cluster.until(() => cluster.commitIndex() >= commitAtKill + slotsWhileDown, `${slotsWhileDown} slots committed while ${victim} is down`);
 
-        const restarted = await cluster.restart(victim);
-        const commitAtRestart = cluster.commitIndex();
-        const ackedAtRestart = clients.acked.size;
-        await cluster.until(() => restarted.node.status().appliedIndex >= commitAtRestart, `${victim} to catch up to slot ${commitAtRestart}`);
-        await cluster.until(() => clients.acked.size >= ackedAtRestart + acksAfterRestart, `${acksAfterRestart} acknowledgements after ${victim} restarted`);
-      }
+      const restarted = await cluster.restart(victim);
+      const commitAtRestart = cluster.commitIndex();
+      const ackedAtRestart = clients.acked.size;
+      await cluster.until(() => restarted.node.status().appliedIndex >= commitAtRestart, `${victim} to catch up to slot ${commitAtRestart}`);
+      await cluster.until(() => clients.acked.size >= ackedAtRestart + acksAfterRestart, `${acksAfterRestart} acknowledgements after ${victim} restarted`);
+    }
 
-      await finish(cluster, clients);
-      expect(killed).toEqual(rounds.map(({ victim, leader }) => `${victim} ${leader ? 'leading' : 'following'}`));
-      // Each victim missed slots compacted away meanwhile: snapshots were taken and sent.
-      const { saved, installed } = cluster.snapshotCounts();
-      expect(saved).toBeGreaterThan(0);
-      expect(installed).toBeGreaterThan(0);
-      expect(clients.acked.size).toBeGreaterThan(rounds.length * acksAfterRestart);
-    },
-    60_000,
-  );
+    await finish(cluster, clients);
+    expect(killed).toEqual(rounds.map(({ victim, leader }) => `${victim} ${leader ? 'leading' : 'following'}`));
+    // Each victim missed slots compacted away meanwhile: snapshots were taken and sent.
+    const { saved, installed } = cluster.snapshotCounts();
+    expect(saved).toBeGreaterThan(0);
+    expect(installed).toBeGreaterThan(0);
+    expect(clients.acked.size).toBeGreaterThan(rounds.length * acksAfterRestart);
+  }, 60_000);
 
   /*
    * One node at a time, a node that lost unsynced writes is repaired from the two that
@@ -399,20 +391,16 @@ describe('FileStorage under a runtime cluster', () => {
    * before fdatasync. Only a cut of every node at once shows that what was
    * acknowledged was durable.
    */
-  it(
-    'loses no acknowledged command when all three nodes lose power at the same moment',
-    async () => {
-      const { cluster, clients } = await startLoaded(acksAfterRestart);
-      for (let cut = 1; cut <= 2; cut++) {
-        const from = cluster.commitIndex();
-        await cluster.until(() => cluster.commitIndex() >= from + slotsBeforeCut, `${slotsBeforeCut} slots before cut ${cut}`);
-        await cluster.kill(...ids);
-        await Promise.all(ids.map((id) => cluster.restart(id)));
-        const ackedAtRestart = clients.acked.size;
-        await cluster.until(() => clients.acked.size >= ackedAtRestart + acksAfterRestart, `${acksAfterRestart} acknowledgements after cut ${cut}`);
-      }
-      await finish(cluster, clients);
-    },
-    60_000,
-  );
+  it('loses no acknowledged command when all three nodes lose power at the same moment', async () => {
+    const { cluster, clients } = await startLoaded(acksAfterRestart);
+    for (let cut = 1; cut <= 2; cut++) {
+      const from = cluster.commitIndex();
+      await cluster.until(() => cluster.commitIndex() >= from + slotsBeforeCut, `${slotsBeforeCut} slots before cut ${cut}`);
+      await cluster.kill(...ids);
+      await Promise.all(ids.map((id) => cluster.restart(id)));
+      const ackedAtRestart = clients.acked.size;
+      await cluster.until(() => clients.acked.size >= ackedAtRestart + acksAfterRestart, `${acksAfterRestart} acknowledgements after cut ${cut}`);
+    }
+    await finish(cluster, clients);
+  }, 60_000);
 });

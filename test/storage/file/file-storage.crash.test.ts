@@ -37,7 +37,16 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ballot, type DurableState, DurableStateBuilder, type Value, ballotEquals, formatBallot, persistNeedsSync, valueEquals } from '../../../src/core/index.js';
+import {
+  type Ballot,
+  type DurableState,
+  DurableStateBuilder,
+  type Value,
+  ballotEquals,
+  formatBallot,
+  persistNeedsSync,
+  valueEquals,
+} from '../../../src/core/index.js';
 import { FileStorage } from '../../../src/storage/file/index.js';
 import { RecordType, encodeBatch, encodeRecord } from '../../../src/storage/file/record.js';
 import { parseSegmentName, segmentHeaderBytes } from '../../../src/storage/file/wal.js';
@@ -433,7 +442,9 @@ class CrashRun {
       const missed = difference(state, without);
       const compactedMissed = withCompaction === undefined ? missed : difference(state, withCompaction);
       if (missed !== undefined && compactedMissed !== undefined) {
-        throw new Error(`the state is not batches 1..${k} in order: ${missed}${withCompaction === undefined ? '' : `; nor with the compaction after batch ${k}: ${compactedMissed}`}`);
+        throw new Error(
+          `the state is not batches 1..${k} in order: ${missed}${withCompaction === undefined ? '' : `; nor with the compaction after batch ${k}: ${compactedMissed}`}`,
+        );
       }
       const compactionDone = missed !== undefined;
       for (const n of resolved.compactions) {
@@ -455,7 +466,8 @@ class CrashRun {
       }
       for (const n of resolved.snapshots) {
         const slot = compactionAfter(n)?.snapshotSlot ?? Number.NaN;
-        if (snapshot === undefined || snapshot.slot < slot) throw new Error(`the snapshot of slot ${slot} was saved, but the directory has ${snapshot?.slot ?? 'none'}`);
+        if (snapshot === undefined || snapshot.slot < slot)
+          throw new Error(`the snapshot of slot ${slot} was saved, but the directory has ${snapshot?.slot ?? 'none'}`);
       }
 
       // What it holds is now the model, whichever way the last compaction went.
@@ -487,7 +499,9 @@ async function crashRun(options: CrashRunOptions, kills: number): Promise<Tally>
   try {
     for (let i = 0; i < kills; i++) await run.cycle(i, i === kills - 1);
   } catch (error) {
-    throw new Error(`seed ${options.seed}: ${error instanceof Error ? error.message : String(error)}\nreplay with SYNOD_CRASH_SEED=${options.seed}`, { cause: error });
+    throw new Error(`seed ${options.seed}: ${error instanceof Error ? error.message : String(error)}\nreplay with SYNOD_CRASH_SEED=${options.seed}`, {
+      cause: error,
+    });
   } finally {
     run.close();
   }

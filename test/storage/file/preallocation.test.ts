@@ -124,29 +124,24 @@ describe('FileStorage preallocation', () => {
     const lastStart = ends[2]!;
     const lastLength = ends[3]! - lastStart;
     await fc.assert(
-      fc.asyncProperty(
-        fc.nat(lastLength - 1),
-        fc.integer({ min: 1, max: lastLength }),
-        fc.integer({ min: 0, max: 8192 }),
-        async (from, count, padding) => {
-          // The bytes of the last record in [from, from + count) never reached the disk.
-          const start = lastStart + from;
-          const end = Math.min(start + count, ends[3]!);
-          fc.pre(!isZeros(whole, start, end - start)); // zeros lost are no loss
-          const dir = await tempDir();
-          const torn = Buffer.concat([whole, Buffer.alloc(padding)]);
-          torn.fill(0, start, end);
-          await writeFile(join(dir, firstSegment), torn);
-          const warnings: string[] = [];
-          const reopened = await openStorage(dir, { onWarning: (w) => warnings.push(w) });
-          expect(slotsOf((await reopened.load()).accepted)).toEqual([1, 2, 3]);
-          expect(warnings).toHaveLength(1);
-          expect(warnings[0]).toContain('truncated a torn tail');
-          await reopened.persist(write({ accepted: [accepted(9, 1)] }));
-          await reopened.close();
-          expect(slotsOf((await (await openStorage(dir)).load()).accepted)).toEqual([1, 2, 3, 9]);
-        },
-      ),
+      fc.asyncProperty(fc.nat(lastLength - 1), fc.integer({ min: 1, max: lastLength }), fc.integer({ min: 0, max: 8192 }), async (from, count, padding) => {
+        // The bytes of the last record in [from, from + count) never reached the disk.
+        const start = lastStart + from;
+        const end = Math.min(start + count, ends[3]!);
+        fc.pre(!isZeros(whole, start, end - start)); // zeros lost are no loss
+        const dir = await tempDir();
+        const torn = Buffer.concat([whole, Buffer.alloc(padding)]);
+        torn.fill(0, start, end);
+        await writeFile(join(dir, firstSegment), torn);
+        const warnings: string[] = [];
+        const reopened = await openStorage(dir, { onWarning: (w) => warnings.push(w) });
+        expect(slotsOf((await reopened.load()).accepted)).toEqual([1, 2, 3]);
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toContain('truncated a torn tail');
+        await reopened.persist(write({ accepted: [accepted(9, 1)] }));
+        await reopened.close();
+        expect(slotsOf((await (await openStorage(dir)).load()).accepted)).toEqual([1, 2, 3, 9]);
+      }),
       { numRuns: 40 },
     );
   });
@@ -164,7 +159,10 @@ describe('FileStorage preallocation', () => {
     // The zeros' sync failed beside it: the failure reaches the next write at the latest.
     let failure: unknown;
     for (let slot = 2; slot < 20 && failure === undefined; slot++) {
-      failure = await storage.persist(write({ accepted: [accepted(slot, 1)] })).then(() => undefined, (e: unknown) => e);
+      failure = await storage.persist(write({ accepted: [accepted(slot, 1)] })).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     }
     expect(failure).toBeInstanceOf(StorageFailedError);
     await expect(storage.persist(write({ accepted: [accepted(50, 1)] }))).rejects.toBeInstanceOf(StorageFailedError);

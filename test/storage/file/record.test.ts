@@ -7,7 +7,11 @@ describe('record: batch payload', () => {
   it('round-trips every field', () => {
     const batch = write({
       promised: ballot(7, 'nödé'),
-      accepted: [accepted(1, 3), { slot: 2, ballot: ballot(3), value: noop }, { slot: 9, ballot: ballot(4), value: { kind: 'batch', commands: [command(''), command('xy')] } }],
+      accepted: [
+        accepted(1, 3),
+        { slot: 2, ballot: ballot(3), value: noop },
+        { slot: 9, ballot: ballot(4), value: { kind: 'batch', commands: [command(''), command('xy')] } },
+      ],
       chosen: [chosen(5)],
       commitIndex: 4,
     });

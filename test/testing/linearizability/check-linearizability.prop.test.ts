@@ -58,7 +58,12 @@ it('reports 1-minimal failing sub-histories: non-linearizable, and linearizable 
       }
       expect(bruteForcePartition(minimal, versionedKvModel)).toBe(false);
       minimal.forEach((_, drop) => {
-        expect(bruteForcePartition(minimal.filter((__, i) => i !== drop), versionedKvModel)).toBe(true);
+        expect(
+          bruteForcePartition(
+            minimal.filter((__, i) => i !== drop),
+            versionedKvModel,
+          ),
+        ).toBe(true);
       });
     }),
     { numRuns: runs },

@@ -30,7 +30,12 @@ const cases: { name: string; linearizable: boolean; history: KvOperation[] }[] =
   {
     name: 'CAS one success, one conflict: linearizable',
     linearizable: true,
-    history: [ok('a', put('1'), 0, 1, written(1)), ok('b', put('b', 1), 2, 5, written(2)), ok('c', put('c', 1), 2, 5, conflict(2)), ok('a', get, 6, 7, value('b', 2))],
+    history: [
+      ok('a', put('1'), 0, 1, written(1)),
+      ok('b', put('b', 1), 2, 5, written(2)),
+      ok('c', put('c', 1), 2, 5, conflict(2)),
+      ok('a', get, 6, 7, value('b', 2)),
+    ],
   },
   {
     name: 'read of a value never written',
@@ -100,7 +105,13 @@ const cases: { name: string; linearizable: boolean; history: KvOperation[] }[] =
   {
     name: 'delete resets the version: a re-create is version 1',
     linearizable: true,
-    history: [ok('a', put('a'), 0, 1, written(1)), ok('a', put('b'), 2, 3, written(2)), ok('a', del(2), 4, 5, deleted), ok('b', put('c', 0), 6, 7, written(1)), ok('b', get, 8, 9, value('c', 1))],
+    history: [
+      ok('a', put('a'), 0, 1, written(1)),
+      ok('a', put('b'), 2, 3, written(2)),
+      ok('a', del(2), 4, 5, deleted),
+      ok('b', put('c', 0), 6, 7, written(1)),
+      ok('b', get, 8, 9, value('c', 1)),
+    ],
   },
   {
     name: 'a version that skips a write',
@@ -185,7 +196,11 @@ describe('checkLinearizability on hand-made versioned-KV histories', () => {
     const noCompletion: KvOperation = { client: 'a', key: 'x', input: get, invokedAt: 0, outcome: 'ok', output: absent };
     const backwards = ok('a', get, 5, 4, absent);
     const noOutput: KvOperation = { client: 'a', key: 'x', input: get, invokedAt: 0, completedAt: 1, outcome: 'ok' };
-    for (const [history, index] of [[[noCompletion], 0], [[ok('a', get, 0, 1, absent), backwards], 1], [[noOutput], 0]] as const) {
+    for (const [history, index] of [
+      [[noCompletion], 0],
+      [[ok('a', get, 0, 1, absent), backwards], 1],
+      [[noOutput], 0],
+    ] as const) {
       const attempt = () => check(history);
       expect(attempt).toThrow(HistoryError);
       try {
@@ -258,7 +273,9 @@ describe('the memory bound', () => {
     y.release();
     expect(budget.bytesHeld).toBe(0);
     // And through the checker: the first key's bound does not starve the second.
-    expect(checkLinearizability([...hardHistory(30, 'x'), ...hardHistory(8, 'y')], versionedKvModel, { memoryBytesMax: 4 * 1024 * 1024 })).toMatchObject({ key: 'y' });
+    expect(checkLinearizability([...hardHistory(30, 'x'), ...hardHistory(8, 'y')], versionedKvModel, { memoryBytesMax: 4 * 1024 * 1024 })).toMatchObject({
+      key: 'y',
+    });
   });
 });
 

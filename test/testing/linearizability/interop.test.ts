@@ -54,7 +54,12 @@ describe('EDN', () => {
   });
 
   it('rejects text that is not EDN with a HistoryError naming the form and the character', () => {
-    for (const [text, where] of [['{:a 1} {:b', 'entry 1: EDN at character 10'], ['[1 2', 'character 4'], ['{:a}', 'odd number'], [')', "unexpected ')'"]] as const) {
+    for (const [text, where] of [
+      ['{:a 1} {:b', 'entry 1: EDN at character 10'],
+      ['[1 2', 'character 4'],
+      ['{:a}', 'odd number'],
+      [')', "unexpected ')'"],
+    ] as const) {
       expect(() => readEdn(text)).toThrow(HistoryError);
       expect(() => readEdn(text)).toThrow(where);
     }
@@ -69,18 +74,38 @@ describe('Jepsen histories', () => {
     expect(read('4')).toBe('not-linearizable'); // the failed cas did not happen
     const history = historyFromJepsenEdn(jepsen('5'), jepsenCasRegister);
     expect(history.map((o) => o.outcome)).toEqual(['ok', 'ok', 'fail', 'info', 'ok']);
-    expect(history[0]).toEqual({ client: '0', key: 'register', input: { op: 'write', value: 3 }, invokedAt: 100, completedAt: 150, outcome: 'ok', output: { type: 'written' } });
+    expect(history[0]).toEqual({
+      client: '0',
+      key: 'register',
+      input: { op: 'write', value: 3 },
+      invokedAt: 100,
+      completedAt: 150,
+      outcome: 'ok',
+      output: { type: 'written' },
+    });
   });
 
   it('reads a history given as one vector, and an invocation never completed as info', () => {
-    const history = historyFromJepsenEdn('[{:type :invoke, :f :read, :process 0, :time 1} {:type :invoke, :f :write, :value 1, :process 1, :time 2}]', jepsenCasRegister);
+    const history = historyFromJepsenEdn(
+      '[{:type :invoke, :f :read, :process 0, :time 1} {:type :invoke, :f :write, :value 1, :process 1, :time 2}]',
+      jepsenCasRegister,
+    );
     expect(history.map((o) => o.outcome)).toEqual(['info', 'info']);
   });
 
   it('writes what it reads: a generated register history survives the round trip', () => {
     const value = fc.constantFrom<number | null>(null, 1, 2);
     const operation = fc
-      .record({ client: fc.constantFrom('0', '1', '2'), op: fc.constantFrom('read', 'write', 'cas'), value, expected: value, at: fc.integer({ min: 0, max: 50 }), length: fc.integer({ min: 0, max: 5 }), outcome: fc.constantFrom('ok', 'ok', 'info'), swapped: fc.boolean() })
+      .record({
+        client: fc.constantFrom('0', '1', '2'),
+        op: fc.constantFrom('read', 'write', 'cas'),
+        value,
+        expected: value,
+        at: fc.integer({ min: 0, max: 50 }),
+        length: fc.integer({ min: 0, max: 5 }),
+        outcome: fc.constantFrom('ok', 'ok', 'info'),
+        swapped: fc.boolean(),
+      })
       .map(({ client, op, value, expected, at, length, outcome, swapped }): RegisterOperation => {
         const input: RegisterInput = op === 'read' ? { op } : op === 'write' ? { op, value: value ?? 0 } : { op: 'cas', expected, value: value ?? 0 };
         if (outcome === 'info' && op !== 'read') return { client, key: 'register', input, invokedAt: at, outcome: 'info' };
@@ -90,19 +115,23 @@ describe('Jepsen histories', () => {
     // One operation at a time per client, as Jepsen's processes run.
     const sequential = fc.array(operation, { maxLength: 12 }).map((ops) => {
       const free = new Map<string, number>();
-      return ops.filter((o) => o.outcome === 'ok').map((o) => {
-        const at = Math.max(o.invokedAt, (free.get(o.client) ?? -1) + 1);
-        const moved = { ...o, invokedAt: at, completedAt: at + (o.completedAt! - o.invokedAt) };
-        free.set(o.client, moved.completedAt);
-        return moved;
-      });
+      return ops
+        .filter((o) => o.outcome === 'ok')
+        .map((o) => {
+          const at = Math.max(o.invokedAt, (free.get(o.client) ?? -1) + 1);
+          const moved = { ...o, invokedAt: at, completedAt: at + (o.completedAt! - o.invokedAt) };
+          free.set(o.client, moved.completedAt);
+          return moved;
+        });
     });
     fc.assert(
       fc.property(sequential, (history) => {
         const back = historyFromJepsenEdn(historyToJepsenEdn(history, jepsenCasRegister), jepsenCasRegister);
         // A refused cas is a :fail in Jepsen: it comes back as fail, which the checker drops, as it should.
         // Read back in invocation order (a stable sort keeps equal times in their order).
-        const expected = [...history].sort((x, y) => x.invokedAt - y.invokedAt).map((o) => (o.output?.type === 'cas' && !o.output.ok ? { ...o, outcome: 'fail', output: undefined } : o));
+        const expected = [...history]
+          .sort((x, y) => x.invokedAt - y.invokedAt)
+          .map((o) => (o.output?.type === 'cas' && !o.output.ok ? { ...o, outcome: 'fail', output: undefined } : o));
         expect(back.map(({ client: _, ...o }) => o)).toEqual(expected.map(({ client: _, output, ...o }) => (output === undefined ? o : { ...o, output })));
         // Jepsen's :fail says less than a refused cas (that the value was not the expected
         // one then), so only without refused ones must the verdicts agree.
@@ -193,7 +222,10 @@ describe('Porcupine JSON logs', () => {
   });
 
   it('reads a missing or null Return as a timeout too', () => {
-    const back = historyFromPorcupineJson('[{"ClientId":0,"Input":{"Op":"write","Value":1},"Call":3},{"ClientId":1,"Input":{"Op":"read"},"Call":4,"Return":null}]', porcupineRegister);
+    const back = historyFromPorcupineJson(
+      '[{"ClientId":0,"Input":{"Op":"write","Value":1},"Call":3},{"ClientId":1,"Input":{"Op":"read"},"Call":4,"Return":null}]',
+      porcupineRegister,
+    );
     expect(back.map((o) => o.outcome)).toEqual(['info', 'info']);
   });
 

@@ -16,8 +16,18 @@ const counter: Model<number, CounterInput, number | null> = {
 };
 
 const add = (client: string, at: number, end: number | undefined, by: number): Operation<CounterInput, number | null> =>
-  end === undefined ? { client, key: 'c', input: { op: 'add', by }, invokedAt: at, outcome: 'info' } : { client, key: 'c', input: { op: 'add', by }, invokedAt: at, completedAt: end, outcome: 'ok', output: null };
-const read = (client: string, at: number, end: number, value: number): Operation<CounterInput, number | null> => ({ client, key: 'c', input: { op: 'read' }, invokedAt: at, completedAt: end, outcome: 'ok', output: value });
+  end === undefined
+    ? { client, key: 'c', input: { op: 'add', by }, invokedAt: at, outcome: 'info' }
+    : { client, key: 'c', input: { op: 'add', by }, invokedAt: at, completedAt: end, outcome: 'ok', output: null };
+const read = (client: string, at: number, end: number, value: number): Operation<CounterInput, number | null> => ({
+  client,
+  key: 'c',
+  input: { op: 'read' },
+  invokedAt: at,
+  completedAt: end,
+  outcome: 'ok',
+  output: value,
+});
 
 it('checks a counter both ways, as the brute-force oracle does', () => {
   const good = [add('a', 0, 5, 1), add('b', 1, 6, 2), read('c', 2, 3, 2), read('c', 7, 8, 3), add('d', 9, undefined, 10), read('c', 20, 21, 13)];

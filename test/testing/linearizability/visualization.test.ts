@@ -58,7 +58,9 @@ describe.skipIf(chromium === undefined)('in a headless browser', () => {
       const page = await browser.newPage();
       await page.setViewport({ width: 1280, height: 600 });
       await page.goto(`file://${file}`);
-      const bars = await page.$$eval('g.op rect', (rects) => rects.map((r) => ({ width: r.getBoundingClientRect().width, fill: r.ownerDocument.defaultView!.getComputedStyle(r).fill })));
+      const bars = await page.$$eval('g.op rect', (rects) =>
+        rects.map((r) => ({ width: r.getBoundingClientRect().width, fill: r.ownerDocument.defaultView!.getComputedStyle(r).fill })),
+      );
       expect(bars).toHaveLength(failing.length);
       expect(bars.every((bar) => bar.width > 0)).toBe(true);
       const stuck = await page.$eval('g.op.stuck rect', (r) => r.ownerDocument.defaultView!.getComputedStyle(r).fill);
@@ -71,4 +73,7 @@ describe.skipIf(chromium === undefined)('in a headless browser', () => {
   });
 });
 
-if (chromium === undefined) console.warn('visualization.test: no chromium at /usr/bin/chromium; the headless-browser test is skipped (bash scripts/install-system-packages.sh installs it)');
+if (chromium === undefined)
+  console.warn(
+    'visualization.test: no chromium at /usr/bin/chromium; the headless-browser test is skipped (bash scripts/install-system-packages.sh installs it)',
+  );

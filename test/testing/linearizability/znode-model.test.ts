@@ -29,7 +29,9 @@ const del = (version: number): ZnodeInput => ({ op: 'delete', version });
 
 describe('znodeModel', () => {
   it('answers as ZooKeeper: version 0 after create, +1 per setData, errors change nothing', () => {
-    expect(run([get, set('a', -1), del(-1), create('a'), create('b'), get, set('b', 1), set('b', 0), set('c', -1), get, del(0), del(2), get, create('d'), get])).toEqual([
+    expect(
+      run([get, set('a', -1), del(-1), create('a'), create('b'), get, set('b', 1), set('b', 0), set('c', -1), get, del(0), del(2), get, create('d'), get]),
+    ).toEqual([
       { type: 'noNode' },
       { type: 'noNode' },
       { type: 'noNode' },
@@ -57,38 +59,74 @@ describe('znodeModel', () => {
   });
 });
 
-const ok = (client: string, at: number, end: number, input: ZnodeInput, output: ZnodeOutput): ZnodeOperation => ({ client, key: '/x', input, invokedAt: at, completedAt: end, outcome: 'ok', output });
+const ok = (client: string, at: number, end: number, input: ZnodeInput, output: ZnodeOutput): ZnodeOperation => ({
+  client,
+  key: '/x',
+  input,
+  invokedAt: at,
+  completedAt: end,
+  outcome: 'ok',
+  output,
+});
 const unknown = (client: string, at: number, input: ZnodeInput): ZnodeOperation => ({ client, key: '/x', input, invokedAt: at, outcome: 'info' });
 
 const cases: { name: string; linearizable: boolean; history: ZnodeOperation[] }[] = [
-  { name: 'a read of a created node', linearizable: true, history: [ok('a', 0, 1, create('one'), { type: 'created' }), ok('b', 2, 3, get, { type: 'data', data: 'one', version: 0 })] },
+  {
+    name: 'a read of a created node',
+    linearizable: true,
+    history: [ok('a', 0, 1, create('one'), { type: 'created' }), ok('b', 2, 3, get, { type: 'data', data: 'one', version: 0 })],
+  },
   { name: 'a lost create', linearizable: false, history: [ok('a', 0, 1, create('one'), { type: 'created' }), ok('b', 2, 3, get, { type: 'noNode' })] },
-  { name: 'two versioned sets from the same version both taking effect', linearizable: false, history: [
-    ok('a', 0, 1, create(''), { type: 'created' }),
-    ok('b', 2, 5, set('b', 0), { type: 'set', version: 1 }),
-    ok('c', 2, 5, set('c', 0), { type: 'set', version: 1 }),
-  ] },
-  { name: 'one versioned set wins, the concurrent one is refused', linearizable: true, history: [
-    ok('a', 0, 1, create(''), { type: 'created' }),
-    ok('b', 2, 5, set('b', 0), { type: 'set', version: 1 }),
-    ok('c', 2, 5, set('c', 0), { type: 'badVersion' }),
-    ok('a', 6, 7, get, { type: 'data', data: 'b', version: 1 }),
-  ] },
-  { name: 'a refused set that should have taken effect', linearizable: false, history: [ok('a', 0, 1, create(''), { type: 'created' }), ok('b', 2, 3, set('b', 0), { type: 'badVersion' })] },
-  { name: 'an unknown set seen later', linearizable: true, history: [ok('a', 0, 1, create(''), { type: 'created' }), unknown('b', 2, set('b', 0)), ok('c', 9, 10, get, { type: 'data', data: 'b', version: 1 })] },
-  { name: 'an unknown set seen, then unseen', linearizable: false, history: [
-    ok('a', 0, 1, create(''), { type: 'created' }),
-    unknown('b', 2, set('b', 0)),
-    ok('c', 9, 10, get, { type: 'data', data: 'b', version: 1 }),
-    ok('c', 11, 12, get, { type: 'data', data: '', version: 0 }),
-  ] },
-  { name: 'a re-created node read at version 0 after a delete', linearizable: true, history: [
-    ok('a', 0, 1, create('one'), { type: 'created' }),
-    ok('a', 2, 3, set('two', 0), { type: 'set', version: 1 }),
-    ok('b', 4, 5, del(1), { type: 'deleted' }),
-    ok('b', 6, 7, create('three'), { type: 'created' }),
-    ok('c', 8, 9, get, { type: 'data', data: 'three', version: 0 }),
-  ] },
+  {
+    name: 'two versioned sets from the same version both taking effect',
+    linearizable: false,
+    history: [
+      ok('a', 0, 1, create(''), { type: 'created' }),
+      ok('b', 2, 5, set('b', 0), { type: 'set', version: 1 }),
+      ok('c', 2, 5, set('c', 0), { type: 'set', version: 1 }),
+    ],
+  },
+  {
+    name: 'one versioned set wins, the concurrent one is refused',
+    linearizable: true,
+    history: [
+      ok('a', 0, 1, create(''), { type: 'created' }),
+      ok('b', 2, 5, set('b', 0), { type: 'set', version: 1 }),
+      ok('c', 2, 5, set('c', 0), { type: 'badVersion' }),
+      ok('a', 6, 7, get, { type: 'data', data: 'b', version: 1 }),
+    ],
+  },
+  {
+    name: 'a refused set that should have taken effect',
+    linearizable: false,
+    history: [ok('a', 0, 1, create(''), { type: 'created' }), ok('b', 2, 3, set('b', 0), { type: 'badVersion' })],
+  },
+  {
+    name: 'an unknown set seen later',
+    linearizable: true,
+    history: [ok('a', 0, 1, create(''), { type: 'created' }), unknown('b', 2, set('b', 0)), ok('c', 9, 10, get, { type: 'data', data: 'b', version: 1 })],
+  },
+  {
+    name: 'an unknown set seen, then unseen',
+    linearizable: false,
+    history: [
+      ok('a', 0, 1, create(''), { type: 'created' }),
+      unknown('b', 2, set('b', 0)),
+      ok('c', 9, 10, get, { type: 'data', data: 'b', version: 1 }),
+      ok('c', 11, 12, get, { type: 'data', data: '', version: 0 }),
+    ],
+  },
+  {
+    name: 'a re-created node read at version 0 after a delete',
+    linearizable: true,
+    history: [
+      ok('a', 0, 1, create('one'), { type: 'created' }),
+      ok('a', 2, 3, set('two', 0), { type: 'set', version: 1 }),
+      ok('b', 4, 5, del(1), { type: 'deleted' }),
+      ok('b', 6, 7, create('three'), { type: 'created' }),
+      ok('c', 8, 9, get, { type: 'data', data: 'three', version: 0 }),
+    ],
+  },
 ];
 
 describe('znodeModel on hand-made histories', () => {
@@ -114,9 +152,19 @@ const output = fc.oneof(
   fc.constantFrom<ZnodeOutput>({ type: 'created' }, { type: 'deleted' }, { type: 'noNode' }, { type: 'nodeExists' }, { type: 'badVersion' }),
 );
 const operation = fc
-  .record({ client: fc.constantFrom('a', 'b', 'c', 'd'), input, invokedAt: fc.integer({ min: 0, max: 20 }), duration: fc.integer({ min: 0, max: 8 }), info: fc.boolean(), output })
-  .map(({ client, input, invokedAt, duration, info, output }): ZnodeOperation =>
-    info && input.op !== 'getData' ? { client, key: '/x', input, invokedAt, outcome: 'info' } : { client, key: '/x', input, invokedAt, completedAt: invokedAt + duration, outcome: 'ok', output },
+  .record({
+    client: fc.constantFrom('a', 'b', 'c', 'd'),
+    input,
+    invokedAt: fc.integer({ min: 0, max: 20 }),
+    duration: fc.integer({ min: 0, max: 8 }),
+    info: fc.boolean(),
+    output,
+  })
+  .map(
+    ({ client, input, invokedAt, duration, info, output }): ZnodeOperation =>
+      info && input.op !== 'getData'
+        ? { client, key: '/x', input, invokedAt, outcome: 'info' }
+        : { client, key: '/x', input, invokedAt, completedAt: invokedAt + duration, outcome: 'ok', output },
   );
 
 it('agrees with the brute-force oracle on random znode histories of up to 7 operations, half the writes unknown', () => {

@@ -5,24 +5,28 @@ import { CodecError, FrameReader, prefixFrame } from '../../../src/transport/cod
 describe('FrameReader', () => {
   it('gives back the frames, in order and whole, however the stream is cut into chunks', () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 50 }), (frames, cuts) => {
-        const stream = new Uint8Array(frames.reduce((n, f) => n + 4 + f.byteLength, 0));
-        let at = 0;
-        for (const f of frames) {
-          stream.set(prefixFrame(f), at);
-          at += 4 + f.byteLength;
-        }
-        const reader = new FrameReader(1024);
-        const out: number[][] = [];
-        let i = 0;
-        for (let from = 0; from < stream.byteLength; i++) {
-          const to = Math.min(stream.byteLength, from + cuts[i % cuts.length]!);
-          for (const frame of reader.push(stream.subarray(from, to))) out.push([...frame]);
-          from = to;
-        }
-        expect(out).toEqual(frames.map((f) => [...f]));
-        expect(reader.buffered).toBe(0);
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 50 }),
+        (frames, cuts) => {
+          const stream = new Uint8Array(frames.reduce((n, f) => n + 4 + f.byteLength, 0));
+          let at = 0;
+          for (const f of frames) {
+            stream.set(prefixFrame(f), at);
+            at += 4 + f.byteLength;
+          }
+          const reader = new FrameReader(1024);
+          const out: number[][] = [];
+          let i = 0;
+          for (let from = 0; from < stream.byteLength; i++) {
+            const to = Math.min(stream.byteLength, from + cuts[i % cuts.length]!);
+            for (const frame of reader.push(stream.subarray(from, to))) out.push([...frame]);
+            from = to;
+          }
+          expect(out).toEqual(frames.map((f) => [...f]));
+          expect(reader.buffered).toBe(0);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -10,7 +10,15 @@ const v1 = batch([cmd('x'), cmd(''), cmd('héllo')]);
 const big = 2 ** 53 - 1;
 const config = {
   kind: 'config' as const,
-  config: { id: 3, voters: ['a', 'b', 'd'], quorum: 'majority' as const, leaving: { voters: ['a', 'b', 'c'], quorum: { phase1: 2, phase2: 2 } }, observers: ['o'], addresses: { a: '127.0.0.1:7001', o: 'h:1' }, windowSlots: 64 },
+  config: {
+    id: 3,
+    voters: ['a', 'b', 'd'],
+    quorum: 'majority' as const,
+    leaving: { voters: ['a', 'b', 'c'], quorum: { phase1: 2, phase2: 2 } },
+    observers: ['o'],
+    addresses: { a: '127.0.0.1:7001', o: 'h:1' },
+    windowSlots: 64,
+  },
 };
 
 /** One example of every message type, with edge values (empty lists, the largest integers, missing hints). */
@@ -18,7 +26,17 @@ const examples: NodeMessage[] = [
   { type: 'precheck', from: 'a', to: 'b', commitIndex: big },
   { type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b(0, '') },
   { type: 'prepare', from: 'a', to: 'b', ballot: b(7, 'a'), firstSlot: 1 },
-  { type: 'promise', from: 'b', to: 'a', ballot: b(7, 'a'), accepted: [{ slot: 3, ballot: b(2, 'c'), value: v1 }, { slot: 4, ballot: b(2, 'c'), value: noop }], chosen: [{ slot: 5, value: v1 }] },
+  {
+    type: 'promise',
+    from: 'b',
+    to: 'a',
+    ballot: b(7, 'a'),
+    accepted: [
+      { slot: 3, ballot: b(2, 'c'), value: v1 },
+      { slot: 4, ballot: b(2, 'c'), value: noop },
+    ],
+    chosen: [{ slot: 5, value: v1 }],
+  },
   { type: 'promise', from: 'b', to: 'a', ballot: b(7, 'a'), accepted: [], chosen: [] },
   { type: 'accept', from: 'a', to: 'b', ballot: b(7, 'a'), firstSlot: 9, values: [v1, noop, config], commitIndex: 8 },
   { type: 'accepted', from: 'b', to: 'a', ballot: b(7, 'a'), firstSlot: 9, count: 2 },
@@ -32,7 +50,17 @@ const examples: NodeMessage[] = [
   { type: 'probe', from: 'c', to: 'a', fence: b(0, '') },
   { type: 'probeReply', from: 'a', to: 'c', fence: b(8, 'c'), promised: b(8, 'c'), commitIndex: 11, accepted: [{ slot: 12, ballot: b(7, 'a'), value: v1 }] },
   { type: 'forward', from: 'b', to: 'a', commands: [cmd('one'), cmd('two')] },
-  { type: 'forwardRefused', from: 'a', to: 'b', requests: [['client/1', 4], ['ü', big]], reason: 'overloaded', leaderHint: undefined },
+  {
+    type: 'forwardRefused',
+    from: 'a',
+    to: 'b',
+    requests: [
+      ['client/1', 4],
+      ['ü', big],
+    ],
+    reason: 'overloaded',
+    leaderHint: undefined,
+  },
   { type: 'forwardRefused', from: 'a', to: 'b', requests: [], reason: 'not-leader', leaderHint: 'c' },
   { type: 'readRequest', from: 'b', to: 'a', id: 5 },
   { type: 'readReply', from: 'a', to: 'b', id: 5, index: 11, leaderHint: 'a' },
@@ -66,7 +94,16 @@ describe('message codec', () => {
       copy[at] = value;
       return copy;
     };
-    variants.push(withByte(0, 0), withByte(2, protocolVersion + 1), withByte(2, protocolVersion - 1), withByte(3, 0), withByte(3, 99), new Uint8Array([...frame, 0]), frame.subarray(0, frame.byteLength - 1), new Uint8Array(0));
+    variants.push(
+      withByte(0, 0),
+      withByte(2, protocolVersion + 1),
+      withByte(2, protocolVersion - 1),
+      withByte(3, 0),
+      withByte(3, 99),
+      new Uint8Array([...frame, 0]),
+      frame.subarray(0, frame.byteLength - 1),
+      new Uint8Array(0),
+    );
     for (const bad of variants) expect(() => decodeMessage(bad)).toThrow(CodecError);
     expect(() => decodeMessage(frame, { frameBytesMax: frame.byteLength - 1, idBytesMax: 255 })).toThrow(CodecError);
     expect(() => decodeMessage(frame, { frameBytesMax: 1 << 20, idBytesMax: 0 })).toThrow(CodecError);
@@ -103,7 +140,10 @@ describe('message codec', () => {
       expect(plain(decodeMessage(encodeMessage(decoded)))).toEqual(plain(decoded));
     };
     const runs = Number(process.env['SYNOD_FUZZ_RUNS'] ?? 50_000);
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => check(bytes)), { numRuns: runs });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => check(bytes)),
+      { numRuns: runs },
+    );
     const mutation = fc.record({
       frame: fc.nat(frames.length - 1),
       edits: fc.array(fc.record({ at: fc.nat(), value: fc.nat(255), kind: fc.constantFrom('set', 'insert', 'delete') }), { minLength: 1, maxLength: 4 }),

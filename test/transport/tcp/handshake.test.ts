@@ -35,14 +35,22 @@ describe('handshake frames', () => {
         if (!(error instanceof CodecError)) throw error;
       }
     };
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (bytes) => check(bytes)), { numRuns: 10_000 });
     fc.assert(
-      fc.property(fc.constantFrom(...examples), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(), (f, edits, cut) => {
-        const bytes = body(f).slice();
-        for (const [at, value] of edits) bytes[at % bytes.byteLength] = value;
-        check(bytes);
-        check(bytes.subarray(0, cut % (bytes.byteLength + 1)));
-      }),
+      fc.property(fc.uint8Array({ maxLength: 120 }), (bytes) => check(bytes)),
+      { numRuns: 10_000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...examples),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        (f, edits, cut) => {
+          const bytes = body(f).slice();
+          for (const [at, value] of edits) bytes[at % bytes.byteLength] = value;
+          check(bytes);
+          check(bytes.subarray(0, cut % (bytes.byteLength + 1)));
+        },
+      ),
       { numRuns: 10_000 },
     );
   });

@@ -11,7 +11,8 @@ import { sleep } from './raw-peer.js';
 
 const opened = new Opened();
 afterEach(() => opened.closeAll());
-const start = (id: string, ports: readonly number[], options: TestTcpOptions = {}, ids?: readonly string[]): Promise<StartedTransport> => opened.start(id, ports, options, ids);
+const start = (id: string, ports: readonly number[], options: TestTcpOptions = {}, ids?: readonly string[]): Promise<StartedTransport> =>
+  opened.start(id, ports, options, ids);
 const raw = (port: number, localAddress?: string) => opened.raw(port, localAddress);
 
 /** Sends a→b for a while and returns what b got: nothing, when b refused a. */
@@ -43,7 +44,14 @@ describe('TcpTransport refuses peers that cannot prove who they are', () => {
     const step2 = { secret: next, acceptedSecrets: [old] };
     const step3 = { secret: next };
     // Every pair of steps a rolling restart can put side by side connects, both ways round.
-    for (const [left, right] of [[{ secret: old }, step1], [step1, step2], [step2, step3], [step1, step1], [step3, step2], [step2, step1]] as const) {
+    for (const [left, right] of [
+      [{ secret: old }, step1],
+      [step1, step2],
+      [step2, step3],
+      [step1, step1],
+      [step3, step2],
+      [step2, step1],
+    ] as const) {
       const ports = await freePorts(2);
       const b = await start('b', ports, right);
       const a = await start('a', ports, left);

@@ -7,7 +7,8 @@ import { sleep } from './raw-peer.js';
 
 const opened = new Opened();
 afterEach(() => opened.closeAll());
-const start = (id: string, ports: readonly number[], options: TestTcpOptions = {}, ids?: readonly string[]): Promise<StartedTransport> => opened.start(id, ports, options, ids);
+const start = (id: string, ports: readonly number[], options: TestTcpOptions = {}, ids?: readonly string[]): Promise<StartedTransport> =>
+  opened.start(id, ports, options, ids);
 
 describe('TcpTransport options', () => {
   const base = { id: 'a', clusterId: 'c', listen: { host: '127.0.0.1', port: 0 }, peers: { b: { host: '127.0.0.1', port: 9 } }, secret: testSecret };
@@ -98,7 +99,14 @@ describe('TcpTransport', () => {
     a.transport.send(chunk(600_000));
     a.transport.send(forward('a', 'b', 3, 8));
     await until(() => b.delivered.length === 6, 'six messages');
-    expect(b.delivered.map((m) => (m.type === 'forward' ? `f${m.commands[0]![0]}` : m.type === 'snapshotChunk' ? `c${m.offset}` : m.type))).toEqual(['f1', 'c0', 'f2', 'c300000', 'c600000', 'f3']);
+    expect(b.delivered.map((m) => (m.type === 'forward' ? `f${m.commands[0]![0]}` : m.type === 'snapshotChunk' ? `c${m.offset}` : m.type))).toEqual([
+      'f1',
+      'c0',
+      'f2',
+      'c300000',
+      'c600000',
+      'f3',
+    ]);
     for (const m of b.delivered) if (m.type === 'snapshotChunk') expect(Buffer.compare(m.data, data)).toBe(0);
     expect(a.transport.stats.messagesSent).toBe(6);
   });

@@ -64,8 +64,21 @@ describe('fourLetterWordAnswer', () => {
   });
 
   it("prints a follower's dump with every session and its timeout, as ZooKeeper's followers do", () => {
-    const text = fourLetterWordAnswer('dump', () => stats({ sessions: [{ id: 0x10, ttlMs: 6_000, expiresAt: undefined }, { id: 0x2f, ttlMs: 10_000, expiresAt: undefined }], ephemerals: new Map([[0x2f, ['/a', '/b/c']]]) }), noReset);
-    expect(text).toBe('SessionTracker dump:\nGlobal Sessions(2):\n0x10\t6000ms\n0x2f\t10000ms\nephemeral nodes dump:\nSessions with Ephemerals (1):\n0x2f:\n\t/a\n\t/b/c\nConnections dump:\nConnections (0):\n');
+    const text = fourLetterWordAnswer(
+      'dump',
+      () =>
+        stats({
+          sessions: [
+            { id: 0x10, ttlMs: 6_000, expiresAt: undefined },
+            { id: 0x2f, ttlMs: 10_000, expiresAt: undefined },
+          ],
+          ephemerals: new Map([[0x2f, ['/a', '/b/c']]]),
+        }),
+      noReset,
+    );
+    expect(text).toBe(
+      'SessionTracker dump:\nGlobal Sessions(2):\n0x10\t6000ms\n0x2f\t10000ms\nephemeral nodes dump:\nSessions with Ephemerals (1):\n0x2f:\n\t/a\n\t/b/c\nConnections dump:\nConnections (0):\n',
+    );
   });
 
   it("groups the leader's sessions by the second it expects to expire them, soonest first", () => {
@@ -75,7 +88,9 @@ describe('fourLetterWordAnswer', () => {
       { id: 2, ttlMs: 4_000, expiresAt: t - 200 },
       { id: 3, ttlMs: 4_000, expiresAt: t + 1_900 },
     ];
-    expect(fourLetterWordAnswer('dump', () => stats({ mode: 'leader', sessions }), noReset)).toMatch(/^SessionTracker dump:\nSession Sets \(2\)\/\(3\):\n1 expire at Sat Dec 05 16:02:47 UTC 2026:\n\t0x2\n2 expire at Sat Dec 05 16:02:49 UTC 2026:\n\t0x1\n\t0x3\nephemeral nodes dump:\n/);
+    expect(fourLetterWordAnswer('dump', () => stats({ mode: 'leader', sessions }), noReset)).toMatch(
+      /^SessionTracker dump:\nSession Sets \(2\)\/\(3\):\n1 expire at Sat Dec 05 16:02:47 UTC 2026:\n\t0x2\n2 expire at Sat Dec 05 16:02:49 UTC 2026:\n\t0x1\n\t0x3\nephemeral nodes dump:\n/,
+    );
   });
 
   it("prints a connection's figures after crst as ZooKeeper does, and one still in its handshake briefly", () => {
@@ -133,7 +148,9 @@ describe('dirsAnswer', () => {
 describe('operationName', () => {
   it("abbreviates operations as ZooKeeper's cons does", () => {
     expect(operationName({ type: 'getChildren2', path: '/', watch: false })).toBe('GETC');
-    expect(operationName({ type: 'setWatches', version: 2, watches: { relativeZxid: 0, data: [], exist: [], child: [], persistent: [], persistentRecursive: [] } })).toBe('STW2');
+    expect(
+      operationName({ type: 'setWatches', version: 2, watches: { relativeZxid: 0, data: [], exist: [], child: [], persistent: [], persistentRecursive: [] } }),
+    ).toBe('STW2');
     expect(operationName({ type: 'write', request: { op: 'multi', ops: [] } })).toBe('MULT');
     expect(operationName({ type: 'ping' })).toBe('PING');
   });

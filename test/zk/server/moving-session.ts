@@ -54,7 +54,9 @@ export class MovingSession {
       client.replyTimeoutMs = this.options.replyTimeoutMs;
       client.lastZxid = this.lastZxid;
       try {
-        const answer = await client.handshake(this.id === 0 ? { timeoutMs: this.options.timeoutMs } : { sessionId: this.id, password: this.password, timeoutMs: this.options.timeoutMs });
+        const answer = await client.handshake(
+          this.id === 0 ? { timeoutMs: this.options.timeoutMs } : { sessionId: this.id, password: this.password, timeoutMs: this.options.timeoutMs },
+        );
         if (answer.timeoutMs === 0) {
           client.close();
           throw new SessionExpired(`session ${this.id.toString(16)} refused by ${member} as expired`);

@@ -25,7 +25,10 @@ let steps = 0;
 const steppingClock = { ...systemClock, now: () => systemClock.now() + (steps += latencyStepMs) };
 
 const bytes = (s: string) => new TextEncoder().encode(s);
-const create = (path: string, flags: number): ZkRequest => ({ type: 'write', request: { op: 'create', path, data: bytes('x'), acl: openAcl, flags, withStat: false } });
+const create = (path: string, flags: number): ZkRequest => ({
+  type: 'write',
+  request: { op: 'create', path, data: bytes('x'), acl: openAcl, flags, withStat: false },
+});
 /** A session id as ZooKeeper prints it (`Long.toHexString`). */
 const sid = (c: WireClient) => `0x${BigInt(`0x${c.sessionHex}`).toString(16)}`;
 
@@ -65,9 +68,20 @@ let realRun: Awaited<ReturnType<typeof scenario>> | undefined;
 const startedAt = Date.now();
 
 beforeAll(async () => {
-  const realStart = zookeeperMissing === undefined ? mkdtemp(join(tmpdir(), 'zk-4lw-')).then(async (dir) => ((realDir = dir), (real = await startZooKeeper(dir, 1)))) : Promise.resolve(undefined);
+  const realStart =
+    zookeeperMissing === undefined
+      ? mkdtemp(join(tmpdir(), 'zk-4lw-')).then(async (dir) => ((realDir = dir), (real = await startZooKeeper(dir, 1))))
+      : Promise.resolve(undefined);
   const extension = new ZkExtension();
-  kv = createKvNode({ id: 'a', members: ['a'], transport: new MemoryNetwork().transport('a'), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, kv: { extension } });
+  kv = createKvNode({
+    id: 'a',
+    members: ['a'],
+    transport: new MemoryNetwork().transport('a'),
+    storage: new MemoryStorage(),
+    tickMs: 10,
+    electionTicks: { min: 20, max: 40 },
+    kv: { extension },
+  });
   await kv.start();
   dataDir = await mkdtemp(join(tmpdir(), 'zk-4lw-data-'));
   await writeFile(join(dataDir, 'wal'), Buffer.alloc(4_321));
@@ -108,7 +122,12 @@ describe('four-letter words on a synod member', () => {
     expect(srvr).toMatch(/^Sent: 7$/m);
     expect(srvr).toMatch(/^Connections: 3$/m);
     expect(srvr).toMatch(/^Outstanding: 0$/m);
-    const mntr = Object.fromEntries((await fourLetterWord(port, 'mntr')).trim().split('\n').map((l) => l.split('\t') as [string, string]));
+    const mntr = Object.fromEntries(
+      (await fourLetterWord(port, 'mntr'))
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t') as [string, string]),
+    );
     expect(Number(mntr['zk_min_latency'])).toBe(min);
     expect(Number(mntr['zk_max_latency'])).toBe(max);
     expect(Number(mntr['zk_avg_latency'])).toBe(avg);
@@ -129,8 +148,34 @@ describe('four-letter words on a synod member', () => {
       [synod.b, 'EXIS', 4, synod.lastZxidB],
     ] as const) {
       const f = consFields(text, localPort(client));
-      expect(Object.keys(f)).toEqual(['interest', 'queued', 'recved', 'sent', 'sid', 'lop', 'est', 'to', 'lcxid', 'lzxid', 'lresp', 'llat', 'minlat', 'avglat', 'maxlat']);
-      expect(f).toMatchObject({ interest: '1', queued: '0', recved: String(recved), sent: String(recved), sid: sid(client), lop: op, to: String(client.session.timeoutMs), lcxid: `0x${(recved - 1).toString(16)}`, lzxid: `0x${lastZxid.toString(16)}` });
+      expect(Object.keys(f)).toEqual([
+        'interest',
+        'queued',
+        'recved',
+        'sent',
+        'sid',
+        'lop',
+        'est',
+        'to',
+        'lcxid',
+        'lzxid',
+        'lresp',
+        'llat',
+        'minlat',
+        'avglat',
+        'maxlat',
+      ]);
+      expect(f).toMatchObject({
+        interest: '1',
+        queued: '0',
+        recved: String(recved),
+        sent: String(recved),
+        sid: sid(client),
+        lop: op,
+        to: String(client.session.timeoutMs),
+        lcxid: `0x${(recved - 1).toString(16)}`,
+        lzxid: `0x${lastZxid.toString(16)}`,
+      });
       expect(Number(f['est'])).toBeGreaterThanOrEqual(startedAt);
       expect(Number(f['est'])).toBeLessThanOrEqual(before);
       expect(Number(f['lresp'])).toBeGreaterThan(0);
@@ -188,8 +233,14 @@ describe('four-letter words on a synod member', () => {
     const run = realRun!;
     const label = (text: string, pairs: [WireClient, string][]) => pairs.reduce((t, [c, name]) => t.replaceAll(sid(c), name), text);
     for (const word of ['wchs', 'wchc', 'wchp']) {
-      const ours = label(await fourLetterWord(port, word), [[synod.a, 'A'], [synod.b, 'B']]);
-      const theirs = label(await fourLetterWord(zkPort, word), [[run.a, 'A'], [run.b, 'B']]);
+      const ours = label(await fourLetterWord(port, word), [
+        [synod.a, 'A'],
+        [synod.b, 'B'],
+      ]);
+      const theirs = label(await fourLetterWord(zkPort, word), [
+        [run.a, 'A'],
+        [run.b, 'B'],
+      ]);
       // ZooKeeper's order is a hash map's: the same lines, maybe in another order.
       expect(ours.split('\n').sort(), word).toEqual(theirs.split('\n').sort());
     }
@@ -199,16 +250,38 @@ describe('four-letter words on a synod member', () => {
     const consNames = async (p: number, c: WireClient) => Object.keys(consFields(await fourLetterWord(p, 'cons'), localPort(c)));
     expect(await consNames(port, synod.b)).toEqual(await consNames(zkPort, run.b));
     // The kinds of line, not how many: how sessions fall into expiry sets depends on when each was last heard from.
-    const sessionSets = (text: string) => [...new Set(text.slice(0, text.indexOf('ephemeral nodes dump:')).replace(/0x[0-9a-f]+/g, 'ID').replace(/\d+/g, 'N').replace(/[A-Z][a-z]{2} [A-Z][a-z]{2} N N:N:N UTC N/g, 'DATE').split('\n'))].sort();
+    const sessionSets = (text: string) =>
+      [
+        ...new Set(
+          text
+            .slice(0, text.indexOf('ephemeral nodes dump:'))
+            .replace(/0x[0-9a-f]+/g, 'ID')
+            .replace(/\d+/g, 'N')
+            .replace(/[A-Z][a-z]{2} [A-Z][a-z]{2} N N:N:N UTC N/g, 'DATE')
+            .split('\n'),
+        ),
+      ].sort();
     // A standalone ZooKeeper prints its sessions as a leader does.
     expect(sessionSets(await fourLetterWord(port, 'dump'))).toEqual(sessionSets(await fourLetterWord(zkPort, 'dump')));
     const ephemerals = (text: string) => text.slice(text.indexOf('ephemeral nodes dump:'), text.indexOf('Connections dump:'));
-    expect(label(ephemerals(await fourLetterWord(port, 'dump')), [[synod.a, 'A']])).toBe(label(ephemerals(await fourLetterWord(zkPort, 'dump')), [[run.a, 'A']]));
-    const mntrKeys = (text: string) => new Set(text.trim().split('\n').map((l) => l.split('\t')[0]));
+    expect(label(ephemerals(await fourLetterWord(port, 'dump')), [[synod.a, 'A']])).toBe(
+      label(ephemerals(await fourLetterWord(zkPort, 'dump')), [[run.a, 'A']]),
+    );
+    const mntrKeys = (text: string) =>
+      new Set(
+        text
+          .trim()
+          .split('\n')
+          .map((l) => l.split('\t')[0]),
+      );
     const theirMntr = mntrKeys(await fourLetterWord(zkPort, 'mntr'));
     // zk_last_zxid is synod's own (ZooKeeper 3.8 prints the zxid in srvr only).
     for (const k of mntrKeys(await fourLetterWord(port, 'mntr'))) if (k !== 'zk_last_zxid') expect(theirMntr.has(k), k).toBe(true);
-    const enviKeys = (text: string) => text.split('\n').filter((l) => l.includes('=')).map((l) => l.slice(0, l.indexOf('=')));
+    const enviKeys = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => l.slice(0, l.indexOf('=')));
     const theirEnvi = enviKeys(await fourLetterWord(zkPort, 'envi'));
     expect(enviKeys(await fourLetterWord(port, 'envi')).filter((k) => !theirEnvi.includes(k))).toEqual(['node.version', 'node.exec.path']);
     expect((await fourLetterWord(zkPort, 'dirs')).replace(/\d+/g, 'N')).toBe((await fourLetterWord(port, 'dirs')).replace(/\d+/g, 'N'));
@@ -232,7 +305,18 @@ describe('four-letter words on a synod member', () => {
   it('crst resets every connection figure and srst the server figures, as ZooKeeper does', async () => {
     expect(await fourLetterWord(port, 'crst')).toBe('Connection stats reset.\n');
     const f = consFields(await fourLetterWord(port, 'cons'), localPort(synod.a));
-    expect(f).toMatchObject({ recved: '0', sent: '0', sid: sid(synod.a), lop: 'NA', lzxid: '0xffffffffffffffff', lresp: '0', llat: '0', minlat: '0', avglat: '0', maxlat: '0' });
+    expect(f).toMatchObject({
+      recved: '0',
+      sent: '0',
+      sid: sid(synod.a),
+      lop: 'NA',
+      lzxid: '0xffffffffffffffff',
+      lresp: '0',
+      llat: '0',
+      minlat: '0',
+      avglat: '0',
+      maxlat: '0',
+    });
     expect(f['lcxid']).toBeUndefined();
     expect(await fourLetterWord(port, 'srst')).toBe('Server stats reset.\n');
     const srvr = await fourLetterWord(port, 'srvr');

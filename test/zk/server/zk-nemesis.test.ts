@@ -56,14 +56,25 @@ it(`keeps a linearizable history through isolations and partitions (seed ${seed}
   const network = new MemoryNetwork();
   for (const id of ids) {
     const extension = new ZkExtension();
-    const kv = createKvNode({ id, members: ids, transport: network.transport(id), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, proposeTimeoutMs: 1_000, readTimeoutMs: 1_000, kv: { extension } });
+    const kv = createKvNode({
+      id,
+      members: ids,
+      transport: network.transport(id),
+      storage: new MemoryStorage(),
+      tickMs: 10,
+      electionTicks: { min: 20, max: 40 },
+      proposeTimeoutMs: 1_000,
+      readTimeoutMs: 1_000,
+      kv: { extension },
+    });
     nodes.push(kv);
     servers.push(new ZkServer({ kv, extension, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 4_000 }));
   }
   await Promise.all(nodes.map((n) => n.start()));
   const ports = (await Promise.all(servers.map((s) => s.start()))).map((a) => a.port);
   const setup = (await session(ports, 0))!;
-  for (const key of keys) expect((await setup.call({ type: 'write', request: { op: 'create', path: key, data: bytes(''), acl: openAcl, flags: 0, withStat: false } })).err).toBe(0);
+  for (const key of keys)
+    expect((await setup.call({ type: 'write', request: { op: 'create', path: key, data: bytes(''), acl: openAcl, flags: 0, withStat: false } })).err).toBe(0);
   setup.close();
 
   const random = new Prng(seed);
@@ -87,7 +98,11 @@ it(`keeps a linearizable history through isolations and partitions (seed ${seed}
         try {
           const reply = await c.call({ type: 'write', request: { op: 'setData', path: key, data: bytes(value), version: -1 } });
           // setData of any version on a node that exists: anything but success leaves it unknown.
-          history.push(reply.err === 0 ? { client: `c${w}`, key, input, invokedAt, completedAt: performance.now(), outcome: 'ok', output: { type: 'written' } } : { client: `c${w}`, key, input, invokedAt, outcome: 'info' });
+          history.push(
+            reply.err === 0
+              ? { client: `c${w}`, key, input, invokedAt, completedAt: performance.now(), outcome: 'ok', output: { type: 'written' } }
+              : { client: `c${w}`, key, input, invokedAt, outcome: 'info' },
+          );
         } catch {
           history.push({ client: `c${w}`, key, input, invokedAt, outcome: 'info' });
           c.close();
@@ -100,7 +115,15 @@ it(`keeps a linearizable history through isolations and partitions (seed ${seed}
           // A read that did not answer changed nothing: it is left out.
           if (reply.err === 0) {
             const { data } = dataOf(reply);
-            history.push({ client: `c${w}`, key, input: { op: 'read' }, invokedAt, completedAt: performance.now(), outcome: 'ok', output: { type: 'value', value: data === '' ? null : data } });
+            history.push({
+              client: `c${w}`,
+              key,
+              input: { op: 'read' },
+              invokedAt,
+              completedAt: performance.now(),
+              outcome: 'ok',
+              output: { type: 'value', value: data === '' ? null : data },
+            });
           }
         } catch {
           c.close();
@@ -118,7 +141,10 @@ it(`keeps a linearizable history through isolations and partitions (seed ${seed}
       if (pick === 0) network.isolate(ids[rng.int(ids.length)]!);
       else if (pick === 1) {
         const alone = ids[rng.int(ids.length)]!;
-        network.partition([alone], ids.filter((id) => id !== alone));
+        network.partition(
+          [alone],
+          ids.filter((id) => id !== alone),
+        );
       } else network.heal();
       await sleep(300 + rng.int(700));
     }

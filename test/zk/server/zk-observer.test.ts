@@ -37,11 +37,27 @@ async function startCluster(): Promise<{ ports: Record<string, number>; byId: Re
   const byId: Record<string, KvNode> = {};
   for (const id of [...voters, 'o']) {
     const extension = new ZkExtension();
-    const kv = createKvNode({ id, members: voters, observers: ['o'], transport: network.transport(id), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, kv: { extension } });
+    const kv = createKvNode({
+      id,
+      members: voters,
+      observers: ['o'],
+      transport: network.transport(id),
+      storage: new MemoryStorage(),
+      tickMs: 10,
+      electionTicks: { min: 20, max: 40 },
+      kv: { extension },
+    });
     nodes.push(kv);
     byId[id] = kv;
     await kv.start();
-    const server = new ZkServer({ kv, extension, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 300, sessionTimeoutMsMax: 2_000, sessionCheckMs: 50 });
+    const server = new ZkServer({
+      kv,
+      extension,
+      address: { host: '127.0.0.1', port: 0 },
+      sessionTimeoutMsMin: 300,
+      sessionTimeoutMsMax: 2_000,
+      sessionCheckMs: 50,
+    });
     servers.push(server);
     ports[id] = (await server.start()).port;
   }
@@ -56,8 +72,14 @@ async function client(port: number, handshake: Parameters<WireClient['handshake'
   return c;
 }
 
-const create = (path: string, flags = 0, data = '') => ({ type: 'write' as const, request: { op: 'create' as const, path, data: bytes(data), acl: openAcl, flags, withStat: false } });
-const setData = (path: string, data: string, version = -1) => ({ type: 'write' as const, request: { op: 'setData' as const, path, data: bytes(data), version } });
+const create = (path: string, flags = 0, data = '') => ({
+  type: 'write' as const,
+  request: { op: 'create' as const, path, data: bytes(data), acl: openAcl, flags, withStat: false },
+});
+const setData = (path: string, data: string, version = -1) => ({
+  type: 'write' as const,
+  request: { op: 'setData' as const, path, data: bytes(data), version },
+});
 
 it('serves sessions, reads from its own copy, writes through consensus, watches and sync, without voting', async () => {
   const { ports, byId } = await startCluster();
@@ -86,7 +108,11 @@ it('serves sessions, reads from its own copy, writes through consensus, watches 
 
   // Sequential numbers come from the log, whichever member the create went through.
   const seq = async (c: WireClient) => new JuteReader((await c.call(create('/config/job-', ZkCreateMode.persistentSequential))).body).string('path', 4096);
-  expect([await seq(onObserver), await seq(onVoter), await seq(onObserver)]).toEqual(['/config/job-0000000000', '/config/job-0000000001', '/config/job-0000000002']);
+  expect([await seq(onObserver), await seq(onVoter), await seq(onObserver)]).toEqual([
+    '/config/job-0000000000',
+    '/config/job-0000000001',
+    '/config/job-0000000002',
+  ]);
 
   // The observer never voted: still an observer, not among the voters.
   const configuration = byId['o']!.node.status().configuration!;

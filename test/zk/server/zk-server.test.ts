@@ -41,10 +41,33 @@ async function startCluster(bufferedBytesMax?: number): Promise<Cluster> {
   const ids = ['a', 'b', 'c'];
   const extensions = ids.map(() => new ZkExtension());
   const nodes = ids.map((id, i) =>
-    createKvNode({ id, members: ids, transport: network.transport(id), storage: new MemoryStorage(), tickMs: 10, electionTicks: { min: 20, max: 40 }, proposeTimeoutMs: 3_000, readTimeoutMs: 3_000, kv: { extension: extensions[i]! } }),
+    createKvNode({
+      id,
+      members: ids,
+      transport: network.transport(id),
+      storage: new MemoryStorage(),
+      tickMs: 10,
+      electionTicks: { min: 20, max: 40 },
+      proposeTimeoutMs: 3_000,
+      readTimeoutMs: 3_000,
+      kv: { extension: extensions[i]! },
+    }),
   );
   await Promise.all(nodes.map((n) => n.start()));
-  const servers = nodes.map((kv, i) => new ZkServer({ kv, extension: extensions[i]!, address: { host: '127.0.0.1', port: 0 }, sessionTimeoutMsMin: 300, sessionTimeoutMsMax: 2_000, sessionCheckMs: 50, nodeCheckMs: 50, limits: { requestBytesMax: 4096, frameCompleteMsMax: 400 }, ...(bufferedBytesMax === undefined ? {} : { bufferedBytesMax }) }));
+  const servers = nodes.map(
+    (kv, i) =>
+      new ZkServer({
+        kv,
+        extension: extensions[i]!,
+        address: { host: '127.0.0.1', port: 0 },
+        sessionTimeoutMsMin: 300,
+        sessionTimeoutMsMax: 2_000,
+        sessionCheckMs: 50,
+        nodeCheckMs: 50,
+        limits: { requestBytesMax: 4096, frameCompleteMsMax: 400 },
+        ...(bufferedBytesMax === undefined ? {} : { bufferedBytesMax }),
+      }),
+  );
   const ports = (await Promise.all(servers.map((s) => s.start()))).map((a) => a.port);
   for (let i = 0; i < 200 && !nodes.some((n) => n.node.status().role === 'leader'); i++) await sleep(20);
   cluster = {
@@ -66,7 +89,10 @@ async function client(port: number, handshake: Parameters<WireClient['handshake'
   return c;
 }
 
-const create = (path: string, flags = 0, data = '') => ({ type: 'write' as const, request: { op: 'create' as const, path, data: bytes(data), acl: openAcl, flags, withStat: false } });
+const create = (path: string, flags = 0, data = '') => ({
+  type: 'write' as const,
+  request: { op: 'create' as const, path, data: bytes(data), acl: openAcl, flags, withStat: false },
+});
 
 describe('ZkServer', () => {
   it('refuses a session id with the wrong password, and accepts the right one on another member', async () => {
@@ -157,7 +183,8 @@ describe('ZkServer', () => {
     owner.send(encodeRequest(11, { type: 'closeSession' }));
     owner.send(encodeRequest(12, { type: 'exists', path: '/', watch: false }));
     const xids: number[] = [];
-    for (let frame = await owner.nextFrame(); frame !== undefined; frame = await owner.nextFrame(1_000)) xids.push(new DataView(frame.buffer, frame.byteOffset).getInt32(0));
+    for (let frame = await owner.nextFrame(); frame !== undefined; frame = await owner.nextFrame(1_000))
+      xids.push(new DataView(frame.buffer, frame.byteOffset).getInt32(0));
     expect(xids).toEqual([10, 11]);
     expect(await watcher.waitEvents(1)).toEqual([[1, '/e']]);
     await watcher.call({ type: 'sync', path: '/' });
@@ -194,8 +221,19 @@ describe('ZkServer', () => {
     clients.push(back);
     back.lastZxid = seen;
     await back.handshake({ sessionId: c.session.id, password: c.session.password });
-    await back.call({ type: 'setWatches', version: 2, watches: { relativeZxid: seen, data: ['/w'], exist: ['/later', '/unchanged'], child: ['/p'], persistent: [], persistentRecursive: [] } }, -8);
-    expect((await back.waitEvents(3)).sort()).toEqual([[1, '/later'], [3, '/w'], [4, '/p']]);
+    await back.call(
+      {
+        type: 'setWatches',
+        version: 2,
+        watches: { relativeZxid: seen, data: ['/w'], exist: ['/later', '/unchanged'], child: ['/p'], persistent: [], persistentRecursive: [] },
+      },
+      -8,
+    );
+    expect((await back.waitEvents(3)).sort()).toEqual([
+      [1, '/later'],
+      [3, '/w'],
+      [4, '/p'],
+    ]);
     // The unchanged one was registered again: it fires when it changes.
     await other.call(create('/unchanged'));
     expect(await back.waitEvents(4)).toContainEqual([1, '/unchanged']);
@@ -221,7 +259,11 @@ describe('ZkServer', () => {
     await w.call(create('/tree'));
     await w.call(create('/tree/a'));
     await w.call({ type: 'write', request: { op: 'setData', path: '/tree/a', data: bytes('v'), version: -1 } });
-    expect(await c.waitEvents(3)).toEqual([[1, '/tree'], [1, '/tree/a'], [3, '/tree/a']]);
+    expect(await c.waitEvents(3)).toEqual([
+      [1, '/tree'],
+      [1, '/tree/a'],
+      [3, '/tree/a'],
+    ]);
     expect((await c.call({ type: 'removeWatches', path: '/tree', watcherType: 3 })).err).toBe(0);
     expect((await c.call({ type: 'removeWatches', path: '/tree', watcherType: 3 })).err).toBe(ZkErrorCode.noWatcher);
   });
@@ -232,20 +274,38 @@ describe('ZkServer', () => {
     const watcher = await client(ports[0]!);
     expect((await watcher.call({ type: 'addWatch', path: '/', mode: 1 })).err).toBe(0);
     const writer = await client(ports[1]!);
-    const secret = (path: string) => ({ type: 'write' as const, request: { op: 'create' as const, path, data: bytes(''), acl: [{ perms: 31, id: alice }], flags: 0, withStat: false } });
+    const secret = (path: string) => ({
+      type: 'write' as const,
+      request: { op: 'create' as const, path, data: bytes(''), acl: [{ perms: 31, id: alice }], flags: 0, withStat: false },
+    });
     expect((await writer.call(secret('/secret'))).err).toBe(0);
     expect((await writer.call(create('/open'))).err).toBe(0);
     expect(await watcher.waitEvents(1)).toEqual([[1, '/open']]);
     // Once it holds alice's id, the same watch tells it of her nodes.
     expect((await watcher.call({ type: 'auth', scheme: 'digest', auth: bytes('alice:pw') }, -4)).err).toBe(0);
     expect((await writer.call(secret('/secret2'))).err).toBe(0);
-    expect(await watcher.waitEvents(2)).toEqual([[1, '/open'], [1, '/secret2']]);
+    expect(await watcher.waitEvents(2)).toEqual([
+      [1, '/open'],
+      [1, '/secret2'],
+    ]);
   });
 
   it('deletes an emptied container and an expired TTL node through the log, firing their watches, on every member', async () => {
     const { ports } = await startCluster();
     const c = await client(ports[1]!);
-    const extended = (path: string, kind: 'container' | 'ttl', ttlMs = 0) => ({ type: 'write' as const, request: { op: 'create' as const, path, data: bytes(''), acl: openAcl, flags: kind === 'ttl' ? 5 : 0, withStat: true, kind, ...(kind === 'ttl' ? { ttlMs } : {}) } });
+    const extended = (path: string, kind: 'container' | 'ttl', ttlMs = 0) => ({
+      type: 'write' as const,
+      request: {
+        op: 'create' as const,
+        path,
+        data: bytes(''),
+        acl: openAcl,
+        flags: kind === 'ttl' ? 5 : 0,
+        withStat: true,
+        kind,
+        ...(kind === 'ttl' ? { ttlMs } : {}),
+      },
+    });
     expect((await c.call(extended('/box', 'container'))).err).toBe(0);
     expect((await c.call(create('/box/item'))).err).toBe(0);
     expect((await c.call(extended('/t', 'ttl', 200))).err).toBe(0);
@@ -263,10 +323,19 @@ describe('ZkServer', () => {
       await sleep(50);
     }
     await c.call({ type: 'sync', path: '/' });
-    expect(c.events.sort()).toEqual([[2, '/box'], [2, '/t'], [4, '/']]);
+    expect(c.events.sort()).toEqual([
+      [2, '/box'],
+      [2, '/t'],
+      [4, '/'],
+    ]);
     for (const port of ports) {
       await (await client(port)).call({ type: 'sync', path: '/' });
-      expect([await exists(port, '/box'), await exists(port, '/t'), await exists(port, '/kept'), await exists(port, '/unused')]).toEqual([false, false, true, true]);
+      expect([await exists(port, '/box'), await exists(port, '/t'), await exists(port, '/kept'), await exists(port, '/unused')]).toEqual([
+        false,
+        false,
+        true,
+        true,
+      ]);
     }
   });
 

@@ -91,8 +91,19 @@ export class WireClient {
   }
 
   /** The handshake; `timeoutMs` 0 in the answer means the session is expired (or the password refused). */
-  async handshake(options: { sessionId?: number; password?: Uint8Array; timeoutMs?: number } = {}): Promise<{ timeoutMs: number; sessionId: number; password: Uint8Array }> {
-    this.send(encodeConnectRequest({ protocolVersion: 0, lastZxidSeen: this.lastZxid, timeoutMs: options.timeoutMs ?? 10_000, sessionId: options.sessionId ?? 0, password: options.password ?? new Uint8Array(16), readOnly: false }));
+  async handshake(
+    options: { sessionId?: number; password?: Uint8Array; timeoutMs?: number } = {},
+  ): Promise<{ timeoutMs: number; sessionId: number; password: Uint8Array }> {
+    this.send(
+      encodeConnectRequest({
+        protocolVersion: 0,
+        lastZxidSeen: this.lastZxid,
+        timeoutMs: options.timeoutMs ?? 10_000,
+        sessionId: options.sessionId ?? 0,
+        password: options.password ?? new Uint8Array(16),
+        readOnly: false,
+      }),
+    );
     const frame = await this.nextFrame(this.replyTimeoutMs);
     if (frame === undefined) throw new Error('closed during the handshake');
     const r = new JuteReader(frame);
@@ -125,12 +136,14 @@ export class WireClient {
 
   /** Watch events received so far: [type, path]. */
   get events(): [number, string][] {
-    return this.frames.filter((f) => f.xid === -1).map((f) => {
-      const r = new JuteReader(f.body);
-      const type = r.int('type');
-      r.int('state');
-      return [type, r.string('path', 4096)];
-    });
+    return this.frames
+      .filter((f) => f.xid === -1)
+      .map((f) => {
+        const r = new JuteReader(f.body);
+        const type = r.int('type');
+        r.int('state');
+        return [type, r.string('path', 4096)];
+      });
   }
 
   /** Waits for `count` watch events. */
