@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import type { Operation, ZnodeInput, ZnodeOutput } from '../../src/testing/index.js';
 import { root } from '../cli/cli-processes.js';
 
@@ -20,7 +21,7 @@ export interface CClientProcess {
   readonly unexpected: number[];
   /** It finished its last operation after its stdin closed. */
   readonly done: boolean;
-  /** The end of what it wrote on stderr. */
+  /** The end of what it wrote on stdout (the binding's log) and stderr. */
   readonly stderr: string;
   /** Ends it: closes its stdin, waits up to `ms` for its last operation, and records one still unanswered as `info`. */
   finish(ms: number): Promise<void>;
@@ -36,7 +37,7 @@ export function startCClientProcess(hosts: string, worker: number, seed: number,
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(root, 'test', 'zk', 'c-client-worker.ts'), hosts, String(worker), String(seed), keys.join(',')],
-    { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
+    { cwd: root, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] },
   );
   const local = (at: number) => at - performance.timeOrigin;
   const invoked = new Map<number, { key: string; input: ZnodeInput; invokedAt: number }>();
@@ -55,8 +56,11 @@ export function startCClientProcess(hosts: string, worker: number, seed: number,
       invoked.clear();
     },
   };
-  child.stderr!.on('data', (b: Buffer) => (state.stderr = (state.stderr + b.toString('utf8')).slice(-4096)));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  // The binding's log (stdout, from C) and the process's errors, for a failure's message.
+  const keep = (b: Buffer) => (state.stderr = (state.stderr + b.toString('utf8')).slice(-4096));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  createInterface({ input: child.stdio[3] as Readable }).on('line', (line) => {
     const m = JSON.parse(line) as {
       session?: string;
       ephemeral?: string;

@@ -2,13 +2,14 @@
  * One ZooKeeper C client session in a process of its own, for test/zk/zk-c-client.test.ts:
  * run as `node --import tsx test/zk/c-client-worker.ts HOSTS WORKER SEED KEYS`. It
  * creates its ephemeral node, then runs versioned setData, create, delete and
- * sync+getData on the keys until its stdin closes, printing one JSON line per event:
+ * sync+getData on the keys until its stdin closes, writing one JSON line per event on
+ * file descriptor 3 (a pipe the parent opens; stdout carries the binding's log):
  * `{ session, ephemeral }` first, then per operation `{ invoke }` before it is sent and
  * `{ complete }` once answered (times in ms of the machine's clock,
  * `performance.timeOrigin + performance.now()`, so that the processes' histories share
  * one time line; an operation never completed, the process killed, may have happened),
  * `{ unexpected }` for an answer that is neither one of the model's errors nor a lost
- * connection, and `{ done }` last.
+ * connection, and `{ done }` last; the session then stays open until the process is killed.
  *
  * Why a process per session: with several sessions reconnecting in one process, a new
  * session of the same process sometimes never sent its connect request (the servers saw
@@ -16,6 +17,7 @@
  * answered everyone else). The binding's bookkeeping of its handles' sockets is the
  * likely cause; one session per process, as services usually run, does not show it.
  */
+import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Prng, type ZnodeInput, type ZnodeOutput } from '../../src/testing/index.js';
 import { type Answer, CClient, loadCBinding } from './c-binding.js';
@@ -28,7 +30,11 @@ const worker = Number(workerArg);
 const prng = new Prng(Number(seedArg) * 31 + worker);
 const keys = keysArg!.split(',');
 const now = () => performance.timeOrigin + performance.now();
-const print = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n`);
+// The reports go to file descriptor 3, a pipe of their own: the binding prints its log
+// lines on stdout from C, whole or in pieces, which would cut a report in two. A socket
+// over it queues what the pipe cannot take at once, in order.
+const reports = new Socket({ fd: 3, readable: false, writable: true });
+const print = (line: unknown) => reports.write(`${JSON.stringify(line)}\n`);
 
 let stopping = false;
 createInterface({ input: process.stdin }).on('close', () => (stopping = true));
@@ -85,6 +91,6 @@ while (!stopping) {
   print({ complete: { id, completedAt: now(), output } });
   if (output === 'info') await new Promise((r) => setTimeout(r, 50));
 }
+// The session stays open (its ephemeral node with it) until the parent, having checked
+// it, ends this process.
 print({ done: true });
-s.close();
-process.exit(0);

@@ -152,7 +152,6 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
       workers.map((w) => w.done),
       'every session finished its last operation',
     ).toEqual(workers.map(() => true));
-    await Promise.all(workers.map((w) => exit(w.child, 'SIGTERM')));
 
     const history: Operation<ZnodeInput, ZnodeOutput>[] = workers.flatMap((w) => w.ops);
     // Final reads, after a sync, by a new session (again after a connection loss).
@@ -200,5 +199,7 @@ describe.skipIf('missing' in loaded)("ZooKeeper's C client against a 3-member sy
       expect(BigInt(got.value!.stat.ephemeralOwner)).toBe(BigInt(w.session));
     }
     checker.close();
+    // Only now: a session's process ended takes its session with it (after its timeout).
+    await Promise.all(workers.map((w) => exit(w.child, 'SIGTERM')));
   }, 90_000);
 });
