@@ -4,39 +4,41 @@
  * running meanwhile.
  *
  * For each size: three `synod serve` processes on 127.0.0.1 (FileStorage, fsync on,
- * a snapshot every 1,000 slots, so that the leader holds one when the member joins: the
- * CAS workload alone takes thousands of slots; every 10,000 from 1 GB, where each
- * snapshot is a 1 GB write on every server: with one every 1,000 slots, every few
- * seconds here, a member took 51 s to join in one run and was no voter after 10
- * minutes in another), loaded with `size` MB of 64 KiB values; then `--clients`
- * clients, each a closed loop of compare-and-sets on its own key, warm up for 1 s per
- * 100 MB (at least 1 s: the snapshots the load triggered are still being written) and
- * run `--seconds` s (the baseline); then a fourth server is started with
- * `synod serve --join`: added as an observer, sent the snapshot and the log, promoted
- * once caught up. Reported:
- * - the snapshot transfer, as the sending leader logs it ('sent a snapshot', info):
- *   from the request to send (before the stored snapshot is loaded) to the new
- *   member's word that it holds it durably and installed; its bytes ÷ that time is the
- *   transfer rate. "transfers" counts the transfers started to the member; more than 1
- *   (the member needed another, or one was refused or given up): the figure is the
- *   last one's;
- * - where the new member's time went, as it logs it ('installed a snapshot from a
- *   peer'): from its first chunk to its last, then making the snapshot durable (the
- *   storage's commit: what the stream had not synced yet), then installing it in the
- *   state machine (the KV's restore);
+ * a snapshot every 1,000 slots; every 10,000 from 1 GB, where each snapshot is a 1 GB
+ * write on every server: with one every 1,000 slots, every few seconds here, a member
+ * took 51 s to join in one run and was no voter after 10 minutes in another), loaded
+ * with `size` MB of 64 KiB values, then enough small writes for every server to
+ * snapshot past the data and compact its log (else a member joining an idle cluster
+ * catches up from the log, and no snapshot travels). Then two joins, each a server
+ * started with `synod serve --join`: added as an observer, sent the snapshot and the
+ * log, promoted once caught up.
+ * - **idle**: member `d` joins the idle cluster, and is removed again: the transfer rate
+ *   the issue's target is about;
+ * - **under load**: `--clients` clients, each a closed loop of compare-and-sets on its
+ *   own key, warm up for 1 s per 100 MB (at least 1 s) and run `--seconds` s (the
+ *   baseline); then member `e` joins: the CAS/s during the change against the baseline.
+ *
+ * Reported for each join:
+ * - the transfer, as the new member logs it ('installed a snapshot from a peer'): from
+ *   its first chunk to the snapshot being durable in its storage (the stream's last
+ *   bytes written and synced, the file renamed into place); its bytes ÷ that time is
+ *   the transfer rate. Beside it, the phases (the chunks arriving; the storage's
+ *   commit; installing the snapshot in the KV) and the sending leader's own figure,
+ *   from the request to send (before the stored snapshot is opened) to the member's
+ *   word that it holds the snapshot durably and installed. "transfers" counts those
+ *   started to the member: more than 1 (it needed another, or one was refused or given
+ *   up) and the figures are the last one's;
  * - the join, from the process's start to being a voter, and in brackets the part
- *   before the server listened (loading code: TypeScript compiled on the fly by tsx);
+ *   before the server listened;
  * - CAS/s during the join against the baseline, and (last column) from the new member's
  *   listening to its being a voter: the change without its process's start.
  *
  * Floors of the same run (measured before the servers start), for the transfer: reading
  * a file of the same size (written and synced first, so probably from the page cache:
  * an upper bound on a disk read), and streaming the same bytes over one loopback TCP
- * connection. Targets (the issue): the
- * transfer at least 50% of the slower floor; CAS/s during the change at least 70% of
- * before. For context, a third rate: writing the same bytes to a file and syncing it,
- * which the new member must do before it may say it holds the snapshot (the transfer
- * is timed to that word), so no transfer can beat it.
+ * connection. Targets (the issue): the transfer at least 50% of the slower floor; CAS/s
+ * during the change at least 70% of before. For context, a third rate: writing the
+ * same bytes to a file and syncing it.
  *
  * A benchmark, not a test: it reports and never fails on its numbers.
  * The servers run the built CLI (dist/, rebuilt first when a source is newer), with the
@@ -138,7 +140,27 @@ async function loopbackRate(bytes: number): Promise<number> {
   return bytes / 1e6 / (ms / 1000);
 }
 
-async function point(sizeMb: number): Promise<string> {
+/** What a joining member's servers told, from the logs: its transfers, its phases, when it listened. */
+interface Seen {
+  transfersStarted: number;
+  transfer: { bytes: number; ms: number } | undefined;
+  listening: number | undefined;
+  listeningOps: number;
+  phases: { receiveMs: number; saveMs: number; installMs: number } | undefined;
+}
+
+/** One join's figures: the member `id` joining, the CAS loop running or not. */
+interface Join {
+  readonly seen: Seen;
+  /** When its process was started. */
+  readonly t0: number;
+  readonly changeMs: number;
+  /** CAS/s from the start of the join to the member's promotion, and from its listening. */
+  readonly during: number;
+  readonly afterStart: number;
+}
+
+async function point(sizeMb: number): Promise<string[]> {
   const dir = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-bench-membership-'));
   // The floors first, on a quiet machine: measured after the join they met the servers
   // writing their snapshots (a 1 GB point's disk floor fell to 105 MB/s).
@@ -148,18 +170,14 @@ async function point(sizeMb: number): Promise<string> {
   const net = await loopbackRate(bytes);
   const configPath = await writeLocalCluster(dir, 3);
   const config = await readClusterConfig(configPath);
-  const children: ChildProcess[] = [];
-  /** What the servers' logs and output told: the transfers to the new member, and when it listened. */
-  const seen = {
-    transfersStarted: 0,
-    transfer: undefined as { bytes: number; ms: number } | undefined,
-    listening: undefined as number | undefined,
-    listeningOps: 0,
-    phases: undefined as { receiveMs: number; saveMs: number; installMs: number } | undefined,
-  };
+  const snapshotEvery = sizeMb >= 1000 ? 10_000 : 1_000;
+  const children = new Map<string, ChildProcess>();
+  const seen = new Map<string, Seen>();
   /** Compare-and-sets completed by the workload so far. */
   let ops = 0;
   const serve = (id: string, extra: readonly string[] = []) => {
+    const s: Seen = { transfersStarted: 0, transfer: undefined, listening: undefined, listeningOps: 0, phases: undefined };
+    seen.set(id, s);
     const child = spawn(
       process.execPath,
       [
@@ -172,16 +190,16 @@ async function point(sizeMb: number): Promise<string> {
         '--id',
         id,
         '--snapshot-every',
-        String(sizeMb >= 1000 ? 10_000 : 1_000),
+        String(snapshotEvery),
         ...extra,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    children.push(child);
+    children.set(id, child);
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (id === 'd' && line.includes('serving clients') && seen.listening === undefined) {
-        seen.listening = performance.now();
-        seen.listeningOps = ops;
+      if (line.includes('serving clients') && s.listening === undefined) {
+        s.listening = performance.now();
+        s.listeningOps = ops;
       }
     });
     createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -191,26 +209,90 @@ async function point(sizeMb: number): Promise<string> {
       } catch {
         return;
       }
-      if (id === 'd' && entry.message === 'installed a snapshot from a peer') {
+      if (entry.message === 'installed a snapshot from a peer') {
         const { receiveMs, saveMs, installMs } = entry as Record<string, unknown>;
-        if (typeof receiveMs === 'number' && typeof saveMs === 'number' && typeof installMs === 'number') seen.phases = { receiveMs, saveMs, installMs };
+        if (typeof receiveMs === 'number' && typeof saveMs === 'number' && typeof installMs === 'number') s.phases = { receiveMs, saveMs, installMs };
       }
-      if (entry.to !== 'd') return;
-      if (entry.message === 'sending a snapshot') seen.transfersStarted++;
+      const to = typeof entry.to === 'string' ? seen.get(entry.to) : undefined;
+      if (to === undefined) return;
+      if (entry.message === 'sending a snapshot') to.transfersStarted++;
       if (entry.message === 'sent a snapshot' && typeof entry.bytes === 'number' && typeof entry.ms === 'number')
-        seen.transfer = { bytes: entry.bytes, ms: entry.ms };
+        to.transfer = { bytes: entry.bytes, ms: entry.ms };
     });
   };
   const endpoints = Object.values(config.members).map((m) => m.client);
-  const newClient = (i: number) =>
+  const newClient = (i: number, only?: (typeof endpoints)[number]) =>
     new KvClient({
-      endpoints: [...endpoints.slice(i % 3), ...endpoints.slice(0, i % 3)],
+      endpoints: only !== undefined ? [only] : [...endpoints.slice(i % 3), ...endpoints.slice(0, i % 3)],
       clusterId: config.clusterId,
       secret: config.clientSecret!,
       requestTimeoutMs: 10_000,
     });
   const loader = newClient(0);
   const clients = Array.from({ length: clientCount }, (_, i) => newClient(i));
+  /** One client per first member: a membership change must be asked of the leader. */
+  const admins = endpoints.map((e, i) => newClient(i, e));
+  /** Starts `id` with `--join` and waits until it votes. */
+  const join_ = async (id: string): Promise<Join> => {
+    const peer = await freePort();
+    const client = await freePort();
+    const mark = ops;
+    const t0 = performance.now();
+    serve(id, ['--join', '--peer', `127.0.0.1:${peer}`, '--client', `127.0.0.1:${client}`, '--data-dir', join(dir, id)]);
+    for (;;) {
+      const voters = (await loader.members().catch(() => undefined))?.configuration.voters ?? [];
+      if (voters.includes(id)) break;
+      if (performance.now() - t0 > 600_000) throw new Error(`${id} did not become a voter within 10 minutes`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const changeMs = performance.now() - t0;
+    const s = seen.get(id)!;
+    return {
+      seen: s,
+      t0,
+      changeMs,
+      during: (ops - mark) / (changeMs / 1000),
+      // From the new member's listening on: the change itself, without its process's start
+      // (loading the code on the cores the others serve on).
+      afterStart: s.listening === undefined ? Number.NaN : (ops - s.listeningOps) / ((t0 + changeMs - s.listening) / 1000),
+    };
+  };
+  /** Removes `id` from the configuration through whichever first member leads, then stops its process. */
+  const remove = async (id: string): Promise<void> => {
+    for (let t = performance.now(); ; ) {
+      const answers = await Promise.allSettled(admins.map((a) => a.changeMembers({ type: 'remove', id }, { timeoutMs: 10_000 })));
+      if (answers.some((a) => a.status === 'fulfilled')) break;
+      if (performance.now() - t > 30_000)
+        throw new Error(`could not remove ${id}: ${answers.map((a) => (a.status === 'rejected' ? String(a.reason) : '')).join('; ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await stop(children.get(id)!);
+  };
+  const row = (load: string, j: Join, before: number | undefined): string => {
+    const floor = Math.min(disk, net);
+    const startMs = j.seen.listening === undefined ? Number.NaN : j.seen.listening - j.t0;
+    const t = j.seen.transfer;
+    const p = j.seen.phases;
+    // The transfer: from the new member's first chunk to its snapshot being durable.
+    const toDurableMs = p === undefined ? Number.NaN : p.receiveMs + p.saveMs;
+    const rate = t === undefined ? Number.NaN : t.bytes / 1e6 / (toDurableMs / 1000);
+    const met = (ok: boolean) => (ok ? 'met' : 'not met');
+    return [
+      `| ${sizeMb} MB`,
+      load,
+      t === undefined ? 'none (caught up from the log)' : `${(t.bytes / 1e6).toFixed(1)} MB, ${j.seen.transfersStarted}`,
+      t === undefined ? '–' : `${toDurableMs} ms, ${rate.toFixed(1)} MB/s`,
+      t === undefined ? '–' : `${(rate / floor).toFixed(3)}${before === undefined ? ` ${met(rate / floor >= 0.5)}` : ''}`,
+      `${disk.toFixed(0)} / ${net.toFixed(0)} / ${durable.toFixed(0)} MB/s`,
+      p === undefined ? '–' : `${p.receiveMs} / ${p.saveMs} / ${p.installMs} ms`,
+      t === undefined ? '–' : `${t.ms} ms`,
+      `${Math.round(j.changeMs)} ms (${Math.round(startMs)})`,
+      before === undefined ? '–' : `${Math.round(before)}`,
+      before === undefined ? '–' : `${Math.round(j.during)}`,
+      before === undefined ? '–' : `${(j.during / before).toFixed(2)} ${met(j.during / before >= 0.7)}`,
+      before === undefined ? '– |' : `${Math.round(j.afterStart)}, ${(j.afterStart / before).toFixed(2)} |`,
+    ].join(' | ');
+  };
   try {
     for (const id of Object.keys(config.members)) serve(id);
     for (let t = performance.now(); ; ) {
@@ -221,27 +303,39 @@ async function point(sizeMb: number): Promise<string> {
         if (performance.now() - t > 30_000) throw error;
       }
     }
-    // The data: 64 KiB values, 16 writes at a time.
-    const value = new Uint8Array(valueBytes).fill(42);
-    let next = 0;
     // A put that fails (a leader change while the cluster snapshots) is made again: the
     // same value under the same key, so a repeat changes nothing but the version.
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < values) {
-          const key = `data/${String(next++).padStart(8, '0')}`;
-          for (let attempt = 1; ; attempt++) {
-            try {
-              await loader.put(key, value);
-              break;
-            } catch (error) {
-              if (attempt >= 10) throw error;
-              await new Promise((r) => setTimeout(r, 100));
+    const putAll = async (count: number, key: (i: number) => string, value: Uint8Array | string, parallel: number) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: parallel }, async () => {
+          while (next < count) {
+            const k = key(next++);
+            for (let attempt = 1; ; attempt++) {
+              try {
+                await loader.put(k, value);
+                break;
+              } catch (error) {
+                if (attempt >= 10) throw error;
+                await new Promise((r) => setTimeout(r, 100));
+              }
             }
           }
-        }
-      }),
-    );
+        }),
+      );
+    };
+    // The data: 64 KiB values, 16 writes at a time. Then small writes one at a time (a
+    // slot each: concurrent ones share slots), enough for the servers to snapshot past
+    // the data and compact their logs: a member joining now needs the snapshot (else an
+    // idle cluster's joiner would catch up from the log).
+    await putAll(values, (i) => `data/${String(i).padStart(8, '0')}`, new Uint8Array(valueBytes).fill(42), 16);
+    await putAll(2 * snapshotEvery + 500, (i) => `pad/${i % 100}`, 'x', 1);
+    // Settle: the snapshots those writes triggered are still being written (each a write
+    // of the whole data on every server).
+    await new Promise((r) => setTimeout(r, 1_000 * Math.max(1, sizeMb / 100)));
+    // The transfer on an idle cluster: the rate the issue's target is about.
+    const idle = await join_('d');
+    await remove('d');
     // The workload: each client a closed loop of compare-and-sets on its own key.
     let stopping = false;
     const loops = clients.map(async (c, i) => {
@@ -259,65 +353,30 @@ async function point(sizeMb: number): Promise<string> {
     // A warm-up, longer for more data: the snapshots the load triggered (every 64 MiB of
     // commands) are still being written, and each write holds up the log's.
     await new Promise((r) => setTimeout(r, 1_000 * Math.max(1, sizeMb / 100)));
-    let mark = ops;
-    let t0 = performance.now();
+    const mark = ops;
+    const t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const before = (ops - mark) / ((performance.now() - t0) / 1000);
-    // The change: a fourth server joins, is sent the snapshot, and is promoted.
-    const peer = await freePort();
-    const client = await freePort();
-    mark = ops;
-    t0 = performance.now();
-    serve('d', ['--join', '--peer', `127.0.0.1:${peer}`, '--client', `127.0.0.1:${client}`, '--data-dir', join(dir, 'd')]);
-    for (;;) {
-      const voters = (await loader.members().catch(() => undefined))?.configuration.voters ?? [];
-      if (voters.includes('d')) break;
-      if (performance.now() - t0 > 600_000) throw new Error('d did not become a voter within 10 minutes');
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const changeMs = performance.now() - t0;
-    const during = (ops - mark) / (changeMs / 1000);
-    // From the new member's listening on: the change itself, without its process's start
-    // (loading the code on the cores the others serve on).
-    const afterStart = seen.listening === undefined ? Number.NaN : (ops - seen.listeningOps) / ((t0 + changeMs - seen.listening) / 1000);
+    // The change under load: a fifth server joins, is sent the snapshot, and is promoted.
+    const loaded = await join_('e');
     stopping = true;
     await Promise.all(loops);
-    const floor = Math.min(disk, net);
-    const joinRate = bytes / 1e6 / (changeMs / 1000);
-    const startMs = seen.listening === undefined ? Number.NaN : seen.listening - t0;
-    const t = seen.transfer;
-    const rate = t === undefined ? Number.NaN : t.bytes / 1e6 / (t.ms / 1000);
-    const met = (ok: boolean) => (ok ? 'met' : 'not met');
-    return [
-      `| ${sizeMb} MB`,
-      t === undefined ? 'none (caught up from the log)' : `${(t.bytes / 1e6).toFixed(1)} MB, ${seen.transfersStarted}`,
-      t === undefined ? '–' : `${t.ms} ms`,
-      t === undefined ? '–' : `${rate.toFixed(1)} MB/s`,
-      `${disk.toFixed(0)} / ${net.toFixed(0)} MB/s`,
-      t === undefined ? '–' : `${(rate / floor).toFixed(3)} ${met(rate / floor >= 0.5)}`,
-      `${durable.toFixed(0)} MB/s, ${t === undefined ? '–' : (rate / durable).toFixed(2)}`,
-      seen.phases === undefined ? '–' : `${seen.phases.receiveMs} / ${seen.phases.saveMs} / ${seen.phases.installMs} ms`,
-      `${Math.round(changeMs)} ms (${Math.round(startMs)})`,
-      `${joinRate.toFixed(1)} MB/s, ${(joinRate / floor).toFixed(3)}`,
-      `${Math.round(before)}`,
-      `${Math.round(during)}`,
-      `${(during / before).toFixed(2)} ${met(during / before >= 0.7)}`,
-      `${Math.round(afterStart)}, ${(afterStart / before).toFixed(2)} |`,
-    ].join(' | ');
+    return [row('idle', idle, undefined), row(`${clientCount} CAS clients`, loaded, before)];
   } finally {
-    await Promise.all([loader, ...clients].map((c) => c.close()));
-    await Promise.all(
-      children.map((c) =>
-        c.exitCode !== null || c.signalCode !== null
-          ? undefined
-          : new Promise((r) => {
-              c.once('exit', r);
-              c.kill('SIGTERM');
-            }),
-      ),
-    );
+    await Promise.all([loader, ...clients, ...admins].map((c) => c.close()));
+    await Promise.all([...children.values()].map(stop));
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Ends a server process (SIGTERM) and waits for it. */
+function stop(c: ChildProcess): Promise<unknown> | undefined {
+  return c.exitCode !== null || c.signalCode !== null
+    ? undefined
+    : new Promise((r) => {
+        c.once('exit', r);
+        c.kill('SIGTERM');
+      });
 }
 
 const cpus = os.cpus();
@@ -326,8 +385,8 @@ console.log(
   `membership benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; ${clientCount} CAS clients, ${seconds} s baseline`,
 );
 console.log(
-  '| data | snapshot sent, transfers | transfer | transfer rate | floors: file read / loopback | transfer ÷ slower floor (target ≥ 0.5) | durable write (context), transfer ÷ it | new member: chunks / durable / installed | join to voter (process start) | join rate, ÷ floor | CAS/s before | during | ratio (target ≥ 0.7) | CAS/s from listening to voter, ratio |',
+  '| data | load | snapshot sent, transfers | transfer: first chunk to durable, rate | ÷ slower floor (target ≥ 0.5, idle) | floors: file read / loopback / durable write | new member: chunks / durable / installed | leader: request to installed | join to voter (process start) | CAS/s before | during | ratio (target ≥ 0.7) | CAS/s from listening to voter, ratio |',
 );
-console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|');
-for (const size of sizesMb) console.log(await point(size));
+console.log('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|');
+for (const size of sizesMb) for (const line of await point(size)) console.log(line);
 process.exit(0);
