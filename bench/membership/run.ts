@@ -64,6 +64,7 @@ const arg = (name: string, fallback: string): string => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
 };
+let dbgT0 = 0;
 const sizesMb = arg('sizes', '10,100').split(',').map(Number);
 const clientCount = Number(arg('clients', '64'));
 const seconds = Number(arg('seconds', '5'));
@@ -146,6 +147,9 @@ interface Seen {
   transfer: { bytes: number; ms: number } | undefined;
   listening: number | undefined;
   listeningOps: number;
+  /** When the leader logged the configuration that first names the member (as an observer), and the CAS count then. */
+  added: number | undefined;
+  addedOps: number;
   phases: { receiveMs: number; saveMs: number; installMs: number } | undefined;
 }
 
@@ -158,6 +162,8 @@ interface Join {
   /** CAS/s from the start of the join to the member's promotion, and from its listening. */
   readonly during: number;
   readonly afterStart: number;
+  /** CAS/s from the configuration that adds the member (chosen, as the leader logs it) to its promotion. */
+  readonly afterAdded: number;
 }
 
 async function point(sizeMb: number): Promise<string[]> {
@@ -176,7 +182,7 @@ async function point(sizeMb: number): Promise<string[]> {
   /** Compare-and-sets completed by the workload so far. */
   let ops = 0;
   const serve = (id: string, extra: readonly string[] = []) => {
-    const s: Seen = { transfersStarted: 0, transfer: undefined, listening: undefined, listeningOps: 0, phases: undefined };
+    const s: Seen = { transfersStarted: 0, transfer: undefined, listening: undefined, listeningOps: 0, added: undefined, addedOps: 0, phases: undefined };
     seen.set(id, s);
     const child = spawn(
       process.execPath,
@@ -213,6 +219,18 @@ async function point(sizeMb: number): Promise<string[]> {
         const { receiveMs, saveMs, installMs } = entry as Record<string, unknown>;
         if (typeof receiveMs === 'number' && typeof saveMs === 'number' && typeof installMs === 'number') s.phases = { receiveMs, saveMs, installMs };
       }
+      if (process.env['DBG'] && typeof entry['time'] === 'string' && entry.message !== 'snapshot saved')
+        console.error(`${id} +${Date.parse(entry['time']) - dbgT0} ${String(entry.message)} ${line.slice(0, 160)}`);
+      if (entry.message === 'configuration chosen') {
+        const c = entry['configuration'] as { observers?: unknown; voters?: unknown } | undefined;
+        for (const [member, m] of seen) {
+          const named = [c?.observers, c?.voters].some((list) => Array.isArray(list) && list.includes(member));
+          if (named && m.added === undefined && member !== id) {
+            m.added = performance.now();
+            m.addedOps = ops;
+          }
+        }
+      }
       const to = typeof entry.to === 'string' ? seen.get(entry.to) : undefined;
       if (to === undefined) return;
       if (entry.message === 'sending a snapshot') to.transfersStarted++;
@@ -238,6 +256,13 @@ async function point(sizeMb: number): Promise<string[]> {
     const client = await freePort();
     const mark = ops;
     const t0 = performance.now();
+    dbgT0 = Date.now();
+    const timeline: number[] = [];
+    let last = ops;
+    const sampler = setInterval(() => {
+      timeline.push(ops - last);
+      last = ops;
+    }, 100);
     serve(id, ['--join', '--peer', `127.0.0.1:${peer}`, '--client', `127.0.0.1:${client}`, '--data-dir', join(dir, id)]);
     for (;;) {
       const voters = (await loader.members().catch(() => undefined))?.configuration.voters ?? [];
@@ -246,6 +271,8 @@ async function point(sizeMb: number): Promise<string[]> {
       await new Promise((r) => setTimeout(r, 50));
     }
     const changeMs = performance.now() - t0;
+    clearInterval(sampler);
+    if (process.env['DBG']) console.error(id, 'ops per 100 ms:', timeline.join(' '));
     const s = seen.get(id)!;
     return {
       seen: s,
@@ -255,6 +282,7 @@ async function point(sizeMb: number): Promise<string[]> {
       // From the new member's listening on: the change itself, without its process's start
       // (loading the code on the cores the others serve on).
       afterStart: s.listening === undefined ? Number.NaN : (ops - s.listeningOps) / ((t0 + changeMs - s.listening) / 1000),
+      afterAdded: s.added === undefined ? Number.NaN : (ops - s.addedOps) / ((t0 + changeMs - s.added) / 1000),
     };
   };
   /** Removes `id` from the configuration through whichever first member leads, then stops its process. */
@@ -290,7 +318,8 @@ async function point(sizeMb: number): Promise<string[]> {
       before === undefined ? '–' : `${Math.round(before)}`,
       before === undefined ? '–' : `${Math.round(j.during)}`,
       before === undefined ? '–' : `${(j.during / before).toFixed(2)} ${met(j.during / before >= 0.7)}`,
-      before === undefined ? '– |' : `${Math.round(j.afterStart)}, ${(j.afterStart / before).toFixed(2)} |`,
+      before === undefined ? '–' : `${Math.round(j.afterStart)}, ${(j.afterStart / before).toFixed(2)}`,
+      before === undefined ? '– |' : `${Math.round(j.afterAdded)}, ${(j.afterAdded / before).toFixed(2)} ${met(j.afterAdded / before >= 0.7)} |`,
     ].join(' | ');
   };
   try {
@@ -385,8 +414,8 @@ console.log(
   `membership benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; ${clientCount} CAS clients, ${seconds} s baseline`,
 );
 console.log(
-  '| data | load | snapshot sent, transfers | transfer: first chunk to durable, rate | ÷ slower floor (target ≥ 0.5, idle) | floors: file read / loopback / durable write | new member: chunks / durable / installed | leader: request to installed | join to voter (process start) | CAS/s before | during | ratio (target ≥ 0.7) | CAS/s from listening to voter, ratio |',
+  '| data | load | snapshot sent, transfers | transfer: first chunk to durable, rate | ÷ slower floor (target ≥ 0.5, idle) | floors: file read / loopback / durable write | new member: chunks / durable / installed | leader: request to installed | join to voter (process start) | CAS/s before | during | ratio (target ≥ 0.7) | CAS/s from listening to voter, ratio | CAS/s from being added (observer chosen) to voter, ratio |',
 );
-console.log('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|');
+console.log('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|');
 for (const size of sizesMb) for (const line of await point(size)) console.log(line);
 process.exit(0);
