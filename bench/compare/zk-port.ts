@@ -162,7 +162,13 @@ async function measure(target: Target, op: OpName, clients: number): Promise<Mea
     let phase: 'warmup' | 'measure' | 'stop' = 'warmup';
     const count = { n: 0 };
     const latencies: number[] = [];
-    const loops = sessions.map((c, i) => loop(c, op, paths[i]!, () => phase !== 'stop', count, latencies));
+    // A failed call ends the point (every loop stops), named by system and point.
+    let failure: unknown;
+    const loops = sessions.map((c, i) =>
+      loop(c, op, paths[i]!, () => phase !== 'stop' && failure === undefined, count, latencies).catch((error: unknown) => {
+        failure ??= error;
+      }),
+    );
     await new Promise((r) => setTimeout(r, warmupSeconds * 1_000));
     phase = 'measure';
     count.n = 0;
@@ -176,6 +182,7 @@ async function measure(target: Target, op: OpName, clients: number): Promise<Mea
     const sample = latencies.slice().sort((a, b) => a - b);
     phase = 'stop';
     await Promise.all(loops);
+    if (failure !== undefined) throw new Error(`${target.name}, ${op} at ${clients} clients: ${String(failure)}`, { cause: failure });
     const cpuMs = ((cpuAfter - cpuBefore) / clockTicksPerSecond) * 1_000;
     return {
       opsPerSecond: done / elapsed,

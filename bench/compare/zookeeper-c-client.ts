@@ -58,6 +58,11 @@ export class ZooKeeperCClient {
       debug_level: binding.constants.ZOO_LOG_LEVEL_ERROR,
       host_order_deterministic: true,
       data_as_buffer: true,
+      // The binding closes a live session itself, as expired, once the C client's event
+      // processing returned "nothing" more than this many times in a row (default 10):
+      // on a loaded machine a slow answer did, and the benchmark died of ZOPERATIONTIMEOUT
+      // (yfinkelstein/node-zookeeper issues 228 and 233). The C client's own timeouts stay.
+      response_counter_limit: 1_000_000,
     });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the C client did not connect to ${address} within 10 s`)), 10_000);
