@@ -48,3 +48,43 @@ export function crc32(bytes: Uint8Array, previous = 0): number {
   for (; i < n; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+/** The CRC-32 polynomial, bit-reversed: bit 31 is the coefficient of x^0. */
+const reversedPolynomial = 0xedb88320;
+
+/** `a * b` modulo the CRC-32 polynomial, both in the bit-reversed form the CRC uses. */
+function multiplyModulo(a: number, b: number): number {
+  let product = 0;
+  for (let bit = 0x80000000; bit !== 0; bit >>>= 1) {
+    if (a & bit) product ^= b;
+    // b times x: a shift towards the high powers, reduced by the polynomial.
+    b = b & 1 ? (b >>> 1) ^ reversedPolynomial : b >>> 1;
+  }
+  return product >>> 0;
+}
+
+/** x^(2^k) modulo the polynomial, for k from 0: squaring the previous one each time. */
+const xToPowersOfTwo = ((): Uint32Array => {
+  const t = new Uint32Array(64);
+  t[0] = 0x40000000; // x^1
+  for (let k = 1; k < 64; k++) t[k] = multiplyModulo(t[k - 1]!, t[k - 1]!);
+  return t;
+})();
+
+/**
+ * The CRC-32 of `a` followed by `length` more bytes, given the CRC of `a` and that of the
+ * bytes after it: CRC-32 is affine, so the CRC of a whole follows from those of its
+ * parts without reading the bytes again (a few dozen multiplications, whatever the
+ * length). `crc32Combine(crc32(a), crc32(b), b.length) === crc32(a ‖ b)`.
+ * @internal
+ */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  if (!Number.isSafeInteger(lengthB) || lengthB < 0) throw new RangeError(`crc32Combine: length ${lengthB} is not a non-negative integer`);
+  // crcA carried through 8 * lengthB zero bits: multiplied by x^(8 lengthB).
+  let shifted = crcA >>> 0;
+  let bits = lengthB * 8;
+  for (let k = 0; bits > 0; k++, bits = Math.floor(bits / 2)) {
+    if (bits % 2 === 1) shifted = multiplyModulo(xToPowersOfTwo[k]!, shifted);
+  }
+  return (shifted ^ crcB) >>> 0;
+}

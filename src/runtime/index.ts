@@ -1,7 +1,7 @@
 export { createNode, SynodNode, type NodeState, type NodeStatus, type ProposeOptions, type WaitOptions } from './node.js';
 export type { NodeOptions, SnapshotOptions } from './options.js';
 export type { Transport, TransportHandlers } from './transport.js';
-export type { Storage, Snapshot, SnapshotReader, SnapshotWriter } from './storage.js';
+export type { Storage, Snapshot, SnapshotReader, SnapshotWriter, OpenSnapshotOptions, CreateSnapshotOptions } from './storage.js';
 export { type StateMachine, type ApplyMeta, type SnapshotCapture, type Codec, jsonCodec, bytesCodec, resultJsonCodec } from './state-machine.js';
 export {
   isCoreMessage,

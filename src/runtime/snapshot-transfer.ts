@@ -13,6 +13,7 @@
 import type { NodeId } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import { crc32 as portableCrc32 } from './crc32.js';
+import { SnapshotError } from './errors.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
 import type { SnapshotReader } from './storage.js';
 
@@ -39,6 +40,12 @@ export type Crc32 = (bytes: Uint8Array, previous: number) => number;
 export interface SnapshotSource {
   readonly slot: number;
   readonly byteLength: number;
+  /**
+   * The CRC-32 the bytes must have, whole, when the source leaves the check to the
+   * sender (a storage reader opened `checkedByCaller`): the chunks' running CRC is
+   * compared with it before the last chunk goes out.
+   */
+  readonly dataCrc32?: number;
   read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
   close(): void;
 }
@@ -48,6 +55,7 @@ export function readerSource(reader: SnapshotReader): SnapshotSource {
   return {
     slot: reader.slot,
     byteLength: reader.byteLength,
+    ...(reader.dataCrc32 === undefined ? {} : { dataCrc32: reader.dataCrc32 }),
     read: (offset, length) => reader.read(offset, length),
     close: () => {
       reader.close().catch(() => undefined);
@@ -235,7 +243,9 @@ export class SnapshotSender {
       const end = Math.min(total, t.sent + chunkBytes);
       const chunk = this.bytesOf(t, t.sent, end);
       if (chunk === undefined) break;
-      t.sent = this.sendChunk(t, t.sent, chunk);
+      const sent = this.sendChunk(t, t.sent, chunk);
+      if (sent === undefined) return;
+      t.sent = sent;
     }
     assert(t.acked <= t.sent && t.sent <= total, () => `transfer ${t.transfer} to ${t.to}: acked ${t.acked}, sent ${t.sent}, total ${total}`);
   }
@@ -303,8 +313,11 @@ export class SnapshotSender {
     );
   }
 
-  /** Sends `chunk`, the bytes at `offset` (a multiple of chunkBytes); returns where it ends. */
-  private sendChunk(t: Outgoing, offset: number, chunk: Uint8Array): number {
+  /**
+   * Sends `chunk`, the bytes at `offset` (a multiple of chunkBytes); returns where it
+   * ends, or undefined if the transfer ended instead (the snapshot failed its CRC).
+   */
+  private sendChunk(t: Outgoing, offset: number, chunk: Uint8Array): number | undefined {
     const { slot, byteLength } = t.source;
     const { chunkBytes } = this.limits;
     assert(offset % chunkBytes === 0 && offset < byteLength, () => `chunk offset ${offset} of a ${byteLength}-byte snapshot in chunks of ${chunkBytes}`);
@@ -314,6 +327,16 @@ export class SnapshotSender {
     const before = t.crcBefore.get(offset);
     assert(before !== undefined, () => `transfer ${t.transfer} to ${t.to}: no CRC kept for offset ${offset}`);
     const crc = this.crc32(chunk, before);
+    if (end === byteLength && t.source.dataCrc32 !== undefined && crc !== t.source.dataCrc32) {
+      // The stored snapshot is damaged: its last chunk never goes out, so no receiver
+      // completes it; the transfer ends as a failed read does.
+      this.end(t);
+      this.readFailed(
+        t.to,
+        new SnapshotError(`the stored snapshot of slot ${slot} reads as CRC-32 ${hex(crc)}, and its storage holds ${hex(t.source.dataCrc32)}: it is damaged`),
+      );
+      return undefined;
+    }
     t.crcBefore.set(end, crc);
     this.send({ type: 'snapshotChunk', from: this.self, to: t.to, transfer: t.transfer, slot, total: byteLength, offset, crc, data: chunk });
     return end;
@@ -347,6 +370,8 @@ export interface ReceivedSnapshot {
   readonly transfer: number;
   readonly slot: number;
   readonly data: Uint8Array;
+  /** The CRC-32 of `data`, checked chunk by chunk on the way in. */
+  readonly crc32: number;
 }
 
 /** What the receiver makes of a chunk. @internal */
@@ -457,7 +482,7 @@ export class SnapshotReceiver {
     if (cur.received < cur.data.byteLength) return { ack: ack(cur.received, 'more') };
     assert(cur.received === cur.data.byteLength, () => `received ${cur.received} of ${cur.data.byteLength} bytes`);
     cur.installing = true;
-    return { complete: { from: cur.from, transfer: cur.transfer, slot: cur.slot, data: cur.data } };
+    return { complete: { from: cur.from, transfer: cur.transfer, slot: cur.slot, data: cur.data, crc32: cur.crc } };
   }
 
   /** The node finished with a completed snapshot: the ack that ends its transfer. */

@@ -241,7 +241,8 @@ export class Snapshots<R> {
   private async openStored(): Promise<SnapshotSource | undefined> {
     const storage = this.host.storage;
     if (typeof storage.openSnapshot === 'function') {
-      const reader = await storage.openSnapshot();
+      // The sender computes the chunks' CRC anyway: the storage need not compute its own.
+      const reader = await storage.openSnapshot({ checkedByCaller: true });
       return reader === undefined ? undefined : readerSource(reader);
     }
     const snapshot = await storage.loadSnapshot();
@@ -297,7 +298,8 @@ export class Snapshots<R> {
       if (cur.slot <= this.savedSlot) return;
       let writer: SnapshotWriter;
       try {
-        writer = storage.createSnapshot(cur.slot, cur.data.byteLength);
+        // The receiver checks each chunk's CRC: the storage keeps that one.
+        writer = storage.createSnapshot(cur.slot, cur.data.byteLength, { dataCrc32ByCaller: true });
       } catch (error) {
         // The storage is closing or failed: the install's save (or the node's end) says so.
         this.host.logger.debug({ node: this.host.id, err: error }, 'could not stream an incoming snapshot to the storage');
@@ -420,7 +422,7 @@ export class Snapshots<R> {
     }
     this.streaming = undefined;
     try {
-      await streaming.writer.commit();
+      await streaming.writer.commit(s.crc32);
     } catch (error) {
       const e = new StorageError('saveSnapshot', error);
       this.host.fail(e);

@@ -24,8 +24,37 @@ export interface SnapshotReader {
    * damaged snapshot is never handed out.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: the CRC-32 (IEEE, as `zlib.crc32` computes it over the data alone) of the
+   * data as it was saved, for a reader opened with `checkedByCaller` (see
+   * {@link OpenSnapshotOptions}); a storage that keeps no such checksum leaves it out.
+   */
+  readonly dataCrc32?: number;
   /** Releases the reader; later reads reject. */
   close(): Promise<void>;
+}
+
+/** How {@link Storage.openSnapshot} opens a snapshot. */
+export interface OpenSnapshotOptions {
+  /**
+   * The caller computes the CRC-32 of every byte it reads, front to back, and compares
+   * it with the reader's {@link SnapshotReader.dataCrc32} before it trusts the last
+   * piece: a reader that offers `dataCrc32` may then skip its own check (one pass over
+   * the bytes instead of two). A reader without `dataCrc32` checks as it would.
+   * Default false.
+   */
+  readonly checkedByCaller?: boolean;
+}
+
+/** How {@link Storage.createSnapshot} writes a snapshot. */
+export interface CreateSnapshotOptions {
+  /**
+   * The caller gives the data's CRC-32 (IEEE, over the data alone) to
+   * {@link SnapshotWriter.commit}, having computed it on the bytes it wrote: the storage
+   * may keep that one rather than compute its own (one pass over the bytes instead of
+   * two). Default false.
+   */
+  readonly dataCrc32ByCaller?: boolean;
 }
 
 /**
@@ -38,9 +67,11 @@ export interface SnapshotWriter {
   /**
    * Replaces the stored snapshot with this one, atomically and durably, as
    * {@link Storage.saveSnapshot} would, in call order with the storage's other writes.
-   * Rejects unless exactly the announced number of bytes was written.
+   * Rejects unless exactly the announced number of bytes was written. `dataCrc32`: the
+   * data's CRC-32, from a caller that created the writer with `dataCrc32ByCaller`
+   * (others ignore it).
    */
-  commit(): Promise<void>;
+  commit(dataCrc32?: number): Promise<void>;
   /** Drops what was written; the stored snapshot stays as it was. */
   abort(): Promise<void>;
 }
@@ -91,7 +122,7 @@ export interface Storage {
    * The reader sees that snapshot even if a later save replaces it meanwhile. Without
    * it, the runtime loads a snapshot whole to send it.
    */
-  openSnapshot?(): Promise<SnapshotReader | undefined>;
+  openSnapshot?(options?: OpenSnapshotOptions): Promise<SnapshotReader | undefined>;
   /**
    * Optional: starts writing the snapshot of `slot`, of `byteLength` bytes, a piece at a
    * time; it replaces the stored one when committed. At most one is open at a time:
@@ -100,7 +131,7 @@ export interface Storage {
    * transfer's writer without waiting for the last commit). Without it, the runtime
    * assembles a snapshot sent by a peer in memory and saves it whole.
    */
-  createSnapshot?(slot: number, byteLength: number): SnapshotWriter;
+  createSnapshot?(slot: number, byteLength: number, options?: CreateSnapshotOptions): SnapshotWriter;
   /** Forgets accepted and chosen entries below `slot`; rejects unless the saved snapshot covers `slot - 1`. */
   compact(slot: number): Promise<void>;
   /** Flushes and releases the storage. Later calls reject. */

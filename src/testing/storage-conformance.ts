@@ -12,6 +12,7 @@ import {
   type Value,
   valueEquals,
 } from '../core/index.js';
+import { crc32 } from '../runtime/crc32.js';
 import type { Snapshot, Storage } from '../runtime/index.js';
 import { describe as describeValue } from './invariants.js';
 import { Prng } from './prng.js';
@@ -266,6 +267,36 @@ export function storageConformance(name: string, factory: StorageFactory, harnes
         }
         assertSnapshot({ slot: reader!.slot, data: back }, { slot: 7, data }, 'the pieces an open reader read after a later save');
         assertSnapshot({ slot: 7, data: (await reader!.read(1_000, 10)).slice() }, { slot: 7, data: data.subarray(1_000, 1_010) }, 'read(1000, 10) going back');
+        await reader!.close();
+      }));
+
+    it("snapshots by pieces with the CRC-32 left to the caller (checkedByCaller, dataCrc32ByCaller), where the storage has them: the same bytes, and the CRC it offers is the data's", () =>
+      withStorage(async (storage) => {
+        const prng = new Prng(0x5eed0006);
+        const data = Uint8Array.from({ length: 200_000 }, () => prng.int(256));
+        const crc = crc32(data);
+        if (typeof storage.createSnapshot === 'function') {
+          const writer = storage.createSnapshot(7, data.byteLength, { dataCrc32ByCaller: true });
+          for (let at = 0; at < data.byteLength; at += 70_000) await writer.write(data.slice(at, Math.min(data.byteLength, at + 70_000)));
+          await writer.commit(crc);
+          assertSnapshot(
+            await storage.loadSnapshot(),
+            { slot: 7, data },
+            'loadSnapshot() after createSnapshot(7, { dataCrc32ByCaller }) and commit(its CRC-32)',
+          );
+        } else {
+          await storage.saveSnapshot({ slot: 7, data: data.slice() });
+        }
+        if (typeof storage.openSnapshot !== 'function') return;
+        const reader = await storage.openSnapshot({ checkedByCaller: true });
+        check(reader !== undefined && reader.slot === 7 && reader.byteLength === data.byteLength, 'openSnapshot({ checkedByCaller }): expected slot 7');
+        check(
+          reader!.dataCrc32 === undefined || reader!.dataCrc32 === crc,
+          `openSnapshot({ checkedByCaller }).dataCrc32: expected the data's CRC-32 ${crc} (or none), got ${reader!.dataCrc32}`,
+        );
+        const back = new Uint8Array(data.byteLength);
+        for (let at = 0; at < data.byteLength; at += 65_536) back.set(await reader!.read(at, Math.min(65_536, data.byteLength - at)), at);
+        assertSnapshot({ slot: reader!.slot, data: back }, { slot: 7, data }, 'the pieces read from openSnapshot({ checkedByCaller })');
         await reader!.close();
       }));
 

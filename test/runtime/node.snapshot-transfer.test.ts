@@ -6,6 +6,7 @@
  * is refused, counted, and never installed; and the sender keeps the log after the
  * snapshot it sends, so the receiver goes on from there with one snapshot.
  */
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../src/core/index.js';
 import { SnapshotError, type SnapshotReader, type SnapshotWriter, type Storage, type Transport } from '../../src/runtime/index.js';
@@ -17,8 +18,8 @@ const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
 /** Snapshots every 5 slots, none of the log kept below them, 32-byte chunks, 8 in flight. */
 const snapshot = { everySlots: 5, trailingSlots: 0, chunkBytes: 32, inflightBytesMax: 256 };
 
-/** Pieces read and written through the streaming storage below, over all nodes. */
-const streamed = { reads: 0, writes: 0, commits: 0 };
+/** Pieces read and written through the streaming storage below, over all nodes; transfers whose CRC the runtime checked in the storage's place. */
+const streamed = { reads: 0, writes: 0, commits: 0, checkedByCaller: 0, crcByCaller: 0 };
 
 /**
  * The simulated storage with snapshots by pieces: reads that resolve later (on a
@@ -33,12 +34,15 @@ function streaming(_id: NodeId, inner: Storage): Storage {
     loadSnapshot: () => inner.loadSnapshot(),
     compact: (slot) => inner.compact(slot),
     close: () => inner.close(),
-    async openSnapshot(): Promise<SnapshotReader | undefined> {
+    async openSnapshot(options): Promise<SnapshotReader | undefined> {
       const whole = await inner.loadSnapshot();
       if (whole === undefined) return undefined;
+      // Left to the caller: the reader offers the data's CRC (and checks nothing itself).
+      if (options?.checkedByCaller === true) streamed.checkedByCaller++;
       return {
         slot: whole.slot,
         byteLength: whole.data.byteLength,
+        ...(options?.checkedByCaller === true ? { dataCrc32: crc32(whole.data) } : {}),
         async read(offset, length) {
           await Promise.resolve();
           streamed.reads++;
@@ -47,17 +51,23 @@ function streaming(_id: NodeId, inner: Storage): Storage {
         close: async () => undefined,
       };
     },
-    createSnapshot(slot, byteLength): SnapshotWriter {
+    createSnapshot(slot, byteLength, options): SnapshotWriter {
       const data = new Uint8Array(byteLength);
       let written = 0;
+      const byCaller = options?.dataCrc32ByCaller === true;
       return {
         async write(bytes) {
           data.set(bytes, written);
           written += bytes.byteLength;
           streamed.writes++;
         },
-        async commit() {
+        async commit(dataCrc32) {
           if (written !== byteLength) throw new Error(`${written} of ${byteLength} bytes written`);
+          // The CRC the runtime gives is the one of the bytes it wrote.
+          if (byCaller) {
+            if (dataCrc32 !== crc32(data)) throw new Error(`commit: CRC-32 ${dataCrc32} given, the bytes have ${crc32(data)}`);
+            streamed.crcByCaller++;
+          }
           streamed.commits++;
           await inner.saveSnapshot({ slot, data });
         },
@@ -122,6 +132,10 @@ describe('snapshot transfer through a lossy, duplicating, reordering network', (
       expect(streamed.reads, `seed ${seed}`).toBeGreaterThan(before.reads);
       expect(streamed.writes, `seed ${seed}`).toBeGreaterThan(before.writes);
       expect(streamed.commits, `seed ${seed}`).toBeGreaterThan(before.commits);
+      // One CRC pass a side: the sender checks the stored bytes (its reader may have been
+      // opened before the heal), the receiver gave its CRC to the commit.
+      expect(streamed.checkedByCaller, `seed ${seed}`).toBeGreaterThan(0);
+      expect(streamed.crcByCaller, `seed ${seed}`).toBeGreaterThan(before.crcByCaller);
       // Restarted, it restores what the pieces added up to in its storage (checked against the log).
       const restores = sim.counts.restores;
       sim.crash(lagging);

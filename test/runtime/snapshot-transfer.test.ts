@@ -1,7 +1,8 @@
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../../src/runtime/crc32.js';
+import { crc32, crc32Combine } from '../../src/runtime/crc32.js';
+import { SnapshotError } from '../../src/runtime/errors.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from '../../src/runtime/runtime-messages.js';
 import {
   type ReceivedSnapshot,
@@ -55,6 +56,26 @@ describe('crc32', () => {
         expect(crc32(bytes.subarray(at), crc32(bytes.subarray(0, at)))).toBe(zlibCrc32(bytes));
       }),
     );
+  });
+});
+
+describe('crc32Combine', () => {
+  it("gives the CRC-32 of two byte strings end to end from theirs and the second one's length", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }), (a, b) => {
+        const whole = new Uint8Array(a.byteLength + b.byteLength);
+        whole.set(a);
+        whole.set(b, a.byteLength);
+        expect(crc32Combine(zlibCrc32(a), zlibCrc32(b), b.byteLength)).toBe(zlibCrc32(whole));
+      }),
+    );
+    // Long lengths take the same few steps: 3 MB of zeros after 12 bytes.
+    const head = Uint8Array.from({ length: 12 }, (_, i) => i * 21);
+    const zeros = new Uint8Array(3_000_000);
+    const both = new Uint8Array(12 + zeros.byteLength);
+    both.set(head);
+    expect(crc32Combine(zlibCrc32(head), zlibCrc32(zeros), zeros.byteLength)).toBe(zlibCrc32(both));
+    expect(() => crc32Combine(0, 0, -1)).toThrow(RangeError);
   });
 });
 
@@ -307,6 +328,43 @@ describe('snapshot transfer', () => {
     expect(failures).toHaveLength(1);
     expect(String(failures[0])).toMatch(/a read of 30 bytes at offset 0 of the snapshot gave 29/);
     expect(sender.busy('b')).toBe(false);
+  });
+
+  it('a source that leaves the check to the sender (dataCrc32): whole when its bytes match, and when they do not the last chunk never goes out and the transfer fails with a SnapshotError', () => {
+    for (const damaged of [false, true]) {
+      const failures: unknown[] = [];
+      const sent: SnapshotChunkMessage[] = [];
+      const sender = new SnapshotSender(
+        'a',
+        { chunkBytes: 10, inflightBytesMax: 1_000, retryTicks: 2, retriesMax: 3 },
+        (m) => sent.push(m),
+        () => 0.5,
+        crc32,
+        (_to, error) => failures.push(error),
+      );
+      const bytes = data.slice();
+      if (damaged) bytes[55] = bytes[55]! ^ 4;
+      sender.start('b', { ...bytesSource(40, bytes), dataCrc32: zlibCrc32(data) });
+      if (damaged) {
+        expect(sent.map((m) => m.offset)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80]);
+        expect(failures).toHaveLength(1);
+        expect(failures[0]).toBeInstanceOf(SnapshotError);
+        expect(String(failures[0])).toMatch(/damaged/);
+        expect(sender.busy('b')).toBe(false);
+      } else {
+        expect(sent.map((m) => m.offset)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+        expect(sent.at(-1)!.crc).toBe(zlibCrc32(data));
+        expect(failures).toEqual([]);
+      }
+    }
+  });
+
+  it('a completed snapshot carries the CRC-32 of its bytes, checked on the way in', () => {
+    const { sender, receiver, sent } = pair(30, 100);
+    sender.start('b', bytesSource(40, data));
+    let complete: ReceivedSnapshot | undefined;
+    for (const m of sent) complete ??= receiver.onChunk(m, 0).complete;
+    expect(complete!.crc32).toBe(zlibCrc32(data));
   });
 
   it('a truncated transfer (the sender goes silent) is dropped after idleTicksMax and never handed over', () => {

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type PersistBatch } from '../../core/index.js';
 import { persistBatchProblem, persistNeedsSync } from '../../core/durable-state.js';
 import { ClosedError } from '../../runtime/errors.js';
-import type { Snapshot, SnapshotReader, SnapshotWriter, Storage } from '../../runtime/storage.js';
+import type { CreateSnapshotOptions, OpenSnapshotOptions, Snapshot, SnapshotReader, SnapshotWriter, Storage } from '../../runtime/storage.js';
 import { StorageFailedError } from './errors.js';
 import { type FileSystem, hasCode, nodeFileSystem, syncDirectory } from './file-system.js';
 import { bindClusterId, clusterIdBytesMax } from './cluster-id-file.js';
@@ -305,15 +305,18 @@ export class FileStorage implements Storage {
   /**
    * {@inheritDoc Storage.openSnapshot} Not queued behind the log's writes (see
    * {@link loadSnapshot}); the header is checked when it opens, the CRC by the read that
-   * reaches the end ({@link CorruptionError} if the file is damaged). `close` closes it.
+   * reaches the end ({@link CorruptionError} if the file is damaged), unless the caller
+   * checks it (`checkedByCaller`: the reader then offers the data's CRC-32 as
+   * `dataCrc32`, and still refuses a file with bytes after the data). `close` closes it.
    */
-  openSnapshot(): Promise<SnapshotReader | undefined> {
+  openSnapshot(options: OpenSnapshotOptions = {}): Promise<SnapshotReader | undefined> {
     if (this.closed) return Promise.reject(new ClosedError('FileStorage.openSnapshot: the storage is closed'));
-    const open = openSnapshotFile(this.fs, this.dir).then((reader) => {
+    const open = openSnapshotFile(this.fs, this.dir, options.checkedByCaller === true).then((reader) => {
       if (reader === undefined) return undefined;
       const tracked: SnapshotReader = {
         slot: reader.slot,
         byteLength: reader.byteLength,
+        ...(reader.dataCrc32 === undefined ? {} : { dataCrc32: reader.dataCrc32 }),
         read: (offset, length) => reader.read(offset, length),
         close: () => {
           this.readers.delete(tracked);
@@ -334,12 +337,13 @@ export class FileStorage implements Storage {
   /**
    * {@inheritDoc Storage.createSnapshot} The data goes to `snapshot.incoming` as it is
    * written, synced now and then; the commit (in call order with the other writes)
-   * writes the header, syncs and renames it over `snapshot`.
+   * writes the header, syncs and renames it over `snapshot`. With `dataCrc32ByCaller`,
+   * the header's CRC comes from the one given to `commit` (the writes compute none).
    *
    * @throws {@link InvariantError} if `slot` or `byteLength` is not a non-negative integer, or `byteLength` is over 4 GiB.
    * @throws {@link ClosedError} if the storage is closed.
    */
-  createSnapshot(slot: number, byteLength: number): SnapshotWriter {
+  createSnapshot(slot: number, byteLength: number, options: CreateSnapshotOptions = {}): SnapshotWriter {
     this.openedSnapshot = undefined;
     this.checkWritable('createSnapshot');
     if (!Number.isSafeInteger(slot) || slot < 0) throw new InvariantError(`FileStorage.createSnapshot: slot must be a non-negative integer, got ${slot}`);
@@ -348,7 +352,7 @@ export class FileStorage implements Storage {
     }
     // The one before is removed before this one creates the same file.
     const previous = this.incoming?.abort() ?? Promise.resolve();
-    const writer = new SnapshotFileWriter(this.fs, this.dir, slot, byteLength, previous, (run) =>
+    const writer = new SnapshotFileWriter(this.fs, this.dir, slot, byteLength, options.dataCrc32ByCaller === true, previous, (run) =>
       this.enqueueTask('saveSnapshot', true, async () => {
         if (this.unwritten.length > 0) await this.writeUnwritten(true);
         await run();

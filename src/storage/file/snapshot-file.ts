@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { InvariantError } from '../../core/index.js';
+import { crc32Combine } from '../../runtime/crc32.js';
 import type { Snapshot, SnapshotReader } from '../../runtime/storage.js';
 import { CorruptionError } from './errors.js';
 import { type FileHandle, type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
@@ -161,7 +162,7 @@ async function removeIfPresent(fs: FileSystem, file: string): Promise<boolean> {
  * its CRC as the reads go (see {@link SnapshotFileReader}). A file system whose handles
  * cannot read falls back to reading the file whole.
  */
-export async function openSnapshotFile(fs: FileSystem, dir: string): Promise<SnapshotReader | undefined> {
+export async function openSnapshotFile(fs: FileSystem, dir: string, checkedByCaller = false): Promise<SnapshotReader | undefined> {
   const file = join(dir, snapshotFileName);
   let handle: FileHandle;
   try {
@@ -180,7 +181,7 @@ export async function openSnapshotFile(fs: FileSystem, dir: string): Promise<Sna
     const header = new Uint8Array(headerBytes);
     const { bytesRead } = await read(header, 0, headerBytes, 0);
     const { slot, length, crc } = decodeHeader(file, header.subarray(0, bytesRead));
-    return new SnapshotFileReader(file, handle, read, slot, length, crc);
+    return new SnapshotFileReader(file, handle, read, slot, length, crc, checkedByCaller);
   } catch (error) {
     await handle.close().catch(() => undefined);
     throw error;
@@ -239,14 +240,25 @@ class SnapshotFileReader implements SnapshotReader {
     readonly slot: number,
     readonly byteLength: number,
     private readonly storedCrc: number,
+    /** The caller checks the CRC (against {@link dataCrc32}): this reader computes none. */
+    private readonly checkedByCaller: boolean,
   ) {
     this.crc = seedOf(slot, byteLength);
+    // The stored CRC covers the header's slot and length, then the data: the data's own
+    // CRC is what is left once the seed's part is taken out (CRC-32 is affine).
+    if (checkedByCaller) this.dataCrc32 = (storedCrc ^ crc32Combine(this.crc, 0, byteLength)) >>> 0;
   }
+
+  readonly dataCrc32?: number;
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     if (this.closed) throw new InvariantError('SnapshotReader.read: the reader is closed');
     checkRange(offset, length, this.byteLength);
     const bytes = await this.readFully(offset, length);
+    if (this.checkedByCaller) {
+      if (offset + length === this.byteLength) await this.checkEnd();
+      return bytes;
+    }
     if (offset <= this.checkedTo && offset + length > this.checkedTo) {
       this.crc = crc32(bytes.subarray(this.checkedTo - offset), this.crc);
       this.checkedTo = offset + length;
@@ -269,6 +281,11 @@ class SnapshotFileReader implements SnapshotReader {
       this.checkedTo += piece.byteLength;
     }
     if (this.crc !== this.storedCrc) throw new CorruptionError(this.file, crcOffset, 'CRC mismatch');
+    await this.checkEnd();
+  }
+
+  /** Refuses a file with bytes after the data its header announces. */
+  private async checkEnd(): Promise<void> {
     const { bytesRead } = await this.readAt(new Uint8Array(1), 0, 1, headerBytes + this.byteLength);
     if (bytesRead !== 0) throw new CorruptionError(this.file, slotOffset + 8, `bytes after the ${this.byteLength} bytes of data the header announces`);
   }
@@ -312,6 +329,8 @@ export class SnapshotFileWriter {
     private readonly dir: string,
     readonly slot: number,
     readonly byteLength: number,
+    /** The CRC comes from the caller, given to {@link commit}: the writes compute none. */
+    private readonly crcByCaller: boolean,
     /** The previous writer's abort: it removes the file this one creates. */
     private readonly previous: Promise<void>,
     private readonly commitTask: (run: () => Promise<void>) => Promise<void>,
@@ -326,7 +345,7 @@ export class SnapshotFileWriter {
     }
     const position = headerBytes + this.written;
     this.written += bytes.byteLength;
-    this.crc = crc32(bytes, this.crc);
+    if (!this.crcByCaller) this.crc = crc32(bytes, this.crc);
     const done = this.chain.then(async () => {
       if (this.failure !== undefined) throw this.failure;
       try {
@@ -346,9 +365,13 @@ export class SnapshotFileWriter {
     return done;
   }
 
-  commit(): Promise<void> {
+  commit(dataCrc32?: number): Promise<void> {
     if (this.ended) return Promise.reject(new InvariantError('SnapshotWriter.commit: the writer was committed or aborted'));
+    if (this.crcByCaller && (!Number.isInteger(dataCrc32) || dataCrc32! < 0 || dataCrc32! > 0xffffffff)) {
+      return Promise.reject(new InvariantError(`SnapshotWriter.commit: the writer was created with dataCrc32ByCaller, and got no CRC-32 (${dataCrc32})`));
+    }
     this.ended = true;
+    if (this.crcByCaller) this.crc = crc32Combine(this.crc, dataCrc32!, this.byteLength);
     if (this.written !== this.byteLength) {
       const error = new InvariantError(`SnapshotWriter.commit: ${this.written} bytes written of the ${this.byteLength} announced`);
       this.settled = this.discard();

@@ -6,6 +6,7 @@
  */
 import { appendFile, cp, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { InvariantError } from '../../../src/core/index.js';
 import { CorruptionError, type FileSystem, nodeFileSystem } from '../../../src/storage/file/index.js';
@@ -52,6 +53,56 @@ describe('FileStorage snapshots by pieces', () => {
     const reader = (await storage.openSnapshot())!;
     await expect(reader.read(40_000, 10_000)).rejects.toThrow(/CRC mismatch/);
     await reader.close();
+  });
+
+  it("checkedByCaller: the reader computes no CRC and offers the data's as dataCrc32, which tells a damaged byte from the stored CRC", async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    const data = bytes(200_000);
+    await storage.saveSnapshot({ slot: 3, data });
+    const plain = (await storage.openSnapshot())!;
+    expect(plain.dataCrc32).toBeUndefined();
+    await plain.close();
+    const reader = (await storage.openSnapshot({ checkedByCaller: true }))!;
+    expect(reader.dataCrc32).toBe(crc32(data));
+    expect(await readAll(reader, 65_536)).toEqual(data);
+    await reader.close();
+    // Damaged: every read succeeds (the caller checks), and the bytes no longer match dataCrc32.
+    const file = join(dir, snapshotFileName);
+    const raw = await readFile(file);
+    raw[raw.byteLength - 100_000] = raw[raw.byteLength - 100_000]! ^ 0x40;
+    await writeFile(file, raw);
+    const damaged = (await storage.openSnapshot({ checkedByCaller: true }))!;
+    const read = await readAll(damaged, 65_536);
+    expect(damaged.dataCrc32).toBe(crc32(data));
+    expect(crc32(read)).not.toBe(damaged.dataCrc32);
+    await damaged.close();
+    // Bytes after the data are still refused.
+    await storage.saveSnapshot({ slot: 4, data: bytes(10_000) });
+    await appendFile(file, Uint8Array.of(0));
+    const longer = (await storage.openSnapshot({ checkedByCaller: true }))!;
+    await expect(readAll(longer, 4_096)).rejects.toThrow(/bytes after the 10000 bytes/);
+    await longer.close();
+  });
+
+  it('dataCrc32ByCaller: the header takes the CRC given to commit (a wrong one makes a file that fails its check), and a commit without one is refused', async () => {
+    const dir = await tempDir();
+    const storage = await openStorage(dir);
+    const data = bytes(100_000, 7);
+    const writer = storage.createSnapshot(5, data.byteLength, { dataCrc32ByCaller: true });
+    await writer.write(data.subarray(0, 30_000));
+    await writer.write(data.subarray(30_000));
+    await writer.commit(crc32(data));
+    expect(await storage.loadSnapshot()).toEqual({ slot: 5, data });
+    const missing = storage.createSnapshot(6, 3, { dataCrc32ByCaller: true });
+    await missing.write(Uint8Array.of(1, 2, 3));
+    await expect(missing.commit()).rejects.toThrow(InvariantError);
+    await missing.abort();
+    const wrong = storage.createSnapshot(6, 3, { dataCrc32ByCaller: true });
+    await wrong.write(Uint8Array.of(1, 2, 3));
+    await wrong.commit(crc32(Uint8Array.of(1, 2, 4)));
+    await expect(storage.loadSnapshot()).rejects.toThrow(CorruptionError);
+    await storage.close();
   });
 
   it('bytes after the data the header announces are refused by the read that reaches the end', async () => {
