@@ -1,7 +1,7 @@
 /** `synod serve`: runs one member of the cluster file until SIGINT or SIGTERM. */
 import type { Logger } from '../runtime/index.js';
 import { resolve } from 'node:path';
-import { Registry } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { KvServer, type KvServerAddress } from '../kv/server/index.js';
 import { ZkExtension, ZkServer } from '../zk/server/index.js';
 import { formatMemberAddress, parseHostPort } from '../kv/server/member-address.js';
@@ -74,6 +74,9 @@ async function openMetrics(args: Args, server: KvServer, member: { metrics?: Tcp
   const lagSlotsMax = intOption(args, 'ready-lag-max') ?? readyLagSlotsMaxDefault;
   const registry = new Registry();
   registerKvServerMetrics(registry, server);
+  // The process as Node sees it, under the names Node.js dashboards know: CPU, memory,
+  // GC pauses and event-loop delay, where a member's long pauses show.
+  collectDefaultMetrics({ register: registry });
   return startMetricsEndpoint({
     address,
     registry,

@@ -76,6 +76,11 @@ it('scrapes /metrics, /healthz and /readyz of a real cluster; a member cut off f
     expect(after.get('synod_propose_duration_seconds')?.type).toBe('HISTOGRAM');
     expect(after.get('synod_storage_write_duration_seconds')?.type).toBe('HISTOGRAM');
     expect(after.get('synod_elections_total')?.type).toBe('COUNTER');
+    // The process's own: CPU, GC pauses, event-loop delay (Node.js's usual names).
+    expect(after.get('process_cpu_seconds_total')?.type).toBe('COUNTER');
+    expect(after.get('nodejs_gc_duration_seconds')?.type).toBe('HISTOGRAM');
+    expect(after.get('nodejs_eventloop_lag_p99_seconds')?.type).toBe('GAUGE');
+    expect(sampleValue(after, 'nodejs_eventloop_lag_max_seconds')).toBeGreaterThan(0);
     for (const peer of ids.filter((id) => id !== leader)) {
       expect(sampleValue(after, 'synod_peer_frames_sent_total', { peer })).toBeGreaterThan(0);
       expect(sampleValue(after, 'synod_member_lag_slots', { member: peer })).toBeGreaterThanOrEqual(0);

@@ -3,7 +3,9 @@
  * of Prometheus's own text parser; it throws on a line it cannot read), then the rules
  * it does not check itself: one family per name, each with HELP and a known TYPE,
  * every value a number, histogram buckets cumulative and ending at `+Inf` equal to
- * `_count`. Its histograms must be unlabelled (the parser merges labelled ones).
+ * `_count`. The parser merges a labelled histogram's series and drops their sums and
+ * counts (prom-client's `nodejs_gc_duration_seconds` has a `kind`): those are checked
+ * on the text itself, series by series.
  */
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { expect } from 'vitest';
@@ -26,6 +28,10 @@ export function parseExposition(text: string): Map<string, ParsedFamily> {
     expect(f.name).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/);
     expect(f.help.length, `${f.name} has no HELP`).toBeGreaterThan(0);
     expect(['COUNTER', 'GAUGE', 'HISTOGRAM'], `${f.name} has TYPE ${f.type}`).toContain(f.type);
+    if (f.type === 'HISTOGRAM' && f.metrics.some((m) => m.count === undefined)) {
+      checkLabelledHistogram(text, f.name);
+      continue;
+    }
     for (const sample of f.metrics) {
       if (f.type !== 'HISTOGRAM') {
         const v = numeric(sample.value, f.name);
@@ -47,6 +53,41 @@ export function parseExposition(text: string): Map<string, ParsedFamily> {
     }
   }
   return byName;
+}
+
+/**
+ * A labelled histogram, read from the text: for each series (its labels but `le`), the
+ * buckets cumulative in the order written, the last `+Inf` and equal to `_count`, and a
+ * `_sum`.
+ */
+function checkLabelledHistogram(text: string, name: string): void {
+  const series = new Map<string, { buckets: [string, number][]; count?: number; sum?: number }>();
+  const line = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)$/;
+  for (const row of text.split('\n')) {
+    const m = line.exec(row);
+    if (m === null || !m[1]!.startsWith(name)) continue;
+    const suffix = m[1]!.slice(name.length);
+    const labels = m[2]!.split(',').filter((l) => !l.startsWith('le='));
+    const le = /le="([^"]*)"/.exec(m[2]!)?.[1];
+    const key = labels.sort().join(',');
+    const s = series.get(key) ?? { buckets: [] };
+    series.set(key, s);
+    const value = numeric(m[3], `${m[1]}{${m[2]}}`);
+    if (suffix === '_bucket' && le !== undefined) s.buckets.push([le, value]);
+    else if (suffix === '_count') s.count = value;
+    else if (suffix === '_sum') s.sum = value;
+  }
+  expect(series.size, `${name}: no labelled series found in the text`).toBeGreaterThan(0);
+  for (const [key, s] of series) {
+    let previous = 0;
+    for (const [le, count] of s.buckets) {
+      expect(count, `${name}{${key}} le=${le}: buckets are cumulative`).toBeGreaterThanOrEqual(previous);
+      previous = count;
+    }
+    expect(s.buckets.at(-1)?.[0], `${name}{${key}}'s last bucket`).toBe('+Inf');
+    expect(s.count, `${name}{${key}}_count`).toBe(previous);
+    expect(s.sum, `${name}{${key}}_sum`).toBeGreaterThanOrEqual(0);
+  }
 }
 
 /** The value of the sample of `name` whose labels include `labels` (exactly one must). */
