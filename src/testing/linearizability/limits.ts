@@ -64,4 +64,27 @@ export const linearizabilityLimits = {
    * of what its searches hold (`memoryBytesMax`); freed with the check.
    */
   scratchFreeBytesMax: 16 << 20,
+  /**
+   * Keys a history needs before `checkLinearizabilityInParallel` with `workers: 'auto'`
+   * starts worker threads: one key cannot be split.
+   */
+  parallelKeysMin: 2,
+  /**
+   * Operations a history needs before `workers: 'auto'` starts worker threads: starting
+   * one costs tens of milliseconds, more than checking a small history takes.
+   */
+  parallelOperationsMin: 2_000,
+  /**
+   * Heap a worker thread may use besides its share of `memoryBytesMax` and its copy of
+   * the keys it takes, in bytes (its `resourceLimits`): a worker past it is stopped, and
+   * its keys end 'memory bound', instead of the process running out of memory.
+   */
+  workerHeapBytesBase: 256 * 1024 * 1024,
+  /** Heap a worker may use per byte of the serialized history, for its copy of the keys (see `workerHeapBytesBase`). */
+  workerHeapBytesPerHistoryByte: 8,
+  /**
+   * Time after the time budget at which the checker stops worker threads that have not
+   * stopped by themselves (a model step that never returns), in milliseconds.
+   */
+  workerGraceMs: 2_000,
 } as const;

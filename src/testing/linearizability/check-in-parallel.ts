@@ -1,0 +1,368 @@
+/**
+ * The linearizability checker on worker threads: keys are checked in parallel, each
+ * worker taking keys from a shared queue and searching them in turns, and the first key
+ * found not linearizable stops every worker.
+ */
+import { assert } from '../../core/assert.js';
+import { ConfigError } from '../../core/index.js';
+import type { BudgetReason, UnknownReason } from './budget.js';
+import { checkLinearizability, type LinearizabilityOptions, type LinearizabilityVerdict, unknownVerdict } from './check-linearizability.js';
+import { type History, validateHistory } from './history.js';
+import { linearizabilityLimits } from './limits.js';
+import type { Model } from './model.js';
+import { describeModel, type ModelDescriptor } from './model-origin.js';
+import { type Partition, type PartitionFailure, partitionByKey } from './partition-turns.js';
+import { writeVisualization } from './visualization.js';
+import { decodeFailure, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
+
+const api = 'checkLinearizabilityInParallel';
+
+/** Options of {@link checkLinearizabilityInParallel}: those of `checkLinearizability`, and how many workers. */
+export interface ParallelLinearizabilityOptions extends LinearizabilityOptions {
+  /**
+   * How many worker threads (`node:worker_threads`) check keys, never more than there
+   * are keys:
+   *
+   * - `'auto'` (the default): one per core (`os.availableParallelism()`) when the history
+   *   has at least `linearizabilityLimits.parallelKeysMin` keys and
+   *   `parallelOperationsMin` operations, the machine more than one core, and the model
+   *   and history can be sent to a worker; otherwise the check runs in this thread, and
+   *   `execution.note` says why.
+   * - `0`: in this thread, as `checkLinearizability` does.
+   * - `n` (an integer from 1): `n` workers; the promise rejects with {@link ConfigError}
+   *   if the model or the history cannot be sent to a worker or workers cannot start.
+   *
+   * With workers, each key has its own `partitionStepsMax` as in one thread;
+   * `timeBudgetMs` and `stepsMax` bound the whole check (steps are counted across
+   * workers in blocks of `linearizabilityLimits.stepsPerClockRead`); `memoryBytesMax`
+   * bounds the whole check too, split evenly between the workers, and each worker's heap
+   * is limited (`resourceLimits`, see `linearizabilityLimits.workerHeapBytesBase`).
+   * `now` is read by this thread only: workers read their own `performance.now`.
+   */
+  readonly workers?: number | 'auto';
+}
+
+/** How a check ran. */
+export interface LinearizabilityExecution {
+  /** Worker threads started: 0 when the check ran in the calling thread. */
+  readonly workers: number;
+  /** Why the check ran in this thread though workers were allowed (`workers: 'auto'`). */
+  readonly note?: string;
+}
+
+/** The verdict of {@link checkLinearizabilityInParallel}: `checkLinearizability`'s, and how the check ran. */
+export type ParallelLinearizabilityVerdict<I, O, S = unknown> = LinearizabilityVerdict<I, O, S> & {
+  /** How the check ran. */
+  readonly execution: LinearizabilityExecution;
+};
+
+/**
+ * `checkLinearizability` on worker threads: the keys of `history` are checked in
+ * parallel, each with its own step budget, and the first key found not linearizable
+ * stops every worker (they are terminated, and the promise resolves once all have
+ * exited). The verdict is the one `checkLinearizability` gives: the same failure report
+ * (naming the caller's own operation objects), the same `unknown` reasons; a worker
+ * that dies (its model threw, it ran out of heap) leaves its keys `unknown` with the
+ * reason ('worker failed', or 'memory bound' for its heap) instead of rejecting. When
+ * two keys fail, either may be reported.
+ *
+ * The model must be sendable: a built-in model, or one with an `origin` (the module and
+ * export a worker loads it from). Node only (20.16 or later). Rejects with
+ * {@link HistoryError} on a malformed history and {@link ConfigError} on bad options.
+ *
+ * @example
+ * ```ts
+ * const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, { workers: 'auto', timeBudgetMs: 30_000 });
+ * if (verdict.result === 'not-linearizable') console.log(verdict.explanation.text);
+ * console.log(`${verdict.execution.workers} workers`, verdict.execution.note ?? '');
+ * ```
+ */
+export async function checkLinearizabilityInParallel<S, I, O>(
+  history: History<I, O>,
+  model: Model<S, I, O>,
+  options: ParallelLinearizabilityOptions = {},
+): Promise<ParallelLinearizabilityVerdict<I, O, S>> {
+  validateHistory(history);
+  const plan = planWorkers(history, model, options);
+  if (plan.kind === 'here') return inThisThread(history, model, options, plan.note);
+  const outcome = await runWorkers(plan, model, options);
+  if (typeof outcome === 'string') {
+    if (options.workers !== 'auto' && options.workers !== undefined) throw new ConfigError(api, 'model', `cannot be loaded by a worker thread: ${outcome}`);
+    return inThisThread(history, model, options, `a worker thread could not load the model (${outcome}): checked in this thread`);
+  }
+  if (options.visualize !== undefined) writeVisualization(options.visualize, history, outcome);
+  return { ...outcome, execution: { workers: plan.workers } };
+}
+
+function inThisThread<S, I, O>(
+  history: History<I, O>,
+  model: Model<S, I, O>,
+  options: ParallelLinearizabilityOptions,
+  note: string | undefined,
+): ParallelLinearizabilityVerdict<I, O, S> {
+  const verdict = checkLinearizability(history, model, options);
+  return { ...verdict, execution: note === undefined ? { workers: 0 } : { workers: 0, note } };
+}
+
+/** The Node modules the checker needs to start workers, loaded only when it does (so `synod/testing` still loads in a browser). */
+interface NodeModules {
+  readonly workerThreads: typeof import('node:worker_threads');
+  readonly v8: typeof import('node:v8');
+  readonly os: typeof import('node:os');
+  readonly fs: typeof import('node:fs');
+  readonly url: typeof import('node:url');
+  readonly module: typeof import('node:module');
+}
+
+function nodeModules(): NodeModules | undefined {
+  const get = (globalThis as { process?: { getBuiltinModule?: (name: string) => unknown } }).process?.getBuiltinModule;
+  if (get === undefined) return undefined;
+  return {
+    workerThreads: get('node:worker_threads') as NodeModules['workerThreads'],
+    v8: get('node:v8') as NodeModules['v8'],
+    os: get('node:os') as NodeModules['os'],
+    fs: get('node:fs') as NodeModules['fs'],
+    url: get('node:url') as NodeModules['url'],
+    module: get('node:module') as NodeModules['module'],
+  };
+}
+
+/** Workers to start, and all they need; or none, and why. */
+type WorkerPlan<S, I, O> =
+  | { readonly kind: 'here'; readonly note?: string }
+  | {
+      readonly kind: 'workers';
+      readonly workers: number;
+      readonly node: NodeModules;
+      readonly partitions: Partition<S, I, O>[];
+      readonly descriptor: ModelDescriptor;
+      readonly serialized: { readonly buffer: SharedArrayBuffer; readonly offsets: number[] };
+      readonly entry: URL;
+    };
+
+function planWorkers<S, I, O>(history: History<I, O>, model: Model<S, I, O>, options: ParallelLinearizabilityOptions): WorkerPlan<S, I, O> {
+  const asked = options.workers ?? 'auto';
+  if (asked !== 'auto' && !(Number.isSafeInteger(asked) && asked >= 0)) {
+    throw new ConfigError(api, 'workers', `must be 'auto' or an integer from 0, got ${String(asked)}`);
+  }
+  if (asked === 0) return { kind: 'here' };
+  // With 'auto', what rules workers out is noted and the check runs here; asked for
+  // workers by number, the caller hears of it.
+  const without = (field: string, why: string): WorkerPlan<S, I, O> => {
+    if (asked !== 'auto') throw new ConfigError(api, field, why);
+    return { kind: 'here', note: `${field} ${why}: checked in this thread` };
+  };
+  const node = nodeModules();
+  if (node === undefined) return without('workers', 'needs node:worker_threads (Node 20.16 or later)');
+  const partitions = partitionByKey<S, I, O>(history);
+  if (asked === 'auto') {
+    const cores = node.os.availableParallelism();
+    const operations = partitions.reduce((sum, partition) => sum + partition.operations.length, 0);
+    if (partitions.length < linearizabilityLimits.parallelKeysMin || operations < linearizabilityLimits.parallelOperationsMin) {
+      return { kind: 'here', note: `a small history (${partitions.length} keys, ${operations} operations): checked in this thread` };
+    }
+    if (cores < 2) return { kind: 'here', note: 'one core: checked in this thread' };
+  }
+  const descriptor = describeModel(model);
+  if (typeof descriptor === 'string') return without('model', descriptor);
+  const entry = workerEntry();
+  if (!node.fs.existsSync(node.url.fileURLToPath(entry))) {
+    return without('workers', `needs the worker entry ${entry.href}, which is missing (is synod/testing bundled into another file?)`);
+  }
+  const serialized = serialize(node, partitions);
+  if (typeof serialized === 'string') return without('history', serialized);
+  const workers = Math.min(asked === 'auto' ? node.os.availableParallelism() : asked, partitions.length);
+  return { kind: 'workers', workers, node, partitions, descriptor, serialized, entry };
+}
+
+/** The worker's entry point, beside this file: dist/testing/*.js, *.cjs, or src/ under tsx and vitest. */
+function workerEntry(): URL {
+  const here = import.meta.url;
+  const extension = /\.[cm]?[jt]s$/.exec(new URL(here).pathname)?.[0] ?? '.js';
+  return new URL(`./linearizability-worker${extension}`, here);
+}
+
+/** Every key serialized on its own into one shared buffer, or why the history cannot be. */
+function serialize<S, I, O>(node: NodeModules, partitions: readonly Partition<S, I, O>[]): { buffer: SharedArrayBuffer; offsets: number[] } | string {
+  const parts: Uint8Array[] = [];
+  const offsets = [0];
+  for (const partition of partitions) {
+    try {
+      parts.push(node.v8.serialize([partition.key, partition.operations]));
+    } catch (error) {
+      return `of key ${partition.key} cannot be copied to a worker thread (${error instanceof Error ? error.message : String(error)})`;
+    }
+    offsets.push(offsets[offsets.length - 1]! + parts[parts.length - 1]!.length);
+  }
+  const buffer = new SharedArrayBuffer(offsets[offsets.length - 1]!);
+  const bytes = new Uint8Array(buffer);
+  parts.forEach((part, index) => bytes.set(part, offsets[index]!));
+  return { buffer, offsets };
+}
+
+/** One worker and what it said. */
+interface WorkerState {
+  steps: number;
+  error: unknown;
+  exitCode: number | undefined;
+}
+
+/** Runs the check on the plan's workers; the verdict, or why a worker could not load the model. */
+function runWorkers<S, I, O>(
+  plan: Extract<WorkerPlan<S, I, O>, { readonly kind: 'workers' }>,
+  model: Model<S, I, O>,
+  options: ParallelLinearizabilityOptions,
+): Promise<LinearizabilityVerdict<I, O, S> | string> {
+  const { node, partitions } = plan;
+  const memoryBytesMax = options.memoryBytesMax ?? linearizabilityLimits.memoryBytesMaxDefault;
+  const share = Math.floor(memoryBytesMax / plan.workers);
+  const historyBytes = plan.serialized.buffer.byteLength;
+  const heapBytes = share + linearizabilityLimits.workerHeapBytesBase + historyBytes * linearizabilityLimits.workerHeapBytesPerHistoryByte;
+  const timeBudgetMs = options.timeBudgetMs ?? linearizabilityLimits.timeBudgetMsDefault;
+  const input: WorkerInput = {
+    model: plan.descriptor,
+    partitions: plan.serialized.buffer,
+    offsets: plan.serialized.offsets,
+    control: new SharedArrayBuffer(8),
+    timeBudgetMs,
+    stepsMax: options.stepsMax ?? linearizabilityLimits.stepsMaxDefault,
+    partitionStepsMax: options.partitionStepsMax ?? linearizabilityLimits.stepsMaxDefault,
+    memoryBytesMax: share,
+    shrink: options.shrink !== false,
+  };
+  const owner = partitions.map(() => -1);
+  const states: WorkerState[] = [];
+  let failed: { readonly index: number; readonly failure: PartitionFailure<S, I, O> | undefined } | undefined;
+  let unloadable: string | undefined;
+  let spentOn: BudgetReason | undefined;
+  let timedOut = false;
+  return new Promise((resolve) => {
+    const workers = Array.from({ length: plan.workers }, () => startWorker(node, plan.entry, input, heapBytes));
+    const stopAll = (): void => {
+      for (const worker of workers) void worker.terminate();
+    };
+    // A model step that never returns never reads the clock: stop its worker.
+    const watchdog = setTimeout(() => {
+      timedOut = true;
+      stopAll();
+    }, timeBudgetMs + linearizabilityLimits.workerGraceMs);
+    let running = workers.length;
+    workers.forEach((worker, id) => {
+      const state: WorkerState = { steps: 0, error: undefined, exitCode: undefined };
+      states.push(state);
+      worker.on('message', (message: WorkerMessage) => {
+        switch (message.type) {
+          case 'took':
+            owner[message.index] = id;
+            break;
+          case 'ended': {
+            const partition = partitions[message.index]!;
+            partition.done = true;
+            if (message.unknown !== undefined) partition.unknown = message.unknown;
+            state.steps = message.steps;
+            break;
+          }
+          case 'failed':
+            if (failed === undefined && unloadable === undefined) {
+              const partition = partitions[message.index]!;
+              const failure = message.failure === undefined ? undefined : decodeFailure<S, I, O>(partition.key, message.failure, partition.operations);
+              failed = { index: message.index, failure };
+              stopAll();
+            }
+            break;
+          case 'finished':
+            state.steps = message.steps;
+            spentOn ??= message.spentOn;
+            break;
+          case 'unloadable':
+            unloadable ??= message.message;
+            stopAll();
+            break;
+        }
+      });
+      worker.on('error', (error) => {
+        state.error ??= error;
+      });
+      worker.on('exit', (code) => {
+        state.exitCode = code;
+        running--;
+        if (running > 0) return;
+        clearTimeout(watchdog);
+        if (unloadable !== undefined) resolve(unloadable);
+        else if (failed !== undefined) resolve({ result: 'not-linearizable', ...(failed.failure ?? refail(partitions[failed.index]!, model, options)) });
+        else resolve(verdictOf(partitions, owner, states, spentOn, timedOut, options, `${memoryBytesMax} bytes, ${share} per worker`));
+      });
+    });
+  });
+}
+
+function startWorker(node: NodeModules, entry: URL, input: WorkerInput, heapBytes: number): import('node:worker_threads').Worker {
+  const options = { workerData: input, resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapBytes / (1024 * 1024)) } };
+  if (!entry.pathname.endsWith('.ts')) return new node.workerThreads.Worker(entry, options);
+  // From the sources (under vitest or tsx): the worker loads TypeScript through tsx,
+  // a development dependency the package itself never needs.
+  const tsx = node.url.pathToFileURL(node.module.createRequire(entry).resolve('tsx/esm/api')).href;
+  const code = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new node.workerThreads.Worker(code, { ...options, eval: true });
+}
+
+/**
+ * The failure of a key a worker found not linearizable but could not send (its model
+ * states do not survive structured clone): found again in this thread.
+ */
+function refail<S, I, O>(partition: Partition<S, I, O>, model: Model<S, I, O>, options: ParallelLinearizabilityOptions): PartitionFailure<S, I, O> {
+  const { visualize: _drawnByTheCaller, ...rest } = options;
+  const verdict = checkLinearizability(partition.operations, model, rest);
+  assert(verdict.result === 'not-linearizable', `key ${partition.key} failed on a worker but not in this thread (${verdict.result})`);
+  const { key, minimal, shrinkComplete, explanation } = verdict;
+  return { key, minimal, shrinkComplete, explanation };
+}
+
+/** Why a worker stopped before its keys ended, as the verdict says it. */
+function workerFailure(state: WorkerState, timedOut: boolean): { readonly reason: UnknownReason; readonly text?: string } {
+  const error = state.error as (Error & { code?: string }) | undefined;
+  if (error?.code === 'ERR_WORKER_OUT_OF_MEMORY') return { reason: 'memory bound', text: `a worker ran out of its heap: ${error.message}` };
+  if (error !== undefined)
+    return { reason: 'worker failed', text: error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error) };
+  if (timedOut) return { reason: 'time budget' };
+  return { reason: 'worker failed', text: `a worker exited with code ${state.exitCode ?? 'unknown'} before its keys were finished` };
+}
+
+/** The verdict when no key failed: linearizable, or which keys are unknown and why. */
+function verdictOf<S, I, O>(
+  partitions: readonly Partition<S, I, O>[],
+  owner: readonly number[],
+  states: readonly WorkerState[],
+  spentOn: BudgetReason | undefined,
+  timedOut: boolean,
+  options: ParallelLinearizabilityOptions,
+  memoryBytesMax: string,
+): LinearizabilityVerdict<I, O, S> {
+  let failureText: string | undefined;
+  for (const partition of partitions) {
+    if (partition.done) continue;
+    const id = owner[partition.index]!;
+    // Never taken: the budget was spent first, or every worker had stopped.
+    const stopped =
+      id >= 0
+        ? workerFailure(states[id]!, timedOut)
+        : spentOn !== undefined
+          ? { reason: spentOn }
+          : timedOut
+            ? { reason: 'time budget' as const }
+            : firstFailure(states, timedOut);
+    partition.unknown = stopped.reason;
+    failureText ??= stopped.text;
+  }
+  const unknown = partitions.filter((partition) => partition.unknown !== undefined);
+  if (unknown.length === 0) return { result: 'linearizable' };
+  const steps = states.reduce((sum, state) => sum + state.steps, 0);
+  const reason = spentOn ?? (timedOut ? 'time budget' : unknown[0]!.unknown!);
+  const cause = { checkWide: spentOn !== undefined || timedOut, memoryBytesMax, ...(failureText === undefined ? {} : { workerFailure: failureText }) };
+  return unknownVerdict(reason, cause, unknown, partitions.length, steps, options);
+}
+
+function firstFailure(states: readonly WorkerState[], timedOut: boolean): { readonly reason: UnknownReason; readonly text?: string } {
+  const stopped = states.find((state) => state.error !== undefined || state.exitCode !== 0) ?? states[0]!;
+  return workerFailure(stopped, timedOut);
+}
