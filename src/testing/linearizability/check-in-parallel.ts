@@ -203,6 +203,10 @@ function serialize<S, I, O>(node: NodeModules, partitions: readonly Partition<S,
 /** One worker and what it said. */
 interface WorkerState {
   steps: number;
+  /** Keys it took from the queue. */
+  took: number;
+  /** Whether it said it had no key left to take. */
+  finished: boolean;
   error: unknown;
   exitCode: number | undefined;
 }
@@ -230,15 +234,19 @@ function runWorkers<S, I, O>(
     memoryBytesMax: share,
     shrink: options.shrink !== false,
   };
+  const control = new Int32Array(input.control);
   const owner = partitions.map(() => -1);
   const states: WorkerState[] = [];
+  const workers: import('node:worker_threads').Worker[] = [];
   let failed: { readonly index: number; readonly failure: PartitionFailure<S, I, O> | undefined } | undefined;
   let unloadable: string | undefined;
   let spentOn: BudgetReason | undefined;
   let timedOut = false;
+  let stopping = false;
+  let running = 0;
   return new Promise((resolve) => {
-    const workers = Array.from({ length: plan.workers }, () => startWorker(node, plan.entry, input, heapBytes));
     const stopAll = (): void => {
+      stopping = true;
       for (const worker of workers) void worker.terminate();
     };
     // A model step that never returns never reads the clock: stop its worker.
@@ -246,14 +254,24 @@ function runWorkers<S, I, O>(
       timedOut = true;
       stopAll();
     }, timeBudgetMs + linearizabilityLimits.workerGraceMs);
-    let running = workers.length;
-    workers.forEach((worker, id) => {
-      const state: WorkerState = { steps: 0, error: undefined, exitCode: undefined };
+    const finish = (): void => {
+      clearTimeout(watchdog);
+      if (unloadable !== undefined) resolve(unloadable);
+      else if (failed !== undefined) resolve({ result: 'not-linearizable', ...(failed.failure ?? refail(partitions[failed.index]!, model, options)) });
+      else resolve(verdictOf(partitions, owner, states, spentOn, timedOut, options, `${memoryBytesMax} bytes, ${share} per worker`));
+    };
+    const start = (): void => {
+      const id = states.length;
+      const state: WorkerState = { steps: 0, took: 0, finished: false, error: undefined, exitCode: undefined };
+      const worker = startWorker(node, plan.entry, input, heapBytes);
       states.push(state);
+      workers.push(worker);
+      running++;
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
           case 'took':
             owner[message.index] = id;
+            state.took++;
             break;
           case 'ended': {
             const partition = partitions[message.index]!;
@@ -272,6 +290,7 @@ function runWorkers<S, I, O>(
             break;
           case 'finished':
             state.steps = message.steps;
+            state.finished = true;
             spentOn ??= message.spentOn;
             break;
           case 'unloadable':
@@ -286,13 +305,14 @@ function runWorkers<S, I, O>(
       worker.on('exit', (code) => {
         state.exitCode = code;
         running--;
-        if (running > 0) return;
-        clearTimeout(watchdog);
-        if (unloadable !== undefined) resolve(unloadable);
-        else if (failed !== undefined) resolve({ result: 'not-linearizable', ...(failed.failure ?? refail(partitions[failed.index]!, model, options)) });
-        else resolve(verdictOf(partitions, owner, states, spentOn, timedOut, options, `${memoryBytesMax} bytes, ${share} per worker`));
+        // A worker that died on a key leaves the keys not taken yet to a new worker, so
+        // that one bad key hides no failure; one that died before taking any would die again.
+        const keysLeft = Atomics.load(control, 0) < partitions.length;
+        if (!stopping && !state.finished && state.took > 0 && keysLeft && spentOn === undefined) start();
+        if (running === 0) finish();
       });
-    });
+    };
+    for (let i = 0; i < plan.workers; i++) start();
   });
 }
 

@@ -79,7 +79,7 @@ export const linearizabilityLimits = {
    * the keys it takes, in bytes (its `resourceLimits`): a worker past it is stopped, and
    * its keys end 'memory bound', instead of the process running out of memory.
    */
-  workerHeapBytesBase: 256 * 1024 * 1024,
+  workerHeapBytesBase: 128 * 1024 * 1024,
   /** Heap a worker may use per byte of the serialized history, for its copy of the keys (see `workerHeapBytesBase`). */
   workerHeapBytesPerHistoryByte: 8,
   /**
