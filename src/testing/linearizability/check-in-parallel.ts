@@ -155,6 +155,8 @@ function planWorkers<S, I, O>(history: History<I, O>, model: Model<S, I, O>, opt
   const node = nodeModules();
   if (node === undefined) return without('workers', 'needs node:worker_threads (Node 20.16 or later)');
   const partitions = partitionByKey<S, I, O>(history);
+  // Nothing to check (every operation failed, or none): no worker would ever report.
+  if (partitions.length === 0) return { kind: 'here' };
   if (asked === 'auto') {
     const cores = node.os.availableParallelism();
     const operations = partitions.reduce((sum, partition) => sum + partition.operations.length, 0);

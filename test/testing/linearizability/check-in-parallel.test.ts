@@ -61,6 +61,12 @@ describe('where the check runs', () => {
     expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers: 0 })).execution).toEqual({ workers: 0 });
   });
 
+  it('answers a history with no key to check (every operation failed) without starting a worker', async () => {
+    // Found by the property test: with no key, no worker was started and the promise never settled.
+    const history: KvOperation[] = [{ client: 'c', key: 'k', input: get, invokedAt: 0, completedAt: 1, outcome: 'fail' }];
+    expect(await checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 })).toEqual({ result: 'linearizable', execution: { workers: 0 } });
+  });
+
   it('refuses a workers value that is not a count', async () => {
     for (const workers of [-1, 1.5, Number.NaN]) {
       await expect(checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers })).rejects.toThrow(ConfigError);
