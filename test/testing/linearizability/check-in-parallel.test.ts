@@ -14,7 +14,7 @@ import {
 } from '../../../src/testing/index.js';
 import { ConfigError } from '../../../src/index.js';
 import { absent, get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
-import { type CounterInput, counterModel, counterNamed, leakingModel, throwingModel, unclonableModel } from './worker-models.js';
+import { type CounterInput, counterModel, counterNamed, leakingModel, spinningModel, throwingModel, unclonableModel } from './worker-models.js';
 
 /** 2^writers orders of unknown writes, none of which a read explains: far more work than any test waits for. */
 function hardHistory(writers: number, key: string): KvOperation[] {
@@ -124,7 +124,7 @@ describe("a user's model, loaded by workers from its origin", () => {
 });
 
 describe('the first failing key stops the others', () => {
-  it('answers while a hard key is still searched, and terminates its worker', async () => {
+  it('answers while a hard key is still searched, and stops that search', async () => {
     // Alone, the hard key outlasts a budget: it is hard indeed.
     expect(await checkLinearizabilityInParallel(hardHistory(40, 'x'), versionedKvModel, { workers: 1, timeBudgetMs: 300 })).toMatchObject({
       result: 'unknown',
@@ -132,11 +132,27 @@ describe('the first failing key stops the others', () => {
       keys: ['x'],
     });
     // With a failing key beside it and two minutes of budget, the answer comes at once:
-    // the promise resolves only once every worker has exited, so the hard key's worker was
-    // terminated (else this test times out).
+    // the promise resolves only once every worker has exited, so the search of the hard
+    // key was stopped (by terminating its worker, or, when one worker took both keys, by
+    // the failure ending that worker). The next test pins the termination down.
     const verdict = await checkLinearizabilityInParallel([...hardHistory(40, 'x'), ...lostWrite('y')], versionedKvModel, { workers: 2, timeBudgetMs: 120_000 });
     expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'y', execution: { workers: 2 } });
   }, 20_000);
+
+  it('terminates a worker stuck in a key: the failing key is found by the other, and the promise waits for both to exit', async () => {
+    // The first worker takes 'stuck' first and never returns from its step, so 'bad' is
+    // found by the second; only terminating the first lets the promise resolve before the
+    // two minutes of the time budget (and this test's timeout).
+    const history = [add('stuck', 0, 13), add('bad', 0, 1), read('bad', 2, 5)];
+    const verdict = await checkLinearizabilityInParallel(history, spinningModel, { workers: 2, timeBudgetMs: 120_000 });
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'bad', execution: { workers: 2 } });
+  }, 20_000);
+
+  it('stops a worker stuck in a key once the time budget and a grace period are over', async () => {
+    const history = [add('stuck', 0, 13), add('fine', 0, 1), read('fine', 2, 1)];
+    const verdict = await checkLinearizabilityInParallel(history, spinningModel, { workers: 2, timeBudgetMs: 100 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['stuck'] });
+  });
 
   it('shares the step budget of the check between the workers', async () => {
     const stepsMax = 200_000;

@@ -57,3 +57,12 @@ export const unclonableModel: Model<{ readonly n: number; readonly show: () => s
   hash: (state) => String(state.n),
   origin: { module: import.meta.url, export: 'unclonableModel' },
 };
+
+/** A counter whose step never returns on an add of 13: the hardest key there is, and one that never reads the clock. */
+export const spinningModel: Model<number, CounterInput, number | null> = {
+  ...counter('spinning', 'spinningModel'),
+  step: (state, input, observed) => {
+    if (input.op === 'add' && input.by === 13) for (;;);
+    return counterModel.step(state, input, observed);
+  },
+};
