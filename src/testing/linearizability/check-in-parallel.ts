@@ -318,8 +318,24 @@ function runWorkers<S, I, O>(
   });
 }
 
+/**
+ * The Node options a worker inherits (loaders such as tsx's, heap flags), without
+ * `--input-type`: a worker refuses it (ERR_INPUT_TYPE_NOT_ALLOWED), and a caller run by
+ * `node --input-type=module -e` passes it on.
+ */
+function workerExecArgv(): string[] {
+  const execArgv = (globalThis as { process?: { execArgv?: readonly string[] } }).process?.execArgv ?? [];
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const option = execArgv[i]!;
+    if (option === '--input-type') i++;
+    else if (!option.startsWith('--input-type=')) kept.push(option);
+  }
+  return kept;
+}
+
 function startWorker(node: NodeModules, entry: URL, input: WorkerInput, heapBytes: number): import('node:worker_threads').Worker {
-  const options = { workerData: input, resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapBytes / (1024 * 1024)) } };
+  const options = { workerData: input, resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapBytes / (1024 * 1024)) }, execArgv: workerExecArgv() };
   if (!entry.pathname.endsWith('.ts')) return new node.workerThreads.Worker(entry, options);
   // From the sources (under vitest or tsx): the worker loads TypeScript through tsx,
   // a development dependency the package itself never needs.
