@@ -22,7 +22,7 @@ export type UnknownReason = BudgetReason | 'worker failed';
  */
 export class Budget {
   private steps = 0;
-  private readonly deadline: number;
+  private deadline: number;
   private bytes = 0;
   private readonly sharedBlocksMax: number;
   /** Set once the time or the step budget is spent. */
@@ -70,6 +70,17 @@ export class Budget {
       }
     }
     return true;
+  }
+
+  /**
+   * Moves the deadline to `deadline` (a reading of `now`), and takes back a time budget
+   * spent before it: a head start cut short whose failure still gets the check's whole
+   * time to be explained and shrunk.
+   */
+  extendDeadline(deadline: number): void {
+    assert(deadline >= this.deadline, `deadline moved back from ${this.deadline} to ${deadline}`);
+    this.deadline = deadline;
+    if (this.spentOn === 'time budget' && this.now() <= deadline) this.spentOn = undefined;
   }
 
   /** Reserves `bytes` of the memory bound; false (nothing reserved) if they do not fit. */

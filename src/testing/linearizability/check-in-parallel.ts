@@ -5,13 +5,19 @@
  */
 import { assert } from '../../core/assert.js';
 import { ConfigError } from '../../core/index.js';
-import type { BudgetReason, UnknownReason } from './budget.js';
-import { checkLinearizability, type LinearizabilityOptions, type LinearizabilityVerdict, unknownVerdict } from './check-linearizability.js';
+import { Budget, type BudgetReason, type UnknownReason } from './budget.js';
+import {
+  checkLinearizability,
+  type LinearizabilityOptions,
+  type LinearizabilityVerdict,
+  unknownVerdict,
+  verdictOfPartitions,
+} from './check-linearizability.js';
 import { type History, validateHistory } from './history.js';
 import { linearizabilityLimits } from './limits.js';
 import type { Model } from './model.js';
 import { describeModel, type ModelDescriptor } from './model-origin.js';
-import { type Partition, type PartitionFailure, partitionByKey } from './partition-turns.js';
+import { failure, type Partition, type PartitionFailure, partitionByKey, searchInTurns } from './partition-turns.js';
 import { writeVisualization } from './visualization.js';
 import { decodeFailure, type WorkerInput, type WorkerMessage } from './worker-protocol.js';
 
@@ -23,11 +29,12 @@ export interface ParallelLinearizabilityOptions extends LinearizabilityOptions {
    * How many worker threads (`node:worker_threads`) check keys, never more than there
    * are keys:
    *
-   * - `'auto'` (the default): one per core (`os.availableParallelism()`) when the history
-   *   has at least `linearizabilityLimits.parallelKeysMin` keys and
-   *   `parallelOperationsMin` operations, the machine more than one core, and the model
-   *   and history can be sent to a worker; otherwise the check runs in this thread, and
-   *   `execution.note` says why.
+   * - `'auto'` (the default): checks in this thread first, as `checkLinearizability`
+   *   does, for `linearizabilityLimits.parallelAfterMs` (100 ms); a check that ends by
+   *   then never starts a worker. The keys not finished then are searched again from
+   *   the start on one worker per core (`os.availableParallelism()`). A history of one
+   *   key, a machine of one core, or a model or history that cannot be sent to a worker
+   *   keeps the whole check in this thread, and `execution.note` says why.
    * - `0`: in this thread, as `checkLinearizability` does.
    * - `n` (an integer from 1): `n` workers; the promise rejects with {@link ConfigError}
    *   if the model or the history cannot be sent to a worker or workers cannot start.
@@ -85,13 +92,79 @@ export async function checkLinearizabilityInParallel<S, I, O>(
   validateHistory(history);
   const plan = planWorkers(history, model, options);
   if (plan.kind === 'here') return inThisThread(history, model, options, plan.note);
-  const outcome = await runWorkers(plan, model, options);
+  const head = options.workers === undefined || options.workers === 'auto' ? headStart(plan.partitions, model, options) : { steps: 0, elapsedMs: 0 };
+  if ('verdict' in head) {
+    if (options.visualize !== undefined) writeVisualization(options.visualize, history, head.verdict);
+    const note = `finished in this thread within linearizabilityLimits.parallelAfterMs (${linearizabilityLimits.parallelAfterMs} ms), before workers would have started`;
+    return { ...head.verdict, execution: { workers: 0, note } };
+  }
+  const pending = plan.partitions.filter((partition) => !partition.done);
+  const serialized = serialize(plan.node, pending);
+  if (typeof serialized === 'string') {
+    if (options.workers !== 'auto' && options.workers !== undefined) throw new ConfigError(api, 'history', serialized);
+    return inThisThread(history, model, options, `history ${serialized}: checked in this thread`);
+  }
+  const workers = Math.min(plan.workers, pending.length);
+  const outcome = await runWorkers({ ...plan, workers }, pending, serialized, head, model, options);
   if (typeof outcome === 'string') {
     if (options.workers !== 'auto' && options.workers !== undefined) throw new ConfigError(api, 'model', `cannot be loaded by a worker thread: ${outcome}`);
     return inThisThread(history, model, options, `a worker thread could not load the model (${outcome}): checked in this thread`);
   }
   if (options.visualize !== undefined) writeVisualization(options.visualize, history, outcome);
-  return { ...outcome, execution: { workers: plan.workers } };
+  return { ...outcome, execution: { workers } };
+}
+
+/** What the head start in this thread left to the workers: the steps and time it took. */
+interface HeadStart {
+  readonly steps: number;
+  readonly elapsedMs: number;
+}
+
+/**
+ * Checks in this thread for `linearizabilityLimits.parallelAfterMs`, as
+ * `checkLinearizability` does: the verdict if that settles it (a key failed, every key
+ * ended, or the check's own budget ran out); otherwise the keys cut short are reset for
+ * the workers, which search them again from the start.
+ */
+function headStart<S, I, O>(
+  partitions: readonly Partition<S, I, O>[],
+  model: Model<S, I, O>,
+  options: ParallelLinearizabilityOptions,
+): { readonly verdict: LinearizabilityVerdict<I, O, S> } | HeadStart {
+  const now = options.now ?? (() => performance.now());
+  const started = now();
+  const timeBudgetMs = options.timeBudgetMs ?? linearizabilityLimits.timeBudgetMsDefault;
+  const slice = Math.min(linearizabilityLimits.parallelAfterMs, timeBudgetMs);
+  const budget = new Budget(
+    slice,
+    options.stepsMax ?? linearizabilityLimits.stepsMaxDefault,
+    now,
+    options.memoryBytesMax ?? linearizabilityLimits.memoryBytesMaxDefault,
+  );
+  let next = 0;
+  const partitionStepsMax = options.partitionStepsMax ?? linearizabilityLimits.stepsMaxDefault;
+  const failed = searchInTurns(
+    () => partitions[next++],
+    true,
+    model,
+    budget,
+    partitionStepsMax,
+    () => {},
+  );
+  if (failed !== undefined) {
+    // Explaining and shrinking get the check's whole time, as in checkLinearizability.
+    budget.extendDeadline(started + timeBudgetMs);
+    return { verdict: { result: 'not-linearizable', ...failure(failed, model, budget, options.shrink !== false) } };
+  }
+  if (budget.spentOn !== 'time budget' || slice >= timeBudgetMs) return { verdict: verdictOfPartitions(partitions, budget, options) };
+  // Only the head start's own deadline ends keys 'time budget' here; keys ended by their
+  // step or memory bound stay as they are.
+  for (const partition of partitions) {
+    if (partition.unknown !== 'time budget') continue;
+    delete partition.unknown;
+    partition.done = false;
+  }
+  return { steps: budget.taken, elapsedMs: now() - started };
 }
 
 function inThisThread<S, I, O>(
@@ -136,7 +209,6 @@ type WorkerPlan<S, I, O> =
       readonly node: NodeModules;
       readonly partitions: Partition<S, I, O>[];
       readonly descriptor: ModelDescriptor;
-      readonly serialized: { readonly buffer: SharedArrayBuffer; readonly offsets: number[] };
       readonly entry: URL;
     };
 
@@ -158,12 +230,8 @@ function planWorkers<S, I, O>(history: History<I, O>, model: Model<S, I, O>, opt
   // Nothing to check (every operation failed, or none): no worker would ever report.
   if (partitions.length === 0) return { kind: 'here' };
   if (asked === 'auto') {
-    const cores = node.os.availableParallelism();
-    const operations = partitions.reduce((sum, partition) => sum + partition.operations.length, 0);
-    if (partitions.length < linearizabilityLimits.parallelKeysMin || operations < linearizabilityLimits.parallelOperationsMin) {
-      return { kind: 'here', note: `a small history (${partitions.length} keys, ${operations} operations): checked in this thread` };
-    }
-    if (cores < 2) return { kind: 'here', note: 'one core: checked in this thread' };
+    if (partitions.length < linearizabilityLimits.parallelKeysMin) return { kind: 'here', note: 'one key, which one thread checks: checked in this thread' };
+    if (node.os.availableParallelism() < 2) return { kind: 'here', note: 'one core: checked in this thread' };
   }
   const descriptor = describeModel(model);
   if (typeof descriptor === 'string') return without('model', descriptor);
@@ -171,10 +239,8 @@ function planWorkers<S, I, O>(history: History<I, O>, model: Model<S, I, O>, opt
   if (!node.fs.existsSync(node.url.fileURLToPath(entry))) {
     return without('workers', `needs the worker entry ${entry.href}, which is missing (is synod/testing bundled into another file?)`);
   }
-  const serialized = serialize(node, partitions);
-  if (typeof serialized === 'string') return without('history', serialized);
-  const workers = Math.min(asked === 'auto' ? node.os.availableParallelism() : asked, partitions.length);
-  return { kind: 'workers', workers, node, partitions, descriptor, serialized, entry };
+  const workers = asked === 'auto' ? node.os.availableParallelism() : asked;
+  return { kind: 'workers', workers, node, partitions, descriptor, entry };
 }
 
 /** The worker's entry point, beside this file: dist/testing/*.js, *.cjs, or src/ under tsx and vitest. */
@@ -184,8 +250,14 @@ function workerEntry(): URL {
   return new URL(`./linearizability-worker${extension}`, here);
 }
 
+/** Keys serialized for the workers: the bytes, and where each key starts. */
+interface Serialized {
+  readonly buffer: SharedArrayBuffer;
+  readonly offsets: number[];
+}
+
 /** Every key serialized on its own into one shared buffer, or why the history cannot be. */
-function serialize<S, I, O>(node: NodeModules, partitions: readonly Partition<S, I, O>[]): { buffer: SharedArrayBuffer; offsets: number[] } | string {
+function serialize<S, I, O>(node: NodeModules, partitions: readonly Partition<S, I, O>[]): Serialized | string {
   const parts: Uint8Array[] = [];
   const offsets = [0];
   for (const partition of partitions) {
@@ -216,22 +288,27 @@ interface WorkerState {
 /** Runs the check on the plan's workers; the verdict, or why a worker could not load the model. */
 function runWorkers<S, I, O>(
   plan: Extract<WorkerPlan<S, I, O>, { readonly kind: 'workers' }>,
+  pending: readonly Partition<S, I, O>[],
+  serialized: Serialized,
+  head: HeadStart,
   model: Model<S, I, O>,
   options: ParallelLinearizabilityOptions,
 ): Promise<LinearizabilityVerdict<I, O, S> | string> {
   const { node, partitions } = plan;
   const memoryBytesMax = options.memoryBytesMax ?? linearizabilityLimits.memoryBytesMaxDefault;
   const share = Math.floor(memoryBytesMax / plan.workers);
-  const historyBytes = plan.serialized.buffer.byteLength;
+  const historyBytes = serialized.buffer.byteLength;
   const heapBytes = share + linearizabilityLimits.workerHeapBytesBase + historyBytes * linearizabilityLimits.workerHeapBytesPerHistoryByte;
-  const timeBudgetMs = options.timeBudgetMs ?? linearizabilityLimits.timeBudgetMsDefault;
+  // What the head start used is gone from the check's budgets.
+  const timeBudgetMs = Math.max(0, (options.timeBudgetMs ?? linearizabilityLimits.timeBudgetMsDefault) - head.elapsedMs);
+  const stepsMax = Math.max(0, (options.stepsMax ?? linearizabilityLimits.stepsMaxDefault) - head.steps);
   const input: WorkerInput = {
     model: plan.descriptor,
-    partitions: plan.serialized.buffer,
-    offsets: plan.serialized.offsets,
+    partitions: serialized.buffer,
+    offsets: serialized.offsets,
     control: new SharedArrayBuffer(8),
     timeBudgetMs,
-    stepsMax: options.stepsMax ?? linearizabilityLimits.stepsMaxDefault,
+    stepsMax,
     partitionStepsMax: options.partitionStepsMax ?? linearizabilityLimits.stepsMaxDefault,
     memoryBytesMax: share,
     shrink: options.shrink !== false,
@@ -240,7 +317,7 @@ function runWorkers<S, I, O>(
   const owner = partitions.map(() => -1);
   const states: WorkerState[] = [];
   const workers: import('node:worker_threads').Worker[] = [];
-  let failed: { readonly index: number; readonly failure: PartitionFailure<S, I, O> | undefined } | undefined;
+  let failed: { readonly partition: Partition<S, I, O>; readonly failure: PartitionFailure<S, I, O> | undefined } | undefined;
   let unloadable: string | undefined;
   let spentOn: BudgetReason | undefined;
   let timedOut = false;
@@ -259,8 +336,8 @@ function runWorkers<S, I, O>(
     const finish = (): void => {
       clearTimeout(watchdog);
       if (unloadable !== undefined) resolve(unloadable);
-      else if (failed !== undefined) resolve({ result: 'not-linearizable', ...(failed.failure ?? refail(partitions[failed.index]!, model, options)) });
-      else resolve(verdictOf(partitions, owner, states, spentOn, timedOut, options, `${memoryBytesMax} bytes, ${share} per worker`));
+      else if (failed !== undefined) resolve({ result: 'not-linearizable', ...(failed.failure ?? refail(failed.partition, model, options)) });
+      else resolve(verdictOf(partitions, owner, states, head.steps, spentOn, timedOut, options, `${memoryBytesMax} bytes, ${share} per worker`));
     };
     const start = (): void => {
       const id = states.length;
@@ -272,11 +349,11 @@ function runWorkers<S, I, O>(
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
           case 'took':
-            owner[message.index] = id;
+            owner[pending[message.index]!.index] = id;
             state.took++;
             break;
           case 'ended': {
-            const partition = partitions[message.index]!;
+            const partition = pending[message.index]!;
             partition.done = true;
             if (message.unknown !== undefined) partition.unknown = message.unknown;
             state.steps = message.steps;
@@ -284,9 +361,9 @@ function runWorkers<S, I, O>(
           }
           case 'failed':
             if (failed === undefined && unloadable === undefined) {
-              const partition = partitions[message.index]!;
+              const partition = pending[message.index]!;
               const failure = message.failure === undefined ? undefined : decodeFailure<S, I, O>(partition.key, message.failure, partition.operations);
-              failed = { index: message.index, failure };
+              failed = { partition, failure };
               stopAll();
             }
             break;
@@ -309,7 +386,7 @@ function runWorkers<S, I, O>(
         running--;
         // A worker that died on a key leaves the keys not taken yet to a new worker, so
         // that one bad key hides no failure; one that died before taking any would die again.
-        const keysLeft = Atomics.load(control, 0) < partitions.length;
+        const keysLeft = Atomics.load(control, 0) < pending.length;
         if (!stopping && !state.finished && state.took > 0 && keysLeft && spentOn === undefined) start();
         if (running === 0) finish();
       });
@@ -319,23 +396,27 @@ function runWorkers<S, I, O>(
 }
 
 /**
- * The Node options a worker inherits (loaders such as tsx's, heap flags), without
- * `--input-type`: a worker refuses it (ERR_INPUT_TYPE_NOT_ALLOWED), and a caller run by
- * `node --input-type=module -e` passes it on.
+ * The Node options a worker inherits (heap flags; loaders such as tsx's, which a user's
+ * model may need), without `--input-type`: a worker refuses it
+ * (ERR_INPUT_TYPE_NOT_ALLOWED), and a caller run by `node --input-type=module -e` passes
+ * it on. `loaders` false drops the loaders too: a built-in model needs none, and tsx's
+ * costs a worker about 150 ms to start.
  */
-function workerExecArgv(): string[] {
+function workerExecArgv(loaders: boolean): string[] {
   const execArgv = (globalThis as { process?: { execArgv?: readonly string[] } }).process?.execArgv ?? [];
+  const dropped = loaders ? ['--input-type'] : ['--input-type', '--import', '--require', '-r', '--loader', '--experimental-loader'];
   const kept: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const option = execArgv[i]!;
-    if (option === '--input-type') i++;
-    else if (!option.startsWith('--input-type=')) kept.push(option);
+    if (dropped.includes(option)) i++;
+    else if (!dropped.some((name) => option.startsWith(`${name}=`))) kept.push(option);
   }
   return kept;
 }
 
 function startWorker(node: NodeModules, entry: URL, input: WorkerInput, heapBytes: number): import('node:worker_threads').Worker {
-  const options = { workerData: input, resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapBytes / (1024 * 1024)) }, execArgv: workerExecArgv() };
+  const execArgv = workerExecArgv(!('builtin' in input.model));
+  const options = { workerData: input, resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapBytes / (1024 * 1024)) }, execArgv };
   if (!entry.pathname.endsWith('.ts')) return new node.workerThreads.Worker(entry, options);
   // From the sources (under vitest or tsx): the worker loads TypeScript through tsx,
   // a development dependency the package itself never needs.
@@ -371,6 +452,7 @@ function verdictOf<S, I, O>(
   partitions: readonly Partition<S, I, O>[],
   owner: readonly number[],
   states: readonly WorkerState[],
+  headSteps: number,
   spentOn: BudgetReason | undefined,
   timedOut: boolean,
   options: ParallelLinearizabilityOptions,
@@ -394,7 +476,7 @@ function verdictOf<S, I, O>(
   }
   const unknown = partitions.filter((partition) => partition.unknown !== undefined);
   if (unknown.length === 0) return { result: 'linearizable' };
-  const steps = states.reduce((sum, state) => sum + state.steps, 0);
+  const steps = states.reduce((sum, state) => sum + state.steps, headSteps);
   const reason = spentOn ?? (timedOut ? 'time budget' : unknown[0]!.unknown!);
   const cause = { checkWide: spentOn !== undefined || timedOut, memoryBytesMax, ...(failureText === undefined ? {} : { workerFailure: failureText }) };
   return unknownVerdict(reason, cause, unknown, partitions.length, steps, options);

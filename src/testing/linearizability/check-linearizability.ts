@@ -7,7 +7,7 @@ import type { LinearizabilityExplanation } from './explanation.js';
 import { type History, validateHistory } from './history.js';
 import { linearizabilityLimits } from './limits.js';
 import type { Model } from './model.js';
-import { failure, partitionByKey, searchInTurns } from './partition-turns.js';
+import { failure, type Partition, partitionByKey, searchInTurns } from './partition-turns.js';
 import { writeVisualization } from './visualization.js';
 
 /**
@@ -120,6 +120,15 @@ function check<S, I, O>(history: History<I, O>, model: Model<S, I, O>, options: 
     () => {},
   );
   if (failed !== undefined) return { result: 'not-linearizable', ...failure(failed, model, budget, options.shrink !== false) };
+  return verdictOfPartitions(partitions, budget, options);
+}
+
+/** The verdict once no key failed: linearizable, or which keys `budget` left unknown and why. @internal */
+export function verdictOfPartitions<S, I, O>(
+  partitions: readonly Partition<S, I, O>[],
+  budget: Budget,
+  options: LinearizabilityOptions,
+): LinearizabilityVerdict<I, O, S> {
   const unknown = partitions.filter((partition) => partition.unknown !== undefined);
   if (unknown.length === 0) return { result: 'linearizable' };
   const reason = budget.spentOn ?? unknown[0]!.unknown!;

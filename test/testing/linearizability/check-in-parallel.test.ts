@@ -3,6 +3,7 @@
  * key stopping the rest, workers that die reported as `unknown` with the reason, and
  * models sent by name or by origin.
  */
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import {
   checkLinearizability,
@@ -54,11 +55,20 @@ function withoutExecution<T extends { readonly execution: unknown }>(verdict: T)
 }
 
 describe('where the check runs', () => {
-  it("runs a small history in this thread under 'auto', saying why, and anywhere under workers: 0", async () => {
+  it("checks in this thread first under 'auto', and starts no worker for a history that ends by then", async () => {
     const verdict = await checkLinearizabilityInParallel([...lostWrite('x'), ...fine('y')], versionedKvModel);
     expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
-    expect(verdict.execution.note).toMatch(/small history \(2 keys, 4 operations\)/);
+    expect(verdict.execution.note).toMatch(/finished in this thread within linearizabilityLimits.parallelAfterMs \(100 ms\)/);
+    expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel)).execution.note).toMatch(/one key/);
     expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers: 0 })).execution).toEqual({ workers: 0 });
+  });
+
+  it("hands the keys not finished in this thread to workers under 'auto'", async () => {
+    // The hard key outlasts the head start; the fine key ends in it.
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(40, 'x'), ...fine('y')], versionedKvModel, { timeBudgetMs: 1_000 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['x'] });
+    if (availableParallelism() < 2) expect(verdict.execution.note).toMatch(/one core/);
+    else expect(verdict.execution).toEqual({ workers: 1 });
   });
 
   it('answers a history with no key to check (every operation failed) without starting a worker', async () => {
@@ -77,8 +87,7 @@ describe('where the check runs', () => {
   it("falls back to this thread under 'auto' for a model a worker cannot load, and rejects when workers were asked for", async () => {
     // A copy of a built-in model is not the built-in model: a worker would check another one.
     const { readOnly: _, ...copy } = versionedKvModel;
-    const large = Array.from({ length: linearizabilityLimits.parallelOperationsMin / 2 }, (_, i) => fine(`k${i}`)).flat();
-    const verdict = await checkLinearizabilityInParallel(large, copy);
+    const verdict = await checkLinearizabilityInParallel([...fine('x'), ...fine('y')], copy);
     expect(verdict).toMatchObject({ result: 'linearizable', execution: { workers: 0 } });
     expect(verdict.execution.note).toMatch(/model 'versioned-kv' is neither a built-in model nor has an `origin`/);
     const refused = checkLinearizabilityInParallel(fine('y'), copy, { workers: 2 });
