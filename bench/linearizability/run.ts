@@ -29,10 +29,12 @@
  *   Target: at most Porcupine's median time on every shape, and an answer on every
  *   shape Porcupine answers.
  * - Workers: each shape of many keys (100, or 5 of 50 clients) is checked again with
- *   `checkLinearizabilityInParallel` (`workers: 'auto'`, one worker per core), starting
- *   its workers anew on every check, as a caller does; from dist/ when it is built (run
- *   `npm run build` first), else from src/ through tsx, which compiles the worker's
- *   TypeScript on every start. Its ratio is against Porcupine's median of the row above.
+ *   `checkLinearizabilityInParallel`, twice: `workers: 'auto'` (what a caller gets by
+ *   default: 100 ms in this thread first, then workers for the keys left) and
+ *   `workers: <cores>` (workers from the start). Each check starts its workers anew, as
+ *   a caller's does; from dist/ when it is built (run `npm run build` first), else from
+ *   src/ through tsx, which compiles the worker's TypeScript on every start. The ratio
+ *   is against Porcupine's median in the shape's first row.
  *
  * A benchmark, not a test: it reports and never fails. Run with
  * `npx tsx bench/linearizability/run.ts`. Options: `--operations N`, `--keys N`,
@@ -193,20 +195,21 @@ async function parallelChecker(): Promise<{ readonly check: typeof checkLineariz
   return { check: built.checkLinearizabilityInParallel, model: built.registerModel, from: 'dist/ (npm run build)' };
 }
 
-/** The same as synodOnShape on worker threads (`workers: 'auto'`); also how many workers ran. */
+/** The same as synodOnShape with checkLinearizabilityInParallel; also how many workers were started. */
 async function synodOnShapeInParallel(
   parallel: Awaited<ReturnType<typeof parallelChecker>>,
   shape: Shape,
   rounds: number,
+  workersOption: number | 'auto',
 ): Promise<{ result: string; cold: number; ms: number[]; workers: string }> {
   const results: string[] = [];
   const workers = new Set<string>();
   const once = async (): Promise<number> => {
     const start = performance.now();
-    const verdict = await parallel.check(shape.history, parallel.model, { timeBudgetMs: shapeTimeBudgetMs, workers: 'auto' });
+    const verdict = await parallel.check(shape.history, parallel.model, { timeBudgetMs: shapeTimeBudgetMs, workers: workersOption });
     const ms = performance.now() - start;
     results.push(verdict.result);
-    workers.add(verdict.execution.note ?? String(verdict.execution.workers));
+    workers.add(String(verdict.execution.workers));
     return ms;
   };
   const cold = await once();
@@ -221,7 +224,7 @@ async function compareWithPorcupine(settings: Settings): Promise<void> {
   console.log(`\n# register shapes: synod against Porcupine, same histories, same run\n`);
   console.log('binary' in porcupine ? `Porcupine: ${porcupine.version}; GOMAXPROCS default (every core)` : `Porcupine side skipped: ${porcupine.skipped}`);
   console.log(`seed ${settings.seed}; budget ${shapeTimeBudgetMs} ms each; cold check, then the median of ${settings.rounds}`);
-  console.log(`rows "on workers": checkLinearizabilityInParallel from ${parallel.from}, ${os.availableParallelism()} cores; Porcupine's figures repeated from the row above\n`);
+  console.log(`rows "workers: ...": checkLinearizabilityInParallel from ${parallel.from}, ${os.availableParallelism()} cores; Porcupine's figures repeated from the row above\n`);
   console.log(
     '| shape | ops | synod verdict | synod cold ms | synod median ms | Porcupine verdict | Porcupine cold ms | Porcupine median ms | synod / Porcupine | Porcupine 1 core median ms |',
   );
@@ -247,12 +250,15 @@ async function compareWithPorcupine(settings: Settings): Promise<void> {
       `| ${shape.name} | ${shape.history.length} | ${ours.result} | ${ours.cold.toFixed(1)} | ${oursMedian.toFixed(1)} ${theirs} ${ratio} | ${oneCore} |`,
     );
     if (new Set(shape.history.map((operation) => operation.key)).size < 5) continue;
-    const onWorkers = await synodOnShapeInParallel(parallel, shape, settings.rounds);
-    const workersMedian = median(onWorkers.ms);
-    const workersRatio = pMedian === undefined ? '' : `${(workersMedian / pMedian).toFixed(2)}x`;
-    console.log(
-      `| ${shape.name}, on workers (${onWorkers.workers}) | ${shape.history.length} | ${onWorkers.result} | ${onWorkers.cold.toFixed(1)} | ${workersMedian.toFixed(1)} ${theirs} ${workersRatio} | ${oneCore} |`,
-    );
+    for (const workersOption of ['auto', os.availableParallelism()] as const) {
+      const onWorkers = await synodOnShapeInParallel(parallel, shape, settings.rounds, workersOption);
+      const workersMedian = median(onWorkers.ms);
+      const workersRatio = pMedian === undefined ? '' : `${(workersMedian / pMedian).toFixed(2)}x`;
+      const label = `workers: ${workersOption === 'auto' ? "'auto'" : workersOption}, ${onWorkers.workers} started`;
+      console.log(
+        `| ${shape.name}, ${label} | ${shape.history.length} | ${onWorkers.result} | ${onWorkers.cold.toFixed(1)} | ${workersMedian.toFixed(1)} ${theirs} ${workersRatio} | ${oneCore} |`,
+      );
+    }
   }
   console.log('');
   for (const shape of shapes(settings.seed)) console.log(`- ${shape.name}: ${shape.description}`);

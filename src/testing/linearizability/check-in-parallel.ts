@@ -30,7 +30,7 @@ export interface ParallelLinearizabilityOptions extends LinearizabilityOptions {
    * are keys:
    *
    * - `'auto'` (the default): checks in this thread first, as `checkLinearizability`
-   *   does, for `linearizabilityLimits.parallelAfterMs` (100 ms); a check that ends by
+   *   does, for `linearizabilityLimits.parallelAfterMs` (1 s); a check that ends by
    *   then never starts a worker. The keys not finished then are searched again from
    *   the start on one worker per core (`os.availableParallelism()`). A history of one
    *   key, a machine of one core, or a model or history that cannot be sent to a worker
@@ -342,7 +342,16 @@ function runWorkers<S, I, O>(
     const start = (): void => {
       const id = states.length;
       const state: WorkerState = { steps: 0, took: 0, finished: false, error: undefined, exitCode: undefined };
-      const worker = startWorker(node, plan.entry, input, heapBytes);
+      let worker: import('node:worker_threads').Worker;
+      try {
+        worker = startWorker(node, plan.entry, input, heapBytes);
+      } catch (error) {
+        // Reported as a model no worker could load: the caller falls back or hears of it.
+        unloadable ??= `a worker thread could not start (${error instanceof Error ? error.message : String(error)})`;
+        stopAll();
+        if (running === 0) finish();
+        return;
+      }
       states.push(state);
       workers.push(worker);
       running++;

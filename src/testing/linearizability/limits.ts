@@ -71,11 +71,12 @@ export const linearizabilityLimits = {
   parallelKeysMin: 2,
   /**
    * Time `checkLinearizabilityInParallel` with `workers: 'auto'` checks in the calling
-   * thread before it starts worker threads for the keys not finished, in milliseconds:
-   * starting workers and warming up their code costs about as much (measured at 50 to
-   * 200 ms on a loaded 2-core machine), so a history checked faster never pays it.
+   * thread before it starts worker threads for the keys not finished, in milliseconds.
+   * A worker costs 50 to 100 ms to start and a few hundred more of CPU time to warm its
+   * code up (the bench measured 1.95 s of CPU on two fresh workers for a check one warm
+   * thread did in 1.55 to 1.8 s), so a check of under a second is faster left alone.
    */
-  parallelAfterMs: 100,
+  parallelAfterMs: 1_000,
   /**
    * Heap a worker thread may use besides its share of `memoryBytesMax` and its copy of
    * the keys it takes, in bytes (its `resourceLimits`): a worker past it is stopped, and

@@ -58,14 +58,15 @@ describe('where the check runs', () => {
   it("checks in this thread first under 'auto', and starts no worker for a history that ends by then", async () => {
     const verdict = await checkLinearizabilityInParallel([...lostWrite('x'), ...fine('y')], versionedKvModel);
     expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
-    expect(verdict.execution.note).toMatch(/finished in this thread within linearizabilityLimits.parallelAfterMs \(100 ms\)/);
+    expect(verdict.execution.note).toMatch(/finished in this thread within linearizabilityLimits.parallelAfterMs \(1000 ms\)/);
     expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel)).execution.note).toMatch(/one key/);
     expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers: 0 })).execution).toEqual({ workers: 0 });
   });
 
   it("hands the keys not finished in this thread to workers under 'auto'", async () => {
     // The hard key outlasts the head start; the fine key ends in it.
-    const verdict = await checkLinearizabilityInParallel([...hardHistory(40, 'x'), ...fine('y')], versionedKvModel, { timeBudgetMs: 1_000 });
+    const timeBudgetMs = linearizabilityLimits.parallelAfterMs + 500;
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(40, 'x'), ...fine('y')], versionedKvModel, { timeBudgetMs });
     expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['x'] });
     if (availableParallelism() < 2) expect(verdict.execution.note).toMatch(/one core/);
     else expect(verdict.execution).toEqual({ workers: 1 });
