@@ -188,7 +188,11 @@ function synodOnShape(shape: Shape, rounds: number): { result: string; cold: num
 }
 
 /** The parallel checker and its register model: from dist/ when built (its workers load plain JavaScript), else from src/. */
-async function parallelChecker(): Promise<{ readonly check: typeof checkLinearizabilityInParallel; readonly model: typeof registerModel; readonly from: string }> {
+async function parallelChecker(): Promise<{
+  readonly check: typeof checkLinearizabilityInParallel;
+  readonly model: typeof registerModel;
+  readonly from: string;
+}> {
   const dist = new URL('../../dist/testing/index.js', import.meta.url);
   if (!existsSync(dist)) return { check: checkLinearizabilityInParallel, model: registerModel, from: 'src/ through tsx (no dist/ built)' };
   const built = (await import(dist.href)) as { checkLinearizabilityInParallel: typeof checkLinearizabilityInParallel; registerModel: typeof registerModel };
@@ -224,7 +228,9 @@ async function compareWithPorcupine(settings: Settings): Promise<void> {
   console.log(`\n# register shapes: synod against Porcupine, same histories, same run\n`);
   console.log('binary' in porcupine ? `Porcupine: ${porcupine.version}; GOMAXPROCS default (every core)` : `Porcupine side skipped: ${porcupine.skipped}`);
   console.log(`seed ${settings.seed}; budget ${shapeTimeBudgetMs} ms each; cold check, then the median of ${settings.rounds}`);
-  console.log(`rows "workers: ...": checkLinearizabilityInParallel from ${parallel.from}, ${os.availableParallelism()} cores; Porcupine's figures repeated from the row above\n`);
+  console.log(
+    `rows "workers: ...": checkLinearizabilityInParallel from ${parallel.from}, ${os.availableParallelism()} cores; Porcupine's figures repeated from the row above\n`,
+  );
   console.log(
     '| shape | ops | synod verdict | synod cold ms | synod median ms | Porcupine verdict | Porcupine cold ms | Porcupine median ms | synod / Porcupine | Porcupine 1 core median ms |',
   );

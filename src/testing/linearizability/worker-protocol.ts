@@ -3,6 +3,7 @@
  * indexes into their key's operations, so that a failure found on a worker names the
  * caller's own operation objects, as a check in the caller's thread does.
  */
+import { assert } from '../../core/assert.js';
 import type { BudgetReason, UnknownReason } from './budget.js';
 import type { WindowAttempt } from './explanation.js';
 import type { Operation } from './history.js';
@@ -66,7 +67,7 @@ export function encodeFailure<S, I, O>(failure: PartitionFailure<S, I, O>, opera
   const indexes = new Map(operations.map((operation, index) => [operation, index]));
   const at = (operation: Operation<I, O>): number => {
     const index = indexes.get(operation);
-    if (index === undefined) throw new Error(`key ${failure.key}: the failure names an operation not of the key`);
+    assert(index !== undefined, `key ${failure.key}: the failure names an operation not of the key`);
     return index;
   };
   const { explanation } = failure;
@@ -86,7 +87,7 @@ export function encodeFailure<S, I, O>(failure: PartitionFailure<S, I, O>, opera
 export function decodeFailure<S, I, O>(key: string, encoded: EncodedFailure, operations: readonly Operation<I, O>[]): PartitionFailure<S, I, O> {
   const of = (index: number): Operation<I, O> => {
     const operation = operations[index];
-    if (operation === undefined) throw new Error(`key ${key}: a worker named operation ${index} of ${operations.length}`);
+    assert(operation !== undefined, `key ${key}: a worker named operation ${index} of ${operations.length}`);
     return operation;
   };
   return {
