@@ -81,7 +81,8 @@ export interface LinearizabilityOptions {
  * (linearizability is local): keys are searched in turns of
  * `linearizabilityLimits.partitionTurnSteps` steps, so a hard key cannot hide a
  * failing one, and the first failure found ends the check. Throws
- * {@link HistoryError} on a malformed history.
+ * {@link HistoryError} on a malformed history. `checkLinearizabilityInParallel` checks
+ * the keys on worker threads and answers the same.
  *
  * @example
  * ```ts
