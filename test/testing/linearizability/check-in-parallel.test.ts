@@ -63,6 +63,21 @@ describe('where the check runs', () => {
     expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers: 0 })).execution).toEqual({ workers: 0 });
   });
 
+  it.skipIf(availableParallelism() < 2)("hands a key cut short by the head start to a worker, which finds it failing: the report is the caller's", async () => {
+    // A clock that jumps 600 ms at each reading ends the head start at its second reading
+    // (2,048 steps): 'a' ends in it, 'x' (4,096 orders of 12 unknown writes) is cut, and
+    // 'b' is not reached; both go to workers, where 'x' is the first key of two and
+    // 'b' the second (their indexes there are not their indexes here).
+    let readings = 0;
+    const now = (): number => readings++ * 600;
+    const history = [...fine('a'), ...hardHistory(12, 'x'), ...fine('b')];
+    const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, { now, timeBudgetMs: 1e9 });
+    expect(verdict.execution).toEqual({ workers: 2 });
+    const alone = checkLinearizability(hardHistory(12, 'x'), versionedKvModel);
+    expect(withoutExecution(verdict)).toEqual(alone);
+    if (verdict.result === 'not-linearizable') for (const operation of [...verdict.minimal, verdict.explanation.stuck]) expect(history).toContain(operation);
+  });
+
   it("hands the keys not finished in this thread to workers under 'auto'", async () => {
     // The hard key outlasts the head start; the fine key ends in it.
     const timeBudgetMs = linearizabilityLimits.parallelAfterMs + 500;
