@@ -3,11 +3,14 @@
  * key stopping the rest, workers that die reported as `unknown` with the reason, and
  * models sent by name or by origin.
  */
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   checkLinearizability,
   checkLinearizabilityInParallel,
+  HistoryError,
   linearizabilityLimits,
   type Model,
   type Operation,
@@ -91,6 +94,15 @@ describe('where the check runs', () => {
     // Found by the property test: with no key, no worker was started and the promise never settled.
     const history: KvOperation[] = [{ client: 'c', key: 'k', input: get, invokedAt: 0, completedAt: 1, outcome: 'fail' }];
     expect(await checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 })).toEqual({ result: 'linearizable', execution: { workers: 0 } });
+  });
+
+  it('rejects a malformed history with HistoryError, and draws the picture of a check run on workers', async () => {
+    const malformed = [{ ...fine('x')[0]!, completedAt: -1 }];
+    await expect(checkLinearizabilityInParallel(malformed, versionedKvModel, { workers: 2 })).rejects.toThrow(HistoryError);
+    const file = join(mkdtempSync(join(tmpdir(), 'synod-parallel-')), 'check.html');
+    const verdict = await checkLinearizabilityInParallel([...lostWrite('x'), ...fine('y')], versionedKvModel, { workers: 2, visualize: file });
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 2 } });
+    expect(readFileSync(file, 'utf8')).toContain('not linearizable: key x');
   });
 
   it('refuses a workers value that is not a count', async () => {
