@@ -23,6 +23,9 @@ import { decodeFailure, type WorkerInput, type WorkerMessage } from './worker-pr
 
 const api = 'checkLinearizabilityInParallel';
 
+/** The longest delay `setTimeout` keeps, in milliseconds; a longer one fires at once. */
+const timerMsMax = 0x7fff_ffff;
+
 /** Options of {@link checkLinearizabilityInParallel}: those of `checkLinearizability`, and how many workers. */
 export interface ParallelLinearizabilityOptions extends LinearizabilityOptions {
   /**
@@ -328,11 +331,16 @@ function runWorkers<S, I, O>(
       stopping = true;
       for (const worker of workers) void worker.terminate();
     };
-    // A model step that never returns never reads the clock: stop its worker.
-    const watchdog = setTimeout(() => {
-      timedOut = true;
-      stopAll();
-    }, timeBudgetMs + linearizabilityLimits.workerGraceMs);
+    // A model step that never returns never reads the clock: stop its worker. A timer
+    // fires at once past 2^31 - 1 ms (about 24.8 days), so a longer budget has none.
+    const watchdogMs = timeBudgetMs + linearizabilityLimits.workerGraceMs;
+    const watchdog =
+      watchdogMs <= timerMsMax
+        ? setTimeout(() => {
+            timedOut = true;
+            stopAll();
+          }, watchdogMs)
+        : undefined;
     const finish = (): void => {
       clearTimeout(watchdog);
       if (unloadable !== undefined) resolve(unloadable);

@@ -185,6 +185,17 @@ describe('the first failing key stops the others', () => {
     expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'bad', execution: { workers: 2 } });
   }, 20_000);
 
+  it('takes a time budget past what a timer holds (2^31 - 1 ms) as that long, not as at once', async () => {
+    // Node fires a setTimeout of more than 2^31 - 1 ms after 1 ms: the watchdog stopped every worker at once.
+    for (const timeBudgetMs of [2 ** 31, Number.POSITIVE_INFINITY]) {
+      const history = [...hardHistory(10, 'x'), ...fine('y'), ...fine('z')];
+      expect(await checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2, timeBudgetMs })).toMatchObject({
+        result: 'not-linearizable',
+        key: 'x',
+      });
+    }
+  });
+
   it('stops a worker stuck in a key once the time budget and a grace period are over', async () => {
     const history = [add('stuck', 0, 13), add('fine', 0, 1), read('fine', 2, 1)];
     const verdict = await checkLinearizabilityInParallel(history, spinningModel, { workers: 2, timeBudgetMs: 100 });
