@@ -3,7 +3,6 @@
  * worker taking keys from a shared queue and searching them in turns, and the first key
  * found not linearizable stops every worker.
  */
-import { assert } from '../../core/assert.js';
 import { ConfigError } from '../../core/index.js';
 import { Budget, type BudgetReason, type UnknownReason } from './budget.js';
 import {
@@ -320,7 +319,7 @@ function runWorkers<S, I, O>(
   const owner = partitions.map(() => -1);
   const states: WorkerState[] = [];
   const workers: import('node:worker_threads').Worker[] = [];
-  let failed: { readonly partition: Partition<S, I, O>; readonly failure: PartitionFailure<S, I, O> | undefined } | undefined;
+  let failed: { readonly partition: Partition<S, I, O>; readonly failure: PartitionFailure<S, I, O>; readonly statesLost: boolean } | undefined;
   let unloadable: string | undefined;
   let spentOn: BudgetReason | undefined;
   let timedOut = false;
@@ -344,8 +343,10 @@ function runWorkers<S, I, O>(
     const finish = (): void => {
       clearTimeout(watchdog);
       if (unloadable !== undefined) resolve(unloadable);
-      else if (failed !== undefined) resolve({ result: 'not-linearizable', ...(failed.failure ?? refail(failed.partition, model, options)) });
-      else resolve(verdictOf(partitions, owner, states, head.steps, spentOn, timedOut, options, `${memoryBytesMax} bytes, ${share} per worker`));
+      else if (failed !== undefined) {
+        const failure = failed.statesLost ? (refail(failed.partition, model, options) ?? failed.failure) : failed.failure;
+        resolve({ result: 'not-linearizable', ...failure });
+      } else resolve(verdictOf(partitions, owner, states, head.steps, spentOn, timedOut, options, `${memoryBytesMax} bytes, ${share} per worker`));
     };
     const start = (): void => {
       const id = states.length;
@@ -379,8 +380,11 @@ function runWorkers<S, I, O>(
           case 'failed':
             if (failed === undefined && unloadable === undefined) {
               const partition = pending[message.index]!;
-              const failure = message.failure === undefined ? undefined : decodeFailure<S, I, O>(partition.key, message.failure, partition.operations);
-              failed = { partition, failure };
+              failed = {
+                partition,
+                failure: decodeFailure<S, I, O>(partition.key, message.failure, partition.operations),
+                statesLost: message.statesLost === true,
+              };
               stopAll();
             }
             break;
@@ -431,6 +435,7 @@ function workerExecArgv(loaders: boolean): string[] {
   return kept;
 }
 
+/** A worker for `input`: the package's entry point, or the sources' through tsx. */
 function startWorker(node: NodeModules, entry: URL, input: WorkerInput, heapBytes: number): import('node:worker_threads').Worker {
   const execArgv = workerExecArgv(!('builtin' in input.model));
   const options = { workerData: input, resourceLimits: { maxOldGenerationSizeMb: Math.ceil(heapBytes / (1024 * 1024)) }, execArgv };
@@ -443,23 +448,31 @@ function startWorker(node: NodeModules, entry: URL, input: WorkerInput, heapByte
 }
 
 /**
- * The failure of a key a worker found not linearizable but could not send (its model
- * states do not survive structured clone): found again in this thread.
+ * The failure of a key a worker found not linearizable but could not send whole (its
+ * model states do not survive structured clone), found again in this thread with no
+ * time limit: the worker has shown it fails. Undefined if this search ends otherwise
+ * (its memory bound): the worker's failure stands, without states.
  */
-function refail<S, I, O>(partition: Partition<S, I, O>, model: Model<S, I, O>, options: ParallelLinearizabilityOptions): PartitionFailure<S, I, O> {
-  const { visualize: _drawnByTheCaller, ...rest } = options;
-  const verdict = checkLinearizability(partition.operations, model, rest);
-  assert(verdict.result === 'not-linearizable', `key ${partition.key} failed on a worker but not in this thread (${verdict.result})`);
+function refail<S, I, O>(partition: Partition<S, I, O>, model: Model<S, I, O>, options: ParallelLinearizabilityOptions): PartitionFailure<S, I, O> | undefined {
+  const { visualize: _drawnByTheCaller, now: _, stepsMax: __, timeBudgetMs: ___, ...rest } = options;
+  const verdict = checkLinearizability(partition.operations, model, { ...rest, timeBudgetMs: Number.POSITIVE_INFINITY });
+  if (verdict.result !== 'not-linearizable') return undefined;
   const { key, minimal, shrinkComplete, explanation } = verdict;
   return { key, minimal, shrinkComplete, explanation };
+}
+
+/** An error on one line: its name, its message, and where it was thrown (the first frame of its stack). */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const frame = /^\s*at (.*)$/m.exec(error.stack ?? '')?.[1];
+  return `${error.name}: ${error.message}${frame === undefined ? '' : ` (at ${frame})`}`;
 }
 
 /** Why a worker stopped before its keys ended, as the verdict says it. */
 function workerFailure(state: WorkerState, timedOut: boolean): { readonly reason: UnknownReason; readonly text?: string } {
   const error = state.error as (Error & { code?: string }) | undefined;
   if (error?.code === 'ERR_WORKER_OUT_OF_MEMORY') return { reason: 'memory bound', text: `a worker ran out of its heap: ${error.message}` };
-  if (error !== undefined)
-    return { reason: 'worker failed', text: error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error) };
+  if (error !== undefined) return { reason: 'worker failed', text: describeError(error) };
   if (timedOut) return { reason: 'time budget' };
   return { reason: 'worker failed', text: `a worker exited with code ${state.exitCode ?? 'unknown'} before its keys were finished` };
 }
@@ -499,6 +512,7 @@ function verdictOf<S, I, O>(
   return unknownVerdict(reason, cause, unknown, partitions.length, steps, options);
 }
 
+/** Why keys nobody took ended: the first worker that failed (or, failing none, the first worker). */
 function firstFailure(states: readonly WorkerState[], timedOut: boolean): { readonly reason: UnknownReason; readonly text?: string } {
   const stopped = states.find((state) => state.error !== undefined || state.exitCode !== 0) ?? states[0]!;
   return workerFailure(stopped, timedOut);

@@ -42,8 +42,8 @@ function check(model: Model<unknown, unknown, unknown>): void {
     try {
       post({ type: 'failed', index: failed.index, failure: encoded });
     } catch {
-      // Model states structured clone cannot copy (functions, class instances with private fields).
-      post({ type: 'failed', index: failed.index });
+      // Model states or outputs structured clone cannot copy (functions, symbols).
+      post({ type: 'failed', index: failed.index, failure: { ...encoded, states: [], candidates: [] }, statesLost: true });
     }
     return;
   }

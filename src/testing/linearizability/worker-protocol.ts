@@ -55,10 +55,11 @@ export type WorkerMessage =
   /** Key `index` ended without failing (`unknown` if not finished); `steps` the worker has taken in all. */
   | { readonly type: 'ended'; readonly index: number; readonly unknown?: UnknownReason; readonly steps: number }
   /**
-   * Key `index` is not linearizable; the worker is done. `failure` is absent when its
-   * model states could not be copied: the checker finds it again in its own thread.
+   * Key `index` is not linearizable; the worker is done. `statesLost`: structured clone
+   * could not copy the model's states or outputs, so `failure` comes without `states`
+   * and `candidates`, and the checker finds the failure again in its own thread.
    */
-  | { readonly type: 'failed'; readonly index: number; readonly failure?: EncodedFailure }
+  | { readonly type: 'failed'; readonly index: number; readonly failure: EncodedFailure; readonly statesLost?: true }
   /** No key left to take, or the check's time or step budget is spent (`spentOn`). */
   | { readonly type: 'finished'; readonly steps: number; readonly spentOn?: BudgetReason };
 
