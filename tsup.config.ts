@@ -23,6 +23,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
+    // Loaded by file path as a worker thread by checkLinearizabilityInParallel, beside testing/index.
+    'testing/linearizability-worker': 'src/testing/linearizability/linearizability-worker.ts',
     'kv/index': 'src/kv/index.ts',
     // Lock, election, configuration and queue on the KV's API.
     'recipes/index': 'src/recipes/index.ts',
@@ -50,5 +52,7 @@ export default defineConfig({
   target: 'node20',
   splitting: false,
   treeshake: true,
+  // `import.meta.url` in the CJS build (the checker finds its worker entry beside itself).
+  shims: true,
   esbuildPlugins: [fastCheckByRequire],
 });

@@ -284,7 +284,7 @@ const mutants: Mutant[] = [
   },
   {
     name: 'lin: a spent budget answers linearizable',
-    file: 'src/testing/linearizability/check-linearizability.ts',
+    file: 'src/testing/linearizability/partition-turns.ts',
     from: "    partition.unknown = budget.spentOn ?? 'step budget';",
     to: '',
     tests: linTests,

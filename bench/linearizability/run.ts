@@ -28,11 +28,19 @@
  *   a last column gives Porcupine's median on one core (GOMAXPROCS=1).
  *   Target: at most Porcupine's median time on every shape, and an answer on every
  *   shape Porcupine answers.
+ * - Workers: each shape of many keys (100, or 5 of 50 clients) is checked again with
+ *   `checkLinearizabilityInParallel`, twice: `workers: 'auto'` (what a caller gets by
+ *   default: 100 ms in this thread first, then workers for the keys left) and
+ *   `workers: <cores>` (workers from the start). Each check starts its workers anew, as
+ *   a caller's does; from dist/ when it is built (run `npm run build` first), else from
+ *   src/ through tsx, which compiles the worker's TypeScript on every start. The ratio
+ *   is against Porcupine's median in the shape's first row.
  *
  * A benchmark, not a test: it reports and never fails. Run with
  * `npx tsx bench/linearizability/run.ts`. Options: `--operations N`, `--keys N`,
  * `--clients N`, `--rounds N`, `--seed N`.
  */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
@@ -42,6 +50,7 @@ import {
   type Operation,
   Prng,
   checkLinearizability,
+  checkLinearizabilityInParallel,
   registerModel,
   simulateKvHistory,
   versionedKvModel,
@@ -147,7 +156,7 @@ function row(settings: Settings): { line: string; met: boolean } {
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
   const cpus = os.cpus();
   console.log(`# synod linearizability checker (versioned KV, one correct store, ${settings.clients} clients)\n`);
@@ -161,7 +170,7 @@ function main(): void {
   for (const r of rows) console.log(r.line);
   console.log('');
   console.log(`target: a check of ${settings.operations} operations by ${settings.clients} clients under 1 s: ${rows.every((r) => r.met) ? 'met' : 'NOT met'}`);
-  compareWithPorcupine(settings);
+  await compareWithPorcupine(settings);
 }
 
 const shapeTimeBudgetMs = 10_000;
@@ -178,11 +187,50 @@ function synodOnShape(shape: Shape, rounds: number): { result: string; cold: num
   return { result: [...new Set([cold.result, ...warm.map((w) => w.result)])].join(', '), cold: cold.ms, ms: warm.map((w) => w.ms) };
 }
 
-function compareWithPorcupine(settings: Settings): void {
+/** The parallel checker and its register model: from dist/ when built (its workers load plain JavaScript), else from src/. */
+async function parallelChecker(): Promise<{
+  readonly check: typeof checkLinearizabilityInParallel;
+  readonly model: typeof registerModel;
+  readonly from: string;
+}> {
+  const dist = new URL('../../dist/testing/index.js', import.meta.url);
+  if (!existsSync(dist)) return { check: checkLinearizabilityInParallel, model: registerModel, from: 'src/ through tsx (no dist/ built)' };
+  const built = (await import(dist.href)) as { checkLinearizabilityInParallel: typeof checkLinearizabilityInParallel; registerModel: typeof registerModel };
+  return { check: built.checkLinearizabilityInParallel, model: built.registerModel, from: 'dist/ (npm run build)' };
+}
+
+/** The same as synodOnShape with checkLinearizabilityInParallel; also how many workers were started. */
+async function synodOnShapeInParallel(
+  parallel: Awaited<ReturnType<typeof parallelChecker>>,
+  shape: Shape,
+  rounds: number,
+  workersOption: number | 'auto',
+): Promise<{ result: string; cold: number; ms: number[]; workers: string }> {
+  const results: string[] = [];
+  const workers = new Set<string>();
+  const once = async (): Promise<number> => {
+    const start = performance.now();
+    const verdict = await parallel.check(shape.history, parallel.model, { timeBudgetMs: shapeTimeBudgetMs, workers: workersOption });
+    const ms = performance.now() - start;
+    results.push(verdict.result);
+    workers.add(String(verdict.execution.workers));
+    return ms;
+  };
+  const cold = await once();
+  const ms: number[] = [];
+  for (let i = 0; i < rounds; i++) ms.push(await once());
+  return { result: [...new Set(results)].join(', '), cold, ms, workers: [...workers].join(', ') };
+}
+
+async function compareWithPorcupine(settings: Settings): Promise<void> {
+  const parallel = await parallelChecker();
   const porcupine = buildPorcupine();
   console.log(`\n# register shapes: synod against Porcupine, same histories, same run\n`);
   console.log('binary' in porcupine ? `Porcupine: ${porcupine.version}; GOMAXPROCS default (every core)` : `Porcupine side skipped: ${porcupine.skipped}`);
-  console.log(`seed ${settings.seed}; budget ${shapeTimeBudgetMs} ms each; cold check, then the median of ${settings.rounds}\n`);
+  console.log(`seed ${settings.seed}; budget ${shapeTimeBudgetMs} ms each; cold check, then the median of ${settings.rounds}`);
+  console.log(
+    `rows "workers: ...": checkLinearizabilityInParallel from ${parallel.from}, ${os.availableParallelism()} cores; Porcupine's figures repeated from the row above\n`,
+  );
   console.log(
     '| shape | ops | synod verdict | synod cold ms | synod median ms | Porcupine verdict | Porcupine cold ms | Porcupine median ms | synod / Porcupine | Porcupine 1 core median ms |',
   );
@@ -194,9 +242,10 @@ function compareWithPorcupine(settings: Settings): void {
     let theirs = '| skipped | | |';
     let ratio = '';
     let oneCore = '';
+    let pMedian: number | undefined;
     if ('binary' in porcupine) {
       const p = runPorcupine(porcupine, shape.history, shapeTimeBudgetMs, settings.rounds + 1);
-      const pMedian = median(p.ms.slice(1));
+      pMedian = median(p.ms.slice(1));
       theirs = `| ${p.result} | ${p.ms[0]!.toFixed(1)} | ${pMedian.toFixed(1)} |`;
       ratio = `${(oursMedian / pMedian).toFixed(2)}x`;
       const single = runPorcupine(porcupine, shape.history, shapeTimeBudgetMs, settings.rounds + 1, true);
@@ -206,6 +255,16 @@ function compareWithPorcupine(settings: Settings): void {
     console.log(
       `| ${shape.name} | ${shape.history.length} | ${ours.result} | ${ours.cold.toFixed(1)} | ${oursMedian.toFixed(1)} ${theirs} ${ratio} | ${oneCore} |`,
     );
+    if (new Set(shape.history.map((operation) => operation.key)).size < 5) continue;
+    for (const workersOption of ['auto', os.availableParallelism()] as const) {
+      const onWorkers = await synodOnShapeInParallel(parallel, shape, settings.rounds, workersOption);
+      const workersMedian = median(onWorkers.ms);
+      const workersRatio = pMedian === undefined ? '' : `${(workersMedian / pMedian).toFixed(2)}x`;
+      const label = `workers: ${workersOption === 'auto' ? "'auto'" : workersOption}, ${onWorkers.workers} started`;
+      console.log(
+        `| ${shape.name}, ${label} | ${shape.history.length} | ${onWorkers.result} | ${onWorkers.cold.toFixed(1)} | ${workersMedian.toFixed(1)} ${theirs} ${workersRatio} | ${oneCore} |`,
+      );
+    }
   }
   console.log('');
   for (const shape of shapes(settings.seed)) console.log(`- ${shape.name}: ${shape.description}`);
@@ -213,4 +272,4 @@ function compareWithPorcupine(settings: Settings): void {
     console.log(`\ntarget: at most Porcupine's median time, and the same answer wherever Porcupine answers, on every shape: ${met ? 'met' : 'NOT met'}`);
 }
 
-main();
+await main();

@@ -48,9 +48,42 @@ const probe = (testing: string): string => `
   console.log(lines.join('\\n'));
 `;
 
+// Two keys, so that two workers each take one: the stale read on k, and a fine key j.
+const twoKeys = JSON.stringify([
+  ...JSON.parse(staleRead),
+  { client: 'c', key: 'j', input: { op: 'put', value: 'y' }, invokedAt: 0, completedAt: 1, outcome: 'ok', output: { type: 'written', version: 1 } },
+]);
+
+// A user's model, in its own module, naming itself for the workers (ESM: import.meta.url; CJS: __filename).
+const counterModel = (origin: string): string => `{
+  name: 'counter',
+  init: () => 0,
+  step: (state, input, observed) => input.op === 'add' ? { ok: true, state: state + input.by, output: null } : { ok: observed === undefined || observed === state, state, output: state },
+  hash: (state) => String(state),
+  origin: { module: ${origin}, export: 'counter' },
+}`;
+const counterHistory = JSON.stringify([
+  { client: 'a', key: 'c', input: { op: 'add', by: 1 }, invokedAt: 0, completedAt: 1, outcome: 'ok', output: null },
+  { client: 'b', key: 'c', input: { op: 'read' }, invokedAt: 2, completedAt: 3, outcome: 'ok', output: 2 },
+  { client: 'a', key: 'd', input: { op: 'add', by: 1 }, invokedAt: 0, completedAt: 1, outcome: 'ok', output: null },
+]);
+
+const workersProbe = (testing: string, counter: string): string => `
+  Promise.all([
+    ${testing}.checkLinearizabilityInParallel(${twoKeys}, ${testing}.versionedKvModel, { workers: 2 }),
+    ${testing}.checkLinearizabilityInParallel(${counterHistory}, ${counter}, { workers: 2 }),
+  ]).then((verdicts) => console.log(verdicts.map((v) => v.result + ' ' + (v.key ?? v.detail) + ' on ' + v.execution.workers).join('\\n')));
+`;
+
 describe('the packed tarball, installed without fast-check', () => {
   beforeAll(async () => {
-    await ensureBuilt(repoRoot, ['dist/testing/index.js', 'dist/testing/index.cjs', 'dist/testing/index.d.ts']);
+    await ensureBuilt(repoRoot, [
+      'dist/testing/index.js',
+      'dist/testing/index.cjs',
+      'dist/testing/index.d.ts',
+      'dist/testing/linearizability-worker.js',
+      'dist/testing/linearizability-worker.cjs',
+    ]);
     workDir = mkdtempSync(join(tmpdir(), 'synod-tarball-'));
     const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', workDir], repoRoot)) as Array<{
       filename: string;
@@ -86,14 +119,36 @@ describe('the packed tarball, installed without fast-check', () => {
     expect(out.trim().split('\n')).toEqual(['checker: not-linearizable', 'arbitrary: true MISSING_PEER fast-check true']);
   });
 
+  it('checks keys on worker threads from ESM: the worker entry is found beside the ESM build, a model by name and one by origin', () => {
+    writeFileSync(join(app, 'counter.mjs'), `export const counter = ${counterModel('import.meta.url')};\n`);
+    const out = node([
+      '--input-type=module',
+      '-e',
+      `import * as testing from 'synod/testing';\nimport { counter } from './counter.mjs';\n${workersProbe('testing', 'counter')}`,
+    ]);
+    expect(out.trim().split('\n')).toEqual(['not-linearizable k on 2', 'not-linearizable c on 2']);
+  });
+
+  it('checks keys on worker threads from CJS: the worker entry is found beside the CJS build, a model by name and one by origin', () => {
+    writeFileSync(join(app, 'counter.cjs'), `exports.counter = ${counterModel('__filename')};\n`);
+    const out = node([
+      '--input-type=commonjs',
+      '-e',
+      `const testing = require('synod/testing');\nconst { counter } = require('./counter.cjs');\n${workersProbe('testing', 'counter')}`,
+    ]);
+    expect(out.trim().split('\n')).toEqual(['not-linearizable k on 2', 'not-linearizable c on 2']);
+  });
+
   it('type-checks an importer under tsc --strict with skipLibCheck off', () => {
     writeFileSync(
       join(app, 'main.ts'),
       [
-        "import { checkLinearizability, versionedKvModel, MissingPeerError, Simulator } from 'synod/testing';",
+        "import { checkLinearizability, checkLinearizabilityInParallel, versionedKvModel, MissingPeerError, Simulator, type Model } from 'synod/testing';",
         "import { createNode, MemoryStorage } from 'synod';",
         'const verdict: { result: string } = checkLinearizability([], versionedKvModel);',
-        'export const used = [verdict, MissingPeerError, Simulator, createNode, MemoryStorage] as const;',
+        "const counter: Model<number, { by: number }, null> = { name: 'c', init: () => 0, step: (s, i) => ({ ok: true, state: s + i.by, output: null }), hash: String, origin: { module: '/m.js', export: 'counter' } };",
+        'const parallel: Promise<{ result: string; execution: { workers: number; note?: string } }> = checkLinearizabilityInParallel([], counter, { workers: 2 });',
+        'export const used = [verdict, parallel, MissingPeerError, Simulator, createNode, MemoryStorage] as const;',
       ].join('\n'),
     );
     writeFileSync(

@@ -2,13 +2,12 @@
  * The linearizability checker: partitions a history by key and searches the keys in
  * turns, each with its own step budget, until one fails or all are done.
  */
-import { Budget, type BudgetReason } from './budget.js';
-import { explainFailure, type LinearizabilityExplanation } from './explanation.js';
-import { type History, type Operation, validateHistory } from './history.js';
+import { Budget, type UnknownReason } from './budget.js';
+import type { LinearizabilityExplanation } from './explanation.js';
+import { type History, validateHistory } from './history.js';
 import { linearizabilityLimits } from './limits.js';
 import type { Model } from './model.js';
-import { PartitionSearch } from './search.js';
-import { shrinkPartition } from './shrink.js';
+import { failure, type Partition, partitionByKey, searchInTurns } from './partition-turns.js';
 import { writeVisualization } from './visualization.js';
 
 /**
@@ -34,8 +33,8 @@ export type LinearizabilityVerdict<I, O, S = unknown> =
     }
   | {
       readonly result: 'unknown';
-      /** What ran out first. */
-      readonly reason: BudgetReason;
+      /** What ran out first, or 'worker failed' (only from `checkLinearizabilityInParallel`). */
+      readonly reason: UnknownReason;
       /** The keys not finished, in order of first appearance. Every other key is linearizable. */
       readonly keys: readonly string[];
       /** A sentence for a person: what ran out, where, and how much was used. */
@@ -74,15 +73,6 @@ export interface LinearizabilityOptions {
   readonly visualize?: string;
 }
 
-/** One key's search, and how it ended. */
-interface Partition<S, I, O> {
-  readonly key: string;
-  readonly operations: Operation<I, O>[];
-  search: PartitionSearch<S, I, O> | undefined;
-  done: boolean;
-  unknown?: BudgetReason;
-}
-
 /**
  * Checks that `history` is linearizable with respect to `model`: that every `ok`
  * operation, and any subset of the `info` ones, can be ordered so that each takes
@@ -91,7 +81,8 @@ interface Partition<S, I, O> {
  * (linearizability is local): keys are searched in turns of
  * `linearizabilityLimits.partitionTurnSteps` steps, so a hard key cannot hide a
  * failing one, and the first failure found ends the check. Throws
- * {@link HistoryError} on a malformed history.
+ * {@link HistoryError} on a malformed history. `checkLinearizabilityInParallel` checks
+ * the keys on worker threads and answers the same.
  *
  * @example
  * ```ts
@@ -120,106 +111,74 @@ function check<S, I, O>(history: History<I, O>, model: Model<S, I, O>, options: 
   );
   const partitionStepsMax = options.partitionStepsMax ?? linearizabilityLimits.stepsMaxDefault;
   const partitions = partitionByKey<S, I, O>(history);
-  let active = partitions;
-  while (active.length > 0 && budget.spentOn === undefined) {
-    for (const partition of active) {
-      partition.search ??= new PartitionSearch(partition.operations, model, budget);
-      const search = partition.search;
-      const turn = search.run(Math.min(linearizabilityLimits.partitionTurnSteps, partitionStepsMax - search.steps));
-      if (turn === 'not-linearizable') {
-        for (const other of partitions) other.search?.release();
-        const explanation = explain(partition, search, model, budget);
-        return failure(partition, explanation, model, budget, options);
-      }
-      if (turn === 'paused' && budget.spentOn !== undefined) break;
-      if (turn === 'paused' && search.steps < partitionStepsMax) continue;
-      if (turn !== 'linearizable') partition.unknown = turn === 'memory bound' ? 'memory bound' : 'step budget';
-      // Done with this key: its memory goes back to the others.
-      search.release();
-      partition.search = undefined;
-      partition.done = true;
-    }
-    active = active.filter((partition) => !partition.done);
-  }
-  for (const partition of active) {
-    partition.unknown = budget.spentOn ?? 'step budget';
-    partition.search?.release();
-  }
+  let next = 0;
+  const failed = searchInTurns(
+    () => partitions[next++],
+    true,
+    model,
+    budget,
+    partitionStepsMax,
+    () => {},
+  );
+  if (failed !== undefined) return { result: 'not-linearizable', ...failure(failed, model, budget, options.shrink !== false) };
+  return verdictOfPartitions(partitions, budget, options);
+}
+
+/** The verdict once no key failed: linearizable, or which keys `budget` left unknown and why. @internal */
+export function verdictOfPartitions<S, I, O>(
+  partitions: readonly Partition<S, I, O>[],
+  budget: Budget,
+  options: LinearizabilityOptions,
+): LinearizabilityVerdict<I, O, S> {
   const unknown = partitions.filter((partition) => partition.unknown !== undefined);
   if (unknown.length === 0) return { result: 'linearizable' };
   const reason = budget.spentOn ?? unknown[0]!.unknown!;
-  const limit =
-    reason === 'time budget'
-      ? `the time budget (${options.timeBudgetMs ?? linearizabilityLimits.timeBudgetMsDefault} ms)`
-      : reason === 'memory bound'
-        ? `the memory bound (memoryBytesMax ${budget.memoryBytesMax} bytes)`
-        : budget.spentOn === 'step budget'
-          ? `the step budget of the check (stepsMax ${options.stepsMax ?? linearizabilityLimits.stepsMaxDefault})`
-          : `the step budget of a key (partitionStepsMax ${partitionStepsMax})`;
+  return unknownVerdict(
+    reason,
+    { checkWide: budget.spentOn !== undefined, memoryBytesMax: `${budget.memoryBytesMax} bytes` },
+    unknown,
+    partitions.length,
+    budget.taken,
+    options,
+  );
+}
+
+/** How an `unknown` verdict came about, for its `detail`. @internal */
+export interface UnknownCause {
+  /** Whether the whole check's budget ran out (not one key's). */
+  readonly checkWide: boolean;
+  /** The memory bound as the detail states it. */
+  readonly memoryBytesMax: string;
+  /** What a failed worker thread said, if one failed. */
+  readonly workerFailure?: string;
+}
+
+/** The `unknown` verdict for the keys in `unknown` (in order of first appearance). @internal */
+export function unknownVerdict<I, O, S>(
+  reason: UnknownReason,
+  cause: UnknownCause,
+  unknown: readonly { readonly key: string }[],
+  partitionCount: number,
+  steps: number,
+  options: LinearizabilityOptions,
+): LinearizabilityVerdict<I, O, S> {
+  const what =
+    reason === 'worker failed'
+      ? `a worker thread failed (${cause.workerFailure ?? 'no error given'})`
+      : reason === 'time budget'
+        ? `the time budget (${options.timeBudgetMs ?? linearizabilityLimits.timeBudgetMsDefault} ms) ran out`
+        : reason === 'memory bound'
+          ? `the memory bound (memoryBytesMax ${cause.memoryBytesMax}) ran out`
+          : cause.checkWide
+            ? `the step budget of the check (stepsMax ${options.stepsMax ?? linearizabilityLimits.stepsMaxDefault}) ran out`
+            : `the step budget of a key (partitionStepsMax ${options.partitionStepsMax ?? linearizabilityLimits.stepsMaxDefault}) ran out`;
+  const also = reason !== 'worker failed' && cause.workerFailure !== undefined ? `; a worker thread failed too (${cause.workerFailure})` : '';
   const keys = unknown.map((partition) => partition.key);
   const shown = keys.slice(0, 5).join(', ') + (keys.length > 5 ? `, and ${keys.length - 5} more` : '');
   return {
     result: 'unknown',
     reason,
     keys,
-    detail: `${limit} ran out before ${keys.length} of ${partitions.length} keys were finished (${shown}) after ${budget.taken} steps; no key failed`,
+    detail: `${what} before ${keys.length} of ${partitionCount} keys were finished (${shown}) after ${steps} steps${also}; no key failed`,
   };
-}
-
-/**
- * The `ok` and `info` operations of `history` by key, keys in order of first
- * appearance. A loop of its own: the first operation of a shape not seen before (a
- * history built by spreading objects) deoptimizes only this small loop, which V8
- * optimizes again at once, not the whole check.
- */
-function partitionByKey<S, I, O>(history: History<I, O>): Partition<S, I, O>[] {
-  const byKey = new Map<string, Partition<S, I, O>>();
-  for (const operation of history) {
-    if (operation.outcome === 'fail') continue;
-    const partition = byKey.get(operation.key);
-    if (partition === undefined) byKey.set(operation.key, { key: operation.key, operations: [operation], search: undefined, done: false });
-    else partition.operations.push(operation);
-  }
-  return [...byKey.values()];
-}
-
-/**
- * Explains a failed key by searching it again, now copying the path and the states
- * where the first search got furthest (until it has `explainStatesMax` of them). The failure costs its search twice; a search
- * that copied at every new furthest point would cost the square of the key's length
- * on every key. If the budget runs out first, the explanation names only the stuck
- * operation.
- */
-function explain<S, I, O>(
-  partition: Partition<S, I, O>,
-  failed: PartitionSearch<S, I, O>,
-  model: Model<S, I, O>,
-  budget: Budget,
-): LinearizabilityExplanation<S, I, O> {
-  const again = new PartitionSearch(partition.operations, model, budget, failed.furthestPosition);
-  const result = again.run(Number.POSITIVE_INFINITY);
-  again.release();
-  if (result === 'not-linearizable' || again.explained) return explainFailure(partition.key, partition.operations, model, again.deathPoint());
-  return explainFailure(partition.key, partition.operations, model, { stuck: failed.stuckOperation, path: [], states: [] });
-}
-
-function failure<S, I, O>(
-  partition: Partition<S, I, O>,
-  explanation: LinearizabilityExplanation<S, I, O>,
-  model: Model<S, I, O>,
-  budget: Budget,
-  options: LinearizabilityOptions,
-): LinearizabilityVerdict<I, O, S> {
-  const { key, operations } = partition;
-  if (options.shrink === false) return { result: 'not-linearizable', key, minimal: operations, shrinkComplete: false, explanation };
-  // The operations invoked by the time `stuck` completed already fail: the search never
-  // reaches a later call before lifting `stuck`, so it dies there the same way. Shrinking
-  // starts from them, not from the whole key.
-  const cut = explanation.stuck.completedAt!;
-  const shrunk = shrinkPartition(
-    operations.filter((operation) => operation.invokedAt <= cut),
-    model,
-    budget,
-  );
-  return { result: 'not-linearizable', key, minimal: shrunk.operations, shrinkComplete: shrunk.complete, explanation };
 }

@@ -4,7 +4,7 @@
  */
 export { type Outcome, type Operation, type History, type HistoryEvent, historyFromEvents, validateHistory } from './history.js';
 export { HistoryError } from './history-error.js';
-export type { Model, ModelStep } from './model.js';
+export type { Model, ModelStep, ModelOrigin } from './model.js';
 export { type KvInput, type KvOutput, type KvState, versionedKvModel, kvOutputEquals } from './versioned-kv-model.js';
 export { type RegisterValue, type RegisterInput, type RegisterOutput, registerModel } from './register-model.js';
 export { type ZnodeInput, type ZnodeOutput, type ZnodeState, znodeModel } from './znode-model.js';
@@ -12,7 +12,13 @@ export { checkLinearizability, type LinearizabilityVerdict, type Linearizability
 export { type LinearizabilityExplanation, type WindowCandidate, type WindowAttempt, describeOperation } from './explanation.js';
 export { renderLinearizabilityHtml } from './visualization.js';
 export { linearizabilityLimits } from './limits.js';
-export type { BudgetReason } from './budget.js';
+export type { BudgetReason, UnknownReason } from './budget.js';
+export {
+  checkLinearizabilityInParallel,
+  type ParallelLinearizabilityOptions,
+  type ParallelLinearizabilityVerdict,
+  type LinearizabilityExecution,
+} from './check-in-parallel.js';
 export { type KvPlannedOperation, simulateKvHistory } from './kv-history-simulation.js';
 export { kvHistoryArbitrary, type KvHistoryArbitraryOptions, type KvHistoryFault, type KvHistorySample } from './kv-history-arbitrary.js';
 export { type EdnValue, type EdnKeyword, readEdn, writeEdn, keyword, isKeyword } from './edn.js';

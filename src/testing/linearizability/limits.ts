@@ -64,4 +64,30 @@ export const linearizabilityLimits = {
    * of what its searches hold (`memoryBytesMax`); freed with the check.
    */
   scratchFreeBytesMax: 16 << 20,
+  /**
+   * Keys a history needs before `checkLinearizabilityInParallel` with `workers: 'auto'`
+   * starts worker threads: one key cannot be split.
+   */
+  parallelKeysMin: 2,
+  /**
+   * Time `checkLinearizabilityInParallel` with `workers: 'auto'` checks in the calling
+   * thread before it starts worker threads for the keys not finished, in milliseconds.
+   * A worker costs 50 to 100 ms to start and a few hundred more of CPU time to warm its
+   * code up (the bench measured 1.95 s of CPU on two fresh workers for a check one warm
+   * thread did in 1.55 to 1.8 s), so a check of under a second is faster left alone.
+   */
+  parallelAfterMs: 1_000,
+  /**
+   * Heap a worker thread may use besides its share of `memoryBytesMax` and its copy of
+   * the keys it takes, in bytes (its `resourceLimits`): a worker past it is stopped, and
+   * its keys end 'memory bound', instead of the process running out of memory.
+   */
+  workerHeapBytesBase: 128 * 1024 * 1024,
+  /** Heap a worker may use per byte of the serialized history, for its copy of the keys (see `workerHeapBytesBase`). */
+  workerHeapBytesPerHistoryByte: 8,
+  /**
+   * Time after the time budget at which the checker stops worker threads that have not
+   * stopped by themselves (a model step that never returns), in milliseconds.
+   */
+  workerGraceMs: 2_000,
 } as const;

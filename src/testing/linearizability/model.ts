@@ -57,4 +57,38 @@ export interface Model<S, I, O> {
    * false, when unsure: a wrong true can turn a linearizable history into a failure.
    */
   readOnly?(input: I, output: O): boolean;
+  /**
+   * Where a worker thread can load this model from, so that
+   * `checkLinearizabilityInParallel` can check keys on worker threads (functions
+   * cannot be sent to one). The built-in models need none. Leave it out of a copy
+   * that changes any function: a worker would load the original.
+   */
+  readonly origin?: ModelOrigin;
+}
+
+/**
+ * The module and export a worker thread loads a user's {@link Model} from.
+ *
+ * @example
+ * ```ts
+ * // counter-model.ts: the export names itself, so workers can load it.
+ * export const counterModel: Model<number, CounterInput, number | null> = {
+ *   name: 'counter',
+ *   init: () => 0,
+ *   step: (state, input, observed) => ...,
+ *   hash: (state) => String(state),
+ *   origin: { module: import.meta.url, export: 'counterModel' }, // CommonJS: module: __filename
+ * };
+ * ```
+ */
+export interface ModelOrigin {
+  /** The module: an absolute file path, or a `file:` URL (`import.meta.url`). */
+  readonly module: string;
+  /**
+   * The name of its export: the model itself, or a function that returns it, called
+   * with `args`. The model a worker loads must have the same `name`.
+   */
+  readonly export: string;
+  /** Arguments of that function: values structured clone can copy. Default none. */
+  readonly args?: readonly unknown[];
 }

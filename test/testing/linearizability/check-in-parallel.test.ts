@@ -1,0 +1,235 @@
+/**
+ * The checker on worker threads: the same verdicts as in one thread, the first failing
+ * key stopping the rest, workers that die reported as `unknown` with the reason, and
+ * models sent by name or by origin.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  checkLinearizability,
+  checkLinearizabilityInParallel,
+  HistoryError,
+  linearizabilityLimits,
+  type Model,
+  type Operation,
+  versionedKvModel,
+} from '../../../src/testing/index.js';
+import { ConfigError } from '../../../src/index.js';
+import { absent, get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
+import { type CounterInput, counterModel, counterNamed, leakingModel, spinningModel, throwingModel, unclonableModel } from './worker-models.js';
+
+/** 2^writers orders of unknown writes, none of which a read explains: far more work than any test waits for. */
+function hardHistory(writers: number, key: string): KvOperation[] {
+  const history: KvOperation[] = [];
+  for (let i = 0; i < writers; i++) history.push(info(`c${i}`, put(`v${i}`), i, key));
+  history.push(ok('r', get, 0, 2000, value('never', 1), key));
+  return history;
+}
+
+const lostWrite = (key: string): KvOperation[] => [ok('a', put('1'), 0, 1, written(1), key), ok('b', get, 2, 3, absent, key)];
+const fine = (key: string): KvOperation[] => [ok('a', put('1'), 0, 1, written(1), key), ok('b', get, 2, 3, value('1', 1), key)];
+
+type CounterOperation = Operation<CounterInput, number | null>;
+const add = (key: string, at: number, by: number): CounterOperation => ({
+  client: 'a',
+  key,
+  input: { op: 'add', by },
+  invokedAt: at,
+  completedAt: at + 1,
+  outcome: 'ok',
+  output: null,
+});
+const read = (key: string, at: number, seen: number): CounterOperation => ({
+  client: 'b',
+  key,
+  input: { op: 'read' },
+  invokedAt: at,
+  completedAt: at + 1,
+  outcome: 'ok',
+  output: seen,
+});
+
+/** The verdict without how it ran, to compare with checkLinearizability's. */
+function withoutExecution<T extends { readonly execution: unknown }>(verdict: T): Omit<T, 'execution'> {
+  const { execution: _, ...rest } = verdict;
+  return rest;
+}
+
+describe('where the check runs', () => {
+  it("checks in this thread first under 'auto', and starts no worker for a history that ends by then", async () => {
+    const verdict = await checkLinearizabilityInParallel([...lostWrite('x'), ...fine('y')], versionedKvModel);
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
+    expect(verdict.execution.note).toMatch(/finished in this thread within linearizabilityLimits.parallelAfterMs \(1000 ms\)/);
+    expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel)).execution.note).toMatch(/one key/);
+    expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers: 0 })).execution).toEqual({ workers: 0 });
+  });
+
+  it.skipIf(availableParallelism() < 2)("hands a key cut short by the head start to a worker, which finds it failing: the report is the caller's", async () => {
+    // A clock that jumps 600 ms at each reading ends the head start at its second reading
+    // (2,048 steps): 'a' ends in it, 'x' (4,096 orders of 12 unknown writes) is cut, and
+    // 'b' is not reached; both go to workers, where 'x' is the first key of two and
+    // 'b' the second (their indexes there are not their indexes here).
+    let readings = 0;
+    const now = (): number => readings++ * 600;
+    const history = [...fine('a'), ...hardHistory(12, 'x'), ...fine('b')];
+    const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, { now, timeBudgetMs: 1e9 });
+    expect(verdict.execution).toEqual({ workers: 2 });
+    const alone = checkLinearizability(hardHistory(12, 'x'), versionedKvModel);
+    expect(withoutExecution(verdict)).toEqual(alone);
+    if (verdict.result === 'not-linearizable') for (const operation of [...verdict.minimal, verdict.explanation.stuck]) expect(history).toContain(operation);
+  });
+
+  it("hands the keys not finished in this thread to workers under 'auto'", async () => {
+    // The hard key outlasts the head start; the fine key ends in it.
+    const timeBudgetMs = linearizabilityLimits.parallelAfterMs + 500;
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(40, 'x'), ...fine('y')], versionedKvModel, { timeBudgetMs });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['x'] });
+    if (availableParallelism() < 2) expect(verdict.execution.note).toMatch(/one core/);
+    else expect(verdict.execution).toEqual({ workers: 1 });
+  });
+
+  it('answers a history with no key to check (every operation failed) without starting a worker', async () => {
+    // Found by the property test: with no key, no worker was started and the promise never settled.
+    const history: KvOperation[] = [{ client: 'c', key: 'k', input: get, invokedAt: 0, completedAt: 1, outcome: 'fail' }];
+    expect(await checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 })).toEqual({ result: 'linearizable', execution: { workers: 0 } });
+  });
+
+  it('rejects a malformed history with HistoryError, and draws the picture of a check run on workers', async () => {
+    const malformed = [{ ...fine('x')[0]!, completedAt: -1 }];
+    await expect(checkLinearizabilityInParallel(malformed, versionedKvModel, { workers: 2 })).rejects.toThrow(HistoryError);
+    const file = join(mkdtempSync(join(tmpdir(), 'synod-parallel-')), 'check.html');
+    const verdict = await checkLinearizabilityInParallel([...lostWrite('x'), ...fine('y')], versionedKvModel, { workers: 2, visualize: file });
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 2 } });
+    expect(readFileSync(file, 'utf8')).toContain('not linearizable: key x');
+  });
+
+  it('refuses a workers value that is not a count', async () => {
+    for (const workers of [-1, 1.5, Number.NaN]) {
+      await expect(checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers })).rejects.toThrow(ConfigError);
+    }
+    await expect(checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers: -1 })).rejects.toThrow(/`workers` must be 'auto' or an integer/);
+  });
+
+  it("falls back to this thread under 'auto' for a model a worker cannot load, and rejects when workers were asked for", async () => {
+    // A copy of a built-in model is not the built-in model: a worker would check another one.
+    const { readOnly: _, ...copy } = versionedKvModel;
+    const verdict = await checkLinearizabilityInParallel([...fine('x'), ...fine('y')], copy);
+    expect(verdict).toMatchObject({ result: 'linearizable', execution: { workers: 0 } });
+    expect(verdict.execution.note).toMatch(/model 'versioned-kv' is neither a built-in model nor has an `origin`/);
+    const refused = checkLinearizabilityInParallel(fine('y'), copy, { workers: 2 });
+    await expect(refused).rejects.toThrow(ConfigError);
+    await expect(refused).rejects.toMatchObject({ field: 'model' });
+  });
+
+  it('rejects an origin a worker cannot load, naming what is wrong', async () => {
+    const history = [add('c', 0, 1), read('c', 2, 1), add('d', 0, 1)];
+    const renamed: Model<number, CounterInput, number | null> = { ...counterModel, name: 'other' };
+    await expect(checkLinearizabilityInParallel(history, renamed, { workers: 1 })).rejects.toThrow(/is model 'counter', not 'other'/);
+    const missing: Model<number, CounterInput, number | null> = { ...counterModel, origin: { module: counterModel.origin!.module, export: 'nothing' } };
+    await expect(checkLinearizabilityInParallel(history, missing, { workers: 1 })).rejects.toThrow(/has no export 'nothing'/);
+    const relative: Model<number, CounterInput, number | null> = { ...counterModel, origin: { module: './worker-models.js', export: 'counterModel' } };
+    await expect(checkLinearizabilityInParallel(history, relative, { workers: 1 })).rejects.toThrow(/absolute file path or a file: URL/);
+  });
+});
+
+describe("a user's model, loaded by workers from its origin", () => {
+  it('gives the verdicts of one thread, naming the caller’s operations', async () => {
+    const good = [add('c', 0, 1), add('c', 0, 2), read('c', 4, 3), add('d', 0, 5), read('d', 2, 5)];
+    const bad = [add('c', 0, 1), read('c', 2, 1), add('d', 0, 5), read('d', 2, 4)];
+    expect(withoutExecution(await checkLinearizabilityInParallel(good, counterModel, { workers: 2 }))).toEqual(checkLinearizability(good, counterModel));
+    const verdict = await checkLinearizabilityInParallel(bad, counterModel, { workers: 2 });
+    expect(verdict.execution).toEqual({ workers: 2 });
+    expect(withoutExecution(verdict)).toEqual(checkLinearizability(bad, counterModel));
+    if (verdict.result === 'not-linearizable') expect(verdict.explanation.stuck).toBe(bad[3]);
+  });
+
+  it('builds the model by a factory export called with origin.args', async () => {
+    const model = counterNamed('counter-7');
+    const bad = [add('c', 0, 1), read('c', 2, 2), add('d', 0, 1)];
+    expect(await checkLinearizabilityInParallel(bad, model, { workers: 2 })).toMatchObject({ result: 'not-linearizable', key: 'c', execution: { workers: 2 } });
+  });
+
+  it('sends back a failure whose model states cannot be copied by finding it again in this thread', async () => {
+    const bad = [add('c', 0, 1), read('c', 2, 2), add('d', 0, 1)];
+    const verdict = await checkLinearizabilityInParallel(bad, unclonableModel, { workers: 2 });
+    expect(verdict.execution.workers).toBe(2);
+    expect(verdict.result).toBe('not-linearizable');
+    if (verdict.result === 'not-linearizable') expect(verdict.explanation.states[0]?.show()).toBe('1');
+  });
+});
+
+describe('the first failing key stops the others', () => {
+  it('answers while a hard key is still searched, and stops that search', async () => {
+    // Alone, the hard key outlasts a budget: it is hard indeed.
+    expect(await checkLinearizabilityInParallel(hardHistory(40, 'x'), versionedKvModel, { workers: 1, timeBudgetMs: 300 })).toMatchObject({
+      result: 'unknown',
+      reason: 'time budget',
+      keys: ['x'],
+    });
+    // With a failing key beside it and two minutes of budget, the answer comes at once:
+    // the promise resolves only once every worker has exited, so the search of the hard
+    // key was stopped (by terminating its worker, or, when one worker took both keys, by
+    // the failure ending that worker). The next test pins the termination down.
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(40, 'x'), ...lostWrite('y')], versionedKvModel, { workers: 2, timeBudgetMs: 120_000 });
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'y', execution: { workers: 2 } });
+  }, 20_000);
+
+  it('terminates a worker stuck in a key: the failing key is found by the other, and the promise waits for both to exit', async () => {
+    // The first worker takes 'stuck' first and never returns from its step, so 'bad' is
+    // found by the second; only terminating the first lets the promise resolve before the
+    // two minutes of the time budget (and this test's timeout).
+    const history = [add('stuck', 0, 13), add('bad', 0, 1), read('bad', 2, 5)];
+    const verdict = await checkLinearizabilityInParallel(history, spinningModel, { workers: 2, timeBudgetMs: 120_000 });
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'bad', execution: { workers: 2 } });
+  }, 20_000);
+
+  it('takes a time budget past what a timer holds (2^31 - 1 ms) as that long, not as at once', async () => {
+    // Node fires a setTimeout of more than 2^31 - 1 ms after 1 ms: the watchdog stopped every worker at once.
+    for (const timeBudgetMs of [2 ** 31, Number.POSITIVE_INFINITY]) {
+      const history = [...hardHistory(10, 'x'), ...fine('y'), ...fine('z')];
+      expect(await checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2, timeBudgetMs })).toMatchObject({
+        result: 'not-linearizable',
+        key: 'x',
+      });
+    }
+  });
+
+  it('stops a worker stuck in a key once the time budget and a grace period are over', async () => {
+    const history = [add('stuck', 0, 13), add('fine', 0, 1), read('fine', 2, 1)];
+    const verdict = await checkLinearizabilityInParallel(history, spinningModel, { workers: 2, timeBudgetMs: 100 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['stuck'] });
+  });
+
+  it('shares the step budget of the check between the workers', async () => {
+    const stepsMax = 200_000;
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(30, 'x'), ...hardHistory(30, 'y')], versionedKvModel, { workers: 2, stepsMax });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys: ['x', 'y'] });
+    if (verdict.result !== 'unknown') return;
+    expect(verdict.detail).toContain(`the step budget of the check (stepsMax ${stepsMax})`);
+    const steps = Number(/after (\d+) steps/.exec(verdict.detail)?.[1]);
+    // Counted in blocks across the workers: at most a block over per worker.
+    expect(steps).toBeGreaterThan(stepsMax / 2);
+    expect(steps).toBeLessThanOrEqual(stepsMax + 2 * linearizabilityLimits.stepsPerClockRead);
+  });
+});
+
+describe('a worker that dies', () => {
+  it("leaves its keys unknown ('worker failed') with the model's error, and the others are finished", async () => {
+    const history = [add('c', 0, 1), read('c', 2, 1), add('boom', 0, 13), add('d', 0, 2), read('d', 2, 2)];
+    const verdict = await checkLinearizabilityInParallel(history, throwingModel, { workers: 2 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'worker failed', keys: ['boom'], execution: { workers: 2 } });
+    if (verdict.result === 'unknown') expect(verdict.detail).toMatch(/a worker thread failed \(Error: the model cannot add 13/);
+    // A failing key still wins.
+    const failing = [...history, add('e', 0, 1), read('e', 2, 5)];
+    expect(await checkLinearizabilityInParallel(failing, throwingModel, { workers: 1 })).toMatchObject({ result: 'not-linearizable', key: 'e' });
+  });
+
+  it("leaves its keys unknown ('memory bound') when it runs out of its heap", async () => {
+    const history = [add('c', 0, 1), read('c', 2, 1), add('leak', 0, 13)];
+    const verdict = await checkLinearizabilityInParallel(history, leakingModel, { workers: 1, memoryBytesMax: 1024 * 1024 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'memory bound', keys: ['leak'] });
+    if (verdict.result === 'unknown') expect(verdict.detail).toMatch(/ran out of its heap/);
+  });
+});
