@@ -93,9 +93,9 @@ interface Outgoing {
   /** The end of the last chunk sent since the window last went back to `acked`. */
   sent: number;
   /**
-   * The CRC-32 of the snapshot's bytes before an offset, for chunk boundaries from
-   * `acked` to `sent` (older ones are forgotten as acks arrive): a chunk sent again
-   * needs the CRC up to its start.
+   * The CRC-32 of the snapshot's bytes before an offset, for every chunk boundary sent
+   * in this transfer (one entry a chunk): a chunk sent again needs the CRC up to its
+   * start, and an ack is taken only at a boundary found here.
    */
   readonly crcBefore: Map<number, number>;
   idleTicks: number;
@@ -173,15 +173,13 @@ export class SnapshotSender {
       this.end(t);
       return m.status;
     }
-    // Only the end of a chunk sent since the last ack (or the last start over) is a
-    // place the receiver can have reached; anything else is not an ack of this sender's
-    // chunks (or one from before the receiver restarted).
+    // Only the end of a chunk this sender sent in this transfer is a place the receiver
+    // can have reached: the CRCs of those are kept for the transfer's life. It may be
+    // past what was sent since the window last went back: it kept chunks that arrived
+    // ahead of a gap, some sent before that. Forgetting the CRCs at a start over made
+    // such a receiver unacknowledgeable: the two went round, the receiver dropping the
+    // transfer and the sender starting over, until the end of time.
     if (m.received > t.acked && t.crcBefore.has(m.received)) {
-      // Offsets were added in increasing order (the window only ever goes back to offsets it holds).
-      for (const offset of t.crcBefore.keys()) {
-        if (offset >= m.received) break;
-        t.crcBefore.delete(offset);
-      }
       t.acked = m.received;
       t.sent = Math.max(t.sent, t.acked);
       t.retries = 0;
@@ -193,12 +191,11 @@ export class SnapshotSender {
       t.acked = 0;
       t.sent = 0;
       t.idleTicks = 0;
-      t.crcBefore.clear();
-      t.crcBefore.set(0, 0);
       this.fill(t);
     }
     // Otherwise a duplicate or late ack (a chunk out of order, or sent twice): the
-    // window stays; silence beyond retryTicks sends it again.
+    // window stays; silence beyond retryTicks sends it again. Going back to such an ack
+    // resent a window for each, whose acks came late in turn: a storm.
     return undefined;
   }
 

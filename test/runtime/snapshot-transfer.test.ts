@@ -197,7 +197,7 @@ describe('snapshot transfer', () => {
     expect(sent).toHaveLength(3);
   });
 
-  it('a late ack from before the restart is ignored (it names no chunk sent since the start over); acks of new chunks move on with the right CRCs', () => {
+  it('an ack at a boundary sent before a start over moves the window there, one behind it changes nothing; CRCs stay right', () => {
     const { sender, sent } = pair(10, 20);
     sender.start('b', bytesSource(40, data));
     const transfer = sent[0]!.transfer;
@@ -206,10 +206,46 @@ describe('snapshot transfer', () => {
     sender.onAck(ack(0)); // the receiver restarted: start over
     expect(sent.slice(-2).map((m) => m.offset)).toEqual([0, 10]);
     sent.length = 0;
-    sender.onAck(ack(30)); // late, from before the restart
-    expect(sent).toEqual([]);
+    // The receiver holds up to 30 (chunk 20, sent before the start over, arrived after
+    // its restart and waited ahead of the gap): taken, the window goes on from there.
+    sender.onAck(ack(30));
+    expect(sent.map((m) => [m.offset, m.crc])).toEqual([30, 40].map((offset) => [offset, zlibCrc32(data.subarray(0, offset + 10))]));
+    sent.length = 0;
+    // An ack behind (an old one overtaken): the window stays (going back resent a window
+    // for each such ack, whose acks came late in turn).
     sender.onAck(ack(10));
-    expect(sent.map((m) => [m.offset, m.crc])).toEqual([20].map((offset) => [offset, zlibCrc32(data.subarray(0, offset + 10))]));
+    expect(sent).toEqual([]);
+    // Not a boundary this sender sent: not an ack of its chunks.
+    sender.onAck(ack(15));
+    expect(sent).toEqual([]);
+  });
+
+  it('a receiver that restarted and kept a chunk sent before the start over completes the transfer (once a livelock: its ack named a boundary the sender had forgotten)', () => {
+    // A window of one chunk, as the simulation that found it had.
+    const { sender, sent } = pair(10, 10);
+    let receiver = new SnapshotReceiver('b', 1_000, 10);
+    sender.start('b', bytesSource(40, data));
+    sender.onAck(receiver.onChunk(sent.shift()!, 0).ack!);
+    sender.onAck(receiver.onChunk(sent.shift()!, 0).ack!);
+    const c20 = sent.shift()!;
+    expect(c20.offset).toBe(20);
+    // The receiver restarts; chunk 20 reaches the new one, waits ahead of the gap, and its ack (0) starts the sender over.
+    receiver = new SnapshotReceiver('b', 1_000, 10);
+    sender.onAck(receiver.onChunk(c20, 0).ack!);
+    let complete: ReceivedSnapshot | undefined;
+    for (let i = 0; complete === undefined && i < 50; i++) {
+      const m = sent.shift();
+      if (m === undefined) {
+        sender.tick();
+        sender.tick();
+        continue;
+      }
+      const r = receiver.onChunk(m, 0);
+      complete = r.complete;
+      if (r.ack !== undefined) sender.onAck(r.ack);
+    }
+    expect(complete, 'the transfer never completed').toBeDefined();
+    expect([...complete!.data]).toEqual([...data]);
   });
 
   it('the receiver refuses oversized snapshots, asks for the right offset, and restarts an unknown transfer from 0', () => {
