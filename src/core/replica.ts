@@ -438,6 +438,7 @@ export class Replica {
       }
       if (
         membershipReasons.has(reason) &&
+        message.from !== this.id &&
         (message.type === 'heartbeat' || message.type === 'commit') &&
         isCount(message.commitIndex) &&
         message.commitIndex > this.learner.commitIndex
