@@ -122,3 +122,66 @@ describe('Replica election', () => {
     expect(r.status.leader).toBe('c');
   });
 });
+
+describe('Replica leadership ticks', () => {
+  /** Voter a elected by b's promise; its output drained. */
+  function leader(): { r: Replica; drain: () => Message[] } {
+    const v = voter();
+    for (let i = 0; i < 10; i++) v.r.tick();
+    v.drain();
+    v.r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: { round: 1, node: 'b' } });
+    v.drain();
+    v.r.step({ type: 'promise', from: 'b', to: 'a', ballot: v.r.status.promised, accepted: [], chosen: [] });
+    expect(v.r.role).toBe('leader');
+    v.drain();
+    return v;
+  }
+
+  it('heartbeats every heartbeatTicks, each round with the next seq and the commit index', () => {
+    const { r, drain } = leader();
+    const ballot = r.status.promised;
+    r.tick();
+    expect(drain()).toEqual([]);
+    r.tick();
+    expect(drain()).toEqual([
+      { type: 'heartbeat', from: 'a', to: 'b', ballot, commitIndex: 0, seq: 2 },
+      { type: 'heartbeat', from: 'a', to: 'c', ballot, commitIndex: 0, seq: 2 },
+    ]);
+    r.tick();
+    r.tick();
+    expect(drain().map((m) => (m.type === 'heartbeat' ? m.seq : -1))).toEqual([3, 3]);
+  });
+
+  it('steps down after electionTicksMin ticks without a quorum answering, not while one does', () => {
+    const kept = leader();
+    const ballot = kept.r.status.promised;
+    for (let i = 0; i < 30; i++) {
+      kept.r.tick();
+      kept.drain();
+      kept.r.step({ type: 'heartbeatReply', from: 'b', to: 'a', ballot, commitIndex: 0, seq: 1 });
+    }
+    expect(kept.r.role).toBe('leader');
+    const { r, drain } = leader();
+    for (let i = 1; i < 10; i++) r.tick();
+    expect(r.role).toBe('leader');
+    r.tick();
+    expect(r.role).toBe('follower');
+    expect(r.status.leader).toBeUndefined();
+    drain();
+  });
+
+  it('gives a transfer up after electionTicksMax ticks', () => {
+    const { r, drain } = leader();
+    const ballot = r.status.promised;
+    expect(r.transferLeadership('c')).toEqual({ ok: true });
+    for (let i = 1; i < 10; i++) {
+      r.tick();
+      drain();
+      r.step({ type: 'heartbeatReply', from: 'b', to: 'a', ballot, commitIndex: 0, seq: 1 });
+    }
+    expect(r.status.transferTarget).toBe('c');
+    r.tick();
+    expect(r.status.transferTarget).toBeUndefined();
+    expect(r.role).toBe('leader');
+  });
+});
