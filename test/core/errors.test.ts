@@ -72,6 +72,19 @@ describe('SynodError', () => {
     expect(bare instanceof ConfigError).toBe(false);
   });
 
+  it('instanceof: walks the prototype chain through objects only, and past one without a constructor', () => {
+    // A branded object whose prototype has no `constructor` (made from null): no match, no throw.
+    const orphan = Object.create(Object.create(null)) as object;
+    Object.defineProperty(orphan, brand, { value: true });
+    expect(orphan instanceof ConfigError).toBe(false);
+    // A function on the chain ends the walk, whatever its `constructor` claims.
+    const fn = Object.assign(() => undefined, {});
+    Object.defineProperty(fn, 'constructor', { value: { name: 'ConfigError' } });
+    const viaFunction = Object.create(fn) as object;
+    Object.defineProperty(viaFunction, brand, { value: true });
+    expect(viaFunction instanceof ConfigError).toBe(false);
+  });
+
   it("instanceof: another copy's errors match by brand and class name, up the prototype chain", () => {
     const other = otherCopy();
     const config = new other.ConfigError();
