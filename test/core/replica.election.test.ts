@@ -185,3 +185,24 @@ describe('Replica leadership ticks', () => {
     expect(r.role).toBe('leader');
   });
 });
+
+describe('Replica rejoin ticks', () => {
+  it('a voter with no promise on record asks again, every heartbeatTicks, only the voters that have not answered, and never campaigns meanwhile', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, limits });
+    const first = r.takeOutput().messages;
+    expect(sent([...first])).toEqual(['probe>b', 'probe>c']);
+    const fence = first[0]!.type === 'probe' ? first[0]!.fence : undefined;
+    r.step({ type: 'probeReply', from: 'b', to: 'a', fence: fence!, promised: { round: 1, node: 'b' }, commitIndex: 0, accepted: [] });
+    r.takeOutput();
+    r.tick();
+    expect(r.takeOutput().messages).toEqual([]);
+    r.tick();
+    expect(sent([...r.takeOutput().messages])).toEqual(['probe>c']);
+    r.tick();
+    expect(r.takeOutput().messages).toEqual([]);
+    for (let i = 0; i < 30; i++) r.tick();
+    expect(r.role).toBe('follower');
+    expect(r.status.rejoining).toBe('probing');
+    expect(sent([...r.takeOutput().messages]).every((m) => m === 'probe>c')).toBe(true);
+  });
+});
