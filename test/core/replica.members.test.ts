@@ -109,3 +109,24 @@ describe('Replica.changeMembers', () => {
     expect(c.changeMembers('a', { type: 'remove', id: 'c' })).toMatchObject({ ok: true, config: { voters: ['a', 'b'] } });
   });
 });
+
+describe('A leader that removes itself', () => {
+  it('once the change governs: is removed, tells the first voter reporting the highest commit index to campaign, and sends every former member the commit index', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 2 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'remove', id: 'a' })).toMatchObject({ ok: true, config: { voters: ['b', 'c'] } });
+    const told: string[] = [];
+    c.deliver((m) => {
+      if (m.from === 'a' && (m.type === 'timeoutNow' || m.type === 'commit')) told.push(`${m.type}>${m.to}${m.type === 'commit' ? `@${m.commitIndex}` : ''}`);
+      return true;
+    });
+    expect(c.status('a').role).toBe('removed');
+    // b and c reported the same commit index: the first of them is the heir.
+    // Which messages, to whom: some go out twice (harmless duplicates), not counted here.
+    expect([...new Set(told)].sort()).toEqual(['commit>b@2', 'commit>c@2', 'commit>o@2', 'timeoutNow>b']);
+    expect(c.status('b').role).toBe('leader');
+  });
+});
