@@ -1324,6 +1324,8 @@ export class Replica {
     const f = this.followed;
     if (this.currentRole !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return;
     if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
+    // Outbid the leader: a target outside its phase-1 quorum may never have promised its ballot.
+    this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
     this.startCandidacy();
   }
 

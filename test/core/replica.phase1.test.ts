@@ -103,6 +103,24 @@ describe('Replica timeoutNow', () => {
     ).toEqual(['prepare>b', 'prepare>c']);
   });
 
+  it("outbids its leader's ballot even when it never promised it (not in the leader's phase-1 quorum)", () => {
+    // b leads with c's promise alone; a only heard b's heartbeats and holds a lower
+    // promise. Told to campaign, a must pick a round above b's, or b and c reject it and
+    // the transfer fails until it times out.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('b', ['b', 'c']);
+    c.take(() => true);
+    c.tick(['b'], 2);
+    c.deliver();
+    const leaderBallot = c.status('b').promised;
+    expect(c.status('a').promised.round).toBeLessThan(leaderBallot.round + 1);
+    expect(c.replica('b').transferLeadership('a')).toEqual({ ok: true });
+    c.tick(['b']);
+    c.deliver();
+    expect(c.status('a').role).toBe('leader');
+    expect(c.status('a').promised.round).toBe(leaderBallot.round + 1);
+  });
+
   it('ignores it from a leader it does not follow, or of another ballot', () => {
     const r = voter();
     r.step({ type: 'timeoutNow', from: 'b', to: 'a', ballot: { round: 2, node: 'b' } });
