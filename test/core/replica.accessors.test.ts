@@ -114,6 +114,33 @@ describe('Replica accessors', () => {
     expect(r.isMember('x')).toBe(false);
   });
 
+  it('isMember: itself even once removed, and a member leaving while the configuration that drops it is not governing yet', () => {
+    const config = (id: number, voters: string[]) => ({ id, voters, quorum: 'majority' as const, observers: [], addresses: {}, windowSlots: 8 });
+    const removed = new Replica({ id: 'z', quorum: majority(['a']), random: () => 0, configuration: [{ from: 1, source: 0, config: config(1, ['a', 'b']) }] });
+    expect(removed.role).toBe('removed');
+    expect(removed.isMember('z')).toBe(true);
+    expect(removed.isMember('a')).toBe(true);
+    // c is dropped from slot 9 on: until then it is still a member.
+    const r = new Replica({
+      id: 'a',
+      quorum: majority(['a']),
+      random: () => 0,
+      configuration: [
+        { from: 1, source: 0, config: config(0, ['a', 'b', 'c']) },
+        { from: 9, source: 1, config: config(1, ['a', 'b']) },
+      ],
+      state: {
+        promised: { round: 1, node: 'b' },
+        accepted: [],
+        chosen: [{ slot: 1, value: { kind: 'config', config: config(1, ['a', 'b']) } }],
+        commitIndex: 1,
+      },
+    });
+    expect(r.status.configuration.voters).toEqual(['a', 'b']);
+    expect(r.isMember('c')).toBe(true);
+    expect(r.isMember('x')).toBe(false);
+  });
+
   it('chosenValue: the value of a chosen slot, undefined past the chosen ones', () => {
     const c = running();
     const r = c.replica('b');

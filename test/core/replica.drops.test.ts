@@ -88,3 +88,40 @@ describe('Replica drops', () => {
     expect(sent(r)).toEqual([]);
   });
 });
+
+describe('Replica drops, what it does not do', () => {
+  it('asks nothing of a non-member precheck ahead of it, nor of an accept to an observer', () => {
+    const r = voter(0);
+    r.step({ type: 'precheck', from: 'x', to: 'a', commitIndex: 5 });
+    expect(sent(r)).toEqual([]);
+    const o = new Replica({ id: 'o', quorum, observers: ['o'], random: () => 0 });
+    o.takeOutput();
+    o.step({ type: 'accept', from: 'b', to: 'o', ballot: { round: 2, node: 'b' }, firstSlot: 1, values: [noop], commitIndex: 5 });
+    expect(o.status.droppedMessages).toBe(1);
+    expect(sent(o)).toEqual([]);
+  });
+
+  it('sends an observer that is asked to vote nothing, even when the asker lags', () => {
+    const chosen = [1, 2].map((slot) => ({ slot, value: noop }));
+    const o = new Replica({
+      id: 'o',
+      quorum,
+      observers: ['o'],
+      random: () => 0,
+      state: { promised: { round: 0, node: 'o' }, accepted: [], chosen, commitIndex: 2 },
+    });
+    o.takeOutput();
+    o.step({ type: 'precheck', from: 'b', to: 'o', commitIndex: 1 });
+    expect(o.status.droppedMessages).toBe(1);
+    expect(sent(o)).toEqual([]);
+  });
+
+  it('sends a lagging non-member nothing for a heartbeat, and itself nothing for a precheck in its name', () => {
+    const r = voter(2);
+    r.step({ type: 'heartbeat', from: 'x', to: 'a', ballot: { round: 2, node: 'x' }, commitIndex: 1, seq: 1 });
+    expect(sent(r)).toEqual([]);
+    r.step({ type: 'precheck', from: 'a', to: 'a', commitIndex: 1 });
+    expect(r.status.droppedMessages).toBe(2);
+    expect(sent(r)).toEqual([]);
+  });
+});
