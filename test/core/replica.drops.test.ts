@@ -16,7 +16,7 @@ function voter(commitIndex = 0, id = 'a'): Replica {
   r.takeOutput();
   return r;
 }
-const sent = (r: Replica): Message[] => r.takeOutput().messages;
+const sent = (r: Replica): readonly Message[] => r.takeOutput().messages;
 
 describe('Replica drops', () => {
   it('a heartbeat or commit from a sender it does not know as a leader, announcing more than it knows: it asks for the chosen log', () => {
