@@ -182,6 +182,20 @@ describe('Replica calls', () => {
     expect(r.status.commitIndex).toBe(3);
   });
 
+  it('installSnapshot: a candidate steps down first too', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: { round: 1, node: 'b' }, accepted: [], chosen: [], commitIndex: 0 } });
+    for (let i = 0; i < 30 && r.status.role === 'follower'; i++) {
+      r.tick();
+      for (const m of r.takeOutput().messages) {
+        if (m.type === 'precheck') r.step({ type: 'precheckReply', from: m.to, to: 'a', granted: true, promised: { round: 1, node: 'b' } });
+      }
+    }
+    expect(r.role).toBe('candidate');
+    r.installSnapshot(3);
+    expect(r.role).toBe('follower');
+    expect(r.status.commitIndex).toBe(3);
+  });
+
   it('installSnapshot: a leader steps down first; a follower then asks its leader for what follows', () => {
     const c = leading();
     c.propose('a', 'v1');
