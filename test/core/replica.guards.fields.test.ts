@@ -53,6 +53,8 @@ const fields: Case[] = [
   ['a prepare from slot 0', to({ type: 'prepare', ballot: bb, firstSlot: 0 }), true],
   ['a prepare from a fractional slot', to({ type: 'prepare', ballot: bb, firstSlot: 1.5 }), true],
   ['a prepare in a ballot of another node', to({ type: 'prepare', ballot: { round: 2, node: 'c' }, firstSlot: 1 }), true],
+  ['an accept in a ballot of another node', to({ type: 'accept', ballot: { round: 2, node: 'c' }, firstSlot: 1, values: [noop], commitIndex: 0 }), true],
+  ['a heartbeat in a ballot of another node', to({ type: 'heartbeat', ballot: { round: 2, node: 'c' }, commitIndex: 0, seq: 1 }), true],
   ['a promise', to({ type: 'promise', ballot: ba, accepted: [{ slot: 1, ballot: bb, value: noop }], chosen: [{ slot: 1, value: noop }] }), false],
   ['a promise for a ballot not ours', to({ type: 'promise', ballot: bb, accepted: [], chosen: [] }), true],
   ['a promise with chosen not an array', to({ type: 'promise', ballot: ba, accepted: [], chosen: {} }), true],
@@ -136,9 +138,15 @@ const fields: Case[] = [
 
 const senders: Case[] = [
   // From the observer o to voter a: it may only learn and answer heartbeats.
+  // Each in a ballot of its own where it carries one, so only the sender's standing drops it.
   ...(
     ['precheck', 'prepare', 'accept', 'timeoutNow', 'precheckReply', 'promise', 'accepted', 'reject', 'heartbeat', 'commit', 'probe', 'probeReply'] as const
-  ).map((type): Case => [`a ${type} from an observer`, { ...fields.find(([, m, d]) => m.type === type && !d)![1], from: 'o' }, true]),
+  ).map((type): Case => {
+    const m = { ...fields.find(([, f, d]) => f.type === type && !d)![1], from: 'o' };
+    if ((m.ballot as { node?: string } | undefined)?.node === 'b') m.ballot = { round: 2, node: 'o' };
+    if (type === 'probe') m.fence = { round: 2, node: 'o' };
+    return [`a ${type} from an observer`, m, true];
+  }),
   ['a heartbeat reply from an observer', to({ type: 'heartbeatReply', from: 'o', ballot: ba, commitIndex: 0, seq: 1 }), false],
   // From a non-member: only facts about chosen values, and requests for them.
   ['a heartbeat reply from a non-member', to({ type: 'heartbeatReply', from: 'x', ballot: ba, commitIndex: 0, seq: 1 }), true],
@@ -172,5 +180,46 @@ describe('Replica input guards, on an observer', () => {
     const r = observer();
     expect(() => r.step(message as unknown as Message)).not.toThrow();
     expect(r.status.droppedMessages).toBe(dropped ? 1 : 0);
+  });
+});
+
+describe('Replica input guards, on a voter demoted after it voted', () => {
+  // a was a voter and promised 1.b; the configuration it restarts with lists it as an
+  // observer. It still answers for the slots it voted in: a leader may need its vote.
+  const config = { id: 3, voters: ['b', 'c', 'd'], quorum: 'majority' as const, observers: ['a'], addresses: {}, windowSlots: 4 };
+  const demoted = (): Replica => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, configuration: [{ from: 1, source: 0, config }], state });
+    r.takeOutput();
+    return r;
+  };
+  const toA = (m: Record<string, unknown>): Record<string, unknown> => ({ from: 'b', to: 'a', ...m });
+  const cases: Case[] = [
+    ['a prepare', toA({ type: 'prepare', ballot: bb, firstSlot: 1 }), false],
+    ['an accept', toA({ type: 'accept', ballot: bb, firstSlot: 1, values: [noop], commitIndex: 0 }), false],
+    ['a probe', toA({ type: 'probe', fence: bb }), false],
+    ['a timeoutNow', toA({ type: 'timeoutNow', ballot: bb }), true],
+  ];
+  it.each(cases)('%s: dropped is %s', (_, message, dropped) => {
+    const r = demoted();
+    expect(r.role).toBe('observer');
+    r.step(message as unknown as Message);
+    expect(r.status.droppedMessages).toBe(dropped ? 1 : 0);
+  });
+});
+
+describe('Replica input guards, while rejoining', () => {
+  it('takes the probe reply of a voter it asked that a change removed since, and nothing else from it', () => {
+    const first = { id: 0, voters: ['a', 'b', 'c'], quorum: 'majority' as const, observers: [], addresses: {}, windowSlots: 2 };
+    const next = { ...first, id: 1, voters: ['a', 'b'] };
+    const r = new Replica({ id: 'a', quorum, random: () => 0, windowSlots: 2 });
+    expect(r.status.rejoining).toBe('probing');
+    r.takeOutput();
+    // It learns that c was removed (chosen at slot 1, governing from slot 3 on) and the slots after.
+    r.step({ type: 'chosen', from: 'b', to: 'a', firstSlot: 1, values: [{ kind: 'config', config: next }, noop, noop], commitIndex: 3 });
+    expect(r.status.commitIndex).toBe(3);
+    r.step({ type: 'probeReply', from: 'c', to: 'a', fence: { round: 0, node: '' }, promised: { round: 0, node: '' }, commitIndex: 0, accepted: [] });
+    expect(r.status.droppedMessages).toBe(0);
+    r.step({ type: 'heartbeatReply', from: 'c', to: 'a', ballot: ba, commitIndex: 0, seq: 1 });
+    expect(r.status.droppedMessages).toBe(1);
   });
 });
