@@ -196,6 +196,38 @@ describe('Replica calls', () => {
     expect(r.status.commitIndex).toBe(3);
   });
 
+  it('installSnapshot: a follower keeps the leader it follows, and asks nothing when the snapshot covers what the leader announced', () => {
+    const c = leading();
+    const b = c.replica('b');
+    const ballot = c.status('b').heardLeader!;
+    b.step({ type: 'heartbeat', from: 'a', to: 'b', ballot, commitIndex: 3, seq: 50 });
+    b.takeOutput();
+    b.installSnapshot(4);
+    expect(b.status.leader).toBe('a');
+    expect(b.takeOutput().messages).toEqual([]);
+  });
+
+  it('persisted: a candidate counts its own promise only once the persist that holds it is durable', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: { round: 1, node: 'b' }, accepted: [], chosen: [], commitIndex: 0 } });
+    // An earlier persist still on its way: an accept of b's.
+    r.step({ type: 'accept', from: 'b', to: 'a', ballot: { round: 1, node: 'b' }, firstSlot: 1, values: [{ kind: 'noop' }], commitIndex: 0 });
+    const early = r.takeOutput().persistSeq;
+    for (let i = 0; i < 30 && r.role === 'follower'; i++) {
+      r.tick();
+      for (const m of r.takeOutput().messages) {
+        if (m.type === 'precheck') r.step({ type: 'precheckReply', from: m.to, to: 'a', granted: true, promised: { round: 1, node: 'b' } });
+      }
+    }
+    expect(r.role).toBe('candidate');
+    const promiseSeq = r.takeOutput().persistSeq;
+    expect(promiseSeq).toBeGreaterThan(early);
+    r.persisted(early);
+    r.step({ type: 'promise', from: 'c', to: 'a', ballot: r.status.promised, accepted: [], chosen: [] });
+    expect(r.role).toBe('candidate');
+    r.persisted(promiseSeq);
+    expect(r.role).toBe('leader');
+  });
+
   it('installSnapshot: a leader steps down first; a follower then asks its leader for what follows', () => {
     const c = leading();
     c.propose('a', 'v1');
