@@ -60,6 +60,18 @@ const fields: Case[] = [
   ['a promise with chosen not an array', to({ type: 'promise', ballot: ba, accepted: [], chosen: {} }), true],
   ['a promise with a chosen entry at slot 0', to({ type: 'promise', ballot: ba, accepted: [], chosen: [{ slot: 0, value: noop }] }), true],
   ['a promise with a chosen entry that is a string', to({ type: 'promise', ballot: ba, accepted: [], chosen: ['x'] }), true],
+  ['a promise with a chosen entry that is null', to({ type: 'promise', ballot: ba, accepted: [], chosen: [null] }), true],
+  // A function carrying the fields is not an entry: only plain objects are.
+  [
+    'a promise with a chosen entry that is a function',
+    to({ type: 'promise', ballot: ba, accepted: [], chosen: [Object.assign(() => undefined, { slot: 1, value: noop })] }),
+    true,
+  ],
+  [
+    'a promise with an accepted entry that is a function',
+    to({ type: 'promise', ballot: ba, accepted: [Object.assign(() => undefined, { slot: 1, ballot: bb, value: noop })], chosen: [] }),
+    true,
+  ],
   ['a promise with a chosen entry without a value', to({ type: 'promise', ballot: ba, accepted: [], chosen: [{ slot: 1 }] }), true],
   ['a promise with an accepted entry at slot 0', to({ type: 'promise', ballot: ba, accepted: [{ slot: 0, ballot: bb, value: noop }], chosen: [] }), true],
   ['a promise with an accepted entry without a ballot', to({ type: 'promise', ballot: ba, accepted: [{ slot: 1, value: noop }], chosen: [] }), true],
@@ -86,6 +98,11 @@ const fields: Case[] = [
   ['an accept from slot 0', to({ type: 'accept', ballot: bb, firstSlot: 0, values: [noop], commitIndex: 0 }), true],
   ['an accept of a null value', to({ type: 'accept', ballot: bb, firstSlot: 1, values: [null], commitIndex: 0 }), true],
   ['an accept of a string value', to({ type: 'accept', ballot: bb, firstSlot: 1, values: ['noop'], commitIndex: 0 }), true],
+  [
+    'an accept of a value of an unknown kind with commands',
+    to({ type: 'accept', ballot: bb, firstSlot: 1, values: [{ kind: 'blob', commands: [bytes] }], commitIndex: 0 }),
+    true,
+  ],
   ['an accept of an empty batch', to({ type: 'accept', ballot: bb, firstSlot: 1, values: [{ kind: 'batch', commands: [] }], commitIndex: 0 }), true],
   ['an accept of a batch without commands', to({ type: 'accept', ballot: bb, firstSlot: 1, values: [{ kind: 'batch' }], commitIndex: 0 }), true],
   ['an accept of a config value without a config', to({ type: 'accept', ballot: bb, firstSlot: 1, values: [{ kind: 'config' }], commitIndex: 0 }), true],
