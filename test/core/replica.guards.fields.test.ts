@@ -159,7 +159,7 @@ const senders: Case[] = [
   ...(
     ['precheck', 'prepare', 'accept', 'timeoutNow', 'precheckReply', 'promise', 'accepted', 'reject', 'heartbeat', 'commit', 'probe', 'probeReply'] as const
   ).map((type): Case => {
-    const m = { ...fields.find(([, f, d]) => f.type === type && !d)![1], from: 'o' };
+    const m: Record<string, unknown> = { ...fields.find(([, f, d]) => f.type === type && !d)![1], from: 'o' };
     if ((m.ballot as { node?: string } | undefined)?.node === 'b') m.ballot = { round: 2, node: 'o' };
     if (type === 'probe') m.fence = { round: 2, node: 'o' };
     return [`a ${type} from an observer`, m, true];
