@@ -438,6 +438,7 @@ export class Replica {
       }
       if (
         membershipReasons.has(reason) &&
+        message.from !== this.id &&
         (message.type === 'heartbeat' || message.type === 'commit') &&
         isCount(message.commitIndex) &&
         message.commitIndex > this.learner.commitIndex
@@ -1323,6 +1324,8 @@ export class Replica {
     const f = this.followed;
     if (this.currentRole !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return;
     if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
+    // Outbid the leader: a target outside its phase-1 quorum may never have promised its ballot.
+    this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
     this.startCandidacy();
   }
 

@@ -9,6 +9,7 @@ import { ThresholdQuorum, flexible } from '../../../src/core/quorum/flexible.js'
 import { joint } from '../../../src/core/quorum/joint.js';
 import { majority } from '../../../src/core/quorum/majority.js';
 import type { NodeId } from '../../../src/core/node-id.js';
+import { InvariantError } from '../../../src/core/errors.js';
 import { configError } from '../../config-error.js';
 
 describe('the voter list', () => {
@@ -54,5 +55,34 @@ describe('what a quorum records about itself', () => {
     expect(old.describe()).toBe('majority(2 of 3)');
     expect(next.describe()).toBe('flexible(phase1 3, phase2 1 of 3)');
     expect(joint(old, next).describe()).toBe('joint(majority(2 of 3), flexible(phase1 3, phase2 1 of 3))');
+  });
+});
+
+describe('ThresholdQuorum, built directly', () => {
+  // majority() and flexible() refuse bad sizes before they construct; an internal caller
+  // that did not would meet these assertions, each naming the numbers involved.
+  it('asserts sizes within 1..n, quorums that intersect and no voter twice', () => {
+    const build = (voters: NodeId[], phase1: number, phase2: number) => () => new ThresholdQuorum(voters, phase1, phase2, 'q', false);
+    expect(build(['a', 'b'], 0, 2)).toThrow(new InvariantError('q: phase-1 size 0 outside 1..2'));
+    expect(build(['a', 'b'], 3, 2)).toThrow(new InvariantError('q: phase-1 size 3 outside 1..2'));
+    expect(build(['a', 'b'], 1.5, 2)).toThrow(new InvariantError('q: phase-1 size 1.5 outside 1..2'));
+    expect(build(['a', 'b'], 2, 0)).toThrow(new InvariantError('q: phase-2 size 0 outside 1..2'));
+    expect(build(['a', 'b'], 2, 3)).toThrow(new InvariantError('q: phase-2 size 3 outside 1..2'));
+    expect(build(['a', 'b'], 2, 1.5)).toThrow(new InvariantError('q: phase-2 size 1.5 outside 1..2'));
+    expect(build(['a', 'b', 'c', 'd'], 2, 2)).toThrow(new InvariantError('q: quorums 2 + 2 need not intersect among 4 voters'));
+    expect(build(['a', 'b', 'a'], 2, 2)).toThrow(new InvariantError('q: 1 duplicate voters'));
+    // Each at its boundary is taken.
+    expect(build(['a', 'b'], 1, 2)).not.toThrow();
+    expect(build(['a', 'b'], 2, 1)).not.toThrow();
+    expect(build(['a', 'b', 'c'], 2, 2)).not.toThrow();
+    expect(build(['a', 'b', 'c'], 3, 3)).not.toThrow();
+  });
+
+  it('asserts every acknowledged slot is a count', () => {
+    const q = majority(['a', 'b', 'c']);
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) {
+      expect(() => q.committedSlot((v) => (v === 'b' ? bad : 3))).toThrow(new InvariantError(`committedSlot: voter b acknowledged slot ${String(bad)}`));
+    }
+    expect(q.committedSlot((v) => (v === 'b' ? 0 : 3))).toBe(3);
   });
 });

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import type { Message } from '../../src/core/index.js';
+import { ManualCluster } from '../../src/testing/index.js';
+
+// changeMembers on the leader, each answer word for word: who may ask, the change the
+// configuration refuses, a voter added that lags or is silent, a configuration whose
+// quorums need voters the leader does not hear, and one change at a time.
+
+/** Voters a, b, c and observer o, a elected, a heartbeat round answered by everyone. */
+function cluster(limits = {}): ManualCluster {
+  const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], limits });
+  c.elect('a');
+  c.deliver();
+  c.tick(['a'], 2);
+  c.deliver();
+  return c;
+}
+const heartbeatsTo = (id: string) => (m: Message) => (m.type === 'heartbeat' || m.type === 'accept' || m.type === 'commit') && m.to === id;
+
+describe('Replica.changeMembers', () => {
+  it('refuses off the leader, naming the leader', () => {
+    const c = cluster();
+    expect(c.changeMembers('b', { type: 'promote', id: 'o' })).toEqual({ ok: false, reason: 'not-leader', leaderHint: 'a' });
+  });
+
+  it("passes the configuration's refusal on as it is", () => {
+    const c = cluster();
+    expect(c.changeMembers('a', { type: 'promote', id: 'x' })).toEqual({ ok: false, reason: 'unknown-member', id: 'x' });
+    expect(c.changeMembers('a', { type: 'promote', id: 'b' })).toEqual({ ok: false, reason: 'not-observer', id: 'b' });
+  });
+
+  it('takes a change whose voters it hears, then refuses another while it is in progress', () => {
+    const c = cluster();
+    const r = c.replica('a');
+    const done = r.changeMembers({ type: 'promote', id: 'o' });
+    expect(done).toMatchObject({ ok: true, config: { voters: ['a', 'b', 'c', 'o'], observers: [] } });
+    expect(r.changeMembers({ type: 'demote', id: 'b' })).toEqual({ ok: false, reason: 'in-progress', config: (done as { config: unknown }).config });
+  });
+
+  it('refuses to add a voter it has not heard from in this leadership, as behind at commit index 0', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'] });
+    c.elect('a', ['a', 'b', 'c']);
+    c.deliver((m) => m.to !== 'o' && m.from !== 'o');
+    c.take((m) => m.to === 'o');
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toEqual({ ok: false, reason: 'behind', id: 'o', commitIndex: 0, required: 0 });
+  });
+
+  it('refuses to add a voter more than catchUpSlotsMax behind, naming its commit index and the one required', () => {
+    const c = cluster({ catchUpSlotsMax: 2 });
+    c.take(() => true);
+    for (const v of ['v1', 'v2', 'v3', 'v4']) {
+      c.propose('a', v);
+      c.deliver((m) => m.to !== 'o');
+      c.take(heartbeatsTo('o'));
+    }
+    c.tick(['a'], 2);
+    c.deliver((m) => m.to !== 'o' || m.type === 'heartbeat');
+    c.take((m) => m.to === 'o');
+    const commit = c.status('a').commitIndex;
+    expect(commit).toBe(4);
+    expect(c.status('o').commitIndex).toBe(0);
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toEqual({ ok: false, reason: 'behind', id: 'o', commitIndex: 0, required: 2 });
+  });
+
+  it('takes a voter exactly catchUpSlotsMax behind', () => {
+    const c = cluster({ catchUpSlotsMax: 4 });
+    c.take(() => true);
+    for (const v of ['v1', 'v2', 'v3', 'v4']) {
+      c.propose('a', v);
+      c.deliver((m) => m.to !== 'o');
+      c.take(heartbeatsTo('o'));
+    }
+    c.tick(['a'], 2);
+    c.deliver((m) => m.to !== 'o' || m.type === 'heartbeat');
+    c.take((m) => m.to === 'o');
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true });
+  });
+
+  it('refuses to add a voter last heard electionTicksMin ticks ago, takes one heard a tick later', () => {
+    const c = cluster();
+    c.take(() => true);
+    // o is heard at the round just answered; then silent.
+    for (let i = 0; i < 9; i++) {
+      c.tick(['a']);
+      c.deliver((m) => m.to !== 'o' && m.from !== 'o');
+      c.take((m) => m.to === 'o' || m.from === 'o');
+    }
+    expect(c.replica('a').changeMembers({ type: 'promote', id: 'o' })).toMatchObject({ ok: true });
+    const d = cluster();
+    d.take(() => true);
+    for (let i = 0; i < 10; i++) {
+      d.tick(['a']);
+      d.deliver((m) => m.to !== 'o' && m.from !== 'o');
+      d.take((m) => m.to === 'o' || m.from === 'o');
+    }
+    expect(d.replica('a').changeMembers({ type: 'promote', id: 'o' })).toMatchObject({ ok: false, reason: 'behind', id: 'o' });
+  });
+
+  it('refuses a configuration whose quorums need a voter it does not hear', () => {
+    const c = cluster();
+    c.take(() => true);
+    for (let i = 0; i < 10; i++) {
+      c.tick(['a']);
+      c.deliver((m) => m.to !== 'c' && m.from !== 'c');
+      c.take((m) => m.to === 'c' || m.from === 'c');
+    }
+    expect(c.status('a').role).toBe('leader');
+    expect(c.changeMembers('a', { type: 'remove', id: 'b' })).toEqual({ ok: false, reason: 'would-lose-quorum', voters: ['a', 'c'] });
+    expect(c.changeMembers('a', { type: 'remove', id: 'c' })).toMatchObject({ ok: true, config: { voters: ['a', 'b'] } });
+  });
+});
+
+describe('A leader that removes itself', () => {
+  it('once the change governs: is removed, tells the first voter reporting the highest commit index to campaign, and sends every former member the commit index', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 2 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'remove', id: 'a' })).toMatchObject({ ok: true, config: { voters: ['b', 'c'] } });
+    const told: string[] = [];
+    c.deliver((m) => {
+      if (m.from === 'a' && (m.type === 'timeoutNow' || m.type === 'commit')) told.push(`${m.type}>${m.to}${m.type === 'commit' ? `@${m.commitIndex}` : ''}`);
+      return true;
+    });
+    expect(c.status('a').role).toBe('removed');
+    // b and c reported the same commit index: the first of them is the heir.
+    // Which messages, to whom: some go out twice (harmless duplicates), not counted here.
+    expect([...new Set(told)].sort()).toEqual(['commit>b@2', 'commit>c@2', 'commit>o@2', 'timeoutNow>b']);
+    expect(c.status('b').role).toBe('leader');
+  });
+});

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { type DurableState, type Message, Replica, majority } from '../../src/core/index.js';
+import { ManualCluster } from '../../src/testing/index.js';
+
+// A voter's answers in phase 1 and the precheck, built by hand: whether it grants a
+// precheck (not while it hears a leader, not to a candidate behind it), what it promises
+// (and when it must send a snapshot instead), and when it campaigns at a leader's word.
+
+const quorum = majority(['a', 'b', 'c']);
+const limits = { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2 };
+const noop = { kind: 'noop' } as const;
+const b1 = { round: 1, node: 'b' };
+
+function voter(commitIndex = 0, extra: Partial<DurableState> = {}): Replica {
+  const chosen = Array.from({ length: commitIndex }, (_, i) => ({ slot: i + 1, value: noop }));
+  const r = new Replica({ id: 'a', quorum, random: () => 0, limits, state: { promised: b1, accepted: [], chosen, commitIndex, ...extra } });
+  r.takeOutput();
+  return r;
+}
+const only = (r: Replica): Message[] => [...r.takeOutput().messages];
+
+describe('Replica prechecks', () => {
+  it('refused while it heard from a leader within electionTicksMin, granted after', () => {
+    const r = voter();
+    for (let i = 1; i < 10; i++) r.tick();
+    r.takeOutput();
+    r.step({ type: 'precheck', from: 'c', to: 'a', commitIndex: 0 });
+    expect(only(r)).toEqual([{ type: 'precheckReply', from: 'a', to: 'c', granted: false, promised: b1 }]);
+    r.tick();
+    r.takeOutput();
+    r.step({ type: 'precheck', from: 'c', to: 'a', commitIndex: 0 });
+    expect(only(r)).toEqual([{ type: 'precheckReply', from: 'a', to: 'c', granted: true, promised: b1 }]);
+  });
+
+  it('refused to a candidate whose commit index is behind, which is sent what it lacks', () => {
+    const r = voter(2);
+    for (let i = 0; i < 10; i++) r.tick();
+    r.takeOutput();
+    r.step({ type: 'precheck', from: 'c', to: 'a', commitIndex: 1 });
+    expect(only(r)).toEqual([
+      { type: 'precheckReply', from: 'a', to: 'c', granted: false, promised: b1 },
+      { type: 'chosen', from: 'a', to: 'c', firstSlot: 2, values: [noop], commitIndex: 2 },
+    ]);
+    r.step({ type: 'precheck', from: 'c', to: 'a', commitIndex: 2 });
+    expect(only(r)).toEqual([{ type: 'precheckReply', from: 'a', to: 'c', granted: true, promised: b1 }]);
+  });
+
+  it('refused by a leader, even after electionTicksMin', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 12);
+    c.take(() => true);
+    const a = c.replica('a');
+    a.step({ type: 'precheck', from: 'c', to: 'a', commitIndex: 5 });
+    expect(a.takeOutput().messages).toEqual([{ type: 'precheckReply', from: 'a', to: 'c', granted: false, promised: a.status.promised }]);
+  });
+});
+
+describe('Replica prepares', () => {
+  it('promises a higher ballot with what it accepted and knows chosen from the first slot asked', () => {
+    const accepted = [{ slot: 2, ballot: b1, value: noop }];
+    const r = voter(1, { accepted });
+    const ballot = { round: 2, node: 'c' };
+    r.step({ type: 'prepare', from: 'c', to: 'a', ballot, firstSlot: 1 });
+    expect(r.status.promised).toEqual(ballot);
+    expect(only(r)).toEqual([{ type: 'promise', from: 'a', to: 'c', ballot, accepted, chosen: [{ slot: 1, value: noop }] }]);
+  });
+
+  it('rejects a lower ballot, naming its promise', () => {
+    const r = voter(0, { promised: { round: 3, node: 'b' } });
+    r.step({ type: 'prepare', from: 'c', to: 'a', ballot: { round: 2, node: 'c' }, firstSlot: 1 });
+    expect(only(r)).toEqual([{ type: 'reject', from: 'a', to: 'c', ballot: { round: 2, node: 'c' }, promised: { round: 3, node: 'b' } }]);
+  });
+
+  it('asked from a slot it compacted, it sends a snapshot instead of a promise', () => {
+    const r = voter(3);
+    r.applied(3);
+    r.compact(2);
+    r.step({ type: 'prepare', from: 'c', to: 'a', ballot: { round: 2, node: 'c' }, firstSlot: 2 });
+    const after = r.takeOutput();
+    expect(after.messages).toEqual([]);
+    expect(after.snapshotsTo).toEqual(['c']);
+    expect(r.status.promised).toEqual(b1);
+    r.step({ type: 'prepare', from: 'c', to: 'a', ballot: { round: 2, node: 'c' }, firstSlot: 3 });
+    expect(only(r).map((m) => m.type)).toEqual(['promise']);
+  });
+});
+
+describe('Replica timeoutNow', () => {
+  it('campaigns at once when its leader tells it to, skipping the precheck', () => {
+    const r = voter(0, { promised: { round: 2, node: 'b' } });
+    const ballot = { round: 2, node: 'b' };
+    r.step({ type: 'heartbeat', from: 'b', to: 'a', ballot, commitIndex: 0, seq: 1 });
+    r.takeOutput();
+    r.step({ type: 'timeoutNow', from: 'b', to: 'a', ballot });
+    expect(r.role).toBe('candidate');
+    expect(r.status.promised).toEqual({ round: 3, node: 'a' });
+    expect(
+      only(r)
+        .map((m) => `${m.type}>${m.to}`)
+        .sort(),
+    ).toEqual(['prepare>b', 'prepare>c']);
+  });
+
+  it("outbids its leader's ballot even when it never promised it (not in the leader's phase-1 quorum)", () => {
+    // b leads with c's promise alone; a only heard b's heartbeats and holds a lower
+    // promise. Told to campaign, a must pick a round above b's, or b and c reject it and
+    // the transfer fails until it times out.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('b', ['b', 'c']);
+    c.take(() => true);
+    c.tick(['b'], 2);
+    c.deliver();
+    const leaderBallot = c.status('b').promised;
+    expect(c.status('a').promised.round).toBeLessThan(leaderBallot.round + 1);
+    expect(c.replica('b').transferLeadership('a')).toEqual({ ok: true });
+    c.tick(['b']);
+    c.deliver();
+    expect(c.status('a').role).toBe('leader');
+    expect(c.status('a').promised.round).toBe(leaderBallot.round + 1);
+  });
+
+  it('ignores it from a leader it does not follow, or of another ballot', () => {
+    const r = voter();
+    r.step({ type: 'timeoutNow', from: 'b', to: 'a', ballot: { round: 2, node: 'b' } });
+    expect(r.role).toBe('follower');
+    r.step({ type: 'heartbeat', from: 'b', to: 'a', ballot: { round: 2, node: 'b' }, commitIndex: 0, seq: 1 });
+    r.step({ type: 'timeoutNow', from: 'c', to: 'a', ballot: { round: 2, node: 'c' } });
+    expect(r.role).toBe('follower');
+  });
+});
