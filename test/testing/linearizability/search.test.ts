@@ -4,10 +4,10 @@
  * its steps are cut into turns.
  */
 import { describe, expect, it } from 'vitest';
+import { InvariantError } from '../../../src/core/errors.js';
 import { type Model, type Operation, type RegisterInput, type RegisterOutput, registerModel, versionedKvModel } from '../../../src/testing/index.js';
 import { Budget } from '../../../src/testing/linearizability/budget.js';
 import { type DeathPoint, PartitionSearch } from '../../../src/testing/linearizability/search.js';
-import { InvariantError } from '../../../src/core/errors.js';
 import { absent, fail, get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
 
 const budget = () => new Budget(10_000, 1e9, () => performance.now(), 64 * 1024 * 1024);
