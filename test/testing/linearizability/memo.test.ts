@@ -27,6 +27,20 @@ describe('the memo', () => {
     memo.release();
   });
 
+  it('compares chunked bitsets in full too: a key of more than memoInlineWordsMax words', () => {
+    const words = linearizabilityLimits.memoInlineWordsMax + 1;
+    const memo = new Memo(32 * words, budget());
+    const first = new Uint32Array(words).fill(1);
+    const second = first.slice();
+    second[words - 1] = 3;
+    expect(memo.insert(9, 2, first)).toBe('new');
+    expect(memo.insert(9, 2, first.slice())).toBe('seen');
+    expect(memo.insert(9, 2, second)).toBe('new');
+    expect(memo.insert(9, 2, second.slice())).toBe('seen');
+    expect(memo.count).toBe(2);
+    memo.release();
+  });
+
   it('holds bitsets of up to memoInlineWordsMax words in its slots, longer ones in chunks', () => {
     const words = linearizabilityLimits.memoInlineWordsMax;
     const insertOne = (operations: number): number => {
