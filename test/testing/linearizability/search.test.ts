@@ -4,10 +4,11 @@
  * its steps are cut into turns.
  */
 import { describe, expect, it } from 'vitest';
+import { InvariantError } from '../../../src/core/errors.js';
 import { type Model, type Operation, type RegisterInput, type RegisterOutput, registerModel, versionedKvModel } from '../../../src/testing/index.js';
 import { Budget } from '../../../src/testing/linearizability/budget.js';
 import { type DeathPoint, PartitionSearch } from '../../../src/testing/linearizability/search.js';
-import { get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
+import { absent, fail, get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
 
 const budget = () => new Budget(10_000, 1e9, () => performance.now(), 64 * 1024 * 1024);
 
@@ -66,5 +67,41 @@ describe('an explaining search', () => {
       expect(point.stuck).toBe(3);
       expect([...point.states].sort()).toEqual([1, 2, 3]);
     }
+  });
+});
+
+describe('the entry list and the operations it is read from', () => {
+  it('orders returns by completion, not by index: a read that completed before another began binds them', () => {
+    // The put is listed first but completes last. b's read saw it, so it took effect by
+    // time 2, and c's read, invoked at 3, cannot miss it; with returns in index order
+    // the put's return would come first and every read would look concurrent with c.
+    const history: KvOperation[] = [ok('a', put('1'), 0, 10, written(1)), ok('b', get, 1, 2, value('1', 1)), ok('c', get, 3, 4, absent)];
+    const search = new PartitionSearch(history, versionedKvModel, budget());
+    expect(search.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+    search.release();
+  });
+
+  it('refuses a fail operation, naming it: the checker drops them before it searches', () => {
+    const history: KvOperation[] = [ok('a', put('1'), 0, 1, written(1)), fail('b', put('2'), 2, 3)];
+    expect(() => new PartitionSearch(history, versionedKvModel, budget())).toThrow(InvariantError);
+    expect(() => new PartitionSearch(history, versionedKvModel, budget())).toThrow(/operation 1 failed/);
+  });
+
+  it('passes over completed reads when it backtracks, when the model says they change nothing (fewer steps, same verdict)', () => {
+    // Reads concurrent with a write, then a read of a value nobody wrote: the search
+    // must exhaust the orders, and without `readOnly` it also tries each read later.
+    const history: KvOperation[] = [
+      ok('w', put('a'), 0, 100, written(1)),
+      ...Array.from({ length: 6 }, (_, i) => ok(`r${i}`, get, 1 + i, 50, i % 2 === 0 ? absent : value('a', 1))),
+      ok('z', get, 101, 102, value('never', 1)),
+    ];
+    const steps = (model: typeof versionedKvModel): number => {
+      const search = new PartitionSearch(history, model, budget());
+      expect(search.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+      search.release();
+      return search.steps;
+    };
+    const { readOnly: _, ...withoutReadOnly } = versionedKvModel;
+    expect(steps(versionedKvModel)).toBeLessThan(steps(withoutReadOnly));
   });
 });

@@ -1,0 +1,60 @@
+/**
+ * The memo of the search: its first table's size, bitsets compared in full, and where
+ * the bitsets sit (in the slots up to `memoInlineWordsMax` words, else in chunks).
+ */
+import { describe, expect, it } from 'vitest';
+import { Budget } from '../../../src/testing/linearizability/budget.js';
+import { linearizabilityLimits } from '../../../src/testing/linearizability/limits.js';
+import { Memo, slotsFor } from '../../../src/testing/linearizability/memo.js';
+
+const budget = () => new Budget(10_000, 1e9, () => performance.now(), 64 * 1024 * 1024);
+
+describe('the memo', () => {
+  it('starts with about twice as many slots as operations, a power of two from 16 to memoSlotsInitialMax', () => {
+    expect(slotsFor(0)).toBe(16);
+    expect(slotsFor(16)).toBe(64);
+    expect(slotsFor(1_000_000)).toBe(linearizabilityLimits.memoSlotsInitialMax);
+  });
+
+  it('compares every word of the bitset: configurations that differ only past the first 32 operations are two', () => {
+    const memo = new Memo(64, budget());
+    const first = new Uint32Array([1, 0]);
+    const second = new Uint32Array([1, 1]);
+    expect(memo.insert(7, 0, first)).toBe('new');
+    expect(memo.insert(7, 0, second)).toBe('new');
+    expect(memo.insert(7, 0, second)).toBe('seen');
+    expect(memo.count).toBe(2);
+    memo.release();
+  });
+
+  it('compares chunked bitsets in full too: a key of more than memoInlineWordsMax words', () => {
+    const words = linearizabilityLimits.memoInlineWordsMax + 1;
+    const memo = new Memo(32 * words, budget());
+    const first = new Uint32Array(words).fill(1);
+    const second = first.slice();
+    second[words - 1] = 3;
+    expect(memo.insert(9, 2, first)).toBe('new');
+    expect(memo.insert(9, 2, first.slice())).toBe('seen');
+    expect(memo.insert(9, 2, second)).toBe('new');
+    expect(memo.insert(9, 2, second.slice())).toBe('seen');
+    expect(memo.count).toBe(2);
+    memo.release();
+  });
+
+  it('holds bitsets of up to memoInlineWordsMax words in its slots, longer ones in chunks', () => {
+    const words = linearizabilityLimits.memoInlineWordsMax;
+    const insertOne = (operations: number): number => {
+      const memo = new Memo(operations, budget());
+      expect(memo.insert(1, 0, new Uint32Array(Math.ceil(operations / 32)))).toBe('new');
+      const bytes = memo.bytesHeld;
+      memo.release();
+      return bytes;
+    };
+    // Inline: a slot of code, state id and the bitset, rounded up to a power of two 32-bit fields.
+    const inlineStride = 1 << Math.ceil(Math.log2(2 + words));
+    expect(insertOne(32 * words)).toBe(slotsFor(32 * words) * inlineStride * 4);
+    // One word more: a slot of 4 fields (code, state id, chunk, offset), and a first chunk of a bitset per slot.
+    const n = 32 * (words + 1);
+    expect(insertOne(n)).toBe(slotsFor(n) * 4 * 4 + Math.min(linearizabilityLimits.memoChunkWords, (words + 1) * slotsFor(n)) * 4);
+  });
+});
