@@ -15,8 +15,10 @@ import { waitUntil } from './wait-until.js';
 /** The etcd binary: `$ETCD_BIN`, or `etcd` on the PATH. */
 const etcdBin = process.env['ETCD_BIN'] ?? 'etcd';
 
-async function start(dir: string): Promise<RunningCluster> {
-  const members = await Promise.all([0, 1, 2].map(async (i) => ({ name: `e${i}`, client: await freePort(), peer: await freePort() })));
+async function start(dir: string, count = 3): Promise<RunningCluster> {
+  const members = await Promise.all(
+    Array.from({ length: count }, (_, i) => i).map(async (i) => ({ name: `e${i}`, client: await freePort(), peer: await freePort() })),
+  );
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
   const servers = [];
   for (const m of members) {
@@ -60,7 +62,7 @@ async function start(dir: string): Promise<RunningCluster> {
       throw new Error(`${(error as Error).message}\n${await logTail(join(dir, `e${i}.log`))}`);
     });
   }
-  return { system: 'etcd', dir, endpoints, servers };
+  return { system: 'etcd', dir, endpoints, dataDirs: members.map((m) => join(dir, m.name)), servers };
 }
 
 async function connect(cluster: RunningCluster, index: number): Promise<Adapter> {
@@ -76,6 +78,17 @@ async function connect(cluster: RunningCluster, index: number): Promise<Adapter>
       if (result.succeeded) return { version: Number(result.header.revision) };
       const current = result.responses[0]?.response_range?.kvs[0];
       return { conflict: current === undefined ? 0 : Number(current.mod_revision) };
+    },
+    async create(key, value) {
+      const result = await client
+        .if(key, 'Create', '==', 0)
+        .then(client.put(key).value(Buffer.from(value)))
+        .commit();
+      if (!result.succeeded) throw new Error(`etcd: ${key} exists already`);
+    },
+    async createMany(keys, value) {
+      const bytes = Buffer.from(value);
+      await client.kv.txn({ compare: [], success: keys.map((key) => ({ request_put: { key: Buffer.from(key), value: bytes } })), failure: [] });
     },
     async get(key) {
       // A range request is linearizable unless it asks to be serializable.
@@ -101,5 +114,18 @@ async function compact(cluster: RunningCluster): Promise<void> {
   }
 }
 
-/** etcd, as three local processes. */
-export const etcd: System = { name: 'etcd', start, connect, compact };
+/** A linearizable read through member `index` alone (etcd forwards it to its leader for the read index). */
+async function ready(cluster: RunningCluster, index: number, timeoutMs: number): Promise<void> {
+  const endpoint = cluster.endpoints[index]!;
+  await waitUntil(`etcd member ${index} at ${endpoint} to serve a linearizable read`, timeoutMs, async () => {
+    const client = new Etcd3({ hosts: `http://${endpoint}`, dialTimeout: 1_000 });
+    try {
+      await client.get('compare/ready').exec();
+    } finally {
+      client.close();
+    }
+  });
+}
+
+/** etcd, as three (or more) local processes. */
+export const etcd: System = { name: 'etcd', start, ready, connect, compact };

@@ -15,12 +15,13 @@ import type { PointSummary } from './summary.js';
 /** The files {@link drawFigures} writes, by figure. */
 export const figureFiles = { throughput: 'throughput.svg', latency: 'latency.svg', cpu: 'cpu-per-op.svg' } as const;
 
-const systemColors = { domain: ['synod', 'etcd', 'zookeeper'], range: ['#d62728', '#1f77b4', '#2ca02c'] };
+/** The same colour for each system in every figure. */
+export const systemColors = { domain: ['synod', 'etcd', 'zookeeper'], range: ['#d62728', '#1f77b4', '#2ca02c'] };
 const clientsAxis = {
   field: 'clients',
   type: 'quantitative',
   scale: { type: 'log', base: 2 },
-  axis: { values: [1, 4, 16, 64, 256], title: 'closed-loop clients' },
+  axis: { values: [1, 4, 16, 64, 256, 1024], title: 'closed-loop clients' },
 } as const;
 const sizeFacet = { field: 'size', type: 'nominal', title: null, sort: { field: 'valueBytes' } } as const;
 
@@ -46,11 +47,12 @@ function lines(
 }
 
 /** A spec written as plain JSON: Vega-Lite's own types are too fine-grained to build one from parts; compile() checks it. */
-function asSpec(json: object): TopLevelSpec {
+export function asSpec(json: object): TopLevelSpec {
   return json as unknown as TopLevelSpec;
 }
 
-async function svg(spec: TopLevelSpec): Promise<string> {
+/** Renders `spec` to SVG text, headless. */
+export async function svg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const text = await view.toSVG();
   view.finalize();

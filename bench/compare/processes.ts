@@ -16,6 +16,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** Its start, in clock ticks after boot: with the PID, what tells it from a later process given the same PID. */
   readonly startTicks: number;
+  /** How it was started, so that it can be started again the same way ({@link restartServer}). */
+  readonly spawn: { readonly command: string; readonly args: readonly string[]; readonly logPath: string; readonly cwd?: string };
 }
 
 /**
@@ -34,10 +36,17 @@ export async function startServer(member: string, command: string, args: readonl
     child.unref();
     const startTicks = await processStartTicks(pid);
     if (startTicks === undefined) throw new Error(`${command} for ${member} (pid ${pid}) exited at once; see ${logPath}`);
-    return { member, pid, startTicks };
+    return { member, pid, startTicks, spawn: { command, args, logPath, ...(cwd === undefined ? {} : { cwd }) } };
   } finally {
     closeSync(log);
   }
+}
+
+/** Stops `server` (SIGTERM, as {@link stopServers}) and starts it again with the same command, arguments, log and directory. */
+export async function restartServer(server: ServerProcess): Promise<ServerProcess> {
+  await stopServers([server]);
+  const { command, args, logPath, cwd } = server.spawn;
+  return startServer(server.member, command, args, logPath, cwd);
 }
 
 /** Whether `server` is still the very process that was started (same PID, same start time). */

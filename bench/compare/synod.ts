@@ -31,8 +31,8 @@ function client(config: ClusterConfig, index: number): KvClient {
   });
 }
 
-async function start(dir: string): Promise<RunningCluster> {
-  const configPath = await writeLocalCluster(dir, 3);
+async function start(dir: string, count = 3): Promise<RunningCluster> {
+  const configPath = await writeLocalCluster(dir, count);
   const config = await readClusterConfig(configPath);
   const servers = [];
   for (const id of Object.keys(config.members)) {
@@ -52,7 +52,8 @@ async function start(dir: string): Promise<RunningCluster> {
       await probe.close();
     }
   }
-  return { system: 'synod', dir, endpoints, servers, extra: { configPath } };
+  const dataDirs = Object.values(config.members).map((m) => resolve(dir, m.dataDir));
+  return { system: 'synod', dir, endpoints, dataDirs, servers, extra: { configPath } };
 }
 
 async function connect(cluster: RunningCluster, index: number): Promise<Adapter> {
@@ -67,6 +68,12 @@ async function connect(cluster: RunningCluster, index: number): Promise<Adapter>
         if (error instanceof VersionConflictError) return { conflict: error.currentVersion };
         throw error;
       }
+    },
+    async create(key, value) {
+      await kv.put(key, value, { expectedVersion: 0 });
+    },
+    async createMany(keys, value) {
+      await kv.txn({ compare: [], success: keys.map((key) => ({ op: 'put' as const, key, value })) });
     },
     async get(key) {
       const found = await kv.get(key);
@@ -89,5 +96,19 @@ async function compact(cluster: RunningCluster): Promise<void> {
   }
 }
 
-/** synod, as three local `synod serve` processes. */
-export const synod: System = { name: 'synod', start, connect, compact };
+/** A linearizable read through member `index` alone. */
+async function ready(cluster: RunningCluster, index: number, timeoutMs: number): Promise<void> {
+  const config = await readClusterConfig(cluster.extra!['configPath']!);
+  const member = Object.values(config.members)[index]!;
+  await waitUntil(`synod member ${index} at ${cluster.endpoints[index]} to serve a linearizable read`, timeoutMs, async () => {
+    const kv = new KvClient({ endpoints: [member.client], clusterId: config.clusterId, secret: config.clientSecret!, requestTimeoutMs: 2_000 });
+    try {
+      await kv.get('compare/ready');
+    } finally {
+      await kv.close();
+    }
+  });
+}
+
+/** synod, as three (or more) local `synod serve` processes. */
+export const synod: System = { name: 'synod', start, ready, connect, compact };

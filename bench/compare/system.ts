@@ -5,7 +5,7 @@
  */
 import type { ServerProcess } from './processes.js';
 
-/** A running three-member cluster, as recorded in its state file (so another process can stop it). */
+/** A running cluster (three members unless started with more), as recorded in its state file (so another process can stop it). */
 export interface RunningCluster {
   /** The system's name: `etcd`, `zookeeper` or `synod`. */
   readonly system: SystemName;
@@ -13,6 +13,8 @@ export interface RunningCluster {
   readonly dir: string;
   /** One client address (`host:port`) per member, in member order. */
   readonly endpoints: readonly string[];
+  /** Each member's data directory, in member order. */
+  readonly dataDirs: readonly string[];
   /** The server processes this harness started: the only ones it ever stops. */
   readonly servers: readonly ServerProcess[];
   /** Anything else a client needs (synod: the cluster file's path). */
@@ -38,6 +40,10 @@ export interface Adapter {
   cas(key: string, version: number, value: Uint8Array): Promise<{ readonly version: number } | { readonly conflict: number }>;
   /** A linearizable read of `key`: its value and version, or undefined if absent. */
   get(key: string): Promise<{ readonly value: Uint8Array; readonly version: number } | undefined>;
+  /** Creates `key` (absent before) with `value`: what loads a store with many keys. */
+  create(key: string, value: Uint8Array): Promise<void>;
+  /** Optional: creates up to 100 keys (absent before) in one request, where the store has one (a transaction). */
+  createMany?(keys: readonly string[], value: Uint8Array): Promise<void>;
   /** Closes the client's connection; its promise never rejects. */
   close(): Promise<void>;
 }
@@ -45,8 +51,10 @@ export interface Adapter {
 /** A system under test: start a cluster, connect a client to it. */
 export interface System {
   readonly name: SystemName;
-  /** Starts three members on 127.0.0.1 (free ports, data under `dir`, fsync on) and resolves once they serve. */
-  start(dir: string): Promise<RunningCluster>;
+  /** Starts `members` members (default 3) on 127.0.0.1 (free ports, data under `dir`, fsync on) and resolves once they serve. */
+  start(dir: string, members?: number): Promise<RunningCluster>;
+  /** Resolves once member `index` (restarted, say) answers a linearizable read itself; rejects after `timeoutMs`. */
+  ready(cluster: RunningCluster, index: number, timeoutMs: number): Promise<void>;
   /**
    * Connects client number `index` (clients are spread over the members by it, the
    * same way for every system), ready to use: keys it will use under `prefix` exist

@@ -26,9 +26,15 @@ const heapMb = 1000;
 /** Where the benchmark's znodes live. */
 const root = '/compare';
 
-async function start(dir: string): Promise<RunningCluster> {
+async function start(dir: string, count = 3): Promise<RunningCluster> {
   const members = await Promise.all(
-    [1, 2, 3].map(async (id) => ({ id, name: `z${id}`, client: await freePort(), quorum: await freePort(), election: await freePort() })),
+    Array.from({ length: count }, (_, i) => i + 1).map(async (id) => ({
+      id,
+      name: `z${id}`,
+      client: await freePort(),
+      quorum: await freePort(),
+      election: await freePort(),
+    })),
   );
   const servers = [];
   for (const m of members) {
@@ -72,7 +78,7 @@ async function start(dir: string): Promise<RunningCluster> {
       throw new Error(`${(error as Error).message}\n${await logTail(join(dir, `z${i + 1}.log`))}`);
     });
   }
-  return { system: 'zookeeper', dir, endpoints, servers };
+  return { system: 'zookeeper', dir, endpoints, dataDirs: members.map((m) => join(dir, m.name)), servers };
 }
 
 async function connect(cluster: RunningCluster, index: number, keys: readonly string[]): Promise<Adapter> {
@@ -88,6 +94,9 @@ async function connect(cluster: RunningCluster, index: number, keys: readonly st
         return { conflict: (await client.getData(path(key))).version };
       }
     },
+    async create(key, value) {
+      await client.create(path(key), value);
+    },
     async get(key) {
       await client.sync(path(key));
       try {
@@ -102,5 +111,19 @@ async function connect(cluster: RunningCluster, index: number, keys: readonly st
   };
 }
 
-/** ZooKeeper, as three local processes; it keeps only each znode's latest data, so nothing to compact. */
-export const zookeeper: System = { name: 'zookeeper', start, connect, compact: async () => {} };
+/** A `sync` then a read through server `index` alone. */
+async function ready(cluster: RunningCluster, index: number, timeoutMs: number): Promise<void> {
+  const endpoint = cluster.endpoints[index]!;
+  await waitUntil(`ZooKeeper server ${index + 1} at ${endpoint} to serve a synced read`, timeoutMs, async () => {
+    const client = await ZooKeeperClient.connect(endpoint);
+    try {
+      await client.sync(root);
+      await client.getData(root);
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+/** ZooKeeper, as three (or more) local processes; it keeps only each znode's latest data, so nothing to compact. */
+export const zookeeper: System = { name: 'zookeeper', start, ready, connect, compact: async () => {} };
