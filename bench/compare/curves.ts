@@ -6,6 +6,7 @@
  * - `values`: throughput and p99 against the value size, 100 B to 1 MB (16 clients);
  * - `members`: throughput, p99 and server CPU per operation against the cluster size, 3, 5 and 7;
  * - `keys`: each server's resident memory against the number of keys (100 B values), 1k to 1M;
+ * - `sessions`, `watches`: the same against open sessions (etcd: leases) and against watches, 1k to 100k;
  * - `restart`: one member's restart time against the data it holds, 10 MB to 1 GB, beside
  *   the same run's raw read of that member's data directory.
  *
@@ -24,15 +25,15 @@ import { curveFigure, type CurveRow } from './curve-plot.js';
 import { measurePoint, type PointResult } from './point.js';
 import { killServersOnExit, restartServer, type ServerProcess, stopServers } from './processes.js';
 import { machineStat } from './proc-stat.js';
-import { type RunningCluster, type SystemName, systemNames } from './system.js';
+import { type Held, type RunningCluster, type SystemName, systemNames } from './system.js';
 import { systems } from './systems.js';
 
-const curveNames = ['clients', 'values', 'members', 'keys', 'restart'] as const;
+const curveNames = ['clients', 'values', 'members', 'keys', 'sessions', 'watches', 'restart'] as const;
 type CurveName = (typeof curveNames)[number];
 
 const usage =
   'usage: tsx bench/compare/curves.ts [--curves clients,values,members,keys,restart] [--systems etcd,zookeeper,synod] [--seconds 5] [--warmup 2] ' +
-  '[--clients 1,4,16,64,256,1024] [--values 100,1024,16384,131072,1000000] [--members 3,5,7] [--keys 1000,10000,100000,1000000] [--data-mb 10,100,1000] [--out DIR]';
+  '[--clients 1,4,16,64,256,1024] [--values 100,1024,16384,131072,1000000] [--members 3,5,7] [--keys 1000,10000,100000,1000000] [--held 1000,10000,100000] [--data-mb 10,100,1000] [--out DIR]';
 
 function parse(argv: readonly string[]) {
   const given = new Map<string, string>();
@@ -43,7 +44,7 @@ function parse(argv: readonly string[]) {
       throw new Error(`${flag}: not an option, no value, or given twice\n${usage}`);
     given.set(flag.slice(2), value);
   }
-  const known = new Set(['curves', 'systems', 'seconds', 'warmup', 'clients', 'values', 'members', 'keys', 'data-mb', 'out']);
+  const known = new Set(['curves', 'systems', 'seconds', 'warmup', 'clients', 'values', 'members', 'keys', 'held', 'data-mb', 'out']);
   for (const name of given.keys()) if (!known.has(name)) throw new Error(`--${name} is not an option\n${usage}`);
   const list = (name: string, fallback: string) => {
     const values = (given.get(name) ?? fallback).split(',').map(Number);
@@ -69,6 +70,7 @@ function parse(argv: readonly string[]) {
     values: list('values', '100,1024,16384,131072,1000000'),
     members: list('members', '3,5,7'),
     keys: list('keys', '1000,10000,100000,1000000'),
+    held: list('held', '1000,10000,100000'),
     dataMb: list('data-mb', '10,100,1000'),
     out: resolve(given.get('out') ?? join(fileURLToPath(new URL('.', import.meta.url)), 'results')),
   };
@@ -359,12 +361,60 @@ async function keysCurve(): Promise<void> {
   }
   results['keys'] = rows;
   const rss = rows.map((r) => ({ series: r.system, x: r.keys, y: r.rssMb }));
-  reportSlopes('resident memory against keys', rss);
+  // How the memory a key costs grows: the slope of what lies above the idle server's.
+  reportSlopes('resident memory above idle against keys', rows.map((r) => ({ series: r.system, x: r.keys, y: r.rssMb - r.baselineMb })));
   await draw(
     'curve-keys-rss.svg',
     'Resident memory per member against keys (100 B values)',
     rss,
     { title: 'keys (log)', log: true },
+    { title: 'RSS per member, MB (log)', log: true },
+  );
+}
+
+/** Resident memory per member as sessions or watches are opened and held, each system on its own. */
+async function heldCurve(kind: 'sessions' | 'watches'): Promise<void> {
+  const rows: { system: SystemName; count: number; rssMb: number; baselineMb: number; bytesEach: number; openPerSecond: number }[] = [];
+  console.log(`| system | ${kind} | RSS per member, MB | bytes each above idle | opened per second |`);
+  console.log('|---|---:|---:|---:|---:|');
+  for (const name of options.systems) {
+    const cluster = await startCluster(name);
+    const held: Held[] = [];
+    try {
+      await sleep(2_000);
+      const baselineMb = await meanRssMb(cluster);
+      let open = 0;
+      for (const count of options.held) {
+        const t = performance.now();
+        try {
+          held.push(await (kind === 'sessions' ? systems[name].holdSessions(cluster, count - open) : systems[name].holdWatches(cluster, count - open)));
+        } catch (error) {
+          console.log(`| ${name} | ${count} | not measured: ${(error as Error).message} | | |`);
+          break;
+        }
+        const openPerSecond = (count - open) / ((performance.now() - t) / 1000);
+        open = count;
+        await sleep(2_000);
+        const rssMb = await meanRssMb(cluster);
+        const row = { system: name, count, rssMb, baselineMb, bytesEach: ((rssMb - baselineMb) * 1e6) / count, openPerSecond };
+        rows.push(row);
+        console.log(
+          `| ${name} | ${count} | ${rssMb.toFixed(0)} (idle ${baselineMb.toFixed(0)}) | ${row.bytesEach.toFixed(0)} | ${Math.round(openPerSecond)} |`,
+        );
+      }
+    } finally {
+      for (const h of held) await h.close().catch(() => undefined);
+      await stopCluster(cluster);
+    }
+  }
+  results[kind] = rows;
+  const rss = rows.map((r) => ({ series: r.system, x: r.count, y: r.rssMb }));
+  reportSlopes(`resident memory above idle against ${kind}`, rows.map((r) => ({ series: r.system, x: r.count, y: r.rssMb - r.baselineMb })));
+  await draw(
+    `curve-${kind}-rss.svg`,
+    `Resident memory per member against open ${kind}`,
+    rss,
+    { title: `${kind} (log)`, log: true },
     { title: 'RSS per member, MB (log)', log: true },
   );
 }
@@ -424,7 +474,7 @@ async function restartCurve(): Promise<void> {
   }
   results['restart'] = rows;
   const restart = rows.map((r) => ({ series: r.system, x: r.dataMb, y: r.restartMs }));
-  reportSlopes('restart time against data', restart);
+  reportSlopes('restart time above the fixed part against data', rows.map((r) => ({ series: r.system, x: r.dataMb, y: r.restartMs - r.emptyMs })));
   await draw(
     'curve-restart.svg',
     'One member restarted: time to its first linearizable read against its data',
@@ -444,6 +494,7 @@ try {
   if (options.curves.includes('clients') || options.curves.includes('values')) await loadCurves();
   if (options.curves.includes('members')) await membersCurve();
   if (options.curves.includes('keys')) await keysCurve();
+  for (const kind of ['sessions', 'watches'] as const) if (options.curves.includes(kind)) await heldCurve(kind);
   if (options.curves.includes('restart')) await restartCurve();
   await writeFile(
     join(options.out, 'curves.json'),

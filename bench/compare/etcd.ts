@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { freePort } from '../../src/cli/cluster-up.js';
 import { logTail, startServer } from './processes.js';
-import type { Adapter, RunningCluster, System } from './system.js';
+import { type Adapter, type Held, inLanes, type RunningCluster, type System } from './system.js';
 import { waitUntil } from './wait-until.js';
 
 /** The etcd binary: `$ETCD_BIN`, or `etcd` on the PATH. */
@@ -114,6 +114,30 @@ async function compact(cluster: RunningCluster): Promise<void> {
   }
 }
 
+async function holdSessions(cluster: RunningCluster, count: number): Promise<Held> {
+  const clients = Array.from({ length: 16 }, (_, i) => new Etcd3({ hosts: `http://${cluster.endpoints[i % cluster.endpoints.length]}` }));
+  await inLanes(count, 256, async (i) => void (await clients[i % clients.length]!.leaseClient.leaseGrant({ TTL: 3_600 })));
+  return { close: async () => clients.forEach((c) => c.close()) };
+}
+
+/** Watches per client: etcd3 sets a client's watchers up one at a time over its one watch stream. */
+const watchesPerClient = 2_000;
+
+async function holdWatches(cluster: RunningCluster, count: number): Promise<Held> {
+  const clients = Array.from(
+    { length: Math.ceil(count / watchesPerClient) },
+    (_, i) => new Etcd3({ hosts: `http://${cluster.endpoints[i % cluster.endpoints.length]}` }),
+  );
+  const watchers: { cancel(): Promise<void> }[] = [];
+  await inLanes(count, 1_024, async (i) => void watchers.push(await clients[Math.floor(i / watchesPerClient)]!.watch().key(`w${i}`).create()));
+  return {
+    close: async () => {
+      await Promise.all(watchers.map((w) => w.cancel().catch(() => undefined)));
+      for (const c of clients) c.close();
+    },
+  };
+}
+
 /** A linearizable read through member `index` alone (etcd forwards it to its leader for the read index). */
 async function ready(cluster: RunningCluster, index: number, timeoutMs: number): Promise<void> {
   const endpoint = cluster.endpoints[index]!;
@@ -128,4 +152,4 @@ async function ready(cluster: RunningCluster, index: number, timeoutMs: number):
 }
 
 /** etcd, as three (or more) local processes. */
-export const etcd: System = { name: 'etcd', start, ready, connect, compact };
+export const etcd: System = { name: 'etcd', start, ready, connect, holdSessions, holdWatches, compact };

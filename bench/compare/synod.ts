@@ -11,7 +11,9 @@ import { writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { KvClient } from '../../src/kv/client/index.js';
 import { CompactedError, VersionConflictError } from '../../src/kv/errors.js';
 import { logTail, startServer } from './processes.js';
-import type { Adapter, RunningCluster, System } from './system.js';
+import { type Adapter, type Held, inLanes, type RunningCluster, type System } from './system.js';
+import type { KvSession } from '../../src/kv/kv-session.js';
+import type { Watch } from '../../src/kv/kv-api.js';
 import { waitUntil } from './wait-until.js';
 
 const repository = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -96,6 +98,45 @@ async function compact(cluster: RunningCluster): Promise<void> {
   }
 }
 
+const sessionTtlMs = 3_600_000;
+
+async function holdSessions(cluster: RunningCluster, count: number): Promise<Held> {
+  const config = await readClusterConfig(cluster.extra!['configPath']!);
+  const clients = Array.from({ length: 16 }, (_, i) => client(config, i));
+  const sessions: KvSession[] = [];
+  await inLanes(count, 256, async (i) => {
+    sessions.push(await clients[i % clients.length]!.createSession({ ttlMs: sessionTtlMs }));
+  });
+  return { close: async () => void (await Promise.all(clients.map((c) => c.close()))) };
+}
+
+/** A server keeps at most 256 watches per connection (its `watchesMax`): 250 per client. */
+const watchesPerClient = 250;
+
+async function holdWatches(cluster: RunningCluster, count: number): Promise<Held> {
+  const config = await readClusterConfig(cluster.extra!['configPath']!);
+  const clients = Array.from({ length: Math.ceil(count / watchesPerClient) }, (_, i) => client(config, i));
+  const watches: Watch[] = [];
+  try {
+    const { revision } = await clients[0]!.range({ key: 'compare/watch' });
+    for (const [c, kv] of clients.entries()) {
+      for (let i = c * watchesPerClient; i < Math.min(count, (c + 1) * watchesPerClient); i++)
+        watches.push(kv.watch({ key: `w${i}` }, { fromRevision: revision + 1 }));
+    }
+    // A request behind the watches on each connection: the server has taken them when it answers.
+    await inLanes(clients.length, 64, async (c) => void (await clients[c]!.get('compare/watch')));
+  } catch (error) {
+    await Promise.all(clients.map((c) => c.close()));
+    throw error;
+  }
+  return {
+    close: async () => {
+      for (const w of watches) w.close();
+      await Promise.all(clients.map((c) => c.close()));
+    },
+  };
+}
+
 /** A linearizable read through member `index` alone. */
 async function ready(cluster: RunningCluster, index: number, timeoutMs: number): Promise<void> {
   const config = await readClusterConfig(cluster.extra!['configPath']!);
@@ -111,4 +152,4 @@ async function ready(cluster: RunningCluster, index: number, timeoutMs: number):
 }
 
 /** synod, as three (or more) local `synod serve` processes. */
-export const synod: System = { name: 'synod', start, ready, connect, compact };
+export const synod: System = { name: 'synod', start, ready, connect, holdSessions, holdWatches, compact };

@@ -48,6 +48,21 @@ export interface Adapter {
   close(): Promise<void>;
 }
 
+/** Sessions or watches held open by {@link System.holdSessions} and {@link System.holdWatches}. */
+export interface Held {
+  close(): Promise<void>;
+}
+
+/** Runs `work(i)` for i from 0 to `count - 1`, `lanes` at a time. */
+export async function inLanes(count: number, lanes: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(lanes, count) }, async () => {
+      for (let i = next++; i < count; i = next++) await work(i);
+    }),
+  );
+}
+
 /** A system under test: start a cluster, connect a client to it. */
 export interface System {
   readonly name: SystemName;
@@ -61,6 +76,15 @@ export interface System {
    * where the system needs them to (ZooKeeper's znodes).
    */
   connect(cluster: RunningCluster, index: number, keys: readonly string[]): Promise<Adapter>;
+  /**
+   * Opens `count` sessions (synod: KV sessions; etcd: leases; ZooKeeper: sessions, one
+   * connection each) with a TTL of an hour, over as many connections as the system needs,
+   * and holds them until `close`. Rejects where the system cannot hold that many from one
+   * process, saying why.
+   */
+  holdSessions(cluster: RunningCluster, count: number): Promise<Held>;
+  /** Leaves `count` watches, each on a key of its own that no one writes, and holds them until `close`. */
+  holdWatches(cluster: RunningCluster, count: number): Promise<Held>;
   /**
    * Drops the history older than the current revision, between points, so no point pays
    * for the ones before it and a full run stays within the stores' default quotas

@@ -11,7 +11,7 @@
 import { connect, type Socket } from 'node:net';
 
 /** The opcodes used (ZooDefs.OpCode). */
-const op = { create: 1, delete: 2, getData: 4, setData: 5, sync: 9, ping: 11, closeSession: -11 } as const;
+const op = { create: 1, delete: 2, exists: 3, getData: 4, setData: 5, sync: 9, ping: 11, closeSession: -11 } as const;
 /** The error codes told apart (KeeperException.Code). */
 export const zooErrors = { noNode: -101, badVersion: -103, nodeExists: -110 } as const;
 const pingXid = -2;
@@ -214,6 +214,21 @@ export class ZooKeeperClient {
   async setData(path: string, data: Uint8Array, version: number): Promise<number> {
     const reply = await this.call(path, (w) => w.int(op.setData).string(path).bytes(data).int(version));
     return reply.statVersion();
+  }
+
+  /**
+   * Leaves a watch on `path` (an exists watch: it fires when the znode is created,
+   * changed or deleted); resolves whether the znode exists. The event itself is ignored.
+   */
+  async watchExists(path: string): Promise<boolean> {
+    try {
+      await this.call(path, (w) => w.int(op.exists).string(path).bool(true));
+      return true;
+    } catch (error) {
+      // An exists watch on an absent znode is left all the same, to fire at its creation.
+      if (error instanceof ZooKeeperError && error.code === zooErrors.noNode) return false;
+      throw error;
+    }
   }
 
   /** Waits until the connected server has caught up with the leader as of this call. */

@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from '../../src/cli/cluster-up.js';
 import { logTail, startServer } from './processes.js';
-import type { Adapter, RunningCluster, System } from './system.js';
+import { type Adapter, type Held, inLanes, type RunningCluster, type System } from './system.js';
 import { waitUntil } from './wait-until.js';
 import { ZooKeeperClient, ZooKeeperError, zooErrors } from './zookeeper-client.js';
 
@@ -111,6 +111,37 @@ async function connect(cluster: RunningCluster, index: number, keys: readonly st
   };
 }
 
+/** Sessions this harness opens at most: each is a connection, so a file descriptor here and in a server. */
+const sessionsMax = 15_000;
+
+async function holdSessions(cluster: RunningCluster, count: number): Promise<Held> {
+  if (count > sessionsMax) throw new Error(`a ZooKeeper session is a connection of its own: ${count} do not fit in this process's ${sessionsMax} (ulimit -n)`);
+  const clients: ZooKeeperClient[] = [];
+  try {
+    // ZooKeeper's longest session timeout by default (20 ticks): its pings are the rarest.
+    await inLanes(
+      count,
+      64,
+      async (i) => void clients.push(await ZooKeeperClient.connect(cluster.endpoints[i % cluster.endpoints.length]!, { sessionTimeoutMs: 40_000 })),
+    );
+  } catch (error) {
+    await Promise.all(clients.map((c) => c.close()));
+    throw error;
+  }
+  return { close: async () => void (await inLanes(clients.length, 256, (i) => clients[i]!.close())) };
+}
+
+/** Watches per session, each an exists watch on an absent znode. */
+const watchesPerSession = 10_000;
+
+async function holdWatches(cluster: RunningCluster, count: number): Promise<Held> {
+  const clients = await Promise.all(
+    Array.from({ length: Math.ceil(count / watchesPerSession) }, (_, i) => ZooKeeperClient.connect(cluster.endpoints[i % cluster.endpoints.length]!)),
+  );
+  await inLanes(count, 256, async (i) => void (await clients[Math.floor(i / watchesPerSession)]!.watchExists(`${root}/w${i}`)));
+  return { close: async () => void (await Promise.all(clients.map((c) => c.close()))) };
+}
+
 /** A `sync` then a read through server `index` alone. */
 async function ready(cluster: RunningCluster, index: number, timeoutMs: number): Promise<void> {
   const endpoint = cluster.endpoints[index]!;
@@ -126,4 +157,4 @@ async function ready(cluster: RunningCluster, index: number, timeoutMs: number):
 }
 
 /** ZooKeeper, as three (or more) local processes; it keeps only each znode's latest data, so nothing to compact. */
-export const zookeeper: System = { name: 'zookeeper', start, ready, connect, compact: async () => {} };
+export const zookeeper: System = { name: 'zookeeper', start, ready, connect, holdSessions, holdWatches, compact: async () => {} };
