@@ -362,7 +362,10 @@ async function keysCurve(): Promise<void> {
   results['keys'] = rows;
   const rss = rows.map((r) => ({ series: r.system, x: r.keys, y: r.rssMb }));
   // How the memory a key costs grows: the slope of what lies above the idle server's.
-  reportSlopes('resident memory above idle against keys', rows.map((r) => ({ series: r.system, x: r.keys, y: r.rssMb - r.baselineMb })));
+  reportSlopes(
+    'resident memory above idle against keys',
+    rows.map((r) => ({ series: r.system, x: r.keys, y: r.rssMb - r.baselineMb })),
+  );
   await draw(
     'curve-keys-rss.svg',
     'Resident memory per member against keys (100 B values)',
@@ -409,7 +412,10 @@ async function heldCurve(kind: 'sessions' | 'watches'): Promise<void> {
   }
   results[kind] = rows;
   const rss = rows.map((r) => ({ series: r.system, x: r.count, y: r.rssMb }));
-  reportSlopes(`resident memory above idle against ${kind}`, rows.map((r) => ({ series: r.system, x: r.count, y: r.rssMb - r.baselineMb })));
+  reportSlopes(
+    `resident memory above idle against ${kind}`,
+    rows.map((r) => ({ series: r.system, x: r.count, y: r.rssMb - r.baselineMb })),
+  );
   await draw(
     `curve-${kind}-rss.svg`,
     `Resident memory per member against open ${kind}`,
@@ -474,7 +480,10 @@ async function restartCurve(): Promise<void> {
   }
   results['restart'] = rows;
   const restart = rows.map((r) => ({ series: r.system, x: r.dataMb, y: r.restartMs }));
-  reportSlopes('restart time above the fixed part against data', rows.map((r) => ({ series: r.system, x: r.dataMb, y: r.restartMs - r.emptyMs })));
+  reportSlopes(
+    'restart time above the fixed part against data',
+    rows.map((r) => ({ series: r.system, x: r.dataMb, y: r.restartMs - r.emptyMs })),
+  );
   await draw(
     'curve-restart.svg',
     'One member restarted: time to its first linearizable read against its data',
