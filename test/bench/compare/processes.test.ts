@@ -4,11 +4,11 @@
  * reused by someone else's process is left alone.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isRunning, killServersNow, type ServerProcess, startServer, stopServers } from '../../../bench/compare/processes.js';
+import { isRunning, killServersNow, restartServer, type ServerProcess, startServer, stopServers } from '../../../bench/compare/processes.js';
 import { processStartTicks } from '../../../bench/compare/proc-stat.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -47,7 +47,12 @@ describe('stopServers', () => {
     });
     const startTicks = await processStartTicks(stranger.pid!);
     expect(startTicks).toBeDefined();
-    const stale: ServerProcess = { member: 'old', pid: stranger.pid!, startTicks: startTicks! - 1 };
+    const stale: ServerProcess = {
+      member: 'old',
+      pid: stranger.pid!,
+      startTicks: startTicks! - 1,
+      spawn: { command: 'sleep', args: ['30'], logPath: '/dev/null' },
+    };
     await stopServers([stale], 100);
     // A signal, had one gone out, would have ended it by now.
     await new Promise((r) => setTimeout(r, 300));
@@ -60,6 +65,17 @@ describe('stopServers', () => {
     const server = await started('bash', ['-c', "trap '' TERM; exec sleep 30"]);
     await stopServers([server], 200);
     expect(await isRunning(server)).toBe(false);
+  });
+
+  it('restarts a server the same way: the old process is gone, a new one runs the same command', async () => {
+    const server = await started('sleep', ['30']);
+    const again = await restartServer(server);
+    cleanup.push(() => stopServers([again], 100));
+    expect(await isRunning(server)).toBe(false);
+    expect(await isRunning(again)).toBe(true);
+    expect(again.pid).not.toBe(server.pid);
+    expect(again.spawn).toEqual(server.spawn);
+    expect((await readFile(`/proc/${again.pid}/cmdline`, 'utf8')).split('\0').slice(0, 2)).toEqual(['sleep', '30']);
   });
 
   it('says why a server that exits at once did not start', async () => {
@@ -77,7 +93,10 @@ describe('killServersNow and killServersOnExit', () => {
       await exited;
     });
     const strangerTicks = await processStartTicks(stranger.pid!);
-    killServersNow([server, { member: 'old', pid: stranger.pid!, startTicks: strangerTicks! - 1 }]);
+    killServersNow([
+      server,
+      { member: 'old', pid: stranger.pid!, startTicks: strangerTicks! - 1, spawn: { command: 'sleep', args: ['30'], logPath: '/dev/null' } },
+    ]);
     await new Promise((r) => setTimeout(r, 300));
     expect(await isRunning(server)).toBe(false);
     expect(stranger.exitCode).toBeNull();
