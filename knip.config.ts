@@ -37,6 +37,8 @@ const config: KnipConfig = {
         // (hoisted to node_modules/esbuild), not a devDependency of its own.
         'esbuild',
       ],
+      // test/zk/zk-curator.test.ts runs Curator with a JDK's launcher, installed by scripts/install-system-packages.sh.
+      ignoreBinaries: ['java', 'javac'],
     },
     // The comparison benchmark's own package (etcd3, vega, vega-lite), installed by its setup.sh.
     'bench/compare': {

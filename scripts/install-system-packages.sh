@@ -3,13 +3,15 @@
 # when all is there: faketime (libfaketime), for the session-expiry tests that step a
 # server's wall clock (test/kv/session-clock.faketime.test.ts); chromium, the headless
 # browser test/browser/cluster.browser.test.ts runs a cluster in; zookeeper (a real
-# server and zkCli.sh) and python3-kazoo, real ZooKeeper clients for test/zk. Uses sudo
+# server and zkCli.sh), python3-kazoo, and Apache Curator (libcurator-recipes-java, run
+# from source by a JDK's launcher: openjdk-17-jdk-headless), real ZooKeeper clients for
+# test/zk. Uses sudo
 # only when not root. A machine without apt-get (not Debian) installs nothing: the
 # tests that need a package skip and say why.
 # Usage: bash scripts/install-system-packages.sh
 set -euo pipefail
 
-packages=(faketime chromium zookeeper python3-kazoo)
+packages=(faketime chromium zookeeper python3-kazoo openjdk-17-jdk-headless libcurator-recipes-java libslf4j-java)
 
 missing=()
 for package in "${packages[@]}"; do
