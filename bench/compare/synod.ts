@@ -18,6 +18,9 @@ import type { Watch } from '../../src/kv/kv-api.js';
 import { waitUntil } from './wait-until.js';
 
 const repository = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+/** Node flags for every server, from `SYNOD_BENCH_NODE_ARGS` (`--cpu-prof --cpu-prof-dir=DIR` profiles them). */
+const nodeArgs = (process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+
 /**
  * How a server is run: from the sources with tsx's loader (the default), or with
  * `SYNOD_BENCH_BUILT=1` from the build, `dist/cli/synod.js`, as the package's `synod`
@@ -52,7 +55,9 @@ async function start(dir: string, count = 3): Promise<RunningCluster> {
   const config = await readClusterConfig(configPath);
   const servers = [];
   for (const id of Object.keys(config.members)) {
-    servers.push(await startServer(id, process.execPath, [...serverCommand, 'serve', '--config', configPath, '--id', id], join(dir, `${id}.log`), repository));
+    servers.push(
+      await startServer(id, process.execPath, [...nodeArgs, ...serverCommand, 'serve', '--config', configPath, '--id', id], join(dir, `${id}.log`), repository),
+    );
   }
   const endpoints = Object.values(config.members).map((m) => `${m.client.host}:${m.client.port}`);
   for (const [i, id] of Object.keys(config.members).entries()) {
