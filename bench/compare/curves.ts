@@ -25,7 +25,7 @@ import { curveFigure, type CurveRow } from './curve-plot.js';
 import { measurePoint, type PointResult } from './point.js';
 import { killServersOnExit, restartServer, type ServerProcess, stopServers } from './processes.js';
 import { machineStat } from './proc-stat.js';
-import { type Held, type RunningCluster, type SystemName, systemNames } from './system.js';
+import { type Held, inLanes, type RunningCluster, type SystemName, systemNames } from './system.js';
 import { systems } from './systems.js';
 
 const curveNames = ['clients', 'values', 'members', 'keys', 'sessions', 'watches', 'restart'] as const;
@@ -139,30 +139,39 @@ async function bytesUnder(dir: string): Promise<number> {
   return bytes;
 }
 
-/** Creates keys `first` to `last - 1` of `name(i)`, 256 at a time over 16 connections; keys per second. */
+/**
+ * Creates keys `first` to `last - 1` of `name(i)`, over 16 connections, with at most
+ * 256 requests and about 32 MiB in flight; keys per second. A request that fails (a
+ * timeout on a loaded machine) is sent again, up to 5 times: a create that had taken
+ * effect is then found there (ZooKeeper's create answers that it exists, which the
+ * adapter takes as done) or written again (etcd's and synod's batches are blind puts).
+ */
 async function load(cluster: RunningCluster, first: number, last: number, name: (i: number) => string, valueBytes: number): Promise<number> {
   const system = systems[cluster.system];
   const adapters = await Promise.all(Array.from({ length: 16 }, (_, i) => system.connect(cluster, i, [])));
   const value = new Uint8Array(valueBytes).fill(120);
+  const batched = adapters[0]!.createMany !== undefined;
   // At most 100 keys and about 512 KiB a request: under etcd's 1.5 MiB and synod's command limit.
-  const perRequest = Math.max(1, Math.min(100, Math.floor((512 * 1024) / valueBytes)));
-  let next = first;
+  const perRequest = batched ? Math.max(1, Math.min(100, Math.floor((512 * 1024) / valueBytes))) : 1;
+  const lanes = Math.max(1, Math.min(256, Math.floor((32 * 1024 * 1024) / (perRequest * valueBytes))));
+  const requests = Math.ceil((last - first) / perRequest);
   const t = performance.now();
   try {
-    await Promise.all(
-      Array.from({ length: 256 }, async (_, lane) => {
-        const adapter = adapters[lane % adapters.length]!;
-        if (adapter.createMany !== undefined) {
-          for (let i = next; i < last; i = next) {
-            next = Math.min(last, i + perRequest);
-            await adapter.createMany(
-              Array.from({ length: next - i }, (_, j) => name(i + j)),
-              value,
-            );
-          }
-        } else for (let i = next++; i < last; i = next++) await adapter.create(name(i), value);
-      }),
-    );
+    await inLanes(requests, lanes, async (r) => {
+      const from = first + r * perRequest;
+      const keys = Array.from({ length: Math.min(perRequest, last - from) }, (_, j) => name(from + j));
+      const adapter = adapters[r % adapters.length]!;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (batched) await adapter.createMany!(keys, value);
+          else await adapter.create(keys[0]!, value);
+          return;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await sleep(200 * attempt);
+        }
+      }
+    });
   } finally {
     await Promise.all(adapters.map((a) => a.close()));
   }
