@@ -5,12 +5,15 @@
  * pure and hostile-input safe: every length is checked against what is left and
  * against {@link CodecLimits} before anything is allocated, and the only error thrown
  * is {@link CodecError}. Byte strings (commands, snapshot chunks) are views into the
- * frame: no copies.
+ * frame: no copies; the values of an accept or a chosen are checked when the frame is
+ * decoded and cut into views when first read (see `frame-values.ts`). The frame must
+ * not change while a message decoded from it lives.
  */
 import type { AcceptedEntry, Ballot, ChosenEntry, Value } from '../../core/index.js';
-import { decodeConfiguration, encodeConfiguration, noop } from '../../core/index.js';
+import { encodeConfiguration, noop } from '../../core/index.js';
 import type { NodeMessage } from '../../runtime/index.js';
 import { CodecError } from './codec-error.js';
+import { configMark, configValueOf, readAccept, readChosen } from './frame-values.js';
 import { Reader, Writer } from './wire.js';
 
 /** Bounds a decoder enforces. */
@@ -160,8 +163,7 @@ export function writeMessageHead(w: Writer, message: NodeMessage): void {
       acceptedList(w, m.accepted);
       break;
     case 'forward':
-      w.uint(m.commands.length);
-      for (const c of m.commands) w.bytesOf(c);
+      w.byteStrings(m.commands);
       break;
     case 'forwardRefused':
       w.uint(m.requests.length);
@@ -231,13 +233,9 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
       m = { type, from, to, ballot: b, accepted, chosen };
       break;
     }
-    case 'accept': {
-      const b = readBallot(r, id);
-      const firstSlot = r.uint('firstSlot');
-      const commitIndex = r.uint('commitIndex');
-      m = { type, from, to, ballot: b, firstSlot, commitIndex, values: readValues(r) };
+    case 'accept':
+      m = readAccept(r, frame, from, to, readBallot(r, id));
       break;
-    }
     case 'accepted':
       m = { type, from, to, ballot: readBallot(r, id), firstSlot: r.uint('firstSlot'), count: r.uint('count') };
       break;
@@ -251,12 +249,9 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
     case 'catchUp':
       m = { type, from, to, firstSlot: r.uint('firstSlot'), lastSlot: r.uint('lastSlot') };
       break;
-    case 'chosen': {
-      const firstSlot = r.uint('firstSlot');
-      const commitIndex = r.uint('commitIndex');
-      m = { type, from, to, firstSlot, commitIndex, values: readValues(r) };
+    case 'chosen':
+      m = readChosen(r, frame, from, to);
       break;
-    }
     case 'timeoutNow':
       m = { type, from, to, ballot: readBallot(r, id) };
       break;
@@ -338,25 +333,14 @@ function value(w: Writer, v: Value): void {
     w.bytesOf(encodeConfiguration(v.config));
     return;
   }
-  w.uint(v.commands.length);
-  for (const c of v.commands) w.bytesOf(c);
+  w.byteStrings(v.commands);
 }
-
-/** The command count that marks a configuration value. */
-const configMark = 2 ** 32;
 
 /** A value: a command count (0 for a no-op, 2^32 for a configuration), then each command or the configuration's bytes. */
 function readValue(r: Reader): Value {
   const n = r.uint('value commands');
   if (n === 0) return noop;
-  if (n === configMark) {
-    const bytes = r.bytesOf('configuration', r.left);
-    try {
-      return { kind: 'config', config: decodeConfiguration(bytes) };
-    } catch (e) {
-      throw new CodecError(`bad configuration value: ${(e as Error).message}`);
-    }
-  }
+  if (n === configMark) return configValueOf(r.bytesOf('configuration', r.left));
   if (n > r.left) throw new CodecError(`value commands: ${n} is more than the ${r.left} bytes left`);
   const commands: Uint8Array[] = new Array<Uint8Array>(n);
   for (let i = 0; i < n; i++) commands[i] = r.bytesOf('command', r.left);
@@ -366,12 +350,6 @@ function readValue(r: Reader): Value {
 function values(w: Writer, list: readonly Value[]): void {
   w.uint(list.length);
   for (const v of list) value(w, v);
-}
-
-function readValues(r: Reader): Value[] {
-  const out: Value[] = [];
-  for (let i = r.count('values', 1); i > 0; i--) out.push(readValue(r));
-  return out;
 }
 
 function acceptedList(w: Writer, list: readonly AcceptedEntry[]): void {

@@ -250,7 +250,9 @@ export class PeerLink {
       return;
     }
     const bytes = w.finish();
-    this.batch = newBatch(Math.min(batchBytesCap, bytes.byteLength));
+    // As large as the one handed over: a batch that grew to hold a turn's messages is
+    // needed again next turn, and growing it again would copy what it holds each time.
+    this.batch = newBatch(Math.min(batchBytesCap, w.capacity));
     connection.write(bytes);
   }
 

@@ -1,8 +1,42 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CodecError, FrameReader, prefixFrame } from '../../../src/transport/codec/index.js';
+import { batch, noop } from '../../../src/core/index.js';
+import type { NodeMessage } from '../../../src/runtime/index.js';
+import { CodecError, FrameReader, decodeMessage, encodeMessage, prefixFrame } from '../../../src/transport/codec/index.js';
 
 describe('FrameReader', () => {
+  it('keeps the frames it gave out intact while later chunks arrive: values decoded from them and read at the end are the ones sent', () => {
+    const commandsOf = (i: number): Uint8Array[] => [new Uint8Array(30 + (i % 5)).fill(i), Uint8Array.of(i, 255 - i)];
+    const sent: NodeMessage[] = Array.from({ length: 200 }, (_, i) => ({
+      type: i % 2 === 0 ? 'accept' : 'chosen',
+      from: 'a',
+      to: 'b',
+      ballot: { round: 1, node: 'a' },
+      firstSlot: i,
+      commitIndex: 0,
+      values: [batch(commandsOf(i)), noop],
+    })) as NodeMessage[];
+    const stream = Buffer.concat(sent.map((m) => prefixFrame(encodeMessage(m))));
+    // One read buffer per chunk, as a socket gives them; some frames lie in one chunk (views), some span two (copies).
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 20 }), (cuts) => {
+        const reader = new FrameReader(1 << 20);
+        const decoded: NodeMessage[] = [];
+        let i = 0;
+        for (let from = 0; from < stream.byteLength; i++) {
+          const to = Math.min(stream.byteLength, from + cuts[i % cuts.length]!);
+          for (const frame of reader.push(Uint8Array.from(stream.subarray(from, to)))) decoded.push(decodeMessage(frame));
+          from = to;
+        }
+        expect(decoded.length).toBe(sent.length);
+        decoded.forEach((m, k) => {
+          expect(m.type === 'accept' || m.type === 'chosen' ? m.values : undefined).toEqual([batch(commandsOf(k)), noop]);
+        });
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('gives back the frames, in order and whole, however the stream is cut into chunks', () => {
     fc.assert(
       fc.property(
