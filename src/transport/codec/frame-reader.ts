@@ -70,6 +70,20 @@ export class FrameReader {
    * @throws {@link CodecError} for a length above the limit.
    */
   next(): Uint8Array | undefined {
+    // The common case: the prefix and the whole frame lie in the first chunk.
+    const first = this.chunks[0];
+    const at = this.offset;
+    if (first !== undefined && first.byteLength - at >= framePrefixBytes) {
+      const length = first[at]! + first[at + 1]! * 0x100 + first[at + 2]! * 0x10000 + first[at + 3]! * 0x1000000;
+      const start = at + framePrefixBytes;
+      const end = start + length;
+      if (length > 0 && length <= this.frameBytesMax && end <= first.byteLength) {
+        this.pendingBytes -= framePrefixBytes + length;
+        if (end === first.byteLength) this.dropFirst();
+        else this.offset = end;
+        return first.subarray(start, end);
+      }
+    }
     if (this.pendingBytes < framePrefixBytes) return undefined;
     const length = this.prefix();
     if (length > this.frameBytesMax) throw new CodecError(`a frame of ${length} bytes announced, more than the limit ${this.frameBytesMax}`);

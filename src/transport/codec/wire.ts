@@ -9,14 +9,11 @@ const encoder = new TextEncoder();
 // ignoreBOM: a string that begins with U+FEFF must come back with it.
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
-  return true;
-}
-
 /** Appends values to a buffer that grows by doubling. @internal */
 export class Writer {
   private bytes: Uint8Array;
+  /** `bytes.byteLength`, kept in a field: read before every write, it costs less so. */
+  private end: number;
   private at = 0;
 
   /**
@@ -25,6 +22,7 @@ export class Writer {
    */
   constructor(start: number | Uint8Array = 256) {
     this.bytes = typeof start === 'number' ? new Uint8Array(Math.max(16, start)) : start;
+    this.end = this.bytes.byteLength;
   }
 
   /** Bytes written so far. */
@@ -59,12 +57,16 @@ export class Writer {
   }
 
   private room(n: number): void {
-    if (this.at + n <= this.bytes.byteLength) return;
-    let size = this.bytes.byteLength * 2;
+    if (this.at + n > this.end) this.grow(n);
+  }
+
+  private grow(n: number): void {
+    let size = this.end * 2;
     while (size < this.at + n) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.bytes.subarray(0, this.at));
     this.bytes = grown;
+    this.end = size;
   }
 
   u8(n: number): void {
@@ -133,12 +135,24 @@ export class Writer {
   }
 
   string(s: string): void {
-    // Ids and names are short ASCII: written in place, skipping TextEncoder's allocation.
-    if (s.length < 0x80 && isAscii(s)) {
-      this.room(1 + s.length);
-      this.bytes[this.at++] = s.length;
-      for (let i = 0; i < s.length; i++) this.bytes[this.at++] = s.charCodeAt(i);
-      return;
+    // Ids and names are short ASCII: written in place in one pass, skipping
+    // TextEncoder's allocation; anything else is encoded over what was written.
+    const length = s.length;
+    if (length < 0x80) {
+      this.room(1 + length);
+      const bytes = this.bytes;
+      const at = this.at;
+      bytes[at] = length;
+      let i = 0;
+      for (; i < length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        bytes[at + 1 + i] = c;
+      }
+      if (i === length) {
+        this.at = at + 1 + length;
+        return;
+      }
     }
     this.bytesOf(encoder.encode(s));
   }

@@ -100,10 +100,14 @@ export class Connection {
     return this.socket.writableLength;
   }
 
-  /** Writes whole frames (with their prefixes). Only once open. */
-  write(bytes: Uint8Array): void {
+  /**
+   * Writes whole frames (with their prefixes). Only once open. `written`, if given, is
+   * called once the socket no longer holds `bytes` (written out, or failed): not at all
+   * when the connection is not open.
+   */
+  write(bytes: Uint8Array, written?: () => void): void {
     if (this.state !== 'open') return;
-    this.socket.write(bytes);
+    this.socket.write(bytes, written);
     this.lastWritten = performance.now();
     this.host.counters.writes++;
     this.host.counters.bytesSent += bytes.byteLength;
