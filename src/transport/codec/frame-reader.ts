@@ -7,6 +7,8 @@ import { CodecError } from './codec-error.js';
 /** Bytes of the length prefix. */
 export const framePrefixBytes = 4;
 
+const noBytes = new Uint8Array(0);
+
 /** `frame` with its length prefix, ready to write to a stream. */
 export function prefixFrame(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(framePrefixBytes + frame.byteLength);
@@ -62,6 +64,42 @@ export class FrameReader {
     // A plain view: slicing a Node Buffer makes Buffers, which cost more to make and read.
     this.chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.pendingBytes += chunk.byteLength;
+  }
+
+  /** The bytes holding the frame {@link nextInPlace} found last (the frame from {@link frameStart} to {@link frameEnd}). */
+  frameBytes: Uint8Array = noBytes;
+  frameStart = 0;
+  frameEnd = 0;
+
+  /**
+   * {@link next} without a view of the frame: true when a whole frame arrived, which
+   * then lies in {@link frameBytes} from {@link frameStart} to {@link frameEnd}, there
+   * until the chunk is dropped (never overwritten). For a reader that decodes in place.
+   * @throws {@link CodecError} for a length above the limit.
+   */
+  nextInPlace(): boolean {
+    const first = this.chunks[0];
+    const at = this.offset;
+    if (first !== undefined && first.byteLength - at >= framePrefixBytes) {
+      const length = first[at]! + first[at + 1]! * 0x100 + first[at + 2]! * 0x10000 + first[at + 3]! * 0x1000000;
+      const start = at + framePrefixBytes;
+      const end = start + length;
+      if (length <= this.frameBytesMax && end <= first.byteLength) {
+        this.pendingBytes -= framePrefixBytes + length;
+        if (end === first.byteLength) this.dropFirst();
+        else this.offset = end;
+        this.frameBytes = first;
+        this.frameStart = start;
+        this.frameEnd = end;
+        return true;
+      }
+    }
+    const frame = this.next();
+    if (frame === undefined) return false;
+    this.frameBytes = frame;
+    this.frameStart = 0;
+    this.frameEnd = frame.byteLength;
+    return true;
   }
 
   /**

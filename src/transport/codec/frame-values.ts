@@ -186,16 +186,16 @@ export class FrameChosen implements ChosenMessage {
   }
 }
 
-/** Reads an accept's fields after its ids; its values are checked now and cut when read. @internal */
-export function readAccept(r: Reader, frame: Uint8Array, from: NodeId, to: NodeId, ballot: Ballot): FrameAccept {
+/** Reads an accept's fields after its ids (`bytes`: what `r` reads); its values are checked now and cut when read. @internal */
+export function readAccept(r: Reader, bytes: Uint8Array, from: NodeId, to: NodeId, ballot: Ballot): FrameAccept {
   const firstSlot = r.uint('firstSlot');
   const commitIndex = r.uint('commitIndex');
-  return new FrameAccept(from, to, ballot, firstSlot, commitIndex, checkValueList(r, frame));
+  return new FrameAccept(from, to, ballot, firstSlot, commitIndex, checkValueList(r, bytes));
 }
 
 /** Reads a chosen's fields after its ids; its values are checked now and cut when read. @internal */
-export function readChosen(r: Reader, frame: Uint8Array, from: NodeId, to: NodeId): FrameChosen {
+export function readChosen(r: Reader, bytes: Uint8Array, from: NodeId, to: NodeId): FrameChosen {
   const firstSlot = r.uint('firstSlot');
   const commitIndex = r.uint('commitIndex');
-  return new FrameChosen(from, to, firstSlot, commitIndex, checkValueList(r, frame));
+  return new FrameChosen(from, to, firstSlot, commitIndex, checkValueList(r, bytes));
 }

@@ -204,8 +204,18 @@ export function writeMessageHead(w: Writer, message: NodeMessage): void {
  * @throws {@link CodecError} for anything malformed, and only that.
  */
 export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCodecLimits): NodeMessage {
-  if (frame.byteLength > limits.frameBytesMax) throw new CodecError(`${frame.byteLength} bytes, more than the frame limit ${limits.frameBytesMax}`);
-  const r = new Reader(frame);
+  return decodeMessageIn(frame, 0, frame.byteLength, limits);
+}
+
+/**
+ * Decodes the frame lying in `bytes` from `start` to `end`, as {@link decodeMessage}
+ * does, without a view of it: a transport reads frames in place in what the socket gave.
+ * @throws {@link CodecError} for anything malformed, and only that. @internal
+ */
+export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, limits: CodecLimits): NodeMessage {
+  const frameBytes = end - start;
+  if (frameBytes > limits.frameBytesMax) throw new CodecError(`${frameBytes} bytes, more than the frame limit ${limits.frameBytesMax}`);
+  const r = new Reader(bytes, start, end);
   if (r.u8('magic') !== magic0 || r.u8('magic') !== magic1) throw new CodecError('bad magic: not a synod frame');
   const version = r.u8('version');
   if (version !== protocolVersion) throw new CodecError(`protocol version ${version}; this build speaks ${protocolVersion}`);
@@ -234,7 +244,7 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
       break;
     }
     case 'accept':
-      m = readAccept(r, frame, from, to, readBallot(r, id));
+      m = readAccept(r, bytes, from, to, readBallot(r, id));
       break;
     case 'accepted':
       m = { type, from, to, ballot: readBallot(r, id), firstSlot: r.uint('firstSlot'), count: r.uint('count') };
@@ -250,7 +260,7 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
       m = { type, from, to, firstSlot: r.uint('firstSlot'), lastSlot: r.uint('lastSlot') };
       break;
     case 'chosen':
-      m = readChosen(r, frame, from, to);
+      m = readChosen(r, bytes, from, to);
       break;
     case 'timeoutNow':
       m = { type, from, to, ballot: readBallot(r, id) };

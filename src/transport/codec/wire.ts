@@ -176,12 +176,14 @@ export class Reader {
   /** Where the bytes end. */
   private readonly limit: number;
 
+  /** Reads `bytes` from `from` up to `to` (the end of `bytes` unless given). */
   constructor(
     private readonly bytes: Uint8Array,
     from = 0,
+    to = bytes.byteLength,
   ) {
     this.at = from;
-    this.limit = bytes.byteLength;
+    this.limit = to;
   }
 
   /** Where the next read starts, from the start of the bytes. */

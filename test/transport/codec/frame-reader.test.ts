@@ -50,26 +50,36 @@ describe('FrameReader', () => {
             at += 4 + f.byteLength;
           }
           const reader = new FrameReader(1024);
+          // The same stream read in place: each frame as the bytes and bounds it lies within.
+          const inPlace = new FrameReader(1024);
           const out: number[][] = [];
+          const outInPlace: number[][] = [];
           let i = 0;
           for (let from = 0; from < stream.byteLength; i++) {
             const to = Math.min(stream.byteLength, from + cuts[i % cuts.length]!);
             for (const frame of reader.push(stream.subarray(from, to))) out.push([...frame]);
+            inPlace.append(stream.subarray(from, to));
+            while (inPlace.nextInPlace()) outInPlace.push([...inPlace.frameBytes.subarray(inPlace.frameStart, inPlace.frameEnd)]);
             from = to;
           }
           expect(out).toEqual(frames.map((f) => [...f]));
+          expect(outInPlace).toEqual(out);
           expect(reader.buffered).toBe(0);
+          expect(inPlace.buffered).toBe(0);
         },
       ),
       { numRuns: 500 },
     );
   });
 
-  it('refuses a length above the limit before allocating for it, even one announced across chunks', () => {
+  it('refuses a length above the limit before allocating for it, even one announced across chunks, and when reading in place', () => {
     const reader = new FrameReader(1024);
     expect(reader.push(new Uint8Array([0xff, 0xff]))).toEqual([]);
     expect(() => reader.push(new Uint8Array([0xff, 0x7f]))).toThrow(CodecError);
     expect(() => new FrameReader(10).push(prefixFrame(new Uint8Array(11)))).toThrow(CodecError);
     expect(new FrameReader(10).push(prefixFrame(new Uint8Array(10)))).toHaveLength(1);
+    const inPlace = new FrameReader(10);
+    inPlace.append(prefixFrame(new Uint8Array(11)));
+    expect(() => inPlace.nextInPlace()).toThrow(CodecError);
   });
 });
