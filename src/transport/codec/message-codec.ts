@@ -88,10 +88,8 @@ export function writeMessage(w: Writer, message: NodeMessage): void {
 export function writeMessageHead(w: Writer, message: NodeMessage): void {
   const type = typeNumbers.get(message.type);
   if (type === undefined) throw new CodecError(`unknown message type ${String(message.type)}`);
-  w.u8(magic0);
-  w.u8(magic1);
-  w.u8(protocolVersion);
-  w.u8(type);
+  // The header's 4 bytes in one go: magic, version, type.
+  w.setU32(w.reserveU32(), magic0 | (magic1 << 8) | (protocolVersion << 16) | (type << 24));
   w.string(message.from);
   w.string(message.to);
   const m = message;

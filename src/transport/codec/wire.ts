@@ -76,6 +76,12 @@ export class Writer {
 
   /** An unsigned integer (a safe integer), 1 to 8 bytes. */
   uint(n: number): void {
+    // Most are one byte (a count, a small length); any number in [0, 128) is one.
+    if (n >= 0 && n < 0x80 && (n | 0) === n) {
+      this.room(1);
+      this.bytes[this.at++] = n;
+      return;
+    }
     if (!Number.isSafeInteger(n) || n < 0) throw new CodecError(`cannot encode ${n}: not an unsigned safe integer`);
     this.room(8);
     while (n >= 0x80) {
