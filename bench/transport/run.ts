@@ -39,7 +39,9 @@
  * A benchmark, not a test: it reports and never fails on its numbers. Run with
  * `npm run bench` or `npx tsx bench/transport/run.ts`. Environment:
  * `SYNOD_BENCH_SECONDS` (measured seconds per variant and measurement, over all its
- * rounds; default 2), `SYNOD_BENCH_WARMUP_SECONDS` (default 0.25). Options:
+ * rounds; default 2), `SYNOD_BENCH_WARMUP_SECONDS` (default 0.25),
+ * `SYNOD_BENCH_READ_VALUES=1` (the receivers that decode read every command of what
+ * they decode, as a node does: the codec makes those views only when read). Options:
  * `--rounds N`, and, each repeatable, `--row accepted|accept-10x100B`,
  * `--variant raw|raw-codec|tcp|raw-per-write`, `--measure throughput|latency`: handy
  * under `node --cpu-prof --import tsx bench/transport/run.ts`, whose flags the sinks
@@ -465,6 +467,7 @@ async function main(): Promise<void> {
     `machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}, ${os.platform()} ${os.arch()}, load average ${load}${steal}`,
   );
   const frames = args.rows.map((row) => `${row} ${format(loadOf(row).frame.byteLength)} B`).join(', ');
+  if (process.env['SYNOD_BENCH_READ_VALUES'] === '1') console.log('receivers that decode read every command they decode (SYNOD_BENCH_READ_VALUES=1)');
   console.log(`frames on the wire (length prefix included): ${frames}; the sink's replies: accepted ${reply.frame.byteLength} B`);
   console.log(
     `per row and measurement: ${settings.warmupSeconds} s warm-up per variant, then ${settings.seconds} s measured per variant in ${settings.rounds} rounds of blocks (variants take turns: ${args.variants.join(' > ')}, reversed every other round)\n`,

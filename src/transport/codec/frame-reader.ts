@@ -7,6 +7,8 @@ import { CodecError } from './codec-error.js';
 /** Bytes of the length prefix. */
 export const framePrefixBytes = 4;
 
+const noBytes = new Uint8Array(0);
+
 /** `frame` with its length prefix, ready to write to a stream. */
 export function prefixFrame(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(framePrefixBytes + frame.byteLength);
@@ -64,12 +66,62 @@ export class FrameReader {
     this.pendingBytes += chunk.byteLength;
   }
 
+  /** The bytes holding the frame {@link nextInPlace} found last (the frame from {@link frameStart} to {@link frameEnd}). */
+  frameBytes: Uint8Array = noBytes;
+  frameStart = 0;
+  frameEnd = 0;
+
+  /**
+   * {@link next} without a view of the frame: true when a whole frame arrived, which
+   * then lies in {@link frameBytes} from {@link frameStart} to {@link frameEnd}, there
+   * until the chunk is dropped (never overwritten). For a reader that decodes in place.
+   * @throws {@link CodecError} for a length above the limit.
+   */
+  nextInPlace(): boolean {
+    const first = this.chunks[0];
+    const at = this.offset;
+    if (first !== undefined && first.byteLength - at >= framePrefixBytes) {
+      const length = first[at]! + first[at + 1]! * 0x100 + first[at + 2]! * 0x10000 + first[at + 3]! * 0x1000000;
+      const start = at + framePrefixBytes;
+      const end = start + length;
+      if (length <= this.frameBytesMax && end <= first.byteLength) {
+        this.pendingBytes -= framePrefixBytes + length;
+        if (end === first.byteLength) this.dropFirst();
+        else this.offset = end;
+        this.frameBytes = first;
+        this.frameStart = start;
+        this.frameEnd = end;
+        return true;
+      }
+    }
+    const frame = this.next();
+    if (frame === undefined) return false;
+    this.frameBytes = frame;
+    this.frameStart = 0;
+    this.frameEnd = frame.byteLength;
+    return true;
+  }
+
   /**
    * The next whole frame, or undefined until more bytes arrive. Checks the length
    * against the limit in force now.
    * @throws {@link CodecError} for a length above the limit.
    */
   next(): Uint8Array | undefined {
+    // The common case: the prefix and the whole frame lie in the first chunk.
+    const first = this.chunks[0];
+    const at = this.offset;
+    if (first !== undefined && first.byteLength - at >= framePrefixBytes) {
+      const length = first[at]! + first[at + 1]! * 0x100 + first[at + 2]! * 0x10000 + first[at + 3]! * 0x1000000;
+      const start = at + framePrefixBytes;
+      const end = start + length;
+      if (length > 0 && length <= this.frameBytesMax && end <= first.byteLength) {
+        this.pendingBytes -= framePrefixBytes + length;
+        if (end === first.byteLength) this.dropFirst();
+        else this.offset = end;
+        return first.subarray(start, end);
+      }
+    }
     if (this.pendingBytes < framePrefixBytes) return undefined;
     const length = this.prefix();
     if (length > this.frameBytesMax) throw new CodecError(`a frame of ${length} bytes announced, more than the limit ${this.frameBytesMax}`);

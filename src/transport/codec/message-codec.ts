@@ -5,12 +5,15 @@
  * pure and hostile-input safe: every length is checked against what is left and
  * against {@link CodecLimits} before anything is allocated, and the only error thrown
  * is {@link CodecError}. Byte strings (commands, snapshot chunks) are views into the
- * frame: no copies.
+ * frame: no copies; the values of an accept or a chosen are checked when the frame is
+ * decoded and cut into views when first read (see `frame-values.ts`). The frame must
+ * not change while a message decoded from it lives.
  */
 import type { AcceptedEntry, Ballot, ChosenEntry, Value } from '../../core/index.js';
-import { decodeConfiguration, encodeConfiguration, noop } from '../../core/index.js';
+import { encodeConfiguration, noop } from '../../core/index.js';
 import type { NodeMessage } from '../../runtime/index.js';
 import { CodecError } from './codec-error.js';
+import { configMark, configValueOf, readAccept, readChosen } from './frame-values.js';
 import { Reader, Writer } from './wire.js';
 
 /** Bounds a decoder enforces. */
@@ -85,10 +88,8 @@ export function writeMessage(w: Writer, message: NodeMessage): void {
 export function writeMessageHead(w: Writer, message: NodeMessage): void {
   const type = typeNumbers.get(message.type);
   if (type === undefined) throw new CodecError(`unknown message type ${String(message.type)}`);
-  w.u8(magic0);
-  w.u8(magic1);
-  w.u8(protocolVersion);
-  w.u8(type);
+  // The header's 4 bytes in one go: magic, version, type.
+  w.setU32(w.reserveU32(), magic0 | (magic1 << 8) | (protocolVersion << 16) | (type << 24));
   w.string(message.from);
   w.string(message.to);
   const m = message;
@@ -160,8 +161,7 @@ export function writeMessageHead(w: Writer, message: NodeMessage): void {
       acceptedList(w, m.accepted);
       break;
     case 'forward':
-      w.uint(m.commands.length);
-      for (const c of m.commands) w.bytesOf(c);
+      w.byteStrings(m.commands);
       break;
     case 'forwardRefused':
       w.uint(m.requests.length);
@@ -202,8 +202,18 @@ export function writeMessageHead(w: Writer, message: NodeMessage): void {
  * @throws {@link CodecError} for anything malformed, and only that.
  */
 export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCodecLimits): NodeMessage {
-  if (frame.byteLength > limits.frameBytesMax) throw new CodecError(`${frame.byteLength} bytes, more than the frame limit ${limits.frameBytesMax}`);
-  const r = new Reader(frame);
+  return decodeMessageIn(frame, 0, frame.byteLength, limits);
+}
+
+/**
+ * Decodes the frame lying in `bytes` from `start` to `end`, as {@link decodeMessage}
+ * does, without a view of it: a transport reads frames in place in what the socket gave.
+ * @throws {@link CodecError} for anything malformed, and only that. @internal
+ */
+export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, limits: CodecLimits): NodeMessage {
+  const frameBytes = end - start;
+  if (frameBytes > limits.frameBytesMax) throw new CodecError(`${frameBytes} bytes, more than the frame limit ${limits.frameBytesMax}`);
+  const r = new Reader(bytes, start, end);
   if (r.u8('magic') !== magic0 || r.u8('magic') !== magic1) throw new CodecError('bad magic: not a synod frame');
   const version = r.u8('version');
   if (version !== protocolVersion) throw new CodecError(`protocol version ${version}; this build speaks ${protocolVersion}`);
@@ -231,13 +241,9 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
       m = { type, from, to, ballot: b, accepted, chosen };
       break;
     }
-    case 'accept': {
-      const b = readBallot(r, id);
-      const firstSlot = r.uint('firstSlot');
-      const commitIndex = r.uint('commitIndex');
-      m = { type, from, to, ballot: b, firstSlot, commitIndex, values: readValues(r) };
+    case 'accept':
+      m = readAccept(r, bytes, from, to, readBallot(r, id));
       break;
-    }
     case 'accepted':
       m = { type, from, to, ballot: readBallot(r, id), firstSlot: r.uint('firstSlot'), count: r.uint('count') };
       break;
@@ -251,12 +257,9 @@ export function decodeMessage(frame: Uint8Array, limits: CodecLimits = defaultCo
     case 'catchUp':
       m = { type, from, to, firstSlot: r.uint('firstSlot'), lastSlot: r.uint('lastSlot') };
       break;
-    case 'chosen': {
-      const firstSlot = r.uint('firstSlot');
-      const commitIndex = r.uint('commitIndex');
-      m = { type, from, to, firstSlot, commitIndex, values: readValues(r) };
+    case 'chosen':
+      m = readChosen(r, bytes, from, to);
       break;
-    }
     case 'timeoutNow':
       m = { type, from, to, ballot: readBallot(r, id) };
       break;
@@ -338,25 +341,14 @@ function value(w: Writer, v: Value): void {
     w.bytesOf(encodeConfiguration(v.config));
     return;
   }
-  w.uint(v.commands.length);
-  for (const c of v.commands) w.bytesOf(c);
+  w.byteStrings(v.commands);
 }
-
-/** The command count that marks a configuration value. */
-const configMark = 2 ** 32;
 
 /** A value: a command count (0 for a no-op, 2^32 for a configuration), then each command or the configuration's bytes. */
 function readValue(r: Reader): Value {
   const n = r.uint('value commands');
   if (n === 0) return noop;
-  if (n === configMark) {
-    const bytes = r.bytesOf('configuration', r.left);
-    try {
-      return { kind: 'config', config: decodeConfiguration(bytes) };
-    } catch (e) {
-      throw new CodecError(`bad configuration value: ${(e as Error).message}`);
-    }
-  }
+  if (n === configMark) return configValueOf(r.bytesOf('configuration', r.left));
   if (n > r.left) throw new CodecError(`value commands: ${n} is more than the ${r.left} bytes left`);
   const commands: Uint8Array[] = new Array<Uint8Array>(n);
   for (let i = 0; i < n; i++) commands[i] = r.bytesOf('command', r.left);
@@ -366,12 +358,6 @@ function readValue(r: Reader): Value {
 function values(w: Writer, list: readonly Value[]): void {
   w.uint(list.length);
   for (const v of list) value(w, v);
-}
-
-function readValues(r: Reader): Value[] {
-  const out: Value[] = [];
-  for (let i = r.count('values', 1); i > 0; i--) out.push(readValue(r));
-  return out;
 }
 
 function acceptedList(w: Writer, list: readonly AcceptedEntry[]): void {

@@ -9,7 +9,7 @@ import type { NodeId } from '../../core/index.js';
 import type { NodeMessage } from '../../runtime/index.js';
 import { CodecError } from '../codec/codec-error.js';
 import { FrameReader } from '../codec/frame-reader.js';
-import { decodeMessage, protocolVersion } from '../codec/message-codec.js';
+import { decodeMessageIn, protocolVersion } from '../codec/message-codec.js';
 import { certificateNamesNode } from './certificate-names.js';
 import type { HandshakeFrame, ProofContext } from './handshake.js';
 import { decodeHandshake, handshakeBytes, handshakeFrameBytesMax, isHandshakeFrame, newNonce, proofMatches, proofOf } from './handshake.js';
@@ -100,10 +100,14 @@ export class Connection {
     return this.socket.writableLength;
   }
 
-  /** Writes whole frames (with their prefixes). Only once open. */
-  write(bytes: Uint8Array): void {
+  /**
+   * Writes whole frames (with their prefixes). Only once open. `written`, if given, is
+   * called once the socket no longer holds `bytes` (written out, or failed): not at all
+   * when the connection is not open.
+   */
+  write(bytes: Uint8Array, written?: () => void): void {
     if (this.state !== 'open') return;
-    this.socket.write(bytes);
+    this.socket.write(bytes, written);
     this.lastWritten = performance.now();
     this.host.counters.writes++;
     this.host.counters.bytesSent += bytes.byteLength;
@@ -154,29 +158,31 @@ export class Connection {
     this.lastReceived = performance.now();
     this.reader.append(chunk);
     // A frame may close the connection; the state is re-read on every turn.
+    const reader = this.reader;
     while (!this.isClosed()) {
-      let frame: Uint8Array | undefined;
       try {
-        frame = this.reader.next();
+        if (!reader.nextInPlace()) return;
       } catch (error) {
         // The length prefix itself is beyond the limit: the stream cannot be followed.
         this.host.counters.framesRejected++;
         this.refuse((error as CodecError).message);
         return;
       }
-      if (frame === undefined) return;
-      if (this.state === 'open') this.onFrame(frame);
-      else this.onHandshakeFrame(frame);
+      // Read in place in the chunk the socket gave (a fresh buffer each time, never
+      // reused: what is decoded from it may keep views of it).
+      if (this.state === 'open') this.onFrame(reader.frameBytes, reader.frameStart, reader.frameEnd);
+      else this.onHandshakeFrame(reader.frameBytes.subarray(reader.frameStart, reader.frameEnd));
     }
   }
 
   // ---- after the handshake
 
-  private onFrame(frame: Uint8Array): void {
-    if (isHandshakeFrame(frame)) {
+  /** The frame in `bytes` from `start` to `end`. */
+  private onFrame(bytes: Uint8Array, start: number, end: number): void {
+    if (isHandshakeFrame(bytes, start, end)) {
       let h: HandshakeFrame;
       try {
-        h = decodeHandshake(frame, this.host.options.idBytesMax);
+        h = decodeHandshake(bytes.subarray(start, end), this.host.options.idBytesMax);
       } catch (error) {
         this.bad((error as CodecError).message);
         return;
@@ -188,7 +194,7 @@ export class Connection {
     }
     let message: NodeMessage;
     try {
-      message = decodeMessage(frame, this.host.options);
+      message = decodeMessageIn(bytes, start, end, this.host.options);
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
       this.bad(error.message);

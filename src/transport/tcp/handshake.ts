@@ -49,9 +49,9 @@ export type HandshakeFrame =
 
 const kinds = ['hello', 'welcome', 'proof', 'ready', 'refuse', 'ping'] as const satisfies readonly HandshakeFrame['kind'][];
 
-/** Whether `frame` is a handshake or control frame (rather than a message). */
-export function isHandshakeFrame(frame: Uint8Array): boolean {
-  return frame.byteLength >= 2 && frame[0] === magic0 && frame[1] === magic1;
+/** Whether the frame in `bytes` from `start` to `end` is a handshake or control frame (rather than a message). */
+export function isHandshakeFrame(bytes: Uint8Array, start = 0, end = bytes.byteLength): boolean {
+  return end - start >= 2 && bytes[start] === magic0 && bytes[start + 1] === magic1;
 }
 
 /** Appends `frame`, with its length prefix, to `w`. */

@@ -26,6 +26,8 @@ export interface LinkHost {
 /** Batches up to this size are copied out and their buffer reused; larger ones are handed to the socket whole. */
 const batchCopyBytesMax = 16 * 1024;
 const batchBytesCap = 1024 * 1024;
+/** Batch buffers kept for reuse once the socket is done with them. */
+const spareBatchesMax = 2;
 
 /** @internal */
 export class PeerLink {
@@ -34,6 +36,11 @@ export class PeerLink {
   /** Messages waiting, encoded with their length prefixes. */
   private batch = newBatch(batchCopyBytesMax);
   private batchMessages = 0;
+  /**
+   * Large batches the socket has written out, ready to take the next turn's messages:
+   * a fresh buffer per turn cost page faults on first touch and garbage collections.
+   */
+  private readonly spareBatches: Writer[] = [];
   private connection: Connection | undefined;
   private dialing: Connection | undefined;
   private redialTimer: ReturnType<typeof setTimeout> | undefined;
@@ -249,9 +256,15 @@ export class PeerLink {
       w.truncate(0);
       return;
     }
-    const bytes = w.finish();
-    this.batch = newBatch(Math.min(batchBytesCap, bytes.byteLength));
-    connection.write(bytes);
+    // The next batch is one the socket is done with, or a new one as large as this: a
+    // batch that grew to hold a turn's messages is needed again next turn, and growing
+    // it again would copy what it holds each time.
+    this.batch = this.spareBatches.pop() ?? newBatch(Math.min(batchBytesCap, w.capacity));
+    connection.write(w.finish(), () => {
+      // Written out (or the socket is gone): nothing holds the bytes any more.
+      w.truncate(0);
+      if (this.spareBatches.length < spareBatchesMax && w.capacity <= batchBytesCap) this.spareBatches.push(w);
+    });
   }
 
   /**

@@ -120,6 +120,35 @@ describe('message codec', () => {
     expect(() => decodeMessage(bad)).toThrow(/bad configuration value.*twice/);
   });
 
+  it("checks an accept's and a chosen's values in full when the frame is decoded, before any is read", () => {
+    for (const m of examples.filter((e) => e.type === 'accept' || e.type === 'chosen')) {
+      const frame = encodeMessage(m);
+      // Every cut short of the whole frame ends inside the value list or before it.
+      for (let cut = 0; cut < frame.byteLength; cut++) expect(() => decodeMessage(frame.subarray(0, cut))).toThrow(CodecError);
+      // The first command ('x') made longer than the frame, found without reading `values`.
+      const long = frame.slice();
+      const at = long.indexOf('x'.charCodeAt(0));
+      expect(long[at - 1]).toBe(1);
+      long[at - 1] = 0x81; // a varint continued by the 'x': 1 + 120 * 128
+      expect(() => decodeMessage(long)).toThrow(/command: 15361 bytes/);
+    }
+  });
+
+  it("cuts an accept's values from the frame on first read, once; a frame overwritten while its message lives is caught, not read as values", () => {
+    const accept = examples.find((e) => e.type === 'accept')!;
+    const frame = encodeMessage(accept).slice();
+    const decoded = decodeMessage(frame);
+    if (decoded.type !== 'accept') throw new Error('not an accept');
+    const values = decoded.values;
+    expect(decoded.values).toBe(values);
+    expect(plain(values)).toEqual(plain((accept as typeof decoded).values));
+    // Another decode of the same bytes, then the buffer reused for a frame laid out otherwise.
+    const again = decodeMessage(frame);
+    frame.set(encodeMessage({ ...accept, values: [noop, noop, noop] } as NodeMessage).subarray(0, 24));
+    frame.fill(0, 24);
+    expect(() => (again.type === 'accept' ? again.values : undefined)).toThrow(/a frame changed after it was decoded/);
+  });
+
   it('refuses a count that cannot fit before allocating for it', () => {
     // A forward claiming 2^40 commands in a 20-byte frame.
     const w = [0x53, 0x59, protocolVersion, 16, 1, 0x62, 1, 0x61, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20];

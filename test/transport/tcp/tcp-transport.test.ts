@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '../../../src/index.js';
+import { batch, ConfigError, type NodeMessage, noop } from '../../../src/index.js';
 import { RedialBackoff } from '../../../src/transport/tcp/redial-backoff.js';
 import { TcpTransport, TransportError } from '../../../src/transport/tcp/index.js';
 import { forward, freePorts, Opened, type StartedTransport, tcpTransport, type TestTcpOptions, testSecret, until } from './helpers.js';
@@ -61,6 +61,33 @@ describe('TcpTransport', () => {
     expect(a.transport.stats.writes - writesBefore).toBeLessThanOrEqual(2);
     expect(a.transport.stats.messagesSent).toBe(1_000);
     expect(b.transport.stats.messagesDelivered).toBe(1_000);
+  });
+
+  it('delivers accepts whose values, first read after every later frame arrived, are still the ones sent (no read buffer reused under them)', async () => {
+    const ports = await freePorts(2);
+    const b = await start('b', ports);
+    const a = await start('a', ports);
+    await until(() => a.transport.connectedPeers().includes('b'), 'a connected to b');
+    const commandsOf = (i: number): Uint8Array[] => [new Uint8Array(40 + (i % 7)).fill(i & 0xff), Uint8Array.of(i >> 8, i & 0xff)];
+    const accept = (i: number): NodeMessage => ({
+      type: 'accept',
+      from: 'a',
+      to: 'b',
+      ballot: { round: 1, node: 'a' },
+      firstSlot: i,
+      commitIndex: 0,
+      values: [batch(commandsOf(i)), noop],
+    });
+    // Many frames over many writes and socket reads; none of the values is read until the last arrived.
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = turn * 100; i < (turn + 1) * 100; i++) a.transport.send(accept(i));
+      await sleep(1);
+    }
+    await until(() => b.delivered.length === 2_000, '2,000 accepts');
+    b.delivered.forEach((m, i) => {
+      expect(m.type === 'accept' && m.firstSlot).toBe(i);
+      expect(m.type === 'accept' ? m.values : undefined).toEqual([batch(commandsOf(i)), noop]);
+    });
   });
 
   it('counts frames and bytes per peer, both ways, once its connection is authenticated', async () => {
