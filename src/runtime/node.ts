@@ -1,12 +1,10 @@
 import { EventEmitter } from 'eventemitter3';
 import {
   type Ballot,
-  type ChangeMembersResult,
   type CommittedEntry,
   type Configuration,
   type ConfigurationState,
   type MembershipChange,
-  configurationEquals,
   ConfigError,
   InvariantError,
   type Message,
@@ -20,6 +18,8 @@ import type { TimerHandle } from './clock.js';
 import { clientSuffixLength } from './envelope.js';
 import { ClosedError, NotLeaderError, NotStartedError, StorageError, TransferError, MembershipError, TimeoutError } from './errors.js';
 import type { NodeEvents, NodeListener } from './events.js';
+import { LeadershipTransfers } from './leadership-transfers.js';
+import { MembershipChanges } from './membership-changes.js';
 import { MetricsRecorder, type NodeMetrics } from './metrics.js';
 import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PersistPipeline } from './persist-pipeline.js';
@@ -31,7 +31,7 @@ import { Snapshots } from './snapshots.js';
 import type { Snapshot } from './storage.js';
 import type { StateMachine } from './state-machine.js';
 import type { TransportHandlers } from './transport.js';
-import { type Waiter, createWaiter, waitTimeoutMs } from './waiter.js';
+import { waitTimeoutMs } from './waiter.js';
 
 /** Where a node is in its life. */
 export type NodeState = 'new' | 'starting' | 'running' | 'closing' | 'closed';
@@ -51,17 +51,6 @@ export interface NodeStatus {
   /** The latest configuration chosen (undefined until started), and the first slot it governs. */
   readonly configuration: Configuration | undefined;
   readonly configurationFrom: number;
-}
-
-interface PendingChange {
-  /** The configuration the change leads to (a joint one for a two-step change). */
-  readonly target: Configuration;
-  readonly waiter: Waiter<Configuration>;
-}
-
-interface Transfer {
-  readonly to: NodeId;
-  readonly waiter: Waiter<void>;
 }
 
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -100,8 +89,8 @@ export class SynodNode<Command, Result> {
   private readonly proposals: Proposals<Command, Result>;
   private readonly reads: Reads;
   private readonly snapshots: Snapshots<Result>;
-  private readonly transfers = new Set<Transfer>();
-  private readonly changes = new Set<PendingChange>();
+  private readonly transfers: LeadershipTransfers;
+  private readonly changes: MembershipChanges;
   /** The id of the latest configuration reported in an event. */
   private configurationId = -1;
   private replica: Replica | undefined;
@@ -150,6 +139,15 @@ export class SynodNode<Command, Result> {
       send: (message) => this.send(message),
       drainSoon: () => this.scheduleDrain(),
       dropMalformed: (message) => this.dropMalformed(message),
+    });
+    this.transfers = new LeadershipTransfers(options.id, options.clock, options.limits.electionTicksMax, {
+      core: () => this.replica!,
+      drainSoon: () => this.scheduleDrain(),
+    });
+    this.changes = new MembershipChanges(options.clock, {
+      core: () => this.replica!,
+      appliedIndex: () => this.applier.appliedIndex,
+      drainSoon: () => this.scheduleDrain(),
     });
     this.pipeline = new PersistPipeline({
       // A storage that throws instead of rejecting fails the same way.
@@ -284,8 +282,8 @@ export class SynodNode<Command, Result> {
     const closed = (): ClosedError => (cause === undefined ? new ClosedError() : new ClosedError('the node failed and closed itself', { cause }));
     this.proposals.close(closed);
     this.reads.close(closed);
-    for (const t of [...this.transfers]) t.waiter.reject(closed());
-    for (const c of [...this.changes]) c.waiter.reject(closed());
+    this.transfers.close(closed);
+    this.changes.close(closed);
     const { logger } = this.options;
     if (cause === undefined && wasRunning) {
       await this.pipeline.flush().catch((error: unknown) => logger.error({ node: this.id, error }, 'flushing storage on close failed'));
@@ -382,21 +380,8 @@ export class SynodNode<Command, Result> {
    */
   transferLeadership(to: NodeId, options: WaitOptions = {}): Promise<void> {
     try {
-      const replica = this.running('transferLeadership');
-      const timeoutMs = waitTimeoutMs('transferLeadership', options.timeoutMs, this.options.readTimeoutMs);
-      if (to === this.id && replica.role === 'leader') return Promise.resolve();
-      const result = replica.transferLeadership(to);
-      if (!result.ok) {
-        if (result.reason === 'not-voter') throw new TransferError(to, 'it is not a voting member');
-        throw new NotLeaderError(result.leaderHint);
-      }
-      this.scheduleDrain();
-      for (const t of [...this.transfers]) if (t.to !== to) t.waiter.reject(new TransferError(t.to, `superseded by a transfer to ${to}`));
-      const limits = { timeoutMs, signal: options.signal, onTimeout: () => new TransferError(to, `it did not take over within ${timeoutMs} ms`) };
-      const { promise, waiter } = createWaiter<void>(this.options.clock, 'transferLeadership', limits, () => this.transfers.delete(transfer));
-      const transfer: Transfer = { to, waiter };
-      this.transfers.add(transfer);
-      return promise;
+      this.running('transferLeadership');
+      return this.transfers.transfer(to, options, waitTimeoutMs('transferLeadership', options.timeoutMs, this.options.readTimeoutMs));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -441,20 +426,8 @@ export class SynodNode<Command, Result> {
    */
   changeMembers(change: MembershipChange, options: WaitOptions = {}): Promise<Configuration> {
     try {
-      const replica = this.running('changeMembers');
-      const timeoutMs = waitTimeoutMs('changeMembers', options.timeoutMs, this.options.readTimeoutMs);
-      const result = replica.changeMembers(change);
-      if (!result.ok) {
-        if (result.reason === 'not-leader') throw new NotLeaderError(result.leaderHint);
-        throw new MembershipError(result.reason, describeRefusal(result));
-      }
-      this.scheduleDrain();
-      const target = result.config;
-      const limits = { timeoutMs, signal: options.signal, onTimeout: () => new TimeoutError('changeMembers', timeoutMs) };
-      const { promise, waiter } = createWaiter<Configuration>(this.options.clock, 'changeMembers', limits, () => this.changes.delete(pending));
-      const pending: PendingChange = { target, waiter };
-      this.changes.add(pending);
-      return promise;
+      this.running('changeMembers');
+      return this.changes.change(change, options, waitTimeoutMs('changeMembers', options.timeoutMs, this.options.readTimeoutMs));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -635,39 +608,8 @@ export class SynodNode<Command, Result> {
       this.options.logger.info({ node: this.id, configuration: s.configuration, from: s.configurationFrom }, 'configuration chosen');
       this.emit('configuration', { configuration: s.configuration, from: s.configurationFrom });
     }
-    if (this.changes.size > 0) this.settleChanges(s.configuration, s.configurationFrom);
-    // A transfer is done once the target leads, not when it merely campaigns (its
-    // prepare already makes it this node's leader hint): hearing it send phase 2 says it won.
-    if (this.transfers.size > 0 && s.heardLeader !== undefined) {
-      for (const t of [...this.transfers]) if (t.to === s.heardLeader.node) t.waiter.resolve();
-    }
-    if (this.transfers.size > 0 && s.role === 'leader' && s.transferTarget === undefined) {
-      for (const t of [...this.transfers]) {
-        t.waiter.reject(new TransferError(t.to, `it did not catch up and campaign within ${this.options.limits.electionTicksMax} ticks; this node leads on`));
-      }
-    }
-  }
-
-  /**
-   * Resolves the changes whose configuration is in effect here: chosen, not half done,
-   * and every slot before it governs applied. A change another configuration replaced
-   * first is refused as superseded.
-   */
-  private settleChanges(latest: Configuration, from: number): void {
-    for (const c of [...this.changes]) {
-      const { target } = c;
-      if (latest.id < target.id) continue;
-      const ours =
-        configurationEquals(latest, target) ||
-        (target.leaving !== undefined && latest.id === target.id + 1 && latest.leaving === undefined && sameVoters(latest, target));
-      const beyond = latest.id > target.id + (target.leaving !== undefined ? 1 : 0);
-      if (!ours && !beyond && latest.id === target.id) {
-        c.waiter.reject(new MembershipError('superseded', `configuration ${latest.id} was chosen from another change`));
-        continue;
-      }
-      if (latest.leaving !== undefined || this.applier.appliedIndex < from - 1) continue;
-      c.waiter.resolve(latest);
-    }
+    this.changes.observe(s.configuration, s.configurationFrom);
+    this.transfers.observe(s);
   }
 
   /** The amnesia guard's progress, said in the log: a voter that does not vote is worth knowing about. */
@@ -696,9 +638,7 @@ export class SynodNode<Command, Result> {
   }
 
   private onLeaderChange(leader: NodeId | undefined): void {
-    for (const t of [...this.transfers]) {
-      if (leader !== undefined && leader !== this.id && leader !== t.to) t.waiter.reject(new TransferError(t.to, `${leader} took over instead`));
-    }
+    this.transfers.leaderChanged(leader);
     if (leader === undefined) return;
     // Reads ask before the forwards leave, as they always did: a read begun before a
     // proposal of this node's is then answered with a read index from before it.
@@ -855,37 +795,6 @@ function isCount(n: unknown): n is number {
  * await node.start();
  * ```
  */
-/** Whether two configurations have the same voters and rule. */
-function sameVoters(a: Configuration, b: Configuration): boolean {
-  return a.voters.length === b.voters.length && a.voters.every((v) => b.voters.includes(v)) && JSON.stringify(a.quorum) === JSON.stringify(b.quorum);
-}
-
-/** One sentence for a refused change. */
-function describeRefusal(r: Exclude<ChangeMembersResult, { ok: true } | { reason: 'not-leader' }>): string {
-  switch (r.reason) {
-    case 'unknown-member':
-      return `${r.id} is not a member`;
-    case 'already-member':
-      return `${r.id} is a member already`;
-    case 'not-observer':
-      return `${r.id} is not an observer`;
-    case 'not-voter':
-      return `${r.id} is not a voter`;
-    case 'last-voter':
-      return `${r.id} is the last voter`;
-    case 'bad-address':
-      return `the address of ${r.id} ${r.why}`;
-    case 'invalid':
-      return `\`${r.field}\` ${r.why}`;
-    case 'behind':
-      return `${r.id} has not caught up (commit index ${r.commitIndex}, needs ${r.required}, and to be heard from lately)`;
-    case 'in-progress':
-      return `configuration ${r.config.id} is still being put in place`;
-    case 'would-lose-quorum':
-      return `the new voters ${r.voters.join(', ')} could not form a quorum of the members this leader hears from`;
-  }
-}
-
 export function createNode<Command, Result>(options: NodeOptions<Command, Result>): SynodNode<Command, Result> {
   return new SynodNode(resolveOptions(options));
 }
