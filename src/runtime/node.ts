@@ -29,7 +29,6 @@ import type { NodeMessage, SnapshotAckMessage, SnapshotChunkMessage } from './ru
 import type { RuntimeState } from './snapshot-format.js';
 import { Snapshots } from './snapshots.js';
 import type { Snapshot } from './storage.js';
-import type { StateMachine } from './state-machine.js';
 import type { TransportHandlers } from './transport.js';
 import { waitTimeoutMs } from './waiter.js';
 
@@ -157,21 +156,7 @@ export class SynodNode<Command, Result> {
       failed: (error) => this.fail(new StorageError('persist', error)),
       now: () => options.clock.now(),
     });
-    this.snapshots = new Snapshots<Result>({
-      id: options.id,
-      storage: options.storage,
-      stateMachine: options.stateMachine as StateMachine<unknown, Result>,
-      resultCodec: options.resultCodec,
-      options: options.snapshot,
-      logger: options.logger,
-      random: options.random,
-      retryTicks: options.limits.electionTicksMax,
-      now: () => options.clock.now(),
-      pause: () =>
-        new Promise<void>((resolve) => {
-          if (options.clock.defer !== undefined) options.clock.defer(resolve);
-          else options.clock.setTimer(resolve, 0);
-        }),
+    this.snapshots = new Snapshots<Result>(options, {
       running: () => this.lifecycle === 'running',
       appliedIndex: () => this.applier.appliedIndex,
       runtimeState: () => ({ ...this.applier.state, configuration: this.replica!.configurationAt(this.applier.appliedIndex) }),
@@ -237,9 +222,9 @@ export class SynodNode<Command, Result> {
       state: durable,
       snapshotSlot,
     });
-    // Ids are checked at creation to leave room for this suffix.
-    // A fixed client id outlives the process, and its old requests are in the log: start
-    // above any sequence number an earlier run could have used (fewer than 1,024 a ms).
+    // Ids are checked at creation to leave room for the random suffix. A fixed client id
+    // outlives the process, and its old requests are in the log: start above any
+    // sequence number an earlier run could have used (fewer than 1,024 a ms).
     this.proposals.start(this.options.clientId ?? `${this.id}/${this.randomId(clientSuffixLength)}`, Math.max(1, Math.floor(clock.wallTime()) * 1024));
     const handlers: TransportHandlers = {
       deliver: (message) => this.deliver(message),
