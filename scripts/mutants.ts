@@ -28,6 +28,7 @@ const fileLogTests = [
 ];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 const exactlyOnceTests = [
+  'test/runtime/applier.test.ts',
   'test/runtime/dedup-table.test.ts',
   'test/runtime/dedup-table.prop.test.ts',
   'test/runtime/node.dedup-bounds.test.ts',
@@ -389,16 +390,16 @@ const mutants: Mutant[] = [
   },
   {
     name: 'exactly-once: a read-only command keeps an entry',
-    file: 'src/runtime/node.ts',
+    file: 'src/runtime/applier.ts',
     from: '    if (readOnly === undefined) return false;',
     to: '    if (readOnly !== null) return false;',
     tests: exactlyOnceTests,
   },
   {
     name: 'exactly-once: a leader skips a forwarded read-only retry its table refuses',
-    file: 'src/runtime/node.ts',
-    from: '(this.dedup.known(e.clientId, e.seq) !== undefined && !this.isReadOnlyPayload(e.payload))',
-    to: '(this.dedup.known(e.clientId, e.seq) !== undefined)',
+    file: 'src/runtime/proposals.ts',
+    from: '(applier.known(e.clientId, e.seq) !== undefined && !applier.isReadOnlyPayload(e.payload))',
+    to: '(applier.known(e.clientId, e.seq) !== undefined)',
     tests: exactlyOnceTests,
   },
   {

@@ -1,4 +1,6 @@
-export { createNode, SynodNode, type NodeState, type NodeStatus, type ProposeOptions, type WaitOptions } from './node.js';
+export { createNode, SynodNode, type NodeState, type NodeStatus } from './node.js';
+export type { ProposeOptions } from './proposals.js';
+export type { WaitOptions } from './reads.js';
 export type { NodeOptions, SnapshotOptions } from './options.js';
 export type { Transport, TransportHandlers } from './transport.js';
 export type { Storage, Snapshot, SnapshotReader, SnapshotWriter, OpenSnapshotOptions, CreateSnapshotOptions } from './storage.js';

@@ -1,86 +1,39 @@
 import { EventEmitter } from 'eventemitter3';
 import {
   type Ballot,
-  type ChangeMembersResult,
   type CommittedEntry,
   type Configuration,
   type ConfigurationState,
   type MembershipChange,
-  configurationEquals,
   ConfigError,
   InvariantError,
   type Message,
   type NodeId,
-  type ReadIndexResult,
   Replica,
   type Role,
   isEmptyOutput,
 } from '../core/index.js';
+import { Applier } from './applier.js';
 import type { TimerHandle } from './clock.js';
-import { type DedupTrip, DedupTable, type Outcome } from './dedup-table.js';
-import { LogClock } from './log-clock.js';
-import { clientSuffixLength, decodeEnvelope, encodeEnvelope, envelopeIdBytesMax, envelopeKey, requestKey, stampEnvelope } from './envelope.js';
-import {
-  AbortedError,
-  ApplyError,
-  ClosedError,
-  CommandTooLargeError,
-  NotLeaderError,
-  NotStartedError,
-  OverloadedError,
-  ResultDroppedError,
-  ResultExpiredError,
-  SnapshotError,
-  StorageError,
-  TransferError,
-  MembershipError,
-  TimeoutError,
-} from './errors.js';
+import { clientSuffixLength } from './envelope.js';
+import { ClosedError, NotLeaderError, NotStartedError, StorageError, TransferError, MembershipError, TimeoutError } from './errors.js';
 import type { NodeEvents, NodeListener } from './events.js';
-import { MetricsRecorder, type NodeMetrics, TimeList } from './metrics.js';
+import { LeadershipTransfers } from './leadership-transfers.js';
+import { MembershipChanges } from './membership-changes.js';
+import { MetricsRecorder, type NodeMetrics } from './metrics.js';
 import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PersistPipeline } from './persist-pipeline.js';
-import type {
-  ForwardMessage,
-  ForwardRefusedMessage,
-  NodeMessage,
-  ReadReplyMessage,
-  ReadRequestMessage,
-  SnapshotAckMessage,
-  SnapshotChunkMessage,
-} from './runtime-messages.js';
+import { type ProposeOptions, Proposals } from './proposals.js';
+import { Reads, type WaitOptions } from './reads.js';
+import type { NodeMessage, SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
 import type { RuntimeState } from './snapshot-format.js';
 import { Snapshots } from './snapshots.js';
 import type { Snapshot } from './storage.js';
-import type { ApplyMeta, StateMachine } from './state-machine.js';
 import type { TransportHandlers } from './transport.js';
-import { type Waiter, createWaiter } from './waiter.js';
+import { waitTimeoutMs } from './waiter.js';
 
 /** Where a node is in its life. */
 export type NodeState = 'new' | 'starting' | 'running' | 'closing' | 'closed';
-
-/** Options of one {@link SynodNode.propose} call. */
-export interface ProposeOptions {
-  /** Stops waiting when it fires (the command may still be applied). */
-  readonly signal?: AbortSignal;
-  /** How long to wait. Default the node's `proposeTimeoutMs`. */
-  readonly timeoutMs?: number;
-  /**
-   * The request's identity for exactly-once. A retry with the same `clientId` and
-   * `seq`, on any node, is applied at most once, and gets the first one's result.
-   * `ackedBelow` (default 0) tells the cluster the client waits for no request with a
-   * lower `seq`, so their results can be forgotten. Default: the node's own client id
-   * and its next sequence number.
-   */
-  readonly request?: { readonly clientId: string; readonly seq: number; readonly ackedBelow?: number };
-}
-
-/** Options of {@link SynodNode.read} and {@link SynodNode.transferLeadership}. */
-export interface WaitOptions {
-  readonly signal?: AbortSignal;
-  /** How long to wait. Default the node's `readTimeoutMs`. */
-  readonly timeoutMs?: number;
-}
 
 /** A node's state at a glance. */
 export interface NodeStatus {
@@ -99,45 +52,7 @@ export interface NodeStatus {
   readonly configurationFrom: number;
 }
 
-interface PendingProposal<Result> {
-  readonly key: string;
-  readonly clientId: string;
-  readonly seq: number;
-  readonly envelope: Uint8Array;
-  /** The command only reads (`StateMachine.readOnly`): it takes no exactly-once entry, and a retry runs it again. */
-  readonly readOnly: boolean;
-  readonly waiters: Waiter<Result>[];
-  /** The tick it was last handed to a leader (here or by forwarding); -1 when it waits for one. */
-  submittedTick: number;
-  /** Times it was handed to a leader. */
-  attempts: number;
-  /** When it was first proposed, on the clock's `now()`: its commit latency is measured from here. */
-  readonly startedMs: number;
-}
-
-interface LocalRead {
-  readonly id: number;
-  readonly waiter: Waiter<void>;
-  /** The confirmed read index, once known: the read resolves when it is applied. */
-  index: number | undefined;
-  sentTick: number;
-}
-
-interface PendingChange {
-  /** The configuration the change leads to (a joint one for a two-step change). */
-  readonly target: Configuration;
-  readonly waiter: Waiter<Configuration>;
-}
-
-interface Transfer {
-  readonly to: NodeId;
-  readonly waiter: Waiter<void>;
-}
-
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
-/** At most one log line this often about each byte bound of the exactly-once table tripping (the metrics count every trip). */
-const dedupTripLogMs = 10_000;
 
 /**
  * A replica of the user's state machine, driving the pure core with a Transport, a
@@ -169,65 +84,70 @@ export class SynodNode<Command, Result> {
   private readonly emitter = new EventEmitter();
   private readonly recorder = new MetricsRecorder();
   private readonly pipeline: PersistPipeline;
-  private readonly dedup: DedupTable<Result>;
+  private readonly applier: Applier<Command, Result>;
+  private readonly proposals: Proposals<Command, Result>;
+  private readonly reads: Reads;
   private readonly snapshots: Snapshots<Result>;
-  private readonly proposals = new Map<string, PendingProposal<Result>>();
-  /** This node's own client's pending proposals by seq, lowest first: the first is `ackedBelow`. */
-  private readonly ownPending = new Map<number, PendingProposal<Result>>();
-  private readonly reads = new Map<number, LocalRead>();
-  /** Reads this leader runs for followers: core read id → the follower and its read id. */
-  private readonly remoteReads = new Map<number, { from: NodeId; id: number }>();
-  private readonly transfers = new Set<Transfer>();
-  private readonly changes = new Set<PendingChange>();
+  private readonly transfers: LeadershipTransfers;
+  private readonly changes: MembershipChanges;
   /** The id of the latest configuration reported in an event. */
   private configurationId = -1;
-  private readonly forwards = new Map<NodeId, Uint8Array[]>();
-  /**
-   * Requests this node proposed in its current leadership and has not applied yet: a
-   * follower's resend of one of them is already in the pipeline and is not queued again.
-   */
-  private readonly inPipeline = new Set<string>();
   private replica: Replica | undefined;
   private lifecycle: NodeState = 'new';
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private clientId = '';
-  /** Set at start from the wall clock, so a restart with a fixed `clientId` never reuses a sequence number. */
-  private nextSeq = 1;
-  private readIds = 0;
   private ticks = 0;
   private tickTimer: TimerHandle | undefined;
   private drainScheduled = false;
   private batchDrainScheduled = false;
-  private appliedIndex = 0;
   /**
    * While the state machine restores a peer's snapshot (a `restore()` that returned a
    * promise): the slots the core hands out meanwhile, applied after it (those the
    * snapshot covers are dropped). Undefined when no restore is under way.
    */
   private heldCommitted: CommittedEntry[] | undefined;
-  private lastTimestamp = 0;
-  /** While a committed batch is applied: when it came out of the core, on the clock's `now()`. */
-  private applyingSince: number | undefined;
-  /** The start times of the proposals the batch being applied settled, timed when it ends. */
-  private readonly settledInApply = new TimeList();
-  /** What this node stamps commands with as leader: its wall clock, held to elapsed time. */
-  private readonly logClock = new LogClock();
-  /** Slots chosen before this start, replayed from the disk: they tell the log clock nothing about now. */
-  private replayedThrough = 0;
   private role: Role | undefined;
   private leader: NodeId | undefined;
   private commitIndex = 0;
   /** The amnesia guard's state last seen (see {@link ReplicaStatus.rejoining}). */
   private rejoining: 'probing' | 'rebuilding' | undefined;
-  /** Per byte bound of the exactly-once table: when its last line was logged, and its trips since. */
-  private readonly dedupTripLog = { result: { at: -Infinity, trips: 0 }, client: { at: -Infinity, trips: 0 }, total: { at: -Infinity, trips: 0 } };
 
   /** Use {@link createNode}. @internal */
   constructor(options: ResolvedOptions<Command, Result>) {
     this.options = options;
     this.id = options.id;
-    this.dedup = new DedupTable(options.dedup, (trip) => this.onDedupTrip(trip));
+    this.applier = new Applier(options, this.recorder, {
+      settle: (clientId, seq, outcome) => this.proposals.applied(clientId, seq, outcome),
+      problem: (error) => this.emit('error', { error, fatal: false }),
+    });
+    this.proposals = new Proposals(options, this.recorder, {
+      core: () => this.replica!,
+      leader: () => this.leader,
+      ticks: () => this.ticks,
+      applier: this.applier,
+      send: (message) => this.send(message),
+      drainSoon: () => this.scheduleDrain(),
+      drainAfterIo: () => this.scheduleBatchDrain(),
+      dropMalformed: (message) => this.dropMalformed(message),
+    });
+    this.reads = new Reads(options, this.recorder, {
+      core: () => this.replica!,
+      leader: () => this.leader,
+      ticks: () => this.ticks,
+      appliedIndex: () => this.applier.appliedIndex,
+      send: (message) => this.send(message),
+      drainSoon: () => this.scheduleDrain(),
+      dropMalformed: (message) => this.dropMalformed(message),
+    });
+    this.transfers = new LeadershipTransfers(options.id, options.clock, options.limits.electionTicksMax, {
+      core: () => this.replica!,
+      drainSoon: () => this.scheduleDrain(),
+    });
+    this.changes = new MembershipChanges(options.clock, {
+      core: () => this.replica!,
+      appliedIndex: () => this.applier.appliedIndex,
+      drainSoon: () => this.scheduleDrain(),
+    });
     this.pipeline = new PersistPipeline({
       // A storage that throws instead of rejecting fails the same way.
       write: (batch) => new Promise<void>((resolve, reject) => void Promise.resolve(options.storage.persist(batch)).then(resolve, reject)),
@@ -236,28 +156,10 @@ export class SynodNode<Command, Result> {
       failed: (error) => this.fail(new StorageError('persist', error)),
       now: () => options.clock.now(),
     });
-    this.snapshots = new Snapshots<Result>({
-      id: options.id,
-      storage: options.storage,
-      stateMachine: options.stateMachine as StateMachine<unknown, Result>,
-      resultCodec: options.resultCodec,
-      options: options.snapshot,
-      logger: options.logger,
-      random: options.random,
-      retryTicks: options.limits.electionTicksMax,
-      now: () => options.clock.now(),
-      pause: () =>
-        new Promise<void>((resolve) => {
-          if (options.clock.defer !== undefined) options.clock.defer(resolve);
-          else options.clock.setTimer(resolve, 0);
-        }),
+    this.snapshots = new Snapshots<Result>(options, {
       running: () => this.lifecycle === 'running',
-      appliedIndex: () => this.appliedIndex,
-      runtimeState: () => ({
-        lastTimestamp: this.lastTimestamp,
-        dedup: this.dedup.exportState(),
-        configuration: this.replica!.configurationAt(this.appliedIndex),
-      }),
+      appliedIndex: () => this.applier.appliedIndex,
+      runtimeState: () => ({ ...this.applier.state, configuration: this.replica!.configurationAt(this.applier.appliedIndex) }),
       install: (slot, state, machine) => this.installSnapshot(slot, state, machine).catch((error: unknown) => this.fail(error)),
       compact: (slot) => this.guard(() => this.replica!.compact(slot)),
       send: (message) => this.send(message),
@@ -298,7 +200,7 @@ export class SynodNode<Command, Result> {
     try {
       const restored = await this.snapshots.load();
       if (restored !== undefined) {
-        await this.restoreState(restored.state, restored.machine);
+        await this.applier.restore(restored.state, restored.machine);
         snapshotSlot = restored.slot;
         configuration = restored.state.configuration;
       }
@@ -307,8 +209,7 @@ export class SynodNode<Command, Result> {
       throw error;
     }
     if (this.lifecycle !== 'starting') throw new ClosedError();
-    this.appliedIndex = snapshotSlot;
-    this.replayedThrough = durable.commitIndex;
+    this.applier.start(snapshotSlot, durable.commitIndex);
     this.replica = new Replica({
       id: this.id,
       quorum: this.options.quorum,
@@ -321,11 +222,10 @@ export class SynodNode<Command, Result> {
       state: durable,
       snapshotSlot,
     });
-    // Ids are checked at creation to leave room for this suffix.
-    this.clientId = this.options.clientId ?? `${this.id}/${this.randomId(clientSuffixLength)}`;
-    // A fixed client id outlives the process, and its old requests are in the log: start
-    // above any sequence number an earlier run could have used (fewer than 1,024 a ms).
-    this.nextSeq = Math.max(1, Math.floor(clock.wallTime()) * 1024);
+    // Ids are checked at creation to leave room for the random suffix. A fixed client id
+    // outlives the process, and its old requests are in the log: start above any
+    // sequence number an earlier run could have used (fewer than 1,024 a ms).
+    this.proposals.start(this.options.clientId ?? `${this.id}/${this.randomId(clientSuffixLength)}`, Math.max(1, Math.floor(clock.wallTime()) * 1024));
     const handlers: TransportHandlers = {
       deliver: (message) => this.deliver(message),
       peerUnreachable: (peer) => this.emit('peer', { peer, reachable: false }),
@@ -365,10 +265,10 @@ export class SynodNode<Command, Result> {
     if (this.tickTimer !== undefined) this.options.clock.clearTimer(this.tickTimer);
     this.pipeline.stop();
     const closed = (): ClosedError => (cause === undefined ? new ClosedError() : new ClosedError('the node failed and closed itself', { cause }));
-    for (const p of [...this.proposals.values()]) for (const w of [...p.waiters]) w.reject(closed());
-    for (const r of [...this.reads.values()]) r.waiter.reject(closed());
-    for (const t of [...this.transfers]) t.waiter.reject(closed());
-    for (const c of [...this.changes]) c.waiter.reject(closed());
+    this.proposals.close(closed);
+    this.reads.close(closed);
+    this.transfers.close(closed);
+    this.changes.close(closed);
     const { logger } = this.options;
     if (cause === undefined && wasRunning) {
       await this.pipeline.flush().catch((error: unknown) => logger.error({ node: this.id, error }, 'flushing storage on close failed'));
@@ -404,97 +304,13 @@ export class SynodNode<Command, Result> {
    */
   propose(command: Command, options: ProposeOptions = {}): Promise<Result> {
     try {
-      return this.admit(command, options);
+      this.running('propose');
+      const timeoutMs = waitTimeoutMs('propose', options.timeoutMs, this.options.proposeTimeoutMs);
+      return this.proposals.propose(command, options, timeoutMs);
     } catch (error) {
       this.recorder.refused++;
       return Promise.reject(error);
     }
-  }
-
-  private admit(command: Command, options: ProposeOptions): Promise<Result> {
-    const replica = this.running('propose');
-    const timeoutMs = this.timeout('propose', options.timeoutMs, this.options.proposeTimeoutMs);
-    if (this.options.followerProposals === 'reject' && replica.role !== 'leader') throw new NotLeaderError(this.leader, command);
-    let clientId = this.clientId;
-    let seq: number;
-    let ackedBelow: number;
-    const request = options.request;
-    if (request === undefined) {
-      seq = this.nextSeq;
-      ackedBelow = this.ownPending.size === 0 ? seq : (this.ownPending.keys().next().value as number);
-    } else {
-      ({ clientId, seq } = request);
-      ackedBelow = request.ackedBelow ?? 0;
-      if (typeof clientId !== 'string' || clientId.length === 0) throw new ConfigError('propose', 'request.clientId', 'must be a non-empty string');
-      if (new TextEncoder().encode(clientId).byteLength > envelopeIdBytesMax)
-        throw new ConfigError('propose', 'request.clientId', `must be at most ${envelopeIdBytesMax} bytes`);
-      if (!Number.isSafeInteger(seq) || seq < 0) throw new ConfigError('propose', 'request.seq', 'must be a non-negative integer');
-      if (!Number.isSafeInteger(ackedBelow) || ackedBelow < 0 || ackedBelow > seq)
-        throw new ConfigError('propose', 'request.ackedBelow', 'must be an integer from 0 to seq');
-      if (clientId === this.clientId) throw new ConfigError('propose', 'request.clientId', "must not be this node's own client id");
-    }
-    const key = requestKey(clientId, seq);
-    const readOnly = this.isReadOnly(command);
-    if (request !== undefined && !readOnly) {
-      // A retry of a request this replica applied already: its outcome is known here.
-      const known = this.dedup.known(clientId, seq);
-      if (known === 'expired') throw new ResultExpiredError(clientId, seq);
-      if (known !== undefined) {
-        this.recorder.submitted++;
-        if (known === 'dropped') {
-          this.recorder.failed++;
-          return Promise.reject(new ResultDroppedError(clientId, seq));
-        }
-        if (known.ok) {
-          this.recorder.succeeded++;
-          return Promise.resolve(known.value);
-        }
-        this.recorder.failed++;
-        return Promise.reject(known.error);
-      }
-    }
-    const existing = this.proposals.get(key);
-    if (existing === undefined && this.proposals.size >= this.options.pendingProposalsMax) throw new OverloadedError(this.options.pendingProposalsMax, 'node');
-    if (options.signal?.aborted === true) throw new AbortedError('propose', { cause: options.signal.reason });
-    let envelope = existing?.envelope;
-    if (envelope === undefined) {
-      const payload = this.options.codec.encode(command);
-      envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, createdAt: this.options.clock.wallTime(), origin: this.id, payload });
-      if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
-    }
-    const limits = { timeoutMs, signal: options.signal, timer: false };
-    const { promise, waiter } = createWaiter<Result>(this.options.clock, 'propose', limits, (w, ok) => {
-      if (ok) this.recorder.succeeded++;
-      else this.recorder.failed++;
-      // The waiter read the clock for its deadline: its start is that reading, no second one.
-      // One settled by the batch being applied is timed at the batch's end: one clock read a batch, not a proposal.
-      const startedMs = w.deadline - timeoutMs;
-      if (this.applyingSince !== undefined) this.settledInApply.push(startedMs);
-      else this.recorder.proposeLatency.observe(this.options.clock.now() - startedMs);
-      this.waiterDone(p, w);
-    });
-    const p: PendingProposal<Result> = existing ?? {
-      key,
-      clientId,
-      seq,
-      envelope,
-      readOnly,
-      waiters: [],
-      submittedTick: -1,
-      attempts: 0,
-      startedMs: waiter.deadline - timeoutMs,
-    };
-    p.waiters.push(waiter);
-    this.recorder.submitted++;
-    if (existing === undefined) {
-      this.proposals.set(key, p);
-      if (request === undefined) {
-        this.ownPending.set(seq, p);
-        this.nextSeq++;
-      }
-      this.submit(p);
-    }
-    return promise;
   }
 
   /**
@@ -510,20 +326,7 @@ export class SynodNode<Command, Result> {
   read(options: WaitOptions = {}): Promise<void> {
     try {
       this.running('read');
-      const timeoutMs = this.timeout('read', options.timeoutMs, this.options.readTimeoutMs);
-      if (this.reads.size >= this.options.pendingReadsMax) throw new OverloadedError(this.options.pendingReadsMax, 'reads');
-      if (options.signal?.aborted === true) throw new AbortedError('read', { cause: options.signal.reason });
-      const id = ++this.readIds;
-      const { promise, waiter } = createWaiter<void>(this.options.clock, 'read', { timeoutMs, signal: options.signal }, (w, resolved) => {
-        if (resolved) this.recorder.readsServed++;
-        else this.recorder.readsFailed++;
-        this.recorder.readLatency.observe(this.options.clock.now() - (w.deadline - timeoutMs));
-        this.reads.delete(id);
-      });
-      const read: LocalRead = { id, waiter, index: undefined, sentTick: -1 };
-      this.reads.set(id, read);
-      this.sendRead(read);
-      return promise;
+      return this.reads.read(options, waitTimeoutMs('read', options.timeoutMs, this.options.readTimeoutMs));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -562,21 +365,8 @@ export class SynodNode<Command, Result> {
    */
   transferLeadership(to: NodeId, options: WaitOptions = {}): Promise<void> {
     try {
-      const replica = this.running('transferLeadership');
-      const timeoutMs = this.timeout('transferLeadership', options.timeoutMs, this.options.readTimeoutMs);
-      if (to === this.id && replica.role === 'leader') return Promise.resolve();
-      const result = replica.transferLeadership(to);
-      if (!result.ok) {
-        if (result.reason === 'not-voter') throw new TransferError(to, 'it is not a voting member');
-        throw new NotLeaderError(result.leaderHint);
-      }
-      this.scheduleDrain();
-      for (const t of [...this.transfers]) if (t.to !== to) t.waiter.reject(new TransferError(t.to, `superseded by a transfer to ${to}`));
-      const limits = { timeoutMs, signal: options.signal, onTimeout: () => new TransferError(to, `it did not take over within ${timeoutMs} ms`) };
-      const { promise, waiter } = createWaiter<void>(this.options.clock, 'transferLeadership', limits, () => this.transfers.delete(transfer));
-      const transfer: Transfer = { to, waiter };
-      this.transfers.add(transfer);
-      return promise;
+      this.running('transferLeadership');
+      return this.transfers.transfer(to, options, waitTimeoutMs('transferLeadership', options.timeoutMs, this.options.readTimeoutMs));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -592,7 +382,7 @@ export class SynodNode<Command, Result> {
       leader: s?.leader,
       promised: s?.promised,
       commitIndex: s?.commitIndex ?? 0,
-      appliedIndex: this.appliedIndex,
+      appliedIndex: this.applier.appliedIndex,
       configuration: s?.configuration,
       configurationFrom: s?.configurationFrom ?? 0,
     };
@@ -621,20 +411,8 @@ export class SynodNode<Command, Result> {
    */
   changeMembers(change: MembershipChange, options: WaitOptions = {}): Promise<Configuration> {
     try {
-      const replica = this.running('changeMembers');
-      const timeoutMs = this.timeout('changeMembers', options.timeoutMs, this.options.readTimeoutMs);
-      const result = replica.changeMembers(change);
-      if (!result.ok) {
-        if (result.reason === 'not-leader') throw new NotLeaderError(result.leaderHint);
-        throw new MembershipError(result.reason, describeRefusal(result));
-      }
-      this.scheduleDrain();
-      const target = result.config;
-      const limits = { timeoutMs, signal: options.signal, onTimeout: () => new TimeoutError('changeMembers', timeoutMs) };
-      const { promise, waiter } = createWaiter<Configuration>(this.options.clock, 'changeMembers', limits, () => this.changes.delete(pending));
-      const pending: PendingChange = { target, waiter };
-      this.changes.add(pending);
-      return promise;
+      this.running('changeMembers');
+      return this.changes.change(change, options, waitTimeoutMs('changeMembers', options.timeoutMs, this.options.readTimeoutMs));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -662,9 +440,9 @@ export class SynodNode<Command, Result> {
       members,
       pending: this.proposals.size,
       commitIndex: this.replica?.status.commitIndex ?? 0,
-      appliedIndex: this.appliedIndex,
+      appliedIndex: this.applier.appliedIndex,
       snapshots: { ...this.snapshots.counts, sending: this.snapshots.sending },
-      exactlyOnce: this.dedup.stats,
+      exactlyOnce: this.applier.dedupStats,
     });
   }
 
@@ -694,13 +472,6 @@ export class SynodNode<Command, Result> {
     return this.replica;
   }
 
-  private timeout(api: string, given: number | undefined, fallback: number): number {
-    if (given === undefined) return fallback;
-    if (typeof given !== 'number' || !Number.isFinite(given) || given <= 0)
-      throw new ConfigError(api, 'timeoutMs', 'must be a positive number of milliseconds');
-    return given;
-  }
-
   private readonly onTick = (): void => {
     if (this.lifecycle !== 'running') return;
     this.tickTimer = this.options.clock.setTimer(this.onTick, this.options.tickMs);
@@ -708,7 +479,9 @@ export class SynodNode<Command, Result> {
       this.ticks++;
       this.replica!.tick();
       this.snapshots.tick();
-      this.retryDue();
+      const due = this.ticks - this.options.retryTicks;
+      this.proposals.retryDue(due);
+      this.reads.retryDue(due);
       this.scheduleDrain();
     });
   };
@@ -761,13 +534,13 @@ export class SynodNode<Command, Result> {
         if (this.heldCommitted !== undefined) this.heldCommitted.push(...out.committed);
         else this.applyCommitted(replica, out.committed);
       }
-      if (out.dropped.length > 0) this.onDropped(out.dropped);
-      for (const r of out.reads) this.onReadIndex(r);
+      if (out.dropped.length > 0) this.proposals.dropped(out.dropped);
+      for (const r of out.reads) this.reads.onReadIndex(r);
       for (const to of out.snapshotsTo) this.snapshots.sendTo(to);
       this.pipeline.push(out.persistSeq, out.persist, out.messages);
       if (this.lifecycle !== 'running') return;
     }
-    this.flushForwards();
+    this.proposals.flushForwards();
     this.observe(replica);
   }
 
@@ -798,7 +571,7 @@ export class SynodNode<Command, Result> {
     if (s.role !== this.role) {
       const previous = this.role!;
       this.role = s.role;
-      this.inPipeline.clear();
+      this.proposals.roleChanged();
       if (s.role === 'candidate') this.recorder.campaigns++;
       if (s.role === 'leader') this.recorder.won++;
       this.options.logger.info({ node: this.id, role: s.role, previous, promised: s.promised }, 'role changed');
@@ -820,39 +593,8 @@ export class SynodNode<Command, Result> {
       this.options.logger.info({ node: this.id, configuration: s.configuration, from: s.configurationFrom }, 'configuration chosen');
       this.emit('configuration', { configuration: s.configuration, from: s.configurationFrom });
     }
-    if (this.changes.size > 0) this.settleChanges(s.configuration, s.configurationFrom);
-    // A transfer is done once the target leads, not when it merely campaigns (its
-    // prepare already makes it this node's leader hint): hearing it send phase 2 says it won.
-    if (this.transfers.size > 0 && s.heardLeader !== undefined) {
-      for (const t of [...this.transfers]) if (t.to === s.heardLeader.node) t.waiter.resolve();
-    }
-    if (this.transfers.size > 0 && s.role === 'leader' && s.transferTarget === undefined) {
-      for (const t of [...this.transfers]) {
-        t.waiter.reject(new TransferError(t.to, `it did not catch up and campaign within ${this.options.limits.electionTicksMax} ticks; this node leads on`));
-      }
-    }
-  }
-
-  /**
-   * Resolves the changes whose configuration is in effect here: chosen, not half done,
-   * and every slot before it governs applied. A change another configuration replaced
-   * first is refused as superseded.
-   */
-  private settleChanges(latest: Configuration, from: number): void {
-    for (const c of [...this.changes]) {
-      const { target } = c;
-      if (latest.id < target.id) continue;
-      const ours =
-        configurationEquals(latest, target) ||
-        (target.leaving !== undefined && latest.id === target.id + 1 && latest.leaving === undefined && sameVoters(latest, target));
-      const beyond = latest.id > target.id + (target.leaving !== undefined ? 1 : 0);
-      if (!ours && !beyond && latest.id === target.id) {
-        c.waiter.reject(new MembershipError('superseded', `configuration ${latest.id} was chosen from another change`));
-        continue;
-      }
-      if (latest.leaving !== undefined || this.appliedIndex < from - 1) continue;
-      c.waiter.resolve(latest);
-    }
+    this.changes.observe(s.configuration, s.configurationFrom);
+    this.transfers.observe(s);
   }
 
   /** The amnesia guard's progress, said in the log: a voter that does not vote is worth knowing about. */
@@ -881,13 +623,13 @@ export class SynodNode<Command, Result> {
   }
 
   private onLeaderChange(leader: NodeId | undefined): void {
-    for (const t of [...this.transfers]) {
-      if (leader !== undefined && leader !== this.id && leader !== t.to) t.waiter.reject(new TransferError(t.to, `${leader} took over instead`));
-    }
+    this.transfers.leaderChanged(leader);
     if (leader === undefined) return;
-    for (const p of this.proposals.values()) this.submit(p);
-    for (const r of this.reads.values()) if (r.index === undefined) this.sendRead(r);
-    this.flushForwards();
+    // Reads ask before the forwards leave, as they always did: a read begun before a
+    // proposal of this node's is then answered with a read index from before it.
+    this.proposals.leaderChanged();
+    this.reads.leaderChanged();
+    this.proposals.flushForwards();
   }
 
   private emit<E extends keyof NodeEvents>(event: E, payload: NodeEvents[E]): void {
@@ -898,266 +640,24 @@ export class SynodNode<Command, Result> {
     }
   }
 
-  // ---------------------------------------------------------------- proposals
-
-  /** Hands `p` to the leader: this node's core if it leads, else a forward. */
-  private submit(p: PendingProposal<Result>): void {
-    const replica = this.replica!;
-    p.submittedTick = this.ticks;
-    const first = p.attempts++ === 0;
-    if (replica.role === 'leader') {
-      // A retry of a request this leadership holds already (its first attempt timed out
-      // and was retried): that copy commits and settles it by key, or comes back in
-      // `dropped`. A second copy would only take a slot of its own.
-      if (this.inPipeline.has(p.key)) return;
-      const stamped = stampEnvelope(p.envelope, this.logTimeNow());
-      if (stamped === undefined) throw new InvariantError(`this node built a malformed envelope for ${p.key}`);
-      const result = replica.propose([stamped]);
-      if (result.ok) {
-        this.inPipeline.add(p.key);
-        this.scheduleBatchDrain();
-        return;
-      }
-      // Refused for now. Only a first attempt can fail: a retry's earlier attempt may still be applied.
-      if (result.reason === 'overloaded') {
-        // Not in the pipeline, so retryDue() hands it over again.
-        if (first) this.settle(p, { ok: false, error: new OverloadedError(result.limit, 'leader') });
-        return;
-      }
-      if (result.reason === 'too-large') return this.settle(p, { ok: false, error: new CommandTooLargeError(result.bytes, result.limit) });
-    }
-    const leader = this.leader;
-    if (leader === undefined || leader === this.id) {
-      p.submittedTick = -1;
-      return;
-    }
-    this.forward(leader, p.envelope);
-  }
-
-  private forward(leader: NodeId, envelope: Uint8Array): void {
-    let list = this.forwards.get(leader);
-    if (list === undefined) this.forwards.set(leader, (list = []));
-    list.push(envelope);
-    this.recorder.forwarded++;
-    this.scheduleDrain();
-  }
-
-  /** Sends the forwards gathered in this turn: per leader, messages of at most one slot's commands and bytes. */
-  private flushForwards(): void {
-    if (this.forwards.size === 0) return;
-    const { batchCommandsMax, batchBytesMax } = this.options.limits;
-    for (const [to, commands] of this.forwards) {
-      let chunk: Uint8Array[] = [];
-      let bytes = 0;
-      for (const c of commands) {
-        if (chunk.length > 0 && (chunk.length === batchCommandsMax || bytes + c.byteLength > batchBytesMax)) {
-          this.send({ type: 'forward', from: this.id, to, commands: chunk } satisfies ForwardMessage);
-          chunk = [];
-          bytes = 0;
-        }
-        chunk.push(c);
-        bytes += c.byteLength;
-      }
-      this.send({ type: 'forward', from: this.id, to, commands: chunk } satisfies ForwardMessage);
-    }
-    this.forwards.clear();
-  }
-
-  /** Resubmits proposals nothing was heard of for `retryTicks`, and re-asks unanswered reads. */
-  private retryDue(): void {
-    const due = this.ticks - this.options.retryTicks;
-    const leading = this.replica!.role === 'leader';
-    const now = this.options.clock.now();
-    for (const p of this.proposals.values()) {
-      // Proposal timeouts are checked here, once a tick, rather than with a timer each.
-      for (let i = p.waiters.length - 1; i >= 0; i--) {
-        const w = p.waiters[i]!;
-        if (w.deadline <= now) w.expire();
-      }
-      if (p.waiters.length === 0) continue;
-      // A proposal in this leader's own pipeline commits, or comes back in `dropped`.
-      if (leading && this.inPipeline.has(p.key)) continue;
-      if (p.submittedTick <= due) this.submit(p);
-    }
-    for (const r of this.reads.values()) if (r.index === undefined && r.sentTick <= due) this.sendRead(r);
-  }
-
-  /** Commands this node queued as leader and gave back on stepping down. */
-  private onDropped(commands: readonly Uint8Array[]): void {
-    for (const c of commands) {
-      const key = envelopeKey(c);
-      const p = key === undefined ? undefined : this.proposals.get(key);
-      if (p !== undefined) this.submit(p);
-      else if (this.leader !== undefined && this.leader !== this.id) this.forward(this.leader, c);
-    }
-  }
-
-  private waiterDone(p: PendingProposal<Result>, w: Waiter<Result>): void {
-    const i = p.waiters.indexOf(w);
-    if (i >= 0) p.waiters.splice(i, 1);
-    if (p.waiters.length === 0) {
-      this.proposals.delete(p.key);
-      if (p.clientId === this.clientId) this.ownPending.delete(p.seq);
-    }
-  }
-
-  private settle(p: PendingProposal<Result>, outcome: Outcome<Result>): void {
-    for (const w of [...p.waiters]) {
-      if (outcome.ok) w.resolve(outcome.value);
-      else w.reject(outcome.error);
-    }
-  }
-
   // ---------------------------------------------------------------- apply
 
   private applyCommitted(replica: Replica, committed: readonly CommittedEntry[]): void {
     const clock = this.options.clock;
     const started = clock.now();
-    this.applyingSince = started;
-    let bytes = 0;
-    for (const { slot, value } of committed) {
-      if (value.kind === 'batch') {
-        for (const command of value.commands) {
-          this.applyCommand(slot, command);
-          bytes += command.byteLength;
-        }
-      }
-      this.appliedIndex = slot;
-      this.recorder.slots++;
-    }
-    this.applyingSince = undefined;
+    this.proposals.applyStarted(started);
+    const bytes = this.applier.apply(committed);
     const ended = clock.now();
+    this.proposals.applyEnded(ended);
     this.recorder.applyLatency.observe(ended - started);
-    this.settledInApply.drain((startedMs) => this.recorder.proposeLatency.observe(ended - startedMs));
-    replica.applied(this.appliedIndex);
+    const appliedIndex = this.applier.appliedIndex;
+    replica.applied(appliedIndex);
     this.snapshots.applied(committed.length, bytes);
-    this.emit('apply', { appliedIndex: this.appliedIndex });
-    if (this.reads.size > 0) {
-      for (const r of [...this.reads.values()]) if (r.index !== undefined && r.index <= this.appliedIndex) this.serveRead(r);
-    }
-  }
-
-  private applyCommand(slot: number, bytes: Uint8Array): void {
-    let e;
-    try {
-      e = decodeEnvelope(bytes);
-    } catch (error) {
-      // Every replica skips the same bytes: the state stays the same everywhere.
-      this.recorder.malformed++;
-      this.options.logger.error({ node: this.id, slot, error }, 'skipped a malformed command in the log');
-      this.emit('error', { error: new InvariantError(`slot ${slot} holds a malformed command envelope: ${String(error)}`), fatal: false });
-      return;
-    }
-    const timestamp = Math.max(this.lastTimestamp, e.timestamp);
-    this.lastTimestamp = timestamp;
-    if (slot > this.replayedThrough) this.logClock.observe(timestamp, this.options.clock.now());
-    const meta: ApplyMeta = { slot, timestamp, clientId: e.clientId, seq: e.seq, origin: e.origin };
-    const decoded = this.decodeCommand(slot, e.payload);
-    let outcome: Outcome<Result>;
-    if (decoded.ok && this.isReadOnly(decoded.command)) {
-      // It changes nothing, so running it again is harmless: no entry, only the client's progress.
-      this.dedup.progress(e.clientId, e.ackedBelow, timestamp);
-      outcome = this.execute(slot, decoded.command, meta);
-      this.recorder.commands++;
-      this.recorder.readOnly++;
-    } else {
-      const lookup = this.dedup.check(e.clientId, e.seq, e.ackedBelow, e.createdAt, timestamp);
-      if (lookup.kind === 'new') {
-        outcome = decoded.ok ? this.execute(slot, decoded.command, meta) : decoded;
-        this.dedup.record(e.clientId, e.seq, outcome);
-        this.recorder.commands++;
-      } else {
-        this.recorder.duplicates++;
-        outcome = lookup.kind === 'duplicate' ? lookup.outcome : refusal(lookup.kind, e.clientId, e.seq);
-      }
-    }
-    if (this.inPipeline.size === 0 && this.proposals.size === 0) return;
-    const key = requestKey(e.clientId, e.seq);
-    this.inPipeline.delete(key);
-    const p = this.proposals.get(key);
-    if (p === undefined) return;
-    // Chosen and known here when the batch holding it came out of the core.
-    this.recorder.commitLatency.observe((this.applyingSince ?? this.options.clock.now()) - p.startedMs);
-    this.settle(p, outcome);
-  }
-
-  /**
-   * A byte bound of the exactly-once table tripped, inside apply: a warning line, at
-   * most one a bound every {@link dedupTripLogMs} (an attack trips one on every
-   * request). Only the log is touched here, never replicated state.
-   */
-  private onDedupTrip(trip: DedupTrip): void {
-    const log = this.dedupTripLog[trip.bound];
-    log.trips++;
-    const now = this.options.clock.now();
-    if (now - log.at < dedupTripLogMs) return;
-    const { resultBytesPerClientMax, resultBytesMax } = this.options.dedup;
-    const what =
-      trip.bound === 'result'
-        ? `the result of request ${trip.seq} of client ${trip.clientId} is larger than dedup.resultBytesPerClientMax (${resultBytesPerClientMax} bytes): kept as applied, result dropped`
-        : trip.bound === 'client'
-          ? `client ${trip.clientId} went over dedup.resultBytesPerClientMax (${resultBytesPerClientMax} bytes): ${trip.results} of its older results dropped`
-          : `the exactly-once table went over dedup.resultBytesMax (${resultBytesMax} bytes): ${trip.results} results of the least recently active clients dropped`;
-    const trips = log.trips;
-    log.at = now;
-    log.trips = 0;
-    try {
-      this.options.logger.warn(
-        { node: this.id, bound: trip.bound, clientId: trip.clientId, seq: trip.seq, trips },
-        `${what} (${trips} such trips since the last line)`,
-      );
-    } catch {
-      // A logger that throws must not break an apply half done.
-    }
-  }
-
-  /** The command in `payload`; a codec that cannot read it makes the command's outcome an {@link ApplyError}, on every replica alike. */
-  private decodeCommand(
-    slot: number,
-    payload: Uint8Array,
-  ): { readonly ok: true; readonly command: Command } | { readonly ok: false; readonly error: ApplyError } {
-    try {
-      return { ok: true, command: this.options.codec.decode(payload) };
-    } catch (error) {
-      return { ok: false, error: new ApplyError(slot, error) };
-    }
-  }
-
-  /**
-   * Whether the state machine says `command` only reads. One that throws is taken to
-   * write: keeping an entry is the safe side. Pure in the command, so every replica
-   * answers alike.
-   */
-  private isReadOnly(command: Command): boolean {
-    const readOnly = this.options.stateMachine.readOnly;
-    if (readOnly === undefined) return false;
-    try {
-      return readOnly.call(this.options.stateMachine, command) === true;
-    } catch {
-      return false;
-    }
-  }
-
-  private execute(slot: number, command: Command, meta: ApplyMeta): Outcome<Result> {
-    try {
-      return { ok: true, value: this.options.stateMachine.apply(command, meta) };
-    } catch (error) {
-      return { ok: false, error: new ApplyError(slot, error) };
-    }
+    this.emit('apply', { appliedIndex });
+    this.reads.applied(appliedIndex);
   }
 
   // ---------------------------------------------------------------- snapshots
-
-  /** Replaces the state machine's and the runtime's replicated state with a snapshot's. */
-  private async restoreState(state: RuntimeState<Result>, machine: Uint8Array): Promise<void> {
-    try {
-      await this.options.stateMachine.restore!(machine);
-    } catch (error) {
-      throw new SnapshotError("the state machine's restore() threw; its state may be half replaced", { cause: error });
-    }
-    this.dedup.importState(state.dedup);
-    this.lastTimestamp = state.lastTimestamp;
-  }
 
   /**
    * A snapshot from a peer, durable already, replaces everything applied: continue after
@@ -1170,7 +670,7 @@ export class SynodNode<Command, Result> {
     this.heldCommitted = [];
     let held: CommittedEntry[];
     try {
-      await this.restoreState(state, machine);
+      await this.applier.restore(state, machine);
     } finally {
       held = this.heldCommitted ?? [];
       this.heldCommitted = undefined;
@@ -1185,20 +685,11 @@ export class SynodNode<Command, Result> {
 
   private finishInstall(slot: number, state: RuntimeState<Result>, later: readonly CommittedEntry[]): void {
     const replica = this.replica!;
-    this.appliedIndex = slot;
+    this.applier.installed(slot);
     replica.installSnapshot(slot, state.configuration);
-    this.inPipeline.clear();
-    // Requests applied inside the snapshot never pass through apply here: settle them
-    // from the restored exactly-once table.
-    for (const p of [...this.proposals.values()]) {
-      // A read takes no entry: it is sent again, and runs again.
-      if (p.readOnly) continue;
-      const known = this.dedup.known(p.clientId, p.seq);
-      if (known === undefined) continue;
-      this.settle(p, known === 'expired' || known === 'dropped' ? refusal(known, p.clientId, p.seq) : known);
-    }
+    this.proposals.installed();
     this.emit('apply', { appliedIndex: slot });
-    for (const r of [...this.reads.values()]) if (r.index !== undefined && r.index <= slot) this.serveRead(r);
+    this.reads.applied(slot);
     if (later.length > 0) this.applyCommitted(replica, later);
     this.scheduleDrain();
   }
@@ -1224,61 +715,6 @@ export class SynodNode<Command, Result> {
     this.snapshots.onAck(m);
   }
 
-  // ---------------------------------------------------------------- reads
-
-  private sendRead(read: LocalRead): void {
-    const replica = this.replica!;
-    read.sentTick = this.ticks;
-    if (replica.role === 'leader') {
-      if (replica.readIndex(read.id).ok) {
-        this.scheduleDrain();
-        return;
-      }
-    }
-    const leader = this.leader;
-    if (leader === undefined || leader === this.id) {
-      read.sentTick = -1;
-      return;
-    }
-    const message: ReadRequestMessage = { type: 'readRequest', from: this.id, to: leader, id: read.id };
-    this.send(message);
-  }
-
-  /** The core settled a read-index request: one of ours, or one run for a follower. */
-  private onReadIndex(r: ReadIndexResult): void {
-    const remote = this.remoteReads.get(r.id);
-    if (remote !== undefined) {
-      this.remoteReads.delete(r.id);
-      const reply: ReadReplyMessage = {
-        type: 'readReply',
-        from: this.id,
-        to: remote.from,
-        id: remote.id,
-        index: r.ok ? r.index : undefined,
-        leaderHint: r.ok ? this.id : r.leaderHint,
-      };
-      this.send(reply);
-      return;
-    }
-    const read = this.reads.get(r.id);
-    if (read === undefined || read.index !== undefined) return;
-    if (!r.ok) {
-      this.recorder.readRetries++;
-      read.sentTick = -1;
-      return;
-    }
-    this.confirmRead(read, r.index);
-  }
-
-  private confirmRead(read: LocalRead, index: number): void {
-    read.index = index;
-    if (index <= this.appliedIndex) this.serveRead(read);
-  }
-
-  private serveRead(read: LocalRead): void {
-    read.waiter.resolve();
-  }
-
   // ---------------------------------------------------------------- messages in
 
   private deliver(message: NodeMessage): void {
@@ -1291,13 +727,13 @@ export class SynodNode<Command, Result> {
     this.guard(() => {
       switch (message.type) {
         case 'forward':
-          return this.onForward(message);
+          return this.proposals.onForward(message);
         case 'forwardRefused':
-          return this.onForwardRefused(message);
+          return this.proposals.onForwardRefused(message);
         case 'readRequest':
-          return this.onReadRequest(message);
+          return this.reads.onReadRequest(message);
         case 'readReply':
-          return this.onReadReply(message);
+          return this.reads.onReadReply(message);
         case 'snapshotChunk':
           return this.onSnapshotChunk(message);
         case 'snapshotAck':
@@ -1318,98 +754,6 @@ export class SynodNode<Command, Result> {
     return to === this.id && typeof from === 'string' && from !== '' && from !== this.id && typeof type === 'string';
   }
 
-  /** The timestamp this node, as leader, gives a command now (see {@link LogClock}). */
-  private logTimeNow(): number {
-    const { clock } = this.options;
-    return this.logClock.stamp(clock.wallTime(), clock.now(), this.lastTimestamp);
-  }
-
-  private onForward(m: ForwardMessage): void {
-    if (!Array.isArray(m.commands)) return this.dropMalformed(m);
-    const replica = this.replica!;
-    const refused: [string, number][] = [];
-    let reason: ForwardRefusedMessage['reason'] = 'not-leader';
-    for (const c of m.commands) {
-      if (!(c instanceof Uint8Array) || c.byteLength > this.options.commandBytesMax) {
-        this.recorder.messagesDropped++;
-        continue;
-      }
-      const stamped = stampEnvelope(c, this.logTimeNow());
-      if (stamped === undefined) {
-        this.recorder.messagesDropped++;
-        continue;
-      }
-      let e;
-      try {
-        e = decodeEnvelope(stamped);
-      } catch {
-        this.recorder.messagesDropped++;
-        continue;
-      }
-      const key = requestKey(e.clientId, e.seq);
-      // Already queued, or applied (the sender will learn the result when it applies the slot);
-      // a read, though, keeps no entry and runs again.
-      if (replica.role === 'leader' && (this.inPipeline.has(key) || (this.dedup.known(e.clientId, e.seq) !== undefined && !this.isReadOnlyPayload(e.payload))))
-        continue;
-      const result = replica.role === 'leader' ? replica.propose([stamped]) : undefined;
-      if (result?.ok === true) {
-        this.inPipeline.add(key);
-        continue;
-      }
-      refused.push([e.clientId, e.seq]);
-      if (result?.ok === false && result.reason === 'overloaded') reason = 'overloaded';
-    }
-    if (refused.length > 0) {
-      const reply: ForwardRefusedMessage = { type: 'forwardRefused', from: this.id, to: m.from, requests: refused, reason, leaderHint: this.leader };
-      this.send(reply);
-    }
-  }
-
-  /**
-   * The leader could not take forwarded proposals. Each is retried on the next leader
-   * change or after `retryTicks`; only a first attempt refused as overloaded fails at
-   * once (a retry's earlier attempt may still be queued at the leader).
-   */
-  private onForwardRefused(m: ForwardRefusedMessage): void {
-    if (!Array.isArray(m.requests)) return this.dropMalformed(m);
-    if (m.reason !== 'overloaded') return;
-    for (const r of m.requests) {
-      if (!Array.isArray(r) || typeof r[0] !== 'string' || typeof r[1] !== 'number') continue;
-      const p = this.proposals.get(requestKey(r[0], r[1]));
-      if (p !== undefined && p.attempts === 1) this.settle(p, { ok: false, error: new OverloadedError(this.options.limits.proposalQueueMax, 'leader') });
-    }
-  }
-
-  private onReadRequest(m: ReadRequestMessage): void {
-    if (!Number.isSafeInteger(m.id)) return this.dropMalformed(m);
-    const id = ++this.readIds;
-    // Over the limit, refuse as if not leading: the follower asks again later.
-    const result = this.remoteReads.size < this.options.pendingReadsMax ? this.replica!.readIndex(id) : ({ ok: false, leaderHint: this.leader } as const);
-    if (result.ok) {
-      this.remoteReads.set(id, { from: m.from, id: m.id });
-      return;
-    }
-    const reply: ReadReplyMessage = { type: 'readReply', from: this.id, to: m.from, id: m.id, index: undefined, leaderHint: result.leaderHint };
-    this.send(reply);
-  }
-
-  private onReadReply(m: ReadReplyMessage): void {
-    if (!Number.isSafeInteger(m.id) || (m.index !== undefined && (!Number.isSafeInteger(m.index) || m.index < 0))) return this.dropMalformed(m);
-    const read = this.reads.get(m.id);
-    if (read === undefined || read.index !== undefined) return;
-    if (m.index === undefined) {
-      this.recorder.readRetries++;
-      read.sentTick = -1; // asked again on the next leader change or retry tick
-      return;
-    }
-    this.confirmRead(read, m.index);
-  }
-
-  private isReadOnlyPayload(payload: Uint8Array): boolean {
-    const decoded = this.decodeCommand(0, payload);
-    return decoded.ok && this.isReadOnly(decoded.command);
-  }
-
   private dropMalformed(m: NodeMessage): void {
     this.recorder.messagesDropped++;
     this.options.logger.warn({ node: this.id, from: m.from, type: m.type }, 'dropped a malformed message');
@@ -1420,11 +764,6 @@ export class SynodNode<Command, Result> {
     for (let i = 0; i < length; i++) s += idAlphabet[Math.floor(this.options.random() * idAlphabet.length)] ?? 'x';
     return s;
   }
-}
-
-/** The outcome a request gets that the exactly-once table refuses to apply again. */
-function refusal(kind: 'expired' | 'dropped', clientId: string, seq: number): Outcome<never> {
-  return { ok: false, error: kind === 'dropped' ? new ResultDroppedError(clientId, seq) : new ResultExpiredError(clientId, seq) };
 }
 
 function isCount(n: unknown): n is number {
@@ -1441,37 +780,6 @@ function isCount(n: unknown): n is number {
  * await node.start();
  * ```
  */
-/** Whether two configurations have the same voters and rule. */
-function sameVoters(a: Configuration, b: Configuration): boolean {
-  return a.voters.length === b.voters.length && a.voters.every((v) => b.voters.includes(v)) && JSON.stringify(a.quorum) === JSON.stringify(b.quorum);
-}
-
-/** One sentence for a refused change. */
-function describeRefusal(r: Exclude<ChangeMembersResult, { ok: true } | { reason: 'not-leader' }>): string {
-  switch (r.reason) {
-    case 'unknown-member':
-      return `${r.id} is not a member`;
-    case 'already-member':
-      return `${r.id} is a member already`;
-    case 'not-observer':
-      return `${r.id} is not an observer`;
-    case 'not-voter':
-      return `${r.id} is not a voter`;
-    case 'last-voter':
-      return `${r.id} is the last voter`;
-    case 'bad-address':
-      return `the address of ${r.id} ${r.why}`;
-    case 'invalid':
-      return `\`${r.field}\` ${r.why}`;
-    case 'behind':
-      return `${r.id} has not caught up (commit index ${r.commitIndex}, needs ${r.required}, and to be heard from lately)`;
-    case 'in-progress':
-      return `configuration ${r.config.id} is still being put in place`;
-    case 'would-lose-quorum':
-      return `the new voters ${r.voters.join(', ')} could not form a quorum of the members this leader hears from`;
-  }
-}
-
 export function createNode<Command, Result>(options: NodeOptions<Command, Result>): SynodNode<Command, Result> {
   return new SynodNode(resolveOptions(options));
 }

@@ -5,29 +5,20 @@
  */
 import type { NodeId } from '../core/index.js';
 import { SnapshotError, StorageError } from './errors.js';
-import type { Logger } from './logger.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
 import { type RuntimeState, decodeSnapshot, encodeRuntimeState, encodeSnapshot } from './snapshot-format.js';
 import { type ReceivedSnapshot, type SnapshotSource, SnapshotReceiver, SnapshotSender, bytesSource, readerSource } from './snapshot-transfer.js';
-import type { Codec, StateMachine } from './state-machine.js';
-import type { Snapshot, SnapshotWriter, Storage } from './storage.js';
-import type { SnapshotOptions } from './options.js';
+import type { Snapshot, SnapshotWriter } from './storage.js';
+import type { ResolvedOptions } from './options.js';
+
+/** The parts of a node's options snapshots use (`limits.electionTicksMax` paces chunk retries). @internal */
+export type SnapshotsOptions<R> = Pick<
+  ResolvedOptions<unknown, R>,
+  'id' | 'storage' | 'stateMachine' | 'resultCodec' | 'snapshot' | 'logger' | 'random' | 'clock' | 'limits'
+>;
 
 /** What {@link Snapshots} needs from its node. @internal */
 export interface SnapshotHost<R> {
-  readonly id: NodeId;
-  readonly storage: Storage;
-  readonly stateMachine: StateMachine<unknown, R>;
-  readonly resultCodec: Codec<R>;
-  readonly options: Required<SnapshotOptions>;
-  readonly logger: Logger;
-  readonly random: () => number;
-  /** Ticks between retries of an unacknowledged chunk. */
-  readonly retryTicks: number;
-  /** Milliseconds on the node's clock (monotonic), to time transfers for the log. */
-  now(): number;
-  /** Resolves on a later turn of the event loop, after pending I/O: long work yields with it. */
-  pause(): Promise<void>;
   /** Whether the node runs (not starting, not closing). */
   running(): boolean;
   appliedIndex(): number;
@@ -92,25 +83,38 @@ export class Snapshots<R> {
   private streaming: { readonly from: NodeId; readonly transfer: number; readonly writer: SnapshotWriter; written: number } | undefined;
   readonly counts: SnapshotCounts = { saved: 0, installed: 0, sent: 0, refused: 0 };
 
-  constructor(private readonly host: SnapshotHost<R>) {
-    const o = host.options;
+  constructor(
+    private readonly options: SnapshotsOptions<R>,
+    private readonly host: SnapshotHost<R>,
+  ) {
+    const o = options.snapshot;
+    const retryTicks = options.limits.electionTicksMax;
     this.sender = new SnapshotSender(
-      host.id,
-      { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks: host.retryTicks, retriesMax: 5 },
+      options.id,
+      { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks, retriesMax: 5 },
       (m) => host.send(m),
-      host.random,
+      options.random,
       o.crc32,
       (to, error) => {
         this.outgoing.delete(to);
         this.host.fail(new StorageError('loadSnapshot', error));
       },
     );
-    this.receiver = new SnapshotReceiver(host.id, o.bytesMax, host.retryTicks * 8, o.crc32);
+    this.receiver = new SnapshotReceiver(options.id, o.bytesMax, retryTicks * 8, o.crc32);
+  }
+
+  /** Resolves on a later turn of the event loop, after pending I/O: long work yields with it. */
+  private pause(): Promise<void> {
+    const { clock } = this.options;
+    return new Promise<void>((resolve) => {
+      if (clock.defer !== undefined) clock.defer(resolve);
+      else clock.setTimer(resolve, 0);
+    });
   }
 
   /** Whether the state machine can snapshot and restore. */
   private get supported(): boolean {
-    return typeof this.host.stateMachine.snapshot === 'function' && typeof this.host.stateMachine.restore === 'function';
+    return typeof this.options.stateMachine.snapshot === 'function' && typeof this.options.stateMachine.restore === 'function';
   }
 
   /**
@@ -121,12 +125,12 @@ export class Snapshots<R> {
   async load(): Promise<{ slot: number; state: RuntimeState<R>; machine: Uint8Array } | undefined> {
     let snapshot: Snapshot | undefined;
     try {
-      snapshot = await this.host.storage.loadSnapshot();
+      snapshot = await this.options.storage.loadSnapshot();
     } catch (error) {
       throw new StorageError('loadSnapshot', error);
     }
     if (snapshot === undefined) return undefined;
-    if (typeof this.host.stateMachine.restore !== 'function') {
+    if (typeof this.options.stateMachine.restore !== 'function') {
       throw new StorageError(
         'loadSnapshot',
         new SnapshotError(`the storage holds a snapshot of slot ${snapshot.slot}, but the state machine has no restore()`),
@@ -134,7 +138,7 @@ export class Snapshots<R> {
     }
     let decoded;
     try {
-      decoded = decodeSnapshot(snapshot.data, this.host.resultCodec);
+      decoded = decodeSnapshot(snapshot.data, this.options.resultCodec);
     } catch (error) {
       throw new StorageError('loadSnapshot', error);
     }
@@ -146,14 +150,14 @@ export class Snapshots<R> {
   applied(slots: number, bytes: number): void {
     this.slotsSince += slots;
     this.bytesSince += bytes;
-    const o = this.host.options;
+    const o = this.options.snapshot;
     if (this.taking || !this.supported || (this.slotsSince < o.everySlots && this.bytesSince < o.everyBytes)) return;
     const slot = this.host.appliedIndex();
     let capture;
     let runtime;
     try {
-      capture = this.host.stateMachine.snapshot!();
-      runtime = encodeRuntimeState(this.host.runtimeState(), this.host.resultCodec);
+      capture = this.options.stateMachine.snapshot!();
+      runtime = encodeRuntimeState(this.host.runtimeState(), this.options.resultCodec);
     } catch (error) {
       this.slotsSince = 0;
       this.bytesSince = 0;
@@ -173,10 +177,10 @@ export class Snapshots<R> {
           return;
         }
         if (slot <= this.savedSlot || !this.host.running()) return; // an installed one is newer
-        await this.save({ slot, data: await encodeSnapshot(runtime, machine, () => this.host.pause()) });
+        await this.save({ slot, data: await encodeSnapshot(runtime, machine, () => this.pause()) });
         this.counts.saved++;
-        this.host.logger.info({ node: this.host.id, slot }, 'snapshot saved');
-        await this.compact(this.compactionPoint(slot - this.host.options.trailingSlots));
+        this.options.logger.info({ node: this.options.id, slot }, 'snapshot saved');
+        await this.compact(this.compactionPoint(slot - this.options.snapshot.trailingSlots));
       } finally {
         this.taking = false;
       }
@@ -196,8 +200,8 @@ export class Snapshots<R> {
     let machine: Uint8Array;
     let runtime: Uint8Array;
     try {
-      const capture = this.host.stateMachine.snapshot!();
-      runtime = encodeRuntimeState(this.host.runtimeState(), this.host.resultCodec);
+      const capture = this.options.stateMachine.snapshot!();
+      runtime = encodeRuntimeState(this.host.runtimeState(), this.options.resultCodec);
       machine = await capture.write();
     } catch (error) {
       throw new SnapshotError(`the state machine's snapshot failed at slot ${slot}`, { cause: error });
@@ -212,17 +216,17 @@ export class Snapshots<R> {
   sendTo(to: NodeId): void {
     if (this.sender.busy(to)) return;
     this.sender.reserve(to);
-    this.outgoing.set(to, { since: this.host.now() });
+    this.outgoing.set(to, { since: this.options.clock.now() });
     this.openStored().then(
       (source) => {
         if (source === undefined || !this.host.running()) {
           source?.close();
           this.sender.release(to);
           this.outgoing.delete(to);
-          if (source === undefined) this.host.logger.warn({ node: this.host.id, to }, 'a peer needs a snapshot, but none is stored');
+          if (source === undefined) this.options.logger.warn({ node: this.options.id, to }, 'a peer needs a snapshot, but none is stored');
           return;
         }
-        this.host.logger.info({ node: this.host.id, to, slot: source.slot, bytes: source.byteLength }, 'sending a snapshot');
+        this.options.logger.info({ node: this.options.id, to, slot: source.slot, bytes: source.byteLength }, 'sending a snapshot');
         const t = this.outgoing.get(to);
         if (t !== undefined) {
           t.slot = source.slot;
@@ -239,7 +243,7 @@ export class Snapshots<R> {
   }
 
   private async openStored(): Promise<SnapshotSource | undefined> {
-    const storage = this.host.storage;
+    const storage = this.options.storage;
     if (typeof storage.openSnapshot === 'function') {
       // The sender computes the chunks' CRC anyway: the storage need not compute its own.
       const reader = await storage.openSnapshot({ checkedByCaller: true });
@@ -257,16 +261,16 @@ export class Snapshots<R> {
     if (outcome === 'done') {
       this.counts.sent++;
       // From the request (loading the snapshot included) to the peer's word that it holds it durably, installed.
-      const ms = since === undefined ? undefined : Math.round(this.host.now() - since);
-      if (m.received === 0) this.host.logger.info({ node: this.host.id, to: m.from, ms }, 'a peer no longer needed the snapshot sent to it');
-      else this.host.logger.info({ node: this.host.id, to: m.from, bytes: m.received, ms }, 'sent a snapshot');
+      const ms = since === undefined ? undefined : Math.round(this.options.clock.now() - since);
+      if (m.received === 0) this.options.logger.info({ node: this.options.id, to: m.from, ms }, 'a peer no longer needed the snapshot sent to it');
+      else this.options.logger.info({ node: this.options.id, to: m.from, bytes: m.received, ms }, 'sent a snapshot');
     }
-    if (outcome === 'failed') this.host.logger.warn({ node: this.host.id, to: m.from }, 'a peer refused the snapshot sent to it');
+    if (outcome === 'failed') this.options.logger.warn({ node: this.options.id, to: m.from }, 'a peer refused the snapshot sent to it');
   }
 
   onChunk(m: SnapshotChunkMessage): void {
     if (this.receiving?.from !== m.from || this.receiving.transfer !== m.transfer)
-      this.receiving = { from: m.from, transfer: m.transfer, since: this.host.now() };
+      this.receiving = { from: m.from, transfer: m.transfer, since: this.options.clock.now() };
     const { ack, complete, refused } = this.receiver.onChunk(m, this.host.appliedIndex());
     if (refused !== undefined) {
       this.counts.refused++;
@@ -275,7 +279,7 @@ export class Snapshots<R> {
     if (ack !== undefined) this.host.send(ack);
     this.stream();
     if (complete !== undefined) {
-      this.receiving.complete = this.host.now();
+      this.receiving.complete = this.options.clock.now();
       this.enqueue(() => this.installReceived(complete));
     }
   }
@@ -292,7 +296,7 @@ export class Snapshots<R> {
       void s.writer.abort();
       s = undefined;
     }
-    const storage = this.host.storage;
+    const storage = this.options.storage;
     if (cur === undefined || typeof storage.createSnapshot !== 'function' || !this.host.running()) return;
     if (s === undefined) {
       if (cur.slot <= this.savedSlot) return;
@@ -302,7 +306,7 @@ export class Snapshots<R> {
         writer = storage.createSnapshot(cur.slot, cur.data.byteLength, { dataCrc32ByCaller: true });
       } catch (error) {
         // The storage is closing or failed: the install's save (or the node's end) says so.
-        this.host.logger.debug({ node: this.host.id, err: error }, 'could not stream an incoming snapshot to the storage');
+        this.options.logger.debug({ node: this.options.id, err: error }, 'could not stream an incoming snapshot to the storage');
         return;
       }
       s = { from: cur.from, transfer: cur.transfer, writer, written: 0 };
@@ -318,7 +322,7 @@ export class Snapshots<R> {
   tick(): void {
     for (const to of this.sender.tick()) {
       this.outgoing.delete(to);
-      this.host.logger.warn({ node: this.host.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
+      this.options.logger.warn({ node: this.options.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
     }
     this.receiver.tick();
     if (this.streaming !== undefined) this.stream();
@@ -346,7 +350,7 @@ export class Snapshots<R> {
   }
 
   private async installReceived(s: ReceivedSnapshot): Promise<void> {
-    const startedAt = this.host.now();
+    const startedAt = this.options.clock.now();
     let status: 'done' | 'failed' = 'failed';
     let answered = false;
     const answer = (): void => {
@@ -365,7 +369,7 @@ export class Snapshots<R> {
       }
       let decoded;
       try {
-        decoded = decodeSnapshot(s.data, this.host.resultCodec);
+        decoded = decodeSnapshot(s.data, this.options.resultCodec);
       } catch (error) {
         this.counts.refused++;
         this.host.warn(error instanceof Error ? error : new SnapshotError(String(error)));
@@ -373,10 +377,10 @@ export class Snapshots<R> {
       }
       // Durable first: once the core counts the slots applied it persists a commit
       // index that only this snapshot covers.
-      const savingAt = this.host.now();
+      const savingAt = this.options.clock.now();
       if (s.slot > this.savedSlot) await this.saveReceived(s);
       if (!this.host.running()) return;
-      const savedAt = this.host.now();
+      const savedAt = this.options.clock.now();
       status = 'done';
       if (s.slot <= this.host.appliedIndex()) return; // the log got there first meanwhile
       await this.host.install(s.slot, decoded.state, decoded.machine);
@@ -385,7 +389,7 @@ export class Snapshots<R> {
       this.bytesSince = 0;
       this.counts.installed++;
       const r = this.receiving?.from === s.from && this.receiving.transfer === s.transfer ? this.receiving : undefined;
-      const now = this.host.now();
+      const now = this.options.clock.now();
       // Where the time went: receiving the chunks, waiting for earlier work, decoding,
       // making the snapshot durable, installing it.
       const phases =
@@ -399,7 +403,10 @@ export class Snapshots<R> {
               installMs: Math.round(now - savedAt),
             };
       const ms = r === undefined ? undefined : Math.round(now - r.since);
-      this.host.logger.info({ node: this.host.id, from: s.from, slot: s.slot, bytes: s.data.byteLength, ms, ...phases }, 'installed a snapshot from a peer');
+      this.options.logger.info(
+        { node: this.options.id, from: s.from, slot: s.slot, bytes: s.data.byteLength, ms, ...phases },
+        'installed a snapshot from a peer',
+      );
       // Durable and installed: the sender may stop now; compacting the log below is this node's own business.
       answer();
       await this.compact(s.slot);
@@ -433,7 +440,7 @@ export class Snapshots<R> {
 
   private async save(snapshot: Snapshot): Promise<void> {
     try {
-      await this.host.storage.saveSnapshot(snapshot);
+      await this.options.storage.saveSnapshot(snapshot);
     } catch (error) {
       const e = new StorageError('saveSnapshot', error);
       this.host.fail(e);
@@ -447,7 +454,7 @@ export class Snapshots<R> {
     if (slot < 1 || !this.host.running()) return;
     this.host.compact(slot);
     try {
-      await this.host.storage.compact(slot + 1);
+      await this.options.storage.compact(slot + 1);
     } catch (error) {
       const e = new StorageError('compact', error);
       this.host.fail(e);

@@ -1,3 +1,4 @@
+import { ConfigError } from '../core/index.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { AbortedError, TimeoutError } from './errors.js';
 
@@ -83,4 +84,15 @@ export function createWaiter<T>(
 ): { promise: Promise<T>; waiter: Waiter<T> } {
   const waiter = new Waiter<T>(clock, what, limits, done);
   return { promise: waiter.promise, waiter };
+}
+
+/**
+ * The timeout of one wait: `given` if the caller set one (a positive number of
+ * milliseconds, or a {@link ConfigError} naming `api`), else `fallback`.
+ * @internal
+ */
+export function waitTimeoutMs(api: string, given: number | undefined, fallback: number): number {
+  if (given === undefined) return fallback;
+  if (typeof given !== 'number' || !Number.isFinite(given) || given <= 0) throw new ConfigError(api, 'timeoutMs', 'must be a positive number of milliseconds');
+  return given;
 }
