@@ -1,10 +1,9 @@
 import { assert } from './assert.js';
 import { type Ballot, compareBallots, formatBallot } from './ballot.js';
 import type { Limits } from './limits.js';
-import type { AcceptedEntry } from './messages.js';
+import type { AcceptedEntry, ChosenEntry } from './entries.js';
 import type { NodeId } from './node-id.js';
 import type { Quorum, VoteResult } from './quorum/quorum.js';
-import type { ChosenEntry } from './durable-state.js';
 import { type Value, batch, noop, valueEquals } from './value.js';
 import type { Configuration } from './configuration/configuration.js';
 import type { Epoch } from './configuration/epochs.js';

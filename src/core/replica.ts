@@ -2,14 +2,14 @@ import { Acceptor } from './acceptor.js';
 import { assert, unreachable } from './assert.js';
 import { type Ballot, ballotEquals, ballotZero, compareBallots, formatBallot } from './ballot.js';
 import { CatchUp } from './catch-up.js';
-import { type ChosenEntry, type DurableState, emptyDurableState } from './durable-state.js';
+import { type DurableState, emptyDurableState } from './durable-state.js';
+import type { AcceptedEntry, ChosenEntry } from './entries.js';
 import { Election } from './election.js';
 import { ConfigError } from './errors.js';
 import { Learner } from './learner.js';
 import { type Limits, defaultLimits, messageEnd, validateLimits } from './limits.js';
 import type {
   AcceptMessage,
-  AcceptedEntry,
   AcceptedMessage,
   CatchUpMessage,
   ChosenMessage,

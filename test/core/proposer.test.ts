@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Ballot } from '../../src/core/ballot.js';
 import { InvariantError } from '../../src/core/errors.js';
 import { defaultLimits, type Limits } from '../../src/core/limits.js';
-import type { AcceptedEntry } from '../../src/core/messages.js';
+import type { AcceptedEntry } from '../../src/core/entries.js';
 import { Candidacy, Leadership } from '../../src/core/proposer.js';
 import { majority } from '../../src/core/quorum/majority.js';
 import { batch, noop, type Value } from '../../src/core/value.js';
