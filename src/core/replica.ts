@@ -40,7 +40,36 @@ import { Rejoin } from './rejoin.js';
 import { type Value, noop, valueBytes, valueEquals } from './value.js';
 
 /** What a replica currently does. */
-export type Role = 'follower' | 'candidate' | 'leader' | 'observer' | 'removed';
+export type Role = RoleState['kind'];
+
+/** The candidate's own promise: it counts once the write that records it is durable. */
+interface SelfPromise {
+  readonly seq: number;
+  readonly reported: readonly AcceptedEntry[];
+  readonly chosen: readonly ChosenEntry[];
+}
+
+/**
+ * What a replica does, with the state only that role has: a candidate always has its
+ * candidacy, a leader its leadership, and no other role has either. Set in one place
+ * per transition ({@link Replica.becomeFollower} and its siblings).
+ */
+type RoleState =
+  | { readonly kind: 'follower' }
+  | {
+      readonly kind: 'candidate';
+      readonly candidacy: Candidacy;
+      /** Its own promise, until counted. */
+      selfPromise: SelfPromise | undefined;
+    }
+  | { readonly kind: 'leader'; readonly leadership: Leadership }
+  | { readonly kind: 'observer' }
+  | { readonly kind: 'removed' };
+
+/** The roles without state of their own: shared, since they are read-only. */
+const follower = Object.freeze({ kind: 'follower' as const });
+const observer = Object.freeze({ kind: 'observer' as const });
+const removed = Object.freeze({ kind: 'removed' as const });
 
 /** How to build a {@link Replica}. */
 export interface ReplicaOptions {
@@ -212,11 +241,7 @@ export class Replica {
   private readonly election: Election;
   private readonly catchUp: CatchUp;
   private readonly out = new OutputBuilder();
-  private currentRole: Role;
-  private candidacy: Candidacy | undefined;
-  private leadership: Leadership | undefined;
-  /** The candidate's own promise, counted once durable. */
-  private selfPromise: { seq: number; reported: readonly AcceptedEntry[]; chosen: readonly ChosenEntry[] } | undefined;
+  private roleState: RoleState = follower;
   /** Set while this voter may not vote yet (amnesia guard). */
   private rejoin: Rejoin | undefined;
   private leaderHint: NodeId | undefined;
@@ -254,8 +279,8 @@ export class Replica {
       throw new ConfigError(api, 'id', `${id} is neither a voter nor an observer`);
     // The log it holds may have moved it out since: then it starts removed.
     this.computeView();
-    this.currentRole = this.isVoter ? 'follower' : this.observers.includes(id) ? 'observer' : 'removed';
-    if (this.currentRole === 'observer' && ballotEquals(state.promised, ballotZero)) {
+    if (!this.isVoter) this.becomeNonVoter();
+    if (this.roleState.kind === 'observer' && ballotEquals(state.promised, ballotZero)) {
       // Recorded so that a promotion later finds it: this node joined as an observer and
       // has voted on nothing (a wiped voter restarts with nothing and runs the guard).
       this.acceptor.raisePromise(joinedMark(id), this.out);
@@ -265,6 +290,49 @@ export class Replica {
       this.rejoin = new Rejoin(id, this.otherVoters);
       this.sendProbes();
     }
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  /** This leader's phase 2; undefined unless leading. */
+  private get leadership(): Leadership | undefined {
+    const r = this.roleState;
+    return r.kind === 'leader' ? r.leadership : undefined;
+  }
+
+  /** This candidate's phase 1; undefined unless campaigning. */
+  private get candidacy(): Candidacy | undefined {
+    const r = this.roleState;
+    return r.kind === 'candidate' ? r.candidacy : undefined;
+  }
+
+  /** A voter that neither leads nor campaigns: a leader's or candidate's state is gone. */
+  private becomeFollower(): void {
+    assert(this.isVoter, () => `${this.id} follows, but is no voter`);
+    this.roleState = follower;
+  }
+
+  /** A voter that campaigns with `candidacy`; its own promise counts once write `selfPromise.seq` is durable. */
+  private becomeCandidate(candidacy: Candidacy, selfPromise: SelfPromise): void {
+    assert(this.roleState.kind === 'follower', () => `${this.id} campaigns as ${this.roleState.kind}`);
+    assert(
+      ballotEquals(this.acceptor.promised, candidacy.ballot),
+      () => `${this.id} campaigns for ${formatBallot(candidacy.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
+    );
+    this.roleState = { kind: 'candidate', candidacy, selfPromise };
+  }
+
+  /** A candidate that won phase 1 leads with `leadership`. */
+  private becomeLeader(leadership: Leadership): void {
+    assert(this.roleState.kind === 'candidate', () => `${this.id} leads as ${this.roleState.kind}`);
+    assert(this.isVoter, () => `${this.id} leads, but is no voter`);
+    this.roleState = { kind: 'leader', leadership };
+  }
+
+  /** Not a voter of the configurations governing now: an observer if one of them names it so, else removed. */
+  private becomeNonVoter(): void {
+    assert(!this.isVoter, () => `${this.id} stops voting, but is a voter`);
+    this.roleState = this.observers.includes(this.id) ? observer : removed;
   }
 
   /** The configurations governing the slots from the commit index on, to the window's end. */
@@ -316,22 +384,20 @@ export class Replica {
         if (m !== this.id) this.out.send({ type: 'commit', from: this.id, to: m, ballot: wasLeading.ballot, commitIndex });
       }
     }
-    const observer = this.observers.includes(this.id);
+    const kind = this.roleState.kind;
     if (this.isVoter) {
-      if (this.currentRole === 'observer' || this.currentRole === 'removed') {
-        this.currentRole = 'follower';
+      if (kind === 'observer' || kind === 'removed') {
+        this.becomeFollower();
         this.election.heardLeader();
         if (ballotEquals(this.acceptor.promised, ballotZero) && this.otherVoters.length > 0 && this.rejoin === undefined) {
           this.rejoin = new Rejoin(this.id, this.otherVoters);
           this.sendProbes();
         }
       }
-    } else if (this.currentRole !== 'observer' && this.currentRole !== 'removed') {
-      if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
-      this.rejoin = undefined;
-      this.currentRole = observer ? 'observer' : 'removed';
     } else {
-      this.currentRole = observer ? 'observer' : 'removed';
+      if (kind === 'leader' || kind === 'candidate') this.stepDown(undefined);
+      if (kind !== 'observer' && kind !== 'removed') this.rejoin = undefined;
+      this.becomeNonVoter();
     }
     const l = this.leadership;
     if (l !== undefined) {
@@ -361,9 +427,9 @@ export class Replica {
   get status(): ReplicaStatus {
     return {
       id: this.id,
-      role: this.currentRole,
+      role: this.roleState.kind,
       promised: this.acceptor.promised,
-      leader: this.currentRole === 'leader' ? this.id : this.leaderHint,
+      leader: this.roleState.kind === 'leader' ? this.id : this.leaderHint,
       heardLeader: this.followed?.ballot,
       commitIndex: this.learner.commitIndex,
       appliedIndex: this.learner.appliedIndex,
@@ -385,12 +451,12 @@ export class Replica {
    * off from the leader keeps naming it in {@link status}; this is what grows.
    */
   get leaderSilentTicks(): number {
-    return this.currentRole === 'leader' ? 0 : this.election.leaderElapsed;
+    return this.roleState.kind === 'leader' ? 0 : this.election.leaderElapsed;
   }
 
   /** The commit index the leader last announced to this replica (its own while it leads; 0 before any). */
   get leaderCommitIndex(): number {
-    if (this.currentRole === 'leader') return this.learner.commitIndex;
+    if (this.roleState.kind === 'leader') return this.learner.commitIndex;
     return Math.max(this.followed?.commitIndex ?? 0, this.learner.commitIndex);
   }
 
@@ -402,7 +468,7 @@ export class Replica {
    */
   memberProgress(): readonly MemberProgress[] {
     const l = this.leadership;
-    if (l === undefined || this.currentRole !== 'leader') return [];
+    if (l === undefined) return [];
     return this.peers.map((id) => {
       const heard = l.lastHeard.get(id);
       return { id, commitIndex: l.reportedCommit.get(id), silentTicks: heard === undefined ? undefined : this.now - heard };
@@ -416,7 +482,7 @@ export class Replica {
 
   /** What this replica does now. */
   get role(): Role {
-    return this.currentRole;
+    return this.roleState.kind;
   }
 
   /** The chosen value of `slot`, if this replica knows it. */
@@ -500,18 +566,19 @@ export class Replica {
     this.now++;
     this.refreshView();
     this.catchUp.tick();
-    switch (this.currentRole) {
+    const r = this.roleState;
+    switch (r.kind) {
       case 'leader':
-        return this.tickLeader();
+        return this.tickLeader(r.leadership);
       case 'candidate':
-        return this.tickCandidate();
+        return this.tickCandidate(r.candidacy);
       case 'follower':
         return this.tickFollower();
       case 'observer':
       case 'removed':
         return;
       default:
-        return unreachable(this.currentRole);
+        return unreachable(r);
     }
   }
 
@@ -521,7 +588,7 @@ export class Replica {
    */
   propose(commands: readonly Uint8Array[]): ProposeResult {
     const leadership = this.leadership;
-    if (this.currentRole !== 'leader' || leadership === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (leadership === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     for (const c of commands) {
       if (c.byteLength > this.limits.batchBytesMax) return { ok: false, reason: 'too-large', bytes: c.byteLength, limit: this.limits.batchBytesMax };
     }
@@ -542,7 +609,7 @@ export class Replica {
    */
   readIndex(id: number): ReadIndexRequestResult {
     const l = this.leadership;
-    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     assert(Number.isSafeInteger(id), () => `read id ${id} is not an integer`);
     l.addRead(id, Math.max(this.learner.commitIndex, l.adoptedEnd));
     return proposalQueued;
@@ -556,7 +623,7 @@ export class Replica {
    */
   transferLeadership(to: NodeId): TransferResult {
     const l = this.leadership;
-    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     if (!this.quorum.isVoter(to)) return { ok: false, reason: 'not-voter' };
     if (to === this.id) return proposalQueued;
     l.transfer = { to, elapsed: 0, told: false };
@@ -569,12 +636,13 @@ export class Replica {
     if (persistSeq > this.out.lastPersistSeq) assert(false, `persisted(${persistSeq}) but only ${this.out.lastPersistSeq} persists were handed out`);
     if (persistSeq < this.persistedSeq) assert(false, `persisted(${persistSeq}) goes back from ${this.persistedSeq}`);
     this.persistedSeq = persistSeq;
-    if (this.leadership !== undefined) {
-      this.leadership.persisted(persistSeq);
+    const r = this.roleState;
+    if (r.kind === 'leader') {
+      r.leadership.persisted(persistSeq);
       this.advanceLeaderCommit();
-    } else if (this.candidacy !== undefined && this.selfPromise !== undefined && this.selfPromise.seq <= persistSeq) {
-      this.candidacy.onPromise(this.id, this.selfPromise.reported, this.selfPromise.chosen);
-      this.selfPromise = undefined;
+    } else if (r.kind === 'candidate' && r.selfPromise !== undefined && r.selfPromise.seq <= persistSeq) {
+      r.candidacy.onPromise(this.id, r.selfPromise.reported, r.selfPromise.chosen);
+      r.selfPromise = undefined;
       this.checkCandidacy();
     }
   }
@@ -619,7 +687,7 @@ export class Replica {
       configuration !== undefined || (epochs.latest.source === 0 && epochs.latest.config.id === 0),
       () => `installSnapshot(${slot}) without the snapshot's configuration, in a cluster that changed members`,
     );
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
+    if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(undefined);
     this.learner.installSnapshot(slot, configuration ?? [{ from: 1, source: 0, config: epochs.latest.config }], this.out);
     this.refreshView();
     this.acceptor.forgetThrough(slot);
@@ -674,7 +742,7 @@ export class Replica {
         if (!fromVoter) return 'only voters vote or lead';
         break;
       case 'commit':
-        if (this.currentRole === 'observer') return 'observers learn from chosen messages';
+        if (this.roleState.kind === 'observer') return 'observers learn from chosen messages';
         if (!fromVoter) return 'only voters lead';
         break;
       case 'probe':
@@ -762,15 +830,11 @@ export class Replica {
     if (this.election.timedOut) this.startPrecheck();
   }
 
-  private tickCandidate(): void {
-    const c = this.candidacy;
-    assert(c !== undefined, 'candidate without a candidacy');
+  private tickCandidate(c: Candidacy): void {
     this.election.tick();
     c.elapsed++;
     if (this.election.timedOut) {
-      this.candidacy = undefined;
-      this.selfPromise = undefined;
-      this.currentRole = 'follower';
+      this.becomeFollower();
       this.startPrecheck();
       return;
     }
@@ -782,7 +846,7 @@ export class Replica {
   }
 
   private startPrecheck(): void {
-    assert(this.isVoter && this.currentRole === 'follower', () => `${this.id} prechecks as ${this.currentRole}`);
+    assert(this.isVoter && this.roleState.kind === 'follower', () => `${this.id} prechecks as ${this.roleState.kind}`);
     this.election.startPrecheck(this.id);
     const commitIndex = this.learner.commitIndex;
     for (const v of this.otherVoters) this.out.send({ type: 'precheck', from: this.id, to: v, commitIndex });
@@ -794,7 +858,7 @@ export class Replica {
   }
 
   private onPrecheck(m: PrecheckMessage): void {
-    const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.currentRole === 'leader', m.commitIndex, this.learner.commitIndex);
+    const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.roleState.kind === 'leader', m.commitIndex, this.learner.commitIndex);
     this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
     if (!this.isVoter && m.commitIndex > this.learner.commitIndex) {
       // A voter counts on this node's vote: it learned a configuration this node has not
@@ -817,7 +881,7 @@ export class Replica {
 
   private onPrecheckReply(m: PrecheckReplyMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.promised.round);
-    if (this.currentRole !== 'follower' || !this.election.prechecking) return;
+    if (this.roleState.kind !== 'follower' || !this.election.prechecking) return;
     this.election.onPrecheckReply(m.from, m.granted);
     this.checkPrecheck();
   }
@@ -830,9 +894,7 @@ export class Replica {
     const reported = this.acceptor.prepare(ballot, firstSlot, this.out);
     assert(reported !== undefined, () => `${this.id} could not promise its own new ballot ${formatBallot(ballot)}`);
     this.roundSeen = round;
-    this.candidacy = new Candidacy(ballot, firstSlot);
-    this.selfPromise = { seq: this.out.nextPersistSeq, reported, chosen: this.chosenFrom(firstSlot) };
-    this.currentRole = 'candidate';
+    this.becomeCandidate(new Candidacy(ballot, firstSlot), { seq: this.out.nextPersistSeq, reported, chosen: this.chosenFrom(firstSlot) });
     this.leaderHint = undefined;
     this.election.resetTimer();
     for (const v of this.otherVoters) this.out.send({ type: 'prepare', from: this.id, to: v, ballot, firstSlot });
@@ -852,7 +914,7 @@ export class Replica {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(m.from);
+    if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(m.from);
     this.election.resetTimer();
     this.out.send({ type: 'promise', from: this.id, to: m.from, ballot: m.ballot, accepted: reported, chosen: this.chosenFrom(m.firstSlot) });
   }
@@ -865,7 +927,7 @@ export class Replica {
       return;
     }
     const c = this.candidacy;
-    if (this.currentRole !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
+    if (c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
     c.onPromise(m.from, m.accepted, m.chosen);
     if (this.learnChosen(m.chosen)) {
       // The commit index moved: the configurations governing from it on may be others.
@@ -895,10 +957,11 @@ export class Replica {
   private checkCandidacy(): void {
     const c = this.candidacy;
     if (c === undefined || c.vote(this.quorum) !== 'won') return;
-    this.becomeLeader(c);
+    this.lead(c);
   }
 
-  private becomeLeader(c: Candidacy): void {
+  /** `c` won phase 1: lead in its ballot. */
+  private lead(c: Candidacy): void {
     assert(
       ballotEquals(this.acceptor.promised, c.ballot),
       () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
@@ -921,10 +984,7 @@ export class Replica {
     const written = this.out.recordedPersistSeq;
     const l = new Leadership(c.ballot, firstSlot, this.id, this.now, written > this.persistedSeq ? written : 0);
     l.adopt(values, c.promisers());
-    this.leadership = l;
-    this.candidacy = undefined;
-    this.selfPromise = undefined;
-    this.currentRole = 'leader';
+    this.becomeLeader(l);
     this.leaderHint = this.id;
     this.followed = undefined;
     for (const e of this.view) {
@@ -934,9 +994,7 @@ export class Replica {
     this.broadcastHeartbeat(l);
   }
 
-  private tickLeader(): void {
-    const l = this.leadership;
-    assert(l !== undefined, 'leader without a leadership');
+  private tickLeader(l: Leadership): void {
     l.elapsed++;
     if (l.elapsed >= this.limits.electionTicksMin && !l.hearsQuorum(this.now, this.limits.electionTicksMin, this.quorum)) {
       this.stepDown(undefined);
@@ -970,10 +1028,9 @@ export class Replica {
       this.out.drop(l.drain());
       for (const id of l.drainReads()) this.out.read({ id, ok: false, leaderHint });
     }
-    this.leadership = undefined;
-    this.candidacy = undefined;
-    this.selfPromise = undefined;
-    this.currentRole = 'follower';
+    // Only while the view changes (refreshView) may a leader or candidate be no voter.
+    if (this.isVoter) this.becomeFollower();
+    else this.becomeNonVoter();
     // Never name ourselves: a deposed leader knows at most who deposed it.
     this.leaderHint = leaderHint === this.id ? undefined : leaderHint;
     this.election.stopPrecheck();
@@ -982,7 +1039,7 @@ export class Replica {
 
   /** A leader of `ballot` (at least our promise) spoke: follow it. */
   private follow(ballot: Ballot): void {
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(ballot.node);
+    if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(ballot.node);
     this.leaderHint = ballot.node;
     this.election.heardLeader();
   }
@@ -1008,7 +1065,7 @@ export class Replica {
    */
   changeMembers(change: MembershipChange): ChangeMembersResult {
     const l = this.leadership;
-    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     const latest = this.learner.epochs.latest;
     if (this.changeInProgress(l)) return { ok: false, reason: 'in-progress', config: l.pendingChange ?? latest.config };
     const plan = planChange(latest.config, change);
@@ -1322,7 +1379,7 @@ export class Replica {
   private onTimeoutNow(m: TimeoutNowMessage): void {
     if (this.rejoin !== undefined) return;
     const f = this.followed;
-    if (this.currentRole !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return;
+    if (this.roleState.kind !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return;
     if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
     // Outbid the leader: a target outside its phase-1 quorum may never have promised its ballot.
     this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
@@ -1367,7 +1424,7 @@ export class Replica {
         // A rejoining voter fences off accepts it sent before it lost its storage. A
         // leader of a lower ballot can no longer get this vote: it steps down.
         this.acceptor.raisePromise(m.fence, this.out);
-        if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
+        if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(undefined);
       }
     }
     const commitIndex = this.learner.commitIndex;
@@ -1459,7 +1516,7 @@ export class Replica {
     }
     this.learner.advance(this.out);
     const f = this.followed;
-    if (f !== undefined && this.currentRole !== 'leader') {
+    if (f !== undefined && this.roleState.kind !== 'leader') {
       const gap = this.learner.followLeader(f.ballot, f.commitIndex, this.acceptor, this.out);
       if (gap !== undefined) this.requestCatchUp(f.ballot.node, gap, f.commitIndex);
     } else if (m.commitIndex > this.learner.commitIndex) {
