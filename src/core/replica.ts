@@ -626,7 +626,7 @@ export class Replica {
     if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     if (!this.quorum.isVoter(to)) return { ok: false, reason: 'not-voter' };
     if (to === this.id) return proposalQueued;
-    l.transfer = { to, elapsed: 0, told: false };
+    l.startTransfer(to);
     return proposalQueued;
   }
 
@@ -832,13 +832,13 @@ export class Replica {
 
   private tickCandidate(c: Candidacy): void {
     this.election.tick();
-    c.elapsed++;
+    const askAgain = c.tick(this.limits.heartbeatTicks);
     if (this.election.timedOut) {
       this.becomeFollower();
       this.startPrecheck();
       return;
     }
-    if (c.elapsed % this.limits.heartbeatTicks === 0) {
+    if (askAgain) {
       for (const v of this.otherVoters) {
         if (!c.hasAnswered(v)) this.out.send({ type: 'prepare', from: this.id, to: v, ballot: c.ballot, firstSlot: c.firstSlot });
       }
@@ -995,27 +995,15 @@ export class Replica {
   }
 
   private tickLeader(l: Leadership): void {
-    l.elapsed++;
-    if (l.elapsed >= this.limits.electionTicksMin && !l.hearsQuorum(this.now, this.limits.electionTicksMin, this.quorum)) {
-      this.stepDown(undefined);
-      return;
-    }
-    if (l.transfer !== undefined && ++l.transfer.elapsed >= this.limits.electionTicksMax) l.transfer = undefined;
-    if (++l.heartbeatElapsed >= this.limits.heartbeatTicks) {
-      l.heartbeatElapsed = 0;
-      l.retransmitStalled();
-      l.trimRanges(this.limits.ackRangesMax);
-      this.broadcastHeartbeat(l);
-    }
+    const due = l.tick(this.now, this.limits, this.quorum);
+    if (due === 'lost-quorum') this.stepDown(undefined);
+    else if (due === 'heartbeat') this.broadcastHeartbeat(l);
   }
 
   private broadcastHeartbeat(l: Leadership): void {
     const commitIndex = this.learner.commitIndex;
-    const seq = ++l.heartbeatSeq;
-    l.readRoundWanted = false;
-    if (l.firstReadSeq === Infinity && commitIndex >= l.adoptedEnd) l.firstReadSeq = seq;
+    const seq = l.heartbeatRound(commitIndex, this.otherVoters);
     for (const p of this.peers) this.out.send({ type: 'heartbeat', from: this.id, to: p, ballot: l.ballot, commitIndex, seq });
-    for (const v of this.otherVoters) l.commitSent.set(v, commitIndex);
   }
 
   /**
@@ -1091,7 +1079,7 @@ export class Replica {
     if (quorum.phase1(live) !== 'won' || quorum.phase2(live) !== 'won') {
       return { ok: false, reason: 'would-lose-quorum', voters: plan.config.voters };
     }
-    l.pendingChange = plan.config;
+    l.queueChange(plan.config);
     return { ok: true, config: plan.config };
   }
 
@@ -1109,15 +1097,12 @@ export class Replica {
    * configuration, a phase-2 quorum of it has durably learned every earlier slot.
    */
   private mayProposeIn(l: Leadership, e: Epoch): boolean {
-    if (l.ready.has(e)) return true;
+    if (l.isReady(e)) return true;
     if (!e.quorum.isVoter(this.id)) return false;
     if (e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== 'won') {
       const firstSlot = Math.max(e.from, l.nextSlot);
       for (const v of e.voters) {
-        if (v === this.id || l.promisers.has(v)) continue;
-        const sent = l.prepareSent.get(v);
-        if (sent !== undefined && this.now - sent < this.limits.heartbeatTicks) continue;
-        l.prepareSent.set(v, this.now);
+        if (v === this.id || l.promisers.has(v) || !l.askToPromise(v, this.now, this.limits.heartbeatTicks)) continue;
         this.out.send({ type: 'prepare', from: this.id, to: v, ballot: l.ballot, firstSlot });
       }
       return false;
@@ -1132,14 +1117,11 @@ export class Replica {
       // voter's: its write may still be on its way to the disk.
       const won = e.quorum.phase2((v) => ((v === this.id ? l.acknowledgedThrough(v) : (l.reportedCommit.get(v) ?? 0)) >= before ? true : undefined));
       if (won !== 'won') {
-        if (l.gateRoundAt !== commitIndex) {
-          l.gateRoundAt = commitIndex;
-          l.readRoundWanted = true;
-        }
+        l.wantCommitReports(commitIndex);
         return false;
       }
     }
-    l.ready.add(e);
+    l.markReady(e);
     return true;
   }
 
@@ -1172,7 +1154,7 @@ export class Replica {
       if (left(v)) continue;
       if (best === undefined || (l.reportedCommit.get(v) ?? 0) > (l.reportedCommit.get(best) ?? 0)) best = v;
     }
-    if (best !== undefined) l.transfer = { to: best, elapsed: 0, told: false };
+    if (best !== undefined) l.startTransfer(best);
   }
 
   // ---------------------------------------------------------------- phase 2
@@ -1189,6 +1171,7 @@ export class Replica {
     const compacted = this.learner.compactedThrough;
     for (const v of this.otherVoters) {
       let next = l.sendNext.get(v)!;
+      let told = l.commitSent.get(v) ?? 0;
       if (next <= compacted && next <= last) {
         // It lags behind what this leader compacted: the snapshot replaces those slots.
         this.out.sendSnapshot(v);
@@ -1211,14 +1194,14 @@ export class Replica {
           range = { firstSlot: next, values: this.ownAcceptedValues(l, next, end) };
         }
         this.out.send({ type: 'accept', from: this.id, to: v, ballot: l.ballot, firstSlot: next, values: range.values, commitIndex });
-        l.commitSent.set(v, commitIndex);
+        told = commitIndex;
         next = end + 1;
       }
-      l.sendNext.set(v, next);
-      if ((l.commitSent.get(v) ?? 0) < commitIndex) {
+      if (told < commitIndex) {
         this.out.send({ type: 'commit', from: this.id, to: v, ballot: l.ballot, commitIndex });
-        l.commitSent.set(v, commitIndex);
+        told = commitIndex;
       }
+      l.sentTo(v, next, told);
     }
     for (const o of this.observers) {
       let next = l.observerNext.get(o)!;
@@ -1232,15 +1215,12 @@ export class Replica {
         this.out.send(chosen);
         next += chosen.values.length;
       }
-      l.observerNext.set(o, next);
+      l.pushedTo(o, next);
     }
-    if (l.readRoundWanted || (l.firstReadSeq === Infinity && commitIndex >= l.adoptedEnd && l.hasReads)) this.broadcastHeartbeat(l);
+    if (l.heartbeatWanted(commitIndex)) this.broadcastHeartbeat(l);
     for (const r of l.confirmedReads(this.quorum)) this.out.read({ id: r.id, ok: true, index: r.index });
-    const t = l.transfer;
-    if (t !== undefined && !t.told && l.acknowledgedThrough(t.to) >= last) {
-      t.told = true;
-      this.out.send({ type: 'timeoutNow', from: this.id, to: t.to, ballot: l.ballot });
-    }
+    const target = l.transferDue(last);
+    if (target !== undefined) this.out.send({ type: 'timeoutNow', from: this.id, to: target, ballot: l.ballot });
   }
 
   /**
@@ -1265,13 +1245,9 @@ export class Replica {
         l.changeSlot <= this.learner.commitIndex
       ) {
         // The joint configuration governs: propose its second step.
-        l.pendingChange = finishJoint(latest.config);
+        l.queueChange(finishJoint(latest.config));
       }
-      if (l.pendingChange !== undefined && first + values.length <= limit) {
-        l.changeSlot = first + values.length;
-        values.push({ kind: 'config', config: l.pendingChange });
-        l.pendingChange = undefined;
-      }
+      if (l.pendingChange !== undefined && first + values.length <= limit) values.push({ kind: 'config', config: l.takeChange(first + values.length) });
       if (l.queued > 0) {
         const room = limit - (first + values.length) + 1;
         for (const v of l.takeBatches(room, this.limits)) values.push(v);
@@ -1282,8 +1258,7 @@ export class Replica {
     if (values.length === 0) return;
     const ok = this.acceptor.accept(l.ballot, first, values, this.out);
     assert(ok, () => `leader ${formatBallot(l.ballot)} refused by its own acceptor`);
-    l.nextSlot += values.length;
-    l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
+    l.assigned(values.length, this.out.nextPersistSeq);
   }
 
   /** This leader's own values for slots `first..last`, all accepted in its ballot. */
@@ -1318,7 +1293,7 @@ export class Replica {
   private onAccepted(m: AcceptedMessage): void {
     const l = this.leadership;
     if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
-    l.lastHeard.set(m.from, this.now);
+    l.heard(m.from, this.now);
     l.acknowledge(m.from, m.firstSlot, m.firstSlot + m.count - 1);
     this.advanceLeaderCommit();
   }
@@ -1362,8 +1337,7 @@ export class Replica {
   private onHeartbeatReply(m: HeartbeatReplyMessage): void {
     const l = this.leadership;
     if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
-    l.lastHeard.set(m.from, this.now);
-    if (m.commitIndex >= (l.reportedCommit.get(m.from) ?? -1)) l.reportedCommit.set(m.from, m.commitIndex);
+    l.reported(m.from, m.commitIndex, this.now);
     if (!this.quorum.isVoter(m.from)) return;
     for (const r of l.echo(m.from, m.seq, this.quorum)) this.out.read({ id: r.id, ok: true, index: r.index });
   }
