@@ -315,6 +315,7 @@ export class Replica {
   /** A voter that campaigns with `candidacy`; its own promise counts once write `selfPromise.seq` is durable. */
   private becomeCandidate(candidacy: Candidacy, selfPromise: SelfPromise): void {
     assert(this.roleState.kind === 'follower', () => `${this.id} campaigns as ${this.roleState.kind}`);
+    assert(this.rejoin === undefined, () => `${this.id} campaigns while rejoining`);
     assert(
       ballotEquals(this.acceptor.promised, candidacy.ballot),
       () => `${this.id} campaigns for ${formatBallot(candidacy.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
@@ -858,6 +859,9 @@ export class Replica {
   }
 
   private onPrecheck(m: PrecheckMessage): void {
+    // Every precheck is answered: a refusal tells the asker of a higher ballot.
+    assert(this.quorum.isVoter(m.from), () => `precheck from ${m.from}, who does not vote`);
+    assert(this.isVoter || this.acceptor.promised.round > 0, () => `${this.id} answers a precheck, but never voted and does not vote`);
     const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.roleState.kind === 'leader', m.commitIndex, this.learner.commitIndex);
     this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
     if (!this.isVoter && m.commitIndex > this.learner.commitIndex) {
@@ -879,9 +883,15 @@ export class Replica {
     else if (reply !== undefined) this.out.send(reply);
   }
 
+  private ignorePrecheckReply(): string | undefined {
+    if (this.roleState.kind !== 'follower' || !this.election.prechecking) return 'not prechecking';
+    return undefined;
+  }
+
   private onPrecheckReply(m: PrecheckReplyMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.promised.round);
-    if (this.roleState.kind !== 'follower' || !this.election.prechecking) return;
+    if (this.ignorePrecheckReply() !== undefined) return;
+    assert(this.isVoter, () => `${this.id} prechecks, but does not vote`);
     this.election.onPrecheckReply(m.from, m.granted);
     this.checkPrecheck();
   }
@@ -900,9 +910,15 @@ export class Replica {
     for (const v of this.otherVoters) this.out.send({ type: 'prepare', from: this.id, to: v, ballot, firstSlot });
   }
 
+  private ignorePrepare(): string | undefined {
+    if (this.rejoin !== undefined) return 'rejoining: it may have forgotten a higher promise';
+    return undefined;
+  }
+
   private onPrepare(m: PrepareMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
-    if (this.rejoin !== undefined) return; // it may have forgotten a higher promise
+    if (this.ignorePrepare() !== undefined) return;
+    assert(m.ballot.node === m.from, () => `prepare from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     if (m.firstSlot <= this.learner.compactedThrough) {
       // The accepted values of those slots are gone: promising would hide them from the
       // candidate (they are chosen). It needs the snapshot, not our vote.
@@ -914,20 +930,33 @@ export class Replica {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
+    assert(
+      ballotEquals(this.acceptor.promised, m.ballot),
+      () => `${this.id} promised ${formatBallot(m.ballot)} but holds ${formatBallot(this.acceptor.promised)}`,
+    );
     if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(m.from);
     this.election.resetTimer();
     this.out.send({ type: 'promise', from: this.id, to: m.from, ballot: m.ballot, accepted: reported, chosen: this.chosenFrom(m.firstSlot) });
   }
 
+  private ignorePromise(m: PromiseMessage): string | undefined {
+    const own = this.leadership?.ballot ?? this.candidacy?.ballot;
+    if (own === undefined) return 'not campaigning or leading';
+    if (!ballotEquals(m.ballot, own)) return 'an answer to an earlier ballot';
+    return undefined;
+  }
+
   private onPromise(m: PromiseMessage): void {
+    if (this.ignorePromise(m) !== undefined) return;
+    assert(m.ballot.node === this.id, () => `promise from ${m.from} for ${formatBallot(m.ballot)}, not a ballot of ${this.id}`);
     const l = this.leadership;
-    if (l !== undefined && ballotEquals(m.ballot, l.ballot)) {
+    if (l !== undefined) {
       // Asked for when a configuration entered the window after the election.
       l.onLatePromise(m.from, m.accepted, m.chosen);
       return;
     }
     const c = this.candidacy;
-    if (c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
+    assert(c !== undefined, () => `${this.id} takes a promise for ${formatBallot(m.ballot)} as ${this.roleState.kind}`);
     c.onPromise(m.from, m.accepted, m.chosen);
     if (this.learnChosen(m.chosen)) {
       // The commit index moved: the configurations governing from it on may be others.
@@ -1025,6 +1054,16 @@ export class Replica {
     this.election.heardLeader();
   }
 
+  /** After {@link follow}: this node neither leads nor campaigns, and its promise is not above `ballot`. */
+  private assertFollowing(ballot: Ballot): void {
+    const kind = this.roleState.kind;
+    assert(kind !== 'leader' && kind !== 'candidate', () => `${this.id} follows ${formatBallot(ballot)} as ${kind}`);
+    assert(
+      compareBallots(this.acceptor.promised, ballot) <= 0,
+      () => `${this.id} follows ${formatBallot(ballot)} but promised the higher ${formatBallot(this.acceptor.promised)}`,
+    );
+  }
+
   /** A leader of `ballot` (at least our promise) spoke: follow it. */
   private follow(ballot: Ballot): void {
     if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(ballot.node);
@@ -1032,10 +1071,22 @@ export class Replica {
     this.election.heardLeader();
   }
 
+  private ignoreReject(m: RejectMessage): string | undefined {
+    const own = this.leadership?.ballot ?? this.candidacy?.ballot;
+    if (own === undefined) return 'not campaigning or leading';
+    if (!ballotEquals(m.ballot, own)) return 'an answer to an earlier ballot';
+    if (compareBallots(m.promised, own) <= 0) return 'no higher promise';
+    return undefined;
+  }
+
   private onReject(m: RejectMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.promised.round);
-    const own = this.leadership?.ballot ?? this.candidacy?.ballot;
-    if (own === undefined || !ballotEquals(m.ballot, own) || compareBallots(m.promised, own) <= 0) return;
+    if (this.ignoreReject(m) !== undefined) return;
+    // A leader or candidate holds the promise of its own ballot: any higher one ended its role.
+    assert(
+      ballotEquals(this.acceptor.promised, m.ballot),
+      () => `${this.id} leads or campaigns in ${formatBallot(m.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
+    );
     this.candidacy?.onRefusal(m.from);
     this.stepDown(m.promised.node);
   }
@@ -1275,6 +1326,10 @@ export class Replica {
   }
 
   private onAccept(m: AcceptMessage): void {
+    // Runs for every accept: messages are built only on failure.
+    if (m.ballot.node !== m.from) assert(false, `accept from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
+    if (m.values.length < 1 || m.values.length > this.limits.acceptSlotsMax)
+      assert(false, `accept of ${m.values.length} slots from ${m.from}, outside 1..${this.limits.acceptSlotsMax}`);
     if (this.rejoin !== undefined) {
       // Learn from the leader without accepting: nothing to acknowledge.
       this.follow(m.ballot);
@@ -1285,14 +1340,21 @@ export class Replica {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
+    if (!ballotEquals(this.acceptor.promised, m.ballot))
+      assert(false, `${this.id} accepted in ${formatBallot(m.ballot)} but holds ${formatBallot(this.acceptor.promised)}`);
     this.follow(m.ballot);
     this.out.send({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, firstSlot: m.firstSlot, count: m.values.length });
     this.learnFromLeader(m.ballot, m.commitIndex);
   }
 
   private onAccepted(m: AcceptedMessage): void {
+    // The guard: an answer to a leadership of ours that is over (a one-line check, kept
+    // inline so the safety suite's mutant can take the ballot test out of it).
     const l = this.leadership;
     if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
+    // Runs for every accepted message: messages are built only on failure.
+    if (m.count < 1) assert(false, `accepted of ${m.count} slots from ${m.from}`);
+    if (!this.quorum.isVoter(m.from)) assert(false, `accepted from ${m.from}, who does not vote`);
     l.heard(m.from, this.now);
     l.acknowledge(m.from, m.firstSlot, m.firstSlot + m.count - 1);
     this.advanceLeaderCommit();
@@ -1323,38 +1385,64 @@ export class Replica {
   // ---------------------------------------------------------------- learning
 
   private onHeartbeat(m: HeartbeatMessage): void {
+    assert(m.ballot.node === m.from, () => `heartbeat from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     if (compareBallots(m.ballot, this.acceptor.promised) < 0) {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
     this.follow(m.ballot);
+    this.assertFollowing(m.ballot);
     this.learnFromLeader(m.ballot, m.commitIndex);
     // A reply vouches that no higher ballot was promised, which it cannot know yet.
     if (this.rejoin !== undefined) return;
     this.out.send({ type: 'heartbeatReply', from: this.id, to: m.from, ballot: m.ballot, commitIndex: this.learner.commitIndex, seq: m.seq });
   }
 
-  private onHeartbeatReply(m: HeartbeatReplyMessage): void {
+  private ignoreHeartbeatReply(m: HeartbeatReplyMessage): string | undefined {
     const l = this.leadership;
-    if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
+    if (l === undefined) return 'not leading';
+    if (!ballotEquals(m.ballot, l.ballot)) return 'an answer to an earlier ballot';
+    return undefined;
+  }
+
+  private onHeartbeatReply(m: HeartbeatReplyMessage): void {
+    if (this.ignoreHeartbeatReply(m) !== undefined) return;
+    const l = this.leadership;
+    // Runs for every heartbeat reply: messages are built only on failure.
+    if (l === undefined) assert(false, `${this.id} takes a heartbeat reply as ${this.roleState.kind}`);
+    if (!this.members.has(m.from)) assert(false, `heartbeat reply from ${m.from}, not a member`);
     l.reported(m.from, m.commitIndex, this.now);
     if (!this.quorum.isVoter(m.from)) return;
     for (const r of l.echo(m.from, m.seq, this.quorum)) this.out.read({ id: r.id, ok: true, index: r.index });
   }
 
   /** The leader's commit index moved: learn from it as from a heartbeat, without answering. */
+  private ignoreCommit(m: CommitMessage): string | undefined {
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return 'below our promise';
+    return undefined;
+  }
+
   private onCommit(m: CommitMessage): void {
-    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
+    if (this.ignoreCommit(m) !== undefined) return;
+    assert(m.ballot.node === m.from, () => `commit from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     this.follow(m.ballot);
+    this.assertFollowing(m.ballot);
     this.learnFromLeader(m.ballot, m.commitIndex);
   }
 
   /** The leader hands over: campaign now, skipping the pre-check its followers would refuse. */
-  private onTimeoutNow(m: TimeoutNowMessage): void {
-    if (this.rejoin !== undefined) return;
+  private ignoreTimeoutNow(m: TimeoutNowMessage): string | undefined {
+    if (this.rejoin !== undefined) return 'rejoining';
     const f = this.followed;
-    if (this.roleState.kind !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return;
-    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
+    if (this.roleState.kind !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return 'not from the leader it follows';
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return 'below our promise';
+    return undefined;
+  }
+
+  private onTimeoutNow(m: TimeoutNowMessage): void {
+    if (this.ignoreTimeoutNow(m) !== undefined) return;
+    assert(this.isVoter, () => `${this.id} told to campaign, but does not vote`);
+    assert(m.ballot.node === m.from, () => `timeoutNow from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     // Outbid the leader: a target outside its phase-1 quorum may never have promised its ballot.
     this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
     this.startCandidacy();
@@ -1377,6 +1465,7 @@ export class Replica {
   }
 
   private onCatchUp(m: CatchUpMessage): void {
+    assert(m.firstSlot >= 1 && m.lastSlot >= m.firstSlot, () => `catch-up from ${m.from} for slots ${m.firstSlot}..${m.lastSlot}`);
     const reply = CatchUp.serve(this.learner, this.id, m.from, m.firstSlot, m.lastSlot, this.limits);
     if (reply === 'snapshot') this.out.sendSnapshot(m.from);
     else if (reply !== undefined) this.out.send(reply);
@@ -1389,9 +1478,14 @@ export class Replica {
     for (const v of this.rejoin!.unanswered()) this.out.send({ type: 'probe', from: this.id, to: v, fence });
   }
 
+  private ignoreProbe(m: ProbeMessage): string | undefined {
+    if (m.fence.round > 0 && m.fence.node !== m.from) return 'fence not owned by its sender';
+    return undefined;
+  }
+
   private onProbe(m: ProbeMessage): void {
+    if (this.ignoreProbe(m) !== undefined) return;
     if (m.fence.round > 0) {
-      if (m.fence.node !== m.from) return;
       this.roundSeen = Math.max(this.roundSeen, m.fence.round);
       // A voter rejoining itself accepts nothing, and must keep no promise on record.
       if (this.rejoin === undefined && compareBallots(m.fence, this.acceptor.promised) > 0) {
@@ -1401,6 +1495,10 @@ export class Replica {
         if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(undefined);
       }
     }
+    assert(
+      this.rejoin !== undefined || m.fence.round === 0 || compareBallots(this.acceptor.promised, m.fence) >= 0,
+      () => `${this.id} answers fence ${formatBallot(m.fence)} holding the lower ${formatBallot(this.acceptor.promised)}`,
+    );
     const commitIndex = this.learner.commitIndex;
     const accepted: AcceptedEntry[] = [];
     for (let slot = Math.max(commitIndex, this.learner.compactedThrough) + 1; slot <= this.acceptor.lastSlot; slot++) {
@@ -1410,10 +1508,17 @@ export class Replica {
     this.out.send({ type: 'probeReply', from: this.id, to: m.from, fence: m.fence, promised: this.acceptor.promised, commitIndex, accepted });
   }
 
+  private ignoreProbeReply(): string | undefined {
+    if (this.rejoin === undefined) return 'not rejoining';
+    return undefined;
+  }
+
   private onProbeReply(m: ProbeReplyMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.promised.round);
+    if (this.ignoreProbeReply() !== undefined) return;
     const r = this.rejoin;
-    if (r === undefined) return;
+    assert(r !== undefined, () => `${this.id} takes a probe reply, not rejoining`);
+    assert(this.roleState.kind === 'follower', () => `${this.id} rejoins as ${this.roleState.kind}`);
     const outcome = r.onReply(m);
     if (outcome === 'fresh') {
       // A new cluster. Record that this voter joined: a promise of round 0, below every
@@ -1482,6 +1587,10 @@ export class Replica {
   }
 
   private onChosen(m: ChosenMessage): void {
+    assert(
+      m.values.length <= this.limits.catchUpSlotsMax,
+      () => `chosen message of ${m.values.length} slots from ${m.from}, above ${this.limits.catchUpSlotsMax}`,
+    );
     this.catchUp.received(m.firstSlot);
     for (let i = 0; i < m.values.length; i++) {
       const slot = m.firstSlot + i;
