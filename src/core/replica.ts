@@ -55,21 +55,22 @@ interface SelfPromise {
  * per transition ({@link Replica.becomeFollower} and its siblings).
  */
 type RoleState =
-  | { readonly kind: 'follower' }
+  | { readonly kind: 'follower' | 'observer' | 'removed'; readonly candidacy: undefined; readonly selfPromise: undefined; readonly leadership: undefined }
   | {
       readonly kind: 'candidate';
       readonly candidacy: Candidacy;
       /** Its own promise, until counted. */
       selfPromise: SelfPromise | undefined;
+      readonly leadership: undefined;
     }
-  | { readonly kind: 'leader'; readonly leadership: Leadership }
-  | { readonly kind: 'observer' }
-  | { readonly kind: 'removed' };
+  | { readonly kind: 'leader'; readonly candidacy: undefined; readonly selfPromise: undefined; readonly leadership: Leadership };
 
-/** The roles without state of their own: shared, since they are read-only. */
-const follower = Object.freeze({ kind: 'follower' as const });
-const observer = Object.freeze({ kind: 'observer' as const });
-const removed = Object.freeze({ kind: 'removed' as const });
+// Every variant has the same fields in the same order (absent ones undefined), so V8
+// gives them one shape and reading the role stays monomorphic on the hot path.
+/** The roles without state of their own: shared (never written). */
+const follower: RoleState = { kind: 'follower', candidacy: undefined, selfPromise: undefined, leadership: undefined };
+const observer: RoleState = { kind: 'observer', candidacy: undefined, selfPromise: undefined, leadership: undefined };
+const removed: RoleState = { kind: 'removed', candidacy: undefined, selfPromise: undefined, leadership: undefined };
 
 /** How to build a {@link Replica}. */
 export interface ReplicaOptions {
@@ -296,14 +297,12 @@ export class Replica {
 
   /** This leader's phase 2; undefined unless leading. */
   private get leadership(): Leadership | undefined {
-    const r = this.roleState;
-    return r.kind === 'leader' ? r.leadership : undefined;
+    return this.roleState.leadership;
   }
 
   /** This candidate's phase 1; undefined unless campaigning. */
   private get candidacy(): Candidacy | undefined {
-    const r = this.roleState;
-    return r.kind === 'candidate' ? r.candidacy : undefined;
+    return this.roleState.candidacy;
   }
 
   /** A voter that neither leads nor campaigns: a leader's or candidate's state is gone. */
@@ -320,14 +319,14 @@ export class Replica {
       ballotEquals(this.acceptor.promised, candidacy.ballot),
       () => `${this.id} campaigns for ${formatBallot(candidacy.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
     );
-    this.roleState = { kind: 'candidate', candidacy, selfPromise };
+    this.roleState = { kind: 'candidate', candidacy, selfPromise, leadership: undefined };
   }
 
   /** A candidate that won phase 1 leads with `leadership`. */
   private becomeLeader(leadership: Leadership): void {
     assert(this.roleState.kind === 'candidate', () => `${this.id} leads as ${this.roleState.kind}`);
     assert(this.isVoter, () => `${this.id} leads, but is no voter`);
-    this.roleState = { kind: 'leader', leadership };
+    this.roleState = { kind: 'leader', candidacy: undefined, selfPromise: undefined, leadership };
   }
 
   /** Not a voter of the configurations governing now: an observer if one of them names it so, else removed. */
@@ -1056,12 +1055,11 @@ export class Replica {
 
   /** After {@link follow}: this node neither leads nor campaigns, and its promise is not above `ballot`. */
   private assertFollowing(ballot: Ballot): void {
+    // Runs for every heartbeat and commit message: messages are built only on failure.
     const kind = this.roleState.kind;
-    assert(kind !== 'leader' && kind !== 'candidate', () => `${this.id} follows ${formatBallot(ballot)} as ${kind}`);
-    assert(
-      compareBallots(this.acceptor.promised, ballot) <= 0,
-      () => `${this.id} follows ${formatBallot(ballot)} but promised the higher ${formatBallot(this.acceptor.promised)}`,
-    );
+    if (kind === 'leader' || kind === 'candidate') assert(false, `${this.id} follows ${formatBallot(ballot)} as ${kind}`);
+    if (compareBallots(this.acceptor.promised, ballot) > 0)
+      assert(false, `${this.id} follows ${formatBallot(ballot)} but promised the higher ${formatBallot(this.acceptor.promised)}`);
   }
 
   /** A leader of `ballot` (at least our promise) spoke: follow it. */
@@ -1385,7 +1383,7 @@ export class Replica {
   // ---------------------------------------------------------------- learning
 
   private onHeartbeat(m: HeartbeatMessage): void {
-    assert(m.ballot.node === m.from, () => `heartbeat from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
+    if (m.ballot.node !== m.from) assert(false, `heartbeat from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     if (compareBallots(m.ballot, this.acceptor.promised) < 0) {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
@@ -1424,7 +1422,7 @@ export class Replica {
 
   private onCommit(m: CommitMessage): void {
     if (this.ignoreCommit(m) !== undefined) return;
-    assert(m.ballot.node === m.from, () => `commit from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
+    if (m.ballot.node !== m.from) assert(false, `commit from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     this.follow(m.ballot);
     this.assertFollowing(m.ballot);
     this.learnFromLeader(m.ballot, m.commitIndex);
@@ -1465,7 +1463,7 @@ export class Replica {
   }
 
   private onCatchUp(m: CatchUpMessage): void {
-    assert(m.firstSlot >= 1 && m.lastSlot >= m.firstSlot, () => `catch-up from ${m.from} for slots ${m.firstSlot}..${m.lastSlot}`);
+    if (m.firstSlot < 1 || m.lastSlot < m.firstSlot) assert(false, `catch-up from ${m.from} for slots ${m.firstSlot}..${m.lastSlot}`);
     const reply = CatchUp.serve(this.learner, this.id, m.from, m.firstSlot, m.lastSlot, this.limits);
     if (reply === 'snapshot') this.out.sendSnapshot(m.from);
     else if (reply !== undefined) this.out.send(reply);
@@ -1587,10 +1585,8 @@ export class Replica {
   }
 
   private onChosen(m: ChosenMessage): void {
-    assert(
-      m.values.length <= this.limits.catchUpSlotsMax,
-      () => `chosen message of ${m.values.length} slots from ${m.from}, above ${this.limits.catchUpSlotsMax}`,
-    );
+    if (m.values.length > this.limits.catchUpSlotsMax)
+      assert(false, `chosen message of ${m.values.length} slots from ${m.from}, above ${this.limits.catchUpSlotsMax}`);
     this.catchUp.received(m.firstSlot);
     for (let i = 0; i < m.values.length; i++) {
       const slot = m.firstSlot + i;
