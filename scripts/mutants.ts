@@ -57,8 +57,8 @@ const mutants: Mutant[] = [
   {
     name: 'slot counted chosen from accepts of different ballots (leader)',
     file: 'src/core/replica.ts',
-    from: 'if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;\n    l.lastHeard.set(m.from, this.now);\n    l.acknowledge(m.from, m.firstSlot, m.firstSlot + m.count - 1);',
-    to: 'if (l === undefined) return;\n    l.lastHeard.set(m.from, this.now);\n    l.acknowledge(m.from, m.firstSlot, Math.min(m.firstSlot + m.count - 1, l.nextSlot - 1));',
+    from: 'if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;\n    // Runs for every accepted message: messages are built only on failure.\n    if (m.count < 1) assert(false, `accepted of ${m.count} slots from ${m.from}`);\n    if (!this.quorum.isVoter(m.from)) assert(false, `accepted from ${m.from}, who does not vote`);\n    l.heard(m.from, this.now);\n    l.acknowledge(m.from, m.firstSlot, m.firstSlot + m.count - 1);',
+    to: 'if (l === undefined) return;\n    // Runs for every accepted message: messages are built only on failure.\n    if (m.count < 1) assert(false, `accepted of ${m.count} slots from ${m.from}`);\n    if (!this.quorum.isVoter(m.from)) assert(false, `accepted from ${m.from}, who does not vote`);\n    l.heard(m.from, this.now);\n    l.acknowledge(m.from, m.firstSlot, Math.min(m.firstSlot + m.count - 1, l.nextSlot - 1));',
   },
   {
     name: 'promise sent before it was persisted',
@@ -166,9 +166,9 @@ const mutants: Mutant[] = [
   },
   {
     name: 'membership: reads confirmed before the adopted slots are committed',
-    file: 'src/core/replica.ts',
-    from: 'if (l.firstReadSeq === Infinity && commitIndex >= l.adoptedEnd) l.firstReadSeq = seq;',
-    to: 'if (l.firstReadSeq === Infinity) l.firstReadSeq = seq;',
+    file: 'src/core/proposer.ts',
+    from: 'if (this.firstReadRound === Infinity && commitIndex >= this.adoptedThrough) this.firstReadRound = seq;',
+    to: 'if (this.firstReadRound === Infinity) this.firstReadRound = seq;',
     suite: membershipSuite,
   },
   {

@@ -1,7 +1,7 @@
 import { assert } from './assert.js';
 import { type Ballot, ballotEquals, compareBallots, formatBallot } from './ballot.js';
 import type { DurableState } from './durable-state.js';
-import type { AcceptedEntry } from './messages.js';
+import type { AcceptedEntry } from './entries.js';
 import type { OutputBuilder } from './output-builder.js';
 import { SlotLog } from './slot-log.js';
 import { type Value, valueEquals } from './value.js';

@@ -1,12 +1,5 @@
 import { type Ballot, ballotZero } from './ballot.js';
-import type { AcceptedEntry } from './messages.js';
-import type { Value } from './value.js';
-
-/** A value a replica learned was chosen without accepting it itself (catch-up). */
-export interface ChosenEntry {
-  readonly slot: number;
-  readonly value: Value;
-}
+import type { AcceptedEntry, ChosenEntry } from './entries.js';
 
 /**
  * What a replica needs to be durable, written as one atomic batch. Later batches

@@ -15,16 +15,16 @@ export type { ConfigurationState } from './configuration/epochs.js';
 export { type MembershipChange, type ChangeRefusal, planChange } from './configuration/membership-change.js';
 export { type ForcedCluster, forceNewCluster } from './configuration/force-new-cluster.js';
 export type * from './messages.js';
+export type { AcceptedEntry, ChosenEntry, CommittedEntry } from './entries.js';
 export {
   type DurableState,
   type PersistBatch,
-  type ChosenEntry,
   emptyDurableState,
   DurableStateBuilder,
   mergePersistBatches,
   persistNeedsSync,
 } from './durable-state.js';
-export { type Output, type CommittedEntry, type ReadIndexResult, isEmptyOutput, mayPrecedePersist } from './output.js';
+export { type Output, type ReadIndexResult, isEmptyOutput, mayPrecedePersist } from './output.js';
 export { type Limits, defaultLimits } from './limits.js';
 export { SynodError, InvariantError, ConfigError, type SynodErrorCode } from './errors.js';
 export type { Quorum, VoteResult, VoteLookup, AcknowledgedLookup } from './quorum/quorum.js';

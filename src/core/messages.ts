@@ -1,6 +1,6 @@
 import type { Ballot } from './ballot.js';
 import type { NodeId } from './node-id.js';
-import type { ChosenEntry } from './durable-state.js';
+import type { AcceptedEntry, ChosenEntry } from './entries.js';
 import type { Value } from './value.js';
 
 /**
@@ -33,14 +33,6 @@ interface Envelope {
   readonly from: NodeId;
   /** The addressee. */
   readonly to: NodeId;
-}
-
-/** An accepted value as an acceptor reports it in a promise. */
-export interface AcceptedEntry {
-  readonly slot: number;
-  /** The ballot in which the acceptor accepted `value`. */
-  readonly ballot: Ballot;
-  readonly value: Value;
 }
 
 /**

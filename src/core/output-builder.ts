@@ -1,8 +1,9 @@
 import type { Ballot } from './ballot.js';
-import type { ChosenEntry, PersistBatch } from './durable-state.js';
-import type { AcceptedEntry, Message } from './messages.js';
+import type { PersistBatch } from './durable-state.js';
+import type { AcceptedEntry, ChosenEntry, CommittedEntry } from './entries.js';
+import type { Message } from './messages.js';
 import type { NodeId } from './node-id.js';
-import type { CommittedEntry, Output, ReadIndexResult } from './output.js';
+import type { Output, ReadIndexResult } from './output.js';
 
 /**
  * What `take()` returns when nothing happened: shared, so the poll that ends every

@@ -1,14 +1,7 @@
 import type { PersistBatch } from './durable-state.js';
 import type { Message, MessageType } from './messages.js';
 import type { NodeId } from './node-id.js';
-import type { ReplicaStatus } from './replica.js';
-import type { Value } from './value.js';
-
-/** A chosen slot handed to the driver to apply. */
-export interface CommittedEntry {
-  readonly slot: number;
-  readonly value: Value;
-}
+import type { CommittedEntry } from './entries.js';
 
 /**
  * The answer to a {@link Replica.readIndex} request: the slot a linearizable read must

@@ -1,10 +1,9 @@
 import { assert } from './assert.js';
 import { type Ballot, compareBallots, formatBallot } from './ballot.js';
 import type { Limits } from './limits.js';
-import type { AcceptedEntry } from './messages.js';
+import type { AcceptedEntry, ChosenEntry } from './entries.js';
 import type { NodeId } from './node-id.js';
 import type { Quorum, VoteResult } from './quorum/quorum.js';
-import type { ChosenEntry } from './durable-state.js';
 import { type Value, batch, noop, valueEquals } from './value.js';
 import type { Configuration } from './configuration/configuration.js';
 import type { Epoch } from './configuration/epochs.js';
@@ -19,8 +18,7 @@ export class Candidacy {
   /** Values some promise reported chosen: they outrank every accepted value of their slot. */
   private readonly chosen = new Map<number, Value>();
   private readonly refusals = new Set<NodeId>();
-  /** Ticks since this candidacy began. */
-  elapsed = 0;
+  private ticks = 0;
 
   constructor(
     readonly ballot: Ballot,
@@ -42,6 +40,17 @@ export class Candidacy {
       this.chosen.set(e.slot, e.value);
     }
     this.promises.set(from, accepted);
+  }
+
+  /** Ticks since this candidacy began. */
+  get elapsed(): number {
+    return this.ticks;
+  }
+
+  /** One tick passed; returns whether this one is due to ask again the voters that did not answer. */
+  tick(heartbeatTicks: number): boolean {
+    this.ticks++;
+    return this.ticks % heartbeatTicks === 0;
   }
 
   onRefusal(from: NodeId): void {
@@ -93,34 +102,34 @@ type AckRange = [first: number, last: number];
  * @internal
  */
 export class Leadership {
-  /** The next slot to assign. */
-  nextSlot: number;
+  private next: number;
   /** Per voter: every slot from `firstSlot` to this one is accepted in this ballot. */
   private readonly through = new Map<NodeId, number>();
   /** `through` as the quorum's lookup, made once: {@link committedSlot} runs on every accepted message. */
   private readonly acknowledged = (voter: NodeId): number => this.through.get(voter) ?? 0;
   private readonly ranges = new Map<NodeId, AckRange[]>();
+  private readonly sendNextOf = new Map<NodeId, number>();
   /** Per voter: the next slot to send it. */
-  readonly sendNext = new Map<NodeId, number>();
+  readonly sendNext: ReadonlyMap<NodeId, number> = this.sendNextOf;
   /** Per voter: `through` at the last heartbeat, to spot a stalled follower. */
   private readonly throughAtHeartbeat = new Map<NodeId, number>();
+  private readonly lastHeardOf = new Map<NodeId, number>();
   /** Per peer: the tick it was last heard from in this ballot. */
-  readonly lastHeard = new Map<NodeId, number>();
+  readonly lastHeard: ReadonlyMap<NodeId, number> = this.lastHeardOf;
+  private readonly commitSentOf = new Map<NodeId, number>();
   /** Per voter: the commit index last sent to it (in an accept, a heartbeat or a commit message). */
-  readonly commitSent = new Map<NodeId, number>();
+  readonly commitSent: ReadonlyMap<NodeId, number> = this.commitSentOf;
+  private readonly observerNextOf = new Map<NodeId, number>();
   /** Per observer: the next chosen slot to push. */
-  readonly observerNext = new Map<NodeId, number>();
+  readonly observerNext: ReadonlyMap<NodeId, number> = this.observerNextOf;
   /** This node's own acceptances waiting to be durable: [persistSeq, lastSlot]. */
   private readonly selfAcks: [seq: number, lastSlot: number][] = [];
   private queue: Uint8Array[] = [];
   private queueHead = 0;
-  heartbeatElapsed = 0;
-  /** Ticks since leadership began. */
-  elapsed = 0;
-  /** The last slot phase 1 adopted a value for: every value chosen before this leadership lies at or below it. */
-  adoptedEnd: number;
-  /** The `seq` of the last heartbeat round sent. */
-  heartbeatSeq = 0;
+  private ticksSinceHeartbeat = 0;
+  private ticks = 0;
+  private adoptedThrough: number;
+  private heartbeatRounds = 0;
   /**
    * The values phase 1 found for the slots from `firstSlot` to `adoptedEnd` (index
    * `slot - firstSlot`): proposed before any new command, each once its slot's
@@ -129,30 +138,27 @@ export class Leadership {
   private adopted: (Value | undefined)[] = [];
   /** Their ballots, so a promise that arrives later (a configuration entering the window) merges by Paxos's rule. */
   private adoptedBallots: (Ballot | undefined)[] = [];
+  private readonly promisersOf = new Set<NodeId>();
   /** The voters that promised this ballot. */
-  readonly promisers = new Set<NodeId>();
+  readonly promisers: ReadonlySet<NodeId> = this.promisersOf;
   /** Per voter asked to promise after the election (a configuration entered the window): when. */
-  readonly prepareSent = new Map<NodeId, number>();
+  private readonly prepareSent = new Map<NodeId, number>();
   /** Configurations this leader may propose in: covered by promises, and handed over to. */
-  readonly ready = new Set<Epoch>();
+  private readonly ready = new Set<Epoch>();
+  private readonly reportedCommitOf = new Map<NodeId, number>();
   /** Per member: the commit index it last reported (heartbeat replies speak for durable state). */
-  readonly reportedCommit = new Map<NodeId, number>();
-  /** A configuration to propose in the next free slot. */
-  pendingChange: Configuration | undefined;
-  /** The slot this leader proposed a configuration at (0 if none is on its way). */
-  changeSlot = 0;
-  /** Heartbeat rounds from this one on may confirm reads: sent once the adopted slots were committed. */
-  firstReadSeq = Infinity;
+  readonly reportedCommit: ReadonlyMap<NodeId, number> = this.reportedCommitOf;
+  private change: Configuration | undefined;
+  private changeAt = 0;
+  private firstReadRound = Infinity;
   /** The commit index at which this leader last asked for commit reports to hand over to a configuration. */
-  gateRoundAt = -1;
+  private gateRoundAt = -1;
   /** Per voter: the highest heartbeat `seq` it answered in this ballot. */
   private readonly echoed = new Map<NodeId, number>();
   /** Reads waiting for a phase-2 quorum to answer heartbeat round `seq` or later, in `seq` order. */
   private readonly reads: { id: number; index: number; seq: number }[] = [];
-  /** Whether a read waits for a heartbeat round not yet sent. */
-  readRoundWanted = false;
-  /** A leadership transfer under way: the target, and whether it was told to campaign. */
-  transfer: { to: NodeId; elapsed: number; told: boolean } | undefined;
+  private readRoundPending = false;
+  private transferState: { readonly to: NodeId; elapsed: number; told: boolean } | undefined;
 
   /**
    * `heldSeq` is the persist that makes this node hold every slot before `firstSlot`
@@ -166,8 +172,8 @@ export class Leadership {
     now: number,
     heldSeq = 0,
   ) {
-    this.nextSlot = firstSlot;
-    this.adoptedEnd = firstSlot - 1;
+    this.next = firstSlot;
+    this.adoptedThrough = firstSlot - 1;
     this.addVoter(self, firstSlot, now);
     if (heldSeq > 0) {
       this.through.set(self, 0);
@@ -175,13 +181,185 @@ export class Leadership {
     }
   }
 
+  /** The next slot to assign. */
+  get nextSlot(): number {
+    return this.next;
+  }
+
+  /** The last slot phase 1 adopted a value for: every value chosen before this leadership lies at or below it. */
+  get adoptedEnd(): number {
+    return this.adoptedThrough;
+  }
+
+  /** Ticks since leadership began. */
+  get elapsed(): number {
+    return this.ticks;
+  }
+
+  /** Ticks since the last heartbeat round. */
+  get heartbeatElapsed(): number {
+    return this.ticksSinceHeartbeat;
+  }
+
+  /** The `seq` of the last heartbeat round sent. */
+  get heartbeatSeq(): number {
+    return this.heartbeatRounds;
+  }
+
+  /** Heartbeat rounds from this one on may confirm reads: sent once the adopted slots were committed. */
+  get firstReadSeq(): number {
+    return this.firstReadRound;
+  }
+
+  /** Whether a read (or the handover to a configuration) waits for a heartbeat round not yet sent. */
+  get readRoundWanted(): boolean {
+    return this.readRoundPending;
+  }
+
+  /** A configuration to propose in the next free slot. */
+  get pendingChange(): Configuration | undefined {
+    return this.change;
+  }
+
+  /** The slot this leader proposed a configuration at (0 if none is on its way). */
+  get changeSlot(): number {
+    return this.changeAt;
+  }
+
+  /** A leadership transfer under way: the target, the ticks since it began, and whether it was told to campaign. */
+  get transfer(): { readonly to: NodeId; readonly elapsed: number; readonly told: boolean } | undefined {
+    return this.transferState;
+  }
+
+  /**
+   * One tick passed. Returns `'lost-quorum'` when, past its first `electionTicksMin`
+   * ticks, this leader heard no phase-2 quorum of `quorum` within that window (it must
+   * step down), `'heartbeat'` when a heartbeat round is due (stalled voters were set to
+   * be sent again), else undefined. A transfer not done within `electionTicksMax` ticks is given up.
+   */
+  tick(now: number, limits: Limits, quorum: Quorum): 'lost-quorum' | 'heartbeat' | undefined {
+    this.ticks++;
+    if (this.ticks >= limits.electionTicksMin && !this.hearsQuorum(now, limits.electionTicksMin, quorum)) return 'lost-quorum';
+    const t = this.transferState;
+    if (t !== undefined && ++t.elapsed >= limits.electionTicksMax) this.transferState = undefined;
+    if (++this.ticksSinceHeartbeat < limits.heartbeatTicks) return undefined;
+    this.ticksSinceHeartbeat = 0;
+    this.retransmitStalled();
+    this.trimRanges(limits.ackRangesMax);
+    return 'heartbeat';
+  }
+
+  /**
+   * A heartbeat round announcing `commitIndex` goes to every peer; `voters` are told
+   * that commit index by it. Returns the round's `seq`. The first round sent once the
+   * adopted slots are committed is the first that may confirm reads.
+   */
+  heartbeatRound(commitIndex: number, voters: readonly NodeId[]): number {
+    const seq = ++this.heartbeatRounds;
+    this.readRoundPending = false;
+    if (this.firstReadRound === Infinity && commitIndex >= this.adoptedThrough) this.firstReadRound = seq;
+    for (const v of voters) this.commitSentOf.set(v, commitIndex);
+    return seq;
+  }
+
+  /** Whether a heartbeat round must go out now: one was asked for, or reads wait for the first round that may confirm them. */
+  heartbeatWanted(commitIndex: number): boolean {
+    return this.readRoundPending || (this.firstReadRound === Infinity && commitIndex >= this.adoptedThrough && this.hasReads);
+  }
+
+  /** Asks for a heartbeat round so voters report their commit index at `commitIndex`, once per commit index (the handover to a configuration). */
+  wantCommitReports(commitIndex: number): void {
+    if (this.gateRoundAt === commitIndex) return;
+    this.gateRoundAt = commitIndex;
+    this.readRoundPending = true;
+  }
+
+  /** `from` spoke in this ballot at tick `now`. */
+  heard(from: NodeId, now: number): void {
+    this.lastHeardOf.set(from, now);
+  }
+
+  /** `from` answered a heartbeat at tick `now`, reporting `commitIndex` (kept unless it goes back). */
+  reported(from: NodeId, commitIndex: number, now: number): void {
+    this.lastHeardOf.set(from, now);
+    if (commitIndex >= (this.reportedCommitOf.get(from) ?? -1)) this.reportedCommitOf.set(from, commitIndex);
+  }
+
+  /** `voter` is sent the slots before `next`, and its accepts or commit messages told it `commitIndex`. */
+  sentTo(voter: NodeId, next: number, commitIndex: number): void {
+    assert(this.sendNextOf.has(voter), () => `slots sent to ${voter}, who does not vote`);
+    this.sendNextOf.set(voter, next);
+    this.commitSentOf.set(voter, commitIndex);
+  }
+
+  /** `observer` is pushed the chosen slots before `next`. */
+  pushedTo(observer: NodeId, next: number): void {
+    assert(this.observerNextOf.has(observer), () => `chosen slots pushed to ${observer}, not an observer of this leader`);
+    this.observerNextOf.set(observer, next);
+  }
+
+  /** Whether to ask `voter` (again) to promise this ballot at tick `now`: not within `intervalTicks` of the last time. Records it. */
+  askToPromise(voter: NodeId, now: number, intervalTicks: number): boolean {
+    const sent = this.prepareSent.get(voter);
+    if (sent !== undefined && now - sent < intervalTicks) return false;
+    this.prepareSent.set(voter, now);
+    return true;
+  }
+
+  /** Whether this leader was found able to propose in `epoch` (see {@link markReady}). */
+  isReady(epoch: Epoch): boolean {
+    return this.ready.has(epoch);
+  }
+
+  /** This leader may propose in `epoch` from now on: a phase-1 quorum of it promised, and it was handed over to. */
+  markReady(epoch: Epoch): void {
+    this.ready.add(epoch);
+  }
+
+  /** Queues `config` to be proposed in the next free slot. */
+  queueChange(config: Configuration): void {
+    assert(this.change === undefined, () => `a change is queued already, to configuration ${this.change?.id}`);
+    this.change = config;
+  }
+
+  /** Takes the queued change, proposed at `slot`. */
+  takeChange(slot: number): Configuration {
+    const config = this.change;
+    assert(config !== undefined, () => `no change queued for slot ${slot}`);
+    assert(slot >= this.next, () => `a change proposed at slot ${slot}, below the next free slot ${this.next}`);
+    this.changeAt = slot;
+    this.change = undefined;
+    return config;
+  }
+
+  /** Hands leadership to `to` once it accepted every slot this leader proposed. */
+  startTransfer(to: NodeId): void {
+    assert(to !== this.self, () => `${this.self} transfers leadership to itself`);
+    this.transferState = { to, elapsed: 0, told: false };
+  }
+
+  /** The transfer target, once it accepted every slot up to `lastSlot` and was not yet told to campaign; it counts as told. */
+  transferDue(lastSlot: number): NodeId | undefined {
+    const t = this.transferState;
+    if (t === undefined || t.told || this.acknowledgedThrough(t.to) < lastSlot) return undefined;
+    t.told = true;
+    return t.to;
+  }
+
+  /** The next `count` slots were assigned, and this node accepted them in the write `persistSeq`. */
+  assigned(count: number, persistSeq: number): void {
+    assert(count > 0, () => `${count} slots assigned from slot ${this.next}`);
+    this.next += count;
+    this.selfAccepted(persistSeq, this.next - 1);
+  }
+
   /** Phase 1's outcome: the values to propose from `firstSlot` on, and who promised. */
   adopt(values: readonly Value[], promisers: readonly NodeId[]): void {
-    assert(this.nextSlot === this.firstSlot, () => `values adopted after slot ${this.nextSlot} was assigned`);
+    assert(this.next === this.firstSlot, () => `values adopted after slot ${this.next} was assigned`);
     this.adopted = [...values];
     this.adoptedBallots = values.map(() => undefined);
-    this.adoptedEnd = this.firstSlot + values.length - 1;
-    for (const p of promisers) this.promisers.add(p);
+    this.adoptedThrough = this.firstSlot + values.length - 1;
+    for (const p of promisers) this.promisersOf.add(p);
   }
 
   /**
@@ -190,20 +368,20 @@ export class Leadership {
    * values, the highest ballot winning and a chosen value above all.
    */
   onLatePromise(from: NodeId, accepted: readonly AcceptedEntry[], chosen: readonly ChosenEntry[]): void {
-    this.promisers.add(from);
+    this.promisersOf.add(from);
     for (const e of accepted) {
       // A promise answered late may report our own accepts: those slots are assigned.
       assert(
         compareBallots(e.ballot, this.ballot) <= 0,
         () => `promise from ${from} for ${formatBallot(this.ballot)} reports slot ${e.slot} accepted in ${formatBallot(e.ballot)}`,
       );
-      if (e.slot < this.nextSlot || compareBallots(e.ballot, this.ballot) === 0) continue;
+      if (e.slot < this.next || compareBallots(e.ballot, this.ballot) === 0) continue;
       const i = e.slot - this.firstSlot;
       const held = this.adoptedBallots[i];
       if (this.adopted[i] !== undefined && (held === undefined || compareBallots(held, e.ballot) >= 0)) continue;
       this.setAdopted(e.slot, e.value, e.ballot);
     }
-    for (const e of chosen) if (e.slot >= this.nextSlot) this.setAdopted(e.slot, e.value, undefined);
+    for (const e of chosen) if (e.slot >= this.next) this.setAdopted(e.slot, e.value, undefined);
   }
 
   private setAdopted(slot: number, value: Value, ballot: Ballot | undefined): void {
@@ -215,7 +393,7 @@ export class Leadership {
     this.adopted[i] = value;
     // A chosen value keeps no ballot: nothing outranks it.
     this.adoptedBallots[i] = ballot;
-    if (slot > this.adoptedEnd) this.adoptedEnd = slot;
+    if (slot > this.adoptedThrough) this.adoptedThrough = slot;
   }
 
   /** The value phase 1 found for `slot` (at most `adoptedEnd`): a no-op fills a hole. */
@@ -227,16 +405,16 @@ export class Leadership {
   addVoter(voter: NodeId, from: number, now: number): void {
     if (this.through.has(voter)) return;
     this.through.set(voter, from - 1);
-    this.sendNext.set(voter, from);
+    this.sendNextOf.set(voter, from);
     this.throughAtHeartbeat.set(voter, from - 1);
-    this.lastHeard.set(voter, now);
+    this.lastHeardOf.set(voter, now);
   }
 
   /** `observer` is pushed chosen values from `from` on. */
   addObserver(observer: NodeId, from: number, now: number): void {
-    if (this.observerNext.has(observer)) return;
-    this.observerNext.set(observer, from);
-    if (!this.lastHeard.has(observer)) this.lastHeard.set(observer, now);
+    if (this.observerNextOf.has(observer)) return;
+    this.observerNextOf.set(observer, from);
+    if (!this.lastHeardOf.has(observer)) this.lastHeardOf.set(observer, now);
   }
 
   get queued(): number {
@@ -301,7 +479,7 @@ export class Leadership {
     if (i === this.selfAcks.length) this.selfAcks.length = 0;
     else this.selfAcks.splice(0, i);
     // This node's writes are durable in order, and it accepts its slots in order: no gaps.
-    assert(last < this.nextSlot, () => `${this.self} acknowledged slot ${last}, never proposed (next ${this.nextSlot})`);
+    assert(last < this.next, () => `${this.self} acknowledged slot ${last}, never proposed (next ${this.next})`);
     if (last > this.acknowledged(this.self)) this.through.set(this.self, last);
   }
 
@@ -310,7 +488,7 @@ export class Leadership {
     const through = this.through.get(voter);
     // Runs for every accepted message: messages are built only on failure.
     if (through === undefined) assert(false, `acknowledgement from ${voter}, who does not vote`);
-    if (last >= this.nextSlot) assert(false, `${voter} acknowledged slot ${last}, never proposed (next ${this.nextSlot})`);
+    if (last >= this.next) assert(false, `${voter} acknowledged slot ${last}, never proposed (next ${this.next})`);
     if (last <= through) return;
     let ranges = this.ranges.get(voter);
     if (first > through + 1) {
@@ -351,7 +529,7 @@ export class Leadership {
       this.through.set(voter, slot - 1);
       this.acknowledge(voter, slot, slot);
     }
-    if (slot >= (this.sendNext.get(voter) ?? 0)) this.sendNext.set(voter, slot + 1);
+    if (slot >= (this.sendNextOf.get(voter) ?? 0)) this.sendNextOf.set(voter, slot + 1);
   }
 
   /** Keeps each voter's out-of-order list within `ackRangesMax`. */
@@ -369,10 +547,10 @@ export class Leadership {
    * while slots are outstanding gets everything after its last acknowledgement again.
    */
   retransmitStalled(): void {
-    const lastProposed = this.nextSlot - 1;
+    const lastProposed = this.next - 1;
     for (const [voter, through] of this.through) {
       if (voter === this.self) continue;
-      if (through < lastProposed && through === this.throughAtHeartbeat.get(voter)) this.sendNext.set(voter, through + 1);
+      if (through < lastProposed && through === this.throughAtHeartbeat.get(voter)) this.sendNextOf.set(voter, through + 1);
       this.throughAtHeartbeat.set(voter, through);
     }
   }
@@ -387,8 +565,8 @@ export class Leadership {
    * heartbeat round sent from now on (read-index).
    */
   addRead(id: number, index: number): void {
-    this.reads.push({ id, index, seq: this.heartbeatSeq + 1 });
-    this.readRoundWanted = true;
+    this.reads.push({ id, index, seq: this.heartbeatRounds + 1 });
+    this.readRoundPending = true;
   }
 
   /** `voter` answered heartbeat round `seq`; returns the reads this confirms, in order. */
@@ -406,7 +584,7 @@ export class Leadership {
   confirmedReads(quorum: Quorum): { id: number; index: number }[] {
     let n = 0;
     while (n < this.reads.length) {
-      const seq = Math.max(this.reads[n]!.seq, this.firstReadSeq);
+      const seq = Math.max(this.reads[n]!.seq, this.firstReadRound);
       if (seq === Infinity) break;
       const vote = quorum.phase2((v) => (v === this.self || (this.echoed.get(v) ?? 0) >= seq ? true : undefined));
       if (vote !== 'won') break;
@@ -427,6 +605,6 @@ export class Leadership {
 
   /** Whether a phase-2 quorum was heard from within the last `windowTicks` ticks. */
   hearsQuorum(now: number, windowTicks: number, quorum: Quorum): boolean {
-    return quorum.phase2((v) => (v === this.self || now - (this.lastHeard.get(v) ?? -Infinity) < windowTicks ? true : undefined)) === 'won';
+    return quorum.phase2((v) => (v === this.self || now - (this.lastHeardOf.get(v) ?? -Infinity) < windowTicks ? true : undefined)) === 'won';
   }
 }

@@ -1,6 +1,7 @@
 import { assert } from './assert.js';
 import { type Ballot, ballotEquals, ballotZero, compareBallots } from './ballot.js';
-import type { AcceptedEntry, ProbeReplyMessage } from './messages.js';
+import type { AcceptedEntry } from './entries.js';
+import type { ProbeReplyMessage } from './messages.js';
 import type { NodeId } from './node-id.js';
 
 /** What a rebuilding voter takes on once it learned the chosen log up to `commitIndex`. */

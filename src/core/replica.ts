@@ -2,14 +2,14 @@ import { Acceptor } from './acceptor.js';
 import { assert, unreachable } from './assert.js';
 import { type Ballot, ballotEquals, ballotZero, compareBallots, formatBallot } from './ballot.js';
 import { CatchUp } from './catch-up.js';
-import { type ChosenEntry, type DurableState, emptyDurableState } from './durable-state.js';
+import { type DurableState, emptyDurableState } from './durable-state.js';
+import type { AcceptedEntry, ChosenEntry } from './entries.js';
 import { Election } from './election.js';
 import { ConfigError } from './errors.js';
 import { Learner } from './learner.js';
 import { type Limits, defaultLimits, messageEnd, validateLimits } from './limits.js';
 import type {
   AcceptMessage,
-  AcceptedEntry,
   AcceptedMessage,
   CatchUpMessage,
   ChosenMessage,
@@ -40,7 +40,37 @@ import { Rejoin } from './rejoin.js';
 import { type Value, noop, valueBytes, valueEquals } from './value.js';
 
 /** What a replica currently does. */
-export type Role = 'follower' | 'candidate' | 'leader' | 'observer' | 'removed';
+export type Role = RoleState['kind'];
+
+/** The candidate's own promise: it counts once the write that records it is durable. */
+interface SelfPromise {
+  readonly seq: number;
+  readonly reported: readonly AcceptedEntry[];
+  readonly chosen: readonly ChosenEntry[];
+}
+
+/**
+ * What a replica does, with the state only that role has: a candidate always has its
+ * candidacy, a leader its leadership, and no other role has either. Set in one place
+ * per transition ({@link Replica.becomeFollower} and its siblings).
+ */
+type RoleState =
+  | { readonly kind: 'follower' | 'observer' | 'removed'; readonly candidacy: undefined; readonly selfPromise: undefined; readonly leadership: undefined }
+  | {
+      readonly kind: 'candidate';
+      readonly candidacy: Candidacy;
+      /** Its own promise, until counted. */
+      selfPromise: SelfPromise | undefined;
+      readonly leadership: undefined;
+    }
+  | { readonly kind: 'leader'; readonly candidacy: undefined; readonly selfPromise: undefined; readonly leadership: Leadership };
+
+// Every variant has the same fields in the same order (absent ones undefined), so V8
+// gives them one shape and reading the role stays monomorphic on the hot path.
+/** The roles without state of their own: shared (never written). */
+const follower: RoleState = { kind: 'follower', candidacy: undefined, selfPromise: undefined, leadership: undefined };
+const observer: RoleState = { kind: 'observer', candidacy: undefined, selfPromise: undefined, leadership: undefined };
+const removed: RoleState = { kind: 'removed', candidacy: undefined, selfPromise: undefined, leadership: undefined };
 
 /** How to build a {@link Replica}. */
 export interface ReplicaOptions {
@@ -212,11 +242,7 @@ export class Replica {
   private readonly election: Election;
   private readonly catchUp: CatchUp;
   private readonly out = new OutputBuilder();
-  private currentRole: Role;
-  private candidacy: Candidacy | undefined;
-  private leadership: Leadership | undefined;
-  /** The candidate's own promise, counted once durable. */
-  private selfPromise: { seq: number; reported: readonly AcceptedEntry[]; chosen: readonly ChosenEntry[] } | undefined;
+  private roleState: RoleState = follower;
   /** Set while this voter may not vote yet (amnesia guard). */
   private rejoin: Rejoin | undefined;
   private leaderHint: NodeId | undefined;
@@ -254,8 +280,8 @@ export class Replica {
       throw new ConfigError(api, 'id', `${id} is neither a voter nor an observer`);
     // The log it holds may have moved it out since: then it starts removed.
     this.computeView();
-    this.currentRole = this.isVoter ? 'follower' : this.observers.includes(id) ? 'observer' : 'removed';
-    if (this.currentRole === 'observer' && ballotEquals(state.promised, ballotZero)) {
+    if (!this.isVoter) this.becomeNonVoter();
+    if (this.roleState.kind === 'observer' && ballotEquals(state.promised, ballotZero)) {
       // Recorded so that a promotion later finds it: this node joined as an observer and
       // has voted on nothing (a wiped voter restarts with nothing and runs the guard).
       this.acceptor.raisePromise(joinedMark(id), this.out);
@@ -265,6 +291,48 @@ export class Replica {
       this.rejoin = new Rejoin(id, this.otherVoters);
       this.sendProbes();
     }
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  /** This leader's phase 2; undefined unless leading. */
+  private get leadership(): Leadership | undefined {
+    return this.roleState.leadership;
+  }
+
+  /** This candidate's phase 1; undefined unless campaigning. */
+  private get candidacy(): Candidacy | undefined {
+    return this.roleState.candidacy;
+  }
+
+  /** A voter that neither leads nor campaigns: a leader's or candidate's state is gone. */
+  private becomeFollower(): void {
+    assert(this.isVoter, () => `${this.id} follows, but is no voter`);
+    this.roleState = follower;
+  }
+
+  /** A voter that campaigns with `candidacy`; its own promise counts once write `selfPromise.seq` is durable. */
+  private becomeCandidate(candidacy: Candidacy, selfPromise: SelfPromise): void {
+    assert(this.roleState.kind === 'follower', () => `${this.id} campaigns as ${this.roleState.kind}`);
+    assert(this.rejoin === undefined, () => `${this.id} campaigns while rejoining`);
+    assert(
+      ballotEquals(this.acceptor.promised, candidacy.ballot),
+      () => `${this.id} campaigns for ${formatBallot(candidacy.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
+    );
+    this.roleState = { kind: 'candidate', candidacy, selfPromise, leadership: undefined };
+  }
+
+  /** A candidate that won phase 1 leads with `leadership`. */
+  private becomeLeader(leadership: Leadership): void {
+    assert(this.roleState.kind === 'candidate', () => `${this.id} leads as ${this.roleState.kind}`);
+    assert(this.isVoter, () => `${this.id} leads, but is no voter`);
+    this.roleState = { kind: 'leader', candidacy: undefined, selfPromise: undefined, leadership };
+  }
+
+  /** Not a voter of the configurations governing now: an observer if one of them names it so, else removed. */
+  private becomeNonVoter(): void {
+    assert(!this.isVoter, () => `${this.id} stops voting, but is a voter`);
+    this.roleState = this.observers.includes(this.id) ? observer : removed;
   }
 
   /** The configurations governing the slots from the commit index on, to the window's end. */
@@ -316,22 +384,20 @@ export class Replica {
         if (m !== this.id) this.out.send({ type: 'commit', from: this.id, to: m, ballot: wasLeading.ballot, commitIndex });
       }
     }
-    const observer = this.observers.includes(this.id);
+    const kind = this.roleState.kind;
     if (this.isVoter) {
-      if (this.currentRole === 'observer' || this.currentRole === 'removed') {
-        this.currentRole = 'follower';
+      if (kind === 'observer' || kind === 'removed') {
+        this.becomeFollower();
         this.election.heardLeader();
         if (ballotEquals(this.acceptor.promised, ballotZero) && this.otherVoters.length > 0 && this.rejoin === undefined) {
           this.rejoin = new Rejoin(this.id, this.otherVoters);
           this.sendProbes();
         }
       }
-    } else if (this.currentRole !== 'observer' && this.currentRole !== 'removed') {
-      if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
-      this.rejoin = undefined;
-      this.currentRole = observer ? 'observer' : 'removed';
     } else {
-      this.currentRole = observer ? 'observer' : 'removed';
+      if (kind === 'leader' || kind === 'candidate') this.stepDown(undefined);
+      if (kind !== 'observer' && kind !== 'removed') this.rejoin = undefined;
+      this.becomeNonVoter();
     }
     const l = this.leadership;
     if (l !== undefined) {
@@ -361,9 +427,9 @@ export class Replica {
   get status(): ReplicaStatus {
     return {
       id: this.id,
-      role: this.currentRole,
+      role: this.roleState.kind,
       promised: this.acceptor.promised,
-      leader: this.currentRole === 'leader' ? this.id : this.leaderHint,
+      leader: this.roleState.kind === 'leader' ? this.id : this.leaderHint,
       heardLeader: this.followed?.ballot,
       commitIndex: this.learner.commitIndex,
       appliedIndex: this.learner.appliedIndex,
@@ -385,12 +451,12 @@ export class Replica {
    * off from the leader keeps naming it in {@link status}; this is what grows.
    */
   get leaderSilentTicks(): number {
-    return this.currentRole === 'leader' ? 0 : this.election.leaderElapsed;
+    return this.roleState.kind === 'leader' ? 0 : this.election.leaderElapsed;
   }
 
   /** The commit index the leader last announced to this replica (its own while it leads; 0 before any). */
   get leaderCommitIndex(): number {
-    if (this.currentRole === 'leader') return this.learner.commitIndex;
+    if (this.roleState.kind === 'leader') return this.learner.commitIndex;
     return Math.max(this.followed?.commitIndex ?? 0, this.learner.commitIndex);
   }
 
@@ -402,7 +468,7 @@ export class Replica {
    */
   memberProgress(): readonly MemberProgress[] {
     const l = this.leadership;
-    if (l === undefined || this.currentRole !== 'leader') return [];
+    if (l === undefined) return [];
     return this.peers.map((id) => {
       const heard = l.lastHeard.get(id);
       return { id, commitIndex: l.reportedCommit.get(id), silentTicks: heard === undefined ? undefined : this.now - heard };
@@ -416,7 +482,7 @@ export class Replica {
 
   /** What this replica does now. */
   get role(): Role {
-    return this.currentRole;
+    return this.roleState.kind;
   }
 
   /** The chosen value of `slot`, if this replica knows it. */
@@ -500,18 +566,19 @@ export class Replica {
     this.now++;
     this.refreshView();
     this.catchUp.tick();
-    switch (this.currentRole) {
+    const r = this.roleState;
+    switch (r.kind) {
       case 'leader':
-        return this.tickLeader();
+        return this.tickLeader(r.leadership);
       case 'candidate':
-        return this.tickCandidate();
+        return this.tickCandidate(r.candidacy);
       case 'follower':
         return this.tickFollower();
       case 'observer':
       case 'removed':
         return;
       default:
-        return unreachable(this.currentRole);
+        return unreachable(r);
     }
   }
 
@@ -521,7 +588,7 @@ export class Replica {
    */
   propose(commands: readonly Uint8Array[]): ProposeResult {
     const leadership = this.leadership;
-    if (this.currentRole !== 'leader' || leadership === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (leadership === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     for (const c of commands) {
       if (c.byteLength > this.limits.batchBytesMax) return { ok: false, reason: 'too-large', bytes: c.byteLength, limit: this.limits.batchBytesMax };
     }
@@ -542,7 +609,7 @@ export class Replica {
    */
   readIndex(id: number): ReadIndexRequestResult {
     const l = this.leadership;
-    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     assert(Number.isSafeInteger(id), () => `read id ${id} is not an integer`);
     l.addRead(id, Math.max(this.learner.commitIndex, l.adoptedEnd));
     return proposalQueued;
@@ -556,10 +623,10 @@ export class Replica {
    */
   transferLeadership(to: NodeId): TransferResult {
     const l = this.leadership;
-    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     if (!this.quorum.isVoter(to)) return { ok: false, reason: 'not-voter' };
     if (to === this.id) return proposalQueued;
-    l.transfer = { to, elapsed: 0, told: false };
+    l.startTransfer(to);
     return proposalQueued;
   }
 
@@ -569,12 +636,13 @@ export class Replica {
     if (persistSeq > this.out.lastPersistSeq) assert(false, `persisted(${persistSeq}) but only ${this.out.lastPersistSeq} persists were handed out`);
     if (persistSeq < this.persistedSeq) assert(false, `persisted(${persistSeq}) goes back from ${this.persistedSeq}`);
     this.persistedSeq = persistSeq;
-    if (this.leadership !== undefined) {
-      this.leadership.persisted(persistSeq);
+    const r = this.roleState;
+    if (r.kind === 'leader') {
+      r.leadership.persisted(persistSeq);
       this.advanceLeaderCommit();
-    } else if (this.candidacy !== undefined && this.selfPromise !== undefined && this.selfPromise.seq <= persistSeq) {
-      this.candidacy.onPromise(this.id, this.selfPromise.reported, this.selfPromise.chosen);
-      this.selfPromise = undefined;
+    } else if (r.kind === 'candidate' && r.selfPromise !== undefined && r.selfPromise.seq <= persistSeq) {
+      r.candidacy.onPromise(this.id, r.selfPromise.reported, r.selfPromise.chosen);
+      r.selfPromise = undefined;
       this.checkCandidacy();
     }
   }
@@ -619,7 +687,7 @@ export class Replica {
       configuration !== undefined || (epochs.latest.source === 0 && epochs.latest.config.id === 0),
       () => `installSnapshot(${slot}) without the snapshot's configuration, in a cluster that changed members`,
     );
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
+    if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(undefined);
     this.learner.installSnapshot(slot, configuration ?? [{ from: 1, source: 0, config: epochs.latest.config }], this.out);
     this.refreshView();
     this.acceptor.forgetThrough(slot);
@@ -674,7 +742,7 @@ export class Replica {
         if (!fromVoter) return 'only voters vote or lead';
         break;
       case 'commit':
-        if (this.currentRole === 'observer') return 'observers learn from chosen messages';
+        if (this.roleState.kind === 'observer') return 'observers learn from chosen messages';
         if (!fromVoter) return 'only voters lead';
         break;
       case 'probe':
@@ -762,19 +830,15 @@ export class Replica {
     if (this.election.timedOut) this.startPrecheck();
   }
 
-  private tickCandidate(): void {
-    const c = this.candidacy;
-    assert(c !== undefined, 'candidate without a candidacy');
+  private tickCandidate(c: Candidacy): void {
     this.election.tick();
-    c.elapsed++;
+    const askAgain = c.tick(this.limits.heartbeatTicks);
     if (this.election.timedOut) {
-      this.candidacy = undefined;
-      this.selfPromise = undefined;
-      this.currentRole = 'follower';
+      this.becomeFollower();
       this.startPrecheck();
       return;
     }
-    if (c.elapsed % this.limits.heartbeatTicks === 0) {
+    if (askAgain) {
       for (const v of this.otherVoters) {
         if (!c.hasAnswered(v)) this.out.send({ type: 'prepare', from: this.id, to: v, ballot: c.ballot, firstSlot: c.firstSlot });
       }
@@ -782,7 +846,7 @@ export class Replica {
   }
 
   private startPrecheck(): void {
-    assert(this.isVoter && this.currentRole === 'follower', () => `${this.id} prechecks as ${this.currentRole}`);
+    assert(this.isVoter && this.roleState.kind === 'follower', () => `${this.id} prechecks as ${this.roleState.kind}`);
     this.election.startPrecheck(this.id);
     const commitIndex = this.learner.commitIndex;
     for (const v of this.otherVoters) this.out.send({ type: 'precheck', from: this.id, to: v, commitIndex });
@@ -794,7 +858,10 @@ export class Replica {
   }
 
   private onPrecheck(m: PrecheckMessage): void {
-    const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.currentRole === 'leader', m.commitIndex, this.learner.commitIndex);
+    // Every precheck is answered: a refusal tells the asker of a higher ballot.
+    assert(this.quorum.isVoter(m.from), () => `precheck from ${m.from}, who does not vote`);
+    assert(this.isVoter || this.acceptor.promised.round > 0, () => `${this.id} answers a precheck, but never voted and does not vote`);
+    const granted = this.rejoin === undefined && this.election.grantsPrecheck(this.roleState.kind === 'leader', m.commitIndex, this.learner.commitIndex);
     this.out.send({ type: 'precheckReply', from: this.id, to: m.from, granted, promised: this.acceptor.promised });
     if (!this.isVoter && m.commitIndex > this.learner.commitIndex) {
       // A voter counts on this node's vote: it learned a configuration this node has not
@@ -815,9 +882,15 @@ export class Replica {
     else if (reply !== undefined) this.out.send(reply);
   }
 
+  private ignorePrecheckReply(): string | undefined {
+    if (this.roleState.kind !== 'follower' || !this.election.prechecking) return 'not prechecking';
+    return undefined;
+  }
+
   private onPrecheckReply(m: PrecheckReplyMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.promised.round);
-    if (this.currentRole !== 'follower' || !this.election.prechecking) return;
+    if (this.ignorePrecheckReply() !== undefined) return;
+    assert(this.isVoter, () => `${this.id} prechecks, but does not vote`);
     this.election.onPrecheckReply(m.from, m.granted);
     this.checkPrecheck();
   }
@@ -830,17 +903,21 @@ export class Replica {
     const reported = this.acceptor.prepare(ballot, firstSlot, this.out);
     assert(reported !== undefined, () => `${this.id} could not promise its own new ballot ${formatBallot(ballot)}`);
     this.roundSeen = round;
-    this.candidacy = new Candidacy(ballot, firstSlot);
-    this.selfPromise = { seq: this.out.nextPersistSeq, reported, chosen: this.chosenFrom(firstSlot) };
-    this.currentRole = 'candidate';
+    this.becomeCandidate(new Candidacy(ballot, firstSlot), { seq: this.out.nextPersistSeq, reported, chosen: this.chosenFrom(firstSlot) });
     this.leaderHint = undefined;
     this.election.resetTimer();
     for (const v of this.otherVoters) this.out.send({ type: 'prepare', from: this.id, to: v, ballot, firstSlot });
   }
 
+  private ignorePrepare(): string | undefined {
+    if (this.rejoin !== undefined) return 'rejoining: it may have forgotten a higher promise';
+    return undefined;
+  }
+
   private onPrepare(m: PrepareMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
-    if (this.rejoin !== undefined) return; // it may have forgotten a higher promise
+    if (this.ignorePrepare() !== undefined) return;
+    assert(m.ballot.node === m.from, () => `prepare from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     if (m.firstSlot <= this.learner.compactedThrough) {
       // The accepted values of those slots are gone: promising would hide them from the
       // candidate (they are chosen). It needs the snapshot, not our vote.
@@ -852,20 +929,33 @@ export class Replica {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(m.from);
+    assert(
+      ballotEquals(this.acceptor.promised, m.ballot),
+      () => `${this.id} promised ${formatBallot(m.ballot)} but holds ${formatBallot(this.acceptor.promised)}`,
+    );
+    if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(m.from);
     this.election.resetTimer();
     this.out.send({ type: 'promise', from: this.id, to: m.from, ballot: m.ballot, accepted: reported, chosen: this.chosenFrom(m.firstSlot) });
   }
 
+  private ignorePromise(m: PromiseMessage): string | undefined {
+    const own = this.leadership?.ballot ?? this.candidacy?.ballot;
+    if (own === undefined) return 'not campaigning or leading';
+    if (!ballotEquals(m.ballot, own)) return 'an answer to an earlier ballot';
+    return undefined;
+  }
+
   private onPromise(m: PromiseMessage): void {
+    if (this.ignorePromise(m) !== undefined) return;
+    assert(m.ballot.node === this.id, () => `promise from ${m.from} for ${formatBallot(m.ballot)}, not a ballot of ${this.id}`);
     const l = this.leadership;
-    if (l !== undefined && ballotEquals(m.ballot, l.ballot)) {
+    if (l !== undefined) {
       // Asked for when a configuration entered the window after the election.
       l.onLatePromise(m.from, m.accepted, m.chosen);
       return;
     }
     const c = this.candidacy;
-    if (this.currentRole !== 'candidate' || c === undefined || !ballotEquals(m.ballot, c.ballot)) return;
+    assert(c !== undefined, () => `${this.id} takes a promise for ${formatBallot(m.ballot)} as ${this.roleState.kind}`);
     c.onPromise(m.from, m.accepted, m.chosen);
     if (this.learnChosen(m.chosen)) {
       // The commit index moved: the configurations governing from it on may be others.
@@ -895,10 +985,11 @@ export class Replica {
   private checkCandidacy(): void {
     const c = this.candidacy;
     if (c === undefined || c.vote(this.quorum) !== 'won') return;
-    this.becomeLeader(c);
+    this.lead(c);
   }
 
-  private becomeLeader(c: Candidacy): void {
+  /** `c` won phase 1: lead in its ballot. */
+  private lead(c: Candidacy): void {
     assert(
       ballotEquals(this.acceptor.promised, c.ballot),
       () => `${this.id} wins ${formatBallot(c.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
@@ -921,10 +1012,7 @@ export class Replica {
     const written = this.out.recordedPersistSeq;
     const l = new Leadership(c.ballot, firstSlot, this.id, this.now, written > this.persistedSeq ? written : 0);
     l.adopt(values, c.promisers());
-    this.leadership = l;
-    this.candidacy = undefined;
-    this.selfPromise = undefined;
-    this.currentRole = 'leader';
+    this.becomeLeader(l);
     this.leaderHint = this.id;
     this.followed = undefined;
     for (const e of this.view) {
@@ -934,30 +1022,16 @@ export class Replica {
     this.broadcastHeartbeat(l);
   }
 
-  private tickLeader(): void {
-    const l = this.leadership;
-    assert(l !== undefined, 'leader without a leadership');
-    l.elapsed++;
-    if (l.elapsed >= this.limits.electionTicksMin && !l.hearsQuorum(this.now, this.limits.electionTicksMin, this.quorum)) {
-      this.stepDown(undefined);
-      return;
-    }
-    if (l.transfer !== undefined && ++l.transfer.elapsed >= this.limits.electionTicksMax) l.transfer = undefined;
-    if (++l.heartbeatElapsed >= this.limits.heartbeatTicks) {
-      l.heartbeatElapsed = 0;
-      l.retransmitStalled();
-      l.trimRanges(this.limits.ackRangesMax);
-      this.broadcastHeartbeat(l);
-    }
+  private tickLeader(l: Leadership): void {
+    const due = l.tick(this.now, this.limits, this.quorum);
+    if (due === 'lost-quorum') this.stepDown(undefined);
+    else if (due === 'heartbeat') this.broadcastHeartbeat(l);
   }
 
   private broadcastHeartbeat(l: Leadership): void {
     const commitIndex = this.learner.commitIndex;
-    const seq = ++l.heartbeatSeq;
-    l.readRoundWanted = false;
-    if (l.firstReadSeq === Infinity && commitIndex >= l.adoptedEnd) l.firstReadSeq = seq;
+    const seq = l.heartbeatRound(commitIndex, this.otherVoters);
     for (const p of this.peers) this.out.send({ type: 'heartbeat', from: this.id, to: p, ballot: l.ballot, commitIndex, seq });
-    for (const v of this.otherVoters) l.commitSent.set(v, commitIndex);
   }
 
   /**
@@ -970,27 +1044,47 @@ export class Replica {
       this.out.drop(l.drain());
       for (const id of l.drainReads()) this.out.read({ id, ok: false, leaderHint });
     }
-    this.leadership = undefined;
-    this.candidacy = undefined;
-    this.selfPromise = undefined;
-    this.currentRole = 'follower';
+    // Only while the view changes (refreshView) may a leader or candidate be no voter.
+    if (this.isVoter) this.becomeFollower();
+    else this.becomeNonVoter();
     // Never name ourselves: a deposed leader knows at most who deposed it.
     this.leaderHint = leaderHint === this.id ? undefined : leaderHint;
     this.election.stopPrecheck();
     this.election.heardLeader();
   }
 
+  /** After {@link follow}: this node neither leads nor campaigns, and its promise is not above `ballot`. */
+  private assertFollowing(ballot: Ballot): void {
+    // Runs for every heartbeat and commit message: messages are built only on failure.
+    const kind = this.roleState.kind;
+    if (kind === 'leader' || kind === 'candidate') assert(false, `${this.id} follows ${formatBallot(ballot)} as ${kind}`);
+    if (compareBallots(this.acceptor.promised, ballot) > 0)
+      assert(false, `${this.id} follows ${formatBallot(ballot)} but promised the higher ${formatBallot(this.acceptor.promised)}`);
+  }
+
   /** A leader of `ballot` (at least our promise) spoke: follow it. */
   private follow(ballot: Ballot): void {
-    if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(ballot.node);
+    if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(ballot.node);
     this.leaderHint = ballot.node;
     this.election.heardLeader();
   }
 
+  private ignoreReject(m: RejectMessage): string | undefined {
+    const own = this.leadership?.ballot ?? this.candidacy?.ballot;
+    if (own === undefined) return 'not campaigning or leading';
+    if (!ballotEquals(m.ballot, own)) return 'an answer to an earlier ballot';
+    if (compareBallots(m.promised, own) <= 0) return 'no higher promise';
+    return undefined;
+  }
+
   private onReject(m: RejectMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.promised.round);
-    const own = this.leadership?.ballot ?? this.candidacy?.ballot;
-    if (own === undefined || !ballotEquals(m.ballot, own) || compareBallots(m.promised, own) <= 0) return;
+    if (this.ignoreReject(m) !== undefined) return;
+    // A leader or candidate holds the promise of its own ballot: any higher one ended its role.
+    assert(
+      ballotEquals(this.acceptor.promised, m.ballot),
+      () => `${this.id} leads or campaigns in ${formatBallot(m.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
+    );
     this.candidacy?.onRefusal(m.from);
     this.stepDown(m.promised.node);
   }
@@ -1008,7 +1102,7 @@ export class Replica {
    */
   changeMembers(change: MembershipChange): ChangeMembersResult {
     const l = this.leadership;
-    if (this.currentRole !== 'leader' || l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
+    if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     const latest = this.learner.epochs.latest;
     if (this.changeInProgress(l)) return { ok: false, reason: 'in-progress', config: l.pendingChange ?? latest.config };
     const plan = planChange(latest.config, change);
@@ -1034,7 +1128,7 @@ export class Replica {
     if (quorum.phase1(live) !== 'won' || quorum.phase2(live) !== 'won') {
       return { ok: false, reason: 'would-lose-quorum', voters: plan.config.voters };
     }
-    l.pendingChange = plan.config;
+    l.queueChange(plan.config);
     return { ok: true, config: plan.config };
   }
 
@@ -1052,15 +1146,12 @@ export class Replica {
    * configuration, a phase-2 quorum of it has durably learned every earlier slot.
    */
   private mayProposeIn(l: Leadership, e: Epoch): boolean {
-    if (l.ready.has(e)) return true;
+    if (l.isReady(e)) return true;
     if (!e.quorum.isVoter(this.id)) return false;
     if (e.quorum.phase1((v) => (l.promisers.has(v) ? true : undefined)) !== 'won') {
       const firstSlot = Math.max(e.from, l.nextSlot);
       for (const v of e.voters) {
-        if (v === this.id || l.promisers.has(v)) continue;
-        const sent = l.prepareSent.get(v);
-        if (sent !== undefined && this.now - sent < this.limits.heartbeatTicks) continue;
-        l.prepareSent.set(v, this.now);
+        if (v === this.id || l.promisers.has(v) || !l.askToPromise(v, this.now, this.limits.heartbeatTicks)) continue;
         this.out.send({ type: 'prepare', from: this.id, to: v, ballot: l.ballot, firstSlot });
       }
       return false;
@@ -1075,14 +1166,11 @@ export class Replica {
       // voter's: its write may still be on its way to the disk.
       const won = e.quorum.phase2((v) => ((v === this.id ? l.acknowledgedThrough(v) : (l.reportedCommit.get(v) ?? 0)) >= before ? true : undefined));
       if (won !== 'won') {
-        if (l.gateRoundAt !== commitIndex) {
-          l.gateRoundAt = commitIndex;
-          l.readRoundWanted = true;
-        }
+        l.wantCommitReports(commitIndex);
         return false;
       }
     }
-    l.ready.add(e);
+    l.markReady(e);
     return true;
   }
 
@@ -1115,7 +1203,7 @@ export class Replica {
       if (left(v)) continue;
       if (best === undefined || (l.reportedCommit.get(v) ?? 0) > (l.reportedCommit.get(best) ?? 0)) best = v;
     }
-    if (best !== undefined) l.transfer = { to: best, elapsed: 0, told: false };
+    if (best !== undefined) l.startTransfer(best);
   }
 
   // ---------------------------------------------------------------- phase 2
@@ -1132,6 +1220,7 @@ export class Replica {
     const compacted = this.learner.compactedThrough;
     for (const v of this.otherVoters) {
       let next = l.sendNext.get(v)!;
+      let told = l.commitSent.get(v) ?? 0;
       if (next <= compacted && next <= last) {
         // It lags behind what this leader compacted: the snapshot replaces those slots.
         this.out.sendSnapshot(v);
@@ -1154,14 +1243,14 @@ export class Replica {
           range = { firstSlot: next, values: this.ownAcceptedValues(l, next, end) };
         }
         this.out.send({ type: 'accept', from: this.id, to: v, ballot: l.ballot, firstSlot: next, values: range.values, commitIndex });
-        l.commitSent.set(v, commitIndex);
+        told = commitIndex;
         next = end + 1;
       }
-      l.sendNext.set(v, next);
-      if ((l.commitSent.get(v) ?? 0) < commitIndex) {
+      if (told < commitIndex) {
         this.out.send({ type: 'commit', from: this.id, to: v, ballot: l.ballot, commitIndex });
-        l.commitSent.set(v, commitIndex);
+        told = commitIndex;
       }
+      l.sentTo(v, next, told);
     }
     for (const o of this.observers) {
       let next = l.observerNext.get(o)!;
@@ -1175,15 +1264,12 @@ export class Replica {
         this.out.send(chosen);
         next += chosen.values.length;
       }
-      l.observerNext.set(o, next);
+      l.pushedTo(o, next);
     }
-    if (l.readRoundWanted || (l.firstReadSeq === Infinity && commitIndex >= l.adoptedEnd && l.hasReads)) this.broadcastHeartbeat(l);
+    if (l.heartbeatWanted(commitIndex)) this.broadcastHeartbeat(l);
     for (const r of l.confirmedReads(this.quorum)) this.out.read({ id: r.id, ok: true, index: r.index });
-    const t = l.transfer;
-    if (t !== undefined && !t.told && l.acknowledgedThrough(t.to) >= last) {
-      t.told = true;
-      this.out.send({ type: 'timeoutNow', from: this.id, to: t.to, ballot: l.ballot });
-    }
+    const target = l.transferDue(last);
+    if (target !== undefined) this.out.send({ type: 'timeoutNow', from: this.id, to: target, ballot: l.ballot });
   }
 
   /**
@@ -1208,13 +1294,9 @@ export class Replica {
         l.changeSlot <= this.learner.commitIndex
       ) {
         // The joint configuration governs: propose its second step.
-        l.pendingChange = finishJoint(latest.config);
+        l.queueChange(finishJoint(latest.config));
       }
-      if (l.pendingChange !== undefined && first + values.length <= limit) {
-        l.changeSlot = first + values.length;
-        values.push({ kind: 'config', config: l.pendingChange });
-        l.pendingChange = undefined;
-      }
+      if (l.pendingChange !== undefined && first + values.length <= limit) values.push({ kind: 'config', config: l.takeChange(first + values.length) });
       if (l.queued > 0) {
         const room = limit - (first + values.length) + 1;
         for (const v of l.takeBatches(room, this.limits)) values.push(v);
@@ -1225,8 +1307,7 @@ export class Replica {
     if (values.length === 0) return;
     const ok = this.acceptor.accept(l.ballot, first, values, this.out);
     assert(ok, () => `leader ${formatBallot(l.ballot)} refused by its own acceptor`);
-    l.nextSlot += values.length;
-    l.selfAccepted(this.out.nextPersistSeq, l.nextSlot - 1);
+    l.assigned(values.length, this.out.nextPersistSeq);
   }
 
   /** This leader's own values for slots `first..last`, all accepted in its ballot. */
@@ -1243,6 +1324,10 @@ export class Replica {
   }
 
   private onAccept(m: AcceptMessage): void {
+    // Runs for every accept: messages are built only on failure.
+    if (m.ballot.node !== m.from) assert(false, `accept from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
+    if (m.values.length < 1 || m.values.length > this.limits.acceptSlotsMax)
+      assert(false, `accept of ${m.values.length} slots from ${m.from}, outside 1..${this.limits.acceptSlotsMax}`);
     if (this.rejoin !== undefined) {
       // Learn from the leader without accepting: nothing to acknowledge.
       this.follow(m.ballot);
@@ -1253,15 +1338,22 @@ export class Replica {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
+    if (!ballotEquals(this.acceptor.promised, m.ballot))
+      assert(false, `${this.id} accepted in ${formatBallot(m.ballot)} but holds ${formatBallot(this.acceptor.promised)}`);
     this.follow(m.ballot);
     this.out.send({ type: 'accepted', from: this.id, to: m.from, ballot: m.ballot, firstSlot: m.firstSlot, count: m.values.length });
     this.learnFromLeader(m.ballot, m.commitIndex);
   }
 
   private onAccepted(m: AcceptedMessage): void {
+    // The guard: an answer to a leadership of ours that is over (a one-line check, kept
+    // inline so the safety suite's mutant can take the ballot test out of it).
     const l = this.leadership;
     if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
-    l.lastHeard.set(m.from, this.now);
+    // Runs for every accepted message: messages are built only on failure.
+    if (m.count < 1) assert(false, `accepted of ${m.count} slots from ${m.from}`);
+    if (!this.quorum.isVoter(m.from)) assert(false, `accepted from ${m.from}, who does not vote`);
+    l.heard(m.from, this.now);
     l.acknowledge(m.from, m.firstSlot, m.firstSlot + m.count - 1);
     this.advanceLeaderCommit();
   }
@@ -1291,39 +1383,64 @@ export class Replica {
   // ---------------------------------------------------------------- learning
 
   private onHeartbeat(m: HeartbeatMessage): void {
+    if (m.ballot.node !== m.from) assert(false, `heartbeat from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     if (compareBallots(m.ballot, this.acceptor.promised) < 0) {
       this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
       return;
     }
     this.follow(m.ballot);
+    this.assertFollowing(m.ballot);
     this.learnFromLeader(m.ballot, m.commitIndex);
     // A reply vouches that no higher ballot was promised, which it cannot know yet.
     if (this.rejoin !== undefined) return;
     this.out.send({ type: 'heartbeatReply', from: this.id, to: m.from, ballot: m.ballot, commitIndex: this.learner.commitIndex, seq: m.seq });
   }
 
-  private onHeartbeatReply(m: HeartbeatReplyMessage): void {
+  private ignoreHeartbeatReply(m: HeartbeatReplyMessage): string | undefined {
     const l = this.leadership;
-    if (l === undefined || !ballotEquals(m.ballot, l.ballot)) return;
-    l.lastHeard.set(m.from, this.now);
-    if (m.commitIndex >= (l.reportedCommit.get(m.from) ?? -1)) l.reportedCommit.set(m.from, m.commitIndex);
+    if (l === undefined) return 'not leading';
+    if (!ballotEquals(m.ballot, l.ballot)) return 'an answer to an earlier ballot';
+    return undefined;
+  }
+
+  private onHeartbeatReply(m: HeartbeatReplyMessage): void {
+    if (this.ignoreHeartbeatReply(m) !== undefined) return;
+    const l = this.leadership;
+    // Runs for every heartbeat reply: messages are built only on failure.
+    if (l === undefined) assert(false, `${this.id} takes a heartbeat reply as ${this.roleState.kind}`);
+    if (!this.members.has(m.from)) assert(false, `heartbeat reply from ${m.from}, not a member`);
+    l.reported(m.from, m.commitIndex, this.now);
     if (!this.quorum.isVoter(m.from)) return;
     for (const r of l.echo(m.from, m.seq, this.quorum)) this.out.read({ id: r.id, ok: true, index: r.index });
   }
 
   /** The leader's commit index moved: learn from it as from a heartbeat, without answering. */
+  private ignoreCommit(m: CommitMessage): string | undefined {
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return 'below our promise';
+    return undefined;
+  }
+
   private onCommit(m: CommitMessage): void {
-    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
+    if (this.ignoreCommit(m) !== undefined) return;
+    if (m.ballot.node !== m.from) assert(false, `commit from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     this.follow(m.ballot);
+    this.assertFollowing(m.ballot);
     this.learnFromLeader(m.ballot, m.commitIndex);
   }
 
   /** The leader hands over: campaign now, skipping the pre-check its followers would refuse. */
-  private onTimeoutNow(m: TimeoutNowMessage): void {
-    if (this.rejoin !== undefined) return;
+  private ignoreTimeoutNow(m: TimeoutNowMessage): string | undefined {
+    if (this.rejoin !== undefined) return 'rejoining';
     const f = this.followed;
-    if (this.currentRole !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return;
-    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return;
+    if (this.roleState.kind !== 'follower' || f === undefined || !ballotEquals(f.ballot, m.ballot)) return 'not from the leader it follows';
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) return 'below our promise';
+    return undefined;
+  }
+
+  private onTimeoutNow(m: TimeoutNowMessage): void {
+    if (this.ignoreTimeoutNow(m) !== undefined) return;
+    assert(this.isVoter, () => `${this.id} told to campaign, but does not vote`);
+    assert(m.ballot.node === m.from, () => `timeoutNow from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
     // Outbid the leader: a target outside its phase-1 quorum may never have promised its ballot.
     this.roundSeen = Math.max(this.roundSeen, m.ballot.round);
     this.startCandidacy();
@@ -1346,6 +1463,7 @@ export class Replica {
   }
 
   private onCatchUp(m: CatchUpMessage): void {
+    if (m.firstSlot < 1 || m.lastSlot < m.firstSlot) assert(false, `catch-up from ${m.from} for slots ${m.firstSlot}..${m.lastSlot}`);
     const reply = CatchUp.serve(this.learner, this.id, m.from, m.firstSlot, m.lastSlot, this.limits);
     if (reply === 'snapshot') this.out.sendSnapshot(m.from);
     else if (reply !== undefined) this.out.send(reply);
@@ -1358,18 +1476,27 @@ export class Replica {
     for (const v of this.rejoin!.unanswered()) this.out.send({ type: 'probe', from: this.id, to: v, fence });
   }
 
+  private ignoreProbe(m: ProbeMessage): string | undefined {
+    if (m.fence.round > 0 && m.fence.node !== m.from) return 'fence not owned by its sender';
+    return undefined;
+  }
+
   private onProbe(m: ProbeMessage): void {
+    if (this.ignoreProbe(m) !== undefined) return;
     if (m.fence.round > 0) {
-      if (m.fence.node !== m.from) return;
       this.roundSeen = Math.max(this.roundSeen, m.fence.round);
       // A voter rejoining itself accepts nothing, and must keep no promise on record.
       if (this.rejoin === undefined && compareBallots(m.fence, this.acceptor.promised) > 0) {
         // A rejoining voter fences off accepts it sent before it lost its storage. A
         // leader of a lower ballot can no longer get this vote: it steps down.
         this.acceptor.raisePromise(m.fence, this.out);
-        if (this.currentRole === 'leader' || this.currentRole === 'candidate') this.stepDown(undefined);
+        if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(undefined);
       }
     }
+    assert(
+      this.rejoin !== undefined || m.fence.round === 0 || compareBallots(this.acceptor.promised, m.fence) >= 0,
+      () => `${this.id} answers fence ${formatBallot(m.fence)} holding the lower ${formatBallot(this.acceptor.promised)}`,
+    );
     const commitIndex = this.learner.commitIndex;
     const accepted: AcceptedEntry[] = [];
     for (let slot = Math.max(commitIndex, this.learner.compactedThrough) + 1; slot <= this.acceptor.lastSlot; slot++) {
@@ -1379,10 +1506,17 @@ export class Replica {
     this.out.send({ type: 'probeReply', from: this.id, to: m.from, fence: m.fence, promised: this.acceptor.promised, commitIndex, accepted });
   }
 
+  private ignoreProbeReply(): string | undefined {
+    if (this.rejoin === undefined) return 'not rejoining';
+    return undefined;
+  }
+
   private onProbeReply(m: ProbeReplyMessage): void {
     this.roundSeen = Math.max(this.roundSeen, m.promised.round);
+    if (this.ignoreProbeReply() !== undefined) return;
     const r = this.rejoin;
-    if (r === undefined) return;
+    assert(r !== undefined, () => `${this.id} takes a probe reply, not rejoining`);
+    assert(this.roleState.kind === 'follower', () => `${this.id} rejoins as ${this.roleState.kind}`);
     const outcome = r.onReply(m);
     if (outcome === 'fresh') {
       // A new cluster. Record that this voter joined: a promise of round 0, below every
@@ -1451,6 +1585,8 @@ export class Replica {
   }
 
   private onChosen(m: ChosenMessage): void {
+    if (m.values.length > this.limits.catchUpSlotsMax)
+      assert(false, `chosen message of ${m.values.length} slots from ${m.from}, above ${this.limits.catchUpSlotsMax}`);
     this.catchUp.received(m.firstSlot);
     for (let i = 0; i < m.values.length; i++) {
       const slot = m.firstSlot + i;
@@ -1459,7 +1595,7 @@ export class Replica {
     }
     this.learner.advance(this.out);
     const f = this.followed;
-    if (f !== undefined && this.currentRole !== 'leader') {
+    if (f !== undefined && this.roleState.kind !== 'leader') {
       const gap = this.learner.followLeader(f.ballot, f.commitIndex, this.acceptor, this.out);
       if (gap !== undefined) this.requestCatchUp(f.ballot.node, gap, f.commitIndex);
     } else if (m.commitIndex > this.learner.commitIndex) {

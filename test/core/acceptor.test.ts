@@ -3,7 +3,7 @@ import { Acceptor } from '../../src/core/acceptor.js';
 import type { Ballot } from '../../src/core/ballot.js';
 import type { DurableState } from '../../src/core/durable-state.js';
 import { InvariantError } from '../../src/core/errors.js';
-import type { AcceptedEntry } from '../../src/core/messages.js';
+import type { AcceptedEntry } from '../../src/core/entries.js';
 import { OutputBuilder } from '../../src/core/output-builder.js';
 import { batch, noop, type Value } from '../../src/core/value.js';
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Ballot } from '../../src/core/ballot.js';
 import {
-  type ChosenEntry,
   DurableStateBuilder,
   emptyDurableState,
   mergePersistBatches,
@@ -9,7 +8,7 @@ import {
   persistBatchProblem,
   persistNeedsSync,
 } from '../../src/core/durable-state.js';
-import type { AcceptedEntry } from '../../src/core/messages.js';
+import type { AcceptedEntry, ChosenEntry } from '../../src/core/entries.js';
 import { batch, type Value } from '../../src/core/value.js';
 
 // The persist contract every storage shares, one batch at a time: which batches need a

@@ -6,7 +6,7 @@ import type { ConfigurationState } from '../../src/core/configuration/epochs.js'
 import type { DurableState } from '../../src/core/durable-state.js';
 import { InvariantError } from '../../src/core/errors.js';
 import { Learner } from '../../src/core/learner.js';
-import type { AcceptedEntry } from '../../src/core/messages.js';
+import type { AcceptedEntry } from '../../src/core/entries.js';
 import { OutputBuilder } from '../../src/core/output-builder.js';
 import { batch, type Value } from '../../src/core/value.js';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Ballot } from '../../src/core/ballot.js';
-import type { AcceptedEntry, Message } from '../../src/core/messages.js';
+import type { AcceptedEntry } from '../../src/core/entries.js';
+import type { Message } from '../../src/core/messages.js';
 import { OutputBuilder } from '../../src/core/output-builder.js';
 import { batch, noop, type Value } from '../../src/core/value.js';
 

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { Ballot } from '../../src/core/ballot.js';
 import { InvariantError } from '../../src/core/errors.js';
 import { defaultLimits, type Limits } from '../../src/core/limits.js';
-import type { AcceptedEntry } from '../../src/core/messages.js';
+import type { AcceptedEntry } from '../../src/core/entries.js';
 import { Candidacy, Leadership } from '../../src/core/proposer.js';
 import { majority } from '../../src/core/quorum/majority.js';
 import { batch, noop, type Value } from '../../src/core/value.js';
+import type { Configuration } from '../../src/core/configuration/configuration.js';
 
 // The proposer's bookkeeping, one input at a time: phase 1's promises and the values a
 // new leader must propose (Paxos Made Simple §2.3: the highest-ballot value of each
@@ -48,6 +49,12 @@ describe('Candidacy', () => {
 
   it('starts counting ticks from 0', () => {
     expect(new Candidacy(ballot, 1).elapsed).toBe(0);
+  });
+
+  it('asks the silent voters again every heartbeatTicks ticks', () => {
+    const c = new Candidacy(ballot, 1);
+    expect([c.tick(3), c.tick(3), c.tick(3), c.tick(3), c.tick(3), c.tick(3)]).toEqual([false, false, true, false, false, true]);
+    expect(c.elapsed).toBe(6);
   });
 
   describe('the values to propose', () => {
@@ -138,12 +145,12 @@ describe('Leadership', () => {
   const ballot = b(5);
   const limits: Limits = { ...defaultLimits, batchCommandsMax: 3, batchBytesMax: 10 };
 
-  /** A leadership of `a` from `firstSlot`, with `b` and `c` voting, and `proposed` slots assigned. */
+  /** A leadership of `a` from `firstSlot`, with `b` and `c` voting, and `proposed` slots assigned (its accept of them in write 1). */
   function leading(firstSlot = 1, proposed = 0): Leadership {
     const l = new Leadership(ballot, firstSlot, 'a', 0);
     l.addVoter('b', firstSlot, 0);
     l.addVoter('c', firstSlot, 0);
-    l.nextSlot += proposed;
+    if (proposed > 0) l.assigned(proposed, 1);
     return l;
   }
 
@@ -285,7 +292,7 @@ describe('Leadership', () => {
       l.addObserver('o', 7, 12);
       expect(l.observerNext.get('o')).toBe(4);
       expect(l.lastHeard.get('o')).toBe(9);
-      l.lastHeard.set('p', 2);
+      l.heard('p', 2);
       l.addObserver('p', 1, 12);
       expect(l.lastHeard.get('p')).toBe(2);
       expect(l.acknowledgedThrough('o')).toBe(0);
@@ -345,9 +352,10 @@ describe('Leadership', () => {
 
   describe("this node's own accepts", () => {
     it('count once the write that holds them is durable, in order', () => {
-      const l = leading(1, 5);
-      l.selfAccepted(3, 2);
-      l.selfAccepted(4, 5);
+      const l = leading();
+      l.assigned(2, 3);
+      l.assigned(3, 4);
+      expect(l.nextSlot).toBe(6);
       expect(l.acknowledgedThrough('a')).toBe(0);
       l.persisted(2);
       expect(l.acknowledgedThrough('a')).toBe(0);
@@ -360,18 +368,22 @@ describe('Leadership', () => {
     });
 
     it('count every write a persist covers, up to the last', () => {
-      const l = leading(1, 5);
-      l.selfAccepted(3, 2);
-      l.selfAccepted(4, 5);
+      const l = leading();
+      l.assigned(2, 3);
+      l.assigned(3, 4);
       l.persisted(4);
       expect(l.acknowledgedThrough('a')).toBe(5);
     });
 
     it('refuse a durable slot never proposed', () => {
-      const l = leading(1, 2);
-      l.selfAccepted(3, 2);
-      l.nextSlot = 2;
-      expect(() => l.persisted(3)).toThrow(new InvariantError('a acknowledged slot 2, never proposed (next 2)'));
+      const l = leading();
+      l.assigned(2, 3);
+      l.selfAccepted(4, 3);
+      expect(() => l.persisted(4)).toThrow(new InvariantError('a acknowledged slot 3, never proposed (next 3)'));
+    });
+
+    it('refuse an assignment of no slot', () => {
+      expect(() => leading().assigned(0, 3)).toThrow(new InvariantError('0 slots assigned from slot 1'));
     });
   });
 
@@ -462,7 +474,7 @@ describe('Leadership', () => {
       l.acknowledge('b', 1, 4);
       l.acknowledge('c', 1, 6);
       expect(l.committedSlot(abc)).toBe(4);
-      l.selfAccepted(1, 9);
+      // Its own accept of slots 1-9 (write 1) is durable.
       l.persisted(1);
       expect(l.committedSlot(abc)).toBe(6);
     });
@@ -484,7 +496,7 @@ describe('Leadership', () => {
     it('moves nothing back', () => {
       const l = leading(1, 9);
       l.acknowledge('b', 1, 6);
-      l.sendNext.set('b', 8);
+      l.sentTo('b', 8, 0);
       l.skipTo('b', 4);
       expect(l.acknowledgedThrough('b')).toBe(6);
       expect(l.sendNext.get('b')).toBe(8);
@@ -505,8 +517,8 @@ describe('Leadership', () => {
       const l = leading(1, 6);
       l.acknowledge('b', 1, 2);
       l.acknowledge('c', 1, 2);
-      l.sendNext.set('b', 7);
-      l.sendNext.set('c', 7);
+      l.sentTo('b', 7, 0);
+      l.sentTo('c', 7, 0);
       l.retransmitStalled();
       // Both moved since the round before: nothing resent yet.
       expect(l.sendNext.get('b')).toBe(7);
@@ -520,7 +532,7 @@ describe('Leadership', () => {
     it('resends nothing to a voter that acknowledged every slot proposed', () => {
       const l = leading(1, 4);
       l.acknowledge('b', 1, 4);
-      l.sendNext.set('b', 3);
+      l.sentTo('b', 3, 0);
       l.retransmitStalled();
       l.retransmitStalled();
       expect(l.sendNext.get('b')).toBe(3);
@@ -528,7 +540,7 @@ describe('Leadership', () => {
 
     it('never touches where it sends to itself', () => {
       const l = leading(1, 4);
-      l.sendNext.set('a', 9);
+      l.sentTo('a', 9, 0);
       l.retransmitStalled();
       l.retransmitStalled();
       expect(l.sendNext.get('a')).toBe(9);
@@ -537,7 +549,7 @@ describe('Leadership', () => {
     it('resends to a voter stalled one slot short', () => {
       const l = leading(1, 4);
       l.acknowledge('b', 1, 3);
-      l.sendNext.set('b', 5);
+      l.sentTo('b', 5, 0);
       l.retransmitStalled();
       l.retransmitStalled();
       expect(l.sendNext.get('b')).toBe(4);
@@ -547,23 +559,26 @@ describe('Leadership', () => {
   describe('reads', () => {
     it('are confirmed by a phase-2 quorum answering a round sent after they came, once the adopted slots are committed', () => {
       const l = leading();
+      l.adopt([noop, noop], ['a', 'b']);
       l.addRead(1, 7);
       expect(l.hasReads).toBe(true);
       expect(l.readRoundWanted).toBe(true);
       // Rounds before the adopted slots are committed confirm nothing.
-      l.heartbeatSeq = 1;
+      expect(l.heartbeatRound(1, ['b', 'c'])).toBe(1);
+      expect(l.readRoundWanted).toBe(false);
       expect(l.echo('b', 1, abc)).toEqual([]);
-      l.firstReadSeq = 2;
+      expect(l.heartbeatRound(2, ['b', 'c'])).toBe(2);
+      expect(l.firstReadSeq).toBe(2);
+      expect(l.commitSent.get('c')).toBe(2);
       expect(l.confirmedReads(abc)).toEqual([]);
-      l.heartbeatSeq = 2;
       expect(l.echo('b', 2, abc)).toMatchObject([{ id: 1, index: 7 }]);
       expect(l.hasReads).toBe(false);
     });
 
     it('need a round sent after the read: an answer to an earlier round does not count', () => {
       const l = leading();
-      l.firstReadSeq = 1;
-      l.heartbeatSeq = 3;
+      for (let i = 0; i < 3; i++) l.heartbeatRound(0, []);
+      expect(l.firstReadSeq).toBe(1);
       l.addRead(1, 7);
       expect(l.echo('b', 3, abc)).toEqual([]);
       expect(l.echo('c', 3, abc)).toEqual([]);
@@ -572,11 +587,10 @@ describe('Leadership', () => {
 
     it('are confirmed in order, as far as the answers reach', () => {
       const l = leading();
-      l.firstReadSeq = 1;
       l.addRead(1, 5);
-      l.heartbeatSeq = 1;
+      l.heartbeatRound(0, []);
       l.addRead(2, 6);
-      l.heartbeatSeq = 2;
+      l.heartbeatRound(0, []);
       expect(l.echo('b', 1, abc)).toMatchObject([{ id: 1, index: 5 }]);
       expect(l.echo('c', 2, abc)).toMatchObject([{ id: 2, index: 6 }]);
       expect(l.hasReads).toBe(false);
@@ -584,11 +598,10 @@ describe('Leadership', () => {
 
     it('keep the highest round a voter answered', () => {
       const l = leading();
-      l.firstReadSeq = 1;
-      l.heartbeatSeq = 1;
+      l.heartbeatRound(0, []);
       l.addRead(1, 5);
       expect(l.echo('b', 3, abc)).toMatchObject([{ id: 1, index: 5 }]);
-      l.heartbeatSeq = 2;
+      l.heartbeatRound(0, []);
       l.addRead(2, 6);
       // Round 3 is at least the round this read waits for: b's late answer to round 1 changes nothing.
       expect(l.echo('b', 1, abc)).toMatchObject([{ id: 2, index: 6 }]);
@@ -596,10 +609,12 @@ describe('Leadership', () => {
 
     it('are never confirmed before the adopted slots are committed, even by a quorum of one', () => {
       const l = new Leadership(ballot, 1, 'a', 0);
+      l.adopt([noop], ['a']);
       l.addRead(1, 0);
-      l.heartbeatSeq = 5;
+      for (let i = 0; i < 5; i++) l.heartbeatRound(0, []);
       expect(l.confirmedReads(majority(['a']))).toEqual([]);
-      l.firstReadSeq = 5;
+      l.heartbeatRound(1, []);
+      expect(l.firstReadSeq).toBe(6);
       expect(l.confirmedReads(majority(['a']))).toMatchObject([{ id: 1, index: 0 }]);
     });
 
@@ -612,20 +627,143 @@ describe('Leadership', () => {
     });
   });
 
+  describe('its clock', () => {
+    const timing: Limits = { ...defaultLimits, electionTicksMin: 4, electionTicksMax: 6, heartbeatTicks: 2, ackRangesMax: 1 };
+
+    it('asks for a heartbeat round every heartbeatTicks ticks, resending to stalled voters and trimming their ranges', () => {
+      const l = leading(1, 6);
+      l.acknowledge('b', 1, 2);
+      l.acknowledge('b', 4, 4);
+      l.acknowledge('b', 6, 6);
+      expect(l.tick(0, timing, abc)).toBeUndefined();
+      expect(l.heartbeatElapsed).toBe(1);
+      expect(l.tick(0, timing, abc)).toBe('heartbeat');
+      expect(l.heartbeatElapsed).toBe(0);
+      expect(l.elapsed).toBe(2);
+      l.tick(0, timing, abc);
+      expect(l.tick(0, timing, abc)).toBe('heartbeat');
+      // Stalled since the round before: sent again from its last acknowledgement.
+      expect(l.sendNext.get('b')).toBe(3);
+      // Only the newest out-of-order range was kept: slot 3 connects to 4, not to 6.
+      l.acknowledge('b', 3, 3);
+      expect(l.acknowledgedThrough('b')).toBe(3);
+    });
+
+    it('reports a lost quorum once electionTicksMin ticks passed without a phase-2 quorum heard within them', () => {
+      const l = leading();
+      l.heard('b', 2);
+      for (let now = 1; now <= 5; now++) expect(l.tick(now, timing, abc)).not.toBe('lost-quorum');
+      expect(l.tick(6, timing, abc)).toBe('lost-quorum');
+    });
+
+    it('gives a transfer up after electionTicksMax ticks', () => {
+      const l = leading();
+      l.startTransfer('b');
+      for (let now = 1; now <= 5; now++) {
+        l.heard('b', now);
+        l.tick(now, timing, abc);
+      }
+      expect(l.transfer).toEqual({ to: 'b', elapsed: 5, told: false });
+      l.tick(6, timing, abc);
+      expect(l.transfer).toBeUndefined();
+    });
+  });
+
+  describe('a transfer', () => {
+    it('tells its target once, when it accepted every slot proposed', () => {
+      const l = leading(1, 3);
+      l.startTransfer('b');
+      expect(l.transferDue(3)).toBeUndefined();
+      l.acknowledge('b', 1, 3);
+      expect(l.transferDue(3)).toBe('b');
+      expect(l.transfer?.told).toBe(true);
+      expect(l.transferDue(3)).toBeUndefined();
+    });
+
+    it('is refused to itself', () => {
+      expect(() => leading().startTransfer('a')).toThrow(new InvariantError('a transfers leadership to itself'));
+    });
+  });
+
+  describe('a membership change', () => {
+    const next = { id: 1, voters: ['a', 'b'], quorum: { kind: 'majority' }, observers: [], addresses: {}, windowSlots: 4 } as unknown as Configuration;
+
+    it('is queued one at a time and taken at the slot it is proposed in', () => {
+      const l = leading(1, 2);
+      l.queueChange(next);
+      expect(l.pendingChange).toBe(next);
+      expect(() => l.queueChange(next)).toThrow(new InvariantError('a change is queued already, to configuration 1'));
+      expect(() => l.takeChange(2)).toThrow(new InvariantError('a change proposed at slot 2, below the next free slot 3'));
+      expect(l.takeChange(3)).toBe(next);
+      expect(l.pendingChange).toBeUndefined();
+      expect(l.changeSlot).toBe(3);
+      expect(() => l.takeChange(4)).toThrow(new InvariantError('no change queued for slot 4'));
+    });
+  });
+
+  describe('asking for promises after the election', () => {
+    it('asks a voter at most once within the interval', () => {
+      const l = leading();
+      expect(l.askToPromise('d', 10, 2)).toBe(true);
+      expect(l.askToPromise('d', 11, 2)).toBe(false);
+      expect(l.askToPromise('d', 12, 2)).toBe(true);
+    });
+  });
+
+  describe('heartbeat rounds', () => {
+    it('are wanted for the handover once per commit index', () => {
+      const l = leading();
+      expect(l.heartbeatWanted(0)).toBe(false);
+      l.wantCommitReports(4);
+      expect(l.heartbeatWanted(4)).toBe(true);
+      l.heartbeatRound(4, []);
+      l.wantCommitReports(4);
+      expect(l.heartbeatWanted(4)).toBe(false);
+      l.wantCommitReports(5);
+      expect(l.heartbeatWanted(5)).toBe(true);
+    });
+
+    it('are wanted when reads wait and no round may confirm them yet, once the adopted slots are committed', () => {
+      const l = leading();
+      l.adopt([noop, noop], ['a', 'b']);
+      l.addRead(1, 2);
+      l.heartbeatRound(1, []);
+      expect(l.heartbeatWanted(1)).toBe(false);
+      expect(l.heartbeatWanted(2)).toBe(true);
+    });
+  });
+
+  describe('what members report', () => {
+    it('keeps the highest commit index a member reported, and when it was heard', () => {
+      const l = leading();
+      l.reported('b', 5, 7);
+      l.reported('b', 3, 8);
+      expect(l.reportedCommit.get('b')).toBe(5);
+      expect(l.lastHeard.get('b')).toBe(8);
+    });
+
+    it('refuses sends to a node that neither votes nor observes', () => {
+      const l = leading();
+      expect(() => l.sentTo('d', 1, 0)).toThrow(new InvariantError('slots sent to d, who does not vote'));
+      expect(() => l.pushedTo('o', 1)).toThrow(new InvariantError('chosen slots pushed to o, not an observer of this leader'));
+    });
+  });
+
   describe('hearing a quorum', () => {
     it('counts itself and the voters heard within the window', () => {
       const l = leading();
-      l.lastHeard.set('b', 10);
-      l.lastHeard.set('c', 3);
+      l.heard('b', 10);
+      l.heard('c', 3);
       expect(l.hearsQuorum(14, 5, abc)).toBe(true);
       expect(l.hearsQuorum(15, 5, abc)).toBe(false);
     });
 
     it('does not count a voter never heard', () => {
+      // b and c were never added, so never heard.
       const l = new Leadership(ballot, 1, 'a', 0);
-      l.addVoter('b', 1, 0);
-      l.lastHeard.delete('b');
       expect(l.hearsQuorum(0, 5, abc)).toBe(false);
+      l.addVoter('b', 1, 0);
+      expect(l.hearsQuorum(0, 5, abc)).toBe(true);
     });
   });
 });

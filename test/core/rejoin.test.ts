@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type Ballot, ballotZero } from '../../src/core/ballot.js';
 import { InvariantError } from '../../src/core/errors.js';
-import type { AcceptedEntry, ProbeReplyMessage } from '../../src/core/messages.js';
+import type { AcceptedEntry } from '../../src/core/entries.js';
+import type { ProbeReplyMessage } from '../../src/core/messages.js';
 import { Rejoin } from '../../src/core/rejoin.js';
 import { batch, type Value } from '../../src/core/value.js';
 

@@ -1,8 +1,8 @@
 import { assert } from '../assert.js';
 import { compareBallots } from '../ballot.js';
-import type { ChosenEntry, DurableState, PersistBatch } from '../durable-state.js';
+import type { DurableState, PersistBatch } from '../durable-state.js';
+import type { AcceptedEntry, ChosenEntry } from '../entries.js';
 import { ConfigError } from '../errors.js';
-import type { AcceptedEntry } from '../messages.js';
 import type { NodeId } from '../node-id.js';
 import { type Value, noop } from '../value.js';
 import { type Configuration, checkConfiguration } from './configuration.js';
