@@ -96,6 +96,15 @@ export class Candidacy {
 type AckRange = [first: number, last: number];
 
 /**
+ * The most heartbeat rounds a lagging voter waits between two resends (see
+ * {@link Leadership.retransmitStalled}): 8 rounds of the default 2 ticks, 16 ticks,
+ * under a second at the CLI's 50 ms tick. A voter that lost messages gets them again
+ * at most that late; one that is only slow is not flooded meanwhile.
+ * @internal
+ */
+export const resendBackoffRoundsMax = 8;
+
+/**
  * Phase 2 of one leadership: assigns slots to queued commands (batched, within the
  * pipeline window), tracks which voter accepted which slots in this ballot, and
  * computes the commit index from a quorum of acknowledgements.
@@ -113,6 +122,12 @@ export class Leadership {
   readonly sendNext: ReadonlyMap<NodeId, number> = this.sendNextOf;
   /** Per voter: `through` at the last heartbeat, to spot a stalled follower. */
   private readonly throughAtHeartbeat = new Map<NodeId, number>();
+  /**
+   * Per voter lagging behind the last slot proposed: heartbeat rounds it has stalled
+   * since the last resend to it, and how many it must stall before the next (doubled
+   * by each resend, back to 1 once it holds every slot proposed).
+   */
+  private readonly resendBackoff = new Map<NodeId, { stalled: number; rounds: number }>();
   private readonly lastHeardOf = new Map<NodeId, number>();
   /** Per peer: the tick it was last heard from in this ballot. */
   readonly lastHeard: ReadonlyMap<NodeId, number> = this.lastHeardOf;
@@ -543,15 +558,41 @@ export class Leadership {
   }
 
   /**
-   * Go-back-N: a voter whose acknowledgements did not move since the last heartbeat
-   * while slots are outstanding gets everything after its last acknowledgement again.
+   * Go-back-N, with exponential backoff: a voter whose acknowledgements did not move
+   * since the last heartbeat while slots are outstanding gets everything after its last
+   * acknowledgement again. The first time at once; after that, only once it has
+   * stalled for twice as many rounds as before the last resend (at most
+   * {@link resendBackoffRoundsMax}), until it holds every slot proposed.
+   *
+   * Why the backoff: over a connection that delivers in order, a voter that has not
+   * answered is far more often slow (its disk, its CPU) than missing what was sent,
+   * and resending a window of large values to a slow voter makes it slower: it
+   * receives and compares each duplicate, while the leader encodes and writes it
+   * again. Resending at every stalled round turned a 1 MB-value write load into a
+   * storm of duplicates (a follower's CPU went half to comparing them). A lost
+   * message still goes again at the next heartbeat.
    */
   retransmitStalled(): void {
     const lastProposed = this.next - 1;
     for (const [voter, through] of this.through) {
       if (voter === this.self) continue;
-      if (through < lastProposed && through === this.throughAtHeartbeat.get(voter)) this.sendNextOf.set(voter, through + 1);
+      const stalled = through < lastProposed && through === this.throughAtHeartbeat.get(voter);
       this.throughAtHeartbeat.set(voter, through);
+      if (through >= lastProposed) {
+        this.resendBackoff.delete(voter);
+        continue;
+      }
+      let backoff = this.resendBackoff.get(voter);
+      if (backoff === undefined) {
+        backoff = { stalled: 0, rounds: 1 };
+        this.resendBackoff.set(voter, backoff);
+      }
+      if (!stalled) continue;
+      if (++backoff.stalled < backoff.rounds) continue;
+      assert(backoff.stalled === backoff.rounds, () => `voter ${voter} stalled ${backoff.stalled} rounds, past its backoff of ${backoff.rounds}`);
+      this.sendNextOf.set(voter, through + 1);
+      backoff.stalled = 0;
+      backoff.rounds = Math.min(backoff.rounds * 2, resendBackoffRoundsMax);
     }
   }
 

@@ -3,7 +3,7 @@ import type { Ballot } from '../../src/core/ballot.js';
 import { InvariantError } from '../../src/core/errors.js';
 import { defaultLimits, type Limits } from '../../src/core/limits.js';
 import type { AcceptedEntry } from '../../src/core/entries.js';
-import { Candidacy, Leadership } from '../../src/core/proposer.js';
+import { Candidacy, Leadership, resendBackoffRoundsMax } from '../../src/core/proposer.js';
 import { majority } from '../../src/core/quorum/majority.js';
 import { batch, noop, type Value } from '../../src/core/value.js';
 import type { Configuration } from '../../src/core/configuration/configuration.js';
@@ -544,6 +544,45 @@ describe('Leadership', () => {
       l.retransmitStalled();
       l.retransmitStalled();
       expect(l.sendNext.get('a')).toBe(9);
+    });
+
+    it('backs off: a voter that stays stalled gets the window again after 1, then 2, 4 and 8 stalled rounds, and every 8 rounds after', () => {
+      const l = leading(1, 6);
+      l.acknowledge('b', 1, 2);
+      l.sentTo('b', 7, 0);
+      l.retransmitStalled(); // the round that sees where b is
+      const resentAt: number[] = [];
+      for (let round = 1; round <= 40; round++) {
+        l.sentTo('b', 7, 0); // what was resent went out again
+        l.retransmitStalled();
+        if (l.sendNext.get('b') === 3) resentAt.push(round);
+      }
+      expect(resentAt).toEqual([1, 3, 7, 15, 23, 31, 39]);
+      expect(resendBackoffRoundsMax).toBe(8);
+    });
+
+    it('keeps the backoff while a lagging voter moves, and resets it once the voter holds every slot proposed', () => {
+      const l = leading(1, 9);
+      l.acknowledge('b', 1, 1);
+      l.sentTo('b', 10, 0);
+      l.retransmitStalled();
+      l.retransmitStalled(); // stalled: resent at once, next after 2 stalled rounds
+      expect(l.sendNext.get('b')).toBe(2);
+      l.sentTo('b', 10, 0);
+      l.acknowledge('b', 2, 3); // it moved: not stalled this round
+      l.retransmitStalled();
+      l.retransmitStalled(); // stalled 1 round of the 2 it now needs
+      expect(l.sendNext.get('b')).toBe(10);
+      l.retransmitStalled(); // 2 rounds: resent
+      expect(l.sendNext.get('b')).toBe(4);
+      l.sentTo('b', 10, 0);
+      l.acknowledge('b', 4, 9); // it holds every slot proposed: back to one round
+      l.retransmitStalled();
+      l.assigned(1, 2); // slot 10
+      l.sentTo('b', 11, 0);
+      l.retransmitStalled();
+      l.retransmitStalled();
+      expect(l.sendNext.get('b')).toBe(10);
     });
 
     it('resends to a voter stalled one slot short', () => {
