@@ -149,13 +149,18 @@ describe('snapshot transfer through a lossy, duplicating, reordering network', (
   it('a chunk damaged on the way is refused with a SnapshotError and never installed; the next transfer installs (4 seeds)', async () => {
     for (const seed of seeds.slice(0, 4)) {
       let damage = false;
+      let damaged = 0;
+      let refused = (): number => 0;
       const warnings: unknown[] = [];
-      // Once healed, the first chunk 5 sent has one bit flipped after it left its sender.
+      // Once healed, every chunk 5 sent has one bit flipped after it left its sender, until
+      // the lagging node has refused one: a damaged copy that arrives as a duplicate of a
+      // good one, or after its transfer ended, is rightly dropped unread, so the first
+      // damaged copy alone need not be the one checked (that depends on the schedule).
       const corrupt = (_id: NodeId, t: Transport): Transport => ({
         start: (handlers) => t.start(handlers),
         send: (m) => {
-          if (damage && m.type === 'snapshotChunk' && m.offset === 5 * snapshot.chunkBytes) {
-            damage = false;
+          if (damage && m.type === 'snapshotChunk' && m.offset === 5 * snapshot.chunkBytes && refused() === 0) {
+            damaged++;
             const data = m.data.slice();
             data[0] = data[0]! ^ 0x04;
             return t.send({ ...m, data });
@@ -165,15 +170,16 @@ describe('snapshot transfer through a lossy, duplicating, reordering network', (
         close: () => t.close(),
       });
       const { sim, lagging, others } = await laggingCluster(seed, corrupt);
+      refused = () => sim.node(lagging)!.metrics().snapshots.refused;
       sim.node(lagging)!.on('error', (e) => warnings.push(e.error));
       // Nothing lost from now on, so the damaged chunk arrives (duplicated and reordered still).
       sim.network({ lossRate: 0, duplicateRate: 0.1, delayTicksMax: 4 });
       damage = true;
       sim.heal();
       expect(await sim.runUntil(() => sim.converged(), 60_000), `seed ${seed}: did not converge`).toBe(true);
-      expect(damage, `seed ${seed}: no chunk was damaged`).toBe(false);
+      expect(damaged, `seed ${seed}: no chunk was damaged`).toBeGreaterThan(0);
       const metrics = sim.node(lagging)!.metrics().snapshots;
-      expect(metrics.refused, `seed ${seed}`).toBe(1);
+      expect(metrics.refused, `seed ${seed}`).toBeGreaterThanOrEqual(1);
       expect(
         warnings.some((w) => w instanceof SnapshotError && /fails its CRC/.test(w.message)),
         `seed ${seed}`,
