@@ -121,6 +121,14 @@ describe('searchInTurns', () => {
     expect(budget.bytesHeld).toBe(0);
   });
 
+  it('gives a key the rest of its partitionStepsMax in its last turn, not a whole turn', () => {
+    const budget = budgetOf();
+    const stepsMax = linearizabilityLimits.partitionTurnSteps + 1_000;
+    const { ended } = turns(partitionByKey<unknown, KvInput, KvOutput>(hardHistory(20, 'h')), true, budget, stepsMax);
+    expect(ended).toEqual([{ key: 'h', unknown: 'step budget', done: true, searching: false }]);
+    expect(budget.taken).toBe(stepsMax);
+  });
+
   it('ends every key left unknown with the reason the budget was spent on, when the whole budget runs out', () => {
     const budget = budgetOf(2 * linearizabilityLimits.partitionTurnSteps);
     const partitions = partitionByKey<unknown, KvInput, KvOutput>([...hardHistory(20, 'h'), ...hardHistory(20, 'g'), ...hardHistory(20, 'k')]);
@@ -129,6 +137,11 @@ describe('searchInTurns', () => {
     expect(budget.spentOn).toBe('step budget');
     expect(ended).toEqual(['h', 'g', 'k'].map((key) => ({ key, unknown: 'step budget', done: true, searching: false })));
     expect(budget.bytesHeld).toBe(0);
+    // A key after the one that spent the budget gets no turn in that round: not even
+    // one of info operations only, which any turn would find linearizable at once.
+    const behind = partitionByKey<unknown, KvInput, KvOutput>([...hardHistory(20, 'h'), info('c', put('1'), 0, 'z')]);
+    const cut = turns(behind, true, budgetOf(1_000));
+    expect(cut.ended).toEqual(['h', 'z'].map((key) => ({ key, unknown: 'step budget', done: true, searching: false })));
     // Spent before any turn: the keys taken end unknown without a search.
     const spent = budgetOf(0);
     spent.spend();
@@ -149,6 +162,27 @@ describe('searchInTurns', () => {
 });
 
 describe('failure', () => {
+  it('names only the stuck operation when the budget runs out while it explains', () => {
+    // The explaining search costs as much as the first: a budget with room for one
+    // search and a little more ends it before it gets back to where the first died.
+    const history = [...hardHistory(10, 'f'), ok('w', put('1'), 0, 1, written(1), 'f')];
+    const probe = budgetOf();
+    turns(partitionByKey(history), true, probe);
+    const first = probe.taken;
+    const budget = budgetOf(first + 10);
+    const { failed } = turns(partitionByKey(history), true, budget);
+    expect(failed?.key).toBe('f');
+    const { explanation, minimal, shrinkComplete } = failure(failed!, versionedKvModel as never, budget, false);
+    expect(budget.spentOn).toBe('step budget');
+    expect(explanation.stuck).toBe(history[10]);
+    expect(explanation.linearized).toEqual([]);
+    expect(explanation.states).toEqual([]);
+    expect([minimal, shrinkComplete]).toEqual([history, false]);
+    // With the budget to explain, the path and states are there.
+    const { failed: again } = turns(partitionByKey(history), true, budgetOf());
+    expect(failure(again!, versionedKvModel as never, budgetOf(), false).explanation.states).not.toEqual([]);
+  });
+
   it('gives the whole key as minimal, shrinking incomplete, when asked not to shrink', () => {
     const history = [...lostWrite('f'), ok('c', get, 4, 5, absent, 'f')];
     const budget = budgetOf();
