@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkLinearizability, HistoryError, versionedKvModel } from '../../../src/testing/index.js';
 import { Budget } from '../../../src/testing/linearizability/budget.js';
+import { unknownVerdict } from '../../../src/testing/linearizability/check-linearizability.js';
 import { PartitionSearch } from '../../../src/testing/linearizability/search.js';
 import { bruteForceLinearizable } from './brute-force.js';
 import { type KvOperation, absent, conflict, del, deleted, fail, get, info, ok, put, value, written } from './fixtures.js';
@@ -299,5 +300,100 @@ describe('the budget', () => {
 
   it('finishes the hard history with enough budget', () => {
     expect(checkLinearizability(hardHistory(10), versionedKvModel).result).toBe('not-linearizable');
+  });
+});
+
+describe("the unknown verdict's detail", () => {
+  it('names the step budget of the check, its stepsMax, the keys and the steps taken', () => {
+    expect(checkLinearizability(hardHistory(22), versionedKvModel, { stepsMax: 5_000 })).toEqual({
+      result: 'unknown',
+      reason: 'step budget',
+      keys: ['x'],
+      detail: 'the step budget of the check (stepsMax 5000) ran out before 1 of 1 keys were finished (x) after 5001 steps; no key failed',
+    });
+  });
+
+  it("names a key's step budget and its partitionStepsMax when only keys spent theirs", () => {
+    const verdict = checkLinearizability([...hardHistory(22, 'x'), ...lostWrite('y').slice(0, 1)], versionedKvModel, { partitionStepsMax: 10_000 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys: ['x'] });
+    if (verdict.result === 'unknown')
+      expect(verdict.detail).toMatch(/^the step budget of a key \(partitionStepsMax 10000\) ran out before 1 of 2 keys were finished \(x\)/);
+  });
+
+  it('names the time budget, given or by default, in ms', () => {
+    let t = 0;
+    const given = checkLinearizability(hardHistory(22), versionedKvModel, { timeBudgetMs: 3, now: () => t++ });
+    expect(given).toMatchObject({ result: 'unknown', reason: 'time budget' });
+    if (given.result === 'unknown')
+      expect(given.detail).toMatch(/^the time budget \(3 ms\) ran out before 1 of 1 keys were finished \(x\) after \d+ steps; no key failed$/);
+    // A clock that jumps a second per read: the default budget of 10,000 ms runs out too.
+    const byDefault = checkLinearizability(hardHistory(22), versionedKvModel, { now: () => (t += 1_000) });
+    expect(byDefault).toMatchObject({ result: 'unknown', reason: 'time budget' });
+    if (byDefault.result === 'unknown') expect(byDefault.detail).toMatch(/^the time budget \(10000 ms\) ran out/);
+  });
+
+  it('reads performance.now when no clock is given', () => {
+    // No time passes before the clock's first read past 0 ms, on any clock that moves.
+    const verdict = checkLinearizability(hardHistory(22), versionedKvModel, { timeBudgetMs: 0 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['x'] });
+  });
+
+  it('names every key the whole budget left unfinished, taken or not, the first five by name', () => {
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const history = keys.flatMap((key) => hardHistory(20, key));
+    const verdict = checkLinearizability(history, versionedKvModel, { stepsMax: 1_000 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys });
+    if (verdict.result === 'unknown') {
+      expect(verdict.detail).toBe(
+        'the step budget of the check (stepsMax 1000) ran out before 7 of 7 keys were finished (a, b, c, d, e, and 2 more) after 1001 steps; no key failed',
+      );
+    }
+    const six = checkLinearizability(
+      history.filter((o) => o.key !== 'g'),
+      versionedKvModel,
+      { stepsMax: 1_000 },
+    );
+    if (six.result === 'unknown') expect(six.detail).toContain('(a, b, c, d, e, and 1 more)');
+    const five = checkLinearizability(
+      history.filter((o) => o.key < 'f'),
+      versionedKvModel,
+      { stepsMax: 1_000 },
+    );
+    if (five.result === 'unknown') expect(five.detail).toContain('5 of 5 keys were finished (a, b, c, d, e) after');
+    expect([six.result, five.result]).toEqual(['unknown', 'unknown']);
+  });
+
+  it('says what a failed worker said, or that it said nothing, and a worker failure besides a budget', () => {
+    const cause = { checkWide: true, memoryBytesMax: '100 bytes' };
+    const keys = [{ key: 'k' }];
+    expect(unknownVerdict('worker failed', { ...cause, workerFailure: 'boom' }, keys, 3, 7, {})).toEqual({
+      result: 'unknown',
+      reason: 'worker failed',
+      keys: ['k'],
+      detail: 'a worker thread failed (boom) before 1 of 3 keys were finished (k) after 7 steps; no key failed',
+    });
+    expect(unknownVerdict('worker failed', cause, keys, 3, 7, {})).toMatchObject({
+      detail: 'a worker thread failed (no error given) before 1 of 3 keys were finished (k) after 7 steps; no key failed',
+    });
+    expect(unknownVerdict('memory bound', { ...cause, workerFailure: 'boom' }, keys, 1, 7, {})).toMatchObject({
+      detail:
+        'the memory bound (memoryBytesMax 100 bytes) ran out before 1 of 1 keys were finished (k) after 7 steps; a worker thread failed too (boom); no key failed',
+    });
+    expect(unknownVerdict('memory bound', cause, keys, 1, 7, {})).toMatchObject({
+      detail: 'the memory bound (memoryBytesMax 100 bytes) ran out before 1 of 1 keys were finished (k) after 7 steps; no key failed',
+    });
+  });
+});
+
+describe('checkLinearizability without shrinking', () => {
+  it('gives the whole failing key as minimal, shrinking incomplete, with shrink: false', () => {
+    const history = [ok('c', get, 0.2, 0.5, absent), ...lostWrite('x'), ok('d', put('2'), 10, 11, written(2))];
+    expect(checkLinearizability(history, versionedKvModel, { shrink: false })).toMatchObject({
+      result: 'not-linearizable',
+      key: 'x',
+      minimal: history,
+      shrinkComplete: false,
+    });
+    expect(checkLinearizability(history, versionedKvModel, { shrink: true })).toMatchObject({ minimal: lostWrite('x'), shrinkComplete: true });
   });
 });

@@ -105,3 +105,50 @@ describe('the entry list and the operations it is read from', () => {
     expect(steps(versionedKvModel)).toBeLessThan(steps(withoutReadOnly));
   });
 });
+
+describe('a search as it is built', () => {
+  it('answers at once, without a step: linearizable with no ok operation, memory bound when the first state does not fit', () => {
+    const infoOnly = new PartitionSearch([info('a', put('1'), 0)], versionedKvModel, budget());
+    expect(infoOnly.run(1)).toBe('linearizable');
+    expect(infoOnly.steps).toBe(0);
+    infoOnly.release();
+    const tight = new Budget(10_000, 1e9, () => 0, 0);
+    const starved = new PartitionSearch([ok('a', put('1'), 0, 1, written(1))], versionedKvModel, tight);
+    expect(starved.run(Number.POSITIVE_INFINITY)).toBe('memory bound');
+    expect([starved.steps, tight.taken, tight.bytesHeld]).toEqual([0, 0, 0]);
+    starved.release();
+  });
+
+  it('holds its memo and interned states reserved from the budget, and gives them all back', () => {
+    const b = budget();
+    const search = new PartitionSearch([ok('a', put('1'), 0, 1, written(1)), ok('b', get, 2, 3, value('1', 1))], versionedKvModel, b);
+    expect(search.run(Number.POSITIVE_INFINITY)).toBe('linearizable');
+    expect(search.steps).toBe(2);
+    expect(search.bytesHeld).toBeGreaterThan(0);
+    expect(search.bytesHeld).toBe(b.bytesHeld);
+    search.release();
+    expect(b.bytesHeld).toBe(0);
+  });
+
+  it('searches a key of hundreds of operations, bitsets of many words: linearizable, and a stale read at the end', () => {
+    // 300 writes one after another, each read back at once: 600 operations, and a
+    // write that timed out early on, read by nobody.
+    const history: KvOperation[] = [info('t', put('lost'), 0.5)];
+    for (let i = 0; i < 300; i++) {
+      history.push(ok('w', put(`v${i}`), 10 * i, 10 * i + 2, written(i + 1)));
+      history.push(ok('r', get, 10 * i + 3, 10 * i + 4, value(`v${i}`, i + 1)));
+    }
+    for (const [operations, verdict] of [
+      [history, 'linearizable'],
+      [[...history, ok('r', get, 5_000, 5_001, value('v298', 299))], 'not-linearizable'],
+    ] as const) {
+      const b = budget();
+      const search = new PartitionSearch(operations, versionedKvModel, b);
+      expect(search.run(Number.POSITIVE_INFINITY)).toBe(verdict);
+      // Little backtracking: a few steps per operation (the timed-out write is tried again as the walk goes).
+      expect(search.steps).toBeLessThan(5 * operations.length);
+      search.release();
+      expect(b.bytesHeld).toBe(0);
+    }
+  });
+});
