@@ -307,7 +307,8 @@ class SnapshotFileReader implements SnapshotReader {
 /**
  * A snapshot streamed in a piece at a time into `snapshot.incoming`: each piece is
  * written as it comes, its CRC computed on the way, and the data synced every
- * {@link incomingSyncBytes} so that the sync at commit has little left to do. The
+ * {@link incomingSyncBytes}, beside the writes that follow, so that the sync at commit
+ * has little left to do. The
  * commit (header, sync, rename over `snapshot`, directory sync) runs through `commitTask`,
  * the storage's queue, so it keeps call order with the storage's other writes.
  * @internal
@@ -319,6 +320,8 @@ export class SnapshotFileWriter {
   private failure: unknown;
   private written = 0;
   private unsynced = 0;
+  /** The data sync under way, if any: it never rejects (a failure is kept in `failure`). */
+  private syncing: Promise<void> = Promise.resolve();
   private crc: number;
   private ended = false;
   /** Once committed or aborted: settles when that is done (the file renamed or removed). */
@@ -353,8 +356,13 @@ export class SnapshotFileWriter {
         await writeFully(handle, bytes, position);
         this.unsynced += bytes.byteLength;
         if (this.unsynced >= incomingSyncBytes) {
+          // The sync runs beside the next writes rather than before them: the disk
+          // flushes while the socket delivers. One at a time; the commit waits for it.
           this.unsynced = 0;
-          await handle.datasync();
+          await this.syncing;
+          this.syncing = handle.datasync().catch((error: unknown) => {
+            this.failure ??= error;
+          });
         }
       } catch (error) {
         this.failure ??= error;
@@ -379,6 +387,7 @@ export class SnapshotFileWriter {
     }
     const committed = this.commitTask(async () => {
       await this.chain;
+      await this.syncing;
       if (this.failure !== undefined) throw this.failure;
       const handle = await this.open();
       try {
@@ -413,6 +422,7 @@ export class SnapshotFileWriter {
   /** Closes and removes the incoming file; never rejects (a leftover is removed at the next open). */
   private async discard(): Promise<void> {
     await this.chain;
+    await this.syncing;
     const handle = this.handle;
     this.handle = undefined;
     if (handle === undefined) return;

@@ -228,4 +228,35 @@ describe('FileStorage snapshots by pieces', () => {
     expect(await readAll(reader, 7_000)).toEqual(data);
     await reader.close();
   });
+
+  it('a data sync of a streamed-in snapshot that fails while later pieces are written: the commit rejects, and the old snapshot stays', async () => {
+    let failed = 0;
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      async open(path, flags) {
+        const handle = await nodeFileSystem.open(path, flags);
+        if (!path.endsWith(snapshotIncomingFileName)) return handle;
+        return {
+          ...handle,
+          // The first sync of the data fails, late: after every write behind it is done.
+          datasync: async () => {
+            if (failed++ > 0) return handle.datasync();
+            await new Promise((r) => setTimeout(r, 500));
+            throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+          },
+        };
+      },
+    };
+    const storage = await openStorage(await tempDir(), { fs });
+    const old = bytes(1_000, 3);
+    await storage.saveSnapshot({ slot: 2, data: old });
+    const piece = bytes(1 << 20, 9);
+    const pieces = 12;
+    const writer = storage.createSnapshot(7, pieces * piece.byteLength);
+    const writes = await Promise.allSettled(Array.from({ length: pieces }, () => writer.write(piece)));
+    expect(failed).toBeGreaterThan(0);
+    await expect(writer.commit()).rejects.toThrow(/EIO/);
+    expect(writes.filter((w) => w.status === 'fulfilled').length).toBeGreaterThan(8);
+    expect(await storage.loadSnapshot()).toEqual({ slot: 2, data: old });
+  });
 });
