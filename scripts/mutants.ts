@@ -334,9 +334,9 @@ const mutants: Mutant[] = [
   },
   {
     name: 'kv: changes of one revision not in key order',
-    file: 'src/kv/mvcc-store.ts',
-    from: 'if (this.changes.length - from > 1) {',
-    to: 'if (this.changes.length - from > 99) {',
+    file: 'src/kv/change-log.ts',
+    from: 'if (end - from > 1) {',
+    to: 'if (end - from > 99) {',
     tests: kvTests,
   },
   {

@@ -25,6 +25,7 @@ import { type Session, SessionTable } from './session-table.js';
 import { AuthTable } from './auth-table.js';
 import { readRoleRecord, readUserRecord, writeRoleRecord, writeUserRecord } from './kv-codec.js';
 import { authLimits, type KvRoleRecord, type KvUserRecord } from './kv-auth.js';
+import { keptValue } from './kept-value.js';
 
 /** What a snapshot holds. @internal */
 export interface KvSnapshotState {
@@ -297,7 +298,7 @@ function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void>
       if (kind > 2) throw new CodecError(`kv snapshot: record kind ${kind}`);
       const recordVersion = r.uint('kv snapshot record version');
       const createRevision = r.uint('kv snapshot record create revision');
-      const value = r.bytesOf('kv snapshot value', kvLimits.valueBytesMax).slice();
+      const value = keptValue(r.bytesOf('kv snapshot value', kvLimits.valueBytesMax));
       const session = kind === 2 ? r.uint('kv snapshot record session') : undefined;
       if (recordVersion === 0 || createRevision > at)
         throw new CodecError(`kv snapshot: key ${key} record at ${at} has version ${recordVersion}, created at ${createRevision}`);

@@ -15,6 +15,7 @@ import { SessionTable } from './session-table.js';
 import { AuthTable } from './auth-table.js';
 import { deniedCommand, type Grants, grantsOf, sessionsUsed } from './command-authorization.js';
 import type { KvExtension } from './kv-extension.js';
+import { keptValue } from './kept-value.js';
 
 /**
  * What separates a replicated user's name from its client's id in a request identity
@@ -394,7 +395,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     const before = this.store.latest(key);
     // A decoded value is a view into the frame it came in (a socket read of up to 64 KiB):
     // keep a copy, so a long-lived key does not pin the whole frame.
-    const record = this.store.write(key, value === null || value.byteLength === value.buffer.byteLength ? value : value.slice(), session, revision);
+    const record = this.store.write(key, value === null ? null : keptValue(value), session, revision);
     this.sessions.own(key, before?.session, value === null ? undefined : session);
     return record;
   }

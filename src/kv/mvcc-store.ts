@@ -4,6 +4,7 @@
  * changes that feeds watches and compaction.
  */
 import { assert } from '../core/assert.js';
+import { ChangeLog } from './change-log.js';
 import type { KeyRange, KeyValue, WatchEvent } from './kv-types.js';
 
 /** One version of one key; `value` null marks a delete (a tombstone). @internal */
@@ -13,12 +14,6 @@ export interface KeyRecord {
   readonly createRevision: number;
   readonly value: Uint8Array | null;
   readonly session: number | undefined;
-}
-
-/** One change: `key` changed at `revision`. @internal */
-export interface Change {
-  readonly revision: number;
-  readonly key: string;
 }
 
 const empty = new Uint8Array(0);
@@ -54,9 +49,8 @@ export class MvccStore {
   private readonly histories = new Map<string, KeyRecord[]>();
   /** The keys of `histories`, sorted. */
   private keys: string[] = [];
-  /** Changes in revision order (and key order within a revision), from `changesHead` on. */
-  private changes: Change[] = [];
-  private changesHead = 0;
+  /** Changes in revision order (and key order within a revision). */
+  private changes = new ChangeLog();
   /** The store's revision: the last write's. */
   revision = 0;
   /** History at or below this revision is forgotten: reads and watches need a later one. */
@@ -72,7 +66,7 @@ export class MvccStore {
 
   /** How much the store holds: keys with any history kept, versions above the compaction revision, and the bytes of all values kept. */
   get size(): { readonly keys: number; readonly versions: number; readonly valueBytes: number } {
-    return { keys: this.histories.size, versions: this.changes.length - this.changesHead, valueBytes: this.bytes };
+    return { keys: this.histories.size, versions: this.changes.length, valueBytes: this.bytes };
   }
 
   /** The live record of `key` now, or undefined if it is absent. */
@@ -85,35 +79,32 @@ export class MvccStore {
   /** Writes `key` at `revision` (above the store's): a put with `value`, or a delete with null. */
   write(key: string, value: Uint8Array | null, session: number | undefined, revision: number): KeyRecord {
     assert(revision > this.revision, () => `write of ${key} at revision ${revision}, not above the store's ${this.revision}`);
-    let history = this.histories.get(key);
-    if (history === undefined) {
-      history = [];
-      this.histories.set(key, history);
-      this.keys.splice(lowerBound(this.keys, key), 0, key);
-    }
-    const last = history[history.length - 1];
+    const history = this.histories.get(key);
+    const last = history?.[history.length - 1];
     assert(last === undefined || last.revision < revision, () => `key ${key} written twice at revision ${revision}`);
     const live = last !== undefined && last.value !== null ? last : undefined;
     const record: KeyRecord =
       value === null
         ? { revision, version: 0, createRevision: 0, value: null, session: undefined }
         : { revision, version: (live?.version ?? 0) + 1, createRevision: live?.createRevision ?? revision, value, session };
-    history.push(record);
+    if (history === undefined) {
+      // Made holding its one record: an empty array grown by a push reserves 17 slots,
+      // and most keys keep one version (about 130 bytes a key at a million keys).
+      this.histories.set(key, [record]);
+      this.keys.splice(lowerBound(this.keys, key), 0, key);
+    } else {
+      history.push(record);
+    }
     this.bytes += value?.byteLength ?? 0;
-    this.changes.push({ revision, key });
+    this.changes.push(revision, key);
     return record;
   }
 
   /** Ends a write command: the store is now at `revision`, and its changes are in key order. */
   commit(revision: number): void {
     assert(revision === this.revision + 1, () => `commit of revision ${revision} after ${this.revision}`);
-    let from = this.changes.length;
-    while (from > this.changesHead && this.changes[from - 1]!.revision === revision) from--;
-    assert(from < this.changes.length, () => `revision ${revision} committed with no change`);
-    if (this.changes.length - from > 1) {
-      const tail = this.changes.splice(from).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      this.changes.push(...tail);
-    }
+    const changed = this.changes.sortLast(revision);
+    assert(changed, () => `revision ${revision} committed with no change`);
     this.revision = revision;
   }
 
@@ -165,30 +156,22 @@ export class MvccStore {
   events(from: number, to: number, matches: (key: string) => boolean, max: number): { events: WatchEvent[]; through: number } {
     assert(from > this.compactRevision, () => `events from revision ${from}, compacted through ${this.compactRevision}`);
     const out: WatchEvent[] = [];
-    let lo = this.changesHead;
-    let hi = this.changes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.changes[mid]!.revision < from) lo = mid + 1;
-      else hi = mid;
-    }
     let through = to;
-    for (let i = lo; i < this.changes.length; i++) {
-      const change = this.changes[i]!;
-      if (change.revision > to) break;
-      if (out.length >= max && change.revision !== out[out.length - 1]!.revision) {
-        through = change.revision - 1;
-        break;
+    this.changes.scan(from, to, (revision, key) => {
+      if (out.length >= max && revision !== out[out.length - 1]!.revision) {
+        through = revision - 1;
+        return false;
       }
-      if (!matches(change.key)) continue;
-      const record = recordAt(this.histories.get(change.key)!, change.revision)!;
-      assert(record.revision === change.revision, () => `key ${change.key}: no record at its change revision ${change.revision}`);
+      if (!matches(key)) return true;
+      const record = recordAt(this.histories.get(key)!, revision)!;
+      assert(record.revision === revision, () => `key ${key}: no record at its change revision ${revision}`);
       out.push(
         record.value === null
-          ? { type: 'delete', kv: { key: change.key, value: empty, version: 0, createRevision: 0, modRevision: change.revision }, revision: change.revision }
-          : { type: 'put', kv: keyValueOf(change.key, record), revision: change.revision },
+          ? { type: 'delete', kv: { key, value: empty, version: 0, createRevision: 0, modRevision: revision }, revision }
+          : { type: 'put', kv: keyValueOf(key, record), revision },
       );
-    }
+      return true;
+    });
     return { events: out, through };
   }
 
@@ -199,15 +182,14 @@ export class MvccStore {
       () => `compaction to ${revision}, outside [${this.compactRevision}, ${this.revision}]`,
     );
     const gone: string[] = [];
-    while (this.changesHead < this.changes.length && this.changes[this.changesHead]!.revision <= revision) {
-      const { key } = this.changes[this.changesHead++]!;
+    this.changes.dropThrough(revision, (key) => {
       const history = this.histories.get(key);
-      if (history === undefined) continue;
+      if (history === undefined) return;
       let keep = 0; // the index of the record current at `revision`
       while (keep + 1 < history.length && history[keep + 1]!.revision <= revision) keep++;
-      if (history[keep]!.revision > revision) continue;
+      if (history[keep]!.revision > revision) return;
       if (history[keep]!.value === null) keep++;
-      if (keep === 0) continue;
+      if (keep === 0) return;
       // A new array, never a change in place: a capture may still read this one.
       for (const r of this.captures) if (!r.has(key)) r.set(key, history);
       for (let i = 0; i < keep; i++) this.bytes -= history[i]!.value?.byteLength ?? 0;
@@ -217,14 +199,10 @@ export class MvccStore {
         this.histories.delete(key);
         gone.push(key);
       }
-    }
+    });
     if (gone.length > 0) {
       const dropped = new Set(gone);
       this.keys = this.keys.filter((key) => !dropped.has(key));
-    }
-    if (this.changesHead > 1024 && this.changesHead * 2 > this.changes.length) {
-      this.changes = this.changes.slice(this.changesHead);
-      this.changesHead = 0;
     }
     this.compactRevision = revision;
   }
@@ -272,6 +250,8 @@ export class MvccStore {
    */
   static building(compactRevision: number): { add(key: string, history: KeyRecord[]): boolean; finish(revision: number): MvccStore } {
     const store = new MvccStore();
+    const revisions: number[] = [];
+    const keys: string[] = [];
     return {
       /** Adds `key`'s history; false (and nothing added) if `key` was added before. */
       add(key, history) {
@@ -280,14 +260,17 @@ export class MvccStore {
         store.histories.set(key, history);
         for (const record of history) {
           store.bytes += record.value?.byteLength ?? 0;
-          if (record.revision > compactRevision) store.changes.push({ revision: record.revision, key });
+          if (record.revision > compactRevision) {
+            revisions.push(record.revision);
+            keys.push(key);
+          }
         }
         return true;
       },
       finish(revision) {
         // Sorted runs (a snapshot lists keys in order) make these sorts a pass each.
         store.keys = [...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-        store.changes.sort((a, b) => a.revision - b.revision || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        store.changes = ChangeLog.of(revisions, keys);
         store.revision = revision;
         store.compactRevision = compactRevision;
         return store;
