@@ -6,6 +6,7 @@
 import { assert } from '../core/assert.js';
 import { ChangeLog } from './change-log.js';
 import type { KeyRange, KeyValue, WatchEvent } from './kv-types.js';
+import { SortedKeys } from './sorted-keys.js';
 
 /** One version of one key; `value` null marks a delete (a tombstone). @internal */
 export interface KeyRecord {
@@ -25,18 +26,6 @@ function keyValueOf(key: string, r: KeyRecord): KeyValue {
   return r.session === undefined ? kv : { ...kv, session: r.session };
 }
 
-/** The first index in sorted `keys` whose key is not below `key`. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** The record of `history` current at `revision`, if any (tombstones included). */
 function recordAt(history: readonly KeyRecord[], revision: number): KeyRecord | undefined {
   for (let i = history.length - 1; i >= 0; i--) if (history[i]!.revision <= revision) return history[i];
@@ -48,7 +37,7 @@ export class MvccStore {
   /** Every key with any history, and its versions in revision order. */
   private readonly histories = new Map<string, KeyRecord[]>();
   /** The keys of `histories`, sorted. */
-  private keys: string[] = [];
+  private keys = new SortedKeys();
   /** Changes in revision order (and key order within a revision). */
   private changes = new ChangeLog();
   /** The store's revision: the last write's. */
@@ -91,7 +80,7 @@ export class MvccStore {
       // Made holding its one record: an empty array grown by a push reserves 17 slots,
       // and most keys keep one version (about 130 bytes a key at a million keys).
       this.histories.set(key, [record]);
-      this.keys.splice(lowerBound(this.keys, key), 0, key);
+      this.keys.insert(key);
     } else {
       history.push(record);
     }
@@ -141,9 +130,19 @@ export class MvccStore {
     if ('key' in range) {
       if (this.histories.has(range.key)) visit(range.key);
     } else if ('prefix' in range) {
-      for (let i = lowerBound(this.keys, range.prefix); i < this.keys.length && this.keys[i]!.startsWith(range.prefix); i++) visit(this.keys[i]!);
+      const { prefix } = range;
+      this.keys.scanFrom(prefix, (key) => {
+        if (!key.startsWith(prefix)) return false;
+        visit(key);
+        return true;
+      });
     } else {
-      for (let i = lowerBound(this.keys, range.start); i < this.keys.length && this.keys[i]! < range.end; i++) visit(this.keys[i]!);
+      const { end } = range;
+      this.keys.scanFrom(range.start, (key) => {
+        if (key >= end) return false;
+        visit(key);
+        return true;
+      });
     }
     return { kvs, more: count > kvs.length, count };
   }
@@ -201,8 +200,7 @@ export class MvccStore {
       }
     });
     if (gone.length > 0) {
-      const dropped = new Set(gone);
-      this.keys = this.keys.filter((key) => !dropped.has(key));
+      this.keys.deleteAll(new Set(gone));
     }
     this.compactRevision = revision;
   }
@@ -222,7 +220,7 @@ export class MvccStore {
     const retired = new Map<string, readonly KeyRecord[]>();
     this.captures.add(retired);
     return new MvccCapture(
-      this.keys.slice(),
+      this.keys.toArray(),
       (key) => retired.get(key) ?? this.histories.get(key),
       this.revision,
       this.compactRevision,
@@ -269,7 +267,7 @@ export class MvccStore {
       },
       finish(revision) {
         // Sorted runs (a snapshot lists keys in order) make these sorts a pass each.
-        store.keys = [...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        store.keys = SortedKeys.fromSorted([...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
         store.changes = ChangeLog.of(revisions, keys);
         store.revision = revision;
         store.compactRevision = compactRevision;

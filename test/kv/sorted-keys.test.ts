@@ -1,0 +1,79 @@
+/**
+ * The store's key index on its own, against a sorted array: inserts across block splits,
+ * bulk deletes, scans from any key, and an index built from sorted keys.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { blockKeysMax, SortedKeys } from '../../src/kv/sorted-keys.js';
+
+const codeUnitOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function scanned(index: SortedKeys, start: string, max: number): string[] {
+  const out: string[] = [];
+  index.scanFrom(start, (key) => {
+    out.push(key);
+    return out.length < max;
+  });
+  return out;
+}
+
+/** Keys of up to 3 units from a small alphabet: many share prefixes, so splits and scans meet equal neighbours. */
+const keyArb = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'x', '\u00e9', '\uffff'), minLength: 0, maxLength: 6 });
+
+describe('SortedKeys', () => {
+  it('keeps keys in order through thousands of inserts in random order (many block splits)', () => {
+    const index = new SortedKeys();
+    const keys = Array.from({ length: 5 * blockKeysMax }, (_, i) => `k${String((i * 7919) % 100_003).padStart(6, '0')}`);
+    for (const k of keys) index.insert(k);
+    const sorted = keys.slice().sort(codeUnitOrder);
+    expect(index.size).toBe(keys.length);
+    expect([...index]).toEqual(sorted);
+    expect(index.toArray()).toEqual(sorted);
+    expect(scanned(index, sorted[2500]!, 3)).toEqual(sorted.slice(2500, 2503));
+    expect(scanned(index, 'k', 1)).toEqual([sorted[0]]);
+    expect(scanned(index, 'l', 10)).toEqual([]);
+  });
+
+  it('matches a sorted array through inserts, deletes and scans (fast-check)', () => {
+    const step = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ kind: fc.constant('insert' as const), keys: fc.array(keyArb, { maxLength: 300 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), every: fc.integer({ min: 1, max: 5 }), offset: fc.nat(4) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('scan' as const), start: keyArb, max: fc.integer({ min: 1, max: 3000 }) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(keyArb, { maxLength: 2000 }), fc.array(step, { maxLength: 40 }), (initial, steps) => {
+        let model = [...new Set(initial)].sort(codeUnitOrder);
+        const index = SortedKeys.fromSorted(model);
+        for (const s of steps) {
+          if (s.kind === 'insert') {
+            for (const k of s.keys) {
+              if (model.includes(k)) continue;
+              index.insert(k);
+              model.push(k);
+            }
+            model.sort(codeUnitOrder);
+          } else if (s.kind === 'delete') {
+            const gone = new Set(model.filter((_, i) => i % s.every === s.offset % s.every));
+            index.deleteAll(gone);
+            model = model.filter((k) => !gone.has(k));
+          } else {
+            const from = model.findIndex((k) => k >= s.start);
+            expect(scanned(index, s.start, s.max)).toEqual(from < 0 ? [] : model.slice(from, from + s.max));
+          }
+          expect(index.size).toBe(model.length);
+        }
+        expect([...index]).toEqual(model);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('an index built from sorted keys takes inserts before, between and after them', () => {
+    const keys = Array.from({ length: 3 * blockKeysMax }, (_, i) => `m${String(i).padStart(5, '0')}`);
+    const index = SortedKeys.fromSorted(keys);
+    for (const k of ['a', 'm01000x', 'z', 'm00000', 'm']) if (!keys.includes(k)) index.insert(k);
+    const expected = [...keys, 'a', 'm01000x', 'z', 'm'].sort(codeUnitOrder);
+    expect([...index]).toEqual(expected);
+    expect(index.size).toBe(expected.length);
+  });
+});
