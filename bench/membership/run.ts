@@ -37,8 +37,14 @@
  * a file of the same size (written and synced first, so probably from the page cache:
  * an upper bound on a disk read), and streaming the same bytes over one loopback TCP
  * connection. Targets (the issue): the transfer at least 50% of the slower floor; CAS/s
- * during the change at least 70% of before. For context, a third rate: writing the
- * same bytes to a file and syncing it.
+ * during the change at least 70% of before. For context, two more rates: writing the
+ * same bytes to a file and syncing it; and a checked, durable pipeline between two
+ * processes (`durable-receiver.mjs`: the bytes read from a file and CRC'd on one side,
+ * CRC'd, written and synced on the other, with no protocol at all), the most a transfer
+ * that checks what it receives and makes it durable can do on this machine. And after
+ * the loaded join, CAS/s for as long again with the new member voting: on one machine
+ * the new member takes its share of the cores the others serve on, which a real new
+ * member's machine would not, so "during ÷ after" is the change's own cost.
  *
  * A benchmark, not a test: it reports and never fails on its numbers.
  * The servers run the built CLI (dist/, rebuilt first when a source is newer), with the
@@ -55,6 +61,7 @@ import { createInterface } from 'node:readline';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { readClusterConfig } from '../../src/cli/cluster-config.js';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { KvClient } from '../../src/kv/client/index.js';
@@ -141,6 +148,45 @@ async function loopbackRate(bytes: number): Promise<number> {
   return bytes / 1e6 / (ms / 1000);
 }
 
+/**
+ * MB/s of the least a checked, durable transfer does, between two processes as a
+ * leader and a joining member are: this process reads a file of `bytes` bytes in 4 MiB
+ * pieces, CRCs each and writes it to a loopback socket; `durable-receiver.mjs` CRCs what
+ * arrives, writes it to a file and syncs it. Timed, as the member's transfer is, from
+ * the receiver's first byte to its file being durable.
+ */
+async function durablePipelineRate(dir: string, bytes: number): Promise<number> {
+  const source = join(dir, 'pipeline-source.bin');
+  const piece = Buffer.alloc(4 << 20);
+  for (let i = 0; i < piece.byteLength; i++) piece[i] = (i * 131) & 0xff;
+  const out = await open(source, 'w');
+  for (let written = 0; written < bytes; written += piece.byteLength) await out.write(piece, 0, Math.min(piece.byteLength, bytes - written));
+  await out.close();
+  const receiver = spawn(process.execPath, [fileURLToPath(new URL('durable-receiver.mjs', import.meta.url)), join(dir, 'pipeline-copy.bin'), String(bytes)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: receiver.stdout! })[Symbol.asyncIterator]();
+  const { port } = JSON.parse(String((await lines.next()).value)) as { port: number };
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  const input = await open(source, 'r');
+  let crc = 0;
+  for (let at = 0; at < bytes; ) {
+    const buffer = Buffer.allocUnsafe(Math.min(4 << 20, bytes - at));
+    const { bytesRead } = await input.read(buffer, 0, buffer.byteLength, at);
+    at += bytesRead;
+    crc = zlibCrc32(buffer.subarray(0, bytesRead), crc);
+    if (!socket.write(buffer.subarray(0, bytesRead))) await new Promise((r) => socket.once('drain', r));
+  }
+  await input.close();
+  const result = JSON.parse(String((await lines.next()).value)) as { ms: number; bytes: number; crc: number };
+  socket.destroy();
+  if (result.crc !== crc) throw new Error(`the pipeline floor's receiver saw CRC ${result.crc}, not ${crc}`);
+  await rm(source);
+  await rm(join(dir, 'pipeline-copy.bin'));
+  return result.bytes / 1e6 / (result.ms / 1000);
+}
+
 /** What a joining member's servers told, from the logs: its transfers, its phases, when it listened. */
 interface Seen {
   transfersStarted: number;
@@ -174,6 +220,7 @@ async function point(sizeMb: number): Promise<string[]> {
   const bytes = values * valueBytes;
   const { read: disk, write: durable } = await diskRates(dir, bytes);
   const net = await loopbackRate(bytes);
+  const pipeline = await durablePipelineRate(dir, bytes);
   const configPath = await writeLocalCluster(dir, 3);
   const config = await readClusterConfig(configPath);
   const snapshotEvery = sizeMb >= 1000 ? 10_000 : 1_000;
@@ -296,7 +343,7 @@ async function point(sizeMb: number): Promise<string[]> {
     }
     await stop(children.get(id)!);
   };
-  const row = (load: string, j: Join, before: number | undefined): string => {
+  const row = (load: string, j: Join, before: number | undefined, after: number | undefined): string => {
     const floor = Math.min(disk, net);
     const startMs = j.seen.listening === undefined ? Number.NaN : j.seen.listening - j.t0;
     const t = j.seen.transfer;
@@ -311,7 +358,8 @@ async function point(sizeMb: number): Promise<string[]> {
       t === undefined ? 'none (caught up from the log)' : `${(t.bytes / 1e6).toFixed(1)} MB, ${j.seen.transfersStarted}`,
       t === undefined ? '–' : `${toDurableMs} ms, ${rate.toFixed(1)} MB/s`,
       t === undefined ? '–' : `${(rate / floor).toFixed(3)}${before === undefined ? ` ${met(rate / floor >= 0.5)}` : ''}`,
-      `${disk.toFixed(0)} / ${net.toFixed(0)} / ${durable.toFixed(0)} MB/s`,
+      `${disk.toFixed(0)} / ${net.toFixed(0)} / ${durable.toFixed(0)} / ${pipeline.toFixed(0)} MB/s`,
+      t === undefined ? '–' : `${(rate / pipeline).toFixed(2)}`,
       p === undefined ? '–' : `${p.receiveMs} / ${p.saveMs} / ${p.installMs} ms`,
       t === undefined ? '–' : `${t.ms} ms`,
       `${Math.round(j.changeMs)} ms (${Math.round(startMs)})`,
@@ -319,7 +367,8 @@ async function point(sizeMb: number): Promise<string[]> {
       before === undefined ? '–' : `${Math.round(j.during)}`,
       before === undefined ? '–' : `${(j.during / before).toFixed(2)} ${met(j.during / before >= 0.7)}`,
       before === undefined ? '–' : `${Math.round(j.afterStart)}, ${(j.afterStart / before).toFixed(2)}`,
-      before === undefined ? '– |' : `${Math.round(j.afterAdded)}, ${(j.afterAdded / before).toFixed(2)} ${met(j.afterAdded / before >= 0.7)} |`,
+      before === undefined ? '–' : `${Math.round(j.afterAdded)}, ${(j.afterAdded / before).toFixed(2)} ${met(j.afterAdded / before >= 0.7)}`,
+      after === undefined || before === undefined ? '– |' : `${Math.round(after)}, ${(after / before).toFixed(2)}, ${(j.during / after).toFixed(2)} |`,
     ].join(' | ');
   };
   try {
@@ -388,9 +437,14 @@ async function point(sizeMb: number): Promise<string[]> {
     const before = (ops - mark) / ((performance.now() - t0) / 1000);
     // The change under load: a fifth server joins, is sent the snapshot, and is promoted.
     const loaded = await join_('e');
+    // After: the same load with the new member voting (four members on the same cores).
+    const markAfter = ops;
+    const tAfter = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const after = (ops - markAfter) / ((performance.now() - tAfter) / 1000);
     stopping = true;
     await Promise.all(loops);
-    return [row('idle', idle, undefined), row(`${clientCount} CAS clients`, loaded, before)];
+    return [row('idle', idle, undefined, undefined), row(`${clientCount} CAS clients`, loaded, before, after)];
   } finally {
     await Promise.all([loader, ...clients, ...admins].map((c) => c.close()));
     await Promise.all([...children.values()].map(stop));
@@ -414,8 +468,8 @@ console.log(
   `membership benchmark: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; ${clientCount} CAS clients, ${seconds} s baseline`,
 );
 console.log(
-  '| data | load | snapshot sent, transfers | transfer: first chunk to durable, rate | ÷ slower floor (target ≥ 0.5, idle) | floors: file read / loopback / durable write | new member: chunks / durable / installed | leader: request to installed | join to voter (process start) | CAS/s before | during | ratio (target ≥ 0.7) | CAS/s from listening to voter, ratio | CAS/s from being added (observer chosen) to voter, ratio |',
+  '| data | load | snapshot sent, transfers | transfer: first chunk to durable, rate | ÷ slower floor (target ≥ 0.5, idle) | floors: file read / loopback / durable write / checked durable pipeline | ÷ pipeline | new member: chunks / durable / installed | leader: request to installed | join to voter (process start) | CAS/s before | during | ratio (target ≥ 0.7) | CAS/s from listening to voter, ratio | CAS/s from being added (observer chosen) to voter, ratio | CAS/s after, with the member voting: CAS/s, ÷ before, during ÷ after |',
 );
-console.log('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|');
+console.log('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|');
 for (const size of sizesMb) for (const line of await point(size)) console.log(line);
 process.exit(0);
