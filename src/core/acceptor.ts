@@ -4,7 +4,7 @@ import type { DurableState } from './durable-state.js';
 import type { AcceptedEntry } from './entries.js';
 import type { OutputBuilder } from './output-builder.js';
 import { SlotLog } from './slot-log.js';
-import { type Value, valueEquals } from './value.js';
+import { type Value, valueMayBe } from './value.js';
 
 /**
  * The acceptor: Paxos's two safety rules and nothing else (Paxos Made Simple, §2.2).
@@ -120,7 +120,7 @@ export class Acceptor {
       const previous = this.entries.get(slot);
       if (previous !== undefined && ballotEquals(previous.ballot, ballot)) {
         // A duplicate: one ballot proposes one value per slot.
-        if (!valueEquals(previous.value, value)) assert(false, `slot ${slot}: ballot ${formatBallot(ballot)} proposed two values`);
+        if (!valueMayBe(previous.value, value)) assert(false, `slot ${slot}: ballot ${formatBallot(ballot)} proposed two values`);
         continue;
       }
       const entry: AcceptedEntry = { slot, ballot, value };

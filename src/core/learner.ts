@@ -5,7 +5,7 @@ import type { DurableState } from './durable-state.js';
 import type { OutputBuilder } from './output-builder.js';
 import { SlotLog } from './slot-log.js';
 import { type ConfigurationState, Epochs } from './configuration/epochs.js';
-import { type Value, valueEquals } from './value.js';
+import { type Value, valueMayBe } from './value.js';
 
 /**
  * The learner: which slots are chosen, with what value; the commit index (the end of
@@ -109,7 +109,7 @@ export class Learner {
   learn(slot: number, value: Value): boolean {
     const known = this.chosen.get(slot);
     if (known !== undefined) {
-      if (!valueEquals(known, value)) assert(false, `slot ${slot} learned two different chosen values`);
+      if (!valueMayBe(known, value)) assert(false, `slot ${slot} learned two different chosen values`);
       return false;
     }
     this.chosen.set(slot, value);

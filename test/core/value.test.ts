@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Configuration, canonical } from '../../src/core/configuration/configuration.js';
-import { type Value, batch, noop, valueBytes, valueEquals } from '../../src/core/value.js';
+import { type Value, batch, noop, valueBytes, valueEquals, valueMayBe } from '../../src/core/value.js';
 
 // A slot's value one function at a time: its size against the byte limits, and the
 // equality the replica checks chosen values with (by content, never by identity).
@@ -51,5 +51,37 @@ describe('valueEquals', () => {
     equal(one, batch([bytes(1, 2), bytes(3, 0)]), false);
     equal(one, batch([bytes(1, 9), bytes(3)]), false);
     equal(one, batch([bytes(2, 2), bytes(3)]), false);
+  });
+});
+
+describe('valueMayBe (a resent copy of a value one ballot proposed)', () => {
+  const big = (fill: number, n = 5_000): Uint8Array => new Uint8Array(n).fill(fill);
+  const changed = (b: Uint8Array, at: number): Uint8Array => {
+    const c = b.slice();
+    c[at] = c[at]! ^ 1;
+    return c;
+  };
+
+  it('agrees with valueEquals on no-ops, configurations and small commands, every byte compared', () => {
+    const small = bytes(...Array.from({ length: 1024 }, (_, i) => i & 0xff));
+    expect(valueMayBe(batch([small]), batch([small.slice()]))).toBe(true);
+    expect(valueMayBe(batch([small]), batch([changed(small, 512)]))).toBe(false);
+    expect(valueMayBe(noop, noop)).toBe(true);
+    expect(valueMayBe(noop, batch([small]))).toBe(false);
+    expect(valueMayBe(batch([small]), noop)).toBe(false);
+    expect(valueMayBe({ kind: 'config', config }, { kind: 'config', config: { ...config, id: 3 } })).toBe(false);
+  });
+
+  it('tells apart a different number of commands, a different length, and a difference at either end of a large command', () => {
+    const a = big(7);
+    expect(valueMayBe(batch([a]), batch([a.slice()]))).toBe(true);
+    expect(valueMayBe(batch([a]), batch([a, a]))).toBe(false);
+    expect(valueMayBe(batch([a]), batch([big(7, 5_001)]))).toBe(false);
+    for (const at of [0, 63, a.byteLength - 64, a.byteLength - 1]) expect(valueMayBe(batch([a]), batch([changed(a, at)]))).toBe(false);
+  });
+
+  it('does not read the middle of a large command: the cost of a duplicate stays flat however large the value', () => {
+    const a = big(7);
+    expect(valueMayBe(batch([a]), batch([changed(a, 2_500)]))).toBe(true);
   });
 });
