@@ -14,7 +14,7 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 const srcRoot = join(repoRoot, 'src');
 
 /** A top-level folder of src/, `root` for files directly in src/ (the `synod` entry). */
-type Layer = 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'zk' | 'recipes' | 'testing' | 'prometheus' | 'cli' | 'root';
+type Layer = 'encoding' | 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'zk' | 'recipes' | 'testing' | 'prometheus' | 'cli' | 'root';
 
 interface LayerRule {
   readonly layer: Exclude<Layer, 'root'>;
@@ -26,10 +26,10 @@ interface LayerRule {
 
 const rules: readonly LayerRule[] = [
   { layer: 'core', mayImport: ['core'] },
-  { layer: 'runtime', mayImport: ['core', 'runtime'] },
+  { layer: 'runtime', mayImport: ['encoding', 'core', 'runtime'] },
   { layer: 'storage', mayNotImport: ['transport', 'testing', 'kv', 'cli', 'root'] },
   { layer: 'transport', mayNotImport: ['storage', 'testing', 'kv', 'cli', 'root'] },
-  { layer: 'testing', mayImport: ['core', 'runtime', 'testing'] },
+  { layer: 'testing', mayImport: ['encoding', 'core', 'runtime', 'testing'] },
   { layer: 'kv', mayNotImport: ['zk', 'recipes', 'testing', 'prometheus', 'cli', 'root'] },
   // The ZooKeeper front end runs on the KV's node (one group serves both); the KV knows nothing of it.
   { layer: 'zk', mayNotImport: ['recipes', 'testing', 'prometheus', 'cli', 'root'] },

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { InvariantError } from '../../core/index.js';
-import { crc32Combine } from '../../runtime/crc32.js';
+import { crc32Combine } from '../../encoding/crc32.js';
 import type { Snapshot, SnapshotReader } from '../../runtime/storage.js';
 import { CorruptionError } from './errors.js';
 import { type FileHandle, type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
