@@ -85,6 +85,11 @@ describe('a data directory written in 2026-12 (commit c8e2e1c)', () => {
       expected[`new/${i}`] = `after ${i}`;
     }
     await kv.close();
+    // 30 slots past the fixture's snapshot at slot 40 with a snapshot every 20: a new one, in the runtime's format of today.
+    const snapshot = await readFile(join(dir, 'snapshot'));
+    expect(snapshot.readDoubleLE(10)).toBeGreaterThan(40);
+    expect(text.decode(snapshot.subarray(26, 30))).toBe('SYNS');
+    expect(snapshot[30]).toBe(3);
     const again = await startKv(dir);
     expect(await contents(again)).toEqual(expected);
   });
