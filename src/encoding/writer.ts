@@ -51,7 +51,12 @@ export class Writer {
 
   /** Writes `n` as 4 little-endian bytes at `at` (a place {@link reserveU32} returned). */
   setU32(at: number, n: number): void {
-    setU32(this.bytes, at, n);
+    // Written out here (not through little-endian.ts's setU32): every frame's header takes this path.
+    const bytes = this.bytes;
+    bytes[at] = n & 0xff;
+    bytes[at + 1] = (n >>> 8) & 0xff;
+    bytes[at + 2] = (n >>> 16) & 0xff;
+    bytes[at + 3] = (n >>> 24) & 0xff;
   }
 
   /** Steps over `n` bytes (zeros in a fresh buffer), for a header written later in place; returns where they start. */
