@@ -13,14 +13,6 @@ export {
   type MemoryNetworkConditions,
   type MemoryNetworkCounts,
 } from './transport/memory-network.js';
-export {
-  encodeMessage,
-  decodeMessage,
-  CodecError,
-  type CodecLimits,
-  defaultCodecLimits,
-  protocolVersion,
-  FrameReader,
-  prefixFrame,
-  framePrefixBytes,
-} from './transport/codec/index.js';
+export { encodeMessage, decodeMessage, type CodecLimits, defaultCodecLimits, protocolVersion } from './transport/codec/index.js';
+export { CodecError } from './encoding/codec-error.js';
+export { FrameReader, prefixFrame, framePrefixBytes } from './encoding/frame-reader.js';

@@ -25,7 +25,7 @@ import { KvClient } from '../../src/kv/client/index.js';
 import { VersionConflictError } from '../../src/kv/index.js';
 import { putCommand } from '../../src/kv/kv-requests.js';
 import { encodeClientRequest, encodeServerFrame } from '../../src/kv/protocol/client-codec.js';
-import { prefixFrame } from '../../src/transport/codec/frame-reader.js';
+import { prefixFrame } from '../../src/encoding/frame-reader.js';
 import { Window } from '../window.js';
 import { type Request, answerParent, tellReady } from './parent.js';
 

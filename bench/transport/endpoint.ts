@@ -20,9 +20,10 @@
  *   soon as it is sent (no coalescing, no deferral): what a naive transport would do.
  */
 import { type Socket, connect } from 'node:net';
-import { FrameReader, decodeMessage } from '../../src/transport/codec/index.js';
+import { FrameReader } from '../../src/encoding/frame-reader.js';
+import { decodeMessage } from '../../src/transport/codec/index.js';
 import { writeMessage } from '../../src/transport/codec/message-codec.js';
-import { Writer } from '../../src/transport/codec/wire.js';
+import { Writer } from '../../src/encoding/writer.js';
 import type { NodeMessage } from '../../src/runtime/index.js';
 import { TcpTransport } from '../../src/transport/tcp/index.js';
 import type { Payload } from './payloads.js';

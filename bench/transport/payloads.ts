@@ -5,7 +5,8 @@
  */
 import { type Ballot, batch } from '../../src/core/index.js';
 import type { NodeMessage } from '../../src/runtime/index.js';
-import { encodeMessage, prefixFrame } from '../../src/transport/codec/index.js';
+import { prefixFrame } from '../../src/encoding/frame-reader.js';
+import { encodeMessage } from '../../src/transport/codec/index.js';
 
 /** A message and its frame, built once, before any timing. */
 export interface Payload {

@@ -19,7 +19,8 @@ import { decodeKvSnapshot } from '../kv/kv-snapshot.js';
 import type { KvResult } from '../kv/kv-command.js';
 import { type RuntimeState, decodeSnapshot } from '../runtime/snapshot-format.js';
 import { CorruptionError } from '../storage/file/index.js';
-import { Reader, Writer } from '../transport/codec/wire.js';
+import { Reader } from '../encoding/reader.js';
+import { Writer } from '../encoding/writer.js';
 
 /** The backup format this build writes and reads. */
 const backupFormatVersion = 1;

@@ -28,8 +28,9 @@
  * may `slice()` them to let a large frame go.
  */
 import type { Codec } from '../runtime/index.js';
-import { CodecError } from '../transport/codec/codec-error.js';
-import { Reader, Writer } from '../transport/codec/wire.js';
+import { CodecError } from '../encoding/codec-error.js';
+import { Reader } from '../encoding/reader.js';
+import { Writer } from '../encoding/writer.js';
 import { authLimits, type KvPermission, type KvRoleRecord, type KvUserRecord, type KvUserView } from './kv-auth.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
@@ -776,7 +777,7 @@ function readTxnOpResult(r: Reader): TxnOpResult {
  * `count` holds the keys returned and those left out; `more` says whether any were left
  * out. So `more` is exactly `count > kvs`.
  */
-function checkRangeCounts(kvs: number, more: boolean, count: number): void {
+export function checkRangeCounts(kvs: number, more: boolean, count: number): void {
   if (count < kvs) throw new CodecError(`txn range result: count ${count} is below the ${kvs} keys returned`);
   if (more !== count > kvs) throw new CodecError(`txn range result: more is ${more} with count ${count} and ${kvs} keys returned`);
 }

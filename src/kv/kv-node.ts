@@ -4,7 +4,7 @@
  * sessions (renew on election, expire after a TTL of silence on its monotonic clock).
  */
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
-import { CodecError } from '../transport/codec/codec-error.js';
+import { CodecError } from '../encoding/codec-error.js';
 import { CompactedError, KvRequestError } from './errors.js';
 import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
 import {

@@ -16,8 +16,9 @@
  * extension empty.
  */
 import { assert } from '../core/assert.js';
-import { CodecError } from '../transport/codec/codec-error.js';
-import { Reader, Writer } from '../transport/codec/wire.js';
+import { CodecError } from '../encoding/codec-error.js';
+import { Reader } from '../encoding/reader.js';
+import { Writer } from '../encoding/writer.js';
 import { readFlags, readKey, readString, writeKey, writeString } from './kv-codec.js';
 import { kvLimits } from './kv-limits.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';

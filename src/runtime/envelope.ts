@@ -1,4 +1,6 @@
 import type { NodeId } from '../core/index.js';
+import { getF64, getU16, setF64, setU16 } from '../encoding/little-endian.js';
+import { carve } from '../encoding/slab.js';
 
 /**
  * How the runtime wraps each command before it enters the log: who sent it (client id
@@ -38,43 +40,6 @@ export const clientSuffixLength = 10;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
-
-// Numbers go through one scratch float, byte by byte: a DataView over a small
-// Uint8Array's `.buffer` would move the array off V8's heap, on every command.
-const scratch = new Float64Array(1);
-const scratchBytes = new Uint8Array(scratch.buffer);
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-function writeF64(bytes: Uint8Array, offset: number, value: number): void {
-  scratch[0] = value;
-  if (littleEndian) for (let i = 0; i < 8; i++) bytes[offset + i] = scratchBytes[i]!;
-  else for (let i = 0; i < 8; i++) bytes[offset + i] = scratchBytes[7 - i]!;
-}
-
-function readF64(bytes: Uint8Array, offset: number): number {
-  if (littleEndian) for (let i = 0; i < 8; i++) scratchBytes[i] = bytes[offset + i]!;
-  else for (let i = 0; i < 8; i++) scratchBytes[7 - i] = bytes[offset + i]!;
-  return scratch[0]!;
-}
-
-// Envelopes are small and made one per command: carve them out of shared 64 KiB slabs
-// rather than give each its own backing store (V8 allocates a separate one for typed
-// arrays over 64 bytes, and that dominates the cost of a small command).
-const slabBytes = 64 * 1024;
-let slab = new ArrayBuffer(slabBytes);
-let slabOffset = 0;
-
-function allocate(length: number): Uint8Array {
-  if (length > slabBytes / 16) return new Uint8Array(length);
-  if (slabOffset + length > slabBytes) {
-    slab = new ArrayBuffer(slabBytes);
-    slabOffset = 0;
-  }
-  const bytes = new Uint8Array(slab, slabOffset, length);
-  // Keep 8-byte alignment: nothing depends on it, but it keeps views apart.
-  slabOffset += (length + 7) & ~7;
-  return bytes;
-}
 
 /** UTF-8 bytes of an id; the few ids a node uses over and over are cached. */
 const idBytesCache = new Map<string, Uint8Array>();
@@ -124,15 +89,15 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
   const id = idBytes(e.clientId);
   const origin = idBytes(e.origin);
   if (id.byteLength > envelopeIdBytesMax || origin.byteLength > envelopeIdBytesMax) throw new RangeError('client id or origin longer than 255 bytes');
-  const bytes = allocate(fixedBytes + id.byteLength + origin.byteLength + e.payload.byteLength);
+  // Envelopes are small and made one per command: carved from a shared slab.
+  const bytes = carve(fixedBytes + id.byteLength + origin.byteLength + e.payload.byteLength);
   bytes[0] = version;
-  bytes[1] = id.byteLength & 0xff;
-  bytes[2] = id.byteLength >>> 8;
+  setU16(bytes, 1, id.byteLength);
   bytes[3] = origin.byteLength;
-  writeF64(bytes, seqOffset, e.seq);
-  writeF64(bytes, ackedBelowOffset, e.ackedBelow);
-  writeF64(bytes, timestampOffset, e.timestamp);
-  writeF64(bytes, createdAtOffset, e.createdAt);
+  setF64(bytes, seqOffset, e.seq);
+  setF64(bytes, ackedBelowOffset, e.ackedBelow);
+  setF64(bytes, timestampOffset, e.timestamp);
+  setF64(bytes, createdAtOffset, e.createdAt);
   bytes.set(id, fixedBytes);
   bytes.set(origin, fixedBytes + id.byteLength);
   bytes.set(e.payload, fixedBytes + id.byteLength + origin.byteLength);
@@ -143,15 +108,15 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
 function invalid(bytes: Uint8Array): string | undefined {
   if (bytes.byteLength < fixedBytes) return `${bytes.byteLength} bytes is shorter than the envelope header`;
   if (bytes[0] !== version) return `unknown envelope version ${bytes[0]}`;
-  const ids = (bytes[1]! | (bytes[2]! << 8)) + bytes[3]!;
+  const ids = getU16(bytes, 1) + bytes[3]!;
   if (fixedBytes + ids > bytes.byteLength) return 'ids run past the end';
-  const seq = readF64(bytes, seqOffset);
+  const seq = getF64(bytes, seqOffset);
   if (!Number.isSafeInteger(seq) || seq < 0) return `bad sequence number ${seq}`;
-  const ackedBelow = readF64(bytes, ackedBelowOffset);
+  const ackedBelow = getF64(bytes, ackedBelowOffset);
   if (!Number.isSafeInteger(ackedBelow) || ackedBelow < 0) return `bad ackedBelow ${ackedBelow}`;
-  const timestamp = readF64(bytes, timestampOffset);
+  const timestamp = getF64(bytes, timestampOffset);
   if (!Number.isFinite(timestamp) || timestamp < 0) return `bad timestamp ${timestamp}`;
-  const createdAt = readF64(bytes, createdAtOffset);
+  const createdAt = getF64(bytes, createdAtOffset);
   if (!Number.isFinite(createdAt) || createdAt < 0) return `bad creation time ${createdAt}`;
   return undefined;
 }
@@ -160,14 +125,14 @@ function invalid(bytes: Uint8Array): string | undefined {
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   const why = invalid(bytes);
   if (why !== undefined) throw new RangeError(`malformed command envelope: ${why}`);
-  const idEnd = fixedBytes + (bytes[1]! | (bytes[2]! << 8));
+  const idEnd = fixedBytes + getU16(bytes, 1);
   const originEnd = idEnd + bytes[3]!;
   return {
     clientId: idString(bytes, fixedBytes, idEnd),
-    seq: readF64(bytes, seqOffset),
-    ackedBelow: readF64(bytes, ackedBelowOffset),
-    timestamp: readF64(bytes, timestampOffset),
-    createdAt: readF64(bytes, createdAtOffset),
+    seq: getF64(bytes, seqOffset),
+    ackedBelow: getF64(bytes, ackedBelowOffset),
+    timestamp: getF64(bytes, timestampOffset),
+    createdAt: getF64(bytes, createdAtOffset),
     origin: idString(bytes, idEnd, originEnd),
     payload: bytes.subarray(originEnd),
   };
@@ -194,8 +159,8 @@ export function requestKey(clientId: string, seq: number): string {
  */
 export function stampEnvelope(bytes: Uint8Array, timestamp: number): Uint8Array | undefined {
   if (invalid(bytes) !== undefined) return undefined;
-  const copy = allocate(bytes.byteLength);
+  const copy = carve(bytes.byteLength);
   copy.set(bytes);
-  writeF64(copy, timestampOffset, timestamp);
+  setF64(copy, timestampOffset, timestamp);
   return copy;
 }

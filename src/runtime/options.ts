@@ -8,7 +8,7 @@ import type { StateMachine } from './state-machine.js';
 import { type Codec, jsonCodec, resultJsonCodec } from './state-machine.js';
 import type { Storage } from './storage.js';
 import type { Transport } from './transport.js';
-import { crc32 as portableCrc32 } from './crc32.js';
+import { crc32 as portableCrc32 } from '../encoding/crc32.js';
 
 /**
  * When a node snapshots its state machine and compacts its log, and how snapshots

@@ -4,6 +4,7 @@
  * A snapshot from a peer is input like any message, so decoding checks everything.
  */
 import { type ConfigurationState, decodeConfiguration, encodeConfiguration } from '../core/index.js';
+import { getU32, setU32 } from '../encoding/little-endian.js';
 import type { DedupState, KeptResult, Outcome } from './dedup-table.js';
 import { resultEntryBytes } from './result-bytes.js';
 import { ApplyError, ResultExpiredError, SnapshotError } from './errors.js';
@@ -22,15 +23,19 @@ export interface RuntimeState<R> {
 }
 
 /** "SYNS": a synod runtime snapshot. */
-const magic = 0x53594e53;
+const magic = Uint8Array.of(0x53, 0x59, 0x4e, 0x53);
 /**
- * 2: each kept result carries the bytes the table charged for it, and a result may be
- * kept as dropped. Version 1 (no byte bounds yet) is still read: its results' bytes
- * are estimated again when the table is rebuilt.
+ * 3: the header's length is little-endian, like every other synod format (the runtime
+ * state and what follows it are as in version 2). 2: each kept result carries the bytes
+ * the table charged for it, and a result may be kept as dropped. Versions 1 and 2 (whose
+ * length is big-endian) are still read; version 1's results (no byte bounds yet) have
+ * their bytes estimated again when the table is rebuilt.
  */
-const version = 2;
-const versionsRead: readonly number[] = [1, 2];
-/** magic u32, version u8, 3 reserved bytes, runtime-state length u32. */
+const version = 3;
+const versionsRead: readonly number[] = [1, 2, 3];
+/** Versions whose header's length is big-endian. */
+const bigEndianVersions: readonly number[] = [1, 2];
+/** magic (4 bytes), version u8, 3 reserved bytes, runtime-state length u32. */
 const headerBytes = 12;
 
 const encoder = new TextEncoder();
@@ -72,10 +77,9 @@ const copyBytesPerStep = 2 * 1024 * 1024;
  */
 export async function encodeSnapshot(runtime: Uint8Array, machine: Uint8Array, pause: () => Promise<void> = async () => {}): Promise<Uint8Array> {
   const bytes = new Uint8Array(headerBytes + runtime.byteLength + machine.byteLength);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, magic);
-  view.setUint8(4, version);
-  view.setUint32(8, runtime.byteLength);
+  bytes.set(magic);
+  bytes[4] = version;
+  setU32(bytes, 8, runtime.byteLength);
   bytes.set(runtime, headerBytes);
   const start = headerBytes + runtime.byteLength;
   for (let at = 0; at < machine.byteLength; at += copyBytesPerStep) {
@@ -92,11 +96,10 @@ export async function encodeSnapshot(runtime: Uint8Array, machine: Uint8Array, p
  */
 export function decodeSnapshot<R>(bytes: Uint8Array, resultCodec: Codec<R>): { state: RuntimeState<R>; machine: Uint8Array } {
   if (bytes.byteLength < headerBytes) throw new SnapshotError(`${bytes.byteLength} bytes, shorter than the header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0) !== magic) throw new SnapshotError('bad magic: not a synod snapshot');
-  const v = view.getUint8(4);
-  if (!versionsRead.includes(v)) throw new SnapshotError(`format version ${v}; this synod reads versions ${versionsRead.join(' and ')}`);
-  const length = view.getUint32(8);
+  for (let i = 0; i < magic.byteLength; i++) if (bytes[i] !== magic[i]) throw new SnapshotError('bad magic: not a synod snapshot');
+  const v = bytes[4]!;
+  if (!versionsRead.includes(v)) throw new SnapshotError(`format version ${v}; this synod reads versions ${versionsRead.join(', ')}`);
+  const length = bigEndianVersions.includes(v) ? ((bytes[8]! << 24) | (bytes[9]! << 16) | (bytes[10]! << 8) | bytes[11]!) >>> 0 : getU32(bytes, 8);
   if (length > bytes.byteLength - headerBytes) throw new SnapshotError(`runtime state of ${length} bytes overruns the snapshot`);
   let parsed: unknown;
   try {

@@ -12,7 +12,7 @@
  */
 import type { NodeId } from '../core/index.js';
 import { assert } from '../core/assert.js';
-import { crc32 as portableCrc32 } from './crc32.js';
+import { crc32 as portableCrc32 } from '../encoding/crc32.js';
 import { SnapshotError } from './errors.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
 import type { SnapshotReader } from './storage.js';

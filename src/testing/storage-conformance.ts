@@ -12,7 +12,7 @@ import {
   type Value,
   valueEquals,
 } from '../core/index.js';
-import { crc32 } from '../runtime/crc32.js';
+import { crc32 } from '../encoding/crc32.js';
 import type { Snapshot, Storage } from '../runtime/index.js';
 import { describe as describeValue } from './invariants.js';
 import { Prng } from './prng.js';

@@ -3,7 +3,7 @@
  * fields; a write carries its request in the wire protocol's own encoding. Decoding
  * validates everything and throws {@link CodecError}.
  */
-import { CodecError } from '../transport/codec/codec-error.js';
+import { CodecError } from '../encoding/codec-error.js';
 import type { ZkCommand, ZkResult } from './zk-command.js';
 import { zkLimits } from './zk-limits.js';
 import { JuteReader } from './protocol/jute-reader.js';

@@ -5,7 +5,7 @@
  */
 import type { KvExtension } from '../kv/kv-extension.js';
 import type { ApplyMeta } from '../runtime/index.js';
-import { CodecError } from '../transport/codec/codec-error.js';
+import { CodecError } from '../encoding/codec-error.js';
 import type { ZkCommand, ZkResult } from './zk-command.js';
 import { decodeZkCommand, decodeZkResult, encodeZkCommand, encodeZkResult } from './zk-command-codec.js';
 import { encodeZkSnapshot, restoreZkSnapshot } from './zk-snapshot.js';

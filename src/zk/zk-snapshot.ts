@@ -5,7 +5,7 @@
  * Version 1 (before containers and TTL nodes, without those two fields) is still read.
  * Every length checked on the way in; {@link CodecError} on bad bytes.
  */
-import { CodecError } from '../transport/codec/codec-error.js';
+import { CodecError } from '../encoding/codec-error.js';
 import { zkLimits } from './zk-limits.js';
 import { childPath } from './zk-path.js';
 import { JuteReader } from './protocol/jute-reader.js';

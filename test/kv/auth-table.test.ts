@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KvCommand, KvResult } from '../../src/kv/index.js';
 import { KvStateMachine } from '../../src/kv/index.js';
-import { CodecError } from '../../src/transport/codec/codec-error.js';
+import { CodecError } from '../../src/encoding/codec-error.js';
 
 let slot = 0;
 function apply(m: KvStateMachine, c: KvCommand): KvResult {

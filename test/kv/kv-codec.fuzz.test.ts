@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { kvCommandCodec, kvResultCodec } from '../../src/kv/kv-codec.js';
 import type { Codec } from '../../src/runtime/index.js';
-import { CodecError } from '../../src/transport/codec/codec-error.js';
+import { CodecError } from '../../src/encoding/codec-error.js';
 import { kvCommandArbitrary, kvResultArbitrary } from './kv-arbitraries.js';
 
 const scale = Number(process.env['SYNOD_FUZZ_SCALE'] ?? 1);

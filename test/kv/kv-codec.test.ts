@@ -3,7 +3,7 @@ import { kvCommandCodec, kvResultCodec } from '../../src/kv/kv-codec.js';
 import type { KvCommand, KvResult } from '../../src/kv/kv-command.js';
 import { kvLimits } from '../../src/kv/kv-limits.js';
 import type { KeyValue } from '../../src/kv/kv-types.js';
-import { CodecError } from '../../src/transport/codec/codec-error.js';
+import { CodecError } from '../../src/encoding/codec-error.js';
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);

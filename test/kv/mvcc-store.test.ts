@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { KvStateMachine } from '../../src/kv/index.js';
 import { type KeyRecord, MvccStore } from '../../src/kv/mvcc-store.js';
-import { CodecError } from '../../src/transport/codec/codec-error.js';
+import { CodecError } from '../../src/encoding/codec-error.js';
 
 const bytes = (n: number) => new Uint8Array(n);
 let slot = 0;

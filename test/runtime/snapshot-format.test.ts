@@ -20,6 +20,15 @@ function table(): DedupTable<unknown> {
   return t;
 }
 
+/** `bytes` (a version 3 snapshot) with the header of an older version: its number, and the length big-endian. */
+function asVersion(bytes: Uint8Array, version: 1 | 2): Uint8Array {
+  const out = bytes.slice();
+  const view = new DataView(out.buffer);
+  out[4] = version;
+  view.setUint32(8, view.getUint32(8, true), false);
+  return out;
+}
+
 describe('runtime snapshot format', () => {
   it('round-trips the exactly-once table, the last timestamp and the machine bytes', async () => {
     const t = table();
@@ -73,6 +82,28 @@ describe('runtime snapshot format', () => {
     expect(Buffer.compare(decoded.machine, machine)).toBe(0);
   });
 
+  it("writes version 3: the magic, the version byte, then the runtime state's length little-endian", async () => {
+    const runtime = encodeRuntimeState({ lastTimestamp: 1, dedup: table().exportState() }, codec);
+    const bytes = await encodeSnapshot(runtime, Uint8Array.of(1, 2, 3));
+    expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe('SYNS');
+    expect([...bytes.subarray(4, 8)]).toEqual([3, 0, 0, 0]);
+    expect(new DataView(bytes.buffer).getUint32(8, true)).toBe(runtime.byteLength);
+    expect([...bytes.subarray(12 + runtime.byteLength)]).toEqual([1, 2, 3]);
+  });
+
+  it('still reads version 2, whose length is big-endian (what synod wrote until 2026-12)', async () => {
+    const runtime = encodeRuntimeState({ lastTimestamp: 42, dedup: table().exportState() }, codec);
+    const old = asVersion(await encodeSnapshot(runtime, Uint8Array.of(7, 8)), 2);
+    expect(new DataView(old.buffer).getUint32(8, false)).toBe(runtime.byteLength);
+    const { state, machine } = decodeSnapshot(old, codec);
+    expect(state.lastTimestamp).toBe(42);
+    expect([...machine]).toEqual([7, 8]);
+    // Read as version 3, the same bytes are damage: the version decides the byte order.
+    const misread = old.slice();
+    misread[4] = 3;
+    expect(() => decodeSnapshot(misread, codec)).toThrow(SnapshotError);
+  });
+
   it('refuses damaged bytes and other versions with SnapshotError', async () => {
     const good = await encodeSnapshot(encodeRuntimeState({ lastTimestamp: 1, dedup: table().exportState() }, codec), new Uint8Array(4));
     const cases: Uint8Array[] = [new Uint8Array(3), good.slice(0, 20)];
@@ -83,7 +114,7 @@ describe('runtime snapshot format', () => {
     const badJson = good.slice();
     badJson[12] = 0x7b + 1;
     const overrun = good.slice();
-    new DataView(overrun.buffer).setUint32(8, 1 << 30);
+    new DataView(overrun.buffer).setUint32(8, 1 << 30, true);
     cases.push(badMagic, badVersion, badJson, overrun);
     for (const bytes of cases) expect(() => decodeSnapshot(bytes, codec)).toThrow(SnapshotError);
   });
@@ -125,8 +156,7 @@ describe('runtime snapshot format', () => {
         s: 5,
       }),
     );
-    const bytes = await encodeSnapshot(runtime, new Uint8Array([9]));
-    bytes[4] = 1;
+    const bytes = asVersion(await encodeSnapshot(runtime, new Uint8Array([9])), 1);
     const { state, machine } = decodeSnapshot(bytes, codec);
     expect([...machine]).toEqual([9]);
     expect(state.dedup.clients[0]!.results.map((r) => r.bytes)).toEqual([undefined, undefined]);
@@ -140,8 +170,7 @@ describe('runtime snapshot format', () => {
       new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [[1, { d: 1 }]]]], b: [], f: null, s: 5 })),
       new Uint8Array(0),
     );
-    bad[4] = 1;
-    expect(() => decodeSnapshot(bad, codec)).toThrow(SnapshotError);
+    expect(() => decodeSnapshot(asVersion(bad, 1), codec)).toThrow(SnapshotError);
   });
 
   it('refuses a result charged less than an entry, or a dropped one charged more', async () => {

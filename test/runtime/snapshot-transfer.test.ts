@@ -1,7 +1,7 @@
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32, crc32Combine } from '../../src/runtime/crc32.js';
+import { crc32, crc32Combine } from '../../src/encoding/crc32.js';
 import { SnapshotError } from '../../src/runtime/errors.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from '../../src/runtime/runtime-messages.js';
 import {

@@ -4,9 +4,11 @@
  * results reuse the log's encoding. Decoding checks every field and length and fails
  * only with `CodecError`.
  */
-import { CodecError } from '../../transport/codec/codec-error.js';
-import { Reader, Writer } from '../../transport/codec/wire.js';
+import { CodecError } from '../../encoding/codec-error.js';
+import { Reader } from '../../encoding/reader.js';
+import { Writer } from '../../encoding/writer.js';
 import {
+  checkRangeCounts,
   readCommand,
   readCount,
   readFlags,
@@ -247,11 +249,6 @@ function checkSnapshotChunk(totalBytes: number, offset: number, data: Uint8Array
     throw new CodecError(`snapshot chunk of ${data.byteLength} bytes: not between 1 and ${snapshotChunkBytesMax}`);
   if (offset + data.byteLength > totalBytes) throw new CodecError(`snapshot chunk at ${offset} of ${data.byteLength} bytes overruns the ${totalBytes} in all`);
   if (sha256.byteLength !== sha256Bytes) throw new CodecError(`snapshot digest of ${sha256.byteLength} bytes, not ${sha256Bytes}`);
-}
-
-/** `count` holds the keys returned and those left out; `more` says whether any were left out. */
-function checkRangeCounts(keys: number, more: boolean, count: number): void {
-  if (count < keys || more !== count > keys) throw new CodecError(`range: count ${count} and more ${more} with ${keys} keys`);
 }
 
 /** `s` with every lone surrogate (which UTF-8 cannot carry) replaced by U+FFFD. */

@@ -12,8 +12,9 @@
  * most `clientHandshakeBytesMax` bytes.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { CodecError } from '../../transport/codec/codec-error.js';
-import { Reader, Writer } from '../../transport/codec/wire.js';
+import { CodecError } from '../../encoding/codec-error.js';
+import { Reader } from '../../encoding/reader.js';
+import { Writer } from '../../encoding/writer.js';
 import { readString, writeString } from '../kv-codec.js';
 import { clientProtocolVersion } from './client-codec.js';
 

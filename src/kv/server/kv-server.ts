@@ -10,7 +10,7 @@ import { type Configuration, ConfigError, type NodeId } from '../../core/index.j
 import { type Logger, limitLogRate, silentLogger } from '../../runtime/index.js';
 import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
 import { type TcpAddress, type TcpPeerStats, type TcpTlsOptions, TcpTransport, type TcpTransportStats } from '../../transport/tcp/index.js';
-import { framePrefixBytes } from '../../transport/codec/frame-reader.js';
+import { framePrefixBytes } from '../../encoding/frame-reader.js';
 import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ClusterMismatchError, CorruptionError } from './errors.js';
 import { type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
+import { getU16, getU32, setU16, setU32 } from '../../encoding/little-endian.js';
 
 const clusterIdFileName = 'cluster-id';
 const tempFileName = 'cluster-id.tmp';
@@ -26,11 +27,10 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 function encodeClusterId(clusterId: string): Uint8Array {
   const id = new TextEncoder().encode(clusterId);
   const out = new Uint8Array(headerBytes + id.byteLength);
-  const view = new DataView(out.buffer);
   out.set(magic);
-  view.setUint16(magic.byteLength, formatVersion, true);
-  view.setUint16(magic.byteLength + 2, id.byteLength, true);
-  view.setUint32(magic.byteLength + 4, crc32(id), true);
+  setU16(out, magic.byteLength, formatVersion);
+  setU16(out, magic.byteLength + 2, id.byteLength);
+  setU32(out, magic.byteLength + 4, crc32(id));
   out.set(id, headerBytes);
   return out;
 }
@@ -42,15 +42,14 @@ function encodeClusterId(clusterId: string): Uint8Array {
 function decodeClusterId(file: string, bytes: Uint8Array): string {
   if (bytes.byteLength < headerBytes) throw new CorruptionError(file, 0, `${bytes.byteLength} bytes, shorter than the ${headerBytes}-byte header`);
   for (let i = 0; i < magic.byteLength; i++) if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod cluster-id file');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint16(magic.byteLength, true);
+  const version = getU16(bytes, magic.byteLength);
   if (version !== formatVersion)
     throw new CorruptionError(file, magic.byteLength, `unknown cluster-id format version ${version}; this build reads version ${formatVersion}`);
-  const length = view.getUint16(magic.byteLength + 2, true);
+  const length = getU16(bytes, magic.byteLength + 2);
   if (length === 0 || length !== bytes.byteLength - headerBytes)
     throw new CorruptionError(file, magic.byteLength + 2, `id length ${length} does not match the ${bytes.byteLength - headerBytes} bytes after the header`);
   const id = bytes.subarray(headerBytes);
-  if (view.getUint32(magic.byteLength + 4, true) !== crc32(id)) throw new CorruptionError(file, magic.byteLength + 4, 'CRC mismatch');
+  if (getU32(bytes, magic.byteLength + 4) !== crc32(id)) throw new CorruptionError(file, magic.byteLength + 4, 'CRC mismatch');
   try {
     return decoder.decode(id);
   } catch (error) {

@@ -29,6 +29,9 @@ import {
   noop,
 } from '../../core/index.js';
 import { InvariantError } from '../../core/errors.js';
+import { getU32, setU32 } from '../../encoding/little-endian.js';
+import { carve } from '../../encoding/slab.js';
+import { Writer } from '../../encoding/writer.js';
 
 /** Bytes of a record's frame before its payload: length, type, CRC. */
 export const recordHeaderBytes = 9;
@@ -68,38 +71,15 @@ export function encodeRecord(type: RecordType, payload: Uint8Array): Uint8Array 
     out = carve(recordHeaderBytes + payload.byteLength);
     out.set(payload, recordHeaderBytes);
   }
-  setUint32(out, 0, payload.byteLength);
+  setU32(out, 0, payload.byteLength);
   out[4] = type;
-  setUint32(out, 5, frameChecksum(type, payload));
+  setU32(out, 5, frameChecksum(type, payload));
   return out;
 }
 
 /** The payload {@link encodeBatch} returned last and the frame around it, until {@link encodeRecord} frames it. */
 let lastPayload: Uint8Array | undefined;
 let lastFrame: Uint8Array | undefined;
-
-/** Bytes of each slab that small frames are carved from. */
-const slabBytes = 64 * 1024;
-/** A frame larger than this gets a buffer of its own. */
-const slabPieceBytesMax = 4 * 1024;
-let slab = new Uint8Array(0);
-let slabUsed = 0;
-
-/**
- * `length` fresh bytes. Small ones are views into a shared slab, like Node's buffer
- * pool: a few hundred bytes need no allocation of their own (which costs more than the
- * encoding). A slab lives as long as any of its pieces, and frames live until written.
- */
-function carve(length: number): Uint8Array {
-  if (length > slabPieceBytesMax) return new Uint8Array(length);
-  if (slabUsed + length > slab.byteLength) {
-    slab = new Uint8Array(slabBytes);
-    slabUsed = 0;
-  }
-  const piece = new Uint8Array(slab.buffer, slabUsed, length);
-  slabUsed += (length + 7) & ~7;
-  return piece;
-}
 
 /** What {@link readRecord} found at an offset. */
 export type ReadResult =
@@ -113,13 +93,13 @@ export type ReadResult =
 export function readRecord(bytes: Uint8Array, offset: number): ReadResult {
   const left = bytes.byteLength - offset;
   if (left < recordHeaderBytes) return { kind: 'truncated', why: `${left} bytes left, a record header needs ${recordHeaderBytes}` };
-  const length = getUint32(bytes, offset);
+  const length = getU32(bytes, offset);
   if (length > left - recordHeaderBytes) {
     return { kind: 'truncated', why: `record length ${length} exceeds the ${left - recordHeaderBytes} bytes left` };
   }
   const end = offset + recordHeaderBytes + length;
   const type = bytes[offset + 4]!;
-  const stored = getUint32(bytes, offset + 5);
+  const stored = getU32(bytes, offset + 5);
   const payload = bytes.subarray(offset + recordHeaderBytes, end);
   const actual = frameChecksum(type, payload);
   if (stored !== actual) return { kind: 'bad-crc', end, why: `CRC mismatch: stored ${hex(stored)}, computed ${hex(actual)}` };
@@ -132,18 +112,6 @@ const typeChecksums = Array.from({ length: 256 }, (_, type) => crc32(Uint8Array.
 /** CRC-32 over the type byte, then the payload. */
 function frameChecksum(type: number, payload: Uint8Array): number {
   return crc32(payload, typeChecksums[type]!);
-}
-
-/** Little-endian u32 at `offset` (frames are read and written without a DataView per record). */
-function getUint32(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0;
-}
-
-function setUint32(bytes: Uint8Array, offset: number, n: number): void {
-  bytes[offset] = n;
-  bytes[offset + 1] = n >>> 8;
-  bytes[offset + 2] = n >>> 16;
-  bytes[offset + 3] = n >>> 24;
 }
 
 function hex(n: number): string {
@@ -172,7 +140,8 @@ const chosenBytesMin = 8 + valueBytesMin;
 export function encodeBatch(batch: PersistBatch): Uint8Array {
   const w = scratch;
   // Room for the frame's header, so that encodeRecord can frame the payload in place.
-  w.reset(recordHeaderBytes);
+  w.truncate(0);
+  w.skip(recordHeaderBytes);
   let flags = 0;
   if (batch.promised !== undefined) flags |= flagPromised;
   if (batch.commitIndex !== undefined) flags |= flagCommitIndex;
@@ -190,7 +159,9 @@ export function encodeBatch(batch: PersistBatch): Uint8Array {
     w.f64(checkInteger('chosen slot', entry.slot, 1));
     writeValue(w, entry.value);
   }
-  const frame = w.take();
+  // A copy in a piece of a slab: the scratch writer is reused for the next payload.
+  const frame = w.copy();
+  if (w.capacity > scratchBytesKept) scratch = new Writer(scratchBytesInitial);
   lastFrame = frame;
   lastPayload = frame.subarray(recordHeaderBytes);
   return lastPayload;
@@ -241,13 +212,20 @@ export function mergeBatch(payload: Uint8Array, state: DurableStateBuilder): voi
   if (commitIndex !== undefined) state.commitIndex = commitIndex;
 }
 
-function writeBallot(w: ByteWriter, ballot: Ballot): void {
+function writeBallot(w: Writer, ballot: Ballot): void {
   w.f64(checkInteger('ballot round', ballot.round, 0));
   if (typeof ballot.node !== 'string') throw new InvariantError('FileStorage: a ballot node id must be a string');
-  w.nodeId(ballot.node);
+  // A node id: its UTF-8 byte length as a u16, then the bytes.
+  const at = w.length;
+  try {
+    w.u16String(ballot.node);
+  } catch {
+    w.truncate(at);
+    throw new InvariantError(`FileStorage: node id of more than 65535 bytes`);
+  }
 }
 
-function writeValue(w: ByteWriter, value: Value): void {
+function writeValue(w: Writer, value: Value): void {
   if (value.kind === 'noop') {
     w.u8(valueNoop);
     return;
@@ -256,7 +234,7 @@ function writeValue(w: ByteWriter, value: Value): void {
     w.u8(valueConfig);
     const bytes = encodeConfiguration(value.config);
     w.u32(checkCount('configuration bytes', bytes.byteLength));
-    w.bytes(bytes);
+    w.raw(bytes);
     return;
   }
   if (value.kind !== 'batch') throw new InvariantError(`FileStorage: unknown value kind ${String((value as Value).kind)}`);
@@ -265,7 +243,7 @@ function writeValue(w: ByteWriter, value: Value): void {
   for (const command of value.commands) {
     if (!(command instanceof Uint8Array)) throw new InvariantError('FileStorage: a command must be a Uint8Array');
     w.u32(checkCount('command bytes', command.byteLength));
-    w.bytes(command);
+    w.raw(command);
   }
 }
 
@@ -279,97 +257,17 @@ function checkCount(field: string, n: number): number {
   return n;
 }
 
-/** Bytes of the scratch buffer payloads are encoded in, at first and after a large payload. */
+/** Bytes of the scratch writer payloads are encoded in, at first and after a large payload. */
 const scratchBytesInitial = 4096;
-/** A scratch buffer grown past this (by a large payload) is dropped after use rather than kept. */
+/** A scratch writer grown past this (by a large payload) is dropped after use rather than kept. */
 const scratchBytesKept = 1 << 20;
 
 /**
- * An append-only buffer that grows by doubling, reused from one payload to the next
- * (encoding is synchronous): a payload costs its copy into a piece of a slab, and no
- * buffer of its own.
+ * The writer every payload is encoded in, reused from one payload to the next (encoding
+ * is synchronous): a payload costs its copy into a piece of a slab, and no buffer of its
+ * own.
  */
-class ByteWriter {
-  private buf = new Uint8Array(scratchBytesInitial);
-  private view = new DataView(this.buf.buffer);
-  private length = 0;
-
-  /** Starts over, with `headroom` bytes left free (zeros) at the front. */
-  reset(headroom: number): void {
-    this.buf.fill(0, 0, headroom);
-    this.length = headroom;
-  }
-  u8(n: number): void {
-    this.reserve(1);
-    this.buf[this.length++] = n;
-  }
-  u16(n: number): void {
-    this.reserve(2);
-    this.view.setUint16(this.length, n, true);
-    this.length += 2;
-  }
-  u32(n: number): void {
-    this.reserve(4);
-    this.view.setUint32(this.length, n, true);
-    this.length += 4;
-  }
-  f64(n: number): void {
-    this.reserve(8);
-    this.view.setFloat64(this.length, n, true);
-    this.length += 8;
-  }
-  bytes(b: Uint8Array): void {
-    this.reserve(b.byteLength);
-    this.buf.set(b, this.length);
-    this.length += b.byteLength;
-  }
-  /** A node id: its UTF-8 byte length as a u16, then the bytes (ASCII written directly). */
-  nodeId(node: string): void {
-    const at = this.length;
-    this.u16(0);
-    this.reserve(node.length);
-    let ascii = true;
-    for (let i = 0; i < node.length; i++) {
-      const c = node.charCodeAt(i);
-      if (c >= 0x80) {
-        ascii = false;
-        break;
-      }
-      this.buf[this.length + i] = c;
-    }
-    const encoded = ascii ? undefined : Buffer.from(node, 'utf8');
-    const length = encoded === undefined ? node.length : encoded.byteLength;
-    if (length > 0xffff) throw new InvariantError(`FileStorage: node id of ${length} bytes exceeds 65535`);
-    if (encoded !== undefined) {
-      this.reserve(length);
-      this.buf.set(encoded, this.length);
-    }
-    this.view.setUint16(at, length, true);
-    this.length += length;
-  }
-  /** A copy of what was written since {@link reset}, headroom included: the buffer itself is reused. */
-  take(): Uint8Array {
-    const out = carve(this.length);
-    out.set(this.buf.subarray(0, this.length));
-    if (this.buf.byteLength > scratchBytesKept) {
-      this.buf = new Uint8Array(scratchBytesInitial);
-      this.view = new DataView(this.buf.buffer);
-    }
-    return out;
-  }
-  private reserve(n: number): void {
-    if (this.length + n <= this.buf.byteLength) return;
-    let size = this.buf.byteLength * 2;
-    while (size < this.length + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.length));
-    this.buf = next;
-    this.view = new DataView(next.buffer);
-  }
-}
-
-/** The writer every payload is encoded with. */
-const scratch = new ByteWriter();
+let scratch = new Writer(scratchBytesInitial);
 
 /**
  * Reads one batch payload, checking every length against the bytes that remain.

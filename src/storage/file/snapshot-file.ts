@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { InvariantError } from '../../core/index.js';
-import { crc32Combine } from '../../runtime/crc32.js';
+import { crc32Combine } from '../../encoding/crc32.js';
+import { getF64, getU16, getU32, setF64, setU16, setU32 } from '../../encoding/little-endian.js';
 import type { Snapshot, SnapshotReader } from '../../runtime/storage.js';
 import { CorruptionError } from './errors.js';
 import { type FileHandle, type FileSystem, hasCode, syncDirectory, writeFully } from './file-system.js';
@@ -42,12 +43,11 @@ export function checkSnapshot(snapshot: Snapshot): void {
 /** The header of the snapshot file for `slot` and data of `length` bytes, CRC-32 `crc` (see {@link checksumOf}). */
 function encodeHeader(slot: number, length: number, crc: number): Uint8Array {
   const out = new Uint8Array(headerBytes);
-  const view = new DataView(out.buffer);
   out.set(magic);
-  view.setUint16(magic.byteLength, snapshotFormatVersion, true);
-  view.setFloat64(slotOffset, slot, true);
-  view.setUint32(slotOffset + 8, length, true);
-  view.setUint32(crcOffset, crc, true);
+  setU16(out, magic.byteLength, snapshotFormatVersion);
+  setF64(out, slotOffset, slot);
+  setU32(out, slotOffset + 8, length);
+  setU32(out, crcOffset, crc);
   return out;
 }
 
@@ -80,22 +80,20 @@ function decodeHeader(file: string, bytes: Uint8Array): { slot: number; length: 
   for (let i = 0; i < magic.byteLength; i++) {
     if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod snapshot');
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = view.getUint16(magic.byteLength, true);
+  const version = getU16(bytes, magic.byteLength);
   if (version !== snapshotFormatVersion) {
     throw new CorruptionError(file, magic.byteLength, `unknown snapshot format version ${version}; this build reads version ${snapshotFormatVersion}`);
   }
-  const slot = view.getFloat64(slotOffset, true);
+  const slot = getF64(bytes, slotOffset);
   if (!Number.isSafeInteger(slot) || slot < 0) throw new CorruptionError(file, slotOffset, `slot ${slot} is not a non-negative integer`);
-  return { slot, length: view.getUint32(slotOffset + 8, true), crc: view.getUint32(crcOffset, true) };
+  return { slot, length: getU32(bytes, slotOffset + 8), crc: getU32(bytes, crcOffset) };
 }
 
 /** The CRC-32 of slot and length as the header lays them out: where the data's CRC starts. */
 function seedOf(slot: number, length: number): number {
   const fields = new Uint8Array(crcOffset - slotOffset);
-  const view = new DataView(fields.buffer);
-  view.setFloat64(0, slot, true);
-  view.setUint32(8, length, true);
+  setF64(fields, 0, slot);
+  setU32(fields, 8, length);
   return crc32(fields);
 }
 

@@ -19,6 +19,7 @@ import { type DurableStateBuilder, InvariantError, ballotZero } from '../../core
 import { CorruptionError } from './errors.js';
 import { type FileHandle, type FileSystem, syncDirectory, writeFully, writeFullySync } from './file-system.js';
 import { MalformedPayloadError, RecordType, mergeBatch, readRecord, recordHeaderBytes } from './record.js';
+import { getU16, setU16 } from '../../encoding/little-endian.js';
 
 /** The segment format this build writes and reads. */
 const walFormatVersion = 1;
@@ -43,7 +44,7 @@ export function parseSegmentName(name: string): number | undefined {
 function segmentHeader(version = walFormatVersion): Uint8Array {
   const header = new Uint8Array(segmentHeaderBytes);
   header.set(magic);
-  new DataView(header.buffer).setUint16(magic.byteLength, version, true);
+  setU16(header, magic.byteLength, version);
   return header;
 }
 
@@ -379,7 +380,7 @@ function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: Du
   for (let i = 0; i < magic.byteLength; i++) {
     if (bytes[i] !== magic[i]) throw new CorruptionError(file, 0, 'bad magic: not a synod WAL segment');
   }
-  const version = new DataView(bytes.buffer, bytes.byteOffset).getUint16(magic.byteLength, true);
+  const version = getU16(bytes, magic.byteLength);
   if (version !== walFormatVersion) {
     throw new CorruptionError(file, magic.byteLength, `unknown WAL format version ${version}; this build reads version ${walFormatVersion}`);
   }

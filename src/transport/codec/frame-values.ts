@@ -13,8 +13,8 @@
  */
 import type { AcceptMessage, Ballot, ChosenMessage, ConfigValue, NodeId, Value } from '../../core/index.js';
 import { decodeConfiguration, noop } from '../../core/index.js';
-import { CodecError } from './codec-error.js';
-import type { Reader } from './wire.js';
+import { CodecError } from '../../encoding/codec-error.js';
+import type { Reader } from '../../encoding/reader.js';
 
 /** The command count that marks a configuration value (commands never number 2^32). @internal */
 export const configMark = 2 ** 32;

@@ -3,5 +3,3 @@
  * Node or in a browser, can frame messages with it.
  */
 export { encodeMessage, decodeMessage, type CodecLimits, defaultCodecLimits, protocolVersion } from './message-codec.js';
-export { CodecError } from './codec-error.js';
-export { FrameReader, prefixFrame, framePrefixBytes } from './frame-reader.js';

@@ -12,9 +12,10 @@
 import type { AcceptedEntry, Ballot, ChosenEntry, Value } from '../../core/index.js';
 import { encodeConfiguration, noop } from '../../core/index.js';
 import type { NodeMessage } from '../../runtime/index.js';
-import { CodecError } from './codec-error.js';
+import { CodecError } from '../../encoding/codec-error.js';
 import { configMark, configValueOf, readAccept, readChosen } from './frame-values.js';
-import { Reader, Writer } from './wire.js';
+import { Reader } from '../../encoding/reader.js';
+import { Writer } from '../../encoding/writer.js';
 
 /** Bounds a decoder enforces. */
 export interface CodecLimits {

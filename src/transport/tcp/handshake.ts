@@ -12,9 +12,10 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NodeId } from '../../core/index.js';
-import { CodecError } from '../codec/codec-error.js';
+import { CodecError } from '../../encoding/codec-error.js';
 import { protocolVersion } from '../codec/message-codec.js';
-import { Reader, Writer } from '../codec/wire.js';
+import { Reader } from '../../encoding/reader.js';
+import { Writer } from '../../encoding/writer.js';
 
 /** Bytes of each side's nonce. */
 const nonceBytes = 32;

@@ -7,7 +7,7 @@
 import type { NodeId } from '../../core/index.js';
 import type { NodeMessage, SnapshotChunkMessage } from '../../runtime/index.js';
 import { writeMessage, writeMessageHead } from '../codec/message-codec.js';
-import { Writer } from '../codec/wire.js';
+import { Writer } from '../../encoding/writer.js';
 import type { Connection } from './connection.js';
 import { RedialBackoff } from './redial-backoff.js';
 import type { ResolvedTcpOptions, TcpAddress } from './tcp-options.js';

@@ -1,5 +1,5 @@
 /** Reads jute fields (see jute-writer.ts), throwing {@link CodecError} on anything it cannot read. */
-import { CodecError } from '../../transport/codec/codec-error.js';
+import { CodecError } from '../../encoding/codec-error.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

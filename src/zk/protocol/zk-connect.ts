@@ -3,7 +3,7 @@
  * server's first a ConnectResponse. Both may end with a `readOnly` flag that older
  * clients leave out.
  */
-import { CodecError } from '../../transport/codec/codec-error.js';
+import { CodecError } from '../../encoding/codec-error.js';
 import { JuteReader } from './jute-reader.js';
 import { JuteWriter } from './jute-writer.js';
 

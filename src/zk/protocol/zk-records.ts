@@ -1,5 +1,5 @@
 /** The jute records shared by many messages: Stat, Id, ACL, and vectors of strings. */
-import { CodecError } from '../../transport/codec/codec-error.js';
+import { CodecError } from '../../encoding/codec-error.js';
 import { zkLimits } from '../zk-limits.js';
 import type { ZkAcl, ZkStat } from '../zk-types.js';
 import type { JuteReader } from './jute-reader.js';

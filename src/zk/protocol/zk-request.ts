@@ -4,7 +4,7 @@
  * {@link CodecError} on bytes it cannot read; an opcode it does not know decodes to
  * `unknown` so the server can answer `unimplemented`.
  */
-import { CodecError } from '../../transport/codec/codec-error.js';
+import { CodecError } from '../../encoding/codec-error.js';
 import { zkLimits } from '../zk-limits.js';
 import type { ZkWriteOp, ZkWriteRequest } from '../zk-types.js';
 import { JuteReader } from './jute-reader.js';

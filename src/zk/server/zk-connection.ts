@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { KvNode } from '../../kv/kv-node.js';
 import type { Clock, Logger } from '../../runtime/index.js';
-import { CodecError } from '../../transport/codec/codec-error.js';
+import { CodecError } from '../../encoding/codec-error.js';
 import { ZkErrorCode } from '../zk-error-code.js';
 import { zkKvCommand, zkResultOf } from '../zk-extension.js';
 import { invalidPath } from '../zk-path.js';

@@ -21,7 +21,7 @@ import {
 } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
 import { decodeClientHandshake, encodeClientHandshake, type ClientHandshakeFrame } from '../../../src/kv/protocol/client-handshake.js';
-import { CodecError } from '../../../src/transport/codec/codec-error.js';
+import { CodecError } from '../../../src/encoding/codec-error.js';
 import { clientRequestArbitrary, handshakeArbitrary, serverFrameArbitrary } from './client-arbitraries.js';
 
 const scale = Number(process.env['SYNOD_FUZZ_SCALE'] ?? 1);

@@ -12,7 +12,7 @@ import { encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
 import { ConfigError } from '../../../src/index.js';
 import { KvServer } from '../../../src/kv/server/index.js';
-import { prefixFrame } from '../../../src/transport/codec/frame-reader.js';
+import { prefixFrame } from '../../../src/encoding/frame-reader.js';
 import { ServerCluster, type ServerClusterOptions } from './cluster.js';
 import { concat, RawClient, sleep } from './raw-client.js';
 

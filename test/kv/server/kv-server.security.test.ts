@@ -27,7 +27,7 @@ import {
 import { TimeoutError } from '../../../src/runtime/index.js';
 import { AuthenticationError } from '../../../src/kv/index.js';
 import { ConfigError } from '../../../src/index.js';
-import { FrameReader, prefixFrame } from '../../../src/transport/codec/frame-reader.js';
+import { FrameReader, prefixFrame } from '../../../src/encoding/frame-reader.js';
 import { tlsOf } from '../../transport/tcp/helpers.js';
 import { KvServer } from '../../../src/kv/server/index.js';
 import { ServerCluster, type ServerClusterOptions } from './cluster.js';

@@ -13,7 +13,7 @@ import {
   decodeClientHandshake,
   encodeClientHandshake,
 } from '../../../src/kv/protocol/client-handshake.js';
-import { FrameReader, prefixFrame } from '../../../src/transport/codec/frame-reader.js';
+import { FrameReader, prefixFrame } from '../../../src/encoding/frame-reader.js';
 
 /** A frame the server sent and when it arrived (`performance.now()`). */
 export interface Received {

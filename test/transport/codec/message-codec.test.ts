@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batch, noop } from '../../../src/core/index.js';
 import { type NodeMessage, isCoreMessage } from '../../../src/runtime/index.js';
-import { CodecError, decodeMessage, encodeMessage, protocolVersion } from '../../../src/transport/codec/index.js';
+import { CodecError } from '../../../src/encoding/codec-error.js';
+import { decodeMessage, encodeMessage, protocolVersion } from '../../../src/transport/codec/index.js';
 
 const b = (round: number, node: string) => ({ round, node });
 const cmd = (text: string): Uint8Array => new TextEncoder().encode(text);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CodecError, protocolVersion } from '../../../src/transport/codec/index.js';
+import { CodecError } from '../../../src/encoding/codec-error.js';
+import { protocolVersion } from '../../../src/transport/codec/index.js';
 import { decodeHandshake, type HandshakeFrame, handshakeBytes, newNonce, proofOf } from '../../../src/transport/tcp/handshake.js';
 
 const nonce = new Uint8Array(32).fill(3);

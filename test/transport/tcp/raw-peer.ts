@@ -3,7 +3,7 @@
  * handshake as a test wants, honestly or not, and reads back what the transport says.
  */
 import { connect, type Socket } from 'node:net';
-import { FrameReader } from '../../../src/transport/codec/frame-reader.js';
+import { FrameReader } from '../../../src/encoding/frame-reader.js';
 import { protocolVersion } from '../../../src/transport/codec/message-codec.js';
 import { decodeHandshake, handshakeBytes, type HandshakeFrame, isHandshakeFrame, newNonce, proofOf } from '../../../src/transport/tcp/handshake.js';
 

@@ -4,7 +4,8 @@
  * that never finish their handshake, or too many at once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeMessage, prefixFrame, protocolVersion } from '../../../src/transport/codec/index.js';
+import { prefixFrame } from '../../../src/encoding/frame-reader.js';
+import { encodeMessage, protocolVersion } from '../../../src/transport/codec/index.js';
 import { handshakeBytes } from '../../../src/transport/tcp/handshake.js';
 import { forward, freePorts, Opened, type StartedTransport, testSecret, tlsOf, type TestTcpOptions, until } from './helpers.js';
 import { sleep } from './raw-peer.js';

@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CodecError } from '../../../src/transport/codec/codec-error.js';
+import { CodecError } from '../../../src/encoding/codec-error.js';
 import { decodeRequest, encodeRequest, type ZkRequest } from '../../../src/zk/protocol/zk-request.js';
 import { decodeConnectRequest, encodeConnectRequest } from '../../../src/zk/protocol/zk-connect.js';
 import { decodeZkCommand, decodeZkResult, encodeZkCommand, encodeZkResult } from '../../../src/zk/zk-command-codec.js';

@@ -1,4 +1,4 @@
-import { SynodError } from '../../core/index.js';
+import { SynodError } from '../core/errors.js';
 
 /**
  * A frame the codec cannot read: bad magic, unknown version or type, a length beyond

@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { batch, noop } from '../../../src/core/index.js';
-import type { NodeMessage } from '../../../src/runtime/index.js';
-import { CodecError, FrameReader, decodeMessage, encodeMessage, prefixFrame } from '../../../src/transport/codec/index.js';
+import { batch, noop } from '../../src/core/index.js';
+import type { NodeMessage } from '../../src/runtime/index.js';
+import { CodecError } from '../../src/encoding/codec-error.js';
+import { FrameReader, prefixFrame } from '../../src/encoding/frame-reader.js';
+import { decodeMessage, encodeMessage } from '../../src/transport/codec/index.js';
 
 describe('FrameReader', () => {
   it('keeps the frames it gave out intact while later chunks arrive: values decoded from them and read at the end are the ones sent', () => {

@@ -1,173 +1,14 @@
 /**
- * The primitives of the binary codec: a growable writer and a bounds-checked reader.
- * Integers are unsigned LEB128 varints up to 2^53 - 1; strings and byte strings carry
- * a varint length. Pure: no Node imports, so a browser transport can reuse it.
+ * The reading half of the byte layer: a bounds-checked reader of what {@link Writer}
+ * writes (varints, fixed-width little-endian integers and floats, byte strings,
+ * strings). Every length is checked against the bytes left before anything is
+ * allocated for it. Pure: no Node imports.
  */
 import { CodecError } from './codec-error.js';
+import { getF64, getU16, getU32 } from './little-endian.js';
 
-const encoder = new TextEncoder();
 // ignoreBOM: a string that begins with U+FEFF must come back with it.
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** Appends values to a buffer that grows by doubling. @internal */
-export class Writer {
-  private bytes: Uint8Array;
-  /** `bytes.byteLength`, kept in a field: read before every write, it costs less so. */
-  private end: number;
-  private at = 0;
-
-  /**
-   * @param start the initial capacity in bytes, or a buffer to start writing into (a
-   *   transport may pass one it allocated without zero-filling).
-   */
-  constructor(start: number | Uint8Array = 256) {
-    this.bytes = typeof start === 'number' ? new Uint8Array(Math.max(16, start)) : start;
-    this.end = this.bytes.byteLength;
-  }
-
-  /** Bytes written so far. */
-  get length(): number {
-    return this.at;
-  }
-
-  /** Bytes it can hold before it grows. */
-  get capacity(): number {
-    return this.bytes.byteLength;
-  }
-
-  /** Forgets everything written after `length` bytes (to undo a half-written value). */
-  truncate(length: number): void {
-    this.at = Math.min(this.at, length);
-  }
-
-  /** Reserves 4 bytes for a length written later with {@link setU32}; returns where. */
-  reserveU32(): number {
-    this.room(4);
-    const at = this.at;
-    this.at += 4;
-    return at;
-  }
-
-  /** Writes `n` as 4 little-endian bytes at `at` (a place {@link reserveU32} returned). */
-  setU32(at: number, n: number): void {
-    this.bytes[at] = n & 0xff;
-    this.bytes[at + 1] = (n >>> 8) & 0xff;
-    this.bytes[at + 2] = (n >>> 16) & 0xff;
-    this.bytes[at + 3] = (n >>> 24) & 0xff;
-  }
-
-  private room(n: number): void {
-    if (this.at + n > this.end) this.grow(n);
-  }
-
-  private grow(n: number): void {
-    let size = this.end * 2;
-    while (size < this.at + n) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.bytes.subarray(0, this.at));
-    this.bytes = grown;
-    this.end = size;
-  }
-
-  u8(n: number): void {
-    this.room(1);
-    this.bytes[this.at++] = n;
-  }
-
-  /** An unsigned integer (a safe integer), 1 to 8 bytes. */
-  uint(n: number): void {
-    // Most are one byte (a count, a small length); any number in [0, 128) is one.
-    if (n >= 0 && n < 0x80 && (n | 0) === n) {
-      this.room(1);
-      this.bytes[this.at++] = n;
-      return;
-    }
-    if (!Number.isSafeInteger(n) || n < 0) throw new CodecError(`cannot encode ${n}: not an unsigned safe integer`);
-    this.room(8);
-    while (n >= 0x80) {
-      this.bytes[this.at++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.bytes[this.at++] = n;
-  }
-
-  bool(b: boolean): void {
-    this.u8(b ? 1 : 0);
-  }
-
-  bytesOf(data: Uint8Array): void {
-    this.uint(data.byteLength);
-    this.raw(data);
-  }
-
-  /**
-   * A count, then each byte string with its length: room is made once for all of them,
-   * and short ones are copied byte by byte (cheaper than a `set` call).
-   */
-  byteStrings(list: readonly Uint8Array[]): void {
-    let size = 8;
-    for (let i = 0; i < list.length; i++) size += 8 + list[i]!.byteLength;
-    this.room(size);
-    this.varint(list.length);
-    const bytes = this.bytes;
-    for (let i = 0; i < list.length; i++) {
-      const data = list[i]!;
-      const length = data.byteLength;
-      this.varint(length);
-      if (length <= 16) {
-        for (let k = 0; k < length; k++) bytes[this.at + k] = data[k]!;
-      } else {
-        bytes.set(data, this.at);
-      }
-      this.at += length;
-    }
-  }
-
-  /** A count or a length (a safe integer by nature) where room was made. */
-  private varint(n: number): void {
-    const bytes = this.bytes;
-    while (n >= 0x80) {
-      bytes[this.at++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    bytes[this.at++] = n;
-  }
-
-  /** `data` as it is, without its length. */
-  raw(data: Uint8Array): void {
-    this.room(data.byteLength);
-    this.bytes.set(data, this.at);
-    this.at += data.byteLength;
-  }
-
-  string(s: string): void {
-    // Ids and names are short ASCII: written in place in one pass, skipping
-    // TextEncoder's allocation; anything else is encoded over what was written.
-    const length = s.length;
-    if (length < 0x80) {
-      this.room(1 + length);
-      const bytes = this.bytes;
-      const at = this.at;
-      bytes[at] = length;
-      let i = 0;
-      for (; i < length; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        bytes[at + 1 + i] = c;
-      }
-      if (i === length) {
-        this.at = at + 1 + length;
-        return;
-      }
-    }
-    this.bytesOf(encoder.encode(s));
-  }
-
-  /** The bytes written, as a view (no copy). */
-  finish(): Uint8Array {
-    return this.bytes.subarray(0, this.at);
-  }
-}
 
 /**
  * Short ASCII strings read lately (node and client ids, which repeat in every frame),
@@ -232,6 +73,32 @@ export class Reader {
       scale *= 0x80;
     }
     throw new CodecError(`${what}${suffix}: varint longer than 8 bytes`);
+  }
+
+  /** A u16, 2 bytes little-endian. */
+  u16(what: string): number {
+    const at = this.fixed(what, 2);
+    return getU16(this.bytes, at);
+  }
+
+  /** A u32, 4 bytes little-endian. */
+  u32(what: string): number {
+    const at = this.fixed(what, 4);
+    return getU32(this.bytes, at);
+  }
+
+  /** An IEEE 754 double, 8 bytes little-endian. */
+  f64(what: string): number {
+    const at = this.fixed(what, 8);
+    return getF64(this.bytes, at);
+  }
+
+  /** Steps over `n` bytes of a fixed-width value; returns where they start. */
+  private fixed(what: string, n: number): number {
+    const at = this.at;
+    if (at + n > this.limit) throw new CodecError(`${what}: frame ends early`);
+    this.at = at + n;
+    return at;
   }
 
   bool(what: string): boolean {
@@ -302,6 +169,20 @@ export class Reader {
     const raw = this.bytesOf(what, max);
     try {
       return decoder.decode(raw);
+    } catch {
+      throw new CodecError(`${what}: not valid UTF-8`);
+    }
+  }
+
+  /** A string after its UTF-8 byte length as a u16 (what {@link Writer.u16String} writes). */
+  u16String(what: string): string {
+    const length = this.u16(what);
+    const left = this.limit - this.at;
+    if (length > left) throw new CodecError(`${what}: ${length} bytes, but ${left} are left`);
+    const at = this.at;
+    this.at = at + length;
+    try {
+      return decoder.decode(this.bytes.subarray(at, at + length));
     } catch {
       throw new CodecError(`${what}: not valid UTF-8`);
     }
