@@ -50,7 +50,7 @@ import type {
   TxnRequest,
   TxnResult,
 } from '../kv-types.js';
-import { answerFrameBytesMax, decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
+import { answerFrameBytesMax, decodeServerFrame, frameClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
 import {
@@ -463,7 +463,7 @@ export class KvClient implements KvApi {
     const request = build(id);
     let frame: Uint8Array;
     try {
-      frame = prefixFrame(encodeClientRequest(request));
+      frame = frameClientRequest(request);
     } catch (error) {
       // The codec refuses what breaks a limit (a lone surrogate, too many txn ops): nothing was sent.
       if (seq !== undefined) this.finishedSeqs.add(seq);
@@ -551,7 +551,7 @@ export class KvClient implements KvApi {
   }
 
   private send(request: ClientRequest): void {
-    this.socket?.write(prefixFrame(encodeClientRequest(request)));
+    this.socket?.write(frameClientRequest(request));
   }
 
   private dial(): void {
