@@ -393,8 +393,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   /** Writes one key and moves its ownership between sessions. */
   private write(key: string, value: Uint8Array | null, session: number | undefined, revision: number): KeyRecord {
     const before = this.store.latest(key);
-    // A decoded value is a view into the frame it came in (a socket read of up to 64 KiB):
-    // keep a copy, so a long-lived key does not pin the whole frame.
+    // A decoded value is a view into the bytes it came in: the store keeps a copy, or the
+    // view itself when that pins little more than the value (see keptValue).
     const record = this.store.write(key, value === null ? null : keptValue(value), session, revision);
     this.sessions.own(key, before?.session, value === null ? undefined : session);
     return record;
