@@ -26,11 +26,12 @@ import {
   checkSessionClosed,
   deleteCommand,
   deleteResultOf,
-  keepAliveMsOf,
+  compactCommand,
   putCommand,
   putResultOf,
   revokeCommand,
   revokeResultOf,
+  sessionCreateOf,
   sessionOf,
   txnCommand,
   txnResultOf,
@@ -257,8 +258,8 @@ export class KvClient implements KvApi {
   }
 
   async createSession(options: SessionOptions): Promise<KvSession> {
-    const keepAliveMs = keepAliveMsOf(options.ttlMs, options.keepAliveMs);
-    const info = sessionOf('createSession', await this.command({ type: 'session-create', ttlMs: options.ttlMs }, options));
+    const { command, keepAliveMs } = sessionCreateOf(options);
+    const info = sessionOf('createSession', await this.command(command, options));
     if (info === null) throw new KvRequestError('createSession', 'the session vanished as it was created');
     const session = new KvSession(
       {
@@ -288,7 +289,7 @@ export class KvClient implements KvApi {
   }
 
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
-    const result = await this.command({ type: 'compact', revision }, options);
+    const result = await this.command(compactCommand(revision), options);
     checkCompacted(result);
   }
 
