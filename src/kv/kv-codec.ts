@@ -408,7 +408,7 @@ export function writeCommand(w: Writer, c: KvCommand): void {
 }
 
 /** @internal */
-export function readCommand(r: Reader): KvCommand {
+function readCommand(r: Reader): KvCommand {
   const tag = r.u8('command type');
   switch (tag) {
     case commandTag.put: {

@@ -17,7 +17,7 @@ import { kvCommandArbitrary } from './kv-arbitraries.js';
 const encodeAfter = kvCommandCodec.encodeAfter!;
 
 /** `encodeAfter` with `head` bytes of room, filled with 0xee so a write into them shows. */
-function after(command: KvCommand, head: number): { bytes: Uint8Array; head: Uint8Array } {
+function encodedAfter(command: KvCommand, head: number): { bytes: Uint8Array; head: Uint8Array } {
   const bytes = encodeAfter(command, head, (n) => new Uint8Array(n).fill(0xee));
   return { bytes: bytes.subarray(head), head: bytes.subarray(0, head) };
 }
@@ -33,7 +33,7 @@ describe('kvCommandCodec.encodeAfter', () => {
   it('gives the bytes encode gives, after the room asked for, which it leaves alone', () => {
     fc.assert(
       fc.property(kvCommandArbitrary(), fc.integer({ min: 0, max: 600 }), (command, head) => {
-        const out = after(command, head);
+        const out = encodedAfter(command, head);
         expect(out.bytes).toEqual(kvCommandCodec.encode(command));
         expect(out.head.every((b) => b === 0xee)).toBe(true);
       }),
@@ -46,7 +46,7 @@ describe('kvCommandCodec.encodeAfter', () => {
       fc.property(kvCommandArbitrary(), fc.integer({ min: 0, max: 300 }), (command, head) => {
         const read = fromFrame(command);
         const fresh = kvCommandCodec.encode(structuredClone(read));
-        expect(after(read, head).bytes).toEqual(fresh);
+        expect(encodedAfter(read, head).bytes).toEqual(fresh);
         expect(kvCommandCodec.encode(read)).toEqual(fresh);
         expect(kvCommandCodec.decode(fresh)).toEqual(read);
       }),
@@ -64,7 +64,7 @@ describe('kvCommandCodec.encodeAfter', () => {
     // Compared as Buffers: toEqual walks a megabyte element by element.
     const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
     for (const put of puts) {
-      const out = after(put, 45);
+      const out = encodedAfter(put, 45);
       expect(out.head.every((b) => b === 0xee)).toBe(true);
       // The reference: the format version, then the command through a writer of its own.
       const w = new Writer();
@@ -81,7 +81,7 @@ describe('kvCommandCodec.encodeAfter', () => {
   it('encodes anew a command the server rewrote: its bytes are not those of the command it read', () => {
     const read = fromFrame({ type: 'session-create', ttlMs: 5_000 });
     const owned: KvCommand = { type: 'session-create', ttlMs: 5_000, owner: { user: 'alice', sessionsMax: 3 } };
-    expect(kvCommandCodec.decode(after(owned, 10).bytes)).toEqual(owned);
-    expect(kvCommandCodec.decode(after(read, 10).bytes)).toEqual({ type: 'session-create', ttlMs: 5_000 });
+    expect(kvCommandCodec.decode(encodedAfter(owned, 10).bytes)).toEqual(owned);
+    expect(kvCommandCodec.decode(encodedAfter(read, 10).bytes)).toEqual({ type: 'session-create', ttlMs: 5_000 });
   });
 });
