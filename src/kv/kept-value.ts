@@ -1,7 +1,7 @@
 /**
  * The copy of a value the store keeps. A decoded value is a view into the bytes it came
  * in (a frame, a log entry, a snapshot), which it would pin whole, so the store keeps a
- * copy. A small value is copied into a shared slab rather than a buffer of its own:
+ * copy (unless those bytes are little more than the value). A small value is copied into a shared slab rather than a buffer of its own:
  * each buffer costs about 200 bytes beside its data (its ArrayBuffer object and its
  * allocation), twice a 100-byte value, and most keys hold small values.
  *
@@ -21,14 +21,16 @@ let slab = empty;
 let used = 0;
 
 /**
- * The value to keep for `bytes`: a copy, in a slab if small. A larger value that is its
- * buffer whole is kept as it is (the runtime decodes each command from bytes of its
- * own, never reused).
+ * The value to keep for `bytes`: a copy, in a slab if small. A larger value whose buffer
+ * holds little more than it (at most an eighth more, and 256 bytes: a large value in its
+ * own log entry, or a buffer of its own) is kept as it is, with no copy: the runtime
+ * decodes each command from bytes of its own, never reused or written over. One among
+ * other commands in a frame is copied, so it does not pin them.
  */
 export function keptValue(bytes: Uint8Array): Uint8Array {
   const length = bytes.byteLength;
   if (length === 0) return empty;
-  if (length > slabValueBytesMax) return length === bytes.buffer.byteLength && bytes.byteOffset === 0 ? bytes : bytes.slice();
+  if (length > slabValueBytesMax) return pinsLittle(bytes) ? bytes : bytes.slice();
   if (used + length > slab.byteLength) {
     slab = new Uint8Array(slabBytes);
     used = 0;
@@ -37,4 +39,9 @@ export function keptValue(bytes: Uint8Array): Uint8Array {
   kept.set(bytes);
   used += length;
   return kept;
+}
+
+/** Whether keeping `bytes` (a view) keeps alive at most an eighth more than its own bytes, and 256 bytes. */
+function pinsLittle(bytes: Uint8Array): boolean {
+  return bytes.buffer.byteLength - bytes.byteLength <= (bytes.byteLength >>> 3) + 256;
 }

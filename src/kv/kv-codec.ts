@@ -191,15 +191,15 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export const kvCommandCodec: Codec<KvCommand> = Object.freeze({
   /** @throws {@link CodecError} if a field breaks a limit or is not an unsigned safe integer. */
   encode(command: KvCommand): Uint8Array {
-    const w = takeWriter();
-    try {
-      w.u8(formatVersion);
-      writeCommand(w, command);
-      return w.finish().slice();
-    } finally {
-      releaseWriter(w);
-    }
+    return encodeCommandAfter(command, 0, (bytes) => new Uint8Array(bytes));
   },
+  /**
+   * {@link encode}'s bytes after `headBytes` free ones. A command read from a client's
+   * frame ({@link readCommandWithBytes}) is the bytes it was read from, copied once; a
+   * put of a large value is written in place; anything else is encoded, then copied.
+   * @throws {@link CodecError} as {@link encode} does.
+   */
+  encodeAfter: encodeCommandAfter,
   /**
    * Decodes all of `bytes`; values are views into them.
    * @throws {@link CodecError} for anything malformed, and only that.
@@ -259,6 +259,62 @@ function takeWriter(): Writer {
 
 function releaseWriter(w: Writer): void {
   sharedWriter = w.length > sharedWriterBytesMax ? new Writer(1024) : w;
+}
+
+// ------------------------------------------------------------ commands encoded once
+
+/**
+ * Commands read from a client's frame, with the bytes each was read from. A record has
+ * one encoding, so a command read from bytes re-encodes to those very bytes: a server
+ * that checked and authorized the command enters them as they came, without encoding
+ * the command (and copying its values) again. Keyed by the object: a command the
+ * server rewrites (a session-create given its owner) is a new object, encoded anew.
+ */
+const bytesRead = new WeakMap<KvCommand, Uint8Array>();
+
+/**
+ * Reads a command (as {@link readCommand}) from `frame`, which `r` reads, and keeps a
+ * view of the bytes it was read from for {@link kvCommandCodec}'s `encodeAfter`. The
+ * command must not be changed after (its fields are `readonly`). @internal
+ */
+export function readCommandWithBytes(r: Reader, frame: Uint8Array): KvCommand {
+  const start = r.position;
+  const command = readCommand(r);
+  bytesRead.set(command, frame.subarray(start, r.position));
+  return command;
+}
+
+/** Puts of a value of at least this many bytes are encoded in place (smaller ones are cheaper through the shared writer and the runtime's slab). */
+const inPlaceValueBytesMin = 4 * 1024;
+
+function encodeCommandAfter(command: KvCommand, headBytes: number, allocate: (bytes: number) => Uint8Array): Uint8Array {
+  const read = bytesRead.get(command);
+  if (read !== undefined) {
+    const bytes = allocate(headBytes + 1 + read.byteLength);
+    bytes[headBytes] = formatVersion;
+    bytes.set(read, headBytes + 1);
+    return bytes;
+  }
+  if (command.type === 'put' && command.value.byteLength >= inPlaceValueBytesMin) {
+    // At most: version and tag, the key (a varint and 3 UTF-8 bytes per UTF-16 unit), the value's length and bytes, flags, two integers.
+    const bound = 2 + 8 + 3 * command.key.length + 8 + command.value.byteLength + 1 + 8 + 8;
+    const bytes = allocate(headBytes + bound);
+    const w = new Writer(bytes.subarray(headBytes));
+    w.u8(formatVersion);
+    writeCommand(w, command);
+    // The bound held, so the writer never grew away from `bytes`.
+    if (w.capacity === bound) return bytes.subarray(0, headBytes + w.length);
+  }
+  const w = takeWriter();
+  try {
+    w.u8(formatVersion);
+    writeCommand(w, command);
+    const bytes = allocate(headBytes + w.length);
+    bytes.set(w.finish(), headBytes);
+    return bytes;
+  } finally {
+    releaseWriter(w);
+  }
 }
 
 // ---------------------------------------------------------------------- commands
@@ -352,7 +408,7 @@ export function writeCommand(w: Writer, c: KvCommand): void {
 }
 
 /** @internal */
-export function readCommand(r: Reader): KvCommand {
+function readCommand(r: Reader): KvCommand {
   const tag = r.u8('command type');
   switch (tag) {
     case commandTag.put: {

@@ -10,7 +10,9 @@ import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from
 import {
   authListingOf,
   authResultOf,
+  checkClientCommand,
   checkCompacted,
+  checkKey,
   checkRangeRequest,
   checkSessionClosed,
   checkWatchRequest,
@@ -18,11 +20,12 @@ import {
   putUserCommand,
   deleteCommand,
   deleteResultOf,
-  keepAliveMsOf,
+  compactCommand,
   putCommand,
   putResultOf,
   revokeCommand,
   revokeResultOf,
+  sessionCreateOf,
   sessionOf,
   txnCommand,
   txnResultOf,
@@ -151,6 +154,7 @@ export class KvNode implements KvApi {
 
   /** The value of `key`, or undefined if it is absent. */
   async get(key: string, options: ReadOptions = {}): Promise<KeyValue | undefined> {
+    checkKey('get', key);
     const { kvs } = await this.range({ key }, options);
     return kvs[0];
   }
@@ -218,8 +222,8 @@ export class KvNode implements KvApi {
 
   /** Opens a session that this node keeps alive until it is closed (or the node closes). */
   async createSession(options: SessionOptions): Promise<KvSession> {
-    const keepAliveMs = keepAliveMsOf(options.ttlMs, options.keepAliveMs);
-    const info = sessionOf('createSession', await this.submit('createSession', { type: 'session-create', ttlMs: options.ttlMs }, options));
+    const { command, keepAliveMs } = sessionCreateOf(options);
+    const info = sessionOf('createSession', await this.submit('createSession', command, options));
     if (info === null) throw new KvRequestError('createSession', 'the session vanished as it was created');
     const session = new KvSession(
       {
@@ -275,7 +279,7 @@ export class KvNode implements KvApi {
 
   /** Forgets history at or below `revision` on every replica; reads and watches need a later one after. */
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
-    const result = await this.submit('compact', { type: 'compact', revision }, options);
+    const result = await this.submit('compact', compactCommand(revision), options);
     checkCompacted(result);
   }
 
@@ -322,6 +326,18 @@ export class KvNode implements KvApi {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     });
+  }
+
+  /**
+   * Enters a command a KV server read from a client, which checked it against the
+   * client's permissions and quotas: as this node's own writes are entered (with the
+   * client's request identity in `options.request`), never one of the leader's own
+   * duties. A command read from a client's frame goes into the log as the bytes it came
+   * in (see `readCommandWithBytes`). @internal
+   */
+  submitClientCommand(command: KvCommand, options: WriteOptions): Promise<KvResult> {
+    checkClientCommand(command);
+    return this.submit('command', command, options);
   }
 
   private submit(api: string, command: KvCommand, options: WriteOptions): Promise<KvResult> {

@@ -7,7 +7,7 @@ import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { refusalError } from './kv-refusal.js';
-import { invalidKey, invalidRange } from './kv-state-machine.js';
+import { invalidKey, invalidRange, invalidSessionTtl, refusedTxn } from './kv-state-machine.js';
 import type {
   DeleteOptions,
   DeleteResult,
@@ -20,7 +20,7 @@ import type {
   TxnRequest,
   TxnResult,
 } from './kv-types.js';
-import type { WatchOptions } from './kv-api.js';
+import type { SessionOptions, WatchOptions } from './kv-api.js';
 
 const encoder = new TextEncoder();
 
@@ -95,9 +95,18 @@ export function deleteResultOf(result: KvResult, options: DeleteOptions): Delete
   throw refusalError('delete', result, options.expectedVersion);
 }
 
-/** @internal */
+/**
+ * The log command of a transaction, checked as applying it would check it (every
+ * session taken to live: only the store knows which do). @internal
+ */
 export function txnCommand(request: TxnRequest): KvCommand {
-  return { type: 'txn', compare: request.compare, success: request.success, failure: request.failure ?? [] };
+  if (typeof request !== 'object' || request === null || !Array.isArray(request.compare) || !Array.isArray(request.success))
+    throw new KvRequestError('txn', 'a transaction is { compare, success, failure? } with arrays');
+  if (request.failure !== undefined && !Array.isArray(request.failure)) throw new KvRequestError('txn', 'failure must be an array');
+  const command = { type: 'txn', compare: request.compare, success: request.success, failure: request.failure ?? [] } as const;
+  const refused = refusedTxn(command, () => true);
+  if (refused !== undefined) throw refusalError('txn', refused, undefined);
+  return command;
 }
 
 /** @internal */
@@ -113,8 +122,15 @@ export function sessionOf(api: string, result: KvResult): SessionInfo | null {
   throw refusalError(api, result, undefined);
 }
 
-/** The keepalive interval for a session, checked. @internal */
-export function keepAliveMsOf(ttlMs: number, keepAliveMs: number | undefined): number {
+/** The log command that creates a session, and its keepalive interval; both checked. @internal */
+export function sessionCreateOf(options: SessionOptions): { readonly command: KvCommand; readonly keepAliveMs: number } {
+  const badTtl = invalidSessionTtl(options.ttlMs);
+  if (badTtl !== undefined) throw new KvRequestError('createSession', badTtl);
+  return { command: { type: 'session-create', ttlMs: options.ttlMs }, keepAliveMs: keepAliveMsOf(options.ttlMs, options.keepAliveMs) };
+}
+
+/** The keepalive interval for a session, checked. */
+function keepAliveMsOf(ttlMs: number, keepAliveMs: number | undefined): number {
   const ms = keepAliveMs ?? Math.floor(ttlMs / 3);
   if (!(ms > 0 && ms < ttlMs)) throw new KvRequestError('createSession', `keepAliveMs must be positive and below ttlMs, not ${ms}`);
   return ms;
@@ -136,6 +152,21 @@ export function revokeResultOf(result: KvResult): RevokeResult {
   if (result.type === 'session-closed') return { revoked: true, keysDeleted: result.keysDeleted, revision: result.revision };
   if (result.type === 'no-session') return { revoked: false, keysDeleted: 0, revision: 0 };
   throw refusalError('revokeSession', result, undefined);
+}
+
+/** The log command that compacts the history at or below `revision`, checked. @internal */
+export function compactCommand(revision: number): KvCommand {
+  if (!Number.isSafeInteger(revision) || revision < 0) throw new KvRequestError('compact', `the revision must be a non-negative integer, not ${revision}`);
+  return { type: 'compact', revision };
+}
+
+/**
+ * Throws {@link KvRequestError} for a command no client may enter: the leader's own
+ * duties (a client that could enter them would keep dead sessions alive). @internal
+ */
+export function checkClientCommand(command: KvCommand): void {
+  if (command.type === 'session-renew' || command.type === 'session-expire' || command.type === 'session-expire-by-log-time')
+    throw new KvRequestError('command', `${command.type} is entered by the leader, not by clients`);
 }
 
 /** Throws unless a compaction was applied. @internal */

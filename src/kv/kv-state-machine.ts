@@ -72,6 +72,67 @@ export function invalidRange(range: KeyRange): string | undefined {
   return undefined;
 }
 
+/** Why `ttlMs` is not a session TTL the store takes, or undefined. */
+export function invalidSessionTtl(ttlMs: unknown): string | undefined {
+  if (!isVersionNumber(ttlMs) || ttlMs < kvLimits.sessionTtlMsMin || ttlMs > kvLimits.sessionTtlMsMax)
+    return `a session TTL is ${kvLimits.sessionTtlMsMin} to ${kvLimits.sessionTtlMsMax} ms, not ${String(ttlMs)}`;
+  return undefined;
+}
+
+/** Why a put of `key` with `value` by `session` would be refused (`hasSession` says which sessions live), or undefined. */
+function refusedPut(key: string, value: Uint8Array, session: number | undefined, hasSession: (id: number) => boolean): KvResult | undefined {
+  const bad = invalidKey(key) ?? invalidValue(value);
+  if (bad !== undefined) return { type: 'invalid', reason: bad };
+  if (session !== undefined && !hasSession(session)) return { type: 'no-session', session };
+  return undefined;
+}
+
+/**
+ * Why a transaction would be refused before anything ran, or undefined: its counts,
+ * keys, values and compared numbers, a key written twice in a branch, and (by
+ * `hasSession`) a put by a session that does not live; in this order, the first found.
+ * Applying refuses by it, and the embedded node and the client check a transaction by
+ * it before sending it (every session taken to live).
+ */
+export function refusedTxn(
+  c: Pick<Extract<KvCommand, { type: 'txn' }>, 'compare' | 'success' | 'failure'>,
+  hasSession: (id: number) => boolean,
+): KvResult | undefined {
+  if (c.compare.length > kvLimits.txnOpsMax || c.success.length > kvLimits.txnOpsMax || c.failure.length > kvLimits.txnOpsMax) {
+    return { type: 'invalid', reason: `a transaction has at most ${kvLimits.txnOpsMax} compares and ${kvLimits.txnOpsMax} operations per branch` };
+  }
+  for (const compare of c.compare) {
+    const bad =
+      invalidKey(compare.key) ??
+      (compare.target === 'value'
+        ? invalidValue(compare.value)
+        : isVersionNumber(compare.value)
+          ? undefined
+          : 'a compared number must be a non-negative integer');
+    if (bad !== undefined) return { type: 'invalid', reason: bad };
+  }
+  for (const branch of [c.success, c.failure]) {
+    const written = new Set<string>();
+    for (const op of branch) {
+      if (op.op === 'range') {
+        const bad = invalidRange(op.range);
+        if (bad !== undefined) return { type: 'invalid', reason: bad };
+        continue;
+      }
+      const refused =
+        op.op === 'put'
+          ? refusedPut(op.key, op.value, op.session, hasSession)
+          : invalidKey(op.key) === undefined
+            ? undefined
+            : ({ type: 'invalid', reason: invalidKey(op.key)! } as const);
+      if (refused !== undefined) return refused;
+      if (written.has(op.key)) return { type: 'invalid', reason: `a transaction writes key ${op.key} twice` };
+      written.add(op.key);
+    }
+  }
+  return undefined;
+}
+
 function isVersionNumber(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
@@ -239,9 +300,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       case 'txn':
         return this.txn(c);
       case 'session-create': {
-        if (!isVersionNumber(c.ttlMs) || c.ttlMs < kvLimits.sessionTtlMsMin || c.ttlMs > kvLimits.sessionTtlMsMax) {
-          return { type: 'invalid', reason: `a session TTL is ${kvLimits.sessionTtlMsMin} to ${kvLimits.sessionTtlMsMax} ms, not ${String(c.ttlMs)}` };
-        }
+        const badTtl = invalidSessionTtl(c.ttlMs);
+        if (badTtl !== undefined) return { type: 'invalid', reason: badTtl };
         if (this.sessions.size >= kvLimits.sessionsMax) return { type: 'invalid', reason: `at most ${kvLimits.sessionsMax} sessions at once` };
         const owner = c.owner;
         if (owner !== undefined) {
@@ -323,11 +383,10 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
 
   /** Why a put of `key` with `value` by `session` would be refused, or undefined. */
   private refusePut(key: string, value: Uint8Array, session: number | undefined): KvResult | undefined {
-    const bad = invalidKey(key) ?? invalidValue(value);
-    if (bad !== undefined) return { type: 'invalid', reason: bad };
-    if (session !== undefined && this.sessions.get(session) === undefined) return { type: 'no-session', session };
-    return undefined;
+    return refusedPut(key, value, session, this.hasSession);
   }
+
+  private readonly hasSession = (id: number): boolean => this.sessions.get(id) !== undefined;
 
   private put(c: Extract<KvCommand, { type: 'put' }>): KvResult {
     const refused = this.refusePut(c.key, c.value, c.session);
@@ -393,8 +452,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   /** Writes one key and moves its ownership between sessions. */
   private write(key: string, value: Uint8Array | null, session: number | undefined, revision: number): KeyRecord {
     const before = this.store.latest(key);
-    // A decoded value is a view into the frame it came in (a socket read of up to 64 KiB):
-    // keep a copy, so a long-lived key does not pin the whole frame.
+    // A decoded value is a view into the bytes it came in: the store keeps a copy, or the
+    // view itself when that pins little more than the value (see keptValue).
     const record = this.store.write(key, value === null ? null : keptValue(value), session, revision);
     this.sessions.own(key, before?.session, value === null ? undefined : session);
     return record;
@@ -424,39 +483,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
 
   /** Why a transaction would be refused before anything ran, or undefined. */
   private refuseTxn(c: Extract<KvCommand, { type: 'txn' }>): KvResult | undefined {
-    if (c.compare.length > kvLimits.txnOpsMax || c.success.length > kvLimits.txnOpsMax || c.failure.length > kvLimits.txnOpsMax) {
-      return { type: 'invalid', reason: `a transaction has at most ${kvLimits.txnOpsMax} compares and ${kvLimits.txnOpsMax} operations per branch` };
-    }
-    for (const compare of c.compare) {
-      const bad =
-        invalidKey(compare.key) ??
-        (compare.target === 'value'
-          ? invalidValue(compare.value)
-          : isVersionNumber(compare.value)
-            ? undefined
-            : 'a compared number must be a non-negative integer');
-      if (bad !== undefined) return { type: 'invalid', reason: bad };
-    }
-    for (const branch of [c.success, c.failure]) {
-      const written = new Set<string>();
-      for (const op of branch) {
-        if (op.op === 'range') {
-          const bad = invalidRange(op.range);
-          if (bad !== undefined) return { type: 'invalid', reason: bad };
-          continue;
-        }
-        const refused =
-          op.op === 'put'
-            ? this.refusePut(op.key, op.value, op.session)
-            : invalidKey(op.key) === undefined
-              ? undefined
-              : ({ type: 'invalid', reason: invalidKey(op.key)! } as const);
-        if (refused !== undefined) return refused;
-        if (written.has(op.key)) return { type: 'invalid', reason: `a transaction writes key ${op.key} twice` };
-        written.add(op.key);
-      }
-    }
-    return undefined;
+    return refusedTxn(c, this.hasSession);
   }
 
   private txn(c: Extract<KvCommand, { type: 'txn' }>): KvResult {

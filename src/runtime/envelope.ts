@@ -82,15 +82,38 @@ function idString(bytes: Uint8Array, start: number, end: number): string {
 
 /** Bytes the envelope adds around a payload for these ids. */
 export function envelopeOverhead(clientId: string, origin: NodeId): number {
-  return fixedBytes + encoder.encode(clientId).byteLength + encoder.encode(origin).byteLength;
+  return fixedBytes + idBytes(clientId).byteLength + idBytes(origin).byteLength;
 }
 
 export function encodeEnvelope(e: Envelope): Uint8Array {
+  const head = envelopeOverhead(e.clientId, e.origin);
+  const bytes = carve(head + e.payload.byteLength);
+  bytes.set(e.payload, head);
+  writeEnvelopeHead(bytes, e);
+  return bytes;
+}
+
+/**
+ * An envelope around a payload its codec encoded in place: `encodeAfter` wrote it after
+ * {@link envelopeOverhead} bytes, into a buffer carved from the slab, and the
+ * header goes in front of it (no copy of the payload).
+ */
+export function encodeEnvelopeAround(
+  e: Omit<Envelope, 'payload'>,
+  encodeAfter: (headBytes: number, allocate: (bytes: number) => Uint8Array) => Uint8Array,
+): Uint8Array {
+  const head = envelopeOverhead(e.clientId, e.origin);
+  const bytes = encodeAfter(head, carve);
+  if (bytes.byteLength < head) throw new RangeError(`an encoded command of ${bytes.byteLength} bytes leaves no room for its ${head}-byte envelope header`);
+  writeEnvelopeHead(bytes, e);
+  return bytes;
+}
+
+/** Writes the header of `e` in front of the payload in `bytes`. */
+function writeEnvelopeHead(bytes: Uint8Array, e: Omit<Envelope, 'payload'>): void {
   const id = idBytes(e.clientId);
   const origin = idBytes(e.origin);
   if (id.byteLength > envelopeIdBytesMax || origin.byteLength > envelopeIdBytesMax) throw new RangeError('client id or origin longer than 255 bytes');
-  // Envelopes are small and made one per command: carved from a shared slab.
-  const bytes = carve(fixedBytes + id.byteLength + origin.byteLength + e.payload.byteLength);
   bytes[0] = version;
   setU16(bytes, 1, id.byteLength);
   bytes[3] = origin.byteLength;
@@ -100,8 +123,6 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
   setF64(bytes, createdAtOffset, e.createdAt);
   bytes.set(id, fixedBytes);
   bytes.set(origin, fixedBytes + id.byteLength);
-  bytes.set(e.payload, fixedBytes + id.byteLength + origin.byteLength);
-  return bytes;
 }
 
 /** Why the header of `bytes` is not a valid envelope's, or undefined. */
@@ -150,6 +171,17 @@ export function envelopeKey(bytes: Uint8Array): string | undefined {
 
 export function requestKey(clientId: string, seq: number): string {
   return `${seq}\u0000${clientId}`;
+}
+
+/**
+ * Sets the leader's `timestamp` in `bytes` itself: only for an envelope nothing else
+ * holds yet (a proposal's own, before its first submission), sparing the copy
+ * {@link stampEnvelope} makes. False if its header is malformed.
+ */
+export function stampEnvelopeInPlace(bytes: Uint8Array, timestamp: number): boolean {
+  if (invalid(bytes) !== undefined) return false;
+  setF64(bytes, timestampOffset, timestamp);
+  return true;
 }
 
 /**

@@ -7,7 +7,16 @@ import { ConfigError, InvariantError, type NodeId, type Replica } from '../core/
 import { assert } from '../core/assert.js';
 import { type Applier, refusal } from './applier.js';
 import type { Outcome } from './dedup-table.js';
-import { decodeEnvelope, encodeEnvelope, envelopeIdBytesMax, envelopeKey, requestKey, stampEnvelope } from './envelope.js';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeEnvelopeAround,
+  envelopeIdBytesMax,
+  envelopeKey,
+  requestKey,
+  stampEnvelope,
+  stampEnvelopeInPlace,
+} from './envelope.js';
 import { AbortedError, CommandTooLargeError, NotLeaderError, OverloadedError, ResultDroppedError, ResultExpiredError } from './errors.js';
 import { type MetricsRecorder, TimeList } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
@@ -169,8 +178,13 @@ export class Proposals<Command, Result> {
     if (options.signal?.aborted === true) throw new AbortedError('propose', { cause: options.signal.reason });
     let envelope = existing?.envelope;
     if (envelope === undefined) {
-      const payload = this.options.codec.encode(command);
-      envelope = encodeEnvelope({ clientId, seq, ackedBelow, timestamp: 0, createdAt: this.options.clock.wallTime(), origin: this.options.id, payload });
+      const { codec } = this.options;
+      const head = { clientId, seq, ackedBelow, timestamp: 0, createdAt: this.options.clock.wallTime(), origin: this.options.id };
+      // A codec that encodes in place leaves room for the header: the command is not copied into its envelope.
+      envelope =
+        codec.encodeAfter === undefined
+          ? encodeEnvelope({ ...head, payload: codec.encode(command) })
+          : encodeEnvelopeAround(head, (headBytes, allocate) => codec.encodeAfter!(command, headBytes, allocate));
       if (envelope.byteLength > this.options.commandBytesMax) throw new CommandTooLargeError(envelope.byteLength, this.options.commandBytesMax);
     }
     const limits = { timeoutMs, signal: options.signal, timer: false };
@@ -394,7 +408,10 @@ export class Proposals<Command, Result> {
       // and was retried): that copy commits and settles it by key, or comes back in
       // `dropped`. A second copy would only take a slot of its own.
       if (this.inPipeline.has(p.key)) return;
-      const stamped = stampEnvelope(p.envelope, this.host.applier.stamp());
+      // A first attempt's envelope is this proposal's alone (never forwarded or proposed
+      // yet): it is stamped in place. Later ones are copies, since the log may hold it.
+      const stamp = this.host.applier.stamp();
+      const stamped = first ? (stampEnvelopeInPlace(p.envelope, stamp) ? p.envelope : undefined) : stampEnvelope(p.envelope, stamp);
       if (stamped === undefined) throw new InvariantError(`this node built a malformed envelope for ${p.key}`);
       const result = core.propose([stamped]);
       if (result.ok) {

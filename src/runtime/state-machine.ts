@@ -78,6 +78,14 @@ export interface Codec<T> {
   encode(value: T): Uint8Array;
   /** Throws on bytes it cannot read. */
   decode(bytes: Uint8Array): T;
+  /**
+   * Optional: the same bytes as {@link encode}, placed after `headBytes` bytes left for
+   * the runtime's envelope, in a buffer of `allocate(length)` (whose first `headBytes`
+   * bytes the runtime then writes). The runtime uses it, when given, to build each
+   * command's log entry without copying the encoded command into it: worth it for
+   * large commands.
+   */
+  encodeAfter?(value: T, headBytes: number, allocate: (bytes: number) => Uint8Array): Uint8Array;
 }
 
 const encoder = new TextEncoder();

@@ -1,4 +1,7 @@
-/** The values the store keeps: copies that share nothing with the bytes they came from, small ones in shared slabs. */
+/**
+ * The values the store keeps: copies that share nothing with the bytes they came from,
+ * small ones in shared slabs; or a larger value's own bytes, when they pin little more.
+ */
 import { describe, expect, it } from 'vitest';
 import { keptValue, slabBytes, slabValueBytesMax } from '../../src/kv/kept-value.js';
 
@@ -31,6 +34,16 @@ describe('keptValue', () => {
     expect(copy.buffer.byteLength).toBe(copy.byteLength);
     const whole = new Uint8Array(slabValueBytesMax + 1);
     expect(keptValue(whole)).toBe(whole);
+  });
+
+  it('keeps a larger view as it is when its buffer holds at most an eighth more, and 256 bytes (a large value in its own entry)', () => {
+    const n = 16 * slabValueBytesMax;
+    const entry = new Uint8Array(n + (n >>> 3) + 256);
+    const view = entry.subarray(100, 100 + n);
+    expect(keptValue(view)).toBe(view);
+    const roomier = new Uint8Array(n + (n >>> 3) + 257).subarray(0, n);
+    expect(keptValue(roomier)).not.toBe(roomier);
+    expect(keptValue(roomier).buffer.byteLength).toBe(n);
   });
 
   it('keeps an empty value as an empty value', () => {

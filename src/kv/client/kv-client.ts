@@ -26,11 +26,12 @@ import {
   checkSessionClosed,
   deleteCommand,
   deleteResultOf,
-  keepAliveMsOf,
+  compactCommand,
   putCommand,
   putResultOf,
   revokeCommand,
   revokeResultOf,
+  sessionCreateOf,
   sessionOf,
   txnCommand,
   txnResultOf,
@@ -50,7 +51,7 @@ import type {
   TxnRequest,
   TxnResult,
 } from '../kv-types.js';
-import { answerFrameBytesMax, decodeServerFrame, encodeClientRequest } from '../protocol/client-codec.js';
+import { answerFrameBytesMax, decodeServerFrame, frameClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
 import {
@@ -257,8 +258,8 @@ export class KvClient implements KvApi {
   }
 
   async createSession(options: SessionOptions): Promise<KvSession> {
-    const keepAliveMs = keepAliveMsOf(options.ttlMs, options.keepAliveMs);
-    const info = sessionOf('createSession', await this.command({ type: 'session-create', ttlMs: options.ttlMs }, options));
+    const { command, keepAliveMs } = sessionCreateOf(options);
+    const info = sessionOf('createSession', await this.command(command, options));
     if (info === null) throw new KvRequestError('createSession', 'the session vanished as it was created');
     const session = new KvSession(
       {
@@ -288,7 +289,7 @@ export class KvClient implements KvApi {
   }
 
   async compact(revision: number, options: WriteOptions = {}): Promise<void> {
-    const result = await this.command({ type: 'compact', revision }, options);
+    const result = await this.command(compactCommand(revision), options);
     checkCompacted(result);
   }
 
@@ -463,7 +464,7 @@ export class KvClient implements KvApi {
     const request = build(id);
     let frame: Uint8Array;
     try {
-      frame = prefixFrame(encodeClientRequest(request));
+      frame = frameClientRequest(request);
     } catch (error) {
       // The codec refuses what breaks a limit (a lone surrogate, too many txn ops): nothing was sent.
       if (seq !== undefined) this.finishedSeqs.add(seq);
@@ -551,7 +552,7 @@ export class KvClient implements KvApi {
   }
 
   private send(request: ClientRequest): void {
-    this.socket?.write(prefixFrame(encodeClientRequest(request)));
+    this.socket?.write(frameClientRequest(request));
   }
 
   private dial(): void {

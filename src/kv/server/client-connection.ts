@@ -15,6 +15,7 @@ import type { KvCommand, KvResult } from '../kv-command.js';
 import { envelopeIdBytesMax } from '../../runtime/envelope.js';
 import { replicatedUserSeparator } from '../kv-state-machine.js';
 import type { KvNode } from '../kv-node.js';
+import { checkClientCommand } from '../kv-requests.js';
 import { answerFrameBytesMax, decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
@@ -390,9 +391,7 @@ export class ClientConnection {
     switch (request.kind) {
       case 'command': {
         // The leader's own duties: a client that could enter them would keep dead sessions alive.
-        if (request.command.type === 'session-renew' || request.command.type === 'session-expire' || request.command.type === 'session-expire-by-log-time') {
-          throw new KvRequestError('command', `${request.command.type} is entered by the leader, not by clients`);
-        }
+        checkClientCommand(request.command);
         // A replicated user's command is checked again as it applies, by its identity: it must carry one.
         if (this.principal.replicated && request.request === undefined)
           throw new KvRequestError('command', `user ${this.principal.name}'s commands carry a request identity`);
@@ -402,7 +401,8 @@ export class ClientConnection {
         };
         const refused = await this.refuseSessionUse(request.command);
         if (refused !== undefined) return { kind: 'result', id: request.id, result: refused };
-        const result = await kv.node.propose(this.commandOf(request.command), options).catch((error: unknown) => {
+        // Checked and authorized above, it goes in as the bytes it came in (unless rewritten for its principal).
+        const result = await kv.submitClientCommand(this.commandOf(request.command), options).catch((error: unknown) => {
           // The client hears of its own client id, not of the namespace it was kept under.
           if (request.request !== undefined && error instanceof ResultExpiredError) throw new ResultExpiredError(request.request.clientId, error.seq);
           if (request.request !== undefined && error instanceof ResultDroppedError) throw new ResultDroppedError(request.request.clientId, error.seq);

@@ -19,7 +19,9 @@ import {
   encodeClientRequest,
   encodeServerFrame,
   eventsPerFrameMax,
+  frameClientRequest,
 } from '../../../src/kv/protocol/client-codec.js';
+import { prefixFrame } from '../../../src/encoding/frame-reader.js';
 import type { ClientRequest, ServerFrame, ServerStatus } from '../../../src/kv/protocol/client-frames.js';
 import { clientHandshakeBytesMax, decodeClientHandshake, encodeClientHandshake, type ClientHandshakeFrame } from '../../../src/kv/protocol/client-handshake.js';
 import { CodecError } from '../../../src/encoding/codec-error.js';
@@ -121,6 +123,18 @@ describe('client requests round-trip', () => {
       { numRuns: runs },
     );
   });
+
+  it.each(Object.keys(clientRequestArbitraries) as ClientRequest['kind'][])(
+    '%s: frameClientRequest(q) is encodeClientRequest(q) with its length prefix',
+    (kind) => {
+      fc.assert(
+        fc.property(clientRequestArbitraries[kind] as fc.Arbitrary<ClientRequest>, (q) => {
+          expect(sameBytes(frameClientRequest(q), prefixFrame(encodeClientRequest(q)))).toBe(true);
+        }),
+        { numRuns: runs },
+      );
+    },
+  );
 });
 
 describe('server frames round-trip', () => {
