@@ -10,34 +10,48 @@ import { crc32 } from 'node:zlib';
 
 const [path, total] = [process.argv[2], Number(process.argv[3])];
 const file = await open(path, 'w');
-/** Bytes handed to the file and not yet written: above this the socket is paused, as a receiver's window would hold the sender back. */
+/** Bytes waiting for the file: above this the socket is paused, as a receiver's window would hold the sender back. */
 const pendingBytesMax = 16 << 20;
 const server = createServer((socket) => {
   let first = 0;
   let received = 0;
-  let pending = 0;
+  let written = 0;
   let crc = 0;
-  let writes = Promise.resolve();
+  /** Chunks arrived and not yet handed to the file: written together, in one call, once the last write is done. */
+  let waiting = [];
+  let waitingBytes = 0;
+  let writing = false;
+  const writeWaiting = async () => {
+    if (writing || waiting.length === 0) return;
+    writing = true;
+    while (waiting.length > 0) {
+      const chunks = waiting;
+      const bytes = waitingBytes;
+      waiting = [];
+      waitingBytes = 0;
+      socket.resume();
+      // One write of all that waits (copied together, as a receiver copies chunks into place).
+      const joined = Buffer.concat(chunks, bytes);
+      for (let at = 0; at < bytes; ) at += (await file.write(joined, at, bytes - at, written + at)).bytesWritten;
+      written += bytes;
+    }
+    writing = false;
+    if (written < total) return;
+    await file.datasync();
+    await file.close();
+    console.log(JSON.stringify({ ms: performance.now() - first, bytes: received, crc }));
+    socket.end();
+    server.close();
+  };
   socket.on('data', (bytes) => {
     if (first === 0) first = performance.now();
     crc = crc32(bytes, crc);
-    const at = received;
     received += bytes.byteLength;
-    pending += bytes.byteLength;
-    if (pending > pendingBytesMax) socket.pause();
-    writes = writes.then(async () => {
-      await file.write(bytes, 0, bytes.byteLength, at);
-      pending -= bytes.byteLength;
-      if (pending <= pendingBytesMax) socket.resume();
-    });
-    if (received < total) return;
-    void writes.then(async () => {
-      await file.datasync();
-      await file.close();
-      console.log(JSON.stringify({ ms: performance.now() - first, bytes: received, crc }));
-      socket.end();
-      server.close();
-    });
+    waiting.push(bytes);
+    waitingBytes += bytes.byteLength;
+    // A receiver's window: while this much waits for the file, the sender is held back.
+    if (waitingBytes >= pendingBytesMax) socket.pause();
+    void writeWaiting();
   });
 });
 server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
