@@ -103,7 +103,12 @@ export class LocalCluster {
     return best?.id;
   }
 
-  async waitFor(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
+  /**
+   * Polls `condition` until it holds; `ms` is a bound against a hang, not a timing claim:
+   * elections and deliveries run on real timers, which a loaded machine slows (a 3-node
+   * start once took over 5 s here beside other test workers).
+   */
+  async waitFor(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
     const deadline = Date.now() + ms;
     while (!condition()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
