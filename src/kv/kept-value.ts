@@ -1,9 +1,10 @@
 /**
  * The copy of a value the store keeps. A decoded value is a view into the bytes it came
  * in (a frame, a log entry, a snapshot), which it would pin whole, so the store keeps a
- * copy (unless those bytes are little more than the value). A small value is copied into a shared slab rather than a buffer of its own:
- * each buffer costs about 200 bytes beside its data (its ArrayBuffer object and its
- * allocation), twice a 100-byte value, and most keys hold small values.
+ * copy (unless those bytes are little more than the value). A small value is copied
+ * into a shared slab rather than a buffer of its own: each buffer costs about 200 bytes
+ * beside its data (its ArrayBuffer object and its allocation), twice a 100-byte value,
+ * and most keys hold small values.
  *
  * A slab lives while any value in it does, as Node's own pool for small Buffers: after
  * most keys of a slab are deleted or overwritten, the rest keep it (at most
