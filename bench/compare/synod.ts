@@ -19,7 +19,7 @@ import { waitUntil } from './wait-until.js';
 
 const repository = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 /** Node flags for every server, from `SYNOD_BENCH_NODE_ARGS` (`--cpu-prof --cpu-prof-dir=DIR` profiles them). */
-const nodeArgs = (process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+export const nodeArgs = (process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 
 /**
  * How a server is run: from the sources with tsx's loader (the default), or with
@@ -27,7 +27,7 @@ const nodeArgs = (process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(
  * command runs (run `npm run build` first): its start skips compiling TypeScript, about
  * 2 s of a restart here.
  */
-const serverCommand: readonly string[] =
+export const serverCommand: readonly string[] =
   process.env['SYNOD_BENCH_BUILT'] === '1'
     ? (() => {
         const built = join(repository, 'dist', 'cli', 'synod.js');

@@ -26,7 +26,9 @@
  * C client through its Node binding (npm `zookeeper`, a native addon that
  * `bench/compare/setup.sh` builds from the C client's sources), as the issue asks;
  * `--client wire` with our own wire client (`zookeeper-client.ts`), which needs no build.
- * Both clients make the same calls; the table says which one ran.
+ * Both clients make the same calls; the table says which one ran. synod's servers run as
+ * in `npm run bench:compare`: `SYNOD_BENCH_BUILT=1` from the build, and
+ * `SYNOD_BENCH_NODE_ARGS` passed to their Node (for example `--cpu-prof`).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -35,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, writeLocalCluster } from '../../src/cli/cluster-up.js';
 import { clockTicksPerSecond, processCpuTicks } from './proc-stat.js';
 import { killServersOnExit, logTail, startServer, stopServers, type ServerProcess } from './processes.js';
+import { nodeArgs, serverCommand } from './synod.js';
 import { waitUntil } from './wait-until.js';
 import { zookeeper } from './zookeeper.js';
 import { ZooKeeperClient } from './zookeeper-client.js';
@@ -99,7 +102,7 @@ async function startSynod(dir: string): Promise<Target> {
       await startServer(
         id,
         process.execPath,
-        ['--import', 'tsx', join(repository, 'src', 'cli', 'synod.ts'), 'serve', '--config', configPath, '--id', id],
+        [...nodeArgs, ...serverCommand, 'serve', '--config', configPath, '--id', id],
         join(dir, `${id}.log`),
         repository,
       ),
