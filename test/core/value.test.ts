@@ -83,5 +83,7 @@ describe('valueMayBe (a resent copy of a value one ballot proposed)', () => {
   it('does not read the middle of a large command: the cost of a duplicate stays flat however large the value', () => {
     const a = big(7);
     expect(valueMayBe(batch([a]), batch([changed(a, 2_500)]))).toBe(true);
+    // The ends are exactly 64 bytes: the 65th from either end is middle already.
+    for (const at of [64, a.byteLength - 65]) expect(valueMayBe(batch([a]), batch([changed(a, at)]))).toBe(true);
   });
 });
