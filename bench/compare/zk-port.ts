@@ -16,7 +16,8 @@
  * swapped every point, so drift in the machine's load falls on both), each a warm-up
  * then a measured window: operations per second, p50 latency, and server CPU per
  * operation (user + system of the three server processes, from /proc/PID/stat). The
- * table gives synod's figures over ZooKeeper's from the same run.
+ * table gives synod's figures over ZooKeeper's from the same run. Before the points, each
+ * system's servers are measured idle (no client) for one window: CPU ms per second.
  *
  * A benchmark, not a test: it reports and never fails on its numbers, and it is not part
  * of `npm test` or `npm run bench`. Run: `npm run bench:zk` (needs Debian's `zookeeper`
@@ -99,13 +100,7 @@ async function startSynod(dir: string): Promise<Target> {
   const servers: ServerProcess[] = [];
   for (const id of Object.keys(cluster.members)) {
     servers.push(
-      await startServer(
-        id,
-        process.execPath,
-        [...nodeArgs, ...serverCommand, 'serve', '--config', configPath, '--id', id],
-        join(dir, `${id}.log`),
-        repository,
-      ),
+      await startServer(id, process.execPath, [...nodeArgs, ...serverCommand, 'serve', '--config', configPath, '--id', id], join(dir, `${id}.log`), repository),
     );
   }
   for (const [i, endpoint] of endpoints.entries()) {
@@ -218,6 +213,17 @@ try {
     await c.create(root, new Uint8Array(0));
     await c.close();
   }
+  // What each system's servers spend with no client at all (ticks, heartbeats, a JVM's
+  // own threads): part of every point's CPU per op, the larger the fewer ops there are.
+  const idle: string[] = [];
+  for (const t of targets) {
+    const before = await serverCpuTicks(t);
+    const started = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1_000));
+    const cpuMs = (((await serverCpuTicks(t)) - before) / clockTicksPerSecond) * 1_000;
+    idle.push(`${t.name} ${(cpuMs / ((performance.now() - started) / 1_000)).toFixed(1)}`);
+  }
+  console.log(`idle server CPU, ms per second (three servers): ${idle.join(', ')}`);
   const rows: string[][] = [
     [
       'op',
