@@ -47,7 +47,13 @@ const rules: readonly LayerRule[] = [
   { layer: 'groups', mayImport: ['encoding', 'core', 'runtime', 'groups'] },
   { layer: 'storage', mayImport: ['encoding', 'core', 'runtime', 'storage'] },
   { layer: 'transport', mayImport: ['encoding', 'core', 'runtime', 'transport'] },
-  { layer: 'testing', mayImport: ['encoding', 'core', 'runtime', 'groups', 'testing'] },
+  // The testing kit may run the group host, and put the messages of a simulated network
+  // through the wire codec (pure, no Node), as a network transport would.
+  {
+    layer: 'testing',
+    mayImport: ['encoding', 'core', 'runtime', 'groups', 'testing'],
+    doorways: [{ from: 'testing', file: 'transport/codec/index.ts' }],
+  },
   // The KV uses the runtime's public API. Its Node-only server and client (their own
   // subpaths) compose the file storage and the TCP transport, through their entries only;
   // the shared secret's check is the one internal they share until one authenticated
@@ -183,6 +189,8 @@ describe('the layer check can fail', () => {
     ['transport/memory.ts', "import { MemoryStorage } from '../storage/memory.js';", true],
     ['testing/simulator.ts', "import { KvStore } from '../kv/store.js';", true],
     ['testing/simulator.ts', "import { FileStorage } from '../storage/file.js';", true],
+    ['testing/groups-simulation.ts', "import { TcpTransport } from '../transport/tcp/index.js';", true],
+    ['testing/groups-simulation.ts', "import { writeMessage } from '../transport/codec/message-codec.js';", true],
     ['index.ts', "export * from './testing/index.js';", true],
     ['index.ts', "export * from './prometheus/index.js';", true],
     ['kv/server/kv-server.ts', "import { registerKvServerMetrics } from '../../prometheus/index.js';", true],
@@ -229,6 +237,7 @@ describe('the layer check can fail', () => {
     ['testing/simulator.ts', "import fc from 'fast-check';", false],
     ['groups/group-host.ts', "import { createNode } from '../runtime/index.js';", false],
     ['testing/groups-simulation.ts', "import { GroupHost } from '../groups/index.js';", false],
+    ['testing/groups-simulation.ts', "import { decodeMessage } from '../transport/codec/index.js';", false],
     ['storage/file/wal.ts', "import { assert } from '../../core/assert.js';", false],
     ['storage/file/wal.ts', "import { open } from 'node:fs/promises';", false],
     ['kv/server.ts', "import { Node } from '../runtime/node.js';", false],
