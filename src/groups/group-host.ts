@@ -217,7 +217,11 @@ export class GroupHost {
     assert(this.running.get(group) !== entry, `group ${group} is still running after its removal`);
   }
 
-  /** The node of group `group`, if the host built it and the group runs. */
+  /**
+   * The node of group `group`, if the host built it and the group runs. The host keeps
+   * nodes of any command and result types: `Command` and `Result` are the caller's to
+   * name right, as given to {@link createGroup}.
+   */
   group<Command = unknown, Result = unknown>(group: number): SynodNode<Command, Result> | undefined {
     return this.running.get(group)?.node as SynodNode<Command, Result> | undefined;
   }
