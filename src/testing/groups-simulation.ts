@@ -45,6 +45,12 @@ export interface GroupsSimulationOptions {
    * must-fail canary uses it to hand one group's messages to another.
    */
   readonly wrapTransport?: (host: NodeId, transport: Transport) => Transport;
+  /**
+   * Whether a group's node may take only messages its own group sent (see
+   * {@link GroupsSimulation}). Default true; off, only the groups' Paxos checks remain,
+   * as a canary uses to show they catch mixed groups on their own.
+   */
+  readonly checkIsolation?: boolean;
   /** Trace lines kept (default 400) across all groups, and a sink for every line. */
   readonly trace?: { readonly limit?: number; readonly sink?: (line: string) => void };
 }
@@ -375,6 +381,7 @@ export class GroupsSimulation {
    * checks (many would not: a stale ballot, a slot already chosen).
    */
   private isolated(group: number, host: NodeId, transport: Transport): Transport {
+    if (this.options.checkIsolation === false) return transport;
     const sent = this.sentBy.get(group)!;
     return {
       start: (handlers) =>

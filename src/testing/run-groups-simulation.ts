@@ -1,7 +1,7 @@
 import { type NodeId, SynodError } from '../core/index.js';
 import type { Transport } from '../runtime/index.js';
 import type { ScheduledFault } from './faults.js';
-import { type GroupOfSimulation, GroupsSimulation, type SimulatedGroup } from './groups-simulation.js';
+import { type GroupOfSimulation, GroupsSimulation, type GroupsSimulationOptions, type SimulatedGroup } from './groups-simulation.js';
 import { Prng } from './prng.js';
 import { LivenessFailure } from './run-simulation.js';
 import type { SimulatedNodeOptions } from './runtime-simulation.js';
@@ -35,6 +35,8 @@ export interface GroupsSimulationConfig {
   readonly node?: SimulatedNodeOptions;
   /** Whether messages cross the network through the binary codec. Default true. */
   readonly encode?: boolean;
+  /** Whether a group's node may take only its own group's messages (see {@link GroupsSimulationOptions.checkIsolation}). Default true. */
+  readonly checkIsolation?: boolean;
   /** How long the healed groups have to settle every promise and converge, in ms. Default 20,000. */
   readonly livenessMsMax?: number;
   /** A decorator around each host's shared transport (see {@link GroupsSimulationOptions.wrapTransport}). */
@@ -90,6 +92,7 @@ export async function runGroupsSimulation(config: GroupsSimulationConfig): Promi
     ...(config.network !== undefined ? { network: config.network } : {}),
     ...(config.node !== undefined ? { node: config.node } : {}),
     ...(config.encode !== undefined ? { encode: config.encode } : {}),
+    ...(config.checkIsolation !== undefined ? { checkIsolation: config.checkIsolation } : {}),
     ...(config.wrapTransport !== undefined ? { wrapTransport: config.wrapTransport } : {}),
     ...(config.trace !== undefined ? { trace: config.trace } : {}),
   });
@@ -157,9 +160,13 @@ async function drive(sim: GroupsSimulation, config: GroupsSimulationConfig): Pro
   }
   // Then a fresh proposal to every group commits: each healed group makes progress.
   const probes = sim.groups.map((g) => g.sim.propose(pick(g)!, { g: g.id, probe: true }, { timeoutMs: livenessMsMax }));
-  for (const p of probes) p.catch(() => {});
   let done = 0;
-  for (const p of probes) void p.then(() => done++);
+  // A probe that rejects leaves `done` short: a liveness failure below, never an unhandled rejection.
+  for (const p of probes)
+    p.then(
+      () => done++,
+      () => {},
+    );
   if (!(await sim.runUntil(() => done === probes.length && settled(), livenessMsMax))) {
     throw new LivenessFailure(`a proposal made to every healed group did not commit in each within ${livenessMsMax} ms (${sim.pending().join('; ')})`);
   }

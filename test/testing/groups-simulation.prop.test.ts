@@ -11,6 +11,8 @@
  *    messages its own group sent (isolation).
  * 2. The must-fail canary: a broken host that hands some of one group's messages to
  *    another group is caught, in every run.
+ * 3. Without the isolation check, the groups' Paxos checks alone still catch one group's
+ *    commands chosen in another group's log (validity).
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
@@ -53,25 +55,28 @@ it('every group stays safe and converges: many groups over one transport per pro
  * it, a share `rate` is handed to group `to` instead (when `to` runs there). Built as a
  * decorator of the shared transport that rewrites the tag before the real host routes.
  */
-function misrouting(from: number, to: number, rate: number, seed: number): (host: NodeId, transport: Transport) => Transport {
+function misrouting(from: number, to: number, rate: number, seed: number, types?: readonly string[]): (host: NodeId, transport: Transport) => Transport {
   const random = new Prng(seed);
+  const misrouted = (m: NodeMessage): boolean =>
+    m.type === 'group' && m.group === from && (types === undefined || types.includes(m.message.type)) && random.chance(rate);
   return (_host, transport) => ({
     start: (handlers) =>
       transport.start({
         ...handlers,
-        deliver: (m: NodeMessage) => handlers.deliver(m.type === 'group' && m.group === from && random.chance(rate) ? { ...m, group: to } : m),
+        deliver: (m: NodeMessage) => handlers.deliver(m.type === 'group' && misrouted(m) ? { ...m, group: to } : m),
       }),
     send: (m) => transport.send(m),
     close: () => transport.close(),
   });
 }
 
+/** Runs of two or three groups where the first two, of three voters each, share at least one host: the broken routing has a node to hand messages to. */
+const overlapping = groupsSimulationArbitrary({ hosts: [4, 5], groups: [2, 3], faultsMax: 4 }).filter((c) => {
+  const [a, b] = c.groups;
+  return a!.members.length === 3 && b!.members.length === 3 && a!.members.some((h) => b!.members.includes(h));
+});
+
 it('the canary: a host that hands one group a few of another group messages is caught in every run', async () => {
-  // Two groups of three that share at least one host, so the broken routing has a node to hand messages to.
-  const overlapping = groupsSimulationArbitrary({ hosts: [4, 5], groups: [2, 3], faultsMax: 4 }).filter((c) => {
-    const [a, b] = c.groups;
-    return a!.members.length === 3 && b!.members.length === 3 && a!.members.some((h) => b!.members.includes(h));
-  });
   const configs = fc.sample(overlapping, { numRuns: 20, seed: 20_26 });
   const outcomes: string[] = [];
   for (const config of configs) {
@@ -86,4 +91,31 @@ it('the canary: a host that hands one group a few of another group messages is c
     outcomes.filter((o) => !o.startsWith('caught')),
     outcomes.join('\n'),
   ).toEqual([]);
+}, 600_000);
+
+it("the canary without the isolation check: the groups' own Paxos checks catch another group's commands in a group's log", async () => {
+  // Half of one group's forwarded commands handed to the other group at every host: when
+  // the other group's leader takes one, it proposes a command its group never saw, and
+  // that group's validity check goes red. Runs where no such forward reaches a leader pass.
+  const configs = fc.sample(overlapping, { numRuns: 20, seed: 2026 });
+  const outcomes: string[] = [];
+  for (const config of configs) {
+    const [a, b] = config.groups;
+    const outcome = await runGroupsSimulation({
+      ...config,
+      checkIsolation: false,
+      livenessMsMax: 5_000,
+      wrapTransport: misrouting(a!.id, b!.id, 0.5, config.seed, ['forward']),
+    }).then(
+      () => 'not caught',
+      (error: unknown) => (error instanceof SafetyViolation ? `caught: ${error.property}` : `failed otherwise: ${String(error)}`),
+    );
+    outcomes.push(outcome);
+  }
+  expect(
+    outcomes.filter((o) => o.startsWith('failed otherwise')),
+    outcomes.join('\n'),
+  ).toEqual([]);
+  // Deterministic runs: 8 of these 20 are caught, each by validity.
+  expect(outcomes.filter((o) => o === 'caught: validity').length, outcomes.join('\n')).toBeGreaterThanOrEqual(5);
 }, 600_000);
