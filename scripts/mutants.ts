@@ -27,6 +27,7 @@ const fileLogTests = [
   'test/storage/file/faulty-file-system.test.ts',
 ];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
+const groupTests = ['test/groups/group-host.test.ts', 'test/testing/groups-simulation.prop.test.ts'];
 const exactlyOnceTests = [
   'test/runtime/applier.test.ts',
   'test/runtime/dedup-table.test.ts',
@@ -408,6 +409,20 @@ const mutants: Mutant[] = [
     from: 'if (this.open && socket !== undefined && written?.socket === socket && written.chunksReceived === this.chunksReceived) {',
     to: 'if (this.open && socket !== undefined && written?.socket === socket && written.chunksReceived < 0) {',
     tests: ['test/regressions/kv-client-silent-connection.test.ts'],
+  },
+  {
+    name: "group host hands its first group's messages to its last group",
+    file: 'src/groups/group-host.ts',
+    from: 'const entry = this.running.get(message.group);',
+    to: 'const ids = this.groups();\n    const entry = this.running.get(message.group === ids[0] ? ids[ids.length - 1]! : message.group);',
+    tests: groupTests,
+  },
+  {
+    name: "group host tags every group's messages as group 0",
+    file: 'src/groups/group-host.ts',
+    from: "this.options.transport.send({ type: 'group', from: message.from, to: message.to, group, message });",
+    to: "this.options.transport.send({ type: 'group', from: message.from, to: message.to, group: group * 0, message });",
+    tests: groupTests,
   },
 ];
 

@@ -1,11 +1,12 @@
 /**
  * synod: embeddable Multi-Paxos. The root entry exports the runtime node (what most
- * users want: `createNode`), its interfaces and in-memory adapters, and the pure
- * protocol core underneath.
+ * users want: `createNode`), its interfaces and in-memory adapters, the group host
+ * (many groups over one transport), and the pure protocol core underneath.
  * @packageDocumentation
  */
 export * from './core/index.js';
 export * from './runtime/index.js';
+export * from './groups/index.js';
 export { MemoryStorage, type MemoryStorageStats } from './storage/memory-storage.js';
 export {
   MemoryNetwork,

@@ -7,7 +7,11 @@ export type { Storage, Snapshot, SnapshotReader, SnapshotWriter, OpenSnapshotOpt
 export { type StateMachine, type ApplyMeta, type SnapshotCapture, type Codec, jsonCodec, bytesCodec, resultJsonCodec } from './state-machine.js';
 export {
   isCoreMessage,
+  isGroupId,
+  groupIdMax,
   type NodeMessage,
+  type GroupMessage,
+  type GroupMemberMessage,
   type NodeMessageType,
   type ForwardMessage,
   type ForwardRefusedMessage,

@@ -738,6 +738,9 @@ export class SynodNode<Command, Result> {
           return this.onSnapshotChunk(message);
         case 'snapshotAck':
           return this.onSnapshotAck(message);
+        case 'group':
+          // A peer runs groups (a group host) and this node runs one alone: not a message for it.
+          return this.dropMalformed(message);
         default:
           return this.replica!.step(message as Message);
       }

@@ -5,7 +5,17 @@ import type { Message, NodeId } from '../core/index.js';
  * runtime adds to forward proposals and reads from followers to the leader. A
  * {@link Transport} moves these records unchanged; a codec may turn them into bytes.
  */
-export type NodeMessage = Message | ForwardMessage | ForwardRefusedMessage | ReadRequestMessage | ReadReplyMessage | SnapshotChunkMessage | SnapshotAckMessage;
+export type NodeMessage = GroupMemberMessage | GroupMessage;
+
+/** Every message one group's node sends or takes: all but the {@link GroupMessage} a group host wraps them in. */
+export type GroupMemberMessage =
+  | Message
+  | ForwardMessage
+  | ForwardRefusedMessage
+  | ReadRequestMessage
+  | ReadReplyMessage
+  | SnapshotChunkMessage
+  | SnapshotAckMessage;
 
 /** The `type` of every node message. */
 export type NodeMessageType = NodeMessage['type'];
@@ -17,6 +27,7 @@ const runtimeTypes: ReadonlySet<string> = new Set<Exclude<NodeMessageType, Messa
   'readReply',
   'snapshotChunk',
   'snapshotAck',
+  'group',
 ]);
 
 /** Whether `m` is one of the core's protocol messages (the others are the runtime's own). */
@@ -106,4 +117,31 @@ export interface SnapshotAckMessage {
    * again later through catch-up.
    */
   readonly status: 'more' | 'done' | 'failed';
+}
+
+/** The largest group id: group ids are unsigned 32-bit integers. */
+export const groupIdMax = 0xffff_ffff;
+
+/** Whether `n` is a valid group id: an integer from 0 to {@link groupIdMax}. */
+export function isGroupId(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= groupIdMax;
+}
+
+/**
+ * One consensus group's message on a transport that many groups share (a `GroupHost`
+ * runs them): `message`, sent by the node of group `group` on `from` to the node of the
+ * same group on `to`. `from` and `to` are `message`'s own, repeated so a transport
+ * routes this record as any other. A transport moves it unchanged; the codec encodes
+ * it as `message`'s frame with a flag and the group id as a varint, so a group id
+ * under 128 adds one byte, under 16,384 two. A single-group node never sends one,
+ * and drops one it is handed.
+ */
+export interface GroupMessage {
+  readonly type: 'group';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The group, from 0 to {@link groupIdMax}. */
+  readonly group: number;
+  /** The group's own message; never itself a `GroupMessage`. */
+  readonly message: GroupMemberMessage;
 }

@@ -1,6 +1,8 @@
 import { fc } from './fast-check.js';
 import type { Limits } from '../core/index.js';
 import type { Fault, ScheduledFault } from './faults.js';
+import type { SimulatedGroup } from './groups-simulation.js';
+import type { GroupsSimulationConfig } from './run-groups-simulation.js';
 import type { RuntimeSimulationConfig } from './run-runtime-simulation.js';
 import type { SimulationConfig } from './run-simulation.js';
 import type { QuorumSpec, SimSnapshotOptions } from './simulator.js';
@@ -274,4 +276,68 @@ export function runtimeSimulationArbitrary(options: RuntimeSimulationArbitraryOp
 
 function runtimeSparesOf(options: RuntimeSimulationArbitraryOptions): number {
   return options.membership === true ? 2 : 0;
+}
+
+/** Shape of the runs {@link groupsSimulationArbitrary} draws. */
+export interface GroupsSimulationArbitraryOptions {
+  /** Host counts to draw from. Default [3, 4, 5]. */
+  readonly hosts?: readonly number[];
+  /** Fewest and most groups. Default [2, 5]. */
+  readonly groups?: readonly [min: number, max: number];
+  /** Commands per run, over all groups. Default 16. */
+  readonly proposals?: number;
+  /** Range of the safety phase, in virtual ms. Default [600, 1,500]. */
+  readonly safetyMs?: readonly [min: number, max: number];
+  /** Most faults per run. Default 8. */
+  readonly faultsMax?: number;
+}
+
+/**
+ * Runs of many groups over shared processes for {@link runGroupsSimulation}: a host
+ * count, 2 to 5 groups (by default) whose voters are drawn from the hosts (three
+ * mostly, one at times, so placement differs per group), group ids from the one-byte
+ * and two-byte varint ranges and the largest, small batching and pipeline limits, disk
+ * delays, and a schedule of process faults ({@link faultArbitrary}) over the hosts.
+ *
+ * @example
+ * ```ts
+ * await fc.assert(fc.asyncProperty(groupsSimulationArbitrary(), async (config) => {
+ *   await runGroupsSimulation(config);
+ * }), { numRuns: 100 });
+ * ```
+ */
+export function groupsSimulationArbitrary(options: GroupsSimulationArbitraryOptions = {}): fc.Arbitrary<GroupsSimulationConfig> {
+  const [msMin, msMax] = options.safetyMs ?? [600, 1_500];
+  const [groupsMin, groupsMax] = options.groups ?? [2, 5];
+  return fc
+    .record({
+      hosts: fc.constantFrom(...(options.hosts ?? [3, 4, 5])),
+      groupCount: fc.integer({ min: groupsMin, max: groupsMax }),
+      safetyMs: fc.integer({ min: msMin, max: msMax }),
+    })
+    .chain(({ hosts, groupCount, safetyMs }) => {
+      const indexes = Array.from({ length: hosts }, (_, i) => i);
+      const members = fc
+        .constantFrom(...[3, 3, 3, 1].filter((n) => n <= hosts))
+        .chain((size) => fc.shuffledSubarray(indexes, { minLength: size, maxLength: size }));
+      const ids = fc.uniqueArray(fc.oneof(fc.integer({ min: 0, max: 127 }), fc.integer({ min: 128, max: 20_000 }), fc.constant(0xffff_ffff)), {
+        minLength: groupCount,
+        maxLength: groupCount,
+      });
+      const groups = fc
+        .tuple(ids, fc.array(members, { minLength: groupCount, maxLength: groupCount }))
+        .map(([groupIds, sets]): SimulatedGroup[] => groupIds.map((id, i) => ({ id, members: sets[i]! })));
+      return fc.record({
+        seed: fc.integer({ min: 0, max: 0x7fffffff }),
+        hosts: fc.constant(hosts),
+        groups,
+        proposals: fc.constant(options.proposals ?? 16),
+        safetyMs: fc.constant(safetyMs),
+        persistDelayMsMax: fc.integer({ min: 0, max: 10 }),
+        node: fc.oneof(fc.constant({}), fc.record({ batchCommandsMax: fc.integer({ min: 1, max: 4 }), inflightSlotsMax: fc.integer({ min: 1, max: 8 }) })),
+        faults: fc.array(fc.record({ at: fc.integer({ min: 1, max: safetyMs }), fault: faultArbitrary(hosts) }), {
+          maxLength: options.faultsMax ?? 8,
+        }) as fc.Arbitrary<ScheduledFault[]>,
+      });
+    });
 }

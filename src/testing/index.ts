@@ -39,8 +39,17 @@ export {
   type SimulationArbitraryOptions,
   runtimeSimulationArbitrary,
   type RuntimeSimulationArbitraryOptions,
+  groupsSimulationArbitrary,
+  type GroupsSimulationArbitraryOptions,
 } from './arbitraries.js';
-export { simulationProperty, simulationParameters, assertSimulations, runtimeSimulationProperty, assertRuntimeSimulations } from './properties.js';
+export {
+  simulationProperty,
+  simulationParameters,
+  assertSimulations,
+  runtimeSimulationProperty,
+  assertRuntimeSimulations,
+  assertGroupsSimulations,
+} from './properties.js';
 export { ManualCluster, type ManualClusterOptions } from './manual-cluster.js';
 export { VirtualClock, VirtualClockView, type VirtualClockOptions, settlePromises } from './virtual-clock.js';
 export { SimStorage, type SimStorageOptions, type SimStorageCounts } from './sim-storage.js';
@@ -54,6 +63,8 @@ export {
   type RuntimeSimulationCounts,
 } from './runtime-simulation.js';
 export { runRuntimeSimulation, type RuntimeSimulationConfig, type RuntimeSimulationResult } from './run-runtime-simulation.js';
+export { GroupsSimulation, type GroupsSimulationOptions, type SimulatedGroup, type GroupOfSimulation } from './groups-simulation.js';
+export { runGroupsSimulation, type GroupsSimulationConfig, type GroupsSimulationResult } from './run-groups-simulation.js';
 export { storageConformance, type StorageFactory, type TestHarness } from './storage-conformance.js';
 export { transportConformance, type TransportFactory, type TransportConformanceOptions } from './transport-conformance.js';
 export {

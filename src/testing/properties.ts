@@ -1,5 +1,6 @@
 import { fc } from './fast-check.js';
-import { runtimeSimulationArbitrary, simulationArbitrary } from './arbitraries.js';
+import { groupsSimulationArbitrary, runtimeSimulationArbitrary, simulationArbitrary } from './arbitraries.js';
+import { type GroupsSimulationConfig, type GroupsSimulationResult, runGroupsSimulation } from './run-groups-simulation.js';
 import { type RuntimeSimulationConfig, type RuntimeSimulationResult, runRuntimeSimulation } from './run-runtime-simulation.js';
 import { type SimulationConfig, runSimulation } from './run-simulation.js';
 
@@ -91,6 +92,29 @@ export async function assertRuntimeSimulations(
 ): Promise<void> {
   const details = await fc.check(runtimeSimulationProperty(arbitrary, onResult), parameters);
   if (details.failed) throw replayError('runtime simulation', details);
+}
+
+/**
+ * The property for many groups over shared processes: for every drawn run,
+ * {@link runGroupsSimulation} finds no violation in any group and the healed groups
+ * converge. Failures say how to replay, as {@link assertRuntimeSimulations} does.
+ *
+ * @example
+ * ```ts
+ * it('is safe', () => assertGroupsSimulations(groupsSimulationArbitrary(), simulationParameters(500, process.env)));
+ * ```
+ */
+export async function assertGroupsSimulations(
+  arbitrary: fc.Arbitrary<GroupsSimulationConfig> = groupsSimulationArbitrary(),
+  parameters: fc.Parameters<[GroupsSimulationConfig]> = {},
+  onResult?: (result: GroupsSimulationResult, config: GroupsSimulationConfig) => void,
+): Promise<void> {
+  const property = fc.asyncProperty(arbitrary, async (config) => {
+    const result = await runGroupsSimulation(config);
+    onResult?.(result, config);
+  });
+  const details = await fc.check(property, parameters);
+  if (details.failed) throw replayError('groups simulation', details);
 }
 
 function replayError<Config>(what: string, details: fc.RunDetails<[Config]>): Error {

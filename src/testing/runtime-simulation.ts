@@ -123,6 +123,24 @@ export interface RuntimeSimulationOptions<Command = unknown, Result = number> {
   };
   /** Trace lines kept (default 400), and an optional sink for every line. */
   readonly trace?: { readonly limit?: number; readonly sink?: (line: string) => void };
+  /**
+   * The voters' ids, `voters` of them, instead of `n1`, `n2`, ...: a group of a
+   * {@link GroupsSimulation} names its members after the hosts it runs on.
+   */
+  readonly voterIds?: readonly NodeId[];
+  /**
+   * Runs this simulation as one group among several sharing each process's transport
+   * (a {@link GroupsSimulation} sets it): time and the network are `clock` and `hub`,
+   * shared with the other groups, and each node incarnation's transport is
+   * `transport(id)` (its group's view of its host's transport) rather than an endpoint
+   * of its own. Crashing a node crashes its host's endpoint, so the caller crashes the
+   * host's nodes of every group together, as a process dies.
+   */
+  readonly shared?: {
+    readonly clock: VirtualClock;
+    readonly hub: SimTransportHub;
+    readonly transport: (id: NodeId) => Transport;
+  };
 }
 
 /** A command a replica applied, as the checkers identify it. */
@@ -301,7 +319,10 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     const windowSlots = options.windowSlots ?? windowSlotsDefault;
     if (!Number.isSafeInteger(windowSlots) || windowSlots < 1) throw new ConfigError('RuntimeSimulation', 'windowSlots', 'must be a positive integer');
     this.options = options;
-    this.voterIds = Array.from({ length: options.voters }, (_, i) => `n${i + 1}`);
+    if (options.voterIds !== undefined && (options.voterIds.length !== options.voters || new Set(options.voterIds).size !== options.voters)) {
+      throw new ConfigError('RuntimeSimulation', 'voterIds', `must list ${options.voters} distinct ids, one per voter`);
+    }
+    this.voterIds = options.voterIds ?? Array.from({ length: options.voters }, (_, i) => `n${i + 1}`);
     this.observerIds = Array.from({ length: observers }, (_, i) => `o${i + 1}`);
     this.spareIds = Array.from({ length: spares }, (_, i) => `s${i + 1}`);
     this.ids = [...this.voterIds, ...this.observerIds, ...this.spareIds];
@@ -310,7 +331,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
     const rule = spec.kind === 'majority' ? 'majority' : { phase1: spec.phase1, phase2: spec.phase2 };
     this.random = new Prng(options.seed);
     this.codec = options.codec ?? (jsonCodec as Codec<Command>);
-    this.clock = new VirtualClock();
+    this.clock = options.shared?.clock ?? new VirtualClock();
     this.trace = new Trace(options.trace?.limit ?? 400, options.trace?.sink);
     // The checkers see envelopes in the log; validity compares the payloads with what was
     // proposed. They derive each slot's configuration from the chosen log, from the first.
@@ -318,12 +339,14 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
       proposedBytes: payloadOf,
       configuration: { id: 0, voters: this.voterIds, quorum: rule, observers: this.observerIds, addresses: {}, windowSlots },
     });
-    this.hub = new SimTransportHub({
-      clock: this.clock,
-      random: this.random.fork(),
-      tickMs: this.tickMs,
-      ...(options.network !== undefined ? { conditions: options.network } : {}),
-    });
+    this.hub =
+      options.shared?.hub ??
+      new SimTransportHub({
+        clock: this.clock,
+        random: this.random.fork(),
+        tickMs: this.tickMs,
+        ...(options.network !== undefined ? { conditions: options.network } : {}),
+      });
     for (const id of this.ids) {
       const storageRandom = this.random.fork();
       const storage = new SimStorage({
@@ -835,6 +858,11 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
 
   // ---------------------------------------------------------------- checks
 
+  /** Whether a violation was found (which {@link check} throws). */
+  get violated(): boolean {
+    return this.violation !== undefined;
+  }
+
   /** Throws the first violation found, if any. */
   check(): void {
     if (this.violation !== undefined) throw this.violation;
@@ -988,7 +1016,7 @@ export class RuntimeSimulation<Command = unknown, Result = number> {
         return command;
       },
     };
-    let transport: Transport = this.hub.transport(id);
+    let transport: Transport = this.options.shared?.transport(id) ?? this.hub.transport(id);
     if (this.options.wrap?.transport !== undefined) transport = this.options.wrap.transport(id, transport);
     const inner = transport;
     const checked: Transport = {

@@ -16,7 +16,7 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 const srcRoot = join(repoRoot, 'src');
 
 /** A top-level folder of src/, `root` for files directly in src/ (the `synod` entry). */
-type Layer = 'encoding' | 'core' | 'runtime' | 'storage' | 'transport' | 'kv' | 'zk' | 'recipes' | 'testing' | 'prometheus' | 'cli' | 'root';
+type Layer = 'encoding' | 'core' | 'runtime' | 'groups' | 'storage' | 'transport' | 'kv' | 'zk' | 'recipes' | 'testing' | 'prometheus' | 'cli' | 'root';
 
 /** One file of a layer this one may not import as a whole, and which of this layer's folders may import it. */
 interface Doorway {
@@ -42,9 +42,18 @@ const rules: readonly LayerRule[] = [
   { layer: 'encoding', mayImport: ['encoding'], doorways: [{ from: 'encoding', file: 'core/errors.ts' }] },
   { layer: 'core', mayImport: ['core'] },
   { layer: 'runtime', mayImport: ['encoding', 'core', 'runtime'] },
+  // Many groups in one process: nodes of the runtime over one shared transport, beside
+  // the runtime and above it; the adapters under the runtime know nothing of it.
+  { layer: 'groups', mayImport: ['encoding', 'core', 'runtime', 'groups'] },
   { layer: 'storage', mayImport: ['encoding', 'core', 'runtime', 'storage'] },
   { layer: 'transport', mayImport: ['encoding', 'core', 'runtime', 'transport'] },
-  { layer: 'testing', mayImport: ['encoding', 'core', 'runtime', 'testing'] },
+  // The testing kit may run the group host, and put the messages of a simulated network
+  // through the wire codec (pure, no Node), as a network transport would.
+  {
+    layer: 'testing',
+    mayImport: ['encoding', 'core', 'runtime', 'groups', 'testing'],
+    doorways: [{ from: 'testing', file: 'transport/codec/index.ts' }],
+  },
   // The KV uses the runtime's public API. Its Node-only server and client (their own
   // subpaths) compose the file storage and the TCP transport, through their entries only;
   // the shared secret's check is the one internal they share until one authenticated
@@ -180,10 +189,19 @@ describe('the layer check can fail', () => {
     ['transport/memory.ts', "import { MemoryStorage } from '../storage/memory.js';", true],
     ['testing/simulator.ts', "import { KvStore } from '../kv/store.js';", true],
     ['testing/simulator.ts', "import { FileStorage } from '../storage/file.js';", true],
+    ['testing/groups-simulation.ts', "import { TcpTransport } from '../transport/tcp/index.js';", true],
+    ['testing/groups-simulation.ts', "import { writeMessage } from '../transport/codec/message-codec.js';", true],
     ['index.ts', "export * from './testing/index.js';", true],
     ['index.ts', "export * from './prometheus/index.js';", true],
     ['kv/server/kv-server.ts', "import { registerKvServerMetrics } from '../../prometheus/index.js';", true],
     ['prometheus/node-metrics.ts', "import { FileStorage } from '../storage/file/index.js';", true],
+    ['runtime/node.ts', "import { GroupHost } from '../groups/group-host.js';", true],
+    ['core/replica.ts', "import { GroupHost } from '../groups/index.js';", true],
+    ['transport/tcp/peer-link.ts', "import { GroupHost } from '../../groups/index.js';", true],
+    ['storage/file/wal.ts', "import { GroupHost } from '../../groups/index.js';", true],
+    ['groups/group-host.ts', "import { TcpTransport } from '../transport/tcp/index.js';", true],
+    ['groups/group-host.ts', "import { MemoryStorage } from '../storage/memory-storage.js';", true],
+    ['groups/group-host.ts', "import { Simulator } from '../testing/simulator.js';", true],
     // The byte layer stands alone; kv and zk reach the adapters only where and as allowed.
     ['encoding/writer.ts', "import type { NodeMessage } from '../runtime/index.js';", true],
     ['encoding/writer.ts', "import { noop } from '../core/index.js';", true],
@@ -217,6 +235,9 @@ describe('the layer check can fail', () => {
     ['testing/simulator.ts', "import { Replica } from '../core/replica.js';", false],
     ['testing/simulator.ts', "import { Node } from '../runtime/node.js';", false],
     ['testing/simulator.ts', "import fc from 'fast-check';", false],
+    ['groups/group-host.ts', "import { createNode } from '../runtime/index.js';", false],
+    ['testing/groups-simulation.ts', "import { GroupHost } from '../groups/index.js';", false],
+    ['testing/groups-simulation.ts', "import { decodeMessage } from '../transport/codec/index.js';", false],
     ['storage/file/wal.ts', "import { assert } from '../../core/assert.js';", false],
     ['storage/file/wal.ts', "import { open } from 'node:fs/promises';", false],
     ['kv/server.ts', "import { Node } from '../runtime/node.js';", false],

@@ -1,7 +1,9 @@
 /**
  * The binary encoding of every message nodes exchange (the core's and the runtime's).
  * A frame is a 4-byte header (magic "SY", protocol version, message type), then the
- * sender and addressee ids, then the message's fields in a fixed order. Decoding is
+ * sender and addressee ids, then the message's fields in a fixed order. A group's
+ * message (a `GroupMessage`, many groups over one transport) is its inner message's
+ * frame with the type's high bit set and the group id, a varint, after the ids. Decoding is
  * pure and hostile-input safe: every length is checked against what is left and
  * against {@link CodecLimits} before anything is allocated, and the only error thrown
  * is {@link CodecError}. Byte strings (commands, snapshot chunks) are views into the
@@ -11,7 +13,7 @@
  */
 import type { AcceptedEntry, Ballot, ChosenEntry, Value } from '../../core/index.js';
 import { encodeConfiguration, noop } from '../../core/index.js';
-import type { NodeMessage } from '../../runtime/index.js';
+import { type GroupMemberMessage, type NodeMessage, groupIdMax, isGroupId } from '../../runtime/index.js';
 import { CodecError } from '../../encoding/codec-error.js';
 import { configMark, configValueOf, readAccept, readChosen } from './frame-values.js';
 import { Reader } from '../../encoding/reader.js';
@@ -59,8 +61,10 @@ const types = [
   'readReply',
   'snapshotChunk',
   'snapshotAck',
-] as const satisfies readonly NodeMessage['type'][];
+] as const satisfies readonly GroupMemberMessage['type'][];
 const typeNumbers = new Map<string, number>(types.map((t, i) => [t, i + 1]));
+/** Set in the type byte of a group's message: the group id follows the ids. */
+const groupFlag = 0x80;
 
 /**
  * Encodes `message` into one frame.
@@ -78,7 +82,8 @@ export function encodeMessage(message: NodeMessage): Uint8Array {
  */
 export function writeMessage(w: Writer, message: NodeMessage): void {
   writeMessageHead(w, message);
-  if (message.type === 'snapshotChunk') w.raw(message.data);
+  const inner = message.type === 'group' ? message.message : message;
+  if (inner.type === 'snapshotChunk') w.raw(inner.data);
 }
 
 /**
@@ -87,13 +92,21 @@ export function writeMessage(w: Writer, message: NodeMessage): void {
  * from the sender's buffer rather than copy a large chunk into the frame. @internal
  */
 export function writeMessageHead(w: Writer, message: NodeMessage): void {
-  const type = typeNumbers.get(message.type);
-  if (type === undefined) throw new CodecError(`unknown message type ${String(message.type)}`);
-  // The header's 4 bytes in one go: magic, version, type.
-  w.setU32(w.reserveU32(), magic0 | (magic1 << 8) | (protocolVersion << 16) | (type << 24));
-  w.string(message.from);
-  w.string(message.to);
-  const m = message;
+  const m = message.type === 'group' ? message.message : message;
+  const type = typeNumbers.get(m.type);
+  if (type === undefined) throw new CodecError(`unknown message type ${String(m.type)}`);
+  if (message.type === 'group') {
+    if (!isGroupId(message.group)) throw new CodecError(`group id ${String(message.group)} is not an integer from 0 to ${groupIdMax}`);
+    if (m.from !== message.from || m.to !== message.to) {
+      throw new CodecError(`a group's message from ${message.from} to ${message.to} wraps one from ${m.from} to ${m.to}`);
+    }
+  }
+  // The header's 4 bytes in one go: magic, version, type (with the group flag).
+  const typeByte = message.type === 'group' ? type | groupFlag : type;
+  w.setU32(w.reserveU32(), magic0 | (magic1 << 8) | (protocolVersion << 16) | (typeByte << 24));
+  w.string(m.from);
+  w.string(m.to);
+  if (message.type === 'group') w.uint(message.group);
   switch (m.type) {
     case 'precheck':
       w.uint(m.commitIndex);
@@ -218,12 +231,18 @@ export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, l
   if (r.u8('magic') !== magic0 || r.u8('magic') !== magic1) throw new CodecError('bad magic: not a synod frame');
   const version = r.u8('version');
   if (version !== protocolVersion) throw new CodecError(`protocol version ${version}; this build speaks ${protocolVersion}`);
-  const type = types[r.u8('type') - 1];
+  const typeByte = r.u8('type');
+  const type = types[(typeByte & ~groupFlag) - 1];
   if (type === undefined) throw new CodecError('unknown message type');
   const from = r.string('from', limits.idBytesMax);
   const to = r.string('to', limits.idBytesMax);
+  let group: number | undefined;
+  if ((typeByte & groupFlag) !== 0) {
+    group = r.uint('group');
+    if (group > groupIdMax) throw new CodecError(`group id ${group} is more than ${groupIdMax}`);
+  }
   const id = limits.idBytesMax;
-  let m: NodeMessage;
+  let m: GroupMemberMessage;
   switch (type) {
     case 'precheck':
       m = { type, from, to, commitIndex: r.uint('commitIndex') };
@@ -319,7 +338,7 @@ export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, l
     }
   }
   r.end();
-  return m;
+  return group === undefined ? m : { type: 'group', from, to, group, message: m };
 }
 
 function ballot(w: Writer, b: Ballot): void {

@@ -5,7 +5,7 @@
  * not known (it dialed in before any configuration named it) is never dialed.
  */
 import type { NodeId } from '../../core/index.js';
-import type { NodeMessage, SnapshotChunkMessage } from '../../runtime/index.js';
+import type { NodeMessage } from '../../runtime/index.js';
 import { writeMessage, writeMessageHead } from '../codec/message-codec.js';
 import { Writer } from '../../encoding/writer.js';
 import type { Connection } from './connection.js';
@@ -100,8 +100,10 @@ export class PeerLink {
     const o = this.host.options;
     const c = this.host.counters;
     if (this.batchMessages >= o.queueMessagesMax || this.heldBytes >= o.queueBytesMax) this.dropQueue();
-    if (message.type === 'snapshotChunk' && message.data.byteLength > batchCopyBytesMax && this.connection !== undefined) {
-      this.sendAlone(message);
+    // A group's snapshot chunk (many groups over one transport) is written alone too.
+    const inner = message.type === 'group' ? message.message : message;
+    if (inner.type === 'snapshotChunk' && inner.data.byteLength > batchCopyBytesMax && this.connection !== undefined) {
+      this.sendAlone(message, inner.data);
       return;
     }
     const w = this.batch;
@@ -143,8 +145,9 @@ export class PeerLink {
    * frame's fields, then its data straight from the sender's buffer (which it never
    * changes once sent). Copied into the batch, a window of chunks left in one turn
    * made the batch double, copying what it held, and every byte was copied once more.
+   * `data` is the chunk's: `message`'s own, or that of the group's chunk it wraps.
    */
-  private sendAlone(message: SnapshotChunkMessage): void {
+  private sendAlone(message: NodeMessage, data: Uint8Array): void {
     const o = this.host.options;
     const c = this.host.counters;
     this.flush();
@@ -153,7 +156,7 @@ export class PeerLink {
     try {
       const at = w.reserveU32();
       writeMessageHead(w, message);
-      const frameBytes = w.length - at - 4 + message.data.byteLength;
+      const frameBytes = w.length - at - 4 + data.byteLength;
       if (frameBytes > o.frameBytesMax) throw new RangeError(`a ${message.type} message of ${frameBytes} bytes, more than frameBytesMax ${o.frameBytesMax}`);
       w.setU32(at, frameBytes);
     } catch (error) {
@@ -161,12 +164,12 @@ export class PeerLink {
       o.logger.error({ node: o.id, peer: this.peer, error }, 'tcp: a message could not be encoded; dropped');
       return;
     }
-    if (this.heldBytes + w.length + message.data.byteLength > o.queueBytesMax) {
+    if (this.heldBytes + w.length + data.byteLength > o.queueBytesMax) {
       c.messagesDropped++;
       return;
     }
     c.messagesSent++;
-    this.connection!.writeParts(w.finish(), message.data);
+    this.connection!.writeParts(w.finish(), data);
   }
 
   /** Drops every message waiting here, counted. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batch, noop } from '../../../src/core/index.js';
-import { type NodeMessage, isCoreMessage } from '../../../src/runtime/index.js';
+import { type GroupMemberMessage, type NodeMessage, groupIdMax, isCoreMessage } from '../../../src/runtime/index.js';
 import { CodecError } from '../../../src/encoding/codec-error.js';
 import { decodeMessage, encodeMessage, protocolVersion } from '../../../src/transport/codec/index.js';
 
@@ -23,7 +23,7 @@ const config = {
 };
 
 /** One example of every message type, with edge values (empty lists, the largest integers, missing hints). */
-const examples: NodeMessage[] = [
+const examples: GroupMemberMessage[] = [
   { type: 'precheck', from: 'a', to: 'b', commitIndex: big },
   { type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b(0, '') },
   { type: 'prepare', from: 'a', to: 'b', ballot: b(7, 'a'), firstSlot: 1 },
@@ -71,6 +71,12 @@ const examples: NodeMessage[] = [
   { type: 'snapshotAck', from: 'b', to: 'a', transfer: 1, received: 0, status: 'failed' },
 ];
 
+/** `m` as group `group`'s message on a transport many groups share. */
+const inGroup = (group: number, m: GroupMemberMessage): NodeMessage => ({ type: 'group', from: m.from, to: m.to, group, message: m });
+
+/** Every example in a few groups: the smallest id, one-byte and two-byte varints, the largest. */
+const groupExamples: NodeMessage[] = examples.map((m, i) => inGroup([0, 127, 128, 16_383, groupIdMax][i % 5]!, m));
+
 /** Plain data for comparison: views of the frame become arrays. */
 function plain(m: unknown): unknown {
   return JSON.parse(JSON.stringify(m, (_k, value: unknown) => (value instanceof Uint8Array ? [...value] : value)));
@@ -85,6 +91,40 @@ describe('message codec', () => {
       expect(plain(decoded)).toEqual(plain(m));
       expect(isCoreMessage(decoded)).toBe(!['forward', 'forwardRefused', 'readRequest', 'readReply', 'snapshotChunk', 'snapshotAck'].includes(m.type));
     }
+  });
+
+  it("round-trips every message type as a group's message; the group id costs its varint's bytes and no more", () => {
+    for (const m of groupExamples) {
+      const decoded = decodeMessage(encodeMessage(m));
+      expect(plain(decoded)).toEqual(plain(m));
+      expect(isCoreMessage(decoded)).toBe(false);
+    }
+    const accept = examples.find((m) => m.type === 'accept')!;
+    const alone = encodeMessage(accept).byteLength;
+    expect(encodeMessage(inGroup(0, accept)).byteLength).toBe(alone + 1);
+    expect(encodeMessage(inGroup(127, accept)).byteLength).toBe(alone + 1);
+    expect(encodeMessage(inGroup(128, accept)).byteLength).toBe(alone + 2);
+    expect(encodeMessage(inGroup(16_383, accept)).byteLength).toBe(alone + 2);
+    expect(encodeMessage(inGroup(groupIdMax, accept)).byteLength).toBe(alone + 5);
+  });
+
+  it("refuses to encode a group's message with a bad group id, another message's ids, or a group's message inside", () => {
+    const prepare = examples[2]!;
+    for (const group of [-1, 1.5, groupIdMax + 1, Number.NaN]) expect(() => encodeMessage(inGroup(group, prepare))).toThrow(CodecError);
+    expect(() => encodeMessage({ type: 'group', from: 'a', to: 'c', group: 1, message: prepare })).toThrow(/wraps one from a to b/);
+    expect(() => encodeMessage({ type: 'group', from: 'a', to: 'b', group: 1, message: inGroup(2, prepare) as unknown as GroupMemberMessage })).toThrow(
+      CodecError,
+    );
+  });
+
+  it('refuses a group id past the largest on decode', () => {
+    const frame = encodeMessage(inGroup(groupIdMax, examples[2]!));
+    // The varint of 2^32 - 1 is ff ff ff ff 0f, after the header and the ids 'a' and 'b': raise its last byte.
+    const at = 4 + 2 + 2 + 4;
+    expect(frame[at]).toBe(0x0f);
+    const bad = frame.slice();
+    bad[at] = 0x1f;
+    expect(() => decodeMessage(bad)).toThrow(/group id/);
   });
 
   it('refuses bad magic, another version, an unknown type, trailing bytes and a frame over the limit', () => {
@@ -157,7 +197,7 @@ describe('message codec', () => {
   });
 
   it('decoding hostile bytes throws CodecError and nothing else (fuzz: random bytes, and mutations of valid frames)', () => {
-    const frames = examples.map((m) => encodeMessage(m));
+    const frames = [...examples, ...groupExamples].map((m) => encodeMessage(m));
     const check = (bytes: Uint8Array): void => {
       let decoded: NodeMessage;
       try {

@@ -112,7 +112,7 @@ describe('TcpTransport', () => {
     expect(a.transport.peerStats()['c']).toEqual({ framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 });
   });
 
-  it('writes a large snapshot chunk on its own, in order with the small messages around it', async () => {
+  it("writes a large snapshot chunk on its own (a group's too), in order with the small messages around it", async () => {
     const ports = await freePorts(2);
     const b = await start('b', ports);
     const a = await start('a', ports);
@@ -125,17 +125,23 @@ describe('TcpTransport', () => {
     a.transport.send(chunk(300_000));
     a.transport.send(chunk(600_000));
     a.transport.send(forward('a', 'b', 3, 8));
-    await until(() => b.delivered.length === 6, 'six messages');
-    expect(b.delivered.map((m) => (m.type === 'forward' ? `f${m.commands[0]![0]}` : m.type === 'snapshotChunk' ? `c${m.offset}` : m.type))).toEqual([
-      'f1',
-      'c0',
-      'f2',
-      'c300000',
-      'c600000',
-      'f3',
-    ]);
-    for (const m of b.delivered) if (m.type === 'snapshotChunk') expect(Buffer.compare(m.data, data)).toBe(0);
-    expect(a.transport.stats.messagesSent).toBe(6);
+    a.transport.send({ type: 'group', from: 'a', to: 'b', group: 300, message: chunk(0) });
+    a.transport.send(forward('a', 'b', 4, 8));
+    await until(() => b.delivered.length === 8, 'eight messages');
+    const name = (m: NodeMessage): string =>
+      m.type === 'forward'
+        ? `f${m.commands[0]![0]}`
+        : m.type === 'snapshotChunk'
+          ? `c${m.offset}`
+          : m.type === 'group'
+            ? `g${m.group}:${name(m.message)}`
+            : m.type;
+    expect(b.delivered.map(name)).toEqual(['f1', 'c0', 'f2', 'c300000', 'c600000', 'f3', 'g300:c0', 'f4']);
+    for (const m of b.delivered) {
+      const inner = m.type === 'group' ? m.message : m;
+      if (inner.type === 'snapshotChunk') expect(Buffer.compare(inner.data, data)).toBe(0);
+    }
+    expect(a.transport.stats.messagesSent).toBe(8);
   });
 
   it('drops every message to and from a blocked peer, both ways, until healed (fault injection)', async () => {

@@ -1,0 +1,303 @@
+import { ConfigError, type NodeId } from '../core/index.js';
+import { assert } from '../core/assert.js';
+import {
+  ClosedError,
+  type GroupMemberMessage,
+  type Logger,
+  type NodeMessage,
+  type NodeOptions,
+  type Storage,
+  type SynodNode,
+  type Transport,
+  createNode,
+  groupIdMax,
+  isGroupId,
+  silentLogger,
+} from '../runtime/index.js';
+import { DuplicateGroupError, UnknownGroupError } from './group-errors.js';
+import { GroupTransport } from './group-transport.js';
+
+/** How to build a {@link GroupHost}. */
+export interface GroupHostOptions {
+  /** This process's node id: its id in every group it runs. */
+  readonly id: NodeId;
+  /**
+   * The one transport every group shares. The host starts it in {@link GroupHost.start}
+   * and closes it in {@link GroupHost.close}; each group's messages travel on it as
+   * `GroupMessage`s (the TCP transport's codec encodes them; an in-memory transport
+   * moves them as they are).
+   */
+  readonly transport: Transport;
+  /**
+   * Makes the storage of group `group`, once for each {@link GroupHost.createGroup}.
+   * Each group has its own storage for now: one log shared by every group (one write,
+   * one sync for many groups) is not built yet.
+   */
+  readonly storage: (group: number) => Storage;
+  /** Where the host logs what it drops. Default silent. */
+  readonly logger?: Logger;
+}
+
+/**
+ * A group's node options: {@link NodeOptions} but what the host provides (the node id,
+ * the transport and the storage). Each group has its own members, quorum, state
+ * machine, limits and timers.
+ */
+export type GroupOptions<Command, Result> = Omit<NodeOptions<Command, Result>, 'id' | 'transport' | 'storage'>;
+
+/**
+ * Why the host dropped a message that arrived on the shared transport:
+ * - `unknown-group`: no group with its id runs here (never created, or removed);
+ * - `group-not-started`: the group exists but its node has not started yet;
+ * - `untagged`: it carries no group (a peer that runs one group alone sent it);
+ * - `malformed`: its group id is out of range, or the group's message inside is missing,
+ *   is itself a group's message, or names other nodes than the tag.
+ */
+export type GroupDropReason = 'unknown-group' | 'group-not-started' | 'untagged' | 'malformed';
+
+/** What a {@link GroupHost} moved, since it was built. */
+export interface GroupHostCounts {
+  /** Groups' messages handed to the shared transport. */
+  sent: number;
+  /** Messages handed to their group's node. */
+  delivered: number;
+  /** Messages dropped on arrival, by reason: never handed to any node. */
+  readonly dropped: Record<GroupDropReason, number>;
+}
+
+type HostState = 'new' | 'starting' | 'running' | 'closing' | 'closed';
+
+/** A group running on the host: its view of the transport and, if the host built it, its node. */
+interface Group {
+  readonly transport: GroupTransport;
+  node: SynodNode<unknown, unknown> | undefined;
+}
+
+/**
+ * Runs many consensus groups in one process over one {@link Transport}. Each group is
+ * a complete Multi-Paxos instance (a {@link SynodNode} with its own members, ballots,
+ * log and state machine); the host tags every message a group sends with the group's
+ * id, and hands a message that arrives only to the node of the group it is tagged
+ * with. A message for a group that does not run here is dropped and counted
+ * ({@link GroupDropReason}), never delivered to another group. Nothing in one group's
+ * safety reads another group's state, so each group is as safe as a node alone.
+ *
+ * Groups are created and removed while the host runs. Closing a group's node (or the
+ * node failing and closing itself) removes its group too.
+ *
+ * Not built yet: one storage (one log, one sync) for all groups (each group has its
+ * own `Storage` from {@link GroupHostOptions.storage}), heartbeats coalesced per peer,
+ * and quiescence of idle groups. The single-group {@link createNode} is unchanged.
+ *
+ * @example
+ * ```ts
+ * const host = new GroupHost({ id: 'a', transport: network.transport('a'), storage: (group) => new MemoryStorage() });
+ * await host.start();
+ * const orders = host.createGroup(1, { members: ['a', 'b', 'c'], stateMachine: new Counter() });
+ * const users = host.createGroup(2, { members: ['a', 'd', 'e'], stateMachine: new Counter() });
+ * await Promise.all([orders.start(), users.start()]);
+ * await orders.propose({ add: 1 });
+ * await host.removeGroup(2);
+ * await host.close();
+ * ```
+ */
+export class GroupHost {
+  /** This process's node id in every group. */
+  readonly id: NodeId;
+  private readonly options: GroupHostOptions;
+  private readonly logger: Logger;
+  private readonly running = new Map<number, Group>();
+  private state: HostState = 'new';
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly tally: GroupHostCounts = {
+    sent: 0,
+    delivered: 0,
+    dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 },
+  };
+  /** The narrow interface every group's transport calls back into. */
+  private readonly lanes = {
+    send: (group: number, message: GroupMemberMessage): void => this.send(group, message),
+    released: (transport: GroupTransport): void => this.released(transport),
+  };
+
+  /** Validates `options` (a {@link ConfigError} names the field). Call {@link start} next. */
+  constructor(options: GroupHostOptions) {
+    if (typeof options.id !== 'string' || options.id === '') throw new ConfigError('GroupHost', 'id', 'must be a non-empty string');
+    if (typeof options.storage !== 'function') throw new ConfigError('GroupHost', 'storage', 'must be a function of the group id');
+    this.options = options;
+    this.id = options.id;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /**
+   * Starts the shared transport. Idempotent. Groups may be created before or after;
+   * their messages flow once both the host and the group's node started. Rejects with
+   * `ClosedError` once closed, or if the transport did not start.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.boot();
+    return this.starting;
+  }
+
+  private async boot(): Promise<void> {
+    if (this.state !== 'new') throw new ClosedError('GroupHost.start: the group host is closed');
+    this.state = 'starting';
+    try {
+      await this.options.transport.start({
+        deliver: (message) => this.deliver(message),
+        peerUnreachable: (peer) => this.peer(peer, false),
+        peerReachable: (peer) => this.peer(peer, true),
+      });
+    } catch (error) {
+      await this.close();
+      throw new ClosedError('GroupHost.start: the transport did not start', { cause: error });
+    }
+    if (this.state !== 'starting') throw new ClosedError('GroupHost.start: the group host was closed while it started');
+    this.state = 'running';
+  }
+
+  /**
+   * Builds the node of group `group` on this host, as {@link createNode} builds one:
+   * with this host's id, a view of the shared transport, and the storage
+   * {@link GroupHostOptions.storage} makes for the group. Call `start()` on the node
+   * next; `close()` on it (or {@link removeGroup}) removes the group.
+   *
+   * @throws {@link DuplicateGroupError} if group `group` runs here already;
+   * `ClosedError` once the host is closing; `ConfigError` for a group id that is not
+   * an integer from 0 to 2^32 - 1, or options `createNode` refuses.
+   */
+  createGroup<Command, Result>(group: number, options: GroupOptions<Command, Result>): SynodNode<Command, Result> {
+    const transport = this.open(group, 'createGroup');
+    const entry = this.running.get(group);
+    assert(entry !== undefined && entry.transport === transport, `group ${group} was just opened`);
+    try {
+      const node = createNode<Command, Result>({ ...options, id: this.id, transport, storage: this.options.storage(group) });
+      entry.node = node as SynodNode<unknown, unknown>;
+      return node;
+    } catch (error) {
+      void transport.close();
+      throw error;
+    }
+  }
+
+  /**
+   * The transport of group `group`, for a node built by hand ({@link createNode} with
+   * your own storage or wrappers): the group runs here from now until the transport
+   * closes (the node's `close()` does it). {@link createGroup} is this plus the node.
+   *
+   * @throws as {@link createGroup} does.
+   */
+  groupTransport(group: number): GroupTransport {
+    return this.open(group, 'groupTransport');
+  }
+
+  private open(group: number, api: string): GroupTransport {
+    if (this.state === 'closing' || this.state === 'closed') throw new ClosedError(`${api}: the group host is closed`);
+    if (!isGroupId(group)) throw new ConfigError(api, 'group', `must be an integer from 0 to ${groupIdMax}`);
+    if (this.running.has(group)) throw new DuplicateGroupError(api, group);
+    const transport = new GroupTransport(group, this.lanes);
+    this.running.set(group, { transport, node: undefined });
+    return transport;
+  }
+
+  /**
+   * Removes group `group`: closes its node (as `node.close()` does: pending proposals
+   * reject with `ClosedError`, state waiting to be written is flushed) and frees its id.
+   * Messages for it that arrive later are dropped as `unknown-group`.
+   *
+   * Rejects with {@link UnknownGroupError} if no such group runs here, `ClosedError`
+   * once the host is closing.
+   */
+  async removeGroup(group: number): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') throw new ClosedError('removeGroup: the group host is closed');
+    const entry = this.running.get(group);
+    if (entry === undefined) throw new UnknownGroupError('removeGroup', group);
+    await this.stopGroup(entry);
+    assert(this.running.get(group) !== entry, `group ${group} is still running after its removal`);
+  }
+
+  /**
+   * The node of group `group`, if the host built it and the group runs. The host keeps
+   * nodes of any command and result types: `Command` and `Result` are the caller's to
+   * name right, as given to {@link createGroup}.
+   */
+  group<Command = unknown, Result = unknown>(group: number): SynodNode<Command, Result> | undefined {
+    return this.running.get(group)?.node as SynodNode<Command, Result> | undefined;
+  }
+
+  /** The ids of the groups running here, in increasing order. */
+  groups(): number[] {
+    return [...this.running.keys()].sort((a, b) => a - b);
+  }
+
+  /** What the host moved and dropped so far (a copy). */
+  counts(): GroupHostCounts {
+    return { ...this.tally, dropped: { ...this.tally.dropped } };
+  }
+
+  /**
+   * Closes every group's node (as {@link removeGroup}), then the shared transport.
+   * Idempotent. Creating a group afterwards throws `ClosedError`.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
+    this.state = 'closing';
+    await Promise.all([...this.running.values()].map((entry) => this.stopGroup(entry)));
+    assert(this.running.size === 0, `${this.running.size} group(s) still run after closing them all`);
+    await this.options.transport.close().catch((error: unknown) => this.logger.error({ node: this.id, error }, 'closing the shared transport failed'));
+    this.state = 'closed';
+  }
+
+  private async stopGroup(entry: Group): Promise<void> {
+    if (entry.node !== undefined) await entry.node.close();
+    // A node closes its transport; a transport handed out by hand may never have been started.
+    await entry.transport.close();
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  private send(group: number, message: GroupMemberMessage): void {
+    this.tally.sent++;
+    this.options.transport.send({ type: 'group', from: message.from, to: message.to, group, message });
+  }
+
+  private released(transport: GroupTransport): void {
+    const entry = this.running.get(transport.group);
+    if (entry?.transport === transport) this.running.delete(transport.group);
+  }
+
+  private deliver(message: NodeMessage): void {
+    if (this.state !== 'starting' && this.state !== 'running') return;
+    if (typeof message !== 'object' || message === null) return this.drop('malformed', message);
+    if (message.type !== 'group') return this.drop('untagged', message);
+    const inner: unknown = message.message;
+    if (!isGroupId(message.group) || !isGroupMember(inner) || inner.from !== message.from || inner.to !== message.to) return this.drop('malformed', message);
+    const entry = this.running.get(message.group);
+    if (entry === undefined) return this.drop('unknown-group', message);
+    if (!entry.transport.isStarted) return this.drop('group-not-started', message);
+    this.tally.delivered++;
+    entry.transport.deliver(inner);
+  }
+
+  private peer(peer: NodeId, reachable: boolean): void {
+    for (const entry of this.running.values()) entry.transport.peer(peer, reachable);
+  }
+
+  private drop(reason: GroupDropReason, message: unknown): void {
+    this.tally.dropped[reason]++;
+    const m = typeof message === 'object' && message !== null ? (message as Partial<Record<'from' | 'type' | 'group', unknown>>) : {};
+    this.logger.debug({ node: this.id, reason, from: m.from, type: m.type, group: m.group }, 'group host dropped a message');
+  }
+}
+
+/** Whether `m` looks like a group's own message (the node checks the rest). */
+function isGroupMember(m: unknown): m is GroupMemberMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const type = (m as { type?: unknown }).type;
+  return typeof type === 'string' && type !== 'group';
+}
