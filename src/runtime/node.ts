@@ -18,7 +18,7 @@ import type { NodeEvents, NodeListener } from './events.js';
 import { Inbox } from './inbox.js';
 import { LeadershipTransfers } from './leadership-transfers.js';
 import { MembershipChanges } from './membership-changes.js';
-import { MetricsRecorder, type NodeMetrics } from './metrics.js';
+import { MetricsRecorder, type NodeMetrics, coreGauges } from './metrics.js';
 import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PersistPipeline } from './persist-pipeline.js';
 import { type ProposeOptions, Proposals } from './proposals.js';
@@ -434,26 +434,9 @@ export class SynodNode<Command, Result> {
 
   /** Counters and gauges: proposals, commits, elections, messages, persist latency, apply lag. */
   metrics(): NodeMetrics {
-    const replica = this.replica;
-    const status = replica?.status;
-    const tickMs = this.options.tickMs;
-    const leaderCommitIndex = replica?.leaderCommitIndex ?? 0;
-    const members = (replica?.memberProgress() ?? []).map((m) => ({
-      id: m.id,
-      commitIndex: m.commitIndex ?? 0,
-      lag: Math.max(0, leaderCommitIndex - (m.commitIndex ?? 0)),
-      silentMs: m.silentTicks === undefined ? undefined : m.silentTicks * tickMs,
-    }));
-    const leaderSilentTicks = replica?.leaderSilentTicks ?? 0;
     return this.recorder.snapshot({
-      role: status?.role,
-      leader: status?.leader,
-      leaderSilentMs: leaderSilentTicks * tickMs,
-      leaderLive: status?.leader !== undefined && leaderSilentTicks < this.options.limits.electionTicksMin,
-      leaderCommitIndex,
-      members,
+      ...coreGauges(this.replica, this.options.tickMs, this.options.limits.electionTicksMin),
       pending: this.proposals.size,
-      commitIndex: this.replica?.status.commitIndex ?? 0,
       appliedIndex: this.applier.appliedIndex,
       snapshots: { ...this.snapshots.counts, sending: this.snapshots.sending },
       exactlyOnce: this.applier.dedupStats,
