@@ -1,4 +1,4 @@
-import type { NodeId, Role } from '../core/index.js';
+import type { NodeId, Replica, Role } from '../core/index.js';
 import type { DedupStats } from './dedup-table.js';
 
 /**
@@ -185,6 +185,48 @@ export class TimeList {
   }
 }
 
+/** The gauges of {@link NodeMetrics} that the core knows. @internal */
+export interface CoreGauges {
+  readonly role: Role | undefined;
+  readonly leader: NodeId | undefined;
+  readonly leaderSilentMs: number;
+  readonly leaderLive: boolean;
+  readonly leaderCommitIndex: number;
+  readonly members: readonly MemberLag[];
+  readonly commitIndex: number;
+}
+
+/**
+ * What the core says of its leader and, on a leader, of its members, in milliseconds
+ * (`tickMs` a tick); all zero or empty before the node started (`core` undefined). A
+ * leader is live if heard from within `electionTicksMin` ticks.
+ * @internal
+ */
+export function coreGauges(
+  core: Pick<Replica, 'status' | 'leaderCommitIndex' | 'leaderSilentTicks' | 'memberProgress'> | undefined,
+  tickMs: number,
+  electionTicksMin: number,
+): CoreGauges {
+  const status = core?.status;
+  const leaderCommitIndex = core?.leaderCommitIndex ?? 0;
+  const members = (core?.memberProgress() ?? []).map((m) => ({
+    id: m.id,
+    commitIndex: m.commitIndex ?? 0,
+    lag: Math.max(0, leaderCommitIndex - (m.commitIndex ?? 0)),
+    silentMs: m.silentTicks === undefined ? undefined : m.silentTicks * tickMs,
+  }));
+  const leaderSilentTicks = core?.leaderSilentTicks ?? 0;
+  return {
+    role: status?.role,
+    leader: status?.leader,
+    leaderSilentMs: leaderSilentTicks * tickMs,
+    leaderLive: status?.leader !== undefined && leaderSilentTicks < electionTicksMin,
+    leaderCommitIndex,
+    members,
+    commitIndex: status?.commitIndex ?? 0,
+  };
+}
+
 /**
  * The mutable counters behind {@link NodeMetrics}.
  * @internal
@@ -224,19 +266,14 @@ export class MetricsRecorder {
     this.persistLatencyHistogram.observe(ms);
   }
 
-  snapshot(gauges: {
-    role: Role | undefined;
-    leader: NodeId | undefined;
-    leaderSilentMs: number;
-    leaderLive: boolean;
-    leaderCommitIndex: number;
-    members: readonly MemberLag[];
-    pending: number;
-    commitIndex: number;
-    appliedIndex: number;
-    snapshots: { saved: number; installed: number; sent: number; refused: number; sending: number };
-    exactlyOnce: DedupStats;
-  }): NodeMetrics {
+  snapshot(
+    gauges: CoreGauges & {
+      pending: number;
+      appliedIndex: number;
+      snapshots: { saved: number; installed: number; sent: number; refused: number; sending: number };
+      exactlyOnce: DedupStats;
+    },
+  ): NodeMetrics {
     const n = Math.min(this.latencyCount, latencySamples);
     const sorted = this.latencies.slice(0, n).sort();
     const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);

@@ -1,33 +1,31 @@
 import { EventEmitter } from 'eventemitter3';
 import {
   type Ballot,
-  type CommittedEntry,
   type Configuration,
   type ConfigurationState,
   type MembershipChange,
   ConfigError,
   InvariantError,
-  type Message,
   type NodeId,
   Replica,
   type Role,
-  isEmptyOutput,
 } from '../core/index.js';
 import { Applier } from './applier.js';
-import type { TimerHandle } from './clock.js';
+import { DriveLoop } from './drive-loop.js';
 import { clientSuffixLength } from './envelope.js';
 import { ClosedError, NotLeaderError, NotStartedError, StorageError, TransferError, MembershipError, TimeoutError } from './errors.js';
 import type { NodeEvents, NodeListener } from './events.js';
+import { Inbox } from './inbox.js';
 import { LeadershipTransfers } from './leadership-transfers.js';
 import { MembershipChanges } from './membership-changes.js';
-import { MetricsRecorder, type NodeMetrics } from './metrics.js';
+import { MetricsRecorder, type NodeMetrics, coreGauges } from './metrics.js';
 import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PersistPipeline } from './persist-pipeline.js';
 import { type ProposeOptions, Proposals } from './proposals.js';
 import { Reads, type WaitOptions } from './reads.js';
-import type { NodeMessage, SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
-import type { RuntimeState } from './snapshot-format.js';
+import type { NodeMessage } from './runtime-messages.js';
 import { Snapshots } from './snapshots.js';
+import { StatusChanges } from './status-changes.js';
 import type { Snapshot } from './storage.js';
 import type { TransportHandlers } from './transport.js';
 import { waitTimeoutMs } from './waiter.js';
@@ -83,6 +81,10 @@ export class SynodNode<Command, Result> {
   private readonly options: ResolvedOptions<Command, Result>;
   private readonly emitter = new EventEmitter();
   private readonly recorder = new MetricsRecorder();
+  // The node is a façade over its parts, each behind a host interface of its own: the
+  // drive loop (ticks, and the core's output done in order), the inbox (what the
+  // transport delivers), status changes (events), proposals, reads, the applier,
+  // snapshots, leadership transfers, membership changes and the persist pipeline.
   private readonly pipeline: PersistPipeline;
   private readonly applier: Applier<Command, Result>;
   private readonly proposals: Proposals<Command, Result>;
@@ -90,84 +92,97 @@ export class SynodNode<Command, Result> {
   private readonly snapshots: Snapshots<Result>;
   private readonly transfers: LeadershipTransfers;
   private readonly changes: MembershipChanges;
-  /** The id of the latest configuration reported in an event. */
-  private configurationId = -1;
+  private readonly loop: DriveLoop<Command, Result>;
+  private readonly inbox: Inbox;
+  private readonly statusChanges: StatusChanges;
   private replica: Replica | undefined;
   private lifecycle: NodeState = 'new';
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private ticks = 0;
-  private tickTimer: TimerHandle | undefined;
-  private drainScheduled = false;
-  private batchDrainScheduled = false;
-  /**
-   * While the state machine restores a peer's snapshot (a `restore()` that returned a
-   * promise): the slots the core hands out meanwhile, applied after it (those the
-   * snapshot covers are dropped). Undefined when no restore is under way.
-   */
-  private heldCommitted: CommittedEntry[] | undefined;
-  private role: Role | undefined;
-  private leader: NodeId | undefined;
-  private commitIndex = 0;
-  /** The amnesia guard's state last seen (see {@link ReplicaStatus.rejoining}). */
-  private rejoining: 'probing' | 'rebuilding' | undefined;
 
   /** Use {@link createNode}. @internal */
   constructor(options: ResolvedOptions<Command, Result>) {
     this.options = options;
     this.id = options.id;
+    const core = (): Replica => this.replica!;
+    const running = (): boolean => this.lifecycle === 'running';
+    const send = (message: NodeMessage): void => this.send(message);
+    const fail = (error: unknown): void => this.fail(error);
+    const drainSoon = (): void => this.loop.drainSoon();
+    const dropMalformed = (message: NodeMessage): void => this.inbox.dropMalformed(message);
     this.applier = new Applier(options, this.recorder, {
       settle: (clientId, seq, outcome) => this.proposals.applied(clientId, seq, outcome),
       problem: (error) => this.emit('error', { error, fatal: false }),
     });
     this.proposals = new Proposals(options, this.recorder, {
-      core: () => this.replica!,
-      leader: () => this.leader,
-      ticks: () => this.ticks,
+      core,
+      leader: () => this.statusChanges.leader,
+      ticks: () => this.loop.ticks,
       applier: this.applier,
-      send: (message) => this.send(message),
-      drainSoon: () => this.scheduleDrain(),
-      drainAfterIo: () => this.scheduleBatchDrain(),
-      dropMalformed: (message) => this.dropMalformed(message),
+      send,
+      drainSoon,
+      drainAfterIo: () => this.loop.drainAfterIo(),
+      dropMalformed,
     });
     this.reads = new Reads(options, this.recorder, {
-      core: () => this.replica!,
-      leader: () => this.leader,
-      ticks: () => this.ticks,
+      core,
+      leader: () => this.statusChanges.leader,
+      ticks: () => this.loop.ticks,
       appliedIndex: () => this.applier.appliedIndex,
-      send: (message) => this.send(message),
-      drainSoon: () => this.scheduleDrain(),
-      dropMalformed: (message) => this.dropMalformed(message),
+      send,
+      drainSoon,
+      dropMalformed,
     });
-    this.transfers = new LeadershipTransfers(options.id, options.clock, options.limits.electionTicksMax, {
-      core: () => this.replica!,
-      drainSoon: () => this.scheduleDrain(),
-    });
-    this.changes = new MembershipChanges(options.clock, {
-      core: () => this.replica!,
-      appliedIndex: () => this.applier.appliedIndex,
-      drainSoon: () => this.scheduleDrain(),
-    });
+    this.transfers = new LeadershipTransfers(options.id, options.clock, options.limits.electionTicksMax, { core, drainSoon });
+    this.changes = new MembershipChanges(options.clock, { core, appliedIndex: () => this.applier.appliedIndex, drainSoon });
     this.pipeline = new PersistPipeline({
       // A storage that throws instead of rejecting fails the same way.
       write: (batch) => new Promise<void>((resolve, reject) => void Promise.resolve(options.storage.persist(batch)).then(resolve, reject)),
-      persisted: (seq, outputs, elapsedMs) => this.onPersisted(seq, outputs, elapsedMs),
-      send: (message) => this.send(message),
+      persisted: (seq, outputs, elapsedMs) => this.loop.persisted(seq, outputs, elapsedMs),
+      send,
       failed: (error) => this.fail(new StorageError('persist', error)),
       now: () => options.clock.now(),
     });
     this.snapshots = new Snapshots<Result>(options, {
-      running: () => this.lifecycle === 'running',
+      running,
       appliedIndex: () => this.applier.appliedIndex,
       runtimeState: () => ({ ...this.applier.state, configuration: this.replica!.configurationAt(this.applier.appliedIndex) }),
-      install: (slot, state, machine) => this.installSnapshot(slot, state, machine).catch((error: unknown) => this.fail(error)),
-      compact: (slot) => this.guard(() => this.replica!.compact(slot)),
-      send: (message) => this.send(message),
-      fail: (error) => this.fail(error),
+      install: (slot, state, machine) => this.loop.install(slot, state, machine),
+      compact: (slot) => this.loop.guard(() => this.replica!.compact(slot)),
+      send,
+      fail,
       warn: (error) => {
         this.options.logger.warn({ node: this.id, error }, error.message);
         this.emit('error', { error, fatal: false });
       },
+    });
+    this.loop = new DriveLoop(options, this.recorder, {
+      running,
+      core,
+      applier: this.applier,
+      proposals: this.proposals,
+      reads: this.reads,
+      snapshots: this.snapshots,
+      pipeline: this.pipeline,
+      drained: () => this.statusChanges.observe(this.replica!.status),
+      applied: (appliedIndex) => this.emit('apply', { appliedIndex }),
+      fail,
+    });
+    this.inbox = new Inbox(options, this.recorder, {
+      running,
+      core,
+      proposals: this.proposals,
+      reads: this.reads,
+      snapshots: this.snapshots,
+      drainSoon,
+      fail,
+    });
+    this.statusChanges = new StatusChanges(options, this.recorder, {
+      emit: (event, payload) => this.emit(event, payload),
+      proposals: this.proposals,
+      reads: this.reads,
+      transfers: this.transfers,
+      changes: this.changes,
     });
   }
 
@@ -227,7 +242,7 @@ export class SynodNode<Command, Result> {
     // sequence number an earlier run could have used (fewer than 1,024 a ms).
     this.proposals.start(this.options.clientId ?? `${this.id}/${this.randomId(clientSuffixLength)}`, Math.max(1, Math.floor(clock.wallTime()) * 1024));
     const handlers: TransportHandlers = {
-      deliver: (message) => this.deliver(message),
+      deliver: this.inbox.deliver,
       peerUnreachable: (peer) => this.emit('peer', { peer, reachable: false }),
       peerReachable: (peer) => this.emit('peer', { peer, reachable: true }),
     };
@@ -239,10 +254,9 @@ export class SynodNode<Command, Result> {
     }
     if (this.lifecycle !== 'starting') throw new ClosedError();
     this.lifecycle = 'running';
-    this.role = this.replica.role;
+    this.statusChanges.start(this.replica.role);
     this.options.logger.info({ node: this.id, commitIndex: durable.commitIndex, promised: durable.promised, snapshotSlot }, 'node started');
-    this.tickTimer = clock.setTimer(this.onTick, this.options.tickMs);
-    this.scheduleDrain();
+    this.loop.start();
   }
 
   /**
@@ -262,7 +276,7 @@ export class SynodNode<Command, Result> {
   private async stop(cause: unknown): Promise<void> {
     const wasRunning = this.lifecycle === 'running';
     this.lifecycle = 'closing';
-    if (this.tickTimer !== undefined) this.options.clock.clearTimer(this.tickTimer);
+    this.loop.stop();
     this.pipeline.stop();
     const closed = (): ClosedError => (cause === undefined ? new ClosedError() : new ClosedError('the node failed and closed itself', { cause }));
     this.proposals.close(closed);
@@ -420,26 +434,9 @@ export class SynodNode<Command, Result> {
 
   /** Counters and gauges: proposals, commits, elections, messages, persist latency, apply lag. */
   metrics(): NodeMetrics {
-    const replica = this.replica;
-    const status = replica?.status;
-    const tickMs = this.options.tickMs;
-    const leaderCommitIndex = replica?.leaderCommitIndex ?? 0;
-    const members = (replica?.memberProgress() ?? []).map((m) => ({
-      id: m.id,
-      commitIndex: m.commitIndex ?? 0,
-      lag: Math.max(0, leaderCommitIndex - (m.commitIndex ?? 0)),
-      silentMs: m.silentTicks === undefined ? undefined : m.silentTicks * tickMs,
-    }));
-    const leaderSilentTicks = replica?.leaderSilentTicks ?? 0;
     return this.recorder.snapshot({
-      role: status?.role,
-      leader: status?.leader,
-      leaderSilentMs: leaderSilentTicks * tickMs,
-      leaderLive: status?.leader !== undefined && leaderSilentTicks < this.options.limits.electionTicksMin,
-      leaderCommitIndex,
-      members,
+      ...coreGauges(this.replica, this.options.tickMs, this.options.limits.electionTicksMin),
       pending: this.proposals.size,
-      commitIndex: this.replica?.status.commitIndex ?? 0,
       appliedIndex: this.applier.appliedIndex,
       snapshots: { ...this.snapshots.counts, sending: this.snapshots.sending },
       exactlyOnce: this.applier.dedupStats,
@@ -464,93 +461,12 @@ export class SynodNode<Command, Result> {
     return this;
   }
 
-  // ---------------------------------------------------------------- the drive loop
+  // ---------------------------------------------------------------- shared by the parts
 
   private running(api: string): Replica {
     if (this.lifecycle === 'new' || this.lifecycle === 'starting') throw new NotStartedError(api);
     if (this.lifecycle !== 'running' || this.replica === undefined) throw new ClosedError();
     return this.replica;
-  }
-
-  private readonly onTick = (): void => {
-    if (this.lifecycle !== 'running') return;
-    this.tickTimer = this.options.clock.setTimer(this.onTick, this.options.tickMs);
-    this.guard(() => {
-      this.ticks++;
-      this.replica!.tick();
-      this.snapshots.tick();
-      const due = this.ticks - this.options.retryTicks;
-      this.proposals.retryDue(due);
-      this.reads.retryDue(due);
-      this.scheduleDrain();
-    });
-  };
-
-  /**
-   * A drain for new proposals, after the I/O callbacks of this event-loop turn: the
-   * requests that arrive together (many client connections readable at once) are cut
-   * into one slot, with one accept and one write each, not one slot apiece.
-   */
-  private scheduleBatchDrain(): void {
-    if (this.batchDrainScheduled || this.lifecycle !== 'running') return;
-    this.batchDrainScheduled = true;
-    const run = () => {
-      this.batchDrainScheduled = false;
-      this.scheduleDrain();
-    };
-    const clock = this.options.clock;
-    if (clock.defer !== undefined) clock.defer(run);
-    else clock.setTimer(run, 0);
-  }
-
-  private scheduleDrain(): void {
-    if (this.drainScheduled || this.lifecycle !== 'running') return;
-    this.drainScheduled = true;
-    queueMicrotask(this.drainNow);
-  }
-
-  private readonly drainNow = (): void => {
-    this.drainScheduled = false;
-    this.guard(() => this.drain());
-  };
-
-  /** Any exception out of the core or the drive loop is a bug: the node stops. */
-  private guard(action: () => void): void {
-    try {
-      action();
-    } catch (error) {
-      this.fail(error);
-    }
-  }
-
-  /** Does the core's work in the order {@link Output} prescribes. */
-  private drain(): void {
-    const replica = this.replica;
-    if (replica === undefined || this.lifecycle !== 'running') return;
-    for (;;) {
-      const out = replica.takeOutput();
-      if (isEmptyOutput(out)) break;
-      if (out.committed.length > 0) {
-        if (this.heldCommitted !== undefined) this.heldCommitted.push(...out.committed);
-        else this.applyCommitted(replica, out.committed);
-      }
-      if (out.dropped.length > 0) this.proposals.dropped(out.dropped);
-      for (const r of out.reads) this.reads.onReadIndex(r);
-      for (const to of out.snapshotsTo) this.snapshots.sendTo(to);
-      this.pipeline.push(out.persistSeq, out.persist, out.messages);
-      if (this.lifecycle !== 'running') return;
-    }
-    this.proposals.flushForwards();
-    this.observe(replica);
-  }
-
-  private onPersisted(seq: number, outputs: number, elapsedMs: number): void {
-    this.recorder.writes++;
-    this.recorder.batches += outputs;
-    this.recorder.persistLatency(elapsedMs);
-    if (this.lifecycle !== 'running') return;
-    this.guard(() => this.replica!.persisted(seq));
-    this.scheduleDrain();
   }
 
   private send(message: NodeMessage): void {
@@ -564,74 +480,6 @@ export class SynodNode<Command, Result> {
     }
   }
 
-  /** Notices role, leader and commit index changes: events, metrics, retries. */
-  private observe(replica: Replica): void {
-    const s = replica.status;
-    if (s.rejoining !== this.rejoining) this.onRejoining(s.rejoining, s.rejoinTarget);
-    if (s.role !== this.role) {
-      const previous = this.role!;
-      this.role = s.role;
-      this.proposals.roleChanged();
-      if (s.role === 'candidate') this.recorder.campaigns++;
-      if (s.role === 'leader') this.recorder.won++;
-      this.options.logger.info({ node: this.id, role: s.role, previous, promised: s.promised }, 'role changed');
-      this.emit('roleChange', { role: s.role, previous });
-    }
-    if (s.leader !== this.leader) {
-      this.leader = s.leader;
-      this.recorder.leaderChanges++;
-      this.options.logger.info({ node: this.id, leader: s.leader }, 'leader changed');
-      this.emit('leaderChange', { leader: s.leader });
-      this.onLeaderChange(s.leader);
-    }
-    if (s.commitIndex > this.commitIndex) {
-      this.commitIndex = s.commitIndex;
-      this.emit('commit', { commitIndex: s.commitIndex });
-    }
-    if (s.configuration.id !== this.configurationId) {
-      this.configurationId = s.configuration.id;
-      this.options.logger.info({ node: this.id, configuration: s.configuration, from: s.configurationFrom }, 'configuration chosen');
-      this.emit('configuration', { configuration: s.configuration, from: s.configurationFrom });
-    }
-    this.changes.observe(s.configuration, s.configurationFrom);
-    this.transfers.observe(s);
-  }
-
-  /** The amnesia guard's progress, said in the log: a voter that does not vote is worth knowing about. */
-  private onRejoining(state: 'probing' | 'rebuilding' | undefined, target: number | undefined): void {
-    const before = this.rejoining;
-    this.rejoining = state;
-    const { logger } = this.options;
-    if (state === 'probing') {
-      // A new cluster starts so: a warning waits until the voters' answers show history this node lost.
-      logger.info({ node: this.id }, 'no promise on record (a new node, or its storage was wiped): asking every voter what it holds before voting');
-    } else if (state === 'rebuilding') {
-      logger.warn(
-        { node: this.id, target },
-        `the cluster has history this node does not hold: not voting until it learned the chosen log up to slot ${target}`,
-      );
-    } else if (before === 'rebuilding' || (this.replica?.status.promised.round ?? 0) > 0) {
-      // It may have learned the log while probing and rebuilt within one step: then no warning said it lost its storage yet.
-      const level = before === 'probing' ? 'warn' : 'info';
-      logger[level](
-        { node: this.id, promised: this.replica?.status.promised },
-        'caught up after amnesia: voting again with a promise no lower than any it may have made',
-      );
-    } else {
-      logger.info({ node: this.id }, 'every voter answered and none holds anything: a new cluster, voting');
-    }
-  }
-
-  private onLeaderChange(leader: NodeId | undefined): void {
-    this.transfers.leaderChanged(leader);
-    if (leader === undefined) return;
-    // Reads ask before the forwards leave, as they always did: a read begun before a
-    // proposal of this node's is then answered with a read index from before it.
-    this.proposals.leaderChanged();
-    this.reads.leaderChanged();
-    this.proposals.flushForwards();
-  }
-
   private emit<E extends keyof NodeEvents>(event: E, payload: NodeEvents[E]): void {
     try {
       this.emitter.emit(event, payload);
@@ -640,137 +488,11 @@ export class SynodNode<Command, Result> {
     }
   }
 
-  // ---------------------------------------------------------------- apply
-
-  private applyCommitted(replica: Replica, committed: readonly CommittedEntry[]): void {
-    const clock = this.options.clock;
-    const started = clock.now();
-    this.proposals.applyStarted(started);
-    const bytes = this.applier.apply(committed);
-    const ended = clock.now();
-    this.proposals.applyEnded(ended);
-    this.recorder.applyLatency.observe(ended - started);
-    const appliedIndex = this.applier.appliedIndex;
-    replica.applied(appliedIndex);
-    this.snapshots.applied(committed.length, bytes);
-    this.emit('apply', { appliedIndex });
-    this.reads.applied(appliedIndex);
-  }
-
-  // ---------------------------------------------------------------- snapshots
-
-  /**
-   * A snapshot from a peer, durable already, replaces everything applied: continue after
-   * `slot`. A restore that takes its time (returns a promise) leaves the node running:
-   * messages are answered and slots chosen, but nothing is applied and no read is
-   * served until it ends (the state machine holds the old state, at the old applied
-   * slot, until then).
-   */
-  private async installSnapshot(slot: number, state: RuntimeState<Result>, machine: Uint8Array): Promise<void> {
-    this.heldCommitted = [];
-    let held: CommittedEntry[];
-    try {
-      await this.applier.restore(state, machine);
-    } finally {
-      held = this.heldCommitted ?? [];
-      this.heldCommitted = undefined;
-    }
-    if (this.lifecycle !== 'running') return;
-    this.finishInstall(
-      slot,
-      state,
-      held.filter((e) => e.slot > slot),
-    );
-  }
-
-  private finishInstall(slot: number, state: RuntimeState<Result>, later: readonly CommittedEntry[]): void {
-    const replica = this.replica!;
-    this.applier.installed(slot);
-    replica.installSnapshot(slot, state.configuration);
-    this.proposals.installed();
-    this.emit('apply', { appliedIndex: slot });
-    this.reads.applied(slot);
-    if (later.length > 0) this.applyCommitted(replica, later);
-    this.scheduleDrain();
-  }
-
-  private onSnapshotChunk(m: SnapshotChunkMessage): void {
-    const ok =
-      isCount(m.transfer) &&
-      isCount(m.slot) &&
-      m.slot >= 1 &&
-      isCount(m.total) &&
-      m.total >= 1 &&
-      isCount(m.offset) &&
-      isCount(m.crc) &&
-      m.crc <= 0xffffffff &&
-      m.data instanceof Uint8Array;
-    if (!ok) return this.dropMalformed(m);
-    this.snapshots.onChunk(m);
-  }
-
-  private onSnapshotAck(m: SnapshotAckMessage): void {
-    const ok = isCount(m.transfer) && isCount(m.received) && (m.status === 'more' || m.status === 'done' || m.status === 'failed');
-    if (!ok) return this.dropMalformed(m);
-    this.snapshots.onAck(m);
-  }
-
-  // ---------------------------------------------------------------- messages in
-
-  private deliver(message: NodeMessage): void {
-    if (this.lifecycle !== 'running' || this.replica === undefined) return;
-    this.recorder.messagesIn++;
-    if (!this.isFromPeer(message)) {
-      this.recorder.messagesDropped++;
-      return;
-    }
-    this.guard(() => {
-      switch (message.type) {
-        case 'forward':
-          return this.proposals.onForward(message);
-        case 'forwardRefused':
-          return this.proposals.onForwardRefused(message);
-        case 'readRequest':
-          return this.reads.onReadRequest(message);
-        case 'readReply':
-          return this.reads.onReadReply(message);
-        case 'snapshotChunk':
-          return this.onSnapshotChunk(message);
-        case 'snapshotAck':
-          return this.onSnapshotAck(message);
-        case 'group':
-          // A peer runs groups (a group host) and this node runs one alone: not a message for it.
-          return this.dropMalformed(message);
-        default:
-          return this.replica!.step(message as Message);
-      }
-    });
-    this.scheduleDrain();
-  }
-
-  private isFromPeer(m: unknown): m is NodeMessage {
-    if (typeof m !== 'object' || m === null) return false;
-    const { from, to, type } = m as { from: unknown; to: unknown; type: unknown };
-    // Any sender the transport let through: it authenticates who may speak. A member
-    // may hear from one that a configuration it has not learned yet added (the new
-    // leader, say), and must listen to it to learn of it.
-    return to === this.id && typeof from === 'string' && from !== '' && from !== this.id && typeof type === 'string';
-  }
-
-  private dropMalformed(m: NodeMessage): void {
-    this.recorder.messagesDropped++;
-    this.options.logger.warn({ node: this.id, from: m.from, type: m.type }, 'dropped a malformed message');
-  }
-
   private randomId(length: number): string {
     let s = '';
     for (let i = 0; i < length; i++) s += idAlphabet[Math.floor(this.options.random() * idAlphabet.length)] ?? 'x';
     return s;
   }
-}
-
-function isCount(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 /**

@@ -4,7 +4,8 @@
  * `/readyz` and the lag gauges of the KV server are computed from.
  */
 import { describe, expect, it } from 'vitest';
-import { LatencyRecorder, TimeList, latencyBucketsMs } from '../../src/runtime/metrics.js';
+import type { ReplicaStatus } from '../../src/core/index.js';
+import { LatencyRecorder, type MemberLag, TimeList, coreGauges, latencyBucketsMs } from '../../src/runtime/metrics.js';
 import { clusterPerTest } from './local-cluster.js';
 
 describe('LatencyRecorder', () => {
@@ -38,6 +39,58 @@ describe('TimeList', () => {
     list.drain((ms) => seen.push(ms));
     expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i));
     list.drain(() => expect.unreachable('drained already'));
+  });
+});
+
+describe('coreGauges', () => {
+  const status = (leader: string | undefined) => ({ role: 'leader', leader, commitIndex: 40 }) as unknown as ReplicaStatus;
+
+  it('turns what a leader knows of its members into lags and milliseconds', () => {
+    const core = {
+      status: status('a'),
+      leaderCommitIndex: 40,
+      leaderSilentTicks: 0,
+      memberProgress: () => [
+        { id: 'b', commitIndex: 38, silentTicks: 2 },
+        { id: 'c', commitIndex: undefined, silentTicks: undefined },
+        { id: 'd', commitIndex: 45, silentTicks: 0 },
+      ],
+    };
+    const members: MemberLag[] = [
+      { id: 'b', commitIndex: 38, lag: 2, silentMs: 100 },
+      { id: 'c', commitIndex: 0, lag: 40, silentMs: undefined },
+      { id: 'd', commitIndex: 45, lag: 0, silentMs: 0 },
+    ];
+    expect(coreGauges(core, 50, 10)).toEqual({
+      role: 'leader',
+      leader: 'a',
+      leaderSilentMs: 0,
+      leaderLive: true,
+      leaderCommitIndex: 40,
+      members,
+      commitIndex: 40,
+    });
+  });
+
+  it('calls a leader live only while heard from within electionTicksMin ticks, and none before the start', () => {
+    const follower = (leader: string | undefined, silentTicks: number) => ({
+      status: status(leader),
+      leaderCommitIndex: 40,
+      leaderSilentTicks: silentTicks,
+      memberProgress: () => [],
+    });
+    expect(coreGauges(follower('a', 9), 50, 10)).toMatchObject({ leaderLive: true, leaderSilentMs: 450 });
+    expect(coreGauges(follower('a', 10), 50, 10)).toMatchObject({ leaderLive: false, leaderSilentMs: 500 });
+    expect(coreGauges(follower(undefined, 0), 50, 10).leaderLive).toBe(false);
+    expect(coreGauges(undefined, 50, 10)).toEqual({
+      role: undefined,
+      leader: undefined,
+      leaderSilentMs: 0,
+      leaderLive: false,
+      leaderCommitIndex: 0,
+      members: [],
+      commitIndex: 0,
+    });
   });
 });
 
