@@ -2,11 +2,7 @@
  * A client of a KV cluster over the network. Node-only (node:net, node:tls).
  */
 import { randomBytes } from 'node:crypto';
-import { type Socket, connect as tcpConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import { FrameLoop } from '../../connection/frame-loop.js';
-import { Handshake, type HandshakeError } from '../../connection/handshake.js';
-import { newNonce } from '../../connection/proof.js';
+import type { Socket } from 'node:net';
 import { secretBytes } from '../../connection/secret.js';
 import { type Configuration, ConfigError, type MembershipChange } from '../../core/index.js';
 import { AbortedError, ClosedError, type Snapshot, TimeoutError, systemClock } from '../../runtime/index.js';
@@ -57,8 +53,8 @@ import type {
 import { decodeServerFrame, frameClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
-import { authenticationRefusal, clientWire } from '../protocol/client-handshake.js';
 import { kvClientDefaults, kvClientLimits } from './kv-client-limits.js';
+import { ServerConnection, type ServerConnectionHost } from './server-connection.js';
 import { RemoteWatch, type WatchLink } from './remote-watch.js';
 import { SnapshotAssembly } from './snapshot-assembly.js';
 
@@ -547,107 +543,30 @@ export class KvClient implements KvApi {
 
   private dial(): void {
     if (this.closed) return;
-    const address = this.options.endpoints[this.endpoint % this.options.endpoints.length]!;
-    const where = `${address.host}:${address.port}`;
-    const socket = this.connectTo(address);
-    this.socket = socket;
-    socket.setNoDelay(true);
-    let open = false;
-    /** Whether this attempt's failure was recorded (by `fail` or a socket error). */
-    let failed = false;
-    const fail = (why: string) => {
-      failed = true;
-      loop.stop();
-      this.lastFailure = `${where}: ${why}`;
-      socket.destroy(new Error(why));
+    const o = this.options;
+    const address = o.endpoints[this.endpoint % o.endpoints.length]!;
+    const settings = {
+      clusterId: o.clusterId,
+      clientId: this.clientId,
+      user: o.user,
+      secret: this.secret,
+      tls: o.tls,
+      serverName: o.serverName,
+      connectTimeoutMs: o.connectTimeoutMs ?? kvClientDefaults.connectTimeoutMs,
     };
-    const secret = this.secret;
-    // The server speaks first; under TLS (no secret) its certificate proved it, and no proof is checked.
-    const handshake = new Handshake({
-      wire: clientWire,
-      side: 'second',
-      cluster: this.options.clusterId,
-      id: this.clientId,
-      user: this.options.user,
-      nonce: newNonce(),
-      vet: () => ({ accepted: secret === undefined ? undefined : [secret], prove: secret, grant: undefined }),
-    });
-    const loop: FrameLoop = new FrameLoop(
-      socket,
-      {
-        onFrame: (bytes, start, end) => {
-          if (socket.destroyed) return;
-          if (open) return this.onFrame(bytes.subarray(start, end));
-          const step = handshake.receive(bytes.subarray(start, end));
-          for (const frame of step.send) socket.write(frame);
-          if (step.failed !== undefined) return this.handshakeFailed(where, step.failed, fail);
-          if (step.done === undefined) return;
-          open = true;
-          loop.opened();
-          this.onOpen();
-        },
-        onFailure: (error) => fail(error.failure === 'handshake-timeout' ? 'connect timed out' : error.message),
-      },
-      {
-        handshakeFrameBytesMax: kvClientLimits.handshakeFrameBytesMax,
-        // The attempt's whole time: the TCP (and TLS) connection, then the handshake.
-        handshakeTimeoutMs: this.options.connectTimeoutMs ?? kvClientDefaults.connectTimeoutMs,
-        frameBytesMax: kvClientLimits.answerFrameBytesMax,
-      },
-    );
-    socket.on('data', (chunk: Buffer) => {
-      this.chunksReceived++;
-      loop.received(chunk);
-    });
-    socket.on('error', (error) => {
-      failed = true;
-      this.lastFailure = `${where}: ${error.message}`;
-    });
-    socket.on('close', () => {
-      loop.stop();
-      // Hung up on without a word: under TLS 1.3 that is how a server refuses this client's certificate.
-      if (!open && !failed)
-        this.lastFailure = `${where}: closed by the server during the handshake${this.options.tls === undefined ? '' : ' (did it refuse this client certificate?)'}`;
-      if (this.socket === socket) this.onClose();
-    });
+    this.socket = new ServerConnection(address, settings, this.connectionHost).socket;
   }
 
-  /** A TCP (or TLS) connection to `address`, being made. */
-  private connectTo(address: TcpAddress): Socket {
-    const tls = this.options.tls;
-    if (tls === undefined) return tcpConnect({ host: address.host, port: address.port });
-    return tlsConnect({
-      host: address.host,
-      port: address.port,
-      ...(this.options.serverName === undefined ? {} : { servername: this.options.serverName }),
-      ca: tls.ca as string | string[],
-      cert: tls.cert as string,
-      key: tls.key as string,
-      passphrase: tls.passphrase,
-      minVersion: 'TLSv1.3',
-    });
-  }
-
-  /**
-   * The handshake with the server at `where` failed: this attempt ends (`fail`), and if
-   * asking again cannot cure it (the secret, the cluster), every request waiting fails too.
-   */
-  private handshakeFailed(where: string, error: HandshakeError, fail: (why: string) => void): void {
-    switch (error.failure) {
-      case 'refused':
-        fail(`refused: ${error.said ?? ''}`);
-        if (error.said === authenticationRefusal) this.refused(`${where} refused this client: ${authenticationRefusal} (is the client secret the servers'?)`);
-        return;
-      case 'cluster':
-        fail(`server is in cluster ${error.said}, not ${this.options.clusterId}`);
-        return this.refused(`${where} is a server of cluster ${error.said}, not ${this.options.clusterId}`);
-      case 'proof':
-        fail('the server failed to prove the secret');
-        return this.refused(`${where} failed to prove the client secret`);
-      default:
-        return fail(error.message);
-    }
-  }
+  private readonly connectionHost: ServerConnectionHost = {
+    received: () => this.chunksReceived++,
+    opened: () => this.onOpen(),
+    frame: (bytes) => this.onFrame(bytes),
+    failed: (why) => (this.lastFailure = why),
+    refused: (why) => this.refused(why),
+    closed: (connection) => {
+      if (this.socket === connection.socket) this.onClose();
+    },
+  };
 
   /**
    * A handshake failed for a reason that asking again cannot cure (the secret, the
