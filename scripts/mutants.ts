@@ -28,6 +28,8 @@ const fileLogTests = [
 ];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 const groupTests = ['test/groups/group-host.test.ts', 'test/testing/groups-simulation.prop.test.ts'];
+/** The shared authenticated connection (src/connection): its own unit tests, and the KV server's hardening tests that run it. */
+const connectionTests = ['test/connection/handshake.test.ts', 'test/connection/frame-loop.test.ts', 'test/kv/server/kv-server.security.test.ts'];
 const exactlyOnceTests = [
   'test/runtime/applier.test.ts',
   'test/runtime/dedup-table.test.ts',
@@ -241,6 +243,27 @@ const mutants: Mutant[] = [
     from: 'if (this.badFrames >= this.host.options.badFramesMax) {',
     to: 'if (this.badFrames < 0) {',
     tests: tcpTests,
+  },
+  {
+    name: "connection: a proof's label does not name its signer (a peer's proof passes for a client's, an acceptor's for a dialer's)",
+    file: 'src/connection/proof.ts',
+    from: 'return `${protocolOf[signer]} v${version} ${signer}`;',
+    to: 'return `synod v${version}`;',
+    tests: connectionTests,
+  },
+  {
+    name: 'connection: the partial-frame budget is never charged',
+    file: 'src/connection/frame-loop.ts',
+    from: 'if (!budget.recharge(this.chargedBytes, held)) {',
+    to: 'if (!budget.recharge(this.chargedBytes, 0)) {',
+    tests: connectionTests,
+  },
+  {
+    name: 'connection: a partial frame is never timed out',
+    file: 'src/connection/frame-loop.ts',
+    from: 'if (this.limits.frameCompleteMsMax !== undefined) this.timePartialFrame(this.limits.frameCompleteMsMax);',
+    to: 'if (this.limits.frameCompleteMsMax === -1) this.timePartialFrame(this.limits.frameCompleteMsMax);',
+    tests: connectionTests,
   },
   {
     name: 'lin: a return sorts before a call at the same instant (equal times ordered)',
