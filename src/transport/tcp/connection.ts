@@ -238,7 +238,7 @@ export class Connection {
 
   /** Writes what a handshake step sends, then opens or refuses as it says. */
   private apply(step: HandshakeStep<undefined>): void {
-    for (const frame of step.send) this.socket.write(frame);
+    if (!this.socket.destroyed && this.socket.writable) for (const frame of step.send) this.socket.write(frame);
     const failed = step.failed;
     if (failed !== undefined) {
       if (failed.failure === 'malformed') this.host.counters.framesRejected++;
@@ -253,7 +253,6 @@ export class Connection {
   /** Whether `peer` (the dialer's, or the one dialed) may be the other end: the transport's rules, its certificate. */
   private vet(peer: NodeId): Admission<undefined> | HandshakeError {
     const o = this.host.options;
-    this.peer ??= peer;
     if (this.role === 'acceptor') {
       this.peer = peer;
       const refusal = this.host.refusal(peer);
