@@ -154,17 +154,24 @@ export class FrameLoop {
 
   /** Hands on the frames held, until they run out, reading pauses or the loop stops (a frame may close the connection). */
   private readFrames(): void {
+    // Locals on the hot path (every frame of a peer link passes here).
     const reader = this.reader;
+    const handler = this.handler;
+    let read = 0;
     while (!this.pausedNow && !this.stopped) {
+      let whole: boolean;
       try {
-        if (!reader.nextInPlace()) return;
+        whole = reader.nextInPlace();
       } catch (error) {
         // The length prefix itself is beyond the limit: the stream cannot be followed.
+        this.framesRead += read;
         return this.fail('frame-too-large', error instanceof CodecError ? error.message : String(error));
       }
-      this.framesRead++;
-      this.handler.onFrame(reader.frameBytes, reader.frameStart, reader.frameEnd);
+      if (!whole) break;
+      read++;
+      handler.onFrame(reader.frameBytes, reader.frameStart, reader.frameEnd);
     }
+    this.framesRead += read;
   }
 
   /**
