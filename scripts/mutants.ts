@@ -28,6 +28,8 @@ const fileLogTests = [
 ];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 const groupTests = ['test/groups/group-host.test.ts', 'test/testing/groups-simulation.prop.test.ts'];
+/** The shared authenticated connection (src/connection): its own unit tests, and the KV server's hardening tests that run it. */
+const connectionTests = ['test/connection/handshake.test.ts', 'test/connection/frame-loop.test.ts', 'test/kv/server/kv-server.security.test.ts'];
 const exactlyOnceTests = [
   'test/runtime/applier.test.ts',
   'test/runtime/dedup-table.test.ts',
@@ -174,29 +176,29 @@ const mutants: Mutant[] = [
   },
   {
     name: 'tcp: the acceptor takes any proof',
-    file: 'src/transport/tcp/connection.ts',
-    from: "const refusal = this.proofRefusal('dialer', proof);",
-    to: 'const refusal = undefined as string | undefined;',
+    file: 'src/connection/handshake.ts',
+    from: 'const bad = this.verify(c.wire.signers.first, proof);',
+    to: 'const bad = undefined as HandshakeError | undefined;',
     tests: tcpTests,
   },
   {
     name: 'tcp: the acceptor reuses one nonce',
     file: 'src/transport/tcp/connection.ts',
-    from: 'private readonly nonce = newNonce();',
-    to: 'private readonly nonce = new Uint8Array(32);',
+    from: 'nonce: newNonce(),\n      vet: (claim) => this.vet(claim.id),',
+    to: 'nonce: new Uint8Array(32),\n      vet: (claim) => this.vet(claim.id),',
     tests: tcpTests,
   },
   {
     name: 'tcp: the acceptor ignores the cluster id',
-    file: 'src/transport/tcp/connection.ts',
-    from: '    this.peer = h.from;\n    if (h.cluster !== o.clusterId)',
-    to: "    this.peer = h.from;\n    if (h.cluster === '\\u0000')",
+    file: 'src/connection/handshake.ts',
+    from: 'if (cluster !== undefined && cluster !== c.cluster)',
+    to: "if (cluster === '\\u0000')",
     tests: tcpTests,
   },
   {
     name: 'tcp: the acceptor takes unknown ids and ignores the dial rule',
     file: 'src/transport/tcp/connection.ts',
-    from: 'const refusal = this.host.refusal(h.from);',
+    from: 'const refusal = this.host.refusal(peer);',
     to: 'const refusal = undefined as string | undefined;',
     tests: tcpTests,
   },
@@ -217,8 +219,8 @@ const mutants: Mutant[] = [
   {
     name: 'tcp: no handshake timeout',
     file: 'src/transport/tcp/connection.ts',
-    from: 'this.handshakeTimer = setTimeout(() => this.close(`handshake not finished after ${timeoutMs} ms`), timeoutMs);',
-    to: 'this.handshakeTimer = setTimeout(() => this.close(`handshake not finished after ${timeoutMs} ms`), timeoutMs * 1000);',
+    from: 'handshakeTimeoutMs: o.handshakeTimeoutMs,',
+    to: 'handshakeTimeoutMs: o.handshakeTimeoutMs * 1000,',
     tests: tcpTests,
   },
   {
@@ -241,6 +243,27 @@ const mutants: Mutant[] = [
     from: 'if (this.badFrames >= this.host.options.badFramesMax) {',
     to: 'if (this.badFrames < 0) {',
     tests: tcpTests,
+  },
+  {
+    name: "connection: a proof's label does not name its signer (a peer's proof passes for a client's, an acceptor's for a dialer's)",
+    file: 'src/connection/proof.ts',
+    from: 'return `${protocolOf[signer]} v${version} ${signer}`;',
+    to: 'return `synod v${version}`;',
+    tests: connectionTests,
+  },
+  {
+    name: 'connection: the partial-frame budget is never charged',
+    file: 'src/connection/frame-loop.ts',
+    from: 'if (!budget.recharge(this.chargedBytes, held)) {',
+    to: 'if (!budget.recharge(this.chargedBytes, 0)) {',
+    tests: connectionTests,
+  },
+  {
+    name: 'connection: a partial frame is never timed out',
+    file: 'src/connection/frame-loop.ts',
+    from: 'if (this.limits.frameCompleteMsMax !== undefined) this.timePartialFrame(this.limits.frameCompleteMsMax);',
+    to: 'if (this.limits.frameCompleteMsMax === -1) this.timePartialFrame(this.limits.frameCompleteMsMax);',
+    tests: connectionTests,
   },
   {
     name: 'lin: a return sorts before a call at the same instant (equal times ordered)',

@@ -16,7 +16,21 @@ const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..
 const srcRoot = join(repoRoot, 'src');
 
 /** A top-level folder of src/, `root` for files directly in src/ (the `synod` entry). */
-type Layer = 'encoding' | 'core' | 'runtime' | 'groups' | 'storage' | 'transport' | 'kv' | 'zk' | 'recipes' | 'testing' | 'prometheus' | 'cli' | 'root';
+type Layer =
+  | 'encoding'
+  | 'core'
+  | 'connection'
+  | 'runtime'
+  | 'groups'
+  | 'storage'
+  | 'transport'
+  | 'kv'
+  | 'zk'
+  | 'recipes'
+  | 'testing'
+  | 'prometheus'
+  | 'cli'
+  | 'root';
 
 /** One file of a layer this one may not import as a whole, and which of this layer's folders may import it. */
 interface Doorway {
@@ -41,12 +55,16 @@ const rules: readonly LayerRule[] = [
   // it imports nothing but itself and the base class of synod's errors.
   { layer: 'encoding', mayImport: ['encoding'], doorways: [{ from: 'encoding', file: 'core/errors.ts' }] },
   { layer: 'core', mayImport: ['core'] },
+  // The one authenticated framed connection (handshake, proof, frame loop, secrets) that
+  // the TCP transport's peers and the KV's clients and servers share: beside the byte
+  // layer, under both, importing neither (nor the runtime).
+  { layer: 'connection', mayImport: ['encoding', 'core', 'connection'] },
   { layer: 'runtime', mayImport: ['encoding', 'core', 'runtime'] },
   // Many groups in one process: nodes of the runtime over one shared transport, beside
   // the runtime and above it; the adapters under the runtime know nothing of it.
   { layer: 'groups', mayImport: ['encoding', 'core', 'runtime', 'groups'] },
   { layer: 'storage', mayImport: ['encoding', 'core', 'runtime', 'storage'] },
-  { layer: 'transport', mayImport: ['encoding', 'core', 'runtime', 'transport'] },
+  { layer: 'transport', mayImport: ['encoding', 'core', 'connection', 'runtime', 'transport'] },
   // The testing kit may run the group host, and put the messages of a simulated network
   // through the wire codec (pure, no Node), as a network transport would.
   {
@@ -55,18 +73,15 @@ const rules: readonly LayerRule[] = [
     doorways: [{ from: 'testing', file: 'transport/codec/index.ts' }],
   },
   // The KV uses the runtime's public API. Its Node-only server and client (their own
-  // subpaths) compose the file storage and the TCP transport, through their entries only;
-  // the shared secret's check is the one internal they share until one authenticated
-  // connection serves peers and clients alike.
+  // subpaths) compose the file storage and the TCP transport, through their entries only,
+  // and authenticate clients with the connection layer peers use too.
   {
     layer: 'kv',
-    mayImport: ['encoding', 'core', 'runtime', 'kv'],
+    mayImport: ['encoding', 'core', 'connection', 'runtime', 'kv'],
     doorways: [
       { from: 'kv/server', file: 'storage/file/index.ts' },
       { from: 'kv/server', file: 'transport/tcp/index.ts' },
-      { from: 'kv/server', file: 'transport/tcp/tcp-options.ts' },
       { from: 'kv/client', file: 'transport/tcp/index.ts' },
-      { from: 'kv/client', file: 'transport/tcp/tcp-options.ts' },
     ],
   },
   // The ZooKeeper front end runs on the KV's node (one group serves both); the KV knows
@@ -218,6 +233,16 @@ describe('the layer check can fail', () => {
     ['zk/zk-tree.ts', "import type { TcpAddress } from '../transport/tcp/index.js';", true],
     ['storage/file/record.ts', "import { KvStore } from '../../kv/mvcc-store.js';", true],
     ['transport/tcp/connection.ts', "import { ZkServer } from '../../zk/server/zk-server.js';", true],
+    // The shared connection sits under transport and kv: it reaches up to neither, and kv reaches no transport internal.
+    ['connection/handshake.ts', "import { peerWire } from '../transport/tcp/handshake.js';", true],
+    ['connection/frame-loop.ts', "import type { ClientConnection } from '../kv/server/client-connection.js';", true],
+    ['connection/frame-loop.ts', "import type { Logger } from '../runtime/index.js';", true],
+    ['kv/client/kv-client.ts', "import { secretBytes } from '../../transport/tcp/tcp-options.js';", true],
+    ['kv/server/kv-server.ts', "import { secretBytes } from '../../transport/tcp/tcp-options.js';", true],
+    ['kv/server/client-connection.ts', "import { FrameLoop } from '../../connection/frame-loop.js';", false],
+    ['transport/tcp/connection.ts', "import { Handshake } from '../../connection/handshake.js';", false],
+    ['connection/proof.ts', "import { Writer } from '../encoding/writer.js';", false],
+    ['connection/secret.ts', "import { ConfigError } from '../core/errors.js';", false],
     ['encoding/codec-error.ts', "import { SynodError } from '../core/errors.js';", false],
     ['encoding/writer.ts', "import { carve } from './slab.js';", false],
     ['kv/kv-codec.ts', "import { Reader } from '../encoding/reader.js';", false],

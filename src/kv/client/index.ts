@@ -3,5 +3,6 @@
  * @packageDocumentation
  */
 export { KvClient, type KvClientOptions } from './kv-client.js';
+export { kvClientDefaults } from './kv-client-limits.js';
 export { KvServerError } from '../protocol/client-errors.js';
 export type { ServerStatus } from '../protocol/client-frames.js';

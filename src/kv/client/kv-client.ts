@@ -2,14 +2,13 @@
  * A client of a KV cluster over the network. Node-only (node:net, node:tls).
  */
 import { randomBytes } from 'node:crypto';
-import { type Socket, connect as tcpConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
+import { secretBytes } from '../../connection/secret.js';
 import { type Configuration, ConfigError, type MembershipChange } from '../../core/index.js';
 import { AbortedError, ClosedError, type Snapshot, TimeoutError, systemClock } from '../../runtime/index.js';
 import { CodecError } from '../../encoding/codec-error.js';
-import { FrameReader, prefixFrame } from '../../encoding/frame-reader.js';
+import { framePrefixBytes } from '../../encoding/frame-reader.js';
 import type { TcpAddress, TcpTlsOptions } from '../../transport/tcp/index.js';
-import { secretBytes } from '../../transport/tcp/tcp-options.js';
 import { AuthenticationError, KvRequestError } from '../errors.js';
 import type { KvApi, ReadOptions, SessionOptions, WatchOptions, WriteOptions } from '../kv-api.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
@@ -51,18 +50,11 @@ import type {
   TxnRequest,
   TxnResult,
 } from '../kv-types.js';
-import { answerFrameBytesMax, decodeServerFrame, frameClientRequest } from '../protocol/client-codec.js';
+import { decodeServerFrame, frameClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
-import {
-  authenticationRefusal,
-  clientHandshakeBytesMax,
-  clientNonce,
-  clientProofMatches,
-  clientProofOf,
-  decodeClientHandshake,
-  encodeClientHandshake,
-} from '../protocol/client-handshake.js';
+import { kvClientDefaults, kvClientLimits } from './kv-client-limits.js';
+import { ServerConnection, type ServerConnectionHost } from './server-connection.js';
 import { RemoteWatch, type WatchLink } from './remote-watch.js';
 import { SnapshotAssembly } from './snapshot-assembly.js';
 
@@ -92,17 +84,18 @@ export interface KvClientOptions {
   /** This client's id for exactly-once. Default: random. Two live clients must not share one. */
   readonly clientId?: string;
   /**
-   * How long a request waits by default, across reconnects, in ms. Default 10,000. A
+   * How long a request waits by default, across reconnects, in ms. Default 10,000
+   * (`kvClientDefaults.requestTimeoutMs`). A
    * request that times out with nothing received since it was written closes the
    * connection (it is presumed dead) and the client dials the next endpoint.
    */
   readonly requestTimeoutMs?: number;
-  /** How long one connection attempt (with its handshake) may take, in ms. Default 2,000. */
+  /** How long one connection attempt (with its handshake) may take, in ms. Default 2,000 (`kvClientDefaults.connectTimeoutMs`). */
   readonly connectTimeoutMs?: number;
   /**
    * The largest request sent, in bytes: a larger one is refused here with
    * `KvRequestError` rather than by the server. Match the servers' `frameBytesMax`.
-   * Default 16 MiB.
+   * Default 16 MiB (`kvClientDefaults.requestBytesMax`).
    */
   readonly requestBytesMax?: number;
 }
@@ -124,15 +117,7 @@ interface Pending {
   written: { readonly socket: Socket; readonly chunksReceived: number } | undefined;
 }
 
-/** Defaults of {@link KvClientOptions}, in ms and bytes. */
-const requestTimeoutMsDefault = 10_000;
-const connectTimeoutMsDefault = 2_000;
-const requestBytesMaxDefault = 16 * 1024 * 1024;
-/** Redials back off from this, doubling, up to {@link redialDelayMsMax}, jittered down to half. */
-const redialDelayMsBase = 20;
-const redialDelayMsMax = 1_000;
-/** A request or watch the server could not finish for a moment (no leader yet) is sent again after this. */
-const retryDelayMs = 50;
+const { retryDelayMs } = kvClientLimits;
 
 /** Server errors after which a request is sent again (its identity keeps a write exactly-once). */
 const retryCodes = new Set(['CLOSED', 'NOT_LEADER', 'OVERLOADED', 'TIMEOUT', 'NOT_STARTED']);
@@ -188,7 +173,7 @@ export class KvClient implements KvApi {
       this.secret = secretBytes('secret', options.secret, 'KvClient');
     }
     this.clientId = options.clientId ?? `client-${randomBytes(8).toString('hex')}`;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? requestTimeoutMsDefault;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? kvClientDefaults.requestTimeoutMs;
     this.endpoint = 0;
   }
 
@@ -470,10 +455,11 @@ export class KvClient implements KvApi {
       if (seq !== undefined) this.finishedSeqs.add(seq);
       return Promise.reject(error instanceof CodecError ? new KvRequestError(request.kind, error.message, { cause: error }) : error);
     }
-    const requestBytesMax = this.options.requestBytesMax ?? requestBytesMaxDefault;
-    if (frame.byteLength - 4 > requestBytesMax) {
+    const requestBytesMax = this.options.requestBytesMax ?? kvClientDefaults.requestBytesMax;
+    const requestBytes = frame.byteLength - framePrefixBytes;
+    if (requestBytes > requestBytesMax) {
       if (seq !== undefined) this.finishedSeqs.add(seq);
-      return Promise.reject(new KvRequestError(request.kind, `the request is ${frame.byteLength - 4} bytes, more than the ${requestBytesMax} a server takes`));
+      return Promise.reject(new KvRequestError(request.kind, `the request is ${requestBytes} bytes, more than the ${requestBytesMax} a server takes`));
     }
     if (signal?.aborted === true) {
       if (seq !== undefined) this.finishedSeqs.add(seq);
@@ -557,98 +543,30 @@ export class KvClient implements KvApi {
 
   private dial(): void {
     if (this.closed) return;
-    const address = this.options.endpoints[this.endpoint % this.options.endpoints.length]!;
-    const tls = this.options.tls;
-    const socket: Socket =
-      tls === undefined
-        ? tcpConnect({ host: address.host, port: address.port })
-        : tlsConnect({
-            host: address.host,
-            port: address.port,
-            ...(this.options.serverName === undefined ? {} : { servername: this.options.serverName }),
-            ca: tls.ca as string | string[],
-            cert: tls.cert as string,
-            key: tls.key as string,
-            passphrase: tls.passphrase,
-            minVersion: 'TLSv1.3',
-          });
-    this.socket = socket;
-    socket.setNoDelay(true);
-    const reader = new FrameReader(clientHandshakeBytesMax);
-    const nonce = clientNonce();
-    let state: 'challenge' | 'welcome' | 'open' = 'challenge';
-    let context: Parameters<typeof clientProofOf>[2] | undefined;
-    /** Whether this attempt's failure was recorded (by `fail` or a socket error). */
-    let failed = false;
-    const fail = (why: string) => {
-      failed = true;
-      this.lastFailure = `${address.host}:${address.port}: ${why}`;
-      socket.destroy(new Error(why));
+    const o = this.options;
+    const address = o.endpoints[this.endpoint % o.endpoints.length]!;
+    const settings = {
+      clusterId: o.clusterId,
+      clientId: this.clientId,
+      user: o.user,
+      secret: this.secret,
+      tls: o.tls,
+      serverName: o.serverName,
+      connectTimeoutMs: o.connectTimeoutMs ?? kvClientDefaults.connectTimeoutMs,
     };
-    const timer = setTimeout(() => fail('connect timed out'), this.options.connectTimeoutMs ?? connectTimeoutMsDefault);
-    socket.on('data', (chunk: Buffer) => {
-      this.chunksReceived++;
-      reader.append(chunk);
-      for (;;) {
-        let frame: Uint8Array | undefined;
-        try {
-          frame = reader.next();
-        } catch (error) {
-          return fail(error instanceof Error ? error.message : String(error));
-        }
-        if (frame === undefined || socket.destroyed) return;
-        if (state === 'open') {
-          this.onFrame(frame);
-          continue;
-        }
-        let h;
-        try {
-          h = decodeClientHandshake(frame);
-        } catch (error) {
-          return fail(`bad handshake: ${error instanceof Error ? error.message : String(error)}`);
-        }
-        if (h.kind === 'refuse') {
-          fail(`refused: ${h.reason}`);
-          if (h.reason === authenticationRefusal)
-            this.refused(`${address.host}:${address.port} refused this client: ${authenticationRefusal} (is the client secret the servers'?)`);
-          return;
-        }
-        if (state === 'challenge' && h.kind === 'challenge') {
-          if (h.cluster !== this.options.clusterId) {
-            fail(`server is in cluster ${h.cluster}, not ${this.options.clusterId}`);
-            return this.refused(`${address.host}:${address.port} is a server of cluster ${h.cluster}, not ${this.options.clusterId}`);
-          }
-          const user = this.options.user === undefined ? {} : { user: this.options.user };
-          context = { cluster: h.cluster, node: h.node, clientId: this.clientId, serverNonce: h.nonce, clientNonce: nonce, ...user };
-          const proof = this.secret === undefined ? new Uint8Array(0) : clientProofOf(this.secret, 'client', context);
-          socket.write(prefixFrame(encodeClientHandshake({ kind: 'hello', clientId: this.clientId, nonce, proof, ...user })));
-          state = 'welcome';
-        } else if (state === 'welcome' && h.kind === 'welcome') {
-          if (this.secret !== undefined && !clientProofMatches(clientProofOf(this.secret, 'server', context!), h.proof)) {
-            fail('the server failed to prove the secret');
-            return this.refused(`${address.host}:${address.port} failed to prove the client secret`);
-          }
-          clearTimeout(timer);
-          state = 'open';
-          reader.limit(answerFrameBytesMax);
-          this.onOpen();
-        } else {
-          return fail(`unexpected handshake frame ${h.kind}`);
-        }
-      }
-    });
-    socket.on('error', (error) => {
-      failed = true;
-      this.lastFailure = `${address.host}:${address.port}: ${error.message}`;
-    });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      // Hung up on without a word: under TLS 1.3 that is how a server refuses this client's certificate.
-      if (state !== 'open' && !failed)
-        this.lastFailure = `${address.host}:${address.port}: closed by the server during the handshake${tls === undefined ? '' : ' (did it refuse this client certificate?)'}`;
-      if (this.socket === socket) this.onClose();
-    });
+    this.socket = new ServerConnection(address, settings, this.connectionHost).socket;
   }
+
+  private readonly connectionHost: ServerConnectionHost = {
+    received: () => this.chunksReceived++,
+    opened: () => this.onOpen(),
+    frame: (bytes) => this.onFrame(bytes),
+    failed: (why) => (this.lastFailure = why),
+    refused: (why) => this.refused(why),
+    closed: (connection) => {
+      if (this.socket === connection.socket) this.onClose();
+    },
+  };
 
   /**
    * A handshake failed for a reason that asking again cannot cure (the secret, the
@@ -682,7 +600,8 @@ export class KvClient implements KvApi {
     if (this.closed) return;
     this.endpoint++;
     this.attempts++;
-    const delay = Math.min(redialDelayMsMax, redialDelayMsBase * 2 ** Math.min(this.attempts, 6)) * (0.5 + Math.random() / 2);
+    const { redialDelayMsBase, redialDelayMsMax, redialDoublingsMax } = kvClientLimits;
+    const delay = Math.min(redialDelayMsMax, redialDelayMsBase * 2 ** Math.min(this.attempts, redialDoublingsMax)) * (0.5 + Math.random() / 2);
     this.reconnectTimer = setTimeout(
       () => {
         this.reconnectTimer = undefined;

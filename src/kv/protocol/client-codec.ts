@@ -39,6 +39,12 @@ export const clientProtocolVersion = 1;
  * frames, and a transaction whose answer is larger gets `AnswerTooLargeError`.
  */
 export const answerFrameBytesMax = 64 * 1024 * 1024;
+/**
+ * The largest request frame a server takes by default (`KvServer`'s
+ * `clientLimits.frameBytesMax`), in bytes, and so the largest a client sends by default
+ * (`KvClient`'s `requestBytesMax`): 16 MiB.
+ */
+export const requestFrameBytesMaxDefault = 16 * 1024 * 1024;
 /** Events in one `events` frame at most. */
 export const eventsPerFrameMax = 1024;
 /** Longest node id or client id, in bytes. */
@@ -286,6 +292,24 @@ const errorHasLeader = 8;
 /** Encodes a server's frame. @internal */
 export function encodeServerFrame(f: ServerFrame): Uint8Array {
   const w = new Writer(64);
+  writeServerFrame(w, f);
+  return w.finish();
+}
+
+/**
+ * A server's frame ready to write to a stream: its length (4 bytes, little-endian),
+ * then {@link encodeServerFrame}'s bytes, encoded in one buffer with the prefix written
+ * in place (an answer is not copied to be framed). @internal
+ */
+export function frameServerFrame(f: ServerFrame): Uint8Array {
+  const w = new Writer(64);
+  const prefix = w.reserveU32();
+  writeServerFrame(w, f);
+  w.setU32(prefix, w.length - 4);
+  return w.finish();
+}
+
+function writeServerFrame(w: Writer, f: ServerFrame): void {
   header(w, frameKinds.indexOf(f.kind), f.id);
   switch (f.kind) {
     case 'result':
@@ -374,7 +398,6 @@ export function encodeServerFrame(f: ServerFrame): Uint8Array {
       break;
     }
   }
-  return w.finish();
 }
 
 /** Decodes a server's frame; throws `CodecError` on anything malformed. @internal */

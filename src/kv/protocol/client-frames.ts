@@ -1,6 +1,7 @@
 /**
  * The frames a KV client and a KV server exchange once the connection is
- * authenticated. Each travels length-prefixed (`prefixFrame`); requests carry an id
+ * authenticated. Each travels length-prefixed, the prefix written in place as the frame
+ * is encoded (`frameClientRequest`, `frameServerFrame`); requests carry an id
  * the answers repeat. Writes carry the log command itself (`kvCommandCodec`'s
  * encoding), and their answers the applied result (`kvResultCodec`'s).
  */

@@ -11,7 +11,8 @@
  * shared client secret. Frames carry the magic "SC" and are at
  * most `clientHandshakeBytesMax` bytes.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { HandshakeMessage, HandshakeWire } from '../../connection/handshake.js';
+import { nonceBytes, proofBytes } from '../../connection/proof.js';
 import { CodecError } from '../../encoding/codec-error.js';
 import { Reader } from '../../encoding/reader.js';
 import { Writer } from '../../encoding/writer.js';
@@ -21,9 +22,8 @@ import { clientProtocolVersion } from './client-codec.js';
 /** The reason a server refuses a client whose proof does not verify (the client fails for good on it). */
 export const authenticationRefusal = 'authentication failed';
 
-/** The largest handshake frame. */
+/** The largest handshake frame, in bytes (a frame loop takes no more before the handshake ends). */
 export const clientHandshakeBytesMax = 2048;
-const nonceBytes = 32;
 const idBytesMax = 255;
 const magic0 = 0x53; // 'S'
 const magic1 = 0x43; // 'C'
@@ -39,7 +39,13 @@ const kinds = ['challenge', 'hello', 'welcome', 'refuse'] as const satisfies rea
 
 /** Encodes a handshake frame (without its length prefix). @internal */
 export function encodeClientHandshake(f: ClientHandshakeFrame): Uint8Array {
+  return clientHandshakeBytes(f).subarray(4);
+}
+
+/** A handshake frame with its length prefix, written in place, ready to write to a stream. @internal */
+export function clientHandshakeBytes(f: ClientHandshakeFrame): Uint8Array {
   const w = new Writer(128);
+  const prefix = w.reserveU32();
   w.u8(magic0);
   w.u8(magic1);
   w.u8(clientProtocolVersion);
@@ -63,7 +69,8 @@ export function encodeClientHandshake(f: ClientHandshakeFrame): Uint8Array {
       writeString(w, 'reason', f.reason.length > 200 ? f.reason.slice(0, 200) : f.reason, 1024);
       break;
   }
-  return w.finish().slice();
+  w.setU32(prefix, w.length - 4);
+  return w.finish();
 }
 
 /** Decodes a handshake frame; throws `CodecError` on anything malformed or of another version. @internal */
@@ -80,7 +87,7 @@ export function decodeClientHandshake(frame: Uint8Array): ClientHandshakeFrame {
     if (n.byteLength !== nonceBytes) throw new CodecError(`${what}: ${n.byteLength} bytes, not ${nonceBytes}`);
     return n;
   };
-  const proof = () => r.bytesOf('proof', 32).slice();
+  const proof = () => r.bytesOf('proof', proofBytes).slice();
   switch (kind) {
     case 'challenge':
       f = { kind, cluster: readString(r, 'cluster', idBytesMax), node: readString(r, 'node', idBytesMax), nonce: nonce('nonce').slice() };
@@ -111,37 +118,58 @@ export function decodeClientHandshake(frame: Uint8Array): ClientHandshakeFrame {
   return f;
 }
 
-/** A fresh nonce. @internal */
-export function clientNonce(): Uint8Array {
-  return randomBytes(nonceBytes);
+/**
+ * The client protocol's frames as the shared handshake reads and writes them: the
+ * server speaks first (challenge), the client answers (hello, with its proof), and the
+ * server's welcome carries its proof and opens the connection. Only the server says
+ * why it refuses, and for every failed proof it says the same. @internal
+ */
+export const clientWire: HandshakeWire = {
+  version: clientProtocolVersion,
+  signers: { first: 'server', second: 'client' },
+  confirms: false,
+  refusers: ['first'],
+  names: { opening: 'challenge', answer: 'hello', proof: 'welcome', ready: 'ready', refuse: 'refuse' },
+  malformed: 'bad handshake',
+  outOfTurn: (got, due) => `expected ${due}, got ${got}`,
+  proofRefusal: authenticationRefusal,
+  encode: (m) => clientHandshakeBytes(frameOf(m)),
+  decode: (frame) => {
+    // Another version's frame is told apart before its fields are read: they may differ.
+    if (frame.byteLength >= 3 && frame[0] === magic0 && frame[1] === magic1 && frame[2] !== clientProtocolVersion)
+      return { kind: 'other', version: frame[2]!, name: 'frame' };
+    return messageOf(decodeClientHandshake(frame));
+  },
+};
+
+/** The client protocol's frame for a step's message. */
+function frameOf(m: HandshakeMessage): ClientHandshakeFrame {
+  switch (m.kind) {
+    case 'opening':
+      return { kind: 'challenge', cluster: m.cluster, node: m.from, nonce: m.nonce };
+    case 'answer':
+      return { kind: 'hello', clientId: m.from, nonce: m.nonce, proof: m.proof, ...(m.user === undefined ? {} : { user: m.user }) };
+    case 'proof':
+      return { kind: 'welcome', proof: m.proof };
+    case 'refuse':
+      return { kind: 'refuse', reason: m.reason };
+    case 'ready':
+    case 'other':
+      throw new CodecError(`the client protocol has no ${m.kind} frame`);
+  }
 }
 
-/** What a proof covers. @internal */
-export interface ClientProofContext {
-  readonly cluster: string;
-  readonly node: string;
-  readonly clientId: string;
-  readonly serverNonce: Uint8Array;
-  readonly clientNonce: Uint8Array;
-  /** The user the client claims to be; absent: the shared client secret. */
-  readonly user?: string;
-}
-
-/** HMAC-SHA256 of the client secret over the context, labelled with the signer's role. @internal */
-export function clientProofOf(secret: Uint8Array, signer: 'client' | 'server', c: ClientProofContext): Uint8Array {
-  const w = new Writer(256);
-  w.string(`synod kv client v${clientProtocolVersion} ${signer}`);
-  w.string(c.cluster);
-  w.string(c.node);
-  w.string(c.clientId);
-  w.bytesOf(c.serverNonce);
-  w.bytesOf(c.clientNonce);
-  // Bound into the proof, so a hello cannot be replayed under another user's name.
-  if (c.user !== undefined) w.string(`user ${c.user}`);
-  return createHmac('sha256', secret).update(w.finish()).digest();
-}
-
-/** Constant-time comparison of a proof received with the one expected. @internal */
-export function clientProofMatches(expected: Uint8Array, got: Uint8Array): boolean {
-  return got.byteLength === expected.byteLength && timingSafeEqual(expected, got);
+/** A step's message for the client protocol's frame. */
+function messageOf(f: ClientHandshakeFrame): HandshakeMessage {
+  const version = clientProtocolVersion;
+  switch (f.kind) {
+    case 'challenge':
+      return { kind: 'opening', version, cluster: f.cluster, from: f.node, nonce: f.nonce };
+    case 'hello':
+      return { kind: 'answer', version, from: f.clientId, nonce: f.nonce, proof: f.proof, user: f.user };
+    case 'welcome':
+      return { kind: 'proof', version, proof: f.proof };
+    case 'refuse':
+      return { kind: 'refuse', version, reason: f.reason };
+  }
 }

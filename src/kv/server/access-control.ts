@@ -10,7 +10,7 @@
  * users keep working.
  */
 import { ConfigError } from '../../core/index.js';
-import { secretBytes } from '../../transport/tcp/tcp-options.js';
+import { secretBytes } from '../../connection/secret.js';
 import { kvLimits } from '../kv-limits.js';
 import { invalidAuthName, type KvPermission, rootRole } from '../kv-auth.js';
 import { KeySet } from '../key-set.js';

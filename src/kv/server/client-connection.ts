@@ -8,28 +8,23 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ClosedError, type Logger, ResultDroppedError, ResultExpiredError } from '../../runtime/index.js';
 import { assert } from '../../core/assert.js';
+import { FrameLoop, type FrameLoopError } from '../../connection/frame-loop.js';
+import { type Admission, Handshake, HandshakeError, type HandshakeStep } from '../../connection/handshake.js';
+import type { PartialFrameBudget } from '../../connection/partial-frame-budget.js';
+import { newNonce } from '../../connection/proof.js';
 import { CodecError } from '../../encoding/codec-error.js';
-import { FrameReader, prefixFrame } from '../../encoding/frame-reader.js';
+import { framePrefixBytes } from '../../encoding/frame-reader.js';
 import { AnswerTooLargeError, KvRequestError, PermissionDeniedError } from '../errors.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
 import { envelopeIdBytesMax } from '../../runtime/envelope.js';
 import { replicatedUserSeparator } from '../kv-state-machine.js';
 import type { KvNode } from '../kv-node.js';
 import { checkClientCommand } from '../kv-requests.js';
-import { answerFrameBytesMax, decodeClientRequest, encodeServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
+import { answerFrameBytesMax, decodeClientRequest, frameServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
-import {
-  authenticationRefusal,
-  clientHandshakeBytesMax,
-  clientNonce,
-  clientProofMatches,
-  clientProofOf,
-  decodeClientHandshake,
-  encodeClientHandshake,
-} from '../protocol/client-handshake.js';
+import { authenticationRefusal, clientHandshakeBytes, clientHandshakeBytesMax, clientWire } from '../protocol/client-handshake.js';
 import type { WatchEvent } from '../kv-types.js';
-import type { PartialFrameBudget } from './partial-frame-budget.js';
 import type { ServerMetricsRecorder } from './server-metrics.js';
 import { ServerWatch } from './server-watch.js';
 import { type AccessControl, type Principal, sharedPrincipal } from './access-control.js';
@@ -106,8 +101,9 @@ const answerBytesAssumed = 64 * 1024;
 
 /** @internal */
 export class ClientConnection {
-  private readonly reader = new FrameReader(clientHandshakeBytesMax);
-  private readonly serverNonce = clientNonce();
+  /** Reads the client's frames, within the limits, the partial-frame budget and the timeouts. */
+  private readonly loop: FrameLoop;
+  private readonly handshake: Handshake<Principal>;
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private clientId = '';
   /** Who the handshake proved the client to be; checked on every request. */
@@ -116,34 +112,39 @@ export class ClientConnection {
   private inFlight = 0;
   /** Answers computed and not yet written: they wait, unencoded, for the socket to have room. */
   private unsent: ServerFrame[] = [];
-  private paused = false;
   private badFrames = 0;
   private readonly watches = new Map<number, ServerWatch>();
-  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
   private corked = false;
-  /** Frames read so far: a change tells a new frame from the one that was partial. */
-  private framesRead = 0;
-  /** The partial frame: `framesRead` when it was first seen, and when (monotonic ms). */
-  private partial: { readonly frame: number; readonly since: number } | undefined;
-  /** Fires at the earliest when the partial frame is overdue; set at most once at a time. */
-  private frameTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Bytes of this connection's reader charged to the server's partial-frame budget. */
-  private charged = 0;
 
   constructor(
     private readonly socket: Socket,
     private readonly host: ConnectionHost,
   ) {
     socket.setNoDelay(true);
-    this.handshakeTimer = setTimeout(() => this.close('handshake timed out'), host.limits.handshakeTimeoutMs);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const { limits } = host;
+    this.loop = new FrameLoop(socket, this.frames, {
+      handshakeFrameBytesMax: clientHandshakeBytesMax,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      frameBytesMax: limits.frameBytesMax,
+      frameCompleteMsMax: limits.frameCompleteMsMax,
+      partialFrames: host.partialFrames,
+    });
+    this.handshake = new Handshake({
+      wire: clientWire,
+      side: 'first',
+      cluster: host.clusterId,
+      id: host.nodeId,
+      nonce: newNonce(),
+      vet: (claim) => this.vet(claim.user),
+    });
+    socket.on('data', (chunk: Buffer) => this.loop.received(chunk));
     socket.on('drain', () => {
       this.writeAnswers();
       this.resumeReading();
     });
     socket.on('error', () => this.close(undefined));
     socket.on('close', () => this.close(undefined));
-    this.sendRaw(encodeClientHandshake({ kind: 'challenge', cluster: host.clusterId, node: host.nodeId, nonce: this.serverNonce }));
+    this.onStep(this.handshake.start());
   }
 
   /** What this connection holds now, for the server's metrics. */
@@ -151,13 +152,13 @@ export class ClientConnection {
     return {
       answerBytesQueued: this.socket.writableLength,
       requestsUnanswered: this.inFlight + this.unsent.length,
-      partialFrameBytes: this.charged,
+      partialFrameBytes: this.loop.charged,
       watches: this.watches.size,
     };
   }
 
-  /** Ends the connection; a reason is logged and told to the client. */
-  close(reason: string | undefined): void {
+  /** Ends the connection; a reason is logged and told to the client (unless `told` already). */
+  close(reason: string | undefined, told = false): void {
     if (this.state === 'closed') return;
     if (reason !== undefined && this.state === 'handshake') this.host.metrics.handshakesRefused++;
     // A refused handshake is an operator's business (a wrong secret, a stray client): warn, rate-limited by the server's logger.
@@ -168,16 +169,13 @@ export class ClientConnection {
       );
     else if (reason !== undefined)
       this.host.logger.info({ node: this.host.nodeId, client: this.clientId || undefined, reason }, 'kv server: client connection closed');
-    if (reason !== undefined && !this.socket.destroyed) {
+    if (reason !== undefined && !told && !this.socket.destroyed) {
       // The client is told why: during the handshake by a refusal, after it by an error frame with id 0 (no request has it).
-      if (this.state === 'handshake') this.sendRaw(encodeClientHandshake({ kind: 'refuse', reason }));
+      if (this.state === 'handshake') this.sendRaw(clientHandshakeBytes({ kind: 'refuse', reason }));
       else this.send({ kind: 'error', id: 0, error: errorBodyOf(new ClosedError(`the server closed this connection: ${reason}`)) });
     }
     this.state = 'closed';
-    clearTimeout(this.handshakeTimer);
-    clearTimeout(this.frameTimer);
-    this.host.partialFrames.recharge(this.charged, 0);
-    this.charged = 0;
+    this.loop.stop();
     for (const watch of this.watches.values()) {
       watch.stop();
       this.host.usage.endWatch(this.principal);
@@ -191,120 +189,50 @@ export class ClientConnection {
     this.host.closed(this);
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
-    this.reader.append(chunk);
-    this.readFrames();
-    this.afterReading();
+  /** What the frame loop hands on: a frame (the handshake's until open), or why it stopped. */
+  private readonly frames = {
+    onFrame: (bytes: Uint8Array, start: number, end: number): void => {
+      const frame = bytes.subarray(start, end);
+      if (this.state === 'handshake') this.onStep(this.handshake.receive(frame));
+      else if (this.state === 'open') this.onRequestFrame(frame);
+    },
+    onFailure: (error: FrameLoopError): void => {
+      if (error.failure === 'partial-frames') this.host.metrics.partialFrameCloses++;
+      else if (error.failure === 'frame-timeout') this.host.metrics.frameTimeouts++;
+      this.close(error.failure === 'handshake-timeout' ? 'handshake timed out' : error.message);
+    },
+  };
+
+  /** Writes what a handshake step sends; then the connection opens, or closes (the step told the client why). */
+  private onStep(step: HandshakeStep<Principal>): void {
+    for (const frame of step.send) this.sendRaw(frame);
+    if (step.failed !== undefined) return this.close(step.failed.message, true);
+    const done = step.done;
+    if (done === undefined) return;
+    this.clientId = done.peer;
+    this.principal = done.grant;
+    this.state = 'open';
+    this.loop.opened();
   }
 
   /**
-   * Charges what the reader still holds (a partial frame, or whole ones while reading is
-   * paused) to the server's budget, closing the connection whose bytes would take it
-   * over; and times the partial frame.
+   * Who a client claiming `user` (or none: the shared secret) is, and the secret its
+   * proof must verify with; under TLS its certificate says (and a hello may name the
+   * user too, but then the certificate's).
    */
-  private afterReading(): void {
-    if (this.state === 'closed') return;
-    const held = this.reader.buffered;
-    if (!this.host.partialFrames.recharge(this.charged, held)) {
-      this.host.metrics.partialFrameCloses++;
-      const { bytesMax, held: others } = this.host.partialFrames;
-      return this.close(
-        `${held} bytes of frames not yet whole here would take what all clients hold to ${others - this.charged + held} bytes, over partialFrameBytesMax (${bytesMax})`,
-      );
-    }
-    this.charged = held;
-    this.timePartialFrame();
-  }
-
-  /**
-   * Notes when the frame now partial began (a frame read since means a new one) and sets
-   * the timer if none is set. Frames held while reading is paused are not the client's
-   * delay: they are not timed. The handshake has its own timer.
-   */
-  private timePartialFrame(): void {
-    if (this.state !== 'open' || this.paused || this.reader.buffered === 0) {
-      this.partial = undefined;
-      return;
-    }
-    if (this.partial === undefined || this.partial.frame !== this.framesRead) this.partial = { frame: this.framesRead, since: performance.now() };
-    if (this.frameTimer === undefined) this.setFrameTimer(this.host.limits.frameCompleteMsMax);
-  }
-
-  private setFrameTimer(ms: number): void {
-    this.frameTimer = setTimeout(() => this.onFrameTimer(), ms);
-    this.frameTimer.unref();
-  }
-
-  /** The partial frame timed then may have completed (and another begun): only an overdue one closes the connection. */
-  private onFrameTimer(): void {
-    this.frameTimer = undefined;
-    const partial = this.partial;
-    if (this.state !== 'open' || partial === undefined) return;
-    const { frameCompleteMsMax } = this.host.limits;
-    const left = partial.since + frameCompleteMsMax - performance.now();
-    if (left > 0) return this.setFrameTimer(Math.ceil(left));
-    this.host.metrics.frameTimeouts++;
-    this.close(`a frame was not whole within frameCompleteMsMax (${frameCompleteMsMax} ms) of its first byte (${this.reader.buffered} bytes of it came)`);
-  }
-
-  /**
-   * Handles the frames buffered, until they run out or reading pauses: a chunk may hold
-   * many requests, and those past the pause wait in the reader, not in flight.
-   */
-  private readFrames(): void {
-    while (!this.paused) {
-      let frame: Uint8Array | undefined;
-      try {
-        frame = this.reader.next();
-      } catch (error) {
-        return this.close(error instanceof Error ? error.message : String(error));
-      }
-      if (frame === undefined || (this.state as string) === 'closed') return;
-      this.framesRead++;
-      if (this.state === 'handshake') this.onHandshake(frame);
-      else this.onRequestFrame(frame);
-    }
-  }
-
-  private onHandshake(frame: Uint8Array): void {
-    let hello;
-    try {
-      hello = decodeClientHandshake(frame);
-    } catch (error) {
-      return this.close(`bad handshake: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    if (hello.kind !== 'hello') return this.close(`expected hello, got ${hello.kind}`);
-    const context = {
-      cluster: this.host.clusterId,
-      node: this.host.nodeId,
-      clientId: hello.clientId,
-      serverNonce: this.serverNonce,
-      clientNonce: hello.nonce,
-      ...(hello.user === undefined ? {} : { user: hello.user }),
-    };
-    let proof: Uint8Array = new Uint8Array(0);
-    let principal: Principal;
+  private vet(user: string | undefined): Admission<Principal> | HandshakeError {
     if (this.host.tls) {
       const found = this.certificatePrincipal();
-      if (typeof found === 'string') return this.close(found);
-      // A hello may name the user too; it must be the certificate's.
-      if (hello.user !== undefined && hello.user !== found.name) return this.close('authentication failed: the hello names another user than the certificate');
-      principal = found;
-    } else {
-      // An unknown user, a user without a secret, or no shared secret: one answer for all, so names cannot be probed.
-      const user = hello.user === undefined ? undefined : this.host.access.user(hello.user);
-      const secret = hello.user === undefined ? this.host.secret : user?.secret;
-      if (secret === undefined || !clientProofMatches(clientProofOf(secret, 'client', context), hello.proof)) return this.close(authenticationRefusal);
-      proof = clientProofOf(secret, 'server', context);
-      principal = user?.principal ?? this.host.access.shared;
+      if (typeof found === 'string') return new HandshakeError('identity', found);
+      if (user !== undefined && user !== found.name)
+        return new HandshakeError('identity', 'authentication failed: the hello names another user than the certificate');
+      return { accepted: undefined, prove: undefined, grant: found };
     }
-    clearTimeout(this.handshakeTimer);
-    this.clientId = hello.clientId;
-    this.principal = principal;
-    this.state = 'open';
-    this.reader.limit(this.host.limits.frameBytesMax);
-    this.sendRaw(encodeClientHandshake({ kind: 'welcome', proof }));
+    // An unknown user, a user without a secret, or no shared secret: one answer for all, so names cannot be probed.
+    const known = user === undefined ? undefined : this.host.access.user(user);
+    const secret = user === undefined ? this.host.secret : known?.secret;
+    if (secret === undefined) return new HandshakeError('proof', authenticationRefusal);
+    return { accepted: [secret], prove: secret, grant: known?.principal ?? this.host.access.shared };
   }
 
   /**
@@ -655,9 +583,7 @@ export class ClientConnection {
 
   /** Stops reading requests: too many in flight, or answers piling up unread. */
   private pauseReading(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.socket.pause();
+    this.loop.pause();
   }
 
   /**
@@ -666,13 +592,10 @@ export class ClientConnection {
    * `drain` comes to check again); first the frames already buffered.
    */
   private resumeReading(): void {
-    if (!this.paused || this.state === 'closed') return;
+    if (!this.loop.paused || this.state === 'closed') return;
     if (this.inFlight >= this.host.limits.requestsInFlightMax / 2) return;
     if (this.answerBytesOutstanding() > Math.max(this.answerBytesHigh() / 2, this.socket.writableHighWaterMark)) return;
-    this.paused = false;
-    this.socket.resume();
-    this.readFrames();
-    this.afterReading();
+    this.loop.resume();
   }
 
   private readonly watchSink = {
@@ -719,23 +642,25 @@ export class ClientConnection {
 
   private send(frame: ServerFrame): void {
     if (this.state === 'closed') return;
+    // Framed as encoded: the length prefix is written in place, not by copying the frame.
     let bytes: Uint8Array;
     try {
-      bytes = encodeServerFrame(frame);
+      bytes = frameServerFrame(frame);
     } catch (error) {
       // A result that cannot be encoded (it broke a limit): tell the client rather than leave it waiting.
       if (frame.kind === 'error') throw error;
-      bytes = encodeServerFrame({ kind: 'error', id: frame.id, error: errorBodyOf(error) });
+      bytes = frameServerFrame({ kind: 'error', id: frame.id, error: errorBodyOf(error) });
     }
     // More than a client takes: it would hang up, dial again and ask again, forever.
-    if (bytes.byteLength > answerFrameBytesMax && frame.kind !== 'error') {
+    const frameBytes = bytes.byteLength - framePrefixBytes;
+    if (frameBytes > answerFrameBytesMax && frame.kind !== 'error') {
       const applied = frame.kind === 'result' && frame.result.type === 'txn' && frame.result.results.some((r) => r.op !== 'range');
-      bytes = encodeServerFrame({ kind: 'error', id: frame.id, error: errorBodyOf(new AnswerTooLargeError(bytes.byteLength, answerFrameBytesMax, applied)) });
+      bytes = frameServerFrame({ kind: 'error', id: frame.id, error: errorBodyOf(new AnswerTooLargeError(frameBytes, answerFrameBytesMax, applied)) });
     }
     this.sendRaw(bytes);
   }
 
-  /** Writes a frame; frames written in one turn leave in one system call. */
+  /** Writes a frame (with its length prefix); frames written in one turn leave in one system call. */
   private sendRaw(frame: Uint8Array): void {
     if (this.socket.destroyed) return;
     if (!this.corked) {
@@ -746,6 +671,6 @@ export class ClientConnection {
         this.socket.uncork();
       });
     }
-    this.socket.write(prefixFrame(frame));
+    this.socket.write(frame);
   }
 }

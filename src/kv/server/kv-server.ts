@@ -11,11 +11,12 @@ import { type Logger, limitLogRate, silentLogger } from '../../runtime/index.js'
 import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
 import { type TcpAddress, type TcpPeerStats, type TcpTlsOptions, TcpTransport, type TcpTransportStats } from '../../transport/tcp/index.js';
 import { framePrefixBytes } from '../../encoding/frame-reader.js';
-import { secretBytes } from '../../transport/tcp/tcp-options.js';
+import { secretBytes } from '../../connection/secret.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';
 import { formatMemberAddress, parseMemberAddress } from './member-address.js';
-import { PartialFrameBudget } from './partial-frame-budget.js';
+import { PartialFrameBudget } from '../../connection/partial-frame-budget.js';
+import { requestFrameBytesMaxDefault } from '../protocol/client-codec.js';
 import { AccessControl, type KvAuthOptions } from './access-control.js';
 import { PrincipalUsage } from './principal-usage.js';
 import { type KvServerMetrics, ServerMetricsRecorder } from './server-metrics.js';
@@ -106,7 +107,7 @@ const removedGraceMs = 1_000;
 const defaultPartialFrameBytesMax = 64 * 1024 * 1024;
 
 const defaultLimits: ConnectionLimits = {
-  frameBytesMax: 16 * 1024 * 1024,
+  frameBytesMax: requestFrameBytesMaxDefault,
   requestsInFlightMax: 4096,
   watchesMax: 256,
   badFramesMax: 8,

@@ -7,12 +7,14 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { NodeId } from '../../core/index.js';
 import type { NodeMessage } from '../../runtime/index.js';
+import { FrameLoop, type FrameLoopError } from '../../connection/frame-loop.js';
+import { type Admission, Handshake, HandshakeError, type HandshakeStep } from '../../connection/handshake.js';
+import { newNonce } from '../../connection/proof.js';
 import { CodecError } from '../../encoding/codec-error.js';
-import { FrameReader } from '../../encoding/frame-reader.js';
 import { decodeMessageIn, protocolVersion } from '../codec/message-codec.js';
 import { certificateNamesNode } from './certificate-names.js';
-import type { HandshakeFrame, ProofContext } from './handshake.js';
-import { decodeHandshake, handshakeBytes, handshakeFrameBytesMax, isHandshakeFrame, newNonce, proofMatches, proofOf } from './handshake.js';
+import type { HandshakeFrame } from './handshake.js';
+import { decodeHandshake, handshakeBytes, handshakeFrameBytesMax, isHandshakeFrame, peerWire } from './handshake.js';
 import type { ResolvedTcpOptions } from './tcp-options.js';
 import type { TcpCounters, TcpPeerCounters } from './tcp-stats.js';
 
@@ -34,14 +36,9 @@ export interface ConnectionHost {
 
 type State =
   | 'connecting' // dialer: waiting for TCP (and TLS)
-  | 'hello' // acceptor: waiting for the dialer's hello
-  | 'welcome' // dialer: waiting for the acceptor's welcome
-  | 'proof' // acceptor: waiting for the dialer's proof
-  | 'ready' // dialer: waiting for the acceptor's go-ahead
+  | 'handshake' // the shared handshake's steps (`connection/handshake.ts`)
   | 'open'
   | 'closed';
-
-const noProof = new Uint8Array(0);
 
 /** @internal */
 export class Connection {
@@ -50,9 +47,8 @@ export class Connection {
   /** The peer's own counters, once its link took this connection. */
   peerCounts: TcpPeerCounters | undefined;
   private state: State;
-  private readonly reader = new FrameReader(handshakeFrameBytesMax);
-  private readonly nonce = newNonce();
-  private peerNonce: Uint8Array | undefined;
+  private readonly loop: FrameLoop;
+  private readonly handshake: Handshake<undefined>;
   private badFrames = 0;
   /** On the monotonic clock (`performance.now()`): a wall clock step must neither close a live connection nor keep a dead one. */
   private lastReceived = performance.now();
@@ -60,7 +56,6 @@ export class Connection {
   private socketError: string | undefined;
   /** Whether the TCP connection was made (an accepted one was): a dial refused before it is no handshake failure. */
   private connected: boolean;
-  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -72,12 +67,24 @@ export class Connection {
     expectedPeer?: NodeId,
   ) {
     this.peer = expectedPeer;
-    this.state = role === 'dialer' ? 'connecting' : 'hello';
+    this.state = role === 'dialer' ? 'connecting' : 'handshake';
     this.connected = role === 'acceptor';
     if (role === 'dialer') socket.once('connect', () => (this.connected = true));
-    const timeoutMs = host.options.handshakeTimeoutMs;
-    this.handshakeTimer = setTimeout(() => this.close(`handshake not finished after ${timeoutMs} ms`), timeoutMs);
-    this.handshakeTimer.unref();
+    const o = host.options;
+    this.handshake = new Handshake({
+      wire: peerWire(o.idBytesMax),
+      side: role === 'dialer' ? 'first' : 'second',
+      cluster: o.clusterId,
+      id: o.id,
+      peer: expectedPeer,
+      nonce: newNonce(),
+      vet: (claim) => this.vet(claim.id),
+    });
+    this.loop = new FrameLoop(socket, this.frames, {
+      handshakeFrameBytesMax,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      frameBytesMax: o.frameBytesMax,
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: Error) => {
       this.socketError = error.message;
@@ -86,13 +93,23 @@ export class Connection {
     if (role === 'dialer') socket.once(host.tls ? 'secureConnect' : 'connect', () => this.sendHello());
   }
 
+  /** What the frame loop hands on: a frame (the handshake's until open), or why it stopped. */
+  private readonly frames = {
+    onFrame: (bytes: Uint8Array, start: number, end: number): void => {
+      if (this.state === 'open') this.onFrame(bytes, start, end);
+      else this.onHandshakeFrame(bytes.subarray(start, end));
+    },
+    onFailure: (error: FrameLoopError): void => {
+      if (error.failure === 'handshake-timeout') return this.close(error.message);
+      // The length prefix itself is beyond the limit: the stream cannot be followed.
+      this.host.counters.framesRejected++;
+      this.refuse(error.message);
+    },
+  };
+
   /** Whether the handshake has finished and the connection is usable. */
   get isOpen(): boolean {
     return this.state === 'open';
-  }
-
-  private isClosed(): boolean {
-    return this.state === 'closed';
   }
 
   /** Bytes written but not yet taken by the kernel. */
@@ -133,7 +150,7 @@ export class Connection {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
-    clearTimeout(this.handshakeTimer);
+    this.loop.stop();
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
     if (!wasOpen) this.host.counters.handshakesFailed++;
     if (graceful && !this.socket.destroyed) {
@@ -156,23 +173,9 @@ export class Connection {
     this.host.counters.bytesReceived += chunk.byteLength;
     if (this.peerCounts !== undefined) this.peerCounts.bytesReceived += chunk.byteLength;
     this.lastReceived = performance.now();
-    this.reader.append(chunk);
-    // A frame may close the connection; the state is re-read on every turn.
-    const reader = this.reader;
-    while (!this.isClosed()) {
-      try {
-        if (!reader.nextInPlace()) return;
-      } catch (error) {
-        // The length prefix itself is beyond the limit: the stream cannot be followed.
-        this.host.counters.framesRejected++;
-        this.refuse((error as CodecError).message);
-        return;
-      }
-      // Read in place in the chunk the socket gave (a fresh buffer each time, never
-      // reused: what is decoded from it may keep views of it).
-      if (this.state === 'open') this.onFrame(reader.frameBytes, reader.frameStart, reader.frameEnd);
-      else this.onHandshakeFrame(reader.frameBytes.subarray(reader.frameStart, reader.frameEnd));
-    }
+    // Frames are read in place in the chunk the socket gave (a fresh buffer each time,
+    // never reused: what is decoded from it may keep views of it).
+    this.loop.received(chunk);
   }
 
   // ---- after the handshake
@@ -220,89 +223,46 @@ export class Connection {
     }
   }
 
-  // ---- the handshake
+  // ---- the handshake (its steps are the shared handshake's; this end does the I/O)
 
   private onHandshakeFrame(frame: Uint8Array): void {
-    let h: HandshakeFrame;
-    try {
-      h = decodeHandshake(frame, this.host.options.idBytesMax);
-    } catch (error) {
-      this.host.counters.framesRejected++;
-      this.refuse(`malformed handshake: ${(error as CodecError).message}`);
-      return;
-    }
-    if (h.kind === 'refuse') {
-      this.close(`refused by the peer: ${h.reason}`);
-      return;
-    }
-    if (h.version !== protocolVersion) {
-      this.refuse(`protocol version ${h.version}; this node speaks ${protocolVersion}`);
-      return;
-    }
-    const expected = { hello: 'hello', welcome: 'welcome', proof: 'proof', ready: 'ready' }[this.state as 'hello' | 'welcome' | 'proof' | 'ready'];
-    if (h.kind !== expected) {
-      this.refuse(`a ${h.kind} frame where a ${expected} was due`);
-      return;
-    }
-    if (h.kind === 'hello') this.onHello(h);
-    else if (h.kind === 'welcome') this.onWelcome(h);
-    else if (h.kind === 'proof') this.onProof(h.proof);
-    else this.open();
+    if (this.state !== 'handshake') return this.refuse('a frame before this node spoke');
+    this.apply(this.handshake.receive(frame));
   }
 
   private sendHello(): void {
     if (this.state !== 'connecting') return;
+    this.state = 'handshake';
+    this.apply(this.handshake.start());
+  }
+
+  /** Writes what a handshake step sends, then opens or refuses as it says. */
+  private apply(step: HandshakeStep<undefined>): void {
+    if (!this.socket.destroyed && this.socket.writable) for (const frame of step.send) this.socket.write(frame);
+    const failed = step.failed;
+    if (failed !== undefined) {
+      if (failed.failure === 'malformed') this.host.counters.framesRejected++;
+      // The step sent the refusal already (this end tells why): close, letting it reach the peer.
+      if (failed.failure === 'refused') this.close(failed.message);
+      else this.close(failed.message, true);
+      return;
+    }
+    if (step.done !== undefined) this.open();
+  }
+
+  /** Whether `peer` (the dialer's, or the one dialed) may be the other end: the transport's rules, its certificate. */
+  private vet(peer: NodeId): Admission<undefined> | HandshakeError {
     const o = this.host.options;
-    this.state = 'welcome';
-    this.socket.write(handshakeBytes({ kind: 'hello', version: protocolVersion, cluster: o.clusterId, from: o.id, to: this.peer!, nonce: this.nonce }));
-  }
-
-  private onHello(h: Extract<HandshakeFrame, { kind: 'hello' }>): void {
-    const o = this.host.options;
-    this.peer = h.from;
-    if (h.cluster !== o.clusterId) return this.refuse(`the peer is in cluster "${h.cluster}", this node in "${o.clusterId}"`, 'wrong cluster id');
-    if (h.to !== o.id) return this.refuse(`the peer wanted ${h.to}; this is ${o.id}`);
-    const refusal = this.host.refusal(h.from);
-    if (refusal !== undefined) return this.refuse(refusal);
-    const certificate = this.certificateRefusal(h.from);
-    if (certificate !== undefined) return this.refuse(certificate);
-    this.peerNonce = h.nonce;
-    const proof = o.secret === undefined ? noProof : proofOf(o.secret, 'acceptor', this.proofContext());
-    this.state = 'proof';
-    this.socket.write(handshakeBytes({ kind: 'welcome', version: protocolVersion, cluster: o.clusterId, from: o.id, to: h.from, nonce: this.nonce, proof }));
-  }
-
-  private onWelcome(h: Extract<HandshakeFrame, { kind: 'welcome' }>): void {
-    const o = this.host.options;
-    if (h.cluster !== o.clusterId) return this.refuse(`the peer is in cluster "${h.cluster}", this node in "${o.clusterId}"`, 'wrong cluster id');
-    if (h.from !== this.peer) return this.refuse(`the node at ${this.remote} is ${h.from}, not ${this.peer}`);
-    if (h.to !== o.id) return this.refuse(`the peer wanted ${h.to}; this is ${o.id}`);
-    const certificate = this.certificateRefusal(h.from);
-    if (certificate !== undefined) return this.refuse(certificate);
-    this.peerNonce = h.nonce;
-    const refusal = this.proofRefusal('acceptor', h.proof);
-    if (refusal !== undefined) return this.refuse(refusal);
-    const proof = o.secret === undefined ? noProof : proofOf(o.secret, 'dialer', this.proofContext());
-    this.state = 'ready';
-    this.socket.write(handshakeBytes({ kind: 'proof', version: protocolVersion, proof }));
-  }
-
-  private onProof(proof: Uint8Array): void {
-    const refusal = this.proofRefusal('dialer', proof);
-    if (refusal !== undefined) return this.refuse(refusal);
-    this.socket.write(handshakeBytes({ kind: 'ready', version: protocolVersion }));
-    this.open();
-  }
-
-  /** Why the peer's proof of the secret is not good enough, or undefined. */
-  private proofRefusal(signer: 'dialer' | 'acceptor', proof: Uint8Array): string | undefined {
-    const secrets = this.host.options.secrets;
-    if (secrets.length === 0) return proof.byteLength === 0 ? undefined : 'the peer proves a shared secret and this node has none configured';
-    if (proof.byteLength === 0) return 'the peer sent no proof of the shared secret';
-    const context = this.proofContext();
-    return secrets.some((secret) => proofMatches(proofOf(secret, signer, context), proof))
-      ? undefined
-      : 'authentication failed: wrong proof of the shared secret';
+    if (this.role === 'acceptor') {
+      this.peer = peer;
+      const refusal = this.host.refusal(peer);
+      if (refusal !== undefined) return new HandshakeError('identity', refusal);
+    } else if (peer !== this.peer) {
+      return new HandshakeError('identity', `the node at ${this.remote} is ${peer}, not ${this.peer}`);
+    }
+    const certificate = this.certificateRefusal(peer);
+    if (certificate !== undefined) return new HandshakeError('identity', certificate);
+    return { accepted: o.secrets, prove: o.secret, grant: undefined };
   }
 
   /** Under TLS, why the peer's certificate does not make it node `id`, or undefined. */
@@ -314,23 +274,10 @@ export class Connection {
     return undefined;
   }
 
-  private proofContext(): ProofContext {
-    const o = this.host.options;
-    const dialer = this.role === 'dialer';
-    return {
-      cluster: o.clusterId,
-      dialer: dialer ? o.id : this.peer!,
-      acceptor: dialer ? this.peer! : o.id,
-      dialerNonce: dialer ? this.nonce : this.peerNonce!,
-      acceptorNonce: dialer ? this.peerNonce! : this.nonce,
-    };
-  }
-
   private open(): void {
     const o = this.host.options;
     this.state = 'open';
-    clearTimeout(this.handshakeTimer);
-    this.reader.limit(o.frameBytesMax);
+    this.loop.opened();
     this.host.counters.connectionsEstablished++;
     const ping = handshakeBytes({ kind: 'ping', version: protocolVersion });
     this.pingTimer = setInterval(

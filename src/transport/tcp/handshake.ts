@@ -8,19 +8,18 @@
  *   acceptor → welcome { cluster, from, to, nonce, proof }   proof of the secret over both nonces
  *   dialer   → proof   { proof }                            the same, signed for the other role
  *   acceptor → ready                                          messages may flow
- * Either side may answer `refuse { reason }` instead and close.
+ * Either side may answer `refuse { reason }` instead and close. The steps are the
+ * shared handshake's (`connection/handshake.ts`, run by `Connection`), and so is the
+ * proof: an HMAC of the secret labelled with the signer's role (`connection/proof.ts`).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { HandshakeMessage, HandshakeWire } from '../../connection/handshake.js';
+import { nonceBytes, proofBytes } from '../../connection/proof.js';
 import type { NodeId } from '../../core/index.js';
 import { CodecError } from '../../encoding/codec-error.js';
 import { protocolVersion } from '../codec/message-codec.js';
 import { Reader } from '../../encoding/reader.js';
 import { Writer } from '../../encoding/writer.js';
 
-/** Bytes of each side's nonce. */
-const nonceBytes = 32;
-/** Bytes of a proof: an HMAC-SHA256. */
-const proofBytes = 32;
 /** The largest handshake frame read before the peer is authenticated. */
 export const handshakeFrameBytesMax = 2048;
 /** The longest refusal reason sent or read. */
@@ -145,37 +144,58 @@ function clip(text: string, bytesMax: number): string {
   return out;
 }
 
-/** A fresh nonce. */
-export function newNonce(): Uint8Array {
-  return randomBytes(nonceBytes);
-}
-
-/** What a proof covers: who signs it, both ends, both nonces, the cluster and the version. */
-export interface ProofContext {
-  readonly cluster: string;
-  readonly dialer: NodeId;
-  readonly acceptor: NodeId;
-  readonly dialerNonce: Uint8Array;
-  readonly acceptorNonce: Uint8Array;
-}
-
 /**
- * HMAC-SHA256 of the secret over the context, labelled with the signer's role: the
- * acceptor's proof cannot be reflected back as the dialer's, nor replayed on another
- * connection (the other side's nonce is fresh each time).
+ * The peers' frames as the shared handshake reads and writes them: the dialer speaks
+ * first (hello), the acceptor answers (welcome) and confirms (ready); both refuse
+ * with a reason. A ping during the handshake is out of turn. @internal
  */
-export function proofOf(secret: Uint8Array, signer: 'dialer' | 'acceptor', c: ProofContext): Uint8Array {
-  const w = new Writer(256);
-  w.string(`synod handshake v${protocolVersion} ${signer}`);
-  w.string(c.cluster);
-  w.string(c.dialer);
-  w.string(c.acceptor);
-  w.bytesOf(c.dialerNonce);
-  w.bytesOf(c.acceptorNonce);
-  return createHmac('sha256', secret).update(w.finish()).digest();
+export function peerWire(idBytesMax: number): HandshakeWire {
+  return {
+    version: protocolVersion,
+    signers: { first: 'dialer', second: 'acceptor' },
+    confirms: true,
+    refusers: ['first', 'second'],
+    names: { opening: 'hello', answer: 'welcome', proof: 'proof', ready: 'ready', refuse: 'refuse' },
+    malformed: 'malformed handshake',
+    outOfTurn: (got, due) => `a ${got} frame where a ${due} was due`,
+    encode: (m) => handshakeBytes(frameOf(m)),
+    decode: (frame) => messageOf(decodeHandshake(frame, idBytesMax)),
+  };
 }
 
-/** Compares a proof received with the one expected, in constant time. */
-export function proofMatches(expected: Uint8Array, got: Uint8Array): boolean {
-  return got.byteLength === expected.byteLength && timingSafeEqual(expected, got);
+/** The peers' frame for a step's message. */
+function frameOf(m: HandshakeMessage): HandshakeFrame {
+  const version = m.version;
+  switch (m.kind) {
+    case 'opening':
+      return { kind: 'hello', version, cluster: m.cluster, from: m.from, to: m.to ?? '', nonce: m.nonce };
+    case 'answer':
+      return { kind: 'welcome', version, cluster: m.cluster ?? '', from: m.from, to: m.to ?? '', nonce: m.nonce, proof: m.proof };
+    case 'proof':
+      return { kind: 'proof', version, proof: m.proof };
+    case 'ready':
+      return { kind: 'ready', version };
+    case 'refuse':
+      return { kind: 'refuse', version, reason: m.reason };
+    case 'other':
+      throw new CodecError(`no peer frame for ${m.name}`);
+  }
+}
+
+/** A step's message for the peers' frame. */
+function messageOf(f: HandshakeFrame): HandshakeMessage {
+  switch (f.kind) {
+    case 'hello':
+      return { kind: 'opening', version: f.version, cluster: f.cluster, from: f.from, to: f.to, nonce: f.nonce };
+    case 'welcome':
+      return { kind: 'answer', version: f.version, cluster: f.cluster, from: f.from, to: f.to, nonce: f.nonce, proof: f.proof };
+    case 'proof':
+      return { kind: 'proof', version: f.version, proof: f.proof };
+    case 'ready':
+      return { kind: 'ready', version: f.version };
+    case 'refuse':
+      return { kind: 'refuse', version: f.version, reason: f.reason };
+    case 'ping':
+      return { kind: 'other', version: f.version, name: 'ping' };
+  }
 }

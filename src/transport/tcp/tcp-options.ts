@@ -2,6 +2,7 @@ import type { NodeId } from '../../core/index.js';
 import { ConfigError } from '../../core/index.js';
 import type { Logger, RateLimitedLogger } from '../../runtime/index.js';
 import { limitLogRate, silentLogger } from '../../runtime/index.js';
+import { secretBytes } from '../../connection/secret.js';
 import { defaultCodecLimits } from '../codec/message-codec.js';
 import { clusterIdBytesMax } from './handshake.js';
 
@@ -145,7 +146,6 @@ export interface ResolvedTcpOptions {
 }
 
 const api = 'TcpTransport';
-const secretBytesMin = 16;
 
 /** Validates `o` and fills in the defaults. @internal */
 export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
@@ -155,9 +155,9 @@ export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
   if (clusterBytes === 0 || clusterBytes > clusterIdBytesMax) throw new ConfigError(api, 'clusterId', `must be 1 to ${clusterIdBytesMax} bytes`);
   checkAddress('listen', o.listen, true);
   for (const [peer, address] of Object.entries(o.peers ?? {})) checkPeer(o.id, peer, address, idBytesMax);
-  const secret = o.secret === undefined ? undefined : secretBytes('secret', o.secret);
+  const secret = o.secret === undefined ? undefined : secretBytes('secret', o.secret, api);
   if (secret === undefined && o.tls === undefined) throw new ConfigError(api, 'secret', 'or `tls` must be given: a transport never runs unauthenticated');
-  const accepted = (o.acceptedSecrets ?? []).map((s, i) => secretBytes(`acceptedSecrets[${i}]`, s));
+  const accepted = (o.acceptedSecrets ?? []).map((s, i) => secretBytes(`acceptedSecrets[${i}]`, s, api));
   if (secret === undefined && accepted.length > 0) throw new ConfigError(api, 'acceptedSecrets', 'needs `secret`: this node must prove one too');
   const frameBytesMax = positive('frameBytesMax', o.frameBytesMax ?? defaultCodecLimits.frameBytesMax);
   const queueBytesMax = positive('queueBytesMax', o.queueBytesMax ?? 16 * 1024 * 1024);
@@ -195,13 +195,6 @@ export function resolveTcpOptions(o: TcpTransportOptions): ResolvedTcpOptions {
     }),
     random: o.random ?? Math.random,
   };
-}
-
-/** A shared secret as bytes (UTF-8 for text); throws ConfigError, naming `owner` and `field`, below 16 bytes. @internal */
-export function secretBytes(field: string, s: string | Uint8Array, owner: string = api): Uint8Array {
-  const bytes = typeof s === 'string' ? new TextEncoder().encode(s) : s;
-  if (bytes.byteLength < secretBytesMin) throw new ConfigError(owner, field, `must be at least ${secretBytesMin} bytes, got ${bytes.byteLength}`);
-  return bytes;
 }
 
 function positive(field: string, n: number): number {

@@ -15,15 +15,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvClient } from '../../../src/kv/client/index.js';
-import { encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
+import { clientProtocolVersion, encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
+import { newNonce, type ProofContext, proofOf } from '../../../src/connection/proof.js';
 import type { ClientRequest } from '../../../src/kv/protocol/client-frames.js';
-import {
-  clientHandshakeBytesMax,
-  clientNonce,
-  clientProofOf,
-  decodeClientHandshake,
-  encodeClientHandshake,
-} from '../../../src/kv/protocol/client-handshake.js';
+import { clientHandshakeBytesMax, decodeClientHandshake, encodeClientHandshake } from '../../../src/kv/protocol/client-handshake.js';
 import { TimeoutError } from '../../../src/runtime/index.js';
 import { AuthenticationError } from '../../../src/kv/index.js';
 import { ConfigError } from '../../../src/index.js';
@@ -374,7 +369,7 @@ describe('the KV server bounds what a connection can make it do', () => {
 
 /** A server that knows the cluster's name but not its client secret: it answers every hello with `welcome(proof)`. */
 async function impersonator(
-  proofFor: (hello: { proof: Uint8Array; context: Parameters<typeof clientProofOf>[2] }) => Uint8Array,
+  proofFor: (hello: { proof: Uint8Array; context: ProofContext }) => Uint8Array,
 ): Promise<{ port: number; afterHello: Uint8Array[]; close(): void }> {
   const afterHello: Uint8Array[] = [];
   const sockets = new Set<Socket>();
@@ -382,7 +377,7 @@ async function impersonator(
     sockets.add(socket);
     socket.on('error', () => {});
     const reader = new FrameReader(1 << 20);
-    const nonce = clientNonce();
+    const nonce = newNonce();
     let welcomed = false;
     socket.write(prefixFrame(encodeClientHandshake({ kind: 'challenge', cluster: 'test-kv', node: 'a', nonce })));
     socket.on('data', (chunk: Buffer) => {
@@ -393,7 +388,7 @@ async function impersonator(
         }
         const hello = decodeClientHandshake(frame);
         if (hello.kind !== 'hello') throw new Error(`expected a hello, got ${hello.kind}`);
-        const context = { cluster: 'test-kv', node: 'a', clientId: hello.clientId, serverNonce: nonce, clientNonce: hello.nonce };
+        const context = { cluster: 'test-kv', first: 'a', second: hello.clientId, firstNonce: nonce, secondNonce: hello.nonce };
         socket.write(prefixFrame(encodeClientHandshake({ kind: 'welcome', proof: proofFor({ proof: hello.proof, context }) })));
         welcomed = true;
       }
@@ -415,7 +410,7 @@ async function impersonator(
 describe('the KV client refuses a server that cannot prove the secret', () => {
   const secret = randomBytes(32);
   it.each([
-    ['signs its welcome with another secret', (h: { context: Parameters<typeof clientProofOf>[2] }) => clientProofOf(randomBytes(32), 'server', h.context)],
+    ['signs its welcome with another secret', (h: { context: ProofContext }) => proofOf(randomBytes(32), 'server', clientProtocolVersion, h.context)],
     ['reflects the client its own proof', (h: { proof: Uint8Array }) => h.proof],
     ['sends an empty proof, as under TLS', () => new Uint8Array(0)],
   ] as const)('an impersonator that %s: the client never takes its welcome, and its requests fail at once naming why', async (_, proofFor) => {

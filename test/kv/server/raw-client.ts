@@ -6,13 +6,9 @@
 import { connect, type Socket } from 'node:net';
 import { decodeServerFrame, encodeClientRequest } from '../../../src/kv/protocol/client-codec.js';
 import type { ClientRequest, ServerFrame } from '../../../src/kv/protocol/client-frames.js';
-import {
-  type ClientHandshakeFrame,
-  clientNonce,
-  clientProofOf,
-  decodeClientHandshake,
-  encodeClientHandshake,
-} from '../../../src/kv/protocol/client-handshake.js';
+import { type ClientHandshakeFrame, decodeClientHandshake, encodeClientHandshake } from '../../../src/kv/protocol/client-handshake.js';
+import { clientProtocolVersion } from '../../../src/kv/protocol/client-codec.js';
+import { newNonce, proofOf } from '../../../src/connection/proof.js';
 import { FrameReader, prefixFrame } from '../../../src/encoding/frame-reader.js';
 
 /** A frame the server sent and when it arrived (`performance.now()`). */
@@ -107,17 +103,18 @@ export class RawClient {
     if (challenge === 'closed') return { result: 'refused', reason: 'closed' };
     if (challenge.kind !== 'challenge') throw new Error(`expected a challenge, got ${challenge.kind}`);
     const clientId = h.clientId ?? 'raw';
-    const nonce = h.nonce ?? clientNonce();
+    const nonce = h.nonce ?? newNonce();
     const user = h.user === undefined ? {} : { user: h.user };
+    // The server spoke first (its node id and nonce), the client answers.
     const context = {
       cluster: h.cluster ?? challenge.cluster,
-      node: h.node ?? challenge.node,
-      clientId,
-      serverNonce: challenge.nonce,
-      clientNonce: nonce,
+      first: h.node ?? challenge.node,
+      second: clientId,
+      firstNonce: challenge.nonce,
+      secondNonce: nonce,
       ...user,
     };
-    const proof = h.proof ?? (h.secret === undefined ? new Uint8Array(0) : clientProofOf(h.secret, 'client', context));
+    const proof = h.proof ?? (h.secret === undefined ? new Uint8Array(0) : proofOf(h.secret, 'client', clientProtocolVersion, context));
     const hello = prefixFrame(encodeClientHandshake({ kind: 'hello', clientId, nonce, proof, ...user }));
     this.write(concat([hello, ...(h.then ?? []).map((q) => prefixFrame(encodeClientRequest(q)))]));
     const answer = await this.nextHandshake();

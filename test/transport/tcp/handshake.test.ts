@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CodecError } from '../../../src/encoding/codec-error.js';
 import { protocolVersion } from '../../../src/transport/codec/index.js';
-import { decodeHandshake, type HandshakeFrame, handshakeBytes, newNonce, proofOf } from '../../../src/transport/tcp/handshake.js';
+import { newNonce, proofOf } from '../../../src/connection/proof.js';
+import { decodeHandshake, type HandshakeFrame, handshakeBytes } from '../../../src/transport/tcp/handshake.js';
 
 const nonce = new Uint8Array(32).fill(3);
 const examples: HandshakeFrame[] = [
@@ -58,18 +59,20 @@ describe('handshake frames', () => {
 
   it('a proof depends on the secret, the signer, both ids, both nonces and the cluster', () => {
     const secret = new TextEncoder().encode('a test secret of enough bytes');
-    const c = { cluster: 'c', dialer: 'a', acceptor: 'b', dialerNonce: newNonce(), acceptorNonce: newNonce() };
-    const base = Buffer.from(proofOf(secret, 'dialer', c)).toString('hex');
+    // The dialer speaks first, the acceptor answers.
+    const c = { cluster: 'c', first: 'a', second: 'b', firstNonce: newNonce(), secondNonce: newNonce() };
+    const v = protocolVersion;
+    const base = Buffer.from(proofOf(secret, 'dialer', v, c)).toString('hex');
     const variants = [
-      proofOf(new TextEncoder().encode('another secret of enough bytes'), 'dialer', c),
-      proofOf(secret, 'acceptor', c),
-      proofOf(secret, 'dialer', { ...c, cluster: 'd' }),
-      proofOf(secret, 'dialer', { ...c, dialer: 'x' }),
-      proofOf(secret, 'dialer', { ...c, acceptor: 'x' }),
-      proofOf(secret, 'dialer', { ...c, dialerNonce: newNonce() }),
-      proofOf(secret, 'dialer', { ...c, acceptorNonce: newNonce() }),
+      proofOf(new TextEncoder().encode('another secret of enough bytes'), 'dialer', v, c),
+      proofOf(secret, 'acceptor', v, c),
+      proofOf(secret, 'dialer', v, { ...c, cluster: 'd' }),
+      proofOf(secret, 'dialer', v, { ...c, first: 'x' }),
+      proofOf(secret, 'dialer', v, { ...c, second: 'x' }),
+      proofOf(secret, 'dialer', v, { ...c, firstNonce: newNonce() }),
+      proofOf(secret, 'dialer', v, { ...c, secondNonce: newNonce() }),
     ].map((p) => Buffer.from(p).toString('hex'));
     expect(new Set([base, ...variants]).size).toBe(8);
-    expect(Buffer.from(proofOf(secret, 'dialer', c)).toString('hex')).toBe(base);
+    expect(Buffer.from(proofOf(secret, 'dialer', v, c)).toString('hex')).toBe(base);
   });
 });

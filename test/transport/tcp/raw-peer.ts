@@ -5,7 +5,8 @@
 import { connect, type Socket } from 'node:net';
 import { FrameReader } from '../../../src/encoding/frame-reader.js';
 import { protocolVersion } from '../../../src/transport/codec/message-codec.js';
-import { decodeHandshake, handshakeBytes, type HandshakeFrame, isHandshakeFrame, newNonce, proofOf } from '../../../src/transport/tcp/handshake.js';
+import { newNonce, proofOf } from '../../../src/connection/proof.js';
+import { decodeHandshake, handshakeBytes, type HandshakeFrame, isHandshakeFrame } from '../../../src/transport/tcp/handshake.js';
 
 export class RawPeer {
   readonly frames: Uint8Array[] = [];
@@ -79,8 +80,8 @@ export class RawPeer {
     if (welcome === 'closed') return { result: 'refused', reason: 'closed' };
     if (welcome.kind === 'refuse') return { result: 'refused', reason: welcome.reason };
     if (welcome.kind !== 'welcome') throw new Error(`expected a welcome, got ${welcome.kind}`);
-    const context = { cluster: h.cluster, dialer: h.from, acceptor: h.to, dialerNonce: nonce, acceptorNonce: welcome.nonce };
-    const proof = h.proof ?? (h.secret === undefined ? new Uint8Array(0) : proofOf(new TextEncoder().encode(h.secret), 'dialer', context));
+    const context = { cluster: h.cluster, first: h.from, second: h.to, firstNonce: nonce, secondNonce: welcome.nonce };
+    const proof = h.proof ?? (h.secret === undefined ? new Uint8Array(0) : proofOf(new TextEncoder().encode(h.secret), 'dialer', protocolVersion, context));
     this.write(handshakeBytes({ kind: 'proof', version, proof }));
     const ready = await this.next();
     if (ready === 'closed') return { result: 'refused', reason: 'closed' };

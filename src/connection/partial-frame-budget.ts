@@ -1,9 +1,10 @@
 /**
- * The bytes a KV server holds for frames its clients have sent only part of (and any
- * whole frames it has received but not read yet), summed over all client connections,
- * against `partialFrameBytesMax`. Each connection charges what its frame reader holds.
+ * The bytes a server holds for frames its connections have sent only part of (and any
+ * whole frames it has received but not read yet), summed over all of them, against one
+ * bound (a KV server's `partialFrameBytesMax`). Each connection's frame loop charges
+ * what it holds.
  */
-import { assert } from '../../core/assert.js';
+import { assert } from '../core/assert.js';
 
 /** @internal */
 export class PartialFrameBudget {
