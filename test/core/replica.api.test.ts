@@ -12,6 +12,9 @@ const bytes = (n: number): Uint8Array => new Uint8Array(n);
 
 describe('Replica options', () => {
   it('names the fault of each refused option', () => {
+    for (const id of ['', 7 as unknown as string]) {
+      expect(configError(() => new Replica({ id, quorum, random: () => 0 })).message).toBe('Replica: `id` must be a non-empty string');
+    }
     expect(configError(() => new Replica({ id: 'a', quorum, random: 'x' as unknown as () => number })).message).toBe(
       'Replica: `random` must be a function returning a number in [0, 1)',
     );
