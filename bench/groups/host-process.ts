@@ -1,0 +1,106 @@
+/**
+ * One process of the groups benchmark, run by `run.ts` as `node --import tsx
+ * host-process.ts CONFIG_JSON`: a {@link GroupHost} with `groups` groups (ids 0 to
+ * groups - 1, each on the same three members), one {@link TcpTransport} shared by all of
+ * them, and one {@link FileStorage} per group (fsync on, the default) under `dir`.
+ *
+ * Requests (see `../kv/parent.ts`): `leaders`, the groups this process leads;
+ * `transfer { group, to }`, hands a group's leadership to `to`; `load { clients,
+ * seconds }`, runs `clients` closed loops on the groups this process leads (spread
+ * evenly), each proposing a 100-byte command and awaiting it, for `seconds`, and
+ * answers with the commands chosen and this process's CPU time over the window.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GroupHost } from '../../src/groups/index.js';
+import { type StateMachine, type SynodNode, bytesCodec } from '../../src/runtime/index.js';
+import { FileStorage } from '../../src/storage/file/index.js';
+import { TcpTransport } from '../../src/transport/tcp/index.js';
+import { answerParent, tellReady } from '../kv/parent.js';
+
+/** What `run.ts` passes on the command line, as JSON. */
+export interface HostConfig {
+  readonly id: string;
+  readonly members: readonly string[];
+  /** Every member's peer address, this one's included (it listens there). */
+  readonly ports: Readonly<Record<string, number>>;
+  readonly groups: number;
+  readonly dir: string;
+}
+
+/** What `load` answers. */
+export interface LoadResult {
+  readonly chosen: number;
+  readonly cpuMicros: number;
+  readonly seconds: number;
+  readonly groupsLed: number;
+}
+
+/** Counts commands: the state machine's own work stays negligible. */
+class Counter implements StateMachine<Uint8Array, number> {
+  private n = 0;
+  apply(): number {
+    return ++this.n;
+  }
+}
+
+const config = JSON.parse(process.argv[2]!) as HostConfig;
+const address = (id: string) => ({ host: '127.0.0.1', port: config.ports[id]! });
+const transport = new TcpTransport({
+  id: config.id,
+  clusterId: 'bench-groups',
+  listen: address(config.id),
+  peers: Object.fromEntries(config.members.filter((m) => m !== config.id).map((m) => [m, address(m)])),
+  secret: 'bench-groups-secret-0123456789abcdef',
+});
+const storages = new Map<number, FileStorage>();
+for (let g = 0; g < config.groups; g++) {
+  const dir = join(config.dir, config.id, String(g));
+  await mkdir(dir, { recursive: true });
+  storages.set(g, await FileStorage.open(dir));
+}
+const host = new GroupHost({ id: config.id, transport, storage: (g) => storages.get(g)! });
+await host.start();
+const nodes: SynodNode<Uint8Array, number>[] = [];
+for (let g = 0; g < config.groups; g++)
+  nodes.push(host.createGroup<Uint8Array, number>(g, { members: config.members, stateMachine: new Counter(), codec: bytesCodec }));
+await Promise.all(nodes.map((n) => n.start()));
+
+const led = (): number[] => nodes.flatMap((n, g) => (n.status().role === 'leader' ? [g] : []));
+
+async function load(clients: number, seconds: number): Promise<LoadResult> {
+  const groups = led();
+  const command = new Uint8Array(100).fill(7);
+  let chosen = 0;
+  let running = true;
+  const loop = async (node: SynodNode<Uint8Array, number>) => {
+    while (running) {
+      await node.propose(command);
+      chosen++;
+    }
+  };
+  const loops = groups.length === 0 ? [] : Array.from({ length: clients }, (_, i) => loop(nodes[groups[i % groups.length]!]!));
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const before = chosen;
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const done = chosen - before;
+  const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  running = false;
+  await Promise.allSettled(loops);
+  return { chosen: done, cpuMicros: used.user + used.system, seconds: elapsed, groupsLed: groups.length };
+}
+
+answerParent(
+  {
+    leaders: () => led(),
+    transfer: async (r) => {
+      await nodes[r['group'] as number]!.transferLeadership(r['to'] as string, { timeoutMs: 10_000 });
+      return null;
+    },
+    load: (r) => load(r['clients'] as number, r['seconds'] as number),
+  },
+  () => host.close(),
+);
+tellReady({ id: config.id });

@@ -1,0 +1,111 @@
+/**
+ * Many groups benchmark (issue "Many consensus groups per process", section 3): three
+ * processes on this machine, each a `GroupHost` running every group (ids 0 to G - 1,
+ * all on the same three members) over one `TcpTransport`, with a `FileStorage` per group
+ * (fsync on). Writes per second at `--clients` closed-loop clients (default 256) with
+ * 1, 8 and 64 groups, against the single group's figure of the same run.
+ *
+ * - Leaders are spread evenly: group g is led by member g mod 3 (moved there with
+ *   `transferLeadership` after the start).
+ * - A client is a closed loop in the process that leads its group, proposing a 100-byte
+ *   command on the group's node and awaiting it; the clients are spread over the groups
+ *   evenly. This measures the library (a `SynodNode` per group, no KV and no client
+ *   connection): the sharded KV is not built yet.
+ * - CPU per write: user + system of the three processes over the window
+ *   (`process.cpuUsage()`), over the writes chosen.
+ * - Not measured yet: CPU and memory of idle groups (1,000 and 10,000), which needs
+ *   quiescence and one log shared by the groups to mean anything (today every group
+ *   ticks and holds its own files).
+ *
+ * A benchmark, not a test: it reports and never fails on its numbers. Run:
+ * `npx tsx bench/groups/run.ts [--groups 1,8,64] [--clients 256] [--seconds 5]`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/cli/cluster-up.js';
+import { Child } from '../kv/child.js';
+import type { HostConfig, LoadResult } from './host-process.js';
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : (process.argv[i + 1] ?? fallback);
+}
+const groupCounts = option('groups', '1,8,64').split(',').map(Number);
+const clients = Number(option('clients', '256'));
+const seconds = Number(option('seconds', '5'));
+const warmupSeconds = 1;
+if (!groupCounts.every((g) => Number.isInteger(g) && g > 0) || !(clients > 0) || !(seconds > 0))
+  throw new Error('usage: tsx bench/groups/run.ts [--groups 1,8,64] [--clients 256] [--seconds 5]');
+
+const members = ['a', 'b', 'c'];
+const script = fileURLToPath(new URL('./host-process.ts', import.meta.url));
+
+interface Point {
+  readonly groups: number;
+  readonly writesPerSecond: number;
+  readonly cpuMsPerWrite: number;
+}
+
+async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`bench/groups: ${what} not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function measure(groups: number): Promise<Point> {
+  const dir = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-groups-'));
+  const ports: Record<string, number> = {};
+  for (const m of members) ports[m] = await freePort();
+  const hosts = members.map((id) => new Child(id, script, [JSON.stringify({ id, members, ports, groups, dir } satisfies HostConfig)]));
+  try {
+    await Promise.all(hosts.map((h) => h.ready()));
+    const leaders = async (): Promise<number[][]> => Promise.all(hosts.map((h) => h.ask<number[]>('leaders')));
+    await waitFor('a leader in every group', 60_000, async () => ((await leaders()).flat().length === groups ? true : undefined));
+    // Spread: group g to member g mod 3.
+    await waitFor('leaders spread evenly', 60_000, async () => {
+      const now = await leaders();
+      const moves: Promise<unknown>[] = [];
+      for (const [i, led] of now.entries())
+        for (const g of led) if (g % members.length !== i) moves.push(hosts[i]!.ask('transfer', { group: g, to: members[g % members.length] }).catch(() => {}));
+      if (moves.length === 0 && now.flat().length === groups) return true;
+      await Promise.all(moves);
+      return undefined;
+    });
+    const spread = await leaders();
+    const share = (i: number) => Math.round((clients * spread[i]!.length) / groups);
+    await Promise.all(hosts.map((h, i) => h.ask('load', { clients: share(i), seconds: warmupSeconds })));
+    const results = await Promise.all(hosts.map((h, i) => h.ask<LoadResult>('load', { clients: share(i), seconds }, (seconds + 30) * 1000)));
+    const chosen = results.reduce((s, r) => s + r.chosen, 0);
+    const window = Math.max(...results.map((r) => r.seconds));
+    const cpuMs = results.reduce((s, r) => s + r.cpuMicros, 0) / 1000;
+    return { groups, writesPerSecond: chosen / window, cpuMsPerWrite: cpuMs / chosen };
+  } finally {
+    await Promise.all(hosts.map((h) => h.close()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(
+  `bench/groups: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}; ${clients} clients, ${seconds} s windows after ${warmupSeconds} s warm-up`,
+);
+const points: Point[] = [];
+for (const g of groupCounts) {
+  const p = await measure(g);
+  points.push(p);
+  const base = points.find((q) => q.groups === 1);
+  console.log(
+    `groups ${String(g).padStart(3)}: ${p.writesPerSecond.toFixed(0).padStart(7)} writes/s, ${p.cpuMsPerWrite.toFixed(3)} ms CPU per write` +
+      (base !== undefined && g !== 1
+        ? `; ÷ one group: ${(p.writesPerSecond / base.writesPerSecond).toFixed(2)} writes/s, ${(p.cpuMsPerWrite / base.cpuMsPerWrite).toFixed(2)} CPU per write`
+        : ''),
+  );
+}
