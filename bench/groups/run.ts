@@ -18,7 +18,8 @@
  *   ticks and holds its own files).
  *
  * A benchmark, not a test: it reports and never fails on its numbers. Run:
- * `npx tsx bench/groups/run.ts [--groups 1,8,64] [--clients 256] [--seconds 5]`.
+ * `npx tsx bench/groups/run.ts [--groups 1,8,64] [--clients 256] [--seconds 5]`;
+ * `SYNOD_BENCH_NODE_ARGS` is passed to each process's Node (for example `--cpu-prof`).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -40,6 +41,8 @@ if (!groupCounts.every((g) => Number.isInteger(g) && g > 0) || !(clients > 0) ||
   throw new Error('usage: tsx bench/groups/run.ts [--groups 1,8,64] [--clients 256] [--seconds 5]');
 
 const members = ['a', 'b', 'c'];
+/** Node flags for every process, from `SYNOD_BENCH_NODE_ARGS` (`--cpu-prof --cpu-prof-dir=DIR` profiles them). */
+const nodeFlags = (process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 const script = fileURLToPath(new URL('./host-process.ts', import.meta.url));
 
 interface Point {
@@ -62,7 +65,7 @@ async function measure(groups: number): Promise<Point> {
   const dir = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-groups-'));
   const ports: Record<string, number> = {};
   for (const m of members) ports[m] = await freePort();
-  const hosts = members.map((id) => new Child(id, script, [JSON.stringify({ id, members, ports, groups, dir } satisfies HostConfig)]));
+  const hosts = members.map((id) => new Child(id, script, [JSON.stringify({ id, members, ports, groups, dir } satisfies HostConfig)], nodeFlags));
   try {
     await Promise.all(hosts.map((h) => h.ready()));
     const leaders = async (): Promise<number[][]> => Promise.all(hosts.map((h) => h.ask<number[]>('leaders')));
