@@ -26,7 +26,11 @@ const fileLogTests = [
   'test/storage/file/preallocation.test.ts',
   'test/storage/file/faulty-file-system.test.ts',
 ];
-const sharedLogTests = ['test/storage/file/shared-file-log.test.ts', 'test/storage/file/shared-file-log.conformance.test.ts'];
+const sharedLogTests = [
+  'test/storage/file/shared-file-log.test.ts',
+  'test/storage/file/shared-file-log.conformance.test.ts',
+  'test/groups/group-host.shared-log.test.ts',
+];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 const groupTests = ['test/groups/group-host.test.ts', 'test/testing/groups-simulation.prop.test.ts'];
 const exactlyOnceTests = [

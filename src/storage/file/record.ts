@@ -15,6 +15,10 @@
  * value: kind u8 (0 no-op, 1 batch); a batch: count u32, then per command u32 length + bytes
  * ```
  * Every length is checked against the bytes that remain before anything is allocated.
+ *
+ * A shared log (many groups in one log) has record types of its own: a group's batch,
+ * a group's base state and a group's removal, whose payload starts with the group id
+ * (a varint), followed by a batch payload as above (none for a removal).
  */
 import { crc32 } from 'node:zlib';
 import {
