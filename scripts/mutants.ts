@@ -465,6 +465,13 @@ const mutants: Mutant[] = [
     tests: sharedLogTests,
   },
   {
+    name: 'shared log: compaction deletes segments before the groups it rewrote are durable',
+    file: 'src/storage/file/shared-file-log.ts',
+    from: 'await this.append(pinning.map(baseRecord), true);',
+    to: 'await this.append(pinning.map(baseRecord), false);',
+    tests: sharedLogTests,
+  },
+  {
     name: 'shared log: a base record of one group empties another',
     file: 'src/storage/file/shared-file-log.ts',
     from: '      } else if (type === RecordType.groupBase) {',

@@ -271,6 +271,34 @@ describe('SharedFileLog: compaction and reclaiming segments', () => {
     expect(entriesOf(await log.group(3).load())).toEqual(ownEntries(3, [1]));
   });
 
+  it('a crash during a compaction that rewrites groups and deletes segments leaves every group whole', async () => {
+    const turnsCases = [0, 1, 2, 4, 8, 16, 32, 'resolved'] as const;
+    for (let seed = 1; seed <= 16; seed++) {
+      const turns = turnsCases[seed % turnsCases.length]!;
+      const dir = await tempDir();
+      let fs = new FaultyFileSystem();
+      const log = await openLog(dir, { ...options, fs, syncOnEventLoop: seed % 2 === 0 });
+      const storages = [1, 2, 3].map((g) => log.group(g));
+      for (const slot of range(1, 10)) await Promise.all(storages.map((s, i) => s.persist(batchOf(i + 1, slot))));
+      await storages[0]!.saveSnapshot({ slot: 5, data: Uint8Array.of(5) });
+      const segmentsBefore = (await segmentsOf(dir)).length;
+      const compacting = storages[0]!.compact(6);
+      compacting.catch(() => undefined);
+      if (turns === 'resolved') await compacting;
+      else for (let turn = 0; turn < turns; turn++) await new Promise((r) => setImmediate(r));
+      fs = await fs.crash(seed % 3 === 0 ? {} : { seed });
+      logs.splice(logs.indexOf(log), 1);
+      await markLockStale(fs, dir);
+      const after = await openLog(dir, { ...options, fs });
+      const context = `seed ${seed}, crash after ${turns} turns, ${segmentsBefore} segments before, ${(await segmentsOf(dir)).length} after`;
+      const first = entriesOf(await after.group(1).load());
+      expect([ownEntries(1, range(1, 10)), ownEntries(1, range(6, 10))], context).toContainEqual(first);
+      if (turns === 'resolved') expect(first, context).toEqual(ownEntries(1, range(6, 10)));
+      expect(entriesOf(await after.group(2).load()), context).toEqual(ownEntries(2, range(1, 10)));
+      expect(entriesOf(await after.group(3).load()), context).toEqual(ownEntries(3, range(1, 10)));
+    }
+  });
+
   it('compaction of one group needs its own snapshot, not another group’s', async () => {
     const log = await openLog(await tempDir(), options);
     const [a, b] = [1, 2].map((g) => log.group(g));
