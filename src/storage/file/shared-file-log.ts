@@ -459,7 +459,7 @@ async function readSnapshotSlots(fs: FileSystem, snapshotsDir: string): Promise<
     throw error;
   }
   for (const name of names) {
-    if (!groupIdPattern.test(name)) continue;
+    if (!groupIdPattern.test(name) || !Number.isSafeInteger(Number(name))) continue;
     const dir = join(snapshotsDir, name);
     await removeSnapshotTemps(fs, dir);
     const reader = await openSnapshotFile(fs, dir);
