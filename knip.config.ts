@@ -17,6 +17,7 @@ const config: KnipConfig = {
         'examples/*.ts',
         'scripts/*.ts',
         'bench/*/run.ts',
+        'bench/storage/shared-log.ts',
         'bench/kv/{authorization,echo-server,load-process,profile-top,server-process,snapshot-pause}.ts',
         'bench/transport/{sink,sink-process}.ts',
         // Spawned as child processes (`node --import tsx FILE`) or bundled by a test.

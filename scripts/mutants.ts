@@ -26,6 +26,11 @@ const fileLogTests = [
   'test/storage/file/preallocation.test.ts',
   'test/storage/file/faulty-file-system.test.ts',
 ];
+const sharedLogTests = [
+  'test/storage/file/shared-file-log.test.ts',
+  'test/storage/file/shared-file-log.conformance.test.ts',
+  'test/groups/group-host.shared-log.test.ts',
+];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
 const groupTests = ['test/groups/group-host.test.ts', 'test/testing/groups-simulation.prop.test.ts'];
 /** The shared authenticated connection (src/connection): its own unit tests, and the KV server's hardening tests that run it. */
@@ -446,6 +451,55 @@ const mutants: Mutant[] = [
     from: "this.options.transport.send({ type: 'group', from: message.from, to: message.to, group, message });",
     to: "this.options.transport.send({ type: 'group', from: message.from, to: message.to, group: group * 0, message });",
     tests: groupTests,
+  },
+  {
+    name: "shared log: replay hands every group's records to group 0",
+    file: 'src/storage/file/shared-file-log.ts',
+    from: 'const record = splitGroupRecord(payload);',
+    to: 'const record = { ...splitGroupRecord(payload), group: 0 };',
+    tests: sharedLogTests,
+  },
+  {
+    name: 'shared log: a group commit resolves its persists before the sync',
+    file: 'src/storage/file/shared-file-log.ts',
+    from: 'if (sync || this.unwrittenBytes > unwrittenBytesMax) await this.append([], sync);',
+    to: 'if (sync || this.unwrittenBytes > unwrittenBytesMax) await this.append([], false);',
+    tests: sharedLogTests,
+  },
+  {
+    name: "shared log: a group commit holds one group's persists only",
+    file: 'src/storage/file/shared-file-log.ts',
+    from: "while (batch.length < groupPersistsMax && this.queue[0]?.kind === 'persist') {",
+    to: "while (batch.length < groupPersistsMax && this.queue[0]?.kind === 'persist' && (batch.length === 0 || this.queue[0].group === batch[0]!.group)) {",
+    tests: sharedLogTests,
+  },
+  {
+    name: 'shared log: reclaiming deletes segments other groups still use',
+    file: 'src/storage/file/shared-file-log.ts',
+    from: '    for (const group of this.groups.values()) keepFrom = Math.min(keepFrom, group.since);\n    await this.wal.dropSegmentsBefore(keepFrom);\n    const first = this.wal.segmentFirstSequences[0]!;\n    for (const group of this.groups.values()) {\n      if (group.since < first)',
+    to: '    await this.wal.dropSegmentsBefore(keepFrom);\n    const first = this.wal.segmentFirstSequences[0]!;\n    for (const group of this.groups.values()) {\n      if (false)',
+    tests: sharedLogTests,
+  },
+  {
+    name: 'shared log: compaction never rewrites the groups that use the oldest segment',
+    file: 'src/storage/file/shared-file-log.ts',
+    from: 'const pinning = [...this.groups.values()].filter((group) => group.since < second);',
+    to: 'const pinning = [...this.groups.values()].filter((group) => group.since < second && false);',
+    tests: sharedLogTests,
+  },
+  {
+    name: 'shared log: compaction deletes segments before the groups it rewrote are durable',
+    file: 'src/storage/file/shared-file-log.ts',
+    from: 'await this.append(pinning.map(baseRecord), true);',
+    to: 'await this.append(pinning.map(baseRecord), false);',
+    tests: sharedLogTests,
+  },
+  {
+    name: 'shared log: a base record of one group empties another',
+    file: 'src/storage/file/shared-file-log.ts',
+    from: '      } else if (type === RecordType.groupBase) {',
+    to: '      } else if (type === RecordType.groupBase) {\n        for (const other of groups.values()) other.state.accepted.clear();',
+    tests: sharedLogTests,
   },
 ];
 

@@ -29,9 +29,9 @@ export interface GroupHostOptions {
    */
   readonly transport: Transport;
   /**
-   * Makes the storage of group `group`, once for each {@link GroupHost.createGroup}.
-   * Each group has its own storage for now: one log shared by every group (one write,
-   * one sync for many groups) is not built yet.
+   * Makes the storage of group `group`, once for each {@link GroupHost.createGroup}
+   * (removing the group closes it). A `SharedFileLog`'s `log.group(group)` keeps every
+   * group in one log: one write and one sync for many groups' persists.
    */
   readonly storage: (group: number) => Storage;
   /** Where the host logs what it drops. Default silent. */
@@ -85,9 +85,11 @@ interface Group {
  * Groups are created and removed while the host runs. Closing a group's node (or the
  * node failing and closing itself) removes its group too.
  *
- * Not built yet: one storage (one log, one sync) for all groups (each group has its
- * own `Storage` from {@link GroupHostOptions.storage}), heartbeats coalesced per peer,
- * and quiescence of idle groups. The single-group {@link createNode} is unchanged.
+ * Each group has its own `Storage` from {@link GroupHostOptions.storage}; to keep all
+ * of them in one log, whose writes and syncs the groups share, give it the groups of a
+ * `SharedFileLog` (`synod/file-storage`): `storage: (group) => log.group(group)`. Not
+ * built yet: heartbeats coalesced per peer, and quiescence of idle groups. The
+ * single-group {@link createNode} is unchanged.
  *
  * @example
  * ```ts

@@ -53,7 +53,7 @@ const expectedNames: Readonly<Record<string, readonly string[]>> = {
     'UnknownGroupError',
   ],
   './testing': ['Simulator', 'runSimulation', 'RuntimeSimulation', 'storageConformance'],
-  './file-storage': ['FileStorage', 'CorruptionError', 'ClusterMismatchError', 'LockedError', 'StorageFailedError'],
+  './file-storage': ['FileStorage', 'SharedFileLog', 'CorruptionError', 'ClusterMismatchError', 'LockedError', 'StorageFailedError'],
   './tcp-transport': ['TcpTransport', 'TransportError'],
   './kv-server': ['KvServer'],
   './kv-client': ['KvClient', 'KvServerError'],

@@ -13,7 +13,7 @@ import { bindClusterId, clusterIdBytesMax } from './cluster-id-file.js';
 import { LockFile } from './lock-file.js';
 import { RecordType, encodeBatch, encodeRecord } from './record.js';
 import { SnapshotFileWriter, checkSnapshot, openSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
-import { Wal } from './wal.js';
+import { Wal, type WalOptions, durableStateReplay } from './wal.js';
 
 /** Options of {@link FileStorage.open}. */
 export interface FileStorageOptions {
@@ -180,28 +180,14 @@ export class FileStorage implements Storage {
    * @throws {@link ConfigError} if an option is out of range.
    */
   static async open(dir: string, options: FileStorageOptions = {}): Promise<FileStorage> {
-    const segmentBytesMax = options.segmentBytesMax ?? segmentBytesMaxDefault;
-    if (!Number.isSafeInteger(segmentBytesMax) || segmentBytesMax < 1) {
-      throw new ConfigError('FileStorage.open', 'segmentBytesMax', `must be a positive integer (bytes), got ${segmentBytesMax}`);
-    }
-    const preallocateBytes = options.preallocateBytes ?? preallocateBytesDefault;
-    if (!Number.isSafeInteger(preallocateBytes) || preallocateBytes < 0) {
-      throw new ConfigError('FileStorage.open', 'preallocateBytes', `must be a non-negative integer (bytes), got ${preallocateBytes}`);
-    }
-    if (typeof dir !== 'string' || dir === '') throw new ConfigError('FileStorage.open', 'dir', 'must be a non-empty path');
-    const clusterId = options.clusterId;
-    if (clusterId !== undefined && (typeof clusterId !== 'string' || clusterId === '' || new TextEncoder().encode(clusterId).byteLength > clusterIdBytesMax)) {
-      throw new ConfigError('FileStorage.open', 'clusterId', `must be a non-empty string of at most ${clusterIdBytesMax} UTF-8 bytes`);
-    }
-    const fs = options.fs ?? nodeFileSystem;
-    const onWarning = options.onWarning ?? (() => {});
+    const { fs, clusterId, walOptions } = checkDataDirOptions('FileStorage.open', dir, options);
     await createDirectory(fs, dir);
     const lock = await LockFile.acquire(fs, dir);
     try {
       if (clusterId !== undefined) await bindClusterId(fs, dir, clusterId);
       const snapshot = await readSnapshotFile(fs, dir, { removeTemp: true });
       const state = new DurableStateBuilder();
-      const wal = await Wal.open(fs, dir, state, { segmentBytesMax, preallocateBytes, syncOnEventLoop: options.syncOnEventLoop ?? true, onWarning });
+      const wal = await Wal.open(fs, dir, durableStateReplay(state), walOptions);
       return new FileStorage(fs, dir, lock, wal, state, snapshot?.slot, snapshot);
     } catch (error) {
       await lock.release();
@@ -510,11 +496,42 @@ export class FileStorage implements Storage {
 }
 
 /**
+ * The options of a data directory's open, checked and with their defaults. @internal
+ *
+ * @throws {@link ConfigError} naming `api` if one is out of range.
+ */
+export function checkDataDirOptions(
+  api: string,
+  dir: string,
+  options: FileStorageOptions,
+): { readonly fs: FileSystem; readonly clusterId: string | undefined; readonly walOptions: WalOptions } {
+  const segmentBytesMax = options.segmentBytesMax ?? segmentBytesMaxDefault;
+  if (!Number.isSafeInteger(segmentBytesMax) || segmentBytesMax < 1) {
+    throw new ConfigError(api, 'segmentBytesMax', `must be a positive integer (bytes), got ${segmentBytesMax}`);
+  }
+  const preallocateBytes = options.preallocateBytes ?? preallocateBytesDefault;
+  if (!Number.isSafeInteger(preallocateBytes) || preallocateBytes < 0) {
+    throw new ConfigError(api, 'preallocateBytes', `must be a non-negative integer (bytes), got ${preallocateBytes}`);
+  }
+  if (typeof dir !== 'string' || dir === '') throw new ConfigError(api, 'dir', 'must be a non-empty path');
+  const clusterId = options.clusterId;
+  if (clusterId !== undefined && (typeof clusterId !== 'string' || clusterId === '' || new TextEncoder().encode(clusterId).byteLength > clusterIdBytesMax)) {
+    throw new ConfigError(api, 'clusterId', `must be a non-empty string of at most ${clusterIdBytesMax} UTF-8 bytes`);
+  }
+  const onWarning = options.onWarning ?? (() => {});
+  return {
+    fs: options.fs ?? nodeFileSystem,
+    clusterId,
+    walOptions: { segmentBytesMax, preallocateBytes, syncOnEventLoop: options.syncOnEventLoop ?? true, onWarning },
+  };
+}
+
+/**
  * Creates `dir` and its missing parents, and makes their entries durable: each new
  * directory is an entry of its parent, lost in a power cut (with the lock and the log
  * written into it) unless the parent is synced.
  */
-async function createDirectory(fs: FileSystem, dir: string): Promise<void> {
+export async function createDirectory(fs: FileSystem, dir: string): Promise<void> {
   const missing: string[] = [];
   for (let path = resolve(dir); !(await directoryExists(fs, path)); path = dirname(path)) {
     missing.push(path);

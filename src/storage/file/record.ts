@@ -15,6 +15,10 @@
  * value: kind u8 (0 no-op, 1 batch); a batch: count u32, then per command u32 length + bytes
  * ```
  * Every length is checked against the bytes that remain before anything is allocated.
+ *
+ * A shared log (many groups in one log) has record types of its own: a group's batch,
+ * a group's base state and a group's removal, whose payload starts with the group id
+ * (a varint), followed by a batch payload as above (none for a removal).
  */
 import { crc32 } from 'node:zlib';
 import {
@@ -31,6 +35,7 @@ import {
 import { InvariantError } from '../../core/errors.js';
 import { getU32, setU32 } from '../../encoding/little-endian.js';
 import { carve } from '../../encoding/slab.js';
+import { Reader } from '../../encoding/reader.js';
 import { Writer } from '../../encoding/writer.js';
 
 /** Bytes of a record's frame before its payload: length, type, CRC. */
@@ -42,6 +47,12 @@ export const RecordType = Object.freeze({
   batch: 1,
   /** A whole durable state written by compaction: it replaces the state replayed so far. */
   base: 2,
+  /** A shared log's {@link PersistBatch} of one group: the group id (varint), then a batch payload. */
+  groupBatch: 3,
+  /** A shared log's whole durable state of one group: the group id (varint), then a batch payload. */
+  groupBase: 4,
+  /** A shared log's removal of one group: the group id (varint) alone; it empties the group's state. */
+  groupDrop: 5,
 });
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -80,6 +91,45 @@ export function encodeRecord(type: RecordType, payload: Uint8Array): Uint8Array 
 /** The payload {@link encodeBatch} returned last and the frame around it, until {@link encodeRecord} frames it. */
 let lastPayload: Uint8Array | undefined;
 let lastFrame: Uint8Array | undefined;
+
+/**
+ * One framed record of a shared log, tagged with `group` (a varint in front of the
+ * payload, inside the CRC): a {@link RecordType.groupBatch} or
+ * {@link RecordType.groupBase} with a payload of {@link encodeBatch}, or a
+ * {@link RecordType.groupDrop} with an empty one.
+ */
+export function encodeGroupRecord(type: RecordType, group: number, payload: Uint8Array): Uint8Array {
+  if (type !== RecordType.groupBatch && type !== RecordType.groupBase && type !== RecordType.groupDrop) {
+    throw new InvariantError(`record type ${type} carries no group`);
+  }
+  if (!Number.isSafeInteger(group) || group < 0) throw new InvariantError(`group id ${group} is not a non-negative integer`);
+  if (type === RecordType.groupDrop && payload.byteLength > 0) throw new InvariantError('a group drop record has no payload');
+  const tag = new Writer(8);
+  tag.uint(group);
+  const tagBytes = tag.finish();
+  const tagged = carve(tagBytes.byteLength + payload.byteLength);
+  tagged.set(tagBytes);
+  tagged.set(payload, tagBytes.byteLength);
+  return encodeRecord(type, tagged);
+}
+
+/**
+ * The group a shared log's record payload is tagged with, and the payload after the tag.
+ *
+ * @throws {@link MalformedPayloadError} if the tag does not decode.
+ */
+export function splitGroupRecord(payload: Uint8Array): { readonly group: number; readonly payload: Uint8Array } {
+  let group: number;
+  let at: number;
+  try {
+    const reader = new Reader(payload);
+    group = reader.uint('group id');
+    at = reader.position;
+  } catch (error) {
+    throw new MalformedPayloadError(0, (error as Error).message);
+  }
+  return { group, payload: payload.subarray(at) };
+}
 
 /** What {@link readRecord} found at an offset. */
 export type ReadResult =

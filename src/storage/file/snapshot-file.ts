@@ -130,10 +130,7 @@ export async function writeSnapshotFile(fs: FileSystem, dir: string, snapshot: S
  * of a crashed save.
  */
 export async function readSnapshotFile(fs: FileSystem, dir: string, options: { readonly removeTemp: boolean }): Promise<Snapshot | undefined> {
-  if (options.removeTemp) {
-    const removed = [await removeIfPresent(fs, join(dir, snapshotTempFileName)), await removeIfPresent(fs, join(dir, snapshotIncomingFileName))];
-    if (removed.includes(true)) await syncDirectory(fs, dir);
-  }
+  if (options.removeTemp) await removeSnapshotTemps(fs, dir);
   const file = join(dir, snapshotFileName);
   let bytes: Uint8Array;
   try {
@@ -143,6 +140,24 @@ export async function readSnapshotFile(fs: FileSystem, dir: string, options: { r
     throw error;
   }
   return decodeSnapshot(file, bytes);
+}
+
+/**
+ * Removes a leftover `snapshot.tmp` or `snapshot.incoming` of a crashed save from
+ * `dir` (when no save can be under way), syncing the directory if it removed one.
+ */
+export async function removeSnapshotTemps(fs: FileSystem, dir: string): Promise<void> {
+  const removed = [await removeIfPresent(fs, join(dir, snapshotTempFileName)), await removeIfPresent(fs, join(dir, snapshotIncomingFileName))];
+  if (removed.includes(true)) await syncDirectory(fs, dir);
+}
+
+/**
+ * Removes the snapshot of `dir` and any leftover of a save, then syncs the directory:
+ * the snapshot is gone when it resolves.
+ */
+export async function removeSnapshotFiles(fs: FileSystem, dir: string): Promise<void> {
+  for (const name of [snapshotFileName, snapshotTempFileName, snapshotIncomingFileName]) await removeIfPresent(fs, join(dir, name));
+  await syncDirectory(fs, dir);
 }
 
 async function removeIfPresent(fs: FileSystem, file: string): Promise<boolean> {

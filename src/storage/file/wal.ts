@@ -14,7 +14,7 @@
  * (on ext4 here 5-10% less per sync, and steadier). Closing or rolling the segment
  * cuts the zeros off again; after a crash they read as a torn tail of zeros.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { type DurableStateBuilder, InvariantError, ballotZero } from '../../core/index.js';
 import { CorruptionError } from './errors.js';
 import { type FileHandle, type FileSystem, syncDirectory, writeFully, writeFullySync } from './file-system.js';
@@ -114,13 +114,23 @@ export class Wal {
     return this.older.length + 1;
   }
 
+  /** The first sequence of each segment file, oldest first; the last is the tail's. */
+  get segmentFirstSequences(): number[] {
+    return [...this.older.map((file) => parseSegmentName(basename(file))!), this.tail.firstSequence];
+  }
+
+  /** The first sequence of the tail: the segment the last append wrote to. */
+  get tailFirstSequence(): number {
+    return this.tail.firstSequence;
+  }
+
   /**
-   * Replays the log in `dir` into `state`, truncating a torn tail, and opens it for
+   * Replays the log in `dir` with `replay`, truncating a torn tail, and opens it for
    * appending (starting a first segment if there is none).
    *
    * @throws {@link CorruptionError} if a segment is damaged other than at the tail.
    */
-  static async open(fs: FileSystem, dir: string, state: DurableStateBuilder, options: WalOptions): Promise<Wal> {
+  static async open(fs: FileSystem, dir: string, replay: WalReplay, options: WalOptions): Promise<Wal> {
     const segments = (await fs.readdir(dir))
       .map((name) => ({ name, firstSequence: parseSegmentName(name) }))
       .filter((s): s is { name: string; firstSequence: number } => s.firstSequence !== undefined)
@@ -141,7 +151,7 @@ export class Wal {
           `the segment starts at sequence ${segment.firstSequence}, but the one before it ends at ${expected - 1}: a segment is missing or out of place`,
         );
       }
-      const replayed = replaySegment(file, await fs.readFile(file), i === segments.length - 1, state);
+      const replayed = replaySegment(file, segment.firstSequence, await fs.readFile(file), i === segments.length - 1, replay);
       expected = segment.firstSequence + replayed.records;
       validEnd = replayed.validEnd;
       torn = replayed.torn !== undefined;
@@ -260,6 +270,23 @@ export class Wal {
     await syncDirectory(this.fs, this.dir);
   }
 
+  /**
+   * Deletes the segments before the one that starts at `firstSequence` (never the
+   * tail), oldest first, then syncs the directory: what a shared log does once no
+   * group needs a record in them. A crash midway leaves a suffix of the segments, which
+   * replays as the whole did for every group still using the log.
+   */
+  async dropSegmentsBefore(firstSequence: number): Promise<void> {
+    let dropped = 0;
+    while (dropped < this.older.length && parseSegmentName(basename(this.older[dropped]!))! < firstSequence) {
+      await this.fs.unlink(this.older[dropped]!);
+      dropped++;
+    }
+    if (dropped === 0) return;
+    this.older.splice(0, dropped);
+    await syncDirectory(this.fs, this.dir);
+  }
+
   /** Closes the tail segment's file, syncing first what was written unsynced unless `sync` is false (after a failure). */
   async close(sync = true): Promise<void> {
     try {
@@ -370,7 +397,7 @@ interface Replayed {
  * after it (in preallocated zeros the pages of a record can land in any order), or
  * zeros to the end of the file.
  */
-function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: DurableStateBuilder): Replayed {
+function replaySegment(file: string, firstSequence: number, bytes: Uint8Array, last: boolean, replay: WalReplay): Replayed {
   if (bytes.byteLength < segmentHeaderBytes) {
     const header = segmentHeader();
     const prefix = bytes.every((b, i) => b === header[i] || b === 0);
@@ -394,39 +421,60 @@ function replaySegment(file: string, bytes: Uint8Array, last: boolean, state: Du
       // A crash tears only the records written last. A whole record after this one
       // means damage in the middle (say, a flipped length bit): truncating would drop
       // records that may have been acknowledged.
-      const next = validRecordAfter(bytes, offset + 1);
+      const next = validRecordAfter(bytes, offset + 1, replay);
       if (next !== undefined) throw new CorruptionError(file, offset, `${read.why}, yet a valid record follows at byte ${next}: damage, not a torn tail`);
       return { records, validEnd: offset, torn: read.why };
     }
-    applyRecord(file, offset, read.type, read.payload, state);
+    if (!replay.knows(read.type)) throw new CorruptionError(file, offset, `unknown record type ${read.type}`);
+    try {
+      replay.apply(read.type, read.payload, firstSequence);
+    } catch (error) {
+      // The state holds part of the record now; the open fails, so it is dropped.
+      if (!(error instanceof MalformedPayloadError)) throw error;
+      throw new CorruptionError(file, offset + recordHeaderBytes + error.offset, `a record that passed its CRC does not decode: ${error.message}`);
+    }
     records++;
     offset = read.end;
   }
   return { records, validEnd: offset };
 }
 
-function applyRecord(file: string, offset: number, type: number, payload: Uint8Array, state: DurableStateBuilder): void {
-  if (type !== RecordType.batch && type !== RecordType.base) throw new CorruptionError(file, offset, `unknown record type ${type}`);
-  if (type === RecordType.base) {
-    state.promised = ballotZero;
-    state.commitIndex = 0;
-    state.accepted.clear();
-    state.chosen.clear();
-  }
-  try {
-    mergeBatch(payload, state);
-  } catch (error) {
-    // The state holds part of the record now; the open fails, so it is dropped.
-    if (!(error instanceof MalformedPayloadError)) throw error;
-    throw new CorruptionError(file, offset + recordHeaderBytes + error.offset, `a record that passed its CRC does not decode: ${error.message}`);
-  }
+/**
+ * What replaying a log does with its records: which record types it knows (any other
+ * is damage) and how a record changes the state being rebuilt.
+ */
+export interface WalReplay {
+  /** Whether `type` is a record type of this log. */
+  knows(type: number): boolean;
+  /**
+   * Applies one record of a known type, found in the segment whose first sequence is
+   * `segment`.
+   *
+   * @throws {@link MalformedPayloadError} if the payload does not decode (the open then fails).
+   */
+  apply(type: number, payload: Uint8Array, segment: number): void;
+}
+
+/** The replay of a single node's log (batch and base records) into `state`. */
+export function durableStateReplay(state: DurableStateBuilder): WalReplay {
+  return {
+    knows: (type) => type === RecordType.batch || type === RecordType.base,
+    apply(type, payload) {
+      if (type === RecordType.base) {
+        state.promised = ballotZero;
+        state.commitIndex = 0;
+        state.accepted.clear();
+        state.chosen.clear();
+      }
+      mergeBatch(payload, state);
+    },
+  };
 }
 
 /** The offset of the first complete record with a valid CRC at or after `from`, if any. */
-function validRecordAfter(bytes: Uint8Array, from: number): number | undefined {
+function validRecordAfter(bytes: Uint8Array, from: number, replay: WalReplay): number | undefined {
   for (let offset = from; offset + recordHeaderBytes <= bytes.byteLength; offset++) {
-    const type = bytes[offset + 4];
-    if (type !== RecordType.batch && type !== RecordType.base) continue;
+    if (!replay.knows(bytes[offset + 4]!)) continue;
     if (readRecord(bytes, offset).kind === 'record') return offset;
   }
   return undefined;
