@@ -2,7 +2,8 @@
  * One process of the groups benchmark, run by `run.ts` as `node --import tsx
  * host-process.ts CONFIG_JSON`: a {@link GroupHost} with `groups` groups (ids 0 to
  * groups - 1, each on the same three members), one {@link TcpTransport} shared by all of
- * them, and one {@link FileStorage} per group (fsync on, the default) under `dir`.
+ * them, and either one {@link SharedFileLog} for all groups or a {@link FileStorage} per
+ * group (`log`; fsync on, the default) under `dir`.
  *
  * Requests (see `../kv/parent.ts`): `leaders`, the groups this process leads;
  * `transfer { group, to }`, hands a group's leadership to `to`; `load { clients,
@@ -13,8 +14,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GroupHost } from '../../src/groups/index.js';
-import { type StateMachine, type SynodNode, bytesCodec } from '../../src/runtime/index.js';
-import { FileStorage } from '../../src/storage/file/index.js';
+import { type StateMachine, type Storage, type SynodNode, bytesCodec } from '../../src/runtime/index.js';
+import { FileStorage, SharedFileLog } from '../../src/storage/file/index.js';
 import { TcpTransport } from '../../src/transport/tcp/index.js';
 import { answerParent, tellReady } from '../kv/parent.js';
 
@@ -26,6 +27,8 @@ export interface HostConfig {
   readonly ports: Readonly<Record<string, number>>;
   readonly groups: number;
   readonly dir: string;
+  /** One `SharedFileLog` for all groups, or a `FileStorage` per group. */
+  readonly log: 'shared' | 'per-group';
 }
 
 /** What `load` answers. */
@@ -34,6 +37,9 @@ export interface LoadResult {
   readonly cpuMicros: number;
   readonly seconds: number;
   readonly groupsLed: number;
+  /** Persists and fdatasyncs of the shared log over the window (0 with a log per group). */
+  readonly persists: number;
+  readonly fsyncs: number;
 }
 
 /** Counts commands: the state machine's own work stays negligible. */
@@ -53,8 +59,13 @@ const transport = new TcpTransport({
   peers: Object.fromEntries(config.members.filter((m) => m !== config.id).map((m) => [m, address(m)])),
   secret: 'bench-groups-secret-0123456789abcdef',
 });
-const storages = new Map<number, FileStorage>();
+const storages = new Map<number, Storage>();
+const shared = config.log === 'shared' ? await SharedFileLog.open(join(config.dir, config.id)) : undefined;
 for (let g = 0; g < config.groups; g++) {
+  if (shared !== undefined) {
+    storages.set(g, shared.group(g));
+    continue;
+  }
   const dir = join(config.dir, config.id, String(g));
   await mkdir(dir, { recursive: true });
   storages.set(g, await FileStorage.open(dir));
@@ -81,15 +92,24 @@ async function load(clients: number, seconds: number): Promise<LoadResult> {
   };
   const loops = groups.length === 0 ? [] : Array.from({ length: clients }, (_, i) => loop(nodes[groups[i % groups.length]!]!));
   const cpu = process.cpuUsage();
+  const logBefore = shared?.stats;
   const started = performance.now();
   const before = chosen;
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const done = chosen - before;
   const elapsed = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
+  const logAfter = shared?.stats;
   running = false;
   await Promise.allSettled(loops);
-  return { chosen: done, cpuMicros: used.user + used.system, seconds: elapsed, groupsLed: groups.length };
+  return {
+    chosen: done,
+    cpuMicros: used.user + used.system,
+    seconds: elapsed,
+    groupsLed: groups.length,
+    persists: (logAfter?.persists ?? 0) - (logBefore?.persists ?? 0),
+    fsyncs: (logAfter?.fsyncs ?? 0) - (logBefore?.fsyncs ?? 0),
+  };
 }
 
 answerParent(
@@ -101,6 +121,9 @@ answerParent(
     },
     load: (r) => load(r['clients'] as number, r['seconds'] as number),
   },
-  () => host.close(),
+  async () => {
+    await host.close();
+    await shared?.close();
+  },
 );
 tellReady({ id: config.id });

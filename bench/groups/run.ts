@@ -2,8 +2,9 @@
  * Many groups benchmark (issue "Many consensus groups per process", section 3): three
  * processes on this machine, each a `GroupHost` running every group (ids 0 to G - 1,
  * all on the same three members) over one `TcpTransport`, with a `FileStorage` per group
- * (fsync on). Writes per second at `--clients` closed-loop clients (default 256) with
- * 1, 8 and 64 groups, against the single group's figure of the same run.
+ * or one shared log (fsync on). Writes per second at `--clients` closed-loop clients (default 256) with
+ * 1, 8 and 64 groups, against the single group's figure of the same run; each with one
+ * `SharedFileLog` for all groups and with a `FileStorage` per group (`--logs`).
  *
  * - Leaders are spread evenly: group g is led by member g mod 3 (moved there with
  *   `transferLeadership` after the start).
@@ -36,9 +37,11 @@ function option(name: string, fallback: string): string {
 const groupCounts = option('groups', '1,8,64').split(',').map(Number);
 const clients = Number(option('clients', '256'));
 const seconds = Number(option('seconds', '5'));
+const logs = option('logs', 'shared,per-group').split(',') as HostConfig['log'][];
 const warmupSeconds = 1;
-if (!groupCounts.every((g) => Number.isInteger(g) && g > 0) || !(clients > 0) || !(seconds > 0))
-  throw new Error('usage: tsx bench/groups/run.ts [--groups 1,8,64] [--clients 256] [--seconds 5]');
+const usage = 'usage: tsx bench/groups/run.ts [--groups 1,8,64] [--clients 256] [--seconds 5] [--logs shared,per-group]';
+if (!groupCounts.every((g) => Number.isInteger(g) && g > 0) || !(clients > 0) || !(seconds > 0)) throw new Error(usage);
+if (!logs.every((l) => l === 'shared' || l === 'per-group')) throw new Error(usage);
 
 const members = ['a', 'b', 'c'];
 /** Node flags for every process, from `SYNOD_BENCH_NODE_ARGS` (`--cpu-prof --cpu-prof-dir=DIR` profiles them). */
@@ -46,9 +49,12 @@ const nodeFlags = (process.env['SYNOD_BENCH_NODE_ARGS'] ?? '').split(' ').filter
 const script = fileURLToPath(new URL('./host-process.ts', import.meta.url));
 
 interface Point {
+  readonly log: HostConfig['log'];
   readonly groups: number;
   readonly writesPerSecond: number;
   readonly cpuMsPerWrite: number;
+  /** The shared log's persists per fdatasync, all processes (NaN with a log per group). */
+  readonly persistsPerSync: number;
 }
 
 async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -61,11 +67,11 @@ async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | und
   }
 }
 
-async function measure(groups: number): Promise<Point> {
+async function measure(groups: number, log: HostConfig['log']): Promise<Point> {
   const dir = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-groups-'));
   const ports: Record<string, number> = {};
   for (const m of members) ports[m] = await freePort();
-  const hosts = members.map((id) => new Child(id, script, [JSON.stringify({ id, members, ports, groups, dir } satisfies HostConfig)], nodeFlags));
+  const hosts = members.map((id) => new Child(id, script, [JSON.stringify({ id, members, ports, groups, dir, log } satisfies HostConfig)], nodeFlags));
   try {
     await Promise.all(hosts.map((h) => h.ready()));
     const leaders = async (): Promise<number[][]> => Promise.all(hosts.map((h) => h.ask<number[]>('leaders')));
@@ -87,7 +93,9 @@ async function measure(groups: number): Promise<Point> {
     const chosen = results.reduce((s, r) => s + r.chosen, 0);
     const window = Math.max(...results.map((r) => r.seconds));
     const cpuMs = results.reduce((s, r) => s + r.cpuMicros, 0) / 1000;
-    return { groups, writesPerSecond: chosen / window, cpuMsPerWrite: cpuMs / chosen };
+    const persists = results.reduce((s, r) => s + r.persists, 0);
+    const fsyncs = results.reduce((s, r) => s + r.fsyncs, 0);
+    return { log, groups, writesPerSecond: chosen / window, cpuMsPerWrite: cpuMs / chosen, persistsPerSync: fsyncs === 0 ? Number.NaN : persists / fsyncs };
   } finally {
     await Promise.all(hosts.map((h) => h.close()));
     await rm(dir, { recursive: true, force: true });
@@ -101,14 +109,18 @@ console.log(
     .join(' ')}; ${clients} clients, ${seconds} s windows after ${warmupSeconds} s warm-up`,
 );
 const points: Point[] = [];
+// Interleaved: each group count runs with each log kind before the next count.
 for (const g of groupCounts) {
-  const p = await measure(g);
-  points.push(p);
-  const base = points.find((q) => q.groups === 1);
-  console.log(
-    `groups ${String(g).padStart(3)}: ${p.writesPerSecond.toFixed(0).padStart(7)} writes/s, ${p.cpuMsPerWrite.toFixed(3)} ms CPU per write` +
-      (base !== undefined && g !== 1
-        ? `; ÷ one group: ${(p.writesPerSecond / base.writesPerSecond).toFixed(2)} writes/s, ${(p.cpuMsPerWrite / base.cpuMsPerWrite).toFixed(2)} CPU per write`
-        : ''),
-  );
+  for (const log of logs) {
+    const p = await measure(g, log);
+    points.push(p);
+    const base = points.find((q) => q.groups === 1 && q.log === log) ?? points.find((q) => q.groups === 1);
+    console.log(
+      `${log.padEnd(9)} groups ${String(g).padStart(3)}: ${p.writesPerSecond.toFixed(0).padStart(7)} writes/s, ${p.cpuMsPerWrite.toFixed(3)} ms CPU per write` +
+        (Number.isNaN(p.persistsPerSync) ? '' : `, ${p.persistsPerSync.toFixed(1)} persists per sync`) +
+        (base !== undefined && g !== 1
+          ? `; ÷ one group: ${(p.writesPerSecond / base.writesPerSecond).toFixed(2)} writes/s, ${(p.cpuMsPerWrite / base.cpuMsPerWrite).toFixed(2)} CPU per write`
+          : ''),
+    );
+  }
 }
