@@ -11,6 +11,7 @@ import { type FileSystem, hasCode, nodeFileSystem, syncDirectory } from './file-
 import { bindClusterId, clusterIdBytesMax } from './cluster-id-file.js';
 import { LockFile } from './lock-file.js';
 import { RecordType, encodeBatch, encodeRecord } from './record.js';
+import { SnapshotReads } from './snapshot-reads.js';
 import { SnapshotFileWriter, checkSnapshot, openSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { Wal, type WalOptions, durableStateReplay } from './wal.js';
 import { type QueuedPersist, WriteQueue } from './write-queue.js';
@@ -107,10 +108,8 @@ export class FileStorage implements Storage {
   private closed = false;
   /** The commit index of the last persist called, to check the next one against. */
   private commitIndexCalled: number;
-  /** Snapshot reads under way (they do not wait in the queue); close waits for them. */
-  private readonly reads = new Set<Promise<unknown>>();
-  /** Snapshot readers open: close closes them. */
-  private readonly readers = new Set<SnapshotReader>();
+  /** Snapshot reads under way and readers open (they do not wait in the queue): close waits for and closes them. */
+  private readonly reads = new SnapshotReads();
   /** The snapshot being streamed in, if any. */
   private incoming: SnapshotFileWriter | undefined;
 
@@ -250,13 +249,7 @@ export class FileStorage implements Storage {
       this.openedSnapshot = undefined;
       return Promise.resolve(opened);
     }
-    const read = readSnapshotFile(this.fs, this.dir, { removeTemp: false });
-    this.reads.add(read);
-    const done = (): void => {
-      this.reads.delete(read);
-    };
-    read.then(done, done);
-    return read;
+    return this.reads.track(readSnapshotFile(this.fs, this.dir, { removeTemp: false }));
   }
 
   /**
@@ -268,27 +261,7 @@ export class FileStorage implements Storage {
    */
   openSnapshot(options: OpenSnapshotOptions = {}): Promise<SnapshotReader | undefined> {
     if (this.closed) return Promise.reject(new ClosedError('FileStorage.openSnapshot: the storage is closed'));
-    const open = openSnapshotFile(this.fs, this.dir, options.checkedByCaller === true).then((reader) => {
-      if (reader === undefined) return undefined;
-      const tracked: SnapshotReader = {
-        slot: reader.slot,
-        byteLength: reader.byteLength,
-        ...(reader.dataCrc32 === undefined ? {} : { dataCrc32: reader.dataCrc32 }),
-        read: (offset, length) => reader.read(offset, length),
-        close: () => {
-          this.readers.delete(tracked);
-          return reader.close();
-        },
-      };
-      this.readers.add(tracked);
-      return tracked;
-    });
-    this.reads.add(open);
-    const done = (): void => {
-      this.reads.delete(open);
-    };
-    open.then(done, done);
-    return open;
+    return this.reads.open(openSnapshotFile(this.fs, this.dir, options.checkedByCaller === true));
   }
 
   /**
@@ -359,9 +332,9 @@ export class FileStorage implements Storage {
     if (this.closed) throw new ClosedError('FileStorage.close: the storage is closed');
     this.closed = true;
     await this.queue.idle();
-    await Promise.allSettled([...this.reads]);
+    await this.reads.settled();
     await this.incoming?.abort();
-    await Promise.allSettled([...this.readers].map((reader) => reader.close()));
+    await this.reads.closeReaders();
     try {
       if (this.queue.failure === undefined) await this.queue.flush();
       await this.wal.close(this.queue.failure === undefined);

@@ -22,6 +22,7 @@ import {
   removeSnapshotTemps,
   writeSnapshotFile,
 } from './snapshot-file.js';
+import { SnapshotReads } from './snapshot-reads.js';
 import { Wal, type WalReplay } from './wal.js';
 import { type QueuedPersist, WriteQueue } from './write-queue.js';
 
@@ -404,8 +405,8 @@ class SharedLogStorage implements Storage {
   private failure: Error | undefined;
   /** The snapshot being streamed in, if any. */
   private incoming: SnapshotFileWriter | undefined;
-  private readonly reads = new Set<Promise<unknown>>();
-  private readonly readers = new Set<SnapshotReader>();
+  /** Snapshot reads under way and readers open: close waits for and closes them. */
+  private readonly reads = new SnapshotReads();
   /** The group's snapshot folder, once made. */
   private snapshotDirMade: Promise<void> | undefined;
 
@@ -454,27 +455,12 @@ class SharedLogStorage implements Storage {
 
   loadSnapshot(): Promise<Snapshot | undefined> {
     if (this.closed) return Promise.reject(this.closedError('loadSnapshot'));
-    return this.track(readSnapshotFile(this.log.fileSystem, this.log.snapshotDir(this.id), { removeTemp: false }));
+    return this.reads.track(readSnapshotFile(this.log.fileSystem, this.log.snapshotDir(this.id), { removeTemp: false }));
   }
 
   openSnapshot(options: OpenSnapshotOptions = {}): Promise<SnapshotReader | undefined> {
     if (this.closed) return Promise.reject(this.closedError('openSnapshot'));
-    const open = openSnapshotFile(this.log.fileSystem, this.log.snapshotDir(this.id), options.checkedByCaller === true).then((reader) => {
-      if (reader === undefined) return undefined;
-      const tracked: SnapshotReader = {
-        slot: reader.slot,
-        byteLength: reader.byteLength,
-        ...(reader.dataCrc32 === undefined ? {} : { dataCrc32: reader.dataCrc32 }),
-        read: (offset, length) => reader.read(offset, length),
-        close: () => {
-          this.readers.delete(tracked);
-          return reader.close();
-        },
-      };
-      this.readers.add(tracked);
-      return tracked;
-    });
-    return this.track(open);
+    return this.reads.open(openSnapshotFile(this.log.fileSystem, this.log.snapshotDir(this.id), options.checkedByCaller === true));
   }
 
   createSnapshot(slot: number, byteLength: number, options: CreateSnapshotOptions = {}): SnapshotWriter {
@@ -528,9 +514,9 @@ class SharedLogStorage implements Storage {
     } catch {
       // A failed log: what was durable stays; the next open recovers it.
     }
-    await Promise.allSettled([...this.reads]);
+    await this.reads.settled();
     await this.incoming?.abort();
-    await Promise.allSettled([...this.readers].map((reader) => reader.close()));
+    await this.reads.closeReaders();
     this.log.released(this.id, this);
   }
 
@@ -540,15 +526,6 @@ class SharedLogStorage implements Storage {
       throw error;
     });
     return this.snapshotDirMade;
-  }
-
-  private track<T>(read: Promise<T>): Promise<T> {
-    this.reads.add(read);
-    const done = (): void => {
-      this.reads.delete(read);
-    };
-    read.then(done, done);
-    return read;
   }
 
   private checkWritable(api: string): void {
