@@ -461,16 +461,16 @@ const mutants: Mutant[] = [
   },
   {
     name: 'shared log: a group commit resolves its persists before the sync',
-    file: 'src/storage/file/shared-file-log.ts',
+    file: 'src/storage/file/write-queue.ts',
     from: 'if (sync || this.unwrittenBytes > unwrittenBytesMax) await this.append([], sync);',
     to: 'if (sync || this.unwrittenBytes > unwrittenBytesMax) await this.append([], false);',
     tests: sharedLogTests,
   },
   {
     name: "shared log: a group commit holds one group's persists only",
-    file: 'src/storage/file/shared-file-log.ts',
+    file: 'src/storage/file/write-queue.ts',
     from: "while (batch.length < groupPersistsMax && this.queue[0]?.kind === 'persist') {",
-    to: "while (batch.length < groupPersistsMax && this.queue[0]?.kind === 'persist' && (batch.length === 0 || this.queue[0].group === batch[0]!.group)) {",
+    to: "while (batch.length < groupPersistsMax && this.queue[0]?.kind === 'persist' && (batch.length === 0 || this.queue[0].persist.group === batch[0]!.persist.group)) {",
     tests: sharedLogTests,
   },
   {
@@ -490,8 +490,8 @@ const mutants: Mutant[] = [
   {
     name: 'shared log: compaction deletes segments before the groups it rewrote are durable',
     file: 'src/storage/file/shared-file-log.ts',
-    from: 'await this.append(pinning.map(baseRecord), true);',
-    to: 'await this.append(pinning.map(baseRecord), false);',
+    from: 'await this.queue.append(pinning.map(baseRecord), true);',
+    to: 'await this.queue.append(pinning.map(baseRecord), false);',
     tests: sharedLogTests,
   },
   {

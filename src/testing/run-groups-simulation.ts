@@ -6,6 +6,7 @@ import { Prng } from './prng.js';
 import { LivenessFailure } from './run-simulation.js';
 import type { SimulatedNodeOptions } from './runtime-simulation.js';
 import { type NetworkConditions, type SimNetwork, calmNetwork } from './sim-network.js';
+import { workload } from './workload.js';
 
 /**
  * A whole run of many groups over shared processes: proposals and reads spread over
@@ -57,11 +58,6 @@ export interface GroupsSimulationResult {
   readonly hosts: GroupsSimulation['hostCounts'];
   readonly network: SimNetwork['counts'];
 }
-
-type WorkloadEvent =
-  | { readonly at: number; readonly kind: 'propose'; readonly i: number }
-  | { readonly at: number; readonly kind: 'read' }
-  | { readonly at: number; readonly kind: 'fault'; readonly fault: ScheduledFault['fault'] };
 
 /**
  * Runs many groups over shared processes ({@link GroupsSimulation}) through one
@@ -184,18 +180,4 @@ async function drive(sim: GroupsSimulation, config: GroupsSimulationConfig): Pro
     hosts: { delivered: sim.hostCounts.delivered, dropped: { ...sim.hostCounts.dropped } },
     network: { ...sim.hub.network.counts },
   };
-}
-
-/** Proposals over the first 80% of the safety phase, reads over all of it, and the faults, in time order. */
-function workload(config: GroupsSimulationConfig, random: Prng): WorkloadEvent[] {
-  const events: WorkloadEvent[] = [];
-  const submitMs = Math.max(1, Math.floor(config.safetyMs * 0.8));
-  for (let i = 0; i < config.proposals; i++) events.push({ at: 1 + random.int(submitMs), kind: 'propose', i });
-  const reads = config.reads ?? Math.floor(config.proposals / 2);
-  for (let i = 0; i < reads; i++) events.push({ at: 1 + random.int(config.safetyMs), kind: 'read' });
-  for (const f of config.faults) events.push({ at: f.at, kind: 'fault', fault: f.fault });
-  return events
-    .map((e, order) => ({ e, order }))
-    .sort((a, b) => a.e.at - b.e.at || a.order - b.order)
-    .map(({ e }) => e);
 }

@@ -4,6 +4,7 @@ import { Prng } from './prng.js';
 import { LivenessFailure } from './run-simulation.js';
 import { RuntimeSimulation, type RuntimeSimulationCounts, type RuntimeSimulationOptions, type SimulatedNodeOptions } from './runtime-simulation.js';
 import { type NetworkConditions, type SimNetwork, calmNetwork } from './sim-network.js';
+import { workload } from './workload.js';
 import type { QuorumSpec } from './simulator.js';
 
 /**
@@ -85,11 +86,6 @@ interface Request {
   attempt: { node: NodeId; incarnation: number } | undefined;
   result: number | undefined;
 }
-
-type WorkloadEvent =
-  | { readonly at: number; readonly kind: 'propose'; readonly i: number }
-  | { readonly at: number; readonly kind: 'read' }
-  | { readonly at: number; readonly kind: 'fault'; readonly fault: ScheduledFault['fault'] };
 
 /**
  * Runs real runtime nodes through one simulated scenario: proposals (to leaders and
@@ -297,19 +293,4 @@ async function drive(sim: RuntimeSimulation, config: RuntimeSimulationConfig): P
     network: { ...sim.hub.network.counts },
     checks: { ...sim.invariants.counts },
   };
-}
-
-/** Proposals over the first 80% of the safety phase, reads over all of it, and the faults, in time order. */
-function workload(config: RuntimeSimulationConfig, random: Prng): WorkloadEvent[] {
-  const events: WorkloadEvent[] = [];
-  const submitMs = Math.max(1, Math.floor(config.safetyMs * 0.8));
-  for (let i = 0; i < config.proposals; i++) events.push({ at: 1 + random.int(submitMs), kind: 'propose', i });
-  const reads = config.reads ?? Math.floor(config.proposals / 2);
-  for (let i = 0; i < reads; i++) events.push({ at: 1 + random.int(config.safetyMs), kind: 'read' });
-  for (const f of config.faults) events.push({ at: f.at, kind: 'fault', fault: f.fault });
-  // Stable: same-time events keep their order (proposals by index, then reads, then faults).
-  return events
-    .map((e, order) => ({ e, order }))
-    .sort((a, b) => a.e.at - b.e.at || a.order - b.order)
-    .map(({ e }) => e);
 }

@@ -4,16 +4,19 @@
  */
 import { dirname, resolve } from 'node:path';
 import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type PersistBatch } from '../../core/index.js';
-import { persistBatchProblem, persistNeedsSync } from '../../core/durable-state.js';
+import { persistBatchProblem } from '../../core/durable-state.js';
 import { ClosedError } from '../../runtime/errors.js';
 import type { CreateSnapshotOptions, OpenSnapshotOptions, Snapshot, SnapshotReader, SnapshotWriter, Storage } from '../../runtime/storage.js';
-import { StorageFailedError } from './errors.js';
 import { type FileSystem, hasCode, nodeFileSystem, syncDirectory } from './file-system.js';
 import { bindClusterId, clusterIdBytesMax } from './cluster-id-file.js';
 import { LockFile } from './lock-file.js';
 import { RecordType, encodeBatch, encodeRecord } from './record.js';
+import { SnapshotReads } from './snapshot-reads.js';
 import { SnapshotFileWriter, checkSnapshot, openSnapshotFile, readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import { Wal, type WalOptions, durableStateReplay } from './wal.js';
+import { type QueuedPersist, WriteQueue } from './write-queue.js';
+
+export { unwrittenBytesMax } from './write-queue.js';
 
 /** Options of {@link FileStorage.open}. */
 export interface FileStorageOptions {
@@ -71,31 +74,6 @@ export interface FileStorageStats {
 export const segmentBytesMaxDefault = 64 * 1024 * 1024;
 /** Default of {@link FileStorageOptions.preallocateBytes}: 1 MiB. */
 export const preallocateBytesDefault = 1024 * 1024;
-/** The most persists written and synced together (one group commit). */
-const groupPersistsMax = 4096;
-
-/**
- * Bytes of learner-only records (see `persistNeedsSync`) held in memory for the next
- * synced write; past this they are written (still without a sync).
- */
-export const unwrittenBytesMax = 256 * 1024;
-
-type Job =
-  | {
-      readonly kind: 'persist';
-      readonly batch: PersistBatch;
-      readonly record: Uint8Array;
-      readonly resolve: () => void;
-      readonly reject: (error: unknown) => void;
-    }
-  | {
-      readonly kind: 'task';
-      readonly api: string;
-      /** Whether it writes: a failed write makes the storage fail closed. */
-      readonly writes: boolean;
-      readonly run: () => Promise<void>;
-      readonly reject: (error: unknown) => void;
-    };
 
 /**
  * A {@link Storage} that keeps its data in files in one directory, for production use.
@@ -125,26 +103,15 @@ type Job =
  * ```
  */
 export class FileStorage implements Storage {
-  private readonly queue: Job[] = [];
-  private draining: Promise<void> | undefined;
+  /** The log's writes, in call order; its failure is the storage's. */
+  private readonly queue: WriteQueue<QueuedPersist>;
   private closed = false;
-  /** Set by the first failed write: every later write rejects with it. */
-  private failure: Error | undefined;
   /** The commit index of the last persist called, to check the next one against. */
   private commitIndexCalled: number;
-  private readonly counters = { persists: 0, fsyncs: 0 };
-  /** Snapshot reads under way (they do not wait in the queue); close waits for them. */
-  private readonly reads = new Set<Promise<unknown>>();
-  /** Snapshot readers open: close closes them. */
-  private readonly readers = new Set<SnapshotReader>();
+  /** Snapshot reads under way and readers open (they do not wait in the queue): close waits for and closes them. */
+  private readonly reads = new SnapshotReads();
   /** The snapshot being streamed in, if any. */
   private incoming: SnapshotFileWriter | undefined;
-  /**
-   * Learner-only records not written yet: they go with the next write, in order, so a
-   * learner-only persist costs no system call (a crash loses them, and all after them).
-   */
-  private unwritten: Uint8Array[] = [];
-  private unwrittenBytes = 0;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -164,6 +131,12 @@ export class FileStorage implements Storage {
     private openedSnapshot: Snapshot | undefined,
   ) {
     this.commitIndexCalled = state.commitIndex;
+    this.queue = new WriteQueue('FileStorage', {
+      append: (records, sync) => wal.append(records, sync),
+      persisted: (persists) => {
+        for (const p of persists) state.merge(p.batch);
+      },
+    });
   }
 
   /**
@@ -205,7 +178,7 @@ export class FileStorage implements Storage {
    * ```
    */
   get stats(): FileStorageStats {
-    return { ...this.counters };
+    return this.queue.stats;
   }
 
   /** How many log segment files the directory holds. @internal */
@@ -233,12 +206,9 @@ export class FileStorage implements Storage {
       checkBatch(batch, this.commitIndexCalled);
       const record = encodeRecord(RecordType.batch, encodeBatch(batch));
       if (batch.commitIndex !== undefined) this.commitIndexCalled = batch.commitIndex;
-      return new Promise<void>((resolve, reject) => {
-        this.queue.push({ kind: 'persist', batch, record, resolve, reject });
-        this.startDraining();
-      });
+      return this.queue.persist({ batch, record });
     } catch (error) {
-      if (error instanceof InvariantError) this.failure ??= error;
+      if (error instanceof InvariantError) this.queue.failWith(error);
       return Promise.reject(error);
     }
   }
@@ -260,7 +230,7 @@ export class FileStorage implements Storage {
       // Learner-only batches called before this save may still wait in memory: they go
       // to disk first, so what survives a crash is always a prefix of the calls (a
       // snapshot on disk never runs ahead of the batches called before it).
-      if (this.unwritten.length > 0) await this.writeUnwritten(true);
+      await this.queue.flush();
       await writeSnapshotFile(this.fs, this.dir, { slot, data });
       this.snapshotSlot = slot;
     });
@@ -279,13 +249,7 @@ export class FileStorage implements Storage {
       this.openedSnapshot = undefined;
       return Promise.resolve(opened);
     }
-    const read = readSnapshotFile(this.fs, this.dir, { removeTemp: false });
-    this.reads.add(read);
-    const done = (): void => {
-      this.reads.delete(read);
-    };
-    read.then(done, done);
-    return read;
+    return this.reads.track(readSnapshotFile(this.fs, this.dir, { removeTemp: false }));
   }
 
   /**
@@ -297,27 +261,7 @@ export class FileStorage implements Storage {
    */
   openSnapshot(options: OpenSnapshotOptions = {}): Promise<SnapshotReader | undefined> {
     if (this.closed) return Promise.reject(new ClosedError('FileStorage.openSnapshot: the storage is closed'));
-    const open = openSnapshotFile(this.fs, this.dir, options.checkedByCaller === true).then((reader) => {
-      if (reader === undefined) return undefined;
-      const tracked: SnapshotReader = {
-        slot: reader.slot,
-        byteLength: reader.byteLength,
-        ...(reader.dataCrc32 === undefined ? {} : { dataCrc32: reader.dataCrc32 }),
-        read: (offset, length) => reader.read(offset, length),
-        close: () => {
-          this.readers.delete(tracked);
-          return reader.close();
-        },
-      };
-      this.readers.add(tracked);
-      return tracked;
-    });
-    this.reads.add(open);
-    const done = (): void => {
-      this.reads.delete(open);
-    };
-    open.then(done, done);
-    return open;
+    return this.reads.open(openSnapshotFile(this.fs, this.dir, options.checkedByCaller === true));
   }
 
   /**
@@ -340,7 +284,7 @@ export class FileStorage implements Storage {
     const previous = this.incoming?.abort() ?? Promise.resolve();
     const writer = new SnapshotFileWriter(this.fs, this.dir, slot, byteLength, options.dataCrc32ByCaller === true, previous, (run) =>
       this.enqueueTask('saveSnapshot', true, async () => {
-        if (this.unwritten.length > 0) await this.writeUnwritten(true);
+        await this.queue.flush();
         await run();
         this.snapshotSlot = slot;
         if (this.incoming === writer) this.incoming = undefined;
@@ -375,8 +319,7 @@ export class FileStorage implements Storage {
       const whole = this.state.build();
       const base = encodeBatch({ promised: whole.promised, accepted: whole.accepted, chosen: whole.chosen, commitIndex: whole.commitIndex });
       // The base holds the unwritten records' state: written after it, they would bring back compacted entries.
-      this.unwritten = [];
-      this.unwrittenBytes = 0;
+      this.queue.discardUnwritten();
       await this.wal.rebase(encodeRecord(RecordType.base, base));
     });
   }
@@ -388,13 +331,13 @@ export class FileStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) throw new ClosedError('FileStorage.close: the storage is closed');
     this.closed = true;
-    while (this.draining !== undefined) await this.draining;
-    await Promise.allSettled([...this.reads]);
+    await this.queue.idle();
+    await this.reads.settled();
     await this.incoming?.abort();
-    await Promise.allSettled([...this.readers].map((reader) => reader.close()));
+    await this.reads.closeReaders();
     try {
-      if (this.failure === undefined && this.unwritten.length > 0) await this.writeUnwritten(true);
-      await this.wal.close(this.failure === undefined);
+      if (this.queue.failure === undefined) await this.queue.flush();
+      await this.wal.close(this.queue.failure === undefined);
     } finally {
       await this.lock.release();
     }
@@ -402,7 +345,7 @@ export class FileStorage implements Storage {
 
   private checkWritable(api: string): void {
     if (this.closed) throw new ClosedError(`FileStorage.${api}: the storage is closed`);
-    if (this.failure !== undefined) throw this.failure;
+    if (this.queue.failure !== undefined) throw this.queue.failure;
   }
 
   private enqueueTask<T>(api: string, writes: boolean, task: () => Promise<T>): Promise<T> {
@@ -412,86 +355,7 @@ export class FileStorage implements Storage {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ kind: 'task', api, writes, run: async () => resolve(await task()), reject });
-      this.startDraining();
-    });
-  }
-
-  private startDraining(): void {
-    if (this.draining !== undefined) return;
-    // drain() awaits before anything else, so this assignment precedes its end.
-    this.draining = this.drain();
-  }
-
-  /** Runs the queued jobs in order; consecutive persists share one write and one sync. */
-  private async drain(): Promise<void> {
-    // Let the caller's synchronous burst of persists queue up: they form one group.
-    await Promise.resolve();
-    for (let job = this.queue[0]; job !== undefined; job = this.queue[0]) {
-      if (job.kind === 'task') {
-        this.queue.shift();
-        if (job.writes && this.failure !== undefined) {
-          job.reject(this.failure);
-          continue;
-        }
-        try {
-          await job.run();
-        } catch (error) {
-          if (job.writes && !(error instanceof InvariantError)) {
-            job.reject(this.fail(job.api, error));
-          } else {
-            job.reject(error);
-          }
-        }
-        continue;
-      }
-      const group: Extract<Job, { kind: 'persist' }>[] = [];
-      while (group.length < groupPersistsMax && this.queue[0]?.kind === 'persist') {
-        group.push(this.queue.shift() as Extract<Job, { kind: 'persist' }>);
-      }
-      if (this.failure !== undefined) {
-        for (const p of group) p.reject(this.failure);
-        continue;
-      }
-      // Learner-only batches need no sync of their own (persistNeedsSync): they wait in
-      // memory and go with the next write, whose sync covers them.
-      const sync = group.some((p) => persistNeedsSync(p.batch));
-      try {
-        for (const p of group) {
-          this.unwritten.push(p.record);
-          this.unwrittenBytes += p.record.byteLength;
-        }
-        if (sync || this.unwrittenBytes > unwrittenBytesMax) await this.writeUnwritten(sync);
-      } catch (error) {
-        const failure = this.fail('persist', error);
-        for (const p of group) p.reject(failure);
-        continue;
-      }
-      if (sync) this.counters.fsyncs++;
-      for (const p of group) {
-        this.state.merge(p.batch);
-        this.counters.persists++;
-        p.resolve();
-      }
-    }
-    // Synchronously with the empty-queue check: a job queued from now on starts a new drain.
-    this.draining = undefined;
-  }
-
-  /** Appends the records waiting in memory, in order, and syncs if `sync`. */
-  private async writeUnwritten(sync: boolean): Promise<void> {
-    const records = this.unwritten;
-    this.unwritten = [];
-    this.unwrittenBytes = 0;
-    await this.wal.append(records, sync);
-  }
-
-  /** Fails the storage closed; rejects every queued write. */
-  private fail(what: string, cause: unknown): Error {
-    const failure = this.failure ?? new StorageFailedError(`FileStorage.${what}`, { cause });
-    this.failure = failure;
-    return failure;
+    return this.queue.task(api, writes, task);
   }
 }
 

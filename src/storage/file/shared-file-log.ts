@@ -5,12 +5,11 @@
  */
 import { join } from 'node:path';
 import { ConfigError, type DurableState, DurableStateBuilder, InvariantError, type PersistBatch } from '../../core/index.js';
-import { persistBatchProblem, persistNeedsSync } from '../../core/durable-state.js';
+import { persistBatchProblem } from '../../core/durable-state.js';
 import { ClosedError } from '../../runtime/errors.js';
 import type { CreateSnapshotOptions, OpenSnapshotOptions, Snapshot, SnapshotReader, SnapshotWriter, Storage } from '../../runtime/storage.js';
 import { bindClusterId } from './cluster-id-file.js';
-import { StorageFailedError } from './errors.js';
-import { type FileStorageOptions, type FileStorageStats, checkDataDirOptions, createDirectory, unwrittenBytesMax } from './file-storage.js';
+import { type FileStorageOptions, type FileStorageStats, checkDataDirOptions, createDirectory } from './file-storage.js';
 import { type FileSystem, hasCode } from './file-system.js';
 import { LockFile } from './lock-file.js';
 import { MalformedPayloadError, RecordType, encodeBatch, encodeGroupRecord, mergeBatch, splitGroupRecord } from './record.js';
@@ -23,7 +22,9 @@ import {
   removeSnapshotTemps,
   writeSnapshotFile,
 } from './snapshot-file.js';
+import { SnapshotReads } from './snapshot-reads.js';
 import { Wal, type WalReplay } from './wal.js';
+import { type QueuedPersist, WriteQueue } from './write-queue.js';
 
 /** Options of {@link SharedFileLog.open}: those of a {@link FileStorage}, for the one log of all groups. */
 export type SharedFileLogOptions = FileStorageOptions;
@@ -36,8 +37,6 @@ export interface SharedFileLogStats extends FileStorageStats {
 
 /** The folder of the data directory that holds a folder of snapshot files per group. */
 const snapshotsDirName = 'snapshots';
-/** The most persists (of any groups) written and synced together (one group commit). */
-const groupPersistsMax = 4096;
 const groupIdPattern = /^(0|[1-9]\d{0,15})$/;
 
 /** What the log keeps of one group. */
@@ -54,23 +53,10 @@ interface GroupLog {
   since: number;
 }
 
-type Job =
-  | {
-      readonly kind: 'persist';
-      readonly group: number;
-      readonly batch: PersistBatch;
-      readonly record: Uint8Array;
-      readonly resolve: () => void;
-      readonly reject: (error: unknown) => void;
-    }
-  | {
-      readonly kind: 'task';
-      readonly api: string;
-      /** Whether it writes: a failed write makes the log fail closed. */
-      readonly writes: boolean;
-      readonly run: () => Promise<void>;
-      readonly reject: (error: unknown) => void;
-    };
+/** A group's persist, as it waits in the log's queue. */
+interface GroupPersist extends QueuedPersist {
+  readonly group: number;
+}
 
 /**
  * One write-ahead log for many groups, as {@link GroupHost} runs them: a storage write
@@ -111,17 +97,11 @@ type Job =
  * ```
  */
 export class SharedFileLog {
-  private readonly queue: Job[] = [];
-  private draining: Promise<void> | undefined;
+  /** Every group's writes, in call order; its failure fails every group. */
+  private readonly queue: WriteQueue<GroupPersist>;
   private closed = false;
-  /** Set by the first failed write: every later write rejects with it. */
-  private failure: Error | undefined;
-  private readonly counters = { persists: 0, fsyncs: 0 };
   /** The storages handed out and not closed, by group. */
   private readonly open_ = new Map<number, SharedLogStorage>();
-  /** Learner-only records not written yet: they go with the next write, in order. */
-  private unwritten: Uint8Array[] = [];
-  private unwrittenBytes = 0;
 
   private constructor(
     private readonly fs: FileSystem,
@@ -133,7 +113,12 @@ export class SharedFileLog {
     private readonly groups: Map<number, GroupLog>,
     /** The slot of each group's saved snapshot. */
     private readonly snapshotSlots: Map<number, number>,
-  ) {}
+  ) {
+    this.queue = new WriteQueue('SharedFileLog', {
+      append: (records, sync) => wal.append(records, sync),
+      persisted: (persists) => this.persisted(persists),
+    });
+  }
 
   /**
    * Opens (creating it if missing) the data directory `dir`: takes its lock, reads
@@ -192,7 +177,7 @@ export class SharedFileLog {
       return Promise.reject(new ConfigError('SharedFileLog.dropGroup', 'id', `group ${id}'s storage is open: close it first`));
     }
     return this.enqueueTask('dropGroup', true, async () => {
-      await this.append([encodeGroupRecord(RecordType.groupDrop, id, new Uint8Array(0))], true);
+      await this.queue.append([encodeGroupRecord(RecordType.groupDrop, id, new Uint8Array(0))], true);
       this.groups.delete(id);
       this.snapshotSlots.delete(id);
       const snapshotDir = this.snapshotDir(id);
@@ -208,7 +193,7 @@ export class SharedFileLog {
 
   /** Counters since the log was opened: `persists / fsyncs` is the group-commit factor, across groups. */
   get stats(): SharedFileLogStats {
-    return { ...this.counters, groups: this.groups.size };
+    return { ...this.queue.stats, groups: this.groups.size };
   }
 
   /** How many log segment files the directory holds. @internal */
@@ -224,10 +209,10 @@ export class SharedFileLog {
     if (this.closed) throw new ClosedError('SharedFileLog.close: the log is closed');
     this.closed = true;
     await Promise.allSettled([...this.open_.values()].map((storage) => storage.close()));
-    while (this.draining !== undefined) await this.draining;
+    await this.queue.idle();
     try {
-      if (this.failure === undefined && this.unwritten.length > 0) await this.append([], true);
-      await this.wal.close(this.failure === undefined);
+      if (this.queue.failure === undefined) await this.queue.flush();
+      await this.wal.close(this.queue.failure === undefined);
     } finally {
       await this.lock.release();
     }
@@ -262,7 +247,7 @@ export class SharedFileLog {
 
   /** @internal The log's failure, if a write failed. */
   get failed(): Error | undefined {
-    return this.failure;
+    return this.queue.failure;
   }
 
   /** @internal The group's durable state, as a group's `load` returns it. */
@@ -272,25 +257,17 @@ export class SharedFileLog {
 
   /** @internal Queues group `id`'s persist of `batch`, framed as `record`. */
   enqueuePersist(group: number, batch: PersistBatch, record: Uint8Array): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ kind: 'persist', group, batch, record, resolve, reject });
-      this.startDraining();
-    });
+    return this.queue.persist({ group, batch, record });
   }
 
   /** @internal Runs `task` in call order with every group's writes. */
   enqueueTask<T>(api: string, writes: boolean, task: () => Promise<T>): Promise<T> {
-    if (writes && this.failure !== undefined) return Promise.reject(this.failure);
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ kind: 'task', api, writes, run: async () => resolve(await task()), reject });
-      this.startDraining();
-    });
+    return this.queue.task(api, writes, task);
   }
 
   /** @internal Writes the learner-only records waiting in memory, synced. Run from a task. */
-  async flush(): Promise<void> {
-    if (this.unwritten.length > 0) await this.append([], true);
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
   /**
@@ -303,7 +280,7 @@ export class SharedFileLog {
       const { accepted, chosen } = group.state;
       for (const s of accepted.keys()) if (s < slot) accepted.delete(s);
       for (const s of chosen.keys()) if (s < slot) chosen.delete(s);
-      await this.append([baseRecord(group)], true);
+      await this.queue.append([baseRecord(group)], true);
       group.since = this.wal.tailFirstSequence;
     }
     await this.reclaim(true);
@@ -321,7 +298,7 @@ export class SharedFileLog {
       const second = segments[1]!;
       const pinning = [...this.groups.values()].filter((group) => group.since < second);
       if (pinning.length > 0) {
-        await this.append(pinning.map(baseRecord), true);
+        await this.queue.append(pinning.map(baseRecord), true);
         for (const group of pinning) group.since = this.wal.tailFirstSequence;
       }
     }
@@ -334,81 +311,18 @@ export class SharedFileLog {
     }
   }
 
-  /** Appends the records waiting in memory, then `records`, and syncs if `sync`. */
-  private async append(records: readonly Uint8Array[], sync: boolean): Promise<void> {
-    const all = this.unwritten.length > 0 ? [...this.unwritten, ...records] : records;
-    this.unwritten = [];
-    this.unwrittenBytes = 0;
-    await this.wal.append(all, sync);
-  }
-
-  private startDraining(): void {
-    if (this.draining !== undefined) return;
-    this.draining = this.drain();
-  }
-
-  /** Runs the queued jobs in order; consecutive persists, of any groups, share one write and one sync. */
-  private async drain(): Promise<void> {
-    // Let the callers' synchronous burst of persists queue up: they form one group commit.
-    await Promise.resolve();
-    for (let job = this.queue[0]; job !== undefined; job = this.queue[0]) {
-      if (job.kind === 'task') {
-        this.queue.shift();
-        if (job.writes && this.failure !== undefined) {
-          job.reject(this.failure);
-          continue;
-        }
-        try {
-          await job.run();
-        } catch (error) {
-          job.reject(job.writes && !(error instanceof InvariantError) && !(error instanceof ConfigError) ? this.fail(job.api, error) : error);
-        }
-        continue;
+  /** Records the persists of a group commit in their groups' states. */
+  private persisted(persists: readonly GroupPersist[]): void {
+    // Where the records went, or (for records still in memory) a segment no newer.
+    const segment = this.wal.tailFirstSequence;
+    for (const p of persists) {
+      let group = this.groups.get(p.group);
+      if (group === undefined) {
+        group = { id: p.group, state: new DurableStateBuilder(), since: segment };
+        this.groups.set(p.group, group);
       }
-      const batch: Extract<Job, { kind: 'persist' }>[] = [];
-      while (batch.length < groupPersistsMax && this.queue[0]?.kind === 'persist') {
-        batch.push(this.queue.shift() as Extract<Job, { kind: 'persist' }>);
-      }
-      if (this.failure !== undefined) {
-        for (const p of batch) p.reject(this.failure);
-        continue;
-      }
-      // Learner-only batches need no sync of their own (persistNeedsSync): they wait in
-      // memory and go with the next write, whose sync covers them.
-      const sync = batch.some((p) => persistNeedsSync(p.batch));
-      try {
-        for (const p of batch) {
-          this.unwritten.push(p.record);
-          this.unwrittenBytes += p.record.byteLength;
-        }
-        if (sync || this.unwrittenBytes > unwrittenBytesMax) await this.append([], sync);
-      } catch (error) {
-        const failure = this.fail('persist', error);
-        for (const p of batch) p.reject(failure);
-        continue;
-      }
-      if (sync) this.counters.fsyncs++;
-      // Where the records went, or (for records still in memory) a segment no newer.
-      const segment = this.wal.tailFirstSequence;
-      for (const p of batch) {
-        let group = this.groups.get(p.group);
-        if (group === undefined) {
-          group = { id: p.group, state: new DurableStateBuilder(), since: segment };
-          this.groups.set(p.group, group);
-        }
-        group.state.merge(p.batch);
-        this.counters.persists++;
-        p.resolve();
-      }
+      group.state.merge(p.batch);
     }
-    this.draining = undefined;
-  }
-
-  /** Fails the log closed; every later write of every group rejects. */
-  private fail(what: string, cause: unknown): Error {
-    const failure = this.failure ?? new StorageFailedError(`SharedFileLog.${what}`, { cause });
-    this.failure = failure;
-    return failure;
   }
 }
 
@@ -491,8 +405,8 @@ class SharedLogStorage implements Storage {
   private failure: Error | undefined;
   /** The snapshot being streamed in, if any. */
   private incoming: SnapshotFileWriter | undefined;
-  private readonly reads = new Set<Promise<unknown>>();
-  private readonly readers = new Set<SnapshotReader>();
+  /** Snapshot reads under way and readers open: close waits for and closes them. */
+  private readonly reads = new SnapshotReads();
   /** The group's snapshot folder, once made. */
   private snapshotDirMade: Promise<void> | undefined;
 
@@ -541,27 +455,12 @@ class SharedLogStorage implements Storage {
 
   loadSnapshot(): Promise<Snapshot | undefined> {
     if (this.closed) return Promise.reject(this.closedError('loadSnapshot'));
-    return this.track(readSnapshotFile(this.log.fileSystem, this.log.snapshotDir(this.id), { removeTemp: false }));
+    return this.reads.track(readSnapshotFile(this.log.fileSystem, this.log.snapshotDir(this.id), { removeTemp: false }));
   }
 
   openSnapshot(options: OpenSnapshotOptions = {}): Promise<SnapshotReader | undefined> {
     if (this.closed) return Promise.reject(this.closedError('openSnapshot'));
-    const open = openSnapshotFile(this.log.fileSystem, this.log.snapshotDir(this.id), options.checkedByCaller === true).then((reader) => {
-      if (reader === undefined) return undefined;
-      const tracked: SnapshotReader = {
-        slot: reader.slot,
-        byteLength: reader.byteLength,
-        ...(reader.dataCrc32 === undefined ? {} : { dataCrc32: reader.dataCrc32 }),
-        read: (offset, length) => reader.read(offset, length),
-        close: () => {
-          this.readers.delete(tracked);
-          return reader.close();
-        },
-      };
-      this.readers.add(tracked);
-      return tracked;
-    });
-    return this.track(open);
+    return this.reads.open(openSnapshotFile(this.log.fileSystem, this.log.snapshotDir(this.id), options.checkedByCaller === true));
   }
 
   createSnapshot(slot: number, byteLength: number, options: CreateSnapshotOptions = {}): SnapshotWriter {
@@ -615,9 +514,9 @@ class SharedLogStorage implements Storage {
     } catch {
       // A failed log: what was durable stays; the next open recovers it.
     }
-    await Promise.allSettled([...this.reads]);
+    await this.reads.settled();
     await this.incoming?.abort();
-    await Promise.allSettled([...this.readers].map((reader) => reader.close()));
+    await this.reads.closeReaders();
     this.log.released(this.id, this);
   }
 
@@ -627,15 +526,6 @@ class SharedLogStorage implements Storage {
       throw error;
     });
     return this.snapshotDirMade;
-  }
-
-  private track<T>(read: Promise<T>): Promise<T> {
-    this.reads.add(read);
-    const done = (): void => {
-      this.reads.delete(read);
-    };
-    read.then(done, done);
-    return read;
   }
 
   private checkWritable(api: string): void {
