@@ -61,6 +61,9 @@ const types = [
   'readReply',
   'snapshotChunk',
   'snapshotAck',
+  // Added after the others, so no earlier number moved.
+  'quiesce',
+  'wake',
 ] as const satisfies readonly GroupMemberMessage['type'][];
 const typeNumbers = new Map<string, number>(types.map((t, i) => [t, i + 1]));
 /** Set in the type byte of a group's message: the group id follows the ids. */
@@ -159,9 +162,11 @@ export function writeMessageHead(w: Writer, message: NodeMessage): void {
       values(w, m.values);
       break;
     case 'timeoutNow':
+    case 'wake':
       ballot(w, m.ballot);
       break;
     case 'commit':
+    case 'quiesce':
       ballot(w, m.ballot);
       w.uint(m.commitIndex);
       break;
@@ -281,9 +286,11 @@ export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, l
       m = readChosen(r, bytes, from, to);
       break;
     case 'timeoutNow':
+    case 'wake':
       m = { type, from, to, ballot: readBallot(r, id) };
       break;
     case 'commit':
+    case 'quiesce':
       m = { type, from, to, ballot: readBallot(r, id), commitIndex: r.uint('commitIndex') };
       break;
     case 'probe':
