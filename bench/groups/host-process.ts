@@ -29,6 +29,19 @@ export interface HostConfig {
   readonly dir: string;
   /** One `SharedFileLog` for all groups, or a `FileStorage` per group. */
   readonly log: 'shared' | 'per-group';
+  /** Whether idle groups quiesce (the host's default). Default true. */
+  readonly quiescence?: boolean;
+}
+
+/** What `idle` answers: this process over a window with no load. */
+export interface IdleResult {
+  readonly cpuMicros: number;
+  readonly seconds: number;
+  /** V8 heap in use after a full GC, and the resident set, in bytes, at the window's end. */
+  readonly heapUsed: number;
+  readonly rss: number;
+  /** This process's nodes that were quiesced at the window's end. */
+  readonly quiesced: number;
 }
 
 /** What `load` answers. */
@@ -70,7 +83,7 @@ for (let g = 0; g < config.groups; g++) {
   await mkdir(dir, { recursive: true });
   storages.set(g, await FileStorage.open(dir));
 }
-const host = new GroupHost({ id: config.id, transport, storage: (g) => storages.get(g)! });
+const host = new GroupHost({ id: config.id, transport, storage: (g) => storages.get(g)!, ...(config.quiescence === false ? { quiescence: false } : {}) });
 await host.start();
 const nodes: SynodNode<Uint8Array, number>[] = [];
 for (let g = 0; g < config.groups; g++)
@@ -112,9 +125,25 @@ async function load(clients: number, seconds: number): Promise<LoadResult> {
   };
 }
 
+const quiesced = (): number => nodes.reduce((n, node) => n + (node.status().quiesced ? 1 : 0), 0);
+
+/** A window with no load: CPU time over it, then memory after a full GC (node --expose-gc). */
+async function idle(seconds: number): Promise<IdleResult> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  (globalThis as { gc?: () => void }).gc?.();
+  const memory = process.memoryUsage();
+  return { cpuMicros: used.user + used.system, seconds: elapsed, heapUsed: memory.heapUsed, rss: memory.rss, quiesced: quiesced() };
+}
+
 answerParent(
   {
     leaders: () => led(),
+    quiesced: () => quiesced(),
+    idle: (r) => idle(r['seconds'] as number),
     transfer: async (r) => {
       await nodes[r['group'] as number]!.transferLeadership(r['to'] as string, { timeoutMs: 10_000 });
       return null;

@@ -351,6 +351,13 @@ export function groupsSimulationArbitrary(options: GroupsSimulationArbitraryOpti
         faults: fc.array(fc.record({ at: fc.integer({ min: 1, max: safetyMs }), fault: faultArbitrary(hosts) }), {
           maxLength: options.faultsMax ?? 8,
         }) as fc.Arbitrary<ScheduledFault[]>,
+        // Half the runs quiesce idle groups, with the hosts' pings and suspicions (virtual ms, 10 ms ticks).
+        quiescence: fc.oneof(
+          fc.constant(undefined),
+          fc
+            .record({ afterTicks: fc.integer({ min: 1, max: 8 }), pingMs: fc.integer({ min: 5, max: 40 }), suspectAfterMs: fc.integer({ min: 20, max: 200 }) })
+            .filter((q) => q.suspectAfterMs > q.pingMs),
+        ),
       });
     });
 }
