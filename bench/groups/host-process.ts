@@ -11,13 +11,25 @@
  * evenly), each proposing a 100-byte command and awaiting it, for `seconds`, and
  * answers with the commands chosen and this process's CPU time over the window.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GroupHost } from '../../src/groups/index.js';
-import { type StateMachine, type Storage, type SynodNode, bytesCodec } from '../../src/runtime/index.js';
-import { FileStorage, SharedFileLog } from '../../src/storage/file/index.js';
-import { TcpTransport } from '../../src/transport/tcp/index.js';
+import { fileURLToPath } from 'node:url';
+import type { StateMachine, Storage, SynodNode } from '../../src/runtime/index.js';
 import { answerParent, tellReady } from '../kv/parent.js';
+
+// The library from src (through tsx), or with SYNOD_BENCH_BUILT=1 from the build, as a
+// user runs it: tsx keeps every function's name with a helper that gives each closure
+// a property store of its own, which adds about 8 KiB to every node's memory.
+const built = process.env['SYNOD_BENCH_BUILT'] === '1';
+const from = (src: string, dist: string): string => {
+  const path = fileURLToPath(new URL(built ? `../../dist/${dist}` : `../../src/${src}`, import.meta.url));
+  if (built && !existsSync(path)) throw new Error(`SYNOD_BENCH_BUILT=1 but ${path} is missing: run npm run build first`);
+  return path;
+};
+const { GroupHost, bytesCodec } = (await import(from('index.ts', 'index.js'))) as typeof import('../../src/index.js');
+const { FileStorage, SharedFileLog } = (await import(from('storage/file/index.ts', 'storage/file/index.js'))) as typeof import('../../src/storage/file/index.js');
+const { TcpTransport } = (await import(from('transport/tcp/index.ts', 'transport/tcp/index.js'))) as typeof import('../../src/transport/tcp/index.js');
 
 /** What `run.ts` passes on the command line, as JSON. */
 export interface HostConfig {
