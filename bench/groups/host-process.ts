@@ -11,13 +11,25 @@
  * evenly), each proposing a 100-byte command and awaiting it, for `seconds`, and
  * answers with the commands chosen and this process's CPU time over the window.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GroupHost } from '../../src/groups/index.js';
-import { type StateMachine, type Storage, type SynodNode, bytesCodec } from '../../src/runtime/index.js';
-import { FileStorage, SharedFileLog } from '../../src/storage/file/index.js';
-import { TcpTransport } from '../../src/transport/tcp/index.js';
+import { fileURLToPath } from 'node:url';
+import type { StateMachine, Storage, SynodNode } from '../../src/runtime/index.js';
 import { answerParent, tellReady } from '../kv/parent.js';
+
+// The library from src (through tsx), or with SYNOD_BENCH_BUILT=1 from the build, as a
+// user runs it: tsx keeps every function's name with a helper that gives each closure
+// a property store of its own, which adds about 8 KiB to every node's memory.
+const built = process.env['SYNOD_BENCH_BUILT'] === '1';
+const from = (src: string, dist: string): string => {
+  const path = fileURLToPath(new URL(built ? `../../dist/${dist}` : `../../src/${src}`, import.meta.url));
+  if (built && !existsSync(path)) throw new Error(`SYNOD_BENCH_BUILT=1 but ${path} is missing: run npm run build first`);
+  return path;
+};
+const { GroupHost, bytesCodec } = (await import(from('index.ts', 'index.js'))) as typeof import('../../src/index.js');
+const { FileStorage, SharedFileLog } = (await import(from('storage/file/index.ts', 'storage/file/index.js'))) as typeof import('../../src/storage/file/index.js');
+const { TcpTransport } = (await import(from('transport/tcp/index.ts', 'transport/tcp/index.js'))) as typeof import('../../src/transport/tcp/index.js');
 
 /** What `run.ts` passes on the command line, as JSON. */
 export interface HostConfig {
@@ -29,6 +41,19 @@ export interface HostConfig {
   readonly dir: string;
   /** One `SharedFileLog` for all groups, or a `FileStorage` per group. */
   readonly log: 'shared' | 'per-group';
+  /** Whether idle groups quiesce (the host's default). Default true. */
+  readonly quiescence?: boolean;
+}
+
+/** What `idle` answers: this process over a window with no load. */
+export interface IdleResult {
+  readonly cpuMicros: number;
+  readonly seconds: number;
+  /** V8 heap in use after a full GC, and the resident set, in bytes, at the window's end. */
+  readonly heapUsed: number;
+  readonly rss: number;
+  /** This process's nodes that were quiesced at the window's end. */
+  readonly quiesced: number;
 }
 
 /** What `load` answers. */
@@ -70,7 +95,7 @@ for (let g = 0; g < config.groups; g++) {
   await mkdir(dir, { recursive: true });
   storages.set(g, await FileStorage.open(dir));
 }
-const host = new GroupHost({ id: config.id, transport, storage: (g) => storages.get(g)! });
+const host = new GroupHost({ id: config.id, transport, storage: (g) => storages.get(g)!, ...(config.quiescence === false ? { quiescence: false } : {}) });
 await host.start();
 const nodes: SynodNode<Uint8Array, number>[] = [];
 for (let g = 0; g < config.groups; g++)
@@ -112,9 +137,25 @@ async function load(clients: number, seconds: number): Promise<LoadResult> {
   };
 }
 
+const quiesced = (): number => nodes.reduce((n, node) => n + (node.status().quiesced ? 1 : 0), 0);
+
+/** A window with no load: CPU time over it, then memory after a full GC (node --expose-gc). */
+async function idle(seconds: number): Promise<IdleResult> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  (globalThis as { gc?: () => void }).gc?.();
+  const memory = process.memoryUsage();
+  return { cpuMicros: used.user + used.system, seconds: elapsed, heapUsed: memory.heapUsed, rss: memory.rss, quiesced: quiesced() };
+}
+
 answerParent(
   {
     leaders: () => led(),
+    quiesced: () => quiesced(),
+    idle: (r) => idle(r['seconds'] as number),
     transfer: async (r) => {
       await nodes[r['group'] as number]!.transferLeadership(r['to'] as string, { timeoutMs: 10_000 });
       return null;

@@ -14,9 +14,7 @@
  *   connection): the sharded KV is not built yet.
  * - CPU per write: user + system of the three processes over the window
  *   (`process.cpuUsage()`), over the writes chosen.
- * - Not measured yet: CPU and memory of idle groups (1,000 and 10,000), which needs
- *   quiescence and one log shared by the groups to mean anything (today every group
- *   ticks and holds its own files).
+ * - CPU and memory of idle groups (1,000 and 10,000): `idle.ts` (`npm run bench:groups:idle`).
  *
  * A benchmark, not a test: it reports and never fails on its numbers. Run:
  * `npx tsx bench/groups/run.ts [--groups 1,8,64] [--clients 256] [--seconds 5]`;

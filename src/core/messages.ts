@@ -23,7 +23,9 @@ export type Message =
   | TimeoutNowMessage
   | CommitMessage
   | ProbeMessage
-  | ProbeReplyMessage;
+  | ProbeReplyMessage
+  | QuiesceMessage
+  | WakeMessage;
 
 /** The `type` of every message. */
 export type MessageType = Message['type'];
@@ -160,6 +162,30 @@ export interface CommitMessage extends Envelope {
   readonly type: 'commit';
   readonly ballot: Ballot;
   readonly commitIndex: number;
+}
+
+/**
+ * An idle leader stops ticking, and tells its peers to stop too: nothing is in flight,
+ * every peer reported `commitIndex`, and no heartbeat follows until something happens.
+ * A peer that holds every slot to `commitIndex` stops counting time (its election timer
+ * holds); one that does not answers with a {@link WakeMessage}. Only a node that
+ * something else tells when the leader may have failed (a group host's liveness of
+ * its peers) enables it. No reply.
+ */
+export interface QuiesceMessage extends Envelope {
+  readonly type: 'quiesce';
+  readonly ballot: Ballot;
+  readonly commitIndex: number;
+}
+
+/**
+ * A quiesced follower roused by anything but its leader (a candidate's precheck, a
+ * suspicion that the leader failed) asks the leader of `ballot` to resume its
+ * heartbeats: a live leader answers with one at once, so nobody campaigns against it.
+ */
+export interface WakeMessage extends Envelope {
+  readonly type: 'wake';
+  readonly ballot: Ballot;
 }
 
 /**

@@ -644,6 +644,24 @@ export class Leadership {
     return this.reads.splice(0).map((r) => r.id);
   }
 
+  /**
+   * Whether this leadership has nothing under way at commit index `commitIndex`: no
+   * command queued, every slot it assigned committed, its adopted slots settled, no
+   * read, configuration change or transfer pending, and every one of `peers` heard
+   * from within `windowTicks` of tick `now`, reporting `commitIndex` (so each holds
+   * every chosen slot: none needs another message from this leader).
+   */
+  idle(commitIndex: number, peers: readonly NodeId[], now: number, windowTicks: number): boolean {
+    if (this.queued > 0 || this.next - 1 > commitIndex || this.firstReadRound === Infinity) return false;
+    if (this.reads.length > 0 || this.readRoundPending || this.change !== undefined || this.changeAt > commitIndex || this.transferState !== undefined)
+      return false;
+    for (const p of peers) {
+      if ((this.reportedCommitOf.get(p) ?? -1) < commitIndex) return false;
+      if (now - (this.lastHeardOf.get(p) ?? -Infinity) >= windowTicks) return false;
+    }
+    return true;
+  }
+
   /** Whether a phase-2 quorum was heard from within the last `windowTicks` ticks. */
   hearsQuorum(now: number, windowTicks: number, quorum: Quorum): boolean {
     return quorum.phase2((v) => (v === this.self || now - (this.lastHeardOf.get(v) ?? -Infinity) < windowTicks ? true : undefined)) === 'won';

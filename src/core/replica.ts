@@ -17,14 +17,17 @@ import type {
   HeartbeatMessage,
   HeartbeatReplyMessage,
   Message,
+  MessageType,
   PrecheckMessage,
   PrecheckReplyMessage,
   PrepareMessage,
   ProbeMessage,
   ProbeReplyMessage,
   PromiseMessage,
+  QuiesceMessage,
   RejectMessage,
   TimeoutNowMessage,
+  WakeMessage,
 } from './messages.js';
 import type { NodeId } from './node-id.js';
 import type { Output } from './output.js';
@@ -108,6 +111,19 @@ export interface ReplicaOptions {
    * entries at or below it are ignored. Default 0 (no snapshot).
    */
   readonly snapshotSlot?: number;
+  /**
+   * Lets an idle leader quiesce its group after this many ticks with nothing under way
+   * (every peer heard from lately and holding every chosen slot, nothing queued, in
+   * flight, read or changing). It sends its peers a `quiesce` message and stops
+   * counting time; so does each peer that holds every chosen slot: their
+   * {@link Replica.tick} does nothing (no heartbeat, no election timer) until a
+   * message, a proposal or a read rouses them, or the driver calls {@link Replica.wake}.
+   * A quiesced follower cannot notice its leader fail by itself: enable this only when
+   * something else watches the leader's process and calls `wake()` when it may have
+   * failed (a group host's liveness of its peers does). Safety never depends on it.
+   * Default: never quiesce.
+   */
+  readonly quiesceAfterTicks?: number;
 }
 
 /** Why a proposal was refused, or that it was queued. */
@@ -173,6 +189,8 @@ export interface ReplicaStatus {
   readonly transferTarget: NodeId | undefined;
   /** Messages dropped by the input guards (malformed, misaddressed, unknown sender). */
   readonly droppedMessages: number;
+  /** Whether this replica is quiesced: it needs no ticks until something rouses it (see {@link ReplicaOptions.quiesceAfterTicks}). */
+  readonly quiesced: boolean;
   /** Ticks since this replica started. */
   readonly now: number;
   /** The latest configuration chosen: it governs from {@link configurationFrom} on. */
@@ -191,6 +209,15 @@ export interface MemberProgress {
 }
 
 const api = 'Replica';
+
+/**
+ * Messages a quiesced replica takes without waking: another quiesce, late answers to
+ * what its leader sent before it went quiet (a heartbeat round's replies, the last
+ * slots' acknowledgements, which reach the quorum they had already), and requests for
+ * chosen values, answered at once. Waking on them would keep a leader whose replies
+ * straggle in from ever staying quiet.
+ */
+const quietMessages: ReadonlySet<string> = new Set<MessageType>(['quiesce', 'heartbeatReply', 'accepted', 'catchUp']);
 
 /** The answer to every accepted request: shared, since results are read-only. */
 const proposalQueued = Object.freeze({ ok: true as const });
@@ -253,6 +280,11 @@ export class Replica {
   private persistedSeq = 0;
   private now = 0;
   private dropped = 0;
+  /** Quiesced: ticks do nothing (see {@link ReplicaOptions.quiesceAfterTicks}). Only a leader, follower or observer is. */
+  private quiet = false;
+  private readonly quiesceAfterTicks: number | undefined;
+  /** Ticks this leader has been idle in a row (with quiescence enabled). */
+  private idleTicks = 0;
 
   constructor(options: ReplicaOptions) {
     const { id } = options;
@@ -265,6 +297,10 @@ export class Replica {
     if (!Array.isArray(configuration) || configuration.length === 0) throw new ConfigError(api, 'configuration', 'must list at least one configuration');
     for (const e of configuration) checkConfiguration(api, e.config);
 
+    const quiesceAfterTicks = options.quiesceAfterTicks;
+    if (quiesceAfterTicks !== undefined && (!Number.isSafeInteger(quiesceAfterTicks) || quiesceAfterTicks < 1))
+      throw new ConfigError(api, 'quiesceAfterTicks', `must be a positive integer, got ${String(quiesceAfterTicks)}`);
+    this.quiesceAfterTicks = quiesceAfterTicks;
     this.id = id;
     this.limits = limits;
     const state = options.state ?? emptyDurableState;
@@ -309,6 +345,7 @@ export class Replica {
   private becomeFollower(): void {
     assert(this.isVoter, () => `${this.id} follows, but is no voter`);
     this.roleState = follower;
+    this.quiet = false;
   }
 
   /** A voter that campaigns with `candidacy`; its own promise counts once write `selfPromise.seq` is durable. */
@@ -320,6 +357,7 @@ export class Replica {
       () => `${this.id} campaigns for ${formatBallot(candidacy.ballot)} but promised ${formatBallot(this.acceptor.promised)}`,
     );
     this.roleState = { kind: 'candidate', candidacy, selfPromise, leadership: undefined };
+    this.quiet = false;
   }
 
   /** A candidate that won phase 1 leads with `leadership`. */
@@ -327,12 +365,15 @@ export class Replica {
     assert(this.roleState.kind === 'candidate', () => `${this.id} leads as ${this.roleState.kind}`);
     assert(this.isVoter, () => `${this.id} leads, but is no voter`);
     this.roleState = { kind: 'leader', candidacy: undefined, selfPromise: undefined, leadership };
+    this.quiet = false;
+    this.idleTicks = 0;
   }
 
   /** Not a voter of the configurations governing now: an observer if one of them names it so, else removed. */
   private becomeNonVoter(): void {
     assert(!this.isVoter, () => `${this.id} stops voting, but is a voter`);
     this.roleState = this.observers.includes(this.id) ? observer : removed;
+    this.quiet = false;
   }
 
   /** The configurations governing the slots from the commit index on, to the window's end. */
@@ -440,6 +481,7 @@ export class Replica {
       rejoinTarget: this.rejoin?.plan?.commitIndex,
       transferTarget: this.leadership?.transfer?.to,
       droppedMessages: this.dropped,
+      quiesced: this.quiet,
       now: this.now,
       configuration: this.learner.epochs.latest.config,
       configurationFrom: this.learner.epochs.latest.from,
@@ -478,6 +520,11 @@ export class Replica {
   /** Whether `id` is a member of a configuration this replica knows governs now or will. */
   isMember(id: NodeId): boolean {
     return this.members.has(id) || this.id === id || isMember(this.learner.epochs.latest.config, id);
+  }
+
+  /** Whether this replica is quiesced: its ticks do nothing until something rouses it (see {@link ReplicaOptions.quiesceAfterTicks}). */
+  get quiesced(): boolean {
+    return this.quiet;
   }
 
   /** What this replica does now. */
@@ -525,6 +572,9 @@ export class Replica {
       }
       return;
     }
+    // A message that may need time to pass rouses a quiesced replica (and, from someone
+    // other than its leader, the leader too: see rouse).
+    if (this.quiet && !quietMessages.has(message.type)) this.rouse(message.from);
     switch (message.type) {
       case 'precheck':
         return this.onPrecheck(message);
@@ -556,13 +606,18 @@ export class Replica {
         return this.onProbe(message);
       case 'probeReply':
         return this.onProbeReply(message);
+      case 'quiesce':
+        return this.onQuiesce(message);
+      case 'wake':
+        return this.onWake(message);
       default:
         return unreachable(message);
     }
   }
 
-  /** One unit of logical time passed. */
+  /** One unit of logical time passed (none does while quiesced: see {@link wake}). */
   tick(): void {
+    if (this.quiet) return;
     this.now++;
     this.refreshView();
     this.catchUp.tick();
@@ -595,6 +650,7 @@ export class Replica {
     if (leadership.queued + commands.length > this.limits.proposalQueueMax) {
       return { ok: false, reason: 'overloaded', queued: leadership.queued, limit: this.limits.proposalQueueMax };
     }
+    this.rouse(undefined);
     leadership.enqueue(commands);
     return proposalQueued;
   }
@@ -611,6 +667,7 @@ export class Replica {
     const l = this.leadership;
     if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     assert(Number.isSafeInteger(id), () => `read id ${id} is not an integer`);
+    this.rouse(undefined);
     l.addRead(id, Math.max(this.learner.commitIndex, l.adoptedEnd));
     return proposalQueued;
   }
@@ -626,6 +683,7 @@ export class Replica {
     if (l === undefined) return { ok: false, reason: 'not-leader', leaderHint: this.leaderHint };
     if (!this.quorum.isVoter(to)) return { ok: false, reason: 'not-voter' };
     if (to === this.id) return proposalQueued;
+    this.rouse(undefined);
     l.startTransfer(to);
     return proposalQueued;
   }
@@ -688,6 +746,7 @@ export class Replica {
       () => `installSnapshot(${slot}) without the snapshot's configuration, in a cluster that changed members`,
     );
     if (this.roleState.kind === 'leader' || this.roleState.kind === 'candidate') this.stepDown(undefined);
+    this.quiet = false;
     this.learner.installSnapshot(slot, configuration ?? [{ from: 1, source: 0, config: epochs.latest.config }], this.out);
     this.refreshView();
     this.acceptor.forgetThrough(slot);
@@ -739,6 +798,7 @@ export class Replica {
       case 'accepted':
       case 'reject':
       case 'heartbeat':
+      case 'quiesce':
         if (!fromVoter) return 'only voters vote or lead';
         break;
       case 'commit':
@@ -755,6 +815,7 @@ export class Replica {
       case 'heartbeatReply':
       case 'catchUp':
       case 'chosen':
+      case 'wake':
         break;
       default:
         // A driver may hand over anything a peer sent: never trust the type.
@@ -767,6 +828,7 @@ export class Replica {
       case 'heartbeat':
       case 'timeoutNow':
       case 'commit':
+      case 'quiesce':
         if (m.ballot.node !== m.from) return 'ballot not owned by its sender';
         break;
       case 'promise':
@@ -809,6 +871,7 @@ export class Replica {
         return isSlot(m.firstSlot) && isSlot(m.lastSlot) && m.lastSlot >= m.firstSlot ? undefined : 'bad slot';
       case 'precheck':
       case 'commit':
+      case 'quiesce':
         return isCount(m.commitIndex) ? undefined : 'bad commit index';
       case 'heartbeat':
       case 'heartbeatReply':
@@ -1024,8 +1087,79 @@ export class Replica {
 
   private tickLeader(l: Leadership): void {
     const due = l.tick(this.now, this.limits, this.quorum);
-    if (due === 'lost-quorum') this.stepDown(undefined);
-    else if (due === 'heartbeat') this.broadcastHeartbeat(l);
+    if (due === 'lost-quorum') return this.stepDown(undefined);
+    if (this.quiesceAfterTicks !== undefined) {
+      const commitIndex = this.learner.commitIndex;
+      const idle = this.rejoin === undefined && l.idle(commitIndex, this.peers, this.now, this.limits.electionTicksMin) && !this.changeInProgress(l);
+      this.idleTicks = idle ? this.idleTicks + 1 : 0;
+      if (this.idleTicks >= this.quiesceAfterTicks) return this.quiesce(l, commitIndex);
+    }
+    if (due === 'heartbeat') this.broadcastHeartbeat(l);
+  }
+
+  /** This idle leader stops ticking, and tells every peer to. */
+  private quiesce(l: Leadership, commitIndex: number): void {
+    assert(this.roleState.kind === 'leader' && !this.quiet, () => `${this.id} quiesces as ${this.roleState.kind}${this.quiet ? ', quiesced' : ''}`);
+    for (const p of this.peers) this.out.send({ type: 'quiesce', from: this.id, to: p, ballot: l.ballot, commitIndex });
+    this.quiet = true;
+    this.idleTicks = 0;
+  }
+
+  /**
+   * Rouses this replica if it is quiesced: time passes again. A follower roused by
+   * anyone but the leader it follows (`from`: a candidate's precheck; undefined: the
+   * driver, which suspects the leader failed) asks that leader to resume heartbeats,
+   * so a live leader is heard before anyone's election timer runs out, and a dead one
+   * is replaced once it does.
+   */
+  private rouse(from: NodeId | undefined): void {
+    this.idleTicks = 0;
+    if (!this.quiet) return;
+    this.quiet = false;
+    const f = this.followed;
+    if (this.roleState.kind === 'follower' && f !== undefined && from !== f.ballot.node) {
+      this.out.send({ type: 'wake', from: this.id, to: f.ballot.node, ballot: f.ballot });
+    }
+  }
+
+  /**
+   * Rouses this replica if it is quiesced (see {@link ReplicaOptions.quiesceAfterTicks}):
+   * call it when the leader's process may have failed. A follower asks its leader to
+   * resume heartbeats and counts time again, so if the leader does not answer, its
+   * election timer runs out and it campaigns. Does nothing otherwise.
+   */
+  wake(): void {
+    this.rouse(undefined);
+  }
+
+  /** An idle leader quiesced: stop counting time if this replica holds every slot it chose, else ask it to go on. */
+  private onQuiesce(m: QuiesceMessage): void {
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) {
+      this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
+      return;
+    }
+    this.follow(m.ballot);
+    this.assertFollowing(m.ballot);
+    this.learnFromLeader(m.ballot, m.commitIndex);
+    const kind = this.roleState.kind;
+    this.quiet = this.rejoin === undefined && (kind === 'follower' || kind === 'observer') && this.learner.commitIndex >= m.commitIndex;
+    if (!this.quiet) this.out.send({ type: 'wake', from: this.id, to: m.from, ballot: m.ballot });
+  }
+
+  private ignoreWake(m: WakeMessage): string | undefined {
+    const l = this.leadership;
+    if (l === undefined) return 'not leading';
+    if (!ballotEquals(m.ballot, l.ballot)) return 'a wake for an earlier ballot';
+    return undefined;
+  }
+
+  /** A follower asks this leader (roused already, as by any message) to be heard: a heartbeat round now. */
+  private onWake(m: WakeMessage): void {
+    if (this.ignoreWake(m) !== undefined) return;
+    const l = this.leadership;
+    if (l === undefined) assert(false, `${this.id} takes a wake as ${this.roleState.kind}`);
+    assert(!this.quiet, () => `${this.id} answers a wake while quiesced`);
+    this.broadcastHeartbeat(l);
   }
 
   private broadcastHeartbeat(l: Leadership): void {
@@ -1128,6 +1262,7 @@ export class Replica {
     if (quorum.phase1(live) !== 'won' || quorum.phase2(live) !== 'won') {
       return { ok: false, reason: 'would-lose-quorum', voters: plan.config.voters };
     }
+    this.rouse(undefined);
     l.queueChange(plan.config);
     return { ok: true, config: plan.config };
   }

@@ -2,6 +2,7 @@ import { ConfigError, type NodeId } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import {
   ClosedError,
+  type Clock,
   type GroupMemberMessage,
   type Logger,
   type NodeMessage,
@@ -13,9 +14,34 @@ import {
   groupIdMax,
   isGroupId,
   silentLogger,
+  systemClock,
 } from '../runtime/index.js';
 import { DuplicateGroupError, UnknownGroupError } from './group-errors.js';
 import { GroupTransport } from './group-transport.js';
+import { PeerLiveness } from './peer-liveness.js';
+
+/**
+ * How a host lets its idle groups sleep. An idle group's leader quiesces it after
+ * `afterTicks` idle ticks: no heartbeats, no election timers, no timers at all on its
+ * members until a proposal, a read or a message rouses it. A quiesced follower hears
+ * nothing from its leader, so the host watches the leader's process instead: every
+ * host pings each peer host every `pingMs` (one message per peer, however many groups
+ * they share), and a peer not heard from for `suspectAfterMs`, or whose connection
+ * the transport gave up on, is suspected. Every quiesced group it leads is then woken
+ * here: its followers ask it to speak and campaign if it does not, as after any
+ * leader's failure. So a quiesced group's failover takes up to `suspectAfterMs` more
+ * than an active one's. Safety never depends on any of this.
+ */
+export interface GroupQuiescence {
+  /** Idle ticks before a leader quiesces its group. Default 20 (1 s at the default 50 ms tick). */
+  readonly afterTicks?: number;
+  /** Between a host's pings of each peer host, in ms. Default 250. */
+  readonly pingMs?: number;
+  /** A peer host not heard from for this long is suspected, in ms. Default 1,000; more than `pingMs`. */
+  readonly suspectAfterMs?: number;
+}
+
+const quiescenceDefaults: Required<GroupQuiescence> = Object.freeze({ afterTicks: 20, pingMs: 250, suspectAfterMs: 1_000 });
 
 /** How to build a {@link GroupHost}. */
 export interface GroupHostOptions {
@@ -36,6 +62,14 @@ export interface GroupHostOptions {
   readonly storage: (group: number) => Storage;
   /** Where the host logs what it drops. Default silent. */
   readonly logger?: Logger;
+  /**
+   * Idle groups quiesce, and the host watches its peer hosts for them (see
+   * {@link GroupQuiescence}); `false` keeps every group ticking and heartbeating, and
+   * sends no pings. Default on, with the defaults of {@link GroupQuiescence}.
+   */
+  readonly quiescence?: GroupQuiescence | false;
+  /** The host's clock, for its pings. Default the system clock (each group has its own option too). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -61,6 +95,11 @@ export interface GroupHostCounts {
   sent: number;
   /** Messages handed to their group's node. */
   delivered: number;
+  /** Pings sent to peer hosts, and received from them. */
+  pingsSent: number;
+  pingsReceived: number;
+  /** Times a peer host was suspected: not heard from for `suspectAfterMs` (the transport's own reports of an unreachable peer are not counted). */
+  suspicions: number;
   /** Messages dropped on arrival, by reason: never handed to any node. */
   readonly dropped: Record<GroupDropReason, number>;
 }
@@ -87,9 +126,13 @@ interface Group {
  *
  * Each group has its own `Storage` from {@link GroupHostOptions.storage}; to keep all
  * of them in one log, whose writes and syncs the groups share, give it the groups of a
- * `SharedFileLog` (`synod/file-storage`): `storage: (group) => log.group(group)`. Not
- * built yet: heartbeats coalesced per peer, and quiescence of idle groups. The
- * single-group {@link createNode} is unchanged.
+ * `SharedFileLog` (`synod/file-storage`): `storage: (group) => log.group(group)`.
+ *
+ * An idle group quiesces (see {@link GroupQuiescence}, on by default): its leader stops
+ * heartbeating and every member stops its timers, so a thousand idle groups cost no
+ * more timers than one. The hosts ping each other instead, one ping per peer host
+ * however many groups they share, and wake the quiesced groups a silent host leads.
+ * The single-group {@link createNode} is unchanged.
  *
  * @example
  * ```ts
@@ -112,9 +155,14 @@ export class GroupHost {
   private state: HostState = 'new';
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly quiescence: Required<GroupQuiescence> | undefined;
+  private readonly liveness: PeerLiveness | undefined;
   private readonly tally: GroupHostCounts = {
     sent: 0,
     delivered: 0,
+    pingsSent: 0,
+    pingsReceived: 0,
+    suspicions: 0,
     dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 },
   };
   /** The narrow interface every group's transport calls back into. */
@@ -130,6 +178,26 @@ export class GroupHost {
     this.options = options;
     this.id = options.id;
     this.logger = options.logger ?? silentLogger;
+    this.quiescence = options.quiescence === false ? undefined : resolveQuiescence(options.quiescence ?? {});
+    const q = this.quiescence;
+    this.liveness =
+      q === undefined
+        ? undefined
+        : new PeerLiveness(options.clock ?? systemClock, q.pingMs, q.suspectAfterMs, {
+            ping: (peer) => {
+              this.tally.pingsSent++;
+              this.options.transport.send({ type: 'hostPing', from: this.id, to: peer });
+            },
+            suspect: (peer) => {
+              this.tally.suspicions++;
+              this.logger.info({ node: this.id, peer }, 'group host suspects a peer host: not heard from');
+              this.reach(peer, false);
+            },
+            recovered: (peer) => {
+              this.logger.info({ node: this.id, peer }, 'group host hears a suspected peer host again');
+              this.reach(peer, true);
+            },
+          });
   }
 
   /**
@@ -157,6 +225,7 @@ export class GroupHost {
     }
     if (this.state !== 'starting') throw new ClosedError('GroupHost.start: the group host was closed while it started');
     this.state = 'running';
+    this.liveness?.start();
   }
 
   /**
@@ -174,7 +243,11 @@ export class GroupHost {
     const entry = this.running.get(group);
     assert(entry !== undefined && entry.transport === transport, `group ${group} was just opened`);
     try {
-      const node = createNode<Command, Result>({ ...options, id: this.id, transport, storage: this.options.storage(group) });
+      const q = this.quiescence;
+      if (q === undefined && options.quiesceAfterTicks !== undefined)
+        throw new ConfigError('createGroup', 'quiesceAfterTicks', "needs the host's quiescence: nothing would wake the group if its leader failed");
+      const quiesce = q === undefined ? {} : { quiesceAfterTicks: options.quiesceAfterTicks ?? q.afterTicks };
+      const node = createNode<Command, Result>({ ...options, ...quiesce, id: this.id, transport, storage: this.options.storage(group) });
       entry.node = node as SynodNode<unknown, unknown>;
       return node;
     } catch (error) {
@@ -249,6 +322,7 @@ export class GroupHost {
 
   private async stop(): Promise<void> {
     this.state = 'closing';
+    this.liveness?.stop();
     await Promise.all([...this.running.values()].map((entry) => this.stopGroup(entry)));
     assert(this.running.size === 0, `${this.running.size} group(s) still run after closing them all`);
     await this.options.transport.close().catch((error: unknown) => this.logger.error({ node: this.id, error }, 'closing the shared transport failed'));
@@ -265,6 +339,7 @@ export class GroupHost {
 
   private send(group: number, message: GroupMemberMessage): void {
     this.tally.sent++;
+    this.liveness?.know(message.to);
     this.options.transport.send({ type: 'group', from: message.from, to: message.to, group, message });
   }
 
@@ -276,6 +351,12 @@ export class GroupHost {
   private deliver(message: NodeMessage): void {
     if (this.state !== 'starting' && this.state !== 'running') return;
     if (typeof message !== 'object' || message === null) return this.drop('malformed', message);
+    // Anything from a peer host says it is alive (the transport vouches for the sender).
+    if (typeof message.from === 'string') this.liveness?.heard(message.from);
+    if (message.type === 'hostPing') {
+      this.tally.pingsReceived++;
+      return;
+    }
     if (message.type !== 'group') return this.drop('untagged', message);
     const inner: unknown = message.message;
     if (!isGroupId(message.group) || !isGroupMember(inner) || inner.from !== message.from || inner.to !== message.to) return this.drop('malformed', message);
@@ -286,7 +367,18 @@ export class GroupHost {
     entry.transport.deliver(inner);
   }
 
+  /** The shared transport's news of a peer. */
   private peer(peer: NodeId, reachable: boolean): void {
+    if (!reachable) this.liveness?.unreachable(peer);
+    this.reach(peer, reachable);
+  }
+
+  /**
+   * Tells every group `peer` is unreachable (or reachable again). A node whose group
+   * quiesced under `peer`'s leadership wakes on it: its followers ask the leader to
+   * speak, and campaign if it does not.
+   */
+  private reach(peer: NodeId, reachable: boolean): void {
     for (const entry of this.running.values()) entry.transport.peer(peer, reachable);
   }
 
@@ -295,6 +387,16 @@ export class GroupHost {
     const m = typeof message === 'object' && message !== null ? (message as Partial<Record<'from' | 'type' | 'group', unknown>>) : {};
     this.logger.debug({ node: this.id, reason, from: m.from, type: m.type, group: m.group }, 'group host dropped a message');
   }
+}
+
+function resolveQuiescence(q: GroupQuiescence): Required<GroupQuiescence> {
+  const r = { ...quiescenceDefaults, ...q };
+  for (const key of ['afterTicks', 'pingMs', 'suspectAfterMs'] as const) {
+    if (!Number.isSafeInteger(r[key]) || r[key] < 1)
+      throw new ConfigError('GroupHost', `quiescence.${key}`, `must be a positive integer, got ${String(r[key])}`);
+  }
+  if (r.suspectAfterMs <= r.pingMs) throw new ConfigError('GroupHost', 'quiescence.suspectAfterMs', `must be more than pingMs (${r.pingMs})`);
+  return r;
 }
 
 /** Whether `m` looks like a group's own message (the node checks the rest). */

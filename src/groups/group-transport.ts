@@ -45,8 +45,8 @@ export class GroupTransport implements Transport {
 
   /** Sends `message` to the same group on `message.to`, through the shared transport. */
   send(message: NodeMessage): void {
-    // A node never sends a group's message itself; the shared transport's codec would refuse it.
-    if (this.state !== 'started' || message.type === 'group') return;
+    // A node never sends a group's message or a host's ping itself: the host does.
+    if (this.state !== 'started' || message.type === 'group' || message.type === 'hostPing') return;
     this.host.send(this.group, message);
   }
 

@@ -3,6 +3,13 @@
  * one shared transport, each group with its own members, log and state machine.
  * @packageDocumentation
  */
-export { GroupHost, type GroupHostOptions, type GroupOptions, type GroupHostCounts, type GroupDropReason } from './group-host.js';
+export {
+  GroupHost,
+  type GroupHostOptions,
+  type GroupOptions,
+  type GroupHostCounts,
+  type GroupDropReason,
+  type GroupQuiescence,
+} from './group-host.js';
 export { GroupTransport } from './group-transport.js';
 export { DuplicateGroupError, UnknownGroupError } from './group-errors.js';

@@ -25,7 +25,9 @@ export interface DriveLoopHost<Command, Result> {
   /** Whether the node runs: nothing is driven before its start or after its close. */
   running(): boolean;
   /** The core (there once the node started). */
-  core(): Pick<Replica, 'takeOutput' | 'tick' | 'persisted' | 'applied' | 'installSnapshot'>;
+  core(): Pick<Replica, 'takeOutput' | 'tick' | 'persisted' | 'applied' | 'installSnapshot' | 'quiesced'>;
+  /** Whether nothing here waits on a tick (no proposal, read or snapshot transfer under way): with a quiesced core, ticks may stop. */
+  idle(): boolean;
   readonly applier: Pick<Applier<Command, Result>, 'apply' | 'appliedIndex' | 'restore' | 'installed'>;
   readonly proposals: Pick<Proposals<Command, Result>, 'dropped' | 'retryDue' | 'flushForwards' | 'applyStarted' | 'applyEnded' | 'installed'>;
   readonly reads: Pick<Reads, 'onReadIndex' | 'applied' | 'retryDue'>;
@@ -41,12 +43,16 @@ export interface DriveLoopHost<Command, Result> {
 
 /**
  * Runs the core: one drain per microtask turn at most, however many events asked for
- * one; a tick every `tickMs` while the node runs.
+ * one; a tick every `tickMs` while the node runs, except while it rests: the core is
+ * quiesced and nothing waits on a tick. Then no timer runs at all (a quiesced group
+ * costs nothing), until a drain finds work or {@link awake} is called.
  * @internal
  */
 export class DriveLoop<Command, Result> {
   private tickCount = 0;
   private tickTimer: TimerHandle | undefined;
+  /** Ticks stopped: the core is quiesced and nothing waits on a tick. */
+  private resting = false;
   private drainScheduled = false;
   private batchDrainScheduled = false;
   /**
@@ -77,6 +83,20 @@ export class DriveLoop<Command, Result> {
   /** The node closes: no more ticks (drains stop with `running()`). */
   stop(): void {
     if (this.tickTimer !== undefined) this.options.clock.clearTimer(this.tickTimer);
+    this.tickTimer = undefined;
+    this.resting = false;
+  }
+
+  /** Whether ticks are stopped (see the class comment). */
+  get isResting(): boolean {
+    return this.resting;
+  }
+
+  /** Ticks again if they were stopped: something may wait on them now (a proposal, a read). */
+  awake(): void {
+    if (!this.resting || !this.host.running()) return;
+    this.resting = false;
+    this.tickTimer = this.options.clock.setTimer(this.onTick, this.options.tickMs);
   }
 
   /** Runs a drain soon (this turn, in a microtask): one for every request made before it runs. */
@@ -146,8 +166,17 @@ export class DriveLoop<Command, Result> {
       this.host.proposals.retryDue(due);
       this.host.reads.retryDue(due);
       this.drainSoon();
+      if (this.mayRest() && this.tickTimer !== undefined) {
+        this.options.clock.clearTimer(this.tickTimer);
+        this.tickTimer = undefined;
+        this.resting = true;
+      }
     });
   };
+
+  private mayRest(): boolean {
+    return this.host.core().quiesced && this.heldCommitted === undefined && this.host.idle();
+  }
 
   private readonly drainNow = (): void => {
     this.drainScheduled = false;
@@ -173,6 +202,7 @@ export class DriveLoop<Command, Result> {
       if (!this.host.running()) return;
     }
     proposals.flushForwards();
+    if (this.resting && !this.mayRest()) this.awake();
     this.host.drained();
   }
 

@@ -80,6 +80,7 @@ export class Inbox {
       case 'snapshotAck':
         return this.onSnapshotAck(message);
       case 'group':
+      case 'hostPing':
         // A peer runs groups (a group host) and this node runs one alone: not a message for it.
         return this.dropMalformed(message);
       default:

@@ -11,6 +11,7 @@ export {
   groupIdMax,
   type NodeMessage,
   type GroupMessage,
+  type HostPingMessage,
   type GroupMemberMessage,
   type NodeMessageType,
   type ForwardMessage,

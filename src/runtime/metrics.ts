@@ -258,10 +258,12 @@ export class MetricsRecorder {
   readonly applyLatency = new LatencyRecorder();
   readonly persistLatencyHistogram = new LatencyRecorder();
   readonly readLatency = new LatencyRecorder();
-  private readonly latencies = new Float64Array(latencySamples);
+  /** The last {@link latencySamples} persist latencies; made at the first write (an idle group of many never writes). */
+  private latencies: Float64Array | undefined;
   private latencyCount = 0;
 
   persistLatency(ms: number): void {
+    this.latencies ??= new Float64Array(latencySamples);
     this.latencies[this.latencyCount++ % latencySamples] = ms;
     this.persistLatencyHistogram.observe(ms);
   }
@@ -275,7 +277,7 @@ export class MetricsRecorder {
     },
   ): NodeMetrics {
     const n = Math.min(this.latencyCount, latencySamples);
-    const sorted = this.latencies.slice(0, n).sort();
+    const sorted = (this.latencies ?? new Float64Array(0)).slice(0, n).sort();
     const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);
     return {
       role: gauges.role,

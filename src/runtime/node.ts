@@ -48,6 +48,8 @@ export interface NodeStatus {
   /** The latest configuration chosen (undefined until started), and the first slot it governs. */
   readonly configuration: Configuration | undefined;
   readonly configurationFrom: number;
+  /** Whether its group is quiesced here: no ticks until something rouses it (see {@link NodeOptions.quiesceAfterTicks}). */
+  readonly quiesced: boolean;
 }
 
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -164,6 +166,7 @@ export class SynodNode<Command, Result> {
       reads: this.reads,
       snapshots: this.snapshots,
       pipeline: this.pipeline,
+      idle: () => this.proposals.size === 0 && this.reads.size === 0 && !this.snapshots.busy,
       drained: () => this.statusChanges.observe(this.replica!.status),
       applied: (appliedIndex) => this.emit('apply', { appliedIndex }),
       fail,
@@ -233,6 +236,7 @@ export class SynodNode<Command, Result> {
       windowSlots: this.options.windowSlots,
       ...(configuration !== undefined ? { configuration } : {}),
       limits: this.options.limits,
+      ...(this.options.quiesceAfterTicks !== undefined ? { quiesceAfterTicks: this.options.quiesceAfterTicks } : {}),
       random: this.options.random,
       state: durable,
       snapshotSlot,
@@ -243,7 +247,11 @@ export class SynodNode<Command, Result> {
     this.proposals.start(this.options.clientId ?? `${this.id}/${this.randomId(clientSuffixLength)}`, Math.max(1, Math.floor(clock.wallTime()) * 1024));
     const handlers: TransportHandlers = {
       deliver: this.inbox.deliver,
-      peerUnreachable: (peer) => this.emit('peer', { peer, reachable: false }),
+      peerUnreachable: (peer) => {
+        this.emit('peer', { peer, reachable: false });
+        // A quiesced follower hears nothing from its leader: this is how it learns it may be gone.
+        if (this.replica?.quiesced === true && this.replica.status.leader === peer) this.wake();
+      },
       peerReachable: (peer) => this.emit('peer', { peer, reachable: true }),
     };
     try {
@@ -320,7 +328,10 @@ export class SynodNode<Command, Result> {
     try {
       this.running('propose');
       const timeoutMs = waitTimeoutMs('propose', options.timeoutMs, this.options.proposeTimeoutMs);
-      return this.proposals.propose(command, options, timeoutMs);
+      const result = this.proposals.propose(command, options, timeoutMs);
+      // Its retries count in ticks.
+      this.loop.awake();
+      return result;
     } catch (error) {
       this.recorder.refused++;
       return Promise.reject(error);
@@ -340,7 +351,9 @@ export class SynodNode<Command, Result> {
   read(options: WaitOptions = {}): Promise<void> {
     try {
       this.running('read');
-      return this.reads.read(options, waitTimeoutMs('read', options.timeoutMs, this.options.readTimeoutMs));
+      const result = this.reads.read(options, waitTimeoutMs('read', options.timeoutMs, this.options.readTimeoutMs));
+      this.loop.awake();
+      return result;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -386,6 +399,19 @@ export class SynodNode<Command, Result> {
     }
   }
 
+  /**
+   * Rouses this node's group if it is quiesced (see {@link NodeOptions.quiesceAfterTicks}):
+   * call it when the leader's process may have failed. A follower asks the leader to
+   * resume heartbeats and counts time again, so if no leader answers it campaigns once
+   * its election timer runs out. Does nothing otherwise; safe to call at any time.
+   */
+  wake(): void {
+    if (this.lifecycle !== 'running' || this.replica === undefined) return;
+    this.loop.guard(() => this.replica!.wake());
+    this.loop.awake();
+    this.loop.drainSoon();
+  }
+
   /** This node's state at a glance. */
   status(): NodeStatus {
     const s = this.replica?.status;
@@ -399,6 +425,7 @@ export class SynodNode<Command, Result> {
       appliedIndex: this.applier.appliedIndex,
       configuration: s?.configuration,
       configurationFrom: s?.configurationFrom ?? 0,
+      quiesced: s?.quiesced ?? false,
     };
   }
 

@@ -96,6 +96,16 @@ export interface NodeOptions<Command, Result> {
   readonly electionTicks?: { readonly min: number; readonly max: number };
   /** Ticks between a leader's heartbeats. Default 2 ticks (100 ms); below `electionTicks.min`. */
   readonly heartbeatTicks?: number;
+  /**
+   * Lets an idle leader quiesce its group after this many idle ticks: no heartbeats, no
+   * election timers, and no tick timer on any member whose node has nothing waiting,
+   * until a proposal, a read or a message rouses it. A quiesced follower cannot notice
+   * by itself that its leader failed: something must watch the leader's process and
+   * call {@link SynodNode.wake} when it may have. A `GroupHost` does, for its groups
+   * (its default); a node alone should leave this unset. Safety never depends on it.
+   * Default: never quiesce.
+   */
+  readonly quiesceAfterTicks?: number;
   /** Commands one slot carries at most (batching). Default 256. */
   readonly batchCommandsMax?: number;
   /** Bytes one slot carries at most. Default 1 MiB; at least `commandBytesMax`. */
@@ -156,6 +166,7 @@ export interface ResolvedOptions<Command, Result> {
   readonly resultCodec: Codec<Result>;
   readonly snapshot: Required<SnapshotOptions>;
   readonly tickMs: number;
+  readonly quiesceAfterTicks: number | undefined;
   readonly limits: Limits;
   readonly commandBytesMax: number;
   readonly pendingProposalsMax: number;
@@ -317,6 +328,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     resultCodec: options.resultCodec ?? (resultJsonCodec as Codec<Result>),
     snapshot,
     tickMs,
+    quiesceAfterTicks: options.quiesceAfterTicks === undefined ? undefined : positiveInteger('quiesceAfterTicks', options.quiesceAfterTicks, 1),
     limits,
     commandBytesMax,
     pendingProposalsMax: positiveInteger('pendingProposalsMax', options.pendingProposalsMax, 10_000),

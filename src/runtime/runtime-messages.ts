@@ -5,7 +5,7 @@ import type { Message, NodeId } from '../core/index.js';
  * runtime adds to forward proposals and reads from followers to the leader. A
  * {@link Transport} moves these records unchanged; a codec may turn them into bytes.
  */
-export type NodeMessage = GroupMemberMessage | GroupMessage;
+export type NodeMessage = GroupMemberMessage | GroupMessage | HostPingMessage;
 
 /** Every message one group's node sends or takes: all but the {@link GroupMessage} a group host wraps them in. */
 export type GroupMemberMessage =
@@ -28,6 +28,7 @@ const runtimeTypes: ReadonlySet<string> = new Set<Exclude<NodeMessageType, Messa
   'snapshotChunk',
   'snapshotAck',
   'group',
+  'hostPing',
 ]);
 
 /** Whether `m` is one of the core's protocol messages (the others are the runtime's own). */
@@ -136,6 +137,18 @@ export function isGroupId(n: unknown): n is number {
  * under 128 adds one byte, under 16,384 two. A single-group node never sends one,
  * and drops one it is handed.
  */
+/**
+ * A group host tells each peer host it runs, every so often, whatever its groups do:
+ * one message per peer however many groups they share. A peer not heard from for a
+ * while may have failed, and the groups it leads that quiesced are woken. A
+ * single-group node never sends one, and drops one it is handed.
+ */
+export interface HostPingMessage {
+  readonly type: 'hostPing';
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
 export interface GroupMessage {
   readonly type: 'group';
   readonly from: NodeId;

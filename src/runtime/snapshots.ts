@@ -328,6 +328,11 @@ export class Snapshots<R> {
     if (this.streaming !== undefined) this.stream();
   }
 
+  /** Whether a transfer is under way, out or in: its timeouts count in ticks. */
+  get busy(): boolean {
+    return this.sender.size > 0 || this.receiver.current() !== undefined || this.streaming !== undefined;
+  }
+
   /** Transfers this node is sending now. */
   get sending(): number {
     return this.sender.size;

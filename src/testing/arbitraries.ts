@@ -31,6 +31,12 @@ export interface SimulationArbitraryOptions {
    * `changeMembers` faults among the others. Default false.
    */
   readonly membership?: boolean;
+  /**
+   * Idle leaders quiesce their groups after 1 to 8 idle ticks, and a quiesced replica
+   * whose leader is down or cut off is woken after 1 to 10 ticks (the simulator plays
+   * a group host's liveness); reads every 5 to 60 ticks instead of 3. Default false.
+   */
+  readonly quiescence?: boolean;
 }
 
 /** A fault against one of `nodes` nodes. */
@@ -165,6 +171,13 @@ export function simulationArbitrary(options: SimulationArbitraryOptions = {}): f
         ) as fc.Arbitrary<ScheduledFault[]>,
         ...(options.snapshots === true ? { snapshots: snapshotOptionsArbitrary() } : {}),
         ...(options.membership === true ? { spares: fc.constant(sparesOf(options)), windowSlots: fc.integer({ min: 1, max: 6 }) } : {}),
+        ...(options.quiescence === true
+          ? {
+              quiescence: fc.record({ afterTicks: fc.integer({ min: 1, max: 8 }), suspectTicks: fc.integer({ min: 1, max: 10 }) }),
+              // Reads rouse a leader: sparse enough that idle groups quiesce between them.
+              readEveryTicks: fc.integer({ min: 5, max: 60 }),
+            }
+          : {}),
       }),
     );
 }
@@ -338,6 +351,13 @@ export function groupsSimulationArbitrary(options: GroupsSimulationArbitraryOpti
         faults: fc.array(fc.record({ at: fc.integer({ min: 1, max: safetyMs }), fault: faultArbitrary(hosts) }), {
           maxLength: options.faultsMax ?? 8,
         }) as fc.Arbitrary<ScheduledFault[]>,
+        // Half the runs quiesce idle groups, with the hosts' pings and suspicions (virtual ms, 10 ms ticks).
+        quiescence: fc.oneof(
+          fc.constant(undefined),
+          fc
+            .record({ afterTicks: fc.integer({ min: 1, max: 8 }), pingMs: fc.integer({ min: 5, max: 40 }), suspectAfterMs: fc.integer({ min: 20, max: 200 }) })
+            .filter((q) => q.suspectAfterMs > q.pingMs),
+        ),
       });
     });
 }

@@ -1,6 +1,6 @@
 import { ConfigError, InvariantError, type NodeId } from '../core/index.js';
 import { assert, unreachable } from '../core/assert.js';
-import { GroupHost } from '../groups/index.js';
+import { GroupHost, type GroupQuiescence } from '../groups/index.js';
 import { type NodeMessage, type Transport, type TransportHandlers, groupIdMax, isGroupId } from '../runtime/index.js';
 import { decodeMessage, encodeMessage } from '../transport/codec/index.js';
 import { type Fault, describeFault, networkConditionsOf } from './faults.js';
@@ -10,7 +10,7 @@ import { RuntimeSimulation, type SimulatedNodeOptions } from './runtime-simulati
 import type { NetworkConditions } from './sim-network.js';
 import { SimTransportHub } from './sim-transport.js';
 import { Trace } from './trace.js';
-import { VirtualClock } from './virtual-clock.js';
+import { VirtualClock, type VirtualClockView } from './virtual-clock.js';
 
 /** One consensus group of a {@link GroupsSimulation}: its id and the hosts its voters run on. */
 export interface SimulatedGroup {
@@ -53,6 +53,11 @@ export interface GroupsSimulationOptions {
   readonly checkIsolation?: boolean;
   /** Trace lines kept (default 400) across all groups, and a sink for every line. */
   readonly trace?: { readonly limit?: number; readonly sink?: (line: string) => void };
+  /**
+   * Idle groups quiesce and the hosts ping each other to wake them when a leader's
+   * host goes quiet (see {@link GroupQuiescence}; times in virtual ms). Default off.
+   */
+  readonly quiescence?: GroupQuiescence;
 }
 
 /** A group of the simulation: its id, its members' host ids, and the simulation that checks it. */
@@ -100,10 +105,12 @@ export class GroupsSimulation {
   /** Host-level events (crashes, faults); each group's own trace has its nodes' events. */
   readonly trace: Trace;
   /** What the hosts dropped, over every incarnation (`GroupHost.counts().dropped`), and what they delivered. */
-  readonly hostCounts = { delivered: 0, dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 } };
+  readonly hostCounts = { delivered: 0, pingsReceived: 0, suspicions: 0, dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 } };
   private readonly options: GroupsSimulationOptions;
   private readonly random: Prng;
   private readonly hosts = new Map<NodeId, GroupHost | undefined>();
+  /** Each live host incarnation's clock: its pings die with it. */
+  private readonly hostClocks = new Map<NodeId, VirtualClockView>();
   private started = false;
   /** A violation found outside the groups' own checks (the wire format, a group taking another's message). */
   private violation: Error | undefined;
@@ -140,7 +147,9 @@ export class GroupsSimulation {
         seed: this.random.fork().int(0x7fffffff),
         voters: members.length,
         voterIds: members,
-        ...(options.node !== undefined ? { node: options.node } : {}),
+        ...(options.node !== undefined || options.quiescence !== undefined
+          ? { node: { ...options.node, ...(options.quiescence !== undefined ? { quiesceAfterTicks: options.quiescence.afterTicks ?? 20 } : {}) } }
+          : {}),
         ...(options.persistDelayMsMax !== undefined ? { persistDelayMsMax: options.persistDelayMsMax } : {}),
         trace: { limit: options.trace?.limit ?? 400, sink: (line) => options.trace?.sink?.(`g${g.id} ${line}`) },
         shared: { clock: this.clock, hub: this.hub, transport: (host) => this.isolated(g.id, host, this.host(host).groupTransport(g.id)) },
@@ -362,9 +371,13 @@ export class GroupsSimulation {
     let transport: Transport = this.hub.transport(id);
     if (this.options.encode ?? true) transport = throughCodec(transport, (error) => (this.violation ??= error));
     if (this.options.wrapTransport !== undefined) transport = this.options.wrapTransport(id, transport);
+    const clock = this.clock.child();
+    this.hostClocks.set(id, clock);
     const host = new GroupHost({
       id,
       transport,
+      clock,
+      quiescence: this.options.quiescence ?? false,
       storage: () => {
         throw new InvariantError('GroupsSimulation: each group builds its nodes with their simulated storage');
       },
@@ -410,8 +423,12 @@ export class GroupsSimulation {
   private retire(id: NodeId): void {
     const host = this.hosts.get(id);
     if (host === undefined) return;
+    this.hostClocks.get(id)?.dispose();
+    this.hostClocks.delete(id);
     const c = host.counts();
     this.hostCounts.delivered += c.delivered;
+    this.hostCounts.pingsReceived += c.pingsReceived;
+    this.hostCounts.suspicions += c.suspicions;
     for (const reason of Object.keys(c.dropped) as (keyof typeof c.dropped)[]) this.hostCounts.dropped[reason] += c.dropped[reason];
     this.hosts.set(id, undefined);
   }

@@ -28,6 +28,8 @@ export interface ManualClusterOptions {
   readonly limits?: Partial<Limits>;
   /** The configuration window, in slots. Default the core's. */
   readonly windowSlots?: number;
+  /** Every replica's `quiesceAfterTicks` (see {@link Replica}): idle leaders quiesce their group. Default: never quiesce. */
+  readonly quiesceAfterTicks?: number;
 }
 
 const encoder = new TextEncoder();
@@ -109,6 +111,7 @@ export class ManualCluster {
         observers: this.options.observers ?? [],
         ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
         ...(this.options.windowSlots !== undefined ? { windowSlots: this.options.windowSlots } : {}),
+        ...(this.options.quiesceAfterTicks !== undefined ? { quiesceAfterTicks: this.options.quiesceAfterTicks } : {}),
         random: () => 0,
         state: this.disks.get(id)!.build(),
       }),
@@ -138,6 +141,12 @@ export class ManualCluster {
         this.drain(id);
       }
     }
+  }
+
+  /** Rouses `id` if it is quiesced (see {@link Replica.wake}): what a driver does when `id`'s leader may have failed. */
+  wake(id: NodeId): void {
+    this.replica(id).wake();
+    this.drain(id);
   }
 
   /** Asks `id` for a membership change (see {@link Replica.changeMembers}). */

@@ -1,4 +1,5 @@
 import { type NodeId, SynodError } from '../core/index.js';
+import type { GroupQuiescence } from '../groups/index.js';
 import type { Transport } from '../runtime/index.js';
 import type { ScheduledFault } from './faults.js';
 import { type GroupOfSimulation, GroupsSimulation, type GroupsSimulationOptions, type SimulatedGroup } from './groups-simulation.js';
@@ -44,6 +45,8 @@ export interface GroupsSimulationConfig {
   readonly wrapTransport?: (host: NodeId, transport: Transport) => Transport;
   /** Trace lines kept, and a sink for every line. */
   readonly trace?: { readonly limit?: number; readonly sink?: (line: string) => void };
+  /** Idle groups quiesce, and hosts watch each other for them (see {@link GroupsSimulationOptions.quiescence}). Default off. */
+  readonly quiescence?: GroupQuiescence | undefined;
 }
 
 /** What a run did. */
@@ -91,6 +94,7 @@ export async function runGroupsSimulation(config: GroupsSimulationConfig): Promi
     ...(config.checkIsolation !== undefined ? { checkIsolation: config.checkIsolation } : {}),
     ...(config.wrapTransport !== undefined ? { wrapTransport: config.wrapTransport } : {}),
     ...(config.trace !== undefined ? { trace: config.trace } : {}),
+    ...(config.quiescence !== undefined ? { quiescence: config.quiescence } : {}),
   });
   try {
     return await drive(sim, config);
@@ -177,7 +181,7 @@ async function drive(sim: GroupsSimulation, config: GroupsSimulationConfig): Pro
       commands: g.sim.applied(g.members[0]!).length,
       acknowledged: g.sim.counts.acknowledged,
     })),
-    hosts: { delivered: sim.hostCounts.delivered, dropped: { ...sim.hostCounts.dropped } },
+    hosts: { ...sim.hostCounts, dropped: { ...sim.hostCounts.dropped } },
     network: { ...sim.hub.network.counts },
   };
 }

@@ -15,6 +15,8 @@ export interface SimulationConfig extends SimulatorOptions {
   readonly faults: readonly ScheduledFault[];
   /** Ticks the healed cluster has to commit every proposal and converge. Default 3,000. */
   readonly livenessTicksMax?: number;
+  /** Every this many ticks of the safety phase, each node that believes it leads is asked for a read index. Default 3. */
+  readonly readEveryTicks?: number;
 }
 
 /** What a run did. */
@@ -29,6 +31,8 @@ export interface SimulationResult {
   readonly configurations: number;
   readonly network: SimNetwork['counts'];
   readonly checks: Simulator['invariants']['counts'];
+  /** Quiesce messages sent and replicas woken by the played liveness (zeros without quiescence). */
+  readonly quiescence: Simulator['quiescenceCounts'];
 }
 
 /** The healed cluster did not commit every proposal or converge in time. */
@@ -76,7 +80,7 @@ export function runSimulation(config: SimulationConfig): SimulationResult {
   }
 }
 
-/** Ticks between the client's read-index requests during the safety phase. */
+/** Ticks between the client's read-index requests during the safety phase: the default of {@link SimulationConfig.readEveryTicks}. */
 const readEveryTicks = 3;
 
 /**
@@ -190,7 +194,7 @@ export class SimulationRun {
       const t = ++this.safetyTick;
       while (this.nextFault < this.faults.length && this.faults[this.nextFault]!.at <= t) this.sim.inject(this.faults[this.nextFault++]!.fault);
       this.submit();
-      if (t % readEveryTicks === 0) this.sim.readAtLeaders();
+      if (t % (this.config.readEveryTicks ?? readEveryTicks) === 0) this.sim.readAtLeaders();
       return true;
     }
     if (this.converged()) {
@@ -283,6 +287,7 @@ export class SimulationRun {
       configurations: sim.invariants.latestConfiguration?.id ?? 0,
       network: { ...sim.network.counts },
       checks: { ...sim.invariants.counts },
+      quiescence: { ...sim.quiescenceCounts },
     };
   }
 }

@@ -34,6 +34,17 @@ export const simulationSuites = {
   membership: () => simulationArbitrary({ voters: [1, 3, 5], quorums: ['majority', 'flexible'], observersMax: 1, membership: true, faultsMax: 20 }),
   /** Membership changes with snapshots and compaction. */
   membershipSnapshots: () => simulationArbitrary({ voters: [3, 5], quorums: ['majority'], observersMax: 1, membership: true, snapshots: true, faultsMax: 20 }),
+  /** Idle groups quiesce (a light load: 24 commands a run, so leaders sit idle between them), and replicas whose leader is down or cut off are woken, amid every kind of fault and membership changes. */
+  quiescence: () =>
+    simulationArbitrary({
+      voters: [1, 3, 5],
+      quorums: ['majority', 'flexible'],
+      observersMax: 1,
+      quiescence: true,
+      membership: true,
+      faultsMax: 20,
+      proposals: 24,
+    }),
   /** One voter's storage wiped amid the faults. */
   amnesia: () => withWipe(false),
   /** One voter's storage wiped, with snapshots and compaction. */

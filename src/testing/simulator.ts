@@ -96,6 +96,13 @@ export interface SimulatorOptions {
    * snapshot (over the simulated network, with its loss, delays and cuts). Default off.
    */
   readonly snapshots?: SimSnapshotOptions;
+  /**
+   * Idle leaders quiesce their groups (the replicas' `quiesceAfterTicks`), and the
+   * simulator plays what a group host's liveness does for them: a quiesced replica
+   * whose leader is down, or cut off from it either way, for `suspectTicks` ticks in a
+   * row is woken ({@link Replica.wake}). Default off.
+   */
+  readonly quiescence?: { readonly afterTicks: number; readonly suspectTicks: number };
 }
 
 interface SimNode {
@@ -115,6 +122,8 @@ interface SimNode {
   readonly spare: boolean;
   /** The configuration it starts from (until a snapshot says more): for a spare, the one that added it. */
   joinedWith: Configuration | undefined;
+  /** Ticks in a row it has been quiesced while its leader was down or cut off from it. */
+  suspectTicks: number;
 }
 
 /**
@@ -144,6 +153,8 @@ export class Simulator {
   private readonly diskDelayTicksMax: number;
   private readonly newMachine: () => SimStateMachine;
   private readonly traceCommits: boolean;
+  /** With {@link SimulatorOptions.quiescence}: quiesce messages sent, and replicas woken because their leader was down or cut off. */
+  readonly quiescenceCounts = { quiesces: 0, wakes: 0 };
   private time = 0;
   private readIds = 0;
   /** The tick under way, while {@link step} walks it event by event. */
@@ -194,6 +205,7 @@ export class Simulator {
         tickEvery: 1,
         spare: spareIds.includes(id),
         joinedWith: undefined,
+        suspectTicks: 0,
       };
       this.nodes.set(id, node);
       if (!spareIds.includes(id)) this.boot(node);
@@ -443,6 +455,7 @@ export class Simulator {
       ...(this.options.windowSlots !== undefined ? { windowSlots: this.options.windowSlots } : {}),
       ...(configuration !== undefined ? { configuration } : {}),
       ...(this.options.limits !== undefined ? { limits: this.options.limits } : {}),
+      ...(this.options.quiescence !== undefined ? { quiesceAfterTicks: this.options.quiescence.afterTicks } : {}),
       random: () => rng.next(),
       state: node.disk.load(),
       snapshotSlot: node.lastApplied,
@@ -496,12 +509,37 @@ export class Simulator {
     while (tick.ticked < this.ids.length) {
       const node = this.nodes.get(this.ids[tick.ticked++]!)!;
       if (node.replica === undefined || this.time % node.tickEvery !== 0) continue;
+      this.watchLeader(node, node.replica);
       node.replica.tick();
       this.drain(node);
       return node.id;
     }
     this.stepping = undefined;
     return undefined;
+  }
+
+  /**
+   * A group host's liveness, played: wakes a quiesced replica whose leader has been
+   * down or cut off from it (either way) for `suspectTicks` of its ticks.
+   */
+  private watchLeader(node: SimNode, replica: Replica): void {
+    const q = this.options.quiescence;
+    if (q === undefined) return;
+    if (!replica.quiesced) {
+      node.suspectTicks = 0;
+      return;
+    }
+    const leader = replica.status.leader;
+    const reachable =
+      leader === undefined ||
+      leader === node.id ||
+      (this.nodes.get(leader)?.replica !== undefined && this.network.connected(leader, node.id) && this.network.connected(node.id, leader));
+    node.suspectTicks = reachable ? 0 : node.suspectTicks + 1;
+    if (node.suspectTicks < q.suspectTicks) return;
+    node.suspectTicks = 0;
+    this.trace.add(this.time, node.id, `woken: its leader ${leader} is down or cut off`);
+    this.quiescenceCounts.wakes++;
+    replica.wake();
   }
 
   private beginTick(): void {
@@ -572,6 +610,7 @@ export class Simulator {
   }
 
   private send(node: SimNode, m: Message): void {
+    if (m.type === 'quiesce') this.quiescenceCounts.quiesces++;
     this.invariants.send(node.id, m, node.disk.state, node.disk.snapshot?.slot);
     this.network.send(m, this.time);
   }

@@ -43,6 +43,9 @@ describe('mayPrecedePersist', () => {
     timeoutNow: false,
     probe: false,
     probeReply: false,
+    // Rare (an idle group's last word, a follower's nudge): they wait, as any other.
+    quiesce: false,
+    wake: false,
   };
   it.each(Object.entries(types))('%s: may precede its persist is %s', (type, may) => {
     expect(mayPrecedePersist({ type })).toBe(may);

@@ -131,6 +131,11 @@ const fields: Case[] = [
   ['a commit', to({ type: 'commit', ballot: bb, commitIndex: 0 }), false],
   ['a commit with a negative commit index', to({ type: 'commit', ballot: bb, commitIndex: -1 }), true],
   ['a commit in a ballot of another node', to({ type: 'commit', ballot: { round: 2, node: 'c' }, commitIndex: 0 }), true],
+  ['a quiesce', to({ type: 'quiesce', ballot: bb, commitIndex: 0 }), false],
+  ['a quiesce with a negative commit index', to({ type: 'quiesce', ballot: bb, commitIndex: -1 }), true],
+  ['a quiesce in a ballot of another node', to({ type: 'quiesce', ballot: { round: 2, node: 'c' }, commitIndex: 0 }), true],
+  ['a wake', to({ type: 'wake', ballot: bb }), false],
+  ['a wake with a malformed ballot', to({ type: 'wake', ballot: { round: -1, node: 'b' } }), true],
   ['a timeoutNow', to({ type: 'timeoutNow', ballot: bb }), false],
   ['a timeoutNow in a ballot of another node', to({ type: 'timeoutNow', ballot: { round: 2, node: 'c' } }), true],
   // Catch-up.
@@ -157,7 +162,21 @@ const senders: Case[] = [
   // From the observer o to voter a: it may only learn and answer heartbeats.
   // Each in a ballot of its own where it carries one, so only the sender's standing drops it.
   ...(
-    ['precheck', 'prepare', 'accept', 'timeoutNow', 'precheckReply', 'promise', 'accepted', 'reject', 'heartbeat', 'commit', 'probe', 'probeReply'] as const
+    [
+      'precheck',
+      'prepare',
+      'accept',
+      'timeoutNow',
+      'precheckReply',
+      'promise',
+      'accepted',
+      'reject',
+      'heartbeat',
+      'commit',
+      'probe',
+      'probeReply',
+      'quiesce',
+    ] as const
   ).map((type): Case => {
     const m: Record<string, unknown> = { ...fields.find(([, f, d]) => f.type === type && !d)![1], from: 'o' };
     if ((m.ballot as { node?: string } | undefined)?.node === 'b') m.ballot = { round: 2, node: 'o' };

@@ -99,7 +99,14 @@ describe('GroupHost routing', () => {
     expect(shared.sent).toEqual([tagged(200, prepare('a', 'c'))]);
     // On the wire the group id is a varint: group 200 costs two bytes over the message alone.
     expect(encodeMessage(shared.sent[0]!).byteLength).toBe(encodeMessage(prepare('a', 'c')).byteLength + 2);
-    expect(host.counts()).toEqual({ sent: 1, delivered: 2, dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 } });
+    expect(host.counts()).toEqual({
+      sent: 1,
+      delivered: 2,
+      pingsSent: 0,
+      pingsReceived: 0,
+      suspicions: 0,
+      dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 },
+    });
 
     shared.handlers!.peerUnreachable('c');
     expect(one.peers).toEqual(['c down']);

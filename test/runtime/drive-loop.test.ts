@@ -29,6 +29,8 @@ function harness() {
     failures: [] as unknown[],
     takes: 0,
     throwOnTake: false,
+    quiesced: false,
+    idle: true,
     restore: undefined as { resolve: () => void; reject: (e: unknown) => void } | undefined,
   };
   const recorder = new MetricsRecorder();
@@ -44,7 +46,11 @@ function harness() {
       persisted: (seq) => calls.push(`core.persisted ${seq}`),
       applied: (slot) => calls.push(`core.applied ${slot}`),
       installSnapshot: (slot) => calls.push(`core.installSnapshot ${slot}`),
+      get quiesced() {
+        return s.quiesced;
+      },
     }),
+    idle: () => s.idle,
     applier: {
       apply: (committed) => {
         calls.push(`apply ${committed.map((e) => e.slot).join(',')}`);
@@ -210,6 +216,54 @@ describe('DriveLoop', () => {
     h.loop.stop();
     await h.clock.advance(100);
     expect(h.loop.ticks).toBe(3);
+  });
+
+  it('rests while the core is quiesced and nothing waits on a tick: no timer runs until a drain finds work or awake() is called', async () => {
+    const h = harness();
+    h.loop.start();
+    await h.clock.advance(20);
+    expect(h.loop.ticks).toBe(2);
+    h.s.quiesced = true;
+    await h.clock.advance(10);
+    expect(h.loop.ticks).toBe(3);
+    expect(h.loop.isResting).toBe(true);
+    expect(h.clock.pendingTimers).toBe(0);
+    await h.clock.advance(1_000);
+    expect(h.loop.ticks).toBe(3);
+    // A drain that finds the core roused (a message arrived) ticks again.
+    h.s.quiesced = false;
+    h.loop.drainSoon();
+    await settlePromises();
+    expect(h.loop.isResting).toBe(false);
+    await h.clock.advance(20);
+    expect(h.loop.ticks).toBe(5);
+    // Quiesced again; then something waits on ticks (a proposal at a follower with no leader known): awake().
+    h.s.quiesced = true;
+    await h.clock.advance(10);
+    expect(h.loop.isResting).toBe(true);
+    h.s.idle = false;
+    h.loop.awake();
+    await h.clock.advance(30);
+    expect(h.loop.ticks).toBe(9);
+  });
+
+  it('keeps ticking while the core is quiesced but a proposal, read or transfer waits on ticks', async () => {
+    const h = harness();
+    h.s.quiesced = true;
+    h.s.idle = false;
+    h.loop.start();
+    await h.clock.advance(100);
+    expect(h.loop.ticks).toBe(10);
+    expect(h.loop.isResting).toBe(false);
+    // And a drain finding work left while resting wakes it.
+    h.s.idle = true;
+    await h.clock.advance(10);
+    expect(h.loop.isResting).toBe(true);
+    h.s.idle = false;
+    h.loop.drainSoon();
+    await settlePromises();
+    await h.clock.advance(10);
+    expect(h.loop.ticks).toBe(12);
   });
 
   it('counts a write and tells the core it is durable, then drains', async () => {

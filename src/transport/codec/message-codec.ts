@@ -13,7 +13,7 @@
  */
 import type { AcceptedEntry, Ballot, ChosenEntry, Value } from '../../core/index.js';
 import { encodeConfiguration, noop } from '../../core/index.js';
-import { type GroupMemberMessage, type NodeMessage, groupIdMax, isGroupId } from '../../runtime/index.js';
+import { type GroupMemberMessage, type HostPingMessage, type NodeMessage, groupIdMax, isGroupId } from '../../runtime/index.js';
 import { CodecError } from '../../encoding/codec-error.js';
 import { configMark, configValueOf, readAccept, readChosen } from './frame-values.js';
 import { Reader } from '../../encoding/reader.js';
@@ -61,7 +61,11 @@ const types = [
   'readReply',
   'snapshotChunk',
   'snapshotAck',
-] as const satisfies readonly GroupMemberMessage['type'][];
+  // Added after the others, so no earlier number moved.
+  'quiesce',
+  'wake',
+  'hostPing',
+] as const satisfies readonly Exclude<NodeMessage['type'], 'group'>[];
 const typeNumbers = new Map<string, number>(types.map((t, i) => [t, i + 1]));
 /** Set in the type byte of a group's message: the group id follows the ids. */
 const groupFlag = 0x80;
@@ -159,9 +163,11 @@ export function writeMessageHead(w: Writer, message: NodeMessage): void {
       values(w, m.values);
       break;
     case 'timeoutNow':
+    case 'wake':
       ballot(w, m.ballot);
       break;
     case 'commit':
+    case 'quiesce':
       ballot(w, m.ballot);
       w.uint(m.commitIndex);
       break;
@@ -208,6 +214,8 @@ export function writeMessageHead(w: Writer, message: NodeMessage): void {
       w.uint(m.received);
       w.u8(m.status === 'more' ? 0 : m.status === 'done' ? 1 : 2);
       break;
+    case 'hostPing':
+      break;
   }
 }
 
@@ -242,7 +250,7 @@ export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, l
     if (group > groupIdMax) throw new CodecError(`group id ${group} is more than ${groupIdMax}`);
   }
   const id = limits.idBytesMax;
-  let m: GroupMemberMessage;
+  let m: GroupMemberMessage | HostPingMessage;
   switch (type) {
     case 'precheck':
       m = { type, from, to, commitIndex: r.uint('commitIndex') };
@@ -281,9 +289,11 @@ export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, l
       m = readChosen(r, bytes, from, to);
       break;
     case 'timeoutNow':
+    case 'wake':
       m = { type, from, to, ballot: readBallot(r, id) };
       break;
     case 'commit':
+    case 'quiesce':
       m = { type, from, to, ballot: readBallot(r, id), commitIndex: r.uint('commitIndex') };
       break;
     case 'probe':
@@ -336,9 +346,14 @@ export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, l
       m = { type, from, to, transfer, received, status: status === 0 ? 'more' : status === 1 ? 'done' : 'failed' };
       break;
     }
+    case 'hostPing':
+      m = { type, from, to };
+      break;
   }
   r.end();
-  return group === undefined ? m : { type: 'group', from, to, group, message: m };
+  if (group === undefined) return m;
+  if (m.type === 'hostPing') throw new CodecError("a host's ping tagged with a group");
+  return { type: 'group', from, to, group, message: m };
 }
 
 function ballot(w: Writer, b: Ballot): void {

@@ -48,6 +48,8 @@ const examples: GroupMemberMessage[] = [
   { type: 'chosen', from: 'a', to: 'b', firstSlot: 1, values: [noop, v1], commitIndex: 2 },
   { type: 'timeoutNow', from: 'a', to: 'b', ballot: b(7, 'a') },
   { type: 'commit', from: 'a', to: 'b', ballot: b(7, 'a'), commitIndex: 11 },
+  { type: 'quiesce', from: 'a', to: 'b', ballot: b(7, 'a'), commitIndex: 11 },
+  { type: 'wake', from: 'b', to: 'a', ballot: b(7, 'a') },
   { type: 'probe', from: 'c', to: 'a', fence: b(0, '') },
   { type: 'probeReply', from: 'a', to: 'c', fence: b(8, 'c'), promised: b(8, 'c'), commitIndex: 11, accepted: [{ slot: 12, ballot: b(7, 'a'), value: v1 }] },
   { type: 'forward', from: 'b', to: 'a', commands: [cmd('one'), cmd('two')] },
@@ -85,7 +87,7 @@ function plain(m: unknown): unknown {
 describe('message codec', () => {
   it('round-trips every message type', () => {
     const seen = new Set(examples.map((m) => m.type));
-    expect(seen.size).toBe(21);
+    expect(seen.size).toBe(23);
     for (const m of examples) {
       const decoded = decodeMessage(encodeMessage(m));
       expect(plain(decoded)).toEqual(plain(m));
