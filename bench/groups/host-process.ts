@@ -28,7 +28,9 @@ const from = (src: string, dist: string): string => {
   return path;
 };
 const { GroupHost, bytesCodec } = (await import(from('index.ts', 'index.js'))) as typeof import('../../src/index.js');
-const { FileStorage, SharedFileLog } = (await import(from('storage/file/index.ts', 'storage/file/index.js'))) as typeof import('../../src/storage/file/index.js');
+const { FileStorage, SharedFileLog } = (await import(
+  from('storage/file/index.ts', 'storage/file/index.js')
+)) as typeof import('../../src/storage/file/index.js');
 const { TcpTransport } = (await import(from('transport/tcp/index.ts', 'transport/tcp/index.js'))) as typeof import('../../src/transport/tcp/index.js');
 
 /** What `run.ts` passes on the command line, as JSON. */

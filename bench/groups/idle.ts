@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/cli/cluster-up.js';
 import { Child } from '../kv/child.js';
+import { waitFor } from './wait-for.js';
 import type { HostConfig, IdleResult } from './host-process.js';
 
 function option(name: string, fallback: string): string {
@@ -56,16 +57,6 @@ interface Point {
   /** Nodes quiesced at the window's end, of 3 × groups. */
   readonly quiesced: number;
   readonly setupSeconds: number;
-}
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`bench/groups/idle: ${what} not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 async function measure(groups: number, quiescence: boolean): Promise<Point> {

@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/cli/cluster-up.js';
 import { Child } from '../kv/child.js';
+import { waitFor } from './wait-for.js';
 import type { HostConfig, LoadResult } from './host-process.js';
 
 function option(name: string, fallback: string): string {
@@ -53,16 +54,6 @@ interface Point {
   readonly cpuMsPerWrite: number;
   /** The shared log's persists per fdatasync, all processes (NaN with a log per group). */
   readonly persistsPerSync: number;
-}
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`bench/groups: ${what} not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function measure(groups: number, log: HostConfig['log']): Promise<Point> {

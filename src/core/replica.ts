@@ -1134,23 +1134,14 @@ export class Replica {
 
   /** An idle leader quiesced: stop counting time if this replica holds every slot it chose, else ask it to go on. */
   private onQuiesce(m: QuiesceMessage): void {
-    if (compareBallots(m.ballot, this.acceptor.promised) < 0) {
-      this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
-      return;
-    }
-    this.follow(m.ballot);
-    this.assertFollowing(m.ballot);
-    this.learnFromLeader(m.ballot, m.commitIndex);
+    if (!this.heardFromLeader(m)) return;
     const kind = this.roleState.kind;
     this.quiet = this.rejoin === undefined && (kind === 'follower' || kind === 'observer') && this.learner.commitIndex >= m.commitIndex;
     if (!this.quiet) this.out.send({ type: 'wake', from: this.id, to: m.from, ballot: m.ballot });
   }
 
   private ignoreWake(m: WakeMessage): string | undefined {
-    const l = this.leadership;
-    if (l === undefined) return 'not leading';
-    if (!ballotEquals(m.ballot, l.ballot)) return 'a wake for an earlier ballot';
-    return undefined;
+    return this.notLeadingIn(m.ballot);
   }
 
   /** A follower asks this leader (roused already, as by any message) to be heard: a heartbeat round now. */
@@ -1519,22 +1510,21 @@ export class Replica {
 
   private onHeartbeat(m: HeartbeatMessage): void {
     if (m.ballot.node !== m.from) assert(false, `heartbeat from ${m.from} for ${formatBallot(m.ballot)}, a ballot of another node`);
-    if (compareBallots(m.ballot, this.acceptor.promised) < 0) {
-      this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
-      return;
-    }
-    this.follow(m.ballot);
-    this.assertFollowing(m.ballot);
-    this.learnFromLeader(m.ballot, m.commitIndex);
+    if (!this.heardFromLeader(m)) return;
     // A reply vouches that no higher ballot was promised, which it cannot know yet.
     if (this.rejoin !== undefined) return;
     this.out.send({ type: 'heartbeatReply', from: this.id, to: m.from, ballot: m.ballot, commitIndex: this.learner.commitIndex, seq: m.seq });
   }
 
   private ignoreHeartbeatReply(m: HeartbeatReplyMessage): string | undefined {
+    return this.notLeadingIn(m.ballot);
+  }
+
+  /** Why a message to the leader of `ballot` is not for this node: it does not lead, or leads in another ballot. */
+  private notLeadingIn(ballot: Ballot): string | undefined {
     const l = this.leadership;
     if (l === undefined) return 'not leading';
-    if (!ballotEquals(m.ballot, l.ballot)) return 'an answer to an earlier ballot';
+    if (!ballotEquals(ballot, l.ballot)) return 'an answer to an earlier ballot';
     return undefined;
   }
 
@@ -1547,6 +1537,21 @@ export class Replica {
     l.reported(m.from, m.commitIndex, this.now);
     if (!this.quorum.isVoter(m.from)) return;
     for (const r of l.echo(m.from, m.seq, this.quorum)) this.out.read({ id: r.id, ok: true, index: r.index });
+  }
+
+  /**
+   * A leader's heartbeat or quiesce: rejected below this node's promise (false), else
+   * this node follows its ballot and learns its commit index (true).
+   */
+  private heardFromLeader(m: HeartbeatMessage | QuiesceMessage): boolean {
+    if (compareBallots(m.ballot, this.acceptor.promised) < 0) {
+      this.out.send({ type: 'reject', from: this.id, to: m.from, ballot: m.ballot, promised: this.acceptor.promised });
+      return false;
+    }
+    this.follow(m.ballot);
+    this.assertFollowing(m.ballot);
+    this.learnFromLeader(m.ballot, m.commitIndex);
+    return true;
   }
 
   /** The leader's commit index moved: learn from it as from a heartbeat, without answering. */
