@@ -51,6 +51,7 @@ function slotsOf(m: Message): string {
     case 'prepare':
       return ` ≥s${m.firstSlot}`;
     case 'commit':
+    case 'quiesce':
       return ` c${m.commitIndex}`;
     default:
       return '';
@@ -84,6 +85,8 @@ export function messageClass(m: SimMessage): string {
     case 'heartbeatReply':
     case 'probe':
     case 'probeReply':
+    case 'quiesce':
+    case 'wake':
       return 'beat';
   }
 }
