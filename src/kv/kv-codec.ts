@@ -74,6 +74,8 @@ const extensionBytesMax = kvLimits.valueBytesMax + kvLimits.keyBytesMax;
  * so the logs written before owners read (and re-encode) as they were.
  */
 const sessionCreateOwnedTag = 11;
+/** The tag of a `session-renew` with `decidedAtSlot`: tag 8 stays the encoding of one without (logs written before). */
+const sessionRenewDecidedTag = 18;
 /** Longest session owner (a user name), in UTF-8 bytes. */
 const ownerBytesMax = 255;
 /** Longest user or role name the codec carries, in UTF-8 bytes (the records' own check is stricter). */
@@ -375,7 +377,12 @@ export function writeCommand(w: Writer, c: KvCommand): void {
       w.u8(commandTag['session-expire-by-log-time']);
       return;
     case 'session-renew':
-      w.u8(commandTag['session-renew']);
+      if (c.decidedAtSlot === undefined) {
+        w.u8(commandTag['session-renew']);
+        return;
+      }
+      w.u8(sessionRenewDecidedTag);
+      writeUint(w, 'session-renew decidedAtSlot', c.decidedAtSlot);
       return;
     case 'compact':
       w.u8(commandTag.compact);
@@ -457,6 +464,8 @@ function readCommand(r: Reader): KvCommand {
       return { type: 'session-expire-by-log-time' };
     case commandTag['session-renew']:
       return { type: 'session-renew' };
+    case sessionRenewDecidedTag:
+      return { type: 'session-renew', decidedAtSlot: r.uint('session-renew decidedAtSlot') };
     case commandTag.compact:
       return { type: 'compact', revision: r.uint('compact revision') };
     case commandTag['auth-user-put']:

@@ -18,7 +18,11 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  *   wall clock decides it.
  * - `session-renew`: entered by a new leader before it expires anything; renews every
  *   session (records the slot), so a leader change ends no session and the new
- *   leader's countdowns all start from its takeover.
+ *   leader's countdowns all start from its takeover. With `decidedAtSlot` (the slot the
+ *   leader had applied when it entered it), only the sessions not renewed after that
+ *   slot: a renew from a leader deposed meanwhile, applied late (forwarded after its
+ *   step-down), renews nothing the next leader's renew covered already, so it cannot
+ *   stretch a silent session's life. Logs written before have none: every session.
  * - `session-expire-by-log-time`: read from logs written before expiry was elapsed
  *   time (it was `session-expire` then, the same bytes), never entered now: ends every
  *   session whose `expiresAt` is at or before the command's log timestamp, as it did.
@@ -50,7 +54,7 @@ export type KvCommand =
   | { readonly type: 'session-keepalive'; readonly session: number }
   | { readonly type: 'session-close'; readonly session: number }
   | { readonly type: 'session-expire'; readonly sessions: readonly number[]; readonly decidedAtSlot: number }
-  | { readonly type: 'session-renew' }
+  | { readonly type: 'session-renew'; readonly decidedAtSlot?: number }
   | { readonly type: 'session-expire-by-log-time' }
   | { readonly type: 'compact'; readonly revision: number }
   | { readonly type: 'auth-user-put'; readonly user: KvUserRecord }

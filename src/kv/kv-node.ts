@@ -361,7 +361,7 @@ export class KvNode implements KvApi {
   private renewSessions(): void {
     if (this.renewing) return;
     this.renewing = true;
-    this.node.propose({ type: 'session-renew' }).then(
+    this.node.propose({ type: 'session-renew', decidedAtSlot: this.node.status().appliedIndex }).then(
       () => {
         this.renewing = false;
         if (this.node.status().role === 'leader') this.renewed = true;

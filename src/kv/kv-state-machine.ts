@@ -332,9 +332,13 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       case 'session-expire-by-log-time':
         return this.endSessions(this.sessions.expiredAt(this.time));
       case 'session-renew': {
-        const all = this.sessions.all();
-        for (const session of all) this.sessions.renew(session, this.time, slot);
-        return { type: 'renewed', sessions: all.length };
+        const decided = c.decidedAtSlot;
+        if (decided !== undefined && (!isVersionNumber(decided) || decided >= slot))
+          return { type: 'invalid', reason: `a session-renew in slot ${slot} cannot be decided at slot ${String(decided)}` };
+        // Only what its leader saw silent: a session renewed since (by a later leader's renew, a keepalive) keeps that renewal.
+        const renewed = this.sessions.all().filter((s) => decided === undefined || s.renewedSlot <= decided);
+        for (const session of renewed) this.sessions.renew(session, this.time, slot);
+        return { type: 'renewed', sessions: renewed.length };
       }
       case 'compact': {
         if (!isVersionNumber(c.revision) || c.revision > this.store.revision)

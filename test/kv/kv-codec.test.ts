@@ -68,6 +68,7 @@ const commands: KvCommand[] = [
   { type: 'session-expire', sessions: [], decidedAtSlot: 0 },
   { type: 'session-expire', sessions: [1, 300, big], decidedAtSlot: big },
   { type: 'session-renew' },
+  { type: 'session-renew', decidedAtSlot: 41 },
   { type: 'session-expire-by-log-time' },
   { type: 'compact', revision: 42 },
 ];
@@ -254,7 +255,7 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
   it('refuses an unknown type tag', () => {
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
-    refused(decodeCommand, bytes(1, 18), /unknown command type tag 18/);
+    refused(decodeCommand, bytes(1, 19), /unknown command type tag 19/);
     refused(decodeResult, bytes(1, 18), /unknown result type tag 18/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
