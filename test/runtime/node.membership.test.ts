@@ -11,7 +11,11 @@ const clusters = clusterPerTest();
 
 describe('changeMembers', () => {
   it('adds an observer, promotes it, removes an old voter; writes go on and every member applies the same', async () => {
-    const c = await clusters.start({ voters: 3 });
+    // Election timeouts of 1-2 s: on a loaded machine (CI runs test files side by side on
+    // two cores) a 200 ms stall elected another leader under this test, which asks the
+    // first one for every change.
+    const electionTicks = { min: 100, max: 200 };
+    const c = await clusters.start({ voters: 3, node: { electionTicks } });
     const leaderId = await c.waitForLeader();
     const leader = c.node(leaderId);
     for (let i = 0; i < 20; i++) await leader.propose({ key: 'x', add: 1 });
@@ -26,7 +30,7 @@ describe('changeMembers', () => {
       storage: new MemoryStorage(),
       stateMachine: machine,
       tickMs: 10,
-      electionTicks: { min: 20, max: 40 },
+      electionTicks,
     });
     await joiner.start();
     try {
