@@ -2,7 +2,8 @@
  * A group host's view of which peer hosts are alive, for all its groups at once: it
  * pings every peer host every `pingMs` (one small message per peer, however many
  * groups they share), counts anything heard from a peer as a sign of life, and
- * suspects a peer not heard from for `suspectAfterMs`. A suspicion is reported once,
+ * suspects a peer not heard from for `suspectAfterMs` (counted in rounds: at most
+ * `pingMs` more, never less). A suspicion is reported once,
  * until the peer is heard again. This is what lets a quiesced group sleep: its
  * followers need no heartbeats from their leader while its host answers for it.
  */
@@ -20,8 +21,10 @@ export interface PeerLivenessHost {
 }
 
 interface Peer {
-  /** When it was last heard from, on the clock. */
+  /** When it was last heard from, on the clock, as of the last round. */
   heard: number;
+  /** Whether it was heard from since the last round: a message only sets this, so the clock is read once a round, not once a message. */
+  heardSinceRound: boolean;
   suspected: boolean;
 }
 
@@ -53,17 +56,17 @@ export class PeerLiveness {
 
   /** `peer` is one of this host's peers from now on (a group here sent it something): pinged, and watched from now. */
   know(peer: NodeId): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { heard: this.clock.now(), suspected: false });
+    if (!this.peers.has(peer)) this.peers.set(peer, { heard: this.clock.now(), heardSinceRound: false, suspected: false });
   }
 
   /** Something arrived from `peer`: it is alive. */
   heard(peer: NodeId): void {
     const p = this.peers.get(peer);
     if (p === undefined) {
-      this.peers.set(peer, { heard: this.clock.now(), suspected: false });
+      this.peers.set(peer, { heard: this.clock.now(), heardSinceRound: false, suspected: false });
       return;
     }
-    p.heard = this.clock.now();
+    p.heardSinceRound = true;
     if (!p.suspected) return;
     p.suspected = false;
     this.host.recovered(peer);
@@ -90,6 +93,10 @@ export class PeerLiveness {
     this.timer = this.clock.setTimer(this.round, this.pingMs);
     const now = this.clock.now();
     for (const [id, p] of this.peers) {
+      if (p.heardSinceRound) {
+        p.heard = now;
+        p.heardSinceRound = false;
+      }
       this.host.ping(id);
       if (!p.suspected && now - p.heard >= this.suspectAfterMs) {
         p.suspected = true;
