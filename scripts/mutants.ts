@@ -441,9 +441,23 @@ const mutants: Mutant[] = [
   {
     name: "group host hands its first group's messages to its last group",
     file: 'src/groups/group-host.ts',
-    from: 'const entry = this.running.get(message.group);',
-    to: 'const ids = this.groups();\n    const entry = this.running.get(message.group === ids[0] ? ids[ids.length - 1]! : message.group);',
+    from: 'const entry = this.running.get(group);',
+    to: 'const ids = this.groups();\n    const entry = this.running.get(group === ids[0] ? ids[ids.length - 1]! : group);',
     tests: groupTests,
+  },
+  {
+    name: "group host rebuilds a heartbeat reply with its sender's ballot",
+    file: 'src/groups/group-host.ts',
+    from: "? { type: 'heartbeatReply', from, to, ballot: { round, node: to }, commitIndex, seq }",
+    to: "? { type: 'heartbeatReply', from, to, ballot: { round, node: from }, commitIndex, seq }",
+    tests: ['test/groups/group-host.heartbeats.test.ts'],
+  },
+  {
+    name: "a host's groups tick on timers of their own, not on its beat",
+    file: 'src/groups/beat-clock.ts',
+    from: 'if (!(ms >= this.beatMs)) return { passed: this.base.setTimer(callback, ms) } satisfies PassedTimer;',
+    to: 'if (ms >= 0) return { passed: this.base.setTimer(callback, ms) } satisfies PassedTimer;',
+    tests: ['test/groups/group-host.heartbeats.test.ts'],
   },
   {
     name: "group host tags every group's messages as group 0",

@@ -27,7 +27,7 @@ const from = (src: string, dist: string): string => {
   if (built && !existsSync(path)) throw new Error(`SYNOD_BENCH_BUILT=1 but ${path} is missing: run npm run build first`);
   return path;
 };
-const { GroupHost, bytesCodec } = (await import(from('index.ts', 'index.js'))) as typeof import('../../src/index.js');
+const { GroupHost, bytesCodec, systemClock } = (await import(from('index.ts', 'index.js'))) as typeof import('../../src/index.js');
 const { FileStorage, SharedFileLog } = (await import(
   from('storage/file/index.ts', 'storage/file/index.js')
 )) as typeof import('../../src/storage/file/index.js');
@@ -45,6 +45,8 @@ export interface HostConfig {
   readonly log: 'shared' | 'per-group';
   /** Whether idle groups quiesce (the host's default). Default true. */
   readonly quiescence?: boolean;
+  /** Whether the groups tick on the host's one beat (the default), or each on timers of its own (a clock given to each group). Default true. */
+  readonly beat?: boolean;
 }
 
 /** What `idle` answers: this process over a window with no load. */
@@ -56,6 +58,9 @@ export interface IdleResult {
   readonly rss: number;
   /** This process's nodes that were quiesced at the window's end. */
   readonly quiesced: number;
+  /** The groups' heartbeats and replies sent over the window, and the host messages that carried them. */
+  readonly heartbeats: number;
+  readonly heartbeatMessages: number;
 }
 
 /** What `load` answers. */
@@ -101,7 +106,14 @@ const host = new GroupHost({ id: config.id, transport, storage: (g) => storages.
 await host.start();
 const nodes: SynodNode<Uint8Array, number>[] = [];
 for (let g = 0; g < config.groups; g++)
-  nodes.push(host.createGroup<Uint8Array, number>(g, { members: config.members, stateMachine: new Counter(), codec: bytesCodec }));
+  nodes.push(
+    host.createGroup<Uint8Array, number>(g, {
+      members: config.members,
+      stateMachine: new Counter(),
+      codec: bytesCodec,
+      ...(config.beat === false ? { clock: systemClock } : {}),
+    }),
+  );
 await Promise.all(nodes.map((n) => n.start()));
 
 const led = (): number[] => nodes.flatMap((n, g) => (n.status().role === 'leader' ? [g] : []));
@@ -144,13 +156,23 @@ const quiesced = (): number => nodes.reduce((n, node) => n + (node.status().quie
 /** A window with no load: CPU time over it, then memory after a full GC (node --expose-gc). */
 async function idle(seconds: number): Promise<IdleResult> {
   const cpu = process.cpuUsage();
+  const counts = host.counts();
   const started = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const elapsed = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
+  const after = host.counts();
   (globalThis as { gc?: () => void }).gc?.();
   const memory = process.memoryUsage();
-  return { cpuMicros: used.user + used.system, seconds: elapsed, heapUsed: memory.heapUsed, rss: memory.rss, quiesced: quiesced() };
+  return {
+    cpuMicros: used.user + used.system,
+    seconds: elapsed,
+    heapUsed: memory.heapUsed,
+    rss: memory.rss,
+    quiesced: quiesced(),
+    heartbeats: after.heartbeats - counts.heartbeats,
+    heartbeatMessages: after.heartbeatMessages - counts.heartbeatMessages,
+  };
 }
 
 answerParent(

@@ -12,7 +12,10 @@
  *   the same for the resident set. The no-group point runs in the same invocation.
  * - Baseline: the same groups with quiescence off (`quiescence: false`, every group
  *   ticking and heartbeating), at the counts given with `--ticking` (default the
- *   smallest: ticking 10,000 groups takes this 2-core machine over).
+ *   smallest: ticking 10,000 groups takes this 2-core machine over); ticking twice,
+ *   on the host's one beat (the default: one timer, heartbeats to a peer in one host
+ *   message a turn) and with a clock of its own per group (a timer each, ticks and
+ *   heartbeats scattered), with the groups' heartbeats per host message of each.
  *
  * A benchmark, not a test: it reports and never fails on its numbers. Run:
  * `npx tsx bench/groups/idle.ts [--groups 1000,10000] [--ticking 1000] [--seconds 10]`.
@@ -49,6 +52,9 @@ const script = fileURLToPath(new URL('./host-process.ts', import.meta.url));
 interface Point {
   readonly groups: number;
   readonly quiescence: boolean;
+  readonly beat: boolean;
+  /** Groups' heartbeats and replies per host message carrying them, over the window. */
+  readonly heartbeatsPerMessage: number;
   /** The three processes' CPU over the window, in ms per second (1,000 is one core). */
   readonly cpuMsPerSecond: number;
   /** Per process, averaged: heap after GC, resident set, in bytes. */
@@ -59,11 +65,11 @@ interface Point {
   readonly setupSeconds: number;
 }
 
-async function measure(groups: number, quiescence: boolean): Promise<Point> {
+async function measure(groups: number, quiescence: boolean, beat = true): Promise<Point> {
   const dir = await mkdtemp(join(process.env['SYNOD_BENCH_DIR'] ?? os.tmpdir(), 'synod-groups-idle-'));
   const ports: Record<string, number> = {};
   for (const m of members) ports[m] = await freePort();
-  const config = (id: string): HostConfig => ({ id, members, ports, groups, dir, log: 'shared', quiescence });
+  const config = (id: string): HostConfig => ({ id, members, ports, groups, dir, log: 'shared', quiescence, beat });
   const hosts = members.map((id) => new Child(id, script, [JSON.stringify(config(id))], nodeFlags));
   const started = performance.now();
   try {
@@ -84,9 +90,17 @@ async function measure(groups: number, quiescence: boolean): Promise<Point> {
     const window = Math.max(...results.map((r) => r.seconds));
     const cpuMs = results.reduce((s, r) => s + r.cpuMicros, 0) / 1000;
     const mean = (f: (r: IdleResult) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
+    const sum = (f: (r: IdleResult) => number) => results.reduce((s, r) => s + f(r), 0);
     return {
       groups,
       quiescence,
+      beat,
+      heartbeatsPerMessage:
+        sum((r) => r.heartbeats) /
+        Math.max(
+          1,
+          sum((r) => r.heartbeatMessages),
+        ),
       cpuMsPerSecond: cpuMs / window,
       heapUsed: mean((r) => r.heapUsed),
       rss: mean((r) => r.rss),
@@ -110,12 +124,13 @@ const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
 console.log(
   `no group: ${empty.cpuMsPerSecond.toFixed(1)} ms CPU per s (3 processes), heap ${(empty.heapUsed / 2 ** 20).toFixed(1)} MiB, rss ${(empty.rss / 2 ** 20).toFixed(1)} MiB per process`,
 );
-const runs = [...groupCounts.map((g) => [g, true] as const), ...ticking.map((g) => [g, false] as const)];
-for (const [groups, quiescence] of runs) {
-  const p = await measure(groups, quiescence);
+const runs = [...groupCounts.map((g) => [g, true, true] as const), ...ticking.flatMap((g) => [[g, false, true] as const, [g, false, false] as const])];
+for (const [groups, quiescence, beat] of runs) {
+  const p = await measure(groups, quiescence, beat);
   const cpuPerGroup = (p.cpuMsPerSecond - empty.cpuMsPerSecond) / groups;
+  const mode = quiescence ? 'quiescent' : beat ? 'ticking on one beat' : 'ticking, own timers';
   console.log(
-    `${String(groups).padStart(6)} groups, ${quiescence ? 'quiescent' : 'ticking  '}: ${p.quiesced}/${3 * groups} nodes quiesced; ` +
+    `${String(groups).padStart(6)} groups, ${mode}: ${p.quiesced}/${3 * groups} nodes quiesced; ${p.heartbeatsPerMessage.toFixed(1)} heartbeats a host message; ` +
       `CPU ${p.cpuMsPerSecond.toFixed(1)} ms/s (${((p.cpuMsPerSecond / 1000) * 100).toFixed(2)}% of one core; ${(cpuPerGroup * 1000).toFixed(2)} µs/s per group beyond no group); ` +
       `per group per process: heap ${kib((p.heapUsed - empty.heapUsed) / groups)}, rss ${kib((p.rss - empty.rss) / groups)}; ` +
       `set up in ${p.setupSeconds.toFixed(1)} s; load ${load()}`,

@@ -3,7 +3,9 @@ import { assert } from '../core/assert.js';
 import {
   ClosedError,
   type Clock,
+  type GroupHeartbeat,
   type GroupMemberMessage,
+  type HostHeartbeatsMessage,
   type Logger,
   type NodeMessage,
   type NodeOptions,
@@ -16,6 +18,8 @@ import {
   silentLogger,
   systemClock,
 } from '../runtime/index.js';
+import { defaultTickMs } from '../runtime/options.js';
+import { BeatClock } from './beat-clock.js';
 import { DuplicateGroupError, UnknownGroupError } from './group-errors.js';
 import { GroupTransport } from './group-transport.js';
 import { PeerLiveness } from './peer-liveness.js';
@@ -68,7 +72,10 @@ export interface GroupHostOptions {
    * sends no pings. Default on, with the defaults of {@link GroupQuiescence}.
    */
   readonly quiescence?: GroupQuiescence | false;
-  /** The host's clock, for its pings. Default the system clock (each group has its own option too). */
+  /**
+   * The host's clock: its pings, and the beat its groups tick on (see
+   * {@link GroupHost.createGroup}). Default the system clock.
+   */
   readonly clock?: Clock;
 }
 
@@ -100,6 +107,13 @@ export interface GroupHostCounts {
   pingsReceived: number;
   /** Times a peer host was suspected: not heard from for `suspectAfterMs` (the transport's own reports of an unreachable peer are not counted). */
   suspicions: number;
+  /**
+   * Groups' heartbeats and replies sent (counted in `sent` too), and the host messages
+   * that carried them: one per peer host for all those sent in the same turn. Their
+   * ratio is how many groups' heartbeats share a message.
+   */
+  heartbeats: number;
+  heartbeatMessages: number;
   /** Messages dropped on arrival, by reason: never handed to any node. */
   readonly dropped: Record<GroupDropReason, number>;
 }
@@ -157,12 +171,20 @@ export class GroupHost {
   private closing: Promise<void> | undefined;
   private readonly quiescence: Required<GroupQuiescence> | undefined;
   private readonly liveness: PeerLiveness | undefined;
+  private readonly clock: Clock;
+  /** The beats the groups built here tick on, one per tick length. */
+  private readonly beatClocks = new Map<number, BeatClock>();
+  /** Heartbeats and replies waiting for the end of the turn, by peer host. */
+  private readonly beats = new Map<NodeId, GroupHeartbeat[]>();
+  private beatsFlushScheduled = false;
   private readonly tally: GroupHostCounts = {
     sent: 0,
     delivered: 0,
     pingsSent: 0,
     pingsReceived: 0,
     suspicions: 0,
+    heartbeats: 0,
+    heartbeatMessages: 0,
     dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 },
   };
   /** The narrow interface every group's transport calls back into. */
@@ -178,12 +200,13 @@ export class GroupHost {
     this.options = options;
     this.id = options.id;
     this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
     this.quiescence = options.quiescence === false ? undefined : resolveQuiescence(options.quiescence ?? {});
     const q = this.quiescence;
     this.liveness =
       q === undefined
         ? undefined
-        : new PeerLiveness(options.clock ?? systemClock, q.pingMs, q.suspectAfterMs, {
+        : new PeerLiveness(this.clock, q.pingMs, q.suspectAfterMs, {
             ping: (peer) => {
               this.tally.pingsSent++;
               this.options.transport.send({ type: 'hostPing', from: this.id, to: peer });
@@ -234,6 +257,11 @@ export class GroupHost {
    * {@link GroupHostOptions.storage} makes for the group. Call `start()` on the node
    * next; `close()` on it (or {@link removeGroup}) removes the group.
    *
+   * Unless `options.clock` is given, the group's timers run on a beat of the host's
+   * clock shared by every group with the same `tickMs`: their ticks fall in the same
+   * turn, so their heartbeats to each peer host leave as one message, and many groups
+   * cost one timer. A timer of a tick or more fires at most a tick late, never early.
+   *
    * @throws {@link DuplicateGroupError} if group `group` runs here already;
    * `ClosedError` once the host is closing; `ConfigError` for a group id that is not
    * an integer from 0 to 2^32 - 1, or options `createNode` refuses.
@@ -247,13 +275,26 @@ export class GroupHost {
       if (q === undefined && options.quiesceAfterTicks !== undefined)
         throw new ConfigError('createGroup', 'quiesceAfterTicks', "needs the host's quiescence: nothing would wake the group if its leader failed");
       const quiesce = q === undefined ? {} : { quiesceAfterTicks: options.quiesceAfterTicks ?? q.afterTicks };
-      const node = createNode<Command, Result>({ ...options, ...quiesce, id: this.id, transport, storage: this.options.storage(group) });
+      const beat = options.clock === undefined ? this.beatClock(options.tickMs ?? defaultTickMs) : undefined;
+      const clock = beat === undefined ? {} : { clock: beat };
+      const node = createNode<Command, Result>({ ...options, ...quiesce, ...clock, id: this.id, transport, storage: this.options.storage(group) });
       entry.node = node as SynodNode<unknown, unknown>;
       return node;
     } catch (error) {
       void transport.close();
       throw error;
     }
+  }
+
+  /** The beat of groups ticking every `tickMs`; none for a tick length `createNode` refuses (it says why). */
+  private beatClock(tickMs: number): BeatClock | undefined {
+    if (!Number.isSafeInteger(tickMs) || tickMs < 1) return undefined;
+    let beat = this.beatClocks.get(tickMs);
+    if (beat === undefined) {
+      beat = new BeatClock(this.clock, tickMs);
+      this.beatClocks.set(tickMs, beat);
+    }
+    return beat;
   }
 
   /**
@@ -340,8 +381,32 @@ export class GroupHost {
   private send(group: number, message: GroupMemberMessage): void {
     this.tally.sent++;
     this.liveness?.know(message.to);
-    this.options.transport.send({ type: 'group', from: message.from, to: message.to, group, message });
+    const beat = heartbeatOf(group, message);
+    if (beat === undefined) {
+      this.options.transport.send({ type: 'group', from: message.from, to: message.to, group, message });
+      return;
+    }
+    // Heartbeats and replies wait for the end of the turn: the groups that tick on the
+    // same beat (or answer the same host message) send theirs to a peer in one message.
+    this.tally.heartbeats++;
+    const list = this.beats.get(message.to);
+    if (list === undefined) this.beats.set(message.to, [beat]);
+    else list.push(beat);
+    if (!this.beatsFlushScheduled) {
+      this.beatsFlushScheduled = true;
+      queueMicrotask(this.flushBeats);
+    }
   }
+
+  private readonly flushBeats = (): void => {
+    this.beatsFlushScheduled = false;
+    for (const [peer, beats] of this.beats) {
+      this.tally.heartbeatMessages++;
+      const message: HostHeartbeatsMessage = { type: 'hostHeartbeats', from: this.id, to: peer, beats };
+      this.options.transport.send(message);
+    }
+    this.beats.clear();
+  };
 
   private released(transport: GroupTransport): void {
     const entry = this.running.get(transport.group);
@@ -357,10 +422,33 @@ export class GroupHost {
       this.tally.pingsReceived++;
       return;
     }
+    if (message.type === 'hostHeartbeats') return this.deliverBeats(message);
     if (message.type !== 'group') return this.drop('untagged', message);
     const inner: unknown = message.message;
     if (!isGroupId(message.group) || !isGroupMember(inner) || inner.from !== message.from || inner.to !== message.to) return this.drop('malformed', message);
-    const entry = this.running.get(message.group);
+    this.deliverTo(message.group, inner, message);
+  }
+
+  /** Hands each group its heartbeat or reply, rebuilt whole (the node checks its fields as any message's). */
+  private deliverBeats(message: HostHeartbeatsMessage): void {
+    const beats: unknown = message.beats;
+    if (!Array.isArray(beats) || typeof message.to !== 'string') return this.drop('malformed', message);
+    const { from, to } = message;
+    for (const b of beats as unknown[]) {
+      if (typeof b !== 'object' || b === null || !isGroupId((b as GroupHeartbeat).group)) {
+        this.drop('malformed', message);
+        continue;
+      }
+      const { group, reply, round, commitIndex, seq } = b as GroupHeartbeat;
+      const inner: GroupMemberMessage = reply
+        ? { type: 'heartbeatReply', from, to, ballot: { round, node: to }, commitIndex, seq }
+        : { type: 'heartbeat', from, to, ballot: { round, node: from }, commitIndex, seq };
+      this.deliverTo(group, inner, message);
+    }
+  }
+
+  private deliverTo(group: number, inner: GroupMemberMessage, message: NodeMessage): void {
+    const entry = this.running.get(group);
     if (entry === undefined) return this.drop('unknown-group', message);
     if (!entry.transport.isStarted) return this.drop('group-not-started', message);
     this.tally.delivered++;
@@ -397,6 +485,19 @@ function resolveQuiescence(q: GroupQuiescence): Required<GroupQuiescence> {
   }
   if (r.suspectAfterMs <= r.pingMs) throw new ConfigError('GroupHost', 'quiescence.suspectAfterMs', `must be more than pingMs (${r.pingMs})`);
   return r;
+}
+
+/**
+ * `message` as a heartbeat entry of a host message, if it is a heartbeat or a reply
+ * whose ballot the entry can rebuild (a heartbeat's is its sender's, a reply's its
+ * addressee's): any other goes alone, as it is.
+ */
+function heartbeatOf(group: number, message: GroupMemberMessage): GroupHeartbeat | undefined {
+  if (message.type === 'heartbeat' && message.ballot.node === message.from)
+    return { group, reply: false, round: message.ballot.round, commitIndex: message.commitIndex, seq: message.seq };
+  if (message.type === 'heartbeatReply' && message.ballot.node === message.to)
+    return { group, reply: true, round: message.ballot.round, commitIndex: message.commitIndex, seq: message.seq };
+  return undefined;
 }
 
 /** Whether `m` looks like a group's own message (the node checks the rest). */

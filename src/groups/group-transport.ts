@@ -45,8 +45,8 @@ export class GroupTransport implements Transport {
 
   /** Sends `message` to the same group on `message.to`, through the shared transport. */
   send(message: NodeMessage): void {
-    // A node never sends a group's message or a host's ping itself: the host does.
-    if (this.state !== 'started' || message.type === 'group' || message.type === 'hostPing') return;
+    // A node never sends a group's message or a host's own messages itself: the host does.
+    if (this.state !== 'started' || message.type === 'group' || message.type === 'hostPing' || message.type === 'hostHeartbeats') return;
     this.host.send(this.group, message);
   }
 

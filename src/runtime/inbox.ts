@@ -81,6 +81,7 @@ export class Inbox {
         return this.onSnapshotAck(message);
       case 'group':
       case 'hostPing':
+      case 'hostHeartbeats':
         // A peer runs groups (a group host) and this node runs one alone: not a message for it.
         return this.dropMalformed(message);
       default:

@@ -12,6 +12,8 @@ export {
   type NodeMessage,
   type GroupMessage,
   type HostPingMessage,
+  type HostHeartbeatsMessage,
+  type GroupHeartbeat,
   type GroupMemberMessage,
   type NodeMessageType,
   type ForwardMessage,

@@ -218,6 +218,9 @@ function hasMethods(field: string, value: unknown, methods: readonly string[]): 
   }
 }
 
+/** A node's tick when its options name none. @internal */
+export const defaultTickMs = 50;
+
 /** Checks every option once, up front, and fills in the defaults. @internal */
 export function resolveOptions<Command, Result>(options: NodeOptions<Command, Result>): ResolvedOptions<Command, Result> {
   if (typeof options !== 'object' || options === null) fail('options', 'must be an object');
@@ -263,7 +266,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   if (options.logger !== undefined) hasMethods('logger', options.logger, ['debug', 'info', 'warn', 'error']);
   if (options.random !== undefined && typeof options.random !== 'function') fail('random', 'must be a function returning a number in [0, 1)');
 
-  const tickMs = positiveInteger('tickMs', options.tickMs, 50);
+  const tickMs = positiveInteger('tickMs', options.tickMs, defaultTickMs);
   const election = options.electionTicks ?? { min: defaultLimits.electionTicksMin, max: defaultLimits.electionTicksMax };
   if (typeof election !== 'object' || election === null) fail('electionTicks', 'must be { min, max }');
   const commandBytesMax = positiveInteger('commandBytesMax', options.commandBytesMax, defaultLimits.batchBytesMax);

@@ -5,7 +5,7 @@ import type { Message, NodeId } from '../core/index.js';
  * runtime adds to forward proposals and reads from followers to the leader. A
  * {@link Transport} moves these records unchanged; a codec may turn them into bytes.
  */
-export type NodeMessage = GroupMemberMessage | GroupMessage | HostPingMessage;
+export type NodeMessage = GroupMemberMessage | GroupMessage | HostPingMessage | HostHeartbeatsMessage;
 
 /** Every message one group's node sends or takes: all but the {@link GroupMessage} a group host wraps them in. */
 export type GroupMemberMessage =
@@ -29,6 +29,7 @@ const runtimeTypes: ReadonlySet<string> = new Set<Exclude<NodeMessageType, Messa
   'snapshotAck',
   'group',
   'hostPing',
+  'hostHeartbeats',
 ]);
 
 /** Whether `m` is one of the core's protocol messages (the others are the runtime's own). */
@@ -129,15 +130,6 @@ export function isGroupId(n: unknown): n is number {
 }
 
 /**
- * One consensus group's message on a transport that many groups share (a `GroupHost`
- * runs them): `message`, sent by the node of group `group` on `from` to the node of the
- * same group on `to`. `from` and `to` are `message`'s own, repeated so a transport
- * routes this record as any other. A transport moves it unchanged; the codec encodes
- * it as `message`'s frame with a flag and the group id as a varint, so a group id
- * under 128 adds one byte, under 16,384 two. A single-group node never sends one,
- * and drops one it is handed.
- */
-/**
  * A group host tells each peer host it runs, every so often, whatever its groups do:
  * one message per peer however many groups they share. A peer not heard from for a
  * while may have failed, and the groups it leads that quiesced are woken. A
@@ -149,6 +141,15 @@ export interface HostPingMessage {
   readonly to: NodeId;
 }
 
+/**
+ * One consensus group's message on a transport that many groups share (a `GroupHost`
+ * runs them): `message`, sent by the node of group `group` on `from` to the node of the
+ * same group on `to`. `from` and `to` are `message`'s own, repeated so a transport
+ * routes this record as any other. A transport moves it unchanged; the codec encodes
+ * it as `message`'s frame with a flag and the group id as a varint, so a group id
+ * under 128 adds one byte, under 16,384 two. A single-group node never sends one,
+ * and drops one it is handed.
+ */
 export interface GroupMessage {
   readonly type: 'group';
   readonly from: NodeId;
@@ -157,4 +158,35 @@ export interface GroupMessage {
   readonly group: number;
   /** The group's own message; never itself a `GroupMessage`. */
   readonly message: GroupMemberMessage;
+}
+
+/**
+ * One group's heartbeat, or a reply to one, inside a {@link HostHeartbeatsMessage}: the
+ * core's `heartbeat` (its ballot's node is the sender) or `heartbeatReply` (its
+ * ballot's node is the addressee, the leader it answers) without what the host message
+ * already says.
+ */
+export interface GroupHeartbeat {
+  /** The group, from 0 to {@link groupIdMax}. */
+  readonly group: number;
+  /** A reply to a heartbeat (`heartbeatReply`), or a heartbeat. */
+  readonly reply: boolean;
+  /** The leader's ballot round. */
+  readonly round: number;
+  readonly commitIndex: number;
+  readonly seq: number;
+}
+
+/**
+ * The heartbeats and replies a group host's groups send one peer host in the same
+ * turn, in one message: with the groups' ticks on one beat (see `GroupHost`), an active
+ * host sends each peer one of these a tick, however many groups they share. The
+ * receiving host hands each group its own `heartbeat` or `heartbeatReply`, rebuilt
+ * whole. A single-group node never sends one, and drops one it is handed.
+ */
+export interface HostHeartbeatsMessage {
+  readonly type: 'hostHeartbeats';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly beats: readonly GroupHeartbeat[];
 }

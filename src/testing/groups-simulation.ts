@@ -104,8 +104,15 @@ export class GroupsSimulation {
   readonly hub: SimTransportHub;
   /** Host-level events (crashes, faults); each group's own trace has its nodes' events. */
   readonly trace: Trace;
-  /** What the hosts dropped, over every incarnation (`GroupHost.counts().dropped`), and what they delivered. */
-  readonly hostCounts = { delivered: 0, pingsReceived: 0, suspicions: 0, dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 } };
+  /** What the hosts dropped, over every incarnation (`GroupHost.counts().dropped`), and what they delivered; heartbeats, and the host messages that carried them. */
+  readonly hostCounts = {
+    delivered: 0,
+    pingsReceived: 0,
+    suspicions: 0,
+    heartbeats: 0,
+    heartbeatMessages: 0,
+    dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 },
+  };
   private readonly options: GroupsSimulationOptions;
   private readonly random: Prng;
   private readonly hosts = new Map<NodeId, GroupHost | undefined>();
@@ -429,6 +436,8 @@ export class GroupsSimulation {
     this.hostCounts.delivered += c.delivered;
     this.hostCounts.pingsReceived += c.pingsReceived;
     this.hostCounts.suspicions += c.suspicions;
+    this.hostCounts.heartbeats += c.heartbeats;
+    this.hostCounts.heartbeatMessages += c.heartbeatMessages;
     for (const reason of Object.keys(c.dropped) as (keyof typeof c.dropped)[]) this.hostCounts.dropped[reason] += c.dropped[reason];
     this.hosts.set(id, undefined);
   }

@@ -105,6 +105,8 @@ describe('GroupHost routing', () => {
       pingsSent: 0,
       pingsReceived: 0,
       suspicions: 0,
+      heartbeats: 0,
+      heartbeatMessages: 0,
       dropped: { 'unknown-group': 0, 'group-not-started': 0, untagged: 0, malformed: 0 },
     });
 

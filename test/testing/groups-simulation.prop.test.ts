@@ -29,7 +29,19 @@ import {
 } from '../../src/testing/index.js';
 
 it('every group stays safe and converges: many groups over one transport per process, under process faults', async () => {
-  const seen = { runs: 0, groups: 0, acknowledged: 0, delivered: 0, faults: 0, sharedHosts: 0, quiescent: 0, pings: 0, suspicions: 0 };
+  const seen = {
+    runs: 0,
+    groups: 0,
+    acknowledged: 0,
+    delivered: 0,
+    faults: 0,
+    sharedHosts: 0,
+    quiescent: 0,
+    pings: 0,
+    suspicions: 0,
+    heartbeats: 0,
+    heartbeatMessages: 0,
+  };
   const started = Date.now();
   await assertGroupsSimulations(groupsSimulationArbitrary(), simulationParameters<GroupsSimulationConfig>(500, process.env), (result, config) => {
     seen.runs++;
@@ -40,6 +52,8 @@ it('every group stays safe and converges: many groups over one transport per pro
     if (config.quiescence !== undefined) seen.quiescent++;
     seen.pings += result.hosts.pingsReceived;
     seen.suspicions += result.hosts.suspicions;
+    seen.heartbeats += result.hosts.heartbeats;
+    seen.heartbeatMessages += result.hosts.heartbeatMessages;
     // Runs where some host carries two groups' messages on its one transport.
     const perHost = new Map<number, number>();
     for (const g of config.groups) for (const h of g.members) perHost.set(h, (perHost.get(h) ?? 0) + 1);
@@ -55,6 +69,9 @@ it('every group stays safe and converges: many groups over one transport per pro
   expect(seen.quiescent).toBeGreaterThan(seen.runs / 4);
   expect(seen.pings).toBeGreaterThan(0);
   expect(seen.suspicions).toBeGreaterThan(0);
+  // Every heartbeat and reply travels in a host's message, through the codec, and is rebuilt at the other end.
+  expect(seen.heartbeatMessages).toBeGreaterThan(seen.runs);
+  expect(seen.heartbeats).toBeGreaterThanOrEqual(seen.heartbeatMessages);
 }, 600_000);
 
 /**

@@ -13,7 +13,15 @@
  */
 import type { AcceptedEntry, Ballot, ChosenEntry, Value } from '../../core/index.js';
 import { encodeConfiguration, noop } from '../../core/index.js';
-import { type GroupMemberMessage, type HostPingMessage, type NodeMessage, groupIdMax, isGroupId } from '../../runtime/index.js';
+import {
+  type GroupHeartbeat,
+  type GroupMemberMessage,
+  type HostHeartbeatsMessage,
+  type HostPingMessage,
+  type NodeMessage,
+  groupIdMax,
+  isGroupId,
+} from '../../runtime/index.js';
 import { CodecError } from '../../encoding/codec-error.js';
 import { configMark, configValueOf, readAccept, readChosen } from './frame-values.js';
 import { Reader } from '../../encoding/reader.js';
@@ -65,6 +73,7 @@ const types = [
   'quiesce',
   'wake',
   'hostPing',
+  'hostHeartbeats',
 ] as const satisfies readonly Exclude<NodeMessage['type'], 'group'>[];
 const typeNumbers = new Map<string, number>(types.map((t, i) => [t, i + 1]));
 /** Set in the type byte of a group's message: the group id follows the ids. */
@@ -216,6 +225,17 @@ export function writeMessageHead(w: Writer, message: NodeMessage): void {
       break;
     case 'hostPing':
       break;
+    case 'hostHeartbeats':
+      w.uint(m.beats.length);
+      for (const b of m.beats) {
+        if (!isGroupId(b.group)) throw new CodecError(`group id ${String(b.group)} is not an integer from 0 to ${groupIdMax}`);
+        w.uint(b.group);
+        w.bool(b.reply);
+        w.uint(b.round);
+        w.uint(b.commitIndex);
+        w.uint(b.seq);
+      }
+      break;
   }
 }
 
@@ -250,7 +270,7 @@ export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, l
     if (group > groupIdMax) throw new CodecError(`group id ${group} is more than ${groupIdMax}`);
   }
   const id = limits.idBytesMax;
-  let m: GroupMemberMessage | HostPingMessage;
+  let m: GroupMemberMessage | HostPingMessage | HostHeartbeatsMessage;
   switch (type) {
     case 'precheck':
       m = { type, from, to, commitIndex: r.uint('commitIndex') };
@@ -349,11 +369,27 @@ export function decodeMessageIn(bytes: Uint8Array, start: number, end: number, l
     case 'hostPing':
       m = { type, from, to };
       break;
+    case 'hostHeartbeats':
+      m = { type, from, to, beats: readHeartbeats(r) };
+      break;
   }
   r.end();
   if (group === undefined) return m;
-  if (m.type === 'hostPing') throw new CodecError("a host's ping tagged with a group");
+  if (m.type === 'hostPing' || m.type === 'hostHeartbeats') throw new CodecError(`a host's ${m.type} tagged with a group`);
   return { type: 'group', from, to, group, message: m };
+}
+
+/** A host's heartbeats: a count, then per group its id, whether a reply, the round, the commit index and the seq (5 bytes at least each). */
+function readHeartbeats(r: Reader): GroupHeartbeat[] {
+  const n = r.uint('heartbeats');
+  if (n * 5 > r.left) throw new CodecError(`heartbeats: ${n} is more than the ${r.left} bytes left hold`);
+  const beats = new Array<GroupHeartbeat>(n);
+  for (let i = 0; i < n; i++) {
+    const group = r.uint('group');
+    if (group > groupIdMax) throw new CodecError(`group id ${group} is more than ${groupIdMax}`);
+    beats[i] = { group, reply: r.bool('reply'), round: r.uint('ballot round'), commitIndex: r.uint('commitIndex'), seq: r.uint('seq') };
+  }
+  return beats;
 }
 
 function ballot(w: Writer, b: Ballot): void {

@@ -79,6 +79,21 @@ const inGroup = (group: number, m: GroupMemberMessage): NodeMessage => ({ type: 
 /** Every example in a few groups: the smallest id, one-byte and two-byte varints, the largest. */
 const groupExamples: NodeMessage[] = examples.map((m, i) => inGroup([0, 127, 128, 16_383, groupIdMax][i % 5]!, m));
 
+/** A group host's own messages: never tagged with a group. */
+const hostExamples: NodeMessage[] = [
+  { type: 'hostPing', from: 'a', to: 'b' },
+  {
+    type: 'hostHeartbeats',
+    from: 'a',
+    to: 'b',
+    beats: [
+      { group: 0, reply: false, round: 7, commitIndex: 10, seq: 300 },
+      { group: groupIdMax, reply: true, round: big, commitIndex: big, seq: big },
+    ],
+  },
+  { type: 'hostHeartbeats', from: 'a', to: 'b', beats: [] },
+];
+
 /** Plain data for comparison: views of the frame become arrays. */
 function plain(m: unknown): unknown {
   return JSON.parse(JSON.stringify(m, (_k, value: unknown) => (value instanceof Uint8Array ? [...value] : value)));
@@ -117,6 +132,47 @@ describe('message codec', () => {
     expect(() => encodeMessage({ type: 'group', from: 'a', to: 'b', group: 1, message: inGroup(2, prepare) as unknown as GroupMemberMessage })).toThrow(
       CodecError,
     );
+  });
+
+  it("round-trips a host's ping and heartbeats; refuses them tagged with a group, a bad group id in a heartbeat, and more heartbeats than the frame holds", () => {
+    for (const m of hostExamples) {
+      const decoded = decodeMessage(encodeMessage(m));
+      expect(plain(decoded)).toEqual(plain(m));
+      expect(isCoreMessage(decoded)).toBe(false);
+    }
+    // A heartbeat entry is 5 varints and a flag at least: 10 groups' cost 60 bytes over the header and ids.
+    const ten = {
+      type: 'hostHeartbeats' as const,
+      from: 'a',
+      to: 'b',
+      beats: Array.from({ length: 10 }, (_, group) => ({ group, reply: false, round: 1, commitIndex: 2, seq: 3 })),
+    };
+    expect(encodeMessage(ten).byteLength).toBe(4 + 2 + 2 + 1 + 10 * 5);
+    for (const group of [-1, 1.5, groupIdMax + 1]) {
+      expect(() => encodeMessage({ type: 'hostHeartbeats', from: 'a', to: 'b', beats: [{ group, reply: false, round: 1, commitIndex: 2, seq: 3 }] })).toThrow(
+        CodecError,
+      );
+    }
+    for (const m of hostExamples) {
+      // Set the group flag on the type byte, and put a group id after the ids.
+      const frame = encodeMessage(m);
+      const tagged = new Uint8Array([...frame.slice(0, 3), frame[3]! | 0x80, ...frame.slice(4, 8), 1, ...frame.slice(8)]);
+      expect(() => decodeMessage(tagged)).toThrow(/tagged with a group/);
+    }
+    const one = encodeMessage({ type: 'hostHeartbeats', from: 'a', to: 'b', beats: [{ group: 1, reply: false, round: 1, commitIndex: 2, seq: 3 }] });
+    const claimsTwo = one.slice();
+    claimsTwo[8] = 2;
+    expect(() => decodeMessage(claimsTwo)).toThrow(/heartbeats: 2 is more/);
+    const badGroup = encodeMessage({
+      type: 'hostHeartbeats',
+      from: 'a',
+      to: 'b',
+      beats: [{ group: groupIdMax, reply: false, round: 1, commitIndex: 2, seq: 3 }],
+    });
+    const raised = badGroup.slice();
+    expect(raised[13]).toBe(0x0f);
+    raised[13] = 0x1f;
+    expect(() => decodeMessage(raised)).toThrow(/group id/);
   });
 
   it('refuses a group id past the largest on decode', () => {
@@ -199,7 +255,7 @@ describe('message codec', () => {
   });
 
   it('decoding hostile bytes throws CodecError and nothing else (fuzz: random bytes, and mutations of valid frames)', () => {
-    const frames = [...examples, ...groupExamples].map((m) => encodeMessage(m));
+    const frames = [...examples, ...groupExamples, ...hostExamples].map((m) => encodeMessage(m));
     const check = (bytes: Uint8Array): void => {
       let decoded: NodeMessage;
       try {
