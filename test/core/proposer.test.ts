@@ -695,6 +695,13 @@ describe('Leadership', () => {
       expect(l.tick(6, timing, abc)).toBe('lost-quorum');
     });
 
+    it('gives a new leader electionTicksMin ticks before it checks that it hears a quorum', () => {
+      // Its voters were last heard at tick 0; its first ticks come much later.
+      const l = leading();
+      for (let now = 100; now < 103; now++) expect(l.tick(now, timing, abc)).not.toBe('lost-quorum');
+      expect(l.tick(103, timing, abc)).toBe('lost-quorum');
+    });
+
     it('gives a transfer up after electionTicksMax ticks', () => {
       const l = leading();
       l.startTransfer('b');
@@ -785,6 +792,86 @@ describe('Leadership', () => {
       const l = leading();
       expect(() => l.sentTo('d', 1, 0)).toThrow(new InvariantError('slots sent to d, who does not vote'));
       expect(() => l.pushedTo('o', 1)).toThrow(new InvariantError('chosen slots pushed to o, not an observer of this leader'));
+    });
+  });
+
+  describe('being idle (may quiesce)', () => {
+    const change = { id: 1, voters: ['a', 'b'], quorum: { kind: 'majority' }, observers: [], addresses: {}, windowSlots: 4 } as unknown as Configuration;
+
+    /** Two slots assigned and committed, a heartbeat round sent at commit index 2 (reads may be confirmed), b and c reporting 2 at tick 10. */
+    function settled(): Leadership {
+      const l = leading(1, 2);
+      l.heartbeatRound(2, ['b', 'c']);
+      l.reported('b', 2, 10);
+      l.reported('c', 2, 10);
+      return l;
+    }
+    const idle = (l: Leadership, commitIndex = 2, now = 12): boolean => l.idle(commitIndex, ['b', 'c'], now, 5);
+
+    it('is idle with nothing under way and every peer heard lately at the commit index', () => {
+      expect(idle(settled())).toBe(true);
+    });
+
+    it('is not, each for one thing under way', () => {
+      const queued = settled();
+      queued.enqueue([bytes(1)]);
+      expect(idle(queued)).toBe(false);
+      // A slot it assigned is not committed yet.
+      expect(idle(settled(), 1)).toBe(false);
+      // No heartbeat round was sent since what phase 1 adopted was committed.
+      const fresh = leading(1, 2);
+      fresh.reported('b', 2, 10);
+      fresh.reported('c', 2, 10);
+      expect(idle(fresh)).toBe(false);
+      const reading = settled();
+      reading.addRead(1, 2);
+      reading.heartbeatRound(2, ['b', 'c']); // the round the read waits for is sent: only the read itself is left
+      expect(idle(reading)).toBe(false);
+      const round = settled();
+      round.wantCommitReports(2);
+      expect(idle(round)).toBe(false);
+      const queuedChange = settled();
+      queuedChange.queueChange(change);
+      expect(idle(queuedChange)).toBe(false);
+      const proposedChange = settled();
+      proposedChange.queueChange(change);
+      proposedChange.takeChange(3);
+      expect(idle(proposedChange)).toBe(false);
+      const transfer = settled();
+      transfer.startTransfer('b');
+      expect(idle(transfer)).toBe(false);
+    });
+
+    it('is not while a peer reported a lower commit index, or never reported one', () => {
+      const behind = leading(1, 2);
+      behind.heartbeatRound(2, ['b', 'c']);
+      behind.reported('b', 2, 10);
+      behind.reported('c', 1, 10);
+      expect(idle(behind)).toBe(false);
+      // Nothing committed yet, the round sent: b and c were heard (at the election) but never answered one.
+      const l = leading();
+      l.heartbeatRound(0, ['b', 'c']);
+      expect(l.idle(0, ['b', 'c'], 0, 5)).toBe(false);
+      l.reported('b', 0, 1);
+      l.reported('c', 0, 1);
+      expect(l.idle(0, ['b', 'c'], 1, 5)).toBe(true);
+    });
+
+    it('is not once a peer was last heard windowTicks ago or more', () => {
+      expect(idle(settled(), 2, 14)).toBe(true);
+      expect(idle(settled(), 2, 15)).toBe(false);
+    });
+  });
+
+  describe('the epochs it may propose in', () => {
+    it('knows those marked ready, and only those', () => {
+      const l = leading();
+      const e = { from: 1 } as unknown as Parameters<Leadership['markReady']>[0];
+      const other = { from: 5 } as unknown as Parameters<Leadership['markReady']>[0];
+      expect(l.isReady(e)).toBe(false);
+      l.markReady(e);
+      expect(l.isReady(e)).toBe(true);
+      expect(l.isReady(other)).toBe(false);
     });
   });
 
