@@ -6,41 +6,9 @@
  * groups they share.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  GroupHost,
-  type GroupMemberMessage,
-  type HostHeartbeatsMessage,
-  MemoryNetwork,
-  MemoryStorage,
-  type NodeMessage,
-  type SynodNode,
-  type Transport,
-  type TransportHandlers,
-} from '../../src/index.js';
+import { GroupHost, type GroupMemberMessage, type HostHeartbeatsMessage, MemoryNetwork, MemoryStorage, type SynodNode } from '../../src/index.js';
 import { type Add, Counters } from '../runtime/local-cluster.js';
-
-class HandTransport implements Transport {
-  handlers: TransportHandlers | undefined;
-  readonly sent: NodeMessage[] = [];
-
-  start(handlers: TransportHandlers): Promise<void> {
-    this.handlers = handlers;
-    return Promise.resolve();
-  }
-
-  send(message: NodeMessage): void {
-    this.sent.push(message);
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-function keeper(): { handlers: TransportHandlers; got: NodeMessage[] } {
-  const got: NodeMessage[] = [];
-  return { got, handlers: { deliver: (m) => got.push(m), peerUnreachable: () => {}, peerReachable: () => {} } };
-}
+import { HandTransport, keeper } from './hand-transport.js';
 
 const heartbeat = (from: string, to: string, round: number, node = from): GroupMemberMessage => ({
   type: 'heartbeat',
@@ -74,25 +42,10 @@ describe('GroupHost heartbeats', () => {
     lanes[1]!.send(heartbeat('a', 'b', 6, 'z'));
     expect(shared.sent).toEqual([{ type: 'group', from: 'a', to: 'b', group: 2, message: heartbeat('a', 'b', 6, 'z') }]);
     await Promise.resolve();
+    const entry = (group: number, reply: boolean, round: number) => ({ group, reply, round, commitIndex: 9, seq: 4 });
     expect(shared.sent.slice(1)).toEqual([
-      {
-        type: 'hostHeartbeats',
-        from: 'a',
-        to: 'b',
-        beats: [
-          { group: 1, reply: false, round: 5, commitIndex: 9, seq: 4 },
-          { group: 2, reply: false, round: 6, commitIndex: 9, seq: 4 },
-        ],
-      },
-      {
-        type: 'hostHeartbeats',
-        from: 'a',
-        to: 'c',
-        beats: [
-          { group: 3, reply: true, round: 2, commitIndex: 9, seq: 4 },
-          { group: 1, reply: false, round: 5, commitIndex: 9, seq: 4 },
-        ],
-      },
+      { type: 'hostHeartbeats', from: 'a', to: 'b', beats: [entry(1, false, 5), entry(2, false, 6)] },
+      { type: 'hostHeartbeats', from: 'a', to: 'c', beats: [entry(3, true, 2), entry(1, false, 5)] },
     ]);
     expect(host.counts()).toMatchObject({ sent: 5, heartbeats: 4, heartbeatMessages: 2 });
     await host.close();

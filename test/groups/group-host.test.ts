@@ -14,58 +14,15 @@ import {
   type GroupMemberMessage,
   MemoryNetwork,
   MemoryStorage,
-  type NodeMessage,
   type SynodNode,
   SynodError,
-  type Transport,
-  type TransportHandlers,
   UnknownGroupError,
   createNode,
   encodeMessage,
   groupIdMax,
 } from '../../src/index.js';
 import { type Add, Counters } from '../runtime/local-cluster.js';
-
-/** A shared transport the test drives by hand: it keeps what is sent and delivers what the test says. */
-class HandTransport implements Transport {
-  handlers: TransportHandlers | undefined;
-  readonly sent: NodeMessage[] = [];
-  closed = 0;
-
-  start(handlers: TransportHandlers): Promise<void> {
-    this.handlers = handlers;
-    return Promise.resolve();
-  }
-
-  send(message: NodeMessage): void {
-    this.sent.push(message);
-  }
-
-  close(): Promise<void> {
-    this.closed++;
-    this.handlers = undefined;
-    return Promise.resolve();
-  }
-
-  deliver(message: unknown): void {
-    this.handlers!.deliver(message as NodeMessage);
-  }
-}
-
-/** A group transport's handlers that keep what they are given. */
-function keeper(): { handlers: TransportHandlers; got: NodeMessage[]; peers: string[] } {
-  const got: NodeMessage[] = [];
-  const peers: string[] = [];
-  return {
-    got,
-    peers,
-    handlers: {
-      deliver: (m) => got.push(m),
-      peerUnreachable: (p) => peers.push(`${p} down`),
-      peerReachable: (p) => peers.push(`${p} up`),
-    },
-  };
-}
+import { HandTransport, keeper } from './hand-transport.js';
 
 const prepare = (from: string, to: string): GroupMemberMessage => ({ type: 'prepare', from, to, ballot: { round: 3, node: from }, firstSlot: 1 });
 const tagged = (group: number, m: GroupMemberMessage): GroupMessage => ({ type: 'group', from: m.from, to: m.to, group, message: m });
