@@ -134,7 +134,8 @@ const latencySamples = 1024;
  * @internal
  */
 export class LatencyRecorder {
-  private readonly counts = new Float64Array(latencyBucketsMs.length + 1);
+  /** Made at the first observation: of many groups, most never see one of each kind. */
+  private counts: Float64Array | undefined;
   private count = 0;
   private sumMs = 0;
 
@@ -150,13 +151,14 @@ export class LatencyRecorder {
       if (v > bucketBounds[mid]!) lo = mid + 1;
       else hi = mid;
     }
-    this.counts[lo]!++;
+    (this.counts ??= new Float64Array(latencyBucketsMs.length + 1))[lo]!++;
     this.count++;
     this.sumMs += v;
   }
 
   snapshot(): LatencyHistogram {
-    return { bucketsMs: latencyBucketsMs, counts: Array.from(this.counts), count: this.count, sumMs: this.sumMs };
+    const counts = this.counts === undefined ? new Array<number>(latencyBucketsMs.length + 1).fill(0) : Array.from(this.counts);
+    return { bucketsMs: latencyBucketsMs, counts, count: this.count, sumMs: this.sumMs };
   }
 }
 
@@ -166,12 +168,13 @@ export class LatencyRecorder {
  * @internal
  */
 export class TimeList {
-  private times = new Float64Array(64);
+  /** Empty until the first push: of many groups, most never keep a time. */
+  private times = new Float64Array(0);
   private length = 0;
 
   push(ms: number): void {
     if (this.length === this.times.length) {
-      const grown = new Float64Array(this.times.length * 2);
+      const grown = new Float64Array(Math.max(64, this.times.length * 2));
       grown.set(this.times);
       this.times = grown;
     }
@@ -258,13 +261,24 @@ export class MetricsRecorder {
   readonly applyLatency = new LatencyRecorder();
   readonly persistLatencyHistogram = new LatencyRecorder();
   readonly readLatency = new LatencyRecorder();
-  /** The last {@link latencySamples} persist latencies; made at the first write (an idle group of many never writes). */
+  /**
+   * The last {@link latencySamples} persist latencies. It starts small at the first
+   * write and doubles as writes come, up to that many: a node that wrote a few times
+   * (a group of many that elected and went idle) keeps 128 bytes, not 8 KiB.
+   */
   private latencies: Float64Array | undefined;
   private latencyCount = 0;
 
   persistLatency(ms: number): void {
-    this.latencies ??= new Float64Array(latencySamples);
-    this.latencies[this.latencyCount++ % latencySamples] = ms;
+    let samples = this.latencies;
+    if (samples === undefined) samples = this.latencies = new Float64Array(16);
+    else if (this.latencyCount === samples.length && samples.length < latencySamples) {
+      const grown = new Float64Array(samples.length * 2);
+      grown.set(samples);
+      samples = this.latencies = grown;
+    }
+    // Full at latencySamples: a ring of the latest.
+    samples[this.latencyCount++ % samples.length] = ms;
     this.persistLatencyHistogram.observe(ms);
   }
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ReplicaStatus } from '../../src/core/index.js';
-import { LatencyRecorder, type MemberLag, TimeList, coreGauges, latencyBucketsMs } from '../../src/runtime/metrics.js';
+import { LatencyRecorder, type MemberLag, MetricsRecorder, TimeList, coreGauges, latencyBucketsMs } from '../../src/runtime/metrics.js';
 import { clusterPerTest } from './local-cluster.js';
 
 describe('LatencyRecorder', () => {
@@ -39,6 +39,30 @@ describe('TimeList', () => {
     list.drain((ms) => seen.push(ms));
     expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => i));
     list.drain(() => expect.unreachable('drained already'));
+  });
+});
+
+describe('MetricsRecorder', () => {
+  const persistMs = (r: MetricsRecorder) =>
+    r.snapshot({
+      ...coreGauges(undefined, 50, 10),
+      pending: 0,
+      appliedIndex: 0,
+      snapshots: { saved: 0, installed: 0, sent: 0, refused: 0, sending: 0 },
+      exactlyOnce: { entries: 0, bytes: 0, clients: 0, resultsDropped: 0, clientsEvicted: 0 } as never,
+    }).persist.latencyMs;
+
+  it("reports the persist latencies' percentiles over every write until 1,024, then over the last 1,024", () => {
+    const r = new MetricsRecorder();
+    expect(persistMs(r)).toEqual({ p50: 0, p99: 0, max: 0 });
+    for (const ms of [5, 1, 4, 2, 3]) r.persistLatency(ms);
+    expect(persistMs(r)).toEqual({ p50: 3, p99: 5, max: 5 });
+    // Past its first sizes (it grows as writes come): every one kept up to 1,024.
+    for (let ms = 6; ms <= 1_024; ms++) r.persistLatency(ms);
+    expect(persistMs(r)).toEqual({ p50: 513, p99: 1_014, max: 1_024 });
+    // Then the latest 1,024: 1,977 to 3,000.
+    for (let ms = 1_025; ms <= 3_000; ms++) r.persistLatency(ms);
+    expect(persistMs(r)).toEqual({ p50: 1_977 + 512, p99: 1_977 + 1_013, max: 3_000 });
   });
 });
 
