@@ -32,6 +32,7 @@ const sharedLogTests = [
   'test/groups/group-host.shared-log.test.ts',
 ];
 const tcpTests = ['test/transport/tcp/tcp-transport.security.test.ts', 'test/transport/tcp/tcp-transport.conformance.test.ts'];
+const shardTests = ['test/kv/key-bounds.prop.test.ts', 'test/kv/shard/sharded-kv.test.ts'];
 const groupTests = ['test/groups/group-host.test.ts', 'test/testing/groups-simulation.prop.test.ts'];
 /** The shared authenticated connection (src/connection): its own unit tests, and the KV server's hardening tests that run it. */
 const connectionTests = ['test/connection/handshake.test.ts', 'test/connection/frame-loop.test.ts', 'test/kv/server/kv-server.security.test.ts'];
@@ -444,6 +445,20 @@ const mutants: Mutant[] = [
     from: 'const entry = this.running.get(group);',
     to: 'const ids = this.groups();\n    const entry = this.running.get(group === ids[0] ? ids[ids.length - 1]! : group);',
     tests: groupTests,
+  },
+  {
+    name: 'a range of a sharded KV applies a command naming a key outside it',
+    file: 'src/kv/kv-state-machine.ts',
+    from: 'this.refuseByAuth(command, meta.clientId) ?? this.refuseByBounds(command) ?? this.execute(command, meta.slot);',
+    to: 'this.refuseByAuth(command, meta.clientId) ?? this.execute(command, meta.slot);',
+    tests: shardTests,
+  },
+  {
+    name: 'a range of a sharded KV makes a sequential key outside it',
+    file: 'src/kv/kv-state-machine.ts',
+    from: '      if (this.bounds !== undefined && !boundsHold(this.bounds, key)) return this.wrongRange(this.bounds, key);\n',
+    to: '',
+    tests: shardTests,
   },
   {
     name: "group host rebuilds a heartbeat reply with its sender's ballot",

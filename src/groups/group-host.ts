@@ -87,6 +87,20 @@ export interface GroupHostOptions {
 export type GroupOptions<Command, Result> = Omit<NodeOptions<Command, Result>, 'id' | 'transport' | 'storage'>;
 
 /**
+ * What the host gives a group's node built by {@link GroupHost.hostGroup}: spread into
+ * the node's options.
+ */
+export interface HostedGroupOptions {
+  readonly id: NodeId;
+  readonly transport: Transport;
+  readonly storage: Storage;
+  /** The host's beat for the group's `tickMs`, unless the group brought its own clock. */
+  readonly clock?: Clock;
+  /** The host's `afterTicks`, or the group's own, when the host quiesces. */
+  readonly quiesceAfterTicks?: number;
+}
+
+/**
  * Why the host dropped a message that arrived on the shared transport:
  * - `unknown-group`: no group with its id runs here (never created, or removed);
  * - `group-not-started`: the group exists but its node has not started yet;
@@ -267,19 +281,55 @@ export class GroupHost {
    * an integer from 0 to 2^32 - 1, or options `createNode` refuses.
    */
   createGroup<Command, Result>(group: number, options: GroupOptions<Command, Result>): SynodNode<Command, Result> {
-    const transport = this.open(group, 'createGroup');
+    return this.buildGroup(group, options, 'createGroup', (given) => {
+      const node = createNode<Command, Result>({ ...options, ...given });
+      return { node, built: node };
+    });
+  }
+
+  /**
+   * Runs group `group` here with a node built by `build` (a KV node, a node with
+   * wrappers), given what {@link createGroup} gives its nodes: the host's id, the
+   * group's transport and storage, and, as there, the host's beat (unless
+   * `options.clock` is given) and quiescence. Spread them into the node's options;
+   * `build` returns the node and what to hand back. If it throws, the group is freed.
+   *
+   * @example
+   * ```ts
+   * const kv = host.hostGroup(7, {}, (given) => {
+   *   const node = createKvNode({ ...given, members: ['a', 'b', 'c'] });
+   *   return { node: node.node, built: node };
+   * });
+   * ```
+   * @throws as {@link createGroup} does.
+   */
+  hostGroup<Built, Command = unknown, Result = unknown>(
+    group: number,
+    options: Pick<GroupOptions<Command, Result>, 'tickMs' | 'clock' | 'quiesceAfterTicks'>,
+    build: (given: HostedGroupOptions) => { readonly node: SynodNode<Command, Result>; readonly built: Built },
+  ): Built {
+    return this.buildGroup(group, options, 'hostGroup', build);
+  }
+
+  private buildGroup<Built, Command, Result>(
+    group: number,
+    options: Pick<GroupOptions<Command, Result>, 'tickMs' | 'clock' | 'quiesceAfterTicks'>,
+    api: string,
+    build: (given: HostedGroupOptions) => { readonly node: SynodNode<Command, Result>; readonly built: Built },
+  ): Built {
+    const transport = this.open(group, api);
     const entry = this.running.get(group);
     assert(entry !== undefined && entry.transport === transport, `group ${group} was just opened`);
     try {
       const q = this.quiescence;
       if (q === undefined && options.quiesceAfterTicks !== undefined)
-        throw new ConfigError('createGroup', 'quiesceAfterTicks', "needs the host's quiescence: nothing would wake the group if its leader failed");
+        throw new ConfigError(api, 'quiesceAfterTicks', "needs the host's quiescence: nothing would wake the group if its leader failed");
       const quiesce = q === undefined ? {} : { quiesceAfterTicks: options.quiesceAfterTicks ?? q.afterTicks };
       const beat = options.clock === undefined ? this.beatClock(options.tickMs ?? defaultTickMs) : undefined;
       const clock = beat === undefined ? {} : { clock: beat };
-      const node = createNode<Command, Result>({ ...options, ...quiesce, ...clock, id: this.id, transport, storage: this.options.storage(group) });
-      entry.node = node as SynodNode<unknown, unknown>;
-      return node;
+      const { node, built } = build({ ...quiesce, ...clock, id: this.id, transport, storage: this.options.storage(group) });
+      entry.node = node as unknown as SynodNode<unknown, unknown>;
+      return built;
     } catch (error) {
       void transport.close();
       throw error;

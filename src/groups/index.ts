@@ -10,6 +10,7 @@ export {
   type GroupHostCounts,
   type GroupDropReason,
   type GroupQuiescence,
+  type HostedGroupOptions,
 } from './group-host.js';
 export { GroupTransport } from './group-transport.js';
 export { DuplicateGroupError, UnknownGroupError } from './group-errors.js';

@@ -160,3 +160,47 @@ export class QuotaExceededError extends SynodError {
     this.limit = limit;
   }
 }
+
+/**
+ * A request reached a range of a sharded KV that does not serve its key: the range
+ * map the request was routed by is out of date (a range split or moved since). Nothing
+ * changed; `ShardedKv` refreshes its map and sends the request again. `start` and
+ * `end` are the keys the range that refused serves (no `end`: unbounded).
+ */
+export class WrongRangeError extends SynodError {
+  /** The key the request named (for a range read, where it starts). */
+  readonly key: string;
+  readonly start: string;
+  readonly end: string | undefined;
+
+  constructor(api: string, key: string, start: string, end: string | undefined) {
+    super(
+      'WRONG_RANGE',
+      `${api}: key ${JSON.stringify(key)} is not in this range, [${JSON.stringify(start)}, ${end === undefined ? '∞' : JSON.stringify(end)})`,
+    );
+    this.key = key;
+    this.start = start;
+    this.end = end;
+  }
+}
+
+/**
+ * A transaction names keys of more than one range of a sharded KV: each range is its
+ * own consensus group, and a transaction is atomic within one group only. Nothing was
+ * sent. `groups` lists the ranges' groups it spans, in key order; keep a transaction's
+ * keys in one range (under one prefix that no split divides, or choose the split keys).
+ *
+ * @example
+ * ```ts
+ * try { await kv.txn(request); }
+ * catch (e) { if (e instanceof CrossShardError) console.log('spans ranges', e.groups); }
+ * ```
+ */
+export class CrossShardError extends SynodError {
+  readonly groups: readonly number[];
+
+  constructor(groups: readonly number[]) {
+    super('CROSS_SHARD', `a transaction spans the ranges of groups ${groups.join(', ')}: a transaction is atomic within one range`);
+    this.groups = groups;
+  }
+}

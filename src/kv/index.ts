@@ -56,3 +56,7 @@ export type {
   SessionList,
   RevokeResult,
 } from './kv-types.js';
+export { WrongRangeError, CrossShardError } from './errors.js';
+export type { KeyBounds } from './key-bounds.js';
+export { RangeMap, type ShardRange } from './shard/range-map.js';
+export { ShardedKv, createShardedKv, type ShardedKvOptions, type ShardNodeOptions, type ShardedRangeResult } from './shard/sharded-kv.js';

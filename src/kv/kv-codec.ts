@@ -158,6 +158,7 @@ const resultTag = {
   'auth-list': 15,
   'permission-denied': 16,
   extension: 17,
+  'wrong-range': 18,
 } as const satisfies Record<KvResult['type'], number>;
 
 // Flag bits of the optional fields.
@@ -707,6 +708,13 @@ export function writeResult(w: Writer, res: KvResult): void {
       w.u8(resultTag.invalid);
       writeString(w, 'invalid reason', res.reason, reasonBytesMax);
       return;
+    case 'wrong-range':
+      w.u8(resultTag['wrong-range']);
+      writeString(w, 'wrong-range key', res.key, kvLimits.keyBytesMax);
+      writeString(w, 'wrong-range start', res.start, kvLimits.keyBytesMax);
+      w.bool(res.end !== undefined);
+      if (res.end !== undefined) writeString(w, 'wrong-range end', res.end, kvLimits.keyBytesMax);
+      return;
     default:
       throw new CodecError(`unknown result type ${String((res as { type: unknown }).type)}`);
   }
@@ -784,6 +792,13 @@ export function readResult(r: Reader): KvResult {
       return { type: 'auth', revision: r.uint('auth revision'), existed: r.bool('auth existed') };
     case resultTag['quota-exceeded']:
       return { type: 'quota-exceeded', quota: readString(r, 'quota-exceeded quota', ownerBytesMax), limit: r.uint('quota-exceeded limit') };
+    case resultTag['wrong-range']: {
+      const key = readString(r, 'wrong-range key', kvLimits.keyBytesMax);
+      const start = readString(r, 'wrong-range start', kvLimits.keyBytesMax);
+      return r.bool('wrong-range has end')
+        ? { type: 'wrong-range', key, start, end: readString(r, 'wrong-range end', kvLimits.keyBytesMax) }
+        : { type: 'wrong-range', key, start };
+    }
     default:
       throw new CodecError(`unknown result type tag ${tag}`);
   }

@@ -105,4 +105,10 @@ export type KvResult =
   /** What `auth-list` found. */
   | ({ readonly type: 'auth-list' } & AuthListing)
   /** What the extension answered. */
-  | { readonly type: 'extension'; readonly data: Uint8Array };
+  | { readonly type: 'extension'; readonly data: Uint8Array }
+  /**
+   * The command names `key` (or a range starting there), which lies outside the keys
+   * this group serves, `[start, end)` (no `end`: unbounded): a range of a sharded KV
+   * refuses it. Nothing changed.
+   */
+  | { readonly type: 'wrong-range'; readonly key: string; readonly start: string; readonly end?: string };

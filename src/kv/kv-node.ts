@@ -5,7 +5,8 @@
  */
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
 import { CodecError } from '../encoding/codec-error.js';
-import { CompactedError, KvRequestError } from './errors.js';
+import { CompactedError, KvRequestError, WrongRangeError } from './errors.js';
+import { type KeyBounds, boundsCover, firstKeyOf } from './key-bounds.js';
 import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
 import {
   authListingOf,
@@ -162,6 +163,11 @@ export class KvNode implements KvApi {
   /** The keys of a range, sorted by key, at the current revision or at `options.revision`. */
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
     checkRangeRequest(range, options);
+    this.checkBounds('range', range);
+    return this.read(range, options);
+  }
+
+  private async read(range: KeyRange, options: RangeOptions & ReadOptions): Promise<RangeResult> {
     await this.readPoint(options);
     const view = this.machine.view;
     const revision = options.revision ?? view.revision;
@@ -169,6 +175,20 @@ export class KvNode implements KvApi {
     if (revision < view.compactRevision) throw new CompactedError(revision, view.compactRevision);
     const limit = Math.min(options.limit ?? kvLimits.rangeKeysMax, kvLimits.rangeKeysMax);
     return { ...view.range(range, limit, revision, rangeAnswerBytesMax), revision };
+  }
+
+  /**
+   * A sharded read's part: the keys of `range` this node's range holds, if its bounds
+   * are `bounds` (the range map's, as the router knows it); else {@link WrongRangeError}.
+   * @internal
+   */
+  async rangePart(range: KeyRange, bounds: KeyBounds, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
+    checkRangeRequest(range, options);
+    const own = this.machine.keyBounds;
+    if (own === undefined || own.start !== bounds.start || own.end !== bounds.end)
+      throw new WrongRangeError('range', firstKeyOf(range), own?.start ?? '', own === undefined ? undefined : own.end);
+    // Every key this range's store holds lies in its bounds: the rest of `range` is another range's.
+    return this.read(range, options);
   }
 
   /** Writes `key`. With `expectedVersion`, a compare-and-set: rejects with {@link VersionConflictError} on a mismatch. */
@@ -263,6 +283,7 @@ export class KvNode implements KvApi {
   watch(range: KeyRange, options: WatchOptions = {}): KvWatch {
     if (this.closed) throw new ClosedError('watch: the KV node is closed');
     checkWatchRequest(range, options);
+    this.checkBounds('watch', range);
     const watch = new KvWatch(
       this.machine,
       range,
@@ -315,6 +336,12 @@ export class KvNode implements KvApi {
   /** This replica's revision (no read point: possibly stale). */
   get revision(): number {
     return this.machine.revision;
+  }
+
+  /** Throws {@link WrongRangeError} for a read reaching past the keys this node's range serves. */
+  private checkBounds(api: string, range: KeyRange): void {
+    const bounds = this.machine.keyBounds;
+    if (bounds !== undefined && !boundsCover(bounds, range)) throw new WrongRangeError(api, firstKeyOf(range), bounds.start, bounds.end);
   }
 
   private async readPoint(options: ReadOptions): Promise<void> {

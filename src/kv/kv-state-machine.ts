@@ -16,6 +16,7 @@ import { AuthTable } from './auth-table.js';
 import { deniedCommand, type Grants, grantsOf, sessionsUsed } from './command-authorization.js';
 import type { KvExtension } from './kv-extension.js';
 import { keptValue } from './kept-value.js';
+import { type KeyBounds, boundsHold, keyOutside } from './key-bounds.js';
 
 /**
  * What separates a replicated user's name from its client's id in a request identity
@@ -43,6 +44,13 @@ export interface KvStateMachineOptions {
    * Default none: `extension` commands are refused as invalid.
    */
   readonly extension?: KvExtension;
+  /**
+   * The keys this machine serves, when it is one range of a sharded KV: a put, delete
+   * or transaction that names any other key (a compare, an operation, a range read that
+   * reaches outside) answers `wrong-range` and changes nothing, on every replica alike.
+   * Default every key.
+   */
+  readonly bounds?: KeyBounds;
 }
 
 /** Why `key` is not a valid key, or undefined. */
@@ -166,16 +174,23 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   private readonly historyRevisionsMax: number;
   private readonly snapshotPause: () => Promise<void>;
   private readonly extension: KvExtension | undefined;
+  private readonly bounds: KeyBounds | undefined;
   private readonly listeners = new Set<(revision: number) => void>();
 
   constructor(options: KvStateMachineOptions = {}) {
     this.historyRevisionsMax = options.historyRevisionsMax ?? 100_000;
     this.snapshotPause = options.snapshotPause ?? nextTurn;
     this.extension = options.extension;
+    this.bounds = options.bounds;
     assert(
       Number.isSafeInteger(this.historyRevisionsMax) && this.historyRevisionsMax >= 1,
       `KvStateMachine: historyRevisionsMax must be a positive integer, not ${this.historyRevisionsMax}`,
     );
+  }
+
+  /** The keys this machine serves (see {@link KvStateMachineOptions.bounds}); undefined: every key. */
+  get keyBounds(): KeyBounds | undefined {
+    return this.bounds;
   }
 
   /** The store's revision: the last write's. */
@@ -242,7 +257,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       if (this.extension === undefined) return { type: 'invalid', reason: 'this KV has no extension state machine' };
       return { type: 'extension', data: this.extension.apply(command.data, meta) };
     }
-    const result = this.refuseByAuth(command, meta.clientId) ?? this.execute(command, meta.slot);
+    const result = this.refuseByAuth(command, meta.clientId) ?? this.refuseByBounds(command) ?? this.execute(command, meta.slot);
     if (this.store.revision !== before) {
       if (this.store.revision - this.store.compactRevision > this.historyRevisionsMax) this.store.compact(this.store.revision - this.historyRevisionsMax);
       for (const listener of this.listeners) listener(this.store.revision);
@@ -273,6 +288,18 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       if (this.sessions.get(id) !== undefined && owner !== user) return { type: 'permission-denied', user, access: 'session', resource: `session ${id}` };
     }
     return undefined;
+  }
+
+  /** A command naming a key outside this range's bounds, refused: nothing changes. */
+  private refuseByBounds(command: KvCommand): KvResult | undefined {
+    const bounds = this.bounds;
+    if (bounds === undefined) return undefined;
+    const key = keyOutside(bounds, command);
+    return key === undefined ? undefined : this.wrongRange(bounds, key);
+  }
+
+  private wrongRange(bounds: KeyBounds, key: string): KvResult {
+    return { type: 'wrong-range', key, start: bounds.start, ...(bounds.end === undefined ? {} : { end: bounds.end }) };
   }
 
   /** The grants of replicated user `name` now (cached while the users and roles do not change); undefined if it does not exist. */
@@ -405,6 +432,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       if (bad !== undefined) return { type: 'invalid', reason: bad };
       // A key made by hand where the sequence lands is skipped: a sequential create always creates.
       while (current() !== 0) key = sequentialKey(c.key, ++n);
+      // The counter is not taken when the key it makes lies outside this range.
+      if (this.bounds !== undefined && !boundsHold(this.bounds, key)) return this.wrongRange(this.bounds, key);
       this.sequences.set(c.key, n + 1);
     } else if (c.expectedVersion !== undefined) {
       if (!isVersionNumber(c.expectedVersion))

@@ -17,9 +17,12 @@ import {
   type SynodNode,
   SynodError,
   UnknownGroupError,
+  GroupTransport,
+  type HostedGroupOptions,
   createNode,
   encodeMessage,
   groupIdMax,
+  systemClock,
 } from '../../src/index.js';
 import { type Add, Counters } from '../runtime/local-cluster.js';
 import { HandTransport, keeper } from './hand-transport.js';
@@ -172,6 +175,47 @@ describe('GroupHost groups at runtime', () => {
     expect(made).toEqual([3, 1]);
     expect(host.groups()).toEqual([1, 3]);
     await host.close();
+  });
+
+  it("hostGroup gives a node built another way what createGroup gives its own: the host's id, the group's transport and storage, the beat and quiescence; a build that throws frees the id", async () => {
+    const shared = new HandTransport();
+    const storages = new Map<number, MemoryStorage>();
+    const host = new GroupHost({
+      id: 'a',
+      transport: shared,
+      storage: (group) => {
+        const storage = new MemoryStorage();
+        storages.set(group, storage);
+        return storage;
+      },
+      quiescence: { afterTicks: 7 },
+    });
+    await host.start();
+    let given: HostedGroupOptions | undefined;
+    const built = host.hostGroup(5, { tickMs: 20 }, (g) => {
+      given = g;
+      const node = createNode<Add, number>({ ...g, members: ['a'], stateMachine: new Counters(), tickMs: 20 });
+      return { node, built: { wrapped: node } };
+    });
+    expect(given).toMatchObject({ id: 'a', storage: storages.get(5), quiesceAfterTicks: 7 });
+    expect(given!.transport).toBeInstanceOf(GroupTransport);
+    expect(given!.clock).toBeDefined();
+    expect(host.group(5)).toBe(built.wrapped);
+    // A group with its own clock keeps it: the host gives none.
+    host.hostGroup(6, { clock: systemClock, quiesceAfterTicks: 3 }, (g) => {
+      expect(g.clock).toBeUndefined();
+      expect(g.quiesceAfterTicks).toBe(3);
+      return { node: createNode<Add, number>({ ...g, members: ['a'], stateMachine: new Counters() }), built: undefined };
+    });
+    expect(() =>
+      host.hostGroup(8, {}, () => {
+        throw new Error('build failed');
+      }),
+    ).toThrow('build failed');
+    expect(host.groups()).toEqual([5, 6]);
+    await built.wrapped.start();
+    await host.close();
+    expect(built.wrapped.status().state).toBe('closed');
   });
 
   it('close() closes every group and then the shared transport; idempotent', async () => {

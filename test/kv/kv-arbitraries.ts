@@ -159,5 +159,14 @@ export function kvResultArbitrary(): fc.Arbitrary<KvResult> {
     fc.record({ type: fc.constant('no-session'), session: uintArbitrary() }, plain),
     fc.record({ type: fc.constant('compacted-revision'), revision: uintArbitrary(), compactRevision: uintArbitrary() }, plain),
     fc.record({ type: fc.constant('invalid'), reason: fc.string({ unit: 'binary', maxLength: 60 }) }, plain),
+    fc.record(
+      {
+        type: fc.constant('wrong-range'),
+        key: fc.oneof(keyArbitrary(), fc.constant('')),
+        start: fc.oneof(keyArbitrary(), fc.constant('')),
+        end: keyArbitrary(),
+      },
+      { noNullPrototype: true, requiredKeys: ['type', 'key', 'start'] },
+    ),
   );
 }

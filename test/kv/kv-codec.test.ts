@@ -76,6 +76,8 @@ const commands: KvCommand[] = [
 /** Every result variant, with empty and full lists and optional fields absent and present. */
 const results: KvResult[] = [
   { type: 'quota-exceeded', quota: 'sessionsMax', limit: 1_000 },
+  { type: 'wrong-range', key: 'm/1', start: '', end: 'm' },
+  { type: 'wrong-range', key: '', start: 'm' },
   { type: 'auth', revision: 3, existed: true },
   { type: 'permission-denied', user: 'alice', access: 'write', resource: 'key "other"' },
   { type: 'auth-list', revision: 0, users: [], roles: [] },
@@ -256,7 +258,7 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
     refused(decodeCommand, bytes(1, 19), /unknown command type tag 19/);
-    refused(decodeResult, bytes(1, 18), /unknown result type tag 18/);
+    refused(decodeResult, bytes(1, 19), /unknown result type tag 19/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
 

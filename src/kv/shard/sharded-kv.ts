@@ -1,0 +1,368 @@
+/**
+ * A sharded KV in one process per member: the keyspace cut into ranges, each range a
+ * KV group of its own on a {@link GroupHost}, and a meta group keeping the range map.
+ * Many leaders share the work a single group's leader would do alone.
+ */
+import { ConfigError, type NodeId } from '../../core/index.js';
+import { GroupHost, type GroupQuiescence } from '../../groups/index.js';
+import { ClosedError, type Clock, type Logger, type Storage, type TimerHandle, type Transport, systemClock } from '../../runtime/index.js';
+import { CrossShardError, KvRequestError, VersionConflictError } from '../errors.js';
+import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
+import type { KvStateMachineOptions } from '../kv-state-machine.js';
+import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, TxnRequest, TxnResult } from '../kv-types.js';
+import type { ReadOptions, WriteOptions } from '../kv-api.js';
+import { kvLimits } from '../kv-limits.js';
+import { checkKey, checkRangeRequest, txnCommand } from '../kv-requests.js';
+import { RangeMap, type ShardRange, metaGroup } from './range-map.js';
+
+/** The key of the meta group that holds the encoded {@link RangeMap}. */
+const rangeMapKey = 'range-map';
+
+/** A range's node options: those of a KV node, less what the sharded KV gives each group. */
+export type ShardNodeOptions = Omit<KvNodeOptions, 'id' | 'members' | 'transport' | 'storage' | 'kv' | 'clock' | 'logger'>;
+
+/** Options of {@link createShardedKv}. */
+export interface ShardedKvOptions {
+  /** This member's node id, in every group. */
+  readonly id: NodeId;
+  /** The members: each runs a replica of every range and of the meta group. */
+  readonly members: readonly NodeId[];
+  /** The one transport all groups share (messages carry their group's id). */
+  readonly transport: Transport;
+  /**
+   * Makes group `group`'s storage: the meta group is group 0, the ranges 1, 2, ... A
+   * `SharedFileLog`'s `log.group(group)` keeps them all in one log with shared syncs.
+   */
+  readonly storage: (group: number) => Storage;
+  /**
+   * Where the keyspace is cut when the cluster is created: valid keys in increasing
+   * order, `n` of them making `n + 1` ranges (`['', k1)`, `[k1, k2)`, ..., `[kn, ∞)`),
+   * served by groups 1 to `n + 1`. The meta group keeps the map from the first start on;
+   * a member started later with other split keys is refused with `ConfigError`. Cut
+   * where your keys spread (by prefix, for example): a transaction stays within one
+   * range. Default none: one range.
+   */
+  readonly splitKeys?: readonly string[];
+  /**
+   * `spread` (default): each group's leadership is handed to member
+   * `members[group % members.length]`, so the ranges' leaders, and their work, spread
+   * over the members; checked every `balanceMs`. `elected`: whoever wins an election
+   * leads.
+   */
+  readonly leaders?: 'spread' | 'elected';
+  /** Between checks of where the leaders are, in ms. Default 1,000. */
+  readonly balanceMs?: number;
+  /** Each group's node options (timeouts, snapshots, limits). */
+  readonly node?: ShardNodeOptions;
+  /** Each range's state machine options (the same on every member). */
+  readonly kv?: Omit<KvStateMachineOptions, 'bounds'>;
+  /** How idle groups sleep (see `GroupQuiescence`); default on. */
+  readonly quiescence?: GroupQuiescence | false;
+  /** Default the system clock. */
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** How long {@link ShardedKv.start} waits for the meta group to answer, in ms. Default 30,000. */
+  readonly startTimeoutMs?: number;
+}
+
+/** What a {@link ShardedKv.range} read found. */
+export interface ShardedRangeResult {
+  /** The keys found, sorted by key: each range's part in key order. */
+  readonly kvs: readonly KeyValue[];
+  /** Whether more keys are in the range than `kvs` holds (`limit`, or a range's answer bound). */
+  readonly more: boolean;
+  /** How many keys the range holds, in all its parts. */
+  readonly count: number;
+  /**
+   * The ranges read, in key order: each range's group and the revision its part was read
+   * at. Each range counts its own revisions, so two ranges' revisions say nothing of
+   * each other's order.
+   */
+  readonly parts: readonly { readonly group: number; readonly revision: number }[];
+}
+
+/**
+ * One member of a sharded KV: routes every request by key to the range serving it, on
+ * this member (a write reaches the range's leader through its group, as a `KvNode`'s
+ * does). Each range is a complete replicated KV group, as safe as a single one: its
+ * writes, reads and transactions are linearizable within it, and every replica of a
+ * range refuses a key outside it (`WrongRangeError`), so nothing lands in the wrong
+ * group. A read across ranges reads each range's part linearizably, but the parts are
+ * not one snapshot; a transaction must stay within one range (`CrossShardError`).
+ *
+ * The map is fixed when the cluster is created. Sessions and watches are per range
+ * (`shard(group)`).
+ *
+ * @example
+ * ```ts
+ * const kv = createShardedKv({ id: 'a', members: ['a', 'b', 'c'], transport, storage: (g) => log.group(g), splitKeys: ['m'] });
+ * await kv.start();
+ * await kv.put('apple', 'red'); // range ['', 'm'), group 1
+ * await kv.put('pear', 'green'); // range ['m', ∞), group 2
+ * const { kvs } = await kv.range({ prefix: '' }); // both, in key order
+ * ```
+ */
+export class ShardedKv {
+  /** The host running this member's groups. */
+  readonly host: GroupHost;
+  private readonly options: ShardedKvOptions;
+  private readonly clock: Clock;
+  private readonly shards = new Map<number, KvNode>();
+  private meta: KvNode | undefined;
+  private map: RangeMap | undefined;
+  private balanceTimer: TimerHandle | undefined;
+  private readonly transferring = new Set<number>();
+  private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+
+  /** Use {@link createShardedKv}. @internal */
+  constructor(options: ShardedKvOptions) {
+    if (!Array.isArray(options.members) || !options.members.includes(options.id))
+      throw new ConfigError('createShardedKv', 'members', `must list this member, ${String(options.id)}`);
+    const balanceMs = options.balanceMs ?? 1_000;
+    if (!(Number.isSafeInteger(balanceMs) && balanceMs > 0))
+      throw new ConfigError('createShardedKv', 'balanceMs', `must be a positive integer, not ${balanceMs}`);
+    // Checked now, so a bad key fails at construction rather than at the first start.
+    RangeMap.fromSplitKeys(options.splitKeys ?? []);
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.host = new GroupHost({
+      id: options.id,
+      transport: options.transport,
+      storage: options.storage,
+      ...(options.quiescence === undefined ? {} : { quiescence: options.quiescence }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+  }
+
+  /**
+   * Starts the meta group, reads the range map (writing it first if the cluster is new),
+   * then starts every range's group. Resolves once this member serves every range.
+   *
+   * @throws `ConfigError` if the map the cluster keeps was made with other split keys.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new ClosedError(`start: the sharded KV is ${this.state === 'closed' ? 'closed' : 'started already'}`);
+    this.state = 'starting';
+    await this.host.start();
+    const meta = this.buildGroup(metaGroup, undefined);
+    this.meta = meta;
+    await meta.start();
+    const map = await this.loadMap(meta);
+    this.map = map;
+    const nodes = map.ranges.map((range) => this.buildGroup(range.group, range));
+    await Promise.all(nodes.map((node) => node.start()));
+    if (this.state !== 'starting') throw new ClosedError('start: the sharded KV was closed while starting');
+    this.state = 'running';
+    if ((this.options.leaders ?? 'spread') === 'spread') this.scheduleBalance();
+  }
+
+  /** The range map this member routes by. */
+  get rangeMap(): RangeMap {
+    return this.running('rangeMap');
+  }
+
+  /** The KV node of group `group` on this member (the meta group is 0), for its status, sessions and watches. */
+  shard(group: number): KvNode | undefined {
+    return group === metaGroup ? this.meta : this.shards.get(group);
+  }
+
+  /** The value of `key` in its range, or undefined. */
+  async get(key: string, options: ReadOptions = {}): Promise<KeyValue | undefined> {
+    checkKey('get', key);
+    return this.shardOf(key, 'get').get(key, options);
+  }
+
+  /** Writes `key` in its range (see `KvNode.put`). A sequential put's prefix decides its range. */
+  async put(key: string, value: string | Uint8Array, options: PutOptions & WriteOptions = {}): Promise<PutResult> {
+    checkKey('put', key);
+    return this.shardOf(key, 'put').put(key, value, options);
+  }
+
+  /** Deletes `key` in its range (see `KvNode.delete`). */
+  async delete(key: string, options: DeleteOptions & WriteOptions = {}): Promise<DeleteResult> {
+    checkKey('delete', key);
+    return this.shardOf(key, 'delete').delete(key, options);
+  }
+
+  /**
+   * A transaction within one range (see `KvNode.txn`): atomic, at one revision of that
+   * range.
+   *
+   * @throws {@link CrossShardError} naming the ranges' groups if its compares and
+   *   operations name keys of more than one range; nothing is sent.
+   */
+  async txn(request: TxnRequest, options: WriteOptions = {}): Promise<TxnResult> {
+    const map = this.running('txn');
+    const command = txnCommand(request);
+    if (command.type !== 'txn') throw new KvRequestError('txn', 'not a transaction');
+    const groups: ShardRange[] = [];
+    const add = (range: ShardRange): void => {
+      if (!groups.includes(range)) groups.push(range);
+    };
+    for (const compare of command.compare) add(map.rangeOf(compare.key));
+    for (const op of [...command.success, ...command.failure]) {
+      if (op.op === 'range') for (const range of map.spans(op.range)) add(range);
+      else add(map.rangeOf(op.key));
+    }
+    if (groups.length > 1) throw new CrossShardError(groups.sort((a, b) => (a.start < b.start ? -1 : 1)).map((r) => r.group));
+    // A transaction naming no key runs in the first range.
+    const group = (groups[0] ?? map.rangeOf('')).group;
+    return this.node(group, 'txn').txn(request, options);
+  }
+
+  /**
+   * The keys of a range, sorted by key, read from every range it spans (in parallel).
+   * Each part is linearizable unless `consistency` is `serializable`; the parts are not
+   * one snapshot. `options.revision` reads a range's history, so it is taken only by a
+   * read within one range.
+   */
+  async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<ShardedRangeResult> {
+    checkRangeRequest(range, options);
+    const spans = this.running('range').spans(range);
+    if (spans.length > 1 && options.revision !== undefined)
+      throw new KvRequestError('range', `a read at a revision reads one range; this one spans groups ${spans.map((s) => s.group).join(', ')}`);
+    const limit = Math.min(options.limit ?? kvLimits.rangeKeysMax, kvLimits.rangeKeysMax);
+    const results = await Promise.all(spans.map((span) => this.node(span.group, 'range').rangePart(range, span, { ...options, limit })));
+    const kvs: KeyValue[] = [];
+    let count = 0;
+    let cut = false;
+    for (const result of results) {
+      count += result.count;
+      // Once a part was cut short (by the limit or its answer bound), a later part's keys would leave a gap.
+      if (cut) continue;
+      for (const kv of result.kvs) {
+        if (kvs.length === limit) break;
+        kvs.push(kv);
+      }
+      cut = kvs.length === limit || result.kvs.length < result.count;
+    }
+    return { kvs, more: count > kvs.length, count, parts: results.map((r, i) => ({ group: spans[i]!.group, revision: r.revision })) };
+  }
+
+  /**
+   * Hands the leadership of every group this member leads to its preferred member, if
+   * it is another one (see `leaders`). Runs every `balanceMs` by itself under
+   * `spread`; call it to balance now. Resolves when the transfers asked for end (each
+   * may fail: a member down, a transfer superseded; the next check tries again).
+   */
+  async balanceLeaders(): Promise<void> {
+    if (this.state !== 'running') return;
+    const members = this.options.members;
+    const transfers: Promise<void>[] = [];
+    for (const [group, kv] of [[metaGroup, this.meta] as const, ...this.shards]) {
+      if (kv === undefined || this.transferring.has(group)) continue;
+      const preferred = members[group % members.length]!;
+      if (preferred === this.options.id || kv.node.status().role !== 'leader') continue;
+      this.transferring.add(group);
+      transfers.push(
+        kv.node
+          .transferLeadership(preferred)
+          .catch((error: unknown) => this.options.logger?.debug({ group, to: preferred, error }, 'sharded KV: a leadership transfer failed'))
+          .finally(() => this.transferring.delete(group)),
+      );
+    }
+    await Promise.all(transfers);
+  }
+
+  /** Closes every group and the host. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.balanceTimer !== undefined) this.clock.clearTimer(this.balanceTimer);
+    this.balanceTimer = undefined;
+    await Promise.all([...this.shards.values(), ...(this.meta === undefined ? [] : [this.meta])].map((kv) => kv.close()));
+    await this.host.close();
+  }
+
+  private running(api: string): RangeMap {
+    if (this.state === 'closed') throw new ClosedError(`${api}: the sharded KV is closed`);
+    if (this.state !== 'running' || this.map === undefined) throw new ClosedError(`${api}: the sharded KV has not started`);
+    return this.map;
+  }
+
+  private shardOf(key: string, api: string): KvNode {
+    return this.node(this.running(api).rangeOf(key).group, api);
+  }
+
+  private node(group: number, api: string): KvNode {
+    const kv = this.shards.get(group);
+    if (kv === undefined) throw new ClosedError(`${api}: range group ${group} does not run here`);
+    return kv;
+  }
+
+  /** Builds group `group`'s KV node on the host: a range's (bounded to it), or the meta group's. */
+  private buildGroup(group: number, range: ShardRange | undefined): KvNode {
+    const { node, kv, members } = this.options;
+    const bounds = range === undefined ? {} : { bounds: range.end === undefined ? { start: range.start } : { start: range.start, end: range.end } };
+    const built = this.host.hostGroup(group, node ?? {}, (given) => {
+      const created = createKvNode({
+        ...node,
+        ...given,
+        members: [...members],
+        kv: { ...kv, ...bounds },
+        ...(this.options.logger === undefined ? {} : { logger: this.options.logger }),
+      });
+      return { node: created.node, built: created };
+    });
+    if (range !== undefined) this.shards.set(group, built);
+    return built;
+  }
+
+  /**
+   * The cluster's range map: read from the meta group, or, if the cluster is new,
+   * written there from `splitKeys` (a create: of two members creating it at once, one
+   * wins and the other reads it). Retries while the meta group has no leader.
+   */
+  private async loadMap(meta: KvNode): Promise<RangeMap> {
+    const wanted = RangeMap.fromSplitKeys(this.options.splitKeys ?? []);
+    const deadline = this.clock.now() + (this.options.startTimeoutMs ?? 30_000);
+    for (;;) {
+      try {
+        const found = await meta.get(rangeMapKey);
+        if (found === undefined) {
+          await meta.put(rangeMapKey, wanted.encode(), { expectedVersion: 0 }).catch((error: unknown) => {
+            // Another member created it first: read it.
+            if (!(error instanceof VersionConflictError)) throw error;
+          });
+          continue;
+        }
+        const map = RangeMap.decode(found.value);
+        if (map.generation === 0 && !map.sameRanges(wanted))
+          throw new ConfigError(
+            'createShardedKv',
+            'splitKeys',
+            `the cluster was created with split keys ${JSON.stringify(map.ranges.slice(1).map((r) => r.start))}, not ${JSON.stringify(this.options.splitKeys ?? [])}`,
+          );
+        return map;
+      } catch (error) {
+        if (error instanceof ConfigError || this.state !== 'starting' || this.clock.now() >= deadline) throw error;
+        this.options.logger?.debug({ error }, 'sharded KV: the meta group did not answer; trying again');
+        await new Promise<void>((resolve) => this.clock.setTimer(resolve, 50));
+      }
+    }
+  }
+
+  private scheduleBalance(): void {
+    this.balanceTimer = this.clock.setTimer(() => {
+      this.balanceTimer = undefined;
+      void this.balanceLeaders().finally(() => {
+        if (this.state === 'running') this.scheduleBalance();
+      });
+    }, this.options.balanceMs ?? 1_000);
+  }
+}
+
+/**
+ * Creates one member of a sharded KV. Call `start()` next.
+ *
+ * @example
+ * ```ts
+ * const log = await SharedFileLog.open('data/a');
+ * const kv = createShardedKv({ id: 'a', members: ['a', 'b', 'c'], transport, storage: (g) => log.group(g), splitKeys: ['g', 'p'] });
+ * await kv.start();
+ * ```
+ */
+export function createShardedKv(options: ShardedKvOptions): ShardedKv {
+  return new ShardedKv(options);
+}

@@ -1,0 +1,173 @@
+/**
+ * The sharded KV over three members in one process: routing by key, reads merged
+ * across ranges in key order, transactions kept within one range, the map kept by the
+ * meta group (a member with other split keys is refused), leaders spread over the
+ * members, and a range's replicas refusing keys outside it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, MemoryNetwork, MemoryStorage } from '../../../src/index.js';
+import { CrossShardError, KvRequestError, type ShardedKv, type ShardedKvOptions, WrongRangeError, createShardedKv } from '../../../src/kv/index.js';
+
+const members = ['a', 'b', 'c'];
+const text = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
+
+const open: ShardedKv[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((kv) => kv.close()));
+});
+
+/** Three members; each member's storages kept by group, so a member can restart on them. */
+function cluster(options: Partial<ShardedKvOptions> = {}, network = new MemoryNetwork({ delayMs: { min: 0, max: 1 } })) {
+  const disks = new Map<string, Map<number, MemoryStorage>>();
+  const member = (id: string, more: Partial<ShardedKvOptions> = {}): ShardedKv => {
+    let disk = disks.get(id);
+    if (disk === undefined) disks.set(id, (disk = new Map()));
+    const kv = createShardedKv({
+      id,
+      members,
+      transport: network.transport(id),
+      storage: (group) => {
+        // A restarted member finds what its groups wrote before.
+        const before = disk.get(group);
+        const storage = before === undefined ? new MemoryStorage() : before.reopen();
+        disk.set(group, storage);
+        return storage;
+      },
+      splitKeys: ['g', 'p'],
+      node: { tickMs: 10, electionTicks: { min: 10, max: 20 } },
+      quiescence: false,
+      balanceMs: 50,
+      ...options,
+      ...more,
+    });
+    open.push(kv);
+    return kv;
+  };
+  return { member, network };
+}
+
+async function started(options: Partial<ShardedKvOptions> = {}): Promise<ShardedKv[]> {
+  const { member } = cluster(options);
+  const kvs = members.map((id) => member(id));
+  await Promise.all(kvs.map((kv) => kv.start()));
+  return kvs;
+}
+
+describe('ShardedKv', () => {
+  it('routes each key to its range, and every member reads every range', async () => {
+    const [a, b, c] = await started();
+    await a!.put('apple', 'red');
+    await b!.put('grape', 'purple');
+    await c!.put('zucchini', 'green');
+    await a!.put('orange', 'orange');
+    for (const kv of [a!, b!, c!]) {
+      expect(text((await kv.get('apple'))?.value)).toBe('red');
+      expect(text((await kv.get('zucchini'))?.value)).toBe('green');
+      expect(await kv.get('missing')).toBeUndefined();
+    }
+    // Each key is in its own range's store, and only there.
+    const holds = (group: number) => [
+      ...a!
+        .shard(group)!
+        .machine.view.range({ prefix: '' }, 100)
+        .kvs.map((kv) => kv.key),
+    ];
+    expect(holds(1)).toEqual(['apple']);
+    expect(holds(2)).toEqual(['grape', 'orange']);
+    expect(holds(3)).toEqual(['zucchini']);
+    expect(a!.rangeMap.ranges.map((r) => [r.group, r.start, r.end])).toEqual([
+      [1, '', 'g'],
+      [2, 'g', 'p'],
+      [3, 'p', undefined],
+    ]);
+  });
+
+  it('merges a read across ranges in key order, with the limit across their boundaries and each part revision', async () => {
+    const [a] = await started();
+    const keys = ['a1', 'f9', 'g', 'h2', 'o~', 'p', 'q', 'z'];
+    for (const key of [...keys].reverse()) await a!.put(key, key);
+    const all = await a!.range({ prefix: '' });
+    expect(all.kvs.map((kv) => kv.key)).toEqual(keys);
+    expect(all).toMatchObject({ count: 8, more: false });
+    expect(all.parts.map((p) => p.group)).toEqual([1, 2, 3]);
+    expect(all.parts.map((p) => p.revision)).toEqual([2, 3, 3]);
+
+    const limited = await a!.range({ start: 'b', end: 'x' }, { limit: 3 });
+    expect(limited.kvs.map((kv) => kv.key)).toEqual(['f9', 'g', 'h2']);
+    expect(limited).toMatchObject({ count: 6, more: true });
+
+    const within = await a!.range({ prefix: 'h' });
+    expect(within.kvs.map((kv) => kv.key)).toEqual(['h2']);
+    expect(within.parts.map((p) => p.group)).toEqual([2]);
+    expect((await a!.range({ start: 'q', end: 'c' })).kvs).toEqual([]);
+    await expect(a!.range({ prefix: '' }, { revision: 1 })).rejects.toThrow(KvRequestError);
+    expect((await a!.range({ prefix: 'z' }, { revision: 3 })).kvs.map((kv) => kv.key)).toEqual(['z']);
+  });
+
+  it('runs a transaction within one range, and refuses one spanning ranges, naming them, before sending anything', async () => {
+    const [a, b] = await started();
+    const value = new TextEncoder().encode('v');
+    const inOne = await a!.txn({
+      compare: [{ key: 'h', target: 'version', op: '==', value: 0 }],
+      success: [
+        { op: 'put', key: 'h', value },
+        { op: 'put', key: 'i', value },
+      ],
+      failure: [],
+    });
+    expect(inOne.succeeded).toBe(true);
+    const spanning = b!.txn({ compare: [{ key: 'a', target: 'version', op: '==', value: 0 }], success: [{ op: 'put', key: 'z', value }], failure: [] });
+    await expect(spanning).rejects.toThrow(CrossShardError);
+    await expect(spanning).rejects.toMatchObject({ groups: [1, 3] });
+    // A range operation spanning ranges is as much a cross-range transaction.
+    await expect(b!.txn({ compare: [], success: [{ op: 'range', range: { start: 'f', end: 'h' } }], failure: [] })).rejects.toMatchObject({ groups: [1, 2] });
+    expect(await a!.get('z')).toBeUndefined();
+    expect((await a!.range({ prefix: '' })).count).toBe(2);
+  });
+
+  it("hands each group's leadership to its member, spreading the leaders", async () => {
+    const kvs = await started();
+    const leaders = (): (string | undefined)[] => [0, 1, 2, 3].map((g) => kvs.find((kv) => kv.shard(g)?.node.status().role === 'leader')?.shard(g)?.node.id);
+    for (let i = 0; i < 400 && leaders().join() !== 'a,b,c,a'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(leaders()).toEqual(['a', 'b', 'c', 'a']);
+  });
+
+  it("a range's replicas refuse a key outside it, and change nothing", async () => {
+    const [a] = await started();
+    const range2 = a!.shard(2)!;
+    await expect(range2.put('apple', 'x')).rejects.toThrow(WrongRangeError);
+    await expect(range2.put('apple', 'x')).rejects.toMatchObject({ key: 'apple', start: 'g', end: 'p' });
+    await expect(range2.put('p', 'x', { sequential: true })).rejects.toThrow(WrongRangeError);
+    await expect(range2.get('zebra')).rejects.toThrow(WrongRangeError);
+    await expect(range2.range({ prefix: '' })).rejects.toThrow(WrongRangeError);
+    expect(range2.machine.revision).toBe(0);
+    // A sequential key made inside the range is taken.
+    expect((await range2.put('h/', 'x', { sequential: true })).key).toBe('h/0000000000');
+  });
+
+  it('keeps the map in the meta group: a restarted member reads it, a member with other split keys is refused', async () => {
+    const { member } = cluster();
+    const kvs = members.map((id) => member(id));
+    await Promise.all(kvs.map((kv) => kv.start()));
+    await kvs[0]!.put('zebra', 'stripes');
+    await kvs[2]!.close();
+    const again = member('c');
+    await again.start();
+    expect(again.rangeMap.sameRanges(kvs[0]!.rangeMap)).toBe(true);
+    expect(text((await again.get('zebra'))?.value)).toBe('stripes');
+    await again.close();
+    const other = member('c', { splitKeys: ['m'] });
+    await expect(other.start()).rejects.toThrow(ConfigError);
+  });
+
+  it('refuses what it cannot serve with typed errors', async () => {
+    expect(() => createShardedKv({ id: 'd', members, transport: new MemoryNetwork().transport('d'), storage: () => new MemoryStorage() })).toThrow(ConfigError);
+    expect(() =>
+      createShardedKv({ id: 'a', members, transport: new MemoryNetwork().transport('a'), storage: () => new MemoryStorage(), splitKeys: ['p', 'g'] }),
+    ).toThrow(KvRequestError);
+    const [a] = await started();
+    await expect(a!.get('')).rejects.toThrow(KvRequestError);
+    await a!.close();
+    await expect(a!.get('k')).rejects.toThrow('closed');
+  });
+});
