@@ -59,4 +59,12 @@ export type {
 export { WrongRangeError, CrossShardError } from './errors.js';
 export type { KeyBounds } from './key-bounds.js';
 export { RangeMap, type ShardRange } from './shard/range-map.js';
-export { ShardedKv, createShardedKv, type ShardedKvOptions, type ShardNodeOptions, type ShardedRangeResult } from './shard/sharded-kv.js';
+export {
+  ShardedKv,
+  createShardedKv,
+  type ShardedKvOptions,
+  type ShardNodeOptions,
+  type ShardedRangeResult,
+  type ShardedWatchOptions,
+} from './shard/sharded-kv.js';
+export { ShardedWatch, type ShardedWatchEvent } from './shard/sharded-watch.js';

@@ -184,9 +184,7 @@ export class KvNode implements KvApi {
    */
   async rangePart(range: KeyRange, bounds: KeyBounds, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
     checkRangeRequest(range, options);
-    const own = this.machine.keyBounds;
-    if (own === undefined || own.start !== bounds.start || own.end !== bounds.end)
-      throw new WrongRangeError('range', firstKeyOf(range), own?.start ?? '', own === undefined ? undefined : own.end);
+    this.checkOwnBounds('range', range, bounds);
     // Every key this range's store holds lies in its bounds: the rest of `range` is another range's.
     return this.read(range, options);
   }
@@ -284,6 +282,21 @@ export class KvNode implements KvApi {
     if (this.closed) throw new ClosedError('watch: the KV node is closed');
     checkWatchRequest(range, options);
     this.checkBounds('watch', range);
+    return this.openWatch(range, options);
+  }
+
+  /**
+   * A sharded watch's part: the changes to `range` in this node's range, if its bounds
+   * are `bounds` (see {@link rangePart}). @internal
+   */
+  watchPart(range: KeyRange, bounds: KeyBounds, options: WatchOptions = {}): KvWatch {
+    if (this.closed) throw new ClosedError('watch: the KV node is closed');
+    checkWatchRequest(range, options);
+    this.checkOwnBounds('watch', range, bounds);
+    return this.openWatch(range, options);
+  }
+
+  private openWatch(range: KeyRange, options: WatchOptions): KvWatch {
     const watch = new KvWatch(
       this.machine,
       range,
@@ -342,6 +355,13 @@ export class KvNode implements KvApi {
   private checkBounds(api: string, range: KeyRange): void {
     const bounds = this.machine.keyBounds;
     if (bounds !== undefined && !boundsCover(bounds, range)) throw new WrongRangeError(api, firstKeyOf(range), bounds.start, bounds.end);
+  }
+
+  /** Throws {@link WrongRangeError} unless this node's range has exactly `bounds`. */
+  private checkOwnBounds(api: string, range: KeyRange, bounds: KeyBounds): void {
+    const own = this.machine.keyBounds;
+    if (own === undefined || own.start !== bounds.start || own.end !== bounds.end)
+      throw new WrongRangeError(api, firstKeyOf(range), own?.start ?? '', own === undefined ? undefined : own.end);
   }
 
   private async readPoint(options: ReadOptions): Promise<void> {

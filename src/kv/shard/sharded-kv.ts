@@ -12,8 +12,9 @@ import type { KvStateMachineOptions } from '../kv-state-machine.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, TxnRequest, TxnResult } from '../kv-types.js';
 import type { ReadOptions, WriteOptions } from '../kv-api.js';
 import { kvLimits } from '../kv-limits.js';
-import { checkKey, checkRangeRequest, txnCommand } from '../kv-requests.js';
+import { checkKey, checkRangeRequest, checkWatchRequest, txnCommand } from '../kv-requests.js';
 import { RangeMap, type ShardRange, metaGroup } from './range-map.js';
+import { ShardedWatch } from './sharded-watch.js';
 
 /** The key of the meta group that holds the encoded {@link RangeMap}. */
 const rangeMapKey = 'range-map';
@@ -81,6 +82,16 @@ export interface ShardedRangeResult {
   readonly parts: readonly { readonly group: number; readonly revision: number }[];
 }
 
+/** Options of {@link ShardedKv.watch}. */
+export interface ShardedWatchOptions {
+  /**
+   * Where to start in each range, by group: the first revision of that range to report
+   * (a watch's `resumeRevisions()`). A range not named starts after a linearizable read
+   * point taken as the watch is created.
+   */
+  readonly fromRevisions?: Readonly<Record<number, number>>;
+}
+
 /**
  * One member of a sharded KV: routes every request by key to the range serving it, on
  * this member (a write reaches the range's leader through its group, as a `KvNode`'s
@@ -90,8 +101,8 @@ export interface ShardedRangeResult {
  * group. A read across ranges reads each range's part linearizably, but the parts are
  * not one snapshot; a transaction must stay within one range (`CrossShardError`).
  *
- * The map is fixed when the cluster is created. Sessions and watches are per range
- * (`shard(group)`).
+ * The map is fixed when the cluster is created. A watch spans ranges, each event
+ * naming its range; sessions are per range (`shard(group)`).
  *
  * @example
  * ```ts
@@ -238,6 +249,38 @@ export class ShardedKv {
       cut = kvs.length === limit || result.kvs.length < result.count;
     }
     return { kvs, more: count > kvs.length, count, parts: results.map((r, i) => ({ group: spans[i]!.group, revision: r.revision })) };
+  }
+
+  /**
+   * Watches a key, a prefix or a range across the ranges it spans: one watch per range,
+   * merged (see {@link ShardedWatch}). Each event names its range's group; revisions
+   * are per range.
+   *
+   * @example
+   * ```ts
+   * const watch = kv.watch({ prefix: 'orders/' });
+   * for await (const event of watch) console.log(event.group, event.revision, event.type, event.kv.key);
+   * ```
+   */
+  watch(range: KeyRange, options: ShardedWatchOptions = {}): ShardedWatch {
+    checkWatchRequest(range, {});
+    const spans = this.running('watch').spans(range);
+    const from = options.fromRevisions ?? {};
+    for (const [group, revision] of Object.entries(from)) {
+      if (!spans.some((s) => String(s.group) === group)) throw new KvRequestError('watch', `fromRevisions names group ${group}, not a range this watch spans`);
+      checkWatchRequest(range, { fromRevision: revision });
+    }
+    const parts = [];
+    try {
+      for (const span of spans) {
+        const fromRevision = from[span.group];
+        parts.push({ group: span.group, watch: this.node(span.group, 'watch').watchPart(range, span, fromRevision === undefined ? {} : { fromRevision }) });
+      }
+    } catch (error) {
+      for (const part of parts) part.watch.close();
+      throw error;
+    }
+    return new ShardedWatch(parts);
   }
 
   /**

@@ -6,7 +6,16 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, MemoryNetwork, MemoryStorage } from '../../../src/index.js';
-import { CrossShardError, KvRequestError, type ShardedKv, type ShardedKvOptions, WrongRangeError, createShardedKv } from '../../../src/kv/index.js';
+import {
+  CompactedError,
+  CrossShardError,
+  KvRequestError,
+  type ShardedKv,
+  type ShardedKvOptions,
+  type ShardedWatch,
+  WrongRangeError,
+  createShardedKv,
+} from '../../../src/kv/index.js';
 
 const members = ['a', 'b', 'c'];
 const text = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
@@ -158,6 +167,71 @@ describe('ShardedKv', () => {
     await again.close();
     const other = member('c', { splitKeys: ['m'] });
     await expect(other.start()).rejects.toThrow(ConfigError);
+  });
+
+  it('watches across ranges: every change once, each naming its range and its revision there; resumes per range', async () => {
+    const [a, b] = await started();
+    // From each range's first revision: a default start is a read point, which a write through another member may precede.
+    const watch = a!.watch({ prefix: '' }, { fromRevisions: { 1: 1, 2: 1, 3: 1 } });
+    expect(watch.groups).toEqual([1, 2, 3]);
+    const seen: string[] = [];
+    const take = async (w: ShardedWatch, n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const { value, done } = await w.next();
+        expect(done).toBe(false);
+        seen.push(`${value!.group}:${value!.revision}:${value!.type} ${value!.kv.key}`);
+      }
+    };
+    await b!.put('apple', '1');
+    await b!.put('zebra', '1');
+    await b!.put('grape', '1');
+    await b!.delete('apple');
+    await take(watch, 4);
+    // Per range, in that range's revision order; across ranges, as seen.
+    expect(seen.filter((e) => e.startsWith('1:'))).toEqual(['1:1:put apple', '1:2:delete apple']);
+    expect(seen.filter((e) => !e.startsWith('1:')).sort()).toEqual(['2:1:put grape', '3:1:put zebra']);
+    expect([1, 2, 3].map((g) => watch.deliveredThrough(g))).toEqual([2, 1, 1]);
+    const resume = watch.resumeRevisions();
+    expect(resume).toEqual({ 1: 3, 2: 2, 3: 2 });
+    watch.close();
+    expect((await watch.next()).done).toBe(true);
+
+    await b!.put('kiwi', '2');
+    await b!.put('banana', '2');
+    const again = a!.watch({ prefix: '' }, { fromRevisions: resume });
+    seen.length = 0;
+    await take(again, 2);
+    expect(seen.sort()).toEqual(['1:3:put banana', '2:2:put kiwi']);
+    again.close();
+
+    // Within one range, one part; a group it does not span is refused.
+    expect(a!.watch({ prefix: 'h' }).groups).toEqual([2]);
+    expect(() => a!.watch({ prefix: 'h' }, { fromRevisions: { 1: 1 } })).toThrow(KvRequestError);
+  });
+
+  it('counts an event taken from its range but not yet handed out as not delivered', async () => {
+    const [a] = await started();
+    await a!.put('apple', '1');
+    await a!.put('zebra', '1');
+    const watch = a!.watch({ prefix: '' }, { fromRevisions: { 1: 1, 3: 1 } });
+    const first = (await watch.next()).value!;
+    const other = first.group === 1 ? 3 : 1;
+    // Both ranges' events were ready: the other one may be fetched already, but it is not delivered.
+    await new Promise((r) => setTimeout(r, 10));
+    expect(watch.deliveredThrough(first.group)).toBe(1);
+    expect(watch.deliveredThrough(other)).toBe(0);
+    expect(watch.resumeRevisions()).toMatchObject({ [first.group]: 2, [other]: 1 });
+    expect((await watch.next()).value!.group).toBe(other);
+    expect(watch.deliveredThrough(other)).toBe(1);
+    watch.close();
+  });
+
+  it("a range's compacted history fails the watch with CompactedError, and ends its other parts", async () => {
+    const [a] = await started({ kv: { historyRevisionsMax: 2 } });
+    for (let i = 0; i < 5; i++) await a!.put(`zz${i}`, 'x');
+    const watch = a!.watch({ prefix: '' }, { fromRevisions: { 3: 1 } });
+    await expect(watch.next()).rejects.toThrow(CompactedError);
+    expect((await watch.next()).done).toBe(true);
   });
 
   it('refuses what it cannot serve with typed errors', async () => {
