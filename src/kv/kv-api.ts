@@ -50,8 +50,11 @@ export interface WatchOptions {
   /**
    * The first revision to report: resume a watch after the last revision it
    * delivered with `last + 1`. At or below the compacted revision, the watch fails
-   * with `CompactedError`. Default: the changes after a linearizable read point
-   * taken when iteration starts.
+   * with `CompactedError`. Default: the changes after the revision the watching
+   * replica has applied when the watch is set up (when `watch()` is called; remote,
+   * when the server receives it), as etcd's watches start: a write begun after
+   * `watch()` returned is never missed, and one that completed just before, not yet
+   * applied on that replica, may be reported too.
    */
   readonly fromRevision?: number;
 }

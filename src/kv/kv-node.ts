@@ -297,16 +297,10 @@ export class KvNode implements KvApi {
   }
 
   private openWatch(range: KeyRange, options: WatchOptions): KvWatch {
-    const watch = new KvWatch(
-      this.machine,
-      range,
-      options,
-      async () => {
-        await this.node.read();
-        return this.machine.revision + 1;
-      },
-      (w) => this.watches.delete(w),
-    );
+    // By default from this replica's next revision: a write begun after watch() returned
+    // applies here later, so it is never missed. (A read point could be passed by such a
+    // write on its way to the leader.)
+    const watch = new KvWatch(this.machine, range, options.fromRevision ?? this.machine.revision + 1, (w) => this.watches.delete(w));
     this.watches.add(watch);
     return watch;
   }

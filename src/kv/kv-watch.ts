@@ -6,7 +6,7 @@
 import type { KvStateMachine } from './kv-state-machine.js';
 import { CompactedError } from './errors.js';
 import type { KeyRange, WatchEvent } from './kv-types.js';
-import type { Watch, WatchOptions } from './kv-api.js';
+import type { Watch } from './kv-api.js';
 
 /** Events fetched from history at once. */
 const eventsPerFetch = 256;
@@ -33,42 +33,34 @@ export function rangeMatcher(range: KeyRange): (key: string) => boolean {
 export class KvWatch implements Watch {
   private buffer: WatchEvent[] = [];
   private at = 0;
-  private nextRevision: number | undefined;
+  private nextRevision: number;
   private done = false;
   private wake: (() => void) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly unsubscribe: () => void;
   private readonly matches: (key: string) => boolean;
-  /** The read point taken at creation, when no `fromRevision` was given. */
-  private readonly started: Promise<number> | undefined;
 
   /** @internal */
   constructor(
     private readonly machine: KvStateMachine,
     range: KeyRange,
-    options: WatchOptions,
-    /** Resolves with the revision after a linearizable read point. */
-    readPoint: () => Promise<number>,
+    /** The first revision to report. */
+    fromRevision: number,
     private readonly onEnd: (watch: KvWatch) => void,
   ) {
     this.matches = rangeMatcher(range);
-    this.nextRevision = options.fromRevision;
-    // The default start is taken now, not at the first next(): a write acknowledged after
-    // watch() returned is never missed, however late iteration begins.
-    this.started = this.nextRevision === undefined ? readPoint() : undefined;
-    this.started?.catch(() => undefined);
+    this.nextRevision = fromRevision;
     this.unsubscribe = machine.onRevision(() => this.poke());
   }
 
-  /** The revision to resume from after the events delivered so far (undefined before it started). */
-  get resumeRevision(): number | undefined {
+  /** The revision to resume from after the events delivered so far. */
+  get resumeRevision(): number {
     return this.at < this.buffer.length ? this.buffer[this.at]!.revision : this.nextRevision;
   }
 
   /** {@inheritDoc Watch.deliveredThrough} A fetch never splits a revision, so this is exact. */
   get deliveredThrough(): number {
-    const resume = this.resumeRevision;
-    return resume === undefined ? 0 : resume - 1;
+    return this.resumeRevision - 1;
   }
 
   [Symbol.asyncIterator](): this {
@@ -106,17 +98,6 @@ export class KvWatch implements Watch {
     for (;;) {
       if (this.done) return { done: true, value: undefined };
       if (this.at < this.buffer.length) return { done: false, value: this.buffer[this.at++]! };
-      if (this.nextRevision === undefined) {
-        let readPoint: number;
-        try {
-          readPoint = await this.started!;
-        } catch (error) {
-          if (this.done) continue; // closed while waiting (its node closing rejects the read): end, not fail
-          throw error;
-        }
-        this.nextRevision = readPoint;
-        continue;
-      }
       if (this.nextRevision <= this.machine.compactRevision) {
         const error = new CompactedError(this.nextRevision, this.machine.compactRevision);
         this.close();

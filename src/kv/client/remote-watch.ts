@@ -9,7 +9,7 @@ import type { KeyRange, WatchEvent } from '../kv-types.js';
 
 /** What a remote watch asks of its client. @internal */
 export interface WatchLink {
-  /** Subscribes (again) from `fromRevision` (0: from a read point); returns the subscription's id. */
+  /** Subscribes (again) from `fromRevision` (0: after the server's revision as it receives the watch); returns the subscription's id. */
   subscribe(watch: RemoteWatch, fromRevision: number): number;
   /** Drops the subscription `id`. */
   unsubscribe(id: number): void;

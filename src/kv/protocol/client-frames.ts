@@ -22,7 +22,7 @@ export type ClientRequest =
   | { readonly kind: 'command'; readonly id: number; readonly command: KvCommand; readonly request: RequestIdentity | undefined; readonly timeoutMs: number }
   /** A range read. `revision` 0: now. `limit` 0: no limit beyond the server's. */
   | { readonly kind: 'range'; readonly id: number; readonly range: KeyRange; readonly limit: number; readonly revision: number; readonly linearizable: boolean }
-  /** Starts a watch named by `id`. `fromRevision` 0: after a linearizable read point. */
+  /** Starts a watch named by `id`. `fromRevision` 0: after the revision the server has applied as the watch arrives. */
   | { readonly kind: 'watch'; readonly id: number; readonly range: KeyRange; readonly fromRevision: number }
   /** Ends the watch started by request `id`. */
   | { readonly kind: 'unwatch'; readonly id: number }

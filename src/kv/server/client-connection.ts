@@ -358,21 +358,11 @@ export class ClientConnection {
         return { kind: 'range', id: request.id, result };
       }
       case 'watch': {
-        // The slot is taken before the read point is awaited: the bounds hold for watches
-        // set up concurrently, and a close stops the ones still being set up.
         const watch = this.openWatch(request);
-        let from = request.fromRevision;
-        if (from === 0) {
-          try {
-            await kv.node.read();
-          } catch (error) {
-            this.dropWatch(watch);
-            throw error;
-          }
-          from = kv.machine.revision + 1;
-        }
-        // Stopped meanwhile: its connection closed, or its client unwatched it.
-        if (watch.isStopped) return undefined;
+        // By default from this replica's next revision as the request arrives: a write the
+        // client sends after it (or is told of after it) applies here later, so it is never
+        // missed. A read point instead could be passed by such a write on its way to the leader.
+        const from = request.fromRevision === 0 ? kv.machine.revision + 1 : request.fromRevision;
         // 'watching' goes out before any event: the client learns where the watch starts.
         this.send({ kind: 'watching', id: request.id, fromRevision: from });
         watch.start(from);

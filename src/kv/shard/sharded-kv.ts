@@ -86,8 +86,8 @@ export interface ShardedRangeResult {
 export interface ShardedWatchOptions {
   /**
    * Where to start in each range, by group: the first revision of that range to report
-   * (a watch's `resumeRevisions()`). A range not named starts after a linearizable read
-   * point taken as the watch is created.
+   * (a watch's `resumeRevisions()`). A range not named starts after the revision this
+   * member has applied in it (as `KvNode.watch` does).
    */
   readonly fromRevisions?: Readonly<Record<number, number>>;
 }
