@@ -129,7 +129,7 @@ describe('answers a client does not read', () => {
 });
 
 describe('watches', () => {
-  it('watchesMax holds for watches set up concurrently (fromRevision 0 waits for a read point): exactly watchesMax open, the rest refused', async () => {
+  it('watchesMax holds for watches requested together: exactly watchesMax open, the rest refused', async () => {
     const c = await startOne({ server: () => ({ clientLimits: { watchesMax: 4 } }) });
     const server = c.server('a');
     const r = await authenticated(c);
@@ -143,11 +143,11 @@ describe('watches', () => {
     expect(server.metrics().trips.watchesRefused).toBe(16);
   });
 
-  it('a watch id already open, or still being set up, is refused with a typed error; the first watch keeps running', async () => {
+  it('a watch id already open is refused with a typed error; the first watch keeps running', async () => {
     const c = await startOne();
     const server = c.server('a');
     const r = await authenticated(c);
-    r.send(watch(7), watch(7)); // the second arrives while the first waits for its read point
+    r.send(watch(7), watch(7)); // the second arrives while the first is open
     const got = await frames(r, 2);
     expect(got.filter((f) => f.kind === 'watching')).toEqual([{ kind: 'watching', id: 7, fromRevision: expect.any(Number) }]);
     expect(got.filter((f) => f.kind === 'error')).toEqual([
