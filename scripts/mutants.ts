@@ -461,6 +461,13 @@ const mutants: Mutant[] = [
     tests: shardTests,
   },
   {
+    name: 'a sharded KV reads a range from its replica without a read point',
+    file: 'src/kv/shard/sharded-kv.ts',
+    from: "    return this.shardOf(key, 'get').get(key, options);",
+    to: "    return this.shardOf(key, 'get').get(key, { ...options, consistency: 'serializable' });",
+    tests: ['test/kv/shard/sharded-kv.linearizability.test.ts'],
+  },
+  {
     name: "group host rebuilds a heartbeat reply with its sender's ballot",
     file: 'src/groups/group-host.ts',
     from: "? { type: 'heartbeatReply', from, to, ballot: { round, node: to }, commitIndex, seq }",
