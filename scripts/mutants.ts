@@ -468,6 +468,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/shard/sharded-kv.linearizability.test.ts'],
   },
   {
+    name: "a sharded session's keys in other ranges outlive one range's expiry",
+    file: 'src/kv/shard/sharded-session.ts',
+    from: "    if (how === 'expired') for (const opening of this.ranges.values()) void opening.then((s) => s.close()).catch(() => undefined);\n",
+    to: '',
+    tests: ['test/kv/shard/sharded-kv.test.ts'],
+  },
+  {
     name: "group host rebuilds a heartbeat reply with its sender's ballot",
     file: 'src/groups/group-host.ts',
     from: "? { type: 'heartbeatReply', from, to, ballot: { round, node: to }, commitIndex, seq }",

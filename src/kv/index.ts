@@ -68,3 +68,4 @@ export {
   type ShardedWatchOptions,
 } from './shard/sharded-kv.js';
 export { ShardedWatch, type ShardedWatchEvent } from './shard/sharded-watch.js';
+export { ShardedSession } from './shard/sharded-session.js';

@@ -9,12 +9,13 @@ import { ClosedError, type Clock, type Logger, type Storage, type TimerHandle, t
 import { CrossShardError, KvRequestError, VersionConflictError } from '../errors.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import type { KvStateMachineOptions } from '../kv-state-machine.js';
-import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, TxnRequest, TxnResult } from '../kv-types.js';
-import type { ReadOptions, WriteOptions } from '../kv-api.js';
+import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, TxnOp, TxnRequest, TxnResult } from '../kv-types.js';
+import type { ReadOptions, SessionOptions, WriteOptions } from '../kv-api.js';
 import { kvLimits } from '../kv-limits.js';
-import { checkKey, checkRangeRequest, checkWatchRequest, txnCommand } from '../kv-requests.js';
+import { checkKey, checkRangeRequest, checkWatchRequest, sessionCreateOf, txnCommand } from '../kv-requests.js';
 import { RangeMap, type ShardRange, metaGroup } from './range-map.js';
 import { ShardedWatch } from './sharded-watch.js';
+import { ShardedSession } from './sharded-session.js';
 
 /** The key of the meta group that holds the encoded {@link RangeMap}. */
 const rangeMapKey = 'range-map';
@@ -102,7 +103,7 @@ export interface ShardedWatchOptions {
  * not one snapshot; a transaction must stay within one range (`CrossShardError`).
  *
  * The map is fixed when the cluster is created. A watch spans ranges, each event
- * naming its range; sessions are per range (`shard(group)`).
+ * naming its range; a session spans ranges too, open in each range it has keys in.
  *
  * @example
  * ```ts
@@ -123,6 +124,8 @@ export class ShardedKv {
   private map: RangeMap | undefined;
   private balanceTimer: TimerHandle | undefined;
   private readonly transferring = new Set<number>();
+  private readonly sessions = new Map<number, ShardedSession>();
+  private nextSessionId = 1;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
 
   /** Use {@link createShardedKv}. @internal */
@@ -184,10 +187,33 @@ export class ShardedKv {
     return this.shardOf(key, 'get').get(key, options);
   }
 
-  /** Writes `key` in its range (see `KvNode.put`). A sequential put's prefix decides its range. */
+  /**
+   * Writes `key` in its range (see `KvNode.put`). A sequential put's prefix decides its
+   * range. With `session` (a {@link ShardedSession}'s id), the key is ephemeral: the
+   * session is opened in the key's range on first use.
+   */
   async put(key: string, value: string | Uint8Array, options: PutOptions & WriteOptions = {}): Promise<PutResult> {
     checkKey('put', key);
-    return this.shardOf(key, 'put').put(key, value, options);
+    const group = this.running('put').rangeOf(key).group;
+    if (options.session === undefined) return this.node(group, 'put').put(key, value, options);
+    const session = await this.sessionOf('put', options.session).idIn(group);
+    return this.node(group, 'put').put(key, value, { ...options, session });
+  }
+
+  /**
+   * Opens a session spanning the ranges (see {@link ShardedSession}): nothing is sent
+   * until a put names it, which opens it in that put's range.
+   *
+   * @throws `KvRequestError` for a TTL or keepalive interval the store refuses.
+   */
+  async createSession(options: SessionOptions): Promise<ShardedSession> {
+    this.running('createSession');
+    sessionCreateOf(options);
+    const id = this.nextSessionId++;
+    const session = new ShardedSession(id, options.ttlMs, (group) => this.node(group, 'createSession').createSession(options));
+    this.sessions.set(id, session);
+    void session.ended.then(() => this.sessions.delete(id));
+    return session;
   }
 
   /** Deletes `key` in its range (see `KvNode.delete`). */
@@ -219,7 +245,11 @@ export class ShardedKv {
     if (groups.length > 1) throw new CrossShardError(groups.sort((a, b) => (a.start < b.start ? -1 : 1)).map((r) => r.group));
     // A transaction naming no key runs in the first range.
     const group = (groups[0] ?? map.rangeOf('')).group;
-    return this.node(group, 'txn').txn(request, options);
+    const inRange = async (op: TxnOp): Promise<TxnOp> =>
+      op.op === 'put' && op.session !== undefined ? { ...op, session: await this.sessionOf('txn', op.session).idIn(group) } : op;
+    const success = await Promise.all(command.success.map(inRange));
+    const failure = await Promise.all(command.failure.map(inRange));
+    return this.node(group, 'txn').txn({ compare: command.compare, success, failure }, options);
   }
 
   /**
@@ -314,6 +344,7 @@ export class ShardedKv {
     this.state = 'closed';
     if (this.balanceTimer !== undefined) this.clock.clearTimer(this.balanceTimer);
     this.balanceTimer = undefined;
+    for (const session of [...this.sessions.values()]) session.detach();
     await Promise.all([...this.shards.values(), ...(this.meta === undefined ? [] : [this.meta])].map((kv) => kv.close()));
     await this.host.close();
   }
@@ -322,6 +353,12 @@ export class ShardedKv {
     if (this.state === 'closed') throw new ClosedError(`${api}: the sharded KV is closed`);
     if (this.state !== 'running' || this.map === undefined) throw new ClosedError(`${api}: the sharded KV has not started`);
     return this.map;
+  }
+
+  private sessionOf(api: string, id: number): ShardedSession {
+    const session = this.sessions.get(id);
+    if (session === undefined) throw new KvRequestError(api, `session ${id} is not a live session of this member's sharded KV (createSession)`);
+    return session;
   }
 
   private shardOf(key: string, api: string): KvNode {

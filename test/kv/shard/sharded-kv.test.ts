@@ -234,6 +234,39 @@ describe('ShardedKv', () => {
     expect((await watch.next()).done).toBe(true);
   });
 
+  it('a session spans ranges: opened in each range it puts a key in, and closing it deletes them all', async () => {
+    const [a, b] = await started();
+    const session = await a!.createSession({ ttlMs: 5_000 });
+    expect(session.groups).toEqual([]);
+    await a!.put('apple', 'mine', { session: session.id });
+    await a!.put('zebra', 'mine', { session: session.id, expectedVersion: 0 });
+    await a!.txn({ compare: [], success: [{ op: 'put', key: 'zoo', value: new Uint8Array([1]), session: session.id }], failure: [] });
+    expect(session.groups).toEqual([1, 3]);
+    expect((await b!.get('apple'))?.session).toBeGreaterThan(0);
+    expect((await b!.get('zoo'))?.session).toBe((await b!.get('zebra'))?.session);
+    await session.close();
+    expect(await session.ended).toBe('closed');
+    for (const key of ['apple', 'zebra', 'zoo']) expect(await b!.get(key)).toBeUndefined();
+    await expect(a!.put('grape', 'x', { session: session.id })).rejects.toThrow(KvRequestError);
+    await expect(b!.put('grape', 'x', { session: 999 })).rejects.toThrow(KvRequestError);
+    await expect(a!.createSession({ ttlMs: 1 })).rejects.toThrow(KvRequestError);
+  });
+
+  it("when one range's session expires, the session ends and its keys in the other ranges go too", async () => {
+    const [a, b] = await started();
+    const session = await a!.createSession({ ttlMs: 5_000 });
+    await a!.put('apple', 'mine', { session: session.id });
+    await a!.put('zebra', 'mine', { session: session.id });
+    // Range 1's session ends behind the session's back (an operator revokes it).
+    const [inRange1] = (await b!.shard(1)!.listSessions()).sessions;
+    expect((await b!.shard(1)!.revokeSession(inRange1!.id)).revoked).toBe(true);
+    expect(await session.ended).toBe('expired');
+    for (let i = 0; i < 200 && (await b!.get('zebra')) !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await b!.get('zebra')).toBeUndefined();
+    expect(await b!.get('apple')).toBeUndefined();
+    await expect(a!.put('grape', 'x', { session: session.id })).rejects.toThrow(KvRequestError);
+  });
+
   it('refuses what it cannot serve with typed errors', async () => {
     expect(() => createShardedKv({ id: 'd', members, transport: new MemoryNetwork().transport('d'), storage: () => new MemoryStorage() })).toThrow(ConfigError);
     expect(() =>
