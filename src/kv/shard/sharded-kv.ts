@@ -4,6 +4,7 @@
  * Many leaders share the work a single group's leader would do alone.
  */
 import { ConfigError, type NodeId } from '../../core/index.js';
+import { CodecError } from '../../encoding/codec-error.js';
 import { GroupHost, type GroupQuiescence } from '../../groups/index.js';
 import { ClosedError, type Clock, type Logger, type Storage, type TimerHandle, type Transport, systemClock } from '../../runtime/index.js';
 import { CrossShardError, KvRequestError, VersionConflictError } from '../errors.js';
@@ -416,7 +417,8 @@ export class ShardedKv {
           );
         return map;
       } catch (error) {
-        if (error instanceof ConfigError || this.state !== 'starting' || this.clock.now() >= deadline) throw error;
+        // A map in another format or of other split keys will not change by asking again.
+        if (error instanceof ConfigError || error instanceof CodecError || this.state !== 'starting' || this.clock.now() >= deadline) throw error;
         this.options.logger?.debug({ error }, 'sharded KV: the meta group did not answer; trying again');
         await new Promise<void>((resolve) => this.clock.setTimer(resolve, 50));
       }
