@@ -7,6 +7,7 @@
  * lost and no read is stale. Many seeds, each a replayable run.
  */
 import { describe, expect, it } from 'vitest';
+import { randomKvInput } from './random-kv-input.js';
 import { type KvCommand, type KvResult, KvStateMachine, kvCommandCodec } from '../../src/kv/index.js';
 import type { NodeId } from '../../src/core/index.js';
 import {
@@ -127,18 +128,7 @@ async function run(seed: number): Promise<{ history: Operation<KvInput, KvOutput
     const versions = new Map<string, number>();
     while (!stop) {
       const key = keys[random.int(keys.length)]!;
-      const roll = random.next();
-      const value = `${name}-${seq}`;
-      const input: KvInput =
-        roll < 0.35
-          ? { op: 'get' }
-          : roll < 0.6
-            ? { op: 'put', value }
-            : roll < 0.85
-              ? { op: 'put', value, expectedVersion: random.chance(0.7) ? (versions.get(key) ?? 0) : random.int(4) }
-              : random.chance(0.5)
-                ? { op: 'delete' }
-                : { op: 'delete', expectedVersion: 1 + random.int(3) };
+      const input = randomKvInput(random, versions.get(key), `${name}-${seq}`);
       seq++;
       const before = history.length;
       await operate(name, key, input, seq);

@@ -11,6 +11,7 @@ import { MemoryNetwork, MemoryStorage } from '../../../src/index.js';
 import { type ShardedKv, VersionConflictError, createShardedKv } from '../../../src/kv/index.js';
 import { type KvInput, type KvOutput, type Operation, Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
 import { boundsHold } from '../../../src/kv/key-bounds.js';
+import { randomKvInput } from '../random-kv-input.js';
 
 const seed = Number(process.env['SYNOD_SHARD_SEED'] ?? 7);
 const members = ['a', 'b', 'c'];
@@ -75,18 +76,7 @@ it(`keeps every key's history linearizable under loss, duplication and members c
     for (let seq = 0; !stop; seq++) {
       const kv = open[random.int(open.length)]!;
       const key = keys[random.int(keys.length)]!;
-      const roll = random.next();
-      const value = `${name}-${seq}`;
-      const input: KvInput =
-        roll < 0.35
-          ? { op: 'get' }
-          : roll < 0.6
-            ? { op: 'put', value }
-            : roll < 0.85
-              ? { op: 'put', value, expectedVersion: random.chance(0.7) ? (versions.get(key) ?? 0) : random.int(4) }
-              : random.chance(0.5)
-                ? { op: 'delete' }
-                : { op: 'delete', expectedVersion: 1 + random.int(3) };
+      const input = randomKvInput(random, versions.get(key), `${name}-${seq}`);
       const before = history.length;
       await operate(name, kv, key, input);
       const done = history[before];
