@@ -18,6 +18,12 @@ import { RangeMap, type ShardRange, metaGroup } from './range-map.js';
 import { ShardedWatch } from './sharded-watch.js';
 import { ShardedSession } from './sharded-session.js';
 
+/** The most slots a member may lag behind a range's leader for the leadership to be handed to it. */
+const transferLagMax = 64;
+
+/** Checks a group's leadership stays put after a transfer of it failed. */
+const transferBackoffChecks = 10;
+
 /** The key of the meta group that holds the encoded {@link RangeMap}. */
 const rangeMapKey = 'range-map';
 
@@ -125,6 +131,8 @@ export class ShardedKv {
   private map: RangeMap | undefined;
   private balanceTimer: TimerHandle | undefined;
   private readonly transferring = new Set<number>();
+  /** When a group's last transfer failed, on the clock. */
+  private readonly transferFailedAt = new Map<number, number>();
   private readonly sessions = new Map<number, ShardedSession>();
   private nextSessionId = 1;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
@@ -316,23 +324,41 @@ export class ShardedKv {
 
   /**
    * Hands the leadership of every group this member leads to its preferred member, if
-   * it is another one (see `leaders`). Runs every `balanceMs` by itself under
-   * `spread`; call it to balance now. Resolves when the transfers asked for end (each
-   * may fail: a member down, a transfer superseded; the next check tries again).
+   * it is another one (see `leaders`), heard from within `balanceMs` and caught up
+   * (at most 64 slots behind). Runs every `balanceMs` by itself under `spread`; call it
+   * to balance now. Resolves when the transfers asked for end (each may fail: the
+   * member went down meanwhile; the group then stays put for 10 checks).
    */
   async balanceLeaders(): Promise<void> {
     if (this.state !== 'running') return;
     const members = this.options.members;
+    const balanceMs = this.options.balanceMs ?? 1_000;
     const transfers: Promise<void>[] = [];
     for (const [group, kv] of [[metaGroup, this.meta] as const, ...this.shards]) {
       if (kv === undefined || this.transferring.has(group)) continue;
       const preferred = members[group % members.length]!;
       if (preferred === this.options.id || kv.node.status().role !== 'leader') continue;
+      // A leader hands over only to a member it hears from and that is caught up: a
+      // transfer stops the group's writes until it ends, and one to a member down would
+      // stop them again at every check.
+      const target = kv.node.metrics().members.find((m) => m.id === preferred);
+      if (target?.silentMs === undefined || target.silentMs > balanceMs || target.lag > transferLagMax) continue;
+      // After a transfer that failed, the group is left where it is for a while.
+      const failed = this.transferFailedAt.get(group);
+      if (failed !== undefined && this.clock.now() - failed < transferBackoffChecks * balanceMs) continue;
       this.transferring.add(group);
       transfers.push(
         kv.node
           .transferLeadership(preferred)
-          .catch((error: unknown) => this.options.logger?.debug({ group, to: preferred, error }, 'sharded KV: a leadership transfer failed'))
+          .then(
+            () => {
+              this.transferFailedAt.delete(group);
+            },
+            (error: unknown) => {
+              this.transferFailedAt.set(group, this.clock.now());
+              this.options.logger?.debug({ group, to: preferred, error }, 'sharded KV: a leadership transfer failed');
+            },
+          )
           .finally(() => this.transferring.delete(group)),
       );
     }

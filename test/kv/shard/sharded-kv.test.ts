@@ -141,6 +141,31 @@ describe('ShardedKv', () => {
     expect(leaders()).toEqual(['a', 'b', 'c', 'a']);
   });
 
+  it('hands no leadership to a member that is down, again and again: a transfer stops the range until it ends', async () => {
+    const kvs = await started();
+    const [a, b, c] = kvs;
+    // Every group elected (a new group's voters vote once every voter answered) and spread: b leads group 1.
+    const leaders = (): (string | undefined)[] => [0, 1, 2, 3].map((g) => kvs.find((kv) => kv.shard(g)?.node.status().role === 'leader')?.shard(g)?.node.id);
+    for (let i = 0; i < 400 && leaders().join() !== 'a,b,c,a'; i++) await new Promise((r) => setTimeout(r, 10));
+    await b!.close();
+    // Group 1 prefers b: whoever leads it now must not try to hand it over.
+    const transfers: string[] = [];
+    for (const kv of [a!, c!]) {
+      const node = kv.shard(1)!.node;
+      const transfer = node.transferLeadership.bind(node);
+      node.transferLeadership = (to, options) => {
+        transfers.push(to);
+        return transfer(to, options);
+      };
+    }
+    await a!.put('apple', 'still served');
+    await new Promise((r) => setTimeout(r, 1_000));
+    await a!.put('apple', 'still served');
+    // Twenty checks: at most the first, while b's last words were fresh, may try (each try stops the range up to 200 ms).
+    expect(transfers.filter((to) => to === 'b').length).toBeLessThanOrEqual(1);
+    expect([a!, c!].some((kv) => kv.shard(1)!.node.status().role === 'leader')).toBe(true);
+  });
+
   it("a range's replicas refuse a key outside it, and change nothing", async () => {
     const [a] = await started();
     const range2 = a!.shard(2)!;
