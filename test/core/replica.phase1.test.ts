@@ -130,3 +130,32 @@ describe('Replica timeoutNow', () => {
     expect(r.role).toBe('follower');
   });
 });
+
+describe('Replica candidacies', () => {
+  /** Voter a campaigning for ballot round 2 after b granted its precheck; its prepare is taken. */
+  function candidate(commitIndex = 0): { r: Replica; ballot: { round: number; node: string } } {
+    const r = voter(commitIndex);
+    for (let i = 0; i < 10; i++) r.tick();
+    r.takeOutput();
+    r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 });
+    const prepare = r.takeOutput().messages.find((m) => m.type === 'prepare');
+    if (prepare?.type !== 'prepare') throw new Error('a did not campaign');
+    return { r, ballot: prepare.ballot };
+  }
+
+  it('learns, and persists, what a promise says is chosen beyond its own commit index, and only that', () => {
+    const { r, ballot } = candidate(1);
+    // From the prepare's first slot, 2, on.
+    const chosen = [2, 3].map((slot) => ({ slot, value: noop }));
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot, accepted: [], chosen });
+    const out = r.takeOutput();
+    expect(out.persist?.chosen).toEqual(chosen);
+    expect(out.persist?.commitIndex).toBe(3);
+    expect(r.status.commitIndex).toBe(3);
+    // The same again from c: nothing new to learn or write.
+    r.step({ type: 'promise', from: 'c', to: 'a', ballot, accepted: [], chosen });
+    expect(r.takeOutput().persist?.chosen ?? []).toEqual([]);
+    expect(r.status.commitIndex).toBe(3);
+  });
+});
+
