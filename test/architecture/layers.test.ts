@@ -74,11 +74,13 @@ const rules: readonly LayerRule[] = [
   },
   // The KV uses the runtime's public API. Its Node-only server and client (their own
   // subpaths) compose the file storage and the TCP transport, through their entries only,
-  // and authenticate clients with the connection layer peers use too.
+  // and authenticate clients with the connection layer peers use too. The sharded KV
+  // runs its ranges' groups on the group host, through its entry.
   {
     layer: 'kv',
     mayImport: ['encoding', 'core', 'connection', 'runtime', 'kv'],
     doorways: [
+      { from: 'kv/shard', file: 'groups/index.ts' },
       { from: 'kv/server', file: 'storage/file/index.ts' },
       { from: 'kv/server', file: 'transport/tcp/index.ts' },
       { from: 'kv/client', file: 'transport/tcp/index.ts' },
@@ -229,6 +231,11 @@ describe('the layer check can fail', () => {
     ['kv/server/kv-server.ts', "import { PeerLink } from '../../transport/tcp/peer-link.js';", true],
     ['kv/client/kv-client.ts', "import { FileStorage } from '../../storage/file/index.js';", true],
     ['kv/kv-node.ts', "import { createNode } from '../index.js';", true],
+    // The sharded KV reaches the group host through its entry; the rest of the KV not at all.
+    ['kv/shard/sharded-kv.ts', "import { GroupHost } from '../../groups/index.js';", false],
+    ['kv/shard/sharded-kv.ts', "import { BeatClock } from '../../groups/beat-clock.js';", true],
+    ['kv/kv-node.ts', "import { GroupHost } from '../groups/index.js';", true],
+    ['kv/server/kv-server.ts', "import { GroupHost } from '../../groups/index.js';", true],
     ['zk/protocol/zk-request.ts', "import { CodecError } from '../../transport/codec/codec-error.js';", true],
     ['zk/zk-tree.ts', "import type { TcpAddress } from '../transport/tcp/index.js';", true],
     ['storage/file/record.ts', "import { KvStore } from '../../kv/mvcc-store.js';", true],

@@ -158,4 +158,3 @@ describe('Replica candidacies', () => {
     expect(r.status.commitIndex).toBe(3);
   });
 });
-
