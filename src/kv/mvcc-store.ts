@@ -212,7 +212,8 @@ export class MvccStore {
 
   /**
    * The store as it is now, to read later while writes and compactions go on: the
-   * synchronous part is a copy of the key index only; each key's history is read (as
+   * synchronous part is a frozen view of the key index only (a reference per block of
+   * keys); each key's history is read (as
    * of now) when {@link MvccCapture.allHistories} reaches it. Release it when done: until
    * then, compaction keeps the histories it replaces for it.
    */
@@ -220,7 +221,7 @@ export class MvccStore {
     const retired = new Map<string, readonly KeyRecord[]>();
     this.captures.add(retired);
     return new MvccCapture(
-      this.keys.toArray(),
+      this.keys.frozen(),
       (key) => retired.get(key) ?? this.histories.get(key),
       this.revision,
       this.compactRevision,
@@ -283,7 +284,7 @@ export class MvccStore {
  */
 export class MvccCapture {
   constructor(
-    private readonly keys: readonly string[],
+    private readonly keys: Iterable<string>,
     private readonly historyOf: (key: string) => readonly KeyRecord[] | undefined,
     readonly revision: number,
     readonly compactRevision: number,

@@ -1,6 +1,7 @@
 /**
  * The store's key index on its own, against a sorted array: inserts across block splits,
- * bulk deletes, scans from any key, and an index built from sorted keys.
+ * bulk deletes, scans from any key, an index built from sorted keys, and frozen views
+ * (a snapshot's) that later changes leave as they were.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -28,26 +29,31 @@ describe('SortedKeys', () => {
     const sorted = keys.slice().sort(codeUnitOrder);
     expect(index.size).toBe(keys.length);
     expect([...index]).toEqual(sorted);
-    expect(index.toArray()).toEqual(sorted);
+    expect([...index.frozen()]).toEqual(sorted);
     expect(scanned(index, sorted[2500]!, 3)).toEqual(sorted.slice(2500, 2503));
     expect(scanned(index, 'k', 1)).toEqual([sorted[0]]);
     expect(scanned(index, 'l', 10)).toEqual([]);
   });
 
-  it('matches a sorted array through inserts, deletes and scans (fast-check)', () => {
+  it('matches a sorted array through inserts, deletes, scans and frozen views (fast-check)', () => {
     const step = fc.oneof(
       { weight: 6, arbitrary: fc.record({ kind: fc.constant('insert' as const), keys: fc.array(keyArb, { maxLength: 300 }) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), every: fc.integer({ min: 1, max: 5 }), offset: fc.nat(4) }) },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('scan' as const), start: keyArb, max: fc.integer({ min: 1, max: 3000 }) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('freeze' as const) }) },
     );
+    let insertsAfterFreeze = 0;
     fc.assert(
       fc.property(fc.array(keyArb, { maxLength: 2000 }), fc.array(step, { maxLength: 40 }), (initial, steps) => {
         let model = [...new Set(initial)].sort(codeUnitOrder);
         const index = SortedKeys.fromSorted(model);
+        // Each frozen view, and the keys it must list whatever came after it.
+        const views: { readonly view: Iterable<string>; readonly keys: readonly string[] }[] = [];
         for (const s of steps) {
           if (s.kind === 'insert') {
             for (const k of s.keys) {
               if (model.includes(k)) continue;
+              if (views.length > 0) insertsAfterFreeze++;
               index.insert(k);
               model.push(k);
             }
@@ -56,16 +62,21 @@ describe('SortedKeys', () => {
             const gone = new Set(model.filter((_, i) => i % s.every === s.offset % s.every));
             index.deleteAll(gone);
             model = model.filter((k) => !gone.has(k));
+          } else if (s.kind === 'freeze') {
+            views.push({ view: index.frozen(), keys: model.slice() });
           } else {
             const from = model.findIndex((k) => k >= s.start);
             expect(scanned(index, s.start, s.max)).toEqual(from < 0 ? [] : model.slice(from, from + s.max));
           }
           expect(index.size).toBe(model.length);
+          for (const v of views) expect([...v.view]).toEqual(v.keys);
         }
         expect([...index]).toEqual(model);
       }),
       { numRuns: 80 },
     );
+    // The views met later inserts (the one change made in place) in many runs.
+    expect(insertsAfterFreeze).toBeGreaterThan(20);
   });
 
   it('an index built from sorted keys takes inserts before, between and after them', () => {
