@@ -64,12 +64,72 @@ export class ChangeLog {
 
   /** A log of the changes `revisions[i]`, `keys[i]`, given in any order: sorted by revision, then key. */
   static of(revisions: readonly number[], keys: readonly string[]): ChangeLog {
-    const order = Uint32Array.from(revisions.keys()).sort((a, b) => revisions[a]! - revisions[b]! || byCodeUnits(keys[a]!, keys[b]!));
+    const steps = ChangeLog.ofInSteps(revisions, keys);
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) return step.value;
+    }
+  }
+
+  /**
+   * {@link of}, yielding after every {@link sortStepWork} elements merged or moved: a
+   * restore sorts every change of the store it rebuilds (a million in a large one, most
+   * of a second in one piece), and the event loop must not wait for all of it. Changes
+   * given in order (a snapshot of keys written in key order) are checked in one pass
+   * and not sorted.
+   */
+  static *ofInSteps(revisions: readonly number[], keys: readonly string[]): Generator<void, ChangeLog, void> {
+    const n = revisions.length;
+    const before = (a: number, b: number): boolean => {
+      const d = revisions[a]! - revisions[b]!;
+      return d < 0 || (d === 0 && keys[a]! < keys[b]!);
+    };
+    let order = new Uint32Array(n);
+    let work = 0;
+    let inOrder = true;
+    for (let i = 0; i < n; i++) {
+      order[i] = i;
+      if (i > 0 && inOrder && before(i, i - 1)) inOrder = false;
+      if (++work >= sortStepWork) {
+        work = 0;
+        yield;
+      }
+    }
+    if (!inOrder) {
+      // Bottom-up merge sort, stable, each merge taken up where the last step left it.
+      let spare = new Uint32Array(n);
+      for (let width = 1; width < n; width *= 2) {
+        for (let lo = 0; lo < n; lo += 2 * width) {
+          const mid = Math.min(lo + width, n);
+          const hi = Math.min(lo + 2 * width, n);
+          let i = lo;
+          let j = mid;
+          for (let k = lo; k < hi; k++) {
+            spare[k] = i < mid && (j >= hi || !before(order[j]!, order[i]!)) ? order[i++]! : order[j++]!;
+            if (++work >= sortStepWork) {
+              work = 0;
+              yield;
+            }
+          }
+        }
+        [order, spare] = [spare, order];
+      }
+    }
     const log = new ChangeLog();
-    for (const i of order) log.push(revisions[i]!, keys[i]!);
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      log.push(revisions[i]!, keys[i]!);
+      if (++work >= sortStepWork) {
+        work = 0;
+        yield;
+      }
+    }
     return log;
   }
 }
+
+/** Elements a step of {@link ChangeLog.ofInSteps} merges or moves before it yields: well under a millisecond of work. */
+export const sortStepWork = 32 * 1024;
 
 /** Code-unit order, the order of the store's key index. */
 function byCodeUnits(a: string, b: string): number {

@@ -317,5 +317,6 @@ function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void>
   }
   const extension = withExtension ? r.bytesOf('kv snapshot extension', extensionBytesMax).slice() : undefined;
   r.end();
-  return { store: store.finish(revision), sessions, sequences, time, auth, ...(extension === undefined ? {} : { extension }) };
+  yield;
+  return { store: yield* store.finishInSteps(revision), sessions, sequences, time, auth, ...(extension === undefined ? {} : { extension }) };
 }

@@ -240,23 +240,37 @@ export class MvccStore {
   static restore(histories: Iterable<[string, KeyRecord[]]>, revision: number, compactRevision: number): MvccStore {
     const builder = MvccStore.building(compactRevision);
     for (const [key, history] of histories) assert(builder.add(key, history), () => `restored key ${key} twice`);
-    return builder.finish(revision);
+    const steps = builder.finishInSteps(revision);
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) return step.value;
+    }
   }
 
   /**
    * Rebuilds a store key by key, as {@link restore} does: a snapshot decoded in steps
-   * adds each key as it reads it, and the store exists whole only at `finish`.
+   * adds each key as it reads it, and the store exists whole only at the end of
+   * `finishInSteps`, which yields between steps of its own (the change log's sort).
    */
-  static building(compactRevision: number): { add(key: string, history: KeyRecord[]): boolean; finish(revision: number): MvccStore } {
+  static building(compactRevision: number): {
+    add(key: string, history: KeyRecord[]): boolean;
+    finishInSteps(revision: number): Generator<void, MvccStore, void>;
+  } {
     const store = new MvccStore();
     const revisions: number[] = [];
     const keys: string[] = [];
+    // A snapshot lists its keys in order: the index is built as they come, with nothing
+    // left to sort at the end. Keys out of order (histories given in any order) are
+    // sorted at the end instead.
+    const index = SortedKeys.appending();
+    let inOrder = true;
     return {
       /** Adds `key`'s history; false (and nothing added) if `key` was added before. */
       add(key, history) {
         assert(history.length > 0, () => `restored key ${key} has no history`);
         if (store.histories.has(key)) return false;
         store.histories.set(key, history);
+        if (inOrder) inOrder = index.append(key);
         for (const record of history) {
           store.bytes += record.value?.byteLength ?? 0;
           if (record.revision > compactRevision) {
@@ -266,10 +280,9 @@ export class MvccStore {
         }
         return true;
       },
-      finish(revision) {
-        // Sorted runs (a snapshot lists keys in order) make these sorts a pass each.
-        store.keys = SortedKeys.fromSorted([...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-        store.changes = ChangeLog.of(revisions, keys);
+      *finishInSteps(revision) {
+        store.keys = inOrder ? index.finish() : SortedKeys.fromSorted([...store.histories.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+        store.changes = yield* ChangeLog.ofInSteps(revisions, keys);
         store.revision = revision;
         store.compactRevision = compactRevision;
         return store;

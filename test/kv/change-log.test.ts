@@ -1,11 +1,12 @@
 /**
  * The store's change log on its own, against a plain list of (revision, key) pairs:
  * appends, sorting a revision's keys, scans from a revision, drops from the front
- * (across the point where it frees its arrays), and building from unsorted changes.
+ * (across the point where it frees its arrays), and building from unsorted changes,
+ * at once or in steps of bounded work.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChangeLog } from '../../src/kv/change-log.js';
+import { ChangeLog, sortStepWork } from '../../src/kv/change-log.js';
 
 type Pair = [revision: number, key: string];
 
@@ -116,5 +117,37 @@ describe('ChangeLog', () => {
       [5, 'a'],
       [5, 'x'],
     ]);
+  });
+
+  it('builds in steps of bounded work: a large unsorted set sorts right, with a yield per step of every merge pass; one already in order is checked, not sorted', () => {
+    const n = 100_000;
+    // Revisions shuffled by a fixed multiplier, with runs of equal revisions whose keys come in reverse.
+    const pairs: Pair[] = Array.from({ length: n }, (_, i) => [((i * 7919) % n) >> 2, `k${String(n - i).padStart(6, '0')}`]);
+    const run = (input: readonly Pair[]): { log: ChangeLog; yields: number } => {
+      const steps = ChangeLog.ofInSteps(
+        input.map((p) => p[0]),
+        input.map((p) => p[1]),
+      );
+      let yields = 0;
+      for (;;) {
+        const step = steps.next();
+        if (step.done === true) return { log: step.value, yields };
+        yields++;
+      }
+    };
+    const expected = pairs.slice().sort(byRevisionThenKey);
+    // The first pair out of place (-1 for none): cheaper to report than a diff of 100,000.
+    const misplaced = (log: ChangeLog): number => {
+      const got = scanned(log, 0, n);
+      return got.length !== n ? got.length : got.findIndex((p, i) => p[0] !== expected[i]![0] || p[1] !== expected[i]![1]);
+    };
+    const shuffled = run(pairs);
+    expect(misplaced(shuffled.log)).toBe(-1);
+    // The check, the 17 merge passes and the copy out, each n elements of work.
+    const passes = Math.ceil(Math.log2(n));
+    expect(shuffled.yields).toBeGreaterThanOrEqual(Math.floor(((passes + 2) * n) / sortStepWork) - 1);
+    const ordered = run(expected);
+    expect(misplaced(ordered.log)).toBe(-1);
+    expect(ordered.yields).toBeLessThanOrEqual(Math.ceil((2 * n) / sortStepWork));
   });
 });

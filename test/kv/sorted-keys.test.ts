@@ -87,4 +87,18 @@ describe('SortedKeys', () => {
     expect([...index]).toEqual(expected);
     expect(index.size).toBe(expected.length);
   });
+
+  it('an index appended key by key in order equals one built from the sorted keys, refuses a key not above the last, and takes inserts after', () => {
+    const keys = Array.from({ length: 3 * blockKeysMax + 7 }, (_, i) => `m${String(i).padStart(5, '0')}`);
+    const building = SortedKeys.appending();
+    for (const k of keys) expect(building.append(k)).toBe(true);
+    expect(building.append(keys[keys.length - 1]!)).toBe(false);
+    expect(building.append('a')).toBe(false);
+    const index = building.finish();
+    expect(index.size).toBe(keys.length);
+    expect([...index]).toEqual(keys);
+    for (const k of ['a', 'm01000x', 'z']) index.insert(k);
+    expect([...index]).toEqual([...keys, 'a', 'm01000x', 'z'].sort(codeUnitOrder));
+    expect(scanned(index, 'm01000', 2)).toEqual(['m01000', 'm01000x']);
+  });
 });
