@@ -370,6 +370,20 @@ const mutants: Mutant[] = [
     tests: kvTests,
   },
   {
+    name: "kv: a snapshot's frozen key index changes under it when a key is inserted",
+    file: 'src/kv/sorted-keys.ts',
+    from: '    if (this.shared.has(block)) {',
+    to: '    if (false && this.shared.has(block)) {',
+    tests: ['test/kv/sorted-keys.test.ts', 'test/kv/kv-snapshot.test.ts'],
+  },
+  {
+    name: "kv: a restore's change log ignores keys within a revision",
+    file: 'src/kv/change-log.ts',
+    from: 'return d < 0 || (d === 0 && keys[a]! < keys[b]!);',
+    to: 'return d < 0;',
+    tests: ['test/kv/change-log.test.ts', 'test/kv/mvcc-store.test.ts'],
+  },
+  {
     name: 'file log: an append on the event loop skips its fdatasync',
     file: 'src/storage/file/wal.ts',
     from: '    handle.datasyncSync();\n',
