@@ -293,6 +293,7 @@ export class SynodNode<Command, Result> {
     this.changes.close(closed);
     const { logger } = this.options;
     if (cause === undefined && wasRunning) {
+      await this.snapshots.ownSaved();
       await this.pipeline.flush().catch((error: unknown) => logger.error({ node: this.id, error }, 'flushing storage on close failed'));
     }
     await this.options.transport.close().catch((error: unknown) => logger.error({ node: this.id, error }, 'closing the transport failed'));

@@ -67,8 +67,23 @@ export function encodeRuntimeState<R>(state: RuntimeState<R>, resultCodec: Codec
   );
 }
 
-/** Bytes of the state machine's part copied between two pauses of {@link encodeSnapshot}: about 1 ms. */
-const copyBytesPerStep = 2 * 1024 * 1024;
+/** Bytes of the state machine's part copied (or written) between two pauses of {@link encodeSnapshot}: about 1 ms. @internal */
+export const copyBytesPerStep = 2 * 1024 * 1024;
+
+/**
+ * The bytes of a snapshot before the state machine's: the header and the runtime's part
+ * (from {@link encodeRuntimeState}). Followed by the state machine's bytes, they are
+ * the snapshot {@link encodeSnapshot} makes, written in pieces without a copy of the
+ * whole. @internal
+ */
+export function encodeSnapshotHead(runtime: Uint8Array): Uint8Array {
+  const head = new Uint8Array(headerBytes + runtime.byteLength);
+  head.set(magic);
+  head[4] = version;
+  setU32(head, 8, runtime.byteLength);
+  head.set(runtime, headerBytes);
+  return head;
+}
 
 /**
  * A whole snapshot: the runtime's part (from {@link encodeRuntimeState}), then the state
@@ -76,12 +91,10 @@ const copyBytesPerStep = 2 * 1024 * 1024;
  * between (a 1 GB snapshot is a copy of a third of a second or more). @internal
  */
 export async function encodeSnapshot(runtime: Uint8Array, machine: Uint8Array, pause: () => Promise<void> = async () => {}): Promise<Uint8Array> {
-  const bytes = new Uint8Array(headerBytes + runtime.byteLength + machine.byteLength);
-  bytes.set(magic);
-  bytes[4] = version;
-  setU32(bytes, 8, runtime.byteLength);
-  bytes.set(runtime, headerBytes);
-  const start = headerBytes + runtime.byteLength;
+  const head = encodeSnapshotHead(runtime);
+  const bytes = new Uint8Array(head.byteLength + machine.byteLength);
+  bytes.set(head);
+  const start = head.byteLength;
   for (let at = 0; at < machine.byteLength; at += copyBytesPerStep) {
     if (at > 0) await pause();
     bytes.set(machine.subarray(at, Math.min(machine.byteLength, at + copyBytesPerStep)), start + at);

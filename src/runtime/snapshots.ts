@@ -6,9 +6,9 @@
 import type { NodeId } from '../core/index.js';
 import { SnapshotError, StorageError } from './errors.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
-import { type RuntimeState, decodeSnapshot, encodeRuntimeState, encodeSnapshot } from './snapshot-format.js';
+import { type RuntimeState, copyBytesPerStep, decodeSnapshot, encodeRuntimeState, encodeSnapshot, encodeSnapshotHead } from './snapshot-format.js';
 import { type ReceivedSnapshot, type SnapshotSource, SnapshotReceiver, SnapshotSender, bytesSource, readerSource } from './snapshot-transfer.js';
-import type { Snapshot, SnapshotWriter } from './storage.js';
+import type { Snapshot, SnapshotWriter, Storage } from './storage.js';
 import type { ResolvedOptions } from './options.js';
 
 /** The parts of a node's options snapshots use (`limits.electionTicksMax` paces chunk retries). @internal */
@@ -81,6 +81,8 @@ export class Snapshots<R> {
    * with `createSnapshot`), so that little is left to write when the last chunk arrives.
    */
   private streaming: { readonly from: NodeId; readonly transfer: number; readonly writer: SnapshotWriter; written: number } | undefined;
+  /** This node's own snapshot being written a piece at a time (see {@link saveOwn}), settled when saved or failed. */
+  private writingOwn: Promise<void> | undefined;
   readonly counts: SnapshotCounts = { saved: 0, installed: 0, sent: 0, refused: 0 };
 
   constructor(
@@ -177,7 +179,7 @@ export class Snapshots<R> {
           return;
         }
         if (slot <= this.savedSlot || !this.host.running()) return; // an installed one is newer
-        await this.save({ slot, data: await encodeSnapshot(runtime, machine, () => this.pause()) });
+        await this.saveOwn(slot, runtime, machine);
         this.counts.saved++;
         this.options.logger.info({ node: this.options.id, slot }, 'snapshot saved');
         await this.compact(this.compactionPoint(slot - this.options.snapshot.trailingSlots));
@@ -299,7 +301,9 @@ export class Snapshots<R> {
     const storage = this.options.storage;
     if (cur === undefined || typeof storage.createSnapshot !== 'function' || !this.host.running()) return;
     if (s === undefined) {
-      if (cur.slot <= this.savedSlot) return;
+      // While this node writes its own snapshot, the peer's waits: it starts streaming
+      // on a later chunk or tick, or is saved whole once it is complete.
+      if (cur.slot <= this.savedSlot || this.writingOwn !== undefined) return;
       let writer: SnapshotWriter;
       try {
         // The receiver checks each chunk's CRC: the storage keeps that one.
@@ -441,6 +445,58 @@ export class Snapshots<R> {
       throw e;
     }
     this.savedSlot = Math.max(this.savedSlot, s.slot);
+  }
+
+  /**
+   * Saves this node's snapshot of `slot` from its parts. A storage that writes a
+   * snapshot a piece at a time gets the header and runtime's part, then the state
+   * machine's bytes in pieces: no copy of the whole state is made (it doubled the memory
+   * a snapshot takes, and its allocation brought on full collections), and each piece's
+   * write gives the event loop back. Not while a peer's snapshot is being written: the
+   * storage holds one writer at a time, and the peer's comes first. Otherwise the parts
+   * are copied into one snapshot, in steps, and saved whole.
+   */
+  private async saveOwn(slot: number, runtime: Uint8Array, machine: Uint8Array): Promise<void> {
+    const storage = this.options.storage;
+    if (typeof storage.createSnapshot !== 'function' || this.streaming !== undefined) {
+      await this.save({ slot, data: await encodeSnapshot(runtime, machine, () => this.pause()) });
+      return;
+    }
+    const writing = this.writeOwn(storage.createSnapshot.bind(storage), slot, runtime, machine);
+    this.writingOwn = writing.catch(() => undefined);
+    try {
+      await writing;
+    } finally {
+      this.writingOwn = undefined;
+    }
+  }
+
+  private async writeOwn(create: NonNullable<Storage['createSnapshot']>, slot: number, runtime: Uint8Array, machine: Uint8Array): Promise<void> {
+    const head = encodeSnapshotHead(runtime);
+    let writer: SnapshotWriter | undefined;
+    try {
+      writer = create(slot, head.byteLength + machine.byteLength);
+      await writer.write(head);
+      for (let at = 0; at < machine.byteLength; at += copyBytesPerStep) {
+        await writer.write(machine.subarray(at, Math.min(machine.byteLength, at + copyBytesPerStep)));
+      }
+      await writer.commit();
+    } catch (error) {
+      void writer?.abort().catch(() => undefined);
+      const e = new StorageError('saveSnapshot', error);
+      this.host.fail(e);
+      throw e;
+    }
+    this.savedSlot = Math.max(this.savedSlot, slot);
+  }
+
+  /**
+   * Resolves once this node's own snapshot being written a piece at a time, if any, is
+   * saved (or failed): a node closing waits for it, as for its other writes, rather
+   * than cut it off between two pieces. It waits on the storage only, never on a timer.
+   */
+  ownSaved(): Promise<void> {
+    return this.writingOwn ?? Promise.resolve();
   }
 
   private async save(snapshot: Snapshot): Promise<void> {

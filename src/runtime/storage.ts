@@ -58,8 +58,9 @@ export interface CreateSnapshotOptions {
 }
 
 /**
- * A snapshot being written a piece at a time, as it arrives from a peer (see
- * {@link Storage.createSnapshot}). Nothing of it is visible before {@link commit}.
+ * A snapshot being written a piece at a time, as it arrives from a peer or as the
+ * runtime writes its own (see {@link Storage.createSnapshot}). Nothing of it is visible
+ * before {@link commit}.
  */
 export interface SnapshotWriter {
   /** Appends the next bytes of the data, in order. The caller leaves `bytes` unchanged until the promise settles. */
@@ -128,8 +129,10 @@ export interface Storage {
    * time; it replaces the stored one when committed. At most one is open at a time:
    * creating another aborts the first, or, if the first's commit was called and has not
    * finished, lets that commit finish whole first (the runtime starts the next
-   * transfer's writer without waiting for the last commit). Without it, the runtime
-   * assembles a snapshot sent by a peer in memory and saves it whole.
+   * transfer's writer without waiting for the last commit). The runtime writes its own
+   * scheduled snapshots this way too, never while a peer's is being written. Without
+   * it, the runtime assembles a snapshot sent by a peer in memory and saves it whole,
+   * and copies its own into one buffer to save it whole.
    */
   createSnapshot?(slot: number, byteLength: number, options?: CreateSnapshotOptions): SnapshotWriter;
   /** Forgets accepted and chosen entries below `slot`; rejects unless the saved snapshot covers `slot - 1`. */
