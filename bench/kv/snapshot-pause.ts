@@ -94,7 +94,8 @@ async function measure(label: string, keys: number, valueBytes: number): Promise
       const head = encodeSnapshotHead(runtime);
       const writer = storage.createSnapshot(keys + 1, head.byteLength + encoded.byteLength);
       await writer.write(head);
-      for (let at = 0; at < encoded.byteLength; at += copyBytesPerStep) await writer.write(encoded.subarray(at, Math.min(encoded.byteLength, at + copyBytesPerStep)));
+      for (let at = 0; at < encoded.byteLength; at += copyBytesPerStep)
+        await writer.write(encoded.subarray(at, Math.min(encoded.byteLength, at + copyBytesPerStep)));
       await writer.commit();
     });
     await step('read by pieces', async () => {
