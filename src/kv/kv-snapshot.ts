@@ -22,7 +22,7 @@ import { Writer } from '../encoding/writer.js';
 import { readFlags, readKey, readString, writeKey, writeString } from './kv-codec.js';
 import { kvLimits } from './kv-limits.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
-import { type Session, SessionTable } from './session-table.js';
+import { type SessionRecord, type SessionRecords, SessionTable } from './session-table.js';
 import { AuthTable } from './auth-table.js';
 import { readRoleRecord, readUserRecord, writeRoleRecord, writeUserRecord } from './kv-codec.js';
 import { authLimits, type KvRoleRecord, type KvUserRecord } from './kv-auth.js';
@@ -42,7 +42,7 @@ export interface KvSnapshotState {
 /** What a snapshot is encoded from: the store may be a capture, read as the encoding goes. @internal */
 export interface KvSnapshotSource {
   readonly store: Pick<MvccStore, 'revision' | 'compactRevision' | 'allHistories'>;
-  readonly sessions: SessionTable;
+  readonly sessions: SessionRecords;
   readonly sequences: Map<string, number>;
   readonly time: number;
   readonly auth: AuthTable;
@@ -167,7 +167,7 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
 }
 
 /** At least the bytes {@link encodeKvSnapshot} writes for these parts (varints counted at their widest, keys at 3 bytes a UTF-16 unit). */
-function sizeBound(histories: readonly [string, readonly KeyRecord[]][], sessions: readonly Session[], sequences: readonly [string, number][]): number {
+function sizeBound(histories: readonly [string, readonly KeyRecord[]][], sessions: readonly SessionRecord[], sequences: readonly [string, number][]): number {
   let bound = magic.length + 1 + 6 * uintBytesMax;
   for (const s of sessions) bound += 4 * uintBytesMax + 1 + (s.owner === undefined ? 0 : uintBytesMax + 3 * s.owner.length);
   for (const [prefix] of sequences) bound += 2 * uintBytesMax + 3 * prefix.length;

@@ -555,7 +555,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     const extension = this.extension?.snapshot();
     const state = {
       store,
-      sessions: this.sessions.clone(),
+      sessions: this.sessions.captured(),
       sequences: new Map(this.sequences),
       time: this.time,
       auth: this.authTable.clone(),
