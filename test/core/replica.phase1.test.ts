@@ -157,6 +157,18 @@ describe('Replica candidacies', () => {
     expect(r.takeOutput().persist?.chosen ?? []).toEqual([]);
     expect(r.status.commitIndex).toBe(3);
   });
+
+  it('writes nothing for slots a later promise reports chosen that it committed and compacted meanwhile', () => {
+    const { r, ballot } = candidate(1);
+    const chosen = [2, 3].map((slot) => ({ slot, value: noop }));
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot, accepted: [], chosen });
+    expect(r.takeOutput().committed.map((e) => e.slot)).toEqual([2, 3]);
+    r.applied(3);
+    r.compact(3);
+    r.step({ type: 'promise', from: 'c', to: 'a', ballot, accepted: [], chosen });
+    expect(r.takeOutput().persist?.chosen ?? []).toEqual([]);
+    expect(r.status.commitIndex).toBe(3);
+  });
 });
 
 describe('Replica prechecks, at the edges', () => {
