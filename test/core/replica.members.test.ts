@@ -130,3 +130,31 @@ describe('A leader that removes itself', () => {
     expect(c.status('b').role).toBe('leader');
   });
 });
+
+describe('Replica.changeMembers: one change at a time, until it governs', () => {
+  it('refuses another while the change has a slot but is not chosen, and while it is chosen but does not govern yet', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    const r = c.replica('a');
+    const first = c.changeMembers('a', { type: 'addObserver', id: 'p' });
+    expect(first).toMatchObject({ ok: true, config: { id: 1 } });
+    // Proposed at slot 1 (no longer queued), not chosen.
+    const accepts = c.take((m) => m.type === 'accept');
+    expect(accepts.map((m) => (m.type === 'accept' ? m.firstSlot : 0))).toEqual([1, 1]);
+    const before = c.status('a').configuration;
+    expect(r.changeMembers({ type: 'demote', id: 'b' })).toEqual({ ok: false, reason: 'in-progress', config: before });
+    // Chosen once b accepted it, and governing from slot 5: a has not proposed the no-ops before it yet.
+    c.inject(accepts.find((m) => m.to === 'b')!);
+    const [accepted] = c.take((m) => m.type === 'accepted');
+    r.step(accepted!);
+    expect(r.status.commitIndex).toBe(1);
+    const chosen = (first as { config: unknown }).config;
+    expect(r.changeMembers({ type: 'demote', id: 'b' })).toEqual({ ok: false, reason: 'in-progress', config: chosen });
+    for (const m of accepts) if (m.to !== 'b') c.inject(m);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'demote', id: 'b' })).toMatchObject({ ok: true, config: { id: 2 } });
+  });
+});
