@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../../src/core/index.js';
+import { type Message, Replica, flexible } from '../../src/core/index.js';
 import { ManualCluster } from '../../src/testing/index.js';
 
 // changeMembers on the leader, each answer word for word: who may ask, the change the
@@ -156,5 +156,43 @@ describe('Replica.changeMembers: one change at a time, until it governs', () => 
     for (const m of accepts) if (m.to !== 'b') c.inject(m);
     c.deliver();
     expect(c.changeMembers('a', { type: 'demote', id: 'b' })).toMatchObject({ ok: true, config: { id: 2 } });
+  });
+});
+
+describe('Replica.changeMembers under a flexible quorum', () => {
+  it('refuses a configuration whose phase-1 quorum it does not hear, though it hears a phase-2 quorum', () => {
+    // Voters a, b, c, d; phase 1 needs 3, phase 2 needs 2. a leads and hears b alone:
+    // enough to keep leading, not enough for a new leader to be elected after the change.
+    const b1 = { round: 1, node: 'b' };
+    const r = new Replica({
+      id: 'a',
+      quorum: flexible(['a', 'b', 'c', 'd'], { phase1: 3, phase2: 2 }),
+      random: () => 0,
+      limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2 },
+      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    r.takeOutput();
+    for (let i = 0; i < 10; i++) r.tick();
+    r.takeOutput();
+    for (const v of ['b', 'c']) r.step({ type: 'precheckReply', from: v, to: 'a', granted: true, promised: b1 });
+    const out = r.takeOutput();
+    r.persisted(out.persistSeq);
+    const prepare = out.messages.find((m) => m.type === 'prepare');
+    if (prepare?.type !== 'prepare') throw new Error('a did not campaign');
+    for (const v of ['b', 'c']) r.step({ type: 'promise', from: v, to: 'a', ballot: prepare.ballot, accepted: [], chosen: [] });
+    expect(r.role).toBe('leader');
+    // electionTicksMin ticks and more in which only b answers.
+    for (let i = 0; i < 12; i++) {
+      const o = r.takeOutput();
+      if (o.persist !== undefined) r.persisted(o.persistSeq);
+      for (const m of o.messages) {
+        if (m.to !== 'b') continue;
+        if (m.type === 'heartbeat') r.step({ type: 'heartbeatReply', from: 'b', to: 'a', ballot: m.ballot, commitIndex: m.commitIndex, seq: m.seq });
+        if (m.type === 'accept') r.step({ type: 'accepted', from: 'b', to: 'a', ballot: m.ballot, firstSlot: m.firstSlot, count: m.values.length });
+      }
+      r.tick();
+    }
+    expect(r.role).toBe('leader');
+    expect(r.changeMembers({ type: 'addObserver', id: 'p' })).toEqual({ ok: false, reason: 'would-lose-quorum', voters: ['a', 'b', 'c', 'd'] });
   });
 });
