@@ -196,3 +196,33 @@ describe('Replica.changeMembers under a flexible quorum', () => {
     expect(r.changeMembers({ type: 'addObserver', id: 'p' })).toEqual({ ok: false, reason: 'would-lose-quorum', voters: ['a', 'b', 'c', 'd'] });
   });
 });
+
+describe('Replica.changeMembers during a joint change', () => {
+  it('refuses another change once the joint configuration governs, before the leader proposes its second step', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    const r = c.replica('a');
+    // c for o: no majority of {a, b, c} need meet one of {a, b, o}, so it goes through a
+    // joint configuration, chosen at slot 1 and governing from slot 5.
+    const joint = c.changeMembers('a', { type: 'replace', remove: 'c', add: 'o' });
+    expect(joint).toMatchObject({ ok: true, config: { id: 1, leaving: { voters: ['a', 'b', 'c'] } } });
+    let answer: unknown;
+    for (let round = 0; round < 30 && answer === undefined; round++) {
+      for (const m of c.take(() => true)) {
+        if (m.to !== 'a' || m.type !== 'accepted') {
+          c.inject(m);
+          continue;
+        }
+        // Stepped without taking a's output: it has not proposed anything since.
+        r.step(m);
+        if (answer === undefined && r.status.commitIndex === 4) answer = r.changeMembers({ type: 'demote', id: 'b' });
+        // Not quiesced, a ignores the wake; the cluster takes its output.
+        c.wake('a');
+      }
+    }
+    expect(answer).toEqual({ ok: false, reason: 'in-progress', config: (joint as { config: unknown }).config });
+  });
+});
