@@ -226,3 +226,29 @@ describe('Replica.changeMembers during a joint change', () => {
     expect(answer).toEqual({ ok: false, reason: 'in-progress', config: (joint as { config: unknown }).config });
   });
 });
+
+describe('a leader and the voters of a configuration it did not campaign in', () => {
+  it('asks them for promises once that configuration starts within inflightSlotsMax of the commit index, not as soon as it is chosen', () => {
+    // a leads with b's promise alone (c is down). Promoting o makes a phase-1 quorum of
+    // {a, b, c, o} three voters: a needs c's or o's promise before slot 9, where the new
+    // configuration governs; with inflightSlotsMax 2 it proposes there once slot 7 commits.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 8, limits: { inflightSlotsMax: 2 } });
+    c.crash('c');
+    c.elect('a', ['a', 'b']);
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true, config: { id: 1 } });
+    const prepares: string[] = [];
+    for (let round = 0; round < 40; round++) {
+      const batch = c.take(() => true);
+      if (batch.length === 0) c.tick(['a']);
+      for (const m of batch) {
+        if (m.type === 'prepare') prepares.push(`${m.to} at commit index ${c.status('a').commitIndex}, from slot ${m.firstSlot}`);
+        c.inject(m);
+      }
+    }
+    expect(prepares[0]).toBe('c at commit index 7, from slot 9');
+    expect(prepares[1]).toBe('o at commit index 7, from slot 9');
+  });
+});
