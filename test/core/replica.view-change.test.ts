@@ -151,3 +151,31 @@ describe('a configuration learned in the middle of an election', () => {
     expect(accepts.map((m) => `${m.to}:${m.type === 'accept' ? m.firstSlot : ''}`)).toEqual(['b:3', 'c:3']);
   });
 });
+
+describe('an observer promoted and elected before its configuration governs', () => {
+  it('may not propose in the slots the old configuration governs, so it hands leadership to a voter of that one', () => {
+    // o is promoted at slot 1, governing from slot 5. a commits slot 1 (its accepts of
+    // the no-ops at 2..4 are lost) and crashes; o, a voter of the configurations
+    // governing from its commit index on, is elected. Slots 2..4 need a leader that votes
+    // in them: o tells b or c to campaign, which then fills them.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true, config: { id: 1 } });
+    for (let round = 0; round < 20; round++) {
+      if (round % 2 === 0) c.tick(['a']);
+      for (const m of c.take(() => true)) if (m.type !== 'accept' || m.firstSlot < 2) c.inject(m);
+    }
+    c.crash('a');
+    for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(1);
+    c.elect('o', ['o', 'b', 'c']);
+    for (let i = 0; i < 60; i++) {
+      c.tick(['o', 'b', 'c']);
+      c.deliver();
+    }
+    expect(['b', 'c'].map((id) => c.status(id).role)).toContain('leader');
+    for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(4);
+  });
+});
