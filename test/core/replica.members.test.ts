@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../../src/core/index.js';
+import { type Message, Replica, flexible } from '../../src/core/index.js';
 import { ManualCluster } from '../../src/testing/index.js';
 
 // changeMembers on the leader, each answer word for word: who may ask, the change the
@@ -128,5 +128,127 @@ describe('A leader that removes itself', () => {
     // Which messages, to whom: some go out twice (harmless duplicates), not counted here.
     expect([...new Set(told)].sort()).toEqual(['commit>b@2', 'commit>c@2', 'commit>o@2', 'timeoutNow>b']);
     expect(c.status('b').role).toBe('leader');
+  });
+});
+
+describe('Replica.changeMembers: one change at a time, until it governs', () => {
+  it('refuses another while the change has a slot but is not chosen, and while it is chosen but does not govern yet', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    const r = c.replica('a');
+    const first = c.changeMembers('a', { type: 'addObserver', id: 'p' });
+    expect(first).toMatchObject({ ok: true, config: { id: 1 } });
+    // Proposed at slot 1 (no longer queued), not chosen.
+    const accepts = c.take((m) => m.type === 'accept');
+    expect(accepts.map((m) => (m.type === 'accept' ? m.firstSlot : 0))).toEqual([1, 1]);
+    const before = c.status('a').configuration;
+    expect(r.changeMembers({ type: 'demote', id: 'b' })).toEqual({ ok: false, reason: 'in-progress', config: before });
+    // Chosen once b accepted it, and governing from slot 5: a has not proposed the no-ops before it yet.
+    c.inject(accepts.find((m) => m.to === 'b')!);
+    const [accepted] = c.take((m) => m.type === 'accepted');
+    r.step(accepted!);
+    expect(r.status.commitIndex).toBe(1);
+    const chosen = (first as { config: unknown }).config;
+    expect(r.changeMembers({ type: 'demote', id: 'b' })).toEqual({ ok: false, reason: 'in-progress', config: chosen });
+    for (const m of accepts) if (m.to !== 'b') c.inject(m);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'demote', id: 'b' })).toMatchObject({ ok: true, config: { id: 2 } });
+  });
+});
+
+describe('Replica.changeMembers under a flexible quorum', () => {
+  it('refuses a configuration whose phase-1 quorum it does not hear, though it hears a phase-2 quorum', () => {
+    // Voters a, b, c, d; phase 1 needs 3, phase 2 needs 2. a leads and hears b alone:
+    // enough to keep leading, not enough for a new leader to be elected after the change.
+    const b1 = { round: 1, node: 'b' };
+    const r = new Replica({
+      id: 'a',
+      quorum: flexible(['a', 'b', 'c', 'd'], { phase1: 3, phase2: 2 }),
+      random: () => 0,
+      limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2 },
+      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    r.takeOutput();
+    for (let i = 0; i < 10; i++) r.tick();
+    r.takeOutput();
+    for (const v of ['b', 'c']) r.step({ type: 'precheckReply', from: v, to: 'a', granted: true, promised: b1 });
+    const out = r.takeOutput();
+    r.persisted(out.persistSeq);
+    const prepare = out.messages.find((m) => m.type === 'prepare');
+    if (prepare?.type !== 'prepare') throw new Error('a did not campaign');
+    for (const v of ['b', 'c']) r.step({ type: 'promise', from: v, to: 'a', ballot: prepare.ballot, accepted: [], chosen: [] });
+    expect(r.role).toBe('leader');
+    // electionTicksMin ticks and more in which only b answers.
+    for (let i = 0; i < 12; i++) {
+      const o = r.takeOutput();
+      if (o.persist !== undefined) r.persisted(o.persistSeq);
+      for (const m of o.messages) {
+        if (m.to !== 'b') continue;
+        if (m.type === 'heartbeat') r.step({ type: 'heartbeatReply', from: 'b', to: 'a', ballot: m.ballot, commitIndex: m.commitIndex, seq: m.seq });
+        if (m.type === 'accept') r.step({ type: 'accepted', from: 'b', to: 'a', ballot: m.ballot, firstSlot: m.firstSlot, count: m.values.length });
+      }
+      r.tick();
+    }
+    expect(r.role).toBe('leader');
+    expect(r.changeMembers({ type: 'addObserver', id: 'p' })).toEqual({ ok: false, reason: 'would-lose-quorum', voters: ['a', 'b', 'c', 'd'] });
+  });
+});
+
+describe('Replica.changeMembers during a joint change', () => {
+  it('refuses another change once the joint configuration governs, before the leader proposes its second step', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    const r = c.replica('a');
+    // c for o: no majority of {a, b, c} need meet one of {a, b, o}, so it goes through a
+    // joint configuration, chosen at slot 1 and governing from slot 5.
+    const joint = c.changeMembers('a', { type: 'replace', remove: 'c', add: 'o' });
+    expect(joint).toMatchObject({ ok: true, config: { id: 1, leaving: { voters: ['a', 'b', 'c'] } } });
+    let answer: unknown;
+    for (let round = 0; round < 30 && answer === undefined; round++) {
+      for (const m of c.take(() => true)) {
+        if (m.to !== 'a' || m.type !== 'accepted') {
+          c.inject(m);
+          continue;
+        }
+        // Stepped without taking a's output: it has not proposed anything since.
+        r.step(m);
+        if (answer === undefined && r.status.commitIndex === 4) answer = r.changeMembers({ type: 'demote', id: 'b' });
+        // Not quiesced, a ignores the wake; the cluster takes its output.
+        c.wake('a');
+      }
+    }
+    expect(answer).toEqual({ ok: false, reason: 'in-progress', config: (joint as { config: unknown }).config });
+  });
+});
+
+describe('a leader and the voters of a configuration it did not campaign in', () => {
+  it('asks them for promises once that configuration starts within inflightSlotsMax of the commit index, not as soon as it is chosen', () => {
+    // a leads with b's promise alone (c is down). Promoting o makes a phase-1 quorum of
+    // {a, b, c, o} three voters: a needs c's or o's promise before slot 9, where the new
+    // configuration governs; with inflightSlotsMax 2 it proposes there once slot 7 commits.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 8, limits: { inflightSlotsMax: 2 } });
+    c.crash('c');
+    c.elect('a', ['a', 'b']);
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true, config: { id: 1 } });
+    const prepares: string[] = [];
+    for (let round = 0; round < 40; round++) {
+      const batch = c.take(() => true);
+      if (batch.length === 0) c.tick(['a']);
+      for (const m of batch) {
+        if (m.type === 'prepare') prepares.push(`${m.to} at commit index ${c.status('a').commitIndex}, from slot ${m.firstSlot}`);
+        c.inject(m);
+      }
+    }
+    expect(prepares[0]).toBe('c at commit index 7, from slot 9');
+    expect(prepares[1]).toBe('o at commit index 7, from slot 9');
   });
 });

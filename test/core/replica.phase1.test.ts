@@ -157,4 +157,189 @@ describe('Replica candidacies', () => {
     expect(r.takeOutput().persist?.chosen ?? []).toEqual([]);
     expect(r.status.commitIndex).toBe(3);
   });
+
+  it('writes nothing for slots a later promise reports chosen that it committed and compacted meanwhile', () => {
+    const { r, ballot } = candidate(1);
+    const chosen = [2, 3].map((slot) => ({ slot, value: noop }));
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot, accepted: [], chosen });
+    expect(r.takeOutput().committed.map((e) => e.slot)).toEqual([2, 3]);
+    r.applied(3);
+    r.compact(3);
+    r.step({ type: 'promise', from: 'c', to: 'a', ballot, accepted: [], chosen });
+    expect(r.takeOutput().persist?.chosen ?? []).toEqual([]);
+    expect(r.status.commitIndex).toBe(3);
+  });
+});
+
+describe('Replica prechecks, at the edges', () => {
+  it('a demoted voter (it voted once) answers a precheck, and asks a voter ahead of it for what it lacks', () => {
+    // An observer that never voted drops prechecks; one that voted still answers. A
+    // voter asking with a higher commit index learned a configuration this node lacks.
+    const r = new Replica({
+      id: 'a',
+      quorum: majority(['b', 'c', 'd']),
+      observers: ['a'],
+      random: () => 0,
+      limits,
+      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    r.takeOutput();
+    expect(r.role).toBe('observer');
+    r.step({ type: 'precheck', from: 'b', to: 'a', commitIndex: 3 });
+    expect(only(r)).toEqual([
+      { type: 'precheckReply', from: 'a', to: 'b', granted: false, promised: b1 },
+      { type: 'catchUp', from: 'a', to: 'b', firstSlot: 1, lastSlot: 3 },
+    ]);
+  });
+
+  it('a voter not ahead of it gets the answer alone', () => {
+    const r = new Replica({
+      id: 'a',
+      quorum: majority(['b', 'c', 'd']),
+      observers: ['a'],
+      random: () => 0,
+      limits,
+      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    r.takeOutput();
+    r.step({ type: 'precheck', from: 'b', to: 'a', commitIndex: 0 });
+    expect(only(r).map((m) => m.type)).toEqual(['precheckReply']);
+  });
+
+  it('to a candidate behind what it compacted, it sends the snapshot', () => {
+    const r = voter(3);
+    r.applied(3);
+    r.compact(2);
+    r.step({ type: 'precheck', from: 'c', to: 'a', commitIndex: 1 });
+    const out = r.takeOutput();
+    expect(out.messages).toEqual([{ type: 'precheckReply', from: 'a', to: 'c', granted: false, promised: b1 }]);
+    expect(out.snapshotsTo).toEqual(['c']);
+  });
+
+  it('to a removed member whose precheck carries no commit index, it sends nothing at all', () => {
+    // d campaigns in a configuration that is gone: it is sent what it lacks, but only
+    // if its message says what that is (a malformed one is only dropped, rule 7).
+    const r = voter(3);
+    r.applied(3);
+    r.compact(3);
+    r.step({ type: 'precheck', from: 'd', to: 'a', commitIndex: -1 } as Message);
+    const out = r.takeOutput();
+    expect(r.status.droppedMessages).toBe(1);
+    expect(out.messages).toEqual([]);
+    expect(out.snapshotsTo).toEqual([]);
+    r.step({ type: 'precheck', from: 'd', to: 'a', commitIndex: 1 });
+    expect(r.takeOutput().snapshotsTo).toEqual(['d']);
+  });
+
+  it('an answer reaching an observer is dropped, whatever it grants', () => {
+    const r = new Replica({
+      id: 'a',
+      quorum: majority(['b', 'c', 'd']),
+      observers: ['a'],
+      random: () => 0,
+      limits,
+      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    r.takeOutput();
+    expect(() => r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 })).not.toThrow();
+    expect(r.role).toBe('observer');
+    expect(r.takeOutput().messages).toEqual([]);
+  });
+});
+
+describe('Replica ballots seen', () => {
+  /** `r` times out and b grants its precheck: the round of the prepare it then sends. */
+  function nextRound(r: Replica): number {
+    for (let i = 0; i < 10; i++) r.tick();
+    r.takeOutput();
+    r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 });
+    const prepare = r.takeOutput().messages.find((m) => m.type === 'prepare');
+    if (prepare?.type !== 'prepare') throw new Error('a did not campaign');
+    return prepare.ballot.round;
+  }
+
+  it('a prepare answered with a snapshot instead of a promise still raises the round it campaigns in', () => {
+    const r = voter(3);
+    r.applied(3);
+    r.compact(2);
+    r.step({ type: 'prepare', from: 'c', to: 'a', ballot: { round: 7, node: 'c' }, firstSlot: 1 });
+    expect(r.takeOutput().snapshotsTo).toEqual(['c']);
+    expect(r.status.promised).toEqual(b1);
+    expect(nextRound(r)).toBe(8);
+  });
+
+  it('a reject it ignores (it campaigns no more) still raises the round it campaigns in', () => {
+    const r = voter();
+    r.step({ type: 'reject', from: 'c', to: 'a', ballot: { round: 1, node: 'a' }, promised: { round: 5, node: 'c' } });
+    expect(r.role).toBe('follower');
+    expect(nextRound(r)).toBe(6);
+  });
+
+  it('a follower that promises a candidate names the leader it heard until another one speaks', () => {
+    const r = voter();
+    r.step({ type: 'heartbeat', from: 'b', to: 'a', ballot: b1, commitIndex: 0, seq: 1 });
+    r.takeOutput();
+    r.step({ type: 'prepare', from: 'c', to: 'a', ballot: { round: 2, node: 'c' }, firstSlot: 1 });
+    expect(only(r).map((m) => m.type)).toEqual(['promise']);
+    expect(r.role).toBe('follower');
+    expect(r.status.leader).toBe('b');
+  });
+});
+
+describe('Replica candidacies: which answers count, and what a win starts from', () => {
+  /** Voter a campaigning in round 2, its own promise durable: one more promise elects it. */
+  function candidate(commitIndex = 0): { r: Replica; ballot: { round: number; node: string } } {
+    const r = voter(commitIndex);
+    for (let i = 0; i < 10; i++) r.tick();
+    r.takeOutput();
+    r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 });
+    const out = r.takeOutput();
+    r.persisted(out.persistSeq);
+    const prepare = out.messages.find((m) => m.type === 'prepare');
+    if (prepare?.type !== 'prepare') throw new Error('a did not campaign');
+    expect(r.role).toBe('candidate');
+    return { r, ballot: prepare.ballot };
+  }
+
+  it('a promise for an earlier ballot of its own', () => {
+    const { r, ballot } = candidate();
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot: { round: ballot.round - 1, node: 'a' }, accepted: [], chosen: [] });
+    expect(r.role).toBe('candidate');
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot, accepted: [], chosen: [] });
+    expect(r.role).toBe('leader');
+  });
+
+  it('a reject for an earlier ballot of its own, or naming no higher promise', () => {
+    const { r, ballot } = candidate();
+    r.step({ type: 'reject', from: 'b', to: 'a', ballot: { round: ballot.round - 1, node: 'a' }, promised: { round: ballot.round + 1, node: 'c' } });
+    expect(r.role).toBe('candidate');
+    // Only a buggy or hostile acceptor refuses a ballot naming that very ballot.
+    r.step({ type: 'reject', from: 'b', to: 'a', ballot, promised: ballot });
+    expect(r.role).toBe('candidate');
+    r.step({ type: 'reject', from: 'b', to: 'a', ballot, promised: { round: ballot.round + 1, node: 'c' } });
+    expect(r.role).toBe('follower');
+    expect(r.status.leader).toBe('c');
+  });
+
+  it('refused in favour of a higher ballot of its own, it names no leader: not itself', () => {
+    // A prepare it sent before its disk was wiped, delivered late: the acceptor promised
+    // that ballot, above the one this node leads or campaigns in since it rejoined.
+    const { r, ballot } = candidate();
+    r.step({ type: 'reject', from: 'b', to: 'a', ballot, promised: { round: ballot.round + 3, node: 'a' } });
+    expect(r.role).toBe('follower');
+    expect(r.status.leader).toBeUndefined();
+  });
+
+  it('a promise that completes its quorum and reports slots chosen beyond its commit index: it leads at once, from the slot after them', () => {
+    const { r, ballot } = candidate(1);
+    const chosen = [2, 3].map((slot) => ({ slot, value: noop }));
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot, accepted: [], chosen });
+    expect(r.role).toBe('leader');
+    expect(r.status.commitIndex).toBe(3);
+    // Slots 2 and 3 are chosen: proposing them again is no leader's business.
+    expect(r.takeOutput().messages.map((m) => m.type)).toEqual(['heartbeat', 'heartbeat']);
+    expect(r.propose([new Uint8Array([1])])).toEqual({ ok: true });
+    const accepts = r.takeOutput().messages.filter((m) => m.type === 'accept');
+    expect(accepts.map((m) => m.type === 'accept' && m.firstSlot)).toEqual([4, 4]);
+  });
 });

@@ -234,3 +234,91 @@ describe('quiesceAfterTicks', () => {
     expect(() => new Replica({ id: 'a', quorum: majority(voters), random: () => 0, quiesceAfterTicks: ticks })).toThrow(ConfigError);
   });
 });
+
+describe('who a quiesce message quiets', () => {
+  const a1 = { round: 1, node: 'a' };
+  const quiesce = (to: string) => ({ type: 'quiesce', from: 'a', to, ballot: a1, commitIndex: 0 }) as const;
+
+  it('an observer holding every chosen slot: it stops counting time, and a wake() rouses it without a word (it votes in no election)', () => {
+    const d = new Replica({ id: 'd', quorum: majority(voters), observers: ['d'], random: () => 0, quiesceAfterTicks: 4 });
+    d.takeOutput();
+    expect(d.role).toBe('observer');
+    d.step(quiesce('d'));
+    expect(d.status.quiesced).toBe(true);
+    expect(d.takeOutput().messages).toEqual([]);
+    d.wake();
+    expect(d.status.quiesced).toBe(false);
+    expect(d.takeOutput().messages).toEqual([]);
+  });
+
+  it('not a member the log removed: only a leader, follower or observer is quiesced', () => {
+    // d starts from a log whose configuration no longer names it.
+    const configuration = [{ from: 1, source: 0, config: { id: 0, voters, quorum: 'majority', observers: [], addresses: {}, windowSlots: 8 } }] as const;
+    const d = new Replica({ id: 'd', quorum: majority(voters), configuration, random: () => 0, quiesceAfterTicks: 4 });
+    d.takeOutput();
+    expect(d.role).toBe('removed');
+    d.step(quiesce('d'));
+    expect(d.status.quiesced).toBe(false);
+    expect(d.takeOutput().messages).toEqual([{ type: 'wake', from: 'd', to: 'a', ballot: a1 }]);
+  });
+
+  it('not a voter still rejoining (amnesia guard): it asks the leader to go on', () => {
+    const b = new Replica({ id: 'b', quorum: majority(voters), random: () => 0, quiesceAfterTicks: 4 });
+    b.takeOutput();
+    expect(b.status.rejoining).toBe('probing');
+    b.step(quiesce('b'));
+    expect(b.status.quiesced).toBe(false);
+    expect(b.takeOutput().messages).toContainEqual({ type: 'wake', from: 'b', to: 'a', ballot: a1 });
+  });
+
+  it('undone when a snapshot is installed (and a snapshot quiets no one)', () => {
+    const b = new Replica({
+      id: 'b',
+      quorum: majority(voters),
+      random: () => 0,
+      quiesceAfterTicks: 4,
+      state: { promised: a1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    b.step(quiesce('b'));
+    expect(b.status.quiesced).toBe(true);
+    b.installSnapshot(3);
+    expect(b.status.quiesced).toBe(false);
+    const c = new Replica({
+      id: 'c',
+      quorum: majority(voters),
+      random: () => 0,
+      quiesceAfterTicks: 4,
+      state: { promised: a1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    c.installSnapshot(3);
+    expect(c.status.quiesced).toBe(false);
+  });
+});
+
+describe('a quiesced follower roused by its own leader', () => {
+  it('does not ask that leader to speak: it just did', () => {
+    const c = quiescedCluster();
+    c.propose('a', 'y');
+    const accepts = c.take((m) => m.type === 'accept');
+    expect(accepts.map((m) => m.to).sort()).toEqual(['b', 'c']);
+    for (const m of accepts) c.inject(m);
+    expect(c.status('b').quiesced).toBe(false);
+    expect(c.inFlight.map((m) => m.type)).toEqual(['accepted', 'accepted']);
+  });
+});
+
+describe('a quiesced leader roused with nothing to do', () => {
+  it('quiesces again on its quiesceAfterTicks-th tick: every one of them idle', () => {
+    const c = quiescedCluster();
+    c.wake('a');
+    expect(c.status('a').quiesced).toBe(false);
+    const quiesceAt: number[] = [];
+    for (let t = 1; t <= 6; t++) {
+      c.tick(['a']);
+      if (c.inFlight.some((m) => m.type === 'quiesce')) quiesceAt.push(t);
+      c.deliver();
+    }
+    expect(quiesceAt).toEqual([4]);
+    for (const id of voters) expect(c.status(id).quiesced, id).toBe(true);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../../src/core/index.js';
+import { type Configuration, type Message, majority, Replica, type Value } from '../../src/core/index.js';
 import { ManualCluster } from '../../src/testing/index.js';
 
 // What a replica does when a chosen configuration changes its own place: a leader
@@ -70,5 +70,112 @@ describe('a member another leader removes', () => {
     expect(commitsToC).toContain(commit);
     expect(c.status('c').commitIndex).toBe(commit);
     expect(c.status('c').role).toBe('removed');
+  });
+});
+
+// Voter a of a, b, c, told by a peer that a configuration was chosen at slot 1 and
+// governs from its commit index on (a window of 2 slots: the change, then a no-op).
+const windowSlots = 2;
+const b1 = { round: 1, node: 'b' };
+
+/** Slots 1 and 2 chosen: a change to `voters` and `observers` at 1, a no-op at 2. */
+function changeChosen(voters: string[], observers: string[]): { slot: number; value: Value }[] {
+  const config: Configuration = { id: 1, voters, quorum: 'majority', observers, addresses: {}, windowSlots };
+  return [
+    { slot: 1, value: { kind: 'config', config } },
+    { slot: 2, value: { kind: 'noop' } },
+  ];
+}
+
+function voterA(): Replica {
+  const r = new Replica({
+    id: 'a',
+    quorum: majority(['a', 'b', 'c']),
+    random: () => 0,
+    limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2 },
+    windowSlots,
+    state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
+  });
+  r.takeOutput();
+  return r;
+}
+
+/** `a` campaigning in round 2 after b granted its precheck, its own promise durable: b's promise elects it. */
+function candidateA(): { r: Replica; ballot: { round: number; node: string } } {
+  const r = voterA();
+  for (let i = 0; i < 10; i++) r.tick();
+  r.takeOutput();
+  r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 });
+  const out = r.takeOutput();
+  r.persisted(out.persistSeq);
+  const prepare = out.messages.find((m) => m.type === 'prepare');
+  if (prepare?.type !== 'prepare') throw new Error('a did not campaign');
+  return { r, ballot: prepare.ballot };
+}
+
+describe('a configuration learned in the middle of an election', () => {
+  it('demotes a prechecking voter: the answers to its precheck reach an observer, which drops them', () => {
+    const r = voterA();
+    for (let i = 0; i < 10; i++) r.tick();
+    expect(r.takeOutput().messages.map((m) => m.type)).toEqual(['precheck', 'precheck']);
+    const chosen = changeChosen(['b', 'c'], ['a']);
+    r.step({ type: 'chosen', from: 'b', to: 'a', firstSlot: 1, values: chosen.map((e) => e.value), commitIndex: 2 });
+    r.takeOutput();
+    expect(r.role).toBe('observer');
+    expect(() => r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 })).not.toThrow();
+    expect(r.role).toBe('observer');
+    expect(r.takeOutput().messages).toEqual([]);
+  });
+
+  it('from a promise, demotes the candidate at once: the promise that would have elected it elects no one', () => {
+    const { r, ballot } = candidateA();
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot, accepted: [], chosen: changeChosen(['b', 'c'], ['a']) });
+    expect(r.role).toBe('observer');
+    expect(r.takeOutput().messages).toEqual([]);
+  });
+
+  it('from a promise, elects a leader that proposes in the new configuration only once its own write of the slots before is durable', () => {
+    // The handover (docs/protocol.md): a phase-2 quorum of the new configuration must
+    // hold every earlier slot durably. a learned slots 1 and 2 from b's promise; its
+    // write of them is on its way to the disk when it wins, so b alone is no quorum.
+    const { r, ballot } = candidateA();
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot, accepted: [], chosen: changeChosen(['a', 'b', 'c'], ['d']) });
+    expect(r.role).toBe('leader');
+    const won = r.takeOutput();
+    expect(won.persist?.commitIndex).toBe(2);
+    r.step({ type: 'heartbeatReply', from: 'b', to: 'a', ballot, commitIndex: 2, seq: 1 });
+    expect(r.propose([new Uint8Array([1])])).toEqual({ ok: true });
+    expect(r.takeOutput().messages).toEqual([]);
+    r.persisted(won.persistSeq);
+    const accepts = r.takeOutput().messages.filter((m) => m.type === 'accept');
+    expect(accepts.map((m) => `${m.to}:${m.type === 'accept' ? m.firstSlot : ''}`)).toEqual(['b:3', 'c:3']);
+  });
+});
+
+describe('an observer promoted and elected before its configuration governs', () => {
+  it('may not propose in the slots the old configuration governs, so it hands leadership to a voter of that one', () => {
+    // o is promoted at slot 1, governing from slot 5. a commits slot 1 (its accepts of
+    // the no-ops at 2..4 are lost) and crashes; o, a voter of the configurations
+    // governing from its commit index on, is elected. Slots 2..4 need a leader that votes
+    // in them: o tells b or c to campaign, which then fills them.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true, config: { id: 1 } });
+    for (let round = 0; round < 20; round++) {
+      if (round % 2 === 0) c.tick(['a']);
+      for (const m of c.take(() => true)) if (m.type !== 'accept' || m.firstSlot < 2) c.inject(m);
+    }
+    c.crash('a');
+    for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(1);
+    c.elect('o', ['o', 'b', 'c']);
+    for (let i = 0; i < 60; i++) {
+      c.tick(['o', 'b', 'c']);
+      c.deliver();
+    }
+    expect(['b', 'c'].map((id) => c.status(id).role)).toContain('leader');
+    for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(4);
   });
 });
