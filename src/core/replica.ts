@@ -1728,7 +1728,10 @@ export class Replica {
     if (m.values.length > this.limits.catchUpSlotsMax)
       assert(false, `chosen message of ${m.values.length} slots from ${m.from}, above ${this.limits.catchUpSlotsMax}`);
     this.catchUp.received(m.firstSlot);
-    for (let i = 0; i < m.values.length; i++) {
+    // Slots at or below the commit index are known, or compacted (where the learner's
+    // lookup finds nothing and would take them as new): none is written again.
+    const commit = this.learner.commitIndex;
+    for (let i = Math.max(0, commit + 1 - m.firstSlot); i < m.values.length; i++) {
       const slot = m.firstSlot + i;
       const value = m.values[i]!;
       if (this.learner.learn(slot, value)) this.out.persistChosen({ slot, value });

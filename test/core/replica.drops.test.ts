@@ -124,4 +124,16 @@ describe('Replica drops, what it does not do', () => {
     expect(r.status.droppedMessages).toBe(2);
     expect(sent(r)).toEqual([]);
   });
+
+  it('a chosen message naming slots it committed and compacted: nothing of them is written again, and the new ones are', () => {
+    const r = voter(10);
+    r.applied(10);
+    r.compact(8);
+    r.takeOutput();
+    r.step({ type: 'chosen', from: 'b', to: 'a', firstSlot: 1, values: new Array(12).fill(noop), commitIndex: 12 });
+    const out = r.takeOutput();
+    expect(out.persist?.chosen.map((e) => e.slot)).toEqual([11, 12]);
+    expect(out.committed.map((e) => e.slot)).toEqual([11, 12]);
+    expect(r.status.commitIndex).toBe(12);
+  });
 });
