@@ -6,9 +6,9 @@ import { ManualCluster } from '../../src/testing/index.js';
 // configuration refuses, a voter added that lags or is silent, a configuration whose
 // quorums need voters the leader does not hear, and one change at a time.
 
-/** Voters a, b, c and observer o, a elected, a heartbeat round answered by everyone. */
-function cluster(limits = {}): ManualCluster {
-  const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], limits });
+/** Voters a, b, c and observer o, a elected, a heartbeat round answered by everyone; `windowSlots` if given. */
+function cluster(limits = {}, windowSlots?: number): ManualCluster {
+  const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], limits, ...(windowSlots === undefined ? {} : { windowSlots }) });
   c.elect('a');
   c.deliver();
   c.tick(['a'], 2);
@@ -133,11 +133,7 @@ describe('A leader that removes itself', () => {
 
 describe('Replica.changeMembers: one change at a time, until it governs', () => {
   it('refuses another while the change has a slot but is not chosen, and while it is chosen but does not govern yet', () => {
-    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4 });
-    c.elect('a');
-    c.deliver();
-    c.tick(['a'], 2);
-    c.deliver();
+    const c = cluster({}, 4);
     const r = c.replica('a');
     const first = c.changeMembers('a', { type: 'addObserver', id: 'p' });
     expect(first).toMatchObject({ ok: true, config: { id: 1 } });
@@ -199,11 +195,7 @@ describe('Replica.changeMembers under a flexible quorum', () => {
 
 describe('Replica.changeMembers during a joint change', () => {
   it('refuses another change once the joint configuration governs, before the leader proposes its second step', () => {
-    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4 });
-    c.elect('a');
-    c.deliver();
-    c.tick(['a'], 2);
-    c.deliver();
+    const c = cluster({}, 4);
     const r = c.replica('a');
     // c for o: no majority of {a, b, c} need meet one of {a, b, o}, so it goes through a
     // joint configuration, chosen at slot 1 and governing from slot 5.

@@ -172,9 +172,8 @@ describe('Replica candidacies', () => {
 });
 
 describe('Replica prechecks, at the edges', () => {
-  it('a demoted voter (it voted once) answers a precheck, and asks a voter ahead of it for what it lacks', () => {
-    // An observer that never voted drops prechecks; one that voted still answers. A
-    // voter asking with a higher commit index learned a configuration this node lacks.
+  /** `a`, demoted to observer of {b, c, d} after it voted once (its promise to b is on record). */
+  function demotedVoter(): Replica {
     const r = new Replica({
       id: 'a',
       quorum: majority(['b', 'c', 'd']),
@@ -184,6 +183,13 @@ describe('Replica prechecks, at the edges', () => {
       state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
     });
     r.takeOutput();
+    return r;
+  }
+
+  it('a demoted voter (it voted once) answers a precheck, and asks a voter ahead of it for what it lacks', () => {
+    // An observer that never voted drops prechecks; one that voted still answers. A
+    // voter asking with a higher commit index learned a configuration this node lacks.
+    const r = demotedVoter();
     expect(r.role).toBe('observer');
     r.step({ type: 'precheck', from: 'b', to: 'a', commitIndex: 3 });
     expect(only(r)).toEqual([
@@ -193,15 +199,7 @@ describe('Replica prechecks, at the edges', () => {
   });
 
   it('a voter not ahead of it gets the answer alone', () => {
-    const r = new Replica({
-      id: 'a',
-      quorum: majority(['b', 'c', 'd']),
-      observers: ['a'],
-      random: () => 0,
-      limits,
-      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
-    });
-    r.takeOutput();
+    const r = demotedVoter();
     r.step({ type: 'precheck', from: 'b', to: 'a', commitIndex: 0 });
     expect(only(r).map((m) => m.type)).toEqual(['precheckReply']);
   });
@@ -232,15 +230,7 @@ describe('Replica prechecks, at the edges', () => {
   });
 
   it('an answer reaching an observer is dropped, whatever it grants', () => {
-    const r = new Replica({
-      id: 'a',
-      quorum: majority(['b', 'c', 'd']),
-      observers: ['a'],
-      random: () => 0,
-      limits,
-      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
-    });
-    r.takeOutput();
+    const r = demotedVoter();
     expect(() => r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 })).not.toThrow();
     expect(r.role).toBe('observer');
     expect(r.takeOutput().messages).toEqual([]);
