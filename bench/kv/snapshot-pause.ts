@@ -11,8 +11,14 @@
  * during a step is that step's longest block (the machine's own noise included: the
  * idle line, measured first in the same run, is that floor).
  *
- * `npx tsx bench/kv/snapshot-pause.ts [--keys 10000,100000] [--large 100]` (large: MB in
- * 64 KiB values). A benchmark: it reports and never fails.
+ * A second table does the same for the runtime's part, the exactly-once table, with
+ * `--clients` clients of 4 KV results each: the copy a capture made until 2026-12-06 and
+ * the capture now, then encode, decode and import at once (the same code without
+ * pauses: one piece, as a node ran them until then, the baseline) and in steps (what a
+ * node does now).
+ *
+ * `npx tsx bench/kv/snapshot-pause.ts [--keys 10000,100000] [--large 100] [--clients
+ * 10000,50000]` (large: MB in 64 KiB values). A benchmark: it reports and never fails.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +26,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvStateMachine } from '../../src/kv/kv-state-machine.js';
 import { kvResultCodec } from '../../src/kv/kv-codec.js';
-import { copyBytesPerStep, decodeSnapshot, encodeRuntimeState, encodeSnapshot, encodeSnapshotHead } from '../../src/runtime/snapshot-format.js';
+import type { KvResult } from '../../src/kv/kv-command.js';
+import { DedupTable, defaultDedupLimits } from '../../src/runtime/dedup-table.js';
+import {
+  copyBytesPerStep,
+  decodeSnapshot,
+  decodeSnapshotInSteps,
+  encodeRuntimeState,
+  encodeRuntimeStateInSteps,
+  encodeSnapshot,
+  encodeSnapshotHead,
+} from '../../src/runtime/snapshot-format.js';
 import { FileStorage } from '../../src/storage/file/index.js';
 
 const argv = process.argv.slice(2);
@@ -30,6 +46,7 @@ const arg = (name: string, fallback: string): string => {
 };
 const keyCounts = arg('keys', '10000,100000').split(',').map(Number);
 const largeMb = Number(arg('large', '100'));
+const clientCounts = arg('clients', '10000,50000').split(',').filter(Boolean).map(Number);
 
 /** The longest lateness of a 1 ms timer while `work` runs, and how long it took. */
 async function blocked<T>(work: () => Promise<T> | T): Promise<{ value: T; blockMs: number; ms: number }> {
@@ -54,6 +71,8 @@ async function blocked<T>(work: () => Promise<T> | T): Promise<{ value: T; block
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+/** What a node pauses with between steps: after pending I/O, without a timer's 1 ms floor. */
+const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function fill(machine: KvStateMachine, keys: number, valueBytes: number): void {
   const value = new Uint8Array(valueBytes).fill(7);
@@ -92,8 +111,8 @@ async function measure(label: string, keys: number, valueBytes: number): Promise
     // part, then the state machine's bytes in pieces, through a snapshot writer.
     await step('save in pieces', async () => {
       const head = encodeSnapshotHead(runtime);
-      const writer = storage.createSnapshot(keys + 1, head.byteLength + encoded.byteLength);
-      await writer.write(head);
+      const writer = storage.createSnapshot(keys + 1, head.reduce((n, piece) => n + piece.byteLength, 0) + encoded.byteLength);
+      for (const piece of head) await writer.write(piece);
       for (let at = 0; at < encoded.byteLength; at += copyBytesPerStep)
         await writer.write(encoded.subarray(at, Math.min(encoded.byteLength, at + copyBytesPerStep)));
       await writer.commit();
@@ -113,6 +132,34 @@ async function measure(label: string, keys: number, valueBytes: number): Promise
   return { store: `${label} (${(data.byteLength / 1e6).toFixed(1)} MB)`, steps };
 }
 
+/** The exactly-once table of `clients` clients with 4 results each, as a KV node holds it. */
+async function measureTable(clients: number): Promise<Row> {
+  const table = new DedupTable<KvResult>(defaultDedupLimits);
+  for (let i = 0; i < clients; i++) {
+    for (let seq = 1; seq <= 4; seq++) {
+      table.check(`client-${i}`, seq, 0, 1_000 + i, 1_000 + i);
+      table.record(`client-${i}`, seq, { ok: true, value: { type: 'put', key: `key/${i}`, version: seq, revision: i * 4 + seq } });
+    }
+  }
+  const steps: Row['steps'] = [];
+  const step = async <T>(name: string, work: () => Promise<T> | T): Promise<T> => {
+    const { value, blockMs, ms } = await blocked(work);
+    steps.push({ name, blockMs, ms });
+    return value;
+  };
+  const exported = await step('copy (old capture)', () => table.exportState());
+  const captured = await step('capture', () => table.captured());
+  const state = { lastTimestamp: 1, dedup: captured };
+  await step('encode at once', () => encodeRuntimeState({ lastTimestamp: 1, dedup: exported }, kvResultCodec));
+  const pieces = await step('encode in steps', () => encodeRuntimeStateInSteps(state, kvResultCodec, immediate));
+  const bytes = await encodeSnapshot(pieces, new Uint8Array(0));
+  const decoded = await step('decode at once', () => decodeSnapshot(bytes, kvResultCodec));
+  await step('decode in steps', () => decodeSnapshotInSteps(bytes, kvResultCodec, immediate));
+  await step('import at once', () => new DedupTable<KvResult>(defaultDedupLimits).importState(decoded.state.dedup));
+  await step('import in steps', () => new DedupTable<KvResult>(defaultDedupLimits).importStateInSteps(decoded.state.dedup, immediate));
+  return { store: `${clients.toLocaleString('en-US')} clients × 4 results (${(bytes.byteLength / 1e6).toFixed(1)} MB)`, steps };
+}
+
 const idle = await blocked(() => new Promise((resolve) => setTimeout(resolve, 200)));
 const rows: Row[] = [];
 for (const keys of keyCounts) rows.push(await measure(`${keys.toLocaleString('en-US')} keys of 100 B`, keys, 100));
@@ -127,3 +174,13 @@ console.log(`idle floor (a 1 ms timer's longest lateness over 200 ms, same run):
 console.log(`| store | ${names.join(' | ')} |`);
 console.log(`|---|${names.map(() => '---:').join('|')}|`);
 for (const row of rows) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(0)})`).join(' | ')} |`);
+
+if (clientCounts.length > 0) {
+  const tables: Row[] = [];
+  for (const clients of clientCounts) tables.push(await measureTable(clients));
+  const columns = tables[0]!.steps.map((s) => s.name);
+  console.log('\nThe runtime part, the exactly-once table ("at once": the same code without pauses, as a node ran it until 2026-12-06)');
+  console.log(`| table | ${columns.join(' | ')} |`);
+  console.log(`|---|${columns.map(() => '---:').join('|')}|`);
+  for (const row of tables) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(0)})`).join(' | ')} |`);
+}

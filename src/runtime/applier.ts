@@ -7,6 +7,7 @@ import { assert } from '../core/assert.js';
 import { type DedupState, type DedupStats, type DedupTrip, DedupTable, type Outcome } from './dedup-table.js';
 import { decodeEnvelope } from './envelope.js';
 import { ApplyError, ResultDroppedError, ResultExpiredError, SnapshotError } from './errors.js';
+import { nextTurn } from './clock.js';
 import { LogClock } from './log-clock.js';
 import type { MetricsRecorder } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
@@ -74,9 +75,9 @@ export class Applier<Command, Result> {
     return this.dedup.stats;
   }
 
-  /** The runtime's replicated state now, for a snapshot. */
+  /** The runtime's replicated state now, for a snapshot: later applies leave it as it is. */
   get state(): AppliedState<Result> {
-    return { lastTimestamp: this.lastTimestamp, dedup: this.dedup.exportState() };
+    return { lastTimestamp: this.lastTimestamp, dedup: this.dedup.captured() };
   }
 
   /** At start: the state is the snapshot's at `snapshotSlot`, and the log replays to `replayedThrough`. */
@@ -145,7 +146,8 @@ export class Applier<Command, Result> {
     } catch (error) {
       throw new SnapshotError("the state machine's restore() threw; its state may be half replaced", { cause: error });
     }
-    this.dedup.importState(state.dedup);
+    // In steps: a table of many clients takes tens of milliseconds to build.
+    await this.dedup.importStateInSteps(state.dedup, () => nextTurn(this.options.clock));
     this.lastTimestamp = state.lastTimestamp;
   }
 

@@ -28,6 +28,17 @@ export interface Clock {
 }
 
 /**
+ * Resolves on a later turn of the event loop, after pending I/O (see {@link Clock.defer}):
+ * long work awaits it between steps. @internal
+ */
+export function nextTurn(clock: Clock): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (clock.defer !== undefined) clock.defer(resolve);
+    else clock.setTimer(resolve, 0);
+  });
+}
+
+/**
  * Runs callbacks soon, after pending I/O: `setImmediate` on Node; in a browser (which
  * has none) a MessageChannel task, since browsers clamp nested zero-delay timers to
  * 4 ms; a zero-delay timer where neither exists.

@@ -1,5 +1,6 @@
 import { assert } from '../core/assert.js';
 import { estimateBytes, resultEntryBytes } from './result-bytes.js';
+import { type Steps, runAtOnce, runInSteps } from './steps.js';
 
 /** What applying a request produced: the state machine's result, or what it threw. */
 export type Outcome<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
@@ -49,6 +50,9 @@ export interface DedupLimits {
    */
   readonly resultBytesMax: number;
 }
+
+/** Clients and results imported between two pauses of {@link DedupTable.importStateInSteps}: about a millisecond's work. */
+const importResultsPerStep = 4096;
 
 /** The smallest `resultBytesPerClientMax`: room for a few entries, dropped ones included. */
 export const resultBytesPerClientMin = 1024;
@@ -106,38 +110,61 @@ export interface DedupStats {
   readonly evictedForTotal: number;
 }
 
-/** A kept result: its outcome (undefined once dropped) and the bytes charged for it. */
-interface Kept<R> {
-  outcome: Outcome<R> | undefined;
-  bytes: number;
-}
-
-interface ClientRecord<R> {
-  readonly id: string;
-  /** Requests below this seq are finished: applied, or no longer awaited. */
-  floor: number;
-  /** Results of applied requests at or above `floor`, in insertion order. */
-  readonly results: Map<number, Kept<R>>;
-  /** The sum of `results`' bytes. */
-  bytes: number;
-  lastActive: number;
+/** A kept result as the table holds it: never changed once kept (a capture may share it). */
+interface Kept<R> extends KeptResult<R> {
+  readonly bytes: number;
 }
 
 /**
- * A {@link DedupTable}'s whole state as plain data, for a snapshot: clients and
- * tombstones in the table's own order, so a table rebuilt from it behaves the same.
+ * One client's progress and kept results. Shared with the captures taken since it was
+ * made (its `epoch` is older than the table's), it is copied before any change
+ * ({@link DedupTable.own}), so a capture sees it as it was.
+ */
+class ClientRecord<R> implements DedupClientState<R> {
+  constructor(
+    readonly id: string,
+    /** Requests below this seq are finished: applied, or no longer awaited. */
+    public floor: number,
+    public lastActive: number,
+    /** The table's epoch when this record was made: changed in place only within it. */
+    readonly epoch: number,
+    /** Results of applied requests at or above `floor`, by seq, in insertion order. */
+    readonly kept: Map<number, Kept<R>> = new Map(),
+    /** The sum of `kept`'s bytes. */
+    public bytes = 0,
+  ) {}
+
+  get results(): IterableIterator<Kept<R>> {
+    return this.kept.values();
+  }
+}
+
+/**
+ * A {@link DedupTable}'s whole state, for a snapshot: clients and tombstones in the
+ * table's own order, so a table rebuilt from it behaves the same. Its iterables can be
+ * read more than once.
  * @internal
  */
 export interface DedupState<R> {
-  readonly clients: readonly {
-    readonly id: string;
-    readonly floor: number;
-    readonly lastActive: number;
-    readonly results: readonly KeptResult<R>[];
-  }[];
-  readonly tombstones: readonly (readonly [hash: number, lastActive: number])[];
+  readonly clients: readonly DedupClientState<R>[];
+  readonly tombstones: Iterable<readonly [hash: number, lastActive: number]>;
   readonly forgottenThrough: number;
   readonly lastSweep: number;
+}
+
+/** One client of a {@link DedupState}. @internal */
+export interface DedupClientState<R> {
+  readonly id: string;
+  readonly floor: number;
+  readonly lastActive: number;
+  /** In the order the table keeps them (insertion). */
+  readonly results: Iterable<KeptResult<R>>;
+}
+
+/** A {@link DedupState} copied into arrays. @internal */
+export interface PlainDedupState<R> extends DedupState<R> {
+  readonly clients: readonly (DedupClientState<R> & { readonly results: readonly KeptResult<R>[] })[];
+  readonly tombstones: readonly (readonly [hash: number, lastActive: number])[];
 }
 
 /** One kept result as plain data. @internal */
@@ -179,21 +206,26 @@ export interface KeptResult<R> {
  */
 export class DedupTable<R> {
   /** Least recently active first: a touched client is moved to the end. */
-  private readonly clients = new Map<string, ClientRecord<R>>();
+  private clients = new Map<string, ClientRecord<R>>();
   /**
    * The clients that hold results, in the same order as `clients`: where the total
    * byte bound takes from, least recently active first, without passing over the
    * clients that hold none.
    */
-  private readonly holders = new Map<string, ClientRecord<R>>();
+  private holders = new Map<string, ClientRecord<R>>();
   /** Forgotten clients: id hash → when last active, oldest first. */
-  private readonly tombstones = new Map<number, number>();
+  private tombstones = new Map<number, number>();
   /** The latest `lastActive` of any tombstone dropped so far. */
   private forgottenThrough = -Infinity;
   /** The client of the last check, already last in `clients` (no reordering needed). */
   private lastClient: string | undefined;
   /** Log time of the last sweep for idle clients: one a second of log time is enough. */
   private lastSweep = -Infinity;
+  /**
+   * Bumped by each capture: a record made in an older epoch may be shared with a
+   * capture, so it is copied before it changes.
+   */
+  private epoch = 0;
   /** The sum of every client's `bytes`. */
   private bytes = 0;
   /** Results kept, over every client. */
@@ -236,15 +268,38 @@ export class DedupTable<R> {
     };
   }
 
-  /** The whole table as plain data (for a snapshot); outcomes are shared, not copied. */
-  exportState(): DedupState<R> {
-    const clients = [...this.clients].map(([id, r]) => ({
-      id,
-      floor: r.floor,
-      lastActive: r.lastActive,
-      results: [...r.results].map(([seq, kept]): KeptResult<R> => ({ seq, outcome: kept.outcome, bytes: kept.bytes })),
-    }));
-    return { clients, tombstones: [...this.tombstones], forgottenThrough: this.forgottenThrough, lastSweep: this.lastSweep };
+  /**
+   * The whole table as it is now, for a snapshot, unchanged by what the table does
+   * after: a copy of the clients' order and of the tombstones, nothing more. Records are
+   * shared with the table until it changes one, which it copies first (see
+   * {@link own}), so a capture costs little at once and is read at leisure; outcomes
+   * are shared, never copied.
+   */
+  captured(): DedupState<R> {
+    const clients = Array.from(this.clients.values());
+    const hashes = Array.from(this.tombstones.keys());
+    const times = Array.from(this.tombstones.values());
+    this.epoch++;
+    return {
+      clients,
+      tombstones: {
+        *[Symbol.iterator]() {
+          for (let i = 0; i < hashes.length; i++) yield [hashes[i]!, times[i]!] as const;
+        },
+      },
+      forgottenThrough: this.forgottenThrough,
+      lastSweep: this.lastSweep,
+    };
+  }
+
+  /** The whole table as plain data, copied now (results as arrays); outcomes are shared, not copied. */
+  exportState(): PlainDedupState<R> {
+    const state = this.captured();
+    return {
+      ...state,
+      clients: state.clients.map((c) => ({ id: c.id, floor: c.floor, lastActive: c.lastActive, results: [...c.results] })),
+      tombstones: [...state.tombstones],
+    };
   }
 
   /**
@@ -254,32 +309,64 @@ export class DedupTable<R> {
    * one may.
    */
   importState(state: DedupState<R>): void {
-    this.clients.clear();
-    this.holders.clear();
-    this.tombstones.clear();
-    this.bytes = 0;
-    this.results = 0;
+    runAtOnce(this.importSteps(state));
+  }
+
+  /**
+   * {@link importState} with `pause()` awaited every {@link importResultsPerStep}
+   * results. The table is built aside and takes this one's place at the end, at once:
+   * meanwhile this one answers as before.
+   */
+  importStateInSteps(state: DedupState<R>, pause: () => Promise<void>): Promise<void> {
+    return runInSteps(this.importSteps(state), pause);
+  }
+
+  private *importSteps(state: DedupState<R>): Steps<void> {
+    const next = new DedupTable<R>(this.limits);
+    next.epoch = this.epoch + 1;
     const { resultBytesPerClientMax } = this.limits;
+    let work = 0;
     for (const c of state.clients) {
-      const record: ClientRecord<R> = { id: c.id, floor: c.floor, results: new Map(), bytes: 0, lastActive: c.lastActive };
-      this.clients.set(c.id, record);
+      const record = new ClientRecord<R>(c.id, c.floor, c.lastActive, next.epoch);
+      next.clients.set(c.id, record);
       for (const { seq, outcome, bytes } of c.results) {
-        let kept: Kept<R> = { outcome, bytes: bytes ?? (outcome === undefined ? resultEntryBytes : outcomeBytes(outcome, resultBytesPerClientMax)) };
+        let kept: Kept<R> = { seq, outcome, bytes: bytes ?? (outcome === undefined ? resultEntryBytes : outcomeBytes(outcome, resultBytesPerClientMax)) };
         if (kept.bytes > resultBytesPerClientMax) {
-          kept = { outcome: undefined, bytes: resultEntryBytes };
-          this.tooLarge++;
+          kept = { seq, outcome: undefined, bytes: resultEntryBytes };
+          next.tooLarge++;
         }
-        this.add(record, seq, kept);
+        next.add(record, seq, kept);
       }
-      while (record.results.size > this.limits.resultsPerClientMax) this.raiseFloor(record, (record.results.keys().next().value as number) + 1);
-      if (record.bytes > resultBytesPerClientMax) this.evictedForClient += this.shrink(record, undefined, resultBytesPerClientMax);
+      while (record.kept.size > next.limits.resultsPerClientMax) next.raiseFloor(record, (record.kept.keys().next().value as number) + 1);
+      if (record.bytes > resultBytesPerClientMax) next.evictedForClient += next.shrink(record, undefined, resultBytesPerClientMax);
+      work += 1 + record.kept.size;
+      if (work >= importResultsPerStep) {
+        work = 0;
+        yield;
+      }
     }
-    for (const [hash, at] of state.tombstones) this.tombstones.set(hash, at);
-    this.forgottenThrough = state.forgottenThrough;
-    this.lastSweep = state.lastSweep;
+    for (const [hash, at] of state.tombstones) next.tombstones.set(hash, at);
+    next.forgottenThrough = state.forgottenThrough;
+    next.lastSweep = state.lastSweep;
+    if (next.bytes > next.limits.resultBytesMax) next.evictedForTotal += next.shrinkTotal(undefined, undefined);
+    next.checkBounds();
+    this.adopt(next);
+  }
+
+  /** Takes `next`'s contents as its own (its trip counts add to this table's: they only grow). */
+  private adopt(next: DedupTable<R>): void {
+    this.clients = next.clients;
+    this.holders = next.holders;
+    this.tombstones = next.tombstones;
+    this.forgottenThrough = next.forgottenThrough;
+    this.lastSweep = next.lastSweep;
     this.lastClient = undefined;
-    if (this.bytes > this.limits.resultBytesMax) this.evictedForTotal += this.shrinkTotal(undefined, undefined);
-    this.checkBounds();
+    this.epoch = next.epoch;
+    this.bytes = next.bytes;
+    this.results = next.results;
+    this.tooLarge += next.tooLarge;
+    this.evictedForClient += next.evictedForClient;
+    this.evictedForTotal += next.evictedForTotal;
   }
 
   /**
@@ -292,16 +379,17 @@ export class DedupTable<R> {
       const tombstone = this.tombstones.get(hashId(clientId));
       const through = Math.max(this.forgottenThrough, tombstone ?? -Infinity);
       if (createdAt <= through + this.limits.clockSkewMaxMs) return expired;
-      record = { id: clientId, floor: 0, results: new Map(), bytes: 0, lastActive: timestamp };
+      record = new ClientRecord<R>(clientId, 0, timestamp, this.epoch);
       this.clients.set(clientId, record);
       this.lastClient = clientId;
     } else {
+      record = this.own(record);
       this.touch(record, timestamp);
     }
     if (ackedBelow > record.floor) this.raiseFloor(record, ackedBelow);
     this.forgetIdle(timestamp);
     if (seq < record.floor) return expired;
-    const kept = record.results.get(seq);
+    const kept = record.kept.get(seq);
     if (kept === undefined) return newRequest;
     return kept.outcome === undefined ? dropped : { kind: 'duplicate', outcome: kept.outcome };
   }
@@ -312,8 +400,9 @@ export class DedupTable<R> {
    * log time `timestamp`. An unknown client is not added: a read leaves no trace.
    */
   progress(clientId: string, ackedBelow: number, timestamp: number): void {
-    const record = this.clients.get(clientId);
-    if (record === undefined) return;
+    const found = this.clients.get(clientId);
+    if (found === undefined) return;
+    const record = this.own(found);
     this.touch(record, timestamp);
     if (ackedBelow > record.floor) this.raiseFloor(record, ackedBelow);
     this.forgetIdle(timestamp);
@@ -330,24 +419,25 @@ export class DedupTable<R> {
     const record = this.clients.get(clientId);
     if (record === undefined) return undefined;
     if (seq < record.floor) return 'expired';
-    const kept = record.results.get(seq);
+    const kept = record.kept.get(seq);
     if (kept === undefined) return undefined;
     return kept.outcome ?? 'dropped';
   }
 
   /** Records the outcome of a request {@link check} called new, within the table's bounds. */
   record(clientId: string, seq: number, outcome: Outcome<R>): void {
-    const record = this.clients.get(clientId);
+    const found = this.clients.get(clientId);
     // Runs for every command applied: messages are built only on failure.
-    if (record === undefined) assert(false, `dedup: recording ${clientId}/${seq} without a check`);
-    if (seq < record.floor || record.results.has(seq)) assert(false, `dedup: ${clientId}/${seq} recorded twice`);
+    if (found === undefined) assert(false, `dedup: recording ${clientId}/${seq} without a check`);
+    const record = this.own(found);
+    if (seq < record.floor || record.kept.has(seq)) assert(false, `dedup: ${clientId}/${seq} recorded twice`);
     const { resultBytesPerClientMax, resultBytesMax, resultsPerClientMax } = this.limits;
-    let kept: Kept<R> = { outcome, bytes: outcomeBytes(outcome, resultBytesPerClientMax) };
+    let kept: Kept<R> = { seq, outcome, bytes: outcomeBytes(outcome, resultBytesPerClientMax) };
     const tooLarge = kept.bytes > resultBytesPerClientMax;
-    if (tooLarge) kept = { outcome: undefined, bytes: resultEntryBytes };
+    if (tooLarge) kept = { seq, outcome: undefined, bytes: resultEntryBytes };
     this.add(record, seq, kept);
-    if (record.results.size > resultsPerClientMax) {
-      const oldest = record.results.keys().next().value as number;
+    if (record.kept.size > resultsPerClientMax) {
+      const oldest = record.kept.keys().next().value as number;
       this.raiseFloor(record, oldest + 1);
     }
     const forClient = record.bytes > resultBytesPerClientMax ? this.shrink(record, seq, resultBytesPerClientMax) : 0;
@@ -370,18 +460,31 @@ export class DedupTable<R> {
     }
   }
 
+  /**
+   * `record` made changeable: itself if made in this epoch, else a copy that takes its
+   * place (in `clients` and `holders`, where it keeps its position), leaving the
+   * original to the captures that share it.
+   */
+  private own(record: ClientRecord<R>): ClientRecord<R> {
+    if (record.epoch === this.epoch) return record;
+    const copy = new ClientRecord<R>(record.id, record.floor, record.lastActive, this.epoch, new Map(record.kept), record.bytes);
+    this.clients.set(record.id, copy);
+    if (record.kept.size > 0) this.holders.set(record.id, copy);
+    return copy;
+  }
+
   private add(record: ClientRecord<R>, seq: number, kept: Kept<R>): void {
-    record.results.set(seq, kept);
+    record.kept.set(seq, kept);
     // A client that just gained its first result was just touched: last, as in `clients`.
-    if (record.results.size === 1) this.holders.set(record.id, record);
+    if (record.kept.size === 1) this.holders.set(record.id, record);
     record.bytes += kept.bytes;
     this.bytes += kept.bytes;
     this.results++;
   }
 
   private remove(record: ClientRecord<R>, seq: number, kept: Kept<R>): void {
-    record.results.delete(seq);
-    if (record.results.size === 0) this.holders.delete(record.id);
+    record.kept.delete(seq);
+    if (record.kept.size === 0) this.holders.delete(record.id);
     record.bytes -= kept.bytes;
     this.bytes -= kept.bytes;
     this.results--;
@@ -394,7 +497,7 @@ export class DedupTable<R> {
     if (record.id === this.lastClient) return;
     this.clients.delete(record.id);
     this.clients.set(record.id, record);
-    if (record.results.size > 0) {
+    if (record.kept.size > 0) {
       this.holders.delete(record.id);
       this.holders.set(record.id, record);
     }
@@ -407,24 +510,25 @@ export class DedupTable<R> {
    * forgotten from the oldest on (raising its floor). `keep`, the result being
    * recorded, is not touched: it fits alone. Returns how many results it took.
    */
-  private shrink(record: ClientRecord<R>, keep: number | undefined, bytesMax: number): number {
+  private shrink(shared: ClientRecord<R>, keep: number | undefined, bytesMax: number): number {
+    const record = this.own(shared);
     let taken = 0;
-    for (const [seq, kept] of record.results) {
+    for (const [seq, kept] of record.kept) {
       if (record.bytes <= bytesMax) return taken;
       if (seq === keep || kept.outcome === undefined) continue;
       const freed = kept.bytes - resultEntryBytes;
-      kept.outcome = undefined;
-      kept.bytes = resultEntryBytes;
+      // Replaced, not changed: a capture may share the old one. Same key: same position.
+      record.kept.set(seq, { seq, outcome: undefined, bytes: resultEntryBytes });
       record.bytes -= freed;
       this.bytes -= freed;
       taken++;
     }
     while (record.bytes > bytesMax) {
-      const oldest = record.results.keys().next().value as number;
+      const oldest = record.kept.keys().next().value as number;
       assert(oldest !== keep, () => `dedup: ${record.id} is at ${record.bytes} bytes with only ${keep} left, over ${bytesMax}`);
-      const before = record.results.size;
+      const before = record.kept.size;
       this.raiseFloor(record, oldest + 1);
-      taken += before - record.results.size;
+      taken += before - record.kept.size;
     }
     return taken;
   }
@@ -462,7 +566,7 @@ export class DedupTable<R> {
    */
   private raiseFloor(record: ClientRecord<R>, floor: number): void {
     record.floor = Math.max(record.floor, floor);
-    for (const [seq, kept] of record.results) {
+    for (const [seq, kept] of record.kept) {
       if (seq >= record.floor) break;
       this.remove(record, seq, kept);
     }
@@ -476,7 +580,7 @@ export class DedupTable<R> {
       this.clients.delete(id);
       this.holders.delete(id);
       this.bytes -= record.bytes;
-      this.results -= record.results.size;
+      this.results -= record.kept.size;
       if (id === this.lastClient) this.lastClient = undefined;
       this.bury(id, record.lastActive);
     }

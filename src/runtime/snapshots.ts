@@ -4,9 +4,17 @@
  * replicas that need compacted slots, and installing one a peer sent.
  */
 import type { NodeId } from '../core/index.js';
+import { nextTurn } from './clock.js';
 import { SnapshotError, StorageError } from './errors.js';
 import type { SnapshotAckMessage, SnapshotChunkMessage } from './runtime-messages.js';
-import { type RuntimeState, copyBytesPerStep, decodeSnapshot, encodeRuntimeState, encodeSnapshot, encodeSnapshotHead } from './snapshot-format.js';
+import {
+  type RuntimeState,
+  copyBytesPerStep,
+  decodeSnapshotInSteps,
+  encodeRuntimeStateInSteps,
+  encodeSnapshot,
+  encodeSnapshotHead,
+} from './snapshot-format.js';
 import { type ReceivedSnapshot, type SnapshotSource, SnapshotReceiver, SnapshotSender, bytesSource, readerSource } from './snapshot-transfer.js';
 import type { Snapshot, SnapshotWriter, Storage } from './storage.js';
 import type { ResolvedOptions } from './options.js';
@@ -22,7 +30,10 @@ export interface SnapshotHost<R> {
   /** Whether the node runs (not starting, not closing). */
   running(): boolean;
   appliedIndex(): number;
-  /** The runtime's replicated state now, right after the last apply. */
+  /**
+   * The runtime's replicated state now, right after the last apply, unchanged by later
+   * applies (it is read while they go on).
+   */
   runtimeState(): RuntimeState<R>;
   /**
    * Replaces the replicated state with a snapshot's of slots up to `slot`: the state
@@ -107,11 +118,7 @@ export class Snapshots<R> {
 
   /** Resolves on a later turn of the event loop, after pending I/O: long work yields with it. */
   private pause(): Promise<void> {
-    const { clock } = this.options;
-    return new Promise<void>((resolve) => {
-      if (clock.defer !== undefined) clock.defer(resolve);
-      else clock.setTimer(resolve, 0);
-    });
+    return nextTurn(this.options.clock);
   }
 
   /** Whether the state machine can snapshot and restore. */
@@ -140,7 +147,7 @@ export class Snapshots<R> {
     }
     let decoded;
     try {
-      decoded = decodeSnapshot(snapshot.data, this.options.resultCodec);
+      decoded = await decodeSnapshotInSteps(snapshot.data, this.options.resultCodec, () => this.pause());
     } catch (error) {
       throw new StorageError('loadSnapshot', error);
     }
@@ -159,7 +166,7 @@ export class Snapshots<R> {
     let runtime;
     try {
       capture = this.options.stateMachine.snapshot!();
-      runtime = encodeRuntimeState(this.host.runtimeState(), this.options.resultCodec);
+      runtime = this.host.runtimeState();
     } catch (error) {
       this.slotsSince = 0;
       this.bytesSince = 0;
@@ -172,14 +179,16 @@ export class Snapshots<R> {
     this.enqueue(async () => {
       try {
         let machine: Uint8Array;
+        let runtimeBytes: Uint8Array[];
         try {
           machine = await capture.write();
+          runtimeBytes = await encodeRuntimeStateInSteps(runtime, this.options.resultCodec, () => this.pause());
         } catch (error) {
           this.host.warn(new SnapshotError(`writing the snapshot of slot ${slot} failed`, { cause: error }));
           return;
         }
         if (slot <= this.savedSlot || !this.host.running()) return; // an installed one is newer
-        await this.saveOwn(slot, runtime, machine);
+        await this.saveOwn(slot, runtimeBytes, machine);
         this.counts.saved++;
         this.options.logger.info({ node: this.options.id, slot }, 'snapshot saved');
         await this.compact(this.compactionPoint(slot - this.options.snapshot.trailingSlots));
@@ -200,15 +209,16 @@ export class Snapshots<R> {
     if (!this.supported) throw new SnapshotError('the state machine has no snapshot()/restore()');
     const slot = this.host.appliedIndex();
     let machine: Uint8Array;
-    let runtime: Uint8Array;
+    let runtime: Uint8Array[];
     try {
       const capture = this.options.stateMachine.snapshot!();
-      runtime = encodeRuntimeState(this.host.runtimeState(), this.options.resultCodec);
+      const state = this.host.runtimeState();
       machine = await capture.write();
+      runtime = await encodeRuntimeStateInSteps(state, this.options.resultCodec, () => this.pause());
     } catch (error) {
       throw new SnapshotError(`the state machine's snapshot failed at slot ${slot}`, { cause: error });
     }
-    return { slot, data: await encodeSnapshot(runtime, machine) };
+    return { slot, data: await encodeSnapshot(runtime, machine, () => this.pause()) };
   }
 
   /**
@@ -378,7 +388,7 @@ export class Snapshots<R> {
       }
       let decoded;
       try {
-        decoded = decodeSnapshot(s.data, this.options.resultCodec);
+        decoded = await decodeSnapshotInSteps(s.data, this.options.resultCodec, () => this.pause());
       } catch (error) {
         this.counts.refused++;
         this.host.warn(error instanceof Error ? error : new SnapshotError(String(error)));
@@ -456,7 +466,7 @@ export class Snapshots<R> {
    * storage holds one writer at a time, and the peer's comes first. Otherwise the parts
    * are copied into one snapshot, in steps, and saved whole.
    */
-  private async saveOwn(slot: number, runtime: Uint8Array, machine: Uint8Array): Promise<void> {
+  private async saveOwn(slot: number, runtime: readonly Uint8Array[], machine: Uint8Array): Promise<void> {
     const storage = this.options.storage;
     if (typeof storage.createSnapshot !== 'function' || this.streaming !== undefined) {
       await this.save({ slot, data: await encodeSnapshot(runtime, machine, () => this.pause()) });
@@ -471,12 +481,14 @@ export class Snapshots<R> {
     }
   }
 
-  private async writeOwn(create: NonNullable<Storage['createSnapshot']>, slot: number, runtime: Uint8Array, machine: Uint8Array): Promise<void> {
+  private async writeOwn(create: NonNullable<Storage['createSnapshot']>, slot: number, runtime: readonly Uint8Array[], machine: Uint8Array): Promise<void> {
     const head = encodeSnapshotHead(runtime);
+    let headBytes = 0;
+    for (const piece of head) headBytes += piece.byteLength;
     let writer: SnapshotWriter | undefined;
     try {
-      writer = create(slot, head.byteLength + machine.byteLength);
-      await writer.write(head);
+      writer = create(slot, headBytes + machine.byteLength);
+      for (const piece of head) await writer.write(piece);
       for (let at = 0; at < machine.byteLength; at += copyBytesPerStep) {
         await writer.write(machine.subarray(at, Math.min(machine.byteLength, at + copyBytesPerStep)));
       }

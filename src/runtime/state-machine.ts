@@ -50,7 +50,12 @@ export interface SnapshotCapture {
  * ```
  */
 export interface StateMachine<Command, Result> {
-  /** Applies one chosen command and returns the proposer's result. */
+  /**
+   * Applies one chosen command and returns the proposer's result. The result is kept
+   * as it is (not copied) for a retry of the command and for snapshots, which encode
+   * it with the result codec a while later: neither the state machine nor the caller
+   * of `propose()` may change it once returned.
+   */
   apply(command: Command, meta: ApplyMeta): Result;
   /**
    * Whether `command` only reads: applying it changes no state, whatever the state.

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DedupTable, defaultDedupLimits } from '../../src/runtime/dedup-table.js';
+import { type DedupState, DedupTable, defaultDedupLimits } from '../../src/runtime/dedup-table.js';
 import { estimateBytes } from '../../src/runtime/result-bytes.js';
 
 const limits = { ...defaultDedupLimits, resultsPerClientMax: 8, clientsMax: 4, resultBytesPerClientMax: 1024, resultBytesMax: 3 * 1024 };
@@ -66,6 +66,57 @@ describe('the deduplication table (property)', () => {
         seen.evictedForClient += t.stats.evictedForClient;
         seen.evictedForTotal += t.stats.evictedForTotal;
       }),
+      { numRuns: 300 },
+    );
+    for (const [what, count] of Object.entries(seen)) expect(count, `${what} over all runs`).toBeGreaterThan(0);
+  });
+
+  it('a capture is the table as it was when taken, whatever the table does after (records are copied before they change)', () => {
+    const plain = (state: DedupState<string>) => ({
+      ...state,
+      // Each result copied too: a result changed in place after the capture must show.
+      clients: state.clients.map((c) => ({ id: c.id, floor: c.floor, lastActive: c.lastActive, results: [...c.results].map((r) => ({ ...r })) })),
+      tombstones: [...state.tombstones],
+    });
+    /** Over all runs: captures read after the table changed the records they share, dropped results they share, and forgot clients. */
+    const seen = { changedAfter: 0, droppedAfter: 0, forgottenAfter: 0 };
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(request, fc.constant('capture' as const), fc.record({ progress: fc.integer({ min: 0, max: 6 }), acked: fc.integer({ min: 0, max: 24 }) })),
+          {
+            minLength: 1,
+            maxLength: 200,
+          },
+        ),
+        (steps) => {
+          const t = new DedupTable<string>(limits);
+          const captures: { state: DedupState<string>; asTaken: ReturnType<typeof plain> }[] = [];
+          let now = 1_000;
+          for (const step of steps) {
+            if (step === 'capture') {
+              captures.push({ state: t.captured(), asTaken: plain(t.exportState()) });
+              continue;
+            }
+            if ('progress' in step) {
+              t.progress(`c${step.progress}`, step.acked, now);
+              continue;
+            }
+            now += step.elapsedMs * 1_000;
+            const client = `c${step.client}`;
+            if (t.check(client, step.seq, step.acked < 0 ? 0 : Math.min(step.acked, step.seq), now, now).kind === 'new')
+              t.record(client, step.seq, { ok: true, value: 'z'.repeat(step.chars) });
+          }
+          const end = t.exportState();
+          for (const { state, asTaken } of captures) {
+            expect(plain(state)).toEqual(asTaken);
+            if (JSON.stringify(asTaken.clients) !== JSON.stringify(end.clients)) seen.changedAfter++;
+            if (asTaken.tombstones.length < end.tombstones.length) seen.forgottenAfter++;
+            if (t.stats.evictedForClient + t.stats.evictedForTotal > 0 && asTaken.clients.some((c) => c.results.some((r) => r.outcome !== undefined)))
+              seen.droppedAfter++;
+          }
+        },
+      ),
       { numRuns: 300 },
     );
     for (const [what, count] of Object.entries(seen)) expect(count, `${what} over all runs`).toBeGreaterThan(0);

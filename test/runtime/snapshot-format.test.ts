@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DedupTable, defaultDedupLimits } from '../../src/runtime/dedup-table.js';
+import { DedupTable, type Outcome, defaultDedupLimits } from '../../src/runtime/dedup-table.js';
 import { ApplyError, ResultExpiredError, SnapshotError } from '../../src/runtime/errors.js';
-import { decodeSnapshot, encodeRuntimeState, encodeSnapshot } from '../../src/runtime/snapshot-format.js';
+import { decodeSnapshot, decodeSnapshotInSteps, encodeRuntimeState, encodeRuntimeStateInSteps, encodeSnapshot } from '../../src/runtime/snapshot-format.js';
 import { resultJsonCodec } from '../../src/runtime/state-machine.js';
 import type { Codec } from '../../src/runtime/state-machine.js';
 
@@ -20,13 +20,36 @@ function table(): DedupTable<unknown> {
   return t;
 }
 
-/** `bytes` (a version 3 snapshot) with the header of an older version: its number, and the length big-endian. */
-function asVersion(bytes: Uint8Array, version: 1 | 2): Uint8Array {
+/**
+ * `bytes` (a snapshot written now) with the header of an older version: its number,
+ * and for versions 1 and 2 the length big-endian. Its runtime part must be one JSON
+ * document, as those versions wrote it ({@link oldRuntime}).
+ */
+function asVersion(bytes: Uint8Array, version: 1 | 2 | 3): Uint8Array {
   const out = bytes.slice();
   const view = new DataView(out.buffer);
   out[4] = version;
-  view.setUint32(8, view.getUint32(8, true), false);
+  if (version < 3) view.setUint32(8, view.getUint32(8, true), false);
   return out;
+}
+
+/** A table's state as versions 2 and 3 wrote it: one JSON document (results as JSON, base64). */
+function oldRuntime(lastTimestamp: number, t: DedupTable<unknown>): Uint8Array {
+  const state = t.exportState();
+  const outcome = (o: Outcome<unknown> | undefined) => {
+    if (o === undefined) return { d: 1 };
+    if (!o.ok) return { e: String((o.error as ApplyError).cause), slot: (o.error as ApplyError).slot };
+    return typeof o.value === 'bigint' ? { x: 1 } : { v: btoa(JSON.stringify(o.value) ?? '') };
+  };
+  return new TextEncoder().encode(
+    JSON.stringify({
+      t: lastTimestamp,
+      c: state.clients.map((c) => [c.id, c.floor, c.lastActive, c.results.map((r) => [r.seq, outcome(r.outcome), r.bytes])]),
+      b: state.tombstones,
+      f: null,
+      s: null,
+    }),
+  );
 }
 
 describe('runtime snapshot format', () => {
@@ -82,26 +105,85 @@ describe('runtime snapshot format', () => {
     expect(Buffer.compare(decoded.machine, machine)).toBe(0);
   });
 
-  it("writes version 3: the magic, the version byte, then the runtime state's length little-endian", async () => {
+  it("writes version 4: the magic, the version byte, the runtime state's length little-endian, then its lines", async () => {
     const runtime = encodeRuntimeState({ lastTimestamp: 1, dedup: table().exportState() }, codec);
     const bytes = await encodeSnapshot(runtime, Uint8Array.of(1, 2, 3));
     expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe('SYNS');
-    expect([...bytes.subarray(4, 8)]).toEqual([3, 0, 0, 0]);
+    expect([...bytes.subarray(4, 8)]).toEqual([4, 0, 0, 0]);
     expect(new DataView(bytes.buffer).getUint32(8, true)).toBe(runtime.byteLength);
     expect([...bytes.subarray(12 + runtime.byteLength)]).toEqual([1, 2, 3]);
+    // A head, then a line per client (two here), each ending with a newline.
+    const lines = new TextDecoder().decode(runtime).split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toBe('');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ t: 1, n: 2, m: 0 });
   });
 
-  it('still reads version 2, whose length is big-endian (what synod wrote until 2026-12)', async () => {
-    const runtime = encodeRuntimeState({ lastTimestamp: 42, dedup: table().exportState() }, codec);
-    const old = asVersion(await encodeSnapshot(runtime, Uint8Array.of(7, 8)), 2);
-    expect(new DataView(old.buffer).getUint32(8, false)).toBe(runtime.byteLength);
-    const { state, machine } = decodeSnapshot(old, codec);
-    expect(state.lastTimestamp).toBe(42);
-    expect([...machine]).toEqual([7, 8]);
-    // Read as version 3, the same bytes are damage: the version decides the byte order.
-    const misread = old.slice();
+  it('still reads versions 2 and 3, one JSON document (2: its length big-endian; what synod wrote until 2026-12)', async () => {
+    const runtime = oldRuntime(42, table());
+    for (const version of [2, 3] as const) {
+      const old = asVersion(await encodeSnapshot(runtime, Uint8Array.of(7, 8)), version);
+      expect(new DataView(old.buffer).getUint32(8, version === 3)).toBe(runtime.byteLength);
+      const { state, machine } = decodeSnapshot(old, codec);
+      expect(state.lastTimestamp).toBe(42);
+      expect([...machine]).toEqual([7, 8]);
+      const restored = new DedupTable<unknown>(defaultDedupLimits);
+      restored.importState(state.dedup);
+      expect(restored.known('a', 1)).toEqual({ ok: true, value: { n: 1 } });
+      expect(restored.stats.bytes).toBe(table().stats.bytes);
+    }
+    // Read as version 3, version 2's bytes are damage: the version decides the byte order.
+    const misread = asVersion(await encodeSnapshot(runtime, Uint8Array.of(7, 8)), 2);
     misread[4] = 3;
     expect(() => decodeSnapshot(misread, codec)).toThrow(SnapshotError);
+  });
+
+  it('encodes and decodes a table of many clients in steps, pausing between them, to the same bytes and state as at once', async () => {
+    const t = new DedupTable<unknown>({ ...defaultDedupLimits, clientsMax: 4_000 });
+    for (let i = 0; i < 6_000; i++) {
+      t.check(`client-${i}`, 1, 0, i, i);
+      t.record(`client-${i}`, 1, { ok: true, value: { i, pad: 'p'.repeat(i % 50) } });
+    }
+    const state = { lastTimestamp: 6_000, dedup: t.captured() };
+    // Forgetting 2,000 clients left tombstones: they travel too.
+    expect([...state.dedup.tombstones]).toHaveLength(2_000);
+    let encodePauses = 0;
+    const pieces = await encodeRuntimeStateInSteps(state, codec, async () => {
+      encodePauses++;
+    });
+    const atOnce = encodeRuntimeState(state, codec);
+    expect(encodePauses).toBeGreaterThan(2);
+    // A piece per step: no copy of the whole is made.
+    expect(pieces.length).toBeGreaterThanOrEqual(encodePauses);
+    expect(Buffer.compare(Buffer.concat(pieces), atOnce)).toBe(0);
+    const bytes = await encodeSnapshot(pieces, Uint8Array.of(5));
+    let decodePauses = 0;
+    const decoded = await decodeSnapshotInSteps(bytes, codec, async () => {
+      decodePauses++;
+    });
+    expect(decodePauses).toBeGreaterThan(2);
+    expect(decoded).toEqual(decodeSnapshot(bytes, codec));
+    const restored = new DedupTable<unknown>({ ...defaultDedupLimits, clientsMax: 4_000 });
+    restored.importState(decoded.state.dedup);
+    expect(restored.exportState()).toEqual(t.exportState());
+  });
+
+  it('refuses a version 4 runtime state with a line missing, a line too many, or counts that disagree', async () => {
+    const runtime = new TextDecoder().decode(encodeRuntimeState({ lastTimestamp: 1, dedup: table().captured() }, codec));
+    const lines = runtime.split('\n').slice(0, -1);
+    const snapshot = (text: string) => encodeSnapshot(new TextEncoder().encode(text), new Uint8Array(0));
+    expect(decodeSnapshot(await snapshot(runtime), codec).state.dedup.clients).toHaveLength(2);
+    const head = JSON.parse(lines[0]!) as Record<string, unknown>;
+    const damaged = [
+      `${lines.slice(0, -1).join('\n')}\n`, // a client missing
+      `${runtime}${lines[1]}\n`, // a line after the last
+      runtime.slice(0, -1), // the last newline missing
+      [JSON.stringify({ ...head, m: 1 }), ...lines.slice(1), ''].join('\n'), // a tombstone announced, none there
+      [JSON.stringify({ ...head, n: -1 }), ...lines.slice(1), ''].join('\n'),
+      [JSON.stringify({ ...head, m: 1 }), ...lines.slice(1), '[1,2,3,4]', ''].join('\n'), // more tombstones than announced
+      [JSON.stringify({ ...head, m: 1 }), ...lines.slice(1), '[1]', ''].join('\n'),
+    ];
+    for (const text of damaged) await expect(decodeSnapshotInSteps(await snapshot(text), codec, async () => {})).rejects.toThrow(SnapshotError);
   });
 
   it('refuses damaged bytes and other versions with SnapshotError', async () => {
@@ -159,7 +241,7 @@ describe('runtime snapshot format', () => {
     const bytes = asVersion(await encodeSnapshot(runtime, new Uint8Array([9])), 1);
     const { state, machine } = decodeSnapshot(bytes, codec);
     expect([...machine]).toEqual([9]);
-    expect(state.dedup.clients[0]!.results.map((r) => r.bytes)).toEqual([undefined, undefined]);
+    expect([...state.dedup.clients[0]!.results].map((r) => r.bytes)).toEqual([undefined, undefined]);
     const restored = new DedupTable<unknown>(defaultDedupLimits);
     restored.importState(state.dedup);
     expect(restored.known('a', 1)).toEqual({ ok: true, value: { n: 1 } });
@@ -174,11 +256,14 @@ describe('runtime snapshot format', () => {
   });
 
   it('refuses a result charged less than an entry, or a dropped one charged more', async () => {
-    const encode = (result: unknown[]) =>
-      encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [result]]], b: [], f: null, s: 5 })), new Uint8Array(0));
+    const encode = async (result: unknown[]) =>
+      asVersion(
+        await encodeSnapshot(new TextEncoder().encode(JSON.stringify({ t: 5, c: [['a', 0, 5, [result]]], b: [], f: null, s: 5 })), new Uint8Array(0)),
+        3,
+      );
     const [small, large, exact] = await Promise.all([encode([1, { v: btoa('1') }, 10]), encode([1, { d: 1 }, 500]), encode([1, { d: 1 }, 64])]);
     expect(() => decodeSnapshot(small, codec)).toThrow(SnapshotError);
     expect(() => decodeSnapshot(large, codec)).toThrow(SnapshotError);
-    expect(decodeSnapshot(exact, codec).state.dedup.clients[0]!.results[0]!.outcome).toBeUndefined();
+    expect([...decodeSnapshot(exact, codec).state.dedup.clients[0]!.results][0]!.outcome).toBeUndefined();
   });
 });

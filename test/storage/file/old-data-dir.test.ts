@@ -89,7 +89,7 @@ describe('a data directory written in 2026-12 (commit c8e2e1c)', () => {
     const snapshot = await readFile(join(dir, 'snapshot'));
     expect(snapshot.readDoubleLE(10)).toBeGreaterThan(40);
     expect(text.decode(snapshot.subarray(26, 30))).toBe('SYNS');
-    expect(snapshot[30]).toBe(3);
+    expect(snapshot[30]).toBe(4);
     const again = await startKv(dir);
     expect(await contents(again)).toEqual(expected);
   });
