@@ -377,6 +377,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/sorted-keys.test.ts', 'test/kv/kv-snapshot.test.ts'],
   },
   {
+    name: "runtime: a snapshot's capture of the exactly-once table changes under it as requests apply",
+    file: 'src/runtime/dedup-table.ts',
+    from: '    if (record.epoch === this.epoch) return record;',
+    to: '    if (record.epoch === this.epoch || true) return record;',
+    tests: ['test/runtime/dedup-table.prop.test.ts'],
+  },
+  {
     name: "kv: a restore's change log ignores keys within a revision",
     file: 'src/kv/change-log.ts',
     from: 'return d < 0 || (d === 0 && keys[a]! < keys[b]!);',
