@@ -1737,6 +1737,16 @@ export class Replica {
       if (this.learner.learn(slot, value)) this.out.persistChosen({ slot, value });
     }
     this.learner.advance(this.out);
+    // A slot this leader has not assigned is chosen: a later leader chose it, or the
+    // slot holds a value this leader adopted but may not propose (a configuration it
+    // does not vote in governs it). Assigning on from its next slot would propose slots
+    // the log holds already, and the per-voter bookkeeping of phase 2 knows nothing of
+    // them: it steps down, and the next election starts after the commit index.
+    const l = this.leadership;
+    if (l !== undefined && m.values.length > 0 && m.firstSlot + m.values.length - 1 >= l.nextSlot) {
+      this.stepDown(undefined);
+      return;
+    }
     const f = this.followed;
     if (f !== undefined && this.roleState.kind !== 'leader') {
       const gap = this.learner.followLeader(f.ballot, f.commitIndex, this.acceptor, this.out);
