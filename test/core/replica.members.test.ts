@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Message, Replica, flexible } from '../../src/core/index.js';
+import { type Message, Replica, flexible, majority } from '../../src/core/index.js';
 import { ManualCluster } from '../../src/testing/index.js';
 
 // changeMembers on the leader, each answer word for word: who may ask, the change the
@@ -156,13 +156,15 @@ describe('Replica.changeMembers: one change at a time, until it governs', () => 
 });
 
 describe('Replica.changeMembers under a flexible quorum', () => {
-  it('refuses a configuration whose phase-1 quorum it does not hear, though it hears a phase-2 quorum', () => {
-    // Voters a, b, c, d; phase 1 needs 3, phase 2 needs 2. a leads and hears b alone:
-    // enough to keep leading, not enough for a new leader to be elected after the change.
+  /**
+   * Leader a of `voters` under `sizes`, elected by b and c, after electionTicksMin ticks
+   * and more in which only the voters in `heard` answer it.
+   */
+  function flexibleLeader(voters: string[], sizes: { phase1: number; phase2: number }, heard: readonly string[]): Replica {
     const b1 = { round: 1, node: 'b' };
     const r = new Replica({
       id: 'a',
-      quorum: flexible(['a', 'b', 'c', 'd'], { phase1: 3, phase2: 2 }),
+      quorum: flexible(voters, sizes),
       random: () => 0,
       limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2 },
       state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
@@ -177,19 +179,34 @@ describe('Replica.changeMembers under a flexible quorum', () => {
     if (prepare?.type !== 'prepare') throw new Error('a did not campaign');
     for (const v of ['b', 'c']) r.step({ type: 'promise', from: v, to: 'a', ballot: prepare.ballot, accepted: [], chosen: [] });
     expect(r.role).toBe('leader');
-    // electionTicksMin ticks and more in which only b answers.
     for (let i = 0; i < 12; i++) {
       const o = r.takeOutput();
       if (o.persist !== undefined) r.persisted(o.persistSeq);
       for (const m of o.messages) {
-        if (m.to !== 'b') continue;
-        if (m.type === 'heartbeat') r.step({ type: 'heartbeatReply', from: 'b', to: 'a', ballot: m.ballot, commitIndex: m.commitIndex, seq: m.seq });
-        if (m.type === 'accept') r.step({ type: 'accepted', from: 'b', to: 'a', ballot: m.ballot, firstSlot: m.firstSlot, count: m.values.length });
+        if (!heard.includes(m.to)) continue;
+        if (m.type === 'heartbeat') r.step({ type: 'heartbeatReply', from: m.to, to: 'a', ballot: m.ballot, commitIndex: m.commitIndex, seq: m.seq });
+        if (m.type === 'accept') r.step({ type: 'accepted', from: m.to, to: 'a', ballot: m.ballot, firstSlot: m.firstSlot, count: m.values.length });
       }
       r.tick();
     }
     expect(r.role).toBe('leader');
+    return r;
+  }
+
+  it('refuses a configuration whose phase-1 quorum it does not hear, though it hears a phase-2 quorum', () => {
+    // Voters a, b, c, d; phase 1 needs 3, phase 2 needs 2. a leads and hears b alone:
+    // enough to keep leading, not enough for a new leader to be elected after the change.
+    const r = flexibleLeader(['a', 'b', 'c', 'd'], { phase1: 3, phase2: 2 }, ['b']);
     expect(r.changeMembers({ type: 'addObserver', id: 'p' })).toEqual({ ok: false, reason: 'would-lose-quorum', voters: ['a', 'b', 'c', 'd'] });
+  });
+
+  it('refuses a configuration whose phase-2 quorum it does not hear, though it hears a phase-1 quorum', () => {
+    // Voters a, b, c, d; phase 1 needs 2, phase 2 needs 3. a leads hearing b and c (a
+    // phase-2 quorum of the four). Without b, the sizes still fit {a, c, d}, where
+    // phase 2 needs all three and a does not hear d: nothing could be chosen.
+    const r = flexibleLeader(['a', 'b', 'c', 'd'], { phase1: 2, phase2: 3 }, ['b', 'c']);
+    expect(r.changeMembers({ type: 'remove', id: 'b' })).toEqual({ ok: false, reason: 'would-lose-quorum', voters: ['a', 'c', 'd'] });
+    expect(r.changeMembers({ type: 'remove', id: 'd' })).toMatchObject({ ok: true, config: { voters: ['a', 'b', 'c'] } });
   });
 });
 
@@ -242,5 +259,69 @@ describe('a leader and the voters of a configuration it did not campaign in', ()
     }
     expect(prepares[0]).toBe('c at commit index 7, from slot 9');
     expect(prepares[1]).toBe('o at commit index 7, from slot 9');
+  });
+});
+
+describe('a leader elected in a configuration that governs already', () => {
+  it('proposes at once: the handover to that configuration is done, so it waits for no commit reports', () => {
+    // o is promoted at slot 1, governing from slot 3 (a window of 2); a commits through
+    // slot 3 and crashes. b, elected at commit index 3, may propose from slot 4 without
+    // asking anyone's commit index (that gate is for the first slot of a configuration).
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 2 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true, config: { id: 1 } });
+    c.deliver();
+    c.propose('a', 'x');
+    c.deliver();
+    for (const id of ['a', 'b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(3);
+    c.crash('a');
+    c.elect('b', ['b', 'c', 'o']);
+    // Its heartbeats are not answered: no voter reports a commit index to b.
+    c.take(() => true);
+    c.propose('b', 'y');
+    const accepts = c.take((m) => m.type === 'accept');
+    expect(accepts.map((m) => (m.type === 'accept' ? `${m.to}@${m.firstSlot}` : ''))).toEqual(['a@4', 'c@4', 'o@4']);
+  });
+});
+
+describe('a leader elected before its own promise was durable', () => {
+  it('asks the voters of a configuration it did not campaign in for promises, and never itself', () => {
+    // b and c promise before a's own promise is reported durable (a driver may report
+    // it late), so b and c alone are the promisers. Promoting o makes a phase-1 quorum
+    // of {a, b, c, o} three voters: a asks o for its promise, and sends no prepare to
+    // itself.
+    const b1 = { round: 1, node: 'b' };
+    const r = new Replica({
+      id: 'a',
+      quorum: majority(['a', 'b', 'c']),
+      observers: ['o'],
+      windowSlots: 2,
+      random: () => 0,
+      limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2 },
+      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    r.takeOutput();
+    for (let i = 0; i < 10; i++) r.tick();
+    r.takeOutput();
+    for (const v of ['b', 'c']) r.step({ type: 'precheckReply', from: v, to: 'a', granted: true, promised: b1 });
+    const campaign = r.takeOutput();
+    const prepare = campaign.messages.find((m) => m.type === 'prepare');
+    if (prepare?.type !== 'prepare') throw new Error('a did not campaign');
+    for (const v of ['b', 'c']) r.step({ type: 'promise', from: v, to: 'a', ballot: prepare.ballot, accepted: [], chosen: [] });
+    expect(r.role).toBe('leader');
+    r.persisted(campaign.persistSeq);
+    const ballot = prepare.ballot;
+    r.takeOutput();
+    r.step({ type: 'heartbeatReply', from: 'o', to: 'a', ballot, commitIndex: 0, seq: 1 });
+    expect(r.changeMembers({ type: 'promote', id: 'o' })).toMatchObject({ ok: true, config: { id: 1 } });
+    const proposed = r.takeOutput();
+    r.persisted(proposed.persistSeq);
+    r.step({ type: 'accepted', from: 'b', to: 'a', ballot, firstSlot: 1, count: 1 });
+    expect(r.status.commitIndex).toBe(1);
+    const prepares = r.takeOutput().messages.filter((m) => m.type === 'prepare');
+    expect(prepares).toEqual([{ type: 'prepare', from: 'a', to: 'o', ballot, firstSlot: 3 }]);
   });
 });

@@ -55,6 +55,31 @@ describe('a leader removed from the voters', () => {
     // (It may be told twice: once as the leader hands over, once as it leaves.)
     expect([...new Set([...timeoutNow, ...toB.map((m: Message) => m.to)])]).toEqual(['c']);
   });
+
+  it('tells no voter to campaign before the slots it proposed under the old configuration are chosen', () => {
+    // Five voters, a window of 4: a removes itself at slot 1 and proposes no-ops through
+    // slot 4, the last slot it votes in. Only b accepts them: with a, two of five, so
+    // nothing past slot 1 is chosen. b, holding every slot, would be the heir, but a
+    // new leader must not be asked to campaign while a's own slots are open.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c', 'd', 'e'], windowSlots: 4 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'remove', id: 'a' })).toMatchObject({ ok: true, config: { voters: ['b', 'c', 'd', 'e'] } });
+    c.deliver((m) => m.type !== 'accept' || m.firstSlot === 1);
+    expect(c.status('a').commitIndex).toBe(1);
+    const told = new Set<string>();
+    c.deliver((m) => {
+      const through = m.to === 'b' || m.from === 'b';
+      if (through && m.type === 'timeoutNow') told.add(m.to);
+      return through;
+    });
+    expect([...told]).toEqual([]);
+    expect(c.inFlight.filter((m) => m.type === 'timeoutNow')).toEqual([]);
+    expect(c.status('b').lastAcceptedSlot).toBe(4);
+    expect(c.status('a')).toMatchObject({ role: 'leader', commitIndex: 1, transferTarget: undefined });
+  });
 });
 
 describe('a member another leader removes', () => {
@@ -70,6 +95,30 @@ describe('a member another leader removes', () => {
     expect(commitsToC).toContain(commit);
     expect(c.status('c').commitIndex).toBe(commit);
     expect(c.status('c').role).toBe('removed');
+  });
+});
+
+describe('a voter demoted and promoted again by one leader', () => {
+  it('is sent no accept for the slots of the configuration it did not vote in, and accepts from the next one on', () => {
+    // A window of 2: c is demoted at slot 1 (observer from slot 3) and promoted at slot
+    // 3 (a voter again from slot 5). a last sent c slot 2; slots 3 and 4 are not c's.
+    const c = cluster(2);
+    expect(c.changeMembers('a', { type: 'demote', id: 'c' })).toMatchObject({ ok: true, config: { id: 1 } });
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'promote', id: 'c' })).toMatchObject({ ok: true, config: { id: 2 } });
+    const sent = new Set<Message>();
+    const record = (m: Message): boolean => {
+      sent.add(m);
+      return true;
+    };
+    c.deliver(record);
+    c.propose('a', 'x');
+    c.deliver(record);
+    const acceptsToC = [...sent].flatMap((m) => (m.type === 'accept' && m.to === 'c' ? [`${m.firstSlot}..${m.firstSlot + m.values.length - 1}`] : []));
+    expect(acceptsToC).toEqual(['5..5']);
+    expect(c.applied('c')).toEqual(['x']);
   });
 });
 
@@ -171,10 +220,49 @@ describe('an observer promoted and elected before its configuration governs', ()
     c.crash('a');
     for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(1);
     c.elect('o', ['o', 'b', 'c']);
+    const told: string[] = [];
     for (let i = 0; i < 60; i++) {
       c.tick(['o', 'b', 'c']);
-      c.deliver();
+      c.deliver((m) => {
+        if (m.type === 'timeoutNow' && m.from === 'o' && !told.includes(m.to)) told.push(m.to);
+        return true;
+      });
     }
+    // Elected, o hands over before any voter reported a commit index: to the first voter
+    // of the old configuration, a (crashed). When that transfer runs out, b and c have
+    // reported the same commit index, a none: the first of the two is told.
+    expect(told).toEqual(['a', 'b']);
+    expect(c.status('b').role).toBe('leader');
+    for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(4);
+  });
+
+  it('proposes nothing in the last slot the old configuration governs, though the slots before it are chosen', () => {
+    // As above with inflightSlotsMax 2: a gets slots 1..3 chosen, its accepts of slot 4
+    // are lost. o, elected at commit index 3, would propose from slot 4, the old
+    // configuration's last: it may not, and hands over instead.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 4, limits: { inflightSlotsMax: 2 } });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true, config: { id: 1 } });
+    const holdsSlot4 = (m: Message): boolean => m.type === 'accept' && m.firstSlot + m.values.length > 4;
+    for (let round = 0; round < 20; round++) {
+      if (round % 2 === 0) c.tick(['a']);
+      for (const m of c.take(() => true)) if (!holdsSlot4(m)) c.inject(m);
+    }
+    c.crash('a');
+    for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(3);
+    c.elect('o', ['o', 'b', 'c']);
+    const fromO: Message[] = [];
+    for (let i = 0; i < 60; i++) {
+      c.tick(['o', 'b', 'c']);
+      c.deliver((m) => {
+        if (m.from === 'o' && m.type === 'accept' && !fromO.includes(m)) fromO.push(m);
+        return true;
+      });
+    }
+    expect(fromO.filter(holdsSlot4)).toEqual([]);
     expect(['b', 'c'].map((id) => c.status(id).role)).toContain('leader');
     for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(4);
   });
