@@ -377,6 +377,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/sorted-keys.test.ts', 'test/kv/kv-snapshot.test.ts'],
   },
   {
+    name: 'core: a leader told of slots chosen that it has not assigned goes on assigning them',
+    file: 'src/core/replica.ts',
+    from: '    if (l !== undefined && m.values.length > 0 && m.firstSlot + m.values.length - 1 >= l.nextSlot) {',
+    to: '    if (false && l !== undefined && m.values.length > 0 && m.firstSlot + m.values.length - 1 >= l.nextSlot) {',
+    tests: ['test/core/replica.late-chosen.test.ts'],
+  },
+  {
     name: "runtime: a snapshot's capture of the exactly-once table changes under it as requests apply",
     file: 'src/runtime/dedup-table.ts',
     from: '    if (record.epoch === this.epoch) return record;',
