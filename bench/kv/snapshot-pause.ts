@@ -87,15 +87,20 @@ interface Row {
   readonly steps: { readonly name: string; readonly blockMs: number; readonly ms: number }[];
 }
 
-async function measure(label: string, keys: number, valueBytes: number): Promise<Row> {
-  const machine = new KvStateMachine();
-  fill(machine, keys, valueBytes);
-  const steps: Row['steps'] = [];
-  const step = async <T>(name: string, work: () => Promise<T> | T): Promise<T> => {
+/** Runs a named step under {@link blocked}, adding its figures to `steps`. */
+function stepper(steps: Row['steps']): <T>(name: string, work: () => Promise<T> | T) => Promise<T> {
+  return async (name, work) => {
     const { value, blockMs, ms } = await blocked(work);
     steps.push({ name, blockMs, ms });
     return value;
   };
+}
+
+async function measure(label: string, keys: number, valueBytes: number): Promise<Row> {
+  const machine = new KvStateMachine();
+  fill(machine, keys, valueBytes);
+  const steps: Row['steps'] = [];
+  const step = stepper(steps);
   const capture = await step('capture', () => machine.snapshot());
   const encoded = await step('encode', () => capture.write());
   const runtime = encodeRuntimeState(
@@ -142,11 +147,7 @@ async function measureTable(clients: number): Promise<Row> {
     }
   }
   const steps: Row['steps'] = [];
-  const step = async <T>(name: string, work: () => Promise<T> | T): Promise<T> => {
-    const { value, blockMs, ms } = await blocked(work);
-    steps.push({ name, blockMs, ms });
-    return value;
-  };
+  const step = stepper(steps);
   const exported = await step('copy (old capture)', () => table.exportState());
   const captured = await step('capture', () => table.captured());
   const state = { lastTimestamp: 1, dedup: captured };

@@ -83,14 +83,17 @@ const uintBytesMax = 8;
  * copied everything written so far); the bytes returned may be a view of it. @internal
  */
 export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Promise<void>): Promise<Uint8Array> {
-  const sessions = state.sessions.all();
+  const sessions = state.sessions;
   const sequences = [...state.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const roles = state.auth.allRoles();
   const users = state.auth.allUsers();
   // The first pass, over every key, pauses too: with a million keys it alone is a second.
   const histories: [string, readonly KeyRecord[]][] = [];
-  let bound =
-    sizeBound([], sessions, sequences) + authBytesBound(roles, users) + (state.extension === undefined ? 0 : uintBytesMax + state.extension.byteLength);
+  let bound = sizeBound([], sequences) + authBytesBound(roles, users) + (state.extension === undefined ? 0 : uintBytesMax + state.extension.byteLength);
+  for (let i = 0; i < sessions.count; i++) {
+    if (i > 0 && i % recordsPerStep === 0) await pause();
+    bound += sessionBytesBound(sessions.record(i));
+  }
   let counted = 0;
   for (const entry of state.store.allHistories()) {
     histories.push(entry);
@@ -113,8 +116,10 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
     writeKey(w, 'kv snapshot sequence prefix', prefix);
     w.uint(next);
   }
-  w.uint(sessions.length);
-  for (const s of sessions) {
+  w.uint(sessions.count);
+  for (let i = 0; i < sessions.count; i++) {
+    if (i > 0 && i % recordsPerStep === 0) await pause();
+    const s = sessions.record(i);
     w.uint(s.id);
     w.uint(s.ttlMs);
     w.uint(s.expiresAt);
@@ -167,12 +172,16 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
 }
 
 /** At least the bytes {@link encodeKvSnapshot} writes for these parts (varints counted at their widest, keys at 3 bytes a UTF-16 unit). */
-function sizeBound(histories: readonly [string, readonly KeyRecord[]][], sessions: readonly SessionRecord[], sequences: readonly [string, number][]): number {
+function sizeBound(histories: readonly [string, readonly KeyRecord[]][], sequences: readonly [string, number][]): number {
   let bound = magic.length + 1 + 6 * uintBytesMax;
-  for (const s of sessions) bound += 4 * uintBytesMax + 1 + (s.owner === undefined ? 0 : uintBytesMax + 3 * s.owner.length);
   for (const [prefix] of sequences) bound += 2 * uintBytesMax + 3 * prefix.length;
   for (const [key, history] of histories) bound += historyBytesBound(key, history);
   return bound;
+}
+
+/** At least the bytes {@link encodeKvSnapshot} writes for one session. */
+function sessionBytesBound(s: SessionRecord): number {
+  return 4 * uintBytesMax + 1 + (s.owner === undefined ? 0 : uintBytesMax + 3 * s.owner.length);
 }
 
 /** At least the bytes {@link encodeKvSnapshot} writes for one key's history. */
@@ -245,6 +254,7 @@ function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void>
   const sessionCount = r.count('kv snapshot sessions', version === formatVersionWithoutRenewals ? 3 : 4);
   let lastId = 0;
   for (let i = 0; i < sessionCount; i++) {
+    if (i > 0 && i % decodeRecordsPerStep === 0) yield;
     const id = r.uint('kv snapshot session id');
     if (id <= lastId || id >= sessions.nextId) throw new CodecError(`kv snapshot: session id ${id} out of order or not below ${sessions.nextId}`);
     lastId = id;

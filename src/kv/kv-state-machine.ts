@@ -341,8 +341,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       case 'session-keepalive': {
         const session = this.sessions.get(c.session);
         if (session === undefined) return { type: 'no-session', session: c.session };
-        this.sessions.renew(session, this.time, slot);
-        return { type: 'session', session: this.sessions.info(session) };
+        return { type: 'session', session: this.sessions.info(this.sessions.renew(session, this.time, slot)) };
       }
       case 'session-close': {
         if (this.sessions.get(c.session) === undefined) return { type: 'no-session', session: c.session };

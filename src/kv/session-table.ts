@@ -14,9 +14,13 @@ export interface Session {
   readonly id: number;
   readonly ttlMs: number;
   /** Log time (the leaders' wall clocks) of its last renewal plus its TTL: for display, and for the legacy `session-expire-by-log-time`. */
-  expiresAt: number;
-  /** The slot of the command that last renewed it: its create, a keepalive, or a new leader's `session-renew`. */
-  renewedSlot: number;
+  readonly expiresAt: number;
+  /**
+   * The slot of the command that last renewed it: its create, a keepalive, or a new
+   * leader's `session-renew`. Never changed in place: a renewal replaces the session
+   * (a snapshot's capture may hold the one before).
+   */
+  readonly renewedSlot: number;
   /** The keys it owns (whose latest put named it). */
   readonly keys: Set<string>;
   /** The user it belongs to, if a KV server created it for one. */
@@ -26,15 +30,16 @@ export interface Session {
 /** A session as a snapshot holds it: the keys it owns are found from the keys' records, each naming its session. @internal */
 export type SessionRecord = Pick<Session, 'id' | 'ttlMs' | 'expiresAt' | 'renewedSlot' | 'owner'>;
 
-/** The sessions as a snapshot reads them. @internal */
+/** The sessions as a snapshot reads them, one at a time, in id order. @internal */
 export interface SessionRecords {
   readonly nextId: number;
-  /** Every session, by id. */
-  all(): readonly SessionRecord[];
+  readonly count: number;
+  /** The `i`-th session by id, for `0 <= i < count`. */
+  record(i: number): SessionRecord;
 }
 
 /** @internal */
-export class SessionTable implements SessionRecords {
+export class SessionTable {
   private readonly sessions = new Map<number, Session>();
   /** Sessions open by owner: what an owner's `sessionsMax` is checked against. */
   private readonly owned = new Map<string, number>();
@@ -73,11 +78,16 @@ export class SessionTable implements SessionRecords {
     if (session.owner !== undefined) this.owned.set(session.owner, this.ownedBy(session.owner) + 1);
   }
 
-  /** Renews `session` by the command in `slot`, at log time `now`. */
-  renew(session: Session, now: number, slot: number): void {
+  /**
+   * Renews `session` by the command in `slot`, at log time `now`: returns the renewed
+   * session, which takes its place (same keys); `session` itself is left as it was.
+   */
+  renew(session: Session, now: number, slot: number): Session {
     assert(slot >= session.renewedSlot, () => `session ${session.id} renewed at slot ${slot}, before its last renewal at ${session.renewedSlot}`);
-    session.renewedSlot = slot;
-    session.expiresAt = Math.max(session.expiresAt, now + session.ttlMs);
+    assert(this.sessions.get(session.id) === session, () => `session ${session.id} renewed from a replaced copy`);
+    const renewed: Session = { ...session, renewedSlot: slot, expiresAt: Math.max(session.expiresAt, now + session.ttlMs) };
+    this.sessions.set(session.id, renewed);
+    return renewed;
   }
 
   /** Ends a session; returns the keys it owned, sorted. */
@@ -137,29 +147,32 @@ export class SessionTable implements SessionRecords {
   }
 
   /**
-   * The sessions as they are now, for a snapshot taken while commands go on applying:
-   * each one's fields copied, not the keys it owns (a snapshot finds those from the
-   * keys' records). Copying every owned key's set too took 50-116 ms at 100,000
-   * sessions of one key each, on the event loop.
+   * The sessions as they are now, for a snapshot taken while commands go on applying: a
+   * copy of the references, nothing more. A session is never changed in place once made
+   * (a renewal replaces it), so a capture reads each as it was; the keys it owns are
+   * not read (a snapshot finds those from the keys' records). An object per session
+   * took 5.7-18.7 ms at 100,000 sessions on the event loop; the references, about 1 ms.
    */
   captured(): SessionRecords {
-    const records: SessionRecord[] = [];
-    for (const s of this.sessions.values())
-      records.push(
-        s.owner === undefined
-          ? { id: s.id, ttlMs: s.ttlMs, expiresAt: s.expiresAt, renewedSlot: s.renewedSlot }
-          : { id: s.id, ttlMs: s.ttlMs, expiresAt: s.expiresAt, renewedSlot: s.renewedSlot, owner: s.owner },
-      );
+    const all = Array.from(this.sessions.values());
     const nextId = this.nextId;
-    // Sorted when read, by the encoder, not now: the map holds them in id order already
-    // (ids are given in increasing order and restored in it), so the sort is one pass.
-    let sorted = false;
+    // The map holds them in id order (ids are given in increasing order and restored in
+    // it), checked when first read, by the encoder; should it not, they are sorted then.
+    let checked = false;
     return {
       nextId,
-      all: () => {
-        if (!sorted) records.sort((a, b) => a.id - b.id);
-        sorted = true;
-        return records;
+      count: all.length,
+      record: (i) => {
+        if (!checked) {
+          checked = true;
+          for (let k = 1; k < all.length; k++) {
+            if (all[k]!.id < all[k - 1]!.id) {
+              all.sort((a, b) => a.id - b.id);
+              break;
+            }
+          }
+        }
+        return all[i]!;
       },
     };
   }
