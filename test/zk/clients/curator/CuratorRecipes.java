@@ -235,6 +235,9 @@ public class CuratorRecipes {
     }
     seen.put("sameSession", m.getZookeeperClient().getZooKeeper().getSessionId() == session);
     seen.put("ephemeralSurvived", alive != null && alive.getEphemeralOwner() == session);
+    // Curator tells its listeners on a thread of its own, after the call above may have
+    // returned: wait (bounded) for the state the move ends in before reading them.
+    for (int tries = 0; tries < 100 && !states.contains("RECONNECTED") && !states.contains("LOST"); tries++) Thread.sleep(50);
     seen.put("statesDuringMove", new ArrayList<>(states));
     seen.put("moveLockStillHeld", moveLock.isAcquiredInThisProcess());
     InterProcessMutex contender = new InterProcessMutex(a, "/locks/move");
