@@ -1,4 +1,5 @@
 import { assert } from '../core/assert.js';
+import { LazyMap } from '../core/lazy-map.js';
 import { estimateBytes, resultEntryBytes } from './result-bytes.js';
 import { type Steps, runAtOnce, runInSteps } from './steps.js';
 
@@ -206,15 +207,15 @@ export interface KeptResult<R> {
  */
 export class DedupTable<R> {
   /** Least recently active first: a touched client is moved to the end. */
-  private clients = new Map<string, ClientRecord<R>>();
+  private clients = new LazyMap<string, ClientRecord<R>>();
   /**
    * The clients that hold results, in the same order as `clients`: where the total
    * byte bound takes from, least recently active first, without passing over the
    * clients that hold none.
    */
-  private holders = new Map<string, ClientRecord<R>>();
+  private holders = new LazyMap<string, ClientRecord<R>>();
   /** Forgotten clients: id hash → when last active, oldest first. */
-  private tombstones = new Map<number, number>();
+  private tombstones = new LazyMap<number, number>();
   /** The latest `lastActive` of any tombstone dropped so far. */
   private forgottenThrough = -Infinity;
   /** The client of the last check, already last in `clients` (no reordering needed). */

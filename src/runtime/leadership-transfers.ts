@@ -2,6 +2,7 @@
  * A node's leadership transfers in flight: each waits until its target leads, or is
  * refused (superseded, another node took over, or the target did not campaign in time).
  */
+import { LazySet } from '../core/lazy-map.js';
 import type { NodeId, Replica, ReplicaStatus } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import type { Clock } from './clock.js';
@@ -28,7 +29,7 @@ interface Transfer {
  * @internal
  */
 export class LeadershipTransfers {
-  private readonly pending = new Set<Transfer>();
+  private readonly pending = new LazySet<Transfer>();
 
   constructor(
     private readonly id: NodeId,

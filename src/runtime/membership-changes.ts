@@ -2,6 +2,7 @@
  * A node's membership changes in flight: each waits until the configuration it leads
  * to is in effect here, or is refused as superseded.
  */
+import { LazySet } from '../core/lazy-map.js';
 import { type ChangeMembersResult, type Configuration, type MembershipChange, type Replica, configurationEquals } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import type { Clock } from './clock.js';
@@ -31,7 +32,7 @@ interface PendingChange {
  * @internal
  */
 export class MembershipChanges {
-  private readonly pending = new Set<PendingChange>();
+  private readonly pending = new LazySet<PendingChange>();
 
   constructor(
     private readonly clock: Clock,

@@ -3,6 +3,7 @@
  * or a forward), retrying it until it is applied or its wait ends, and settling its
  * waiters with the outcome the applier reports.
  */
+import { LazyMap, LazySet } from '../core/lazy-map.js';
 import { ConfigError, InvariantError, type NodeId, type Replica } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import { type Applier, refusal } from './applier.js';
@@ -92,15 +93,15 @@ interface PendingProposal<Result> {
  * @internal
  */
 export class Proposals<Command, Result> {
-  private readonly pending = new Map<string, PendingProposal<Result>>();
+  private readonly pending = new LazyMap<string, PendingProposal<Result>>();
   /** This node's own client's pending proposals by seq, lowest first: the first is `ackedBelow`. */
-  private readonly ownPending = new Map<number, PendingProposal<Result>>();
-  private readonly forwards = new Map<NodeId, Uint8Array[]>();
+  private readonly ownPending = new LazyMap<number, PendingProposal<Result>>();
+  private readonly forwards = new LazyMap<NodeId, Uint8Array[]>();
   /**
    * Requests this node proposed in its current leadership and has not applied yet: a
    * follower's resend of one of them is already in the pipeline and is not queued again.
    */
-  private readonly inPipeline = new Set<string>();
+  private readonly inPipeline = new LazySet<string>();
   private clientId = '';
   /** Set at start from the wall clock, so a restart with a fixed `clientId` never reuses a sequence number. */
   private nextSeq = 1;

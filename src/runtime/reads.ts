@@ -2,6 +2,7 @@
  * A node's linearizable reads: read-index on the leader, asked of the leader by a
  * follower, served once the read index is applied here.
  */
+import { LazyMap } from '../core/lazy-map.js';
 import type { NodeId, ReadIndexResult, Replica } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import { AbortedError, OverloadedError } from './errors.js';
@@ -54,9 +55,9 @@ interface LocalRead {
  * @internal
  */
 export class Reads {
-  private readonly local = new Map<number, LocalRead>();
+  private readonly local = new LazyMap<number, LocalRead>();
   /** Reads this leader runs for followers: core read id → the follower and its read id. */
-  private readonly remote = new Map<number, { from: NodeId; id: number }>();
+  private readonly remote = new LazyMap<number, { from: NodeId; id: number }>();
   /** The core's read ids, for local and remote reads alike. */
   private ids = 0;
 

@@ -10,6 +10,7 @@
  * A receiver that crashed mid-transfer simply asks again through catch-up: nothing of
  * a transfer is kept across restarts, so nothing can stay half-installed.
  */
+import { LazyMap, LazySet } from '../core/lazy-map.js';
 import type { NodeId } from '../core/index.js';
 import { assert } from '../core/assert.js';
 import { crc32 as portableCrc32 } from '../encoding/crc32.js';
@@ -110,10 +111,10 @@ export type SendOutcome = 'done' | 'failed' | 'given-up';
  * @internal
  */
 export class SnapshotSender {
-  private readonly outgoing = new Map<NodeId, Outgoing>();
+  private readonly outgoing = new LazyMap<NodeId, Outgoing>();
   private nextTransfer: number;
   /** Peers whose snapshot is being loaded: a second request must not start another. */
-  private readonly reserved = new Set<NodeId>();
+  private readonly reserved = new LazySet<NodeId>();
 
   constructor(
     private readonly self: NodeId,

@@ -3,6 +3,7 @@
  * the write while applies go on), compacting the log below them, streaming them to
  * replicas that need compacted slots, and installing one a peer sent.
  */
+import { LazyMap } from '../core/lazy-map.js';
 import type { NodeId } from '../core/index.js';
 import { nextTurn } from './clock.js';
 import { SnapshotError, StorageError } from './errors.js';
@@ -84,7 +85,7 @@ export class Snapshots<R> {
    * loaded), and once loaded, the slot its snapshot covers and the snapshots saved here
    * before it started (see {@link compactionPoint}).
    */
-  private readonly outgoing = new Map<NodeId, { readonly since: number; slot?: number; savedBefore?: number }>();
+  private readonly outgoing = new LazyMap<NodeId, { readonly since: number; slot?: number; savedBefore?: number }>();
   /** The incoming transfer last heard of, and when its first chunk arrived. */
   private receiving: { from: NodeId; transfer: number; since: number; complete?: number } | undefined;
   /**
