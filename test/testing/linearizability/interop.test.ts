@@ -64,6 +64,52 @@ describe('EDN', () => {
       expect(() => readEdn(text)).toThrow(where);
     }
   });
+
+  // The EDN spec (github.com/edn-format/edn): tabs and returns are whitespace, `;` runs
+  // to the end of the line, `#_` discards the next form, a tag reads as its value, and
+  // integers and decimals may end in N and M.
+  it('reads the rest of EDN exactly: false, symbols, every escape, N and M, #_ and a one-character tag', () => {
+    expect(readEdn('false\tfoo\rx1 ; a comment up to the end')).toEqual([false, { symbol: 'foo' }, { symbol: 'x1' }]);
+    expect(readEdn('"a\\nb\\tc\\rd\\\\e\\"f\\u0041"')).toEqual(['a\nb\tc\rd\\e"fA']);
+    expect(readEdn('10N 1.5M -3 +4')).toEqual([10, 1.5, -3, 4]);
+    expect(readEdn('[1 #_ 2 3] #_ {:a 1} 4')).toEqual([[1, 3], 4]);
+    expect(readEdn('#t[1] 2')).toEqual([[1], 2]);
+  });
+
+  it('refuses what is not EDN with the reason and the character', () => {
+    // Past the end of the text, the character counted is not pinned: only the reason is.
+    for (const [text, message] of [
+      ['[1 2', /: EDN at character 4: unclosed, expected '\]'$/],
+      ['[1 ; c', /: EDN at character 6: unclosed, expected '\]'$/],
+      ['#inst', /: EDN at character 5: expected a value, found the end$/],
+      ['"abc', /: EDN at character \d+: unclosed string$/],
+      ['"a\\x"', /: EDN at character 4: bad escape \\x$/],
+      ['"a\\', /: EDN at character \d+: bad escape \\$/],
+      ['[: 1]', /: EDN at character 2: an empty keyword$/],
+      ['1/2', /: EDN at character 3: not a number: 1\/2$/],
+      ['1N2', /: EDN at character 3: not a number: 1N2$/],
+    ] as const) {
+      let error: unknown;
+      try {
+        readEdn(text);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(HistoryError);
+      expect((error as HistoryError).index).toBe(0);
+      expect((error as HistoryError).message).toMatch(message);
+    }
+  });
+
+  it('writes symbols and sets as it reads them, tells keywords from other values, and refuses a non-EDN object', () => {
+    const [set] = readEdn('#{1 foo :k}');
+    expect(set).toEqual({ set: [1, { symbol: 'foo' }, { keyword: 'k' }] });
+    expect(writeEdn(set!)).toBe('#{1 foo :k}');
+    expect(writeEdn({ symbol: 'foo' })).toBe('foo');
+    for (const value of [null, 1, 'k', { symbol: 'k' }, { set: [] }]) expect(isKeyword(value)).toBe(false);
+    expect(() => writeEdn({} as never)).toThrow(HistoryError);
+    expect(() => writeEdn({} as never)).toThrow('not an EDN value: [object Object]');
+  });
 });
 
 describe('Jepsen histories', () => {
