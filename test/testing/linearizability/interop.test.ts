@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   HistoryError,
+  type JepsenCodec,
   type Operation,
   type PorcupineCodec,
   type RegisterInput,
@@ -201,18 +202,27 @@ describe('Jepsen histories', () => {
   });
 
   it('rejects a malformed history with a HistoryError naming the entry', () => {
-    const bad: [string, number, string][] = [
+    const independent = jepsenIndependent(jepsenCasRegister);
+    const bad: [string, number, string, JepsenCodec<RegisterInput, RegisterOutput>?][] = [
       ['{:type :ok, :f :read, :value 1, :process 0}', 0, 'no open invocation'],
       ['{:type :invoke, :f :read, :process 0} {:type :invoke, :f :read, :process 0}', 1, 'invokes while'],
       ['{:type :invoke, :f :cas, :value 3, :process 0}', 0, 'not a cas-register operation'],
-      ['{:type :invoke, :f "read", :process 0}', 0, ':f must be a keyword'],
-      ['{:type :invoke, :f :read, :process 0} {:type :done, :f :read, :process 0}', 1, ':type must be'],
+      ['{:type :invoke, :f :cas, :value [1 2 3], :process 0}', 0, 'not a cas-register operation'],
+      ['{:type :invoke, :f :add, :value [1 2], :process 0}', 0, 'not a cas-register operation'],
+      ['{:type :invoke, :f :write, :value [1], :process 0}', 0, 'a register holds nil, a number or a string, not [1]'],
+      ['{:type :invoke, :f :read, :process 0} {:type :ok, :f :read, :value :x, :process 0}', 1, 'cannot read the result :x of :read: a register holds'],
+      ['{:type :invoke, :f "read", :process 0}', 0, ':f must be a keyword, got "read"'],
+      ['{:type :invoke, :f :read, :process 0} {:type :done, :f :read, :process 0}', 1, ':type must be :invoke, :ok, :fail or :info, got :done'],
       ['[1]', 0, 'a Jepsen entry is a map'],
+      // One vector is the whole history; a vector followed by more forms is not.
+      ['[{:type :invoke, :f :read, :process 0}] {:type :invoke, :f :read, :process 1}', 0, 'a Jepsen entry is a map, got [{'],
+      ['{:type :invoke, :f :write, :value 7, :process 0}', 0, 'an independent value is a tuple [key value], got 7', independent],
+      ['{:type :invoke, :f :write, :value [1 2 3], :process 0}', 0, 'an independent value is a tuple [key value], got [1 2 3]', independent],
     ];
-    for (const [text, index, why] of bad) {
+    for (const [text, index, why, codec] of bad) {
       let error: unknown;
       try {
-        historyFromJepsenEdn(text, jepsenCasRegister);
+        historyFromJepsenEdn(text, codec ?? jepsenCasRegister);
       } catch (e) {
         error = e;
       }
@@ -221,6 +231,82 @@ describe('Jepsen histories', () => {
       expect((error as HistoryError).message).toContain(why);
     }
     expect(isKeyword(readEdn(':a')[0], 'a')).toBe(true);
+  });
+
+  it('takes the time from :index when there is no :time, and reads string register values', () => {
+    const text = `{:type :invoke, :f :write, :value "a", :process 0, :index 10}
+{:type :ok, :f :write, :value "a", :process 0, :index 20}
+{:type :invoke, :f :read, :value nil, :process 1, :index 30}
+{:type :ok, :f :read, :value "a", :process 1, :index 40}`;
+    expect(historyFromJepsenEdn(text, jepsenCasRegister)).toEqual([
+      { client: '0', key: 'register', input: { op: 'write', value: 'a' }, invokedAt: 10, completedAt: 20, outcome: 'ok', output: { type: 'written' } },
+      { client: '1', key: 'register', input: { op: 'read' }, invokedAt: 30, completedAt: 40, outcome: 'ok', output: { type: 'value', value: 'a' } },
+    ]);
+  });
+
+  it('writes an info operation without completedAt as its invocation alone, an ok cas with its [old new], invocations first at equal times', () => {
+    const history: RegisterOperation[] = [
+      { client: 'a', key: 'register', input: { op: 'write', value: 1 }, invokedAt: 0, completedAt: 5, outcome: 'ok', output: { type: 'written' } },
+      {
+        client: 'b',
+        key: 'register',
+        input: { op: 'cas', expected: 1, value: 2 },
+        invokedAt: 5,
+        completedAt: 6,
+        outcome: 'ok',
+        output: { type: 'cas', ok: true },
+      },
+      { client: 'c', key: 'register', input: { op: 'read' }, invokedAt: 5, outcome: 'info' },
+      { client: 'd', key: 'register', input: { op: 'cas', expected: 2, value: 3 }, invokedAt: 6, completedAt: 7, outcome: 'info' },
+    ];
+    expect(historyToJepsenEdn(history, jepsenCasRegister)).toBe(
+      [
+        '{:type :invoke, :f :write, :value 1, :process 0, :time 0}',
+        '{:type :invoke, :f :cas, :value [1 2], :process 1, :time 5}',
+        '{:type :invoke, :f :read, :value nil, :process 2, :time 5}',
+        '{:type :ok, :f :write, :value 1, :process 0, :time 5}',
+        '{:type :invoke, :f :cas, :value [2 3], :process 3, :time 6}',
+        '{:type :ok, :f :cas, :value [1 2], :process 1, :time 6}',
+        '{:type :info, :f :cas, :value [2 3], :process 3, :time 7}',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it("writes a completion that is not ok with the invocation's :value and its own :type, whatever the codec says of `refused`", () => {
+    const codec: JepsenCodec<RegisterInput, RegisterOutput> = { ...jepsenCasRegister, write: () => ({ f: 'write', invoke: 1, complete: 2, refused: true }) };
+    const input: RegisterInput = { op: 'write', value: 1 };
+    const history: RegisterOperation[] = [
+      { client: 'a', key: 'register', input, invokedAt: 0, completedAt: 1, outcome: 'info' },
+      { client: 'b', key: 'register', input, invokedAt: 2, completedAt: 3, outcome: 'fail' },
+    ];
+    expect(historyToJepsenEdn(history, codec).split('\n').slice(1, 4)).toEqual([
+      '{:type :info, :f :write, :value 1, :process 0, :time 1}',
+      '{:type :invoke, :f :write, :value 1, :process 1, :time 2}',
+      '{:type :fail, :f :write, :value 1, :process 1, :time 3}',
+    ]);
+    const jump = { client: 'a', key: 'register', input: { op: 'jump' }, invokedAt: 0, outcome: 'info' } as unknown as RegisterOperation;
+    expect(() => historyToJepsenEdn([jump], jepsenCasRegister)).toThrow('unreachable: {"op":"jump"}');
+  });
+
+  it('writes independent keys that are decimal integers as numbers, others as strings, and reads them back', () => {
+    const codec = jepsenIndependent(jepsenCasRegister);
+    const history: RegisterOperation[] = ['12', 'a1', '1a'].map((key, i) => ({
+      client: key,
+      key,
+      input: { op: 'write', value: i },
+      invokedAt: i,
+      completedAt: i,
+      outcome: 'ok',
+      output: { type: 'written' },
+    }));
+    const text = historyToJepsenEdn(history, codec);
+    expect(text.split('\n').filter((line) => line.includes(':invoke'))).toEqual([
+      '{:type :invoke, :f :write, :value [12 0], :process 0, :time 0}',
+      '{:type :invoke, :f :write, :value ["a1" 1], :process 1, :time 1}',
+      '{:type :invoke, :f :write, :value ["1a" 2], :process 2, :time 2}',
+    ]);
+    expect(historyFromJepsenEdn(text, codec)).toEqual(history.map((o, i) => ({ ...o, client: String(i) })));
   });
 });
 
