@@ -361,15 +361,28 @@ describe('Porcupine JSON logs', () => {
     expect(back.map((o) => o.outcome)).toEqual(['info', 'info']);
   });
 
-  it('rejects a malformed log with a HistoryError naming the operation', () => {
-    const bad: [string, number][] = [
-      ['{', 0],
-      ['{}', 0],
-      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":"x","Return":1}]', 0],
-      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":1,"Return":2,"Output":{"Value":1}},{"Input":{"Op":"jump"},"Call":1,"Return":2}]', 1],
-      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":5,"Return":2,"Output":{"Value":1}}]', 0],
+  it('rejects a malformed log with a HistoryError naming the operation and why', () => {
+    let syntax = '';
+    try {
+      JSON.parse('{');
+    } catch (e) {
+      syntax = (e as Error).message;
+    }
+    const bad: [string, number, string][] = [
+      ['{', 0, `not JSON: ${syntax}`],
+      ['{}', 0, 'a Porcupine log is a JSON array of operations'],
+      ['[1]', 0, 'an operation is an object'],
+      ['[null]', 0, 'an operation is an object'],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":"x","Return":1}]', 0, 'Call must be a number, got "x"'],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":1,"Return":"5"}]', 0, 'Return must be a number, got "5"'],
+      [
+        '[{"ClientId":0,"Input":{"Op":"read"},"Call":1,"Return":2,"Output":{"Value":1}},{"Input":{"Op":"jump"},"Call":1,"Return":2}]',
+        1,
+        'cannot read it: unknown Op jump',
+      ],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":5,"Return":2,"Output":{"Value":1}}]', 0, 'completedAt 2 is before invokedAt 5'],
     ];
-    for (const [text, index] of bad) {
+    for (const [text, index, why] of bad) {
       let error: unknown;
       try {
         historyFromPorcupineJson(text, porcupineRegister);
@@ -378,6 +391,24 @@ describe('Porcupine JSON logs', () => {
       }
       expect(error).toBeInstanceOf(HistoryError);
       expect((error as HistoryError).index).toBe(index);
+      expect((error as HistoryError).message).toBe(`linearizability history: entry ${index}: ${why}`);
     }
+  });
+
+  it('reads a Return of 2^53 as a timeout and one below as a return, and a missing ClientId as the operation index', () => {
+    const back = historyFromPorcupineJson(
+      '[{"ClientId":3,"Input":{"Op":"write","Value":1},"Call":0,"Return":9007199254740992},{"Input":{"Op":"read"},"Call":1,"Return":9007199254740991,"Output":{"Value":1}}]',
+      porcupineRegister,
+    );
+    expect(back).toEqual([
+      { client: '3', key: 'r', input: { op: 'write', value: 1 }, invokedAt: 0, outcome: 'info' },
+      { client: '1', key: 'r', input: { op: 'read' }, invokedAt: 1, completedAt: 9007199254740991, outcome: 'ok', output: { type: 'value', value: 1 } },
+    ]);
+  });
+
+  it('writes a timed-out operation with Output null', () => {
+    expect(JSON.parse(historyToPorcupineJson([history[1]!], porcupineRegister).replace('9223372036854775807', '0'))).toEqual([
+      { ClientId: 0, Input: { Op: 'write', Value: 2, Expected: null }, Call: 5, Output: null, Return: 0 },
+    ]);
   });
 });
