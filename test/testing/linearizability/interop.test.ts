@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   HistoryError,
+  type JepsenCodec,
   type Operation,
   type PorcupineCodec,
   type RegisterInput,
@@ -63,6 +64,52 @@ describe('EDN', () => {
       expect(() => readEdn(text)).toThrow(HistoryError);
       expect(() => readEdn(text)).toThrow(where);
     }
+  });
+
+  // The EDN spec (github.com/edn-format/edn): tabs and returns are whitespace, `;` runs
+  // to the end of the line, `#_` discards the next form, a tag reads as its value, and
+  // integers and decimals may end in N and M.
+  it('reads the rest of EDN exactly: false, symbols, every escape, N and M, #_ and a one-character tag', () => {
+    expect(readEdn('false\tfoo\rx1 ; a comment up to the end')).toEqual([false, { symbol: 'foo' }, { symbol: 'x1' }]);
+    expect(readEdn('"a\\nb\\tc\\rd\\\\e\\"f\\u0041"')).toEqual(['a\nb\tc\rd\\e"fA']);
+    expect(readEdn('10N 1.5M -3 +4')).toEqual([10, 1.5, -3, 4]);
+    expect(readEdn('[1 #_ 2 3] #_ {:a 1} 4')).toEqual([[1, 3], 4]);
+    expect(readEdn('#t[1] 2')).toEqual([[1], 2]);
+  });
+
+  it('refuses what is not EDN with the reason and the character', () => {
+    // Past the end of the text, the character counted is not pinned: only the reason is.
+    for (const [text, message] of [
+      ['[1 2', /: EDN at character 4: unclosed, expected '\]'$/],
+      ['[1 ; c', /: EDN at character 6: unclosed, expected '\]'$/],
+      ['#inst', /: EDN at character 5: expected a value, found the end$/],
+      ['"abc', /: EDN at character \d+: unclosed string$/],
+      ['"a\\x"', /: EDN at character 4: bad escape \\x$/],
+      ['"a\\', /: EDN at character \d+: bad escape \\$/],
+      ['[: 1]', /: EDN at character 2: an empty keyword$/],
+      ['1/2', /: EDN at character 3: not a number: 1\/2$/],
+      ['1N2', /: EDN at character 3: not a number: 1N2$/],
+    ] as const) {
+      let error: unknown;
+      try {
+        readEdn(text);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(HistoryError);
+      expect((error as HistoryError).index).toBe(0);
+      expect((error as HistoryError).message).toMatch(message);
+    }
+  });
+
+  it('writes symbols and sets as it reads them, tells keywords from other values, and refuses a non-EDN object', () => {
+    const [set] = readEdn('#{1 foo :k}');
+    expect(set).toEqual({ set: [1, { symbol: 'foo' }, { keyword: 'k' }] });
+    expect(writeEdn(set!)).toBe('#{1 foo :k}');
+    expect(writeEdn({ symbol: 'foo' })).toBe('foo');
+    for (const value of [null, 1, 'k', { symbol: 'k' }, { set: [] }]) expect(isKeyword(value)).toBe(false);
+    expect(() => writeEdn({} as never)).toThrow(HistoryError);
+    expect(() => writeEdn({} as never)).toThrow('not an EDN value: [object Object]');
   });
 });
 
@@ -155,18 +202,27 @@ describe('Jepsen histories', () => {
   });
 
   it('rejects a malformed history with a HistoryError naming the entry', () => {
-    const bad: [string, number, string][] = [
+    const independent = jepsenIndependent(jepsenCasRegister);
+    const bad: [string, number, string, JepsenCodec<RegisterInput, RegisterOutput>?][] = [
       ['{:type :ok, :f :read, :value 1, :process 0}', 0, 'no open invocation'],
       ['{:type :invoke, :f :read, :process 0} {:type :invoke, :f :read, :process 0}', 1, 'invokes while'],
       ['{:type :invoke, :f :cas, :value 3, :process 0}', 0, 'not a cas-register operation'],
-      ['{:type :invoke, :f "read", :process 0}', 0, ':f must be a keyword'],
-      ['{:type :invoke, :f :read, :process 0} {:type :done, :f :read, :process 0}', 1, ':type must be'],
+      ['{:type :invoke, :f :cas, :value [1 2 3], :process 0}', 0, 'not a cas-register operation'],
+      ['{:type :invoke, :f :add, :value [1 2], :process 0}', 0, 'not a cas-register operation'],
+      ['{:type :invoke, :f :write, :value [1], :process 0}', 0, 'a register holds nil, a number or a string, not [1]'],
+      ['{:type :invoke, :f :read, :process 0} {:type :ok, :f :read, :value :x, :process 0}', 1, 'cannot read the result :x of :read: a register holds'],
+      ['{:type :invoke, :f "read", :process 0}', 0, ':f must be a keyword, got "read"'],
+      ['{:type :invoke, :f :read, :process 0} {:type :done, :f :read, :process 0}', 1, ':type must be :invoke, :ok, :fail or :info, got :done'],
       ['[1]', 0, 'a Jepsen entry is a map'],
+      // One vector is the whole history; a vector followed by more forms is not.
+      ['[{:type :invoke, :f :read, :process 0}] {:type :invoke, :f :read, :process 1}', 0, 'a Jepsen entry is a map, got [{'],
+      ['{:type :invoke, :f :write, :value 7, :process 0}', 0, 'an independent value is a tuple [key value], got 7', independent],
+      ['{:type :invoke, :f :write, :value [1 2 3], :process 0}', 0, 'an independent value is a tuple [key value], got [1 2 3]', independent],
     ];
-    for (const [text, index, why] of bad) {
+    for (const [text, index, why, codec] of bad) {
       let error: unknown;
       try {
-        historyFromJepsenEdn(text, jepsenCasRegister);
+        historyFromJepsenEdn(text, codec ?? jepsenCasRegister);
       } catch (e) {
         error = e;
       }
@@ -175,6 +231,82 @@ describe('Jepsen histories', () => {
       expect((error as HistoryError).message).toContain(why);
     }
     expect(isKeyword(readEdn(':a')[0], 'a')).toBe(true);
+  });
+
+  it('takes the time from :index when there is no :time, and reads string register values', () => {
+    const text = `{:type :invoke, :f :write, :value "a", :process 0, :index 10}
+{:type :ok, :f :write, :value "a", :process 0, :index 20}
+{:type :invoke, :f :read, :value nil, :process 1, :index 30}
+{:type :ok, :f :read, :value "a", :process 1, :index 40}`;
+    expect(historyFromJepsenEdn(text, jepsenCasRegister)).toEqual([
+      { client: '0', key: 'register', input: { op: 'write', value: 'a' }, invokedAt: 10, completedAt: 20, outcome: 'ok', output: { type: 'written' } },
+      { client: '1', key: 'register', input: { op: 'read' }, invokedAt: 30, completedAt: 40, outcome: 'ok', output: { type: 'value', value: 'a' } },
+    ]);
+  });
+
+  it('writes an info operation without completedAt as its invocation alone, an ok cas with its [old new], invocations first at equal times', () => {
+    const history: RegisterOperation[] = [
+      { client: 'a', key: 'register', input: { op: 'write', value: 1 }, invokedAt: 0, completedAt: 5, outcome: 'ok', output: { type: 'written' } },
+      {
+        client: 'b',
+        key: 'register',
+        input: { op: 'cas', expected: 1, value: 2 },
+        invokedAt: 5,
+        completedAt: 6,
+        outcome: 'ok',
+        output: { type: 'cas', ok: true },
+      },
+      { client: 'c', key: 'register', input: { op: 'read' }, invokedAt: 5, outcome: 'info' },
+      { client: 'd', key: 'register', input: { op: 'cas', expected: 2, value: 3 }, invokedAt: 6, completedAt: 7, outcome: 'info' },
+    ];
+    expect(historyToJepsenEdn(history, jepsenCasRegister)).toBe(
+      [
+        '{:type :invoke, :f :write, :value 1, :process 0, :time 0}',
+        '{:type :invoke, :f :cas, :value [1 2], :process 1, :time 5}',
+        '{:type :invoke, :f :read, :value nil, :process 2, :time 5}',
+        '{:type :ok, :f :write, :value 1, :process 0, :time 5}',
+        '{:type :invoke, :f :cas, :value [2 3], :process 3, :time 6}',
+        '{:type :ok, :f :cas, :value [1 2], :process 1, :time 6}',
+        '{:type :info, :f :cas, :value [2 3], :process 3, :time 7}',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it("writes a completion that is not ok with the invocation's :value and its own :type, whatever the codec says of `refused`", () => {
+    const codec: JepsenCodec<RegisterInput, RegisterOutput> = { ...jepsenCasRegister, write: () => ({ f: 'write', invoke: 1, complete: 2, refused: true }) };
+    const input: RegisterInput = { op: 'write', value: 1 };
+    const history: RegisterOperation[] = [
+      { client: 'a', key: 'register', input, invokedAt: 0, completedAt: 1, outcome: 'info' },
+      { client: 'b', key: 'register', input, invokedAt: 2, completedAt: 3, outcome: 'fail' },
+    ];
+    expect(historyToJepsenEdn(history, codec).split('\n').slice(1, 4)).toEqual([
+      '{:type :info, :f :write, :value 1, :process 0, :time 1}',
+      '{:type :invoke, :f :write, :value 1, :process 1, :time 2}',
+      '{:type :fail, :f :write, :value 1, :process 1, :time 3}',
+    ]);
+    const jump = { client: 'a', key: 'register', input: { op: 'jump' }, invokedAt: 0, outcome: 'info' } as unknown as RegisterOperation;
+    expect(() => historyToJepsenEdn([jump], jepsenCasRegister)).toThrow('unreachable: {"op":"jump"}');
+  });
+
+  it('writes independent keys that are decimal integers as numbers, others as strings, and reads them back', () => {
+    const codec = jepsenIndependent(jepsenCasRegister);
+    const history: RegisterOperation[] = ['12', 'a1', '1a'].map((key, i) => ({
+      client: key,
+      key,
+      input: { op: 'write', value: i },
+      invokedAt: i,
+      completedAt: i,
+      outcome: 'ok',
+      output: { type: 'written' },
+    }));
+    const text = historyToJepsenEdn(history, codec);
+    expect(text.split('\n').filter((line) => line.includes(':invoke'))).toEqual([
+      '{:type :invoke, :f :write, :value [12 0], :process 0, :time 0}',
+      '{:type :invoke, :f :write, :value ["a1" 1], :process 1, :time 1}',
+      '{:type :invoke, :f :write, :value ["1a" 2], :process 2, :time 2}',
+    ]);
+    expect(historyFromJepsenEdn(text, codec)).toEqual(history.map((o, i) => ({ ...o, client: String(i) })));
   });
 });
 
@@ -229,15 +361,28 @@ describe('Porcupine JSON logs', () => {
     expect(back.map((o) => o.outcome)).toEqual(['info', 'info']);
   });
 
-  it('rejects a malformed log with a HistoryError naming the operation', () => {
-    const bad: [string, number][] = [
-      ['{', 0],
-      ['{}', 0],
-      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":"x","Return":1}]', 0],
-      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":1,"Return":2,"Output":{"Value":1}},{"Input":{"Op":"jump"},"Call":1,"Return":2}]', 1],
-      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":5,"Return":2,"Output":{"Value":1}}]', 0],
+  it('rejects a malformed log with a HistoryError naming the operation and why', () => {
+    let syntax = '';
+    try {
+      JSON.parse('{');
+    } catch (e) {
+      syntax = (e as Error).message;
+    }
+    const bad: [string, number, string][] = [
+      ['{', 0, `not JSON: ${syntax}`],
+      ['{}', 0, 'a Porcupine log is a JSON array of operations'],
+      ['[1]', 0, 'an operation is an object'],
+      ['[null]', 0, 'an operation is an object'],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":"x","Return":1}]', 0, 'Call must be a number, got "x"'],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":1,"Return":"5"}]', 0, 'Return must be a number, got "5"'],
+      [
+        '[{"ClientId":0,"Input":{"Op":"read"},"Call":1,"Return":2,"Output":{"Value":1}},{"Input":{"Op":"jump"},"Call":1,"Return":2}]',
+        1,
+        'cannot read it: unknown Op jump',
+      ],
+      ['[{"ClientId":0,"Input":{"Op":"read"},"Call":5,"Return":2,"Output":{"Value":1}}]', 0, 'completedAt 2 is before invokedAt 5'],
     ];
-    for (const [text, index] of bad) {
+    for (const [text, index, why] of bad) {
       let error: unknown;
       try {
         historyFromPorcupineJson(text, porcupineRegister);
@@ -246,6 +391,24 @@ describe('Porcupine JSON logs', () => {
       }
       expect(error).toBeInstanceOf(HistoryError);
       expect((error as HistoryError).index).toBe(index);
+      expect((error as HistoryError).message).toBe(`linearizability history: entry ${index}: ${why}`);
     }
+  });
+
+  it('reads a Return of 2^53 as a timeout and one below as a return, and a missing ClientId as the operation index', () => {
+    const back = historyFromPorcupineJson(
+      '[{"ClientId":3,"Input":{"Op":"write","Value":1},"Call":0,"Return":9007199254740992},{"Input":{"Op":"read"},"Call":1,"Return":9007199254740991,"Output":{"Value":1}}]',
+      porcupineRegister,
+    );
+    expect(back).toEqual([
+      { client: '3', key: 'r', input: { op: 'write', value: 1 }, invokedAt: 0, outcome: 'info' },
+      { client: '1', key: 'r', input: { op: 'read' }, invokedAt: 1, completedAt: 9007199254740991, outcome: 'ok', output: { type: 'value', value: 1 } },
+    ]);
+  });
+
+  it('writes a timed-out operation with Output null', () => {
+    expect(JSON.parse(historyToPorcupineJson([history[1]!], porcupineRegister).replace('9223372036854775807', '0'))).toEqual([
+      { ClientId: 0, Input: { Op: 'write', Value: 2, Expected: null }, Call: 5, Output: null, Return: 0 },
+    ]);
   });
 });
