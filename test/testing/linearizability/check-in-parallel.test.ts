@@ -199,7 +199,10 @@ describe('the first failing key stops the others', () => {
   it('stops a worker stuck in a key once the time budget and a grace period are over', async () => {
     const history = [add('stuck', 0, 13), add('fine', 0, 1), read('fine', 2, 1)];
     const verdict = await checkLinearizabilityInParallel(history, spinningModel, { workers: 2, timeBudgetMs: 100 });
-    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['stuck'] });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget' });
+    // 'fine' ends within the 100 ms on a quiet machine; on a loaded one its worker may not
+    // have started by then, and it is unknown too. 'stuck' never ends: the watchdog stopped it.
+    if (verdict.result === 'unknown') expect(verdict.keys).toContain('stuck');
   });
 
   it('shares the step budget of the check between the workers', async () => {
