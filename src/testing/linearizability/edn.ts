@@ -35,6 +35,9 @@ export function isKeyword(value: EdnValue | undefined, name?: string): value is 
   return typeof value === 'object' && value !== null && 'keyword' in value && (name === undefined || value.keyword === name);
 }
 
+/** The escapes of a string besides `\uXXXX`: EDN's, and `\b` and `\f`, which Clojure reads and {@link writeEdn} may write. */
+const escapes: Readonly<Record<string, string>> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '"': '"', '\\': '\\' };
+
 const delimiters = new Set([' ', '\t', '\n', '\r', ',', '(', ')', '[', ']', '{', '}', '"', ';']);
 
 /**
@@ -52,6 +55,7 @@ export function readEdn(text: string): EdnValue[] {
   const fail = (why: string): never => {
     throw new HistoryError(form, `EDN at character ${at}: ${why}`);
   };
+  /** Skips whitespace, commas, comments and discarded forms (`#_` and the form after it, which may end a collection or the text). */
   const skip = () => {
     for (;;) {
       const c = text[at];
@@ -59,7 +63,10 @@ export function readEdn(text: string): EdnValue[] {
       if (c === ';') {
         while (at < text.length && text[at] !== '\n') at++;
       } else if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === ',') at++;
-      else return;
+      else if (c === '#' && text[at + 1] === '_') {
+        at += 2;
+        value(); // discarded
+      } else return;
     }
   };
   const token = () => {
@@ -111,9 +118,10 @@ export function readEdn(text: string): EdnValue[] {
           continue;
         }
         const e = text[at++];
-        const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\' };
         if (e === 'u') {
-          out += String.fromCharCode(parseInt(text.slice(at, at + 4), 16));
+          const hex = text.slice(at, at + 4);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail(`bad escape \\u${hex}: four hexadecimal digits expected`);
+          out += String.fromCharCode(parseInt(hex, 16));
           at += 4;
         } else if (e !== undefined && escapes[e] !== undefined) out += escapes[e];
         else fail(`bad escape \\${e ?? ''}`);
@@ -124,11 +132,6 @@ export function readEdn(text: string): EdnValue[] {
       if (text[at] === '{') {
         at++;
         return { set: sequence('}') };
-      }
-      if (text[at] === '_') {
-        at++;
-        value(); // discarded
-        return value();
       }
       token(); // a tag such as #inst or #jepsen.history.Op: the value that follows stands
       return value();

@@ -54,6 +54,26 @@ describe('EDN', () => {
     expect(writeEdn(map!)).toBe('{:a [1 -2.5 "x\\"y" nil true], "k" [:b]}');
   });
 
+  it('discards a #_ form wherever it stands: last in a collection, last in the text, one after another', () => {
+    // Both were refused: the discard read the next value as its own, past the closing bracket or the end.
+    expect(readEdn('[1 #_2]')).toEqual([[1]]);
+    expect(readEdn('{:a 1} #_{:b 2}')).toEqual([new Map([[':a', 1]])]);
+    expect(readEdn('#_ #_ 1 2 3')).toEqual([3]);
+    expect(readEdn('{:a #_ :x 1}')).toEqual([new Map([[':a', 1]])]);
+  });
+
+  it('refuses a \\u escape without four hexadecimal digits, and reads back every string writeEdn writes', () => {
+    // It read "\\uZZZZ" as U+0000, and "\\u41" swallowed the closing quote.
+    for (const text of ['"\\uZZZZ"', '"\\u41"', '"\\u"']) expect(() => readEdn(text), text).toThrow(/four hexadecimal digits expected/);
+    expect(readEdn('"\\u0041\\u00e9"')).toEqual(['Aé']);
+    // writeEdn writes JSON's escapes, \\b and \\f among them: the reader takes them all.
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (text) => {
+        expect(readEdn(writeEdn(text))).toEqual([text]);
+      }),
+    );
+  });
+
   it('rejects text that is not EDN with a HistoryError naming the form and the character', () => {
     for (const [text, where] of [
       ['{:a 1} {:b', 'entry 1: EDN at character 10'],
