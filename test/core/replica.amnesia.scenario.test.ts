@@ -19,6 +19,11 @@ describe('amnesia', () => {
     c.propose('a', 'y');
     c.deliver((m) => m.type === 'accept' && m.to === 'b');
     expect(c.inFlight.filter((m) => m.type === 'accepted' && m.from === 'b')).toEqual([]);
+    // Nor are its heartbeats answered: a reply vouches for a promise b may have lost.
+    c.tick(['a'], 2);
+    expect(c.deliver((m) => m.type === 'heartbeat' && m.to === 'b')).toBe(1);
+    expect(c.status('b').leader).toBe('a');
+    expect(c.inFlight.filter((m) => m.type === 'heartbeatReply' && m.from === 'b')).toEqual([]);
     // Every voter answered: a second round fences off b's old ballots (a promises b's
     // fence, so a steps down), b rebuilds (learns the log from a), then votes again.
     c.deliver();

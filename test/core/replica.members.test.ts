@@ -236,6 +236,78 @@ describe('Replica.changeMembers during a joint change', () => {
   });
 });
 
+describe('Replica.changeMembers, the second step of a joint change', () => {
+  it('is proposed once, in the first slot the joint configuration governs; commands follow it while it is not chosen', () => {
+    const c = cluster({}, 4);
+    // Joint configuration at slot 1, governing from slot 5: no-ops fill 2..4, the second
+    // step takes slot 5. The acknowledgements of slot 5 are held back.
+    expect(c.changeMembers('a', { type: 'replace', remove: 'c', add: 'o' })).toMatchObject({ ok: true, config: { id: 1 } });
+    const ofSlot5 = (m: Message): boolean => m.type === 'accepted' && m.firstSlot + m.count > 5;
+    c.deliver((m) => !ofSlot5(m));
+    expect(c.status('a').commitIndex).toBe(4);
+    expect(c.status('a').lastAcceptedSlot).toBe(5);
+    c.tick(['a'], 2);
+    c.deliver((m) => !ofSlot5(m));
+    expect(c.status('a').lastAcceptedSlot).toBe(5);
+    expect(c.propose('a', 'x').ok).toBe(true);
+    expect(c.status('a').lastAcceptedSlot).toBe(6);
+    c.deliver();
+    expect(c.status('a').configuration).toMatchObject({ id: 2, voters: ['a', 'b', 'o'] });
+    expect(c.applied('o')).toEqual(['x']);
+  });
+
+  it('waits for room when values adopted in phase 1 fill the window, and is queued once', () => {
+    // A joint configuration governs from slot 1 (c leaving, o joining); a leads it with
+    // b's promise, which reports slots 1..3 accepted: with inflightSlotsMax 1 they take
+    // the window one commit at a time, and the second step comes after them.
+    const b1 = { round: 1, node: 'b' };
+    const joint = {
+      id: 0,
+      voters: ['a', 'b', 'o'],
+      leaving: { voters: ['a', 'b', 'c'], quorum: 'majority' as const },
+      quorum: 'majority' as const,
+      observers: [],
+      addresses: {},
+      windowSlots: 4,
+    };
+    const r = new Replica({
+      id: 'a',
+      quorum: majority(['a', 'b', 'c']),
+      configuration: [{ from: 1, source: 0, config: joint }],
+      random: () => 0,
+      limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2, inflightSlotsMax: 1 },
+      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
+    });
+    const drain = (): Message[] => {
+      const out = r.takeOutput();
+      if (out.persist !== undefined) r.persisted(out.persistSeq);
+      return [...out.messages];
+    };
+    drain();
+    for (let i = 0; i < 10; i++) r.tick();
+    drain();
+    r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 });
+    drain();
+    const accepted = [1, 2, 3].map((slot) => ({ slot, ballot: b1, value: { kind: 'noop' as const } }));
+    r.step({ type: 'promise', from: 'b', to: 'a', ballot: r.status.promised, accepted, chosen: [] });
+    expect(r.role).toBe('leader');
+    const ballot = r.status.promised;
+    const sent: [number, string][] = [];
+    for (let slot = 1; slot <= 4; slot++) {
+      for (const m of drain()) if (m.type === 'accept' && m.to === 'b') for (const [i, v] of m.values.entries()) sent.push([m.firstSlot + i, v.kind]);
+      expect(r.status.lastAcceptedSlot).toBe(slot);
+      r.step({ type: 'accepted', from: 'b', to: 'a', ballot, firstSlot: slot, count: 1 });
+      expect(r.status.commitIndex).toBe(slot);
+    }
+    expect(sent).toEqual([
+      [1, 'noop'],
+      [2, 'noop'],
+      [3, 'noop'],
+      [4, 'config'],
+    ]);
+  });
+});
+
 describe('a leader and the voters of a configuration it did not campaign in', () => {
   it('asks them for promises once that configuration starts within inflightSlotsMax of the commit index, not as soon as it is chosen', () => {
     // a leads with b's promise alone (c is down). Promoting o makes a phase-1 quorum of

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type DurableState, type Message, Replica, majority } from '../../src/core/index.js';
+import { type AcceptedEntry, type DurableState, type Message, Replica, majority } from '../../src/core/index.js';
 
 // Phase 2 message by message: what a leader sends for the commands it takes (accepts
 // bounded by acceptSlotsMax, commits to voters that lack the commit index) and when a
@@ -10,8 +10,8 @@ const state: DurableState = { promised: { round: 1, node: 'b' }, accepted: [], c
 const limits = { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2 };
 const bytes = (n: number): Uint8Array => new Uint8Array([n]);
 
-/** Voter a elected by b's promise, every output made durable at once. */
-function leader(extra = {}): { r: Replica; drain: () => Message[] } {
+/** Voter a elected by b's promise (reporting `accepted`), every output made durable at once. */
+function leader(extra = {}, accepted: readonly AcceptedEntry[] = []): { r: Replica; drain: () => Message[] } {
   const r = new Replica({ id: 'a', quorum, random: () => 0, state, limits: { ...limits, ...extra } });
   const drain = (): Message[] => {
     const out = r.takeOutput();
@@ -25,7 +25,7 @@ function leader(extra = {}): { r: Replica; drain: () => Message[] } {
   drain();
   r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: { round: 1, node: 'b' } });
   drain();
-  r.step({ type: 'promise', from: 'b', to: 'a', ballot: r.status.promised, accepted: [], chosen: [] });
+  r.step({ type: 'promise', from: 'b', to: 'a', ballot: r.status.promised, accepted, chosen: [] });
   expect(r.role).toBe('leader');
   drain();
   return { r, drain };
@@ -70,6 +70,47 @@ describe('Replica phase 2, the leader', () => {
       [3, 2],
       [5, 1],
     ]);
+  });
+
+  it('assigns at most inflightSlotsMax slots past the commit index; queued commands take the room a commit opens, no more', () => {
+    const { r, drain } = leader({ inflightSlotsMax: 2, batchCommandsMax: 1 });
+    const ballot = r.status.promised;
+    for (let i = 1; i <= 5; i++) r.propose([bytes(i)]);
+    drain();
+    expect(r.status.lastAcceptedSlot).toBe(2);
+    expect(r.status.queuedCommands).toBe(3);
+    r.step({ type: 'accepted', from: 'b', to: 'a', ballot, firstSlot: 1, count: 1 });
+    expect(r.status.commitIndex).toBe(1);
+    const toB = drain().filter((m) => m.type === 'accept' && m.to === 'b');
+    expect(toB.map((m) => (m.type === 'accept' ? [m.firstSlot, m.values.length] : m.type))).toEqual([[3, 1]]);
+    expect(r.status.lastAcceptedSlot).toBe(3);
+    expect(r.status.queuedCommands).toBe(2);
+  });
+
+  it('proposes a change and commands queued while adopted values fill the window after them, never past inflightSlotsMax', () => {
+    // b reports slots 1..3 accepted in its ballot 1: a adopts them, one slot at a time.
+    const accepted = [1, 2, 3].map((slot) => ({ slot, ballot: { round: 1, node: 'b' }, value: { kind: 'batch' as const, commands: [bytes(slot)] } }));
+    const { r, drain } = leader({ inflightSlotsMax: 1 }, accepted);
+    const ballot = r.status.promised;
+    expect(r.changeMembers({ type: 'remove', id: 'c' })).toMatchObject({ ok: true, config: { voters: ['a', 'b'] } });
+    r.propose([bytes(9)]);
+    // Slot 1 went out with the election; then one slot per commit: the adopted values,
+    // the change, the command.
+    const sent: [number, string][] = [];
+    for (let slot = 1; slot <= 5; slot++) {
+      for (const m of drain()) if (m.type === 'accept' && m.to === 'b') for (const [i, v] of m.values.entries()) sent.push([m.firstSlot + i, v.kind]);
+      expect(r.status.lastAcceptedSlot).toBe(slot);
+      r.step({ type: 'accepted', from: 'b', to: 'a', ballot, firstSlot: slot, count: 1 });
+      expect(r.status.commitIndex).toBe(slot);
+    }
+    expect(sent).toEqual([
+      [2, 'batch'],
+      [3, 'batch'],
+      [4, 'config'],
+      [5, 'batch'],
+    ]);
+    expect(r.status.queuedCommands).toBe(0);
+    expect(r.status.configuration.voters).toEqual(['a', 'b']);
   });
 
   it('commits slot by slot as acknowledgements arrive, each range at its own end', () => {

@@ -58,6 +58,35 @@ describe('read index', () => {
     expect(c.reads).toEqual([{ node: 'b', result: { id: 1, ok: true, index: 1 } }]);
   });
 
+  it('is not confirmed by a reply to a heartbeat of an earlier leadership of the same leader', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.deliver();
+    for (let i = 0; i < 5; i++) {
+      c.tick(['a'], 2);
+      c.deliver();
+    }
+    // b's answer to a late heartbeat round of a's first leadership is held back.
+    c.tick(['a'], 2);
+    c.deliver((m) => m.type === 'heartbeat' && m.to === 'b');
+    const [late] = c.take((m) => m.type === 'heartbeatReply' && m.from === 'b');
+    expect(late?.type === 'heartbeatReply' && late.seq).toBeGreaterThanOrEqual(6);
+    c.take(() => true);
+    c.elect('b', ['b', 'c']);
+    c.deliver();
+    c.elect('a');
+    c.deliver();
+    expect(c.readIndex('a', 1).ok).toBe(true);
+    // c's answers are lost: only b's late reply, to the earlier ballot, reaches a.
+    c.take(() => true);
+    c.inject(late!);
+    expect(c.reads).toEqual([]);
+    // b's answer to a round of this leadership confirms it.
+    c.tick(['a'], 2);
+    c.deliver((m) => (m.type === 'heartbeat' && m.to === 'b') || (m.type === 'heartbeatReply' && m.from === 'b'));
+    expect(c.reads).toEqual([{ node: 'a', result: { id: 1, ok: true, index: c.status('a').commitIndex } }]);
+  });
+
   it('is immediate in a one-voter cluster', () => {
     const c = new ManualCluster({ voters: ['a'] });
     c.elect('a');
