@@ -186,7 +186,11 @@ export function jepsenIndependent<I, O>(inner: JepsenCodec<I, O>): JepsenCodec<I
     },
     write(operation) {
       const written = inner.write(operation);
-      const key = /^-?\d+$/.test(operation.key) ? Number(operation.key) : operation.key;
+      // As a number only if it reads back as the same key: '007', '-0' and integers past
+      // 2^53 stay strings (as numbers they came back as '7', '0' or another integer, and
+      // two keys could fall into one).
+      const n = Number(operation.key);
+      const key = /^-?\d+$/.test(operation.key) && Number.isSafeInteger(n) && String(n) === operation.key ? n : operation.key;
       return { ...written, invoke: [key, written.invoke], complete: [key, written.complete] };
     },
   };

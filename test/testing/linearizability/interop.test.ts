@@ -328,6 +328,31 @@ describe('Jepsen histories', () => {
     ]);
     expect(historyFromJepsenEdn(text, codec)).toEqual(history.map((o, i) => ({ ...o, client: String(i) })));
   });
+
+  it('keeps every independent key across a round trip, numbers that would not read back the same written as strings', () => {
+    // '007' came back as '7', '-0' as '0', and an integer past 2^53 as another: '7' and '007' fell into one key.
+    const codec = jepsenIndependent(jepsenCasRegister);
+    const keyArbitrary = fc.oneof(
+      fc.integer().map(String),
+      fc.stringMatching(/^-?0\d{0,3}$/),
+      fc.bigInt({ min: 2n ** 53n, max: 2n ** 70n }).map(String),
+      fc.string({ maxLength: 6 }),
+    );
+    fc.assert(
+      fc.property(fc.uniqueArray(keyArbitrary, { minLength: 1, maxLength: 6 }), (keys) => {
+        const history: RegisterOperation[] = keys.map((key, i) => ({
+          client: String(i),
+          key,
+          input: { op: 'write', value: i },
+          invokedAt: 2 * i,
+          completedAt: 2 * i + 1,
+          outcome: 'ok',
+          output: { type: 'written' },
+        }));
+        expect(historyFromJepsenEdn(historyToJepsenEdn(history, codec), codec).map((o) => o.key)).toEqual(keys);
+      }),
+    );
+  });
 });
 
 /** The codec the Go side of the benchmark would read: Input {Op, Value, Expected}, Output {Value, Ok}. */
