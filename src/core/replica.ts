@@ -436,7 +436,7 @@ export class Replica {
         }
       }
     } else {
-      if (kind === 'leader' || kind === 'candidate') this.stepDown(undefined);
+      if (kind === 'leader') this.stepDown(undefined); // (a candidate has nothing to hand back: becomeNonVoter ends it)
       if (kind !== 'observer' && kind !== 'removed') this.rejoin = undefined;
       this.becomeNonVoter();
     }

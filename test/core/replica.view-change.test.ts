@@ -56,6 +56,42 @@ describe('a leader removed from the voters', () => {
     expect([...new Set([...timeoutNow, ...toB.map((m: Message) => m.to)])]).toEqual(['c']);
   });
 
+  it('tells the first voter to campaign when none has reported a commit index in this leadership', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], windowSlots: 2 });
+    c.elect('a');
+    // No heartbeat arrives: b and c answer accepts only, which report no commit index.
+    c.deliver((m) => m.type !== 'heartbeat');
+    expect(c.changeMembers('a', { type: 'remove', id: 'a' })).toMatchObject({ ok: true });
+    c.propose('a', 'x');
+    const told: string[] = [];
+    c.deliver((m) => {
+      if (m.type === 'timeoutNow') told.push(m.to);
+      return m.type !== 'heartbeat';
+    });
+    expect(c.status('a').role).toBe('removed');
+    // Told twice: as a hands over, and as it leaves.
+    expect(told).toEqual(['b', 'b']);
+  });
+
+  it('prefers a voter that reported any commit index to the first one that never reported', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], windowSlots: 2 });
+    c.elect('a');
+    c.propose('a', 'v1');
+    // Only c answers heartbeats, reporting commit index 1; b never reports.
+    c.deliver((m) => m.to !== 'b' || m.type !== 'heartbeat');
+    c.tick(['a'], 2);
+    c.deliver((m) => m.to !== 'b' || m.type !== 'heartbeat');
+    expect(c.changeMembers('a', { type: 'remove', id: 'a' })).toMatchObject({ ok: true });
+    c.propose('a', 'x');
+    const told: string[] = [];
+    c.deliver((m) => {
+      if (m.type === 'timeoutNow') told.push(m.to);
+      return m.type !== 'heartbeat' || m.to !== 'b';
+    });
+    expect(c.status('a').role).toBe('removed');
+    expect(told).toEqual(['c', 'c']);
+  });
+
   it('tells no voter to campaign before the slots it proposed under the old configuration are chosen', () => {
     // Five voters, a window of 4: a removes itself at slot 1 and proposes no-ops through
     // slot 4, the last slot it votes in. Only b accepts them: with a, two of five, so
@@ -87,14 +123,20 @@ describe('a member another leader removes', () => {
     const c = cluster();
     expect(c.changeMembers('a', { type: 'remove', id: 'c' })).toMatchObject({ ok: true, config: { voters: ['a', 'b'] } });
     const commitsToC: number[] = [];
+    const toItself: Message[] = [];
     c.deliver((m) => {
       if (m.type === 'commit' && m.to === 'c') commitsToC.push(m.commitIndex);
+      if (m.from === m.to) toItself.push(m);
       return true;
     });
     const commit = c.status('a').commitIndex;
     expect(commitsToC).toContain(commit);
     expect(c.status('c').commitIndex).toBe(commit);
     expect(c.status('c').role).toBe('removed');
+    // It still names the leader, for clients that ask it.
+    expect(c.status('c').leader).toBe('a');
+    // Only members that left are sent it: the leader sends itself nothing.
+    expect(toItself).toEqual([]);
   });
 });
 
