@@ -55,7 +55,7 @@ export function historyFromPorcupineJson<I, O>(text: string, codec: PorcupineCod
       if (typeof ret !== 'number' || ret >= 2 ** 53) return { ...base, outcome: 'info' };
       return { ...base, completedAt: ret, outcome: 'ok', output: codec.output(rawOutput, input) };
     } catch (e) {
-      if (e instanceof HistoryError) throw e;
+      // A codec's own HistoryError carries the codec's index, not this record's.
       throw new HistoryError(index, `cannot read it: ${e instanceof Error ? e.message : String(e)}`);
     }
   });

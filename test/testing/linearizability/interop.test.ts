@@ -440,6 +440,27 @@ describe('Porcupine JSON logs', () => {
     }
   });
 
+  it('names the record whose Input or Output a codec refused, even when the codec throws a HistoryError of its own', () => {
+    const strict: PorcupineCodec<RegisterInput, RegisterOutput> = {
+      ...porcupineRegister,
+      input: (raw) => {
+        if ((raw as { Op?: unknown }).Op === 'cas') throw new HistoryError(0, 'no cas here');
+        return porcupineRegister.input(raw);
+      },
+    };
+    const text =
+      '[{"ClientId":0,"Input":{"Op":"read"},"Call":1,"Return":2,"Output":{"Value":0}},{"ClientId":1,"Input":{"Op":"read"},"Call":1,"Return":2,"Output":{"Value":0}},{"ClientId":2,"Input":{"Op":"cas"},"Call":3,"Return":4}]';
+    let error: unknown;
+    try {
+      historyFromPorcupineJson(text, strict);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(HistoryError);
+    expect((error as HistoryError).index).toBe(2);
+    expect((error as HistoryError).message).toBe('linearizability history: entry 2: cannot read it: linearizability history: entry 0: no cas here');
+  });
+
   it('reads a Return of 2^53 as a timeout and one below as a return, and a missing ClientId as the operation index', () => {
     const back = historyFromPorcupineJson(
       '[{"ClientId":3,"Input":{"Op":"write","Value":1},"Call":0,"Return":9007199254740992},{"Input":{"Op":"read"},"Call":1,"Return":9007199254740991,"Output":{"Value":1}}]',
