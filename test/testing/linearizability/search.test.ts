@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvariantError } from '../../../src/core/errors.js';
-import { type Model, type Operation, type RegisterInput, type RegisterOutput, registerModel, versionedKvModel } from '../../../src/testing/index.js';
+import {
+  linearizabilityLimits,
+  type Model,
+  type Operation,
+  type RegisterInput,
+  type RegisterOutput,
+  registerModel,
+  versionedKvModel,
+} from '../../../src/testing/index.js';
 import { Budget } from '../../../src/testing/linearizability/budget.js';
 import { type DeathPoint, PartitionSearch } from '../../../src/testing/linearizability/search.js';
 import { absent, fail, get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
@@ -68,6 +76,20 @@ describe('an explaining search', () => {
       expect([...point.states].sort()).toEqual([1, 2, 3]);
     }
   });
+  it('pauses as soon as it holds explainStatesMax states, without searching on', () => {
+    // Ten concurrent unknown writes: eleven states reach the stuck read, more than it keeps.
+    const history: KvOperation[] = [...Array.from({ length: 10 }, (_, i) => info(`w${i}`, put(`v${i}`), i)), ok('r', get, 20, 30, value('never', 99))];
+    const b = budget();
+    const failed = new PartitionSearch(history, versionedKvModel, b);
+    expect(failed.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+    failed.release();
+    const again = new PartitionSearch(history, versionedKvModel, b, failed.furthestPosition);
+    expect(again.run(Number.POSITIVE_INFINITY)).toBe('paused');
+    expect(again.explained).toBe(true);
+    expect(again.deathPoint().states).toHaveLength(linearizabilityLimits.explainStatesMax);
+    expect(again.steps).toBeLessThan(failed.steps);
+    again.release();
+  });
 });
 
 describe('the entry list and the operations it is read from', () => {
@@ -107,6 +129,17 @@ describe('the entry list and the operations it is read from', () => {
 });
 
 describe('a search as it is built', () => {
+  it('runs exactly the steps it is given when they span several of its turns, and pauses there', () => {
+    // Twenty writes that timed out and a read of a value none wrote: every subset is tried.
+    const history: KvOperation[] = [...Array.from({ length: 20 }, (_, i) => info(`c${i}`, put(`v${i}`), i)), ok('r', get, 0, 2000, value('never', 1))];
+    const search = new PartitionSearch(history, versionedKvModel, budget());
+    const turn = linearizabilityLimits.partitionTurnSteps;
+    expect(search.run(turn / 2)).toBe('paused');
+    expect(search.run(2 * turn + 7)).toBe('paused');
+    expect(search.steps).toBe(turn / 2 + 2 * turn + 7);
+    search.release();
+  });
+
   it('answers at once, without a step: linearizable with no ok operation, memory bound when the first state does not fit', () => {
     const infoOnly = new PartitionSearch([info('a', put('1'), 0)], versionedKvModel, budget());
     expect(infoOnly.run(1)).toBe('linearizable');
@@ -147,6 +180,8 @@ describe('a search as it is built', () => {
       expect(search.run(Number.POSITIVE_INFINITY)).toBe(verdict);
       // Little backtracking: a few steps per operation (the timed-out write is tried again as the walk goes).
       expect(search.steps).toBeLessThan(5 * operations.length);
+      // The memo, the transitions and the interned states, all reserved from the budget.
+      expect(search.bytesHeld).toBe(b.bytesHeld);
       search.release();
       expect(b.bytesHeld).toBe(0);
     }
