@@ -103,6 +103,18 @@ describe('the entry list and the operations it is read from', () => {
     search.release();
   });
 
+  it('breaks ties in time by the order of the history, also when the history comes far out of order', () => {
+    // Forty reads listed in the reverse of their completion (the insertion sort gives
+    // up for the general sort), then two impossible reads completing together: the
+    // search dies at the return listed first.
+    const history: KvOperation[] = Array.from({ length: 40 }, (_, i) => ok(`r${i}`, get, 0, 1000 - i, absent));
+    history.push(ok('first', get, 1500, 2000, value('never', 1)), ok('second', get, 1500, 2000, value('nope', 1)));
+    const search = new PartitionSearch(history, versionedKvModel, budget());
+    expect(search.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+    expect(history[search.stuckOperation]!.client).toBe('first');
+    search.release();
+  });
+
   it('refuses a fail operation, naming it: the checker drops them before it searches', () => {
     const history: KvOperation[] = [ok('a', put('1'), 0, 1, written(1)), fail('b', put('2'), 2, 3)];
     expect(() => new PartitionSearch(history, versionedKvModel, budget())).toThrow(InvariantError);
