@@ -23,6 +23,8 @@ describe('the memo', () => {
     expect(memo.insert(7, 0, first)).toBe('new');
     expect(memo.insert(7, 0, second)).toBe('new');
     expect(memo.insert(7, 0, second)).toBe('seen');
+    // The first is found in its own slot, with the second right after it (same code and state).
+    expect(memo.insert(7, 0, first)).toBe('seen');
     expect(memo.count).toBe(2);
     memo.release();
   });
@@ -38,6 +40,19 @@ describe('the memo', () => {
     expect(memo.insert(9, 2, second)).toBe('new');
     expect(memo.insert(9, 2, second.slice())).toBe('seen');
     expect(memo.count).toBe(2);
+    memo.release();
+  });
+
+  it('finds chunked bitsets in every chunk, once the first chunk is full', () => {
+    const words = linearizabilityLimits.memoInlineWordsMax + 1;
+    const operations = 32 * words;
+    const memo = new Memo(operations, budget());
+    // A first chunk holds one bitset per slot of the first table: past that, a second chunk.
+    const count = slotsFor(operations) + 100;
+    const bitsOf = (i: number): Uint32Array => new Uint32Array(words).fill(i + 1);
+    for (let i = 0; i < count; i++) expect(memo.insert(i * 2654435761, 0, bitsOf(i))).toBe('new');
+    for (let i = 0; i < count; i++) expect(memo.insert(i * 2654435761, 0, bitsOf(i))).toBe('seen');
+    expect(memo.count).toBe(count);
     memo.release();
   });
 
