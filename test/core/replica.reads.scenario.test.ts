@@ -22,6 +22,33 @@ describe('read index', () => {
     expect(c.reads).toEqual([{ node: 'a', result: { id: 1, ok: true, index: 1 } }]);
   });
 
+  it('counts no answer an observer gave, even once it is promoted while the read waits', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 2 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    c.readIndex('a', 7);
+    // Only o answers the read's heartbeat round, as an observer: it vouches for no promise.
+    c.deliver((m) => (m.type === 'heartbeat' || m.type === 'heartbeatReply') && (m.to === 'o' || m.from === 'o'));
+    const held = c.take((m) => m.type === 'heartbeat');
+    // o is promoted, and the change governs while the read waits: four voters, quorum three.
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true });
+    c.propose('a', 'x');
+    c.propose('a', 'y');
+    c.deliver((m) => m.type !== 'heartbeat' && m.type !== 'heartbeatReply');
+    expect(c.status('a').configuration.voters).toEqual(['a', 'b', 'c', 'o']);
+    expect(c.status('a').commitIndex).toBeGreaterThanOrEqual(c.status('a').configurationFrom - 1);
+    // b answers: with a, two of the four.
+    for (const m of held) if (m.to === 'b') c.inject(m);
+    c.deliver((m) => m.from === 'b' || m.to === 'b');
+    expect(c.reads).toEqual([]);
+    // c answers too: three voters.
+    for (const m of held) if (m.to === 'c') c.inject(m);
+    c.deliver((m) => m.from === 'c' || m.to === 'c');
+    expect(c.reads).toEqual([{ node: 'a', result: { id: 7, ok: true, index: 0 } }]);
+  });
+
   it('fails when the leader is deposed before a quorum answers', () => {
     const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
     c.elect('a');
