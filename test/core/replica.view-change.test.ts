@@ -309,3 +309,50 @@ describe('an observer promoted and elected before its configuration governs', ()
     for (const id of ['b', 'c', 'o']) expect(c.status(id).commitIndex, id).toBe(4);
   });
 });
+
+describe('a leader whose voters know more than it does', () => {
+  it('proposes nothing in a new configuration before its own commit index reaches the slot before it, whatever its voters report', () => {
+    // a promotes o at slot 1 (o votes from slot 3 on) and gets slots 1 and 2 chosen with
+    // b; only o hears the commit index 2. b, elected with c, adopts slots 1 and 2 and
+    // learns only slot 1 chosen. a and o report commit index 2 and b holds both slots:
+    // a phase-2 quorum of the new voters holds every earlier slot. b still waits: its own
+    // commit index is 1.
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'], observers: ['o'], windowSlots: 2 });
+    c.elect('a');
+    c.deliver();
+    c.tick(['a'], 2);
+    c.deliver();
+    expect(c.changeMembers('a', { type: 'promote', id: 'o' })).toMatchObject({ ok: true });
+    c.propose('a', 'x');
+    c.deliver((m) => (m.type === 'accept' && m.to === 'b') || (m.type === 'accepted' && m.to === 'a'));
+    expect(c.status('a').commitIndex).toBe(2);
+    const withO = (m: Message): boolean => (m.from === 'a' && m.to === 'o') || (m.from === 'o' && m.to === 'a');
+    c.deliver(withO);
+    c.tick(['a'], 2);
+    c.deliver(withO);
+    expect(c.status('o').commitIndex).toBe(2);
+    c.take((m) => m.from === 'a' || m.to === 'a');
+    c.elect('b', ['b', 'c']);
+    expect(c.status('b').commitIndex).toBe(0);
+    c.take((m) => m.type === 'precheck' || m.to === 'c' || m.from === 'c');
+    // A late answer to a catch-up request: slot 1 is chosen.
+    c.inject({ type: 'chosen', from: 'a', to: 'b', firstSlot: 1, values: [c.replica('a').chosenValue(1)!], commitIndex: 2 });
+    c.deliver(() => false);
+    expect(c.status('b')).toMatchObject({ role: 'leader', commitIndex: 1, configurationFrom: 3 });
+    c.propose('b', 'z');
+    c.tick(['b'], 2);
+    const accepts: number[] = [];
+    const reports: number[] = [];
+    c.deliver((m) => {
+      if (m.to === 'c' || m.from === 'c') return false;
+      if (m.type === 'accept') accepts.push(m.firstSlot + m.values.length - 1);
+      if (m.type === 'heartbeatReply') reports.push(m.commitIndex);
+      // Nothing that would move b's commit index: a's acceptances and its chosen answers.
+      return !(m.from === 'a' && (m.type === 'accepted' || m.type === 'chosen'));
+    });
+    expect(reports.length).toBeGreaterThan(0);
+    expect(reports.every((r) => r === 2)).toBe(true);
+    expect(c.status('b').commitIndex).toBe(1);
+    expect(Math.max(...accepts)).toBe(2);
+  });
+});
