@@ -1,8 +1,8 @@
 // Mutation testing with StrykerJS: `npm run mutate` (all of src/core and the
 // linearizability checker; hours on two cores), or one file at a time:
-// `npm run mutate -- --mutate src/core/ballot.ts`. Only the tests under test/core and
-// test/testing run (with fewer simulation schedules each, SYNOD_SCHEDULES below), and
-// per test coverage picks those that reach each mutant. Survivors judged equivalent are
+// `npm run mutate -- --mutate src/core/ballot.ts`. Only the tests under test/core,
+// test/regressions and test/testing run (with fewer simulation schedules each,
+// SYNOD_SCHEDULES below), and per test coverage picks those that reach each mutant. Survivors judged equivalent are
 // listed, each with its reason, in test/mutation/equivalent-mutants.md.
 //
 // Incremental: each run reads and rewrites test/mutation/stryker-incremental.json
