@@ -158,7 +158,6 @@ export interface ResolvedOptions<Command, Result> {
   readonly windowSlots: number;
   readonly observers: readonly NodeId[];
   readonly addresses: Readonly<Record<NodeId, string>>;
-  readonly members: ReadonlySet<NodeId>;
   readonly transport: Transport;
   readonly storage: Storage;
   readonly stateMachine: StateMachine<Command, Result>;
@@ -218,6 +217,30 @@ function hasMethods(field: string, value: unknown, methods: readonly string[]): 
   }
 }
 
+/**
+ * The option records resolved last, by kind. A record equal to the last one is handed
+ * out again, so the many groups of a host, built with the same options, share one copy
+ * of each (frozen: nothing changes them) instead of keeping one apiece.
+ */
+const lastResolved = new Map<'snapshot' | 'limits' | 'dedup' | 'addresses', object>();
+
+function shared<T extends object>(kind: 'snapshot' | 'limits' | 'dedup' | 'addresses', record: T): T {
+  const last = lastResolved.get(kind);
+  if (last !== undefined && sameFields(last, record)) return last as T;
+  const frozen = Object.freeze(record);
+  lastResolved.set(kind, frozen);
+  return frozen;
+}
+
+function sameFields(a: object, b: object): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !Object.is((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
 /** A node's tick when its options name none. @internal */
 export const defaultTickMs = 50;
 
@@ -253,7 +276,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   if (options.resultCodec !== undefined) hasMethods('resultCodec', options.resultCodec, ['encode', 'decode']);
   const snapshotInput = options.snapshot ?? {};
   if (typeof snapshotInput !== 'object' || snapshotInput === null) fail('snapshot', 'must be an object');
-  const snapshot: Required<SnapshotOptions> = {
+  const snapshot: Required<SnapshotOptions> = shared('snapshot', {
     everySlots: positiveInteger('snapshot.everySlots', snapshotInput.everySlots, 10_000),
     everyBytes: positiveInteger('snapshot.everyBytes', snapshotInput.everyBytes, 64 * 1024 * 1024),
     trailingSlots: nonNegativeInteger('snapshot.trailingSlots', snapshotInput.trailingSlots, 1_000),
@@ -261,7 +284,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     inflightBytesMax: positiveInteger('snapshot.inflightBytesMax', snapshotInput.inflightBytesMax, 4 * 1024 * 1024),
     crc32: crc32Option(snapshotInput.crc32),
     bytesMax: positiveInteger('snapshot.bytesMax', snapshotInput.bytesMax, 1024 * 1024 * 1024),
-  };
+  });
   if (options.clock !== undefined) hasMethods('clock', options.clock, ['now', 'setTimer', 'clearTimer', 'wallTime']);
   if (options.logger !== undefined) hasMethods('logger', options.logger, ['debug', 'info', 'warn', 'error']);
   if (options.random !== undefined && typeof options.random !== 'function') fail('random', 'must be a function returning a number in [0, 1)');
@@ -281,7 +304,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     proposalQueueMax: positiveInteger('leaderQueueMax', options.leaderQueueMax, defaultLimits.proposalQueueMax),
   };
   // A message carries at least one full slot.
-  limits = { ...limits, messageBytesMax: Math.max(defaultLimits.messageBytesMax, limits.batchBytesMax) };
+  limits = shared('limits', { ...limits, messageBytesMax: Math.max(defaultLimits.messageBytesMax, limits.batchBytesMax) });
   const bad = validateLimits(limits);
   if (bad !== undefined) {
     const names: Partial<Record<keyof Limits, string>> = {
@@ -305,14 +328,14 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   const followerProposals = options.followerProposals ?? 'forward';
   if (followerProposals !== 'forward' && followerProposals !== 'reject') fail('followerProposals', "must be 'forward' or 'reject'");
   const dedupInput = options.dedup ?? {};
-  const dedup: DedupLimits = {
+  const dedup: DedupLimits = shared('dedup', {
     resultsPerClientMax: positiveInteger('dedup.resultsPerClientMax', dedupInput.resultsPerClientMax, defaultDedupLimits.resultsPerClientMax),
     clientsMax: positiveInteger('dedup.clientsMax', dedupInput.clientsMax, defaultDedupLimits.clientsMax),
     clientIdleMs: positiveInteger('dedup.clientIdleMs', dedupInput.clientIdleMs, defaultDedupLimits.clientIdleMs),
     clockSkewMaxMs: positiveInteger('dedup.clockSkewMaxMs', dedupInput.clockSkewMaxMs, defaultDedupLimits.clockSkewMaxMs),
     resultBytesPerClientMax: positiveInteger('dedup.resultBytesPerClientMax', dedupInput.resultBytesPerClientMax, defaultDedupLimits.resultBytesPerClientMax),
     resultBytesMax: positiveInteger('dedup.resultBytesMax', dedupInput.resultBytesMax, defaultDedupLimits.resultBytesMax),
-  };
+  });
   if (dedup.resultBytesPerClientMax < resultBytesPerClientMin)
     fail('dedup.resultBytesPerClientMax', `must be at least ${resultBytesPerClientMin} bytes, got ${dedup.resultBytesPerClientMax}`);
   if (dedup.resultBytesMax < dedup.resultBytesPerClientMax)
@@ -322,8 +345,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     quorum,
     windowSlots: positiveInteger('windowSlots', options.windowSlots, windowSlotsDefault),
     observers,
-    addresses: { ...options.addresses },
-    members: new Set([...voters, ...observers]),
+    addresses: shared('addresses', { ...options.addresses }),
     transport: options.transport,
     storage: options.storage,
     stateMachine: options.stateMachine,
