@@ -168,22 +168,25 @@ export class LatencyRecorder {
  * @internal
  */
 export class TimeList {
-  /** Empty until the first push: of many groups, most never keep a time. */
-  private times = new Float64Array(0);
+  /** None until the first push (an empty typed array costs 184 bytes): of many groups, most never keep a time. */
+  private times: Float64Array | undefined;
   private length = 0;
 
   push(ms: number): void {
-    if (this.length === this.times.length) {
-      const grown = new Float64Array(Math.max(64, this.times.length * 2));
-      grown.set(this.times);
-      this.times = grown;
+    let times = this.times;
+    if (times === undefined || this.length === times.length) {
+      const grown = new Float64Array(Math.max(64, (times?.length ?? 0) * 2));
+      if (times !== undefined) grown.set(times);
+      this.times = times = grown;
     }
-    this.times[this.length++] = ms;
+    times[this.length++] = ms;
   }
 
   /** Hands every time kept to `each`, in order, and forgets them. */
   drain(each: (ms: number) => void): void {
-    for (let i = 0; i < this.length; i++) each(this.times[i]!);
+    const times = this.times;
+    if (times === undefined) return; // nothing pushed yet
+    for (let i = 0; i < this.length; i++) each(times[i]!);
     this.length = 0;
   }
 }
