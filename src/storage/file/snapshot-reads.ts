@@ -17,6 +17,8 @@ export class SnapshotReads {
     reads.add(read);
     const done = (): void => {
       reads.delete(read);
+      // Every storage reads its snapshot at the start: an empty set is not kept for life.
+      if (reads.size === 0 && this.reads === reads) this.reads = undefined;
     };
     read.then(done, done);
     return read;
