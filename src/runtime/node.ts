@@ -21,7 +21,7 @@ import { Inbox, type InboxHost } from './inbox.js';
 import { LeadershipTransfers, type LeadershipTransfersHost } from './leadership-transfers.js';
 import { MembershipChanges, type MembershipChangesHost } from './membership-changes.js';
 import { MetricsRecorder, type NodeMetrics, coreGauges } from './metrics.js';
-import { type NodeOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type NodeOptions, type ResolvedOptions, firstQuorum, resolveOptions } from './options.js';
 import { PersistPipeline, type PipelineDriver } from './persist-pipeline.js';
 import { type ProposeOptions, Proposals, type ProposalsHost } from './proposals.js';
 import { Reads, type ReadsHost, type WaitOptions } from './reads.js';
@@ -288,7 +288,7 @@ export class SynodNode<Command, Result> {
     this.applier.start(snapshotSlot, durable.commitIndex);
     this.replica = new Replica({
       id: this.id,
-      quorum: this.options.quorum,
+      quorum: firstQuorum(this.options),
       observers: this.options.observers,
       addresses: this.options.addresses,
       windowSlots: this.options.windowSlots,

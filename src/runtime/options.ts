@@ -154,7 +154,12 @@ export interface NodeOptions<Command, Result> {
 /** Options with every default filled in, validated. @internal */
 export interface ResolvedOptions<Command, Result> {
   readonly id: NodeId;
-  readonly quorum: Quorum;
+  /**
+   * The first voters, and their quorums' phase sizes (undefined for a majority): the node
+   * builds its quorum from them at its start ({@link firstQuorum}), and keeps none before.
+   */
+  readonly voters: readonly NodeId[];
+  readonly quorumSizes: { readonly phase1: number; readonly phase2: number } | undefined;
   readonly windowSlots: number;
   readonly observers: readonly NodeId[];
   readonly addresses: Readonly<Record<NodeId, string>>;
@@ -222,9 +227,9 @@ function hasMethods(field: string, value: unknown, methods: readonly string[]): 
  * out again, so the many groups of a host, built with the same options, share one copy
  * of each (frozen: nothing changes them) instead of keeping one apiece.
  */
-const lastResolved = new Map<'snapshot' | 'limits' | 'dedup' | 'addresses', object>();
+const lastResolved = new Map<'snapshot' | 'limits' | 'dedup' | 'addresses' | 'voters', object>();
 
-function shared<T extends object>(kind: 'snapshot' | 'limits' | 'dedup' | 'addresses', record: T): T {
+function shared<T extends object>(kind: 'snapshot' | 'limits' | 'dedup' | 'addresses' | 'voters', record: T): T {
   const last = lastResolved.get(kind);
   if (last !== undefined && sameFields(last, record)) return last as T;
   const frozen = Object.freeze(record);
@@ -241,6 +246,11 @@ function sameFields(a: object, b: object): boolean {
   return true;
 }
 
+/** The quorum of a node's first voters, from its resolved options. @internal */
+export function firstQuorum(options: Pick<ResolvedOptions<unknown, unknown>, 'voters' | 'quorumSizes'>): Quorum {
+  return options.quorumSizes === undefined ? majority(options.voters) : flexible(options.voters, options.quorumSizes);
+}
+
 /** A node's tick when its options name none. @internal */
 export const defaultTickMs = 50;
 
@@ -255,16 +265,18 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   for (const o of observers) if (voters.includes(o)) fail('observers', `must not include the member ${o}`);
   if (!voters.includes(id) && !observers.includes(id)) fail('members', `must include \`id\` (${id}), or \`observers\` must`);
 
-  let quorum: Quorum;
+  // Each quorum is built here to check it, as the start builds it again.
+  let quorumSizes: { readonly phase1: number; readonly phase2: number } | undefined;
   const q = options.quorum ?? 'majority';
-  if (q === 'majority') quorum = majority(voters);
+  if (q === 'majority') majority(voters);
   else if (typeof q === 'object' && q !== null) {
     const phase1 = positiveInteger('quorum.phase1', q.phase1, 0);
     const phase2 = positiveInteger('quorum.phase2', q.phase2, 0);
     if (phase1 > voters.length || phase2 > voters.length) fail('quorum', `phase sizes must be at most members.length (${voters.length})`);
     if (phase1 + phase2 <= voters.length)
       fail('quorum', `needs phase1 + phase2 > members.length (${phase1} + ${phase2} <= ${voters.length}), or quorums may not intersect`);
-    quorum = flexible(voters, { phase1, phase2 });
+    quorumSizes = { phase1, phase2 };
+    flexible(voters, quorumSizes);
   } else fail('quorum', "must be 'majority' or { phase1, phase2 }");
 
   hasMethods('transport', options.transport, ['start', 'send', 'close']);
@@ -342,7 +354,9 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     fail('dedup.resultBytesMax', `must be at least dedup.resultBytesPerClientMax (${dedup.resultBytesPerClientMax} bytes), got ${dedup.resultBytesMax}`);
   return {
     id,
-    quorum,
+    // A copy (the caller may change its array), shared by the nodes resolved alike.
+    voters: shared('voters', [...voters]),
+    quorumSizes,
     windowSlots: positiveInteger('windowSlots', options.windowSlots, windowSlotsDefault),
     observers,
     addresses: shared('addresses', { ...options.addresses }),
