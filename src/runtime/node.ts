@@ -84,7 +84,8 @@ const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
 export class SynodNode<Command, Result> {
   readonly id: NodeId;
   private readonly options: ResolvedOptions<Command, Result>;
-  private readonly emitter = new EventEmitter();
+  /** Made when the first listener is added: most groups of a host have none. */
+  private emitter: EventEmitter | undefined;
   private readonly recorder = new MetricsRecorder();
   // The node is a façade over its parts, each behind a host interface of its own: the
   // drive loop (ticks, and the core's output done in order), the inbox (what the
@@ -531,19 +532,21 @@ export class SynodNode<Command, Result> {
 
   /** Listens to `event`. Listeners run synchronously; one that throws is logged, never breaks the node. */
   on<E extends keyof NodeEvents>(event: E, listener: NodeListener<E>): this {
+    this.emitter ??= new EventEmitter();
     this.emitter.on(event, listener);
     return this;
   }
 
   /** Listens to `event` once. */
   once<E extends keyof NodeEvents>(event: E, listener: NodeListener<E>): this {
+    this.emitter ??= new EventEmitter();
     this.emitter.once(event, listener);
     return this;
   }
 
   /** Stops listening. */
   off<E extends keyof NodeEvents>(event: E, listener: NodeListener<E>): this {
-    this.emitter.off(event, listener);
+    this.emitter?.off(event, listener);
     return this;
   }
 
@@ -568,7 +571,7 @@ export class SynodNode<Command, Result> {
 
   private emit<E extends keyof NodeEvents>(event: E, payload: NodeEvents[E]): void {
     try {
-      this.emitter.emit(event, payload);
+      this.emitter?.emit(event, payload);
     } catch (error) {
       this.options.logger.error({ node: this.id, event, error }, 'an event listener threw');
     }
