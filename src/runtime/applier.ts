@@ -54,8 +54,11 @@ export class Applier<Command, Result> {
   private readonly logClock = new LogClock();
   /** Slots chosen before this start, replayed from the disk: they tell the log clock nothing about now. */
   private replayedThrough = 0;
-  /** Per byte bound of the exactly-once table: when its last line was logged, and its trips since. */
-  private readonly dedupTripLog = { result: { at: -Infinity, trips: 0 }, client: { at: -Infinity, trips: 0 }, total: { at: -Infinity, trips: 0 } };
+  /**
+   * Per byte bound of the exactly-once table: when its last line was logged, and its
+   * trips since. Made at the first trip: most nodes never see one.
+   */
+  private dedupTripLog: Record<DedupTrip['bound'], { at: number; trips: number }> | undefined;
 
   constructor(
     private readonly options: ApplierOptions<Command, Result>,
@@ -220,6 +223,7 @@ export class Applier<Command, Result> {
    * request). Only the log is touched here, never replicated state.
    */
   private onDedupTrip(trip: DedupTrip): void {
+    this.dedupTripLog ??= { result: { at: -Infinity, trips: 0 }, client: { at: -Infinity, trips: 0 }, total: { at: -Infinity, trips: 0 } };
     const log = this.dedupTripLog[trip.bound];
     log.trips++;
     const now = this.options.clock.now();

@@ -168,22 +168,25 @@ export class LatencyRecorder {
  * @internal
  */
 export class TimeList {
-  /** Empty until the first push: of many groups, most never keep a time. */
-  private times = new Float64Array(0);
+  /** None until the first push (an empty typed array costs 184 bytes): of many groups, most never keep a time. */
+  private times: Float64Array | undefined;
   private length = 0;
 
   push(ms: number): void {
-    if (this.length === this.times.length) {
-      const grown = new Float64Array(Math.max(64, this.times.length * 2));
-      grown.set(this.times);
-      this.times = grown;
+    let times = this.times;
+    if (times === undefined || this.length === times.length) {
+      const grown = new Float64Array(Math.max(64, (times?.length ?? 0) * 2));
+      if (times !== undefined) grown.set(times);
+      this.times = times = grown;
     }
-    this.times[this.length++] = ms;
+    times[this.length++] = ms;
   }
 
   /** Hands every time kept to `each`, in order, and forgets them. */
   drain(each: (ms: number) => void): void {
-    for (let i = 0; i < this.length; i++) each(this.times[i]!);
+    const times = this.times;
+    if (times === undefined) return; // nothing pushed yet
+    for (let i = 0; i < this.length; i++) each(times[i]!);
     this.length = 0;
   }
 }
@@ -256,11 +259,12 @@ export class MetricsRecorder {
   readRetries = 0;
   writes = 0;
   batches = 0;
-  readonly proposeLatency = new LatencyRecorder();
-  readonly commitLatency = new LatencyRecorder();
-  readonly applyLatency = new LatencyRecorder();
-  readonly persistLatencyHistogram = new LatencyRecorder();
-  readonly readLatency = new LatencyRecorder();
+  // The histograms are made at their first observation: most groups of a host only ever persist.
+  private propose: LatencyRecorder | undefined;
+  private commit: LatencyRecorder | undefined;
+  private apply: LatencyRecorder | undefined;
+  private persist: LatencyRecorder | undefined;
+  private read: LatencyRecorder | undefined;
   /**
    * The last {@link latencySamples} persist latencies. It starts small at the first
    * write and doubles as writes come, up to that many: a node that wrote a few times
@@ -268,6 +272,31 @@ export class MetricsRecorder {
    */
   private latencies: Float64Array | undefined;
   private latencyCount = 0;
+
+  get proposeLatency(): LatencyRecorder {
+    this.propose ??= new LatencyRecorder();
+    return this.propose;
+  }
+
+  get commitLatency(): LatencyRecorder {
+    this.commit ??= new LatencyRecorder();
+    return this.commit;
+  }
+
+  get applyLatency(): LatencyRecorder {
+    this.apply ??= new LatencyRecorder();
+    return this.apply;
+  }
+
+  get persistLatencyHistogram(): LatencyRecorder {
+    this.persist ??= new LatencyRecorder();
+    return this.persist;
+  }
+
+  get readLatency(): LatencyRecorder {
+    this.read ??= new LatencyRecorder();
+    return this.read;
+  }
 
   persistLatency(ms: number): void {
     let samples = this.latencies;
@@ -321,12 +350,17 @@ export class MetricsRecorder {
       exactlyOnce: gauges.exactlyOnce,
       persist: { writes: this.writes, batches: this.batches, latencyMs: { p50: at(0.5), p99: at(0.99), max: n === 0 ? 0 : sorted[n - 1]! } },
       latency: {
-        propose: this.proposeLatency.snapshot(),
-        commit: this.commitLatency.snapshot(),
-        apply: this.applyLatency.snapshot(),
-        persist: this.persistLatencyHistogram.snapshot(),
-        read: this.readLatency.snapshot(),
+        propose: histogram(this.propose),
+        commit: histogram(this.commit),
+        apply: histogram(this.apply),
+        persist: histogram(this.persist),
+        read: histogram(this.read),
       },
     };
   }
+}
+
+/** What `recorder` observed; all zero if it was never made. */
+function histogram(recorder: LatencyRecorder | undefined): LatencyHistogram {
+  return (recorder ?? new LatencyRecorder()).snapshot();
 }

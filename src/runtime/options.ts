@@ -154,11 +154,15 @@ export interface NodeOptions<Command, Result> {
 /** Options with every default filled in, validated. @internal */
 export interface ResolvedOptions<Command, Result> {
   readonly id: NodeId;
-  readonly quorum: Quorum;
+  /**
+   * The first voters, and their quorums' phase sizes (undefined for a majority): the node
+   * builds its quorum from them at its start ({@link firstQuorum}), and keeps none before.
+   */
+  readonly voters: readonly NodeId[];
+  readonly quorumSizes: { readonly phase1: number; readonly phase2: number } | undefined;
   readonly windowSlots: number;
   readonly observers: readonly NodeId[];
   readonly addresses: Readonly<Record<NodeId, string>>;
-  readonly members: ReadonlySet<NodeId>;
   readonly transport: Transport;
   readonly storage: Storage;
   readonly stateMachine: StateMachine<Command, Result>;
@@ -218,6 +222,35 @@ function hasMethods(field: string, value: unknown, methods: readonly string[]): 
   }
 }
 
+/**
+ * The option records resolved last, by kind. A record equal to the last one is handed
+ * out again, so the many groups of a host, built with the same options, share one copy
+ * of each (frozen: nothing changes them) instead of keeping one apiece.
+ */
+const lastResolved = new Map<'snapshot' | 'limits' | 'dedup' | 'addresses' | 'voters', object>();
+
+function shared<T extends object>(kind: 'snapshot' | 'limits' | 'dedup' | 'addresses' | 'voters', record: T): T {
+  const last = lastResolved.get(kind);
+  if (last !== undefined && sameFields(last, record)) return last as T;
+  const frozen = Object.freeze(record);
+  lastResolved.set(kind, frozen);
+  return frozen;
+}
+
+function sameFields(a: object, b: object): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !Object.is((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+/** The quorum of a node's first voters, from its resolved options. @internal */
+export function firstQuorum(options: Pick<ResolvedOptions<unknown, unknown>, 'voters' | 'quorumSizes'>): Quorum {
+  return options.quorumSizes === undefined ? majority(options.voters) : flexible(options.voters, options.quorumSizes);
+}
+
 /** A node's tick when its options name none. @internal */
 export const defaultTickMs = 50;
 
@@ -232,16 +265,18 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   for (const o of observers) if (voters.includes(o)) fail('observers', `must not include the member ${o}`);
   if (!voters.includes(id) && !observers.includes(id)) fail('members', `must include \`id\` (${id}), or \`observers\` must`);
 
-  let quorum: Quorum;
+  // Each quorum is built here to check it, as the start builds it again.
+  let quorumSizes: { readonly phase1: number; readonly phase2: number } | undefined;
   const q = options.quorum ?? 'majority';
-  if (q === 'majority') quorum = majority(voters);
+  if (q === 'majority') majority(voters);
   else if (typeof q === 'object' && q !== null) {
     const phase1 = positiveInteger('quorum.phase1', q.phase1, 0);
     const phase2 = positiveInteger('quorum.phase2', q.phase2, 0);
     if (phase1 > voters.length || phase2 > voters.length) fail('quorum', `phase sizes must be at most members.length (${voters.length})`);
     if (phase1 + phase2 <= voters.length)
       fail('quorum', `needs phase1 + phase2 > members.length (${phase1} + ${phase2} <= ${voters.length}), or quorums may not intersect`);
-    quorum = flexible(voters, { phase1, phase2 });
+    quorumSizes = { phase1, phase2 };
+    flexible(voters, quorumSizes);
   } else fail('quorum', "must be 'majority' or { phase1, phase2 }");
 
   hasMethods('transport', options.transport, ['start', 'send', 'close']);
@@ -253,7 +288,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   if (options.resultCodec !== undefined) hasMethods('resultCodec', options.resultCodec, ['encode', 'decode']);
   const snapshotInput = options.snapshot ?? {};
   if (typeof snapshotInput !== 'object' || snapshotInput === null) fail('snapshot', 'must be an object');
-  const snapshot: Required<SnapshotOptions> = {
+  const snapshot: Required<SnapshotOptions> = shared('snapshot', {
     everySlots: positiveInteger('snapshot.everySlots', snapshotInput.everySlots, 10_000),
     everyBytes: positiveInteger('snapshot.everyBytes', snapshotInput.everyBytes, 64 * 1024 * 1024),
     trailingSlots: nonNegativeInteger('snapshot.trailingSlots', snapshotInput.trailingSlots, 1_000),
@@ -261,7 +296,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     inflightBytesMax: positiveInteger('snapshot.inflightBytesMax', snapshotInput.inflightBytesMax, 4 * 1024 * 1024),
     crc32: crc32Option(snapshotInput.crc32),
     bytesMax: positiveInteger('snapshot.bytesMax', snapshotInput.bytesMax, 1024 * 1024 * 1024),
-  };
+  });
   if (options.clock !== undefined) hasMethods('clock', options.clock, ['now', 'setTimer', 'clearTimer', 'wallTime']);
   if (options.logger !== undefined) hasMethods('logger', options.logger, ['debug', 'info', 'warn', 'error']);
   if (options.random !== undefined && typeof options.random !== 'function') fail('random', 'must be a function returning a number in [0, 1)');
@@ -281,7 +316,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     proposalQueueMax: positiveInteger('leaderQueueMax', options.leaderQueueMax, defaultLimits.proposalQueueMax),
   };
   // A message carries at least one full slot.
-  limits = { ...limits, messageBytesMax: Math.max(defaultLimits.messageBytesMax, limits.batchBytesMax) };
+  limits = shared('limits', { ...limits, messageBytesMax: Math.max(defaultLimits.messageBytesMax, limits.batchBytesMax) });
   const bad = validateLimits(limits);
   if (bad !== undefined) {
     const names: Partial<Record<keyof Limits, string>> = {
@@ -305,25 +340,26 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
   const followerProposals = options.followerProposals ?? 'forward';
   if (followerProposals !== 'forward' && followerProposals !== 'reject') fail('followerProposals', "must be 'forward' or 'reject'");
   const dedupInput = options.dedup ?? {};
-  const dedup: DedupLimits = {
+  const dedup: DedupLimits = shared('dedup', {
     resultsPerClientMax: positiveInteger('dedup.resultsPerClientMax', dedupInput.resultsPerClientMax, defaultDedupLimits.resultsPerClientMax),
     clientsMax: positiveInteger('dedup.clientsMax', dedupInput.clientsMax, defaultDedupLimits.clientsMax),
     clientIdleMs: positiveInteger('dedup.clientIdleMs', dedupInput.clientIdleMs, defaultDedupLimits.clientIdleMs),
     clockSkewMaxMs: positiveInteger('dedup.clockSkewMaxMs', dedupInput.clockSkewMaxMs, defaultDedupLimits.clockSkewMaxMs),
     resultBytesPerClientMax: positiveInteger('dedup.resultBytesPerClientMax', dedupInput.resultBytesPerClientMax, defaultDedupLimits.resultBytesPerClientMax),
     resultBytesMax: positiveInteger('dedup.resultBytesMax', dedupInput.resultBytesMax, defaultDedupLimits.resultBytesMax),
-  };
+  });
   if (dedup.resultBytesPerClientMax < resultBytesPerClientMin)
     fail('dedup.resultBytesPerClientMax', `must be at least ${resultBytesPerClientMin} bytes, got ${dedup.resultBytesPerClientMax}`);
   if (dedup.resultBytesMax < dedup.resultBytesPerClientMax)
     fail('dedup.resultBytesMax', `must be at least dedup.resultBytesPerClientMax (${dedup.resultBytesPerClientMax} bytes), got ${dedup.resultBytesMax}`);
   return {
     id,
-    quorum,
+    // A copy (the caller may change its array), shared by the nodes resolved alike.
+    voters: shared('voters', [...voters]),
+    quorumSizes,
     windowSlots: positiveInteger('windowSlots', options.windowSlots, windowSlotsDefault),
     observers,
-    addresses: { ...options.addresses },
-    members: new Set([...voters, ...observers]),
+    addresses: shared('addresses', { ...options.addresses }),
     transport: options.transport,
     storage: options.storage,
     stateMachine: options.stateMachine,

@@ -77,9 +77,15 @@ export class Snapshots<R> {
   /** A scheduled snapshot is being written. */
   private taking = false;
   /** Saves and installs, one at a time and in order: a snapshot in the storage never goes back. */
-  private chain: Promise<void> = Promise.resolve();
-  private readonly sender: SnapshotSender;
-  private readonly receiver: SnapshotReceiver;
+  private chain: Promise<void> | undefined;
+  /**
+   * The two sides of a transfer, made at the first transfer (most groups of a host never
+   * see one); `senderDraw` is the random draw the sender starts from, taken at
+   * construction as before, so making it later does not shift the node's random sequence.
+   */
+  private senderMade: SnapshotSender | undefined;
+  private receiverMade: SnapshotReceiver | undefined;
+  private readonly senderDraw: number;
   /**
    * Outgoing transfers by peer: when each was asked for (before its snapshot was
    * loaded), and once loaded, the slot its snapshot covers and the snapshots saved here
@@ -101,20 +107,32 @@ export class Snapshots<R> {
     private readonly options: SnapshotsOptions<R>,
     private readonly host: SnapshotHost<R>,
   ) {
+    this.senderDraw = options.random();
+  }
+
+  private get sender(): SnapshotSender {
+    if (this.senderMade !== undefined) return this.senderMade;
+    const { options } = this;
     const o = options.snapshot;
-    const retryTicks = options.limits.electionTicksMax;
-    this.sender = new SnapshotSender(
+    const draw = this.senderDraw;
+    this.senderMade = new SnapshotSender(
       options.id,
-      { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks, retriesMax: 5 },
-      (m) => host.send(m),
-      options.random,
+      { chunkBytes: o.chunkBytes, inflightBytesMax: o.inflightBytesMax, retryTicks: options.limits.electionTicksMax, retriesMax: 5 },
+      (m) => this.host.send(m),
+      () => draw,
       o.crc32,
       (to, error) => {
         this.outgoing.delete(to);
         this.host.fail(new StorageError('loadSnapshot', error));
       },
     );
-    this.receiver = new SnapshotReceiver(options.id, o.bytesMax, retryTicks * 8, o.crc32);
+    return this.senderMade;
+  }
+
+  private get receiver(): SnapshotReceiver {
+    const o = this.options.snapshot;
+    this.receiverMade ??= new SnapshotReceiver(this.options.id, o.bytesMax, this.options.limits.electionTicksMax * 8, o.crc32);
+    return this.receiverMade;
   }
 
   /** Resolves on a later turn of the event loop, after pending I/O: long work yields with it. */
@@ -267,7 +285,8 @@ export class Snapshots<R> {
   }
 
   onAck(m: SnapshotAckMessage): void {
-    const outcome = this.sender.onAck(m);
+    // No sender yet: no transfer, and an ack of none is ignored.
+    const outcome = this.senderMade?.onAck(m);
     if (outcome === undefined) return;
     const since = this.outgoing.get(m.from)?.since;
     this.outgoing.delete(m.from);
@@ -302,7 +321,7 @@ export class Snapshots<R> {
    * {@link streaming}); drops the writer of a transfer the receiver no longer holds.
    */
   private stream(): void {
-    const cur = this.receiver.current();
+    const cur = this.receiverMade?.current();
     let s = this.streaming;
     if (s !== undefined && (cur === undefined || cur.from !== s.from || cur.transfer !== s.transfer)) {
       this.streaming = undefined;
@@ -335,22 +354,25 @@ export class Snapshots<R> {
   }
 
   tick(): void {
-    for (const to of this.sender.tick()) {
-      this.outgoing.delete(to);
-      this.options.logger.warn({ node: this.options.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
+    const sender = this.senderMade;
+    if (sender !== undefined) {
+      for (const to of sender.tick()) {
+        this.outgoing.delete(to);
+        this.options.logger.warn({ node: this.options.id, to }, 'gave up a snapshot transfer: the peer stopped answering');
+      }
     }
-    this.receiver.tick();
+    this.receiverMade?.tick();
     if (this.streaming !== undefined) this.stream();
   }
 
   /** Whether a transfer is under way, out or in: its timeouts count in ticks. */
   get busy(): boolean {
-    return this.sender.size > 0 || this.receiver.current() !== undefined || this.streaming !== undefined;
+    return (this.senderMade?.size ?? 0) > 0 || this.receiverMade?.current() !== undefined || this.streaming !== undefined;
   }
 
   /** Transfers this node is sending now. */
   get sending(): number {
-    return this.sender.size;
+    return this.senderMade?.size ?? 0;
   }
 
   /**
@@ -538,6 +560,6 @@ export class Snapshots<R> {
 
   private enqueue(task: () => Promise<void>): void {
     // A failed task has reported itself (the node fails closed); the chain goes on.
-    this.chain = this.chain.then(task).catch(() => undefined);
+    this.chain = (this.chain ?? Promise.resolve()).then(task).catch(() => undefined);
   }
 }
