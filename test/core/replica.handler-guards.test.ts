@@ -51,6 +51,28 @@ describe('Replica handler guards', () => {
     expect(r.status.promised).toEqual({ round: 4, node: 'a' });
   });
 
+  it('ignore a timeoutNow from the leader it follows once it promised a higher ballot', () => {
+    const r = follower();
+    r.step({ type: 'heartbeat', from: 'b', to: 'a', ballot: promised, commitIndex: 0, seq: 1 });
+    r.step({ type: 'prepare', from: 'c', to: 'a', ballot: { round: 4, node: 'c' }, firstSlot: 1 });
+    r.takeOutput();
+    r.step({ type: 'timeoutNow', from: 'b', to: 'a', ballot: promised });
+    expect(r.role).toBe('follower');
+    expect(r.status.promised).toEqual({ round: 4, node: 'c' });
+    expect(r.takeOutput().messages).toEqual([]);
+  });
+
+  it('ignore a timeoutNow while rejoining, even from the leader it follows', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0 });
+    r.takeOutput();
+    r.step({ type: 'heartbeat', from: 'b', to: 'a', ballot: promised, commitIndex: 0, seq: 1 });
+    expect(r.status).toMatchObject({ rejoining: 'probing', leader: 'b' });
+    r.takeOutput();
+    r.step({ type: 'timeoutNow', from: 'b', to: 'a', ballot: promised });
+    expect(r.role).toBe('follower');
+    expect(r.takeOutput().messages).toEqual([]);
+  });
+
   it('ignore a prepare while rejoining (its storage may have lost a higher promise)', () => {
     const r = new Replica({ id: 'a', quorum, random: () => 0 });
     expect(r.status.rejoining).toBe('probing');
