@@ -92,6 +92,81 @@ describe('Replica answers a probe', () => {
     expect(s.takeOutput().messages).toEqual([]);
     expect(s.status.promised).toEqual(b1);
   });
+
+  it('with only the slots it accepted: a gap above its commit index is left out', () => {
+    const accepted = [1, 2, 3, 5].map((slot) => ({ slot, ballot: b1, value: batch(slot) }));
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: b1, accepted, chosen: [], commitIndex: 2 } });
+    r.takeOutput();
+    r.step({ type: 'probe', from: 'c', to: 'a', fence: { round: 0, node: '' } });
+    const reply = only(r)[0];
+    expect(reply?.type === 'probeReply' && reply.accepted.map((e) => e.slot)).toEqual([3, 5]);
+  });
+
+  it('a leader keeps leading over a fence below its ballot', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('c');
+    c.deliver();
+    const { round } = c.status('c').promised;
+    c.replica('c').step({ type: 'probe', from: 'a', to: 'c', fence: { round, node: 'a' } });
+    expect(c.status('c').role).toBe('leader');
+    expect(c.status('c').promised).toEqual({ round, node: 'c' });
+  });
+
+  it('a follower fenced off keeps the leader it follows', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('c');
+    c.deliver();
+    const { round } = c.status('b').promised;
+    c.replica('b').step({ type: 'probe', from: 'a', to: 'b', fence: { round: round + 1, node: 'a' } });
+    expect(c.status('b').promised).toEqual({ round: round + 1, node: 'a' });
+    expect(c.status('b').leader).toBe('c');
+  });
+
+  it('a rejoining voter answers a fence above its promise, but takes no promise', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: { round: 0, node: '' }, accepted: [], chosen: [], commitIndex: 0 } });
+    r.takeOutput();
+    expect(r.status.rejoining).toBe('probing');
+    const fence = { round: 5, node: 'c' };
+    r.step({ type: 'probe', from: 'c', to: 'a', fence });
+    expect(r.status.promised).toEqual({ round: 0, node: '' });
+    const out = r.takeOutput();
+    expect(out.persist).toBeUndefined();
+    expect(out.messages).toMatchObject([{ type: 'probeReply', to: 'c', fence, promised: { round: 0, node: '' } }]);
+  });
+});
+
+describe('Replica remembers the highest round it heard of', () => {
+  /** The round of the ballot `r` campaigns with, once its prechecks are granted. */
+  function campaignRound(r: Replica): number | undefined {
+    for (let i = 0; i < 30; i++) {
+      r.tick();
+      for (const m of r.takeOutput().messages) {
+        if (m.type === 'prepare') return m.ballot.round;
+        if (m.type === 'precheck') r.step({ type: 'precheckReply', from: m.to, to: 'a', granted: true, promised: b1 });
+      }
+    }
+    return undefined;
+  }
+  /** Voter a, promised 1.b, that heard of round 9 in a refused precheck. */
+  function heardOf9(): Replica {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 } });
+    r.takeOutput();
+    r.step({ type: 'precheckReply', from: 'c', to: 'a', granted: false, promised: { round: 9, node: 'c' } });
+    return r;
+  }
+
+  it('past a probe with a lower fence', () => {
+    const r = heardOf9();
+    r.step({ type: 'probe', from: 'c', to: 'a', fence: { round: 2, node: 'c' } });
+    expect(r.status.promised).toEqual({ round: 2, node: 'c' });
+    expect(campaignRound(r)).toBe(10);
+  });
+
+  it('past a probe reply with a lower promise', () => {
+    const r = heardOf9();
+    r.step({ type: 'probeReply', from: 'c', to: 'a', fence: { round: 0, node: '' }, promised: b1, commitIndex: 0, accepted: [] });
+    expect(campaignRound(r)).toBe(10);
+  });
 });
 
 describe('Replica promises', () => {
@@ -152,5 +227,16 @@ describe('Replica learns from a chosen message', () => {
     r.step({ type: 'chosen', from: 'b', to: 'a', firstSlot: 1, values: [noop, noop], commitIndex: 4 });
     expect(r.status.commitIndex).toBe(2);
     expect(r.takeOutput().messages).toEqual([{ type: 'catchUp', from: 'a', to: 'b', firstSlot: 3, lastSlot: 4 }]);
+  });
+
+  it('the commit index only of the leader it follows: an older leader announcing more is not asked for', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: { round: 0, node: '' }, accepted: [], chosen: [], commitIndex: 0 } });
+    r.takeOutput(); // rejoining: it learns from any leader's accept
+    r.step({ type: 'heartbeat', from: 'c', to: 'a', ballot: { round: 2, node: 'c' }, commitIndex: 3, seq: 1 });
+    expect(r.takeOutput().messages).toEqual([{ type: 'catchUp', from: 'a', to: 'c', firstSlot: 1, lastSlot: 3 }]);
+    r.step({ type: 'accept', from: 'b', to: 'a', ballot: b1, firstSlot: 1, values: [noop], commitIndex: 5 });
+    r.step({ type: 'chosen', from: 'c', to: 'a', firstSlot: 1, values: [noop, noop, noop], commitIndex: 3 });
+    expect(r.status.commitIndex).toBe(3);
+    expect(r.takeOutput().messages).toEqual([]);
   });
 });
