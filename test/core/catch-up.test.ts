@@ -4,6 +4,7 @@ import { CatchUp } from '../../src/core/catch-up.js';
 import type { Configuration } from '../../src/core/configuration/configuration.js';
 import type { ConfigurationState } from '../../src/core/configuration/epochs.js';
 import type { DurableState } from '../../src/core/durable-state.js';
+import { type Message, majority, Replica } from '../../src/core/index.js';
 import { Learner } from '../../src/core/learner.js';
 import { defaultLimits, type Limits } from '../../src/core/limits.js';
 import { batch, type Value } from '../../src/core/value.js';
@@ -172,5 +173,48 @@ describe('CatchUp', () => {
       expect(CatchUp.serve(l, 'a', 'b', 1, 5, limits)).toBe('snapshot');
       expect(CatchUp.serve(l, 'a', 'b', 4, 5, limits)).toMatchObject({ firstSlot: 4, values: [cmd(4), cmd(5)] });
     });
+  });
+});
+
+// A replica stepping `chosen` messages: what it learns, writes and asks for next.
+describe('Replica, on chosen values', () => {
+  const noop: Value = { kind: 'noop' };
+  const ballot = { round: 1, node: 'a' };
+  /** Follower b, promised to a's ballot 1.a, that chose `commitIndex` no-ops. */
+  function follower(commitIndex = 0): Replica {
+    const chosen = Array.from({ length: commitIndex }, (_, i) => ({ slot: i + 1, value: noop }));
+    const r = new Replica({ id: 'b', quorum: majority(['a', 'b', 'c']), random: () => 0, state: { promised: ballot, accepted: [], chosen, commitIndex } });
+    r.takeOutput();
+    return r;
+  }
+  const chosen = (firstSlot: number, values: Value[], commitIndex: number): Message => ({ type: 'chosen', from: 'a', to: 'b', firstSlot, values, commitIndex });
+
+  it('a follower that filled its gap marks the slots it accepted from its leader chosen, and asks for nothing more', () => {
+    const r = follower();
+    // b accepted slots 3..4 in a's ballot; slots 1..2 it lacks, so it asks a for them.
+    r.step({ type: 'accept', from: 'a', to: 'b', ballot, firstSlot: 3, values: [cmd(3), cmd(4)], commitIndex: 4 });
+    expect(r.takeOutput().messages.filter((m) => m.type === 'catchUp')).toEqual([{ type: 'catchUp', from: 'b', to: 'a', firstSlot: 1, lastSlot: 4 }]);
+    // The answer holds slots 1..2 only (as a byte bound may cut it): 3..4 it accepted in
+    // the ballot of the leader that announced them chosen.
+    r.step(chosen(1, [cmd(1), cmd(2)], 4));
+    expect(r.status.commitIndex).toBe(4);
+    expect(r.takeOutput().messages).toEqual([]);
+  });
+
+  it('writes no slot at or below its commit index again, though compacted away', () => {
+    const r = follower(3);
+    r.applied(3);
+    r.compact(3);
+    r.step(chosen(2, [noop, noop, noop], 4));
+    expect(r.takeOutput().persist?.chosen).toEqual([{ slot: 4, value: noop }]);
+  });
+
+  it('a promise reports the chosen values known beyond a gap in them', () => {
+    const r = follower();
+    r.step(chosen(3, [cmd(3)], 3));
+    expect(r.status.commitIndex).toBe(0);
+    r.takeOutput();
+    r.step({ type: 'prepare', from: 'c', to: 'b', ballot: { round: 2, node: 'c' }, firstSlot: 1 });
+    expect(r.takeOutput().messages).toMatchObject([{ type: 'promise', to: 'c', chosen: [{ slot: 3, value: cmd(3) }] }]);
   });
 });

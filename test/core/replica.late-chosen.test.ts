@@ -6,7 +6,7 @@
  * slot of a configuration it does not vote in).
  */
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../../src/core/index.js';
+import { batch, type Message, type Value } from '../../src/core/index.js';
 import { ManualCluster } from '../../src/testing/index.js';
 
 /**
@@ -92,5 +92,56 @@ describe('a leader told of slots chosen beyond the ones it assigned', () => {
     c.tick(['o', 'b', 'c', 'd'], 4);
     c.deliver((m) => m.to !== 'a' && m.from !== 'a');
     for (const id of ['b', 'c', 'd', 'o']) expect(c.status(id).commitIndex, id).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('a leader told of slots chosen up to the ones it assigned', () => {
+  const x = (command: string): Value => batch([new TextEncoder().encode(command)]);
+  /** a leads, with x1 and x2 chosen in slots 1 and 2: the next slot it assigns is 3. */
+  function leader(): ManualCluster {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.propose('a', 'x1');
+    c.propose('a', 'x2');
+    c.deliver();
+    expect(c.status('a')).toMatchObject({ role: 'leader', commitIndex: 2, lastAcceptedSlot: 2 });
+    return c;
+  }
+  const chosen = (firstSlot: number, values: Value[], from = 'b'): Message => ({
+    type: 'chosen',
+    from,
+    to: 'a',
+    firstSlot,
+    values,
+    commitIndex: firstSlot + values.length - 1,
+  });
+
+  it('keeps leading when they end at its last assigned slot', () => {
+    const c = leader();
+    c.inject(chosen(1, [x('x1'), x('x2')]));
+    expect(c.status('a').role).toBe('leader');
+  });
+
+  it('steps down when they reach the slot it would assign next', () => {
+    // a is cut off; c leads in 2.c with b and gets x3 chosen in slot 3; c's answer to a
+    // request for slot 3 reaches a.
+    const c = leader();
+    const cutOff = (m: Message): boolean => m.to === 'a' || m.from === 'a';
+    c.take(cutOff);
+    c.elect('c', ['b', 'c']);
+    c.take(cutOff);
+    c.propose('c', 'x3');
+    c.deliverWithin(['b', 'c']);
+    c.take(cutOff);
+    c.inject({ type: 'catchUp', from: 'a', to: 'c', firstSlot: 3, lastSlot: 3 });
+    expect(c.take((m) => m.to === 'a')).toEqual([chosen(3, [x('x3')], 'c')]);
+    c.inject(chosen(3, [x('x3')], 'c'));
+    expect(c.status('a')).toMatchObject({ role: 'follower', commitIndex: 3 });
+  });
+
+  it('keeps leading on a chosen message with no values, whatever slot it names', () => {
+    const c = leader();
+    c.inject({ type: 'chosen', from: 'b', to: 'a', firstSlot: 9, values: [], commitIndex: 0 });
+    expect(c.status('a').role).toBe('leader');
   });
 });
