@@ -164,4 +164,26 @@ describe('amnesia', () => {
     c.deliverWithin(['a', 'b']);
     expect(c.applied('a')).toEqual(['x', 'y', 'z']);
   });
+
+  it('takes on a vote of the fenced round only in slots it votes in', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c', 'd'], windowSlots: 2, limits: { acceptSlotsMax: 1 } });
+    c.elect('a');
+    expect(c.changeMembers('a', { type: 'demote', id: 'b' })).toMatchObject({ ok: true });
+    c.deliver();
+    c.propose('a', 'p');
+    c.deliver();
+    // b is promoted again in slot 4, from slot 6 on: slot 5 is still the demoted
+    // configuration's, and its value v reaches only the leader.
+    expect(c.changeMembers('a', { type: 'promote', id: 'b' })).toMatchObject({ ok: true });
+    c.propose('a', 'v');
+    expect(c.take((m) => m.type === 'accept' && m.to !== 'a' && m.firstSlot === 5)).toHaveLength(2);
+    c.deliver();
+    expect(c.status('a').commitIndex).toBe(4);
+    // b rebuilds: v is the fenced round's only open vote, in a slot b does not vote in
+    // (the invariants would catch b accepting it).
+    c.wipe('b');
+    c.deliver((m) => m.type !== 'accept');
+    expect(c.status('b').rejoining).toBeUndefined();
+    expect(c.status('b').lastAcceptedSlot).toBe(0);
+  });
 });
