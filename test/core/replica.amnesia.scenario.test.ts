@@ -96,4 +96,94 @@ describe('amnesia', () => {
     expect(c.applied('a')).toEqual(c.applied('c'));
     expect(c.applied('a')).toContain('z');
   });
+
+  it('a rebuilding voter does not vote before it learned the chosen log the voters report', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.propose('a', 'x');
+    c.deliver();
+    c.wipe('b');
+    c.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
+    // Every voter answered the fenced round, but slot 1 is not learned yet.
+    expect(c.status('b').rejoining).toBe('rebuilding');
+    c.deliver((m) => m.type === 'catchUp' || m.type === 'chosen');
+    expect(c.status('b').rejoining).toBeUndefined();
+    expect(c.applied('b')).toEqual(['x']);
+  });
+
+  it('a rebuilding voter asks again for the chosen log when its catch-up request was lost', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.propose('a', 'x');
+    c.deliver();
+    c.wipe('b');
+    c.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
+    expect(c.take((m) => m.type === 'catchUp' && m.from === 'b')).toHaveLength(1);
+    // Only b's clock runs: no leader's message can prompt it.
+    c.tick(['b'], 10);
+    c.deliver((m) => m.type === 'catchUp' || m.type === 'chosen');
+    expect(c.status('b').rejoining).toBeUndefined();
+    expect(c.applied('b')).toEqual(['x']);
+  });
+
+  it('a rejoined voter campaigns above a round it saw while rebuilding', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.propose('a', 'x');
+    c.deliver();
+    c.wipe('b');
+    c.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
+    expect(c.status('b').rejoining).toBe('rebuilding');
+    // b ignores a prepare while rebuilding, but not its round.
+    c.inject({ type: 'prepare', from: 'c', to: 'b', ballot: { round: 50, node: 'c' }, firstSlot: 2 });
+    c.deliver();
+    expect(c.status('b').rejoining).toBeUndefined();
+    expect(c.status('b').promised.round).toBeLessThan(50);
+    c.elect('b');
+    expect(c.status('b').promised.round).toBeGreaterThan(50);
+  });
+
+  it('takes on as its own the votes of the fenced round: a value its forgotten vote chose survives', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('c');
+    c.propose('c', 'x');
+    c.deliver();
+    // y is chosen by c's vote and b's, and nobody learns it: b's answer is lost.
+    c.propose('c', 'y');
+    c.take((m) => m.type === 'accept' && m.to === 'a');
+    c.deliver((m) => m.type === 'accept' && m.to === 'b');
+    c.take((m) => m.type === 'accepted' && m.from === 'b');
+    c.wipe('b');
+    c.deliver();
+    expect(c.status('b').rejoining).toBeUndefined();
+    // c is gone: only b's rebuilt vote tells a of y.
+    c.crash('c');
+    c.elect('a', ['a', 'b']);
+    c.deliverWithin(['a', 'b']);
+    c.propose('a', 'z');
+    c.deliverWithin(['a', 'b']);
+    expect(c.applied('a')).toEqual(['x', 'y', 'z']);
+  });
+
+  it('takes on a vote of the fenced round only in slots it votes in', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c', 'd'], windowSlots: 2, limits: { acceptSlotsMax: 1 } });
+    c.elect('a');
+    expect(c.changeMembers('a', { type: 'demote', id: 'b' })).toMatchObject({ ok: true });
+    c.deliver();
+    c.propose('a', 'p');
+    c.deliver();
+    // b is promoted again in slot 4, from slot 6 on: slot 5 is still the demoted
+    // configuration's, and its value v reaches only the leader.
+    expect(c.changeMembers('a', { type: 'promote', id: 'b' })).toMatchObject({ ok: true });
+    c.propose('a', 'v');
+    expect(c.take((m) => m.type === 'accept' && m.to !== 'a' && m.firstSlot === 5)).toHaveLength(2);
+    c.deliver();
+    expect(c.status('a').commitIndex).toBe(4);
+    // b rebuilds: v is the fenced round's only open vote, in a slot b does not vote in
+    // (the invariants would catch b accepting it).
+    c.wipe('b');
+    c.deliver((m) => m.type !== 'accept');
+    expect(c.status('b').rejoining).toBeUndefined();
+    expect(c.status('b').lastAcceptedSlot).toBe(0);
+  });
 });
