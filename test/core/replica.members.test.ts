@@ -256,9 +256,11 @@ describe('Replica.changeMembers, the second step of a joint change', () => {
     expect(c.applied('o')).toEqual(['x']);
   });
 
-  it('comes right after the values adopted in phase 1, before a command queued meanwhile', () => {
-    // As below, with room for every slot at once: slots 1..3 adopted, the second step
-    // at 4, then the command proposed before the leader's first accept went out.
+  /**
+   * A joint configuration governs from slot 1 (c leaving, o joining); a leads it with
+   * b's promise, which reports slots 1..3 accepted. Returns the leader, its writes done.
+   */
+  function jointLeader(windowSlots: number, inflightSlotsMax?: number): Replica {
     const b1 = { round: 1, node: 'b' };
     const joint = {
       id: 0,
@@ -267,14 +269,14 @@ describe('Replica.changeMembers, the second step of a joint change', () => {
       quorum: 'majority' as const,
       observers: [],
       addresses: {},
-      windowSlots: 8,
+      windowSlots,
     };
     const r = new Replica({
       id: 'a',
       quorum: majority(['a', 'b', 'c']),
       configuration: [{ from: 1, source: 0, config: joint }],
       random: () => 0,
-      limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2 },
+      limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2, ...(inflightSlotsMax === undefined ? {} : { inflightSlotsMax }) },
       state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
     });
     r.takeOutput();
@@ -286,46 +288,27 @@ describe('Replica.changeMembers, the second step of a joint change', () => {
     const accepted = [1, 2, 3].map((slot) => ({ slot, ballot: b1, value: { kind: 'noop' as const } }));
     r.step({ type: 'promise', from: 'b', to: 'a', ballot: r.status.promised, accepted, chosen: [] });
     expect(r.role).toBe('leader');
+    return r;
+  }
+
+  it('comes right after the values adopted in phase 1, before a command queued meanwhile', () => {
+    // Room for every slot at once: slots 1..3 adopted, the second step at 4, then the
+    // command proposed before the leader's first accept went out.
+    const r = jointLeader(8);
     expect(r.propose([new TextEncoder().encode('x')])).toMatchObject({ ok: true });
     const kinds = r.takeOutput().messages.flatMap((m) => (m.type === 'accept' && m.to === 'b' ? m.values.map((v, i) => `${m.firstSlot + i}:${v.kind}`) : []));
     expect(kinds).toEqual(['1:noop', '2:noop', '3:noop', '4:config', '5:batch']);
   });
 
   it('waits for room when values adopted in phase 1 fill the window, and is queued once', () => {
-    // A joint configuration governs from slot 1 (c leaving, o joining); a leads it with
-    // b's promise, which reports slots 1..3 accepted: with inflightSlotsMax 1 they take
-    // the window one commit at a time, and the second step comes after them.
-    const b1 = { round: 1, node: 'b' };
-    const joint = {
-      id: 0,
-      voters: ['a', 'b', 'o'],
-      leaving: { voters: ['a', 'b', 'c'], quorum: 'majority' as const },
-      quorum: 'majority' as const,
-      observers: [],
-      addresses: {},
-      windowSlots: 4,
-    };
-    const r = new Replica({
-      id: 'a',
-      quorum: majority(['a', 'b', 'c']),
-      configuration: [{ from: 1, source: 0, config: joint }],
-      random: () => 0,
-      limits: { electionTicksMin: 10, electionTicksMax: 10, heartbeatTicks: 2, inflightSlotsMax: 1 },
-      state: { promised: b1, accepted: [], chosen: [], commitIndex: 0 },
-    });
+    // With inflightSlotsMax 1 the adopted values take the window one commit at a time,
+    // and the second step comes after them.
+    const r = jointLeader(4, 1);
     const drain = (): Message[] => {
       const out = r.takeOutput();
       if (out.persist !== undefined) r.persisted(out.persistSeq);
       return [...out.messages];
     };
-    drain();
-    for (let i = 0; i < 10; i++) r.tick();
-    drain();
-    r.step({ type: 'precheckReply', from: 'b', to: 'a', granted: true, promised: b1 });
-    drain();
-    const accepted = [1, 2, 3].map((slot) => ({ slot, ballot: b1, value: { kind: 'noop' as const } }));
-    r.step({ type: 'promise', from: 'b', to: 'a', ballot: r.status.promised, accepted, chosen: [] });
-    expect(r.role).toBe('leader');
     const ballot = r.status.promised;
     const sent: [number, string][] = [];
     for (let slot = 1; slot <= 4; slot++) {
