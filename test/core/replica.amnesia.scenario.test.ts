@@ -2,6 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { compareBallots } from '../../src/core/index.js';
 import { ManualCluster } from '../../src/testing/index.js';
 
+/** a leads a, b, c with x chosen; b was wiped and every voter answered its fenced round: it rebuilds. */
+function rebuildingB(): ManualCluster {
+  const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+  c.elect('a');
+  c.propose('a', 'x');
+  c.deliver();
+  c.wipe('b');
+  c.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
+  return c;
+}
+
 // The amnesia guard, scripted: a voter whose storage was wiped restarts under the same id.
 describe('amnesia', () => {
   it('a wiped voter does not vote until every voter answered, then learns and votes again', () => {
@@ -98,12 +109,7 @@ describe('amnesia', () => {
   });
 
   it('a rebuilding voter does not vote before it learned the chosen log the voters report', () => {
-    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
-    c.elect('a');
-    c.propose('a', 'x');
-    c.deliver();
-    c.wipe('b');
-    c.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
+    const c = rebuildingB();
     // Every voter answered the fenced round, but slot 1 is not learned yet.
     expect(c.status('b').rejoining).toBe('rebuilding');
     c.deliver((m) => m.type === 'catchUp' || m.type === 'chosen');
@@ -112,12 +118,7 @@ describe('amnesia', () => {
   });
 
   it('a rebuilding voter asks again for the chosen log when its catch-up request was lost', () => {
-    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
-    c.elect('a');
-    c.propose('a', 'x');
-    c.deliver();
-    c.wipe('b');
-    c.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
+    const c = rebuildingB();
     expect(c.take((m) => m.type === 'catchUp' && m.from === 'b')).toHaveLength(1);
     // Only b's clock runs: no leader's message can prompt it.
     c.tick(['b'], 10);
@@ -127,12 +128,7 @@ describe('amnesia', () => {
   });
 
   it('a rejoined voter campaigns above a round it saw while rebuilding', () => {
-    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
-    c.elect('a');
-    c.propose('a', 'x');
-    c.deliver();
-    c.wipe('b');
-    c.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
+    const c = rebuildingB();
     expect(c.status('b').rejoining).toBe('rebuilding');
     // b ignores a prepare while rebuilding, but not its round.
     c.inject({ type: 'prepare', from: 'c', to: 'b', ballot: { round: 50, node: 'c' }, firstSlot: 2 });
