@@ -217,7 +217,19 @@ function answerShape(op: Op, frame: Frame, root: string, sessions: readonly stri
  */
 function withoutMixedWatchModes(ops: readonly Op[]): Op[] {
   const persistent = new Set(ops.flatMap((o) => (o.kind === 'addWatch' ? [`${o.client} ${o.path}`] : [])));
-  return ops.map((o) => (o.kind === 'read' && o.watch && persistent.has(`${o.client} ${o.path}`) ? { ...o, watch: false } : o));
+  // The same holds for two persistent modes on one path: 3.8 keeps the last, 3.9 and
+  // synod both (seen: a persistent and then a recursive watch on the root, and 3.8 sent
+  // no child event). Only a client's first addWatch on a path is kept.
+  const modeOf = new Map<string, number>();
+  return ops.flatMap((o): Op[] => {
+    if (o.kind === 'read' && o.watch && persistent.has(`${o.client} ${o.path}`)) return [{ ...o, watch: false }];
+    if (o.kind !== 'addWatch') return [o];
+    const key = `${o.client} ${o.path}`;
+    const mode = modeOf.get(key);
+    if (mode !== undefined && mode !== o.mode) return [];
+    modeOf.set(key, o.mode);
+    return [o];
+  });
 }
 
 function requestOf(op: Op, root: string): ZkRequest {
