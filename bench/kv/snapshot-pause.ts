@@ -17,8 +17,14 @@
  * pauses: one piece, as a node ran them until then, the baseline) and in steps (what a
  * node does now).
  *
+ * A third does it for the table's tombstones (forgotten clients, up to 200,000 with the
+ * default limits): the copy of a map of them a capture made until 2026-12-07 (the
+ * baseline, measured on a map of the same entries), the capture now (block copies of
+ * typed arrays), then encode and import in steps.
+ *
  * `npx tsx bench/kv/snapshot-pause.ts [--keys 10000,100000] [--large 100] [--clients
- * 10000,50000]` (large: MB in 64 KiB values). A benchmark: it reports and never fails.
+ * 10000,50000] [--tombstones 200000]` (large: MB in 64 KiB values). A benchmark: it
+ * reports and never fails.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -47,6 +53,7 @@ const arg = (name: string, fallback: string): string => {
 const keyCounts = arg('keys', '10000,100000').split(',').map(Number);
 const largeMb = Number(arg('large', '100'));
 const clientCounts = arg('clients', '10000,50000').split(',').filter(Boolean).map(Number);
+const tombstoneCounts = arg('tombstones', '200000').split(',').filter(Boolean).map(Number);
 
 /** The longest lateness of a 1 ms timer while `work` runs, and how long it took. */
 async function blocked<T>(work: () => Promise<T> | T): Promise<{ value: T; blockMs: number; ms: number }> {
@@ -161,6 +168,27 @@ async function measureTable(clients: number): Promise<Row> {
   return { store: `${clients.toLocaleString('en-US')} clients × 4 results (${(bytes.byteLength / 1e6).toFixed(1)} MB)`, steps };
 }
 
+/** A table that forgot enough clients to hold `count` tombstones (at most 4 per remembered client). */
+async function measureTombstones(count: number): Promise<Row> {
+  const limits = { ...defaultDedupLimits, clientsMax: Math.ceil(count / 4) };
+  const table = new DedupTable<KvResult>(limits);
+  // Each client makes one request, a millisecond apart; those beyond clientsMax are forgotten.
+  for (let i = 0; i < count + limits.clientsMax; i++) table.check(`client-${i}`, 1, 0, 1_000 + i, 1_000 + i);
+  const state = { lastTimestamp: 1, dedup: table.captured() };
+  const held = [...state.dedup.tombstones];
+  // The old capture's copy, of a map holding the same tombstones in the same order.
+  const map = new Map(held);
+  const steps: Row['steps'] = [];
+  const step = stepper(steps);
+  await step('copy a map (old capture)', () => [Array.from(map.keys()), Array.from(map.values())]);
+  const captured = await step('capture', () => table.captured());
+  const pieces = await step('encode in steps', () => encodeRuntimeStateInSteps({ lastTimestamp: 1, dedup: captured }, kvResultCodec, immediate));
+  const bytes = await encodeSnapshot(pieces, new Uint8Array(0));
+  const decoded = await decodeSnapshotInSteps(bytes, kvResultCodec, immediate);
+  await step('import in steps', () => new DedupTable<KvResult>(limits).importStateInSteps(decoded.state.dedup, immediate));
+  return { store: `${held.length.toLocaleString('en-US')} tombstones`, steps };
+}
+
 const idle = await blocked(() => new Promise((resolve) => setTimeout(resolve, 200)));
 const rows: Row[] = [];
 for (const keys of keyCounts) rows.push(await measure(`${keys.toLocaleString('en-US')} keys of 100 B`, keys, 100));
@@ -184,4 +212,14 @@ if (clientCounts.length > 0) {
   console.log(`| table | ${columns.join(' | ')} |`);
   console.log(`|---|${columns.map(() => '---:').join('|')}|`);
   for (const row of tables) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(0)})`).join(' | ')} |`);
+}
+
+if (tombstoneCounts.length > 0) {
+  const tables: Row[] = [];
+  for (const count of tombstoneCounts) tables.push(await measureTombstones(count));
+  const columns = tables[0]!.steps.map((s) => s.name);
+  console.log('\nThe exactly-once table\'s tombstones ("copy a map": what a capture did until 2026-12-07, the baseline)');
+  console.log(`| tombstones | ${columns.join(' | ')} |`);
+  console.log(`|---|${columns.map(() => '---:').join('|')}|`);
+  for (const row of tables) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(1)})`).join(' | ')} |`);
 }

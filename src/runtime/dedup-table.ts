@@ -2,6 +2,7 @@ import { assert } from '../core/assert.js';
 import { LazyMap } from '../core/lazy-map.js';
 import { estimateBytes, resultEntryBytes } from './result-bytes.js';
 import { type Steps, runAtOnce, runInSteps } from './steps.js';
+import { Tombstones } from './tombstones.js';
 
 /** What applying a request produced: the state machine's result, or what it threw. */
 export type Outcome<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
@@ -215,7 +216,7 @@ export class DedupTable<R> {
    */
   private holders = new LazyMap<string, ClientRecord<R>>();
   /** Forgotten clients: id hash → when last active, oldest first. */
-  private tombstones = new LazyMap<number, number>();
+  private tombstones = new Tombstones();
   /** The latest `lastActive` of any tombstone dropped so far. */
   private forgottenThrough = -Infinity;
   /** The client of the last check, already last in `clients` (no reordering needed). */
@@ -278,16 +279,10 @@ export class DedupTable<R> {
    */
   captured(): DedupState<R> {
     const clients = Array.from(this.clients.values());
-    const hashes = Array.from(this.tombstones.keys());
-    const times = Array.from(this.tombstones.values());
     this.epoch++;
     return {
       clients,
-      tombstones: {
-        *[Symbol.iterator]() {
-          for (let i = 0; i < hashes.length; i++) yield [hashes[i]!, times[i]!] as const;
-        },
-      },
+      tombstones: this.tombstones.capture(),
       forgottenThrough: this.forgottenThrough,
       lastSweep: this.lastSweep,
     };
@@ -315,7 +310,7 @@ export class DedupTable<R> {
 
   /**
    * {@link importState} with `pause()` awaited every {@link importResultsPerStep}
-   * results. The table is built aside and takes this one's place at the end, at once:
+   * results or tombstones. The table is built aside and takes this one's place at the end, at once:
    * meanwhile this one answers as before.
    */
   importStateInSteps(state: DedupState<R>, pause: () => Promise<void>): Promise<void> {
@@ -346,7 +341,13 @@ export class DedupTable<R> {
         yield;
       }
     }
-    for (const [hash, at] of state.tombstones) next.tombstones.set(hash, at);
+    for (const [hash, at] of state.tombstones) {
+      next.tombstones.set(hash, at);
+      if (++work >= importResultsPerStep) {
+        work = 0;
+        yield;
+      }
+    }
     next.forgottenThrough = state.forgottenThrough;
     next.lastSweep = state.lastSweep;
     if (next.bytes > next.limits.resultBytesMax) next.evictedForTotal += next.shrinkTotal(undefined, undefined);
@@ -588,15 +589,9 @@ export class DedupTable<R> {
   }
 
   private bury(clientId: string, lastActive: number): void {
-    const h = hashId(clientId);
-    this.tombstones.delete(h);
-    this.tombstones.set(h, Math.max(lastActive, this.tombstones.get(h) ?? -Infinity));
+    this.tombstones.set(hashId(clientId), lastActive);
     const max = Math.max(1024, 4 * this.limits.clientsMax);
-    for (const [oldest, at] of this.tombstones) {
-      if (this.tombstones.size <= max) break;
-      this.tombstones.delete(oldest);
-      this.forgottenThrough = Math.max(this.forgottenThrough, at);
-    }
+    while (this.tombstones.size > max) this.forgottenThrough = Math.max(this.forgottenThrough, this.tombstones.shift()!);
   }
 }
 

@@ -86,15 +86,13 @@ function* runtimeStateSteps<R>(state: RuntimeState<R>, codec: Codec<R>): Steps<U
     lines = [];
     chars = 0;
   };
-  const tombstones: number[] = [];
-  for (const [hash, at] of state.dedup.tombstones) tombstones.push(hash, at);
   lines.push(
     `${JSON.stringify({
       t: state.lastTimestamp,
       f: finiteOrNull(state.dedup.forgottenThrough),
       s: finiteOrNull(state.dedup.lastSweep),
       n: state.dedup.clients.length,
-      m: tombstones.length / 2,
+      m: countOf(state.dedup.tombstones),
       ...(state.configuration !== undefined ? { g: state.configuration.map((e) => [e.from, e.source, toBase64(encodeConfiguration(e.config))]) } : {}),
     })}\n`,
   );
@@ -109,17 +107,36 @@ function* runtimeStateSteps<R>(state: RuntimeState<R>, codec: Codec<R>): Steps<U
       yield;
     }
   }
-  for (let at = 0; at < tombstones.length; at += 2 * tombstonesPerLine) {
-    const line = `${JSON.stringify(tombstones.slice(at, at + 2 * tombstonesPerLine))}\n`;
+  // Read as the steps reach them, a line at a time: a capture's list is walked, never copied whole.
+  let pairs: number[] = [];
+  const tombstoneLine = (): void => {
+    const line = `${JSON.stringify(pairs)}\n`;
+    pairs = [];
     lines.push(line);
     chars += line.length;
+  };
+  for (const [hash, at] of state.dedup.tombstones) {
+    pairs.push(hash, at);
+    if (pairs.length < 2 * tombstonesPerLine) continue;
+    tombstoneLine();
     if (chars >= charsPerStep) {
       flush();
       yield;
     }
   }
+  if (pairs.length > 0) tombstoneLine();
   flush();
   return pieces;
+}
+
+/** How many pairs `tombstones` holds: a capture and an array say so, anything else is counted. */
+function countOf(tombstones: Iterable<unknown>): number {
+  if (Array.isArray(tombstones)) return tombstones.length;
+  const size: unknown = (tombstones as { size?: unknown }).size;
+  if (typeof size === 'number') return size;
+  let count = 0;
+  for (const _ of tombstones) count++;
+  return count;
 }
 
 function concat(pieces: readonly Uint8Array[]): Uint8Array {
