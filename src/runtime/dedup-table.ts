@@ -2,7 +2,7 @@ import { assert } from '../core/assert.js';
 import { LazyMap } from '../core/lazy-map.js';
 import { estimateBytes, resultEntryBytes } from './result-bytes.js';
 import { type Steps, runAtOnce, runInSteps } from './steps.js';
-import { Tombstones } from './tombstones.js';
+import { type CapturedTombstones, Tombstones } from './tombstones.js';
 
 /** What applying a request produced: the state machine's result, or what it threw. */
 export type Outcome<R> = { readonly ok: true; readonly value: R } | { readonly ok: false; readonly error: unknown };
@@ -216,7 +216,8 @@ export class DedupTable<R> {
    */
   private holders = new LazyMap<string, ClientRecord<R>>();
   /** Forgotten clients: id hash → when last active, oldest first. */
-  private tombstones = new Tombstones();
+  /** Made at the first: most groups of a host never forget a client. */
+  private tombstones: Tombstones | undefined;
   /** The latest `lastActive` of any tombstone dropped so far. */
   private forgottenThrough = -Infinity;
   /** The client of the last check, already last in `clients` (no reordering needed). */
@@ -282,7 +283,7 @@ export class DedupTable<R> {
     this.epoch++;
     return {
       clients,
-      tombstones: this.tombstones.capture(),
+      tombstones: this.tombstones?.capture() ?? noTombstones,
       forgottenThrough: this.forgottenThrough,
       lastSweep: this.lastSweep,
     };
@@ -342,7 +343,7 @@ export class DedupTable<R> {
       }
     }
     for (const [hash, at] of state.tombstones) {
-      next.tombstones.set(hash, at);
+      (next.tombstones ??= new Tombstones()).set(hash, at);
       if (++work >= importResultsPerStep) {
         work = 0;
         yield;
@@ -378,7 +379,7 @@ export class DedupTable<R> {
   check(clientId: string, seq: number, ackedBelow: number, createdAt: number, timestamp: number): Lookup<R> {
     let record = this.clients.get(clientId);
     if (record === undefined) {
-      const tombstone = this.tombstones.get(hashId(clientId));
+      const tombstone = this.tombstones?.get(hashId(clientId));
       const through = Math.max(this.forgottenThrough, tombstone ?? -Infinity);
       if (createdAt <= through + this.limits.clockSkewMaxMs) return expired;
       record = new ClientRecord<R>(clientId, 0, timestamp, this.epoch);
@@ -589,11 +590,14 @@ export class DedupTable<R> {
   }
 
   private bury(clientId: string, lastActive: number): void {
-    this.tombstones.set(hashId(clientId), lastActive);
+    const tombstones = (this.tombstones ??= new Tombstones());
+    tombstones.set(hashId(clientId), lastActive);
     const max = Math.max(1024, 4 * this.limits.clientsMax);
-    while (this.tombstones.size > max) this.forgottenThrough = Math.max(this.forgottenThrough, this.tombstones.shift()!);
+    while (tombstones.size > max) this.forgottenThrough = Math.max(this.forgottenThrough, tombstones.shift()!);
   }
 }
+
+const noTombstones: CapturedTombstones = Object.freeze({ size: 0, [Symbol.iterator]: () => [][Symbol.iterator]() });
 
 /** FNV-1a over the id's UTF-16 code units: the same on every replica. */
 function hashId(id: string): number {
