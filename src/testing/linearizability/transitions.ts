@@ -29,9 +29,11 @@ export class Transitions {
 
   constructor(
     private readonly budget: Budget,
-    /** Slots of the first table (a power of two). */
+    /** Slots of the first table: a power of two, at least 2 (one slot would fill, and a lookup in it never end). */
     private readonly slotsInitial: number,
-  ) {}
+  ) {
+    assert(slotsInitial >= 2 && (slotsInitial & (slotsInitial - 1)) === 0, () => `a first table of ${slotsInitial} slots`);
+  }
 
   /** Bytes held now. */
   get bytesHeld(): number {
