@@ -11,11 +11,12 @@ import {
   type Operation,
   type RegisterInput,
   type RegisterOutput,
+  type RegisterValue,
   registerModel,
   versionedKvModel,
 } from '../../../src/testing/index.js';
 import { Budget } from '../../../src/testing/linearizability/budget.js';
-import { type DeathPoint, PartitionSearch } from '../../../src/testing/linearizability/search.js';
+import { type DeathPoint, PartitionSearch, searchPartition } from '../../../src/testing/linearizability/search.js';
 import { absent, fail, get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
 
 const budget = () => new Budget(10_000, 1e9, () => performance.now(), 64 * 1024 * 1024);
@@ -197,5 +198,98 @@ describe('a search as it is built', () => {
       search.release();
       expect(b.bytesHeld).toBe(0);
     }
+  });
+});
+
+describe('the transitions a search caches, and the states it interns', () => {
+  /** Ten concurrent writes that never completed, then a read of a value none wrote: every subset of the writes is tried. */
+  const history: Operation<RegisterInput, RegisterOutput>[] = [
+    ...Array.from(
+      { length: 10 },
+      (_, i): Operation<RegisterInput, RegisterOutput> => ({ client: `w${i}`, key: 'k', input: { op: 'write', value: i }, invokedAt: i, outcome: 'info' }),
+    ),
+    { client: 'r', key: 'k', input: { op: 'read' }, invokedAt: 20, completedAt: 21, outcome: 'ok', output: { type: 'value', value: -1 } },
+  ];
+
+  it('asks the model once per state and operation once it caches, however often the search comes back to them', () => {
+    let calls = 0;
+    const pairs = new Set<string>();
+    const counting: Model<RegisterValue, RegisterInput, RegisterOutput> = {
+      ...registerModel,
+      step: (state, input, observed) => {
+        calls++;
+        pairs.add(`${registerModel.hash(state)} ${JSON.stringify(input)}`);
+        return registerModel.step(state, input, observed);
+      },
+    };
+    const search = new PartitionSearch(history, counting, budget());
+    expect(search.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+    search.release();
+    // Before caching (two steps per operation) a step asks at most twice; after, each pair once.
+    expect(calls).toBeLessThanOrEqual(4 * history.length + pairs.size);
+    // And the search went back to them far more often than that.
+    expect(search.steps).toBeGreaterThan(10 * calls);
+  });
+
+  it('stops with memory bound when a new state does not fit, holding only what it reserved; a partition search says unknown', () => {
+    // The first step makes the memo's table and interns state 0; the second would intern state 1.
+    const roomy = budget();
+    const probe = new PartitionSearch(history, registerModel, roomy);
+    expect(probe.run(1)).toBe('paused');
+    const afterFirst = roomy.bytesHeld;
+    expect(probe.run(1)).toBe('paused');
+    expect(roomy.bytesHeld - afterFirst).toBe(linearizabilityLimits.internedStateBytes + 2 * 2);
+    probe.release();
+    // One byte short of the second state.
+    const tight = () => new Budget(10_000, 1e9, () => 0, afterFirst + linearizabilityLimits.internedStateBytes + 2 * 2 - 1);
+    const b = tight();
+    const search = new PartitionSearch(history, registerModel, b);
+    expect(search.run(Number.POSITIVE_INFINITY)).toBe('memory bound');
+    expect(search.steps).toBe(2);
+    expect(search.bytesHeld).toBe(afterFirst);
+    expect(b.bytesHeld).toBe(afterFirst);
+    search.release();
+    expect(b.bytesHeld).toBe(0);
+    expect(searchPartition(history, registerModel, tight())).toBe('unknown');
+    // With room for the states, the same search ends.
+    expect(searchPartition(history, registerModel, budget())).toBe('not-linearizable');
+  });
+
+  it('stops with memory bound, too, when a new state does not fit once transitions are cached', () => {
+    /** A budget that refuses the small reservations (a state's; a memo or transitions table takes 192 bytes or more) once told to. */
+    class StatesRefused extends Budget {
+      refusing = false;
+      override reserveBytes(bytes: number): boolean {
+        return !(this.refusing && bytes < 160) && super.reserveBytes(bytes);
+      }
+    }
+    // Every put a new version: new states keep coming, long after caching began (two steps per operation).
+    const puts: KvOperation[] = [...Array.from({ length: 10 }, (_, i) => info(`w${i}`, put(`v${i % 3}`), i)), ok('r', get, 20, 30, value('never', 99))];
+    const b = new StatesRefused(10_000, 1e9, () => 0, 64 * 1024 * 1024);
+    const search = new PartitionSearch(puts, versionedKvModel, b);
+    expect(search.run(4 * puts.length)).toBe('paused');
+    b.refusing = true;
+    expect(search.run(Number.POSITIVE_INFINITY)).toBe('memory bound');
+    expect(search.steps).toBeLessThan(4 * puts.length + 50);
+    expect(search.bytesHeld).toBe(b.bytesHeld);
+    search.release();
+    expect(b.bytesHeld).toBe(0);
+  });
+
+  it('charges each state interned two bytes per character of its hash, besides its fixed bytes', () => {
+    /** The register with its hashes padded to `length` characters: the same states, longer keys. */
+    const padded = (length: number): Model<RegisterValue, RegisterInput, RegisterOutput> => ({
+      ...registerModel,
+      hash: (state) => registerModel.hash(state).padEnd(length, '.'),
+    });
+    const held = (length: number): number => {
+      const search = new PartitionSearch(history, padded(length), budget());
+      expect(search.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+      const bytes = search.bytesHeld;
+      search.release();
+      return bytes;
+    };
+    // Eleven states (null and 0 to 9), each hash 38 characters longer.
+    expect(held(40) - held(2)).toBe(11 * 2 * 38);
   });
 });
