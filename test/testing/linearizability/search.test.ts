@@ -293,3 +293,56 @@ describe('the transitions a search caches, and the states it interns', () => {
     expect(held(40) - held(2)).toBe(11 * 2 * 38);
   });
 });
+
+describe('what a search prunes, and what it answers out of budget', () => {
+  const reg = (
+    client: string,
+    input: RegisterInput,
+    invokedAt: number,
+    completedAt: number,
+    output: RegisterOutput,
+  ): Operation<RegisterInput, RegisterOutput> => ({
+    client,
+    key: 'k',
+    input,
+    invokedAt,
+    completedAt,
+    outcome: 'ok',
+    output,
+  });
+
+  it('never prunes a completed operation as dominated: two concurrent writes whose order a later read fixes', () => {
+    // 2 then 1 leaves the same state as 1 alone, but only 1 then 2 explains the read.
+    const history = [
+      reg('x', { op: 'write', value: 1 }, 0, 3, { type: 'written' }),
+      reg('e', { op: 'write', value: 2 }, 1, 4, { type: 'written' }),
+      reg('r', { op: 'read' }, 5, 6, { type: 'value', value: 2 }),
+    ];
+    expect(searchPartition(history, registerModel, budget())).toBe('linearizable');
+    const otherOrder = [history[0]!, history[1]!, reg('r', { op: 'read' }, 5, 6, { type: 'value', value: 1 })];
+    expect(searchPartition(otherOrder, registerModel, budget())).toBe('linearizable');
+  });
+
+  it('records each state once at the death point, however many configurations reach it in that state', () => {
+    // Two writes of the same value that never completed: four configurations reach the
+    // stuck read ({}, {a}, {b}, {a, b}), in two states (null, 1).
+    const unknownWrite = (client: string, invokedAt: number): Operation<RegisterInput, RegisterOutput> => ({
+      client,
+      key: 'k',
+      input: { op: 'write', value: 1 },
+      invokedAt,
+      outcome: 'info',
+    });
+    const history = [unknownWrite('a', 0), unknownWrite('b', 1), reg('r', { op: 'read' }, 5, 6, { type: 'value', value: -1 })];
+    const { point } = deathPoint(history, registerModel, Number.POSITIVE_INFINITY);
+    expect(point.stuck).toBe(2);
+    expect(point.states).toHaveLength(2);
+    expect(new Set(point.states)).toEqual(new Set([null, 1]));
+  });
+
+  it('answers unknown when the step budget runs out before a verdict', () => {
+    const history: KvOperation[] = [...Array.from({ length: 10 }, (_, i) => info(`w${i}`, put(`v${i}`), i)), ok('r', get, 20, 30, value('never', 99))];
+    expect(searchPartition(history, versionedKvModel, new Budget(10_000, 5, () => 0, 64 * 1024 * 1024))).toBe('unknown');
+    expect(searchPartition(history, versionedKvModel, budget())).toBe('not-linearizable');
+  });
+});
