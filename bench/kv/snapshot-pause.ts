@@ -170,10 +170,11 @@ async function measureTable(clients: number): Promise<Row> {
 
 /** A table that forgot enough clients to hold `count` tombstones (at most 4 per remembered client). */
 async function measureTombstones(count: number): Promise<Row> {
-  const limits = { ...defaultDedupLimits, clientsMax: Math.ceil(count / 4) };
+  // Clients idle for a millisecond are forgotten: the table remembers one client, so its capture is the tombstones'.
+  const limits = { ...defaultDedupLimits, clientsMax: Math.ceil(count / 4), clientIdleMs: 1 };
   const table = new DedupTable<KvResult>(limits);
-  // Each client makes one request, a millisecond apart; those beyond clientsMax are forgotten.
-  for (let i = 0; i < count + limits.clientsMax; i++) table.check(`client-${i}`, 1, 0, 1_000 + i, 1_000 + i);
+  // Each client makes one request, a second apart (a sweep a second at most), and is forgotten at the next.
+  for (let i = 0; i <= count; i++) table.check(`client-${i}`, 1, 0, 1_000 * (i + 1), 1_000 * (i + 1));
   const state = { lastTimestamp: 1, dedup: table.captured() };
   const held = [...state.dedup.tombstones];
   // The old capture's copy, of a map holding the same tombstones in the same order.
