@@ -346,3 +346,17 @@ describe('what a search prunes, and what it answers out of budget', () => {
     expect(searchPartition(history, versionedKvModel, budget())).toBe('not-linearizable');
   });
 });
+
+describe('a death point asked of the wrong search', () => {
+  it('is refused: of a search not told where to explain, and of one not finished', () => {
+    const history: KvOperation[] = [ok('a', put('1'), 0, 1, written(1)), ok('r', get, 2, 3, value('never', 9))];
+    const plain = new PartitionSearch(history, versionedKvModel, budget());
+    expect(plain.run(Number.POSITIVE_INFINITY)).toBe('not-linearizable');
+    expect(() => plain.deathPoint()).toThrow(/no death point: explainAt -1, search not-linearizable/);
+    const at = plain.furthestPosition;
+    plain.release();
+    const unfinished = new PartitionSearch(history, versionedKvModel, budget(), at);
+    expect(() => unfinished.deathPoint()).toThrow(/no death point: explainAt \d+, search unfinished/);
+    unfinished.release();
+  });
+});
