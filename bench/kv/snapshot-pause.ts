@@ -196,31 +196,30 @@ for (const keys of keyCounts) rows.push(await measure(`${keys.toLocaleString('en
 if (largeMb > 0)
   rows.push(await measure(`${Math.round((largeMb * 1e6) / 65536).toLocaleString('en-US')} values of 64 KiB`, Math.round((largeMb * 1e6) / 65536), 65536));
 
-const names = rows[0]!.steps.map((s) => s.name);
+/** A markdown table of `rows`, a column per step: its longest block, and its own time in brackets to `digits` decimals. */
+function printTable(first: string, rows: readonly Row[], digits: number): void {
+  const columns = rows[0]!.steps.map((s) => s.name);
+  console.log(`| ${first} | ${columns.join(' | ')} |`);
+  console.log(`|---|${columns.map(() => '---:').join('|')}|`);
+  for (const row of rows) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(digits)})`).join(' | ')} |`);
+}
+
 console.log(
   `KV snapshot, longest event-loop block per step (ms; the step's own time in brackets): ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
 );
 console.log(`idle floor (a 1 ms timer's longest lateness over 200 ms, same run): ${idle.blockMs.toFixed(1)} ms`);
-console.log(`| store | ${names.join(' | ')} |`);
-console.log(`|---|${names.map(() => '---:').join('|')}|`);
-for (const row of rows) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(0)})`).join(' | ')} |`);
+printTable('store', rows, 0);
 
 if (clientCounts.length > 0) {
   const tables: Row[] = [];
   for (const clients of clientCounts) tables.push(await measureTable(clients));
-  const columns = tables[0]!.steps.map((s) => s.name);
   console.log('\nThe runtime part, the exactly-once table ("at once": the same code without pauses, as a node ran it until 2026-12-06)');
-  console.log(`| table | ${columns.join(' | ')} |`);
-  console.log(`|---|${columns.map(() => '---:').join('|')}|`);
-  for (const row of tables) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(0)})`).join(' | ')} |`);
+  printTable('table', tables, 0);
 }
 
 if (tombstoneCounts.length > 0) {
   const tables: Row[] = [];
   for (const count of tombstoneCounts) tables.push(await measureTombstones(count));
-  const columns = tables[0]!.steps.map((s) => s.name);
   console.log('\nThe exactly-once table\'s tombstones ("copy a map": what a capture did until 2026-12-07, the baseline)');
-  console.log(`| tombstones | ${columns.join(' | ')} |`);
-  console.log(`|---|${columns.map(() => '---:').join('|')}|`);
-  for (const row of tables) console.log(`| ${row.store} | ${row.steps.map((s) => `${s.blockMs.toFixed(1)} (${s.ms.toFixed(1)})`).join(' | ')} |`);
+  printTable('tombstones', tables, 1);
 }
