@@ -84,16 +84,23 @@ describe('the tombstone list (property)', () => {
     },
   );
 
-  it('grows past its first arrays and keeps 200,000 tombstones in order', () => {
+  it('grows past its first arrays and keeps 200,000 tombstones in order, hashes over the whole 32-bit range', () => {
+    const hash = (i: number) => Math.imul(i, 2654435761) >>> 0;
     const list = new Tombstones();
-    for (let i = 0; i < 200_000; i++) list.set(i * 7919, i);
-    list.set(0, 200_000);
+    for (let i = 0; i < 200_000; i++) list.set(hash(i), i);
+    list.set(hash(0), 200_000);
     const capture = list.capture();
     expect(list.shift()).toBe(1);
+    expect(list.get(hash(1))).toBeUndefined();
+    expect(list.get(hash(199_999))).toBe(199_999);
     expect(capture.size).toBe(200_000);
     const all = [...capture];
-    expect(all[0]).toEqual([7919, 1]);
-    expect(all.at(-1)).toEqual([0, 200_000]);
+    expect(all.slice(0, 2)).toEqual([
+      [hash(1), 1],
+      [hash(2), 2],
+    ]);
+    expect(all.at(-1)).toEqual([hash(0), 200_000]);
+    expect(all.some(([h]) => h >= 2 ** 31)).toBe(true);
     expect(list.size).toBe(199_999);
   });
 });
