@@ -359,4 +359,12 @@ describe('a death point asked of the wrong search', () => {
     expect(() => unfinished.deathPoint()).toThrow(/no death point: explainAt \d+, search unfinished/);
     unfinished.release();
   });
+
+  it('names no stuck operation and no furthest position before it reached a return', () => {
+    const search = new PartitionSearch([ok('a', put('1'), 0, 1, written(1)), ok('r', get, 2, 3, value('never', 9))], versionedKvModel, budget());
+    expect([search.stuckOperation, search.furthestPosition]).toEqual([-1, -1]);
+    expect(search.run(1)).toBe('paused');
+    expect([search.stuckOperation, search.furthestPosition]).toEqual([-1, -1]);
+    search.release();
+  });
 });
