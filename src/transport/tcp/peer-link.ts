@@ -46,6 +46,10 @@ export class PeerLink {
   private redialTimer: ReturnType<typeof setTimeout> | undefined;
   /** A flush is set for the end of this turn of the event loop. */
   private turnFlushSet = false;
+  /** Messages sent in this turn of the event loop. */
+  private turnMessages = 0;
+  /** The last turn that sent anything sent more than one message. */
+  private busy = false;
   private reachable: boolean | undefined;
   private closed = false;
   private readonly backoff: RedialBackoff;
@@ -126,15 +130,21 @@ export class PeerLink {
       return;
     }
     this.batchMessages++;
+    this.turnMessages++;
     c.messagesSent++;
     this.counts.framesSent++;
     if (this.connection !== undefined && !this.turnFlushSet) {
-      // The first message of a turn leaves at once (no added latency); the rest of the
-      // turn's messages leave together in one write when the turn ends.
+      // The first message of a quiet link's turn leaves at once (no added latency); the
+      // rest of the turn's messages leave together in one write when the turn ends. On
+      // a busy link (the last turn sent many) the whole turn waits for that one write:
+      // the next turn's messages follow soon, and a write of its own for the first
+      // message of each turn doubled the writes under load.
       this.turnFlushSet = true;
-      this.flush();
+      if (!this.busy) this.flush();
       setImmediate(() => {
         this.turnFlushSet = false;
+        this.busy = this.turnMessages > 1;
+        this.turnMessages = 0;
         this.flush();
       });
     }

@@ -63,6 +63,29 @@ describe('TcpTransport', () => {
     expect(b.transport.stats.messagesDelivered).toBe(1_000);
   });
 
+  it('writes the first message of a quiet turn at once, and a busy turn (after one that sent many) in one write at its end', async () => {
+    const ports = await freePorts(2);
+    const b = await start('b', ports);
+    const a = await start('a', ports);
+    await until(() => a.transport.connectedPeers().includes('b'), 'a connected to b');
+    const turn = async (messages: number): Promise<{ atOnce: number; inAll: number }> => {
+      const before = a.transport.stats.writes;
+      const delivered = b.delivered.length;
+      for (let i = 0; i < messages; i++) a.transport.send(forward('a', 'b', i));
+      const atOnce = a.transport.stats.writes - before;
+      await until(() => b.delivered.length === delivered + messages, `${messages} messages`);
+      return { atOnce, inAll: a.transport.stats.writes - before };
+    };
+    // A quiet link: the first message leaves before send returns, the rest at the turn's end.
+    expect(await turn(1)).toEqual({ atOnce: 1, inAll: 1 });
+    expect(await turn(100)).toEqual({ atOnce: 1, inAll: 2 });
+    // The turn before sent many: this one waits for its end and leaves in one write.
+    expect(await turn(100)).toEqual({ atOnce: 0, inAll: 1 });
+    expect(await turn(1)).toEqual({ atOnce: 0, inAll: 1 });
+    // The last turn sent one: the link is quiet again.
+    expect(await turn(1)).toEqual({ atOnce: 1, inAll: 1 });
+  });
+
   it('delivers accepts whose values, first read after every later frame arrived, are still the ones sent (no read buffer reused under them)', async () => {
     const ports = await freePorts(2);
     const b = await start('b', ports);
