@@ -473,9 +473,9 @@ async function main(): Promise<void> {
     `per row and measurement: ${settings.warmupSeconds} s warm-up per variant, then ${settings.seconds} s measured per variant in ${settings.rounds} rounds of blocks (variants take turns: ${args.variants.join(' > ')}, reversed every other round)\n`,
   );
   console.log(
-    '| message | variant | msgs/s | vs raw | msgs/write | sender CPU µs/msg | sink CPU µs/msg | sender CPU | sink CPU | RTT p50 µs | RTT p99 µs | p50 vs raw |',
+    '| message | variant | msgs/s | vs raw | msgs/write | sink replies/write | sender CPU µs/msg | sink CPU µs/msg | sender CPU | sink CPU | RTT p50 µs | RTT p99 µs | p50 vs raw |',
   );
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [row, byVariant] of results) {
     const raw = byVariant.get('raw');
     for (const [variant, { throughput: t, latency: l }] of byVariant) {
@@ -485,6 +485,7 @@ async function main(): Promise<void> {
         format(t?.messagesPerSecond),
         fixed(ratio(t?.messagesPerSecond, raw?.throughput?.messagesPerSecond), 2),
         fixed(t?.messagesPerWrite, 1),
+        fixed(t?.sinkMessagesPerWrite, 1),
         fixed(t?.senderCpuMicros, 2),
         fixed(t?.sinkCpuMicros, 2),
         percent(t?.senderCpuShare),
@@ -498,7 +499,9 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(`- msgs/s: messages the sink received and acknowledged per second; at most ${format(windowMessages)} unacknowledged and ${turnMessagesMax}`);
-  console.log(`  sent per event-loop turn, one reply per ${replyEvery}. msgs/write: the sender's messages per socket write (TcpTransport: from its stats).`);
+  console.log(
+    `  sent per event-loop turn, one reply per ${replyEvery}. msgs/write: the sender's messages per socket write (TcpTransport: from its stats); sink replies/write: the same for the sink's replies.`,
+  );
   console.log("- CPU µs/msg: each process's CPU time (user + system) per message, its replies included; sender CPU and sink CPU:");
   console.log('  its share of one core while measuring (a process near 100% is the bottleneck).');
   console.log(`- RTT: ping-pong, one message in flight, the sink replying with an accepted at once; p50/p99 of a uniform sample of at`);
