@@ -66,3 +66,10 @@ export const spinningModel: Model<number, CounterInput, number | null> = {
     return counterModel.step(state, input, observed);
   },
 };
+
+/** What a module exports by mistake for a model: `null`, a string, or a counter with `field` that is not what a Model needs. */
+export function notAModel(field: 'null' | 'text' | 'name' | 'init' | 'step' | 'hash'): unknown {
+  if (field === 'null') return null;
+  if (field === 'text') return 'counter';
+  return { ...counterModel, [field]: field === 'name' ? 7 : 'not a function' };
+}
