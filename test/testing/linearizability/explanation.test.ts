@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkLinearizability, type KvInput, type KvOutput, type KvState, type LinearizabilityVerdict, versionedKvModel } from '../../../src/testing/index.js';
+import { describeValue, explainFailure } from '../../../src/testing/linearizability/explanation.js';
 import { type KvOperation, absent, conflict, get, info, ok, put, value, written } from './fixtures.js';
 
 function explanationOf(history: readonly KvOperation[]) {
@@ -71,5 +72,39 @@ describe('the explanation of a failure', () => {
     expect(explanation.stuck).toBe(history[20]);
     expect(explanation.linearized).toHaveLength(20);
     expect(explanation.states).toEqual([{ value: 'v19', version: 20 }]);
+  });
+
+  it("pends, in order of invocation, every operation not linearized that was invoked by the stuck one's completion", () => {
+    const history = [
+      ok('a', put('1'), 0, 1, written(1)),
+      ok('r', get, 2, 6, value('z', 1)),
+      info('w', put('x'), 6),
+      ok('c', put('2'), 3, 9, written(3)),
+      ok('d', get, 7, 8, absent),
+    ];
+    const explanation = explainFailure('k', history, versionedKvModel, { stuck: 1, path: [0], states: [{ value: '1', version: 1 }] });
+    // Invoked at 6 (the stuck one's completion) still pends; invoked at 7 does not.
+    expect(explanation.window).toEqual([history[1], history[3], history[2]]);
+    expect(explanation.candidates.map((c) => c.attempts[0]!.fits)).toEqual([false, false, true]);
+    expect(explanation.text).toBe(
+      [
+        'key k: no linearization gets past the completion of r {"op":"get"} [2, 6] -> {"type":"value","value":"z","version":1}',
+        'linearized before it (1 operations, the last ones shown):',
+        '  a {"op":"put","value":"1"} [0, 1] -> {"type":"written","version":1}',
+        'possible states then: {"value":"1","version":1}',
+        'pending then (3), and why none can go next:',
+        '  r {"op":"get"} [2, 6] -> {"type":"value","value":"z","version":1}: from {"value":"1","version":1} the model returns {"type":"value","value":"1","version":1}',
+        '  c {"op":"put","value":"2"} [3, 9] -> {"type":"written","version":3}: from {"value":"1","version":1} the model returns {"type":"written","version":2}',
+        '  w {"op":"put","value":"x"} [6, ∞) (info: outcome unknown): from {"value":"1","version":1} it fits, but no order after it gets past that completion',
+      ].join('\n'),
+    );
+  });
+
+  it('describes what JSON cannot show', () => {
+    expect(describeValue(10n)).toBe('10');
+    expect(describeValue(undefined)).toBe('undefined');
+    const loop: { self?: unknown } = {};
+    loop.self = loop;
+    expect(describeValue(loop)).toBe('[object Object]');
   });
 });

@@ -72,4 +72,70 @@ describe('the memo', () => {
     const n = 32 * (words + 1);
     expect(insertOne(n)).toBe(slotsFor(n) * 4 * 4 + Math.min(linearizabilityLimits.memoChunkWords, (words + 1) * slotsFor(n)) * 4);
   });
+
+  it('tells configurations apart by their state too, whatever the state id', () => {
+    // Enough of them that some probe past the slots of others with the same code and bitset.
+    const memo = new Memo(16, budget());
+    const bits = new Uint32Array([5]);
+    const states = Array.from({ length: 40 }, (_, i) => i);
+    for (const stateId of states) expect(memo.insert(3, stateId, bits)).toBe('new');
+    for (const stateId of states) expect(memo.insert(3, stateId, bits)).toBe('seen');
+    expect(memo.count).toBe(states.length);
+    memo.release();
+  });
+
+  it("finds every configuration of a full table, each slot's bitset written within it", () => {
+    // Two words: a slot is exactly code, state id and the bitset, with its neighbour's code right after.
+    const memo = new Memo(64, budget());
+    const count = slotsFor(64) / 2;
+    const bitsOf = (i: number): Uint32Array => new Uint32Array([i + 1, ~i]);
+    for (let i = 0; i < count; i++) expect(memo.insert(i * 40503, 0, bitsOf(i))).toBe('new');
+    for (let i = 0; i < count; i++) expect(memo.insert(i * 40503, 0, bitsOf(i))).toBe('seen');
+    memo.release();
+  });
+
+  it('doubles its table once more than half full', () => {
+    const operations = 16;
+    const memo = new Memo(operations, budget());
+    const slots = slotsFor(operations);
+    // One word of bitset: slots of 3 fields, rounded up to 4.
+    const slotBytes = 4 * 4;
+    for (let i = 0; i < slots / 2; i++) memo.insert(i * 2654435761, 0, new Uint32Array([i]));
+    expect(memo.bytesHeld).toBe(slots * slotBytes);
+    memo.insert(-1, 0, new Uint32Array([-1]));
+    expect(memo.bytesHeld).toBe(2 * slots * slotBytes);
+    memo.release();
+  });
+
+  it('makes a chunk of bitsets only when the last is full, each twice the one before', () => {
+    const words = linearizabilityLimits.memoInlineWordsMax + 1;
+    const operations = 32 * words;
+    const memo = new Memo(operations, budget());
+    const slots = slotsFor(operations);
+    const tableBytes = (s: number): number => s * 4 * 4;
+    const firstChunk = words * slots;
+    expect(firstChunk * 4).toBeLessThan(linearizabilityLimits.memoChunkWords);
+    const insert = (i: number): void => {
+      expect(memo.insert(i * 2654435761, 0, new Uint32Array(words).fill(i + 1))).toBe('new');
+    };
+    // The first chunk holds one bitset per slot of the first table; the table doubled twice meanwhile.
+    for (let i = 0; i < slots; i++) insert(i);
+    expect(memo.bytesHeld).toBe(tableBytes(2 * slots) + firstChunk * 4);
+    insert(slots);
+    expect(memo.bytesHeld).toBe(tableBytes(4 * slots) + (firstChunk + 2 * firstChunk) * 4);
+    // Past the second chunk, a third twice its size, and every bitset still found.
+    for (let i = slots + 1; i <= 3 * slots; i++) insert(i);
+    expect(memo.bytesHeld).toBe(tableBytes(8 * slots) + (firstChunk + 2 * firstChunk + 4 * firstChunk) * 4);
+    for (let i = 0; i <= 3 * slots; i++) expect(memo.insert(i * 2654435761, 0, new Uint32Array(words).fill(i + 1))).toBe('seen');
+    memo.release();
+  });
+
+  it('answers memory bound, adding nothing, when the bound leaves no room for a chunk of bitsets', () => {
+    const operations = 32 * (linearizabilityLimits.memoInlineWordsMax + 1);
+    // Room for the first table and not a byte more.
+    const memo = new Memo(operations, new Budget(10_000, 1e9, () => performance.now(), slotsFor(operations) * 4 * 4));
+    expect(memo.insert(1, 0, new Uint32Array(operations / 32))).toBe('memory bound');
+    expect(memo.count).toBe(0);
+    memo.release();
+  });
 });
