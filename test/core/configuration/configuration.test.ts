@@ -237,6 +237,8 @@ describe('equality and the canonical form', () => {
     expect(() => decodeConfiguration(bytesOf('[2,["a","o"],"majority",null,[],[["o","y"],["a","x"]],4]'))).toThrow(why);
     // Same length, one byte different: 2.0 is 2 to JSON, not to the bytes.
     expect(() => decodeConfiguration(bytesOf('[2.0,["a"],"majority",null,[],[],4]'))).toThrow(why);
+    // The canonical form and more: JSON takes the trailing space, the bytes do not.
+    expect(() => decodeConfiguration(bytesOf('[2,["a"],"majority",null,[],[],4] '))).toThrow(why);
     expect(decodeConfiguration(bytesOf('[2,["a"],"majority",null,[],[],4]')).voters).toEqual(['a']);
   });
 });
