@@ -182,4 +182,38 @@ describe('amnesia', () => {
     expect(c.status('b').rejoining).toBeUndefined();
     expect(c.status('b').lastAcceptedSlot).toBe(0);
   });
+
+  it('takes on no vote of the fenced round in a slot it learned chosen while rebuilding', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.propose('a', 'x');
+    c.deliver();
+    // y is accepted by a and c, and nobody learns it chosen yet.
+    c.propose('a', 'y');
+    c.take((m) => m.type === 'accept' && m.to === 'b');
+    c.deliver((m) => m.type === 'accept' && m.to === 'c');
+    c.take((m) => m.type === 'accepted' && m.from === 'c');
+    c.wipe('b');
+    c.deliver((m) => m.type === 'probe' || m.type === 'probeReply');
+    // The fenced round reported slot 1 chosen and y open in slot 2.
+    expect(c.status('b')).toMatchObject({ rejoining: 'rebuilding', rejoinTarget: 1, commitIndex: 0 });
+    c.take((m) => m.type === 'catchUp' && m.from === 'b');
+    // c leads a and c, and y is chosen in slot 2.
+    c.elect('c', ['a', 'c']);
+    c.deliverWithin(['a', 'c']);
+    expect(c.status('c').commitIndex).toBe(2);
+    c.take((m) => m.to === 'b');
+    c.propose('c', 'z');
+    const [accept] = c.take((m) => m.type === 'accept' && m.to === 'b');
+    c.take(() => true);
+    // b's request to a went unanswered; its cooldown ends, and the leader's accept comes
+    // before b's output is taken (the runtime steps what arrived in a turn, then takes
+    // it): b asks the leader, which answers past the plan, up to slot 2.
+    for (let i = 0; i < 20; i++) c.replica('b').tick();
+    c.inject(accept!);
+    c.deliver((m) => m.type === 'catchUp' || (m.type === 'chosen' && m.to === 'b'));
+    expect(c.status('b')).toMatchObject({ rejoining: undefined, commitIndex: 2 });
+    // y was chosen before b voted again: its fenced vote in slot 2 is not recorded.
+    expect(c.status('b').lastAcceptedSlot).toBe(0);
+  });
 });
