@@ -216,4 +216,28 @@ describe('amnesia', () => {
     // y was chosen before b voted again: its fenced vote in slot 2 is not recorded.
     expect(c.status('b').lastAcceptedSlot).toBe(0);
   });
+
+  it('asks the voter the fenced round found with the chosen log as soon as the rebuild starts, before anything else stepped', () => {
+    const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
+    c.elect('a');
+    c.propose('a', 'x');
+    c.deliver();
+    c.wipe('b');
+    // The first round finds history: b probes again with a fence.
+    c.deliver((m) => (m.type === 'probe' || m.type === 'probeReply') && m.fence.round === 0);
+    expect(c.status('b').rejoining).toBe('probing');
+    // a leads on and sends b an accept, held.
+    c.propose('a', 'y');
+    const [accept] = c.take((m) => m.type === 'accept' && m.to === 'b');
+    c.take((m) => m.type === 'accept');
+    // c answers the fenced round first, so c is the voter to learn the chosen log from.
+    c.deliver((m) => (m.type === 'probe' && m.to === 'c') || (m.type === 'probeReply' && m.from === 'c'));
+    c.deliver((m) => m.type === 'probe' && m.to === 'a');
+    const [lastReply] = c.take((m) => m.type === 'probeReply' && m.from === 'a');
+    // a's answer and a's accept are both stepped before b's output is taken.
+    c.replica('b').step(lastReply!);
+    c.inject(accept!);
+    expect(c.status('b').rejoining).toBe('rebuilding');
+    expect(c.inFlight.filter((m) => m.type === 'catchUp').map((m) => m.to)).toEqual(['c']);
+  });
 });
