@@ -37,6 +37,57 @@ describe('the HTML picture', () => {
     expect(html).toContain('&#60;script&#62;');
   });
 
+  it("draws each operation where its times rank, in its client's lane, as the layout says", () => {
+    // Key y's panel: times 0 and 1 rank 0 and 1 of two; one client.
+    const html = renderLinearizabilityHtml(failing, checkLinearizability(failing, versionedKvModel));
+    const panels = html.split('<section>').slice(1);
+    expect(panels).toHaveLength(2);
+    const [x, y] = panels as [string, string];
+    expect(x.startsWith('<h2>key x <small>(4 operations)</small></h2><svg width="1200" height="134"')).toBe(true);
+    expect(y.startsWith('<h2>key y <small>(1 operations)</small></h2><svg width="1200" height="56"')).toBe(true);
+    // Width 1200, margin 90, 20 on the right: two ranks of 545 px; an ok bar ends 0.8 of a rank past its completion's rank.
+    expect(y).toContain(
+      '<text x="4" y="39" class="client">e</text><g class="op other"><title>e {&#34;op&#34;:&#34;get&#34;} [0, 1] -&#62; {&#34;type&#34;:&#34;absent&#34;}</title><rect x="90" y="24" width="981" height="20" rx="3"/></g>',
+    );
+    // Key x: times 0, 1, 2, 3, 6, 7, 8 rank 0 to 6 (1090 / 7 px a rank); lanes a, b, c, d from the top.
+    const scale = 1090 / 7;
+    const bars = [...x.matchAll(/<g class="op (\w+)"><title>[^<]*<\/title><rect x="([\d.]+)" y="(\d+)" width="([\d.]+)"/g)].map((m) => ({
+      role: m[1],
+      x: Number(m[2]),
+      y: Number(m[3]),
+      width: Number(m[4]),
+    }));
+    // An ok bar from its invocation's rank to 0.8 of a rank past its completion's; an info bar to the right edge.
+    const expected = [
+      { role: 'linearized', x: 90, y: 24, width: scale + 0.8 * scale },
+      { role: 'linearized', x: 90 + 2 * scale, y: 50, width: 2 * scale + 0.8 * scale },
+      { role: 'linearized', x: 90 + 3 * scale, y: 76, width: 1190 - (90 + 3 * scale) },
+      { role: 'stuck', x: 90 + 5 * scale, y: 102, width: scale + 0.8 * scale },
+    ];
+    expect(bars).toHaveLength(expected.length);
+    bars.forEach((b, i) => {
+      const e = expected[i]!;
+      expect({ role: b.role, y: b.y }).toEqual({ role: e.role, y: e.y });
+      expect(b.x).toBeCloseTo(e.x, 6);
+      expect(b.width).toBeCloseTo(e.width, 6);
+    });
+    // The linearized ones numbered in their order, at their bars' start.
+    const numbers = [...x.matchAll(/<text x="([\d.]+)" y="(\d+)" class="n">(\d+)<\/text>/g)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
+    expect(numbers).toHaveLength(3);
+    numbers.forEach(([nx, ny, n], i) => {
+      expect(n).toBe(i + 1);
+      expect(nx).toBeCloseTo(expected[i]!.x + 3, 6);
+      expect(ny).toBe(expected[i]!.y + 15);
+    });
+    expect(x).toContain('<text x="4" y="117" class="client">d</text>');
+  });
+
+  it('escapes every character markup could take', () => {
+    const html = renderLinearizabilityHtml([ok('<a&"\'>', get, 0, 1, absent, '<k>')], { result: 'linearizable' });
+    expect(html).toContain('class="client">&#60;a&#38;&#34;&#39;&#62;</text>');
+    expect(html).toContain('<h2>key &#60;k&#62; <small>');
+  });
+
   it('is written for a linearizable and an unknown verdict too', () => {
     const file = join(dir, 'ok.html');
     checkLinearizability(failing.slice(0, 3), versionedKvModel, { visualize: file });
