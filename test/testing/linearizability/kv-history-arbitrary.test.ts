@@ -1,0 +1,106 @@
+/**
+ * The generator of versioned-KV histories the checker's properties run on: it keeps to
+ * its options, makes every kind of operation, outcome and fault, and each fault it
+ * reports is one: a corrupted output differs from what the store returned, a lost effect
+ * or a failed-but-applied operation changes the history it names. A generator that
+ * quietly stopped making one of them would leave the properties proving less.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkLinearizability, kvHistoryArbitrary, kvOutputEquals, type KvHistorySample, versionedKvModel } from '../../../src/testing/index.js';
+
+function samples(options: Parameters<typeof kvHistoryArbitrary>[0], count: number, seed: number): KvHistorySample[] {
+  return fc.sample(kvHistoryArbitrary(options), { numRuns: count, seed });
+}
+
+describe('kvHistoryArbitrary', () => {
+  it('keeps to its options: operations, keys, clients, times and faults', () => {
+    const options = { operationsMax: 5, keys: 3, clients: 2, timeMax: 40, faultsMax: 1 };
+    for (const { history, faults } of samples(options, 500, 7)) {
+      expect(history.length).toBeGreaterThanOrEqual(1);
+      expect(history.length).toBeLessThanOrEqual(5);
+      expect(faults.length).toBeLessThanOrEqual(1);
+      for (const operation of history) {
+        expect(['k0', 'k1', 'k2']).toContain(operation.key);
+        expect(['c0', 'c1']).toContain(operation.client);
+        expect(operation.invokedAt).toBeGreaterThanOrEqual(0);
+        expect(operation.invokedAt).toBeLessThanOrEqual(40);
+        if (operation.outcome !== 'info') {
+          expect(operation.completedAt! - operation.invokedAt).toBeGreaterThanOrEqual(0);
+          expect(operation.completedAt! - operation.invokedAt).toBeLessThanOrEqual(20);
+        }
+      }
+      for (const fault of faults) expect(fault.index).toBeLessThan(history.length);
+    }
+  });
+
+  it('makes every kind of input, outcome and fault, and every key and client', () => {
+    const seen = new Set<string>();
+    for (const { history, faults } of samples({}, 2_000, 11)) {
+      for (const o of history) {
+        const input = o.input;
+        seen.add(`input ${input.op}${'expectedVersion' in input && input.expectedVersion !== undefined ? ' versioned' : ''}`);
+        seen.add(`outcome ${o.outcome}`);
+        seen.add(`key ${o.key}`);
+        seen.add(`client ${o.client}`);
+        if (o.outcome === 'ok') seen.add(`output ${o.output!.type}`);
+      }
+      for (const f of faults) seen.add(`fault ${f.kind}`);
+    }
+    expect([...seen].sort()).toEqual(
+      [
+        'input get',
+        'input put',
+        'input put versioned',
+        'input delete',
+        'input delete versioned',
+        'outcome ok',
+        'outcome info',
+        'outcome fail',
+        'key k0',
+        'key k1',
+        'client c0',
+        'client c1',
+        'client c2',
+        'output value',
+        'output absent',
+        'output written',
+        'output conflict',
+        'output deleted',
+        'fault corrupt-output',
+        'fault lost-effect',
+        'fault failed-but-applied',
+      ].sort(),
+    );
+  });
+
+  it('makes only linearizable histories with no faults, and reports each fault where it is', () => {
+    let failing = 0;
+    for (const { history, faults } of samples({ operationsMax: 8 }, 600, 13)) {
+      const verdict = checkLinearizability(history, versionedKvModel).result;
+      if (faults.length === 0) expect(verdict).toBe('linearizable');
+      else if (verdict === 'not-linearizable') failing++;
+      for (const { kind, index } of faults) {
+        const operation = history[index]!;
+        // A corrupted output and a lost effect are faults of ok operations; failed-but-applied, of failed ones.
+        expect(operation.outcome).toBe(kind === 'failed-but-applied' ? 'fail' : 'ok');
+      }
+    }
+    // Faults usually break linearizability: a generator whose faults did nothing would show none.
+    expect(failing).toBeGreaterThan(100);
+  });
+
+  it('corrupts an output into one the store did not return', () => {
+    // One operation on an empty store: the model says what the store returned, and a
+    // corrupted output must be anything else.
+    let corrupted = 0;
+    for (const { history, faults } of samples({ operationsMax: 1, faultsMax: 1 }, 3_000, 17)) {
+      if (faults[0]?.kind !== 'corrupt-output') continue;
+      corrupted++;
+      const operation = history[0]!;
+      const truth = versionedKvModel.step(versionedKvModel.init(), operation.input, undefined).output;
+      expect(kvOutputEquals(operation.output!, truth), JSON.stringify(operation)).toBe(false);
+    }
+    expect(corrupted).toBeGreaterThan(200);
+  });
+});
