@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { type Model, registerModel, setModel, versionedKvModel } from '../../../src/testing/index.js';
 import { describeModel, loadModel } from '../../../src/testing/linearizability/model-origin.js';
-import { counterModel, counterNamed } from './worker-models.js';
+import { counterModel, counterNamed, notAModel } from './worker-models.js';
 
 const toUrl = (path: string): string => pathToFileURL(path).href;
 const withOrigin = (origin: unknown): Model<unknown, unknown, unknown> => ({ ...counterModel, origin }) as Model<unknown, unknown, unknown>;
@@ -68,8 +68,8 @@ describe('loadModel', () => {
     const module = counterModel.origin!.module;
     await expect(loadModel({ origin: { module, export: 'nothing' }, name: 'counter' }, toUrl)).rejects.toThrow(`${module} has no export 'nothing'`);
     for (const field of ['null', 'text', 'name', 'init', 'step', 'hash'])
-      await expect(loadModel({ origin: { module, export: 'notAModel', args: [field] }, name: 'counter' }, toUrl), field).rejects.toThrow(
-        `export 'notAModel' of ${module} is not a Model (nor a function returning one)`,
+      await expect(loadModel({ origin: { module, export: notAModel.name, args: [field] }, name: 'counter' }, toUrl), field).rejects.toThrow(
+        `export '${notAModel.name}' of ${module} is not a Model (nor a function returning one)`,
       );
     await expect(loadModel({ origin: { module, export: 'counterModel' }, name: 'tally' }, toUrl)).rejects.toThrow(
       `export 'counterModel' of ${module} is model 'counter', not 'tally'`,
