@@ -136,7 +136,6 @@ export function readEdn(text: string): EdnValue[] {
       token(); // a tag such as #inst or #jepsen.history.Op: the value that follows stands
       return value();
     }
-    if (c === ')' || c === ']' || c === '}') return fail(`unexpected '${c}'`);
     if (c === ':') {
       at++;
       const name = token();
@@ -152,6 +151,7 @@ export function readEdn(text: string): EdnValue[] {
       if (!Number.isFinite(number)) fail(`not a number: ${word}`);
       return number;
     }
+    // A closer where a value should be: the only delimiter that reaches here.
     if (word === '') return fail(`unexpected '${c}'`);
     return { symbol: word };
   };

@@ -101,8 +101,9 @@ export function historyFromJepsenEdn<I, O>(text: string, codec: JepsenCodec<I, O
  */
 export function historyToJepsenEdn<I, O>(history: readonly Operation<I, O>[], codec: JepsenCodec<I, O>): string {
   const processes = new Map<string, number>();
-  const lines: { at: number; order: number; text: string }[] = [];
-  history.forEach((operation, index) => {
+  // Pushed in the history's order; the sort is stable, so that order stays among equals.
+  const lines: { at: number; completion: number; text: string }[] = [];
+  history.forEach((operation) => {
     if (!processes.has(operation.client)) processes.set(operation.client, processes.size);
     const process = processes.get(operation.client)!;
     const { f, invoke, complete, refused } = codec.write(operation);
@@ -116,13 +117,13 @@ export function historyToJepsenEdn<I, O>(history: readonly Operation<I, O>[], co
           [':time', time],
         ]),
       );
-    lines.push({ at: operation.invokedAt, order: 2 * index, text: entry('invoke', invoke, operation.invokedAt) });
+    lines.push({ at: operation.invokedAt, completion: 0, text: entry('invoke', invoke, operation.invokedAt) });
     if (operation.completedAt === undefined) return;
     const type = operation.outcome === 'ok' && refused === true ? 'fail' : operation.outcome;
-    lines.push({ at: operation.completedAt, order: 2 * index + 1, text: entry(type, operation.outcome === 'ok' ? complete : invoke, operation.completedAt) });
+    lines.push({ at: operation.completedAt, completion: 1, text: entry(type, operation.outcome === 'ok' ? complete : invoke, operation.completedAt) });
   });
   // Invocations before completions at equal times, so equal times stay concurrent.
-  lines.sort((a, b) => a.at - b.at || (a.order & 1) - (b.order & 1) || a.order - b.order);
+  lines.sort((a, b) => a.at - b.at || a.completion - b.completion);
   return lines.map((line) => `${line.text}\n`).join('');
 }
 
@@ -190,7 +191,7 @@ export function jepsenIndependent<I, O>(inner: JepsenCodec<I, O>): JepsenCodec<I
       // 2^53 stay strings (as numbers they came back as '7', '0' or another integer, and
       // two keys could fall into one).
       const n = Number(operation.key);
-      const key = /^-?\d+$/.test(operation.key) && Number.isSafeInteger(n) && String(n) === operation.key ? n : operation.key;
+      const key = Number.isSafeInteger(n) && String(n) === operation.key ? n : operation.key;
       return { ...written, invoke: [key, written.invoke], complete: [key, written.complete] };
     },
   };

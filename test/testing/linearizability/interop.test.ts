@@ -80,6 +80,8 @@ describe('EDN', () => {
       ['[1 2', 'character 4'],
       ['{:a}', 'odd number'],
       [')', "unexpected ')'"],
+      [' ]', "character 1: unexpected ']'"],
+      ['[1 }]', "character 3: unexpected '}'"],
     ] as const) {
       expect(() => readEdn(text)).toThrow(HistoryError);
       expect(() => readEdn(text)).toThrow(where);
@@ -95,6 +97,8 @@ describe('EDN', () => {
     expect(readEdn('10N 1.5M -3 +4')).toEqual([10, 1.5, -3, 4]);
     expect(readEdn('[1 #_ 2 3] #_ {:a 1} 4')).toEqual([[1, 3], 4]);
     expect(readEdn('#t[1] 2')).toEqual([[1], 2]);
+    // An underscore within a symbol is not `#_`.
+    expect(readEdn('[a_b _c]')).toEqual([[{ symbol: 'a_b' }, { symbol: '_c' }]]);
   });
 
   it('refuses what is not EDN with the reason and the character', () => {
@@ -311,21 +315,22 @@ describe('Jepsen histories', () => {
 
   it('writes independent keys that are decimal integers as numbers, others as strings, and reads them back', () => {
     const codec = jepsenIndependent(jepsenCasRegister);
-    const history: RegisterOperation[] = ['12', 'a1', '1a'].map((key, i) => ({
+    // Numbers that print as themselves but are not safe integers stay strings too.
+    const keys = ['12', 'a1', '1a', '-7', '1.5', 'NaN', '9007199254740992'];
+    const history: RegisterOperation[] = keys.map((key, i) => ({
       client: key,
       key,
       input: { op: 'write', value: i },
-      invokedAt: i,
-      completedAt: i,
+      invokedAt: 0,
+      completedAt: 1,
       outcome: 'ok',
       output: { type: 'written' },
     }));
     const text = historyToJepsenEdn(history, codec);
-    expect(text.split('\n').filter((line) => line.includes(':invoke'))).toEqual([
-      '{:type :invoke, :f :write, :value [12 0], :process 0, :time 0}',
-      '{:type :invoke, :f :write, :value ["a1" 1], :process 1, :time 1}',
-      '{:type :invoke, :f :write, :value ["1a" 2], :process 2, :time 2}',
-    ]);
+    // All at the same times: the invocations first, each in the history's order.
+    const written = ['12', '"a1"', '"1a"', '-7', '"1.5"', '"NaN"', '"9007199254740992"'];
+    const lines = (type: string, time: number) => written.map((key, i) => `{:type :${type}, :f :write, :value [${key} ${i}], :process ${i}, :time ${time}}`);
+    expect(text.split('\n').filter((line) => line !== '')).toEqual([...lines('invoke', 0), ...lines('ok', 1)]);
     expect(historyFromJepsenEdn(text, codec)).toEqual(history.map((o, i) => ({ ...o, client: String(i) })));
   });
 

@@ -46,6 +46,22 @@ describe('Scratch', () => {
     for (const buffer of buffers) scratch.giveBack(buffer);
     expect(scratch.bytesKept).toBe(linearizabilityLimits.scratchFreeBytesMax);
   });
+
+  it('pools a buffer of exactly scratchBufferBytesMax: the one given back is lent again', () => {
+    const scratch = new Scratch();
+    const largest = scratch.borrow(linearizabilityLimits.scratchBufferBytesMax);
+    scratch.giveBack(largest);
+    expect(scratch.bytesKept).toBe(linearizabilityLimits.scratchBufferBytesMax);
+    expect(scratch.borrow(linearizabilityLimits.scratchBufferBytesMax)).toBe(largest);
+    expect(scratch.bytesKept).toBe(0);
+  });
+
+  it('refuses to lend a negative or fractional number of bytes', () => {
+    const scratch = new Scratch();
+    expect(() => scratch.borrow(-1)).toThrow('borrowing -1 bytes');
+    expect(() => scratch.borrow(1.5)).toThrow('borrowing 1.5 bytes');
+    expect(scratch.borrow(0).byteLength).toBe(4_096);
+  });
 });
 
 describe('Carving', () => {
@@ -64,6 +80,13 @@ describe('Carving', () => {
     expect([bytes.byteOffset, doubles.byteOffset, ints.byteOffset, carving.uint32(1).byteOffset]).toEqual([0, 8, 24, 44]);
     expect(carving.used).toBe(48);
     expect(() => carving.float64(3)).toThrow(/overruns/);
+  });
+
+  it('carves a buffer to its last byte', () => {
+    const carving = new Carving(new ArrayBuffer(16));
+    expect(carving.float64(2).length).toBe(2);
+    expect(carving.used).toBe(16);
+    expect(() => carving.uint8(1)).toThrow(/overruns a buffer of 16/);
   });
 });
 
