@@ -96,14 +96,18 @@ describe('the memo', () => {
 
   it('doubles its table once more than half full', () => {
     const operations = 16;
-    const memo = new Memo(operations, budget());
+    const shared = budget();
+    const memo = new Memo(operations, shared);
     const slots = slotsFor(operations);
     // One word of bitset: slots of 3 fields, rounded up to 4.
     const slotBytes = 4 * 4;
     for (let i = 0; i < slots / 2; i++) memo.insert(i * 2654435761, 0, new Uint32Array([i]));
     expect(memo.bytesHeld).toBe(slots * slotBytes);
+    const keptBefore = shared.scratch.bytesKept;
     memo.insert(-1, 0, new Uint32Array([-1]));
     expect(memo.bytesHeld).toBe(2 * slots * slotBytes);
+    // The old table's buffer goes back to the scratch pool, for the next search.
+    expect(shared.scratch.bytesKept).toBe(keptBefore + Math.max(4_096, slots * slotBytes));
     memo.release();
   });
 

@@ -5,9 +5,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { checkLinearizability, renderLinearizabilityHtml, versionedKvModel } from '../../../src/testing/index.js';
-import { absent, get, info, ok, put, value, written } from './fixtures.js';
+import { ConfigError } from '../../../src/index.js';
+import { writeVisualization } from '../../../src/testing/linearizability/visualization.js';
+import { absent, fail, get, info, ok, put, value, written } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'synod-visualize-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,6 +84,81 @@ describe('the HTML picture', () => {
     expect(x).toContain('<text x="4" y="117" class="client">d</text>');
   });
 
+  it('puts the failing key first wherever it is, lanes by client name, and leaves out failed operations and info completions', () => {
+    const history = [
+      ok('a', put('1'), 0, 1, written(1), 'y'),
+      ok('z', put('1'), 0, 1, written(1)),
+      { client: 'm', key: 'x', input: put('2'), invokedAt: 2, completedAt: 9, outcome: 'info' as const },
+      fail('f', put('4'), 5, 6),
+      ok('q', get, 3, 4, value('3', 1)),
+      ok('w', get, 3, 10, value('7', 1)),
+      ok('b', get, 0, 1, absent, 'k'),
+    ];
+    const verdict = checkLinearizability(history, versionedKvModel);
+    if (verdict.result !== 'not-linearizable') throw new Error(`expected a failure, got ${verdict.result}`);
+    const html = renderLinearizabilityHtml(history, verdict);
+    const panels = html.split('\n').filter((line) => line.startsWith('<section>'));
+    expect(panels.map((p) => /<h2>key (\w+)/.exec(p)?.[1])).toEqual(['x', 'y', 'k']); // the failing key first, the others in the history's order
+    const [x] = panels as [string];
+    // Lanes m, q, w, z from the top, whatever order the clients came in; f failed and is not drawn.
+    expect([...x.matchAll(/class="client">(\w+)</g)].map((m) => m[1])).toEqual(['m', 'q', 'w', 'z']);
+    // Names, then bars, each run together: nothing between two of them.
+    expect(x).toContain('class="client">m</text><text x="4" y="65" class="client">q</text>');
+    expect(x.match(/<\/g><g class="op /g)).toHaveLength(3);
+    expect(x).toContain('(4 operations)');
+    // Times 0, 1, 2, 3, 4, 10: the info operation's completion (9) and the failed one's times take no rank.
+    const scale = 1090 / 6;
+    const bar = (client: string) => new RegExp(`<title>${client} [^<]*</title><rect x="([\\d.]+)" y="(\\d+)" width="([\\d.]+)"`).exec(x)!;
+    expect(Number(bar('z')[3])).toBeCloseTo(1.8 * scale, 6);
+    expect(Number(bar('q')[1])).toBeCloseTo(90 + 3 * scale, 6);
+    // The info bar runs to the right edge.
+    expect(Number(bar('m')[1]) + Number(bar('m')[3])).toBeCloseTo(1190, 6);
+    // Operations pending where the check got stuck are marked as such.
+    const pending = verdict.explanation.window.filter((o) => o !== verdict.explanation.stuck && !verdict.explanation.linearized.includes(o));
+    expect(pending.length).toBeGreaterThan(0);
+    expect(x.match(/class="op window"/g)).toHaveLength(pending.length);
+    // Only numbered bars carry a number: the others end with their rectangle.
+    expect(x.match(/rx="3"\/><\/g>/g)).toHaveLength(4 - verdict.explanation.linearized.length);
+    expect(html).toContain('<p class="legend"><span class="linearized">linearized, in order</span>');
+    const json = /<script type="application\/json" id="verdict">([^<]*)<\/script>/.exec(html)![1]!;
+    expect(json.replaceAll('&#34;', '"')).toBe('{"result":"not-linearizable","keys":3,"operations":7}');
+  });
+
+  it('refuses to write a file where Node cannot give it node:fs (a browser, Node before 20.16)', () => {
+    const process = globalThis.process as { getBuiltinModule?: unknown };
+    const getBuiltinModule = process.getBuiltinModule;
+    process.getBuiltinModule = undefined;
+    try {
+      expect(() => writeVisualization(join(dir, 'never.html'), failing, { result: 'linearizable' })).toThrow(ConfigError);
+      expect(() => writeVisualization(join(dir, 'never.html'), failing, { result: 'linearizable' })).toThrow(
+        'checkLinearizability: `visualize` writes a file, which needs Node 20.16 or later',
+      );
+    } finally {
+      process.getBuiltinModule = getBuiltinModule;
+    }
+    // Nor where there is no `process` at all.
+    vi.stubGlobal('process', undefined);
+    let thrown: unknown;
+    try {
+      writeVisualization(join(dir, 'never.html'), failing, { result: 'linearizable' });
+    } catch (error) {
+      thrown = error;
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect(existsSync(join(dir, 'never.html'))).toBe(false);
+  });
+
+  it('draws a bar at least 4 px wide, however many times the key has', () => {
+    // 300 operations one after another: 600 ranks of 1090 / 600 px, an ok bar 1.8 ranks wide, under 4 px.
+    const history = Array.from({ length: 300 }, (_, i) => ok('a', put(`${i}`), 2 * i, 2 * i + 1, written(i + 1)));
+    const html = renderLinearizabilityHtml(history, { result: 'linearizable' });
+    const widths = [...html.matchAll(/<rect x="[\d.]+" y="\d+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(widths).toHaveLength(300);
+    for (const width of widths) expect(width).toBeCloseTo(4, 6);
+  });
+
   it('escapes every character markup could take', () => {
     const html = renderLinearizabilityHtml([ok('<a&"\'>', get, 0, 1, absent, '<k>')], { result: 'linearizable' });
     expect(html).toContain('class="client">&#60;a&#38;&#34;&#39;&#62;</text>');
@@ -91,7 +168,10 @@ describe('the HTML picture', () => {
   it('is written for a linearizable and an unknown verdict too', () => {
     const file = join(dir, 'ok.html');
     checkLinearizability(failing.slice(0, 3), versionedKvModel, { visualize: file });
-    expect(readFileSync(file, 'utf8')).toContain('class="verdict ok"');
+    const ok = readFileSync(file, 'utf8');
+    expect(ok).toContain('class="verdict ok"');
+    // No explanation: an info operation is drawn as info, the others as ok.
+    expect(ok.match(/class="op (\w+)"/g)).toEqual(['class="op other"', 'class="op other"', 'class="op info"']);
     const html = renderLinearizabilityHtml(failing, { result: 'unknown', reason: 'time budget', keys: ['x'], detail: 'the time budget ran out' });
     expect(html).toContain('unknown: the time budget ran out');
   });

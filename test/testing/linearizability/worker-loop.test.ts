@@ -3,6 +3,7 @@
  * reports each as it takes and ends it, stops at the first failure, and says why it
  * stopped. On a worker thread neither coverage nor mutation testing would see it.
  */
+import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { linearizabilityLimits, versionedKvModel } from '../../../src/testing/index.js';
@@ -54,7 +55,11 @@ describe('a worker', () => {
         ['y', good('y')],
       ]),
     );
+    // One key taken at a time, the next only after a turn: the others may take the rest meanwhile.
+    expect(messages.map((m) => m.type)).toEqual(['took', 'ended', 'took', 'ended', 'finished']);
     expect(messages.filter((m) => m.type === 'took').map((m) => m.type === 'took' && m.index)).toEqual([0, 1]);
+    // A key finished and a check not cut short say nothing of why they stopped.
+    for (const m of messages) expect(Object.keys(m)).not.toContain(m.type === 'ended' ? 'unknown' : 'spentOn');
     const ended = messages.filter((m) => m.type === 'ended');
     expect(ended.map((m) => m.type === 'ended' && [m.index, m.unknown])).toEqual([
       [0, undefined],
@@ -132,6 +137,24 @@ describe('a worker', () => {
     new Int32Array(input.control)[1] = 1_000;
     const shared = await run(input);
     expect(shared[shared.length - 1]).toMatchObject({ type: 'finished', spentOn: 'step budget' });
+  });
+
+  it('spends its time budget by the clock, leaving the key it could not finish unknown', async () => {
+    const hard: KvOperation[] = [...Array.from({ length: 12 }, (_, i) => info(`w${i}`, put(`v${i}`), i, 'h')), ok('r', get, 0, 2_000, value('never', 1), 'h')];
+    const messages = await run(inputFor(kv, [['h', hard]], { timeBudgetMs: 0 }));
+    expect(messages.find((m) => m.type === 'ended')).toMatchObject({ type: 'ended', index: 0, unknown: 'time budget' });
+    expect(messages[messages.length - 1]).toMatchObject({ type: 'finished', spentOn: 'time budget' });
+  });
+
+  it("loads a user's model from a module given by its path, as from a file URL", async () => {
+    const module = fileURLToPath(new URL('./worker-models.ts', import.meta.url));
+    const counter = { origin: { module, export: 'counterModel' }, name: 'counter' };
+    const operations = [
+      { client: 'a', key: 'c', input: { op: 'add', by: 2 }, invokedAt: 0, completedAt: 1, outcome: 'ok', output: null },
+      { client: 'b', key: 'c', input: { op: 'read' }, invokedAt: 2, completedAt: 3, outcome: 'ok', output: 2 },
+    ];
+    const messages = await run(inputFor(counter, [['c', operations]]));
+    expect(messages.map((m) => m.type)).toEqual(['took', 'ended', 'finished']);
   });
 
   it('tells the checker the model cannot be loaded, and checks nothing', async () => {
