@@ -13,6 +13,7 @@ import {
   ConfigError,
   MemoryNetwork,
   MemoryStorage,
+  type NodeId,
   NotLeaderError,
   NotStartedError,
   OverloadedError,
@@ -121,12 +122,18 @@ describe('refusals at call time', () => {
 
   it("a follower told to reject gives the leader's id and the command back", async () => {
     const c = await startCluster({ voters: 3, node: { followerProposals: 'reject' } });
-    const leader = await c.waitForLeader();
-    const follower = c.ids.find((id) => id !== leader)!;
-    await c.waitFor(() => c.node(follower).status().leader === leader, 'the follower to know the leader');
+    // Leadership may move once more while the followers learn of the first leader (a
+    // loaded machine delays ticks): wait for a follower that knows the leader of the moment.
+    let leader: NodeId | undefined;
+    let follower: NodeId | undefined;
+    await c.waitFor(() => {
+      leader = c.leader();
+      follower = c.ids.find((id) => id !== leader && c.node(id).status().leader === leader);
+      return leader !== undefined && follower !== undefined;
+    }, 'a follower to know the leader');
     const command = { key: 'f', add: 1 };
     const error = await c
-      .node(follower)
+      .node(follower!)
       .propose(command)
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotLeaderError);
