@@ -46,6 +46,13 @@ async function run(input: WorkerInput, post?: (message: WorkerMessage) => void):
 const kv = describeModel(versionedKvModel) as ModelDescriptor;
 const good = (key: string): KvOperation[] => [ok('a', put('1'), 0, 1, written(1), key), ok('b', get, 2, 3, value('1', 1), key)];
 const bad = (key: string): KvOperation[] => [ok('a', put('1'), 0, 1, written(1), key), ok('b', get, 2, 3, value('2', 1), key)];
+/** Unknown writes and an impossible read: a key of many search steps, which fails. */
+const hard: KvOperation[] = [...Array.from({ length: 12 }, (_, i) => info(`w${i}`, put(`v${i}`), i, 'h')), ok('r', get, 0, 2_000, value('never', 1), 'h')];
+/** A counter's key `c`: an add of `by`, then a read that saw `read`. */
+const addThenRead = (by: number, read: number) => [
+  { client: 'a', key: 'c', input: { op: 'add', by }, invokedAt: 0, completedAt: 1, outcome: 'ok', output: null },
+  { client: 'b', key: 'c', input: { op: 'read' }, invokedAt: 2, completedAt: 3, outcome: 'ok', output: read },
+];
 
 describe('a worker', () => {
   it('takes every key of the queue, ends each, and says it finished with the steps it took', async () => {
@@ -107,11 +114,7 @@ describe('a worker', () => {
       if (message.type === 'failed' && message.statesLost !== true) throw new Error('DataCloneError: () => {} could not be cloned');
     };
     const counter = describeModel(unclonableModel) as ModelDescriptor;
-    const operations = [
-      { client: 'a', key: 'c', input: { op: 'add', by: 1 }, invokedAt: 0, completedAt: 1, outcome: 'ok', output: null },
-      { client: 'b', key: 'c', input: { op: 'read' }, invokedAt: 2, completedAt: 3, outcome: 'ok', output: 5 },
-    ];
-    const messages = await run(inputFor(counter, [['c', operations]]), post);
+    const messages = await run(inputFor(counter, [['c', addThenRead(1, 5)]]), post);
     const failed = messages.find((m) => m.type === 'failed');
     expect(failed?.type === 'failed' && failed.statesLost).toBe(true);
     expect(failed?.type === 'failed' && [failed.failure.states, failed.failure.candidates]).toEqual([[], []]);
@@ -119,15 +122,12 @@ describe('a worker', () => {
   });
 
   it('says which budget it spent, leaving the keys it could not finish unknown', async () => {
-    // Unknown writes and an impossible read: a search of many steps.
-    const hard: KvOperation[] = [...Array.from({ length: 12 }, (_, i) => info(`w${i}`, put(`v${i}`), i, 'h')), ok('r', get, 0, 2_000, value('never', 1), 'h')];
     const messages = await run(inputFor(kv, [['h', hard]], { stepsMax: 1_000 }));
     expect(messages.find((m) => m.type === 'ended')).toMatchObject({ type: 'ended', index: 0, unknown: 'step budget' });
     expect(messages[messages.length - 1]).toMatchObject({ type: 'finished', spentOn: 'step budget' });
   });
 
   it("counts its steps with the other workers: the step budget is the whole check's", async () => {
-    const hard: KvOperation[] = [...Array.from({ length: 12 }, (_, i) => info(`w${i}`, put(`v${i}`), i, 'h')), ok('r', get, 0, 2_000, value('never', 1), 'h')];
     const stepsMax = 1_000 * linearizabilityLimits.stepsPerClockRead;
     // Alone, the budget is enough to find the key fails.
     const alone = await run(inputFor(kv, [['h', hard]], { stepsMax }));
@@ -140,7 +140,6 @@ describe('a worker', () => {
   });
 
   it('spends its time budget by the clock, leaving the key it could not finish unknown', async () => {
-    const hard: KvOperation[] = [...Array.from({ length: 12 }, (_, i) => info(`w${i}`, put(`v${i}`), i, 'h')), ok('r', get, 0, 2_000, value('never', 1), 'h')];
     const messages = await run(inputFor(kv, [['h', hard]], { timeBudgetMs: 0 }));
     expect(messages.find((m) => m.type === 'ended')).toMatchObject({ type: 'ended', index: 0, unknown: 'time budget' });
     expect(messages[messages.length - 1]).toMatchObject({ type: 'finished', spentOn: 'time budget' });
@@ -149,11 +148,7 @@ describe('a worker', () => {
   it("loads a user's model from a module given by its path, as from a file URL", async () => {
     const module = fileURLToPath(new URL('./worker-models.ts', import.meta.url));
     const counter = { origin: { module, export: 'counterModel' }, name: 'counter' };
-    const operations = [
-      { client: 'a', key: 'c', input: { op: 'add', by: 2 }, invokedAt: 0, completedAt: 1, outcome: 'ok', output: null },
-      { client: 'b', key: 'c', input: { op: 'read' }, invokedAt: 2, completedAt: 3, outcome: 'ok', output: 2 },
-    ];
-    const messages = await run(inputFor(counter, [['c', operations]]));
+    const messages = await run(inputFor(counter, [['c', addThenRead(2, 2)]]));
     expect(messages.map((m) => m.type)).toEqual(['took', 'ended', 'finished']);
   });
 
@@ -166,7 +161,6 @@ describe('a worker', () => {
 
   it("rejects when the model throws while searching: on a worker thread, the thread's error", async () => {
     const adder = describeModel(throwingModel) as ModelDescriptor;
-    const operations = [{ client: 'a', key: 'c', input: { op: 'add', by: 13 }, invokedAt: 0, completedAt: 1, outcome: 'ok', output: null }];
-    await expect(runWorker(inputFor(adder, [['c', operations]]), () => {})).rejects.toThrow('the model cannot add 13');
+    await expect(runWorker(inputFor(adder, [['c', addThenRead(13, 13)]]), () => {})).rejects.toThrow('the model cannot add 13');
   });
 });
