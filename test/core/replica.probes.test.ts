@@ -69,6 +69,18 @@ describe('Replica answers a probe', () => {
     expect(r.status.promised).toEqual({ round: 1, node: 'c' });
   });
 
+  it('takes no promise from a first-round probe (a fence of round 0), whatever node it names', () => {
+    // A voter that joined holds the joined mark, a promise of round 0; a round-0 fence
+    // naming a higher node compares above it, but only a fenced round may bind.
+    const t = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: { round: 0, node: 'a' }, accepted: [], chosen: [], commitIndex: 0 } });
+    t.takeOutput();
+    t.step({ type: 'probe', from: 'c', to: 'a', fence: { round: 0, node: 'c' } });
+    expect(t.status.promised).toEqual({ round: 0, node: 'a' });
+    const out = t.takeOutput();
+    expect(out.persist).toBeUndefined();
+    expect(out.messages).toMatchObject([{ type: 'probeReply', to: 'c', promised: { round: 0, node: 'a' } }]);
+  });
+
   it('a leader fenced off by a probe above its ballot steps down', () => {
     const c = new ManualCluster({ voters: ['a', 'b', 'c'] });
     c.elect('a');
