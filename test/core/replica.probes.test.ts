@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type DurableState, type Message, Replica, majority } from '../../src/core/index.js';
+import { type Ballot, type DurableState, type Message, Replica, majority } from '../../src/core/index.js';
 import { ManualCluster } from '../../src/testing/index.js';
 
 // The answers a voter gives, built by hand: to a rejoining voter's probe (what it holds
@@ -20,6 +20,17 @@ function holder(limits = {}): Replica {
   return r;
 }
 const only = (r: Replica): Message[] => [...r.takeOutput().messages];
+
+/** Voter a holding only `promised` answers c's probe with `fence`: it keeps its promise (nothing to persist) and says so. */
+function expectKept(promised: Ballot, fence: Ballot): void {
+  const r = new Replica({ id: 'a', quorum, random: () => 0, state: { promised, accepted: [], chosen: [], commitIndex: 0 } });
+  r.takeOutput();
+  r.step({ type: 'probe', from: 'c', to: 'a', fence });
+  expect(r.status.promised).toEqual(promised);
+  const out = r.takeOutput();
+  expect(out.persist).toBeUndefined();
+  expect(out.messages).toEqual([{ type: 'probeReply', from: 'a', to: 'c', fence, promised, commitIndex: 0, accepted: [] }]);
+}
 
 describe('Replica answers a probe', () => {
   it('with its promise, its commit index and what it accepted above it', () => {
@@ -72,13 +83,7 @@ describe('Replica answers a probe', () => {
   it('takes no promise from a first-round probe (a fence of round 0), whatever node it names', () => {
     // A voter that joined holds the joined mark, a promise of round 0; a round-0 fence
     // naming a higher node compares above it, but only a fenced round may bind.
-    const t = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: { round: 0, node: 'a' }, accepted: [], chosen: [], commitIndex: 0 } });
-    t.takeOutput();
-    t.step({ type: 'probe', from: 'c', to: 'a', fence: { round: 0, node: 'c' } });
-    expect(t.status.promised).toEqual({ round: 0, node: 'a' });
-    const out = t.takeOutput();
-    expect(out.persist).toBeUndefined();
-    expect(out.messages).toMatchObject([{ type: 'probeReply', to: 'c', promised: { round: 0, node: 'a' } }]);
+    expectKept({ round: 0, node: 'a' }, { round: 0, node: 'c' });
   });
 
   it('a leader fenced off by a probe above its ballot steps down', () => {
@@ -92,13 +97,7 @@ describe('Replica answers a probe', () => {
   });
 
   it('keeps its promise over a lower fence, and ignores a fence its sender does not own', () => {
-    const t = new Replica({ id: 'a', quorum, random: () => 0, state: { promised: { round: 3, node: 'b' }, accepted: [], chosen: [], commitIndex: 0 } });
-    t.takeOutput();
-    t.step({ type: 'probe', from: 'c', to: 'a', fence: { round: 2, node: 'c' } });
-    expect(t.status.promised).toEqual({ round: 3, node: 'b' });
-    const out = t.takeOutput();
-    expect(out.persist).toBeUndefined();
-    expect(out.messages).toMatchObject([{ type: 'probeReply', fence: { round: 2, node: 'c' }, promised: { round: 3, node: 'b' } }]);
+    expectKept({ round: 3, node: 'b' }, { round: 2, node: 'c' });
     const s = holder();
     s.step({ type: 'probe', from: 'c', to: 'a', fence: { round: 7, node: 'a' } }); // not c's ballot
     expect(s.takeOutput().messages).toEqual([]);
