@@ -104,3 +104,26 @@ describe('kvHistoryArbitrary', () => {
     expect(corrupted).toBeGreaterThan(200);
   });
 });
+
+describe('kvHistoryArbitrary, a corrupted output of any kind', () => {
+  it('differs from what the store returned, whatever the store held', () => {
+    // Histories whose operations are all ok and one after another in real time: the
+    // store's answers are those of the model run in that order, so a corrupted output
+    // must differ from it, for every kind of output the store gives.
+    const corrupted = new Map<string, number>();
+    for (const { history, faults } of samples({ operationsMax: 4, keys: 1, clients: 1, timeMax: 40, faultsMax: 1 }, 40_000, 19)) {
+      if (faults[0]?.kind !== 'corrupt-output') continue;
+      const ordered = [...history].sort((a, b) => a.invokedAt - b.invokedAt);
+      if (ordered.some((o, i) => o.outcome !== 'ok' || (i > 0 && ordered[i - 1]!.completedAt! >= o.invokedAt))) continue;
+      let state = versionedKvModel.init();
+      for (const operation of ordered) {
+        const truth = versionedKvModel.step(state, operation.input, undefined);
+        state = truth.state;
+        if (operation !== history[faults[0].index]) continue;
+        corrupted.set(truth.output.type, (corrupted.get(truth.output.type) ?? 0) + 1);
+        expect(kvOutputEquals(operation.output!, truth.output), JSON.stringify(ordered)).toBe(false);
+      }
+    }
+    for (const type of ['value', 'absent', 'written', 'conflict', 'deleted']) expect(corrupted.get(type) ?? 0, type).toBeGreaterThan(5);
+  });
+});
