@@ -41,7 +41,8 @@ export interface KvPlannedOperation {
  * ```
  */
 export function simulateKvHistory(plan: readonly KvPlannedOperation[]): Operation<KvInput, KvOutput>[] {
-  const order = plan.map((_, index) => index).sort((a, b) => plan[a]!.effectAt - plan[b]!.effectAt || a - b);
+  // The sort is stable: operations that take effect at one instant stay in plan order.
+  const order = plan.map((_, index) => index).sort((a, b) => plan[a]!.effectAt - plan[b]!.effectAt);
   const states = new Map<string, KvState>();
   const outputs = new Map<number, KvOutput>();
   for (const index of order) {
