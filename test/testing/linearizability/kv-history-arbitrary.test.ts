@@ -124,6 +124,23 @@ function corruptions(count: number, seed: number): { readonly truth: KvOutput; r
   return found;
 }
 
+describe('kvHistoryArbitrary spreads', () => {
+  it('durations up to half of timeMax, and faults over every operation that may take one', () => {
+    let longest = 0;
+    let notFirst = 0;
+    for (const { history, faults } of samples({ operationsMax: 6, timeMax: 40 }, 2_000, 23)) {
+      for (const o of history) if (o.outcome !== 'info') longest = Math.max(longest, o.completedAt! - o.invokedAt);
+      for (const { kind, index } of faults) {
+        const first = history.findIndex((o) => o.outcome === (kind === 'failed-but-applied' ? 'fail' : 'ok'));
+        if (index !== first) notFirst++;
+      }
+    }
+    expect(longest).toBeGreaterThanOrEqual(18);
+    expect(longest).toBeLessThanOrEqual(20);
+    expect(notFirst).toBeGreaterThan(200);
+  });
+});
+
 describe('kvHistoryArbitrary, a corrupted output of any kind', () => {
   const found = corruptions(40_000, 19);
 
