@@ -33,6 +33,12 @@ export type KvHistoryFault = 'corrupt-output' | 'lost-effect' | 'failed-but-appl
 export interface KvHistorySample {
   readonly history: Operation<KvInput, KvOutput>[];
   readonly faults: readonly { readonly kind: KvHistoryFault; readonly index: number }[];
+  /**
+   * What the store did, faults included: when each operation took effect, or that it did
+   * not (one entry per operation of `history`, in the same order). `simulateKvHistory(plan)`
+   * gives `history` back, except the corrupted outputs.
+   */
+  readonly plan: readonly KvPlannedOperation[];
 }
 
 const values = ['a', 'b', 'c'] as const;
@@ -134,6 +140,6 @@ export function kvHistoryArbitrary(options: KvHistoryArbitraryOptions = {}): fc.
         const variant = corruptions.get(index);
         return variant === undefined || operation.output === undefined ? operation : { ...operation, output: corrupt(operation.output, variant) };
       });
-      return { history, faults: applied };
+      return { history, faults: applied, plan: faultyPlan };
     });
 }

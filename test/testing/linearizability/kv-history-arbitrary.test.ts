@@ -7,7 +7,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkLinearizability, kvHistoryArbitrary, kvOutputEquals, type KvHistorySample, type KvOutput, versionedKvModel } from '../../../src/testing/index.js';
+import {
+  checkLinearizability,
+  kvHistoryArbitrary,
+  kvOutputEquals,
+  type KvHistorySample,
+  type KvOutput,
+  simulateKvHistory,
+  versionedKvModel,
+} from '../../../src/testing/index.js';
 import type { KvOperation } from './fixtures.js';
 
 function samples(options: Parameters<typeof kvHistoryArbitrary>[0], count: number, seed: number): KvHistorySample[] {
@@ -174,5 +182,71 @@ describe('kvHistoryArbitrary, a corrupted output of any kind', () => {
         'written -> written 1',
       ].sort(),
     );
+  });
+});
+
+describe('kvHistoryArbitrary, the plan it reports', () => {
+  it('is the one the history was made from, faults included', () => {
+    for (const { history, faults, plan } of samples({ operationsMax: 6 }, 1_000, 29)) {
+      expect(plan).toHaveLength(history.length);
+      const corrupted = new Set(faults.filter((f) => f.kind === 'corrupt-output').map((f) => f.index));
+      const simulated = simulateKvHistory(plan);
+      for (const [index, operation] of history.entries()) {
+        if (!corrupted.has(index)) expect(operation).toStrictEqual(simulated[index]);
+        else expect({ ...operation, output: undefined }).toStrictEqual({ ...simulated[index], output: undefined });
+      }
+    }
+  });
+
+  it('applies each fault where it says: a lost effect and a failed-but-applied operation change the plan, a corruption does not', () => {
+    const seen = new Set<string>();
+    for (const { faults, plan } of samples({ operationsMax: 6, faultsMax: 1 }, 1_000, 31)) {
+      const [fault] = faults;
+      if (fault === undefined) continue;
+      const planned = plan[fault.index]!;
+      seen.add(fault.kind);
+      expect(planned.outcome).toBe(fault.kind === 'failed-but-applied' ? 'fail' : 'ok');
+      // One fault: every other operation is as a correct store plans it.
+      expect(planned.takesEffect).toBe(fault.kind !== 'lost-effect');
+      for (const [index, other] of plan.entries())
+        if (index !== fault.index && other.outcome !== 'info') expect(other.takesEffect).toBe(other.outcome === 'ok');
+    }
+    expect([...seen].sort()).toEqual(['corrupt-output', 'failed-but-applied', 'lost-effect']);
+  });
+
+  it('places effects inside intervals, except info ones: never applied, inside, or after completion by up to timeMax', () => {
+    const timeMax = 40;
+    const info = { never: 0, inside: 0, late: 0 };
+    let latest = 0;
+    for (const { plan } of samples({ operationsMax: 6, timeMax, faultsMax: 0 }, 2_000, 37)) {
+      for (const p of plan) {
+        expect(p.effectAt).toBeGreaterThanOrEqual(p.invokedAt);
+        if (p.outcome !== 'info') {
+          expect(p.takesEffect).toBe(p.outcome === 'ok');
+          expect(p.effectAt).toBeLessThanOrEqual(p.completedAt);
+        } else if (!p.takesEffect) info.never++;
+        else if (p.effectAt <= p.completedAt) info.inside++;
+        else {
+          info.late++;
+          expect(p.effectAt - p.completedAt).toBeGreaterThanOrEqual(1);
+          expect(p.effectAt - p.completedAt).toBeLessThanOrEqual(1 + timeMax);
+          latest = Math.max(latest, p.effectAt - p.completedAt);
+        }
+      }
+    }
+    // Each kind of info operation is common (about a third each), and late ones reach far past their completion.
+    for (const count of Object.values(info)) expect(count).toBeGreaterThan(200);
+    expect(latest).toBeGreaterThan(timeMax / 2);
+  });
+
+  it('makes deletes with no expected version or one from 1 to 3, and inputs that JSON keeps as they are', () => {
+    const versions = new Set<number | undefined>();
+    for (const { history } of samples({}, 1_000, 41)) {
+      for (const { input } of history) {
+        expect(JSON.parse(JSON.stringify(input))).toStrictEqual(input);
+        if (input.op === 'delete') versions.add(input.expectedVersion);
+      }
+    }
+    expect([...versions].sort()).toEqual([1, 2, 3, undefined]);
   });
 });
