@@ -62,6 +62,21 @@ export class ChangeLog {
     }
   }
 
+  /** Drops every change of a key in `gone`, wherever it is (a range giving its keys away: rare, and linear). */
+  dropKeys(gone: ReadonlySet<string>): void {
+    const revisions: number[] = [];
+    const keys: string[] = [];
+    for (let i = this.head; i < this.revisions.length; i++) {
+      const key = this.keys[i]!;
+      if (gone.has(key)) continue;
+      revisions.push(this.revisions[i]!);
+      keys.push(key);
+    }
+    this.revisions = revisions;
+    this.keys = keys;
+    this.head = 0;
+  }
+
   /** A log of the changes `revisions[i]`, `keys[i]`, given in any order: sorted by revision, then key. */
   static of(revisions: readonly number[], keys: readonly string[]): ChangeLog {
     const steps = ChangeLog.ofInSteps(revisions, keys);

@@ -104,6 +104,9 @@ export function deniedCommand(g: Grants, command: KvCommand): Denial | undefined
     case 'extension':
       // The extension's front end checks its own clients; a KV client needs admin.
       return deniedAdmin(g, 'the extension state machine');
+    case 'range-freeze':
+    case 'range-release':
+      return deniedAdmin(g, 'range splits');
     case 'session-create':
     case 'session-keepalive':
     case 'session-close':

@@ -64,6 +64,9 @@ const commandTag = {
   'auth-role-delete': 15,
   'auth-list': 16,
   extension: 17,
+  // 18: a session-renew with decidedAtSlot.
+  'range-freeze': 19,
+  'range-release': 20,
 } as const satisfies Record<KvCommand['type'], number>;
 
 /** Largest `extension` command or result, in bytes: what a put of a key and a value at their limits may take. */
@@ -159,6 +162,8 @@ const resultTag = {
   'permission-denied': 16,
   extension: 17,
   'wrong-range': 18,
+  'range-frozen': 19,
+  'range-released': 20,
 } as const satisfies Record<KvResult['type'], number>;
 
 // Flag bits of the optional fields.
@@ -410,6 +415,11 @@ export function writeCommand(w: Writer, c: KvCommand): void {
       w.u8(commandTag[c.type]);
       writeString(w, `${c.type} name`, c.name, authNameBytesMax);
       return;
+    case 'range-freeze':
+    case 'range-release':
+      w.u8(commandTag[c.type]);
+      writeKey(w, `${c.type} at`, c.at);
+      return;
     default:
       throw new CodecError(`unknown command type ${String((c as { type: unknown }).type)}`);
   }
@@ -481,6 +491,10 @@ function readCommand(r: Reader): KvCommand {
       return { type: 'extension', data: r.bytesOf('extension command', extensionBytesMax) };
     case commandTag['auth-role-delete']:
       return { type: 'auth-role-delete', name: readString(r, 'auth-role-delete name', authNameBytesMax) };
+    case commandTag['range-freeze']:
+      return { type: 'range-freeze', at: readKey(r, 'range-freeze at') };
+    case commandTag['range-release']:
+      return { type: 'range-release', at: readKey(r, 'range-release at') };
     default:
       throw new CodecError(`unknown command type tag ${tag}`);
   }
@@ -715,6 +729,15 @@ export function writeResult(w: Writer, res: KvResult): void {
       w.bool(res.end !== undefined);
       if (res.end !== undefined) writeString(w, 'wrong-range end', res.end, kvLimits.keyBytesMax);
       return;
+    case 'range-frozen':
+      w.u8(resultTag['range-frozen']);
+      writeKey(w, 'range-frozen at', res.at);
+      writeUint(w, 'range-frozen revision', res.revision);
+      return;
+    case 'range-released':
+      w.u8(resultTag['range-released']);
+      writeUint(w, 'range-released keys', res.keys);
+      return;
     default:
       throw new CodecError(`unknown result type ${String((res as { type: unknown }).type)}`);
   }
@@ -799,6 +822,10 @@ export function readResult(r: Reader): KvResult {
         ? { type: 'wrong-range', key, start, end: readString(r, 'wrong-range end', kvLimits.keyBytesMax) }
         : { type: 'wrong-range', key, start };
     }
+    case resultTag['range-frozen']:
+      return { type: 'range-frozen', at: readKey(r, 'range-frozen at'), revision: r.uint('range-frozen revision') };
+    case resultTag['range-released']:
+      return { type: 'range-released', keys: r.uint('range-released keys') };
     default:
       throw new CodecError(`unknown result type tag ${tag}`);
   }

@@ -34,6 +34,16 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  *   certificate name. `auth-list` reads them (secrets left out), through the log so it
  *   is linearizable; it changes nothing.
  *
+ * - `range-freeze`, `range-release`: a range of a sharded KV giving up its keys from
+ *   `at` to its end, entered by the split that moves them to a new range (never by a
+ *   client). A freeze narrows the range's bounds to end at `at`, at one slot of its log:
+ *   every write to the keys past it answers `wrong-range` from then on, on every replica
+ *   alike, while they stay readable for the copy (see `KvStateMachine.frozen`).
+ *   Refused (`invalid`) on a KV that is not a range, for an `at` not strictly inside the
+ *   bounds, while another freeze awaits its release, or if a session owns a key past `at`
+ *   (sessions do not move between ranges). Repeated, it answers as the first time. A
+ *   release forgets the frozen keys and their history, once the new range has them.
+ *
  * A `session-create` entered by a KV server for an authenticated user names the user
  * as the session's `owner`, with the user's quota: refused (`quota-exceeded`) if the
  * owner already holds `sessionsMax` sessions. Counted as applied, so every replica
@@ -62,6 +72,8 @@ export type KvCommand =
   | { readonly type: 'auth-role-put'; readonly role: KvRoleRecord }
   | { readonly type: 'auth-role-delete'; readonly name: string }
   | { readonly type: 'auth-list' }
+  | { readonly type: 'range-freeze'; readonly at: string }
+  | { readonly type: 'range-release'; readonly at: string }
   /** A command of the machine's extension (see `KvExtension`), opaque to the KV. */
   | { readonly type: 'extension'; readonly data: Uint8Array };
 
@@ -104,6 +116,10 @@ export type KvResult =
   | { readonly type: 'permission-denied'; readonly user: string; readonly access: string; readonly resource: string }
   /** What `auth-list` found. */
   | ({ readonly type: 'auth-list' } & AuthListing)
+  /** A freeze applied (or repeated): the keys from `at` on were frozen at `revision`, the store's then. */
+  | { readonly type: 'range-frozen'; readonly at: string; readonly revision: number }
+  /** A release applied: `keys` keys forgotten (0 for a repeat). */
+  | { readonly type: 'range-released'; readonly keys: number }
   /** What the extension answered. */
   | { readonly type: 'extension'; readonly data: Uint8Array }
   /**

@@ -162,11 +162,14 @@ export function compactCommand(revision: number): KvCommand {
 
 /**
  * Throws {@link KvRequestError} for a command no client may enter: the leader's own
- * duties (a client that could enter them would keep dead sessions alive). @internal
+ * duties (a client that could enter them would keep dead sessions alive), and a range
+ * split's steps (one could cut a range off from its keys). @internal
  */
 export function checkClientCommand(command: KvCommand): void {
   if (command.type === 'session-renew' || command.type === 'session-expire' || command.type === 'session-expire-by-log-time')
     throw new KvRequestError('command', `${command.type} is entered by the leader, not by clients`);
+  if (command.type === 'range-freeze' || command.type === 'range-release')
+    throw new KvRequestError('command', `${command.type} is entered by a range split, not by clients`);
 }
 
 /** Throws unless a compaction was applied. @internal */

@@ -13,7 +13,10 @@
  * users and roles none (as they were then). Version 4 is version 3 followed by the
  * bytes of the machine's extension (see `KvExtension`), written only by a machine with
  * one; a machine with an extension restoring a version 1 to 3 snapshot starts its
- * extension empty.
+ * extension empty. Version 5, written only by a range of a sharded KV, is version 3
+ * followed by a flags byte, the range's bounds now and the keys it froze (see
+ * `range-freeze`), then the extension's bytes if the flags say so; a range restoring a
+ * version 1 to 4 snapshot takes the bounds it was made with, as they were then.
  */
 import { assert } from '../core/assert.js';
 import { CodecError } from '../encoding/codec-error.js';
@@ -27,6 +30,13 @@ import { AuthTable } from './auth-table.js';
 import { readRoleRecord, readUserRecord, writeRoleRecord, writeUserRecord } from './kv-codec.js';
 import { authLimits, type KvRoleRecord, type KvUserRecord } from './kv-auth.js';
 import { keptValue } from './kept-value.js';
+import type { KeyBounds } from './key-bounds.js';
+
+/** A range's replicated bounds and the keys it froze, as a snapshot holds them. */
+interface KvSnapshotRange {
+  readonly bounds: KeyBounds;
+  readonly frozen?: { readonly start: string; readonly end?: string; readonly revision: number };
+}
 
 /** What a snapshot holds. @internal */
 export interface KvSnapshotState {
@@ -37,6 +47,8 @@ export interface KvSnapshotState {
   readonly auth: AuthTable;
   /** The extension state machine's snapshot (format version 4), if the machine has one. */
   readonly extension?: Uint8Array;
+  /** A range's bounds (format version 5), if the machine is one. */
+  readonly range?: KvSnapshotRange;
 }
 
 /** What a snapshot is encoded from: the store may be a capture, read as the encoding goes. @internal */
@@ -47,6 +59,7 @@ export interface KvSnapshotSource {
   readonly time: number;
   readonly auth: AuthTable;
   readonly extension?: Uint8Array;
+  readonly range?: KvSnapshotRange;
 }
 
 const magic = [0x53, 0x4b, 0x56] as const; // "SKV"
@@ -57,6 +70,12 @@ const formatVersionWithExtension = 4;
 const extensionBytesMax = 2 ** 31;
 /** The first version, without the sessions' renewal slots: still read. */
 const formatVersionWithoutRenewals = 1;
+/** Version 3 followed by a range's bounds (and then, if flagged, the extension's bytes): written only by a range of a sharded KV. */
+const formatVersionWithRange = 5;
+const rangeHasExtension = 1;
+const rangeHasEnd = 2;
+const rangeHasFrozen = 4;
+const rangeFrozenHasEnd = 8;
 /** The second, without the sessions' owners: still read. */
 const formatVersionWithoutOwners = 2;
 /** Longest session owner, in UTF-8 bytes (as in the log's encoding). */
@@ -89,7 +108,11 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
   const users = state.auth.allUsers();
   // The first pass, over every key, pauses too: with a million keys it alone is a second.
   const histories: [string, readonly KeyRecord[]][] = [];
-  let bound = sizeBound([], sequences) + authBytesBound(roles, users) + (state.extension === undefined ? 0 : uintBytesMax + state.extension.byteLength);
+  let bound =
+    sizeBound([], sequences) +
+    authBytesBound(roles, users) +
+    (state.extension === undefined ? 0 : uintBytesMax + state.extension.byteLength) +
+    (state.range === undefined ? 0 : 1 + 5 * (uintBytesMax + 3 * kvLimits.keyBytesMax));
   for (let i = 0; i < sessions.count; i++) {
     if (i > 0 && i % recordsPerStep === 0) await pause();
     bound += sessionBytesBound(sessions.record(i));
@@ -106,7 +129,7 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
   }
   const w = new Writer(bound);
   for (const b of magic) w.u8(b);
-  w.u8(state.extension === undefined ? formatVersion : formatVersionWithExtension);
+  w.u8(state.range !== undefined ? formatVersionWithRange : state.extension === undefined ? formatVersion : formatVersionWithExtension);
   w.uint(state.store.revision);
   w.uint(state.store.compactRevision);
   w.uint(state.time);
@@ -157,6 +180,7 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
       if (r.session !== undefined) w.uint(r.session);
     }
   }
+  if (state.range !== undefined) writeRange(w, state.range, state.extension !== undefined);
   if (state.extension !== undefined) w.bytesOf(state.extension);
   const out = w.finish();
   assert(out.byteLength <= bound, () => `kv snapshot of ${out.byteLength} bytes, above its bound of ${bound}`);
@@ -169,6 +193,41 @@ export async function encodeKvSnapshot(state: KvSnapshotSource, pause: () => Pro
     copy.set(out.subarray(at, Math.min(out.byteLength, at + valueBytesPerStep)), at);
   }
   return copy;
+}
+
+function writeRange(w: Writer, range: KvSnapshotRange, withExtension: boolean): void {
+  const { bounds, frozen } = range;
+  w.u8(
+    (withExtension ? rangeHasExtension : 0) |
+      (bounds.end === undefined ? 0 : rangeHasEnd) |
+      (frozen === undefined ? 0 : rangeHasFrozen) |
+      (frozen?.end === undefined ? 0 : rangeFrozenHasEnd),
+  );
+  writeString(w, 'kv snapshot range start', bounds.start, kvLimits.keyBytesMax);
+  if (bounds.end !== undefined) writeString(w, 'kv snapshot range end', bounds.end, kvLimits.keyBytesMax);
+  if (frozen === undefined) return;
+  if (frozen.end !== undefined) writeString(w, 'kv snapshot frozen end', frozen.end, kvLimits.keyBytesMax);
+  w.uint(frozen.revision);
+}
+
+/** Reads what {@link writeRange} wrote (the frozen keys start where the bounds end), and whether the extension's bytes follow. */
+function readRange(r: Reader, revision: number): { range: KvSnapshotRange; withExtension: boolean } {
+  const flags = readFlags(r, 'kv snapshot range flags', rangeHasExtension | rangeHasEnd | rangeHasFrozen | rangeFrozenHasEnd);
+  const start = readString(r, 'kv snapshot range start', kvLimits.keyBytesMax);
+  const end = (flags & rangeHasEnd) === 0 ? undefined : readString(r, 'kv snapshot range end', kvLimits.keyBytesMax);
+  if (end !== undefined && end <= start) throw new CodecError(`kv snapshot: range [${start}, ${end}) is empty`);
+  const bounds = end === undefined ? { start } : { start, end };
+  const withExtension = (flags & rangeHasExtension) !== 0;
+  if ((flags & rangeHasFrozen) === 0) {
+    if ((flags & rangeFrozenHasEnd) !== 0) throw new CodecError('kv snapshot: a frozen end without frozen keys');
+    return { range: { bounds }, withExtension };
+  }
+  if (end === undefined) throw new CodecError('kv snapshot: frozen keys after a range with no end');
+  const frozenEnd = (flags & rangeFrozenHasEnd) === 0 ? undefined : readString(r, 'kv snapshot frozen end', kvLimits.keyBytesMax);
+  if (frozenEnd !== undefined && frozenEnd <= end) throw new CodecError(`kv snapshot: frozen keys [${end}, ${frozenEnd}) are empty`);
+  const frozenRevision = r.uint('kv snapshot frozen revision');
+  if (frozenRevision > revision) throw new CodecError(`kv snapshot: keys frozen at revision ${frozenRevision}, above the store's ${revision}`);
+  return { range: { bounds, frozen: { start: end, ...(frozenEnd === undefined ? {} : { end: frozenEnd }), revision: frozenRevision } }, withExtension };
 }
 
 /** At least the bytes {@link encodeKvSnapshot} writes for these parts (varints counted at their widest, keys at 3 bytes a UTF-16 unit). */
@@ -236,11 +295,10 @@ function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void>
   const r = new Reader(bytes);
   for (const b of magic) if (r.u8('kv snapshot magic') !== b) throw new CodecError('kv snapshot: not a KV snapshot (bad magic)');
   const read = r.u8('kv snapshot format version');
-  const withExtension = read === formatVersionWithExtension;
-  // Version 4 is version 3 and the extension's bytes after it.
-  const version = withExtension ? formatVersion : read;
+  // Versions 4 and 5 are version 3 and more after it.
+  const version = read === formatVersionWithExtension || read === formatVersionWithRange ? formatVersion : read;
   if (version !== formatVersion && version !== formatVersionWithoutOwners && version !== formatVersionWithoutRenewals) {
-    throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersionWithoutRenewals} to ${formatVersionWithExtension}`);
+    throw new CodecError(`kv snapshot: format version ${version}, this build reads ${formatVersionWithoutRenewals} to ${formatVersionWithRange}`);
   }
   const revision = r.uint('kv snapshot revision');
   const compactRevision = r.uint('kv snapshot compact revision');
@@ -331,8 +389,18 @@ function* decodeSteps(bytes: Uint8Array): Generator<void, KvSnapshotState, void>
       owner.keys.add(key);
     }
   }
+  const ranged = read === formatVersionWithRange ? readRange(r, revision) : undefined;
+  const withExtension = read === formatVersionWithExtension || ranged?.withExtension === true;
   const extension = withExtension ? r.bytesOf('kv snapshot extension', extensionBytesMax).slice() : undefined;
   r.end();
   yield;
-  return { store: yield* store.finishInSteps(revision), sessions, sequences, time, auth, ...(extension === undefined ? {} : { extension }) };
+  return {
+    store: yield* store.finishInSteps(revision),
+    sessions,
+    sequences,
+    time,
+    auth,
+    ...(extension === undefined ? {} : { extension }),
+    ...(ranged === undefined ? {} : { range: ranged.range }),
+  };
 }

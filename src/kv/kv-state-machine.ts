@@ -174,13 +174,19 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   private readonly historyRevisionsMax: number;
   private readonly snapshotPause: () => Promise<void>;
   private readonly extension: KvExtension | undefined;
-  private readonly bounds: KeyBounds | undefined;
+  /** The bounds the machine was made with: its state's before any freeze (replayed from slot 0, or restored from an older snapshot). */
+  private readonly creationBounds: KeyBounds | undefined;
+  /** The keys this range serves now: replicated state, narrowed by `range-freeze`. */
+  private bounds: KeyBounds | undefined;
+  /** The keys a `range-freeze` gave up, awaiting its `range-release`. */
+  private frozenRange: FrozenRange | undefined;
   private readonly listeners = new Set<(revision: number) => void>();
 
   constructor(options: KvStateMachineOptions = {}) {
     this.historyRevisionsMax = options.historyRevisionsMax ?? 100_000;
     this.snapshotPause = options.snapshotPause ?? nextTurn;
     this.extension = options.extension;
+    this.creationBounds = options.bounds;
     this.bounds = options.bounds;
     assert(
       Number.isSafeInteger(this.historyRevisionsMax) && this.historyRevisionsMax >= 1,
@@ -188,9 +194,21 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     );
   }
 
-  /** The keys this machine serves (see {@link KvStateMachineOptions.bounds}); undefined: every key. */
+  /**
+   * The keys this machine serves now (see {@link KvStateMachineOptions.bounds}), narrower
+   * than it was made with after a `range-freeze`; undefined: every key.
+   */
   get keyBounds(): KeyBounds | undefined {
     return this.bounds;
+  }
+
+  /**
+   * The keys a `range-freeze` gave up and the revision then, until its `range-release`:
+   * no write reaches them, and their records as of `revision` are what the new range
+   * copies. @internal
+   */
+  get frozen(): FrozenRange | undefined {
+    return this.frozenRange;
   }
 
   /** The store's revision: the last write's. */
@@ -404,11 +422,55 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         const existed = this.authTable.deleteRole(c.name);
         return { type: 'auth', revision: this.authTable.revision, existed };
       }
+      case 'range-freeze':
+        return this.freeze(c.at);
+      case 'range-release':
+        return this.release(c.at);
       case 'extension':
         throw new Error('unreachable: extension commands are applied before execute');
       default:
         return unreachable(c);
     }
+  }
+
+  /** Gives up the keys from `at` to the bounds' end (see `range-freeze` in {@link KvCommand}). */
+  private freeze(at: string): KvResult {
+    const bounds = this.bounds;
+    if (bounds === undefined) return { type: 'invalid', reason: 'range-freeze: this KV is not a range of a sharded KV' };
+    const bad = invalidKey(at);
+    if (bad !== undefined) return { type: 'invalid', reason: `range-freeze: ${bad}` };
+    const frozen = this.frozenRange;
+    // A repeat (a coordinator retrying after a crash) answers as the first did.
+    if (frozen?.start === at) return { type: 'range-frozen', at, revision: frozen.revision };
+    if (frozen !== undefined) return { type: 'invalid', reason: `range-freeze: the keys from ${frozen.start} are frozen, awaiting their release` };
+    if (at <= bounds.start || (bounds.end !== undefined && at >= bounds.end))
+      return { type: 'invalid', reason: `range-freeze: ${at} is not inside the range [${bounds.start}, ${bounds.end ?? 'end'})` };
+    let owned: string | undefined;
+    this.store.keysFrom(at, bounds.end, (key) => {
+      if (this.store.latest(key)?.session === undefined) return true;
+      owned = key;
+      return false;
+    });
+    if (owned !== undefined)
+      return {
+        type: 'invalid',
+        reason: `range-freeze: key ${owned} belongs to session ${this.store.latest(owned)!.session}, and sessions do not move between ranges`,
+      };
+    this.frozenRange = { start: at, ...(bounds.end === undefined ? {} : { end: bounds.end }), revision: this.store.revision };
+    this.bounds = { start: bounds.start, end: at };
+    return { type: 'range-frozen', at, revision: this.store.revision };
+  }
+
+  /** Forgets the frozen keys (see `range-release` in {@link KvCommand}); a repeat forgets none. */
+  private release(at: string): KvResult {
+    const frozen = this.frozenRange;
+    if (frozen === undefined) {
+      if (this.bounds?.end === at) return { type: 'range-released', keys: 0 };
+      return { type: 'invalid', reason: `range-release: no keys from ${at} were frozen` };
+    }
+    if (frozen.start !== at) return { type: 'invalid', reason: `range-release: the keys frozen are from ${frozen.start}, not ${at}` };
+    this.frozenRange = undefined;
+    return { type: 'range-released', keys: this.store.forget(frozen.start, frozen.end) };
   }
 
   /** Why a put of `key` with `value` by `session` would be refused, or undefined. */
@@ -559,6 +621,9 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       time: this.time,
       auth: this.authTable.clone(),
       ...(extension === undefined ? {} : { extension }),
+      ...(this.bounds === undefined || !this.narrowed
+        ? {}
+        : { range: { bounds: this.bounds, ...(this.frozenRange === undefined ? {} : { frozen: this.frozenRange }) } }),
     };
     let written: Promise<Uint8Array> | undefined;
     // Encoded in steps with a pause between them: requests are served meanwhile.
@@ -568,6 +633,16 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         return written;
       },
     };
+  }
+
+  /**
+   * Whether a freeze changed the range since it was made. Only then do snapshots carry
+   * the bounds (format version 5): a range never split writes what a build from before
+   * splits reads.
+   */
+  private get narrowed(): boolean {
+    // A freeze moves the end, and only the end; nothing moves it back.
+    return this.bounds?.end !== this.creationBounds?.end;
   }
 
   /**
@@ -586,9 +661,19 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.sequences = state.sequences;
     this.time = state.time;
     this.authTable = state.auth;
+    // A snapshot from before ranges could narrow holds none: the bounds were the creation bounds then.
+    this.bounds = state.range?.bounds ?? this.creationBounds;
+    this.frozenRange = state.range?.frozen;
     this.extension?.restore(state.extension);
     for (const listener of this.listeners) listener(this.store.revision);
   }
+}
+
+/** Keys a range gave up (`end` undefined: to the end of the keyspace), and the store's revision when it did. */
+export interface FrozenRange {
+  readonly start: string;
+  readonly end?: string;
+  readonly revision: number;
 }
 
 function isRange(op: TxnOp): boolean {

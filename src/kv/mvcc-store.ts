@@ -205,6 +205,34 @@ export class MvccStore {
     this.compactRevision = revision;
   }
 
+  /** Calls `visit` with each key with any history from `start` to `end` (no `end`: to the last), in order, until it returns false. */
+  keysFrom(start: string, end: string | undefined, visit: (key: string) => boolean): void {
+    this.keys.scanFrom(start, (key) => (end === undefined || key < end) && visit(key));
+  }
+
+  /**
+   * Forgets every key from `start` to `end` (no `end`: every key from `start`) and all
+   * its history, at no revision: for keys that have moved to another range, which no
+   * read or watch of this store may reach any more. Returns how many keys it forgot.
+   */
+  forget(start: string, end: string | undefined): number {
+    const gone = new Set<string>();
+    this.keysFrom(start, end, (key) => {
+      gone.add(key);
+      return true;
+    });
+    if (gone.size === 0) return 0;
+    for (const key of gone) {
+      const history = this.histories.get(key)!;
+      for (const r of this.captures) if (!r.has(key)) r.set(key, history);
+      for (const record of history) this.bytes -= record.value?.byteLength ?? 0;
+      this.histories.delete(key);
+    }
+    this.keys.deleteAll(gone);
+    this.changes.dropKeys(gone);
+    return gone.size;
+  }
+
   /** Every key's history, in key order (for snapshots). The arrays must not be changed. */
   *allHistories(): IterableIterator<[string, readonly KeyRecord[]]> {
     for (const key of this.keys) yield [key, this.histories.get(key)!];

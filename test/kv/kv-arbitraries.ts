@@ -138,6 +138,7 @@ export function kvCommandArbitrary(): fc.Arbitrary<KvCommand> {
     fc.constant({ type: 'session-renew' } as const),
     fc.constant({ type: 'session-expire-by-log-time' } as const),
     fc.record({ type: fc.constant('compact'), revision: uintArbitrary() }, plain),
+    fc.record({ type: fc.constantFrom('range-freeze' as const, 'range-release' as const), at: keyArbitrary() }, plain),
   );
 }
 
@@ -168,5 +169,7 @@ export function kvResultArbitrary(): fc.Arbitrary<KvResult> {
       },
       { noNullPrototype: true, requiredKeys: ['type', 'key', 'start'] },
     ),
+    fc.record({ type: fc.constant('range-frozen'), at: keyArbitrary(), revision: uintArbitrary() }, plain),
+    fc.record({ type: fc.constant('range-released'), keys: uintArbitrary() }, plain),
   );
 }
