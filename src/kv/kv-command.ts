@@ -40,8 +40,9 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  *   every write to the keys past it answers `wrong-range` from then on, on every replica
  *   alike, while they stay readable for the copy (see `KvStateMachine.frozen`).
  *   Refused (`invalid`) on a KV that is not a range, for an `at` not strictly inside the
- *   bounds, while another freeze awaits its release, or if a session owns a key past `at`
- *   (sessions do not move between ranges). Repeated, it answers as the first time. A
+ *   bounds, while another freeze awaits its release, if a session owns a key past `at`
+ *   (sessions do not move between ranges), or if `at` falls among the keys of a
+ *   sequential prefix in use (its keys would straddle two ranges). Repeated, it answers as the first time. A
  *   release forgets the frozen keys and their history, once the new range has them.
  *
  * A `session-create` entered by a KV server for an authenticated user names the user

@@ -445,6 +445,10 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     if (frozen !== undefined) return { type: 'invalid', reason: `range-freeze: the keys from ${frozen.start} are frozen, awaiting their release` };
     if (at <= bounds.start || (bounds.end !== undefined && at >= bounds.end))
       return { type: 'invalid', reason: `range-freeze: ${at} is not inside the range [${bounds.start}, ${bounds.end ?? 'end'})` };
+    // A sequential prefix before the point whose keys reach past it would make keys its range no longer holds.
+    for (const prefix of this.sequences.keys())
+      if (prefix < at && at.startsWith(prefix))
+        return { type: 'invalid', reason: `range-freeze: ${at} falls among the keys of sequential prefix ${prefix}, which would straddle two ranges` };
     let owned: string | undefined;
     this.store.keysFrom(at, bounds.end, (key) => {
       if (this.store.latest(key)?.session === undefined) return true;

@@ -73,6 +73,18 @@ describe('range-freeze', () => {
     expect(whole.apply({ type: 'range-freeze', at: 'f' }, meta)).toMatchObject({ type: 'invalid', reason: expect.stringMatching(/not a range/) });
   });
 
+  it('refuses a point among the keys of a sequential prefix in use, which would straddle two ranges', () => {
+    const machine = new KvStateMachine({ bounds });
+    const meta = (slot: number) => ({ slot, timestamp: slot, clientId: 'c', seq: slot, origin: 'a' });
+    machine.apply({ type: 'put', key: 'd/q', value: bytes('1'), sequential: true }, meta(1));
+    expect(machine.apply({ type: 'range-freeze', at: 'd/q0000000003' }, meta(2))).toMatchObject({
+      type: 'invalid',
+      reason: expect.stringMatching(/falls among the keys of sequential prefix d\/q/),
+    });
+    // At the prefix itself, every key it makes goes with it.
+    expect(machine.apply({ type: 'range-freeze', at: 'd/q' }, meta(3))).toEqual({ type: 'range-frozen', at: 'd/q', revision: 1 });
+  });
+
   it('freezes to the end of the keyspace from a range with no end', () => {
     const machine = new KvStateMachine({ bounds: { start: 'm' } });
     const meta = (slot: number) => ({ slot, timestamp: slot, clientId: 'c', seq: slot, origin: 'a' });
