@@ -106,6 +106,7 @@ export function deniedCommand(g: Grants, command: KvCommand): Denial | undefined
       return deniedAdmin(g, 'the extension state machine');
     case 'range-freeze':
     case 'range-release':
+    case 'range-seed':
       return deniedAdmin(g, 'range splits');
     case 'session-create':
     case 'session-keepalive':

@@ -67,6 +67,7 @@ const commandTag = {
   // 18: a session-renew with decidedAtSlot.
   'range-freeze': 19,
   'range-release': 20,
+  'range-seed': 21,
 } as const satisfies Record<KvCommand['type'], number>;
 
 /** Largest `extension` command or result, in bytes: what a put of a key and a value at their limits may take. */
@@ -164,6 +165,7 @@ const resultTag = {
   'wrong-range': 18,
   'range-frozen': 19,
   'range-released': 20,
+  'range-seeded': 21,
 } as const satisfies Record<KvResult['type'], number>;
 
 // Flag bits of the optional fields.
@@ -420,6 +422,19 @@ export function writeCommand(w: Writer, c: KvCommand): void {
       w.u8(commandTag[c.type]);
       writeKey(w, `${c.type} at`, c.at);
       return;
+    case 'range-seed':
+      w.u8(commandTag['range-seed']);
+      writeUint(w, 'range-seed revision', c.revision);
+      writeString(w, 'range-seed after', c.after, kvLimits.keyBytesMax);
+      w.bool(c.last);
+      w.uint(c.records.length);
+      for (const kv of c.records) writeKeyValue(w, kv);
+      w.uint(c.sequences.length);
+      for (const [prefix, next] of c.sequences) {
+        writeKey(w, 'range-seed sequence prefix', prefix);
+        writeUint(w, 'range-seed sequence counter', next);
+      }
+      return;
     default:
       throw new CodecError(`unknown command type ${String((c as { type: unknown }).type)}`);
   }
@@ -495,6 +510,17 @@ function readCommand(r: Reader): KvCommand {
       return { type: 'range-freeze', at: readKey(r, 'range-freeze at') };
     case commandTag['range-release']:
       return { type: 'range-release', at: readKey(r, 'range-release at') };
+    case commandTag['range-seed']: {
+      const revision = r.uint('range-seed revision');
+      const after = readString(r, 'range-seed after', kvLimits.keyBytesMax);
+      const last = r.bool('range-seed last');
+      const records: KeyValue[] = [];
+      for (let n = r.count('range-seed records', keyValueBytesMin); n > 0; n--) records.push(readKeyValue(r));
+      const sequences: [string, number][] = [];
+      for (let n = r.count('range-seed sequences', 2); n > 0; n--)
+        sequences.push([readKey(r, 'range-seed sequence prefix'), r.uint('range-seed sequence counter')]);
+      return { type: 'range-seed', revision, after, last, records, sequences };
+    }
     default:
       throw new CodecError(`unknown command type tag ${tag}`);
   }
@@ -738,6 +764,11 @@ export function writeResult(w: Writer, res: KvResult): void {
       w.u8(resultTag['range-released']);
       writeUint(w, 'range-released keys', res.keys);
       return;
+    case 'range-seeded':
+      w.u8(resultTag['range-seeded']);
+      writeString(w, 'range-seeded cursor', res.cursor, kvLimits.keyBytesMax);
+      w.bool(res.done);
+      return;
     default:
       throw new CodecError(`unknown result type ${String((res as { type: unknown }).type)}`);
   }
@@ -826,6 +857,8 @@ export function readResult(r: Reader): KvResult {
       return { type: 'range-frozen', at: readKey(r, 'range-frozen at'), revision: r.uint('range-frozen revision') };
     case resultTag['range-released']:
       return { type: 'range-released', keys: r.uint('range-released keys') };
+    case resultTag['range-seeded']:
+      return { type: 'range-seeded', cursor: readString(r, 'range-seeded cursor', kvLimits.keyBytesMax), done: r.bool('range-seeded done') };
     default:
       throw new CodecError(`unknown result type tag ${tag}`);
   }

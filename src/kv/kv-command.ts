@@ -3,7 +3,7 @@
  * one of these commands; reads never enter the log.
  */
 import type { AuthListing, KvRoleRecord, KvUserRecord } from './kv-auth.js';
-import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
+import type { Compare, KeyValue, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
 
 /**
  * A command of the KV state machine.
@@ -44,6 +44,15 @@ import type { Compare, SessionInfo, TxnOp, TxnOpResult } from './kv-types.js';
  *   (sessions do not move between ranges), or if `at` falls among the keys of a
  *   sequential prefix in use (its keys would straddle two ranges). Repeated, it answers as the first time. A
  *   release forgets the frozen keys and their history, once the new range has them.
+ * - `range-seed`: one chunk of the keys a new range takes over, read from the frozen
+ *   keys of the range it splits off (each key's latest record, as it was: its version,
+ *   creation and modification revisions kept, so a compare-and-set with a version read
+ *   before the split still holds). Entered by the split, in key order: a chunk applies
+ *   only if `after` is the last key seeded so far ('' before the first), and any other
+ *   answers where the seeding is (so a repeat or a resumed copy changes nothing). The
+ *   first chunk sets the store's revision (and its compaction revision) to `revision`,
+ *   the frozen range's revision at its freeze; the `last` one hands over the sequence
+ *   counters of the prefixes the range holds, and the range serves from then on.
  *
  * A `session-create` entered by a KV server for an authenticated user names the user
  * as the session's `owner`, with the user's quota: refused (`quota-exceeded`) if the
@@ -75,6 +84,15 @@ export type KvCommand =
   | { readonly type: 'auth-list' }
   | { readonly type: 'range-freeze'; readonly at: string }
   | { readonly type: 'range-release'; readonly at: string }
+  | {
+      readonly type: 'range-seed';
+      readonly revision: number;
+      readonly after: string;
+      readonly records: readonly KeyValue[];
+      readonly last: boolean;
+      /** With the last chunk: the next counter of each sequential prefix the range holds. */
+      readonly sequences: readonly (readonly [string, number])[];
+    }
   /** A command of the machine's extension (see `KvExtension`), opaque to the KV. */
   | { readonly type: 'extension'; readonly data: Uint8Array };
 
@@ -121,6 +139,8 @@ export type KvResult =
   | { readonly type: 'range-frozen'; readonly at: string; readonly revision: number }
   /** A release applied: `keys` keys forgotten (0 for a repeat). */
   | { readonly type: 'range-released'; readonly keys: number }
+  /** Where a new range's seeding is after a chunk: the last key seeded, and whether it is over. */
+  | { readonly type: 'range-seeded'; readonly cursor: string; readonly done: boolean }
   /** What the extension answered. */
   | { readonly type: 'extension'; readonly data: Uint8Array }
   /**

@@ -168,7 +168,7 @@ export function compactCommand(revision: number): KvCommand {
 export function checkClientCommand(command: KvCommand): void {
   if (command.type === 'session-renew' || command.type === 'session-expire' || command.type === 'session-expire-by-log-time')
     throw new KvRequestError('command', `${command.type} is entered by the leader, not by clients`);
-  if (command.type === 'range-freeze' || command.type === 'range-release')
+  if (command.type === 'range-freeze' || command.type === 'range-release' || command.type === 'range-seed')
     throw new KvRequestError('command', `${command.type} is entered by a range split, not by clients`);
 }
 

@@ -36,6 +36,8 @@ import type { KeyBounds } from './key-bounds.js';
 interface KvSnapshotRange {
   readonly bounds: KeyBounds;
   readonly frozen?: { readonly start: string; readonly end?: string; readonly revision: number };
+  /** While a new range awaits its keys: the last key seeded ('' before the first). */
+  readonly seedCursor?: string;
 }
 
 /** What a snapshot holds. @internal */
@@ -76,6 +78,7 @@ const rangeHasExtension = 1;
 const rangeHasEnd = 2;
 const rangeHasFrozen = 4;
 const rangeFrozenHasEnd = 8;
+const rangeAwaitsSeed = 16;
 /** The second, without the sessions' owners: still read. */
 const formatVersionWithoutOwners = 2;
 /** Longest session owner, in UTF-8 bytes (as in the log's encoding). */
@@ -201,10 +204,12 @@ function writeRange(w: Writer, range: KvSnapshotRange, withExtension: boolean): 
     (withExtension ? rangeHasExtension : 0) |
       (bounds.end === undefined ? 0 : rangeHasEnd) |
       (frozen === undefined ? 0 : rangeHasFrozen) |
-      (frozen?.end === undefined ? 0 : rangeFrozenHasEnd),
+      (frozen?.end === undefined ? 0 : rangeFrozenHasEnd) |
+      (range.seedCursor === undefined ? 0 : rangeAwaitsSeed),
   );
   writeString(w, 'kv snapshot range start', bounds.start, kvLimits.keyBytesMax);
   if (bounds.end !== undefined) writeString(w, 'kv snapshot range end', bounds.end, kvLimits.keyBytesMax);
+  if (range.seedCursor !== undefined) writeString(w, 'kv snapshot seed cursor', range.seedCursor, kvLimits.keyBytesMax);
   if (frozen === undefined) return;
   if (frozen.end !== undefined) writeString(w, 'kv snapshot frozen end', frozen.end, kvLimits.keyBytesMax);
   w.uint(frozen.revision);
@@ -212,16 +217,19 @@ function writeRange(w: Writer, range: KvSnapshotRange, withExtension: boolean): 
 
 /** Reads what {@link writeRange} wrote (the frozen keys start where the bounds end), and whether the extension's bytes follow. */
 function readRange(r: Reader, revision: number): { range: KvSnapshotRange; withExtension: boolean } {
-  const flags = readFlags(r, 'kv snapshot range flags', rangeHasExtension | rangeHasEnd | rangeHasFrozen | rangeFrozenHasEnd);
+  const flags = readFlags(r, 'kv snapshot range flags', rangeHasExtension | rangeHasEnd | rangeHasFrozen | rangeFrozenHasEnd | rangeAwaitsSeed);
   const start = readString(r, 'kv snapshot range start', kvLimits.keyBytesMax);
   const end = (flags & rangeHasEnd) === 0 ? undefined : readString(r, 'kv snapshot range end', kvLimits.keyBytesMax);
   if (end !== undefined && end <= start) throw new CodecError(`kv snapshot: range [${start}, ${end}) is empty`);
   const bounds = end === undefined ? { start } : { start, end };
   const withExtension = (flags & rangeHasExtension) !== 0;
+  const seedCursor = (flags & rangeAwaitsSeed) === 0 ? undefined : readString(r, 'kv snapshot seed cursor', kvLimits.keyBytesMax);
+  const seeding = seedCursor === undefined ? {} : { seedCursor };
   if ((flags & rangeHasFrozen) === 0) {
     if ((flags & rangeFrozenHasEnd) !== 0) throw new CodecError('kv snapshot: a frozen end without frozen keys');
-    return { range: { bounds }, withExtension };
+    return { range: { bounds, ...seeding }, withExtension };
   }
+  if (seedCursor !== undefined) throw new CodecError('kv snapshot: a range awaiting its keys has frozen keys');
   if (end === undefined) throw new CodecError('kv snapshot: frozen keys after a range with no end');
   const frozenEnd = (flags & rangeFrozenHasEnd) === 0 ? undefined : readString(r, 'kv snapshot frozen end', kvLimits.keyBytesMax);
   if (frozenEnd !== undefined && frozenEnd <= end) throw new CodecError(`kv snapshot: frozen keys [${end}, ${frozenEnd}) are empty`);

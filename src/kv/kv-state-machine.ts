@@ -9,7 +9,7 @@ import { utf8Length } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
 import { type KvSnapshotState, decodeKvSnapshot, decodeKvSnapshotInSteps, encodeKvSnapshot } from './kv-snapshot.js';
-import type { Compare, KeyRange, TxnOp, TxnOpResult } from './kv-types.js';
+import type { Compare, KeyRange, KeyValue, TxnOp, TxnOpResult } from './kv-types.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
 import { SessionTable } from './session-table.js';
 import { AuthTable } from './auth-table.js';
@@ -51,6 +51,12 @@ export interface KvStateMachineOptions {
    * Default every key.
    */
   readonly bounds?: KeyBounds;
+  /**
+   * A range made by a split: it starts empty, awaiting the keys it takes over
+   * (`range-seed` chunks), and refuses every other command touching keys, sessions or
+   * compaction until the last chunk. Default false.
+   */
+  readonly awaitsSeed?: boolean;
 }
 
 /** Why `key` is not a valid key, or undefined. */
@@ -180,6 +186,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   private bounds: KeyBounds | undefined;
   /** The keys a `range-freeze` gave up, awaiting its `range-release`. */
   private frozenRange: FrozenRange | undefined;
+  /** While a new range awaits its keys: the last key seeded ('' before the first chunk). */
+  private seedCursor: string | undefined;
   private readonly listeners = new Set<(revision: number) => void>();
 
   constructor(options: KvStateMachineOptions = {}) {
@@ -188,6 +196,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.extension = options.extension;
     this.creationBounds = options.bounds;
     this.bounds = options.bounds;
+    assert(options.awaitsSeed !== true || options.bounds !== undefined, 'KvStateMachine: only a range (with bounds) awaits a seed');
+    this.seedCursor = options.awaitsSeed === true ? '' : undefined;
     assert(
       Number.isSafeInteger(this.historyRevisionsMax) && this.historyRevisionsMax >= 1,
       `KvStateMachine: historyRevisionsMax must be a positive integer, not ${this.historyRevisionsMax}`,
@@ -200,6 +210,34 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
    */
   get keyBounds(): KeyBounds | undefined {
     return this.bounds;
+  }
+
+  /** Whether this new range still awaits keys (see {@link KvStateMachineOptions.awaitsSeed}). @internal */
+  get awaitingSeed(): boolean {
+    return this.seedCursor !== undefined;
+  }
+
+  /**
+   * Up to `keysMax` live frozen keys after `after` ('' for the first), in key order, as
+   * their latest records, and whether they are the last: a chunk of the copy a split
+   * makes. Local state (read after a linearizable barrier on this range). @internal
+   */
+  frozenChunk(after: string, keysMax: number): { readonly records: KeyValue[]; readonly last: boolean } {
+    const frozen = this.frozenRange;
+    assert(frozen !== undefined, 'frozenChunk: no keys are frozen');
+    const records: KeyValue[] = [];
+    let last = true;
+    this.store.keysFrom(after === '' ? frozen.start : `${after}\u0000`, frozen.end, (key) => {
+      const record = this.store.latest(key);
+      if (record === undefined) return true;
+      if (records.length === keysMax) {
+        last = false;
+        return false;
+      }
+      records.push({ key, value: record.value!, version: record.version, createRevision: record.createRevision, modRevision: record.revision });
+      return true;
+    });
+    return { records, last };
   }
 
   /**
@@ -275,7 +313,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       if (this.extension === undefined) return { type: 'invalid', reason: 'this KV has no extension state machine' };
       return { type: 'extension', data: this.extension.apply(command.data, meta) };
     }
-    const result = this.refuseByAuth(command, meta.clientId) ?? this.refuseByBounds(command) ?? this.execute(command, meta.slot);
+    const result =
+      this.refuseByAuth(command, meta.clientId) ?? this.refuseWhileSeeding(command) ?? this.refuseByBounds(command) ?? this.execute(command, meta.slot);
     if (this.store.revision !== before) {
       if (this.store.revision - this.store.compactRevision > this.historyRevisionsMax) this.store.compact(this.store.revision - this.historyRevisionsMax);
       for (const listener of this.listeners) listener(this.store.revision);
@@ -306,6 +345,14 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       if (this.sessions.get(id) !== undefined && owner !== user) return { type: 'permission-denied', user, access: 'session', resource: `session ${id}` };
     }
     return undefined;
+  }
+
+  /** While the range awaits its keys, only the seed and the leader's session duties (on no sessions) apply. */
+  private refuseWhileSeeding(command: KvCommand): KvResult | undefined {
+    if (this.seedCursor === undefined) return undefined;
+    if (command.type === 'range-seed' || command.type === 'session-renew' || command.type === 'session-expire' || command.type === 'session-expire-by-log-time')
+      return undefined;
+    return { type: 'invalid', reason: `this range awaits the keys a split moves to it: ${command.type} must wait` };
   }
 
   /** A command naming a key outside this range's bounds, refused: nothing changes. */
@@ -426,6 +473,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
         return this.freeze(c.at);
       case 'range-release':
         return this.release(c.at);
+      case 'range-seed':
+        return this.seed(c);
       case 'extension':
         throw new Error('unreachable: extension commands are applied before execute');
       default:
@@ -475,6 +524,54 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     if (frozen.start !== at) return { type: 'invalid', reason: `range-release: the keys frozen are from ${frozen.start}, not ${at}` };
     this.frozenRange = undefined;
     return { type: 'range-released', keys: this.store.forget(frozen.start, frozen.end) };
+  }
+
+  /** Applies one chunk of a new range's keys (see `range-seed` in {@link KvCommand}). */
+  private seed(c: Extract<KvCommand, { type: 'range-seed' }>): KvResult {
+    const cursor = this.seedCursor;
+    const bounds = this.bounds;
+    if (cursor === undefined || bounds === undefined) return { type: 'invalid', reason: 'range-seed: this range awaits no keys' };
+    // A repeat, or a chunk from a copy that restarted: nothing changes; the answer says where to go on from.
+    if (c.after !== cursor) return { type: 'range-seeded', cursor, done: false };
+    // Started by the first chunk, even one of no keys (at revision 0 there can be none).
+    const started = this.store.revision !== 0;
+    if (!isVersionNumber(c.revision) || (started && c.revision !== this.store.revision))
+      return { type: 'invalid', reason: `range-seed: revision ${String(c.revision)}, not the seeding's ${this.store.revision}` };
+    const bad = this.refuseSeedRecords(c, bounds);
+    if (bad !== undefined) return { type: 'invalid', reason: `range-seed: ${bad}` };
+    if (!started) this.store.startAt(c.revision);
+    for (const kv of c.records) this.store.seed({ ...kv, value: keptValue(kv.value) });
+    const next = c.records[c.records.length - 1]?.key ?? cursor;
+    if (!c.last) {
+      this.seedCursor = next;
+      return { type: 'range-seeded', cursor: next, done: false };
+    }
+    for (const [prefix, counter] of c.sequences) this.sequences.set(prefix, counter);
+    this.seedCursor = undefined;
+    return { type: 'range-seeded', cursor: next, done: true };
+  }
+
+  /** Why a chunk's records cannot be seeded, or undefined: each key valid, in the bounds, after the last; each record whole. */
+  private refuseSeedRecords(c: Extract<KvCommand, { type: 'range-seed' }>, bounds: KeyBounds): string | undefined {
+    let previous = c.after;
+    for (const kv of c.records) {
+      const bad = invalidKey(kv.key) ?? invalidValue(kv.value);
+      if (bad !== undefined) return bad;
+      if (kv.key <= previous) return `key ${kv.key} is not after ${previous}`;
+      if (!boundsHold(bounds, kv.key)) return `key ${kv.key} is outside the range`;
+      if (kv.session !== undefined) return `key ${kv.key} belongs to a session`;
+      if (!isVersionNumber(kv.version) || kv.version === 0 || !isVersionNumber(kv.createRevision) || kv.createRevision === 0)
+        return `key ${kv.key} has version ${kv.version}, created at ${kv.createRevision}`;
+      if (!isVersionNumber(kv.modRevision) || kv.modRevision < kv.createRevision || kv.modRevision > c.revision)
+        return `key ${kv.key} was changed at revision ${kv.modRevision}, not from its creation at ${kv.createRevision} to ${c.revision}`;
+      previous = kv.key;
+    }
+    if (!c.last && c.sequences.length > 0) return 'sequence counters come with the last chunk';
+    for (const [prefix, counter] of c.sequences) {
+      const bad = invalidKey(prefix);
+      if (bad !== undefined || !boundsHold(bounds, prefix) || !isVersionNumber(counter)) return `sequence ${prefix} at ${counter} is not one this range holds`;
+    }
+    return undefined;
   }
 
   /** Why a put of `key` with `value` by `session` would be refused, or undefined. */
@@ -625,9 +722,15 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       time: this.time,
       auth: this.authTable.clone(),
       ...(extension === undefined ? {} : { extension }),
-      ...(this.bounds === undefined || !this.narrowed
+      ...(this.bounds === undefined || (!this.narrowed && this.seedCursor === undefined)
         ? {}
-        : { range: { bounds: this.bounds, ...(this.frozenRange === undefined ? {} : { frozen: this.frozenRange }) } }),
+        : {
+            range: {
+              bounds: this.bounds,
+              ...(this.frozenRange === undefined ? {} : { frozen: this.frozenRange }),
+              ...(this.seedCursor === undefined ? {} : { seedCursor: this.seedCursor }),
+            },
+          }),
     };
     let written: Promise<Uint8Array> | undefined;
     // Encoded in steps with a pause between them: requests are served meanwhile.
@@ -640,9 +743,9 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   }
 
   /**
-   * Whether a freeze changed the range since it was made. Only then do snapshots carry
-   * the bounds (format version 5): a range never split writes what a build from before
-   * splits reads.
+   * Whether a freeze changed the range since it was made. Only then, or while the range
+   * awaits its keys, do snapshots carry the bounds (format version 5): a range never split
+   * writes what a build from before splits reads.
    */
   private get narrowed(): boolean {
     // A freeze moves the end, and only the end; nothing moves it back.
@@ -668,6 +771,8 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     // A snapshot from before ranges could narrow holds none: the bounds were the creation bounds then.
     this.bounds = state.range?.bounds ?? this.creationBounds;
     this.frozenRange = state.range?.frozen;
+    // Written while seeding, a snapshot says so: one without it was written by a range that awaited nothing.
+    this.seedCursor = state.range?.seedCursor;
     this.extension?.restore(state.extension);
     for (const listener of this.listeners) listener(this.store.revision);
   }

@@ -210,6 +210,21 @@ export class MvccStore {
     this.keys.scanFrom(start, (key) => (end === undefined || key < end) && visit(key));
   }
 
+  /** Starts an empty store at `revision`, history compacted through it: a range seeded from another one's keys. */
+  startAt(revision: number): void {
+    assert(this.revision === 0 && this.histories.size === 0, () => `a store at revision ${this.revision} with ${this.histories.size} keys cannot start anew`);
+    this.revision = revision;
+    this.compactRevision = revision;
+  }
+
+  /** Adds `key`, absent, with its one record `kv` (at or below the store's revision, which it leaves as it is): a seeded key. */
+  seed(kv: KeyValue): void {
+    assert(!this.histories.has(kv.key) && kv.modRevision <= this.revision, () => `seeded key ${kv.key} exists or is above revision ${this.revision}`);
+    this.histories.set(kv.key, [{ revision: kv.modRevision, version: kv.version, createRevision: kv.createRevision, value: kv.value, session: undefined }]);
+    this.keys.insert(kv.key);
+    this.bytes += kv.value.byteLength;
+  }
+
   /**
    * Forgets every key from `start` to `end` (no `end`: every key from `start`) and all
    * its history, at no revision: for keys that have moved to another range, which no

@@ -139,6 +139,17 @@ export function kvCommandArbitrary(): fc.Arbitrary<KvCommand> {
     fc.constant({ type: 'session-expire-by-log-time' } as const),
     fc.record({ type: fc.constant('compact'), revision: uintArbitrary() }, plain),
     fc.record({ type: fc.constantFrom('range-freeze' as const, 'range-release' as const), at: keyArbitrary() }, plain),
+    fc.record(
+      {
+        type: fc.constant('range-seed'),
+        revision: uintArbitrary(),
+        after: fc.oneof(keyArbitrary(), fc.constant('')),
+        records: fc.array(keyValueArbitrary(), { maxLength: 3 }),
+        last: fc.boolean(),
+        sequences: fc.array(fc.tuple(keyArbitrary(), uintArbitrary()), { maxLength: 2 }),
+      },
+      plain,
+    ),
   );
 }
 
@@ -171,5 +182,6 @@ export function kvResultArbitrary(): fc.Arbitrary<KvResult> {
     ),
     fc.record({ type: fc.constant('range-frozen'), at: keyArbitrary(), revision: uintArbitrary() }, plain),
     fc.record({ type: fc.constant('range-released'), keys: uintArbitrary() }, plain),
+    fc.record({ type: fc.constant('range-seeded'), cursor: fc.oneof(keyArbitrary(), fc.constant('')), done: fc.boolean() }, plain),
   );
 }

@@ -257,8 +257,8 @@ describe('decoding malformed bytes throws CodecError, with a message that says w
   it('refuses an unknown type tag', () => {
     refused(decodeCommand, bytes(1), /command type: frame ends early/);
     refused(decodeCommand, bytes(1, 0), /unknown command type tag 0/);
-    refused(decodeCommand, bytes(1, 21), /unknown command type tag 21/);
-    refused(decodeResult, bytes(1, 21), /unknown result type tag 21/);
+    refused(decodeCommand, bytes(1, 22), /unknown command type tag 22/);
+    refused(decodeResult, bytes(1, 22), /unknown result type tag 22/);
     refused(decodeResult, bytes(1, 255), /unknown result type tag 255/);
   });
 

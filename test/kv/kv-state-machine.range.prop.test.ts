@@ -184,3 +184,59 @@ it('a range refuses what its bounds of the moment exclude, answers the rest as a
   const enough = runs / 10;
   for (const [name, count] of Object.entries(seen)) expect(count, name).toBeGreaterThan(enough);
 });
+
+it('a new range seeded from the frozen keys, in chunks repeated and resumed, holds them as the old range did', async () => {
+  const plain = command.filter((c) => !c.type.startsWith('range-'));
+  const copies = { keys: 0, repeats: 0, restored: 0 };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(plain, { minLength: 10, maxLength: 50, size: 'max' }),
+      fc.constantFrom('b', 'c/f', 'd', 'f'),
+      fc.array(fc.record({ keys: fc.integer({ min: 0, max: 3 }), repeat: fc.boolean(), restore: fc.boolean() }), { minLength: 30, maxLength: 30 }),
+      async (commands, at, steps) => {
+        const from = new KvStateMachine({ bounds: creation, historyRevisionsMax: 12 });
+        let slot = 0;
+        const meta = () => ({ slot: ++slot, timestamp: 1_000 + slot, clientId: 'c', seq: slot, origin: 'a' });
+        for (const c of commands) from.apply(c, meta());
+        // Sessions do not move: end them first, as a split must.
+        for (const id of [1, 2, 3]) from.apply({ type: 'session-close', session: id }, meta());
+        expect(from.apply({ type: 'range-freeze', at }, meta())).toMatchObject({ type: 'range-frozen' });
+        const revision = from.frozen!.revision;
+        const newRange = () => new KvStateMachine({ bounds: { start: at, end: creation.end }, awaitsSeed: true, historyRevisionsMax: 12 });
+        let to = newRange();
+        let after = '';
+        let sent: Extract<KvCommand, { type: 'range-seed' }> | undefined;
+        for (const step of steps) {
+          if (step.repeat && sent !== undefined) {
+            // A chunk entered twice (a retry after a lost answer) answers where the seeding is, or that it is over, and changes nothing.
+            if (to.awaitingSeed) expect(to.apply(sent, meta())).toEqual({ type: 'range-seeded', cursor: after, done: false });
+            else expect(to.apply(sent, meta())).toMatchObject({ type: 'invalid', reason: expect.stringMatching(/awaits no keys/) });
+            copies.repeats++;
+          }
+          if (step.restore) {
+            const copy = newRange();
+            copy.restore(await to.snapshot().write());
+            to = copy;
+            copies.restored++;
+          }
+          if (!to.awaitingSeed) break;
+          // Chunks of 0 to 3 keys; 0 keys is how an empty frozen range is seeded, or a pause.
+          const chunk = from.frozenChunk(after, step.keys);
+          sent = { type: 'range-seed', revision, after, records: chunk.records, last: chunk.last, sequences: [] };
+          const answer = to.apply(sent, meta());
+          after = chunk.records.at(-1)?.key ?? after;
+          expect(answer).toEqual({ type: 'range-seeded', cursor: after, done: chunk.last });
+        }
+        if (to.awaitingSeed) return; // 30 chunks of up to 3 keys did not cover it: rare, and nothing to compare
+        const frozenKeys = from.view.range({ start: at, end: creation.end }, 1_000).kvs;
+        copies.keys += frozenKeys.length;
+        expect(to.view.range({ start: at, end: creation.end }, 1_000).kvs).toEqual(frozenKeys);
+        expect([...to.view.allHistories()].map(([key, history]) => [key, history.length])).toEqual(frozenKeys.map((kv) => [kv.key, 1]));
+        expect({ revision: to.revision, compactRevision: to.compactRevision }).toEqual({ revision, compactRevision: revision });
+        expect(to.size).toEqual({ keys: frozenKeys.length, versions: 0, valueBytes: frozenKeys.reduce((n, kv) => n + kv.value.byteLength, 0), sessions: 0 });
+      },
+    ),
+    { numRuns: runs },
+  );
+  for (const [name, count] of Object.entries(copies)) expect(count, name).toBeGreaterThan(runs / 2);
+});

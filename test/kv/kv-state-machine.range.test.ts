@@ -31,6 +31,8 @@ function range(): { machine: KvStateMachine; apply(command: KvCommand): KvResult
   return { machine, apply, log };
 }
 
+type Seed = Extract<KvCommand, { type: 'range-seed' }>;
+
 const live = (m: KvStateMachine) => m.view.range({ start: '', end: '\u{10FFFF}' }, 100).kvs.map((kv) => kv.key);
 
 describe('range-freeze', () => {
@@ -206,5 +208,119 @@ describe('a ranged snapshot', () => {
       }),
       { numRuns: 3_000 },
     );
+  });
+});
+
+describe('range-seed', () => {
+  /** A new range `[f, m)` awaiting its keys. */
+  const newRange = () => new KvStateMachine({ bounds: { start: 'f', end: 'm' }, awaitsSeed: true });
+  let slot = 0;
+  const meta = () => ({ slot: ++slot, timestamp: slot, clientId: 'c', seq: slot, origin: 'a' });
+  const seed = (after: string, records: Seed['records'], last: boolean, revision = 9): Seed => ({
+    type: 'range-seed',
+    revision,
+    after,
+    records,
+    last,
+    sequences: [],
+  });
+
+  it('copies the frozen keys chunk by chunk, each with its versions and revisions, so a compare-and-set read before the split still holds', () => {
+    const { machine, apply } = range();
+    apply({ type: 'range-freeze', at: 'f' });
+    const to = newRange();
+    let after = '';
+    for (;;) {
+      const chunk = machine.frozenChunk(after, 1);
+      const answer = to.apply(
+        { type: 'range-seed', revision: machine.frozen!.revision, after, records: chunk.records, last: chunk.last, sequences: [] },
+        meta(),
+      );
+      expect(answer).toEqual({ type: 'range-seeded', cursor: chunk.records.at(-1)?.key ?? after, done: chunk.last });
+      if (chunk.last) break;
+      after = chunk.records.at(-1)!.key;
+    }
+    expect(to.awaitingSeed).toBe(false);
+    expect(to.revision).toBe(machine.frozen!.revision);
+    expect(to.compactRevision).toBe(machine.frozen!.revision);
+    // f and g (k is deleted): their latest records, as the old range holds them.
+    expect(to.view.range({ start: 'f', end: 'm' }, 10).kvs).toEqual(machine.view.range({ start: 'f', end: 'm' }, 10).kvs);
+    const g = machine.view.latest('g')!;
+    expect(to.apply({ type: 'put', key: 'g', value: bytes('g3'), expectedVersion: g.version }, meta())).toEqual({
+      type: 'put',
+      key: 'g',
+      version: g.version + 1,
+      revision: machine.frozen!.revision + 1,
+    });
+  });
+
+  it('changes nothing on a repeat or a chunk from elsewhere, and answers where the seeding is', () => {
+    const to = newRange();
+    const one = [{ key: 'g', value: bytes('g'), version: 2, createRevision: 3, modRevision: 5 }];
+    expect(to.apply(seed('', one, false), meta())).toEqual({ type: 'range-seeded', cursor: 'g', done: false });
+    expect(to.apply(seed('', one, false), meta())).toEqual({ type: 'range-seeded', cursor: 'g', done: false });
+    expect(to.apply(seed('h', [], true), meta())).toEqual({ type: 'range-seeded', cursor: 'g', done: false });
+    expect(to.size.keys).toBe(1);
+    expect(to.apply(seed('g', [], true), meta())).toEqual({ type: 'range-seeded', cursor: 'g', done: true });
+    expect(to.apply(seed('g', [], true), meta())).toMatchObject({ type: 'invalid', reason: expect.stringMatching(/awaits no keys/) });
+  });
+
+  it('refuses every other command touching keys, sessions or compaction until the last chunk', () => {
+    const to = newRange();
+    for (const command of [
+      { type: 'put', key: 'g', value: bytes('x') },
+      { type: 'delete', key: 'g' },
+      { type: 'txn', compare: [], success: [], failure: [] },
+      { type: 'session-create', ttlMs: 1_000 },
+      { type: 'compact', revision: 0 },
+      { type: 'range-freeze', at: 'h' },
+    ] as const satisfies readonly KvCommand[])
+      expect(to.apply(command, meta()), command.type).toMatchObject({ type: 'invalid', reason: expect.stringMatching(/awaits the keys a split moves to it/) });
+    expect(to.apply({ type: 'session-renew' }, meta())).toEqual({ type: 'renewed', sessions: 0 });
+    expect(to.size.keys).toBe(0);
+  });
+
+  it('refuses a chunk out of order, outside the range, from a session, with versions that cannot be, or at another revision; nothing changes', () => {
+    const to = newRange();
+    const kv = { key: 'g', value: bytes('g'), version: 1, createRevision: 3, modRevision: 3 };
+    const refusals: [Seed, RegExp][] = [
+      [seed('', [kv, { ...kv, key: 'f' }], false), /key f is not after g/],
+      [seed('', [{ ...kv, key: 'x' }], false), /key x is outside the range/],
+      [seed('', [{ ...kv, session: 1 }], false), /belongs to a session/],
+      [seed('', [{ ...kv, version: 0 }], false), /version 0/],
+      [seed('', [{ ...kv, modRevision: 2 }], false), /changed at revision 2/],
+      [seed('', [{ ...kv, modRevision: 10 }], false), /changed at revision 10/],
+      [{ ...seed('', [kv], false), sequences: [['g/', 4]] }, /sequence counters come with the last chunk/],
+      [{ ...seed('', [kv], true), sequences: [['a/', 4]] }, /sequence a\/ at 4/],
+    ];
+    for (const [command, reason] of refusals)
+      expect(to.apply(command, meta()), String(reason)).toMatchObject({ type: 'invalid', reason: expect.stringMatching(reason) });
+    expect(to.revision).toBe(0);
+    expect(to.apply(seed('', [kv], false), meta())).toEqual({ type: 'range-seeded', cursor: 'g', done: false });
+    expect(to.apply(seed('g', [], true, 10), meta())).toMatchObject({ type: 'invalid', reason: expect.stringMatching(/revision 10, not the seeding's 9/) });
+    expect({ keys: to.size.keys, revision: to.revision }).toEqual({ keys: 1, revision: 9 });
+  });
+
+  it('hands over the sequence counters with the last chunk', () => {
+    const to = newRange();
+    expect(to.apply({ ...seed('', [], true), sequences: [['g/', 4]] }, meta())).toEqual({ type: 'range-seeded', cursor: '', done: true });
+    expect(to.apply({ type: 'put', key: 'g/', value: bytes('s'), sequential: true }, meta())).toMatchObject({ key: 'g/0000000004' });
+  });
+
+  it('is in the snapshots of a range awaiting its keys, and only there', async () => {
+    const to = newRange();
+    to.apply(seed('', [{ key: 'g', value: bytes('g'), version: 1, createRevision: 3, modRevision: 3 }], false), meta());
+    const data = await to.snapshot().write();
+    expect(data[3]).toBe(5);
+    const copy = new KvStateMachine({ bounds: { start: 'f', end: 'm' }, awaitsSeed: true });
+    copy.restore(data);
+    expect(copy.apply(seed('', [], true), meta())).toEqual({ type: 'range-seeded', cursor: 'g', done: false });
+    expect(copy.apply(seed('g', [], true), meta())).toEqual({ type: 'range-seeded', cursor: 'g', done: true });
+    const done = await copy.snapshot().write();
+    expect(done[3]).toBe(3);
+    const later = new KvStateMachine({ bounds: { start: 'f', end: 'm' }, awaitsSeed: true });
+    later.restore(done);
+    expect(later.awaitingSeed).toBe(false);
+    expect(later.view.latest('g')?.version).toBe(1);
   });
 });
