@@ -219,10 +219,11 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
 
   /**
    * Up to `keysMax` live frozen keys after `after` ('' for the first), in key order, as
-   * their latest records, and whether they are the last: a chunk of the copy a split
-   * makes. Local state (read after a linearizable barrier on this range). @internal
+   * their latest records, and whether they are the last (then with the sequence counters
+   * of the frozen prefixes): a chunk of the copy a split makes. Local state (read after a
+   * linearizable barrier on this range). @internal
    */
-  frozenChunk(after: string, keysMax: number): { readonly records: KeyValue[]; readonly last: boolean } {
+  frozenChunk(after: string, keysMax: number): { readonly records: KeyValue[]; readonly last: boolean; readonly sequences: [string, number][] } {
     const frozen = this.frozenRange;
     assert(frozen !== undefined, 'frozenChunk: no keys are frozen');
     const records: KeyValue[] = [];
@@ -237,7 +238,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       records.push({ key, value: record.value!, version: record.version, createRevision: record.createRevision, modRevision: record.revision });
       return true;
     });
-    return { records, last };
+    return { records, last, sequences: last ? [...this.sequences].filter(([prefix]) => boundsHold(frozen, prefix)) : [] };
   }
 
   /**
