@@ -58,7 +58,7 @@ export type {
 } from './kv-types.js';
 export { WrongRangeError, CrossShardError } from './errors.js';
 export type { KeyBounds } from './key-bounds.js';
-export { RangeMap, type ShardRange } from './shard/range-map.js';
+export { type RangeCreation, RangeMap, type ShardRange } from './shard/range-map.js';
 export {
   ShardedKv,
   createShardedKv,

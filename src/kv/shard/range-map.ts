@@ -18,12 +18,26 @@ import type { KeyRange } from '../kv-types.js';
 /** One range: the keys `[start, end)` (no `end`: unbounded) and the group serving them. */
 export interface ShardRange extends KeyBounds {
   readonly group: number;
+  /**
+   * How the group was made, when a split made it or narrowed it since: the bounds its
+   * state machine was created with (which a replay of its log from the start needs),
+   * and whether it started empty, awaiting the keys a split copied to it. Absent: made
+   * with these very bounds, when the cluster was created.
+   */
+  readonly creation?: RangeCreation;
+}
+
+/** The bounds a range's group was created with, and whether a split seeded it. */
+export interface RangeCreation extends KeyBounds {
+  readonly seeded: boolean;
 }
 
 /** The group that keeps the range map; no range is served by it. */
 export const metaGroup = 0;
 
-const formatVersion = 1;
+/** Format 1: no range has a `creation`; a map that has none is still written so, for builds before splits. */
+const formatVersionUnsplit = 1;
+const formatVersion = 2;
 
 /**
  * Ranges in key order, with no gap and no overlap: the first starts at `''`, each
@@ -101,6 +115,31 @@ export class RangeMap {
     return found;
   }
 
+  /**
+   * The map of the next generation, where the range holding `at` ends at `at` and
+   * `newGroup` serves the keys from `at` to where that range ended, created for them and
+   * seeded by the split.
+   *
+   * @throws {@link KvRequestError} if `at` is not a valid key strictly inside a range, or
+   *   `newGroup` is the meta group or serves a range already.
+   */
+  split(at: string, newGroup: number): RangeMap {
+    const bad = invalidKey(at);
+    if (bad !== undefined) throw new KvRequestError('RangeMap.split', bad);
+    const old = this.rangeOf(at);
+    if (old.start === at) throw new KvRequestError('RangeMap.split', `${JSON.stringify(at)} is where range ${old.group} starts already`);
+    const tail = old.end === undefined ? { start: at } : { start: at, end: old.end };
+    const ranges = this.ranges.flatMap((r): ShardRange[] =>
+      r !== old
+        ? [r]
+        : [
+            { group: old.group, start: old.start, end: at, creation: creationOf(old) },
+            { group: newGroup, ...tail, creation: { ...tail, seeded: true } },
+          ],
+    );
+    return new RangeMap(ranges, this.generation + 1);
+  }
+
   /** The range served by `group`, if any. */
   rangeOfGroup(group: number): ShardRange | undefined {
     return this.ranges.find((r) => r.group === group);
@@ -117,17 +156,21 @@ export class RangeMap {
     );
   }
 
-  /** The map as bytes, for the meta group. */
+  /** The map as bytes, for the meta group: format 1 while no split changed it (what builds before splits read), else 2. */
   encode(): Uint8Array {
+    const split = this.ranges.some((r) => r.creation !== undefined);
     const w = new Writer(64);
-    w.u8(formatVersion);
+    w.u8(split ? formatVersion : formatVersionUnsplit);
     w.uint(this.generation);
     w.uint(this.ranges.length);
     for (const r of this.ranges) {
       w.uint(r.group);
-      writeString(w, 'range start', r.start, kvLimits.keyBytesMax);
-      w.bool(r.end !== undefined);
-      if (r.end !== undefined) writeString(w, 'range end', r.end, kvLimits.keyBytesMax);
+      writeBounds(w, 'range', r);
+      if (!split) continue;
+      w.bool(r.creation !== undefined);
+      if (r.creation === undefined) continue;
+      writeBounds(w, 'range creation', r.creation);
+      w.bool(r.creation.seeded);
     }
     return w.copy();
   }
@@ -136,20 +179,42 @@ export class RangeMap {
   static decode(bytes: Uint8Array): RangeMap {
     const r = new Reader(bytes);
     const version = r.u8('range map format version');
-    if (version !== formatVersion) throw new CodecError(`range map format version ${version}; this build reads ${formatVersion}`);
+    if (version !== formatVersion && version !== formatVersionUnsplit)
+      throw new CodecError(`range map format version ${version}; this build reads ${formatVersionUnsplit} and ${formatVersion}`);
     const generation = r.uint('range map generation');
     const ranges: ShardRange[] = [];
     // Each range takes at least 3 bytes: its group, an empty start, the end flag.
     for (let n = r.count('range map ranges', 3); n > 0; n--) {
       const group = r.uint('range group');
-      const start = readString(r, 'range start', kvLimits.keyBytesMax);
-      ranges.push(r.bool('range has end') ? { group, start, end: readString(r, 'range end', kvLimits.keyBytesMax) } : { group, start });
+      const bounds = readBounds(r, 'range');
+      if (version === formatVersionUnsplit || !r.bool('range has creation')) {
+        ranges.push({ group, ...bounds });
+        continue;
+      }
+      const creation = readBounds(r, 'range creation');
+      ranges.push({ group, ...bounds, creation: { ...creation, seeded: r.bool('range creation seeded') } });
     }
     r.end();
     const bad = invalidRanges(ranges);
     if (bad !== undefined) throw new CodecError(`range map: ${bad}`);
     return new RangeMap(ranges, generation);
   }
+}
+
+/** The bounds `range`'s group was created with, and whether it was seeded. */
+export function creationOf(range: ShardRange): RangeCreation {
+  return range.creation ?? (range.end === undefined ? { start: range.start, seeded: false } : { start: range.start, end: range.end, seeded: false });
+}
+
+function writeBounds(w: Writer, what: string, bounds: KeyBounds): void {
+  writeString(w, `${what} start`, bounds.start, kvLimits.keyBytesMax);
+  w.bool(bounds.end !== undefined);
+  if (bounds.end !== undefined) writeString(w, `${what} end`, bounds.end, kvLimits.keyBytesMax);
+}
+
+function readBounds(r: Reader, what: string): KeyBounds {
+  const start = readString(r, `${what} start`, kvLimits.keyBytesMax);
+  return r.bool(`${what} has end`) ? { start, end: readString(r, `${what} end`, kvLimits.keyBytesMax) } : { start };
 }
 
 /** Why `ranges` do not cover every key exactly once with distinct range groups, or undefined. */
@@ -165,6 +230,10 @@ function invalidRanges(ranges: readonly ShardRange[]): string | undefined {
     if (i === 0 ? r.start !== '' : r.start !== ranges[i - 1]!.end) return `range ${i} starts at ${JSON.stringify(r.start)}, not where the one before ends`;
     if (r.end !== undefined && !(r.start < r.end)) return `range ${i} ends at ${JSON.stringify(r.end)}, not after its start ${JSON.stringify(r.start)}`;
     if (i === ranges.length - 1 && r.end !== undefined) return `the last range ends at ${JSON.stringify(r.end)}: it must be unbounded`;
+    // A range only narrows: it starts where it was created to start, within the keys it was created for.
+    const c = r.creation;
+    if (c !== undefined && (c.start !== r.start || (c.end !== undefined && (r.end === undefined || r.end > c.end))))
+      return `range ${i} [${JSON.stringify(r.start)}, ${JSON.stringify(r.end)}) is not within the bounds its group was created with`;
   }
   return undefined;
 }

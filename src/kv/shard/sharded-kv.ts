@@ -14,7 +14,7 @@ import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutRe
 import type { ReadOptions, SessionOptions, WriteOptions } from '../kv-api.js';
 import { kvLimits } from '../kv-limits.js';
 import { checkKey, checkRangeRequest, checkWatchRequest, sessionCreateOf, txnCommand } from '../kv-requests.js';
-import { RangeMap, type ShardRange, metaGroup } from './range-map.js';
+import { RangeMap, type ShardRange, creationOf, metaGroup } from './range-map.js';
 import { ShardedWatch } from './sharded-watch.js';
 import { ShardedSession } from './sharded-session.js';
 
@@ -64,7 +64,7 @@ export interface ShardedKvOptions {
   /** Each group's node options (timeouts, snapshots, limits). */
   readonly node?: ShardNodeOptions;
   /** Each range's state machine options (the same on every member). */
-  readonly kv?: Omit<KvStateMachineOptions, 'bounds'>;
+  readonly kv?: Omit<KvStateMachineOptions, 'bounds' | 'awaitsSeed'>;
   /** How idle groups sleep (see `GroupQuiescence`); default on. */
   readonly quiescence?: GroupQuiescence | false;
   /** Default the system clock. */
@@ -398,10 +398,20 @@ export class ShardedKv {
     return kv;
   }
 
-  /** Builds group `group`'s KV node on the host: a range's (bounded to it), or the meta group's. */
+  /**
+   * Builds group `group`'s KV node on the host: the meta group's, or a range's, with the
+   * bounds its group was created with (a split narrows them later, through its log).
+   */
   private buildGroup(group: number, range: ShardRange | undefined): KvNode {
     const { node, kv, members } = this.options;
-    const bounds = range === undefined ? {} : { bounds: range.end === undefined ? { start: range.start } : { start: range.start, end: range.end } };
+    const creation = range === undefined ? undefined : creationOf(range);
+    const bounds =
+      creation === undefined
+        ? {}
+        : {
+            bounds: creation.end === undefined ? { start: creation.start } : { start: creation.start, end: creation.end },
+            ...(creation.seeded ? { awaitsSeed: true } : {}),
+          };
     const built = this.host.hostGroup(group, node ?? {}, (given) => {
       const created = createKvNode({
         ...node,

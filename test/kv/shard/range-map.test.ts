@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CodecError } from '../../../src/encoding/codec-error.js';
 import { type KeyRange, KvRequestError, RangeMap } from '../../../src/kv/index.js';
+import { creationOf } from '../../../src/kv/shard/range-map.js';
 import { boundsHold } from '../../../src/kv/key-bounds.js';
 import { prefixEnd } from '../../../src/kv/key-set.js';
 
@@ -89,7 +90,7 @@ describe('RangeMap', () => {
     const meta = new RangeMap([{ group: 1, start: '' }], 0).encode();
     meta[3] = 0; // the group id
     expect(() => RangeMap.decode(meta)).toThrow(/group 0/);
-    expect(() => RangeMap.decode(new Uint8Array([2, 0, 0]))).toThrow(/format version 2/);
+    expect(() => RangeMap.decode(new Uint8Array([3, 0, 0]))).toThrow(/format version 3/);
   });
 
   it('refuses ranges that leave a gap, overlap, share a group or are not increasing', () => {
@@ -120,5 +121,78 @@ describe('RangeMap', () => {
     expect(() => RangeMap.fromSplitKeys(['a', 'a'])).toThrow(/must increase/);
     expect(() => RangeMap.fromSplitKeys([''])).toThrow(KvRequestError);
     expect(RangeMap.fromSplitKeys(['g', 'p']).rangeOfGroup(2)).toEqual({ group: 2, start: 'g', end: 'p' });
+  });
+});
+
+describe('RangeMap.split', () => {
+  it('cuts the range holding the point: the next generation, the old group narrowed, a new group created for the tail and seeded', () => {
+    fc.assert(
+      fc.property(splitKeys, fc.array(key, { maxLength: 6 }), (splits, points) => {
+        let map = RangeMap.fromSplitKeys(splits);
+        const created = new Map(map.ranges.map((r) => [r.group, { start: r.start, end: r.end, seeded: false }]));
+        let nextGroup = map.ranges.length + 1;
+        for (const at of points) {
+          const old = map.rangeOf(at);
+          if (old.start === at) {
+            expect(() => map.split(at, nextGroup)).toThrow(/where range \d+ starts already/);
+            continue;
+          }
+          const next = map.split(at, nextGroup);
+          expect(next.generation).toBe(map.generation + 1);
+          expect(next.ranges).toHaveLength(map.ranges.length + 1);
+          expect(next.rangeOfGroup(old.group)).toMatchObject({ start: old.start, end: at });
+          const tail = next.rangeOf(at);
+          expect({ group: tail.group, start: tail.start, end: tail.end }).toEqual({ group: nextGroup, start: at, end: old.end });
+          created.set(nextGroup, { start: at, end: old.end, seeded: true });
+          // Every other range as it was; every group keeps the bounds it was created with, and each range lies within them.
+          for (const r of map.ranges) if (r !== old) expect(next.rangeOfGroup(r.group)).toEqual(r);
+          for (const r of next.ranges) {
+            const c = creationOf(r);
+            expect({ start: c.start, end: c.end, seeded: c.seeded }).toEqual(created.get(r.group));
+            expect(r.start).toBe(c.start);
+            if (c.end !== undefined) expect(r.end !== undefined && r.end <= c.end).toBe(true);
+          }
+          map = next;
+          nextGroup++;
+        }
+        // Format 1 until a split; format 2, holding each range's creation, after.
+        const bytes = map.encode();
+        expect(bytes[0]).toBe(map.ranges.some((r) => r.creation !== undefined) ? 2 : 1);
+        const back = RangeMap.decode(bytes);
+        expect(back.ranges).toEqual(map.ranges);
+        expect(back.generation).toBe(map.generation);
+        for (let n = 0; n < bytes.byteLength; n++) expect(() => RangeMap.decode(bytes.subarray(0, n))).toThrow(CodecError);
+      }),
+    );
+  });
+
+  it('refuses a point that is no key, a new group that is the meta group or serves a range, and a range wider than its group was created for', () => {
+    const map = RangeMap.fromSplitKeys(['m']);
+    expect(() => map.split('', 3)).toThrow(KvRequestError);
+    expect(() => map.split('p', 0)).toThrow(/group 0/);
+    expect(() => map.split('p', 1)).toThrow(/group 1 serves two ranges/);
+    expect(() => new RangeMap([{ group: 1, start: '', creation: { start: '', end: 'm', seeded: false } }], 1)).toThrow(
+      /not within the bounds its group was created with/,
+    );
+    expect(
+      () =>
+        new RangeMap(
+          [
+            { group: 1, start: '', end: 'z', creation: { start: '', end: 'm', seeded: false } },
+            { group: 2, start: 'z' },
+          ],
+          1,
+        ),
+    ).toThrow(/range 0/);
+    expect(
+      () =>
+        new RangeMap(
+          [
+            { group: 1, start: '', end: 'm' },
+            { group: 2, start: 'm', creation: { start: 'a', seeded: true } },
+          ],
+          1,
+        ),
+    ).toThrow(/range 1/);
   });
 });

@@ -194,6 +194,30 @@ describe('ShardedKv', () => {
     await expect(other.start()).rejects.toThrow(ConfigError);
   });
 
+  it("a member restarted on a map a split changed builds each range's group as it was created: its log replays the same", async () => {
+    const { member } = cluster();
+    const kvs = members.map((id) => member(id));
+    await Promise.all(kvs.map((kv) => kv.start()));
+    await kvs[0]!.put('zebra', 'stripes');
+    await kvs[0]!.put('pear', 'green');
+    // The first steps of a split of range 3, ['p', ∞), at 't': its keys from 't' frozen, then the map's next generation.
+    expect(await kvs[0]!.shard(3)!.node.propose({ type: 'range-freeze', at: 't' })).toMatchObject({ type: 'range-frozen', at: 't' });
+    const found = await kvs[0]!.shard(0)!.get('range-map');
+    await kvs[0]!.shard(0)!.put('range-map', kvs[0]!.rangeMap.split('t', 4).encode(), { expectedVersion: found!.version });
+    await kvs[2]!.close();
+    const again = member('c');
+    await again.start();
+    expect(again.rangeMap.rangeOf('zebra')).toEqual({ group: 4, start: 't', creation: { start: 't', seeded: true } });
+    // Range 3 was created for ['p', ∞): replayed so, its log narrows it at the freeze and keeps the frozen key.
+    const three = again.shard(3)!.machine;
+    await expect.poll(() => three.keyBounds).toEqual({ start: 'p', end: 't' });
+    expect(text(three.view.latest('zebra')?.value ?? undefined)).toBe('stripes');
+    expect(text(three.view.latest('pear')?.value ?? undefined)).toBe('green');
+    // Range 4, made by the split, awaits its keys.
+    expect(again.shard(4)!.machine.awaitingSeed).toBe(true);
+    expect(again.shard(4)!.machine.keyBounds).toEqual({ start: 't' });
+  });
+
   it('watches across ranges: every change once, each naming its range and its revision there; resumes per range', async () => {
     const [a, b] = await started();
     // From each range's first revision: a default start is a read point, which a write through another member may precede.
