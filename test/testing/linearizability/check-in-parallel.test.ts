@@ -4,9 +4,9 @@
  * models sent by name or by origin.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import os, { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   checkLinearizability,
   checkLinearizabilityInParallel,
@@ -63,7 +63,73 @@ describe('where the check runs', () => {
     expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
     expect(verdict.execution.note).toMatch(/finished in this thread within linearizabilityLimits.parallelAfterMs \(1000 ms\)/);
     expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel)).execution.note).toMatch(/one key/);
-    expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers: 0 })).execution).toEqual({ workers: 0 });
+    expect((await checkLinearizabilityInParallel(fine('y'), versionedKvModel, { workers: 0 })).execution).toStrictEqual({ workers: 0 });
+  });
+
+  it("answers from this thread under 'auto' when every key ends in the head start, and draws that verdict's picture", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'synod-parallel-')), 'check.html');
+    const verdict = await checkLinearizabilityInParallel([...fine('x'), ...fine('y')], versionedKvModel, { visualize: file });
+    expect(verdict).toMatchObject({ result: 'linearizable', execution: { workers: 0, note: expect.stringMatching(/finished in this thread/) } });
+    expect(readFileSync(file, 'utf8')).toContain('linearizable');
+  });
+
+  it("starts no worker under 'auto' when the time budget is no longer than the head start: it was the whole check's", async () => {
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(40, 'x'), ...fine('y')], versionedKvModel, { timeBudgetMs: 300 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['x'], execution: { workers: 0 } });
+  });
+
+  it("checks in this thread under 'auto' on one core, and where node:worker_threads is missing (a browser)", async () => {
+    const history = [...fine('x'), ...fine('y')];
+    const oneCore = vi.spyOn(os, 'availableParallelism').mockReturnValue(1);
+    try {
+      expect((await checkLinearizabilityInParallel(history, versionedKvModel)).execution).toStrictEqual({
+        workers: 0,
+        note: 'one core: checked in this thread',
+      });
+    } finally {
+      oneCore.mockRestore();
+    }
+    const builtins = Reflect.get(process, 'getBuiltinModule');
+    Reflect.set(process, 'getBuiltinModule', undefined);
+    try {
+      expect((await checkLinearizabilityInParallel(history, versionedKvModel)).execution).toStrictEqual({
+        workers: 0,
+        note: 'workers needs node:worker_threads (Node 20.16 or later): checked in this thread',
+      });
+      await expect(checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 })).rejects.toMatchObject({ field: 'workers' });
+    } finally {
+      Reflect.set(process, 'getBuiltinModule', builtins);
+    }
+  });
+
+  it("checks a history a worker cannot be sent in this thread under 'auto', and rejects it when workers were asked for", async () => {
+    // A function in an operation: structured clone cannot copy it.
+    const history = [...hardHistory(12, 'x'), ...fine('b')];
+    Object.assign(history[0]!, { note: () => 'not copied' });
+    const refused = checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 });
+    await expect(refused).rejects.toThrow(ConfigError);
+    await expect(refused).rejects.toMatchObject({ field: 'history', message: expect.stringMatching(/of key x cannot be copied to a worker thread/) });
+    // The clock of the head start jumps 600 ms a reading, so 'x' outlasts it.
+    for (const workers of [undefined, 'auto'] as const) {
+      let readings = 0;
+      const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, {
+        ...(workers === undefined ? {} : { workers }),
+        now: () => readings++ * 600,
+        timeBudgetMs: 1e9,
+      });
+      expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
+      expect(verdict.execution.note).toMatch(/^history of key x cannot be copied to a worker thread \(.+\): checked in this thread$/);
+    }
+  }, 20_000);
+
+  it('shrinks a failure only if asked to, in the head start and on workers alike', async () => {
+    // The first put is not needed to show the failure: shrinking drops it.
+    const history = [ok('z', put('0'), 0, 1, written(1), 'x'), ok('a', put('1'), 2, 3, written(2), 'x'), ok('b', get, 4, 5, absent, 'x'), ...fine('y')];
+    const unshrunk = checkLinearizability(history, versionedKvModel, { shrink: false });
+    expect(unshrunk).toMatchObject({ result: 'not-linearizable', shrinkComplete: false });
+    expect(checkLinearizability(history, versionedKvModel)).not.toEqual(unshrunk);
+    for (const workers of ['auto', 2] as const)
+      expect(withoutExecution(await checkLinearizabilityInParallel(history, versionedKvModel, { workers, shrink: false })), String(workers)).toEqual(unshrunk);
   });
 
   it.skipIf(availableParallelism() < 2)("hands a key cut short by the head start to a worker, which finds it failing: the report is the caller's", async () => {
@@ -132,6 +198,26 @@ describe('where the check runs', () => {
     const relative: Model<number, CounterInput, number | null> = { ...counterModel, origin: { module: './worker-models.js', export: 'counterModel' } };
     await expect(checkLinearizabilityInParallel(history, relative, { workers: 1 })).rejects.toThrow(/absolute file path or a file: URL/);
   });
+
+  it("falls back to this thread under 'auto' when the workers cannot load the model's origin", async () => {
+    // 2^12 sets of unknown adds, none of which makes -1: 'x' outlasts a head start whose clock jumps 600 ms a reading.
+    const adds = Array.from(
+      { length: 12 },
+      (_, i): CounterOperation => ({ client: `c${i}`, key: 'x', input: { op: 'add', by: 2 ** i }, invokedAt: 0, outcome: 'info' }),
+    );
+    const history = [...adds, { ...read('x', 5, -1), client: 'r' }, add('y', 0, 1)];
+    const missing: Model<number, CounterInput, number | null> = { ...counterModel, origin: { module: counterModel.origin!.module, export: 'nothing' } };
+    for (const workers of [undefined, 'auto'] as const) {
+      let readings = 0;
+      const verdict = await checkLinearizabilityInParallel(history, missing, {
+        ...(workers === undefined ? {} : { workers }),
+        now: () => readings++ * 600,
+        timeBudgetMs: 1e9,
+      });
+      expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
+      expect(verdict.execution.note).toMatch(/^a worker thread could not load the model \(.*has no export 'nothing'.*\): checked in this thread$/);
+    }
+  }, 20_000);
 });
 
 describe("a user's model, loaded by workers from its origin", () => {
@@ -223,7 +309,11 @@ describe('a worker that dies', () => {
     const history = [add('c', 0, 1), read('c', 2, 1), add('boom', 0, 13), add('d', 0, 2), read('d', 2, 2)];
     const verdict = await checkLinearizabilityInParallel(history, throwingModel, { workers: 2 });
     expect(verdict).toMatchObject({ result: 'unknown', reason: 'worker failed', keys: ['boom'], execution: { workers: 2 } });
-    if (verdict.result === 'unknown') expect(verdict.detail).toMatch(/a worker thread failed \(Error: the model cannot add 13/);
+    // The error on one line: its name, its message, and the first frame of its stack.
+    if (verdict.result === 'unknown')
+      expect(verdict.detail).toMatch(
+        /a worker thread failed \(Error: the model cannot add 13 \(at Object\.step \([^()\n]*worker-models\.ts:\d+:\d+\)\)\) before/,
+      );
     // A failing key still wins.
     const failing = [...history, add('e', 0, 1), read('e', 2, 5)];
     expect(await checkLinearizabilityInParallel(failing, throwingModel, { workers: 1 })).toMatchObject({ result: 'not-linearizable', key: 'e' });
