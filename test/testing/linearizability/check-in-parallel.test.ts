@@ -137,10 +137,11 @@ describe('where the check runs', () => {
     // (2,048 steps): 'a' ends in it, 'x' (4,096 orders of 12 unknown writes) is cut, and
     // 'b' is not reached; both go to workers, where 'x' is the first key of two and
     // 'b' the second (their indexes there are not their indexes here).
+    // The clock starts far from 0, and the budget left to the workers is the check's less the head start's 1.2 s.
     let readings = 0;
-    const now = (): number => readings++ * 600;
+    const now = (): number => 1e9 + readings++ * 600;
     const history = [...fine('a'), ...hardHistory(12, 'x'), ...fine('b')];
-    const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, { now, timeBudgetMs: 1e9 });
+    const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, { now, timeBudgetMs: 120_000 });
     expect(verdict.execution).toEqual({ workers: 2 });
     const alone = checkLinearizability(hardHistory(12, 'x'), versionedKvModel);
     expect(withoutExecution(verdict)).toEqual(alone);
@@ -289,6 +290,20 @@ describe('the first failing key stops the others', () => {
     // 'fine' ends within the 100 ms on a quiet machine; on a loaded one its worker may not
     // have started by then, and it is unknown too. 'stuck' never ends: the watchdog stopped it.
     if (verdict.result === 'unknown') expect(verdict.keys).toContain('stuck');
+  });
+
+  it("leaves the workers the step budget the head start did not take, under 'auto'", async () => {
+    // The head start's clock jumps 600 ms a reading: it ends at its second, after 2,048 steps, with both keys cut short.
+    let readings = 0;
+    const stepsMax = 6_000;
+    const history = [...hardHistory(30, 'x'), ...hardHistory(30, 'y')];
+    const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, { now: () => readings++ * 600, timeBudgetMs: 1e9, stepsMax });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys: ['x', 'y'] });
+    if (verdict.result !== 'unknown') return;
+    if (availableParallelism() >= 2) expect(verdict.execution.workers).toBe(2);
+    const steps = Number(/after (\d+) steps/.exec(verdict.detail)?.[1]);
+    expect(steps).toBeGreaterThan(stepsMax / 2);
+    expect(steps).toBeLessThanOrEqual(stepsMax + 2 * linearizabilityLimits.stepsPerClockRead);
   });
 
   it('shares the step budget of the check between the workers', async () => {
