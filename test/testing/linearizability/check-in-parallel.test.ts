@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os, { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import workerThreads from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
 import {
   checkLinearizability,
@@ -305,6 +306,74 @@ describe('the first failing key stops the others', () => {
     expect(steps).toBeGreaterThan(stepsMax / 2);
     expect(steps).toBeLessThanOrEqual(stepsMax + 2 * linearizabilityLimits.stepsPerClockRead);
   });
+
+  it('names the step budget for the keys no worker took before it was spent', async () => {
+    // One worker, a budget smaller than one turn: the first key spends it, and the others are never taken.
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(30, 'x'), ...fine('y'), ...fine('z')], versionedKvModel, {
+      workers: 1,
+      stepsMax: 100,
+    });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys: ['x', 'y', 'z'], execution: { workers: 1 } });
+    // No worker failed: the budget alone is named.
+    if (verdict.result === 'unknown')
+      expect(verdict.detail).toMatch(
+        /^the step budget of the check \(stepsMax 100\) ran out before 3 of 3 keys were finished \(x, y, z\) after \d+ steps; no key failed$/,
+      );
+  });
+
+  it('starts as many workers as it reports, never more than there are keys', async () => {
+    const Real = workerThreads.Worker;
+    let started = 0;
+    Reflect.set(
+      workerThreads,
+      'Worker',
+      class extends Real {
+        constructor(...args: ConstructorParameters<typeof Real>) {
+          super(...args);
+          started++;
+        }
+      },
+    );
+    try {
+      const history = [...fine('x'), ...fine('y'), ...fine('z')];
+      for (const [workers, expected] of [
+        [2, 2],
+        [5, 3],
+      ] as const) {
+        started = 0;
+        expect((await checkLinearizabilityInParallel(history, versionedKvModel, { workers })).execution).toStrictEqual({ workers: expected });
+        expect(started).toBe(expected);
+      }
+    } finally {
+      Reflect.set(workerThreads, 'Worker', Real);
+    }
+  });
+
+  it("checks in this thread under 'auto' when a worker cannot start, and rejects when workers were asked for", async () => {
+    const Real = workerThreads.Worker;
+    Reflect.set(
+      workerThreads,
+      'Worker',
+      class {
+        constructor() {
+          throw new Error('no threads left');
+        }
+      },
+    );
+    try {
+      const history = [...hardHistory(12, 'x'), ...fine('y')];
+      await expect(checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 })).rejects.toMatchObject({
+        field: 'model',
+        message: expect.stringMatching(/a worker thread could not start \(no threads left\)/),
+      });
+      let readings = 0;
+      const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, { now: () => readings++ * 600, timeBudgetMs: 1e9 });
+      expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
+      expect(verdict.execution.note).toMatch(/^a worker thread could not load the model \(a worker thread could not start \(no threads left\)\)/);
+    } finally {
+      Reflect.set(workerThreads, 'Worker', Real);
+    }
+  }, 20_000);
 
   it('shares the step budget of the check between the workers', async () => {
     const stepsMax = 200_000;
