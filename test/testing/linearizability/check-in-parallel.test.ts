@@ -19,7 +19,16 @@ import {
 } from '../../../src/testing/index.js';
 import { ConfigError } from '../../../src/index.js';
 import { absent, get, info, type KvOperation, ok, put, value, written } from './fixtures.js';
-import { type CounterInput, counterModel, counterNamed, leakingModel, spinningModel, throwingModel, unclonableModel } from './worker-models.js';
+import {
+  type CounterInput,
+  counterModel,
+  counterNamed,
+  leakingModel,
+  spinningModel,
+  stringThrowingModel,
+  throwingModel,
+  unclonableModel,
+} from './worker-models.js';
 
 /** 2^writers orders of unknown writes, none of which a read explains: far more work than any test waits for. */
 function hardHistory(writers: number, key: string): KvOperation[] {
@@ -398,6 +407,10 @@ describe('a worker that dies', () => {
       expect(verdict.detail).toMatch(
         /a worker thread failed \(Error: the model cannot add 13 \(at Object\.step \([^()\n]*worker-models\.ts:\d+:\d+\)\)\) before/,
       );
+    // Something else than an Error reaches the thread as Node's own error (an unhandled rejection), naming it.
+    const thrown = await checkLinearizabilityInParallel([add('boom', 0, 13), add('d', 0, 2)], stringThrowingModel, { workers: 2 });
+    if (thrown.result === 'unknown') expect(thrown.detail).toMatch(/^a worker thread failed \(UnhandledPromiseRejection: .*the reason "thirteen"/);
+    else expect.unreachable(thrown.result);
     // A failing key still wins.
     const failing = [...history, add('e', 0, 1), read('e', 2, 5)];
     expect(await checkLinearizabilityInParallel(failing, throwingModel, { workers: 1 })).toMatchObject({ result: 'not-linearizable', key: 'e' });

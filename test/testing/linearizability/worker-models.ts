@@ -34,6 +34,15 @@ export const throwingModel: Model<number, CounterInput, number | null> = {
   },
 };
 
+/** A counter whose step throws a string, not an Error, on an add of 13. */
+export const stringThrowingModel: Model<number, CounterInput, number | null> = {
+  ...counter('string-throwing', 'stringThrowingModel'),
+  step: (state, input, observed) => {
+    if (input.op === 'add' && input.by === 13) throw 'thirteen';
+    return counterModel.step(state, input, observed);
+  },
+};
+
 const kept: unknown[] = [];
 
 /** A counter whose step holds on to 8 MiB of heap on every add of 13: a leak the byte accounting cannot see. */
