@@ -3,7 +3,7 @@
  * key stopping the rest, workers that die reported as `unknown` with the reason, and
  * models sent by name or by origin.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import fs, { mkdtempSync, readFileSync } from 'node:fs';
 import os, { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import workerThreads from 'node:worker_threads';
@@ -355,6 +355,43 @@ describe('the first failing key stops the others', () => {
       }
     } finally {
       Reflect.set(workerThreads, 'Worker', Real);
+    }
+  });
+
+  it('starts no other worker once a key failed, though keys are left', async () => {
+    const Real = workerThreads.Worker;
+    let started = 0;
+    Reflect.set(
+      workerThreads,
+      'Worker',
+      class extends Real {
+        constructor(...args: ConstructorParameters<typeof Real>) {
+          super(...args);
+          started++;
+        }
+      },
+    );
+    try {
+      // One worker takes 'a' first and finds it failing; 'b' to 'e' are never taken.
+      const history = [...lostWrite('a'), ...fine('b'), ...fine('c'), ...fine('d'), ...fine('e')];
+      expect(await checkLinearizabilityInParallel(history, versionedKvModel, { workers: 1 })).toMatchObject({ result: 'not-linearizable', key: 'a' });
+      expect(started).toBe(1);
+    } finally {
+      Reflect.set(workerThreads, 'Worker', Real);
+    }
+  });
+
+  it("checks in this thread under 'auto' when the worker's entry is missing (synod/testing bundled elsewhere), and rejects when workers were asked for", async () => {
+    const exists = vi.spyOn(fs, 'existsSync').mockReturnValue(false);
+    try {
+      const history = [...fine('x'), ...fine('y')];
+      const verdict = await checkLinearizabilityInParallel(history, versionedKvModel);
+      expect(verdict.execution.note).toMatch(
+        /^workers needs the worker entry file:.*linearizability-worker\.ts, which is missing \(is synod\/testing bundled into another file\?\): checked in this thread$/,
+      );
+      await expect(checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 })).rejects.toMatchObject({ field: 'workers' });
+    } finally {
+      exists.mockRestore();
     }
   });
 
