@@ -421,6 +421,14 @@ describe('the first failing key stops the others', () => {
     }
   }, 20_000);
 
+  it('names the time budget for a stuck key and for the keys no worker took before the watchdog', async () => {
+    // One worker, stuck in its first key: the watchdog stops it, and 'b' and 'c' were never taken.
+    const history = [add('stuck', 0, 13), add('b', 0, 1), read('b', 2, 1), add('c', 0, 1), read('c', 2, 1)];
+    const verdict = await checkLinearizabilityInParallel(history, spinningModel, { workers: 1, timeBudgetMs: 100 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['stuck', 'b', 'c'] });
+    if (verdict.result === 'unknown') expect(verdict.detail).not.toMatch(/worker/);
+  });
+
   it('shares the step budget of the check between the workers', async () => {
     const stepsMax = 200_000;
     const verdict = await checkLinearizabilityInParallel([...hardHistory(30, 'x'), ...hardHistory(30, 'y')], versionedKvModel, { workers: 2, stepsMax });
