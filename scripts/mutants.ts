@@ -477,8 +477,8 @@ const mutants: Mutant[] = [
   {
     name: 'a range of a sharded KV applies a command naming a key outside it',
     file: 'src/kv/kv-state-machine.ts',
-    from: 'this.refuseByAuth(command, meta.clientId) ?? this.refuseByBounds(command) ?? this.execute(command, meta.slot);',
-    to: 'this.refuseByAuth(command, meta.clientId) ?? this.execute(command, meta.slot);',
+    from: 'this.refuseWhileSeeding(command) ?? this.refuseByBounds(command) ?? this.execute(command, meta.slot);',
+    to: 'this.refuseWhileSeeding(command) ?? this.execute(command, meta.slot);',
     tests: shardTests,
   },
   {
