@@ -61,6 +61,46 @@ const read = (key: string, at: number, seen: number): CounterOperation => ({
   output: seen,
 });
 
+/** Runs `body` with node:worker_threads' `Worker` replaced by what `replace` makes of it, then puts it back. */
+async function withWorkerClass<T>(replace: (real: typeof workerThreads.Worker) => unknown, body: () => Promise<T>): Promise<T> {
+  const real = workerThreads.Worker;
+  Reflect.set(workerThreads, 'Worker', replace(real));
+  try {
+    return await body();
+  } finally {
+    Reflect.set(workerThreads, 'Worker', real);
+  }
+}
+
+/** A `Worker` class that calls `made` for every worker it makes. */
+function counted(made: () => void): (real: typeof workerThreads.Worker) => unknown {
+  return (Real) =>
+    class extends Real {
+      constructor(...args: ConstructorParameters<typeof Real>) {
+        super(...args);
+        made();
+      }
+    };
+}
+
+/**
+ * Checks `history` under the default and under `'auto'`, with a head start whose clock
+ * jumps 600 ms a reading (so a hard key outlasts it): each must find `key` failing in
+ * this thread, saying why in `note`.
+ */
+async function failsHereUnderAuto<S, I, O>(history: Operation<I, O>[], model: Model<S, I, O>, key: string, note: RegExp): Promise<void> {
+  for (const workers of [undefined, 'auto'] as const) {
+    let readings = 0;
+    const verdict = await checkLinearizabilityInParallel(history, model, {
+      ...(workers === undefined ? {} : { workers }),
+      now: () => readings++ * 600,
+      timeBudgetMs: 1e9,
+    });
+    expect(verdict, String(workers)).toMatchObject({ result: 'not-linearizable', key, execution: { workers: 0 } });
+    expect(verdict.execution.note, String(workers)).toMatch(note);
+  }
+}
+
 /** The verdict without how it ran, to compare with checkLinearizability's. */
 function withoutExecution<T extends { readonly execution: unknown }>(verdict: T): Omit<T, 'execution'> {
   const { execution: _, ...rest } = verdict;
@@ -119,17 +159,7 @@ describe('where the check runs', () => {
     const refused = checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 });
     await expect(refused).rejects.toThrow(ConfigError);
     await expect(refused).rejects.toMatchObject({ field: 'history', message: expect.stringMatching(/of key x cannot be copied to a worker thread/) });
-    // The clock of the head start jumps 600 ms a reading, so 'x' outlasts it.
-    for (const workers of [undefined, 'auto'] as const) {
-      let readings = 0;
-      const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, {
-        ...(workers === undefined ? {} : { workers }),
-        now: () => readings++ * 600,
-        timeBudgetMs: 1e9,
-      });
-      expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
-      expect(verdict.execution.note).toMatch(/^history of key x cannot be copied to a worker thread \(.+\): checked in this thread$/);
-    }
+    await failsHereUnderAuto(history, versionedKvModel, 'x', /^history of key x cannot be copied to a worker thread \(.+\): checked in this thread$/);
   }, 20_000);
 
   it('shrinks a failure only if asked to, in the head start and on workers alike', async () => {
@@ -218,16 +248,7 @@ describe('where the check runs', () => {
     );
     const history = [...adds, { ...read('x', 5, -1), client: 'r' }, add('y', 0, 1)];
     const missing: Model<number, CounterInput, number | null> = { ...counterModel, origin: { module: counterModel.origin!.module, export: 'nothing' } };
-    for (const workers of [undefined, 'auto'] as const) {
-      let readings = 0;
-      const verdict = await checkLinearizabilityInParallel(history, missing, {
-        ...(workers === undefined ? {} : { workers }),
-        now: () => readings++ * 600,
-        timeBudgetMs: 1e9,
-      });
-      expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
-      expect(verdict.execution.note).toMatch(/^a worker thread could not load the model \(.*has no export 'nothing'.*\): checked in this thread$/);
-    }
+    await failsHereUnderAuto(history, missing, 'x', /^a worker thread could not load the model \(.*has no export 'nothing'.*\): checked in this thread$/);
   }, 20_000);
 });
 
@@ -331,54 +352,33 @@ describe('the first failing key stops the others', () => {
   });
 
   it('starts as many workers as it reports, never more than there are keys', async () => {
-    const Real = workerThreads.Worker;
     let started = 0;
-    Reflect.set(
-      workerThreads,
-      'Worker',
-      class extends Real {
-        constructor(...args: ConstructorParameters<typeof Real>) {
-          super(...args);
-          started++;
+    await withWorkerClass(
+      counted(() => started++),
+      async () => {
+        const history = [...fine('x'), ...fine('y'), ...fine('z')];
+        for (const [workers, expected] of [
+          [2, 2],
+          [5, 3],
+        ] as const) {
+          started = 0;
+          expect((await checkLinearizabilityInParallel(history, versionedKvModel, { workers })).execution).toStrictEqual({ workers: expected });
+          expect(started).toBe(expected);
         }
       },
     );
-    try {
-      const history = [...fine('x'), ...fine('y'), ...fine('z')];
-      for (const [workers, expected] of [
-        [2, 2],
-        [5, 3],
-      ] as const) {
-        started = 0;
-        expect((await checkLinearizabilityInParallel(history, versionedKvModel, { workers })).execution).toStrictEqual({ workers: expected });
-        expect(started).toBe(expected);
-      }
-    } finally {
-      Reflect.set(workerThreads, 'Worker', Real);
-    }
   });
 
   it('starts no other worker once a key failed, though keys are left', async () => {
-    const Real = workerThreads.Worker;
     let started = 0;
-    Reflect.set(
-      workerThreads,
-      'Worker',
-      class extends Real {
-        constructor(...args: ConstructorParameters<typeof Real>) {
-          super(...args);
-          started++;
-        }
-      },
+    // One worker takes 'a' first and finds it failing; 'b' to 'e' are never taken.
+    const history = [...lostWrite('a'), ...fine('b'), ...fine('c'), ...fine('d'), ...fine('e')];
+    const verdict = await withWorkerClass(
+      counted(() => started++),
+      () => checkLinearizabilityInParallel(history, versionedKvModel, { workers: 1 }),
     );
-    try {
-      // One worker takes 'a' first and finds it failing; 'b' to 'e' are never taken.
-      const history = [...lostWrite('a'), ...fine('b'), ...fine('c'), ...fine('d'), ...fine('e')];
-      expect(await checkLinearizabilityInParallel(history, versionedKvModel, { workers: 1 })).toMatchObject({ result: 'not-linearizable', key: 'a' });
-      expect(started).toBe(1);
-    } finally {
-      Reflect.set(workerThreads, 'Worker', Real);
-    }
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'a' });
+    expect(started).toBe(1);
   });
 
   it("checks in this thread under 'auto' when the worker's entry is missing (synod/testing bundled elsewhere), and rejects when workers were asked for", async () => {
@@ -396,29 +396,25 @@ describe('the first failing key stops the others', () => {
   });
 
   it("checks in this thread under 'auto' when a worker cannot start, and rejects when workers were asked for", async () => {
-    const Real = workerThreads.Worker;
-    Reflect.set(
-      workerThreads,
-      'Worker',
+    const cannotStart = () =>
       class {
         constructor() {
           throw new Error('no threads left');
         }
-      },
-    );
-    try {
+      };
+    await withWorkerClass(cannotStart, async () => {
       const history = [...hardHistory(12, 'x'), ...fine('y')];
       await expect(checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 })).rejects.toMatchObject({
         field: 'model',
         message: expect.stringMatching(/a worker thread could not start \(no threads left\)/),
       });
-      let readings = 0;
-      const verdict = await checkLinearizabilityInParallel(history, versionedKvModel, { now: () => readings++ * 600, timeBudgetMs: 1e9 });
-      expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'x', execution: { workers: 0 } });
-      expect(verdict.execution.note).toMatch(/^a worker thread could not load the model \(a worker thread could not start \(no threads left\)\)/);
-    } finally {
-      Reflect.set(workerThreads, 'Worker', Real);
-    }
+      await failsHereUnderAuto(
+        history,
+        versionedKvModel,
+        'x',
+        /^a worker thread could not load the model \(a worker thread could not start \(no threads left\)\)/,
+      );
+    });
   }, 20_000);
 
   it('names the time budget for a stuck key and for the keys no worker took before the watchdog', async () => {
