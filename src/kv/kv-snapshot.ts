@@ -14,8 +14,9 @@
  * bytes of the machine's extension (see `KvExtension`), written only by a machine with
  * one; a machine with an extension restoring a version 1 to 3 snapshot starts its
  * extension empty. Version 5, written only by a range of a sharded KV, is version 3
- * followed by a flags byte, the range's bounds now and the keys it froze (see
- * `range-freeze`), then the extension's bytes if the flags say so; a range restoring a
+ * followed by a flags byte, the range's bounds now, the keys it froze (see
+ * `range-freeze`) or, while it awaits the keys a split moves to it, how far their copy
+ * got (see `range-seed`), then the extension's bytes if the flags say so; a range restoring a
  * version 1 to 4 snapshot takes the bounds it was made with, as they were then.
  */
 import { assert } from '../core/assert.js';
