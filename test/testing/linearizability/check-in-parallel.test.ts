@@ -275,6 +275,10 @@ describe("a user's model, loaded by workers from its origin", () => {
     expect(verdict.execution.workers).toBe(2);
     expect(verdict.result).toBe('not-linearizable');
     if (verdict.result === 'not-linearizable') expect(verdict.explanation.states[0]?.show()).toBe('1');
+    // Found again with the caller's options: not shrunk when asked not to.
+    const longer = [add('c', 0, 1), add('c', 0, 2), read('c', 4, 2), add('d', 0, 1)];
+    const unshrunk = await checkLinearizabilityInParallel(longer, unclonableModel, { workers: 2, shrink: false });
+    expect(unshrunk).toMatchObject({ result: 'not-linearizable', key: 'c', shrinkComplete: false, minimal: longer.slice(0, 3) });
   });
 });
 
