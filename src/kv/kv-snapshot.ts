@@ -33,10 +33,17 @@ import { authLimits, type KvRoleRecord, type KvUserRecord } from './kv-auth.js';
 import { keptValue } from './kept-value.js';
 import type { KeyBounds } from './key-bounds.js';
 
+/** Keys a range gave up (`end` undefined: to the end of the keyspace), and the store's revision when it did. @internal */
+export interface FrozenRange {
+  readonly start: string;
+  readonly end?: string;
+  readonly revision: number;
+}
+
 /** A range's replicated bounds and the keys it froze, as a snapshot holds them. */
 interface KvSnapshotRange {
   readonly bounds: KeyBounds;
-  readonly frozen?: { readonly start: string; readonly end?: string; readonly revision: number };
+  readonly frozen?: FrozenRange;
   /** While a new range awaits its keys: the last key seeded ('' before the first). */
   readonly seedCursor?: string;
 }

@@ -8,7 +8,7 @@ import type { ApplyMeta, SnapshotCapture, StateMachine } from '../runtime/index.
 import { utf8Length } from './kv-codec.js';
 import type { KvCommand, KvResult } from './kv-command.js';
 import { kvLimits } from './kv-limits.js';
-import { type KvSnapshotState, decodeKvSnapshot, decodeKvSnapshotInSteps, encodeKvSnapshot } from './kv-snapshot.js';
+import { type FrozenRange, type KvSnapshotState, decodeKvSnapshot, decodeKvSnapshotInSteps, encodeKvSnapshot } from './kv-snapshot.js';
 import type { Compare, KeyRange, KeyValue, TxnOp, TxnOpResult } from './kv-types.js';
 import { type KeyRecord, MvccStore } from './mvcc-store.js';
 import { SessionTable } from './session-table.js';
@@ -777,13 +777,6 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     this.extension?.restore(state.extension);
     for (const listener of this.listeners) listener(this.store.revision);
   }
-}
-
-/** Keys a range gave up (`end` undefined: to the end of the keyspace), and the store's revision when it did. */
-export interface FrozenRange {
-  readonly start: string;
-  readonly end?: string;
-  readonly revision: number;
 }
 
 function isRange(op: TxnOp): boolean {

@@ -404,14 +404,7 @@ export class ShardedKv {
    */
   private buildGroup(group: number, range: ShardRange | undefined): KvNode {
     const { node, kv, members } = this.options;
-    const creation = range === undefined ? undefined : creationOf(range);
-    const bounds =
-      creation === undefined
-        ? {}
-        : {
-            bounds: creation.end === undefined ? { start: creation.start } : { start: creation.start, end: creation.end },
-            ...(creation.seeded ? { awaitsSeed: true } : {}),
-          };
+    const bounds = range === undefined ? {} : creationOptions(range);
     const built = this.host.hostGroup(group, node ?? {}, (given) => {
       const created = createKvNode({
         ...node,
@@ -469,6 +462,12 @@ export class ShardedKv {
       });
     }, this.options.balanceMs ?? 1_000);
   }
+}
+
+/** A range's state machine options as its group was created: its bounds then, and whether a split seeds it. */
+function creationOptions(range: ShardRange): Pick<KvStateMachineOptions, 'bounds' | 'awaitsSeed'> {
+  const { seeded, ...bounds } = creationOf(range);
+  return seeded ? { bounds, awaitsSeed: true } : { bounds };
 }
 
 /**
