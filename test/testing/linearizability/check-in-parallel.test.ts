@@ -27,6 +27,8 @@ import {
   spinningModel,
   stringThrowingModel,
   throwingModel,
+  throwingWhenSignalled,
+  unclonableFailingOnWorkersModel,
   unclonableModel,
 } from './worker-models.js';
 
@@ -72,13 +74,24 @@ async function withWorkerClass<T>(replace: (real: typeof workerThreads.Worker) =
   }
 }
 
-/** A `Worker` class that calls `made` for every worker it makes. */
-function counted(made: () => void): (real: typeof workerThreads.Worker) => unknown {
+type WorkerArgs = ConstructorParameters<typeof workerThreads.Worker>;
+
+/**
+ * A `Worker` class that calls `made` for every worker it makes, with the options the
+ * checker gave it; its first workers run `scripts` instead of the checker's (one each).
+ */
+function watched(
+  made: (worker: workerThreads.Worker, options: WorkerArgs[1]) => void,
+  scripts: readonly string[] = [],
+): (real: typeof workerThreads.Worker) => unknown {
+  let index = 0;
   return (Real) =>
     class extends Real {
-      constructor(...args: ConstructorParameters<typeof Real>) {
-        super(...args);
-        made();
+      constructor(...args: WorkerArgs) {
+        const script = scripts[index++];
+        const [filename, options]: WorkerArgs = script === undefined ? args : [script, { eval: true }];
+        super(filename, options);
+        made(this, args[1]);
       }
     };
 }
@@ -139,6 +152,20 @@ describe('where the check runs', () => {
     } finally {
       oneCore.mockRestore();
     }
+    // No `process` at all: the plan is made before the first await, so it is taken away
+    // for that long only (the test runner needs it).
+    const processProperty = Object.getOwnPropertyDescriptor(globalThis, 'process')!;
+    Reflect.deleteProperty(globalThis, 'process');
+    let noProcess: ReturnType<typeof checkLinearizabilityInParallel<unknown, unknown, unknown>>;
+    let noProcessAsked: ReturnType<typeof checkLinearizabilityInParallel<unknown, unknown, unknown>>;
+    try {
+      noProcess = checkLinearizabilityInParallel(history, versionedKvModel);
+      noProcessAsked = checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 });
+    } finally {
+      Object.defineProperty(globalThis, 'process', processProperty);
+    }
+    expect((await noProcess).execution.note).toBe('workers needs node:worker_threads (Node 20.16 or later): checked in this thread');
+    await expect(noProcessAsked).rejects.toMatchObject({ field: 'workers' });
     const builtins = Reflect.get(process, 'getBuiltinModule');
     Reflect.set(process, 'getBuiltinModule', undefined);
     try {
@@ -196,6 +223,37 @@ describe('where the check runs', () => {
     if (availableParallelism() < 2) expect(verdict.execution.note).toMatch(/one core/);
     else expect(verdict.execution).toEqual({ workers: 1 });
   });
+
+  it("gives each worker its share of the memory bound, a heap for it and its copy of the keys, and the time the head start left under 'auto'", async () => {
+    const given: WorkerArgs[1][] = [];
+    // Two keys that outlast a head start whose clock jumps 600 ms a reading; one holds a
+    // value of 200 kB, so the heap a worker gets for its copy of the keys is over 1 MiB.
+    const history = [...hardHistory(12, 'x'), info('big', put('v'.repeat(200_000)), 0, 'x'), ...hardHistory(12, 'y')];
+    const memoryBytesMax = 64 * 1024 * 1024;
+    const timeBudgetMs = 1e9;
+    let readings = 0;
+    const twoCores = vi.spyOn(os, 'availableParallelism').mockReturnValue(2);
+    try {
+      await withWorkerClass(
+        watched((_, options) => given.push(options)),
+        () => checkLinearizabilityInParallel(history, versionedKvModel, { memoryBytesMax, timeBudgetMs, now: () => readings++ * 600 }),
+      );
+    } finally {
+      twoCores.mockRestore();
+    }
+    expect(given).toHaveLength(2);
+    for (const options of given) {
+      const input = options?.workerData as { memoryBytesMax: number; timeBudgetMs: number; partitions: SharedArrayBuffer };
+      expect(input.memoryBytesMax).toBe(memoryBytesMax / 2);
+      const historyHeap = input.partitions.byteLength * linearizabilityLimits.workerHeapBytesPerHistoryByte;
+      expect(historyHeap).toBeGreaterThan(1024 * 1024);
+      const heap = memoryBytesMax / 2 + linearizabilityLimits.workerHeapBytesBase + historyHeap;
+      expect(options?.resourceLimits?.maxOldGenerationSizeMb).toBe(Math.ceil(heap / (1024 * 1024)));
+      // The head start took at least one jump of its clock, and far less than a minute.
+      expect(input.timeBudgetMs).toBeLessThanOrEqual(timeBudgetMs - 600);
+      expect(input.timeBudgetMs).toBeGreaterThan(timeBudgetMs - 60_000);
+    }
+  }, 20_000);
 
   it('answers a history with no key to check (every operation failed) without starting a worker', async () => {
     // Found by the property test: with no key, no worker was started and the promise never settled.
@@ -280,6 +338,15 @@ describe("a user's model, loaded by workers from its origin", () => {
     const unshrunk = await checkLinearizabilityInParallel(longer, unclonableModel, { workers: 2, shrink: false });
     expect(unshrunk).toMatchObject({ result: 'not-linearizable', key: 'c', shrinkComplete: false, minimal: longer.slice(0, 3) });
   });
+
+  it("keeps a worker's failure, without its states, when this thread's search does not find it again", async () => {
+    // Standing in for a search here that ends on its memory bound: this model fails only on workers.
+    const bad = [add('c', 0, 1), read('c', 2, 1), add('d', 0, 1)];
+    expect(checkLinearizability(bad, unclonableFailingOnWorkersModel).result).toBe('linearizable');
+    const verdict = await checkLinearizabilityInParallel(bad, unclonableFailingOnWorkersModel, { workers: 2 });
+    expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'c', explanation: { states: [] } });
+    if (verdict.result === 'not-linearizable') expect(verdict.minimal).toContain(bad[1]);
+  });
 });
 
 describe('the first failing key stops the others', () => {
@@ -358,7 +425,7 @@ describe('the first failing key stops the others', () => {
   it('starts as many workers as it reports, never more than there are keys', async () => {
     let started = 0;
     await withWorkerClass(
-      counted(() => started++),
+      watched(() => started++),
       async () => {
         const history = [...fine('x'), ...fine('y'), ...fine('z')];
         for (const [workers, expected] of [
@@ -378,7 +445,7 @@ describe('the first failing key stops the others', () => {
     // One worker takes 'a' first and finds it failing; 'b' to 'e' are never taken.
     const history = [...lostWrite('a'), ...fine('b'), ...fine('c'), ...fine('d'), ...fine('e')];
     const verdict = await withWorkerClass(
-      counted(() => started++),
+      watched(() => started++),
       () => checkLinearizabilityInParallel(history, versionedKvModel, { workers: 1 }),
     );
     expect(verdict).toMatchObject({ result: 'not-linearizable', key: 'a' });
@@ -424,9 +491,22 @@ describe('the first failing key stops the others', () => {
   it('names the time budget for a stuck key and for the keys no worker took before the watchdog', async () => {
     // One worker, stuck in its first key: the watchdog stops it, and 'b' and 'c' were never taken.
     const history = [add('stuck', 0, 13), add('b', 0, 1), read('b', 2, 1), add('c', 0, 1), read('c', 2, 1)];
+    const started = performance.now();
     const verdict = await checkLinearizabilityInParallel(history, spinningModel, { workers: 1, timeBudgetMs: 100 });
     expect(verdict).toMatchObject({ result: 'unknown', reason: 'time budget', keys: ['stuck', 'b', 'c'] });
     if (verdict.result === 'unknown') expect(verdict.detail).not.toMatch(/worker/);
+    // Not before the budget and the grace a worker has to notice it are over.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100 + linearizabilityLimits.workerGraceMs - 5);
+  });
+
+  it("names the memory bound of the check and each worker's share when the keys run out of theirs", async () => {
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(30, 'x'), ...hardHistory(30, 'y')], versionedKvModel, {
+      workers: 2,
+      memoryBytesMax: 64 * 1024,
+    });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'memory bound', keys: ['x', 'y'] });
+    if (verdict.result === 'unknown')
+      expect(verdict.detail).toMatch(/^the memory bound \(memoryBytesMax 65536 bytes, 32768 per worker\) ran out before 2 of 2 keys/);
   });
 
   it('shares the step budget of the check between the workers', async () => {
@@ -460,6 +540,55 @@ describe('a worker that dies', () => {
     const failing = [...history, add('e', 0, 1), read('e', 2, 5)];
     expect(await checkLinearizabilityInParallel(failing, throwingModel, { workers: 1 })).toMatchObject({ result: 'not-linearizable', key: 'e' });
   });
+
+  it('replaces no worker that died before taking a key, and names the first that failed for the keys nobody took', async () => {
+    // The workers die at once (they run these scripts instead of the checker's): the
+    // first exits with code 0, as a finished worker does, but before it said so.
+    const history = [...fine('x'), ...fine('y')];
+    for (const [scripts, failure] of [
+      [['process.exit(0)', 'process.exit(7)'], 'a worker exited with code 7 before its keys were finished'],
+      [['process.exit(0)', "throw new Error('no model today')"], 'Error: no model today'],
+    ] as const) {
+      let started = 0;
+      const verdict = await withWorkerClass(
+        watched(() => started++, scripts),
+        () => checkLinearizabilityInParallel(history, versionedKvModel, { workers: 2 }),
+      );
+      expect(started).toBe(2);
+      expect(verdict).toMatchObject({ result: 'unknown', reason: 'worker failed', keys: ['x', 'y'], execution: { workers: 2 } });
+      if (verdict.result === 'unknown') expect(verdict.detail).toContain(`a worker thread failed (${failure}`);
+    }
+  });
+
+  it('replaces no worker that died on a key once the step budget is spent', async () => {
+    // One worker blocks in 'late'; the other spends the step budget on 'x' and finishes
+    // ('y' and 'z' are never taken). Only then, told by the test, does 'late' throw.
+    const signal = new SharedArrayBuffer(4);
+    const flag = new Int32Array(signal);
+    const adds = Array.from(
+      { length: 16 },
+      (_, i): CounterOperation => ({ client: `c${i}`, key: 'x', input: { op: 'add', by: 2 ** i }, invokedAt: 0, outcome: 'info' }),
+    );
+    const history = [add('late', 0, 13), ...adds, { ...read('x', 5, -1), client: 'r' }, add('y', 0, 1), add('z', 0, 1)];
+    let started = 0;
+    const onSpent = (worker: workerThreads.Worker): void => {
+      worker.on('message', (message: { type: string; spentOn?: string }) => {
+        if (message.type !== 'finished' || message.spentOn === undefined) return;
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+      });
+    };
+    const verdict = await withWorkerClass(
+      watched((worker) => {
+        started++;
+        onSpent(worker);
+      }),
+      () => checkLinearizabilityInParallel(history, throwingWhenSignalled(signal), { workers: 2, stepsMax: 100 }),
+    );
+    expect(started).toBe(2);
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys: ['late', 'x', 'y', 'z'] });
+    if (verdict.result === 'unknown') expect(verdict.detail).toMatch(/a worker thread failed too \(Error: the model cannot add 13/);
+  }, 30_000);
 
   it("leaves its keys unknown ('memory bound') when it runs out of its heap", async () => {
     const history = [add('c', 0, 1), read('c', 2, 1), add('leak', 0, 13)];

@@ -67,7 +67,7 @@ describe('loadModel', () => {
   it('refuses a missing export, an export that is not a model, and a model of another name', async () => {
     const module = counterModel.origin!.module;
     await expect(loadModel({ origin: { module, export: 'nothing' }, name: 'counter' }, toUrl)).rejects.toThrow(`${module} has no export 'nothing'`);
-    for (const field of ['null', 'text', 'name', 'init', 'step', 'hash'])
+    for (const field of ['null', 'text', 'function', 'name', 'init', 'step', 'hash'])
       await expect(loadModel({ origin: { module, export: notAModel.name, args: [field] }, name: 'counter' }, toUrl), field).rejects.toThrow(
         `export '${notAModel.name}' of ${module} is not a Model (nor a function returning one)`,
       );

@@ -3,6 +3,7 @@
  * module and an export): a counter as docs/testing.md shows it, and models that break a
  * worker on purpose.
  */
+import { isMainThread } from 'node:worker_threads';
 import type { Model } from '../../../src/testing/index.js';
 
 export type CounterInput = { readonly op: 'add'; readonly by: number } | { readonly op: 'read' };
@@ -67,6 +68,38 @@ export const unclonableModel: Model<{ readonly n: number; readonly show: () => s
   origin: { module: import.meta.url, export: 'unclonableModel' },
 };
 
+/**
+ * A counter whose step, on an add of 13, waits until the test sets `signal`'s first
+ * element (20 s at most), then throws: a worker that dies on a key when the test says.
+ */
+export function throwingWhenSignalled(signal: SharedArrayBuffer): Model<number, CounterInput, number | null> {
+  const flag = new Int32Array(signal);
+  return {
+    ...counter('throwing-when-signalled', 'throwingWhenSignalled'),
+    step: (state, input, observed) => {
+      if (input.op === 'add' && input.by === 13) {
+        Atomics.wait(flag, 0, 0, 20_000);
+        throw new Error('the model cannot add 13');
+      }
+      return counterModel.step(state, input, observed);
+    },
+    origin: { module: import.meta.url, export: 'throwingWhenSignalled', args: [signal] },
+  };
+}
+
+/**
+ * `unclonableModel`, except that on a worker thread no read is explained: a failure a
+ * worker finds and the calling thread's search does not (as when that search runs out of
+ * its memory bound).
+ */
+export const unclonableFailingOnWorkersModel: typeof unclonableModel = {
+  ...unclonableModel,
+  name: 'unclonable-failing-on-workers',
+  step: (state, input, observed) =>
+    input.op === 'read' && !isMainThread ? { ok: false, state, output: state.n } : unclonableModel.step(state, input, observed),
+  origin: { module: import.meta.url, export: 'unclonableFailingOnWorkersModel' },
+};
+
 /** A counter whose step never returns on an add of 13: the hardest key there is, and one that never reads the clock. */
 export const spinningModel: Model<number, CounterInput, number | null> = {
   ...counter('spinning', 'spinningModel'),
@@ -76,9 +109,13 @@ export const spinningModel: Model<number, CounterInput, number | null> = {
   },
 };
 
-/** What a module exports by mistake for a model: `null`, a string, or a counter with `field` that is not what a Model needs. */
-export function notAModel(field: 'null' | 'text' | 'name' | 'init' | 'step' | 'hash'): unknown {
+/**
+ * What a module exports by mistake for a model: `null`, a string, a function carrying a
+ * counter's fields, or a counter with `field` that is not what a Model needs.
+ */
+export function notAModel(field: 'null' | 'text' | 'function' | 'name' | 'init' | 'step' | 'hash'): unknown {
   if (field === 'null') return null;
   if (field === 'text') return 'counter';
+  if (field === 'function') return Object.defineProperties(() => counterModel, Object.getOwnPropertyDescriptors(counterModel));
   return { ...counterModel, [field]: field === 'name' ? 7 : 'not a function' };
 }
