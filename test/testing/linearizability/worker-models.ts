@@ -3,7 +3,7 @@
  * module and an export): a counter as docs/testing.md shows it, and models that break a
  * worker on purpose.
  */
-import { isMainThread } from 'node:worker_threads';
+import { threadId } from 'node:worker_threads';
 import type { Model } from '../../../src/testing/index.js';
 
 export type CounterInput = { readonly op: 'add'; readonly by: number } | { readonly op: 'read' };
@@ -88,17 +88,19 @@ export function throwingWhenSignalled(signal: SharedArrayBuffer): Model<number, 
 }
 
 /**
- * `unclonableModel`, except that on a worker thread no read is explained: a failure a
- * worker finds and the calling thread's search does not (as when that search runs out of
- * its memory bound).
+ * `unclonableModel`, except that no read is explained on any thread but `home` (a
+ * `threadId`): a failure the checker's workers find and the calling thread's search does
+ * not (as when that search runs out of its memory bound).
  */
-export const unclonableFailingOnWorkersModel: typeof unclonableModel = {
-  ...unclonableModel,
-  name: 'unclonable-failing-on-workers',
-  step: (state, input, observed) =>
-    input.op === 'read' && !isMainThread ? { ok: false, state, output: state.n } : unclonableModel.step(state, input, observed),
-  origin: { module: import.meta.url, export: 'unclonableFailingOnWorkersModel' },
-};
+export function unclonableFailingAwayFrom(home: number): typeof unclonableModel {
+  return {
+    ...unclonableModel,
+    name: 'unclonable-failing-away',
+    step: (state, input, observed) =>
+      input.op === 'read' && threadId !== home ? { ok: false, state, output: state.n } : unclonableModel.step(state, input, observed),
+    origin: { module: import.meta.url, export: 'unclonableFailingAwayFrom', args: [home] },
+  };
+}
 
 /** A counter whose step never returns on an add of 13: the hardest key there is, and one that never reads the clock. */
 export const spinningModel: Model<number, CounterInput, number | null> = {
