@@ -491,9 +491,23 @@ const mutants: Mutant[] = [
   {
     name: 'a sharded KV reads a range from its replica without a read point',
     file: 'src/kv/shard/sharded-kv.ts',
-    from: "    return this.shardOf(key, 'get').get(key, options);",
-    to: "    return this.shardOf(key, 'get').get(key, { ...options, consistency: 'serializable' });",
+    from: "    return this.routed('get', (map) => this.node(map.rangeOf(key).group, 'get').get(key, options));",
+    to: "    return this.routed('get', (map) => this.node(map.rangeOf(key).group, 'get').get(key, { ...options, consistency: 'serializable' }));",
     tests: ['test/kv/shard/sharded-kv.linearizability.test.ts'],
+  },
+  {
+    name: "a range split's copy leaves out the first key of every chunk",
+    file: 'src/kv/shard/range-split.ts',
+    from: '  if (n === chunk.records.length) return { records: chunk.records, last: chunk.last, sequences: chunk.sequences };',
+    to: '  if (n === chunk.records.length) return { records: chunk.records.slice(1), last: chunk.last, sequences: chunk.sequences };',
+    tests: ['test/kv/shard/range-split.test.ts'],
+  },
+  {
+    name: 'a range frozen for a split still takes writes to the keys it gave up',
+    file: 'src/kv/kv-state-machine.ts',
+    from: '    this.bounds = { start: bounds.start, end: at };\n',
+    to: '',
+    tests: ['test/kv/shard/range-split.test.ts', 'test/kv/kv-state-machine.range.test.ts'],
   },
   {
     name: "a sharded session's keys in other ranges outlive one range's expiry",

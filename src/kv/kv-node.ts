@@ -287,20 +287,21 @@ export class KvNode implements KvApi {
 
   /**
    * A sharded watch's part: the changes to `range` in this node's range, if its bounds
-   * are `bounds` (see {@link rangePart}). @internal
+   * are `bounds` (see {@link rangePart}). It ends with `WrongRangeError` once a split
+   * narrows them, after the last change made within them. @internal
    */
   watchPart(range: KeyRange, bounds: KeyBounds, options: WatchOptions = {}): KvWatch {
     if (this.closed) throw new ClosedError('watch: the KV node is closed');
     checkWatchRequest(range, options);
     this.checkOwnBounds('watch', range, bounds);
-    return this.openWatch(range, options);
+    return this.openWatch(range, options, bounds);
   }
 
-  private openWatch(range: KeyRange, options: WatchOptions): KvWatch {
+  private openWatch(range: KeyRange, options: WatchOptions, bounds?: KeyBounds): KvWatch {
     // By default from this replica's next revision: a write begun after watch() returned
     // applies here later, so it is never missed. (A read point could be passed by such a
     // write on its way to the leader.)
-    const watch = new KvWatch(this.machine, range, options.fromRevision ?? this.machine.revision + 1, (w) => this.watches.delete(w));
+    const watch = new KvWatch(this.machine, range, options.fromRevision ?? this.machine.revision + 1, (w) => this.watches.delete(w), bounds);
     this.watches.add(watch);
     return watch;
   }

@@ -288,7 +288,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     return this.sessions;
   }
 
-  /** Calls `listener` after every write with the new revision; returns the unsubscribe function. @internal */
+  /** Calls `listener` after every write with the new revision, and when the range's bounds narrow; returns the unsubscribe function. @internal */
   onRevision(listener: (revision: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -308,6 +308,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   apply(command: KvCommand, meta: ApplyMeta): KvResult {
     if (meta.timestamp > this.time) this.time = meta.timestamp;
     const before = this.store.revision;
+    const boundsBefore = this.bounds;
     if (command.type === 'extension') {
       const refused = this.refuseByAuth(command, meta.clientId);
       if (refused !== undefined) return refused;
@@ -318,6 +319,9 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
       this.refuseByAuth(command, meta.clientId) ?? this.refuseWhileSeeding(command) ?? this.refuseByBounds(command) ?? this.execute(command, meta.slot);
     if (this.store.revision !== before) {
       if (this.store.revision - this.store.compactRevision > this.historyRevisionsMax) this.store.compact(this.store.revision - this.historyRevisionsMax);
+      for (const listener of this.listeners) listener(this.store.revision);
+    } else if (this.bounds !== boundsBefore) {
+      // A freeze narrows the range without a write: a watch of the keys it gave up must hear of it.
       for (const listener of this.listeners) listener(this.store.revision);
     }
     return result;

@@ -4,7 +4,8 @@
  * slow consumer costs no memory and misses nothing, unless compaction passes it.
  */
 import type { KvStateMachine } from './kv-state-machine.js';
-import { CompactedError } from './errors.js';
+import { CompactedError, WrongRangeError } from './errors.js';
+import type { KeyBounds } from './key-bounds.js';
 import type { KeyRange, WatchEvent } from './kv-types.js';
 import type { Watch } from './kv-api.js';
 
@@ -47,6 +48,12 @@ export class KvWatch implements Watch {
     /** The first revision to report. */
     fromRevision: number,
     private readonly onEnd: (watch: KvWatch) => void,
+    /**
+     * A sharded watch's part: the range's bounds it was opened on. Once they narrow (a
+     * split froze the keys past a point), the part ends with `WrongRangeError` after the
+     * last event of the range as it was, so no change to the keys that moved is missed.
+     */
+    private readonly bounds?: KeyBounds,
   ) {
     this.matches = rangeMatcher(range);
     this.nextRevision = fromRevision;
@@ -109,6 +116,12 @@ export class KvWatch implements Watch {
         this.at = 0;
         this.nextRevision = through + 1;
         continue;
+      }
+      const own = this.machine.keyBounds;
+      if (this.bounds !== undefined && (own === undefined || own.start !== this.bounds.start || own.end !== this.bounds.end)) {
+        const error = new WrongRangeError('watch', this.bounds.start, own?.start ?? '', own?.end);
+        this.close();
+        throw error;
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }

@@ -7,14 +7,26 @@ import { ConfigError, type NodeId } from '../../core/index.js';
 import { CodecError } from '../../encoding/codec-error.js';
 import { GroupHost, type GroupQuiescence } from '../../groups/index.js';
 import { ClosedError, type Clock, type Logger, type Storage, type TimerHandle, type Transport, systemClock } from '../../runtime/index.js';
-import { CrossShardError, KvRequestError, VersionConflictError } from '../errors.js';
+import { CrossShardError, KvRequestError, VersionConflictError, WrongRangeError } from '../errors.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import type { KvStateMachineOptions } from '../kv-state-machine.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, TxnOp, TxnRequest, TxnResult } from '../kv-types.js';
 import type { ReadOptions, SessionOptions, WriteOptions } from '../kv-api.js';
 import { kvLimits } from '../kv-limits.js';
 import { checkKey, checkRangeRequest, checkWatchRequest, sessionCreateOf, txnCommand } from '../kv-requests.js';
-import { RangeMap, type ShardRange, creationOf, metaGroup } from './range-map.js';
+import { RangeMap, type RangeCreation, type ShardRange, creationOf, metaGroup } from './range-map.js';
+import {
+  type MetaState,
+  type SplitOutcome,
+  beginSplit,
+  finishSplit,
+  localMetaState,
+  rangeMapKey,
+  readMetaState,
+  creationOfSplit,
+  releaseFrozenKeys,
+} from './range-split.js';
+import type { SplitIntent } from './split-intent.js';
 import { ShardedWatch } from './sharded-watch.js';
 import { ShardedSession } from './sharded-session.js';
 
@@ -23,9 +35,6 @@ const transferLagMax = 64;
 
 /** Checks a group's leadership stays put after a transfer of it failed. */
 const transferBackoffChecks = 10;
-
-/** The key of the meta group that holds the encoded {@link RangeMap}. */
-const rangeMapKey = 'range-map';
 
 /** A range's node options: those of a KV node, less what the sharded KV gives each group. */
 export type ShardNodeOptions = Omit<KvNodeOptions, 'id' | 'members' | 'transport' | 'storage' | 'kv' | 'clock' | 'logger'>;
@@ -72,6 +81,12 @@ export interface ShardedKvOptions {
   readonly logger?: Logger;
   /** How long {@link ShardedKv.start} waits for the meta group to answer, in ms. Default 30,000. */
   readonly startTimeoutMs?: number;
+  /**
+   * How long a request refused by a range that gave its keys away (`WrongRangeError`)
+   * is tried again, in ms, while this member learns the map's next generation or a split
+   * moves the keys. Default 10,000; 0 passes the error on at once.
+   */
+  readonly rerouteMs?: number;
 }
 
 /** What a {@link ShardedKv.range} read found. */
@@ -109,8 +124,11 @@ export interface ShardedWatchOptions {
  * group. A read across ranges reads each range's part linearizably, but the parts are
  * not one snapshot; a transaction must stay within one range (`CrossShardError`).
  *
- * The map is fixed when the cluster is created. A watch spans ranges, each event
- * naming its range; a session spans ranges too, open in each range it has keys in.
+ * The map is made when the cluster is created, and changes by {@link splitRange}: a
+ * request a range refuses because its keys moved is routed again by the new map. A
+ * watch spans ranges, each event naming its range (a split of a range it spans ends
+ * it with `WrongRangeError`); a session spans ranges too, open in each range it has
+ * keys in.
  *
  * @example
  * ```ts
@@ -135,6 +153,14 @@ export class ShardedKv {
   private readonly transferFailedAt = new Map<number, number>();
   private readonly sessions = new Map<number, ShardedSession>();
   private nextSessionId = 1;
+  /** Each range group's start here, by group: a group is built and started once. */
+  private readonly starting = new Map<number, Promise<KvNode>>();
+  /** The split this member runs, if any. */
+  private splitting: Promise<SplitOutcome> | undefined;
+  /** The split under way as this member's meta replica last showed it. */
+  private seenIntent: SplitIntent | undefined;
+  /** The meta replica's revision this member last looked at. */
+  private metaRevisionSeen = -1;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
 
   /** Use {@link createShardedKv}. @internal */
@@ -173,11 +199,56 @@ export class ShardedKv {
     await meta.start();
     const map = await this.loadMap(meta);
     this.map = map;
-    const nodes = map.ranges.map((range) => this.buildGroup(range.group, range));
-    await Promise.all(nodes.map((node) => node.start()));
+    await Promise.all(map.ranges.map((range) => this.startGroup(range)));
     if (this.state !== 'starting') throw new ClosedError('start: the sharded KV was closed while starting');
     this.state = 'running';
+    // The meta replica tells this member of splits: a new group to host, a new map to route by.
+    meta.node.on('apply', () => this.watchMeta());
+    this.watchMeta();
     if ((this.options.leaders ?? 'spread') === 'spread') this.scheduleBalance();
+    else this.scheduleSplitDuties();
+  }
+
+  /**
+   * Splits the range holding `at` in two: the keys from `at` to the range's end move to
+   * a new group (on every member), which serves them from then on. Writes to the keys
+   * that move wait (retried, see `rerouteMs`) from the moment they are frozen in the old
+   * range until the new one holds them; nothing acknowledged is lost, and each key's
+   * history stays linearizable. Resolves with the map's next generation; a point where
+   * a range starts already resolves with the map as it is. One split runs at a time in
+   * the cluster: a split under way (begun by any member, which may have died since) is
+   * finished first.
+   *
+   * @throws {@link KvRequestError} if `at` is not a valid key, or the range refused to
+   *   give its keys away: a session owns a key past `at` (sessions do not move between
+   *   ranges), or `at` falls among the keys of a sequential prefix in use. The split
+   *   is then abandoned and nothing moved.
+   *
+   * @example
+   * ```ts
+   * const map = await kv.splitRange('orders/5');
+   * map.rangeOf('orders/7').group; // the new group
+   * ```
+   */
+  async splitRange(at: string): Promise<RangeMap> {
+    this.running('splitRange');
+    checkKey('splitRange', at);
+    const meta = this.meta!;
+    for (;;) {
+      const state = await readMetaState(meta);
+      if (state === undefined) throw new ClosedError('splitRange: the meta group holds no range map');
+      this.adopt(state.map);
+      if (state.intent !== undefined) {
+        await this.runSplit({ ...state, intent: state.intent });
+        continue;
+      }
+      if (state.map.rangeOf(at).start === at) return state.map;
+      const intent = await beginSplit(meta, state, at);
+      if (intent === undefined) continue;
+      const outcome = await this.runSplit({ ...state, intent });
+      if (outcome.result === 'abandoned') throw new KvRequestError('splitRange', `the split at ${JSON.stringify(at)} was abandoned: ${outcome.reason}`);
+      return outcome.map;
+    }
   }
 
   /** The range map this member routes by. */
@@ -193,7 +264,7 @@ export class ShardedKv {
   /** The value of `key` in its range, or undefined. */
   async get(key: string, options: ReadOptions = {}): Promise<KeyValue | undefined> {
     checkKey('get', key);
-    return this.shardOf(key, 'get').get(key, options);
+    return this.routed('get', (map) => this.node(map.rangeOf(key).group, 'get').get(key, options));
   }
 
   /**
@@ -203,10 +274,12 @@ export class ShardedKv {
    */
   async put(key: string, value: string | Uint8Array, options: PutOptions & WriteOptions = {}): Promise<PutResult> {
     checkKey('put', key);
-    const group = this.running('put').rangeOf(key).group;
-    if (options.session === undefined) return this.node(group, 'put').put(key, value, options);
-    const session = await this.sessionOf('put', options.session).idIn(group);
-    return this.node(group, 'put').put(key, value, { ...options, session });
+    return this.routed('put', async (map) => {
+      const group = map.rangeOf(key).group;
+      if (options.session === undefined) return this.node(group, 'put').put(key, value, options);
+      const session = await this.sessionOf('put', options.session).idIn(group);
+      return this.node(group, 'put').put(key, value, { ...options, session });
+    });
   }
 
   /**
@@ -228,7 +301,7 @@ export class ShardedKv {
   /** Deletes `key` in its range (see `KvNode.delete`). */
   async delete(key: string, options: DeleteOptions & WriteOptions = {}): Promise<DeleteResult> {
     checkKey('delete', key);
-    return this.shardOf(key, 'delete').delete(key, options);
+    return this.routed('delete', (map) => this.node(map.rangeOf(key).group, 'delete').delete(key, options));
   }
 
   /**
@@ -239,9 +312,13 @@ export class ShardedKv {
    *   operations name keys of more than one range; nothing is sent.
    */
   async txn(request: TxnRequest, options: WriteOptions = {}): Promise<TxnResult> {
-    const map = this.running('txn');
+    this.running('txn');
     const command = txnCommand(request);
     if (command.type !== 'txn') throw new KvRequestError('txn', 'not a transaction');
+    return this.routed('txn', (map) => this.txnIn(map, command, options));
+  }
+
+  private async txnIn(map: RangeMap, command: Extract<ReturnType<typeof txnCommand>, { type: 'txn' }>, options: WriteOptions): Promise<TxnResult> {
     const groups: ShardRange[] = [];
     const add = (range: ShardRange): void => {
       if (!groups.includes(range)) groups.push(range);
@@ -269,7 +346,11 @@ export class ShardedKv {
    */
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<ShardedRangeResult> {
     checkRangeRequest(range, options);
-    const spans = this.running('range').spans(range);
+    return this.routed('range', (map) => this.rangeIn(map, range, options));
+  }
+
+  private async rangeIn(map: RangeMap, range: KeyRange, options: RangeOptions & ReadOptions): Promise<ShardedRangeResult> {
+    const spans = map.spans(range);
     if (spans.length > 1 && options.revision !== undefined)
       throw new KvRequestError('range', `a read at a revision reads one range; this one spans groups ${spans.map((s) => s.group).join(', ')}`);
     const limit = Math.min(options.limit ?? kvLimits.rangeKeysMax, kvLimits.rangeKeysMax);
@@ -376,6 +457,139 @@ export class ShardedKv {
     await this.host.close();
   }
 
+  /** Runs the split `state` records here, or joins the one this member runs already. */
+  private runSplit(state: MetaState & { readonly intent: NonNullable<MetaState['intent']> }): Promise<SplitOutcome> {
+    if (this.splitting !== undefined) return this.splitting;
+    const member = {
+      meta: this.meta!,
+      node: (group: number) => this.node(group, 'splitRange'),
+      host: (intent: SplitIntent, creation: RangeCreation) => this.hostSplitGroup(intent, creation),
+      adopt: (map: RangeMap) => this.adopt(map),
+    };
+    const running = finishSplit(member, state).finally(() => {
+      if (this.splitting === running) this.splitting = undefined;
+    });
+    this.splitting = running;
+    return running;
+  }
+
+  /** Hosts a split's new group here (once), created for `creation`, and starts it. */
+  private async hostSplitGroup(intent: SplitIntent, creation: RangeCreation): Promise<KvNode> {
+    const range = { group: intent.group, start: creation.start, ...(creation.end === undefined ? {} : { end: creation.end }), creation };
+    return this.startGroup(range);
+  }
+
+  /** Builds and starts range `range`'s group here, once; resolves when it has started. */
+  private async startGroup(range: ShardRange): Promise<KvNode> {
+    let starting = this.starting.get(range.group);
+    if (starting === undefined) {
+      const kv = this.buildGroup(range.group, range);
+      starting = kv.start().then(() => kv);
+      this.starting.set(range.group, starting);
+    }
+    return starting;
+  }
+
+  /** Routes by `map` from now on if it is newer than this member's, hosting the groups it names that do not run here yet. */
+  private adopt(map: RangeMap): void {
+    if (this.map === undefined || map.generation <= this.map.generation || this.state !== 'running') return;
+    this.map = map;
+    for (const range of map.ranges)
+      void this.startGroup(range).catch((error: unknown) =>
+        this.options.logger?.warn({ group: range.group, error }, 'sharded KV: a range group did not start'),
+      );
+  }
+
+  /**
+   * Looks at the meta replica once it changed: hosts the new group of a split under way
+   * (so that its group has a majority as soon as the split begins), routes by a newer
+   * map, and stops hosting the group of a split abandoned.
+   */
+  private watchMeta(): void {
+    const meta = this.meta;
+    if (meta === undefined || this.state !== 'running' || meta.machine.revision === this.metaRevisionSeen) return;
+    this.metaRevisionSeen = meta.machine.revision;
+    let state: MetaState | undefined;
+    try {
+      state = localMetaState(meta);
+    } catch (error) {
+      this.options.logger?.warn({ error }, 'sharded KV: the meta group holds a map or split this build cannot read');
+      return;
+    }
+    if (state === undefined) return;
+    this.adopt(state.map);
+    const seen = this.seenIntent;
+    const intent = state.intent?.intent;
+    this.seenIntent = intent;
+    if (intent !== undefined && !this.shards.has(intent.group) && state.map.rangeOfGroup(intent.from) !== undefined) {
+      void this.hostSplitGroup(intent, creationOfSplit(state.map, intent)).catch((error: unknown) =>
+        this.options.logger?.warn({ group: intent.group, error }, "sharded KV: a split's new group did not start"),
+      );
+    }
+    // A split seen under way and now gone, its group in no range: abandoned.
+    if (seen !== undefined && intent?.group !== seen.group && state.map.rangeOfGroup(seen.group) === undefined) this.dropGroup(seen.group);
+  }
+
+  /** Stops hosting an abandoned split's group. */
+  private dropGroup(group: number): void {
+    if (!this.shards.has(group)) return;
+    this.shards.delete(group);
+    this.starting.delete(group);
+    void this.host
+      .removeGroup(group)
+      .catch((error: unknown) => this.options.logger?.debug({ group, error }, 'sharded KV: an abandoned group could not be removed'));
+  }
+
+  /**
+   * What a member does for splits at every balance check: the meta group's leader
+   * finishes a split whose member stopped (or abandons it), and each range's leader
+   * releases keys it froze once the map no longer routes them to it.
+   */
+  private async splitDuties(): Promise<void> {
+    const meta = this.meta;
+    const map = this.map;
+    if (meta === undefined || map === undefined || this.state !== 'running') return;
+    const duties: Promise<unknown>[] = [];
+    if (this.seenIntent !== undefined && this.splitting === undefined && meta.node.status().role === 'leader') {
+      duties.push(
+        readMetaState(meta).then((state) => {
+          if (state?.intent !== undefined && this.splitting === undefined) return this.runSplit({ ...state, intent: state.intent });
+          return undefined;
+        }),
+      );
+    }
+    for (const range of map.ranges) {
+      const kv = this.shards.get(range.group);
+      const frozen = kv?.machine.frozen;
+      if (kv === undefined || frozen === undefined || frozen.start !== range.end || kv.node.status().role !== 'leader') continue;
+      duties.push(releaseFrozenKeys(kv, frozen.start));
+    }
+    await Promise.all(
+      duties.map((duty) => duty.catch((error: unknown) => this.options.logger?.debug({ error }, 'sharded KV: a split duty failed; tried again later'))),
+    );
+  }
+
+  /**
+   * Runs `request` on the map as this member knows it; if a range refuses it for a key
+   * it gave away (`WrongRangeError`: nothing was done), reads the map again and retries,
+   * waiting while the keys are moving, for up to `rerouteMs`.
+   */
+  private async routed<T>(api: string, request: (map: RangeMap) => Promise<T>): Promise<T> {
+    const deadline = this.clock.now() + (this.options.rerouteMs ?? 10_000);
+    for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+      const map = this.running(api);
+      try {
+        return await request(map);
+      } catch (error) {
+        if (!(error instanceof WrongRangeError) || this.clock.now() >= deadline) throw error;
+      }
+      const state = await readMetaState(this.meta!).catch(() => undefined);
+      if (state !== undefined) this.adopt(state.map);
+      // The same map: the keys are frozen and being copied; the map switches once they are.
+      if (this.map === map) await new Promise<void>((resolve) => this.clock.setTimer(resolve, wait));
+    }
+  }
+
   private running(api: string): RangeMap {
     if (this.state === 'closed') throw new ClosedError(`${api}: the sharded KV is closed`);
     if (this.state !== 'running' || this.map === undefined) throw new ClosedError(`${api}: the sharded KV has not started`);
@@ -386,10 +600,6 @@ export class ShardedKv {
     const session = this.sessions.get(id);
     if (session === undefined) throw new KvRequestError(api, `session ${id} is not a live session of this member's sharded KV (createSession)`);
     return session;
-  }
-
-  private shardOf(key: string, api: string): KvNode {
-    return this.node(this.running(api).rangeOf(key).group, api);
   }
 
   private node(group: number, api: string): KvNode {
@@ -457,8 +667,18 @@ export class ShardedKv {
   private scheduleBalance(): void {
     this.balanceTimer = this.clock.setTimer(() => {
       this.balanceTimer = undefined;
-      void this.balanceLeaders().finally(() => {
+      void Promise.all([this.balanceLeaders(), this.splitDuties()]).finally(() => {
         if (this.state === 'running') this.scheduleBalance();
+      });
+    }, this.options.balanceMs ?? 1_000);
+  }
+
+  /** Under `elected`: the split duties alone, every `balanceMs`. */
+  private scheduleSplitDuties(): void {
+    this.balanceTimer = this.clock.setTimer(() => {
+      this.balanceTimer = undefined;
+      void this.splitDuties().finally(() => {
+        if (this.state === 'running') this.scheduleSplitDuties();
       });
     }, this.options.balanceMs ?? 1_000);
   }

@@ -8,10 +8,11 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { MemoryNetwork, MemoryStorage } from '../../../src/index.js';
-import { type ShardedKv, VersionConflictError, createShardedKv } from '../../../src/kv/index.js';
+import { type ShardedKv, createShardedKv } from '../../../src/kv/index.js';
 import { type KvInput, type KvOutput, type Operation, Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
 import { boundsHold } from '../../../src/kv/key-bounds.js';
 import { randomKvInput } from '../random-kv-input.js';
+import { kvRecorder } from './kv-history-recorder.js';
 
 const seed = Number(process.env['SYNOD_SHARD_SEED'] ?? 7);
 const members = ['a', 'b', 'c'];
@@ -45,30 +46,7 @@ it(`keeps every key's history linearizable under loss, duplication and members c
   const started = performance.now();
   const now = () => performance.now() - started;
 
-  const operate = async (client: string, kv: ShardedKv, key: string, input: KvInput): Promise<void> => {
-    const invokedAt = now();
-    let output: KvOutput;
-    try {
-      if (input.op === 'get') {
-        const found = await kv.get(key, { timeoutMs: 500 });
-        output = found === undefined ? { type: 'absent' } : { type: 'value', value: new TextDecoder().decode(found.value), version: found.version };
-      } else if (input.op === 'put') {
-        const options = { timeoutMs: 500, ...(input.expectedVersion === undefined ? {} : { expectedVersion: input.expectedVersion }) };
-        output = { type: 'written', version: (await kv.put(key, input.value, options)).version };
-      } else {
-        const options = { timeoutMs: 500, ...(input.expectedVersion === undefined ? {} : { expectedVersion: input.expectedVersion }) };
-        output = (await kv.delete(key, options)).deleted ? { type: 'deleted' } : { type: 'absent' };
-      }
-    } catch (error) {
-      if (error instanceof VersionConflictError) output = { type: 'conflict', version: error.currentVersion };
-      else {
-        // Timed out or refused on the way: a write may still take effect, later.
-        if (input.op !== 'get') history.push({ client, key, input, invokedAt, outcome: 'info' });
-        return;
-      }
-    }
-    history.push({ client, key, input, invokedAt, completedAt: now(), outcome: 'ok', output });
-  };
+  const operate = kvRecorder(history, now);
 
   let stop = false;
   const client = async (name: string): Promise<void> => {

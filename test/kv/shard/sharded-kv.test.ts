@@ -16,51 +16,15 @@ import {
   WrongRangeError,
   createShardedKv,
 } from '../../../src/kv/index.js';
-
-const members = ['a', 'b', 'c'];
-const text = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
+import { members, cluster as shardedCluster, started as startedCluster, text } from './sharded-cluster.js';
 
 const open: ShardedKv[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((kv) => kv.close()));
 });
 
-/** Three members; each member's storages kept by group, so a member can restart on them. */
-function cluster(options: Partial<ShardedKvOptions> = {}, network = new MemoryNetwork({ delayMs: { min: 0, max: 1 } })) {
-  const disks = new Map<string, Map<number, MemoryStorage>>();
-  const member = (id: string, more: Partial<ShardedKvOptions> = {}): ShardedKv => {
-    let disk = disks.get(id);
-    if (disk === undefined) disks.set(id, (disk = new Map()));
-    const kv = createShardedKv({
-      id,
-      members,
-      transport: network.transport(id),
-      storage: (group) => {
-        // A restarted member finds what its groups wrote before.
-        const before = disk.get(group);
-        const storage = before === undefined ? new MemoryStorage() : before.reopen();
-        disk.set(group, storage);
-        return storage;
-      },
-      splitKeys: ['g', 'p'],
-      node: { tickMs: 10, electionTicks: { min: 10, max: 20 } },
-      quiescence: false,
-      balanceMs: 50,
-      ...options,
-      ...more,
-    });
-    open.push(kv);
-    return kv;
-  };
-  return { member, network };
-}
-
-async function started(options: Partial<ShardedKvOptions> = {}): Promise<ShardedKv[]> {
-  const { member } = cluster(options);
-  const kvs = members.map((id) => member(id));
-  await Promise.all(kvs.map((kv) => kv.start()));
-  return kvs;
-}
+const cluster = (options: Partial<ShardedKvOptions> = {}, network?: MemoryNetwork) => shardedCluster(open, options, network);
+const started = (options: Partial<ShardedKvOptions> = {}) => startedCluster(open, options);
 
 describe('ShardedKv', () => {
   it('routes each key to its range, and every member reads every range', async () => {

@@ -1,0 +1,206 @@
+/**
+ * Range splits on three members in one process: the keys from the point moved to a new
+ * group on every member with their versions, the map's next generation adopted
+ * everywhere, the old range's copy released; a split the range refuses abandoned with
+ * nothing moved; a split whose member stopped finished by another; a watch across the
+ * split ended with a typed error after the last change of the range as it was; and a
+ * split under load losing nothing, every key's history linearizable.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryNetwork } from '../../../src/index.js';
+import { KvRequestError, type ShardedKv, WrongRangeError } from '../../../src/kv/index.js';
+import { beginSplit, readMetaState } from '../../../src/kv/shard/range-split.js';
+import { boundsHold } from '../../../src/kv/key-bounds.js';
+import { Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
+import { randomKvInput } from '../random-kv-input.js';
+import { type KvHistory, kvRecorder } from './kv-history-recorder.js';
+import { cluster, members, started, text } from './sharded-cluster.js';
+
+const open: ShardedKv[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((kv) => kv.close()));
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every member's replica of every range holds only that range's keys, and no range holds frozen keys. */
+function expectTidy(kvs: readonly ShardedKv[]): void {
+  for (const kv of kvs) {
+    for (const range of kv.rangeMap.ranges) {
+      const machine = kv.shard(range.group)!.machine;
+      expect(machine.frozen, `group ${range.group} on ${kv.host.id}`).toBeUndefined();
+      expect(machine.awaitingSeed).toBe(false);
+      for (const { key } of machine.view.range({ prefix: '' }, 10_000).kvs)
+        expect(boundsHold(range, key), `${key} in group ${range.group} on ${kv.host.id}`).toBe(true);
+    }
+  }
+}
+
+describe('ShardedKv.splitRange', () => {
+  it('moves the keys from the point to a new group on every member, each with its version and revisions', async () => {
+    const kvs = await started(open);
+    const [a, b, c] = kvs as [ShardedKv, ShardedKv, ShardedKv];
+    for (const key of ['pear', 'quince', 'tangerine', 'zebra']) await a.put(key, `${key}-1`);
+    await b.put('zebra', 'zebra-2');
+    await b.put('u/', 'first', { sequential: true });
+    const before = await c.get('zebra');
+    expect(before).toMatchObject({ version: 2 });
+
+    const map = await a.splitRange('t');
+    expect(map.generation).toBe(1);
+    expect(map.rangeOf('zebra')).toMatchObject({ group: 4, start: 't' });
+    expect(map.rangeOf('quince')).toMatchObject({ group: 3, start: 'p', end: 't' });
+    // Every member routes by the new map, hosts the new group, and its old range let the keys go.
+    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 5_000 }).toEqual([1, 1, 1]);
+    await expect.poll(() => kvs.map((kv) => kv.shard(3)!.machine.frozen), { timeout: 5_000 }).toEqual([undefined, undefined, undefined]);
+    expectTidy(kvs);
+
+    for (const kv of kvs) {
+      // The same record: value, version, creation and modification revisions.
+      expect(await kv.get('zebra')).toEqual(before);
+      expect(text((await kv.get('tangerine'))?.value)).toBe('tangerine-1');
+      expect(text((await kv.get('pear'))?.value)).toBe('pear-1');
+    }
+    // A compare-and-set with the version read before the split holds after it.
+    expect(await c.put('zebra', 'zebra-3', { expectedVersion: 2 })).toMatchObject({ version: 3 });
+    // The new range's revisions go on from the old range's at the freeze.
+    expect((await a.put('tangerine', 'tangerine-2')).revision).toBeGreaterThan(before!.modRevision);
+    // A sequential prefix's counter moved with its keys.
+    expect((await b.put('u/', 'second', { sequential: true })).key).toBe('u/0000000001');
+    // Reads across the point merge both ranges.
+    expect((await a.range({ prefix: '' })).kvs.map((kv) => kv.key)).toEqual(['pear', 'quince', 'tangerine', 'u/0000000000', 'u/0000000001', 'zebra']);
+  });
+
+  it('returns the map as it is for a point where a range starts, and refuses a key that is not one', async () => {
+    const [a] = await started(open);
+    expect((await a!.splitRange('p')).generation).toBe(0);
+    await expect(a!.splitRange('')).rejects.toThrow(KvRequestError);
+  });
+
+  it("abandons a split the range refuses (a session owns a key past the point): nothing moves, and the new group's id is not used again", async () => {
+    const kvs = await started(open);
+    const [a, b] = kvs as [ShardedKv, ShardedKv];
+    const session = await b.createSession({ ttlMs: 10_000 });
+    await b.put('walrus', 'mine', { session: session.id });
+    await a.put('zebra', 'stripes');
+    await expect(a.splitRange('t')).rejects.toThrow(/abandoned: range-freeze: key walrus belongs to session/);
+    expect(a.rangeMap.generation).toBe(0);
+    expect((await readMetaState(a.shard(0)!))?.intent).toBeUndefined();
+    // No member keeps running the abandoned group.
+    await expect.poll(() => kvs.map((kv) => kv.host.groups()), { timeout: 5_000 }).toEqual(members.map(() => [0, 1, 2, 3]));
+    expect(text((await b.get('zebra'))?.value)).toBe('stripes');
+    // A split elsewhere takes the next id.
+    expect((await a.splitRange('h')).rangeOf('house')).toMatchObject({ group: 5, start: 'h', end: 'p' });
+  });
+
+  it('is finished by the meta group’s leader when the member that began it stopped', async () => {
+    const kvs = await started(open);
+    const [a, b] = kvs as [ShardedKv, ShardedKv];
+    await a.put('zebra', 'stripes');
+    // Begun (the intent recorded), and never run on: as if its member had stopped there.
+    const meta = a.shard(0)!;
+    const state = await readMetaState(meta);
+    expect(await beginSplit(meta, state!, 't')).toBeDefined();
+    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 10_000 }).toEqual([1, 1, 1]);
+    expect(b.rangeMap.rangeOf('zebra').group).toBe(4);
+    expect(text((await b.get('zebra'))?.value)).toBe('stripes');
+    await expect.poll(() => kvs.map((kv) => kv.shard(3)!.machine.frozen), { timeout: 5_000 }).toEqual([undefined, undefined, undefined]);
+    expectTidy(kvs);
+  });
+
+  it('ends a watch across the point with WrongRangeError after the last change the range made before it; a new watch sees the rest', async () => {
+    const [a, b] = await started(open);
+    const watch = b!.watch({ prefix: '' }, { fromRevisions: { 1: 1, 2: 1, 3: 1 } });
+    const seen: string[] = [];
+    // Consumed from the start: the watch waits for changes when the freeze comes, which wakes it.
+    const ended = (async () => {
+      for await (const event of watch) seen.push(`${event.group}:${event.kv.key}`);
+    })().then(
+      () => 'ended without an error',
+      (error: unknown) => error,
+    );
+    await a!.put('zebra', '1');
+    await a!.put('apple', '1');
+    await expect.poll(() => seen.length).toBe(2);
+    await a!.splitRange('t');
+    expect(await ended).toBeInstanceOf(WrongRangeError);
+    expect(seen).toContain('3:zebra');
+    const again = b!.watch({ prefix: 'z' });
+    expect(again.groups).toEqual([4]);
+    await a!.put('zebra', '2');
+    const { value } = await again.next();
+    expect(value).toMatchObject({ group: 4, type: 'put', kv: { key: 'zebra' } });
+    again.close();
+  }, 15_000);
+
+  it('leaves a member restarted after the split serving the new range from its own log', async () => {
+    const { member } = cluster(open);
+    const kvs = members.map((id) => member(id));
+    await Promise.all(kvs.map((kv) => kv.start()));
+    await kvs[0]!.put('zebra', 'stripes');
+    await kvs[0]!.splitRange('t');
+    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 5_000 }).toEqual([1, 1, 1]);
+    await kvs[2]!.close();
+    const again = member('c');
+    await again.start();
+    expect(again.rangeMap.rangeOf('zebra').group).toBe(4);
+    expect(text((await again.get('zebra', { consistency: 'serializable' }))?.value ?? (await again.get('zebra'))?.value)).toBe('stripes');
+    await expect.poll(() => again.shard(4)!.machine.awaitingSeed, { timeout: 5_000 }).toBe(false);
+  });
+});
+
+describe('a split under load', () => {
+  const seed = Number(process.env['SYNOD_SPLIT_SEED'] ?? 11);
+
+  it(`loses nothing: every key's history is linearizable across two splits, with messages lost and duplicated (seed ${seed})`, async () => {
+    const random = new Prng(seed);
+    const network = new MemoryNetwork({ delayMs: { min: 0, max: 3 }, random: () => random.next() });
+    const { member } = cluster(
+      open,
+      { splitKeys: ['k3', 'k6'], node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, readTimeoutMs: 500 }, balanceMs: 100 },
+      network,
+    );
+    const kvs = members.map((id) => member(id));
+    await Promise.all(kvs.map((kv) => kv.start()));
+    const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8'];
+    const history: KvHistory = [];
+    const started = performance.now();
+    const operate = kvRecorder(history, () => performance.now() - started);
+    let stop = false;
+    const client = async (name: string): Promise<void> => {
+      const versions = new Map<string, number>();
+      for (let seq = 0; !stop; seq++) {
+        const key = keys[random.int(keys.length)]!;
+        const before = history.length;
+        await operate(name, kvs[random.int(kvs.length)]!, key, randomKvInput(random, versions.get(key), `${name}-${seq}`));
+        const done = history[before];
+        if (done?.outcome === 'ok' && (done.output?.type === 'value' || done.output?.type === 'written')) versions.set(key, done.output.version);
+        await sleep(random.int(3));
+      }
+    };
+    const running = Array.from({ length: 6 }, (_, i) => client(`c${i + 1}`));
+    network.setConditions({ dropRate: 0.03, duplicateRate: 0.02 });
+    await sleep(300);
+    // Two splits, from two members, while the clients run: the last range at k7, the first at k1.
+    expect((await kvs[0]!.splitRange('k7')).rangeOf('k8').group).toBe(4);
+    await sleep(200);
+    expect((await kvs[1]!.splitRange('k1')).rangeOf('k2').group).toBe(5);
+    await sleep(300);
+    network.setConditions({ dropRate: 0, duplicateRate: 0 });
+    stop = true;
+    await Promise.all(running);
+    for (const key of keys) await operate('final', kvs[2]!, key, { op: 'get' });
+
+    const ok = history.filter((o) => o.outcome === 'ok');
+    expect(ok.length).toBeGreaterThan(100);
+    // Writes reached the keys that moved, in the ranges that took them.
+    const final = kvs[0]!.rangeMap;
+    expect(final.generation).toBe(2);
+    expect(new Set(ok.filter((o) => o.input.op !== 'get').map((o) => final.rangeOf(o.key).group))).toEqual(new Set([1, 2, 3, 4, 5]));
+    const verdict = checkLinearizability(history, versionedKvModel, { timeBudgetMs: 20_000 });
+    expect(verdict.result, JSON.stringify(verdict).slice(0, 2_000)).toBe('linearizable');
+    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 5_000 }).toEqual([2, 2, 2]);
+    await expect.poll(() => kvs.flatMap((kv) => [1, 3].map((g) => kv.shard(g)!.machine.frozen)), { timeout: 5_000 }).toEqual(Array(6).fill(undefined));
+    expectTidy(kvs);
+  }, 60_000);
+});
