@@ -169,8 +169,13 @@ async function copyFrozenKeys(from: KvNode, to: KvNode, at: string, revision: nu
   let after = '';
   for (;;) {
     const frozen = from.machine.frozen;
-    // Released already: another copy finished this split, and the map moved on.
-    if (frozen === undefined || frozen.start !== at) return;
+    if (frozen === undefined || frozen.start !== at) {
+      // Released already: another copy finished this split, and the map moved on. Any
+      // other way, the keys are not where the copy needs them, and it must not go on.
+      await to.node.read();
+      if (!to.machine.awaitingSeed) return;
+      throw new KvRequestError('splitRange', `the range no longer holds the keys frozen from ${JSON.stringify(at)}, and the new range awaits them`);
+    }
     const chunk = chunkOf(from.machine.frozenChunk(after, chunkKeysMax));
     const seeded = await to.node.propose({ type: 'range-seed', revision, after, ...chunk });
     if (seeded.type === 'range-seeded') {

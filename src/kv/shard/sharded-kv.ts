@@ -36,6 +36,9 @@ const transferLagMax = 64;
 /** Checks a group's leadership stays put after a transfer of it failed. */
 const transferBackoffChecks = 10;
 
+/** Checks a split stays under way before the meta group's leader finishes it itself. */
+const stalledSplitChecks = 5;
+
 /** A range's node options: those of a KV node, less what the sharded KV gives each group. */
 export type ShardNodeOptions = Omit<KvNodeOptions, 'id' | 'members' | 'transport' | 'storage' | 'kv' | 'clock' | 'logger'>;
 
@@ -161,6 +164,9 @@ export class ShardedKv {
   private seenIntent: SplitIntent | undefined;
   /** The meta replica's revision this member last looked at. */
   private metaRevisionSeen = -1;
+  /** The split under way at the last balance check, and for how many checks in a row. */
+  private intentChecked: SplitIntent | undefined;
+  private intentChecks = 0;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
 
   /** Use {@link createShardedKv}. @internal */
@@ -550,7 +556,12 @@ export class ShardedKv {
     const map = this.map;
     if (meta === undefined || map === undefined || this.state !== 'running') return;
     const duties: Promise<unknown>[] = [];
-    if (this.seenIntent !== undefined && this.splitting === undefined && meta.node.status().role === 'leader') {
+    // A split is left to the member running it for a while: two copies at once are
+    // safe, but each would pay for the whole copy.
+    const intent = this.seenIntent;
+    this.intentChecks = intent !== undefined && intent.group === this.intentChecked?.group ? this.intentChecks + 1 : 0;
+    this.intentChecked = intent;
+    if (intent !== undefined && this.intentChecks >= stalledSplitChecks && this.splitting === undefined && meta.node.status().role === 'leader') {
       duties.push(
         readMetaState(meta).then((state) => {
           if (state?.intent !== undefined && this.splitting === undefined) return this.runSplit({ ...state, intent: state.intent });
