@@ -8,6 +8,8 @@
 import { KvRequestError } from '../errors.js';
 import type { KvNode } from '../kv-node.js';
 import { kvLimits } from '../kv-limits.js';
+import type { KeyBounds } from '../key-bounds.js';
+import type { MvccStore } from '../mvcc-store.js';
 import type { KeyValue } from '../kv-types.js';
 import { RangeMap, type RangeCreation } from './range-map.js';
 import { type SplitIntent, decodeSplitIntent, encodeSplitIntent } from './split-intent.js';
@@ -201,6 +203,30 @@ function chunkOf(chunk: ReturnType<KvNode['machine']['frozenChunk']>): { records
   }
   if (n === chunk.records.length) return { records: chunk.records, last: chunk.last, sequences: chunk.sequences };
   return { records: chunk.records.slice(0, n), last: false, sequences: [] };
+}
+
+/**
+ * Where to split a range that grew too large: the first key at which the live values
+ * before it reach half of the range's, so each side holds about half; undefined if no
+ * key strictly inside the range does (one key, or nothing but its first).
+ */
+export function splitPoint(store: MvccStore, range: KeyBounds): string | undefined {
+  let total = 0;
+  store.keysFrom(range.start, range.end, (key) => {
+    total += store.latest(key)?.value?.byteLength ?? 0;
+    return true;
+  });
+  let before = 0;
+  let point: string | undefined;
+  store.keysFrom(range.start, range.end, (key) => {
+    if (before * 2 >= total && key > range.start) {
+      point = key;
+      return false;
+    }
+    before += store.latest(key)?.value?.byteLength ?? 0;
+    return true;
+  });
+  return point;
 }
 
 /** After a meta transaction of `intent` found the meta group changed: how the split ended, by another member's hand. */

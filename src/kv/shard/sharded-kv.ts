@@ -25,6 +25,7 @@ import {
   readMetaState,
   creationOfSplit,
   releaseFrozenKeys,
+  splitPoint,
 } from './range-split.js';
 import type { SplitIntent } from './split-intent.js';
 import { ShardedWatch } from './sharded-watch.js';
@@ -38,6 +39,12 @@ const transferBackoffChecks = 10;
 
 /** Checks a split stays under way before the meta group's leader finishes it itself. */
 const stalledSplitChecks = 5;
+
+/** Values past which a range splits by itself, unless `splitAtBytes` says otherwise. */
+const defaultSplitAtBytes = 64 * 1024 * 1024;
+
+/** Checks a range is left alone after its automatic split was refused. */
+const autoSplitBackoffChecks = 60;
 
 /** A range's node options: those of a KV node, less what the sharded KV gives each group. */
 export type ShardNodeOptions = Omit<KvNodeOptions, 'id' | 'members' | 'transport' | 'storage' | 'kv' | 'clock' | 'logger'>;
@@ -84,6 +91,14 @@ export interface ShardedKvOptions {
   readonly logger?: Logger;
   /** How long {@link ShardedKv.start} waits for the meta group to answer, in ms. Default 30,000. */
   readonly startTimeoutMs?: number;
+  /**
+   * A range whose values (every version kept) pass this many bytes is split in two by
+   * itself, at the key that halves its live values ({@link ShardedKv.splitRange}); the
+   * meta group's leader decides, one split at a time. A split the range refuses (a
+   * session owns a key past the point) is tried again after 60 checks. Default 64 MiB;
+   * `false`: never by itself.
+   */
+  readonly splitAtBytes?: number | false;
   /**
    * How long a request refused by a range that gave its keys away (`WrongRangeError`)
    * is tried again, in ms, while this member learns the map's next generation or a split
@@ -167,6 +182,9 @@ export class ShardedKv {
   /** The split under way at the last balance check, and for how many checks in a row. */
   private intentChecked: SplitIntent | undefined;
   private intentChecks = 0;
+  /** Ranges whose automatic split was refused lately, and for how many more checks to leave them. */
+  private readonly autoSplitRefused = new Map<number, number>();
+  private autoSplitting = false;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
 
   /** Use {@link createShardedKv}. @internal */
@@ -569,6 +587,21 @@ export class ShardedKv {
         }),
       );
     }
+    if (intent === undefined && this.splitting === undefined && !this.autoSplitting && meta.node.status().role === 'leader') {
+      const point = this.autoSplitPoint(map);
+      // Not waited for: a copy may take longer than a check.
+      if (point !== undefined) {
+        this.autoSplitting = true;
+        void this.splitRange(point.at)
+          .catch((error: unknown) => {
+            this.autoSplitRefused.set(point.group, autoSplitBackoffChecks);
+            this.options.logger?.info({ group: point.group, at: point.at, error }, 'sharded KV: a range past splitAtBytes was not split; tried again later');
+          })
+          .finally(() => {
+            this.autoSplitting = false;
+          });
+      }
+    }
     for (const range of map.ranges) {
       const kv = this.shards.get(range.group);
       const frozen = kv?.machine.frozen;
@@ -578,6 +611,26 @@ export class ShardedKv {
     await Promise.all(
       duties.map((duty) => duty.catch((error: unknown) => this.options.logger?.debug({ error }, 'sharded KV: a split duty failed; tried again later'))),
     );
+  }
+
+  /** The largest range past `splitAtBytes` (not refused lately) and where to split it, if any. */
+  private autoSplitPoint(map: RangeMap): { readonly group: number; readonly at: string } | undefined {
+    const splitAtBytes = this.options.splitAtBytes ?? defaultSplitAtBytes;
+    if (splitAtBytes === false) return undefined;
+    for (const [group, checks] of this.autoSplitRefused) {
+      if (checks <= 1) this.autoSplitRefused.delete(group);
+      else this.autoSplitRefused.set(group, checks - 1);
+    }
+    let largest: { readonly range: ShardRange; readonly kv: KvNode; readonly bytes: number } | undefined;
+    for (const range of map.ranges) {
+      const kv = this.shards.get(range.group);
+      const bytes = kv?.machine.view.size.valueBytes ?? 0;
+      if (kv === undefined || bytes <= splitAtBytes || this.autoSplitRefused.has(range.group) || (largest !== undefined && bytes <= largest.bytes)) continue;
+      largest = { range, kv, bytes };
+    }
+    if (largest === undefined) return undefined;
+    const at = splitPoint(largest.kv.machine.view, largest.range);
+    return at === undefined ? undefined : { group: largest.range.group, at };
   }
 
   /**

@@ -9,7 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '../../../src/index.js';
 import { KvRequestError, type ShardedKv, WrongRangeError } from '../../../src/kv/index.js';
-import { beginSplit, readMetaState } from '../../../src/kv/shard/range-split.js';
+import { MvccStore } from '../../../src/kv/mvcc-store.js';
+import { beginSplit, readMetaState, splitPoint } from '../../../src/kv/shard/range-split.js';
 import { boundsHold } from '../../../src/kv/key-bounds.js';
 import { Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
 import { randomKvInput } from '../random-kv-input.js';
@@ -148,6 +149,50 @@ describe('ShardedKv.splitRange', () => {
     await expect.poll(() => again.shard(4)!.machine.awaitingSeed, { timeout: 5_000 }).toBe(false);
   });
 });
+
+describe('automatic splits', () => {
+  it('picks the key that halves the live values, strictly inside the range', () => {
+    const store = new MvccStore();
+    let revision = 0;
+    const write = (key: string, bytes: number) => store.write(key, new Uint8Array(bytes), undefined, ++revision);
+    for (const [key, bytes] of [
+      ['p', 100],
+      ['q', 100],
+      ['r', 100],
+      ['s', 100],
+    ] as const)
+      write(key, bytes);
+    expect(splitPoint(store, { start: 'p' })).toBe('r');
+    // Before the point: half of the bytes or more; a deleted key counts for nothing.
+    write('t', 400);
+    expect(splitPoint(store, { start: 'p' })).toBe('t');
+    store.write('t', null, undefined, ++revision);
+    expect(splitPoint(store, { start: 'p', end: 't' })).toBe('r');
+    // The first key holding most of the bytes: the next key is the point, never the range's start.
+    write('a', 1_000);
+    write('b', 1);
+    expect(splitPoint(store, { start: 'a', end: 'c' })).toBe('b');
+    expect(splitPoint(store, { start: 'a', end: 'b' })).toBeUndefined();
+  });
+
+  it('splits a range by itself once its values pass splitAtBytes, until each range holds less', async () => {
+    const kvs = await started(open, { splitAtBytes: 4_000 });
+    const keys = Array.from({ length: 16 }, (_, i) => `q${String(i).padStart(2, '0')}`);
+    for (const key of keys) await kvs[writerOf(key)]!.put(key, `${key}:${'v'.repeat(995)}`);
+    await expect
+      .poll(() => kvs[0]!.rangeMap.ranges.map((range) => kvs[0]!.shard(range.group)?.machine.view.size.valueBytes ?? Number.POSITIVE_INFINITY), {
+        timeout: 20_000,
+        interval: 100,
+      })
+      .toSatisfy((sizes: number[]) => sizes.every((bytes) => bytes <= 4_000));
+    expect(kvs[0]!.rangeMap.generation).toBeGreaterThanOrEqual(3);
+    for (const key of keys) expect(text((await kvs[1]!.get(key))?.value)).toBe(`${key}:${'v'.repeat(995)}`);
+    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 5_000 }).toEqual(kvs.map(() => kvs[0]!.rangeMap.generation));
+  }, 30_000);
+});
+
+/** Which member writes `key`: spread over the three. */
+const writerOf = (key: string): number => key.charCodeAt(key.length - 1) % 3;
 
 describe('a split under load', () => {
   const seed = Number(process.env['SYNOD_SPLIT_SEED'] ?? 11);
