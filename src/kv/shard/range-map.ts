@@ -30,6 +30,12 @@ export interface ShardRange extends KeyBounds {
 /** The bounds a range's group was created with, and whether a split seeded it. */
 export interface RangeCreation extends KeyBounds {
   readonly seeded: boolean;
+  /**
+   * A seeded range's revision when its keys were copied (the old range's at its freeze):
+   * its own changes are the revisions after it (0 when the split named none). Absent in
+   * maps of format 2.
+   */
+  readonly seedRevision?: number;
 }
 
 /** The group that keeps the range map; no range is served by it. */
@@ -37,7 +43,9 @@ export const metaGroup = 0;
 
 /** Format 1: no range has a `creation`; a map that has none is still written so, for builds before splits. */
 const formatVersionUnsplit = 1;
-const formatVersion = 2;
+/** Format 2: creations, without a seeded range's `seedRevision`; read, no longer written. */
+const formatVersionNoSeedRevision = 2;
+const formatVersion = 3;
 
 /**
  * Ranges in key order, with no gap and no overlap: the first starts at `''`, each
@@ -123,7 +131,7 @@ export class RangeMap {
    * @throws {@link KvRequestError} if `at` is not a valid key strictly inside a range, or
    *   `newGroup` is the meta group or serves a range already.
    */
-  split(at: string, newGroup: number): RangeMap {
+  split(at: string, newGroup: number, seedRevision = 0): RangeMap {
     const bad = invalidKey(at);
     if (bad !== undefined) throw new KvRequestError('RangeMap.split', bad);
     const old = this.rangeOf(at);
@@ -134,7 +142,7 @@ export class RangeMap {
         ? [r]
         : [
             { group: old.group, start: old.start, end: at, creation: creationOf(old) },
-            { group: newGroup, ...tail, creation: { ...tail, seeded: true } },
+            { group: newGroup, ...tail, creation: { ...tail, seeded: true, seedRevision } },
           ],
     );
     return new RangeMap(ranges, this.generation + 1);
@@ -156,7 +164,7 @@ export class RangeMap {
     );
   }
 
-  /** The map as bytes, for the meta group: format 1 while no split changed it (what builds before splits read), else 2. */
+  /** The map as bytes, for the meta group: format 1 while no split changed it (what builds before splits read), else 3. */
   encode(): Uint8Array {
     const split = this.ranges.some((r) => r.creation !== undefined);
     const w = new Writer(64);
@@ -171,6 +179,7 @@ export class RangeMap {
       if (r.creation === undefined) continue;
       writeBounds(w, 'range creation', r.creation);
       w.bool(r.creation.seeded);
+      if (r.creation.seeded) w.uint(r.creation.seedRevision ?? 0);
     }
     return w.copy();
   }
@@ -179,8 +188,8 @@ export class RangeMap {
   static decode(bytes: Uint8Array): RangeMap {
     const r = new Reader(bytes);
     const version = r.u8('range map format version');
-    if (version !== formatVersion && version !== formatVersionUnsplit)
-      throw new CodecError(`range map format version ${version}; this build reads ${formatVersionUnsplit} and ${formatVersion}`);
+    if (version !== formatVersion && version !== formatVersionNoSeedRevision && version !== formatVersionUnsplit)
+      throw new CodecError(`range map format version ${version}; this build reads ${formatVersionUnsplit} to ${formatVersion}`);
     const generation = r.uint('range map generation');
     const ranges: ShardRange[] = [];
     // Each range takes at least 3 bytes: its group, an empty start, the end flag.
@@ -192,7 +201,9 @@ export class RangeMap {
         continue;
       }
       const creation = readBounds(r, 'range creation');
-      ranges.push({ group, ...bounds, creation: { ...creation, seeded: r.bool('range creation seeded') } });
+      const seeded = r.bool('range creation seeded');
+      const seedRevision = seeded && version === formatVersion ? { seedRevision: r.uint('range seed revision') } : {};
+      ranges.push({ group, ...bounds, creation: { ...creation, seeded, ...seedRevision } });
     }
     r.end();
     const bad = invalidRanges(ranges);

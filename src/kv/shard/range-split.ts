@@ -137,7 +137,7 @@ export async function finishSplit(member: SplitMember, state: MetaState & { read
     return succeeded ? { result: 'abandoned', reason } : settled(member, intent);
   }
   await copyFrozenKeys(from, to, intent.at, frozen.revision);
-  const next = state.map.split(intent.at, intent.group);
+  const next = state.map.split(intent.at, intent.group, frozen.revision);
   const { succeeded } = await member.meta.txn({
     compare: [
       { key: rangeMapKey, target: 'version', op: '==', value: intent.mapVersion },

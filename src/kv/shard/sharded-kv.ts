@@ -128,7 +128,11 @@ export interface ShardedWatchOptions {
   /**
    * Where to start in each range, by group: the first revision of that range to report
    * (a watch's `resumeRevisions()`). A range not named starts after the revision this
-   * member has applied in it (as `KvNode.watch` does).
+   * member has applied in it (as `KvNode.watch` does), except, when some range is named,
+   * a range a split made: it starts at its first own change, the revision after its
+   * keys were copied. So a watch ended by a split (`WrongRangeError`) and resumed with
+   * its `resumeRevisions()` misses nothing and repeats nothing in the ranges the split
+   * made.
    */
   readonly fromRevisions?: Readonly<Record<number, number>>;
 }
@@ -414,10 +418,13 @@ export class ShardedKv {
       if (!spans.some((s) => String(s.group) === group)) throw new KvRequestError('watch', `fromRevisions names group ${group}, not a range this watch spans`);
       checkWatchRequest(range, { fromRevision: revision });
     }
+    const resuming = Object.keys(from).length > 0;
     const parts = [];
     try {
       for (const span of spans) {
-        const fromRevision = from[span.group];
+        // A resume that does not name a range a split made since: from its first own change.
+        const seedRevision = resuming ? span.creation?.seedRevision : undefined;
+        const fromRevision = from[span.group] ?? (seedRevision === undefined ? undefined : seedRevision + 1);
         parts.push({ group: span.group, watch: this.node(span.group, 'watch').watchPart(range, span, fromRevision === undefined ? {} : { fromRevision }) });
       }
     } catch (error) {
@@ -750,7 +757,7 @@ export class ShardedKv {
 
 /** A range's state machine options as its group was created: its bounds then, and whether a split seeds it. */
 function creationOptions(range: ShardRange): Pick<KvStateMachineOptions, 'bounds' | 'awaitsSeed'> {
-  const { seeded, ...bounds } = creationOf(range);
+  const { seeded, seedRevision: _, ...bounds } = creationOf(range);
   return seeded ? { bounds, awaitsSeed: true } : { bounds };
 }
 

@@ -90,7 +90,7 @@ describe('RangeMap', () => {
     const meta = new RangeMap([{ group: 1, start: '' }], 0).encode();
     meta[3] = 0; // the group id
     expect(() => RangeMap.decode(meta)).toThrow(/group 0/);
-    expect(() => RangeMap.decode(new Uint8Array([3, 0, 0]))).toThrow(/format version 3/);
+    expect(() => RangeMap.decode(new Uint8Array([4, 0, 0]))).toThrow(/format version 4/);
   });
 
   it('refuses ranges that leave a gap, overlap, share a group or are not increasing', () => {
@@ -137,8 +137,9 @@ describe('RangeMap.split', () => {
             expect(() => map.split(at, nextGroup)).toThrow(/where range \d+ starts already/);
             continue;
           }
-          const next = map.split(at, nextGroup);
+          const next = map.split(at, nextGroup, nextGroup * 10);
           expect(next.generation).toBe(map.generation + 1);
+          expect(next.rangeOf(at).creation?.seedRevision).toBe(nextGroup * 10);
           expect(next.ranges).toHaveLength(map.ranges.length + 1);
           expect(next.rangeOfGroup(old.group)).toMatchObject({ start: old.start, end: at });
           const tail = next.rangeOf(at);
@@ -155,15 +156,27 @@ describe('RangeMap.split', () => {
           map = next;
           nextGroup++;
         }
-        // Format 1 until a split; format 2, holding each range's creation, after.
+        // Format 1 until a split; format 3, holding each range's creation, after.
         const bytes = map.encode();
-        expect(bytes[0]).toBe(map.ranges.some((r) => r.creation !== undefined) ? 2 : 1);
+        expect(bytes[0]).toBe(map.ranges.some((r) => r.creation !== undefined) ? 3 : 1);
         const back = RangeMap.decode(bytes);
         expect(back.ranges).toEqual(map.ranges);
         expect(back.generation).toBe(map.generation);
         for (let n = 0; n < bytes.byteLength; n++) expect(() => RangeMap.decode(bytes.subarray(0, n))).toThrow(CodecError);
       }),
     );
+  });
+
+  it('reads a map of format 2, whose seeded ranges name no seed revision', () => {
+    const map = RangeMap.fromSplitKeys(['m']).split('t', 3, 17);
+    const bytes = map.encode();
+    expect(bytes[0]).toBe(3);
+    // Format 2 is format 3 without each seeded range's revision: the last range's, here one byte (17), at the end.
+    const format2 = Uint8Array.of(2, ...bytes.subarray(1, bytes.length - 1));
+    const back = RangeMap.decode(format2);
+    expect(back.rangeOfGroup(3)).toEqual({ group: 3, start: 't', creation: { start: 't', seeded: true } });
+    expect(back.ranges.slice(0, 2)).toEqual(map.ranges.slice(0, 2));
+    expect(() => RangeMap.decode(Uint8Array.of(4, ...bytes.subarray(1)))).toThrow(/range map format version 4; this build reads 1 to 3/);
   });
 
   it('refuses a point that is no key, a new group that is the meta group or serves a range, and a range wider than its group was created for', () => {

@@ -126,11 +126,18 @@ describe('ShardedKv.splitRange', () => {
     await a!.splitRange('t');
     expect(await ended).toBeInstanceOf(WrongRangeError);
     expect(seen).toContain('3:zebra');
-    const again = b!.watch({ prefix: 'z' });
-    expect(again.groups).toEqual([4]);
+    // Changes made in the new range before the watch is resumed are not missed.
     await a!.put('zebra', '2');
-    const { value } = await again.next();
-    expect(value).toMatchObject({ group: 4, type: 'put', kv: { key: 'zebra' } });
+    await a!.put('apple', '2');
+    const again = b!.watch({ prefix: '' }, { fromRevisions: watch.resumeRevisions() });
+    expect(again.groups).toEqual([1, 2, 3, 4]);
+    await a!.put('zebra', '3');
+    const resumed: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const { value } = await again.next();
+      resumed.push(`${value!.group}:${value!.kv.key}=${text(value!.kv.value)}`);
+    }
+    expect(resumed.sort()).toEqual(['1:apple=2', '4:zebra=2', '4:zebra=3']);
     again.close();
   }, 15_000);
 

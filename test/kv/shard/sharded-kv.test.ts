@@ -171,7 +171,7 @@ describe('ShardedKv', () => {
     await kvs[2]!.close();
     const again = member('c');
     await again.start();
-    expect(again.rangeMap.rangeOf('zebra')).toEqual({ group: 4, start: 't', creation: { start: 't', seeded: true } });
+    expect(again.rangeMap.rangeOf('zebra')).toEqual({ group: 4, start: 't', creation: { start: 't', seeded: true, seedRevision: 0 } });
     // Range 3 was created for ['p', ∞): replayed so, its log narrows it at the freeze and keeps the frozen key.
     const three = again.shard(3)!.machine;
     await expect.poll(() => three.keyBounds).toEqual({ start: 'p', end: 't' });
