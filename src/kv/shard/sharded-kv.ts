@@ -595,14 +595,17 @@ export class ShardedKv {
       );
     }
     if (intent === undefined && this.splitting === undefined && !this.autoSplitting && meta.node.status().role === 'leader') {
-      const point = this.autoSplitPoint(map);
+      // Keys frozen with no split under way (a split abandoned while another member's
+      // copy of it froze them after all) are split off as a new split would: the freeze
+      // is repeated, and the rest follows. Otherwise, the largest range past splitAtBytes.
+      const point = this.orphanFreeze(map) ?? this.autoSplitPoint(map);
       // Not waited for: a copy may take longer than a check.
       if (point !== undefined) {
         this.autoSplitting = true;
         void this.splitRange(point.at)
           .catch((error: unknown) => {
             this.autoSplitRefused.set(point.group, autoSplitBackoffChecks);
-            this.options.logger?.info({ group: point.group, at: point.at, error }, 'sharded KV: a range past splitAtBytes was not split; tried again later');
+            this.options.logger?.info({ group: point.group, at: point.at, error }, 'sharded KV: a range was not split; tried again later');
           })
           .finally(() => {
             this.autoSplitting = false;
@@ -618,6 +621,15 @@ export class ShardedKv {
     await Promise.all(
       duties.map((duty) => duty.catch((error: unknown) => this.options.logger?.debug({ error }, 'sharded KV: a split duty failed; tried again later'))),
     );
+  }
+
+  /** A range holding keys frozen at a point where the map does not end it, and that point, if any. */
+  private orphanFreeze(map: RangeMap): { readonly group: number; readonly at: string } | undefined {
+    for (const range of map.ranges) {
+      const frozen = this.shards.get(range.group)?.machine.frozen;
+      if (frozen !== undefined && frozen.start !== range.end) return { group: range.group, at: frozen.start };
+    }
+    return undefined;
   }
 
   /** The largest range past `splitAtBytes` (not refused lately) and where to split it, if any. */

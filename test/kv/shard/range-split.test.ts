@@ -109,6 +109,17 @@ describe('ShardedKv.splitRange', () => {
     expectTidy(kvs);
   });
 
+  it('splits off keys frozen with no split under way (a split abandoned while another copy froze them), so they are not refused for good', async () => {
+    const kvs = await started(open);
+    const [a, b] = kvs as [ShardedKv, ShardedKv];
+    await a.put('zebra', 'stripes');
+    // Frozen, and no intent: what a second copy's freeze leaves after the first copy abandoned the split.
+    expect(await a.shard(3)!.node.propose({ type: 'range-freeze', at: 't' })).toMatchObject({ type: 'range-frozen' });
+    await expect.poll(() => kvs.map((kv) => kv.rangeMap.rangeOf('zebra').start), { timeout: 10_000 }).toEqual(['t', 't', 't']);
+    expect(text((await b.get('zebra'))?.value)).toBe('stripes');
+    expect((await b.put('zebra', 'spots')).version).toBe(2);
+  });
+
   it('ends a watch across the point with WrongRangeError after the last change the range made before it; a new watch sees the rest', async () => {
     const [a, b] = await started(open);
     const watch = b!.watch({ prefix: '' }, { fromRevisions: { 1: 1, 2: 1, 3: 1 } });
