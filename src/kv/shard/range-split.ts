@@ -1,7 +1,7 @@
 /**
  * The steps of a range split, each safe to repeat, so that any member may run them, and
  * two at once: record the intent in the meta group; freeze the keys from the point in
- * the old range (one slot of its log); copy them, through the new group's log, into the
+ * the old range (one slot of its log), once the new group has a leader; copy them, through the new group's log, into the
  * new range; switch the map and drop the intent in one meta transaction; release the
  * frozen keys in the old range. A freeze the old range refuses abandons the split.
  */
@@ -126,6 +126,10 @@ export async function finishSplit(member: SplitMember, state: MetaState & { read
   const { intent, bytes } = state.intent;
   const from = member.node(intent.from);
   const to = await member.host(intent, creationOfSplit(state.map, intent));
+  // Nothing is frozen until the new group can take the keys: it has a leader (a new
+  // group elects its first one only once every member hosts it). With a member down,
+  // this waits, and the keys stay writable where they are.
+  await to.node.read();
   const frozen = await from.node.propose({ type: 'range-freeze', at: intent.at });
   if (frozen.type !== 'range-frozen') {
     const reason = frozen.type === 'invalid' ? frozen.reason : `range-freeze answered ${frozen.type}`;

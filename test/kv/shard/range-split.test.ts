@@ -109,6 +109,23 @@ describe('ShardedKv.splitRange', () => {
     expectTidy(kvs);
   });
 
+  it('freezes nothing while a member is down (the new group cannot elect its first leader), and is finished once it is back', async () => {
+    const { member, network } = cluster(open, { node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, readTimeoutMs: 300 } });
+    const kvs = members.map((id) => member(id));
+    await Promise.all(kvs.map((kv) => kv.start()));
+    const [a, b] = kvs as [ShardedKv, ShardedKv];
+    await a.put('zebra', 'stripes');
+    network.isolate('c');
+    await expect(a.splitRange('t')).rejects.toThrow();
+    // The split is under way, but the range was not frozen: its keys take writes.
+    expect((await readMetaState(a.shard(0)!))?.intent?.intent).toMatchObject({ at: 't', group: 4 });
+    expect(kvs.map((kv) => kv.shard(3)!.machine.frozen)).toEqual([undefined, undefined, undefined]);
+    expect((await b.put('zebra', 'spots')).version).toBe(2);
+    network.heal();
+    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 10_000 }).toEqual([1, 1, 1]);
+    expect(text((await b.get('zebra'))?.value)).toBe('spots');
+  }, 20_000);
+
   it('splits off keys frozen with no split under way (a split abandoned while another copy froze them), so they are not refused for good', async () => {
     const kvs = await started(open);
     const [a, b] = kvs as [ShardedKv, ShardedKv];
