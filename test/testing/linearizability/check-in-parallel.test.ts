@@ -510,6 +510,12 @@ describe('the first failing key stops the others', () => {
       expect(verdict.detail).toMatch(/^the memory bound \(memoryBytesMax 65536 bytes, 32768 per worker\) ran out before 2 of 2 keys/);
   });
 
+  it("names a key's own step budget, not the check's, for a key that spent it on a worker", async () => {
+    const verdict = await checkLinearizabilityInParallel([...hardHistory(30, 'x'), ...fine('y')], versionedKvModel, { workers: 2, partitionStepsMax: 500 });
+    expect(verdict).toMatchObject({ result: 'unknown', reason: 'step budget', keys: ['x'] });
+    if (verdict.result === 'unknown') expect(verdict.detail).toMatch(/^the step budget of a key \(partitionStepsMax 500\) ran out before 1 of 2 keys/);
+  });
+
   it('shares the step budget of the check between the workers', async () => {
     const stepsMax = 200_000;
     const verdict = await checkLinearizabilityInParallel([...hardHistory(30, 'x'), ...hardHistory(30, 'y')], versionedKvModel, { workers: 2, stepsMax });
