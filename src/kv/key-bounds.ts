@@ -17,6 +17,11 @@ export interface KeyBounds {
   readonly end?: string;
 }
 
+/** Whether `bounds` (undefined: every key) are exactly `other`. */
+export function sameBounds(bounds: KeyBounds | undefined, other: KeyBounds): boolean {
+  return bounds !== undefined && bounds.start === other.start && bounds.end === other.end;
+}
+
 /** Whether `key` lies in `bounds`. */
 export function boundsHold(bounds: KeyBounds, key: string): boolean {
   return key >= bounds.start && (bounds.end === undefined || key < bounds.end);

@@ -6,7 +6,7 @@
 import { ClosedError, type Clock, type NodeOptions, type SynodNode, type TimerHandle, createNode, systemClock } from '../runtime/index.js';
 import { CodecError } from '../encoding/codec-error.js';
 import { CompactedError, KvRequestError, WrongRangeError } from './errors.js';
-import { type KeyBounds, boundsCover, firstKeyOf } from './key-bounds.js';
+import { type KeyBounds, boundsCover, firstKeyOf, sameBounds } from './key-bounds.js';
 import type { AuthChangeResult, AuthListing, KvPermission, UserDefinition } from './kv-auth.js';
 import {
   authListingOf,
@@ -355,8 +355,7 @@ export class KvNode implements KvApi {
   /** Throws {@link WrongRangeError} unless this node's range has exactly `bounds`. */
   private checkOwnBounds(api: string, range: KeyRange, bounds: KeyBounds): void {
     const own = this.machine.keyBounds;
-    if (own === undefined || own.start !== bounds.start || own.end !== bounds.end)
-      throw new WrongRangeError(api, firstKeyOf(range), own?.start ?? '', own === undefined ? undefined : own.end);
+    if (!sameBounds(own, bounds)) throw new WrongRangeError(api, firstKeyOf(range), own?.start ?? '', own === undefined ? undefined : own.end);
   }
 
   private async readPoint(options: ReadOptions): Promise<void> {

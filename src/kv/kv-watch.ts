@@ -5,7 +5,7 @@
  */
 import type { KvStateMachine } from './kv-state-machine.js';
 import { CompactedError, WrongRangeError } from './errors.js';
-import type { KeyBounds } from './key-bounds.js';
+import { type KeyBounds, sameBounds } from './key-bounds.js';
 import type { KeyRange, WatchEvent } from './kv-types.js';
 import type { Watch } from './kv-api.js';
 
@@ -118,7 +118,7 @@ export class KvWatch implements Watch {
         continue;
       }
       const own = this.machine.keyBounds;
-      if (this.bounds !== undefined && (own === undefined || own.start !== this.bounds.start || own.end !== this.bounds.end)) {
+      if (this.bounds !== undefined && !sameBounds(own, this.bounds)) {
         const error = new WrongRangeError('watch', this.bounds.start, own?.start ?? '', own?.end);
         this.close();
         throw error;

@@ -11,7 +11,7 @@ import { kvLimits } from '../kv-limits.js';
 import type { KeyBounds } from '../key-bounds.js';
 import type { MvccStore } from '../mvcc-store.js';
 import type { KeyValue } from '../kv-types.js';
-import { RangeMap, type RangeCreation } from './range-map.js';
+import { RangeMap, type ShardRange } from './range-map.js';
 import { type SplitIntent, decodeSplitIntent, encodeSplitIntent } from './split-intent.js';
 
 /** The meta group's key holding the encoded {@link RangeMap}. */
@@ -44,8 +44,8 @@ export interface SplitMember {
   readonly meta: KvNode;
   /** This member's node of range `group`. */
   node(group: number): KvNode;
-  /** Hosts the new group of `intent` here (if not yet), created for `creation`; its node. */
-  host(intent: SplitIntent, creation: RangeCreation): Promise<KvNode>;
+  /** Hosts the new group of a split here (if not yet), made for `range`; its node. */
+  host(range: ShardRange): Promise<KvNode>;
   /** Routes by `map` from now on, if it is newer than the member's. */
   adopt(map: RangeMap): void;
 }
@@ -81,11 +81,9 @@ function metaStateOf(find: (key: string) => { readonly value: Uint8Array | null;
   };
 }
 
-/** The bounds the new group of `intent` is created with: from the point to where the old range ends, awaiting its keys. */
-export function creationOfSplit(map: RangeMap, intent: SplitIntent): RangeCreation {
-  const old = map.rangeOfGroup(intent.from);
-  if (old === undefined) throw new KvRequestError('splitRange', `group ${intent.from} serves no range of map generation ${map.generation}`);
-  return old.end === undefined ? { start: intent.at, seeded: true } : { start: intent.at, end: old.end, seeded: true };
+/** The range the new group of `intent` is made for: from the point to where the old range ends, awaiting its keys. */
+export function rangeOfSplit(map: RangeMap, intent: SplitIntent): ShardRange {
+  return map.split(intent.at, intent.group).rangeOfGroup(intent.group)!;
 }
 
 /**
@@ -125,7 +123,7 @@ export async function beginSplit(meta: KvNode, state: MetaState, at: string): Pr
 export async function finishSplit(member: SplitMember, state: MetaState & { readonly intent: NonNullable<MetaState['intent']> }): Promise<SplitOutcome> {
   const { intent, bytes } = state.intent;
   const from = member.node(intent.from);
-  const to = await member.host(intent, creationOfSplit(state.map, intent));
+  const to = await member.host(rangeOfSplit(state.map, intent));
   // Nothing is frozen until the new group can take the keys: it has a leader (a new
   // group elects its first one only once every member hosts it). With a member down,
   // this waits, and the keys stay writable where they are.

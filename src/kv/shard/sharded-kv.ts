@@ -14,16 +14,16 @@ import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutRe
 import type { ReadOptions, SessionOptions, WriteOptions } from '../kv-api.js';
 import { kvLimits } from '../kv-limits.js';
 import { checkKey, checkRangeRequest, checkWatchRequest, sessionCreateOf, txnCommand } from '../kv-requests.js';
-import { RangeMap, type RangeCreation, type ShardRange, creationOf, metaGroup } from './range-map.js';
+import { RangeMap, type ShardRange, creationOf, metaGroup } from './range-map.js';
 import {
   type MetaState,
   type SplitOutcome,
   beginSplit,
   finishSplit,
   localMetaState,
+  rangeOfSplit,
   rangeMapKey,
   readMetaState,
-  creationOfSplit,
   releaseFrozenKeys,
   splitPoint,
 } from './range-split.js';
@@ -494,7 +494,7 @@ export class ShardedKv {
     const member = {
       meta: this.meta!,
       node: (group: number) => this.node(group, 'splitRange'),
-      host: (intent: SplitIntent, creation: RangeCreation) => this.hostSplitGroup(intent, creation),
+      host: (range: ShardRange) => this.startGroup(range),
       adopt: (map: RangeMap) => this.adopt(map),
     };
     const running = finishSplit(member, state).finally(() => {
@@ -502,12 +502,6 @@ export class ShardedKv {
     });
     this.splitting = running;
     return running;
-  }
-
-  /** Hosts a split's new group here (once), created for `creation`, and starts it. */
-  private async hostSplitGroup(intent: SplitIntent, creation: RangeCreation): Promise<KvNode> {
-    const range = { group: intent.group, start: creation.start, ...(creation.end === undefined ? {} : { end: creation.end }), creation };
-    return this.startGroup(range);
   }
 
   /** Builds and starts range `range`'s group here, once; resolves when it has started. */
@@ -553,7 +547,7 @@ export class ShardedKv {
     const intent = state.intent?.intent;
     this.seenIntent = intent;
     if (intent !== undefined && !this.shards.has(intent.group) && state.map.rangeOfGroup(intent.from) !== undefined) {
-      void this.hostSplitGroup(intent, creationOfSplit(state.map, intent)).catch((error: unknown) =>
+      void this.startGroup(rangeOfSplit(state.map, intent)).catch((error: unknown) =>
         this.options.logger?.warn({ group: intent.group, error }, "sharded KV: a split's new group did not start"),
       );
     }
