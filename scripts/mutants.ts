@@ -127,7 +127,7 @@ const mutants: Mutant[] = [
   {
     name: 'a voter with no promise on record votes at once (no amnesia guard)',
     file: 'src/core/replica.ts',
-    from: 'if (this.isVoter && this.otherVoters.length > 0 && ballotEquals(state.promised, ballotZero)) {',
+    from: 'if (this.isVoter && this.otherVoters.length > 0 && ballotEquals(this.acceptor.promised, ballotZero)) {',
     to: 'if (this.isVoter && this.otherVoters.length < 0) {',
     suite: 'test/core/safety/amnesia.prop.test.ts',
   },

@@ -124,6 +124,16 @@ export interface ReplicaOptions {
    * Default: never quiesce.
    */
   readonly quiesceAfterTicks?: number;
+  /**
+   * The driver knows this voter never voted in this group: its storage is empty because
+   * it never held anything, not because it was wiped (for example, its first start in the
+   * group was recorded once, in another replicated store, before it). With no promise on
+   * record it then records that it joined and votes at once, instead of asking every
+   * other voter first (the amnesia guard, which needs all of them to answer). A voter
+   * whose storage was wiped must never be started with it: it could let two values be
+   * chosen for one slot. Ignored when a promise is on record. Default false.
+   */
+  readonly neverVoted?: boolean;
 }
 
 /** Why a proposal was refused, or that it was queued. */
@@ -322,8 +332,12 @@ export class Replica {
       // has voted on nothing (a wiped voter restarts with nothing and runs the guard).
       this.acceptor.raisePromise(joinedMark(id), this.out);
     }
+    if (this.isVoter && options.neverVoted === true && ballotEquals(state.promised, ballotZero)) {
+      // Known to be new: it has forgotten nothing, so it may vote as soon as it is on record.
+      this.acceptor.raisePromise(joinedMark(id), this.out);
+    }
     // No promise on record: a new voter, or one whose storage was wiped. Ask first.
-    if (this.isVoter && this.otherVoters.length > 0 && ballotEquals(state.promised, ballotZero)) {
+    if (this.isVoter && this.otherVoters.length > 0 && ballotEquals(this.acceptor.promised, ballotZero)) {
       this.rejoin = new Rejoin(id, this.otherVoters);
       this.sendProbes();
     }

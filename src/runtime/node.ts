@@ -53,6 +53,12 @@ export interface NodeStatus {
   readonly configurationFrom: number;
   /** Whether its group is quiesced here: no ticks until something rouses it (see {@link NodeOptions.quiesceAfterTicks}). */
   readonly quiesced: boolean;
+  /**
+   * Set while this voter does not vote yet: it started with no promise on record, and asks
+   * every other voter what they hold first (`probing`), then learns the chosen log
+   * (`rebuilding`). See {@link NodeOptions.neverVoted}. Undefined otherwise.
+   */
+  readonly rejoining?: 'probing' | 'rebuilding';
 }
 
 const idAlphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -296,6 +302,7 @@ export class SynodNode<Command, Result> {
       ...(configuration !== undefined ? { configuration } : {}),
       limits: this.options.limits,
       ...(this.options.quiesceAfterTicks !== undefined ? { quiesceAfterTicks: this.options.quiesceAfterTicks } : {}),
+      ...(this.options.neverVoted ? { neverVoted: true } : {}),
       random: this.options.random,
       state: durable,
       snapshotSlot,
@@ -486,6 +493,7 @@ export class SynodNode<Command, Result> {
       configuration: s?.configuration,
       configurationFrom: s?.configurationFrom ?? 0,
       quiesced: s?.quiesced ?? false,
+      ...(s?.rejoining === undefined ? {} : { rejoining: s.rejoining }),
     };
   }
 

@@ -106,6 +106,17 @@ export interface NodeOptions<Command, Result> {
    * Default: never quiesce.
    */
   readonly quiesceAfterTicks?: number;
+  /**
+   * You know this node never voted in this group: its storage is empty because it never
+   * held anything, not because it was wiped (for example, you recorded its first start in
+   * the group, once, in another replicated store, before starting it). Started with no
+   * promise on record, it then votes at once, instead of first asking every other voter
+   * what they hold (the guard against a wiped voter, which needs all of them to answer,
+   * so a new group elects its first leader only once every member runs it). Never set it
+   * for a node whose storage may have been wiped: it could let two values be chosen for
+   * one slot. Ignored when the storage holds a promise. Default false.
+   */
+  readonly neverVoted?: boolean;
   /** Commands one slot carries at most (batching). Default 256. */
   readonly batchCommandsMax?: number;
   /** Bytes one slot carries at most. Default 1 MiB; at least `commandBytesMax`. */
@@ -171,6 +182,7 @@ export interface ResolvedOptions<Command, Result> {
   readonly snapshot: Required<SnapshotOptions>;
   readonly tickMs: number;
   readonly quiesceAfterTicks: number | undefined;
+  readonly neverVoted: boolean;
   readonly limits: Limits;
   readonly commandBytesMax: number;
   readonly pendingProposalsMax: number;
@@ -368,6 +380,7 @@ export function resolveOptions<Command, Result>(options: NodeOptions<Command, Re
     snapshot,
     tickMs,
     quiesceAfterTicks: options.quiesceAfterTicks === undefined ? undefined : positiveInteger('quiesceAfterTicks', options.quiesceAfterTicks, 1),
+    neverVoted: options.neverVoted === true,
     limits,
     commandBytesMax,
     pendingProposalsMax: positiveInteger('pendingProposalsMax', options.pendingProposalsMax, 10_000),

@@ -146,6 +146,38 @@ describe('Replica answers a probe', () => {
   });
 });
 
+describe('Replica started as never having voted (neverVoted)', () => {
+  const empty: DurableState = { promised: { round: 0, node: '' }, accepted: [], chosen: [], commitIndex: 0 };
+
+  it('records that it joined, in its first output, and grants a promise without probing anyone', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: empty, neverVoted: true });
+    expect(r.status.rejoining).toBeUndefined();
+    const out = r.takeOutput();
+    expect(out.persist?.promised).toEqual({ round: 0, node: 'a' });
+    expect(out.messages.filter((m) => m.type === 'probe')).toEqual([]);
+    r.persisted(out.persistSeq);
+    r.step({ type: 'prepare', from: 'b', to: 'a', ballot: b1, firstSlot: 1 });
+    expect(only(r)).toMatchObject([{ type: 'promise', to: 'b', ballot: b1 }]);
+  });
+
+  it('is the amnesia guard without it: the same voter probes every other voter and promises nothing', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: empty });
+    expect(r.status.rejoining).toBe('probing');
+    expect(only(r).map((m) => [m.type, m.to])).toEqual([
+      ['probe', 'b'],
+      ['probe', 'c'],
+    ]);
+    r.step({ type: 'prepare', from: 'b', to: 'a', ballot: b1, firstSlot: 1 });
+    expect(only(r).filter((m) => m.type === 'promise')).toEqual([]);
+  });
+
+  it('changes nothing for a voter with a promise on record', () => {
+    const r = new Replica({ id: 'a', quorum, random: () => 0, state: { ...empty, promised: b1 }, neverVoted: true });
+    expect(r.status.promised).toEqual(b1);
+    expect(r.takeOutput().persist).toBeUndefined();
+  });
+});
+
 describe('Replica remembers the highest round it heard of', () => {
   /** The round of the ballot `r` campaigns with, once its prechecks are granted. */
   function campaignRound(r: Replica): number | undefined {
