@@ -510,6 +510,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/shard/range-split.test.ts', 'test/kv/kv-state-machine.range.test.ts'],
   },
   {
+    name: 'a read reaching its read point after a split took its key away answers it absent',
+    file: 'src/kv/kv-node.ts',
+    from: '    inBounds();\n',
+    to: '',
+    tests: ['test/kv/shard/range-split.test.ts'],
+  },
+  {
     name: "a sharded session's keys in other ranges outlive one range's expiry",
     file: 'src/kv/shard/sharded-session.ts',
     from: "    if (how === 'expired') for (const opening of this.ranges.values()) void opening.then((s) => s.close()).catch(() => undefined);\n",

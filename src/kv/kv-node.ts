@@ -164,11 +164,15 @@ export class KvNode implements KvApi {
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
     checkRangeRequest(range, options);
     this.checkBounds('range', range);
-    return this.read(range, options);
+    return this.read(range, options, () => this.checkBounds('range', range));
   }
 
-  private async read(range: KeyRange, options: RangeOptions & ReadOptions): Promise<RangeResult> {
+  /** Reads `range` at the read point `options` ask for, if `inBounds` (which throws otherwise) still passes there. */
+  private async read(range: KeyRange, options: RangeOptions & ReadOptions, inBounds: () => void): Promise<RangeResult> {
     await this.readPoint(options);
+    // Again at the read point: a split applied on the way to it may have taken the keys
+    // away (and deleted them here), and their absence here says nothing of them.
+    inBounds();
     const view = this.machine.view;
     const revision = options.revision ?? view.revision;
     if (revision > view.revision) throw new KvRequestError('range', `revision ${revision} is in the future (the store is at ${view.revision})`);
@@ -186,7 +190,7 @@ export class KvNode implements KvApi {
     checkRangeRequest(range, options);
     this.checkOwnBounds('range', range, bounds);
     // Every key this range's store holds lies in its bounds: the rest of `range` is another range's.
-    return this.read(range, options);
+    return this.read(range, options, () => this.checkOwnBounds('range', range, bounds));
   }
 
   /** Writes `key`. With `expectedVersion`, a compare-and-set: rejects with {@link VersionConflictError} on a mismatch. */

@@ -2,7 +2,8 @@
  * Range splits on three members in one process: the keys from the point moved to a new
  * group on every member with their versions, the map's next generation adopted
  * everywhere, the old range's copy released; a split the range refuses abandoned with
- * nothing moved; a split whose member stopped finished by another; a watch across the
+ * nothing moved; a split whose member stopped finished by another; a read racing a
+ * release refused; a watch across the
  * split ended with a typed error after the last change of the range as it was; and a
  * split under load losing nothing, every key's history linearizable.
  */
@@ -125,6 +126,25 @@ describe('ShardedKv.splitRange', () => {
     await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 10_000 }).toEqual([1, 1, 1]);
     expect(text((await b.get('zebra'))?.value)).toBe('spots');
   }, 20_000);
+
+  it('refuses a read whose read point is past the release of its key (WrongRangeError), rather than answer it absent', async () => {
+    // No balance checks: they would split off the keys this test freezes and releases by hand.
+    const { member, network } = cluster(open, { leaders: 'elected', balanceMs: 600_000 });
+    const kvs = members.map((id) => member(id));
+    await Promise.all(kvs.map((kv) => kv.start()));
+    const [a, , c] = kvs as [ShardedKv, ShardedKv, ShardedKv];
+    await a.put('zebra', 'stripes');
+    await expect.poll(() => c.shard(3)!.machine.view.latest('zebra')?.version).toBe(1);
+    // c's replica of the range still holds zebra when the read starts; its read point is past the keys' release.
+    network.isolate('c');
+    await expect.poll(() => a.shard(3)!.node.status().leader !== 'c' && a.shard(3)!.node.status().leader !== undefined, { timeout: 5_000 }).toBe(true);
+    expect(await a.shard(3)!.node.propose({ type: 'range-freeze', at: 't' })).toMatchObject({ type: 'range-frozen' });
+    expect(await a.shard(3)!.node.propose({ type: 'range-release', at: 't' })).toMatchObject({ type: 'range-released' });
+    const read = c.shard(3)!.get('zebra');
+    network.heal();
+    await expect(read).rejects.toThrow(WrongRangeError);
+    expect(c.shard(3)!.machine.view.latest('zebra')?.value ?? undefined).toBeUndefined();
+  });
 
   it('splits off keys frozen with no split under way (a split abandoned while another copy froze them), so they are not refused for good', async () => {
     const kvs = await started(open);
