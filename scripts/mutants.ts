@@ -510,6 +510,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/shard/range-split.test.ts', 'test/kv/kv-state-machine.range.test.ts'],
   },
   {
+    name: "a member whose storage of a split's group was wiped votes in it at once",
+    file: 'src/kv/shard/group-births.ts',
+    from: '  return succeeded;\n',
+    to: '  return true;\n',
+    tests: ['test/kv/shard/range-split.test.ts', 'test/kv/shard/group-births.test.ts'],
+  },
+  {
     name: 'a read reaching its read point after a split took its key away answers it absent',
     file: 'src/kv/kv-node.ts',
     from: '    inBounds();\n',

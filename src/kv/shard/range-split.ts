@@ -13,6 +13,7 @@ import type { MvccStore } from '../mvcc-store.js';
 import type { KeyValue } from '../kv-types.js';
 import { RangeMap, type ShardRange } from './range-map.js';
 import { type SplitIntent, decodeSplitIntent, encodeSplitIntent } from './split-intent.js';
+import { openLedger } from './group-births.js';
 
 /** The meta group's key holding the encoded {@link RangeMap}. */
 export const rangeMapKey = 'range-map';
@@ -55,7 +56,8 @@ export type SplitOutcome = { readonly result: 'split'; readonly map: RangeMap } 
 
 /** Reads the meta group's map, intent and next group id at one linearizable point; undefined before the map is written. */
 export async function readMetaState(meta: KvNode): Promise<MetaState | undefined> {
-  const { kvs } = await meta.range({ prefix: '' });
+  // Only the map's and the split's keys (the ledgers of first starts sort before them).
+  const { kvs } = await meta.range({ start: nextGroupKey, end: `${splitIntentKey}\u0000` });
   return metaStateOf((key) => kvs.find((kv) => kv.key === key));
 }
 
@@ -108,6 +110,7 @@ export async function beginSplit(meta: KvNode, state: MetaState, at: string): Pr
     success: [
       { op: 'put', key: splitIntentKey, value: bytes },
       { op: 'put', key: nextGroupKey, value: new TextEncoder().encode(String(group + 1)) },
+      openLedger(group),
     ],
   });
   return succeeded ? { intent, bytes } : undefined;
@@ -124,9 +127,9 @@ export async function finishSplit(member: SplitMember, state: MetaState & { read
   const { intent, bytes } = state.intent;
   const from = member.node(intent.from);
   const to = await member.host(rangeOfSplit(state.map, intent));
-  // Nothing is frozen until the new group can take the keys: it has a leader (a new
-  // group elects its first one only once every member hosts it). With a member down,
-  // this waits, and the keys stay writable where they are.
+  // Nothing is frozen until the new group can take the keys: it has a leader (elected
+  // by the members that put their first start in it on record, see group-births.ts).
+  // Without a majority of them, this waits, and the keys stay writable where they are.
   await to.node.read();
   const frozen = await from.node.propose({ type: 'range-freeze', at: intent.at });
   if (frozen.type !== 'range-frozen') {

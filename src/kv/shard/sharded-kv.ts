@@ -30,6 +30,7 @@ import {
 import type { SplitIntent } from './split-intent.js';
 import { ShardedWatch } from './sharded-watch.js';
 import { ShardedSession } from './sharded-session.js';
+import { recordFirstStart } from './group-births.js';
 
 /** The most slots a member may lag behind a range's leader for the leadership to be handed to it. */
 const transferLagMax = 64;
@@ -504,13 +505,31 @@ export class ShardedKv {
     return running;
   }
 
-  /** Builds and starts range `range`'s group here, once; resolves when it has started. */
-  private async startGroup(range: ShardRange): Promise<KvNode> {
-    let starting = this.starting.get(range.group);
+  /**
+   * Builds and starts range `range`'s group here, once; resolves when it has started. A
+   * split's group first puts this member's first start in it on record (see
+   * group-births.ts); if that fails, a later call tries again.
+   */
+  private startGroup(range: ShardRange): Promise<KvNode> {
+    const { group } = range;
+    let starting = this.starting.get(group);
     if (starting === undefined) {
-      const kv = this.buildGroup(range.group, range);
-      starting = kv.start().then(() => kv);
-      this.starting.set(range.group, starting);
+      const meta = this.meta!;
+      const firstStart = creationOf(range).seeded ? recordFirstStart(meta, group, this.options.id) : Promise.resolve(false);
+      const started = firstStart.then(
+        (neverVoted) => {
+          // Dropped meanwhile (its split abandoned), or closed: not built.
+          if (this.starting.get(group) !== started || this.state === 'closed') throw new ClosedError(`range group ${group} is no longer hosted here`);
+          const kv = this.buildGroup(group, range, neverVoted);
+          return kv.start().then(() => kv);
+        },
+        (error: unknown) => {
+          if (this.starting.get(group) === started) this.starting.delete(group);
+          throw error;
+        },
+      );
+      starting = started;
+      this.starting.set(group, started);
     }
     return starting;
   }
@@ -557,9 +576,10 @@ export class ShardedKv {
 
   /** Stops hosting an abandoned split's group. */
   private dropGroup(group: number): void {
+    // A start still putting its first start on record sees it is no longer wanted.
+    this.starting.delete(group);
     if (!this.shards.has(group)) return;
     this.shards.delete(group);
-    this.starting.delete(group);
     void this.host
       .removeGroup(group)
       .catch((error: unknown) => this.options.logger?.debug({ group, error }, 'sharded KV: an abandoned group could not be removed'));
@@ -607,6 +627,8 @@ export class ShardedKv {
       }
     }
     for (const range of map.ranges) {
+      // A range whose start here failed (its first start could not be put on record) is tried again.
+      if (!this.starting.has(range.group)) duties.push(this.startGroup(range));
       const kv = this.shards.get(range.group);
       const frozen = kv?.machine.frozen;
       if (kv === undefined || frozen === undefined || frozen.start !== range.end || kv.node.status().role !== 'leader') continue;
@@ -689,13 +711,14 @@ export class ShardedKv {
    * Builds group `group`'s KV node on the host: the meta group's, or a range's, with the
    * bounds its group was created with (a split narrows them later, through its log).
    */
-  private buildGroup(group: number, range: ShardRange | undefined): KvNode {
+  private buildGroup(group: number, range: ShardRange | undefined, neverVoted = false): KvNode {
     const { node, kv, members } = this.options;
     const bounds = range === undefined ? {} : creationOptions(range);
     const built = this.host.hostGroup(group, node ?? {}, (given) => {
       const created = createKvNode({
         ...node,
         ...given,
+        ...(neverVoted ? { neverVoted } : {}),
         members: [...members],
         kv: { ...kv, ...bounds },
         ...(this.options.logger === undefined ? {} : { logger: this.options.logger }),

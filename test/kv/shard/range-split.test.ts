@@ -2,8 +2,9 @@
  * Range splits on three members in one process: the keys from the point moved to a new
  * group on every member with their versions, the map's next generation adopted
  * everywhere, the old range's copy released; a split the range refuses abandoned with
- * nothing moved; a split whose member stopped finished by another; a read racing a
- * release refused; a watch across the
+ * nothing moved; a split whose member stopped finished by another; a split with a
+ * member down finished by the others (their first starts in the new group on record), a
+ * wiped member's empty storage still guarded; a read racing a release refused; a watch across the
  * split ended with a typed error after the last change of the range as it was; and a
  * split under load losing nothing, every key's history linearizable.
  */
@@ -110,21 +111,48 @@ describe('ShardedKv.splitRange', () => {
     expectTidy(kvs);
   });
 
-  it('freezes nothing while a member is down (the new group cannot elect its first leader), and is finished once it is back', async () => {
-    const { member, network } = cluster(open, { node: { tickMs: 10, electionTicks: { min: 10, max: 20 }, readTimeoutMs: 300 } });
+  it('completes with a member down: the others put their first start in the new group on record and elect it; the member back votes in it at once', async () => {
+    const { member, network } = cluster(open);
     const kvs = members.map((id) => member(id));
     await Promise.all(kvs.map((kv) => kv.start()));
-    const [a, b] = kvs as [ShardedKv, ShardedKv];
+    const [a, b, c] = kvs as [ShardedKv, ShardedKv, ShardedKv];
     await a.put('zebra', 'stripes');
     network.isolate('c');
-    await expect(a.splitRange('t')).rejects.toThrow();
-    // The split is under way, but the range was not frozen: its keys take writes.
-    expect((await readMetaState(a.shard(0)!))?.intent?.intent).toMatchObject({ at: 't', group: 4 });
-    expect(kvs.map((kv) => kv.shard(3)!.machine.frozen)).toEqual([undefined, undefined, undefined]);
+    const map = await a.splitRange('t');
+    expect(map.rangeOf('zebra').group).toBe(4);
+    expect(a.shard(4)!.node.status().rejoining).toBeUndefined();
     expect((await b.put('zebra', 'spots')).version).toBe(2);
+    expect(c.shard(4)).toBeUndefined();
+    await expect.poll(() => a.shard(3)!.machine.frozen, { timeout: 5_000 }).toBeUndefined();
+    // c comes back as a is cut off: the new group's only majority is b and c, so it
+    // writes only if c, which never ran the group, votes without hearing from a.
     network.heal();
-    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 10_000 }).toEqual([1, 1, 1]);
-    expect(text((await b.get('zebra'))?.value)).toBe('spots');
+    network.isolate('a');
+    await expect.poll(() => c.rangeMap.generation, { timeout: 10_000 }).toBe(1);
+    expect((await b.put('zebra', 'dots')).version).toBe(3);
+    expect(c.shard(4)!.node.status().rejoining).toBeUndefined();
+    expect(text((await c.get('zebra'))?.value)).toBe('dots');
+  }, 20_000);
+
+  it('runs the amnesia guard for a member whose storage of a split group was wiped after its first start: it votes only once every member answered', async () => {
+    const { member, network, wipe } = cluster(open);
+    const kvs = members.map((id) => member(id));
+    await Promise.all(kvs.map((kv) => kv.start()));
+    await kvs[0]!.put('zebra', 'stripes');
+    await kvs[0]!.splitRange('t');
+    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 5_000 }).toEqual([1, 1, 1]);
+    await kvs[2]!.close();
+    wipe('c', 4);
+    // With a cut off, c cannot hear from every member: it must not vote in group 4.
+    network.isolate('a');
+    const again = member('c');
+    await again.start();
+    expect(again.shard(4)!.node.status().rejoining).toBe('probing');
+    await sleep(300);
+    expect(again.shard(4)!.node.status().rejoining).toBe('probing');
+    network.heal();
+    await expect.poll(() => again.shard(4)!.node.status().rejoining, { timeout: 10_000 }).toBeUndefined();
+    expect(text((await again.get('zebra'))?.value)).toBe('stripes');
   }, 20_000);
 
   it('refuses a read whose read point is past the release of its key (WrongRangeError), rather than answer it absent', async () => {
@@ -324,8 +352,8 @@ describe('a split under load', () => {
     // Begun by a (the intent recorded), which runs no further: as if it had stopped there.
     const meta = kvs[0]!.shard(0)!;
     expect(await beginSplit(meta, (await readMetaState(meta))!, 'k7')).toBeDefined();
-    // Once the new group has its first leader (it needs every member for that; see docs/operations.md),
-    // a is cut off: the split goes on without it, finished by the meta group's leader among b and c.
+    // Once the new group has its first leader, a is cut off: the split goes on without
+    // it, finished by the meta group's leader among b and c.
     await expect.poll(() => kvs.some((kv) => kv.shard(4)?.node.status().role === 'leader'), { timeout: 5_000 }).toBe(true);
     network.isolate('a');
     await expect.poll(() => [kvs[1]!.rangeMap.generation, kvs[2]!.rangeMap.generation], { timeout: 10_000 }).toEqual([1, 1]);

@@ -36,7 +36,11 @@ export function cluster(open: ShardedKv[], options: Partial<ShardedKvOptions> = 
     open.push(kv);
     return kv;
   };
-  return { member, network };
+  /** Loses what `id` kept of group `group`, as a wiped disk would: its next start finds nothing. */
+  const wipe = (id: string, group: number): void => {
+    disks.get(id)?.delete(group);
+  };
+  return { member, network, wipe };
 }
 
 /** The three members, started. */
