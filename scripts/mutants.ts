@@ -524,6 +524,20 @@ const mutants: Mutant[] = [
     tests: ['test/kv/shard/range-split.test.ts'],
   },
   {
+    name: 'a watch read after a split released its keys misses their changes without a word',
+    file: 'src/kv/kv-watch.ts',
+    from: '      if (released.revision >= this.nextRevision && keysWithin(this.range, released) !== undefined) return released;\n',
+    to: '',
+    tests: ['test/kv/shard/range-split.test.ts'],
+  },
+  {
+    name: 'a watch resumed from before a split starts the range it made at its first own change',
+    file: 'src/kv/shard/sharded-kv.ts',
+    from: '  if (resumedAt !== undefined && resumedAt > seedRevision) return;\n',
+    to: '  return;\n',
+    tests: ['test/kv/shard/range-split.test.ts'],
+  },
+  {
     name: "a sharded session's keys in other ranges outlive one range's expiry",
     file: 'src/kv/shard/sharded-session.ts',
     from: "    if (how === 'expired') for (const opening of this.ranges.values()) void opening.then((s) => s.close()).catch(() => undefined);\n",

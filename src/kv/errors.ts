@@ -43,8 +43,12 @@ export class CompactedError extends SynodError {
   /** History at or below this revision is gone; read the current state and watch from after it. */
   readonly compactRevision: number;
 
-  constructor(revision: number, compactRevision: number) {
-    super('COMPACTED', `revision ${revision} is compacted: reads need revision ${compactRevision} or later, watches ${compactRevision + 1} or later`);
+  /** `message` says why, when it is not a compaction (a split moved keys away, with their history). */
+  constructor(revision: number, compactRevision: number, message?: string) {
+    super(
+      'COMPACTED',
+      message ?? `revision ${revision} is compacted: reads need revision ${compactRevision} or later, watches ${compactRevision + 1} or later`,
+    );
     this.revision = revision;
     this.compactRevision = compactRevision;
   }

@@ -40,6 +40,18 @@ export function boundsCover(bounds: KeyBounds, range: KeyRange): boolean {
   return bounds.end === undefined || (end !== undefined && end <= bounds.end);
 }
 
+/** The keys `range` could hold that lie in `bounds`, as bounds; undefined if none. */
+export function keysWithin(range: KeyRange, bounds: KeyBounds): KeyBounds | undefined {
+  const from = 'key' in range ? range.key : 'prefix' in range ? range.prefix : range.start;
+  const to = 'key' in range ? `${range.key}\u0000` : 'prefix' in range ? prefixEnd(range.prefix) : range.end;
+  // Keys are strings: Math.max would not compare them.
+  let start = bounds.start;
+  if (from > start) start = from;
+  const end = to === undefined ? bounds.end : bounds.end === undefined || to < bounds.end ? to : bounds.end;
+  if (end !== undefined && start >= end) return undefined;
+  return end === undefined ? { start } : { start, end };
+}
+
 /** The key a request names first: for a range, where it starts. */
 export function firstKeyOf(range: KeyRange): string {
   return 'key' in range ? range.key : 'prefix' in range ? range.prefix : range.start;

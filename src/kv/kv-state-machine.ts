@@ -186,6 +186,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
   private bounds: KeyBounds | undefined;
   /** The keys a `range-freeze` gave up, awaiting its `range-release`. */
   private frozenRange: FrozenRange | undefined;
+  private readonly releasedRanges: FrozenRange[] = [];
   /** While a new range awaits its keys: the last key seeded ('' before the first chunk). */
   private seedCursor: string | undefined;
   private readonly listeners = new Set<(revision: number) => void>();
@@ -248,6 +249,15 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
    */
   get frozen(): FrozenRange | undefined {
     return this.frozenRange;
+  }
+
+  /**
+   * The keys released since this replica started, in order, each with the revision it
+   * was frozen at: their history is gone from this store, so a watch still short of that
+   * revision can no longer see their changes. Local state. @internal
+   */
+  get releases(): readonly FrozenRange[] {
+    return this.releasedRanges;
   }
 
   /** The store's revision: the last write's. */
@@ -528,6 +538,7 @@ export class KvStateMachine implements StateMachine<KvCommand, KvResult> {
     }
     if (frozen.start !== at) return { type: 'invalid', reason: `range-release: the keys frozen are from ${frozen.start}, not ${at}` };
     this.frozenRange = undefined;
+    this.releasedRanges.push(frozen);
     return { type: 'range-released', keys: this.store.forget(frozen.start, frozen.end) };
   }
 

@@ -4,8 +4,9 @@
  * slow consumer costs no memory and misses nothing, unless compaction passes it.
  */
 import type { KvStateMachine } from './kv-state-machine.js';
+import type { FrozenRange } from './kv-snapshot.js';
 import { CompactedError, WrongRangeError } from './errors.js';
-import { type KeyBounds, sameBounds } from './key-bounds.js';
+import { type KeyBounds, keysWithin, sameBounds } from './key-bounds.js';
 import type { KeyRange, WatchEvent } from './kv-types.js';
 import type { Watch } from './kv-api.js';
 
@@ -40,11 +41,13 @@ export class KvWatch implements Watch {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly unsubscribe: () => void;
   private readonly matches: (key: string) => boolean;
+  /** The machine's releases this watch has checked it missed nothing of. */
+  private releasesSeen = 0;
 
   /** @internal */
   constructor(
     private readonly machine: KvStateMachine,
-    range: KeyRange,
+    private readonly range: KeyRange,
     /** The first revision to report. */
     fromRevision: number,
     private readonly onEnd: (watch: KvWatch) => void,
@@ -95,6 +98,16 @@ export class KvWatch implements Watch {
     this.onEnd(this);
   }
 
+  /** A release since last checked that took keys this watch had changes of still to read, if any. */
+  private releasedUnseen(): FrozenRange | undefined {
+    const releases = this.machine.releases;
+    for (; this.releasesSeen < releases.length; this.releasesSeen++) {
+      const released = releases[this.releasesSeen]!;
+      if (released.revision >= this.nextRevision && keysWithin(this.range, released) !== undefined) return released;
+    }
+    return undefined;
+  }
+
   private poke(): void {
     const wake = this.wake;
     this.wake = undefined;
@@ -107,6 +120,17 @@ export class KvWatch implements Watch {
       if (this.at < this.buffer.length) return { done: false, value: this.buffer[this.at++]! };
       if (this.nextRevision <= this.machine.compactRevision) {
         const error = new CompactedError(this.nextRevision, this.machine.compactRevision);
+        this.close();
+        throw error;
+      }
+      const lost = this.releasedUnseen();
+      if (lost !== undefined) {
+        // A split released keys of this watch before it read their changes: gone, as compacted.
+        const error = new CompactedError(
+          this.nextRevision,
+          lost.revision,
+          `watch: revision ${this.nextRevision} is gone for the keys from ${JSON.stringify(lost.start)}, which a split moved to another range at revision ${lost.revision}: read them there, and watch from after that read`,
+        );
         this.close();
         throw error;
       }

@@ -8,7 +8,7 @@ import { Reader } from '../../encoding/reader.js';
 import { Writer } from '../../encoding/writer.js';
 import { isGroupId } from '../../runtime/index.js';
 import { KvRequestError } from '../errors.js';
-import type { KeyBounds } from '../key-bounds.js';
+import { type KeyBounds, sameBounds } from '../key-bounds.js';
 import { prefixEnd } from '../key-set.js';
 import { readString, writeString } from '../kv-codec.js';
 import { kvLimits } from '../kv-limits.js';
@@ -146,6 +146,22 @@ export class RangeMap {
           ],
     );
     return new RangeMap(ranges, this.generation + 1);
+  }
+
+  /**
+   * Where the keys `moved` are, which a split took from a range: `'unmoved'` while this
+   * map still routes them to the range they left; the range the split made of them (its
+   * `seedRevision` the old range's revision when they left), if it still holds exactly
+   * them; `'split-again'` otherwise: it has been split since (the only range ever created
+   * with exactly these bounds is that one, and a split only cuts a range's tail), or no
+   * split made them (or this map, of format 2, does not say where its seeding ended).
+   */
+  madeOf(moved: KeyBounds): ShardRange | 'unmoved' | 'split-again' {
+    const holder = this.rangeOf(moved.start);
+    if (holder.start < moved.start) return 'unmoved';
+    const creation = creationOf(holder);
+    if (holder.start !== moved.start || !creation.seeded || creation.seedRevision === undefined || !sameBounds(creation, moved)) return 'split-again';
+    return sameBounds(holder, moved) ? holder : 'split-again';
   }
 
   /** The range served by `group`, if any. */

@@ -7,12 +7,13 @@ import { ConfigError, type NodeId } from '../../core/index.js';
 import { CodecError } from '../../encoding/codec-error.js';
 import { GroupHost, type GroupQuiescence } from '../../groups/index.js';
 import { ClosedError, type Clock, type Logger, type Storage, type TimerHandle, type Transport, systemClock } from '../../runtime/index.js';
-import { CrossShardError, KvRequestError, VersionConflictError, WrongRangeError } from '../errors.js';
+import { CompactedError, CrossShardError, KvRequestError, VersionConflictError, WrongRangeError } from '../errors.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
 import type { KvStateMachineOptions } from '../kv-state-machine.js';
 import type { DeleteOptions, DeleteResult, KeyRange, KeyValue, PutOptions, PutResult, RangeOptions, TxnOp, TxnRequest, TxnResult } from '../kv-types.js';
 import type { ReadOptions, SessionOptions, WriteOptions } from '../kv-api.js';
 import { kvLimits } from '../kv-limits.js';
+import { type KeyBounds, keysWithin } from '../key-bounds.js';
 import { checkKey, checkRangeRequest, checkWatchRequest, sessionCreateOf, txnCommand } from '../kv-requests.js';
 import { RangeMap, type ShardRange, creationOf, metaGroup } from './range-map.js';
 import {
@@ -28,7 +29,7 @@ import {
   splitPoint,
 } from './range-split.js';
 import type { SplitIntent } from './split-intent.js';
-import { ShardedWatch } from './sharded-watch.js';
+import { ShardedWatch, type WatchPart } from './sharded-watch.js';
 import { ShardedSession } from './sharded-session.js';
 import { recordFirstStart } from './group-births.js';
 
@@ -131,9 +132,14 @@ export interface ShardedWatchOptions {
    * (a watch's `resumeRevisions()`). A range not named starts after the revision this
    * member has applied in it (as `KvNode.watch` does), except, when some range is named,
    * a range a split made: it starts at its first own change, the revision after its
-   * keys were copied. So a watch ended by a split (`WrongRangeError`) and resumed with
-   * its `resumeRevisions()` misses nothing and repeats nothing in the ranges the split
-   * made.
+   * keys were copied, if the range it was cut from is named from past the split (as in
+   * the `resumeRevisions()` of a watch that reached the split). So a watch resumed with
+   * its `resumeRevisions()` misses nothing and repeats nothing in the ranges splits
+   * made since it stopped.
+   *
+   * @throws `CompactedError` from `watch()` for a range a split made whose earlier
+   *   changes, from where the resume starts, are gone (the range it was cut from is
+   *   named from before the split, or was itself made by a split since).
    */
   readonly fromRevisions?: Readonly<Record<number, number>>;
 }
@@ -403,7 +409,8 @@ export class ShardedKv {
   /**
    * Watches a key, a prefix or a range across the ranges it spans: one watch per range,
    * merged (see {@link ShardedWatch}). Each event names its range's group; revisions
-   * are per range.
+   * are per range. A split of a range watched is followed: the keys that moved are
+   * watched in their new range once this member routes them there.
    *
    * @example
    * ```ts
@@ -424,15 +431,49 @@ export class ShardedKv {
     try {
       for (const span of spans) {
         // A resume that does not name a range a split made since: from its first own change.
-        const seedRevision = resuming ? span.creation?.seedRevision : undefined;
+        const seedRevision = resuming && from[span.group] === undefined ? span.creation?.seedRevision : undefined;
+        if (seedRevision !== undefined) checkSplitFollowed(span, spans, from, seedRevision);
         const fromRevision = from[span.group] ?? (seedRevision === undefined ? undefined : seedRevision + 1);
-        parts.push({ group: span.group, watch: this.node(span.group, 'watch').watchPart(range, span, fromRevision === undefined ? {} : { fromRevision }) });
+        parts.push({
+          group: span.group,
+          bounds: span,
+          watch: this.node(span.group, 'watch').watchPart(range, span, fromRevision === undefined ? {} : { fromRevision }),
+        });
       }
     } catch (error) {
       for (const part of parts) part.watch.close();
       throw error;
     }
-    return new ShardedWatch(parts);
+    return new ShardedWatch(parts, {
+      narrowed: (group, bounds, fromRevision) =>
+        keysWithin(range, bounds) === undefined ? undefined : { group, bounds, watch: this.node(group, 'watch').watchPart(range, bounds, { fromRevision }) },
+      moved: (moved, split, closed) => this.movedParts(range, moved, split, closed),
+    });
+  }
+
+  /**
+   * The part of a watch of `range` over the keys `moved` a split took from a range it
+   * watched, once this member routes them elsewhere: the range the split made, from its
+   * first own change (the revision after its keys were copied); the events before are
+   * the old range's, handed out already. None if `range` holds none of those keys.
+   *
+   * @throws `split` if that range was split again meanwhile: the changes between its
+   *   seeding and that split are in no store a watch can read from any more.
+   */
+  private async movedParts(range: KeyRange, moved: KeyBounds, split: WrongRangeError, closed: () => boolean): Promise<WatchPart[]> {
+    if (keysWithin(range, moved) === undefined) return [];
+    for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+      if (closed() || this.state !== 'running') return [];
+      const made = this.map!.madeOf(moved);
+      if (made === 'split-again') throw split;
+      if (made !== 'unmoved') {
+        const kv = await this.startGroup(made);
+        if (closed()) return [];
+        return [{ group: made.group, bounds: made, watch: kv.watchPart(range, made, { fromRevision: creationOf(made).seedRevision! + 1 }) }];
+      }
+      // The keys stay in the old range until the map switches; they take no writes meanwhile.
+      await new Promise<void>((resolve) => this.clock.setTimer(resolve, wait));
+    }
   }
 
   /**
@@ -785,6 +826,26 @@ export class ShardedKv {
 }
 
 /** A range's state machine options as its group was created: its bounds then, and whether a split seeds it. */
+/**
+ * Checks that a resume from `from` can start `made`, a range a split made that `from`
+ * does not name, at its first own change: the range the split cut it from (on its left:
+ * a split gives away a range's tail) is named, from past the split. Otherwise the
+ * changes to its keys before it was made, from where the resume starts, may be in no
+ * history any more (released by the old range, or by a range split from it since).
+ *
+ * @throws {@link CompactedError} if it cannot.
+ */
+function checkSplitFollowed(made: ShardRange, spans: readonly ShardRange[], from: Readonly<Record<number, number>>, seedRevision: number): void {
+  const left = spans.find((r) => r.end === made.start);
+  const resumedAt = left === undefined ? undefined : from[left.group];
+  if (resumedAt !== undefined && resumedAt > seedRevision) return;
+  throw new CompactedError(
+    resumedAt ?? 0,
+    seedRevision,
+    `watch: range group ${made.group}, made by a split at revision ${seedRevision} of the range before it, cannot be resumed here: the changes to its keys before then are gone with the range that held them (resume a watch that followed that split, or read the keys again and watch from after that read)`,
+  );
+}
+
 function creationOptions(range: ShardRange): Pick<KvStateMachineOptions, 'bounds' | 'awaitsSeed'> {
   const { seeded, seedRevision: _, ...bounds } = creationOf(range);
   return seeded ? { bounds, awaitsSeed: true } : { bounds };

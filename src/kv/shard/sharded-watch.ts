@@ -1,8 +1,12 @@
 /**
  * A watch over the ranges of a sharded KV: one watch per range, merged as their events
  * come. Each range counts its own revisions, so each event says its range's group, and
- * where to resume is kept per range.
+ * where to resume is kept per range. A split of a range watched is followed: the range's
+ * part goes on over the keys it kept, and the keys that moved are watched in the ranges
+ * that took them, from their first own change.
  */
+import { WrongRangeError } from '../errors.js';
+import type { KeyBounds } from '../key-bounds.js';
 import type { KvWatch } from '../kv-watch.js';
 import type { WatchEvent } from '../kv-types.js';
 
@@ -11,18 +15,36 @@ export interface ShardedWatchEvent extends WatchEvent {
   readonly group: number;
 }
 
-/** One range's part of a sharded watch. @internal */
+/** One range's part of a sharded watch: the range's group and bounds when it was opened. @internal */
 export interface WatchPart {
   readonly group: number;
+  readonly bounds: KeyBounds;
   readonly watch: KvWatch;
+}
+
+/** How a sharded watch follows a split of a range it watches. @internal */
+export interface SplitFollower {
+  /** The part of group `group` on its `bounds`, narrowed by a split, from `fromRevision`; undefined if the watch's keys miss them. */
+  narrowed(group: number, bounds: KeyBounds, fromRevision: number): WatchPart | undefined;
+  /**
+   * Once the member's map routes the keys `moved` (which a split took from a range
+   * watched) to the ranges the split made: their parts, each from its first own change.
+   * Rejects with `split` if they cannot be followed (split again meanwhile); resolves
+   * with none if `closed()` turns true first.
+   */
+  moved(moved: KeyBounds, split: WrongRangeError, closed: () => boolean): Promise<WatchPart[]>;
 }
 
 /**
  * The changes to a range of keys across the ranges it spans. Within a range, events
  * come in that range's revision order, none missed or repeated (as a `KvWatch`'s);
  * across ranges, in the order they are seen. At most one event per range is taken
- * ahead of the consumer, so a slow consumer costs no memory. A range's watch failing
- * (`CompactedError`) fails this one and ends the others; a range's node closing ends it.
+ * ahead of the consumer, so a slow consumer costs no memory. A split of a range watched
+ * is followed: the events of the keys that moved, up to the split, come from the range
+ * they left, and from then on from the range that took them (a new group in
+ * {@link groups}). A range's watch failing (`CompactedError`; or `WrongRangeError` when
+ * the keys that moved were split again before this member saw the first split end)
+ * fails this one and ends the others; a range's node closing ends it.
  *
  * @example
  * ```ts
@@ -31,7 +53,10 @@ export interface WatchPart {
  * ```
  */
 export class ShardedWatch implements AsyncIterableIterator<ShardedWatchEvent> {
-  private readonly parts: readonly WatchPart[];
+  /** The parts, in key order. */
+  private parts: WatchPart[];
+  /** Keys a split moved, while their new ranges' parts are being opened. */
+  private readonly following = new Set<Promise<void>>();
   /** Each range's next event being fetched, and what the range had delivered when the fetch began. */
   private readonly fetching = new Map<WatchPart, { readonly settled: Promise<void>; readonly deliveredBefore: number }>();
   /** Events taken from their ranges and not yet handed out, at most one per range, in the order they came. */
@@ -43,8 +68,11 @@ export class ShardedWatch implements AsyncIterableIterator<ShardedWatchEvent> {
   private queue: Promise<unknown> = Promise.resolve();
 
   /** @internal */
-  constructor(parts: readonly WatchPart[]) {
-    this.parts = parts;
+  constructor(
+    parts: readonly WatchPart[],
+    private readonly follower?: SplitFollower,
+  ) {
+    this.parts = [...parts];
   }
 
   /** The groups of the ranges watched, in key order. */
@@ -103,10 +131,53 @@ export class ShardedWatch implements AsyncIterableIterator<ShardedWatchEvent> {
       },
       (error: unknown) => {
         this.fetching.delete(part);
-        this.failure ??= { error };
+        if (error instanceof WrongRangeError && this.follower !== undefined && !this.done) this.followSplit(part, error, this.follower);
+        else this.failure ??= { error };
       },
     );
     this.fetching.set(part, { settled, deliveredBefore });
+  }
+
+  /**
+   * A split narrowed `part`'s range (it ended with `split`, every event before the split
+   * handed over): goes on over the keys it kept, from where it was, and over the keys
+   * that moved in the ranges that took them.
+   */
+  private followSplit(part: WatchPart, split: WrongRangeError, follower: SplitFollower): void {
+    const kept: KeyBounds = split.end === undefined ? { start: split.start } : { start: split.start, end: split.end };
+    // A split gives away the range's tail: the keys from the new end to the old one.
+    if (kept.start !== part.bounds.start || kept.end === undefined || (part.bounds.end !== undefined && kept.end >= part.bounds.end)) {
+      this.failure ??= { error: split };
+      return;
+    }
+    const moved: KeyBounds = part.bounds.end === undefined ? { start: kept.end } : { start: kept.end, end: part.bounds.end };
+    try {
+      const rest = follower.narrowed(part.group, kept, part.watch.deliveredThrough + 1);
+      this.replace(part, rest === undefined ? [] : [rest]);
+    } catch (error) {
+      this.failure ??= { error };
+      return;
+    }
+    const following: Promise<void> = follower
+      .moved(moved, split, () => this.done)
+      .then(
+        (parts) => {
+          this.following.delete(following);
+          if (this.done) for (const p of parts) p.watch.close();
+          else this.replace(undefined, parts);
+        },
+        (error: unknown) => {
+          this.following.delete(following);
+          this.failure ??= { error };
+        },
+      );
+    this.following.add(following);
+  }
+
+  /** Takes `part` out (if given) and `added` in, keeping the parts in key order. */
+  private replace(part: WatchPart | undefined, added: readonly WatchPart[]): void {
+    const parts = part === undefined ? this.parts : this.parts.filter((p) => p !== part);
+    this.parts = [...parts, ...added].sort((x, y) => (x.bounds.start < y.bounds.start ? -1 : x.bounds.start > y.bounds.start ? 1 : 0));
   }
 
   private async step(): Promise<IteratorResult<ShardedWatchEvent>> {
@@ -123,12 +194,12 @@ export class ShardedWatch implements AsyncIterableIterator<ShardedWatchEvent> {
         throw this.failure.error;
       }
       // A range no longer watched: this watch can no longer see every change.
-      if (this.partEnded || this.parts.length === 0) {
+      if (this.partEnded || (this.parts.length === 0 && this.following.size === 0)) {
         this.close();
         return { done: true, value: undefined };
       }
       for (const part of this.parts) if (!this.fetching.has(part) && !this.ahead.has(part)) this.fetch(part);
-      await Promise.race([...this.fetching.values()].map((f) => f.settled));
+      await Promise.race([...[...this.fetching.values()].map((f) => f.settled), ...this.following]);
     }
   }
 }

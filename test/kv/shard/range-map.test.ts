@@ -179,6 +179,26 @@ describe('RangeMap.split', () => {
     expect(() => RangeMap.decode(Uint8Array.of(4, ...bytes.subarray(1)))).toThrow(/range map format version 4; this build reads 1 to 3/);
   });
 
+  it('finds the range a split made of the keys it moved: not before the map routes them there, and not once that range was split again', () => {
+    const before = RangeMap.fromSplitKeys(['g', 'p']);
+    const tail = { start: 't' };
+    const middle = { start: 'p', end: 't' };
+    expect(before.madeOf(tail)).toBe('unmoved');
+    const split = before.split('t', 4, 17);
+    expect(split.madeOf(tail)).toEqual({ group: 4, start: 't', creation: { start: 't', seeded: true, seedRevision: 17 } });
+    // Split again (its tail from w): its changes between the two splits are in no range's history.
+    expect(split.split('w', 5, 20).madeOf(tail)).toBe('split-again');
+    // Split at the same point's range from the left: the range that took the keys is unchanged.
+    expect(split.split('q', 5, 20).madeOf(tail)).toMatchObject({ group: 4 });
+    // The old range split again: what it gave away the second time is made of by the second split.
+    const twice = split.split('r', 5, 21);
+    expect(twice.madeOf({ start: 'r', end: 't' })).toMatchObject({ group: 5, creation: { seedRevision: 21 } });
+    expect(twice.madeOf(middle)).toBe('split-again');
+    // A range the cluster was created with was made by no split; nor one of format 2, whose seed revision is unknown.
+    expect(before.madeOf(middle)).toBe('split-again');
+    expect(RangeMap.decode(Uint8Array.of(2, ...split.encode().subarray(1, split.encode().length - 1))).madeOf(tail)).toBe('split-again');
+  });
+
   it('refuses a point that is no key, a new group that is the meta group or serves a range, and a range wider than its group was created for', () => {
     const map = RangeMap.fromSplitKeys(['m']);
     expect(() => map.split('', 3)).toThrow(KvRequestError);

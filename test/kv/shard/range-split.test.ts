@@ -4,16 +4,17 @@
  * everywhere, the old range's copy released; a split the range refuses abandoned with
  * nothing moved; a split whose member stopped finished by another; a split with a
  * member down finished by the others (their first starts in the new group on record), a
- * wiped member's empty storage still guarded; a read racing a release refused; a watch across the
- * split ended with a typed error after the last change of the range as it was; and a
- * split under load losing nothing, every key's history linearizable.
+ * wiped member's empty storage still guarded; a read racing a release refused; a watch
+ * across the split following it into the new range (and ending with CompactedError when
+ * read too late to); and a split under load losing nothing, every key's history linearizable.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '../../../src/index.js';
-import { KvRequestError, type ShardedKv, WrongRangeError } from '../../../src/kv/index.js';
+import { CompactedError, KvRequestError, type ShardedKv, WrongRangeError } from '../../../src/kv/index.js';
 import { MvccStore } from '../../../src/kv/mvcc-store.js';
 import { beginSplit, readMetaState, splitPoint } from '../../../src/kv/shard/range-split.js';
 import { boundsHold } from '../../../src/kv/key-bounds.js';
+import { creationOf } from '../../../src/kv/shard/range-map.js';
 import { Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
 import { randomKvInput } from '../random-kv-input.js';
 import { type KvHistory, kvRecorder } from './kv-history-recorder.js';
@@ -185,37 +186,66 @@ describe('ShardedKv.splitRange', () => {
     expect((await b.put('zebra', 'spots')).version).toBe(2);
   });
 
-  it('ends a watch across the point with WrongRangeError after the last change the range made before it; a new watch sees the rest', async () => {
+  it('follows a split: a watch across the point gets the moved keys’ changes from the old range up to the split, then from the new one, none missed or repeated', async () => {
     const [a, b] = await started(open);
     const watch = b!.watch({ prefix: '' }, { fromRevisions: { 1: 1, 2: 1, 3: 1 } });
     const seen: string[] = [];
-    // Consumed from the start: the watch waits for changes when the freeze comes, which wakes it.
-    const ended = (async () => {
-      for await (const event of watch) seen.push(`${event.group}:${event.kv.key}`);
+    const consumed = (async () => {
+      for await (const event of watch) seen.push(`${event.group}:${event.kv.key}=${text(event.kv.value)}`);
     })().then(
-      () => 'ended without an error',
+      () => 'ended',
       (error: unknown) => error,
     );
     await a!.put('zebra', '1');
     await a!.put('apple', '1');
-    await expect.poll(() => seen.length).toBe(2);
+    await a!.put('pear', '1');
+    await expect.poll(() => seen.length).toBe(3);
     await a!.splitRange('t');
-    expect(await ended).toBeInstanceOf(WrongRangeError);
-    expect(seen).toContain('3:zebra');
-    // Changes made in the new range before the watch is resumed are not missed.
+    // Written right after the split, before b's watch can have seen its map switch.
     await a!.put('zebra', '2');
+    await a!.put('pear', '2');
     await a!.put('apple', '2');
-    const again = b!.watch({ prefix: '' }, { fromRevisions: watch.resumeRevisions() });
-    expect(again.groups).toEqual([1, 2, 3, 4]);
-    await a!.put('zebra', '3');
-    const resumed: string[] = [];
-    for (let n = 0; n < 3; n++) {
-      const { value } = await again.next();
-      resumed.push(`${value!.group}:${value!.kv.key}=${text(value!.kv.value)}`);
-    }
-    expect(resumed.sort()).toEqual(['1:apple=2', '4:zebra=2', '4:zebra=3']);
-    again.close();
+    await expect.poll(() => [...seen].sort(), { timeout: 5_000 }).toEqual(['1:apple=1', '1:apple=2', '3:pear=1', '3:pear=2', '3:zebra=1', '4:zebra=2']);
+    expect(watch.groups).toEqual([1, 2, 3, 4]);
+    // Where to resume names the new range: a watch resumed from it repeats nothing.
+    expect(watch.resumeRevisions()[4]).toBe(b!.shard(4)!.machine.revision + 1);
+    watch.close();
+    expect(await consumed).toBe('ended');
   }, 15_000);
+
+  it('ends a watch read too late with CompactedError: a split released keys whose changes it had not read, and their history went with them', async () => {
+    const kvs = await started(open);
+    const [a, b] = kvs as [ShardedKv, ShardedKv];
+    const watch = b.watch({ prefix: 'z' });
+    // A watch of the old range alone, on its node, is told the same.
+    const plain = b.shard(3)!.watch({ prefix: 'z' });
+    // One of keys the range kept misses nothing, read as late.
+    const kept = b.watch({ prefix: 'p' });
+    await a.put('pear', '1');
+    await a.put('zebra', '1');
+    await a.splitRange('t');
+    // Read only once b's replica of the old range released zebra, history and all.
+    await expect.poll(() => b.shard(3)!.machine.releases.length, { timeout: 5_000 }).toBe(1);
+    await expect(watch.next()).rejects.toThrow(CompactedError);
+    await expect(plain.next()).rejects.toThrow(CompactedError);
+    expect((await kept.next()).value).toMatchObject({ group: 3, type: 'put', kv: { key: 'pear' } });
+    kept.close();
+  });
+
+  it('resumes a watch across a split only from past it: a range the split made, if not named, starts at its first own change when the range it was cut from is named from past the split, else CompactedError', async () => {
+    const [a, b] = (await started(open)) as [ShardedKv, ShardedKv];
+    await a.put('zebra', '1');
+    await a.splitRange('t');
+    await expect.poll(() => b.rangeMap.generation, { timeout: 5_000 }).toBe(1);
+    const seed = creationOf(b.rangeMap.rangeOfGroup(4)!).seedRevision!;
+    // From before the split: zebra's changes between then and the split are gone from group 3.
+    expect(() => b.watch({ prefix: '' }, { fromRevisions: { 3: seed } })).toThrow(CompactedError);
+    const resumed = b.watch({ prefix: '' }, { fromRevisions: { 3: seed + 1 } });
+    expect(resumed.groups).toEqual([1, 2, 3, 4]);
+    await a.put('zebra', '2');
+    expect((await resumed.next()).value).toMatchObject({ group: 4, revision: seed + 1, kv: { key: 'zebra', version: 2 } });
+    resumed.close();
+  });
 
   it('leaves a member restarted after the split serving the new range from its own log', async () => {
     const { member } = cluster(open);
