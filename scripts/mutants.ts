@@ -538,6 +538,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/shard/range-split.test.ts'],
   },
   {
+    name: "an abandoned split's group keeps its storage on every member",
+    file: 'src/kv/shard/sharded-kv.ts',
+    from: '      .then(() => dropStorage?.(group))\n',
+    to: '',
+    tests: ['test/kv/shard/range-split.test.ts'],
+  },
+  {
     name: "a sharded session's keys in other ranges outlive one range's expiry",
     file: 'src/kv/shard/sharded-session.ts',
     from: "    if (how === 'expired') for (const opening of this.ranges.values()) void opening.then((s) => s.close()).catch(() => undefined);\n",

@@ -57,7 +57,14 @@ const transport = new TcpTransport({
   secret: 'bench-sharded-kv-secret-0123456789',
 });
 const log = await SharedFileLog.open(join(config.dir, config.id));
-const kv = createShardedKv({ id: config.id, members: config.members, transport, storage: (g) => log.group(g), splitKeys: splitKeys(config.ranges) });
+const kv = createShardedKv({
+  id: config.id,
+  members: config.members,
+  transport,
+  storage: (g) => log.group(g),
+  dropStorage: (g) => log.dropGroup(g),
+  splitKeys: splitKeys(config.ranges),
+});
 await kv.start();
 
 const led = (): number[] => kv.rangeMap.ranges.flatMap((r) => (kv.shard(r.group)?.node.status().role === 'leader' ? [r.group] : []));

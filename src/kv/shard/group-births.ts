@@ -33,6 +33,11 @@ export function openLedger(group: number): TxnOp {
   return { op: 'put', key: ledgerKey(group), value: new Uint8Array(0) };
 }
 
+/** The operations, in an abandoned split's last transaction, deleting its group's ledger and every member's record in it. */
+export function closeLedger(group: number, members: readonly NodeId[]): TxnOp[] {
+  return [ledgerKey(group), ...members.map((member) => birthKey(group, member))].map((key) => ({ op: 'delete', key }));
+}
+
 /**
  * Puts this member's first start in group `group` on record, if the group has a ledger
  * (a split made it) and the record is not made yet. Resolves true if this call made it:

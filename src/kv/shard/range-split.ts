@@ -5,6 +5,7 @@
  * new range; switch the map and drop the intent in one meta transaction; release the
  * frozen keys in the old range. A freeze the old range refuses abandons the split.
  */
+import type { NodeId } from '../../core/index.js';
 import { KvRequestError } from '../errors.js';
 import type { KvNode } from '../kv-node.js';
 import { kvLimits } from '../kv-limits.js';
@@ -13,7 +14,7 @@ import type { MvccStore } from '../mvcc-store.js';
 import type { KeyValue } from '../kv-types.js';
 import { RangeMap, type ShardRange } from './range-map.js';
 import { type SplitIntent, decodeSplitIntent, encodeSplitIntent } from './split-intent.js';
-import { openLedger } from './group-births.js';
+import { closeLedger, openLedger } from './group-births.js';
 
 /** The meta group's key holding the encoded {@link RangeMap}. */
 export const rangeMapKey = 'range-map';
@@ -43,6 +44,8 @@ export interface MetaState {
 /** What a member running a split provides: its meta node, its nodes of the two groups, and its map. */
 export interface SplitMember {
   readonly meta: KvNode;
+  /** Every member of the cluster (each hosts every group). */
+  readonly members: readonly NodeId[];
   /** This member's node of range `group`. */
   node(group: number): KvNode;
   /** Hosts the new group of a split here (if not yet), made for `range`; its node. */
@@ -137,7 +140,7 @@ export async function finishSplit(member: SplitMember, state: MetaState & { read
     // Refused at the old range's log: nothing moved; the new group is forgotten.
     const { succeeded } = await member.meta.txn({
       compare: [{ key: splitIntentKey, target: 'value', op: '==', value: bytes }],
-      success: [{ op: 'delete', key: splitIntentKey }],
+      success: [{ op: 'delete', key: splitIntentKey }, ...closeLedger(intent.group, member.members)],
     });
     return succeeded ? { result: 'abandoned', reason } : settled(member, intent);
   }

@@ -65,6 +65,14 @@ export interface ShardedKvOptions {
    */
   readonly storage: (group: number) => Storage;
   /**
+   * Frees group `group`'s storage, once this member stops hosting the group for good (a
+   * split abandoned) and its storage is closed: with a `SharedFileLog`,
+   * `(group) => log.dropGroup(group)`. Default: the storage is kept (a few records for
+   * each split abandoned, and a range whose split is refused is tried again every 60
+   * balance checks, each time with a new group).
+   */
+  readonly dropStorage?: (group: number) => void | Promise<void>;
+  /**
    * Where the keyspace is cut when the cluster is created: valid keys in increasing
    * order, `n` of them making `n + 1` ranges (`['', k1)`, `[k1, k2)`, ..., `[kn, ∞)`),
    * served by groups 1 to `n + 1`. The meta group keeps the map from the first start on;
@@ -535,6 +543,7 @@ export class ShardedKv {
     if (this.splitting !== undefined) return this.splitting;
     const member = {
       meta: this.meta!,
+      members: this.options.members,
       node: (group: number) => this.node(group, 'splitRange'),
       host: (range: ShardRange) => this.startGroup(range),
       adopt: (map: RangeMap) => this.adopt(map),
@@ -615,15 +624,17 @@ export class ShardedKv {
     if (seen !== undefined && intent?.group !== seen.group && state.map.rangeOfGroup(seen.group) === undefined) this.dropGroup(seen.group);
   }
 
-  /** Stops hosting an abandoned split's group. */
+  /** Stops hosting an abandoned split's group, and frees its storage (`dropStorage`). */
   private dropGroup(group: number): void {
     // A start still putting its first start on record sees it is no longer wanted.
     this.starting.delete(group);
     if (!this.shards.has(group)) return;
     this.shards.delete(group);
+    const { dropStorage } = this.options;
     void this.host
       .removeGroup(group)
-      .catch((error: unknown) => this.options.logger?.debug({ group, error }, 'sharded KV: an abandoned group could not be removed'));
+      .then(() => dropStorage?.(group))
+      .catch((error: unknown) => this.options.logger?.warn({ group, error }, "sharded KV: an abandoned group's replica or storage could not be removed"));
   }
 
   /**
@@ -857,7 +868,10 @@ function creationOptions(range: ShardRange): Pick<KvStateMachineOptions, 'bounds
  * @example
  * ```ts
  * const log = await SharedFileLog.open('data/a');
- * const kv = createShardedKv({ id: 'a', members: ['a', 'b', 'c'], transport, storage: (g) => log.group(g), splitKeys: ['g', 'p'] });
+ * const kv = createShardedKv({
+ *   id: 'a', members: ['a', 'b', 'c'], transport, splitKeys: ['g', 'p'],
+ *   storage: (g) => log.group(g), dropStorage: (g) => log.dropGroup(g),
+ * });
  * await kv.start();
  * ```
  */

@@ -9,7 +9,11 @@
  * read too late to); and a split under load losing nothing, every key's history linearizable.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryNetwork } from '../../../src/index.js';
+import { SharedFileLog } from '../../../src/storage/file/index.js';
 import { CompactedError, KvRequestError, type ShardedKv, WrongRangeError } from '../../../src/kv/index.js';
 import { MvccStore } from '../../../src/kv/mvcc-store.js';
 import { beginSplit, readMetaState, splitPoint } from '../../../src/kv/shard/range-split.js';
@@ -73,6 +77,33 @@ describe('ShardedKv.splitRange', () => {
     expect((await b.put('u/', 'second', { sequential: true })).key).toBe('u/0000000001');
     // Reads across the point merge both ranges.
     expect((await a.range({ prefix: '' })).kvs.map((kv) => kv.key)).toEqual(['pear', 'quince', 'tangerine', 'u/0000000000', 'u/0000000001', 'zebra']);
+  });
+
+  it("frees an abandoned split's group: its ledger of first starts in the meta group, and its storage on each member (dropStorage)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'synod-split-'));
+    const logs = await Promise.all(members.map((id) => SharedFileLog.open(join(dir, id))));
+    try {
+      const { member } = cluster(open);
+      const kvs = members.map((id, i) => member(id, { storage: (g) => logs[i]!.group(g), dropStorage: (g) => logs[i]!.dropGroup(g) }));
+      await Promise.all(kvs.map((kv) => kv.start()));
+      const [a, b] = kvs as [ShardedKv, ShardedKv];
+      const session = await b.createSession({ ttlMs: 10_000 });
+      await b.put('walrus', 'mine', { session: session.id });
+      // Wait for group 4's first starts to be on record, so the abandonment has some to delete.
+      const meta = a.shard(0)!;
+      const state = await readMetaState(meta);
+      expect(await beginSplit(meta, state!, 't')).toBeDefined();
+      await expect.poll(async () => (await meta.range({ prefix: 'births/4' })).kvs.length, { timeout: 5_000 }).toBe(4);
+      await expect(a.splitRange('t')).rejects.toThrow(/abandoned/);
+      expect((await meta.range({ prefix: 'births/' })).kvs).toEqual([]);
+      await expect.poll(() => logs.map((log) => log.groupIds.includes(4)), { timeout: 5_000 }).toEqual([false, false, false]);
+      expect(logs.map((log) => log.groupIds.includes(3))).toEqual([true, true, true]);
+      await session.close();
+    } finally {
+      await Promise.all(open.splice(0).map((kv) => kv.close()));
+      await Promise.all(logs.map((log) => log.close()));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('returns the map as it is for a point where a range starts, and refuses a key that is not one', async () => {
