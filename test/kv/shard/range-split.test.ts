@@ -44,6 +44,18 @@ function expectTidy(kvs: readonly ShardedKv[]): void {
   }
 }
 
+/** Three members, zebra written, the range split at t on every member's map, then c stopped: its storage kept, to restart on. */
+async function splitThenStopC() {
+  const made = cluster(open);
+  const kvs = members.map((id) => made.member(id));
+  await Promise.all(kvs.map((kv) => kv.start()));
+  await kvs[0]!.put('zebra', 'stripes');
+  await kvs[0]!.splitRange('t');
+  await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 5_000 }).toEqual([1, 1, 1]);
+  await kvs[2]!.close();
+  return made;
+}
+
 describe('ShardedKv.splitRange', () => {
   it('moves the keys from the point to a new group on every member, each with its version and revisions', async () => {
     const kvs = await started(open);
@@ -167,13 +179,7 @@ describe('ShardedKv.splitRange', () => {
   }, 20_000);
 
   it('runs the amnesia guard for a member whose storage of a split group was wiped after its first start: it votes only once every member answered', async () => {
-    const { member, network, wipe } = cluster(open);
-    const kvs = members.map((id) => member(id));
-    await Promise.all(kvs.map((kv) => kv.start()));
-    await kvs[0]!.put('zebra', 'stripes');
-    await kvs[0]!.splitRange('t');
-    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 5_000 }).toEqual([1, 1, 1]);
-    await kvs[2]!.close();
+    const { member, network, wipe } = await splitThenStopC();
     wipe('c', 4);
     // With a cut off, c cannot hear from every member: it must not vote in group 4.
     network.isolate('a');
@@ -279,13 +285,7 @@ describe('ShardedKv.splitRange', () => {
   });
 
   it('leaves a member restarted after the split serving the new range from its own log', async () => {
-    const { member } = cluster(open);
-    const kvs = members.map((id) => member(id));
-    await Promise.all(kvs.map((kv) => kv.start()));
-    await kvs[0]!.put('zebra', 'stripes');
-    await kvs[0]!.splitRange('t');
-    await expect.poll(() => kvs.map((kv) => kv.rangeMap.generation), { timeout: 5_000 }).toEqual([1, 1, 1]);
-    await kvs[2]!.close();
+    const { member } = await splitThenStopC();
     const again = member('c');
     await again.start();
     expect(again.rangeMap.rangeOf('zebra').group).toBe(4);
