@@ -159,7 +159,8 @@ describe('ShardedKv', () => {
   });
 
   it("a member restarted on a map a split changed builds each range's group as it was created: its log replays the same", async () => {
-    const { member } = cluster();
+    // No balance checks: range 3's leader would release the keys this test freezes by hand (the map no longer routes them to it).
+    const { member } = cluster({ balanceMs: 600_000 });
     const kvs = members.map((id) => member(id));
     await Promise.all(kvs.map((kv) => kv.start()));
     await kvs[0]!.put('zebra', 'stripes');
