@@ -1,7 +1,8 @@
 /**
  * A watch: the changes to a key, a prefix or a range, in revision order, as an async
  * iterator. It reads from the store's history rather than buffering per watcher, so a
- * slow consumer costs no memory and misses nothing, unless compaction passes it.
+ * slow consumer costs no memory and misses nothing, unless compaction passes it (or a
+ * split releases keys whose changes it has not read yet: see `releasedUnseen`).
  */
 import type { KvStateMachine } from './kv-state-machine.js';
 import type { FrozenRange } from './kv-snapshot.js';
