@@ -519,8 +519,8 @@ const mutants: Mutant[] = [
   {
     name: 'a read reaching its read point after a split took its key away answers it absent',
     file: 'src/kv/kv-node.ts',
-    from: '    inBounds();\n',
-    to: '',
+    from: '    // away (and deleted them here), and their absence here says nothing of them.\n    inBounds();\n',
+    to: '    // away (and deleted them here), and their absence here says nothing of them.\n',
     tests: ['test/kv/shard/range-split.test.ts'],
   },
   {

@@ -163,12 +163,12 @@ export class KvNode implements KvApi {
   /** The keys of a range, sorted by key, at the current revision or at `options.revision`. */
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
     checkRangeRequest(range, options);
-    this.checkBounds('range', range);
     return this.read(range, options, () => this.checkBounds('range', range));
   }
 
-  /** Reads `range` at the read point `options` ask for, if `inBounds` (which throws otherwise) still passes there. */
+  /** Reads `range` at the read point `options` ask for, if `inBounds` (which throws otherwise) passes now and there. */
   private async read(range: KeyRange, options: RangeOptions & ReadOptions, inBounds: () => void): Promise<RangeResult> {
+    inBounds();
     await this.readPoint(options);
     // Again at the read point: a split applied on the way to it may have taken the keys
     // away (and deleted them here), and their absence here says nothing of them.
@@ -188,7 +188,6 @@ export class KvNode implements KvApi {
    */
   async rangePart(range: KeyRange, bounds: KeyBounds, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
     checkRangeRequest(range, options);
-    this.checkOwnBounds('range', range, bounds);
     // Every key this range's store holds lies in its bounds: the rest of `range` is another range's.
     return this.read(range, options, () => this.checkOwnBounds('range', range, bounds));
   }

@@ -160,7 +160,7 @@ export class RangeMap {
     const holder = this.rangeOf(moved.start);
     if (holder.start < moved.start) return 'unmoved';
     const creation = creationOf(holder);
-    if (holder.start !== moved.start || !creation.seeded || creation.seedRevision === undefined || !sameBounds(creation, moved)) return 'split-again';
+    if (!creation.seeded || creation.seedRevision === undefined || !sameBounds(creation, moved)) return 'split-again';
     return sameBounds(holder, moved) ? holder : 'split-again';
   }
 
