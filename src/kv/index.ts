@@ -65,6 +65,7 @@ export {
   type ShardedKvOptions,
   type ShardNodeOptions,
   type ShardedRangeResult,
+  type RangeStatus,
   type ShardedWatchOptions,
 } from './shard/sharded-kv.js';
 export { ShardedWatch, type ShardedWatchEvent } from './shard/sharded-watch.js';

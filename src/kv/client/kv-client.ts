@@ -53,6 +53,7 @@ import type {
 import { decodeServerFrame, frameClientRequest } from '../protocol/client-codec.js';
 import { errorFromBody } from '../protocol/client-errors.js';
 import type { ClientRequest, MemberAction, ServerFrame, ServerStatus } from '../protocol/client-frames.js';
+import type { RangeStatus } from '../shard/sharded-kv.js';
 import { kvClientDefaults, kvClientLimits } from './kv-client-limits.js';
 import { ServerConnection, type ServerConnectionHost } from './server-connection.js';
 import { RemoteWatch, type WatchLink } from './remote-watch.js';
@@ -338,6 +339,23 @@ export class KvClient implements KvApi {
     const frame = await this.call((id) => ({ kind: 'status', id }), options, undefined);
     if (frame.kind !== 'status') throw new KvRequestError('status', `unexpected answer ${frame.kind}`);
     return frame.status;
+  }
+
+  /**
+   * The ranges of the keyspace as the connected server sees them, in key order: each
+   * range's group, bounds, leader, revision and size. A cluster that is not sharded has
+   * one range (group 0, every key); a sharded one, one per range (see
+   * `KvServerOptions.shards`). Needs read permission on every key (the bounds are keys).
+   *
+   * @example
+   * ```ts
+   * for (const r of await client.ranges()) console.log(r.group, r.start, r.end ?? '∞', r.leader, r.keys);
+   * ```
+   */
+  async ranges(options: { timeoutMs?: number } = {}): Promise<RangeStatus[]> {
+    const frame = await this.call((id) => ({ kind: 'ranges', id }), options, undefined);
+    if (frame.kind !== 'ranges') throw new KvRequestError('ranges', `unexpected answer ${frame.kind}`);
+    return [...frame.ranges];
   }
 
   /**

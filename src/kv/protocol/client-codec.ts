@@ -30,6 +30,7 @@ import { kvLimits } from '../kv-limits.js';
 import type { KeyValue, SessionListing, WatchEvent } from '../kv-types.js';
 import { decodeConfiguration, encodeConfiguration } from '../../core/index.js';
 import type { ClientRequest, ErrorBody, MemberAction, ServerFrame, ServerStatus } from './client-frames.js';
+import type { RangeStatus } from '../shard/sharded-kv.js';
 
 /** The client protocol's version; a peer speaking another is refused at the handshake. */
 export const clientProtocolVersion = 1;
@@ -61,11 +62,29 @@ const membersMax = 64;
 const keyValueBytesMin = 6;
 /** Fewest bytes a listed session takes: its id, TTL, expiry and key count. */
 const sessionBytesMin = 4;
+/** Ranges in a `ranges` answer at most. */
+const rangesMax = 1 << 20;
+/** Fewest bytes a range's status takes: group, start, flags, revision, keys, value bytes. */
+const rangeStatusBytesMin = 6;
+/** A range's status has an end. */
+const rangeHasEnd = 1;
+/** A range's status names a leader. */
+const rangeHasLeader = 2;
 /** Fewest bytes an event takes: its type, its revision, its key value. */
 const eventBytesMin = 2 + keyValueBytesMin;
 
 // New kinds go last: a server of an older build refuses one it does not know as a malformed frame, answering the client.
-const requestKinds = ['command', 'range', 'watch', 'unwatch', 'status', 'member', 'snapshot', 'sessions'] as const satisfies readonly ClientRequest['kind'][];
+const requestKinds = [
+  'command',
+  'range',
+  'watch',
+  'unwatch',
+  'status',
+  'member',
+  'snapshot',
+  'sessions',
+  'ranges',
+] as const satisfies readonly ClientRequest['kind'][];
 const frameKinds = [
   'result',
   'range',
@@ -76,6 +95,7 @@ const frameKinds = [
   'members',
   'snapshotChunk',
   'sessions',
+  'ranges',
 ] as const satisfies readonly ServerFrame['kind'][];
 const memberActions = ['list', 'addObserver', 'promote', 'demote', 'remove', 'transfer', 'replace'] as const satisfies readonly MemberAction[];
 /** Longest member address, in bytes. */
@@ -155,6 +175,7 @@ function writeClientRequest(w: Writer, q: ClientRequest): void {
       break;
     case 'unwatch':
     case 'status':
+    case 'ranges':
       break;
     case 'member':
       w.u8(memberActions.indexOf(q.action));
@@ -197,6 +218,9 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
       break;
     case 'status':
       q = { kind: 'status', id };
+      break;
+    case 'ranges':
+      q = { kind: 'ranges', id };
       break;
     case 'member': {
       const action = memberActions[r.u8('member action')];
@@ -361,6 +385,19 @@ function writeServerFrame(w: Writer, f: ServerFrame): void {
       writeUint(w, 'status compactRevision', s.compactRevision);
       break;
     }
+    case 'ranges':
+      writeCount(w, 'ranges', f.ranges.length, rangesMax);
+      for (const range of f.ranges) {
+        writeUint(w, 'range group', range.group);
+        writeKey(w, 'range start', range.start);
+        w.u8((range.end === undefined ? 0 : rangeHasEnd) | (range.leader === undefined ? 0 : rangeHasLeader));
+        if (range.end !== undefined) writeKey(w, 'range end', range.end);
+        if (range.leader !== undefined) writeString(w, 'range leader', range.leader, idBytesMax);
+        writeUint(w, 'range revision', range.revision);
+        writeUint(w, 'range keys', range.keys);
+        writeUint(w, 'range valueBytes', range.valueBytes);
+      }
+      break;
     case 'members': {
       const bytes = encodeConfiguration(f.configuration);
       if (bytes.byteLength > configurationBytesMax) throw new CodecError(`a configuration of ${bytes.byteLength} bytes is over ${configurationBytesMax}`);
@@ -489,6 +526,28 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
       const count = r.uint('sessions count');
       if (count < n) throw new CodecError(`sessions: count ${count} with ${n} listed`);
       f = { kind: 'sessions', id, list: { sessions, count, revision: r.uint('sessions revision') } };
+      break;
+    }
+    case 'ranges': {
+      const n = readCount(r, 'ranges', rangeStatusBytesMin, rangesMax);
+      const ranges: RangeStatus[] = [];
+      for (let i = 0; i < n; i++) {
+        const group = r.uint('range group');
+        const start = readKey(r, 'range start');
+        const flags = readFlags(r, 'range flags', rangeHasEnd | rangeHasLeader);
+        const end = (flags & rangeHasEnd) !== 0 ? readKey(r, 'range end') : undefined;
+        const leader = (flags & rangeHasLeader) !== 0 ? readString(r, 'range leader', idBytesMax) : undefined;
+        ranges.push({
+          group,
+          start,
+          ...(end === undefined ? {} : { end }),
+          ...(leader === undefined ? {} : { leader }),
+          revision: r.uint('range revision'),
+          keys: r.uint('range keys'),
+          valueBytes: r.uint('range valueBytes'),
+        });
+      }
+      f = { kind: 'ranges', id, ranges };
       break;
     }
     case 'snapshotChunk': {

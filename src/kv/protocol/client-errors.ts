@@ -17,6 +17,7 @@ import {
 import {
   AnswerTooLargeError,
   CompactedError,
+  CrossShardError,
   KvRequestError,
   PermissionDeniedError,
   QuotaExceededError,
@@ -40,6 +41,8 @@ export function errorBodyOf(error: unknown): ErrorBody {
   // The message is rebuilt from the fields on the client: the fields must survive the trip.
   if (error instanceof PermissionDeniedError)
     return { code: error.code, message: error.message, key: error.resource, leaderHint: `${error.access}:${error.principal}` };
+  // The groups as "1,4": an error body has no list field.
+  if (error instanceof CrossShardError) return { code: error.code, message: error.message, key: error.groups.join(',') };
   if (error instanceof QuotaExceededError) return { code: error.code, message: error.message, key: error.quota, number: error.limit };
   if (error instanceof AnswerTooLargeError)
     return { code: error.code, message: error.message, number: error.bytes, revision: error.bytesMax, key: error.applied ? 'applied' : 'unchanged' };
@@ -96,6 +99,10 @@ export function errorFromBody(body: ErrorBody): Error {
       // `leaderHint` carries "access:principal" (an error has no other free text field).
       const [access = '', ...principal] = (body.leaderHint ?? '').split(':');
       return new PermissionDeniedError(principal.join(':'), access, body.key ?? '');
+    }
+    case 'CROSS_SHARD': {
+      const groups = (body.key ?? '').split(',').flatMap((g) => (/^\d+$/.test(g) ? [Number(g)] : []));
+      return new CrossShardError(groups);
     }
     case 'QUOTA_EXCEEDED':
       return Object.assign(new QuotaExceededError(body.key ?? '', body.number ?? 0), { message: body.message });

@@ -8,6 +8,7 @@
 import type { Configuration } from '../../core/index.js';
 import type { KvCommand, KvResult } from '../kv-command.js';
 import type { KeyRange, RangeResult, SessionList, WatchEvent } from '../kv-types.js';
+import type { RangeStatus } from '../shard/sharded-kv.js';
 
 /** A request's identity for exactly-once, as in `ProposeOptions.request`. */
 export interface RequestIdentity {
@@ -49,7 +50,9 @@ export type ClientRequest =
    */
   | { readonly kind: 'snapshot'; readonly id: number; readonly timeoutMs: number }
   /** The live sessions (`KvNode.listSessions`), read at a linearizable read point unless `linearizable` is false. */
-  | { readonly kind: 'sessions'; readonly id: number; readonly linearizable: boolean };
+  | { readonly kind: 'sessions'; readonly id: number; readonly linearizable: boolean }
+  /** Each range of the keyspace as this server sees it (one, on a cluster that is not sharded). */
+  | { readonly kind: 'ranges'; readonly id: number };
 
 /** What a `member` request does. `transfer` hands leadership to `target`. */
 export type MemberAction = 'list' | 'addObserver' | 'promote' | 'demote' | 'remove' | 'transfer' | 'replace';
@@ -109,5 +112,6 @@ export type ServerFrame =
     }
   /** The live sessions a `sessions` request asked for. */
   | { readonly kind: 'sessions'; readonly id: number; readonly list: SessionList }
+  | { readonly kind: 'ranges'; readonly id: number; readonly ranges: readonly RangeStatus[] }
   /** Request `id` failed (a watch: it ended). */
   | { readonly kind: 'error'; readonly id: number; readonly error: ErrorBody };

@@ -19,10 +19,11 @@ import type { KvCommand, KvResult } from '../kv-command.js';
 import { envelopeIdBytesMax } from '../../runtime/envelope.js';
 import { replicatedUserSeparator } from '../kv-state-machine.js';
 import type { KvNode } from '../kv-node.js';
+import type { ShardedKv } from '../shard/sharded-kv.js';
 import { checkClientCommand } from '../kv-requests.js';
 import { answerFrameBytesMax, decodeClientRequest, frameServerFrame, requestIdOf, snapshotChunkBytesMax } from '../protocol/client-codec.js';
 import { errorBodyOf } from '../protocol/client-errors.js';
-import type { ClientRequest, ServerFrame } from '../protocol/client-frames.js';
+import type { ClientRequest, RequestIdentity, ServerFrame } from '../protocol/client-frames.js';
 import { authenticationRefusal, clientHandshakeBytes, clientHandshakeBytesMax, clientWire } from '../protocol/client-handshake.js';
 import type { WatchEvent } from '../kv-types.js';
 import type { ServerMetricsRecorder } from './server-metrics.js';
@@ -33,7 +34,10 @@ import { authorizeRequest } from './request-authorization.js';
 
 /** What a connection needs from its server. @internal */
 export interface ConnectionHost {
+  /** The KV node: on a sharded cluster, the meta group's (it keeps the replicated users and roles). */
   readonly kv: KvNode;
+  /** The sharded KV the server runs, if sharded: requests are routed through it by key. */
+  readonly sharded: ShardedKv | undefined;
   readonly clusterId: string;
   readonly nodeId: string;
   readonly members: readonly string[];
@@ -313,42 +317,17 @@ export class ClientConnection {
   }
 
   private async serve(request: Exclude<ClientRequest, { kind: 'unwatch' }>): Promise<ServerFrame | undefined> {
-    const kv = this.host.kv;
     // Before anything is read or proposed: a client without permission changes nothing and sees nothing.
     authorizeRequest(this.principal, request);
+    const sharded = this.host.sharded;
+    if (sharded !== undefined) return this.serveSharded(request, sharded);
+    const kv = this.host.kv;
     switch (request.kind) {
-      case 'command': {
-        // The leader's own duties: a client that could enter them would keep dead sessions alive.
-        checkClientCommand(request.command);
-        // A replicated user's command is checked again as it applies, by its identity: it must carry one.
-        if (this.principal.replicated && request.request === undefined)
-          throw new KvRequestError('command', `user ${this.principal.name}'s commands carry a request identity`);
-        const options = {
-          ...(request.request === undefined ? {} : { request: this.identityOf(request.request) }),
-          ...(request.timeoutMs === 0 ? {} : { timeoutMs: request.timeoutMs }),
-        };
-        const refused = await this.refuseSessionUse(request.command);
-        if (refused !== undefined) return { kind: 'result', id: request.id, result: refused };
-        // Checked and authorized above, it goes in as the bytes it came in (unless rewritten for its principal).
-        const result = await kv.submitClientCommand(this.commandOf(request.command), options).catch((error: unknown) => {
-          // The client hears of its own client id, not of the namespace it was kept under.
-          if (request.request !== undefined && error instanceof ResultExpiredError) throw new ResultExpiredError(request.request.clientId, error.seq);
-          if (request.request !== undefined && error instanceof ResultDroppedError) throw new ResultDroppedError(request.request.clientId, error.seq);
-          throw error;
+      case 'command':
+        return this.command(request, async (command, options) => {
+          const refused = await this.refuseSessionUse(command);
+          return refused ?? kv.submitClientCommand(command, options);
         });
-        if (result.type === 'quota-exceeded' && result.quota === 'sessionsMax') this.host.usage.trip('sessionsMax');
-        // Who changed the users and roles, for the audit trail (secrets are never logged).
-        const command = request.command;
-        if (result.type === 'auth' && command.type !== 'auth-list') {
-          const name =
-            command.type === 'auth-user-put' ? command.user.name : command.type === 'auth-role-put' ? command.role.name : 'name' in command ? command.name : '';
-          this.host.logger.info(
-            { node: this.host.nodeId, by: this.principal.name, change: command.type, name, authRevision: result.revision },
-            'kv server: users and roles changed',
-          );
-        }
-        return { kind: 'result', id: request.id, result };
-      }
       case 'range': {
         const result = await kv.range(request.range, {
           consistency: request.linearizable ? 'linearizable' : 'serializable',
@@ -374,24 +353,112 @@ export class ClientConnection {
         return this.host.oneSnapshotAtATime(() => this.sendSnapshot(request));
       case 'sessions':
         return { kind: 'sessions', id: request.id, list: await kv.listSessions({ consistency: request.linearizable ? 'linearizable' : 'serializable' }) };
-      case 'status': {
+      case 'status':
+        return this.status(request.id, kv);
+      case 'ranges': {
         const s = kv.node.status();
-        return {
-          kind: 'status',
-          id: request.id,
-          status: {
-            node: s.id,
-            leader: s.leader,
-            role: s.role ?? 'starting',
-            members: s.configuration?.voters ?? this.host.members,
-            commitIndex: s.commitIndex,
-            appliedIndex: s.appliedIndex,
-            revision: kv.machine.revision,
-            compactRevision: kv.machine.compactRevision,
-          },
+        const size = kv.machine.view.size;
+        const range = {
+          group: 0,
+          start: '',
+          ...(s.leader === undefined ? {} : { leader: s.leader }),
+          revision: kv.machine.revision,
+          keys: size.keys,
+          valueBytes: size.valueBytes,
         };
+        return { kind: 'ranges', id: request.id, ranges: [range] };
       }
     }
+  }
+
+  /**
+   * A request to a sharded cluster: keys are routed to their ranges by the sharded KV.
+   * `status` and the members are the meta group's; sessions, watches, membership
+   * changes and snapshots are refused with `KvRequestError`, for now.
+   */
+  private async serveSharded(request: Exclude<ClientRequest, { kind: 'unwatch' }>, sharded: ShardedKv): Promise<ServerFrame | undefined> {
+    switch (request.kind) {
+      case 'command':
+        return this.command(request, (command, options) => sharded.submitClientCommand(command, options));
+      case 'range': {
+        const result = await sharded.range(request.range, {
+          consistency: request.linearizable ? 'linearizable' : 'serializable',
+          ...(request.limit === 0 ? {} : { limit: request.limit }),
+          ...(request.revision === 0 ? {} : { revision: request.revision }),
+        });
+        // Each range counts its own revisions: a read of several has no one revision (0).
+        const revision = result.parts.length === 1 ? result.parts[0]!.revision : 0;
+        return { kind: 'range', id: request.id, result: { kvs: result.kvs, more: result.more, count: result.count, revision } };
+      }
+      case 'ranges':
+        return { kind: 'ranges', id: request.id, ranges: sharded.rangeStatus() };
+      case 'status':
+        return this.status(request.id, this.host.kv);
+      case 'member':
+        if (request.action === 'list') return this.member(request);
+        throw new KvRequestError('member', 'membership changes are not served by a sharded cluster yet');
+      case 'watch':
+      case 'snapshot':
+      case 'sessions':
+        throw new KvRequestError(request.kind, `${request.kind === 'sessions' ? 'sessions are' : `a ${request.kind} is`} not served by a sharded cluster yet`);
+    }
+  }
+
+  /**
+   * A client's command, checked, in its principal's namespace, entered by `submit`
+   * (checked and authorized already, it goes in as the bytes it came in, unless
+   * rewritten for its principal).
+   */
+  private async command(
+    request: Extract<ClientRequest, { kind: 'command' }>,
+    submit: (command: KvCommand, options: { readonly request?: RequestIdentity; readonly timeoutMs?: number }) => Promise<KvResult>,
+  ): Promise<ServerFrame> {
+    // The leader's own duties: a client that could enter them would keep dead sessions alive.
+    checkClientCommand(request.command);
+    // A replicated user's command is checked again as it applies, by its identity: it must carry one.
+    if (this.principal.replicated && request.request === undefined)
+      throw new KvRequestError('command', `user ${this.principal.name}'s commands carry a request identity`);
+    const options = {
+      ...(request.request === undefined ? {} : { request: this.identityOf(request.request) }),
+      ...(request.timeoutMs === 0 ? {} : { timeoutMs: request.timeoutMs }),
+    };
+    const result = await submit(this.commandOf(request.command), options).catch((error: unknown) => {
+      // The client hears of its own client id, not of the namespace it was kept under.
+      if (request.request !== undefined && error instanceof ResultExpiredError) throw new ResultExpiredError(request.request.clientId, error.seq);
+      if (request.request !== undefined && error instanceof ResultDroppedError) throw new ResultDroppedError(request.request.clientId, error.seq);
+      throw error;
+    });
+    if (result.type === 'quota-exceeded' && result.quota === 'sessionsMax') this.host.usage.trip('sessionsMax');
+    // Who changed the users and roles, for the audit trail (secrets are never logged).
+    const command = request.command;
+    if (result.type === 'auth' && command.type !== 'auth-list') {
+      const name =
+        command.type === 'auth-user-put' ? command.user.name : command.type === 'auth-role-put' ? command.role.name : 'name' in command ? command.name : '';
+      this.host.logger.info(
+        { node: this.host.nodeId, by: this.principal.name, change: command.type, name, authRevision: result.revision },
+        'kv server: users and roles changed',
+      );
+    }
+    return { kind: 'result', id: request.id, result };
+  }
+
+  /** This server's view of `kv`'s group: its role, leader, indexes and revision. */
+  private status(id: number, kv: KvNode): ServerFrame {
+    const s = kv.node.status();
+    return {
+      kind: 'status',
+      id,
+      status: {
+        node: s.id,
+        leader: s.leader,
+        role: s.role ?? 'starting',
+        members: s.configuration?.voters ?? this.host.members,
+        commitIndex: s.commitIndex,
+        appliedIndex: s.appliedIndex,
+        revision: kv.machine.revision,
+        compactRevision: kv.machine.compactRevision,
+      },
+    };
   }
 
   /**

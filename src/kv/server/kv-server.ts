@@ -8,13 +8,15 @@ import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { crc32 } from 'node:zlib';
 import { type Configuration, ConfigError, type NodeId } from '../../core/index.js';
 import { type Logger, limitLogRate, silentLogger } from '../../runtime/index.js';
-import { FileStorage, type FileStorageOptions } from '../../storage/file/index.js';
+import { FileStorage, type FileStorageOptions, SharedFileLog } from '../../storage/file/index.js';
 import { type TcpAddress, type TcpPeerStats, type TcpTlsOptions, TcpTransport, type TcpTransportStats } from '../../transport/tcp/index.js';
 import { framePrefixBytes } from '../../encoding/frame-reader.js';
 import { secretBytes } from '../../connection/secret.js';
 import { type KvNode, type KvNodeOptions, createKvNode } from '../kv-node.js';
+import { type ShardedKv, createShardedKv } from '../shard/sharded-kv.js';
 import { ClientConnection, type ConnectionHost, type ConnectionLimits } from './client-connection.js';
 import { formatMemberAddress, parseMemberAddress } from './member-address.js';
+import { checkDataDirLayout } from './data-dir-layout.js';
 import { PartialFrameBudget } from '../../connection/partial-frame-budget.js';
 import { requestFrameBytesMaxDefault } from '../protocol/client-codec.js';
 import { AccessControl, type KvAuthOptions } from './access-control.js';
@@ -97,7 +99,25 @@ export interface KvServerOptions {
    * always fits. Default 64 MiB (67,108,864), in bytes.
    */
   readonly partialFrameBytesMax?: number;
+  /**
+   * Runs the keyspace as ranges, each its own consensus group (a sharded KV), instead of
+   * one group: writes to different ranges are ordered by different leaders, spread over
+   * the members. Given when the cluster is created, and the same on every member ever
+   * after; the data directory then holds one log for every range (`SharedFileLog`),
+   * and an unsharded one is refused. Keys are routed to their ranges by the server;
+   * sessions, watches, membership changes and snapshots are not served yet (clients
+   * get `KvRequestError`), and observers are refused. Default: one group.
+   */
+  readonly shards?: KvServerShards;
   readonly logger?: Logger;
+}
+
+/** How a sharded server cuts the keyspace (see {@link KvServerOptions.shards}). */
+export interface KvServerShards {
+  /** Where ranges start, besides `''`, when the cluster is created: n keys make n + 1 ranges. */
+  readonly splitKeys: readonly string[];
+  /** A range whose values pass this many bytes is split in two. Default 64 MiB; `false` never splits. */
+  readonly splitAtBytes?: number | false;
 }
 
 /** How long a removed member's server still answers the requests in flight before it closes its client connections. */
@@ -134,6 +154,8 @@ const defaultLimits: ConnectionLimits = {
  */
 export class KvServer {
   private kvNode: KvNode | undefined;
+  private shardedKv: ShardedKv | undefined;
+  private sharedLog: SharedFileLog | undefined;
   private transport: TcpTransport | undefined;
   private storage: FileStorage | undefined;
   private listener: Server | undefined;
@@ -168,6 +190,8 @@ export class KvServer {
     if (options.tls === undefined && (options.secret === undefined || (options.clientSecret === undefined && options.auth === undefined))) {
       throw new ConfigError('KvServer', 'secret', 'a peer secret and a client secret (or auth.users) are required unless tls is given');
     }
+    if (options.shards !== undefined && Object.keys(options.observers ?? {}).length > 0)
+      throw new ConfigError('KvServer', 'observers', 'a sharded cluster has no observers yet');
     if ((options.tls === undefined) !== (options.clientTls === undefined)) {
       throw new ConfigError('KvServer', options.tls === undefined ? 'tls' : 'clientTls', 'tls (peers) and clientTls (clients) go together');
     }
@@ -220,6 +244,9 @@ export class KvServer {
       get kv() {
         return server.kv;
       },
+      get sharded() {
+        return server.shardedKv;
+      },
       clusterId: options.clusterId,
       nodeId: options.id,
       members: Object.keys(options.members),
@@ -243,10 +270,18 @@ export class KvServer {
     };
   }
 
-  /** The KV node this server runs (embedded API, status, events). */
+  /**
+   * The KV node this server runs (embedded API, status, events); on a sharded server,
+   * the meta group's, which keeps the range map and the replicated users and roles.
+   */
   get kv(): KvNode {
     if (this.kvNode === undefined) throw new ConfigError('KvServer', 'start', 'the server has not started');
     return this.kvNode;
+  }
+
+  /** The sharded KV this server runs, if `shards` was given and it started. */
+  get sharded(): ShardedKv | undefined {
+    return this.shardedKv;
   }
 
   /** What the server holds for its clients now, and how often a bound on a client tripped. */
@@ -287,14 +322,7 @@ export class KvServer {
     const { options } = this;
     const everyone = { ...options.members, ...options.observers };
     const me = everyone[options.id]!;
-    // The directory is bound to the cluster: another cluster's member cannot serve it.
-    this.storage = await FileStorage.open(options.dataDir, {
-      // A torn tail repaired on open is normal after a crash, but never silent.
-      onWarning: (warning) =>
-        this.logger.warn({ node: options.id, dataDir: options.dataDir, warning }, 'kv server: the storage repaired its log while opening'),
-      ...options.storage,
-      clusterId: options.clusterId,
-    });
+    await checkDataDirLayout(options.dataDir, options.shards !== undefined);
     const peers: Record<NodeId, TcpAddress> = {};
     for (const [id, address] of Object.entries(everyone)) if (id !== options.id) peers[id] = address.peer;
     const addresses: Record<NodeId, string> = {};
@@ -309,6 +337,56 @@ export class KvServer {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       logger: this.logger,
     }));
+    if (options.shards !== undefined) await this.startSharded(options.shards, transport);
+    else await this.startNode(addresses, transport);
+    const onSocket = (socket: Socket) => {
+      if (this.closing || this.removed || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {
+        if (!this.closing) this.recorder.connectionsRefused++;
+        socket.destroy();
+        return;
+      }
+      // A client that vanished without a FIN (its host died, a partition) is found by
+      // the kernel's keepalive probes in minutes, not never: its connection counts
+      // against clientConnectionsMax until then.
+      socket.setKeepAlive(true, 10_000);
+      this.connections.add(new ClientConnection(socket, this.host));
+    };
+    const clientTls = options.clientTls;
+    this.listener =
+      clientTls === undefined
+        ? createTcpServer(onSocket)
+        : createTlsServer(
+            {
+              ca: clientTls.ca as string | string[],
+              cert: clientTls.cert as string,
+              key: clientTls.key as string,
+              passphrase: clientTls.passphrase,
+              minVersion: 'TLSv1.3',
+              requestCert: true,
+              rejectUnauthorized: true,
+            },
+            (socket: TLSSocket) => onSocket(socket),
+          );
+    await new Promise<void>((resolve, reject) => {
+      this.listener!.once('error', reject);
+      this.listener!.listen({ host: me.client.host, port: me.client.port }, () => {
+        this.listener!.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Opens this member's FileStorage and starts its node of the one group. */
+  private async startNode(addresses: Record<NodeId, string>, transport: TcpTransport): Promise<void> {
+    const { options } = this;
+    // The directory is bound to the cluster: another cluster's member cannot serve it.
+    this.storage = await FileStorage.open(options.dataDir, {
+      // A torn tail repaired on open is normal after a crash, but never silent.
+      onWarning: (warning) =>
+        this.logger.warn({ node: options.id, dataDir: options.dataDir, warning }, 'kv server: the storage repaired its log while opening'),
+      ...options.storage,
+      clusterId: options.clusterId,
+    });
     this.kvNode = createKvNode({
       ...options.node,
       // Snapshots streamed between servers are checked with zlib's native CRC-32.
@@ -347,53 +425,54 @@ export class KvServer {
         this.logger.info({ node: options.id, role }, 'kv server: this member is in the configuration again; serving clients');
       }
     });
-    // A fatal error (a storage failure) closes the node: stop serving too, so a
-    // supervisor sees the process fail instead of a server answering for a dead replica.
-    this.kvNode.node.on('error', ({ error, fatal }) => {
-      if (!fatal) return;
-      this.logger.error({ node: options.id, error }, 'kv server: the node failed; stopping');
-      this.failure.resolve(error);
-      void this.close();
-    });
+    this.kvNode.node.on('error', this.onNodeError);
     await this.kvNode.start();
     const started = this.kvNode.node.status().configuration;
     if (started !== undefined) this.learnPeers(started);
-    const onSocket = (socket: Socket) => {
-      if (this.closing || this.removed || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {
-        if (!this.closing) this.recorder.connectionsRefused++;
-        socket.destroy();
-        return;
-      }
-      // A client that vanished without a FIN (its host died, a partition) is found by
-      // the kernel's keepalive probes in minutes, not never: its connection counts
-      // against clientConnectionsMax until then.
-      socket.setKeepAlive(true, 10_000);
-      this.connections.add(new ClientConnection(socket, this.host));
-    };
-    const clientTls = options.clientTls;
-    this.listener =
-      clientTls === undefined
-        ? createTcpServer(onSocket)
-        : createTlsServer(
-            {
-              ca: clientTls.ca as string | string[],
-              cert: clientTls.cert as string,
-              key: clientTls.key as string,
-              passphrase: clientTls.passphrase,
-              minVersion: 'TLSv1.3',
-              requestCert: true,
-              rejectUnauthorized: true,
-            },
-            (socket: TLSSocket) => onSocket(socket),
-          );
-    await new Promise<void>((resolve, reject) => {
-      this.listener!.once('error', reject);
-      this.listener!.listen({ host: me.client.host, port: me.client.port }, () => {
-        this.listener!.off('error', reject);
-        resolve();
-      });
-    });
   }
+
+  /** Opens this member's shared log and starts its sharded KV: the meta group, then every range. */
+  private async startSharded(shards: KvServerShards, transport: TcpTransport): Promise<void> {
+    const { options } = this;
+    const { kv, ...node } = options.node ?? {};
+    if (kv?.bounds !== undefined || kv?.awaitsSeed !== undefined)
+      throw new ConfigError('KvServer', 'node.kv', "a sharded server's ranges have the bounds of its range map");
+    const log = (this.sharedLog = await SharedFileLog.open(options.dataDir, { clusterId: options.clusterId }));
+    const sharded = createShardedKv({
+      id: options.id,
+      members: Object.keys(options.members),
+      transport,
+      storage: (group) => log.group(group),
+      dropStorage: (group) => log.dropGroup(group),
+      splitKeys: shards.splitKeys,
+      ...(shards.splitAtBytes === undefined ? {} : { splitAtBytes: shards.splitAtBytes }),
+      node: { ...node, snapshot: { crc32, ...node.snapshot } },
+      ...(kv === undefined ? {} : { kv }),
+      logger: this.logger,
+    });
+    this.shardedKv = sharded;
+    try {
+      await sharded.start();
+    } catch (error) {
+      await sharded.close().catch(() => undefined);
+      await log.close().catch(() => undefined);
+      throw error;
+    }
+    this.kvNode = sharded.shard(0);
+    // A failed log fails every group: the meta group's node says so for them all.
+    this.kvNode?.node.on('error', this.onNodeError);
+  }
+
+  /**
+   * A fatal error (a storage failure) closes the node: stop serving too, so a
+   * supervisor sees the process fail instead of a server answering for a dead replica.
+   */
+  private readonly onNodeError = ({ error, fatal }: { readonly error: Error; readonly fatal: boolean }): void => {
+    if (!fatal) return;
+    this.logger.error({ node: this.options.id, error }, 'kv server: the node failed; stopping');
+    this.failure.resolve(error);
+    void this.close();
+  };
 
   /** Points the transport at every member of `configuration` that has an address. */
   private learnPeers(configuration: Configuration): void {
@@ -421,7 +500,12 @@ export class KvServer {
     const stopped = listener === undefined ? Promise.resolve() : new Promise((resolve) => listener.close(resolve));
     for (const c of [...this.connections]) c.close(undefined);
     await stopped;
-    await this.kvNode?.close();
+    if (this.shardedKv !== undefined) {
+      await this.shardedKv.close();
+      await this.sharedLog?.close();
+    } else {
+      await this.kvNode?.close();
+    }
   }
 }
 

@@ -3,7 +3,8 @@
  * a log command by its keys (see `command-authorization.ts`); a range or a watch needs
  * read permission on every key it could hold (a range over keys the principal may not
  * read is refused whole, not filtered, so the answer never hides that keys were left
- * out); membership changes and snapshots are the `root` role's. Session ownership is
+ * out), as is listing the ranges of a sharded cluster (their bounds are keys);
+ * membership changes and snapshots are the `root` role's. Session ownership is
  * checked apart, against the sessions' owners.
  */
 import { type Denial, deniedAdmin, deniedCommand, deniedRead } from '../command-authorization.js';
@@ -37,6 +38,9 @@ export function authorizeRequest(p: Principal, request: ClientRequest): void {
       return refuse(p, request.action === 'list' ? undefined : deniedAdmin(p, `member ${request.action}`));
     case 'snapshot':
       return refuse(p, deniedAdmin(p, 'snapshot export'));
+    case 'ranges':
+      // The ranges' bounds are keys: only for a principal that may read every key.
+      return refuse(p, deniedRead(p, { prefix: '' }));
     case 'unwatch':
     case 'status':
       return;

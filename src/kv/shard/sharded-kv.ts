@@ -15,6 +15,7 @@ import type { ReadOptions, SessionOptions, WriteOptions } from '../kv-api.js';
 import { kvLimits } from '../kv-limits.js';
 import { type KeyBounds, keysWithin } from '../key-bounds.js';
 import { checkKey, checkRangeRequest, checkWatchRequest, sessionCreateOf, txnCommand } from '../kv-requests.js';
+import type { KvCommand, KvResult } from '../kv-command.js';
 import { RangeMap, type ShardRange, creationOf, metaGroup } from './range-map.js';
 import {
   type MetaState,
@@ -131,6 +132,24 @@ export interface ShardedRangeResult {
    * each other's order.
    */
   readonly parts: readonly { readonly group: number; readonly revision: number }[];
+}
+
+/** One range of a sharded KV as a member sees it (see {@link ShardedKv.rangeStatus}). */
+export interface RangeStatus {
+  /** The range's consensus group. */
+  readonly group: number;
+  /** Its first key; the first range starts at `''`. */
+  readonly start: string;
+  /** The first key past it; none for the last range. */
+  readonly end?: string;
+  /** Its leader, as this member's replica of the range knows it; none while it has none. */
+  readonly leader?: string;
+  /** The range's revision on this member (each range counts its own). */
+  readonly revision: number;
+  /** Keys it holds now. */
+  readonly keys: number;
+  /** Bytes of the values it keeps, past versions not yet compacted included (what `splitAtBytes` is compared with). */
+  readonly valueBytes: number;
 }
 
 /** Options of {@link ShardedKv.watch}. */
@@ -361,24 +380,75 @@ export class ShardedKv {
     return this.routed('txn', (map) => this.txnIn(map, command, options));
   }
 
-  private async txnIn(map: RangeMap, command: Extract<ReturnType<typeof txnCommand>, { type: 'txn' }>, options: WriteOptions): Promise<TxnResult> {
-    const groups: ShardRange[] = [];
-    const add = (range: ShardRange): void => {
-      if (!groups.includes(range)) groups.push(range);
-    };
-    for (const compare of command.compare) add(map.rangeOf(compare.key));
-    for (const op of [...command.success, ...command.failure]) {
-      if (op.op === 'range') for (const range of map.spans(op.range)) add(range);
-      else add(map.rangeOf(op.key));
-    }
-    if (groups.length > 1) throw new CrossShardError(groups.sort((a, b) => (a.start < b.start ? -1 : 1)).map((r) => r.group));
-    // A transaction naming no key runs in the first range.
-    const group = (groups[0] ?? map.rangeOf('')).group;
+  private async txnIn(map: RangeMap, command: TxnCommand, options: WriteOptions): Promise<TxnResult> {
+    const group = txnGroup(map, command);
     const inRange = async (op: TxnOp): Promise<TxnOp> =>
       op.op === 'put' && op.session !== undefined ? { ...op, session: await this.sessionOf('txn', op.session).idIn(group) } : op;
     const success = await Promise.all(command.success.map(inRange));
     const failure = await Promise.all(command.failure.map(inRange));
     return this.node(group, 'txn').txn({ compare: command.compare, success, failure }, options);
+  }
+
+  /**
+   * Enters a command a KV server read from a client (see `KvNode.submitClientCommand`)
+   * in the group it belongs to: a put, delete or transaction in its keys' range
+   * (rerouted, as every request is, if a split moved them), a change of users and roles
+   * in the meta group, which keeps them for every range. A `wrong-range` answer is never
+   * returned: it is retried on the new map, or thrown as {@link WrongRangeError} after
+   * `rerouteMs`.
+   *
+   * @throws {@link CrossShardError} for a transaction spanning ranges, and
+   *   `KvRequestError` for what a sharded KV does not serve to clients yet: sessions
+   *   (and ephemeral puts) and compaction. @internal
+   */
+  async submitClientCommand(command: KvCommand, options: WriteOptions): Promise<KvResult> {
+    this.running('command');
+    const inRange = async (group: number): Promise<KvResult> => {
+      const result = await this.node(group, 'command').submitClientCommand(command, options);
+      if (result.type === 'wrong-range') throw new WrongRangeError('command', result.key, result.start, result.end);
+      return result;
+    };
+    switch (command.type) {
+      case 'put':
+        if (command.session !== undefined) throw notServed('an ephemeral put (a session)');
+        return this.routed('command', (map) => inRange(map.rangeOf(command.key).group));
+      case 'delete':
+        return this.routed('command', (map) => inRange(map.rangeOf(command.key).group));
+      case 'txn':
+        if ([...command.success, ...command.failure].some((op) => op.op === 'put' && op.session !== undefined)) throw notServed('an ephemeral put (a session)');
+        return this.routed('command', (map) => inRange(txnGroup(map, command)));
+      case 'auth-user-put':
+      case 'auth-user-delete':
+      case 'auth-role-put':
+      case 'auth-role-delete':
+      case 'auth-list':
+        return this.meta!.submitClientCommand(command, options);
+      case 'compact':
+        throw notServed('compaction (each range compacts its own history)');
+      default:
+        throw notServed(`a ${command.type} command (sessions)`);
+    }
+  }
+
+  /**
+   * Each range as this member sees it, in key order: its bounds, the leader its replica
+   * here knows, its revision and size. For `synod status` and a server's `ranges` answer.
+   */
+  rangeStatus(): RangeStatus[] {
+    return this.running('rangeStatus').ranges.map((range) => {
+      const kv = this.shards.get(range.group);
+      const size = kv?.machine.view.size;
+      const leader = kv?.node.status().leader;
+      return {
+        group: range.group,
+        start: range.start,
+        ...(range.end === undefined ? {} : { end: range.end }),
+        ...(leader === undefined ? {} : { leader }),
+        revision: kv?.machine.revision ?? 0,
+        keys: size?.keys ?? 0,
+        valueBytes: size?.valueBytes ?? 0,
+      };
+    });
   }
 
   /**
@@ -860,6 +930,32 @@ function checkSplitFollowed(made: ShardRange, spans: readonly ShardRange[], from
 function creationOptions(range: ShardRange): Pick<KvStateMachineOptions, 'bounds' | 'awaitsSeed'> {
   const { seeded, seedRevision: _, ...bounds } = creationOf(range);
   return seeded ? { bounds, awaitsSeed: true } : { bounds };
+}
+
+/** A transaction's command. */
+type TxnCommand = Extract<KvCommand, { type: 'txn' }>;
+
+/**
+ * The group of the one range a transaction's keys are in (the first range's, if it
+ * names none); {@link CrossShardError} naming the groups in key order if they span more.
+ */
+function txnGroup(map: RangeMap, command: TxnCommand): number {
+  const groups: ShardRange[] = [];
+  const add = (range: ShardRange): void => {
+    if (!groups.includes(range)) groups.push(range);
+  };
+  for (const compare of command.compare) add(map.rangeOf(compare.key));
+  for (const op of [...command.success, ...command.failure]) {
+    if (op.op === 'range') for (const range of map.spans(op.range)) add(range);
+    else add(map.rangeOf(op.key));
+  }
+  if (groups.length > 1) throw new CrossShardError(groups.sort((a, b) => (a.start < b.start ? -1 : 1)).map((r) => r.group));
+  return (groups[0] ?? map.rangeOf('')).group;
+}
+
+/** What a sharded KV refuses its server's clients, for now. */
+function notServed(what: string): KvRequestError {
+  return new KvRequestError('command', `${what} is not served by a sharded cluster yet`);
 }
 
 /**

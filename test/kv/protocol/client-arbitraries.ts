@@ -65,6 +65,7 @@ export const clientRequestArbitraries = {
   ),
   snapshot: fc.record({ kind: fc.constant('snapshot'), id: uintArbitrary(), timeoutMs: uintArbitrary() }, plain),
   sessions: fc.record({ kind: fc.constant('sessions'), id: uintArbitrary(), linearizable: fc.boolean() }, plain),
+  ranges: fc.record({ kind: fc.constant('ranges'), id: uintArbitrary() }, plain),
 } satisfies { [K in ClientRequest['kind']]: fc.Arbitrary<Extract<ClientRequest, { kind: K }>> };
 
 export function clientRequestArbitrary(): fc.Arbitrary<ClientRequest> {
@@ -171,6 +172,29 @@ export const serverFrameArbitraries = {
       uintArbitrary(),
     )
     .map(([id, sessions, more, revision]) => ({ kind: 'sessions' as const, id, list: { sessions, count: sessions.length + more, revision } })),
+  ranges: fc.record(
+    {
+      kind: fc.constant('ranges'),
+      id: uintArbitrary(),
+      // The first range starts at '' (a key the store refuses, but a range's start).
+      ranges: fc.array(
+        fc.record(
+          {
+            group: uintArbitrary(),
+            start: fc.oneof(fc.constant(''), keyArbitrary()),
+            end: keyArbitrary(),
+            leader: idArbitrary(),
+            revision: uintArbitrary(),
+            keys: uintArbitrary(),
+            valueBytes: uintArbitrary(),
+          },
+          { requiredKeys: ['group', 'start', 'revision', 'keys', 'valueBytes'], noNullPrototype: true },
+        ),
+        { maxLength: 8 },
+      ),
+    },
+    plain,
+  ),
 } satisfies { [K in ServerFrame['kind']]: fc.Arbitrary<Extract<ServerFrame, { kind: K }>> };
 
 export function serverFrameArbitrary(): fc.Arbitrary<ServerFrame> {

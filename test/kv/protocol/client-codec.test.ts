@@ -233,6 +233,14 @@ const validFrames: ServerFrame[] = [
   },
   { kind: 'snapshotChunk', id: 7, slot: 40, totalBytes: 10, offset: 7, sha256: new Uint8Array(32).fill(9), data: new Uint8Array([1, 2, 3]) },
   { kind: 'sessions', id: 8, list: { sessions: [{ id: 3, ttlMs: 10_000, expiresAt: 1_700_000_000_000, keys: 2 }], count: 5, revision: 9 } },
+  {
+    kind: 'ranges',
+    id: 9,
+    ranges: [
+      { group: 1, start: '', end: 'm', leader: 'b', revision: 40, keys: 3, valueBytes: 300 },
+      { group: 2, start: 'm', revision: 0, keys: 0, valueBytes: 0 },
+    ],
+  },
 ];
 const validHandshakes: ClientHandshakeFrame[] = [
   { kind: 'challenge', cluster: 'c', node: 'a', nonce: new Uint8Array(32).fill(1) },
@@ -256,9 +264,9 @@ describe('malformed client requests: CodecError', () => {
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255])
       refused(decodeClientRequest, new Uint8Array([version, RequestKind.Status, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 9, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
-    // A server frame is not a request: 9 (sessions) is no request kind.
-    refused(decodeClientRequest, encodeServerFrame(validFrames[9]!), /unknown frame kind 9/);
+    for (const kind of [0, 10, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    // A server frame is not a request: 10 (ranges) is no request kind.
+    refused(decodeClientRequest, encodeServerFrame(validFrames[10]!), /unknown frame kind 10/);
   });
 
   it('a request id beyond 2^53, or not in its shortest form', () => {
@@ -340,7 +348,7 @@ describe('malformed server frames: CodecError', () => {
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255])
       refused(decodeServerFrame, new Uint8Array([version, FrameKind.Watching, 1, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 10, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    for (const kind of [0, 11, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
   });
 
   it('a session list that counts fewer sessions than it lists, from either end', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ResultDroppedError, ResultExpiredError } from '../../../src/runtime/index.js';
 import { decodeServerFrame, encodeServerFrame } from '../../../src/kv/protocol/client-codec.js';
 import { KvServerError, errorBodyOf, errorFromBody } from '../../../src/kv/protocol/client-errors.js';
-import { AnswerTooLargeError, PermissionDeniedError, QuotaExceededError } from '../../../src/kv/errors.js';
+import { AnswerTooLargeError, CrossShardError, PermissionDeniedError, QuotaExceededError } from '../../../src/kv/errors.js';
 
 /** An error as a remote client sees it: its body through the codec, rebuilt. */
 function acrossTheWire(error: unknown): Error {
@@ -45,6 +45,13 @@ describe('errors across the client protocol', () => {
       expect(error).toBeInstanceOf(AnswerTooLargeError);
       expect(error).toMatchObject({ code: 'ANSWER_TOO_LARGE', bytes: 90_000_000, bytesMax: 64 * 1024 * 1024, applied, message: sent.message });
     }
+  });
+
+  it('a transaction spanning ranges comes back as CrossShardError with the ranges’ groups, in order', () => {
+    const sent = new CrossShardError([3, 1, 12]);
+    const error = acrossTheWire(sent);
+    expect(error).toBeInstanceOf(CrossShardError);
+    expect(error).toMatchObject({ code: 'CROSS_SHARD', groups: [3, 1, 12], message: sent.message });
   });
 
   it('a code without a class here stays a KvServerError with the server’s code', () => {

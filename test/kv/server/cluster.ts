@@ -46,8 +46,9 @@ export class ServerCluster {
     return this.servers.get(id)!;
   }
 
-  async startServer(id: string): Promise<KvServer> {
-    const extra = this.options.server?.(id) ?? {};
+  /** Starts member `id`'s server, with `override` over the cluster's options for it. */
+  async startServer(id: string, override: Partial<KvServerOptions> = {}): Promise<KvServer> {
+    const extra = { ...this.options.server?.(id), ...override };
     const server = new KvServer({
       id,
       clusterId: this.clusterId,

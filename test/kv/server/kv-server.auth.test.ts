@@ -253,6 +253,9 @@ describe('a user without permission changes nothing and sees nothing', () => {
     expect(await failure(bob.put('app/x', '2'))).toBeInstanceOf(PermissionDeniedError);
     expect(await failure(bob.createSession({ ttlMs: 1_000 }).then((s) => bob.put('app/e', '1', { session: s.id })))).toBeInstanceOf(PermissionDeniedError);
     expect(text((await alice.get('app/x'))?.value)).toBe('1');
+    // The ranges' bounds are keys: listed only to a user that may read every key.
+    expect(await failure(bob.ranges())).toBeInstanceOf(PermissionDeniedError);
+    expect(await c.client().ranges()).toHaveLength(1);
   });
 
   it("a user cannot keep alive, close, or hang keys on another user's session", async () => {

@@ -1,0 +1,143 @@
+/**
+ * Sharded KV servers over TCP: the keyspace in ranges, each its own group, served to
+ * remote clients by any member, routed by key on the server; the ranges listed with
+ * their leaders and sizes; what a sharded cluster does not serve yet refused with a
+ * typed error; and what it acknowledged kept across restarts and automatic splits.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { CrossShardError, KvRequestError } from '../../../src/kv/index.js';
+import { ServerCluster } from './cluster.js';
+
+let cluster: ServerCluster | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : new TextDecoder().decode(v));
+
+async function eventually(check: () => Promise<void>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+describe('sharded KV servers', () => {
+  it('route reads and writes by key from any server, merge range reads in key order, and list the ranges', async () => {
+    cluster = await ServerCluster.start(['a', 'b', 'c'], { server: () => ({ shards: { splitKeys: ['g', 'p'] } }) });
+    const [a, b] = [cluster.client({ only: ['a'] }), cluster.client({ only: ['b'] })];
+    for (const key of ['zebra', 'apple', 'hat']) expect(await a.put(key, `${key}-1`)).toMatchObject({ key, version: 1 });
+    expect(text((await b.get('hat'))?.value)).toBe('hat-1');
+    expect(await b.put('zebra', 'zebra-2', { expectedVersion: 1 })).toMatchObject({ version: 2 });
+    const all = await b.range({ prefix: '' });
+    expect(all.kvs.map((kv) => [kv.key, text(kv.value)])).toEqual([
+      ['apple', 'apple-1'],
+      ['hat', 'hat-1'],
+      ['zebra', 'zebra-2'],
+    ]);
+    expect(all.count).toBe(3);
+    // Three ranges' revisions: none of them is the read's.
+    expect(all.revision).toBe(0);
+    // A read within one range has that range's revision.
+    expect((await b.range({ prefix: 'ze' })).revision).toBeGreaterThan(0);
+    await eventually(async () => {
+      const ranges = await b.ranges();
+      expect(ranges.map((r) => [r.start, r.end])).toEqual([
+        ['', 'g'],
+        ['g', 'p'],
+        ['p', undefined],
+      ]);
+      expect(ranges.map((r) => r.keys)).toEqual([1, 1, 1]);
+      expect(new Set(ranges.map((r) => r.group)).size).toBe(3);
+      for (const r of ranges) expect(['a', 'b', 'c']).toContain(r.leader);
+      // The versions it keeps: zebra's two.
+      expect(ranges[2]!.valueBytes).toBe('zebra-1'.length + 'zebra-2'.length);
+    });
+    // A transaction is atomic within one range: within one it runs, across two it is refused, naming them.
+    const within = await a.txn({ compare: [{ key: 'zebra', target: 'version', op: '==', value: 2 }], success: [{ op: 'put', key: 'zoo', value: bytes('z') }] });
+    expect(within.succeeded).toBe(true);
+    const across = a.txn({
+      compare: [],
+      success: [
+        { op: 'put', key: 'apple', value: bytes('x') },
+        { op: 'put', key: 'zoo', value: bytes('x') },
+      ],
+    });
+    await expect(across).rejects.toBeInstanceOf(CrossShardError);
+    const groups = (await cluster.client().ranges()).map((r) => r.group);
+    await expect(across).rejects.toMatchObject({ groups: [groups[0], groups[2]] });
+    expect(text((await a.get('apple'))?.value)).toBe('apple-1');
+    // Status is the meta group's, seen from the server asked.
+    expect(await a.status()).toMatchObject({ node: 'a', members: ['a', 'b', 'c'] });
+  }, 60_000);
+
+  it('refuse with KvRequestError what they do not serve yet, and go on serving', async () => {
+    cluster = await ServerCluster.start(['a', 'b', 'c'], { server: () => ({ shards: { splitKeys: ['m'] } }) });
+    const client = cluster.client();
+    await expect(client.createSession({ ttlMs: 5_000 })).rejects.toThrow(KvRequestError);
+    await expect(client.createSession({ ttlMs: 5_000 })).rejects.toThrow(/not served by a sharded cluster/);
+    await expect(client.listSessions()).rejects.toBeInstanceOf(KvRequestError);
+    await expect(client.snapshot()).rejects.toBeInstanceOf(KvRequestError);
+    await expect(client.changeMembers({ type: 'remove', id: 'c' })).rejects.toThrow(/membership changes are not served by a sharded cluster/);
+    await expect(client.compact(1)).rejects.toThrow(/compaction/);
+    const watch = client.watch({ prefix: '' });
+    await expect(watch.next()).rejects.toBeInstanceOf(KvRequestError);
+    // The members are listed (the meta group's), and the keys served as before.
+    expect((await client.members()).configuration.voters).toEqual(['a', 'b', 'c']);
+    expect(await client.put('k', 'v')).toMatchObject({ version: 1 });
+  }, 60_000);
+
+  it('keep every acknowledged write across a restart of every server, and split a range that grows past its size', async () => {
+    const shards = { splitKeys: ['m'], splitAtBytes: 4_000 };
+    cluster = await ServerCluster.start(['a', 'b', 'c'], { server: () => ({ shards }) });
+    const client = cluster.client();
+    const value = 'v'.repeat(200);
+    const keys = Array.from({ length: 40 }, (_, i) => `t/${String(i).padStart(3, '0')}`);
+    for (const key of keys) await client.put(key, value);
+    // 8,000 bytes in the range past 'm': its leader splits it at a balance check.
+    await eventually(async () => expect((await client.ranges()).length).toBeGreaterThan(2), 30_000);
+    for (const id of ['a', 'b', 'c']) await cluster.stopServer(id);
+    await Promise.all(['a', 'b', 'c'].map((id) => cluster!.startServer(id)));
+    const after = cluster.client();
+    const read = await after.range({ prefix: 't/' });
+    expect(read.kvs.map((kv) => kv.key)).toEqual(keys);
+    expect(read.kvs.every((kv) => text(kv.value) === value && kv.version === 1)).toBe(true);
+    expect((await after.ranges()).length).toBeGreaterThan(2);
+  }, 90_000);
+
+  it('refuse a data directory of the other kind at start: a sharded one unsharded, and the other way', async () => {
+    cluster = await ServerCluster.start(['a']);
+    await cluster.client().put('k', 'v');
+    await cluster.stopServer('a');
+    const asSharded = cluster.startServer('a', { shards: { splitKeys: ['m'] } });
+    await expect(asSharded).rejects.toThrow(/sharded/);
+    // Unharmed: served again as it was made.
+    await cluster.startServer('a');
+    expect(text((await cluster.client().get('k'))?.value)).toBe('v');
+    await cluster.close();
+    let sharded = true;
+    cluster = await ServerCluster.start(['a'], { server: () => (sharded ? { shards: { splitKeys: ['m'] } } : {}) });
+    await cluster.client().put('k', 'v');
+    await cluster.stopServer('a');
+    sharded = false;
+    await expect(cluster.startServer('a')).rejects.toThrow(/holds a sharded member's data/);
+    sharded = true;
+    await cluster.startServer('a');
+    expect(text((await cluster.client().get('k'))?.value)).toBe('v');
+  }, 60_000);
+
+  it('answer a cluster that is not sharded with one range', async () => {
+    cluster = await ServerCluster.start(['a']);
+    const client = cluster.client();
+    await client.put('k', 'v');
+    const ranges = await client.ranges();
+    expect(ranges).toEqual([{ group: 0, start: '', leader: 'a', revision: 1, keys: 1, valueBytes: 1 }]);
+  }, 30_000);
+});
