@@ -545,6 +545,20 @@ const mutants: Mutant[] = [
     tests: ['test/kv/shard/range-split.test.ts'],
   },
   {
+    name: "a sharded server hands a client the old range's refusal of a write a split moved",
+    file: 'src/kv/shard/sharded-kv.ts',
+    from: "      if (result.type === 'wrong-range') throw new WrongRangeError('command', result.key, result.start, result.end);\n",
+    to: '',
+    tests: ['test/kv/server/kv-server.sharded.test.ts'],
+  },
+  {
+    name: "a server opens a data directory of the other kind and reads the other's log",
+    file: 'src/kv/server/kv-server.ts',
+    from: '    await checkDataDirLayout(options.dataDir, options.shards !== undefined);\n',
+    to: '',
+    tests: ['test/kv/server/kv-server.sharded.test.ts'],
+  },
+  {
     name: "a sharded session's keys in other ranges outlive one range's expiry",
     file: 'src/kv/shard/sharded-session.ts',
     from: "    if (how === 'expired') for (const opening of this.ranges.values()) void opening.then((s) => s.close()).catch(() => undefined);\n",

@@ -1,7 +1,7 @@
 /** The `synod` commands that talk to a running cluster as a client. */
 import { ConfigError } from '../core/index.js';
 import { KvClient, type ServerStatus } from '../kv/client/index.js';
-import type { KeyRange, KeyValue, TxnRequest } from '../kv/index.js';
+import type { KeyRange, KeyValue, RangeStatus, TxnRequest } from '../kv/index.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
 import { type Args, intOption, option } from './args.js';
 import { type ClusterConfig, readClusterConfig } from './cluster-config.js';
@@ -191,8 +191,18 @@ async function status(config: ClusterConfig, json: boolean): Promise<number> {
   const commitIndex = Math.max(0, ...answers.map((s) => ('error' in s ? 0 : s.commitIndex)));
   const rows: StatusRow[] = answers.map((s) => ('error' in s ? { reachable: false, ...s } : { reachable: true, ...s, lag: commitIndex - s.appliedIndex }));
   const leaders = rows.filter((r) => r.reachable && r.role === 'leader').map((r) => r.node);
+  // A sharded cluster's ranges, as the first member that answers sees them.
+  const ranges = config.shards === undefined ? undefined : await rangesOf(config, addresses, rows);
   if (json) {
-    console.log(JSON.stringify({ clusterId: config.clusterId, leader: leaders.length === 1 ? leaders[0] : null, commitIndex, members: rows }));
+    console.log(
+      JSON.stringify({
+        clusterId: config.clusterId,
+        leader: leaders.length === 1 ? leaders[0] : null,
+        commitIndex,
+        members: rows,
+        ...(ranges === undefined ? {} : { ranges }),
+      }),
+    );
   } else {
     console.log('node\trole\tleader\tcommit\tapplied\tlag\trevision');
     for (const s of rows) {
@@ -202,6 +212,36 @@ async function status(config: ClusterConfig, json: boolean): Promise<number> {
           : `${s.node}\tunreachable: ${s.error}`,
       );
     }
+    if (ranges !== undefined && 'error' in ranges) console.log(`ranges unknown: ${ranges.error}`);
+    else if (ranges !== undefined) {
+      console.log('\ngroup\tstart\tend\tleader\tkeys\tbytes\trevision');
+      for (const r of ranges) {
+        const end = r.end === undefined ? '∞' : JSON.stringify(r.end);
+        console.log(`${r.group}\t${JSON.stringify(r.start)}\t${end}\t${r.leader ?? '-'}\t${r.keys}\t${r.valueBytes}\t${r.revision}`);
+      }
+    }
   }
-  return rows.every((s) => s.reachable) ? 0 : 1;
+  return rows.every((s) => s.reachable) && (ranges === undefined || !('error' in ranges)) ? 0 : 1;
+}
+
+/** The ranges as the first member of `rows` that answers lists them (the meta group's map, each range's leader as it knows it). */
+async function rangesOf(
+  config: ClusterConfig,
+  addresses: ReadonlyMap<string, TcpAddress>,
+  rows: readonly StatusRow[],
+): Promise<RangeStatus[] | { readonly error: string }> {
+  let error = 'no member answered';
+  for (const row of rows) {
+    const address = addresses.get(row.node);
+    if (!row.reachable || address === undefined) continue;
+    const kv = clientOf(config, [address]);
+    try {
+      return await kv.ranges({ timeoutMs: statusTimeoutMs });
+    } catch (e) {
+      error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    } finally {
+      await kv.close();
+    }
+  }
+  return { error };
 }

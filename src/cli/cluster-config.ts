@@ -17,11 +17,16 @@
  *   "clientSecretFile": "client-secret"
  * }
  * ```
+ *
+ * A sharded cluster (see `KvServerOptions.shards`) names its ranges when it is created,
+ * and keeps them ever after: `"shards": 4` cuts the keyspace in 4 at single characters
+ * spread over `0`-`z`, `"shards": { "splitKeys": ["g", "p"], "splitAtBytes": 67108864 }`
+ * at the keys given (and splits a range past `splitAtBytes` bytes of values).
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../core/index.js';
-import type { KvAuthOptions, KvServerAddress } from '../kv/server/index.js';
+import type { KvAuthOptions, KvServerAddress, KvServerShards } from '../kv/server/index.js';
 import { readAuthConfig } from './auth-config.js';
 import { parseHostPort } from '../kv/server/member-address.js';
 import type { TcpAddress } from '../transport/tcp/index.js';
@@ -46,6 +51,41 @@ export interface ClusterConfig {
   readonly clientSecret: Uint8Array | undefined;
   /** Users, roles and quotas (the `auth` section; see auth-config.ts), if any. */
   readonly auth?: KvAuthOptions;
+  /** The ranges of a sharded cluster (the `shards` section), if it is one. */
+  readonly shards?: KvServerShards;
+}
+
+/** Most ranges a `shards` count makes: one split key per character of `0`-`z` at most. */
+export const shardCountMax = 64;
+
+/**
+ * The split keys of `count` ranges: single characters spread evenly over `0` (0x30) to
+ * `z` (0x7a), where most keys start; splits by size refine them as the data grows.
+ */
+export function splitKeysOf(count: number): string[] {
+  const first = 0x30;
+  const span = 0x7a - first + 1;
+  return Array.from({ length: count - 1 }, (_, i) => String.fromCharCode(first + Math.round(((i + 1) * span) / count)));
+}
+
+function readShards(raw: unknown): KvServerShards {
+  if (typeof raw === 'number') {
+    if (!Number.isSafeInteger(raw) || raw < 1 || raw > shardCountMax)
+      throw new ConfigError('synod', 'shards', `must be 1 to ${shardCountMax} ranges, not ${raw}`);
+    return { splitKeys: splitKeysOf(raw) };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError('synod', 'shards', 'must be a count of ranges or { "splitKeys": [...], "splitAtBytes": N }');
+  const o = raw as Record<string, unknown>;
+  for (const field of Object.keys(o))
+    if (field !== 'splitKeys' && field !== 'splitAtBytes') throw new ConfigError('synod', `shards.${field}`, 'is not a field of shards');
+  const splitKeys = o['splitKeys'] ?? [];
+  if (!Array.isArray(splitKeys) || !splitKeys.every((k): k is string => typeof k === 'string' && k.length > 0))
+    throw new ConfigError('synod', 'shards.splitKeys', 'must be a list of non-empty keys');
+  const splitAtBytes = o['splitAtBytes'];
+  if (splitAtBytes !== undefined && splitAtBytes !== false && !(Number.isSafeInteger(splitAtBytes) && (splitAtBytes as number) > 0))
+    throw new ConfigError('synod', 'shards.splitAtBytes', 'must be a positive integer (bytes) or false');
+  return { splitKeys, ...(splitAtBytes === undefined ? {} : { splitAtBytes: splitAtBytes as number | false }) };
 }
 
 /** `host:port` as an address. */
@@ -104,5 +144,6 @@ export async function readClusterConfig(path: string): Promise<ClusterConfig> {
     secret: await secretFrom(path, 'secretFile', o['secretFile']),
     clientSecret: await secretFrom(path, 'clientSecretFile', o['clientSecretFile']),
     ...(o['auth'] === undefined ? {} : { auth: (await readAuthConfig(path, o['auth']))! }),
+    ...(o['shards'] === undefined ? {} : { shards: readShards(o['shards']) }),
   };
 }

@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { type Args, intOption, option } from './args.js';
-import { readClusterConfig } from './cluster-config.js';
+import { readClusterConfig, shardCountMax } from './cluster-config.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -57,11 +57,13 @@ const localIds = 'abcdefghi';
  * break every later `cluster up`. `dir` gets a `.gitignore` of everything, so its
  * secrets are not committed by accident.
  */
-export async function writeLocalCluster(dir: string, nodes: number): Promise<string> {
+export async function writeLocalCluster(dir: string, nodes: number, shards?: number): Promise<string> {
   const path = join(dir, 'cluster.json');
   if (existsSync(path)) return path;
   if (!Number.isSafeInteger(nodes) || nodes < 1 || nodes > localIds.length)
     throw new UsageError('synod cluster up', '--nodes', `must be 1 to ${localIds.length}, not ${nodes}`);
+  if (shards !== undefined && !(Number.isSafeInteger(shards) && shards >= 1 && shards <= shardCountMax))
+    throw new UsageError('synod cluster up', '--shards', `must be 1 to ${shardCountMax}, not ${shards}`);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, '.gitignore'), '# secrets and data of a local synod cluster: never commit them\n*\n');
   const members: Record<string, { peer: string; client: string; metrics: string; dataDir: string }> = {};
@@ -72,7 +74,17 @@ export async function writeLocalCluster(dir: string, nodes: number): Promise<str
   await writeFile(join(dir, 'client-secret'), randomBytes(32).toString('hex'), { mode: 0o600 });
   await writeFile(
     path,
-    `${JSON.stringify({ clusterId: `local-${randomBytes(4).toString('hex')}`, members, secretFile: 'secret', clientSecretFile: 'client-secret' }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        clusterId: `local-${randomBytes(4).toString('hex')}`,
+        members,
+        secretFile: 'secret',
+        clientSecretFile: 'client-secret',
+        ...(shards === undefined ? {} : { shards }),
+      },
+      null,
+      2,
+    )}\n`,
   );
   return path;
 }
@@ -87,13 +99,19 @@ function spawnMember(configPath: string, id: string, extra: readonly string[] = 
 export async function clusterUp(args: Args): Promise<number> {
   const dir = resolve(option(args, 'dir', '.synod')!);
   const nodes = intOption(args, 'nodes');
-  if (nodes !== undefined && existsSync(join(dir, 'cluster.json')))
-    throw new UsageError(
-      'synod cluster up',
-      '--nodes',
-      `is for a new cluster, and ${join(dir, 'cluster.json')} exists: start it without --nodes, or use another --dir`,
-    );
-  const path = await writeLocalCluster(dir, nodes ?? 3);
+  const shards = intOption(args, 'shards');
+  for (const [flag, given] of [
+    ['--nodes', nodes],
+    ['--shards', shards],
+  ] as const) {
+    if (given !== undefined && existsSync(join(dir, 'cluster.json')))
+      throw new UsageError(
+        'synod cluster up',
+        flag,
+        `is for a new cluster, and ${join(dir, 'cluster.json')} exists: start it without ${flag}, or use another --dir`,
+      );
+  }
+  const path = await writeLocalCluster(dir, nodes ?? 3, shards);
   const config = await readClusterConfig(path);
   const children = Object.keys(config.members).map((id) => {
     const child = spawnMember(path, id);

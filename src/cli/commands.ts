@@ -57,6 +57,7 @@ export const commands: readonly CommandSpec[] = [
     options: {
       dir: { type: 'string', value: 'DIR', help: 'where the cluster file, secrets and data go (default .synod)' },
       nodes: { type: 'string', value: 'N', help: 'members of a new cluster, 1 to 9 (default 3)' },
+      shards: { type: 'string', value: 'N', help: 'a new cluster keeps its keys in N ranges, each its own group (default one group, not sharded)' },
     },
     run: clusterUp,
   },

@@ -98,6 +98,8 @@ export async function serve(args: Args): Promise<void> {
     throw new UsageError('synod serve', '--join', `${id} is a member of ${config.path} already; serve it without --join`);
   if (!join && args.options.has('zk'))
     throw new UsageError('synod serve', '--zk', `is for a member that joins (--join); give ${id} its "zk" address in ${config.path}`);
+  if (config.shards !== undefined && join)
+    throw new UsageError('synod serve', '--join', `${config.path} is a sharded cluster: its members are fixed when it is created, for now`);
   const member = join ? joiningMember(args) : config.members[id]!;
   const tickMs = intOption(args, 'tick-ms');
   // Every member carries the ZooKeeper tree in its log when any member serves ZooKeeper clients: they replay the same log.
@@ -105,6 +107,12 @@ export async function serve(args: Args): Promise<void> {
   // A newcomer cannot start the tree: the members replaying the log without it would answer its commands as invalid.
   if (member.zk !== undefined && !zkServed)
     throw new UsageError('synod serve --join', '--zk', `needs a cluster that carries the ZooKeeper tree, and no member of ${config.path} has a "zk" address`);
+  if (zkServed && config.shards !== undefined)
+    throw new UsageError(
+      'synod serve',
+      '--config',
+      `${config.path} is a sharded cluster: the ZooKeeper tree needs one group (drop "shards" or the "zk" addresses)`,
+    );
   const extension = zkServed ? new ZkExtension() : undefined;
   const server = new KvServer({
     id,
@@ -115,6 +123,7 @@ export async function serve(args: Args): Promise<void> {
     ...(config.secret === undefined ? {} : { secret: config.secret }),
     ...(config.clientSecret === undefined ? {} : { clientSecret: config.clientSecret }),
     ...(config.auth === undefined ? {} : { auth: config.auth }),
+    ...(config.shards === undefined ? {} : { shards: config.shards }),
     node: {
       ...(tickMs === undefined ? {} : { tickMs }),
       snapshot: { everySlots: intOption(args, 'snapshot-every') ?? 10_000 },

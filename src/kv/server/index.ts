@@ -3,7 +3,7 @@
  * for clients). Node-only: its own subpath, so a browser bundle cannot pull it in.
  * @packageDocumentation
  */
-export { KvServer, type KvServerOptions, type KvServerAddress } from './kv-server.js';
+export { KvServer, type KvServerOptions, type KvServerAddress, type KvServerShards } from './kv-server.js';
 export type { ConnectionLimits } from './client-connection.js';
 export type { KvServerMetrics } from './server-metrics.js';
 export type { KvAuthOptions, KvUserOptions, KvRoleOptions, KvPermission, KeyAccess, PrincipalQuotas } from './access-control.js';

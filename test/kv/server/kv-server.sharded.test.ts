@@ -112,6 +112,31 @@ describe('sharded KV servers', () => {
     expect((await after.ranges()).length).toBeGreaterThan(2);
   }, 90_000);
 
+  it('lose no write a client makes while a range splits: the server reroutes what the old range refuses', async () => {
+    cluster = await ServerCluster.start(['a', 'b', 'c'], { server: () => ({ shards: { splitKeys: ['m'], splitAtBytes: false } }) });
+    const client = cluster.client({ only: ['b'] });
+    const written = new Map<string, number>();
+    let running = true;
+    const writer = (async () => {
+      for (let i = 0; running; i++) {
+        const key = `t/${String(i % 50).padStart(3, '0')}`;
+        const { version } = await client.put(key, `${i}`);
+        written.set(key, version);
+      }
+    })();
+    await eventually(async () => expect(written.size).toBe(50));
+    // Split by a member the client is not connected to: b learns the new map from the meta group.
+    const map = await cluster.server('a').sharded!.splitRange('t/025');
+    expect(map.ranges).toHaveLength(3);
+    const after = written.get('t/049')!;
+    await eventually(async () => expect(written.get('t/049')!).toBeGreaterThan(after + 2));
+    running = false;
+    await writer;
+    const read = await cluster.client({ only: ['c'] }).range({ prefix: 't/' });
+    expect(read.kvs.map((kv) => [kv.key, kv.version])).toEqual([...written].sort(([x], [y]) => (x < y ? -1 : 1)));
+    expect((await client.ranges()).map((r) => r.start)).toEqual(['', 'm', 't/025']);
+  }, 90_000);
+
   it('refuse a data directory of the other kind at start: a sharded one unsharded, and the other way', async () => {
     cluster = await ServerCluster.start(['a']);
     await cluster.client().put('k', 'v');

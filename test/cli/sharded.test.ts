@@ -1,0 +1,119 @@
+/**
+ * A sharded cluster from the command line: `synod cluster up --shards 4` runs three
+ * server processes whose keys live in four ranges; the client commands reach every
+ * range through any member, `synod status` lists the ranges with their leaders and
+ * sizes, and a transaction across ranges is refused, naming them.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readClusterConfig, splitKeysOf } from '../../src/cli/cluster-config.js';
+import { root, synodCommand } from './cli-processes.js';
+
+const [node, ...cli] = synodCommand;
+let dir: string;
+let up: ChildProcess;
+
+function synod(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(node, [...cli, ...args, '--config', join(dir, '.synod', 'cluster.json')], { cwd: root, timeout: 30_000 }, (error, stdout, stderr) => {
+      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'synod-cli-sharded-'));
+  up = spawn(node, [...cli, 'cluster', 'up', '--dir', join(dir, '.synod'), '--shards', '4'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (let i = 0; i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    if ((await synod('status')).code === 0) return;
+  }
+  throw new Error('the sharded local cluster did not come up');
+}, 60_000);
+
+afterAll(async () => {
+  if (up.exitCode === null) {
+    const exited = new Promise((r) => up.once('exit', r));
+    up.kill('SIGINT');
+    await exited;
+  }
+  await rm(dir, { recursive: true, force: true });
+}, 30_000);
+
+describe('synod on a sharded cluster', () => {
+  it('cuts a count of shards into ranges at characters spread over 0-z', () => {
+    expect(splitKeysOf(1)).toEqual([]);
+    expect(splitKeysOf(4)).toEqual(['C', 'V', 'h']);
+    const many = splitKeysOf(64);
+    expect(many).toHaveLength(63);
+    expect([...many].sort()).toEqual(many);
+    expect(new Set(many).size).toBe(63);
+  });
+
+  it('reads the shards of a cluster file, and refuses a bad one naming the field', async () => {
+    const path = join(dir, 'shards.json');
+    const base = { clusterId: 'x', members: { a: { peer: '127.0.0.1:1', client: '127.0.0.1:2' } } };
+    const read = async (shards: unknown) => {
+      await writeFile(path, JSON.stringify({ ...base, shards }));
+      return readClusterConfig(path);
+    };
+    expect((await read(3)).shards).toEqual({ splitKeys: splitKeysOf(3) });
+    expect((await read({ splitKeys: ['g'], splitAtBytes: false })).shards).toEqual({ splitKeys: ['g'], splitAtBytes: false });
+    await expect(read(0)).rejects.toThrow(/`shards` must be 1 to 64 ranges, not 0/);
+    await expect(read(65)).rejects.toThrow(/`shards` must be 1 to 64/);
+    await expect(read('4')).rejects.toThrow(/`shards` must be a count/);
+    await expect(read({ splitKeys: [''] })).rejects.toThrow(/`shards.splitKeys` must be a list of non-empty keys/);
+    await expect(read({ splitKeys: [], splitAtBytes: -1 })).rejects.toThrow(/`shards.splitAtBytes`/);
+    await expect(read({ splitKey: ['g'] })).rejects.toThrow(/`shards.splitKey` is not a field of shards/);
+    expect((await readClusterConfig(join(dir, '.synod', 'cluster.json'))).shards).toEqual({ splitKeys: splitKeysOf(4) });
+  });
+
+  it('serves every range, lists the ranges in status, and refuses a transaction across them', async () => {
+    const file = JSON.parse(await readFile(join(dir, '.synod', 'cluster.json'), 'utf8')) as { shards?: number };
+    expect(file.shards).toBe(4);
+    for (const key of ['1st', 'Mid', 'apple', 'zebra']) expect((await synod('put', key, `${key}!`)).code).toBe(0);
+    expect(await synod('get', 'zebra')).toMatchObject({ code: 0, stdout: 'zebra!\n' });
+    const range = await synod('range', '', '--json');
+    expect(
+      range.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { key: string }).key),
+    ).toEqual(['1st', 'Mid', 'apple', 'zebra']);
+    const status = await synod('status', '--json');
+    expect(status.code).toBe(0);
+    const ranges = (JSON.parse(status.stdout) as { ranges: { start: string; end?: string; leader?: string; keys: number }[] }).ranges;
+    expect(ranges.map((r) => r.start)).toEqual(['', 'C', 'V', 'h']);
+    expect(ranges.map((r) => r.keys)).toEqual([1, 1, 1, 1]);
+    for (const r of ranges) expect(['a', 'b', 'c']).toContain(r.leader);
+    const table = (await synod('status')).stdout;
+    expect(table).toMatch(/^group\tstart\tend\tleader\tkeys\tbytes\trevision$/m);
+    expect(table.split('\n').filter((l) => /^\d+\t"/.test(l))).toHaveLength(4);
+    const across = await synod(
+      'txn',
+      JSON.stringify({
+        compare: [],
+        success: [
+          { op: 'put', key: 'apple', value: 'x' },
+          { op: 'put', key: 'zebra', value: 'x' },
+        ],
+      }),
+    );
+    expect(across.code).toBe(1);
+    expect(across.stderr).toMatch(/CrossShardError: a transaction spans the ranges of groups/);
+    expect(await synod('get', 'apple')).toMatchObject({ code: 0, stdout: 'apple!\n' });
+  }, 60_000);
+
+  it('refuses --shards for a cluster that exists', async () => {
+    const again = await new Promise<{ code: number; stderr: string }>((done) => {
+      execFile(node, [...cli, 'cluster', 'up', '--dir', join(dir, '.synod'), '--shards', '2'], { cwd: root, timeout: 30_000 }, (error, _out, stderr) =>
+        done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stderr }),
+      );
+    });
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/--shards.*is for a new cluster/);
+  });
+});
