@@ -552,6 +552,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/server/kv-server.sharded.test.ts'],
   },
   {
+    name: 'a watch reconnected inside a revision cut across frames repeats its delivered part',
+    file: 'src/kv/client/revision-cursor.ts',
+    from: '      this.partial = atNext;\n',
+    to: '      this.partial = 0;\n',
+    tests: ['test/kv/client/remote-watch.test.ts'],
+  },
+  {
     name: "a server opens a data directory of the other kind and reads the other's log",
     file: 'src/kv/server/kv-server.ts',
     from: '    await checkDataDirLayout(options.dataDir, options.shards !== undefined);\n',

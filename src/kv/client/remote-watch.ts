@@ -6,6 +6,7 @@
  */
 import type { Watch } from '../kv-api.js';
 import type { KeyRange, WatchEvent } from '../kv-types.js';
+import { RevisionCursor } from './revision-cursor.js';
 
 /** What a remote watch asks of its client. @internal */
 export interface WatchLink {
@@ -24,14 +25,10 @@ const bufferedMax = 10_000;
 export class RemoteWatch implements Watch {
   private buffer: WatchEvent[] = [];
   private at = 0;
-  /** The next revision to deliver; 0 until the server says where the watch starts. */
-  private resume: number;
+  /** Where delivery stands: the next revision, 0 until the server says where the watch starts. */
+  private readonly cursor: RevisionCursor;
   private subscription: number | undefined;
   private paused = false;
-  /** Events of revision `resume` delivered already (a frame cut inside it). */
-  private partial = 0;
-  /** Events of revision `resume` to skip on this subscription: the `partial` ones, sent again. */
-  private skip = 0;
   private done = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
@@ -41,7 +38,7 @@ export class RemoteWatch implements Watch {
     fromRevision: number | undefined,
     private readonly link: WatchLink,
   ) {
-    this.resume = fromRevision ?? 0;
+    this.cursor = new RevisionCursor(fromRevision ?? 0);
     this.subscription = this.subscribe();
   }
 
@@ -50,7 +47,7 @@ export class RemoteWatch implements Watch {
    * they are complete; a revision cut across frames counts only once its last frame came.
    */
   get deliveredThrough(): number {
-    const complete = Math.max(0, this.resume - 1);
+    const complete = Math.max(0, this.cursor.resume - 1);
     return this.at < this.buffer.length ? Math.min(complete, this.buffer[this.at]!.revision - 1) : complete;
   }
 
@@ -102,28 +99,13 @@ export class RemoteWatch implements Watch {
   /** The server said subscription `id` starts at `fromRevision`. */
   started(id: number, fromRevision: number): void {
     if (id !== this.subscription) return;
-    if (this.resume === 0) this.resume = fromRevision;
+    if (this.cursor.resume === 0) this.cursor.resume = fromRevision;
   }
 
   /** Events of subscription `id`, complete through `through`. */
   events(id: number, events: readonly WatchEvent[], through: number): void {
     if (id !== this.subscription || this.done) return;
-    for (const e of events) {
-      if (e.revision < this.resume) continue;
-      if (e.revision === this.resume) {
-        // A revision cut across frames is resent whole after a resubscribe: skip what came already.
-        if (this.skip > 0) {
-          this.skip--;
-          continue;
-        }
-        this.partial++;
-      }
-      this.buffer.push(e);
-    }
-    if (through + 1 > this.resume) {
-      this.resume = through + 1;
-      this.partial = 0;
-    }
+    for (const e of this.cursor.take(events, through)) this.buffer.push(e);
     if (this.buffer.length - this.at > bufferedMax && !this.paused) {
       this.paused = true;
       this.link.unsubscribe(id);
@@ -155,8 +137,8 @@ export class RemoteWatch implements Watch {
   }
 
   private subscribe(): number {
-    this.skip = this.partial;
-    return this.link.subscribe(this, this.resume);
+    this.cursor.resubscribed();
+    return this.link.subscribe(this, this.cursor.resume);
   }
 
   private poke(): void {
