@@ -559,6 +559,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/client/remote-watch.test.ts'],
   },
   {
+    name: 'a watch across ranges resumed on another server starts from now, missing what was written meanwhile',
+    file: 'src/kv/server/sharded-server-watch.ts',
+    from: '      watch = sharded.watch(this.range, { fromRevisions: Object.fromEntries(from.map((f) => [f.group, f.revision])) });\n',
+    to: '      watch = sharded.watch(this.range, {});\n',
+    tests: ['test/kv/server/kv-server.sharded.test.ts'],
+  },
+  {
     name: "a server opens a data directory of the other kind and reads the other's log",
     file: 'src/kv/server/kv-server.ts',
     from: '    await checkDataDirLayout(options.dataDir, options.shards !== undefined);\n',

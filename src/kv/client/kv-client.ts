@@ -57,6 +57,7 @@ import type { RangeStatus } from '../shard/sharded-kv.js';
 import { kvClientDefaults, kvClientLimits } from './kv-client-limits.js';
 import { ServerConnection, type ServerConnectionHost } from './server-connection.js';
 import { RemoteWatch, type WatchLink } from './remote-watch.js';
+import { RemoteRangesWatch, type RangesWatchLink } from './remote-ranges-watch.js';
 import { SnapshotAssembly } from './snapshot-assembly.js';
 
 /** Options of a {@link KvClient}. */
@@ -155,8 +156,8 @@ export class KvClient implements KvApi {
   private readonly writesInFlight: number[] = [];
   private readonly finishedSeqs = new Set<number>();
   private readonly pending = new Map<number, Pending>();
-  private readonly watches = new Map<number, RemoteWatch>();
-  private readonly liveWatches = new Set<RemoteWatch>();
+  private readonly watches = new Map<number, RemoteWatch | RemoteRangesWatch>();
+  private readonly liveWatches = new Set<RemoteWatch | RemoteRangesWatch>();
   private readonly sessions = new Set<KvSession>();
   /** Snapshots being received, by request id. */
   private readonly snapshotAssemblies = new Map<number, SnapshotAssembly>();
@@ -270,6 +271,33 @@ export class KvClient implements KvApi {
     if (this.closed) throw new ClosedError('KvClient: closed');
     checkWatchRequest(range, options);
     const watch = new RemoteWatch(range, options.fromRevision, this.watchLink);
+    this.liveWatches.add(watch);
+    return watch;
+  }
+
+  /**
+   * Watches a range of keys across the ranges of a sharded cluster (see
+   * `KvServerOptions.shards`): each event names its range's `group`, and its `revision`
+   * is that range's. Each range named in `fromRevisions` starts there, the others after
+   * the revision the server has applied in them. Like `watch`, it resumes across
+   * reconnects and failovers with nothing missed or repeated, per range, and follows a
+   * range's split. A cluster that is not sharded refuses it (`KvRequestError`): use
+   * `watch`.
+   *
+   * @example
+   * ```ts
+   * const watch = client.watchRanges({ prefix: 'orders/' });
+   * for await (const event of watch) console.log(event.group, event.revision, event.kv.key);
+   * ```
+   */
+  watchRanges(range: KeyRange, options: { readonly fromRevisions?: Readonly<Record<number, number>> } = {}): RemoteRangesWatch {
+    if (this.closed) throw new ClosedError('KvClient: closed');
+    checkWatchRequest(range, {});
+    for (const [group, revision] of Object.entries(options.fromRevisions ?? {})) {
+      if (!/^\d+$/.test(group) || !(Number.isSafeInteger(revision) && revision > 0))
+        throw new KvRequestError('watchRanges', `fromRevisions must map range groups to positive revisions, not ${group}: ${revision}`);
+    }
+    const watch = new RemoteRangesWatch(range, options.fromRevisions ?? {}, this.watchLink);
     this.liveWatches.add(watch);
     return watch;
   }
@@ -530,11 +558,18 @@ export class KvClient implements KvApi {
     });
   }
 
-  private readonly watchLink: WatchLink = {
+  private readonly watchLink: WatchLink & RangesWatchLink = {
     subscribe: (watch, fromRevision) => {
       const id = this.nextId++;
       this.watches.set(id, watch);
       if (this.open) this.send({ kind: 'watch', id, range: watch.range, fromRevision });
+      else void this.connect();
+      return id;
+    },
+    subscribeRanges: (watch, from) => {
+      const id = this.nextId++;
+      this.watches.set(id, watch);
+      if (this.open) this.send({ kind: 'watchRanges', id, range: watch.range, from });
       else void this.connect();
       return id;
     },
@@ -641,9 +676,12 @@ export class KvClient implements KvApi {
     }
     const watch = this.watches.get(frame.id);
     if (watch !== undefined) {
-      if (frame.kind === 'watching') watch.started(frame.id, frame.fromRevision);
+      if (watch instanceof RemoteRangesWatch) {
+        if (frame.kind === 'rangeWatching') watch.started(frame.id, frame.from);
+        else if (frame.kind === 'rangeEvents') watch.events(frame.id, frame.group, frame.events, frame.through);
+      } else if (frame.kind === 'watching') watch.started(frame.id, frame.fromRevision);
       else if (frame.kind === 'events') watch.events(frame.id, frame.events, frame.through);
-      else if (frame.kind === 'error') {
+      if (frame.kind === 'error') {
         this.watches.delete(frame.id);
         if (retryCodes.has(frame.error.code)) setTimeout(() => watch.reconnected(), retryDelayMs);
         else {

@@ -29,7 +29,7 @@ import {
 import { kvLimits } from '../kv-limits.js';
 import type { KeyValue, SessionListing, WatchEvent } from '../kv-types.js';
 import { decodeConfiguration, encodeConfiguration } from '../../core/index.js';
-import type { ClientRequest, ErrorBody, MemberAction, ServerFrame, ServerStatus } from './client-frames.js';
+import type { ClientRequest, ErrorBody, MemberAction, RangeRevision, ServerFrame, ServerStatus } from './client-frames.js';
 import type { RangeStatus } from '../shard/sharded-kv.js';
 
 /** The client protocol's version; a peer speaking another is refused at the handshake. */
@@ -84,6 +84,7 @@ const requestKinds = [
   'snapshot',
   'sessions',
   'ranges',
+  'watchRanges',
 ] as const satisfies readonly ClientRequest['kind'][];
 const frameKinds = [
   'result',
@@ -96,6 +97,8 @@ const frameKinds = [
   'snapshotChunk',
   'sessions',
   'ranges',
+  'rangeWatching',
+  'rangeEvents',
 ] as const satisfies readonly ServerFrame['kind'][];
 const memberActions = ['list', 'addObserver', 'promote', 'demote', 'remove', 'transfer', 'replace'] as const satisfies readonly MemberAction[];
 /** Longest member address, in bytes. */
@@ -189,7 +192,29 @@ function writeClientRequest(w: Writer, q: ClientRequest): void {
     case 'sessions':
       w.bool(q.linearizable);
       break;
+    case 'watchRanges':
+      writeRange(w, q.range);
+      writeRangeRevisions(w, q.from);
+      break;
   }
+}
+
+/** Fewest bytes a range's revision takes: its group and the revision. */
+const rangeRevisionBytesMin = 2;
+
+function writeRangeRevisions(w: Writer, list: readonly RangeRevision[]): void {
+  writeCount(w, 'range revisions', list.length, rangesMax);
+  for (const { group, revision } of list) {
+    writeUint(w, 'range revision group', group);
+    writeUint(w, 'range revision', revision);
+  }
+}
+
+function readRangeRevisions(r: Reader): RangeRevision[] {
+  const n = readCount(r, 'range revisions', rangeRevisionBytesMin, rangesMax);
+  const list: RangeRevision[] = [];
+  for (let i = 0; i < n; i++) list.push({ group: r.uint('range revision group'), revision: r.uint('range revision') });
+  return list;
 }
 
 /** Decodes a client's request; throws `CodecError` on anything malformed. @internal */
@@ -221,6 +246,9 @@ export function decodeClientRequest(frame: Uint8Array): ClientRequest {
       break;
     case 'ranges':
       q = { kind: 'ranges', id };
+      break;
+    case 'watchRanges':
+      q = { kind: 'watchRanges', id, range: readRange(r), from: readRangeRevisions(r) };
       break;
     case 'member': {
       const action = memberActions[r.u8('member action')];
@@ -280,6 +308,30 @@ function readEvent(r: Reader): WatchEvent {
 }
 
 /** Events come in revision order (several may share one: a transaction). */
+/** A frame's events, in revision order, and the revision they are complete through. */
+function writeEvents(w: Writer, events: readonly WatchEvent[], through: number): void {
+  writeCount(w, 'events', events.length, eventsPerFrameMax);
+  events.forEach((e, i) => {
+    checkEventOrder(e, events[i - 1]);
+    writeEvent(w, e);
+  });
+  checkEventsThrough(events, through);
+  writeUint(w, 'events through', through);
+}
+
+function readEvents(r: Reader): { events: WatchEvent[]; through: number } {
+  const n = readCount(r, 'events', eventBytesMin, eventsPerFrameMax);
+  const events: WatchEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = readEvent(r);
+    checkEventOrder(e, events[i - 1]);
+    events.push(e);
+  }
+  const through = r.uint('events through');
+  checkEventsThrough(events, through);
+  return { events, through };
+}
+
 function checkEventOrder(e: WatchEvent, previous: WatchEvent | undefined): void {
   if (previous !== undefined && e.revision < previous.revision) throw new CodecError(`events out of revision order: ${e.revision} after ${previous.revision}`);
 }
@@ -363,13 +415,7 @@ function writeServerFrame(w: Writer, f: ServerFrame): void {
       writeUint(w, 'sessions revision', f.list.revision);
       break;
     case 'events':
-      writeCount(w, 'events', f.events.length, eventsPerFrameMax);
-      f.events.forEach((e, i) => {
-        checkEventOrder(e, f.events[i - 1]);
-        writeEvent(w, e);
-      });
-      checkEventsThrough(f.events, f.through);
-      writeUint(w, 'events through', f.through);
+      writeEvents(w, f.events, f.through);
       break;
     case 'status': {
       const s = f.status;
@@ -397,6 +443,13 @@ function writeServerFrame(w: Writer, f: ServerFrame): void {
         writeUint(w, 'range keys', range.keys);
         writeUint(w, 'range valueBytes', range.valueBytes);
       }
+      break;
+    case 'rangeWatching':
+      writeRangeRevisions(w, f.from);
+      break;
+    case 'rangeEvents':
+      writeUint(w, 'events group', f.group);
+      writeEvents(w, f.events, f.through);
       break;
     case 'members': {
       const bytes = encodeConfiguration(f.configuration);
@@ -459,19 +512,9 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
     case 'watching':
       f = { kind: 'watching', id, fromRevision: r.uint('fromRevision') };
       break;
-    case 'events': {
-      const n = readCount(r, 'events', eventBytesMin, eventsPerFrameMax);
-      const events: WatchEvent[] = [];
-      for (let i = 0; i < n; i++) {
-        const e = readEvent(r);
-        checkEventOrder(e, events[i - 1]);
-        events.push(e);
-      }
-      const through = r.uint('events through');
-      checkEventsThrough(events, through);
-      f = { kind: 'events', id, events, through };
+    case 'events':
+      f = { kind: 'events', id, ...readEvents(r) };
       break;
-    }
     case 'status': {
       const node = readString(r, 'status node', idBytesMax);
       const leader = readFlags(r, 'status leader flag', 1) === 1 ? readString(r, 'status leader', idBytesMax) : undefined;
@@ -526,6 +569,15 @@ export function decodeServerFrame(frame: Uint8Array): ServerFrame {
       const count = r.uint('sessions count');
       if (count < n) throw new CodecError(`sessions: count ${count} with ${n} listed`);
       f = { kind: 'sessions', id, list: { sessions, count, revision: r.uint('sessions revision') } };
+      break;
+    }
+    case 'rangeWatching':
+      f = { kind: 'rangeWatching', id, from: readRangeRevisions(r) };
+      break;
+    case 'rangeEvents': {
+      const group = r.uint('events group');
+      const { events, through } = readEvents(r);
+      f = { kind: 'rangeEvents', id, group, events, through };
       break;
     }
     case 'ranges': {

@@ -52,7 +52,19 @@ export type ClientRequest =
   /** The live sessions (`KvNode.listSessions`), read at a linearizable read point unless `linearizable` is false. */
   | { readonly kind: 'sessions'; readonly id: number; readonly linearizable: boolean }
   /** Each range of the keyspace as this server sees it (one, on a cluster that is not sharded). */
-  | { readonly kind: 'ranges'; readonly id: number };
+  | { readonly kind: 'ranges'; readonly id: number }
+  /**
+   * Starts a watch named by `id` across the ranges of a sharded cluster: each range
+   * named in `from` from its revision there, the others after the revision the server
+   * has applied in them as the watch arrives.
+   */
+  | { readonly kind: 'watchRanges'; readonly id: number; readonly range: KeyRange; readonly from: readonly RangeRevision[] };
+
+/** A revision of one range of a sharded cluster (each range counts its own). */
+export interface RangeRevision {
+  readonly group: number;
+  readonly revision: number;
+}
 
 /** What a `member` request does. `transfer` hands leadership to `target`. */
 export type MemberAction = 'list' | 'addObserver' | 'promote' | 'demote' | 'remove' | 'transfer' | 'replace';
@@ -113,5 +125,9 @@ export type ServerFrame =
   /** The live sessions a `sessions` request asked for. */
   | { readonly kind: 'sessions'; readonly id: number; readonly list: SessionList }
   | { readonly kind: 'ranges'; readonly id: number; readonly ranges: readonly RangeStatus[] }
+  /** The range watch `id` reports each range from these revisions on. */
+  | { readonly kind: 'rangeWatching'; readonly id: number; readonly from: readonly RangeRevision[] }
+  /** Events of range `group` for range watch `id`; with them, every change of that range at or below `through` was sent. */
+  | { readonly kind: 'rangeEvents'; readonly id: number; readonly group: number; readonly events: readonly WatchEvent[]; readonly through: number }
   /** Request `id` failed (a watch: it ended). */
   | { readonly kind: 'error'; readonly id: number; readonly error: ErrorBody };

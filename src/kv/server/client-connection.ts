@@ -25,9 +25,9 @@ import { answerFrameBytesMax, decodeClientRequest, frameServerFrame, requestIdOf
 import { errorBodyOf } from '../protocol/client-errors.js';
 import type { ClientRequest, RequestIdentity, ServerFrame } from '../protocol/client-frames.js';
 import { authenticationRefusal, clientHandshakeBytes, clientHandshakeBytesMax, clientWire } from '../protocol/client-handshake.js';
-import type { WatchEvent } from '../kv-types.js';
 import type { ServerMetricsRecorder } from './server-metrics.js';
-import { ServerWatch } from './server-watch.js';
+import { ServerWatch, type WatchSink } from './server-watch.js';
+import { type RangeWatchSink, ShardedServerWatch } from './sharded-server-watch.js';
 import { type AccessControl, type Principal, sharedPrincipal } from './access-control.js';
 import type { PrincipalUsage } from './principal-usage.js';
 import { authorizeRequest } from './request-authorization.js';
@@ -117,7 +117,7 @@ export class ClientConnection {
   /** Answers computed and not yet written: they wait, unencoded, for the socket to have room. */
   private unsent: ServerFrame[] = [];
   private badFrames = 0;
-  private readonly watches = new Map<number, ServerWatch>();
+  private readonly watches = new Map<number, ServerWatch | ShardedServerWatch>();
   private corked = false;
 
   constructor(
@@ -336,8 +336,10 @@ export class ClientConnection {
         });
         return { kind: 'range', id: request.id, result };
       }
+      case 'watchRanges':
+        throw new KvRequestError('watchRanges', 'this cluster is not sharded: watch it with one revision (watch)');
       case 'watch': {
-        const watch = this.openWatch(request);
+        const watch = this.openWatch(request, () => new ServerWatch(request.id, kv.machine, request.range, this.watchSink));
         // By default from this replica's next revision as the request arrives: a write the
         // client sends after it (or is told of after it) applies here later, so it is never
         // missed. A read point instead could be passed by such a write on its way to the leader.
@@ -397,10 +399,14 @@ export class ClientConnection {
       case 'member':
         if (request.action === 'list') return this.member(request);
         throw new KvRequestError('member', 'membership changes are not served by a sharded cluster yet');
+      case 'watchRanges':
+        this.openWatch(request, () => new ShardedServerWatch(request.id, request.range, this.rangeWatchSink)).start(sharded, request.from);
+        return undefined;
       case 'watch':
+        throw new KvRequestError('watch', 'a sharded cluster counts revisions per range: watch it range by range (watchRanges)');
       case 'snapshot':
       case 'sessions':
-        throw new KvRequestError(request.kind, `${request.kind === 'sessions' ? 'sessions are' : `a ${request.kind} is`} not served by a sharded cluster yet`);
+        throw new KvRequestError(request.kind, `${request.kind === 'sessions' ? 'sessions are' : 'a snapshot is'} not served by a sharded cluster yet`);
     }
   }
 
@@ -532,25 +538,25 @@ export class ClientConnection {
    * Takes a watch's slot, or refuses it: `watchesMax` are open (or being set up), or one
    * with this id is.
    */
-  private openWatch(request: Extract<ClientRequest, { kind: 'watch' }>): ServerWatch {
+  private openWatch<W extends ServerWatch | ShardedServerWatch>(request: Extract<ClientRequest, { kind: 'watch' | 'watchRanges' }>, make: () => W): W {
     const { watchesMax } = this.host.limits;
     if (this.watches.size >= watchesMax) {
       this.host.metrics.watchesRefused++;
-      throw new KvRequestError('watch', `at most ${watchesMax} watches per connection`);
+      throw new KvRequestError(request.kind, `at most ${watchesMax} watches per connection`);
     }
     if (this.watches.has(request.id)) {
       this.host.metrics.watchIdsRefused++;
-      throw new KvRequestError('watch', `watch ${request.id} is already open`);
+      throw new KvRequestError(request.kind, `watch ${request.id} is already open`);
     }
     this.host.usage.beginWatch(this.principal);
-    const watch = new ServerWatch(request.id, this.host.kv.machine, request.range, this.watchSink);
+    const watch = make();
     this.watches.set(request.id, watch);
     assert(this.watches.size <= watchesMax, `${this.watches.size} watches open, over watchesMax ${watchesMax}`);
     return watch;
   }
 
   /** Stops a watch and frees its slot (if it still holds it: its id may be taken again since). */
-  private dropWatch(watch: ServerWatch): void {
+  private dropWatch(watch: ServerWatch | ShardedServerWatch): void {
     watch.stop();
     if (this.watches.get(watch.id) === watch) {
       this.watches.delete(watch.id);
@@ -655,26 +661,41 @@ export class ClientConnection {
     this.loop.resume();
   }
 
-  private readonly watchSink = {
-    events: (watch: ServerWatch, events: readonly WatchEvent[], through: number): boolean => {
-      const id = watch.id;
-      // A replicated role revoked since the watch began: it ends before it shows more.
-      const principal = this.host.access.current(this.principal);
-      if (principal === undefined || !principal.readable.covers(watch.range)) {
-        this.dropWatch(watch);
-        this.host.metrics.permissionDenied++;
-        this.send({ kind: 'error', id, error: errorBodyOf(new PermissionDeniedError(this.principal.name, 'read', 'the watched range (a role changed)')) });
-        return true;
-      }
-      this.send({ kind: 'events', id, events, through });
-      return !this.socketFull();
-    },
-    whenWritable: (): Promise<void> => this.whenWritable(),
-    failed: (id: number, error: Error): void => {
-      if (this.watches.delete(id)) this.host.usage.endWatch(this.principal);
-      this.send({ kind: 'error', id, error: errorBodyOf(error) });
-    },
+  private readonly watchSink: WatchSink = {
+    events: (watch, events, through) => this.sendEvents(watch, { kind: 'events', id: watch.id, events, through }),
+    whenWritable: () => this.whenWritable(),
+    failed: (id, error) => this.watchFailed(id, error),
   };
+
+  private readonly rangeWatchSink: RangeWatchSink = {
+    started: (watch, from) => this.send({ kind: 'rangeWatching', id: watch.id, from }),
+    events: (watch, group, events, through) => this.sendEvents(watch, { kind: 'rangeEvents', id: watch.id, group, events, through }),
+    whenWritable: () => this.whenWritable(),
+    failed: (id, error) => this.watchFailed(id, error),
+  };
+
+  /** Sends a watch's events, unless its principal may no longer read its range (then it ends); false once the socket is full. */
+  private sendEvents(watch: ServerWatch | ShardedServerWatch, frame: Extract<ServerFrame, { kind: 'events' | 'rangeEvents' }>): boolean {
+    // A replicated role revoked since the watch began: it ends before it shows more.
+    const principal = this.host.access.current(this.principal);
+    if (principal === undefined || !principal.readable.covers(watch.range)) {
+      this.dropWatch(watch);
+      this.host.metrics.permissionDenied++;
+      this.send({
+        kind: 'error',
+        id: watch.id,
+        error: errorBodyOf(new PermissionDeniedError(this.principal.name, 'read', 'the watched range (a role changed)')),
+      });
+      return true;
+    }
+    this.send(frame);
+    return !this.socketFull();
+  }
+
+  private watchFailed(id: number, error: Error): void {
+    if (this.watches.delete(id)) this.host.usage.endWatch(this.principal);
+    this.send({ kind: 'error', id, error: errorBodyOf(error) });
+  }
 
   private finish(answer: ServerFrame | undefined): void {
     if (this.state === 'closed') return;

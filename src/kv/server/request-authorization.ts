@@ -33,6 +33,7 @@ export function authorizeRequest(p: Principal, request: ClientRequest): void {
       return authorizeCommand(p, request.command);
     case 'range':
     case 'watch':
+    case 'watchRanges':
       return refuse(p, deniedRead(p, request.range));
     case 'member':
       return refuse(p, request.action === 'list' ? undefined : deniedAdmin(p, `member ${request.action}`));

@@ -66,7 +66,12 @@ export const clientRequestArbitraries = {
   snapshot: fc.record({ kind: fc.constant('snapshot'), id: uintArbitrary(), timeoutMs: uintArbitrary() }, plain),
   sessions: fc.record({ kind: fc.constant('sessions'), id: uintArbitrary(), linearizable: fc.boolean() }, plain),
   ranges: fc.record({ kind: fc.constant('ranges'), id: uintArbitrary() }, plain),
+  watchRanges: fc.record({ kind: fc.constant('watchRanges'), id: uintArbitrary(), range: keyRangeArbitrary(), from: rangeRevisionsArbitrary() }, plain),
 } satisfies { [K in ClientRequest['kind']]: fc.Arbitrary<Extract<ClientRequest, { kind: K }>> };
+
+function rangeRevisionsArbitrary(): fc.Arbitrary<{ group: number; revision: number }[]> {
+  return fc.array(fc.record({ group: uintArbitrary(), revision: uintArbitrary() }, plain), { maxLength: 8 });
+}
 
 export function clientRequestArbitrary(): fc.Arbitrary<ClientRequest> {
   return fc.oneof(...Object.values(clientRequestArbitraries)) as fc.Arbitrary<ClientRequest>;
@@ -172,6 +177,10 @@ export const serverFrameArbitraries = {
       uintArbitrary(),
     )
     .map(([id, sessions, more, revision]) => ({ kind: 'sessions' as const, id, list: { sessions, count: sessions.length + more, revision } })),
+  rangeWatching: fc.record({ kind: fc.constant('rangeWatching'), id: uintArbitrary(), from: rangeRevisionsArbitrary() }, plain),
+  rangeEvents: fc
+    .tuple(uintArbitrary(), uintArbitrary(), eventsArbitrary())
+    .map(([id, group, { events, through }]) => ({ kind: 'rangeEvents' as const, id, group, events, through })),
   ranges: fc.record(
     {
       kind: fc.constant('ranges'),

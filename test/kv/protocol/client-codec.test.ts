@@ -241,6 +241,15 @@ const validFrames: ServerFrame[] = [
       { group: 2, start: 'm', revision: 0, keys: 0, valueBytes: 0 },
     ],
   },
+  {
+    kind: 'rangeWatching',
+    id: 10,
+    from: [
+      { group: 1, revision: 41 },
+      { group: 2, revision: 1 },
+    ],
+  },
+  { kind: 'rangeEvents', id: 10, group: 2, events: [put(4, 'k')], through: 5 },
 ];
 const validHandshakes: ClientHandshakeFrame[] = [
   { kind: 'challenge', cluster: 'c', node: 'a', nonce: new Uint8Array(32).fill(1) },
@@ -264,9 +273,9 @@ describe('malformed client requests: CodecError', () => {
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255])
       refused(decodeClientRequest, new Uint8Array([version, RequestKind.Status, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 10, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
-    // A server frame is not a request: 10 (ranges) is no request kind.
-    refused(decodeClientRequest, encodeServerFrame(validFrames[10]!), /unknown frame kind 10/);
+    for (const kind of [0, 11, 255]) refused(decodeClientRequest, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    // A server frame is not a request: 11 (rangeWatching) is no request kind.
+    refused(decodeClientRequest, encodeServerFrame(validFrames[11]!), /unknown frame kind 11/);
   });
 
   it('a request id beyond 2^53, or not in its shortest form', () => {
@@ -348,7 +357,7 @@ describe('malformed server frames: CodecError', () => {
   it('another protocol version, or an unknown kind', () => {
     for (const version of [0, 2, 255])
       refused(decodeServerFrame, new Uint8Array([version, FrameKind.Watching, 1, 1]), new RegExp(`client protocol version ${version}`));
-    for (const kind of [0, 11, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
+    for (const kind of [0, 13, 255]) refused(decodeServerFrame, new Uint8Array([clientProtocolVersion, kind, 1]), new RegExp(`unknown frame kind ${kind}`));
   });
 
   it('a session list that counts fewer sessions than it lists, from either end', () => {
