@@ -143,16 +143,26 @@ export async function clientCommand(command: string, args: Args): Promise<number
         return 0;
       }
       case 'watch': {
-        const from = intOption(args, 'from');
         const count = intOption(args, 'count');
-        const watch = kv.watch(args.options.has('prefix') ? { prefix: first! } : { key: first! }, from === undefined ? {} : { fromRevision: from });
+        const range = args.options.has('prefix') ? { prefix: first! } : { key: first! };
+        // A sharded cluster's ranges count their own revisions: each event says its range, as GROUP:REVISION.
+        const sharded = config.shards !== undefined;
+        const watch = sharded ? kv.watchRanges(range, { fromRevisions: rangeRevisionsOption(args) }) : kv.watch(range, watchFrom(args));
         process.once('SIGINT', () => watch.close());
         let seen = 0;
         for await (const e of watch) {
+          const group = 'group' in e ? (e.group as number) : undefined;
           console.log(
             json
-              ? JSON.stringify({ type: e.type, revision: e.revision, key: e.kv.key, value: text.decode(e.kv.value), version: e.kv.version })
-              : `${e.revision}\t${e.type}\t${e.kv.key}\t${text.decode(e.kv.value)}`,
+              ? JSON.stringify({
+                  type: e.type,
+                  ...(group === undefined ? {} : { group }),
+                  revision: e.revision,
+                  key: e.kv.key,
+                  value: text.decode(e.kv.value),
+                  version: e.kv.version,
+                })
+              : `${group === undefined ? '' : `${group}:`}${e.revision}\t${e.type}\t${e.kv.key}\t${text.decode(e.kv.value)}`,
           );
           if (count !== undefined && ++seen >= count) break;
         }
@@ -162,6 +172,30 @@ export async function clientCommand(command: string, args: Args): Promise<number
   } finally {
     await kv.close();
   }
+}
+
+/** `--from REVISION` of a watch on a cluster that is not sharded. */
+function watchFrom(args: Args): { fromRevision?: number } {
+  const from = intOption(args, 'from');
+  return from === undefined ? {} : { fromRevision: from };
+}
+
+/** `--from GROUP:REVISION,...` of a watch on a sharded cluster: where to start each range named. */
+function rangeRevisionsOption(args: Args): Record<number, number> {
+  const text = option(args, 'from');
+  const from: Record<number, number> = {};
+  if (text === undefined) return from;
+  for (const part of text.split(',')) {
+    const match = /^(\d+):(\d+)$/.exec(part.trim());
+    if (match === null || Number(match[2]) === 0)
+      throw new UsageError(
+        'synod watch',
+        '--from',
+        `on a sharded cluster is GROUP:REVISION[,GROUP:REVISION...] (each range counts its own revisions), not ${text}`,
+      );
+    from[Number(match[1])] = Number(match[2]);
+  }
+  return from;
 }
 
 /** One member's row of `synod status`: its status and lag, or why it did not answer. */

@@ -153,7 +153,11 @@ export const commands: readonly CommandSpec[] = [
     options: {
       ...client,
       prefix: { type: 'boolean', help: 'KEY is a prefix' },
-      from: { type: 'string', value: 'REVISION', help: 'start at REVISION (default now)' },
+      from: {
+        type: 'string',
+        value: 'REVISION',
+        help: 'start at REVISION (default now); on a sharded cluster GROUP:REVISION,... (each range its own, as events print them)',
+      },
       count: { type: 'string', value: 'N', help: 'stop after N events' },
     },
     run: (args) => clientCommand('watch', args),

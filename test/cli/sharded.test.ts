@@ -89,6 +89,13 @@ describe('synod on a sharded cluster', () => {
     expect(ranges.map((r) => r.start)).toEqual(['', 'C', 'V', 'h']);
     expect(ranges.map((r) => r.keys)).toEqual([1, 1, 1, 1]);
     for (const r of ranges) expect(['a', 'b', 'c']).toContain(r.leader);
+    // A watch prints each event's range and revision there, and starts each range where --from says.
+    const appleGroup = (ranges as { start: string; group?: number }[]).find((r) => r.start === 'V')!.group!;
+    const watched = await synod('watch', 'apple', '--from', `${appleGroup}:1`, '--count', '1');
+    expect(watched.stdout).toMatch(new RegExp(`^${appleGroup}:\\d+\tput\tapple\tapple!\n$`));
+    const badFrom = await synod('watch', 'apple', '--from', '7', '--count', '1');
+    expect(badFrom.code).not.toBe(0);
+    expect(badFrom.stderr).toMatch(/--from.*GROUP:REVISION/);
     const table = (await synod('status')).stdout;
     expect(table).toMatch(/^group\tstart\tend\tleader\tkeys\tbytes\trevision$/m);
     expect(table.split('\n').filter((l) => /^\d+\t"/.test(l))).toHaveLength(4);
