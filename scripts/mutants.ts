@@ -566,6 +566,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/server/kv-server.sharded.test.ts'],
   },
   {
+    name: "a client asked to route keys to their ranges' leaders sends them the usual way",
+    file: 'src/kv/client/leader-routes.ts',
+    from: '    if (leader === undefined) return undefined;\n',
+    to: '    return undefined;\n',
+    tests: ['test/kv/server/kv-server.sharded.test.ts', 'test/kv/client/leader-routes.test.ts'],
+  },
+  {
     name: "a server opens a data directory of the other kind and reads the other's log",
     file: 'src/kv/server/kv-server.ts',
     from: '    await checkDataDirLayout(options.dataDir, options.shards !== undefined);\n',

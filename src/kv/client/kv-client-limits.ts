@@ -30,4 +30,6 @@ export const kvClientLimits = {
   redialDelayMsMax: 1_000,
   /** A request or watch the server could not finish for a moment (no leader yet, closing) is sent again after this, in ms. */
   retryDelayMs: 50,
+  /** Under `routeToLeaders`, how often the ranges and their leaders are listed again while requests come, in ms. */
+  routesRefreshMs: 2_000,
 } as const;

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { secretBytes } from '../../connection/secret.js';
 import { type Configuration, ConfigError, type MembershipChange } from '../../core/index.js';
-import { AbortedError, ClosedError, type Snapshot, TimeoutError, systemClock } from '../../runtime/index.js';
+import { AbortedError, ClosedError, NotLeaderError, type Snapshot, TimeoutError, systemClock } from '../../runtime/index.js';
 import { CodecError } from '../../encoding/codec-error.js';
 import { framePrefixBytes } from '../../encoding/frame-reader.js';
 import type { TcpAddress, TcpTlsOptions } from '../../transport/tcp/index.js';
@@ -58,6 +58,7 @@ import { kvClientDefaults, kvClientLimits } from './kv-client-limits.js';
 import { ServerConnection, type ServerConnectionHost } from './server-connection.js';
 import { RemoteWatch, type WatchLink } from './remote-watch.js';
 import { RemoteRangesWatch, type RangesWatchLink } from './remote-ranges-watch.js';
+import { LeaderRoutes } from './leader-routes.js';
 import { SnapshotAssembly } from './snapshot-assembly.js';
 
 /** Options of a {@link KvClient}. */
@@ -83,6 +84,18 @@ export interface KvClientOptions {
    * issued to a client does not pass for a server.
    */
   readonly serverName?: string;
+  /**
+   * Sends each key's reads and writes (`get`, `put`, `delete`, `txn`) to the member
+   * leading its range, saving the hop from the member this client is connected to:
+   * the client lists the ranges and their leaders (`ranges`) and the members'
+   * addresses (`members`), again every 2 s while requests come and after a routed
+   * request fails, and keeps one more connection per member it routes to (each with
+   * its own client id and failover). The list is a hint: any member serves any key.
+   * Range reads, sessions and watches stay on this client's connection. Needs read
+   * permission on every key (to list the ranges); without it requests go the usual
+   * way. Default false.
+   */
+  readonly routeToLeaders?: boolean;
   /** This client's id for exactly-once. Default: random. Two live clients must not share one. */
   readonly clientId?: string;
   /**
@@ -156,6 +169,8 @@ export class KvClient implements KvApi {
   private readonly writesInFlight: number[] = [];
   private readonly finishedSeqs = new Set<number>();
   private readonly pending = new Map<number, Pending>();
+  /** Where each key's range is led, under `routeToLeaders`. */
+  private readonly routes: LeaderRoutes<KvClient> | undefined;
   private readonly watches = new Map<number, RemoteWatch | RemoteRangesWatch>();
   private readonly liveWatches = new Set<RemoteWatch | RemoteRangesWatch>();
   private readonly sessions = new Set<KvSession>();
@@ -177,6 +192,15 @@ export class KvClient implements KvApi {
     this.clientId = options.clientId ?? `client-${randomBytes(8).toString('hex')}`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? kvClientDefaults.requestTimeoutMs;
     this.endpoint = 0;
+    if (options.routeToLeaders === true) {
+      const { clientId: _, routeToLeaders: __, ...lane } = options;
+      this.routes = new LeaderRoutes(
+        this,
+        // A lane tries its member first and fails over as this client does, under its own client id (its own writes' identities).
+        (address) => new KvClient({ ...lane, endpoints: [address, ...options.endpoints.filter((e) => e.host !== address.host || e.port !== address.port)] }),
+        kvClientLimits.routesRefreshMs,
+      );
+    }
   }
 
   /**
@@ -211,11 +235,16 @@ export class KvClient implements KvApi {
     }
     this.pending.clear();
     this.socket?.destroy();
+    await this.routes?.close();
   }
 
   async get(key: string, options: ReadOptions = {}): Promise<KeyValue | undefined> {
     checkKey('get', key);
-    return (await this.range({ key }, options)).kvs[0];
+    return this.routed(
+      key,
+      async () => (await this.range({ key }, options)).kvs[0],
+      (lane) => lane.get(key, options),
+    );
   }
 
   async range(range: KeyRange, options: RangeOptions & ReadOptions = {}): Promise<RangeResult> {
@@ -233,15 +262,46 @@ export class KvClient implements KvApi {
   }
 
   async put(key: string, value: string | Uint8Array, options: PutOptions & WriteOptions = {}): Promise<PutResult> {
-    return putResultOf(await this.command(putCommand(key, value, options), options), options);
+    const command = putCommand(key, value, options);
+    return this.routed(
+      key,
+      async () => putResultOf(await this.command(command, options), options),
+      (lane) => lane.put(key, value, options),
+    );
   }
 
   async delete(key: string, options: DeleteOptions & WriteOptions = {}): Promise<DeleteResult> {
-    return deleteResultOf(await this.command(deleteCommand(key, options), options), options);
+    const command = deleteCommand(key, options);
+    return this.routed(
+      key,
+      async () => deleteResultOf(await this.command(command, options), options),
+      (lane) => lane.delete(key, options),
+    );
   }
 
   async txn(request: TxnRequest, options: WriteOptions = {}): Promise<TxnResult> {
-    return txnResultOf(await this.command(txnCommand(request), options));
+    const command = txnCommand(request);
+    // By the first key it names: one that spans ranges is refused wherever it goes.
+    const first = request.compare[0]?.key ?? request.success.concat(request.failure ?? []).map((op) => (op.op === 'range' ? undefined : op.key))[0];
+    return this.routed(
+      first,
+      async () => txnResultOf(await this.command(command, options)),
+      (lane) => lane.txn(request, options),
+    );
+  }
+
+  /**
+   * Sends a request for `key` through the lane to its range's leader, if routing finds
+   * one (see `routeToLeaders`); else its own way. The request is checked before either.
+   */
+  private routed<T>(key: string | undefined, own: () => Promise<T>, lane: (client: KvClient) => Promise<T>): Promise<T> {
+    const via = key === undefined ? undefined : this.routes?.laneFor(key);
+    if (via === undefined) return own();
+    return lane(via).catch((error: unknown) => {
+      // A lane that timed out or lost its server: its member may no longer lead.
+      if (error instanceof TimeoutError || error instanceof ClosedError || error instanceof NotLeaderError) this.routes?.failed();
+      throw error;
+    });
   }
 
   async createSession(options: SessionOptions): Promise<KvSession> {

@@ -104,9 +104,10 @@ export interface KvServerOptions {
    * one group: writes to different ranges are ordered by different leaders, spread over
    * the members. Given when the cluster is created, and the same on every member ever
    * after; the data directory then holds one log for every range (`SharedFileLog`),
-   * and an unsharded one is refused. Keys are routed to their ranges by the server;
-   * sessions, watches, membership changes and snapshots are not served yet (clients
-   * get `KvRequestError`), and observers are refused. Default: one group.
+   * and an unsharded one is refused. Keys are routed to their ranges by the server,
+   * and watches span ranges (`KvClient.watchRanges`); sessions, membership changes,
+   * snapshots and compaction are not served yet (clients get `KvRequestError`), and
+   * observers are refused. Default: one group.
    */
   readonly shards?: KvServerShards;
   readonly logger?: Logger;
@@ -337,7 +338,7 @@ export class KvServer {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       logger: this.logger,
     }));
-    if (options.shards !== undefined) await this.startSharded(options.shards, transport);
+    if (options.shards !== undefined) await this.startSharded(options.shards, addresses, transport);
     else await this.startNode(addresses, transport);
     const onSocket = (socket: Socket) => {
       if (this.closing || this.removed || this.connections.size >= (options.clientConnectionsMax ?? 4096)) {
@@ -432,7 +433,7 @@ export class KvServer {
   }
 
   /** Opens this member's shared log and starts its sharded KV: the meta group, then every range. */
-  private async startSharded(shards: KvServerShards, transport: TcpTransport): Promise<void> {
+  private async startSharded(shards: KvServerShards, addresses: Record<NodeId, string>, transport: TcpTransport): Promise<void> {
     const { options } = this;
     const { kv, ...node } = options.node ?? {};
     if (kv?.bounds !== undefined || kv?.awaitsSeed !== undefined)
@@ -446,7 +447,8 @@ export class KvServer {
       dropStorage: (group) => log.dropGroup(group),
       splitKeys: shards.splitKeys,
       ...(shards.splitAtBytes === undefined ? {} : { splitAtBytes: shards.splitAtBytes }),
-      node: { ...node, snapshot: { crc32, ...node.snapshot } },
+      // Every group's configuration says where the members listen: clients route by it (routeToLeaders).
+      node: { ...node, addresses, snapshot: { crc32, ...node.snapshot } },
       ...(kv === undefined ? {} : { kv }),
       logger: this.logger,
     });

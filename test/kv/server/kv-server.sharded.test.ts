@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CrossShardError, KvRequestError } from '../../../src/kv/index.js';
+import type { KvClient } from '../../../src/kv/client/index.js';
 import { ServerCluster } from './cluster.js';
 
 let cluster: ServerCluster | undefined;
@@ -136,6 +137,60 @@ describe('sharded KV servers', () => {
     expect(read.kvs.map((kv) => [kv.key, kv.version])).toEqual([...written].sort(([x], [y]) => (x < y ? -1 : 1)));
     expect((await client.ranges()).map((r) => r.start)).toEqual(['', 'm', 't/025']);
   }, 90_000);
+
+  it("route a key's requests to its range's leader from a client that asks to (routeToLeaders): no member forwards them", async () => {
+    cluster = await ServerCluster.start(['a', 'b', 'c'], { server: () => ({ shards: { splitKeys: ['g', 'p'], splitAtBytes: false } }) });
+    const probe = cluster.client();
+    // Leaders spread: each member leads one range.
+    await eventually(async () => expect(new Set((await probe.ranges()).map((r) => r.leader ?? '-'))).toEqual(new Set(['a', 'b', 'c'])), 30_000);
+    const groups = (await probe.ranges()).map((r) => r.group);
+    // Proposals a member sent on to its range's leader, over every member and range.
+    const forwarded = () =>
+      ['a', 'b', 'c'].reduce((sum, id) => sum + groups.reduce((n, g) => n + cluster!.server(id).sharded!.shard(g)!.node.metrics().proposals.forwarded, 0), 0);
+    const writes = async (client: KvClient, round: number) => {
+      for (let i = 0; i < 10; i++) {
+        for (const key of ['apple', 'hat', 'zebra']) await client.put(key, `${round}-${i}`);
+        expect(text((await client.get('hat'))?.value)).toBe(`${round}-${i}`);
+      }
+    };
+    const plain = cluster.client({ only: ['a'] });
+    let before = forwarded();
+    await writes(plain, 1);
+    // Through a: the writes of the two ranges b and c lead are forwarded.
+    expect(forwarded() - before).toBeGreaterThanOrEqual(20);
+    const routed = cluster.client({ endpoints: ['a', 'b', 'c'].map((id) => cluster!.members[id]!.client), routeToLeaders: true });
+    // The first request reads the map; once it is read, requests go to the leaders.
+    await routed.put('warm', 'up');
+    await eventually(async () => {
+      before = forwarded();
+      await writes(routed, 2);
+      expect(forwarded() - before).toBe(0);
+    });
+    const read = await probe.range({ prefix: '' });
+    expect(read.kvs.map((kv) => [kv.key, text(kv.value)])).toEqual([
+      ['apple', '2-9'],
+      ['hat', '2-9'],
+      ['warm', 'up'],
+      ['zebra', '2-9'],
+    ]);
+  }, 90_000);
+
+  it('route writes to the one leader of a cluster that is not sharded, too', async () => {
+    cluster = await ServerCluster.start(['a', 'b', 'c']);
+    const probe = cluster.client();
+    await probe.put('k', '0');
+    const leader = (await probe.status()).leader!;
+    const follower = ['a', 'b', 'c'].find((id) => id !== leader)!;
+    const forwarded = () => cluster!.server(follower).kv.node.metrics().proposals.forwarded;
+    const routed = cluster.client({ endpoints: [follower, leader].map((id) => cluster!.members[id]!.client), routeToLeaders: true });
+    await routed.put('k', 'warm');
+    await eventually(async () => {
+      const before = forwarded();
+      for (let i = 0; i < 10; i++) await routed.put('k', `${i}`);
+      expect(forwarded() - before).toBe(0);
+    });
+    expect(text((await probe.get('k'))?.value)).toBe('9');
+  }, 60_000);
 
   it('refuse a data directory of the other kind at start: a sharded one unsharded, and the other way', async () => {
     cluster = await ServerCluster.start(['a']);
