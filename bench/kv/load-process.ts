@@ -42,6 +42,8 @@ export interface SetupRequest {
   readonly connections: number;
   /** Member ids, one order per connection (connection `j` uses `orders[j % orders.length]`). */
   readonly orders: readonly (readonly string[])[];
+  /** Each client routes its key to its range's leader (`routeToLeaders`). */
+  readonly route: boolean;
 }
 
 /** The frames of one CAS on the wire, length prefix included, in bytes. */
@@ -87,6 +89,8 @@ interface LogicalClient {
 const [configPath] = process.argv.slice(2);
 if (configPath === undefined) throw new Error('load-process: expected CONFIG');
 const config = await readClusterConfig(configPath);
+/** Where each range starts ('0' for the first): a client's key starts with one of them. */
+const keyPrefixes = config.shards === undefined ? [''] : ['0', ...config.shards.splitKeys];
 let value = new Uint8Array(0);
 
 let connections: KvClient[] = [];
@@ -144,12 +148,13 @@ async function setup(request: SetupRequest): Promise<FrameSizes> {
   await Promise.all(connections.map((kv) => kv.close()));
   connections = Array.from({ length: request.connections }, (_, j) => {
     const order = request.orders[j % request.orders.length]!;
-    return new KvClient({ endpoints: order.map((id) => config.members[id]!.client), clusterId: config.clusterId, secret });
+    return new KvClient({ endpoints: order.map((id) => config.members[id]!.client), clusterId: config.clusterId, secret, routeToLeaders: request.route });
   });
   await Promise.all(connections.map((kv) => kv.connect()));
   clients = Array.from({ length: request.clients }, (_, i) => ({
     kv: connections[i % connections.length]!,
-    key: `bench/client-${String(i).padStart(4, '0')}`,
+    // On a sharded cluster the clients' keys are spread over the ranges, one range after another.
+    key: `${keyPrefixes[i % keyPrefixes.length]}bench/client-${String(i).padStart(4, '0')}`,
     version: 0,
   }));
   // Each client reads its version once; an absent key is created, so reads find a value.

@@ -40,7 +40,9 @@
  * a smoke run), `--ops cas,read`, `--clients 1,16,64`, `--connections N`, `--target
  * leader|spread`, `--snapshot-every SLOTS` (default {@link snapshotEverySlotsDefault}, as `synod serve`),
  * `--profile DIR` (a CPU profile of each server's main thread over each measured
- * window, `DIR/<op>-<clients>-pass<n>-<id>.cpuprofile`; see `profile-top.ts`).
+ * window, `DIR/<op>-<clients>-pass<n>-<id>.cpuprofile`; see `profile-top.ts`),
+ * `--shards N` (a sharded cluster of N ranges, the clients' keys spread over them),
+ * `--route` (clients send each key to its range's leader).
  */
 import { execFileSync } from 'node:child_process';
 import { constants, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -98,6 +100,10 @@ interface Settings {
   readonly profileDir: string | undefined;
   /** Slots between a server's snapshots; undefined: `synod serve`'s default. */
   readonly snapshotEverySlots: number | undefined;
+  /** Ranges of a sharded cluster (`--shards N`); undefined: one group. */
+  readonly shards: number | undefined;
+  /** Clients route each key to its range's leader (`--route`: `routeToLeaders`). */
+  readonly route: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -110,8 +116,10 @@ function parseArgs(argv: readonly string[]): Settings {
   let target: Target = 'leader';
   let profileDir: string | undefined;
   let snapshotEverySlots: number | undefined;
+  let shards: number | undefined;
+  let route = false;
   const usage =
-    'use --seconds S, --warmup S, --passes N, --quick, --ops cas,read, --clients 1,16,64, --connections N, --target leader|spread, --snapshot-every SLOTS, --profile DIR';
+    'use --seconds S, --warmup S, --passes N, --quick, --ops cas,read, --clients 1,16,64, --connections N, --target leader|spread, --snapshot-every SLOTS, --profile DIR, --shards N, --route';
   const positive = (flag: string, text: string | undefined, integer: boolean): number => {
     const n = Number(text);
     if (!(n > 0) || (integer && !Number.isSafeInteger(n))) throw new Error(`${flag} ${text}: expected a positive ${integer ? 'integer' : 'number'}; ${usage}`);
@@ -137,9 +145,11 @@ function parseArgs(argv: readonly string[]): Settings {
       target = t;
     } else if (a === '--snapshot-every') snapshotEverySlots = positive(a, argv[++i], true);
     else if (a === '--profile') profileDir = resolve(argv[++i] ?? '.');
+    else if (a === '--shards') shards = positive(a, argv[++i], true);
+    else if (a === '--route') route = true;
     else throw new Error(`unknown argument ${a}; ${usage}`);
   }
-  return { seconds, warmupSeconds, passes, kinds, clients, connections, target, profileDir, snapshotEverySlots };
+  return { seconds, warmupSeconds, passes, kinds, clients, connections, target, profileDir, snapshotEverySlots, shards, route };
 }
 
 // ------------------------------------------------------------------ the cluster
@@ -186,6 +196,9 @@ function cpuTicks(): { total: number; busy: number; steal: number } | undefined 
 }
 
 /** Polls the servers until every one names the same leader and that one leads; its id. */
+/** How long a sharded cluster is given to spread its groups' leaders before the clients connect, in ms. */
+const shardsSettleMs = 4_000;
+
 async function leaderOf(servers: readonly Server[]): Promise<string> {
   const deadline = performance.now() + electionWaitMsMax;
   while (performance.now() < deadline) {
@@ -637,7 +650,7 @@ async function main(): Promise<void> {
     .map((l) => l.toFixed(2))
     .join(' ');
 
-  const configPath = await writeLocalCluster(root, members);
+  const configPath = await writeLocalCluster(root, members, s.shards);
   const config = await readClusterConfig(configPath);
   const ids = Object.keys(config.members);
   const servers: Server[] = ids.map((id) => ({
@@ -654,13 +667,22 @@ async function main(): Promise<void> {
   let leader = '';
   try {
     await Promise.all([...servers.map((x) => x.child.ready()), load.ready()]);
+    // A sharded cluster moves its groups' leaders to spread them (a check a second): let it settle first.
+    if (s.shards !== undefined) await sleep(shardsSettleMs);
     leader = await leaderOf(servers);
     const setUp = (): Promise<FrameSizes> => {
-      const setup: SetupRequest = { clients: clientsMax, valueBytes, connections: s.connections ?? clientsMax, orders: ordersOf(ids, leader, s.target) };
+      const setup: SetupRequest = {
+        clients: clientsMax,
+        valueBytes,
+        connections: s.connections ?? clientsMax,
+        orders: ordersOf(ids, leader, s.target),
+        route: s.route,
+      };
       return load.ask<FrameSizes>('setup', setup, 60_000);
     };
     const sizes = await setUp();
-    if ((await leaderOf(servers)) !== leader) throw new Error('the leader changed during setup');
+    // (A sharded cluster's leader here is the meta group's, which the clients' keys never reach.)
+    if (s.shards === undefined && (await leaderOf(servers)) !== leader) throw new Error('the leader changed during setup');
     const moves: string[] = [];
 
     // The floors, while the cluster idles.
