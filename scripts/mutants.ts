@@ -573,6 +573,13 @@ const mutants: Mutant[] = [
     tests: ['test/kv/server/kv-server.sharded.test.ts', 'test/kv/client/leader-routes.test.ts'],
   },
   {
+    name: "a sharded server reads a range's keys from its own replica, however stale, when a client asks for a linearizable read",
+    file: 'src/kv/server/client-connection.ts',
+    from: "        const result = await sharded.range(request.range, {\n          consistency: request.linearizable ? 'linearizable' : 'serializable',\n",
+    to: "        const result = await sharded.range(request.range, {\n          consistency: 'serializable',\n",
+    tests: ['test/kv/nemesis/sharded-nemesis.test.ts'],
+  },
+  {
     name: "a server opens a data directory of the other kind and reads the other's log",
     file: 'src/kv/server/kv-server.ts',
     from: '    await checkDataDirLayout(options.dataDir, options.shards !== undefined);\n',

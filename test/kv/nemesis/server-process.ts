@@ -47,6 +47,7 @@ const server = new KvServer({
   secret: config.secret!,
   clientSecret: config.clientSecret!,
   node: { tickMs: 20, snapshot: { everySlots: 500, trailingSlots: 100 }, ...(extension === undefined ? {} : { kv: { extension } }) },
+  ...(config.shards === undefined ? {} : { shards: config.shards }),
   logger,
 });
 process.on('message', (m: { block?: string[] }) => {

@@ -7,8 +7,8 @@ import type { KvClient } from '../../../src/kv/client/index.js';
 import { VersionConflictError } from '../../../src/kv/index.js';
 import type { KvInput, KvOutput, Operation, Prng } from '../../../src/testing/index.js';
 
-/** The keys the workers write. */
-const workloadKeys = ['x', 'y', 'z'];
+/** The keys the workers write, unless told others. */
+const defaultKeys = ['x', 'y', 'z'];
 
 const text = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,7 +21,7 @@ export interface Workload {
 }
 
 /** Starts `workers` workers (worker i uses client i mod the number of clients), drawing their operations from `random`. */
-export function startWorkload(clients: readonly KvClient[], random: Prng, workers = 10): Workload {
+export function startWorkload(clients: readonly KvClient[], random: Prng, workers = 10, workloadKeys: readonly string[] = defaultKeys): Workload {
   const history: Operation<KvInput, KvOutput>[] = [];
   let running = true;
   const worker = async (index: number) => {
@@ -87,7 +87,7 @@ export function startWorkload(clients: readonly KvClient[], random: Prng, worker
 }
 
 /** Reads every key linearizably through `client` and adds the reads to `history`: an acknowledged write missing here is lost. */
-export async function readFinalValues(client: KvClient, history: Operation<KvInput, KvOutput>[]): Promise<void> {
+export async function readFinalValues(client: KvClient, history: Operation<KvInput, KvOutput>[], workloadKeys: readonly string[] = defaultKeys): Promise<void> {
   for (const key of workloadKeys) {
     const invokedAt = performance.now();
     const kv = await client.get(key, { timeoutMs: 10_000 });
