@@ -4,6 +4,8 @@
  * child serving.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -68,4 +70,48 @@ export async function until(what: string, ms: number, done: () => Promise<boolea
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A local cluster run by `synod cluster up` as a child process, and the `synod` command against it. */
+export interface LocalCluster {
+  /** Where its cluster file, secrets and data are (`DIR/.synod`). */
+  readonly dir: string;
+  /** Runs `synod ARGS --config DIR/.synod/cluster.json` to its end. */
+  synod(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Stops the cluster (Ctrl-C) and deletes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Runs `synod cluster up EXTRA` in a new directory; resolves once every member answers `synod status`. */
+export async function startLocalCluster(extra: readonly string[] = []): Promise<LocalCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'synod-cli-'));
+  const up = spawn(command[0], [...command.slice(1), 'cluster', 'up', '--dir', join(dir, '.synod'), ...extra], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const run = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      execFile(
+        command[0],
+        [...command.slice(1), ...args, '--config', join(dir, '.synod', 'cluster.json')],
+        { cwd: root, timeout: 30_000 },
+        (error, stdout, stderr) => {
+          done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+        },
+      );
+    });
+  const stop = async () => {
+    if (up.exitCode === null) {
+      const exited = new Promise((r) => up.once('exit', r));
+      up.kill('SIGINT');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    if ((await run('status')).code === 0) return { dir, synod: run, stop };
+  }
+  await stop();
+  throw new Error(`the local cluster (${extra.join(' ')}) did not come up`);
 }

@@ -4,44 +4,24 @@
  * range through any member, `synod status` lists the ranges with their leaders and
  * sizes, and a transaction across ranges is refused, naming them.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readClusterConfig, splitKeysOf } from '../../src/cli/cluster-config.js';
-import { root, synodCommand } from './cli-processes.js';
+import { type LocalCluster, root, startLocalCluster, synodCommand } from './cli-processes.js';
 
 const [node, ...cli] = synodCommand;
+let cluster: LocalCluster;
 let dir: string;
-let up: ChildProcess;
-
-function synod(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(node, [...cli, ...args, '--config', join(dir, '.synod', 'cluster.json')], { cwd: root, timeout: 30_000 }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
-}
+const synod = (...args: string[]) => cluster.synod(...args);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'synod-cli-sharded-'));
-  up = spawn(node, [...cli, 'cluster', 'up', '--dir', join(dir, '.synod'), '--shards', '4'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (let i = 0; i < 60; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    if ((await synod('status')).code === 0) return;
-  }
-  throw new Error('the sharded local cluster did not come up');
+  cluster = await startLocalCluster(['--shards', '4']);
+  dir = cluster.dir;
 }, 60_000);
 
-afterAll(async () => {
-  if (up.exitCode === null) {
-    const exited = new Promise((r) => up.once('exit', r));
-    up.kill('SIGINT');
-    await exited;
-  }
-  await rm(dir, { recursive: true, force: true });
-}, 30_000);
+afterAll(() => cluster?.stop(), 30_000);
 
 describe('synod on a sharded cluster', () => {
   it('cuts a count of shards into ranges at characters spread over 0-z', () => {

@@ -3,45 +3,23 @@
  * a fresh directory, and the client commands talk to them as a user would, checking
  * output and exit codes (a refused compare-and-set, an absent key, a watch).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { root, synodCommand } from './cli-processes.js';
+import { type LocalCluster, root, startLocalCluster, synodCommand } from './cli-processes.js';
 
 // Node itself runs synod (`node --import tsx`, from the repository for the loader), not the tsx command, whose kill would leave its child serving.
 const [node, ...cli] = synodCommand;
+let cluster: LocalCluster;
 let dir: string;
-let up: ChildProcess;
-
-function synod(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(node, [...cli, ...args, '--config', join(dir, '.synod', 'cluster.json')], { cwd: root, timeout: 30_000 }, (error, stdout, stderr) => {
-      done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
-}
+const synod = (...args: string[]) => cluster.synod(...args);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'synod-cli-'));
-  up = spawn(node, [...cli, 'cluster', 'up', '--dir', join(dir, '.synod')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  // Ready once every member answers status.
-  for (let i = 0; i < 60; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    if ((await synod('status')).code === 0) return;
-  }
-  throw new Error('the local cluster did not come up');
+  cluster = await startLocalCluster([]);
+  dir = cluster.dir;
 }, 60_000);
 
-afterAll(async () => {
-  if (up.exitCode === null) {
-    const exited = new Promise((r) => up.once('exit', r));
-    up.kill('SIGINT');
-    await exited;
-  }
-  await rm(dir, { recursive: true, force: true });
-}, 30_000);
+afterAll(() => cluster?.stop(), 30_000);
 
 describe('synod', () => {
   it('puts, gets, refuses a stale compare-and-set, deletes, ranges and watches', async () => {

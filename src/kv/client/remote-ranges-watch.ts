@@ -8,6 +8,7 @@ import type { KeyRange } from '../kv-types.js';
 import type { RangeRevision } from '../protocol/client-frames.js';
 import type { ShardedWatchEvent } from '../shard/sharded-watch.js';
 import type { WatchEvent } from '../kv-types.js';
+import { BufferedWatch } from './buffered-watch.js';
 import { RevisionCursor } from './revision-cursor.js';
 
 /** What a remote range watch asks of its client. @internal */
@@ -19,9 +20,6 @@ export interface RangesWatchLink {
   /** The watch ended for good. */
   closed(watch: RemoteRangesWatch): void;
 }
-
-/** Events buffered for a slow consumer before the subscription pauses. */
-const bufferedMax = 10_000;
 
 /**
  * The changes to a range of keys across the ranges of a sharded cluster, from
@@ -36,16 +34,9 @@ const bufferedMax = 10_000;
  * for await (const event of watch) saved[event.group] = event.revision + 1;
  * ```
  */
-export class RemoteRangesWatch implements AsyncIterableIterator<ShardedWatchEvent> {
-  private buffer: ShardedWatchEvent[] = [];
-  private at = 0;
+export class RemoteRangesWatch extends BufferedWatch<ShardedWatchEvent> {
   /** Where each range stands, by group. */
   private readonly cursors = new Map<number, RevisionCursor>();
-  private subscription: number | undefined;
-  private paused = false;
-  private done = false;
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
 
   /** @internal */
   constructor(
@@ -53,6 +44,7 @@ export class RemoteRangesWatch implements AsyncIterableIterator<ShardedWatchEven
     fromRevisions: Readonly<Record<number, number>>,
     private readonly link: RangesWatchLink,
   ) {
+    super(link);
     for (const [group, revision] of Object.entries(fromRevisions)) this.cursors.set(Number(group), new RevisionCursor(revision));
     this.subscription = this.subscribe();
   }
@@ -72,51 +64,6 @@ export class RemoteRangesWatch implements AsyncIterableIterator<ShardedWatchEven
     return from;
   }
 
-  /** The id of the live subscription, if any. @internal */
-  get subscriptionId(): number | undefined {
-    return this.subscription;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async next(): Promise<IteratorResult<ShardedWatchEvent>> {
-    for (;;) {
-      if (this.at < this.buffer.length) {
-        const event = this.buffer[this.at++]!;
-        if (this.at === this.buffer.length) {
-          this.buffer = [];
-          this.at = 0;
-        }
-        if (this.paused && this.buffer.length - this.at < bufferedMax / 2) this.unpause();
-        return { done: false, value: event };
-      }
-      if (this.failure !== undefined) {
-        const error = this.failure;
-        this.failure = undefined;
-        throw error;
-      }
-      if (this.done) return { done: true, value: undefined };
-      if (this.paused) this.unpause();
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  return(): Promise<IteratorResult<ShardedWatchEvent>> {
-    this.close();
-    return Promise.resolve({ done: true, value: undefined });
-  }
-
-  close(): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.subscription !== undefined) this.link.unsubscribe(this.subscription);
-    this.subscription = undefined;
-    this.link.closed(this);
-    this.poke();
-  }
-
   /** The server said subscription `id` starts each range at these revisions. @internal */
   started(id: number, from: readonly RangeRevision[]): void {
     if (id !== this.subscription) return;
@@ -129,42 +76,15 @@ export class RemoteRangesWatch implements AsyncIterableIterator<ShardedWatchEven
 
   /** Events of range `group` on subscription `id`, complete through `through`. @internal */
   events(id: number, group: number, events: readonly WatchEvent[], through: number): void {
-    if (id !== this.subscription || this.done) return;
+    if (!this.live(id)) return;
     let cursor = this.cursors.get(group);
     // A range a split made: the server's watch followed the keys there.
     if (cursor === undefined) this.cursors.set(group, (cursor = new RevisionCursor(0)));
     for (const e of cursor.take(events, through)) this.buffer.push({ ...e, group });
-    if (this.buffer.length - this.at > bufferedMax && !this.paused) {
-      this.paused = true;
-      this.link.unsubscribe(id);
-      this.subscription = undefined;
-    }
-    this.poke();
+    this.added(id);
   }
 
-  /** Subscription `id` ended with `error` (a range's history compacted, a refusal): the watch fails. @internal */
-  failed(id: number, error: Error): void {
-    if (id !== this.subscription) return;
-    this.subscription = undefined;
-    this.failure = error;
-    this.done = true;
-    this.link.closed(this);
-    this.poke();
-  }
-
-  /** The connection was lost: subscribe again on the next one, from where each range stands. @internal */
-  reconnected(): void {
-    if (this.done || this.paused) return;
-    this.subscription = this.subscribe();
-  }
-
-  private unpause(): void {
-    if (!this.paused || this.done) return;
-    this.paused = false;
-    this.subscription = this.subscribe();
-  }
-
-  private subscribe(): number {
+  protected subscribe(): number {
     const from: RangeRevision[] = [];
     for (const [group, cursor] of this.cursors) {
       cursor.resubscribed();
@@ -173,9 +93,7 @@ export class RemoteRangesWatch implements AsyncIterableIterator<ShardedWatchEven
     return this.link.subscribeRanges(this, from);
   }
 
-  private poke(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+  protected ended(): void {
+    this.link.closed(this);
   }
 }

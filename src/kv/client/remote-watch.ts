@@ -6,6 +6,7 @@
  */
 import type { Watch } from '../kv-api.js';
 import type { KeyRange, WatchEvent } from '../kv-types.js';
+import { BufferedWatch } from './buffered-watch.js';
 import { RevisionCursor } from './revision-cursor.js';
 
 /** What a remote watch asks of its client. @internal */
@@ -18,26 +19,17 @@ export interface WatchLink {
   closed(watch: RemoteWatch): void;
 }
 
-/** Events buffered for a slow consumer before the subscription pauses. */
-const bufferedMax = 10_000;
-
 /** @internal */
-export class RemoteWatch implements Watch {
-  private buffer: WatchEvent[] = [];
-  private at = 0;
+export class RemoteWatch extends BufferedWatch<WatchEvent> implements Watch {
   /** Where delivery stands: the next revision, 0 until the server says where the watch starts. */
   private readonly cursor: RevisionCursor;
-  private subscription: number | undefined;
-  private paused = false;
-  private done = false;
-  private failure: Error | undefined;
-  private wake: (() => void) | undefined;
 
   constructor(
     readonly range: KeyRange,
     fromRevision: number | undefined,
     private readonly link: WatchLink,
   ) {
+    super(link);
     this.cursor = new RevisionCursor(fromRevision ?? 0);
     this.subscription = this.subscribe();
   }
@@ -51,51 +43,6 @@ export class RemoteWatch implements Watch {
     return this.at < this.buffer.length ? Math.min(complete, this.buffer[this.at]!.revision - 1) : complete;
   }
 
-  /** The id of the live subscription, if any. */
-  get subscriptionId(): number | undefined {
-    return this.subscription;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async next(): Promise<IteratorResult<WatchEvent>> {
-    for (;;) {
-      if (this.at < this.buffer.length) {
-        const event = this.buffer[this.at++]!;
-        if (this.at === this.buffer.length) {
-          this.buffer = [];
-          this.at = 0;
-        }
-        if (this.paused && this.buffer.length - this.at < bufferedMax / 2) this.unpause();
-        return { done: false, value: event };
-      }
-      if (this.failure !== undefined) {
-        const error = this.failure;
-        this.failure = undefined;
-        throw error;
-      }
-      if (this.done) return { done: true, value: undefined };
-      if (this.paused) this.unpause();
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  return(): Promise<IteratorResult<WatchEvent>> {
-    this.close();
-    return Promise.resolve({ done: true, value: undefined });
-  }
-
-  close(): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.subscription !== undefined) this.link.unsubscribe(this.subscription);
-    this.subscription = undefined;
-    this.link.closed(this);
-    this.poke();
-  }
-
   /** The server said subscription `id` starts at `fromRevision`. */
   started(id: number, fromRevision: number): void {
     if (id !== this.subscription) return;
@@ -104,46 +51,17 @@ export class RemoteWatch implements Watch {
 
   /** Events of subscription `id`, complete through `through`. */
   events(id: number, events: readonly WatchEvent[], through: number): void {
-    if (id !== this.subscription || this.done) return;
+    if (!this.live(id)) return;
     for (const e of this.cursor.take(events, through)) this.buffer.push(e);
-    if (this.buffer.length - this.at > bufferedMax && !this.paused) {
-      this.paused = true;
-      this.link.unsubscribe(id);
-      this.subscription = undefined;
-    }
-    this.poke();
+    this.added(id);
   }
 
-  /** Subscription `id` ended with `error` (compaction, a refusal): the watch fails. */
-  failed(id: number, error: Error): void {
-    if (id !== this.subscription) return;
-    this.subscription = undefined;
-    this.failure = error;
-    this.done = true;
-    this.link.closed(this);
-    this.poke();
-  }
-
-  /** The connection was lost: subscribe again on the next one, from where delivery stands. */
-  reconnected(): void {
-    if (this.done || this.paused) return;
-    this.subscription = this.subscribe();
-  }
-
-  private unpause(): void {
-    if (!this.paused || this.done) return;
-    this.paused = false;
-    this.subscription = this.subscribe();
-  }
-
-  private subscribe(): number {
+  protected subscribe(): number {
     this.cursor.resubscribed();
     return this.link.subscribe(this, this.cursor.resume);
   }
 
-  private poke(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+  protected ended(): void {
+    this.link.closed(this);
   }
 }

@@ -24,6 +24,7 @@ import { KvClient } from '../../../src/kv/client/index.js';
 import { Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
 import { linearizabilityReport } from './linearizability-report.js';
 import { type Spare, startMembershipNemesis } from './membership-nemesis.js';
+import { processFault } from './process-fault.js';
 import { ServerProcesses } from './server-processes.js';
 import { Timeline } from './timeline.js';
 import { readFinalValues, servedAgainWithin, startWorkload } from './workload.js';
@@ -87,34 +88,8 @@ it(
     let faults = 0;
     while (performance.now() < end) {
       await sleep(500 + random.int(1_500));
-      const members = [...active];
-      const victim = members[random.int(members.length)]!;
-      const kind = random.int(3);
       faults++;
-      if (kind === 0) {
-        note(`SIGKILL ${victim}`);
-        processes.kill(victim, 'SIGKILL');
-        await sleep(500 + random.int(2_000));
-        if (active.has(victim)) {
-          note(`restart ${victim}`);
-          await processes.start(victim);
-        }
-      } else if (kind === 1) {
-        note(`SIGSTOP ${victim}`);
-        processes.kill(victim, 'SIGSTOP');
-        await sleep(500 + random.int(3_000));
-        note(`SIGCONT ${victim}`);
-        processes.kill(victim, 'SIGCONT');
-      } else {
-        const shuffled = members.sort(() => random.next() - 0.5);
-        const minority = shuffled.slice(0, 1 + random.int(2));
-        const majority = shuffled.slice(minority.length);
-        note(`partition ${minority.join(',')} | ${majority.join(',')}`);
-        for (const id of members) if (processes.alive(id)) processes.children.get(id)!.send({ block: minority.includes(id) ? majority : minority });
-        await sleep(1_000 + random.int(3_000));
-        note('heal');
-        for (const id of processes.children.keys()) if (processes.alive(id)) processes.children.get(id)!.send({ block: [] });
-      }
+      await processFault(processes, [...active], random, note, (victim) => active.has(victim));
     }
 
     // Healed: every server up; the membership change under way must finish.

@@ -19,6 +19,7 @@ import { writeLocalCluster } from '../../../src/cli/cluster-up.js';
 import { KvClient } from '../../../src/kv/client/index.js';
 import { Prng, checkLinearizability, versionedKvModel } from '../../../src/testing/index.js';
 import { linearizabilityReport } from './linearizability-report.js';
+import { processFault } from './process-fault.js';
 import { ServerProcesses } from './server-processes.js';
 import { Timeline } from './timeline.js';
 import { readFinalValues, servedAgainWithin, startWorkload } from './workload.js';
@@ -75,30 +76,8 @@ it(
     let faults = 0;
     while (performance.now() < end) {
       await sleep(500 + random.int(1_500));
-      const victim = ids[random.int(ids.length)]!;
-      const kind = random.int(3);
       faults++;
-      if (kind === 0) {
-        note(`SIGKILL ${victim}`);
-        processes.kill(victim, 'SIGKILL');
-        await sleep(500 + random.int(2_000));
-        note(`restart ${victim}`);
-        await processes.start(victim);
-      } else if (kind === 1) {
-        note(`SIGSTOP ${victim}`);
-        processes.kill(victim, 'SIGSTOP');
-        await sleep(500 + random.int(3_000));
-        note(`SIGCONT ${victim}`);
-        processes.kill(victim, 'SIGCONT');
-      } else {
-        const minority = [victim];
-        const majority = ids.filter((id) => id !== victim);
-        note(`partition ${minority.join(',')} | ${majority.join(',')}`);
-        for (const id of ids) if (processes.alive(id)) processes.children.get(id)!.send({ block: minority.includes(id) ? majority : minority });
-        await sleep(1_000 + random.int(3_000));
-        note('heal');
-        for (const id of ids) if (processes.alive(id)) processes.children.get(id)!.send({ block: [] });
-      }
+      await processFault(processes, ids, random, note);
     }
 
     for (const id of ids) if (!processes.alive(id)) await processes.start(id);
