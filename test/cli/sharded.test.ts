@@ -63,14 +63,21 @@ describe('synod on a sharded cluster', () => {
         .split('\n')
         .map((l) => (JSON.parse(l) as { key: string }).key),
     ).toEqual(['1st', 'Mid', 'apple', 'zebra']);
-    const status = await synod('status', '--json');
-    expect(status.code).toBe(0);
-    const ranges = (JSON.parse(status.stdout) as { ranges: { start: string; end?: string; leader?: string; keys: number }[] }).ranges;
+    type Ranges = { group: number; start: string; end?: string; leader?: string; keys: number }[];
+    // As the member asked sees them: it may not have applied the last write yet, or a range may be between leaders (they are being spread).
+    let ranges: Ranges = [];
+    for (let tries = 0; tries < 40; tries++) {
+      const status = await synod('status', '--json');
+      expect(status.code).toBe(0);
+      ranges = (JSON.parse(status.stdout) as { ranges: Ranges }).ranges;
+      if (ranges.every((r) => r.keys === 1 && r.leader !== undefined)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
     expect(ranges.map((r) => r.start)).toEqual(['', 'C', 'V', 'h']);
     expect(ranges.map((r) => r.keys)).toEqual([1, 1, 1, 1]);
     for (const r of ranges) expect(['a', 'b', 'c']).toContain(r.leader);
     // A watch prints each event's range and revision there, and starts each range where --from says.
-    const appleGroup = (ranges as { start: string; group?: number }[]).find((r) => r.start === 'V')!.group!;
+    const appleGroup = ranges.find((r) => r.start === 'V')!.group;
     const watched = await synod('watch', 'apple', '--from', `${appleGroup}:1`, '--count', '1');
     expect(watched.stdout).toMatch(new RegExp(`^${appleGroup}:\\d+\tput\tapple\tapple!\n$`));
     const badFrom = await synod('watch', 'apple', '--from', '7', '--count', '1');
